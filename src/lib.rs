@@ -1,0 +1,22 @@
+//! # wifi-sensing
+//!
+//! Facade of the wifi-sensing family: one dependency that re-exports the family behind features,
+//! so a notebook needs a single `:dep`.
+//!
+//! | feature | default | re-exports |
+//! |---|---|---|
+//! | — | always | [`core`] (`wifi-sensing-core`): frames, readers, recording, pipeline, sinks |
+//! | `signal` | yes | [`signal`] (`wifi-sensing-signal`) |
+//! | `introspect` | yes | [`introspect`] (`wifi-sensing-introspect`) |
+//! | `pose` | no | [`pose`] (`wifi-sensing-pose`) |
+#![forbid(unsafe_code)]
+
+pub use wifi_sensing_core as core;
+pub use wifi_sensing_core::*;
+
+#[cfg(feature = "introspect")]
+pub use wifi_sensing_introspect as introspect;
+#[cfg(feature = "pose")]
+pub use wifi_sensing_pose as pose;
+#[cfg(feature = "signal")]
+pub use wifi_sensing_signal as signal;

@@ -1,0 +1,141 @@
+//! The one error type of `wifi-sensing-core`.
+//!
+//! Every error that comes from bad input says which format was being read, at which byte offset,
+//! and why. [`Error::is_recoverable`] states the rule readers and the [`Pipeline`](crate::Pipeline)
+//! follow: a recoverable error concerns one record (a malformed line, a bad packet) and the reader
+//! can go on with the next one; any other error ends the stream.
+
+use crate::frame::CaptureFormat;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Errors of the core crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An I/O error from the underlying file, socket or writer.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// One record is malformed; the reader skipped it and can continue.
+    #[error("{format}: malformed record at byte {offset}{}: {reason}", line.map(|l| format!(" (line {l})")).unwrap_or_default())]
+    Malformed {
+        /// Format being read.
+        format: CaptureFormat,
+        /// Byte offset of the record in the input.
+        offset: u64,
+        /// 1-based line number, for text formats.
+        line: Option<u64>,
+        /// Human-readable reason.
+        reason: String,
+    },
+    /// The input ends inside a record: every complete record before it was delivered.
+    #[error("{format}: input cut inside a record at byte {offset}: {available} of {needed} bytes present")]
+    Truncated {
+        /// Format being read.
+        format: CaptureFormat,
+        /// Byte offset where the incomplete record starts.
+        offset: u64,
+        /// Bytes the record needs.
+        needed: u64,
+        /// Bytes actually present.
+        available: u64,
+    },
+    /// The input is not of the expected format at all (wrong magic, unreadable header).
+    #[error("{format}: not a valid file at byte {offset}: {reason}")]
+    InvalidHeader {
+        /// Format being read.
+        format: CaptureFormat,
+        /// Byte offset of the problem.
+        offset: u64,
+        /// Human-readable reason.
+        reason: String,
+    },
+    /// A length or count in the input exceeds a safety limit, so nothing was allocated for it.
+    #[error("{format}: {what} = {value} at byte {offset} exceeds the limit {limit}")]
+    LimitExceeded {
+        /// Format being read.
+        format: CaptureFormat,
+        /// Byte offset of the field.
+        offset: u64,
+        /// Which quantity.
+        what: &'static str,
+        /// The value found.
+        value: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// No reader recognises the input.
+    #[error("unrecognised capture format{}: {reason}", name.as_ref().map(|n| format!(" for {n}")).unwrap_or_default())]
+    UnknownFormat {
+        /// File name, if any.
+        name: Option<String>,
+        /// Why probing failed.
+        reason: String,
+    },
+    /// A feature or variant of a format that this version does not support.
+    #[error("{format}: unsupported: {reason}")]
+    Unsupported {
+        /// Format being read.
+        format: CaptureFormat,
+        /// What is not supported.
+        reason: String,
+    },
+    /// An invalid configuration value.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// Encoding or decoding a value failed (JSON, bincode).
+    #[error("encoding error: {0}")]
+    Encode(String),
+    /// A pipeline stage, analyser or sink failed.
+    #[error("{component}: {reason}")]
+    Component {
+        /// Name of the stage, analyser or sink.
+        component: String,
+        /// What happened.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// `true` when the error concerns one record only and reading can continue after it.
+    ///
+    /// ```
+    /// use wifi_sensing_core::{Error, CaptureFormat};
+    /// let e = Error::Malformed { format: CaptureFormat::Esp32Csv, offset: 10, line: Some(2), reason: "bad".into() };
+    /// assert!(e.is_recoverable());
+    /// ```
+    pub fn is_recoverable(&self) -> bool {
+        matches!(self, Error::Malformed { .. })
+    }
+
+    /// Builds an [`Error::Io`] with context.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// Byte offset in the input the error refers to, where it has one.
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            Error::Malformed { offset, .. }
+            | Error::Truncated { offset, .. }
+            | Error::InvalidHeader { offset, .. }
+            | Error::LimitExceeded { offset, .. } => Some(*offset),
+            _ => None,
+        }
+    }
+
+    /// `true` for an [`Error::Io`] whose kind is `BrokenPipe` (a closed stdout, for example).
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}

@@ -1,0 +1,10 @@
+//! Capture formats: one module per format, each registered once in
+//! [`Registry::builtin`](crate::Registry::builtin).
+
+pub mod adr018;
+pub mod atheros;
+pub mod esp32;
+pub mod feitcsi;
+pub mod intel5300;
+pub mod nexmon;
+pub mod picoscenes;

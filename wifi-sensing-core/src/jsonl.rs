@@ -1,0 +1,221 @@
+//! The JSON Lines record schema (version [`SCHEMA_VERSION`]), a public contract.
+//!
+//! Every line is one JSON object with `"schema": 1` and a `"type"`. The full schema is
+//! `docs/schema/record-v1.json` in the repository. In short:
+//!
+//! * `"type": "frame"` — one CSI frame: `timestamp_ns`, `clock` (`host`, `device`, `simulated`,
+//!   `none`), `node_id`, `mac` (`"aa:bb:cc:dd:ee:ff"` or null), `sequence`, `rssi_dbm`,
+//!   `chain_rssi`, `noise_floor_dbm`, `channel`, `center_freq_mhz`, `bandwidth_mhz`, `format`,
+//!   `device`, `shape` `[rx, tx, subcarriers]`, `subcarriers` (indices or null), `csi_re` and
+//!   `csi_im`: the real and imaginary parts flattened **row-major over `[rx][tx][subcarrier]`**
+//!   (value `(r, t, s)` is at `(r * tx + t) * subcarriers + s`), and `meta`: format-specific fields
+//!   as `{"<format>": {...}}` or `"none"`.
+//! * a non-CSI record — `type` is its kind (`vitals`, `features`, `fused_vitals`, `wasm_output`,
+//!   `compressed_csi`, `feature_state`, `unknown_packet`) with `timestamp_ns`, `clock`, `format`,
+//!   `node_id` and `data`.
+//! * an analysis — `type` is the analyser's kind, with `analyser`, `timestamp_ns`, `node_id`, `data`.
+//!
+//! Floats are written in shortest round-trip form, so values read back are bit-identical.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::frame::{CaptureFormat, Clock, CsiFrame, Device, FormatMeta};
+use crate::pipeline::Output;
+
+/// Version of the record schema written by this crate.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The JSON form of a frame (schema version 1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FrameLine {
+    /// Always [`SCHEMA_VERSION`].
+    pub schema: u32,
+    /// Always `"frame"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// See [`CsiFrame::timestamp_ns`].
+    pub timestamp_ns: i64,
+    /// See [`CsiFrame::clock`].
+    pub clock: Clock,
+    /// See [`CsiFrame::node_id`].
+    pub node_id: u32,
+    /// MAC as `aa:bb:cc:dd:ee:ff`.
+    pub mac: Option<String>,
+    /// See [`CsiFrame::sequence`].
+    pub sequence: Option<u32>,
+    /// See [`CsiFrame::rssi_dbm`].
+    pub rssi_dbm: Option<f32>,
+    /// See [`CsiFrame::chain_rssi`].
+    pub chain_rssi: Vec<f32>,
+    /// See [`CsiFrame::noise_floor_dbm`].
+    pub noise_floor_dbm: Option<f32>,
+    /// See [`CsiFrame::channel`].
+    pub channel: Option<u16>,
+    /// See [`CsiFrame::center_freq_mhz`].
+    pub center_freq_mhz: Option<u32>,
+    /// See [`CsiFrame::bandwidth_mhz`].
+    pub bandwidth_mhz: Option<u16>,
+    /// See [`CsiFrame::format`].
+    pub format: CaptureFormat,
+    /// See [`CsiFrame::device`].
+    pub device: Device,
+    /// `[rx, tx, subcarriers]`.
+    pub shape: [usize; 3],
+    /// See [`CsiFrame::subcarriers`].
+    pub subcarriers: Option<Vec<i16>>,
+    /// Real parts, row-major over `[rx][tx][subcarrier]`.
+    pub csi_re: Vec<f32>,
+    /// Imaginary parts, same order.
+    pub csi_im: Vec<f32>,
+    /// See [`CsiFrame::meta`].
+    pub meta: FormatMeta,
+}
+
+/// Formats a MAC address as lower-case hex with colons.
+pub fn mac_to_string(m: &[u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}
+
+/// Parses `aa:bb:cc:dd:ee:ff` (either case).
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut out = [0u8; 6];
+    let mut parts = s.split(':');
+    for o in &mut out {
+        *o = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+impl FrameLine {
+    /// The JSON form of a frame.
+    pub fn from_frame(f: &CsiFrame) -> Self {
+        let (r, t, s) = f.shape();
+        let mut re = Vec::with_capacity(f.csi.len());
+        let mut im = Vec::with_capacity(f.csi.len());
+        for c in f.csi.iter() {
+            re.push(c.re);
+            im.push(c.im);
+        }
+        FrameLine {
+            schema: SCHEMA_VERSION,
+            kind: "frame".into(),
+            timestamp_ns: f.timestamp_ns,
+            clock: f.clock,
+            node_id: f.node_id,
+            mac: f.mac.as_ref().map(mac_to_string),
+            sequence: f.sequence,
+            rssi_dbm: f.rssi_dbm,
+            chain_rssi: f.chain_rssi.clone(),
+            noise_floor_dbm: f.noise_floor_dbm,
+            channel: f.channel,
+            center_freq_mhz: f.center_freq_mhz,
+            bandwidth_mhz: f.bandwidth_mhz,
+            format: f.format,
+            device: f.device,
+            shape: [r, t, s],
+            subcarriers: f.subcarriers.clone(),
+            csi_re: re,
+            csi_im: im,
+            meta: f.meta.clone(),
+        }
+    }
+
+    /// Back to a frame (exact inverse of [`FrameLine::from_frame`]).
+    pub fn into_frame(self) -> Result<CsiFrame> {
+        let [r, t, s] = self.shape;
+        let n = r.checked_mul(t).and_then(|x| x.checked_mul(s));
+        if n != Some(self.csi_re.len()) || self.csi_re.len() != self.csi_im.len() {
+            return Err(Error::Encode(format!(
+                "frame line: shape {:?} does not match {} / {} values",
+                self.shape,
+                self.csi_re.len(),
+                self.csi_im.len()
+            )));
+        }
+        let data = self
+            .csi_re
+            .iter()
+            .zip(&self.csi_im)
+            .map(|(&a, &b)| num_complex::Complex32::new(a, b))
+            .collect();
+        let csi = ndarray::Array3::from_shape_vec((r, t, s), data).map_err(|e| Error::Encode(e.to_string()))?;
+        let mac = match &self.mac {
+            Some(m) => Some(parse_mac(m).ok_or_else(|| Error::Encode(format!("bad MAC {m}")))?),
+            None => None,
+        };
+        Ok(CsiFrame {
+            timestamp_ns: self.timestamp_ns,
+            clock: self.clock,
+            node_id: self.node_id,
+            mac,
+            sequence: self.sequence,
+            rssi_dbm: self.rssi_dbm,
+            chain_rssi: self.chain_rssi,
+            noise_floor_dbm: self.noise_floor_dbm,
+            channel: self.channel,
+            center_freq_mhz: self.center_freq_mhz,
+            bandwidth_mhz: self.bandwidth_mhz,
+            format: self.format,
+            device: self.device,
+            subcarriers: self.subcarriers,
+            csi,
+            meta: self.meta,
+        })
+    }
+}
+
+fn enc(e: serde_json::Error) -> Error {
+    Error::Encode(e.to_string())
+}
+
+/// Serialises one output as a JSON object (no trailing newline) into `out`.
+pub fn write_output(out: &mut Vec<u8>, item: &Output) -> Result<()> {
+    match item {
+        Output::Frame(f) => serde_json::to_writer(out, &FrameLine::from_frame(f)).map_err(enc),
+        Output::Aux(a) => {
+            let data = match &a.body {
+                crate::record::AuxBody::Vitals(v) => serde_json::to_value(v),
+                crate::record::AuxBody::Features(v) => serde_json::to_value(v),
+                crate::record::AuxBody::FusedVitals(v) => serde_json::to_value(v),
+                crate::record::AuxBody::WasmOutput(v) => serde_json::to_value(v),
+                crate::record::AuxBody::CompressedCsi(v) => serde_json::to_value(v),
+                crate::record::AuxBody::FeatureState(v) => serde_json::to_value(v),
+                crate::record::AuxBody::Unknown(v) => serde_json::to_value(v),
+            }
+            .map_err(enc)?;
+            let v = serde_json::json!({
+                "schema": SCHEMA_VERSION,
+                "type": a.body.kind(),
+                "timestamp_ns": a.timestamp_ns,
+                "clock": a.clock,
+                "format": a.format,
+                "node_id": a.node_id,
+                "data": data,
+            });
+            serde_json::to_writer(out, &v).map_err(enc)
+        }
+        Output::Analysis(x) => {
+            let v = serde_json::json!({
+                "schema": SCHEMA_VERSION,
+                "type": x.kind,
+                "analyser": x.analyser,
+                "timestamp_ns": x.timestamp_ns,
+                "node_id": x.node_id,
+                "data": x.data,
+            });
+            serde_json::to_writer(out, &v).map_err(enc)
+        }
+    }
+}
+
+/// Serialises one output as a `serde_json::Value`.
+pub fn to_value(item: &Output) -> Result<Value> {
+    let mut b = Vec::new();
+    write_output(&mut b, item)?;
+    serde_json::from_slice(&b).map_err(enc)
+}

@@ -1,0 +1,105 @@
+//! Per-node statistics: frame counts, measured frame rate, sequence gaps (drops).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::frame::CsiFrame;
+
+/// Statistics of one node.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeStats {
+    /// Frames seen.
+    pub frames: u64,
+    /// First timestamp (ns).
+    pub first_ns: Option<i64>,
+    /// Last timestamp (ns).
+    pub last_ns: Option<i64>,
+    /// Last sequence number seen.
+    pub last_sequence: Option<u32>,
+    /// Frames missing according to sequence gaps (a forward jump of `k > 1` counts `k - 1`).
+    pub dropped: u64,
+    /// Sequence numbers that went backwards or repeated (reboot, reordering, duplicates).
+    pub sequence_resets: u64,
+    /// Distinct CSI shapes seen `(rx, tx, subcarriers)` with counts.
+    pub shapes: BTreeMap<String, u64>,
+}
+
+impl NodeStats {
+    /// Measured mean frame rate in Hz: `(frames - 1) / span`, `None` without a positive span.
+    pub fn rate_hz(&self) -> Option<f64> {
+        let (a, b) = (self.first_ns?, self.last_ns?);
+        if b > a && self.frames > 1 {
+            Some((self.frames - 1) as f64 / ((b - a) as f64 * 1e-9))
+        } else {
+            None
+        }
+    }
+
+    /// Time between the first and the last frame, in seconds.
+    pub fn span_s(&self) -> f64 {
+        match (self.first_ns, self.last_ns) {
+            (Some(a), Some(b)) if b > a => (b - a) as f64 * 1e-9,
+            _ => 0.0,
+        }
+    }
+}
+
+/// Per-node statistics over a stream of frames.
+///
+/// ```
+/// use wifi_sensing_core::{NodeTracker, CsiFrame, CaptureFormat, Device};
+/// let mut t = NodeTracker::default();
+/// for (i, seq) in [1u32, 2, 5].into_iter().enumerate() {
+///     let mut f = CsiFrame::new(CaptureFormat::Simulated, Device::Simulator, ndarray::Array3::zeros((1, 1, 4)));
+///     f.sequence = Some(seq);
+///     f.timestamp_ns = i as i64 * 100_000_000;
+///     f.clock = wifi_sensing_core::Clock::Host;
+///     t.observe(&f);
+/// }
+/// let n = &t.nodes()[&0];
+/// assert_eq!(n.dropped, 2);
+/// assert_eq!(n.rate_hz(), Some(10.0));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeTracker {
+    nodes: BTreeMap<u32, NodeStats>,
+}
+
+/// Sequence gaps larger than this are treated as a reset, not as drops.
+const MAX_GAP: u32 = 1 << 16;
+
+impl NodeTracker {
+    /// Updates the statistics with one frame.
+    pub fn observe(&mut self, f: &CsiFrame) {
+        let n = self.nodes.entry(f.node_id).or_default();
+        n.frames += 1;
+        if f.clock != crate::frame::Clock::None {
+            n.first_ns = Some(n.first_ns.map_or(f.timestamp_ns, |x| x.min(f.timestamp_ns)));
+            n.last_ns = Some(n.last_ns.map_or(f.timestamp_ns, |x| x.max(f.timestamp_ns)));
+        }
+        if let Some(s) = f.sequence {
+            if let Some(prev) = n.last_sequence {
+                let d = s.wrapping_sub(prev);
+                if d == 0 || d > MAX_GAP {
+                    n.sequence_resets += 1;
+                } else {
+                    n.dropped += u64::from(d - 1);
+                }
+            }
+            n.last_sequence = Some(s);
+        }
+        let (r, t, sc) = f.shape();
+        *n.shapes.entry(format!("{r}x{t}x{sc}")).or_default() += 1;
+    }
+
+    /// Statistics by node id.
+    pub fn nodes(&self) -> &BTreeMap<u32, NodeStats> {
+        &self.nodes
+    }
+
+    /// Total dropped frames over all nodes.
+    pub fn total_dropped(&self) -> u64 {
+        self.nodes.values().map(|n| n.dropped).sum()
+    }
+}

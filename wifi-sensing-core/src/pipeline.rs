@@ -1,0 +1,488 @@
+//! The pull-based [`Pipeline`]: source -> stages -> analysers -> outputs.
+//!
+//! ```
+//! use wifi_sensing_core::{Pipeline, OnMalformed, Output, CsiFrame, CaptureFormat, Device};
+//! let frames = (0..3).map(|i| {
+//!     let mut f = CsiFrame::new(CaptureFormat::Simulated, Device::Simulator, ndarray::Array3::zeros((1, 1, 8)));
+//!     f.sequence = Some(i);
+//!     Ok::<_, wifi_sensing_core::Error>(f)
+//! });
+//! let mut p = Pipeline::builder().on_malformed(OnMalformed::Skip).build()?;
+//! let outs: Vec<Output> = p.process(frames).collect::<Result<_, _>>()?;
+//! assert_eq!(outs.len(), 3);
+//! # Ok::<(), wifi_sensing_core::Error>(())
+//! ```
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::frame::CsiFrame;
+use crate::reader::{Issue, ReadStats};
+use crate::record::{AuxRecord, Record};
+use crate::sink::Sink;
+
+/// A frame-to-frame transformation (filtering, sanitising, resampling...).
+pub trait Stage: Send {
+    /// Name used in errors and run metadata.
+    fn name(&self) -> &str;
+    /// Transforms one frame; `Ok(None)` drops it (or holds it until a later call).
+    fn process(&mut self, frame: CsiFrame) -> Result<Option<CsiFrame>>;
+    /// Emits frames still held at the end of the stream.
+    fn flush(&mut self) -> Result<Vec<CsiFrame>> {
+        Ok(Vec::new())
+    }
+    /// Forgets all state.
+    fn reset(&mut self) {}
+}
+
+impl<S: Stage + ?Sized> Stage for Box<S> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn process(&mut self, frame: CsiFrame) -> Result<Option<CsiFrame>> {
+        (**self).process(frame)
+    }
+    fn flush(&mut self) -> Result<Vec<CsiFrame>> {
+        (**self).flush()
+    }
+    fn reset(&mut self) {
+        (**self).reset()
+    }
+}
+
+/// A result produced by an [`Analyser`] (an event, a vital-sign estimate, a pose...).
+///
+/// Analysers in the other crates have typed APIs of their own; in a pipeline their results travel
+/// as this record, whose `data` is the typed value serialised to JSON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    /// Name of the analyser that produced it.
+    pub analyser: String,
+    /// Kind of result (JSON `type`), e.g. `"presence"`.
+    pub kind: String,
+    /// Timestamp in nanoseconds, same clock as the frames.
+    pub timestamp_ns: i64,
+    /// Node the result concerns, if one.
+    pub node_id: Option<u32>,
+    /// The result.
+    pub data: serde_json::Value,
+}
+
+/// Turns frames into [`Analysis`] records.
+pub trait Analyser: Send {
+    /// Name used in errors and output.
+    fn name(&self) -> &str;
+    /// Looks at one frame and appends any results to `out`.
+    fn analyse(&mut self, frame: &CsiFrame, out: &mut Vec<Analysis>) -> Result<()>;
+    /// Appends results still pending at the end of the stream.
+    fn finish(&mut self, _out: &mut Vec<Analysis>) -> Result<()> {
+        Ok(())
+    }
+    /// Forgets all state.
+    fn reset(&mut self) {}
+}
+
+/// What the pipeline produces.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)]
+pub enum Output {
+    /// A frame after every stage.
+    Frame(CsiFrame),
+    /// A non-CSI record from the source, passed through.
+    Aux(AuxRecord),
+    /// An analyser's result.
+    Analysis(Analysis),
+}
+
+/// What to do with a malformed record (a recoverable error from the source).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnMalformed {
+    /// Count it, keep its description in the [`Summary`], and continue.
+    #[default]
+    Skip,
+    /// End the run with the error.
+    Stop,
+}
+
+/// Counters of a pipeline run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Frames read from the source.
+    pub frames_in: u64,
+    /// Frames that left the last stage.
+    pub frames_out: u64,
+    /// Non-CSI records passed through.
+    pub aux_records: u64,
+    /// Analysis records produced.
+    pub analyses: u64,
+    /// Malformed source records skipped.
+    pub malformed: u64,
+    /// The first malformed-record errors.
+    pub issues: Vec<Issue>,
+    /// Set when the source ended inside a record.
+    pub truncated: Option<Issue>,
+    /// Set when the run ended on an error.
+    pub error: Option<String>,
+    /// `true` when a sink asked to stop before the source ended.
+    pub stopped_early: bool,
+}
+
+/// Builder of a [`Pipeline`].
+#[derive(Default)]
+pub struct PipelineBuilder {
+    stages: Vec<Box<dyn Stage>>,
+    analysers: Vec<Box<dyn Analyser>>,
+    on_malformed: OnMalformed,
+    emit_frames: Option<bool>,
+    emit_aux: Option<bool>,
+}
+
+impl std::fmt::Debug for PipelineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipelineBuilder")
+            .field("stages", &self.stages.iter().map(|s| s.name().to_string()).collect::<Vec<_>>())
+            .field("analysers", &self.analysers.iter().map(|s| s.name().to_string()).collect::<Vec<_>>())
+            .field("on_malformed", &self.on_malformed)
+            .finish()
+    }
+}
+
+impl PipelineBuilder {
+    /// Appends a stage.
+    pub fn stage(mut self, s: impl Stage + 'static) -> Self {
+        self.stages.push(Box::new(s));
+        self
+    }
+
+    /// Appends a boxed stage (for stages chosen at run time).
+    pub fn boxed_stage(mut self, s: Box<dyn Stage>) -> Self {
+        self.stages.push(s);
+        self
+    }
+
+    /// Appends an analyser.
+    pub fn analyser(mut self, a: impl Analyser + 'static) -> Self {
+        self.analysers.push(Box::new(a));
+        self
+    }
+
+    /// Appends a boxed analyser.
+    pub fn boxed_analyser(mut self, a: Box<dyn Analyser>) -> Self {
+        self.analysers.push(a);
+        self
+    }
+
+    /// Malformed-input policy (default [`OnMalformed::Skip`]).
+    pub fn on_malformed(mut self, p: OnMalformed) -> Self {
+        self.on_malformed = p;
+        self
+    }
+
+    /// Whether frames are emitted as outputs (default: yes).
+    pub fn emit_frames(mut self, yes: bool) -> Self {
+        self.emit_frames = Some(yes);
+        self
+    }
+
+    /// Whether non-CSI source records are emitted (default: yes).
+    pub fn emit_aux(mut self, yes: bool) -> Self {
+        self.emit_aux = Some(yes);
+        self
+    }
+
+    /// Builds the pipeline.
+    pub fn build(self) -> Result<Pipeline> {
+        Ok(Pipeline {
+            stages: self.stages,
+            analysers: self.analysers,
+            on_malformed: self.on_malformed,
+            emit_frames: self.emit_frames.unwrap_or(true),
+            emit_aux: self.emit_aux.unwrap_or(true),
+            summary: Summary::default(),
+        })
+    }
+}
+
+/// A configured chain of stages and analysers. See the [module docs](self).
+pub struct Pipeline {
+    stages: Vec<Box<dyn Stage>>,
+    analysers: Vec<Box<dyn Analyser>>,
+    on_malformed: OnMalformed,
+    emit_frames: bool,
+    emit_aux: bool,
+    summary: Summary,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("stages", &self.stages.iter().map(|s| s.name().to_string()).collect::<Vec<_>>())
+            .field("analysers", &self.analysers.iter().map(|s| s.name().to_string()).collect::<Vec<_>>())
+            .field("summary", &self.summary)
+            .finish()
+    }
+}
+
+impl Pipeline {
+    /// A builder.
+    pub fn builder() -> PipelineBuilder {
+        PipelineBuilder::default()
+    }
+
+    /// Summary of the last (or current) run.
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// Resets every stage and analyser and the summary.
+    pub fn reset(&mut self) {
+        for s in &mut self.stages {
+            s.reset();
+        }
+        for a in &mut self.analysers {
+            a.reset();
+        }
+        self.summary = Summary::default();
+    }
+
+    /// Iterates the pipeline over a source of frames or records (pull-based).
+    ///
+    /// The source can be a [`Capture`](crate::Capture) (frames), `capture.records()` (frames and
+    /// non-CSI records), or any iterator of `Result<CsiFrame>` / `Result<Record>`.
+    pub fn process<I, T>(&mut self, source: I) -> Process<'_, I::IntoIter>
+    where
+        I: IntoIterator<Item = Result<T>>,
+        T: Into<Record>,
+    {
+        self.summary = Summary::default();
+        Process {
+            pipeline: self,
+            source: source.into_iter(),
+            pending: VecDeque::new(),
+            scratch: Vec::new(),
+            state: State::Running,
+        }
+    }
+
+    /// Pushes every output into `sink` (a thin loop over [`Pipeline::process`]).
+    ///
+    /// Returns the run's [`Summary`]. A source error ends the run with `Err` after the sink's
+    /// `finish` was called with the summary so far.
+    pub fn run<I, T, S>(&mut self, source: I, sink: &mut S) -> Result<Summary>
+    where
+        I: IntoIterator<Item = Result<T>>,
+        T: Into<Record>,
+        S: Sink<Output> + ?Sized,
+    {
+        sink.begin()?;
+        let mut result = Ok(());
+        let mut stopped = false;
+        {
+            let mut it = self.process(source);
+            for out in &mut it {
+                match out {
+                    Ok(o) => match sink.item(&o) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            stopped = true;
+                            break;
+                        }
+                        Err(e) => {
+                            result = Err(e);
+                            break;
+                        }
+                    },
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+        }
+        self.summary.stopped_early = stopped;
+        if let Err(e) = &result {
+            if self.summary.error.is_none() {
+                self.summary.error = Some(e.to_string());
+            }
+        }
+        let summary = self.summary.clone();
+        let fin = sink.finish(&summary);
+        result?;
+        fin?;
+        Ok(summary)
+    }
+
+    fn run_frame(&mut self, frame: CsiFrame, pending: &mut VecDeque<Output>, scratch: &mut Vec<Analysis>) -> Result<()> {
+        let mut frames = vec![frame];
+        for stage in &mut self.stages {
+            let mut next = Vec::with_capacity(frames.len());
+            for f in frames {
+                if let Some(g) = stage.process(f).map_err(|e| ctx(stage.name(), e))? {
+                    next.push(g);
+                }
+            }
+            frames = next;
+            if frames.is_empty() {
+                return Ok(());
+            }
+        }
+        self.emit(frames, pending, scratch)
+    }
+
+    fn emit(&mut self, frames: Vec<CsiFrame>, pending: &mut VecDeque<Output>, scratch: &mut Vec<Analysis>) -> Result<()> {
+        for f in frames {
+            self.summary.frames_out += 1;
+            for a in &mut self.analysers {
+                a.analyse(&f, scratch).map_err(|e| ctx(a.name(), e))?;
+            }
+            if self.emit_frames {
+                pending.push_back(Output::Frame(f));
+            }
+            self.summary.analyses += scratch.len() as u64;
+            pending.extend(scratch.drain(..).map(Output::Analysis));
+        }
+        Ok(())
+    }
+
+    fn flush_all(&mut self, pending: &mut VecDeque<Output>, scratch: &mut Vec<Analysis>) -> Result<()> {
+        // Flush stage by stage: frames a stage releases still pass through the later stages.
+        for i in 0..self.stages.len() {
+            let released = self.stages[i].flush().map_err(|e| ctx(self.stages[i].name(), e))?;
+            let mut frames = released;
+            for stage in &mut self.stages[i + 1..] {
+                let mut next = Vec::new();
+                for f in frames {
+                    if let Some(g) = stage.process(f).map_err(|e| ctx(stage.name(), e))? {
+                        next.push(g);
+                    }
+                }
+                frames = next;
+            }
+            self.emit(frames, pending, scratch)?;
+        }
+        for a in &mut self.analysers {
+            a.finish(scratch).map_err(|e| ctx(a.name(), e))?;
+        }
+        self.summary.analyses += scratch.len() as u64;
+        pending.extend(scratch.drain(..).map(Output::Analysis));
+        Ok(())
+    }
+}
+
+fn ctx(component: &str, e: Error) -> Error {
+    match e {
+        Error::Component { .. } => e,
+        other => Error::Component {
+            component: component.to_string(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Running,
+    Flushed,
+    Done,
+}
+
+/// Iterator returned by [`Pipeline::process`].
+pub struct Process<'p, I> {
+    pipeline: &'p mut Pipeline,
+    source: I,
+    pending: VecDeque<Output>,
+    scratch: Vec<Analysis>,
+    state: State,
+}
+
+impl<I> std::fmt::Debug for Process<'_, I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Process").field("summary", &self.pipeline.summary).finish()
+    }
+}
+
+impl<I> Process<'_, I> {
+    /// Summary of the run so far.
+    pub fn summary(&self) -> &Summary {
+        &self.pipeline.summary
+    }
+}
+
+impl<I, T> Iterator for Process<'_, I>
+where
+    I: Iterator<Item = Result<T>>,
+    T: Into<Record>,
+{
+    type Item = Result<Output>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(o) = self.pending.pop_front() {
+                return Some(Ok(o));
+            }
+            match self.state {
+                State::Done => return None,
+                State::Flushed => {
+                    self.state = State::Done;
+                    return None;
+                }
+                State::Running => {}
+            }
+            match self.source.next() {
+                None => {
+                    self.state = State::Flushed;
+                    if let Err(e) = self.pipeline.flush_all(&mut self.pending, &mut self.scratch) {
+                        self.state = State::Done;
+                        self.pipeline.summary.error = Some(e.to_string());
+                        return Some(Err(e));
+                    }
+                }
+                Some(Ok(item)) => match item.into() {
+                    Record::Frame(f) => {
+                        self.pipeline.summary.frames_in += 1;
+                        if let Err(e) = self.pipeline.run_frame(f, &mut self.pending, &mut self.scratch) {
+                            self.state = State::Done;
+                            self.pipeline.summary.error = Some(e.to_string());
+                            return Some(Err(e));
+                        }
+                    }
+                    Record::Aux(a) => {
+                        self.pipeline.summary.aux_records += 1;
+                        if self.pipeline.emit_aux {
+                            self.pending.push_back(Output::Aux(a));
+                        }
+                    }
+                },
+                Some(Err(e)) => {
+                    let mut stats = ReadStats::default();
+                    stats.note_error(&e);
+                    if e.is_recoverable() && self.pipeline.on_malformed == OnMalformed::Skip {
+                        self.pipeline.summary.malformed += 1;
+                        if self.pipeline.summary.issues.len() < ReadStats::MAX_ISSUES {
+                            self.pipeline.summary.issues.extend(stats.issues);
+                        }
+                        continue;
+                    }
+                    if let Some(t) = stats.truncated {
+                        // A cut at the end of the input: every complete record was delivered.
+                        // Record it and finish normally (flush stages and analysers).
+                        self.pipeline.summary.truncated = Some(t);
+                        self.state = State::Flushed;
+                        if let Err(e) = self.pipeline.flush_all(&mut self.pending, &mut self.scratch) {
+                            self.state = State::Done;
+                            return Some(Err(e));
+                        }
+                        continue;
+                    }
+                    self.state = State::Done;
+                    self.pipeline.summary.error = Some(e.to_string());
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,464 @@
+//! Capture readers, the [`Capture`] stream, and the format [`Registry`] with probing.
+//!
+//! A reader implements [`CaptureReader`]: a pull loop over [`Record`]s. Recoverable errors
+//! ([`Error::is_recoverable`]) concern one record and the reader continues after them; any other
+//! error ends the stream (the reader returns `None` afterwards). [`Capture`] wraps a reader, keeps
+//! [`ReadStats`], and is an `Iterator<Item = Result<CsiFrame>>`.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Cursor, Read};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::formats;
+use crate::frame::{CaptureFormat, CsiFrame};
+use crate::record::Record;
+
+/// Byte input handed to a reader.
+pub type Input = Box<dyn BufRead + Send>;
+
+/// A pull-based reader of one capture format.
+pub trait CaptureReader: Send {
+    /// The format this reader decodes.
+    fn format(&self) -> CaptureFormat;
+    /// The next record; `None` at the end of the stream (and after a non-recoverable error).
+    fn next_record(&mut self) -> Option<Result<Record>>;
+    /// Bytes of input consumed so far (for progress reporting).
+    fn position(&self) -> u64 {
+        0
+    }
+}
+
+impl<R: CaptureReader + ?Sized> CaptureReader for Box<R> {
+    fn format(&self) -> CaptureFormat {
+        (**self).format()
+    }
+    fn next_record(&mut self) -> Option<Result<Record>> {
+        (**self).next_record()
+    }
+    fn position(&self) -> u64 {
+        (**self).position()
+    }
+}
+
+/// Limits that protect against hostile or corrupt input. Every length read from a file is
+/// checked against these before anything is allocated for it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Largest record (packet, line, segment) accepted, in bytes. Default 16 MiB.
+    pub max_record_bytes: usize,
+    /// Largest number of complex values in one frame. Default 1 << 20.
+    pub max_csi_values: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_record_bytes: 16 << 20,
+            max_csi_values: 1 << 20,
+        }
+    }
+}
+
+/// Options for every reader: limits plus one options struct per format.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReaderOptions {
+    /// Safety limits.
+    pub limits: Limits,
+    /// ESP32 readers.
+    pub esp32: formats::esp32::Esp32Options,
+    /// Nexmon reader.
+    pub nexmon: formats::nexmon::NexmonOptions,
+    /// Intel 5300 reader.
+    pub intel5300: formats::intel5300::Intel5300Options,
+    /// Atheros reader.
+    pub atheros: formats::atheros::AtherosOptions,
+    /// PicoScenes reader.
+    pub picoscenes: formats::picoscenes::PicoScenesOptions,
+    /// FeitCSI reader.
+    pub feitcsi: formats::feitcsi::FeitCsiOptions,
+}
+
+/// A problem found while reading: where, and what.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Issue {
+    /// Byte offset in the input, where known.
+    pub offset: Option<u64>,
+    /// The error message.
+    pub message: String,
+}
+
+/// Counters kept by a [`Capture`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReadStats {
+    /// CSI frames delivered.
+    pub frames: u64,
+    /// Non-CSI records delivered.
+    pub aux_records: u64,
+    /// Malformed records skipped (recoverable errors).
+    pub malformed: u64,
+    /// The first [`ReadStats::MAX_ISSUES`] malformed-record errors.
+    pub issues: Vec<Issue>,
+    /// Set when the input ended inside a record.
+    pub truncated: Option<Issue>,
+    /// Set when the stream ended on a non-recoverable error other than truncation.
+    pub fatal: Option<Issue>,
+}
+
+impl ReadStats {
+    /// How many issues are kept in [`ReadStats::issues`] (all are counted).
+    pub const MAX_ISSUES: usize = 100;
+
+    /// Records an error.
+    pub fn note_error(&mut self, e: &Error) {
+        let issue = Issue {
+            offset: e.offset(),
+            message: e.to_string(),
+        };
+        if e.is_recoverable() {
+            self.malformed += 1;
+            if self.issues.len() < Self::MAX_ISSUES {
+                self.issues.push(issue);
+            }
+        } else if matches!(e, Error::Truncated { .. }) {
+            self.truncated = Some(issue);
+        } else {
+            self.fatal = Some(issue);
+        }
+    }
+}
+
+/// A capture being read: a boxed [`CaptureReader`] plus statistics.
+///
+/// As an iterator it yields CSI frames; non-CSI records are counted and passed over (use
+/// [`Capture::next_record`] or [`Capture::records`] to receive them). By default malformed records are
+/// yielded as `Err` items and reading continues after them; with
+/// [`Capture::skip_malformed`] they are only counted.
+///
+/// ```no_run
+/// let mut cap = wifi_sensing_core::open("capture.pcap")?;
+/// for frame in &mut cap {
+///     let frame = frame?;
+///     println!("{frame}");
+/// }
+/// println!("{} frames, {} malformed", cap.stats().frames, cap.stats().malformed);
+/// # Ok::<(), wifi_sensing_core::Error>(())
+/// ```
+pub struct Capture {
+    reader: Box<dyn CaptureReader>,
+    stats: ReadStats,
+    skip_malformed: bool,
+    done: bool,
+    name: Option<String>,
+}
+
+impl std::fmt::Debug for Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Capture")
+            .field("format", &self.reader.format())
+            .field("name", &self.name)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl Capture {
+    /// Wraps a reader.
+    pub fn new(reader: Box<dyn CaptureReader>) -> Self {
+        Capture {
+            reader,
+            stats: ReadStats::default(),
+            skip_malformed: false,
+            done: false,
+            name: None,
+        }
+    }
+
+    /// Sets a display name (file path or address).
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The display name, if set.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// When `true`, the frame iterator counts malformed records and passes over them instead of
+    /// yielding them as errors.
+    pub fn skip_malformed(mut self, skip: bool) -> Self {
+        self.skip_malformed = skip;
+        self
+    }
+
+    /// Format of the underlying reader.
+    pub fn format(&self) -> CaptureFormat {
+        self.reader.format()
+    }
+
+    /// Statistics so far.
+    pub fn stats(&self) -> &ReadStats {
+        &self.stats
+    }
+
+    /// Bytes of input consumed so far.
+    pub fn position(&self) -> u64 {
+        self.reader.position()
+    }
+
+    /// The next record of any kind, counting it in the statistics.
+    pub fn next_record(&mut self) -> Option<Result<Record>> {
+        if self.done {
+            return None;
+        }
+        let item = self.reader.next_record();
+        match &item {
+            None => self.done = true,
+            Some(Ok(Record::Frame(_))) => self.stats.frames += 1,
+            Some(Ok(Record::Aux(_))) => self.stats.aux_records += 1,
+            Some(Err(e)) => {
+                self.stats.note_error(e);
+                if !e.is_recoverable() {
+                    self.done = true;
+                }
+            }
+        }
+        item
+    }
+
+    /// Iterator over every record (frames and non-CSI records).
+    pub fn records(&mut self) -> Records<'_> {
+        Records { capture: self }
+    }
+}
+
+/// Iterator returned by [`Capture::records`].
+#[derive(Debug)]
+pub struct Records<'a> {
+    capture: &'a mut Capture,
+}
+
+impl Iterator for Records<'_> {
+    type Item = Result<Record>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.capture.next_record()
+    }
+}
+
+impl Iterator for Capture {
+    type Item = Result<CsiFrame>;
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.next_record()? {
+                Ok(Record::Frame(f)) => return Some(Ok(f)),
+                Ok(Record::Aux(_)) => continue,
+                Err(e) if e.is_recoverable() && self.skip_malformed => continue,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+impl std::iter::FusedIterator for Capture {}
+
+/// How sure a probe is that a byte prefix is its format (0 = not this format, 100 = certain).
+pub type Confidence = u8;
+
+/// Function that opens a reader over an input.
+pub type OpenFn = fn(Input, &ReaderOptions) -> Result<Box<dyn CaptureReader>>;
+
+/// Description of one format for the [`Registry`].
+#[derive(Clone, Copy)]
+pub struct FormatDescriptor {
+    /// The format.
+    pub format: CaptureFormat,
+    /// Human-readable name.
+    pub description: &'static str,
+    /// File extensions (lower case, without the dot) used as a hint.
+    pub extensions: &'static [&'static str],
+    /// Scores a byte prefix (up to [`Registry::PROBE_LEN`] bytes, fewer for short inputs).
+    pub probe: fn(&[u8]) -> Confidence,
+    /// Opens a reader.
+    pub open: OpenFn,
+}
+
+impl std::fmt::Debug for FormatDescriptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FormatDescriptor")
+            .field("format", &self.format)
+            .field("description", &self.description)
+            .field("extensions", &self.extensions)
+            .finish()
+    }
+}
+
+/// The set of formats that [`open`] can recognise.
+#[derive(Clone, Debug)]
+pub struct Registry {
+    formats: Vec<FormatDescriptor>,
+    options: ReaderOptions,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::builtin()
+    }
+}
+
+impl Registry {
+    /// Bytes read from the start of an input for probing.
+    pub const PROBE_LEN: usize = 8192;
+
+    /// Every format built into this crate.
+    pub fn builtin() -> Self {
+        let formats = vec![
+            crate::recording::descriptor(),
+        ];
+        Registry {
+            formats,
+            options: ReaderOptions::default(),
+        }
+    }
+
+    /// An empty registry.
+    pub fn empty() -> Self {
+        Registry {
+            formats: Vec::new(),
+            options: ReaderOptions::default(),
+        }
+    }
+
+    /// Adds (or replaces) a format.
+    pub fn register(&mut self, d: FormatDescriptor) -> &mut Self {
+        self.formats.retain(|x| x.format != d.format);
+        self.formats.push(d);
+        self
+    }
+
+    /// Sets the reader options used by every `open*` call.
+    pub fn with_options(mut self, options: ReaderOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The reader options.
+    pub fn options(&self) -> &ReaderOptions {
+        &self.options
+    }
+
+    /// Mutable reader options.
+    pub fn options_mut(&mut self) -> &mut ReaderOptions {
+        &mut self.options
+    }
+
+    /// The registered formats.
+    pub fn formats(&self) -> &[FormatDescriptor] {
+        &self.formats
+    }
+
+    /// The descriptor of `format`, if registered.
+    pub fn get(&self, format: CaptureFormat) -> Option<&FormatDescriptor> {
+        self.formats.iter().find(|d| d.format == format)
+    }
+
+    /// Picks the format of an input from its first bytes and (as a hint) its extension.
+    ///
+    /// The byte probe decides; the extension only breaks ties and adds a small bonus. Returns
+    /// `None` when no probe recognises the bytes.
+    pub fn probe(&self, prefix: &[u8], extension: Option<&str>) -> Option<&FormatDescriptor> {
+        let ext = extension.map(|e| e.to_ascii_lowercase());
+        self.formats
+            .iter()
+            .filter_map(|d| {
+                let score = (d.probe)(prefix);
+                if score == 0 {
+                    return None;
+                }
+                let bonus = match &ext {
+                    Some(e) if d.extensions.contains(&e.as_str()) => 10,
+                    _ => 0,
+                };
+                Some((u16::from(score) + bonus, d))
+            })
+            .max_by_key(|(s, _)| *s)
+            .map(|(_, d)| d)
+    }
+
+    /// Opens a file, detecting its format.
+    pub fn open_path(&self, path: impl AsRef<Path>) -> Result<Capture> {
+        self.open_path_as(path, None)
+    }
+
+    /// Opens a file as `format` (or detects it when `None`).
+    pub fn open_path_as(&self, path: impl AsRef<Path>, format: Option<CaptureFormat>) -> Result<Capture> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let file = File::open(path).map_err(|e| Error::io(format!("cannot open {name}"), e))?;
+        let ext = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.rsplit_once('.').map(|(_, e)| e.to_string()));
+        self.open_read(Box::new(file), Some(&name), ext.as_deref(), format)
+    }
+
+    /// Opens any byte stream (stdin, a socket dump, memory), detecting its format from the first
+    /// bytes and an optional extension hint, unless `format` is given.
+    pub fn open_read(
+        &self,
+        mut input: Box<dyn Read + Send>,
+        name: Option<&str>,
+        extension: Option<&str>,
+        format: Option<CaptureFormat>,
+    ) -> Result<Capture> {
+        let mut prefix = vec![0u8; Self::PROBE_LEN];
+        let n = crate::util::read_full(&mut *input, &mut prefix).map_err(|e| {
+            Error::io(format!("cannot read {}", name.unwrap_or("input")), e)
+        })?;
+        prefix.truncate(n);
+        let desc = match format {
+            Some(f) => self.get(f).ok_or_else(|| Error::UnknownFormat {
+                name: name.map(str::to_string),
+                reason: format!("format {f} is not registered"),
+            })?,
+            None => self.probe(&prefix, extension).ok_or_else(|| Error::UnknownFormat {
+                name: name.map(str::to_string),
+                reason: if n == 0 {
+                    "the input is empty".to_string()
+                } else {
+                    format!(
+                        "no reader recognises the first {n} bytes (starting {})",
+                        hex_preview(&prefix)
+                    )
+                },
+            })?,
+        };
+        let chained: Input = Box::new(BufReader::with_capacity(
+            1 << 16,
+            Cursor::new(prefix).chain(input),
+        ));
+        let reader = (desc.open)(chained, &self.options)?;
+        let mut cap = Capture::new(reader);
+        if let Some(n) = name {
+            cap = cap.with_name(n);
+        }
+        Ok(cap)
+    }
+}
+
+fn hex_preview(b: &[u8]) -> String {
+    b.iter().take(8).map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
+}
+
+/// Opens a capture file with the built-in registry, detecting its format.
+///
+/// ```no_run
+/// let cap = wifi_sensing_core::open("fixtures/esp32/example_csi.csv")?;
+/// println!("{}", cap.format());
+/// # Ok::<(), wifi_sensing_core::Error>(())
+/// ```
+pub fn open(path: impl AsRef<Path>) -> Result<Capture> {
+    Registry::builtin().open_path(path)
+}

@@ -1,0 +1,104 @@
+//! Small byte-level helpers shared by the readers.
+
+/// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320) of `data`.
+///
+/// ```
+/// assert_eq!(wifi_sensing_core::util::crc32(b"123456789"), 0xCBF4_3926);
+/// ```
+pub fn crc32(data: &[u8]) -> u32 {
+    const TABLE: [u32; 256] = make_table();
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc = TABLE[((crc ^ u32::from(b)) & 0xFF) as usize] ^ (crc >> 8);
+    }
+    !crc
+}
+
+const fn make_table() -> [u32; 256] {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            k += 1;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+}
+
+/// Reads a little-endian u16 at `off`; `None` past the end.
+#[inline]
+pub fn le_u16(b: &[u8], off: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(off..off + 2)?.try_into().ok()?))
+}
+
+/// Reads a little-endian u32 at `off`; `None` past the end.
+#[inline]
+pub fn le_u32(b: &[u8], off: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(off..off + 4)?.try_into().ok()?))
+}
+
+/// Reads a little-endian u64 at `off`; `None` past the end.
+#[inline]
+pub fn le_u64(b: &[u8], off: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(off..off + 8)?.try_into().ok()?))
+}
+
+/// Reads a little-endian f32 at `off`; `None` past the end.
+#[inline]
+pub fn le_f32(b: &[u8], off: usize) -> Option<f32> {
+    le_u32(b, off).map(f32::from_bits)
+}
+
+/// Reads a big-endian u16 at `off`; `None` past the end.
+#[inline]
+pub fn be_u16(b: &[u8], off: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(b.get(off..off + 2)?.try_into().ok()?))
+}
+
+/// Reads a big-endian u32 at `off`; `None` past the end.
+#[inline]
+pub fn be_u32(b: &[u8], off: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(off..off + 4)?.try_into().ok()?))
+}
+
+/// Reads up to `buf.len()` bytes, retrying on `Interrupted`; returns how many were read
+/// (fewer only at end of input).
+pub fn read_full(r: &mut dyn std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc_known_vectors() {
+        assert_eq!(crc32(b""), 0);
+        assert_eq!(crc32(b"a"), 0xE8B7_BE43);
+        assert_eq!(crc32(b"The quick brown fox jumps over the lazy dog"), 0x414F_A339);
+    }
+
+    #[test]
+    fn byte_readers_bounds() {
+        let b = [1u8, 2, 3, 4, 5];
+        assert_eq!(le_u16(&b, 0), Some(0x0201));
+        assert_eq!(be_u16(&b, 0), Some(0x0102));
+        assert_eq!(le_u32(&b, 1), Some(0x0504_0302));
+        assert_eq!(le_u32(&b, 2), None);
+        assert_eq!(le_u64(&b, 0), None);
+    }
+}
