@@ -1,1 +1,446 @@
-fn main() {}
+//! `wifi-sensing`: the command-line front end of the wifi-sensing crate family.
+//!
+//! Flags are turned into library builders and sinks here; no parsing or DSP lives in this crate.
+//! Data goes to stdout (JSON Lines), logs to stderr. A closed stdout (`| head`) ends with exit 0.
+
+mod input;
+mod inspect;
+mod progress;
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use wifi_sensing_core::recording::{RecordingHeader, RecordingWriter};
+use wifi_sensing_core::{
+    CaptureFormat, JsonLinesSink, OnMalformed, Output, Pipeline, RecordingSink, Sink, Summary,
+};
+
+use crate::input::{InputSpec, OpenedInput};
+
+/// Read, convert, record and analyse WiFi CSI captures.
+#[derive(Parser, Debug)]
+#[command(name = "wifi-sensing", version, about, long_about = None)]
+struct Cli {
+    /// Less logging on stderr (errors only).
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Summarise a capture: format, device, frames, duration, per-node rate, shapes, channels,
+    /// RSSI range, drops and malformed records.
+    Inspect {
+        /// A file (format auto-detected), `udp://HOST:PORT` (live) or `-` (stdin).
+        input: String,
+        /// Read the input as this format instead of detecting it (see `wifi-sensing formats`).
+        #[arg(long)]
+        format: Option<String>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// For `udp://` inputs: stop after this long (e.g. `30s`).
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<Duration>,
+    },
+    /// Convert a capture to a native recording (`.csirec`) or JSON Lines (`.jsonl`, or `-` for stdout).
+    Convert {
+        /// A file (format auto-detected), `udp://HOST:PORT` or `-`.
+        input: String,
+        /// Output file: `.csirec` or `.jsonl`; `-` writes JSON Lines to stdout.
+        #[arg(short, long)]
+        output: String,
+        /// Read the input as this format instead of detecting it.
+        #[arg(long)]
+        format: Option<String>,
+        /// End with an error at the first malformed record instead of skipping it.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Record live UDP frames into a native recording; Ctrl-C stops and keeps everything received.
+    Record {
+        /// `udp://HOST:PORT` to listen on (e.g. `udp://0.0.0.0:5005`).
+        input: String,
+        /// Output `.csirec` file.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Stop after this long (e.g. `60s`, `5m`).
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<Duration>,
+        /// Stop after this many CSI frames.
+        #[arg(long)]
+        frames: Option<u64>,
+    },
+    /// Run the pipeline and print JSON Lines records to stdout.
+    Run {
+        /// A file (format auto-detected), `udp://HOST:PORT` (live) or `-` (stdin).
+        input: String,
+        /// Read the input as this format instead of detecting it.
+        #[arg(long)]
+        format: Option<String>,
+        /// End with an error at the first malformed record instead of skipping it.
+        #[arg(long)]
+        strict: bool,
+        /// Do not print frame records (only non-CSI and analysis records).
+        #[arg(long)]
+        no_frames: bool,
+        /// Stop after this many output records.
+        #[arg(long)]
+        limit: Option<u64>,
+        /// For `udp://` inputs: stop after this long.
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<Duration>,
+    },
+    /// List the capture formats this build reads.
+    Formats,
+}
+
+/// Parses `500ms`, `30s`, `5m`, `1h` or a plain number of seconds.
+fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
+    let s = s.trim();
+    let (num, mul) = if let Some(v) = s.strip_suffix("ms") {
+        (v, 1e-3)
+    } else if let Some(v) = s.strip_suffix('s') {
+        (v, 1.0)
+    } else if let Some(v) = s.strip_suffix('m') {
+        (v, 60.0)
+    } else if let Some(v) = s.strip_suffix('h') {
+        (v, 3600.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?} (use e.g. 500ms, 30s, 5m, 1h)"))?;
+    if !v.is_finite() || v < 0.0 || v * mul > 1e9 {
+        return Err(format!("duration {s:?} is out of range"));
+    }
+    Ok(Duration::from_secs_f64(v * mul))
+}
+
+fn parse_format(name: Option<&str>) -> Result<Option<CaptureFormat>> {
+    match name {
+        None => Ok(None),
+        Some(n) => match CaptureFormat::from_name(n) {
+            Some(f) => Ok(Some(f)),
+            None => bail!(
+                "unknown format {n:?}; known: {}",
+                CaptureFormat::ALL
+                    .iter()
+                    .map(|f| f.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
+    }
+}
+
+pub(crate) struct Log {
+    quiet: bool,
+}
+
+impl Log {
+    pub(crate) fn info(&self, msg: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("wifi-sensing: {msg}");
+        }
+    }
+    pub(crate) fn warn(&self, msg: impl std::fmt::Display) {
+        eprintln!("wifi-sensing: warning: {msg}");
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<wifi_sensing_core::Error>()
+                .is_some_and(|w| w.is_broken_pipe())
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let log = Log { quiet: cli.quiet };
+    match dispatch(cli.command, &log) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wifi-sensing: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cmd: Command, log: &Log) -> Result<()> {
+    match cmd {
+        Command::Formats => {
+            let reg = wifi_sensing_core::Registry::builtin();
+            let mut out = std::io::stdout().lock();
+            for d in reg.formats() {
+                writeln!(
+                    out,
+                    "{:<14} {:<20} {}",
+                    d.format.name(),
+                    d.extensions.join(","),
+                    d.description
+                )?;
+            }
+            writeln!(
+                out,
+                "{:<14} {:<20} live ADR-018 datagrams (input spec udp://HOST:PORT)",
+                "esp32_adr018", "udp://"
+            )?;
+            Ok(())
+        }
+        Command::Inspect {
+            input,
+            format,
+            json,
+            duration,
+        } => {
+            let spec = InputSpec::parse(&input)?;
+            let opened = spec.open(parse_format(format.as_deref())?, duration, None, log)?;
+            inspect::inspect(opened, json, log)
+        }
+        Command::Convert {
+            input,
+            output,
+            format,
+            strict,
+        } => {
+            let spec = InputSpec::parse(&input)?;
+            let opened = spec.open(parse_format(format.as_deref())?, None, None, log)?;
+            convert(opened, &output, strict, log)
+        }
+        Command::Record {
+            input,
+            output,
+            duration,
+            frames,
+        } => {
+            let spec = InputSpec::parse(&input)?;
+            if !matches!(spec, InputSpec::Udp(_)) {
+                bail!("record takes a live input udp://HOST:PORT (use `convert` for files)");
+            }
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = Arc::clone(&stop);
+            ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+                .context("cannot install the Ctrl-C handler")?;
+            let opened = spec.open(None, duration, Some(stop), log)?;
+            record(opened, &output, frames, log)
+        }
+        Command::Run {
+            input,
+            format,
+            strict,
+            no_frames,
+            limit,
+            duration,
+        } => {
+            let spec = InputSpec::parse(&input)?;
+            let opened = spec.open(parse_format(format.as_deref())?, duration, None, log)?;
+            run(opened, strict, no_frames, limit, log)
+        }
+    }
+}
+
+fn report_summary(s: &Summary, log: &Log) {
+    log.info(format_args!(
+        "{} frames in, {} out, {} non-CSI records, {} analyses, {} malformed skipped",
+        s.frames_in, s.frames_out, s.aux_records, s.analyses, s.malformed
+    ));
+    for i in s.issues.iter().take(5) {
+        log.warn(format_args!("skipped: {}", i.message));
+    }
+    if s.malformed > 5 {
+        log.warn(format_args!(
+            "... and {} more malformed records",
+            s.malformed - 5
+        ));
+    }
+    if let Some(t) = &s.truncated {
+        log.warn(format_args!("input ends inside a record: {}", t.message));
+    }
+}
+
+fn pipeline(strict: bool, emit_frames: bool) -> Result<Pipeline> {
+    Ok(Pipeline::builder()
+        .on_malformed(if strict {
+            OnMalformed::Stop
+        } else {
+            OnMalformed::Skip
+        })
+        .emit_frames(emit_frames)
+        .build()?)
+}
+
+/// Stops after `limit` items.
+struct Limit<S> {
+    inner: S,
+    left: Option<u64>,
+}
+
+impl<S: Sink<Output>> Sink<Output> for Limit<S> {
+    fn begin(&mut self) -> wifi_sensing_core::Result<()> {
+        self.inner.begin()
+    }
+    fn item(&mut self, item: &Output) -> wifi_sensing_core::Result<bool> {
+        if self.left == Some(0) {
+            return Ok(false);
+        }
+        let go = self.inner.item(item)?;
+        if let Some(l) = &mut self.left {
+            *l -= 1;
+            if *l == 0 {
+                return Ok(false);
+            }
+        }
+        Ok(go)
+    }
+    fn finish(&mut self, s: &Summary) -> wifi_sensing_core::Result<()> {
+        self.inner.finish(s)
+    }
+}
+
+fn run(
+    mut opened: OpenedInput,
+    strict: bool,
+    no_frames: bool,
+    limit: Option<u64>,
+    log: &Log,
+) -> Result<()> {
+    let mut p = pipeline(strict, !no_frames)?;
+    let stdout = std::io::stdout();
+    let live = opened.live;
+    let mut sink = Limit {
+        inner: JsonLinesSink::new(BufWriter::with_capacity(1 << 16, stdout.lock()))
+            .flush_each_line(live),
+        left: limit,
+    };
+    let bar = progress::Progress::new(opened.total_bytes);
+    let summary = {
+        let cap = &mut opened.capture;
+        let src = progress::Tracked::new(cap, &bar);
+        p.run(src, &mut sink)
+    };
+    bar.finish();
+    let summary = summary?;
+    report_summary(&summary, log);
+    Ok(())
+}
+
+fn convert(mut opened: OpenedInput, output: &str, strict: bool, log: &Log) -> Result<()> {
+    let mut p = pipeline(strict, true)?;
+    let bar = progress::Progress::new(opened.total_bytes);
+    let to_stdout = output == "-";
+    let ext = Path::new(output)
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("");
+    let summary = if to_stdout
+        || ext.eq_ignore_ascii_case("jsonl")
+        || ext.eq_ignore_ascii_case("json")
+    {
+        let w: Box<dyn Write> = if to_stdout {
+            Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock()))
+        } else {
+            Box::new(BufWriter::with_capacity(
+                1 << 16,
+                std::fs::File::create(output).with_context(|| format!("cannot create {output}"))?,
+            ))
+        };
+        let mut sink = JsonLinesSink::new(w);
+        let src = progress::Tracked::new(&mut opened.capture, &bar);
+        p.run(src, &mut sink)?
+    } else if ext.eq_ignore_ascii_case("csirec") {
+        let file =
+            std::fs::File::create(output).with_context(|| format!("cannot create {output}"))?;
+        let header = RecordingHeader::new(opened.description.clone(), String::new());
+        let writer = RecordingWriter::new(BufWriter::with_capacity(1 << 16, file), &header)?;
+        let mut sink = RecordingSink::new(writer);
+        let src = progress::Tracked::new(&mut opened.capture, &bar);
+        let s = p.run(src, &mut sink)?;
+        log.info(format_args!(
+            "wrote {} records to {output}",
+            sink.records_written()
+        ));
+        s
+    } else {
+        bail!("cannot tell the output format of {output:?}: use a .csirec or .jsonl name, or - for stdout");
+    };
+    bar.finish();
+    report_summary(&summary, log);
+    Ok(())
+}
+
+fn record(mut opened: OpenedInput, output: &Path, frames: Option<u64>, log: &Log) -> Result<()> {
+    let file = std::fs::File::create(output)
+        .with_context(|| format!("cannot create {}", output.display()))?;
+    let header = RecordingHeader::new(opened.description.clone(), String::new());
+    let mut writer = RecordingWriter::new(BufWriter::with_capacity(1 << 16, file), &header)?;
+    log.info(format_args!(
+        "recording {} -> {} (Ctrl-C to stop)",
+        opened.description,
+        output.display()
+    ));
+    let mut n_frames = 0u64;
+    let mut last_flush = std::time::Instant::now();
+    let mut malformed = 0u64;
+    while let Some(rec) = opened.capture.next_record() {
+        match rec {
+            Ok(r) => {
+                let is_frame = matches!(r, wifi_sensing_core::Record::Frame(_));
+                writer.write(&r)?;
+                if is_frame {
+                    n_frames += 1;
+                }
+                if last_flush.elapsed() > Duration::from_secs(1) {
+                    writer.flush()?;
+                    last_flush = std::time::Instant::now();
+                }
+                if frames.is_some_and(|n| n_frames >= n) {
+                    break;
+                }
+            }
+            Err(e) if e.is_recoverable() => {
+                malformed += 1;
+                if malformed <= 5 {
+                    log.warn(format_args!("skipped datagram: {e}"));
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    writer.flush()?;
+    log.info(format_args!(
+        "recorded {} records ({} frames), {} malformed datagrams skipped",
+        writer.records_written(),
+        n_frames,
+        malformed
+    ));
+    if let Some(stats) = &opened.udp_stats {
+        if let Ok(s) = stats.lock() {
+            for (node, n) in s.nodes.nodes() {
+                log.info(format_args!(
+                    "node {node}: {} frames, {} dropped, {}",
+                    n.frames,
+                    n.dropped,
+                    n.rate_hz()
+                        .map(|r| format!("{r:.1} Hz"))
+                        .unwrap_or_else(|| "rate n/a".into())
+                ));
+            }
+        }
+    }
+    Ok(())
+}

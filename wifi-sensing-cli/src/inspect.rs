@@ -1,0 +1,204 @@
+//! `wifi-sensing inspect`: one pass over a capture, then a summary (text or JSON).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::Result;
+use serde::Serialize;
+use wifi_sensing_core::{Clock, NodeStats, NodeTracker, ReadStats, Record};
+
+use crate::input::OpenedInput;
+use crate::Log;
+
+#[derive(Debug, Default, Serialize)]
+struct Report {
+    input: String,
+    format: String,
+    devices: BTreeMap<String, u64>,
+    frames: u64,
+    non_csi_records: BTreeMap<String, u64>,
+    clock: Option<String>,
+    duration_s: f64,
+    first_timestamp_ns: Option<i64>,
+    last_timestamp_ns: Option<i64>,
+    nodes: BTreeMap<u32, NodeReport>,
+    shapes: BTreeMap<String, u64>,
+    channels: BTreeMap<String, u64>,
+    bandwidths_mhz: BTreeMap<String, u64>,
+    rssi_dbm_min: Option<f32>,
+    rssi_dbm_max: Option<f32>,
+    dropped_frames: u64,
+    malformed_records: u64,
+    issues: Vec<String>,
+    truncated: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct NodeReport {
+    frames: u64,
+    rate_hz: Option<f64>,
+    span_s: f64,
+    dropped: u64,
+    sequence_resets: u64,
+}
+
+impl From<&NodeStats> for NodeReport {
+    fn from(n: &NodeStats) -> Self {
+        NodeReport {
+            frames: n.frames,
+            rate_hz: n.rate_hz(),
+            span_s: n.span_s(),
+            dropped: n.dropped,
+            sequence_resets: n.sequence_resets,
+        }
+    }
+}
+
+fn label<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|x| x.as_str().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+pub(crate) fn inspect(mut opened: OpenedInput, json: bool, log: &Log) -> Result<()> {
+    let mut r = Report {
+        input: opened.description.clone(),
+        format: opened.capture.format().to_string(),
+        ..Report::default()
+    };
+    let mut tracker = NodeTracker::default();
+    let mut clocks: BTreeMap<String, u64> = BTreeMap::new();
+    while let Some(rec) = opened.capture.next_record() {
+        match rec {
+            Ok(Record::Frame(f)) => {
+                tracker.observe(&f);
+                r.frames += 1;
+                *r.devices.entry(label(&f.device)).or_default() += 1;
+                *clocks.entry(label(&f.clock)).or_default() += 1;
+                if f.clock != Clock::None {
+                    r.first_timestamp_ns = Some(
+                        r.first_timestamp_ns
+                            .map_or(f.timestamp_ns, |x| x.min(f.timestamp_ns)),
+                    );
+                    r.last_timestamp_ns = Some(
+                        r.last_timestamp_ns
+                            .map_or(f.timestamp_ns, |x| x.max(f.timestamp_ns)),
+                    );
+                }
+                let (a, b, c) = f.shape();
+                *r.shapes.entry(format!("{a}x{b}x{c}")).or_default() += 1;
+                let ch = f
+                    .channel
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "unknown".into());
+                *r.channels.entry(ch).or_default() += 1;
+                let bw = f
+                    .bandwidth_mhz
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "unknown".into());
+                *r.bandwidths_mhz.entry(bw).or_default() += 1;
+                if let Some(x) = f.rssi_dbm {
+                    r.rssi_dbm_min = Some(r.rssi_dbm_min.map_or(x, |m| m.min(x)));
+                    r.rssi_dbm_max = Some(r.rssi_dbm_max.map_or(x, |m| m.max(x)));
+                }
+            }
+            Ok(Record::Aux(a)) => {
+                *r.non_csi_records
+                    .entry(a.body.kind().to_string())
+                    .or_default() += 1
+            }
+            Err(_) => {} // counted in the capture's statistics
+        }
+    }
+    let stats: &ReadStats = opened.capture.stats();
+    r.malformed_records = stats.malformed;
+    r.issues = stats
+        .issues
+        .iter()
+        .take(20)
+        .map(|i| i.message.clone())
+        .collect();
+    r.truncated = stats.truncated.as_ref().map(|i| i.message.clone());
+    r.error = stats.fatal.as_ref().map(|i| i.message.clone());
+    r.clock = match clocks.len() {
+        0 => None,
+        1 => clocks.keys().next().cloned(),
+        _ => Some(clocks.keys().cloned().collect::<Vec<_>>().join("+")),
+    };
+    if let (Some(a), Some(b)) = (r.first_timestamp_ns, r.last_timestamp_ns) {
+        r.duration_s = (b - a) as f64 * 1e-9;
+    }
+    r.nodes = tracker
+        .nodes()
+        .iter()
+        .map(|(k, v)| (*k, NodeReport::from(v)))
+        .collect();
+    r.dropped_frames = tracker.total_dropped();
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer(&mut out, &r)?;
+        writeln!(out)?;
+    } else {
+        write_text(&mut out, &r)?;
+    }
+    if let Some(e) = &r.error {
+        log.warn(format_args!("reading stopped early: {e}"));
+    }
+    Ok(())
+}
+
+fn counts(m: &BTreeMap<String, u64>) -> String {
+    if m.is_empty() {
+        return "none".into();
+    }
+    m.iter()
+        .map(|(k, v)| format!("{k} ({v})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
+    writeln!(out, "input:       {}", r.input)?;
+    writeln!(out, "format:      {}", r.format)?;
+    writeln!(out, "device:      {}", counts(&r.devices))?;
+    writeln!(out, "frames:      {}", r.frames)?;
+    writeln!(out, "non-CSI:     {}", counts(&r.non_csi_records))?;
+    writeln!(
+        out,
+        "duration:    {:.3} s ({} clock)",
+        r.duration_s,
+        r.clock.as_deref().unwrap_or("no")
+    )?;
+    writeln!(out, "shapes:      {}", counts(&r.shapes))?;
+    writeln!(out, "channels:    {}", counts(&r.channels))?;
+    writeln!(out, "bandwidth:   {}", counts(&r.bandwidths_mhz))?;
+    match (r.rssi_dbm_min, r.rssi_dbm_max) {
+        (Some(a), Some(b)) => writeln!(out, "rssi:        {a} .. {b} dBm")?,
+        _ => writeln!(out, "rssi:        not in this format")?,
+    }
+    writeln!(out, "nodes:")?;
+    for (id, n) in &r.nodes {
+        writeln!(
+            out,
+            "  node {id}: {} frames, {}, span {:.3} s, {} dropped (sequence gaps), {} sequence resets",
+            n.frames,
+            n.rate_hz.map(|x| format!("{x:.2} Hz")).unwrap_or_else(|| "rate n/a".into()),
+            n.span_s,
+            n.dropped,
+            n.sequence_resets
+        )?;
+    }
+    writeln!(out, "malformed:   {}", r.malformed_records)?;
+    for i in &r.issues {
+        writeln!(out, "  {i}")?;
+    }
+    if let Some(t) = &r.truncated {
+        writeln!(out, "truncated:   {t}")?;
+    }
+    if let Some(e) = &r.error {
+        writeln!(out, "error:       {e}")?;
+    }
+    Ok(())
+}

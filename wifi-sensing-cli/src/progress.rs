@@ -1,0 +1,67 @@
+//! A progress bar on stderr for long file work, shown only when stderr is a terminal.
+
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use wifi_sensing_core::{Capture, Record};
+
+/// Files smaller than this finish too fast for a bar to help.
+const MIN_BYTES: u64 = 8 << 20;
+
+pub(crate) struct Progress {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    pub(crate) fn new(total_bytes: Option<u64>) -> Self {
+        let bar = match total_bytes {
+            Some(t) if t >= MIN_BYTES && std::io::stderr().is_terminal() => {
+                let b = ProgressBar::new(t);
+                if let Ok(style) = ProgressStyle::with_template(
+                    "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                ) {
+                    b.set_style(style);
+                }
+                Some(b)
+            }
+            _ => None,
+        };
+        Progress { bar }
+    }
+
+    fn set(&self, pos: u64) {
+        if let Some(b) = &self.bar {
+            b.set_position(pos);
+        }
+    }
+
+    pub(crate) fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// Records of a capture, updating the progress bar as they are read.
+pub(crate) struct Tracked<'a> {
+    cap: &'a mut Capture,
+    bar: &'a Progress,
+    n: u64,
+}
+
+impl<'a> Tracked<'a> {
+    pub(crate) fn new(cap: &'a mut Capture, bar: &'a Progress) -> Self {
+        Tracked { cap, bar, n: 0 }
+    }
+}
+
+impl Iterator for Tracked<'_> {
+    type Item = wifi_sensing_core::Result<Record>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.n += 1;
+        if self.n % 4096 == 0 {
+            self.bar.set(self.cap.bytes_read());
+        }
+        self.cap.next_record()
+    }
+}

@@ -1,0 +1,298 @@
+//! Pipeline, stages, analysers and sinks.
+
+use ndarray::Array3;
+use num_complex::Complex32;
+use wifi_sensing_core::{
+    Analyser, Analysis, CaptureFormat, CollectSink, CountSink, CsiFrame, Device, Error, FnSink,
+    JsonLinesSink, OnMalformed, Output, Pipeline, Record, Sink, Stage, Tee,
+};
+
+fn frame(seq: u32) -> CsiFrame {
+    let mut f = CsiFrame::new(
+        CaptureFormat::Simulated,
+        Device::Simulator,
+        Array3::from_elem((1, 1, 4), Complex32::new(seq as f32, 0.0)),
+    );
+    f.sequence = Some(seq);
+    f.timestamp_ns = i64::from(seq) * 1000;
+    f
+}
+
+fn malformed(n: u64) -> Error {
+    Error::Malformed {
+        format: CaptureFormat::Esp32Csv,
+        offset: n,
+        line: Some(n),
+        reason: "bad line".into(),
+    }
+}
+
+/// Drops odd sequence numbers, doubles the CSI of the others.
+struct EvenDoubler;
+impl Stage for EvenDoubler {
+    fn name(&self) -> &str {
+        "even-doubler"
+    }
+    fn process(&mut self, mut f: CsiFrame) -> wifi_sensing_core::Result<Option<CsiFrame>> {
+        if f.sequence.unwrap_or(0) % 2 == 1 {
+            return Ok(None);
+        }
+        f.csi.mapv_inplace(|c| c * 2.0);
+        Ok(Some(f))
+    }
+}
+
+/// Holds frames in pairs; releases a held one at flush.
+struct Pairer(Option<CsiFrame>);
+impl Stage for Pairer {
+    fn name(&self) -> &str {
+        "pairer"
+    }
+    fn process(&mut self, f: CsiFrame) -> wifi_sensing_core::Result<Option<CsiFrame>> {
+        Ok(match self.0.take() {
+            None => {
+                self.0 = Some(f);
+                None
+            }
+            Some(prev) => {
+                self.0 = Some(f);
+                Some(prev)
+            }
+        })
+    }
+    fn flush(&mut self) -> wifi_sensing_core::Result<Vec<CsiFrame>> {
+        Ok(self.0.take().into_iter().collect())
+    }
+}
+
+/// Emits the running sum of CSI[0] at each frame and a total at the end.
+struct Summer(f32);
+impl Analyser for Summer {
+    fn name(&self) -> &str {
+        "summer"
+    }
+    fn analyse(&mut self, f: &CsiFrame, out: &mut Vec<Analysis>) -> wifi_sensing_core::Result<()> {
+        self.0 += f.csi[[0, 0, 0]].re;
+        out.push(Analysis {
+            analyser: "summer".into(),
+            kind: "sum".into(),
+            timestamp_ns: f.timestamp_ns,
+            node_id: Some(f.node_id),
+            data: serde_json::json!({ "sum": self.0 }),
+        });
+        Ok(())
+    }
+    fn finish(&mut self, out: &mut Vec<Analysis>) -> wifi_sensing_core::Result<()> {
+        out.push(Analysis {
+            analyser: "summer".into(),
+            kind: "total".into(),
+            timestamp_ns: 0,
+            node_id: None,
+            data: serde_json::json!({ "total": self.0 }),
+        });
+        Ok(())
+    }
+}
+
+#[test]
+fn stages_and_analysers_in_order() {
+    let mut p = Pipeline::builder()
+        .stage(EvenDoubler)
+        .analyser(Summer(0.0))
+        .build()
+        .unwrap();
+    let src = (0..6).map(|i| Ok::<_, Error>(frame(i)));
+    let outs: Vec<Output> = p.process(src).collect::<Result<_, _>>().unwrap();
+    // frames 0, 2, 4 survive, each followed by its analysis, then the final total
+    let kinds: Vec<String> = outs
+        .iter()
+        .map(|o| match o {
+            Output::Frame(f) => format!("f{}", f.sequence.unwrap()),
+            Output::Analysis(a) => a.kind.clone(),
+            Output::Aux(_) => "aux".into(),
+        })
+        .collect();
+    assert_eq!(kinds, ["f0", "sum", "f2", "sum", "f4", "sum", "total"]);
+    let Output::Analysis(t) = outs.last().unwrap() else {
+        panic!()
+    };
+    assert_eq!(t.data["total"], 12.0); // 2*(0+2+4)
+    let s = p.summary();
+    assert_eq!((s.frames_in, s.frames_out, s.analyses), (6, 3, 4));
+}
+
+#[test]
+fn flush_releases_held_frames_through_later_stages() {
+    let mut p = Pipeline::builder()
+        .stage(Pairer(None))
+        .stage(EvenDoubler)
+        .build()
+        .unwrap();
+    let src = (0..5).map(|i| Ok::<_, Error>(frame(i)));
+    let seqs: Vec<u32> = p
+        .process(src)
+        .map(|o| match o.unwrap() {
+            Output::Frame(f) => f.sequence.unwrap(),
+            _ => 99,
+        })
+        .collect();
+    assert_eq!(seqs, [0, 2, 4]); // 4 is released by the flush and still goes through EvenDoubler
+}
+
+#[test]
+fn malformed_skip_counts_and_continues() {
+    let src: Vec<Result<CsiFrame, Error>> = vec![
+        Ok(frame(0)),
+        Err(malformed(7)),
+        Ok(frame(1)),
+        Err(malformed(9)),
+    ];
+    let mut p = Pipeline::builder()
+        .on_malformed(OnMalformed::Skip)
+        .build()
+        .unwrap();
+    let outs: Vec<_> = p.process(src).collect::<Result<Vec<_>, _>>().unwrap();
+    assert_eq!(outs.len(), 2);
+    assert_eq!(p.summary().malformed, 2);
+    assert_eq!(p.summary().issues[0].offset, Some(7));
+}
+
+#[test]
+fn malformed_stop_ends_with_the_error() {
+    let src: Vec<Result<CsiFrame, Error>> = vec![Ok(frame(0)), Err(malformed(7)), Ok(frame(1))];
+    let mut p = Pipeline::builder()
+        .on_malformed(OnMalformed::Stop)
+        .build()
+        .unwrap();
+    let res: Vec<_> = p.process(src).collect();
+    assert_eq!(res.len(), 2);
+    assert!(res[0].is_ok());
+    assert!(matches!(res[1], Err(Error::Malformed { offset: 7, .. })));
+}
+
+#[test]
+fn truncation_finishes_the_run_and_is_reported() {
+    let cut = Error::Truncated {
+        format: CaptureFormat::Intel5300,
+        offset: 100,
+        needed: 50,
+        available: 3,
+    };
+    let src: Vec<Result<CsiFrame, Error>> = vec![Ok(frame(0)), Err(cut)];
+    let mut p = Pipeline::builder().analyser(Summer(0.0)).build().unwrap();
+    let outs: Vec<_> = p.process(src).collect::<Result<Vec<_>, _>>().unwrap();
+    assert_eq!(outs.len(), 3); // frame, sum, total
+    assert!(p
+        .summary()
+        .truncated
+        .as_ref()
+        .unwrap()
+        .message
+        .contains("cut"));
+}
+
+#[test]
+fn fatal_error_from_run_reaches_sink_finish() {
+    let bad = Error::InvalidHeader {
+        format: CaptureFormat::Pcap,
+        offset: 0,
+        reason: "x".into(),
+    };
+    let src: Vec<Result<CsiFrame, Error>> = vec![Ok(frame(0)), Err(bad)];
+    let mut p = Pipeline::builder().build().unwrap();
+    let mut c = CollectSink::new();
+    assert!(p.run(src, &mut c).is_err());
+    assert_eq!(c.items.len(), 1);
+    assert!(p.summary().error.is_some());
+}
+
+#[test]
+fn sink_can_stop_early() {
+    let mut p = Pipeline::builder().build().unwrap();
+    let mut sink = CollectSink::with_limit(3);
+    let s = p
+        .run((0..100).map(|i| Ok::<_, Error>(frame(i))), &mut sink)
+        .unwrap();
+    assert_eq!(sink.items.len(), 3);
+    assert!(s.stopped_early);
+    assert_eq!(s.frames_in, 3);
+}
+
+#[test]
+fn tee_count_closure_and_jsonl() {
+    let mut p = Pipeline::builder().analyser(Summer(0.0)).build().unwrap();
+    let mut buf = Vec::new();
+    let mut seen = 0u32;
+    {
+        let mut sink = Tee(
+            Tee(CountSink::default(), JsonLinesSink::new(&mut buf)),
+            FnSink(|_o: &Output| {
+                seen += 1;
+                Ok(true)
+            }),
+        );
+        p.run((0..4).map(|i| Ok::<_, Error>(frame(i))), &mut sink)
+            .unwrap();
+        assert_eq!(sink.0 .0.frames, 4);
+        assert_eq!(sink.0 .0.analyses, 5);
+    }
+    assert_eq!(seen, 9);
+    let text = String::from_utf8(buf).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 9);
+    assert_eq!(lines[0]["type"], "frame");
+    assert_eq!(lines[0]["schema"], 1);
+    assert_eq!(lines[0]["shape"], serde_json::json!([1, 1, 4]));
+    assert_eq!(lines[2]["csi_re"][0], 1.0);
+    assert_eq!(lines[1]["type"], "sum");
+    assert_eq!(lines[8]["data"]["total"], 6.0);
+}
+
+#[test]
+fn records_with_aux_pass_through() {
+    use wifi_sensing_core::formats::adr018::UnknownPacket;
+    use wifi_sensing_core::{AuxBody, AuxRecord, Clock};
+    let aux = Record::Aux(AuxRecord {
+        timestamp_ns: 5,
+        clock: Clock::Host,
+        format: CaptureFormat::Esp32Adr018,
+        node_id: Some(1),
+        body: AuxBody::Unknown(UnknownPacket {
+            magic: 0xC511_0007,
+            size: 12,
+        }),
+    });
+    let src = vec![Ok::<_, Error>(Record::Frame(frame(0))), Ok(aux)];
+    let mut p = Pipeline::builder().emit_frames(false).build().unwrap();
+    let mut c = CollectSink::new();
+    let s = p.run(src, &mut c).unwrap();
+    assert_eq!(c.items.len(), 1);
+    assert!(matches!(c.items[0], Output::Aux(_)));
+    assert_eq!(s.aux_records, 1);
+    let v = wifi_sensing_core::jsonl::to_value(&c.items[0]).unwrap();
+    assert_eq!(v["type"], "unknown_packet");
+    assert_eq!(v["data"]["magic"], 0xC511_0007u32);
+}
+
+#[test]
+fn json_frame_line_round_trips_exactly() {
+    use wifi_sensing_core::jsonl::FrameLine;
+    let mut f = frame(3);
+    f.csi[[0, 0, 1]] = Complex32::new(0.1, -1e-30);
+    f.mac = Some([0x3c, 0x71, 0xbf, 0x6d, 0x2a, 0x78]);
+    let line = serde_json::to_string(&FrameLine::from_frame(&f)).unwrap();
+    let back: FrameLine = serde_json::from_str(&line).unwrap();
+    assert_eq!(back.into_frame().unwrap(), f);
+    assert!(line.contains("\"mac\":\"3c:71:bf:6d:2a:78\""));
+}
+
+#[test]
+fn sink_trait_objects_work() {
+    let mut boxed: Box<dyn Sink<Output>> = Box::new(CountSink::default());
+    let mut p = Pipeline::builder().build().unwrap();
+    p.run((0..2).map(|i| Ok::<_, Error>(frame(i))), &mut boxed)
+        .unwrap();
+}

@@ -1,0 +1,111 @@
+//! Live UDP source over loopback: frames arrive identical, garbage is counted and skipped.
+
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use wifi_sensing_core::formats::adr018::{self, CsiDatagram};
+use wifi_sensing_core::udp::UdpSource;
+use wifi_sensing_core::{Capture, Record};
+
+fn datagrams(n: u32, node: u8) -> Vec<(CsiDatagram, Vec<u8>)> {
+    (0..n)
+        .map(|i| {
+            let d = CsiDatagram {
+                node_id: node,
+                sequence: i * if i > 10 { 2 } else { 1 }, // a gap after 10 -> drops
+                channel: 6,
+                rssi: -40 - (i % 7) as i8,
+                noise_floor: -95,
+                n_antennas: 1,
+                iq: (0..64)
+                    .map(|k| [((i + k) % 128) as i8, -(((i * 3 + k) % 100) as i8)])
+                    .collect(),
+            };
+            let b = adr018::encode_csi(&d).unwrap();
+            (d, b)
+        })
+        .collect()
+}
+
+#[test]
+fn loopback_frames_identical_and_garbage_counted() {
+    let src = UdpSource::bind("127.0.0.1:0")
+        .unwrap()
+        .stop_after(Duration::from_secs(20));
+    let addr = src.local_addr().unwrap();
+    let stats = src.stats_handle();
+    let sent = datagrams(40, 4);
+    let expected: Vec<_> = sent
+        .iter()
+        .map(|(_, b)| adr018::decode_datagram(b, 0, 0, wifi_sensing_core::Clock::Host).unwrap())
+        .collect();
+    let payloads: Vec<Vec<u8>> = sent.iter().map(|(_, b)| b.clone()).collect();
+    let sender = std::thread::spawn(move || {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut x = 0x1234_5678u32;
+        for (i, p) in payloads.iter().enumerate() {
+            // five garbage datagrams (random bytes, wrong magic, absurd lengths) per real frame
+            for g in 0..5 {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                let len = (x % 1500) as usize;
+                let mut junk: Vec<u8> = (0..len).map(|k| (x as usize + k * 31) as u8).collect();
+                if g == 1 && junk.len() > 8 {
+                    junk[..4].copy_from_slice(&0xC511_0001u32.to_le_bytes()); // right magic, wrong size
+                    junk[5] = 200;
+                }
+                s.send_to(&junk, addr).unwrap();
+            }
+            s.send_to(p, addr).unwrap();
+            if i % 8 == 0 {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    });
+    let mut cap = Capture::new(Box::new(src)).skip_malformed(true);
+    let mut got = Vec::new();
+    while got.len() < expected.len() {
+        match cap.next_record() {
+            Some(Ok(r)) => got.push(r),
+            Some(Err(e)) => assert!(e.is_recoverable(), "unexpected fatal error {e}"),
+            None => break,
+        }
+    }
+    sender.join().unwrap();
+    assert_eq!(got.len(), expected.len(), "all real frames must arrive");
+    for (g, e) in got.iter().zip(&expected) {
+        let (Record::Frame(g), Record::Frame(e)) = (g, e) else {
+            panic!("not frames")
+        };
+        assert_eq!(g.csi, e.csi);
+        assert_eq!(g.sequence, e.sequence);
+        assert_eq!(g.rssi_dbm, e.rssi_dbm);
+        assert_eq!(g.node_id, 4);
+        assert!(g.timestamp_ns > 0);
+    }
+    let s = stats.lock().unwrap().clone();
+    assert_eq!(s.frames, 40);
+    assert_eq!(s.malformed, 200);
+    assert_eq!(s.datagrams, 240);
+    let node = &s.nodes.nodes()[&4];
+    // sequences 0..=10 then 22, 24, ... 78: one gap of 11 then gaps of 1 each -> 11 + 28 drops
+    assert_eq!(node.dropped, 11 + 28);
+    assert!(node.rate_hz().unwrap() > 0.0);
+    assert_eq!(cap.stats().malformed, 200);
+}
+
+#[test]
+fn stop_flag_ends_the_stream() {
+    let src = UdpSource::bind("127.0.0.1:0").unwrap();
+    let flag = src.stop_flag();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(150));
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let mut cap = Capture::new(Box::new(src));
+    let start = std::time::Instant::now();
+    assert!(cap.next_record().is_none());
+    assert!(start.elapsed() < Duration::from_secs(5));
+    t.join().unwrap();
+}
