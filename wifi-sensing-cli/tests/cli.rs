@@ -1,0 +1,395 @@
+//! End-to-end tests of the `wifi-sensing` binary.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use wifi_sensing_core::formats::adr018::{self, CsiDatagram};
+use wifi_sensing_core::recording::{RecordingHeader, RecordingWriter};
+use wifi_sensing_core::{Clock, Record};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wifi-sensing"))
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("wifi-sensing-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn datagram(i: u32, node: u8) -> Vec<u8> {
+    adr018::encode_csi(&CsiDatagram {
+        node_id: node,
+        sequence: i,
+        channel: 11,
+        rssi: -45,
+        noise_floor: -93,
+        n_antennas: 1,
+        iq: (0..64)
+            .map(|k| [((i + k) % 50) as i8, 20 - ((k * 3 + i) % 40) as i8])
+            .collect(),
+    })
+    .unwrap()
+}
+
+/// A recording of `n` decoded ADR-018 frames.
+fn make_recording(path: &Path, n: u32) -> Vec<Record> {
+    let recs: Vec<Record> = (0..n)
+        .map(|i| {
+            adr018::decode_datagram(
+                &datagram(i, 1),
+                0,
+                1_700_000_000_000_000_000 + i64::from(i) * 10_000_000,
+                Clock::Host,
+            )
+            .unwrap()
+        })
+        .collect();
+    let f = std::fs::File::create(path).unwrap();
+    let mut w = RecordingWriter::new(f, &RecordingHeader::new("test", "")).unwrap();
+    for r in &recs {
+        w.write(r).unwrap();
+    }
+    w.flush().unwrap();
+    recs
+}
+
+fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
+    std::str::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn schema_required_frame_keys() -> Vec<String> {
+    let s: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/schema/record-v1.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    s["$defs"]["frame"]["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn run_prints_schema_conformant_json_lines() {
+    let d = tmpdir("run");
+    let rec = d.join("a.csirec");
+    let recs = make_recording(&rec, 25);
+    let out = bin().args(["run", rec.to_str().unwrap()]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out.stdout);
+    assert_eq!(lines.len(), 25);
+    let required = schema_required_frame_keys();
+    for (l, r) in lines.iter().zip(&recs) {
+        let obj = l.as_object().unwrap();
+        for k in &required {
+            assert!(obj.contains_key(k), "frame line lacks {k}");
+        }
+        assert_eq!(
+            obj.len(),
+            required.len(),
+            "frame line has keys the schema does not list"
+        );
+        let Record::Frame(f) = r else { panic!() };
+        assert_eq!(l["schema"], 1);
+        assert_eq!(l["sequence"], f.sequence.unwrap());
+        assert_eq!(l["timestamp_ns"], f.timestamp_ns);
+        let re: Vec<f32> = l["csi_re"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
+        let want: Vec<f32> = f.csi.iter().map(|c| c.re).collect();
+        assert_eq!(re, want);
+    }
+    // logs go to stderr, never to stdout
+    assert!(String::from_utf8_lossy(&out.stderr).contains("25 frames in"));
+}
+
+#[test]
+fn convert_round_trip_is_lossless() {
+    let d = tmpdir("convert");
+    let rec = d.join("a.csirec");
+    make_recording(&rec, 40);
+    let direct = bin().args(["run", rec.to_str().unwrap()]).output().unwrap();
+    let rec2 = d.join("b.csirec");
+    let jsonl = d.join("b.jsonl");
+    assert!(bin()
+        .args([
+            "convert",
+            rec.to_str().unwrap(),
+            "-o",
+            rec2.to_str().unwrap()
+        ])
+        .status()
+        .unwrap()
+        .success());
+    assert!(bin()
+        .args([
+            "convert",
+            rec2.to_str().unwrap(),
+            "-o",
+            jsonl.to_str().unwrap()
+        ])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(std::fs::read(&jsonl).unwrap(), direct.stdout);
+    let to_stdout = bin()
+        .args(["convert", rec2.to_str().unwrap(), "-o", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(to_stdout.stdout, direct.stdout);
+}
+
+#[test]
+fn broken_pipe_exits_zero() {
+    let d = tmpdir("pipe");
+    let rec = d.join("big.csirec");
+    make_recording(&rec, 5000);
+    let mut child = bin()
+        .args(["run", rec.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.starts_with("{\"schema\":1"));
+    drop(out); // like `| head -n 1`
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "exit {status:?}, stderr: {err}");
+    assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn bad_inputs_give_clear_errors() {
+    let d = tmpdir("bad");
+    let empty = d.join("empty.bin");
+    std::fs::write(&empty, b"").unwrap();
+    let garbage = d.join("garbage.bin");
+    std::fs::write(
+        &garbage,
+        (0..5000u32)
+            .map(|i| (i * 7919 % 251) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let cut = d.join("cut.csirec");
+    make_recording(&cut, 3);
+    let len = std::fs::metadata(&cut).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(&cut).unwrap();
+    f.set_len(len - 7).unwrap();
+
+    for (path, want) in [
+        (empty.to_str().unwrap(), "empty"),
+        (garbage.to_str().unwrap(), "no reader recognises"),
+        ("/nonexistent/x.pcap", "cannot open"),
+    ] {
+        let out = bin().args(["run", path]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{path}: {err}");
+        assert!(err.contains(want), "{path}: stderr lacks {want:?}: {err}");
+        assert!(!err.contains("panicked"));
+    }
+    // a cut recording: complete frames are printed, the cut is reported, exit 0
+    let out = bin().args(["run", cut.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(json_lines(&out.stdout).len(), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ends inside a record"));
+}
+
+#[test]
+fn inspect_json_reports_counts() {
+    let d = tmpdir("inspect");
+    let rec = d.join("a.csirec");
+    make_recording(&rec, 30);
+    let out = bin()
+        .args(["inspect", "--json", rec.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["frames"], 30);
+    assert_eq!(v["format"], "csirec");
+    assert_eq!(v["nodes"]["1"]["frames"], 30);
+    let rate = v["nodes"]["1"]["rate_hz"].as_f64().unwrap();
+    assert!((rate - 100.0).abs() < 1e-6, "rate {rate}");
+    assert_eq!(v["shapes"]["1x1x64"], 30);
+    assert_eq!(v["channels"]["11"], 30);
+    let text = bin()
+        .args(["inspect", rec.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains("frames:      30"));
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_listening(child: &mut std::process::Child) -> std::process::ChildStderr {
+    // the binary logs "listening on udp://..." once its socket is bound
+    let mut err = child.stderr.take().unwrap();
+    let mut buf = Vec::new();
+    let start = Instant::now();
+    let mut byte = [0u8; 1];
+    while start.elapsed() < Duration::from_secs(30) {
+        if err.read(&mut byte).unwrap() == 0 {
+            break;
+        }
+        buf.push(byte[0]);
+        if String::from_utf8_lossy(&buf).contains("listening on") && byte[0] == b'\n' {
+            return err;
+        }
+    }
+    panic!(
+        "binary did not start listening: {}",
+        String::from_utf8_lossy(&buf)
+    );
+}
+
+#[test]
+fn record_udp_frames_then_replay() {
+    let d = tmpdir("record");
+    let out = d.join("live.csirec");
+    let port = free_udp_port();
+    let mut child = bin()
+        .args([
+            "record",
+            &format!("udp://127.0.0.1:{port}"),
+            "-o",
+            out.to_str().unwrap(),
+            "--frames",
+            "20",
+            "--duration",
+            "60s",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _err = wait_listening(&mut child);
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..20 {
+        s.send_to(b"garbage that is not ADR-018", ("127.0.0.1", port))
+            .unwrap();
+        s.send_to(&datagram(i, 9), ("127.0.0.1", port)).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let replay = bin().args(["run", out.to_str().unwrap()]).output().unwrap();
+    let lines = json_lines(&replay.stdout);
+    assert_eq!(lines.len(), 20);
+    for (i, l) in lines.iter().enumerate() {
+        let Record::Frame(f) =
+            adr018::decode_datagram(&datagram(i as u32, 9), 0, 0, Clock::Host).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(l["node_id"], 9);
+        assert_eq!(l["sequence"], i);
+        assert_eq!(l["clock"], "host");
+        let im: Vec<f32> = l["csi_im"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
+        assert_eq!(im, f.csi.iter().map(|c| c.im).collect::<Vec<_>>());
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn record_stops_cleanly_on_ctrl_c() {
+    let d = tmpdir("sigint");
+    let out = d.join("live.csirec");
+    let port = free_udp_port();
+    let mut child = bin()
+        .args([
+            "record",
+            &format!("udp://127.0.0.1:{port}"),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = wait_listening(&mut child);
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..7 {
+        s.send_to(&datagram(i, 2), ("127.0.0.1", port)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    assert!(status.success(), "stderr: {rest}");
+    assert!(rest.contains("7 frames"), "stderr: {rest}");
+    let replay = bin().args(["run", out.to_str().unwrap()]).output().unwrap();
+    assert_eq!(json_lines(&replay.stdout).len(), 7);
+}
+
+#[test]
+fn run_stdin_and_limit() {
+    let d = tmpdir("stdin");
+    let rec = d.join("a.csirec");
+    make_recording(&rec, 12);
+    let mut child = bin()
+        .args(["run", "-", "--limit", "5"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let bytes = std::fs::read(&rec).unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(json_lines(&out.stdout).len(), 5);
+}
+
+#[test]
+fn unknown_format_flag_is_rejected() {
+    let out = bin()
+        .args(["run", "x", "--format", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown format"));
+}
