@@ -316,6 +316,9 @@ impl Registry {
     pub fn builtin() -> Self {
         let formats = vec![
             crate::recording::descriptor(),
+            crate::formats::esp32_csv::descriptor(),
+            crate::formats::espcsi::descriptor(),
+            crate::formats::ruview::descriptor(),
         ];
         Registry {
             formats,
