@@ -354,7 +354,12 @@ impl LineReader {
         let n = (&mut self.input)
             .take(cap)
             .read_until(b'\n', &mut self.buf)
-            .map_err(|e| Error::io(format!("{}: read error at byte {}", self.format, self.offset), e))?;
+            .map_err(|e| {
+                Error::io(
+                    format!("{}: read error at byte {}", self.format, self.offset),
+                    e,
+                )
+            })?;
         if n == 0 {
             return Ok(LineStatus::Eof);
         }
@@ -397,15 +402,29 @@ mod tests {
         assert_eq!(parse_int(b"-"), None);
         assert_eq!(parse_int(b"+7"), Some(7));
         assert_eq!(parse_int(b"12a"), None);
-        assert_eq!(parse_int(b"999999999999999999"), Some(999_999_999_999_999_999));
+        assert_eq!(
+            parse_int(b"999999999999999999"),
+            Some(999_999_999_999_999_999)
+        );
         assert_eq!(parse_int(b"9999999999999999999"), None);
     }
 
     #[test]
     fn decimal_parser_matches_std() {
         for s in [
-            "0.285197", "80.363225", "2.695925", "0", "12", "0.1", "123456.654321", "1e-3", "-7.25",
-            "1234567890.1234567", "0.000001", ".5", "5.",
+            "0.285197",
+            "80.363225",
+            "2.695925",
+            "0",
+            "12",
+            "0.1",
+            "123456.654321",
+            "1e-3",
+            "-7.25",
+            "1234567890.1234567",
+            "0.000001",
+            ".5",
+            "5.",
         ] {
             let want: f64 = s.parse().unwrap();
             assert_eq!(parse_decimal(s.as_bytes()), Some(want), "{s}");
@@ -417,10 +436,16 @@ mod tests {
 
     #[test]
     fn mac_parser() {
-        assert_eq!(parse_mac(b"94:d9:b3:80:8c:81"), Some([0x94, 0xd9, 0xb3, 0x80, 0x8c, 0x81]));
+        assert_eq!(
+            parse_mac(b"94:d9:b3:80:8c:81"),
+            Some([0x94, 0xd9, 0xb3, 0x80, 0x8c, 0x81])
+        );
         assert_eq!(parse_mac(b"94:d9:b3:80:8c:8g"), None);
         assert_eq!(parse_mac(b"94d9:b3:80:8c:81:"), None);
-        assert_eq!(format_mac(&[0x3c, 0x71, 0xbf, 0x6d, 0x2a, 0x78]), "3C:71:BF:6D:2A:78");
+        assert_eq!(
+            format_mac(&[0x3c, 0x71, 0xbf, 0x6d, 0x2a, 0x78]),
+            "3C:71:BF:6D:2A:78"
+        );
     }
 
     #[test]
@@ -442,14 +467,27 @@ mod tests {
         );
         assert_eq!(r.position(), 13);
 
-        let mut r = LineReader::new(Box::new(Cursor::new(b"0123456789\n".to_vec())), CaptureFormat::Esp32Csv, 4);
+        let mut r = LineReader::new(
+            Box::new(Cursor::new(b"0123456789\n".to_vec())),
+            CaptureFormat::Esp32Csv,
+            4,
+        );
         match r.next_line() {
-            Err(Error::LimitExceeded { offset: 0, value: 5, limit: 4, .. }) => {}
+            Err(Error::LimitExceeded {
+                offset: 0,
+                value: 5,
+                limit: 4,
+                ..
+            }) => {}
             Err(e) => panic!("wrong error {e}"),
             Ok(_) => panic!("long line accepted"),
         }
         // exactly at the limit is fine
-        let mut r = LineReader::new(Box::new(Cursor::new(b"0123\n".to_vec())), CaptureFormat::Esp32Csv, 4);
+        let mut r = LineReader::new(
+            Box::new(Cursor::new(b"0123\n".to_vec())),
+            CaptureFormat::Esp32Csv,
+            4,
+        );
         assert!(matches!(r.next_line(), Ok(LineStatus::Line)));
         assert_eq!(r.buf, b"0123");
     }

@@ -64,8 +64,8 @@ use ndarray::Array3;
 
 use crate::error::{Error, Result};
 use crate::formats::esp32::{
-    lltf_subcarriers, looks_like_text, pairs_to_complex, parse_decimal, parse_int, parse_mac, prefix_lines, trim,
-    Esp32Meta, LineReader, LineStatus,
+    lltf_subcarriers, looks_like_text, pairs_to_complex, parse_decimal, parse_int, parse_mac,
+    prefix_lines, trim, Esp32Meta, LineReader, LineStatus,
 };
 use crate::frame::{channel_to_freq_mhz, CaptureFormat, Clock, CsiFrame, Device, FormatMeta};
 use crate::reader::{CaptureReader, Confidence, FormatDescriptor, Input, ReaderOptions};
@@ -208,13 +208,19 @@ fn parse_array(arr: &[u8], values: &mut Vec<i16>) -> std::result::Result<(), Str
                 break;
             }
             if i - digits_start >= 4 {
-                return Err(format!("CSI value {} is not an int8", String::from_utf8_lossy(&inner[start..(i + 1).min(n)])));
+                return Err(format!(
+                    "CSI value {} is not an int8",
+                    String::from_utf8_lossy(&inner[start..(i + 1).min(n)])
+                ));
             }
             v = v * 10 + i32::from(d);
             i += 1;
         }
         if i == digits_start || (i < n && inner[i] != b' ' && inner[i] != b'\t') {
-            let end = inner[i..].iter().position(|&b| b == b' ').map_or(n, |p| i + p);
+            let end = inner[i..]
+                .iter()
+                .position(|&b| b == b' ')
+                .map_or(n, |p| i + p);
             return Err(format!(
                 "CSI value {} (number {}) is not an integer",
                 String::from_utf8_lossy(&inner[start..end.min(start + 16)]),
@@ -223,7 +229,10 @@ fn parse_array(arr: &[u8], values: &mut Vec<i16>) -> std::result::Result<(), Str
         }
         let v = if neg { -v } else { v };
         if !(-128..=127).contains(&v) {
-            return Err(format!("CSI value {v} (number {}) is outside the int8 range", values.len()));
+            return Err(format!(
+                "CSI value {v} (number {}) is outside the int8 range",
+                values.len()
+            ));
         }
         values.push(v as i16);
     }
@@ -231,10 +240,16 @@ fn parse_array(arr: &[u8], values: &mut Vec<i16>) -> std::result::Result<(), Str
 }
 
 /// Parses one data line (already trimmed, not a header) into a frame (without `meta.line`).
-fn parse_line(line: &[u8], values: &mut Vec<i16>, max_pairs: usize) -> std::result::Result<CsiFrame, String> {
+fn parse_line(
+    line: &[u8],
+    values: &mut Vec<i16>,
+    max_pairs: usize,
+) -> std::result::Result<CsiFrame, String> {
     if !line.starts_with(b"CSI_DATA,") {
         let shown = String::from_utf8_lossy(&line[..line.len().min(24)]).into_owned();
-        return Err(format!("line does not start with `CSI_DATA,` (starts `{shown}`)"));
+        return Err(format!(
+            "line does not start with `CSI_DATA,` (starts `{shown}`)"
+        ));
     }
     let mut cols: [&[u8]; COLUMNS] = [&[]; COLUMNS];
     let mut rest = line;
@@ -264,19 +279,33 @@ fn parse_line(line: &[u8], values: &mut Vec<i16>, max_pairs: usize) -> std::resu
     };
     let int32 = |i: usize| -> std::result::Result<i32, String> {
         let v = int(i)?;
-        i32::try_from(v).map_err(|_| format!("column {} `{}` = {v} is out of range", i + 1, COLUMN_NAMES[i]))
+        i32::try_from(v).map_err(|_| {
+            format!(
+                "column {} `{}` = {v} is out of range",
+                i + 1,
+                COLUMN_NAMES[i]
+            )
+        })
     };
 
     let role = cols[1];
     if role.is_empty() || !role.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_') {
-        return Err(format!("column 2 `role` = `{}` is not a role name", String::from_utf8_lossy(role)));
+        return Err(format!(
+            "column 2 `role` = `{}` is not a role name",
+            String::from_utf8_lossy(role)
+        ));
     }
-    let mac = parse_mac(cols[2])
-        .ok_or_else(|| format!("column 3 `mac` = `{}` is not a MAC address", String::from_utf8_lossy(cols[2])))?;
+    let mac = parse_mac(cols[2]).ok_or_else(|| {
+        format!(
+            "column 3 `mac` = `{}` is not a MAC address",
+            String::from_utf8_lossy(cols[2])
+        )
+    })?;
     let rssi = int32(3)?;
     let noise_floor = int32(14)?;
     let channel = int(16)?;
-    let channel = u16::try_from(channel).map_err(|_| format!("column 17 `channel` = {channel} is out of range"))?;
+    let channel = u16::try_from(channel)
+        .map_err(|_| format!("column 17 `channel` = {channel} is out of range"))?;
     let bandwidth = int32(7)?;
     let secondary_channel = int32(17)?;
     let local_timestamp = int(18)?;
@@ -300,7 +329,9 @@ fn parse_line(line: &[u8], values: &mut Vec<i16>, max_pairs: usize) -> std::resu
     }
     let pairs = values.len() / 2;
     if pairs > max_pairs {
-        return Err(format!("{pairs} CSI pairs exceed the limit max_csi_values = {max_pairs}"));
+        return Err(format!(
+            "{pairs} CSI pairs exceed the limit max_csi_values = {max_pairs}"
+        ));
     }
 
     let meta = Esp32Meta {
@@ -361,7 +392,11 @@ fn probe(prefix: &[u8]) -> Confidence {
     if !looks_like_text(prefix) {
         return 0;
     }
-    for (i, line) in prefix_lines(prefix).filter(|l| !l.is_empty()).take(64).enumerate() {
+    for (i, line) in prefix_lines(prefix)
+        .filter(|l| !l.is_empty())
+        .take(64)
+        .enumerate()
+    {
         let score = line_score(line);
         if score > 0 {
             return if i == 0 { score } else { score.min(60) };
@@ -421,7 +456,10 @@ mod tests {
     const HEAD: &str = "CSI_DATA,PASSIVE,11:22:33:44:55:66,-52,30,0,0,0,0,0,0,0,0,0,-98,0,8,0,7313,0,38,0,0,0.285197,128,";
 
     fn read_all(text: &str) -> Vec<Result<Record>> {
-        let mut r = Esp32CsvReader::new(Box::new(Cursor::new(text.as_bytes().to_vec())), &ReaderOptions::default());
+        let mut r = Esp32CsvReader::new(
+            Box::new(Cursor::new(text.as_bytes().to_vec())),
+            &ReaderOptions::default(),
+        );
         std::iter::from_fn(|| r.next_record()).collect()
     }
 
@@ -441,9 +479,14 @@ mod tests {
         let vals: Vec<i32> = (0..128).map(|i| (i % 50) - 25).collect();
         let out = read_all(&line_with(&vals));
         assert_eq!(out.len(), 1);
-        let Ok(Record::Frame(f)) = &out[0] else { panic!("{:?}", out[0]) };
+        let Ok(Record::Frame(f)) = &out[0] else {
+            panic!("{:?}", out[0])
+        };
         assert_eq!(f.shape(), (1, 1, 64));
-        assert_eq!(f.csi[[0, 0, 3]], Complex32::new(vals[7] as f32, vals[6] as f32));
+        assert_eq!(
+            f.csi[[0, 0, 3]],
+            Complex32::new(vals[7] as f32, vals[6] as f32)
+        );
         assert_eq!(f.mac, Some([0x11, 0x22, 0x33, 0x44, 0x55, 0x66]));
         assert_eq!(f.rssi_dbm, Some(-52.0));
         assert_eq!(f.noise_floor_dbm, Some(-98.0));
@@ -452,8 +495,13 @@ mod tests {
         assert_eq!(f.bandwidth_mhz, Some(20));
         assert_eq!(f.timestamp_ns, 7_313_000);
         assert_eq!(f.clock, Clock::Device);
-        assert_eq!(f.subcarriers.as_deref().map(|s| (s[0], s[63])), Some((0, -1)));
-        let FormatMeta::Esp32(m) = &f.meta else { panic!() };
+        assert_eq!(
+            f.subcarriers.as_deref().map(|s| (s[0], s[63])),
+            Some((0, -1))
+        );
+        let FormatMeta::Esp32(m) = &f.meta else {
+            panic!()
+        };
         assert_eq!(m.role.as_deref(), Some("PASSIVE"));
         assert_eq!(m.real_timestamp, Some(0.285197));
         assert_eq!(m.len, Some(128));
@@ -468,8 +516,12 @@ mod tests {
         );
         let out = read_all(&text);
         assert_eq!(out.len(), 1);
-        let Ok(Record::Frame(f)) = &out[0] else { panic!() };
-        let FormatMeta::Esp32(m) = &f.meta else { panic!() };
+        let Ok(Record::Frame(f)) = &out[0] else {
+            panic!()
+        };
+        let FormatMeta::Esp32(m) = &f.meta else {
+            panic!()
+        };
         assert_eq!(m.line, Some(3));
         // 2 pairs: subcarrier indices unknown
         assert_eq!(f.subcarriers, None);
@@ -481,10 +533,17 @@ mod tests {
         let out = read_all(&text);
         assert_eq!(out.len(), 2);
         match &out[0] {
-            Err(Error::Malformed { offset: 0, line: Some(1), reason, .. }) => assert!(reason.contains("3 values"), "{reason}"),
+            Err(Error::Malformed {
+                offset: 0,
+                line: Some(1),
+                reason,
+                ..
+            }) => assert!(reason.contains("3 values"), "{reason}"),
             other => panic!("{other:?}"),
         }
-        let Ok(Record::Frame(f)) = &out[1] else { panic!() };
+        let Ok(Record::Frame(f)) = &out[1] else {
+            panic!()
+        };
         assert_eq!(f.csi[[0, 0, 0]], Complex32::new(6.0, 5.0));
     }
 
@@ -511,7 +570,14 @@ mod tests {
             let out = read_all(&input);
             assert_eq!(out.len(), 2, "{text}");
             match &out[1] {
-                Err(e @ Error::Malformed { offset, line: Some(2), reason, .. }) => {
+                Err(
+                    e @ Error::Malformed {
+                        offset,
+                        line: Some(2),
+                        reason,
+                        ..
+                    },
+                ) => {
                     assert_eq!(*offset, good.len() as u64);
                     assert!(reason.contains(want), "{text}: {reason}");
                     assert!(e.is_recoverable());
@@ -533,14 +599,22 @@ mod tests {
         opts.limits.max_record_bytes = 64;
         let line = line_with(&[1; 64]);
         let mut r = Esp32CsvReader::new(Box::new(Cursor::new(line.into_bytes())), &opts);
-        assert!(matches!(r.next_record(), Some(Err(Error::LimitExceeded { offset: 0, .. }))));
+        assert!(matches!(
+            r.next_record(),
+            Some(Err(Error::LimitExceeded { offset: 0, .. }))
+        ));
         assert!(r.next_record().is_none());
 
         let mut opts = ReaderOptions::default();
         opts.limits.max_csi_values = 2;
-        let mut r = Esp32CsvReader::new(Box::new(Cursor::new(line_with(&[1; 8]).into_bytes())), &opts);
+        let mut r = Esp32CsvReader::new(
+            Box::new(Cursor::new(line_with(&[1; 8]).into_bytes())),
+            &opts,
+        );
         match r.next_record() {
-            Some(Err(Error::Malformed { reason, .. })) => assert!(reason.contains("max_csi_values")),
+            Some(Err(Error::Malformed { reason, .. })) => {
+                assert!(reason.contains("max_csi_values"))
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -553,7 +627,17 @@ mod tests {
         assert_eq!(probe(b"type,id,mac,rssi\n"), 0);
         assert_eq!(probe(b"{\"magic\": \"0xC5110001\"}\n"), 0);
         assert_eq!(probe(b"CSI_DATA,STA,11:22"), 70);
-        assert_eq!(probe(b"I (123) boot: ESP-IDF\n".iter().chain(line_with(&[1, 2]).as_bytes()).copied().collect::<Vec<_>>().as_slice()), 60);
+        assert_eq!(
+            probe(
+                b"I (123) boot: ESP-IDF\n"
+                    .iter()
+                    .chain(line_with(&[1, 2]).as_bytes())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .as_slice()
+            ),
+            60
+        );
         assert_eq!(probe(b"\x00\x01CSI_DATA,"), 0);
         assert_eq!(probe(b""), 0);
     }

@@ -56,8 +56,8 @@ use ndarray::Array3;
 
 use crate::error::{Error, Result};
 use crate::formats::esp32::{
-    lltf_subcarriers, looks_like_text, pairs_to_complex, parse_int, parse_mac, prefix_lines, trim, Esp32Meta,
-    LineReader, LineStatus,
+    lltf_subcarriers, looks_like_text, pairs_to_complex, parse_int, parse_mac, prefix_lines, trim,
+    Esp32Meta, LineReader, LineStatus,
 };
 use crate::formats::esp32_csv::cwb_to_mhz;
 use crate::frame::{channel_to_freq_mhz, CaptureFormat, Clock, CsiFrame, Device, FormatMeta};
@@ -113,6 +113,95 @@ pub const C5C6_COLUMNS: [&str; 15] = [
 ];
 
 const FORMAT: CaptureFormat = CaptureFormat::EspCsiCsv;
+
+/// Column positions of one column set (`None`: the set has no such column). Checked against
+/// the name lists by a unit test.
+struct Layout {
+    device: Device,
+    names: &'static [&'static str],
+    id: usize,
+    rssi: usize,
+    rate: usize,
+    noise_floor: usize,
+    channel: usize,
+    local_timestamp: usize,
+    sig_len: usize,
+    rx_state: usize,
+    len: usize,
+    first_word: usize,
+    sig_mode: Option<usize>,
+    mcs: Option<usize>,
+    bandwidth: Option<usize>,
+    smoothing: Option<usize>,
+    not_sounding: Option<usize>,
+    aggregation: Option<usize>,
+    stbc: Option<usize>,
+    fec_coding: Option<usize>,
+    sgi: Option<usize>,
+    ampdu_cnt: Option<usize>,
+    secondary_channel: Option<usize>,
+    ant: Option<usize>,
+    fft_gain: Option<usize>,
+    agc_gain: Option<usize>,
+}
+
+const CLASSIC_LAYOUT: Layout = Layout {
+    device: Device::Esp32,
+    names: &CLASSIC_COLUMNS,
+    id: 1,
+    rssi: 3,
+    rate: 4,
+    noise_floor: 14,
+    channel: 16,
+    local_timestamp: 18,
+    sig_len: 20,
+    rx_state: 21,
+    len: 22,
+    first_word: 23,
+    sig_mode: Some(5),
+    mcs: Some(6),
+    bandwidth: Some(7),
+    smoothing: Some(8),
+    not_sounding: Some(9),
+    aggregation: Some(10),
+    stbc: Some(11),
+    fec_coding: Some(12),
+    sgi: Some(13),
+    ampdu_cnt: Some(15),
+    secondary_channel: Some(17),
+    ant: Some(19),
+    fft_gain: None,
+    agc_gain: None,
+};
+
+const C5C6_LAYOUT: Layout = Layout {
+    device: Device::Esp32C5C6,
+    names: &C5C6_COLUMNS,
+    id: 1,
+    rssi: 3,
+    rate: 4,
+    noise_floor: 5,
+    channel: 8,
+    local_timestamp: 9,
+    sig_len: 10,
+    rx_state: 11,
+    len: 12,
+    first_word: 13,
+    sig_mode: None,
+    mcs: None,
+    bandwidth: None,
+    smoothing: None,
+    not_sounding: None,
+    aggregation: None,
+    stbc: None,
+    fec_coding: None,
+    sgi: None,
+    ampdu_cnt: None,
+    secondary_channel: None,
+    ant: None,
+    fft_gain: Some(6),
+    agc_gain: Some(7),
+};
 
 /// Streaming reader of esp-csi `get-started` CSV lines. See the [module docs](self).
 pub struct EspCsiReader {
@@ -187,32 +276,75 @@ fn parse_data(data: &[u8], values: &mut Vec<i16>) -> std::result::Result<(), Str
     values.clear();
     let inner = match data {
         [b'"', b'[', inner @ .., b']', b'"'] => inner,
-        _ => return Err("the last column is not a quoted array `\"[...]\"` (line cut short?)".to_string()),
+        _ => {
+            return Err(
+                "the last column is not a quoted array `\"[...]\"` (line cut short?)".to_string(),
+            )
+        }
     };
-    let inner = trim(inner);
-    if inner.is_empty() {
-        return Ok(());
+    let n = inner.len();
+    let mut i = 0;
+    loop {
+        while i < n && matches!(inner[i], b' ' | b'\t') {
+            i += 1;
+        }
+        if i == n {
+            // `[]` (or only blanks) is an empty array; a trailing comma is an error
+            return if values.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "data value {} is missing after the last comma",
+                    values.len()
+                ))
+            };
+        }
+        let start = i;
+        let neg = inner[i] == b'-';
+        if neg {
+            i += 1;
+        }
+        let digits = i;
+        let mut v: i32 = 0;
+        while i < n && inner[i].is_ascii_digit() && i - digits < 6 {
+            v = v * 10 + i32::from(inner[i] - b'0');
+            i += 1;
+        }
+        let end_digits = i;
+        while i < n && matches!(inner[i], b' ' | b'\t') {
+            i += 1;
+        }
+        let v = if neg { -v } else { v };
+        if end_digits == digits || (i < n && inner[i] != b',') || i16::try_from(v).is_err() {
+            let stop = inner[start..]
+                .iter()
+                .position(|&b| b == b',')
+                .map_or(n, |p| start + p);
+            return Err(format!(
+                "data value {} `{}` is not an integer in the i16 range",
+                values.len(),
+                String::from_utf8_lossy(&inner[start..stop.min(start + 24)])
+            ));
+        }
+        values.push(v as i16);
+        if i == n {
+            return Ok(());
+        }
+        i += 1; // the comma
     }
-    for (k, item) in inner.split(|&b| b == b',').enumerate() {
-        let item = trim(item);
-        let v = parse_int(item)
-            .and_then(|v| i16::try_from(v).ok())
-            .ok_or_else(|| {
-                format!(
-                    "data value {k} `{}` is not an integer in the i16 range",
-                    String::from_utf8_lossy(&item[..item.len().min(24)])
-                )
-            })?;
-        values.push(v);
-    }
-    Ok(())
 }
 
 /// Parses one data line (trimmed, not a header) into a frame (without `meta.line`).
-fn parse_line(line: &[u8], values: &mut Vec<i16>, max_pairs: usize) -> std::result::Result<CsiFrame, String> {
+fn parse_line(
+    line: &[u8],
+    values: &mut Vec<i16>,
+    max_pairs: usize,
+) -> std::result::Result<CsiFrame, String> {
     if !line.starts_with(b"CSI_DATA,") {
         let shown = String::from_utf8_lossy(&line[..line.len().min(24)]).into_owned();
-        return Err(format!("line does not start with `CSI_DATA,` (starts `{shown}`)"));
+        return Err(format!(
+            "line does not start with `CSI_DATA,` (starts `{shown}`)"
+        ));
     }
     let Some(q) = line.iter().position(|&b| b == b'"') else {
         return Err("no quoted data array `\"[...]\"` in the line".to_string());
@@ -231,9 +363,9 @@ fn parse_line(line: &[u8], values: &mut Vec<i16>, max_pairs: usize) -> std::resu
         cols[n] = trim(c);
         n += 1;
     }
-    let (names, device): (&[&str], Device) = match n {
-        24 => (&CLASSIC_COLUMNS, Device::Esp32),
-        14 => (&C5C6_COLUMNS, Device::Esp32C5C6),
+    let layout = match n {
+        24 => &CLASSIC_LAYOUT,
+        14 => &C5C6_LAYOUT,
         _ => {
             return Err(format!(
                 "{} columns before the data array; esp-csi lines have 24 (ESP32/S2/S3/C3) or 14 (C5/C6)",
@@ -241,42 +373,48 @@ fn parse_line(line: &[u8], values: &mut Vec<i16>, max_pairs: usize) -> std::resu
             ))
         }
     };
-    let col = |name: &str| -> usize { names.iter().position(|n| *n == name).unwrap_or(0) };
-    let int = |name: &str| -> std::result::Result<i64, String> {
-        let i = col(name);
+    let device = layout.device;
+    let int = |i: usize| -> std::result::Result<i64, String> {
         parse_int(cols[i]).ok_or_else(|| {
             format!(
-                "column {} `{name}` = `{}` is not an integer",
+                "column {} `{}` = `{}` is not an integer",
                 i + 1,
+                layout.names[i],
                 String::from_utf8_lossy(&cols[i][..cols[i].len().min(24)])
             )
         })
     };
-    let int32 = |name: &str| -> std::result::Result<i32, String> {
-        let v = int(name)?;
-        i32::try_from(v).map_err(|_| format!("column `{name}` = {v} is out of range"))
+    let int32 = |i: usize| -> std::result::Result<i32, String> {
+        let v = int(i)?;
+        i32::try_from(v).map_err(|_| {
+            format!(
+                "column {} `{}` = {v} is out of range",
+                i + 1,
+                layout.names[i]
+            )
+        })
     };
-    let opt32 = |name: &str| -> std::result::Result<Option<i32>, String> {
-        if names.contains(&name) {
-            int32(name).map(Some)
-        } else {
-            Ok(None)
-        }
-    };
+    let opt32 =
+        |i: Option<usize>| -> std::result::Result<Option<i32>, String> { i.map(int32).transpose() };
 
-    let id_name = if device == Device::Esp32 { "id" } else { "seq" };
-    let id = int(id_name)?;
-    let id = u32::try_from(id).map_err(|_| format!("column 2 `{id_name}` = {id} is not a u32"))?;
-    let mac = parse_mac(cols[2])
-        .ok_or_else(|| format!("column 3 `mac` = `{}` is not a MAC address", String::from_utf8_lossy(cols[2])))?;
-    let rssi = int32("rssi")?;
-    let noise_floor = int32("noise_floor")?;
-    let channel = int("channel")?;
-    let channel = u16::try_from(channel).map_err(|_| format!("column `channel` = {channel} is out of range"))?;
-    let local_timestamp = int("local_timestamp")?;
-    let len = int32("len")?;
-    let bandwidth = opt32("bandwidth")?;
-    let secondary_channel = opt32("secondary_channel")?;
+    let id = int(layout.id)?;
+    let id = u32::try_from(id)
+        .map_err(|_| format!("column 2 `{}` = {id} is not a u32", layout.names[layout.id]))?;
+    let mac = parse_mac(cols[2]).ok_or_else(|| {
+        format!(
+            "column 3 `mac` = `{}` is not a MAC address",
+            String::from_utf8_lossy(cols[2])
+        )
+    })?;
+    let rssi = int32(layout.rssi)?;
+    let noise_floor = int32(layout.noise_floor)?;
+    let channel = int(layout.channel)?;
+    let channel = u16::try_from(channel)
+        .map_err(|_| format!("column `channel` = {channel} is out of range"))?;
+    let local_timestamp = int(layout.local_timestamp)?;
+    let len = int32(layout.len)?;
+    let bandwidth = opt32(layout.bandwidth)?;
+    let secondary_channel = opt32(layout.secondary_channel)?;
 
     parse_data(trim(&line[q..]), values)?;
     if i64::from(len) != values.len() as i64 {
@@ -289,36 +427,41 @@ fn parse_line(line: &[u8], values: &mut Vec<i16>, max_pairs: usize) -> std::resu
         return Err("the data array is empty".to_string());
     }
     if values.len() % 2 != 0 {
-        return Err(format!("{} values: an odd count cannot form [imag, real] pairs", values.len()));
+        return Err(format!(
+            "{} values: an odd count cannot form [imag, real] pairs",
+            values.len()
+        ));
     }
     let pairs = values.len() / 2;
     if pairs > max_pairs {
-        return Err(format!("{pairs} CSI pairs exceed the limit max_csi_values = {max_pairs}"));
+        return Err(format!(
+            "{pairs} CSI pairs exceed the limit max_csi_values = {max_pairs}"
+        ));
     }
 
     let meta = Esp32Meta {
         record_type: Some("CSI_DATA".to_string()),
         id: Some(id),
-        rate: opt32("rate")?,
-        sig_mode: opt32("sig_mode")?,
-        mcs: opt32("mcs")?,
+        rate: Some(int32(layout.rate)?),
+        sig_mode: opt32(layout.sig_mode)?,
+        mcs: opt32(layout.mcs)?,
         bandwidth,
-        smoothing: opt32("smoothing")?,
-        not_sounding: opt32("not_sounding")?,
-        aggregation: opt32("aggregation")?,
-        stbc: opt32("stbc")?,
-        fec_coding: opt32("fec_coding")?,
-        sgi: opt32("sgi")?,
-        ampdu_cnt: opt32("ampdu_cnt")?,
+        smoothing: opt32(layout.smoothing)?,
+        not_sounding: opt32(layout.not_sounding)?,
+        aggregation: opt32(layout.aggregation)?,
+        stbc: opt32(layout.stbc)?,
+        fec_coding: opt32(layout.fec_coding)?,
+        sgi: opt32(layout.sgi)?,
+        ampdu_cnt: opt32(layout.ampdu_cnt)?,
         secondary_channel,
         local_timestamp: Some(local_timestamp),
-        ant: opt32("ant")?,
-        sig_len: opt32("sig_len")?,
-        rx_state: opt32("rx_state")?,
+        ant: opt32(layout.ant)?,
+        sig_len: Some(int32(layout.sig_len)?),
+        rx_state: Some(int32(layout.rx_state)?),
         len: Some(len),
-        first_word_invalid: opt32("first_word")?,
-        fft_gain: opt32("fft_gain")?,
-        agc_gain: opt32("agc_gain")?,
+        first_word_invalid: Some(int32(layout.first_word)?),
+        fft_gain: opt32(layout.fft_gain)?,
+        agc_gain: opt32(layout.agc_gain)?,
         ..Esp32Meta::default()
     };
 
@@ -349,7 +492,11 @@ fn probe(prefix: &[u8]) -> Confidence {
     if !looks_like_text(prefix) {
         return 0;
     }
-    for (i, line) in prefix_lines(prefix).filter(|l| !l.is_empty()).take(64).enumerate() {
+    for (i, line) in prefix_lines(prefix)
+        .filter(|l| !l.is_empty())
+        .take(64)
+        .enumerate()
+    {
         let score = line_score(line);
         if score > 0 {
             return if i == 0 { score } else { score.min(60) };
@@ -405,10 +552,14 @@ mod tests {
     use std::io::Cursor;
 
     const CLASSIC: &str = "CSI_DATA,0,94:d9:b3:80:8c:81,-30,11,1,6,1,0,1,0,1,0,0,-93,0,13,2,2751923,0,67,0,4,1,\"[67,48,4,0]\"";
-    const C5: &str = "CSI_DATA,7,1a:00:00:00:00:00,-23,11,-96,32,4,11,372852,47,0,4,0,\"[1, 2, -3, 4]\"";
+    const C5: &str =
+        "CSI_DATA,7,1a:00:00:00:00:00,-23,11,-96,32,4,11,372852,47,0,4,0,\"[1, 2, -3, 4]\"";
 
     fn read_all(text: &str) -> Vec<Result<Record>> {
-        let mut r = EspCsiReader::new(Box::new(Cursor::new(text.as_bytes().to_vec())), &ReaderOptions::default());
+        let mut r = EspCsiReader::new(
+            Box::new(Cursor::new(text.as_bytes().to_vec())),
+            &ReaderOptions::default(),
+        );
         std::iter::from_fn(|| r.next_record()).collect()
     }
 
@@ -416,31 +567,61 @@ mod tests {
     fn both_column_sets() {
         let out = read_all(&format!("type,id,mac\n{CLASSIC}\n\n{C5}\n"));
         assert_eq!(out.len(), 2);
-        let Ok(Record::Frame(a)) = &out[0] else { panic!("{:?}", out[0]) };
-        let Ok(Record::Frame(b)) = &out[1] else { panic!("{:?}", out[1]) };
+        let Ok(Record::Frame(a)) = &out[0] else {
+            panic!("{:?}", out[0])
+        };
+        let Ok(Record::Frame(b)) = &out[1] else {
+            panic!("{:?}", out[1])
+        };
         assert_eq!(a.device, Device::Esp32);
         assert_eq!(a.bandwidth_mhz, Some(40));
         assert_eq!(a.channel, Some(13));
         assert_eq!(a.csi[[0, 0, 0]], Complex32::new(48.0, 67.0));
         assert_eq!(a.timestamp_ns, 2_751_923_000);
-        let FormatMeta::Esp32(m) = &a.meta else { panic!() };
-        assert_eq!((m.secondary_channel, m.first_word_invalid, m.line, m.fft_gain), (Some(2), Some(1), Some(2), None));
+        let FormatMeta::Esp32(m) = &a.meta else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                m.secondary_channel,
+                m.first_word_invalid,
+                m.line,
+                m.fft_gain
+            ),
+            (Some(2), Some(1), Some(2), None)
+        );
         assert_eq!(b.device, Device::Esp32C5C6);
         assert_eq!(b.bandwidth_mhz, None);
         assert_eq!(b.rssi_dbm, Some(-23.0));
         assert_eq!(b.noise_floor_dbm, Some(-96.0));
         assert_eq!(b.csi[[0, 0, 1]], Complex32::new(4.0, -3.0));
-        let FormatMeta::Esp32(m) = &b.meta else { panic!() };
-        assert_eq!((m.id, m.fft_gain, m.agc_gain, m.sig_mode, m.line), (Some(7), Some(32), Some(4), None, Some(4)));
+        let FormatMeta::Esp32(m) = &b.meta else {
+            panic!()
+        };
+        assert_eq!(
+            (m.id, m.fft_gain, m.agc_gain, m.sig_mode, m.line),
+            (Some(7), Some(32), Some(4), None, Some(4))
+        );
     }
 
     #[test]
     fn bad_inputs_are_malformed_with_offsets() {
         let cases: Vec<(String, &str)> = vec![
             (C5.replace(",4,0,\"", ",6,0,\""), "len"),
-            (C5.replace("[1, 2, -3, 4]", "[1, 2, -3]").replace(",4,0,\"", ",3,0,\""), "odd"),
-            (C5.replace("[1, 2, -3, 4]", "[]").replace(",4,0,\"", ",0,0,\""), "empty"),
-            (C5.replace("[1, 2, -3, 4]", "[1, 2, x, 4]"), "not an integer"),
+            (
+                C5.replace("[1, 2, -3, 4]", "[1, 2, -3]")
+                    .replace(",4,0,\"", ",3,0,\""),
+                "odd",
+            ),
+            (
+                C5.replace("[1, 2, -3, 4]", "[]")
+                    .replace(",4,0,\"", ",0,0,\""),
+                "empty",
+            ),
+            (
+                C5.replace("[1, 2, -3, 4]", "[1, 2, x, 4]"),
+                "not an integer",
+            ),
             (C5.replace("[1, 2, -3, 4]", "[1, 2, 99999, 4]"), "i16"),
             (C5.replace("4]\"", "4"), "quoted"),
             (C5.replace("-23,11,", "-23,"), "columns"),
@@ -453,12 +634,95 @@ mod tests {
             let out = read_all(&format!("{C5}\n{text}\n"));
             assert_eq!(out.len(), 2, "{text}");
             match &out[1] {
-                Err(Error::Malformed { offset, line: Some(2), reason, .. }) => {
+                Err(Error::Malformed {
+                    offset,
+                    line: Some(2),
+                    reason,
+                    ..
+                }) => {
                     assert_eq!(*offset, C5.len() as u64 + 1);
                     assert!(reason.contains(want), "{text}: {reason}");
                 }
                 other => panic!("{text}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn layouts_match_the_column_names() {
+        for l in [&CLASSIC_LAYOUT, &C5C6_LAYOUT] {
+            let at = |i: usize| l.names[i];
+            let id_name = if l.device == Device::Esp32 {
+                "id"
+            } else {
+                "seq"
+            };
+            let fixed = [
+                (l.id, id_name),
+                (l.rssi, "rssi"),
+                (l.rate, "rate"),
+                (l.noise_floor, "noise_floor"),
+                (l.channel, "channel"),
+                (l.local_timestamp, "local_timestamp"),
+                (l.sig_len, "sig_len"),
+                (l.rx_state, "rx_state"),
+                (l.len, "len"),
+                (l.first_word, "first_word"),
+            ];
+            for (i, name) in fixed {
+                assert_eq!(at(i), name);
+            }
+            let optional = [
+                (l.sig_mode, "sig_mode"),
+                (l.mcs, "mcs"),
+                (l.bandwidth, "bandwidth"),
+                (l.smoothing, "smoothing"),
+                (l.not_sounding, "not_sounding"),
+                (l.aggregation, "aggregation"),
+                (l.stbc, "stbc"),
+                (l.fec_coding, "fec_coding"),
+                (l.sgi, "sgi"),
+                (l.ampdu_cnt, "ampdu_cnt"),
+                (l.secondary_channel, "secondary_channel"),
+                (l.ant, "ant"),
+                (l.fft_gain, "fft_gain"),
+                (l.agc_gain, "agc_gain"),
+            ];
+            for (i, name) in optional {
+                assert_eq!(i.map(at), l.names.contains(&name).then_some(name), "{name}");
+            }
+            // every column but type, mac and data is read
+            assert_eq!(
+                fixed.len() + optional.iter().filter(|(i, _)| i.is_some()).count() + 3,
+                l.names.len()
+            );
+        }
+    }
+
+    #[test]
+    fn data_array_forms() {
+        let mut v = Vec::new();
+        parse_data(b"\"[ 1 ,-2,3 ]\"", &mut v).unwrap();
+        assert_eq!(v, vec![1, -2, 3]);
+        parse_data(b"\"[]\"", &mut v).unwrap();
+        assert!(v.is_empty());
+        parse_data(b"\"[2047,-2048]\"", &mut v).unwrap();
+        assert_eq!(v, vec![2047, -2048]);
+        for bad in [
+            &b"\"[1,]\""[..],
+            b"\"[,1]\"",
+            b"\"[1 2]\"",
+            b"\"[1,-]\"",
+            b"\"[40000]\"",
+            b"\"[1234567]\"",
+            b"[1]",
+            b"\"[1]",
+        ] {
+            assert!(
+                parse_data(bad, &mut v).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

@@ -12,7 +12,9 @@
 //! | `"feature"` | `timestamp, node_id, magic, size, rssi, features[8], seq` | [`AuxBody::Features`] |
 //! | (none) | `timestamp, node_id, magic, size, rssi` | [`AuxBody::Unknown`] with `magic` and `size` |
 //!
-//! A record whose `type` is some other string is also passed on as [`AuxBody::Unknown`].
+//! A record whose `type` is some other string is also passed on as [`AuxBody::Unknown`], provided
+//! its magic is of the ADR-018 family (`0xC511xxxx`); a typed record whose `magic` disagrees with
+//! its `type` (e.g. `raw_csi` without `0xC5110001`) is malformed.
 //!
 //! # Conventions
 //!
@@ -64,8 +66,13 @@ use num_complex::Complex32;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::formats::adr018::{EdgeVitals, FeatureVector, UnknownPacket, MAX_PAIRS};
-use crate::formats::esp32::{hex_val, looks_like_text, prefix_lines, trim, Esp32Meta, LineReader, LineStatus};
+use crate::formats::adr018::{
+    is_family_magic, EdgeVitals, FeatureVector, UnknownPacket, MAGIC_CSI, MAGIC_FEATURES,
+    MAGIC_VITALS, MAX_PAIRS,
+};
+use crate::formats::esp32::{
+    hex_val, looks_like_text, prefix_lines, trim, Esp32Meta, LineReader, LineStatus,
+};
 use crate::frame::{CaptureFormat, Clock, CsiFrame, Device, FormatMeta};
 use crate::reader::{CaptureReader, Confidence, FormatDescriptor, Input, ReaderOptions};
 use crate::record::{AuxBody, AuxRecord, Record};
@@ -183,7 +190,8 @@ fn decode_iq(hex: &[u8], pairs: usize) -> std::result::Result<Vec<Complex32>, St
             4 * pairs
         ));
     }
-    let byte = |i: usize| -> Option<i8> { Some((hex_val(hex[i])? << 4 | hex_val(hex[i + 1])?) as i8) };
+    let byte =
+        |i: usize| -> Option<i8> { Some((hex_val(hex[i])? << 4 | hex_val(hex[i + 1])?) as i8) };
     let mut out = Vec::with_capacity(pairs);
     for k in 0..pairs {
         let o = 4 * k;
@@ -200,15 +208,23 @@ fn decode_iq(hex: &[u8], pairs: usize) -> std::result::Result<Vec<Complex32>, St
     Ok(out)
 }
 
-fn parse_record(line: &[u8], line_no: u64, max_pairs: usize) -> std::result::Result<Record, String> {
-    let rec: Line<'_> = serde_json::from_slice(line).map_err(|e| format!("invalid JSON record: {e}"))?;
+fn parse_record(
+    line: &[u8],
+    line_no: u64,
+    max_pairs: usize,
+) -> std::result::Result<Record, String> {
+    let rec: Line<'_> =
+        serde_json::from_slice(line).map_err(|e| format!("invalid JSON record: {e}"))?;
     let timestamp = rec.timestamp.ok_or("record has no `timestamp`")?;
     let timestamp_ns = seconds_to_ns(timestamp)?;
     let node_id = rec.node_id.ok_or("record has no `node_id`")?;
-    let magic = match rec.magic.as_deref() {
-        Some(m) => Some(parse_magic(m).ok_or_else(|| format!("`magic` = {m:?} is not a hex number like \"0xC5110001\""))?),
-        None => None,
-    };
+    let magic =
+        match rec.magic.as_deref() {
+            Some(m) => Some(parse_magic(m).ok_or_else(|| {
+                format!("`magic` = {m:?} is not a hex number like \"0xC5110001\"")
+            })?),
+            None => None,
+        };
     let aux = |body: AuxBody| {
         Record::Aux(AuxRecord {
             timestamp_ns,
@@ -218,9 +234,26 @@ fn parse_record(line: &[u8], line_no: u64, max_pairs: usize) -> std::result::Res
             body,
         })
     };
-    match rec.kind.as_deref() {
+    let kind = rec.kind.as_deref();
+    let expected_magic = match kind {
+        Some("raw_csi") => Some(MAGIC_CSI),
+        Some("vitals") => Some(MAGIC_VITALS),
+        Some("feature") => Some(MAGIC_FEATURES),
+        _ => None,
+    };
+    if let (Some(want), Some(got)) = (expected_magic, magic) {
+        if want != got {
+            return Err(format!(
+                "`type` {:?} needs magic 0x{want:08X}, the record says 0x{got:08X}",
+                kind.unwrap_or_default()
+            ));
+        }
+    }
+    match kind {
         Some("raw_csi") => {
-            let pairs = rec.subcarriers.ok_or("raw_csi record has no `subcarriers`")?;
+            let pairs = rec
+                .subcarriers
+                .ok_or("raw_csi record has no `subcarriers`")?;
             if pairs == 0 {
                 return Err("raw_csi record has `subcarriers` = 0".to_string());
             }
@@ -230,9 +263,13 @@ fn parse_record(line: &[u8], line_no: u64, max_pairs: usize) -> std::result::Res
                 ));
             }
             let pairs = pairs as usize;
-            let hex = rec.iq_hex.as_deref().ok_or("raw_csi record has no `iq_hex`")?;
+            let hex = rec
+                .iq_hex
+                .as_deref()
+                .ok_or("raw_csi record has no `iq_hex`")?;
             let data = decode_iq(hex.as_bytes(), pairs)?;
-            let csi = Array3::from_shape_vec((1, 1, pairs), data).map_err(|e| format!("internal shape error: {e}"))?;
+            let csi = Array3::from_shape_vec((1, 1, pairs), data)
+                .map_err(|e| format!("internal shape error: {e}"))?;
             let mut f = CsiFrame::new(FORMAT, Device::Esp32, csi);
             f.timestamp_ns = timestamp_ns;
             f.clock = Clock::Host;
@@ -254,12 +291,20 @@ fn parse_record(line: &[u8], line_no: u64, max_pairs: usize) -> std::result::Res
                 presence: flags & 1 != 0,
                 fall: flags & 2 != 0,
                 motion: flags & 4 != 0,
-                breathing_bpm: rec.breathing_bpm.ok_or("vitals record has no `breathing_bpm`")?,
-                heartrate_bpm: rec.heartrate_bpm.ok_or("vitals record has no `heartrate_bpm`")?,
+                breathing_bpm: rec
+                    .breathing_bpm
+                    .ok_or("vitals record has no `breathing_bpm`")?,
+                heartrate_bpm: rec
+                    .heartrate_bpm
+                    .ok_or("vitals record has no `heartrate_bpm`")?,
                 rssi: None,
                 n_persons: rec.n_persons.ok_or("vitals record has no `n_persons`")?,
-                motion_energy: rec.motion_energy.ok_or("vitals record has no `motion_energy`")?,
-                presence_score: rec.presence_score.ok_or("vitals record has no `presence_score`")?,
+                motion_energy: rec
+                    .motion_energy
+                    .ok_or("vitals record has no `motion_energy`")?,
+                presence_score: rec
+                    .presence_score
+                    .ok_or("vitals record has no `presence_score`")?,
                 timestamp_ms: None,
             })))
         }
@@ -270,6 +315,11 @@ fn parse_record(line: &[u8], line_no: u64, max_pairs: usize) -> std::result::Res
         }))),
         _ => {
             let magic = magic.ok_or("record has neither a known `type` nor a `magic`")?;
+            if !is_family_magic(&magic.to_le_bytes()) {
+                return Err(format!(
+                    "magic 0x{magic:08X} is not an ADR-018 magic (0xC511xxxx)"
+                ));
+            }
             Ok(aux(AuxBody::Unknown(UnknownPacket {
                 magic,
                 size: rec.size.unwrap_or(0),
@@ -341,7 +391,10 @@ mod tests {
     const UNTYPED: &str = r#"{"timestamp": 1775182197.3583624, "node_id": 1, "magic": "0xC5110005", "size": 104, "rssi": 0}"#;
 
     fn read_all(text: &str) -> Vec<Result<Record>> {
-        let mut r = RuviewReader::new(Box::new(Cursor::new(text.as_bytes().to_vec())), &ReaderOptions::default());
+        let mut r = RuviewReader::new(
+            Box::new(Cursor::new(text.as_bytes().to_vec())),
+            &ReaderOptions::default(),
+        );
         std::iter::from_fn(|| r.next_record()).collect()
     }
 
@@ -349,31 +402,61 @@ mod tests {
     fn every_record_kind() {
         let out = read_all(&format!("{RAW}\n{VITALS}\n\n{FEATURE}\n{UNTYPED}\n"));
         assert_eq!(out.len(), 4);
-        let Ok(Record::Frame(f)) = &out[0] else { panic!("{:?}", out[0]) };
+        let Ok(Record::Frame(f)) = &out[0] else {
+            panic!("{:?}", out[0])
+        };
         assert_eq!(f.shape(), (1, 1, 4));
         assert_eq!(f.csi[[0, 0, 1]], Complex32::new(3.0, 15.0));
         assert_eq!(f.csi[[0, 0, 3]], Complex32::new(-128.0, -1.0));
         assert_eq!(f.node_id, 2);
         assert_eq!(f.rssi_dbm, None);
         assert_eq!(f.clock, Clock::Host);
-        assert!((f.timestamp_ns - 1_775_182_186_957_775_800).abs() < 200, "{}", f.timestamp_ns);
-        let FormatMeta::Esp32(m) = &f.meta else { panic!() };
-        assert_eq!((m.magic, m.size, m.jsonl_rssi, m.line), (Some(0xC511_0001), Some(28), Some(1), Some(1)));
+        assert!(
+            (f.timestamp_ns - 1_775_182_186_957_775_800).abs() < 200,
+            "{}",
+            f.timestamp_ns
+        );
+        let FormatMeta::Esp32(m) = &f.meta else {
+            panic!()
+        };
+        assert_eq!(
+            (m.magic, m.size, m.jsonl_rssi, m.line),
+            (Some(0xC511_0001), Some(28), Some(1), Some(1))
+        );
 
-        let Ok(Record::Aux(a)) = &out[1] else { panic!() };
-        let AuxBody::Vitals(v) = &a.body else { panic!() };
+        let Ok(Record::Aux(a)) = &out[1] else {
+            panic!()
+        };
+        let AuxBody::Vitals(v) = &a.body else {
+            panic!()
+        };
         assert!(v.presence && !v.fall && v.motion);
-        assert_eq!((v.breathing_bpm, v.heartrate_bpm, v.n_persons, v.rssi), (22.42, 85.0, 4, None));
-        assert_eq!(v.motion_energy, 4.856_170_177_459_717_f32);
+        assert_eq!(
+            (v.breathing_bpm, v.heartrate_bpm, v.n_persons, v.rssi),
+            (22.42, 85.0, 4, None)
+        );
+        assert_eq!(v.motion_energy, 4.856_170_177_459_717_f64 as f32);
         assert_eq!(a.node_id, Some(2));
 
-        let Ok(Record::Aux(a)) = &out[2] else { panic!() };
-        let AuxBody::Features(fv) = &a.body else { panic!() };
+        let Ok(Record::Aux(a)) = &out[2] else {
+            panic!()
+        };
+        let AuxBody::Features(fv) = &a.body else {
+            panic!()
+        };
         assert_eq!(fv.seq, 5337);
         assert_eq!(fv.features[1], 0.25);
 
-        let Ok(Record::Aux(a)) = &out[3] else { panic!() };
-        assert_eq!(a.body, AuxBody::Unknown(UnknownPacket { magic: 0xC511_0005, size: 104 }));
+        let Ok(Record::Aux(a)) = &out[3] else {
+            panic!()
+        };
+        assert_eq!(
+            a.body,
+            AuxBody::Unknown(UnknownPacket {
+                magic: 0xC511_0005,
+                size: 104
+            })
+        );
     }
 
     #[test]
@@ -381,16 +464,43 @@ mod tests {
         let cases = [
             (RAW.replace("ff80", "ff8"), "hex digits"),
             (RAW.replace("ff80", "ffzz"), "not hex"),
-            (RAW.replace("\"subcarriers\": 4", "\"subcarriers\": 0"), "= 0"),
-            (RAW.replace("\"subcarriers\": 4", "\"subcarriers\": 99999999"), "limit"),
+            (
+                RAW.replace("\"subcarriers\": 4", "\"subcarriers\": 0"),
+                "= 0",
+            ),
+            (
+                RAW.replace("\"subcarriers\": 4", "\"subcarriers\": 99999999"),
+                "limit",
+            ),
             (RAW.replace(", \"subcarriers\": 4", ""), "no `subcarriers`"),
-            (RAW.replace("\"timestamp\": 1775182186.9577758, ", ""), "no `timestamp`"),
-            (RAW.replace("\"timestamp\": 1775182186.9577758", "\"timestamp\": 1e300"), "Unix time"),
+            (
+                RAW.replace("\"timestamp\": 1775182186.9577758, ", ""),
+                "no `timestamp`",
+            ),
+            (
+                RAW.replace("\"timestamp\": 1775182186.9577758", "\"timestamp\": 1e300"),
+                "Unix time",
+            ),
             (RAW.replace("0xC5110001", "C5110001"), "magic"),
             (RAW.replace("\"node_id\": 2", "\"node_id\": -2"), "JSON"),
             (VITALS.replace("\"flags\": 5, ", ""), "no `flags`"),
             (FEATURE.replace(", 0.81]", "]"), "JSON"),
-            (UNTYPED.replace("\"magic\": \"0xC5110005\", ", ""), "neither"),
+            (
+                UNTYPED.replace("\"magic\": \"0xC5110005\", ", ""),
+                "neither",
+            ),
+            (
+                UNTYPED.replace("0xC5110005", "0xDEADBEEF"),
+                "not an ADR-018 magic",
+            ),
+            (
+                RAW.replace("0xC5110001", "0xC5110002"),
+                "needs magic 0xC5110001",
+            ),
+            (
+                VITALS.replace("0xC5110002", "0xC5110003"),
+                "needs magic 0xC5110002",
+            ),
             (RAW[..40].to_string(), "JSON"),
             ("[1, 2]".to_string(), "JSON"),
         ];
@@ -398,7 +508,12 @@ mod tests {
             let out = read_all(&format!("{RAW}\n{text}\n{RAW}"));
             assert_eq!(out.len(), 3, "{text}");
             match &out[1] {
-                Err(Error::Malformed { offset, line: Some(2), reason, .. }) => {
+                Err(Error::Malformed {
+                    offset,
+                    line: Some(2),
+                    reason,
+                    ..
+                }) => {
                     assert_eq!(*offset, RAW.len() as u64 + 1);
                     assert!(reason.contains(want), "{text}: {reason}");
                 }
