@@ -314,7 +314,12 @@ impl Registry {
 
     /// Every format built into this crate.
     pub fn builtin() -> Self {
-        let formats = vec![crate::recording::descriptor()];
+        let formats = vec![
+            crate::recording::descriptor(),
+            crate::formats::esp32_csv::descriptor(),
+            crate::formats::espcsi::descriptor(),
+            crate::formats::ruview::descriptor(),
+        ];
         Registry {
             formats,
             options: ReaderOptions::default(),

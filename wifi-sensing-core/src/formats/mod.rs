@@ -4,7 +4,10 @@
 pub mod adr018;
 pub mod atheros;
 pub mod esp32;
+pub mod esp32_csv;
+pub mod espcsi;
 pub mod feitcsi;
 pub mod intel5300;
 pub mod nexmon;
 pub mod picoscenes;
+pub mod ruview;
