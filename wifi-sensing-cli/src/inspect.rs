@@ -39,7 +39,8 @@ struct NodeReport {
     frames: u64,
     rate_hz: Option<f64>,
     span_s: f64,
-    dropped: u64,
+    /// `None` when the node's frames carry no sequence numbers (drops cannot be measured).
+    dropped: Option<u64>,
     sequence_resets: u64,
 }
 
@@ -49,7 +50,7 @@ impl From<&NodeStats> for NodeReport {
             frames: n.frames,
             rate_hz: n.rate_hz(),
             span_s: n.span_s(),
-            dropped: n.dropped,
+            dropped: n.last_sequence.map(|_| n.dropped),
             sequence_resets: n.sequence_resets,
         }
     }
@@ -182,12 +183,19 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     for (id, n) in &r.nodes {
         writeln!(
             out,
-            "  node {id}: {} frames, {}, span {:.3} s, {} dropped (sequence gaps), {} sequence resets",
+            "  node {id}: {} frames, {}, span {:.3} s, {}",
             n.frames,
-            n.rate_hz.map(|x| format!("{x:.2} Hz")).unwrap_or_else(|| "rate n/a".into()),
+            n.rate_hz
+                .map(|x| format!("{x:.2} Hz"))
+                .unwrap_or_else(|| "rate n/a".into()),
             n.span_s,
-            n.dropped,
-            n.sequence_resets
+            match n.dropped {
+                Some(d) => format!(
+                    "{d} dropped (sequence gaps), {} sequence resets",
+                    n.sequence_resets
+                ),
+                None => "drops not measurable (no sequence numbers)".to_string(),
+            }
         )?;
     }
     writeln!(out, "malformed:   {}", r.malformed_records)?;

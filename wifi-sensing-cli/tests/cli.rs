@@ -393,3 +393,92 @@ fn unknown_format_flag_is_rejected() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown format"));
 }
+
+fn fixture(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(rel)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn real_esp32_csv_with_a_malformed_line() {
+    let f = fixture("esp32/example_100hz_pitraffic.csv");
+    let out = bin().args(["run", &f]).output().unwrap();
+    assert!(out.status.success());
+    let lines = json_lines(&out.stdout);
+    assert_eq!(lines.len(), 833);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("1 malformed skipped"), "{err}");
+    assert!(err.contains("line 19"), "{err}");
+    // values equal the golden file (csiread), frame by frame
+    let golden =
+        std::fs::read_to_string(fixture("esp32/example_100hz_pitraffic.csv.jsonl")).unwrap();
+    for (l, g) in lines.iter().zip(golden.lines().skip(1)) {
+        let g: serde_json::Value = serde_json::from_str(g).unwrap();
+        assert_eq!(
+            l["csi_re"].as_array().unwrap().len(),
+            g["csi"]["re"].as_array().unwrap().len()
+        );
+        for (a, b) in l["csi_re"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(g["csi"]["re"].as_array().unwrap())
+        {
+            assert_eq!(a.as_f64(), b.as_f64());
+        }
+        for (a, b) in l["csi_im"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(g["csi"]["im"].as_array().unwrap())
+        {
+            assert_eq!(a.as_f64(), b.as_f64());
+        }
+        assert_eq!(l["rssi_dbm"].as_f64(), g["rssi"].as_f64());
+    }
+    let strict = bin().args(["run", "--strict", &f]).output().unwrap();
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&strict.stderr).contains("byte 8371"));
+
+    let insp = bin().args(["inspect", "--json", &f]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&insp.stdout).unwrap();
+    assert_eq!(v["frames"], 833);
+    assert_eq!(v["malformed_records"], 1);
+    assert_eq!(v["format"], "esp32_csv");
+    assert!(
+        v["nodes"]["0"]["dropped"].is_null(),
+        "CSV has no sequence numbers: drops not measurable"
+    );
+}
+
+#[test]
+fn ruview_recording_inspect_and_convert() {
+    let f = fixture("ruview_esp32/pretrain-1775182186_first300.csi.jsonl");
+    let insp = bin().args(["inspect", "--json", &f]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&insp.stdout).unwrap();
+    assert_eq!(v["frames"], 276);
+    assert_eq!(v["non_csi_records"]["vitals"], 12);
+    assert_eq!(v["non_csi_records"]["features"], 12);
+    let d = tmpdir("ruview");
+    let rec = d.join("r.csirec");
+    assert!(bin()
+        .args(["convert", &f, "-o", rec.to_str().unwrap()])
+        .status()
+        .unwrap()
+        .success());
+    let a = bin().args(["run", &f]).output().unwrap();
+    let b = bin().args(["run", rec.to_str().unwrap()]).output().unwrap();
+    assert_eq!(
+        a.stdout, b.stdout,
+        "capture -> csirec -> JSON Lines equals capture -> JSON Lines"
+    );
+    let lines = json_lines(&a.stdout);
+    assert_eq!(lines.len(), 300);
+    assert!(lines
+        .iter()
+        .any(|l| l["type"] == "vitals" && l["data"]["breathing_bpm"].is_number()));
+}
