@@ -316,6 +316,8 @@ impl Registry {
     pub fn builtin() -> Self {
         let formats = vec![
             crate::recording::descriptor(),
+            crate::formats::intel5300::descriptor(),
+            crate::formats::atheros::descriptor(),
         ];
         Registry {
             formats,
