@@ -223,3 +223,33 @@ fn kit_probes_claim_only_their_own_files() {
     }
     assert!(checked >= 67, "{checked} capture files probed");
 }
+
+#[test]
+fn fixture_frames_survive_recording_and_keep_golden_names_in_json() {
+    use wifi_sensing_core::recording::{RecordingHeader, RecordingReader, RecordingWriter};
+    let dir = common::fixtures().join("atheros");
+    let bytes = std::fs::read(dir.join("ath_csi_1.first5.dat")).unwrap();
+    let golden = load_golden(&dir.join("ath_csi_1.first5.dat.jsonl"));
+    let mut r = AtherosReader::new(Box::new(Cursor::new(bytes)), &ReaderOptions::default()).unwrap();
+    let frames: Vec<CsiFrame> = std::iter::from_fn(|| r.next_record())
+        .map(|x| x.unwrap().into_frame().unwrap())
+        .collect();
+    let mut buf = Vec::new();
+    let mut w = RecordingWriter::new(&mut buf, &RecordingHeader::new("test", "")).unwrap();
+    for f in &frames {
+        w.write(&Record::Frame(f.clone())).unwrap();
+    }
+    drop(w);
+    let mut rr = RecordingReader::new(Box::new(Cursor::new(buf)), &ReaderOptions::default()).unwrap();
+    for f in &frames {
+        assert_eq!(rr.next_record().unwrap().unwrap(), Record::Frame(f.clone()));
+    }
+    assert!(rr.next_record().is_none());
+    let v = serde_json::to_value(meta(&frames[0])).unwrap();
+    for (k, want) in golden.frames[0].as_object().unwrap() {
+        if k.starts_with('_') || k == "csi" {
+            continue;
+        }
+        assert_eq!(&v[k], want, "JSON field {k}");
+    }
+}

@@ -423,3 +423,39 @@ fn kit_sample_0x5_interleaved_c1_records() {
         .iter()
         .all(|(f, _)| meta(f).c1.is_some() && f.mac.is_some()));
 }
+
+#[test]
+fn fixture_frames_survive_recording_and_keep_golden_names_in_json() {
+    use wifi_sensing_core::recording::{RecordingHeader, RecordingReader, RecordingWriter};
+    let bytes = std::fs::read(fixture("example.dat")).unwrap();
+    let r = run(&bytes, false);
+    let mut buf = Vec::new();
+    let mut w = RecordingWriter::new(&mut buf, &RecordingHeader::new("test", "")).unwrap();
+    for (f, _) in &r.frames {
+        w.write(&Record::Frame(f.clone())).unwrap();
+    }
+    drop(w);
+    let mut rr = RecordingReader::new(Box::new(Cursor::new(buf)), &ReaderOptions::default()).unwrap();
+    for (f, _) in &r.frames {
+        assert_eq!(rr.next_record().unwrap().unwrap(), Record::Frame(f.clone()));
+    }
+    assert!(rr.next_record().is_none());
+    let v = serde_json::to_value(meta(&r.frames[0].0)).unwrap();
+    let g = load_golden(&fixture("example.dat.jsonl"));
+    for k in [
+        "timestamp_low",
+        "bfee_count",
+        "Nrx",
+        "Ntx",
+        "rssi_a",
+        "rssi_b",
+        "rssi_c",
+        "noise",
+        "agc",
+        "perm",
+        "rate",
+        "total_rss",
+    ] {
+        assert_eq!(v[k], g.frames[0][k], "JSON field {k}");
+    }
+}

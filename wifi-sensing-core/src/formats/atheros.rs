@@ -301,58 +301,45 @@ fn sx10(v: u64) -> f32 {
     f32::from((((v & 0x3FF) as u16) << 6) as i16 >> 6)
 }
 
-/// Unpacks the 10-bit CSI stream into `[nr][nc][tones]` (rx fastest in the stream, D3).
-///
-/// Two (imag, real) pairs take 40 bits, so the stream is read in 5-byte, byte-aligned chunks.
-/// `csi` must hold at least [`csi_bytes`]`(tones, nr, nc)` bytes; missing bytes read as 0.
-pub fn unpack_csi(csi: &[u8], tones: usize, nr: usize, nc: usize) -> Array3<Complex32> {
-    let total = tones * nr * nc;
-    let mut data = vec![Complex32::new(0.0, 0.0); total];
-    // stream position -> (r, c, k); output index (r · nc + c) · tones + k
-    let (mut r, mut c, mut k) = (0usize, 0usize, 0usize);
-    let mut put = |pair: u64, data: &mut [Complex32]| {
-        if let Some(v) = data.get_mut((r * nc + c) * tones + k) {
-            *v = Complex32::new(sx10(pair >> 10), sx10(pair));
-        }
-        r += 1;
-        if r == nr {
-            r = 0;
-            c += 1;
-            if c == nc {
-                c = 0;
-                k += 1;
-            }
-        }
-    };
-    let mut done = 0usize;
-    let mut chunks = csi.chunks_exact(5);
-    for ch in chunks.by_ref() {
-        if done >= total {
-            break;
-        }
-        let w = u64::from(ch[0])
-            | (u64::from(ch[1]) << 8)
-            | (u64::from(ch[2]) << 16)
-            | (u64::from(ch[3]) << 24)
-            | (u64::from(ch[4]) << 32);
-        put(w, &mut data);
-        done += 1;
-        if done < total {
-            put(w >> 20, &mut data);
-            done += 1;
+/// Little-endian u32 starting at byte `q`, bytes past the end read as 0.
+#[inline(always)]
+fn load_u32(b: &[u8], q: usize) -> u32 {
+    match b.get(q..q + 4) {
+        Some(s) => u32::from_le_bytes([s[0], s[1], s[2], s[3]]),
+        None => {
+            let g = |i: usize| u32::from(b.get(q + i).copied().unwrap_or(0));
+            g(0) | (g(1) << 8) | (g(2) << 16) | (g(3) << 24)
         }
     }
-    if done < total {
-        // a final odd pair (3 bytes), or a short buffer: zero-padded
-        let rest = chunks.remainder();
-        let mut w = 0u64;
-        for (i, &b) in rest.iter().enumerate() {
-            w |= u64::from(b) << (8 * i);
-        }
-        while done < total {
-            put(w, &mut data);
-            w >>= 20;
-            done += 1;
+}
+
+/// Unpacks the 10-bit CSI stream into `[nr][nc][tones]` (rx fastest in the stream, D3).
+///
+/// `csi` must hold at least [`csi_bytes`]`(tones, nr, nc)` bytes; missing bytes read as 0.
+pub fn unpack_csi(csi: &[u8], tones: usize, nr: usize, nc: usize) -> Array3<Complex32> {
+    let n = nr * nc;
+    let mut data = vec![Complex32::new(0.0, 0.0); tones * n];
+    // stream value m of a tone is (c = m / nr, r = m % nr); it goes to (r · nc + c) · tones
+    let mut small = [0usize; 9];
+    let mut large = Vec::new();
+    let dest: &mut [usize] = if n <= small.len() {
+        &mut small[..n]
+    } else {
+        large.resize(n, 0);
+        &mut large
+    };
+    for (m, d) in dest.iter_mut().enumerate() {
+        *d = ((m % nr) * nc + m / nr) * tones;
+    }
+    let dest: &[usize] = dest;
+    let mut bit = 0usize;
+    for k in 0..tones {
+        for &d in dest {
+            let w = load_u32(csi, bit >> 3) >> (bit & 7);
+            if let Some(v) = data.get_mut(d + k) {
+                *v = Complex32::new(sx10(u64::from(w >> 10)), sx10(u64::from(w)));
+            }
+            bit += 20;
         }
     }
     Array3::from_shape_vec((nr, nc, tones), data).unwrap_or_else(|_| Array3::zeros((nr, nc, tones)))
@@ -920,6 +907,15 @@ mod tests {
             x => panic!("{x:?}"),
         }
         assert!(r.next_record().is_none());
+    }
+
+    #[test]
+    fn unpack_handles_more_than_nine_streams() {
+        let v = vals(5 * 4 * 3);
+        let csi = unpack_csi(&pack(&v, 5, 4, 3), 5, 4, 3);
+        for (i, c) in csi.iter().enumerate() {
+            assert_eq!(*c, Complex32::new(v[i].0.into(), v[i].1.into()), "{i}");
+        }
     }
 
     #[test]
