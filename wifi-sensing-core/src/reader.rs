@@ -319,6 +319,8 @@ impl Registry {
             crate::formats::esp32_csv::descriptor(),
             crate::formats::espcsi::descriptor(),
             crate::formats::ruview::descriptor(),
+            crate::formats::intel5300::descriptor(),
+            crate::formats::atheros::descriptor(),
         ];
         Registry {
             formats,
