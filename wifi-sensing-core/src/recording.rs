@@ -69,6 +69,16 @@ fn cfg() -> bincode::config::Configuration {
     bincode::config::standard()
 }
 
+/// Upper bound on the memory one decoded entry may claim. bincode checks every length prefix
+/// against it before allocating, so a corrupt or hostile length cannot allocate more than this
+/// (entries are at most `Limits::max_record_bytes` = 16 MiB on disk by default, and decode to
+/// at most about twice that).
+const DECODE_LIMIT: usize = 64 << 20;
+
+fn decode_cfg() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<DECODE_LIMIT>()
+}
+
 fn enc_err(e: impl std::fmt::Display) -> Error {
     Error::Encode(e.to_string())
 }
@@ -215,8 +225,9 @@ impl RecordingReader {
         if n < hlen {
             return Err(invalid(14, format!("header cut: {n} of {hlen} bytes")));
         }
-        let (header, _): (RecordingHeader, usize) = bincode::serde::decode_from_slice(&hbuf, cfg())
-            .map_err(|e| invalid(14, e.to_string()))?;
+        let (header, _): (RecordingHeader, usize) =
+            bincode::serde::decode_from_slice(&hbuf, decode_cfg())
+                .map_err(|e| invalid(14, e.to_string()))?;
         Ok(RecordingReader {
             input,
             header,
@@ -290,7 +301,7 @@ impl RecordingReader {
                 ),
             }));
         }
-        match bincode::serde::decode_from_slice::<Record, _>(&self.buf, cfg()) {
+        match bincode::serde::decode_from_slice::<Record, _>(&self.buf, decode_cfg()) {
             Ok((r, used)) if used == len => Some(Ok(r)),
             Ok((_, used)) => Some(Err(Error::Malformed {
                 format: CaptureFormat::Recording,

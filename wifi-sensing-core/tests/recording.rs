@@ -260,3 +260,19 @@ fn header_is_kept() {
     assert_eq!(r.header().config, "{\"k\":1}");
     assert_eq!(r.header().format_version, 1);
 }
+
+/// Found by the `csirec` fuzz target: an entry whose bincode body claims a 2.4 GB vector. It must
+/// be refused by the decode limit before anything of that size is allocated.
+#[test]
+fn fuzz_regression_hostile_length_prefix_is_bounded() {
+    let data: &[u8] = include_bytes!("data/csirec_oom_regression.bin");
+    let msg = match RecordingReader::new(Box::new(Cursor::new(data.to_vec())), &Default::default())
+    {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("the header of the fuzz input must be refused"),
+    };
+    assert!(
+        msg.contains("Limit"),
+        "the length must be refused by the decode limit: {msg}"
+    );
+}
