@@ -316,6 +316,7 @@ impl Registry {
     pub fn builtin() -> Self {
         let formats = vec![
             crate::recording::descriptor(),
+            crate::formats::pcap::descriptor(),
         ];
         Registry {
             formats,

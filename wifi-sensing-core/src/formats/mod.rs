@@ -7,4 +7,5 @@ pub mod esp32;
 pub mod feitcsi;
 pub mod intel5300;
 pub mod nexmon;
+pub mod pcap;
 pub mod picoscenes;
