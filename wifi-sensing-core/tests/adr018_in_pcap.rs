@@ -11,12 +11,15 @@ use common::{fixtures, kit};
 use serde_json::Value;
 use wifi_sensing_core::formats::adr018::{self, CsiDatagram};
 use wifi_sensing_core::formats::pcap::{
-    PcapCounters, PcapReader, PcapWriter, TsResolution, LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2,
-    LINKTYPE_RAW,
+    PcapCounters, PcapReader, PcapWriter, TsResolution, LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2, LINKTYPE_RAW,
 };
 use wifi_sensing_core::num_complex::Complex32;
 use wifi_sensing_core::util::crc32;
-use wifi_sensing_core::{AuxBody, CaptureFormat, CaptureReader, Clock, Device, Error, FormatMeta, ReaderOptions, Record, Registry};
+use wifi_sensing_core::{
+    AuxBody, CaptureFormat, CaptureReader, Clock, Device, Error, FormatMeta, ReaderOptions, Record,
+    Registry,
+};
 
 /// One record of the RuView JSONL that becomes a packet.
 #[derive(Clone, Debug)]
@@ -62,15 +65,18 @@ impl Item {
     }
     fn node(&self) -> u8 {
         match self {
-            Item::Csi { node, .. } | Item::Vitals { node, .. } | Item::Feature { node, .. } | Item::FeatureState { node, .. } => {
-                *node
-            }
+            Item::Csi { node, .. }
+            | Item::Vitals { node, .. }
+            | Item::Feature { node, .. }
+            | Item::FeatureState { node, .. } => *node,
         }
     }
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len() / 2).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect()
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+        .collect()
 }
 
 /// Reads the fixture JSONL into items (receive times rounded to µs, as a µs pcap keeps them),
@@ -140,7 +146,10 @@ fn datagram(item: &Item) -> Vec<u8> {
             rssi: -40 - *node as i8,
             noise_floor: -95,
             n_antennas: 1,
-            iq: iq.chunks_exact(2).map(|p| [p[0] as i8, p[1] as i8]).collect(),
+            iq: iq
+                .chunks_exact(2)
+                .map(|p| [p[0] as i8, p[1] as i8])
+                .collect(),
         })
         .unwrap(),
         Item::Vitals {
@@ -210,14 +219,26 @@ fn garbage_frames() -> Vec<Vec<u8>> {
     };
     let mut out = Vec::new();
     let mut dns = eth([0x08, 0x00]);
-    dns.extend(ipv4_udp(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 53), 33000, 53, b"\x12\x34\x01\x00\x00\x01"));
+    dns.extend(ipv4_udp(
+        Ipv4Addr::new(10, 0, 0, 1),
+        Ipv4Addr::new(10, 0, 0, 53),
+        33000,
+        53,
+        b"\x12\x34\x01\x00\x00\x01",
+    ));
     out.push(dns);
     let mut arp = eth([0x08, 0x06]);
     arp.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
     arp.extend_from_slice(&[0; 20]);
     out.push(arp);
     let mut tcp = eth([0x08, 0x00]);
-    let mut ip = ipv4_udp(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2), 80, 5005, &[0xC5; 12]);
+    let mut ip = ipv4_udp(
+        Ipv4Addr::new(10, 0, 0, 1),
+        Ipv4Addr::new(10, 0, 0, 2),
+        80,
+        5005,
+        &[0xC5; 12],
+    );
     ip[9] = 6; // protocol TCP: the "UDP" bytes are now a TCP-like segment
     set_ip_checksum(&mut ip[..20]);
     tcp.extend(ip);
@@ -242,7 +263,10 @@ fn garbage_frames() -> Vec<Vec<u8>> {
 fn set_ip_checksum(h: &mut [u8]) {
     h[10] = 0;
     h[11] = 0;
-    let mut sum: u32 = h.chunks(2).map(|w| (u32::from(w[0]) << 8) | u32::from(w[1])).sum();
+    let mut sum: u32 = h
+        .chunks(2)
+        .map(|w| (u32::from(w[0]) << 8) | u32::from(w[1]))
+        .sum();
     while sum > 0xFFFF {
         sum = (sum & 0xFFFF) + (sum >> 16);
     }
@@ -253,7 +277,20 @@ fn set_ip_checksum(h: &mut [u8]) {
 /// of the library's builder.
 fn ipv4_udp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
     let total = 28 + payload.len();
-    let mut p = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0x40, 0, 64, 17, 0, 0];
+    let mut p = vec![
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        1,
+        0x40,
+        0,
+        64,
+        17,
+        0,
+        0,
+    ];
     p.extend_from_slice(&src.octets());
     p.extend_from_slice(&dst.octets());
     set_ip_checksum(&mut p);
@@ -273,15 +310,23 @@ fn sample_pcap(items: &[Item]) -> Vec<u8> {
     let mut g = 0;
     for (i, it) in items.iter().enumerate() {
         let node = it.node();
-        w.write_udp(it.ts_ns(), node_ip(node), SINK, 40000 + u16::from(node), 5005, &datagram(it))
-            .unwrap();
+        w.write_udp(
+            it.ts_ns(),
+            node_ip(node),
+            SINK,
+            40000 + u16::from(node),
+            5005,
+            &datagram(it),
+        )
+        .unwrap();
         if i % 12 == 11 && g < garbage.len() {
             w.write_packet(it.ts_ns() + 1_000, &garbage[g]).unwrap();
             g += 1;
         }
     }
     while g < garbage.len() {
-        w.write_packet(items.last().unwrap().ts_ns() + 2_000, &garbage[g]).unwrap();
+        w.write_packet(items.last().unwrap().ts_ns() + 2_000, &garbage[g])
+            .unwrap();
         g += 1;
     }
     w.into_inner().unwrap()
@@ -293,24 +338,45 @@ fn check_records(records: &[Record], items: &[Item], what: &str) {
     for (i, (r, it)) in records.iter().zip(items).enumerate() {
         let what = format!("{what} item {i}");
         match (r, it) {
-            (Record::Frame(f), Item::Csi { ts_ns, node, seq, iq }) => {
-                assert_eq!((f.format, f.device, f.clock), (CaptureFormat::Esp32Adr018, Device::Esp32, Clock::Host), "{what}");
+            (
+                Record::Frame(f),
+                Item::Csi {
+                    ts_ns,
+                    node,
+                    seq,
+                    iq,
+                },
+            ) => {
+                assert_eq!(
+                    (f.format, f.device, f.clock),
+                    (CaptureFormat::Esp32Adr018, Device::Esp32, Clock::Host),
+                    "{what}"
+                );
                 assert_eq!(f.timestamp_ns, *ts_ns, "{what}: time");
                 assert_eq!(f.node_id, u32::from(*node), "{what}");
                 assert_eq!(f.sequence, Some(*seq), "{what}");
-                assert_eq!((f.channel, f.center_freq_mhz), (Some(6), Some(2437)), "{what}");
+                assert_eq!(
+                    (f.channel, f.center_freq_mhz),
+                    (Some(6), Some(2437)),
+                    "{what}"
+                );
                 assert_eq!(f.rssi_dbm, Some(f32::from(-40 - *node as i8)), "{what}");
                 assert_eq!(f.noise_floor_dbm, Some(-95.0), "{what}");
                 let n = iq.len() / 2;
                 assert_eq!(f.shape(), (1, 1, n), "{what}");
                 for k in 0..n {
-                    let want = Complex32::new(f32::from(iq[2 * k + 1] as i8), f32::from(iq[2 * k] as i8));
+                    let want =
+                        Complex32::new(f32::from(iq[2 * k + 1] as i8), f32::from(iq[2 * k] as i8));
                     assert_eq!(f.csi[[0, 0, k]], want, "{what}: value {k}");
                 }
                 assert!(matches!(f.meta, FormatMeta::Esp32(_)), "{what}");
             }
             (Record::Aux(a), it) => {
-                assert_eq!((a.timestamp_ns, a.clock, a.format), (it.ts_ns(), Clock::Host, CaptureFormat::Esp32Adr018), "{what}");
+                assert_eq!(
+                    (a.timestamp_ns, a.clock, a.format),
+                    (it.ts_ns(), Clock::Host, CaptureFormat::Esp32Adr018),
+                    "{what}"
+                );
                 assert_eq!(a.node_id, Some(u32::from(it.node())), "{what}");
                 match (&a.body, it) {
                     (
@@ -327,15 +393,30 @@ fn check_records(records: &[Record], items: &[Item], what: &str) {
                         },
                     ) => {
                         assert_eq!(v.flags, *flags, "{what}");
-                        assert_eq!((v.presence, v.fall, v.motion), (flags & 1 != 0, flags & 2 != 0, flags & 4 != 0));
+                        assert_eq!(
+                            (v.presence, v.fall, v.motion),
+                            (flags & 1 != 0, flags & 2 != 0, flags & 4 != 0)
+                        );
                         assert_eq!(v.breathing_bpm, *breathing_bpm, "{what}");
                         assert_eq!(v.heartrate_bpm, *heartrate_bpm, "{what}");
                         assert_eq!(v.n_persons, *n_persons, "{what}");
-                        assert_eq!((v.motion_energy, v.presence_score), (*motion_energy, *presence_score), "{what}");
+                        assert_eq!(
+                            (v.motion_energy, v.presence_score),
+                            (*motion_energy, *presence_score),
+                            "{what}"
+                        );
                         assert_eq!(v.rssi, Some(-40 - *node as i8), "{what}");
                         assert_eq!(v.timestamp_ms, Some((ts_ns / 1_000_000) as u32), "{what}");
                     }
-                    (AuxBody::Features(fv), Item::Feature { seq, features, ts_ns, .. }) => {
+                    (
+                        AuxBody::Features(fv),
+                        Item::Feature {
+                            seq,
+                            features,
+                            ts_ns,
+                            ..
+                        },
+                    ) => {
                         assert_eq!(fv.seq, *seq, "{what}");
                         assert_eq!(fv.features, *features, "{what}");
                         assert_eq!(fv.timestamp_us, Some(ts_ns / 1000), "{what}");
@@ -365,7 +446,10 @@ fn read_registry(path: &PathBuf) -> Vec<Record> {
     assert_eq!(cap.format(), CaptureFormat::Pcap);
     let recs: Vec<Record> = cap.records().map(|r| r.unwrap()).collect();
     let st = cap.stats();
-    assert_eq!((st.malformed, st.truncated.is_none(), st.fatal.is_none()), (0, true, true));
+    assert_eq!(
+        (st.malformed, st.truncated.is_none(), st.fatal.is_none()),
+        (0, true, true)
+    );
     recs
 }
 
@@ -380,7 +464,10 @@ fn counters(bytes: &[u8]) -> (PcapCounters, usize) {
 }
 
 fn expected_counts(items: &[Item]) -> (usize, usize, usize) {
-    let csi = items.iter().filter(|i| matches!(i, Item::Csi { .. })).count();
+    let csi = items
+        .iter()
+        .filter(|i| matches!(i, Item::Csi { .. }))
+        .count();
     (items.len(), csi, items.len() - csi)
 }
 
@@ -399,12 +486,21 @@ fn ethernet_pcap_written_by_pcap_writer() {
     let (c, n) = counters(&bytes);
     assert_eq!(n, 55);
     assert_eq!(
-        (c.packets, c.udp, c.adr018, c.nexmon, c.non_csi_skipped, c.malformed),
+        (
+            c.packets,
+            c.udp,
+            c.adr018,
+            c.nexmon,
+            c.non_csi_skipped,
+            c.malformed
+        ),
         (59, 57, 55, 0, 4, 0),
         "55 ADR-018 + DNS + random UDP are UDP; ARP and TCP are not"
     );
     // Frames through the frame iterator: 50.
-    let cap = Registry::builtin().open_path(temp_file("eth2.pcap", &bytes)).unwrap();
+    let cap = Registry::builtin()
+        .open_path(temp_file("eth2.pcap", &bytes))
+        .unwrap();
     assert_eq!(cap.count(), 50);
 }
 
@@ -413,11 +509,23 @@ fn raw_ip_nanosecond_pcap() {
     let items = load_items();
     let mut w = PcapWriter::with_linktype(Vec::new(), TsResolution::Nano, LINKTYPE_RAW).unwrap();
     for it in &items {
-        w.write_udp(it.ts_ns(), node_ip(it.node()), SINK, 40000, 5005, &datagram(it)).unwrap();
+        w.write_udp(
+            it.ts_ns(),
+            node_ip(it.node()),
+            SINK,
+            40000,
+            5005,
+            &datagram(it),
+        )
+        .unwrap();
     }
     let bytes = w.into_inner().unwrap();
     assert_eq!(&bytes[..4], &[0x4d, 0x3c, 0xb2, 0xa1]);
-    check_records(&read_registry(&temp_file("raw.pcap", &bytes)), &items, "raw-IP ns pcap");
+    check_records(
+        &read_registry(&temp_file("raw.pcap", &bytes)),
+        &items,
+        "raw-IP ns pcap",
+    );
 }
 
 /// A classic big-endian pcap with Linux cooked (SLL) frames, written by hand.
@@ -438,7 +546,13 @@ fn big_endian_sll_pcap_by_hand() {
     };
     for it in &items {
         let mut f = vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, it.node(), 0, 0, 0x08, 0x00];
-        f.extend(ipv4_udp(node_ip(it.node()), SINK, 40000, 5005, &datagram(it)));
+        f.extend(ipv4_udp(
+            node_ip(it.node()),
+            SINK,
+            40000,
+            5005,
+            &datagram(it),
+        ));
         add(it.ts_ns(), &f);
     }
     // An SLL frame carrying ARP: skipped.
@@ -531,7 +645,10 @@ fn pcapng_two_sections(items: &[Item]) -> Vec<u8> {
     let half = items.len() / 2;
     let mut out = Vec::new();
     for (s, chunk) in [&items[..half], &items[half..]].into_iter().enumerate() {
-        let mut ng = Ng { big: s == 1, out: Vec::new() };
+        let mut ng = Ng {
+            big: s == 1,
+            out: Vec::new(),
+        };
         ng.shb();
         ng.block(0x0000_0BAD, b"custom block to skip");
         ng.idb(LINKTYPE_LINUX_SLL2 as u16, Some(9));
@@ -552,7 +669,9 @@ fn pcapng_two_sections(items: &[Item]) -> Vec<u8> {
             }
         }
         // SPB (interface 0, SLL2) with a non-CSI datagram.
-        let mut f = vec![0x08, 0x00, 0, 0, 0, 0, 0, 3, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0];
+        let mut f = vec![
+            0x08, 0x00, 0, 0, 0, 0, 0, 3, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0,
+        ];
         f.extend(ipv4_udp(node_ip(1), SINK, 1, 9, b"not csi"));
         let mut b = ng.u32(f.len() as u32).to_vec();
         b.extend_from_slice(&f);
@@ -570,7 +689,10 @@ fn pcapng_two_sections_two_interfaces() {
     check_records(&recs, &items, "pcapng");
     let (c, n) = counters(&bytes);
     assert_eq!(n, 55);
-    assert_eq!((c.packets, c.udp, c.adr018, c.non_csi_skipped), (57, 57, 55, 2));
+    assert_eq!(
+        (c.packets, c.udp, c.adr018, c.non_csi_skipped),
+        (57, 57, 55, 2)
+    );
 }
 
 #[test]
@@ -583,10 +705,22 @@ fn malformed_datagrams_are_recoverable_with_offsets() {
             // An ADR-018 CSI datagram one byte short: malformed, reading continues.
             let mut d = datagram(&items[0]);
             d.pop();
-            bad_offset = 24 + (0..i).map(|k| 16 + 42 + datagram(&items[k]).len()).sum::<usize>();
-            w.write_udp(it.ts_ns(), node_ip(1), SINK, 40000, 5005, &d).unwrap();
+            bad_offset = 24
+                + (0..i)
+                    .map(|k| 16 + 42 + datagram(&items[k]).len())
+                    .sum::<usize>();
+            w.write_udp(it.ts_ns(), node_ip(1), SINK, 40000, 5005, &d)
+                .unwrap();
         }
-        w.write_udp(it.ts_ns(), node_ip(it.node()), SINK, 40000, 5005, &datagram(it)).unwrap();
+        w.write_udp(
+            it.ts_ns(),
+            node_ip(it.node()),
+            SINK,
+            40000,
+            5005,
+            &datagram(it),
+        )
+        .unwrap();
     }
     // A UDP datagram whose length field points past the captured bytes.
     let mut bytes = w.into_inner().unwrap();
@@ -602,7 +736,9 @@ fn malformed_datagrams_are_recoverable_with_offsets() {
     bytes.extend_from_slice(&(frame.len() as u32).to_le_bytes());
     bytes.extend_from_slice(&frame);
 
-    let mut cap = Registry::builtin().open_path(temp_file("bad.pcap", &bytes)).unwrap();
+    let mut cap = Registry::builtin()
+        .open_path(temp_file("bad.pcap", &bytes))
+        .unwrap();
     let all: Vec<_> = cap.records().collect();
     let errs: Vec<&Error> = all.iter().filter_map(|r| r.as_ref().err()).collect();
     assert_eq!(errs.len(), 2);
@@ -610,7 +746,11 @@ fn malformed_datagrams_are_recoverable_with_offsets() {
     assert_eq!(errs[0].offset(), Some(bad_offset as u64));
     assert!(errs[0].to_string().contains("esp32_adr018"), "{}", errs[0]);
     assert_eq!(errs[1].offset(), Some(cut_offset as u64));
-    assert!(errs[1].to_string().contains("past the captured bytes"), "{}", errs[1]);
+    assert!(
+        errs[1].to_string().contains("past the captured bytes"),
+        "{}",
+        errs[1]
+    );
     let good: Vec<Record> = all.into_iter().filter_map(|r| r.ok()).collect();
     check_records(&good, &items, "with malformed packets");
     assert_eq!(cap.stats().malformed, 2);
@@ -623,14 +763,25 @@ fn pcap_without_csi_gives_nothing() {
         w.write_packet(1_000_000_000 * i as i64, g).unwrap();
     }
     let bytes = w.into_inner().unwrap();
-    let mut cap = Registry::builtin().open_path(temp_file("none.pcap", &bytes)).unwrap();
+    let mut cap = Registry::builtin()
+        .open_path(temp_file("none.pcap", &bytes))
+        .unwrap();
     assert_eq!(cap.records().count(), 0);
     assert_eq!(cap.stats().malformed, 0);
     let (c, n) = counters(&bytes);
     assert_eq!((n, c.packets, c.non_csi_skipped), (0, 4, 4));
     // Header only.
-    let empty = PcapWriter::new(Vec::new(), TsResolution::Nano).unwrap().into_inner().unwrap();
-    assert_eq!(Registry::builtin().open_path(temp_file("empty.pcap", &empty)).unwrap().count(), 0);
+    let empty = PcapWriter::new(Vec::new(), TsResolution::Nano)
+        .unwrap()
+        .into_inner()
+        .unwrap();
+    assert_eq!(
+        Registry::builtin()
+            .open_path(temp_file("empty.pcap", &empty))
+            .unwrap()
+            .count(),
+        0
+    );
 }
 
 #[test]
@@ -640,7 +791,10 @@ fn committed_sample_is_reproducible() {
     if std::env::var_os("WIFI_SENSING_WRITE_FIXTURES").is_some() {
         std::fs::write(&path, &bytes).unwrap();
     }
-    assert_eq!(std::fs::read(&path).expect("fixtures/pcap/adr018_sample.pcap"), bytes);
+    assert_eq!(
+        std::fs::read(&path).expect("fixtures/pcap/adr018_sample.pcap"),
+        bytes
+    );
 }
 
 #[test]
@@ -652,11 +806,16 @@ fn committed_sample_reads_back() {
 #[test]
 #[ignore = "needs the capture kit (WIFI_SENSING_KIT)"]
 fn fixture_prefix_matches_kit() {
-    let kit_text = std::fs::read_to_string(kit().join("ruview_esp32/pretrain-1775182186.csi.jsonl")).unwrap();
-    let fixture = std::fs::read_to_string(fixtures().join("pcap/ruview_first50.csi.jsonl")).unwrap();
+    let kit_text =
+        std::fs::read_to_string(kit().join("ruview_esp32/pretrain-1775182186.csi.jsonl")).unwrap();
+    let fixture =
+        std::fs::read_to_string(fixtures().join("pcap/ruview_first50.csi.jsonl")).unwrap();
     let n = fixture.lines().count();
     assert_eq!(n, 54);
     let prefix: Vec<&str> = kit_text.lines().take(n).collect();
     assert_eq!(fixture.lines().collect::<Vec<_>>(), prefix);
-    assert_eq!(prefix.iter().filter(|l| l.contains("\"raw_csi\"")).count(), 50);
+    assert_eq!(
+        prefix.iter().filter(|l| l.contains("\"raw_csi\"")).count(),
+        50
+    );
 }

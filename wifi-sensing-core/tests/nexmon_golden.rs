@@ -10,7 +10,10 @@ use serde_json::Value;
 use wifi_sensing_core::formats::nexmon::{NexmonChip, NexmonMeta};
 use wifi_sensing_core::formats::pcap::{parse_udp, PcapPackets, PcapReader};
 use wifi_sensing_core::num_complex::Complex32;
-use wifi_sensing_core::{CaptureFormat, CaptureReader, Clock, CsiFrame, Device, FormatMeta, ReaderOptions, Record, Registry};
+use wifi_sensing_core::{
+    CaptureFormat, CaptureReader, Clock, CsiFrame, Device, FormatMeta, ReaderOptions, Record,
+    Registry,
+};
 
 const KIT_FILES: [&str; 5] = [
     "example.pcap",
@@ -28,7 +31,9 @@ fn meta(f: &CsiFrame) -> &NexmonMeta {
 }
 
 fn int(v: &Value, key: &str) -> i64 {
-    v[key].as_i64().unwrap_or_else(|| panic!("golden field {key} missing in {v}"))
+    v[key]
+        .as_i64()
+        .unwrap_or_else(|| panic!("golden field {key} missing in {v}"))
 }
 
 fn read_all(path: &Path, options: ReaderOptions) -> Vec<CsiFrame> {
@@ -42,7 +47,12 @@ fn read_all(path: &Path, options: ReaderOptions) -> Vec<CsiFrame> {
         .map(|f| f.unwrap_or_else(|e| panic!("{}: {e}", path.display())))
         .collect();
     let st = cap.stats();
-    assert_eq!((st.malformed, st.truncated.clone(), st.fatal.clone()), (0, None, None), "{}", path.display());
+    assert_eq!(
+        (st.malformed, st.truncated.clone(), st.fatal.clone()),
+        (0, None, None),
+        "{}",
+        path.display()
+    );
     frames
 }
 
@@ -51,7 +61,11 @@ fn check_file(capture: &Path, golden: &Path) -> usize {
     let g: Golden = load_golden(golden);
     let frames = read_all(capture, ReaderOptions::default());
     let name = capture.file_name().unwrap().to_string_lossy().to_string();
-    assert_eq!(frames.len() as i64, int(&g.header, "frames"), "{name}: frame count");
+    assert_eq!(
+        frames.len() as i64,
+        int(&g.header, "frames"),
+        "{name}: frame count"
+    );
     assert_eq!(frames.len(), g.frames.len(), "{name}: golden lines");
     let chip = g.header["chip"].as_str().unwrap();
     let nfft = int(&g.header, "nfft") as usize;
@@ -62,66 +76,137 @@ fn check_file(capture: &Path, golden: &Path) -> usize {
         let m = meta(f);
         // Time: pcap seconds + microseconds, host clock.
         assert_eq!(f.clock, Clock::Host, "{what}");
-        assert_eq!(f.timestamp_ns, int(gl, "sec") * 1_000_000_000 + int(gl, "usec") * 1000, "{what}: time");
+        assert_eq!(
+            f.timestamp_ns,
+            int(gl, "sec") * 1_000_000_000 + int(gl, "usec") * 1000,
+            "{what}: time"
+        );
         // Header fields under the golden names.
         assert_eq!(i64::from(m.magic), int(gl, "magic"), "{what}: magic");
-        let src: Vec<u8> = gl["src_addr"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u8).collect();
+        let src: Vec<u8> = gl["src_addr"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u8)
+            .collect();
         assert_eq!(m.src_addr.to_vec(), src, "{what}: src_addr");
         assert_eq!(f.mac, Some(m.src_addr), "{what}");
         assert_eq!(i64::from(m.seq), int(gl, "seq"), "{what}: seq");
         assert_eq!(f.sequence, Some(u32::from(m.seq >> 4)), "{what}: sequence");
         assert_eq!(i64::from(m.core), int(gl, "core"), "{what}: core");
         assert_eq!(i64::from(m.spatial), int(gl, "spatial"), "{what}: spatial");
-        assert_eq!(i64::from(m.chan_spec), int(gl, "chan_spec"), "{what}: chan_spec");
-        assert_eq!(i64::from(m.chip_version), int(gl, "chip_version"), "{what}: chip_version");
+        assert_eq!(
+            i64::from(m.chan_spec),
+            int(gl, "chan_spec"),
+            "{what}: chan_spec"
+        );
+        assert_eq!(
+            i64::from(m.chip_version),
+            int(gl, "chip_version"),
+            "{what}: chip_version"
+        );
         assert_eq!(i64::from(m.caplen), int(gl, "caplen"), "{what}: caplen");
         assert_eq!(i64::from(m.wirelen), int(gl, "wirelen"), "{what}: wirelen");
         assert_eq!(m.offset as i64, int(gl, "_offset"), "{what}: _offset");
-        assert_eq!(i64::from(m.udp_payload_len), int(gl, "_udp_payload_len"), "{what}: _udp_payload_len");
-        let trailer = gl.get("_eth_trailer_len").and_then(Value::as_i64).unwrap_or(0);
-        assert_eq!(i64::from(m.eth_trailer_len), trailer, "{what}: _eth_trailer_len");
+        assert_eq!(
+            i64::from(m.udp_payload_len),
+            int(gl, "_udp_payload_len"),
+            "{what}: _udp_payload_len"
+        );
+        let trailer = gl
+            .get("_eth_trailer_len")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        assert_eq!(
+            i64::from(m.eth_trailer_len),
+            trailer,
+            "{what}: _eth_trailer_len"
+        );
         trailers += usize::from(trailer > 0);
         match gl.get("rssi") {
             Some(r) => {
                 assert_eq!(m.header_version, 2, "{what}");
                 assert_eq!(m.rssi.map(i64::from), r.as_i64(), "{what}: rssi");
-                assert_eq!(f.rssi_dbm, Some(r.as_i64().unwrap() as f32), "{what}: rssi_dbm");
+                assert_eq!(
+                    f.rssi_dbm,
+                    Some(r.as_i64().unwrap() as f32),
+                    "{what}: rssi_dbm"
+                );
                 assert_eq!(m.fc.map(i64::from), gl["fc"].as_i64(), "{what}: fc");
             }
             None => {
-                assert!(m.header_version < 2 && m.rssi.is_none() && m.fc.is_none() && f.rssi_dbm.is_none(), "{what}");
+                assert!(
+                    m.header_version < 2
+                        && m.rssi.is_none()
+                        && m.fc.is_none()
+                        && f.rssi_dbm.is_none(),
+                    "{what}"
+                );
             }
         }
         // Chip, size and channel.
-        assert_eq!(m.chip.map(NexmonChip::name).unwrap_or("?"), chip, "{what}: chip");
+        assert_eq!(
+            m.chip.map(NexmonChip::name).unwrap_or("?"),
+            chip,
+            "{what}: chip"
+        );
         assert_eq!(m.nfft as usize, nfft, "{what}: nfft");
         assert_eq!(f.shape(), (1, 1, nfft), "{what}");
-        assert_eq!(f.channel.map(i64::from), cs["channel"].as_i64(), "{what}: channel");
-        assert_eq!(f.bandwidth_mhz.map(i64::from), cs["bandwidth_mhz"].as_i64(), "{what}: bandwidth");
-        assert_eq!(i64::from(m.sideband), int(cs, "sideband"), "{what}: sideband");
-        assert_eq!(f.center_freq_mhz, Some(5000 + 5 * cs["channel"].as_u64().unwrap() as u32), "{what}");
+        assert_eq!(
+            f.channel.map(i64::from),
+            cs["channel"].as_i64(),
+            "{what}: channel"
+        );
+        assert_eq!(
+            f.bandwidth_mhz.map(i64::from),
+            cs["bandwidth_mhz"].as_i64(),
+            "{what}: bandwidth"
+        );
+        assert_eq!(
+            i64::from(m.sideband),
+            int(cs, "sideband"),
+            "{what}: sideband"
+        );
+        assert_eq!(
+            f.center_freq_mhz,
+            Some(5000 + 5 * cs["channel"].as_u64().unwrap() as u32),
+            "{what}"
+        );
         assert_eq!(f.format, CaptureFormat::Nexmon);
         // CSI values: integers for every chip (packed float with autoscale = 1 gives integers).
         assert_csi_matches(f, gl, 0.0, &what);
     }
-    assert_eq!(trailers as i64, int(&g.header, "packets_with_ethernet_trailer"), "{name}: trailer packets");
+    assert_eq!(
+        trailers as i64,
+        int(&g.header, "packets_with_ethernet_trailer"),
+        "{name}: trailer packets"
+    );
     frames.len()
 }
 
 fn kit_pair(name: &str) -> (PathBuf, PathBuf) {
     let k = kit();
-    (k.join("nexmon").join(name), k.join("golden/nexmon").join(format!("{name}.jsonl")))
+    (
+        k.join("nexmon").join(name),
+        k.join("golden/nexmon").join(format!("{name}.jsonl")),
+    )
 }
 
 #[test]
 fn fixture_example_v0_bcm4358_matches_golden() {
     let dir = fixtures().join("nexmon");
-    assert_eq!(check_file(&dir.join("example.pcap"), &dir.join("example.pcap.jsonl")), 4);
+    assert_eq!(
+        check_file(&dir.join("example.pcap"), &dir.join("example.pcap.jsonl")),
+        4
+    );
     // v0 carries no chip id: the packed-float bcm4358 layout was inferred from the data.
     let frames = read_all(&dir.join("example.pcap"), ReaderOptions::default());
     for f in &frames {
         let m = meta(f);
-        assert_eq!((m.header_version, m.chip_version, m.chip, m.chip_inferred), (0, 0xdead, Some(NexmonChip::Bcm4358), true));
+        assert_eq!(
+            (m.header_version, m.chip_version, m.chip, m.chip_inferred),
+            (0, 0xdead, Some(NexmonChip::Bcm4358), true)
+        );
         assert!(m.packed_float);
         assert_eq!(f.device, Device::Bcm4358);
         assert_eq!(m.control_channel, Some(157));
@@ -132,7 +217,10 @@ fn fixture_example_v0_bcm4358_matches_golden() {
 fn fixture_40mhz_v2_bcm43455c0_matches_golden() {
     let dir = fixtures().join("nexmon");
     assert_eq!(
-        check_file(&dir.join("40mhz_1600085286.pcap"), &dir.join("40mhz_1600085286.pcap.jsonl")),
+        check_file(
+            &dir.join("40mhz_1600085286.pcap"),
+            &dir.join("40mhz_1600085286.pcap.jsonl")
+        ),
         81
     );
 }
@@ -154,8 +242,16 @@ fn kit_fixtures_are_the_kit_files() {
     for name in ["example.pcap", "40mhz_1600085286.pcap"] {
         let (c, g) = kit_pair(name);
         let dir = fixtures().join("nexmon");
-        assert_eq!(std::fs::read(&c).unwrap(), std::fs::read(dir.join(name)).unwrap(), "{name}");
-        assert_eq!(std::fs::read(&g).unwrap(), std::fs::read(dir.join(format!("{name}.jsonl"))).unwrap(), "{name}");
+        assert_eq!(
+            std::fs::read(&c).unwrap(),
+            std::fs::read(dir.join(name)).unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            std::fs::read(&g).unwrap(),
+            std::fs::read(dir.join(format!("{name}.jsonl"))).unwrap(),
+            "{name}"
+        );
     }
 }
 
@@ -194,7 +290,10 @@ fn assert_same_csi(a: &[CsiFrame], b: &[CsiFrame]) {
 fn inference_without_chip_id_reproduces_known_chips() {
     // int16 (bcm4339) and packed float (bcm4366c0) files with their chip id replaced by the v0
     // padding: the inferred layout gives the same values as the known chip.
-    for (name, expect_chip) in [("example_4339.pcap", None), ("example_4366c0.pcap", Some(NexmonChip::Bcm4366c0))] {
+    for (name, expect_chip) in [
+        ("example_4339.pcap", None),
+        ("example_4366c0.pcap", Some(NexmonChip::Bcm4366c0)),
+    ] {
         let (c, _) = kit_pair(name);
         let original = read_all(&c, ReaderOptions::default());
         let mut bytes = std::fs::read(&c).unwrap();
@@ -203,13 +302,19 @@ fn inference_without_chip_id_reproduces_known_chips() {
         assert_same_csi(&original, &inferred);
         for f in &inferred {
             let m = meta(f);
-            assert_eq!((m.header_version, m.chip, m.chip_inferred), (0, expect_chip, true), "{name}");
+            assert_eq!(
+                (m.header_version, m.chip, m.chip_inferred),
+                (0, expect_chip, true),
+                "{name}"
+            );
         }
         // An unknown chip id in a v1 header takes the same route.
         patch_chip_id(&mut bytes, 0x7777);
         let inferred = read_bytes(bytes, ReaderOptions::default());
         assert_same_csi(&original, &inferred);
-        assert!(inferred.iter().all(|f| meta(f).header_version == 1 && meta(f).chip_inferred));
+        assert!(inferred
+            .iter()
+            .all(|f| meta(f).header_version == 1 && meta(f).chip_inferred));
     }
 }
 
@@ -222,7 +327,9 @@ fn forced_chip_overrides_inference() {
     let forced = read_all(&path, o);
     let inferred = read_all(&path, ReaderOptions::default());
     assert_eq!(forced.len(), 4);
-    assert!(forced.iter().all(|f| !meta(f).chip_inferred && meta(f).chip == Some(NexmonChip::Bcm4339)));
+    assert!(forced
+        .iter()
+        .all(|f| !meta(f).chip_inferred && meta(f).chip == Some(NexmonChip::Bcm4339)));
     assert_ne!(forced[0].csi, inferred[0].csi);
     // Word 0 of the first packet is 0x004fd031: as int16 that is (-12239, 79).
     assert_eq!(forced[0].csi[[0, 0, 0]], Complex32::new(-12239.0, 79.0));
@@ -270,7 +377,10 @@ fn grouping_example_4339_gives_950_frames_of_3_streams() {
             let im = gl["csi"]["im"].as_array().unwrap();
             for sc in 0..256 {
                 let v = f.csi[[0, ss, sc]];
-                assert_eq!((v.re as i64, v.im as i64), (re[sc].as_i64().unwrap(), im[sc].as_i64().unwrap()));
+                assert_eq!(
+                    (v.re as i64, v.im as i64),
+                    (re[sc].as_i64().unwrap(), im[sc].as_i64().unwrap())
+                );
             }
             k += 1;
         }
@@ -295,7 +405,10 @@ fn v2_phy_status_masking_on_43455c0() {
             let want = if k < 3 {
                 Complex32::new(0.0, 0.0)
             } else {
-                Complex32::new(re[k].as_f64().unwrap() as f32, im[k].as_f64().unwrap() as f32)
+                Complex32::new(
+                    re[k].as_f64().unwrap() as f32,
+                    im[k].as_f64().unwrap() as f32,
+                )
             };
             assert_eq!(f.csi[[0, 0, k]], want);
         }
@@ -313,7 +426,18 @@ fn reader_counters_on_fixture() {
         n += 1;
     }
     let c = r.counters();
-    assert_eq!((n, c.packets, c.udp, c.nexmon, c.adr018, c.non_csi_skipped, c.malformed), (81, 81, 81, 81, 0, 0, 0));
+    assert_eq!(
+        (
+            n,
+            c.packets,
+            c.udp,
+            c.nexmon,
+            c.adr018,
+            c.non_csi_skipped,
+            c.malformed
+        ),
+        (81, 81, 81, 81, 0, 0, 0)
+    );
 }
 
 #[test]

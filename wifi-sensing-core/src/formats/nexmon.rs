@@ -445,53 +445,78 @@ pub fn unpack_int16(words: &[u8], out: &mut Vec<Complex32>) {
 
 /// Appends the packed-float words of `words` to `out`, unpacked with autoscale = 1 (D7).
 ///
-/// `mantissa_bits` M and `exponent_bits` E are 9/5 (bcm4358) or 12/6 (bcm4366c0); other values
-/// in 2..=16 / 1..=8 work the same way.
-pub fn unpack_float(words: &[u8], mantissa_bits: u32, exponent_bits: u32, out: &mut Vec<Complex32>) {
-    let m = mantissa_bits.clamp(2, 16);
-    let e = exponent_bits.clamp(1, 8);
+/// `mantissa_bits` M and `exponent_bits` E are 9/5 (bcm4358) or 12/6 (bcm4366c0); other layouts
+/// with E in 1..=8 and E + 2M <= 32 work the same way (larger values are clamped to that).
+pub fn unpack_float(
+    words: &[u8],
+    mantissa_bits: u32,
+    exponent_bits: u32,
+    out: &mut Vec<Complex32>,
+) {
+    // The two real layouts get their own instantiation so every shift is a constant and the
+    // loops vectorise.
+    match (mantissa_bits, exponent_bits) {
+        (9, 5) => unpack_float_with(words, 9, 5, out),
+        (12, 6) => unpack_float_with(words, 12, 6, out),
+        (m, e) => {
+            let e = e.clamp(1, 8);
+            unpack_float_with(words, m.clamp(2, (32 - e) / 2), e, out)
+        }
+    }
+}
+
+/// Body of [`unpack_float`] for `e` in 1..=8 and `m` in 2.. with `e + 2m <= 32`.
+///
+/// A part `v` (at most M − 1 bits) scaled by `2^s` is computed as `trunc(v · 2^s)` in f32: the
+/// product is exact (a power-of-two scaling of an integer below 2^15 that stays a normal float),
+/// so truncating it equals `v << s` for `s ≥ 0` and `v >> −s` for `s < 0`, and it is 0 for
+/// `s < −M` as the rule requires. All of it stays in f32 lanes, so the loop vectorises. For a non-zero word `s ≤ 10` because maxbit ≥ e + ⌊log2(r | q)⌋,
+/// so results stay below 2^11; a zero word gives 0 for any `s`.
+#[inline(always)]
+fn unpack_float_with(words: &[u8], m: u32, e: u32, out: &mut Vec<Complex32>) {
     let e_mask = (1u32 << e) - 1;
     let mag_mask = (1u32 << (m - 1)) - 1;
     let sign_shift = 32 - e;
-    let exp = |w: u32| ((w & e_mask) << sign_shift) as i32 >> sign_shift;
+    let (q_sign, r_sign) = (e + m - 1, e + 2 * m - 1);
     let mut maxbit: i32 = -(1 << (e - 1));
     for c in words.chunks_exact(4) {
         let w = word(c);
-        let v = ((w >> e) & mag_mask) | ((w >> (e + m)) & mag_mask);
-        if v != 0 {
-            maxbit = maxbit.max(exp(w) + (31 - v.leading_zeros()) as i32);
-        }
+        let ex = ((w & e_mask) << sign_shift) as i32 >> sign_shift;
+        let v = ((w >> e) | (w >> (e + m))) & mag_mask;
+        // floor(log2(v)) from the exponent of the (exact) float value of v.
+        let lg = (((v as i32) as f32).to_bits() >> 23) as i32 - 127;
+        maxbit = maxbit.max(if v != 0 { ex + lg } else { i32::MIN });
     }
     let shift = 10 - maxbit;
-    let neg_m = -(m as i32);
-    out.extend(words.chunks_exact(4).map(|c| {
+    let start = out.len();
+    out.resize(start + words.len() / 4, Complex32::new(0.0, 0.0));
+    for (o, c) in out[start..].iter_mut().zip(words.chunks_exact(4)) {
         let w = word(c);
-        let q = (w >> e) & mag_mask;
-        let r = (w >> (e + m)) & mag_mask;
-        if q | r == 0 {
-            return Complex32::new(0.0, 0.0);
-        }
-        // s <= 10 here because maxbit >= exp + floor(log2(r | q)).
-        let s = exp(w) + shift;
-        let scale = |v: u32| -> i32 {
-            if s < neg_m {
-                0
-            } else if s < 0 {
-                (v >> (-s) as u32) as i32
-            } else {
-                (v << s as u32) as i32
-            }
-        };
-        let mut re = scale(r);
-        let mut im = scale(q);
-        if (w >> (e + 2 * m - 1)) & 1 != 0 {
-            re = -re;
-        }
-        if (w >> (e + m - 1)) & 1 != 0 {
-            im = -im;
-        }
-        Complex32::new(re as f32, im as f32)
-    }));
+        let ex = ((w & e_mask) << sign_shift) as i32 >> sign_shift;
+        let s = (ex + shift).clamp(-126, 127);
+        let scale = f32::from_bits(((s + 127) as u32) << 23);
+        let q = ((w >> e) & mag_mask) as i32 as f32;
+        let r = ((w >> (e + m)) & mag_mask) as i32 as f32;
+        let re = trunc_small(r * scale);
+        let im = trunc_small(q * scale);
+        // `0.0 - x` rather than `-x`, so a zero stays +0.0.
+        let re = if (w >> r_sign) & 1 != 0 { 0.0 - re } else { re };
+        let im = if (w >> q_sign) & 1 != 0 { 0.0 - im } else { im };
+        *o = Complex32::new(re, im);
+    }
+}
+
+/// `trunc(y)` for `0 <= y < 2^22`, with operations that vectorise on every x86-64 (adding and
+/// subtracting 2^23 rounds to an integer; a result above `y` was rounded up).
+#[inline(always)]
+fn trunc_small(y: f32) -> f32 {
+    const BIG: f32 = 8_388_608.0;
+    let t = (y + BIG) - BIG;
+    if t > y {
+        t - 1.0
+    } else {
+        t
+    }
 }
 
 /// Result of [`infer_word_format`].
@@ -544,7 +569,10 @@ pub fn infer_word_format(words: &[u8], skip: std::ops::Range<usize>) -> Inferenc
     } else if !over23 {
         Some((NexmonChip::Bcm4358.word_format(), Some(NexmonChip::Bcm4358)))
     } else if !over30 {
-        Some((NexmonChip::Bcm4366c0.word_format(), Some(NexmonChip::Bcm4366c0)))
+        Some((
+            NexmonChip::Bcm4366c0.word_format(),
+            Some(NexmonChip::Bcm4366c0),
+        ))
     } else {
         None
     };
@@ -625,7 +653,12 @@ impl NexmonDecoder {
 
     /// Decodes one payload. Completed frames are appended to `out` (none while a group is
     /// still open). Errors are recoverable [`Error::Malformed`] with `info.offset`.
-    pub fn push(&mut self, payload: &[u8], info: &PacketInfo, out: &mut Vec<CsiFrame>) -> Result<()> {
+    pub fn push(
+        &mut self,
+        payload: &[u8],
+        info: &PacketInfo,
+        out: &mut Vec<CsiFrame>,
+    ) -> Result<()> {
         let d = self.decode(payload, info)?;
         if !self.options.group_by_sequence {
             let f = self.build(vec![d]);
@@ -638,10 +671,9 @@ impl NexmonDecoder {
                 && first.header.chan_spec == d.header.chan_spec
                 && first.nfft == d.nfft
                 && first.packed == d.packed
-                && !self
-                    .group
-                    .iter()
-                    .any(|g| g.header.core == d.header.core && g.header.spatial == d.header.spatial);
+                && !self.group.iter().any(|g| {
+                    g.header.core == d.header.core && g.header.spatial == d.header.spatial
+                });
             if !joins {
                 if let Some(f) = self.flush() {
                     out.push(f);
@@ -672,7 +704,11 @@ impl NexmonDecoder {
         if body.len() % 4 != 0 {
             return Err(malformed(
                 info.offset,
-                format!("Nexmon payload of {} bytes: CSI part of {} bytes is not whole 4-byte words", p.len(), body.len()),
+                format!(
+                    "Nexmon payload of {} bytes: CSI part of {} bytes is not whole 4-byte words",
+                    p.len(),
+                    body.len()
+                ),
             ));
         }
         let nfft = body.len() / 4;
@@ -683,7 +719,11 @@ impl NexmonDecoder {
             ));
         }
         let chanspec = header.chanspec();
-        let phy = if header.version == 2 { phy_status_words(chanspec) } else { 0..0 };
+        let phy = if header.version == 2 {
+            phy_status_words(chanspec)
+        } else {
+            0..0
+        };
         let known = if header.version >= 1 {
             NexmonChip::from_chip_version(header.chip_version)
         } else {
@@ -770,11 +810,22 @@ impl NexmonDecoder {
         let nfft = packets[0].nfft;
         let (csi, group) = if packets.len() == 1 && !self.options.group_by_sequence {
             let data = std::mem::take(&mut packets[0].csi);
-            let a = Array3::from_shape_vec((1, 1, nfft), data).unwrap_or_else(|_| Array3::zeros((1, 1, nfft)));
+            let a = Array3::from_shape_vec((1, 1, nfft), data)
+                .unwrap_or_else(|_| Array3::zeros((1, 1, nfft)));
             (a, Vec::new())
         } else {
-            let n_core = packets.iter().map(|d| usize::from(d.header.core)).max().unwrap_or(0) + 1;
-            let n_ss = packets.iter().map(|d| usize::from(d.header.spatial)).max().unwrap_or(0) + 1;
+            let n_core = packets
+                .iter()
+                .map(|d| usize::from(d.header.core))
+                .max()
+                .unwrap_or(0)
+                + 1;
+            let n_ss = packets
+                .iter()
+                .map(|d| usize::from(d.header.spatial))
+                .max()
+                .unwrap_or(0)
+                + 1;
             let mut data = vec![Complex32::new(0.0, 0.0); n_core * n_ss * nfft];
             let mut slots = Vec::with_capacity(packets.len());
             for d in &packets {
@@ -819,7 +870,10 @@ impl NexmonDecoder {
             phy_status_masked: d.masked,
             group,
         };
-        let device = d.chip.map(NexmonChip::device).unwrap_or(Device::BroadcomUnknown);
+        let device = d
+            .chip
+            .map(NexmonChip::device)
+            .unwrap_or(Device::BroadcomUnknown);
         let mut f = CsiFrame::new(CaptureFormat::Nexmon, device, csi);
         f.timestamp_ns = timestamp_ns;
         f.clock = clock;
@@ -838,13 +892,18 @@ impl NexmonDecoder {
 
 /// Decodes one Nexmon payload into a `[1, 1, nfft]` frame, without state (the chip is inferred
 /// from this packet alone when the header does not name it; `node_id` is 0).
-pub fn decode_payload(payload: &[u8], info: &PacketInfo, options: &NexmonOptions) -> Result<CsiFrame> {
+pub fn decode_payload(
+    payload: &[u8],
+    info: &PacketInfo,
+    options: &NexmonOptions,
+) -> Result<CsiFrame> {
     let mut opts = options.clone();
     opts.group_by_sequence = false;
     let mut d = NexmonDecoder::new(opts);
     let mut out = Vec::with_capacity(1);
     d.push(payload, info, &mut out)?;
-    out.pop().ok_or_else(|| malformed(info.offset, "no frame decoded"))
+    out.pop()
+        .ok_or_else(|| malformed(info.offset, "no frame decoded"))
 }
 
 #[cfg(test)]
@@ -880,7 +939,10 @@ mod tests {
         assert_eq!(NexmonHeader::parse(&v0).unwrap().version, 0);
         assert_eq!(NexmonHeader::parse(&v1).unwrap().version, 1);
         let h = NexmonHeader::parse(&v2).unwrap();
-        assert_eq!((h.version, h.magic, h.rssi, h.fc), (2, 0x1111, Some(-58), Some(0x80)));
+        assert_eq!(
+            (h.version, h.magic, h.rssi, h.fc),
+            (2, 0x1111, Some(-58), Some(0x80))
+        );
         assert_eq!((h.core, h.spatial), (1, 3));
         assert!(NexmonHeader::parse(&v2[..17]).is_none());
         assert!(NexmonHeader::parse(&[0x12; 30]).is_none());
@@ -889,14 +951,33 @@ mod tests {
     #[test]
     fn chanspecs_of_the_kit() {
         let c = Chanspec::decode(0xe02a);
-        assert_eq!((c.channel, c.bandwidth_mhz(), c.band_code, c.center_freq_mhz()), (42, Some(80), 3, Some(5210)));
+        assert_eq!(
+            (
+                c.channel,
+                c.bandwidth_mhz(),
+                c.band_code,
+                c.center_freq_mhz()
+            ),
+            (42, Some(80), 3, Some(5210))
+        );
         assert_eq!(c.control_channel(), Some(36));
         let c = Chanspec::decode(0xd826);
-        assert_eq!((c.channel, c.bandwidth_mhz(), c.center_freq_mhz(), c.control_channel()), (38, Some(40), Some(5190), Some(36)));
+        assert_eq!(
+            (
+                c.channel,
+                c.bandwidth_mhz(),
+                c.center_freq_mhz(),
+                c.control_channel()
+            ),
+            (38, Some(40), Some(5190), Some(36))
+        );
         let c = Chanspec::decode(0xe06a);
         assert_eq!((c.channel, c.control_channel()), (106, Some(100)));
         let c = Chanspec::decode(0x1006); // 2.4 GHz, 20 MHz, channel 6
-        assert_eq!((c.bandwidth_mhz(), c.center_freq_mhz(), c.control_channel()), (Some(20), Some(2437), Some(6)));
+        assert_eq!(
+            (c.bandwidth_mhz(), c.center_freq_mhz(), c.control_channel()),
+            (Some(20), Some(2437), Some(6))
+        );
         assert_eq!(Chanspec::decode(0xe700 | 42).control_channel(), None);
     }
 
@@ -928,15 +1009,111 @@ mod tests {
         assert_eq!(out[1], Complex32::new(0.0, -1.0));
     }
 
+    /// Straightforward reading of FORMATS.md 2.3, step by step.
+    fn reference_unpack(words: &[u32], m: u32, e: u32) -> Vec<(i64, i64)> {
+        let part = |w: u32, at: u32| i64::from((w >> at) & ((1 << (m - 1)) - 1));
+        let exp = |w: u32| {
+            let x = i64::from(w & ((1 << e) - 1));
+            if x >= 1 << (e - 1) {
+                x - (1 << e)
+            } else {
+                x
+            }
+        };
+        let mut maxbit = -(1i64 << (e - 1));
+        for &w in words {
+            let v = part(w, e) | part(w, e + m);
+            if v != 0 {
+                maxbit = maxbit.max(exp(w) + (63 - v.leading_zeros() as i64));
+            }
+        }
+        let shift = 10 - maxbit;
+        words
+            .iter()
+            .map(|&w| {
+                let s = exp(w) + shift;
+                let f = |v: i64, sign_at: u32| {
+                    let x = if v == 0 || s < -(m as i64) {
+                        0
+                    } else if s < 0 {
+                        v >> -s
+                    } else {
+                        v << s
+                    };
+                    if (w >> sign_at) & 1 == 1 {
+                        -x
+                    } else {
+                        x
+                    }
+                };
+                (f(part(w, e + m), e + 2 * m - 1), f(part(w, e), e + m - 1))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn float_unpacking_equals_reference() {
+        let mut x = 0x9E37_79B9u32;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        for (m, e) in [(9, 5), (12, 6), (7, 3), (12, 8)] {
+            for round in 0..200 {
+                let words: Vec<u32> = (0..64)
+                    .map(|i| {
+                        let w = next();
+                        match round % 4 {
+                            0 => w,
+                            1 if i % 3 == 0 => 0,
+                            2 => w & 0x00FF_FFFF,
+                            _ => w & !((1 << e) - 1) | (round as u32 & ((1 << e) - 1)),
+                        }
+                    })
+                    .collect();
+                let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+                let mut out = Vec::new();
+                unpack_float(&bytes, m, e, &mut out);
+                let want = reference_unpack(&words, m, e);
+                for (k, (c, (re, im))) in out.iter().zip(&want).enumerate() {
+                    assert_eq!(
+                        (c.re as i64, c.im as i64),
+                        (*re, *im),
+                        "M {m} E {e} round {round} word {k}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn inference_rules() {
-        let int16: Vec<u8> = (0..64).flat_map(|i| int16_word(i * 100 - 3000, -i * 7).to_le_bytes()).collect();
-        assert_eq!(infer_word_format(&int16, 0..0).format, Some((WordFormat::Int16, None)));
-        let f4358: Vec<u8> = (0..64u32).flat_map(|i| (0x0040_2000 | (i << 14) | 0x1F5).to_le_bytes()).collect();
-        assert_eq!(infer_word_format(&f4358, 0..0).format.unwrap().1, Some(NexmonChip::Bcm4358));
-        let f4366: Vec<u8> = (0..64u32).flat_map(|i| (0x2000_2000 | (i << 18) | 0x35).to_le_bytes()).collect();
-        assert_eq!(infer_word_format(&f4366, 0..0).format.unwrap().1, Some(NexmonChip::Bcm4366c0));
-        let junk: Vec<u8> = (0..64u32).flat_map(|i| (0xC000_2000 | i).to_le_bytes()).collect();
+        let int16: Vec<u8> = (0..64)
+            .flat_map(|i| int16_word(i * 100 - 3000, -i * 7).to_le_bytes())
+            .collect();
+        assert_eq!(
+            infer_word_format(&int16, 0..0).format,
+            Some((WordFormat::Int16, None))
+        );
+        let f4358: Vec<u8> = (0..64u32)
+            .flat_map(|i| (0x0040_2000 | (i << 14) | 0x1F5).to_le_bytes())
+            .collect();
+        assert_eq!(
+            infer_word_format(&f4358, 0..0).format.unwrap().1,
+            Some(NexmonChip::Bcm4358)
+        );
+        let f4366: Vec<u8> = (0..64u32)
+            .flat_map(|i| (0x2000_2000 | (i << 18) | 0x35).to_le_bytes())
+            .collect();
+        assert_eq!(
+            infer_word_format(&f4366, 0..0).format.unwrap().1,
+            Some(NexmonChip::Bcm4366c0)
+        );
+        let junk: Vec<u8> = (0..64u32)
+            .flat_map(|i| (0xC000_2000 | i).to_le_bytes())
+            .collect();
         assert_eq!(infer_word_format(&junk, 0..0).format, None);
         assert!(!infer_word_format(&[0; 256], 0..0).is_strong());
     }
@@ -959,7 +1136,9 @@ mod tests {
             assert_eq!(masked.csi[[0, 0, k]], Complex32::new(0.0, 0.0));
         }
         assert_eq!(masked.csi[[0, 0, 5]], Complex32::new(2.0, -2.0));
-        let FormatMeta::Nexmon(m) = &masked.meta else { panic!() };
+        let FormatMeta::Nexmon(m) = &masked.meta else {
+            panic!()
+        };
         assert!(m.phy_status_masked);
     }
 
@@ -973,7 +1152,8 @@ mod tests {
         let info = PacketInfo::default();
         let mut out = Vec::new();
         for (seq, core_nss) in [(16u16, 0u16), (16, 1), (16, 8), (16, 9), (32, 0), (32, 0)] {
-            d.push(&payload(1, 1, core_nss, seq, &words), &info, &mut out).unwrap();
+            d.push(&payload(1, 1, core_nss, seq, &words), &info, &mut out)
+                .unwrap();
         }
         assert_eq!(out.len(), 2);
         out.extend(d.flush());
@@ -981,8 +1161,14 @@ mod tests {
         assert_eq!(out[0].shape(), (2, 2, 64));
         assert_eq!(out[0].sequence, Some(1));
         assert_eq!(out[1].shape(), (1, 1, 64));
-        assert_eq!(out[2].shape(), (1, 1, 64), "a repeated slot starts a new group");
-        let FormatMeta::Nexmon(m) = &out[0].meta else { panic!() };
+        assert_eq!(
+            out[2].shape(),
+            (1, 1, 64),
+            "a repeated slot starts a new group"
+        );
+        let FormatMeta::Nexmon(m) = &out[0].meta else {
+            panic!()
+        };
         assert_eq!(m.group, vec![[0, 0], [1, 0], [0, 1], [1, 1]]);
     }
 
@@ -998,7 +1184,10 @@ mod tests {
         let e = decode_payload(&p, &info, &o).unwrap_err();
         assert!(e.is_recoverable() && e.offset() == Some(77));
         let p = payload(1, 1, 0, 0, &[0; 63]);
-        assert!(decode_payload(&p, &info, &o).unwrap_err().to_string().contains("63 CSI words"));
+        assert!(decode_payload(&p, &info, &o)
+            .unwrap_err()
+            .to_string()
+            .contains("63 CSI words"));
         assert!(decode_payload(&[0x11, 0x11, 0], &info, &o).is_err());
     }
 

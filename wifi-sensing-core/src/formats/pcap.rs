@@ -68,7 +68,8 @@
 //!
 //! ```no_run
 //! use wifi_sensing_core::formats::pcap::{PcapPackets, udp_payload};
-//! let file = std::io::BufReader::new(std::fs::File::open("capture.pcap")?);
+//! let file = std::fs::File::open("capture.pcap").map_err(|e| wifi_sensing_core::Error::io("open", e))?;
+//! let file = std::io::BufReader::new(file);
 //! let mut packets = PcapPackets::new(file, &Default::default())?;
 //! while let Some(p) = packets.next_packet() {
 //!     let p = p?;
@@ -388,19 +389,30 @@ impl<R: BufRead> PcapPackets<R> {
             let major = u16_at(&h, 0, big);
             let minor = u16_at(&h, 2, big);
             if major != 2 {
-                return Err(invalid(4, format!("pcap version {major}.{minor}: only 2.x exists")));
+                return Err(invalid(
+                    4,
+                    format!("pcap version {major}.{minor}: only 2.x exists"),
+                ));
             }
             let snaplen = u32_at(&h, 12, big);
             let linktype = u32_at(&h, 16, big) & 0xFFFF;
             me.big_endian = big;
-            me.classic_unit = if nano { TsUnit::Pow10(9) } else { TsUnit::Pow10(6) };
+            me.classic_unit = if nano {
+                TsUnit::Pow10(9)
+            } else {
+                TsUnit::Pow10(6)
+            };
             me.info = FileInfo {
                 container: Container::Pcap,
                 big_endian: big,
                 version: (major, minor),
                 linktype: Some(linktype),
                 snaplen,
-                resolution: Some(if nano { TsResolution::Nano } else { TsResolution::Micro }),
+                resolution: Some(if nano {
+                    TsResolution::Nano
+                } else {
+                    TsResolution::Micro
+                }),
             };
             Ok(me)
         } else if magic == PCAPNG_SHB.to_le_bytes() {
@@ -439,7 +451,8 @@ impl<R: BufRead> PcapPackets<R> {
 
     /// Skips `n` bytes; returns how many were skipped.
     fn skip(&mut self, n: u64) -> Result<u64> {
-        let got = std::io::copy(&mut (&mut self.input).take(n), &mut std::io::sink()).map_err(io_err)?;
+        let got =
+            std::io::copy(&mut (&mut self.input).take(n), &mut std::io::sink()).map_err(io_err)?;
         self.pos += got;
         Ok(got)
     }
@@ -466,7 +479,9 @@ impl<R: BufRead> PcapPackets<R> {
         if blen % 4 != 0 || blen < 28 {
             return Err(invalid(
                 start + 4,
-                format!("pcapng section header block length {blen} (must be a multiple of 4 and >= 28)"),
+                format!(
+                    "pcapng section header block length {blen} (must be a multiple of 4 and >= 28)"
+                ),
             ));
         }
         if blen > MAX_META_BLOCK.max(self.max_record) {
@@ -489,11 +504,16 @@ impl<R: BufRead> PcapPackets<R> {
         if trailer != blen {
             return Err(invalid(
                 start + blen as u64 - 4,
-                format!("pcapng block trailer length {trailer} differs from its header length {blen}"),
+                format!(
+                    "pcapng block trailer length {trailer} differs from its header length {blen}"
+                ),
             ));
         }
         if major != 1 {
-            return Err(invalid(start + 12, format!("pcapng version {major}.{minor}: only 1.x is supported")));
+            return Err(invalid(
+                start + 12,
+                format!("pcapng version {major}.{minor}: only 1.x is supported"),
+            ));
         }
         self.big_endian = big;
         self.interfaces.clear();
@@ -507,7 +527,10 @@ impl<R: BufRead> PcapPackets<R> {
     fn parse_idb(&mut self, start: u64, body_len: usize) -> Result<()> {
         let big = self.big_endian;
         if body_len < 8 {
-            return Err(malformed(start, format!("pcapng interface block body of {body_len} bytes (< 8)")));
+            return Err(malformed(
+                start,
+                format!("pcapng interface block body of {body_len} bytes (< 8)"),
+            ));
         }
         if self.interfaces.len() >= MAX_INTERFACES {
             return Err(Error::LimitExceeded {
@@ -536,7 +559,11 @@ impl<R: BufRead> PcapPackets<R> {
             match (code, len) {
                 (9, 1) => {
                     let r = b[v];
-                    iface.unit = if r & 0x80 != 0 { TsUnit::Pow2(r & 0x7F) } else { TsUnit::Pow10(r) };
+                    iface.unit = if r & 0x80 != 0 {
+                        TsUnit::Pow2(r & 0x7F)
+                    } else {
+                        TsUnit::Pow10(r)
+                    };
                 }
                 (14, 8) => {
                     let hi = u32_at(b, v, big);
@@ -562,13 +589,19 @@ impl<R: BufRead> PcapPackets<R> {
         let n = read_up_to(&mut self.input, &mut t).map_err(io_err)?;
         self.pos += n as u64;
         if n < 4 {
-            return Err(truncated(start, u64::from(blen), u64::from(blen) - 4 + n as u64));
+            return Err(truncated(
+                start,
+                u64::from(blen),
+                u64::from(blen) - 4 + n as u64,
+            ));
         }
         let trailer = u32_at(&t, 0, self.big_endian);
         if trailer != blen {
             return Err(invalid(
                 self.pos - 4,
-                format!("pcapng block trailer length {trailer} differs from its header length {blen}"),
+                format!(
+                    "pcapng block trailer length {trailer} differs from its header length {blen}"
+                ),
             ));
         }
         Ok(())
@@ -607,7 +640,11 @@ impl<R: BufRead> PcapPackets<R> {
             Err(e) => return Some(Err(e)),
         };
         if got < caplen as usize {
-            return Some(Err(truncated(start, 16 + u64::from(caplen), 16 + got as u64)));
+            return Some(Err(truncated(
+                start,
+                16 + u64::from(caplen),
+                16 + got as u64,
+            )));
         }
         let ts = i64::from(sec) * 1_000_000_000
             + match self.classic_unit {
@@ -665,7 +702,8 @@ impl<R: BufRead> PcapPackets<R> {
             }
             let body = (blen - 12) as usize;
             match btype {
-                PCAPNG_EPB | PCAPNG_OPB | PCAPNG_SPB => match self.packet_block(start, btype, blen) {
+                PCAPNG_EPB | PCAPNG_OPB | PCAPNG_SPB => match self.packet_block(start, btype, blen)
+                {
                     Ok(Some(f)) => return Some(Ok(f)),
                     Ok(None) => {}
                     Err(e) => return Some(Err(e)),
@@ -776,7 +814,11 @@ impl<R: BufRead> PcapPackets<R> {
         };
         let got = self.read_into_buf(0, take as usize)?;
         if got < take as usize {
-            return Err(truncated(start, u64::from(blen), 8 + u64::from(fixed) + got as u64));
+            return Err(truncated(
+                start,
+                u64::from(blen),
+                8 + u64::from(fixed) + got as u64,
+            ));
         }
         let rest = u64::from(room - take);
         let skipped = self.skip(rest)?;
@@ -901,7 +943,10 @@ enum L3 {
 }
 
 /// Follows VLAN tags from an EtherType at `b[et_off..]`; returns the network layer and its offset.
-fn ethertype_chain(b: &[u8], mut et_off: usize) -> Result<Option<(L3, usize, Option<u16>)>, BadPacket> {
+fn ethertype_chain(
+    b: &[u8],
+    mut et_off: usize,
+) -> Result<Option<(L3, usize, Option<u16>)>, BadPacket> {
     let mut vlan = None;
     loop {
         if b.len() < et_off + 2 {
@@ -945,7 +990,10 @@ pub fn parse_udp(linktype: u32, b: &[u8]) -> Result<Option<UdpDatagram>, BadPack
     let (l3, off, link_src, vlan) = match linktype {
         LINKTYPE_ETHERNET => {
             if b.len() < 14 {
-                return Err(bad(0, format!("Ethernet frame of {} bytes (< 14)", b.len())));
+                return Err(bad(
+                    0,
+                    format!("Ethernet frame of {} bytes (< 14)", b.len()),
+                ));
             }
             match ethertype_chain(b, 12)? {
                 Some((l3, off, vlan)) => (l3, off, Some(mac_at(b, 6)), vlan),
@@ -966,7 +1014,11 @@ pub fn parse_udp(linktype: u32, b: &[u8]) -> Result<Option<UdpDatagram>, BadPack
             }
             let be = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
             let le = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            let fams: &[u32] = if linktype == LINKTYPE_LOOP { &[be] } else { &[be, le] };
+            let fams: &[u32] = if linktype == LINKTYPE_LOOP {
+                &[be]
+            } else {
+                &[be, le]
+            };
             if fams.contains(&2) {
                 (L3::V4, 4, None, None)
             } else if fams.iter().any(|f| matches!(f, 10 | 24 | 28 | 30)) {
@@ -977,7 +1029,10 @@ pub fn parse_udp(linktype: u32, b: &[u8]) -> Result<Option<UdpDatagram>, BadPack
         }
         LINKTYPE_LINUX_SLL => {
             if b.len() < 16 {
-                return Err(bad(0, format!("Linux cooked (SLL) header of {} bytes (< 16)", b.len())));
+                return Err(bad(
+                    0,
+                    format!("Linux cooked (SLL) header of {} bytes (< 16)", b.len()),
+                ));
             }
             let src = (be16(b, 2) == 1 && be16(b, 4) == 6).then(|| mac_at(b, 6));
             match ethertype_chain(b, 14)? {
@@ -987,7 +1042,10 @@ pub fn parse_udp(linktype: u32, b: &[u8]) -> Result<Option<UdpDatagram>, BadPack
         }
         LINKTYPE_LINUX_SLL2 => {
             if b.len() < 20 {
-                return Err(bad(0, format!("Linux cooked v2 (SLL2) header of {} bytes (< 20)", b.len())));
+                return Err(bad(
+                    0,
+                    format!("Linux cooked v2 (SLL2) header of {} bytes (< 20)", b.len()),
+                ));
             }
             let src = (be16(b, 8) == 1 && b[11] == 6).then(|| mac_at(b, 12));
             match be16(b, 0) {
@@ -1030,7 +1088,10 @@ type UdpAt = (IpAddr, IpAddr, usize, usize, usize);
 
 fn check_udp(b: &[u8], udp_off: usize, ip_end: usize, what: &str) -> Result<usize, BadPacket> {
     if b.len() < udp_off + 8 {
-        return Err(bad(udp_off, format!("UDP header cut: {} captured bytes", b.len())));
+        return Err(bad(
+            udp_off,
+            format!("UDP header cut: {} captured bytes", b.len()),
+        ));
     }
     let ulen = usize::from(be16(b, udp_off + 4));
     if ulen < 8 {
@@ -1059,7 +1120,10 @@ fn check_udp(b: &[u8], udp_off: usize, ip_end: usize, what: &str) -> Result<usiz
 
 fn ipv4_udp(b: &[u8], off: usize) -> Result<Option<UdpAt>, BadPacket> {
     if b.len() < off + 20 {
-        return Err(bad(off, format!("IPv4 header cut: {} bytes", b.len().saturating_sub(off))));
+        return Err(bad(
+            off,
+            format!("IPv4 header cut: {} bytes", b.len().saturating_sub(off)),
+        ));
     }
     let v = b[off] >> 4;
     if v != 4 {
@@ -1077,7 +1141,10 @@ fn ipv4_udp(b: &[u8], off: usize) -> Result<Option<UdpAt>, BadPacket> {
         // Segmentation offload captures: the length is filled in later by the NIC.
         b.len()
     } else if total < ihl {
-        return Err(bad(off + 2, format!("IPv4 total length {total} is below its header length {ihl}")));
+        return Err(bad(
+            off + 2,
+            format!("IPv4 total length {total} is below its header length {ihl}"),
+        ));
     } else {
         off + total
     };
@@ -1093,12 +1160,21 @@ fn ipv4_udp(b: &[u8], off: usize) -> Result<Option<UdpAt>, BadPacket> {
     let dst = Ipv4Addr::new(b[off + 16], b[off + 17], b[off + 18], b[off + 19]);
     let udp_off = off + ihl;
     let ulen = check_udp(b, udp_off, ip_end, "IPv4 total length")?;
-    Ok(Some((IpAddr::V4(src), IpAddr::V4(dst), udp_off, ulen, ip_end)))
+    Ok(Some((
+        IpAddr::V4(src),
+        IpAddr::V4(dst),
+        udp_off,
+        ulen,
+        ip_end,
+    )))
 }
 
 fn ipv6_udp(b: &[u8], off: usize) -> Result<Option<UdpAt>, BadPacket> {
     if b.len() < off + 40 {
-        return Err(bad(off, format!("IPv6 header cut: {} bytes", b.len().saturating_sub(off))));
+        return Err(bad(
+            off,
+            format!("IPv6 header cut: {} bytes", b.len().saturating_sub(off)),
+        ));
     }
     let v = b[off] >> 4;
     if v != 6 {
@@ -1118,7 +1194,13 @@ fn ipv6_udp(b: &[u8], off: usize) -> Result<Option<UdpAt>, BadPacket> {
                 let src: [u8; 16] = b[off + 8..off + 24].try_into().unwrap_or([0; 16]);
                 let dst: [u8; 16] = b[off + 24..off + 40].try_into().unwrap_or([0; 16]);
                 let ulen = check_udp(b, h, ip_end, "IPv6 payload length")?;
-                return Ok(Some((IpAddr::V6(Ipv6Addr::from(src)), IpAddr::V6(Ipv6Addr::from(dst)), h, ulen, ip_end)));
+                return Ok(Some((
+                    IpAddr::V6(Ipv6Addr::from(src)),
+                    IpAddr::V6(Ipv6Addr::from(dst)),
+                    h,
+                    ulen,
+                    ip_end,
+                )));
             }
             0 | 43 | 60 | 51 => {
                 if b.len() < h + 2 {
@@ -1276,7 +1358,8 @@ impl<W: Write> PcapWriter<W> {
         h.extend_from_slice(&0u32.to_le_bytes());
         h.extend_from_slice(&WRITER_SNAPLEN.to_le_bytes());
         h.extend_from_slice(&linktype.to_le_bytes());
-        out.write_all(&h).map_err(|e| Error::io("cannot write pcap header", e))?;
+        out.write_all(&h)
+            .map_err(|e| Error::io("cannot write pcap header", e))?;
         Ok(PcapWriter {
             out,
             resolution,
@@ -1367,10 +1450,14 @@ impl<W: Write> PcapWriter<W> {
             }
             other => {
                 self.frame = frame;
-                return Err(Error::Config(format!("PcapWriter::write_udp does not support link type {other}")));
+                return Err(Error::Config(format!(
+                    "PcapWriter::write_udp does not support link type {other}"
+                )));
             }
         }
-        if !build_ipv4_udp(&mut frame, src, dst, src_port, dst_port, payload, self.ident) {
+        if !build_ipv4_udp(
+            &mut frame, src, dst, src_port, dst_port, payload, self.ident,
+        ) {
             self.frame = frame;
             return Err(Error::Config(format!(
                 "UDP payload of {} bytes does not fit one IPv4 datagram",
@@ -1385,7 +1472,9 @@ impl<W: Write> PcapWriter<W> {
 
     /// Flushes the underlying writer.
     pub fn flush(&mut self) -> Result<()> {
-        self.out.flush().map_err(|e| Error::io("cannot flush pcap output", e))
+        self.out
+            .flush()
+            .map_err(|e| Error::io("cannot flush pcap output", e))
     }
 
     /// Flushes and returns the underlying writer.
@@ -1420,6 +1509,7 @@ pub struct PcapReader<R = Input> {
     nexmon_port: u16,
     counters: PcapCounters,
     queue: VecDeque<Result<Record>>,
+    frames: Vec<crate::frame::CsiFrame>,
     done: bool,
 }
 
@@ -1432,6 +1522,7 @@ impl<R: BufRead> PcapReader<R> {
             nexmon_port: options.nexmon.port,
             counters: PcapCounters::default(),
             queue: VecDeque::new(),
+            frames: Vec::new(),
             done: false,
         })
     }
@@ -1527,13 +1618,13 @@ impl<R: BufRead> PcapReader<R> {
                 wirelen: p.orig_len,
                 eth_trailer_len: udp.trailer_len as u32,
             };
-            let mut out = Vec::new();
-            match self.nexmon.push(payload, &info, &mut out) {
-                Ok(()) => self.queue.extend(out.into_iter().map(|f| Ok(Record::Frame(f)))),
-                Err(e) => {
-                    self.queue.extend(out.into_iter().map(|f| Ok(Record::Frame(f))));
-                    self.push_error(e);
-                }
+            let mut out = std::mem::take(&mut self.frames);
+            let r = self.nexmon.push(payload, &info, &mut out);
+            self.queue
+                .extend(out.drain(..).map(|f| Ok(Record::Frame(f))));
+            self.frames = out;
+            if let Err(e) = r {
+                self.push_error(e);
             }
             return;
         }
@@ -1693,7 +1784,10 @@ mod tests {
         assert!(u.src.is_ipv6());
         let mut null = 24u32.to_le_bytes().to_vec();
         null.extend_from_slice(&p);
-        assert_eq!(parse_udp(LINKTYPE_NULL, &null).unwrap().unwrap().dst_port, 5501);
+        assert_eq!(
+            parse_udp(LINKTYPE_NULL, &null).unwrap().unwrap().dst_port,
+            5501
+        );
     }
 
     #[test]
@@ -1720,8 +1814,15 @@ mod tests {
         ] {
             let mut w = PcapWriter::with_linktype(Vec::new(), TsResolution::Micro, lt).unwrap();
             w.set_macs(*b"NEXMON", [0xFF; 6]);
-            w.write_udp(5_000_001_000, Ipv4Addr::LOCALHOST, Ipv4Addr::BROADCAST, 1, 2, b"data")
-                .unwrap();
+            w.write_udp(
+                5_000_001_000,
+                Ipv4Addr::LOCALHOST,
+                Ipv4Addr::BROADCAST,
+                1,
+                2,
+                b"data",
+            )
+            .unwrap();
             let bytes = w.into_inner().unwrap();
             let mut r = PcapPackets::new(&bytes[..], &Limits::default()).unwrap();
             let p = r.next_packet().unwrap().unwrap();
@@ -1729,7 +1830,10 @@ mod tests {
             assert_eq!(p.timestamp_ns, Some(5_000_001_000));
             let u = parse_udp(p.linktype, p.data).unwrap().unwrap();
             assert_eq!(&p.data[u.payload.clone()], b"data", "link type {lt}");
-            if matches!(lt, LINKTYPE_ETHERNET | LINKTYPE_LINUX_SLL | LINKTYPE_LINUX_SLL2) {
+            if matches!(
+                lt,
+                LINKTYPE_ETHERNET | LINKTYPE_LINUX_SLL | LINKTYPE_LINUX_SLL2
+            ) {
                 assert_eq!(u.link_src, Some(*b"NEXMON"), "link type {lt}");
             }
             assert!(r.next_packet().is_none());
@@ -1740,7 +1844,10 @@ mod tests {
     fn probe_scores() {
         assert_eq!(probe(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0]), 100);
         assert_eq!(probe(&[0xa1, 0xb2, 0x3c, 0x4d, 0, 2, 0, 4]), 100);
-        assert_eq!(probe(&[0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a]), 100);
+        assert_eq!(
+            probe(&[0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a]),
+            100
+        );
         assert_eq!(probe(b"CSI_DATA,"), 0);
         assert_eq!(probe(&[]), 0);
     }
