@@ -214,6 +214,37 @@ fn fixture_example_v0_bcm4358_matches_golden() {
 }
 
 #[test]
+fn fft_order_matches_the_guard_bands_of_a_vht80_capture() {
+    // bcm4358 at 80 MHz, a full-band transmission: tones +-2..=+-122 carry energy, DC (0, +-1)
+    // and the guards (+-123..=+-128) do not. With the FFT-order indices this must hold.
+    let frames = read_all(
+        &fixtures().join("nexmon/example.pcap"),
+        ReaderOptions::default(),
+    );
+    let (mut data, mut empty, mut n_data, mut n_empty) = (0f64, 0f64, 0, 0);
+    for f in &frames {
+        let idx = f.subcarriers.as_ref().unwrap();
+        assert_eq!(idx.len(), 256);
+        assert_eq!((idx[0], idx[127], idx[128], idx[255]), (0, 127, -128, -1));
+        for (k, &sc) in idx.iter().enumerate() {
+            let a = f64::from(f.csi[[0, 0, k]].norm());
+            if (2..=122).contains(&sc.abs()) {
+                data += a;
+                n_data += 1;
+            } else {
+                empty += a;
+                n_empty += 1;
+            }
+        }
+    }
+    let (data, empty) = (data / f64::from(n_data), empty / f64::from(n_empty));
+    assert!(
+        empty < 0.05 * data,
+        "mean |H| on DC/guards {empty} vs data tones {data}"
+    );
+}
+
+#[test]
 fn fixture_40mhz_v2_bcm43455c0_matches_golden() {
     let dir = fixtures().join("nexmon");
     assert_eq!(

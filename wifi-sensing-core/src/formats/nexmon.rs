@@ -456,11 +456,12 @@ pub fn unpack_float(
     // The two real layouts get their own instantiation so every shift is a constant and the
     // loops vectorise.
     match (mantissa_bits, exponent_bits) {
-        (9, 5) => unpack_float_with(words, 9, 5, out),
-        (12, 6) => unpack_float_with(words, 12, 6, out),
+        // With E <= 6 and M <= 12, e + shift stays within [-63, 73]: no clamp needed.
+        (9, 5) => unpack_float_with(words, 9, 5, false, out),
+        (12, 6) => unpack_float_with(words, 12, 6, false, out),
         (m, e) => {
             let e = e.clamp(1, 8);
-            unpack_float_with(words, m.clamp(2, (32 - e) / 2), e, out)
+            unpack_float_with(words, m.clamp(2, (32 - e) / 2), e, true, out)
         }
     }
 }
@@ -473,7 +474,7 @@ pub fn unpack_float(
 /// `s < −M` as the rule requires. All of it stays in f32 lanes, so the loop vectorises. For a non-zero word `s ≤ 10` because maxbit ≥ e + ⌊log2(r | q)⌋,
 /// so results stay below 2^11; a zero word gives 0 for any `s`.
 #[inline(always)]
-fn unpack_float_with(words: &[u8], m: u32, e: u32, out: &mut Vec<Complex32>) {
+fn unpack_float_with(words: &[u8], m: u32, e: u32, clamp: bool, out: &mut Vec<Complex32>) {
     let e_mask = (1u32 << e) - 1;
     let mag_mask = (1u32 << (m - 1)) - 1;
     let sign_shift = 32 - e;
@@ -493,7 +494,12 @@ fn unpack_float_with(words: &[u8], m: u32, e: u32, out: &mut Vec<Complex32>) {
     for (o, c) in out[start..].iter_mut().zip(words.chunks_exact(4)) {
         let w = word(c);
         let ex = ((w & e_mask) << sign_shift) as i32 >> sign_shift;
-        let s = (ex + shift).clamp(-126, 127);
+        // Keep 2^s a normal float (only needed for wide exponents; see the callers).
+        let s = if clamp {
+            (ex + shift).clamp(-126, 127)
+        } else {
+            ex + shift
+        };
         let scale = f32::from_bits(((s + 127) as u32) << 23);
         let q = ((w >> e) & mag_mask) as i32 as f32;
         let r = ((w >> (e + m)) & mag_mask) as i32 as f32;

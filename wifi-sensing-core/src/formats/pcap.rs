@@ -1841,6 +1841,44 @@ mod tests {
     }
 
     #[test]
+    fn big_endian_nanosecond_classic() {
+        let mut f = 0xA1B2_3C4Du32.to_be_bytes().to_vec();
+        f.extend_from_slice(&[0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0]);
+        f.extend_from_slice(&1000u32.to_be_bytes());
+        f.extend_from_slice(&LINKTYPE_RAW.to_be_bytes());
+        let mut pkt = Vec::new();
+        assert!(build_ipv4_udp(
+            &mut pkt,
+            Ipv4Addr::LOCALHOST,
+            Ipv4Addr::LOCALHOST,
+            9,
+            10,
+            b"be",
+            0
+        ));
+        for v in [7u32, 123_456_789, pkt.len() as u32, 999] {
+            f.extend_from_slice(&v.to_be_bytes());
+        }
+        f.extend_from_slice(&pkt);
+        let mut r = PcapPackets::new(&f[..], &Limits::default()).unwrap();
+        let info = *r.info();
+        assert_eq!(
+            (info.big_endian, info.resolution, info.snaplen),
+            (true, Some(TsResolution::Nano), 1000)
+        );
+        let p = r.next_packet().unwrap().unwrap();
+        assert_eq!(
+            (p.timestamp_ns, p.orig_len, p.offset),
+            (Some(7_123_456_789), 999, 24)
+        );
+        assert_eq!(
+            &p.data[udp_payload(p.linktype, p.data).unwrap().payload],
+            b"be"
+        );
+        assert!(r.next_packet().is_none());
+    }
+
+    #[test]
     fn probe_scores() {
         assert_eq!(probe(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0]), 100);
         assert_eq!(probe(&[0xa1, 0xb2, 0x3c, 0x4d, 0, 2, 0, 4]), 100);
