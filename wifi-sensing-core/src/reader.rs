@@ -321,6 +321,7 @@ impl Registry {
             crate::formats::ruview::descriptor(),
             crate::formats::intel5300::descriptor(),
             crate::formats::atheros::descriptor(),
+            crate::formats::pcap::descriptor(),
         ];
         Registry {
             formats,

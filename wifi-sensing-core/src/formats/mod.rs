@@ -9,5 +9,6 @@ pub mod espcsi;
 pub mod feitcsi;
 pub mod intel5300;
 pub mod nexmon;
+pub mod pcap;
 pub mod picoscenes;
 pub mod ruview;
