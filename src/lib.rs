@@ -8,7 +8,7 @@
 //! | — | always | [`core`] (`wifi-sensing-core`): frames, readers, recording, pipeline, sinks |
 //! | `signal` | yes | [`signal`] (`wifi-sensing-signal`) |
 //! | `introspect` | yes | [`introspect`] (`wifi-sensing-introspect`) |
-//! | `pose` | no | [`pose`] (`wifi-sensing-pose`) |
+//! | `pose` | no | `pose` (`wifi-sensing-pose`) |
 #![forbid(unsafe_code)]
 
 pub use wifi_sensing_core as core;

@@ -1,12 +1,12 @@
 //! Live UDP input: ADR-018 datagrams from ESP32 nodes (RuView firmware sends to port 5005).
 //!
 //! [`UdpSource`] binds a `std::net::UdpSocket` to the address the user gives, decodes every
-//! datagram with [`adr018::decode_datagram`](crate::formats::adr018::decode_datagram) (frames and
+//! datagram with [`adr018::decode_datagram`] (frames and
 //! the sibling vitals / feature packets), stamps it with the host receive time, and keeps per-node
 //! statistics: frames, sequence gaps (drops) and the measured frame rate ([`NodeTracker`]).
 //!
 //! A datagram that is not a valid ADR-018 packet is a recoverable
-//! [`Error::Malformed`](crate::Error::Malformed) (counted, then reading goes on): a flood of
+//! [`Error::Malformed`] (counted, then reading goes on): a flood of
 //! garbage never ends the stream, and memory stays bounded (one 64 KiB receive buffer).
 //! The `offset` of such an error is the number of payload bytes received before that datagram.
 //!

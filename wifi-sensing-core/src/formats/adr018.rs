@@ -21,7 +21,7 @@
 //! two pairs, and `n_subcarriers` counts buffer pairs (LLTF + HT-LTF + STBC), not distinct tones, so
 //! [`CsiFrame::subcarriers`](crate::CsiFrame) is `None`.
 //!
-//! Sibling packets are decoded into typed [`AuxRecord`](crate::AuxRecord)s:
+//! Sibling packets are decoded into typed [`AuxRecord`]s:
 //! `0xC5110002` edge vitals, `0xC5110003` feature vector, `0xC5110004` fused vitals (48 bytes) or
 //! WASM output (when the size equals `8 + 5·event_count`), `0xC5110005` compressed CSI (kept as
 //! bytes: this version does not decompress it), `0xC5110006` feature state (CRC-32 checked).
