@@ -197,7 +197,7 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
             }
             writeln!(
                 out,
-                "{:<14} {:<20} live ADR-018 datagrams (input spec udp://HOST:PORT)",
+                "{:<14} {:<20} live ADR-018 (ESP32) or Nexmon datagrams (input spec udp://HOST:PORT)",
                 "esp32_adr018", "udp://"
             )?;
             Ok(())

@@ -1,9 +1,12 @@
-//! Live UDP input: ADR-018 datagrams from ESP32 nodes (RuView firmware sends to port 5005).
+//! Live UDP input: ADR-018 datagrams from ESP32 nodes (RuView firmware sends to port 5005) and
+//! Nexmon CSI datagrams from Broadcom chips (nexmon_csi sends to port 5500).
 //!
 //! [`UdpSource`] binds a `std::net::UdpSocket` to the address the user gives, decodes every
-//! datagram with [`adr018::decode_datagram`] (frames and
-//! the sibling vitals / feature packets), stamps it with the host receive time, and keeps per-node
-//! statistics: frames, sequence gaps (drops) and the measured frame rate ([`NodeTracker`]).
+//! datagram — with [`adr018::decode_datagram`] when it starts with an ADR-018 magic (frames and
+//! the sibling vitals / feature packets), with a [`NexmonDecoder`] when it carries the Nexmon
+//! magic (one frame per datagram, transmitters numbered by MAC as in pcap files) — stamps it with
+//! the host receive time, and keeps per-node statistics: frames, sequence gaps (drops) and the
+//! measured frame rate ([`NodeTracker`]).
 //!
 //! A datagram that is not a valid ADR-018 packet is a recoverable
 //! [`Error::Malformed`] (counted, then reading goes on): a flood of
@@ -35,6 +38,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::formats::adr018;
+use crate::formats::nexmon::{self, NexmonDecoder, NexmonOptions, PacketInfo};
 use crate::frame::{CaptureFormat, Clock};
 use crate::nodes::NodeTracker;
 use crate::reader::CaptureReader;
@@ -51,8 +55,10 @@ pub struct UdpStats {
     pub frames: u64,
     /// Non-CSI records decoded.
     pub aux_records: u64,
-    /// Datagrams that were not valid ADR-018 packets.
+    /// Datagrams that were neither valid ADR-018 nor valid Nexmon packets.
     pub malformed: u64,
+    /// Nexmon frames among `frames`.
+    pub nexmon_frames: u64,
     /// Per-node statistics (frames, drops, rate).
     pub nodes: NodeTracker,
 }
@@ -68,6 +74,8 @@ pub struct UdpSource {
     max_datagrams: Option<u64>,
     poll: Duration,
     done: bool,
+    nexmon: NexmonDecoder,
+    nexmon_out: Vec<crate::frame::CsiFrame>,
 }
 
 impl UdpSource {
@@ -94,6 +102,11 @@ impl UdpSource {
             max_datagrams: None,
             poll,
             done: false,
+            nexmon: NexmonDecoder::new(NexmonOptions {
+                group_by_sequence: false,
+                ..NexmonOptions::default()
+            }),
+            nexmon_out: Vec::with_capacity(1),
         })
     }
 
@@ -199,7 +212,34 @@ impl CaptureReader for UdpSource {
             let offset = st.bytes;
             st.datagrams += 1;
             st.bytes += n as u64;
-            let rec = adr018::decode_datagram(&self.buf[..n], offset, t, Clock::Host);
+            let payload = &self.buf[..n];
+            let rec = if !adr018::is_family_magic(payload) && nexmon::has_magic(payload) {
+                let info = PacketInfo {
+                    timestamp_ns: Some(t),
+                    offset,
+                    caplen: n as u32,
+                    wirelen: n as u32,
+                    eth_trailer_len: 0,
+                };
+                self.nexmon_out.clear();
+                match self.nexmon.push(payload, &info, &mut self.nexmon_out) {
+                    Ok(()) => match self.nexmon_out.pop() {
+                        Some(f) => {
+                            st.nexmon_frames += 1;
+                            Ok(Record::Frame(f))
+                        }
+                        None => Err(Error::Malformed {
+                            format: CaptureFormat::Nexmon,
+                            offset,
+                            line: None,
+                            reason: "Nexmon datagram decoded to no frame".into(),
+                        }),
+                    },
+                    Err(e) => Err(e),
+                }
+            } else {
+                adr018::decode_datagram(payload, offset, t, Clock::Host)
+            };
             match &rec {
                 Ok(Record::Frame(f)) => {
                     st.frames += 1;
