@@ -143,7 +143,8 @@ impl FrameLine {
             .zip(&self.csi_im)
             .map(|(&a, &b)| num_complex::Complex32::new(a, b))
             .collect();
-        let csi = ndarray::Array3::from_shape_vec((r, t, s), data).map_err(|e| Error::Encode(e.to_string()))?;
+        let csi = ndarray::Array3::from_shape_vec((r, t, s), data)
+            .map_err(|e| Error::Encode(e.to_string()))?;
         let mac = match &self.mac {
             Some(m) => Some(parse_mac(m).ok_or_else(|| Error::Encode(format!("bad MAC {m}")))?),
             None => None,

@@ -34,8 +34,13 @@ pub mod util;
 pub use error::{Error, Result};
 pub use frame::{CaptureFormat, Clock, CsiArray, CsiFrame, Device, FormatMeta};
 pub use nodes::{NodeStats, NodeTracker};
-pub use pipeline::{Analyser, Analysis, OnMalformed, Output, Pipeline, PipelineBuilder, Stage, Summary};
-pub use reader::{open, Capture, CaptureReader, FormatDescriptor, Input, Limits, ReadStats, ReaderOptions, Registry};
+pub use pipeline::{
+    Analyser, Analysis, OnMalformed, Output, Pipeline, PipelineBuilder, Stage, Summary,
+};
+pub use reader::{
+    open, Capture, CaptureReader, FormatDescriptor, Input, Limits, ReadStats, ReaderOptions,
+    Registry,
+};
 pub use record::{AuxBody, AuxRecord, Record};
 pub use sink::{CollectSink, CountSink, FnSink, JsonLinesSink, RecordingSink, Sink, Tee};
 

@@ -144,8 +144,22 @@ pub struct PipelineBuilder {
 impl std::fmt::Debug for PipelineBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PipelineBuilder")
-            .field("stages", &self.stages.iter().map(|s| s.name().to_string()).collect::<Vec<_>>())
-            .field("analysers", &self.analysers.iter().map(|s| s.name().to_string()).collect::<Vec<_>>())
+            .field(
+                "stages",
+                &self
+                    .stages
+                    .iter()
+                    .map(|s| s.name().to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "analysers",
+                &self
+                    .analysers
+                    .iter()
+                    .map(|s| s.name().to_string())
+                    .collect::<Vec<_>>(),
+            )
             .field("on_malformed", &self.on_malformed)
             .finish()
     }
@@ -220,8 +234,22 @@ pub struct Pipeline {
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pipeline")
-            .field("stages", &self.stages.iter().map(|s| s.name().to_string()).collect::<Vec<_>>())
-            .field("analysers", &self.analysers.iter().map(|s| s.name().to_string()).collect::<Vec<_>>())
+            .field(
+                "stages",
+                &self
+                    .stages
+                    .iter()
+                    .map(|s| s.name().to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "analysers",
+                &self
+                    .analysers
+                    .iter()
+                    .map(|s| s.name().to_string())
+                    .collect::<Vec<_>>(),
+            )
             .field("summary", &self.summary)
             .finish()
     }
@@ -316,7 +344,12 @@ impl Pipeline {
         Ok(summary)
     }
 
-    fn run_frame(&mut self, frame: CsiFrame, pending: &mut VecDeque<Output>, scratch: &mut Vec<Analysis>) -> Result<()> {
+    fn run_frame(
+        &mut self,
+        frame: CsiFrame,
+        pending: &mut VecDeque<Output>,
+        scratch: &mut Vec<Analysis>,
+    ) -> Result<()> {
         let mut frames = vec![frame];
         for stage in &mut self.stages {
             let mut next = Vec::with_capacity(frames.len());
@@ -333,7 +366,12 @@ impl Pipeline {
         self.emit(frames, pending, scratch)
     }
 
-    fn emit(&mut self, frames: Vec<CsiFrame>, pending: &mut VecDeque<Output>, scratch: &mut Vec<Analysis>) -> Result<()> {
+    fn emit(
+        &mut self,
+        frames: Vec<CsiFrame>,
+        pending: &mut VecDeque<Output>,
+        scratch: &mut Vec<Analysis>,
+    ) -> Result<()> {
         for f in frames {
             self.summary.frames_out += 1;
             for a in &mut self.analysers {
@@ -348,10 +386,16 @@ impl Pipeline {
         Ok(())
     }
 
-    fn flush_all(&mut self, pending: &mut VecDeque<Output>, scratch: &mut Vec<Analysis>) -> Result<()> {
+    fn flush_all(
+        &mut self,
+        pending: &mut VecDeque<Output>,
+        scratch: &mut Vec<Analysis>,
+    ) -> Result<()> {
         // Flush stage by stage: frames a stage releases still pass through the later stages.
         for i in 0..self.stages.len() {
-            let released = self.stages[i].flush().map_err(|e| ctx(self.stages[i].name(), e))?;
+            let released = self.stages[i]
+                .flush()
+                .map_err(|e| ctx(self.stages[i].name(), e))?;
             let mut frames = released;
             for stage in &mut self.stages[i + 1..] {
                 let mut next = Vec::new();
@@ -401,7 +445,9 @@ pub struct Process<'p, I> {
 
 impl<I> std::fmt::Debug for Process<'_, I> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Process").field("summary", &self.pipeline.summary).finish()
+        f.debug_struct("Process")
+            .field("summary", &self.pipeline.summary)
+            .finish()
     }
 }
 
@@ -435,7 +481,10 @@ where
             match self.source.next() {
                 None => {
                     self.state = State::Flushed;
-                    if let Err(e) = self.pipeline.flush_all(&mut self.pending, &mut self.scratch) {
+                    if let Err(e) = self
+                        .pipeline
+                        .flush_all(&mut self.pending, &mut self.scratch)
+                    {
                         self.state = State::Done;
                         self.pipeline.summary.error = Some(e.to_string());
                         return Some(Err(e));
@@ -444,7 +493,10 @@ where
                 Some(Ok(item)) => match item.into() {
                     Record::Frame(f) => {
                         self.pipeline.summary.frames_in += 1;
-                        if let Err(e) = self.pipeline.run_frame(f, &mut self.pending, &mut self.scratch) {
+                        if let Err(e) =
+                            self.pipeline
+                                .run_frame(f, &mut self.pending, &mut self.scratch)
+                        {
                             self.state = State::Done;
                             self.pipeline.summary.error = Some(e.to_string());
                             return Some(Err(e));
@@ -472,7 +524,10 @@ where
                         // Record it and finish normally (flush stages and analysers).
                         self.pipeline.summary.truncated = Some(t);
                         self.state = State::Flushed;
-                        if let Err(e) = self.pipeline.flush_all(&mut self.pending, &mut self.scratch) {
+                        if let Err(e) = self
+                            .pipeline
+                            .flush_all(&mut self.pending, &mut self.scratch)
+                        {
                             self.state = State::Done;
                             return Some(Err(e));
                         }

@@ -316,6 +316,8 @@ impl Registry {
     pub fn builtin() -> Self {
         let formats = vec![
             crate::recording::descriptor(),
+            crate::formats::picoscenes::descriptor(),
+            crate::formats::feitcsi::descriptor(),
         ];
         Registry {
             formats,
@@ -393,7 +395,11 @@ impl Registry {
     }
 
     /// Opens a file as `format` (or detects it when `None`).
-    pub fn open_path_as(&self, path: impl AsRef<Path>, format: Option<CaptureFormat>) -> Result<Capture> {
+    pub fn open_path_as(
+        &self,
+        path: impl AsRef<Path>,
+        format: Option<CaptureFormat>,
+    ) -> Result<Capture> {
         let path = path.as_ref();
         let name = path.display().to_string();
         let file = File::open(path).map_err(|e| Error::io(format!("cannot open {name}"), e))?;
@@ -414,26 +420,27 @@ impl Registry {
         format: Option<CaptureFormat>,
     ) -> Result<Capture> {
         let mut prefix = vec![0u8; Self::PROBE_LEN];
-        let n = crate::util::read_full(&mut *input, &mut prefix).map_err(|e| {
-            Error::io(format!("cannot read {}", name.unwrap_or("input")), e)
-        })?;
+        let n = crate::util::read_full(&mut *input, &mut prefix)
+            .map_err(|e| Error::io(format!("cannot read {}", name.unwrap_or("input")), e))?;
         prefix.truncate(n);
         let desc = match format {
             Some(f) => self.get(f).ok_or_else(|| Error::UnknownFormat {
                 name: name.map(str::to_string),
                 reason: format!("format {f} is not registered"),
             })?,
-            None => self.probe(&prefix, extension).ok_or_else(|| Error::UnknownFormat {
-                name: name.map(str::to_string),
-                reason: if n == 0 {
-                    "the input is empty".to_string()
-                } else {
-                    format!(
-                        "no reader recognises the first {n} bytes (starting {})",
-                        hex_preview(&prefix)
-                    )
-                },
-            })?,
+            None => self
+                .probe(&prefix, extension)
+                .ok_or_else(|| Error::UnknownFormat {
+                    name: name.map(str::to_string),
+                    reason: if n == 0 {
+                        "the input is empty".to_string()
+                    } else {
+                        format!(
+                            "no reader recognises the first {n} bytes (starting {})",
+                            hex_preview(&prefix)
+                        )
+                    },
+                })?,
         };
         let chained: Input = Box::new(BufReader::with_capacity(
             1 << 16,
@@ -449,7 +456,11 @@ impl Registry {
 }
 
 fn hex_preview(b: &[u8]) -> String {
-    b.iter().take(8).map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
+    b.iter()
+        .take(8)
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Opens a capture file with the built-in registry, detecting its format.

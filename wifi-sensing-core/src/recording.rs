@@ -137,7 +137,9 @@ impl<W: Write> RecordingWriter<W> {
 
     /// Flushes the underlying writer.
     pub fn flush(&mut self) -> Result<()> {
-        self.out.flush().map_err(|e| Error::io("cannot flush recording", e))
+        self.out
+            .flush()
+            .map_err(|e| Error::io("cannot flush recording", e))
     }
 
     /// Returns the underlying writer.
@@ -180,7 +182,10 @@ impl RecordingReader {
         let n = crate::util::read_full(&mut input, &mut head)
             .map_err(|e| Error::io("cannot read recording header", e))?;
         if n < 14 {
-            return Err(invalid(0, format!("file has {n} bytes, the header needs 14")));
+            return Err(invalid(
+                0,
+                format!("file has {n} bytes, the header needs 14"),
+            ));
         }
         if &head[..8] != MAGIC {
             return Err(invalid(0, "missing WSCSIREC magic"));
@@ -189,7 +194,9 @@ impl RecordingReader {
         if version != FORMAT_VERSION {
             return Err(Error::Unsupported {
                 format: CaptureFormat::Recording,
-                reason: format!("recording format version {version} (this library reads {FORMAT_VERSION})"),
+                reason: format!(
+                    "recording format version {version} (this library reads {FORMAT_VERSION})"
+                ),
             });
         }
         let hlen = u32::from_le_bytes([head[10], head[11], head[12], head[13]]) as usize;
@@ -208,8 +215,8 @@ impl RecordingReader {
         if n < hlen {
             return Err(invalid(14, format!("header cut: {n} of {hlen} bytes")));
         }
-        let (header, _): (RecordingHeader, usize) =
-            bincode::serde::decode_from_slice(&hbuf, cfg()).map_err(|e| invalid(14, e.to_string()))?;
+        let (header, _): (RecordingHeader, usize) = bincode::serde::decode_from_slice(&hbuf, cfg())
+            .map_err(|e| invalid(14, e.to_string()))?;
         Ok(RecordingReader {
             input,
             header,
@@ -256,7 +263,10 @@ impl RecordingReader {
         }
         // Grow the buffer by reading, never by trusting `len` for a large allocation up front.
         self.buf.clear();
-        let got = match (&mut self.input).take(len as u64).read_to_end(&mut self.buf) {
+        let got = match (&mut self.input)
+            .take(len as u64)
+            .read_to_end(&mut self.buf)
+        {
             Ok(g) => g,
             Err(e) => return Some(Err(Error::io("cannot read recording", e))),
         };
@@ -275,7 +285,9 @@ impl RecordingReader {
                 format: CaptureFormat::Recording,
                 offset: start,
                 line: None,
-                reason: format!("entry CRC-32 mismatch (stored 0x{crc:08X}, computed 0x{computed:08X})"),
+                reason: format!(
+                    "entry CRC-32 mismatch (stored 0x{crc:08X}, computed 0x{computed:08X})"
+                ),
             }));
         }
         match bincode::serde::decode_from_slice::<Record, _>(&self.buf, cfg()) {
@@ -343,4 +355,3 @@ pub fn descriptor() -> FormatDescriptor {
         open,
     }
 }
-

@@ -8,8 +8,8 @@ use std::io::Write;
 use crate::error::{Error, Result};
 use crate::jsonl;
 use crate::pipeline::{Output, Summary};
-use crate::recording::RecordingWriter;
 use crate::record::Record;
+use crate::recording::RecordingWriter;
 
 /// Receives items of type `T` (by default the pipeline's [`Output`]).
 pub trait Sink<T = Output> {
@@ -100,12 +100,16 @@ impl<W: Write> Sink<Output> for JsonLinesSink<W> {
             .write_all(&self.buf)
             .map_err(|e| Error::io("cannot write JSON Lines", e))?;
         if self.flush_each {
-            self.out.flush().map_err(|e| Error::io("cannot write JSON Lines", e))?;
+            self.out
+                .flush()
+                .map_err(|e| Error::io("cannot write JSON Lines", e))?;
         }
         Ok(true)
     }
     fn finish(&mut self, _summary: &Summary) -> Result<()> {
-        self.out.flush().map_err(|e| Error::io("cannot write JSON Lines", e))
+        self.out
+            .flush()
+            .map_err(|e| Error::io("cannot write JSON Lines", e))
     }
 }
 

@@ -421,7 +421,8 @@ pub fn iq_pairs_to_csi(buf: &[u8], n_ant: usize, n_sc: usize) -> Array3<Complex3
         .take(n_ant * n_sc)
         .map(|p| Complex32::new(f32::from(p[1] as i8), f32::from(p[0] as i8)))
         .collect();
-    Array3::from_shape_vec((n_ant, 1, n_sc), data).unwrap_or_else(|_| Array3::zeros((n_ant, 1, n_sc)))
+    Array3::from_shape_vec((n_ant, 1, n_sc), data)
+        .unwrap_or_else(|_| Array3::zeros((n_ant, 1, n_sc)))
 }
 
 /// Inverse of [`channel_to_freq_mhz`] for the channels the firmware encodes.
@@ -458,7 +459,10 @@ pub struct CsiDatagram {
 /// Fails when the pair count does not divide into antennas or exceeds the format's u16 field.
 pub fn encode_csi(d: &CsiDatagram) -> Result<Vec<u8>> {
     let n_ant = usize::from(d.n_antennas.max(1));
-    if d.iq.len() % n_ant != 0 || d.iq.len() / n_ant > usize::from(u16::MAX) || d.iq.len() > MAX_PAIRS {
+    if d.iq.len() % n_ant != 0
+        || d.iq.len() / n_ant > usize::from(u16::MAX)
+        || d.iq.len() > MAX_PAIRS
+    {
         return Err(Error::Config(format!(
             "cannot encode {} pairs over {} antennas as ADR-018",
             d.iq.len(),
@@ -549,7 +553,9 @@ mod tests {
         let Record::Aux(a) = decode_datagram(&b, 0, 0, Clock::Host).unwrap() else {
             panic!()
         };
-        let AuxBody::FeatureState(s) = a.body else { panic!() };
+        let AuxBody::FeatureState(s) = a.body else {
+            panic!()
+        };
         assert_eq!(s.resp_bpm, 15.5);
         b[30] ^= 1;
         assert!(decode_datagram(&b, 0, 0, Clock::Host).is_err());

@@ -8,3 +8,4 @@ pub mod feitcsi;
 pub mod intel5300;
 pub mod nexmon;
 pub mod picoscenes;
+pub mod tones;

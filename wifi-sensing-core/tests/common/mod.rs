@@ -35,10 +35,14 @@ pub struct Golden {
 
 /// Reads a golden JSONL file.
 pub fn load_golden(path: &Path) -> Golden {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Value = serde_json::from_str(lines.next().expect("empty golden file")).expect("bad golden header");
-    let frames = lines.map(|l| serde_json::from_str(l).expect("bad golden line")).collect();
+    let header: Value =
+        serde_json::from_str(lines.next().expect("empty golden file")).expect("bad golden header");
+    let frames = lines
+        .map(|l| serde_json::from_str(l).expect("bad golden line"))
+        .collect();
     Golden { header, frames }
 }
 
