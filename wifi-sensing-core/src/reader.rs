@@ -322,6 +322,8 @@ impl Registry {
             crate::formats::intel5300::descriptor(),
             crate::formats::atheros::descriptor(),
             crate::formats::pcap::descriptor(),
+            crate::formats::picoscenes::descriptor(),
+            crate::formats::feitcsi::descriptor(),
         ];
         Registry {
             formats,

@@ -12,3 +12,4 @@ pub mod nexmon;
 pub mod pcap;
 pub mod picoscenes;
 pub mod ruview;
+pub mod tones;
