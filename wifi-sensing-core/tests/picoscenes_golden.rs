@@ -439,7 +439,7 @@ fn check_file(capture: &Path, golden_path: &Path) -> usize {
     let mut n = 0;
     let mut device_counts = std::collections::BTreeMap::<String, u64>::new();
     loop {
-        let offset = cap.position();
+        let offset = cap.bytes_read();
         let Some(rec) = cap.next_record() else { break };
         let f = match rec {
             Ok(Record::Frame(f)) => f,
@@ -482,7 +482,7 @@ fn check_file(capture: &Path, golden_path: &Path) -> usize {
         (0, true, true),
         "{stats:?}"
     );
-    assert_eq!(cap.position(), file_bytes.len() as u64);
+    assert_eq!(cap.bytes_read(), file_bytes.len() as u64);
     let want_dev: std::collections::BTreeMap<String, u64> =
         serde_json::from_value(golden.header["device_types"].clone()).unwrap();
     assert_eq!(device_counts, want_dev, "{name}: device types");
