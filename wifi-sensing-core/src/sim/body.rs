@@ -463,6 +463,9 @@ pub struct Vitals {
     heart: Option<Heart>,
 }
 
+/// Largest number of beats [`Vitals::at`] steps through one by one.
+const MAX_BEAT_STEPS: f64 = 100_000.0;
+
 #[derive(Clone, Debug)]
 struct Heart {
     mean_rr_s: f64,
@@ -478,7 +481,10 @@ struct Heart {
 impl Heart {
     fn draw_rr(&self, beat: u64) -> f64 {
         let z = Rng::for_stream(self.seed, self.stream, beat).normal();
-        (self.mean_rr_s + self.sd_rr_s * z).clamp(0.6 * self.mean_rr_s, 1.4 * self.mean_rr_s)
+        // At least 1 ms, so the beat loop in `Vitals::at` always advances.
+        (self.mean_rr_s + self.sd_rr_s * z)
+            .clamp(0.6 * self.mean_rr_s, 1.4 * self.mean_rr_s)
+            .max(1e-3)
     }
 }
 
@@ -505,36 +511,57 @@ impl Vitals {
         seed: u64,
         heart_stream: u64,
     ) -> Self {
-        let heart = heart.map(|(rate_hz, sd, amp)| {
-            let mut h = Heart {
-                mean_rr_s: 1.0 / rate_hz,
-                sd_rr_s: sd,
-                amplitude_m: amp,
-                seed,
-                stream: heart_stream,
-                beat: 0,
-                beat_start_s: 0.0,
-                rr_s: 0.0,
-            };
-            h.rr_s = h.draw_rr(0);
-            h
-        });
+        // A non-positive or non-finite rate means no heartbeat (validated scenarios never
+        // pass one).
+        let heart = heart
+            .filter(|h| h.0.is_finite() && h.0 > 0.0 && h.1.is_finite())
+            .map(|(rate_hz, sd, amp)| {
+                let mut h = Heart {
+                    mean_rr_s: 1.0 / rate_hz,
+                    sd_rr_s: sd,
+                    amplitude_m: amp,
+                    seed,
+                    stream: heart_stream,
+                    beat: 0,
+                    beat_start_s: 0.0,
+                    rr_s: 0.0,
+                };
+                h.rr_s = h.draw_rr(0);
+                h
+            });
         Vitals { breathing, heart }
     }
 
-    /// The chest state at time `t_s` (seconds since the scenario start).
+    /// The chest state at time `t_s` (seconds since the scenario start; a non-finite time
+    /// gives the rest state).
     pub fn at(&mut self, t_s: f64) -> VitalState {
         let mut v = VitalState::default();
+        if !t_s.is_finite() {
+            return v;
+        }
         if let Some((f, a, p0)) = self.breathing {
             v.breathing_m = a * sin_cos_turns(f * t_s + p0).0;
             v.breathing_bpm = Some(60.0 * f);
         }
         if let Some(h) = &mut self.heart {
-            // Bounded: each step advances by at least 0.6 × the mean RR interval.
-            while t_s >= h.beat_start_s + h.rr_s {
-                h.beat_start_s += h.rr_s;
-                h.beat += 1;
+            // A jump of more than MAX_BEAT_STEPS beats (never in a validated scenario, whose
+            // frames are at most 100 s apart) skips whole mean intervals instead of drawing
+            // every beat, so one call stays cheap.
+            let gap = t_s - (h.beat_start_s + h.rr_s);
+            if gap > MAX_BEAT_STEPS * h.mean_rr_s.max(1e-3) {
+                let k = (gap / h.mean_rr_s.max(1e-3)).floor();
+                h.beat_start_s += h.rr_s + k * h.mean_rr_s.max(1e-3);
+                h.beat = h.beat.wrapping_add(k as u64 + 1);
                 h.rr_s = h.draw_rr(h.beat);
+            }
+            // Each step advances by at least 1 ms; the cap guards against float absorption at
+            // absurd times.
+            let mut steps = 0.0;
+            while t_s >= h.beat_start_s + h.rr_s && steps < MAX_BEAT_STEPS + 2.0 {
+                h.beat_start_s += h.rr_s;
+                h.beat = h.beat.wrapping_add(1);
+                h.rr_s = h.draw_rr(h.beat);
+                steps += 1.0;
             }
             let u = ((t_s - h.beat_start_s) / h.rr_s).max(0.0);
             v.heartbeat_m = h.amplitude_m * sin_cos_turns(u).0;
@@ -658,6 +685,18 @@ mod tests {
     fn total_rcs_about_one_square_metre() {
         let t = total_rcs_m2(1.75, 1.0);
         assert!((0.9..1.1).contains(&t), "{t}");
+    }
+
+    #[test]
+    fn degenerate_heart_rates_never_hang() {
+        for rate in [f64::INFINITY, f64::NAN, 0.0, -1.0, 1e300, f64::MIN_POSITIVE] {
+            let mut v = Vitals::new(None, Some((rate, 1e9, 1e-3)), 1, 2);
+            let s = v.at(1e6);
+            assert!(
+                s.heartbeat_m.is_finite() || s.heart_bpm.is_none(),
+                "rate {rate}"
+            );
+        }
     }
 
     #[test]

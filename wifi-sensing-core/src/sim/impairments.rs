@@ -3,7 +3,8 @@
 //! Order of application for one frame with clean channel `H[r][t][k]` (in channel units):
 //!
 //! 1. **Frame timing jitter**: the frame is measured at `t_n = n / rate + j`, `j ~ N(0, σ_j)`
-//!    clamped to ±45 % of the frame period (the channel is evaluated at the jittered time).
+//!    clamped to ±45 % of the frame period and rounded to a whole microsecond, the resolution
+//!    of radio timestamps (the channel is evaluated at that time).
 //! 2. **Dropped frames**: with probability `drop_prob` the frame is lost (its sequence number is
 //!    skipped, no frame and no ground-truth line are produced).
 //! 3. **Timing offset** (packet-detection / sampling-time offset): `τ ~ N(0, σ_τ)` per frame,

@@ -422,7 +422,11 @@ impl Simulator {
         let u_agc = rng.uniform();
         let period = 1.0 / self.scenario.rate_hz;
         let jitter = (z_jitter * imp.jitter_std_ms * 1e-3).clamp(-0.45 * period, 0.45 * period);
-        let t = (n as f64 * period + jitter).max(0.0);
+        // Radios time-stamp in microseconds: the frame is measured at a whole µs, so the
+        // timestamp survives every wire format (pcap, ESP32 CSV, ADR-018 receive time) exactly.
+        let t_us = ((n as f64 * period + jitter).max(0.0) * 1e6).round();
+        let t = t_us / 1e6;
+        let t_ns = (t_us as i64).saturating_mul(1000);
         if u_drop < imp.drop_prob {
             self.dropped += 1;
             return None;
@@ -534,7 +538,6 @@ impl Simulator {
         } else {
             power_to_db(total_lin).round()
         };
-        let t_ns = ns(t);
         let mut frame = CsiFrame::new(CaptureFormat::Simulated, self.profile.device(), csi);
         frame.timestamp_ns = t_ns;
         frame.clock = Clock::Simulated;
