@@ -28,6 +28,7 @@ pub mod pipeline;
 pub mod reader;
 pub mod record;
 pub mod recording;
+pub mod sim;
 pub mod sink;
 pub mod udp;
 pub mod util;
