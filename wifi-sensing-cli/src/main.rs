@@ -6,6 +6,7 @@
 mod input;
 mod inspect;
 mod progress;
+mod simulate;
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -99,6 +100,46 @@ enum Command {
         #[arg(long, value_parser = parse_duration)]
         duration: Option<Duration>,
     },
+    /// Generate synthetic CSI with ground truth (see `wifi_sensing_core::sim` for the physics).
+    ///
+    /// The output format follows the file name: `.pcap` (ADR-018 datagrams over UDP, as if
+    /// captured on the node's port), `.csv` (ESP32-CSI-Tool), `.csirec`, `.jsonl`, or `-` for
+    /// JSON Lines on stdout. The same arguments and seed give byte-identical files.
+    Simulate {
+        /// Preset: empty, still, breathe, walk, gesture:wave|push|pull, mixed (default mixed).
+        #[arg(long)]
+        scenario: Option<String>,
+        /// A JSON scenario file describing your own room, person and timeline.
+        #[arg(long)]
+        scenario_file: Option<PathBuf>,
+        /// Duration (default 60s for presets; a scenario file's own duration otherwise).
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<Duration>,
+        /// Frame rate in Hz (default 50, or the scenario file's).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Device profile: esp32, intel5300, nexmon80.
+        #[arg(long, default_value = "esp32")]
+        device: String,
+        /// Random seed.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Output file (.pcap, .csv, .csirec, .jsonl) or `-`.
+        #[arg(short, long)]
+        output: String,
+        /// Ground truth as JSON Lines (one line per frame after a header line).
+        #[arg(long)]
+        truth: Option<PathBuf>,
+        /// ADR-018 node id in .pcap output.
+        #[arg(long, default_value_t = 1)]
+        node_id: u8,
+        /// UDP port of the ADR-018 datagrams in .pcap output.
+        #[arg(long, default_value_t = 5005)]
+        port: u16,
+        /// Unix time (s) of the scenario start, for .pcap packet times (default 2026-01-01T00:00:00Z).
+        #[arg(long, default_value_t = 1_767_225_600)]
+        start_unix_s: i64,
+    },
     /// List the capture formats this build reads.
     Formats,
 }
@@ -183,6 +224,34 @@ fn main() -> ExitCode {
 
 fn dispatch(cmd: Command, log: &Log) -> Result<()> {
     match cmd {
+        Command::Simulate {
+            scenario,
+            scenario_file,
+            duration,
+            rate,
+            device,
+            seed,
+            output,
+            truth,
+            node_id,
+            port,
+            start_unix_s,
+        } => simulate::simulate(
+            simulate::SimulateArgs {
+                scenario,
+                scenario_file,
+                duration_s: duration.map(|d| d.as_secs_f64()),
+                rate_hz: rate,
+                device,
+                seed,
+                output,
+                truth,
+                node_id,
+                port,
+                start_unix_s,
+            },
+            log,
+        ),
         Command::Formats => {
             let reg = wifi_sensing_core::Registry::builtin();
             let mut out = std::io::stdout().lock();
