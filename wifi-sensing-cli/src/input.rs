@@ -44,12 +44,13 @@ impl InputSpec {
 
     pub(crate) fn open(
         &self,
+        flags: &crate::ReaderFlags,
         format: Option<CaptureFormat>,
         duration: Option<Duration>,
         stop: Option<Arc<AtomicBool>>,
         log: &Log,
     ) -> Result<OpenedInput> {
-        let reg = Registry::builtin();
+        let reg = Registry::builtin().with_options(flags.options()?);
         match self {
             InputSpec::File(p) => {
                 let total = std::fs::metadata(p).ok().map(|m| m.len());

@@ -41,6 +41,8 @@ enum Command {
     /// RSSI range, drops and malformed records.
     Inspect {
         /// A file (format auto-detected), `udp://HOST:PORT` (live) or `-` (stdin).
+        #[command(flatten)]
+        reader: ReaderFlags,
         input: String,
         /// Read the input as this format instead of detecting it (see `wifi-sensing formats`).
         #[arg(long)]
@@ -55,6 +57,8 @@ enum Command {
     /// Convert a capture to a native recording (`.csirec`) or JSON Lines (`.jsonl`, or `-` for stdout).
     Convert {
         /// A file (format auto-detected), `udp://HOST:PORT` or `-`.
+        #[command(flatten)]
+        reader: ReaderFlags,
         input: String,
         /// Output file: `.csirec` or `.jsonl`; `-` writes JSON Lines to stdout.
         #[arg(short, long)]
@@ -83,6 +87,8 @@ enum Command {
     /// Run the pipeline and print JSON Lines records to stdout.
     Run {
         /// A file (format auto-detected), `udp://HOST:PORT` (live) or `-` (stdin).
+        #[command(flatten)]
+        reader: ReaderFlags,
         input: String,
         /// Read the input as this format instead of detecting it.
         #[arg(long)]
@@ -142,6 +148,57 @@ enum Command {
     },
     /// List the capture formats this build reads.
     Formats,
+}
+
+/// Reader options shared by the commands that read captures.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub(crate) struct ReaderFlags {
+    /// Nexmon: merge the packets of one transmission (same sequence number) into one
+    /// `[core, spatial stream, subcarrier]` frame instead of one frame per packet.
+    #[arg(long)]
+    nexmon_group: bool,
+    /// Nexmon: the chip (4339, 43455c0, 4358, 4366c0) when the header does not say it.
+    #[arg(long)]
+    nexmon_chip: Option<String>,
+    /// Nexmon: zero the PHY-status words that v2 firmware writes over CSI words.
+    #[arg(long)]
+    nexmon_mask_phy_status: bool,
+    /// Nexmon: UDP port of the CSI packets in pcap files (default 5500).
+    #[arg(long)]
+    nexmon_port: Option<u16>,
+    /// Intel 5300: scale the CSI to absolute units (MATLAB get_scaled_csi).
+    #[arg(long)]
+    intel_scaled: bool,
+}
+
+impl ReaderFlags {
+    pub(crate) fn options(&self) -> Result<wifi_sensing_core::ReaderOptions> {
+        use wifi_sensing_core::formats::nexmon::NexmonChip;
+        let mut o = wifi_sensing_core::ReaderOptions::default();
+        o.nexmon.group_by_sequence = self.nexmon_group;
+        o.nexmon.mask_phy_status = self.nexmon_mask_phy_status;
+        if let Some(p) = self.nexmon_port {
+            o.nexmon.port = p;
+        }
+        if let Some(c) = &self.nexmon_chip {
+            let c = c.trim_start_matches("bcm");
+            o.nexmon.chip = Some(
+                [
+                    NexmonChip::Bcm4339,
+                    NexmonChip::Bcm43455c0,
+                    NexmonChip::Bcm4358,
+                    NexmonChip::Bcm4366c0,
+                ]
+                .into_iter()
+                .find(|k| k.name() == c)
+                .with_context(|| {
+                    format!("unknown Nexmon chip {c:?} (use 4339, 43455c0, 4358 or 4366c0)")
+                })?,
+            );
+        }
+        o.intel5300.scaled = self.intel_scaled;
+        Ok(o)
+    }
 }
 
 /// Parses `500ms`, `30s`, `5m`, `1h` or a plain number of seconds.
@@ -272,23 +329,31 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
             Ok(())
         }
         Command::Inspect {
+            reader,
             input,
             format,
             json,
             duration,
         } => {
             let spec = InputSpec::parse(&input)?;
-            let opened = spec.open(parse_format(format.as_deref())?, duration, None, log)?;
+            let opened = spec.open(
+                &reader,
+                parse_format(format.as_deref())?,
+                duration,
+                None,
+                log,
+            )?;
             inspect::inspect(opened, json, log)
         }
         Command::Convert {
+            reader,
             input,
             output,
             format,
             strict,
         } => {
             let spec = InputSpec::parse(&input)?;
-            let opened = spec.open(parse_format(format.as_deref())?, None, None, log)?;
+            let opened = spec.open(&reader, parse_format(format.as_deref())?, None, None, log)?;
             convert(opened, &output, strict, log)
         }
         Command::Record {
@@ -305,10 +370,11 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
             let flag = Arc::clone(&stop);
             ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
                 .context("cannot install the Ctrl-C handler")?;
-            let opened = spec.open(None, duration, Some(stop), log)?;
+            let opened = spec.open(&ReaderFlags::default(), None, duration, Some(stop), log)?;
             record(opened, &output, frames, log)
         }
         Command::Run {
+            reader,
             input,
             format,
             strict,
@@ -317,7 +383,13 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
             duration,
         } => {
             let spec = InputSpec::parse(&input)?;
-            let opened = spec.open(parse_format(format.as_deref())?, duration, None, log)?;
+            let opened = spec.open(
+                &reader,
+                parse_format(format.as_deref())?,
+                duration,
+                None,
+                log,
+            )?;
             run(opened, strict, no_frames, limit, log)
         }
     }

@@ -663,3 +663,51 @@ fn shipped_scenario_file_runs() {
         lines.len()
     );
 }
+
+#[test]
+fn reader_flags_reach_the_readers() {
+    // Nexmon grouping: the bcm4358 sample is one transmission seen by 2 cores x 2 streams
+    let f = fixture("nexmon/example.pcap");
+    let one = json_lines(&bin().args(["run", &f]).output().unwrap().stdout);
+    assert_eq!(one.len(), 4);
+    let grouped = json_lines(
+        &bin()
+            .args(["run", "--nexmon-group", &f])
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    assert_eq!(grouped.len(), 1);
+    assert_eq!(grouped[0]["shape"], serde_json::json!([2, 2, 256]));
+    let bad = bin()
+        .args(["run", "--nexmon-chip", "9999", &f])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown Nexmon chip"));
+
+    // Intel scaled CSI equals the raw values times the golden scaled_csi_factor
+    let f = fixture("intel5300/example.dat");
+    let raw = json_lines(&bin().args(["run", &f]).output().unwrap().stdout);
+    let scaled = json_lines(
+        &bin()
+            .args(["run", "--intel-scaled", &f])
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    let golden = std::fs::read_to_string(fixture("intel5300/example.dat.jsonl")).unwrap();
+    for ((r, s), g) in raw.iter().zip(&scaled).zip(golden.lines().skip(1)) {
+        let g: serde_json::Value = serde_json::from_str(g).unwrap();
+        let k = g["scaled_csi_factor"].as_f64().unwrap();
+        for (a, b) in r["csi_re"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(s["csi_re"].as_array().unwrap())
+        {
+            let want = (a.as_f64().unwrap() as f32) * (k as f32);
+            assert_eq!(b.as_f64().unwrap() as f32, want);
+        }
+    }
+}

@@ -117,6 +117,16 @@ impl UdpSource {
             .map_err(|e| Error::io("cannot read UDP local address", e))
     }
 
+    /// Options of the Nexmon decoder (chip override, PHY-status mask). Grouping of packets is
+    /// not available on a live stream: every datagram becomes one frame.
+    pub fn with_nexmon_options(mut self, options: NexmonOptions) -> Self {
+        self.nexmon = NexmonDecoder::new(NexmonOptions {
+            group_by_sequence: false,
+            ..options
+        });
+        self
+    }
+
     /// Ends the stream after `d` from now.
     pub fn stop_after(mut self, d: Duration) -> Self {
         self.deadline = Some(Instant::now() + d);
