@@ -383,6 +383,81 @@ impl LineReader {
     }
 }
 
+/// Parses one CSV line into a frame, reusing `values`; `Err` is the reason the line is malformed.
+pub(crate) type ParseLine =
+    fn(&[u8], &mut Vec<i16>, usize) -> std::result::Result<crate::CsiFrame, String>;
+
+/// The line loop shared by the two ESP32 CSV readers: skips empty and header lines, parses the
+/// others with the format's [`ParseLine`], reports malformed lines with line number and offset.
+pub(crate) struct CsvLines {
+    lines: LineReader,
+    values: Vec<i16>,
+    max_pairs: usize,
+    done: bool,
+    format: crate::CaptureFormat,
+    parse: ParseLine,
+}
+
+impl CsvLines {
+    pub(crate) fn new(
+        input: crate::Input,
+        format: crate::CaptureFormat,
+        options: &crate::ReaderOptions,
+        parse: ParseLine,
+    ) -> Self {
+        CsvLines {
+            lines: LineReader::new(input, format, options.limits.max_record_bytes),
+            values: Vec::with_capacity(512),
+            max_pairs: options.limits.max_csi_values,
+            done: false,
+            format,
+            parse,
+        }
+    }
+
+    pub(crate) fn next_record(&mut self) -> Option<crate::Result<crate::Record>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            match self.lines.next_line() {
+                Ok(LineStatus::Line) => {}
+                Ok(LineStatus::Eof) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+            let line = trim(&self.lines.buf);
+            if line.is_empty() || line.starts_with(b"type,") {
+                continue;
+            }
+            let line_no = self.lines.line;
+            return Some(match (self.parse)(line, &mut self.values, self.max_pairs) {
+                Ok(mut f) => {
+                    if let crate::FormatMeta::Esp32(m) = &mut f.meta {
+                        m.line = Some(line_no);
+                    }
+                    Ok(crate::Record::Frame(f))
+                }
+                Err(reason) => Err(crate::Error::Malformed {
+                    format: self.format,
+                    offset: self.lines.offset,
+                    line: Some(line_no),
+                    reason,
+                }),
+            });
+        }
+    }
+
+    pub(crate) fn position(&self) -> u64 {
+        self.lines.position()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -54,10 +54,12 @@
 
 use ndarray::Array3;
 
-use crate::error::{Error, Result};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
 use crate::formats::esp32::{
     lltf_subcarriers, looks_like_text, pairs_to_complex, parse_int, parse_mac, prefix_lines, trim,
-    Esp32Meta, LineReader, LineStatus,
+    CsvLines, Esp32Meta,
 };
 use crate::formats::esp32_csv::cwb_to_mhz;
 use crate::frame::{channel_to_freq_mhz, CaptureFormat, Clock, CsiFrame, Device, FormatMeta};
@@ -205,20 +207,14 @@ const C5C6_LAYOUT: Layout = Layout {
 
 /// Streaming reader of esp-csi `get-started` CSV lines. See the [module docs](self).
 pub struct EspCsiReader {
-    lines: LineReader,
-    values: Vec<i16>,
-    max_pairs: usize,
-    done: bool,
+    inner: CsvLines,
 }
 
 impl EspCsiReader {
     /// A reader over `input` with the limits of `options`.
     pub fn new(input: Input, options: &ReaderOptions) -> Self {
         EspCsiReader {
-            lines: LineReader::new(input, FORMAT, options.limits.max_record_bytes),
-            values: Vec::with_capacity(512),
-            max_pairs: options.limits.max_csi_values,
-            done: false,
+            inner: CsvLines::new(input, FORMAT, options, parse_line),
         }
     }
 }
@@ -229,45 +225,11 @@ impl CaptureReader for EspCsiReader {
     }
 
     fn next_record(&mut self) -> Option<Result<Record>> {
-        loop {
-            if self.done {
-                return None;
-            }
-            match self.lines.next_line() {
-                Ok(LineStatus::Line) => {}
-                Ok(LineStatus::Eof) => {
-                    self.done = true;
-                    return None;
-                }
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-            }
-            let line = trim(&self.lines.buf);
-            if line.is_empty() || line.starts_with(b"type,") {
-                continue;
-            }
-            let line_no = self.lines.line;
-            return Some(match parse_line(line, &mut self.values, self.max_pairs) {
-                Ok(mut f) => {
-                    if let FormatMeta::Esp32(m) = &mut f.meta {
-                        m.line = Some(line_no);
-                    }
-                    Ok(Record::Frame(f))
-                }
-                Err(reason) => Err(Error::Malformed {
-                    format: FORMAT,
-                    offset: self.lines.offset,
-                    line: Some(line_no),
-                    reason,
-                }),
-            });
-        }
+        self.inner.next_record()
     }
 
     fn position(&self) -> u64 {
-        self.lines.position()
+        self.inner.position()
     }
 }
 
@@ -548,6 +510,7 @@ pub fn descriptor() -> FormatDescriptor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use num_complex::Complex32;
     use std::io::Cursor;
 
