@@ -141,25 +141,19 @@ pub struct PipelineBuilder {
     emit_aux: Option<bool>,
 }
 
+fn stage_names(v: &[Box<dyn Stage>]) -> Vec<&str> {
+    v.iter().map(|s| s.name()).collect()
+}
+
+fn analyser_names(v: &[Box<dyn Analyser>]) -> Vec<&str> {
+    v.iter().map(|s| s.name()).collect()
+}
+
 impl std::fmt::Debug for PipelineBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PipelineBuilder")
-            .field(
-                "stages",
-                &self
-                    .stages
-                    .iter()
-                    .map(|s| s.name().to_string())
-                    .collect::<Vec<_>>(),
-            )
-            .field(
-                "analysers",
-                &self
-                    .analysers
-                    .iter()
-                    .map(|s| s.name().to_string())
-                    .collect::<Vec<_>>(),
-            )
+            .field("stages", &stage_names(&self.stages))
+            .field("analysers", &analyser_names(&self.analysers))
             .field("on_malformed", &self.on_malformed)
             .finish()
     }
@@ -234,22 +228,8 @@ pub struct Pipeline {
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pipeline")
-            .field(
-                "stages",
-                &self
-                    .stages
-                    .iter()
-                    .map(|s| s.name().to_string())
-                    .collect::<Vec<_>>(),
-            )
-            .field(
-                "analysers",
-                &self
-                    .analysers
-                    .iter()
-                    .map(|s| s.name().to_string())
-                    .collect::<Vec<_>>(),
-            )
+            .field("stages", &stage_names(&self.stages))
+            .field("analysers", &analyser_names(&self.analysers))
             .field("summary", &self.summary)
             .finish()
     }
