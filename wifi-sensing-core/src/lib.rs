@@ -1,22 +1,4 @@
-//! # wifi-sensing-core
-//!
-//! The foundation of the wifi-sensing family: the [`CsiFrame`] every reader produces, the
-//! capture-format readers behind one [`Registry`] (probe by bytes, extension as a hint), the native
-//! [`recording`] format, live [`udp`] input, and the pull-based [`Pipeline`] with its [`Sink`]s.
-//!
-//! ```no_run
-//! use wifi_sensing_core::{open, Pipeline, JsonLinesSink};
-//! let mut capture = open("capture.pcap")?.skip_malformed(true);
-//! let mut pipeline = Pipeline::builder().build()?;
-//! let stdout = std::io::stdout();
-//! let mut sink = JsonLinesSink::new(std::io::BufWriter::new(stdout.lock()));
-//! let summary = pipeline.run(capture.records(), &mut sink)?;
-//! eprintln!("{} frames", summary.frames_in);
-//! # Ok::<(), wifi_sensing_core::Error>(())
-//! ```
-//!
-//! Library rules: no printing, no async runtime, no `unsafe`; errors are [`Error`] values that
-//! carry the format, byte offset and reason.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
 pub mod error;
