@@ -1237,4 +1237,87 @@ mod tests {
         bad[3 + 8] = 7;
         assert_eq!(probe(&bad), 0);
     }
+
+    /// Pseudo-random int8 pairs covering the whole range.
+    fn noise(n: usize, seed: u32) -> Vec<(i8, i8)> {
+        let mut x = seed;
+        let mut next = || {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (x >> 24) as u8 as i8
+        };
+        (0..30 * n).map(|_| (next(), next())).collect()
+    }
+
+    #[test]
+    fn every_shape_and_permutation_matches_the_encoder() {
+        let perms: [[usize; 3]; 7] = [
+            [0, 1, 2],
+            [0, 2, 1],
+            [1, 0, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [2, 1, 0],
+            [1, 1, 0], // not a permutation
+        ];
+        for nrx in 1..=3u8 {
+            for ntx in 1..=3u8 {
+                for p in perms {
+                    let sel = (p[0] | p[1] << 2 | p[2] << 4) as u8;
+                    let n = usize::from(nrx * ntx);
+                    let v = noise(n, u32::from(sel) * 16 + u32::from(nrx * 4 + ntx));
+                    let f = decode_bfee(&bfee_body(nrx, ntx, sel, 0, 0, &v), 0, false).unwrap();
+                    let FormatMeta::Intel5300(m) = &f.meta else {
+                        panic!()
+                    };
+                    let applied = nrx == 3 && p != [1, 1, 0];
+                    assert_eq!(m.permuted, applied);
+                    let mut power = 0u32;
+                    for g in 0..30 {
+                        for j in 0..usize::from(nrx) {
+                            let slot = if applied { p[j] } else { j };
+                            for k in 0..usize::from(ntx) {
+                                let (re, im) = v[g * n + j * usize::from(ntx) + k];
+                                power += (i32::from(re).pow(2) + i32::from(im).pow(2)) as u32;
+                                assert_eq!(
+                                    f.csi[[slot, k, g]],
+                                    Complex32::new(re.into(), im.into()),
+                                    "{nrx}x{ntx} sel {sel:#x} group {g} row {j} tx {k}"
+                                );
+                            }
+                        }
+                    }
+                    assert_eq!(m.csi_power, power);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reader_rss_cache_gives_the_formula_bits() {
+        // more distinct RSSI triples than cache slots, each seen twice, with varying AGC
+        let mut bytes = Vec::new();
+        let mut want = Vec::new();
+        for pass in 0..2u8 {
+            for i in 0..600u32 {
+                let mut body = bfee_body(1, 1, 0, 0, i, &vals(1));
+                let rssi = [(i % 61) as u8, (i / 61 % 7 * 9) as u8, (i % 5) as u8];
+                let agc = (i % 40) as u8 + pass;
+                body[10..13].copy_from_slice(&rssi);
+                body[14] = agc;
+                bytes.extend(record(CODE_BFEE, &body));
+                want.push(total_rss_dbm(rssi, agc));
+            }
+        }
+        let mut r = reader(bytes);
+        for (i, w) in want.iter().enumerate() {
+            let Some(Ok(Record::Frame(f))) = r.next_record() else {
+                panic!("record {i}")
+            };
+            let FormatMeta::Intel5300(m) = &f.meta else {
+                panic!()
+            };
+            assert_eq!(m.total_rss.to_bits(), w.to_bits(), "record {i}");
+        }
+        assert!(r.next_record().is_none());
+    }
 }
