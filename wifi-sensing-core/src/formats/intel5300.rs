@@ -464,6 +464,7 @@ impl RssCache {
 }
 
 /// Decodes a bfee body into its CSI array and header fields (see [`decode_bfee`]).
+#[inline(always)]
 fn decode_bfee_parts(
     body: &[u8],
     offset: u64,
