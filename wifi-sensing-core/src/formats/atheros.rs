@@ -77,7 +77,7 @@
 
 use std::io::{Cursor, Read};
 
-use ndarray::Array3;
+use ndarray::{Array1, Array3};
 use num_complex::Complex32;
 use serde::{Deserialize, Serialize};
 
@@ -296,53 +296,116 @@ pub fn detect_layout(
     best
 }
 
-#[inline(always)]
-fn sx10(v: u64) -> f32 {
-    f32::from((((v & 0x3FF) as u16) << 6) as i16 >> 6)
-}
-
-/// Little-endian u32 starting at byte `q`, bytes past the end read as 0.
-#[inline(always)]
-fn load_u32(b: &[u8], q: usize) -> u32 {
-    match b.get(q..q + 4) {
-        Some(s) => u32::from_le_bytes([s[0], s[1], s[2], s[3]]),
-        None => {
-            let g = |i: usize| u32::from(b.get(q + i).copied().unwrap_or(0));
-            g(0) | (g(1) << 8) | (g(2) << 16) | (g(3) << 24)
-        }
-    }
-}
-
 /// Unpacks the 10-bit CSI stream into `[nr][nc][tones]` (rx fastest in the stream, D3).
 ///
 /// `csi` must hold at least [`csi_bytes`]`(tones, nr, nc)` bytes; missing bytes read as 0.
 pub fn unpack_csi(csi: &[u8], tones: usize, nr: usize, nc: usize) -> Array3<Complex32> {
-    let n = nr * nc;
-    let mut data = vec![Complex32::new(0.0, 0.0); tones * n];
-    // stream value m of a tone is (c = m / nr, r = m % nr); it goes to (r · nc + c) · tones
-    let mut small = [0usize; 9];
-    let mut large = Vec::new();
-    let dest: &mut [usize] = if n <= small.len() {
-        &mut small[..n]
-    } else {
-        large.resize(n, 0);
-        &mut large
-    };
-    for (m, d) in dest.iter_mut().enumerate() {
-        *d = ((m % nr) * nc + m / nr) * tones;
-    }
-    let dest: &[usize] = dest;
-    let mut bit = 0usize;
-    for k in 0..tones {
-        for &d in dest {
-            let w = load_u32(csi, bit >> 3) >> (bit & 7);
-            if let Some(v) = data.get_mut(d + k) {
-                *v = Complex32::new(sx10(u64::from(w >> 10)), sx10(u64::from(w)));
-            }
-            bit += 20;
+    let mut data = Vec::new();
+    unpack_into(csi, tones, nr, nc, &mut Vec::new(), &mut data);
+    Array1::from_vec(data)
+        .into_shape_with_order((nr, nc, tones))
+        .unwrap_or_else(|_| Array3::zeros((nr, nc, tones)))
+}
+
+/// Raw 20-bit values (imag in bits 0–9, real in bits 10–19) of one stream, by tone.
+type RawRow = [u32; 256];
+
+/// Appends the `tones · nr · nc` values of the stream to `data` in `[nr][nc][tones]` order.
+/// `scratch` is a reusable work buffer.
+fn unpack_into(
+    csi: &[u8],
+    tones: usize,
+    nr: usize,
+    nc: usize,
+    scratch: &mut Vec<RawRow>,
+    data: &mut Vec<Complex32>,
+) {
+    if tones <= 256 {
+        match nr * nc {
+            1 => return unpack_n::<1>(csi, tones, nr, nc, scratch, data),
+            2 => return unpack_n::<2>(csi, tones, nr, nc, scratch, data),
+            3 => return unpack_n::<3>(csi, tones, nr, nc, scratch, data),
+            4 => return unpack_n::<4>(csi, tones, nr, nc, scratch, data),
+            6 => return unpack_n::<6>(csi, tones, nr, nc, scratch, data),
+            9 => return unpack_n::<9>(csi, tones, nr, nc, scratch, data),
+            _ => {}
         }
     }
-    Array3::from_shape_vec((nr, nc, tones), data).unwrap_or_else(|_| Array3::zeros((nr, nc, tones)))
+    unpack_generic(csi, tones, nr, nc, data);
+}
+
+/// Raw 20-bit value number `v` of the stream, bits past the end of `csi` read as 0.
+#[inline]
+fn raw_value(csi: &[u8], v: usize) -> u32 {
+    let bit = 20 * v;
+    let q = bit >> 3;
+    let g = |i: usize| u32::from(csi.get(q + i).copied().unwrap_or(0));
+    ((g(0) | (g(1) << 8) | (g(2) << 16)) >> (bit & 7)) & 0xF_FFFF
+}
+
+/// The complex value of a raw 20-bit field (two 10-bit two's-complement numbers).
+#[inline(always)]
+fn raw_to_complex(x: u32) -> Complex32 {
+    let re = ((x << 12) as i32) >> 22;
+    let im = ((x << 22) as i32) >> 22;
+    Complex32::new(re as f32, im as f32)
+}
+
+/// Any stream count or tone count, one value at a time.
+fn unpack_generic(csi: &[u8], tones: usize, nr: usize, nc: usize, data: &mut Vec<Complex32>) {
+    let n = nr * nc;
+    data.reserve_exact(n * tones);
+    for r in 0..nr {
+        for c in 0..nc {
+            // stream value m = c · nr + r of each tone
+            let m = c * nr + r;
+            data.extend((0..tones).map(|k| raw_to_complex(raw_value(csi, k * n + m))));
+        }
+    }
+}
+
+/// `N = nr · nc` streams, `tones ≤ 256`. Two passes: the stream is split into one row of raw
+/// 20-bit values per stream (two tones at a time: `2·N` values fill exactly `5·N` bytes, so
+/// every position is a constant), then each row is sign-extended and converted in the output
+/// order, a straight loop the compiler vectorises.
+#[inline(always)]
+fn unpack_n<const N: usize>(
+    csi: &[u8],
+    tones: usize,
+    nr: usize,
+    nc: usize,
+    scratch: &mut Vec<RawRow>,
+    data: &mut Vec<Complex32>,
+) {
+    if scratch.len() < N {
+        scratch.resize(N, [0; 256]);
+    }
+    let rows = &mut scratch[..N];
+    let pairs = (tones / 2).min(csi.len() / (5 * N));
+    for (p, chunk) in csi.chunks_exact(5 * N).take(pairs).enumerate() {
+        for j in 0..N {
+            let b = &chunk[5 * j..5 * j + 5];
+            let w = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], 0, 0, 0]);
+            // values 2j and 2j + 1 of the tone pair
+            let (i0, i1) = (2 * j, 2 * j + 1);
+            rows[i0 % N][(2 * p + i0 / N) & 255] = (w & 0xF_FFFF) as u32;
+            rows[i1 % N][(2 * p + i1 / N) & 255] = ((w >> 20) & 0xF_FFFF) as u32;
+        }
+    }
+    // an odd last tone, or tones past the end of a short `csi`
+    for k in 2 * pairs..tones {
+        for (m, row) in rows.iter_mut().enumerate() {
+            row[k & 255] = raw_value(csi, k * N + m);
+        }
+    }
+    data.reserve_exact(N * tones);
+    for r in 0..nr {
+        for c in 0..nc {
+            if let Some(row) = rows.get(c * nr + r) {
+                data.extend(row[..tones].iter().map(|&x| raw_to_complex(x)));
+            }
+        }
+    }
 }
 
 fn malformed(offset: u64, reason: impl Into<String>) -> Error {
@@ -364,6 +427,19 @@ pub fn decode_record(
     offset: u64,
     keep_empty: bool,
     max_values: usize,
+) -> Result<Option<CsiFrame>> {
+    decode_record_with(body, order, offset, keep_empty, max_values, &mut Vec::new())
+}
+
+/// [`decode_record`] with a reusable unpacking buffer.
+#[inline(always)]
+fn decode_record_with(
+    body: &[u8],
+    order: Endianness,
+    offset: u64,
+    keep_empty: bool,
+    max_values: usize,
+    scratch: &mut Vec<RawRow>,
 ) -> Result<Option<CsiFrame>> {
     let Some(m) = parse_status(body, order) else {
         return Err(malformed(
@@ -418,38 +494,62 @@ pub fn decode_record(
                 format!("csi_len = {csi_len} but {tones} tones x {nr} x {nc} need {need} bytes"),
             ));
         }
-        unpack_csi(&body[STATUS_LEN..STATUS_LEN + csi_len], tones, nr, nc)
+        let mut data = Vec::new();
+        unpack_into(
+            &body[STATUS_LEN..STATUS_LEN + csi_len],
+            tones,
+            nr,
+            nc,
+            scratch,
+            &mut data,
+        );
+        Array1::from_vec(data)
+            .into_shape_with_order((nr, nc, tones))
+            .unwrap_or_else(|_| Array3::zeros((nr, nc, tones)))
     };
-    let mut f = CsiFrame::new(CaptureFormat::Atheros, Device::Qca9300, csi);
-    f.timestamp_ns = i64::try_from(m.timestamp.saturating_mul(1000)).unwrap_or(i64::MAX);
-    f.clock = Clock::Device;
-    if m.tx_channel != 0 {
-        f.center_freq_mhz = Some(u32::from(m.tx_channel));
-        f.channel = freq_to_channel(u32::from(m.tx_channel));
-    }
-    f.bandwidth_mhz = match m.bandwidth {
-        0 => Some(20),
-        1 => Some(40),
-        _ => None,
+    let (mac, sequence) = match body.get(STATUS_LEN + csi_len..) {
+        Some(p) if pl >= 24 && p.len() >= 24 => (
+            Some([p[10], p[11], p[12], p[13], p[14], p[15]]),
+            Some(u32::from(u16::from_le_bytes([p[22], p[23]]) >> 4)),
+        ),
+        _ => (None, None),
     };
-    f.subcarriers = match (csi_len, tones) {
-        (0, _) => None,
-        (_, 56) => Some(SUBCARRIERS_HT20.to_vec()),
-        (_, 114) => Some(SUBCARRIERS_HT40.to_vec()),
-        _ => None,
-    };
-    f.chain_rssi = vec![
-        f32::from(m.rssi_1),
-        f32::from(m.rssi_2),
-        f32::from(m.rssi_3),
-    ];
-    if pl >= 24 {
-        let p = &body[STATUS_LEN + csi_len..];
-        f.mac = Some([p[10], p[11], p[12], p[13], p[14], p[15]]);
-        f.sequence = Some(u32::from(u16::from_le_bytes([p[22], p[23]]) >> 4));
-    }
-    f.meta = FormatMeta::Atheros(m);
-    Ok(Some(f))
+    // one struct literal, so that the frame is written in place
+    Ok(Some(CsiFrame {
+        timestamp_ns: i64::try_from(m.timestamp.saturating_mul(1000)).unwrap_or(i64::MAX),
+        clock: Clock::Device,
+        node_id: 0,
+        mac,
+        sequence,
+        rssi_dbm: None,
+        chain_rssi: vec![
+            f32::from(m.rssi_1),
+            f32::from(m.rssi_2),
+            f32::from(m.rssi_3),
+        ],
+        noise_floor_dbm: None,
+        channel: if m.tx_channel != 0 {
+            freq_to_channel(u32::from(m.tx_channel))
+        } else {
+            None
+        },
+        center_freq_mhz: (m.tx_channel != 0).then_some(u32::from(m.tx_channel)),
+        bandwidth_mhz: match m.bandwidth {
+            0 => Some(20),
+            1 => Some(40),
+            _ => None,
+        },
+        format: CaptureFormat::Atheros,
+        device: Device::Qca9300,
+        subcarriers: match (csi_len, tones) {
+            (0, _) => None,
+            (_, 56) => Some(SUBCARRIERS_HT20.to_vec()),
+            (_, 114) => Some(SUBCARRIERS_HT40.to_vec()),
+            _ => None,
+        },
+        csi,
+        meta: FormatMeta::Atheros(m),
+    }))
 }
 
 /// Counts of the records an [`AtherosReader`] has gone through.
@@ -473,18 +573,21 @@ struct State {
     keep_empty: bool,
     limits: Limits,
     counts: AtherosCounts,
+    /// Reused unpacking buffer (one row per CSI stream).
+    scratch: Vec<RawRow>,
 }
 
 impl State {
     /// Handles one complete record body; `None` = a skipped record without CSI.
     fn handle(&mut self, body: &[u8], start: u64) -> Option<Result<Record>> {
         self.counts.records += 1;
-        match decode_record(
+        match decode_record_with(
             body,
             self.order,
             start,
             self.keep_empty,
             self.limits.max_csi_values,
+            &mut self.scratch,
         ) {
             Ok(Some(f)) => {
                 if f.csi.is_empty() {
@@ -593,6 +696,7 @@ impl AtherosReader {
                 keep_empty: options.atheros.keep_records_without_csi,
                 limits: options.limits.clone(),
                 counts: AtherosCounts::default(),
+                scratch: Vec::new(),
             },
             done: false,
         })
@@ -625,10 +729,10 @@ impl AtherosReader {
                     let r = self.st.handle(&avail[2..2 + fl], start);
                     self.input.consume(2 + fl);
                     self.st.pos += 2 + fl as u64;
-                    match r {
-                        Some(x) => return Some(x),
-                        None => continue,
+                    if r.is_some() {
+                        return r;
                     }
+                    continue;
                 }
             }
             // Slow path: the record spans buffer refills (or the input ends inside it).
@@ -940,5 +1044,47 @@ mod tests {
             probe(b"#!/usr/bin/env python3\nimport numpy as np\nprint(1)\n"),
             0
         );
+    }
+
+    /// Pseudo-random 10-bit pairs covering the whole range.
+    fn noise(n: usize, seed: u32) -> Vec<(i16, i16)> {
+        let mut x = seed;
+        let mut next = || {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            ((x >> 16) as i16 & 0x3FF) - 512
+        };
+        (0..n).map(|_| (next(), next())).collect()
+    }
+
+    #[test]
+    fn unpacking_matches_the_encoder_for_every_shape() {
+        for nr in 1..=3 {
+            for nc in 1..=3 {
+                for tones in [1, 2, 3, 7, 55, 56, 114, 255] {
+                    let v = noise(tones * nr * nc, (tones * 10 + nr * 3 + nc) as u32);
+                    let csi = unpack_csi(&pack(&v, tones, nr, nc), tones, nr, nc);
+                    assert_eq!(csi.dim(), (nr, nc, tones));
+                    for (i, c) in csi.iter().enumerate() {
+                        let want = Complex32::new(v[i].0.into(), v[i].1.into());
+                        assert_eq!(*c, want, "{nr}x{nc}x{tones} value {i}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn short_csi_reads_as_zero_and_scratch_is_reusable() {
+        let mut scratch = Vec::new();
+        for (nr, nc, tones) in [(3, 3, 56), (2, 1, 114), (3, 2, 57), (1, 1, 9)] {
+            let v = noise(tones * nr * nc, 7);
+            let full = pack(&v, tones, nr, nc);
+            for cut in [0, 1, 4, 5, full.len() / 2, full.len() - 1, full.len()] {
+                let (mut fast, mut slow) = (Vec::new(), Vec::new());
+                unpack_into(&full[..cut], tones, nr, nc, &mut scratch, &mut fast);
+                unpack_generic(&full[..cut], tones, nr, nc, &mut slow);
+                assert_eq!(fast, slow, "{nr}x{nc}x{tones} cut at {cut}");
+            }
+        }
     }
 }

@@ -80,7 +80,7 @@
 //! assert!(r.next_record().is_none());
 //! ```
 
-use ndarray::Array3;
+use ndarray::{Array1, Array3};
 use num_complex::Complex32;
 use serde::{Deserialize, Serialize};
 
@@ -263,13 +263,18 @@ fn dbinv_u8(x: u8) -> f64 {
 /// assert!((r - (30.0 - 44.0 - 20.0)).abs() < 1e-12);
 /// ```
 pub fn total_rss_dbm(rssi: [u8; 3], agc: u8) -> f64 {
+    rss_base(rssi) - f64::from(agc)
+}
+
+/// `10·log10(Σ 10^(x/10) over the non-zero x) − 44`: [`total_rss_dbm`] before the AGC term.
+fn rss_base(rssi: [u8; 3]) -> f64 {
     let mut mag = 0.0f64;
     for x in rssi {
         if x != 0 {
             mag += dbinv_u8(x);
         }
     }
-    10.0 * mag.log10() - 44.0 - f64::from(agc)
+    10.0 * mag.log10() - 44.0
 }
 
 /// The real factor `f` such that MATLAB `get_scaled_csi` returns `f · csi` for this frame.
@@ -325,83 +330,147 @@ fn malformed(offset: u64, reason: impl Into<String>) -> Error {
 fn load_u64(b: &[u8], q: usize) -> u64 {
     match b.get(q..q + 8) {
         Some(s) => u64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]),
-        None => {
-            let mut w = [0u8; 8];
-            for (i, x) in w.iter_mut().enumerate() {
-                *x = b.get(q + i).copied().unwrap_or(0);
-            }
-            u64::from_le_bytes(w)
-        }
+        None => load_u64_tail(b, q),
     }
 }
 
-/// Unpacks the bit-packed payload into `out` (`nrx · ntx · 30` values, `[rx][tx][group]`),
-/// storing file row `j` in rx slot `slot[j]`. Returns Σ (re² + im²).
+/// [`load_u64`] near the end of the payload (kept out of line: it runs once or twice per record).
+#[cold]
+#[inline(never)]
+fn load_u64_tail(b: &[u8], q: usize) -> u64 {
+    let mut w = [0u8; 8];
+    for (i, x) in w.iter_mut().enumerate() {
+        *x = b.get(q + i).copied().unwrap_or(0);
+    }
+    u64::from_le_bytes(w)
+}
+
+/// Unpacks the bit-packed payload of `N = nrx · ntx` streams, appending `N · 30` values to
+/// `out` in `[rx][tx][group]` order, file row `j` going to rx slot `slot[j]` (`slot` must be a
+/// permutation of `0..nrx`). Returns Σ (re² + im²).
 ///
-/// Within a group every pair starts at the same bit offset modulo 8, so one 64-bit load after a
-/// constant shift yields three pairs.
+/// Two passes: the bit stream is first realigned into one byte row of 30 (re, im) pairs per
+/// stream (within a group every pair starts at the same bit offset modulo 8, so one 64-bit load
+/// after a constant shift yields three pairs), then each row is converted to `Complex32` in the
+/// output order, a straight loop the compiler vectorises. `N` is a constant so that the first
+/// pass is fully unrolled per group.
+#[inline(always)]
+fn unpack_n<const N: usize>(
+    payload: &[u8],
+    nrx: usize,
+    ntx: usize,
+    slot: [usize; 3],
+    out: &mut Vec<Complex32>,
+) -> u32 {
+    // rows[m][g] = re | im << 8 (two int8) of stream m (file order, tx fastest) in group g
+    let mut rows = [[0u16; N_GROUPS]; N];
+    let stride = 3 + 16 * N;
+    for g in 0..N_GROUPS {
+        let bit = g * stride + 3;
+        let shift = bit & 7;
+        let q = bit >> 3;
+        for (c, chunk) in rows.chunks_mut(3).enumerate() {
+            let mut w = load_u64(payload, q + 6 * c) >> shift;
+            for row in chunk {
+                row[g] = w as u16;
+                w >>= 16;
+            }
+        }
+    }
+    let mut power = 0i32;
+    // file row feeding each rx slot
+    let mut src = [0usize; 3];
+    for (j, &r) in slot.iter().enumerate().take(nrx) {
+        if let Some(s) = src.get_mut(r) {
+            *s = j;
+        }
+    }
+    out.reserve_exact(N * N_GROUPS);
+    for &j in &src[..nrx] {
+        for k in 0..ntx {
+            if let Some(row) = rows.get(j * ntx + k) {
+                out.extend(row.iter().map(|&x| {
+                    let re = ((x << 8) as i16) >> 8;
+                    let im = (x as i16) >> 8;
+                    power += i32::from(re) * i32::from(re) + i32::from(im) * i32::from(im);
+                    Complex32::new(f32::from(re), f32::from(im))
+                }));
+            }
+        }
+    }
+    power as u32
+}
+
+/// Unpacks the bit-packed payload, appending `nrx · ntx · 30` values to `out` in
+/// `[rx][tx][group]` order, file row `j` going to rx slot `slot[j]`. Returns Σ (re² + im²).
 ///
-/// `payload` must hold at least [`bfee_payload_len`]`(nrx, ntx)` bytes.
+/// `payload` must hold [`bfee_payload_len`]`(nrx, ntx)` bytes (missing bytes read as 0), `nrx`
+/// and `ntx` must be in 1..=3 and `slot` a permutation of `0..nrx`.
 fn unpack_payload(
     payload: &[u8],
     nrx: usize,
     ntx: usize,
     slot: [usize; 3],
-    out: &mut [Complex32],
+    out: &mut Vec<Complex32>,
 ) -> u32 {
-    let n = nrx * ntx;
-    // destination of pair m of a group: (slot[j] · ntx + k) · 30 with j = m / ntx, k = m % ntx
-    let mut dest = [0usize; 9];
-    for (m, d) in dest.iter_mut().enumerate().take(n) {
-        *d = (slot[m / ntx] * ntx + m % ntx) * N_GROUPS;
+    match nrx * ntx {
+        1 => unpack_n::<1>(payload, nrx, ntx, slot, out),
+        2 => unpack_n::<2>(payload, nrx, ntx, slot, out),
+        3 => unpack_n::<3>(payload, nrx, ntx, slot, out),
+        4 => unpack_n::<4>(payload, nrx, ntx, slot, out),
+        6 => unpack_n::<6>(payload, nrx, ntx, slot, out),
+        _ => unpack_n::<9>(payload, nrx, ntx, slot, out),
     }
-    let dest = &dest[..n];
-    let mut power = 0u32;
-    let mut bit = 0usize;
-    for g in 0..N_GROUPS {
-        bit += 3;
-        let shift = bit & 7;
-        let mut q = bit >> 3;
-        for chunk in dest.chunks(3) {
-            let mut w = load_u64(payload, q) >> shift;
-            for &d in chunk {
-                let re = i32::from(w as u8 as i8);
-                let im = i32::from((w >> 8) as u8 as i8);
-                power += (re * re + im * im) as u32;
-                if let Some(c) = out.get_mut(d + g) {
-                    *c = Complex32::new(re as f32, im as f32);
-                }
-                w >>= 16;
-            }
-            q += 6;
-        }
-        bit += 16 * n;
-    }
-    power
 }
 
-/// Decodes the body of a `0xBB` record (the bytes after the code byte) into a frame.
-///
-/// `offset` is the byte offset of the record (for errors). The frame's `timestamp_ns` is
-/// `timestamp_low · 1000` (no unwrapping: the [`Intel5300Reader`] unwraps across records), and
-/// `mac` is unset (the reader fills it from a preceding `0xC1` record). With `scaled` the CSI is
-/// multiplied by [`scaled_csi_factor`].
-///
-/// ```
-/// use wifi_sensing_core::formats::intel5300::{decode_bfee, bfee_payload_len};
-/// let mut body = vec![0u8; 20 + bfee_payload_len(1, 1)];
-/// body[8] = 1; // Nrx
-/// body[9] = 1; // Ntx
-/// body[10] = 40; // rssi_a
-/// body[16..18].copy_from_slice(&(bfee_payload_len(1, 1) as u16).to_le_bytes());
-/// // group 0: 3 skipped bits, then real = 5, imag = -3
-/// let pair = ((5u32) | ((-3i8 as u8 as u32) << 8)) << 3;
-/// body[20..23].copy_from_slice(&pair.to_le_bytes()[..3]);
-/// let f = decode_bfee(&body, 0, false).unwrap();
-/// assert_eq!(f.shape(), (1, 1, 30));
-/// assert_eq!(f.csi[[0, 0, 0]], num_complex::Complex32::new(5.0, -3.0));
-/// ```
-pub fn decode_bfee(body: &[u8], offset: u64, scaled: bool) -> Result<CsiFrame> {
+/// Entries of the [`RssCache`] (a power of two).
+const RSS_CACHE_LEN: usize = 256;
+
+/// Direct-mapped cache of `10·log10(Σ 10^(x/10)) − 44` by (`rssi_a`, `rssi_b`, `rssi_c`): a
+/// recording uses few distinct RSSI triples and the `log10` is a noticeable part of the
+/// per-record work. [`total_rss_dbm`] subtracts `agc` last, so the cached value gives the same
+/// bits.
+#[derive(Clone, Debug)]
+struct RssCache {
+    /// `(key, value)`; the key is the three bytes with bit 24 set (0 = empty).
+    slots: Box<[(u32, f64)]>,
+}
+
+impl Default for RssCache {
+    fn default() -> Self {
+        RssCache {
+            slots: vec![(0, 0.0); RSS_CACHE_LEN].into_boxed_slice(),
+        }
+    }
+}
+
+impl RssCache {
+    #[inline]
+    fn total_rss(&mut self, rssi: [u8; 3], agc: u8) -> f64 {
+        let key = u32::from_le_bytes([rssi[0], rssi[1], rssi[2], 1]);
+        let i = (key.wrapping_mul(0x9E37_79B1) >> 24) as usize & (RSS_CACHE_LEN - 1);
+        let base = match self.slots.get(i) {
+            Some(&(k, v)) if k == key => v,
+            _ => {
+                let v = rss_base(rssi);
+                if let Some(s) = self.slots.get_mut(i) {
+                    *s = (key, v);
+                }
+                v
+            }
+        };
+        base - f64::from(agc)
+    }
+}
+
+/// Decodes a bfee body into its CSI array and header fields (see [`decode_bfee`]).
+#[inline(always)]
+fn decode_bfee_parts(
+    body: &[u8],
+    offset: u64,
+    scaled: bool,
+    rss: &mut RssCache,
+) -> Result<(Array3<Complex32>, Intel5300Meta)> {
     let Some(h) = body.get(..BFEE_HEADER_LEN) else {
         return Err(malformed(
             offset,
@@ -463,7 +532,7 @@ pub fn decode_bfee(body: &[u8], offset: u64, scaled: bool) -> Result<CsiFrame> {
     } else {
         [0, 1, 2]
     };
-    let mut data = vec![Complex32::new(0.0, 0.0); nrx_u * ntx_u * N_GROUPS];
+    let mut data = Vec::with_capacity(nrx_u * ntx_u * N_GROUPS);
     let csi_power = unpack_payload(payload, nrx_u, ntx_u, slot, &mut data);
 
     let rssi = [h[10], h[11], h[12]];
@@ -482,7 +551,7 @@ pub fn decode_bfee(body: &[u8], offset: u64, scaled: bool) -> Result<CsiFrame> {
         perm,
         permuted,
         rate: u16::from_le_bytes([h[18], h[19]]),
-        total_rss: total_rss_dbm(rssi, agc),
+        total_rss: rss.total_rss(rssi, agc),
         csi_power,
         scaled: false,
         c1: None,
@@ -497,19 +566,65 @@ pub fn decode_bfee(body: &[u8], offset: u64, scaled: bool) -> Result<CsiFrame> {
             meta.scaled = true;
         }
     }
-    let csi = Array3::from_shape_vec((nrx_u, ntx_u, N_GROUPS), data)
+    let csi = Array1::from_vec(data)
+        .into_shape_with_order((nrx_u, ntx_u, N_GROUPS))
         .unwrap_or_else(|_| Array3::zeros((nrx_u, ntx_u, N_GROUPS)));
-    let mut f = CsiFrame::new(CaptureFormat::Intel5300, Device::Iwl5300, csi);
-    f.timestamp_ns = i64::from(timestamp_low) * 1000;
-    f.clock = Clock::Device;
-    f.sequence = Some(u32::from(bfee_count));
-    f.rssi_dbm = meta.total_rss.is_finite().then_some(meta.total_rss as f32);
-    f.chain_rssi = vec![f32::from(rssi[0]), f32::from(rssi[1]), f32::from(rssi[2])];
-    f.noise_floor_dbm = (meta.noise != NOISE_NOT_MEASURED).then_some(f32::from(meta.noise));
-    f.bandwidth_mhz = Some(meta.bandwidth_mhz());
-    f.subcarriers = Some(meta.subcarriers().to_vec());
-    f.meta = FormatMeta::Intel5300(meta);
-    Ok(f)
+    Ok((csi, meta))
+}
+
+/// Builds the frame of a decoded bfee (one struct literal, so that the frame is written in
+/// place rather than moved field by field after construction).
+#[inline(always)]
+fn bfee_frame(csi: Array3<Complex32>, meta: Intel5300Meta, timestamp_ns: i64) -> CsiFrame {
+    CsiFrame {
+        timestamp_ns,
+        clock: Clock::Device,
+        node_id: 0,
+        mac: meta.c1.map(|h| h.addr_src),
+        sequence: Some(u32::from(meta.bfee_count)),
+        rssi_dbm: meta.total_rss.is_finite().then_some(meta.total_rss as f32),
+        chain_rssi: vec![
+            f32::from(meta.rssi_a),
+            f32::from(meta.rssi_b),
+            f32::from(meta.rssi_c),
+        ],
+        noise_floor_dbm: (meta.noise != NOISE_NOT_MEASURED).then_some(f32::from(meta.noise)),
+        channel: None,
+        center_freq_mhz: None,
+        bandwidth_mhz: Some(meta.bandwidth_mhz()),
+        format: CaptureFormat::Intel5300,
+        device: Device::Iwl5300,
+        subcarriers: Some(meta.subcarriers().to_vec()),
+        csi,
+        meta: FormatMeta::Intel5300(meta),
+    }
+}
+
+/// Decodes the body of a `0xBB` record (the bytes after the code byte) into a frame.
+///
+/// `offset` is the byte offset of the record (for errors). The frame's `timestamp_ns` is
+/// `timestamp_low · 1000` (no unwrapping: the [`Intel5300Reader`] unwraps across records), and
+/// `mac` is unset (the reader fills it from a preceding `0xC1` record). With `scaled` the CSI is
+/// multiplied by [`scaled_csi_factor`].
+///
+/// ```
+/// use wifi_sensing_core::formats::intel5300::{decode_bfee, bfee_payload_len};
+/// let mut body = vec![0u8; 20 + bfee_payload_len(1, 1)];
+/// body[8] = 1; // Nrx
+/// body[9] = 1; // Ntx
+/// body[10] = 40; // rssi_a
+/// body[16..18].copy_from_slice(&(bfee_payload_len(1, 1) as u16).to_le_bytes());
+/// // group 0: 3 skipped bits, then real = 5, imag = -3
+/// let pair = ((5u32) | ((-3i8 as u8 as u32) << 8)) << 3;
+/// body[20..23].copy_from_slice(&pair.to_le_bytes()[..3]);
+/// let f = decode_bfee(&body, 0, false).unwrap();
+/// assert_eq!(f.shape(), (1, 1, 30));
+/// assert_eq!(f.csi[[0, 0, 0]], num_complex::Complex32::new(5.0, -3.0));
+/// ```
+pub fn decode_bfee(body: &[u8], offset: u64, scaled: bool) -> Result<CsiFrame> {
+    let (csi, meta) = decode_bfee_parts(body, offset, scaled, &mut RssCache::default())?;
+    let timestamp_ns = i64::from(meta.timestamp_low) * 1000;
+    Ok(bfee_frame(csi, meta, timestamp_ns))
 }
 
 /// Counts of the records a reader has gone through (the golden header's `records`).
@@ -556,6 +671,7 @@ struct State {
     limits: Limits,
     pending_c1: Option<MacHeader>,
     clock: Unwrapper,
+    rss: RssCache,
     counts: RecordCounts,
 }
 
@@ -576,18 +692,13 @@ impl State {
         match code {
             CODE_BFEE => {
                 self.counts.bfee += 1;
-                match decode_bfee(body, start, self.scaled) {
-                    Ok(mut f) => {
-                        if let FormatMeta::Intel5300(m) = &mut f.meta {
-                            let t_us = self.clock.push(m.timestamp_low);
-                            f.timestamp_ns =
-                                i64::try_from(t_us.saturating_mul(1000)).unwrap_or(i64::MAX);
-                            if let Some(h) = c1 {
-                                f.mac = Some(h.addr_src);
-                                m.c1 = Some(h);
-                            }
-                        }
-                        Some(Ok(Record::Frame(f)))
+                match decode_bfee_parts(body, start, self.scaled, &mut self.rss) {
+                    Ok((csi, mut meta)) => {
+                        let t_us = self.clock.push(meta.timestamp_low);
+                        let timestamp_ns =
+                            i64::try_from(t_us.saturating_mul(1000)).unwrap_or(i64::MAX);
+                        meta.c1 = c1;
+                        Some(Ok(Record::Frame(bfee_frame(csi, meta, timestamp_ns))))
                     }
                     Err(e) => {
                         self.counts.malformed += 1;
@@ -682,6 +793,7 @@ impl Intel5300Reader {
                 limits: options.limits.clone(),
                 pending_c1: None,
                 clock: Unwrapper::default(),
+                rss: RssCache::default(),
                 counts: RecordCounts::default(),
             },
             done: false,
@@ -710,10 +822,10 @@ impl Intel5300Reader {
                     let r = self.st.handle(&avail[2..2 + field_len], start);
                     self.input.consume(2 + field_len);
                     self.st.pos += 2 + field_len as u64;
-                    match r {
-                        Some(x) => return Some(x),
-                        None => continue,
+                    if r.is_some() {
+                        return r;
                     }
+                    continue;
                 }
             }
             // Slow path: the record spans buffer refills (or the input ends inside it).
@@ -1125,5 +1237,88 @@ mod tests {
         let mut bad = rec.clone();
         bad[3 + 8] = 7;
         assert_eq!(probe(&bad), 0);
+    }
+
+    /// Pseudo-random int8 pairs covering the whole range.
+    fn noise(n: usize, seed: u32) -> Vec<(i8, i8)> {
+        let mut x = seed;
+        let mut next = || {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (x >> 24) as u8 as i8
+        };
+        (0..30 * n).map(|_| (next(), next())).collect()
+    }
+
+    #[test]
+    fn every_shape_and_permutation_matches_the_encoder() {
+        let perms: [[usize; 3]; 7] = [
+            [0, 1, 2],
+            [0, 2, 1],
+            [1, 0, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [2, 1, 0],
+            [1, 1, 0], // not a permutation
+        ];
+        for nrx in 1..=3u8 {
+            for ntx in 1..=3u8 {
+                for p in perms {
+                    let sel = (p[0] | p[1] << 2 | p[2] << 4) as u8;
+                    let n = usize::from(nrx * ntx);
+                    let v = noise(n, u32::from(sel) * 16 + u32::from(nrx * 4 + ntx));
+                    let f = decode_bfee(&bfee_body(nrx, ntx, sel, 0, 0, &v), 0, false).unwrap();
+                    let FormatMeta::Intel5300(m) = &f.meta else {
+                        panic!()
+                    };
+                    let applied = nrx == 3 && p != [1, 1, 0];
+                    assert_eq!(m.permuted, applied);
+                    let mut power = 0u32;
+                    for g in 0..30 {
+                        for j in 0..usize::from(nrx) {
+                            let slot = if applied { p[j] } else { j };
+                            for k in 0..usize::from(ntx) {
+                                let (re, im) = v[g * n + j * usize::from(ntx) + k];
+                                power += (i32::from(re).pow(2) + i32::from(im).pow(2)) as u32;
+                                assert_eq!(
+                                    f.csi[[slot, k, g]],
+                                    Complex32::new(re.into(), im.into()),
+                                    "{nrx}x{ntx} sel {sel:#x} group {g} row {j} tx {k}"
+                                );
+                            }
+                        }
+                    }
+                    assert_eq!(m.csi_power, power);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reader_rss_cache_gives_the_formula_bits() {
+        // more distinct RSSI triples than cache slots, each seen twice, with varying AGC
+        let mut bytes = Vec::new();
+        let mut want = Vec::new();
+        for pass in 0..2u8 {
+            for i in 0..600u32 {
+                let mut body = bfee_body(1, 1, 0, 0, i, &vals(1));
+                let rssi = [(i % 61) as u8, (i / 61 % 7 * 9) as u8, (i % 5) as u8];
+                let agc = (i % 40) as u8 + pass;
+                body[10..13].copy_from_slice(&rssi);
+                body[14] = agc;
+                bytes.extend(record(CODE_BFEE, &body));
+                want.push(total_rss_dbm(rssi, agc));
+            }
+        }
+        let mut r = reader(bytes);
+        for (i, w) in want.iter().enumerate() {
+            let Some(Ok(Record::Frame(f))) = r.next_record() else {
+                panic!("record {i}")
+            };
+            let FormatMeta::Intel5300(m) = &f.meta else {
+                panic!()
+            };
+            assert_eq!(m.total_rss.to_bits(), w.to_bits(), "record {i}");
+        }
+        assert!(r.next_record().is_none());
     }
 }
