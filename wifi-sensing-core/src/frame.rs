@@ -151,20 +151,20 @@ pub enum Clock {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
-#[allow(clippy::large_enum_variant)]
 pub enum FormatMeta {
     /// No extra fields.
     None,
-    /// ESP32 receive-control fields (CSV formats) or ADR-018 header fields.
-    Esp32(formats::esp32::Esp32Meta),
+    /// ESP32 receive-control fields (CSV formats) or ADR-018 header fields (boxed: the struct is
+    /// large, and frames are moved often).
+    Esp32(Box<formats::esp32::Esp32Meta>),
     /// Nexmon header fields.
     Nexmon(formats::nexmon::NexmonMeta),
     /// Intel 5300 bfee fields.
     Intel5300(formats::intel5300::Intel5300Meta),
     /// Atheros CSI tool status fields.
     Atheros(formats::atheros::AtherosMeta),
-    /// PicoScenes RX info and CSI-segment fields.
-    PicoScenes(formats::picoscenes::PicoScenesMeta),
+    /// PicoScenes RX info and CSI-segment fields (boxed, as `Esp32`).
+    PicoScenes(Box<formats::picoscenes::PicoScenesMeta>),
     /// FeitCSI header fields.
     FeitCsi(formats::feitcsi::FeitCsiMeta),
 }

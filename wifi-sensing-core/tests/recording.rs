@@ -57,12 +57,12 @@ fn arb_frame() -> impl Strategy<Value = CsiFrame> {
                 None
             };
             if esp {
-                f.meta = FormatMeta::Esp32(Esp32Meta {
+                f.meta = FormatMeta::Esp32(Box::new(Esp32Meta {
                     role: Some("AP".into()),
                     local_timestamp: Some(ts / 1000),
                     real_timestamp: Some(1.25),
                     ..Esp32Meta::default()
-                });
+                }));
             }
             f
         })

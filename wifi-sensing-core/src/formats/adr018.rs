@@ -403,11 +403,11 @@ fn decode_csi(b: &[u8], offset: u64, timestamp_ns: i64, clock: Clock) -> Result<
         f.center_freq_mhz = Some(freq);
         f.channel = freq_to_channel(freq);
     }
-    f.meta = FormatMeta::Esp32(Esp32Meta {
+    f.meta = FormatMeta::Esp32(Box::new(Esp32Meta {
         n_antennas: Some(n_ant as u8),
         adr018_reserved: Some(reserved),
         ..Esp32Meta::default()
-    });
+    }));
     Ok(f)
 }
 

@@ -294,11 +294,10 @@ pub(crate) fn prefix_lines(prefix: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// `true` when the prefix looks like text (no NUL and few control bytes), for the CSV probes.
 pub(crate) fn looks_like_text(prefix: &[u8]) -> bool {
-    let bad = prefix
+    // stops at the first binary byte, so binary captures are rejected after a few bytes
+    !prefix
         .iter()
-        .filter(|&&b| b == 0 || (b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t')))
-        .count();
-    bad == 0
+        .any(|&b| b == 0 || (b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t')))
 }
 
 /// What [`LineReader::next_line`] found.

@@ -334,7 +334,7 @@ fn parse_line(
     f.center_freq_mhz = channel_to_freq_mhz(channel);
     f.bandwidth_mhz = cwb_to_mhz(bandwidth);
     f.subcarriers = lltf_subcarriers(pairs, Some(secondary_channel));
-    f.meta = FormatMeta::Esp32(meta);
+    f.meta = FormatMeta::Esp32(Box::new(meta));
     Ok(f)
 }
 

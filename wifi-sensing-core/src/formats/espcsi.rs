@@ -444,7 +444,7 @@ fn parse_line(
     } else {
         None
     };
-    f.meta = FormatMeta::Esp32(meta);
+    f.meta = FormatMeta::Esp32(Box::new(meta));
     Ok(f)
 }
 

@@ -1311,7 +1311,7 @@ fn decode_frame(b: &[u8], offset: u64, cfg: &Config) -> Result<CsiFrame> {
         }
     }
     f.channel = f.center_freq_mhz.and_then(freq_to_channel);
-    f.meta = FormatMeta::PicoScenes(meta);
+    f.meta = FormatMeta::PicoScenes(Box::new(meta));
     Ok(f)
 }
 

@@ -274,14 +274,14 @@ fn parse_record(
             f.timestamp_ns = timestamp_ns;
             f.clock = Clock::Host;
             f.node_id = node_id;
-            f.meta = FormatMeta::Esp32(Esp32Meta {
+            f.meta = FormatMeta::Esp32(Box::new(Esp32Meta {
                 record_type: Some("raw_csi".to_string()),
                 line: Some(line_no),
                 magic,
                 size: rec.size,
                 jsonl_rssi: rec.rssi,
                 ..Esp32Meta::default()
-            });
+            }));
             Ok(Record::Frame(f))
         }
         Some("vitals") => {

@@ -250,7 +250,7 @@ impl DeviceProfile {
         match self.kind {
             DeviceKind::Esp32 => {
                 let us = t_ns.div_euclid(1000);
-                FormatMeta::Esp32(Esp32Meta {
+                FormatMeta::Esp32(Box::new(Esp32Meta {
                     record_type: Some("CSI_DATA".to_string()),
                     role: Some("PASSIVE".to_string()),
                     rate: Some(11),
@@ -274,7 +274,7 @@ impl DeviceProfile {
                     real_timestamp: Some(us as f64 / 1e6),
                     len: Some((2 * n_columns) as i32),
                     ..Esp32Meta::default()
-                })
+                }))
             }
             DeviceKind::Intel5300 | DeviceKind::Nexmon80 => FormatMeta::None,
         }
