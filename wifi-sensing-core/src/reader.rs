@@ -31,6 +31,24 @@ pub trait CaptureReader: Send {
     }
 }
 
+/// Sets `done` when `item` ends the stream (end of input, or an error that is not
+/// recoverable) and returns `item`: the one rule by which every reader becomes fused.
+///
+/// ```
+/// use wifi_sensing_core::reader::fuse;
+/// let mut done = false;
+/// assert!(fuse(&mut done, None).is_none());
+/// assert!(done);
+/// ```
+pub fn fuse(done: &mut bool, item: Option<Result<Record>>) -> Option<Result<Record>> {
+    match &item {
+        None => *done = true,
+        Some(Err(e)) if !e.is_recoverable() => *done = true,
+        _ => {}
+    }
+    item
+}
+
 impl<R: CaptureReader + ?Sized> CaptureReader for Box<R> {
     fn format(&self) -> CaptureFormat {
         (**self).format()

@@ -331,12 +331,7 @@ impl CaptureReader for RecordingReader {
             return None;
         }
         let r = self.read_entry();
-        match &r {
-            None => self.done = true,
-            Some(Err(e)) if !e.is_recoverable() => self.done = true,
-            _ => {}
-        }
-        r
+        crate::reader::fuse(&mut self.done, r)
     }
 
     fn position(&self) -> u64 {

@@ -878,12 +878,7 @@ impl CaptureReader for Intel5300Reader {
             return None;
         }
         let r = self.read_record();
-        match &r {
-            None => self.done = true,
-            Some(Err(e)) if !e.is_recoverable() => self.done = true,
-            _ => {}
-        }
-        r
+        crate::reader::fuse(&mut self.done, r)
     }
 
     fn position(&self) -> u64 {

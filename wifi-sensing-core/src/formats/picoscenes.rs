@@ -1413,12 +1413,7 @@ impl<R: BufRead + Send> CaptureReader for PicoScenesReader<R> {
             return None;
         }
         let r = self.read_frame();
-        match &r {
-            None => self.done = true,
-            Some(Err(e)) if !e.is_recoverable() => self.done = true,
-            _ => {}
-        }
-        r
+        crate::reader::fuse(&mut self.done, r)
     }
 
     fn position(&self) -> u64 {
