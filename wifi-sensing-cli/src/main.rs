@@ -163,6 +163,10 @@ pub(crate) struct ReaderFlags {
     /// Nexmon: zero the PHY-status words that v2 firmware writes over CSI words.
     #[arg(long)]
     nexmon_mask_phy_status: bool,
+    /// Nexmon: read int16 pairs as (Q, I), the order of bcm4339/bcm43455c0 firmware before the
+    /// June 2020 fix (files with the 4-byte magic). Off by default, as every peer reads them.
+    #[arg(long)]
+    nexmon_swap_iq: bool,
     /// Nexmon: UDP port of the CSI packets in pcap files (default 5500).
     #[arg(long)]
     nexmon_port: Option<u16>,
@@ -177,6 +181,7 @@ impl ReaderFlags {
         let mut o = wifi_sensing_core::ReaderOptions::default();
         o.nexmon.group_by_sequence = self.nexmon_group;
         o.nexmon.mask_phy_status = self.nexmon_mask_phy_status;
+        o.nexmon.swap_int16_iq = self.nexmon_swap_iq;
         if let Some(p) = self.nexmon_port {
             o.nexmon.port = p;
         }

@@ -197,6 +197,11 @@ pub struct NexmonOptions {
     /// Merge the consecutive packets of one transmission (same `seq`) into one
     /// `[n_core, n_ss, nfft]` frame. Default `false`: one `[1, 1, nfft]` frame per packet (D8).
     pub group_by_sequence: bool,
+    /// Read int16 words as (Q, I) instead of (I, Q): the order that bcm4339/bcm43455c0 firmware
+    /// wrote before the June 2020 fix (FORMATS.md D15; files with the 4-byte `0x11111111` magic
+    /// almost certainly come from such firmware). Default `false`: first int16 = real, as every
+    /// peer and the golden files read it. Has no effect on packed-float chips.
+    pub swap_int16_iq: bool,
 }
 
 impl Default for NexmonOptions {
@@ -206,6 +211,7 @@ impl Default for NexmonOptions {
             port: DEFAULT_PORT,
             mask_phy_status: false,
             group_by_sequence: false,
+            swap_int16_iq: false,
         }
     }
 }
@@ -258,6 +264,8 @@ pub struct NexmonMeta {
     pub eth_trailer_len: u32,
     /// `true` when the PHY-status words were zeroed.
     pub phy_status_masked: bool,
+    /// `true` when int16 pairs were read as (Q, I) ([`NexmonOptions::swap_int16_iq`]).
+    pub iq_swapped: bool,
     /// Grouped frames: the `[core, spatial]` slot of each packet, in arrival order. Empty for
     /// one-packet frames.
     pub group: Vec<[u8; 2]>,
@@ -622,6 +630,7 @@ struct Decoded {
     inferred: bool,
     packed: bool,
     masked: bool,
+    swapped: bool,
     nfft: usize,
     udp_len: usize,
     csi: Vec<Complex32>,
@@ -771,6 +780,12 @@ impl NexmonDecoder {
                 true
             }
         };
+        let swapped = self.options.swap_int16_iq && !packed;
+        if swapped {
+            for c in &mut csi {
+                *c = Complex32::new(c.im, c.re);
+            }
+        }
         let masked = self.options.mask_phy_status && header.version == 2;
         if masked {
             for k in phy.filter(|&k| k < nfft) {
@@ -784,6 +799,7 @@ impl NexmonDecoder {
             inferred,
             packed,
             masked,
+            swapped,
             nfft,
             udp_len: p.len(),
             csi,
@@ -874,6 +890,7 @@ impl NexmonDecoder {
             udp_payload_len: d.udp_len as u32,
             eth_trailer_len: d.info.eth_trailer_len,
             phy_status_masked: d.masked,
+            iq_swapped: d.swapped,
             group,
         };
         let device = d
@@ -1146,6 +1163,44 @@ mod tests {
             panic!()
         };
         assert!(m.phy_status_masked);
+        assert!(!m.iq_swapped);
+    }
+
+    #[test]
+    fn int16_iq_swap_option() {
+        let words: Vec<u32> = (0..64).map(|i| int16_word(i, -2 * i)).collect();
+        let p = payload(1, 0x01, 0, 0, &words);
+        let info = PacketInfo::default();
+        let plain = decode_payload(&p, &info, &NexmonOptions::default()).unwrap();
+        let opts = NexmonOptions {
+            swap_int16_iq: true,
+            ..Default::default()
+        };
+        let swapped = decode_payload(&p, &info, &opts).unwrap();
+        assert_eq!(plain.csi[[0, 0, 7]], Complex32::new(7.0, -14.0));
+        assert_eq!(swapped.csi[[0, 0, 7]], Complex32::new(-14.0, 7.0));
+        let FormatMeta::Nexmon(m) = &swapped.meta else {
+            panic!()
+        };
+        assert!(m.iq_swapped);
+        // packed-float chips are not affected
+        let pf: Vec<u32> = (0..64).map(|i| 0x10_0000 | i).collect();
+        let opts_pf = NexmonOptions {
+            swap_int16_iq: true,
+            chip: Some(NexmonChip::Bcm4366c0),
+            ..Default::default()
+        };
+        let a = decode_payload(&payload(1, 0x6a, 0, 0, &pf), &info, &opts_pf).unwrap();
+        let b = decode_payload(
+            &payload(1, 0x6a, 0, 0, &pf),
+            &info,
+            &NexmonOptions {
+                chip: Some(NexmonChip::Bcm4366c0),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(a.csi, b.csi);
     }
 
     #[test]
