@@ -711,3 +711,76 @@ fn reader_flags_reach_the_readers() {
         }
     }
 }
+
+#[test]
+fn json_lines_read_back_losslessly() {
+    let d = tmpdir("jsonl-back");
+    for rel in [
+        "ruview_esp32/pretrain-1775182186_first300.csi.jsonl",
+        "intel5300/example.dat",
+        "nexmon/40mhz_1600085286.pcap",
+        "picoscenes/picoscenes_iwl5300_example.csi",
+    ] {
+        let a = bin().args(["run", &fixture(rel)]).output().unwrap();
+        assert!(a.status.success());
+        let first = d.join("a.jsonl");
+        std::fs::write(&first, &a.stdout).unwrap();
+        // JSON Lines -> JSON Lines is the identity, frames and non-CSI records alike
+        let b = bin()
+            .args(["run", first.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+        assert_eq!(a.stdout, b.stdout, "{rel}");
+        // and through a recording, read from stdin
+        let rec = d.join("b.csirec");
+        let mut child = bin()
+            .args(["convert", "-", "-o", rec.to_str().unwrap()])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&a.stdout).unwrap();
+        assert!(child.wait().unwrap().success());
+        let c = bin().args(["run", rec.to_str().unwrap()]).output().unwrap();
+        assert_eq!(a.stdout, c.stdout, "{rel} via csirec");
+    }
+    // a filtered stream (what `jq -c 'select(.node_id == 1)'` would pass on) converts as well
+    let a = bin()
+        .args([
+            "run",
+            &fixture("ruview_esp32/pretrain-1775182186_first300.csi.jsonl"),
+        ])
+        .output()
+        .unwrap();
+    let node1: Vec<&str> = std::str::from_utf8(&a.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"node_id\":1,"))
+        .collect();
+    let filtered = d.join("node1.jsonl");
+    std::fs::write(&filtered, node1.join("\n") + "\n").unwrap();
+    let insp = bin()
+        .args(["inspect", "--json", filtered.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&insp.stdout).unwrap();
+    assert_eq!(v["format"], "jsonl");
+    assert!(v["nodes"]["2"].is_null());
+    assert!(v["nodes"]["1"]["frames"].as_u64().unwrap() > 100);
+    // analysis lines are results, not capture data: counted as skipped, never silently dropped
+    let mixed = d.join("mixed.jsonl");
+    let mut text = node1[..3].join("\n");
+    text.push_str("\n{\"schema\":1,\"type\":\"presence\",\"analyser\":\"x\",\"timestamp_ns\":0,\"node_id\":null,\"data\":{}}\n");
+    std::fs::write(&mixed, text).unwrap();
+    let out = bin()
+        .args(["run", mixed.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("1 malformed skipped") && err.contains("not capture data"),
+        "{err}"
+    );
+}

@@ -40,6 +40,8 @@ pub enum CaptureFormat {
     Recording,
     /// Frames made by the simulator.
     Simulated,
+    /// This family's own JSON Lines records (schema version 1), read back.
+    JsonLines,
 }
 
 impl CaptureFormat {
@@ -58,11 +60,12 @@ impl CaptureFormat {
             CaptureFormat::FeitCsi => "feitcsi",
             CaptureFormat::Recording => "csirec",
             CaptureFormat::Simulated => "simulated",
+            CaptureFormat::JsonLines => "jsonl",
         }
     }
 
     /// Every format, in a stable order.
-    pub const ALL: [CaptureFormat; 12] = [
+    pub const ALL: [CaptureFormat; 13] = [
         CaptureFormat::Esp32Adr018,
         CaptureFormat::Esp32Csv,
         CaptureFormat::EspCsiCsv,
@@ -75,6 +78,7 @@ impl CaptureFormat {
         CaptureFormat::FeitCsi,
         CaptureFormat::Recording,
         CaptureFormat::Simulated,
+        CaptureFormat::JsonLines,
     ];
 
     /// Parses a name produced by [`CaptureFormat::name`].

@@ -220,3 +220,204 @@ pub fn to_value(item: &Output) -> Result<Value> {
     write_output(&mut b, item)?;
     serde_json::from_slice(&b).map_err(enc)
 }
+
+/// Reads this family's JSON Lines records back: frame lines become frames, non-CSI record lines
+/// become [`AuxRecord`](crate::AuxRecord)s, so `run | jq select(...) | convert - -o x.csirec`
+/// works. Analysis lines are results, not capture data: each is reported as a recoverable
+/// [`Error::Malformed`] (counted, with its line number) rather than dropped silently. Lines of
+/// another schema version, or that do not parse, are malformed too.
+pub struct JsonLinesReader {
+    lines: crate::formats::esp32::LineReader,
+    done: bool,
+}
+
+impl std::fmt::Debug for JsonLinesReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonLinesReader").finish_non_exhaustive()
+    }
+}
+
+/// The common keys of a non-CSI record line.
+#[derive(Deserialize)]
+struct AuxLine {
+    timestamp_ns: i64,
+    clock: Clock,
+    format: CaptureFormat,
+    node_id: Option<u32>,
+    data: Value,
+}
+
+impl JsonLinesReader {
+    /// A reader over `input` with the limits of `options`.
+    pub fn new(input: crate::Input, options: &crate::ReaderOptions) -> Self {
+        JsonLinesReader {
+            lines: crate::formats::esp32::LineReader::new(
+                input,
+                CaptureFormat::JsonLines,
+                options.limits.max_record_bytes,
+            ),
+            done: false,
+        }
+    }
+
+    fn parse(line: &[u8]) -> std::result::Result<crate::Record, String> {
+        use crate::formats::adr018;
+        use crate::record::{AuxBody, AuxRecord, Record};
+        let v: Value = serde_json::from_slice(line).map_err(|e| format!("not JSON: {e}"))?;
+        match v.get("schema").and_then(Value::as_u64) {
+            Some(n) if n == u64::from(SCHEMA_VERSION) => {}
+            Some(n) => {
+                return Err(format!(
+                    "schema version {n} (this reader reads {SCHEMA_VERSION})"
+                ))
+            }
+            None => return Err("no \"schema\" key: not a wifi-sensing record".into()),
+        }
+        let kind = v
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or("no \"type\" key")?
+            .to_string();
+        let body = |v: Value| -> std::result::Result<(AuxLine, Value), String> {
+            let a: AuxLine =
+                serde_json::from_value(v).map_err(|e| format!("{kind} record: {e}"))?;
+            let data = a.data.clone();
+            Ok((a, data))
+        };
+        fn de<T: serde::de::DeserializeOwned>(
+            kind: &str,
+            d: Value,
+        ) -> std::result::Result<T, String> {
+            serde_json::from_value(d).map_err(|e| format!("{kind} data: {e}"))
+        }
+        let aux = |a: AuxLine, b: AuxBody| {
+            Ok(Record::Aux(AuxRecord {
+                timestamp_ns: a.timestamp_ns,
+                clock: a.clock,
+                format: a.format,
+                node_id: a.node_id,
+                body: b,
+            }))
+        };
+        match kind.as_str() {
+            "frame" => {
+                let fl: FrameLine =
+                    serde_json::from_value(v).map_err(|e| format!("frame record: {e}"))?;
+                fl.into_frame()
+                    .map(Record::Frame)
+                    .map_err(|e| e.to_string())
+            }
+            "vitals" => {
+                let (a, d) = body(v)?;
+                aux(a, AuxBody::Vitals(de::<adr018::EdgeVitals>(&kind, d)?))
+            }
+            "features" => {
+                let (a, d) = body(v)?;
+                aux(a, AuxBody::Features(de::<adr018::FeatureVector>(&kind, d)?))
+            }
+            "fused_vitals" => {
+                let (a, d) = body(v)?;
+                aux(
+                    a,
+                    AuxBody::FusedVitals(de::<adr018::FusedVitals>(&kind, d)?),
+                )
+            }
+            "wasm_output" => {
+                let (a, d) = body(v)?;
+                aux(a, AuxBody::WasmOutput(de::<adr018::WasmOutput>(&kind, d)?))
+            }
+            "compressed_csi" => {
+                let (a, d) = body(v)?;
+                aux(
+                    a,
+                    AuxBody::CompressedCsi(de::<adr018::CompressedCsi>(&kind, d)?),
+                )
+            }
+            "feature_state" => {
+                let (a, d) = body(v)?;
+                aux(
+                    a,
+                    AuxBody::FeatureState(de::<adr018::FeatureState>(&kind, d)?),
+                )
+            }
+            "unknown_packet" => {
+                let (a, d) = body(v)?;
+                aux(a, AuxBody::Unknown(de::<adr018::UnknownPacket>(&kind, d)?))
+            }
+            other if v.get("analyser").is_some() => Err(format!(
+                "analysis record of type {other:?} is a result, not capture data: skipped"
+            )),
+            other => Err(format!("unknown record type {other:?}")),
+        }
+    }
+}
+
+impl crate::CaptureReader for JsonLinesReader {
+    fn format(&self) -> CaptureFormat {
+        CaptureFormat::JsonLines
+    }
+
+    fn next_record(&mut self) -> Option<Result<crate::Record>> {
+        use crate::formats::esp32::{trim, LineStatus};
+        loop {
+            if self.done {
+                return None;
+            }
+            match self.lines.next_line() {
+                Ok(LineStatus::Line) => {}
+                Ok(LineStatus::Eof) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+            let line = trim(&self.lines.buf);
+            if line.is_empty() {
+                continue;
+            }
+            return Some(Self::parse(line).map_err(|reason| Error::Malformed {
+                format: CaptureFormat::JsonLines,
+                offset: self.lines.offset,
+                line: Some(self.lines.line),
+                reason,
+            }));
+        }
+    }
+
+    fn position(&self) -> u64 {
+        self.lines.position()
+    }
+}
+
+fn probe(prefix: &[u8]) -> crate::reader::Confidence {
+    let first = prefix
+        .split(|&b| b == b'\n')
+        .map(crate::formats::esp32::trim)
+        .find(|l| !l.is_empty());
+    match first {
+        Some(l) if l.starts_with(b"{\"schema\":") => 100,
+        _ => 0,
+    }
+}
+
+fn open(
+    input: crate::Input,
+    options: &crate::ReaderOptions,
+) -> Result<Box<dyn crate::CaptureReader>> {
+    Ok(Box::new(JsonLinesReader::new(input, options)))
+}
+
+/// Registry entry of this family's JSON Lines records.
+pub fn descriptor() -> crate::FormatDescriptor {
+    crate::FormatDescriptor {
+        format: CaptureFormat::JsonLines,
+        description:
+            "wifi-sensing JSON Lines records (schema 1, as `wifi-sensing run` prints them)",
+        extensions: &["jsonl"],
+        probe,
+        open,
+    }
+}

@@ -334,6 +334,7 @@ impl Registry {
     pub fn builtin() -> Self {
         let formats = vec![
             crate::recording::descriptor(),
+            crate::jsonl::descriptor(),
             crate::formats::esp32_csv::descriptor(),
             crate::formats::espcsi::descriptor(),
             crate::formats::ruview::descriptor(),
