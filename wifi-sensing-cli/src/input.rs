@@ -1,7 +1,7 @@
 //! The input spec accepted everywhere: a file path, `udp://HOST:PORT`, or `-` for stdin.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -71,7 +71,8 @@ impl InputSpec {
                     capture: cap,
                     description: "stdin".into(),
                     total_bytes: None,
-                    live: false,
+                    // stdin may be a live stream (a serial port, another tool): flush each line
+                    live: true,
                     udp_stats: None,
                 })
             }
@@ -88,9 +89,18 @@ impl InputSpec {
                 if let Some(d) = duration {
                     src = src.stop_after(d);
                 }
-                if let Some(s) = stop {
-                    src = src.with_stop_flag(s);
-                }
+                // Ctrl-C ends a live input cleanly: what was received is processed and reported.
+                let stop = match stop {
+                    Some(s) => s,
+                    None => {
+                        let s = Arc::new(AtomicBool::new(false));
+                        let flag = Arc::clone(&s);
+                        ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+                            .context("cannot install the Ctrl-C handler")?;
+                        s
+                    }
+                };
+                src = src.with_stop_flag(stop);
                 let stats = src.stats_handle();
                 log.info(format_args!("listening on udp://{}", src.local_addr()?));
                 let desc = format!("udp://{addr}");

@@ -8,7 +8,6 @@ use serde::Serialize;
 use wifi_sensing_core::{Clock, NodeStats, NodeTracker, ReadStats, Record};
 
 use crate::input::OpenedInput;
-use crate::Log;
 
 #[derive(Debug, Default, Serialize)]
 struct Report {
@@ -42,6 +41,7 @@ struct NodeReport {
     /// `None` when the node's frames carry no sequence numbers (drops cannot be measured).
     dropped: Option<u64>,
     sequence_resets: u64,
+    sequence_repeats: u64,
 }
 
 impl From<&NodeStats> for NodeReport {
@@ -52,6 +52,7 @@ impl From<&NodeStats> for NodeReport {
             span_s: n.span_s(),
             dropped: n.last_sequence.map(|_| n.dropped),
             sequence_resets: n.sequence_resets,
+            sequence_repeats: n.sequence_repeats,
         }
     }
 }
@@ -63,7 +64,7 @@ fn label<T: Serialize>(v: &T) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-pub(crate) fn inspect(mut opened: OpenedInput, json: bool, log: &Log) -> Result<()> {
+pub(crate) fn inspect(mut opened: OpenedInput, json: bool) -> Result<()> {
     let mut r = Report {
         input: opened.description.clone(),
         format: opened.capture.format().to_string(),
@@ -145,7 +146,8 @@ pub(crate) fn inspect(mut opened: OpenedInput, json: bool, log: &Log) -> Result<
         write_text(&mut out, &r)?;
     }
     if let Some(e) = &r.error {
-        log.warn(format_args!("reading stopped early: {e}"));
+        // the report above covers what was read; the exit status says the input is damaged
+        anyhow::bail!("reading stopped early: {e}");
     }
     Ok(())
 }

@@ -11,8 +11,6 @@ mod simulate;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -80,8 +78,8 @@ enum Command {
         /// Stop after this long (e.g. `60s`, `5m`).
         #[arg(long, value_parser = parse_duration)]
         duration: Option<Duration>,
-        /// Stop after this many CSI frames.
-        #[arg(long)]
+        /// Stop after this many CSI frames (at least 1).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         frames: Option<u64>,
     },
     /// Run the pipeline and print JSON Lines records to stdout.
@@ -348,7 +346,7 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
                 None,
                 log,
             )?;
-            inspect::inspect(opened, json, log)
+            inspect::inspect(opened, json)
         }
         Command::Convert {
             reader,
@@ -371,11 +369,7 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
             if !matches!(spec, InputSpec::Udp(_)) {
                 bail!("record takes a live input udp://HOST:PORT (use `convert` for files)");
             }
-            let stop = Arc::new(AtomicBool::new(false));
-            let flag = Arc::clone(&stop);
-            ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-                .context("cannot install the Ctrl-C handler")?;
-            let opened = spec.open(&ReaderFlags::default(), None, duration, Some(stop), log)?;
+            let opened = spec.open(&ReaderFlags::default(), None, duration, None, log)?;
             record(opened, &output, frames, log)
         }
         Command::Run {

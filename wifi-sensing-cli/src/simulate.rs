@@ -99,7 +99,9 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
                     "device": a.device,
                     "seed": a.seed,
                 });
-                let h = RecordingHeader::new(format!("simulator: {}", sim.scenario().name), config.to_string());
+                let mut h = RecordingHeader::new(format!("simulator: {}", sim.scenario().name), config.to_string());
+                // the scenario start, not the wall clock: same arguments, byte-identical file
+                h.created_unix_ns = start_ns;
                 Out::Rec(RecordingWriter::new(create(&a.output)?, &h)?)
             }
             "jsonl" | "json" => {

@@ -784,3 +784,130 @@ fn json_lines_read_back_losslessly() {
         "{err}"
     );
 }
+
+#[test]
+fn inspect_fails_on_a_damaged_input_after_reporting() {
+    let d = tmpdir("inspect-bad");
+    let rec = d.join("bad.csirec");
+    make_recording(&rec, 3);
+    let mut bytes = std::fs::read(&rec).unwrap();
+    bytes.extend_from_slice(&0x7fff_ffffu32.to_le_bytes());
+    bytes.extend_from_slice(&[0u8; 4]);
+    std::fs::write(&rec, bytes).unwrap();
+    let out = bin()
+        .args(["inspect", "--json", rec.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["frames"], 3, "the report covers what was read");
+    assert!(v["error"].as_str().unwrap().contains("exceeds the limit"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reading stopped early"));
+}
+
+#[test]
+fn inspect_counts_repeated_sequence_numbers_not_resets() {
+    // the bcm4358 sample: one transmission, 4 packets (2 cores x 2 streams) with one sequence number
+    let out = bin()
+        .args(["inspect", "--json", &fixture("nexmon/example.pcap")])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let n = &v["nodes"]["0"];
+    assert_eq!(n["sequence_repeats"], 3);
+    assert_eq!(n["sequence_resets"], 0);
+    assert_eq!(n["dropped"], 0);
+}
+
+#[test]
+fn simulate_recording_is_byte_identical() {
+    let d = tmpdir("sim-rec");
+    let run = |name: &str| {
+        let out = d.join(name);
+        let st = bin()
+            .args([
+                "simulate",
+                "--scenario",
+                "walk",
+                "--duration",
+                "3s",
+                "--device",
+                "nexmon80",
+                "-o",
+                out.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        std::fs::read(out).unwrap()
+    };
+    assert_eq!(run("a.csirec"), run("b.csirec"));
+}
+
+#[test]
+fn record_rejects_zero_frames() {
+    let out = bin()
+        .args([
+            "record",
+            "udp://127.0.0.1:9",
+            "-o",
+            "/dev/null",
+            "--frames",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "clap usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--frames"));
+}
+
+#[cfg(unix)]
+#[test]
+fn convert_and_inspect_of_live_udp_stop_cleanly_on_ctrl_c() {
+    let d = tmpdir("udp-sigint");
+    for cmd in ["convert", "inspect"] {
+        let port = free_udp_port();
+        let out = d.join(format!("{cmd}.csirec"));
+        let mut args = vec![cmd.to_string(), format!("udp://127.0.0.1:{port}")];
+        if cmd == "convert" {
+            args.extend(["-o".to_string(), out.to_str().unwrap().to_string()]);
+        } else {
+            args.push("--json".into());
+        }
+        let mut child = bin()
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _err = wait_listening(&mut child);
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for i in 0..9 {
+            s.send_to(&datagram(i, 5), ("127.0.0.1", port)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{cmd}");
+        if cmd == "convert" {
+            let replay = bin().args(["run", out.to_str().unwrap()]).output().unwrap();
+            assert_eq!(
+                json_lines(&replay.stdout).len(),
+                9,
+                "convert keeps what arrived"
+            );
+        } else {
+            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert_eq!(v["frames"], 9, "inspect reports what arrived");
+            assert_eq!(v["nodes"]["5"]["dropped"], 0);
+        }
+    }
+}

@@ -15,7 +15,10 @@
 //!   `node_id` and `data`.
 //! * an analysis — `type` is the analyser's kind, with `analyser`, `timestamp_ns`, `node_id`, `data`.
 //!
-//! Floats are written in shortest round-trip form, so values read back are bit-identical.
+//! Floats are written in shortest round-trip form, so finite values read back bit-identical.
+//! JSON has no NaN or infinity: a non-finite CSI or per-chain RSSI value is written as `null` and
+//! read back as NaN; a non-finite `rssi_dbm` / `noise_floor_dbm` is written as `null` and read
+//! back as absent. No supported capture format produces non-finite values.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -47,7 +50,8 @@ pub struct FrameLine {
     pub sequence: Option<u32>,
     /// See [`CsiFrame::rssi_dbm`].
     pub rssi_dbm: Option<f32>,
-    /// See [`CsiFrame::chain_rssi`].
+    /// See [`CsiFrame::chain_rssi`]. Non-finite values are written as `null` and read as NaN.
+    #[serde(deserialize_with = "floats_or_nan")]
     pub chain_rssi: Vec<f32>,
     /// See [`CsiFrame::noise_floor_dbm`].
     pub noise_floor_dbm: Option<f32>,
@@ -65,12 +69,23 @@ pub struct FrameLine {
     pub shape: [usize; 3],
     /// See [`CsiFrame::subcarriers`].
     pub subcarriers: Option<Vec<i16>>,
-    /// Real parts, row-major over `[rx][tx][subcarrier]`.
+    /// Real parts, row-major over `[rx][tx][subcarrier]`. Non-finite values are written as
+    /// `null` (JSON has no NaN or infinity) and read back as NaN.
+    #[serde(deserialize_with = "floats_or_nan")]
     pub csi_re: Vec<f32>,
-    /// Imaginary parts, same order.
+    /// Imaginary parts, same order and same rule for non-finite values.
+    #[serde(deserialize_with = "floats_or_nan")]
     pub csi_im: Vec<f32>,
     /// See [`CsiFrame::meta`].
     pub meta: FormatMeta,
+}
+
+/// Reads an array of numbers in which `null` stands for a non-finite value (NaN).
+fn floats_or_nan<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<f32>, D::Error> {
+    let v: Vec<Option<f32>> = Vec::deserialize(d)?;
+    Ok(v.into_iter().map(|x| x.unwrap_or(f32::NAN)).collect())
 }
 
 /// Formats a MAC address as lower-case hex with colons.
@@ -299,6 +314,11 @@ impl JsonLinesReader {
                 body: b,
             }))
         };
+        if v.get("analyser").is_some() {
+            return Err(format!(
+                "analysis record of type {kind:?} is a result, not capture data: skipped"
+            ));
+        }
         match kind.as_str() {
             "frame" => {
                 let fl: FrameLine =
@@ -344,9 +364,6 @@ impl JsonLinesReader {
                 let (a, d) = body(v)?;
                 aux(a, AuxBody::Unknown(de::<adr018::UnknownPacket>(&kind, d)?))
             }
-            other if v.get("analyser").is_some() => Err(format!(
-                "analysis record of type {other:?} is a result, not capture data: skipped"
-            )),
             other => Err(format!("unknown record type {other:?}")),
         }
     }
@@ -393,13 +410,33 @@ impl crate::CaptureReader for JsonLinesReader {
 }
 
 fn probe(prefix: &[u8]) -> crate::reader::Confidence {
-    let first = prefix
+    let Some(first) = prefix
         .split(|&b| b == b'\n')
         .map(crate::formats::esp32::trim)
-        .find(|l| !l.is_empty());
-    match first {
-        Some(l) if l.starts_with(b"{\"schema\":") => 100,
-        _ => 0,
+        .find(|l| !l.is_empty())
+    else {
+        return 0;
+    };
+    if first.first() != Some(&b'{') {
+        return 0;
+    }
+    // As written by this crate: the schema key first.
+    if first.starts_with(b"{\"schema\":") {
+        return 100;
+    }
+    // Reformatted (e.g. `jq -S`): keys in another order, maybe with spaces. A complete first line
+    // is parsed; a line longer than the prefix is recognised by keys only this schema has.
+    if let Ok(v) = serde_json::from_slice::<Value>(first) {
+        return match (v.get("schema").and_then(Value::as_u64), v.get("type")) {
+            (Some(_), Some(Value::String(_))) => 95,
+            _ => 0,
+        };
+    }
+    let has = |k: &[u8]| first.windows(k.len()).any(|w| w == k);
+    if has(b"\"csi_im\"") && has(b"\"csi_re\"") && has(b"\"chain_rssi\"") {
+        80
+    } else {
+        0
     }
 }
 

@@ -17,10 +17,16 @@ pub struct NodeStats {
     pub last_ns: Option<i64>,
     /// Last sequence number seen.
     pub last_sequence: Option<u32>,
-    /// Frames missing according to sequence gaps (a forward jump of `k > 1` counts `k - 1`).
+    /// Frames missing according to sequence gaps (a forward jump of `k > 1` counts `k - 1`,
+    /// modulo the counter's width, see [`NodeTracker::observe`]).
     pub dropped: u64,
-    /// Sequence numbers that went backwards or repeated (reboot, reordering, duplicates).
+    /// Sequence numbers that jumped backwards or far ahead (reboot, reordering).
     pub sequence_resets: u64,
+    /// Frames that repeated the previous sequence number (several packets of one transmission,
+    /// e.g. Nexmon's one packet per core and stream, or duplicates).
+    pub sequence_repeats: u64,
+    /// Largest sequence number seen (decides the counter width).
+    pub max_sequence: Option<u32>,
     /// Distinct CSI shapes seen `(rx, tx, subcarriers)` with counts.
     pub shapes: BTreeMap<String, u64>,
 }
@@ -46,6 +52,10 @@ impl NodeStats {
 }
 
 /// Per-node statistics over a stream of frames.
+///
+/// Sequence gaps are counted modulo the counter's width (12, 16 or 32 bits, the smallest that
+/// holds every value seen), so a wrap such as 4095 -> 0 is no reset; a repeated number counts
+/// as a repeat, and a jump backwards or by more than half the counter range as a reset.
 ///
 /// ```
 /// use wifi_sensing_core::{NodeTracker, CsiFrame, CaptureFormat, Device};
@@ -79,12 +89,26 @@ impl NodeTracker {
             n.last_ns = Some(n.last_ns.map_or(f.timestamp_ns, |x| x.max(f.timestamp_ns)));
         }
         if let Some(s) = f.sequence {
+            let max = n.max_sequence.map_or(s, |m| m.max(s));
+            n.max_sequence = Some(max);
             if let Some(prev) = n.last_sequence {
-                let d = s.wrapping_sub(prev);
-                if d == 0 || d > MAX_GAP {
+                // Counters wrap at their width: 12 bits (802.11 sequence numbers), 16 bits
+                // (Intel bfee_count) or 32 bits (ADR-018); the width is the smallest one that
+                // holds every value seen so far.
+                let modulus: u64 = if max < 1 << 12 {
+                    1 << 12
+                } else if max < 1 << 16 {
+                    1 << 16
+                } else {
+                    1 << 32
+                };
+                let d = (u64::from(s) + modulus - u64::from(prev)) % modulus;
+                if d == 0 {
+                    n.sequence_repeats += 1;
+                } else if d > u64::from(MAX_GAP).min(modulus / 2) {
                     n.sequence_resets += 1;
                 } else {
-                    n.dropped += u64::from(d - 1);
+                    n.dropped += d - 1;
                 }
             }
             n.last_sequence = Some(s);
@@ -99,6 +123,19 @@ impl NodeTracker {
     }
 
     /// Total dropped frames over all nodes.
+    ///
+    /// ```
+    /// use wifi_sensing_core::{NodeTracker, CsiFrame, CaptureFormat, Device};
+    /// let mut t = NodeTracker::default();
+    /// for seq in [4094u32, 4095, 0, 0, 2] {
+    ///     let mut f = CsiFrame::new(CaptureFormat::Simulated, Device::Simulator, ndarray::Array3::zeros((1, 1, 1)));
+    ///     f.sequence = Some(seq);
+    ///     t.observe(&f);
+    /// }
+    /// let n = &t.nodes()[&0];
+    /// assert_eq!((n.dropped, n.sequence_repeats, n.sequence_resets), (1, 1, 0));
+    /// assert_eq!(t.total_dropped(), 1);
+    /// ```
     pub fn total_dropped(&self) -> u64 {
         self.nodes.values().map(|n| n.dropped).sum()
     }

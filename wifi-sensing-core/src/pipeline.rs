@@ -273,6 +273,7 @@ impl Pipeline {
             pending: VecDeque::new(),
             scratch: Vec::new(),
             state: State::Running,
+            deferred: None,
         }
     }
 
@@ -421,6 +422,8 @@ pub struct Process<'p, I> {
     pending: VecDeque<Output>,
     scratch: Vec<Analysis>,
     state: State,
+    /// A fatal source error, returned after the frames that stages still held were flushed.
+    deferred: Option<Error>,
 }
 
 impl<I> std::fmt::Debug for Process<'_, I> {
@@ -454,7 +457,7 @@ where
                 State::Done => return None,
                 State::Flushed => {
                     self.state = State::Done;
-                    return None;
+                    return self.deferred.take().map(Err);
                 }
                 State::Running => {}
             }
@@ -503,19 +506,22 @@ where
                         // A cut at the end of the input: every complete record was delivered.
                         // Record it and finish normally (flush stages and analysers).
                         self.pipeline.summary.truncated = Some(t);
-                        self.state = State::Flushed;
-                        if let Err(e) = self
-                            .pipeline
-                            .flush_all(&mut self.pending, &mut self.scratch)
-                        {
-                            self.state = State::Done;
-                            return Some(Err(e));
-                        }
-                        continue;
+                    } else {
+                        // Any other error ends the run, but not before the frames the stages
+                        // still hold have been delivered; the error follows them.
+                        self.pipeline.summary.error = Some(e.to_string());
+                        self.deferred = Some(e);
                     }
-                    self.state = State::Done;
-                    self.pipeline.summary.error = Some(e.to_string());
-                    return Some(Err(e));
+                    self.state = State::Flushed;
+                    if let Err(e) = self
+                        .pipeline
+                        .flush_all(&mut self.pending, &mut self.scratch)
+                    {
+                        self.state = State::Done;
+                        self.pipeline.summary.error = Some(e.to_string());
+                        return Some(Err(e));
+                    }
+                    continue;
                 }
             }
         }

@@ -187,6 +187,9 @@ impl<T> CollectSink<T> {
 
 impl<T: Clone> Sink<T> for CollectSink<T> {
     fn item(&mut self, item: &T) -> Result<bool> {
+        if self.limit.is_some_and(|l| self.items.len() >= l) {
+            return Ok(false);
+        }
         self.items.push(item.clone());
         Ok(self.limit.is_none_or(|l| self.items.len() < l))
     }

@@ -296,3 +296,129 @@ fn sink_trait_objects_work() {
     p.run((0..2).map(|i| Ok::<_, Error>(frame(i))), &mut boxed)
         .unwrap();
 }
+
+#[test]
+fn fatal_error_still_delivers_frames_held_by_stages() {
+    let bad = Error::LimitExceeded {
+        format: CaptureFormat::Recording,
+        offset: 9,
+        what: "entry length",
+        value: 1 << 40,
+        limit: 1 << 24,
+    };
+    let src: Vec<Result<CsiFrame, Error>> = vec![Ok(frame(0)), Ok(frame(1)), Err(bad)];
+    let mut p = Pipeline::builder().stage(Pairer(None)).build().unwrap();
+    let res: Vec<_> = p.process(src).collect();
+    // frame 0 left the stage at frame 1, frame 1 at the flush; then the error
+    assert_eq!(res.len(), 3);
+    assert!(res[0].is_ok() && res[1].is_ok());
+    assert!(matches!(res[2], Err(Error::LimitExceeded { .. })));
+    assert_eq!(p.summary().frames_out, 2);
+    assert!(p
+        .summary()
+        .error
+        .as_ref()
+        .unwrap()
+        .contains("exceeds the limit"));
+}
+
+/// A stage whose flush fails.
+struct BadFlush;
+impl Stage for BadFlush {
+    fn name(&self) -> &str {
+        "bad-flush"
+    }
+    fn process(&mut self, f: CsiFrame) -> wifi_sensing_core::Result<Option<CsiFrame>> {
+        Ok(Some(f))
+    }
+    fn flush(&mut self) -> wifi_sensing_core::Result<Vec<CsiFrame>> {
+        Err(Error::Config("cannot flush".into()))
+    }
+}
+
+#[test]
+fn flush_error_after_truncation_is_in_the_summary() {
+    let cut = Error::Truncated {
+        format: CaptureFormat::Intel5300,
+        offset: 100,
+        needed: 50,
+        available: 3,
+    };
+    let src: Vec<Result<CsiFrame, Error>> = vec![Ok(frame(0)), Err(cut)];
+    let mut p = Pipeline::builder().stage(BadFlush).build().unwrap();
+    let res: Vec<_> = p.process(src).collect();
+    assert!(res.last().unwrap().is_err());
+    assert!(p.summary().error.as_ref().unwrap().contains("cannot flush"));
+}
+
+#[test]
+fn collect_sink_limit_zero_collects_nothing() {
+    let mut p = Pipeline::builder().build().unwrap();
+    let mut sink = CollectSink::with_limit(0);
+    let s = p
+        .run((0..5).map(|i| Ok::<_, Error>(frame(i))), &mut sink)
+        .unwrap();
+    assert!(sink.items.is_empty());
+    assert!(s.stopped_early);
+}
+
+#[test]
+fn non_finite_values_survive_json_lines_as_nan() {
+    use std::io::Cursor;
+    use wifi_sensing_core::Registry;
+    let mut f = frame(2);
+    f.csi[[0, 0, 1]] = Complex32::new(f32::NAN, f32::INFINITY);
+    let mut buf = Vec::new();
+    {
+        let mut sink = JsonLinesSink::new(&mut buf);
+        sink.item(&Output::Frame(f.clone())).unwrap();
+        sink.finish(&Default::default()).unwrap();
+    }
+    let text = String::from_utf8(buf.clone()).unwrap();
+    assert!(text.contains("null"), "JSON has no NaN: {text}");
+    let mut cap = Registry::builtin()
+        .open_read(Box::new(Cursor::new(buf)), Some("t"), None, None)
+        .unwrap();
+    let back = cap.next().unwrap().unwrap();
+    assert!(back.csi[[0, 0, 1]].re.is_nan() && back.csi[[0, 0, 1]].im.is_nan());
+    assert_eq!(back.csi[[0, 0, 0]], f.csi[[0, 0, 0]]);
+    assert_eq!(back.csi[[0, 0, 3]], f.csi[[0, 0, 3]]);
+}
+
+#[test]
+fn reformatted_json_lines_are_detected_and_analysis_lines_skipped() {
+    use std::io::Cursor;
+    use wifi_sensing_core::{CaptureFormat as F, Registry};
+    let mut buf = Vec::new();
+    {
+        let mut sink = JsonLinesSink::new(&mut buf);
+        sink.item(&Output::Frame(frame(4))).unwrap();
+        sink.finish(&Default::default()).unwrap();
+    }
+    // keys sorted and spaced, as `jq -S .` would print them
+    let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+    let sorted: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_json::from_value(v).unwrap();
+    let mut text = serde_json::to_string_pretty(&sorted)
+        .unwrap()
+        .replace('\n', " ");
+    text.push('\n');
+    text.push_str(
+        r#"{"schema":1,"type":"vitals","analyser":"x","timestamp_ns":0,"node_id":null,"data":{}}"#,
+    );
+    let mut cap = Registry::builtin()
+        .open_read(
+            Box::new(Cursor::new(text.into_bytes())),
+            Some("t"),
+            None,
+            None,
+        )
+        .unwrap()
+        .skip_malformed(true);
+    assert_eq!(cap.format(), F::JsonLines);
+    let frames: Vec<_> = (&mut cap).collect::<Result<_, _>>().unwrap();
+    assert_eq!(frames.len(), 1);
+    assert_eq!(frames[0], frame(4));
+    assert_eq!(cap.stats().malformed, 1);
+    assert!(cap.stats().issues[0].message.contains("not capture data"));
+}
