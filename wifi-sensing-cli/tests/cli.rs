@@ -453,6 +453,25 @@ fn real_esp32_csv_with_a_malformed_line() {
         v["nodes"]["0"]["dropped"].is_null(),
         "CSV has no sequence numbers: drops not measurable"
     );
+    // RSSI range, duration and rate against the golden file (csiread's values)
+    let g: Vec<serde_json::Value> = golden
+        .lines()
+        .skip(1)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let rssi: Vec<f64> = g.iter().map(|l| l["rssi"].as_f64().unwrap()).collect();
+    let lo = rssi.iter().cloned().fold(f64::INFINITY, f64::min);
+    let hi = rssi.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(v["rssi_dbm_min"].as_f64(), Some(lo));
+    assert_eq!(v["rssi_dbm_max"].as_f64(), Some(hi));
+    let ts: Vec<i64> = g
+        .iter()
+        .map(|l| l["local_timestamp"].as_i64().unwrap())
+        .collect();
+    let span_s = (ts.iter().max().unwrap() - ts.iter().min().unwrap()) as f64 * 1e-6;
+    assert!((v["duration_s"].as_f64().unwrap() - span_s).abs() < 1e-9);
+    let rate = (g.len() - 1) as f64 / span_s;
+    assert!((v["nodes"]["0"]["rate_hz"].as_f64().unwrap() - rate).abs() < 1e-6);
 }
 
 #[test]
