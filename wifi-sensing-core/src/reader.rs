@@ -29,6 +29,12 @@ pub trait CaptureReader: Send {
     fn position(&self) -> u64 {
         0
     }
+    /// Units of input (packets, records) passed over so far because they carry no CSI by design:
+    /// not errors, but counted so that nothing disappears silently. A pcap's non-CSI packets are
+    /// the typical case. Readers without such units return 0.
+    fn passed_over(&self) -> u64 {
+        0
+    }
 }
 
 /// Sets `done` when `item` ends the stream (end of input, or an error that is not
@@ -58,6 +64,9 @@ impl<R: CaptureReader + ?Sized> CaptureReader for Box<R> {
     }
     fn position(&self) -> u64 {
         (**self).position()
+    }
+    fn passed_over(&self) -> u64 {
+        (**self).passed_over()
     }
 }
 
@@ -117,6 +126,9 @@ pub struct ReadStats {
     pub aux_records: u64,
     /// Malformed records skipped (recoverable errors).
     pub malformed: u64,
+    /// Input units without CSI passed over by design (see [`CaptureReader::passed_over`]).
+    #[serde(default)]
+    pub passed_over: u64,
     /// The first [`ReadStats::MAX_ISSUES`] malformed-record errors.
     pub issues: Vec<Issue>,
     /// Set when the input ended inside a record.
@@ -233,6 +245,7 @@ impl Capture {
             return None;
         }
         let item = self.reader.next_record();
+        self.stats.passed_over = self.reader.passed_over();
         match &item {
             None => self.done = true,
             Some(Ok(Record::Frame(_))) => self.stats.frames += 1,
