@@ -72,7 +72,7 @@ pub fn be_u32(b: &[u8], off: usize) -> Option<u32> {
 
 /// Reads up to `buf.len()` bytes, retrying on `Interrupted`; returns how many were read
 /// (fewer only at end of input).
-pub fn read_full(r: &mut dyn std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+pub fn read_full<R: std::io::Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {

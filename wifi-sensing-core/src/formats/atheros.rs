@@ -83,6 +83,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::formats::adr018::freq_to_channel;
+use crate::formats::records::{LengthPrefixed, RecordHandler};
 use crate::frame::{CaptureFormat, Clock, CsiFrame, Device, FormatMeta};
 use crate::reader::{CaptureReader, Confidence, FormatDescriptor, Input, Limits, ReaderOptions};
 use crate::record::Record;
@@ -565,10 +566,9 @@ pub struct AtherosCounts {
     pub trailing_partial_bytes: u64,
 }
 
-/// Decoding state of a reader (everything but the input).
+/// Decoding state of a reader (everything but the record framing).
 #[derive(Debug)]
 struct State {
-    pos: u64,
     order: Endianness,
     keep_empty: bool,
     limits: Limits,
@@ -577,7 +577,19 @@ struct State {
     scratch: Vec<RawRow>,
 }
 
-impl State {
+impl RecordHandler for State {
+    const FORMAT: CaptureFormat = CaptureFormat::Atheros;
+    const NAME: &'static str = "Atheros";
+
+    #[inline]
+    fn field_len(&self, len: [u8; 2]) -> usize {
+        usize::from(self.order.u16(len))
+    }
+
+    fn truncated(&mut self, available: u64) {
+        self.counts.trailing_partial_bytes = available;
+    }
+
     /// Handles one complete record body; `None` = a skipped record without CSI.
     fn handle(&mut self, body: &[u8], start: u64) -> Option<Result<Record>> {
         self.counts.records += 1;
@@ -607,33 +619,6 @@ impl State {
             }
         }
     }
-
-    fn check_limit(&self, fl: usize, start: u64) -> Result<()> {
-        if 2 + fl > self.limits.max_record_bytes {
-            return Err(Error::LimitExceeded {
-                format: CaptureFormat::Atheros,
-                offset: start,
-                what: "record length",
-                value: 2 + fl as u64,
-                limit: self.limits.max_record_bytes as u64,
-            });
-        }
-        Ok(())
-    }
-
-    fn io_err(&self, e: std::io::Error) -> Error {
-        Error::io(format!("reading Atheros record at byte {}", self.pos), e)
-    }
-
-    fn truncated(&mut self, offset: u64, needed: u64, available: u64) -> Error {
-        self.counts.trailing_partial_bytes = available;
-        Error::Truncated {
-            format: CaptureFormat::Atheros,
-            offset,
-            needed,
-            available,
-        }
-    }
 }
 
 /// Streaming reader of Atheros CSI tool `.dat` files.
@@ -641,16 +626,14 @@ impl State {
 /// Records that lie whole in the input's buffer are decoded in place; others are copied into
 /// one reused buffer. Memory use does not grow with the file.
 pub struct AtherosReader {
-    input: Input,
-    buf: Vec<u8>,
+    records: LengthPrefixed,
     st: State,
-    done: bool,
 }
 
 impl std::fmt::Debug for AtherosReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AtherosReader")
-            .field("pos", &self.st.pos)
+            .field("pos", &self.records.position())
             .field("order", &self.st.order)
             .field("counts", &self.st.counts)
             .finish()
@@ -688,17 +671,19 @@ impl AtherosReader {
         let tail = head.split_off(start);
         let input: Input = Box::new(Cursor::new(tail).chain(input));
         Ok(AtherosReader {
-            input,
-            buf: Vec::with_capacity(2048),
+            records: LengthPrefixed::new(
+                input,
+                start as u64,
+                2048,
+                options.limits.max_record_bytes,
+            ),
             st: State {
-                pos: start as u64,
                 order,
                 keep_empty: options.atheros.keep_records_without_csi,
                 limits: options.limits.clone(),
                 counts: AtherosCounts::default(),
                 scratch: Vec::new(),
             },
-            done: false,
         })
     }
 
@@ -711,63 +696,6 @@ impl AtherosReader {
     pub fn counts(&self) -> &AtherosCounts {
         &self.st.counts
     }
-
-    fn read_record(&mut self) -> Option<Result<Record>> {
-        loop {
-            let start = self.st.pos;
-            // Fast path: the whole record is in the input's buffer.
-            let avail = match self.input.fill_buf() {
-                Ok(b) => b,
-                Err(e) => return Some(Err(self.st.io_err(e))),
-            };
-            if avail.len() >= 2 {
-                let fl = usize::from(self.st.order.u16([avail[0], avail[1]]));
-                if avail.len() >= 2 + fl {
-                    if let Err(e) = self.st.check_limit(fl, start) {
-                        return Some(Err(e));
-                    }
-                    let r = self.st.handle(&avail[2..2 + fl], start);
-                    self.input.consume(2 + fl);
-                    self.st.pos += 2 + fl as u64;
-                    if r.is_some() {
-                        return r;
-                    }
-                    continue;
-                }
-            }
-            // Slow path: the record spans buffer refills (or the input ends inside it).
-            let mut lenb = [0u8; 2];
-            let got = match read_full(&mut self.input, &mut lenb) {
-                Ok(n) => n,
-                Err(e) => return Some(Err(self.st.io_err(e))),
-            };
-            self.st.pos += got as u64;
-            if got == 0 {
-                return None;
-            }
-            if got < 2 {
-                return Some(Err(self.st.truncated(start, 2, got as u64)));
-            }
-            let fl = usize::from(self.st.order.u16(lenb));
-            if let Err(e) = self.st.check_limit(fl, start) {
-                return Some(Err(e));
-            }
-            if self.buf.len() < fl {
-                self.buf.resize(fl, 0);
-            }
-            let got = match read_full(&mut self.input, &mut self.buf[..fl]) {
-                Ok(n) => n,
-                Err(e) => return Some(Err(self.st.io_err(e))),
-            };
-            self.st.pos += got as u64;
-            if got < fl {
-                return Some(Err(self.st.truncated(start, 2 + fl as u64, 2 + got as u64)));
-            }
-            if let Some(x) = self.st.handle(&self.buf[..fl], start) {
-                return Some(x);
-            }
-        }
-    }
 }
 
 impl CaptureReader for AtherosReader {
@@ -776,15 +704,11 @@ impl CaptureReader for AtherosReader {
     }
 
     fn next_record(&mut self) -> Option<Result<Record>> {
-        if self.done {
-            return None;
-        }
-        let r = self.read_record();
-        crate::reader::fuse(&mut self.done, r)
+        self.records.next(&mut self.st)
     }
 
     fn position(&self) -> u64 {
-        self.st.pos
+        self.records.position()
     }
 }
 

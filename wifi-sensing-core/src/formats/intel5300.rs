@@ -85,10 +85,10 @@ use num_complex::Complex32;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::formats::records::{LengthPrefixed, RecordHandler};
 use crate::frame::{CaptureFormat, Clock, CsiFrame, Device, FormatMeta};
-use crate::reader::{CaptureReader, Confidence, FormatDescriptor, Input, Limits, ReaderOptions};
+use crate::reader::{CaptureReader, Confidence, FormatDescriptor, Input, ReaderOptions};
 use crate::record::Record;
-use crate::util::read_full;
 
 /// Record code of a beamforming feedback (CSI) record.
 pub const CODE_BFEE: u8 = 0xBB;
@@ -663,19 +663,32 @@ impl Unwrapper {
     }
 }
 
-/// Decoding state of a reader (everything but the input).
+/// Decoding state of a reader (everything but the record framing).
 #[derive(Debug)]
 struct State {
-    pos: u64,
     scaled: bool,
-    limits: Limits,
     pending_c1: Option<MacHeader>,
     clock: Unwrapper,
     rss: RssCache,
     counts: RecordCounts,
 }
 
-impl State {
+impl RecordHandler for State {
+    const FORMAT: CaptureFormat = CaptureFormat::Intel5300;
+    const NAME: &'static str = "Intel 5300";
+
+    #[inline]
+    fn field_len(&self, len: [u8; 2]) -> usize {
+        usize::from(u16::from_be_bytes(len))
+    }
+
+    fn truncated(&mut self, available: u64) {
+        // a MAC header right before a cut record belongs to no frame
+        self.pending_c1 = None;
+        self.counts.truncated_tail = 1;
+        self.counts.trailing_partial_bytes = available;
+    }
+
     /// Handles one complete record (`rec` = code byte + body, `field_len` bytes) that starts at
     /// byte `start`. `None` means the record yields nothing (skipped or kept as MAC header).
     fn handle(&mut self, rec: &[u8], start: u64) -> Option<Result<Record>> {
@@ -731,34 +744,6 @@ impl State {
             }
         }
     }
-
-    fn check_limit(&self, field_len: usize, start: u64) -> Result<()> {
-        if 2 + field_len > self.limits.max_record_bytes {
-            return Err(Error::LimitExceeded {
-                format: CaptureFormat::Intel5300,
-                offset: start,
-                what: "record length",
-                value: 2 + field_len as u64,
-                limit: self.limits.max_record_bytes as u64,
-            });
-        }
-        Ok(())
-    }
-
-    fn truncated(&mut self, offset: u64, needed: u64, available: u64) -> Error {
-        self.counts.truncated_tail = 1;
-        self.counts.trailing_partial_bytes = available;
-        Error::Truncated {
-            format: CaptureFormat::Intel5300,
-            offset,
-            needed,
-            available,
-        }
-    }
-
-    fn io_err(&self, e: std::io::Error) -> Error {
-        Error::io(format!("reading Intel 5300 record at byte {}", self.pos), e)
-    }
 }
 
 /// Streaming reader of Intel 5300 `.dat` files.
@@ -766,16 +751,14 @@ impl State {
 /// Records that lie whole in the input's buffer are decoded in place; others are copied into
 /// one reused buffer. Memory use does not grow with the file.
 pub struct Intel5300Reader {
-    input: Input,
-    buf: Vec<u8>,
+    records: LengthPrefixed,
     st: State,
-    done: bool,
 }
 
 impl std::fmt::Debug for Intel5300Reader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Intel5300Reader")
-            .field("pos", &self.st.pos)
+            .field("pos", &self.records.position())
             .field("counts", &self.st.counts)
             .finish()
     }
@@ -785,86 +768,20 @@ impl Intel5300Reader {
     /// A reader over `input` (the start of a `.dat` file).
     pub fn new(input: Input, options: &ReaderOptions) -> Self {
         Intel5300Reader {
-            input,
-            buf: Vec::with_capacity(1024),
+            records: LengthPrefixed::new(input, 0, 1024, options.limits.max_record_bytes),
             st: State {
-                pos: 0,
                 scaled: options.intel5300.scaled,
-                limits: options.limits.clone(),
                 pending_c1: None,
                 clock: Unwrapper::default(),
                 rss: RssCache::default(),
                 counts: RecordCounts::default(),
             },
-            done: false,
         }
     }
 
     /// Record counts so far.
     pub fn counts(&self) -> &RecordCounts {
         &self.st.counts
-    }
-
-    fn read_record(&mut self) -> Option<Result<Record>> {
-        loop {
-            let start = self.st.pos;
-            // Fast path: the whole record is in the input's buffer.
-            let avail = match self.input.fill_buf() {
-                Ok(b) => b,
-                Err(e) => return Some(Err(self.st.io_err(e))),
-            };
-            if avail.len() >= 2 {
-                let field_len = usize::from(u16::from_be_bytes([avail[0], avail[1]]));
-                if avail.len() >= 2 + field_len {
-                    if let Err(e) = self.st.check_limit(field_len, start) {
-                        return Some(Err(e));
-                    }
-                    let r = self.st.handle(&avail[2..2 + field_len], start);
-                    self.input.consume(2 + field_len);
-                    self.st.pos += 2 + field_len as u64;
-                    if r.is_some() {
-                        return r;
-                    }
-                    continue;
-                }
-            }
-            // Slow path: the record spans buffer refills (or the input ends inside it).
-            let mut lenb = [0u8; 2];
-            let got = match read_full(&mut self.input, &mut lenb) {
-                Ok(n) => n,
-                Err(e) => return Some(Err(self.st.io_err(e))),
-            };
-            self.st.pos += got as u64;
-            if got == 0 {
-                return None;
-            }
-            if got < 2 {
-                return Some(Err(self.st.truncated(start, 2, got as u64)));
-            }
-            let field_len = usize::from(u16::from_be_bytes(lenb));
-            if let Err(e) = self.st.check_limit(field_len, start) {
-                return Some(Err(e));
-            }
-            if self.buf.len() < field_len {
-                self.buf.resize(field_len, 0);
-            }
-            let got = match read_full(&mut self.input, &mut self.buf[..field_len]) {
-                Ok(n) => n,
-                Err(e) => return Some(Err(self.st.io_err(e))),
-            };
-            self.st.pos += got as u64;
-            if got < field_len {
-                self.st.pending_c1 = None;
-                return Some(Err(self.st.truncated(
-                    start,
-                    2 + field_len as u64,
-                    2 + got as u64,
-                )));
-            }
-            if let Some(x) = self.st.handle(&self.buf[..field_len], start) {
-                return Some(x);
-            }
-        }
     }
 }
 
@@ -874,15 +791,11 @@ impl CaptureReader for Intel5300Reader {
     }
 
     fn next_record(&mut self) -> Option<Result<Record>> {
-        if self.done {
-            return None;
-        }
-        let r = self.read_record();
-        crate::reader::fuse(&mut self.done, r)
+        self.records.next(&mut self.st)
     }
 
     fn position(&self) -> u64 {
-        self.st.pos
+        self.records.position()
     }
 }
 

@@ -11,5 +11,6 @@ pub mod intel5300;
 pub mod nexmon;
 pub mod pcap;
 pub mod picoscenes;
+pub(crate) mod records;
 pub mod ruview;
 pub mod tones;

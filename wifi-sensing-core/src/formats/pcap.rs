@@ -92,6 +92,7 @@ use crate::formats::nexmon::{self, NexmonDecoder, PacketInfo};
 use crate::frame::{CaptureFormat, Clock};
 use crate::reader::{CaptureReader, Confidence, FormatDescriptor, Input, Limits, ReaderOptions};
 use crate::record::Record;
+use crate::util::read_full;
 
 /// Link type 0: BSD loopback, 4-byte address family in the capturing host's byte order.
 pub const LINKTYPE_NULL: u32 = 0;
@@ -276,19 +277,6 @@ pub struct PcapPackets<R> {
     done: bool,
 }
 
-fn read_up_to<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
-
 fn io_err(e: std::io::Error) -> Error {
     Error::io("cannot read pcap input", e)
 }
@@ -357,7 +345,7 @@ impl<R: BufRead> PcapPackets<R> {
     /// [`Error::Truncated`] when the header is cut.
     pub fn new(mut input: R, limits: &Limits) -> Result<Self> {
         let mut magic = [0u8; 4];
-        let n = read_up_to(&mut input, &mut magic).map_err(io_err)?;
+        let n = read_full(&mut input, &mut magic).map_err(io_err)?;
         if n < 4 {
             return Err(truncated(0, 24, n as u64));
         }
@@ -381,7 +369,7 @@ impl<R: BufRead> PcapPackets<R> {
         };
         if let Some((big, nano)) = classic_magic(&magic) {
             let mut h = [0u8; 20];
-            let n = read_up_to(&mut me.input, &mut h).map_err(io_err)?;
+            let n = read_full(&mut me.input, &mut h).map_err(io_err)?;
             if n < 20 {
                 return Err(truncated(0, 24, 4 + n as u64));
             }
@@ -444,7 +432,7 @@ impl<R: BufRead> PcapPackets<R> {
     /// Reads `n` bytes into `self.buf[at..at + n]`; returns how many arrived.
     fn read_into_buf(&mut self, at: usize, n: usize) -> Result<usize> {
         self.buf.resize(at + n, 0);
-        let got = read_up_to(&mut self.input, &mut self.buf[at..at + n]).map_err(io_err)?;
+        let got = read_full(&mut self.input, &mut self.buf[at..at + n]).map_err(io_err)?;
         self.pos += got as u64;
         Ok(got)
     }
@@ -460,7 +448,7 @@ impl<R: BufRead> PcapPackets<R> {
     /// Reads the fixed part of an SHB whose type (4 bytes) was consumed at `start`, then its body.
     fn read_shb(&mut self, start: u64) -> Result<()> {
         let mut h = [0u8; 8];
-        let n = read_up_to(&mut self.input, &mut h).map_err(io_err)?;
+        let n = read_full(&mut self.input, &mut h).map_err(io_err)?;
         self.pos += n as u64;
         if n < 8 {
             return Err(truncated(start, 28, 4 + n as u64));
@@ -586,7 +574,7 @@ impl<R: BufRead> PcapPackets<R> {
     /// Reads the trailing length of a block and compares it with the header's.
     fn check_trailer(&mut self, start: u64, blen: u32) -> Result<()> {
         let mut t = [0u8; 4];
-        let n = read_up_to(&mut self.input, &mut t).map_err(io_err)?;
+        let n = read_full(&mut self.input, &mut t).map_err(io_err)?;
         self.pos += n as u64;
         if n < 4 {
             return Err(truncated(
@@ -610,7 +598,7 @@ impl<R: BufRead> PcapPackets<R> {
     fn next_classic(&mut self) -> Option<Result<Found>> {
         let start = self.pos;
         let mut h = [0u8; 16];
-        let n = match read_up_to(&mut self.input, &mut h) {
+        let n = match read_full(&mut self.input, &mut h) {
             Ok(n) => n,
             Err(e) => return Some(Err(io_err(e))),
         };
@@ -666,7 +654,7 @@ impl<R: BufRead> PcapPackets<R> {
         loop {
             let start = self.pos;
             let mut h = [0u8; 8];
-            let n = match read_up_to(&mut self.input, &mut h[..4]) {
+            let n = match read_full(&mut self.input, &mut h[..4]) {
                 Ok(n) => n,
                 Err(e) => return Some(Err(io_err(e))),
             };
@@ -683,7 +671,7 @@ impl<R: BufRead> PcapPackets<R> {
                 }
                 continue;
             }
-            let n = match read_up_to(&mut self.input, &mut h[4..]) {
+            let n = match read_full(&mut self.input, &mut h[4..]) {
                 Ok(n) => n,
                 Err(e) => return Some(Err(io_err(e))),
             };
@@ -767,7 +755,7 @@ impl<R: BufRead> PcapPackets<R> {
             ));
         }
         let mut f = [0u8; 20];
-        let n = read_up_to(&mut self.input, &mut f[..fixed as usize]).map_err(io_err)?;
+        let n = read_full(&mut self.input, &mut f[..fixed as usize]).map_err(io_err)?;
         self.pos += n as u64;
         if n < fixed as usize {
             return Err(truncated(start, u64::from(blen), 8 + n as u64));
