@@ -710,6 +710,16 @@ impl CaptureReader for AtherosReader {
     fn position(&self) -> u64 {
         self.records.position()
     }
+
+    /// Records with `csi_len = 0`, unless they are delivered as empty frames
+    /// ([`AtherosOptions::keep_records_without_csi`]).
+    fn passed_over(&self) -> u64 {
+        if self.st.keep_empty {
+            0
+        } else {
+            self.st.counts.without_csi
+        }
+    }
 }
 
 /// Byte probe: a consistent status header at the start, in either byte order, with or without
@@ -894,11 +904,15 @@ mod tests {
         }
         assert_eq!(n, 2);
         assert_eq!(r.counts().without_csi, 1);
+        assert_eq!(r.passed_over(), 1);
         let mut o = ReaderOptions::default();
         o.atheros.keep_records_without_csi = true;
-        let (frames, _) = read_all(bytes, &o);
+        let (frames, _) = read_all(bytes.clone(), &o);
         assert_eq!(frames.len(), 3);
         assert_eq!(frames[1].shape(), (2, 1, 0));
+        let mut r = AtherosReader::new(Box::new(Cursor::new(bytes)), &o).unwrap();
+        while r.next_record().is_some() {}
+        assert_eq!((r.counts().without_csi, r.passed_over()), (1, 0));
     }
 
     #[test]

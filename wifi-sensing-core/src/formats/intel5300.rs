@@ -797,6 +797,11 @@ impl CaptureReader for Intel5300Reader {
     fn position(&self) -> u64 {
         self.records.position()
     }
+
+    /// Complete records with a code other than `0xBB` / `0xC1` ([`RecordCounts::other`]).
+    fn passed_over(&self) -> u64 {
+        self.st.counts.other
+    }
 }
 
 /// Checks the bfee header at `b[off..]` (the record's length field); `None` when not plausible or
@@ -1055,6 +1060,7 @@ mod tests {
                 ..RecordCounts::default()
             }
         );
+        assert_eq!(r.passed_over(), 1);
     }
 
     #[test]

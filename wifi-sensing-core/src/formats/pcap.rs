@@ -1640,6 +1640,12 @@ impl<R: BufRead + Send> CaptureReader for PcapReader<R> {
     fn position(&self) -> u64 {
         self.packets.position()
     }
+
+    /// Packets without CSI ([`PcapCounters::non_csi_skipped`]): not UDP, or UDP that is neither
+    /// ADR-018 nor Nexmon on the configured port.
+    fn passed_over(&self) -> u64 {
+        self.counters.non_csi_skipped
+    }
 }
 
 fn probe(prefix: &[u8]) -> Confidence {
