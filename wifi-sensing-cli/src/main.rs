@@ -5,17 +5,17 @@
 
 mod input;
 mod inspect;
+mod output;
 mod progress;
 mod simulate;
 
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use wifi_sensing_core::recording::{RecordingHeader, RecordingWriter};
 use wifi_sensing_core::{
     CaptureFormat, JsonLinesSink, OnMalformed, Output, Pipeline, RecordingSink, Sink, Summary,
 };
@@ -228,6 +228,20 @@ fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     Ok(Duration::from_secs_f64(v * mul))
 }
 
+/// Opens the input of a reading command: `input` is an input spec (file, `udp://`, `-`), read
+/// with the reader flags as `format` when one is named (detected otherwise); a live input stops
+/// after `duration` when one is given.
+fn open_input(
+    input: &str,
+    reader: &ReaderFlags,
+    format: Option<&str>,
+    duration: Option<Duration>,
+    log: &Log,
+) -> Result<OpenedInput> {
+    let spec = InputSpec::parse(input)?;
+    spec.open(reader, parse_format(format)?, duration, None, log)
+}
+
 fn parse_format(name: Option<&str>) -> Result<Option<CaptureFormat>> {
     match name {
         None => Ok(None),
@@ -338,14 +352,7 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
             json,
             duration,
         } => {
-            let spec = InputSpec::parse(&input)?;
-            let opened = spec.open(
-                &reader,
-                parse_format(format.as_deref())?,
-                duration,
-                None,
-                log,
-            )?;
+            let opened = open_input(&input, &reader, format.as_deref(), duration, log)?;
             inspect::inspect(opened, json)
         }
         Command::Convert {
@@ -355,8 +362,7 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
             format,
             strict,
         } => {
-            let spec = InputSpec::parse(&input)?;
-            let opened = spec.open(&reader, parse_format(format.as_deref())?, None, None, log)?;
+            let opened = open_input(&input, &reader, format.as_deref(), None, log)?;
             convert(opened, &output, strict, log)
         }
         Command::Record {
@@ -381,14 +387,7 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
             limit,
             duration,
         } => {
-            let spec = InputSpec::parse(&input)?;
-            let opened = spec.open(
-                &reader,
-                parse_format(format.as_deref())?,
-                duration,
-                None,
-                log,
-            )?;
+            let opened = open_input(&input, &reader, format.as_deref(), duration, log)?;
             run(opened, strict, no_frames, limit, log)
         }
     }
@@ -460,11 +459,9 @@ fn run(
     log: &Log,
 ) -> Result<()> {
     let mut p = pipeline(strict, !no_frames)?;
-    let stdout = std::io::stdout();
     let live = opened.live;
     let mut sink = Limit {
-        inner: JsonLinesSink::new(BufWriter::with_capacity(1 << 16, stdout.lock()))
-            .flush_each_line(live),
+        inner: JsonLinesSink::new(output::stdout()).flush_each_line(live),
         left: limit,
     };
     let bar = progress::Progress::new(opened.total_bytes);
@@ -492,21 +489,15 @@ fn convert(mut opened: OpenedInput, output: &str, strict: bool, log: &Log) -> Re
         || ext.eq_ignore_ascii_case("json")
     {
         let w: Box<dyn Write> = if to_stdout {
-            Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock()))
+            Box::new(output::stdout())
         } else {
-            Box::new(BufWriter::with_capacity(
-                1 << 16,
-                std::fs::File::create(output).with_context(|| format!("cannot create {output}"))?,
-            ))
+            Box::new(output::create_file(Path::new(output))?)
         };
         let mut sink = JsonLinesSink::new(w);
         let src = progress::Tracked::new(&mut opened.capture, &bar);
         p.run(src, &mut sink)?
     } else if ext.eq_ignore_ascii_case("csirec") {
-        let file =
-            std::fs::File::create(output).with_context(|| format!("cannot create {output}"))?;
-        let header = RecordingHeader::new(opened.description.clone(), String::new());
-        let writer = RecordingWriter::new(BufWriter::with_capacity(1 << 16, file), &header)?;
+        let writer = output::create_recording(Path::new(output), &opened.description)?;
         let mut sink = RecordingSink::new(writer);
         let src = progress::Tracked::new(&mut opened.capture, &bar);
         let s = p.run(src, &mut sink)?;
@@ -524,10 +515,7 @@ fn convert(mut opened: OpenedInput, output: &str, strict: bool, log: &Log) -> Re
 }
 
 fn record(mut opened: OpenedInput, output: &Path, frames: Option<u64>, log: &Log) -> Result<()> {
-    let file = std::fs::File::create(output)
-        .with_context(|| format!("cannot create {}", output.display()))?;
-    let header = RecordingHeader::new(opened.description.clone(), String::new());
-    let mut writer = RecordingWriter::new(BufWriter::with_capacity(1 << 16, file), &header)?;
+    let mut writer = output::create_recording(output, &opened.description)?;
     log.info(format_args!(
         "recording {} -> {} (Ctrl-C to stop)",
         opened.description,

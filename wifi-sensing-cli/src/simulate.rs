@@ -13,7 +13,7 @@ use wifi_sensing_core::sim::truth::TruthWriter;
 use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
 use wifi_sensing_core::{CsiFrame, JsonLinesSink, Output, Record, Sink};
 
-use crate::Log;
+use crate::{output, Log};
 
 /// Options of the `simulate` command.
 pub(crate) struct SimulateArgs {
@@ -35,13 +35,6 @@ enum Out {
     Csv(Esp32CsvWriter<BufWriter<std::fs::File>>),
     Rec(RecordingWriter<BufWriter<std::fs::File>>),
     Jsonl(JsonLinesSink<Box<dyn Write>>),
-}
-
-fn create(path: &str) -> Result<BufWriter<std::fs::File>> {
-    Ok(BufWriter::with_capacity(
-        1 << 16,
-        std::fs::File::create(path).with_context(|| format!("cannot create {path}"))?,
-    ))
 }
 
 pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
@@ -70,7 +63,8 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
         .checked_mul(1_000_000_000)
         .context("--start-unix-s is out of range")?;
 
-    let ext = Path::new(&a.output)
+    let out_path = Path::new(&a.output);
+    let ext = out_path
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
@@ -82,17 +76,16 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
         );
     }
     let mut out = if a.output == "-" {
-        let w: Box<dyn Write> =
-            Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout().lock()));
+        let w: Box<dyn Write> = Box::new(output::stdout());
         Out::Jsonl(JsonLinesSink::new(w))
     } else {
         match ext.as_str() {
             "pcap" => {
-                let mut w = PcapWriter::new(create(&a.output)?, TsResolution::Nano)?;
+                let mut w = PcapWriter::new(output::create_file(out_path)?, TsResolution::Nano)?;
                 w.set_macs([0x02, 0x45, 0x53, 0x50, 0x00, a.node_id], [0x02, 0x48, 0x4F, 0x53, 0x54, 0x01]);
                 Out::Pcap(w)
             }
-            "csv" => Out::Csv(Esp32CsvWriter::new(create(&a.output)?, true)?),
+            "csv" => Out::Csv(Esp32CsvWriter::new(output::create_file(out_path)?, true)?),
             "csirec" => {
                 let config = serde_json::json!({
                     "scenario": sim.scenario(),
@@ -102,10 +95,10 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
                 let mut h = RecordingHeader::new(format!("simulator: {}", sim.scenario().name), config.to_string());
                 // the scenario start, not the wall clock: same arguments, byte-identical file
                 h.created_unix_ns = start_ns;
-                Out::Rec(RecordingWriter::new(create(&a.output)?, &h)?)
+                Out::Rec(RecordingWriter::new(output::create_file(out_path)?, &h)?)
             }
             "jsonl" | "json" => {
-                let w: Box<dyn Write> = Box::new(create(&a.output)?);
+                let w: Box<dyn Write> = Box::new(output::create_file(out_path)?);
                 Out::Jsonl(JsonLinesSink::new(w))
             }
             _ => bail!(
@@ -116,13 +109,7 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
     };
 
     let mut truth = match &a.truth {
-        Some(p) => Some(TruthWriter::new(
-            BufWriter::new(
-                std::fs::File::create(p)
-                    .with_context(|| format!("cannot create {}", p.display()))?,
-            ),
-            &header,
-        )?),
+        Some(p) => Some(TruthWriter::new(output::create_file(p)?, &header)?),
         None => None,
     };
 

@@ -1,10 +1,13 @@
 //! End-to-end tests of the `wifi-sensing` binary.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 use wifi_sensing_core::formats::adr018::{self, CsiDatagram};
 use wifi_sensing_core::recording::{RecordingHeader, RecordingWriter};
@@ -12,6 +15,59 @@ use wifi_sensing_core::{Clock, Record};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_wifi-sensing"))
+}
+
+/// The binary's output for `args`, whatever its exit status.
+fn run<S: AsRef<OsStr>>(args: &[S]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+/// The binary's output for `args`, which must succeed (the failure shows its stderr).
+fn run_ok<S: AsRef<OsStr> + std::fmt::Debug>(args: &[S]) -> Output {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The JSON Lines the binary prints on stdout for `args`.
+fn lines_of(args: &[&str]) -> Vec<Value> {
+    json_lines(&run(args).stdout)
+}
+
+/// The report of `inspect --json <input>`, which must succeed.
+fn inspect_json(input: &str) -> Value {
+    serde_json::from_slice(&run_ok(&["inspect", "--json", input]).stdout).unwrap()
+}
+
+/// The binary's output for `args` with `input` written to its stdin (its stderr discarded).
+fn run_with_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The numbers of a JSON array (`None` for an element that is not a number).
+fn numbers(v: &Value) -> Vec<Option<f64>> {
+    v.as_array().unwrap().iter().map(Value::as_f64).collect()
+}
+
+/// The numbers of a JSON array as `f32` (every element must be a number).
+fn f32s(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
 }
 
 fn tmpdir(name: &str) -> PathBuf {
@@ -57,7 +113,7 @@ fn make_recording(path: &Path, n: u32) -> Vec<Record> {
     recs
 }
 
-fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
+fn json_lines(out: &[u8]) -> Vec<Value> {
     std::str::from_utf8(out)
         .unwrap()
         .lines()
@@ -66,7 +122,7 @@ fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
 }
 
 fn schema_required_frame_keys() -> Vec<String> {
-    let s: serde_json::Value = serde_json::from_str(
+    let s: Value = serde_json::from_str(
         &std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/schema/record-v1.json"),
         )
@@ -86,12 +142,7 @@ fn run_prints_schema_conformant_json_lines() {
     let d = tmpdir("run");
     let rec = d.join("a.csirec");
     let recs = make_recording(&rec, 25);
-    let out = bin().args(["run", rec.to_str().unwrap()]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(&["run", rec.to_str().unwrap()]);
     let lines = json_lines(&out.stdout);
     assert_eq!(lines.len(), 25);
     let required = schema_required_frame_keys();
@@ -109,14 +160,8 @@ fn run_prints_schema_conformant_json_lines() {
         assert_eq!(l["schema"], 1);
         assert_eq!(l["sequence"], f.sequence.unwrap());
         assert_eq!(l["timestamp_ns"], f.timestamp_ns);
-        let re: Vec<f32> = l["csi_re"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap() as f32)
-            .collect();
         let want: Vec<f32> = f.csi.iter().map(|c| c.re).collect();
-        assert_eq!(re, want);
+        assert_eq!(f32s(&l["csi_re"]), want);
     }
     // logs go to stderr, never to stdout
     assert!(String::from_utf8_lossy(&out.stderr).contains("25 frames in"));
@@ -127,34 +172,23 @@ fn convert_round_trip_is_lossless() {
     let d = tmpdir("convert");
     let rec = d.join("a.csirec");
     make_recording(&rec, 40);
-    let direct = bin().args(["run", rec.to_str().unwrap()]).output().unwrap();
+    let direct = run_ok(&["run", rec.to_str().unwrap()]);
     let rec2 = d.join("b.csirec");
     let jsonl = d.join("b.jsonl");
-    assert!(bin()
-        .args([
-            "convert",
-            rec.to_str().unwrap(),
-            "-o",
-            rec2.to_str().unwrap()
-        ])
-        .status()
-        .unwrap()
-        .success());
-    assert!(bin()
-        .args([
-            "convert",
-            rec2.to_str().unwrap(),
-            "-o",
-            jsonl.to_str().unwrap()
-        ])
-        .status()
-        .unwrap()
-        .success());
+    run_ok(&[
+        "convert",
+        rec.to_str().unwrap(),
+        "-o",
+        rec2.to_str().unwrap(),
+    ]);
+    run_ok(&[
+        "convert",
+        rec2.to_str().unwrap(),
+        "-o",
+        jsonl.to_str().unwrap(),
+    ]);
     assert_eq!(std::fs::read(&jsonl).unwrap(), direct.stdout);
-    let to_stdout = bin()
-        .args(["convert", rec2.to_str().unwrap(), "-o", "-"])
-        .output()
-        .unwrap();
+    let to_stdout = run_ok(&["convert", rec2.to_str().unwrap(), "-o", "-"]);
     assert_eq!(to_stdout.stdout, direct.stdout);
 }
 
@@ -210,15 +244,14 @@ fn bad_inputs_give_clear_errors() {
         (garbage.to_str().unwrap(), "no reader recognises"),
         ("/nonexistent/x.pcap", "cannot open"),
     ] {
-        let out = bin().args(["run", path]).output().unwrap();
+        let out = run(&["run", path]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{path}: {err}");
         assert!(err.contains(want), "{path}: stderr lacks {want:?}: {err}");
         assert!(!err.contains("panicked"));
     }
     // a cut recording: complete frames are printed, the cut is reported, exit 0
-    let out = bin().args(["run", cut.to_str().unwrap()]).output().unwrap();
-    assert!(out.status.success());
+    let out = run_ok(&["run", cut.to_str().unwrap()]);
     assert_eq!(json_lines(&out.stdout).len(), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("ends inside a record"));
 }
@@ -228,12 +261,7 @@ fn inspect_json_reports_counts() {
     let d = tmpdir("inspect");
     let rec = d.join("a.csirec");
     make_recording(&rec, 30);
-    let out = bin()
-        .args(["inspect", "--json", rec.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = inspect_json(rec.to_str().unwrap());
     assert_eq!(v["frames"], 30);
     assert_eq!(v["format"], "csirec");
     assert_eq!(v["nodes"]["1"]["frames"], 30);
@@ -241,10 +269,7 @@ fn inspect_json_reports_counts() {
     assert!((rate - 100.0).abs() < 1e-6, "rate {rate}");
     assert_eq!(v["shapes"]["1x1x64"], 30);
     assert_eq!(v["channels"]["11"], 30);
-    let text = bin()
-        .args(["inspect", rec.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let text = run(&["inspect", rec.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("frames:      30"));
 }
 
@@ -277,26 +302,50 @@ fn wait_listening(child: &mut std::process::Child) -> std::process::ChildStderr 
     );
 }
 
+/// Starts the binary with `args` (a live `udp://` input), stdout and stderr piped; returns it
+/// and its stderr once it listens.
+fn start_listening(args: &[&str]) -> (Child, ChildStderr) {
+    let mut child = bin()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = wait_listening(&mut child);
+    (child, err)
+}
+
+/// Sends the ADR-018 frames 0..n of `node` to `port` on loopback, gives the binary 300 ms to
+/// take them in, then interrupts it as Ctrl-C does.
+#[cfg(unix)]
+fn send_then_interrupt(child: &Child, port: u16, n: u32, node: u8) {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..n {
+        s.send_to(&datagram(i, node), ("127.0.0.1", port)).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
 #[test]
 fn record_udp_frames_then_replay() {
     let d = tmpdir("record");
     let out = d.join("live.csirec");
     let port = free_udp_port();
-    let mut child = bin()
-        .args([
-            "record",
-            &format!("udp://127.0.0.1:{port}"),
-            "-o",
-            out.to_str().unwrap(),
-            "--frames",
-            "20",
-            "--duration",
-            "60s",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _err = wait_listening(&mut child);
+    let (mut child, _err) = start_listening(&[
+        "record",
+        &format!("udp://127.0.0.1:{port}"),
+        "-o",
+        out.to_str().unwrap(),
+        "--frames",
+        "20",
+        "--duration",
+        "60s",
+    ]);
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     for i in 0..20 {
         s.send_to(b"garbage that is not ADR-018", ("127.0.0.1", port))
@@ -306,8 +355,7 @@ fn record_udp_frames_then_replay() {
     }
     let status = child.wait().unwrap();
     assert!(status.success());
-    let replay = bin().args(["run", out.to_str().unwrap()]).output().unwrap();
-    let lines = json_lines(&replay.stdout);
+    let lines = lines_of(&["run", out.to_str().unwrap()]);
     assert_eq!(lines.len(), 20);
     for (i, l) in lines.iter().enumerate() {
         let Record::Frame(f) =
@@ -318,13 +366,8 @@ fn record_udp_frames_then_replay() {
         assert_eq!(l["node_id"], 9);
         assert_eq!(l["sequence"], i);
         assert_eq!(l["clock"], "host");
-        let im: Vec<f32> = l["csi_im"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap() as f32)
-            .collect();
-        assert_eq!(im, f.csi.iter().map(|c| c.im).collect::<Vec<_>>());
+        let want: Vec<f32> = f.csi.iter().map(|c| c.im).collect();
+        assert_eq!(f32s(&l["csi_im"]), want);
     }
 }
 
@@ -334,35 +377,19 @@ fn record_stops_cleanly_on_ctrl_c() {
     let d = tmpdir("sigint");
     let out = d.join("live.csirec");
     let port = free_udp_port();
-    let mut child = bin()
-        .args([
-            "record",
-            &format!("udp://127.0.0.1:{port}"),
-            "-o",
-            out.to_str().unwrap(),
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = wait_listening(&mut child);
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    for i in 0..7 {
-        s.send_to(&datagram(i, 2), ("127.0.0.1", port)).unwrap();
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
+    let (mut child, mut err) = start_listening(&[
+        "record",
+        &format!("udp://127.0.0.1:{port}"),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    send_then_interrupt(&child, port, 7, 2);
     let status = child.wait().unwrap();
     let mut rest = String::new();
     err.read_to_string(&mut rest).unwrap();
     assert!(status.success(), "stderr: {rest}");
     assert!(rest.contains("7 frames"), "stderr: {rest}");
-    let replay = bin().args(["run", out.to_str().unwrap()]).output().unwrap();
-    assert_eq!(json_lines(&replay.stdout).len(), 7);
+    assert_eq!(lines_of(&["run", out.to_str().unwrap()]).len(), 7);
 }
 
 #[test]
@@ -370,26 +397,14 @@ fn run_stdin_and_limit() {
     let d = tmpdir("stdin");
     let rec = d.join("a.csirec");
     make_recording(&rec, 12);
-    let mut child = bin()
-        .args(["run", "-", "--limit", "5"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let bytes = std::fs::read(&rec).unwrap();
-    child.stdin.take().unwrap().write_all(&bytes).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_stdin(&["run", "-", "--limit", "5"], &std::fs::read(&rec).unwrap());
     assert!(out.status.success());
     assert_eq!(json_lines(&out.stdout).len(), 5);
 }
 
 #[test]
 fn unknown_format_flag_is_rejected() {
-    let out = bin()
-        .args(["run", "x", "--format", "nope"])
-        .output()
-        .unwrap();
+    let out = run(&["run", "x", "--format", "nope"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown format"));
 }
@@ -406,8 +421,7 @@ fn fixture(rel: &str) -> String {
 #[test]
 fn real_esp32_csv_with_a_malformed_line() {
     let f = fixture("esp32/example_100hz_pitraffic.csv");
-    let out = bin().args(["run", &f]).output().unwrap();
-    assert!(out.status.success());
+    let out = run_ok(&["run", &f]);
     let lines = json_lines(&out.stdout);
     assert_eq!(lines.len(), 833);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -417,35 +431,16 @@ fn real_esp32_csv_with_a_malformed_line() {
     let golden =
         std::fs::read_to_string(fixture("esp32/example_100hz_pitraffic.csv.jsonl")).unwrap();
     for (l, g) in lines.iter().zip(golden.lines().skip(1)) {
-        let g: serde_json::Value = serde_json::from_str(g).unwrap();
-        assert_eq!(
-            l["csi_re"].as_array().unwrap().len(),
-            g["csi"]["re"].as_array().unwrap().len()
-        );
-        for (a, b) in l["csi_re"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .zip(g["csi"]["re"].as_array().unwrap())
-        {
-            assert_eq!(a.as_f64(), b.as_f64());
-        }
-        for (a, b) in l["csi_im"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .zip(g["csi"]["im"].as_array().unwrap())
-        {
-            assert_eq!(a.as_f64(), b.as_f64());
-        }
+        let g: Value = serde_json::from_str(g).unwrap();
+        assert_eq!(numbers(&l["csi_re"]), numbers(&g["csi"]["re"]));
+        assert_eq!(numbers(&l["csi_im"]), numbers(&g["csi"]["im"]));
         assert_eq!(l["rssi_dbm"].as_f64(), g["rssi"].as_f64());
     }
-    let strict = bin().args(["run", "--strict", &f]).output().unwrap();
+    let strict = run(&["run", "--strict", &f]);
     assert_eq!(strict.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&strict.stderr).contains("byte 8371"));
 
-    let insp = bin().args(["inspect", "--json", &f]).output().unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&insp.stdout).unwrap();
+    let v = inspect_json(&f);
     assert_eq!(v["frames"], 833);
     assert_eq!(v["malformed_records"], 1);
     assert_eq!(v["format"], "esp32_csv");
@@ -454,7 +449,7 @@ fn real_esp32_csv_with_a_malformed_line() {
         "CSV has no sequence numbers: drops not measurable"
     );
     // RSSI range, duration and rate against the golden file (csiread's values)
-    let g: Vec<serde_json::Value> = golden
+    let g: Vec<Value> = golden
         .lines()
         .skip(1)
         .map(|l| serde_json::from_str(l).unwrap())
@@ -477,20 +472,15 @@ fn real_esp32_csv_with_a_malformed_line() {
 #[test]
 fn ruview_recording_inspect_and_convert() {
     let f = fixture("ruview_esp32/pretrain-1775182186_first300.csi.jsonl");
-    let insp = bin().args(["inspect", "--json", &f]).output().unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&insp.stdout).unwrap();
+    let v = inspect_json(&f);
     assert_eq!(v["frames"], 276);
     assert_eq!(v["non_csi_records"]["vitals"], 12);
     assert_eq!(v["non_csi_records"]["features"], 12);
     let d = tmpdir("ruview");
     let rec = d.join("r.csirec");
-    assert!(bin()
-        .args(["convert", &f, "-o", rec.to_str().unwrap()])
-        .status()
-        .unwrap()
-        .success());
-    let a = bin().args(["run", &f]).output().unwrap();
-    let b = bin().args(["run", rec.to_str().unwrap()]).output().unwrap();
+    run_ok(&["convert", &f, "-o", rec.to_str().unwrap()]);
+    let a = run(&["run", &f]);
+    let b = run(&["run", rec.to_str().unwrap()]);
     assert_eq!(
         a.stdout, b.stdout,
         "capture -> csirec -> JSON Lines equals capture -> JSON Lines"
@@ -508,31 +498,23 @@ fn simulate_is_deterministic_and_readable() {
     let run = |name: &str, seed: &str| {
         let out = d.join(name);
         let truth = d.join(format!("{name}.truth.jsonl"));
-        let st = bin()
-            .args([
-                "simulate",
-                "--scenario",
-                "breathe",
-                "--duration",
-                "10s",
-                "--rate",
-                "50",
-                "--device",
-                "esp32",
-                "--seed",
-                seed,
-                "-o",
-                out.to_str().unwrap(),
-                "--truth",
-                truth.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            st.status.success(),
-            "{}",
-            String::from_utf8_lossy(&st.stderr)
-        );
+        run_ok(&[
+            "simulate",
+            "--scenario",
+            "breathe",
+            "--duration",
+            "10s",
+            "--rate",
+            "50",
+            "--device",
+            "esp32",
+            "--seed",
+            seed,
+            "-o",
+            out.to_str().unwrap(),
+            "--truth",
+            truth.to_str().unwrap(),
+        ]);
         (
             std::fs::read(out).unwrap(),
             std::fs::read_to_string(truth).unwrap(),
@@ -544,14 +526,8 @@ fn simulate_is_deterministic_and_readable() {
     assert_eq!(a, b, "same seed, byte-identical pcap");
     assert_eq!(ta, tb, "same seed, identical ground truth");
     assert_ne!(a, c, "another seed, another capture");
-    let frames = json_lines(
-        &bin()
-            .args(["run", d.join("a.pcap").to_str().unwrap()])
-            .output()
-            .unwrap()
-            .stdout,
-    );
-    let truth: Vec<serde_json::Value> = ta
+    let frames = lines_of(&["run", d.join("a.pcap").to_str().unwrap()]);
+    let truth: Vec<Value> = ta
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -571,23 +547,15 @@ fn simulate_is_deterministic_and_readable() {
     let cfg = d.join("scenario.json");
     std::fs::write(&cfg, truth[0]["scenario"].to_string()).unwrap();
     let again = d.join("again.pcap");
-    let st = bin()
-        .args([
-            "simulate",
-            "--scenario-file",
-            cfg.to_str().unwrap(),
-            "--seed",
-            "7",
-            "-o",
-            again.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    run_ok(&[
+        "simulate",
+        "--scenario-file",
+        cfg.to_str().unwrap(),
+        "--seed",
+        "7",
+        "-o",
+        again.to_str().unwrap(),
+    ]);
     assert_eq!(std::fs::read(again).unwrap(), a);
 }
 
@@ -610,23 +578,20 @@ fn simulate_rejects_bad_requests_clearly() {
             out.to_str().unwrap().to_string(),
         ];
         args.extend(extra);
-        let o = bin().args(&args).output().unwrap();
+        let o = run(&args);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: stderr lacks {want:?}: {err}");
     }
     let bad = d.join("bad.json");
     std::fs::write(&bad, r#"{"rate_hz": 50, "no_such_field": 1}"#).unwrap();
-    let o = bin()
-        .args([
-            "simulate",
-            "--scenario-file",
-            bad.to_str().unwrap(),
-            "-o",
-            d.join("y.csirec").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let o = run(&[
+        "simulate",
+        "--scenario-file",
+        bad.to_str().unwrap(),
+        "-o",
+        d.join("y.csirec").to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no_such_field"));
 }
@@ -637,23 +602,19 @@ fn shipped_scenario_file_runs() {
     let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/scenarios/living_room.json");
     let out = d.join("room.csirec");
     let truth = d.join("room.truth.jsonl");
-    let o = bin()
-        .args([
-            "simulate",
-            "--scenario-file",
-            cfg.to_str().unwrap(),
-            "--device",
-            "intel5300",
-            "-o",
-            out.to_str().unwrap(),
-            "--truth",
-            truth.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    run_ok(&[
+        "simulate",
+        "--scenario-file",
+        cfg.to_str().unwrap(),
+        "--device",
+        "intel5300",
+        "-o",
+        out.to_str().unwrap(),
+        "--truth",
+        truth.to_str().unwrap(),
+    ]);
     let t = std::fs::read_to_string(truth).unwrap();
-    let lines: Vec<serde_json::Value> = t
+    let lines: Vec<Value> = t
         .lines()
         .skip(1)
         .map(|l| serde_json::from_str(l).unwrap())
@@ -671,11 +632,7 @@ fn shipped_scenario_file_runs() {
     assert_eq!(at(20.0)["activity"], "sit");
     assert_eq!(at(20.0)["breathing_bpm"], 12.0);
     assert_eq!(at(59.0)["presence"], false);
-    let insp = bin()
-        .args(["inspect", "--json", out.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&insp.stdout).unwrap();
+    let v = inspect_json(out.to_str().unwrap());
     assert_eq!(v["frames"].as_u64().unwrap() as usize, lines.len());
     assert_eq!(
         v["shapes"]["3x2x30"].as_u64().unwrap() as usize,
@@ -687,46 +644,25 @@ fn shipped_scenario_file_runs() {
 fn reader_flags_reach_the_readers() {
     // Nexmon grouping: the bcm4358 sample is one transmission seen by 2 cores x 2 streams
     let f = fixture("nexmon/example.pcap");
-    let one = json_lines(&bin().args(["run", &f]).output().unwrap().stdout);
+    let one = lines_of(&["run", &f]);
     assert_eq!(one.len(), 4);
-    let grouped = json_lines(
-        &bin()
-            .args(["run", "--nexmon-group", &f])
-            .output()
-            .unwrap()
-            .stdout,
-    );
+    let grouped = lines_of(&["run", "--nexmon-group", &f]);
     assert_eq!(grouped.len(), 1);
     assert_eq!(grouped[0]["shape"], serde_json::json!([2, 2, 256]));
-    let bad = bin()
-        .args(["run", "--nexmon-chip", "9999", &f])
-        .output()
-        .unwrap();
+    let bad = run(&["run", "--nexmon-chip", "9999", &f]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown Nexmon chip"));
 
     // Intel scaled CSI equals the raw values times the golden scaled_csi_factor
     let f = fixture("intel5300/example.dat");
-    let raw = json_lines(&bin().args(["run", &f]).output().unwrap().stdout);
-    let scaled = json_lines(
-        &bin()
-            .args(["run", "--intel-scaled", &f])
-            .output()
-            .unwrap()
-            .stdout,
-    );
+    let raw = lines_of(&["run", &f]);
+    let scaled = lines_of(&["run", "--intel-scaled", &f]);
     let golden = std::fs::read_to_string(fixture("intel5300/example.dat.jsonl")).unwrap();
     for ((r, s), g) in raw.iter().zip(&scaled).zip(golden.lines().skip(1)) {
-        let g: serde_json::Value = serde_json::from_str(g).unwrap();
+        let g: Value = serde_json::from_str(g).unwrap();
         let k = g["scaled_csi_factor"].as_f64().unwrap();
-        for (a, b) in r["csi_re"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .zip(s["csi_re"].as_array().unwrap())
-        {
-            let want = (a.as_f64().unwrap() as f32) * (k as f32);
-            assert_eq!(b.as_f64().unwrap() as f32, want);
+        for (a, b) in f32s(&r["csi_re"]).iter().zip(f32s(&s["csi_re"])) {
+            assert_eq!(b, a * (k as f32));
         }
     }
 }
@@ -740,38 +676,24 @@ fn json_lines_read_back_losslessly() {
         "nexmon/40mhz_1600085286.pcap",
         "picoscenes/picoscenes_iwl5300_example.csi",
     ] {
-        let a = bin().args(["run", &fixture(rel)]).output().unwrap();
-        assert!(a.status.success());
+        let a = run_ok(&["run", &fixture(rel)]);
         let first = d.join("a.jsonl");
         std::fs::write(&first, &a.stdout).unwrap();
         // JSON Lines -> JSON Lines is the identity, frames and non-CSI records alike
-        let b = bin()
-            .args(["run", first.to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+        let b = run_ok(&["run", first.to_str().unwrap()]);
         assert_eq!(a.stdout, b.stdout, "{rel}");
         // and through a recording, read from stdin
         let rec = d.join("b.csirec");
-        let mut child = bin()
-            .args(["convert", "-", "-o", rec.to_str().unwrap()])
-            .stdin(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(&a.stdout).unwrap();
-        assert!(child.wait().unwrap().success());
-        let c = bin().args(["run", rec.to_str().unwrap()]).output().unwrap();
+        let converted = run_with_stdin(&["convert", "-", "-o", rec.to_str().unwrap()], &a.stdout);
+        assert!(converted.status.success());
+        let c = run(&["run", rec.to_str().unwrap()]);
         assert_eq!(a.stdout, c.stdout, "{rel} via csirec");
     }
     // a filtered stream (what `jq -c 'select(.node_id == 1)'` would pass on) converts as well
-    let a = bin()
-        .args([
-            "run",
-            &fixture("ruview_esp32/pretrain-1775182186_first300.csi.jsonl"),
-        ])
-        .output()
-        .unwrap();
+    let a = run(&[
+        "run",
+        &fixture("ruview_esp32/pretrain-1775182186_first300.csi.jsonl"),
+    ]);
     let node1: Vec<&str> = std::str::from_utf8(&a.stdout)
         .unwrap()
         .lines()
@@ -779,11 +701,7 @@ fn json_lines_read_back_losslessly() {
         .collect();
     let filtered = d.join("node1.jsonl");
     std::fs::write(&filtered, node1.join("\n") + "\n").unwrap();
-    let insp = bin()
-        .args(["inspect", "--json", filtered.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&insp.stdout).unwrap();
+    let v = inspect_json(filtered.to_str().unwrap());
     assert_eq!(v["format"], "jsonl");
     assert!(v["nodes"]["2"].is_null());
     assert!(v["nodes"]["1"]["frames"].as_u64().unwrap() > 100);
@@ -792,11 +710,7 @@ fn json_lines_read_back_losslessly() {
     let mut text = node1[..3].join("\n");
     text.push_str("\n{\"schema\":1,\"type\":\"presence\",\"analyser\":\"x\",\"timestamp_ns\":0,\"node_id\":null,\"data\":{}}\n");
     std::fs::write(&mixed, text).unwrap();
-    let out = bin()
-        .args(["run", mixed.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let out = run_ok(&["run", mixed.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("1 malformed skipped") && err.contains("not capture data"),
@@ -813,12 +727,9 @@ fn inspect_fails_on_a_damaged_input_after_reporting() {
     bytes.extend_from_slice(&0x7fff_ffffu32.to_le_bytes());
     bytes.extend_from_slice(&[0u8; 4]);
     std::fs::write(&rec, bytes).unwrap();
-    let out = bin()
-        .args(["inspect", "--json", rec.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = run(&["inspect", "--json", rec.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["frames"], 3, "the report covers what was read");
     assert!(v["error"].as_str().unwrap().contains("exceeds the limit"));
     assert!(String::from_utf8_lossy(&out.stderr).contains("reading stopped early"));
@@ -827,11 +738,7 @@ fn inspect_fails_on_a_damaged_input_after_reporting() {
 #[test]
 fn inspect_counts_repeated_sequence_numbers_not_resets() {
     // the bcm4358 sample: one transmission, 4 packets (2 cores x 2 streams) with one sequence number
-    let out = bin()
-        .args(["inspect", "--json", &fixture("nexmon/example.pcap")])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = inspect_json(&fixture("nexmon/example.pcap"));
     let n = &v["nodes"]["0"];
     assert_eq!(n["sequence_repeats"], 3);
     assert_eq!(n["sequence_resets"], 0);
@@ -843,25 +750,17 @@ fn simulate_recording_is_byte_identical() {
     let d = tmpdir("sim-rec");
     let run = |name: &str| {
         let out = d.join(name);
-        let st = bin()
-            .args([
-                "simulate",
-                "--scenario",
-                "walk",
-                "--duration",
-                "3s",
-                "--device",
-                "nexmon80",
-                "-o",
-                out.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            st.status.success(),
-            "{}",
-            String::from_utf8_lossy(&st.stderr)
-        );
+        run_ok(&[
+            "simulate",
+            "--scenario",
+            "walk",
+            "--duration",
+            "3s",
+            "--device",
+            "nexmon80",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
         std::fs::read(out).unwrap()
     };
     assert_eq!(run("a.csirec"), run("b.csirec"));
@@ -869,17 +768,14 @@ fn simulate_recording_is_byte_identical() {
 
 #[test]
 fn record_rejects_zero_frames() {
-    let out = bin()
-        .args([
-            "record",
-            "udp://127.0.0.1:9",
-            "-o",
-            "/dev/null",
-            "--frames",
-            "0",
-        ])
-        .output()
-        .unwrap();
+    let out = run(&[
+        "record",
+        "udp://127.0.0.1:9",
+        "-o",
+        "/dev/null",
+        "--frames",
+        "0",
+    ]);
     assert_eq!(out.status.code(), Some(2), "clap usage error");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--frames"));
 }
@@ -891,40 +787,25 @@ fn convert_and_inspect_of_live_udp_stop_cleanly_on_ctrl_c() {
     for cmd in ["convert", "inspect"] {
         let port = free_udp_port();
         let out = d.join(format!("{cmd}.csirec"));
-        let mut args = vec![cmd.to_string(), format!("udp://127.0.0.1:{port}")];
+        let spec = format!("udp://127.0.0.1:{port}");
+        let mut args = vec![cmd, &spec];
         if cmd == "convert" {
-            args.extend(["-o".to_string(), out.to_str().unwrap().to_string()]);
+            args.extend(["-o", out.to_str().unwrap()]);
         } else {
-            args.push("--json".into());
+            args.push("--json");
         }
-        let mut child = bin()
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let _err = wait_listening(&mut child);
-        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        for i in 0..9 {
-            s.send_to(&datagram(i, 5), ("127.0.0.1", port)).unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(300));
-        assert!(Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success());
+        let (child, _err) = start_listening(&args);
+        send_then_interrupt(&child, port, 9, 5);
         let o = child.wait_with_output().unwrap();
         assert!(o.status.success(), "{cmd}");
         if cmd == "convert" {
-            let replay = bin().args(["run", out.to_str().unwrap()]).output().unwrap();
             assert_eq!(
-                json_lines(&replay.stdout).len(),
+                lines_of(&["run", out.to_str().unwrap()]).len(),
                 9,
                 "convert keeps what arrived"
             );
         } else {
-            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            let v: Value = serde_json::from_slice(&o.stdout).unwrap();
             assert_eq!(v["frames"], 9, "inspect reports what arrived");
             assert_eq!(v["nodes"]["5"]["dropped"], 0);
         }

@@ -302,6 +302,20 @@ fn ipv4_udp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, payload: &[u8]
     p
 }
 
+/// Writes `item` as the UDP datagram its node sends from `sport` to the sink's port 5005.
+fn write_item<W: std::io::Write>(w: &mut PcapWriter<W>, item: &Item, sport: u16) {
+    let node = item.node();
+    w.write_udp(
+        item.ts_ns(),
+        node_ip(node),
+        SINK,
+        sport,
+        5005,
+        &datagram(item),
+    )
+    .unwrap();
+}
+
 /// The committed sample: µs pcap, Ethernet, written with [`PcapWriter`]; garbage packets are
 /// interleaved after every 12th item.
 fn sample_pcap(items: &[Item]) -> Vec<u8> {
@@ -309,16 +323,7 @@ fn sample_pcap(items: &[Item]) -> Vec<u8> {
     let garbage = garbage_frames();
     let mut g = 0;
     for (i, it) in items.iter().enumerate() {
-        let node = it.node();
-        w.write_udp(
-            it.ts_ns(),
-            node_ip(node),
-            SINK,
-            40000 + u16::from(node),
-            5005,
-            &datagram(it),
-        )
-        .unwrap();
+        write_item(&mut w, it, 40000 + u16::from(it.node()));
         if i % 12 == 11 && g < garbage.len() {
             w.write_packet(it.ts_ns() + 1_000, &garbage[g]).unwrap();
             g += 1;
@@ -445,11 +450,7 @@ fn read_registry(path: &PathBuf) -> Vec<Record> {
     let mut cap = Registry::builtin().open_path(path).unwrap();
     assert_eq!(cap.format(), CaptureFormat::Pcap);
     let recs: Vec<Record> = cap.records().map(|r| r.unwrap()).collect();
-    let st = cap.stats();
-    assert_eq!(
-        (st.malformed, st.truncated.is_none(), st.fatal.is_none()),
-        (0, true, true)
-    );
+    common::assert_clean_end(cap.stats(), &path.display().to_string());
     recs
 }
 
@@ -461,6 +462,16 @@ fn counters(bytes: &[u8]) -> (PcapCounters, usize) {
         n += 1;
     }
     (r.counters().clone(), n)
+}
+
+/// Writes `bytes` to the temporary file `name`, reads it through the registry and checks the
+/// records against `items`; then reads the bytes with [`PcapReader`] directly, which must give
+/// one record per item, and returns its counters.
+fn check_pcap(name: &str, bytes: &[u8], items: &[Item], what: &str) -> PcapCounters {
+    check_records(&read_registry(&temp_file(name, bytes)), items, what);
+    let (c, n) = counters(bytes);
+    assert_eq!(n, items.len(), "{what}: records from the pcap reader");
+    c
 }
 
 fn expected_counts(items: &[Item]) -> (usize, usize, usize) {
@@ -481,10 +492,8 @@ fn fixture_has_50_csi_and_4_aux_records() {
 fn ethernet_pcap_written_by_pcap_writer() {
     let items = load_items();
     let bytes = sample_pcap(&items);
-    let recs = read_registry(&temp_file("eth.pcap", &bytes));
-    check_records(&recs, &items, "ethernet pcap");
-    let (c, n) = counters(&bytes);
-    assert_eq!(n, 55);
+    let c = check_pcap("eth.pcap", &bytes, &items, "ethernet pcap");
+    assert_eq!(items.len(), 55);
     assert_eq!(
         (
             c.packets,
@@ -509,23 +518,11 @@ fn raw_ip_nanosecond_pcap() {
     let items = load_items();
     let mut w = PcapWriter::with_linktype(Vec::new(), TsResolution::Nano, LINKTYPE_RAW).unwrap();
     for it in &items {
-        w.write_udp(
-            it.ts_ns(),
-            node_ip(it.node()),
-            SINK,
-            40000,
-            5005,
-            &datagram(it),
-        )
-        .unwrap();
+        write_item(&mut w, it, 40000);
     }
     let bytes = w.into_inner().unwrap();
     assert_eq!(&bytes[..4], &[0x4d, 0x3c, 0xb2, 0xa1]);
-    check_records(
-        &read_registry(&temp_file("raw.pcap", &bytes)),
-        &items,
-        "raw-IP ns pcap",
-    );
+    check_pcap("raw.pcap", &bytes, &items, "raw-IP ns pcap");
 }
 
 /// A classic big-endian pcap with Linux cooked (SLL) frames, written by hand.
@@ -559,9 +556,7 @@ fn big_endian_sll_pcap_by_hand() {
     let mut arp = vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x06];
     arp.extend_from_slice(&[0; 28]);
     add(items[0].ts_ns(), &arp);
-    let recs = read_registry(&temp_file("sll_be.pcap", &out));
-    check_records(&recs, &items, "big-endian SLL pcap");
-    let (c, _) = counters(&out);
+    let c = check_pcap("sll_be.pcap", &out, &items, "big-endian SLL pcap");
     assert_eq!((c.packets, c.udp, c.non_csi_skipped), (56, 55, 1));
 }
 
@@ -685,10 +680,8 @@ fn pcapng_two_sections(items: &[Item]) -> Vec<u8> {
 fn pcapng_two_sections_two_interfaces() {
     let items = load_items();
     let bytes = pcapng_two_sections(&items);
-    let recs = read_registry(&temp_file("two.pcapng", &bytes));
-    check_records(&recs, &items, "pcapng");
-    let (c, n) = counters(&bytes);
-    assert_eq!(n, 55);
+    let c = check_pcap("two.pcapng", &bytes, &items, "pcapng");
+    assert_eq!(items.len(), 55);
     assert_eq!(
         (c.packets, c.udp, c.adr018, c.non_csi_skipped),
         (57, 57, 55, 2)
@@ -712,15 +705,7 @@ fn malformed_datagrams_are_recoverable_with_offsets() {
             w.write_udp(it.ts_ns(), node_ip(1), SINK, 40000, 5005, &d)
                 .unwrap();
         }
-        w.write_udp(
-            it.ts_ns(),
-            node_ip(it.node()),
-            SINK,
-            40000,
-            5005,
-            &datagram(it),
-        )
-        .unwrap();
+        write_item(&mut w, it, 40000);
     }
     // A UDP datagram whose length field points past the captured bytes.
     let mut bytes = w.into_inner().unwrap();

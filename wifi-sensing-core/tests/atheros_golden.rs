@@ -10,12 +10,7 @@ use wifi_sensing_core::{
     CaptureFormat, CaptureReader, Clock, CsiFrame, FormatMeta, ReaderOptions, Record, Registry,
 };
 
-use common::{assert_csi_matches, load_golden, Golden};
-
-fn u(v: &Value, k: &str) -> u64 {
-    v[k].as_u64()
-        .unwrap_or_else(|| panic!("golden field {k} missing in {v}"))
-}
+use common::{assert_csi_matches, assert_uint, field_u as u, load_golden, Golden};
 
 fn meta(frame: &CsiFrame) -> &AtherosMeta {
     match &frame.meta {
@@ -52,41 +47,21 @@ fn check(bytes: &[u8], golden: &Golden, name: &str) -> usize {
     for (n, ((f, pos), g)) in frames.iter().zip(&golden.frames).enumerate() {
         let what = format!("{name} frame {n}");
         let m = meta(f);
-        assert_eq!(m.timestamp, u(g, "timestamp"), "{what}: timestamp");
-        assert_eq!(u64::from(m.csi_len), u(g, "csi_len"), "{what}: csi_len");
-        assert_eq!(
-            u64::from(m.tx_channel),
-            u(g, "tx_channel"),
-            "{what}: tx_channel"
-        );
-        assert_eq!(u64::from(m.err_info), u(g, "err_info"), "{what}: err_info");
-        assert_eq!(
-            u64::from(m.noise_floor),
-            u(g, "noise_floor"),
-            "{what}: noise_floor"
-        );
-        assert_eq!(u64::from(m.rate), u(g, "Rate"), "{what}: Rate");
-        assert_eq!(
-            u64::from(m.bandwidth),
-            u(g, "bandWidth"),
-            "{what}: bandWidth"
-        );
-        assert_eq!(
-            u64::from(m.num_tones),
-            u(g, "num_tones"),
-            "{what}: num_tones"
-        );
-        assert_eq!(u64::from(m.nr), u(g, "nr"), "{what}: nr");
-        assert_eq!(u64::from(m.nc), u(g, "nc"), "{what}: nc");
-        assert_eq!(u64::from(m.rssi), u(g, "rssi"), "{what}: rssi");
-        assert_eq!(u64::from(m.rssi_1), u(g, "rssi_1"), "{what}: rssi_1");
-        assert_eq!(u64::from(m.rssi_2), u(g, "rssi_2"), "{what}: rssi_2");
-        assert_eq!(u64::from(m.rssi_3), u(g, "rssi_3"), "{what}: rssi_3");
-        assert_eq!(
-            u64::from(m.payload_len),
-            u(g, "payload_len"),
-            "{what}: payload_len"
-        );
+        assert_uint(m.timestamp, g, "timestamp", &what);
+        assert_uint(m.csi_len, g, "csi_len", &what);
+        assert_uint(m.tx_channel, g, "tx_channel", &what);
+        assert_uint(m.err_info, g, "err_info", &what);
+        assert_uint(m.noise_floor, g, "noise_floor", &what);
+        assert_uint(m.rate, g, "Rate", &what);
+        assert_uint(m.bandwidth, g, "bandWidth", &what);
+        assert_uint(m.num_tones, g, "num_tones", &what);
+        assert_uint(m.nr, g, "nr", &what);
+        assert_uint(m.nc, g, "nc", &what);
+        assert_uint(m.rssi, g, "rssi", &what);
+        assert_uint(m.rssi_1, g, "rssi_1", &what);
+        assert_uint(m.rssi_2, g, "rssi_2", &what);
+        assert_uint(m.rssi_3, g, "rssi_3", &what);
+        assert_uint(m.payload_len, g, "payload_len", &what);
         let rec_len = 2 + 25 + u64::from(m.csi_len) + u64::from(m.payload_len);
         assert_eq!(pos - rec_len, u(g, "_offset"), "{what}: _offset");
         // common fields derived from the status
@@ -226,7 +201,6 @@ fn kit_probes_claim_only_their_own_files() {
 
 #[test]
 fn fixture_frames_survive_recording_and_keep_golden_names_in_json() {
-    use wifi_sensing_core::recording::{RecordingHeader, RecordingReader, RecordingWriter};
     let dir = common::fixtures().join("atheros");
     let bytes = std::fs::read(dir.join("ath_csi_1.first5.dat")).unwrap();
     let golden = load_golden(&dir.join("ath_csi_1.first5.dat.jsonl"));
@@ -235,18 +209,7 @@ fn fixture_frames_survive_recording_and_keep_golden_names_in_json() {
     let frames: Vec<CsiFrame> = std::iter::from_fn(|| r.next_record())
         .map(|x| x.unwrap().into_frame().unwrap())
         .collect();
-    let mut buf = Vec::new();
-    let mut w = RecordingWriter::new(&mut buf, &RecordingHeader::new("test", "")).unwrap();
-    for f in &frames {
-        w.write(&Record::Frame(f.clone())).unwrap();
-    }
-    drop(w);
-    let mut rr =
-        RecordingReader::new(Box::new(Cursor::new(buf)), &ReaderOptions::default()).unwrap();
-    for f in &frames {
-        assert_eq!(rr.next_record().unwrap().unwrap(), Record::Frame(f.clone()));
-    }
-    assert!(rr.next_record().is_none());
+    common::assert_recording_round_trip(&frames);
     let v = serde_json::to_value(meta(&frames[0])).unwrap();
     for (k, want) in golden.frames[0].as_object().unwrap() {
         if k.starts_with('_') || k == "csi" {

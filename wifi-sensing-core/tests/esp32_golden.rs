@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 use wifi_sensing_core::formats::esp32::{format_mac, LLTF_SUBCARRIERS};
@@ -16,7 +16,7 @@ use wifi_sensing_core::{
     AuxBody, CaptureFormat, Clock, CsiFrame, Device, Error, FormatMeta, Record, Registry,
 };
 
-use common::{assert_csi_matches, fixtures, kit, load_golden, Golden};
+use common::{assert_csi_matches, fixtures, kit, kit_golden_pairs, load_golden, Golden};
 
 /// Everything a reader produced from one file, in order.
 struct Run {
@@ -364,44 +364,33 @@ fn check_ruview(
 
 // ---------------------------------------------------------------- fixtures (run by default)
 
+/// Checks the CSV fixture `esp32/<name>` against its golden file; returns the golden file and the
+/// number of frames compared.
+fn check_csv_fixture(name: &str, want_format: CaptureFormat) -> (Golden, usize) {
+    let dir = fixtures().join("esp32");
+    let g = load_golden(&dir.join(format!("{name}.jsonl")));
+    let n = check_csv(&dir.join(name), &g, want_format);
+    (g, n)
+}
+
 #[test]
 fn fixture_example_csi_headerless() {
-    let dir = fixtures().join("esp32");
-    let g = load_golden(&dir.join("example_csi.csv.jsonl"));
-    assert_eq!(
-        check_csv(&dir.join("example_csi.csv"), &g, CaptureFormat::Esp32Csv),
-        13
-    );
+    let (_, n) = check_csv_fixture("example_csi.csv", CaptureFormat::Esp32Csv);
+    assert_eq!(n, 13);
 }
 
 #[test]
 fn fixture_example_100hz_with_header_and_malformed_line() {
-    let dir = fixtures().join("esp32");
-    let g = load_golden(&dir.join("example_100hz_pitraffic.csv.jsonl"));
-    assert_eq!(
-        check_csv(
-            &dir.join("example_100hz_pitraffic.csv"),
-            &g,
-            CaptureFormat::Esp32Csv
-        ),
-        833
-    );
+    let (g, n) = check_csv_fixture("example_100hz_pitraffic.csv", CaptureFormat::Esp32Csv);
+    assert_eq!(n, 833);
     assert_eq!(g.header["skipped_lines"][0]["line"], 19);
 }
 
 #[test]
 fn fixture_espcsi_both_column_sets() {
-    let dir = fixtures().join("esp32");
-    let g = load_golden(&dir.join("get-started_README_lines.csv.jsonl"));
-    assert_eq!(
-        check_csv(
-            &dir.join("get-started_README_lines.csv"),
-            &g,
-            CaptureFormat::EspCsiCsv
-        ),
-        2
-    );
-    let run = read(&dir.join("get-started_README_lines.csv"));
+    let (_, n) = check_csv_fixture("get-started_README_lines.csv", CaptureFormat::EspCsiCsv);
+    assert_eq!(n, 2);
+    let run = read(&fixtures().join("esp32/get-started_README_lines.csv"));
     let devices: Vec<Device> = run.frames().iter().map(|f| f.device).collect();
     assert_eq!(devices, vec![Device::Esp32, Device::Esp32C5C6]);
 }
@@ -485,32 +474,10 @@ fn probes_do_not_claim_each_others_files() {
 
 // ---------------------------------------------------------------- the full kit (ignored by default)
 
-fn golden_files(dir: &str) -> Vec<(PathBuf, PathBuf)> {
-    let k = kit();
-    let mut v: Vec<(PathBuf, PathBuf)> = std::fs::read_dir(k.join("golden").join(dir))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .map(|g| {
-            let name = g
-                .file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .strip_suffix(".jsonl")
-                .unwrap()
-                .to_string();
-            (k.join(dir).join(name), g)
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 #[ignore = "needs the capture kit (WIFI_SENSING_KIT)"]
 fn kit_esp32_csi_tool_all_files() {
-    let files = golden_files("esp32");
+    let files = kit_golden_pairs("esp32");
     assert_eq!(files.len(), 4);
     let mut counts = BTreeMap::new();
     for (capture, golden) in &files {
@@ -536,7 +503,7 @@ fn kit_esp32_csi_tool_all_files() {
 #[test]
 #[ignore = "needs the capture kit (WIFI_SENSING_KIT)"]
 fn kit_espcsi_all_files() {
-    let files = golden_files("esp32_espcsi");
+    let files = kit_golden_pairs("esp32_espcsi");
     assert_eq!(files.len(), 1);
     for (capture, golden) in &files {
         let g = load_golden(golden);
@@ -547,7 +514,7 @@ fn kit_espcsi_all_files() {
 #[test]
 #[ignore = "needs the capture kit (WIFI_SENSING_KIT)"]
 fn kit_ruview_recording() {
-    let files = golden_files("ruview_esp32");
+    let files = kit_golden_pairs("ruview_esp32");
     assert_eq!(files.len(), 1);
     let (capture, golden) = &files[0];
     assert!(capture.ends_with("ruview_esp32/pretrain-1775182186.csi.jsonl"));

@@ -79,6 +79,14 @@ fn malformed_reason(item: &Result<Record, Error>) -> &str {
     }
 }
 
+/// Asserts that reading `text` as `format` gives first a `Malformed` error whose reason contains
+/// `want`.
+fn assert_malformed(format: CaptureFormat, text: &str, want: &str) {
+    let items = read_str(format, text);
+    let reason = malformed_reason(&items[0]);
+    assert!(reason.contains(want), "{format}: {reason:?} lacks {want:?}");
+}
+
 fn meta(f: &CsiFrame) -> &Esp32Meta {
     match &f.meta {
         FormatMeta::Esp32(m) => m,
@@ -448,41 +456,47 @@ const RAW: &str = r#"{"timestamp": 1775182186.5, "node_id": 2, "magic": "0xC5110
 
 #[test]
 fn corpus_zero_lengths() {
-    let r = read_str(CaptureFormat::Esp32Csv, &TOOL.replace("[1 2 3 4 ]", "[]"));
-    assert!(malformed_reason(&r[0]).contains("empty"));
-    let r = read_str(CaptureFormat::Esp32Csv, &TOOL.replace("[1 2 3 4 ]", "[ ]"));
-    assert!(malformed_reason(&r[0]).contains("empty"));
-    let r = read_str(
+    assert_malformed(
+        CaptureFormat::Esp32Csv,
+        &TOOL.replace("[1 2 3 4 ]", "[]"),
+        "empty",
+    );
+    assert_malformed(
+        CaptureFormat::Esp32Csv,
+        &TOOL.replace("[1 2 3 4 ]", "[ ]"),
+        "empty",
+    );
+    assert_malformed(
         CaptureFormat::EspCsiCsv,
         &ESPCSI
             .replace("[1,2,3,4]", "[]")
             .replace(",4,0,\"", ",0,0,\""),
+        "empty",
     );
-    assert!(malformed_reason(&r[0]).contains("empty"));
-    let r = read_str(
+    assert_malformed(
         CaptureFormat::RuviewJsonl,
         &RAW.replace(
             "\"01020304\", \"subcarriers\": 2",
             "\"\", \"subcarriers\": 0",
         ),
+        "= 0",
     );
-    assert!(malformed_reason(&r[0]).contains("= 0"));
 }
 
 #[test]
 fn corpus_lengths_past_the_end() {
     // esp-csi: len announces more values than the array holds
-    let r = read_str(
+    assert_malformed(
         CaptureFormat::EspCsiCsv,
         &ESPCSI.replace(",4,0,\"", ",256,0,\""),
+        "`len` says 256",
     );
-    assert!(malformed_reason(&r[0]).contains("`len` says 256"));
     // RuView: subcarriers announces more pairs than iq_hex holds
-    let r = read_str(
+    assert_malformed(
         CaptureFormat::RuviewJsonl,
         &RAW.replace("\"subcarriers\": 2", "\"subcarriers\": 128"),
+        "512",
     );
-    assert!(malformed_reason(&r[0]).contains("512"));
     // ESP32-CSI-Tool: len is not trusted, so a large len with few values is a valid frame
     let r = read_str(CaptureFormat::Esp32Csv, &TOOL.replace(",384,[", ",65535,["));
     assert_eq!(only_frame(&r).n_subcarriers(), 2);
@@ -490,16 +504,16 @@ fn corpus_lengths_past_the_end() {
 
 #[test]
 fn corpus_wrong_magic_and_foreign_lines() {
-    let r = read_str(
+    assert_malformed(
         CaptureFormat::RuviewJsonl,
         &RAW.replace("0xC5110001", "0xDEADBEEF"),
+        "needs magic",
     );
-    assert!(malformed_reason(&r[0]).contains("needs magic"));
-    let r = read_str(
+    assert_malformed(
         CaptureFormat::RuviewJsonl,
         r#"{"timestamp": 1.0, "node_id": 1, "magic": "0x12345678", "size": 8}"#,
+        "not an ADR-018 magic",
     );
-    assert!(malformed_reason(&r[0]).contains("not an ADR-018 magic"));
     // each reader given the other formats' lines: recoverable errors, never frames
     for (f, foreign) in [
         (CaptureFormat::Esp32Csv, ESPCSI),
@@ -517,11 +531,11 @@ fn corpus_wrong_magic_and_foreign_lines() {
 
 #[test]
 fn corpus_absurd_counts() {
-    let r = read_str(
+    assert_malformed(
         CaptureFormat::RuviewJsonl,
         &RAW.replace("\"subcarriers\": 2", "\"subcarriers\": 4000000000"),
+        "limit",
     );
-    assert!(malformed_reason(&r[0]).contains("limit"));
     let r = read_str(
         CaptureFormat::RuviewJsonl,
         &RAW.replace("\"subcarriers\": 2", "\"subcarriers\": 1e30"),

@@ -4,17 +4,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use common::{assert_uint, uint as u};
 use serde_json::Value;
 use wifi_sensing_core::formats::feitcsi::FeitCsiMeta;
 use wifi_sensing_core::formats::tones::pilot_indices;
-use wifi_sensing_core::{CaptureFormat, Clock, CsiFrame, Device, FormatMeta, Record, Registry};
-
-fn u(v: &Value) -> u64 {
-    v.as_u64()
-        .unwrap_or_else(|| panic!("not an unsigned integer: {v}"))
-}
+use wifi_sensing_core::{CaptureFormat, Clock, CsiFrame, Device, FormatMeta};
 
 fn meta(f: &CsiFrame) -> &FeitCsiMeta {
     match &f.meta {
@@ -25,40 +21,20 @@ fn meta(f: &CsiFrame) -> &FeitCsiMeta {
 
 fn check_header(f: &CsiFrame, g: &Value, what: &str) {
     let m = meta(f);
+    assert_uint(m.csi_length, g, "csi_length", what);
+    assert_uint(m.ftm_clock, g, "ftm_clock", what);
+    assert_uint(m.mu_clock, g, "mu_clock", what);
+    assert_uint(m.num_rx, g, "num_rx", what);
+    assert_uint(m.num_tx, g, "num_tx", what);
+    assert_uint(m.num_subcarriers, g, "num_subcarriers", what);
+    assert_uint(m.rssi_1, g, "rssi_1", what);
+    assert_uint(m.rssi_2, g, "rssi_2", what);
     assert_eq!(
-        u64::from(m.csi_length),
-        u(&g["csi_length"]),
-        "{what}: csi_length"
-    );
-    assert_eq!(
-        u64::from(m.ftm_clock),
-        u(&g["ftm_clock"]),
-        "{what}: ftm_clock"
-    );
-    assert_eq!(u64::from(m.mu_clock), u(&g["mu_clock"]), "{what}: mu_clock");
-    assert_eq!(u64::from(m.num_rx), u(&g["num_rx"]), "{what}: num_rx");
-    assert_eq!(u64::from(m.num_tx), u(&g["num_tx"]), "{what}: num_tx");
-    assert_eq!(
-        u64::from(m.num_subcarriers),
-        u(&g["num_subcarriers"]),
-        "{what}: num_subcarriers"
-    );
-    assert_eq!(u64::from(m.rssi_1), u(&g["rssi_1"]), "{what}: rssi_1");
-    assert_eq!(u64::from(m.rssi_2), u(&g["rssi_2"]), "{what}: rssi_2");
-    let mac: Vec<u64> = g["source_mac"].as_array().unwrap().iter().map(u).collect();
-    assert_eq!(
-        m.source_mac
-            .iter()
-            .map(|&x| u64::from(x))
-            .collect::<Vec<_>>(),
-        mac,
+        m.source_mac.to_vec(),
+        common::bytes(&g["source_mac"]),
         "{what}: source_mac"
     );
-    assert_eq!(
-        u64::from(m.rate_flags),
-        u(&g["rate_flags"]),
-        "{what}: rate_flags"
-    );
+    assert_uint(m.rate_flags, g, "rate_flags", what);
     let r = &m.rate;
     assert_eq!(
         r.format.name(),
@@ -74,7 +50,7 @@ fn check_header(f: &CsiFrame, g: &Value, what: &str) {
         0,
         "{what}: MCS bit 3 set, CSIKit's value would differ"
     );
-    assert_eq!(u64::from(r.mcs), u(&g["mcs"]), "{what}: mcs");
+    assert_uint(r.mcs, g, "mcs", what);
     assert_eq!(
         r.antenna_a,
         g["antenna_a"].as_bool().unwrap(),
@@ -154,60 +130,11 @@ fn check_pilot_zeros(f: &CsiFrame, what: &str) {
 /// Reads `capture` and compares it with `golden`; returns the number of records compared.
 fn check_file(capture: &Path, golden_path: &Path) -> usize {
     let golden = common::load_golden(golden_path);
-    let size = std::fs::metadata(capture).unwrap().len();
-    assert_eq!(golden.header["bytes"].as_u64(), Some(size));
-    let mut cap = Registry::builtin()
-        .open_path_as(capture, Some(CaptureFormat::FeitCsi))
-        .unwrap();
-    let name = capture.file_name().unwrap().to_string_lossy().into_owned();
-    let mut n = 0;
-    loop {
-        let offset = cap.bytes_read();
-        let Some(rec) = cap.next_record() else { break };
-        let f = match rec {
-            Ok(Record::Frame(f)) => f,
-            other => panic!("{name}: record {n} at byte {offset}: {other:?}"),
-        };
-        let g = golden
-            .frames
-            .get(n)
-            .unwrap_or_else(|| panic!("{name}: more records than the golden file"));
-        let what = format!("{name} record {n}");
-        assert_eq!(offset, u(&g["_offset"]), "{what}: offset");
-        check_header(&f, g, &what);
-        common::assert_csi_matches(&f, g, 0.0, &what);
-        check_pilot_zeros(&f, &what);
-        n += 1;
-    }
-    assert_eq!(n, golden.frames.len(), "{name}: record count");
-    assert_eq!(Some(n as u64), golden.header["frames"].as_u64());
-    let stats = cap.stats();
-    assert_eq!(
-        (
-            stats.malformed,
-            stats.truncated.is_none(),
-            stats.fatal.is_none()
-        ),
-        (0, true, true),
-        "{stats:?}"
-    );
-    assert_eq!(cap.bytes_read(), size);
-    n
-}
-
-fn kit_files() -> Vec<(PathBuf, PathBuf)> {
-    let kit = common::kit();
-    let mut v: Vec<(PathBuf, PathBuf)> = std::fs::read_dir(kit.join("golden/feitcsi"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .map(|g| {
-            let stem = g.file_stem().unwrap().to_string_lossy().into_owned();
-            (kit.join("feitcsi").join(stem), g)
-        })
-        .collect();
-    v.sort();
-    v
+    common::check_frames_at_offsets(capture, &golden, CaptureFormat::FeitCsi, |f, g, _, what| {
+        check_header(f, g, what);
+        common::assert_csi_matches(f, g, 0.0, what);
+        check_pilot_zeros(f, what);
+    })
 }
 
 #[test]
@@ -219,22 +146,16 @@ fn fixture_ht20_matches_golden() {
 
 #[test]
 fn fixture_is_detected_without_hint() {
-    let p = common::fixtures().join("feitcsi/HT20_2452.csi");
-    let file = std::fs::File::open(&p).unwrap();
-    let cap = Registry::builtin()
-        .open_read(Box::new(file), None, None, None)
-        .unwrap();
-    assert_eq!(cap.format(), CaptureFormat::FeitCsi);
-    assert_eq!(
-        Registry::builtin().open_path(&p).unwrap().format(),
-        CaptureFormat::FeitCsi
+    common::assert_detected(
+        &common::fixtures().join("feitcsi/HT20_2452.csi"),
+        CaptureFormat::FeitCsi,
     );
 }
 
 #[test]
 #[ignore = "needs the capture kit (WIFI_SENSING_KIT)"]
 fn kit_every_feitcsi_file_matches_golden() {
-    let files = kit_files();
+    let files = common::kit_golden_pairs("feitcsi");
     assert_eq!(files.len(), 4, "{files:?}");
     let mut total = 0;
     for (capture, golden) in files {
@@ -246,20 +167,7 @@ fn kit_every_feitcsi_file_matches_golden() {
 #[test]
 #[ignore = "needs the capture kit (WIFI_SENSING_KIT)"]
 fn kit_feitcsi_files_are_detected_by_bytes() {
-    for (capture, _) in kit_files() {
-        let file = std::fs::File::open(&capture).unwrap();
-        let cap = Registry::builtin()
-            .open_read(Box::new(file), None, None, None)
-            .unwrap();
-        assert_eq!(
-            cap.format(),
-            CaptureFormat::FeitCsi,
-            "{}",
-            capture.display()
-        );
-        assert_eq!(
-            Registry::builtin().open_path(&capture).unwrap().format(),
-            CaptureFormat::FeitCsi
-        );
+    for (capture, _) in common::kit_golden_pairs("feitcsi") {
+        common::assert_detected(&capture, CaptureFormat::FeitCsi);
     }
 }

@@ -18,7 +18,8 @@ use wifi_sensing_core::{
     Registry,
 };
 
-use common::{assert_csi_matches, load_golden, Golden};
+use common::{assert_csi_matches, assert_int, assert_uint, field_i as i, field_u as u};
+use common::{load_golden, Golden};
 
 /// Frames of one file with the reader position after each, the record counts and the error that
 /// ended the stream (if any).
@@ -52,16 +53,6 @@ fn run(bytes: &[u8], scaled: bool) -> Run {
     }
 }
 
-fn u(v: &Value, k: &str) -> u64 {
-    v[k].as_u64()
-        .unwrap_or_else(|| panic!("golden field {k} missing in {v}"))
-}
-
-fn i(v: &Value, k: &str) -> i64 {
-    v[k].as_i64()
-        .unwrap_or_else(|| panic!("golden field {k} missing"))
-}
-
 fn f(v: &Value, k: &str) -> f64 {
     v[k].as_f64()
         .unwrap_or_else(|| panic!("golden field {k} missing"))
@@ -79,41 +70,22 @@ fn meta(frame: &CsiFrame) -> &Intel5300Meta {
 }
 
 fn mac(v: &Value) -> [u8; 6] {
-    let a: Vec<u8> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u8)
-        .collect();
-    a.try_into().unwrap()
+    common::bytes(v).try_into().unwrap()
 }
 
 /// Compares every header field of a golden line with the frame.
 fn check_fields(frame: &CsiFrame, pos_after: u64, g: &Value, what: &str) {
     let m = meta(frame);
-    assert_eq!(
-        u64::from(m.timestamp_low),
-        u(g, "timestamp_low"),
-        "{what}: timestamp_low"
-    );
-    assert_eq!(
-        u64::from(m.bfee_count),
-        u(g, "bfee_count"),
-        "{what}: bfee_count"
-    );
-    assert_eq!(u64::from(m.nrx), u(g, "Nrx"), "{what}: Nrx");
-    assert_eq!(u64::from(m.ntx), u(g, "Ntx"), "{what}: Ntx");
-    assert_eq!(u64::from(m.rssi_a), u(g, "rssi_a"), "{what}: rssi_a");
-    assert_eq!(u64::from(m.rssi_b), u(g, "rssi_b"), "{what}: rssi_b");
-    assert_eq!(u64::from(m.rssi_c), u(g, "rssi_c"), "{what}: rssi_c");
-    assert_eq!(i64::from(m.noise), i(g, "noise"), "{what}: noise");
-    assert_eq!(u64::from(m.agc), u(g, "agc"), "{what}: agc");
-    let perm: Vec<u64> = g["perm"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap())
-        .collect();
+    assert_uint(m.timestamp_low, g, "timestamp_low", what);
+    assert_uint(m.bfee_count, g, "bfee_count", what);
+    assert_uint(m.nrx, g, "Nrx", what);
+    assert_uint(m.ntx, g, "Ntx", what);
+    assert_uint(m.rssi_a, g, "rssi_a", what);
+    assert_uint(m.rssi_b, g, "rssi_b", what);
+    assert_uint(m.rssi_c, g, "rssi_c", what);
+    assert_int(m.noise, g, "noise", what);
+    assert_uint(m.agc, g, "agc", what);
+    let perm = common::uints(&g["perm"]);
     assert_eq!(
         m.perm.iter().map(|&p| u64::from(p)).collect::<Vec<_>>(),
         perm,
@@ -124,7 +96,7 @@ fn check_fields(frame: &CsiFrame, pos_after: u64, g: &Value, what: &str) {
         m.nrx == 3,
         "{what}: permutation applied only when Nrx = 3 (D5)"
     );
-    assert_eq!(u64::from(m.rate), u(g, "rate"), "{what}: rate");
+    assert_uint(m.rate, g, "rate", what);
     let rss = f(g, "total_rss");
     assert!(
         close(m.total_rss, rss, 1e-9),
@@ -173,8 +145,9 @@ fn check_fields(frame: &CsiFrame, pos_after: u64, g: &Value, what: &str) {
     match g.get("c1") {
         Some(c1) => {
             let h = m.c1.unwrap_or_else(|| panic!("{what}: c1 missing"));
-            assert_eq!(u64::from(h.fc), u(c1, "fc"), "{what}: c1.fc");
-            assert_eq!(u64::from(h.dur), u(c1, "dur"), "{what}: c1.dur");
+            let c1_what = format!("{what}: c1");
+            assert_uint(h.fc, c1, "fc", &c1_what);
+            assert_uint(h.dur, c1, "dur", &c1_what);
             assert_eq!(h.addr_des, mac(&c1["addr_des"]), "{what}: c1.addr_des");
             assert_eq!(h.addr_src, mac(&c1["addr_src"]), "{what}: c1.addr_src");
             assert_eq!(
@@ -182,7 +155,7 @@ fn check_fields(frame: &CsiFrame, pos_after: u64, g: &Value, what: &str) {
                 mac(&c1["addr_bssid"]),
                 "{what}: c1.addr_bssid"
             );
-            assert_eq!(u64::from(h.seq), u(c1, "seq"), "{what}: c1.seq");
+            assert_uint(h.seq, c1, "seq", &c1_what);
             assert_eq!(frame.mac, Some(h.addr_src));
         }
         None => {
@@ -226,12 +199,7 @@ fn check_file(capture: &Path, golden: &Golden) -> usize {
         let what = format!("{name} frame {n}");
         check_fields(frame, *pos, g, &what);
         if let Some(d) = g.get("csi_digest") {
-            let shape: Vec<u64> = d["shape"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_u64().unwrap())
-                .collect();
+            let shape = common::uints(&d["shape"]);
             let (a, b, c) = frame.shape();
             assert_eq!(shape, vec![a as u64, b as u64, c as u64], "{what}: shape");
             assert_eq!(
@@ -347,6 +315,12 @@ fn fixture_truncated_activity_file_matches_golden_digest() {
     assert_eq!(n, 401);
 }
 
+/// The unscaled frames of the kit's capture `intel5300/<name>`.
+fn kit_run(name: &str) -> Run {
+    let path = common::kit().join("intel5300").join(name);
+    run(&std::fs::read(path).unwrap(), false)
+}
+
 fn golden_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -397,9 +371,7 @@ fn kit_every_intel_golden_file_matches() {
 #[ignore = "needs the capture kit (WIFI_SENSING_KIT)"]
 fn kit_log_all_csi_monitor_mode_quirks() {
     // No licence in its repository: tested from the kit only, never copied into fixtures.
-    let kit = common::kit();
-    let bytes = std::fs::read(kit.join("intel5300/log.all_csi.6.7.6")).unwrap();
-    let r = run(&bytes, false);
+    let r = kit_run("log.all_csi.6.7.6");
     assert_eq!(r.frames.len(), 29);
     let ntx: std::collections::BTreeSet<u8> = r.frames.iter().map(|(f, _)| meta(f).ntx).collect();
     assert_eq!(ntx.into_iter().collect::<Vec<_>>(), vec![1, 2, 3]);
@@ -414,9 +386,7 @@ fn kit_log_all_csi_monitor_mode_quirks() {
 #[test]
 #[ignore = "needs the capture kit (WIFI_SENSING_KIT)"]
 fn kit_sample_0x5_interleaved_c1_records() {
-    let kit = common::kit();
-    let bytes = std::fs::read(kit.join("intel5300/sample_0x5_64_3000.dat")).unwrap();
-    let r = run(&bytes, false);
+    let r = kit_run("sample_0x5_64_3000.dat");
     assert_eq!(r.counts.mac_header, 2998);
     assert!(r
         .frames
@@ -426,21 +396,10 @@ fn kit_sample_0x5_interleaved_c1_records() {
 
 #[test]
 fn fixture_frames_survive_recording_and_keep_golden_names_in_json() {
-    use wifi_sensing_core::recording::{RecordingHeader, RecordingReader, RecordingWriter};
     let bytes = std::fs::read(fixture("example.dat")).unwrap();
     let r = run(&bytes, false);
-    let mut buf = Vec::new();
-    let mut w = RecordingWriter::new(&mut buf, &RecordingHeader::new("test", "")).unwrap();
-    for (f, _) in &r.frames {
-        w.write(&Record::Frame(f.clone())).unwrap();
-    }
-    drop(w);
-    let mut rr =
-        RecordingReader::new(Box::new(Cursor::new(buf)), &ReaderOptions::default()).unwrap();
-    for (f, _) in &r.frames {
-        assert_eq!(rr.next_record().unwrap().unwrap(), Record::Frame(f.clone()));
-    }
-    assert!(rr.next_record().is_none());
+    let frames: Vec<CsiFrame> = r.frames.iter().map(|(f, _)| f.clone()).collect();
+    common::assert_recording_round_trip(&frames);
     let v = serde_json::to_value(meta(&r.frames[0].0)).unwrap();
     let g = load_golden(&fixture("example.dat.jsonl"));
     for k in [

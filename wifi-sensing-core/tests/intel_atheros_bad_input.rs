@@ -1,22 +1,15 @@
 //! Bad-input corpus for the Intel 5300 and Atheros readers: each input gives a clear error with a
 //! byte offset or a counted skip, never a panic or an endless loop.
 
+mod common;
+
 use std::io::Cursor;
+
+use common::drain;
 
 use wifi_sensing_core::formats::atheros::{self, AtherosReader, Endianness};
 use wifi_sensing_core::formats::intel5300::{self, bfee_payload_len, Intel5300Reader};
-use wifi_sensing_core::{CaptureFormat, CaptureReader, Error, ReaderOptions, Record, Registry};
-
-/// Every item of a reader (bounded, so a reader that never ends fails the test).
-fn drain(r: &mut dyn CaptureReader, max: usize) -> Vec<Result<Record, Error>> {
-    let mut out = Vec::new();
-    while let Some(x) = r.next_record() {
-        out.push(x);
-        assert!(out.len() <= max, "reader does not end");
-    }
-    assert!(r.next_record().is_none(), "reader must stay ended");
-    out
-}
+use wifi_sensing_core::{CaptureFormat, Error, ReaderOptions, Record, Registry};
 
 fn intel(bytes: &[u8]) -> (Vec<Result<Record, Error>>, intel5300::RecordCounts) {
     let mut r = Intel5300Reader::new(

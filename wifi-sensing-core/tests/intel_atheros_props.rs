@@ -1,7 +1,11 @@
 //! Property tests of the Intel 5300 and Atheros readers: arbitrary bytes never panic, and random
 //! valid records written by an independent bit-by-bit encoder decode to the values put in.
 
+mod common;
+
 use std::io::Cursor;
+
+use common::drain;
 
 use num_complex::Complex32;
 use proptest::prelude::*;
@@ -10,16 +14,6 @@ use wifi_sensing_core::formats::intel5300::{self, bfee_payload_len, Intel5300Rea
 use wifi_sensing_core::{
     CaptureFormat, CaptureReader, Error, FormatMeta, ReaderOptions, Record, Registry,
 };
-
-/// Runs a reader to its end, failing if it yields more items than `max`.
-fn drain(r: &mut dyn CaptureReader, max: usize) -> Vec<Result<Record, Error>> {
-    let mut out = Vec::new();
-    while let Some(x) = r.next_record() {
-        out.push(x);
-        assert!(out.len() <= max, "reader does not end");
-    }
-    out
-}
 
 // ---------- Intel encoder ----------
 

@@ -5,9 +5,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{assert_csi_matches, fixtures, kit, load_golden, Golden};
+use common::{assert_csi_matches, assert_int, field_i as int, fixtures, kit, load_golden, Golden};
 use serde_json::Value;
-use wifi_sensing_core::formats::nexmon::{NexmonChip, NexmonMeta};
+use wifi_sensing_core::formats::nexmon::{NexmonChip, NexmonMeta, NexmonOptions};
 use wifi_sensing_core::formats::pcap::{parse_udp, PcapPackets, PcapReader};
 use wifi_sensing_core::num_complex::Complex32;
 use wifi_sensing_core::{
@@ -30,12 +30,6 @@ fn meta(f: &CsiFrame) -> &NexmonMeta {
     }
 }
 
-fn int(v: &Value, key: &str) -> i64 {
-    v[key]
-        .as_i64()
-        .unwrap_or_else(|| panic!("golden field {key} missing in {v}"))
-}
-
 fn read_all(path: &Path, options: ReaderOptions) -> Vec<CsiFrame> {
     let mut cap = Registry::builtin()
         .with_options(options)
@@ -46,13 +40,7 @@ fn read_all(path: &Path, options: ReaderOptions) -> Vec<CsiFrame> {
         .by_ref()
         .map(|f| f.unwrap_or_else(|e| panic!("{}: {e}", path.display())))
         .collect();
-    let st = cap.stats();
-    assert_eq!(
-        (st.malformed, st.truncated.clone(), st.fatal.clone()),
-        (0, None, None),
-        "{}",
-        path.display()
-    );
+    common::assert_clean_end(cap.stats(), &path.display().to_string());
     frames
 }
 
@@ -82,37 +70,20 @@ fn check_file(capture: &Path, golden: &Path) -> usize {
             "{what}: time"
         );
         // Header fields under the golden names.
-        assert_eq!(i64::from(m.magic), int(gl, "magic"), "{what}: magic");
-        let src: Vec<u8> = gl["src_addr"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap() as u8)
-            .collect();
+        assert_int(m.magic, gl, "magic", &what);
+        let src = common::bytes(&gl["src_addr"]);
         assert_eq!(m.src_addr.to_vec(), src, "{what}: src_addr");
         assert_eq!(f.mac, Some(m.src_addr), "{what}");
-        assert_eq!(i64::from(m.seq), int(gl, "seq"), "{what}: seq");
+        assert_int(m.seq, gl, "seq", &what);
         assert_eq!(f.sequence, Some(u32::from(m.seq >> 4)), "{what}: sequence");
-        assert_eq!(i64::from(m.core), int(gl, "core"), "{what}: core");
-        assert_eq!(i64::from(m.spatial), int(gl, "spatial"), "{what}: spatial");
-        assert_eq!(
-            i64::from(m.chan_spec),
-            int(gl, "chan_spec"),
-            "{what}: chan_spec"
-        );
-        assert_eq!(
-            i64::from(m.chip_version),
-            int(gl, "chip_version"),
-            "{what}: chip_version"
-        );
-        assert_eq!(i64::from(m.caplen), int(gl, "caplen"), "{what}: caplen");
-        assert_eq!(i64::from(m.wirelen), int(gl, "wirelen"), "{what}: wirelen");
+        assert_int(m.core, gl, "core", &what);
+        assert_int(m.spatial, gl, "spatial", &what);
+        assert_int(m.chan_spec, gl, "chan_spec", &what);
+        assert_int(m.chip_version, gl, "chip_version", &what);
+        assert_int(m.caplen, gl, "caplen", &what);
+        assert_int(m.wirelen, gl, "wirelen", &what);
         assert_eq!(m.offset as i64, int(gl, "_offset"), "{what}: _offset");
-        assert_eq!(
-            i64::from(m.udp_payload_len),
-            int(gl, "_udp_payload_len"),
-            "{what}: _udp_payload_len"
-        );
+        assert_int(m.udp_payload_len, gl, "_udp_payload_len", &what);
         let trailer = gl
             .get("_eth_trailer_len")
             .and_then(Value::as_i64)
@@ -162,11 +133,7 @@ fn check_file(capture: &Path, golden: &Path) -> usize {
             cs["bandwidth_mhz"].as_i64(),
             "{what}: bandwidth"
         );
-        assert_eq!(
-            i64::from(m.sideband),
-            int(cs, "sideband"),
-            "{what}: sideband"
-        );
+        assert_int(m.sideband, cs, "sideband", &what);
         assert_eq!(
             f.center_freq_mhz,
             Some(5000 + 5 * cs["channel"].as_u64().unwrap() as u32),
@@ -182,6 +149,14 @@ fn check_file(capture: &Path, golden: &Path) -> usize {
         "{name}: trailer packets"
     );
     frames.len()
+}
+
+/// The kit's capture `nexmon/<name>` read with the Nexmon options `set` makes, and its golden file.
+fn kit_read_with(name: &str, set: impl FnOnce(&mut NexmonOptions)) -> (Vec<CsiFrame>, Golden) {
+    let (c, g) = kit_pair(name);
+    let mut o = ReaderOptions::default();
+    set(&mut o.nexmon);
+    (read_all(&c, o), load_golden(&g))
 }
 
 fn kit_pair(name: &str) -> (PathBuf, PathBuf) {
@@ -390,11 +365,7 @@ fn grouping_example_v0_into_one_2x2_frame() {
 #[test]
 #[ignore = "needs the capture kit (WIFI_SENSING_KIT)"]
 fn grouping_example_4339_gives_950_frames_of_3_streams() {
-    let (c, g) = kit_pair("example_4339.pcap");
-    let golden = load_golden(&g);
-    let mut o = ReaderOptions::default();
-    o.nexmon.group_by_sequence = true;
-    let frames = read_all(&c, o);
+    let (frames, golden) = kit_read_with("example_4339.pcap", |o| o.group_by_sequence = true);
     assert_eq!(frames.len(), 950);
     let mut k = 0;
     for f in &frames {
@@ -422,11 +393,7 @@ fn grouping_example_4339_gives_950_frames_of_3_streams() {
 #[test]
 #[ignore = "needs the capture kit (WIFI_SENSING_KIT)"]
 fn v2_phy_status_masking_on_43455c0() {
-    let (c, g) = kit_pair("example_43455c0.pcap");
-    let golden = load_golden(&g);
-    let mut o = ReaderOptions::default();
-    o.nexmon.mask_phy_status = true;
-    let frames = read_all(&c, o);
+    let (frames, golden) = kit_read_with("example_43455c0.pcap", |o| o.mask_phy_status = true);
     assert_eq!(frames.len(), 566);
     for (f, gl) in frames.iter().zip(&golden.frames) {
         assert!(meta(f).phy_status_masked);

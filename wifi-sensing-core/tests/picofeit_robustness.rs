@@ -10,8 +10,11 @@ use wifi_sensing_core::formats::feitcsi::FeitCsiReader;
 use wifi_sensing_core::formats::picoscenes::PicoScenesReader;
 use wifi_sensing_core::{CaptureFormat, CaptureReader, Error, ReaderOptions, Record, Registry};
 
+/// What a reader gave: (records, errors).
+type Drained = (Vec<Record>, Vec<Error>);
+
 /// Drains a reader; returns (frames, errors). Fails if it yields more records than could exist.
-fn drain(mut r: impl CaptureReader, input_len: usize) -> (Vec<Record>, Vec<Error>) {
+fn drain(mut r: impl CaptureReader, input_len: usize) -> Drained {
     let (mut frames, mut errors) = (Vec::new(), Vec::new());
     let bound = input_len / 4 + 2;
     let mut n = 0;
@@ -38,14 +41,14 @@ fn drain(mut r: impl CaptureReader, input_len: usize) -> (Vec<Record>, Vec<Error
     (frames, errors)
 }
 
-fn pico(bytes: &[u8]) -> (Vec<Record>, Vec<Error>) {
+fn pico(bytes: &[u8]) -> Drained {
     drain(
         PicoScenesReader::new(Cursor::new(bytes.to_vec()), &ReaderOptions::default()),
         bytes.len(),
     )
 }
 
-fn feit(bytes: &[u8]) -> (Vec<Record>, Vec<Error>) {
+fn feit(bytes: &[u8]) -> Drained {
     drain(
         FeitCsiReader::new(Cursor::new(bytes.to_vec()), &ReaderOptions::default()),
         bytes.len(),
@@ -69,6 +72,27 @@ fn via_registry(bytes: &[u8], format: Option<CaptureFormat>) {
 
 fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(common::fixtures().join(path)).unwrap()
+}
+
+/// The first `keep` bytes of the fixture at `path` with `flips` written over them, read whole and
+/// cut at `cut` by `read`, and the cut copy through the registry (none may panic or run away).
+fn read_mutated(
+    path: &str,
+    keep: usize,
+    flips: &[(prop::sample::Index, u8)],
+    cut: prop::sample::Index,
+    read: fn(&[u8]) -> Drained,
+) {
+    let mut b = fixture(path);
+    b.truncate(keep);
+    for (i, v) in flips {
+        let k = i.index(b.len());
+        b[k] = *v;
+    }
+    read(&b);
+    let c = cut.index(b.len());
+    read(&b[..c]);
+    via_registry(&b[..c], None);
 }
 
 proptest! {
@@ -106,16 +130,7 @@ proptest! {
         flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..12),
         cut in any::<prop::sample::Index>(),
     ) {
-        let mut b = fixture("picoscenes/picoscenes_iwl5300_example.csi");
-        b.truncate(20_000);
-        for (i, v) in &flips {
-            let k = i.index(b.len());
-            b[k] = *v;
-        }
-        pico(&b);
-        let c = cut.index(b.len());
-        pico(&b[..c]);
-        via_registry(&b[..c], None);
+        read_mutated("picoscenes/picoscenes_iwl5300_example.csi", 20_000, &flips, cut, pico);
     }
 
     #[test]
@@ -123,16 +138,7 @@ proptest! {
         flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..12),
         cut in any::<prop::sample::Index>(),
     ) {
-        let mut b = fixture("feitcsi/HT20_2452.csi");
-        b.truncate(8_000);
-        for (i, v) in &flips {
-            let k = i.index(b.len());
-            b[k] = *v;
-        }
-        feit(&b);
-        let c = cut.index(b.len());
-        feit(&b[..c]);
-        via_registry(&b[..c], None);
+        read_mutated("feitcsi/HT20_2452.csi", 8_000, &flips, cut, feit);
     }
 
     /// Cutting a valid file anywhere yields exactly the complete records before the cut, then

@@ -3,28 +3,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use common::{assert_int, assert_uint, bytes, int as i, uint as u};
 use serde_json::Value;
 use wifi_sensing_core::formats::picoscenes::{self, device_type, PicoScenesMeta};
-use wifi_sensing_core::{CaptureFormat, Clock, CsiFrame, Device, FormatMeta, Record, Registry};
+use wifi_sensing_core::{CaptureFormat, Clock, CsiFrame, Device, FormatMeta};
 
-fn u(v: &Value) -> u64 {
-    v.as_u64()
-        .unwrap_or_else(|| panic!("not an unsigned integer: {v}"))
-}
-fn i(v: &Value) -> i64 {
-    v.as_i64().unwrap_or_else(|| panic!("not an integer: {v}"))
-}
 fn b(v: &Value) -> bool {
     v.as_bool().unwrap_or_else(|| panic!("not a bool: {v}"))
-}
-fn bytes(v: &Value) -> Vec<u8> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| u(x) as u8)
-        .collect()
 }
 fn ints(v: &Value) -> Vec<i64> {
     v.as_array().expect("array").iter().map(i).collect()
@@ -111,38 +98,18 @@ fn check_header_fields(f: &CsiFrame, g: &Value, what: &str) {
     // RxSBasic
     let gr = &g["RxSBasic"];
     let rx = m.rx_basic.as_ref().expect("RxSBasic");
-    assert_eq!(
-        u64::from(rx.device_type),
-        u(&gr["DeviceType"]),
-        "{what}: DeviceType"
-    );
-    assert_eq!(rx.timestamp, u(&gr["Timestamp"]), "{what}: Timestamp");
-    assert_eq!(
-        i64::from(rx.center_freq),
-        i(&gr["CenterFreq"]),
-        "{what}: CenterFreq"
-    );
-    assert_eq!(
-        i64::from(rx.control_freq),
-        i(&gr["ControlFreq"]),
-        "{what}: ControlFreq"
-    );
-    assert_eq!(u64::from(rx.cbw), u(&gr["CBW"]), "{what}: CBW");
-    assert_eq!(
-        u64::from(rx.packet_format),
-        u(&gr["PacketFormat"]),
-        "{what}: PacketFormat"
-    );
-    assert_eq!(
-        u64::from(rx.packet_cbw),
-        u(&gr["PacketCBW"]),
-        "{what}: PacketCBW"
-    );
-    assert_eq!(u64::from(rx.guard_interval), u(&gr["GI"]), "{what}: GI");
-    assert_eq!(u64::from(rx.mcs), u(&gr["MCS"]), "{what}: MCS");
-    assert_eq!(u64::from(rx.num_sts), u(&gr["NumSTS"]), "{what}: NumSTS");
-    assert_eq!(u64::from(rx.num_ess), u(&gr["NumESS"]), "{what}: NumESS");
-    assert_eq!(u64::from(rx.num_rx), u(&gr["NumRx"]), "{what}: NumRx");
+    assert_uint(rx.device_type, gr, "DeviceType", what);
+    assert_uint(rx.timestamp, gr, "Timestamp", what);
+    assert_int(rx.center_freq, gr, "CenterFreq", what);
+    assert_int(rx.control_freq, gr, "ControlFreq", what);
+    assert_uint(rx.cbw, gr, "CBW", what);
+    assert_uint(rx.packet_format, gr, "PacketFormat", what);
+    assert_uint(rx.packet_cbw, gr, "PacketCBW", what);
+    assert_uint(rx.guard_interval, gr, "GI", what);
+    assert_uint(rx.mcs, gr, "MCS", what);
+    assert_uint(rx.num_sts, gr, "NumSTS", what);
+    assert_uint(rx.num_ess, gr, "NumESS", what);
+    assert_uint(rx.num_rx, gr, "NumRx", what);
     assert_eq!(
         rx.noise_floor as i64,
         i(&gr["NoiseFloor"]),
@@ -206,44 +173,37 @@ fn check_header_fields(f: &CsiFrame, g: &Value, what: &str) {
     let opt_u = |o: Option<u64>, name: &str| {
         assert_eq!(o.unwrap_or(0), u(&ge[name]), "{what}: ExtraInfo.{name}");
     };
-    assert_eq!(e.length.is_some(), b(&ge["HasLength"]), "{what}: HasLength");
-    assert_eq!(
-        e.version.is_some(),
-        b(&ge["HasVersion"]),
-        "{what}: HasVersion"
-    );
-    assert_eq!(e.macaddr_cur.is_some(), b(&ge["HasMacAddr_cur"]));
-    assert_eq!(e.macaddr_rom.is_some(), b(&ge["HasMacAddr_rom"]));
-    assert_eq!(e.chansel.is_some(), b(&ge["HasChansel"]));
-    assert_eq!(e.bmode.is_some(), b(&ge["HasBMode"]));
-    assert_eq!(e.evm.is_some(), b(&ge["HasEVM"]));
-    assert_eq!(e.tx_chainmask.is_some(), b(&ge["HasTxChainMask"]));
-    assert_eq!(e.rx_chainmask.is_some(), b(&ge["HasRxChainMask"]));
-    assert_eq!(e.txpower.is_some(), b(&ge["HasTxpower"]));
-    assert_eq!(e.cf.is_some(), b(&ge["HasCF"]));
-    assert_eq!(e.txtsf.is_some(), b(&ge["HasTxTSF"]));
-    assert_eq!(e.last_txtsf.is_some(), b(&ge["HasLastHwTxTSF"]));
-    assert_eq!(e.channel_flags.is_some(), b(&ge["HasChannelFlags"]));
-    assert_eq!(e.tx_ness.is_some(), b(&ge["HasTxNess"]));
-    assert_eq!(e.tuning_policy.is_some(), b(&ge["HasTuningPolicy"]));
-    assert_eq!(e.pll_rate.is_some(), b(&ge["HasPLLRate"]));
-    // csiread labels bit 17 "HasPLLClkSel" and bit 18 "HasPLLRefDiv" (FORMATS.md §5.3)
-    assert_eq!(
-        e.pll_refdiv.is_some(),
-        b(&ge["HasPLLClkSel"]),
-        "{what}: bit 17"
-    );
-    assert_eq!(
-        e.pll_clock_select.is_some(),
-        b(&ge["HasPLLRefDiv"]),
-        "{what}: bit 18"
-    );
-    assert_eq!(e.agc.is_some(), b(&ge["HasAGC"]));
-    assert_eq!(e.ant_sel.is_some(), b(&ge["HasAntennaSelection"]));
-    assert_eq!(e.sampling_rate.is_some(), b(&ge["HasSamplingRate"]));
-    assert_eq!(e.cfo.is_some(), b(&ge["HasCFO"]));
-    assert_eq!(e.sfo.is_some(), b(&ge["HasSFO"]));
-    assert_eq!(e.temperature.is_some(), b(&ge["HasTemperature"]));
+    // presence flags
+    for (present, key) in [
+        (e.length.is_some(), "HasLength"),
+        (e.version.is_some(), "HasVersion"),
+        (e.macaddr_cur.is_some(), "HasMacAddr_cur"),
+        (e.macaddr_rom.is_some(), "HasMacAddr_rom"),
+        (e.chansel.is_some(), "HasChansel"),
+        (e.bmode.is_some(), "HasBMode"),
+        (e.evm.is_some(), "HasEVM"),
+        (e.tx_chainmask.is_some(), "HasTxChainMask"),
+        (e.rx_chainmask.is_some(), "HasRxChainMask"),
+        (e.txpower.is_some(), "HasTxpower"),
+        (e.cf.is_some(), "HasCF"),
+        (e.txtsf.is_some(), "HasTxTSF"),
+        (e.last_txtsf.is_some(), "HasLastHwTxTSF"),
+        (e.channel_flags.is_some(), "HasChannelFlags"),
+        (e.tx_ness.is_some(), "HasTxNess"),
+        (e.tuning_policy.is_some(), "HasTuningPolicy"),
+        (e.pll_rate.is_some(), "HasPLLRate"),
+        // csiread labels bit 17 "HasPLLClkSel" and bit 18 "HasPLLRefDiv" (FORMATS.md §5.3)
+        (e.pll_refdiv.is_some(), "HasPLLClkSel"),
+        (e.pll_clock_select.is_some(), "HasPLLRefDiv"),
+        (e.agc.is_some(), "HasAGC"),
+        (e.ant_sel.is_some(), "HasAntennaSelection"),
+        (e.sampling_rate.is_some(), "HasSamplingRate"),
+        (e.cfo.is_some(), "HasCFO"),
+        (e.sfo.is_some(), "HasSFO"),
+        (e.temperature.is_some(), "HasTemperature"),
+    ] {
+        assert_eq!(present, b(&ge[key]), "{what}: ExtraInfo.{key}");
+    }
     opt_u(e.length.map(u64::from), "Length");
     opt_u(e.version, "Version");
     assert_eq!(
@@ -292,12 +252,7 @@ fn check_header_fields(f: &CsiFrame, g: &Value, what: &str) {
             u64::from(a >> 2 & 1),
             u64::from(a >> 4 & 1)
         ],
-        ge["ANTSEL"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(u)
-            .collect::<Vec<_>>(),
+        common::uints(&ge["ANTSEL"]),
         "{what}: ANTSEL"
     );
     opt_u(e.sampling_rate, "SF");
@@ -312,17 +267,9 @@ fn check_header_fields(f: &CsiFrame, g: &Value, what: &str) {
     // MVMExtra
     match (g.get("MVMExtra"), &m.mvm_extra) {
         (Some(gm), Some(mv)) => {
-            assert_eq!(
-                u64::from(mv.ftm_clock),
-                u(&gm["FTMClock"]),
-                "{what}: FTMClock"
-            );
-            assert_eq!(u64::from(mv.mu_clock), u(&gm["MuClock"]), "{what}: MuClock");
-            assert_eq!(
-                u64::from(mv.rate_n_flags),
-                u(&gm["RateNFlags"]),
-                "{what}: RateNFlags"
-            );
+            assert_uint(mv.ftm_clock, gm, "FTMClock", what);
+            assert_uint(mv.mu_clock, gm, "MuClock", what);
+            assert_uint(mv.rate_n_flags, gm, "RateNFlags", what);
         }
         (None, None) => {}
         (gm, mv) => panic!("{what}: MVMExtra presence differs: golden {gm:?}, ours {mv:?}"),
@@ -331,12 +278,12 @@ fn check_header_fields(f: &CsiFrame, g: &Value, what: &str) {
     // PicoScenes Tx header
     match (g.get("PicoScenesHeader"), &m.tx_header) {
         (Some(gp), Some(t)) => {
-            assert_eq!(u64::from(t.magic_value), u(&gp["MagicValue"]));
-            assert_eq!(u64::from(t.version), u(&gp["Version"]));
-            assert_eq!(u64::from(t.device_type), u(&gp["DeviceType"]));
-            assert_eq!(u64::from(t.frame_type), u(&gp["FrameType"]));
-            assert_eq!(u64::from(t.task_id), u(&gp["TaskId"]));
-            assert_eq!(u64::from(t.tx_id), u(&gp["TxId"]));
+            assert_uint(t.magic_value, gp, "MagicValue", what);
+            assert_uint(t.version, gp, "Version", what);
+            assert_uint(t.device_type, gp, "DeviceType", what);
+            assert_uint(t.frame_type, gp, "FrameType", what);
+            assert_uint(t.task_id, gp, "TaskId", what);
+            assert_uint(t.tx_id, gp, "TxId", what);
         }
         (None, None) => {}
         (gp, t) => panic!("{what}: Tx header presence differs: golden {gp:?}, ours {t:?}"),
@@ -351,49 +298,28 @@ fn check_header_fields(f: &CsiFrame, g: &Value, what: &str) {
         u(&gi["DeviceType"]),
         "{what}: CSI DeviceType"
     );
-    let expected_device = match dt {
-        device_type::QCA9300 => Device::Qca9300,
-        device_type::IWL5300 => Device::Iwl5300,
-        device_type::AX200 => Device::Ax200,
-        device_type::AX210 => Device::Ax210,
-        device_type::USRP => Device::Usrp,
-        _ => Device::Unknown,
-    };
-    assert_eq!(f.device, expected_device);
+    // `device_of` itself is checked against the device list in `device_codes_map_to_devices`
+    assert_eq!(f.device, picoscenes::device_of(dt), "{what}: device");
     // csiread states a firmware version for devices whose segment has none (52 IWL5300, 0 else)
     let fw = c
         .firmware_version
         .map_or(if dt == device_type::IWL5300 { 52 } else { 0 }, u64::from);
     assert_eq!(fw, u(&gi["FirmwareVersion"]), "{what}: FirmwareVersion");
-    assert_eq!(
-        i64::from(c.packet_format),
-        i(&gi["PacketFormat"]),
-        "{what}: PacketFormat"
-    );
-    assert_eq!(u64::from(c.cbw), u(&gi["CBW"]), "{what}: CSI CBW");
-    assert_eq!(c.carrier_freq, u(&gi["CarrierFreq"]), "{what}: CarrierFreq");
-    assert_eq!(
-        c.sampling_rate,
-        u(&gi["SamplingRate"]),
-        "{what}: SamplingRate"
-    );
-    assert_eq!(
-        u64::from(c.subcarrier_bandwidth),
-        u(&gi["SubcarrierBandwidth"])
-    );
-    assert_eq!(
-        u64::from(c.num_tones),
-        u(&gi["NumTones"]),
-        "{what}: NumTones"
-    );
-    assert_eq!(u64::from(c.num_tx), u(&gi["NumTx"]), "{what}: NumTx");
-    assert_eq!(u64::from(c.num_rx), u(&gi["NumRx"]), "{what}: NumRx");
+    let csi_what = format!("{what}: CSI");
+    assert_int(c.packet_format, gi, "PacketFormat", &csi_what);
+    assert_uint(c.cbw, gi, "CBW", &csi_what);
+    assert_uint(c.carrier_freq, gi, "CarrierFreq", &csi_what);
+    assert_uint(c.sampling_rate, gi, "SamplingRate", &csi_what);
+    assert_uint(c.subcarrier_bandwidth, gi, "SubcarrierBandwidth", &csi_what);
+    assert_uint(c.num_tones, gi, "NumTones", &csi_what);
+    assert_uint(c.num_tx, gi, "NumTx", &csi_what);
+    assert_uint(c.num_rx, gi, "NumRx", &csi_what);
     assert_eq!(
         u64::from(c.num_csi.unwrap_or(1)),
         u(&gi["NumCSI"]),
         "{what}: NumCSI"
     );
-    assert_eq!(u64::from(c.ant_sel), u(&gi["ANTSEL"]), "{what}: ANTSEL");
+    assert_uint(c.ant_sel, gi, "ANTSEL", &csi_what);
     // csiread's NumESS: streams from the buffer length minus NumTx for the NICs
     let ness = if dt == device_type::QCA9300 || dt == device_type::IWL5300 {
         i64::from(c.streams_per_chain) - i64::from(c.num_tx)
@@ -428,80 +354,52 @@ fn check_header_fields(f: &CsiFrame, g: &Value, what: &str) {
 fn check_file(capture: &Path, golden_path: &Path) -> usize {
     let golden = common::load_golden(golden_path);
     let file_bytes = std::fs::read(capture).unwrap();
-    assert_eq!(
-        golden.header["bytes"].as_u64(),
-        Some(file_bytes.len() as u64)
-    );
-    let mut cap = Registry::builtin()
-        .open_path_as(capture, Some(CaptureFormat::PicoScenes))
-        .unwrap();
-    let name = capture.file_name().unwrap().to_string_lossy().into_owned();
-    let mut n = 0;
     let mut device_counts = std::collections::BTreeMap::<String, u64>::new();
-    loop {
-        let offset = cap.bytes_read();
-        let Some(rec) = cap.next_record() else { break };
-        let f = match rec {
-            Ok(Record::Frame(f)) => f,
-            other => panic!("{name}: record {n} at byte {offset}: {other:?}"),
-        };
-        let g = golden
-            .frames
-            .get(n)
-            .unwrap_or_else(|| panic!("{name}: more frames than the golden file"));
-        let what = format!("{name} frame {n}");
-        assert_eq!(offset, u(&g["_offset"]), "{what}: offset");
-        let segs: Vec<String> = picoscenes::frame_segments(&file_bytes[offset as usize..])
-            .unwrap()
-            .iter()
-            .map(|s| format!("{} v{}", s.name_str(), s.version))
-            .collect();
-        let want_segs: Vec<String> = g["_segments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s.as_str().unwrap().to_string())
-            .collect();
-        assert_eq!(segs, want_segs, "{what}: segments");
-        check_header_fields(&f, g, &what);
-        let dt = meta(&f).csi.as_ref().unwrap().device_type;
-        let tol = if dt == device_type::USRP { 1e-6 } else { 0.0 };
-        common::assert_csi_matches(&f, g, tol, &what);
-        *device_counts.entry(format!("0x{dt:04x}")).or_default() += 1;
-        n += 1;
-    }
-    assert_eq!(n, golden.frames.len(), "{name}: frame count");
-    assert_eq!(Some(n as u64), golden.header["frames"].as_u64());
-    let stats = cap.stats();
-    assert_eq!(
-        (
-            stats.malformed,
-            stats.truncated.is_none(),
-            stats.fatal.is_none()
-        ),
-        (0, true, true),
-        "{stats:?}"
+    let n = common::check_frames_at_offsets(
+        capture,
+        &golden,
+        CaptureFormat::PicoScenes,
+        |f, g, offset, what| {
+            let segs: Vec<String> = picoscenes::frame_segments(&file_bytes[offset as usize..])
+                .unwrap()
+                .iter()
+                .map(|s| format!("{} v{}", s.name_str(), s.version))
+                .collect();
+            let want_segs: Vec<String> = g["_segments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(segs, want_segs, "{what}: segments");
+            check_header_fields(f, g, what);
+            let dt = meta(f).csi.as_ref().unwrap().device_type;
+            let tol = if dt == device_type::USRP { 1e-6 } else { 0.0 };
+            common::assert_csi_matches(f, g, tol, what);
+            *device_counts.entry(format!("0x{dt:04x}")).or_default() += 1;
+        },
     );
-    assert_eq!(cap.bytes_read(), file_bytes.len() as u64);
     let want_dev: std::collections::BTreeMap<String, u64> =
         serde_json::from_value(golden.header["device_types"].clone()).unwrap();
+    let name = capture.file_name().unwrap().to_string_lossy();
     assert_eq!(device_counts, want_dev, "{name}: device types");
     n
 }
 
-fn kit_files() -> Vec<(PathBuf, PathBuf)> {
-    let kit = common::kit();
-    let mut v: Vec<(PathBuf, PathBuf)> = std::fs::read_dir(kit.join("golden/picoscenes"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .map(|g| {
-            let stem = g.file_stem().unwrap().to_string_lossy().into_owned();
-            (kit.join("picoscenes").join(stem), g)
-        })
-        .collect();
-    v.sort();
-    v
+/// The device of each PicoScenes device type code, and `Unknown` for any other code.
+#[test]
+fn device_codes_map_to_devices() {
+    for (code, device) in [
+        (device_type::QCA9300, Device::Qca9300),
+        (device_type::IWL5300, Device::Iwl5300),
+        (device_type::AX200, Device::Ax200),
+        (device_type::AX210, Device::Ax210),
+        (device_type::USRP, Device::Usrp),
+        (0x0000, Device::Unknown),
+        (0x9999, Device::Unknown),
+    ] {
+        assert_eq!(picoscenes::device_of(code), device, "0x{code:04x}");
+    }
 }
 
 #[test]
@@ -516,18 +414,16 @@ fn fixture_iwl5300_example_matches_golden() {
 
 #[test]
 fn fixture_is_detected_without_hint() {
-    let p = common::fixtures().join("picoscenes/picoscenes_iwl5300_example.csi");
-    let file = std::fs::File::open(&p).unwrap();
-    let cap = Registry::builtin()
-        .open_read(Box::new(file), None, None, None)
-        .unwrap();
-    assert_eq!(cap.format(), CaptureFormat::PicoScenes);
+    common::assert_detected(
+        &common::fixtures().join("picoscenes/picoscenes_iwl5300_example.csi"),
+        CaptureFormat::PicoScenes,
+    );
 }
 
 #[test]
 #[ignore = "needs the capture kit (WIFI_SENSING_KIT)"]
 fn kit_every_picoscenes_file_matches_golden() {
-    let files = kit_files();
+    let files = common::kit_golden_pairs("picoscenes");
     assert_eq!(files.len(), 6, "{files:?}");
     let mut total = 0;
     for (capture, golden) in files {
@@ -539,23 +435,7 @@ fn kit_every_picoscenes_file_matches_golden() {
 #[test]
 #[ignore = "needs the capture kit (WIFI_SENSING_KIT)"]
 fn kit_picoscenes_files_are_detected_by_bytes() {
-    for (capture, _) in kit_files() {
-        let file = std::fs::File::open(&capture).unwrap();
-        let cap = Registry::builtin()
-            .open_read(Box::new(file), None, None, None)
-            .unwrap();
-        assert_eq!(
-            cap.format(),
-            CaptureFormat::PicoScenes,
-            "{}",
-            capture.display()
-        );
-        let cap = Registry::builtin().open_path(&capture).unwrap();
-        assert_eq!(
-            cap.format(),
-            CaptureFormat::PicoScenes,
-            "{}",
-            capture.display()
-        );
+    for (capture, _) in common::kit_golden_pairs("picoscenes") {
+        common::assert_detected(&capture, CaptureFormat::PicoScenes);
     }
 }

@@ -18,6 +18,31 @@ fn frame(seq: u32) -> CsiFrame {
     f
 }
 
+/// `frames(n)`: frames 0..n as a pipeline source.
+fn frames(n: u32) -> impl Iterator<Item = Result<CsiFrame, Error>> {
+    (0..n).map(|i| Ok(frame(i)))
+}
+
+/// The error of an Intel 5300 input cut 3 bytes into a 50-byte record at byte 100.
+fn cut() -> Error {
+    Error::Truncated {
+        format: CaptureFormat::Intel5300,
+        offset: 100,
+        needed: 50,
+        available: 3,
+    }
+}
+
+/// The JSON Lines a [`JsonLinesSink`] writes for one frame.
+fn json_lines_of(f: &CsiFrame) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut sink = JsonLinesSink::new(&mut buf);
+    sink.item(&Output::Frame(f.clone())).unwrap();
+    sink.finish(&Default::default()).unwrap();
+    drop(sink);
+    buf
+}
+
 fn malformed(n: u64) -> Error {
     Error::Malformed {
         format: CaptureFormat::Esp32Csv,
@@ -101,8 +126,7 @@ fn stages_and_analysers_in_order() {
         .analyser(Summer(0.0))
         .build()
         .unwrap();
-    let src = (0..6).map(|i| Ok::<_, Error>(frame(i)));
-    let outs: Vec<Output> = p.process(src).collect::<Result<_, _>>().unwrap();
+    let outs: Vec<Output> = p.process(frames(6)).collect::<Result<_, _>>().unwrap();
     // frames 0, 2, 4 survive, each followed by its analysis, then the final total
     let kinds: Vec<String> = outs
         .iter()
@@ -128,9 +152,8 @@ fn flush_releases_held_frames_through_later_stages() {
         .stage(EvenDoubler)
         .build()
         .unwrap();
-    let src = (0..5).map(|i| Ok::<_, Error>(frame(i)));
     let seqs: Vec<u32> = p
-        .process(src)
+        .process(frames(5))
         .map(|o| match o.unwrap() {
             Output::Frame(f) => f.sequence.unwrap(),
             _ => 99,
@@ -172,13 +195,7 @@ fn malformed_stop_ends_with_the_error() {
 
 #[test]
 fn truncation_finishes_the_run_and_is_reported() {
-    let cut = Error::Truncated {
-        format: CaptureFormat::Intel5300,
-        offset: 100,
-        needed: 50,
-        available: 3,
-    };
-    let src: Vec<Result<CsiFrame, Error>> = vec![Ok(frame(0)), Err(cut)];
+    let src: Vec<Result<CsiFrame, Error>> = vec![Ok(frame(0)), Err(cut())];
     let mut p = Pipeline::builder().analyser(Summer(0.0)).build().unwrap();
     let outs: Vec<_> = p.process(src).collect::<Result<Vec<_>, _>>().unwrap();
     assert_eq!(outs.len(), 3); // frame, sum, total
@@ -210,9 +227,7 @@ fn fatal_error_from_run_reaches_sink_finish() {
 fn sink_can_stop_early() {
     let mut p = Pipeline::builder().build().unwrap();
     let mut sink = CollectSink::with_limit(3);
-    let s = p
-        .run((0..100).map(|i| Ok::<_, Error>(frame(i))), &mut sink)
-        .unwrap();
+    let s = p.run(frames(100), &mut sink).unwrap();
     assert_eq!(sink.items.len(), 3);
     assert!(s.stopped_early);
     assert_eq!(s.frames_in, 3);
@@ -231,8 +246,7 @@ fn tee_count_closure_and_jsonl() {
                 Ok(true)
             }),
         );
-        p.run((0..4).map(|i| Ok::<_, Error>(frame(i))), &mut sink)
-            .unwrap();
+        p.run(frames(4), &mut sink).unwrap();
         assert_eq!(sink.0 .0.frames, 4);
         assert_eq!(sink.0 .0.analyses, 5);
     }
@@ -293,8 +307,7 @@ fn json_frame_line_round_trips_exactly() {
 fn sink_trait_objects_work() {
     let mut boxed: Box<dyn Sink<Output>> = Box::new(CountSink::default());
     let mut p = Pipeline::builder().build().unwrap();
-    p.run((0..2).map(|i| Ok::<_, Error>(frame(i))), &mut boxed)
-        .unwrap();
+    p.run(frames(2), &mut boxed).unwrap();
 }
 
 #[test]
@@ -338,13 +351,7 @@ impl Stage for BadFlush {
 
 #[test]
 fn flush_error_after_truncation_is_in_the_summary() {
-    let cut = Error::Truncated {
-        format: CaptureFormat::Intel5300,
-        offset: 100,
-        needed: 50,
-        available: 3,
-    };
-    let src: Vec<Result<CsiFrame, Error>> = vec![Ok(frame(0)), Err(cut)];
+    let src: Vec<Result<CsiFrame, Error>> = vec![Ok(frame(0)), Err(cut())];
     let mut p = Pipeline::builder().stage(BadFlush).build().unwrap();
     let res: Vec<_> = p.process(src).collect();
     assert!(res.last().unwrap().is_err());
@@ -355,9 +362,7 @@ fn flush_error_after_truncation_is_in_the_summary() {
 fn collect_sink_limit_zero_collects_nothing() {
     let mut p = Pipeline::builder().build().unwrap();
     let mut sink = CollectSink::with_limit(0);
-    let s = p
-        .run((0..5).map(|i| Ok::<_, Error>(frame(i))), &mut sink)
-        .unwrap();
+    let s = p.run(frames(5), &mut sink).unwrap();
     assert!(sink.items.is_empty());
     assert!(s.stopped_early);
 }
@@ -368,12 +373,7 @@ fn non_finite_values_survive_json_lines_as_nan() {
     use wifi_sensing_core::Registry;
     let mut f = frame(2);
     f.csi[[0, 0, 1]] = Complex32::new(f32::NAN, f32::INFINITY);
-    let mut buf = Vec::new();
-    {
-        let mut sink = JsonLinesSink::new(&mut buf);
-        sink.item(&Output::Frame(f.clone())).unwrap();
-        sink.finish(&Default::default()).unwrap();
-    }
+    let buf = json_lines_of(&f);
     let text = String::from_utf8(buf.clone()).unwrap();
     assert!(text.contains("null"), "JSON has no NaN: {text}");
     let mut cap = Registry::builtin()
@@ -389,12 +389,7 @@ fn non_finite_values_survive_json_lines_as_nan() {
 fn reformatted_json_lines_are_detected_and_analysis_lines_skipped() {
     use std::io::Cursor;
     use wifi_sensing_core::{CaptureFormat as F, Registry};
-    let mut buf = Vec::new();
-    {
-        let mut sink = JsonLinesSink::new(&mut buf);
-        sink.item(&Output::Frame(frame(4))).unwrap();
-        sink.finish(&Default::default()).unwrap();
-    }
+    let buf = json_lines_of(&frame(4));
     // keys sorted and spaced, as `jq -S .` would print them
     let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
     let sorted: std::collections::BTreeMap<String, serde_json::Value> =

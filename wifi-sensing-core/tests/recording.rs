@@ -102,6 +102,15 @@ fn read_all(bytes: Vec<u8>) -> (Vec<Record>, Option<Error>) {
     (out, err)
 }
 
+/// A simulated frame of `n` zero subcarriers.
+fn zero_frame(n: usize) -> CsiFrame {
+    CsiFrame::new(
+        CaptureFormat::Simulated,
+        Device::Simulator,
+        Array3::zeros((1, 1, n)),
+    )
+}
+
 fn vitals() -> Record {
     Record::Aux(AuxRecord {
         timestamp_ns: 17,
@@ -172,11 +181,7 @@ proptest! {
 
 #[test]
 fn cut_mid_frame_reports_offset() {
-    let f = CsiFrame::new(
-        CaptureFormat::Simulated,
-        Device::Simulator,
-        Array3::zeros((1, 1, 64)),
-    );
+    let f = zero_frame(64);
     let recs = vec![Record::Frame(f.clone()), Record::Frame(f)];
     let full = write_all(&recs);
     let (back, err) = read_all(full[..full.len() - 10].to_vec());
@@ -197,11 +202,7 @@ fn cut_mid_frame_reports_offset() {
 
 #[test]
 fn corrupt_entry_is_skipped_and_counted() {
-    let f = CsiFrame::new(
-        CaptureFormat::Simulated,
-        Device::Simulator,
-        Array3::zeros((1, 1, 8)),
-    );
+    let f = zero_frame(8);
     let recs = vec![
         Record::Frame(f.clone()),
         Record::Frame(f.clone()),

@@ -1,6 +1,8 @@
 //! Tests of the CSI simulator: physics, impairments, determinism, device shapes, exporters and
 //! the round trips through this crate's readers.
 
+mod common;
+
 use std::f64::consts::PI;
 
 use num_complex::{Complex32, Complex64};
@@ -598,12 +600,9 @@ fn esp32_output_round_trips_through_adr018() {
         else {
             panic!("not a frame")
         };
-        assert_eq!(g.csi, f.csi, "bit-exact CSI");
-        assert_eq!(g.sequence, f.sequence);
-        assert_eq!(g.rssi_dbm, f.rssi_dbm);
-        assert_eq!(g.noise_floor_dbm, f.noise_floor_dbm);
-        assert_eq!(g.channel, f.channel);
-        assert_eq!(g.center_freq_mhz, f.center_freq_mhz);
+        // bit-exact CSI and the radio fields the datagram carries
+        common::assert_same_fields!(g, f, "datagram";
+            csi, sequence, rssi_dbm, noise_floor_dbm, channel, center_freq_mhz);
         assert_eq!(g.node_id, 5);
         n += 1;
     }

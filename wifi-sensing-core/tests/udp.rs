@@ -1,14 +1,16 @@
 //! Live UDP source over loopback: frames arrive identical, garbage is counted and skipped.
 
+mod common;
+
 use std::net::UdpSocket;
 use std::time::Duration;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use wifi_sensing_core::formats::adr018::{self, CsiDatagram};
-use wifi_sensing_core::udp::UdpSource;
+use wifi_sensing_core::udp::{UdpSource, UdpStats};
 
-use wifi_sensing_core::{Capture, Record};
+use wifi_sensing_core::{Capture, CsiFrame, ReadStats, Record};
 
 /// Loopback UDP drops datagrams when the receiver falls behind by more than the socket buffer
 /// (e.g. on a loaded machine): the sender stays at most a few frames ahead of the receiver.
@@ -16,6 +18,55 @@ fn wait_window(received: &AtomicUsize, sent: usize) {
     let start = std::time::Instant::now();
     while sent > received.load(Ordering::SeqCst) + 8 && start.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// What a loopback run delivered: the frames in arrival order, the source's counters and the
+/// capture's statistics.
+struct Delivery {
+    frames: Vec<CsiFrame>,
+    udp: UdpStats,
+    read: ReadStats,
+}
+
+/// Sends `payloads` over loopback to a fresh [`UdpSource`], each one preceded by the garbage
+/// datagrams `junk(payload)` returns, with the sender paced by [`wait_window`]. Reads frames
+/// (malformed datagrams are counted and skipped; any other error fails the test) until one per
+/// payload has arrived or the source's 30 s safety stop ends the stream.
+fn over_loopback(
+    payloads: Vec<Vec<u8>>,
+    mut junk: impl FnMut(&[u8]) -> Vec<Vec<u8>> + Send + 'static,
+) -> Delivery {
+    let src = UdpSource::bind("127.0.0.1:0")
+        .unwrap()
+        .stop_after(Duration::from_secs(30));
+    let addr = src.local_addr().unwrap();
+    let stats = src.stats_handle();
+    let n = payloads.len();
+    let received = Arc::new(AtomicUsize::new(0));
+    let progress = Arc::clone(&received);
+    let sender = std::thread::spawn(move || {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for (i, p) in payloads.iter().enumerate() {
+            wait_window(&progress, i);
+            for j in junk(p) {
+                s.send_to(&j, addr).unwrap();
+            }
+            s.send_to(p, addr).unwrap();
+        }
+    });
+    let mut cap = Capture::new(Box::new(src)).skip_malformed(true);
+    let mut frames = Vec::new();
+    for f in (&mut cap).take(n) {
+        frames.push(f.unwrap());
+        received.store(frames.len(), Ordering::SeqCst);
+    }
+    sender.join().unwrap();
+    let udp = stats.lock().unwrap().clone();
+    Delivery {
+        frames,
+        udp,
+        read: cap.stats().clone(),
     }
 }
 
@@ -43,26 +94,22 @@ fn datagrams(n: u32, node: u8) -> Vec<(CsiDatagram, Vec<u8>)> {
 
 #[test]
 fn loopback_frames_identical_and_garbage_counted() {
-    let src = UdpSource::bind("127.0.0.1:0")
-        .unwrap()
-        .stop_after(Duration::from_secs(20));
-    let addr = src.local_addr().unwrap();
-    let stats = src.stats_handle();
     let sent = datagrams(40, 4);
-    let expected: Vec<_> = sent
+    let expected: Vec<CsiFrame> = sent
         .iter()
-        .map(|(_, b)| adr018::decode_datagram(b, 0, 0, wifi_sensing_core::Clock::Host).unwrap())
+        .map(|(_, b)| {
+            match adr018::decode_datagram(b, 0, 0, wifi_sensing_core::Clock::Host).unwrap() {
+                Record::Frame(f) => f,
+                other => panic!("not a frame: {other:?}"),
+            }
+        })
         .collect();
     let payloads: Vec<Vec<u8>> = sent.iter().map(|(_, b)| b.clone()).collect();
-    let received = Arc::new(AtomicUsize::new(0));
-    let progress = Arc::clone(&received);
-    let sender = std::thread::spawn(move || {
-        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let mut x = 0x1234_5678u32;
-        for (i, p) in payloads.iter().enumerate() {
-            wait_window(&progress, i);
-            // five garbage datagrams (random bytes, wrong magic, absurd lengths) per real frame
-            for g in 0..5 {
+    // five garbage datagrams (random bytes, wrong magic, absurd lengths) per real frame
+    let mut x = 0x1234_5678u32;
+    let got = over_loopback(payloads, move |_| {
+        (0..5)
+            .map(|g| {
                 x ^= x << 13;
                 x ^= x >> 17;
                 x ^= x << 5;
@@ -72,36 +119,21 @@ fn loopback_frames_identical_and_garbage_counted() {
                     junk[..4].copy_from_slice(&0xC511_0001u32.to_le_bytes()); // right magic, wrong size
                     junk[5] = 200;
                 }
-                s.send_to(&junk, addr).unwrap();
-            }
-            s.send_to(p, addr).unwrap();
-        }
+                junk
+            })
+            .collect()
     });
-    let mut cap = Capture::new(Box::new(src)).skip_malformed(true);
-    let mut got = Vec::new();
-    while got.len() < expected.len() {
-        match cap.next_record() {
-            Some(Ok(r)) => {
-                got.push(r);
-                received.store(got.len(), Ordering::SeqCst);
-            }
-            Some(Err(e)) => assert!(e.is_recoverable(), "unexpected fatal error {e}"),
-            None => break,
-        }
-    }
-    sender.join().unwrap();
-    assert_eq!(got.len(), expected.len(), "all real frames must arrive");
-    for (g, e) in got.iter().zip(&expected) {
-        let (Record::Frame(g), Record::Frame(e)) = (g, e) else {
-            panic!("not frames")
-        };
-        assert_eq!(g.csi, e.csi);
-        assert_eq!(g.sequence, e.sequence);
-        assert_eq!(g.rssi_dbm, e.rssi_dbm);
+    assert_eq!(
+        got.frames.len(),
+        expected.len(),
+        "all real frames must arrive"
+    );
+    for (g, e) in got.frames.iter().zip(&expected) {
+        common::assert_same_fields!(g, e, "ADR-018 frame"; csi, sequence, rssi_dbm);
         assert_eq!(g.node_id, 4);
         assert!(g.timestamp_ns > 0);
     }
-    let s = stats.lock().unwrap().clone();
+    let s = &got.udp;
     assert_eq!(s.frames, 40);
     assert_eq!(s.malformed, 200);
     assert_eq!(s.datagrams, 240);
@@ -109,7 +141,7 @@ fn loopback_frames_identical_and_garbage_counted() {
     // sequences 0..=10 then 22, 24, ... 78: one gap of 11 then gaps of 1 each -> 11 + 28 drops
     assert_eq!(node.dropped, 11 + 28);
     assert!(node.rate_hz().unwrap() > 0.0);
-    assert_eq!(cap.stats().malformed, 200);
+    assert_eq!(got.read.malformed, 200);
 }
 
 #[test]
@@ -156,36 +188,17 @@ fn real_capture_over_loopback_arrives_identical() {
             .unwrap()
         })
         .collect();
-    let src = UdpSource::bind("127.0.0.1:0")
-        .unwrap()
-        .stop_after(Duration::from_secs(30));
-    let addr = src.local_addr().unwrap();
-    let stats = src.stats_handle();
     let n = payloads.len();
-    let received = Arc::new(AtomicUsize::new(0));
-    let progress = Arc::clone(&received);
-    let sender = std::thread::spawn(move || {
-        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        for (i, p) in payloads.iter().enumerate() {
-            wait_window(&progress, i);
-            s.send_to(&p[..p.len() / 2], addr).unwrap(); // a cut datagram
-            s.send_to(&[0xFFu8; 300], addr).unwrap(); // not ADR-018
-            s.send_to(p, addr).unwrap();
-        }
+    // before each frame: a cut datagram, and one that is not ADR-018
+    let got = over_loopback(payloads, |p| {
+        vec![p[..p.len() / 2].to_vec(), vec![0xFFu8; 300]]
     });
-    let mut cap = Capture::new(Box::new(src)).skip_malformed(true);
-    let mut got = Vec::new();
-    for f in (&mut cap).take(n) {
-        got.push(f.unwrap());
-        received.store(got.len(), Ordering::SeqCst);
-    }
-    sender.join().unwrap();
-    assert_eq!(got.len(), n);
-    for (g, f) in got.iter().zip(&frames) {
+    assert_eq!(got.frames.len(), n);
+    for (g, f) in got.frames.iter().zip(&frames) {
         assert_eq!(g.csi, f.csi, "CSI must arrive bit-identical");
         assert_eq!(g.node_id, f.node_id);
     }
-    let s = stats.lock().unwrap().clone();
+    let s = &got.udp;
     assert_eq!(s.malformed, 2 * n as u64);
     for node in s.nodes.nodes().values() {
         assert_eq!(node.dropped, 0);
@@ -212,39 +225,17 @@ fn nexmon_datagrams_over_loopback_match_the_pcap_reader() {
         }
     }
     assert_eq!(payloads.len(), from_file.len());
-    let src = UdpSource::bind("127.0.0.1:0")
-        .unwrap()
-        .stop_after(Duration::from_secs(30));
-    let addr = src.local_addr().unwrap();
-    let stats = src.stats_handle();
     let n = payloads.len();
-    let received = Arc::new(AtomicUsize::new(0));
-    let progress = Arc::clone(&received);
-    let sender = std::thread::spawn(move || {
-        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        for (i, p) in payloads.iter().enumerate() {
-            wait_window(&progress, i);
-            s.send_to(&p[..20], addr).unwrap(); // Nexmon magic, but cut inside the CSI
-            s.send_to(p, addr).unwrap();
-        }
-    });
-    let mut cap = Capture::new(Box::new(src)).skip_malformed(true);
-    let mut got = Vec::new();
-    for f in (&mut cap).take(n) {
-        got.push(f.unwrap());
-        received.store(got.len(), Ordering::SeqCst);
-    }
-    sender.join().unwrap();
-    assert_eq!(got.len(), n);
-    for (g, f) in got.iter().zip(&from_file) {
+    // before each packet: its first 20 bytes (Nexmon magic, but cut inside the CSI)
+    let got = over_loopback(payloads, |p| vec![p[..20].to_vec()]);
+    assert_eq!(got.frames.len(), n);
+    for (g, f) in got.frames.iter().zip(&from_file) {
         assert_eq!(g.format, wifi_sensing_core::CaptureFormat::Nexmon);
-        assert_eq!(g.csi, f.csi);
-        assert_eq!(g.sequence, f.sequence);
-        assert_eq!(g.channel, f.channel);
+        common::assert_same_fields!(g, f, "Nexmon frame"; csi, sequence, channel);
         assert_eq!(g.bandwidth_mhz, Some(40));
         assert_eq!(g.subcarriers, f.subcarriers);
     }
-    let s = stats.lock().unwrap().clone();
+    let s = &got.udp;
     assert_eq!(s.nexmon_frames, n as u64);
     assert_eq!(s.malformed, n as u64);
 }
