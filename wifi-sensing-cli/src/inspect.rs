@@ -28,6 +28,8 @@ struct Report {
     rssi_dbm_max: Option<f32>,
     dropped_frames: u64,
     malformed_records: u64,
+    /// Packets or records without CSI that the reader passed over (a pcap's other traffic).
+    passed_over: u64,
     issues: Vec<String>,
     truncated: Option<String>,
     error: Option<String>,
@@ -116,6 +118,7 @@ pub(crate) fn inspect(mut opened: OpenedInput, json: bool) -> Result<()> {
     }
     let stats: &ReadStats = opened.capture.stats();
     r.malformed_records = stats.malformed;
+    r.passed_over = stats.passed_over;
     r.issues = stats
         .issues
         .iter()
@@ -198,6 +201,13 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
                 ),
                 None => "drops not measurable (no sequence numbers)".to_string(),
             }
+        )?;
+    }
+    if r.passed_over > 0 {
+        writeln!(
+            out,
+            "passed over: {} packets/records without CSI",
+            r.passed_over
         )?;
     }
     writeln!(out, "malformed:   {}", r.malformed_records)?;

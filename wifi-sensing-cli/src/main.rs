@@ -17,7 +17,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use wifi_sensing_core::{
-    CaptureFormat, JsonLinesSink, OnMalformed, Output, Pipeline, RecordingSink, Sink, Summary,
+    CaptureFormat, JsonLinesSink, OnMalformed, Output, Pipeline, ReadStats, RecordingSink, Sink,
+    Summary,
 };
 
 use crate::input::{InputSpec, OpenedInput};
@@ -38,9 +39,9 @@ enum Command {
     /// Summarise a capture: format, device, frames, duration, per-node rate, shapes, channels,
     /// RSSI range, drops and malformed records.
     Inspect {
-        /// A file (format auto-detected), `udp://HOST:PORT` (live) or `-` (stdin).
         #[command(flatten)]
         reader: ReaderFlags,
+        /// A file (format auto-detected), `udp://HOST:PORT` (live) or `-` (stdin).
         input: String,
         /// Read the input as this format instead of detecting it (see `wifi-sensing formats`).
         #[arg(long)]
@@ -54,9 +55,9 @@ enum Command {
     },
     /// Convert a capture to a native recording (`.csirec`) or JSON Lines (`.jsonl`, or `-` for stdout).
     Convert {
-        /// A file (format auto-detected), `udp://HOST:PORT` or `-`.
         #[command(flatten)]
         reader: ReaderFlags,
+        /// A file (format auto-detected), `udp://HOST:PORT` or `-`.
         input: String,
         /// Output file: `.csirec` or `.jsonl`; `-` writes JSON Lines to stdout.
         #[arg(short, long)]
@@ -84,9 +85,9 @@ enum Command {
     },
     /// Run the pipeline and print JSON Lines records to stdout.
     Run {
-        /// A file (format auto-detected), `udp://HOST:PORT` (live) or `-` (stdin).
         #[command(flatten)]
         reader: ReaderFlags,
+        /// A file (format auto-detected), `udp://HOST:PORT` (live) or `-` (stdin).
         input: String,
         /// Read the input as this format instead of detecting it.
         #[arg(long)]
@@ -290,10 +291,27 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("wifi-sensing: error: {e:#}");
+            eprintln!("wifi-sensing: error: {}", error_chain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes joined by ": ", leaving out a cause whose text the message so far
+/// already ends with (library errors often print their source as part of their own text).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if msg.ends_with(&text) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
 }
 
 fn dispatch(cmd: Command, log: &Log) -> Result<()> {
@@ -393,11 +411,22 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
     }
 }
 
-fn report_summary(s: &Summary, log: &Log) {
+fn report_summary(s: &Summary, read: &ReadStats, log: &Log) {
     log.info(format_args!(
         "{} frames in, {} out, {} non-CSI records, {} analyses, {} malformed skipped",
         s.frames_in, s.frames_out, s.aux_records, s.analyses, s.malformed
     ));
+    if read.passed_over > 0 {
+        let n = read.passed_over;
+        if s.frames_in == 0 && s.aux_records == 0 {
+            log.warn(format_args!(
+                "no CSI found: all {n} packets/records were passed over (Nexmon CSI is looked for \
+                 on UDP port 5500 unless --nexmon-port says otherwise)"
+            ));
+        } else {
+            log.info(format_args!("{n} packets/records without CSI passed over"));
+        }
+    }
     for i in s.issues.iter().take(5) {
         log.warn(format_args!("skipped: {}", i.message));
     }
@@ -472,7 +501,7 @@ fn run(
     };
     bar.finish();
     let summary = summary?;
-    report_summary(&summary, log);
+    report_summary(&summary, opened.capture.stats(), log);
     Ok(())
 }
 
@@ -510,7 +539,7 @@ fn convert(mut opened: OpenedInput, output: &str, strict: bool, log: &Log) -> Re
         bail!("cannot tell the output format of {output:?}: use a .csirec or .jsonl name, or - for stdout");
     };
     bar.finish();
-    report_summary(&summary, log);
+    report_summary(&summary, opened.capture.stats(), log);
     Ok(())
 }
 

@@ -249,11 +249,44 @@ fn bad_inputs_give_clear_errors() {
         assert_eq!(out.status.code(), Some(1), "{path}: {err}");
         assert!(err.contains(want), "{path}: stderr lacks {want:?}: {err}");
         assert!(!err.contains("panicked"));
+        // the cause is printed once, not once by the error and again as its source
+        assert!(err.matches("(os error").count() <= 1, "{err}");
     }
     // a cut recording: complete frames are printed, the cut is reported, exit 0
     let out = run_ok(&["run", cut.to_str().unwrap()]);
     assert_eq!(json_lines(&out.stdout).len(), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("ends inside a record"));
+}
+
+#[test]
+fn pcap_without_csi_is_reported_not_silent() {
+    use wifi_sensing_core::formats::pcap::{PcapWriter, TsResolution};
+    let d = tmpdir("nocsi");
+    let path = d.join("arp_only.pcap");
+    let mut w = PcapWriter::new(Vec::new(), TsResolution::Micro).unwrap();
+    for i in 0..4 {
+        let mut arp = vec![0xFF; 6];
+        arp.extend_from_slice(&[0, 1, 2, 3, 4, 5, 0x08, 0x06]);
+        arp.extend_from_slice(&[0; 28]);
+        w.write_packet(i * 1000, &arp).unwrap();
+    }
+    std::fs::write(&path, w.into_inner().unwrap()).unwrap();
+    let p = path.to_str().unwrap();
+    let v = inspect_json(p);
+    assert_eq!(
+        (v["frames"].as_u64(), v["passed_over"].as_u64()),
+        (Some(0), Some(4))
+    );
+    let text = run_ok(&["inspect", p]);
+    assert!(String::from_utf8_lossy(&text.stdout)
+        .contains("passed over: 4 packets/records without CSI"));
+    let out = run_ok(&["run", p]);
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no CSI found: all 4 packets/records were passed over"),
+        "{err}"
+    );
 }
 
 #[test]
