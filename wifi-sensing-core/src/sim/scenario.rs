@@ -354,6 +354,24 @@ fn cfg_err(msg: String) -> Error {
     Error::Config(msg)
 }
 
+/// Checks that each coordinate of `p` lies inside the room (`size`, in m, from the origin).
+fn check_inside(what: &str, p: &[f64], size: [f64; 3]) -> Result<()> {
+    for (i, (&v, hi)) in p.iter().zip(size).enumerate() {
+        check_range(&format!("{what}[{i}]"), v, 0.0, hi, "m (inside the room)")?;
+    }
+    Ok(())
+}
+
+/// Checks a list length against its limit.
+fn check_count(what: &str, items: &str, n: usize, max: usize) -> Result<()> {
+    if n > max {
+        return Err(cfg_err(format!(
+            "{what}: {n} {items} exceed the limit {max}"
+        )));
+    }
+    Ok(())
+}
+
 fn check_range(what: &str, v: f64, lo: f64, hi: f64, unit: &str) -> Result<()> {
     if v.is_finite() && v >= lo && v <= hi {
         Ok(())
@@ -577,25 +595,13 @@ impl Scenario {
             1.0,
             "",
         )?;
-        if self.room.reflectors.len() > limits::MAX_REFLECTORS {
-            return Err(cfg_err(format!(
-                "room.reflectors: {} reflectors exceed the limit {}",
-                self.room.reflectors.len(),
-                limits::MAX_REFLECTORS
-            )));
-        }
-        let inside3 = |what: &str, p: [f64; 3]| -> Result<()> {
-            for i in 0..3 {
-                check_range(
-                    &format!("{what}[{i}]"),
-                    p[i],
-                    0.0,
-                    size[i],
-                    "m (inside the room)",
-                )?;
-            }
-            Ok(())
-        };
+        check_count(
+            "room.reflectors",
+            "reflectors",
+            self.room.reflectors.len(),
+            limits::MAX_REFLECTORS,
+        )?;
+        let inside3 = |what: &str, p: [f64; 3]| check_inside(what, &p, size);
         for (i, r) in self.room.reflectors.iter().enumerate() {
             inside3(&format!("room.reflectors[{i}].position_m"), r.position_m)?;
             check_range(
@@ -700,25 +706,13 @@ impl Scenario {
                 imp.drop_prob
             )));
         }
-        if self.timeline.len() > limits::MAX_SEGMENTS {
-            return Err(cfg_err(format!(
-                "timeline: {} segments exceed the limit {}",
-                self.timeline.len(),
-                limits::MAX_SEGMENTS
-            )));
-        }
-        let inside2 = |what: &str, p: [f64; 2]| -> Result<()> {
-            for i in 0..2 {
-                check_range(
-                    &format!("{what}[{i}]"),
-                    p[i],
-                    0.0,
-                    size[i],
-                    "m (inside the room)",
-                )?;
-            }
-            Ok(())
-        };
+        check_count(
+            "timeline",
+            "segments",
+            self.timeline.len(),
+            limits::MAX_SEGMENTS,
+        )?;
+        let inside2 = |what: &str, p: [f64; 2]| check_inside(what, &p, size);
         let mut total = 0.0;
         for (i, seg) in self.timeline.iter().enumerate() {
             let w = format!("timeline[{i}]");
@@ -1271,6 +1265,18 @@ mod tests {
                 "not both",
             ),
         ];
+        let walk_out =
+            r#"{"timeline": [{"activity": "walk", "path_m": [[1, 1], [99, 1]], "speed_m_s": 1}]}"#;
+        let one = r#"{"position_m": [1, 1, 1], "rcs_m2": 1}"#;
+        let many = vec![one; limits::MAX_REFLECTORS + 1].join(",");
+        let crowded = format!(r#"{{"duration_s": 1, "room": {{"reflectors": [{many}]}}}}"#);
+        let bad = bad.into_iter().chain([
+            (
+                walk_out,
+                "timeline[0].path_m[1][0] must be a finite number in [0,",
+            ),
+            (crowded.as_str(), "reflectors exceed the limit"),
+        ]);
         for (doc, want) in bad {
             let e = Scenario::from_json_str(doc).unwrap_err();
             assert!(matches!(e, Error::Config(_)));
