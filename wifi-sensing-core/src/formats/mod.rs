@@ -12,4 +12,5 @@ pub mod nexmon;
 pub mod pcap;
 pub mod picoscenes;
 pub mod ruview;
+pub(crate) mod text;
 pub mod tones;
