@@ -328,23 +328,20 @@ impl<'a> Columns<'a> {
     /// Column `i` as a decimal integer ([`parse_int`]).
     #[inline]
     pub(crate) fn int(&self, i: usize) -> std::result::Result<i64, String> {
-        let col = self.cols[i];
-        parse_int(col).ok_or_else(|| {
-            format!(
-                "column {} `{}` = `{}` is not an integer",
-                i + 1,
-                self.names[i],
-                String::from_utf8_lossy(&col[..col.len().min(24)])
-            )
-        })
+        match parse_int(self.cols[i]) {
+            Some(v) => Ok(v),
+            None => Err(self.not_an_integer(i)),
+        }
     }
 
     /// Column `i` as a decimal integer that fits in an `i32`.
     #[inline]
     pub(crate) fn int32(&self, i: usize) -> std::result::Result<i32, String> {
         let v = self.int(i)?;
-        i32::try_from(v)
-            .map_err(|_| format!("column {} `{}` = {v} is out of range", i + 1, self.names[i]))
+        match i32::try_from(v) {
+            Ok(v) => Ok(v),
+            Err(_) => Err(self.out_of_range(i, v)),
+        }
     }
 
     /// [`Columns::int32`] of a column the line may not have (`None`: `Ok(None)`).
@@ -356,14 +353,41 @@ impl<'a> Columns<'a> {
     /// Column `i` as a MAC address ([`parse_mac`]).
     #[inline]
     pub(crate) fn mac(&self, i: usize) -> std::result::Result<[u8; 6], String> {
-        parse_mac(self.cols[i]).ok_or_else(|| {
-            format!(
-                "column {} `{}` = `{}` is not a MAC address",
-                i + 1,
-                self.names[i],
-                String::from_utf8_lossy(self.cols[i])
-            )
-        })
+        match parse_mac(self.cols[i]) {
+            Some(mac) => Ok(mac),
+            None => Err(self.not_a_mac(i)),
+        }
+    }
+
+    // The error texts, kept out of line so that the accessors inline into the parsers.
+
+    #[cold]
+    #[inline(never)]
+    fn not_an_integer(&self, i: usize) -> String {
+        let col = self.cols[i];
+        format!(
+            "column {} `{}` = `{}` is not an integer",
+            i + 1,
+            self.names[i],
+            String::from_utf8_lossy(&col[..col.len().min(24)])
+        )
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn out_of_range(&self, i: usize, v: i64) -> String {
+        format!("column {} `{}` = {v} is out of range", i + 1, self.names[i])
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn not_a_mac(&self, i: usize) -> String {
+        format!(
+            "column {} `{}` = `{}` is not a MAC address",
+            i + 1,
+            self.names[i],
+            String::from_utf8_lossy(self.cols[i])
+        )
     }
 }
 

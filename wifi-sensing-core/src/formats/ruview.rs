@@ -155,6 +155,8 @@ fn parse_magic(s: &str) -> Option<u32> {
 }
 
 /// Decodes the `iq_hex` string into `[imag, real]` pairs.
+// Not inlined: inlined into the record loop, the hex loop compiles to slower code.
+#[inline(never)]
 fn decode_iq(hex: &[u8], pairs: usize) -> std::result::Result<Vec<Complex32>, String> {
     if hex.len() != 4 * pairs {
         return Err(format!(
