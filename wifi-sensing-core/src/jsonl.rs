@@ -242,8 +242,7 @@ pub fn to_value(item: &Output) -> Result<Value> {
 /// [`Error::Malformed`] (counted, with its line number) rather than dropped silently. Lines of
 /// another schema version, or that do not parse, are malformed too.
 pub struct JsonLinesReader {
-    lines: crate::formats::esp32::LineReader,
-    done: bool,
+    lines: crate::formats::text::LineReader,
 }
 
 impl std::fmt::Debug for JsonLinesReader {
@@ -266,12 +265,11 @@ impl JsonLinesReader {
     /// A reader over `input` with the limits of `options`.
     pub fn new(input: crate::Input, options: &crate::ReaderOptions) -> Self {
         JsonLinesReader {
-            lines: crate::formats::esp32::LineReader::new(
+            lines: crate::formats::text::LineReader::new(
                 input,
                 CaptureFormat::JsonLines,
                 options.limits.max_record_bytes,
             ),
-            done: false,
         }
     }
 
@@ -375,33 +373,7 @@ impl crate::CaptureReader for JsonLinesReader {
     }
 
     fn next_record(&mut self) -> Option<Result<crate::Record>> {
-        use crate::formats::esp32::{trim, LineStatus};
-        loop {
-            if self.done {
-                return None;
-            }
-            match self.lines.next_line() {
-                Ok(LineStatus::Line) => {}
-                Ok(LineStatus::Eof) => {
-                    self.done = true;
-                    return None;
-                }
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-            }
-            let line = trim(&self.lines.buf);
-            if line.is_empty() {
-                continue;
-            }
-            return Some(Self::parse(line).map_err(|reason| Error::Malformed {
-                format: CaptureFormat::JsonLines,
-                offset: self.lines.offset,
-                line: Some(self.lines.line),
-                reason,
-            }));
-        }
+        self.lines.next_record(|line, _| Some(Self::parse(line)))
     }
 
     fn position(&self) -> u64 {
@@ -410,11 +382,7 @@ impl crate::CaptureReader for JsonLinesReader {
 }
 
 fn probe(prefix: &[u8]) -> crate::reader::Confidence {
-    let Some(first) = prefix
-        .split(|&b| b == b'\n')
-        .map(crate::formats::esp32::trim)
-        .find(|l| !l.is_empty())
-    else {
+    let Some(first) = crate::formats::text::first_line(prefix) else {
         return 0;
     };
     if first.first() != Some(&b'{') {

@@ -9,24 +9,28 @@
 //! value `k` is `buf[2k+1] + j·buf[2k]`. The often-junk first 4 bytes ("first word invalid") are
 //! kept as pairs 0 and 1, as every peer and the golden files do.
 //!
-//! The text readers share a bounded line reader (each line goes into one reused buffer; a line
-//! longer than [`Limits::max_record_bytes`](crate::Limits) ends the stream with
-//! [`Error::LimitExceeded`]) and small hand-written number parsers that work on bytes.
+//! The text readers read their input line by line into one reused buffer; a line longer than
+//! [`Limits::max_record_bytes`](crate::Limits) ends the stream with
+//! [`Error::LimitExceeded`](crate::Error::LimitExceeded). The two CSV readers also share their
+//! record loop (header lines skipped), the column accessors behind their error messages, the
+//! construction of a frame from a line's values and the probe; the small hand-written number
+//! parsers below work on bytes without allocating.
 
-use std::io::{BufRead, Read};
-
+use ndarray::Array3;
 use num_complex::Complex32;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::frame::CaptureFormat;
-use crate::reader::Input;
+use crate::error::Result;
+use crate::formats::text::{looks_like_text, prefix_lines, LineReader};
+use crate::frame::{channel_to_freq_mhz, CaptureFormat, Clock, CsiFrame, Device, FormatMeta};
+use crate::reader::{Confidence, Input, ReaderOptions};
+use crate::record::Record;
 
 /// ESP32 receive-control and format fields. Every field is optional because each ESP32 format
 /// carries a different subset; names follow the ESP-IDF `wifi_pkt_rx_ctrl_t` fields and the peer
 /// parsers' column names.
 ///
-/// Fields that map onto [`CsiFrame`](crate::CsiFrame) fields are stored there, not here: `mac`
+/// Fields that map onto [`CsiFrame`] fields are stored there, not here: `mac`
 /// (`CsiFrame::mac`), `rssi` (`rssi_dbm`), `noise_floor` (`noise_floor_dbm`) and `channel`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Esp32Meta {
@@ -187,18 +191,6 @@ pub fn parse_mac(s: &[u8]) -> Option<[u8; 6]> {
     Some(mac)
 }
 
-/// Trims ASCII spaces, tabs and carriage returns on both sides.
-#[inline]
-pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t' | b'\r', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t' | b'\r'] = s {
-        s = rest;
-    }
-    s
-}
-
 /// Parses a decimal integer (optional sign, at most 18 digits) from bytes, without allocating.
 ///
 /// ```
@@ -287,171 +279,267 @@ pub fn parse_decimal(s: &[u8]) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-/// Iterates over the lines of a prefix (for probes), without the line terminators.
-pub(crate) fn prefix_lines(prefix: &[u8]) -> impl Iterator<Item = &[u8]> {
-    prefix.split(|&b| b == b'\n').map(trim)
+/// The `bandwidth` (cwb) bit in MHz: 0 → 20, 1 → 40, anything else unknown.
+pub(crate) fn cwb_to_mhz(cwb: i32) -> Option<u16> {
+    match cwb {
+        0 => Some(20),
+        1 => Some(40),
+        _ => None,
+    }
 }
 
-/// `true` when the prefix looks like text (no NUL and few control bytes), for the CSV probes.
-pub(crate) fn looks_like_text(prefix: &[u8]) -> bool {
-    // stops at the first binary byte, so binary captures are rejected after a few bytes
-    !prefix
-        .iter()
-        .any(|&b| b == 0 || (b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t')))
+/// Checks that a (trimmed, non-header) line of either ESP32 CSV format starts with `CSI_DATA,`.
+pub(crate) fn expect_csi_data(line: &[u8]) -> std::result::Result<(), String> {
+    if line.starts_with(b"CSI_DATA,") {
+        return Ok(());
+    }
+    let shown = String::from_utf8_lossy(&line[..line.len().min(24)]).into_owned();
+    Err(format!(
+        "line does not start with `CSI_DATA,` (starts `{shown}`)"
+    ))
 }
 
-/// What [`LineReader::next_line`] found.
-pub(crate) enum LineStatus {
-    /// A line (without `\n` / `\r\n`) is in [`LineReader::buf`].
-    Line,
-    /// End of input.
-    Eof,
+/// Refuses a line of more than `max_pairs` CSI pairs
+/// ([`Limits::max_csi_values`](crate::Limits)).
+pub(crate) fn check_pair_limit(pairs: usize, max_pairs: usize) -> std::result::Result<(), String> {
+    if pairs > max_pairs {
+        return Err(format!(
+            "{pairs} CSI pairs exceed the limit max_csi_values = {max_pairs}"
+        ));
+    }
+    Ok(())
 }
 
-/// A line reader over an [`Input`] that keeps one reused buffer, tracks the byte offset and the
-/// 1-based number of the current line, and refuses lines longer than a limit.
-pub(crate) struct LineReader {
-    input: Input,
-    /// The current line, without its terminator.
-    pub buf: Vec<u8>,
-    /// Byte offset of the current line's first byte.
-    pub offset: u64,
-    /// 1-based number of the current line.
-    pub line: u64,
-    next_offset: u64,
+/// The comma-separated columns of one ESP32 CSV line (split and trimmed) together with the
+/// names its format gives them. The accessors' errors name the column (1-based) and show its
+/// text, cut to 24 bytes for numbers.
+pub(crate) struct Columns<'a> {
+    cols: &'a [&'a [u8]],
+    names: &'static [&'static str],
+}
+
+impl<'a> Columns<'a> {
+    /// Columns `cols`, named `names[i]` (at least as many names as columns).
+    #[inline]
+    pub(crate) fn new(cols: &'a [&'a [u8]], names: &'static [&'static str]) -> Self {
+        Columns { cols, names }
+    }
+
+    /// Column `i` as a decimal integer ([`parse_int`]).
+    #[inline]
+    pub(crate) fn int(&self, i: usize) -> std::result::Result<i64, String> {
+        match parse_int(self.cols[i]) {
+            Some(v) => Ok(v),
+            None => Err(self.not_an_integer(i)),
+        }
+    }
+
+    /// Column `i` as a decimal integer that fits in an `i32`.
+    #[inline]
+    pub(crate) fn int32(&self, i: usize) -> std::result::Result<i32, String> {
+        let v = self.int(i)?;
+        match i32::try_from(v) {
+            Ok(v) => Ok(v),
+            Err(_) => Err(self.out_of_range(i, v)),
+        }
+    }
+
+    /// [`Columns::int32`] of a column the line may not have (`None`: `Ok(None)`).
+    #[inline]
+    pub(crate) fn opt32(&self, i: Option<usize>) -> std::result::Result<Option<i32>, String> {
+        i.map(|i| self.int32(i)).transpose()
+    }
+
+    /// Column `i` as a MAC address ([`parse_mac`]).
+    #[inline]
+    pub(crate) fn mac(&self, i: usize) -> std::result::Result<[u8; 6], String> {
+        match parse_mac(self.cols[i]) {
+            Some(mac) => Ok(mac),
+            None => Err(self.not_a_mac(i)),
+        }
+    }
+
+    // The error texts, kept out of line so that the accessors inline into the parsers.
+
+    #[cold]
+    #[inline(never)]
+    fn not_an_integer(&self, i: usize) -> String {
+        let col = self.cols[i];
+        format!(
+            "column {} `{}` = `{}` is not an integer",
+            i + 1,
+            self.names[i],
+            String::from_utf8_lossy(&col[..col.len().min(24)])
+        )
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn out_of_range(&self, i: usize, v: i64) -> String {
+        format!("column {} `{}` = {v} is out of range", i + 1, self.names[i])
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn not_a_mac(&self, i: usize) -> String {
+        format!(
+            "column {} `{}` = `{}` is not a MAC address",
+            i + 1,
+            self.names[i],
+            String::from_utf8_lossy(self.cols[i])
+        )
+    }
+}
+
+/// The receive fields of an ESP32 CSV line that go to [`CsiFrame`] fields rather than to
+/// [`Esp32Meta`].
+pub(crate) struct CsvRx {
+    /// `mac` column → [`CsiFrame::mac`].
+    pub(crate) mac: [u8; 6],
+    /// `rssi` column → [`CsiFrame::rssi_dbm`].
+    pub(crate) rssi: i32,
+    /// `noise_floor` column → [`CsiFrame::noise_floor_dbm`].
+    pub(crate) noise_floor: i32,
+    /// `channel` column → [`CsiFrame::channel`] and [`CsiFrame::center_freq_mhz`].
+    pub(crate) channel: u16,
+}
+
+/// The frame of one ESP32 CSV line, as both CSV formats define it: the `[imag, real]` `values`
+/// (an even count, checked by the caller) as CSI of shape `[1, 1, values/2]`, the `rx` fields,
+/// and from the meta: `timestamp_ns = local_timestamp × 1000` (radio µs timer) with
+/// [`Clock::Device`], `bandwidth_mhz` from the cwb bit, and LLTF subcarrier indices where
+/// [`lltf_subcarriers`] knows them from the secondary channel, for [`Device::Esp32`] lines only
+/// (C5/C6 buffers are laid out otherwise). `meta.line` and `sequence` are left to the caller.
+pub(crate) fn csv_frame(
     format: CaptureFormat,
-    max_line: usize,
+    device: Device,
+    values: &[i16],
+    rx: CsvRx,
+    meta: Esp32Meta,
+) -> std::result::Result<CsiFrame, String> {
+    let pairs = values.len() / 2;
+    let csi = Array3::from_shape_vec((1, 1, pairs), pairs_to_complex(values))
+        .map_err(|e| format!("internal shape error: {e}"))?;
+    let mut f = CsiFrame::new(format, device, csi);
+    // 18 digits at most (`parse_int`), so the product fits in i64.
+    f.timestamp_ns = meta.local_timestamp.map_or(0, |t| t.saturating_mul(1000));
+    f.clock = Clock::Device;
+    f.mac = Some(rx.mac);
+    f.rssi_dbm = Some(rx.rssi as f32);
+    f.noise_floor_dbm = Some(rx.noise_floor as f32);
+    f.channel = Some(rx.channel);
+    f.center_freq_mhz = channel_to_freq_mhz(rx.channel);
+    f.bandwidth_mhz = meta.bandwidth.and_then(cwb_to_mhz);
+    f.subcarriers = if device == Device::Esp32 {
+        lltf_subcarriers(pairs, meta.secondary_channel)
+    } else {
+        None
+    };
+    f.meta = FormatMeta::Esp32(Box::new(meta));
+    Ok(f)
 }
 
-impl LineReader {
-    /// A reader of `input` that accepts lines of up to `max_line` bytes.
-    pub fn new(input: Input, format: CaptureFormat, max_line: usize) -> Self {
-        LineReader {
-            input,
-            buf: Vec::with_capacity(1024),
-            offset: 0,
-            line: 0,
-            next_offset: 0,
-            format,
-            max_line: max_line.max(1),
-        }
-    }
+/// How the CSI array of a `CSI_DATA,` line is written: what tells the two ESP32 CSV formats
+/// apart in their probes.
+pub(crate) enum CsiDataArray<'a> {
+    /// `"[` somewhere in the line: esp-csi's quoted JSON array.
+    Quoted,
+    /// `,[` (and no `"[`): ESP32-CSI-Tool's bracketed array.
+    Bracketed,
+    /// Neither (the prefix ended before the array): the line's second column, to decide on.
+    CutOff(&'a [u8]),
+}
 
-    /// Bytes consumed so far.
-    pub fn position(&self) -> u64 {
-        self.next_offset
-    }
+/// The array form of a `CSI_DATA,` line; `None` for any other line.
+pub(crate) fn csi_data_array(line: &[u8]) -> Option<CsiDataArray<'_>> {
+    let rest = line.strip_prefix(b"CSI_DATA,")?;
+    Some(if line.windows(2).any(|w| w == b"\"[") {
+        CsiDataArray::Quoted
+    } else if line.windows(2).any(|w| w == b",[") {
+        CsiDataArray::Bracketed
+    } else {
+        CsiDataArray::CutOff(rest.split(|&b| b == b',').next().unwrap_or_default())
+    })
+}
 
-    /// Reads the next line into `buf`.
-    ///
-    /// Errors (both end the stream): [`Error::Io`], and [`Error::LimitExceeded`] for a line
-    /// longer than the limit (nothing beyond the limit is buffered).
-    pub fn next_line(&mut self) -> Result<LineStatus> {
-        self.buf.clear();
-        self.offset = self.next_offset;
-        let cap = self.max_line as u64 + 1;
-        let n = (&mut self.input)
-            .take(cap)
-            .read_until(b'\n', &mut self.buf)
-            .map_err(|e| {
-                Error::io(
-                    format!("{}: read error at byte {}", self.format, self.offset),
-                    e,
-                )
-            })?;
-        if n == 0 {
-            return Ok(LineStatus::Eof);
-        }
-        self.next_offset += n as u64;
-        self.line += 1;
-        if self.buf.last() == Some(&b'\n') {
-            self.buf.pop();
-            if self.buf.last() == Some(&b'\r') {
-                self.buf.pop();
-            }
-        } else if self.buf.len() > self.max_line {
-            return Err(Error::LimitExceeded {
-                format: self.format,
-                offset: self.offset,
-                what: "line length (bytes)",
-                value: self.buf.len() as u64,
-                limit: self.max_line as u64,
-            });
-        }
-        Ok(LineStatus::Line)
+/// The probe of both ESP32 CSV formats around the format's `line_score`: the first non-empty
+/// line of the prefix scores in full; a matching line further down (after boot messages of a
+/// serial log) scores at most 60; a line that starts like a CSI text line of any format
+/// (`CSI_DATA,`, `type,`, `{`) but scores 0 decides against the format. Binary prefixes and
+/// prefixes whose first 64 non-empty lines decide nothing score 0.
+pub(crate) fn probe_csv_lines(prefix: &[u8], line_score: fn(&[u8]) -> Confidence) -> Confidence {
+    if !looks_like_text(prefix) {
+        return 0;
     }
+    for (i, line) in prefix_lines(prefix)
+        .filter(|l| !l.is_empty())
+        .take(64)
+        .enumerate()
+    {
+        let score = line_score(line);
+        if score > 0 {
+            return if i == 0 { score } else { score.min(60) };
+        }
+        if line.starts_with(b"CSI_DATA,") || line.starts_with(b"type,") || line.starts_with(b"{") {
+            // another CSI text format decides this input
+            return 0;
+        }
+    }
+    0
 }
 
 /// Parses one CSV line into a frame, reusing `values`; `Err` is the reason the line is malformed.
 pub(crate) type ParseLine =
-    fn(&[u8], &mut Vec<i16>, usize) -> std::result::Result<crate::CsiFrame, String>;
+    fn(&[u8], &mut Vec<i16>, usize) -> std::result::Result<CsiFrame, String>;
 
-/// The line loop shared by the two ESP32 CSV readers: skips empty and header lines, parses the
-/// others with the format's [`ParseLine`], reports malformed lines with line number and offset.
+/// The record loop shared by the two ESP32 CSV readers: the [`LineReader`] loop with header
+/// lines (`type,...`) skipped as well, the others parsed by the format's [`ParseLine`] and
+/// numbered in `meta.line`.
 pub(crate) struct CsvLines {
     lines: LineReader,
     values: Vec<i16>,
     max_pairs: usize,
-    done: bool,
-    format: crate::CaptureFormat,
     parse: ParseLine,
 }
 
 impl CsvLines {
+    /// A loop over `input` with the limits of `options`.
     pub(crate) fn new(
-        input: crate::Input,
-        format: crate::CaptureFormat,
-        options: &crate::ReaderOptions,
+        input: Input,
+        format: CaptureFormat,
+        options: &ReaderOptions,
         parse: ParseLine,
     ) -> Self {
         CsvLines {
             lines: LineReader::new(input, format, options.limits.max_record_bytes),
             values: Vec::with_capacity(512),
             max_pairs: options.limits.max_csi_values,
-            done: false,
-            format,
             parse,
         }
     }
 
-    pub(crate) fn next_record(&mut self) -> Option<crate::Result<crate::Record>> {
-        loop {
-            if self.done {
+    /// See [`CaptureReader::next_record`](crate::CaptureReader::next_record).
+    pub(crate) fn next_record(&mut self) -> Option<Result<Record>> {
+        let CsvLines {
+            lines,
+            values,
+            max_pairs,
+            parse,
+        } = self;
+        lines.next_record(|line, line_no| {
+            if line.starts_with(b"type,") {
                 return None;
             }
-            match self.lines.next_line() {
-                Ok(LineStatus::Line) => {}
-                Ok(LineStatus::Eof) => {
-                    self.done = true;
-                    return None;
+            Some(parse(line, values, *max_pairs).map(|mut f| {
+                if let FormatMeta::Esp32(m) = &mut f.meta {
+                    m.line = Some(line_no);
                 }
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-            }
-            let line = trim(&self.lines.buf);
-            if line.is_empty() || line.starts_with(b"type,") {
-                continue;
-            }
-            let line_no = self.lines.line;
-            return Some(match (self.parse)(line, &mut self.values, self.max_pairs) {
-                Ok(mut f) => {
-                    if let crate::FormatMeta::Esp32(m) = &mut f.meta {
-                        m.line = Some(line_no);
-                    }
-                    Ok(crate::Record::Frame(f))
-                }
-                Err(reason) => Err(crate::Error::Malformed {
-                    format: self.format,
-                    offset: self.lines.offset,
-                    line: Some(line_no),
-                    reason,
-                }),
-            });
-        }
+                Record::Frame(f)
+            }))
+        })
     }
 
+    /// See [`CaptureReader::position`](crate::CaptureReader::position).
     pub(crate) fn position(&self) -> u64 {
         self.lines.position()
     }
@@ -460,7 +548,6 @@ impl CsvLines {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Cursor;
 
     #[test]
     fn lltf_table() {
@@ -523,47 +610,75 @@ mod tests {
     }
 
     #[test]
-    fn line_reader_offsets_and_limit() {
-        let data = b"ab\r\ncde\n\nlast".to_vec();
-        let mut r = LineReader::new(Box::new(Cursor::new(data)), CaptureFormat::Esp32Csv, 8);
-        let mut got = Vec::new();
-        while let LineStatus::Line = r.next_line().unwrap() {
-            got.push((r.line, r.offset, r.buf.clone()));
-        }
+    fn column_errors_name_the_column() {
+        let cols: [&[u8]; 4] = [b"CSI_DATA", b"99999999999", b"11:22:33", b"-5"];
+        let c = Columns::new(&cols, &["type", "big", "mac", "rssi"]);
+        assert_eq!(c.int(3), Ok(-5));
+        assert_eq!(c.opt32(Some(3)), Ok(Some(-5)));
+        assert_eq!(c.opt32(None), Ok(None));
         assert_eq!(
-            got,
-            vec![
-                (1, 0, b"ab".to_vec()),
-                (2, 4, b"cde".to_vec()),
-                (3, 8, Vec::new()),
-                (4, 9, b"last".to_vec())
-            ]
+            c.int(0),
+            Err("column 1 `type` = `CSI_DATA` is not an integer".to_string())
         );
-        assert_eq!(r.position(), 13);
+        assert_eq!(
+            c.int32(1),
+            Err("column 2 `big` = 99999999999 is out of range".to_string())
+        );
+        assert_eq!(
+            c.mac(2),
+            Err("column 3 `mac` = `11:22:33` is not a MAC address".to_string())
+        );
+        assert!(expect_csi_data(b"CSI_DATA,1").is_ok());
+        assert_eq!(
+            expect_csi_data(b"I (123) boot: ESP-IDF v5.1.2 2nd stage"),
+            Err(
+                "line does not start with `CSI_DATA,` (starts `I (123) boot: ESP-IDF v5`)"
+                    .to_string()
+            )
+        );
+    }
 
-        let mut r = LineReader::new(
-            Box::new(Cursor::new(b"0123456789\n".to_vec())),
+    #[test]
+    fn csv_frame_fields() {
+        let rx = || CsvRx {
+            mac: [1, 2, 3, 4, 5, 6],
+            rssi: -40,
+            noise_floor: -95,
+            channel: 1,
+        };
+        let meta = Esp32Meta {
+            local_timestamp: Some(7),
+            bandwidth: Some(1),
+            secondary_channel: Some(0),
+            ..Esp32Meta::default()
+        };
+        let values: Vec<i16> = (0..128).collect();
+        let f = csv_frame(
             CaptureFormat::Esp32Csv,
-            4,
-        );
-        match r.next_line() {
-            Err(Error::LimitExceeded {
-                offset: 0,
-                value: 5,
-                limit: 4,
-                ..
-            }) => {}
-            Err(e) => panic!("wrong error {e}"),
-            Ok(_) => panic!("long line accepted"),
-        }
-        // exactly at the limit is fine
-        let mut r = LineReader::new(
-            Box::new(Cursor::new(b"0123\n".to_vec())),
-            CaptureFormat::Esp32Csv,
-            4,
-        );
-        assert!(matches!(r.next_line(), Ok(LineStatus::Line)));
-        assert_eq!(r.buf, b"0123");
+            Device::Esp32,
+            &values,
+            rx(),
+            meta.clone(),
+        )
+        .unwrap();
+        assert_eq!(f.shape(), (1, 1, 64));
+        assert_eq!(f.csi[[0, 0, 1]], Complex32::new(3.0, 2.0));
+        assert_eq!((f.timestamp_ns, f.clock), (7000, Clock::Device));
+        assert_eq!((f.rssi_dbm, f.noise_floor_dbm), (Some(-40.0), Some(-95.0)));
+        assert_eq!((f.channel, f.center_freq_mhz), (Some(1), Some(2412)));
+        assert_eq!(f.bandwidth_mhz, Some(40));
+        assert_eq!(f.subcarriers.as_deref(), Some(&LLTF_SUBCARRIERS[..]));
+        assert_eq!(f.meta, FormatMeta::Esp32(Box::new(meta.clone())));
+        // C5/C6 buffers: no indices even for 64 pairs
+        let f = csv_frame(
+            CaptureFormat::EspCsiCsv,
+            Device::Esp32C5C6,
+            &values,
+            rx(),
+            meta,
+        )
+        .unwrap();
+        assert_eq!((f.device, f.subcarriers), (Device::Esp32C5C6, None));
     }
 
     #[test]

@@ -60,16 +60,19 @@
 //! # Ok::<(), wifi_sensing_core::Error>(())
 //! ```
 
-use ndarray::Array3;
-
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
+#[cfg(doc)]
+use crate::formats::esp32::lltf_subcarriers;
 use crate::formats::esp32::{
-    lltf_subcarriers, looks_like_text, pairs_to_complex, parse_decimal, parse_int, parse_mac,
-    prefix_lines, trim, CsvLines, Esp32Meta,
+    check_pair_limit, csi_data_array, csv_frame, expect_csi_data, parse_decimal, probe_csv_lines,
+    Columns, CsiDataArray, CsvLines, CsvRx, Esp32Meta,
 };
-use crate::frame::{channel_to_freq_mhz, CaptureFormat, Clock, CsiFrame, Device, FormatMeta};
+use crate::formats::text::trim;
+#[cfg(doc)]
+use crate::frame::Clock;
+use crate::frame::{CaptureFormat, CsiFrame, Device};
 use crate::reader::{CaptureReader, Confidence, FormatDescriptor, Input, ReaderOptions};
 use crate::record::Record;
 
@@ -207,12 +210,7 @@ fn parse_line(
     values: &mut Vec<i16>,
     max_pairs: usize,
 ) -> std::result::Result<CsiFrame, String> {
-    if !line.starts_with(b"CSI_DATA,") {
-        let shown = String::from_utf8_lossy(&line[..line.len().min(24)]).into_owned();
-        return Err(format!(
-            "line does not start with `CSI_DATA,` (starts `{shown}`)"
-        ));
-    }
+    expect_csi_data(line)?;
     let mut cols: [&[u8]; COLUMNS] = [&[]; COLUMNS];
     let mut rest = line;
     for (i, col) in cols.iter_mut().enumerate() {
@@ -229,26 +227,7 @@ fn parse_line(
             }
         }
     }
-    let int = |i: usize| -> std::result::Result<i64, String> {
-        parse_int(cols[i]).ok_or_else(|| {
-            format!(
-                "column {} `{}` = `{}` is not an integer",
-                i + 1,
-                COLUMN_NAMES[i],
-                String::from_utf8_lossy(&cols[i][..cols[i].len().min(24)])
-            )
-        })
-    };
-    let int32 = |i: usize| -> std::result::Result<i32, String> {
-        let v = int(i)?;
-        i32::try_from(v).map_err(|_| {
-            format!(
-                "column {} `{}` = {v} is out of range",
-                i + 1,
-                COLUMN_NAMES[i]
-            )
-        })
-    };
+    let c = Columns::new(&cols, &COLUMN_NAMES);
 
     let role = cols[1];
     if role.is_empty() || !role.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_') {
@@ -257,20 +236,15 @@ fn parse_line(
             String::from_utf8_lossy(role)
         ));
     }
-    let mac = parse_mac(cols[2]).ok_or_else(|| {
-        format!(
-            "column 3 `mac` = `{}` is not a MAC address",
-            String::from_utf8_lossy(cols[2])
-        )
-    })?;
-    let rssi = int32(3)?;
-    let noise_floor = int32(14)?;
-    let channel = int(16)?;
+    let mac = c.mac(2)?;
+    let rssi = c.int32(3)?;
+    let noise_floor = c.int32(14)?;
+    let channel = c.int(16)?;
     let channel = u16::try_from(channel)
         .map_err(|_| format!("column 17 `channel` = {channel} is out of range"))?;
-    let bandwidth = int32(7)?;
-    let secondary_channel = int32(17)?;
-    let local_timestamp = int(18)?;
+    let bandwidth = c.int32(7)?;
+    let secondary_channel = c.int32(17)?;
+    let local_timestamp = c.int(18)?;
     let real_timestamp = parse_decimal(cols[23]).ok_or_else(|| {
         format!(
             "column 24 `real_timestamp` = `{}` is not a number",
@@ -289,108 +263,63 @@ fn parse_line(
             String::from_utf8_lossy(cols[24])
         ));
     }
-    let pairs = values.len() / 2;
-    if pairs > max_pairs {
-        return Err(format!(
-            "{pairs} CSI pairs exceed the limit max_csi_values = {max_pairs}"
-        ));
-    }
+    check_pair_limit(values.len() / 2, max_pairs)?;
 
     let meta = Esp32Meta {
         record_type: Some("CSI_DATA".to_string()),
         role: Some(String::from_utf8_lossy(role).into_owned()),
-        rate: Some(int32(4)?),
-        sig_mode: Some(int32(5)?),
-        mcs: Some(int32(6)?),
+        rate: Some(c.int32(4)?),
+        sig_mode: Some(c.int32(5)?),
+        mcs: Some(c.int32(6)?),
         bandwidth: Some(bandwidth),
-        smoothing: Some(int32(8)?),
-        not_sounding: Some(int32(9)?),
-        aggregation: Some(int32(10)?),
-        stbc: Some(int32(11)?),
-        fec_coding: Some(int32(12)?),
-        sgi: Some(int32(13)?),
-        ampdu_cnt: Some(int32(15)?),
+        smoothing: Some(c.int32(8)?),
+        not_sounding: Some(c.int32(9)?),
+        aggregation: Some(c.int32(10)?),
+        stbc: Some(c.int32(11)?),
+        fec_coding: Some(c.int32(12)?),
+        sgi: Some(c.int32(13)?),
+        ampdu_cnt: Some(c.int32(15)?),
         secondary_channel: Some(secondary_channel),
         local_timestamp: Some(local_timestamp),
-        ant: Some(int32(19)?),
-        sig_len: Some(int32(20)?),
-        rx_state: Some(int32(21)?),
-        real_time_set: Some(int32(22)?),
+        ant: Some(c.int32(19)?),
+        sig_len: Some(c.int32(20)?),
+        rx_state: Some(c.int32(21)?),
+        real_time_set: Some(c.int32(22)?),
         real_timestamp: Some(real_timestamp),
-        len: Some(int32(24)?),
+        len: Some(c.int32(24)?),
         ..Esp32Meta::default()
     };
 
-    let csi = Array3::from_shape_vec((1, 1, pairs), pairs_to_complex(values))
-        .map_err(|e| format!("internal shape error: {e}"))?;
-    let mut f = CsiFrame::new(FORMAT, Device::Esp32, csi);
-    // 18 digits at most, so the product fits in i64.
-    f.timestamp_ns = local_timestamp.saturating_mul(1000);
-    f.clock = Clock::Device;
-    f.mac = Some(mac);
-    f.rssi_dbm = Some(rssi as f32);
-    f.noise_floor_dbm = Some(noise_floor as f32);
-    f.channel = Some(channel);
-    f.center_freq_mhz = channel_to_freq_mhz(channel);
-    f.bandwidth_mhz = cwb_to_mhz(bandwidth);
-    f.subcarriers = lltf_subcarriers(pairs, Some(secondary_channel));
-    f.meta = FormatMeta::Esp32(Box::new(meta));
-    Ok(f)
-}
-
-/// The `bandwidth` (cwb) bit in MHz: 0 → 20, 1 → 40, anything else unknown.
-pub(crate) fn cwb_to_mhz(cwb: i32) -> Option<u16> {
-    match cwb {
-        0 => Some(20),
-        1 => Some(40),
-        _ => None,
-    }
+    let rx = CsvRx {
+        mac,
+        rssi,
+        noise_floor,
+        channel,
+    };
+    csv_frame(FORMAT, Device::Esp32, values, rx, meta)
 }
 
 /// Probe: the first non-empty line is the ESP32-CSI-Tool header (`type,role,mac,`) or a
 /// `CSI_DATA,` line with an unquoted `[` array (esp-csi lines quote theirs: `"[`). A matching
 /// line further down (after boot messages of a serial log) scores lower.
 fn probe(prefix: &[u8]) -> Confidence {
-    if !looks_like_text(prefix) {
-        return 0;
-    }
-    for (i, line) in prefix_lines(prefix)
-        .filter(|l| !l.is_empty())
-        .take(64)
-        .enumerate()
-    {
-        let score = line_score(line);
-        if score > 0 {
-            return if i == 0 { score } else { score.min(60) };
-        }
-        if line.starts_with(b"CSI_DATA,") || line.starts_with(b"type,") || line.starts_with(b"{") {
-            // another CSI text format decides this input
-            return 0;
-        }
-    }
-    0
+    probe_csv_lines(prefix, line_score)
 }
 
 fn line_score(line: &[u8]) -> Confidence {
     if line.starts_with(b"type,role,mac,") {
         return 95;
     }
-    if !line.starts_with(b"CSI_DATA,") {
-        return 0;
-    }
-    if line.windows(2).any(|w| w == b"\"[") {
-        return 0;
-    }
-    if line.windows(2).any(|w| w == b",[") {
-        return 95;
-    }
-    // The array was cut off by the end of the prefix: decide on the role column (a word here,
-    // a number in esp-csi lines).
-    let role = line[9..].split(|&b| b == b',').next().unwrap_or(&[]);
-    if !role.is_empty() && role.iter().all(u8::is_ascii_alphabetic) {
-        70
-    } else {
-        0
+    match csi_data_array(line) {
+        Some(CsiDataArray::Bracketed) => 95,
+        // The array was cut off by the end of the prefix: decide on the role column (a word
+        // here, a number in esp-csi lines).
+        Some(CsiDataArray::CutOff(role))
+            if !role.is_empty() && role.iter().all(u8::is_ascii_alphabetic) =>
+        {
+            70
+        }
+        _ => 0,
     }
 }
 
@@ -413,17 +342,15 @@ pub fn descriptor() -> FormatDescriptor {
 mod tests {
     use super::*;
     use crate::error::Error;
+    use crate::formats::text::test_support::{assert_malformed, read_text};
+    use crate::frame::{Clock, FormatMeta};
     use num_complex::Complex32;
     use std::io::Cursor;
 
     const HEAD: &str = "CSI_DATA,PASSIVE,11:22:33:44:55:66,-52,30,0,0,0,0,0,0,0,0,0,-98,0,8,0,7313,0,38,0,0,0.285197,128,";
 
     fn read_all(text: &str) -> Vec<Result<Record>> {
-        let mut r = Esp32CsvReader::new(
-            Box::new(Cursor::new(text.as_bytes().to_vec())),
-            &ReaderOptions::default(),
-        );
-        std::iter::from_fn(|| r.next_record()).collect()
+        read_text(Esp32CsvReader::new, text)
     }
 
     fn line_with(values: &[i32]) -> String {
@@ -495,15 +422,7 @@ mod tests {
         let text = format!("{}{}", line_with(&[1, 2, 3]), line_with(&[5, 6]));
         let out = read_all(&text);
         assert_eq!(out.len(), 2);
-        match &out[0] {
-            Err(Error::Malformed {
-                offset: 0,
-                line: Some(1),
-                reason,
-                ..
-            }) => assert!(reason.contains("3 values"), "{reason}"),
-            other => panic!("{other:?}"),
-        }
+        assert_malformed(&out[0], 0, 1, "3 values", "odd count");
         let Ok(Record::Frame(f)) = &out[1] else {
             panic!()
         };
@@ -532,21 +451,7 @@ mod tests {
             let input = format!("{good}{text}");
             let out = read_all(&input);
             assert_eq!(out.len(), 2, "{text}");
-            match &out[1] {
-                Err(
-                    e @ Error::Malformed {
-                        offset,
-                        line: Some(2),
-                        reason,
-                        ..
-                    },
-                ) => {
-                    assert_eq!(*offset, good.len() as u64);
-                    assert!(reason.contains(want), "{text}: {reason}");
-                    assert!(e.is_recoverable());
-                }
-                other => panic!("{text}: {other:?}"),
-            }
+            assert_malformed(&out[1], good.len() as u64, 2, want, &text);
         }
     }
 

@@ -52,17 +52,19 @@
 //! # Ok::<(), wifi_sensing_core::Error>(())
 //! ```
 
-use ndarray::Array3;
-
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
+#[cfg(doc)]
+use crate::formats::esp32::lltf_subcarriers;
 use crate::formats::esp32::{
-    lltf_subcarriers, looks_like_text, pairs_to_complex, parse_int, parse_mac, prefix_lines, trim,
-    CsvLines, Esp32Meta,
+    check_pair_limit, csi_data_array, csv_frame, expect_csi_data, probe_csv_lines, Columns,
+    CsiDataArray, CsvLines, CsvRx, Esp32Meta,
 };
-use crate::formats::esp32_csv::cwb_to_mhz;
-use crate::frame::{channel_to_freq_mhz, CaptureFormat, Clock, CsiFrame, Device, FormatMeta};
+use crate::formats::text::trim;
+#[cfg(doc)]
+use crate::frame::Clock;
+use crate::frame::{CaptureFormat, CsiFrame, Device};
 use crate::reader::{CaptureReader, Confidence, FormatDescriptor, Input, ReaderOptions};
 use crate::record::Record;
 
@@ -302,12 +304,7 @@ fn parse_line(
     values: &mut Vec<i16>,
     max_pairs: usize,
 ) -> std::result::Result<CsiFrame, String> {
-    if !line.starts_with(b"CSI_DATA,") {
-        let shown = String::from_utf8_lossy(&line[..line.len().min(24)]).into_owned();
-        return Err(format!(
-            "line does not start with `CSI_DATA,` (starts `{shown}`)"
-        ));
-    }
+    expect_csi_data(line)?;
     let Some(q) = line.iter().position(|&b| b == b'"') else {
         return Err("no quoted data array `\"[...]\"` in the line".to_string());
     };
@@ -336,47 +333,21 @@ fn parse_line(
         }
     };
     let device = layout.device;
-    let int = |i: usize| -> std::result::Result<i64, String> {
-        parse_int(cols[i]).ok_or_else(|| {
-            format!(
-                "column {} `{}` = `{}` is not an integer",
-                i + 1,
-                layout.names[i],
-                String::from_utf8_lossy(&cols[i][..cols[i].len().min(24)])
-            )
-        })
-    };
-    let int32 = |i: usize| -> std::result::Result<i32, String> {
-        let v = int(i)?;
-        i32::try_from(v).map_err(|_| {
-            format!(
-                "column {} `{}` = {v} is out of range",
-                i + 1,
-                layout.names[i]
-            )
-        })
-    };
-    let opt32 =
-        |i: Option<usize>| -> std::result::Result<Option<i32>, String> { i.map(int32).transpose() };
+    let c = Columns::new(&cols, layout.names);
 
-    let id = int(layout.id)?;
+    let id = c.int(layout.id)?;
     let id = u32::try_from(id)
         .map_err(|_| format!("column 2 `{}` = {id} is not a u32", layout.names[layout.id]))?;
-    let mac = parse_mac(cols[2]).ok_or_else(|| {
-        format!(
-            "column 3 `mac` = `{}` is not a MAC address",
-            String::from_utf8_lossy(cols[2])
-        )
-    })?;
-    let rssi = int32(layout.rssi)?;
-    let noise_floor = int32(layout.noise_floor)?;
-    let channel = int(layout.channel)?;
+    let mac = c.mac(2)?;
+    let rssi = c.int32(layout.rssi)?;
+    let noise_floor = c.int32(layout.noise_floor)?;
+    let channel = c.int(layout.channel)?;
     let channel = u16::try_from(channel)
         .map_err(|_| format!("column `channel` = {channel} is out of range"))?;
-    let local_timestamp = int(layout.local_timestamp)?;
-    let len = int32(layout.len)?;
-    let bandwidth = opt32(layout.bandwidth)?;
-    let secondary_channel = opt32(layout.secondary_channel)?;
+    let local_timestamp = c.int(layout.local_timestamp)?;
+    let len = c.int32(layout.len)?;
+    let bandwidth = c.opt32(layout.bandwidth)?;
+    let secondary_channel = c.opt32(layout.secondary_channel)?;
 
     parse_data(trim(&line[q..]), values)?;
     if i64::from(len) != values.len() as i64 {
@@ -394,101 +365,64 @@ fn parse_line(
             values.len()
         ));
     }
-    let pairs = values.len() / 2;
-    if pairs > max_pairs {
-        return Err(format!(
-            "{pairs} CSI pairs exceed the limit max_csi_values = {max_pairs}"
-        ));
-    }
+    check_pair_limit(values.len() / 2, max_pairs)?;
 
     let meta = Esp32Meta {
         record_type: Some("CSI_DATA".to_string()),
         id: Some(id),
-        rate: Some(int32(layout.rate)?),
-        sig_mode: opt32(layout.sig_mode)?,
-        mcs: opt32(layout.mcs)?,
+        rate: Some(c.int32(layout.rate)?),
+        sig_mode: c.opt32(layout.sig_mode)?,
+        mcs: c.opt32(layout.mcs)?,
         bandwidth,
-        smoothing: opt32(layout.smoothing)?,
-        not_sounding: opt32(layout.not_sounding)?,
-        aggregation: opt32(layout.aggregation)?,
-        stbc: opt32(layout.stbc)?,
-        fec_coding: opt32(layout.fec_coding)?,
-        sgi: opt32(layout.sgi)?,
-        ampdu_cnt: opt32(layout.ampdu_cnt)?,
+        smoothing: c.opt32(layout.smoothing)?,
+        not_sounding: c.opt32(layout.not_sounding)?,
+        aggregation: c.opt32(layout.aggregation)?,
+        stbc: c.opt32(layout.stbc)?,
+        fec_coding: c.opt32(layout.fec_coding)?,
+        sgi: c.opt32(layout.sgi)?,
+        ampdu_cnt: c.opt32(layout.ampdu_cnt)?,
         secondary_channel,
         local_timestamp: Some(local_timestamp),
-        ant: opt32(layout.ant)?,
-        sig_len: Some(int32(layout.sig_len)?),
-        rx_state: Some(int32(layout.rx_state)?),
+        ant: c.opt32(layout.ant)?,
+        sig_len: Some(c.int32(layout.sig_len)?),
+        rx_state: Some(c.int32(layout.rx_state)?),
         len: Some(len),
-        first_word_invalid: Some(int32(layout.first_word)?),
-        fft_gain: opt32(layout.fft_gain)?,
-        agc_gain: opt32(layout.agc_gain)?,
+        first_word_invalid: Some(c.int32(layout.first_word)?),
+        fft_gain: c.opt32(layout.fft_gain)?,
+        agc_gain: c.opt32(layout.agc_gain)?,
         ..Esp32Meta::default()
     };
 
-    let csi = Array3::from_shape_vec((1, 1, pairs), pairs_to_complex(values))
-        .map_err(|e| format!("internal shape error: {e}"))?;
-    let mut f = CsiFrame::new(FORMAT, device, csi);
-    f.timestamp_ns = local_timestamp.saturating_mul(1000);
-    f.clock = Clock::Device;
-    f.mac = Some(mac);
-    f.sequence = Some(id);
-    f.rssi_dbm = Some(rssi as f32);
-    f.noise_floor_dbm = Some(noise_floor as f32);
-    f.channel = Some(channel);
-    f.center_freq_mhz = channel_to_freq_mhz(channel);
-    f.bandwidth_mhz = bandwidth.and_then(cwb_to_mhz);
-    f.subcarriers = if device == Device::Esp32 {
-        lltf_subcarriers(pairs, secondary_channel)
-    } else {
-        None
+    let rx = CsvRx {
+        mac,
+        rssi,
+        noise_floor,
+        channel,
     };
-    f.meta = FormatMeta::Esp32(Box::new(meta));
+    let mut f = csv_frame(FORMAT, device, values, rx, meta)?;
+    f.sequence = Some(id);
     Ok(f)
 }
 
 /// Probe: the first non-empty line is an esp-csi header (`type,id,mac,` / `type,seq,mac,`) or a
 /// `CSI_DATA,` line whose data is a quoted array (`"[`). A match further down scores lower.
 fn probe(prefix: &[u8]) -> Confidence {
-    if !looks_like_text(prefix) {
-        return 0;
-    }
-    for (i, line) in prefix_lines(prefix)
-        .filter(|l| !l.is_empty())
-        .take(64)
-        .enumerate()
-    {
-        let score = line_score(line);
-        if score > 0 {
-            return if i == 0 { score } else { score.min(60) };
-        }
-        if line.starts_with(b"CSI_DATA,") || line.starts_with(b"type,") || line.starts_with(b"{") {
-            return 0;
-        }
-    }
-    0
+    probe_csv_lines(prefix, line_score)
 }
 
 fn line_score(line: &[u8]) -> Confidence {
     if line.starts_with(b"type,id,mac,") || line.starts_with(b"type,seq,mac,") {
         return 95;
     }
-    if !line.starts_with(b"CSI_DATA,") {
-        return 0;
-    }
-    if line.windows(2).any(|w| w == b"\"[") {
-        return 95;
-    }
-    if line.windows(2).any(|w| w == b",[") {
-        return 0;
-    }
-    // The array was cut off by the end of the prefix: esp-csi's second column is a number.
-    let second = line[9..].split(|&b| b == b',').next().unwrap_or(&[]);
-    if !second.is_empty() && second.iter().all(u8::is_ascii_digit) {
-        60
-    } else {
-        0
+    match csi_data_array(line) {
+        Some(CsiDataArray::Quoted) => 95,
+        // The array was cut off by the end of the prefix: esp-csi's second column is a number.
+        Some(CsiDataArray::CutOff(second))
+            if !second.is_empty() && second.iter().all(u8::is_ascii_digit) =>
+        {
+            60
+        }
+        _ => 0,
     }
 }
 
@@ -510,20 +444,16 @@ pub fn descriptor() -> FormatDescriptor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Error;
+    use crate::formats::text::test_support::{assert_malformed, read_text};
+    use crate::frame::FormatMeta;
     use num_complex::Complex32;
-    use std::io::Cursor;
 
     const CLASSIC: &str = "CSI_DATA,0,94:d9:b3:80:8c:81,-30,11,1,6,1,0,1,0,1,0,0,-93,0,13,2,2751923,0,67,0,4,1,\"[67,48,4,0]\"";
     const C5: &str =
         "CSI_DATA,7,1a:00:00:00:00:00,-23,11,-96,32,4,11,372852,47,0,4,0,\"[1, 2, -3, 4]\"";
 
     fn read_all(text: &str) -> Vec<Result<Record>> {
-        let mut r = EspCsiReader::new(
-            Box::new(Cursor::new(text.as_bytes().to_vec())),
-            &ReaderOptions::default(),
-        );
-        std::iter::from_fn(|| r.next_record()).collect()
+        read_text(EspCsiReader::new, text)
     }
 
     #[test]
@@ -596,18 +526,7 @@ mod tests {
         for (text, want) in cases {
             let out = read_all(&format!("{C5}\n{text}\n"));
             assert_eq!(out.len(), 2, "{text}");
-            match &out[1] {
-                Err(Error::Malformed {
-                    offset,
-                    line: Some(2),
-                    reason,
-                    ..
-                }) => {
-                    assert_eq!(*offset, C5.len() as u64 + 1);
-                    assert!(reason.contains(want), "{text}: {reason}");
-                }
-                other => panic!("{text}: {other:?}"),
-            }
+            assert_malformed(&out[1], C5.len() as u64 + 1, 2, want, &text);
         }
     }
 

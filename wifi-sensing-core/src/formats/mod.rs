@@ -13,4 +13,5 @@ pub mod pcap;
 pub mod picoscenes;
 pub(crate) mod records;
 pub mod ruview;
+pub(crate) mod text;
 pub mod tones;

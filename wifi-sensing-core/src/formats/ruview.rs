@@ -65,14 +65,15 @@ use ndarray::Array3;
 use num_complex::Complex32;
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
 use crate::formats::adr018::{
     is_family_magic, EdgeVitals, FeatureVector, UnknownPacket, MAGIC_CSI, MAGIC_FEATURES,
     MAGIC_VITALS, MAX_PAIRS,
 };
-use crate::formats::esp32::{
-    hex_val, looks_like_text, prefix_lines, trim, Esp32Meta, LineReader, LineStatus,
-};
+use crate::formats::esp32::{hex_val, Esp32Meta};
+use crate::formats::text::{first_line, looks_like_text, LineReader};
 use crate::frame::{CaptureFormat, Clock, CsiFrame, Device, FormatMeta};
 use crate::reader::{CaptureReader, Confidence, FormatDescriptor, Input, ReaderOptions};
 use crate::record::{AuxBody, AuxRecord, Record};
@@ -107,7 +108,6 @@ struct Line<'a> {
 pub struct RuviewReader {
     lines: LineReader,
     max_pairs: usize,
-    done: bool,
 }
 
 impl RuviewReader {
@@ -116,7 +116,6 @@ impl RuviewReader {
         RuviewReader {
             lines: LineReader::new(input, FORMAT, options.limits.max_record_bytes),
             max_pairs: options.limits.max_csi_values.min(MAX_PAIRS),
-            done: false,
         }
     }
 }
@@ -127,35 +126,9 @@ impl CaptureReader for RuviewReader {
     }
 
     fn next_record(&mut self) -> Option<Result<Record>> {
-        loop {
-            if self.done {
-                return None;
-            }
-            match self.lines.next_line() {
-                Ok(LineStatus::Line) => {}
-                Ok(LineStatus::Eof) => {
-                    self.done = true;
-                    return None;
-                }
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-            }
-            let line = trim(&self.lines.buf);
-            if line.is_empty() {
-                continue;
-            }
-            let line_no = self.lines.line;
-            return Some(
-                parse_record(line, line_no, self.max_pairs).map_err(|reason| Error::Malformed {
-                    format: FORMAT,
-                    offset: self.lines.offset,
-                    line: Some(line_no),
-                    reason,
-                }),
-            );
-        }
+        let max_pairs = self.max_pairs;
+        self.lines
+            .next_record(|line, line_no| Some(parse_record(line, line_no, max_pairs)))
     }
 
     fn position(&self) -> u64 {
@@ -182,6 +155,8 @@ fn parse_magic(s: &str) -> Option<u32> {
 }
 
 /// Decodes the `iq_hex` string into `[imag, real]` pairs.
+// Not inlined: inlined into the record loop, the hex loop compiles to slower code.
+#[inline(never)]
 fn decode_iq(hex: &[u8], pairs: usize) -> std::result::Result<Vec<Complex32>, String> {
     if hex.len() != 4 * pairs {
         return Err(format!(
@@ -334,7 +309,7 @@ fn probe(prefix: &[u8]) -> Confidence {
     if !looks_like_text(prefix) {
         return 0;
     }
-    let Some(line) = prefix_lines(prefix).find(|l| !l.is_empty()) else {
+    let Some(line) = first_line(prefix) else {
         return 0;
     };
     if line.first() != Some(&b'{') {
@@ -383,7 +358,7 @@ pub fn descriptor() -> FormatDescriptor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Cursor;
+    use crate::formats::text::test_support::{assert_malformed, read_text};
 
     const RAW: &str = r#"{"timestamp": 1775182186.9577758, "node_id": 2, "magic": "0xC5110001", "size": 28, "rssi": 1, "type": "raw_csi", "iq_hex": "00000f030d03ff80", "subcarriers": 4}"#;
     const VITALS: &str = r#"{"timestamp": 1775182187.3520563, "node_id": 2, "magic": "0xC5110002", "size": 32, "rssi": -19, "type": "vitals", "flags": 5, "breathing_bpm": 22.42, "heartrate_bpm": 85.0, "n_persons": 4, "motion_energy": 4.856170177459717, "presence_score": 4.856170177459717}"#;
@@ -391,11 +366,7 @@ mod tests {
     const UNTYPED: &str = r#"{"timestamp": 1775182197.3583624, "node_id": 1, "magic": "0xC5110005", "size": 104, "rssi": 0}"#;
 
     fn read_all(text: &str) -> Vec<Result<Record>> {
-        let mut r = RuviewReader::new(
-            Box::new(Cursor::new(text.as_bytes().to_vec())),
-            &ReaderOptions::default(),
-        );
-        std::iter::from_fn(|| r.next_record()).collect()
+        read_text(RuviewReader::new, text)
     }
 
     #[test]
@@ -461,64 +432,40 @@ mod tests {
 
     #[test]
     fn bad_records_are_malformed_with_line() {
-        let cases = [
-            (RAW.replace("ff80", "ff8"), "hex digits"),
-            (RAW.replace("ff80", "ffzz"), "not hex"),
-            (
-                RAW.replace("\"subcarriers\": 4", "\"subcarriers\": 0"),
-                "= 0",
-            ),
-            (
-                RAW.replace("\"subcarriers\": 4", "\"subcarriers\": 99999999"),
-                "limit",
-            ),
-            (RAW.replace(", \"subcarriers\": 4", ""), "no `subcarriers`"),
-            (
-                RAW.replace("\"timestamp\": 1775182186.9577758, ", ""),
-                "no `timestamp`",
-            ),
-            (
-                RAW.replace("\"timestamp\": 1775182186.9577758", "\"timestamp\": 1e300"),
-                "Unix time",
-            ),
-            (RAW.replace("0xC5110001", "C5110001"), "magic"),
-            (RAW.replace("\"node_id\": 2", "\"node_id\": -2"), "JSON"),
-            (VITALS.replace("\"flags\": 5, ", ""), "no `flags`"),
-            (FEATURE.replace(", 0.81]", "]"), "JSON"),
-            (
-                UNTYPED.replace("\"magic\": \"0xC5110005\", ", ""),
-                "neither",
-            ),
-            (
-                UNTYPED.replace("0xC5110005", "0xDEADBEEF"),
-                "not an ADR-018 magic",
-            ),
-            (
-                RAW.replace("0xC5110001", "0xC5110002"),
-                "needs magic 0xC5110001",
-            ),
-            (
-                VITALS.replace("0xC5110002", "0xC5110003"),
-                "needs magic 0xC5110002",
-            ),
-            (RAW[..40].to_string(), "JSON"),
-            ("[1, 2]".to_string(), "JSON"),
+        const TS: &str = "\"timestamp\": 1775182186.9577758, ";
+        const SC: &str = "\"subcarriers\": 4";
+        // (record, text replaced in it, replacement, what the reason says)
+        let edits = [
+            (RAW, "ff80", "ff8", "hex digits"),
+            (RAW, "ff80", "ffzz", "not hex"),
+            (RAW, SC, "\"subcarriers\": 0", "= 0"),
+            (RAW, SC, "\"subcarriers\": 99999999", "limit"),
+            (RAW, ", \"subcarriers\": 4", "", "no `subcarriers`"),
+            (RAW, TS, "", "no `timestamp`"),
+            (RAW, "1775182186.9577758", "1e300", "Unix time"),
+            (RAW, "0xC5110001", "C5110001", "magic"),
+            (RAW, "\"node_id\": 2", "\"node_id\": -2", "JSON"),
+            (VITALS, "\"flags\": 5, ", "", "no `flags`"),
+            (FEATURE, ", 0.81]", "]", "JSON"),
+            (UNTYPED, "\"magic\": \"0xC5110005\", ", "", "neither"),
+            (UNTYPED, "0xC5110005", "0xDEADBEEF", "not an ADR-018 magic"),
+            (RAW, "0xC5110001", "0xC5110002", "needs magic 0xC5110001"),
+            (VITALS, "0xC5110002", "0xC5110003", "needs magic 0xC5110002"),
         ];
+        let cases = edits
+            .iter()
+            .map(|(rec, from, to, want)| {
+                assert!(rec.contains(from), "{from}");
+                (rec.replace(from, to), *want)
+            })
+            .chain([
+                (RAW[..40].to_string(), "JSON"),
+                ("[1, 2]".to_string(), "JSON"),
+            ]);
         for (text, want) in cases {
             let out = read_all(&format!("{RAW}\n{text}\n{RAW}"));
             assert_eq!(out.len(), 3, "{text}");
-            match &out[1] {
-                Err(Error::Malformed {
-                    offset,
-                    line: Some(2),
-                    reason,
-                    ..
-                }) => {
-                    assert_eq!(*offset, RAW.len() as u64 + 1);
-                    assert!(reason.contains(want), "{text}: {reason}");
-                }
-                other => panic!("{text}: {other:?}"),
-            }
+            assert_malformed(&out[1], RAW.len() as u64 + 1, 2, want, &text);
             assert!(out[2].is_ok());
         }
     }
