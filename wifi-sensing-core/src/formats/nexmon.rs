@@ -448,7 +448,10 @@ pub fn unpack_int16(words: &[u8], out: &mut Vec<Complex32>) {
     out.resize(start + words.len() / 4, Complex32::new(0.0, 0.0));
     for (o, c) in out[start..].iter_mut().zip(words.chunks_exact(4)) {
         let w = word(c);
-        *o = Complex32::new(f32::from(w as u16 as i16), f32::from((w >> 16) as u16 as i16));
+        *o = Complex32::new(
+            f32::from(w as u16 as i16),
+            f32::from((w >> 16) as u16 as i16),
+        );
     }
 }
 

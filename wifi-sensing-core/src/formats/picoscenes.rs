@@ -74,8 +74,8 @@
 //!   `MVMExtra` segment is present, its µs clock `muClock` (AX200 files store `tstamp` = 0)
 //!   ([`Clock::Device`]); else the NIC's `tstamp` in µs ([`Clock::Device`]). The raw values stay in
 //!   the meta.
-//! - **Frames without a CSI segment** are skipped as [`Error::Malformed`] ("no CSI segment"), so
-//!   they are counted in [`ReadStats::malformed`](crate::ReadStats) with their offset; with
+//! - **Frames without a CSI segment** are consistent frames, not errors: they are passed over and
+//!   counted ([`CaptureReader::passed_over`], [`ReadStats::passed_over`](crate::ReadStats)); with
 //!   [`PicoScenesOptions::keep_frames_without_csi`] they are delivered with an empty `[0, 0, 0]`
 //!   CSI array and every header field. (Every frame of the kit's files has CSI.)
 //! - **Errors.** A frame whose content is inconsistent (bad magic, a segment running past the
@@ -390,7 +390,7 @@ pub struct PicoScenesMeta {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PicoScenesOptions {
     /// Deliver frames that have no CSI segment (with an empty `[0, 0, 0]` CSI array) instead of
-    /// reporting them as malformed. Default `false`.
+    /// passing over them (they are counted in [`CaptureReader::passed_over`]). Default `false`.
     pub keep_frames_without_csi: bool,
 }
 
@@ -1175,7 +1175,8 @@ struct Config {
     keep_no_csi: bool,
 }
 
-fn decode_frame(b: &[u8], offset: u64, cfg: &Config) -> Result<CsiFrame> {
+/// `Ok(None)`: a consistent frame without a CSI segment, passed over (unless `cfg.keep_no_csi`).
+fn decode_frame(b: &[u8], offset: u64, cfg: &Config) -> Result<Option<CsiFrame>> {
     let malformed = |reason: String| Error::Malformed {
         format: CaptureFormat::PicoScenes,
         offset,
@@ -1257,7 +1258,7 @@ fn decode_frame(b: &[u8], offset: u64, cfg: &Config) -> Result<CsiFrame> {
             Array3::zeros((0, 0, 0)),
             None,
         ),
-        None => return Err(malformed("frame has no CSI segment".into())),
+        None => return Ok(None),
     };
     let mut f = CsiFrame::new(CaptureFormat::PicoScenes, device_of(device_code), array);
     f.subcarriers = subcarriers;
@@ -1312,7 +1313,7 @@ fn decode_frame(b: &[u8], offset: u64, cfg: &Config) -> Result<CsiFrame> {
     }
     f.channel = f.center_freq_mhz.and_then(freq_to_channel);
     f.meta = FormatMeta::PicoScenes(Box::new(meta));
-    Ok(f)
+    Ok(Some(f))
 }
 
 /// Streaming reader of PicoScenes files.
@@ -1322,6 +1323,7 @@ pub struct PicoScenesReader<R> {
     done: bool,
     cfg: Config,
     buf: Vec<u8>,
+    without_csi: u64,
 }
 
 impl<R: BufRead + Send> PicoScenesReader<R> {
@@ -1337,10 +1339,12 @@ impl<R: BufRead + Send> PicoScenesReader<R> {
                 keep_no_csi: options.picoscenes.keep_frames_without_csi,
             },
             buf: Vec::new(),
+            without_csi: 0,
         }
     }
 
-    fn read_frame(&mut self) -> Option<Result<Record>> {
+    /// The next frame; `Some(Ok(None))` for a frame without CSI that is passed over.
+    fn read_frame(&mut self) -> Option<Result<Option<CsiFrame>>> {
         let start = self.pos;
         let io_err = |e| Error::io("cannot read PicoScenes input", e);
         let mut lenb = [0u8; 4];
@@ -1376,7 +1380,7 @@ impl<R: BufRead + Send> PicoScenesReader<R> {
                 let r = decode_frame(&avail[..len], start, &self.cfg);
                 self.input.consume(len);
                 self.pos += len as u64;
-                return Some(r.map(Record::Frame));
+                return Some(r);
             }
             Ok(_) => {}
             Err(e) => return Some(Err(io_err(e))),
@@ -1399,7 +1403,7 @@ impl<R: BufRead + Send> PicoScenesReader<R> {
                 available: 4 + got as u64,
             }));
         }
-        Some(decode_frame(&self.buf, start, &self.cfg).map(Record::Frame))
+        Some(decode_frame(&self.buf, start, &self.cfg))
     }
 }
 
@@ -1412,12 +1416,28 @@ impl<R: BufRead + Send> CaptureReader for PicoScenesReader<R> {
         if self.done {
             return None;
         }
-        let r = self.read_frame();
-        crate::reader::fuse(&mut self.done, r)
+        loop {
+            let r = match self.read_frame() {
+                Some(Ok(None)) => {
+                    self.without_csi += 1;
+                    continue;
+                }
+                Some(Ok(Some(f))) => Some(Ok(Record::Frame(f))),
+                Some(Err(e)) => Some(Err(e)),
+                None => None,
+            };
+            return crate::reader::fuse(&mut self.done, r);
+        }
     }
 
     fn position(&self) -> u64 {
         self.pos
+    }
+
+    /// Frames without a CSI segment (unless
+    /// [`PicoScenesOptions::keep_frames_without_csi`] delivers them).
+    fn passed_over(&self) -> u64 {
+        self.without_csi
     }
 }
 
@@ -2005,14 +2025,15 @@ mod tests {
     }
 
     #[test]
-    fn frame_without_csi_is_a_counted_skip_or_kept_on_request() {
+    fn frame_without_csi_is_passed_over_and_counted_or_kept_on_request() {
         let no_csi = frame(&[seg("RxSBasic", 1, &rx_v1(0x9300, 1, 1))], &mac_header(1));
         let mut input = no_csi.clone();
         input.extend(good_frame(2));
-        let recs = read_all(input.clone(), &ReaderOptions::default());
-        assert!(malformed_reason(&recs[0]).contains("no CSI segment"));
-        assert_eq!(recs[0].as_ref().unwrap_err().offset(), Some(0));
-        assert_eq!(frame_of(&recs[1]).sequence, Some(2));
+        let mut r = PicoScenesReader::new(Cursor::new(input.clone()), &ReaderOptions::default());
+        let recs: Vec<_> = std::iter::from_fn(|| r.next_record()).collect();
+        assert_eq!(recs.len(), 1);
+        assert_eq!(frame_of(&recs[0]).sequence, Some(2));
+        assert_eq!(r.passed_over(), 1);
         let mut opts = ReaderOptions::default();
         opts.picoscenes.keep_frames_without_csi = true;
         let recs = read_all(input, &opts);
