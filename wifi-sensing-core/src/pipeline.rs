@@ -52,6 +52,43 @@ impl<S: Stage + ?Sized> Stage for Box<S> {
     }
 }
 
+/// An optional stage: `None` passes every frame through unchanged, so a runtime flag can switch a
+/// stage on or off without changing the pipeline's types.
+///
+/// ```
+/// use wifi_sensing_core::{CaptureFormat, CsiFrame, Device, Stage};
+/// struct Drop;
+/// impl Stage for Drop {
+///     fn name(&self) -> &str { "drop" }
+///     fn process(&mut self, _: CsiFrame) -> wifi_sensing_core::Result<Option<CsiFrame>> { Ok(None) }
+/// }
+/// let frame = || CsiFrame::new(CaptureFormat::Simulated, Device::Simulator, ndarray::Array3::zeros((1, 1, 4)));
+/// let mut off: Option<Drop> = None;
+/// assert!(off.process(frame())?.is_some());
+/// let mut on = Some(Drop);
+/// assert!(on.process(frame())?.is_none());
+/// # Ok::<(), wifi_sensing_core::Error>(())
+/// ```
+impl<S: Stage> Stage for Option<S> {
+    fn name(&self) -> &str {
+        self.as_ref().map_or("disabled", |s| s.name())
+    }
+    fn process(&mut self, frame: CsiFrame) -> Result<Option<CsiFrame>> {
+        match self {
+            Some(s) => s.process(frame),
+            None => Ok(Some(frame)),
+        }
+    }
+    fn flush(&mut self) -> Result<Vec<CsiFrame>> {
+        self.as_mut().map_or(Ok(Vec::new()), |s| s.flush())
+    }
+    fn reset(&mut self) {
+        if let Some(s) = self {
+            s.reset()
+        }
+    }
+}
+
 /// A result produced by an [`Analyser`] (an event, a vital-sign estimate, a pose...).
 ///
 /// Analysers in the other crates have typed APIs of their own; in a pipeline their results travel
@@ -82,6 +119,39 @@ pub trait Analyser: Send {
     }
     /// Forgets all state.
     fn reset(&mut self) {}
+}
+
+impl<A: Analyser + ?Sized> Analyser for Box<A> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn analyse(&mut self, frame: &CsiFrame, out: &mut Vec<Analysis>) -> Result<()> {
+        (**self).analyse(frame, out)
+    }
+    fn finish(&mut self, out: &mut Vec<Analysis>) -> Result<()> {
+        (**self).finish(out)
+    }
+    fn reset(&mut self) {
+        (**self).reset()
+    }
+}
+
+/// An optional analyser: `None` produces nothing (see the `Option` impl of [`Stage`]).
+impl<A: Analyser> Analyser for Option<A> {
+    fn name(&self) -> &str {
+        self.as_ref().map_or("disabled", |a| a.name())
+    }
+    fn analyse(&mut self, frame: &CsiFrame, out: &mut Vec<Analysis>) -> Result<()> {
+        self.as_mut().map_or(Ok(()), |a| a.analyse(frame, out))
+    }
+    fn finish(&mut self, out: &mut Vec<Analysis>) -> Result<()> {
+        self.as_mut().map_or(Ok(()), |a| a.finish(out))
+    }
+    fn reset(&mut self) {
+        if let Some(a) = self {
+            a.reset()
+        }
+    }
 }
 
 /// What the pipeline produces.

@@ -417,3 +417,32 @@ fn reformatted_json_lines_are_detected_and_analysis_lines_skipped() {
     assert_eq!(cap.stats().malformed, 1);
     assert!(cap.stats().issues[0].message.contains("not capture data"));
 }
+
+#[test]
+fn optional_and_boxed_stages_and_analysers_switch_at_run_time() {
+    let kinds = |double: bool, sum: bool| -> Vec<String> {
+        let stage: Option<EvenDoubler> = double.then_some(EvenDoubler);
+        let analyser: Box<dyn Analyser> = Box::new(sum.then(|| Summer(0.0)));
+        let mut p = Pipeline::builder()
+            .stage(stage)
+            .analyser(analyser)
+            .build()
+            .unwrap();
+        p.process(frames(4))
+            .map(|o| match o.unwrap() {
+                Output::Frame(f) => format!("f{}", f.sequence.unwrap()),
+                Output::Analysis(a) => a.kind,
+                Output::Aux(_) => "aux".into(),
+            })
+            .collect()
+    };
+    assert_eq!(kinds(false, false), ["f0", "f1", "f2", "f3"]);
+    assert_eq!(kinds(true, false), ["f0", "f2"]);
+    assert_eq!(kinds(true, true), ["f0", "sum", "f2", "sum", "total"]);
+    assert_eq!(
+        kinds(false, true),
+        ["f0", "sum", "f1", "sum", "f2", "sum", "f3", "sum", "total"]
+    );
+    assert_eq!(None::<EvenDoubler>.name(), "disabled");
+    assert_eq!(Some(Pairer(None)).name(), "pairer");
+}
