@@ -422,7 +422,7 @@ fn reformatted_json_lines_are_detected_and_analysis_lines_skipped() {
 fn optional_and_boxed_stages_and_analysers_switch_at_run_time() {
     let kinds = |double: bool, sum: bool| -> Vec<String> {
         let stage: Option<EvenDoubler> = double.then_some(EvenDoubler);
-        let analyser: Box<dyn Analyser> = Box::new(sum.then(|| Summer(0.0)));
+        let analyser: Box<dyn Analyser> = Box::new(sum.then_some(Summer(0.0)));
         let mut p = Pipeline::builder()
             .stage(stage)
             .analyser(analyser)
