@@ -26,7 +26,8 @@ struct Report {
     bandwidths_mhz: BTreeMap<String, u64>,
     rssi_dbm_min: Option<f32>,
     rssi_dbm_max: Option<f32>,
-    dropped_frames: u64,
+    /// Sum of the nodes' sequence gaps; `None` when no node's frames carry sequence numbers.
+    dropped_frames: Option<u64>,
     malformed_records: u64,
     /// Packets or records without CSI that the reader passed over (a pcap's other traffic).
     passed_over: u64,
@@ -140,7 +141,11 @@ pub(crate) fn inspect(mut opened: OpenedInput, json: bool) -> Result<()> {
         .iter()
         .map(|(k, v)| (*k, NodeReport::from(v)))
         .collect();
-    r.dropped_frames = tracker.total_dropped();
+    r.dropped_frames = r
+        .nodes
+        .values()
+        .any(|n| n.dropped.is_some())
+        .then(|| tracker.total_dropped());
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer(&mut out, &r)?;
@@ -165,6 +170,16 @@ fn counts(m: &BTreeMap<String, u64>) -> String {
         .join(", ")
 }
 
+/// A level in dB: whole numbers as they are, others to two decimals (Intel's total RSS is
+/// computed, so it prints as f32 noise otherwise).
+fn db(x: f32) -> String {
+    if x.fract() == 0.0 {
+        format!("{x}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
 fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     writeln!(out, "input:       {}", r.input)?;
     writeln!(out, "format:      {}", r.format)?;
@@ -181,7 +196,7 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     writeln!(out, "channels:    {}", counts(&r.channels))?;
     writeln!(out, "bandwidth:   {}", counts(&r.bandwidths_mhz))?;
     match (r.rssi_dbm_min, r.rssi_dbm_max) {
-        (Some(a), Some(b)) => writeln!(out, "rssi:        {a} .. {b} dBm")?,
+        (Some(a), Some(b)) => writeln!(out, "rssi:        {} .. {} dBm", db(a), db(b))?,
         _ => writeln!(out, "rssi:        not in this format")?,
     }
     writeln!(out, "nodes:")?;

@@ -17,8 +17,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use wifi_sensing_core::{
-    CaptureFormat, JsonLinesSink, OnMalformed, Output, Pipeline, ReadStats, RecordingSink, Sink,
-    Summary,
+    CaptureFormat, JsonLinesSink, OnMalformed, Output, Pipeline, ReadStats, RecordingSink, Registry,
+    Sink, Summary,
 };
 
 use crate::input::{InputSpec, OpenedInput};
@@ -27,7 +27,7 @@ use crate::input::{InputSpec, OpenedInput};
 #[derive(Parser, Debug)]
 #[command(name = "wifi-sensing", version, about, long_about = None)]
 struct Cli {
-    /// Less logging on stderr (errors only).
+    /// Less logging on stderr: no progress bar or info lines (warnings and errors still show).
     #[arg(short, long, global = true)]
     quiet: bool,
     #[command(subcommand)]
@@ -49,7 +49,7 @@ enum Command {
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
-        /// For `udp://` inputs: stop after this long (e.g. `30s`).
+        /// For `udp://` inputs only: stop after this long (e.g. `30s`).
         #[arg(long, value_parser = parse_duration)]
         duration: Option<Duration>,
     },
@@ -73,7 +73,7 @@ enum Command {
     Record {
         /// `udp://HOST:PORT` to listen on (e.g. `udp://0.0.0.0:5005`).
         input: String,
-        /// Output `.csirec` file.
+        /// Output file, a native recording (name it `.csirec`).
         #[arg(short, long)]
         output: PathBuf,
         /// Stop after this long (e.g. `60s`, `5m`).
@@ -101,15 +101,16 @@ enum Command {
         /// Stop after this many output records.
         #[arg(long)]
         limit: Option<u64>,
-        /// For `udp://` inputs: stop after this long.
+        /// For `udp://` inputs only: stop after this long.
         #[arg(long, value_parser = parse_duration)]
         duration: Option<Duration>,
     },
     /// Generate synthetic CSI with ground truth (see `wifi_sensing_core::sim` for the physics).
     ///
     /// The output format follows the file name: `.pcap` (ADR-018 datagrams over UDP, as if
-    /// captured on the node's port), `.csv` (ESP32-CSI-Tool), `.csirec`, `.jsonl`, or `-` for
-    /// JSON Lines on stdout. The same arguments and seed give byte-identical files.
+    /// captured on the node's port) and `.csv` (ESP32-CSI-Tool) for `--device esp32`; `.csirec`,
+    /// `.jsonl`, or `-` for JSON Lines on stdout, for every device. The same arguments and seed
+    /// give byte-identical files.
     Simulate {
         /// Preset: empty, still, breathe, walk, gesture:wave|push|pull, mixed (default mixed).
         #[arg(long)]
@@ -129,17 +130,17 @@ enum Command {
         /// Random seed.
         #[arg(long, default_value_t = 7)]
         seed: u64,
-        /// Output file (.pcap, .csv, .csirec, .jsonl) or `-`.
+        /// Output file (.pcap and .csv: esp32 only; .csirec, .jsonl) or `-` for stdout.
         #[arg(short, long)]
         output: String,
-        /// Ground truth as JSON Lines (one line per frame after a header line).
+        /// Ground truth as JSON Lines (one line per frame after a header line); `-` for stdout.
         #[arg(long)]
         truth: Option<PathBuf>,
         /// ADR-018 node id in .pcap output.
         #[arg(long, default_value_t = 1)]
         node_id: u8,
-        /// UDP port of the ADR-018 datagrams in .pcap output.
-        #[arg(long, default_value_t = 5005)]
+        /// UDP port of the ADR-018 datagrams in .pcap output (1-65535).
+        #[arg(long, default_value_t = 5005, value_parser = clap::value_parser!(u16).range(1..))]
         port: u16,
         /// Unix time (s) of the scenario start, for .pcap packet times (default 2026-01-01T00:00:00Z).
         #[arg(long, default_value_t = 1_767_225_600)]
@@ -164,9 +165,11 @@ pub(crate) struct ReaderFlags {
     nexmon_mask_phy_status: bool,
     /// Nexmon: read int16 pairs as (Q, I), the order of bcm4339/bcm43455c0 firmware before the
     /// June 2020 fix (files with the 4-byte magic). Off by default, as every peer reads them.
+    /// No effect on the packed-float chips (bcm4358, bcm4366c0).
     #[arg(long)]
     nexmon_swap_iq: bool,
-    /// Nexmon: UDP port of the CSI packets in pcap files (default 5500).
+    /// Nexmon: UDP port of the CSI packets in pcap files (default 5500). Packets from the
+    /// firmware's Ethernet source address ("NEXMON") are recognised on any port.
     #[arg(long)]
     nexmon_port: Option<u16>,
     /// Intel 5300: scale the CSI to absolute units (MATLAB get_scaled_csi).
@@ -240,6 +243,9 @@ fn open_input(
     log: &Log,
 ) -> Result<OpenedInput> {
     let spec = InputSpec::parse(input)?;
+    if duration.is_some() && !matches!(spec, InputSpec::Udp(_)) {
+        bail!("--duration applies to live udp:// inputs only (use --limit to shorten a file run)");
+    }
     spec.open(reader, parse_format(format)?, duration, None, log)
 }
 
@@ -247,12 +253,15 @@ fn parse_format(name: Option<&str>) -> Result<Option<CaptureFormat>> {
     match name {
         None => Ok(None),
         Some(n) => match CaptureFormat::from_name(n) {
-            Some(f) => Ok(Some(f)),
-            None => bail!(
-                "unknown format {n:?}; known: {}",
-                CaptureFormat::ALL
+            // only the formats a reader is registered for: the others (e.g. Nexmon, which is read
+            // from pcap files) cannot be forced
+            Some(f) if Registry::builtin().get(f).is_some() => Ok(Some(f)),
+            _ => bail!(
+                "unknown format {n:?}; formats that can be read: {}",
+                Registry::builtin()
+                    .formats()
                     .iter()
-                    .map(|f| f.name())
+                    .map(|d| d.format.name())
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
@@ -380,6 +389,9 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
             format,
             strict,
         } => {
+            if let (InputSpec::File(p), false) = (InputSpec::parse(&input)?, output == "-") {
+                output::ensure_distinct(Path::new(&output), &p, "input")?;
+            }
             let opened = open_input(&input, &reader, format.as_deref(), None, log)?;
             convert(opened, &output, strict, log)
         }
@@ -393,6 +405,7 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
             if !matches!(spec, InputSpec::Udp(_)) {
                 bail!("record takes a live input udp://HOST:PORT (use `convert` for files)");
             }
+            check_recording_name(&output)?;
             let opened = spec.open(&ReaderFlags::default(), None, duration, None, log)?;
             record(opened, &output, frames, log)
         }
@@ -411,9 +424,30 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
     }
 }
 
-fn report_summary(s: &Summary, read: &ReadStats, log: &Log) {
+/// `record` writes a native recording: refuse `-` and names that promise another format.
+fn check_recording_name(output: &Path) -> Result<()> {
+    if output.as_os_str() == "-" {
+        bail!("record writes a binary .csirec file, not to stdout: give a file name (use `run udp://...` for JSON Lines on stdout)");
+    }
+    let ext = output
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !ext.is_empty() && ext != "csirec" {
+        bail!(
+            "record writes a native recording; {} would get .csirec content under a .{ext} name: name it .csirec (and `convert` it afterwards)",
+            output.display()
+        );
+    }
+    Ok(())
+}
+
+/// Logs what a run read and wrote: frames read, frames left after the stages, non-CSI records,
+/// analyses, malformed records skipped, and the records the output received (`written`).
+fn report_summary(s: &Summary, read: &ReadStats, written: u64, log: &Log) {
     log.info(format_args!(
-        "{} frames in, {} out, {} non-CSI records, {} analyses, {} malformed skipped",
+        "{} frames read, {} after stages, {} non-CSI records, {} analyses, {} malformed skipped; {written} records written",
         s.frames_in, s.frames_out, s.aux_records, s.analyses, s.malformed
     ));
     if read.passed_over > 0 {
@@ -452,10 +486,11 @@ fn pipeline(strict: bool, emit_frames: bool) -> Result<Pipeline> {
         .build()?)
 }
 
-/// Stops after `limit` items.
+/// Stops after `limit` items; counts what it passed on.
 struct Limit<S> {
     inner: S,
     left: Option<u64>,
+    written: u64,
 }
 
 impl<S: Sink<Output>> Sink<Output> for Limit<S> {
@@ -467,6 +502,7 @@ impl<S: Sink<Output>> Sink<Output> for Limit<S> {
             return Ok(false);
         }
         let go = self.inner.item(item)?;
+        self.written += 1;
         if let Some(l) = &mut self.left {
             *l -= 1;
             if *l == 0 {
@@ -492,6 +528,7 @@ fn run(
     let mut sink = Limit {
         inner: JsonLinesSink::new(output::stdout()).flush_each_line(live),
         left: limit,
+        written: 0,
     };
     let bar = progress::Progress::new(opened.total_bytes);
     let summary = {
@@ -501,45 +538,59 @@ fn run(
     };
     bar.finish();
     let summary = summary?;
-    report_summary(&summary, opened.capture.stats(), log);
+    report_summary(&summary, opened.capture.stats(), sink.written, log);
+    if let Some(l) = limit.filter(|&l| sink.written >= l) {
+        log.info(format_args!("stopped at --limit {l}"));
+    }
     Ok(())
 }
 
 fn convert(mut opened: OpenedInput, output: &str, strict: bool, log: &Log) -> Result<()> {
     let mut p = pipeline(strict, true)?;
-    let bar = progress::Progress::new(opened.total_bytes);
     let to_stdout = output == "-";
     let ext = Path::new(output)
         .extension()
         .and_then(|e| e.to_str())
-        .unwrap_or("");
-    let summary = if to_stdout
-        || ext.eq_ignore_ascii_case("jsonl")
-        || ext.eq_ignore_ascii_case("json")
-    {
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let jsonl = to_stdout || ext == "jsonl" || ext == "json";
+    if !jsonl && ext != "csirec" {
+        bail!("cannot tell the output format of {output:?}: use a .csirec or .jsonl name, or - for stdout");
+    }
+    let bar = progress::Progress::new(opened.total_bytes);
+    let result = if jsonl {
         let w: Box<dyn Write> = if to_stdout {
             Box::new(output::stdout())
         } else {
             Box::new(output::create_file(Path::new(output))?)
         };
-        let mut sink = JsonLinesSink::new(w);
+        let mut sink = Limit {
+            inner: JsonLinesSink::new(w),
+            left: None,
+            written: 0,
+        };
         let src = progress::Tracked::new(&mut opened.capture, &bar);
-        p.run(src, &mut sink)?
-    } else if ext.eq_ignore_ascii_case("csirec") {
+        p.run(src, &mut sink).map(|s| (s, sink.written))
+    } else {
         let writer = output::create_recording(Path::new(output), &opened.description)?;
         let mut sink = RecordingSink::new(writer);
         let src = progress::Tracked::new(&mut opened.capture, &bar);
-        let s = p.run(src, &mut sink)?;
-        log.info(format_args!(
-            "wrote {} records to {output}",
-            sink.records_written()
-        ));
-        s
-    } else {
-        bail!("cannot tell the output format of {output:?}: use a .csirec or .jsonl name, or - for stdout");
+        p.run(src, &mut sink).map(|s| (s, sink.records_written()))
     };
     bar.finish();
-    report_summary(&summary, opened.capture.stats(), log);
+    let (summary, written) = match result {
+        Ok(x) => x,
+        Err(e) if !to_stdout => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "conversion into {output} stopped; the file keeps the records written before the error"
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    report_summary(&summary, opened.capture.stats(), written, log);
+    if !to_stdout {
+        log.info(format_args!("wrote {written} records to {output}"));
+    }
     Ok(())
 }
 

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{BufWriter, StdoutLock};
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use wifi_sensing_core::recording::{RecordingHeader, RecordingWriter};
 
 /// Buffer size of every output.
@@ -14,6 +14,41 @@ const BUFFER: usize = 1 << 16;
 pub(crate) fn create_file(path: &Path) -> Result<BufWriter<File>> {
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     Ok(BufWriter::with_capacity(BUFFER, file))
+}
+
+/// `true` when `a` and `b` name the same file: the same file on disk when both exist (links
+/// included), otherwise the same absolute path.
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
+    if let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            return ma.dev() == mb.dev() && ma.ino() == mb.ino();
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (ma, mb);
+            if let (Ok(ca), Ok(cb)) = (a.canonicalize(), b.canonicalize()) {
+                return ca == cb;
+            }
+        }
+    }
+    match (std::path::absolute(a), std::path::absolute(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// Refuses to write `output` when it is the same file as `other` (an input, or another output):
+/// creating it would truncate the other before it is read or written.
+pub(crate) fn ensure_distinct(output: &Path, other: &Path, what: &str) -> Result<()> {
+    if same_file(output, other) {
+        bail!(
+            "{} is also the {what}: writing it would destroy that; choose another output file",
+            output.display()
+        );
+    }
+    Ok(())
 }
 
 /// Stdout, locked and buffered.

@@ -75,6 +75,15 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
             a.device
         );
     }
+    if let Some(t) = &a.truth {
+        if t.as_os_str() == "-" {
+            if a.output == "-" {
+                bail!("-o - and --truth - would mix frames and ground truth on stdout: write one of them to a file");
+            }
+        } else if a.output != "-" {
+            output::ensure_distinct(t, out_path, "simulated capture (-o)")?;
+        }
+    }
     let mut out = if a.output == "-" {
         let w: Box<dyn Write> = Box::new(output::stdout());
         Out::Jsonl(JsonLinesSink::new(w))
@@ -109,7 +118,14 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
     };
 
     let mut truth = match &a.truth {
-        Some(p) => Some(TruthWriter::new(output::create_file(p)?, &header)?),
+        Some(p) => {
+            let w: Box<dyn Write> = if p.as_os_str() == "-" {
+                Box::new(output::stdout())
+            } else {
+                Box::new(output::create_file(p)?)
+            };
+            Some(TruthWriter::new(w, &header)?)
+        }
         None => None,
     };
 
