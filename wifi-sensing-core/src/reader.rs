@@ -78,6 +78,25 @@ pub struct Limits {
     pub max_record_bytes: usize,
     /// Largest number of complex values in one frame. Default 1 << 20.
     pub max_csi_values: usize,
+    /// Most IP datagrams reassembled from fragments at once (pcap reader; see
+    /// [`formats::ipfrag`]): one more evicts the oldest, reported as incomplete. Each held
+    /// datagram takes at most about 66 KiB. 0 turns reassembly off (fragments are passed over).
+    /// Default 64 ([`formats::ipfrag::DEFAULT_MAX_IN_FLIGHT`]).
+    #[serde(default = "default_datagrams_in_flight")]
+    pub max_ip_datagrams_in_flight: usize,
+    /// Packets read after the first fragment of an IP datagram after which the datagram, still
+    /// incomplete, is evicted and reported. Default 1000
+    /// ([`formats::ipfrag::DEFAULT_TIMEOUT_PACKETS`]).
+    #[serde(default = "default_fragment_timeout")]
+    pub ip_fragment_timeout_packets: u64,
+}
+
+fn default_datagrams_in_flight() -> usize {
+    formats::ipfrag::DEFAULT_MAX_IN_FLIGHT
+}
+
+fn default_fragment_timeout() -> u64 {
+    formats::ipfrag::DEFAULT_TIMEOUT_PACKETS
 }
 
 impl Default for Limits {
@@ -85,6 +104,8 @@ impl Default for Limits {
         Limits {
             max_record_bytes: 16 << 20,
             max_csi_values: 1 << 20,
+            max_ip_datagrams_in_flight: default_datagrams_in_flight(),
+            ip_fragment_timeout_packets: default_fragment_timeout(),
         }
     }
 }

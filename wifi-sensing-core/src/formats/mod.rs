@@ -8,6 +8,7 @@ pub mod esp32_csv;
 pub mod espcsi;
 pub mod feitcsi;
 pub mod intel5300;
+pub mod ipfrag;
 pub mod nexmon;
 pub mod pcap;
 pub mod picoscenes;

@@ -38,7 +38,9 @@
 //! `DLT_RAW` values found in old files), IPv4 (228), IPv6 (229), Linux cooked capture SLL (113)
 //! and SLL2 (276), and BSD NULL (0, address family in either byte order) / LOOP (108). Both IPv4
 //! (options allowed, via the IHL) and IPv6 (hop-by-hop, routing, destination-options and AH
-//! extension headers walked) are read. IP fragments are not reassembled: they count as non-UDP.
+//! extension headers walked) are read. [`parse_udp`] returns whole datagrams only;
+//! [`parse_ip_udp`] also returns IP fragments of UDP datagrams (IPv4 fragments, IPv6 packets with
+//! a Fragment extension header), which [`PcapReader`] reassembles (next section).
 //!
 //! The UDP payload length comes from the **UDP length field**, not from the captured length:
 //! some captures carry bytes after the IP datagram (an Ethernet trailer, FORMATS.md §8: 18 packets
@@ -55,9 +57,45 @@
 //! - a payload with the Nexmon magic, sent from or to the Nexmon port ([`NexmonOptions::port`](crate::formats::nexmon::NexmonOptions::port),
 //!   default 5500) or with the Ethernet source address `NEXMON`, is decoded by
 //!   [`nexmon::NexmonDecoder`];
+//! - a reassembled datagram (see [IP fragments](#ip-fragments)) goes through the same two tests;
 //! - every other packet (other protocols, other UDP traffic) is counted in
 //!   [`PcapCounters::non_csi_skipped`] and passed over. It is not an error: a capture without CSI
 //!   gives zero frames.
+//!
+//! # IP fragments
+//!
+//! A UDP datagram larger than the path MTU is captured on the receiving host as IP fragments:
+//! ADR-018 frames of ESP32-C6 HE-SU nodes (about 1.5 KB) and Nexmon 160 MHz packets
+//! (512 × 4 + 18 bytes) do not fit a 1500-byte Ethernet MTU. [`PcapReader`] reassembles IPv4
+//! fragments (key: source, destination, identification, protocol UDP) and IPv6 fragments (key:
+//! source, destination, identification of the Fragment header) with a bounded [`Reassembler`]
+//! and hands each completed datagram to the same ADR-018 / Nexmon dispatch as a whole one.
+//! Fragments of other protocols are passed over.
+//!
+//! A reassembled datagram is dated and placed by **the packet that completes it** (the fragment
+//! that arrives last, whatever its offset): its time and byte offset become the frame's
+//! timestamp and offset, as they are the moment and place where the datagram exists whole.
+//! Its link-layer source address (matched against `NEXMON`) is that packet's too. For the
+//! Nexmon metadata, its captured and wire lengths are those of **the equivalent unfragmented
+//! packet**: the link and IP headers of the fragment at offset 0 plus the reassembled
+//! datagram, so that a fragmented capture gives the same `caplen` / `wirelen` as an unfragmented
+//! one without trailer; its Ethernet trailer length is 0 (the fragments' own trailers belong to
+//! no datagram).
+//!
+//! Limits ([`Limits::max_ip_datagrams_in_flight`], default 64; [`Limits::ip_fragment_timeout_packets`],
+//! default 1000; at most 65 535 bytes per datagram) and the rules for duplicates, overlaps and
+//! lengths are in [`ipfrag`](crate::formats::ipfrag). A datagram that cannot be reassembled (a
+//! fragment missing when it is evicted or at the end of the input, overlapping fragments with
+//! different bytes, conflicting lengths, data past 65 535 bytes) is reported as a recoverable
+//! [`Error::Malformed`] with the byte offset of its first fragment and a reason naming it; a
+//! reassembled datagram whose UDP header is inconsistent is reported the same way. Errors of the
+//! payload decoders carry the datagram's offset (the completing packet's), like its frames.
+//! Datagrams still incomplete at the end of the input, or when a container error ends the
+//! stream, are reported before the stream ends: nothing is dropped silently. Fragments count in
+//! [`PcapCounters::fragments`] (not as passed over), completed datagrams in
+//! [`PcapCounters::reassembled`]; a reassembled datagram without CSI counts its fragments as
+//! passed over. With `max_ip_datagrams_in_flight = 0` nothing is reassembled and fragments are
+//! passed over, as whole non-CSI packets are.
 //!
 //! Errors inside one packet (bad IP/UDP lengths, a bad CSI payload) are recoverable
 //! [`Error::Malformed`] with the offset of the packet record; an error of a payload decoder that
@@ -88,6 +126,7 @@ use std::ops::Range;
 
 use crate::error::{Error, Result};
 use crate::formats::adr018;
+use crate::formats::ipfrag::{FragmentKey, Reassembler};
 use crate::formats::nexmon::{self, NexmonDecoder, PacketInfo};
 use crate::frame::{CaptureFormat, Clock};
 use crate::reader::{CaptureReader, Confidence, FormatDescriptor, Input, Limits, ReaderOptions};
@@ -963,7 +1002,9 @@ fn mac_at(b: &[u8], o: usize) -> [u8; 6] {
 ///
 /// `Ok(None)` when the packet is not (complete, unfragmented) UDP over IPv4/IPv6 or the link
 /// type is not supported; `Err` when the packet claims to be IP/UDP but its headers or lengths
-/// do not fit the captured bytes.
+/// do not fit the captured bytes. An IP fragment is not a whole datagram: `Ok(None)` (even when
+/// its fragment fields are inconsistent); [`parse_ip_udp`] returns fragments of UDP datagrams
+/// too, for reassembly.
 ///
 /// ```
 /// use wifi_sensing_core::formats::pcap::{parse_udp, build_ipv4_udp, LINKTYPE_RAW};
@@ -975,6 +1016,86 @@ fn mac_at(b: &[u8], o: usize) -> [u8; 6] {
 /// assert_eq!(udp.dst_port, 5005);
 /// ```
 pub fn parse_udp(linktype: u32, b: &[u8]) -> Result<Option<UdpDatagram>, BadPacket> {
+    match walk(linktype, b)? {
+        Some(Walked::Udp(u)) => Ok(Some(u)),
+        _ => Ok(None),
+    }
+}
+
+/// What [`parse_ip_udp`] finds in a packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IpUdp {
+    /// A whole UDP datagram, as [`parse_udp`] returns it.
+    Datagram(UdpDatagram),
+    /// An IP fragment of a UDP datagram, to give to a
+    /// [`Reassembler`].
+    Fragment(IpFragment),
+}
+
+/// An IPv4 fragment (more-fragments flag or a non-zero offset, protocol UDP) or an IPv6 packet
+/// with a Fragment extension header announcing UDP. `data` indexes the packet bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IpFragment {
+    /// The datagram the fragment belongs to.
+    pub key: FragmentKey,
+    /// Position of the fragment's data in the datagram (the IP payload: UDP header first), in
+    /// bytes; a multiple of 8.
+    pub offset: usize,
+    /// More fragments follow (the MF flag / M bit).
+    pub more: bool,
+    /// Byte range of the fragment's data in the packet.
+    pub data: Range<usize>,
+    /// Bytes of the packet before the fragment's data, less the 8-byte IPv6 Fragment header: for
+    /// the fragment at offset 0, the link and IP headers an unfragmented packet would have.
+    pub header_len: usize,
+    /// Link-layer source address, where the link layer has a 6-byte one (Ethernet, SLL).
+    pub link_src: Option<[u8; 6]>,
+    /// Innermost VLAN id, if the frame was tagged.
+    pub vlan: Option<u16>,
+    /// Captured bytes after the end of the IP packet (an Ethernet trailer or FCS).
+    pub trailer_len: usize,
+}
+
+/// Finds the UDP datagram, or the fragment of a UDP datagram, in a packet.
+///
+/// Like [`parse_udp`], but an IP fragment of a UDP datagram gives
+/// `Ok(Some(IpUdp::Fragment(..)))` (or `Err` when its lengths do not fit the captured bytes).
+/// Fragments of other protocols, and IPv6 fragments whose fragmentable part does not start with
+/// the UDP header, give `Ok(None)`.
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use wifi_sensing_core::formats::pcap::{build_ipv4_udp_fragments, parse_ip_udp, parse_udp, IpUdp, LINKTYPE_RAW};
+/// let packets = build_ipv4_udp_fragments(
+///     Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2), 4000, 5005, &[7; 2000], 9, 1500)?;
+/// let Ok(Some(IpUdp::Fragment(f))) = parse_ip_udp(LINKTYPE_RAW, &packets[1]) else { panic!() };
+/// assert_eq!((f.offset, f.more, f.data.len()), (1480, false, 8 + 2000 - 1480));
+/// assert_eq!(parse_udp(LINKTYPE_RAW, &packets[1]), Ok(None)); // not a whole datagram
+/// # Ok::<(), wifi_sensing_core::Error>(())
+/// ```
+pub fn parse_ip_udp(linktype: u32, b: &[u8]) -> Result<Option<IpUdp>, BadPacket> {
+    Ok(match walk(linktype, b)? {
+        None => None,
+        Some(Walked::Udp(u)) => Some(IpUdp::Datagram(u)),
+        Some(Walked::Fragment(f)) => Some(IpUdp::Fragment((*f)?)),
+    })
+}
+
+/// A packet's UDP content, with a fragment's own problems kept apart (so that [`parse_udp`] can
+/// ignore them). The fragment is boxed to keep the whole-datagram fast path's value small.
+enum Walked {
+    Udp(UdpDatagram),
+    Fragment(Box<Result<IpFragment, BadPacket>>),
+}
+
+/// The network-layer result: a whole UDP datagram or a fragment (link fields not yet set).
+enum L4 {
+    Udp(UdpAt),
+    Frag(Box<Result<IpFragment, BadPacket>>),
+}
+
+#[inline(always)]
+fn walk(linktype: u32, b: &[u8]) -> Result<Option<Walked>, BadPacket> {
     let (l3, off, link_src, vlan) = match linktype {
         LINKTYPE_ETHERNET => {
             if b.len() < 14 {
@@ -1059,16 +1180,26 @@ pub fn parse_udp(linktype: u32, b: &[u8]) -> Result<Option<UdpDatagram>, BadPack
         L3::V4 => ipv4_udp(b, off)?,
         L3::V6 => ipv6_udp(b, off)?,
     };
-    Ok(found.map(|(src, dst, udp_off, ulen, ip_end)| UdpDatagram {
-        src,
-        dst,
-        src_port: be16(b, udp_off),
-        dst_port: be16(b, udp_off + 2),
-        payload: udp_off + 8..udp_off + ulen,
-        link_src,
-        vlan,
-        trailer_len: b.len().saturating_sub(ip_end),
-    }))
+    Ok(match found {
+        None => None,
+        Some(L4::Udp((src, dst, udp_off, ulen, ip_end))) => Some(Walked::Udp(UdpDatagram {
+            src,
+            dst,
+            src_port: be16(b, udp_off),
+            dst_port: be16(b, udp_off + 2),
+            payload: udp_off + 8..udp_off + ulen,
+            link_src,
+            vlan,
+            trailer_len: b.len().saturating_sub(ip_end),
+        })),
+        Some(L4::Frag(mut f)) => {
+            if let Ok(f) = f.as_mut() {
+                f.link_src = link_src;
+                f.vlan = vlan;
+            }
+            Some(Walked::Fragment(f))
+        }
+    })
 }
 
 /// `(src, dst, udp offset, udp length, end of IP datagram)`.
@@ -1106,7 +1237,8 @@ fn check_udp(b: &[u8], udp_off: usize, ip_end: usize, what: &str) -> Result<usiz
     Ok(ulen)
 }
 
-fn ipv4_udp(b: &[u8], off: usize) -> Result<Option<UdpAt>, BadPacket> {
+#[inline]
+fn ipv4_udp(b: &[u8], off: usize) -> Result<Option<L4>, BadPacket> {
     if b.len() < off + 20 {
         return Err(bad(
             off,
@@ -1139,25 +1271,68 @@ fn ipv4_udp(b: &[u8], off: usize) -> Result<Option<UdpAt>, BadPacket> {
     if b[off + 9] != 17 {
         return Ok(None);
     }
+    let src = Ipv4Addr::new(b[off + 12], b[off + 13], b[off + 14], b[off + 15]);
+    let dst = Ipv4Addr::new(b[off + 16], b[off + 17], b[off + 18], b[off + 19]);
     let frag = be16(b, off + 6);
     if frag & 0x3FFF != 0 {
         // More-fragments flag or a fragment offset: not a whole datagram.
-        return Ok(None);
+        return Ok(Some(L4::Frag(Box::new(ipv4_fragment(
+            b, off, ihl, total, frag, src, dst,
+        )))));
     }
-    let src = Ipv4Addr::new(b[off + 12], b[off + 13], b[off + 14], b[off + 15]);
-    let dst = Ipv4Addr::new(b[off + 16], b[off + 17], b[off + 18], b[off + 19]);
     let udp_off = off + ihl;
     let ulen = check_udp(b, udp_off, ip_end, "IPv4 total length")?;
-    Ok(Some((
+    Ok(Some(L4::Udp((
         IpAddr::V4(src),
         IpAddr::V4(dst),
         udp_off,
         ulen,
         ip_end,
-    )))
+    ))))
 }
 
-fn ipv6_udp(b: &[u8], off: usize) -> Result<Option<UdpAt>, BadPacket> {
+/// The fragment fields of an IPv4 fragment whose header (`ihl` bytes at `off`) was checked.
+#[cold]
+fn ipv4_fragment(
+    b: &[u8],
+    off: usize,
+    ihl: usize,
+    total: usize,
+    frag: u16,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+) -> Result<IpFragment, BadPacket> {
+    if total == 0 {
+        return Err(bad(off + 2, "IPv4 fragment with total length 0"));
+    }
+    let ip_end = off + total;
+    if ip_end > b.len() {
+        return Err(bad(
+            off + 2,
+            format!(
+                "IPv4 fragment total length {total} points past the captured bytes ({} from the IP header on)",
+                b.len() - off
+            ),
+        ));
+    }
+    Ok(IpFragment {
+        key: FragmentKey::V4 {
+            src,
+            dst,
+            id: be16(b, off + 4),
+        },
+        offset: usize::from(frag & 0x1FFF) * 8,
+        more: frag & 0x2000 != 0,
+        data: off + ihl..ip_end,
+        header_len: off + ihl,
+        link_src: None,
+        vlan: None,
+        trailer_len: b.len() - ip_end,
+    })
+}
+
+#[inline]
+fn ipv6_udp(b: &[u8], off: usize) -> Result<Option<L4>, BadPacket> {
     if b.len() < off + 40 {
         return Err(bad(
             off,
@@ -1182,13 +1357,21 @@ fn ipv6_udp(b: &[u8], off: usize) -> Result<Option<UdpAt>, BadPacket> {
                 let src: [u8; 16] = b[off + 8..off + 24].try_into().unwrap_or([0; 16]);
                 let dst: [u8; 16] = b[off + 24..off + 40].try_into().unwrap_or([0; 16]);
                 let ulen = check_udp(b, h, ip_end, "IPv6 payload length")?;
-                return Ok(Some((
+                return Ok(Some(L4::Udp((
                     IpAddr::V6(Ipv6Addr::from(src)),
                     IpAddr::V6(Ipv6Addr::from(dst)),
                     h,
                     ulen,
                     ip_end,
-                )));
+                ))));
+            }
+            44 => {
+                if b.get(h).is_some_and(|&n| n != 17) {
+                    // A fragment of another protocol (or of a datagram whose fragmentable part
+                    // starts with another extension header): passed over.
+                    return Ok(None);
+                }
+                return Ok(Some(L4::Frag(Box::new(ipv6_fragment(b, off, h, ip_end)))));
             }
             0 | 43 | 60 | 51 => {
                 if b.len() < h + 2 {
@@ -1206,6 +1389,52 @@ fn ipv6_udp(b: &[u8], off: usize) -> Result<Option<UdpAt>, BadPacket> {
         }
     }
     Ok(None)
+}
+
+/// The fragment fields of an IPv6 packet (header at `off`) whose Fragment header is at `h`.
+#[cold]
+fn ipv6_fragment(b: &[u8], off: usize, h: usize, ip_end: usize) -> Result<IpFragment, BadPacket> {
+    if b.len() < h + 8 {
+        return Err(bad(h, "IPv6 Fragment header cut"));
+    }
+    if h + 8 > ip_end {
+        return Err(bad(
+            h,
+            format!(
+                "IPv6 Fragment header at byte {h} lies past the payload length ({} bytes for the payload)",
+                ip_end - off - 40
+            ),
+        ));
+    }
+    if ip_end > b.len() {
+        return Err(bad(
+            off + 4,
+            format!(
+                "IPv6 payload length {} points past the captured bytes ({} after the IPv6 header)",
+                ip_end - off - 40,
+                b.len() - off - 40
+            ),
+        ));
+    }
+    let mut src = [0u8; 16];
+    src.copy_from_slice(&b[off + 8..off + 24]);
+    let mut dst = [0u8; 16];
+    dst.copy_from_slice(&b[off + 24..off + 40]);
+    let fo = be16(b, h + 2);
+    Ok(IpFragment {
+        key: FragmentKey::V6 {
+            src: Ipv6Addr::from(src),
+            dst: Ipv6Addr::from(dst),
+            id: u32::from_be_bytes([b[h + 4], b[h + 5], b[h + 6], b[h + 7]]),
+        },
+        offset: usize::from(fo & 0xFFF8),
+        more: fo & 1 != 0,
+        data: h + 8..ip_end,
+        header_len: h,
+        link_src: None,
+        vlan: None,
+        trailer_len: b.len() - ip_end,
+    })
 }
 
 /// The UDP datagram of a packet, or `None` when there is none or its headers are inconsistent
@@ -1291,6 +1520,73 @@ pub fn build_ipv4_udp(
     out[udp0 + 6..udp0 + 8].copy_from_slice(&c.to_be_bytes());
     out.extend_from_slice(payload);
     true
+}
+
+/// Splits a UDP datagram into IPv4 fragments for a link of `mtu` bytes (the largest IP packet,
+/// header included), as a sending host does when the datagram does not fit.
+///
+/// Returns the IP packets, in order: each has a 20-byte IPv4 header (no options, TTL 64, DF
+/// clear, identification `ident`, the more-fragments flag on every packet but the last, a valid
+/// header checksum) and the next slice of the UDP datagram (UDP header with a valid checksum
+/// over the whole datagram, then `payload`). Every fragment but the last carries the largest
+/// multiple of 8 bytes that fits `mtu - 20`. A datagram that fits the MTU gives one ordinary
+/// packet, identical to [`build_ipv4_udp`]'s.
+///
+/// Fails with [`Error::Config`] when `mtu` is below 28 (an IPv4 header and 8 bytes) or the
+/// payload does not fit one IPv4 datagram (65 507 bytes).
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use wifi_sensing_core::formats::pcap::build_ipv4_udp_fragments;
+/// let p = build_ipv4_udp_fragments(
+///     Ipv4Addr::new(10, 0, 0, 3), Ipv4Addr::new(10, 0, 0, 2), 40000, 5005, &[0; 1568], 0x1234, 1500)?;
+/// // 8 + 1568 = 1576 datagram bytes: 1480 in the first fragment, 96 in the second.
+/// assert_eq!(p.iter().map(Vec::len).collect::<Vec<_>>(), [1500, 20 + 96]);
+/// assert_eq!(&p[1][6..8], &[0x00, 185]); // offset 1480 / 8, no more fragments
+/// # Ok::<(), wifi_sensing_core::Error>(())
+/// ```
+pub fn build_ipv4_udp_fragments(
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    src_port: u16,
+    dst_port: u16,
+    payload: &[u8],
+    ident: u16,
+    mtu: usize,
+) -> Result<Vec<Vec<u8>>> {
+    if mtu < 28 {
+        return Err(Error::Config(format!(
+            "an IPv4 MTU of {mtu} bytes cannot carry fragments (at least 28 needed)"
+        )));
+    }
+    let mut whole = Vec::with_capacity(28 + payload.len());
+    if !build_ipv4_udp(&mut whole, src, dst, src_port, dst_port, payload, ident) {
+        return Err(Error::Config(format!(
+            "UDP payload of {} bytes does not fit one IPv4 datagram",
+            payload.len()
+        )));
+    }
+    if whole.len() <= mtu {
+        return Ok(vec![whole]);
+    }
+    let udp = &whole[20..];
+    let step = (mtu - 20) / 8 * 8;
+    let mut out = Vec::with_capacity(udp.len().div_ceil(step));
+    for (i, chunk) in udp.chunks(step).enumerate() {
+        let at = i * step;
+        let more = at + chunk.len() < udp.len();
+        let mut p = Vec::with_capacity(20 + chunk.len());
+        p.extend_from_slice(&whole[..20]);
+        p[2..4].copy_from_slice(&((20 + chunk.len()) as u16).to_be_bytes());
+        let flags = if more { 0x2000u16 } else { 0 } | (at / 8) as u16;
+        p[6..8].copy_from_slice(&flags.to_be_bytes());
+        p[10..12].copy_from_slice(&[0, 0]);
+        let csum = ipv4_header_checksum(&p[..20]);
+        p[10..12].copy_from_slice(&csum.to_be_bytes());
+        p.extend_from_slice(chunk);
+        out.push(p);
+    }
+    Ok(out)
 }
 
 /// Writer of classic pcap files, used to export CSI traffic and by the simulator.
@@ -1404,18 +1700,8 @@ impl<W: Write> PcapWriter<W> {
         Ok(())
     }
 
-    /// Writes a UDP/IPv4 datagram inside a frame of the writer's link type.
-    pub fn write_udp(
-        &mut self,
-        timestamp_ns: i64,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        src_port: u16,
-        dst_port: u16,
-        payload: &[u8],
-    ) -> Result<()> {
-        let mut frame = std::mem::take(&mut self.frame);
-        frame.clear();
+    /// Appends the link-layer header of an IPv4 packet for the writer's link type to `frame`.
+    fn link_header(&self, frame: &mut Vec<u8>) -> Result<()> {
         match self.linktype {
             LINKTYPE_ETHERNET => {
                 frame.extend_from_slice(&self.dst_mac);
@@ -1437,11 +1723,29 @@ impl<W: Write> PcapWriter<W> {
                 frame.extend_from_slice(&[0, 0]);
             }
             other => {
-                self.frame = frame;
                 return Err(Error::Config(format!(
-                    "PcapWriter::write_udp does not support link type {other}"
+                    "PcapWriter cannot write UDP packets for link type {other}"
                 )));
             }
+        }
+        Ok(())
+    }
+
+    /// Writes a UDP/IPv4 datagram inside a frame of the writer's link type.
+    pub fn write_udp(
+        &mut self,
+        timestamp_ns: i64,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        src_port: u16,
+        dst_port: u16,
+        payload: &[u8],
+    ) -> Result<()> {
+        let mut frame = std::mem::take(&mut self.frame);
+        frame.clear();
+        if let Err(e) = self.link_header(&mut frame) {
+            self.frame = frame;
+            return Err(e);
         }
         if !build_ipv4_udp(
             &mut frame, src, dst, src_port, dst_port, payload, self.ident,
@@ -1456,6 +1760,80 @@ impl<W: Write> PcapWriter<W> {
         let r = self.write_packet(timestamp_ns, &frame);
         self.frame = frame;
         r
+    }
+
+    /// The frames (link header of the writer's link type included) of a UDP/IPv4 datagram
+    /// fragmented for a link of `mtu` bytes (see [`build_ipv4_udp_fragments`]), without writing
+    /// them: write them with [`PcapWriter::write_packet`] in any order, for instance to
+    /// reproduce a capture where fragments arrive out of order or interleaved with other
+    /// traffic. Uses (and advances) the writer's IPv4 identification counter, like
+    /// [`PcapWriter::write_udp`].
+    pub fn udp_fragment_frames(
+        &mut self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        src_port: u16,
+        dst_port: u16,
+        payload: &[u8],
+        mtu: usize,
+    ) -> Result<Vec<Vec<u8>>> {
+        let mut link = Vec::new();
+        self.link_header(&mut link)?;
+        let packets =
+            build_ipv4_udp_fragments(src, dst, src_port, dst_port, payload, self.ident, mtu)?;
+        self.ident = self.ident.wrapping_add(1);
+        Ok(packets
+            .into_iter()
+            .map(|p| {
+                let mut f = Vec::with_capacity(link.len() + p.len());
+                f.extend_from_slice(&link);
+                f.extend_from_slice(&p);
+                f
+            })
+            .collect())
+    }
+
+    /// Writes a UDP/IPv4 datagram as IPv4 fragments of at most `mtu` bytes each (IP header
+    /// included; see [`build_ipv4_udp_fragments`]), in order, one packet record per fragment, all
+    /// at `timestamp_ns`. Returns the number of packets written (1 when the datagram fits the
+    /// MTU). This is what a capture on the receiving host holds for a datagram larger than the
+    /// path MTU; [`PcapReader`] reassembles it.
+    ///
+    /// ```
+    /// use std::net::Ipv4Addr;
+    /// use wifi_sensing_core::formats::pcap::{PcapReader, PcapWriter, TsResolution};
+    /// use wifi_sensing_core::{CaptureReader, ReaderOptions, Record};
+    /// use wifi_sensing_core::formats::adr018::{encode_csi, CsiDatagram};
+    /// // A 2-antenna ADR-018 frame of 384 pairs per antenna: 1556 bytes, over a 1500-byte MTU.
+    /// let frame = encode_csi(&CsiDatagram { node_id: 1, sequence: 7, channel: 6, rssi: -40,
+    ///     noise_floor: -95, n_antennas: 2, iq: vec![[1, 2]; 768] })?;
+    /// let mut w = PcapWriter::new(Vec::new(), TsResolution::Micro)?;
+    /// let n = w.write_udp_fragmented(1_700_000_000_000_000_000, Ipv4Addr::new(10, 0, 0, 3),
+    ///     Ipv4Addr::new(10, 0, 0, 2), 40000, 5005, &frame, 1500)?;
+    /// assert_eq!(n, 2);
+    /// let bytes = w.into_inner()?;
+    /// let mut r = PcapReader::new(&bytes[..], &ReaderOptions::default())?;
+    /// let Some(Ok(Record::Frame(f))) = r.next_record() else { panic!("no frame") };
+    /// assert_eq!((f.shape(), f.sequence), ((2, 1, 384), Some(7)));
+    /// assert_eq!(r.counters().reassembled, 1);
+    /// # Ok::<(), wifi_sensing_core::Error>(())
+    /// ```
+    #[allow(clippy::too_many_arguments)]
+    pub fn write_udp_fragmented(
+        &mut self,
+        timestamp_ns: i64,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        src_port: u16,
+        dst_port: u16,
+        payload: &[u8],
+        mtu: usize,
+    ) -> Result<usize> {
+        let frames = self.udp_fragment_frames(src, dst, src_port, dst_port, payload, mtu)?;
+        for f in &frames {
+            self.write_packet(timestamp_ns, f)?;
+        }
+        Ok(frames.len())
     }
 
     /// Flushes the underlying writer.
@@ -1479,52 +1857,58 @@ pub struct PcapCounters {
     pub packets: u64,
     /// Packets holding a whole UDP datagram.
     pub udp: u64,
-    /// Packets that carry no CSI (not UDP, or UDP with another payload), passed over.
+    /// Packets holding an IP fragment of a UDP datagram, taken for reassembly.
+    pub fragments: u64,
+    /// UDP datagrams reassembled from fragments.
+    pub reassembled: u64,
+    /// Packets that carry no CSI (not UDP, or UDP with another payload), passed over. A
+    /// reassembled datagram without CSI counts each of its fragments here.
     pub non_csi_skipped: u64,
     /// UDP payloads handed to the ADR-018 decoder.
     pub adr018: u64,
     /// UDP payloads handed to the Nexmon decoder.
     pub nexmon: u64,
-    /// Packets reported as malformed.
+    /// Errors reported: malformed packets, datagrams that could not be reassembled, payloads
+    /// the decoders rejected.
     pub malformed: u64,
 }
 
-/// Reader of CSI carried in a pcap / pcapng capture (ADR-018 datagrams and Nexmon packets).
+/// Reader of CSI carried in a pcap / pcapng capture (ADR-018 datagrams and Nexmon packets),
+/// with IP fragment reassembly (see the [module docs](self)).
 #[derive(Debug)]
 pub struct PcapReader<R = Input> {
     packets: PcapPackets<R>,
+    out: Dispatch,
+    reassembler: Reassembler,
+    /// Reassembly problems waiting to be queued (reused).
+    problems: Vec<Error>,
+    done: bool,
+}
+
+/// The decoders and the output queue of a [`PcapReader`], apart from its packet source so that
+/// a packet borrowed from the source can be dispatched.
+#[derive(Debug)]
+struct Dispatch {
     nexmon: NexmonDecoder,
     nexmon_port: u16,
     counters: PcapCounters,
     queue: VecDeque<Result<Record>>,
     frames: Vec<crate::frame::CsiFrame>,
-    done: bool,
 }
 
-impl<R: BufRead> PcapReader<R> {
-    /// Reads the container header and prepares the decoders.
-    pub fn new(input: R, options: &ReaderOptions) -> Result<Self> {
-        Ok(PcapReader {
-            packets: PcapPackets::new(input, &options.limits)?,
-            nexmon: NexmonDecoder::new(options.nexmon.clone()),
-            nexmon_port: options.nexmon.port,
-            counters: PcapCounters::default(),
-            queue: VecDeque::new(),
-            frames: Vec::new(),
-            done: false,
-        })
-    }
+/// Where a UDP payload comes from, for the decoders.
+struct Origin {
+    timestamp_ns: Option<i64>,
+    offset: u64,
+    src_port: u16,
+    dst_port: u16,
+    link_src: Option<[u8; 6]>,
+    caplen: u32,
+    wirelen: u32,
+    eth_trailer_len: u32,
+}
 
-    /// Packet counters so far.
-    pub fn counters(&self) -> &PcapCounters {
-        &self.counters
-    }
-
-    /// Facts from the container header.
-    pub fn info(&self) -> &FileInfo {
-        self.packets.info()
-    }
-
+impl Dispatch {
     fn flush_group(&mut self) {
         if let Some(f) = self.nexmon.flush() {
             self.queue.push_back(Ok(Record::Frame(f)));
@@ -1539,48 +1923,17 @@ impl<R: BufRead> PcapReader<R> {
         self.queue.push_back(Err(e));
     }
 
-    /// Reads packets until something is queued or the input ends.
-    fn pump(&mut self) {
-        let p = match self.packets.next_packet() {
-            None => {
-                self.flush_group();
-                self.done = true;
-                return;
-            }
-            Some(Err(e)) => {
-                let fatal = !e.is_recoverable();
-                self.push_error(e);
-                if fatal {
-                    self.done = true;
-                }
-                return;
-            }
-            Some(Ok(p)) => p,
-        };
-        self.counters.packets += 1;
-        let (ts, clock) = match p.timestamp_ns {
-            Some(t) => (t, Clock::Host),
-            None => (0, Clock::None),
-        };
-        let offset = p.offset;
-        let udp = match parse_udp(p.linktype, p.data) {
-            Ok(Some(u)) => u,
-            Ok(None) => {
-                self.counters.non_csi_skipped += 1;
-                return;
-            }
-            Err(b) => {
-                let e = malformed(offset, format!("packet {}: {b}", self.counters.packets));
-                self.push_error(e);
-                return;
-            }
-        };
-        self.counters.udp += 1;
-        let payload = &p.data[udp.payload.clone()];
+    /// Hands a UDP payload to the decoder it belongs to; `false` when it carries no CSI.
+    #[inline(always)]
+    fn udp(&mut self, payload: &[u8], o: &Origin) -> bool {
+        let offset = o.offset;
         if adr018::is_family_magic(payload) {
             self.counters.adr018 += 1;
-            let r = adr018::decode_datagram(payload, offset, ts, clock);
-            match r {
+            let (ts, clock) = match o.timestamp_ns {
+                Some(t) => (t, Clock::Host),
+                None => (0, Clock::None),
+            };
+            match adr018::decode_datagram(payload, offset, ts, clock) {
                 Ok(rec) => {
                     self.flush_group();
                     self.queue.push_back(Ok(rec));
@@ -1593,18 +1946,18 @@ impl<R: BufRead> PcapReader<R> {
                     reason: e.to_string(),
                 }),
             }
-            return;
+            return true;
         }
-        let port_match = udp.src_port == self.nexmon_port || udp.dst_port == self.nexmon_port;
-        let source_match = udp.link_src == Some(nexmon::ETH_SOURCE);
+        let port_match = o.src_port == self.nexmon_port || o.dst_port == self.nexmon_port;
+        let source_match = o.link_src == Some(nexmon::ETH_SOURCE);
         if (port_match || source_match) && nexmon::has_magic(payload) {
             self.counters.nexmon += 1;
             let info = PacketInfo {
-                timestamp_ns: p.timestamp_ns,
+                timestamp_ns: o.timestamp_ns,
                 offset,
-                caplen: p.data.len() as u32,
-                wirelen: p.orig_len,
-                eth_trailer_len: udp.trailer_len as u32,
+                caplen: o.caplen,
+                wirelen: o.wirelen,
+                eth_trailer_len: o.eth_trailer_len,
             };
             let mut out = std::mem::take(&mut self.frames);
             let r = self.nexmon.push(payload, &info, &mut out);
@@ -1614,9 +1967,184 @@ impl<R: BufRead> PcapReader<R> {
             if let Err(e) = r {
                 self.push_error(e);
             }
+            return true;
+        }
+        false
+    }
+}
+
+impl<R: BufRead> PcapReader<R> {
+    /// Reads the container header and prepares the decoders and the fragment reassembler
+    /// ([`Limits::max_ip_datagrams_in_flight`], [`Limits::ip_fragment_timeout_packets`]).
+    pub fn new(input: R, options: &ReaderOptions) -> Result<Self> {
+        Ok(PcapReader {
+            packets: PcapPackets::new(input, &options.limits)?,
+            out: Dispatch {
+                nexmon: NexmonDecoder::new(options.nexmon.clone()),
+                nexmon_port: options.nexmon.port,
+                counters: PcapCounters::default(),
+                queue: VecDeque::new(),
+                frames: Vec::new(),
+            },
+            reassembler: Reassembler::new(
+                options.limits.max_ip_datagrams_in_flight,
+                options.limits.ip_fragment_timeout_packets,
+            ),
+            problems: Vec::new(),
+            done: false,
+        })
+    }
+
+    /// Packet counters so far.
+    pub fn counters(&self) -> &PcapCounters {
+        &self.out.counters
+    }
+
+    /// Facts from the container header.
+    pub fn info(&self) -> &FileInfo {
+        self.packets.info()
+    }
+
+    /// Datagrams being reassembled now (at most [`Limits::max_ip_datagrams_in_flight`]).
+    pub fn datagrams_in_flight(&self) -> usize {
+        self.reassembler.in_flight()
+    }
+
+    /// Queues the reassembly problems collected in `self.problems`.
+    fn queue_problems(&mut self) {
+        for e in self.problems.drain(..) {
+            self.out.push_error(e);
+        }
+    }
+
+    /// End of the input (or of the stream): every datagram still incomplete is reported.
+    fn finish_fragments(&mut self) {
+        self.reassembler.finish(&mut self.problems);
+        self.queue_problems();
+    }
+
+    /// Reads packets until something is queued or the input ends.
+    fn pump(&mut self) {
+        let p = match self.packets.next_packet() {
+            None => {
+                self.finish_fragments();
+                self.out.flush_group();
+                self.done = true;
+                return;
+            }
+            Some(Err(e)) => {
+                let fatal = !e.is_recoverable();
+                if fatal {
+                    self.finish_fragments();
+                }
+                self.out.push_error(e);
+                if fatal {
+                    self.done = true;
+                }
+                return;
+            }
+            Some(Ok(p)) => p,
+        };
+        let out = &mut self.out;
+        out.counters.packets += 1;
+        let now = out.counters.packets;
+        if self.reassembler.in_flight() != 0 {
+            self.reassembler.expire(now, &mut self.problems);
+            for e in self.problems.drain(..) {
+                out.push_error(e);
+            }
+        }
+        let offset = p.offset;
+        let frag = match walk(p.linktype, p.data) {
+            Ok(Some(Walked::Udp(udp))) => {
+                out.counters.udp += 1;
+                let origin = Origin {
+                    timestamp_ns: p.timestamp_ns,
+                    offset,
+                    src_port: udp.src_port,
+                    dst_port: udp.dst_port,
+                    link_src: udp.link_src,
+                    caplen: p.data.len() as u32,
+                    wirelen: p.orig_len,
+                    eth_trailer_len: udp.trailer_len as u32,
+                };
+                if !out.udp(&p.data[udp.payload], &origin) {
+                    out.counters.non_csi_skipped += 1;
+                }
+                return;
+            }
+            Ok(None) => {
+                out.counters.non_csi_skipped += 1;
+                return;
+            }
+            Ok(Some(Walked::Fragment(_))) if self.reassembler.max_in_flight() == 0 => {
+                // Reassembly turned off: a fragment is not a datagram, as for `parse_udp`.
+                out.counters.non_csi_skipped += 1;
+                return;
+            }
+            Ok(Some(Walked::Fragment(f))) => match *f {
+                Ok(f) => f,
+                Err(b) => {
+                    out.push_error(malformed(offset, format!("packet {now}: {b}")));
+                    return;
+                }
+            },
+            Err(b) => {
+                let e = malformed(offset, format!("packet {now}: {b}"));
+                out.push_error(e);
+                return;
+            }
+        };
+        out.counters.fragments += 1;
+        let done = self
+            .reassembler
+            .push(now, offset, &frag, p.data, &mut self.problems);
+        for e in self.problems.drain(..) {
+            out.push_error(e);
+        }
+        let Some(d) = done else {
+            return;
+        };
+        out.counters.reassembled += 1;
+        let dg = self.reassembler.datagram();
+        let ulen = if dg.len() >= 8 {
+            usize::from(be16(dg, 4))
+        } else {
+            0
+        };
+        if dg.len() < 8 || ulen < 8 || ulen > dg.len() {
+            let why = if dg.len() < 8 {
+                format!(
+                    "reassembled datagram of {} bytes is too short for a UDP header",
+                    dg.len()
+                )
+            } else if ulen < 8 {
+                format!("reassembled datagram has UDP length {ulen} (< 8)")
+            } else {
+                format!(
+                    "UDP length {ulen} exceeds the reassembled datagram of {} bytes",
+                    dg.len()
+                )
+            };
+            out.push_error(malformed(d.first_origin, format!("{}: {why}", d.key)));
             return;
         }
-        self.counters.non_csi_skipped += 1;
+        // The datagram is dated and placed by the packet that completed it; its lengths are
+        // those of the equivalent unfragmented packet (see the module docs).
+        let whole = u32::try_from(d.header_len.saturating_add(d.len)).unwrap_or(u32::MAX);
+        let origin = Origin {
+            timestamp_ns: p.timestamp_ns,
+            offset,
+            src_port: be16(dg, 0),
+            dst_port: be16(dg, 2),
+            link_src: frag.link_src,
+            caplen: whole,
+            wirelen: whole,
+            eth_trailer_len: 0,
+        };
+        if !out.udp(&dg[8..ulen], &origin) {
+            out.counters.non_csi_skipped += u64::from(d.fragments);
+        }
     }
 }
 
@@ -1627,7 +2155,7 @@ impl<R: BufRead + Send> CaptureReader for PcapReader<R> {
 
     fn next_record(&mut self) -> Option<Result<Record>> {
         loop {
-            if let Some(r) = self.queue.pop_front() {
+            if let Some(r) = self.out.queue.pop_front() {
                 return Some(r);
             }
             if self.done {
@@ -1641,10 +2169,10 @@ impl<R: BufRead + Send> CaptureReader for PcapReader<R> {
         self.packets.position()
     }
 
-    /// Packets without CSI ([`PcapCounters::non_csi_skipped`]): not UDP, or UDP that is neither
-    /// ADR-018 nor Nexmon on the configured port.
+    /// Packets without CSI ([`PcapCounters::non_csi_skipped`]): not UDP, or UDP (whole or
+    /// reassembled) that is neither ADR-018 nor Nexmon on the configured port.
     fn passed_over(&self) -> u64 {
-        self.counters.non_csi_skipped
+        self.out.counters.non_csi_skipped
     }
 }
 
