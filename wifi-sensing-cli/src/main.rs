@@ -17,8 +17,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use wifi_sensing_core::{
-    CaptureFormat, JsonLinesSink, OnMalformed, Output, Pipeline, ReadStats, RecordingSink, Registry,
-    Sink, Summary,
+    CaptureFormat, JsonLinesSink, OnMalformed, Output, Pipeline, ReadStats, RecordingSink,
+    Registry, Sink, Summary,
 };
 
 use crate::input::{InputSpec, OpenedInput};
@@ -580,11 +580,9 @@ fn convert(mut opened: OpenedInput, output: &str, strict: bool, log: &Log) -> Re
     bar.finish();
     let (summary, written) = match result {
         Ok(x) => x,
-        Err(e) if !to_stdout => {
-            return Err(anyhow::Error::new(e).context(format!(
-                "conversion into {output} stopped; the file keeps the records written before the error"
-            )))
-        }
+        Err(e) if !to_stdout => return Err(anyhow::Error::new(e).context(format!(
+            "conversion into {output} stopped; the file keeps the records written before the error"
+        ))),
         Err(e) => return Err(e.into()),
     };
     report_summary(&summary, opened.capture.stats(), written, log);

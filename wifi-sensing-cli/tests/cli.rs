@@ -164,7 +164,7 @@ fn run_prints_schema_conformant_json_lines() {
         assert_eq!(f32s(&l["csi_re"]), want);
     }
     // logs go to stderr, never to stdout
-    assert!(String::from_utf8_lossy(&out.stderr).contains("25 frames in"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("25 frames read"));
 }
 
 #[test]
@@ -843,4 +843,98 @@ fn convert_and_inspect_of_live_udp_stop_cleanly_on_ctrl_c() {
             assert_eq!(v["nodes"]["5"]["dropped"], 0);
         }
     }
+}
+
+#[test]
+fn outputs_never_overwrite_an_input_or_each_other() {
+    let d = tmpdir("samefile");
+    let rec = d.join("a.csirec");
+    make_recording(&rec, 5);
+    let before = std::fs::read(&rec).unwrap();
+    let r = rec.to_str().unwrap();
+    let out = run(&["convert", r, "-o", r]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is also the input"));
+    assert_eq!(
+        std::fs::read(&rec).unwrap(),
+        before,
+        "the input is untouched"
+    );
+    // the same file through another spelling of its path
+    let other = d.join(".").join("a.csirec");
+    let out = run(&["convert", r, "-o", other.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read(&rec).unwrap(), before);
+
+    let x = d.join("x.jsonl");
+    let x = x.to_str().unwrap();
+    let out = run(&["simulate", "--duration", "10s", "-o", x, "--truth", x]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is also the simulated capture"));
+    let out = run(&["simulate", "--duration", "10s", "-o", "-", "--truth", "-"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("would mix frames and ground truth"));
+}
+
+#[test]
+fn simulate_truth_to_stdout() {
+    let d = tmpdir("truth_stdout");
+    let o = d.join("s.csirec");
+    let out = run_ok(&[
+        "simulate",
+        "--scenario",
+        "breathe",
+        "--duration",
+        "2s",
+        "--rate",
+        "10",
+        "-o",
+        o.to_str().unwrap(),
+        "--truth",
+        "-",
+    ]);
+    let lines = json_lines(&out.stdout);
+    // a header line, then one line per frame slot
+    assert!(lines.len() >= 2, "{} truth lines", lines.len());
+    assert!(!d.join("-").exists());
+    let port0 = run(&["simulate", "--duration", "1s", "--port", "0", "-o", "-"]);
+    assert_eq!(port0.status.code(), Some(2));
+}
+
+#[test]
+fn record_refuses_outputs_it_cannot_honour() {
+    for (o, want) in [("-", "not to stdout"), ("live.jsonl", "name it .csirec")] {
+        let out = run(&["record", "udp://127.0.0.1:9", "-o", o, "--frames", "1"]);
+        assert_eq!(out.status.code(), Some(1), "{o}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(want),
+            "{o}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn summary_counts_what_was_written_and_flags_are_checked() {
+    let csv = fixture("esp32/example_csi.csv");
+    let out = run_ok(&["run", "--limit", "0", &csv]);
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("; 0 records written"), "{err}");
+    let out = run_ok(&["run", "--limit", "3", &csv]);
+    assert_eq!(json_lines(&out.stdout).len(), 3);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("; 3 records written"));
+
+    let out = run(&["run", "--duration", "5s", &csv]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("udp:// inputs only"));
+
+    let out = run(&["run", "--format", "nexmon", &csv]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("formats that can be read: ") && err.contains("pcap"),
+        "{err}"
+    );
+    assert!(!err.contains("nexmon,"), "{err}");
 }
