@@ -12,6 +12,11 @@ use crate::formats;
 pub type CsiArray = Array3<Complex32>;
 
 /// The capture format a frame (or error) comes from.
+///
+/// Serialised (JSON, bincode-serde) under its [`name`](CaptureFormat::name). The spellings that
+/// JSON Lines written by earlier builds used for five variants (`esp_csi_csv`, `pico_scenes`,
+/// `feit_csi`, `recording`, `json_lines`) are still accepted when reading. Binary `.csirec`
+/// recordings encode the variant by its index, not its name, so they are unaffected by names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -21,6 +26,7 @@ pub enum CaptureFormat {
     /// ESP32-CSI-Tool CSV lines (`CSI_DATA,...,[v0 v1 ...]`).
     Esp32Csv,
     /// Espressif esp-csi `get-started` CSV lines (quoted JSON array).
+    #[serde(rename = "espcsi_csv", alias = "esp_csi_csv")]
     EspCsiCsv,
     /// RuView JSONL recordings (`*.csi.jsonl`).
     RuviewJsonl,
@@ -33,14 +39,18 @@ pub enum CaptureFormat {
     /// Atheros CSI tool `.dat`.
     Atheros,
     /// PicoScenes `.csi`.
+    #[serde(rename = "picoscenes", alias = "pico_scenes")]
     PicoScenes,
     /// FeitCSI `.csi` (Intel AX200/AX210).
+    #[serde(rename = "feitcsi", alias = "feit_csi")]
     FeitCsi,
     /// The native `.csirec` recording of this family.
+    #[serde(rename = "csirec", alias = "recording")]
     Recording,
     /// Frames made by the simulator.
     Simulated,
     /// This family's own JSON Lines records (schema version 1), read back.
+    #[serde(rename = "jsonl", alias = "json_lines")]
     JsonLines,
 }
 
@@ -308,5 +318,62 @@ pub fn channel_to_freq_mhz(channel: u16) -> Option<u32> {
         14 => Some(2484),
         32..=177 => Some(5000 + 5 * u32::from(channel)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_name_is_name_for_every_format() {
+        for f in CaptureFormat::ALL {
+            assert_eq!(
+                serde_json::to_value(f).unwrap(),
+                serde_json::Value::String(f.name().into()),
+                "{f:?}"
+            );
+            assert_eq!(CaptureFormat::from_name(f.name()), Some(f));
+            let back: CaptureFormat = serde_json::from_value(f.name().into()).unwrap();
+            assert_eq!(back, f);
+        }
+    }
+
+    #[test]
+    fn old_serde_spellings_still_read() {
+        for (old, f) in [
+            ("esp_csi_csv", CaptureFormat::EspCsiCsv),
+            ("pico_scenes", CaptureFormat::PicoScenes),
+            ("feit_csi", CaptureFormat::FeitCsi),
+            ("recording", CaptureFormat::Recording),
+            ("json_lines", CaptureFormat::JsonLines),
+        ] {
+            let back: CaptureFormat = serde_json::from_value(old.into()).unwrap();
+            assert_eq!(back, f, "{old}");
+        }
+    }
+
+    #[test]
+    fn schema_format_enum_is_the_set_of_names() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/schema/record-v1.json");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let listed: Vec<&str> = schema["$defs"]["format"]["enum"]
+            .as_array()
+            .expect("$defs.format.enum")
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        for name in &listed {
+            assert!(
+                CaptureFormat::from_name(name).is_some(),
+                "schema lists {name:?}, which is no CaptureFormat::name()"
+            );
+        }
+        for f in CaptureFormat::ALL {
+            assert!(listed.contains(&f.name()), "schema lacks {:?}", f.name());
+        }
+        assert_eq!(listed.len(), CaptureFormat::ALL.len());
     }
 }

@@ -68,3 +68,28 @@ fn wrong_shape_and_schema_are_reported() {
     assert!(msgs[1].contains("shape"), "{msgs:?}");
     assert!(msgs[2].contains("teleport"), "{msgs:?}");
 }
+
+/// One frame per `CaptureFormat` (variant `i` has node id `i`), written by the code before the
+/// format names were unified (`esp_csi_csv`, `pico_scenes`, `feit_csi`, `recording`,
+/// `json_lines`): the JSON Lines copy must still read back, and so must the `.csirec` copy (bincode
+/// stores the variant index, so renaming cannot touch it).
+#[test]
+fn files_written_with_old_format_spellings_read_back() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    for name in ["pre_format_rename.jsonl", "pre_format_rename.csirec"] {
+        let mut cap = Registry::builtin().open_path(dir.join(name)).unwrap();
+        let mut formats = Vec::new();
+        while let Some(r) = cap.next_record() {
+            match r.unwrap() {
+                wifi_sensing_core::Record::Frame(f) => {
+                    assert_eq!(f.node_id as usize, formats.len(), "{name}");
+                    formats.push(f.format);
+                }
+                other => panic!("{name}: unexpected {other:?}"),
+            }
+        }
+        assert_eq!(formats, CaptureFormat::ALL.to_vec(), "{name}");
+    }
+    let text = std::fs::read_to_string(dir.join("pre_format_rename.jsonl")).unwrap();
+    assert!(text.contains("\"pico_scenes\"") && text.contains("\"recording\""));
+}
