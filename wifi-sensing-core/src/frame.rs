@@ -193,7 +193,11 @@ pub struct CsiFrame {
     pub timestamp_ns: i64,
     /// Which clock `timestamp_ns` comes from.
     pub clock: Clock,
-    /// Source node: the ESP32 node id, or a number the reader assigns per transmitter/file.
+    /// Source node: the node id the input carries (ESP32 ADR-018 and RuView), else a number the
+    /// reader assigns. Readers of formats that name the transmitter and whose sequence numbers
+    /// are per transmitter (Nexmon, PicoScenes, FeitCSI) number the transmitter MACs in order of
+    /// first appearance ([`MacNodeTable`](crate::nodes::MacNodeTable)); the others use 0 (one
+    /// receiver, one counter: see each format's module docs).
     pub node_id: u32,
     /// Transmitter MAC address, where the format has it.
     pub mac: Option<[u8; 6]>,

@@ -69,6 +69,10 @@
 //!   see D13). With [`Intel5300Options::scaled`] the reader multiplies the CSI by it.
 //! * **Sequence:** `sequence` is the driver's `bfee_count`; the 802.11 sequence control field, when
 //!   a 0xC1 record precedes the bfee, is in [`MacHeader::seq`].
+//! * **Node id:** always 0. `bfee_count` counts the receiver's CSI reports over every transmitter,
+//!   so the receiver is the node whose sequence gaps measure drops; numbering transmitters by the
+//!   0xC1 MAC (as the PicoScenes and FeitCSI readers do) would turn every frame of one transmitter
+//!   into a "gap" of another. The transmitter, when a 0xC1 record names it, is [`CsiFrame::mac`].
 //!
 //! # Example
 //!
