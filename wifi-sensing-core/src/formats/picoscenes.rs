@@ -21,7 +21,9 @@
 //! 10-byte CTS/ACK MPDUs, whose missing fields are `None` — csiread reads them from the bytes after
 //! the frame), optionally followed by a PicoScenes Tx header ([`TxHeader`]) when the next u32 is
 //! the magic. [`CsiFrame::mac`] is Address 2 (the transmitter), [`CsiFrame::sequence`] the
-//! 12-bit sequence number.
+//! 12-bit sequence number of data and management frames (`None` for control frames, which have
+//! no Sequence Control field; [`MacHeader::sequence`] still holds bytes 22..24 as csiread reads
+//! them, e.g. a BlockAckReq's starting sequence).
 //!
 //! **Node ids.** A file can hold frames of several transmitters (the kit's `ax200_demo.csi` has
 //! four MAC addresses), each with its own sequence counter, so [`CsiFrame::node_id`] numbers the
@@ -166,6 +168,14 @@ pub struct MacHeader {
     pub fragment: Option<u8>,
     /// Sequence number (Sequence Control bits 4–15), when the MPDU has 24 bytes or more.
     pub sequence: Option<u16>,
+}
+
+impl MacHeader {
+    /// Whether this is a control frame (type 1: RTS, CTS, ACK, BlockAckReq, BlockAck, …), which
+    /// has no Sequence Control field.
+    pub fn is_control(&self) -> bool {
+        (self.frame_control >> 2) & 3 == 1
+    }
 }
 
 /// The PicoScenes Tx header that may follow the MAC header.
@@ -1272,7 +1282,11 @@ fn decode_frame(b: &[u8], offset: u64, cfg: &Config) -> Result<Option<CsiFrame>>
     f.subcarriers = subcarriers;
     if let Some(h) = &meta.mac_header {
         f.mac = h.addr2;
-        f.sequence = h.sequence.map(u32::from);
+        // control frames have no Sequence Control field: bytes 22..24 of a BlockAckReq or
+        // BlockAck are its BAR control / starting sequence, not the transmitter's counter
+        if !h.is_control() {
+            f.sequence = h.sequence.map(u32::from);
+        }
     }
     let sdr = device_code == device_type::USRP;
     if let Some(rx) = &meta.rx_basic {
@@ -1679,6 +1693,28 @@ mod tests {
         assert_eq!(t.total_dropped(), 0);
         assert_eq!(t.nodes()[&0].frames, 3);
         assert_eq!(t.nodes()[&0].sequence_resets, 0);
+    }
+
+    #[test]
+    fn control_frames_have_no_sequence_number() {
+        let csi = || csi_v2(0x9300, 20, 56, 1, 1, 0, &[0u8; 140]);
+        // a 24-byte BlockAckReq (type 1, subtype 8): bytes 22..24 are its starting sequence
+        let mut bar = mac_header(0);
+        bar[0] = 0x84;
+        let mut bytes = frame(&[csi()], &mac_header(300));
+        bytes.extend(frame(&[csi()], &bar));
+        bytes.extend(frame(&[csi()], &mac_header(301)));
+        let recs = read_all(bytes, &ReaderOptions::default());
+        let seqs: Vec<Option<u32>> = recs.iter().map(|r| frame_of(r).sequence).collect();
+        assert_eq!(seqs, vec![Some(300), None, Some(301)]);
+        let f = frame_of(&recs[1]);
+        let h = meta(f).mac_header.unwrap();
+        assert!(h.is_control());
+        assert_eq!((h.sequence, f.mac), (Some(0), Some([2; 6])));
+        let mut t = crate::NodeTracker::default();
+        recs.iter().map(frame_of).for_each(|f| t.observe(f));
+        let n = &t.nodes()[&0];
+        assert_eq!((n.dropped, n.sequence_resets), (0, 0));
     }
 
     // ---- decoding ----
