@@ -209,11 +209,34 @@ pub struct CsiFrame {
     pub chain_rssi: Vec<f32>,
     /// Noise floor in dBm, where known.
     pub noise_floor_dbm: Option<f32>,
-    /// WiFi channel number, where known.
+    /// WiFi channel number, where known. Which channel of a wide (40/80/160 MHz) channel it
+    /// names depends on the format, as the format states it:
+    ///
+    /// * ESP32-CSI-Tool and esp-csi CSV: the **primary** (control) 20 MHz channel, as printed
+    ///   (`rx_ctrl.channel`; the secondary channel's side is in the meta).
+    /// * ESP32 ADR-018: the channel of the header's `freq_mhz`, which the firmware derives from
+    ///   the primary channel. RuView JSONL: `None` (the recording drops it).
+    /// * Nexmon: the chanspec's channel number, which Broadcom defines as the **centre** channel
+    ///   of the whole bandwidth (42 for 80 MHz over 36–48); the 20 MHz control channel is
+    ///   [`NexmonMeta::control_channel`](crate::formats::nexmon::NexmonMeta::control_channel).
+    /// * PicoScenes: the channel number of `center_freq_mhz`, so the **centre** channel (the
+    ///   control frequency is `RxSBasic::control_freq` in the meta).
+    /// * Atheros: the channel number of `center_freq_mhz` (see there).
+    /// * Intel 5300, FeitCSI: `None` (the formats do not carry it).
+    /// * Simulated: the profile's channel (the centre channel for the 80 MHz profile).
     pub channel: Option<u16>,
-    /// Centre frequency in MHz, where known.
+    /// Centre frequency in MHz of the channel the frame occupies (the middle of its whole
+    /// bandwidth), where known. ESP32 CSV formats compute it from the primary channel and the
+    /// secondary channel's side (±10 MHz for a 40 MHz frame,
+    /// [`esp32::center_freq_mhz`](crate::formats::esp32::center_freq_mhz)); Nexmon from the
+    /// chanspec's centre channel; PicoScenes reads it (`RxSBasic` `CenterFreq`, else the CSI
+    /// segment's carrier frequency). Two formats state only one frequency with no secondary
+    /// channel side, which is then reported as it is: ADR-018's `freq_mhz` (the primary
+    /// channel's frequency; the header has no bandwidth) and Atheros' `tx_channel` (the channel
+    /// frequency ath9k reports, the primary channel of a 40 MHz frame). `None` for Intel 5300,
+    /// FeitCSI and RuView JSONL.
     pub center_freq_mhz: Option<u32>,
-    /// Channel bandwidth in MHz, where known.
+    /// Channel bandwidth in MHz of the frame, where known.
     pub bandwidth_mhz: Option<u16>,
     /// Format the frame was read from.
     pub format: CaptureFormat,
