@@ -50,9 +50,15 @@ fn intel_empty_input_gives_nothing() {
     let (items, counts) = intel(&[]);
     assert!(items.is_empty());
     assert_eq!(counts, intel5300::RecordCounts::default());
-    // the registry does not claim an empty input
-    let e =
-        Registry::builtin().open_read(Box::new(Cursor::new(Vec::new())), None, Some("dat"), None);
+    // an empty `.dat` is an Intel 5300 recording without records (FORMATS.md §8)
+    let mut cap = Registry::builtin()
+        .open_read(Box::new(Cursor::new(Vec::new())), None, Some("dat"), None)
+        .unwrap();
+    assert_eq!(cap.format(), CaptureFormat::Intel5300);
+    assert!(cap.next().is_none());
+    assert_eq!(cap.stats().malformed, 0);
+    // without an extension the registry does not claim an empty input
+    let e = Registry::builtin().open_read(Box::new(Cursor::new(Vec::new())), None, None, None);
     assert!(matches!(e, Err(Error::UnknownFormat { .. })));
     // forced, it opens and gives nothing
     let mut cap = Registry::builtin()
