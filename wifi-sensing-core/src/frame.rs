@@ -12,6 +12,11 @@ use crate::formats;
 pub type CsiArray = Array3<Complex32>;
 
 /// The capture format a frame (or error) comes from.
+///
+/// Serialised (JSON, bincode-serde) under its [`name`](CaptureFormat::name). The spellings that
+/// JSON Lines written by earlier builds used for five variants (`esp_csi_csv`, `pico_scenes`,
+/// `feit_csi`, `recording`, `json_lines`) are still accepted when reading. Binary `.csirec`
+/// recordings encode the variant by its index, not its name, so they are unaffected by names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -21,6 +26,7 @@ pub enum CaptureFormat {
     /// ESP32-CSI-Tool CSV lines (`CSI_DATA,...,[v0 v1 ...]`).
     Esp32Csv,
     /// Espressif esp-csi `get-started` CSV lines (quoted JSON array).
+    #[serde(rename = "espcsi_csv", alias = "esp_csi_csv")]
     EspCsiCsv,
     /// RuView JSONL recordings (`*.csi.jsonl`).
     RuviewJsonl,
@@ -33,14 +39,18 @@ pub enum CaptureFormat {
     /// Atheros CSI tool `.dat`.
     Atheros,
     /// PicoScenes `.csi`.
+    #[serde(rename = "picoscenes", alias = "pico_scenes")]
     PicoScenes,
     /// FeitCSI `.csi` (Intel AX200/AX210).
+    #[serde(rename = "feitcsi", alias = "feit_csi")]
     FeitCsi,
     /// The native `.csirec` recording of this family.
+    #[serde(rename = "csirec", alias = "recording")]
     Recording,
     /// Frames made by the simulator.
     Simulated,
     /// This family's own JSON Lines records (schema version 1), read back.
+    #[serde(rename = "jsonl", alias = "json_lines")]
     JsonLines,
 }
 
@@ -183,7 +193,11 @@ pub struct CsiFrame {
     pub timestamp_ns: i64,
     /// Which clock `timestamp_ns` comes from.
     pub clock: Clock,
-    /// Source node: the ESP32 node id, or a number the reader assigns per transmitter/file.
+    /// Source node: the node id the input carries (ESP32 ADR-018 and RuView), else a number the
+    /// reader assigns. Readers of formats that name the transmitter and whose sequence numbers
+    /// are per transmitter (Nexmon, PicoScenes, FeitCSI) number the transmitter MACs in order of
+    /// first appearance ([`MacNodeTable`](crate::nodes::MacNodeTable)); the others use 0 (one
+    /// receiver, one counter: see each format's module docs).
     pub node_id: u32,
     /// Transmitter MAC address, where the format has it.
     pub mac: Option<[u8; 6]>,
@@ -195,11 +209,34 @@ pub struct CsiFrame {
     pub chain_rssi: Vec<f32>,
     /// Noise floor in dBm, where known.
     pub noise_floor_dbm: Option<f32>,
-    /// WiFi channel number, where known.
+    /// WiFi channel number, where known. Which channel of a wide (40/80/160 MHz) channel it
+    /// names depends on the format, as the format states it:
+    ///
+    /// * ESP32-CSI-Tool and esp-csi CSV: the **primary** (control) 20 MHz channel, as printed
+    ///   (`rx_ctrl.channel`; the secondary channel's side is in the meta).
+    /// * ESP32 ADR-018: the channel of the header's `freq_mhz`, which the firmware derives from
+    ///   the primary channel. RuView JSONL: `None` (the recording drops it).
+    /// * Nexmon: the chanspec's channel number, which Broadcom defines as the **centre** channel
+    ///   of the whole bandwidth (42 for 80 MHz over 36–48); the 20 MHz control channel is
+    ///   [`NexmonMeta::control_channel`](crate::formats::nexmon::NexmonMeta::control_channel).
+    /// * PicoScenes: the channel number of `center_freq_mhz`, so the **centre** channel (the
+    ///   control frequency is `RxSBasic::control_freq` in the meta).
+    /// * Atheros: the channel number of `center_freq_mhz` (see there).
+    /// * Intel 5300, FeitCSI: `None` (the formats do not carry it).
+    /// * Simulated: the profile's channel (the centre channel for the 80 MHz profile).
     pub channel: Option<u16>,
-    /// Centre frequency in MHz, where known.
+    /// Centre frequency in MHz of the channel the frame occupies (the middle of its whole
+    /// bandwidth), where known. ESP32 CSV formats compute it from the primary channel and the
+    /// secondary channel's side (±10 MHz for a 40 MHz frame,
+    /// [`esp32::center_freq_mhz`](crate::formats::esp32::center_freq_mhz)); Nexmon from the
+    /// chanspec's centre channel; PicoScenes reads it (`RxSBasic` `CenterFreq`, else the CSI
+    /// segment's carrier frequency). Two formats state only one frequency with no secondary
+    /// channel side, which is then reported as it is: ADR-018's `freq_mhz` (the primary
+    /// channel's frequency; the header has no bandwidth) and Atheros' `tx_channel` (the channel
+    /// frequency ath9k reports, the primary channel of a 40 MHz frame). `None` for Intel 5300,
+    /// FeitCSI and RuView JSONL.
     pub center_freq_mhz: Option<u32>,
-    /// Channel bandwidth in MHz, where known.
+    /// Channel bandwidth in MHz of the frame, where known.
     pub bandwidth_mhz: Option<u16>,
     /// Format the frame was read from.
     pub format: CaptureFormat,
@@ -308,5 +345,62 @@ pub fn channel_to_freq_mhz(channel: u16) -> Option<u32> {
         14 => Some(2484),
         32..=177 => Some(5000 + 5 * u32::from(channel)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_name_is_name_for_every_format() {
+        for f in CaptureFormat::ALL {
+            assert_eq!(
+                serde_json::to_value(f).unwrap(),
+                serde_json::Value::String(f.name().into()),
+                "{f:?}"
+            );
+            assert_eq!(CaptureFormat::from_name(f.name()), Some(f));
+            let back: CaptureFormat = serde_json::from_value(f.name().into()).unwrap();
+            assert_eq!(back, f);
+        }
+    }
+
+    #[test]
+    fn old_serde_spellings_still_read() {
+        for (old, f) in [
+            ("esp_csi_csv", CaptureFormat::EspCsiCsv),
+            ("pico_scenes", CaptureFormat::PicoScenes),
+            ("feit_csi", CaptureFormat::FeitCsi),
+            ("recording", CaptureFormat::Recording),
+            ("json_lines", CaptureFormat::JsonLines),
+        ] {
+            let back: CaptureFormat = serde_json::from_value(old.into()).unwrap();
+            assert_eq!(back, f, "{old}");
+        }
+    }
+
+    #[test]
+    fn schema_format_enum_is_the_set_of_names() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/schema/record-v1.json");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let listed: Vec<&str> = schema["$defs"]["format"]["enum"]
+            .as_array()
+            .expect("$defs.format.enum")
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        for name in &listed {
+            assert!(
+                CaptureFormat::from_name(name).is_some(),
+                "schema lists {name:?}, which is no CaptureFormat::name()"
+            );
+        }
+        for f in CaptureFormat::ALL {
+            assert!(listed.contains(&f.name()), "schema lacks {:?}", f.name());
+        }
+        assert_eq!(listed.len(), CaptureFormat::ALL.len());
     }
 }

@@ -141,6 +141,12 @@ impl FrameLine {
     }
 
     /// Back to a frame (exact inverse of [`FrameLine::from_frame`]).
+    ///
+    /// The fields must agree with each other as every reader's frames do: `csi_re` and `csi_im`
+    /// each hold `rx · tx · subcarriers` values of `shape`, and `subcarriers`, when not null, has
+    /// one index per CSI column (`shape[2]`). `chain_rssi` has no fixed length (a format may
+    /// report every chain of the NIC, e.g. Intel 5300's three, whatever `rx` is), so it is not
+    /// checked.
     pub fn into_frame(self) -> Result<CsiFrame> {
         let [r, t, s] = self.shape;
         let n = r.checked_mul(t).and_then(|x| x.checked_mul(s));
@@ -151,6 +157,15 @@ impl FrameLine {
                 self.csi_re.len(),
                 self.csi_im.len()
             )));
+        }
+        if let Some(sc) = &self.subcarriers {
+            if sc.len() != s {
+                return Err(Error::Encode(format!(
+                    "frame line: {} subcarrier indices for shape {:?} ({s} CSI columns)",
+                    sc.len(),
+                    self.shape
+                )));
+            }
         }
         let data = self
             .csi_re

@@ -140,3 +140,78 @@ impl NodeTracker {
         self.nodes.values().map(|n| n.dropped).sum()
     }
 }
+
+/// Transmitters that get a node id of their own in a [`MacNodeTable`]; later ones share the
+/// overflow id `MAX_MAC_NODES` (256).
+pub const MAX_MAC_NODES: usize = 256;
+
+/// Numbers the transmitters of one capture for [`CsiFrame::node_id`]: the readers of formats
+/// that carry a transmitter MAC but no node id (Nexmon, PicoScenes, FeitCSI) use it.
+///
+/// Node ids are given in order of first appearance: the first distinct key seen is 0, the next
+/// 1, and so on, up to [`MAX_MAC_NODES`] keys; every later new key gets the overflow id
+/// `MAX_MAC_NODES`. A key is a MAC address, or `None` for a frame that names no transmitter
+/// (for example an 802.11 CTS or ACK, which has no Address 2): all such frames share one node id
+/// of their own, numbered like a MAC when the first of them appears. So a capture from a single
+/// transmitter, or one that never names one, is node 0 throughout, and per-node statistics
+/// ([`NodeTracker`]) never mix the sequence counters of different transmitters.
+///
+/// ```
+/// use wifi_sensing_core::nodes::MacNodeTable;
+/// let mut t = MacNodeTable::default();
+/// assert_eq!(t.id(Some([1; 6])), 0);
+/// assert_eq!(t.id(None), 1);
+/// assert_eq!(t.id(Some([2; 6])), 2);
+/// assert_eq!(t.id(Some([1; 6])), 0);
+/// assert_eq!(t.id(None), 1);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct MacNodeTable {
+    keys: Vec<Option<[u8; 6]>>,
+    /// The key and id of the previous call (consecutive frames usually share a transmitter).
+    last: Option<(Option<[u8; 6]>, u32)>,
+}
+
+impl MacNodeTable {
+    /// The node id of `mac` (see the type's docs for the rule).
+    pub fn id(&mut self, mac: Option<[u8; 6]>) -> u32 {
+        if let Some((k, id)) = self.last {
+            if k == mac {
+                return id;
+            }
+        }
+        let id = match self.keys.iter().position(|k| *k == mac) {
+            Some(i) => i as u32,
+            None if self.keys.len() < MAX_MAC_NODES => {
+                self.keys.push(mac);
+                (self.keys.len() - 1) as u32
+            }
+            None => MAX_MAC_NODES as u32,
+        };
+        self.last = Some((mac, id));
+        id
+    }
+
+    /// Keys numbered so far, in id order (at most [`MAX_MAC_NODES`]).
+    pub fn keys(&self) -> &[Option<[u8; 6]>] {
+        &self.keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_overflows_into_one_shared_id() {
+        let mut t = MacNodeTable::default();
+        for i in 0..MAX_MAC_NODES {
+            let mac = [0, 0, 0, 0, (i >> 8) as u8, i as u8];
+            assert_eq!(t.id(Some(mac)), i as u32);
+        }
+        assert_eq!(t.id(Some([9; 6])), MAX_MAC_NODES as u32);
+        assert_eq!(t.id(None), MAX_MAC_NODES as u32);
+        assert_eq!(t.id(Some([0, 0, 0, 0, 0, 7])), 7);
+        assert_eq!(t.keys().len(), MAX_MAC_NODES);
+    }
+}

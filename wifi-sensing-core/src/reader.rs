@@ -469,8 +469,36 @@ impl Registry {
         self.open_read(Box::new(file), Some(&name), ext.as_deref(), format)
     }
 
+    /// The first registered format (in registry order) whose extensions include `extension`
+    /// (compared without regard to ASCII case).
+    pub fn by_extension(&self, extension: Option<&str>) -> Option<&FormatDescriptor> {
+        let e = extension?;
+        self.formats
+            .iter()
+            .find(|d| d.extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
+    }
+
     /// Opens any byte stream (stdin, a socket dump, memory), detecting its format from the first
     /// bytes and an optional extension hint, unless `format` is given.
+    ///
+    /// An **empty** input has no bytes to probe. Its format is then the one its extension names
+    /// ([`Registry::by_extension`]: the first match in registry order, e.g. Intel 5300 for
+    /// `.dat`, PicoScenes for `.csi`), whose reader reads it: a record stream such as an empty
+    /// Intel 5300 `.dat` (FORMATS.md §8) gives 0 frames and no error, while a container whose
+    /// file header is mandatory fails to open with its reader's error, which says more than
+    /// "unrecognised": an empty `.pcap` gives [`Error::Truncated`] at offset 0, an empty
+    /// `.csirec` [`Error::InvalidHeader`] at offset 0. An empty input without an extension, or
+    /// with one no format claims, is [`Error::UnknownFormat`].
+    ///
+    /// ```
+    /// use wifi_sensing_core::{Registry, Error};
+    /// let r = Registry::builtin();
+    /// let empty = || Box::new(std::io::empty());
+    /// let mut cap = r.open_read(empty(), None, Some("dat"), None)?;
+    /// assert!(cap.next_record().is_none());
+    /// assert!(matches!(r.open_read(empty(), None, None, None), Err(Error::UnknownFormat { .. })));
+    /// # Ok::<(), wifi_sensing_core::Error>(())
+    /// ```
     pub fn open_read(
         &self,
         mut input: Box<dyn Read + Send>,
@@ -487,18 +515,25 @@ impl Registry {
                 name: name.map(str::to_string),
                 reason: format!("format {f} is not registered"),
             })?,
+            None if n == 0 => self
+                .by_extension(extension)
+                .ok_or_else(|| Error::UnknownFormat {
+                    name: name.map(str::to_string),
+                    reason: match extension {
+                        Some(e) => {
+                            format!("the input is empty and no format has the extension .{e}")
+                        }
+                        None => "the input is empty".to_string(),
+                    },
+                })?,
             None => self
                 .probe(&prefix, extension)
                 .ok_or_else(|| Error::UnknownFormat {
                     name: name.map(str::to_string),
-                    reason: if n == 0 {
-                        "the input is empty".to_string()
-                    } else {
-                        format!(
-                            "no reader recognises the first {n} bytes (starting {})",
-                            hex_preview(&prefix)
-                        )
-                    },
+                    reason: format!(
+                        "no reader recognises the first {n} bytes (starting {})",
+                        hex_preview(&prefix)
+                    ),
                 })?,
         };
         let chained: Input = Box::new(BufReader::with_capacity(

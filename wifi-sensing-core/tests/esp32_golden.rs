@@ -125,13 +125,20 @@ fn check_fields(f: &CsiFrame, g: &Value, what: &str) {
                 assert_eq!(f.noise_floor_dbm, Some(v.as_i64().unwrap() as f32), "{ctx}")
             }
             "channel" => {
+                // the primary channel; the centre of a 40 MHz frame is 10 MHz above or below it
                 let ch = v.as_u64().unwrap() as u16;
                 assert_eq!(f.channel, Some(ch), "{ctx}");
-                assert_eq!(
-                    f.center_freq_mhz,
-                    wifi_sensing_core::frame::channel_to_freq_mhz(ch),
-                    "{ctx}"
-                );
+                let primary = wifi_sensing_core::frame::channel_to_freq_mhz(ch).unwrap();
+                let want = match (
+                    g.get("bandwidth").and_then(Value::as_i64),
+                    g.get("secondary_channel").and_then(Value::as_i64),
+                ) {
+                    (Some(1), Some(1)) => primary + 10,
+                    (Some(1), Some(2)) => primary - 10,
+                    (Some(1), other) => panic!("{ctx}: 40 MHz with secondary {other:?}"),
+                    _ => primary,
+                };
+                assert_eq!(f.center_freq_mhz, Some(want), "{ctx}");
             }
             "first_word" => assert_eq!(m.first_word_invalid.map(i64::from), v.as_i64(), "{ctx}"),
             "id" | "seq" => {

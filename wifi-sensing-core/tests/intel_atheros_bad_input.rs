@@ -50,9 +50,15 @@ fn intel_empty_input_gives_nothing() {
     let (items, counts) = intel(&[]);
     assert!(items.is_empty());
     assert_eq!(counts, intel5300::RecordCounts::default());
-    // the registry does not claim an empty input
-    let e =
-        Registry::builtin().open_read(Box::new(Cursor::new(Vec::new())), None, Some("dat"), None);
+    // an empty `.dat` is an Intel 5300 recording without records (FORMATS.md §8)
+    let mut cap = Registry::builtin()
+        .open_read(Box::new(Cursor::new(Vec::new())), None, Some("dat"), None)
+        .unwrap();
+    assert_eq!(cap.format(), CaptureFormat::Intel5300);
+    assert!(cap.next().is_none());
+    assert_eq!(cap.stats().malformed, 0);
+    // without an extension the registry does not claim an empty input
+    let e = Registry::builtin().open_read(Box::new(Cursor::new(Vec::new())), None, None, None);
     assert!(matches!(e, Err(Error::UnknownFormat { .. })));
     // forced, it opens and gives nothing
     let mut cap = Registry::builtin()
@@ -94,7 +100,7 @@ fn intel_truncated_at_every_byte() {
 }
 
 #[test]
-fn intel_zero_length_records_are_counted_skips() {
+fn intel_zero_length_records_are_malformed_not_passed_over() {
     let mut file = vec![0, 0, 0, 0];
     file.extend(bfee(1, 1));
     let (items, counts) = intel(&file);
@@ -106,7 +112,35 @@ fn intel_zero_length_records_are_counted_skips() {
         assert!(e.to_string().contains("field_len = 0"), "{e}");
     }
     assert!(matches!(items[2], Ok(Record::Frame(_))));
-    assert_eq!((counts.other, counts.malformed, counts.bfee), (2, 2, 1));
+    assert_eq!((counts.other, counts.malformed, counts.bfee), (0, 2, 1));
+}
+
+/// `head -c 30000 /dev/zero`: 15000 zero-length records, each one malformed record (with its
+/// offset) and none passed over, through the registry as a user reads a `.dat`.
+#[test]
+fn intel_zeros_are_malformed_records_only() {
+    let mut cap = Registry::builtin()
+        .open_read(
+            Box::new(Cursor::new(vec![0u8; 30_000])),
+            Some("zeros.dat"),
+            None,
+            Some(CaptureFormat::Intel5300),
+        )
+        .unwrap()
+        .skip_malformed(true);
+    assert!(cap.next().is_none());
+    let stats = cap.stats();
+    assert_eq!(stats.frames, 0);
+    assert_eq!(stats.malformed, 15_000);
+    assert_eq!(stats.passed_over, 0);
+
+    let (items, counts) = intel(&[0u8; 30_000]);
+    assert_eq!(items.len(), 15_000);
+    assert_eq!(
+        items.last().unwrap().as_ref().unwrap_err().offset(),
+        Some(29_998)
+    );
+    assert_eq!((counts.other, counts.malformed), (0, 15_000));
 }
 
 #[test]

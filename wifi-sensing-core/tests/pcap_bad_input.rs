@@ -90,9 +90,24 @@ fn empty_input() {
         ),
         "{e}"
     );
-    // Probing an empty input finds no format.
+    // An empty `.pcap` opens as pcap (the extension names it), whose reader reports the missing
+    // file header; with no extension, probing an empty input finds no format.
     let e = Registry::builtin()
         .open_read(Box::new(std::io::empty()), None, Some("pcap"), None)
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Truncated {
+                format: CaptureFormat::Pcap,
+                offset: 0,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = Registry::builtin()
+        .open_read(Box::new(std::io::empty()), None, None, None)
         .unwrap_err();
     assert!(matches!(e, Error::UnknownFormat { .. }), "{e}");
 }

@@ -15,6 +15,12 @@
 //! | 18 | 2 | reserved |
 //! | 20 | 2·n_subcarriers·n_antennas | int8 pairs, **[imag, real]** |
 //!
+//! `freq_mhz` is the frequency of the receiver's primary channel (the firmware derives it from
+//! `rx_ctrl.channel`); the header states no bandwidth or secondary channel, so a 40 MHz frame's
+//! true centre cannot be known. [`CsiFrame::center_freq_mhz`](crate::CsiFrame) is `freq_mhz` as
+//! written (`None` when 0), [`CsiFrame::channel`](crate::CsiFrame) its channel number, and
+//! `bandwidth_mhz` is `None`.
+//!
 //! The frame carries no device timestamp: [`decode_datagram`] takes the receive time from the
 //! caller (pcap packet time or UDP receive time, both host clock). CSI value `k` is
 //! `buf[2k+1] + j·buf[2k]`; the ESP-IDF buffer is copied unchanged, including the often-junk first

@@ -55,7 +55,10 @@
 //!   2..58 for 114 tones (other tone counts: `subcarriers = None`); `bandwidth_mhz` from
 //!   `bandWidth`.
 //! * `timestamp_ns` = `timestamp` × 1000 with [`Clock::Device`] (64-bit, no wrap).
-//! * `center_freq_mhz` = `tx_channel` and `channel` derived from it.
+//! * `center_freq_mhz` = `tx_channel` and `channel` derived from it. `tx_channel` is the channel
+//!   frequency ath9k reports, that of the primary 20 MHz channel; the status does not say on
+//!   which side a 40 MHz frame's secondary channel lies, so its true centre is not known and
+//!   `tx_channel` is reported as it is.
 //! * `chain_rssi` = `[rssi_1, rssi_2, rssi_3]` as stored (dB above the noise floor, unsigned
 //!   bytes). `rssi_dbm` and `noise_floor_dbm` are `None`: the file gives no dBm calibration.
 //!   Every raw status field is in [`AtherosMeta`] under the golden files' names.

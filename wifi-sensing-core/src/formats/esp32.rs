@@ -391,6 +391,38 @@ impl<'a> Columns<'a> {
     }
 }
 
+/// Centre frequency in MHz of an ESP32 frame received on primary channel `channel`, from the
+/// `rx_ctrl` bits `cwb` (`bandwidth`: 0 = 20 MHz, 1 = 40 MHz) and `secondary_channel` (ESP-IDF
+/// `wifi_second_chan_t`: 0 none, 1 above, 2 below).
+///
+/// A 40 MHz frame spans the primary and the secondary 20 MHz channel, so its centre is 10 MHz
+/// above the primary channel's frequency when the secondary is above, 10 MHz below when it is
+/// below. A 20 MHz frame (also one received in an HT40 BSS) is centred on the primary channel,
+/// and so is a line that states no bandwidth (esp-csi C5/C6 lines). A 40 MHz frame whose
+/// secondary channel is not stated as above or below has no known centre: `None`. `None` too for
+/// a channel number [`channel_to_freq_mhz`] does not know.
+///
+/// ```
+/// use wifi_sensing_core::formats::esp32::center_freq_mhz;
+/// assert_eq!(center_freq_mhz(1, Some(1), Some(1)), Some(2422)); // HT40+, channels 1 + 5
+/// assert_eq!(center_freq_mhz(13, Some(1), Some(2)), Some(2462)); // HT40-, channels 13 + 9
+/// assert_eq!(center_freq_mhz(1, Some(0), Some(1)), Some(2412)); // 20 MHz frame
+/// assert_eq!(center_freq_mhz(6, Some(1), Some(0)), None);
+/// ```
+pub fn center_freq_mhz(
+    channel: u16,
+    bandwidth: Option<i32>,
+    secondary_channel: Option<i32>,
+) -> Option<u32> {
+    let primary = channel_to_freq_mhz(channel)?;
+    match (bandwidth, secondary_channel) {
+        (Some(1), Some(1)) => Some(primary + 10),
+        (Some(1), Some(2)) => Some(primary - 10),
+        (Some(1), _) => None,
+        _ => Some(primary),
+    }
+}
+
 /// The receive fields of an ESP32 CSV line that go to [`CsiFrame`] fields rather than to
 /// [`Esp32Meta`].
 pub(crate) struct CsvRx {
@@ -400,7 +432,8 @@ pub(crate) struct CsvRx {
     pub(crate) rssi: i32,
     /// `noise_floor` column → [`CsiFrame::noise_floor_dbm`].
     pub(crate) noise_floor: i32,
-    /// `channel` column → [`CsiFrame::channel`] and [`CsiFrame::center_freq_mhz`].
+    /// `channel` column (the primary channel) → [`CsiFrame::channel`], and with the `bandwidth`
+    /// and `secondary_channel` columns → [`CsiFrame::center_freq_mhz`] ([`center_freq_mhz`]).
     pub(crate) channel: u16,
 }
 
@@ -428,7 +461,7 @@ pub(crate) fn csv_frame(
     f.rssi_dbm = Some(rx.rssi as f32);
     f.noise_floor_dbm = Some(rx.noise_floor as f32);
     f.channel = Some(rx.channel);
-    f.center_freq_mhz = channel_to_freq_mhz(rx.channel);
+    f.center_freq_mhz = center_freq_mhz(rx.channel, meta.bandwidth, meta.secondary_channel);
     f.bandwidth_mhz = meta.bandwidth.and_then(cwb_to_mhz);
     f.subcarriers = if device == Device::Esp32 {
         lltf_subcarriers(pairs, meta.secondary_channel)
@@ -665,7 +698,8 @@ mod tests {
         assert_eq!(f.csi[[0, 0, 1]], Complex32::new(3.0, 2.0));
         assert_eq!((f.timestamp_ns, f.clock), (7000, Clock::Device));
         assert_eq!((f.rssi_dbm, f.noise_floor_dbm), (Some(-40.0), Some(-95.0)));
-        assert_eq!((f.channel, f.center_freq_mhz), (Some(1), Some(2412)));
+        // 40 MHz with no secondary channel stated: no known centre
+        assert_eq!((f.channel, f.center_freq_mhz), (Some(1), None));
         assert_eq!(f.bandwidth_mhz, Some(40));
         assert_eq!(f.subcarriers.as_deref(), Some(&LLTF_SUBCARRIERS[..]));
         assert_eq!(f.meta, FormatMeta::Esp32(Box::new(meta.clone())));
@@ -679,6 +713,30 @@ mod tests {
         )
         .unwrap();
         assert_eq!((f.device, f.subcarriers), (Device::Esp32C5C6, None));
+    }
+
+    #[test]
+    fn ht40_centre_is_ten_mhz_off_the_primary_channel() {
+        let frame = |channel: u16, cwb: i32, secondary: i32| {
+            let rx = CsvRx {
+                mac: [1; 6],
+                rssi: -40,
+                noise_floor: -95,
+                channel,
+            };
+            let meta = Esp32Meta {
+                bandwidth: Some(cwb),
+                secondary_channel: Some(secondary),
+                ..Esp32Meta::default()
+            };
+            let f = csv_frame(CaptureFormat::Esp32Csv, Device::Esp32, &[0; 8], rx, meta).unwrap();
+            (f.channel, f.center_freq_mhz, f.bandwidth_mhz)
+        };
+        assert_eq!(frame(1, 1, 1), (Some(1), Some(2422), Some(40)));
+        assert_eq!(frame(13, 1, 2), (Some(13), Some(2462), Some(40)));
+        assert_eq!(frame(36, 1, 1), (Some(36), Some(5190), Some(40)));
+        assert_eq!(frame(1, 0, 1), (Some(1), Some(2412), Some(20)));
+        assert_eq!(frame(6, 0, 0), (Some(6), Some(2437), Some(20)));
     }
 
     #[test]

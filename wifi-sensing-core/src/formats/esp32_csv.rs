@@ -36,8 +36,10 @@
 //!   71.6 minutes) and restarts at boot; it is reported as printed, not unwrapped.
 //!   `real_timestamp` (firmware steady clock, seconds) is kept in the meta.
 //! * **Frame fields**: `mac` → [`CsiFrame::mac`], `rssi` → `rssi_dbm`, `noise_floor` →
-//!   `noise_floor_dbm`, `channel` → `channel` and `center_freq_mhz` (of the primary channel),
-//!   the `bandwidth` (cwb) bit → `bandwidth_mhz` 20 or 40. Every column is also in
+//!   `noise_floor_dbm`, `channel` (the primary channel) → `channel`, the `bandwidth` (cwb) bit →
+//!   `bandwidth_mhz` 20 or 40, and `center_freq_mhz` the centre of the frame's channel: the
+//!   primary channel's frequency for 20 MHz, ±10 MHz for 40 MHz with the secondary channel above
+//!   (1) or below (2) ([`center_freq_mhz`](super::esp32::center_freq_mhz)). Every column is also in
 //!   [`Esp32Meta`] under its column name (`type` as `record_type`), plus the 1-based `line`.
 //!   `node_id` is 0 (a CSV file comes from one device) and `sequence` is `None` (no counter).
 //! * **Subcarrier indices**: for exactly 64 pairs with `secondary_channel == 0` the LLTF order

@@ -26,9 +26,12 @@
 //!   12-bit values instead (FORMATS.md §1.3), which are kept as printed and paired the same way.
 //!   That mode is not in the kit, so its pairing is unverified.
 //! * `id` / `seq` (the sender's ESP-NOW counter) → [`CsiFrame::sequence`] and [`Esp32Meta::id`];
-//!   `mac` → `mac`; `rssi` → `rssi_dbm`; `noise_floor` → `noise_floor_dbm`; `channel` →
-//!   `channel` and `center_freq_mhz`; the classic `bandwidth` (cwb) bit → `bandwidth_mhz`
-//!   (C5/C6 lines do not print it: `None`). `node_id` is 0.
+//!   `mac` → `mac`; `rssi` → `rssi_dbm`; `noise_floor` → `noise_floor_dbm`; `channel` (the
+//!   primary channel) → `channel`; the classic `bandwidth` (cwb) bit → `bandwidth_mhz` (C5/C6
+//!   lines do not print it: `None`); `center_freq_mhz` is the centre of the frame's channel, 10 MHz
+//!   above or below the primary channel's frequency for a 40 MHz frame with the secondary channel
+//!   above or below ([`center_freq_mhz`](super::esp32::center_freq_mhz); C5/C6 lines: the primary
+//!   channel's frequency). `node_id` is 0.
 //! * Timestamp: `local_timestamp` (radio µs timer) × 1000 with [`Clock::Device`], as for
 //!   ESP32-CSI-Tool; it wraps with the device's 32-bit counter and is not unwrapped.
 //! * Subcarrier indices: the LLTF order for 64 pairs with `secondary_channel == 0` on classic
@@ -469,6 +472,8 @@ mod tests {
         assert_eq!(a.device, Device::Esp32);
         assert_eq!(a.bandwidth_mhz, Some(40));
         assert_eq!(a.channel, Some(13));
+        // HT40 with the secondary channel below: centre between channels 9 and 13
+        assert_eq!(a.center_freq_mhz, Some(2462));
         assert_eq!(a.csi[[0, 0, 0]], Complex32::new(48.0, 67.0));
         assert_eq!(a.timestamp_ns, 2_751_923_000);
         let FormatMeta::Esp32(m) = &a.meta else {

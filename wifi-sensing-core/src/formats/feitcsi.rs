@@ -44,6 +44,11 @@
 //!   [`FeitCsiMeta::timestamp`] holds the same value in seconds, computed with CSIKit's floating
 //!   point operations so that it equals the golden `timestamp` bit for bit; `timestamp_ns` is
 //!   computed exactly in integer picoseconds and truncated to ns.
+//! - **Node ids.** [`CsiFrame::node_id`] numbers the source MACs in order of first appearance
+//!   (0, 1, …; the first 256, later ones share id 256), the rule of
+//!   [`MacNodeTable`](crate::nodes::MacNodeTable), so a file that holds several transmitters
+//!   gives one node per transmitter. Every kit file has a single source MAC (node 0). The
+//!   header has no sequence number, so [`CsiFrame::sequence`] is `None`.
 //! - **Device.** The header does not say which card wrote it; [`FeitCsiOptions::device`] (default
 //!   [`Device::Ax210`], the card of the kit's files and FeitCSI's main target) is reported.
 //! - **Errors.** A record whose counts do not match `csi_length` (or are zero) is skipped as
@@ -374,6 +379,7 @@ pub struct FeitCsiReader<R> {
     header: [u8; HEADER_LEN],
     buf: Vec<u8>,
     clocks: Clocks,
+    nodes: crate::nodes::MacNodeTable,
 }
 
 impl<R: BufRead + Send> FeitCsiReader<R> {
@@ -389,6 +395,7 @@ impl<R: BufRead + Send> FeitCsiReader<R> {
             header: [0; HEADER_LEN],
             buf: Vec::new(),
             clocks: Clocks::default(),
+            nodes: crate::nodes::MacNodeTable::default(),
         }
     }
 
@@ -499,6 +506,7 @@ impl<R: BufRead + Send> FeitCsiReader<R> {
         f.timestamp_ns = self.clocks.nanos();
         f.clock = Clock::Device;
         f.mac = Some(h.source_mac);
+        f.node_id = self.nodes.id(f.mac);
         let chains = [h.rssi_1, h.rssi_2];
         f.chain_rssi = chains
             .iter()
@@ -656,6 +664,18 @@ mod tests {
             panic!()
         };
         assert_eq!((m.rate.mcs, m.rate.format), (7, RateFormat::Ht));
+    }
+
+    #[test]
+    fn node_ids_number_source_macs_in_order_of_first_appearance() {
+        let from = |mac: u8| {
+            let mut r = record(1, 1, 4, 0, 0, 0);
+            r[68..74].copy_from_slice(&[mac; 6]);
+            r
+        };
+        let b: Vec<u8> = [5, 9, 5, 5, 3, 9].into_iter().flat_map(from).collect();
+        let ids: Vec<u32> = read_all(b).iter().map(|r| frame(r).node_id).collect();
+        assert_eq!(ids, vec![0, 1, 0, 0, 2, 1]);
     }
 
     #[test]

@@ -14,7 +14,11 @@
 //!   record when that record is a bfee (as [`Intel5300Meta::c1`], and its transmitter address as
 //!   [`CsiFrame::mac`]); it is never delivered on its own. The reader counts it in
 //!   [`RecordCounts::mac_header`];
-//! * any other code is skipped by its length and counted in [`RecordCounts::other`].
+//! * any other code is skipped by its length and counted in [`RecordCounts::other`] (which is
+//!   [`CaptureReader::passed_over`]);
+//! * a record with `field_len` = 0 has no code byte: it is a recoverable [`Error::Malformed`]
+//!   at the record's offset, counted in [`RecordCounts::malformed`] only, and reading goes on
+//!   two bytes later (so `n` zero bytes give `n / 2` such errors and nothing passed over).
 //!
 //! An empty input gives no frame and no error. A record cut by the end of the input (FORMATS.md
 //! §8, eleven of the kit's activity recordings) ends the stream with [`Error::Truncated`] after
@@ -69,6 +73,10 @@
 //!   see D13). With [`Intel5300Options::scaled`] the reader multiplies the CSI by it.
 //! * **Sequence:** `sequence` is the driver's `bfee_count`; the 802.11 sequence control field, when
 //!   a 0xC1 record precedes the bfee, is in [`MacHeader::seq`].
+//! * **Node id:** always 0. `bfee_count` counts the receiver's CSI reports over every transmitter,
+//!   so the receiver is the node whose sequence gaps measure drops; numbering transmitters by the
+//!   0xC1 MAC (as the PicoScenes and FeitCSI readers do) would turn every frame of one transmitter
+//!   into a "gap" of another. The transmitter, when a 0xC1 record names it, is [`CsiFrame::mac`].
 //!
 //! # Example
 //!
@@ -634,9 +642,10 @@ pub struct RecordCounts {
     pub bfee: u64,
     /// Complete `0xC1` records.
     pub mac_header: u64,
-    /// Complete records with any other code (skipped), including zero-length records.
+    /// Complete records with any other code (skipped and passed over, not errors). A record
+    /// with `field_len` = 0 has no code at all: it is malformed, not "other".
     pub other: u64,
-    /// Records reported as [`Error::Malformed`].
+    /// Records reported as [`Error::Malformed`], including records with `field_len` = 0.
     pub malformed: u64,
     /// 1 when the input ended inside a record.
     pub truncated_tail: u64,
@@ -695,7 +704,6 @@ impl RecordHandler for State {
         // Any record consumes the pending MAC header: it belongs to the bfee right after it only.
         let c1 = self.pending_c1.take();
         let Some((&code, body)) = rec.split_first() else {
-            self.counts.other += 1;
             self.counts.malformed += 1;
             return Some(Err(malformed(
                 start,

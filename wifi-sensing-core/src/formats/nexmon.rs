@@ -69,7 +69,8 @@
 //! merged into one frame. The header fields of a grouped frame are those of its first packet.
 //!
 //! The timestamp is the pcap packet time (host clock). [`CsiFrame::node_id`] numbers the
-//! transmitter MAC addresses in order of appearance (the first 256; later ones share id 256).
+//! transmitter MAC addresses (`src_addr`) in order of first appearance (the first 256; later ones
+//! share id 256), by the rule of [`MacNodeTable`](crate::nodes::MacNodeTable).
 //!
 //! ```
 //! use wifi_sensing_core::formats::nexmon::{Chanspec, NexmonHeader};
@@ -96,8 +97,6 @@ pub const ETH_SOURCE: [u8; 6] = *b"NEXMON";
 pub const HEADER_LEN: usize = 18;
 /// Padding in the last header field of v0 payloads.
 pub const V0_PADDING: u16 = 0xdead;
-/// Transmitters numbered individually in [`CsiFrame::node_id`].
-const MAX_NODES: usize = 256;
 
 /// `true` when `payload` starts with a Nexmon magic (`11 11`, every generation) and holds a
 /// whole header.
@@ -648,7 +647,7 @@ struct Decoded {
 pub struct NexmonDecoder {
     options: NexmonOptions,
     inferred: Option<(WordFormat, Option<NexmonChip>)>,
-    nodes: Vec<[u8; 6]>,
+    nodes: crate::nodes::MacNodeTable,
     group: Vec<Decoded>,
     subcarriers: Vec<Vec<i16>>,
 }
@@ -659,7 +658,7 @@ impl NexmonDecoder {
         NexmonDecoder {
             options,
             inferred: None,
-            nodes: Vec::new(),
+            nodes: crate::nodes::MacNodeTable::default(),
             group: Vec::new(),
             subcarriers: Vec::new(),
         }
@@ -811,15 +810,7 @@ impl NexmonDecoder {
     }
 
     fn node_id(&mut self, mac: [u8; 6]) -> u32 {
-        if let Some(i) = self.nodes.iter().position(|m| *m == mac) {
-            return i as u32;
-        }
-        if self.nodes.len() < MAX_NODES {
-            self.nodes.push(mac);
-            (self.nodes.len() - 1) as u32
-        } else {
-            MAX_NODES as u32
-        }
+        self.nodes.id(Some(mac))
     }
 
     fn subcarriers(&mut self, nfft: usize) -> Vec<i16> {

@@ -21,7 +21,17 @@
 //! 10-byte CTS/ACK MPDUs, whose missing fields are `None` — csiread reads them from the bytes after
 //! the frame), optionally followed by a PicoScenes Tx header ([`TxHeader`]) when the next u32 is
 //! the magic. [`CsiFrame::mac`] is Address 2 (the transmitter), [`CsiFrame::sequence`] the
-//! 12-bit sequence number.
+//! 12-bit sequence number of data and management frames (`None` for control frames, which have
+//! no Sequence Control field; [`MacHeader::sequence`] still holds bytes 22..24 as csiread reads
+//! them, e.g. a BlockAckReq's starting sequence).
+//!
+//! **Node ids.** A file can hold frames of several transmitters (the kit's `ax200_demo.csi` has
+//! four MAC addresses), each with its own sequence counter, so [`CsiFrame::node_id`] numbers the
+//! transmitters: 0, 1, 2, … in order of first appearance of Address 2 (the first 256; later ones
+//! share id 256). Frames whose MPDU names no transmitter (CTS and ACK control frames, or an MPDU
+//! too short for a MAC header) share one node id of their own, numbered the same way when the
+//! first such frame appears. A single-transmitter file is node 0 throughout. The rule is
+//! [`MacNodeTable`](crate::nodes::MacNodeTable)'s; frames passed over (no CSI) take no id.
 //!
 //! Known segments with a version this reader does not know (`RxSBasic` v7+, `ExtraInfo` or
 //! `MVMExtra` v2+) are skipped like unknown segments (their meta field stays `None`); a `CSI`
@@ -158,6 +168,14 @@ pub struct MacHeader {
     pub fragment: Option<u8>,
     /// Sequence number (Sequence Control bits 4–15), when the MPDU has 24 bytes or more.
     pub sequence: Option<u16>,
+}
+
+impl MacHeader {
+    /// Whether this is a control frame (type 1: RTS, CTS, ACK, BlockAckReq, BlockAck, …), which
+    /// has no Sequence Control field.
+    pub fn is_control(&self) -> bool {
+        (self.frame_control >> 2) & 3 == 1
+    }
 }
 
 /// The PicoScenes Tx header that may follow the MAC header.
@@ -1264,7 +1282,11 @@ fn decode_frame(b: &[u8], offset: u64, cfg: &Config) -> Result<Option<CsiFrame>>
     f.subcarriers = subcarriers;
     if let Some(h) = &meta.mac_header {
         f.mac = h.addr2;
-        f.sequence = h.sequence.map(u32::from);
+        // control frames have no Sequence Control field: bytes 22..24 of a BlockAckReq or
+        // BlockAck are its BAR control / starting sequence, not the transmitter's counter
+        if !h.is_control() {
+            f.sequence = h.sequence.map(u32::from);
+        }
     }
     let sdr = device_code == device_type::USRP;
     if let Some(rx) = &meta.rx_basic {
@@ -1324,6 +1346,7 @@ pub struct PicoScenesReader<R> {
     cfg: Config,
     buf: Vec<u8>,
     without_csi: u64,
+    nodes: crate::nodes::MacNodeTable,
 }
 
 impl<R: BufRead + Send> PicoScenesReader<R> {
@@ -1340,6 +1363,7 @@ impl<R: BufRead + Send> PicoScenesReader<R> {
             },
             buf: Vec::new(),
             without_csi: 0,
+            nodes: crate::nodes::MacNodeTable::default(),
         }
     }
 
@@ -1422,7 +1446,10 @@ impl<R: BufRead + Send> CaptureReader for PicoScenesReader<R> {
                     self.without_csi += 1;
                     continue;
                 }
-                Some(Ok(Some(f))) => Some(Ok(Record::Frame(f))),
+                Some(Ok(Some(mut f))) => {
+                    f.node_id = self.nodes.id(f.mac);
+                    Some(Ok(Record::Frame(f)))
+                }
                 Some(Err(e)) => Some(Err(e)),
                 None => None,
             };
@@ -1625,6 +1652,69 @@ mod tests {
 
     fn val(re: i32, im: i32) -> Complex32 {
         Complex32::new(re as f32, im as f32)
+    }
+
+    #[test]
+    fn node_ids_number_transmitters_in_order_of_first_appearance() {
+        let csi = || csi_v2(0x9300, 20, 56, 1, 1, 0, &[0u8; 140]);
+        let from = |addr2: u8, seq: u16| {
+            let mut m = mac_header(seq);
+            m[10..16].copy_from_slice(&[addr2; 6]);
+            frame(&[csi()], &m)
+        };
+        // a 10-byte ACK: frame control, duration, receiver address; no transmitter
+        let ack = frame(&[csi()], &[0xd4, 0, 0, 0, 9, 9, 9, 9, 9, 9]);
+        let mut bytes = Vec::new();
+        for f in [
+            from(7, 10),
+            from(8, 500),
+            ack.clone(),
+            from(7, 11),
+            from(8, 501),
+            ack,
+            from(7, 12),
+        ] {
+            bytes.extend(f);
+        }
+        let recs = read_all(bytes, &ReaderOptions::default());
+        let ids: Vec<(u32, Option<[u8; 6]>)> = recs
+            .iter()
+            .map(frame_of)
+            .map(|f| (f.node_id, f.mac))
+            .collect();
+        let (a, b) = (Some([7; 6]), Some([8; 6]));
+        assert_eq!(
+            ids,
+            vec![(0, a), (1, b), (2, None), (0, a), (1, b), (2, None), (0, a)]
+        );
+        // per-node sequence statistics no longer mix the two counters
+        let mut t = crate::NodeTracker::default();
+        recs.iter().map(frame_of).for_each(|f| t.observe(f));
+        assert_eq!(t.total_dropped(), 0);
+        assert_eq!(t.nodes()[&0].frames, 3);
+        assert_eq!(t.nodes()[&0].sequence_resets, 0);
+    }
+
+    #[test]
+    fn control_frames_have_no_sequence_number() {
+        let csi = || csi_v2(0x9300, 20, 56, 1, 1, 0, &[0u8; 140]);
+        // a 24-byte BlockAckReq (type 1, subtype 8): bytes 22..24 are its starting sequence
+        let mut bar = mac_header(0);
+        bar[0] = 0x84;
+        let mut bytes = frame(&[csi()], &mac_header(300));
+        bytes.extend(frame(&[csi()], &bar));
+        bytes.extend(frame(&[csi()], &mac_header(301)));
+        let recs = read_all(bytes, &ReaderOptions::default());
+        let seqs: Vec<Option<u32>> = recs.iter().map(|r| frame_of(r).sequence).collect();
+        assert_eq!(seqs, vec![Some(300), None, Some(301)]);
+        let f = frame_of(&recs[1]);
+        let h = meta(f).mac_header.unwrap();
+        assert!(h.is_control());
+        assert_eq!((h.sequence, f.mac), (Some(0), Some([2; 6])));
+        let mut t = crate::NodeTracker::default();
+        recs.iter().map(frame_of).for_each(|f| t.observe(f));
+        let n = &t.nodes()[&0];
+        assert_eq!((n.dropped, n.sequence_resets), (0, 0));
     }
 
     // ---- decoding ----

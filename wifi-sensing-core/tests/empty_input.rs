@@ -1,0 +1,106 @@
+//! An empty input: its extension names the format (FORMATS.md §8: an empty Intel 5300 recording
+//! gives 0 frames without error); without an extension it is unrecognised.
+
+use std::path::PathBuf;
+
+use wifi_sensing_core::{CaptureFormat, Error, Registry};
+
+/// An empty file `name` in a fresh temporary folder (removed on drop).
+struct EmptyFile(PathBuf);
+
+impl EmptyFile {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "wifi-sensing-empty-{}-{}",
+            std::process::id(),
+            name.replace('.', "_")
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, b"").unwrap();
+        EmptyFile(p)
+    }
+}
+
+impl Drop for EmptyFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.0.parent().unwrap());
+    }
+}
+
+#[test]
+fn empty_dat_is_an_intel5300_recording_without_frames() {
+    let f = EmptyFile::new("x.dat");
+    let mut cap = Registry::builtin().open_path(&f.0).unwrap();
+    assert_eq!(cap.format(), CaptureFormat::Intel5300);
+    assert!(cap.next_record().is_none());
+    let s = cap.stats();
+    assert_eq!((s.frames, s.malformed, s.passed_over), (0, 0, 0));
+    assert!(s.truncated.is_none() && s.fatal.is_none());
+}
+
+#[test]
+fn empty_files_of_record_stream_formats_give_no_frames() {
+    for (name, format) in [
+        ("x.DAT", CaptureFormat::Intel5300),
+        ("x.csi", CaptureFormat::PicoScenes),
+        ("x.csv", CaptureFormat::Esp32Csv),
+        ("x.jsonl", CaptureFormat::JsonLines),
+    ] {
+        let f = EmptyFile::new(name);
+        let mut cap = Registry::builtin()
+            .open_path(&f.0)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(cap.format(), format, "{name}");
+        assert!(cap.next_record().is_none(), "{name}");
+    }
+}
+
+#[test]
+fn empty_pcap_reports_its_missing_header() {
+    let f = EmptyFile::new("x.pcap");
+    let e = Registry::builtin().open_path(&f.0).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Truncated {
+                format: CaptureFormat::Pcap,
+                offset: 0,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn empty_csirec_reports_its_missing_header() {
+    let f = EmptyFile::new("x.csirec");
+    let e = Registry::builtin().open_path(&f.0).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::InvalidHeader {
+                format: CaptureFormat::Recording,
+                offset: 0,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn empty_input_without_a_known_extension_is_unrecognised() {
+    for ext in [None, Some("bin")] {
+        let e = Registry::builtin()
+            .open_read(Box::new(std::io::empty()), Some("stdin"), ext, None)
+            .unwrap_err();
+        match e {
+            Error::UnknownFormat { reason, .. } => {
+                assert!(reason.contains("empty"), "{reason}")
+            }
+            other => panic!("{ext:?}: {other:?}"),
+        }
+    }
+}
