@@ -580,9 +580,11 @@ fn convert(mut opened: OpenedInput, output: &str, strict: bool, log: &Log) -> Re
     bar.finish();
     let (summary, written) = match result {
         Ok(x) => x,
-        Err(e) if !to_stdout => return Err(anyhow::Error::new(e).context(format!(
+        Err(e) if !to_stdout => {
+            return Err(anyhow::Error::new(e).context(format!(
             "conversion into {output} stopped; the file keeps the records written before the error"
-        ))),
+        )))
+        }
         Err(e) => return Err(e.into()),
     };
     report_summary(&summary, opened.capture.stats(), written, log);
