@@ -581,9 +581,10 @@ fn convert(mut opened: OpenedInput, output: &str, strict: bool, log: &Log) -> Re
     let (summary, written) = match result {
         Ok(x) => x,
         Err(e) if !to_stdout => {
+            let what = format!("conversion into {output} stopped");
             return Err(anyhow::Error::new(e).context(format!(
-            "conversion into {output} stopped; the file keeps the records written before the error"
-        )))
+                "{what}; the file keeps the records written before the error"
+            )));
         }
         Err(e) => return Err(e.into()),
     };

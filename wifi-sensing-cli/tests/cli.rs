@@ -472,6 +472,19 @@ fn real_esp32_csv_with_a_malformed_line() {
     let strict = run(&["run", "--strict", &f]);
     assert_eq!(strict.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&strict.stderr).contains("byte 8371"));
+    // a strict conversion that stops says what it leaves behind
+    let part = tmpdir("strict_convert").join("part.jsonl");
+    let part_s = part.to_str().unwrap();
+    let strict = run(&["convert", "--strict", &f, "-o", part_s]);
+    assert_eq!(strict.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&strict.stderr);
+    assert!(
+        err.contains("the file keeps the records written before the error")
+            && err.contains("byte 8371"),
+        "{err}"
+    );
+    let kept = std::fs::read_to_string(&part).unwrap().lines().count();
+    assert!(kept > 0 && kept < 833, "{kept} lines kept");
 
     let v = inspect_json(&f);
     assert_eq!(v["frames"], 833);
