@@ -442,7 +442,7 @@ fn word(c: &[u8]) -> u32 {
 
 /// Appends the int16 pairs (real, imag) of `words` to `out`.
 pub fn unpack_int16(words: &[u8], out: &mut Vec<Complex32>) {
-    // Sized first, then filled through a zip: the loop has no capacity checks and vectorises.
+    // Sized first, then filled through a zip: no capacity or bounds checks in the loop.
     let start = out.len();
     out.resize(start + words.len() / 4, Complex32::new(0.0, 0.0));
     for (o, c) in out[start..].iter_mut().zip(words.chunks_exact(4)) {
@@ -679,7 +679,8 @@ impl NexmonDecoder {
     ) -> Result<()> {
         let d = self.decode(payload, info)?;
         if !self.options.group_by_sequence {
-            let f = self.build(vec![d]);
+            let mut d = d;
+            let f = self.build(std::slice::from_mut(&mut d));
             out.push(f);
             return Ok(());
         }
@@ -707,8 +708,12 @@ impl NexmonDecoder {
         if self.group.is_empty() {
             return None;
         }
-        let g = std::mem::take(&mut self.group);
-        Some(self.build(g))
+        // the group's allocation is kept for the next one
+        let mut g = std::mem::take(&mut self.group);
+        let f = self.build(&mut g);
+        g.clear();
+        self.group = g;
+        Some(f)
     }
 
     fn decode(&mut self, p: &[u8], info: &PacketInfo) -> Result<Decoded> {
@@ -823,7 +828,7 @@ impl NexmonDecoder {
     }
 
     /// Builds a frame from one packet or a group (non-empty, same nfft).
-    fn build(&mut self, mut packets: Vec<Decoded>) -> CsiFrame {
+    fn build(&mut self, packets: &mut [Decoded]) -> CsiFrame {
         let nfft = packets[0].nfft;
         let (csi, group) = if packets.len() == 1 && !self.options.group_by_sequence {
             let data = std::mem::take(&mut packets[0].csi);
@@ -845,7 +850,7 @@ impl NexmonDecoder {
                 + 1;
             let mut data = vec![Complex32::new(0.0, 0.0); n_core * n_ss * nfft];
             let mut slots = Vec::with_capacity(packets.len());
-            for d in &packets {
+            for d in packets.iter() {
                 let (c, s) = (usize::from(d.header.core), usize::from(d.header.spatial));
                 let at = (c * n_ss + s) * nfft;
                 data[at..at + nfft].copy_from_slice(&d.csi[..nfft]);
