@@ -45,6 +45,7 @@ struct NodeReport {
     dropped: Option<u64>,
     sequence_resets: u64,
     sequence_repeats: u64,
+    sequence_reordered: u64,
 }
 
 impl From<&NodeStats> for NodeReport {
@@ -56,6 +57,7 @@ impl From<&NodeStats> for NodeReport {
             dropped: n.last_sequence.map(|_| n.dropped),
             sequence_resets: n.sequence_resets,
             sequence_repeats: n.sequence_repeats,
+            sequence_reordered: n.sequence_reordered,
         }
     }
 }
@@ -211,8 +213,13 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
             n.span_s,
             match n.dropped {
                 Some(d) => format!(
-                    "{d} dropped (sequence gaps), {} sequence resets",
-                    n.sequence_resets
+                    "{d} dropped (sequence gaps), {} sequence resets{}",
+                    n.sequence_resets,
+                    if n.sequence_reordered > 0 {
+                        format!(", {} late (reordered)", n.sequence_reordered)
+                    } else {
+                        String::new()
+                    }
                 ),
                 None => "drops not measurable (no sequence numbers)".to_string(),
             }

@@ -389,8 +389,16 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
             format,
             strict,
         } => {
-            if let (InputSpec::File(p), false) = (InputSpec::parse(&input)?, output == "-") {
-                output::ensure_distinct(Path::new(&output), &p, "input")?;
+            if output != "-" {
+                let out = Path::new(&output);
+                match InputSpec::parse(&input)? {
+                    InputSpec::File(p) => output::ensure_distinct(out, &p, "input")?,
+                    // `convert - -o x < x`: the redirected file is the input
+                    InputSpec::Stdin => {
+                        output::ensure_distinct(out, Path::new(output::STDIN), "input (stdin)")?
+                    }
+                    InputSpec::Udp(_) => {}
+                }
             }
             let opened = open_input(&input, &reader, format.as_deref(), None, log)?;
             convert(opened, &output, strict, log)
@@ -446,21 +454,7 @@ fn check_recording_name(output: &Path) -> Result<()> {
 /// Logs what a run read and wrote: frames read, frames left after the stages, non-CSI records,
 /// analyses, malformed records skipped, and the records the output received (`written`).
 fn report_summary(s: &Summary, read: &ReadStats, written: u64, log: &Log) {
-    log.info(format_args!(
-        "{} frames read, {} after stages, {} non-CSI records, {} analyses, {} malformed skipped; {written} records written",
-        s.frames_in, s.frames_out, s.aux_records, s.analyses, s.malformed
-    ));
-    if read.passed_over > 0 {
-        let n = read.passed_over;
-        if s.frames_in == 0 && s.aux_records == 0 {
-            log.warn(format_args!(
-                "no CSI found: all {n} packets/records were passed over (Nexmon CSI is looked for \
-                 on UDP port 5500 unless --nexmon-port says otherwise)"
-            ));
-        } else {
-            log.info(format_args!("{n} packets/records without CSI passed over"));
-        }
-    }
+    // the problems first, the totals last
     for i in s.issues.iter().take(5) {
         log.warn(format_args!("skipped: {}", i.message));
     }
@@ -473,6 +467,19 @@ fn report_summary(s: &Summary, read: &ReadStats, written: u64, log: &Log) {
     if let Some(t) = &s.truncated {
         log.warn(format_args!("input ends inside a record: {}", t.message));
     }
+    let n = read.passed_over;
+    if n > 0 && s.frames_in == 0 && s.aux_records == 0 && s.malformed == 0 {
+        log.warn(format_args!(
+            "no CSI found: all {n} packets/records were passed over (Nexmon CSI is looked for \
+             on UDP port 5500 unless --nexmon-port says otherwise)"
+        ));
+    } else if n > 0 {
+        log.info(format_args!("{n} packets/records without CSI passed over"));
+    }
+    log.info(format_args!(
+        "{} frames read, {} after stages, {} non-CSI records, {} analyses, {} malformed skipped; {written} records written",
+        s.frames_in, s.frames_out, s.aux_records, s.analyses, s.malformed
+    ));
 }
 
 fn pipeline(strict: bool, emit_frames: bool) -> Result<Pipeline> {

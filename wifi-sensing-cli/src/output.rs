@@ -39,12 +39,19 @@ pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// The path through which this process's standard input can be compared with a file (on
+/// systems without it, the comparison finds nothing).
+pub(crate) const STDIN: &str = "/dev/stdin";
+
+/// The same for standard output.
+pub(crate) const STDOUT: &str = "/dev/stdout";
+
 /// Refuses to write `output` when it is the same file as `other` (an input, or another output):
 /// creating it would truncate the other before it is read or written.
 pub(crate) fn ensure_distinct(output: &Path, other: &Path, what: &str) -> Result<()> {
     if same_file(output, other) {
         bail!(
-            "{} is also the {what}: writing it would destroy that; choose another output file",
+            "{} is also the {what}: writing both through one file would lose data; choose another output file",
             output.display()
         );
     }

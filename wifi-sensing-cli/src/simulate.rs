@@ -82,6 +82,12 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
             }
         } else if a.output != "-" {
             output::ensure_distinct(t, out_path, "simulated capture (-o)")?;
+        } else {
+            output::ensure_distinct(
+                t,
+                Path::new(output::STDOUT),
+                "simulated capture (-o -, stdout)",
+            )?;
         }
     }
     let mut out = if a.output == "-" {
@@ -117,17 +123,23 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
         }
     };
 
-    let mut truth = match &a.truth {
+    let truth = match &a.truth {
         Some(p) => {
-            let w: Box<dyn Write> = if p.as_os_str() == "-" {
-                Box::new(output::stdout())
+            let w: Result<Box<dyn Write>> = if p.as_os_str() == "-" {
+                Ok(Box::new(output::stdout()))
             } else {
-                Box::new(output::create_file(p)?)
+                output::create_file(p).map(|f| Box::new(f) as Box<dyn Write>)
             };
-            Some(TruthWriter::new(w, &header)?)
+            let t = w.and_then(|w| Ok(TruthWriter::new(w, &header)?));
+            if t.is_err() && a.output != "-" {
+                // nothing half-made is left behind: the capture file was created just above
+                let _ = std::fs::remove_file(out_path);
+            }
+            Some(t?)
         }
         None => None,
     };
+    let mut truth = truth;
 
     let src = Ipv4Addr::new(192, 168, 1, 100u8.saturating_add(a.node_id % 100));
     let dst = Ipv4Addr::new(192, 168, 1, 10);

@@ -287,6 +287,24 @@ fn pcap_without_csi_is_reported_not_silent() {
         err.contains("no CSI found: all 4 packets/records were passed over"),
         "{err}"
     );
+
+    // CSI that was recognised but malformed is reported as such, not as "no CSI found"
+    let mut w = PcapWriter::new(Vec::new(), TsResolution::Micro).unwrap();
+    w.write_packet(0, &[0xFF; 42]).unwrap();
+    let mut cut = datagram(1, 2);
+    cut.truncate(30);
+    let ip = std::net::Ipv4Addr::new(10, 0, 0, 2);
+    w.write_udp(1000, ip, ip, 5005, 5005, &cut).unwrap();
+    let path = d.join("cut_csi.pcap");
+    std::fs::write(&path, w.into_inner().unwrap()).unwrap();
+    let out = run_ok(&["run", path.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("no CSI found"), "{err}");
+    assert!(
+        err.contains("1 malformed skipped")
+            && err.contains("1 packets/records without CSI passed over"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -884,6 +902,38 @@ fn outputs_never_overwrite_an_input_or_each_other() {
     let out = run(&["simulate", "--duration", "10s", "-o", x, "--truth", x]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is also the simulated capture"));
+    // stdin redirected from the output file
+    let out = bin()
+        .args(["convert", "-", "-o", r])
+        .stdin(std::fs::File::open(&rec).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is also the input (stdin)"));
+    assert_eq!(std::fs::read(&rec).unwrap(), before);
+    let out = run(&[
+        "simulate",
+        "--duration",
+        "10s",
+        "-o",
+        "-",
+        "--truth",
+        "/dev/stdout",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    // an output that cannot be created leaves no half-made other output behind
+    let cap = d.join("s.pcap");
+    let out = run(&[
+        "simulate",
+        "--duration",
+        "10s",
+        "-o",
+        cap.to_str().unwrap(),
+        "--truth",
+        d.join("no_dir").join("t.jsonl").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!cap.exists());
     let out = run(&["simulate", "--duration", "10s", "-o", "-", "--truth", "-"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("would mix frames and ground truth"));

@@ -15,13 +15,20 @@ pub struct NodeStats {
     pub first_ns: Option<i64>,
     /// Last timestamp (ns).
     pub last_ns: Option<i64>,
-    /// Last sequence number seen.
+    /// Highest sequence number so far in counter order (a late, reordered frame does not move
+    /// it back).
     pub last_sequence: Option<u32>,
     /// Frames missing according to sequence gaps (a forward jump of `k > 1` counts `k - 1`,
     /// modulo the counter's width, see [`NodeTracker::observe`]).
     pub dropped: u64,
-    /// Sequence numbers that jumped backwards or far ahead (reboot, reordering).
+    /// Sequence numbers that jumped backwards by more than [`REORDER_WINDOW`] or far ahead
+    /// (a reboot or a counter restart).
     pub sequence_resets: u64,
+    /// Late frames: a sequence number at most [`REORDER_WINDOW`] behind the highest one so far
+    /// (reordering, or interleaved counters). Not a reset; when such a frame fills a gap, that gap
+    /// was already counted in `dropped`.
+    #[serde(default)]
+    pub sequence_reordered: u64,
     /// Frames that repeated the previous sequence number (several packets of one transmission,
     /// e.g. Nexmon's one packet per core and stream, or duplicates).
     pub sequence_repeats: u64,
@@ -79,6 +86,10 @@ pub struct NodeTracker {
 /// Sequence gaps larger than this are treated as a reset, not as drops.
 const MAX_GAP: u32 = 1 << 16;
 
+/// A frame at most this many sequence numbers behind the highest one so far is counted as
+/// reordered ([`NodeStats::sequence_reordered`]) rather than as a counter reset.
+pub const REORDER_WINDOW: u64 = 16;
+
 impl NodeTracker {
     /// Updates the statistics with one frame.
     pub fn observe(&mut self, f: &CsiFrame) {
@@ -105,6 +116,10 @@ impl NodeTracker {
                 let d = (u64::from(s) + modulus - u64::from(prev)) % modulus;
                 if d == 0 {
                     n.sequence_repeats += 1;
+                } else if modulus - d <= REORDER_WINDOW {
+                    // a late frame: keep the high-water mark
+                    n.sequence_reordered += 1;
+                    return Self::shape(n, f);
                 } else if d > u64::from(MAX_GAP).min(modulus / 2) {
                     n.sequence_resets += 1;
                 } else {
@@ -113,6 +128,10 @@ impl NodeTracker {
             }
             n.last_sequence = Some(s);
         }
+        Self::shape(n, f);
+    }
+
+    fn shape(n: &mut NodeStats, f: &CsiFrame) {
         let (r, t, sc) = f.shape();
         *n.shapes.entry(format!("{r}x{t}x{sc}")).or_default() += 1;
     }
@@ -213,5 +232,48 @@ mod tests {
         assert_eq!(t.id(None), MAX_MAC_NODES as u32);
         assert_eq!(t.id(Some([0, 0, 0, 0, 0, 7])), 7);
         assert_eq!(t.keys().len(), MAX_MAC_NODES);
+    }
+
+    fn stats(seqs: &[u32]) -> NodeStats {
+        let mut t = NodeTracker::default();
+        for &s in seqs {
+            let mut f = CsiFrame::new(
+                crate::CaptureFormat::Simulated,
+                crate::Device::Simulator,
+                ndarray::Array3::zeros((1, 1, 2)),
+            );
+            f.sequence = Some(s);
+            t.observe(&f);
+        }
+        t.nodes()[&0].clone()
+    }
+
+    #[test]
+    fn late_frames_are_reordered_not_resets() {
+        // 1382 arrives after 1383: one gap counted, then a late frame, no reset
+        let n = stats(&[1381, 1383, 1382, 1384]);
+        assert_eq!(
+            (
+                n.dropped,
+                n.sequence_reordered,
+                n.sequence_resets,
+                n.last_sequence
+            ),
+            (1, 1, 0, Some(1384))
+        );
+        // a late frame across the 12-bit wrap
+        let n = stats(&[4094, 0, 4095, 1]);
+        assert_eq!(
+            (n.dropped, n.sequence_reordered, n.sequence_resets),
+            (1, 1, 0)
+        );
+        // further back than the window: a reset, and counting restarts there
+        let n = stats(&[1000, 1001, 900, 901]);
+        assert_eq!(
+            (n.dropped, n.sequence_reordered, n.sequence_resets),
+            (0, 0, 1)
+        );
+        assert_eq!(n.frames, 4);
+        assert_eq!(n.shapes["1x1x2"], 4);
     }
 }
