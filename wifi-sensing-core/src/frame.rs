@@ -177,9 +177,12 @@ pub enum FormatMeta {
     Intel5300(formats::intel5300::Intel5300Meta),
     /// Atheros CSI tool status fields.
     Atheros(formats::atheros::AtherosMeta),
-    /// PicoScenes RX info and CSI-segment fields (boxed, as `Esp32`).
+    /// PicoScenes RX info and CSI-segment fields (boxed, as `Esp32`). JSON key `picoscenes`,
+    /// like the format's name (`pico_scenes`, which earlier builds wrote, also reads).
+    #[serde(rename = "picoscenes", alias = "pico_scenes")]
     PicoScenes(Box<formats::picoscenes::PicoScenesMeta>),
-    /// FeitCSI header fields.
+    /// FeitCSI header fields. JSON key `feitcsi` (`feit_csi` also reads).
+    #[serde(rename = "feitcsi", alias = "feit_csi")]
     FeitCsi(formats::feitcsi::FeitCsiMeta),
 }
 
