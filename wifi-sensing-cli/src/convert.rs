@@ -15,11 +15,16 @@ use crate::{progress, report, Log};
 pub(crate) struct ConvertArgs {
     #[command(flatten)]
     pub reader: ReaderFlags,
-    /// A file (format auto-detected), `udp://HOST:PORT` or `-`.
-    pub input: String,
-    /// Output file: `.csirec` or `.jsonl`; `-` writes JSON Lines to stdout.
+    /// A file (format auto-detected), `udp://HOST:PORT` or `-`. Several files, folders or
+    /// glob patterns (`'caps/**/*.dat'`) build a Parquet dataset in the folder `-o` names.
+    #[arg(required = true, num_args = 1..)]
+    pub inputs: Vec<String>,
+    /// Output file: `.csirec`, `.jsonl` or `.parquet`; `-` writes JSON Lines to stdout; a folder
+    /// (`DIR/`) receives a Hive-partitioned Parquet dataset (see docs/parquet.md).
     #[arg(short, long)]
     pub output: String,
+    #[command(flatten)]
+    pub dataset: crate::dataset::DatasetArgs,
     /// Read the input as this format instead of detecting it.
     #[arg(long)]
     pub format: Option<String>,
@@ -30,9 +35,22 @@ pub(crate) struct ConvertArgs {
 
 /// `wifi-sensing convert`.
 pub(crate) fn main(args: ConvertArgs, log: &Log) -> Result<()> {
+    if crate::dataset::wanted(&args.inputs, &args.output) {
+        let format = crate::input::parse_format(args.format.as_deref())?;
+        return crate::dataset::main(
+            &args.inputs,
+            &args.output,
+            &args.reader,
+            format,
+            args.strict,
+            &args.dataset,
+            log,
+        );
+    }
+    let input = &args.inputs[0];
     if args.output != "-" {
         let out = Path::new(&args.output);
-        match InputSpec::parse(&args.input)? {
+        match InputSpec::parse(input)? {
             InputSpec::File(p) => output::ensure_distinct(out, &p, "input")?,
             // `convert - -o x < x`: the redirected file is the input
             InputSpec::Stdin => {
@@ -41,7 +59,7 @@ pub(crate) fn main(args: ConvertArgs, log: &Log) -> Result<()> {
             InputSpec::Udp(_) => {}
         }
     }
-    let opened = open_input(&args.input, &args.reader, args.format.as_deref(), None, log)?;
+    let opened = open_input(input, &args.reader, args.format.as_deref(), None, log)?;
     convert(opened, &args.output, args.strict, log)
 }
 
@@ -57,8 +75,8 @@ fn convert(mut opened: OpenedInput, output: &str, strict: bool, log: &Log) -> Re
         .unwrap_or("")
         .to_ascii_lowercase();
     let jsonl = to_stdout || ext == "jsonl" || ext == "json";
-    if !jsonl && ext != "csirec" {
-        bail!("cannot tell the output format of {output:?}: use a .csirec or .jsonl name, or - for stdout");
+    if !jsonl && ext != "csirec" && ext != "parquet" {
+        bail!("cannot tell the output format of {output:?}: use a .csirec, .jsonl or .parquet name, a folder (DIR/) for a dataset, or - for stdout");
     }
     let bar = progress::Progress::new(opened.total_bytes);
     let result = if jsonl {
@@ -70,6 +88,12 @@ fn convert(mut opened: OpenedInput, output: &str, strict: bool, log: &Log) -> Re
         let mut sink = Limit::new(JsonLinesSink::new(w), None);
         let src = progress::Tracked::new(&mut opened.capture, &bar);
         p.run(src, &mut sink).map(|s| (s, sink.written()))
+    } else if ext == "parquet" {
+        let info = crate::columnar::FileInfo::of_process(&opened.description);
+        let mut sink = crate::columnar::ParquetSink::create(Path::new(output), info)?.logging(*log);
+        let src = progress::Tracked::new(&mut opened.capture, &bar);
+        p.run(src, &mut sink)
+            .map(|s| (s, sink.files().iter().map(|f| f.1).sum()))
     } else {
         let writer = output::create_recording(Path::new(output), &opened.description)?;
         let mut sink = RecordingSink::new(writer);

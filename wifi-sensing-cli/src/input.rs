@@ -95,7 +95,7 @@ pub(crate) fn open_input(
     spec.open(reader, parse_format(format)?, duration, None, log)
 }
 
-fn parse_format(name: Option<&str>) -> Result<Option<CaptureFormat>> {
+pub(crate) fn parse_format(name: Option<&str>) -> Result<Option<CaptureFormat>> {
     match name {
         None => Ok(None),
         Some(n) => match CaptureFormat::from_name(n) {

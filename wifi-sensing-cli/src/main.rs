@@ -6,7 +6,9 @@
 //! This file holds the command line (clap) and the dispatch; each subcommand lives in its own
 //! module with its arguments (`run.rs`: [`run::RunArgs`] and `build_pipeline`, ...).
 
+mod columnar;
 mod convert;
+mod dataset;
 mod input;
 mod inspect;
 mod output;
@@ -81,6 +83,7 @@ fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
 }
 
 /// Logging on stderr; `quiet` drops the info lines.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Log {
     quiet: bool,
 }

@@ -6,10 +6,10 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use wifi_sensing_core::{JsonLinesSink, Pipeline};
+use wifi_sensing_core::{Output, Pipeline, Sink};
 
 use crate::input::{on_malformed, open_input, OpenedInput, ReaderFlags};
-use crate::output::{self, Limit};
+use crate::output::Limit;
 use crate::{progress, report, Log};
 
 // Options of the `run` command.
@@ -34,6 +34,8 @@ pub(crate) struct RunArgs {
     /// For `udp://` inputs only: stop after this long.
     #[arg(long, value_parser = crate::parse_duration)]
     pub duration: Option<Duration>,
+    #[command(flatten)]
+    pub out: crate::columnar::OutputArgs,
 }
 
 /// `wifi-sensing run`.
@@ -46,7 +48,14 @@ pub(crate) fn main(args: RunArgs, log: &Log) -> Result<()> {
         log,
     )?;
     let pipeline = build_pipeline(&args)?;
-    run(opened, pipeline, args.limit, log)
+    let sink = crate::columnar::run_sink(
+        &args.out,
+        &opened.description,
+        !args.no_frames,
+        opened.live,
+        log,
+    )?;
+    run(opened, pipeline, sink, args.limit, log)
 }
 
 /// The pipeline `run` drives, from its arguments: the malformed-record policy, whether frames
@@ -58,12 +67,14 @@ pub(crate) fn build_pipeline(args: &RunArgs) -> Result<Pipeline> {
     Ok(builder.build()?)
 }
 
-fn run(mut opened: OpenedInput, mut p: Pipeline, limit: Option<u64>, log: &Log) -> Result<()> {
-    let live = opened.live;
-    let mut sink = Limit::new(
-        JsonLinesSink::new(output::stdout()).flush_each_line(live),
-        limit,
-    );
+fn run(
+    mut opened: OpenedInput,
+    mut p: Pipeline,
+    sink: Box<dyn Sink<Output>>,
+    limit: Option<u64>,
+    log: &Log,
+) -> Result<()> {
+    let mut sink = Limit::new(sink, limit);
     let bar = progress::Progress::new(opened.total_bytes);
     let summary = {
         let cap = &mut opened.capture;

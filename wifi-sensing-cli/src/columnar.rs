@@ -1,0 +1,888 @@
+//! Columnar output: frames, non-CSI records and analyses as Apache Arrow record batches, written
+//! to Parquet files (`-o OUT.parquet`) or an Arrow IPC stream (`--output-format arrow`).
+//!
+//! The tables and their columns are documented in `docs/parquet.md` (schema version
+//! [`SCHEMA`]). Rows are gathered into batches of at most [`BATCH_ROWS`] rows or
+//! [`BATCH_BYTES`] bytes of CSI, and a Parquet writer closes its row group when it holds
+//! [`ROW_GROUP_BYTES`] (encoded and buffered) or [`ROW_GROUP_ROWS`] rows, so memory stays
+//! bounded whatever the input's length.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use arrow_array::builder::{
+    ArrayBuilder, Float32Builder, Int16Builder, Int64Builder, ListBuilder, StringBuilder,
+    TimestampNanosecondBuilder, UInt16Builder, UInt32Builder,
+};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use serde::Serialize;
+use wifi_sensing_core::{AuxRecord, Clock, CsiFrame, Output, Sink, Summary};
+
+/// Version of the columnar schema (`wifi_sensing.schema` in the file metadata is
+/// `wifi-sensing/<table>/<SCHEMA>`).
+pub(crate) const SCHEMA: u32 = 1;
+/// Rows per record batch (fewer when the CSI of the batch reaches [`BATCH_BYTES`]).
+pub(crate) const BATCH_ROWS: usize = 1024;
+/// Bytes of CSI (re + im, 4 bytes each) after which a batch is closed early.
+pub(crate) const BATCH_BYTES: usize = 4 << 20;
+/// A Parquet row group is closed when its buffered, encoded data reaches this size.
+pub(crate) const ROW_GROUP_BYTES: usize = 32 << 20;
+/// ... or when it holds this many rows.
+pub(crate) const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+fn enc_err(e: impl std::fmt::Display) -> wifi_sensing_core::Error {
+    wifi_sensing_core::Error::Encode(e.to_string())
+}
+
+/// Serde name of a unit enum variant (`Clock::Host` -> `host`), written into `buf`.
+fn serde_name<'b, T: Serialize>(v: &T, buf: &'b mut Vec<u8>) -> &'b str {
+    buf.clear();
+    if serde_json::to_writer(&mut *buf, v).is_err() {
+        return "";
+    }
+    std::str::from_utf8(buf).unwrap_or("").trim_matches('"')
+}
+
+/// `value` serialised as JSON into `buf`, as a `&str` (`null` if it does not serialise).
+fn json_text<'b, T: Serialize + ?Sized>(v: &T, buf: &'b mut Vec<u8>) -> &'b str {
+    buf.clear();
+    if serde_json::to_writer(&mut *buf, v).is_err() {
+        buf.clear();
+        buf.extend_from_slice(b"null");
+    }
+    std::str::from_utf8(buf).unwrap_or("null")
+}
+
+fn list_of(name: &str, item: DataType, nullable: bool) -> Field {
+    Field::new(
+        name,
+        DataType::List(Arc::new(Field::new("item", item, false))),
+        nullable,
+    )
+}
+
+fn utf8(name: &str, nullable: bool) -> Field {
+    Field::new(name, DataType::Utf8, nullable)
+}
+
+/// A table being built: rows appended, then taken out as one [`RecordBatch`].
+pub(crate) trait Rows {
+    /// The table's schema (no metadata).
+    fn schema(&self) -> SchemaRef;
+    /// Name of the table (`frames`, `aux`, `analyses`).
+    fn table(&self) -> &'static str;
+    /// Rows held.
+    fn len(&self) -> usize;
+    /// `true` when the batch should be written now.
+    fn full(&self) -> bool;
+    /// The rows held as a batch; the builder is empty afterwards.
+    fn take(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError>;
+}
+
+/// Builds the `frames` table.
+pub(crate) struct FrameRows {
+    schema: SchemaRef,
+    /// `false` in a Hive-partitioned dataset, where `node_id` is a partition column.
+    with_node_id: bool,
+    source_file: String,
+    csi_bytes: usize,
+    buf: Vec<u8>,
+    c_source: StringBuilder,
+    c_ts: Int64Builder,
+    c_time: TimestampNanosecondBuilder,
+    c_clock: StringBuilder,
+    c_node: UInt32Builder,
+    c_mac: StringBuilder,
+    c_seq: UInt32Builder,
+    c_rssi: Float32Builder,
+    c_chain: ListBuilder<Float32Builder>,
+    c_noise: Float32Builder,
+    c_channel: UInt16Builder,
+    c_freq: UInt32Builder,
+    c_bw: UInt16Builder,
+    c_format: StringBuilder,
+    c_device: StringBuilder,
+    c_rx: UInt32Builder,
+    c_tx: UInt32Builder,
+    c_sc: UInt32Builder,
+    c_subc: ListBuilder<Int16Builder>,
+    c_re: ListBuilder<Float32Builder>,
+    c_im: ListBuilder<Float32Builder>,
+    c_meta: StringBuilder,
+}
+
+fn list_f32() -> ListBuilder<Float32Builder> {
+    ListBuilder::new(Float32Builder::new()).with_field(Field::new("item", DataType::Float32, false))
+}
+
+impl FrameRows {
+    /// The `frames` schema; without the `node_id` column when `with_node_id` is false.
+    pub(crate) fn schema_of(with_node_id: bool) -> SchemaRef {
+        let mut f = vec![
+            utf8("source_file", false),
+            Field::new("timestamp_ns", DataType::Int64, false),
+            Field::new(
+                "time_utc",
+                DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+                true,
+            ),
+            utf8("clock", false),
+        ];
+        if with_node_id {
+            f.push(Field::new("node_id", DataType::UInt32, false));
+        }
+        f.extend([
+            utf8("mac", true),
+            Field::new("sequence", DataType::UInt32, true),
+            Field::new("rssi_dbm", DataType::Float32, true),
+            list_of("chain_rssi", DataType::Float32, false),
+            Field::new("noise_floor_dbm", DataType::Float32, true),
+            Field::new("channel", DataType::UInt16, true),
+            Field::new("center_freq_mhz", DataType::UInt32, true),
+            Field::new("bandwidth_mhz", DataType::UInt16, true),
+            utf8("format", false),
+            utf8("device", false),
+            Field::new("n_rx", DataType::UInt32, false),
+            Field::new("n_tx", DataType::UInt32, false),
+            Field::new("n_subcarriers", DataType::UInt32, false),
+            list_of("subcarriers", DataType::Int16, true),
+            list_of("csi_re", DataType::Float32, false),
+            list_of("csi_im", DataType::Float32, false),
+            utf8("meta", false),
+        ]);
+        Arc::new(Schema::new(f))
+    }
+
+    /// An empty builder whose rows name `source_file`.
+    pub(crate) fn new(source_file: &str, with_node_id: bool) -> Self {
+        FrameRows {
+            schema: Self::schema_of(with_node_id),
+            with_node_id,
+            source_file: source_file.to_string(),
+            csi_bytes: 0,
+            buf: Vec::with_capacity(256),
+            c_source: StringBuilder::new(),
+            c_ts: Int64Builder::new(),
+            c_time: TimestampNanosecondBuilder::new().with_timezone("UTC"),
+            c_clock: StringBuilder::new(),
+            c_node: UInt32Builder::new(),
+            c_mac: StringBuilder::new(),
+            c_seq: UInt32Builder::new(),
+            c_rssi: Float32Builder::new(),
+            c_chain: list_f32(),
+            c_noise: Float32Builder::new(),
+            c_channel: UInt16Builder::new(),
+            c_freq: UInt32Builder::new(),
+            c_bw: UInt16Builder::new(),
+            c_format: StringBuilder::new(),
+            c_device: StringBuilder::new(),
+            c_rx: UInt32Builder::new(),
+            c_tx: UInt32Builder::new(),
+            c_sc: UInt32Builder::new(),
+            c_subc: ListBuilder::new(Int16Builder::new()).with_field(Field::new(
+                "item",
+                DataType::Int16,
+                false,
+            )),
+            c_re: list_f32(),
+            c_im: list_f32(),
+            c_meta: StringBuilder::new(),
+        }
+    }
+
+    /// Appends one frame.
+    pub(crate) fn push(&mut self, f: &CsiFrame) {
+        self.c_source.append_value(&self.source_file);
+        self.c_ts.append_value(f.timestamp_ns);
+        self.c_time
+            .append_option((f.clock == Clock::Host).then_some(f.timestamp_ns));
+        self.c_clock
+            .append_value(serde_name(&f.clock, &mut self.buf));
+        if self.with_node_id {
+            self.c_node.append_value(f.node_id);
+        }
+        match f.mac {
+            Some(m) => {
+                use std::fmt::Write as _;
+                let mut s = String::with_capacity(17);
+                for (i, b) in m.iter().enumerate() {
+                    let _ = write!(s, "{}{b:02x}", if i > 0 { ":" } else { "" });
+                }
+                self.c_mac.append_value(s);
+            }
+            None => self.c_mac.append_null(),
+        }
+        self.c_seq.append_option(f.sequence);
+        self.c_rssi.append_option(f.rssi_dbm);
+        self.c_chain.values().append_slice(&f.chain_rssi);
+        self.c_chain.append(true);
+        self.c_noise.append_option(f.noise_floor_dbm);
+        self.c_channel.append_option(f.channel);
+        self.c_freq.append_option(f.center_freq_mhz);
+        self.c_bw.append_option(f.bandwidth_mhz);
+        self.c_format.append_value(f.format.name());
+        self.c_device
+            .append_value(serde_name(&f.device, &mut self.buf));
+        let (rx, tx, sc) = f.shape();
+        // shapes come from readers that bound them far below u32::MAX
+        self.c_rx
+            .append_value(u32::try_from(rx).unwrap_or(u32::MAX));
+        self.c_tx
+            .append_value(u32::try_from(tx).unwrap_or(u32::MAX));
+        self.c_sc
+            .append_value(u32::try_from(sc).unwrap_or(u32::MAX));
+        match &f.subcarriers {
+            Some(s) => {
+                self.c_subc.values().append_slice(s);
+                self.c_subc.append(true);
+            }
+            None => self.c_subc.append_null(),
+        }
+        // row-major over [rx][tx][subcarrier], as the JSON Lines `csi_re` / `csi_im`
+        for c in f.csi.iter() {
+            self.c_re.values().append_value(c.re);
+            self.c_im.values().append_value(c.im);
+        }
+        self.c_re.append(true);
+        self.c_im.append(true);
+        self.csi_bytes += f.csi.len() * 8;
+        self.c_meta.append_value(json_text(&f.meta, &mut self.buf));
+    }
+}
+
+impl Rows for FrameRows {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+    fn table(&self) -> &'static str {
+        "frames"
+    }
+    fn len(&self) -> usize {
+        self.c_ts.len()
+    }
+    fn full(&self) -> bool {
+        self.len() >= BATCH_ROWS || self.csi_bytes >= BATCH_BYTES
+    }
+    fn take(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
+        self.csi_bytes = 0;
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(self.c_source.finish()),
+            Arc::new(self.c_ts.finish()),
+            Arc::new(self.c_time.finish()),
+            Arc::new(self.c_clock.finish()),
+        ];
+        if self.with_node_id {
+            cols.push(Arc::new(self.c_node.finish()));
+        }
+        cols.extend([
+            Arc::new(self.c_mac.finish()) as ArrayRef,
+            Arc::new(self.c_seq.finish()),
+            Arc::new(self.c_rssi.finish()),
+            Arc::new(self.c_chain.finish()),
+            Arc::new(self.c_noise.finish()),
+            Arc::new(self.c_channel.finish()),
+            Arc::new(self.c_freq.finish()),
+            Arc::new(self.c_bw.finish()),
+            Arc::new(self.c_format.finish()),
+            Arc::new(self.c_device.finish()),
+            Arc::new(self.c_rx.finish()),
+            Arc::new(self.c_tx.finish()),
+            Arc::new(self.c_sc.finish()),
+            Arc::new(self.c_subc.finish()),
+            Arc::new(self.c_re.finish()),
+            Arc::new(self.c_im.finish()),
+            Arc::new(self.c_meta.finish()),
+        ]);
+        RecordBatch::try_new(self.schema.clone(), cols)
+    }
+}
+
+/// Builds the `aux` table (non-CSI records: ADR-018 vitals, features, ...).
+pub(crate) struct AuxRows {
+    schema: SchemaRef,
+    source_file: String,
+    buf: Vec<u8>,
+    c_source: StringBuilder,
+    c_type: StringBuilder,
+    c_ts: Int64Builder,
+    c_clock: StringBuilder,
+    c_format: StringBuilder,
+    c_node: UInt32Builder,
+    c_data: StringBuilder,
+}
+
+impl AuxRows {
+    pub(crate) fn new(source_file: &str) -> Self {
+        AuxRows {
+            schema: Arc::new(Schema::new(vec![
+                utf8("source_file", false),
+                utf8("type", false),
+                Field::new("timestamp_ns", DataType::Int64, false),
+                utf8("clock", false),
+                utf8("format", false),
+                Field::new("node_id", DataType::UInt32, true),
+                utf8("data", false),
+            ])),
+            source_file: source_file.to_string(),
+            buf: Vec::with_capacity(256),
+            c_source: StringBuilder::new(),
+            c_type: StringBuilder::new(),
+            c_ts: Int64Builder::new(),
+            c_clock: StringBuilder::new(),
+            c_format: StringBuilder::new(),
+            c_node: UInt32Builder::new(),
+            c_data: StringBuilder::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, a: &AuxRecord) {
+        self.c_source.append_value(&self.source_file);
+        self.c_type.append_value(a.body.kind());
+        self.c_ts.append_value(a.timestamp_ns);
+        self.c_clock
+            .append_value(serde_name(&a.clock, &mut self.buf));
+        self.c_format.append_value(a.format.name());
+        self.c_node.append_option(a.node_id);
+        // the JSON Lines `data`: the body's fields without the variant tag
+        let v = serde_json::to_value(&a.body).unwrap_or(serde_json::Value::Null);
+        let inner = match &v {
+            serde_json::Value::Object(m) if m.len() == 1 => m.values().next().unwrap_or(&v),
+            _ => &v,
+        };
+        self.c_data.append_value(json_text(inner, &mut self.buf));
+    }
+}
+
+impl Rows for AuxRows {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+    fn table(&self) -> &'static str {
+        "aux"
+    }
+    fn len(&self) -> usize {
+        self.c_ts.len()
+    }
+    fn full(&self) -> bool {
+        self.len() >= BATCH_ROWS
+    }
+    fn take(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
+        RecordBatch::try_new(
+            self.schema.clone(),
+            vec![
+                Arc::new(self.c_source.finish()),
+                Arc::new(self.c_type.finish()),
+                Arc::new(self.c_ts.finish()),
+                Arc::new(self.c_clock.finish()),
+                Arc::new(self.c_format.finish()),
+                Arc::new(self.c_node.finish()),
+                Arc::new(self.c_data.finish()),
+            ],
+        )
+    }
+}
+
+/// Builds the `analyses` table (one row per analysis record, every kind; `data` as JSON text).
+pub(crate) struct AnalysisRows {
+    schema: SchemaRef,
+    source_file: String,
+    buf: Vec<u8>,
+    c_source: StringBuilder,
+    c_type: StringBuilder,
+    c_analyser: StringBuilder,
+    c_ts: Int64Builder,
+    c_node: UInt32Builder,
+    c_data: StringBuilder,
+}
+
+impl AnalysisRows {
+    pub(crate) fn new(source_file: &str) -> Self {
+        AnalysisRows {
+            schema: Arc::new(Schema::new(vec![
+                utf8("source_file", false),
+                utf8("type", false),
+                utf8("analyser", false),
+                Field::new("timestamp_ns", DataType::Int64, false),
+                Field::new("node_id", DataType::UInt32, true),
+                utf8("data", false),
+            ])),
+            source_file: source_file.to_string(),
+            buf: Vec::with_capacity(256),
+            c_source: StringBuilder::new(),
+            c_type: StringBuilder::new(),
+            c_analyser: StringBuilder::new(),
+            c_ts: Int64Builder::new(),
+            c_node: UInt32Builder::new(),
+            c_data: StringBuilder::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, a: &wifi_sensing_core::Analysis) {
+        self.c_source.append_value(&self.source_file);
+        self.c_type.append_value(&a.kind);
+        self.c_analyser.append_value(&a.analyser);
+        self.c_ts.append_value(a.timestamp_ns);
+        self.c_node.append_option(a.node_id);
+        self.c_data
+            .append_value(json_text(&*a.value, &mut self.buf));
+    }
+}
+
+impl Rows for AnalysisRows {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+    fn table(&self) -> &'static str {
+        "analyses"
+    }
+    fn len(&self) -> usize {
+        self.c_ts.len()
+    }
+    fn full(&self) -> bool {
+        self.len() >= BATCH_ROWS
+    }
+    fn take(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
+        RecordBatch::try_new(
+            self.schema.clone(),
+            vec![
+                Arc::new(self.c_source.finish()),
+                Arc::new(self.c_type.finish()),
+                Arc::new(self.c_analyser.finish()),
+                Arc::new(self.c_ts.finish()),
+                Arc::new(self.c_node.finish()),
+                Arc::new(self.c_data.finish()),
+            ],
+        )
+    }
+}
+
+/// What a file's metadata says about where its rows come from.
+#[derive(Clone, Debug)]
+pub(crate) struct FileInfo {
+    /// The input (path as given, `stdin`, `udp://...`).
+    pub source: String,
+    /// The configuration of the run (JSON text): the command line and reader options.
+    pub config: String,
+}
+
+impl FileInfo {
+    /// The info of this process: `source` and the command line as the configuration.
+    pub(crate) fn of_process(source: &str) -> Self {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        FileInfo {
+            source: source.to_string(),
+            config: serde_json::json!({ "command_line": args }).to_string(),
+        }
+    }
+
+    fn key_values(&self, table: &str) -> Vec<(String, String)> {
+        vec![
+            (
+                "wifi_sensing.schema".into(),
+                format!("wifi-sensing/{table}/{SCHEMA}"),
+            ),
+            (
+                "wifi_sensing.writer".into(),
+                format!("wifi-sensing {}", env!("CARGO_PKG_VERSION")),
+            ),
+            ("wifi_sensing.source".into(), self.source.clone()),
+            ("wifi_sensing.config".into(), self.config.clone()),
+        ]
+    }
+
+    /// `schema` with this info as its metadata.
+    fn schema_with(&self, schema: &Schema, table: &str) -> SchemaRef {
+        Arc::new(
+            schema
+                .clone()
+                .with_metadata(self.key_values(table).into_iter().collect()),
+        )
+    }
+}
+
+/// Rows written into one Parquet file as they come: bounded memory.
+pub(crate) struct ParquetTable<R: Rows, W: Write + Send> {
+    rows: R,
+    schema: SchemaRef,
+    writer: ArrowWriter<W>,
+    /// Rows written (flushed into the writer or still in `rows`).
+    pub rows_total: u64,
+}
+
+impl<R: Rows, W: Write + Send> ParquetTable<R, W> {
+    /// A table writing into `out`, its file metadata from `info`; row groups close at
+    /// `row_group_bytes`.
+    pub(crate) fn new(rows: R, out: W, info: &FileInfo, row_group_bytes: usize) -> Result<Self> {
+        let schema = info.schema_with(&rows.schema(), rows.table());
+        let kv = info
+            .key_values(rows.table())
+            .into_iter()
+            .map(|(k, v)| KeyValue::new(k, v))
+            .collect();
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_max_row_group_bytes(Some(row_group_bytes))
+            .set_key_value_metadata(Some(kv))
+            .build();
+        let writer = ArrowWriter::try_new(out, schema.clone(), Some(props))?;
+        Ok(ParquetTable {
+            rows,
+            schema,
+            writer,
+            rows_total: 0,
+        })
+    }
+
+    /// The row builder; call [`ParquetTable::pushed`] after appending to it.
+    pub(crate) fn rows(&mut self) -> &mut R {
+        &mut self.rows
+    }
+
+    /// Counts the row just appended and writes the batch when it is full.
+    pub(crate) fn pushed(&mut self) -> wifi_sensing_core::Result<()> {
+        self.rows_total += 1;
+        if self.rows.full() {
+            self.write_batch()?;
+        }
+        Ok(())
+    }
+
+    fn write_batch(&mut self) -> wifi_sensing_core::Result<()> {
+        if self.rows.len() == 0 {
+            return Ok(());
+        }
+        let batch = self
+            .rows
+            .take()
+            .and_then(|b| b.with_schema(self.schema.clone()))
+            .map_err(enc_err)?;
+        self.writer.write(&batch).map_err(enc_err)
+    }
+
+    /// Writes what is left and the footer; returns the output.
+    pub(crate) fn finish(mut self) -> wifi_sensing_core::Result<W> {
+        self.write_batch()?;
+        // writes the last row group and the footer
+        self.writer.into_inner().map_err(enc_err)
+    }
+}
+
+type FileTable<R> = ParquetTable<R, BufWriter<File>>;
+
+/// `OUT.parquet` -> `OUT.<table>.parquet`.
+pub(crate) fn sibling(path: &Path, table: &str) -> PathBuf {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+    path.with_file_name(format!("{}.{table}.parquet", stem.unwrap_or_default()))
+}
+
+/// The Parquet sink of `convert -o OUT.parquet` and `run -o OUT.parquet`: frames into `OUT.parquet`,
+/// non-CSI records into `OUT.aux.parquet` and analyses into `OUT.analyses.parquet` (each made only
+/// when the run has such records; a stale one from an earlier run is removed at the start).
+pub(crate) struct ParquetSink {
+    path: PathBuf,
+    info: FileInfo,
+    frames: Option<FileTable<FrameRows>>,
+    aux: Option<FileTable<AuxRows>>,
+    analyses: Option<FileTable<AnalysisRows>>,
+    written: Vec<(PathBuf, u64)>,
+    log: Option<crate::Log>,
+}
+
+impl ParquetSink {
+    /// Creates `path` (the frames table) and removes stale sibling tables.
+    pub(crate) fn create(path: &Path, info: FileInfo) -> Result<Self> {
+        for t in ["aux", "analyses"] {
+            let s = sibling(path, t);
+            if s.exists() {
+                std::fs::remove_file(&s)
+                    .with_context(|| format!("cannot remove the stale {}", s.display()))?;
+            }
+        }
+        let frames = ParquetTable::new(
+            FrameRows::new(&info.source, true),
+            crate::output::create_file(path)?,
+            &info,
+            ROW_GROUP_BYTES,
+        )?;
+        Ok(ParquetSink {
+            path: path.to_path_buf(),
+            info,
+            frames: Some(frames),
+            aux: None,
+            analyses: None,
+            written: Vec::new(),
+            log: None,
+        })
+    }
+
+    /// Logs the files written at the end.
+    pub(crate) fn logging(mut self, log: crate::Log) -> Self {
+        self.log = Some(log);
+        self
+    }
+
+    fn open<R: Rows>(&self, rows: R) -> wifi_sensing_core::Result<FileTable<R>> {
+        let p = sibling(&self.path, rows.table());
+        let out = crate::output::create_file(&p).map_err(enc_err)?;
+        ParquetTable::new(rows, out, &self.info, ROW_GROUP_BYTES).map_err(enc_err)
+    }
+
+    /// The files written, with their row counts (after `finish`).
+    pub(crate) fn files(&self) -> &[(PathBuf, u64)] {
+        &self.written
+    }
+
+    fn open_files(&self) -> Vec<(PathBuf, u64)> {
+        let mut v = Vec::new();
+        if let Some(t) = &self.frames {
+            v.push((self.path.clone(), t.rows_total));
+        }
+        if let Some(t) = &self.aux {
+            v.push((sibling(&self.path, "aux"), t.rows_total));
+        }
+        if let Some(t) = &self.analyses {
+            v.push((sibling(&self.path, "analyses"), t.rows_total));
+        }
+        v
+    }
+}
+
+fn finish_file<R: Rows>(t: &mut Option<FileTable<R>>) -> wifi_sensing_core::Result<()> {
+    if let Some(t) = t.take() {
+        let mut w = t.finish()?;
+        w.flush()
+            .map_err(|e| wifi_sensing_core::Error::io("cannot write Parquet", e))?;
+    }
+    Ok(())
+}
+
+impl Sink<Output> for ParquetSink {
+    fn item(&mut self, item: &Output) -> wifi_sensing_core::Result<bool> {
+        match item {
+            Output::Frame(f) => {
+                if let Some(t) = &mut self.frames {
+                    t.rows().push(f);
+                    t.pushed()?;
+                }
+            }
+            Output::Aux(a) => {
+                if self.aux.is_none() {
+                    self.aux = Some(self.open(AuxRows::new(&self.info.source))?);
+                }
+                if let Some(t) = &mut self.aux {
+                    t.rows().push(a);
+                    t.pushed()?;
+                }
+            }
+            Output::Analysis(a) => {
+                if self.analyses.is_none() {
+                    self.analyses = Some(self.open(AnalysisRows::new(&self.info.source))?);
+                }
+                if let Some(t) = &mut self.analyses {
+                    t.rows().push(a);
+                    t.pushed()?;
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    fn finish(&mut self, _s: &Summary) -> wifi_sensing_core::Result<()> {
+        // keep the counts for `files` after the writers are closed
+        let counts = self.open_files();
+        finish_file(&mut self.frames)?;
+        finish_file(&mut self.aux)?;
+        finish_file(&mut self.analyses)?;
+        if let Some(log) = &self.log {
+            for (p, n) in &counts {
+                log.info(format_args!("wrote {n} rows to {}", p.display()));
+            }
+        }
+        self.written = counts;
+        Ok(())
+    }
+}
+
+/// The table an Arrow IPC stream carries (one schema per stream).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StreamTable {
+    Frames,
+    Analyses,
+}
+
+/// Writes one table as an Arrow IPC stream (`run --output-format arrow`); records of the other
+/// tables are counted in [`ArrowStreamSink::left_out`].
+pub(crate) struct ArrowStreamSink<W: Write> {
+    table: StreamTable,
+    frames: FrameRows,
+    analyses: AnalysisRows,
+    schema: SchemaRef,
+    writer: Option<arrow_ipc::writer::StreamWriter<W>>,
+    /// Write every row as soon as it comes (live inputs).
+    eager: bool,
+    /// Records of another table than the stream's (not written).
+    pub left_out: u64,
+    log: crate::Log,
+}
+
+impl<W: Write> ArrowStreamSink<W> {
+    /// A stream of `table` into `out`; `eager` writes a batch per record.
+    pub(crate) fn new(
+        out: W,
+        table: StreamTable,
+        info: &FileInfo,
+        eager: bool,
+        log: crate::Log,
+    ) -> Result<Self> {
+        let frames = FrameRows::new(&info.source, true);
+        let analyses = AnalysisRows::new(&info.source);
+        let schema = match table {
+            StreamTable::Frames => info.schema_with(&frames.schema(), "frames"),
+            StreamTable::Analyses => info.schema_with(&analyses.schema(), "analyses"),
+        };
+        let writer = arrow_ipc::writer::StreamWriter::try_new(out, &schema)?;
+        Ok(ArrowStreamSink {
+            table,
+            frames,
+            analyses,
+            schema,
+            writer: Some(writer),
+            eager,
+            left_out: 0,
+            log,
+        })
+    }
+
+    fn write(&mut self, force: bool) -> wifi_sensing_core::Result<()> {
+        let rows: &mut dyn Rows = match self.table {
+            StreamTable::Frames => &mut self.frames,
+            StreamTable::Analyses => &mut self.analyses,
+        };
+        if rows.len() == 0 || !(force || self.eager || rows.full()) {
+            return Ok(());
+        }
+        let batch = rows
+            .take()
+            .and_then(|b| b.with_schema(self.schema.clone()))
+            .map_err(enc_err)?;
+        let w = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| enc_err("the Arrow stream is finished"))?;
+        w.write(&batch).map_err(ipc_err)?;
+        if self.eager {
+            w.flush().map_err(ipc_err)?;
+        }
+        Ok(())
+    }
+}
+
+/// Arrow errors, keeping an I/O error (a closed pipe) as one.
+fn ipc_err(e: arrow_schema::ArrowError) -> wifi_sensing_core::Error {
+    match e {
+        arrow_schema::ArrowError::IoError(msg, io) => {
+            wifi_sensing_core::Error::io(format!("cannot write the Arrow stream: {msg}"), io)
+        }
+        e => enc_err(e),
+    }
+}
+
+impl<W: Write> Sink<Output> for ArrowStreamSink<W> {
+    fn item(&mut self, item: &Output) -> wifi_sensing_core::Result<bool> {
+        match (self.table, item) {
+            (StreamTable::Frames, Output::Frame(f)) => self.frames.push(f),
+            (StreamTable::Analyses, Output::Analysis(a)) => self.analyses.push(a),
+            _ => {
+                self.left_out += 1;
+                return Ok(true);
+            }
+        }
+        self.write(false)?;
+        Ok(true)
+    }
+
+    fn finish(&mut self, _s: &Summary) -> wifi_sensing_core::Result<()> {
+        self.write(true)?;
+        if let Some(mut w) = self.writer.take() {
+            w.finish().map_err(ipc_err)?;
+            w.flush().map_err(ipc_err)?;
+        }
+        if self.left_out > 0 {
+            let (what, hint) = match self.table {
+                StreamTable::Frames => ("frames", "use --no-frames for a stream of analyses"),
+                StreamTable::Analyses => ("analyses", "non-CSI records have no Arrow stream"),
+            };
+            self.log.warn(format_args!(
+                "{} records left out of the Arrow stream, which carries the {what} table only ({hint})",
+                self.left_out
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Output options of `run`: where records go and in which format.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub(crate) struct OutputArgs {
+    /// Write to this file instead of stdout: `.parquet` (frames; non-CSI records and analyses
+    /// go to `NAME.aux.parquet` / `NAME.analyses.parquet`, see docs/parquet.md) or `.jsonl`.
+    #[arg(short, long)]
+    pub output: Option<String>,
+    /// Format of stdout: `jsonl` (default) or `arrow` (an Arrow IPC stream of the frames table,
+    /// or of the analyses table with `--no-frames`).
+    #[arg(long, value_parser = ["jsonl", "arrow"])]
+    pub output_format: Option<String>,
+}
+
+/// The sink `run` writes to, from its output options; `frames` says whether frames are emitted.
+pub(crate) fn run_sink(
+    args: &OutputArgs,
+    source: &str,
+    frames: bool,
+    live: bool,
+    log: &crate::Log,
+) -> Result<Box<dyn Sink<Output>>> {
+    let info = FileInfo::of_process(source);
+    match (&args.output, args.output_format.as_deref()) {
+        (Some(_), Some(_)) => {
+            bail!("--output-format applies to stdout; -o names its format by extension")
+        }
+        (Some(o), None) => {
+            let p = Path::new(o);
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+            match ext.to_ascii_lowercase().as_str() {
+                "parquet" => Ok(Box::new(ParquetSink::create(p, info)?.logging(*log))),
+                "jsonl" | "json" => Ok(Box::new(wifi_sensing_core::JsonLinesSink::new(
+                    crate::output::create_file(p)?,
+                ))),
+                _ => bail!("cannot tell the output format of {o:?}: use a .parquet or .jsonl name"),
+            }
+        }
+        (None, Some("arrow")) => {
+            let table = if frames {
+                StreamTable::Frames
+            } else {
+                StreamTable::Analyses
+            };
+            Ok(Box::new(ArrowStreamSink::new(
+                crate::output::stdout(),
+                table,
+                &info,
+                live,
+                *log,
+            )?))
+        }
+        (None, _) => Ok(Box::new(
+            wifi_sensing_core::JsonLinesSink::new(crate::output::stdout()).flush_each_line(live),
+        )),
+    }
+}

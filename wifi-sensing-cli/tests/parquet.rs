@@ -1,0 +1,329 @@
+//! Parquet / Arrow output of the `wifi-sensing` binary: single files, datasets, IPC streams.
+//! Values are checked against the JSON Lines output of the same capture (which the golden tests
+//! of the readers pin down).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, Int64Type, UInt32Type};
+use arrow_array::{Array, RecordBatch};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wifi-sensing"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+fn run_ok(args: &[&str]) -> Output {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn fixture(p: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(p)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A fresh, empty temporary folder for one test.
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ws-parquet-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Every batch of a Parquet file, and its key-value metadata.
+fn read_parquet(path: &Path) -> (Vec<RecordBatch>, Vec<(String, String)>) {
+    let f = std::fs::File::open(path).unwrap();
+    let b = ParquetRecordBatchReaderBuilder::try_new(f).unwrap();
+    let kv = b
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .map(|v| {
+            v.iter()
+                .map(|k| (k.key.clone(), k.value.clone().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let batches = b.build().unwrap().map(|r| r.unwrap()).collect();
+    (batches, kv)
+}
+
+fn jsonl(stdout: &[u8]) -> Vec<Value> {
+    stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect()
+}
+
+fn f32s(a: &dyn Array) -> Vec<f32> {
+    a.as_primitive::<Float32Type>().values().to_vec()
+}
+
+/// Checks the frames of `batches` against the JSON Lines frames `lines`, field by field.
+fn assert_frames_match(batches: &[RecordBatch], lines: &[Value], source: &str) {
+    let frames: Vec<&Value> = lines.iter().filter(|l| l["type"] == "frame").collect();
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, frames.len());
+    let mut i = 0;
+    for b in batches {
+        let col = |n: &str| b.column_by_name(n).unwrap_or_else(|| panic!("column {n}"));
+        let ts = col("timestamp_ns").as_primitive::<Int64Type>();
+        let node = col("node_id").as_primitive::<UInt32Type>();
+        let n_sc = col("n_subcarriers").as_primitive::<UInt32Type>();
+        let re = col("csi_re").as_list::<i32>();
+        let im = col("csi_im").as_list::<i32>();
+        let meta = col("meta").as_string::<i32>();
+        let src = col("source_file").as_string::<i32>();
+        let fmt = col("format").as_string::<i32>();
+        let clock = col("clock").as_string::<i32>();
+        let rssi = col("rssi_dbm").as_primitive::<Float32Type>();
+        for r in 0..b.num_rows() {
+            let l = frames[i];
+            assert_eq!(ts.value(r), l["timestamp_ns"].as_i64().unwrap(), "row {i}");
+            assert_eq!(i64::from(node.value(r)), l["node_id"].as_i64().unwrap());
+            assert_eq!(i64::from(n_sc.value(r)), l["shape"][2].as_i64().unwrap());
+            assert_eq!(src.value(r), source);
+            assert_eq!(fmt.value(r), l["format"].as_str().unwrap());
+            assert_eq!(clock.value(r), l["clock"].as_str().unwrap());
+            match l["rssi_dbm"].as_f64() {
+                Some(x) => assert_eq!(rssi.value(r), x as f32),
+                None => assert!(rssi.is_null(r)),
+            }
+            let want_re: Vec<f32> = l["csi_re"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect();
+            let want_im: Vec<f32> = l["csi_im"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect();
+            assert_eq!(f32s(re.value(r).as_ref()), want_re, "csi_re of row {i}");
+            assert_eq!(f32s(im.value(r).as_ref()), want_im, "csi_im of row {i}");
+            let m: Value = serde_json::from_str(meta.value(r)).unwrap();
+            assert_eq!(m, l["meta"], "meta of row {i}");
+            i += 1;
+        }
+    }
+}
+
+#[test]
+fn convert_to_parquet_keeps_every_frame_and_value() {
+    let d = tmp("convert");
+    for cap in [
+        "intel5300/example.dat",
+        "nexmon/40mhz_1600085286.pcap",
+        "picoscenes/picoscenes_iwl5300_example.csi",
+        "esp32/example_csi.csv",
+    ] {
+        let input = fixture(cap);
+        let out = d.join("x.parquet");
+        run_ok(&["-q", "convert", &input, "-o", out.to_str().unwrap()]);
+        let lines = jsonl(&run_ok(&["-q", "convert", &input, "-o", "-"]).stdout);
+        let (batches, kv) = read_parquet(&out);
+        assert_frames_match(&batches, &lines, &input);
+        let get = |k: &str| kv.iter().find(|(kk, _)| kk == k).map(|(_, v)| v.clone());
+        assert_eq!(
+            get("wifi_sensing.schema").as_deref(),
+            Some("wifi-sensing/frames/1")
+        );
+        assert_eq!(get("wifi_sensing.source").as_deref(), Some(input.as_str()));
+        let cfg: Value = serde_json::from_str(&get("wifi_sensing.config").unwrap()).unwrap();
+        assert_eq!(cfg["command_line"][2], input.as_str(), "{cfg}");
+        // frames only: no sibling tables
+        assert!(!d.join("x.aux.parquet").exists());
+    }
+}
+
+#[test]
+fn non_csi_records_go_to_the_aux_table_and_stale_siblings_are_removed() {
+    let d = tmp("aux");
+    let input = fixture("ruview_esp32/pretrain-1775182186_first300.csi.jsonl");
+    let stale = d.join("r.analyses.parquet");
+    std::fs::write(&stale, b"old").unwrap();
+    let out = d.join("r.parquet");
+    run_ok(&["-q", "run", &input, "-o", out.to_str().unwrap()]);
+    let lines = jsonl(&run_ok(&["-q", "run", &input]).stdout);
+    let (frames, _) = read_parquet(&out);
+    assert_frames_match(&frames, &lines, &input);
+    let aux_lines: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["type"] != "frame" && l.get("analyser").is_none())
+        .collect();
+    assert!(!aux_lines.is_empty(), "the fixture has non-CSI records");
+    let (aux, kv) = read_parquet(&d.join("r.aux.parquet"));
+    assert!(kv
+        .iter()
+        .any(|(k, v)| k == "wifi_sensing.schema" && v == "wifi-sensing/aux/1"));
+    let rows: usize = aux.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, aux_lines.len());
+    let b = &aux[0];
+    let data = b.column_by_name("data").unwrap().as_string::<i32>();
+    let kind = b.column_by_name("type").unwrap().as_string::<i32>();
+    let first: Value = serde_json::from_str(data.value(0)).unwrap();
+    assert_eq!(kind.value(0), aux_lines[0]["type"].as_str().unwrap());
+    assert_eq!(first, aux_lines[0]["data"]);
+    assert!(!stale.exists(), "a stale analyses table is removed");
+}
+
+#[test]
+fn run_arrow_stream_to_stdout() {
+    let input = fixture("intel5300/example.dat");
+    let out = run_ok(&["-q", "run", &input, "--output-format", "arrow"]);
+    let reader =
+        arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(out.stdout), None).unwrap();
+    assert_eq!(
+        reader
+            .schema()
+            .metadata()
+            .get("wifi_sensing.schema")
+            .map(String::as_str),
+        Some("wifi-sensing/frames/1")
+    );
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    let lines = jsonl(&run_ok(&["-q", "run", &input]).stdout);
+    assert_frames_match(&batches, &lines, &input);
+}
+
+#[test]
+fn output_flags_are_checked() {
+    let out = run(&[
+        "run",
+        &fixture("intel5300/example.dat"),
+        "--output-format",
+        "csv",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let d = tmp("flags");
+    let o = d.join("x.parquet");
+    let out = run(&[
+        "run",
+        &fixture("intel5300/example.dat"),
+        "-o",
+        o.to_str().unwrap(),
+        "--output-format",
+        "arrow",
+    ]);
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("--output-format applies to stdout"), "{e}");
+}
+
+#[test]
+fn dataset_is_partitioned_idempotent_and_skips_bad_files() {
+    let d = tmp("dataset");
+    let caps = d.join("caps");
+    std::fs::create_dir_all(caps.join("sub")).unwrap();
+    for (from, to) in [
+        ("intel5300/example.dat", "a.dat"),
+        ("nexmon/example.pcap", "sub/b.pcap"),
+        (
+            "ruview_esp32/pretrain-1775182186_first300.csi.jsonl",
+            "r.csi.jsonl",
+        ),
+    ] {
+        std::fs::copy(fixture(from), caps.join(to)).unwrap();
+    }
+    // a capture that cannot be read: reported, skipped, the others converted
+    std::fs::write(caps.join("broken.pcap"), b"this is not a pcap file at all").unwrap();
+    let ds = d.join("ds");
+    let ds_arg = format!("{}/", ds.display());
+    let out = run(&["convert", caps.to_str().unwrap(), "-o", &ds_arg, "-j", "2"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("broken.pcap"), "{err}");
+    assert!(err.contains("3 captures converted"), "{err}");
+
+    // the manifest names every converted capture once, with its parts
+    let manifest = std::fs::read_to_string(ds.join("_manifest.jsonl")).unwrap();
+    let entries: Vec<Value> = jsonl(manifest.as_bytes());
+    assert_eq!(entries.len(), 3);
+    let mut frames_total = 0;
+    for e in &entries {
+        assert_eq!(e["xxh3_128"].as_str().unwrap().len(), 32);
+        for p in e["parts"].as_array().unwrap() {
+            let p = p.as_str().unwrap();
+            assert!(
+                p.starts_with("frames/node_id=") || p.starts_with("aux/date="),
+                "{p}"
+            );
+            assert!(ds.join(p).is_file(), "{p}");
+        }
+        frames_total += e["frames"].as_u64().unwrap();
+    }
+
+    // partitions: node_id and date are folder names, not columns; rows name their source
+    let mut rows = 0u64;
+    let mut parts = Vec::new();
+    collect(&ds.join("frames"), &mut parts);
+    for p in &parts {
+        let rel = p.strip_prefix(&ds).unwrap().to_string_lossy().into_owned();
+        let segs: Vec<&str> = rel.split('/').collect();
+        assert_eq!(segs.len(), 4, "{rel}");
+        assert!(segs[1].starts_with("node_id=") && segs[2].starts_with("date="));
+        let (batches, _) = read_parquet(p);
+        for b in &batches {
+            assert!(b.column_by_name("node_id").is_none());
+            let src = b.column_by_name("source_file").unwrap().as_string::<i32>();
+            assert!(src.value(0).starts_with(caps.to_str().unwrap()));
+            rows += b.num_rows() as u64;
+        }
+    }
+    assert_eq!(rows, frames_total);
+    // the RuView recording has two nodes and host timestamps (2026-04-03)
+    assert!(parts
+        .iter()
+        .any(|p| p.to_string_lossy().contains("node_id=2/")));
+    assert!(parts
+        .iter()
+        .any(|p| p.to_string_lossy().contains("date=2026-04-03")));
+    assert!(ds.join("aux").is_dir());
+
+    // a second run converts nothing new (content hashes in the manifest)
+    std::fs::remove_file(caps.join("broken.pcap")).unwrap();
+    let out = run_ok(&["convert", caps.to_str().unwrap(), "-o", &ds_arg]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("0 captures converted") && err.contains("3 already converted"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ds.join("_manifest.jsonl")).unwrap(),
+        manifest
+    );
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            collect(&p, out);
+        } else {
+            assert!(
+                p.extension().is_some_and(|x| x == "parquet"),
+                "only part files in the dataset: {}",
+                p.display()
+            );
+            out.push(p);
+        }
+    }
+}
