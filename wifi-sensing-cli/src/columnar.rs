@@ -211,12 +211,15 @@ impl FrameRows {
         }
         match f.mac {
             Some(m) => {
-                use std::fmt::Write as _;
-                let mut s = String::with_capacity(17);
+                // `aa:bb:cc:dd:ee:ff` without a String per frame
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let mut s = [b':'; 17];
                 for (i, b) in m.iter().enumerate() {
-                    let _ = write!(s, "{}{b:02x}", if i > 0 { ":" } else { "" });
+                    s[3 * i] = HEX[usize::from(b >> 4)];
+                    s[3 * i + 1] = HEX[usize::from(b & 15)];
                 }
-                self.c_mac.append_value(s);
+                self.c_mac
+                    .append_value(std::str::from_utf8(&s).unwrap_or_default());
             }
             None => self.c_mac.append_null(),
         }
@@ -858,6 +861,7 @@ pub(crate) fn run_sink(
         }
         (Some(o), None) => {
             let p = Path::new(o);
+            crate::output::ensure_distinct(p, Path::new(source), "input")?;
             let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
             match ext.to_ascii_lowercase().as_str() {
                 "parquet" => Ok(Box::new(ParquetSink::create(p, info)?.logging(*log))),

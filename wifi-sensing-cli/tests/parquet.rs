@@ -93,6 +93,7 @@ fn assert_frames_match(batches: &[RecordBatch], lines: &[Value], source: &str) {
         let fmt = col("format").as_string::<i32>();
         let clock = col("clock").as_string::<i32>();
         let rssi = col("rssi_dbm").as_primitive::<Float32Type>();
+        let mac = col("mac").as_string::<i32>();
         for r in 0..b.num_rows() {
             let l = frames[i];
             assert_eq!(ts.value(r), l["timestamp_ns"].as_i64().unwrap(), "row {i}");
@@ -101,6 +102,10 @@ fn assert_frames_match(batches: &[RecordBatch], lines: &[Value], source: &str) {
             assert_eq!(src.value(r), source);
             assert_eq!(fmt.value(r), l["format"].as_str().unwrap());
             assert_eq!(clock.value(r), l["clock"].as_str().unwrap());
+            match l["mac"].as_str() {
+                Some(m) => assert_eq!(mac.value(r), m),
+                None => assert!(mac.is_null(r)),
+            }
             match l["rssi_dbm"].as_f64() {
                 Some(x) => assert_eq!(rssi.value(r), x as f32),
                 None => assert!(rssi.is_null(r)),
