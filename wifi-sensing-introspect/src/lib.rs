@@ -1,5 +1,10 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod dtw;
+pub mod error;
+
+pub use error::{Error, Result};
+
 /// Version of this crate, for run metadata.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
