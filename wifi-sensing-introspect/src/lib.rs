@@ -3,6 +3,8 @@
 
 pub mod dtw;
 pub mod error;
+pub mod features;
+pub mod signature;
 
 pub use error::{Error, Result};
 

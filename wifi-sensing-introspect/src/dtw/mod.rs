@@ -138,23 +138,7 @@ fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
         let d = a[0] - b[0];
         return d * d;
     }
-    // Four independent accumulators let the compiler vectorise the sum.
-    let mut acc = [0.0f64; 4];
-    let ca = a.chunks_exact(4);
-    let cb = b.chunks_exact(4);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..4 {
-            let d = x[k] - y[k];
-            acc[k] += d * d;
-        }
-    }
-    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    for (x, y) in ra.iter().zip(rb) {
-        let d = x - y;
-        s += d * d;
-    }
-    s
+    spring::sq_dist(a, b)
 }
 
 /// The step pattern (the allowed moves and their weights), with R `dtw`'s names.

@@ -20,8 +20,10 @@
 //!
 //! # Scores and thresholds
 //!
-//! A prefix of `k` frames is scored `1 / (1 + acc(k−1, t) / (k · dim))`: 1 for a perfect match,
-//! falling with the mean squared difference per frame and per dimension. Each prefix length has
+//! A prefix of `k` frames is scored `1 / (1 + acc(k−1, t) / (k · dim · σ²))`: 1 for a perfect
+//! match, falling with the mean squared difference per frame and per dimension relative to a
+//! scale `σ²` (for signatures, the mean squared value of the signature's own features, so the
+//! score does not depend on the feature units). Each prefix length has
 //! its own promotion threshold (short prefixes match noise more easily than long ones), given
 //! as a score; a frame is *above threshold* when any prefix of at least `min_prefix` frames
 //! scores at or above its threshold. How the thresholds are derived from data, and what
@@ -88,7 +90,7 @@ impl Real for f64 {
 
 /// Squared Euclidean distance with eight independent accumulators (vectorises on stable Rust).
 #[inline(always)]
-fn sq_dist<T: Real>(a: &[T], b: &[T]) -> T {
+pub(crate) fn sq_dist<T: Real>(a: &[T], b: &[T]) -> T {
     let mut acc = [T::ZERO; 8];
     let ca = a.chunks_exact(8);
     let cb = b.chunks_exact(8);
@@ -189,6 +191,24 @@ impl<T: Real> SpringMatcher<T> {
             t: 0,
             state: SpringState::empty(),
         })
+    }
+
+    /// Sets the score scale `σ²` (mean squared feature value per dimension the costs are
+    /// compared with: score `= 1 / (1 + cost / (k · dim · σ²))`); default 1. Resets the
+    /// thresholds, so call it before [`set_thresholds`](Self::set_thresholds).
+    pub fn set_scale(&mut self, scale: f64) -> Result<()> {
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(Error::config(
+                "scale",
+                format!("must be finite and > 0 (got {scale})"),
+            ));
+        }
+        for (k, n) in self.norm.iter_mut().enumerate() {
+            *n = ((k + 1) * self.dim) as f64 * scale;
+        }
+        self.thr_cost.fill(T::INF);
+        self.min_prefix = self.len;
+        Ok(())
     }
 
     /// Sets the promotion threshold (a score in `(0, 1]`) of every prefix length (index
