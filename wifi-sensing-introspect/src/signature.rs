@@ -686,7 +686,7 @@ pub fn derive_thresholds(
             let cost = rule.margin * c;
             // A background that matches (almost) exactly leaves nothing to separate.
             let rel = cost / ((k * sig.dim()) as f64 * scale);
-            if !(rel > 1e-6) {
+            if rel.is_nan() || rel <= 1e-6 {
                 return None;
             }
             Some(1.0 / (1.0 + rel))
@@ -791,7 +791,7 @@ mod tests {
                 ]
             })
             .collect();
-        let t = derive_thresholds(&sig, &[bg.clone()], ThresholdRule::default()).unwrap();
+        let t = derive_thresholds(&sig, std::slice::from_ref(&bg), ThresholdRule::default()).unwrap();
         assert_eq!(t.background_frames, 500);
         assert!(t.prefix[0].is_none());
         sig.prefix_thresholds = Some(t.prefix.clone());
