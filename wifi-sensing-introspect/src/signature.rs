@@ -791,7 +791,8 @@ mod tests {
                 ]
             })
             .collect();
-        let t = derive_thresholds(&sig, std::slice::from_ref(&bg), ThresholdRule::default()).unwrap();
+        let t =
+            derive_thresholds(&sig, std::slice::from_ref(&bg), ThresholdRule::default()).unwrap();
         assert_eq!(t.background_frames, 500);
         assert!(t.prefix[0].is_none());
         sig.prefix_thresholds = Some(t.prefix.clone());

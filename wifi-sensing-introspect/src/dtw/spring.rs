@@ -96,6 +96,10 @@ pub(crate) fn sq_dist<T: Real>(a: &[T], b: &[T]) -> T {
     let cb = b.chunks_exact(8);
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
+        let (x, y): (&[T; 8], &[T; 8]) = match (x.try_into(), y.try_into()) {
+            (Ok(x), Ok(y)) => (x, y),
+            _ => continue, // unreachable: chunks_exact(8) yields 8 values
+        };
         for k in 0..8 {
             let d = x[k] - y[k];
             acc[k] = acc[k] + d * d;
@@ -107,6 +111,22 @@ pub(crate) fn sq_dist<T: Real>(a: &[T], b: &[T]) -> T {
         s = s + d * d;
     }
     s
+}
+
+/// Squared Euclidean distance of `x` to every query frame into `out`, from the query stored
+/// dimension-major (`query_t[j * len + i]` is value `j` of frame `i`): the inner loop runs over
+/// contiguous query frames with `x[j]` fixed, which the compiler vectorises without a
+/// horizontal reduction, and every `out[i]` sums its dimensions in order.
+#[inline]
+fn row_costs<T: Real>(query_t: &[T], x: &[T], out: &mut [T]) {
+    let len = out.len();
+    out.fill(T::ZERO);
+    for (col, &xv) in query_t.chunks_exact(len).zip(x) {
+        for (o, &q) in out.iter_mut().zip(col) {
+            let d = q - xv;
+            *o = *o + d * d;
+        }
+    }
 }
 
 /// What a [`SpringMatcher`] reports after a frame.
@@ -161,13 +181,18 @@ impl SpringState {
 pub struct SpringMatcher<T: Real = f32> {
     dim: usize,
     len: usize,
-    query: Vec<T>,
+    /// The query dimension-major: `query_t[j * len + i]` is value `j` of frame `i`.
+    query_t: Vec<T>,
     acc: Vec<T>,
     start: Vec<u64>,
+    /// Local costs of the current frame against every query frame (scratch).
+    cost: Vec<T>,
     /// Cost threshold per prefix length `k` (index `k − 1`), `inf` to disable.
     thr_cost: Vec<T>,
     /// `k · dim` per prefix, for scores.
     norm: Vec<f64>,
+    /// `1 / norm` per prefix, in the matcher's type.
+    inv_norm: Vec<T>,
     min_prefix: usize,
     t: u64,
     state: SpringState,
@@ -182,11 +207,17 @@ impl<T: Real> SpringMatcher<T> {
         Ok(SpringMatcher {
             dim,
             len,
-            query: query.iter().map(|&v| T::from_f64(v)).collect(),
+            query_t: (0..len * dim)
+                .map(|p| T::from_f64(query[(p % len) * dim + p / len]))
+                .collect(),
             acc: vec![T::INF; len],
             start: vec![0; len],
+            cost: vec![T::ZERO; len],
             thr_cost: vec![T::INF; len],
             norm: (1..=len).map(|k| (k * dim) as f64).collect(),
+            inv_norm: (1..=len)
+                .map(|k| T::from_f64(1.0 / (k * dim) as f64))
+                .collect(),
             min_prefix: len,
             t: 0,
             state: SpringState::empty(),
@@ -203,8 +234,9 @@ impl<T: Real> SpringMatcher<T> {
                 format!("must be finite and > 0 (got {scale})"),
             ));
         }
-        for (k, n) in self.norm.iter_mut().enumerate() {
+        for (k, (n, i)) in self.norm.iter_mut().zip(&mut self.inv_norm).enumerate() {
             *n = ((k + 1) * self.dim) as f64 * scale;
+            *i = T::from_f64(1.0 / *n);
         }
         self.thr_cost.fill(T::INF);
         self.min_prefix = self.len;
@@ -305,15 +337,20 @@ impl<T: Real> SpringMatcher<T> {
     #[inline]
     pub(crate) fn update(&mut self, x: &[T]) {
         let t = self.t;
-        let dim = self.dim;
         // acc(i−1, t−1) and its start, before being overwritten; row −1 is 0 with start t.
         let mut diag = T::ZERO;
         let mut diag_s = t;
         let mut up = T::ZERO;
         let mut up_s = t;
         let mut fired_k = 0usize;
-        for (i, q) in self.query.chunks_exact(dim).enumerate() {
-            let c = sq_dist(q, x);
+        // Best score among prefixes of at least min_prefix frames: lowest cost / norm (ties go
+        // to the longer prefix).
+        let mut best_ratio = T::INF;
+        let mut best_k = self.len;
+        let from = self.min_prefix - 1;
+        row_costs(&self.query_t, x, &mut self.cost);
+        for i in 0..self.len {
+            let c = self.cost[i];
             let left = self.acc[i];
             let left_s = self.start[i];
             let (mut best, mut best_s) = (diag, diag_s);
@@ -331,6 +368,11 @@ impl<T: Real> SpringMatcher<T> {
             if v <= self.thr_cost[i] {
                 fired_k = i + 1;
             }
+            let r = v * self.inv_norm[i];
+            if i >= from && r <= best_ratio {
+                best_ratio = r;
+                best_k = i + 1;
+            }
             diag = left;
             diag_s = left_s;
             up = v;
@@ -342,16 +384,7 @@ impl<T: Real> SpringMatcher<T> {
         let (k, above) = if fired_k >= self.min_prefix {
             (fired_k, true)
         } else {
-            let mut bk = len;
-            let mut bs = self.score(self.acc[len - 1], len);
-            for k in self.min_prefix..len {
-                let s = self.score(self.acc[k - 1], k);
-                if s > bs {
-                    bs = s;
-                    bk = k;
-                }
-            }
-            (bk, false)
+            (best_k, false)
         };
         self.state = SpringState {
             frame: t,
