@@ -5,6 +5,7 @@ pub mod dtw;
 pub mod error;
 pub mod features;
 pub mod signature;
+pub mod snapshot;
 
 pub use error::{Error, Result};
 

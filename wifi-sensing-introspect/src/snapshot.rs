@@ -1,0 +1,302 @@
+//! The `introspection` analyser: one typed [`IntrospectionSnapshot`] per accepted frame and
+//! node, saying which signatures the stream is matching right now (and how far into them) and
+//! what dynamical regime it is in.
+//!
+//! It is a tap parallel to the windowed event path (ADR-099): it never waits for a window; each
+//! frame updates the node's feature extractor, every signature's streaming matcher
+//! ([`SpringMatcher`]) and the dynamics tracker, then emits a snapshot (every frame, or every
+//! `every`-th frame for consumers that want fewer lines; the matching itself runs on every
+//! frame either way). Frames without usable features (no amplitude, a chain missing) are
+//! counted in [`IntrospectionAnalyser::skipped`] and produce no snapshot. A stream whose feature
+//! kind or dimension differs from the signatures' ends the run with an error naming the
+//! signature.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use wifi_sensing_core::{Analyser, Analysis, CsiFrame, PerNode};
+
+use crate::dtw::SpringMatcher;
+use crate::error::{Error, Result};
+use crate::features::{FeatureConfig, FeatureExtractor};
+use crate::signature::SignatureLibrary;
+
+/// Name of the analyser and JSON `type` of its records.
+pub const KIND: &str = "introspection";
+
+/// Dynamical regime of the stream (from the dynamics tracker).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Regime {
+    /// Not enough frames yet, or no tracker.
+    #[default]
+    Unknown,
+    /// Nothing above the noise floor.
+    Idle,
+    /// Repeating.
+    Periodic,
+    /// Changing level or bursts.
+    Transient,
+    /// Deterministic but aperiodic (positive exponent).
+    Chaotic,
+}
+
+/// One signature's standing at this frame.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Similarity {
+    /// Signature id.
+    pub signature_id: Arc<str>,
+    /// Its label.
+    pub label: Arc<str>,
+    /// Score of the reported match in `[0, 1]` (1 = identical; see [`crate::dtw::spring`]).
+    pub score: f64,
+    /// `true` when a prefix of at least the signature's `min_prefix` frames reached its
+    /// promotion threshold at this frame.
+    pub above_threshold: bool,
+    /// Signature frames covered by the reported match (the whole signature's `length`, or less
+    /// when a prefix is reported).
+    pub matched_frames: usize,
+}
+
+/// What the stream of one node looks like at one frame.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IntrospectionSnapshot {
+    /// Timestamp of the frame, ns.
+    pub timestamp_ns: i64,
+    /// Node of the frame.
+    pub node_id: u32,
+    /// Frames of this node accepted so far, this one included.
+    pub frame_count: u64,
+    /// Dynamical regime.
+    pub regime: Regime,
+    /// `true` on the frame where the regime changed.
+    pub regime_changed: bool,
+    /// Largest Lyapunov exponent per frame, when estimated.
+    pub lyapunov_exponent: Option<f64>,
+    /// Correlation dimension, when estimated.
+    pub attractor_dim: Option<f64>,
+    /// Confidence of the regime in `[0, 1]`.
+    pub confidence: f64,
+    /// The best `top_k` signatures: those above threshold first, then by score.
+    pub top_k_similarity: Vec<Similarity>,
+}
+
+/// Settings of the [`IntrospectionAnalyser`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntrospectionConfig {
+    /// Feature extraction; its kind must match the signatures'.
+    pub features: FeatureConfig,
+    /// Signatures listed per snapshot (at most the library's size).
+    pub top_k: usize,
+    /// Emit a snapshot every this many accepted frames of a node (≥ 1).
+    pub every: u64,
+    /// Most distinct nodes tracked.
+    pub max_nodes: usize,
+}
+
+impl Default for IntrospectionConfig {
+    fn default() -> Self {
+        IntrospectionConfig {
+            features: FeatureConfig::default(),
+            top_k: 3,
+            every: 1,
+            max_nodes: PerNode::<()>::DEFAULT_MAX_NODES,
+        }
+    }
+}
+
+impl IntrospectionConfig {
+    /// Checks every value.
+    pub fn validate(&self) -> Result<()> {
+        self.features.validate()?;
+        if self.every == 0 {
+            return Err(Error::config("every", "must be at least 1 frame"));
+        }
+        if self.max_nodes == 0 {
+            return Err(Error::config("max_nodes", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug)]
+struct NodeState {
+    fx: FeatureExtractor,
+    matchers: Vec<SpringMatcher<f32>>,
+    frames: u64,
+    checked: bool,
+    order: Vec<usize>,
+}
+
+/// The per-frame introspection tap (see the module docs).
+///
+/// ```
+/// use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
+/// use wifi_sensing_core::{Analyser, Analysis};
+/// use wifi_sensing_introspect::signature::SignatureLibrary;
+/// use wifi_sensing_introspect::snapshot::{IntrospectionAnalyser, IntrospectionConfig, IntrospectionSnapshot};
+/// let mut a = IntrospectionAnalyser::new(IntrospectionConfig::default(), SignatureLibrary::default())?;
+/// let mut out: Vec<Analysis> = Vec::new();
+/// for (frame, _) in Simulator::new(Scenario::preset("walk", 0.1)?, DeviceProfile::esp32(), 1)? {
+///     a.analyse(&frame, &mut out)?;
+/// }
+/// let last = out.last().unwrap().downcast_ref::<IntrospectionSnapshot>().unwrap();
+/// assert_eq!(last.frame_count, out.len() as u64);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct IntrospectionAnalyser {
+    cfg: IntrospectionConfig,
+    library: SignatureLibrary,
+    names: Vec<(Arc<str>, Arc<str>)>,
+    prototype: NodeState,
+    nodes: PerNode<NodeState>,
+    skipped: u64,
+}
+
+impl IntrospectionAnalyser {
+    /// An analyser matching the stream against `library` (which may be empty: snapshots then
+    /// carry only the dynamics).
+    pub fn new(cfg: IntrospectionConfig, library: SignatureLibrary) -> Result<Self> {
+        cfg.validate()?;
+        if let Some(s) = library
+            .signatures()
+            .iter()
+            .find(|s| s.feature_kind != cfg.features.kind)
+        {
+            return Err(Error::Mismatch {
+                signature: s.id.clone(),
+                reason: format!(
+                    "captured with feature kind {}, the stream computes {}",
+                    s.feature_kind, cfg.features.kind
+                ),
+            });
+        }
+        let matchers = library
+            .signatures()
+            .iter()
+            .map(|s| s.matcher())
+            .collect::<Result<Vec<_>>>()?;
+        let names = library
+            .signatures()
+            .iter()
+            .map(|s| (Arc::from(s.id.as_str()), Arc::from(s.label.as_str())))
+            .collect();
+        let prototype = NodeState {
+            fx: FeatureExtractor::new(cfg.features.clone())?,
+            order: (0..matchers.len()).collect(),
+            matchers,
+            frames: 0,
+            checked: false,
+        };
+        Ok(IntrospectionAnalyser {
+            nodes: PerNode::new(cfg.max_nodes),
+            cfg,
+            library,
+            names,
+            prototype,
+            skipped: 0,
+        })
+    }
+
+    /// Frames that had no usable features (counted, not analysed).
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    /// The signatures.
+    pub fn library(&self) -> &SignatureLibrary {
+        &self.library
+    }
+
+    /// Updates the node's state with `frame`; returns its snapshot when one is due.
+    pub fn push(&mut self, frame: &CsiFrame) -> Result<Option<IntrospectionSnapshot>> {
+        let proto = &self.prototype;
+        let st = self
+            .nodes
+            .get_or_insert_with(frame.node_id, || proto.clone())
+            .map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let x = match st.fx.extract(frame) {
+            Ok(x) => x,
+            Err(_) => {
+                self.skipped += 1;
+                return Ok(None);
+            }
+        };
+        if !st.checked {
+            self.library.check_stream(self.cfg.features.kind, x.len())?;
+            st.checked = true;
+        }
+        for m in st.matchers.iter_mut() {
+            // Features are finite and of the checked dimension; a refusal would be a bug, and
+            // is reported rather than ignored.
+            m.push(x)?;
+        }
+        st.frames += 1;
+        if st.frames % self.cfg.every != 0 {
+            return Ok(None);
+        }
+        let ms = &st.matchers;
+        st.order.sort_by(|&a, &b| {
+            let (sa, sb) = (ms[a].state(), ms[b].state());
+            sb.above_threshold
+                .cmp(&sa.above_threshold)
+                .then(sb.score.total_cmp(&sa.score))
+        });
+        let top_k_similarity = st
+            .order
+            .iter()
+            .take(self.cfg.top_k)
+            .map(|&i| {
+                let s = ms[i].state();
+                Similarity {
+                    signature_id: self.names[i].0.clone(),
+                    label: self.names[i].1.clone(),
+                    score: s.score,
+                    above_threshold: s.above_threshold,
+                    matched_frames: s.matched_frames,
+                }
+            })
+            .collect();
+        Ok(Some(IntrospectionSnapshot {
+            timestamp_ns: frame.timestamp_ns,
+            node_id: frame.node_id,
+            frame_count: st.frames,
+            regime: Regime::Unknown,
+            regime_changed: false,
+            lyapunov_exponent: None,
+            attractor_dim: None,
+            confidence: 0.0,
+            top_k_similarity,
+        }))
+    }
+}
+
+impl Analyser for IntrospectionAnalyser {
+    fn name(&self) -> &str {
+        KIND
+    }
+
+    fn analyse(
+        &mut self,
+        frame: &CsiFrame,
+        out: &mut Vec<Analysis>,
+    ) -> wifi_sensing_core::Result<()> {
+        if let Some(s) = self.push(frame)? {
+            out.push(Analysis::new(
+                KIND,
+                KIND,
+                s.timestamp_ns,
+                Some(s.node_id),
+                s,
+            ));
+        }
+        Ok(())
+    }
+
+    fn reset(&mut self) {
+        self.nodes.clear();
+        self.skipped = 0;
+    }
+}
