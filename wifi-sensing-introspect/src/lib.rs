@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod capture;
 pub mod dtw;
 pub mod error;
 pub mod features;
