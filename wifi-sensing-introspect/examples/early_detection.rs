@@ -33,8 +33,12 @@ const SPOT: &str = "[2.5, 1.3]";
 
 fn segment(act: &str, dur: f64) -> String {
     match act {
-        "stand" => format!(r#"{{"activity": "stand", "duration_s": {dur}, "position_m": {SPOT}, "heading_deg": 90}}"#),
-        "sit" => format!(r#"{{"activity": "sit", "duration_s": {dur}, "position_m": {SPOT}, "heading_deg": 90}}"#),
+        "stand" => format!(
+            r#"{{"activity": "stand", "duration_s": {dur}, "position_m": {SPOT}, "heading_deg": 90}}"#
+        ),
+        "sit" => format!(
+            r#"{{"activity": "sit", "duration_s": {dur}, "position_m": {SPOT}, "heading_deg": 90}}"#
+        ),
         "walk" => format!(
             r#"{{"activity": "walk", "path_m": [{SPOT}, [1.0, 0.8], {SPOT}], "duration_s": {dur}}}"#
         ),
@@ -54,8 +58,13 @@ fn scenario(segments: &[(&str, f64)]) -> Scenario {
     Scenario::from_json_str(&doc).expect("scenario")
 }
 
-fn frames(s: Scenario, seed: u64) -> impl Iterator<Item = wifi_sensing_core::Result<wifi_sensing_core::CsiFrame>> {
-    Simulator::new(s, DeviceProfile::esp32(), seed).expect("sim").frames()
+fn frames(
+    s: Scenario,
+    seed: u64,
+) -> impl Iterator<Item = wifi_sensing_core::Result<wifi_sensing_core::CsiFrame>> {
+    Simulator::new(s, DeviceProfile::esp32(), seed)
+        .expect("sim")
+        .frames()
 }
 
 fn activity_of(name: &str) -> Activity {
@@ -72,7 +81,10 @@ fn activity_of(name: &str) -> Activity {
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 }
@@ -87,6 +99,21 @@ fn main() {
             .unwrap_or(default)
     };
     let sessions = arg("--sessions", 60);
+    let kind: wifi_sensing_introspect::features::FeatureKind = args
+        .iter()
+        .position(|a| a == "--kind")
+        .and_then(|i| args.get(i + 1))
+        .map_or(Ok(Default::default()), |k| k.parse())
+        .expect("--kind");
+    let margin: f64 = args
+        .iter()
+        .position(|a| a == "--margin")
+        .and_then(|i| args.get(i + 1))
+        .map_or(0.5, |m| m.parse().expect("--margin"));
+    let fcfg = FeatureConfig {
+        kind,
+        ..FeatureConfig::default()
+    };
     let seed0 = arg("--seed", 1000);
     let labels = ["walk", "wave", "push", "sit"];
     let duration = SIG_FRAMES / RATE;
@@ -100,7 +127,12 @@ fn main() {
             .filter(|&&o| o != label)
             .chain(std::iter::once(&"stand"))
             .enumerate()
-            .map(|(j, &o)| frames(scenario(&[("stand", 4.0), (o, 10.0)]), 100 + 10 * k as u64 + j as u64))
+            .map(|(j, &o)| {
+                frames(
+                    scenario(&[("stand", 4.0), (o, 10.0)]),
+                    100 + 10 * k as u64 + j as u64,
+                )
+            })
             .collect();
         let spec = CaptureSpec {
             id: label.to_string(),
@@ -109,9 +141,12 @@ fn main() {
             start_s: 4.0,
             duration_s: duration - 0.5 / RATE,
             node_id: None,
-            features: FeatureConfig::default(),
+            features: fcfg.clone(),
             window: None,
-            rule: ThresholdRule::default(),
+            rule: ThresholdRule {
+                margin,
+                ..ThresholdRule::default()
+            },
             input_name: Some(format!("{label} session")),
             input_background: false,
         };
@@ -152,23 +187,25 @@ fn main() {
         let mut an = IntrospectionAnalyser::new(
             IntrospectionConfig {
                 top_k: labels.len(),
+                features: fcfg.clone(),
                 ..IntrospectionConfig::default()
             },
             lib.clone(),
         )
         .expect("analyser");
-        let sim = Simulator::new(scenario(&plan), DeviceProfile::esp32(), seed0 + 7 * s).expect("sim");
+        let sim =
+            Simulator::new(scenario(&plan), DeviceProfile::esp32(), seed0 + 7 * s).expect("sim");
         let mut was_above = vec![false; labels.len()];
         // Per activity occurrence: (label index, onset frame, end frame, first firing of own sig, first sig fired).
         let mut open: Option<(usize, u64, Option<u64>, Option<usize>)> = None;
         let mut guard_until = vec![0u64; labels.len()];
         let mut frame_no = 0u64;
         let mut last_activity = Activity::Stand;
-        let mut finish = |open: &mut Option<(usize, u64, Option<u64>, Option<usize>)>,
-                          latency: &mut Vec<Vec<i64>>,
-                          missed: &mut Vec<usize>,
-                          right_first: &mut usize,
-                          onsets: &mut usize| {
+        let finish = |open: &mut Option<(usize, u64, Option<u64>, Option<usize>)>,
+                      latency: &mut Vec<Vec<i64>>,
+                      missed: &mut Vec<usize>,
+                      right_first: &mut usize,
+                      onsets: &mut usize| {
             if let Some((li, onset, fired, first)) = open.take() {
                 *onsets += 1;
                 match fired {
@@ -183,16 +220,28 @@ fn main() {
         for (frame, truth) in sim {
             let snap = an.push(&frame).expect("push").expect("snapshot");
             if truth.activity != last_activity {
-                finish(&mut open, &mut latency, &mut missed, &mut right_first, &mut onsets);
+                finish(
+                    &mut open,
+                    &mut latency,
+                    &mut missed,
+                    &mut right_first,
+                    &mut onsets,
+                );
                 if let Some(li) = labels.iter().position(|&l| activity_of(l) == last_activity) {
                     guard_until[li] = frame_no + SIG_FRAMES as u64;
                 }
-                if let Some(li) = labels.iter().position(|&l| activity_of(l) == truth.activity) {
+                if let Some(li) = labels
+                    .iter()
+                    .position(|&l| activity_of(l) == truth.activity)
+                {
                     open = Some((li, frame_no, None, None));
                 }
                 last_activity = truth.activity;
             }
-            let in_act: Vec<bool> = labels.iter().map(|&l| activity_of(l) == truth.activity).collect();
+            let in_act: Vec<bool> = labels
+                .iter()
+                .map(|&l| activity_of(l) == truth.activity)
+                .collect();
             for e in &snap.top_k_similarity {
                 let li = labels.iter().position(|&l| l == &*e.label).expect("label");
                 let rising = e.above_threshold && !was_above[li];
@@ -218,7 +267,13 @@ fn main() {
             }
             frame_no += 1;
         }
-        finish(&mut open, &mut latency, &mut missed, &mut right_first, &mut onsets);
+        finish(
+            &mut open,
+            &mut latency,
+            &mut missed,
+            &mut right_first,
+            &mut onsets,
+        );
         total_frames += frame_no;
     }
     println!(

@@ -17,6 +17,10 @@
 //!   constant of `baseline_tau_frames` frames, initialised on the first frame and updated after
 //!   each frame. A still room gives values near 0 whatever its layout; motion gives structured
 //!   departures. Says *what is moving*.
+//! * **`amp_dev_sorted_v1`**: the absolute values of `amp_baseline_v1` sorted in decreasing
+//!   order: how much the profile moves and how the change spreads over subcarriers, whatever
+//!   subcarriers it falls on (the per-subcarrier pattern of a motion depends on the phases of
+//!   the body's reflections, which differ between people and sessions; this does not).
 //!
 //! A frame whose selected amplitudes are all zero (or not finite) has no features: the
 //! extractor returns an error for it, and the analyser counts it as skipped.
@@ -49,17 +53,25 @@ pub enum FeatureKind {
     #[default]
     #[serde(rename = "amp_baseline_v1")]
     AmpBaselineV1,
+    /// The absolute values of `amp_baseline_v1`, sorted in decreasing order.
+    #[serde(rename = "amp_dev_sorted_v1")]
+    AmpDevSortedV1,
 }
 
 impl FeatureKind {
     /// Every kind this build knows.
-    pub const ALL: [FeatureKind; 2] = [FeatureKind::AmpNormV1, FeatureKind::AmpBaselineV1];
+    pub const ALL: [FeatureKind; 3] = [
+        FeatureKind::AmpNormV1,
+        FeatureKind::AmpBaselineV1,
+        FeatureKind::AmpDevSortedV1,
+    ];
 
     /// The kind's name in files and specs.
     pub fn name(self) -> &'static str {
         match self {
             FeatureKind::AmpNormV1 => "amp_norm_v1",
             FeatureKind::AmpBaselineV1 => "amp_baseline_v1",
+            FeatureKind::AmpDevSortedV1 => "amp_dev_sorted_v1",
         }
     }
 }
@@ -295,7 +307,7 @@ impl FeatureExtractor {
         for o in self.out.iter_mut() {
             *o *= inv;
         }
-        if self.cfg.kind == FeatureKind::AmpBaselineV1 {
+        if self.cfg.kind != FeatureKind::AmpNormV1 {
             if self.baseline.len() != self.out.len() {
                 self.baseline = self.out.iter().map(|&v| v as f64).collect();
             }
@@ -309,6 +321,12 @@ impl FeatureExtractor {
                     0.0
                 };
                 *b += alpha * (s - *b);
+            }
+            if self.cfg.kind == FeatureKind::AmpDevSortedV1 {
+                for o in self.out.iter_mut() {
+                    *o = o.abs();
+                }
+                self.out.sort_unstable_by(|a, b| b.total_cmp(a));
             }
         }
         self.scalar = mean;
