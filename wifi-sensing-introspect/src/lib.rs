@@ -3,3 +3,5 @@
 
 /// Version of this crate, for run metadata.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub mod dynamics;
