@@ -29,7 +29,9 @@ fn close(got: f64, want: f64) -> bool {
 }
 
 fn usize_of(p: &Value, k: &str, default: usize) -> usize {
-    p.get(k).and_then(Value::as_u64).map_or(default, |v| v as usize)
+    p.get(k)
+        .and_then(Value::as_u64)
+        .map_or(default, |v| v as usize)
 }
 
 #[test]
@@ -52,8 +54,10 @@ fn rosenstein_matches_nolds_including_div_traj() {
             let params = RosensteinParams {
                 emb_dim: usize_of(p, "emb_dim", 10),
                 lag: auto.map_or_else(|| usize_of(p, "lag", 1), |a| usize_of(a, "lag", 0)),
-                min_tsep: auto
-                    .map_or_else(|| usize_of(p, "min_tsep", 0), |a| usize_of(a, "min_tsep", 0)),
+                min_tsep: auto.map_or_else(
+                    || usize_of(p, "min_tsep", 0),
+                    |a| usize_of(a, "min_tsep", 0),
+                ),
                 trajectory_len: usize_of(p, "trajectory_len", 20),
                 fit_offset: usize_of(p, "fit_offset", 0),
                 tau,

@@ -130,13 +130,19 @@ impl CorrDim {
         let (emb, radii, hist, tree) = (&self.emb, &self.radii, &mut self.hist, &self.tree);
         for i in 0..n {
             let q = &emb[i * m..(i + 1) * m];
-            tree.within(emb, q, rmax, |j| j > i, |_, d| {
-                // First radius with d <= r.
-                let b = radii.partition_point(|&r| r < d);
-                if b < hist.len() {
-                    hist[b] += 1;
-                }
-            });
+            tree.within(
+                emb,
+                q,
+                rmax,
+                |j| j > i,
+                |_, d| {
+                    // First radius with d <= r.
+                    let b = radii.partition_point(|&r| r < d);
+                    if b < hist.len() {
+                        hist[b] += 1;
+                    }
+                },
+            );
         }
         let norm = 1.0 / (n as f64 * (n as f64 - 1.0));
         self.lr.clear();

@@ -6,10 +6,18 @@
 mod corrdim;
 mod kdtree;
 mod numeric;
+mod regime;
 mod rosenstein;
+mod tracker;
 
 pub use corrdim::{logarithmic_r, CorrDim, MAX_RADII};
-pub use rosenstein::{delay_embed, lyap_r, LyapunovEstimate, Rosenstein, RosensteinParams, MAX_EMB_DIM};
+pub use regime::{
+    Classification, Regime, RegimeClassifier, RegimeThresholds, WindowFeatures, BLOCKS,
+};
+pub use rosenstein::{
+    delay_embed, lyap_r, LyapunovEstimate, Rosenstein, RosensteinParams, MAX_EMB_DIM,
+};
+pub use tracker::{DynamicsConfig, DynamicsState, DynamicsTracker, MAX_WINDOW};
 
 /// Errors of the dynamics module.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -55,7 +55,10 @@ impl RosensteinParams {
             return Err(DynamicsError::invalid("lag", "must be in 1..=1048576"));
         }
         if self.min_tsep > 1 << 20 {
-            return Err(DynamicsError::invalid("min_tsep", "must be at most 1048576"));
+            return Err(DynamicsError::invalid(
+                "min_tsep",
+                "must be at most 1048576",
+            ));
         }
         if self.trajectory_len == 0 || self.trajectory_len > 1 << 16 {
             return Err(DynamicsError::invalid(
@@ -240,11 +243,6 @@ impl Rosenstein {
     /// Neighbour index and distance of every reference vector of the last estimate.
     pub(crate) fn neighbours(&self) -> (&[u32], &[f64]) {
         (&self.nb, &self.nb_dist)
-    }
-
-    /// The embedding of the last estimate (row-major, `emb_dim` per vector).
-    pub(crate) fn embedding(&self) -> &[f64] {
-        &self.emb
     }
 }
 
