@@ -155,13 +155,23 @@ impl Analyser {
             len: n,
             ..Default::default()
         };
-        let (mu, sd) = mean_std(x);
-        if !(sd > 1e-12 * mu.abs()) || sd == 0.0 {
+        // Divide by the largest magnitude first so that huge or tiny inputs cannot overflow or
+        // underflow (every feature is scale-invariant).
+        let amax = x.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        if amax == 0.0 {
             f.constant = true;
             return Ok(f);
         }
         self.z.clear();
-        self.z.extend(x.iter().map(|&v| (v - mu) / sd));
+        self.z.extend(x.iter().map(|&v| v / amax));
+        let (mu, sd) = mean_std(&self.z);
+        if !(sd > 1e-12 * mu.abs()) || sd == 0.0 {
+            f.constant = true;
+            return Ok(f);
+        }
+        for v in self.z.iter_mut() {
+            *v = (*v - mu) / sd;
+        }
         // Lyapunov exponent and nearest neighbours (shared with the prediction residual).
         let lyap = self.ros.estimate(&self.z)?;
         f.lyapunov = lyap.is_finite().then_some(lyap);
@@ -265,7 +275,7 @@ impl Analyser {
 /// Classifies window features with `t`; returns the regime and a confidence in [0, 1] (how far
 /// the deciding feature is from its threshold, squashed; a heuristic, not a probability).
 pub(crate) fn classify(f: &WindowFeatures, t: &RegimeThresholds) -> (Regime, f64) {
-    let squash = |margin: f64| (margin.abs() / (1.0 + margin.abs())).clamp(0.0, 1.0);
+    let squash = |margin: f64| unit(margin.abs() / (1.0 + margin.abs()));
     if f.constant {
         return (Regime::Idle, 1.0);
     }
@@ -392,4 +402,13 @@ pub(crate) fn quantile(v: &mut [f64], q: f64) -> f64 {
     let k = ((v.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
     let (_, m, _) = v.select_nth_unstable_by(k, f64::total_cmp);
     *m
+}
+
+/// `v` clamped to [0, 1], with NaN mapped to 0.
+pub(crate) fn unit(v: f64) -> f64 {
+    if v.is_nan() {
+        0.0
+    } else {
+        v.clamp(0.0, 1.0)
+    }
 }

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::kdtree::KdTree;
 use super::numeric::mean_std;
-use super::regime::{classify, median, quantile, Analyser, Regime, RegimeThresholds};
-use super::rosenstein::{delay_embed, RosensteinParams};
+use super::regime::{classify, median, quantile, unit, Analyser, Regime, RegimeThresholds};
+use super::rosenstein::RosensteinParams;
 use super::DynamicsError;
 
 /// Largest window accepted, frames.
@@ -309,6 +309,14 @@ impl DynamicsTracker {
         for k in 0..n {
             self.buf.push(self.ring[(start + k) % w]);
         }
+        // Every test below is scale-invariant: divide by the largest magnitude so that huge
+        // inputs cannot overflow.
+        let amax = self.buf.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        if amax > 0.0 {
+            for v in self.buf.iter_mut() {
+                *v /= amax;
+            }
+        }
         if n >= self.cfg.change_min_reference + self.cfg.change_block {
             if let Some((cut, score)) = self.detect_change() {
                 self.seg_len = n - cut;
@@ -319,7 +327,7 @@ impl DynamicsTracker {
                     regime_changed: true,
                     lyapunov_exponent: None,
                     attractor_dim: None,
-                    confidence: (score / (1.0 + score)).clamp(0.0, 1.0),
+                    confidence: unit(score / (1.0 + score)),
                 };
                 return;
             }
@@ -401,24 +409,27 @@ impl DynamicsTracker {
             }
         }
         let nref = n - s - span;
+        let mut centre = [0.0f64; super::rosenstein::MAX_EMB_DIM + 1];
         let mut scale = [0.0f64; super::rosenstein::MAX_EMB_DIM + 1];
         let nf = nref as f64;
-        for (k, sc) in scale.iter_mut().enumerate().take(m) {
+        let mut magnitude = 0.0f64;
+        for k in 0..m {
             let mean = (0..nref).map(|t| self.emb[t * m + k]).sum::<f64>() / nf;
             let var = (0..nref)
                 .map(|t| (self.emb[t * m + k] - mean).powi(2))
                 .sum::<f64>()
                 / nf;
-            *sc = var.sqrt();
+            centre[k] = mean;
+            scale[k] = var.sqrt();
+            magnitude = magnitude.max(mean.abs());
         }
-        let sd = scale[0];
-        for sc in scale.iter_mut().take(m) {
-            let floor = (1e-6 * sd).max(f64::MIN_POSITIVE);
-            *sc = 1.0 / sc.max(floor);
-        }
+        // Coordinates without spread in the reference get a floor relative to the level's
+        // spread and magnitude, so any real departure from a constant reference is novel.
+        let floor = (1e-6 * scale[0]).max(1e-12 * magnitude).max(1e-300);
         for t in 0..nvec {
             for k in 0..m {
-                self.emb[t * m + k] *= scale[k];
+                let v = &mut self.emb[t * m + k];
+                *v = (*v - centre[k]) / scale[k].max(floor);
             }
         }
         self.tree.build(&self.emb, m, nref);
