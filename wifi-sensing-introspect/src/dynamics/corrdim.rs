@@ -18,7 +18,7 @@ pub fn logarithmic_r(min: f64, max: f64, factor: f64, out: &mut Vec<f64>) {
         return;
     }
     let max_i = ((max / min).ln() / factor.ln()).floor();
-    if !(max_i >= 0.0) || max_i >= MAX_RADII as f64 {
+    if max_i.is_nan() || max_i < 0.0 || max_i >= MAX_RADII as f64 {
         return;
     }
     for i in 0..=(max_i as usize) {

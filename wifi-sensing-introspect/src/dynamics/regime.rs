@@ -109,6 +109,9 @@ pub(crate) struct Analyser {
     prefix2: Vec<f64>,
 }
 
+/// Longest tail of a window used for the correlation dimension in the regime features.
+pub const CORR_DIM_MAX_LEN: usize = 256;
+
 /// Number of blocks the window is split into for the non-stationarity test.
 pub const BLOCKS: usize = 8;
 
@@ -165,7 +168,7 @@ impl Analyser {
         self.z.clear();
         self.z.extend(x.iter().map(|&v| v / amax));
         let (mu, sd) = mean_std(&self.z);
-        if !(sd > 1e-12 * mu.abs()) || sd == 0.0 {
+        if sd.is_nan() || sd <= 1e-12 * mu.abs() || sd == 0.0 {
             f.constant = true;
             return Ok(f);
         }
@@ -212,9 +215,10 @@ impl Analyser {
         f.periodicity = pv;
         f.period = lag;
         if with_dim {
+            let from = self.z.len().saturating_sub(CORR_DIM_MAX_LEN);
             f.attractor_dim = self
                 .cd
-                .estimate(&self.z, None)
+                .estimate(&self.z[from..], None)
                 .ok()
                 .filter(|d| d.is_finite());
         }

@@ -30,7 +30,9 @@ pub struct DynamicsConfig {
     /// Embedding and Rosenstein parameters (exponent, noise floor, change detector); the
     /// exponent is per `tau` (default 1: per frame).
     pub rosenstein: RosensteinParams,
-    /// Embedding dimension of the correlation-dimension estimate (0 = do not estimate).
+    /// Embedding dimension of the correlation-dimension estimate (0 = do not estimate). The
+    /// estimate uses the newest `CORR_DIM_MAX_LEN` (256) frames of the segment: its cost grows with
+    /// the square of the length.
     pub corr_dim_emb: usize,
     /// Classifier thresholds.
     pub thresholds: RegimeThresholds,
@@ -435,7 +437,9 @@ impl DynamicsTracker {
         self.tree.build(&self.emb, m, nref);
         let tsep = p.min_tsep;
         self.scratch.clear();
-        for i in 0..nref {
+        // The reference's own neighbour distances, from at most ~128 evenly spaced vectors.
+        let stride = nref.div_ceil(128).max(1);
+        for i in (0..nref).step_by(stride) {
             let q = &self.emb[i * m..(i + 1) * m];
             if let Some((_, d)) = self.tree.nearest(&self.emb, q, |j| j.abs_diff(i) > tsep) {
                 self.scratch.push(d);
