@@ -55,6 +55,18 @@ pub struct CorrDim {
 }
 
 impl CorrDim {
+    /// Sum of buffer capacities (tests check that it stops growing).
+    #[cfg(test)]
+    pub(crate) fn capacity_sum(&self) -> usize {
+        self.emb.capacity()
+            + self.tree.capacity_sum()
+            + self.radii.capacity()
+            + self.hist.capacity()
+            + self.tmp.capacity()
+            + self.lr.capacity()
+            + self.lc.capacity()
+    }
+
     /// New estimator for embedding dimension `emb_dim` (1..=64) and delay `lag` (>= 1), samples.
     pub fn new(emb_dim: usize, lag: usize) -> Result<Self, DynamicsError> {
         if emb_dim == 0 || emb_dim > MAX_EMB_DIM {

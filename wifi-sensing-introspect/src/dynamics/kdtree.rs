@@ -35,6 +35,12 @@ pub(crate) struct KdTree {
 }
 
 impl KdTree {
+    /// Sum of buffer capacities (tests check that it stops growing).
+    #[cfg(test)]
+    pub(crate) fn capacity_sum(&self) -> usize {
+        self.idx.capacity() + self.nodes.capacity()
+    }
+
     /// Builds the tree over the first `n` points of `pts` (row-major, `dim` values per point).
     /// All coordinates must be finite (callers check).
     pub(crate) fn build(&mut self, pts: &[f64], dim: usize, n: usize) {

@@ -116,6 +116,17 @@ pub const CORR_DIM_MAX_LEN: usize = 256;
 pub const BLOCKS: usize = 8;
 
 impl Analyser {
+    /// Sum of buffer capacities (tests check that it stops growing).
+    #[cfg(test)]
+    pub(crate) fn capacity_sum(&self) -> usize {
+        self.ros.capacity_sum()
+            + self.cd.capacity_sum()
+            + self.z.capacity()
+            + self.resid.capacity()
+            + self.prefix.capacity()
+            + self.prefix2.capacity()
+    }
+
     pub(crate) fn new(params: RosensteinParams, dim_emb: usize) -> Result<Self, DynamicsError> {
         if params.trajectory_len < 2 {
             return Err(DynamicsError::invalid(

@@ -142,6 +142,19 @@ pub struct Rosenstein {
 }
 
 impl Rosenstein {
+    /// Sum of buffer capacities (tests check that it stops growing).
+    #[cfg(test)]
+    pub(crate) fn capacity_sum(&self) -> usize {
+        self.emb.capacity()
+            + self.tree.capacity_sum()
+            + self.nb.capacity()
+            + self.nb_dist.capacity()
+            + self.logs.capacity()
+            + self.div.capacity()
+            + self.ks.capacity()
+            + self.ksf.capacity()
+    }
+
     /// New estimator; validates the parameters.
     pub fn new(params: RosensteinParams) -> Result<Self, DynamicsError> {
         params.validate()?;

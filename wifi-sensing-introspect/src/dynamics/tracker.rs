@@ -531,3 +531,51 @@ impl DynamicsTracker {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn capacity_sum(t: &DynamicsTracker) -> usize {
+        t.ring.capacity()
+            + t.buf.capacity()
+            + t.analyser.capacity_sum()
+            + t.emb.capacity()
+            + t.tree.capacity_sum()
+            + t.scratch.capacity()
+            + t.scores.capacity()
+    }
+
+    /// A stream that switches between noise, a sine and the logistic map every 700 frames.
+    fn sample(i: usize, state: &mut (f64, u64)) -> f64 {
+        state.1 = state
+            .1
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let noise = (state.1 >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+        match (i / 700) % 3 {
+            0 => 1.0 + 0.01 * noise,
+            1 => (i as f64 * 0.3).sin() + 0.01 * noise,
+            _ => {
+                state.0 = 4.0 * state.0 * (1.0 - state.0);
+                state.0
+            }
+        }
+    }
+
+    #[test]
+    fn no_allocation_after_warm_up() {
+        let mut t = DynamicsTracker::new(DynamicsConfig::default()).unwrap();
+        let mut st = (0.3, 1u64);
+        for i in 0..4200 {
+            t.push(sample(i, &mut st));
+        }
+        let warm = capacity_sum(&t);
+        for i in 4200..12600 {
+            t.push(sample(i, &mut st));
+        }
+        assert_eq!(capacity_sum(&t), warm);
+        // Memory is bounded by the window: a few buffers of `window` values.
+        assert!(warm * 8 < 200 * 1024, "{warm} values");
+    }
+}
