@@ -38,6 +38,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The dynamics tracker refused its configuration.
+    #[error(transparent)]
+    Dynamics(#[from] crate::dynamics::DynamicsError),
     /// Stream features and a signature disagree on kind or dimension.
     #[error("signature {signature}: {reason}")]
     Mismatch {

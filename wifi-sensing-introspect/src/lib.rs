@@ -12,3 +12,5 @@ pub use error::{Error, Result};
 
 /// Version of this crate, for run metadata.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub mod dynamics;

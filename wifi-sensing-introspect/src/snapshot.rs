@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use wifi_sensing_core::{Analyser, Analysis, CsiFrame, PerNode};
 
 use crate::dtw::SpringMatcher;
+use crate::dynamics::{DynamicsConfig, DynamicsTracker};
 use crate::error::{Error, Result};
 use crate::features::{FeatureConfig, FeatureExtractor};
 use crate::signature::SignatureLibrary;
@@ -24,22 +25,7 @@ use crate::signature::SignatureLibrary;
 /// Name of the analyser and JSON `type` of its records.
 pub const KIND: &str = "introspection";
 
-/// Dynamical regime of the stream (from the dynamics tracker).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Regime {
-    /// Not enough frames yet, or no tracker.
-    #[default]
-    Unknown,
-    /// Nothing above the noise floor.
-    Idle,
-    /// Repeating.
-    Periodic,
-    /// Changing level or bursts.
-    Transient,
-    /// Deterministic but aperiodic (positive exponent).
-    Chaotic,
-}
+pub use crate::dynamics::Regime;
 
 /// One signature's standing at this frame.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -69,7 +55,8 @@ pub struct IntrospectionSnapshot {
     pub frame_count: u64,
     /// Dynamical regime.
     pub regime: Regime,
-    /// `true` on the frame where the regime changed.
+    /// `true` on the frame where the regime changed (with `every > 1`: on the first snapshot
+    /// after a change).
     pub regime_changed: bool,
     /// Largest Lyapunov exponent per frame, when estimated.
     pub lyapunov_exponent: Option<f64>,
@@ -93,6 +80,8 @@ pub struct IntrospectionConfig {
     pub every: u64,
     /// Most distinct nodes tracked.
     pub max_nodes: usize,
+    /// The dynamics tracker (fed the features' scalar summary, one value per frame).
+    pub dynamics: DynamicsConfig,
 }
 
 impl Default for IntrospectionConfig {
@@ -102,6 +91,7 @@ impl Default for IntrospectionConfig {
             top_k: 3,
             every: 1,
             max_nodes: PerNode::<()>::DEFAULT_MAX_NODES,
+            dynamics: DynamicsConfig::default(),
         }
     }
 }
@@ -110,6 +100,7 @@ impl IntrospectionConfig {
     /// Checks every value.
     pub fn validate(&self) -> Result<()> {
         self.features.validate()?;
+        self.dynamics.validate()?;
         if self.every == 0 {
             return Err(Error::config("every", "must be at least 1 frame"));
         }
@@ -124,6 +115,9 @@ impl IntrospectionConfig {
 struct NodeState {
     fx: FeatureExtractor,
     matchers: Vec<SpringMatcher<f32>>,
+    dynamics: DynamicsTracker,
+    /// A regime change since the last emitted snapshot (so `every > 1` does not lose it).
+    changed: bool,
     frames: u64,
     checked: bool,
     order: Vec<usize>,
@@ -187,6 +181,8 @@ impl IntrospectionAnalyser {
             fx: FeatureExtractor::new(cfg.features.clone())?,
             order: (0..matchers.len()).collect(),
             matchers,
+            dynamics: DynamicsTracker::new(cfg.dynamics)?,
+            changed: false,
             frames: 0,
             checked: false,
         };
@@ -233,6 +229,7 @@ impl IntrospectionAnalyser {
             // is reported rather than ignored.
             m.push(x)?;
         }
+        st.changed |= st.dynamics.push(st.fx.scalar()).regime_changed;
         st.frames += 1;
         if st.frames % self.cfg.every != 0 {
             return Ok(None);
@@ -259,15 +256,16 @@ impl IntrospectionAnalyser {
                 }
             })
             .collect();
+        let d = st.dynamics.state();
         Ok(Some(IntrospectionSnapshot {
             timestamp_ns: frame.timestamp_ns,
             node_id: frame.node_id,
             frame_count: st.frames,
-            regime: Regime::Unknown,
-            regime_changed: false,
-            lyapunov_exponent: None,
-            attractor_dim: None,
-            confidence: 0.0,
+            regime: d.regime,
+            regime_changed: std::mem::take(&mut st.changed),
+            lyapunov_exponent: d.lyapunov_exponent,
+            attractor_dim: d.attractor_dim,
+            confidence: d.confidence,
             top_k_similarity,
         }))
     }
