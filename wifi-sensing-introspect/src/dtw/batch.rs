@@ -165,8 +165,87 @@ impl Dtw {
         let track = o.open_begin || o.relax.begin_first > 0 || o.relax.begin_second > 0;
         if track {
             Ok(self.run::<true>(a, b))
+        } else if o.step == StepPattern::Symmetric1 && !o.open_end && o.relax == Relax::default() {
+            Ok(self.run_plain(a, b))
         } else {
             Ok(self.run::<false>(a, b))
+        }
+    }
+
+    /// Plain symmetric1 DTW from `(0, 0)` to `(n−1, m−1)` (dtaidistance's and tslearn's case),
+    /// with branch-free neighbour reads: each row is stored from its first column minus one, with
+    /// `inf` sentinels on both sides (every band's row bounds advance by at most one column per
+    /// row, so one sentinel past the end suffices).
+    fn run_plain(&mut self, a: Series<'_>, b: Series<'_>) -> DtwMatch {
+        let o = self.opts;
+        let (n, m) = (a.len(), b.len());
+        let inf = f64::INFINITY;
+        let width = (0..n)
+            .map(|i| {
+                let (lo, hi) = o.band.row(i, n, m);
+                (hi + 1).saturating_sub(lo)
+            })
+            .max()
+            .unwrap_or(0);
+        for v in [&mut self.prev, &mut self.cur] {
+            v.clear();
+            v.resize(width + 3, inf);
+        }
+        let dim = a.dim();
+        let (ad, bd) = (a.as_slice(), b.as_slice());
+        let mut plo = 0usize;
+        let mut last = inf;
+        for i in 0..n {
+            let (lo, hi) = o.band.row(i, n, m);
+            if lo > hi {
+                return DtwMatch {
+                    distance: inf,
+                    normalized: None,
+                    start: (0, 0),
+                    end: (n - 1, m - 1),
+                };
+            }
+            let prev = &self.prev;
+            let cur = &mut self.cur;
+            cur[0] = inf;
+            let mut left = if i == 0 { 0.0 } else { inf };
+            let ai = &ad[i * dim..(i + 1) * dim];
+            // prev[k] holds column plo + k − 1 of the previous row.
+            let off = lo + 1 - plo;
+            for j in lo..=hi {
+                let d = if dim == 1 {
+                    let t = ai[0] - bd[j];
+                    match o.cost {
+                        LocalCost::SqEuclidean => t * t,
+                        LocalCost::Euclidean => t.abs(),
+                    }
+                } else {
+                    o.cost.eval(ai, &bd[j * dim..(j + 1) * dim])
+                };
+                let k = j - lo + off;
+                let best = if i == 0 {
+                    left
+                } else {
+                    prev[k - 1].min(prev[k]).min(left)
+                };
+                let v = d + best;
+                cur[j - lo + 1] = v;
+                left = v;
+            }
+            let w = hi - lo + 1;
+            cur[w + 1] = inf;
+            cur[w + 2] = inf;
+            if i == n - 1 && hi == m - 1 {
+                last = cur[w];
+            }
+            plo = lo;
+            std::mem::swap(&mut self.prev, &mut self.cur);
+        }
+        DtwMatch {
+            distance: last,
+            normalized: None,
+            start: (0, 0),
+            end: (n - 1, m - 1),
         }
     }
 
