@@ -298,3 +298,78 @@ impl Analyser for IntrospectionAnalyser {
         self.skipped = 0;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signature::Signature;
+    use wifi_sensing_core::{CaptureFormat, Device};
+
+    fn frame(node: u32, cols: usize, v: f32) -> CsiFrame {
+        let mut f = CsiFrame::new(
+            CaptureFormat::Simulated,
+            Device::Simulator,
+            ndarray::Array3::from_shape_fn((1, 1, cols), |(_, _, k)| {
+                num_complex::Complex32::new(v + k as f32, 0.0)
+            }),
+        );
+        f.node_id = node;
+        f
+    }
+
+    fn library(dim: usize) -> SignatureLibrary {
+        let sig = Signature {
+            id: "s".into(),
+            label: "l".into(),
+            captured_at: "2026-12-05T15:00:00Z".into(),
+            feature_kind: crate::features::FeatureKind::AmpBaselineV1,
+            length: 2,
+            dtw: Default::default(),
+            vectors: vec![vec![0.1; dim], vec![0.2; dim]],
+            promotion_threshold: 0.9,
+            prefix_thresholds: None,
+            min_prefix: None,
+            provenance: None,
+        };
+        SignatureLibrary::from_signatures(vec![sig], Vec::new()).unwrap()
+    }
+
+    #[test]
+    fn nodes_are_separate_skips_are_counted_and_mismatch_is_an_error() {
+        let mut a = IntrospectionAnalyser::new(IntrospectionConfig::default(), library(4)).unwrap();
+        let s1 = a.push(&frame(1, 4, 1.0)).unwrap().unwrap();
+        let s2 = a.push(&frame(2, 4, 1.0)).unwrap().unwrap();
+        let s1b = a.push(&frame(1, 4, 1.0)).unwrap().unwrap();
+        assert_eq!((s1.frame_count, s2.frame_count, s1b.frame_count), (1, 1, 2));
+        assert_eq!(s1.top_k_similarity.len(), 1);
+        assert_eq!(&*s1.top_k_similarity[0].label, "l");
+        // All-zero CSI has no features: counted, no snapshot.
+        let mut zero = frame(1, 4, 0.0);
+        zero.csi.fill(num_complex::Complex32::new(0.0, 0.0));
+        assert!(a.push(&zero).unwrap().is_none());
+        assert_eq!(a.skipped(), 1);
+        // A stream of 6 features against 4-dimensional signatures.
+        let mut b = IntrospectionAnalyser::new(IntrospectionConfig::default(), library(4)).unwrap();
+        let e = b.push(&frame(0, 6, 1.0)).unwrap_err().to_string();
+        assert!(e.contains("4 dimensions") && e.contains("6"), "{e}");
+        // Too many nodes is an error, not unbounded growth.
+        let mut c = IntrospectionAnalyser::new(
+            IntrospectionConfig {
+                max_nodes: 1,
+                ..IntrospectionConfig::default()
+            },
+            library(4),
+        )
+        .unwrap();
+        c.push(&frame(0, 4, 1.0)).unwrap();
+        assert!(c.push(&frame(1, 4, 1.0)).is_err());
+        assert!(IntrospectionAnalyser::new(
+            IntrospectionConfig {
+                every: 0,
+                ..IntrospectionConfig::default()
+            },
+            library(4)
+        )
+        .is_err());
+    }
+}

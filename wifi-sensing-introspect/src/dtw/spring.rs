@@ -398,3 +398,50 @@ impl<T: Real> SpringMatcher<T> {
         self.t = t + 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtw::{Dtw, DtwOptions, Series};
+
+    proptest::proptest! {
+        /// At every frame, the streaming whole-query cost equals batch subsequence DTW (free
+        /// start and end in the stream) over the stream so far, ending at that frame.
+        #[test]
+        fn streaming_equals_batch_subsequence(
+            q in proptest::collection::vec(-3.0f64..3.0, 2..12),
+            s in proptest::collection::vec(-3.0f64..3.0, 1..40),
+        ) {
+            let mut m = SpringMatcher::<f64>::new(&q, 1).unwrap();
+            let mut best = f64::INFINITY;
+            let opts = DtwOptions { open_begin: true, open_end: true, ..DtwOptions::default() };
+            let mut dtw = Dtw::new(opts).unwrap();
+            for (t, x) in s.iter().enumerate() {
+                let st = *m.push(&[*x]).unwrap();
+                best = best.min(st.full_cost);
+                let batch = dtw
+                    .distance(Series::one_d(&q).unwrap(), Series::one_d(&s[..=t]).unwrap())
+                    .unwrap();
+                proptest::prop_assert!((batch.distance - best).abs() <= 1e-9 * best.max(1.0));
+                proptest::prop_assert!(st.score >= 0.0 && st.score <= 1.0);
+            }
+        }
+    }
+
+    #[test]
+    fn bad_frames_and_thresholds_are_refused() {
+        let mut m = SpringMatcher::<f32>::new(&[0.0, 1.0, 2.0, 3.0], 2).unwrap();
+        assert!(m.push(&[0.0]).is_err());
+        assert!(m.push(&[0.0, f32::NAN]).is_err());
+        assert_eq!(m.state().frame, 0);
+        assert!(m.set_thresholds(&[Some(0.5)], 1).is_err());
+        assert!(m.set_thresholds(&[Some(0.5), Some(f64::NAN)], 1).is_err());
+        assert!(m.set_thresholds(&[Some(0.5), Some(0.5)], 3).is_err());
+        assert!(m.set_scale(0.0).is_err());
+        m.set_thresholds(&[None, Some(0.9)], 2).unwrap();
+        assert!(!m.push(&[5.0, 5.0]).unwrap().above_threshold);
+        m.push(&[0.0, 1.0]).unwrap();
+        assert!(m.push(&[2.0, 3.0]).unwrap().above_threshold);
+        assert!(SpringMatcher::<f32>::new(&[], 1).is_err());
+    }
+}
