@@ -206,3 +206,21 @@ fn constant_and_step_streams() {
     assert!(flagged.is_some_and(|i| i < 32), "{flagged:?}");
     assert_eq!(t.state().regime, Regime::Transient);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+    #[test]
+    fn batch_estimators_never_panic(
+        xs in proptest::collection::vec(proptest::prop_oneof![
+            proptest::prelude::any::<f64>(), -1e300f64..1e300, -1.0f64..1.0, proptest::strategy::Just(0.0)], 0..300),
+        emb in 1usize..6, lag in 1usize..4, tsep in 0usize..12, traj in 1usize..12,
+    ) {
+        let p = RosensteinParams { emb_dim: emb, lag, min_tsep: tsep, trajectory_len: traj, fit_offset: 0, tau: 1.0 };
+        let _ = lyap_r(&xs, &p);
+        let _ = CorrDim::new(emb, lag).unwrap().estimate(&xs, None);
+        let mut c = RegimeClassifier::new(RosensteinParams::default(), RegimeThresholds::default()).unwrap();
+        if let Ok(r) = c.classify(&xs) {
+            proptest::prop_assert!((0.0..=1.0).contains(&r.confidence));
+        }
+    }
+}

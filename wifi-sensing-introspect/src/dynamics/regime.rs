@@ -86,7 +86,7 @@ pub struct WindowFeatures {
     /// Standard deviation of each eighth of the window (oldest first) over the noise floor.
     pub block_snr: [f64; BLOCKS],
     /// Best Pearson autocorrelation at a lag after the first zero crossing, up to half the
-    /// window (0 when there is no crossing).
+    /// window (0 when there is no crossing); over the newest 256 samples of longer windows.
     pub periodicity: f64,
     /// Lag of that best autocorrelation, samples.
     pub period: usize,
@@ -108,6 +108,9 @@ pub(crate) struct Analyser {
     prefix: Vec<f64>,
     prefix2: Vec<f64>,
 }
+
+/// Longest tail of a window used for the periodicity feature.
+pub const ACF_MAX_LEN: usize = 256;
 
 /// Longest tail of a window used for the correlation dimension in the regime features.
 pub const CORR_DIM_MAX_LEN: usize = 256;
@@ -236,9 +239,10 @@ impl Analyser {
         Ok(f)
     }
 
-    /// Best Pearson autocorrelation after the first zero crossing, lags up to n/2.
+    /// Best Pearson autocorrelation after the first zero crossing, lags up to n/2, over the
+    /// newest `ACF_MAX_LEN` samples (the cost grows with the square of the length).
     fn periodicity(&mut self) -> (f64, usize) {
-        let z = &self.z;
+        let z = &self.z[self.z.len().saturating_sub(ACF_MAX_LEN)..];
         let n = z.len();
         self.prefix.clear();
         self.prefix2.clear();

@@ -9,6 +9,11 @@ use super::regime::{classify, median, quantile, unit, Analyser, Regime, RegimeTh
 use super::rosenstein::RosensteinParams;
 use super::DynamicsError;
 
+/// Updates between two estimates of the reference's typical neighbour distance.
+const TYPICAL_EVERY: usize = 4;
+/// Classifications between two correlation-dimension estimates.
+const DIM_EVERY: usize = 4;
+
 /// Largest window accepted, frames.
 pub const MAX_WINDOW: usize = 1 << 16;
 
@@ -201,6 +206,10 @@ pub struct DynamicsTracker {
     seg_len: usize,
     since_update: usize,
     since_classify: usize,
+    /// Cached 90th percentile of the reference's neighbour distances and its age in updates.
+    typical: Option<(f64, usize)>,
+    /// Classifications since the correlation dimension was last estimated.
+    dim_age: usize,
     frames: u64,
     skipped: u64,
     phase: Phase,
@@ -226,6 +235,8 @@ impl DynamicsTracker {
             seg_len: 0,
             since_update: 0,
             since_classify: 0,
+            typical: None,
+            dim_age: 0,
             frames: 0,
             skipped: 0,
             phase: Phase::Warming,
@@ -295,6 +306,8 @@ impl DynamicsTracker {
         self.seg_len = 0;
         self.since_update = 0;
         self.since_classify = 0;
+        self.typical = None;
+        self.dim_age = 0;
         self.frames = 0;
         self.skipped = 0;
         self.phase = Phase::Warming;
@@ -322,6 +335,7 @@ impl DynamicsTracker {
         if n >= self.cfg.change_min_reference + self.cfg.change_block {
             if let Some((cut, score)) = self.detect_change() {
                 self.seg_len = n - cut;
+                self.typical = None;
                 self.phase = Phase::AfterChange;
                 self.pending = None;
                 self.state = DynamicsState {
@@ -342,12 +356,21 @@ impl DynamicsTracker {
             return;
         }
         self.since_classify = 0;
-        let Ok(f) = self.analyser.features(&self.buf, self.cfg.corr_dim_emb > 0) else {
+        // The dimension is the costliest estimate: every 4th classification, and on the first
+        // one of a segment.
+        let with_dim = self.cfg.corr_dim_emb > 0
+            && (self.phase != Phase::Classified || self.dim_age >= DIM_EVERY - 1);
+        let Ok(f) = self.analyser.features(&self.buf, with_dim) else {
             return;
         };
         let (c, conf) = classify(&f, &self.cfg.thresholds);
         self.state.lyapunov_exponent = f.lyapunov;
-        self.state.attractor_dim = f.attractor_dim;
+        if with_dim {
+            self.state.attractor_dim = f.attractor_dim;
+            self.dim_age = 0;
+        } else {
+            self.dim_age += 1;
+        }
         match self.phase {
             Phase::Warming | Phase::AfterChange => {
                 self.phase = Phase::Classified;
@@ -436,16 +459,28 @@ impl DynamicsTracker {
         }
         self.tree.build(&self.emb, m, nref);
         let tsep = p.min_tsep;
-        self.scratch.clear();
-        // The reference's own neighbour distances, from at most ~128 evenly spaced vectors.
-        let stride = nref.div_ceil(128).max(1);
-        for i in (0..nref).step_by(stride) {
-            let q = &self.emb[i * m..(i + 1) * m];
-            if let Some((_, d)) = self.tree.nearest(&self.emb, q, |j| j.abs_diff(i) > tsep) {
-                self.scratch.push(d);
+        // The reference's own neighbour distances (from at most ~128 evenly spaced vectors)
+        // change slowly: recomputed every `TYPICAL_EVERY` updates and after a change point.
+        let typical = match self.typical {
+            Some((t, age)) if age + 1 < TYPICAL_EVERY => {
+                self.typical = Some((t, age + 1));
+                t
             }
-        }
-        let typical = quantile(&mut self.scratch, 0.9).max(1e-3);
+            _ => {
+                self.scratch.clear();
+                let stride = nref.div_ceil(128).max(1);
+                for i in (0..nref).step_by(stride) {
+                    let q = &self.emb[i * m..(i + 1) * m];
+                    if let Some((_, d)) = self.tree.nearest(&self.emb, q, |j| j.abs_diff(i) > tsep)
+                    {
+                        self.scratch.push(d);
+                    }
+                }
+                let t = quantile(&mut self.scratch, 0.9).max(1e-3);
+                self.typical = Some((t, 0));
+                t
+            }
+        };
         self.scores.clear();
         for t in nref..nvec {
             let q = &self.emb[t * m..(t + 1) * m];
