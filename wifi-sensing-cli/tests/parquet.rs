@@ -332,3 +332,75 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
         }
     }
 }
+
+#[test]
+fn analyses_go_to_their_table_and_to_an_arrow_stream() {
+    let d = tmp("analyses");
+    let input = d.join("wave.csirec");
+    let input = input.to_str().unwrap();
+    run_ok(&[
+        "-q",
+        "simulate",
+        "--scenario",
+        "gesture:wave",
+        "--duration",
+        "3s",
+        "--seed",
+        "5",
+        "-o",
+        input,
+    ]);
+    let sigs = fixture("signatures");
+    let out = d.join("w.parquet");
+    let args = ["-q", "run", "--introspect", &sigs, input];
+    let mut with_out = args.to_vec();
+    with_out.extend(["-o", out.to_str().unwrap()]);
+    run_ok(&with_out);
+    let lines = jsonl(&run_ok(&args).stdout);
+    let want: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l.get("analyser").is_some())
+        .collect();
+    assert!(want.len() > 100, "{} analyses", want.len());
+
+    let (batches, kv) = read_parquet(&d.join("w.analyses.parquet"));
+    assert!(kv
+        .iter()
+        .any(|(k, v)| k == "wifi_sensing.schema" && v == "wifi-sensing/analyses/1"));
+    let check = |batches: &[RecordBatch]| {
+        let mut i = 0;
+        for b in batches {
+            let kind = b.column_by_name("type").unwrap().as_string::<i32>();
+            let ts = b
+                .column_by_name("timestamp_ns")
+                .unwrap()
+                .as_primitive::<Int64Type>();
+            let data = b.column_by_name("data").unwrap().as_string::<i32>();
+            for r in 0..b.num_rows() {
+                assert_eq!(kind.value(r), want[i]["type"].as_str().unwrap());
+                assert_eq!(ts.value(r), want[i]["timestamp_ns"].as_i64().unwrap());
+                let v: Value = serde_json::from_str(data.value(r)).unwrap();
+                assert_eq!(v, want[i]["data"], "analysis {i}");
+                i += 1;
+            }
+        }
+        assert_eq!(i, want.len());
+    };
+    check(&batches);
+
+    // the same analyses as an Arrow IPC stream
+    let mut stream_args = args.to_vec();
+    stream_args.extend(["--no-frames", "--output-format", "arrow"]);
+    let out = run_ok(&stream_args);
+    let reader =
+        arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(out.stdout), None).unwrap();
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    check(&batches);
+
+    // frames and analyses asked for on one stream: the analyses are reported as left out
+    let mut both = args.to_vec();
+    both.extend(["--output-format", "arrow"]);
+    let out = run_ok(&both);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("left out of the Arrow stream"), "{err}");
+}
