@@ -196,11 +196,21 @@ pub struct CsiFrame {
     pub timestamp_ns: i64,
     /// Which clock `timestamp_ns` comes from.
     pub clock: Clock,
-    /// Source node: the node id the input carries (ESP32 ADR-018 and RuView), else a number the
-    /// reader assigns. Readers of formats that name the transmitter and whose sequence numbers
-    /// are per transmitter (Nexmon, PicoScenes, FeitCSI) number the transmitter MACs in order of
-    /// first appearance ([`MacNodeTable`](crate::nodes::MacNodeTable)); the others use 0 (one
-    /// receiver, one counter: see each format's module docs).
+    /// Source node. The one rule, for every format:
+    ///
+    /// 1. A format that carries a node id gives it (ESP32 ADR-018, RuView JSONL, and this
+    ///    crate's own JSON Lines and `.csirec`).
+    /// 2. Otherwise a format that names the transmitter gets one node id per transmitter MAC,
+    ///    numbered in order of first appearance by
+    ///    [`MacNodeTable`](crate::nodes::MacNodeTable) (frames without a MAC share one id of their
+    ///    own): ESP32-CSI-Tool CSV, esp-csi CSV, Nexmon, PicoScenes, FeitCSI, Atheros. Per-node
+    ///    rates and sequence gaps are then never mixed across transmitters.
+    /// 3. The one exception is Intel 5300, whose sequence counter (`bfee_count`) is the
+    ///    receiver's, shared by every transmitter: it is node 0 throughout (splitting by MAC
+    ///    would turn the frames of one transmitter into drops of another); the transmitter, when
+    ///    the file names it, is in [`mac`](Self::mac).
+    /// 4. Formats without a transmitter (simulated frames use their profile's node) follow their
+    ///    module docs.
     pub node_id: u32,
     /// Transmitter MAC address, where the format has it.
     pub mac: Option<[u8; 6]>,

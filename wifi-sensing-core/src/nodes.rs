@@ -165,7 +165,8 @@ impl NodeTracker {
 pub const MAX_MAC_NODES: usize = 256;
 
 /// Numbers the transmitters of one capture for [`CsiFrame::node_id`]: the readers of formats
-/// that carry a transmitter MAC but no node id (Nexmon, PicoScenes, FeitCSI) use it.
+/// that carry a transmitter MAC but no node id use it (the rule and its one exception are in the
+/// docs of [`CsiFrame::node_id`]).
 ///
 /// Node ids are given in order of first appearance: the first distinct key seen is 0, the next
 /// 1, and so on, up to [`MAX_MAC_NODES`] keys; every later new key gets the overflow id

@@ -78,6 +78,12 @@ pub struct Esp32Meta {
     pub real_timestamp: Option<f64>,
     /// `len` column as printed (buffer bytes for ESP32-CSI-Tool, values for esp-csi).
     pub len: Option<i32>,
+    /// ESP32-CSI-Tool CSV: a Unix time in seconds that the logging host appended as the first
+    /// column after the CSI array (then also the frame's timestamp, [`Clock::Host`]).
+    pub host_time_s: Option<f64>,
+    /// ESP32-CSI-Tool CSV: the columns after the CSI array as printed (without the leading
+    /// comma), when a line has any.
+    pub extra_columns: Option<String>,
     /// esp-csi `first_word` column (1 = the first 4 bytes are not CSI).
     pub first_word_invalid: Option<i32>,
     /// esp-csi C5/C6 FFT gain.
@@ -526,13 +532,15 @@ pub(crate) type ParseLine =
     fn(&[u8], &mut Vec<i16>, usize) -> std::result::Result<CsiFrame, String>;
 
 /// The record loop shared by the two ESP32 CSV readers: the [`LineReader`] loop with header
-/// lines (`type,...`) skipped as well, the others parsed by the format's [`ParseLine`] and
-/// numbered in `meta.line`.
+/// lines (`type,...`) skipped as well, the others parsed by the format's [`ParseLine`],
+/// numbered in `meta.line`, and given the node id of their transmitter MAC
+/// ([`MacNodeTable`](crate::nodes::MacNodeTable)).
 pub(crate) struct CsvLines {
     lines: LineReader,
     values: Vec<i16>,
     max_pairs: usize,
     parse: ParseLine,
+    nodes: crate::nodes::MacNodeTable,
 }
 
 impl CsvLines {
@@ -548,6 +556,7 @@ impl CsvLines {
             values: Vec::with_capacity(512),
             max_pairs: options.limits.max_csi_values,
             parse,
+            nodes: crate::nodes::MacNodeTable::default(),
         }
     }
 
@@ -558,12 +567,14 @@ impl CsvLines {
             values,
             max_pairs,
             parse,
+            nodes,
         } = self;
         lines.next_record(|line, line_no| {
             if line.starts_with(b"type,") {
                 return None;
             }
             Some(parse(line, values, *max_pairs).map(|mut f| {
+                f.node_id = nodes.id(f.mac);
                 if let FormatMeta::Esp32(m) = &mut f.meta {
                     m.line = Some(line_no);
                 }

@@ -4,7 +4,8 @@
 //! # Layout (FORMATS.md §1.2)
 //!
 //! One text line per received packet: 25 comma-separated columns, then the CSI buffer in
-//! brackets, values separated by single spaces with a trailing space before `]`:
+//! brackets, values separated by single spaces with a trailing space before `]` (and possibly
+//! columns a logging script appended, see below):
 //!
 //! ```text
 //! CSI_DATA,<role>,<mac>,<rssi>,<rate>,<sig_mode>,<mcs>,<bandwidth>,<smoothing>,<not_sounding>,
@@ -29,19 +30,29 @@
 //! * **Malformed lines** (an odd value count, as on line 19 of `example_100hz_pitraffic.csv` which
 //!   prints 127 values; a value outside int8; a bad number or MAC; a wrong column count) give a
 //!   recoverable [`Error::Malformed`] with the line's byte offset and `line: Some(n)` (1-based),
-//!   and the reader continues with the next line.
+//!   and the reader continues with the next line. The reason names what is wrong: an array
+//!   with no `]` at all (a cut line), a comma inside an unclosed array, text after `]` without a
+//!   comma.
 //! * **Timestamp**: the line's only per-packet clock that every file has is `local_timestamp`, the
 //!   radio's microsecond timer. `timestamp_ns = local_timestamp × 1000` with
 //!   [`Clock::Device`]. It is a 32-bit counter on the device, so it wraps after 2³² µs (about
 //!   71.6 minutes) and restarts at boot; it is reported as printed, not unwrapped.
 //!   `real_timestamp` (firmware steady clock, seconds) is kept in the meta.
+//! * **Columns after the array**: logging scripts often append their own columns after the CSI
+//!   array, most often the host's Unix time (`...,128,[-125 48 8 0 ... ],1740694846.6452723`).
+//!   They are accepted and kept as printed in [`Esp32Meta::extra_columns`]. When the first of
+//!   them is a Unix time in seconds (a plain decimal between 10⁹ and 4·10⁹, at most 9 fraction
+//!   digits), it becomes the frame's timestamp with [`Clock::Host`] (exact to the ns printed) and
+//!   [`Esp32Meta::host_time_s`]; `local_timestamp` stays in the meta. Without one, the device
+//!   clock above is used.
 //! * **Frame fields**: `mac` → [`CsiFrame::mac`], `rssi` → `rssi_dbm`, `noise_floor` →
 //!   `noise_floor_dbm`, `channel` (the primary channel) → `channel`, the `bandwidth` (cwb) bit →
 //!   `bandwidth_mhz` 20 or 40, and `center_freq_mhz` the centre of the frame's channel: the
 //!   primary channel's frequency for 20 MHz, ±10 MHz for 40 MHz with the secondary channel above
 //!   (1) or below (2) ([`center_freq_mhz`](super::esp32::center_freq_mhz)). Every column is also in
 //!   [`Esp32Meta`] under its column name (`type` as `record_type`), plus the 1-based `line`.
-//!   `node_id` is 0 (a CSV file comes from one device) and `sequence` is `None` (no counter).
+//!   `node_id` numbers the transmitter MACs in order of first appearance (the rule of
+//!   [`CsiFrame::node_id`]) and `sequence` is `None` (no counter).
 //! * **Subcarrier indices**: for exactly 64 pairs with `secondary_channel == 0` the LLTF order
 //!   0..31, −32..−1 is known (FORMATS.md §1.1) and given; otherwise `subcarriers` is `None`, see
 //!   [`lltf_subcarriers`].
@@ -72,9 +83,7 @@ use crate::formats::esp32::{
     Columns, CsiDataArray, CsvLines, CsvRx, Esp32Meta,
 };
 use crate::formats::text::trim;
-#[cfg(doc)]
-use crate::frame::Clock;
-use crate::frame::{CaptureFormat, CsiFrame, Device};
+use crate::frame::{CaptureFormat, Clock, CsiFrame, Device, FormatMeta};
 use crate::reader::{CaptureReader, Confidence, FormatDescriptor, Input, ReaderOptions};
 use crate::record::Record;
 
@@ -141,18 +150,65 @@ impl CaptureReader for Esp32CsvReader {
     }
 }
 
+/// Splits `rest` (the text after the 25th comma) into the bracketed CSI array and the text after
+/// its `]` (the columns a logging script appended, without their leading comma), naming what is
+/// wrong when the line has no such array.
+fn split_array(rest: &[u8]) -> std::result::Result<(&[u8], Option<&[u8]>), String> {
+    if rest.first() != Some(&b'[') {
+        let shown = &rest[..rest.len().min(24)];
+        return Err(format!(
+            "column 26 `{}` is not a bracketed CSI array `[...]`",
+            String::from_utf8_lossy(shown)
+        ));
+    }
+    let Some(close) = rest.iter().position(|&b| b == b']') else {
+        return Err(match rest.iter().position(|&b| b == b',') {
+            Some(_) => "the CSI array has no closing `]` before the next comma (a column was written inside the array?)".to_string(),
+            None => "the CSI array has no closing `]` (line cut short?)".to_string(),
+        });
+    };
+    let (arr, after) = rest.split_at(close + 1);
+    let after = trim(after);
+    match after {
+        [] => Ok((arr, None)),
+        [b',', cols @ ..] => Ok((arr, Some(trim(cols)))),
+        _ => Err(format!(
+            "text `{}` follows the CSI array's `]` without a comma (expected the end of the line or more columns)",
+            String::from_utf8_lossy(&after[..after.len().min(24)])
+        )),
+    }
+}
+
+/// A host Unix time in seconds (`1740694846.6452723`): 10 integer digits at most, a fraction of
+/// at most 9 digits, between 2001-09-09 (10⁹ s) and 2096 (4·10⁹ s); in ns, exactly. Anything
+/// else is not taken for a host time.
+fn parse_host_time_ns(s: &[u8]) -> Option<i64> {
+    let (int, frac) = match s.iter().position(|&b| b == b'.') {
+        Some(p) => (&s[..p], &s[p + 1..]),
+        None => (s, &s[s.len()..]),
+    };
+    if int.is_empty()
+        || int.len() > 10
+        || frac.len() > 9
+        || !int.iter().chain(frac).all(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    let digits = |d: &[u8]| d.iter().fold(0i64, |v, &b| v * 10 + i64::from(b - b'0'));
+    let secs = digits(int);
+    if !(1_000_000_000..4_000_000_000).contains(&secs) {
+        return None;
+    }
+    let frac_ns = digits(frac) * 10i64.pow(9 - frac.len() as u32);
+    Some(secs * 1_000_000_000 + frac_ns)
+}
+
 /// Parses the bracketed array `[v0 v1 ... ]` into `values` (int8 range checked).
 fn parse_array(arr: &[u8], values: &mut Vec<i16>) -> std::result::Result<(), String> {
     values.clear();
     let inner = match arr {
         [b'[', inner @ .., b']'] => inner,
-        _ => {
-            return Err(if arr.first() == Some(&b'[') {
-                "the CSI array has no closing `]` (line cut short?)".to_string()
-            } else {
-                "column 26 is not a bracketed CSI array `[...]`".to_string()
-            })
-        }
+        _ => return Err("column 26 is not a bracketed CSI array `[...]`".to_string()),
     };
     let n = inner.len();
     let mut i = 0;
@@ -254,7 +310,8 @@ fn parse_line(
         )
     })?;
 
-    parse_array(trim(rest), values)?;
+    let (array, extra) = split_array(trim(rest))?;
+    parse_array(array, values)?;
     if values.is_empty() {
         return Err("the CSI array is empty".to_string());
     }
@@ -289,8 +346,12 @@ fn parse_line(
         real_time_set: Some(c.int32(22)?),
         real_timestamp: Some(real_timestamp),
         len: Some(c.int32(24)?),
+        extra_columns: extra.map(|e| String::from_utf8_lossy(e).into_owned()),
         ..Esp32Meta::default()
     };
+    // a logging host's Unix time as the first extra column
+    let host_col = extra.and_then(|e| e.split(|&b| b == b',').next().map(trim));
+    let host_ns = host_col.and_then(parse_host_time_ns);
 
     let rx = CsvRx {
         mac,
@@ -298,7 +359,15 @@ fn parse_line(
         noise_floor,
         channel,
     };
-    csv_frame(FORMAT, Device::Esp32, values, rx, meta)
+    let mut f = csv_frame(FORMAT, Device::Esp32, values, rx, meta)?;
+    if let Some(ns) = host_ns {
+        f.timestamp_ns = ns;
+        f.clock = Clock::Host;
+        if let FormatMeta::Esp32(m) = &mut f.meta {
+            m.host_time_s = host_col.and_then(parse_decimal);
+        }
+    }
+    Ok(f)
 }
 
 /// Probe: the first non-empty line is the ESP32-CSI-Tool header (`type,role,mac,`) or a
@@ -444,6 +513,8 @@ mod tests {
             (good.replace("[1 2 ]", "1 2"), "bracketed"),
             (good.replace("[1 2 ]", "[1 2x ]"), "not an integer"),
             (good.replace("[1 2 ]", "[1 -- ]"), "not an integer"),
+            (good.replace("[1 2 ]", "[1 2 ]x"), "without a comma"),
+            (good.replace("[1 2 ]", "[1 2 ,17"), "before the next comma"),
             (good.replace("[1 2 ]", "[1 12345 ]"), "int8"),
             ("CSI_DATA,AP,11:22\n".to_string(), "columns"),
             ("hello world\n".to_string(), "CSI_DATA"),
@@ -454,6 +525,80 @@ mod tests {
             let out = read_all(&input);
             assert_eq!(out.len(), 2, "{text}");
             assert_malformed(&out[1], good.len() as u64, 2, want, &text);
+        }
+    }
+
+    #[test]
+    fn trailing_columns_after_the_array_are_read() {
+        // a logging script's host epoch time after the array: the frame's host timestamp
+        let text = line_with(&[1, 2, 3, 4]).replace("]\n", "],1740694846.6452723\n");
+        let out = read_all(&text);
+        let Ok(Record::Frame(f)) = &out[0] else {
+            panic!("{:?}", out[0])
+        };
+        assert_eq!(f.shape(), (1, 1, 2));
+        assert_eq!(
+            (f.timestamp_ns, f.clock),
+            (1_740_694_846_645_272_300, Clock::Host)
+        );
+        let FormatMeta::Esp32(m) = &f.meta else {
+            panic!()
+        };
+        assert_eq!(m.local_timestamp, Some(7313));
+        assert_eq!(m.extra_columns.as_deref(), Some("1740694846.6452723"));
+        assert_eq!(m.host_time_s, Some(1_740_694_846.645_272_3));
+
+        // other trailing columns are kept, and the device clock stays
+        for tail in [",foo,bar", ", 42", ",17.5", ","] {
+            let text = line_with(&[1, 2]).replace("]\n", &format!("]{tail}\n"));
+            let out = read_all(&text);
+            let Ok(Record::Frame(f)) = &out[0] else {
+                panic!("{tail}: {:?}", out[0])
+            };
+            assert_eq!(
+                (f.timestamp_ns, f.clock),
+                (7_313_000, Clock::Device),
+                "{tail}"
+            );
+            let FormatMeta::Esp32(m) = &f.meta else {
+                panic!()
+            };
+            assert_eq!(m.host_time_s, None);
+            assert_eq!(m.extra_columns.as_deref(), Some(tail[1..].trim()));
+        }
+    }
+
+    #[test]
+    fn host_times() {
+        assert_eq!(
+            parse_host_time_ns(b"1740694846"),
+            Some(1_740_694_846_000_000_000)
+        );
+        assert_eq!(
+            parse_host_time_ns(b"1740694846.5"),
+            Some(1_740_694_846_500_000_000)
+        );
+        for bad in [
+            &b""[..],
+            b".5",
+            b"1740694846.",
+            b"17.5",
+            b"99999999999",
+            b"-1740694846",
+            b"1740694846.1234567891",
+            b"1e9",
+        ] {
+            let want = if bad == b"1740694846." {
+                Some(1_740_694_846_000_000_000)
+            } else {
+                None
+            };
+            assert_eq!(
+                parse_host_time_ns(bad),
+                want,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

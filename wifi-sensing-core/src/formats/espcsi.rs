@@ -31,7 +31,9 @@
 //!   lines do not print it: `None`); `center_freq_mhz` is the centre of the frame's channel, 10 MHz
 //!   above or below the primary channel's frequency for a 40 MHz frame with the secondary channel
 //!   above or below ([`center_freq_mhz`](super::esp32::center_freq_mhz); C5/C6 lines: the primary
-//!   channel's frequency). `node_id` is 0.
+//!   channel's frequency). `node_id` numbers the transmitter MACs in order of first
+//!   appearance, so each sender's counter is tracked on its own (the rule of
+//!   [`CsiFrame::node_id`]).
 //! * Timestamp: `local_timestamp` (radio µs timer) × 1000 with [`Clock::Device`], as for
 //!   ESP32-CSI-Tool; it wraps with the device's 32-bit counter and is not unwrapped.
 //! * Subcarrier indices: the LLTF order for 64 pairs with `secondary_channel == 0` on classic
