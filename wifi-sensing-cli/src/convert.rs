@@ -3,11 +3,12 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{bail, Result};
-use wifi_sensing_core::{JsonLinesSink, Pipeline, RecordingSink};
+use anyhow::Result;
+use wifi_sensing_core::{CaptureFormat, JsonLinesSink, Pipeline, RecordingSink};
 
 use crate::input::{on_malformed, open_input, InputSpec, OpenedInput, ReaderFlags};
 use crate::output::{self, Limit};
+use crate::values::extension;
 use crate::{progress, report, Log};
 
 // Options of the `convert` command.
@@ -16,13 +17,14 @@ pub(crate) struct ConvertArgs {
     #[command(flatten)]
     pub reader: ReaderFlags,
     /// A file (format auto-detected), `udp://HOST:PORT` or `-`.
-    pub input: String,
+    #[arg(value_parser = crate::values::input)]
+    pub input: InputSpec,
     /// Output file: `.csirec` or `.jsonl`; `-` writes JSON Lines to stdout.
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = crate::values::convert_output)]
     pub output: String,
     /// Read the input as this format instead of detecting it.
-    #[arg(long)]
-    pub format: Option<String>,
+    #[arg(long, value_parser = crate::values::format)]
+    pub format: Option<CaptureFormat>,
     /// End with an error at the first malformed record instead of skipping it.
     #[arg(long)]
     pub strict: bool,
@@ -32,8 +34,8 @@ pub(crate) struct ConvertArgs {
 pub(crate) fn main(args: ConvertArgs, log: &Log) -> Result<()> {
     if args.output != "-" {
         let out = Path::new(&args.output);
-        match InputSpec::parse(&args.input)? {
-            InputSpec::File(p) => output::ensure_distinct(out, &p, "input")?,
+        match &args.input {
+            InputSpec::File(p) => output::ensure_distinct(out, p, "input")?,
             // `convert - -o x < x`: the redirected file is the input
             InputSpec::Stdin => {
                 output::ensure_distinct(out, Path::new(output::STDIN), "input (stdin)")?
@@ -41,7 +43,7 @@ pub(crate) fn main(args: ConvertArgs, log: &Log) -> Result<()> {
             InputSpec::Udp(_) => {}
         }
     }
-    let opened = open_input(&args.input, &args.reader, args.format.as_deref(), None, log)?;
+    let opened = open_input(&args.input, &args.reader, args.format, None, log)?;
     convert(opened, &args.output, args.strict, log)
 }
 
@@ -51,15 +53,8 @@ fn convert(mut opened: OpenedInput, output: &str, strict: bool, log: &Log) -> Re
         .emit_frames(true)
         .build()?;
     let to_stdout = output == "-";
-    let ext = Path::new(output)
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let jsonl = to_stdout || ext == "jsonl" || ext == "json";
-    if !jsonl && ext != "csirec" {
-        bail!("cannot tell the output format of {output:?}: use a .csirec or .jsonl name, or - for stdout");
-    }
+    // the name was checked when the arguments were parsed (`values::convert_output`)
+    let jsonl = to_stdout || extension(output) != "csirec";
     let bar = progress::Progress::new(opened.total_bytes);
     let result = if jsonl {
         let w: Box<dyn Write> = if to_stdout {

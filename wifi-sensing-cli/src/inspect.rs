@@ -5,9 +5,9 @@ use std::io::Write;
 
 use anyhow::Result;
 use serde::Serialize;
-use wifi_sensing_core::{Clock, NodeStats, NodeTracker, ReadStats, Record};
+use wifi_sensing_core::{CaptureFormat, Clock, NodeStats, NodeTracker, ReadStats, Record};
 
-use crate::input::{OpenedInput, ReaderFlags};
+use crate::input::{InputSpec, OpenedInput, ReaderFlags};
 use crate::Log;
 
 // Options of the `inspect` command.
@@ -16,10 +16,11 @@ pub(crate) struct InspectArgs {
     #[command(flatten)]
     pub reader: ReaderFlags,
     /// A file (format auto-detected), `udp://HOST:PORT` (live) or `-` (stdin).
-    pub input: String,
+    #[arg(value_parser = crate::values::input)]
+    pub input: InputSpec,
     /// Read the input as this format instead of detecting it (see `wifi-sensing formats`).
-    #[arg(long)]
-    pub format: Option<String>,
+    #[arg(long, value_parser = crate::values::format)]
+    pub format: Option<CaptureFormat>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -30,13 +31,8 @@ pub(crate) struct InspectArgs {
 
 /// `wifi-sensing inspect`.
 pub(crate) fn main(args: InspectArgs, log: &Log) -> Result<()> {
-    let opened = crate::input::open_input(
-        &args.input,
-        &args.reader,
-        args.format.as_deref(),
-        args.duration,
-        log,
-    )?;
+    let opened =
+        crate::input::open_input(&args.input, &args.reader, args.format, args.duration, log)?;
     inspect(opened, args.json)
 }
 

@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use wifi_sensing_core::{JsonLinesSink, Pipeline};
+use wifi_sensing_core::{CaptureFormat, JsonLinesSink, Pipeline};
 
-use crate::input::{on_malformed, open_input, OpenedInput, ReaderFlags};
+use crate::input::{on_malformed, open_input, InputSpec, OpenedInput, ReaderFlags};
 use crate::output::{self, Limit};
 use crate::{progress, report, Log};
 
@@ -18,18 +18,19 @@ pub(crate) struct RunArgs {
     #[command(flatten)]
     pub reader: ReaderFlags,
     /// A file (format auto-detected), `udp://HOST:PORT` (live) or `-` (stdin).
-    pub input: String,
+    #[arg(value_parser = crate::values::input)]
+    pub input: InputSpec,
     /// Read the input as this format instead of detecting it.
-    #[arg(long)]
-    pub format: Option<String>,
+    #[arg(long, value_parser = crate::values::format)]
+    pub format: Option<CaptureFormat>,
     /// End with an error at the first malformed record instead of skipping it.
     #[arg(long)]
     pub strict: bool,
     /// Do not print frame records (only non-CSI and analysis records).
     #[arg(long)]
     pub no_frames: bool,
-    /// Stop after this many output records.
-    #[arg(long)]
+    /// Stop after this many output records (at least 1).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: Option<u64>,
     /// For `udp://` inputs only: stop after this long.
     #[arg(long, value_parser = crate::parse_duration)]
@@ -38,13 +39,7 @@ pub(crate) struct RunArgs {
 
 /// `wifi-sensing run`.
 pub(crate) fn main(args: RunArgs, log: &Log) -> Result<()> {
-    let opened = open_input(
-        &args.input,
-        &args.reader,
-        args.format.as_deref(),
-        args.duration,
-        log,
-    )?;
+    let opened = open_input(&args.input, &args.reader, args.format, args.duration, log)?;
     let pipeline = build_pipeline(&args)?;
     run(opened, pipeline, args.limit, log)
 }

@@ -25,7 +25,7 @@ use crate::{output, Log};
 #[derive(clap::Args, Debug)]
 pub(crate) struct SimulateArgs {
     /// Preset: empty, still, breathe, walk, gesture:wave|push|pull, mixed (default mixed).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::values::scenario, conflicts_with = "scenario_file")]
     pub scenario: Option<String>,
     /// A JSON scenario file describing your own room, person and timeline.
     #[arg(long)]
@@ -34,16 +34,16 @@ pub(crate) struct SimulateArgs {
     #[arg(long, value_parser = crate::parse_duration)]
     pub duration: Option<Duration>,
     /// Frame rate in Hz (default 50, or the scenario file's).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::values::rate_hz)]
     pub rate: Option<f64>,
     /// Device profile: esp32, intel5300, nexmon80.
-    #[arg(long, default_value = "esp32")]
+    #[arg(long, default_value = "esp32", value_parser = crate::values::device)]
     pub device: String,
     /// Random seed.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// Output file (.pcap and .csv: esp32 only; .csirec, .jsonl) or `-` for stdout.
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = crate::values::simulate_output)]
     pub output: String,
     /// Ground truth as JSON Lines (one line per frame after a header line); `-` for stdout.
     #[arg(long)]
@@ -55,7 +55,8 @@ pub(crate) struct SimulateArgs {
     #[arg(long, default_value_t = 5005, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,
     /// Unix time (s) of the scenario start, for .pcap packet times (default 2026-01-01T00:00:00Z).
-    #[arg(long, default_value_t = 1_767_225_600)]
+    #[arg(long, default_value_t = 1_767_225_600,
+          value_parser = clap::value_parser!(i64).range(-9_223_372_036..=9_223_372_036))]
     pub start_unix_s: i64,
 }
 
@@ -68,9 +69,32 @@ enum Out {
 
 pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
     let duration_s = a.duration.map(|d| d.as_secs_f64());
+    let out_path = Path::new(&a.output);
+    let ext = crate::values::extension(&a.output);
+    if a.output != "-" && matches!(ext.as_str(), "pcap" | "csv") && a.device != "esp32" {
+        crate::usage!(
+            ".{ext} output carries ESP32 frames; --device {} needs .csirec or .jsonl",
+            a.device
+        );
+    }
+    if let Some(t) = &a.truth {
+        if t.as_os_str() == "-" {
+            if a.output == "-" {
+                crate::usage!("-o - and --truth - would mix frames and ground truth on stdout: write one of them to a file");
+            }
+        } else if a.output != "-" {
+            output::ensure_distinct(t, out_path, "simulated capture (-o)")?;
+        } else {
+            output::ensure_distinct(
+                t,
+                Path::new(output::STDOUT),
+                "simulated capture (-o -, stdout)",
+            )?;
+        }
+    }
     let mut scenario = match (&a.scenario, &a.scenario_file) {
-        (Some(_), Some(_)) => bail!("give either --scenario or --scenario-file, not both"),
-        (None, Some(p)) => {
+        // clap refuses both together
+        (_, Some(p)) => {
             let mut s = Scenario::from_path(p)?;
             if let Some(d) = duration_s {
                 s.duration_s = Some(d);
@@ -93,33 +117,6 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
         .checked_mul(1_000_000_000)
         .context("--start-unix-s is out of range")?;
 
-    let out_path = Path::new(&a.output);
-    let ext = out_path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if a.output != "-" && matches!(ext.as_str(), "pcap" | "csv") && a.device != "esp32" {
-        bail!(
-            ".{ext} output carries ESP32 frames; --device {} needs .csirec or .jsonl",
-            a.device
-        );
-    }
-    if let Some(t) = &a.truth {
-        if t.as_os_str() == "-" {
-            if a.output == "-" {
-                bail!("-o - and --truth - would mix frames and ground truth on stdout: write one of them to a file");
-            }
-        } else if a.output != "-" {
-            output::ensure_distinct(t, out_path, "simulated capture (-o)")?;
-        } else {
-            output::ensure_distinct(
-                t,
-                Path::new(output::STDOUT),
-                "simulated capture (-o -, stdout)",
-            )?;
-        }
-    }
     let mut out = if a.output == "-" {
         let w: Box<dyn Write> = Box::new(output::stdout());
         Out::Jsonl(JsonLinesSink::new(w))
