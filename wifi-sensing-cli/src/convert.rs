@@ -44,10 +44,22 @@ pub(crate) fn main(args: ConvertArgs, log: &Log) -> Result<()> {
         }
     }
     let opened = open_input(&args.input, &args.reader, args.format, None, log)?;
-    convert(opened, &args.output, args.strict, log)
+    convert(
+        opened,
+        &args.output,
+        args.strict,
+        args.format.is_some(),
+        log,
+    )
 }
 
-fn convert(mut opened: OpenedInput, output: &str, strict: bool, log: &Log) -> Result<()> {
+fn convert(
+    mut opened: OpenedInput,
+    output: &str,
+    strict: bool,
+    forced_format: bool,
+    log: &Log,
+) -> Result<()> {
     let mut p = Pipeline::builder()
         .on_malformed(on_malformed(strict))
         .emit_frames(true)
@@ -86,5 +98,10 @@ fn convert(mut opened: OpenedInput, output: &str, strict: bool, log: &Log) -> Re
     if !to_stdout {
         log.info(format_args!("wrote {written} records to {output}"));
     }
-    Ok(())
+    report::ensure_decoded(
+        opened.capture.stats(),
+        &opened.description,
+        opened.capture.format(),
+        forced_format,
+    )
 }

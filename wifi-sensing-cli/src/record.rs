@@ -84,7 +84,7 @@ fn record(mut opened: OpenedInput, output: &Path, frames: Option<u64>, log: &Log
             Err(e) if e.is_recoverable() => {
                 malformed += 1;
                 if malformed <= 5 {
-                    log.warn(format_args!("skipped datagram: {e}"));
+                    log.warn(format_args!("skipped: {e}"));
                 }
             }
             Err(e) => return Err(e.into()),

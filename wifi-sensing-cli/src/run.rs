@@ -41,7 +41,13 @@ pub(crate) struct RunArgs {
 pub(crate) fn main(args: RunArgs, log: &Log) -> Result<()> {
     let opened = open_input(&args.input, &args.reader, args.format, args.duration, log)?;
     let pipeline = build_pipeline(&args)?;
-    run(opened, pipeline, args.limit, log)
+    if args.no_frames && pipeline.analyser_names().is_empty() {
+        log.warn(
+            "--no-frames with no analyser selected: only non-CSI records of the input (if any) \
+             will be printed",
+        );
+    }
+    run(opened, pipeline, args.limit, args.format.is_some(), log)
 }
 
 /// The pipeline `run` drives, from its arguments: the malformed-record policy, whether frames
@@ -53,7 +59,13 @@ pub(crate) fn build_pipeline(args: &RunArgs) -> Result<Pipeline> {
     Ok(builder.build()?)
 }
 
-fn run(mut opened: OpenedInput, mut p: Pipeline, limit: Option<u64>, log: &Log) -> Result<()> {
+fn run(
+    mut opened: OpenedInput,
+    mut p: Pipeline,
+    limit: Option<u64>,
+    forced_format: bool,
+    log: &Log,
+) -> Result<()> {
     let live = opened.live;
     let mut sink = Limit::new(
         JsonLinesSink::new(output::stdout()).flush_each_line(live),
@@ -71,5 +83,10 @@ fn run(mut opened: OpenedInput, mut p: Pipeline, limit: Option<u64>, log: &Log) 
     if let Some(l) = limit.filter(|&l| sink.written() >= l) {
         log.info(format_args!("stopped at --limit {l}"));
     }
-    Ok(())
+    report::ensure_decoded(
+        opened.capture.stats(),
+        &opened.description,
+        opened.capture.format(),
+        forced_format,
+    )
 }

@@ -297,8 +297,11 @@ fn pcap_without_csi_is_reported_not_silent() {
     w.write_udp(1000, ip, ip, 5005, 5005, &cut).unwrap();
     let path = d.join("cut_csi.pcap");
     std::fs::write(&path, w.into_inner().unwrap()).unwrap();
-    let out = run_ok(&["run", path.to_str().unwrap()]);
+    // and as nothing at all could be decoded, it is an error
+    let out = run(&["run", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nothing could be decoded"), "{err}");
     assert!(!err.contains("no CSI found"), "{err}");
     assert!(
         err.contains("1 malformed skipped")

@@ -126,3 +126,57 @@ fn runtime_errors_exit_1() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("no/such/file.csv"), "{err}");
 }
+
+/// Formats that can be forced with `--format`.
+const FORMATS: [&str; 11] = [
+    "csirec",
+    "jsonl",
+    "esp32_csv",
+    "espcsi_csv",
+    "ruview_jsonl",
+    "intel5300",
+    "atheros",
+    "pcap",
+    "picoscenes",
+    "feitcsi",
+    "esp32_adr018",
+];
+
+#[test]
+fn nothing_decodable_is_an_error_in_every_format() {
+    let dir = std::env::temp_dir().join(format!("wifi-sensing-usage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // bytes of no format: a text line and binary noise (a fixed LCG, so the test is repeatable)
+    let mut garbage = b"hello, this is not CSI\n".to_vec();
+    let mut x = 12345u32;
+    for _ in 0..3000 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        garbage.push((x >> 16) as u8);
+    }
+    let path = dir.join("garbage.bin");
+    std::fs::write(&path, &garbage).unwrap();
+    let p = path.to_str().unwrap();
+    let listed = run(&["formats"]);
+    assert_eq!(listed.0, 0);
+    for f in FORMATS {
+        for cmd in [&["run", p][..], &["inspect", p], &["convert", p, "-o", "-"]] {
+            let mut args = cmd.to_vec();
+            args.extend(["--format", f]);
+            let (code, err) = run(&args);
+            if code == 2 {
+                // a format that cannot be forced says so as a usage error
+                assert!(err.contains("unknown format"), "{args:?}: {err}");
+                continue;
+            }
+            assert_eq!(code, 1, "{args:?}: {err}");
+            assert!(err.contains("error:"), "{args:?}: {err}");
+        }
+    }
+    // the reason is named, and the forced format questioned
+    let (_, err) = run(&["run", p, "--format", "intel5300"]);
+    assert!(
+        err.contains("nothing could be decoded") && err.contains("--format intel5300"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
