@@ -6,9 +6,12 @@
 //! | feature | default | re-exports |
 //! |---|---|---|
 //! | — | always | [`core`] (`wifi-sensing-core`): frames, readers, recording, pipeline, sinks |
-//! | `signal` | yes | [`signal`] (`wifi-sensing-signal`) |
-//! | `introspect` | yes | [`introspect`] (`wifi-sensing-introspect`) |
+//! | `signal` | yes | `signal` (`wifi-sensing-signal`) |
+//! | `introspect` | yes | `introspect` (`wifi-sensing-introspect`) |
 //! | `pose` | no | `pose` (`wifi-sensing-pose`) |
+//!
+//! (The feature-gated modules are named without links, so that these docs build with any set of
+//! features.)
 #![forbid(unsafe_code)]
 // every example in these docs and the README compiles without a warning
 #![doc(test(attr(deny(warnings))))]

@@ -14,8 +14,6 @@ use crate::{progress, report, Log};
 // Options of the `convert` command.
 #[derive(clap::Args, Debug)]
 pub(crate) struct ConvertArgs {
-    #[command(flatten)]
-    pub reader: ReaderFlags,
     /// A file (format auto-detected), `udp://HOST:PORT` or `-`.
     #[arg(value_parser = crate::values::input)]
     pub input: InputSpec,
@@ -28,6 +26,9 @@ pub(crate) struct ConvertArgs {
     /// End with an error at the first malformed record instead of skipping it.
     #[arg(long)]
     pub strict: bool,
+    /// Reader options (last in the help, under their own heading).
+    #[command(flatten)]
+    pub reader: ReaderFlags,
 }
 
 /// `wifi-sensing convert`.
@@ -72,13 +73,13 @@ fn convert(
         let w: Box<dyn Write> = if to_stdout {
             Box::new(output::stdout())
         } else {
-            Box::new(output::create_file(Path::new(output))?)
+            Box::new(output::create_file(Path::new(output), log)?)
         };
         let mut sink = Limit::new(JsonLinesSink::new(w), None);
         let src = progress::Tracked::new(&mut opened.capture, &bar);
         p.run(src, &mut sink).map(|s| (s, sink.written()))
     } else {
-        let writer = output::create_recording(Path::new(output), &opened.description)?;
+        let writer = output::create_recording(Path::new(output), &opened.description, log)?;
         let mut sink = RecordingSink::new(writer);
         let src = progress::Tracked::new(&mut opened.capture, &bar);
         p.run(src, &mut sink).map(|s| (s, sink.records_written()))

@@ -14,6 +14,7 @@ use crate::Log;
 
 /// Reader options shared by the commands that read captures.
 #[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Reader options (each applies to the format it names)")]
 pub(crate) struct ReaderFlags {
     /// Nexmon: merge the packets of one transmission (same sequence number) into one
     /// `[core, spatial stream, subcarrier]` frame instead of one frame per packet.
@@ -52,6 +53,56 @@ impl ReaderFlags {
         o.nexmon.chip = self.nexmon_chip;
         o.intel5300.scaled = self.intel_scaled;
         o
+    }
+}
+
+impl ReaderFlags {
+    /// The flags that are set but do nothing for an input read as `format` (`live_udp`: a live
+    /// UDP input, whose Nexmon datagrams take the chip, mask and I/Q flags but are never grouped
+    /// and arrive on the port listened on).
+    pub(crate) fn not_applying(&self, format: CaptureFormat, live_udp: bool) -> Vec<&'static str> {
+        let nexmon = live_udp || matches!(format, CaptureFormat::Pcap | CaptureFormat::Nexmon);
+        let set = [
+            ("--nexmon-group", self.nexmon_group, nexmon && !live_udp),
+            ("--nexmon-chip", self.nexmon_chip.is_some(), nexmon),
+            (
+                "--nexmon-mask-phy-status",
+                self.nexmon_mask_phy_status,
+                nexmon,
+            ),
+            ("--nexmon-swap-iq", self.nexmon_swap_iq, nexmon),
+            (
+                "--nexmon-port",
+                self.nexmon_port.is_some(),
+                nexmon && !live_udp,
+            ),
+            (
+                "--intel-scaled",
+                self.intel_scaled,
+                format == CaptureFormat::Intel5300,
+            ),
+        ];
+        set.into_iter()
+            .filter(|&(_, on, applies)| on && !applies)
+            .map(|(name, _, _)| name)
+            .collect()
+    }
+
+    /// Warns about the flags that do nothing for this input.
+    fn warn_not_applying(&self, format: CaptureFormat, live_udp: bool, log: &Log) {
+        let unused = self.not_applying(format, live_udp);
+        if !unused.is_empty() {
+            let what = if live_udp {
+                "live UDP input".to_string()
+            } else {
+                format!("{format} input")
+            };
+            log.warn(format_args!(
+                "{} do{} not apply to {what}: ignored",
+                unused.join(", "),
+                if unused.len() == 1 { "es" } else { "" }
+            ));
+        }
     }
 }
 
@@ -133,6 +184,7 @@ impl InputSpec {
                 let total = std::fs::metadata(p).ok().map(|m| m.len());
                 let cap = reg.open_path_as(p, format)?;
                 log.info(format_args!("{}: {}", p.display(), cap.format()));
+                flags.warn_not_applying(cap.format(), false, log);
                 Ok(OpenedInput {
                     capture: cap,
                     description: p.display().to_string(),
@@ -144,6 +196,7 @@ impl InputSpec {
             InputSpec::Stdin => {
                 let cap = reg.open_read(Box::new(std::io::stdin()), Some("stdin"), None, format)?;
                 log.info(format_args!("stdin: {}", cap.format()));
+                flags.warn_not_applying(cap.format(), false, log);
                 Ok(OpenedInput {
                     capture: cap,
                     description: "stdin".into(),
@@ -162,7 +215,9 @@ impl InputSpec {
                     }
                 }
                 let mut src = UdpSource::bind(addr.as_str())
-                    .with_context(|| format!("listening on udp://{addr}"))?;
+                    .with_context(|| format!("listening on udp://{addr}"))?
+                    .with_nexmon_options(flags.options().nexmon);
+                flags.warn_not_applying(CaptureFormat::Esp32Adr018, true, log);
                 if let Some(d) = duration {
                     src = src.stop_after(d);
                 }

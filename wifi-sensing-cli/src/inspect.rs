@@ -15,8 +15,6 @@ use crate::Log;
 // Options of the `inspect` command.
 #[derive(clap::Args, Debug)]
 pub(crate) struct InspectArgs {
-    #[command(flatten)]
-    pub reader: ReaderFlags,
     /// A file (format auto-detected), `udp://HOST:PORT` (live) or `-` (stdin).
     #[arg(value_parser = crate::values::input)]
     pub input: InputSpec,
@@ -29,6 +27,9 @@ pub(crate) struct InspectArgs {
     /// For `udp://` inputs only: stop after this long (e.g. `30s`).
     #[arg(long, value_parser = crate::parse_duration)]
     pub duration: Option<std::time::Duration>,
+    /// Reader options (last in the help, under their own heading).
+    #[command(flatten)]
+    pub reader: ReaderFlags,
 }
 
 /// `wifi-sensing inspect`.

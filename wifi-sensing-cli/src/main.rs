@@ -29,7 +29,7 @@ use clap::{Parser, Subcommand};
 #[command(name = "wifi-sensing", version, about, long_about = None)]
 struct Cli {
     /// Less logging on stderr: no progress bar or info lines (warnings and errors still show).
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, display_order = 900)]
     quiet: bool,
     #[command(subcommand)]
     command: Command,

@@ -56,7 +56,7 @@ fn check_recording_name(output: &Path) -> Result<()> {
 }
 
 fn record(mut opened: OpenedInput, output: &Path, frames: Option<u64>, log: &Log) -> Result<()> {
-    let mut writer = output::create_recording(output, &opened.description)?;
+    let mut writer = output::create_recording(output, &opened.description, log)?;
     log.info(format_args!(
         "recording {} -> {} (Ctrl-C to stop)",
         opened.description,

@@ -15,8 +15,6 @@ use crate::{progress, report, Log};
 // Options of the `run` command.
 #[derive(clap::Args, Debug)]
 pub(crate) struct RunArgs {
-    #[command(flatten)]
-    pub reader: ReaderFlags,
     /// A file (format auto-detected), `udp://HOST:PORT` (live) or `-` (stdin).
     #[arg(value_parser = crate::values::input)]
     pub input: InputSpec,
@@ -35,6 +33,9 @@ pub(crate) struct RunArgs {
     /// For `udp://` inputs only: stop after this long.
     #[arg(long, value_parser = crate::parse_duration)]
     pub duration: Option<Duration>,
+    /// Reader options (last in the help, under their own heading).
+    #[command(flatten)]
+    pub reader: ReaderFlags,
 }
 
 /// `wifi-sensing run`.

@@ -101,10 +101,13 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
             }
             s
         }
+        // the name was checked at parse time: what is left is a duration the preset cannot
+        // fit, a usage error
         (name, None) => Scenario::preset(
             name.as_deref().unwrap_or("mixed"),
             duration_s.unwrap_or(60.0),
-        )?,
+        )
+        .map_err(|e| crate::Usage(e.to_string()))?,
     };
     if let Some(r) = a.rate {
         scenario.rate_hz = r;
@@ -123,11 +126,11 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
     } else {
         match ext.as_str() {
             "pcap" => {
-                let mut w = PcapWriter::new(output::create_file(out_path)?, TsResolution::Nano)?;
+                let mut w = PcapWriter::new(output::create_file(out_path, log)?, TsResolution::Nano)?;
                 w.set_macs([0x02, 0x45, 0x53, 0x50, 0x00, a.node_id], [0x02, 0x48, 0x4F, 0x53, 0x54, 0x01]);
                 Out::Pcap(w)
             }
-            "csv" => Out::Csv(Esp32CsvWriter::new(output::create_file(out_path)?, true)?),
+            "csv" => Out::Csv(Esp32CsvWriter::new(output::create_file(out_path, log)?, true)?),
             "csirec" => {
                 let config = serde_json::json!({
                     "scenario": sim.scenario(),
@@ -137,10 +140,10 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
                 let mut h = RecordingHeader::new(format!("simulator: {}", sim.scenario().name), config.to_string());
                 // the scenario start, not the wall clock: same arguments, byte-identical file
                 h.created_unix_ns = start_ns;
-                Out::Rec(RecordingWriter::new(output::create_file(out_path)?, &h)?)
+                Out::Rec(RecordingWriter::new(output::create_file(out_path, log)?, &h)?)
             }
             "jsonl" | "json" => {
-                let w: Box<dyn Write> = Box::new(output::create_file(out_path)?);
+                let w: Box<dyn Write> = Box::new(output::create_file(out_path, log)?);
                 Out::Jsonl(JsonLinesSink::new(w))
             }
             _ => bail!(
@@ -155,7 +158,7 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
             let w: Result<Box<dyn Write>> = if p.as_os_str() == "-" {
                 Ok(Box::new(output::stdout()))
             } else {
-                output::create_file(p).map(|f| Box::new(f) as Box<dyn Write>)
+                output::create_file(p, log).map(|f| Box::new(f) as Box<dyn Write>)
             };
             let t = w.and_then(|w| Ok(TruthWriter::new(w, &header)?));
             if t.is_err() && a.output != "-" {

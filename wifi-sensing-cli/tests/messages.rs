@@ -62,3 +62,85 @@ fn rssi_line_tells_absent_from_untrusted_and_per_chain() {
     let t = text(&run(&["inspect", "fixtures/esp32/example_csi.csv"]).stdout);
     assert!(t.contains("rssi:        -73 .. -69 dBm"), "{t}");
 }
+
+#[test]
+fn help_lists_command_options_first_and_reader_options_under_their_heading() {
+    let h = text(&run(&["run", "--help"]).stdout);
+    let pos = |s: &str| h.find(s).unwrap_or_else(|| panic!("{s} not in {h}"));
+    assert!(pos("--format") < pos("-q, --quiet"));
+    assert!(pos("-q, --quiet") < pos("Reader options"));
+    assert!(pos("Reader options") < pos("--nexmon-group"));
+    // the reader flags are together, nothing between them
+    let block = &h[pos("--nexmon-group")..pos("--intel-scaled")];
+    assert!(
+        !block.contains("--quiet") && !block.contains("--format"),
+        "{h}"
+    );
+}
+
+#[test]
+fn every_record_starts_with_schema_and_type() {
+    let out = run(&[
+        "run",
+        "fixtures/ruview_esp32/pretrain-1775182186_first300.csi.jsonl",
+    ]);
+    let t = text(&out.stdout);
+    let mut kinds = std::collections::BTreeSet::new();
+    for line in t.lines() {
+        assert!(line.starts_with("{\"schema\":1,\"type\":\""), "{line}");
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        kinds.insert(v["type"].as_str().unwrap().to_string());
+    }
+    // frames and non-CSI records both
+    assert!(kinds.contains("frame") && kinds.len() >= 3, "{kinds:?}");
+}
+
+#[test]
+fn reader_flags_that_do_not_apply_are_named() {
+    let out = run(&[
+        "run",
+        "--limit",
+        "1",
+        "--intel-scaled",
+        "--nexmon-chip",
+        "4358",
+        "fixtures/esp32/example_csi.csv",
+    ]);
+    assert!(out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--nexmon-chip, --intel-scaled do not apply to esp32_csv input"),
+        "{err}"
+    );
+    // flags that apply are not named
+    let out = run(&[
+        "inspect",
+        "--intel-scaled",
+        "fixtures/intel5300/example.dat",
+    ]);
+    assert!(!text(&out.stderr).contains("do not apply"));
+    let out = run(&["inspect", "--nexmon-group", "fixtures/nexmon/example.pcap"]);
+    assert!(!text(&out.stderr).contains("do not apply"));
+}
+
+#[test]
+fn replacing_an_output_is_said_by_every_command() {
+    let d = std::env::temp_dir().join(format!("wifi-sensing-msg-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let o = d.join("out.jsonl");
+    let o = o.to_str().unwrap();
+    let csv = "fixtures/esp32/example_csi.csv";
+    let first = run(&["convert", csv, "-o", o]);
+    assert!(first.status.success());
+    assert!(!text(&first.stderr).contains("replacing"));
+    let again = run(&["convert", csv, "-o", o]);
+    assert!(again.status.success());
+    assert!(text(&again.stderr).contains("replacing the existing"));
+    let sim = run(&["simulate", "--duration", "5s", "-o", o]);
+    assert!(sim.status.success());
+    assert!(text(&sim.stderr).contains("replacing the existing"));
+    // -q hides it, as every info line
+    let quiet = run(&["-q", "convert", csv, "-o", o]);
+    assert!(text(&quiet.stderr).is_empty(), "{}", text(&quiet.stderr));
+    std::fs::remove_dir_all(&d).unwrap();
+}

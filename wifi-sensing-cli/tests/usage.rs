@@ -102,6 +102,10 @@ fn bad_values_exit_2_with_the_reason() {
         (&["record", "udp://127.0.0.1:0", "-o", "-"], "stdout"),
         (&["convert", CSV, "-o", "x.txt"], ".csirec or .jsonl"),
         (&["inspect", "--duration", "0", CSV], "positive"),
+        (
+            &["simulate", "--duration", "1s", "-o", "x.jsonl"],
+            "at least 5 s",
+        ),
         (&["run"], "INPUT"),
     ];
     for (args, want) in cases {

@@ -315,12 +315,34 @@ impl CsiFrame {
     }
 }
 
+/// Writes `v`'s serde name (the name JSON output uses), or its Debug form if it has none.
+fn write_serde_name<T: Serialize + fmt::Debug>(f: &mut fmt::Formatter<'_>, v: &T) -> fmt::Result {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => f.write_str(&s),
+        _ => write!(f, "{v:?}"),
+    }
+}
+
+/// The name JSON output uses (`esp32`, `qca9300`, `sdr`, ...).
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_serde_name(f, self)
+    }
+}
+
+/// The name JSON output uses (`host`, `device`, `simulated`, `none`).
+impl fmt::Display for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_serde_name(f, self)
+    }
+}
+
 impl fmt::Display for CsiFrame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (rx, tx, sc) = self.shape();
         write!(
             f,
-            "CsiFrame[{} {:?} node {} t={} ns ({:?})",
+            "CsiFrame[{} {} node {} t={} ns ({})",
             self.format, self.device, self.node_id, self.timestamp_ns, self.clock
         )?;
         if let Some(s) = self.sequence {
@@ -364,6 +386,23 @@ pub fn channel_to_freq_mhz(channel: u16) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_uses_the_json_names() {
+        let mut f = CsiFrame::new(
+            CaptureFormat::PicoScenes,
+            Device::Qca9300,
+            Array3::zeros((1, 1, 2)),
+        );
+        f.clock = Clock::Host;
+        let s = f.to_string();
+        assert!(
+            s.starts_with("CsiFrame[picoscenes qca9300 node 0 t=0 ns (host)"),
+            "{s}"
+        );
+        assert_eq!(Device::Esp32C5C6.to_string(), "esp32_c5_c6");
+        assert_eq!(Clock::Simulated.to_string(), "simulated");
+    }
 
     #[test]
     fn serde_name_is_name_for_every_format() {
