@@ -78,12 +78,17 @@ use crate::error::Error;
 use crate::error::Result;
 #[cfg(doc)]
 use crate::formats::esp32::lltf_subcarriers;
+#[cfg(test)]
+use crate::formats::esp32::parse_host_time_ns;
 use crate::formats::esp32::{
-    check_pair_limit, csi_data_array, csv_frame, expect_csi_data, parse_decimal, probe_csv_lines,
-    Columns, CsiDataArray, CsvLines, CsvRx, Esp32Meta,
+    apply_extra_columns, check_pair_limit, csi_data_array, csv_frame, expect_csi_data,
+    parse_decimal, probe_csv_lines, trailing_columns, Columns, CsiDataArray, CsvLines, CsvRx,
+    Esp32Meta,
 };
 use crate::formats::text::trim;
-use crate::frame::{CaptureFormat, Clock, CsiFrame, Device, FormatMeta};
+#[cfg(doc)]
+use crate::frame::Clock;
+use crate::frame::{CaptureFormat, CsiFrame, Device};
 use crate::reader::{CaptureReader, Confidence, FormatDescriptor, Input, ReaderOptions};
 use crate::record::Record;
 
@@ -168,39 +173,7 @@ fn split_array(rest: &[u8]) -> std::result::Result<(&[u8], Option<&[u8]>), Strin
         });
     };
     let (arr, after) = rest.split_at(close + 1);
-    let after = trim(after);
-    match after {
-        [] => Ok((arr, None)),
-        [b',', cols @ ..] => Ok((arr, Some(trim(cols)))),
-        _ => Err(format!(
-            "text `{}` follows the CSI array's `]` without a comma (expected the end of the line or more columns)",
-            String::from_utf8_lossy(&after[..after.len().min(24)])
-        )),
-    }
-}
-
-/// A host Unix time in seconds (`1740694846.6452723`): 10 integer digits at most, a fraction of
-/// at most 9 digits, between 2001-09-09 (10⁹ s) and 2096 (4·10⁹ s); in ns, exactly. Anything
-/// else is not taken for a host time.
-fn parse_host_time_ns(s: &[u8]) -> Option<i64> {
-    let (int, frac) = match s.iter().position(|&b| b == b'.') {
-        Some(p) => (&s[..p], &s[p + 1..]),
-        None => (s, &s[s.len()..]),
-    };
-    if int.is_empty()
-        || int.len() > 10
-        || frac.len() > 9
-        || !int.iter().chain(frac).all(u8::is_ascii_digit)
-    {
-        return None;
-    }
-    let digits = |d: &[u8]| d.iter().fold(0i64, |v, &b| v * 10 + i64::from(b - b'0'));
-    let secs = digits(int);
-    if !(1_000_000_000..4_000_000_000).contains(&secs) {
-        return None;
-    }
-    let frac_ns = digits(frac) * 10i64.pow(9 - frac.len() as u32);
-    Some(secs * 1_000_000_000 + frac_ns)
+    Ok((arr, trailing_columns(after, "CSI array's `]`")?))
 }
 
 /// Parses the bracketed array `[v0 v1 ... ]` into `values` (int8 range checked).
@@ -346,12 +319,8 @@ fn parse_line(
         real_time_set: Some(c.int32(22)?),
         real_timestamp: Some(real_timestamp),
         len: Some(c.int32(24)?),
-        extra_columns: extra.map(|e| String::from_utf8_lossy(e).into_owned()),
         ..Esp32Meta::default()
     };
-    // a logging host's Unix time as the first extra column
-    let host_col = extra.and_then(|e| e.split(|&b| b == b',').next().map(trim));
-    let host_ns = host_col.and_then(parse_host_time_ns);
 
     let rx = CsvRx {
         mac,
@@ -360,13 +329,7 @@ fn parse_line(
         channel,
     };
     let mut f = csv_frame(FORMAT, Device::Esp32, values, rx, meta)?;
-    if let Some(ns) = host_ns {
-        f.timestamp_ns = ns;
-        f.clock = Clock::Host;
-        if let FormatMeta::Esp32(m) = &mut f.meta {
-            m.host_time_s = host_col.and_then(parse_decimal);
-        }
-    }
+    apply_extra_columns(&mut f, extra);
     Ok(f)
 }
 
