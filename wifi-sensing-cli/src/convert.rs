@@ -26,7 +26,7 @@ pub(crate) struct ConvertArgs {
     /// End with an error at the first malformed record instead of skipping it.
     #[arg(long)]
     pub strict: bool,
-    /// Reader options (last in the help, under their own heading).
+    // reader options: last, under their own help heading
     #[command(flatten)]
     pub reader: ReaderFlags,
 }

@@ -27,7 +27,7 @@ pub(crate) struct InspectArgs {
     /// For `udp://` inputs only: stop after this long (e.g. `30s`).
     #[arg(long, value_parser = crate::parse_duration)]
     pub duration: Option<std::time::Duration>,
-    /// Reader options (last in the help, under their own heading).
+    // reader options: last, under their own help heading
     #[command(flatten)]
     pub reader: ReaderFlags,
 }

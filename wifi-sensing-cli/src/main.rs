@@ -9,11 +9,13 @@
 mod convert;
 mod input;
 mod inspect;
+mod introspect;
 mod output;
 mod progress;
 mod record;
 mod report;
 mod run;
+mod signature;
 mod simulate;
 mod values;
 
@@ -53,6 +55,8 @@ enum Command {
     /// `.jsonl`, or `-` for JSON Lines on stdout, for every device. The same arguments and seed
     /// give byte-identical files.
     Simulate(simulate::SimulateArgs),
+    /// Signature library tools: `signature capture` cuts a labelled signature out of a recording.
+    Signature(signature::SignatureArgs),
     /// List the capture formats this build reads.
     Formats,
 }
@@ -171,6 +175,7 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
         Command::Record(args) => record::main(args, log),
         Command::Run(args) => run::main(args, log),
         Command::Simulate(args) => simulate::simulate(args, log),
+        Command::Signature(args) => signature::main(args, log),
         Command::Formats => formats(),
     }
 }

@@ -33,7 +33,13 @@ pub(crate) struct RunArgs {
     /// For `udp://` inputs only: stop after this long.
     #[arg(long, value_parser = crate::parse_duration)]
     pub duration: Option<Duration>,
-    /// Reader options (last in the help, under their own heading).
+    /// Emit an `introspection` snapshot per frame, matching the signatures of this directory.
+    #[arg(long, value_name = "SIGNATURE_DIR")]
+    pub introspect: Option<std::path::PathBuf>,
+    /// With --introspect: one snapshot every N frames per node (matching still runs on every frame).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..), requires = "introspect")]
+    pub introspect_every: u64,
+    // (new flags above this line: the reader options come last, under their own help heading)
     #[command(flatten)]
     pub reader: ReaderFlags,
 }
@@ -54,9 +60,12 @@ pub(crate) fn main(args: RunArgs, log: &Log) -> Result<()> {
 /// The pipeline `run` drives, from its arguments: the malformed-record policy, whether frames
 /// are emitted, and (as flags are added) the stages and analysers.
 pub(crate) fn build_pipeline(args: &RunArgs) -> Result<Pipeline> {
-    let builder = Pipeline::builder()
+    let mut builder = Pipeline::builder()
         .on_malformed(on_malformed(args.strict))
         .emit_frames(!args.no_frames);
+    if let Some(dir) = &args.introspect {
+        builder = builder.analyser(crate::introspect::analyser(dir, args.introspect_every)?);
+    }
     Ok(builder.build()?)
 }
 

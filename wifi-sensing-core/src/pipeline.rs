@@ -162,7 +162,9 @@ impl Analysis {
 
     /// The value as `T`, if it is one.
     pub fn downcast_ref<T: 'static>(&self) -> Option<&T> {
-        self.value.as_any().downcast_ref::<T>()
+        // Deref first: with serde's `rc` feature, `Arc<dyn AnalysisValue>` is itself an
+        // `AnalysisValue` (blanket impl), and `self.value.as_any()` would return the `Arc`.
+        (*self.value).as_any().downcast_ref::<T>()
     }
 
     /// The value serialised as JSON (the record's `data`); `null` if it does not serialise.

@@ -1,0 +1,189 @@
+//! `wifi-sensing signature capture`: cut a labelled signature out of a recording, with
+//! thresholds derived from the data (see `wifi_sensing_introspect::capture`).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use wifi_sensing_introspect::capture::{capture, CaptureSpec};
+use wifi_sensing_introspect::features::{FeatureConfig, FeatureKind};
+use wifi_sensing_introspect::signature::ThresholdRule;
+
+use wifi_sensing_core::CaptureFormat;
+
+use crate::input::{open_input, InputSpec, ReaderFlags};
+use crate::Log;
+
+/// Signature library tools.
+#[derive(clap::Args, Debug)]
+pub(crate) struct SignatureArgs {
+    #[command(subcommand)]
+    command: SignatureCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum SignatureCommand {
+    /// Cut a signature out of a recording and write it as JSON (thresholds derived from the
+    /// input away from the cut and from `--background` inputs).
+    Capture(CaptureArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct CaptureArgs {
+    /// The recording (a file, or `-` for stdin).
+    #[arg(value_parser = crate::values::input)]
+    input: InputSpec,
+    /// Read the input as this format instead of detecting it.
+    #[arg(long, value_parser = crate::values::format)]
+    format: Option<CaptureFormat>,
+    /// Label reported on a match (`walk`, `wave`, ...).
+    #[arg(long)]
+    label: String,
+    /// Signature id (default: the label).
+    #[arg(long)]
+    id: Option<String>,
+    /// Start of the cut after the input's first frame (`12.5s`, `500ms`).
+    #[arg(long, value_parser = crate::parse_duration)]
+    start: Duration,
+    /// Length of the cut.
+    #[arg(long, value_parser = crate::parse_duration)]
+    duration: Duration,
+    /// Output file.
+    #[arg(short, long)]
+    output: String,
+    /// Node to take frames from (default: the node of the first frame).
+    #[arg(long)]
+    node: Option<u32>,
+    /// Extra non-matching recordings to derive the thresholds from (repeatable).
+    #[arg(long, value_parser = crate::values::input)]
+    background: Vec<InputSpec>,
+    /// Do not use the input's own frames away from the cut as background.
+    #[arg(long)]
+    no_input_background: bool,
+    /// Threshold cost as a fraction of the lowest background cost, in (0, 1].
+    #[arg(long, default_value_t = 0.5, value_parser = parse_margin)]
+    margin: f64,
+    /// Shortest signature prefix, in frames, that may fire.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    min_prefix: u64,
+    /// Feature kind (amp_baseline_v1, amp_norm_v1).
+    #[arg(long, default_value = "amp_baseline_v1", value_parser = parse_kind)]
+    feature_kind: FeatureKind,
+    /// Sakoe-Chiba radius in frames recorded for batch comparisons.
+    #[arg(long)]
+    window: Option<usize>,
+    /// Capture time to write (RFC 3339; default: now), for reproducible files.
+    #[arg(long)]
+    captured_at: Option<String>,
+    // reader options: last, under their own help heading
+    #[command(flatten)]
+    reader: ReaderFlags,
+}
+
+fn parse_margin(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
+        _ => Err(format!("margin must be a number in (0, 1] (got {s:?})")),
+    }
+}
+
+fn parse_kind(s: &str) -> std::result::Result<FeatureKind, String> {
+    s.parse()
+        .map_err(|e: wifi_sensing_introspect::Error| e.to_string())
+}
+
+/// `wifi-sensing signature ...`.
+pub(crate) fn main(args: SignatureArgs, log: &Log) -> Result<()> {
+    match args.command {
+        SignatureCommand::Capture(a) => capture_main(a, log),
+    }
+}
+
+fn capture_main(a: CaptureArgs, log: &Log) -> Result<()> {
+    let opened = open_input(&a.input, &a.reader, a.format, None, log)?;
+    let input_name = file_name(&opened.description);
+    let mut backgrounds = Vec::new();
+    for b in &a.background {
+        backgrounds.push(open_input(b, &a.reader, None, None, log)?.capture);
+    }
+    let spec = CaptureSpec {
+        id: a.id.clone().unwrap_or_else(|| a.label.clone()),
+        label: a.label.clone(),
+        captured_at: a.captured_at.clone().unwrap_or_else(now_rfc3339),
+        start_s: a.start.as_secs_f64(),
+        duration_s: a.duration.as_secs_f64(),
+        node_id: a.node,
+        features: FeatureConfig {
+            kind: a.feature_kind,
+            ..FeatureConfig::default()
+        },
+        window: a.window,
+        rule: ThresholdRule {
+            margin: a.margin,
+            min_prefix: a.min_prefix as usize,
+        },
+        input_name: Some(input_name),
+        input_background: !a.no_input_background,
+    };
+    let sig = capture(opened.capture, backgrounds, &spec)?;
+    // the same output policy as every command (`output::create_file`)
+    let mut w = crate::output::create_file(std::path::Path::new(&a.output), log)?;
+    std::io::Write::write_all(&mut w, (sig.to_json_pretty() + "\n").as_bytes())
+        .and_then(|()| std::io::Write::flush(&mut w))
+        .with_context(|| format!("writing {}", a.output))?;
+    let bg = sig
+        .provenance
+        .as_ref()
+        .and_then(|p| p.background_frames)
+        .unwrap_or(0);
+    log.info(format_args!(
+        "signature {:?} ({}): {} frames x {} values, promotion threshold {:.4}, thresholds from {bg} background frames -> {}",
+        sig.id,
+        sig.label,
+        sig.length,
+        sig.dim(),
+        sig.promotion_threshold,
+        a.output
+    ));
+    Ok(())
+}
+
+/// The last path component (provenance must not carry this machine's directories).
+fn file_name(p: &str) -> String {
+    std::path::Path::new(p)
+        .file_name()
+        .map_or_else(|| p.to_string(), |f| f.to_string_lossy().into_owned())
+}
+
+/// The current UTC time as RFC 3339 (`2026-12-05T15:00:00Z`).
+fn now_rfc3339() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_is_well_formed() {
+        let s = super::now_rfc3339();
+        assert_eq!(s.len(), 20, "{s}");
+        assert!(s.starts_with("20") && s.ends_with('Z'), "{s}");
+    }
+}

@@ -1,0 +1,201 @@
+//! `run --introspect` and `signature capture`: snapshots validate against
+//! `docs/schema/introspection-v1.json`, `--introspect-every` thins them, bad signature
+//! directories and flag values fail clearly.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wifi-sensing"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> Vec<u8> {
+    let out = bin(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn signatures() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/signatures")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ws-introspect-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn simulate(dir: &Path, scenario: &str, secs: &str, seed: &str) -> String {
+    let f = dir.join(format!("{}.csirec", scenario.replace(':', "_")));
+    let f = f.to_string_lossy().into_owned();
+    ok(&[
+        "-q",
+        "simulate",
+        "--scenario",
+        scenario,
+        "--duration",
+        secs,
+        "--seed",
+        seed,
+        "-o",
+        &f,
+    ]);
+    f
+}
+
+#[test]
+fn snapshots_validate_and_every_thins_them() {
+    let dir = tmp("snap");
+    let input = simulate(&dir, "gesture:wave", "6s", "5");
+    let sigs = signatures();
+    let lines = common::parse_lines(&ok(&[
+        "run",
+        "-q",
+        "--no-frames",
+        "--introspect",
+        &sigs,
+        &input,
+    ]));
+    assert!(lines.len() > 250, "{} lines", lines.len());
+    common::assert_valid("introspection-v1.json", &lines);
+    // One snapshot per frame, counting up; every fixture signature listed (top 3 of 3).
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["data"]["frame_count"], (i + 1) as u64);
+        assert_eq!(l["data"]["top_k_similarity"].as_array().unwrap().len(), 3);
+    }
+    let thin = common::parse_lines(&ok(&[
+        "run",
+        "-q",
+        "--no-frames",
+        "--introspect",
+        &sigs,
+        "--introspect-every",
+        "5",
+        &input,
+    ]));
+    assert_eq!(thin.len(), lines.len() / 5);
+    assert_eq!(thin[0]["data"]["frame_count"], 5);
+    assert_eq!(thin[0], lines[4]);
+    // The validator can fail.
+    let v = common::validator("introspection-v1.json");
+    let mut bad = lines[0].clone();
+    bad["data"]["regime"] = "wobbly".into();
+    assert!(!common::errors(&v, &bad).is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_signature_dirs_and_flags_fail_clearly() {
+    let dir = tmp("bad");
+    let input = simulate(&dir, "walk", "1s", "6");
+    let sigs = dir.join("sigs");
+    std::fs::create_dir_all(&sigs).unwrap();
+    let good = std::fs::read_to_string(Path::new(&signatures()).join("wave.json")).unwrap();
+    std::fs::write(
+        sigs.join("broken.json"),
+        good.replacen("\"length\": 63", "\"length\": 7", 1),
+    )
+    .unwrap();
+    let s = sigs.to_string_lossy().into_owned();
+    let out = bin(&["run", "-q", "--no-frames", "--introspect", &s, &input]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broken.json") && err.contains("vectors"),
+        "{err}"
+    );
+    let out = bin(&[
+        "run",
+        "-q",
+        "--introspect",
+        &signatures(),
+        "--introspect-every",
+        "0",
+        &input,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = bin(&["run", "-q", "--introspect-every", "3", &input]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--introspect-every needs --introspect"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn capture_writes_a_signature_that_loads_and_refuses_an_empty_cut() {
+    let dir = tmp("cap");
+    let input = simulate(&dir, "gesture:push", "8s", "7");
+    let bg = simulate(&dir, "walk", "8s", "8");
+    let out = dir.join("push.json").to_string_lossy().into_owned();
+    ok(&[
+        "-q",
+        "signature",
+        "capture",
+        &input,
+        "--label",
+        "push",
+        "--start",
+        "4s",
+        "--duration",
+        "1s",
+        "--no-input-background",
+        "--background",
+        &bg,
+        "-o",
+        &out,
+    ]);
+    let sig = wifi_sensing_introspect::signature::Signature::load(&out).unwrap();
+    assert_eq!(sig.label, "push");
+    assert!((45..=50).contains(&sig.length), "{}", sig.length);
+    assert_eq!(sig.dim(), 52);
+    assert!(sig.promotion_threshold > 0.0 && sig.promotion_threshold <= 1.0);
+    let p = sig.provenance.unwrap();
+    assert_eq!(p.input.as_deref(), Some("gesture_push.csirec"));
+    assert!(p.background_frames.unwrap() > 300);
+    let o = bin(&[
+        "signature",
+        "capture",
+        &input,
+        "--label",
+        "push",
+        "--start",
+        "30s",
+        "--duration",
+        "1s",
+        "-o",
+        &out,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("holds 0 usable frames"));
+    let o = bin(&[
+        "signature",
+        "capture",
+        &input,
+        "--label",
+        "x",
+        "--start",
+        "1s",
+        "--duration",
+        "1s",
+        "--margin",
+        "2",
+        "-o",
+        &out,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

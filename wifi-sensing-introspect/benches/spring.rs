@@ -1,0 +1,144 @@
+//! Per-frame cost of streaming matching: 52-dimensional features against 10 signatures of 64
+//! frames (the budget: p99 under 10 µs per frame for all ten).
+//!
+//! Criterion measures the mean; the percentiles come from timing 200 000 single frames after
+//! the Criterion run (printed as `spring p50/p99/max`).
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use wifi_sensing_introspect::dtw::SpringMatcher;
+
+const DIM: usize = 52;
+const LEN: usize = 64;
+const SIGS: usize = 10;
+
+/// A small deterministic generator (xorshift), values in [-1, 1).
+struct Gen(u64);
+impl Gen {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    }
+}
+
+fn setup() -> (Vec<SpringMatcher<f32>>, Vec<Vec<f32>>) {
+    let mut g = Gen(0x9e37_79b9_7f4a_7c15);
+    let matchers = (0..SIGS)
+        .map(|_| {
+            let q: Vec<f64> = (0..LEN * DIM).map(|_| g.next()).collect();
+            let mut m = SpringMatcher::<f32>::new(&q, DIM).unwrap();
+            let thr: Vec<Option<f64>> = (0..LEN).map(|_| Some(0.9)).collect();
+            m.set_thresholds(&thr, 2).unwrap();
+            m
+        })
+        .collect();
+    let frames = (0..4096)
+        .map(|_| (0..DIM).map(|_| g.next() as f32).collect())
+        .collect();
+    (matchers, frames)
+}
+
+fn bench(c: &mut Criterion) {
+    let (mut ms, frames) = setup();
+    let mut i = 0;
+    c.bench_function(
+        "spring 10 signatures x 64 frames x 52 dims, one frame",
+        |b| {
+            b.iter(|| {
+                let x = &frames[i % frames.len()];
+                i += 1;
+                for m in ms.iter_mut() {
+                    black_box(m.push(black_box(x)).unwrap());
+                }
+            })
+        },
+    );
+    // Percentiles of single-frame latency.
+    let mut t = Vec::with_capacity(200_000);
+    for k in 0..200_000 {
+        let x = &frames[k % frames.len()];
+        let s = Instant::now();
+        for m in ms.iter_mut() {
+            black_box(m.push(black_box(x)).unwrap());
+        }
+        t.push(s.elapsed().as_nanos() as u64);
+    }
+    let p = percentiles(t);
+    eprintln!(
+        "spring per-frame update (10 x 64 x 52): p50 {:.2} us, p99 {:.2} us, p99.9 {:.2} us, max {:.2} us",
+        p(0.5),
+        p(0.99),
+        p(0.999),
+        p(1.0)
+    );
+}
+
+fn percentiles(mut t: Vec<u64>) -> impl Fn(f64) -> f64 {
+    t.sort_unstable();
+    move |q: f64| t[((t.len() - 1) as f64 * q) as usize] as f64 / 1000.0
+}
+
+/// The whole analyser per frame: features from an ESP32 frame, the same 10 signatures, the
+/// dynamics tracker and the snapshot (with its top-3 list).
+fn whole_analyser(c: &mut Criterion) {
+    use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
+    use wifi_sensing_introspect::signature::{Signature, SignatureLibrary};
+    use wifi_sensing_introspect::snapshot::{IntrospectionAnalyser, IntrospectionConfig};
+    let mut g = Gen(0x1234_5678_9abc_def1);
+    let sigs = (0..SIGS)
+        .map(|k| Signature {
+            id: format!("s{k}"),
+            label: format!("l{k}"),
+            captured_at: "2026-12-05T15:00:00Z".into(),
+            feature_kind: Default::default(),
+            length: LEN,
+            dtw: Default::default(),
+            vectors: (0..LEN)
+                .map(|_| (0..DIM).map(|_| 0.05 * g.next()).collect())
+                .collect(),
+            promotion_threshold: 0.9,
+            prefix_thresholds: None,
+            min_prefix: None,
+            provenance: None,
+        })
+        .collect();
+    let lib = SignatureLibrary::from_signatures(sigs, Vec::new()).unwrap();
+    let mut a = IntrospectionAnalyser::new(IntrospectionConfig::default(), lib).unwrap();
+    let scenario = Scenario::preset("walk", 60.0).unwrap();
+    let frames: Vec<_> = Simulator::new(scenario, DeviceProfile::esp32(), 3)
+        .unwrap()
+        .map(|(f, _)| f)
+        .collect();
+    let mut i = 0;
+    c.bench_function(
+        "introspection analyser, 10 signatures x 64 x 52 + dynamics, one frame",
+        |b| {
+            b.iter(|| {
+                let f = &frames[i % frames.len()];
+                i += 1;
+                black_box(a.push(black_box(f)).unwrap());
+            })
+        },
+    );
+    let mut t = Vec::with_capacity(frames.len() * 20);
+    for k in 0..frames.len() * 20 {
+        let f = &frames[k % frames.len()];
+        let s = Instant::now();
+        black_box(a.push(black_box(f)).unwrap());
+        t.push(s.elapsed().as_nanos() as u64);
+    }
+    let p = percentiles(t);
+    eprintln!(
+        "introspection analyser per frame (features + 10 x 64 x 52 SPRING + dynamics + snapshot): p50 {:.2} us, p99 {:.2} us, max {:.2} us",
+        p(0.5),
+        p(0.99),
+        p(1.0)
+    );
+}
+
+criterion_group!(benches, bench, whole_analyser);
+criterion_main!(benches);

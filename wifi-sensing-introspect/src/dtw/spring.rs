@@ -1,0 +1,447 @@
+//! Streaming subsequence DTW: SPRING (Sakurai, Faloutsos and Yamamuro, "Stream monitoring under
+//! the time warping distance", ICDE 2007).
+//!
+//! A [`SpringMatcher`] holds one query (a signature of `len` frames of `dim` values) and, for
+//! each query position `i`, the cost of the best warping path that matches `query[0..=i]` to a
+//! stretch of the stream *ending at the current frame*, starting anywhere (SPRING's
+//! "star-padding": row −1 costs 0 at every time). With `c(i, t)` the squared Euclidean distance
+//! between query frame `i` and stream frame `t`:
+//!
+//! ```text
+//! acc(−1, t) = 0
+//! acc(i, t)  = c(i, t) + min(acc(i−1, t−1), acc(i−1, t), acc(i, t−1))
+//! ```
+//!
+//! Each frame costs `O(len · dim)` time and no allocation, and memory is `O(len)`: one column of
+//! costs and one of start frames. `acc(len−1, t)` is the best whole-query match ending at `t`
+//! (tslearn's `subsequence_cost_matrix` last row); `acc(k−1, t)` for `k < len` is the best match
+//! of the first `k` query frames ending now, which is what lets a match be reported before the
+//! whole signature has been seen.
+//!
+//! # Scores and thresholds
+//!
+//! A prefix of `k` frames is scored `1 / (1 + acc(k−1, t) / (k · dim · σ²))`: 1 for a perfect
+//! match, falling with the mean squared difference per frame and per dimension relative to a
+//! scale `σ²` (for signatures, the mean squared value of the signature's own features, so the
+//! score does not depend on the feature units). Each prefix length has
+//! its own promotion threshold (short prefixes match noise more easily than long ones), given
+//! as a score; a frame is *above threshold* when any prefix of at least `min_prefix` frames
+//! scores at or above its threshold. How the thresholds are derived from data, and what
+//! false-alarm rate that gives, is in [`crate::signature`].
+//!
+//! Unlike SPRING's full algorithm this matcher does not hold back a match until it can no
+//! longer improve (that would delay the report by up to a signature length, defeating early
+//! detection); it reports the best match ending at every frame.
+
+use crate::error::{Error, Result};
+
+/// Floating-point types the matcher runs in (`f32` for speed, `f64` for parity tests).
+pub trait Real:
+    Copy
+    + PartialOrd
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+{
+    /// Positive infinity.
+    const INF: Self;
+    /// Zero.
+    const ZERO: Self;
+    /// Conversion from `f64` (rounding).
+    fn from_f64(v: f64) -> Self;
+    /// Conversion to `f64`.
+    fn to_f64(self) -> f64;
+    /// `true` when finite.
+    fn finite(self) -> bool;
+}
+
+impl Real for f32 {
+    const INF: Self = f32::INFINITY;
+    const ZERO: Self = 0.0;
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    fn finite(self) -> bool {
+        self.is_finite()
+    }
+}
+
+impl Real for f64 {
+    const INF: Self = f64::INFINITY;
+    const ZERO: Self = 0.0;
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn finite(self) -> bool {
+        self.is_finite()
+    }
+}
+
+/// Squared Euclidean distance with eight independent accumulators (vectorises on stable Rust).
+#[inline(always)]
+pub(crate) fn sq_dist<T: Real>(a: &[T], b: &[T]) -> T {
+    let mut acc = [T::ZERO; 8];
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        let (x, y): (&[T; 8], &[T; 8]) = match (x.try_into(), y.try_into()) {
+            (Ok(x), Ok(y)) => (x, y),
+            _ => continue, // unreachable: chunks_exact(8) yields 8 values
+        };
+        for k in 0..8 {
+            let d = x[k] - y[k];
+            acc[k] = acc[k] + d * d;
+        }
+    }
+    let mut s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (x, y) in ra.iter().zip(rb) {
+        let d = *x - *y;
+        s = s + d * d;
+    }
+    s
+}
+
+/// Squared Euclidean distance of `x` to every query frame into `out`, from the query stored
+/// dimension-major (`query_t[j * len + i]` is value `j` of frame `i`): the inner loop runs over
+/// contiguous query frames with `x[j]` fixed, which the compiler vectorises without a
+/// horizontal reduction, and every `out[i]` sums its dimensions in order.
+#[inline]
+fn row_costs<T: Real>(query_t: &[T], x: &[T], out: &mut [T]) {
+    let len = out.len();
+    out.fill(T::ZERO);
+    for (col, &xv) in query_t.chunks_exact(len).zip(x) {
+        for (o, &q) in out.iter_mut().zip(col) {
+            let d = q - xv;
+            *o = *o + d * d;
+        }
+    }
+}
+
+/// What a [`SpringMatcher`] reports after a frame.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SpringState {
+    /// Index of the frame just pushed (0-based, since creation or reset).
+    pub frame: u64,
+    /// Cost of the best match of the whole query ending at this frame (`inf` before any).
+    pub full_cost: f64,
+    /// Stream frame where that match starts.
+    pub full_start: u64,
+    /// Score of the reported prefix (see the module docs), in `[0, 1]`.
+    pub score: f64,
+    /// Query frames in the reported prefix (`len` for a whole match; 0 before any frame).
+    pub matched_frames: usize,
+    /// Stream frame where the reported prefix match starts.
+    pub start: u64,
+    /// `true` when some prefix of at least `min_prefix` frames scores at or above its threshold.
+    pub above_threshold: bool,
+}
+
+impl SpringState {
+    fn empty() -> Self {
+        SpringState {
+            frame: 0,
+            full_cost: f64::INFINITY,
+            full_start: 0,
+            score: 0.0,
+            matched_frames: 0,
+            start: 0,
+            above_threshold: false,
+        }
+    }
+}
+
+/// Streaming subsequence matcher for one query (see the module docs).
+///
+/// ```
+/// use wifi_sensing_introspect::dtw::SpringMatcher;
+/// // A 1-D query [1, 2, 3]; the stream holds it (time-warped) between frames 2 and 5.
+/// let mut m = SpringMatcher::<f64>::new(&[1.0, 2.0, 3.0], 1)?;
+/// let mut last = None;
+/// for x in [0.0, 0.0, 1.0, 2.0, 2.0, 3.0, 0.0] {
+///     last = Some(*m.push(&[x])?);
+///     if x == 3.0 { break; }
+/// }
+/// let s = last.unwrap();
+/// assert_eq!((s.full_cost, s.full_start, s.frame), (0.0, 2, 5));
+/// # Ok::<(), wifi_sensing_introspect::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct SpringMatcher<T: Real = f32> {
+    dim: usize,
+    len: usize,
+    /// The query dimension-major: `query_t[j * len + i]` is value `j` of frame `i`.
+    query_t: Vec<T>,
+    acc: Vec<T>,
+    start: Vec<u64>,
+    /// Local costs of the current frame against every query frame (scratch).
+    cost: Vec<T>,
+    /// Cost threshold per prefix length `k` (index `k − 1`), `inf` to disable.
+    thr_cost: Vec<T>,
+    /// `k · dim` per prefix, for scores.
+    norm: Vec<f64>,
+    /// `1 / norm` per prefix, in the matcher's type.
+    inv_norm: Vec<T>,
+    min_prefix: usize,
+    t: u64,
+    state: SpringState,
+}
+
+impl<T: Real> SpringMatcher<T> {
+    /// A matcher for `query` (`len · dim` values, row-major), with no thresholds (never above
+    /// threshold until [`set_thresholds`](Self::set_thresholds)).
+    pub fn new(query: &[f64], dim: usize) -> Result<Self> {
+        let s = super::Series::new(query, dim)?;
+        let len = s.len();
+        Ok(SpringMatcher {
+            dim,
+            len,
+            query_t: (0..len * dim)
+                .map(|p| T::from_f64(query[(p % len) * dim + p / len]))
+                .collect(),
+            acc: vec![T::INF; len],
+            start: vec![0; len],
+            cost: vec![T::ZERO; len],
+            thr_cost: vec![T::INF; len],
+            norm: (1..=len).map(|k| (k * dim) as f64).collect(),
+            inv_norm: (1..=len)
+                .map(|k| T::from_f64(1.0 / (k * dim) as f64))
+                .collect(),
+            min_prefix: len,
+            t: 0,
+            state: SpringState::empty(),
+        })
+    }
+
+    /// Sets the score scale `σ²` (mean squared feature value per dimension the costs are
+    /// compared with: score `= 1 / (1 + cost / (k · dim · σ²))`); default 1. Resets the
+    /// thresholds, so call it before [`set_thresholds`](Self::set_thresholds).
+    pub fn set_scale(&mut self, scale: f64) -> Result<()> {
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(Error::config(
+                "scale",
+                format!("must be finite and > 0 (got {scale})"),
+            ));
+        }
+        for (k, (n, i)) in self.norm.iter_mut().zip(&mut self.inv_norm).enumerate() {
+            *n = ((k + 1) * self.dim) as f64 * scale;
+            *i = T::from_f64(1.0 / *n);
+        }
+        self.thr_cost.fill(T::INF);
+        self.min_prefix = self.len;
+        Ok(())
+    }
+
+    /// Sets the promotion threshold (a score in `(0, 1]`) of every prefix length (index
+    /// `k − 1`; `None` or a value above 1 disables that length) and the shortest prefix that may
+    /// fire.
+    pub fn set_thresholds(&mut self, scores: &[Option<f64>], min_prefix: usize) -> Result<()> {
+        if scores.len() != self.len {
+            return Err(Error::config(
+                "prefix_thresholds",
+                format!("{} values for a {}-frame query", scores.len(), self.len),
+            ));
+        }
+        if min_prefix == 0 || min_prefix > self.len {
+            return Err(Error::config(
+                "min_prefix",
+                format!("must be in 1..={} (got {min_prefix})", self.len),
+            ));
+        }
+        for (k, s) in scores.iter().enumerate() {
+            self.thr_cost[k] = match *s {
+                Some(s) if s > 0.0 && s <= 1.0 => {
+                    // score >= s  <=>  cost <= k·dim·(1/s − 1)
+                    T::from_f64(self.norm[k] * (1.0 / s - 1.0))
+                }
+                Some(s) if s.is_nan() || s <= 0.0 => {
+                    return Err(Error::config(
+                        format!("prefix_thresholds[{k}]"),
+                        format!("a score threshold must be in (0, 1] (got {s})"),
+                    ))
+                }
+                _ => T::INF,
+            };
+        }
+        self.min_prefix = min_prefix;
+        Ok(())
+    }
+
+    /// Query length in frames.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always `false` (an empty query is refused).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Values per frame.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The latest state.
+    pub fn state(&self) -> &SpringState {
+        &self.state
+    }
+
+    /// `acc(i, t)` for every query position `i` at the latest frame.
+    pub fn prefix_costs(&self) -> &[T] {
+        &self.acc
+    }
+
+    /// Forgets the stream.
+    pub fn reset(&mut self) {
+        self.acc.fill(T::INF);
+        self.start.fill(0);
+        self.t = 0;
+        self.state = SpringState::empty();
+    }
+
+    /// Score of a cost for a prefix of `k` frames.
+    fn score(&self, cost: T, k: usize) -> f64 {
+        1.0 / (1.0 + cost.to_f64() / self.norm[k - 1])
+    }
+
+    /// Pushes one stream frame (`dim` values). Refuses a wrong length or a non-finite value
+    /// (the state is then unchanged).
+    pub fn push(&mut self, x: &[T]) -> Result<&SpringState> {
+        if x.len() != self.dim {
+            return Err(Error::InvalidInput(format!(
+                "frame of {} values for a {}-dimensional query",
+                x.len(),
+                self.dim
+            )));
+        }
+        if !x.iter().all(|v| v.finite()) {
+            return Err(Error::InvalidInput("non-finite feature value".into()));
+        }
+        self.update(x);
+        Ok(&self.state)
+    }
+
+    /// The update itself, for callers that validated `x` already.
+    #[inline]
+    pub(crate) fn update(&mut self, x: &[T]) {
+        let t = self.t;
+        // acc(i−1, t−1) and its start, before being overwritten; row −1 is 0 with start t.
+        let mut diag = T::ZERO;
+        let mut diag_s = t;
+        let mut up = T::ZERO;
+        let mut up_s = t;
+        let mut fired_k = 0usize;
+        // Best score among prefixes of at least min_prefix frames: lowest cost / norm (ties go
+        // to the longer prefix).
+        let mut best_ratio = T::INF;
+        let mut best_k = self.len;
+        let from = self.min_prefix - 1;
+        row_costs(&self.query_t, x, &mut self.cost);
+        for i in 0..self.len {
+            let c = self.cost[i];
+            let left = self.acc[i];
+            let left_s = self.start[i];
+            let (mut best, mut best_s) = (diag, diag_s);
+            if up < best {
+                best = up;
+                best_s = up_s;
+            }
+            if left < best {
+                best = left;
+                best_s = left_s;
+            }
+            let v = c + best;
+            self.acc[i] = v;
+            self.start[i] = best_s;
+            if v <= self.thr_cost[i] {
+                fired_k = i + 1;
+            }
+            let r = v * self.inv_norm[i];
+            if i >= from && r <= best_ratio {
+                best_ratio = r;
+                best_k = i + 1;
+            }
+            diag = left;
+            diag_s = left_s;
+            up = v;
+            up_s = best_s;
+        }
+        let len = self.len;
+        // Report the longest firing prefix, else the best-scoring prefix of at least
+        // min_prefix frames.
+        let (k, above) = if fired_k >= self.min_prefix {
+            (fired_k, true)
+        } else {
+            (best_k, false)
+        };
+        self.state = SpringState {
+            frame: t,
+            full_cost: self.acc[len - 1].to_f64(),
+            full_start: self.start[len - 1],
+            score: self.score(self.acc[k - 1], k),
+            matched_frames: k,
+            start: self.start[k - 1],
+            above_threshold: above,
+        };
+        self.t = t + 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dtw::{Dtw, DtwOptions, Series};
+
+    proptest::proptest! {
+        /// At every frame, the streaming whole-query cost equals batch subsequence DTW (free
+        /// start and end in the stream) over the stream so far, ending at that frame.
+        #[test]
+        fn streaming_equals_batch_subsequence(
+            q in proptest::collection::vec(-3.0f64..3.0, 2..12),
+            s in proptest::collection::vec(-3.0f64..3.0, 1..40),
+        ) {
+            let mut m = SpringMatcher::<f64>::new(&q, 1).unwrap();
+            let mut best = f64::INFINITY;
+            let opts = DtwOptions { open_begin: true, open_end: true, ..DtwOptions::default() };
+            let mut dtw = Dtw::new(opts).unwrap();
+            for (t, x) in s.iter().enumerate() {
+                let st = *m.push(&[*x]).unwrap();
+                best = best.min(st.full_cost);
+                let batch = dtw
+                    .distance(Series::one_d(&q).unwrap(), Series::one_d(&s[..=t]).unwrap())
+                    .unwrap();
+                proptest::prop_assert!((batch.distance - best).abs() <= 1e-9 * best.max(1.0));
+                proptest::prop_assert!(st.score >= 0.0 && st.score <= 1.0);
+            }
+        }
+    }
+
+    #[test]
+    fn bad_frames_and_thresholds_are_refused() {
+        let mut m = SpringMatcher::<f32>::new(&[0.0, 1.0, 2.0, 3.0], 2).unwrap();
+        assert!(m.push(&[0.0]).is_err());
+        assert!(m.push(&[0.0, f32::NAN]).is_err());
+        assert_eq!(m.state().frame, 0);
+        assert!(m.set_thresholds(&[Some(0.5)], 1).is_err());
+        assert!(m.set_thresholds(&[Some(0.5), Some(f64::NAN)], 1).is_err());
+        assert!(m.set_thresholds(&[Some(0.5), Some(0.5)], 3).is_err());
+        assert!(m.set_scale(0.0).is_err());
+        m.set_thresholds(&[None, Some(0.9)], 2).unwrap();
+        assert!(!m.push(&[5.0, 5.0]).unwrap().above_threshold);
+        m.push(&[0.0, 1.0]).unwrap();
+        assert!(m.push(&[2.0, 3.0]).unwrap().above_threshold);
+        assert!(SpringMatcher::<f32>::new(&[], 1).is_err());
+    }
+}

@@ -1,0 +1,426 @@
+//! Per-frame feature vectors for shape matching, and a scalar summary for the dynamics path.
+//!
+//! Features are computed from the frame's CSI with plain code (no DSP stage needed). Each
+//! definition is a named, versioned [`FeatureKind`]; a signature records the kind and the
+//! dimension it was captured with, and the matcher refuses a signature whose kind or dimension
+//! differs from the stream's.
+//!
+//! # Definitions
+//!
+//! For the chosen receive and transmit chain, with `a_k = |H[rx][tx][c_k]|` over the selected
+//! columns `c_1..c_D` and `ā` their mean:
+//!
+//! * **`amp_norm_v1`**: `x_k = a_k / ā`, the amplitude profile across subcarriers with the frame's
+//!   gain divided out (AGC steps and transmit-power changes cancel). Says *where* things are.
+//! * **`amp_baseline_v1`** (the default): `x_k = (a_k / ā) / b_k − 1`, the relative change of that
+//!   profile against a running baseline `b_k`, an exponential mean of `a_k / ā` with a time
+//!   constant of `baseline_tau_frames` frames, initialised on the first frame and updated after
+//!   each frame. A still room gives values near 0 whatever its layout; motion gives structured
+//!   departures. Says *what is moving*.
+//! * **`amp_dev_sorted_v1`**: the absolute values of `amp_baseline_v1` sorted in decreasing
+//!   order: how much the profile moves and how the change spreads over subcarriers, whatever
+//!   subcarriers it falls on (the per-subcarrier pattern of a motion depends on the phases of
+//!   the body's reflections, which differ between people and sessions; this does not).
+//!
+//! A frame whose selected amplitudes are all zero (or not finite) has no features: the
+//! extractor returns an error for it, and the analyser counts it as skipped.
+//!
+//! The scalar summary for the dynamics path is `ā`, the mean amplitude of the selected columns
+//! in the frame's own units (the regime classifier is scale-invariant).
+//!
+//! # Column selection
+//!
+//! [`SubcarrierSelection::Active`] keeps the columns whose subcarrier index carries signal, from
+//! the frame's `subcarriers` (when known): `1 ≤ |k| ≤ 26` for 64 columns (HT20, as ESP32 reports
+//! it: 52 columns), `2 ≤ |k| ≤ 58` for 128 (HT40), `2 ≤ |k| ≤ 122` for 256 (VHT80), `k ≠ 0`
+//! otherwise; every column when the indices are unknown. The choice is fixed by the first frame
+//! of the stream; a later frame with a different column count is refused.
+//!
+//! PCA reduction is not implemented here yet (it belongs with the DSP crate's PCA).
+
+use serde::{Deserialize, Serialize};
+use wifi_sensing_core::CsiFrame;
+
+use crate::error::{Error, Result};
+
+/// A named, versioned feature definition (see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FeatureKind {
+    /// Gain-normalised amplitude profile.
+    #[serde(rename = "amp_norm_v1")]
+    AmpNormV1,
+    /// Relative change of the gain-normalised profile against a running baseline.
+    #[default]
+    #[serde(rename = "amp_baseline_v1")]
+    AmpBaselineV1,
+    /// The absolute values of `amp_baseline_v1`, sorted in decreasing order.
+    #[serde(rename = "amp_dev_sorted_v1")]
+    AmpDevSortedV1,
+}
+
+impl FeatureKind {
+    /// Every kind this build knows.
+    pub const ALL: [FeatureKind; 3] = [
+        FeatureKind::AmpNormV1,
+        FeatureKind::AmpBaselineV1,
+        FeatureKind::AmpDevSortedV1,
+    ];
+
+    /// The kind's name in files and specs.
+    pub fn name(self) -> &'static str {
+        match self {
+            FeatureKind::AmpNormV1 => "amp_norm_v1",
+            FeatureKind::AmpBaselineV1 => "amp_baseline_v1",
+            FeatureKind::AmpDevSortedV1 => "amp_dev_sorted_v1",
+        }
+    }
+}
+
+impl std::fmt::Display for FeatureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for FeatureKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        FeatureKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                Error::config(
+                    "feature_kind",
+                    format!(
+                        "unknown feature kind {s:?} (known: {})",
+                        FeatureKind::ALL.map(|k| k.name()).join(", ")
+                    ),
+                )
+            })
+    }
+}
+
+/// Which CSI columns make the feature vector.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubcarrierSelection {
+    /// The columns that carry signal (see the module docs).
+    #[default]
+    Active,
+    /// These column positions (0-based, in the frame's column order).
+    Columns(Vec<usize>),
+}
+
+/// Settings of a [`FeatureExtractor`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeatureConfig {
+    /// Feature definition.
+    pub kind: FeatureKind,
+    /// Columns used.
+    pub subcarriers: SubcarrierSelection,
+    /// Receive chain (0-based).
+    pub rx: usize,
+    /// Transmit chain (0-based).
+    pub tx: usize,
+    /// Time constant of the running baseline of `amp_baseline_v1`, in frames (≥ 1).
+    pub baseline_tau_frames: f64,
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        FeatureConfig {
+            kind: FeatureKind::default(),
+            subcarriers: SubcarrierSelection::default(),
+            rx: 0,
+            tx: 0,
+            baseline_tau_frames: 32.0,
+        }
+    }
+}
+
+/// Most columns a feature vector may have (bounds memory whatever the input says).
+pub const MAX_DIM: usize = 4096;
+
+impl FeatureConfig {
+    /// Checks every value.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.baseline_tau_frames >= 1.0 && self.baseline_tau_frames <= 1e9) {
+            return Err(Error::config(
+                "baseline_tau_frames",
+                format!(
+                    "must be in [1, 1e9] frames (got {})",
+                    self.baseline_tau_frames
+                ),
+            ));
+        }
+        if let SubcarrierSelection::Columns(c) = &self.subcarriers {
+            if c.is_empty() || c.len() > MAX_DIM {
+                return Err(Error::config(
+                    "subcarriers",
+                    format!("needs 1..={MAX_DIM} columns (got {})", c.len()),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Turns frames into feature vectors (one extractor per node: it holds the baseline).
+///
+/// ```
+/// use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
+/// use wifi_sensing_introspect::features::{FeatureConfig, FeatureExtractor};
+/// let mut sim = Simulator::new(Scenario::preset("walk", 1.0)?, DeviceProfile::esp32(), 1)?;
+/// let mut fx = FeatureExtractor::new(FeatureConfig::default())?;
+/// let (frame, _) = sim.next().unwrap();
+/// let x = fx.extract(&frame)?;
+/// assert_eq!(x.len(), 52); // the 52 active subcarriers of an ESP32 HT20 frame
+/// assert!(fx.scalar() > 0.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct FeatureExtractor {
+    cfg: FeatureConfig,
+    columns: Option<Vec<usize>>,
+    n_columns: usize,
+    out: Vec<f32>,
+    baseline: Vec<f64>,
+    scalar: f64,
+    frames: u64,
+}
+
+/// The active columns of a frame (see the module docs).
+pub fn active_columns(frame: &CsiFrame) -> Vec<usize> {
+    let n = frame.n_subcarriers();
+    match &frame.subcarriers {
+        Some(idx) if idx.len() == n => {
+            let keep = |k: i16| {
+                let a = k.unsigned_abs();
+                match n {
+                    64 => (1..=26).contains(&a),
+                    128 => (2..=58).contains(&a),
+                    256 => (2..=122).contains(&a),
+                    _ => a != 0,
+                }
+            };
+            (0..n).filter(|&c| keep(idx[c])).collect()
+        }
+        _ => (0..n).collect(),
+    }
+}
+
+impl FeatureExtractor {
+    /// An extractor with these settings (validated).
+    pub fn new(cfg: FeatureConfig) -> Result<Self> {
+        cfg.validate()?;
+        Ok(FeatureExtractor {
+            cfg,
+            columns: None,
+            n_columns: 0,
+            out: Vec::new(),
+            baseline: Vec::new(),
+            scalar: 0.0,
+            frames: 0,
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &FeatureConfig {
+        &self.cfg
+    }
+
+    /// The feature dimension, once the first frame fixed it.
+    pub fn dim(&self) -> Option<usize> {
+        self.columns.as_ref().map(Vec::len)
+    }
+
+    /// Scalar summary of the last accepted frame (mean amplitude of the selected columns).
+    pub fn scalar(&self) -> f64 {
+        self.scalar
+    }
+
+    /// Frames accepted so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Forgets the baseline and the column choice.
+    pub fn reset(&mut self) {
+        self.columns = None;
+        self.baseline.clear();
+        self.frames = 0;
+        self.scalar = 0.0;
+    }
+
+    /// The feature vector of `frame` (valid until the next call). Refuses a frame without the
+    /// configured chain or columns, a frame whose column count differs from the first one, and
+    /// a frame with no usable amplitude; the state is then unchanged.
+    pub fn extract(&mut self, frame: &CsiFrame) -> Result<&[f32]> {
+        let (n_rx, n_tx, n_sc) = frame.shape();
+        if self.cfg.rx >= n_rx || self.cfg.tx >= n_tx {
+            return Err(Error::InvalidInput(format!(
+                "frame has {n_rx} rx x {n_tx} tx chains; features use rx {} tx {}",
+                self.cfg.rx, self.cfg.tx
+            )));
+        }
+        if self.columns.is_none() {
+            let cols = match &self.cfg.subcarriers {
+                SubcarrierSelection::Active => active_columns(frame),
+                SubcarrierSelection::Columns(c) => c.clone(),
+            };
+            if let Some(&c) = cols.iter().find(|&&c| c >= n_sc) {
+                return Err(Error::InvalidInput(format!(
+                    "column {c} selected but the frame has {n_sc} columns"
+                )));
+            }
+            if cols.is_empty() || cols.len() > MAX_DIM {
+                return Err(Error::InvalidInput(format!(
+                    "{} feature columns (need 1..={MAX_DIM})",
+                    cols.len()
+                )));
+            }
+            self.out = vec![0.0; cols.len()];
+            self.n_columns = n_sc;
+            self.columns = Some(cols);
+        } else if n_sc != self.n_columns {
+            return Err(Error::InvalidInput(format!(
+                "frame has {n_sc} columns, the stream started with {}",
+                self.n_columns
+            )));
+        }
+        let cols = self.columns.as_deref().unwrap_or(&[]);
+        let (rx, tx) = (self.cfg.rx, self.cfg.tx);
+        let mut sum = 0.0f64;
+        for (o, &c) in self.out.iter_mut().zip(cols) {
+            let a = frame.csi[[rx, tx, c]].norm();
+            *o = a;
+            sum += a as f64;
+        }
+        let mean = sum / cols.len() as f64;
+        if !(mean.is_finite() && mean > 0.0) {
+            return Err(Error::InvalidInput(
+                "no usable amplitude in the selected columns".into(),
+            ));
+        }
+        let inv = (1.0 / mean) as f32;
+        for o in self.out.iter_mut() {
+            *o *= inv;
+        }
+        if self.cfg.kind != FeatureKind::AmpNormV1 {
+            if self.baseline.len() != self.out.len() {
+                self.baseline = self.out.iter().map(|&v| v as f64).collect();
+            }
+            let alpha = 1.0 / self.cfg.baseline_tau_frames;
+            for (o, b) in self.out.iter_mut().zip(self.baseline.iter_mut()) {
+                let s = *o as f64;
+                // A column that is zero in the baseline (a dead subcarrier) contributes 0.
+                *o = if *b > 1e-9 {
+                    (s / *b - 1.0) as f32
+                } else {
+                    0.0
+                };
+                *b += alpha * (s - *b);
+            }
+            if self.cfg.kind == FeatureKind::AmpDevSortedV1 {
+                for o in self.out.iter_mut() {
+                    *o = o.abs();
+                }
+                self.out.sort_unstable_by(|a, b| b.total_cmp(a));
+            }
+        }
+        self.scalar = mean;
+        self.frames += 1;
+        Ok(&self.out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
+
+    #[test]
+    fn kinds_parse_and_refuse_unknown() {
+        for k in FeatureKind::ALL {
+            assert_eq!(k.name().parse::<FeatureKind>().unwrap(), k);
+        }
+        let e = "amp_v9".parse::<FeatureKind>().unwrap_err().to_string();
+        assert!(e.contains("amp_v9") && e.contains("amp_norm_v1"), "{e}");
+    }
+
+    #[test]
+    fn gain_invariant_and_still_room_is_quiet() {
+        let mut sim = Simulator::new(
+            Scenario::preset("empty", 2.0).unwrap(),
+            DeviceProfile::esp32(),
+            3,
+        )
+        .unwrap();
+        let mut a = FeatureExtractor::new(FeatureConfig {
+            kind: FeatureKind::AmpNormV1,
+            ..FeatureConfig::default()
+        })
+        .unwrap();
+        let mut b = a.clone();
+        let mut base = FeatureExtractor::new(FeatureConfig::default()).unwrap();
+        let mut energy = 0.0f64;
+        let mut n = 0;
+        for (frame, _) in sim.by_ref().take(150) {
+            let mut scaled = frame.clone();
+            scaled.csi.mapv_inplace(|c| c * 3.0);
+            let xa = a.extract(&frame).unwrap().to_vec();
+            let xb = b.extract(&scaled).unwrap();
+            for (p, q) in xa.iter().zip(xb) {
+                assert!((p - q).abs() < 1e-5);
+            }
+            let x = base.extract(&frame).unwrap();
+            energy += x.iter().map(|v| (*v as f64).powi(2)).sum::<f64>();
+            n += x.len();
+        }
+        // An empty room: the profile stays within a few percent of its baseline.
+        assert!(
+            (energy / n as f64).sqrt() < 0.05,
+            "rms {}",
+            (energy / n as f64).sqrt()
+        );
+    }
+
+    #[test]
+    fn bad_frames_are_refused_not_panicking() {
+        let mut fx = FeatureExtractor::new(FeatureConfig::default()).unwrap();
+        let zero = CsiFrame::new(
+            wifi_sensing_core::CaptureFormat::Simulated,
+            wifi_sensing_core::Device::Simulator,
+            ndarray::Array3::zeros((1, 1, 8)),
+        );
+        assert!(fx.extract(&zero).is_err());
+        let mut nan = zero.clone();
+        nan.csi[[0, 0, 1]] = num_complex::Complex32::new(f32::NAN, 0.0);
+        assert!(fx.extract(&nan).is_err());
+        let mut ok = zero.clone();
+        ok.csi.fill(num_complex::Complex32::new(1.0, 0.0));
+        assert_eq!(fx.extract(&ok).unwrap().len(), 8);
+        let wider = CsiFrame::new(
+            wifi_sensing_core::CaptureFormat::Simulated,
+            wifi_sensing_core::Device::Simulator,
+            ndarray::Array3::from_elem((1, 1, 9), num_complex::Complex32::new(1.0, 0.0)),
+        );
+        assert!(fx
+            .extract(&wider)
+            .unwrap_err()
+            .to_string()
+            .contains("started with 8"));
+        let mut fx = FeatureExtractor::new(FeatureConfig {
+            rx: 2,
+            ..FeatureConfig::default()
+        })
+        .unwrap();
+        assert!(fx.extract(&ok).is_err());
+        assert!(FeatureExtractor::new(FeatureConfig {
+            baseline_tau_frames: f64::NAN,
+            ..FeatureConfig::default()
+        })
+        .is_err());
+    }
+}

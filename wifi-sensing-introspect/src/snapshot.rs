@@ -1,0 +1,375 @@
+//! The `introspection` analyser: one typed [`IntrospectionSnapshot`] per accepted frame and
+//! node, saying which signatures the stream is matching right now (and how far into them) and
+//! what dynamical regime it is in.
+//!
+//! It is a tap parallel to the windowed event path (ADR-099): it never waits for a window; each
+//! frame updates the node's feature extractor, every signature's streaming matcher
+//! ([`SpringMatcher`]) and the dynamics tracker, then emits a snapshot (every frame, or every
+//! `every`-th frame for consumers that want fewer lines; the matching itself runs on every
+//! frame either way). Frames without usable features (no amplitude, a chain missing) are
+//! counted in [`IntrospectionAnalyser::skipped`] and produce no snapshot. A stream whose feature
+//! kind or dimension differs from the signatures' ends the run with an error naming the
+//! signature.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use wifi_sensing_core::{Analyser, Analysis, CsiFrame, PerNode};
+
+use crate::dtw::SpringMatcher;
+use crate::dynamics::{DynamicsConfig, DynamicsTracker};
+use crate::error::{Error, Result};
+use crate::features::{FeatureConfig, FeatureExtractor};
+use crate::signature::SignatureLibrary;
+
+/// Name of the analyser and JSON `type` of its records.
+pub const KIND: &str = "introspection";
+
+pub use crate::dynamics::Regime;
+
+/// One signature's standing at this frame.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Similarity {
+    /// Signature id.
+    pub signature_id: Arc<str>,
+    /// Its label.
+    pub label: Arc<str>,
+    /// Score of the reported match in `[0, 1]` (1 = identical; see [`crate::dtw::spring`]).
+    pub score: f64,
+    /// `true` when a prefix of at least the signature's `min_prefix` frames reached its
+    /// promotion threshold at this frame.
+    pub above_threshold: bool,
+    /// Signature frames covered by the reported match (the whole signature's `length`, or less
+    /// when a prefix is reported).
+    pub matched_frames: usize,
+}
+
+/// What the stream of one node looks like at one frame.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IntrospectionSnapshot {
+    /// Timestamp of the frame, ns.
+    pub timestamp_ns: i64,
+    /// Node of the frame.
+    pub node_id: u32,
+    /// Frames of this node accepted so far, this one included.
+    pub frame_count: u64,
+    /// Dynamical regime.
+    pub regime: Regime,
+    /// `true` on the frame where the regime changed (with `every > 1`: on the first snapshot
+    /// after a change).
+    pub regime_changed: bool,
+    /// Largest Lyapunov exponent per frame, when estimated.
+    pub lyapunov_exponent: Option<f64>,
+    /// Correlation dimension, when estimated.
+    pub attractor_dim: Option<f64>,
+    /// Confidence of the regime in `[0, 1]`.
+    pub confidence: f64,
+    /// The best `top_k` signatures: those above threshold first, then by score.
+    pub top_k_similarity: Vec<Similarity>,
+}
+
+/// Settings of the [`IntrospectionAnalyser`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntrospectionConfig {
+    /// Feature extraction; its kind must match the signatures'.
+    pub features: FeatureConfig,
+    /// Signatures listed per snapshot (at most the library's size).
+    pub top_k: usize,
+    /// Emit a snapshot every this many accepted frames of a node (≥ 1).
+    pub every: u64,
+    /// Most distinct nodes tracked.
+    pub max_nodes: usize,
+    /// The dynamics tracker (fed the features' scalar summary, one value per frame).
+    pub dynamics: DynamicsConfig,
+}
+
+impl Default for IntrospectionConfig {
+    fn default() -> Self {
+        IntrospectionConfig {
+            features: FeatureConfig::default(),
+            top_k: 3,
+            every: 1,
+            max_nodes: PerNode::<()>::DEFAULT_MAX_NODES,
+            dynamics: DynamicsConfig::default(),
+        }
+    }
+}
+
+impl IntrospectionConfig {
+    /// Checks every value.
+    pub fn validate(&self) -> Result<()> {
+        self.features.validate()?;
+        self.dynamics.validate()?;
+        if self.every == 0 {
+            return Err(Error::config("every", "must be at least 1 frame"));
+        }
+        if self.max_nodes == 0 {
+            return Err(Error::config("max_nodes", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug)]
+struct NodeState {
+    fx: FeatureExtractor,
+    matchers: Vec<SpringMatcher<f32>>,
+    dynamics: DynamicsTracker,
+    /// A regime change since the last emitted snapshot (so `every > 1` does not lose it).
+    changed: bool,
+    frames: u64,
+    checked: bool,
+    order: Vec<usize>,
+}
+
+/// The per-frame introspection tap (see the module docs).
+///
+/// ```
+/// use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
+/// use wifi_sensing_core::{Analyser, Analysis};
+/// use wifi_sensing_introspect::signature::SignatureLibrary;
+/// use wifi_sensing_introspect::snapshot::{IntrospectionAnalyser, IntrospectionConfig, IntrospectionSnapshot};
+/// let mut a = IntrospectionAnalyser::new(IntrospectionConfig::default(), SignatureLibrary::default())?;
+/// let mut out: Vec<Analysis> = Vec::new();
+/// for (frame, _) in Simulator::new(Scenario::preset("walk", 0.1)?, DeviceProfile::esp32(), 1)? {
+///     a.analyse(&frame, &mut out)?;
+/// }
+/// let last = out.last().unwrap().downcast_ref::<IntrospectionSnapshot>().unwrap();
+/// assert_eq!(last.frame_count, out.len() as u64);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct IntrospectionAnalyser {
+    cfg: IntrospectionConfig,
+    library: SignatureLibrary,
+    names: Vec<(Arc<str>, Arc<str>)>,
+    prototype: NodeState,
+    nodes: PerNode<NodeState>,
+    skipped: u64,
+}
+
+impl IntrospectionAnalyser {
+    /// An analyser matching the stream against `library` (which may be empty: snapshots then
+    /// carry only the dynamics).
+    pub fn new(cfg: IntrospectionConfig, library: SignatureLibrary) -> Result<Self> {
+        cfg.validate()?;
+        if let Some(s) = library
+            .signatures()
+            .iter()
+            .find(|s| s.feature_kind != cfg.features.kind)
+        {
+            return Err(Error::Mismatch {
+                signature: s.id.clone(),
+                reason: format!(
+                    "captured with feature kind {}, the stream computes {}",
+                    s.feature_kind, cfg.features.kind
+                ),
+            });
+        }
+        let matchers = library
+            .signatures()
+            .iter()
+            .map(|s| s.matcher())
+            .collect::<Result<Vec<_>>>()?;
+        let names = library
+            .signatures()
+            .iter()
+            .map(|s| (Arc::from(s.id.as_str()), Arc::from(s.label.as_str())))
+            .collect();
+        let prototype = NodeState {
+            fx: FeatureExtractor::new(cfg.features.clone())?,
+            order: (0..matchers.len()).collect(),
+            matchers,
+            dynamics: DynamicsTracker::new(cfg.dynamics)?,
+            changed: false,
+            frames: 0,
+            checked: false,
+        };
+        Ok(IntrospectionAnalyser {
+            nodes: PerNode::new(cfg.max_nodes),
+            cfg,
+            library,
+            names,
+            prototype,
+            skipped: 0,
+        })
+    }
+
+    /// Frames that had no usable features (counted, not analysed).
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    /// The signatures.
+    pub fn library(&self) -> &SignatureLibrary {
+        &self.library
+    }
+
+    /// Updates the node's state with `frame`; returns its snapshot when one is due.
+    pub fn push(&mut self, frame: &CsiFrame) -> Result<Option<IntrospectionSnapshot>> {
+        let proto = &self.prototype;
+        let st = self
+            .nodes
+            .get_or_insert_with(frame.node_id, || proto.clone())
+            .map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let x = match st.fx.extract(frame) {
+            Ok(x) => x,
+            Err(_) => {
+                self.skipped += 1;
+                return Ok(None);
+            }
+        };
+        if !st.checked {
+            self.library.check_stream(self.cfg.features.kind, x.len())?;
+            st.checked = true;
+        }
+        for m in st.matchers.iter_mut() {
+            // Features are finite and of the checked dimension; a refusal would be a bug, and
+            // is reported rather than ignored.
+            m.push(x)?;
+        }
+        st.changed |= st.dynamics.push(st.fx.scalar()).regime_changed;
+        st.frames += 1;
+        if st.frames % self.cfg.every != 0 {
+            return Ok(None);
+        }
+        let ms = &st.matchers;
+        st.order.sort_by(|&a, &b| {
+            let (sa, sb) = (ms[a].state(), ms[b].state());
+            sb.above_threshold
+                .cmp(&sa.above_threshold)
+                .then(sb.score.total_cmp(&sa.score))
+        });
+        let top_k_similarity = st
+            .order
+            .iter()
+            .take(self.cfg.top_k)
+            .map(|&i| {
+                let s = ms[i].state();
+                Similarity {
+                    signature_id: self.names[i].0.clone(),
+                    label: self.names[i].1.clone(),
+                    score: s.score,
+                    above_threshold: s.above_threshold,
+                    matched_frames: s.matched_frames,
+                }
+            })
+            .collect();
+        let d = st.dynamics.state();
+        Ok(Some(IntrospectionSnapshot {
+            timestamp_ns: frame.timestamp_ns,
+            node_id: frame.node_id,
+            frame_count: st.frames,
+            regime: d.regime,
+            regime_changed: std::mem::take(&mut st.changed),
+            lyapunov_exponent: d.lyapunov_exponent,
+            attractor_dim: d.attractor_dim,
+            confidence: d.confidence,
+            top_k_similarity,
+        }))
+    }
+}
+
+impl Analyser for IntrospectionAnalyser {
+    fn name(&self) -> &str {
+        KIND
+    }
+
+    fn analyse(
+        &mut self,
+        frame: &CsiFrame,
+        out: &mut Vec<Analysis>,
+    ) -> wifi_sensing_core::Result<()> {
+        if let Some(s) = self.push(frame)? {
+            out.push(Analysis::new(
+                KIND,
+                KIND,
+                s.timestamp_ns,
+                Some(s.node_id),
+                s,
+            ));
+        }
+        Ok(())
+    }
+
+    fn reset(&mut self) {
+        self.nodes.clear();
+        self.skipped = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signature::Signature;
+    use wifi_sensing_core::{CaptureFormat, Device};
+
+    fn frame(node: u32, cols: usize, v: f32) -> CsiFrame {
+        let mut f = CsiFrame::new(
+            CaptureFormat::Simulated,
+            Device::Simulator,
+            ndarray::Array3::from_shape_fn((1, 1, cols), |(_, _, k)| {
+                num_complex::Complex32::new(v + k as f32, 0.0)
+            }),
+        );
+        f.node_id = node;
+        f
+    }
+
+    fn library(dim: usize) -> SignatureLibrary {
+        let sig = Signature {
+            id: "s".into(),
+            label: "l".into(),
+            captured_at: "2026-12-05T15:00:00Z".into(),
+            feature_kind: crate::features::FeatureKind::AmpBaselineV1,
+            length: 2,
+            dtw: Default::default(),
+            vectors: vec![vec![0.1; dim], vec![0.2; dim]],
+            promotion_threshold: 0.9,
+            prefix_thresholds: None,
+            min_prefix: None,
+            provenance: None,
+        };
+        SignatureLibrary::from_signatures(vec![sig], Vec::new()).unwrap()
+    }
+
+    #[test]
+    fn nodes_are_separate_skips_are_counted_and_mismatch_is_an_error() {
+        let mut a = IntrospectionAnalyser::new(IntrospectionConfig::default(), library(4)).unwrap();
+        let s1 = a.push(&frame(1, 4, 1.0)).unwrap().unwrap();
+        let s2 = a.push(&frame(2, 4, 1.0)).unwrap().unwrap();
+        let s1b = a.push(&frame(1, 4, 1.0)).unwrap().unwrap();
+        assert_eq!((s1.frame_count, s2.frame_count, s1b.frame_count), (1, 1, 2));
+        assert_eq!(s1.top_k_similarity.len(), 1);
+        assert_eq!(&*s1.top_k_similarity[0].label, "l");
+        // All-zero CSI has no features: counted, no snapshot.
+        let mut zero = frame(1, 4, 0.0);
+        zero.csi.fill(num_complex::Complex32::new(0.0, 0.0));
+        assert!(a.push(&zero).unwrap().is_none());
+        assert_eq!(a.skipped(), 1);
+        // A stream of 6 features against 4-dimensional signatures.
+        let mut b = IntrospectionAnalyser::new(IntrospectionConfig::default(), library(4)).unwrap();
+        let e = b.push(&frame(0, 6, 1.0)).unwrap_err().to_string();
+        assert!(e.contains("4 dimensions") && e.contains("6"), "{e}");
+        // Too many nodes is an error, not unbounded growth.
+        let mut c = IntrospectionAnalyser::new(
+            IntrospectionConfig {
+                max_nodes: 1,
+                ..IntrospectionConfig::default()
+            },
+            library(4),
+        )
+        .unwrap();
+        c.push(&frame(0, 4, 1.0)).unwrap();
+        assert!(c.push(&frame(1, 4, 1.0)).is_err());
+        assert!(IntrospectionAnalyser::new(
+            IntrospectionConfig {
+                every: 0,
+                ..IntrospectionConfig::default()
+            },
+            library(4)
+        )
+        .is_err());
+    }
+}
