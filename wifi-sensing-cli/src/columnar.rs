@@ -354,13 +354,9 @@ impl AuxRows {
             .append_value(serde_name(&a.clock, &mut self.buf));
         self.c_format.append_value(a.format.name());
         self.c_node.append_option(a.node_id);
-        // the JSON Lines `data`: the body's fields without the variant tag
-        let v = serde_json::to_value(&a.body).unwrap_or(serde_json::Value::Null);
-        let inner = match &v {
-            serde_json::Value::Object(m) if m.len() == 1 => m.values().next().unwrap_or(&v),
-            _ => &v,
-        };
-        self.c_data.append_value(json_text(inner, &mut self.buf));
+        // the JSON Lines `data`, serialised as the JSON Lines writer does
+        self.c_data
+            .append_value(json_text(a.body.data(), &mut self.buf));
     }
 }
 
@@ -602,7 +598,7 @@ pub(crate) struct ParquetSink {
 
 impl ParquetSink {
     /// Creates `path` (the frames table) and removes stale sibling tables.
-    pub(crate) fn create(path: &Path, info: FileInfo) -> Result<Self> {
+    pub(crate) fn create(path: &Path, info: FileInfo, log: crate::Log) -> Result<Self> {
         for t in ["aux", "analyses"] {
             let s = sibling(path, t);
             if s.exists() {
@@ -612,7 +608,7 @@ impl ParquetSink {
         }
         let frames = ParquetTable::new(
             FrameRows::new(&info.source, true),
-            crate::output::create_file(path)?,
+            crate::output::create_file(path, &log)?,
             &info,
             ROW_GROUP_BYTES,
         )?;
@@ -635,7 +631,9 @@ impl ParquetSink {
 
     fn open<R: Rows>(&self, rows: R) -> wifi_sensing_core::Result<FileTable<R>> {
         let p = sibling(&self.path, rows.table());
-        let out = crate::output::create_file(&p).map_err(enc_err)?;
+        let quiet = crate::Log { quiet: true };
+        let out =
+            crate::output::create_file(&p, self.log.as_ref().unwrap_or(&quiet)).map_err(enc_err)?;
         ParquetTable::new(rows, out, &self.info, ROW_GROUP_BYTES).map_err(enc_err)
     }
 
@@ -864,9 +862,9 @@ pub(crate) fn run_sink(
             crate::output::ensure_distinct(p, Path::new(source), "input")?;
             let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
             match ext.to_ascii_lowercase().as_str() {
-                "parquet" => Ok(Box::new(ParquetSink::create(p, info)?.logging(*log))),
+                "parquet" => Ok(Box::new(ParquetSink::create(p, info, *log)?.logging(*log))),
                 "jsonl" | "json" => Ok(Box::new(wifi_sensing_core::JsonLinesSink::new(
-                    crate::output::create_file(p)?,
+                    crate::output::create_file(p, log)?,
                 ))),
                 _ => bail!("cannot tell the output format of {o:?}: use a .parquet or .jsonl name"),
             }

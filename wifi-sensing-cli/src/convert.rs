@@ -1,57 +1,62 @@
-//! `wifi-sensing convert`: a capture to a native recording (`.csirec`) or JSON Lines.
+//! `wifi-sensing convert`: a capture to a native recording (`.csirec`), JSON Lines or Parquet;
+//! several captures to a Parquet dataset.
 
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{bail, Result};
-use wifi_sensing_core::{JsonLinesSink, Pipeline, RecordingSink};
+use anyhow::Result;
+use wifi_sensing_core::{CaptureFormat, JsonLinesSink, Pipeline, RecordingSink};
 
 use crate::input::{on_malformed, open_input, InputSpec, OpenedInput, ReaderFlags};
 use crate::output::{self, Limit};
+use crate::values::extension;
 use crate::{progress, report, Log};
 
 // Options of the `convert` command.
 #[derive(clap::Args, Debug)]
 pub(crate) struct ConvertArgs {
-    #[command(flatten)]
-    pub reader: ReaderFlags,
     /// A file (format auto-detected), `udp://HOST:PORT` or `-`. Several files, folders or
     /// glob patterns (`'caps/**/*.dat'`) build a Parquet dataset in the folder `-o` names.
     #[arg(required = true, num_args = 1..)]
     pub inputs: Vec<String>,
     /// Output file: `.csirec`, `.jsonl` or `.parquet`; `-` writes JSON Lines to stdout; a folder
     /// (`DIR/`) receives a Hive-partitioned Parquet dataset (see docs/parquet.md).
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = crate::values::convert_output)]
     pub output: String,
     #[command(flatten)]
     pub dataset: crate::dataset::DatasetArgs,
     /// Read the input as this format instead of detecting it.
-    #[arg(long)]
-    pub format: Option<String>,
+    #[arg(long, value_parser = crate::values::format)]
+    pub format: Option<CaptureFormat>,
     /// End with an error at the first malformed record instead of skipping it.
     #[arg(long)]
     pub strict: bool,
+    // reader options: last, under their own help heading
+    #[command(flatten)]
+    pub reader: ReaderFlags,
 }
 
 /// `wifi-sensing convert`.
 pub(crate) fn main(args: ConvertArgs, log: &Log) -> Result<()> {
     if crate::dataset::wanted(&args.inputs, &args.output) {
-        let format = crate::input::parse_format(args.format.as_deref())?;
         return crate::dataset::main(
             &args.inputs,
             &args.output,
             &args.reader,
-            format,
+            args.format,
             args.strict,
             &args.dataset,
             log,
         );
     }
-    let input = &args.inputs[0];
+    let input = match crate::values::input(&args.inputs[0]) {
+        Ok(i) => i,
+        Err(e) => crate::usage!("invalid value {:?} for '<INPUTS>...': {e}", args.inputs[0]),
+    };
     if args.output != "-" {
         let out = Path::new(&args.output);
-        match InputSpec::parse(input)? {
-            InputSpec::File(p) => output::ensure_distinct(out, &p, "input")?,
+        match &input {
+            InputSpec::File(p) => output::ensure_distinct(out, p, "input")?,
             // `convert - -o x < x`: the redirected file is the input
             InputSpec::Stdin => {
                 output::ensure_distinct(out, Path::new(output::STDIN), "input (stdin)")?
@@ -59,43 +64,50 @@ pub(crate) fn main(args: ConvertArgs, log: &Log) -> Result<()> {
             InputSpec::Udp(_) => {}
         }
     }
-    let opened = open_input(input, &args.reader, args.format.as_deref(), None, log)?;
-    convert(opened, &args.output, args.strict, log)
+    let opened = open_input(&input, &args.reader, args.format, None, log)?;
+    convert(
+        opened,
+        &args.output,
+        args.strict,
+        args.format.is_some(),
+        log,
+    )
 }
 
-fn convert(mut opened: OpenedInput, output: &str, strict: bool, log: &Log) -> Result<()> {
+fn convert(
+    mut opened: OpenedInput,
+    output: &str,
+    strict: bool,
+    forced_format: bool,
+    log: &Log,
+) -> Result<()> {
     let mut p = Pipeline::builder()
         .on_malformed(on_malformed(strict))
         .emit_frames(true)
         .build()?;
     let to_stdout = output == "-";
-    let ext = Path::new(output)
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let jsonl = to_stdout || ext == "jsonl" || ext == "json";
-    if !jsonl && ext != "csirec" && ext != "parquet" {
-        bail!("cannot tell the output format of {output:?}: use a .csirec, .jsonl or .parquet name, a folder (DIR/) for a dataset, or - for stdout");
-    }
+    // the name was checked when the arguments were parsed (`values::convert_output`)
+    let ext = extension(output);
+    let jsonl = to_stdout || (ext != "csirec" && ext != "parquet");
     let bar = progress::Progress::new(opened.total_bytes);
     let result = if jsonl {
         let w: Box<dyn Write> = if to_stdout {
             Box::new(output::stdout())
         } else {
-            Box::new(output::create_file(Path::new(output))?)
+            Box::new(output::create_file(Path::new(output), log)?)
         };
         let mut sink = Limit::new(JsonLinesSink::new(w), None);
         let src = progress::Tracked::new(&mut opened.capture, &bar);
         p.run(src, &mut sink).map(|s| (s, sink.written()))
     } else if ext == "parquet" {
         let info = crate::columnar::FileInfo::of_process(&opened.description);
-        let mut sink = crate::columnar::ParquetSink::create(Path::new(output), info)?.logging(*log);
+        let mut sink =
+            crate::columnar::ParquetSink::create(Path::new(output), info, *log)?.logging(*log);
         let src = progress::Tracked::new(&mut opened.capture, &bar);
         p.run(src, &mut sink)
             .map(|s| (s, sink.files().iter().map(|f| f.1).sum()))
     } else {
-        let writer = output::create_recording(Path::new(output), &opened.description)?;
+        let writer = output::create_recording(Path::new(output), &opened.description, log)?;
         let mut sink = RecordingSink::new(writer);
         let src = progress::Tracked::new(&mut opened.capture, &bar);
         p.run(src, &mut sink).map(|s| (s, sink.records_written()))
@@ -115,5 +127,10 @@ fn convert(mut opened: OpenedInput, output: &str, strict: bool, log: &Log) -> Re
     if !to_stdout {
         log.info(format_args!("wrote {written} records to {output}"));
     }
-    Ok(())
+    report::ensure_decoded(
+        opened.capture.stats(),
+        &opened.description,
+        opened.capture.format(),
+        forced_format,
+    )
 }

@@ -384,7 +384,7 @@ fn mtime_date(path: &Path) -> String {
 
 fn convert_one(b: &Batch, path: &Path, hash: &str, bytes: u64) -> Result<Converted> {
     let source = path.display().to_string();
-    let reg = Registry::builtin().with_options(b.flags.options()?);
+    let reg = Registry::builtin().with_options(b.flags.options());
     let mut cap = reg.open_path_as(path, b.format)?;
     let format = cap.format().to_string();
     let mut p = Pipeline::builder()

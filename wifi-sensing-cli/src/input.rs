@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use wifi_sensing_core::formats::nexmon::NexmonChip;
 use wifi_sensing_core::udp::{UdpSource, UdpStats};
 use wifi_sensing_core::{Capture, CaptureFormat, OnMalformed, Registry};
 
@@ -13,14 +14,15 @@ use crate::Log;
 
 /// Reader options shared by the commands that read captures.
 #[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Reader options (each applies to the format it names)")]
 pub(crate) struct ReaderFlags {
     /// Nexmon: merge the packets of one transmission (same sequence number) into one
     /// `[core, spatial stream, subcarrier]` frame instead of one frame per packet.
     #[arg(long)]
     nexmon_group: bool,
     /// Nexmon: the chip (4339, 43455c0, 4358, 4366c0) when the header does not say it.
-    #[arg(long)]
-    nexmon_chip: Option<String>,
+    #[arg(long, value_parser = crate::values::nexmon_chip)]
+    nexmon_chip: Option<NexmonChip>,
     /// Nexmon: zero the PHY-status words that v2 firmware writes over CSI words.
     #[arg(long)]
     nexmon_mask_phy_status: bool,
@@ -31,7 +33,7 @@ pub(crate) struct ReaderFlags {
     nexmon_swap_iq: bool,
     /// Nexmon: UDP port of the CSI packets in pcap files (default 5500). Packets from the
     /// firmware's Ethernet source address ("NEXMON") are recognised on any port.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     nexmon_port: Option<u16>,
     /// Intel 5300: scale the CSI to absolute units (MATLAB get_scaled_csi).
     #[arg(long)]
@@ -39,8 +41,8 @@ pub(crate) struct ReaderFlags {
 }
 
 impl ReaderFlags {
-    pub(crate) fn options(&self) -> Result<wifi_sensing_core::ReaderOptions> {
-        use wifi_sensing_core::formats::nexmon::NexmonChip;
+    /// The reader options these flags set.
+    pub(crate) fn options(&self) -> wifi_sensing_core::ReaderOptions {
         let mut o = wifi_sensing_core::ReaderOptions::default();
         o.nexmon.group_by_sequence = self.nexmon_group;
         o.nexmon.mask_phy_status = self.nexmon_mask_phy_status;
@@ -48,24 +50,59 @@ impl ReaderFlags {
         if let Some(p) = self.nexmon_port {
             o.nexmon.port = p;
         }
-        if let Some(c) = &self.nexmon_chip {
-            let c = c.trim_start_matches("bcm");
-            o.nexmon.chip = Some(
-                [
-                    NexmonChip::Bcm4339,
-                    NexmonChip::Bcm43455c0,
-                    NexmonChip::Bcm4358,
-                    NexmonChip::Bcm4366c0,
-                ]
-                .into_iter()
-                .find(|k| k.name() == c)
-                .with_context(|| {
-                    format!("unknown Nexmon chip {c:?} (use 4339, 43455c0, 4358 or 4366c0)")
-                })?,
-            );
-        }
+        o.nexmon.chip = self.nexmon_chip;
         o.intel5300.scaled = self.intel_scaled;
-        Ok(o)
+        o
+    }
+}
+
+impl ReaderFlags {
+    /// The flags that are set but do nothing for an input read as `format` (`live_udp`: a live
+    /// UDP input, whose Nexmon datagrams take the chip, mask and I/Q flags but are never grouped
+    /// and arrive on the port listened on).
+    pub(crate) fn not_applying(&self, format: CaptureFormat, live_udp: bool) -> Vec<&'static str> {
+        let nexmon = live_udp || matches!(format, CaptureFormat::Pcap | CaptureFormat::Nexmon);
+        let set = [
+            ("--nexmon-group", self.nexmon_group, nexmon && !live_udp),
+            ("--nexmon-chip", self.nexmon_chip.is_some(), nexmon),
+            (
+                "--nexmon-mask-phy-status",
+                self.nexmon_mask_phy_status,
+                nexmon,
+            ),
+            ("--nexmon-swap-iq", self.nexmon_swap_iq, nexmon),
+            (
+                "--nexmon-port",
+                self.nexmon_port.is_some(),
+                nexmon && !live_udp,
+            ),
+            (
+                "--intel-scaled",
+                self.intel_scaled,
+                format == CaptureFormat::Intel5300,
+            ),
+        ];
+        set.into_iter()
+            .filter(|&(_, on, applies)| on && !applies)
+            .map(|(name, _, _)| name)
+            .collect()
+    }
+
+    /// Warns about the flags that do nothing for this input.
+    fn warn_not_applying(&self, format: CaptureFormat, live_udp: bool, log: &Log) {
+        let unused = self.not_applying(format, live_udp);
+        if !unused.is_empty() {
+            let what = if live_udp {
+                "live UDP input".to_string()
+            } else {
+                format!("{format} input")
+            };
+            log.warn(format_args!(
+                "{} do{} not apply to {what}: ignored",
+                unused.join(", "),
+                if unused.len() == 1 { "es" } else { "" }
+            ));
+        }
     }
 }
 
@@ -78,41 +115,21 @@ pub(crate) fn on_malformed(strict: bool) -> OnMalformed {
     }
 }
 
-/// Opens the input of a reading command: `input` is an input spec (file, `udp://`, `-`), read
-/// with the reader flags as `format` when one is named (detected otherwise); a live input stops
-/// after `duration` when one is given.
+/// Opens the input of a reading command, read with the reader flags as `format` when one is
+/// named (detected otherwise); a live input stops after `duration` when one is given.
 pub(crate) fn open_input(
-    input: &str,
+    spec: &InputSpec,
     reader: &ReaderFlags,
-    format: Option<&str>,
+    format: Option<CaptureFormat>,
     duration: Option<Duration>,
     log: &Log,
 ) -> Result<OpenedInput> {
-    let spec = InputSpec::parse(input)?;
     if duration.is_some() && !matches!(spec, InputSpec::Udp(_)) {
-        bail!("--duration applies to live udp:// inputs only (use --limit to shorten a file run)");
+        crate::usage!(
+            "--duration applies to live udp:// inputs only (use --limit to shorten a file run)"
+        );
     }
-    spec.open(reader, parse_format(format)?, duration, None, log)
-}
-
-pub(crate) fn parse_format(name: Option<&str>) -> Result<Option<CaptureFormat>> {
-    match name {
-        None => Ok(None),
-        Some(n) => match CaptureFormat::from_name(n) {
-            // only the formats a reader is registered for: the others (e.g. Nexmon, which is read
-            // from pcap files) cannot be forced
-            Some(f) if Registry::builtin().get(f).is_some() => Ok(Some(f)),
-            _ => bail!(
-                "unknown format {n:?}; formats that can be read: {}",
-                Registry::builtin()
-                    .formats()
-                    .iter()
-                    .map(|d| d.format.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        },
-    }
+    spec.open(reader, format, duration, None, log)
 }
 
 /// Where records come from.
@@ -137,8 +154,15 @@ impl InputSpec {
         if s == "-" {
             Ok(InputSpec::Stdin)
         } else if let Some(addr) = s.strip_prefix("udp://") {
-            if addr.is_empty() || !addr.contains(':') {
-                bail!("{s:?}: expected udp://HOST:PORT, e.g. udp://0.0.0.0:5005");
+            let port = addr
+                .rsplit_once(':')
+                .map(|(host, port)| (host.is_empty(), port));
+            match port {
+                Some((false, p)) if p.parse::<u16>().is_ok() => {}
+                Some((false, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+                    bail!("{s:?}: port {p} is out of range (0-65535; 0 picks a free port)")
+                }
+                _ => bail!("{s:?}: expected udp://HOST:PORT, e.g. udp://0.0.0.0:5005"),
             }
             Ok(InputSpec::Udp(addr.to_string()))
         } else {
@@ -154,12 +178,13 @@ impl InputSpec {
         stop: Option<Arc<AtomicBool>>,
         log: &Log,
     ) -> Result<OpenedInput> {
-        let reg = Registry::builtin().with_options(flags.options()?);
+        let reg = Registry::builtin().with_options(flags.options());
         match self {
             InputSpec::File(p) => {
                 let total = std::fs::metadata(p).ok().map(|m| m.len());
                 let cap = reg.open_path_as(p, format)?;
                 log.info(format_args!("{}: {}", p.display(), cap.format()));
+                flags.warn_not_applying(cap.format(), false, log);
                 Ok(OpenedInput {
                     capture: cap,
                     description: p.display().to_string(),
@@ -171,6 +196,7 @@ impl InputSpec {
             InputSpec::Stdin => {
                 let cap = reg.open_read(Box::new(std::io::stdin()), Some("stdin"), None, format)?;
                 log.info(format_args!("stdin: {}", cap.format()));
+                flags.warn_not_applying(cap.format(), false, log);
                 Ok(OpenedInput {
                     capture: cap,
                     description: "stdin".into(),
@@ -183,13 +209,15 @@ impl InputSpec {
             InputSpec::Udp(addr) => {
                 if let Some(f) = format {
                     if f != CaptureFormat::Esp32Adr018 {
-                        bail!(
+                        crate::usage!(
                             "live UDP input carries ADR-018 datagrams; --format {f} does not apply"
                         );
                     }
                 }
                 let mut src = UdpSource::bind(addr.as_str())
-                    .with_context(|| format!("listening on udp://{addr}"))?;
+                    .with_context(|| format!("listening on udp://{addr}"))?
+                    .with_nexmon_options(flags.options().nexmon);
+                flags.warn_not_applying(CaptureFormat::Esp32Adr018, true, log);
                 if let Some(d) = duration {
                     src = src.stop_after(d);
                 }
@@ -232,6 +260,12 @@ mod tests {
             InputSpec::Udp("0.0.0.0:5005".into())
         );
         assert!(InputSpec::parse("udp://nohost").is_err());
+        assert!(InputSpec::parse("udp://:5005").is_err());
+        assert!(InputSpec::parse("udp://127.0.0.1:99999")
+            .unwrap_err()
+            .to_string()
+            .contains("out of range"));
+        assert!(InputSpec::parse("udp://[::1]:5005").is_ok());
         assert_eq!(
             InputSpec::parse("a/b.pcap").unwrap(),
             InputSpec::File(PathBuf::from("a/b.pcap"))

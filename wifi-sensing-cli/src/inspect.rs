@@ -5,39 +5,38 @@ use std::io::Write;
 
 use anyhow::Result;
 use serde::Serialize;
-use wifi_sensing_core::{Clock, NodeStats, NodeTracker, ReadStats, Record};
+use wifi_sensing_core::{
+    CaptureFormat, Clock, FormatMeta, NodeStats, NodeTracker, ReadStats, Record,
+};
 
-use crate::input::{OpenedInput, ReaderFlags};
+use crate::input::{InputSpec, OpenedInput, ReaderFlags};
 use crate::Log;
 
 // Options of the `inspect` command.
 #[derive(clap::Args, Debug)]
 pub(crate) struct InspectArgs {
-    #[command(flatten)]
-    pub reader: ReaderFlags,
     /// A file (format auto-detected), `udp://HOST:PORT` (live) or `-` (stdin).
-    pub input: String,
+    #[arg(value_parser = crate::values::input)]
+    pub input: InputSpec,
     /// Read the input as this format instead of detecting it (see `wifi-sensing formats`).
-    #[arg(long)]
-    pub format: Option<String>,
+    #[arg(long, value_parser = crate::values::format)]
+    pub format: Option<CaptureFormat>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
     /// For `udp://` inputs only: stop after this long (e.g. `30s`).
     #[arg(long, value_parser = crate::parse_duration)]
     pub duration: Option<std::time::Duration>,
+    // reader options: last, under their own help heading
+    #[command(flatten)]
+    pub reader: ReaderFlags,
 }
 
 /// `wifi-sensing inspect`.
 pub(crate) fn main(args: InspectArgs, log: &Log) -> Result<()> {
-    let opened = crate::input::open_input(
-        &args.input,
-        &args.reader,
-        args.format.as_deref(),
-        args.duration,
-        log,
-    )?;
-    inspect(opened, args.json)
+    let opened =
+        crate::input::open_input(&args.input, &args.reader, args.format, args.duration, log)?;
+    inspect(opened, args.json, args.format.is_some())
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -57,6 +56,12 @@ struct Report {
     bandwidths_mhz: BTreeMap<String, u64>,
     rssi_dbm_min: Option<f32>,
     rssi_dbm_max: Option<f32>,
+    /// Some frame's format carries an RSSI that is not a dBm reading (RuView JSONL's `rssi`).
+    #[serde(skip)]
+    untrusted_rssi: bool,
+    /// Some frame has per-chain RSSI values.
+    #[serde(skip)]
+    chain_rssi: bool,
     /// Sum of the nodes' sequence gaps; `None` when no node's frames carry sequence numbers.
     dropped_frames: Option<u64>,
     malformed_records: u64,
@@ -100,7 +105,7 @@ fn label<T: Serialize>(v: &T) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-fn inspect(mut opened: OpenedInput, json: bool) -> Result<()> {
+fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<()> {
     let mut r = Report {
         input: opened.description.clone(),
         format: opened.capture.format().to_string(),
@@ -137,6 +142,10 @@ fn inspect(mut opened: OpenedInput, json: bool) -> Result<()> {
                     .map(|c| c.to_string())
                     .unwrap_or_else(|| "unknown".into());
                 *r.bandwidths_mhz.entry(bw).or_default() += 1;
+                r.chain_rssi |= !f.chain_rssi.is_empty();
+                if let FormatMeta::Esp32(m) = &f.meta {
+                    r.untrusted_rssi |= m.jsonl_rssi.is_some();
+                }
                 if let Some(x) = f.rssi_dbm {
                     r.rssi_dbm_min = Some(r.rssi_dbm_min.map_or(x, |m| m.min(x)));
                     r.rssi_dbm_max = Some(r.rssi_dbm_max.map_or(x, |m| m.max(x)));
@@ -190,7 +199,12 @@ fn inspect(mut opened: OpenedInput, json: bool) -> Result<()> {
         // the report above covers what was read; the exit status says the input is damaged
         anyhow::bail!("reading stopped early: {e}");
     }
-    Ok(())
+    crate::report::ensure_decoded(
+        opened.capture.stats(),
+        &opened.description,
+        opened.capture.format(),
+        forced_format,
+    )
 }
 
 fn counts(m: &BTreeMap<String, u64>) -> String {
@@ -230,6 +244,14 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     writeln!(out, "bandwidth:   {}", counts(&r.bandwidths_mhz))?;
     match (r.rssi_dbm_min, r.rssi_dbm_max) {
         (Some(a), Some(b)) => writeln!(out, "rssi:        {} .. {} dBm", db(a), db(b))?,
+        _ if r.untrusted_rssi => writeln!(
+            out,
+            "rssi:        present but not trusted (the recording's `rssi` is no dBm reading; see the ruview format docs)"
+        )?,
+        _ if r.chain_rssi => writeln!(
+            out,
+            "rssi:        per receive chain only, not in dBm (see chain_rssi and the format docs)"
+        )?,
         _ => writeln!(out, "rssi:        not in this format")?,
     }
     writeln!(out, "nodes:")?;
@@ -238,9 +260,14 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
             out,
             "  node {id}: {} frames, {}, span {:.3} s, {}",
             n.frames,
-            n.rate_hz
-                .map(|x| format!("{x:.2} Hz"))
-                .unwrap_or_else(|| "rate n/a".into()),
+            match n.rate_hz {
+                Some(x) => format!("{x:.2} Hz"),
+                None if n.frames > 1 => format!(
+                    "rate n/a (span under {} ms)",
+                    wifi_sensing_core::nodes::MIN_RATE_SPAN_NS / 1_000_000
+                ),
+                None => "rate n/a".into(),
+            },
             n.span_s,
             match n.dropped {
                 Some(d) => format!(

@@ -19,6 +19,7 @@ mod report;
 mod run;
 mod signature;
 mod simulate;
+mod values;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -32,7 +33,7 @@ use clap::{Parser, Subcommand};
 #[command(name = "wifi-sensing", version, about, long_about = None)]
 struct Cli {
     /// Less logging on stderr: no progress bar or info lines (warnings and errors still show).
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, display_order = 900)]
     quiet: bool,
     #[command(subcommand)]
     command: Command,
@@ -83,8 +84,32 @@ fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     if !v.is_finite() || v < 0.0 || v * mul > 1e9 {
         return Err(format!("duration {s:?} is out of range"));
     }
+    if v == 0.0 {
+        return Err(format!("duration {s:?} is zero: give a positive duration"));
+    }
     Ok(Duration::from_secs_f64(v * mul))
 }
+
+/// A usage error found after parsing (a combination of arguments that does not go together, a
+/// value that needs another argument to be judged): it ends with exit status 2, as clap's own.
+#[derive(Debug)]
+pub(crate) struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+/// Ends the command with the usage error `msg`.
+macro_rules! usage {
+    ($($t:tt)*) => {
+        return Err(anyhow::Error::new(crate::Usage(format!($($t)*))))
+    };
+}
+pub(crate) use usage;
 
 /// Logging on stderr; `quiet` drops the info lines.
 #[derive(Clone, Copy, Debug)]
@@ -118,6 +143,10 @@ fn main() -> ExitCode {
     match dispatch(cli.command, &log) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<Usage>().is_some() => {
+            eprintln!("wifi-sensing: error: {e}\n\nFor more information, try '--help'.");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("wifi-sensing: error: {}", error_chain(&e));
             ExitCode::FAILURE

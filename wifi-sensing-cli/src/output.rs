@@ -8,11 +8,18 @@ use anyhow::{bail, Context, Result};
 use wifi_sensing_core::recording::{RecordingHeader, RecordingWriter};
 use wifi_sensing_core::{Output, Sink, Summary};
 
+use crate::Log;
+
 /// Buffer size of every output.
 const BUFFER: usize = 1 << 16;
 
-/// Creates (or truncates) the file at `path` for buffered writing.
-pub(crate) fn create_file(path: &Path) -> Result<BufWriter<File>> {
+/// Creates the file at `path` for buffered writing. The policy of every command: an existing
+/// file is replaced (as `cp` and shell redirection do), and an info line says so; a file that
+/// is also an input is refused before this ([`ensure_distinct`]).
+pub(crate) fn create_file(path: &Path, log: &Log) -> Result<BufWriter<File>> {
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        log.info(format_args!("replacing the existing {}", path.display()));
+    }
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     Ok(BufWriter::with_capacity(BUFFER, file))
 }
@@ -69,9 +76,10 @@ pub(crate) fn stdout() -> BufWriter<StdoutLock<'static>> {
 pub(crate) fn create_recording(
     path: &Path,
     source: &str,
+    log: &Log,
 ) -> Result<RecordingWriter<BufWriter<File>>> {
     let header = RecordingHeader::new(source, String::new());
-    Ok(RecordingWriter::new(create_file(path)?, &header)?)
+    Ok(RecordingWriter::new(create_file(path, log)?, &header)?)
 }
 
 /// A sink that stops after `limit` items (none: no limit) and counts what it passed on.

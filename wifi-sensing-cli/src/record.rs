@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use crate::input::{InputSpec, OpenedInput, ReaderFlags};
 use crate::{output, Log};
@@ -12,7 +12,8 @@ use crate::{output, Log};
 #[derive(clap::Args, Debug)]
 pub(crate) struct RecordArgs {
     /// `udp://HOST:PORT` to listen on (e.g. `udp://0.0.0.0:5005`).
-    pub input: String,
+    #[arg(value_parser = crate::values::input)]
+    pub input: InputSpec,
     /// Output file, a native recording (name it `.csirec`).
     #[arg(short, long)]
     pub output: PathBuf,
@@ -26,9 +27,9 @@ pub(crate) struct RecordArgs {
 
 /// `wifi-sensing record`.
 pub(crate) fn main(args: RecordArgs, log: &Log) -> Result<()> {
-    let spec = InputSpec::parse(&args.input)?;
+    let spec = &args.input;
     if !matches!(spec, InputSpec::Udp(_)) {
-        bail!("record takes a live input udp://HOST:PORT (use `convert` for files)");
+        crate::usage!("record takes a live input udp://HOST:PORT (use `convert` for files)");
     }
     check_recording_name(&args.output)?;
     let opened = spec.open(&ReaderFlags::default(), None, args.duration, None, log)?;
@@ -38,7 +39,7 @@ pub(crate) fn main(args: RecordArgs, log: &Log) -> Result<()> {
 /// `record` writes a native recording: refuse `-` and names that promise another format.
 fn check_recording_name(output: &Path) -> Result<()> {
     if output.as_os_str() == "-" {
-        bail!("record writes a binary .csirec file, not to stdout: give a file name (use `run udp://...` for JSON Lines on stdout)");
+        crate::usage!("record writes a binary .csirec file, not to stdout: give a file name (use `run udp://...` for JSON Lines on stdout)");
     }
     let ext = output
         .extension()
@@ -46,7 +47,7 @@ fn check_recording_name(output: &Path) -> Result<()> {
         .unwrap_or("")
         .to_ascii_lowercase();
     if !ext.is_empty() && ext != "csirec" {
-        bail!(
+        crate::usage!(
             "record writes a native recording; {} would get .csirec content under a .{ext} name: name it .csirec (and `convert` it afterwards)",
             output.display()
         );
@@ -55,7 +56,7 @@ fn check_recording_name(output: &Path) -> Result<()> {
 }
 
 fn record(mut opened: OpenedInput, output: &Path, frames: Option<u64>, log: &Log) -> Result<()> {
-    let mut writer = output::create_recording(output, &opened.description)?;
+    let mut writer = output::create_recording(output, &opened.description, log)?;
     log.info(format_args!(
         "recording {} -> {} (Ctrl-C to stop)",
         opened.description,
@@ -83,7 +84,7 @@ fn record(mut opened: OpenedInput, output: &Path, frames: Option<u64>, log: &Log
             Err(e) if e.is_recoverable() => {
                 malformed += 1;
                 if malformed <= 5 {
-                    log.warn(format_args!("skipped datagram: {e}"));
+                    log.warn(format_args!("skipped: {e}"));
                 }
             }
             Err(e) => return Err(e.into()),

@@ -1,6 +1,7 @@
 //! What a command read and wrote, logged on stderr at the end.
 
-use wifi_sensing_core::{ReadStats, Summary};
+use anyhow::{bail, Result};
+use wifi_sensing_core::{CaptureFormat, ReadStats, Summary};
 
 use crate::Log;
 
@@ -33,4 +34,36 @@ pub(crate) fn summary(s: &Summary, read: &ReadStats, written: u64, log: &Log) {
         "{} frames read, {} after stages, {} non-CSI records, {} analyses, {} malformed skipped; {written} records written",
         s.frames_in, s.frames_out, s.aux_records, s.analyses, s.malformed
     ));
+}
+
+/// Fails when nothing at all could be decoded from the input although it held something: every
+/// record was malformed, or the input ended inside its first record (a file forced into the
+/// wrong format, a damaged file). The error gives the first reason. An input without any record
+/// (an empty stream, or a container whose packets carry no CSI) is not this error.
+/// `forced`: the format was named with `--format` (the message then suggests another).
+pub(crate) fn ensure_decoded(
+    read: &ReadStats,
+    input: &str,
+    format: CaptureFormat,
+    forced: bool,
+) -> Result<()> {
+    if read.frames > 0 || read.aux_records > 0 {
+        return Ok(());
+    }
+    let reason = read
+        .issues
+        .first()
+        .or(read.truncated.as_ref())
+        .or(read.fatal.as_ref());
+    match reason {
+        Some(r) if read.malformed > 0 || read.truncated.is_some() => {
+            let hint = if forced {
+                format!(" (is --format {format} right? without it the format is detected)")
+            } else {
+                String::new()
+            };
+            bail!("nothing could be decoded from {input}: {}{hint}", r.message)
+        }
+        _ => Ok(()),
+    }
 }

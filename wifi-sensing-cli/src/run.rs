@@ -6,30 +6,29 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use wifi_sensing_core::{Output, Pipeline, Sink};
+use wifi_sensing_core::{CaptureFormat, Output, Pipeline, Sink};
 
-use crate::input::{on_malformed, open_input, OpenedInput, ReaderFlags};
+use crate::input::{on_malformed, open_input, InputSpec, OpenedInput, ReaderFlags};
 use crate::output::Limit;
 use crate::{progress, report, Log};
 
 // Options of the `run` command.
 #[derive(clap::Args, Debug)]
 pub(crate) struct RunArgs {
-    #[command(flatten)]
-    pub reader: ReaderFlags,
     /// A file (format auto-detected), `udp://HOST:PORT` (live) or `-` (stdin).
-    pub input: String,
+    #[arg(value_parser = crate::values::input)]
+    pub input: InputSpec,
     /// Read the input as this format instead of detecting it.
-    #[arg(long)]
-    pub format: Option<String>,
+    #[arg(long, value_parser = crate::values::format)]
+    pub format: Option<CaptureFormat>,
     /// End with an error at the first malformed record instead of skipping it.
     #[arg(long)]
     pub strict: bool,
     /// Do not print frame records (only non-CSI and analysis records).
     #[arg(long)]
     pub no_frames: bool,
-    /// Stop after this many output records.
-    #[arg(long)]
+    /// Stop after this many output records (at least 1).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: Option<u64>,
     /// For `udp://` inputs only: stop after this long.
     #[arg(long, value_parser = crate::parse_duration)]
@@ -42,18 +41,21 @@ pub(crate) struct RunArgs {
     pub introspect_every: u64,
     #[command(flatten)]
     pub out: crate::columnar::OutputArgs,
+    // (new flags above this line: the reader options come last, under their own help heading)
+    #[command(flatten)]
+    pub reader: ReaderFlags,
 }
 
 /// `wifi-sensing run`.
 pub(crate) fn main(args: RunArgs, log: &Log) -> Result<()> {
-    let opened = open_input(
-        &args.input,
-        &args.reader,
-        args.format.as_deref(),
-        args.duration,
-        log,
-    )?;
+    let opened = open_input(&args.input, &args.reader, args.format, args.duration, log)?;
     let pipeline = build_pipeline(&args)?;
+    if args.no_frames && pipeline.analyser_names().is_empty() {
+        log.warn(
+            "--no-frames with no analyser selected: only non-CSI records of the input (if any) \
+             will be printed",
+        );
+    }
     let sink = crate::columnar::run_sink(
         &args.out,
         &opened.description,
@@ -61,7 +63,14 @@ pub(crate) fn main(args: RunArgs, log: &Log) -> Result<()> {
         opened.live,
         log,
     )?;
-    run(opened, pipeline, sink, args.limit, log)
+    run(
+        opened,
+        pipeline,
+        sink,
+        args.limit,
+        args.format.is_some(),
+        log,
+    )
 }
 
 /// The pipeline `run` drives, from its arguments: the malformed-record policy, whether frames
@@ -81,6 +90,7 @@ fn run(
     mut p: Pipeline,
     sink: Box<dyn Sink<Output>>,
     limit: Option<u64>,
+    forced_format: bool,
     log: &Log,
 ) -> Result<()> {
     let mut sink = Limit::new(sink, limit);
@@ -96,5 +106,10 @@ fn run(
     if let Some(l) = limit.filter(|&l| sink.written() >= l) {
         log.info(format_args!("stopped at --limit {l}"));
     }
-    Ok(())
+    report::ensure_decoded(
+        opened.capture.stats(),
+        &opened.description,
+        opened.capture.format(),
+        forced_format,
+    )
 }

@@ -8,7 +8,9 @@ use wifi_sensing_introspect::capture::{capture, CaptureSpec};
 use wifi_sensing_introspect::features::{FeatureConfig, FeatureKind};
 use wifi_sensing_introspect::signature::ThresholdRule;
 
-use crate::input::{open_input, ReaderFlags};
+use wifi_sensing_core::CaptureFormat;
+
+use crate::input::{open_input, InputSpec, ReaderFlags};
 use crate::Log;
 
 /// Signature library tools.
@@ -27,13 +29,12 @@ enum SignatureCommand {
 
 #[derive(clap::Args, Debug)]
 struct CaptureArgs {
-    #[command(flatten)]
-    reader: ReaderFlags,
     /// The recording (a file, or `-` for stdin).
-    input: String,
+    #[arg(value_parser = crate::values::input)]
+    input: InputSpec,
     /// Read the input as this format instead of detecting it.
-    #[arg(long)]
-    format: Option<String>,
+    #[arg(long, value_parser = crate::values::format)]
+    format: Option<CaptureFormat>,
     /// Label reported on a match (`walk`, `wave`, ...).
     #[arg(long)]
     label: String,
@@ -53,8 +54,8 @@ struct CaptureArgs {
     #[arg(long)]
     node: Option<u32>,
     /// Extra non-matching recordings to derive the thresholds from (repeatable).
-    #[arg(long)]
-    background: Vec<String>,
+    #[arg(long, value_parser = crate::values::input)]
+    background: Vec<InputSpec>,
     /// Do not use the input's own frames away from the cut as background.
     #[arg(long)]
     no_input_background: bool,
@@ -73,6 +74,9 @@ struct CaptureArgs {
     /// Capture time to write (RFC 3339; default: now), for reproducible files.
     #[arg(long)]
     captured_at: Option<String>,
+    // reader options: last, under their own help heading
+    #[command(flatten)]
+    reader: ReaderFlags,
 }
 
 fn parse_margin(s: &str) -> std::result::Result<f64, String> {
@@ -95,7 +99,8 @@ pub(crate) fn main(args: SignatureArgs, log: &Log) -> Result<()> {
 }
 
 fn capture_main(a: CaptureArgs, log: &Log) -> Result<()> {
-    let opened = open_input(&a.input, &a.reader, a.format.as_deref(), None, log)?;
+    let opened = open_input(&a.input, &a.reader, a.format, None, log)?;
+    let input_name = file_name(&opened.description);
     let mut backgrounds = Vec::new();
     for b in &a.background {
         backgrounds.push(open_input(b, &a.reader, None, None, log)?.capture);
@@ -116,11 +121,14 @@ fn capture_main(a: CaptureArgs, log: &Log) -> Result<()> {
             margin: a.margin,
             min_prefix: a.min_prefix as usize,
         },
-        input_name: Some(file_name(&a.input)),
+        input_name: Some(input_name),
         input_background: !a.no_input_background,
     };
     let sig = capture(opened.capture, backgrounds, &spec)?;
-    std::fs::write(&a.output, sig.to_json_pretty() + "\n")
+    // the same output policy as every command (`output::create_file`)
+    let mut w = crate::output::create_file(std::path::Path::new(&a.output), log)?;
+    std::io::Write::write_all(&mut w, (sig.to_json_pretty() + "\n").as_bytes())
+        .and_then(|()| std::io::Write::flush(&mut w))
         .with_context(|| format!("writing {}", a.output))?;
     let bg = sig
         .provenance

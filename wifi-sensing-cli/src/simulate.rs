@@ -25,7 +25,7 @@ use crate::{output, Log};
 #[derive(clap::Args, Debug)]
 pub(crate) struct SimulateArgs {
     /// Preset: empty, still, breathe, walk, gesture:wave|push|pull, mixed (default mixed).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::values::scenario, conflicts_with = "scenario_file")]
     pub scenario: Option<String>,
     /// A JSON scenario file describing your own room, person and timeline.
     #[arg(long)]
@@ -34,16 +34,16 @@ pub(crate) struct SimulateArgs {
     #[arg(long, value_parser = crate::parse_duration)]
     pub duration: Option<Duration>,
     /// Frame rate in Hz (default 50, or the scenario file's).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::values::rate_hz)]
     pub rate: Option<f64>,
     /// Device profile: esp32, intel5300, nexmon80.
-    #[arg(long, default_value = "esp32")]
+    #[arg(long, default_value = "esp32", value_parser = crate::values::device)]
     pub device: String,
     /// Random seed.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// Output file (.pcap and .csv: esp32 only; .csirec, .jsonl) or `-` for stdout.
-    #[arg(short, long)]
+    #[arg(short, long, value_parser = crate::values::simulate_output)]
     pub output: String,
     /// Ground truth as JSON Lines (one line per frame after a header line); `-` for stdout.
     #[arg(long)]
@@ -55,7 +55,8 @@ pub(crate) struct SimulateArgs {
     #[arg(long, default_value_t = 5005, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,
     /// Unix time (s) of the scenario start, for .pcap packet times (default 2026-01-01T00:00:00Z).
-    #[arg(long, default_value_t = 1_767_225_600)]
+    #[arg(long, default_value_t = 1_767_225_600,
+          value_parser = clap::value_parser!(i64).range(-9_223_372_036..=9_223_372_036))]
     pub start_unix_s: i64,
 }
 
@@ -68,19 +69,45 @@ enum Out {
 
 pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
     let duration_s = a.duration.map(|d| d.as_secs_f64());
+    let out_path = Path::new(&a.output);
+    let ext = crate::values::extension(&a.output);
+    if a.output != "-" && matches!(ext.as_str(), "pcap" | "csv") && a.device != "esp32" {
+        crate::usage!(
+            ".{ext} output carries ESP32 frames; --device {} needs .csirec or .jsonl",
+            a.device
+        );
+    }
+    if let Some(t) = &a.truth {
+        if t.as_os_str() == "-" {
+            if a.output == "-" {
+                crate::usage!("-o - and --truth - would mix frames and ground truth on stdout: write one of them to a file");
+            }
+        } else if a.output != "-" {
+            output::ensure_distinct(t, out_path, "simulated capture (-o)")?;
+        } else {
+            output::ensure_distinct(
+                t,
+                Path::new(output::STDOUT),
+                "simulated capture (-o -, stdout)",
+            )?;
+        }
+    }
     let mut scenario = match (&a.scenario, &a.scenario_file) {
-        (Some(_), Some(_)) => bail!("give either --scenario or --scenario-file, not both"),
-        (None, Some(p)) => {
+        // clap refuses both together
+        (_, Some(p)) => {
             let mut s = Scenario::from_path(p)?;
             if let Some(d) = duration_s {
                 s.duration_s = Some(d);
             }
             s
         }
+        // the name was checked at parse time: what is left is a duration the preset cannot
+        // fit, a usage error
         (name, None) => Scenario::preset(
             name.as_deref().unwrap_or("mixed"),
             duration_s.unwrap_or(60.0),
-        )?,
+        )
+        .map_err(|e| crate::Usage(e.to_string()))?,
     };
     if let Some(r) = a.rate {
         scenario.rate_hz = r;
@@ -93,44 +120,17 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
         .checked_mul(1_000_000_000)
         .context("--start-unix-s is out of range")?;
 
-    let out_path = Path::new(&a.output);
-    let ext = out_path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if a.output != "-" && matches!(ext.as_str(), "pcap" | "csv") && a.device != "esp32" {
-        bail!(
-            ".{ext} output carries ESP32 frames; --device {} needs .csirec or .jsonl",
-            a.device
-        );
-    }
-    if let Some(t) = &a.truth {
-        if t.as_os_str() == "-" {
-            if a.output == "-" {
-                bail!("-o - and --truth - would mix frames and ground truth on stdout: write one of them to a file");
-            }
-        } else if a.output != "-" {
-            output::ensure_distinct(t, out_path, "simulated capture (-o)")?;
-        } else {
-            output::ensure_distinct(
-                t,
-                Path::new(output::STDOUT),
-                "simulated capture (-o -, stdout)",
-            )?;
-        }
-    }
     let mut out = if a.output == "-" {
         let w: Box<dyn Write> = Box::new(output::stdout());
         Out::Jsonl(JsonLinesSink::new(w))
     } else {
         match ext.as_str() {
             "pcap" => {
-                let mut w = PcapWriter::new(output::create_file(out_path)?, TsResolution::Nano)?;
+                let mut w = PcapWriter::new(output::create_file(out_path, log)?, TsResolution::Nano)?;
                 w.set_macs([0x02, 0x45, 0x53, 0x50, 0x00, a.node_id], [0x02, 0x48, 0x4F, 0x53, 0x54, 0x01]);
                 Out::Pcap(w)
             }
-            "csv" => Out::Csv(Esp32CsvWriter::new(output::create_file(out_path)?, true)?),
+            "csv" => Out::Csv(Esp32CsvWriter::new(output::create_file(out_path, log)?, true)?),
             "csirec" => {
                 let config = serde_json::json!({
                     "scenario": sim.scenario(),
@@ -140,10 +140,10 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
                 let mut h = RecordingHeader::new(format!("simulator: {}", sim.scenario().name), config.to_string());
                 // the scenario start, not the wall clock: same arguments, byte-identical file
                 h.created_unix_ns = start_ns;
-                Out::Rec(RecordingWriter::new(output::create_file(out_path)?, &h)?)
+                Out::Rec(RecordingWriter::new(output::create_file(out_path, log)?, &h)?)
             }
             "jsonl" | "json" => {
-                let w: Box<dyn Write> = Box::new(output::create_file(out_path)?);
+                let w: Box<dyn Write> = Box::new(output::create_file(out_path, log)?);
                 Out::Jsonl(JsonLinesSink::new(w))
             }
             _ => bail!(
@@ -158,7 +158,7 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
             let w: Result<Box<dyn Write>> = if p.as_os_str() == "-" {
                 Ok(Box::new(output::stdout()))
             } else {
-                output::create_file(p).map(|f| Box::new(f) as Box<dyn Write>)
+                output::create_file(p, log).map(|f| Box::new(f) as Box<dyn Write>)
             };
             let t = w.and_then(|w| Ok(TruthWriter::new(w, &header)?));
             if t.is_err() && a.output != "-" {

@@ -297,8 +297,11 @@ fn pcap_without_csi_is_reported_not_silent() {
     w.write_udp(1000, ip, ip, 5005, 5005, &cut).unwrap();
     let path = d.join("cut_csi.pcap");
     std::fs::write(&path, w.into_inner().unwrap()).unwrap();
-    let out = run_ok(&["run", path.to_str().unwrap()]);
+    // and as nothing at all could be decoded, it is an error
+    let out = run(&["run", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nothing could be decoded"), "{err}");
     assert!(!err.contains("no CSI found"), "{err}");
     assert!(
         err.contains("1 malformed skipped")
@@ -456,7 +459,7 @@ fn run_stdin_and_limit() {
 #[test]
 fn unknown_format_flag_is_rejected() {
     let out = run(&["run", "x", "--format", "nope"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown format"));
 }
 
@@ -644,8 +647,10 @@ fn simulate_rejects_bad_requests_clearly() {
         args.extend(extra);
         let o = run(&args);
         let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        // usage errors, found before anything is created
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: stderr lacks {want:?}: {err}");
+        assert!(!out.exists());
     }
     let bad = d.join("bad.json");
     std::fs::write(&bad, r#"{"rate_hz": 50, "no_such_field": 1}"#).unwrap();
@@ -714,7 +719,7 @@ fn reader_flags_reach_the_readers() {
     assert_eq!(grouped.len(), 1);
     assert_eq!(grouped[0]["shape"], serde_json::json!([2, 2, 256]));
     let bad = run(&["run", "--nexmon-chip", "9999", &f]);
-    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown Nexmon chip"));
 
     // Intel scaled CSI equals the raw values times the golden scaled_csi_factor
@@ -935,7 +940,7 @@ fn outputs_never_overwrite_an_input_or_each_other() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!cap.exists());
     let out = run(&["simulate", "--duration", "10s", "-o", "-", "--truth", "-"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("would mix frames and ground truth"));
 }
 
@@ -968,7 +973,7 @@ fn simulate_truth_to_stdout() {
 fn record_refuses_outputs_it_cannot_honour() {
     for (o, want) in [("-", "not to stdout"), ("live.jsonl", "name it .csirec")] {
         let out = run(&["record", "udp://127.0.0.1:9", "-o", o, "--frames", "1"]);
-        assert_eq!(out.status.code(), Some(1), "{o}");
+        assert_eq!(out.status.code(), Some(2), "{o}");
         assert!(
             String::from_utf8_lossy(&out.stderr).contains(want),
             "{o}: {}",
@@ -980,20 +985,19 @@ fn record_refuses_outputs_it_cannot_honour() {
 #[test]
 fn summary_counts_what_was_written_and_flags_are_checked() {
     let csv = fixture("esp32/example_csi.csv");
-    let out = run_ok(&["run", "--limit", "0", &csv]);
+    let out = run(&["run", "--limit", "0", &csv]);
+    assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("; 0 records written"), "{err}");
     let out = run_ok(&["run", "--limit", "3", &csv]);
     assert_eq!(json_lines(&out.stdout).len(), 3);
     assert!(String::from_utf8_lossy(&out.stderr).contains("; 3 records written"));
 
     let out = run(&["run", "--duration", "5s", &csv]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("udp:// inputs only"));
 
     let out = run(&["run", "--format", "nexmon", &csv]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("formats that can be read: ") && err.contains("pcap"),

@@ -35,6 +35,19 @@ pub enum Error {
         /// Human-readable reason.
         reason: String,
     },
+    /// One datagram of a live UDP input is malformed; it was skipped and reading goes on.
+    /// Datagrams are numbered from 1 in order of arrival; `from` is the sender's address.
+    #[error("{format}: malformed datagram {datagram} from {from}: {reason}")]
+    MalformedDatagram {
+        /// Format the datagram was decoded as.
+        format: CaptureFormat,
+        /// 1-based number of the datagram on this input.
+        datagram: u64,
+        /// Sender address (`IP:port`).
+        from: String,
+        /// Human-readable reason.
+        reason: String,
+    },
     /// The input ends inside a record: every complete record before it was delivered.
     #[error("{format}: input cut inside a record at byte {offset}: {available} of {needed} bytes present")]
     Truncated {
@@ -121,7 +134,10 @@ impl Error {
     /// assert!(e.is_recoverable());
     /// ```
     pub fn is_recoverable(&self) -> bool {
-        matches!(self, Error::Malformed { .. })
+        matches!(
+            self,
+            Error::Malformed { .. } | Error::MalformedDatagram { .. }
+        )
     }
 
     /// Builds an [`Error::Io`] with context.

@@ -196,11 +196,21 @@ pub struct CsiFrame {
     pub timestamp_ns: i64,
     /// Which clock `timestamp_ns` comes from.
     pub clock: Clock,
-    /// Source node: the node id the input carries (ESP32 ADR-018 and RuView), else a number the
-    /// reader assigns. Readers of formats that name the transmitter and whose sequence numbers
-    /// are per transmitter (Nexmon, PicoScenes, FeitCSI) number the transmitter MACs in order of
-    /// first appearance ([`MacNodeTable`](crate::nodes::MacNodeTable)); the others use 0 (one
-    /// receiver, one counter: see each format's module docs).
+    /// Source node. The one rule, for every format:
+    ///
+    /// 1. A format that carries a node id gives it (ESP32 ADR-018, RuView JSONL, and this
+    ///    crate's own JSON Lines and `.csirec`).
+    /// 2. Otherwise a format that names the transmitter gets one node id per transmitter MAC,
+    ///    numbered in order of first appearance by
+    ///    [`MacNodeTable`](crate::nodes::MacNodeTable) (frames without a MAC share one id of their
+    ///    own): ESP32-CSI-Tool CSV, esp-csi CSV, Nexmon, PicoScenes, FeitCSI, Atheros. Per-node
+    ///    rates and sequence gaps are then never mixed across transmitters.
+    /// 3. The one exception is Intel 5300, whose sequence counter (`bfee_count`) is the
+    ///    receiver's, shared by every transmitter: it is node 0 throughout (splitting by MAC
+    ///    would turn the frames of one transmitter into drops of another); the transmitter, when
+    ///    the file names it, is in [`mac`](Self::mac).
+    /// 4. Formats without a transmitter (simulated frames use their profile's node) follow their
+    ///    module docs.
     pub node_id: u32,
     /// Transmitter MAC address, where the format has it.
     pub mac: Option<[u8; 6]>,
@@ -305,12 +315,34 @@ impl CsiFrame {
     }
 }
 
+/// Writes `v`'s serde name (the name JSON output uses), or its Debug form if it has none.
+fn write_serde_name<T: Serialize + fmt::Debug>(f: &mut fmt::Formatter<'_>, v: &T) -> fmt::Result {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => f.write_str(&s),
+        _ => write!(f, "{v:?}"),
+    }
+}
+
+/// The name JSON output uses (`esp32`, `qca9300`, `sdr`, ...).
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_serde_name(f, self)
+    }
+}
+
+/// The name JSON output uses (`host`, `device`, `simulated`, `none`).
+impl fmt::Display for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_serde_name(f, self)
+    }
+}
+
 impl fmt::Display for CsiFrame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (rx, tx, sc) = self.shape();
         write!(
             f,
-            "CsiFrame[{} {:?} node {} t={} ns ({:?})",
+            "CsiFrame[{} {} node {} t={} ns ({})",
             self.format, self.device, self.node_id, self.timestamp_ns, self.clock
         )?;
         if let Some(s) = self.sequence {
@@ -354,6 +386,23 @@ pub fn channel_to_freq_mhz(channel: u16) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_uses_the_json_names() {
+        let mut f = CsiFrame::new(
+            CaptureFormat::PicoScenes,
+            Device::Qca9300,
+            Array3::zeros((1, 1, 2)),
+        );
+        f.clock = Clock::Host;
+        let s = f.to_string();
+        assert!(
+            s.starts_with("CsiFrame[picoscenes qca9300 node 0 t=0 ns (host)"),
+            "{s}"
+        );
+        assert_eq!(Device::Esp32C5C6.to_string(), "esp32_c5_c6");
+        assert_eq!(Clock::Simulated.to_string(), "simulated");
+    }
 
     #[test]
     fn serde_name_is_name_for_every_format() {

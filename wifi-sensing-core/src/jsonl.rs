@@ -208,28 +208,8 @@ fn enc(e: serde_json::Error) -> Error {
 pub fn write_output(out: &mut Vec<u8>, item: &Output) -> Result<()> {
     match item {
         Output::Frame(f) => serde_json::to_writer(out, &FrameLine::from_frame(f)).map_err(enc),
-        Output::Aux(a) => {
-            let data = match &a.body {
-                crate::record::AuxBody::Vitals(v) => serde_json::to_value(v),
-                crate::record::AuxBody::Features(v) => serde_json::to_value(v),
-                crate::record::AuxBody::FusedVitals(v) => serde_json::to_value(v),
-                crate::record::AuxBody::WasmOutput(v) => serde_json::to_value(v),
-                crate::record::AuxBody::CompressedCsi(v) => serde_json::to_value(v),
-                crate::record::AuxBody::FeatureState(v) => serde_json::to_value(v),
-                crate::record::AuxBody::Unknown(v) => serde_json::to_value(v),
-            }
-            .map_err(enc)?;
-            let v = serde_json::json!({
-                "schema": SCHEMA_VERSION,
-                "type": a.body.kind(),
-                "timestamp_ns": a.timestamp_ns,
-                "clock": a.clock,
-                "format": a.format,
-                "node_id": a.node_id,
-                "data": data,
-            });
-            serde_json::to_writer(out, &v).map_err(enc)
-        }
+        // written straight from the typed body, keys in the envelope's order
+        Output::Aux(a) => write_aux(out, a, a.body.data()),
         Output::Analysis(x) => {
             #[derive(Serialize)]
             struct Line<'a> {
@@ -252,6 +232,36 @@ pub fn write_output(out: &mut Vec<u8>, item: &Output) -> Result<()> {
             serde_json::to_writer(out, &line).map_err(enc)
         }
     }
+}
+
+/// Writes a non-CSI record line: `schema`, `type`, `timestamp_ns`, `clock`, `format`, `node_id`,
+/// then `data`.
+fn write_aux(
+    out: &mut Vec<u8>,
+    a: &crate::AuxRecord,
+    data: &dyn crate::AnalysisValue,
+) -> Result<()> {
+    #[derive(Serialize)]
+    struct Line<'a> {
+        schema: u32,
+        #[serde(rename = "type")]
+        kind: &'a str,
+        timestamp_ns: i64,
+        clock: Clock,
+        format: CaptureFormat,
+        node_id: Option<u32>,
+        data: &'a dyn crate::AnalysisValue,
+    }
+    let line = Line {
+        schema: SCHEMA_VERSION,
+        kind: a.body.kind(),
+        timestamp_ns: a.timestamp_ns,
+        clock: a.clock,
+        format: a.format,
+        node_id: a.node_id,
+        data,
+    };
+    serde_json::to_writer(out, &line).map_err(enc)
 }
 
 /// Serialises one output as a `serde_json::Value`.

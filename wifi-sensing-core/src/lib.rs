@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+// every example in these docs and the README compiles without a warning
+#![doc(test(attr(deny(warnings))))]
 
 pub mod error;
 pub mod formats;
@@ -33,3 +35,5 @@ pub use sink::{CollectSink, CountSink, FnSink, JsonLinesSink, RecordingSink, Sin
 
 pub use ndarray;
 pub use num_complex;
+/// Re-exported so that code handling JSON records and analysis values needs no extra dependency.
+pub use serde_json;

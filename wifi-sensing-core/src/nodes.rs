@@ -39,10 +39,12 @@ pub struct NodeStats {
 }
 
 impl NodeStats {
-    /// Measured mean frame rate in Hz: `(frames - 1) / span`, `None` without a positive span.
+    /// Measured mean frame rate in Hz: `(frames - 1) / span`; `None` when the span is shorter
+    /// than [`MIN_RATE_SPAN_NS`] (the packets of one transmission, or a few frames, measure no
+    /// rate: four Nexmon packets 0.1 ms apart are not a 25 kHz stream).
     pub fn rate_hz(&self) -> Option<f64> {
         let (a, b) = (self.first_ns?, self.last_ns?);
-        if b > a && self.frames > 1 {
+        if b.saturating_sub(a) >= MIN_RATE_SPAN_NS && self.frames > 1 {
             Some((self.frames - 1) as f64 / ((b - a) as f64 * 1e-9))
         } else {
             None
@@ -57,6 +59,10 @@ impl NodeStats {
         }
     }
 }
+
+/// The shortest span between a node's first and last frame over which
+/// [`NodeStats::rate_hz`] reports a rate: 1 ms.
+pub const MIN_RATE_SPAN_NS: i64 = 1_000_000;
 
 /// Per-node statistics over a stream of frames.
 ///
@@ -165,7 +171,8 @@ impl NodeTracker {
 pub const MAX_MAC_NODES: usize = 256;
 
 /// Numbers the transmitters of one capture for [`CsiFrame::node_id`]: the readers of formats
-/// that carry a transmitter MAC but no node id (Nexmon, PicoScenes, FeitCSI) use it.
+/// that carry a transmitter MAC but no node id use it (the rule and its one exception are in the
+/// docs of [`CsiFrame::node_id`]).
 ///
 /// Node ids are given in order of first appearance: the first distinct key seen is 0, the next
 /// 1, and so on, up to [`MAX_MAC_NODES`] keys; every later new key gets the overflow id
@@ -246,6 +253,21 @@ mod tests {
             t.observe(&f);
         }
         t.nodes()[&0].clone()
+    }
+
+    #[test]
+    fn rate_needs_a_measurable_span() {
+        let mut n = NodeStats {
+            frames: 4,
+            first_ns: Some(0),
+            last_ns: Some(119_000),
+            ..NodeStats::default()
+        };
+        assert_eq!(n.rate_hz(), None);
+        n.last_ns = Some(MIN_RATE_SPAN_NS);
+        assert_eq!(n.rate_hz(), Some(3000.0));
+        n.frames = 1;
+        assert_eq!(n.rate_hz(), None);
     }
 
     #[test]

@@ -447,6 +447,22 @@ impl Pipeline {
         &self.summary
     }
 
+    /// The names of the stages, in order.
+    ///
+    /// ```
+    /// let p = wifi_sensing_core::Pipeline::builder().build()?;
+    /// assert!(p.stage_names().is_empty() && p.analyser_names().is_empty());
+    /// # Ok::<(), wifi_sensing_core::Error>(())
+    /// ```
+    pub fn stage_names(&self) -> Vec<&str> {
+        stage_names(&self.stages)
+    }
+
+    /// The names of the analysers, in order.
+    pub fn analyser_names(&self) -> Vec<&str> {
+        analyser_names(&self.analysers)
+    }
+
     /// Resets every stage and analyser and the summary.
     pub fn reset(&mut self) {
         for s in &mut self.stages {

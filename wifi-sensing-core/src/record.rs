@@ -75,6 +75,20 @@ pub enum AuxBody {
 }
 
 impl AuxBody {
+    /// The record's payload (the JSON Lines `data`) as a typed, serialisable value, so every
+    /// writer (JSON Lines, Parquet) serialises it the same way.
+    pub fn data(&self) -> &dyn crate::AnalysisValue {
+        match self {
+            AuxBody::Vitals(v) => v,
+            AuxBody::Features(v) => v,
+            AuxBody::FusedVitals(v) => v,
+            AuxBody::WasmOutput(v) => v,
+            AuxBody::CompressedCsi(v) => v,
+            AuxBody::FeatureState(v) => v,
+            AuxBody::Unknown(v) => v,
+        }
+    }
+
     /// Short stable name of the record kind (JSON `type`).
     pub fn kind(&self) -> &'static str {
         match self {

@@ -8,10 +8,10 @@
 //! the host receive time, and keeps per-node statistics: frames, sequence gaps (drops) and the
 //! measured frame rate ([`NodeTracker`]).
 //!
-//! A datagram that is not a valid ADR-018 packet is a recoverable
-//! [`Error::Malformed`] (counted, then reading goes on): a flood of
-//! garbage never ends the stream, and memory stays bounded (one 64 KiB receive buffer).
-//! The `offset` of such an error is the number of payload bytes received before that datagram.
+//! A datagram that cannot be decoded is a recoverable [`Error::MalformedDatagram`] naming the
+//! datagram's number (from 1, in order of arrival) and its sender, with the decoder's reason
+//! (counted, then reading goes on): a flood of garbage never ends the stream, and memory stays
+//! bounded (one 64 KiB receive buffer).
 //!
 //! The source is blocking, with a short read timeout so that it can notice a stop request
 //! ([`UdpSource::stop_flag`], e.g. set from a Ctrl-C handler), a deadline
@@ -197,8 +197,8 @@ impl CaptureReader for UdpSource {
                     return None;
                 }
             }
-            let n = match self.socket.recv_from(&mut self.buf) {
-                Ok((n, _)) => n,
+            let (n, from) = match self.socket.recv_from(&mut self.buf) {
+                Ok(x) => x,
                 Err(e)
                     if matches!(
                         e.kind(),
@@ -250,6 +250,19 @@ impl CaptureReader for UdpSource {
             } else {
                 adr018::decode_datagram(payload, offset, t, Clock::Host)
             };
+            // a datagram is the unit of a live input: whatever went wrong, it names that datagram
+            let rec = rec.map_err(|e| {
+                let (format, reason) = match e {
+                    Error::Malformed { format, reason, .. } => (format, reason),
+                    other => (CaptureFormat::Esp32Adr018, other.to_string()),
+                };
+                Error::MalformedDatagram {
+                    format,
+                    datagram: st.datagrams,
+                    from: from.to_string(),
+                    reason,
+                }
+            });
             match &rec {
                 Ok(Record::Frame(f)) => {
                     st.frames += 1;

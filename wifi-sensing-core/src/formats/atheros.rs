@@ -63,7 +63,9 @@
 //!   bytes). `rssi_dbm` and `noise_floor_dbm` are `None`: the file gives no dBm calibration.
 //!   Every raw status field is in [`AtherosMeta`] under the golden files' names.
 //! * When the payload holds at least an 802.11 header (24 bytes), `mac` is its address 2
-//!   (transmitter) and `sequence` its sequence number (`seq >> 4`).
+//!   (transmitter) and `sequence` its sequence number (`seq >> 4`). `node_id` numbers the
+//!   transmitter MACs in order of first appearance (the rule of [`CsiFrame::node_id`]; records
+//!   without a MAC share one id of their own).
 //! * A record cut by the end of the input ends the stream with [`Error::Truncated`] after every
 //!   complete record (csiread keeps every complete record; MATLAB drops the last two).
 //!
@@ -578,6 +580,8 @@ struct State {
     counts: AtherosCounts,
     /// Reused unpacking buffer (one row per CSI stream).
     scratch: Vec<RawRow>,
+    /// Node ids of the transmitter MACs.
+    nodes: crate::nodes::MacNodeTable,
 }
 
 impl RecordHandler for State {
@@ -604,10 +608,11 @@ impl RecordHandler for State {
             self.limits.max_csi_values,
             &mut self.scratch,
         ) {
-            Ok(Some(f)) => {
+            Ok(Some(mut f)) => {
                 if f.csi.is_empty() {
                     self.counts.without_csi += 1;
                 }
+                f.node_id = self.nodes.id(f.mac);
                 Some(Ok(Record::Frame(f)))
             }
             Ok(None) => {
@@ -686,6 +691,7 @@ impl AtherosReader {
                 limits: options.limits.clone(),
                 counts: AtherosCounts::default(),
                 scratch: Vec::new(),
+                nodes: crate::nodes::MacNodeTable::default(),
             },
         })
     }

@@ -21,7 +21,7 @@ use num_complex::Complex32;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::formats::text::{looks_like_text, prefix_lines, LineReader};
+use crate::formats::text::{looks_like_text, prefix_lines, trim, LineReader};
 use crate::frame::{channel_to_freq_mhz, CaptureFormat, Clock, CsiFrame, Device, FormatMeta};
 use crate::reader::{Confidence, Input, ReaderOptions};
 use crate::record::Record;
@@ -78,6 +78,12 @@ pub struct Esp32Meta {
     pub real_timestamp: Option<f64>,
     /// `len` column as printed (buffer bytes for ESP32-CSI-Tool, values for esp-csi).
     pub len: Option<i32>,
+    /// ESP32-CSI-Tool and esp-csi CSV: a Unix time in seconds that a logging host appended as the first
+    /// column after the CSI array (then also the frame's timestamp, [`Clock::Host`]).
+    pub host_time_s: Option<f64>,
+    /// ESP32-CSI-Tool and esp-csi CSV: the columns after the CSI array as printed (without the leading
+    /// comma), when a line has any.
+    pub extra_columns: Option<String>,
     /// esp-csi `first_word` column (1 = the first 4 bytes are not CSI).
     pub first_word_invalid: Option<i32>,
     /// esp-csi C5/C6 FFT gain.
@@ -472,6 +478,66 @@ pub(crate) fn csv_frame(
     Ok(f)
 }
 
+/// A host Unix time in seconds (`1740694846.6452723`): 10 integer digits at most, a fraction of
+/// at most 9 digits, between 2001-09-09 (10⁹ s) and 2096 (4·10⁹ s); in ns, exactly. Anything
+/// else is not taken for a host time.
+pub(crate) fn parse_host_time_ns(s: &[u8]) -> Option<i64> {
+    let (int, frac) = match s.iter().position(|&b| b == b'.') {
+        Some(p) => (&s[..p], &s[p + 1..]),
+        None => (s, &s[s.len()..]),
+    };
+    if int.is_empty()
+        || int.len() > 10
+        || frac.len() > 9
+        || !int.iter().chain(frac).all(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    let digits = |d: &[u8]| d.iter().fold(0i64, |v, &b| v * 10 + i64::from(b - b'0'));
+    let secs = digits(int);
+    if !(1_000_000_000..4_000_000_000).contains(&secs) {
+        return None;
+    }
+    let frac_ns = digits(frac) * 10i64.pow(9 - frac.len() as u32);
+    Some(secs * 1_000_000_000 + frac_ns)
+}
+
+/// The columns a logging script appended after a CSV line's CSI array: `after` is the text
+/// after the array's closing `what`. `None` when the line ends there.
+pub(crate) fn trailing_columns<'a>(
+    after: &'a [u8],
+    what: &str,
+) -> std::result::Result<Option<&'a [u8]>, String> {
+    match trim(after) {
+        [] => Ok(None),
+        [b',', cols @ ..] => Ok(Some(trim(cols))),
+        other => Err(format!(
+            "text `{}` follows the {what} without a comma (expected the end of the line or more columns)",
+            String::from_utf8_lossy(&other[..other.len().min(24)])
+        )),
+    }
+}
+
+/// Keeps the columns after the CSI array in the frame's meta and, when the first of them is a
+/// host Unix time ([`parse_host_time_ns`]), makes it the frame's timestamp ([`Clock::Host`]).
+pub(crate) fn apply_extra_columns(f: &mut CsiFrame, extra: Option<&[u8]>) {
+    let Some(extra) = extra else { return };
+    let host_col = extra
+        .split(|&b| b == b',')
+        .next()
+        .map(trim)
+        .unwrap_or_default();
+    let host_ns = parse_host_time_ns(host_col);
+    if let Some(ns) = host_ns {
+        f.timestamp_ns = ns;
+        f.clock = Clock::Host;
+    }
+    if let FormatMeta::Esp32(m) = &mut f.meta {
+        m.extra_columns = Some(String::from_utf8_lossy(extra).into_owned());
+        m.host_time_s = host_ns.and_then(|_| parse_decimal(host_col));
+    }
+}
+
 /// How the CSI array of a `CSI_DATA,` line is written: what tells the two ESP32 CSV formats
 /// apart in their probes.
 pub(crate) enum CsiDataArray<'a> {
@@ -526,13 +592,15 @@ pub(crate) type ParseLine =
     fn(&[u8], &mut Vec<i16>, usize) -> std::result::Result<CsiFrame, String>;
 
 /// The record loop shared by the two ESP32 CSV readers: the [`LineReader`] loop with header
-/// lines (`type,...`) skipped as well, the others parsed by the format's [`ParseLine`] and
-/// numbered in `meta.line`.
+/// lines (`type,...`) skipped as well, the others parsed by the format's [`ParseLine`],
+/// numbered in `meta.line`, and given the node id of their transmitter MAC
+/// ([`MacNodeTable`](crate::nodes::MacNodeTable)).
 pub(crate) struct CsvLines {
     lines: LineReader,
     values: Vec<i16>,
     max_pairs: usize,
     parse: ParseLine,
+    nodes: crate::nodes::MacNodeTable,
 }
 
 impl CsvLines {
@@ -548,6 +616,7 @@ impl CsvLines {
             values: Vec::with_capacity(512),
             max_pairs: options.limits.max_csi_values,
             parse,
+            nodes: crate::nodes::MacNodeTable::default(),
         }
     }
 
@@ -558,12 +627,14 @@ impl CsvLines {
             values,
             max_pairs,
             parse,
+            nodes,
         } = self;
         lines.next_record(|line, line_no| {
             if line.starts_with(b"type,") {
                 return None;
             }
             Some(parse(line, values, *max_pairs).map(|mut f| {
+                f.node_id = nodes.id(f.mac);
                 if let FormatMeta::Esp32(m) = &mut f.meta {
                     m.line = Some(line_no);
                 }

@@ -4,7 +4,8 @@
 //! # Layout (FORMATS.md §1.2)
 //!
 //! One text line per received packet: 25 comma-separated columns, then the CSI buffer in
-//! brackets, values separated by single spaces with a trailing space before `]`:
+//! brackets, values separated by single spaces with a trailing space before `]` (and possibly
+//! columns a logging script appended, see below):
 //!
 //! ```text
 //! CSI_DATA,<role>,<mac>,<rssi>,<rate>,<sig_mode>,<mcs>,<bandwidth>,<smoothing>,<not_sounding>,
@@ -29,19 +30,29 @@
 //! * **Malformed lines** (an odd value count, as on line 19 of `example_100hz_pitraffic.csv` which
 //!   prints 127 values; a value outside int8; a bad number or MAC; a wrong column count) give a
 //!   recoverable [`Error::Malformed`] with the line's byte offset and `line: Some(n)` (1-based),
-//!   and the reader continues with the next line.
+//!   and the reader continues with the next line. The reason names what is wrong: an array
+//!   with no `]` at all (a cut line), a comma inside an unclosed array, text after `]` without a
+//!   comma.
 //! * **Timestamp**: the line's only per-packet clock that every file has is `local_timestamp`, the
 //!   radio's microsecond timer. `timestamp_ns = local_timestamp × 1000` with
 //!   [`Clock::Device`]. It is a 32-bit counter on the device, so it wraps after 2³² µs (about
 //!   71.6 minutes) and restarts at boot; it is reported as printed, not unwrapped.
 //!   `real_timestamp` (firmware steady clock, seconds) is kept in the meta.
+//! * **Columns after the array**: logging scripts often append their own columns after the CSI
+//!   array, most often the host's Unix time (`...,128,[-125 48 8 0 ... ],1740694846.6452723`).
+//!   They are accepted and kept as printed in [`Esp32Meta::extra_columns`]. When the first of
+//!   them is a Unix time in seconds (a plain decimal between 10⁹ and 4·10⁹, at most 9 fraction
+//!   digits), it becomes the frame's timestamp with [`Clock::Host`] (exact to the ns printed) and
+//!   [`Esp32Meta::host_time_s`]; `local_timestamp` stays in the meta. Without one, the device
+//!   clock above is used.
 //! * **Frame fields**: `mac` → [`CsiFrame::mac`], `rssi` → `rssi_dbm`, `noise_floor` →
 //!   `noise_floor_dbm`, `channel` (the primary channel) → `channel`, the `bandwidth` (cwb) bit →
 //!   `bandwidth_mhz` 20 or 40, and `center_freq_mhz` the centre of the frame's channel: the
 //!   primary channel's frequency for 20 MHz, ±10 MHz for 40 MHz with the secondary channel above
 //!   (1) or below (2) ([`center_freq_mhz`](super::esp32::center_freq_mhz)). Every column is also in
 //!   [`Esp32Meta`] under its column name (`type` as `record_type`), plus the 1-based `line`.
-//!   `node_id` is 0 (a CSV file comes from one device) and `sequence` is `None` (no counter).
+//!   `node_id` numbers the transmitter MACs in order of first appearance (the rule of
+//!   [`CsiFrame::node_id`]) and `sequence` is `None` (no counter).
 //! * **Subcarrier indices**: for exactly 64 pairs with `secondary_channel == 0` the LLTF order
 //!   0..31, −32..−1 is known (FORMATS.md §1.1) and given; otherwise `subcarriers` is `None`, see
 //!   [`lltf_subcarriers`].
@@ -67,9 +78,12 @@ use crate::error::Error;
 use crate::error::Result;
 #[cfg(doc)]
 use crate::formats::esp32::lltf_subcarriers;
+#[cfg(test)]
+use crate::formats::esp32::parse_host_time_ns;
 use crate::formats::esp32::{
-    check_pair_limit, csi_data_array, csv_frame, expect_csi_data, parse_decimal, probe_csv_lines,
-    Columns, CsiDataArray, CsvLines, CsvRx, Esp32Meta,
+    apply_extra_columns, check_pair_limit, csi_data_array, csv_frame, expect_csi_data,
+    parse_decimal, probe_csv_lines, trailing_columns, Columns, CsiDataArray, CsvLines, CsvRx,
+    Esp32Meta,
 };
 use crate::formats::text::trim;
 #[cfg(doc)]
@@ -141,18 +155,33 @@ impl CaptureReader for Esp32CsvReader {
     }
 }
 
+/// Splits `rest` (the text after the 25th comma) into the bracketed CSI array and the text after
+/// its `]` (the columns a logging script appended, without their leading comma), naming what is
+/// wrong when the line has no such array.
+fn split_array(rest: &[u8]) -> std::result::Result<(&[u8], Option<&[u8]>), String> {
+    if rest.first() != Some(&b'[') {
+        let shown = &rest[..rest.len().min(24)];
+        return Err(format!(
+            "column 26 `{}` is not a bracketed CSI array `[...]`",
+            String::from_utf8_lossy(shown)
+        ));
+    }
+    let Some(close) = rest.iter().position(|&b| b == b']') else {
+        return Err(match rest.iter().position(|&b| b == b',') {
+            Some(_) => "the CSI array has no closing `]` before the next comma (a column was written inside the array?)".to_string(),
+            None => "the CSI array has no closing `]` (line cut short?)".to_string(),
+        });
+    };
+    let (arr, after) = rest.split_at(close + 1);
+    Ok((arr, trailing_columns(after, "CSI array's `]`")?))
+}
+
 /// Parses the bracketed array `[v0 v1 ... ]` into `values` (int8 range checked).
 fn parse_array(arr: &[u8], values: &mut Vec<i16>) -> std::result::Result<(), String> {
     values.clear();
     let inner = match arr {
         [b'[', inner @ .., b']'] => inner,
-        _ => {
-            return Err(if arr.first() == Some(&b'[') {
-                "the CSI array has no closing `]` (line cut short?)".to_string()
-            } else {
-                "column 26 is not a bracketed CSI array `[...]`".to_string()
-            })
-        }
+        _ => return Err("column 26 is not a bracketed CSI array `[...]`".to_string()),
     };
     let n = inner.len();
     let mut i = 0;
@@ -254,7 +283,8 @@ fn parse_line(
         )
     })?;
 
-    parse_array(trim(rest), values)?;
+    let (array, extra) = split_array(trim(rest))?;
+    parse_array(array, values)?;
     if values.is_empty() {
         return Err("the CSI array is empty".to_string());
     }
@@ -298,7 +328,9 @@ fn parse_line(
         noise_floor,
         channel,
     };
-    csv_frame(FORMAT, Device::Esp32, values, rx, meta)
+    let mut f = csv_frame(FORMAT, Device::Esp32, values, rx, meta)?;
+    apply_extra_columns(&mut f, extra);
+    Ok(f)
 }
 
 /// Probe: the first non-empty line is the ESP32-CSI-Tool header (`type,role,mac,`) or a
@@ -444,6 +476,8 @@ mod tests {
             (good.replace("[1 2 ]", "1 2"), "bracketed"),
             (good.replace("[1 2 ]", "[1 2x ]"), "not an integer"),
             (good.replace("[1 2 ]", "[1 -- ]"), "not an integer"),
+            (good.replace("[1 2 ]", "[1 2 ]x"), "without a comma"),
+            (good.replace("[1 2 ]", "[1 2 ,17"), "before the next comma"),
             (good.replace("[1 2 ]", "[1 12345 ]"), "int8"),
             ("CSI_DATA,AP,11:22\n".to_string(), "columns"),
             ("hello world\n".to_string(), "CSI_DATA"),
@@ -454,6 +488,80 @@ mod tests {
             let out = read_all(&input);
             assert_eq!(out.len(), 2, "{text}");
             assert_malformed(&out[1], good.len() as u64, 2, want, &text);
+        }
+    }
+
+    #[test]
+    fn trailing_columns_after_the_array_are_read() {
+        // a logging script's host epoch time after the array: the frame's host timestamp
+        let text = line_with(&[1, 2, 3, 4]).replace("]\n", "],1740694846.6452723\n");
+        let out = read_all(&text);
+        let Ok(Record::Frame(f)) = &out[0] else {
+            panic!("{:?}", out[0])
+        };
+        assert_eq!(f.shape(), (1, 1, 2));
+        assert_eq!(
+            (f.timestamp_ns, f.clock),
+            (1_740_694_846_645_272_300, Clock::Host)
+        );
+        let FormatMeta::Esp32(m) = &f.meta else {
+            panic!()
+        };
+        assert_eq!(m.local_timestamp, Some(7313));
+        assert_eq!(m.extra_columns.as_deref(), Some("1740694846.6452723"));
+        assert_eq!(m.host_time_s, Some(1_740_694_846.645_272_3));
+
+        // other trailing columns are kept, and the device clock stays
+        for tail in [",foo,bar", ", 42", ",17.5", ","] {
+            let text = line_with(&[1, 2]).replace("]\n", &format!("]{tail}\n"));
+            let out = read_all(&text);
+            let Ok(Record::Frame(f)) = &out[0] else {
+                panic!("{tail}: {:?}", out[0])
+            };
+            assert_eq!(
+                (f.timestamp_ns, f.clock),
+                (7_313_000, Clock::Device),
+                "{tail}"
+            );
+            let FormatMeta::Esp32(m) = &f.meta else {
+                panic!()
+            };
+            assert_eq!(m.host_time_s, None);
+            assert_eq!(m.extra_columns.as_deref(), Some(tail[1..].trim()));
+        }
+    }
+
+    #[test]
+    fn host_times() {
+        assert_eq!(
+            parse_host_time_ns(b"1740694846"),
+            Some(1_740_694_846_000_000_000)
+        );
+        assert_eq!(
+            parse_host_time_ns(b"1740694846.5"),
+            Some(1_740_694_846_500_000_000)
+        );
+        for bad in [
+            &b""[..],
+            b".5",
+            b"1740694846.",
+            b"17.5",
+            b"99999999999",
+            b"-1740694846",
+            b"1740694846.1234567891",
+            b"1e9",
+        ] {
+            let want = if bad == b"1740694846." {
+                Some(1_740_694_846_000_000_000)
+            } else {
+                None
+            };
+            assert_eq!(
+                parse_host_time_ns(bad),
+                want,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

@@ -31,9 +31,15 @@
 //!   lines do not print it: `None`); `center_freq_mhz` is the centre of the frame's channel, 10 MHz
 //!   above or below the primary channel's frequency for a 40 MHz frame with the secondary channel
 //!   above or below ([`center_freq_mhz`](super::esp32::center_freq_mhz); C5/C6 lines: the primary
-//!   channel's frequency). `node_id` is 0.
+//!   channel's frequency). `node_id` numbers the transmitter MACs in order of first
+//!   appearance, so each sender's counter is tracked on its own (the rule of
+//!   [`CsiFrame::node_id`]).
 //! * Timestamp: `local_timestamp` (radio µs timer) × 1000 with [`Clock::Device`], as for
 //!   ESP32-CSI-Tool; it wraps with the device's 32-bit counter and is not unwrapped.
+//! * Columns after the quoted array (a logging script's host time, say) are accepted as in
+//!   ESP32-CSI-Tool files ([`esp32_csv`](super::esp32_csv), "Columns after the array"): kept in
+//!   [`Esp32Meta::extra_columns`], a host Unix time in the first one becomes the timestamp with
+//!   [`Clock::Host`].
 //! * Subcarrier indices: the LLTF order for 64 pairs with `secondary_channel == 0` on classic
 //!   lines; `None` otherwise, in particular for C5/C6 lines, whose buffer layout differs and which
 //!   print no secondary channel (see [`lltf_subcarriers`]).
@@ -61,8 +67,8 @@ use crate::error::Result;
 #[cfg(doc)]
 use crate::formats::esp32::lltf_subcarriers;
 use crate::formats::esp32::{
-    check_pair_limit, csi_data_array, csv_frame, expect_csi_data, probe_csv_lines, Columns,
-    CsiDataArray, CsvLines, CsvRx, Esp32Meta,
+    apply_extra_columns, check_pair_limit, csi_data_array, csv_frame, expect_csi_data,
+    probe_csv_lines, trailing_columns, Columns, CsiDataArray, CsvLines, CsvRx, Esp32Meta,
 };
 use crate::formats::text::trim;
 #[cfg(doc)]
@@ -352,7 +358,16 @@ fn parse_line(
     let bandwidth = c.opt32(layout.bandwidth)?;
     let secondary_channel = c.opt32(layout.secondary_channel)?;
 
-    parse_data(trim(&line[q..]), values)?;
+    // the quoted array ends at `]"`; columns a logging script appended may follow
+    let data = &line[q..];
+    let (data, extra) = match data.windows(2).position(|w| w == b"]\"") {
+        Some(end) => {
+            let (d, after) = data.split_at(end + 2);
+            (d, trailing_columns(after, "quoted data array's `]\"`")?)
+        }
+        None => (data, None),
+    };
+    parse_data(trim(data), values)?;
     if i64::from(len) != values.len() as i64 {
         return Err(format!(
             "`len` says {len} values but the data array holds {} (Espressif's tool rejects such lines)",
@@ -404,6 +419,7 @@ fn parse_line(
     };
     let mut f = csv_frame(FORMAT, device, values, rx, meta)?;
     f.sequence = Some(id);
+    apply_extra_columns(&mut f, extra);
     Ok(f)
 }
 
@@ -454,6 +470,26 @@ mod tests {
     const CLASSIC: &str = "CSI_DATA,0,94:d9:b3:80:8c:81,-30,11,1,6,1,0,1,0,1,0,0,-93,0,13,2,2751923,0,67,0,4,1,\"[67,48,4,0]\"";
     const C5: &str =
         "CSI_DATA,7,1a:00:00:00:00:00,-23,11,-96,32,4,11,372852,47,0,4,0,\"[1, 2, -3, 4]\"";
+
+    #[test]
+    fn trailing_columns_after_the_quoted_array() {
+        let out = read_all(&format!("{CLASSIC},1740694846.25,x\n"));
+        let Ok(Record::Frame(f)) = &out[0] else {
+            panic!("{:?}", out[0])
+        };
+        assert_eq!(
+            (f.timestamp_ns, f.clock),
+            (1_740_694_846_250_000_000, crate::Clock::Host)
+        );
+        let FormatMeta::Esp32(m) = &f.meta else {
+            panic!()
+        };
+        assert_eq!(m.extra_columns.as_deref(), Some("1740694846.25,x"));
+        assert_eq!(m.host_time_s, Some(1_740_694_846.25));
+        let out = read_all(&format!("{CLASSIC}x\n"));
+        let Err(e) = &out[0] else { panic!() };
+        assert!(e.to_string().contains("without a comma"), "{e}");
+    }
 
     fn read_all(text: &str) -> Vec<Result<Record>> {
         read_text(EspCsiReader::new, text)

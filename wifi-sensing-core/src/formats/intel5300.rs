@@ -81,7 +81,7 @@
 //! # Example
 //!
 //! ```
-//! use wifi_sensing_core::formats::intel5300::{Intel5300Reader, Intel5300Options};
+//! use wifi_sensing_core::formats::intel5300::Intel5300Reader;
 //! use wifi_sensing_core::{CaptureReader, ReaderOptions};
 //! // An empty file: no frame, no error.
 //! let mut r = Intel5300Reader::new(Box::new(std::io::Cursor::new(Vec::new())), &ReaderOptions::default());

@@ -46,7 +46,7 @@
 //! # Example
 //!
 //! ```
-//! use wifi_sensing_core::{Registry, CaptureFormat, Clock, Record};
+//! use wifi_sensing_core::{Registry, CaptureFormat, Clock};
 //! let text = concat!(
 //!     r#"{"timestamp": 1775182186.5, "node_id": 2, "magic": "0xC5110001", "size": 24, "rssi": 1, "#,
 //!     r#""type": "raw_csi", "iq_hex": "0102fe7f", "subcarriers": 2}"#, "\n");

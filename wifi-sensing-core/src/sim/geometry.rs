@@ -169,7 +169,7 @@ impl Spectrum {
 /// written). Two sine/cosine evaluations per call; the rest is a complex recurrence.
 ///
 /// ```
-/// use wifi_sensing_core::sim::geometry::{add_path, Spectrum, SPEED_OF_LIGHT};
+/// use wifi_sensing_core::sim::geometry::{add_path, Spectrum};
 /// use num_complex::Complex64;
 /// let spec = Spectrum { center_hz: 2.437e9, spacing_hz: 312.5e3, k_min: 0, n_bins: 1 };
 /// let mut a = [Complex64::new(0.0, 0.0)];

@@ -1,0 +1,188 @@
+//! Value parsers of the command line: every user-supplied value is checked while the arguments
+//! are parsed, so a bad one is a usage error (exit status 2) with the accepted values named.
+
+use std::path::Path;
+
+use wifi_sensing_core::formats::nexmon::NexmonChip;
+use wifi_sensing_core::sim::device::DEVICE_NAMES;
+use wifi_sensing_core::sim::{scenario::limits, DeviceProfile, Scenario, PRESETS};
+use wifi_sensing_core::{CaptureFormat, Registry};
+
+use crate::input::InputSpec;
+
+/// An error of a value parser: the message clap prints after "invalid value".
+type Res<T> = std::result::Result<T, String>;
+
+/// ` (did you mean "x"?)` for the candidate nearest to `got`, when one is near enough.
+pub(crate) fn did_you_mean<'a>(got: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    let got_l = got.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| {
+            // a name that starts with the input (`nexmon` for `nexmon_pcap`) is nearest
+            let d = if c.starts_with(&got_l) || got_l.starts_with(c) {
+                0.99
+            } else {
+                strsim::jaro_winkler(&got_l, c)
+            };
+            (d, c)
+        })
+        .filter(|(d, _)| *d >= 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| format!(" (did you mean {c:?}?)"))
+        .unwrap_or_default()
+}
+
+/// `--format`: a format a reader is registered for (the others, such as Nexmon, which is read
+/// from pcap files, cannot be forced).
+pub(crate) fn format(name: &str) -> Res<CaptureFormat> {
+    let reg = Registry::builtin();
+    match CaptureFormat::from_name(name) {
+        Some(f) if reg.get(f).is_some() => Ok(f),
+        _ => {
+            let names: Vec<&str> = reg.formats().iter().map(|d| d.format.name()).collect();
+            let hint = if name.eq_ignore_ascii_case("nexmon") {
+                " (Nexmon CSI is read from pcap files: --format pcap, or let the file be detected)"
+                    .to_string()
+            } else {
+                did_you_mean(name, names.iter().copied())
+            };
+            Err(format!(
+                "unknown format {name:?}{hint}; formats that can be read: {}",
+                names.join(", ")
+            ))
+        }
+    }
+}
+
+/// An input spec: a file path, `udp://HOST:PORT` (PORT 0-65535; 0 picks a free port) or `-`.
+pub(crate) fn input(s: &str) -> Res<InputSpec> {
+    InputSpec::parse(s).map_err(|e| e.to_string())
+}
+
+/// `--nexmon-chip`: 4339, 43455c0, 4358 or 4366c0 (a `bcm` prefix is allowed).
+pub(crate) fn nexmon_chip(s: &str) -> Res<NexmonChip> {
+    const CHIPS: [NexmonChip; 4] = [
+        NexmonChip::Bcm4339,
+        NexmonChip::Bcm43455c0,
+        NexmonChip::Bcm4358,
+        NexmonChip::Bcm4366c0,
+    ];
+    let c = s.trim_start_matches("bcm");
+    CHIPS.into_iter().find(|k| k.name() == c).ok_or_else(|| {
+        format!(
+            "unknown Nexmon chip {s:?}{}; use 4339, 43455c0, 4358 or 4366c0",
+            did_you_mean(c, CHIPS.iter().map(|k| k.name()))
+        )
+    })
+}
+
+/// `simulate --rate`: a frame rate in Hz the simulator accepts.
+pub(crate) fn rate_hz(s: &str) -> Res<f64> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of Hz"))?;
+    if !(limits::MIN_RATE_HZ..=limits::MAX_RATE_HZ).contains(&v) {
+        return Err(format!(
+            "rate {v} Hz is out of range ({} to {} Hz)",
+            limits::MIN_RATE_HZ,
+            limits::MAX_RATE_HZ
+        ));
+    }
+    Ok(v)
+}
+
+/// `simulate --scenario`: a preset name.
+pub(crate) fn scenario(s: &str) -> Res<String> {
+    Scenario::preset(s, 1.0)
+        .map(|_| s.to_string())
+        .map_err(|_| {
+            format!(
+                "unknown scenario {s:?}{}; presets: {} (or describe your own with --scenario-file)",
+                did_you_mean(s, PRESETS),
+                PRESETS.join(", ")
+            )
+        })
+}
+
+/// `simulate --device`: a device profile name.
+pub(crate) fn device(s: &str) -> Res<String> {
+    DeviceProfile::by_name(s)
+        .map(|_| s.to_string())
+        .map_err(|_| {
+            format!(
+                "unknown device {s:?}{}; use one of {}",
+                did_you_mean(s, DEVICE_NAMES),
+                DEVICE_NAMES.join(", ")
+            )
+        })
+}
+
+/// The lower-case extension of `name`, empty when it has none.
+pub(crate) fn extension(name: &str) -> String {
+    Path::new(name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// `convert -o`: a `.csirec`, `.jsonl` (`.json`) or `.parquet` name, `-` for stdout, or a folder
+/// (`DIR/`, or an existing folder) for a Parquet dataset.
+pub(crate) fn convert_output(s: &str) -> Res<String> {
+    let folder = s.ends_with('/')
+        || s.ends_with(std::path::MAIN_SEPARATOR)
+        || std::path::Path::new(s).is_dir();
+    match extension(s).as_str() {
+        _ if s == "-" || folder => Ok(s.to_string()),
+        "csirec" | "jsonl" | "json" | "parquet" => Ok(s.to_string()),
+        _ => Err(format!(
+            "cannot tell the output format of {s:?}: use a .csirec, .jsonl or .parquet name, a folder (DIR/) for a dataset, or - for stdout"
+        )),
+    }
+}
+
+/// `simulate -o`: `.pcap`, `.csv`, `.csirec`, `.jsonl` (`.json`) or `-` for stdout.
+pub(crate) fn simulate_output(s: &str) -> Res<String> {
+    match extension(s).as_str() {
+        _ if s == "-" => Ok(s.to_string()),
+        "pcap" | "csv" | "csirec" | "jsonl" | "json" => Ok(s.to_string()),
+        _ => Err(format!(
+            "cannot tell the output format of {s:?}: use .pcap (ADR-018 over UDP), .csv (ESP32-CSI-Tool), .csirec, .jsonl or -"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        assert!(format("nexmon").unwrap_err().contains("pcap"));
+        assert!(format("intel5301")
+            .unwrap_err()
+            .contains("did you mean \"intel5300\""));
+        assert!(format("picoscene")
+            .unwrap_err()
+            .contains("did you mean \"picoscenes\""));
+        assert_eq!(did_you_mean("zzzzzz", ["esp32_csv", "pcap"]), "");
+        assert!(nexmon_chip("bcm4366").unwrap_err().contains("4366c0"));
+        assert!(scenario("breath").unwrap_err().contains("\"breathe\""));
+        assert!(device("esp").unwrap_err().contains("\"esp32\""));
+        assert_eq!(format("intel5300").unwrap(), CaptureFormat::Intel5300);
+    }
+
+    #[test]
+    fn ranges() {
+        assert!(rate_hz("0").is_err());
+        assert!(rate_hz("NaN").is_err());
+        assert!(rate_hz("1e9").is_err());
+        assert_eq!(rate_hz("50").unwrap(), 50.0);
+        assert!(convert_output("x.txt").is_err());
+        assert!(convert_output("-").is_ok());
+        assert!(simulate_output("x.pcap").is_ok());
+        assert!(simulate_output("x").is_err());
+    }
+}

@@ -1,0 +1,146 @@
+//! What the command says on stderr and in `inspect` reports when there is something to explain.
+
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wifi-sensing"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn no_frames_without_an_analyser_says_why_nothing_is_printed() {
+    let out = run(&["run", "--no-frames", "fixtures/esp32/example_csi.csv"]);
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--no-frames with no analyser selected"),
+        "{err}"
+    );
+    // even with -q: it is a warning
+    let out = run(&["-q", "run", "--no-frames", "fixtures/esp32/example_csi.csv"]);
+    assert!(text(&out.stderr).contains("no analyser"));
+    // not said when frames are printed
+    let out = run(&["run", "--limit", "1", "fixtures/esp32/example_csi.csv"]);
+    assert!(!text(&out.stderr).contains("no analyser"));
+}
+
+#[test]
+fn rate_over_a_too_short_span_is_not_a_rate() {
+    // four packets of one transmission, 0.1 ms apart
+    let out = run(&["inspect", "fixtures/nexmon/example.pcap"]);
+    let t = text(&out.stdout);
+    assert!(t.contains("4 frames, rate n/a (span under 1 ms)"), "{t}");
+    assert!(!t.contains(" Hz,"), "{t}");
+    let out = run(&["inspect", "--json", "fixtures/nexmon/example.pcap"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["nodes"]["0"]["rate_hz"].is_null(), "{v}");
+    // a real span still gives a rate
+    let t = text(&run(&["inspect", "fixtures/intel5300/example.dat"]).stdout);
+    assert!(t.contains("12.41 Hz"), "{t}");
+}
+
+#[test]
+fn rssi_line_tells_absent_from_untrusted_and_per_chain() {
+    let t = text(
+        &run(&[
+            "inspect",
+            "fixtures/ruview_esp32/pretrain-1775182186_first300.csi.jsonl",
+        ])
+        .stdout,
+    );
+    assert!(t.contains("rssi:        present but not trusted"), "{t}");
+    let t = text(&run(&["inspect", "fixtures/atheros/ath_csi_1.first5.dat"]).stdout);
+    assert!(t.contains("rssi:        per receive chain only"), "{t}");
+    let t = text(&run(&["inspect", "fixtures/esp32/example_csi.csv"]).stdout);
+    assert!(t.contains("rssi:        -73 .. -69 dBm"), "{t}");
+}
+
+#[test]
+fn help_lists_command_options_first_and_reader_options_under_their_heading() {
+    let h = text(&run(&["run", "--help"]).stdout);
+    let pos = |s: &str| h.find(s).unwrap_or_else(|| panic!("{s} not in {h}"));
+    assert!(pos("--format") < pos("-q, --quiet"));
+    assert!(pos("-q, --quiet") < pos("Reader options"));
+    assert!(pos("Reader options") < pos("--nexmon-group"));
+    // the reader flags are together, nothing between them
+    let block = &h[pos("--nexmon-group")..pos("--intel-scaled")];
+    assert!(
+        !block.contains("--quiet") && !block.contains("--format"),
+        "{h}"
+    );
+}
+
+#[test]
+fn every_record_starts_with_schema_and_type() {
+    let out = run(&[
+        "run",
+        "fixtures/ruview_esp32/pretrain-1775182186_first300.csi.jsonl",
+    ]);
+    let t = text(&out.stdout);
+    let mut kinds = std::collections::BTreeSet::new();
+    for line in t.lines() {
+        assert!(line.starts_with("{\"schema\":1,\"type\":\""), "{line}");
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        kinds.insert(v["type"].as_str().unwrap().to_string());
+    }
+    // frames and non-CSI records both
+    assert!(kinds.contains("frame") && kinds.len() >= 3, "{kinds:?}");
+}
+
+#[test]
+fn reader_flags_that_do_not_apply_are_named() {
+    let out = run(&[
+        "run",
+        "--limit",
+        "1",
+        "--intel-scaled",
+        "--nexmon-chip",
+        "4358",
+        "fixtures/esp32/example_csi.csv",
+    ]);
+    assert!(out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--nexmon-chip, --intel-scaled do not apply to esp32_csv input"),
+        "{err}"
+    );
+    // flags that apply are not named
+    let out = run(&[
+        "inspect",
+        "--intel-scaled",
+        "fixtures/intel5300/example.dat",
+    ]);
+    assert!(!text(&out.stderr).contains("do not apply"));
+    let out = run(&["inspect", "--nexmon-group", "fixtures/nexmon/example.pcap"]);
+    assert!(!text(&out.stderr).contains("do not apply"));
+}
+
+#[test]
+fn replacing_an_output_is_said_by_every_command() {
+    let d = std::env::temp_dir().join(format!("wifi-sensing-msg-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let o = d.join("out.jsonl");
+    let o = o.to_str().unwrap();
+    let csv = "fixtures/esp32/example_csi.csv";
+    let first = run(&["convert", csv, "-o", o]);
+    assert!(first.status.success());
+    assert!(!text(&first.stderr).contains("replacing"));
+    let again = run(&["convert", csv, "-o", o]);
+    assert!(again.status.success());
+    assert!(text(&again.stderr).contains("replacing the existing"));
+    let sim = run(&["simulate", "--duration", "5s", "-o", o]);
+    assert!(sim.status.success());
+    assert!(text(&sim.stderr).contains("replacing the existing"));
+    // -q hides it, as every info line
+    let quiet = run(&["-q", "convert", csv, "-o", o]);
+    assert!(text(&quiet.stderr).is_empty(), "{}", text(&quiet.stderr));
+    std::fs::remove_dir_all(&d).unwrap();
+}
