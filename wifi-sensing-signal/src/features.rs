@@ -1,0 +1,609 @@
+//! Scale-free per-frame features shared by the event and vital-sign analysers.
+//!
+//! * [`ColumnSelector`]: which CSI values of a node carry signal. During the first
+//!   [`PROBE_FRAMES`] frames a node's columns are probed; a column is dropped when it is
+//!   (almost) zero (guard and DC tones) or never changes (constant junk words some ESP32
+//!   firmware puts at the start of the buffer).
+//! * [`shape`]: the amplitude *shape* `x_k = |H_k| / mean_j |H_j|` of the selected values. A common
+//!   gain (AGC step, int8 vs scaled vs float devices, multiplying the CSI by any constant) divides
+//!   out, so every statistic built on it is scale-free.
+//! * [`MotionRatio`]: the *excess change ratio*. With `d_k = x_k(t) − x_k(t − lag)` (lag about
+//!   20 ms, at least one frame) the numerator is `Σ_k d_k²` and the denominator
+//!   `Σ_k e_k² / 6` with `e_k = d_{k−1} − 2 d_k + d_{k+1}`, both summed over the last
+//!   `window_s` seconds of frames. Receiver noise is independent from subcarrier to subcarrier, so
+//!   its second difference has 6 times its variance and the ratio is 1 in a still scene, whatever
+//!   the SNR, device or gain. A moving body changes the channel smoothly across subcarriers (its
+//!   path delay is a few tens of ns, a fraction of a turn across 20 MHz), so its `e_k` is small
+//!   while `d_k` grows: the ratio rises far above 1. No calibration is needed.
+//! * [`BlockStats`]: frames are averaged in blocks of `block_s` (0.25 s). Each block gives the
+//!   mean shape and the noise variance of that mean (from first differences inside the block).
+//!   Over a ring of blocks it computes the *breathing-band ratio* (the variance of the block
+//!   means around a straight line, divided by what the noise alone gives: 1 in an empty room,
+//!   far above 1 when a chest moves the channel at 0.1–0.7 Hz; the straight line removes slow
+//!   drift) and the *static shape change* against a reference shape (RMS of `x̄_k − r_k`).
+
+use std::collections::VecDeque;
+
+use wifi_sensing_core::CsiFrame;
+
+/// Frames a node's columns are probed over before its features start.
+pub const PROBE_FRAMES: usize = 20;
+
+/// The CSI layout of a node: shape and subcarrier indices.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Layout {
+    pub shape: (usize, usize, usize),
+    pub subcarriers: Option<Vec<i16>>,
+}
+
+impl Layout {
+    pub fn of(frame: &CsiFrame) -> Layout {
+        Layout {
+            shape: frame.shape(),
+            subcarriers: frame.subcarriers.clone(),
+        }
+    }
+
+    pub fn matches(&self, frame: &CsiFrame) -> bool {
+        self.shape == frame.shape() && self.subcarriers.as_deref() == frame.subcarriers.as_deref()
+    }
+}
+
+/// Writes `|H|` of every CSI value of `frame` (flat `[rx][tx][sc]` order) into `out`.
+pub(crate) fn amplitudes(frame: &CsiFrame, out: &mut Vec<f32>) {
+    out.clear();
+    out.extend(frame.csi.iter().map(|c| c.norm()));
+}
+
+/// Probes a node's columns over its first frames.
+#[derive(Clone, Debug)]
+pub(crate) struct ColumnSelector {
+    first: Vec<f32>,
+    changed: Vec<bool>,
+    sum: Vec<f64>,
+    frames: usize,
+}
+
+/// The selected columns of a node and where their contiguous runs break.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Columns {
+    /// Flat indices of the selected values.
+    pub index: Vec<usize>,
+    /// `true` where the selected value continues the run of the previous one (same antenna
+    /// pair, adjacent column), so a second difference across it is meaningful.
+    pub continues: Vec<bool>,
+}
+
+impl Columns {
+    /// Builds the run flags for flat indices in a `(rx, tx, sc)` layout.
+    pub fn new(index: Vec<usize>, n_sc: usize) -> Columns {
+        let continues = index
+            .iter()
+            .enumerate()
+            .map(|(i, &j)| i > 0 && n_sc > 0 && index[i - 1] + 1 == j && j % n_sc != 0)
+            .collect();
+        Columns { index, continues }
+    }
+}
+
+impl ColumnSelector {
+    pub fn new() -> Self {
+        ColumnSelector {
+            first: Vec::new(),
+            changed: Vec::new(),
+            sum: Vec::new(),
+            frames: 0,
+        }
+    }
+
+    /// Adds one frame's amplitudes; returns the selection once enough frames were seen.
+    pub fn push(&mut self, amps: &[f32], n_sc: usize) -> Option<Columns> {
+        if self.frames == 0 {
+            self.first = amps.to_vec();
+            self.changed = vec![false; amps.len()];
+            self.sum = vec![0.0; amps.len()];
+        }
+        if amps.len() != self.first.len() {
+            return None;
+        }
+        for ((c, (&a, &f)), s) in self
+            .changed
+            .iter_mut()
+            .zip(amps.iter().zip(&self.first))
+            .zip(self.sum.iter_mut())
+        {
+            if a != f {
+                *c = true;
+            }
+            if a.is_finite() {
+                *s += f64::from(a);
+            }
+        }
+        self.frames += 1;
+        if self.frames < PROBE_FRAMES {
+            return None;
+        }
+        Some(self.select(n_sc))
+    }
+
+    fn select(&self, n_sc: usize) -> Columns {
+        let any_changed = self.changed.iter().any(|c| *c);
+        let mut powers: Vec<f64> = self
+            .sum
+            .iter()
+            .zip(&self.changed)
+            .filter(|(_, c)| **c || !any_changed)
+            .map(|(s, _)| *s)
+            .filter(|s| *s > 0.0)
+            .collect();
+        powers.sort_by(f64::total_cmp);
+        let median = powers.get(powers.len() / 2).copied().unwrap_or(0.0);
+        let index = (0..self.sum.len())
+            .filter(|&j| {
+                (self.changed[j] || !any_changed) && self.sum[j] > 1e-3 * median && median > 0.0
+            })
+            .collect();
+        Columns::new(index, n_sc)
+    }
+}
+
+/// Writes the amplitude shape of the selected columns into `x`; `false` when the frame has no
+/// usable power (all selected values zero or not finite).
+pub(crate) fn shape(amps: &[f32], cols: &Columns, x: &mut Vec<f32>) -> bool {
+    x.clear();
+    let mut sum = 0.0f64;
+    for &j in &cols.index {
+        let a = amps.get(j).copied().unwrap_or(f32::NAN);
+        x.push(a);
+        sum += f64::from(a);
+    }
+    if x.is_empty() || !(sum.is_finite() && sum > 0.0) {
+        return false;
+    }
+    let inv = (x.len() as f64 / sum) as f32;
+    for v in x.iter_mut() {
+        *v *= inv;
+    }
+    true
+}
+
+/// A sum over the entries of the last `window_ns` nanoseconds.
+#[derive(Clone, Debug)]
+pub(crate) struct TimeWindow<const N: usize> {
+    window_ns: i64,
+    items: VecDeque<(i64, [f64; N])>,
+    sum: [f64; N],
+    cap: usize,
+    pushes: u64,
+}
+
+impl<const N: usize> TimeWindow<N> {
+    pub fn new(window_s: f64, cap: usize) -> Self {
+        TimeWindow {
+            window_ns: (window_s * 1e9) as i64,
+            items: VecDeque::with_capacity(cap.min(4096)),
+            sum: [0.0; N],
+            cap: cap.max(1),
+            pushes: 0,
+        }
+    }
+
+    pub fn push(&mut self, t: i64, v: [f64; N]) {
+        self.items.push_back((t, v));
+        for (s, x) in self.sum.iter_mut().zip(v) {
+            *s += x;
+        }
+        while let Some(&(t0, old)) = self.items.front() {
+            if t - t0 >= self.window_ns || self.items.len() > self.cap {
+                self.items.pop_front();
+                for (s, x) in self.sum.iter_mut().zip(old) {
+                    *s -= x;
+                }
+            } else {
+                break;
+            }
+        }
+        self.pushes += 1;
+        if self.pushes % 4096 == 0 {
+            // Re-sum now and then so rounding cannot accumulate over hours.
+            self.sum = [0.0; N];
+            for (_, v) in &self.items {
+                for (s, x) in self.sum.iter_mut().zip(v) {
+                    *s += x;
+                }
+            }
+        }
+    }
+
+    pub fn sum(&self) -> [f64; N] {
+        self.sum
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Time of the oldest entry.
+    pub fn start_ns(&self) -> Option<i64> {
+        self.items.front().map(|x| x.0)
+    }
+
+    pub fn clear(&mut self) {
+        self.items.clear();
+        self.sum = [0.0; N];
+    }
+}
+
+/// Most past shape vectors kept for the lag of [`MotionRatio`].
+const MAX_LAG: usize = 16;
+/// Floor added to both sums of the motion ratio: a constant (noise-free) stream has ratio 1.
+const RATIO_FLOOR: f64 = 1e-9;
+
+/// The excess change ratio (see the [module docs](self)).
+#[derive(Clone, Debug)]
+pub(crate) struct MotionRatio {
+    lag_s: f64,
+    k: usize,
+    hist: Vec<f32>,
+    hist_len: usize,
+    head: usize,
+    window: TimeWindow<2>,
+    d: Vec<f32>,
+}
+
+impl MotionRatio {
+    pub fn new(k: usize, window_s: f64, lag_s: f64) -> Self {
+        MotionRatio {
+            lag_s,
+            k,
+            hist: vec![0.0; k * MAX_LAG],
+            hist_len: 0,
+            head: 0,
+            window: TimeWindow::new(window_s, 4096),
+            d: vec![0.0; k],
+        }
+    }
+
+    /// Adds one frame's shape; `interval_s` is the measured frame interval. Returns the ratio
+    /// over the window, or `None` until a lagged frame exists.
+    pub fn push(&mut self, t: i64, x: &[f32], cols: &Columns, interval_s: f64) -> Option<f64> {
+        if x.len() != self.k {
+            return None;
+        }
+        let lag = if interval_s > 0.0 && interval_s.is_finite() {
+            ((self.lag_s / interval_s).round() as usize).clamp(1, MAX_LAG - 1)
+        } else {
+            1
+        };
+        let out = if self.hist_len >= lag {
+            let slot = (self.head + MAX_LAG - lag) % MAX_LAG;
+            let past = &self.hist[slot * self.k..][..self.k];
+            let mut num = 0.0f64;
+            for ((d, a), b) in self.d.iter_mut().zip(x).zip(past) {
+                *d = a - b;
+                num += f64::from(*d) * f64::from(*d);
+            }
+            let mut den = 0.0f64;
+            let mut n_e = 0usize;
+            for i in 1..self.k.saturating_sub(1) {
+                if cols.continues[i] && cols.continues[i + 1] {
+                    let e = self.d[i - 1] - 2.0 * self.d[i] + self.d[i + 1];
+                    den += f64::from(e) * f64::from(e);
+                    n_e += 1;
+                }
+            }
+            // Scale the second-difference sum to the number of terms of the numerator.
+            let den = if n_e > 0 {
+                den / 6.0 * (self.k as f64 / n_e as f64)
+            } else {
+                num
+            };
+            if num.is_finite() && den.is_finite() {
+                self.window.push(t, [num, den]);
+            }
+            let [n, d] = self.window.sum();
+            Some((n + RATIO_FLOOR) / (d + RATIO_FLOOR))
+        } else {
+            None
+        };
+        self.hist[self.head * self.k..][..self.k].copy_from_slice(x);
+        self.head = (self.head + 1) % MAX_LAG;
+        self.hist_len = (self.hist_len + 1).min(MAX_LAG);
+        out
+    }
+
+    pub fn window_start_ns(&self) -> Option<i64> {
+        self.window.start_ns()
+    }
+
+    pub fn window_frames(&self) -> usize {
+        self.window.len()
+    }
+}
+
+/// One closed block: mean shape and noise variance of that mean (averaged over columns).
+#[derive(Clone, Debug)]
+pub(crate) struct Block {
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub frames: usize,
+    /// Mean over columns of the noise variance of one column's block mean.
+    pub mean_noise_var: f64,
+}
+
+/// Block averages and the statistics built on them.
+#[derive(Clone, Debug)]
+pub(crate) struct BlockStats {
+    k: usize,
+    block_ns: i64,
+    n_blocks: usize,
+    // the open block
+    start_ns: Option<i64>,
+    last_ns: i64,
+    sum: Vec<f64>,
+    diff2: f64,
+    prev: Vec<f32>,
+    n: usize,
+    // ring of closed blocks
+    means: Vec<f32>,
+    blocks: VecDeque<Block>,
+    head: usize,
+}
+
+impl BlockStats {
+    pub fn new(k: usize, block_s: f64, window_s: f64) -> Self {
+        let n_blocks = ((window_s / block_s).round() as usize).max(3);
+        BlockStats {
+            k,
+            block_ns: (block_s * 1e9) as i64,
+            n_blocks,
+            start_ns: None,
+            last_ns: 0,
+            sum: vec![0.0; k],
+            diff2: 0.0,
+            prev: vec![0.0; k],
+            n: 0,
+            means: vec![0.0; k * n_blocks],
+            blocks: VecDeque::with_capacity(n_blocks),
+            head: 0,
+        }
+    }
+
+    /// Adds a frame; returns `true` when it closed a block (the frame starts the next one).
+    pub fn push(&mut self, t: i64, x: &[f32]) -> bool {
+        if x.len() != self.k {
+            return false;
+        }
+        let mut closed = false;
+        if let Some(s) = self.start_ns {
+            if t - s >= self.block_ns {
+                self.close();
+                closed = true;
+            }
+        }
+        if self.start_ns.is_none() {
+            self.start_ns = Some(t);
+        }
+        if self.n > 0 {
+            for (p, v) in self.prev.iter().zip(x) {
+                let d = f64::from(v - p);
+                self.diff2 += d * d;
+            }
+        }
+        for ((s, p), v) in self.sum.iter_mut().zip(self.prev.iter_mut()).zip(x) {
+            *s += f64::from(*v);
+            *p = *v;
+        }
+        self.n += 1;
+        self.last_ns = t;
+        closed
+    }
+
+    fn close(&mut self) {
+        let n = self.n.max(1);
+        let slot = &mut self.means[self.head * self.k..][..self.k];
+        for (m, s) in slot.iter_mut().zip(&self.sum) {
+            *m = (*s / n as f64) as f32;
+        }
+        // Per-frame noise variance of one column from first differences (2σ² each), then the
+        // variance of the block mean.
+        let per_frame = if self.n > 1 {
+            self.diff2 / (2.0 * (self.n - 1) as f64 * self.k as f64)
+        } else {
+            f64::NAN
+        };
+        let block = Block {
+            start_ns: self.start_ns.unwrap_or(self.last_ns),
+            end_ns: self.last_ns,
+            frames: self.n,
+            mean_noise_var: per_frame / n as f64,
+        };
+        if self.blocks.len() == self.n_blocks {
+            self.blocks.pop_front();
+        }
+        self.blocks.push_back(block);
+        self.head = (self.head + 1) % self.n_blocks;
+        self.sum.iter_mut().for_each(|s| *s = 0.0);
+        self.diff2 = 0.0;
+        self.n = 0;
+        self.start_ns = None;
+    }
+
+    /// Closed blocks in the ring (oldest first).
+    pub fn blocks(&self) -> &VecDeque<Block> {
+        &self.blocks
+    }
+
+    /// `true` when the ring holds `n_blocks` blocks.
+    pub fn full(&self) -> bool {
+        self.blocks.len() == self.n_blocks
+    }
+
+    pub fn clear(&mut self) {
+        self.blocks.clear();
+        self.head = 0;
+        self.sum.iter_mut().for_each(|s| *s = 0.0);
+        self.diff2 = 0.0;
+        self.n = 0;
+        self.start_ns = None;
+    }
+
+    /// Mean of the block means of slot `i` blocks back (0 = the newest closed block).
+    fn slot(&self, back: usize) -> &[f32] {
+        let s = (self.head + self.n_blocks - 1 - back) % self.n_blocks;
+        &self.means[s * self.k..][..self.k]
+    }
+
+    /// Noise variance of one column's block mean, median over the ring's blocks (robust to a
+    /// block with a jump).
+    fn noise_var(&self) -> f64 {
+        let mut v: Vec<f64> = self
+            .blocks
+            .iter()
+            .map(|b| b.mean_noise_var)
+            .filter(|v| v.is_finite())
+            .collect();
+        if v.is_empty() {
+            return 0.0;
+        }
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    }
+
+    /// Breathing-band ratio over the ring (needs at least 3 blocks).
+    pub fn breathing_ratio(&self) -> Option<f64> {
+        let nb = self.blocks.len();
+        if nb < 3 {
+            return None;
+        }
+        let tm = (nb as f64 - 1.0) / 2.0;
+        let var_t: f64 = (0..nb).map(|i| (i as f64 - tm).powi(2)).sum();
+        let mut total = 0.0;
+        for c in 0..self.k {
+            let mut m = 0.0;
+            let mut ct = 0.0;
+            for i in 0..nb {
+                let v = f64::from(self.slot(nb - 1 - i)[c]);
+                m += v;
+                ct += v * (i as f64 - tm);
+            }
+            m /= nb as f64;
+            let slope = ct / var_t;
+            let mut r = 0.0;
+            for i in 0..nb {
+                let v = f64::from(self.slot(nb - 1 - i)[c]);
+                let e = v - m - slope * (i as f64 - tm);
+                r += e * e;
+            }
+            total += r / nb as f64;
+        }
+        let noise = self.noise_var() * self.k as f64 * (nb as f64 - 2.0) / nb as f64;
+        Some((total + RATIO_FLOOR) / (noise + RATIO_FLOOR))
+    }
+
+    /// Mean shape over the newest `n` blocks, written into `out`; returns the noise standard
+    /// deviation of one column of that mean.
+    pub fn recent_mean(&self, n: usize, out: &mut Vec<f32>) -> Option<f64> {
+        let n = n.min(self.blocks.len());
+        if n == 0 {
+            return None;
+        }
+        out.clear();
+        out.resize(self.k, 0.0);
+        for b in 0..n {
+            for (o, v) in out.iter_mut().zip(self.slot(b)) {
+                *o += v / n as f32;
+            }
+        }
+        Some((self.noise_var() / n as f64).sqrt())
+    }
+}
+
+/// RMS difference between two shapes.
+pub(crate) fn rms_diff(a: &[f32], b: &[f32]) -> f64 {
+    if a.is_empty() || a.len() != b.len() {
+        return f64::NAN;
+    }
+    let s: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(x - y).powi(2))
+        .sum();
+    (s / a.len() as f64).sqrt()
+}
+
+/// Measured frame interval: an exponential average of positive timestamp steps, robust to
+/// the odd drop (steps longer than 5 times the average count as one interval).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct IntervalMeter {
+    last_ns: Option<i64>,
+    avg_s: f64,
+    n: u64,
+}
+
+impl IntervalMeter {
+    pub fn push(&mut self, t: i64) {
+        if let Some(l) = self.last_ns {
+            let dt = (t - l) as f64 * 1e-9;
+            if dt > 0.0 {
+                let dt = if self.n > 8 { dt.min(5.0 * self.avg_s) } else { dt };
+                let a = if self.n < 16 {
+                    1.0 / (self.n + 1) as f64
+                } else {
+                    0.05
+                };
+                self.avg_s += a * (dt - self.avg_s);
+                self.n += 1;
+            }
+        }
+        self.last_ns = Some(t);
+    }
+
+    /// Mean interval, s (0 before two frames).
+    pub fn interval_s(&self) -> f64 {
+        self.avg_s
+    }
+
+    /// Measured rate, Hz.
+    pub fn rate_hz(&self) -> Option<f64> {
+        (self.n > 0 && self.avg_s > 0.0).then(|| 1.0 / self.avg_s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_skip_zero_and_constant() {
+        let mut sel = ColumnSelector::new();
+        let mut out = None;
+        for i in 0..PROBE_FRAMES {
+            let amps = [5.0, 0.0, 3.0 + i as f32 * 0.1, 4.0 - i as f32 * 0.1, 7.0];
+            out = sel.push(&amps, 5);
+        }
+        let c = out.unwrap();
+        assert_eq!(c.index, vec![2, 3]);
+        assert_eq!(c.continues, vec![false, true]);
+    }
+
+    #[test]
+    fn white_noise_ratio_near_one() {
+        // deterministic pseudo-noise
+        let mut s = 12345u64;
+        let mut rnd = || {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 33) as f64 / (1u64 << 31) as f64) - 0.5
+        };
+        let k = 50;
+        let cols = Columns::new((0..k).collect(), k);
+        let mut m = MotionRatio::new(k, 1.0, 0.02);
+        let mut r = None;
+        for f in 0..200 {
+            let x: Vec<f32> = (0..k).map(|_| 1.0 + 0.05 * rnd() as f32).collect();
+            r = m.push(f * 10_000_000, &x, &cols, 0.01);
+        }
+        let r = r.unwrap();
+        assert!((0.8..1.25).contains(&r), "{r}");
+    }
+}
