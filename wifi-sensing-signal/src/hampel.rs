@@ -174,6 +174,11 @@ impl HampelState {
         out.into_iter()
     }
 
+    /// Forgets the window (keeps the replaced count), without returning the pending samples.
+    pub fn reset_window(&mut self) {
+        self.clear_window();
+    }
+
     fn clear_window(&mut self) {
         self.head = 0;
         self.filled = 0;

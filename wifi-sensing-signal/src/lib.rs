@@ -8,6 +8,7 @@ pub mod pca;
 pub mod phase;
 pub mod rate;
 pub mod resample;
+pub mod stages;
 pub mod stft;
 
 pub use error::{Result, SignalError};

@@ -20,7 +20,7 @@
 use std::f64::consts::PI;
 
 use ndarray::Array3;
-use num_complex::Complex32;
+use num_complex::{Complex32, Complex64};
 
 use crate::error::{Result, SignalError};
 
@@ -181,16 +181,34 @@ impl PhaseSanitizer {
         self.fit_for(subcarriers, n)?;
         let fit = self.fit.as_ref().expect("set");
         self.phase.resize(n, 0.0);
+        let idx = fit.indices();
         for mut plane in csi.outer_iter_mut() {
             for mut row in plane.outer_iter_mut() {
                 for (p, c) in self.phase.iter_mut().zip(row.iter()) {
                     *p = f64::from(c.im).atan2(f64::from(c.re));
                 }
-                sanitize_phase(&mut self.phase, fit);
-                for (c, &p) in row.iter_mut().zip(self.phase.iter()) {
-                    let a = c.norm();
-                    let (s, co) = (p as f32).sin_cos();
-                    *c = Complex32::new(a * co, a * s);
+                if self.phase.iter().any(|v| !v.is_finite()) {
+                    continue;
+                }
+                unwrap(&mut self.phase);
+                let (a, b) = fit.fit(&self.phase);
+                // Rotate by e^{-j(a k + b)}: the same as rebuilding from the residual phase
+                // (unwrapping adds multiples of 2π only), without a sin/cos per value.
+                let step = Complex64::from_polar(1.0, -a);
+                let mut rot = Complex64::from_polar(1.0, -(a * idx[0] + b));
+                let mut prev_k = idx[0];
+                for (i, c) in row.iter_mut().enumerate() {
+                    let k = idx[i];
+                    if i > 0 {
+                        rot = if k - prev_k == 1.0 {
+                            rot * step
+                        } else {
+                            Complex64::from_polar(1.0, -(a * k + b))
+                        };
+                        prev_k = k;
+                    }
+                    let v = Complex64::new(f64::from(c.re), f64::from(c.im)) * rot;
+                    *c = Complex32::new(v.re as f32, v.im as f32);
                 }
             }
         }
