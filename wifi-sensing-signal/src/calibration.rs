@@ -31,10 +31,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use wifi_sensing_core::CsiFrame;
 
-use crate::error::{Error, Result};
+use crate::error::{Result, SignalError as Error};
 use crate::events::EventConfig;
 use crate::features::{
-    amplitudes, shape, BlockStats, ColumnSelector, Columns, IntervalMeter, Layout, MotionRatio,
+    amplitudes, shape, BlockStats, ColumnSelector, Columns, IntervalMeter, Layout, LevelTracker,
+    MotionRatio,
 };
 
 /// Value of [`Baseline::format`].
@@ -176,7 +177,7 @@ impl Baseline {
         let p = path.as_ref();
         std::fs::write(p, self.to_json() + "\n").map_err(|e| Error::Io {
             context: format!("cannot write baseline {}", p.display()),
-            source: e,
+            reason: e.to_string(),
         })
     }
 
@@ -185,14 +186,14 @@ impl Baseline {
         let p = path.as_ref();
         let meta = std::fs::metadata(p).map_err(|e| Error::Io {
             context: format!("cannot read baseline {}", p.display()),
-            source: e,
+            reason: e.to_string(),
         })?;
         if meta.len() > 64 << 20 {
             return Err(corrupt(&p.display().to_string(), "<file>", "larger than 64 MiB"));
         }
         let text = std::fs::read_to_string(p).map_err(|e| Error::Io {
             context: format!("cannot read baseline {}", p.display()),
-            source: e,
+            reason: e.to_string(),
         })?;
         Baseline::from_json_str(&text, &p.display().to_string())
     }
@@ -396,6 +397,8 @@ struct CalNode {
     motion: Option<MotionRatio>,
     blocks: Option<BlockStats>,
     interval: IntervalMeter,
+    level: LevelTracker,
+    xl: Vec<f32>,
     sum: Vec<f64>,
     diff2: f64,
     prev: Vec<f32>,
@@ -459,8 +462,8 @@ impl Calibrator {
             None => {
                 if self.nodes.len() >= MAX_NODES {
                     return Err(Error::TooManyNodes {
+                        component: "calibration",
                         limit: MAX_NODES,
-                        node: frame.node_id,
                     });
                 }
                 self.nodes.push(CalNode {
@@ -471,6 +474,8 @@ impl Calibrator {
                     motion: None,
                     blocks: None,
                     interval: IntervalMeter::default(),
+                    level: LevelTracker::default(),
+                    xl: Vec::new(),
                     sum: Vec::new(),
                     diff2: 0.0,
                     prev: Vec::new(),
@@ -498,17 +503,22 @@ impl Calibrator {
             if let Some(c) = node.selector.push(&self.amps, frame.n_subcarriers()) {
                 let k = c.index.len();
                 node.motion = Some(MotionRatio::new(k, self.cfg.motion_window_s, self.cfg.motion_lag_s));
-                node.blocks = Some(BlockStats::new(k, self.cfg.block_s, self.cfg.breathing_window_s));
+                node.blocks = Some(BlockStats::new(k + 1, self.cfg.block_s, self.cfg.breathing_window_s));
                 node.sum = vec![0.0; k];
                 node.prev = vec![0.0; k];
                 node.cols = Some(c);
             }
             return Ok(());
         };
-        if !shape(&self.amps, cols, &mut self.x) {
+        let Some(mean) = shape(&self.amps, cols, &mut self.x) else {
             node.skipped += 1;
             return Ok(());
-        }
+        };
+        let k = self.x.len();
+        let level = node.level.push(mean, k);
+        node.xl.clear();
+        node.xl.extend_from_slice(&self.x);
+        node.xl.push(level as f32);
         if node.n > 0 {
             for (p, v) in node.prev.iter().zip(&self.x) {
                 node.diff2 += f64::from(v - p).powi(2);
@@ -521,15 +531,19 @@ impl Calibrator {
         }
         node.n += 1;
         if let Some(m) = &mut node.motion {
-            if let Some(r) = m.push(t, &self.x, cols, node.interval.interval_s()) {
+            if let Some(r) = m.push(t, &self.x, level, cols, node.interval.interval_s()) {
                 if r > self.cfg.motion_enter {
                     node.moving_frames += 1;
                 }
             }
         }
         if let Some(b) = &mut node.blocks {
-            if b.push(t, &self.x) && b.full() {
-                if let Some(r) = b.breathing_ratio() {
+            if b.push(t, &node.xl) && b.full() {
+                let r = match (b.breathing_ratio(0..k), b.breathing_ratio(k..k + 1)) {
+                    (Some(a), Some(l)) => Some(a.max(l)),
+                    (a, l) => a.or(l),
+                };
+                if let Some(r) = r {
                     node.max_breathing = Some(node.max_breathing.map_or(r, |m: f64| m.max(r)));
                 }
             }

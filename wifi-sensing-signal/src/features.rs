@@ -15,6 +15,13 @@
 //!   the SNR, device or gain. A moving body changes the channel smoothly across subcarriers (its
 //!   path delay is a few tens of ns, a fraction of a turn across 20 MHz), so its `e_k` is small
 //!   while `d_k` grows: the ratio rises far above 1. No calibration is needed.
+//! * [`LevelTracker`]: the common level `c = ln(mean_k |H_k|)` carries most of what a moving
+//!   body does to a 20 MHz channel (its path delay is close to the line of sight's, so its
+//!   interference is nearly flat across subcarriers), but also every AGC gain step. The motion
+//!   ratio therefore also averages `g = min(Δc² / var_noise(Δc), 9)` over its window: 1 for
+//!   noise; an AGC step is one clipped sample among many; a moving body raises every sample.
+//!   For the slow statistics, steps larger than 10 noise standard deviations (and at least
+//!   0.05, i.e. 0.4 dB) in one frame are removed from `c` (the AGC-compensated level `c̃`).
 //! * [`BlockStats`]: frames are averaged in blocks of `block_s` (0.25 s). Each block gives the
 //!   mean shape and the noise variance of that mean (from first differences inside the block).
 //!   Over a ring of blocks it computes the *breathing-band ratio* (the variance of the block
@@ -25,6 +32,8 @@
 use std::collections::VecDeque;
 
 use wifi_sensing_core::CsiFrame;
+
+use crate::rate::RateEstimator;
 
 /// Frames a node's columns are probed over before its features start.
 pub const PROBE_FRAMES: usize = 20;
@@ -147,9 +156,9 @@ impl ColumnSelector {
     }
 }
 
-/// Writes the amplitude shape of the selected columns into `x`; `false` when the frame has no
-/// usable power (all selected values zero or not finite).
-pub(crate) fn shape(amps: &[f32], cols: &Columns, x: &mut Vec<f32>) -> bool {
+/// Writes the amplitude shape of the selected columns into `x`; returns the mean amplitude, or
+/// `None` when the frame has no usable power (all selected values zero or not finite).
+pub(crate) fn shape(amps: &[f32], cols: &Columns, x: &mut Vec<f32>) -> Option<f64> {
     x.clear();
     let mut sum = 0.0f64;
     for &j in &cols.index {
@@ -158,13 +167,13 @@ pub(crate) fn shape(amps: &[f32], cols: &Columns, x: &mut Vec<f32>) -> bool {
         sum += f64::from(a);
     }
     if x.is_empty() || !(sum.is_finite() && sum > 0.0) {
-        return false;
+        return None;
     }
     let inv = (x.len() as f64 / sum) as f32;
     for v in x.iter_mut() {
         *v *= inv;
     }
-    true
+    Some(sum / x.len() as f64)
 }
 
 /// A sum over the entries of the last `window_ns` nanoseconds.
@@ -228,14 +237,14 @@ impl<const N: usize> TimeWindow<N> {
         self.items.front().map(|x| x.0)
     }
 
-    pub fn clear(&mut self) {
-        self.items.clear();
-        self.sum = [0.0; N];
-    }
 }
 
 /// Most past shape vectors kept for the lag of [`MotionRatio`].
 const MAX_LAG: usize = 16;
+/// Clip of one frame's level statistic (an AGC step is one clipped sample).
+const LEVEL_CLIP: f64 = 9.0;
+/// Frames the level statistic needs in its window before it counts.
+const MIN_LEVEL_FRAMES: f64 = 4.0;
 /// Floor added to both sums of the motion ratio: a constant (noise-free) stream has ratio 1.
 const RATIO_FLOOR: f64 = 1e-9;
 
@@ -247,8 +256,10 @@ pub(crate) struct MotionRatio {
     hist: Vec<f32>,
     hist_len: usize,
     head: usize,
-    window: TimeWindow<2>,
+    window: TimeWindow<4>,
     d: Vec<f32>,
+    level_hist: [f64; MAX_LAG],
+    noise_ema: f64,
 }
 
 impl MotionRatio {
@@ -261,12 +272,22 @@ impl MotionRatio {
             head: 0,
             window: TimeWindow::new(window_s, 4096),
             d: vec![0.0; k],
+            level_hist: [0.0; MAX_LAG],
+            noise_ema: 0.0,
         }
     }
 
-    /// Adds one frame's shape; `interval_s` is the measured frame interval. Returns the ratio
-    /// over the window, or `None` until a lagged frame exists.
-    pub fn push(&mut self, t: i64, x: &[f32], cols: &Columns, interval_s: f64) -> Option<f64> {
+    /// Adds one frame's shape and level; `interval_s` is the measured frame interval. Returns
+    /// the ratio over the window (the larger of the shape and level ratios), or `None` until a
+    /// lagged frame exists.
+    pub fn push(
+        &mut self,
+        t: i64,
+        x: &[f32],
+        level: f64,
+        cols: &Columns,
+        interval_s: f64,
+    ) -> Option<f64> {
         if x.len() != self.k {
             return None;
         }
@@ -298,15 +319,32 @@ impl MotionRatio {
             } else {
                 num
             };
-            if num.is_finite() && den.is_finite() {
-                self.window.push(t, [num, den]);
+            // Level: noise variance of a lagged level difference is about den / k².
+            let k2 = (self.k * self.k) as f64;
+            if den.is_finite() {
+                let a = if self.noise_ema == 0.0 { 1.0 } else { 0.02 };
+                self.noise_ema += a * (den / k2 - self.noise_ema);
             }
-            let [n, d] = self.window.sum();
-            Some((n + RATIO_FLOOR) / (d + RATIO_FLOOR))
+            let dl = level - self.level_hist[slot];
+            let g = if self.noise_ema > 0.0 {
+                (dl * dl / self.noise_ema).min(LEVEL_CLIP)
+            } else if dl == 0.0 {
+                1.0
+            } else {
+                LEVEL_CLIP
+            };
+            if num.is_finite() && den.is_finite() && g.is_finite() {
+                self.window.push(t, [num, den, g, 1.0]);
+            }
+            let [n, d, gs, c] = self.window.sum();
+            let shape_ratio = (n + RATIO_FLOOR) / (d + RATIO_FLOOR);
+            let level_ratio = if c >= MIN_LEVEL_FRAMES { gs / c } else { 1.0 };
+            Some(shape_ratio.max(level_ratio))
         } else {
             None
         };
         self.hist[self.head * self.k..][..self.k].copy_from_slice(x);
+        self.level_hist[self.head] = level;
         self.head = (self.head + 1) % MAX_LAG;
         self.hist_len = (self.hist_len + 1).min(MAX_LAG);
         out
@@ -321,14 +359,11 @@ impl MotionRatio {
     }
 }
 
-/// One closed block: mean shape and noise variance of that mean (averaged over columns).
+/// One closed block.
 #[derive(Clone, Debug)]
 pub(crate) struct Block {
     pub start_ns: i64,
-    pub end_ns: i64,
     pub frames: usize,
-    /// Mean over columns of the noise variance of one column's block mean.
-    pub mean_noise_var: f64,
 }
 
 /// Block averages and the statistics built on them.
@@ -341,11 +376,13 @@ pub(crate) struct BlockStats {
     start_ns: Option<i64>,
     last_ns: i64,
     sum: Vec<f64>,
-    diff2: f64,
+    diff2: Vec<f64>,
     prev: Vec<f32>,
     n: usize,
     // ring of closed blocks
     means: Vec<f32>,
+    noise: Vec<f32>,
+    noise_scratch: Vec<f32>,
     blocks: VecDeque<Block>,
     head: usize,
 }
@@ -360,10 +397,12 @@ impl BlockStats {
             start_ns: None,
             last_ns: 0,
             sum: vec![0.0; k],
-            diff2: 0.0,
+            diff2: vec![0.0; k],
             prev: vec![0.0; k],
             n: 0,
             means: vec![0.0; k * n_blocks],
+            noise: vec![0.0; k * n_blocks],
+            noise_scratch: Vec::with_capacity(n_blocks),
             blocks: VecDeque::with_capacity(n_blocks),
             head: 0,
         }
@@ -385,9 +424,9 @@ impl BlockStats {
             self.start_ns = Some(t);
         }
         if self.n > 0 {
-            for (p, v) in self.prev.iter().zip(x) {
+            for ((p, v), s) in self.prev.iter().zip(x).zip(self.diff2.iter_mut()) {
                 let d = f64::from(v - p);
-                self.diff2 += d * d;
+                *s += d * d;
             }
         }
         for ((s, p), v) in self.sum.iter_mut().zip(self.prev.iter_mut()).zip(x) {
@@ -405,18 +444,20 @@ impl BlockStats {
         for (m, s) in slot.iter_mut().zip(&self.sum) {
             *m = (*s / n as f64) as f32;
         }
-        // Per-frame noise variance of one column from first differences (2σ² each), then the
+        // Per-frame noise variance of each column from first differences (2σ² each), then the
         // variance of the block mean.
-        let per_frame = if self.n > 1 {
-            self.diff2 / (2.0 * (self.n - 1) as f64 * self.k as f64)
-        } else {
-            f64::NAN
-        };
+        let noise = &mut self.noise[self.head * self.k..][..self.k];
+        for (v, d) in noise.iter_mut().zip(self.diff2.iter_mut()) {
+            *v = if self.n > 1 {
+                (*d / (2.0 * (self.n - 1) as f64) / n as f64) as f32
+            } else {
+                f32::NAN
+            };
+            *d = 0.0;
+        }
         let block = Block {
             start_ns: self.start_ns.unwrap_or(self.last_ns),
-            end_ns: self.last_ns,
             frames: self.n,
-            mean_noise_var: per_frame / n as f64,
         };
         if self.blocks.len() == self.n_blocks {
             self.blocks.pop_front();
@@ -424,7 +465,6 @@ impl BlockStats {
         self.blocks.push_back(block);
         self.head = (self.head + 1) % self.n_blocks;
         self.sum.iter_mut().for_each(|s| *s = 0.0);
-        self.diff2 = 0.0;
         self.n = 0;
         self.start_ns = None;
     }
@@ -439,47 +479,42 @@ impl BlockStats {
         self.blocks.len() == self.n_blocks
     }
 
-    pub fn clear(&mut self) {
-        self.blocks.clear();
-        self.head = 0;
-        self.sum.iter_mut().for_each(|s| *s = 0.0);
-        self.diff2 = 0.0;
-        self.n = 0;
-        self.start_ns = None;
-    }
-
     /// Mean of the block means of slot `i` blocks back (0 = the newest closed block).
     fn slot(&self, back: usize) -> &[f32] {
         let s = (self.head + self.n_blocks - 1 - back) % self.n_blocks;
         &self.means[s * self.k..][..self.k]
     }
 
-    /// Noise variance of one column's block mean, median over the ring's blocks (robust to a
-    /// block with a jump).
-    fn noise_var(&self) -> f64 {
-        let mut v: Vec<f64> = self
-            .blocks
-            .iter()
-            .map(|b| b.mean_noise_var)
-            .filter(|v| v.is_finite())
-            .collect();
-        if v.is_empty() {
+    /// Noise variance of column `c`'s block mean: the median over the newest `n` blocks (robust
+    /// to a block with a jump).
+    fn noise_var(&mut self, c: usize, n: usize) -> f64 {
+        self.noise_scratch.clear();
+        for b in 0..n.min(self.blocks.len()) {
+            let s = (self.head + self.n_blocks - 1 - b) % self.n_blocks;
+            let v = self.noise[s * self.k + c];
+            if v.is_finite() {
+                self.noise_scratch.push(v);
+            }
+        }
+        if self.noise_scratch.is_empty() {
             return 0.0;
         }
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
+        let mid = self.noise_scratch.len() / 2;
+        f64::from(*self.noise_scratch.select_nth_unstable_by(mid, f32::total_cmp).1)
     }
 
-    /// Breathing-band ratio over the ring (needs at least 3 blocks).
-    pub fn breathing_ratio(&self) -> Option<f64> {
+    /// Breathing-band ratio over the ring of columns `cols` (needs at least 3 blocks).
+    pub fn breathing_ratio(&mut self, cols: std::ops::Range<usize>) -> Option<f64> {
         let nb = self.blocks.len();
-        if nb < 3 {
+        if nb < 3 || cols.end > self.k {
             return None;
         }
         let tm = (nb as f64 - 1.0) / 2.0;
         let var_t: f64 = (0..nb).map(|i| (i as f64 - tm).powi(2)).sum();
         let mut total = 0.0;
-        for c in 0..self.k {
+        let mut noise = 0.0;
+        for c in cols {
+            noise += self.noise_var(c, nb);
             let mut m = 0.0;
             let mut ct = 0.0;
             for i in 0..nb {
@@ -497,25 +532,34 @@ impl BlockStats {
             }
             total += r / nb as f64;
         }
-        let noise = self.noise_var() * self.k as f64 * (nb as f64 - 2.0) / nb as f64;
+        let noise = noise * (nb as f64 - 2.0) / nb as f64;
         Some((total + RATIO_FLOOR) / (noise + RATIO_FLOOR))
     }
 
-    /// Mean shape over the newest `n` blocks, written into `out`; returns the noise standard
-    /// deviation of one column of that mean.
-    pub fn recent_mean(&self, n: usize, out: &mut Vec<f32>) -> Option<f64> {
+    /// Mean over the newest `n` blocks of columns `cols`, written into `out`; returns the RMS
+    /// noise standard deviation of one column of that mean.
+    pub fn recent_mean(
+        &mut self,
+        n: usize,
+        cols: std::ops::Range<usize>,
+        out: &mut Vec<f32>,
+    ) -> Option<f64> {
         let n = n.min(self.blocks.len());
-        if n == 0 {
+        if n == 0 || cols.end > self.k || cols.is_empty() {
             return None;
         }
         out.clear();
-        out.resize(self.k, 0.0);
+        out.resize(cols.len(), 0.0);
         for b in 0..n {
-            for (o, v) in out.iter_mut().zip(self.slot(b)) {
+            for (o, v) in out.iter_mut().zip(&self.slot(b)[cols.clone()]) {
                 *o += v / n as f32;
             }
         }
-        Some((self.noise_var() / n as f64).sqrt())
+        let mut var = 0.0;
+        for c in cols.clone() {
+            var += self.noise_var(c, self.blocks.len());
+        }
+        Some((var / cols.len() as f64 / n as f64).sqrt())
     }
 }
 
@@ -532,41 +576,79 @@ pub(crate) fn rms_diff(a: &[f32], b: &[f32]) -> f64 {
     (s / a.len() as f64).sqrt()
 }
 
-/// Measured frame interval: an exponential average of positive timestamp steps, robust to
-/// the odd drop (steps longer than 5 times the average count as one interval).
-#[derive(Clone, Debug, Default)]
+/// Measured frame interval from the timestamps: the crate's [`RateEstimator`] (median of the
+/// recent intervals), refreshed every 32 frames so the per-frame cost stays small.
+#[derive(Clone, Debug)]
 pub(crate) struct IntervalMeter {
-    last_ns: Option<i64>,
-    avg_s: f64,
-    n: u64,
+    est: RateEstimator,
+    frames: u64,
+    interval_s: f64,
+    rate_hz: Option<f64>,
+}
+
+impl Default for IntervalMeter {
+    fn default() -> Self {
+        IntervalMeter {
+            est: RateEstimator::new(64, 4),
+            frames: 0,
+            interval_s: 0.0,
+            rate_hz: None,
+        }
+    }
 }
 
 impl IntervalMeter {
     pub fn push(&mut self, t: i64) {
-        if let Some(l) = self.last_ns {
-            let dt = (t - l) as f64 * 1e-9;
-            if dt > 0.0 {
-                let dt = if self.n > 8 { dt.min(5.0 * self.avg_s) } else { dt };
-                let a = if self.n < 16 {
-                    1.0 / (self.n + 1) as f64
-                } else {
-                    0.05
-                };
-                self.avg_s += a * (dt - self.avg_s);
-                self.n += 1;
+        self.est.push(t);
+        self.frames += 1;
+        if self.frames % 32 == 5 || self.rate_hz.is_none() {
+            if let Some(r) = self.est.estimate() {
+                if r.rate_hz.is_finite() && r.rate_hz > 0.0 {
+                    self.rate_hz = Some(r.rate_hz);
+                    self.interval_s = 1.0 / r.rate_hz;
+                }
             }
         }
-        self.last_ns = Some(t);
     }
 
-    /// Mean interval, s (0 before two frames).
+    /// Median interval, s (0 before it is known).
     pub fn interval_s(&self) -> f64 {
-        self.avg_s
+        self.interval_s
     }
 
     /// Measured rate, Hz.
     pub fn rate_hz(&self) -> Option<f64> {
-        (self.n > 0 && self.avg_s > 0.0).then(|| 1.0 / self.avg_s)
+        self.rate_hz
+    }
+}
+
+/// The AGC-compensated common level `c̃` (see the [module docs](self)).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LevelTracker {
+    prev: Option<f64>,
+    offset: f64,
+    noise_var: f64,
+}
+
+impl LevelTracker {
+    /// The level of a frame with mean amplitude `mean_amp` and per-frame shape noise variance
+    /// estimate `shape_noise_var` (of one shape value), `k` values.
+    pub fn push(&mut self, mean_amp: f64, k: usize) -> f64 {
+        let c = mean_amp.max(1e-30).ln();
+        if let Some(p) = self.prev {
+            let d = c - p;
+            let sd = self.noise_var.sqrt();
+            if d.abs() > (10.0 * sd).max(0.05) {
+                self.offset += d;
+            } else {
+                // noise of the level difference, for the step threshold
+                let a = if self.noise_var == 0.0 { 1.0 } else { 0.01 };
+                self.noise_var += a * (d * d - self.noise_var);
+            }
+        }
+        let _ = k;
+        self.prev = Some(c);
+        c - self.offset
     }
 }
 
@@ -601,7 +683,7 @@ mod tests {
         let mut r = None;
         for f in 0..200 {
             let x: Vec<f32> = (0..k).map(|_| 1.0 + 0.05 * rnd() as f32).collect();
-            r = m.push(f * 10_000_000, &x, &cols, 0.01);
+            r = m.push(f * 10_000_000, &x, 0.0, &cols, 0.01);
         }
         let r = r.unwrap();
         assert!((0.8..1.25).contains(&r), "{r}");

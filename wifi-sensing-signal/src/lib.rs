@@ -1,14 +1,22 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod biquad;
 pub mod calibration;
 pub mod error;
 pub mod events;
 pub mod features;
+pub mod hampel;
+pub mod pca;
+pub mod phase;
+pub mod rate;
+pub mod resample;
+pub mod stages;
 pub mod sensing;
+pub mod stft;
 pub mod vitals;
 
-pub use error::{Error, Result};
+pub use error::{Result, SignalError};
 pub use sensing::{FusedEvents, Sensed, SensingAnalyser, SensingConfig, SensingStats};
 
 /// Version of this crate, for run metadata.

@@ -17,12 +17,14 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
-use wifi_sensing_core::{Analyser, Analysis, CsiFrame};
+use wifi_sensing_core::{Analyser, Analysis, CsiFrame, PerNode};
 
 use crate::calibration::Baseline;
-use crate::error::{Error, Result};
+use crate::error::{Result, SignalError as Error};
 use crate::events::{Event, EventConfig, EventKind, NodeDetector, Scope};
-use crate::features::{amplitudes, shape, ColumnSelector, Columns, IntervalMeter, Layout, MotionRatio};
+use crate::features::{
+    amplitudes, shape, ColumnSelector, Columns, IntervalMeter, Layout, LevelTracker, MotionRatio,
+};
 use crate::vitals::{VitalSigns, VitalsConfig, VitalsEstimator};
 
 /// JSON record type of events.
@@ -134,6 +136,7 @@ struct NodeSensor {
     reference: Option<Vec<f32>>,
     motion: Option<MotionRatio>,
     interval: IntervalMeter,
+    level: LevelTracker,
     detector: Option<NodeDetector>,
     vitals: Option<VitalsEstimator>,
     last_t: Option<i64>,
@@ -143,12 +146,14 @@ struct NodeSensor {
 pub struct SensingAnalyser {
     cfg: SensingConfig,
     baseline: Option<Baseline>,
-    nodes: Vec<NodeSensor>,
+    nodes: PerNode<NodeSensor>,
     stats: SensingStats,
     amps: Vec<f32>,
     x: Vec<f32>,
+    xl: Vec<f32>,
     events: Vec<Event>,
     vitals: Vec<VitalSigns>,
+    sensed: Vec<Sensed>,
     fused_moving: bool,
     fused_present: bool,
     fused_on: bool,
@@ -170,14 +175,16 @@ impl SensingAnalyser {
         cfg.validate()?;
         let fused_on = cfg.fused == FusedEvents::Always;
         Ok(SensingAnalyser {
+            nodes: PerNode::new(cfg.max_nodes),
             cfg,
             baseline,
-            nodes: Vec::new(),
             stats: SensingStats::default(),
             amps: Vec::new(),
             x: Vec::new(),
+            xl: Vec::new(),
             events: Vec::new(),
             vitals: Vec::new(),
+            sensed: Vec::new(),
             fused_moving: false,
             fused_present: false,
             fused_on,
@@ -192,29 +199,18 @@ impl SensingAnalyser {
     /// Current motion state of a node (`None` for an unknown node).
     pub fn moving(&self, node: u32) -> Option<bool> {
         self.nodes
-            .iter()
-            .find(|n| n.node_id == node)
+            .get(node)
             .and_then(|n| n.detector.as_ref().map(|d| d.moving()))
     }
 
     /// Current presence of a node (`None` while unknown: warm-up, or an unknown node).
     pub fn present(&self, node: u32) -> Option<bool> {
         self.nodes
-            .iter()
-            .find(|n| n.node_id == node)
+            .get(node)
             .and_then(|n| n.detector.as_ref().and_then(|d| d.present()))
     }
 
-    fn node_index(&mut self, frame: &CsiFrame) -> Result<usize> {
-        if let Some(i) = self.nodes.iter().position(|n| n.node_id == frame.node_id) {
-            return Ok(i);
-        }
-        if self.nodes.len() >= self.cfg.max_nodes {
-            return Err(Error::TooManyNodes {
-                limit: self.cfg.max_nodes,
-                node: frame.node_id,
-            });
-        }
+    fn make_node(&self, frame: &CsiFrame) -> Result<NodeSensor> {
         let (cols, reference) = match &self.baseline {
             Some(b) => {
                 let nb = b.node_for(frame)?;
@@ -230,6 +226,7 @@ impl SensingAnalyser {
             reference,
             motion: None,
             interval: IntervalMeter::default(),
+            level: LevelTracker::default(),
             detector: None,
             vitals: None,
             last_t: None,
@@ -237,23 +234,32 @@ impl SensingAnalyser {
         if let Some(c) = cols {
             init_node(&self.cfg, &mut n, c);
         }
-        self.nodes.push(n);
-        if self.nodes.len() >= 2 && self.cfg.fused == FusedEvents::Auto {
-            self.fused_on = true;
-        }
-        Ok(self.nodes.len() - 1)
+        Ok(n)
     }
 
     /// Analyses one frame, appending events and estimates to `out`.
     pub fn push(&mut self, frame: &CsiFrame, out: &mut Vec<Sensed>) -> Result<()> {
-        let i = self.node_index(frame)?;
-        if !self.nodes[i].layout.matches(frame) {
+        if self.nodes.get(frame.node_id).is_none() {
+            let n = self.make_node(frame)?;
+            self.nodes
+                .get_or_insert_with(frame.node_id, || n)
+                .map_err(|_| Error::TooManyNodes {
+                    component: ANALYSER_NAME,
+                    limit: self.cfg.max_nodes,
+                })?;
+            if self.nodes.len() >= 2 && self.cfg.fused == FusedEvents::Auto {
+                self.fused_on = true;
+            }
+        }
+        let Some(node) = self.nodes.get_mut(frame.node_id) else {
+            return Ok(());
+        };
+        if !node.layout.matches(frame) {
             self.stats.layout_changes += 1;
             return Ok(());
         }
         amplitudes(frame, &mut self.amps);
         // time: the frames' clock; a timestamp that does not advance gets the measured interval
-        let node = &mut self.nodes[i];
         let mut t = frame.timestamp_ns;
         if let Some(l) = node.last_t {
             if t <= l {
@@ -270,25 +276,25 @@ impl SensingAnalyser {
             }
             return Ok(());
         }
-        let node = &mut self.nodes[i];
         let Some(cols) = &node.cols else {
             return Ok(());
         };
-        if !shape(&self.amps, cols, &mut self.x) {
+        let Some(mean) = shape(&self.amps, cols, &mut self.x) else {
             self.stats.unusable += 1;
             return Ok(());
-        }
+        };
         self.stats.frames += 1;
-        let ratio = node
-            .motion
-            .as_mut()
-            .and_then(|m| {
-                m.push(t, &self.x, cols, node.interval.interval_s())
-                    .map(|r| (r, m.window_start_ns().unwrap_or(t), m.window_frames() as u64))
-            });
+        let level = node.level.push(mean, self.x.len());
+        self.xl.clear();
+        self.xl.extend_from_slice(&self.x);
+        self.xl.push(level as f32);
+        let ratio = node.motion.as_mut().and_then(|m| {
+            m.push(t, &self.x, mean.max(1e-30).ln(), cols, node.interval.interval_s())
+                .map(|r| (r, m.window_start_ns().unwrap_or(t), m.window_frames() as u64))
+        });
         self.events.clear();
         let moving = if let Some(d) = &mut node.detector {
-            d.push(t, &self.x, ratio, &mut self.events);
+            d.push(t, &self.xl, ratio, &mut self.events);
             d.moving()
         } else {
             let thr = self.cfg.vitals.as_ref().map_or(2.0, |v| v.motion_ratio);
@@ -296,7 +302,7 @@ impl SensingAnalyser {
         };
         if let Some(v) = &mut node.vitals {
             self.vitals.clear();
-            v.push(t, &self.x, moving, &mut self.vitals);
+            v.push(t, &self.xl, moving, &mut self.vitals);
             for value in self.vitals.drain(..) {
                 out.push(Sensed::VitalSigns {
                     node_id: frame.node_id,
@@ -320,6 +326,7 @@ impl SensingAnalyser {
         let moving: Vec<u32> = self
             .nodes
             .iter()
+            .map(|(_, n)| n)
             .filter(live)
             .filter(|n| n.detector.as_ref().is_some_and(|d| d.moving()))
             .map(|n| n.node_id)
@@ -327,6 +334,7 @@ impl SensingAnalyser {
         let present: Vec<u32> = self
             .nodes
             .iter()
+            .map(|(_, n)| n)
             .filter(live)
             .filter(|n| n.detector.as_ref().is_some_and(|d| d.present() == Some(true)))
             .map(|n| n.node_id)
@@ -393,23 +401,17 @@ fn init_node(cfg: &SensingConfig, n: &mut NodeSensor, cols: Columns) {
     n.cols = Some(cols);
 }
 
-/// Wraps a sensed value in a pipeline [`Analysis`] record.
-pub fn to_analysis(s: &Sensed) -> Analysis {
+/// Wraps a sensed value in a pipeline [`Analysis`] record (type `event` or `vital_signs`).
+pub fn to_analysis(s: Sensed) -> Analysis {
     match s {
-        Sensed::Event(e) => Analysis {
-            analyser: ANALYSER_NAME.to_string(),
-            kind: EVENT_KIND.to_string(),
-            timestamp_ns: e.timestamp_ns,
-            node_id: e.node_id,
-            data: serde_json::to_value(e).unwrap_or(serde_json::Value::Null),
-        },
-        Sensed::VitalSigns { node_id, value } => Analysis {
-            analyser: ANALYSER_NAME.to_string(),
-            kind: VITAL_SIGNS_KIND.to_string(),
-            timestamp_ns: value.window_end_ns,
-            node_id: Some(*node_id),
-            data: serde_json::to_value(value).unwrap_or(serde_json::Value::Null),
-        },
+        Sensed::Event(e) => Analysis::new(ANALYSER_NAME, EVENT_KIND, e.timestamp_ns, e.node_id, e),
+        Sensed::VitalSigns { node_id, value } => Analysis::new(
+            ANALYSER_NAME,
+            VITAL_SIGNS_KIND,
+            value.window_end_ns,
+            Some(node_id),
+            value,
+        ),
     }
 }
 
@@ -419,10 +421,11 @@ impl Analyser for SensingAnalyser {
     }
 
     fn analyse(&mut self, frame: &CsiFrame, out: &mut Vec<Analysis>) -> wifi_sensing_core::Result<()> {
-        let mut sensed = Vec::new();
-        self.push(frame, &mut sensed)?;
-        out.extend(sensed.iter().map(to_analysis));
-        Ok(())
+        let mut sensed = std::mem::take(&mut self.sensed);
+        let r = self.push(frame, &mut sensed);
+        out.extend(sensed.drain(..).map(to_analysis));
+        self.sensed = sensed;
+        r.map_err(Into::into)
     }
 
     fn reset(&mut self) {

@@ -44,6 +44,7 @@ pub(crate) struct NodeDetector {
     block: BlockUpdate,
     scratch: Vec<f32>,
     last_ratio: f64,
+    k: usize,
 }
 
 impl NodeDetector {
@@ -51,7 +52,8 @@ impl NodeDetector {
     pub fn new(cfg: &EventConfig, node: u32, k: usize, reference: Option<Vec<f32>>) -> Self {
         let static_blocks = ((cfg.static_window_s / cfg.block_s).round() as usize).max(1);
         NodeDetector {
-            blocks: BlockStats::new(k, cfg.block_s, cfg.breathing_window_s),
+            blocks: BlockStats::new(k + 1, cfg.block_s, cfg.breathing_window_s),
+            k,
             static_blocks,
             cfg: cfg.clone(),
             node,
@@ -114,7 +116,8 @@ impl NodeDetector {
         }
     }
 
-    /// One frame: time, shape, motion ratio (with its window start and frame count).
+    /// One frame: time, shape with the compensated level appended (`k + 1` values), motion
+    /// ratio (with its window start and frame count).
     pub fn push(
         &mut self,
         t: i64,
@@ -132,7 +135,7 @@ impl NodeDetector {
         // --- motion ---
         if let Some((r, w0, wn)) = ratio {
             self.last_ratio = r;
-            if std::env::var("WSDEBUG").is_ok() && (t / 10_000_000) % 25 == 0 { eprintln!("DBG t={:.2} R={r:.3} q={:.3} B={:?} S={:?}", t as f64 * 1e-9, self.quiet, self.block.breathing, self.block.static_change); }
+
             let enter = self.cfg.motion_enter * self.quiet;
             let exit = self.cfg.motion_exit * self.quiet;
             if !self.moving {
@@ -191,16 +194,13 @@ impl NodeDetector {
     }
 
     fn close_block(&mut self, t: i64) {
-        let b = &mut self.block;
+        let k = self.k;
+        let mut b = BlockUpdate::default();
         let ring = self.blocks.blocks();
         b.breathing_start_ns = ring.front().map_or(t, |x| x.start_ns);
         b.breathing_frames = ring.iter().map(|x| x.frames as u64).sum();
-        b.breathing = if self.blocks.full() {
-            self.blocks.breathing_ratio()
-        } else {
-            None
-        };
         let n = self.static_blocks.min(ring.len());
+        let ring_len = ring.len();
         b.static_start_ns = ring
             .iter()
             .rev()
@@ -208,9 +208,22 @@ impl NodeDetector {
             .last()
             .map_or(t, |x| x.start_ns);
         b.static_frames = ring.iter().rev().take(n).map(|x| x.frames as u64).sum();
-        let noise = self.blocks.recent_mean(self.static_blocks, &mut self.scratch);
+        b.breathing = if self.blocks.full() {
+            match (
+                self.blocks.breathing_ratio(0..k),
+                self.blocks.breathing_ratio(k..k + 1),
+            ) {
+                (Some(a), Some(l)) => Some(a.max(l)),
+                (a, l) => a.or(l),
+            }
+        } else {
+            None
+        };
+        let noise = self
+            .blocks
+            .recent_mean(self.static_blocks, 0..k, &mut self.scratch);
         b.static_change = match (&self.reference, noise) {
-            (Some(r), Some(sd)) if ring.len() >= self.static_blocks => {
+            (Some(r), Some(sd)) if ring_len >= self.static_blocks => {
                 let d = rms_diff(&self.scratch, r);
                 let thr = self
                     .cfg
@@ -220,6 +233,8 @@ impl NodeDetector {
             }
             _ => None,
         };
+        self.block = b;
+        let b = self.block;
         // Warm-up end: take the reference if the room was empty and still.
         let start = self.start_ns.unwrap_or(t);
         if !self.warmup_done && (t - start) as f64 * 1e-9 >= self.cfg.warmup_s {
@@ -235,7 +250,7 @@ impl NodeDetector {
         if self.present == Some(false) && !self.moving {
             if let Some(r) = &mut self.reference {
                 let a = (self.cfg.block_s / self.cfg.reference_tau_s).min(1.0) as f32;
-                if self.blocks.recent_mean(1, &mut self.scratch).is_some() {
+                if self.blocks.recent_mean(1, 0..k, &mut self.scratch).is_some() {
                     for (r, m) in r.iter_mut().zip(&self.scratch) {
                         *r += a * (m - *r);
                     }
@@ -247,8 +262,10 @@ impl NodeDetector {
     fn take_reference(&mut self) {
         let n = self.blocks.blocks().len();
         let mut r = Vec::new();
-        if self.blocks.recent_mean(n, &mut r).is_some() {
+        if self.blocks.recent_mean(n, 0..self.k, &mut r).is_some() {
             self.reference = Some(r);
+            // the last static change was against the old reference
+            self.block.static_change = None;
         }
     }
 

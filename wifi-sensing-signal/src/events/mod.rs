@@ -45,11 +45,11 @@
 
 mod detector;
 
-pub(crate) use detector::{BlockUpdate, NodeDetector};
+pub(crate) use detector::NodeDetector;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Result, SignalError as Error};
 
 /// Configuration of the motion and presence detector. Units are in the field names.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -75,11 +75,11 @@ pub struct EventConfig {
     pub breathing_window_s: f64,
     /// Breathing-band ratio above which a breathing person is present. Default 4.
     pub breathing_enter: f64,
-    /// Window of the static shape change, s. Default 0.5.
+    /// Window of the static shape change, s. Default 2.
     pub static_window_s: f64,
-    /// Smallest static shape change (RMS of the relative amplitude shape) that counts. Default 0.03.
+    /// Smallest static shape change (RMS of the relative amplitude shape) that counts. Default 0.006.
     pub static_min_change: f64,
-    /// The static change must also exceed this many noise standard deviations. Default 5.
+    /// The static change must also exceed this many noise standard deviations. Default 4.
     pub static_noise_factor: f64,
     /// Longest presence held by the static path alone, s. Default 300.
     pub static_hold_s: f64,
@@ -104,9 +104,9 @@ impl Default for EventConfig {
             block_s: 0.25,
             breathing_window_s: 10.0,
             breathing_enter: 4.0,
-            static_window_s: 0.5,
-            static_min_change: 0.03,
-            static_noise_factor: 5.0,
+            static_window_s: 2.0,
+            static_min_change: 0.006,
+            static_noise_factor: 4.0,
             static_hold_s: 300.0,
             presence_hold_s: 0.5,
             warmup_s: 10.0,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use realfft::num_complex::Complex32;
 use realfft::{RealFftPlanner, RealToComplex};
 
-use super::{NoEstimate, RateEstimate, VitalSigns, VitalsConfig};
+use super::{NoEstimate, VitalRate, VitalSigns, VitalsConfig};
 
 /// Power iterations of the principal component.
 const POWER_ITERATIONS: usize = 40;
@@ -56,13 +56,17 @@ impl std::fmt::Debug for VitalsEstimator {
     }
 }
 
-/// Groups `n` shape values into at most `max` features of adjacent values.
+/// Groups `n` shape values into at most `max - 1` features of adjacent values, plus the level
+/// (value `n`) as a feature of its own.
 fn groups(n: usize, max: usize) -> Vec<(usize, usize)> {
-    let k = n.min(max.max(1));
-    (0..k).map(|g| (g * n / k, (g + 1) * n / k)).collect()
+    let k = n.min(max.saturating_sub(1).max(1));
+    let mut g: Vec<(usize, usize)> = (0..k).map(|g| (g * n / k, (g + 1) * n / k)).collect();
+    g.push((n, n + 1));
+    g
 }
 
 impl VitalsEstimator {
+    /// `n_values` shape values per frame; frames pass them with the level appended.
     pub fn new(cfg: &VitalsConfig, n_values: usize) -> Self {
         let groups = groups(n_values, cfg.max_features);
         let k = groups.len();
@@ -183,8 +187,8 @@ impl VitalsEstimator {
         let span_s = n as f64 / self.cfg.grid_hz;
         let rate = if span_s > 0.0 { frames as f64 / span_s } else { 0.0 };
         let mut v = VitalSigns {
-            breathing: RateEstimate::none(NoEstimate::WindowTooShort),
-            heart: RateEstimate::none(NoEstimate::WindowTooShort),
+            breathing: VitalRate::none(NoEstimate::WindowTooShort),
+            heart: VitalRate::none(NoEstimate::WindowTooShort),
             window_start_ns: start.saturating_mul(self.grid_ns),
             window_end_ns: t,
             window_s: span_s,
@@ -199,8 +203,8 @@ impl VitalsEstimator {
             } else {
                 NoEstimate::WindowTooShort
             };
-            v.breathing = RateEstimate::none(r);
-            v.heart = RateEstimate::none(r);
+            v.breathing = VitalRate::none(r);
+            v.heart = VitalRate::none(r);
             return Some(v);
         }
         self.spectra_of(start, n, rate);
@@ -242,13 +246,13 @@ impl VitalsEstimator {
         let presence = (lambda + 1e-30) / (edge + 1e-30);
         v.presence_ratio = Some(presence);
         if presence < self.cfg.presence_ratio {
-            v.breathing = RateEstimate::none(NoEstimate::NoPerson);
-            v.heart = RateEstimate::none(NoEstimate::NoPerson);
+            v.breathing = VitalRate::none(NoEstimate::NoPerson);
+            v.heart = VitalRate::none(NoEstimate::NoPerson);
             return Some(v);
         }
         let guard_bins = (2.0 / eff).ceil() as usize;
         v.breathing = if rate < 2.0 * self.cfg.breathing_bpm[1] / 60.0 {
-            RateEstimate::none(NoEstimate::FrameRateTooLow)
+            VitalRate::none(NoEstimate::FrameRateTooLow)
         } else {
             self.peak(b0, b1, hz_per_bin, guard_bins)
         };
@@ -258,7 +262,7 @@ impl VitalsEstimator {
             bin_of(self.cfg.heart_bpm[1]).min(nyq_bin),
         );
         if rate < 2.0 * self.cfg.heart_bpm[1] / 60.0 {
-            v.heart = RateEstimate::none(NoEstimate::FrameRateTooLow);
+            v.heart = VitalRate::none(NoEstimate::FrameRateTooLow);
             return Some(v);
         }
         self.allowed.iter_mut().for_each(|a| *a = false);
@@ -429,7 +433,7 @@ impl VitalsEstimator {
     }
 
     /// Spectral peak of `power` over the allowed bins of `[b0, b1]`.
-    fn peak(&self, b0: usize, b1: usize, hz_per_bin: f64, guard: usize) -> RateEstimate {
+    fn peak(&self, b0: usize, b1: usize, hz_per_bin: f64, guard: usize) -> VitalRate {
         let mut best: Option<usize> = None;
         for f in b0..=b1 {
             if self.allowed[f] && best.is_none_or(|b| self.power[f - b0] > self.power[b - b0]) {
@@ -437,7 +441,7 @@ impl VitalsEstimator {
             }
         }
         let Some(p) = best else {
-            return RateEstimate::none(NoEstimate::NotDistinct);
+            return VitalRate::none(NoEstimate::NotDistinct);
         };
         let pk = self.power[p - b0];
         // parabolic interpolation of the log power
@@ -464,7 +468,7 @@ impl VitalsEstimator {
         let distinct = (pk + 1e-30) / (floor + 1e-30 * (1.0 + pk));
         let rate = 60.0 * (p as f64 + delta) * hz_per_bin;
         if distinct < self.cfg.min_distinctness {
-            return RateEstimate {
+            return VitalRate {
                 rate_per_min: None,
                 confidence: 0.0,
                 distinctness: Some(distinct),
@@ -474,7 +478,7 @@ impl VitalsEstimator {
         let conf = ((distinct / self.cfg.min_distinctness).ln()
             / (self.cfg.full_distinctness / self.cfg.min_distinctness).ln())
         .clamp(0.0, 1.0);
-        RateEstimate {
+        VitalRate {
             rate_per_min: Some(rate),
             confidence: conf,
             distinctness: Some(distinct),

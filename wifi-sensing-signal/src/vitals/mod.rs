@@ -36,7 +36,7 @@ pub(crate) use estimator::VitalsEstimator;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Result, SignalError as Error};
 
 /// Configuration of the vital-sign estimator. Units are in the field names.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -146,7 +146,7 @@ pub enum NoEstimate {
 
 /// One rate estimate.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RateEstimate {
+pub struct VitalRate {
     /// Rate per minute (`None` with a reason when there is no estimate).
     pub rate_per_min: Option<f64>,
     /// Confidence in `[0, 1]` from the peak's distinctness (0 without an estimate).
@@ -157,9 +157,9 @@ pub struct RateEstimate {
     pub reason: Option<NoEstimate>,
 }
 
-impl RateEstimate {
+impl VitalRate {
     pub(crate) fn none(reason: NoEstimate) -> Self {
-        RateEstimate {
+        VitalRate {
             rate_per_min: None,
             confidence: 0.0,
             distinctness: None,
@@ -173,9 +173,9 @@ impl RateEstimate {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct VitalSigns {
     /// Breathing rate, breaths per minute.
-    pub breathing: RateEstimate,
+    pub breathing: VitalRate,
     /// Heart rate, beats per minute.
-    pub heart: RateEstimate,
+    pub heart: VitalRate,
     /// Start of the motion-free window used, ns (frames' clock).
     pub window_start_ns: i64,
     /// End of the window (the record's time), ns.
