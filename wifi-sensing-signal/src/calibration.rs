@@ -515,7 +515,7 @@ impl Calibrator {
             return Ok(());
         };
         let k = self.x.len();
-        let level = node.level.push(mean, k);
+        let level = node.level.push(mean, node.motion.as_ref().map_or(0.0, |m| m.level_noise_var()));
         node.xl.clear();
         node.xl.extend_from_slice(&self.x);
         node.xl.push(level as f32);
@@ -531,7 +531,7 @@ impl Calibrator {
         }
         node.n += 1;
         if let Some(m) = &mut node.motion {
-            if let Some(r) = m.push(t, &self.x, level, cols, node.interval.interval_s()) {
+            if let Some(r) = m.push(t, &self.x, level, node.level.blind(), cols, node.interval.interval_s()) {
                 if r > self.cfg.motion_enter {
                     node.moving_frames += 1;
                 }
@@ -539,7 +539,8 @@ impl Calibrator {
         }
         if let Some(b) = &mut node.blocks {
             if b.push(t, &node.xl) && b.full() {
-                let r = match (b.breathing_ratio(0..k), b.breathing_ratio(k..k + 1)) {
+                let all = b.blocks().len();
+                let r = match (b.breathing_ratio(0..k, all), b.breathing_ratio(k..k + 1, all)) {
                     (Some(a), Some(l)) => Some(a.max(l)),
                     (a, l) => a.or(l),
                 };

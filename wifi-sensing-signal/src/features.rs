@@ -21,7 +21,7 @@
 //!   ratio therefore also averages `g = min(Δc² / var_noise(Δc), 9)` over its window: 1 for
 //!   noise; an AGC step is one clipped sample among many; a moving body raises every sample.
 //!   For the slow statistics, steps larger than 10 noise standard deviations (and at least
-//!   0.05, i.e. 0.4 dB) in one frame are removed from `c` (the AGC-compensated level `c̃`).
+//!   0.06, i.e. 0.5 dB) in one frame, out of a stretch of quiet frames, in one frame are removed from `c` (the AGC-compensated level `c̃`).
 //! * [`BlockStats`]: frames are averaged in blocks of `block_s` (0.25 s). Each block gives the
 //!   mean shape and the noise variance of that mean (from first differences inside the block).
 //!   Over a ring of blocks it computes the *breathing-band ratio* (the variance of the block
@@ -242,7 +242,7 @@ impl<const N: usize> TimeWindow<N> {
 /// Most past shape vectors kept for the lag of [`MotionRatio`].
 const MAX_LAG: usize = 16;
 /// Clip of one frame's level statistic (an AGC step is one clipped sample).
-const LEVEL_CLIP: f64 = 9.0;
+const LEVEL_CLIP: f64 = 25.0;
 /// Frames the level statistic needs in its window before it counts.
 const MIN_LEVEL_FRAMES: f64 = 4.0;
 /// Floor added to both sums of the motion ratio: a constant (noise-free) stream has ratio 1.
@@ -285,6 +285,7 @@ impl MotionRatio {
         t: i64,
         x: &[f32],
         level: f64,
+        level_blind: bool,
         cols: &Columns,
         interval_s: f64,
     ) -> Option<f64> {
@@ -333,12 +334,15 @@ impl MotionRatio {
             } else {
                 LEVEL_CLIP
             };
+            // while a lagged difference may span a compensated AGC step, the level sits out
+            let (g, c) = if level_blind { (0.0, 0.0) } else { (g, 1.0) };
             if num.is_finite() && den.is_finite() && g.is_finite() {
-                self.window.push(t, [num, den, g, 1.0]);
+                self.window.push(t, [num, den, g, c]);
             }
             let [n, d, gs, c] = self.window.sum();
             let shape_ratio = (n + RATIO_FLOOR) / (d + RATIO_FLOOR);
             let level_ratio = if c >= MIN_LEVEL_FRAMES { gs / c } else { 1.0 };
+
             Some(shape_ratio.max(level_ratio))
         } else {
             None
@@ -348,6 +352,12 @@ impl MotionRatio {
         self.head = (self.head + 1) % MAX_LAG;
         self.hist_len = (self.hist_len + 1).min(MAX_LAG);
         out
+    }
+
+    /// Noise variance of a difference of two frames' levels (from the cross-subcarrier
+    /// estimate, so motion does not inflate it); 0 until known.
+    pub fn level_noise_var(&self) -> f64 {
+        self.noise_ema
     }
 
     pub fn window_start_ns(&self) -> Option<i64> {
@@ -503,9 +513,10 @@ impl BlockStats {
         f64::from(*self.noise_scratch.select_nth_unstable_by(mid, f32::total_cmp).1)
     }
 
-    /// Breathing-band ratio over the ring of columns `cols` (needs at least 3 blocks).
-    pub fn breathing_ratio(&mut self, cols: std::ops::Range<usize>) -> Option<f64> {
-        let nb = self.blocks.len();
+    /// Breathing-band ratio of columns `cols` over the newest `newest` blocks of the ring
+    /// (needs at least 3 blocks).
+    pub fn breathing_ratio(&mut self, cols: std::ops::Range<usize>, newest: usize) -> Option<f64> {
+        let nb = self.blocks.len().min(newest);
         if nb < 3 || cols.end > self.k {
             return None;
         }
@@ -622,33 +633,98 @@ impl IntervalMeter {
     }
 }
 
-/// The AGC-compensated common level `c̃` (see the [module docs](self)).
+/// Smallest level jump in one frame taken for an AGC step (0.5 dB in natural-log units).
+const STEP_MIN: f64 = 0.06;
+/// Quiet frames needed before a jump counts as an AGC step.
+const QUIET_BEFORE_STEP: usize = 3;
+
+/// Frames averaged on each side of an AGC step to refine its size.
+const STEP_REFINE: usize = 8;
+
+/// The AGC-compensated common level `c̃` (see the [module docs](self)). A step is first removed
+/// with its one-frame size, then refined with the means of [`STEP_REFINE`] frames before and
+/// after it, so the remaining error is well below the noise of a block mean.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LevelTracker {
     prev: Option<f64>,
     offset: f64,
     noise_var: f64,
+    recent: [f64; STEP_REFINE],
+    n_recent: usize,
+    head: usize,
+    /// `(mean before the step, sum after it, frames after it)`.
+    pending: Option<(f64, f64, usize)>,
+    /// Frames left during which lagged level differences may span a step.
+    blind: usize,
+    /// Consecutive frames whose level changed by less than 4 noise standard deviations.
+    quiet_run: usize,
 }
 
 impl LevelTracker {
-    /// The level of a frame with mean amplitude `mean_amp` and per-frame shape noise variance
-    /// estimate `shape_noise_var` (of one shape value), `k` values.
-    pub fn push(&mut self, mean_amp: f64, k: usize) -> f64 {
+    /// The compensated level of a frame with mean amplitude `mean_amp`; `noise_var` is the
+    /// noise variance of a level difference from the cross-subcarrier estimate of
+    /// [`MotionRatio::level_noise_var`] (0 when not known yet), which motion does not inflate.
+    pub fn push(&mut self, mean_amp: f64, noise_var: f64) -> f64 {
         let c = mean_amp.max(1e-30).ln();
+        if noise_var > 0.0 && noise_var.is_finite() {
+            self.noise_var = noise_var;
+        }
         if let Some(p) = self.prev {
             let d = c - p;
             let sd = self.noise_var.sqrt();
-            if d.abs() > (10.0 * sd).max(0.05) {
+            // a step is a jump out of a quiet stretch; inside motion, jumps are the motion
+            if d.abs() > (10.0 * sd).max(STEP_MIN) && self.quiet_run >= QUIET_BEFORE_STEP {
+                self.finish_step();
                 self.offset += d;
-            } else {
-                // noise of the level difference, for the step threshold
-                let a = if self.noise_var == 0.0 { 1.0 } else { 0.01 };
-                self.noise_var += a * (d * d - self.noise_var);
+                self.blind = MAX_LAG + 1;
+                let n = self.n_recent.max(1);
+                let before = self.recent[..self.n_recent.min(STEP_REFINE)].iter().sum::<f64>() / n as f64;
+                self.pending = (self.n_recent > 0).then_some((before, 0.0, 0));
             }
         }
-        let _ = k;
+        if let Some(p) = self.prev {
+            let d = c - p;
+            if d.abs() < 4.0 * self.noise_var.sqrt() || self.noise_var == 0.0 {
+                self.quiet_run += 1;
+            } else {
+                self.quiet_run = 0;
+            }
+        }
         self.prev = Some(c);
-        c - self.offset
+        let out = c - self.offset;
+        if let Some((_, sum, n)) = &mut self.pending {
+            *sum += out;
+            *n += 1;
+            if *n >= STEP_REFINE {
+                self.finish_step();
+            }
+        }
+        let out = c - self.offset;
+        self.blind = self.blind.saturating_sub(1);
+        self.recent[self.head] = out;
+        self.head = (self.head + 1) % STEP_REFINE;
+        self.n_recent = (self.n_recent + 1).min(STEP_REFINE);
+        out
+    }
+
+    /// `true` while a lagged level difference may span a compensated step (the motion ratio
+    /// then leaves the level out).
+    pub fn blind(&self) -> bool {
+        self.blind > 0
+    }
+
+    fn finish_step(&mut self) {
+        if let Some((before, sum, n)) = self.pending.take() {
+            if n > 0 {
+                let after = sum / n as f64;
+                self.offset += after - before;
+                self.blind = MAX_LAG + 1;
+                // the frames kept for the next step were compensated with the old offset
+                for r in &mut self.recent {
+                    *r -= after - before;
+                }
+            }
+        }
     }
 }
 
@@ -683,7 +759,7 @@ mod tests {
         let mut r = None;
         for f in 0..200 {
             let x: Vec<f32> = (0..k).map(|_| 1.0 + 0.05 * rnd() as f32).collect();
-            r = m.push(f * 10_000_000, &x, 0.0, &cols, 0.01);
+            r = m.push(f * 10_000_000, &x, 0.0, false, &cols, 0.01);
         }
         let r = r.unwrap();
         assert!((0.8..1.25).contains(&r), "{r}");

@@ -284,12 +284,12 @@ impl SensingAnalyser {
             return Ok(());
         };
         self.stats.frames += 1;
-        let level = node.level.push(mean, self.x.len());
+        let level = node.level.push(mean, node.motion.as_ref().map_or(0.0, |m| m.level_noise_var()));
         self.xl.clear();
         self.xl.extend_from_slice(&self.x);
         self.xl.push(level as f32);
         let ratio = node.motion.as_mut().and_then(|m| {
-            m.push(t, &self.x, mean.max(1e-30).ln(), cols, node.interval.interval_s())
+            m.push(t, &self.x, level, node.level.blind(), cols, node.interval.interval_s())
                 .map(|r| (r, m.window_start_ns().unwrap_or(t), m.window_frames() as u64))
         });
         self.events.clear();
@@ -390,8 +390,9 @@ impl SensingAnalyser {
 
 fn init_node(cfg: &SensingConfig, n: &mut NodeSensor, cols: Columns) {
     let k = cols.index.len();
-    let lag = cfg.events.as_ref().map_or(0.02, |e| e.motion_lag_s);
-    let win = cfg.events.as_ref().map_or(0.25, |e| e.motion_window_s);
+    let d = EventConfig::default();
+    let lag = cfg.events.as_ref().map_or(d.motion_lag_s, |e| e.motion_lag_s);
+    let win = cfg.events.as_ref().map_or(d.motion_window_s, |e| e.motion_window_s);
     n.motion = Some(MotionRatio::new(k, win, lag));
     n.detector = cfg
         .events

@@ -197,8 +197,23 @@ impl NodeDetector {
         let k = self.k;
         let mut b = BlockUpdate::default();
         let ring = self.blocks.blocks();
-        b.breathing_start_ns = ring.front().map_or(t, |x| x.start_ns);
-        b.breathing_frames = ring.iter().map(|x| x.frames as u64).sum();
+        // Breathing evidence only from blocks after the last motion: the whole ring, or at
+        // least `breathing_min_s` of it right after motion settled.
+        let quiet_blocks = match self.last_motion_ns {
+            Some(m) => ring.iter().rev().take_while(|x| x.start_ns > m).count(),
+            None => ring.len(),
+        };
+        let min_blocks = ((self.cfg.breathing_min_s / self.cfg.block_s).round() as usize).max(3);
+        let use_blocks = if self.blocks.full() && quiet_blocks == ring.len() {
+            Some(ring.len())
+        } else if quiet_blocks >= min_blocks {
+            Some(quiet_blocks)
+        } else {
+            None
+        };
+        let n_b = use_blocks.unwrap_or(0);
+        b.breathing_start_ns = ring.iter().rev().take(n_b).last().map_or(t, |x| x.start_ns);
+        b.breathing_frames = ring.iter().rev().take(n_b).map(|x| x.frames as u64).sum();
         let n = self.static_blocks.min(ring.len());
         let ring_len = ring.len();
         b.static_start_ns = ring
@@ -208,17 +223,15 @@ impl NodeDetector {
             .last()
             .map_or(t, |x| x.start_ns);
         b.static_frames = ring.iter().rev().take(n).map(|x| x.frames as u64).sum();
-        b.breathing = if self.blocks.full() {
+        b.breathing = use_blocks.and_then(|n| {
             match (
-                self.blocks.breathing_ratio(0..k),
-                self.blocks.breathing_ratio(k..k + 1),
+                self.blocks.breathing_ratio(0..k, n),
+                self.blocks.breathing_ratio(k..k + 1, n),
             ) {
                 (Some(a), Some(l)) => Some(a.max(l)),
                 (a, l) => a.or(l),
             }
-        } else {
-            None
-        };
+        });
         let noise = self
             .blocks
             .recent_mean(self.static_blocks, 0..k, &mut self.scratch);
@@ -269,13 +282,12 @@ impl NodeDetector {
         }
     }
 
-    /// Breathing evidence: `Some(ratio)` when the ring is full and free of motion.
+    /// Breathing evidence: `Some(ratio)` over motion-free blocks (see `close_block`).
     fn breathing_evidence(&self) -> Option<f64> {
-        let r = self.block.breathing?;
-        match self.last_motion_ns {
-            Some(m) if m >= self.block.breathing_start_ns => None,
-            _ => Some(r),
+        if self.moving {
+            return None;
         }
+        self.block.breathing
     }
 
     fn decide_presence(&mut self, t: i64, start: i64, out: &mut Vec<Event>) {
@@ -349,10 +361,10 @@ impl NodeDetector {
             }
             return;
         }
-        // Nothing says present: can anything say absent?
-        let static_no = self.block.static_change.is_some();
+        // Nothing says present: absence needs motion-free breathing evidence (and, with a
+        // reference, no static change).
         let breathing_no = breathing.is_some();
-        if !(static_no || breathing_no) {
+        if !breathing_no {
             return;
         }
         if in_warmup && self.present.is_none() {
@@ -375,28 +387,16 @@ impl NodeDetector {
                     self.present = Some(false);
                     self.absent_since = None;
                     self.static_only_since = None;
-                    let ev = if let Some((d, thr, sd)) = self.block.static_change {
-                        self.event(
-                            EventKind::PresenceEnded,
-                            t,
-                            Statistic::StaticShapeChange,
-                            d,
-                            thr,
-                            margin_below(d, thr, sd.max(thr * 0.1)),
-                            (self.block.static_start_ns, self.block.static_frames),
-                        )
-                    } else {
-                        let v = breathing.unwrap_or(1.0);
-                        self.event(
-                            EventKind::PresenceEnded,
-                            t,
-                            Statistic::BreathingBandRatio,
-                            v,
-                            self.cfg.breathing_enter,
-                            margin_below(v, self.cfg.breathing_enter, 1.0),
-                            (self.block.breathing_start_ns, self.block.breathing_frames),
-                        )
-                    };
+                    let v = breathing.unwrap_or(1.0);
+                    let ev = self.event(
+                        EventKind::PresenceEnded,
+                        t,
+                        Statistic::BreathingBandRatio,
+                        v,
+                        self.cfg.breathing_enter,
+                        margin_below(v, self.cfg.breathing_enter, 1.0),
+                        (self.block.breathing_start_ns, self.block.breathing_frames),
+                    );
                     out.push(ev);
                     if self.reference.is_none() {
                         self.take_reference();

@@ -55,13 +55,13 @@ use crate::error::{Result, SignalError as Error};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventConfig {
-    /// Window of the motion ratio, s. Default 0.25.
+    /// Window of the motion ratio, s. Default 0.5.
     pub motion_window_s: f64,
-    /// Lag of the shape difference of the motion ratio, s (at least one frame). Default 0.02.
+    /// Lag of the differences of the motion ratio, s (at least one frame, at most 15). Default 0.1.
     pub motion_lag_s: f64,
-    /// Motion starts when the ratio exceeds this times the quiet level. Default 2.
+    /// Motion starts when the ratio exceeds this times the quiet level. Default 3.5.
     pub motion_enter: f64,
-    /// Motion settles when the ratio stays below this times the quiet level. Default 1.5.
+    /// Motion settles when the ratio stays below this times the quiet level. Default 2.
     pub motion_exit: f64,
     /// Consecutive frames above `motion_enter` needed to start motion. Default 2.
     pub motion_confirm_frames: u32,
@@ -73,6 +73,10 @@ pub struct EventConfig {
     pub block_s: f64,
     /// Window of the breathing-band ratio, s. Default 10.
     pub breathing_window_s: f64,
+    /// Shortest motion-free stretch right after motion over which the breathing-band ratio is
+    /// computed (so absence after motion is decided without waiting a whole window), s.
+    /// Default 3.
+    pub breathing_min_s: f64,
     /// Breathing-band ratio above which a breathing person is present. Default 4.
     pub breathing_enter: f64,
     /// Window of the static shape change, s. Default 2.
@@ -94,15 +98,16 @@ pub struct EventConfig {
 impl Default for EventConfig {
     fn default() -> Self {
         EventConfig {
-            motion_window_s: 0.25,
-            motion_lag_s: 0.02,
-            motion_enter: 2.0,
-            motion_exit: 1.5,
+            motion_window_s: 0.5,
+            motion_lag_s: 0.1,
+            motion_enter: 3.5,
+            motion_exit: 2.0,
             motion_confirm_frames: 2,
             motion_hold_s: 0.3,
             quiet_tau_s: 30.0,
             block_s: 0.25,
             breathing_window_s: 10.0,
+            breathing_min_s: 3.0,
             breathing_enter: 4.0,
             static_window_s: 2.0,
             static_min_change: 0.006,
@@ -144,6 +149,7 @@ impl EventConfig {
         check("quiet_tau_s", self.quiet_tau_s, 0.1, 1e6, "s")?;
         check("block_s", self.block_s, 0.01, 10.0, "s")?;
         check("breathing_window_s", self.breathing_window_s, 3.0 * self.block_s, 600.0, "s (at least 3 blocks)")?;
+        check("breathing_min_s", self.breathing_min_s, 3.0 * self.block_s, self.breathing_window_s, "s (3 blocks to breathing_window_s)")?;
         check("breathing_enter", self.breathing_enter, 1.01, 1e6, "")?;
         check("static_window_s", self.static_window_s, self.block_s, 60.0, "s (at least one block)")?;
         check("static_min_change", self.static_min_change, 0.0, 10.0, "")?;

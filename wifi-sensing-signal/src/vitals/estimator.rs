@@ -216,21 +216,29 @@ impl VitalsEstimator {
         let lo = (bin_of(self.cfg.heart_bpm[1]) + bin_of(self.cfg.heart_bpm[1]) / 5).min(nyq_bin);
         let hi = (nyq_bin * 19 / 20).max(lo + 1).min(nyq_bin);
         let boxcar = rate > 1.5 * self.cfg.grid_hz;
-        let mut noise = 0.0;
-        let mut nn = 0usize;
-        for f in lo..hi {
-            let x = std::f64::consts::PI * f as f64 * hz_per_bin / self.cfg.grid_hz;
-            let h2 = if boxcar && x > 0.0 {
-                (x.sin() / x).powi(2).max(0.05)
-            } else {
-                1.0
-            };
-            for c in 0..self.k {
-                noise += f64::from(self.spectra[c * self.n_freq + f].norm_sqr()) / h2;
+        // Whiten: each feature's spectrum is divided by its own noise level (measured above the
+        // heart band), so a quiet feature (the level) and a noisy one (one subcarrier group)
+        // weigh alike and noise has unit power in every feature.
+        for c in 0..self.k {
+            let mut p = 0.0;
+            let mut nn = 0usize;
+            for f in lo..hi {
+                let x = std::f64::consts::PI * f as f64 * hz_per_bin / self.cfg.grid_hz;
+                let h2 = if boxcar && x > 0.0 {
+                    (x.sin() / x).powi(2).max(0.05)
+                } else {
+                    1.0
+                };
+                p += f64::from(self.spectra[c * self.n_freq + f].norm_sqr()) / h2;
                 nn += 1;
             }
+            let p = if nn > 0 { p / nn as f64 } else { 0.0 };
+            let w = if p > 0.0 && p.is_finite() { (1.0 / p.sqrt()) as f32 } else { 1.0 };
+            for z in &mut self.spectra[c * self.n_freq..][..self.n_freq] {
+                *z *= w;
+            }
         }
-        let noise = if nn > 0 { noise / nn as f64 } else { 0.0 };
+        let noise = 1.0;
         let eff = n as f64 / m as f64;
         // breathing
         let (b0, b1) = (
@@ -434,9 +442,13 @@ impl VitalsEstimator {
 
     /// Spectral peak of `power` over the allowed bins of `[b0, b1]`.
     fn peak(&self, b0: usize, b1: usize, hz_per_bin: f64, guard: usize) -> VitalRate {
+        // the highest local maximum inside the band (a rise towards the band edge is leakage of
+        // slower or faster content, not a rate)
         let mut best: Option<usize> = None;
-        for f in b0..=b1 {
-            if self.allowed[f] && best.is_none_or(|b| self.power[f - b0] > self.power[b - b0]) {
+        for f in b0 + 1..b1 {
+            let v = self.power[f - b0];
+            let local = v >= self.power[f - 1 - b0] && v >= self.power[f + 1 - b0];
+            if self.allowed[f] && local && best.is_none_or(|b| v > self.power[b - b0]) {
                 best = Some(f);
             }
         }

@@ -59,14 +59,14 @@ pub struct VitalsConfig {
     /// Width of the exclusion around each breathing harmonic in the heart band, per minute.
     /// Default 1.5.
     pub harmonic_tolerance_bpm: f64,
-    /// Peak distinctness below which no estimate is given. Default 3.
+    /// Peak distinctness below which no estimate is given. Default 12 (the largest of a few hundred noise bins is about 8 times their median).
     pub min_distinctness: f64,
-    /// Peak distinctness at which the confidence reaches 1. Default 30.
+    /// Peak distinctness at which the confidence reaches 1. Default 100.
     pub full_distinctness: f64,
     /// First breathing-band eigenvalue over the noise edge needed to say someone is there.
     /// Default 4.
     pub presence_ratio: f64,
-    /// Motion ratio (see [`crate::events`]) above which a frame counts as motion. Default 2.
+    /// Motion ratio (see [`crate::events`]) above which a frame counts as motion when the event detector is off (with it on, its motion state is used). Default 4.
     pub motion_ratio: f64,
 }
 
@@ -81,10 +81,10 @@ impl Default for VitalsConfig {
             breathing_bpm: [6.0, 40.0],
             heart_bpm: [45.0, 150.0],
             harmonic_tolerance_bpm: 1.5,
-            min_distinctness: 3.0,
-            full_distinctness: 30.0,
+            min_distinctness: 12.0,
+            full_distinctness: 100.0,
             presence_ratio: 4.0,
-            motion_ratio: 2.0,
+            motion_ratio: 4.0,
         }
     }
 }
