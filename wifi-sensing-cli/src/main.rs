@@ -6,6 +6,7 @@
 //! This file holds the command line (clap) and the dispatch; each subcommand lives in its own
 //! module with its arguments (`run.rs`: [`run::RunArgs`] and `build_pipeline`, ...).
 
+mod calibrate;
 mod convert;
 mod input;
 mod inspect;
@@ -52,6 +53,8 @@ enum Command {
     /// `.jsonl`, or `-` for JSON Lines on stdout, for every device. The same arguments and seed
     /// give byte-identical files.
     Simulate(simulate::SimulateArgs),
+    /// Make an empty-room baseline (JSON) for `run --events --baseline`.
+    Calibrate(calibrate::CalibrateArgs),
     /// List the capture formats this build reads.
     Formats,
 }
@@ -142,6 +145,7 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
         Command::Record(args) => record::main(args, log),
         Command::Run(args) => run::main(args, log),
         Command::Simulate(args) => simulate::simulate(args, log),
+        Command::Calibrate(args) => calibrate::main(args, log),
         Command::Formats => formats(),
     }
 }

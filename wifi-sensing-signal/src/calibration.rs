@@ -117,10 +117,18 @@ impl Fields<'_> {
     fn u64(&self, obj: &Value, path: &str, key: &str, max: u64) -> Result<u64> {
         let v = self.get(obj, path, key)?;
         let n = v.as_u64().ok_or_else(|| {
-            corrupt(self.name, join(path, key), format!("expected a non-negative integer, found {v}"))
+            corrupt(
+                self.name,
+                join(path, key),
+                format!("expected a non-negative integer, found {v}"),
+            )
         })?;
         if n > max {
-            return Err(corrupt(self.name, join(path, key), format!("{n} exceeds the limit {max}")));
+            return Err(corrupt(
+                self.name,
+                join(path, key),
+                format!("{n} exceeds the limit {max}"),
+            ));
         }
         Ok(n)
     }
@@ -137,12 +145,22 @@ impl Fields<'_> {
 
     fn string(&self, obj: &Value, path: &str, key: &str) -> Result<String> {
         let v = self.get(obj, path, key)?;
-        v.as_str()
-            .map(str::to_string)
-            .ok_or_else(|| corrupt(self.name, join(path, key), format!("expected a string, found {v}")))
+        v.as_str().map(str::to_string).ok_or_else(|| {
+            corrupt(
+                self.name,
+                join(path, key),
+                format!("expected a string, found {v}"),
+            )
+        })
     }
 
-    fn array<'v>(&self, obj: &'v Value, path: &str, key: &str, max: usize) -> Result<&'v Vec<Value>> {
+    fn array<'v>(
+        &self,
+        obj: &'v Value,
+        path: &str,
+        key: &str,
+        max: usize,
+    ) -> Result<&'v Vec<Value>> {
         let v = self.get(obj, path, key)?;
         let a = v
             .as_array()
@@ -189,7 +207,11 @@ impl Baseline {
             reason: e.to_string(),
         })?;
         if meta.len() > 64 << 20 {
-            return Err(corrupt(&p.display().to_string(), "<file>", "larger than 64 MiB"));
+            return Err(corrupt(
+                &p.display().to_string(),
+                "<file>",
+                "larger than 64 MiB",
+            ));
         }
         let text = std::fs::read_to_string(p).map_err(|e| Error::Io {
             context: format!("cannot read baseline {}", p.display()),
@@ -208,7 +230,11 @@ impl Baseline {
         }
         let format = f.string(&root, "", "format")?;
         if format != BASELINE_FORMAT {
-            return Err(corrupt(name, "format", format!("expected {BASELINE_FORMAT:?}, found {format:?}")));
+            return Err(corrupt(
+                name,
+                "format",
+                format!("expected {BASELINE_FORMAT:?}, found {format:?}"),
+            ));
         }
         let version = f.u64(&root, "", "version", u64::from(u32::MAX))? as u32;
         if version != BASELINE_VERSION {
@@ -232,41 +258,72 @@ impl Baseline {
             }
             let node_id = f.u64(n, &p, "node_id", u64::from(u32::MAX))? as u32;
             if nodes.iter().any(|m| m.node_id == node_id) {
-                return Err(corrupt(name, join(&p, "node_id"), format!("node {node_id} appears twice")));
+                return Err(corrupt(
+                    name,
+                    join(&p, "node_id"),
+                    format!("node {node_id} appears twice"),
+                ));
             }
             let sh = f.array(n, &p, "shape", 3)?;
             if sh.len() != 3 {
-                return Err(corrupt(name, join(&p, "shape"), "expected [rx, tx, subcarriers]"));
+                return Err(corrupt(
+                    name,
+                    join(&p, "shape"),
+                    "expected [rx, tx, subcarriers]",
+                ));
             }
             let mut shape = [0usize; 3];
             for (j, v) in sh.iter().enumerate() {
                 shape[j] = v
                     .as_u64()
                     .filter(|&x| x > 0 && x <= MAX_VALUES as u64)
-                    .ok_or_else(|| corrupt(name, format!("{p}.shape[{j}]"), format!("expected a count in [1, {MAX_VALUES}], found {v}")))?
-                    as usize;
+                    .ok_or_else(|| {
+                        corrupt(
+                            name,
+                            format!("{p}.shape[{j}]"),
+                            format!("expected a count in [1, {MAX_VALUES}], found {v}"),
+                        )
+                    })? as usize;
             }
             let total = shape.iter().product::<usize>();
             if total > MAX_VALUES {
-                return Err(corrupt(name, join(&p, "shape"), format!("{total} values exceed the limit {MAX_VALUES}")));
+                return Err(corrupt(
+                    name,
+                    join(&p, "shape"),
+                    format!("{total} values exceed the limit {MAX_VALUES}"),
+                ));
             }
             let subcarriers = match f.get(n, &p, "subcarriers")? {
                 Value::Null => None,
                 Value::Array(a) => {
                     if a.len() != shape[2] {
-                        return Err(corrupt(name, join(&p, "subcarriers"), format!("{} indices for {} columns", a.len(), shape[2])));
+                        return Err(corrupt(
+                            name,
+                            join(&p, "subcarriers"),
+                            format!("{} indices for {} columns", a.len(), shape[2]),
+                        ));
                     }
                     let mut s = Vec::with_capacity(a.len());
                     for (j, v) in a.iter().enumerate() {
-                        s.push(
-                            v.as_i64()
-                                .and_then(|x| i16::try_from(x).ok())
-                                .ok_or_else(|| corrupt(name, format!("{p}.subcarriers[{j}]"), format!("expected a subcarrier index, found {v}")))?,
-                        );
+                        s.push(v.as_i64().and_then(|x| i16::try_from(x).ok()).ok_or_else(
+                            || {
+                                corrupt(
+                                    name,
+                                    format!("{p}.subcarriers[{j}]"),
+                                    format!("expected a subcarrier index, found {v}"),
+                                )
+                            },
+                        )?);
                     }
                     Some(s)
                 }
-                other => return Err(corrupt(name, join(&p, "subcarriers"), format!("expected an array or null, found {other}"))),
+                other => {
+                    return Err(corrupt(
+                        name,
+                        join(&p, "subcarriers"),
+                        format!("expected an array or null, found {other}"),
+                    ))
+                }
             };
             let cols = f.array(n, &p, "columns", total)?;
             let mut columns = Vec::with_capacity(cols.len());
@@ -274,10 +331,19 @@ impl Baseline {
                 let c = v
                     .as_u64()
                     .filter(|&x| (x as usize) < total)
-                    .ok_or_else(|| corrupt(name, format!("{p}.columns[{j}]"), format!("expected an index below {total}, found {v}")))?
-                    as usize;
+                    .ok_or_else(|| {
+                        corrupt(
+                            name,
+                            format!("{p}.columns[{j}]"),
+                            format!("expected an index below {total}, found {v}"),
+                        )
+                    })? as usize;
                 if columns.last().is_some_and(|&l| l >= c) {
-                    return Err(corrupt(name, format!("{p}.columns[{j}]"), "columns must be increasing"));
+                    return Err(corrupt(
+                        name,
+                        format!("{p}.columns[{j}]"),
+                        "columns must be increasing",
+                    ));
                 }
                 columns.push(c);
             }
@@ -286,13 +352,21 @@ impl Baseline {
             }
             let refs = f.array(n, &p, "reference", total)?;
             if refs.len() != columns.len() {
-                return Err(corrupt(name, join(&p, "reference"), format!("{} values for {} columns", refs.len(), columns.len())));
+                return Err(corrupt(
+                    name,
+                    join(&p, "reference"),
+                    format!("{} values for {} columns", refs.len(), columns.len()),
+                ));
             }
             let mut reference = Vec::with_capacity(refs.len());
             for (j, v) in refs.iter().enumerate() {
                 let x = f.f64(v, &format!("{p}.reference[{j}]"))?;
                 if x < 0.0 {
-                    return Err(corrupt(name, format!("{p}.reference[{j}]"), "negative amplitude"));
+                    return Err(corrupt(
+                        name,
+                        format!("{p}.reference[{j}]"),
+                        "negative amplitude",
+                    ));
                 }
                 reference.push(x as f32);
             }
@@ -502,8 +576,16 @@ impl Calibrator {
         let Some(cols) = &node.cols else {
             if let Some(c) = node.selector.push(&self.amps, frame.n_subcarriers()) {
                 let k = c.index.len();
-                node.motion = Some(MotionRatio::new(k, self.cfg.motion_window_s, self.cfg.motion_lag_s));
-                node.blocks = Some(BlockStats::new(k + 1, self.cfg.block_s, self.cfg.breathing_window_s));
+                node.motion = Some(MotionRatio::new(
+                    k,
+                    self.cfg.motion_window_s,
+                    self.cfg.motion_lag_s,
+                ));
+                node.blocks = Some(BlockStats::new(
+                    k + 1,
+                    self.cfg.block_s,
+                    self.cfg.breathing_window_s,
+                ));
                 node.sum = vec![0.0; k];
                 node.prev = vec![0.0; k];
                 node.cols = Some(c);
@@ -515,7 +597,10 @@ impl Calibrator {
             return Ok(());
         };
         let k = self.x.len();
-        let level = node.level.push(mean, node.motion.as_ref().map_or(0.0, |m| m.level_noise_var()));
+        let level = node.level.push(
+            mean,
+            node.motion.as_ref().map_or(0.0, |m| m.level_noise_var()),
+        );
         node.xl.clear();
         node.xl.extend_from_slice(&self.x);
         node.xl.push(level as f32);
@@ -531,7 +616,14 @@ impl Calibrator {
         }
         node.n += 1;
         if let Some(m) = &mut node.motion {
-            if let Some(r) = m.push(t, &self.x, level, node.level.blind(), cols, node.interval.interval_s()) {
+            if let Some(r) = m.push(
+                t,
+                &self.x,
+                level,
+                node.level.blind(),
+                cols,
+                node.interval.interval_s(),
+            ) {
                 if r > self.cfg.motion_enter {
                     node.moving_frames += 1;
                 }
@@ -540,7 +632,10 @@ impl Calibrator {
         if let Some(b) = &mut node.blocks {
             if b.push(t, &node.xl) && b.full() {
                 let all = b.blocks().len();
-                let r = match (b.breathing_ratio(0..k, all), b.breathing_ratio(k..k + 1, all)) {
+                let r = match (
+                    b.breathing_ratio(0..k, all),
+                    b.breathing_ratio(k..k + 1, all),
+                ) {
                     (Some(a), Some(l)) => Some(a.max(l)),
                     (a, l) => a.or(l),
                 };

@@ -236,7 +236,6 @@ impl<const N: usize> TimeWindow<N> {
     pub fn start_ns(&self) -> Option<i64> {
         self.items.front().map(|x| x.0)
     }
-
 }
 
 /// Most past shape vectors kept for the lag of [`MotionRatio`].
@@ -510,7 +509,12 @@ impl BlockStats {
             return 0.0;
         }
         let mid = self.noise_scratch.len() / 2;
-        f64::from(*self.noise_scratch.select_nth_unstable_by(mid, f32::total_cmp).1)
+        f64::from(
+            *self
+                .noise_scratch
+                .select_nth_unstable_by(mid, f32::total_cmp)
+                .1,
+        )
     }
 
     /// Breathing-band ratio of columns `cols` over the newest `newest` blocks of the ring
@@ -579,11 +583,7 @@ pub(crate) fn rms_diff(a: &[f32], b: &[f32]) -> f64 {
     if a.is_empty() || a.len() != b.len() {
         return f64::NAN;
     }
-    let s: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| f64::from(x - y).powi(2))
-        .sum();
+    let s: f64 = a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum();
     (s / a.len() as f64).sqrt()
 }
 
@@ -678,7 +678,10 @@ impl LevelTracker {
                 self.offset += d;
                 self.blind = MAX_LAG + 1;
                 let n = self.n_recent.max(1);
-                let before = self.recent[..self.n_recent.min(STEP_REFINE)].iter().sum::<f64>() / n as f64;
+                let before = self.recent[..self.n_recent.min(STEP_REFINE)]
+                    .iter()
+                    .sum::<f64>()
+                    / n as f64;
                 self.pending = (self.n_recent > 0).then_some((before, 0.0, 0));
             }
         }
@@ -750,7 +753,9 @@ mod tests {
         // deterministic pseudo-noise
         let mut s = 12345u64;
         let mut rnd = || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 33) as f64 / (1u64 << 31) as f64) - 0.5
         };
         let k = 50;

@@ -11,8 +11,8 @@ pub mod pca;
 pub mod phase;
 pub mod rate;
 pub mod resample;
-pub mod stages;
 pub mod sensing;
+pub mod stages;
 pub mod stft;
 pub mod vitals;
 

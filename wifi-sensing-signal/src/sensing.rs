@@ -284,13 +284,29 @@ impl SensingAnalyser {
             return Ok(());
         };
         self.stats.frames += 1;
-        let level = node.level.push(mean, node.motion.as_ref().map_or(0.0, |m| m.level_noise_var()));
+        let level = node.level.push(
+            mean,
+            node.motion.as_ref().map_or(0.0, |m| m.level_noise_var()),
+        );
         self.xl.clear();
         self.xl.extend_from_slice(&self.x);
         self.xl.push(level as f32);
         let ratio = node.motion.as_mut().and_then(|m| {
-            m.push(t, &self.x, level, node.level.blind(), cols, node.interval.interval_s())
-                .map(|r| (r, m.window_start_ns().unwrap_or(t), m.window_frames() as u64))
+            m.push(
+                t,
+                &self.x,
+                level,
+                node.level.blind(),
+                cols,
+                node.interval.interval_s(),
+            )
+            .map(|r| {
+                (
+                    r,
+                    m.window_start_ns().unwrap_or(t),
+                    m.window_frames() as u64,
+                )
+            })
         });
         self.events.clear();
         let moving = if let Some(d) = &mut node.detector {
@@ -336,7 +352,11 @@ impl SensingAnalyser {
             .iter()
             .map(|(_, n)| n)
             .filter(live)
-            .filter(|n| n.detector.as_ref().is_some_and(|d| d.present() == Some(true)))
+            .filter(|n| {
+                n.detector
+                    .as_ref()
+                    .is_some_and(|d| d.present() == Some(true))
+            })
             .map(|n| n.node_id)
             .collect();
         let now_moving = !moving.is_empty();
@@ -391,8 +411,14 @@ impl SensingAnalyser {
 fn init_node(cfg: &SensingConfig, n: &mut NodeSensor, cols: Columns) {
     let k = cols.index.len();
     let d = EventConfig::default();
-    let lag = cfg.events.as_ref().map_or(d.motion_lag_s, |e| e.motion_lag_s);
-    let win = cfg.events.as_ref().map_or(d.motion_window_s, |e| e.motion_window_s);
+    let lag = cfg
+        .events
+        .as_ref()
+        .map_or(d.motion_lag_s, |e| e.motion_lag_s);
+    let win = cfg
+        .events
+        .as_ref()
+        .map_or(d.motion_window_s, |e| e.motion_window_s);
     n.motion = Some(MotionRatio::new(k, win, lag));
     n.detector = cfg
         .events
@@ -421,7 +447,11 @@ impl Analyser for SensingAnalyser {
         ANALYSER_NAME
     }
 
-    fn analyse(&mut self, frame: &CsiFrame, out: &mut Vec<Analysis>) -> wifi_sensing_core::Result<()> {
+    fn analyse(
+        &mut self,
+        frame: &CsiFrame,
+        out: &mut Vec<Analysis>,
+    ) -> wifi_sensing_core::Result<()> {
         let mut sensed = std::mem::take(&mut self.sensed);
         let r = self.push(frame, &mut sensed);
         out.extend(sensed.drain(..).map(to_analysis));

@@ -28,7 +28,10 @@ fn session(preset: &str, secs: f64, rate: f64, seed: u64) -> (f64, f64, Vec<Sens
         }
         let pairs = [
             (a.present(f.node_id) == Some(true), t.presence),
-            (a.moving(f.node_id) == Some(true), t.motion == MotionState::Moving),
+            (
+                a.moving(f.node_id) == Some(true),
+                t.motion == MotionState::Moving,
+            ),
         ];
         for (i, (p, truth)) in pairs.into_iter().enumerate() {
             match (p, truth) {
@@ -58,12 +61,18 @@ fn count(out: &[Sensed], kind: EventKind) -> usize {
 #[test]
 fn walk_is_one_event_pair_and_empty_room_stays_empty() {
     let (fp, fm, out) = session("walk", 30.0, 50.0, 11);
-    assert!(fp > 0.99 && fm > 0.99, "walk presence F1 {fp}, motion F1 {fm}");
+    assert!(
+        fp > 0.99 && fm > 0.99,
+        "walk presence F1 {fp}, motion F1 {fm}"
+    );
     assert_eq!(count(&out, EventKind::MotionStarted), 1);
     assert_eq!(count(&out, EventKind::PresenceStarted), 1);
     let (fp, fm, out) = session("empty", 40.0, 50.0, 12);
     assert_eq!((fp, fm), (1.0, 1.0));
-    assert!(out.iter().all(|s| !matches!(s, Sensed::Event(_))), "{out:?}");
+    assert!(
+        out.iter().all(|s| !matches!(s, Sensed::Event(_))),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -79,7 +88,10 @@ fn breathing_person_is_present_and_still() {
 fn mixed_session_events_in_order() {
     let (fp, fm, out) = session("mixed", 60.0, 50.0, 14);
     // measured: presence 0.969, motion 0.877 on this seed (see the README)
-    assert!(fp > 0.95 && fm > 0.85, "mixed presence F1 {fp}, motion F1 {fm}");
+    assert!(
+        fp > 0.95 && fm > 0.85,
+        "mixed presence F1 {fp}, motion F1 {fm}"
+    );
     assert_eq!(count(&out, EventKind::PresenceStarted), 1, "{out:?}");
     // the empty tail (3 s) is shorter than the motion-free stretch absence needs (3 s + hold)
     assert!(count(&out, EventKind::PresenceEnded) <= 1, "{out:?}");
@@ -136,7 +148,10 @@ fn breathing_estimates_within_one_per_minute_or_none() {
         // no estimate (refused as not distinct) is allowed; a wrong estimate is not
         for (truth, est, dbg) in r {
             if let Some(est) = est {
-                assert!((est - truth).abs() <= 1.0, "{rate} Hz: {est} vs {truth}: {dbg}");
+                assert!(
+                    (est - truth).abs() <= 1.0,
+                    "{rate} Hz: {est} vs {truth}: {dbg}"
+                );
             }
         }
     }
@@ -235,20 +250,35 @@ fn constant_stream_gives_no_events() {
 
 #[test]
 fn baseline_refuses_mismatch_and_names_corrupt_fields() {
-    let sim = Simulator::new(Scenario::preset("empty", 5.0).unwrap(), DeviceProfile::esp32(), 1).unwrap();
+    let sim = Simulator::new(
+        Scenario::preset("empty", 5.0).unwrap(),
+        DeviceProfile::esp32(),
+        1,
+    )
+    .unwrap();
     let mut cal = Calibrator::new(&EventConfig::default()).unwrap();
     for (f, _) in sim {
         cal.push(&f).unwrap();
     }
     let b = cal.finish().unwrap();
     // another device
-    let intel = Simulator::new(Scenario::preset("empty", 1.0).unwrap(), DeviceProfile::intel5300(), 1).unwrap();
+    let intel = Simulator::new(
+        Scenario::preset("empty", 1.0).unwrap(),
+        DeviceProfile::intel5300(),
+        1,
+    )
+    .unwrap();
     let mut a = SensingAnalyser::new(SensingConfig::default(), Some(b.clone())).unwrap();
     let frame = intel.into_iter().next().unwrap().0;
     let e = a.push(&frame, &mut Vec::new()).unwrap_err();
     assert!(matches!(e, SignalError::BaselineMismatch { .. }), "{e}");
     // esp32 frames from both sims say "simulator"; check layout and node set with edited frames
-    let sim = Simulator::new(Scenario::preset("empty", 1.0).unwrap(), DeviceProfile::esp32(), 1).unwrap();
+    let sim = Simulator::new(
+        Scenario::preset("empty", 1.0).unwrap(),
+        DeviceProfile::esp32(),
+        1,
+    )
+    .unwrap();
     let mut f = sim.into_iter().next().unwrap().0;
     f.node_id = 9;
     let mut a = SensingAnalyser::new(SensingConfig::default(), Some(b.clone())).unwrap();
@@ -263,11 +293,20 @@ fn baseline_refuses_mismatch_and_names_corrupt_fields() {
     for (from, to, field) in [
         ("\"version\": 1", "\"version\": 7", "version"),
         ("\"noise_sd\":", "\"noise_sdx\":", "nodes[0].noise_sd"),
-        ("\"reference\": [", "\"reference\": [\"a\",", "nodes[0].reference"),
+        (
+            "\"reference\": [",
+            "\"reference\": [\"a\",",
+            "nodes[0].reference",
+        ),
     ] {
         let bad = text.replacen(from, to, 1);
-        let e = Baseline::from_json_str(&bad, "b.json").unwrap_err().to_string();
+        let e = Baseline::from_json_str(&bad, "b.json")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(field), "{field}: {e}");
     }
-    assert!(Baseline::from_json_str("{", "b.json").unwrap_err().to_string().contains("<file>"));
+    assert!(Baseline::from_json_str("{", "b.json")
+        .unwrap_err()
+        .to_string()
+        .contains("<file>"));
 }

@@ -216,12 +216,7 @@ impl NodeDetector {
         b.breathing_frames = ring.iter().rev().take(n_b).map(|x| x.frames as u64).sum();
         let n = self.static_blocks.min(ring.len());
         let ring_len = ring.len();
-        b.static_start_ns = ring
-            .iter()
-            .rev()
-            .take(n)
-            .last()
-            .map_or(t, |x| x.start_ns);
+        b.static_start_ns = ring.iter().rev().take(n).last().map_or(t, |x| x.start_ns);
         b.static_frames = ring.iter().rev().take(n).map(|x| x.frames as u64).sum();
         b.breathing = use_blocks.and_then(|n| {
             match (
@@ -263,7 +258,11 @@ impl NodeDetector {
         if self.present == Some(false) && !self.moving {
             if let Some(r) = &mut self.reference {
                 let a = (self.cfg.block_s / self.cfg.reference_tau_s).min(1.0) as f32;
-                if self.blocks.recent_mean(1, 0..k, &mut self.scratch).is_some() {
+                if self
+                    .blocks
+                    .recent_mean(1, 0..k, &mut self.scratch)
+                    .is_some()
+                {
                     for (r, m) in r.iter_mut().zip(&self.scratch) {
                         *r += a * (m - *r);
                     }

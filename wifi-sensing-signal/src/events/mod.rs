@@ -143,17 +143,53 @@ impl EventConfig {
         check("motion_window_s", self.motion_window_s, 0.01, 10.0, "s")?;
         check("motion_lag_s", self.motion_lag_s, 0.0, 1.0, "s")?;
         check("motion_enter", self.motion_enter, 1.01, 1e6, "")?;
-        check("motion_exit", self.motion_exit, 1.0, self.motion_enter, "(at most motion_enter)")?;
-        check("motion_confirm_frames", f64::from(self.motion_confirm_frames), 1.0, 1000.0, "frames")?;
+        check(
+            "motion_exit",
+            self.motion_exit,
+            1.0,
+            self.motion_enter,
+            "(at most motion_enter)",
+        )?;
+        check(
+            "motion_confirm_frames",
+            f64::from(self.motion_confirm_frames),
+            1.0,
+            1000.0,
+            "frames",
+        )?;
         check("motion_hold_s", self.motion_hold_s, 0.0, 60.0, "s")?;
         check("quiet_tau_s", self.quiet_tau_s, 0.1, 1e6, "s")?;
         check("block_s", self.block_s, 0.01, 10.0, "s")?;
-        check("breathing_window_s", self.breathing_window_s, 3.0 * self.block_s, 600.0, "s (at least 3 blocks)")?;
-        check("breathing_min_s", self.breathing_min_s, 3.0 * self.block_s, self.breathing_window_s, "s (3 blocks to breathing_window_s)")?;
+        check(
+            "breathing_window_s",
+            self.breathing_window_s,
+            3.0 * self.block_s,
+            600.0,
+            "s (at least 3 blocks)",
+        )?;
+        check(
+            "breathing_min_s",
+            self.breathing_min_s,
+            3.0 * self.block_s,
+            self.breathing_window_s,
+            "s (3 blocks to breathing_window_s)",
+        )?;
         check("breathing_enter", self.breathing_enter, 1.01, 1e6, "")?;
-        check("static_window_s", self.static_window_s, self.block_s, 60.0, "s (at least one block)")?;
+        check(
+            "static_window_s",
+            self.static_window_s,
+            self.block_s,
+            60.0,
+            "s (at least one block)",
+        )?;
         check("static_min_change", self.static_min_change, 0.0, 10.0, "")?;
-        check("static_noise_factor", self.static_noise_factor, 0.0, 1e3, "")?;
+        check(
+            "static_noise_factor",
+            self.static_noise_factor,
+            0.0,
+            1e3,
+            "",
+        )?;
         check("static_hold_s", self.static_hold_s, 0.0, 1e7, "s")?;
         check("presence_hold_s", self.presence_hold_s, 0.0, 600.0, "s")?;
         check("warmup_s", self.warmup_s, 0.0, 3600.0, "s")?;

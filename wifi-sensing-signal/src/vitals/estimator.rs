@@ -185,7 +185,11 @@ impl VitalsEstimator {
             })
             .sum();
         let span_s = n as f64 / self.cfg.grid_hz;
-        let rate = if span_s > 0.0 { frames as f64 / span_s } else { 0.0 };
+        let rate = if span_s > 0.0 {
+            frames as f64 / span_s
+        } else {
+            0.0
+        };
         let mut v = VitalSigns {
             breathing: VitalRate::none(NoEstimate::WindowTooShort),
             heart: VitalRate::none(NoEstimate::WindowTooShort),
@@ -233,7 +237,11 @@ impl VitalsEstimator {
                 nn += 1;
             }
             let p = if nn > 0 { p / nn as f64 } else { 0.0 };
-            let w = if p > 0.0 && p.is_finite() { (1.0 / p.sqrt()) as f32 } else { 1.0 };
+            let w = if p > 0.0 && p.is_finite() {
+                (1.0 / p.sqrt()) as f32
+            } else {
+                1.0
+            };
             for z in &mut self.spectra[c * self.n_freq..][..self.n_freq] {
                 *z *= w;
             }
@@ -346,9 +354,13 @@ impl VitalsEstimator {
         };
         self.n_freq = m / 2 + 1;
         self.fft_in.resize(m, 0.0);
-        self.spectra.resize(k * self.n_freq, Complex32::new(0.0, 0.0));
+        self.spectra
+            .resize(k * self.n_freq, Complex32::new(0.0, 0.0));
         let tm = (n as f64 - 1.0) / 2.0;
-        let var_t: f64 = (0..n).map(|i| (i as f64 - tm).powi(2)).sum::<f64>().max(1e-30);
+        let var_t: f64 = (0..n)
+            .map(|i| (i as f64 - tm).powi(2))
+            .sum::<f64>()
+            .max(1e-30);
         for c in 0..k {
             let mut mean = 0.0;
             let mut ct = 0.0;
@@ -362,7 +374,9 @@ impl VitalsEstimator {
             for i in 0..m {
                 self.fft_in[i] = if i < n {
                     let w = 0.5
-                        - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / (n as f64 - 1.0).max(1.0)).cos();
+                        - 0.5
+                            * (2.0 * std::f64::consts::PI * i as f64 / (n as f64 - 1.0).max(1.0))
+                                .cos();
                     let v = f64::from(self.matrix[i * k + c]) - mean - slope * (i as f64 - tm);
                     (v * w) as f32
                 } else {

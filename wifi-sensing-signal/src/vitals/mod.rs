@@ -110,18 +110,45 @@ impl VitalsConfig {
     /// ```
     pub fn validate(&self) -> Result<()> {
         check("window_s", self.window_s, 5.0, 600.0, "s")?;
-        check("min_window_s", self.min_window_s, 2.0, self.window_s, "s (at most window_s)")?;
+        check(
+            "min_window_s",
+            self.min_window_s,
+            2.0,
+            self.window_s,
+            "s (at most window_s)",
+        )?;
         check("hop_s", self.hop_s, 0.1, 600.0, "s")?;
         check("grid_hz", self.grid_hz, 2.0, 100.0, "Hz")?;
         check("max_features", self.max_features as f64, 1.0, 256.0, "")?;
         let nyq = 60.0 * self.grid_hz / 2.0;
-        for (name, b) in [("breathing_bpm", self.breathing_bpm), ("heart_bpm", self.heart_bpm)] {
+        for (name, b) in [
+            ("breathing_bpm", self.breathing_bpm),
+            ("heart_bpm", self.heart_bpm),
+        ] {
             check(&format!("{name}[0]"), b[0], 1.0, nyq, "/min")?;
-            check(&format!("{name}[1]"), b[1], b[0] + 1.0, nyq, "/min (below half the grid rate)")?;
+            check(
+                &format!("{name}[1]"),
+                b[1],
+                b[0] + 1.0,
+                nyq,
+                "/min (below half the grid rate)",
+            )?;
         }
-        check("harmonic_tolerance_bpm", self.harmonic_tolerance_bpm, 0.0, 30.0, "/min")?;
+        check(
+            "harmonic_tolerance_bpm",
+            self.harmonic_tolerance_bpm,
+            0.0,
+            30.0,
+            "/min",
+        )?;
         check("min_distinctness", self.min_distinctness, 1.0, 1e6, "")?;
-        check("full_distinctness", self.full_distinctness, self.min_distinctness * 1.01, 1e9, "(above min_distinctness)")?;
+        check(
+            "full_distinctness",
+            self.full_distinctness,
+            self.min_distinctness * 1.01,
+            1e9,
+            "(above min_distinctness)",
+        )?;
         check("presence_ratio", self.presence_ratio, 1.0, 1e6, "")?;
         check("motion_ratio", self.motion_ratio, 1.01, 1e6, "")?;
         Ok(())
