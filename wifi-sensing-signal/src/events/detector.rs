@@ -88,6 +88,7 @@ impl NodeDetector {
         self.reference.is_some()
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn event(
         &self,
         kind: EventKind,
@@ -212,11 +213,21 @@ impl NodeDetector {
             None
         };
         let n_b = use_blocks.unwrap_or(0);
-        b.breathing_start_ns = ring.iter().rev().take(n_b).last().map_or(t, |x| x.start_ns);
+        b.breathing_start_ns = ring
+            .len()
+            .checked_sub(n_b)
+            .and_then(|i| ring.get(i))
+            .filter(|_| n_b > 0)
+            .map_or(t, |x| x.start_ns);
         b.breathing_frames = ring.iter().rev().take(n_b).map(|x| x.frames as u64).sum();
         let n = self.static_blocks.min(ring.len());
         let ring_len = ring.len();
-        b.static_start_ns = ring.iter().rev().take(n).last().map_or(t, |x| x.start_ns);
+        b.static_start_ns = ring
+            .len()
+            .checked_sub(n)
+            .and_then(|i| ring.get(i))
+            .filter(|_| n > 0)
+            .map_or(t, |x| x.start_ns);
         b.static_frames = ring.iter().rev().take(n).map(|x| x.frames as u64).sum();
         b.breathing = use_blocks.and_then(|n| {
             match (
@@ -242,7 +253,6 @@ impl NodeDetector {
             _ => None,
         };
         self.block = b;
-        let b = self.block;
         // Warm-up end: take the reference if the room was empty and still.
         let start = self.start_ns.unwrap_or(t);
         if !self.warmup_done && (t - start) as f64 * 1e-9 >= self.cfg.warmup_s {

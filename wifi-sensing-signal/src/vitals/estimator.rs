@@ -315,8 +315,8 @@ impl VitalsEstimator {
         // fill empty bins by linear interpolation (hold at the ends)
         let valid: Vec<bool> = (0..n).map(|i| !self.matrix[i * k].is_nan()).collect();
         let mut last: Option<usize> = None;
-        for i in 0..n {
-            if valid[i] {
+        for (i, &ok) in valid.iter().enumerate() {
+            if ok {
                 if let Some(l) = last {
                     for j in l + 1..i {
                         let w = (j - l) as f32 / (i - l) as f32;
