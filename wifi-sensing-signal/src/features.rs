@@ -1,13 +1,13 @@
 //! Scale-free per-frame features shared by the event and vital-sign analysers.
 //!
-//! * [`ColumnSelector`]: which CSI values of a node carry signal. During the first
+//! * `ColumnSelector`: which CSI values of a node carry signal. During the first
 //!   [`PROBE_FRAMES`] frames a node's columns are probed; a column is dropped when it is
 //!   (almost) zero (guard and DC tones) or never changes (constant junk words some ESP32
 //!   firmware puts at the start of the buffer).
-//! * [`shape`]: the amplitude *shape* `x_k = |H_k| / mean_j |H_j|` of the selected values. A common
+//! * `shape`: the amplitude *shape* `x_k = |H_k| / mean_j |H_j|` of the selected values. A common
 //!   gain (AGC step, int8 vs scaled vs float devices, multiplying the CSI by any constant) divides
 //!   out, so every statistic built on it is scale-free.
-//! * [`MotionRatio`]: the *excess change ratio*. With `d_k = x_k(t) − x_k(t − lag)` (lag about
+//! * `MotionRatio`: the *excess change ratio*. With `d_k = x_k(t) − x_k(t − lag)` (lag about
 //!   20 ms, at least one frame) the numerator is `Σ_k d_k²` and the denominator
 //!   `Σ_k e_k² / 6` with `e_k = d_{k−1} − 2 d_k + d_{k+1}`, both summed over the last
 //!   `window_s` seconds of frames. Receiver noise is independent from subcarrier to subcarrier, so
@@ -15,14 +15,14 @@
 //!   the SNR, device or gain. A moving body changes the channel smoothly across subcarriers (its
 //!   path delay is a few tens of ns, a fraction of a turn across 20 MHz), so its `e_k` is small
 //!   while `d_k` grows: the ratio rises far above 1. No calibration is needed.
-//! * [`LevelTracker`]: the common level `c = ln(mean_k |H_k|)` carries most of what a moving
+//! * `LevelTracker`: the common level `c = ln(mean_k |H_k|)` carries most of what a moving
 //!   body does to a 20 MHz channel (its path delay is close to the line of sight's, so its
 //!   interference is nearly flat across subcarriers), but also every AGC gain step. The motion
 //!   ratio therefore also averages `g = min(Δc² / var_noise(Δc), 9)` over its window: 1 for
 //!   noise; an AGC step is one clipped sample among many; a moving body raises every sample.
 //!   For the slow statistics, steps larger than 10 noise standard deviations (and at least
 //!   0.06, i.e. 0.5 dB) in one frame, out of a stretch of quiet frames, in one frame are removed from `c` (the AGC-compensated level `c̃`).
-//! * [`BlockStats`]: frames are averaged in blocks of `block_s` (0.25 s). Each block gives the
+//! * `BlockStats`: frames are averaged in blocks of `block_s` (0.25 s). Each block gives the
 //!   mean shape and the noise variance of that mean (from first differences inside the block).
 //!   Over a ring of blocks it computes the *breathing-band ratio* (the variance of the block
 //!   means around a straight line, divided by what the noise alone gives: 1 in an empty room,
