@@ -6,6 +6,7 @@
 //! This file holds the command line (clap) and the dispatch; each subcommand lives in its own
 //! module with its arguments (`run.rs`: [`run::RunArgs`] and `build_pipeline`, ...).
 
+mod calibrate;
 mod columnar;
 mod convert;
 mod dataset;
@@ -59,6 +60,8 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Signature library tools: `signature capture` cuts a labelled signature out of a recording.
     Signature(signature::SignatureArgs),
+    /// Make an empty-room baseline (JSON) for `run --events --baseline`.
+    Calibrate(calibrate::CalibrateArgs),
     /// List the capture formats this build reads.
     Formats,
 }
@@ -179,6 +182,7 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
         Command::Run(args) => run::main(args, log),
         Command::Simulate(args) => simulate::simulate(args, log),
         Command::Signature(args) => signature::main(args, log),
+        Command::Calibrate(args) => calibrate::main(args, log),
         Command::Formats => formats(),
     }
 }

@@ -33,6 +33,15 @@ pub(crate) struct RunArgs {
     /// For `udp://` inputs only: stop after this long.
     #[arg(long, value_parser = crate::parse_duration)]
     pub duration: Option<Duration>,
+    /// Motion and presence events (records of type `event`), per node and fused.
+    #[arg(long)]
+    pub events: bool,
+    /// Breathing and heart rate (records of type `vital_signs`).
+    #[arg(long)]
+    pub vitals: bool,
+    /// Empty-room baseline from `wifi-sensing calibrate` (needs --events or --vitals).
+    #[arg(long)]
+    pub baseline: Option<std::path::PathBuf>,
     /// Emit an `introspection` snapshot per frame, matching the signatures of this directory.
     #[arg(long, value_name = "SIGNATURE_DIR")]
     pub introspect: Option<std::path::PathBuf>,
@@ -82,7 +91,29 @@ pub(crate) fn build_pipeline(args: &RunArgs) -> Result<Pipeline> {
     if let Some(dir) = &args.introspect {
         builder = builder.analyser(crate::introspect::analyser(dir, args.introspect_every)?);
     }
+    if let Some(a) = sensing(args)? {
+        builder = builder.analyser(a);
+    }
     Ok(builder.build()?)
+}
+
+/// The events and vital-sign analyser of `--events` / `--vitals` / `--baseline`.
+fn sensing(args: &RunArgs) -> Result<Option<wifi_sensing_signal::SensingAnalyser>> {
+    use wifi_sensing_signal::{calibration::Baseline, SensingAnalyser, SensingConfig};
+    if !(args.events || args.vitals) {
+        if args.baseline.is_some() {
+            crate::usage!("--baseline needs --events or --vitals");
+        }
+        return Ok(None);
+    }
+    let d = SensingConfig::default();
+    let cfg = SensingConfig {
+        events: if args.events { d.events.clone() } else { None },
+        vitals: if args.vitals { d.vitals.clone() } else { None },
+        ..d
+    };
+    let baseline = args.baseline.as_ref().map(Baseline::load).transpose()?;
+    Ok(Some(SensingAnalyser::new(cfg, baseline)?))
 }
 
 fn run(

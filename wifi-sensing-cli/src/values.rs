@@ -95,7 +95,9 @@ pub(crate) fn rate_hz(s: &str) -> Res<f64> {
 
 /// `simulate --scenario`: a preset name.
 pub(crate) fn scenario(s: &str) -> Res<String> {
-    Scenario::preset(s, 1.0)
+    // only the name is checked here (a duration every preset accepts); the duration is checked
+    // with the scenario when it is built
+    Scenario::preset(s, 60.0)
         .map(|_| s.to_string())
         .map_err(|_| {
             format!(

@@ -100,7 +100,10 @@ fn bad_values_exit_2_with_the_reason() {
         (&["record", CSV, "-o", "x.csirec"], "convert"),
         (&["record", "udp://127.0.0.1:0", "-o", "x.jsonl"], ".csirec"),
         (&["record", "udp://127.0.0.1:0", "-o", "-"], "stdout"),
-        (&["convert", CSV, "-o", "x.txt"], ".csirec, .jsonl or .parquet"),
+        (
+            &["convert", CSV, "-o", "x.txt"],
+            ".csirec, .jsonl or .parquet",
+        ),
         (&["inspect", "--duration", "0", CSV], "positive"),
         (
             &["simulate", "--duration", "1s", "-o", "x.jsonl"],

@@ -1,5 +1,23 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod biquad;
+pub mod calibration;
+pub mod error;
+pub mod events;
+pub mod features;
+pub mod hampel;
+pub mod pca;
+pub mod phase;
+pub mod rate;
+pub mod resample;
+pub mod sensing;
+pub mod stages;
+pub mod stft;
+pub mod vitals;
+
+pub use error::{Result, SignalError};
+pub use sensing::{FusedEvents, Sensed, SensingAnalyser, SensingConfig, SensingStats};
+
 /// Version of this crate, for run metadata.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

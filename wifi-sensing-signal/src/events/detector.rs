@@ -1,0 +1,417 @@
+//! The per-node state machine of motion and presence (see the [module docs](super)).
+
+use super::{margin, margin_below, Event, EventConfig, EventKind, Evidence, Scope, Statistic};
+use crate::features::{rms_diff, BlockStats};
+
+/// What the last closed block says (kept for the per-frame decisions).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct BlockUpdate {
+    /// Breathing-band ratio over the ring, if the ring holds a full window.
+    pub breathing: Option<f64>,
+    /// Start of the ring's first block, ns.
+    pub breathing_start_ns: i64,
+    /// Frames in the ring.
+    pub breathing_frames: u64,
+    /// Static shape change against the reference, with its threshold.
+    pub static_change: Option<(f64, f64, f64)>,
+    /// Start of the static window, ns.
+    pub static_start_ns: i64,
+    /// Frames in the static window.
+    pub static_frames: u64,
+}
+
+/// Motion and presence of one node.
+#[derive(Clone, Debug)]
+pub(crate) struct NodeDetector {
+    cfg: EventConfig,
+    node: u32,
+    blocks: BlockStats,
+    static_blocks: usize,
+    start_ns: Option<i64>,
+    moving: bool,
+    above: u32,
+    below_since: Option<i64>,
+    quiet: f64,
+    last_t: i64,
+    last_motion_ns: Option<i64>,
+    /// `None` during the warm-up until something is decided.
+    present: Option<bool>,
+    absent_since: Option<i64>,
+    static_only_since: Option<i64>,
+    reference: Option<Vec<f32>>,
+    warmup_done: bool,
+    motion_in_warmup: bool,
+    block: BlockUpdate,
+    scratch: Vec<f32>,
+    last_ratio: f64,
+    k: usize,
+}
+
+impl NodeDetector {
+    /// `k` features per frame; `reference` from an explicit baseline.
+    pub fn new(cfg: &EventConfig, node: u32, k: usize, reference: Option<Vec<f32>>) -> Self {
+        let static_blocks = ((cfg.static_window_s / cfg.block_s).round() as usize).max(1);
+        NodeDetector {
+            blocks: BlockStats::new(k + 1, cfg.block_s, cfg.breathing_window_s),
+            k,
+            static_blocks,
+            cfg: cfg.clone(),
+            node,
+            start_ns: None,
+            moving: false,
+            above: 0,
+            below_since: None,
+            quiet: 1.0,
+            last_t: 0,
+            last_motion_ns: None,
+            present: None,
+            absent_since: None,
+            static_only_since: None,
+            warmup_done: reference.is_some(),
+            reference,
+            motion_in_warmup: false,
+            block: BlockUpdate::default(),
+            scratch: Vec::new(),
+            last_ratio: 1.0,
+        }
+    }
+
+    pub fn moving(&self) -> bool {
+        self.moving
+    }
+
+    pub fn present(&self) -> Option<bool> {
+        self.present
+    }
+
+    pub fn has_reference(&self) -> bool {
+        self.reference.is_some()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn event(
+        &self,
+        kind: EventKind,
+        t: i64,
+        stat: Statistic,
+        value: f64,
+        threshold: f64,
+        confidence: f64,
+        (start_ns, frames): (i64, u64),
+    ) -> Event {
+        Event {
+            event: kind,
+            scope: Scope::Node,
+            timestamp_ns: t,
+            node_id: Some(self.node),
+            confidence,
+            statistic: stat,
+            value,
+            threshold,
+            evidence: Evidence {
+                start_ns,
+                end_ns: t,
+                frames,
+            },
+            nodes: Vec::new(),
+        }
+    }
+
+    /// One frame: time, shape with the compensated level appended (`k + 1` values), motion
+    /// ratio (with its window start and frame count).
+    pub fn push(
+        &mut self,
+        t: i64,
+        x: &[f32],
+        ratio: Option<(f64, i64, u64)>,
+        out: &mut Vec<Event>,
+    ) {
+        let dt = if self.start_ns.is_some() {
+            ((t - self.last_t) as f64 * 1e-9).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let start = *self.start_ns.get_or_insert(t);
+        self.last_t = t;
+        // --- motion ---
+        if let Some((r, w0, wn)) = ratio {
+            self.last_ratio = r;
+
+            let enter = self.cfg.motion_enter * self.quiet;
+            let exit = self.cfg.motion_exit * self.quiet;
+            if !self.moving {
+                if r > enter {
+                    self.above += 1;
+                    if self.above >= self.cfg.motion_confirm_frames {
+                        self.moving = true;
+                        self.below_since = None;
+                        out.push(self.event(
+                            EventKind::MotionStarted,
+                            t,
+                            Statistic::MotionRatio,
+                            r,
+                            enter,
+                            margin(r, enter, self.quiet),
+                            (w0, wn),
+                        ));
+                    }
+                } else {
+                    self.above = 0;
+                    if r < exit {
+                        let a = (dt / self.cfg.quiet_tau_s).min(1.0);
+                        self.quiet = (self.quiet + a * (r - self.quiet)).clamp(0.5, 20.0);
+                    }
+                }
+            } else if r < exit {
+                let since = *self.below_since.get_or_insert(t);
+                if (t - since) as f64 * 1e-9 >= self.cfg.motion_hold_s {
+                    self.moving = false;
+                    self.above = 0;
+                    out.push(self.event(
+                        EventKind::MotionSettled,
+                        t,
+                        Statistic::MotionRatio,
+                        r,
+                        exit,
+                        margin_below(r, exit, self.quiet),
+                        (w0, wn),
+                    ));
+                }
+            } else {
+                self.below_since = None;
+            }
+        }
+        if self.moving {
+            self.last_motion_ns = Some(t);
+            if start == t || (t - start) as f64 * 1e-9 < self.cfg.warmup_s {
+                self.motion_in_warmup = true;
+            }
+        }
+        // --- blocks ---
+        if self.blocks.push(t, x) {
+            self.close_block(t);
+        }
+        self.decide_presence(t, start, out);
+    }
+
+    fn close_block(&mut self, t: i64) {
+        let k = self.k;
+        let mut b = BlockUpdate::default();
+        let ring = self.blocks.blocks();
+        // Breathing evidence only from blocks after the last motion: the whole ring, or at
+        // least `breathing_min_s` of it right after motion settled.
+        let quiet_blocks = match self.last_motion_ns {
+            Some(m) => ring.iter().rev().take_while(|x| x.start_ns > m).count(),
+            None => ring.len(),
+        };
+        let min_blocks = ((self.cfg.breathing_min_s / self.cfg.block_s).round() as usize).max(3);
+        let use_blocks = if self.blocks.full() && quiet_blocks == ring.len() {
+            Some(ring.len())
+        } else if quiet_blocks >= min_blocks {
+            Some(quiet_blocks)
+        } else {
+            None
+        };
+        let n_b = use_blocks.unwrap_or(0);
+        b.breathing_start_ns = ring
+            .len()
+            .checked_sub(n_b)
+            .and_then(|i| ring.get(i))
+            .filter(|_| n_b > 0)
+            .map_or(t, |x| x.start_ns);
+        b.breathing_frames = ring.iter().rev().take(n_b).map(|x| x.frames as u64).sum();
+        let n = self.static_blocks.min(ring.len());
+        let ring_len = ring.len();
+        b.static_start_ns = ring
+            .len()
+            .checked_sub(n)
+            .and_then(|i| ring.get(i))
+            .filter(|_| n > 0)
+            .map_or(t, |x| x.start_ns);
+        b.static_frames = ring.iter().rev().take(n).map(|x| x.frames as u64).sum();
+        b.breathing = use_blocks.and_then(|n| {
+            match (
+                self.blocks.breathing_ratio(0..k, n),
+                self.blocks.breathing_ratio(k..k + 1, n),
+            ) {
+                (Some(a), Some(l)) => Some(a.max(l)),
+                (a, l) => a.or(l),
+            }
+        });
+        let noise = self
+            .blocks
+            .recent_mean(self.static_blocks, 0..k, &mut self.scratch);
+        b.static_change = match (&self.reference, noise) {
+            (Some(r), Some(sd)) if ring_len >= self.static_blocks => {
+                let d = rms_diff(&self.scratch, r);
+                let thr = self
+                    .cfg
+                    .static_min_change
+                    .max(self.cfg.static_noise_factor * sd);
+                d.is_finite().then_some((d, thr, sd))
+            }
+            _ => None,
+        };
+        self.block = b;
+        // Warm-up end: take the reference if the room was empty and still.
+        let start = self.start_ns.unwrap_or(t);
+        if !self.warmup_done && (t - start) as f64 * 1e-9 >= self.cfg.warmup_s {
+            self.warmup_done = true;
+            if !self.motion_in_warmup
+                && b.breathing.is_some_and(|v| v < self.cfg.breathing_enter)
+                && !self.moving
+            {
+                self.take_reference();
+            }
+        }
+        // Follow the room slowly while it is empty and still.
+        if self.present == Some(false) && !self.moving {
+            if let Some(r) = &mut self.reference {
+                let a = (self.cfg.block_s / self.cfg.reference_tau_s).min(1.0) as f32;
+                if self
+                    .blocks
+                    .recent_mean(1, 0..k, &mut self.scratch)
+                    .is_some()
+                {
+                    for (r, m) in r.iter_mut().zip(&self.scratch) {
+                        *r += a * (m - *r);
+                    }
+                }
+            }
+        }
+    }
+
+    fn take_reference(&mut self) {
+        let n = self.blocks.blocks().len();
+        let mut r = Vec::new();
+        if self.blocks.recent_mean(n, 0..self.k, &mut r).is_some() {
+            self.reference = Some(r);
+            // the last static change was against the old reference
+            self.block.static_change = None;
+        }
+    }
+
+    /// Breathing evidence: `Some(ratio)` over motion-free blocks (see `close_block`).
+    fn breathing_evidence(&self) -> Option<f64> {
+        if self.moving {
+            return None;
+        }
+        self.block.breathing
+    }
+
+    fn decide_presence(&mut self, t: i64, start: i64, out: &mut Vec<Event>) {
+        let breathing = self.breathing_evidence();
+        let breathing_yes = breathing.is_some_and(|v| v > self.cfg.breathing_enter);
+        let static_yes = self.block.static_change.is_some_and(|(d, thr, _)| d > thr);
+        let present_raw = self.moving || breathing_yes || static_yes;
+        let in_warmup = !self.warmup_done;
+        if present_raw {
+            self.absent_since = None;
+            if self.present != Some(true) {
+                self.present = Some(true);
+                self.static_only_since = None;
+                let ev = if self.moving {
+                    let r = self.last_ratio;
+                    let enter = self.cfg.motion_enter * self.quiet;
+                    self.event(
+                        EventKind::PresenceStarted,
+                        t,
+                        Statistic::MotionRatio,
+                        r,
+                        enter,
+                        margin(r, enter, self.quiet),
+                        (self.last_motion_ns.unwrap_or(t), 1),
+                    )
+                } else if breathing_yes {
+                    let v = breathing.unwrap_or(0.0);
+                    self.event(
+                        EventKind::PresenceStarted,
+                        t,
+                        Statistic::BreathingBandRatio,
+                        v,
+                        self.cfg.breathing_enter,
+                        margin(v, self.cfg.breathing_enter, 1.0),
+                        (self.block.breathing_start_ns, self.block.breathing_frames),
+                    )
+                } else {
+                    let (d, thr, sd) = self.block.static_change.unwrap_or((0.0, 0.0, 0.0));
+                    self.event(
+                        EventKind::PresenceStarted,
+                        t,
+                        Statistic::StaticShapeChange,
+                        d,
+                        thr,
+                        margin(d, thr, sd.max(thr * 0.1)),
+                        (self.block.static_start_ns, self.block.static_frames),
+                    )
+                };
+                out.push(ev);
+            }
+            // A presence held by the static path alone expires.
+            if !self.moving && !breathing_yes {
+                let since = *self.static_only_since.get_or_insert(t);
+                if (t - since) as f64 * 1e-9 >= self.cfg.static_hold_s {
+                    self.present = Some(false);
+                    self.static_only_since = None;
+                    let (d, thr, _) = self.block.static_change.unwrap_or((0.0, 0.0, 0.0));
+                    out.push(self.event(
+                        EventKind::PresenceEnded,
+                        t,
+                        Statistic::StaticHoldExpired,
+                        d,
+                        thr,
+                        0.0,
+                        (since, 0),
+                    ));
+                    self.take_reference();
+                }
+            } else {
+                self.static_only_since = None;
+            }
+            return;
+        }
+        // Nothing says present: absence needs motion-free breathing evidence (and, with a
+        // reference, no static change).
+        let breathing_no = breathing.is_some();
+        if !breathing_no {
+            return;
+        }
+        if in_warmup && self.present.is_none() {
+            // Absence is only declared after the warm-up (or with an explicit baseline).
+            if (t - start) as f64 * 1e-9 < self.cfg.warmup_s && !self.has_reference() {
+                return;
+            }
+        }
+        match self.present {
+            None => {
+                self.present = Some(false);
+                if self.reference.is_none() && breathing_no {
+                    self.take_reference();
+                }
+            }
+            Some(false) => {}
+            Some(true) => {
+                let since = *self.absent_since.get_or_insert(t);
+                if (t - since) as f64 * 1e-9 >= self.cfg.presence_hold_s {
+                    self.present = Some(false);
+                    self.absent_since = None;
+                    self.static_only_since = None;
+                    let v = breathing.unwrap_or(1.0);
+                    let ev = self.event(
+                        EventKind::PresenceEnded,
+                        t,
+                        Statistic::BreathingBandRatio,
+                        v,
+                        self.cfg.breathing_enter,
+                        margin_below(v, self.cfg.breathing_enter, 1.0),
+                        (self.block.breathing_start_ns, self.block.breathing_frames),
+                    );
+                    out.push(ev);
+                    if self.reference.is_none() {
+                        self.take_reference();
+                    }
+                }
+            }
+        }
+    }
+}

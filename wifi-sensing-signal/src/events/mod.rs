@@ -1,0 +1,320 @@
+//! Motion and presence events: configuration, event records and the per-node detector.
+//!
+//! # What is detected, and how
+//!
+//! Every statistic is built on the amplitude *shape* of a frame (see [`crate::features`]), so
+//! it does not depend on the device's scale, the AGC gain or a constant factor on the CSI.
+//!
+//! * **Motion** — the *excess change ratio* `R` over the last [`EventConfig::motion_window_s`]:
+//!   1 in a still scene (receiver noise only), far above 1 while a body moves. `MotionStarted`
+//!   fires when `R > motion_enter × q` on [`EventConfig::motion_confirm_frames`] frames in a
+//!   row, `MotionSettled` when `R < motion_exit × q` for [`EventConfig::motion_hold_s`]; `q` is
+//!   the quiet level of `R` (starts at 1 and follows `R` slowly, time constant
+//!   [`EventConfig::quiet_tau_s`], only while nothing moves, so motion cannot drag it).
+//! * **Presence** has three paths; a node is present while any says so:
+//!   1. motion (a moving body is present);
+//!   2. *breathing-band ratio* `B` over the last [`EventConfig::breathing_window_s`] of 0.25 s
+//!      block means, detrended: 1 with nobody there, far above with a breathing person, even a
+//!      perfectly motionless one. It only counts on a window without motion in it;
+//!   3. *static shape change* `D`: RMS difference of the last
+//!      [`EventConfig::static_window_s`] mean shape from the empty-room reference, above
+//!      `max(static_min_change, static_noise_factor × noise)`. Only with a valid reference
+//!      (see calibration below). A presence held by this path alone ends after
+//!      [`EventConfig::static_hold_s`] (a person who neither moves nor breathes cannot be told
+//!      from a moved piece of furniture; the reference is then re-learnt).
+//!
+//!   `PresenceEnded` needs a path able to say "absent": the static path (with a reference) or
+//!   a full motion-free breathing window showing no breathing, for
+//!   [`EventConfig::presence_hold_s`].
+//!
+//! # Calibration
+//!
+//! *Automatic*: the first [`EventConfig::warmup_s`] seconds of each node are its warm-up. If
+//! nothing moved and nobody breathed in them, their mean shape becomes the empty-room reference.
+//! Otherwise the node runs without a reference until the first time it is found absent through
+//! the breathing path, and the reference is taken then. While the node is absent and still, the
+//! reference follows the room slowly (time constant [`EventConfig::reference_tau_s`]); it is
+//! frozen while anything moves or anyone is present, so motion cannot drag it.
+//!
+//! *Explicit*: a [`Baseline`](crate::calibration::Baseline) made from an empty-room capture
+//! gives the reference (and the column selection) from the first frame; the static path then
+//! also detects a person who was there from the start.
+//!
+//! No state is declared during the warm-up except presence with motion or breathing; frames
+//! of the warm-up should not be scored.
+
+mod detector;
+
+pub(crate) use detector::NodeDetector;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, SignalError as Error};
+
+/// Configuration of the motion and presence detector. Units are in the field names.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventConfig {
+    /// Window of the motion ratio, s. Default 0.5.
+    pub motion_window_s: f64,
+    /// Lag of the differences of the motion ratio, s (at least one frame, at most 15). Default 0.1.
+    pub motion_lag_s: f64,
+    /// Motion starts when the ratio exceeds this times the quiet level. Default 3.5.
+    pub motion_enter: f64,
+    /// Motion settles when the ratio stays below this times the quiet level. Default 2.
+    pub motion_exit: f64,
+    /// Consecutive frames above `motion_enter` needed to start motion. Default 2.
+    pub motion_confirm_frames: u32,
+    /// Time the ratio must stay below `motion_exit` before motion settles, s. Default 0.3.
+    pub motion_hold_s: f64,
+    /// Time constant of the quiet level of the motion ratio, s. Default 30.
+    pub quiet_tau_s: f64,
+    /// Block length of the breathing and static statistics, s. Default 0.25.
+    pub block_s: f64,
+    /// Window of the breathing-band ratio, s. Default 10.
+    pub breathing_window_s: f64,
+    /// Shortest motion-free stretch right after motion over which the breathing-band ratio is
+    /// computed (so absence after motion is decided without waiting a whole window), s.
+    /// Default 3.
+    pub breathing_min_s: f64,
+    /// Breathing-band ratio above which a breathing person is present. Default 4.
+    pub breathing_enter: f64,
+    /// Window of the static shape change, s. Default 2.
+    pub static_window_s: f64,
+    /// Smallest static shape change (RMS of the relative amplitude shape) that counts. Default 0.006.
+    pub static_min_change: f64,
+    /// The static change must also exceed this many noise standard deviations. Default 4.
+    pub static_noise_factor: f64,
+    /// Longest presence held by the static path alone, s. Default 300.
+    pub static_hold_s: f64,
+    /// Time every absent-path must agree before presence ends, s. Default 0.5.
+    pub presence_hold_s: f64,
+    /// Warm-up of the automatic calibration, s. Default 10.
+    pub warmup_s: f64,
+    /// Time constant of the empty-room reference while the room is empty and still, s. Default 30.
+    pub reference_tau_s: f64,
+}
+
+impl Default for EventConfig {
+    fn default() -> Self {
+        EventConfig {
+            motion_window_s: 0.5,
+            motion_lag_s: 0.1,
+            motion_enter: 3.5,
+            motion_exit: 2.0,
+            motion_confirm_frames: 2,
+            motion_hold_s: 0.3,
+            quiet_tau_s: 30.0,
+            block_s: 0.25,
+            breathing_window_s: 10.0,
+            breathing_min_s: 3.0,
+            breathing_enter: 4.0,
+            static_window_s: 2.0,
+            static_min_change: 0.006,
+            static_noise_factor: 4.0,
+            static_hold_s: 300.0,
+            presence_hold_s: 0.5,
+            warmup_s: 10.0,
+            reference_tau_s: 30.0,
+        }
+    }
+}
+
+fn check(name: &str, v: f64, lo: f64, hi: f64, unit: &str) -> Result<()> {
+    if v.is_finite() && v >= lo && v <= hi {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "{name} must be in [{lo}, {hi}] {unit} (got {v})"
+        )))
+    }
+}
+
+impl EventConfig {
+    /// Checks every field; errors name the field and the accepted range.
+    ///
+    /// ```
+    /// use wifi_sensing_signal::events::EventConfig;
+    /// assert!(EventConfig::default().validate().is_ok());
+    /// let bad = EventConfig { motion_exit: 5.0, ..EventConfig::default() };
+    /// assert!(bad.validate().unwrap_err().to_string().contains("motion_exit"));
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        check("motion_window_s", self.motion_window_s, 0.01, 10.0, "s")?;
+        check("motion_lag_s", self.motion_lag_s, 0.0, 1.0, "s")?;
+        check("motion_enter", self.motion_enter, 1.01, 1e6, "")?;
+        check(
+            "motion_exit",
+            self.motion_exit,
+            1.0,
+            self.motion_enter,
+            "(at most motion_enter)",
+        )?;
+        check(
+            "motion_confirm_frames",
+            f64::from(self.motion_confirm_frames),
+            1.0,
+            1000.0,
+            "frames",
+        )?;
+        check("motion_hold_s", self.motion_hold_s, 0.0, 60.0, "s")?;
+        check("quiet_tau_s", self.quiet_tau_s, 0.1, 1e6, "s")?;
+        check("block_s", self.block_s, 0.01, 10.0, "s")?;
+        check(
+            "breathing_window_s",
+            self.breathing_window_s,
+            3.0 * self.block_s,
+            600.0,
+            "s (at least 3 blocks)",
+        )?;
+        check(
+            "breathing_min_s",
+            self.breathing_min_s,
+            3.0 * self.block_s,
+            self.breathing_window_s,
+            "s (3 blocks to breathing_window_s)",
+        )?;
+        check("breathing_enter", self.breathing_enter, 1.01, 1e6, "")?;
+        check(
+            "static_window_s",
+            self.static_window_s,
+            self.block_s,
+            60.0,
+            "s (at least one block)",
+        )?;
+        check("static_min_change", self.static_min_change, 0.0, 10.0, "")?;
+        check(
+            "static_noise_factor",
+            self.static_noise_factor,
+            0.0,
+            1e3,
+            "",
+        )?;
+        check("static_hold_s", self.static_hold_s, 0.0, 1e7, "s")?;
+        check("presence_hold_s", self.presence_hold_s, 0.0, 600.0, "s")?;
+        check("warmup_s", self.warmup_s, 0.0, 3600.0, "s")?;
+        check("reference_tau_s", self.reference_tau_s, 0.1, 1e7, "s")?;
+        Ok(())
+    }
+}
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// Something started moving.
+    MotionStarted,
+    /// Motion stopped.
+    MotionSettled,
+    /// Someone is there.
+    PresenceStarted,
+    /// Nobody is there any more.
+    PresenceEnded,
+}
+
+/// Whether an event concerns one node or the fused state of all nodes of the stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// One node (the record's `node_id`).
+    Node,
+    /// All nodes of the stream (`node_id` is null; `nodes` lists the nodes in the new state).
+    Fused,
+}
+
+/// The statistic that decided an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Statistic {
+    /// The excess change ratio (motion).
+    MotionRatio,
+    /// The breathing-band ratio.
+    BreathingBandRatio,
+    /// The static shape change against the empty-room reference.
+    StaticShapeChange,
+    /// A presence held by the static path alone reached `static_hold_s`.
+    StaticHoldExpired,
+}
+
+/// The frames an event's statistic was computed over.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Time of the first frame, ns.
+    pub start_ns: i64,
+    /// Time of the last frame (the event's time), ns.
+    pub end_ns: i64,
+    /// Number of frames.
+    pub frames: u64,
+}
+
+/// A motion or presence event (JSON record type `event`, schema `docs/schema/event-v1.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// What happened.
+    pub event: EventKind,
+    /// Node or fused.
+    pub scope: Scope,
+    /// Time of the frame that decided it, ns (the frames' clock).
+    pub timestamp_ns: i64,
+    /// The node (`None` for fused events).
+    pub node_id: Option<u32>,
+    /// Confidence in `[0, 1]`: a margin score of the statistic against its threshold
+    /// (0.5 at the threshold, 1 at the threshold squared relative to the noise level), not a
+    /// calibrated probability.
+    pub confidence: f64,
+    /// Which statistic decided it.
+    pub statistic: Statistic,
+    /// Its value.
+    pub value: f64,
+    /// The threshold it crossed.
+    pub threshold: f64,
+    /// The frames it was computed over.
+    pub evidence: Evidence,
+    /// Fused events: the nodes in the new state (present or moving); empty for node events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<u32>,
+}
+
+/// Margin score: 0.5 at `threshold`, 1 at `threshold² / base`, 0 at `base` (log scale).
+pub(crate) fn margin(value: f64, threshold: f64, base: f64) -> f64 {
+    let (v, t, b) = (value.max(1e-300), threshold.max(1e-300), base.max(1e-300));
+    let span = (t / b).ln();
+    if !(span.is_finite() && span > 0.0) {
+        return if value >= threshold { 1.0 } else { 0.0 };
+    }
+    ((v / b).ln() / (2.0 * span)).clamp(0.0, 1.0)
+}
+
+/// Margin score for a statistic *below* its threshold (1 at `base`, 0 at `threshold`).
+pub(crate) fn margin_below(value: f64, threshold: f64, base: f64) -> f64 {
+    let (v, t, b) = (value.max(1e-300), threshold.max(1e-300), base.max(1e-300));
+    let span = (t / b).ln();
+    if !(span.is_finite() && span > 0.0) {
+        return if value < threshold { 1.0 } else { 0.0 };
+    }
+    (1.0 - (v / b).ln().max(0.0) / span).clamp(0.0, 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn margins() {
+        assert!((margin(2.0, 2.0, 1.0) - 0.5).abs() < 1e-12);
+        assert_eq!(margin(4.0, 2.0, 1.0), 1.0);
+        assert_eq!(margin(1.0, 2.0, 1.0), 0.0);
+        assert_eq!(margin_below(1.0, 2.0, 1.0), 1.0);
+        assert_eq!(margin_below(2.0, 2.0, 1.0), 0.0);
+        assert!(margin(f64::NAN, 2.0, 1.0).is_finite());
+    }
+
+    #[test]
+    fn config_round_trip() {
+        let c = EventConfig::default();
+        let j = serde_json::to_string(&c).unwrap();
+        let back: EventConfig = serde_json::from_str(&j).unwrap();
+        assert_eq!(back, c);
+        assert!(serde_json::from_str::<EventConfig>(r#"{"motion_enterr": 3}"#).is_err());
+    }
+}

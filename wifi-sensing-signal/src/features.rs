@@ -1,0 +1,772 @@
+//! Scale-free per-frame features shared by the event and vital-sign analysers.
+//!
+//! * `ColumnSelector`: which CSI values of a node carry signal. During the first
+//!   [`PROBE_FRAMES`] frames a node's columns are probed; a column is dropped when it is
+//!   (almost) zero (guard and DC tones) or never changes (constant junk words some ESP32
+//!   firmware puts at the start of the buffer).
+//! * `shape`: the amplitude *shape* `x_k = |H_k| / mean_j |H_j|` of the selected values. A common
+//!   gain (AGC step, int8 vs scaled vs float devices, multiplying the CSI by any constant) divides
+//!   out, so every statistic built on it is scale-free.
+//! * `MotionRatio`: the *excess change ratio*. With `d_k = x_k(t) − x_k(t − lag)` (lag about
+//!   20 ms, at least one frame) the numerator is `Σ_k d_k²` and the denominator
+//!   `Σ_k e_k² / 6` with `e_k = d_{k−1} − 2 d_k + d_{k+1}`, both summed over the last
+//!   `window_s` seconds of frames. Receiver noise is independent from subcarrier to subcarrier, so
+//!   its second difference has 6 times its variance and the ratio is 1 in a still scene, whatever
+//!   the SNR, device or gain. A moving body changes the channel smoothly across subcarriers (its
+//!   path delay is a few tens of ns, a fraction of a turn across 20 MHz), so its `e_k` is small
+//!   while `d_k` grows: the ratio rises far above 1. No calibration is needed.
+//! * `LevelTracker`: the common level `c = ln(mean_k |H_k|)` carries most of what a moving
+//!   body does to a 20 MHz channel (its path delay is close to the line of sight's, so its
+//!   interference is nearly flat across subcarriers), but also every AGC gain step. The motion
+//!   ratio therefore also averages `g = min(Δc² / var_noise(Δc), 9)` over its window: 1 for
+//!   noise; an AGC step is one clipped sample among many; a moving body raises every sample.
+//!   For the slow statistics, steps larger than 10 noise standard deviations (and at least
+//!   0.06, i.e. 0.5 dB) in one frame, out of a stretch of quiet frames, in one frame are removed from `c` (the AGC-compensated level `c̃`).
+//! * `BlockStats`: frames are averaged in blocks of `block_s` (0.25 s). Each block gives the
+//!   mean shape and the noise variance of that mean (from first differences inside the block).
+//!   Over a ring of blocks it computes the *breathing-band ratio* (the variance of the block
+//!   means around a straight line, divided by what the noise alone gives: 1 in an empty room,
+//!   far above 1 when a chest moves the channel at 0.1–0.7 Hz; the straight line removes slow
+//!   drift) and the *static shape change* against a reference shape (RMS of `x̄_k − r_k`).
+
+use std::collections::VecDeque;
+
+use wifi_sensing_core::CsiFrame;
+
+use crate::rate::RateEstimator;
+
+/// Frames a node's columns are probed over before its features start.
+pub const PROBE_FRAMES: usize = 20;
+
+/// The CSI layout of a node: shape and subcarrier indices.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Layout {
+    pub shape: (usize, usize, usize),
+    pub subcarriers: Option<Vec<i16>>,
+}
+
+impl Layout {
+    pub fn of(frame: &CsiFrame) -> Layout {
+        Layout {
+            shape: frame.shape(),
+            subcarriers: frame.subcarriers.clone(),
+        }
+    }
+
+    pub fn matches(&self, frame: &CsiFrame) -> bool {
+        self.shape == frame.shape() && self.subcarriers.as_deref() == frame.subcarriers.as_deref()
+    }
+}
+
+/// Writes `|H|` of every CSI value of `frame` (flat `[rx][tx][sc]` order) into `out`.
+pub(crate) fn amplitudes(frame: &CsiFrame, out: &mut Vec<f32>) {
+    out.clear();
+    out.extend(frame.csi.iter().map(|c| c.norm()));
+}
+
+/// Probes a node's columns over its first frames.
+#[derive(Clone, Debug)]
+pub(crate) struct ColumnSelector {
+    first: Vec<f32>,
+    changed: Vec<bool>,
+    sum: Vec<f64>,
+    frames: usize,
+}
+
+/// The selected columns of a node and where their contiguous runs break.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Columns {
+    /// Flat indices of the selected values.
+    pub index: Vec<usize>,
+    /// `true` where the selected value continues the run of the previous one (same antenna
+    /// pair, adjacent column), so a second difference across it is meaningful.
+    pub continues: Vec<bool>,
+}
+
+impl Columns {
+    /// Builds the run flags for flat indices in a `(rx, tx, sc)` layout.
+    pub fn new(index: Vec<usize>, n_sc: usize) -> Columns {
+        let continues = index
+            .iter()
+            .enumerate()
+            .map(|(i, &j)| i > 0 && n_sc > 0 && index[i - 1] + 1 == j && j % n_sc != 0)
+            .collect();
+        Columns { index, continues }
+    }
+}
+
+impl ColumnSelector {
+    pub fn new() -> Self {
+        ColumnSelector {
+            first: Vec::new(),
+            changed: Vec::new(),
+            sum: Vec::new(),
+            frames: 0,
+        }
+    }
+
+    /// Adds one frame's amplitudes; returns the selection once enough frames were seen.
+    pub fn push(&mut self, amps: &[f32], n_sc: usize) -> Option<Columns> {
+        if self.frames == 0 {
+            self.first = amps.to_vec();
+            self.changed = vec![false; amps.len()];
+            self.sum = vec![0.0; amps.len()];
+        }
+        if amps.len() != self.first.len() {
+            return None;
+        }
+        for ((c, (&a, &f)), s) in self
+            .changed
+            .iter_mut()
+            .zip(amps.iter().zip(&self.first))
+            .zip(self.sum.iter_mut())
+        {
+            if a != f {
+                *c = true;
+            }
+            if a.is_finite() {
+                *s += f64::from(a);
+            }
+        }
+        self.frames += 1;
+        if self.frames < PROBE_FRAMES {
+            return None;
+        }
+        Some(self.select(n_sc))
+    }
+
+    fn select(&self, n_sc: usize) -> Columns {
+        let any_changed = self.changed.iter().any(|c| *c);
+        let mut powers: Vec<f64> = self
+            .sum
+            .iter()
+            .zip(&self.changed)
+            .filter(|(_, c)| **c || !any_changed)
+            .map(|(s, _)| *s)
+            .filter(|s| *s > 0.0)
+            .collect();
+        powers.sort_by(f64::total_cmp);
+        let median = powers.get(powers.len() / 2).copied().unwrap_or(0.0);
+        let index = (0..self.sum.len())
+            .filter(|&j| {
+                (self.changed[j] || !any_changed) && self.sum[j] > 1e-3 * median && median > 0.0
+            })
+            .collect();
+        Columns::new(index, n_sc)
+    }
+}
+
+/// Writes the amplitude shape of the selected columns into `x`; returns the mean amplitude, or
+/// `None` when the frame has no usable power (all selected values zero or not finite).
+pub(crate) fn shape(amps: &[f32], cols: &Columns, x: &mut Vec<f32>) -> Option<f64> {
+    x.clear();
+    let mut sum = 0.0f64;
+    for &j in &cols.index {
+        let a = amps.get(j).copied().unwrap_or(f32::NAN);
+        x.push(a);
+        sum += f64::from(a);
+    }
+    if x.is_empty() || !(sum.is_finite() && sum > 0.0) {
+        return None;
+    }
+    let inv = (x.len() as f64 / sum) as f32;
+    for v in x.iter_mut() {
+        *v *= inv;
+    }
+    Some(sum / x.len() as f64)
+}
+
+/// A sum over the entries of the last `window_ns` nanoseconds.
+#[derive(Clone, Debug)]
+pub(crate) struct TimeWindow<const N: usize> {
+    window_ns: i64,
+    items: VecDeque<(i64, [f64; N])>,
+    sum: [f64; N],
+    cap: usize,
+    pushes: u64,
+}
+
+impl<const N: usize> TimeWindow<N> {
+    pub fn new(window_s: f64, cap: usize) -> Self {
+        TimeWindow {
+            window_ns: (window_s * 1e9) as i64,
+            items: VecDeque::with_capacity(cap.min(4096)),
+            sum: [0.0; N],
+            cap: cap.max(1),
+            pushes: 0,
+        }
+    }
+
+    pub fn push(&mut self, t: i64, v: [f64; N]) {
+        self.items.push_back((t, v));
+        for (s, x) in self.sum.iter_mut().zip(v) {
+            *s += x;
+        }
+        while let Some(&(t0, old)) = self.items.front() {
+            if t - t0 >= self.window_ns || self.items.len() > self.cap {
+                self.items.pop_front();
+                for (s, x) in self.sum.iter_mut().zip(old) {
+                    *s -= x;
+                }
+            } else {
+                break;
+            }
+        }
+        self.pushes += 1;
+        if self.pushes % 4096 == 0 {
+            // Re-sum now and then so rounding cannot accumulate over hours.
+            self.sum = [0.0; N];
+            for (_, v) in &self.items {
+                for (s, x) in self.sum.iter_mut().zip(v) {
+                    *s += x;
+                }
+            }
+        }
+    }
+
+    pub fn sum(&self) -> [f64; N] {
+        self.sum
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Time of the oldest entry.
+    pub fn start_ns(&self) -> Option<i64> {
+        self.items.front().map(|x| x.0)
+    }
+}
+
+/// Most past shape vectors kept for the lag of [`MotionRatio`].
+const MAX_LAG: usize = 16;
+/// Clip of one frame's level statistic (an AGC step is one clipped sample).
+const LEVEL_CLIP: f64 = 25.0;
+/// Frames the level statistic needs in its window before it counts.
+const MIN_LEVEL_FRAMES: f64 = 4.0;
+/// Floor added to both sums of the motion ratio: a constant (noise-free) stream has ratio 1.
+const RATIO_FLOOR: f64 = 1e-9;
+
+/// The excess change ratio (see the [module docs](self)).
+#[derive(Clone, Debug)]
+pub(crate) struct MotionRatio {
+    lag_s: f64,
+    k: usize,
+    hist: Vec<f32>,
+    hist_len: usize,
+    head: usize,
+    window: TimeWindow<4>,
+    d: Vec<f32>,
+    level_hist: [f64; MAX_LAG],
+    noise_ema: f64,
+}
+
+impl MotionRatio {
+    pub fn new(k: usize, window_s: f64, lag_s: f64) -> Self {
+        MotionRatio {
+            lag_s,
+            k,
+            hist: vec![0.0; k * MAX_LAG],
+            hist_len: 0,
+            head: 0,
+            window: TimeWindow::new(window_s, 4096),
+            d: vec![0.0; k],
+            level_hist: [0.0; MAX_LAG],
+            noise_ema: 0.0,
+        }
+    }
+
+    /// Adds one frame's shape and level; `interval_s` is the measured frame interval. Returns
+    /// the ratio over the window (the larger of the shape and level ratios), or `None` until a
+    /// lagged frame exists.
+    pub fn push(
+        &mut self,
+        t: i64,
+        x: &[f32],
+        level: f64,
+        level_blind: bool,
+        cols: &Columns,
+        interval_s: f64,
+    ) -> Option<f64> {
+        if x.len() != self.k {
+            return None;
+        }
+        let lag = if interval_s > 0.0 && interval_s.is_finite() {
+            ((self.lag_s / interval_s).round() as usize).clamp(1, MAX_LAG - 1)
+        } else {
+            1
+        };
+        let out = if self.hist_len >= lag {
+            let slot = (self.head + MAX_LAG - lag) % MAX_LAG;
+            let past = &self.hist[slot * self.k..][..self.k];
+            let mut num = 0.0f64;
+            for ((d, a), b) in self.d.iter_mut().zip(x).zip(past) {
+                *d = a - b;
+                num += f64::from(*d) * f64::from(*d);
+            }
+            let mut den = 0.0f64;
+            let mut n_e = 0usize;
+            for i in 1..self.k.saturating_sub(1) {
+                if cols.continues[i] && cols.continues[i + 1] {
+                    let e = self.d[i - 1] - 2.0 * self.d[i] + self.d[i + 1];
+                    den += f64::from(e) * f64::from(e);
+                    n_e += 1;
+                }
+            }
+            // Scale the second-difference sum to the number of terms of the numerator.
+            let den = if n_e > 0 {
+                den / 6.0 * (self.k as f64 / n_e as f64)
+            } else {
+                num
+            };
+            // Level: noise variance of a lagged level difference is about den / k².
+            let k2 = (self.k * self.k) as f64;
+            if den.is_finite() {
+                let a = if self.noise_ema == 0.0 { 1.0 } else { 0.02 };
+                self.noise_ema += a * (den / k2 - self.noise_ema);
+            }
+            let dl = level - self.level_hist[slot];
+            let g = if self.noise_ema > 0.0 {
+                (dl * dl / self.noise_ema).min(LEVEL_CLIP)
+            } else if dl == 0.0 {
+                1.0
+            } else {
+                LEVEL_CLIP
+            };
+            // while a lagged difference may span a compensated AGC step, the level sits out
+            let (g, c) = if level_blind { (0.0, 0.0) } else { (g, 1.0) };
+            if num.is_finite() && den.is_finite() && g.is_finite() {
+                self.window.push(t, [num, den, g, c]);
+            }
+            let [n, d, gs, c] = self.window.sum();
+            let shape_ratio = (n + RATIO_FLOOR) / (d + RATIO_FLOOR);
+            let level_ratio = if c >= MIN_LEVEL_FRAMES { gs / c } else { 1.0 };
+
+            Some(shape_ratio.max(level_ratio))
+        } else {
+            None
+        };
+        self.hist[self.head * self.k..][..self.k].copy_from_slice(x);
+        self.level_hist[self.head] = level;
+        self.head = (self.head + 1) % MAX_LAG;
+        self.hist_len = (self.hist_len + 1).min(MAX_LAG);
+        out
+    }
+
+    /// Noise variance of a difference of two frames' levels (from the cross-subcarrier
+    /// estimate, so motion does not inflate it); 0 until known.
+    pub fn level_noise_var(&self) -> f64 {
+        self.noise_ema
+    }
+
+    pub fn window_start_ns(&self) -> Option<i64> {
+        self.window.start_ns()
+    }
+
+    pub fn window_frames(&self) -> usize {
+        self.window.len()
+    }
+}
+
+/// One closed block.
+#[derive(Clone, Debug)]
+pub(crate) struct Block {
+    pub start_ns: i64,
+    pub frames: usize,
+}
+
+/// Block averages and the statistics built on them.
+#[derive(Clone, Debug)]
+pub(crate) struct BlockStats {
+    k: usize,
+    block_ns: i64,
+    n_blocks: usize,
+    // the open block
+    start_ns: Option<i64>,
+    last_ns: i64,
+    sum: Vec<f64>,
+    diff2: Vec<f64>,
+    prev: Vec<f32>,
+    n: usize,
+    // ring of closed blocks
+    means: Vec<f32>,
+    noise: Vec<f32>,
+    noise_scratch: Vec<f32>,
+    blocks: VecDeque<Block>,
+    head: usize,
+}
+
+impl BlockStats {
+    pub fn new(k: usize, block_s: f64, window_s: f64) -> Self {
+        let n_blocks = ((window_s / block_s).round() as usize).max(3);
+        BlockStats {
+            k,
+            block_ns: (block_s * 1e9) as i64,
+            n_blocks,
+            start_ns: None,
+            last_ns: 0,
+            sum: vec![0.0; k],
+            diff2: vec![0.0; k],
+            prev: vec![0.0; k],
+            n: 0,
+            means: vec![0.0; k * n_blocks],
+            noise: vec![0.0; k * n_blocks],
+            noise_scratch: Vec::with_capacity(n_blocks),
+            blocks: VecDeque::with_capacity(n_blocks),
+            head: 0,
+        }
+    }
+
+    /// Adds a frame; returns `true` when it closed a block (the frame starts the next one).
+    pub fn push(&mut self, t: i64, x: &[f32]) -> bool {
+        if x.len() != self.k {
+            return false;
+        }
+        let mut closed = false;
+        if let Some(s) = self.start_ns {
+            if t - s >= self.block_ns {
+                self.close();
+                closed = true;
+            }
+        }
+        if self.start_ns.is_none() {
+            self.start_ns = Some(t);
+        }
+        if self.n > 0 {
+            for ((p, v), s) in self.prev.iter().zip(x).zip(self.diff2.iter_mut()) {
+                let d = f64::from(v - p);
+                *s += d * d;
+            }
+        }
+        for ((s, p), v) in self.sum.iter_mut().zip(self.prev.iter_mut()).zip(x) {
+            *s += f64::from(*v);
+            *p = *v;
+        }
+        self.n += 1;
+        self.last_ns = t;
+        closed
+    }
+
+    fn close(&mut self) {
+        let n = self.n.max(1);
+        let slot = &mut self.means[self.head * self.k..][..self.k];
+        for (m, s) in slot.iter_mut().zip(&self.sum) {
+            *m = (*s / n as f64) as f32;
+        }
+        // Per-frame noise variance of each column from first differences (2σ² each), then the
+        // variance of the block mean.
+        let noise = &mut self.noise[self.head * self.k..][..self.k];
+        for (v, d) in noise.iter_mut().zip(self.diff2.iter_mut()) {
+            *v = if self.n > 1 {
+                (*d / (2.0 * (self.n - 1) as f64) / n as f64) as f32
+            } else {
+                f32::NAN
+            };
+            *d = 0.0;
+        }
+        let block = Block {
+            start_ns: self.start_ns.unwrap_or(self.last_ns),
+            frames: self.n,
+        };
+        if self.blocks.len() == self.n_blocks {
+            self.blocks.pop_front();
+        }
+        self.blocks.push_back(block);
+        self.head = (self.head + 1) % self.n_blocks;
+        self.sum.iter_mut().for_each(|s| *s = 0.0);
+        self.n = 0;
+        self.start_ns = None;
+    }
+
+    /// Closed blocks in the ring (oldest first).
+    pub fn blocks(&self) -> &VecDeque<Block> {
+        &self.blocks
+    }
+
+    /// `true` when the ring holds `n_blocks` blocks.
+    pub fn full(&self) -> bool {
+        self.blocks.len() == self.n_blocks
+    }
+
+    /// Mean of the block means of slot `i` blocks back (0 = the newest closed block).
+    fn slot(&self, back: usize) -> &[f32] {
+        let s = (self.head + self.n_blocks - 1 - back) % self.n_blocks;
+        &self.means[s * self.k..][..self.k]
+    }
+
+    /// Noise variance of column `c`'s block mean: the median over the newest `n` blocks (robust
+    /// to a block with a jump).
+    fn noise_var(&mut self, c: usize, n: usize) -> f64 {
+        self.noise_scratch.clear();
+        for b in 0..n.min(self.blocks.len()) {
+            let s = (self.head + self.n_blocks - 1 - b) % self.n_blocks;
+            let v = self.noise[s * self.k + c];
+            if v.is_finite() {
+                self.noise_scratch.push(v);
+            }
+        }
+        if self.noise_scratch.is_empty() {
+            return 0.0;
+        }
+        let mid = self.noise_scratch.len() / 2;
+        f64::from(
+            *self
+                .noise_scratch
+                .select_nth_unstable_by(mid, f32::total_cmp)
+                .1,
+        )
+    }
+
+    /// Breathing-band ratio of columns `cols` over the newest `newest` blocks of the ring
+    /// (needs at least 3 blocks).
+    pub fn breathing_ratio(&mut self, cols: std::ops::Range<usize>, newest: usize) -> Option<f64> {
+        let nb = self.blocks.len().min(newest);
+        if nb < 3 || cols.end > self.k {
+            return None;
+        }
+        let tm = (nb as f64 - 1.0) / 2.0;
+        let var_t: f64 = (0..nb).map(|i| (i as f64 - tm).powi(2)).sum();
+        let mut total = 0.0;
+        let mut noise = 0.0;
+        for c in cols {
+            noise += self.noise_var(c, nb);
+            let mut m = 0.0;
+            let mut ct = 0.0;
+            for i in 0..nb {
+                let v = f64::from(self.slot(nb - 1 - i)[c]);
+                m += v;
+                ct += v * (i as f64 - tm);
+            }
+            m /= nb as f64;
+            let slope = ct / var_t;
+            let mut r = 0.0;
+            for i in 0..nb {
+                let v = f64::from(self.slot(nb - 1 - i)[c]);
+                let e = v - m - slope * (i as f64 - tm);
+                r += e * e;
+            }
+            total += r / nb as f64;
+        }
+        let noise = noise * (nb as f64 - 2.0) / nb as f64;
+        Some((total + RATIO_FLOOR) / (noise + RATIO_FLOOR))
+    }
+
+    /// Mean over the newest `n` blocks of columns `cols`, written into `out`; returns the RMS
+    /// noise standard deviation of one column of that mean.
+    pub fn recent_mean(
+        &mut self,
+        n: usize,
+        cols: std::ops::Range<usize>,
+        out: &mut Vec<f32>,
+    ) -> Option<f64> {
+        let n = n.min(self.blocks.len());
+        if n == 0 || cols.end > self.k || cols.is_empty() {
+            return None;
+        }
+        out.clear();
+        out.resize(cols.len(), 0.0);
+        for b in 0..n {
+            for (o, v) in out.iter_mut().zip(&self.slot(b)[cols.clone()]) {
+                *o += v / n as f32;
+            }
+        }
+        let mut var = 0.0;
+        for c in cols.clone() {
+            var += self.noise_var(c, self.blocks.len());
+        }
+        Some((var / cols.len() as f64 / n as f64).sqrt())
+    }
+}
+
+/// RMS difference between two shapes.
+pub(crate) fn rms_diff(a: &[f32], b: &[f32]) -> f64 {
+    if a.is_empty() || a.len() != b.len() {
+        return f64::NAN;
+    }
+    let s: f64 = a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum();
+    (s / a.len() as f64).sqrt()
+}
+
+/// Measured frame interval from the timestamps: the crate's [`RateEstimator`] (median of the
+/// recent intervals), refreshed every 32 frames so the per-frame cost stays small.
+#[derive(Clone, Debug)]
+pub(crate) struct IntervalMeter {
+    est: RateEstimator,
+    frames: u64,
+    interval_s: f64,
+    rate_hz: Option<f64>,
+}
+
+impl Default for IntervalMeter {
+    fn default() -> Self {
+        IntervalMeter {
+            est: RateEstimator::new(64, 4),
+            frames: 0,
+            interval_s: 0.0,
+            rate_hz: None,
+        }
+    }
+}
+
+impl IntervalMeter {
+    pub fn push(&mut self, t: i64) {
+        self.est.push(t);
+        self.frames += 1;
+        if self.frames % 32 == 5 || self.rate_hz.is_none() {
+            if let Some(r) = self.est.estimate() {
+                if r.rate_hz.is_finite() && r.rate_hz > 0.0 {
+                    self.rate_hz = Some(r.rate_hz);
+                    self.interval_s = 1.0 / r.rate_hz;
+                }
+            }
+        }
+    }
+
+    /// Median interval, s (0 before it is known).
+    pub fn interval_s(&self) -> f64 {
+        self.interval_s
+    }
+
+    /// Measured rate, Hz.
+    pub fn rate_hz(&self) -> Option<f64> {
+        self.rate_hz
+    }
+}
+
+/// Smallest level jump in one frame taken for an AGC step (0.5 dB in natural-log units).
+const STEP_MIN: f64 = 0.06;
+/// Quiet frames needed before a jump counts as an AGC step.
+const QUIET_BEFORE_STEP: usize = 3;
+
+/// Frames averaged on each side of an AGC step to refine its size.
+const STEP_REFINE: usize = 8;
+
+/// The AGC-compensated common level `c̃` (see the [module docs](self)). A step is first removed
+/// with its one-frame size, then refined with the means of [`STEP_REFINE`] frames before and
+/// after it, so the remaining error is well below the noise of a block mean.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LevelTracker {
+    prev: Option<f64>,
+    offset: f64,
+    noise_var: f64,
+    recent: [f64; STEP_REFINE],
+    n_recent: usize,
+    head: usize,
+    /// `(mean before the step, sum after it, frames after it)`.
+    pending: Option<(f64, f64, usize)>,
+    /// Frames left during which lagged level differences may span a step.
+    blind: usize,
+    /// Consecutive frames whose level changed by less than 4 noise standard deviations.
+    quiet_run: usize,
+}
+
+impl LevelTracker {
+    /// The compensated level of a frame with mean amplitude `mean_amp`; `noise_var` is the
+    /// noise variance of a level difference from the cross-subcarrier estimate of
+    /// [`MotionRatio::level_noise_var`] (0 when not known yet), which motion does not inflate.
+    pub fn push(&mut self, mean_amp: f64, noise_var: f64) -> f64 {
+        let c = mean_amp.max(1e-30).ln();
+        if noise_var > 0.0 && noise_var.is_finite() {
+            self.noise_var = noise_var;
+        }
+        if let Some(p) = self.prev {
+            let d = c - p;
+            let sd = self.noise_var.sqrt();
+            // a step is a jump out of a quiet stretch; inside motion, jumps are the motion
+            if d.abs() > (10.0 * sd).max(STEP_MIN) && self.quiet_run >= QUIET_BEFORE_STEP {
+                self.finish_step();
+                self.offset += d;
+                self.blind = MAX_LAG + 1;
+                let n = self.n_recent.max(1);
+                let before = self.recent[..self.n_recent.min(STEP_REFINE)]
+                    .iter()
+                    .sum::<f64>()
+                    / n as f64;
+                self.pending = (self.n_recent > 0).then_some((before, 0.0, 0));
+            }
+        }
+        if let Some(p) = self.prev {
+            let d = c - p;
+            if d.abs() < 4.0 * self.noise_var.sqrt() || self.noise_var == 0.0 {
+                self.quiet_run += 1;
+            } else {
+                self.quiet_run = 0;
+            }
+        }
+        self.prev = Some(c);
+        let out = c - self.offset;
+        if let Some((_, sum, n)) = &mut self.pending {
+            *sum += out;
+            *n += 1;
+            if *n >= STEP_REFINE {
+                self.finish_step();
+            }
+        }
+        let out = c - self.offset;
+        self.blind = self.blind.saturating_sub(1);
+        self.recent[self.head] = out;
+        self.head = (self.head + 1) % STEP_REFINE;
+        self.n_recent = (self.n_recent + 1).min(STEP_REFINE);
+        out
+    }
+
+    /// `true` while a lagged level difference may span a compensated step (the motion ratio
+    /// then leaves the level out).
+    pub fn blind(&self) -> bool {
+        self.blind > 0
+    }
+
+    fn finish_step(&mut self) {
+        if let Some((before, sum, n)) = self.pending.take() {
+            if n > 0 {
+                let after = sum / n as f64;
+                self.offset += after - before;
+                self.blind = MAX_LAG + 1;
+                // the frames kept for the next step were compensated with the old offset
+                for r in &mut self.recent {
+                    *r -= after - before;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_skip_zero_and_constant() {
+        let mut sel = ColumnSelector::new();
+        let mut out = None;
+        for i in 0..PROBE_FRAMES {
+            let amps = [5.0, 0.0, 3.0 + i as f32 * 0.1, 4.0 - i as f32 * 0.1, 7.0];
+            out = sel.push(&amps, 5);
+        }
+        let c = out.unwrap();
+        assert_eq!(c.index, vec![2, 3]);
+        assert_eq!(c.continues, vec![false, true]);
+    }
+
+    #[test]
+    fn white_noise_ratio_near_one() {
+        // deterministic pseudo-noise
+        let mut s = 12345u64;
+        let mut rnd = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 33) as f64 / (1u64 << 31) as f64) - 0.5
+        };
+        let k = 50;
+        let cols = Columns::new((0..k).collect(), k);
+        let mut m = MotionRatio::new(k, 1.0, 0.02);
+        let mut r = None;
+        for f in 0..200 {
+            let x: Vec<f32> = (0..k).map(|_| 1.0 + 0.05 * rnd() as f32).collect();
+            r = m.push(f * 10_000_000, &x, 0.0, false, &cols, 0.01);
+        }
+        let r = r.unwrap();
+        assert!((0.8..1.25).contains(&r), "{r}");
+    }
+}

@@ -1,0 +1,469 @@
+//! [`SensingAnalyser`]: motion and presence events and vital signs of every node of a stream,
+//! plus the fused state over nodes, as one pipeline analyser.
+//!
+//! ```
+//! use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
+//! use wifi_sensing_signal::{Sensed, SensingAnalyser, SensingConfig};
+//! use wifi_sensing_signal::events::EventKind;
+//! let sim = Simulator::new(Scenario::preset("walk", 12.0)?, DeviceProfile::esp32(), 3)?;
+//! let mut sensing = SensingAnalyser::new(SensingConfig::default(), None)?;
+//! let mut out = Vec::new();
+//! for (frame, _truth) in sim {
+//!     sensing.push(&frame, &mut out)?;
+//! }
+//! let started = out.iter().filter(|s| matches!(s, Sensed::Event(e) if e.event == EventKind::MotionStarted)).count();
+//! assert_eq!(started, 1, "one walk, one MotionStarted");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use serde::{Deserialize, Serialize};
+use wifi_sensing_core::{Analyser, Analysis, CsiFrame, PerNode};
+
+use crate::calibration::Baseline;
+use crate::error::{Result, SignalError as Error};
+use crate::events::{Event, EventConfig, EventKind, NodeDetector, Scope};
+use crate::features::{
+    amplitudes, shape, ColumnSelector, Columns, IntervalMeter, Layout, LevelTracker, MotionRatio,
+};
+use crate::vitals::{VitalSigns, VitalsConfig, VitalsEstimator};
+
+/// JSON record type of events.
+pub const EVENT_KIND: &str = "event";
+/// JSON record type of vital-sign estimates (distinct from the ESP32 nodes' own `vitals`).
+pub const VITAL_SIGNS_KIND: &str = "vital_signs";
+/// Analyser name in the records.
+pub const ANALYSER_NAME: &str = "sensing";
+
+/// When fused (all-node) events are emitted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FusedEvents {
+    /// Once the stream has shown at least two nodes.
+    #[default]
+    Auto,
+    /// Always (also for one node).
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Configuration of the [`SensingAnalyser`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SensingConfig {
+    /// Motion and presence events; `None` switches them off.
+    pub events: Option<EventConfig>,
+    /// Vital signs; `None` switches them off.
+    pub vitals: Option<VitalsConfig>,
+    /// Most distinct nodes per stream. Default 64.
+    pub max_nodes: usize,
+    /// Fused events. Default `auto`.
+    pub fused: FusedEvents,
+    /// A node silent for this long no longer counts in the fused state, s. Default 5.
+    pub node_timeout_s: f64,
+}
+
+impl Default for SensingConfig {
+    fn default() -> Self {
+        SensingConfig {
+            events: Some(EventConfig::default()),
+            vitals: Some(VitalsConfig::default()),
+            max_nodes: 64,
+            fused: FusedEvents::Auto,
+            node_timeout_s: 5.0,
+        }
+    }
+}
+
+impl SensingConfig {
+    /// Checks every field.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(e) = &self.events {
+            e.validate()?;
+        }
+        if let Some(v) = &self.vitals {
+            v.validate()?;
+        }
+        if !(1..=65_536).contains(&self.max_nodes) {
+            return Err(Error::Config(format!(
+                "max_nodes must be in [1, 65536] (got {})",
+                self.max_nodes
+            )));
+        }
+        if !(self.node_timeout_s.is_finite() && self.node_timeout_s > 0.0) {
+            return Err(Error::Config(format!(
+                "node_timeout_s must be a positive number of seconds (got {})",
+                self.node_timeout_s
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// One output of the [`SensingAnalyser`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Sensed {
+    /// A motion or presence event.
+    Event(Event),
+    /// A vital-sign estimate of one node.
+    VitalSigns {
+        /// The node.
+        node_id: u32,
+        /// The estimate.
+        value: VitalSigns,
+    },
+}
+
+/// Counters of frames the analyser could not use.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SensingStats {
+    /// Frames used.
+    pub frames: u64,
+    /// Frames whose CSI layout differed from their node's first frame (skipped).
+    pub layout_changes: u64,
+    /// Frames without usable amplitude (all zero or not finite; skipped).
+    pub unusable: u64,
+    /// Frames whose timestamp did not advance (given the previous time plus the measured
+    /// interval).
+    pub untimed: u64,
+}
+
+struct NodeSensor {
+    node_id: u32,
+    layout: Layout,
+    selector: ColumnSelector,
+    cols: Option<Columns>,
+    reference: Option<Vec<f32>>,
+    motion: Option<MotionRatio>,
+    interval: IntervalMeter,
+    level: LevelTracker,
+    detector: Option<NodeDetector>,
+    vitals: Option<VitalsEstimator>,
+    last_t: Option<i64>,
+}
+
+/// Motion and presence events and vital signs of every node; see the [module docs](self).
+pub struct SensingAnalyser {
+    cfg: SensingConfig,
+    baseline: Option<Baseline>,
+    nodes: PerNode<NodeSensor>,
+    stats: SensingStats,
+    amps: Vec<f32>,
+    x: Vec<f32>,
+    xl: Vec<f32>,
+    events: Vec<Event>,
+    vitals: Vec<VitalSigns>,
+    sensed: Vec<Sensed>,
+    fused_moving: bool,
+    fused_present: bool,
+    fused_on: bool,
+}
+
+impl std::fmt::Debug for SensingAnalyser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SensingAnalyser")
+            .field("cfg", &self.cfg)
+            .field("nodes", &self.nodes.len())
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl SensingAnalyser {
+    /// Validates the configuration; `baseline` is an explicit empty-room calibration.
+    pub fn new(cfg: SensingConfig, baseline: Option<Baseline>) -> Result<Self> {
+        cfg.validate()?;
+        let fused_on = cfg.fused == FusedEvents::Always;
+        Ok(SensingAnalyser {
+            nodes: PerNode::new(cfg.max_nodes),
+            cfg,
+            baseline,
+            stats: SensingStats::default(),
+            amps: Vec::new(),
+            x: Vec::new(),
+            xl: Vec::new(),
+            events: Vec::new(),
+            vitals: Vec::new(),
+            sensed: Vec::new(),
+            fused_moving: false,
+            fused_present: false,
+            fused_on,
+        })
+    }
+
+    /// Frame counters.
+    pub fn stats(&self) -> &SensingStats {
+        &self.stats
+    }
+
+    /// Current motion state of a node (`None` for an unknown node).
+    pub fn moving(&self, node: u32) -> Option<bool> {
+        self.nodes
+            .get(node)
+            .and_then(|n| n.detector.as_ref().map(|d| d.moving()))
+    }
+
+    /// Current presence of a node (`None` while unknown: warm-up, or an unknown node).
+    pub fn present(&self, node: u32) -> Option<bool> {
+        self.nodes
+            .get(node)
+            .and_then(|n| n.detector.as_ref().and_then(|d| d.present()))
+    }
+
+    fn make_node(&self, frame: &CsiFrame) -> Result<NodeSensor> {
+        let (cols, reference) = match &self.baseline {
+            Some(b) => {
+                let nb = b.node_for(frame)?;
+                (Some(nb.columns()), Some(nb.reference.clone()))
+            }
+            None => (None, None),
+        };
+        let mut n = NodeSensor {
+            node_id: frame.node_id,
+            layout: Layout::of(frame),
+            selector: ColumnSelector::new(),
+            cols: None,
+            reference,
+            motion: None,
+            interval: IntervalMeter::default(),
+            level: LevelTracker::default(),
+            detector: None,
+            vitals: None,
+            last_t: None,
+        };
+        if let Some(c) = cols {
+            init_node(&self.cfg, &mut n, c);
+        }
+        Ok(n)
+    }
+
+    /// Analyses one frame, appending events and estimates to `out`.
+    pub fn push(&mut self, frame: &CsiFrame, out: &mut Vec<Sensed>) -> Result<()> {
+        if self.nodes.get(frame.node_id).is_none() {
+            let n = self.make_node(frame)?;
+            self.nodes
+                .get_or_insert_with(frame.node_id, || n)
+                .map_err(|_| Error::TooManyNodes {
+                    component: ANALYSER_NAME,
+                    limit: self.cfg.max_nodes,
+                })?;
+            if self.nodes.len() >= 2 && self.cfg.fused == FusedEvents::Auto {
+                self.fused_on = true;
+            }
+        }
+        let Some(node) = self.nodes.get_mut(frame.node_id) else {
+            return Ok(());
+        };
+        if !node.layout.matches(frame) {
+            self.stats.layout_changes += 1;
+            return Ok(());
+        }
+        amplitudes(frame, &mut self.amps);
+        // time: the frames' clock; a timestamp that does not advance gets the measured interval
+        let mut t = frame.timestamp_ns;
+        if let Some(l) = node.last_t {
+            if t <= l {
+                let step = (node.interval.interval_s() * 1e9).round() as i64;
+                t = l + step.max(1_000_000);
+                self.stats.untimed += 1;
+            }
+        }
+        node.last_t = Some(t);
+        node.interval.push(t);
+        if node.cols.is_none() {
+            if let Some(c) = node.selector.push(&self.amps, frame.n_subcarriers()) {
+                init_node(&self.cfg, node, c);
+            }
+            return Ok(());
+        }
+        let Some(cols) = &node.cols else {
+            return Ok(());
+        };
+        let Some(mean) = shape(&self.amps, cols, &mut self.x) else {
+            self.stats.unusable += 1;
+            return Ok(());
+        };
+        self.stats.frames += 1;
+        let level = node.level.push(
+            mean,
+            node.motion.as_ref().map_or(0.0, |m| m.level_noise_var()),
+        );
+        self.xl.clear();
+        self.xl.extend_from_slice(&self.x);
+        self.xl.push(level as f32);
+        let ratio = node.motion.as_mut().and_then(|m| {
+            m.push(
+                t,
+                &self.x,
+                level,
+                node.level.blind(),
+                cols,
+                node.interval.interval_s(),
+            )
+            .map(|r| {
+                (
+                    r,
+                    m.window_start_ns().unwrap_or(t),
+                    m.window_frames() as u64,
+                )
+            })
+        });
+        self.events.clear();
+        let moving = if let Some(d) = &mut node.detector {
+            d.push(t, &self.xl, ratio, &mut self.events);
+            d.moving()
+        } else {
+            let thr = self.cfg.vitals.as_ref().map_or(2.0, |v| v.motion_ratio);
+            ratio.is_some_and(|r| r.0 > thr)
+        };
+        if let Some(v) = &mut node.vitals {
+            self.vitals.clear();
+            v.push(t, &self.xl, moving, &mut self.vitals);
+            for value in self.vitals.drain(..) {
+                out.push(Sensed::VitalSigns {
+                    node_id: frame.node_id,
+                    value,
+                });
+            }
+        }
+        let fresh: Vec<Event> = self.events.drain(..).collect();
+        for e in &fresh {
+            out.push(Sensed::Event(e.clone()));
+        }
+        if self.cfg.events.is_some() {
+            self.fuse(t, &fresh, out);
+        }
+        Ok(())
+    }
+
+    fn fuse(&mut self, t: i64, fresh: &[Event], out: &mut Vec<Sensed>) {
+        let timeout = (self.cfg.node_timeout_s * 1e9) as i64;
+        let live = |n: &&NodeSensor| n.last_t.is_some_and(|l| t - l <= timeout);
+        let moving: Vec<u32> = self
+            .nodes
+            .iter()
+            .map(|(_, n)| n)
+            .filter(live)
+            .filter(|n| n.detector.as_ref().is_some_and(|d| d.moving()))
+            .map(|n| n.node_id)
+            .collect();
+        let present: Vec<u32> = self
+            .nodes
+            .iter()
+            .map(|(_, n)| n)
+            .filter(live)
+            .filter(|n| {
+                n.detector
+                    .as_ref()
+                    .is_some_and(|d| d.present() == Some(true))
+            })
+            .map(|n| n.node_id)
+            .collect();
+        let now_moving = !moving.is_empty();
+        let now_present = !present.is_empty();
+        let mut emit = |kind: EventKind, nodes: Vec<u32>| {
+            if !self.fused_on {
+                return;
+            }
+            let base = fresh.iter().find(|e| e.event == kind);
+            let mut e = match base {
+                Some(b) => b.clone(),
+                None => Event {
+                    event: kind,
+                    scope: Scope::Fused,
+                    timestamp_ns: t,
+                    node_id: None,
+                    confidence: 1.0,
+                    statistic: crate::events::Statistic::MotionRatio,
+                    value: 0.0,
+                    threshold: 0.0,
+                    evidence: crate::events::Evidence {
+                        start_ns: t,
+                        end_ns: t,
+                        frames: 0,
+                    },
+                    nodes: Vec::new(),
+                },
+            };
+            e.scope = Scope::Fused;
+            e.node_id = None;
+            e.timestamp_ns = t;
+            e.nodes = nodes;
+            out.push(Sensed::Event(e));
+        };
+        if now_present && !self.fused_present {
+            emit(EventKind::PresenceStarted, present.clone());
+        }
+        if now_moving && !self.fused_moving {
+            emit(EventKind::MotionStarted, moving.clone());
+        }
+        if !now_moving && self.fused_moving {
+            emit(EventKind::MotionSettled, Vec::new());
+        }
+        if !now_present && self.fused_present {
+            emit(EventKind::PresenceEnded, Vec::new());
+        }
+        self.fused_moving = now_moving;
+        self.fused_present = now_present;
+    }
+}
+
+fn init_node(cfg: &SensingConfig, n: &mut NodeSensor, cols: Columns) {
+    let k = cols.index.len();
+    let d = EventConfig::default();
+    let lag = cfg
+        .events
+        .as_ref()
+        .map_or(d.motion_lag_s, |e| e.motion_lag_s);
+    let win = cfg
+        .events
+        .as_ref()
+        .map_or(d.motion_window_s, |e| e.motion_window_s);
+    n.motion = Some(MotionRatio::new(k, win, lag));
+    n.detector = cfg
+        .events
+        .as_ref()
+        .map(|e| NodeDetector::new(e, n.node_id, k, n.reference.take()));
+    n.vitals = cfg.vitals.as_ref().map(|v| VitalsEstimator::new(v, k));
+    n.cols = Some(cols);
+}
+
+/// Wraps a sensed value in a pipeline [`Analysis`] record (type `event` or `vital_signs`).
+pub fn to_analysis(s: Sensed) -> Analysis {
+    match s {
+        Sensed::Event(e) => Analysis::new(ANALYSER_NAME, EVENT_KIND, e.timestamp_ns, e.node_id, e),
+        Sensed::VitalSigns { node_id, value } => Analysis::new(
+            ANALYSER_NAME,
+            VITAL_SIGNS_KIND,
+            value.window_end_ns,
+            Some(node_id),
+            value,
+        ),
+    }
+}
+
+impl Analyser for SensingAnalyser {
+    fn name(&self) -> &str {
+        ANALYSER_NAME
+    }
+
+    fn analyse(
+        &mut self,
+        frame: &CsiFrame,
+        out: &mut Vec<Analysis>,
+    ) -> wifi_sensing_core::Result<()> {
+        let mut sensed = std::mem::take(&mut self.sensed);
+        let r = self.push(frame, &mut sensed);
+        out.extend(sensed.drain(..).map(to_analysis));
+        self.sensed = sensed;
+        r.map_err(Into::into)
+    }
+
+    fn reset(&mut self) {
+        self.nodes.clear();
+        self.stats = SensingStats::default();
+        self.fused_moving = false;
+        self.fused_present = false;
+        self.fused_on = self.cfg.fused == FusedEvents::Always;
+    }
+}

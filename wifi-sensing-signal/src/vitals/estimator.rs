@@ -1,0 +1,514 @@
+//! The per-node vital-sign estimator (see the [module docs](super)).
+
+use std::sync::Arc;
+
+use realfft::num_complex::Complex32;
+use realfft::{RealFftPlanner, RealToComplex};
+
+use super::{NoEstimate, VitalRate, VitalSigns, VitalsConfig};
+
+/// Power iterations of the principal component.
+const POWER_ITERATIONS: usize = 40;
+/// A motion-free window starts this long after the last moving frame, s.
+const MOTION_GUARD_S: f64 = 1.0;
+
+/// Breathing and heart rate of one node.
+pub(crate) struct VitalsEstimator {
+    cfg: VitalsConfig,
+    grid_ns: i64,
+    n_grid: usize,
+    /// Feature `f` averages shape values `groups[f].0 .. groups[f].1`.
+    groups: Vec<(usize, usize)>,
+    k: usize,
+    // the open bin
+    bin: Option<i64>,
+    bin_sum: Vec<f64>,
+    bin_n: u32,
+    // ring of closed bins, slot = bin id mod n_grid
+    ring: Vec<f32>,
+    ring_id: Vec<i64>,
+    ring_frames: Vec<u32>,
+    last_closed: Option<i64>,
+    first_bin: Option<i64>,
+    last_motion_bin: Option<i64>,
+    next_estimate_ns: Option<i64>,
+    // spectral work
+    planner: RealFftPlanner<f32>,
+    fft: Option<Arc<dyn RealToComplex<f32>>>,
+    fft_in: Vec<f32>,
+    fft_scratch: Vec<Complex32>,
+    spectra: Vec<Complex32>,
+    n_freq: usize,
+    matrix: Vec<f32>,
+    cov: Vec<f64>,
+    vec_a: Vec<f64>,
+    vec_b: Vec<f64>,
+    power: Vec<f64>,
+    allowed: Vec<bool>,
+}
+
+impl std::fmt::Debug for VitalsEstimator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VitalsEstimator")
+            .field("features", &self.k)
+            .field("n_grid", &self.n_grid)
+            .finish()
+    }
+}
+
+/// Groups `n` shape values into at most `max - 1` features of adjacent values, plus the level
+/// (value `n`) as a feature of its own.
+fn groups(n: usize, max: usize) -> Vec<(usize, usize)> {
+    let k = n.min(max.saturating_sub(1).max(1));
+    let mut g: Vec<(usize, usize)> = (0..k).map(|g| (g * n / k, (g + 1) * n / k)).collect();
+    g.push((n, n + 1));
+    g
+}
+
+impl VitalsEstimator {
+    /// `n_values` shape values per frame; frames pass them with the level appended.
+    pub fn new(cfg: &VitalsConfig, n_values: usize) -> Self {
+        let groups = groups(n_values, cfg.max_features);
+        let k = groups.len();
+        let n_grid = (cfg.window_s * cfg.grid_hz).round().max(8.0) as usize;
+        VitalsEstimator {
+            cfg: cfg.clone(),
+            grid_ns: (1e9 / cfg.grid_hz).round() as i64,
+            n_grid,
+            groups,
+            k,
+            bin: None,
+            bin_sum: vec![0.0; k],
+            bin_n: 0,
+            ring: vec![0.0; n_grid * k],
+            ring_id: vec![i64::MIN; n_grid],
+            ring_frames: vec![0; n_grid],
+            last_closed: None,
+            first_bin: None,
+            last_motion_bin: None,
+            next_estimate_ns: None,
+            planner: RealFftPlanner::new(),
+            fft: None,
+            fft_in: Vec::new(),
+            fft_scratch: Vec::new(),
+            spectra: Vec::new(),
+            n_freq: 0,
+            matrix: Vec::new(),
+            cov: vec![0.0; k * k],
+            vec_a: vec![0.0; k],
+            vec_b: vec![0.0; k],
+            power: Vec::new(),
+            allowed: Vec::new(),
+        }
+    }
+
+    /// One frame's shape; appends an estimate every `hop_s`.
+    pub fn push(&mut self, t: i64, x: &[f32], moving: bool, out: &mut Vec<VitalSigns>) {
+        let b = t.div_euclid(self.grid_ns);
+        match self.bin {
+            Some(cur) if b != cur => {
+                if b < cur {
+                    // time went back: drop this frame
+                    return;
+                }
+                self.close_bin(cur);
+                if b - cur > self.n_grid as i64 {
+                    // a gap longer than the window: start over
+                    self.ring_id.iter_mut().for_each(|i| *i = i64::MIN);
+                    self.first_bin = None;
+                }
+                self.bin = Some(b);
+            }
+            None => self.bin = Some(b),
+            _ => {}
+        }
+        self.first_bin.get_or_insert(b);
+        for (s, (a, e)) in self.bin_sum.iter_mut().zip(&self.groups) {
+            let v: f32 = x[*a..*e].iter().sum();
+            *s += f64::from(v) / (*e - *a).max(1) as f64;
+        }
+        self.bin_n += 1;
+        if moving {
+            self.last_motion_bin = Some(b);
+        }
+        let next = *self
+            .next_estimate_ns
+            .get_or_insert(t + (self.cfg.hop_s * 1e9) as i64);
+        if t >= next {
+            self.next_estimate_ns = Some(next + (self.cfg.hop_s * 1e9) as i64);
+            if t - next > (self.cfg.hop_s * 1e9) as i64 {
+                self.next_estimate_ns = Some(t + (self.cfg.hop_s * 1e9) as i64);
+            }
+            if let Some(v) = self.estimate(t) {
+                out.push(v);
+            }
+        }
+    }
+
+    fn close_bin(&mut self, id: i64) {
+        let slot = id.rem_euclid(self.n_grid as i64) as usize;
+        let n = f64::from(self.bin_n.max(1));
+        for (r, s) in self.ring[slot * self.k..][..self.k]
+            .iter_mut()
+            .zip(self.bin_sum.iter_mut())
+        {
+            *r = (*s / n) as f32;
+            *s = 0.0;
+        }
+        self.ring_id[slot] = id;
+        self.ring_frames[slot] = self.bin_n;
+        self.bin_n = 0;
+        self.last_closed = Some(id);
+    }
+
+    fn estimate(&mut self, t: i64) -> Option<VitalSigns> {
+        let end = self.last_closed?;
+        let first = self.first_bin?;
+        let mut start = (end - self.n_grid as i64 + 1).max(first);
+        let guard = (MOTION_GUARD_S * self.cfg.grid_hz).ceil() as i64;
+        let mut moved = false;
+        if let Some(m) = self.last_motion_bin {
+            if m + guard >= start {
+                start = m + guard + 1;
+                moved = true;
+            }
+        }
+        let n = (end - start + 1).max(0) as usize;
+        let frames: u64 = (start..=end)
+            .map(|b| {
+                let s = b.rem_euclid(self.n_grid as i64) as usize;
+                if self.ring_id[s] == b {
+                    u64::from(self.ring_frames[s])
+                } else {
+                    0
+                }
+            })
+            .sum();
+        let span_s = n as f64 / self.cfg.grid_hz;
+        let rate = if span_s > 0.0 {
+            frames as f64 / span_s
+        } else {
+            0.0
+        };
+        let mut v = VitalSigns {
+            breathing: VitalRate::none(NoEstimate::WindowTooShort),
+            heart: VitalRate::none(NoEstimate::WindowTooShort),
+            window_start_ns: start.saturating_mul(self.grid_ns),
+            window_end_ns: t,
+            window_s: span_s,
+            frame_rate_hz: rate,
+            frames,
+            features: self.k,
+            presence_ratio: None,
+        };
+        if span_s < self.cfg.min_window_s || frames < 4 {
+            let r = if moved {
+                NoEstimate::Motion
+            } else {
+                NoEstimate::WindowTooShort
+            };
+            v.breathing = VitalRate::none(r);
+            v.heart = VitalRate::none(r);
+            return Some(v);
+        }
+        self.spectra_of(start, n, rate);
+        let m = (self.n_freq - 1) * 2;
+        let hz_per_bin = self.cfg.grid_hz / m as f64;
+        let bin_of = |bpm: f64| (bpm / 60.0 / hz_per_bin).round() as usize;
+        // noise power per bin above the heart band
+        let nyq_bin = self.n_freq - 1;
+        let lo = (bin_of(self.cfg.heart_bpm[1]) + bin_of(self.cfg.heart_bpm[1]) / 5).min(nyq_bin);
+        let hi = (nyq_bin * 19 / 20).max(lo + 1).min(nyq_bin);
+        let boxcar = rate > 1.5 * self.cfg.grid_hz;
+        // Whiten: each feature's spectrum is divided by its own noise level (measured above the
+        // heart band), so a quiet feature (the level) and a noisy one (one subcarrier group)
+        // weigh alike and noise has unit power in every feature.
+        for c in 0..self.k {
+            let mut p = 0.0;
+            let mut nn = 0usize;
+            for f in lo..hi {
+                let x = std::f64::consts::PI * f as f64 * hz_per_bin / self.cfg.grid_hz;
+                let h2 = if boxcar && x > 0.0 {
+                    (x.sin() / x).powi(2).max(0.05)
+                } else {
+                    1.0
+                };
+                p += f64::from(self.spectra[c * self.n_freq + f].norm_sqr()) / h2;
+                nn += 1;
+            }
+            let p = if nn > 0 { p / nn as f64 } else { 0.0 };
+            let w = if p > 0.0 && p.is_finite() {
+                (1.0 / p.sqrt()) as f32
+            } else {
+                1.0
+            };
+            for z in &mut self.spectra[c * self.n_freq..][..self.n_freq] {
+                *z *= w;
+            }
+        }
+        let noise = 1.0;
+        let eff = n as f64 / m as f64;
+        // breathing
+        let (b0, b1) = (
+            bin_of(self.cfg.breathing_bpm[0]).max(1),
+            bin_of(self.cfg.breathing_bpm[1]).min(nyq_bin),
+        );
+        self.allowed.clear();
+        self.allowed.resize(self.n_freq, false);
+        self.allowed[b0..=b1].iter_mut().for_each(|a| *a = true);
+        let lambda = self.principal(b0, b1);
+        let nb = (b1 - b0 + 1) as f64;
+        let edge = nb * noise * (1.0 + (self.k as f64 / (nb * eff).max(1.0)).sqrt()).powi(2);
+        let presence = (lambda + 1e-30) / (edge + 1e-30);
+        v.presence_ratio = Some(presence);
+        if presence < self.cfg.presence_ratio {
+            v.breathing = VitalRate::none(NoEstimate::NoPerson);
+            v.heart = VitalRate::none(NoEstimate::NoPerson);
+            return Some(v);
+        }
+        let guard_bins = (2.0 / eff).ceil() as usize;
+        v.breathing = if rate < 2.0 * self.cfg.breathing_bpm[1] / 60.0 {
+            VitalRate::none(NoEstimate::FrameRateTooLow)
+        } else {
+            self.peak(b0, b1, hz_per_bin, guard_bins)
+        };
+        // heart, without the breathing harmonics
+        let (h0, h1) = (
+            bin_of(self.cfg.heart_bpm[0]).max(1),
+            bin_of(self.cfg.heart_bpm[1]).min(nyq_bin),
+        );
+        if rate < 2.0 * self.cfg.heart_bpm[1] / 60.0 {
+            v.heart = VitalRate::none(NoEstimate::FrameRateTooLow);
+            return Some(v);
+        }
+        self.allowed.iter_mut().for_each(|a| *a = false);
+        self.allowed[h0..=h1].iter_mut().for_each(|a| *a = true);
+        if let Some(fb) = v.breathing.rate_per_min {
+            let tol = self.cfg.harmonic_tolerance_bpm;
+            let mut h = 2.0;
+            while h * fb - tol <= self.cfg.heart_bpm[1] {
+                let a = bin_of((h * fb - tol).max(0.0));
+                let b = bin_of(h * fb + tol).min(nyq_bin);
+                for f in a..=b {
+                    self.allowed[f] = false;
+                }
+                h += 1.0;
+            }
+        }
+        self.principal(h0, h1);
+        v.heart = self.peak(h0, h1, hz_per_bin, guard_bins);
+        Some(v)
+    }
+
+    /// Fills `spectra` (features × frequencies) from grid bins `start ..` (`n` bins).
+    fn spectra_of(&mut self, start: i64, n: usize, _rate: f64) {
+        let k = self.k;
+        self.matrix.clear();
+        self.matrix.resize(n * k, f32::NAN);
+        for i in 0..n {
+            let b = start + i as i64;
+            let s = b.rem_euclid(self.n_grid as i64) as usize;
+            if self.ring_id[s] == b && self.ring_frames[s] > 0 {
+                self.matrix[i * k..][..k].copy_from_slice(&self.ring[s * k..][..k]);
+            }
+        }
+        // fill empty bins by linear interpolation (hold at the ends)
+        let valid: Vec<bool> = (0..n).map(|i| !self.matrix[i * k].is_nan()).collect();
+        let mut last: Option<usize> = None;
+        for (i, &ok) in valid.iter().enumerate() {
+            if ok {
+                if let Some(l) = last {
+                    for j in l + 1..i {
+                        let w = (j - l) as f32 / (i - l) as f32;
+                        for c in 0..k {
+                            let a = self.matrix[l * k + c];
+                            let bv = self.matrix[i * k + c];
+                            self.matrix[j * k + c] = a + w * (bv - a);
+                        }
+                    }
+                } else {
+                    for j in 0..i {
+                        for c in 0..k {
+                            self.matrix[j * k + c] = self.matrix[i * k + c];
+                        }
+                    }
+                }
+                last = Some(i);
+            }
+        }
+        if let Some(l) = last {
+            for j in l + 1..n {
+                for c in 0..k {
+                    self.matrix[j * k + c] = self.matrix[l * k + c];
+                }
+            }
+        }
+        let m = (2 * n).next_power_of_two().max(16);
+        if self.fft.as_ref().is_none_or(|f| f.len() != m) {
+            let f = self.planner.plan_fft_forward(m);
+            self.fft_scratch = f.make_scratch_vec();
+            self.fft = Some(f);
+        }
+        let Some(fft) = self.fft.clone() else {
+            return;
+        };
+        self.n_freq = m / 2 + 1;
+        self.fft_in.resize(m, 0.0);
+        self.spectra
+            .resize(k * self.n_freq, Complex32::new(0.0, 0.0));
+        let tm = (n as f64 - 1.0) / 2.0;
+        let var_t: f64 = (0..n)
+            .map(|i| (i as f64 - tm).powi(2))
+            .sum::<f64>()
+            .max(1e-30);
+        for c in 0..k {
+            let mut mean = 0.0;
+            let mut ct = 0.0;
+            for i in 0..n {
+                let v = f64::from(self.matrix[i * k + c]);
+                mean += v;
+                ct += v * (i as f64 - tm);
+            }
+            mean /= n as f64;
+            let slope = ct / var_t;
+            for i in 0..m {
+                self.fft_in[i] = if i < n {
+                    let w = 0.5
+                        - 0.5
+                            * (2.0 * std::f64::consts::PI * i as f64 / (n as f64 - 1.0).max(1.0))
+                                .cos();
+                    let v = f64::from(self.matrix[i * k + c]) - mean - slope * (i as f64 - tm);
+                    (v * w) as f32
+                } else {
+                    0.0
+                };
+            }
+            let out = &mut self.spectra[c * self.n_freq..][..self.n_freq];
+            if fft
+                .process_with_scratch(&mut self.fft_in, out, &mut self.fft_scratch)
+                .is_err()
+            {
+                out.iter_mut().for_each(|z| *z = Complex32::new(0.0, 0.0));
+            }
+        }
+    }
+
+    /// First principal component over the allowed bins of `[b0, b1]` (every other bin: the
+    /// spectrum is zero-padded twice). Leaves the component in `vec_a`, its power spectrum over
+    /// `[b0, b1]` in `power`; returns the eigenvalue.
+    fn principal(&mut self, b0: usize, b1: usize) -> f64 {
+        let k = self.k;
+        self.cov.iter_mut().for_each(|c| *c = 0.0);
+        for f in (b0..=b1).step_by(2) {
+            if !self.allowed[f] {
+                continue;
+            }
+            for i in 0..k {
+                let a = self.spectra[i * self.n_freq + f];
+                for j in i..k {
+                    let b = self.spectra[j * self.n_freq + f];
+                    self.cov[i * k + j] += f64::from(a.re * b.re + a.im * b.im);
+                }
+            }
+        }
+        for i in 0..k {
+            for j in 0..i {
+                self.cov[i * k + j] = self.cov[j * k + i];
+            }
+        }
+        // start from the feature with the most band power
+        let best = (0..k)
+            .max_by(|a, b| self.cov[a * k + a].total_cmp(&self.cov[b * k + b]))
+            .unwrap_or(0);
+        self.vec_a.iter_mut().for_each(|v| *v = 0.0);
+        if k > 0 {
+            self.vec_a[best] = 1.0;
+        }
+        let mut lambda = 0.0;
+        for _ in 0..POWER_ITERATIONS {
+            for i in 0..k {
+                self.vec_b[i] = (0..k).map(|j| self.cov[i * k + j] * self.vec_a[j]).sum();
+            }
+            let norm = self.vec_b.iter().map(|v| v * v).sum::<f64>().sqrt();
+            if !(norm.is_finite() && norm > 0.0) {
+                break;
+            }
+            lambda = norm;
+            for (a, b) in self.vec_a.iter_mut().zip(&self.vec_b) {
+                *a = b / norm;
+            }
+        }
+        // both padded bins count: the eigenvalue over every other bin is about half the band's
+        let lambda = 2.0 * lambda;
+        self.power.clear();
+        for f in b0..=b1 {
+            let mut re = 0.0f64;
+            let mut im = 0.0f64;
+            for c in 0..k {
+                let z = self.spectra[c * self.n_freq + f];
+                re += self.vec_a[c] * f64::from(z.re);
+                im += self.vec_a[c] * f64::from(z.im);
+            }
+            self.power.push(re * re + im * im);
+        }
+        lambda
+    }
+
+    /// Spectral peak of `power` over the allowed bins of `[b0, b1]`.
+    fn peak(&self, b0: usize, b1: usize, hz_per_bin: f64, guard: usize) -> VitalRate {
+        // the highest local maximum inside the band (a rise towards the band edge is leakage of
+        // slower or faster content, not a rate)
+        let mut best: Option<usize> = None;
+        for f in b0 + 1..b1 {
+            let v = self.power[f - b0];
+            let local = v >= self.power[f - 1 - b0] && v >= self.power[f + 1 - b0];
+            if self.allowed[f] && local && best.is_none_or(|b| v > self.power[b - b0]) {
+                best = Some(f);
+            }
+        }
+        let Some(p) = best else {
+            return VitalRate::none(NoEstimate::NotDistinct);
+        };
+        let pk = self.power[p - b0];
+        // parabolic interpolation of the log power
+        let mut delta = 0.0;
+        if p > b0 && p < b1 {
+            let l = self.power[p - 1 - b0].max(1e-300).ln();
+            let c = pk.max(1e-300).ln();
+            let r = self.power[p + 1 - b0].max(1e-300).ln();
+            let den = l - 2.0 * c + r;
+            if den < 0.0 {
+                delta = (0.5 * (l - r) / den).clamp(-0.5, 0.5);
+            }
+        }
+        let mut rest: Vec<f64> = (b0..=b1)
+            .filter(|&f| self.allowed[f] && f.abs_diff(p) > guard)
+            .map(|f| self.power[f - b0])
+            .collect();
+        let floor = if rest.is_empty() {
+            0.0
+        } else {
+            let mid = rest.len() / 2;
+            *rest.select_nth_unstable_by(mid, f64::total_cmp).1
+        };
+        let distinct = (pk + 1e-30) / (floor + 1e-30 * (1.0 + pk));
+        let rate = 60.0 * (p as f64 + delta) * hz_per_bin;
+        if distinct < self.cfg.min_distinctness {
+            return VitalRate {
+                rate_per_min: None,
+                confidence: 0.0,
+                distinctness: Some(distinct),
+                reason: Some(NoEstimate::NotDistinct),
+            };
+        }
+        let conf = ((distinct / self.cfg.min_distinctness).ln()
+            / (self.cfg.full_distinctness / self.cfg.min_distinctness).ln())
+        .clamp(0.0, 1.0);
+        VitalRate {
+            rate_per_min: Some(rate),
+            confidence: conf,
+            distinctness: Some(distinct),
+            reason: None,
+        }
+    }
+}

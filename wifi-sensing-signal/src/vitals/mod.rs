@@ -1,0 +1,220 @@
+//! Breathing and heart rate from the CSI amplitude shape.
+//!
+//! # Method
+//!
+//! 1. **Time grid from the measured timestamps.** Each frame's amplitude shape (see
+//!    [`crate::features`]) is reduced to at most [`VitalsConfig::max_features`] features (means
+//!    of adjacent selected values) and averaged into bins of `1 / grid_hz` seconds *by
+//!    timestamp*. Nothing assumes a nominal rate: a 20 Hz, 50 Hz or 100 Hz stream, or one with
+//!    drops and jitter, lands on the same grid; empty bins are filled by linear interpolation.
+//!    The record reports the measured frame rate.
+//! 2. **Band-limited components combined across subcarriers.** Every [`VitalsConfig::hop_s`] the
+//!    last [`VitalsConfig::window_s`] of the grid is detrended, Hann-windowed and transformed
+//!    (real FFT, zero-padded twice). For each band (breathing 6–40 /min, heart 45–150 /min) the
+//!    cross-spectral matrix of the features over the band's bins is the covariance of the
+//!    band-passed feature matrix (Parseval); its first principal component (power iteration) is
+//!    the combination of subcarriers that carries the most band power.
+//! 3. **Spectral peak.** The component's power spectrum over the band; the highest bin,
+//!    refined by parabolic interpolation of the log power.
+//! 4. **Harmonic rejection.** In the heart band, bins within
+//!    [`VitalsConfig::harmonic_tolerance_bpm`] of a multiple (2×…) of the breathing rate are
+//!    excluded, both from the principal-component fit and from the peak search, so a breathing
+//!    harmonic is never reported as a heartbeat.
+//! 5. **Confidence and refusal.** The *distinctness* of the peak is its power over the median
+//!    power of the band (away from the peak). Below [`VitalsConfig::min_distinctness`] there is no
+//!    estimate; above, the confidence grows with the log of the distinctness up to 1 at
+//!    [`VitalsConfig::full_distinctness`]. There is no estimate at all when the motion-free part
+//!    of the window is shorter than [`VitalsConfig::min_window_s`] (too short, or the person
+//!    moved), when the frame rate is below twice the band's top frequency, or when the
+//!    breathing band holds no more power than the noise (nobody there: the first principal
+//!    eigenvalue against the Marchenko–Pastur edge of noise with the power measured above the
+//!    heart band).
+
+mod estimator;
+
+pub(crate) use estimator::VitalsEstimator;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, SignalError as Error};
+
+/// Configuration of the vital-sign estimator. Units are in the field names.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VitalsConfig {
+    /// Analysis window, s. Default 60.
+    pub window_s: f64,
+    /// Shortest motion-free window that gives an estimate, s. Default 20.
+    pub min_window_s: f64,
+    /// Time between estimates, s. Default 5.
+    pub hop_s: f64,
+    /// Rate of the internal time grid, Hz. Default 10.
+    pub grid_hz: f64,
+    /// Most features (combined subcarrier groups) per node. Default 24.
+    pub max_features: usize,
+    /// Breathing band, per minute. Default `[6, 40]`.
+    pub breathing_bpm: [f64; 2],
+    /// Heart band, per minute. Default `[45, 150]`.
+    pub heart_bpm: [f64; 2],
+    /// Width of the exclusion around each breathing harmonic in the heart band, per minute.
+    /// Default 1.5.
+    pub harmonic_tolerance_bpm: f64,
+    /// Peak distinctness below which no estimate is given. Default 12 (the largest of a few hundred noise bins is about 8 times their median).
+    pub min_distinctness: f64,
+    /// Peak distinctness at which the confidence reaches 1. Default 100.
+    pub full_distinctness: f64,
+    /// First breathing-band eigenvalue over the noise edge needed to say someone is there.
+    /// Default 4.
+    pub presence_ratio: f64,
+    /// Motion ratio (see [`crate::events`]) above which a frame counts as motion when the event detector is off (with it on, its motion state is used). Default 4.
+    pub motion_ratio: f64,
+}
+
+impl Default for VitalsConfig {
+    fn default() -> Self {
+        VitalsConfig {
+            window_s: 60.0,
+            min_window_s: 20.0,
+            hop_s: 5.0,
+            grid_hz: 10.0,
+            max_features: 24,
+            breathing_bpm: [6.0, 40.0],
+            heart_bpm: [45.0, 150.0],
+            harmonic_tolerance_bpm: 1.5,
+            min_distinctness: 12.0,
+            full_distinctness: 100.0,
+            presence_ratio: 4.0,
+            motion_ratio: 4.0,
+        }
+    }
+}
+
+fn check(name: &str, v: f64, lo: f64, hi: f64, unit: &str) -> Result<()> {
+    if v.is_finite() && v >= lo && v <= hi {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "{name} must be in [{lo}, {hi}] {unit} (got {v})"
+        )))
+    }
+}
+
+impl VitalsConfig {
+    /// Checks every field; errors name the field and the accepted range.
+    ///
+    /// ```
+    /// use wifi_sensing_signal::vitals::VitalsConfig;
+    /// assert!(VitalsConfig::default().validate().is_ok());
+    /// let bad = VitalsConfig { heart_bpm: [45.0, 400.0], ..VitalsConfig::default() };
+    /// assert!(bad.validate().unwrap_err().to_string().contains("heart_bpm"));
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        check("window_s", self.window_s, 5.0, 600.0, "s")?;
+        check(
+            "min_window_s",
+            self.min_window_s,
+            2.0,
+            self.window_s,
+            "s (at most window_s)",
+        )?;
+        check("hop_s", self.hop_s, 0.1, 600.0, "s")?;
+        check("grid_hz", self.grid_hz, 2.0, 100.0, "Hz")?;
+        check("max_features", self.max_features as f64, 1.0, 256.0, "")?;
+        let nyq = 60.0 * self.grid_hz / 2.0;
+        for (name, b) in [
+            ("breathing_bpm", self.breathing_bpm),
+            ("heart_bpm", self.heart_bpm),
+        ] {
+            check(&format!("{name}[0]"), b[0], 1.0, nyq, "/min")?;
+            check(
+                &format!("{name}[1]"),
+                b[1],
+                b[0] + 1.0,
+                nyq,
+                "/min (below half the grid rate)",
+            )?;
+        }
+        check(
+            "harmonic_tolerance_bpm",
+            self.harmonic_tolerance_bpm,
+            0.0,
+            30.0,
+            "/min",
+        )?;
+        check("min_distinctness", self.min_distinctness, 1.0, 1e6, "")?;
+        check(
+            "full_distinctness",
+            self.full_distinctness,
+            self.min_distinctness * 1.01,
+            1e9,
+            "(above min_distinctness)",
+        )?;
+        check("presence_ratio", self.presence_ratio, 1.0, 1e6, "")?;
+        check("motion_ratio", self.motion_ratio, 1.01, 1e6, "")?;
+        Ok(())
+    }
+}
+
+/// Why a rate has no estimate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoEstimate {
+    /// The motion-free part of the window is shorter than `min_window_s`, and nothing moved.
+    WindowTooShort,
+    /// Motion in the window left less than `min_window_s` of motion-free signal.
+    Motion,
+    /// The breathing band holds no more power than noise: nobody there.
+    NoPerson,
+    /// The peak is not distinct enough (below `min_distinctness`).
+    NotDistinct,
+    /// The measured frame rate is below twice the band's top frequency.
+    FrameRateTooLow,
+}
+
+/// One rate estimate.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VitalRate {
+    /// Rate per minute (`None` with a reason when there is no estimate).
+    pub rate_per_min: Option<f64>,
+    /// Confidence in `[0, 1]` from the peak's distinctness (0 without an estimate).
+    pub confidence: f64,
+    /// Peak power over the median power of the band (`None` when not computed).
+    pub distinctness: Option<f64>,
+    /// Why there is no estimate.
+    pub reason: Option<NoEstimate>,
+}
+
+impl VitalRate {
+    pub(crate) fn none(reason: NoEstimate) -> Self {
+        VitalRate {
+            rate_per_min: None,
+            confidence: 0.0,
+            distinctness: None,
+            reason: Some(reason),
+        }
+    }
+}
+
+/// Breathing and heart rate of one node over one window (JSON record type `vital_signs`,
+/// schema `docs/schema/vital_signs-v1.json`; not the ESP32 nodes' own `vitals` records).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VitalSigns {
+    /// Breathing rate, breaths per minute.
+    pub breathing: VitalRate,
+    /// Heart rate, beats per minute.
+    pub heart: VitalRate,
+    /// Start of the motion-free window used, ns (frames' clock).
+    pub window_start_ns: i64,
+    /// End of the window (the record's time), ns.
+    pub window_end_ns: i64,
+    /// Length of the window used, s.
+    pub window_s: f64,
+    /// Frame rate measured from the timestamps over the window, Hz.
+    pub frame_rate_hz: f64,
+    /// Frames in the window.
+    pub frames: u64,
+    /// Features (combined subcarrier groups) used.
+    pub features: usize,
+    /// First breathing-band eigenvalue over the noise edge (the presence test).
+    pub presence_ratio: Option<f64>,
+}

@@ -1,0 +1,312 @@
+//! Sensing against the simulator's ground truth, property tests and baseline checks.
+
+use proptest::prelude::*;
+use wifi_sensing_core::sim::{DeviceProfile, MotionState, Scenario, Simulator};
+use wifi_sensing_core::{CaptureFormat, CsiFrame, Device};
+use wifi_sensing_signal::calibration::{Baseline, Calibrator};
+use wifi_sensing_signal::events::{EventConfig, EventKind};
+use wifi_sensing_signal::vitals::VitalsConfig;
+use wifi_sensing_signal::{Sensed, SensingAnalyser, SensingConfig, SignalError};
+
+/// Frame-level F1 of presence and motion after the warm-up, and the events.
+fn session(preset: &str, secs: f64, rate: f64, seed: u64) -> (f64, f64, Vec<Sensed>) {
+    let mut sc = Scenario::preset(preset, secs).unwrap();
+    sc.rate_hz = rate;
+    let sim = Simulator::new(sc, DeviceProfile::esp32(), seed).unwrap();
+    let cfg = SensingConfig {
+        vitals: None,
+        ..SensingConfig::default()
+    };
+    let warmup = EventConfig::default().warmup_s;
+    let mut a = SensingAnalyser::new(cfg, None).unwrap();
+    let mut out = Vec::new();
+    let mut c = [[0u32; 3]; 2];
+    for (f, t) in sim {
+        a.push(&f, &mut out).unwrap();
+        if (t.timestamp_ns as f64) < warmup * 1e9 {
+            continue;
+        }
+        let pairs = [
+            (a.present(f.node_id) == Some(true), t.presence),
+            (
+                a.moving(f.node_id) == Some(true),
+                t.motion == MotionState::Moving,
+            ),
+        ];
+        for (i, (p, truth)) in pairs.into_iter().enumerate() {
+            match (p, truth) {
+                (true, true) => c[i][0] += 1,
+                (true, false) => c[i][1] += 1,
+                (false, true) => c[i][2] += 1,
+                _ => {}
+            }
+        }
+    }
+    let f1 = |x: [u32; 3]| {
+        if x[0] + x[1] + x[2] == 0 {
+            1.0
+        } else {
+            2.0 * f64::from(x[0]) / f64::from(2 * x[0] + x[1] + x[2])
+        }
+    };
+    (f1(c[0]), f1(c[1]), out)
+}
+
+fn count(out: &[Sensed], kind: EventKind) -> usize {
+    out.iter()
+        .filter(|s| matches!(s, Sensed::Event(e) if e.event == kind))
+        .count()
+}
+
+#[test]
+fn walk_is_one_event_pair_and_empty_room_stays_empty() {
+    let (fp, fm, out) = session("walk", 30.0, 50.0, 11);
+    assert!(
+        fp > 0.99 && fm > 0.99,
+        "walk presence F1 {fp}, motion F1 {fm}"
+    );
+    assert_eq!(count(&out, EventKind::MotionStarted), 1);
+    assert_eq!(count(&out, EventKind::PresenceStarted), 1);
+    let (fp, fm, out) = session("empty", 40.0, 50.0, 12);
+    assert_eq!((fp, fm), (1.0, 1.0));
+    assert!(
+        out.iter().all(|s| !matches!(s, Sensed::Event(_))),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn breathing_person_is_present_and_still() {
+    let (fp, fm, out) = session("breathe", 30.0, 50.0, 15);
+    assert_eq!(fp, 1.0, "breathing presence F1");
+    // F1 of an all-negative truth is 1 only without a single false motion frame; the known
+    // weakness (an AGC step while breathing can read as a short motion) is reported, not hidden
+    assert!(count(&out, EventKind::MotionStarted) <= 1, "{fm}");
+}
+
+#[test]
+fn mixed_session_events_in_order() {
+    let (fp, fm, out) = session("mixed", 60.0, 50.0, 14);
+    // measured: presence 0.969, motion 0.877 on this seed (see the README)
+    assert!(
+        fp > 0.95 && fm > 0.85,
+        "mixed presence F1 {fp}, motion F1 {fm}"
+    );
+    assert_eq!(count(&out, EventKind::PresenceStarted), 1, "{out:?}");
+    // the empty tail (3 s) is shorter than the motion-free stretch absence needs (3 s + hold)
+    assert!(count(&out, EventKind::PresenceEnded) <= 1, "{out:?}");
+}
+
+fn vitals_session(
+    rate: f64,
+    breath: f64,
+    heart: f64,
+    secs: f64,
+    seed: u64,
+) -> Vec<(f64, Option<f64>, String)> {
+    let mut sc = Scenario::preset("breathe", secs).unwrap();
+    sc.rate_hz = rate;
+    if let Some(b) = &mut sc.person.breathing {
+        b.rate_bpm = breath;
+    }
+    if let Some(h) = &mut sc.person.heartbeat {
+        h.rate_bpm = heart;
+    }
+    let sim = Simulator::new(sc, DeviceProfile::esp32(), seed).unwrap();
+    let cfg = SensingConfig {
+        events: None,
+        vitals: Some(VitalsConfig {
+            hop_s: 10.0,
+            ..VitalsConfig::default()
+        }),
+        ..SensingConfig::default()
+    };
+    let mut a = SensingAnalyser::new(cfg, None).unwrap();
+    let mut out = Vec::new();
+    let mut res = Vec::new();
+    for (f, _) in sim {
+        out.clear();
+        a.push(&f, &mut out).unwrap();
+        for s in &out {
+            if let Sensed::VitalSigns { value, .. } = s {
+                if value.window_s >= 30.0 {
+                    res.push((breath, value.breathing.rate_per_min, format!("{value:?}")));
+                }
+            }
+        }
+    }
+    res
+}
+
+#[test]
+fn breathing_estimates_within_one_per_minute_or_none() {
+    // SNR 30 dB (the simulator's default); at SNR 20 dB the presence test of the vital-sign
+    // estimator refuses these windows (see the README: that target is not met yet)
+    for (rate, breath, seed) in [(50.0, 15.0, 22), (100.0, 15.0, 23)] {
+        let r = vitals_session(rate, breath, 70.0, 81.0, seed);
+        assert!(!r.is_empty(), "{rate} Hz: no full window");
+        // no estimate (refused as not distinct) is allowed; a wrong estimate is not
+        for (truth, est, dbg) in r {
+            if let Some(est) = est {
+                assert!(
+                    (est - truth).abs() <= 1.0,
+                    "{rate} Hz: {est} vs {truth}: {dbg}"
+                );
+            }
+        }
+    }
+}
+
+fn tone_frames(rate: f64, f_hz: f64, secs: f64, scale: f32) -> Vec<CsiFrame> {
+    let n = (rate * secs) as usize;
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / rate;
+            let m = 1.0 + 0.05 * (2.0 * std::f64::consts::PI * f_hz * t).sin();
+            let csi = ndarray::Array3::from_shape_fn((1, 1, 16), |(_, _, k)| {
+                let a = (10.0 + k as f64) * if k % 2 == 0 { m } else { 2.0 - m };
+                num_complex::Complex32::new((a as f32) * scale, 0.0)
+            });
+            let mut f = CsiFrame::new(CaptureFormat::Simulated, Device::Simulator, csi);
+            f.timestamp_ns = (t * 1e9) as i64;
+            f
+        })
+        .collect()
+}
+
+fn vitals_of(frames: &[CsiFrame]) -> Vec<f64> {
+    let cfg = SensingConfig {
+        events: None,
+        ..SensingConfig::default()
+    };
+    let mut a = SensingAnalyser::new(cfg, None).unwrap();
+    let mut out = Vec::new();
+    for f in frames {
+        a.push(f, &mut out).unwrap();
+    }
+    out.iter()
+        .filter_map(|s| match s {
+            Sensed::VitalSigns { value, .. } => value.breathing.rate_per_min,
+            _ => None,
+        })
+        .collect()
+}
+
+fn events_of(frames: &[CsiFrame]) -> Vec<(EventKind, i64)> {
+    let cfg = SensingConfig {
+        vitals: None,
+        ..SensingConfig::default()
+    };
+    let mut a = SensingAnalyser::new(cfg, None).unwrap();
+    let mut out = Vec::new();
+    for f in frames {
+        a.push(f, &mut out).unwrap();
+    }
+    out.iter()
+        .filter_map(|s| match s {
+            Sensed::Event(e) => Some((e.event, e.timestamp_ns)),
+            _ => None,
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, .. ProptestConfig::default() })]
+
+    #[test]
+    fn pure_tone_rate_at_any_frame_rate(rate in 8.0f64..120.0, bpm in 8.0f64..35.0) {
+        let est = vitals_of(&tone_frames(rate, bpm / 60.0, 45.0, 1.0));
+        prop_assert!(!est.is_empty());
+        for e in est {
+            prop_assert!((e - bpm).abs() < 0.3, "{} Hz: {} vs {}", rate, e, bpm);
+        }
+    }
+
+    #[test]
+    fn events_invariant_to_scaling(scale in 0.01f32..100.0, seed in 0u64..1000) {
+        let sc = Scenario::preset("mixed", 30.0).unwrap();
+        let frames: Vec<CsiFrame> = Simulator::new(sc, DeviceProfile::esp32(), seed)
+            .unwrap()
+            .map(|(f, _)| f)
+            .collect();
+        let scaled: Vec<CsiFrame> = frames
+            .iter()
+            .map(|f| {
+                let mut g = f.clone();
+                g.csi.mapv_inplace(|c| c * scale);
+                g
+            })
+            .collect();
+        prop_assert_eq!(events_of(&frames), events_of(&scaled));
+    }
+}
+
+#[test]
+fn constant_stream_gives_no_events() {
+    let frames = tone_frames(50.0, 0.0, 60.0, 1.0);
+    assert!(events_of(&frames).is_empty());
+    assert!(vitals_of(&frames).is_empty());
+}
+
+#[test]
+fn baseline_refuses_mismatch_and_names_corrupt_fields() {
+    let sim = Simulator::new(
+        Scenario::preset("empty", 5.0).unwrap(),
+        DeviceProfile::esp32(),
+        1,
+    )
+    .unwrap();
+    let mut cal = Calibrator::new(&EventConfig::default()).unwrap();
+    for (f, _) in sim {
+        cal.push(&f).unwrap();
+    }
+    let b = cal.finish().unwrap();
+    // another device
+    let intel = Simulator::new(
+        Scenario::preset("empty", 1.0).unwrap(),
+        DeviceProfile::intel5300(),
+        1,
+    )
+    .unwrap();
+    let mut a = SensingAnalyser::new(SensingConfig::default(), Some(b.clone())).unwrap();
+    let frame = intel.into_iter().next().unwrap().0;
+    let e = a.push(&frame, &mut Vec::new()).unwrap_err();
+    assert!(matches!(e, SignalError::BaselineMismatch { .. }), "{e}");
+    // esp32 frames from both sims say "simulator"; check layout and node set with edited frames
+    let sim = Simulator::new(
+        Scenario::preset("empty", 1.0).unwrap(),
+        DeviceProfile::esp32(),
+        1,
+    )
+    .unwrap();
+    let mut f = sim.into_iter().next().unwrap().0;
+    f.node_id = 9;
+    let mut a = SensingAnalyser::new(SensingConfig::default(), Some(b.clone())).unwrap();
+    let e = a.push(&f, &mut Vec::new()).unwrap_err().to_string();
+    assert!(e.contains("node set") && e.contains("node 9"), "{e}");
+    f.node_id = 1;
+    f.subcarriers = Some((0..64).collect());
+    let e = a.push(&f, &mut Vec::new()).unwrap_err().to_string();
+    assert!(e.contains("subcarrier layout of node 1"), "{e}");
+    // corrupt files name the field
+    let text = b.to_json();
+    for (from, to, field) in [
+        ("\"version\": 1", "\"version\": 7", "version"),
+        ("\"noise_sd\":", "\"noise_sdx\":", "nodes[0].noise_sd"),
+        (
+            "\"reference\": [",
+            "\"reference\": [\"a\",",
+            "nodes[0].reference",
+        ),
+    ] {
+        let bad = text.replacen(from, to, 1);
+        let e = Baseline::from_json_str(&bad, "b.json")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(field), "{field}: {e}");
+    }
+    assert!(Baseline::from_json_str("{", "b.json")
+        .unwrap_err()
+        .to_string()
+        .contains("<file>"));
+}
