@@ -9,7 +9,11 @@
 mod convert;
 mod input;
 mod inspect;
+#[cfg(feature = "pose")]
+mod model;
 mod output;
+#[cfg(feature = "pose")]
+mod pose;
 mod progress;
 mod record;
 mod report;
@@ -45,6 +49,10 @@ enum Command {
     Record(record::RecordArgs),
     /// Run the pipeline and print JSON Lines records to stdout.
     Run(run::RunArgs),
+    /// ONNX pose models: `model inspect MODEL.onnx`.
+    #[cfg(feature = "pose")]
+    #[command(subcommand)]
+    Model(model::ModelCommand),
     /// Generate synthetic CSI with ground truth (see `wifi_sensing_core::sim` for the physics).
     ///
     /// The output format follows the file name: `.pcap` (ADR-018 datagrams over UDP, as if
@@ -141,6 +149,8 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
         Command::Convert(args) => convert::main(args, log),
         Command::Record(args) => record::main(args, log),
         Command::Run(args) => run::main(args, log),
+        #[cfg(feature = "pose")]
+        Command::Model(cmd) => model::main(cmd, log),
         Command::Simulate(args) => simulate::simulate(args, log),
         Command::Formats => formats(),
     }

@@ -34,6 +34,9 @@ pub(crate) struct RunArgs {
     /// For `udp://` inputs only: stop after this long.
     #[arg(long, value_parser = crate::parse_duration)]
     pub duration: Option<Duration>,
+    #[cfg(feature = "pose")]
+    #[command(flatten)]
+    pub pose: crate::pose::PoseArgs,
 }
 
 /// `wifi-sensing run`.
@@ -46,7 +49,10 @@ pub(crate) fn main(args: RunArgs, log: &Log) -> Result<()> {
         log,
     )?;
     let pipeline = build_pipeline(&args)?;
-    run(opened, pipeline, args.limit, log)
+    let r = run(opened, pipeline, args.limit, log);
+    #[cfg(feature = "pose")]
+    args.pose.report(log);
+    r
 }
 
 /// The pipeline `run` drives, from its arguments: the malformed-record policy, whether frames
@@ -55,6 +61,11 @@ pub(crate) fn build_pipeline(args: &RunArgs) -> Result<Pipeline> {
     let builder = Pipeline::builder()
         .on_malformed(on_malformed(args.strict))
         .emit_frames(!args.no_frames);
+    #[cfg(feature = "pose")]
+    let builder = match args.pose.estimator()? {
+        Some(est) => builder.analyser(est),
+        None => builder,
+    };
     Ok(builder.build()?)
 }
 

@@ -403,6 +403,9 @@ pub struct PoseEstimator {
 /// Analyser name of pose records.
 pub const ANALYSER: &str = "pose";
 
+/// Record kind (JSON `type`) of pose records.
+pub const KIND: &str = "pose";
+
 impl PoseEstimator {
     /// An estimator for a loaded model.
     pub fn new(model: PoseModel, window: WindowConfig) -> Result<Self> {
@@ -523,13 +526,7 @@ impl PoseEstimator {
             [n] => Some(*n),
             _ => None,
         };
-        Analysis {
-            analyser: ANALYSER.into(),
-            kind: "pose".into(),
-            timestamp_ns: pose.window.end_ns,
-            node_id,
-            data: serde_json::to_value(&pose).unwrap_or(serde_json::Value::Null),
-        }
+        Analysis::new(ANALYSER, KIND, pose.window.end_ns, node_id, pose)
     }
 }
 

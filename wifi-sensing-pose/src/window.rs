@@ -25,7 +25,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use wifi_sensing_core::num_complex::Complex32;
-use wifi_sensing_core::{Clock, CsiFrame, Device};
+use wifi_sensing_core::{Clock, CsiFrame, Device, PerNode};
 
 use crate::error::{PoseError, Result};
 use crate::manifest::{Channel, Manifest};
@@ -231,7 +231,7 @@ pub struct Windower {
     hop_ns: i64,
     max_gap_ns: f64,
     latency_ns: i64,
-    nodes: Vec<(u32, NodeBuf)>,
+    nodes: PerNode<NodeBuf>,
     groups: Vec<Group>,
     stats: WindowStats,
     // Scratch, reused for every frame.
@@ -265,7 +265,9 @@ impl Windower {
             }],
             None => Vec::new(),
         };
+        let nodes = PerNode::new(cfg.max_nodes);
         Ok(Windower {
+            nodes,
             hop_ns: (cfg.hop_s * 1e9).round().max(1.0) as i64,
             max_gap_ns: cfg.max_gap_s.map_or(2.5 * period, |g| g * 1e9),
             latency_ns: cfg.latency_s.map_or(period, |l| l * 1e9).round() as i64,
@@ -283,7 +285,6 @@ impl Windower {
             indices: i.subcarrier_indices.clone(),
             fixed_nodes,
             period_ns: period,
-            nodes: Vec::new(),
             groups,
             stats: WindowStats::default(),
             phase: vec![0.0; i.subcarriers],
@@ -328,45 +329,47 @@ impl Windower {
                 return Ok(());
             }
         }
-        let slot = match self.nodes.iter().position(|(n, _)| *n == node) {
-            Some(s) => s,
-            None => {
-                if self.nodes.len() >= self.cfg.max_nodes {
-                    return Err(PoseError::Config(format!(
-                        "more than {} nodes in the stream (window max_nodes)",
-                        self.cfg.max_nodes
-                    )));
-                }
-                let buf = self.first_frame(frame)?;
-                self.nodes.push((node, buf));
-                if self.fixed_nodes.is_none() {
-                    self.groups.push(Group {
-                        nodes: vec![node],
-                        next_end: None,
-                    });
-                }
-                self.nodes.len() - 1
+        if self.nodes.get(node).is_none() {
+            if self.nodes.len() >= self.nodes.max_nodes() {
+                return Err(PoseError::Config(format!(
+                    "more than {} nodes in the stream (window max_nodes)",
+                    self.cfg.max_nodes
+                )));
             }
+            let buf = self.first_frame(frame)?;
+            self.nodes
+                .get_or_insert_with(node, || buf)
+                .map_err(|e| PoseError::Config(e.to_string()))?;
+            if self.fixed_nodes.is_none() {
+                self.groups.push(Group {
+                    nodes: vec![node],
+                    next_end: None,
+                });
+            }
+        }
+        let Some(buf) = self.nodes.get(node) else {
+            return Ok(());
         };
-        self.check_same(slot, frame)?;
+        Self::check_same(buf, self.device, self.indices.is_some(), frame)?;
         let t = frame.timestamp_ns;
-        if self.nodes[slot]
-            .1
-            .times
-            .back()
-            .is_some_and(|&last| t < last)
-        {
+        if buf.times.back().is_some_and(|&last| t < last) {
             self.stats.frames_out_of_order += 1;
             return Ok(());
         }
         // Prepare the frame's values into a recycled buffer.
         let len = self.frame_len();
-        let mut v = self.nodes[slot].1.spare.pop().unwrap_or_default();
+        let mut v = self
+            .nodes
+            .get_mut(node)
+            .and_then(|b| b.spare.pop())
+            .unwrap_or_default();
         v.clear();
         v.resize(len, 0.0);
-        self.prepare(slot, frame, &mut v);
+        self.prepare(node, frame, &mut v);
         let max_buf = self.cfg.max_buffer_frames;
-        let buf = &mut self.nodes[slot].1;
+        let Some(buf) = self.nodes.get_mut(node) else {
+            return Ok(());
+        };
         if buf.times.len() >= max_buf {
             buf.times.pop_front();
             if let Some(old) = buf.values.pop_front() {
@@ -376,7 +379,7 @@ impl Windower {
         }
         buf.times.push_back(t);
         buf.values.push_back(v);
-        self.check_rate(slot)?;
+        self.check_rate(node)?;
         self.emit(false, out);
         Ok(())
     }
@@ -467,8 +470,7 @@ impl Windower {
         })
     }
 
-    fn check_same(&self, slot: usize, f: &CsiFrame) -> Result<()> {
-        let b = &self.nodes[slot].1;
+    fn check_same(b: &NodeBuf, device: Option<Device>, indices: bool, f: &CsiFrame) -> Result<()> {
         let bad = |field: &'static str, reason: String| PoseError::Stream {
             node_id: f.node_id,
             field,
@@ -480,13 +482,13 @@ impl Windower {
                 format!("frame shape changed from {:?} to {:?}", b.shape, f.shape()),
             ));
         }
-        if self.indices.is_some() && f.subcarriers != b.subcarriers {
+        if indices && f.subcarriers != b.subcarriers {
             return Err(bad(
                 "input.subcarrier_indices",
                 "the frames' subcarrier indices changed mid-stream".into(),
             ));
         }
-        if let Some(d) = self.device {
+        if let Some(d) = device {
             if f.device != d {
                 return Err(bad(
                     "input.device",
@@ -503,11 +505,13 @@ impl Windower {
         Ok(())
     }
 
-    fn check_rate(&mut self, slot: usize) -> Result<()> {
+    fn check_rate(&mut self, node: u32) -> Result<()> {
         let span = self.span_ns();
         let min = self.min_rate_fraction * self.rate_hz;
         let rate_hz = self.rate_hz;
-        let (node, b) = &mut self.nodes[slot];
+        let Some(b) = self.nodes.get_mut(node) else {
+            return Ok(());
+        };
         if b.rate_checked {
             return Ok(());
         }
@@ -522,7 +526,7 @@ impl Windower {
         let measured = (n - 1.0) / (elapsed as f64 * 1e-9);
         if measured < min {
             return Err(PoseError::Stream {
-                node_id: *node,
+                node_id: node,
                 field: "input.frame_rate_hz",
                 reason: format!(
                     "measured {measured:.2} frames/s over the first window, the model needs {rate_hz} Hz (at least {min:.2})"
@@ -533,9 +537,11 @@ impl Windower {
     }
 
     /// Computes the channels of one frame into `v` (`[rx][tx][sc][ch]`, normalised).
-    fn prepare(&mut self, slot: usize, f: &CsiFrame, v: &mut [f32]) {
+    fn prepare(&mut self, node: u32, f: &CsiFrame, v: &mut [f32]) {
         let nch = self.channels.len();
-        let columns = &self.nodes[slot].1.columns;
+        let Some(columns) = self.nodes.get(node).map(|b| &b.columns) else {
+            return;
+        };
         let needs_phase = self.channels.contains(&Channel::PhaseSanitised);
         for r in 0..self.rx {
             for t in 0..self.tx {
@@ -578,8 +584,8 @@ impl Windower {
             let mut newest = i64::MIN;
             let mut oldest_last = i64::MAX;
             for n in &self.groups[g].nodes {
-                match self.nodes.iter().find(|(id, _)| id == n) {
-                    Some((_, b)) if !b.times.is_empty() => {
+                match self.nodes.get(*n) {
+                    Some(b) if !b.times.is_empty() => {
                         start = start.max(b.first_ns);
                         let last = *b.times.back().unwrap_or(&b.first_ns);
                         newest = newest.max(last);
@@ -628,7 +634,7 @@ impl Windower {
             // Frames older than the next window's start minus the gap allowance are not needed.
             let keep_from = end - span - self.max_gap_ns.ceil() as i64;
             for n in &self.groups[g].nodes {
-                if let Some((_, b)) = self.nodes.iter_mut().find(|(id, _)| id == n) {
+                if let Some(b) = self.nodes.get_mut(*n) {
                     while b.times.len() > 1 && b.times[1] < keep_from {
                         b.times.pop_front();
                         if let Some(old) = b.values.pop_front() {
@@ -651,7 +657,7 @@ impl Windower {
         let half = self.period_ns / 2.0;
         let mut missing_total = 0;
         for (ni, n) in nodes.iter().enumerate() {
-            let (_, b) = self.nodes.iter().find(|(id, _)| id == n)?;
+            let b = self.nodes.get(*n)?;
             let mut missing = 0;
             for k in 0..self.frames {
                 let t = end as f64 - (self.frames - 1 - k) as f64 * self.period_ns;
