@@ -133,14 +133,14 @@ pub fn decode_heatmaps(
         )));
     }
     let mut out = Vec::with_capacity(17);
-    for j in 0..17 {
+    for (j, name) in COCO_KEYPOINTS.iter().enumerate() {
         let m = maps.index_axis(ndarray::Axis(0), j);
         let mut best = (0usize, 0usize, f32::NEG_INFINITY);
         for ((r, c), &v) in m.indexed_iter() {
             if !v.is_finite() {
                 return Err(Rejected(format!(
                     "heatmap of {} has a non-finite value at ({r}, {c})",
-                    COCO_KEYPOINTS[j]
+                    name
                 )));
             }
             if v > best.2 {
@@ -161,7 +161,7 @@ pub fn decode_heatmaps(
         let px = c as f64 + dx + 0.5;
         let py = r as f64 + dy + 0.5;
         out.push(Keypoint {
-            name: COCO_KEYPOINTS[j].to_string(),
+            name: name.to_string(),
             x: extent.x_min + px / w as f64 * (extent.x_max - extent.x_min),
             y: extent.y_min + py / h as f64 * (extent.y_max - extent.y_min),
             z: None,

@@ -659,7 +659,7 @@ impl Windower {
         for (ni, n) in nodes.iter().enumerate() {
             let b = self.nodes.get(*n)?;
             let mut missing = 0;
-            for k in 0..self.frames {
+            for (k, present_k) in present.iter_mut().enumerate() {
                 let t = end as f64 - (self.frames - 1 - k) as f64 * self.period_ns;
                 let dst = (k * n_nodes + ni) * len;
                 let i = b.times.partition_point(|&x| (x as f64) < t);
@@ -692,7 +692,7 @@ impl Windower {
                     }
                     _ => false,
                 };
-                present[k] = ok;
+                *present_k = ok;
                 if !ok {
                     missing += 1;
                 }

@@ -1,5 +1,5 @@
-//! Inference backends behind one trait: [`tract`](self::tract) (pure Rust, feature `tract`, on by
-//! default) and [`ort`](self::ort) (ONNX Runtime, feature `ort`).
+//! Inference backends behind one trait: `tract` (pure Rust, feature `tract`, on by default) and
+//! `ort` (ONNX Runtime, feature `ort`).
 //!
 //! A backend is built from the model bytes and its [`Manifest`]: it reads the graph into a
 //! [`GraphInfo`], has [`graph::check`](crate::graph::check) compare it with the manifest, and

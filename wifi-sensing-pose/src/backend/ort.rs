@@ -72,7 +72,7 @@ pub fn environment(dylib_path: Option<&Path>) -> Result<&'static Environment> {
             .build()
             .map_err(|e| format!("cannot create the ONNX Runtime environment: {e}"))
     });
-    env.as_ref().map_err(|e| err(e))
+    env.as_ref().map_err(err)
 }
 
 fn type_name(t: TensorElementType) -> String {
