@@ -7,9 +7,113 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use wifi_sensing_core::udp::{UdpSource, UdpStats};
-use wifi_sensing_core::{Capture, CaptureFormat, Registry};
+use wifi_sensing_core::{Capture, CaptureFormat, OnMalformed, Registry};
 
 use crate::Log;
+
+/// Reader options shared by the commands that read captures.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub(crate) struct ReaderFlags {
+    /// Nexmon: merge the packets of one transmission (same sequence number) into one
+    /// `[core, spatial stream, subcarrier]` frame instead of one frame per packet.
+    #[arg(long)]
+    nexmon_group: bool,
+    /// Nexmon: the chip (4339, 43455c0, 4358, 4366c0) when the header does not say it.
+    #[arg(long)]
+    nexmon_chip: Option<String>,
+    /// Nexmon: zero the PHY-status words that v2 firmware writes over CSI words.
+    #[arg(long)]
+    nexmon_mask_phy_status: bool,
+    /// Nexmon: read int16 pairs as (Q, I), the order of bcm4339/bcm43455c0 firmware before the
+    /// June 2020 fix (files with the 4-byte magic). Off by default, as every peer reads them.
+    /// No effect on the packed-float chips (bcm4358, bcm4366c0).
+    #[arg(long)]
+    nexmon_swap_iq: bool,
+    /// Nexmon: UDP port of the CSI packets in pcap files (default 5500). Packets from the
+    /// firmware's Ethernet source address ("NEXMON") are recognised on any port.
+    #[arg(long)]
+    nexmon_port: Option<u16>,
+    /// Intel 5300: scale the CSI to absolute units (MATLAB get_scaled_csi).
+    #[arg(long)]
+    intel_scaled: bool,
+}
+
+impl ReaderFlags {
+    pub(crate) fn options(&self) -> Result<wifi_sensing_core::ReaderOptions> {
+        use wifi_sensing_core::formats::nexmon::NexmonChip;
+        let mut o = wifi_sensing_core::ReaderOptions::default();
+        o.nexmon.group_by_sequence = self.nexmon_group;
+        o.nexmon.mask_phy_status = self.nexmon_mask_phy_status;
+        o.nexmon.swap_int16_iq = self.nexmon_swap_iq;
+        if let Some(p) = self.nexmon_port {
+            o.nexmon.port = p;
+        }
+        if let Some(c) = &self.nexmon_chip {
+            let c = c.trim_start_matches("bcm");
+            o.nexmon.chip = Some(
+                [
+                    NexmonChip::Bcm4339,
+                    NexmonChip::Bcm43455c0,
+                    NexmonChip::Bcm4358,
+                    NexmonChip::Bcm4366c0,
+                ]
+                .into_iter()
+                .find(|k| k.name() == c)
+                .with_context(|| {
+                    format!("unknown Nexmon chip {c:?} (use 4339, 43455c0, 4358 or 4366c0)")
+                })?,
+            );
+        }
+        o.intel5300.scaled = self.intel_scaled;
+        Ok(o)
+    }
+}
+
+/// The malformed-record policy of `--strict` (stop) or its absence (skip and count).
+pub(crate) fn on_malformed(strict: bool) -> OnMalformed {
+    if strict {
+        OnMalformed::Stop
+    } else {
+        OnMalformed::Skip
+    }
+}
+
+/// Opens the input of a reading command: `input` is an input spec (file, `udp://`, `-`), read
+/// with the reader flags as `format` when one is named (detected otherwise); a live input stops
+/// after `duration` when one is given.
+pub(crate) fn open_input(
+    input: &str,
+    reader: &ReaderFlags,
+    format: Option<&str>,
+    duration: Option<Duration>,
+    log: &Log,
+) -> Result<OpenedInput> {
+    let spec = InputSpec::parse(input)?;
+    if duration.is_some() && !matches!(spec, InputSpec::Udp(_)) {
+        bail!("--duration applies to live udp:// inputs only (use --limit to shorten a file run)");
+    }
+    spec.open(reader, parse_format(format)?, duration, None, log)
+}
+
+fn parse_format(name: Option<&str>) -> Result<Option<CaptureFormat>> {
+    match name {
+        None => Ok(None),
+        Some(n) => match CaptureFormat::from_name(n) {
+            // only the formats a reader is registered for: the others (e.g. Nexmon, which is read
+            // from pcap files) cannot be forced
+            Some(f) if Registry::builtin().get(f).is_some() => Ok(Some(f)),
+            _ => bail!(
+                "unknown format {n:?}; formats that can be read: {}",
+                Registry::builtin()
+                    .formats()
+                    .iter()
+                    .map(|d| d.format.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
+    }
+}
 
 /// Where records come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +148,7 @@ impl InputSpec {
 
     pub(crate) fn open(
         &self,
-        flags: &crate::ReaderFlags,
+        flags: &ReaderFlags,
         format: Option<CaptureFormat>,
         duration: Option<Duration>,
         stop: Option<Arc<AtomicBool>>,

@@ -7,7 +7,38 @@ use anyhow::Result;
 use serde::Serialize;
 use wifi_sensing_core::{Clock, NodeStats, NodeTracker, ReadStats, Record};
 
-use crate::input::OpenedInput;
+use crate::input::{OpenedInput, ReaderFlags};
+use crate::Log;
+
+// Options of the `inspect` command.
+#[derive(clap::Args, Debug)]
+pub(crate) struct InspectArgs {
+    #[command(flatten)]
+    pub reader: ReaderFlags,
+    /// A file (format auto-detected), `udp://HOST:PORT` (live) or `-` (stdin).
+    pub input: String,
+    /// Read the input as this format instead of detecting it (see `wifi-sensing formats`).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// For `udp://` inputs only: stop after this long (e.g. `30s`).
+    #[arg(long, value_parser = crate::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+}
+
+/// `wifi-sensing inspect`.
+pub(crate) fn main(args: InspectArgs, log: &Log) -> Result<()> {
+    let opened = crate::input::open_input(
+        &args.input,
+        &args.reader,
+        args.format.as_deref(),
+        args.duration,
+        log,
+    )?;
+    inspect(opened, args.json)
+}
 
 #[derive(Debug, Default, Serialize)]
 struct Report {
@@ -69,7 +100,7 @@ fn label<T: Serialize>(v: &T) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-pub(crate) fn inspect(mut opened: OpenedInput, json: bool) -> Result<()> {
+fn inspect(mut opened: OpenedInput, json: bool) -> Result<()> {
     let mut r = Report {
         input: opened.description.clone(),
         format: opened.capture.format().to_string(),

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use wifi_sensing_core::recording::{RecordingHeader, RecordingWriter};
+use wifi_sensing_core::{Output, Sink, Summary};
 
 /// Buffer size of every output.
 const BUFFER: usize = 1 << 16;
@@ -71,4 +72,50 @@ pub(crate) fn create_recording(
 ) -> Result<RecordingWriter<BufWriter<File>>> {
     let header = RecordingHeader::new(source, String::new());
     Ok(RecordingWriter::new(create_file(path)?, &header)?)
+}
+
+/// A sink that stops after `limit` items (none: no limit) and counts what it passed on.
+pub(crate) struct Limit<S> {
+    inner: S,
+    left: Option<u64>,
+    written: u64,
+}
+
+impl<S> Limit<S> {
+    /// Wraps `inner`, passing on at most `limit` items.
+    pub(crate) fn new(inner: S, limit: Option<u64>) -> Self {
+        Limit {
+            inner,
+            left: limit,
+            written: 0,
+        }
+    }
+
+    /// The items passed on so far.
+    pub(crate) fn written(&self) -> u64 {
+        self.written
+    }
+}
+
+impl<S: Sink<Output>> Sink<Output> for Limit<S> {
+    fn begin(&mut self) -> wifi_sensing_core::Result<()> {
+        self.inner.begin()
+    }
+    fn item(&mut self, item: &Output) -> wifi_sensing_core::Result<bool> {
+        if self.left == Some(0) {
+            return Ok(false);
+        }
+        let go = self.inner.item(item)?;
+        self.written += 1;
+        if let Some(l) = &mut self.left {
+            *l -= 1;
+            if *l == 0 {
+                return Ok(false);
+            }
+        }
+        Ok(go)
+    }
+    fn finish(&mut self, s: &Summary) -> wifi_sensing_core::Result<()> {
+        self.inner.finish(s)
+    }
 }

@@ -3,6 +3,7 @@
 use std::io::{BufWriter, Write};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use wifi_sensing_core::formats::adr018;
@@ -16,17 +17,45 @@ use wifi_sensing_core::{CsiFrame, JsonLinesSink, Output, Record, Sink};
 use crate::{output, Log};
 
 /// Options of the `simulate` command.
+///
+/// The output format follows the file name: `.pcap` (ADR-018 datagrams over UDP, as if
+/// captured on the node's port) and `.csv` (ESP32-CSI-Tool) for `--device esp32`; `.csirec`,
+/// `.jsonl`, or `-` for JSON Lines on stdout, for every device. The same arguments and seed
+/// give byte-identical files.
+#[derive(clap::Args, Debug)]
 pub(crate) struct SimulateArgs {
+    /// Preset: empty, still, breathe, walk, gesture:wave|push|pull, mixed (default mixed).
+    #[arg(long)]
     pub scenario: Option<String>,
+    /// A JSON scenario file describing your own room, person and timeline.
+    #[arg(long)]
     pub scenario_file: Option<PathBuf>,
-    pub duration_s: Option<f64>,
-    pub rate_hz: Option<f64>,
+    /// Duration (default 60s for presets; a scenario file's own duration otherwise).
+    #[arg(long, value_parser = crate::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Frame rate in Hz (default 50, or the scenario file's).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Device profile: esp32, intel5300, nexmon80.
+    #[arg(long, default_value = "esp32")]
     pub device: String,
+    /// Random seed.
+    #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Output file (.pcap and .csv: esp32 only; .csirec, .jsonl) or `-` for stdout.
+    #[arg(short, long)]
     pub output: String,
+    /// Ground truth as JSON Lines (one line per frame after a header line); `-` for stdout.
+    #[arg(long)]
     pub truth: Option<PathBuf>,
+    /// ADR-018 node id in .pcap output.
+    #[arg(long, default_value_t = 1)]
     pub node_id: u8,
+    /// UDP port of the ADR-018 datagrams in .pcap output (1-65535).
+    #[arg(long, default_value_t = 5005, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,
+    /// Unix time (s) of the scenario start, for .pcap packet times (default 2026-01-01T00:00:00Z).
+    #[arg(long, default_value_t = 1_767_225_600)]
     pub start_unix_s: i64,
 }
 
@@ -38,21 +67,22 @@ enum Out {
 }
 
 pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
+    let duration_s = a.duration.map(|d| d.as_secs_f64());
     let mut scenario = match (&a.scenario, &a.scenario_file) {
         (Some(_), Some(_)) => bail!("give either --scenario or --scenario-file, not both"),
         (None, Some(p)) => {
             let mut s = Scenario::from_path(p)?;
-            if let Some(d) = a.duration_s {
+            if let Some(d) = duration_s {
                 s.duration_s = Some(d);
             }
             s
         }
         (name, None) => Scenario::preset(
             name.as_deref().unwrap_or("mixed"),
-            a.duration_s.unwrap_or(60.0),
+            duration_s.unwrap_or(60.0),
         )?,
     };
-    if let Some(r) = a.rate_hz {
+    if let Some(r) = a.rate {
         scenario.rate_hz = r;
     }
     let profile = DeviceProfile::by_name(&a.device)?;

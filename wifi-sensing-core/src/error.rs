@@ -93,6 +93,15 @@ pub enum Error {
     /// Encoding or decoding a value failed (JSON, bincode).
     #[error("encoding error: {0}")]
     Encode(String),
+    /// More distinct nodes than a per-node state map allows (see [`PerNode`](crate::PerNode)),
+    /// so no state was created for the new one.
+    #[error("more than {limit} distinct nodes in one stream (node {node} refused)")]
+    TooManyNodes {
+        /// The configured maximum.
+        limit: usize,
+        /// The node id that would have exceeded it.
+        node: u32,
+    },
     /// A pipeline stage, analyser or sink failed.
     #[error("{component}: {reason}")]
     Component {

@@ -231,15 +231,25 @@ pub fn write_output(out: &mut Vec<u8>, item: &Output) -> Result<()> {
             serde_json::to_writer(out, &v).map_err(enc)
         }
         Output::Analysis(x) => {
-            let v = serde_json::json!({
-                "schema": SCHEMA_VERSION,
-                "type": x.kind,
-                "analyser": x.analyser,
-                "timestamp_ns": x.timestamp_ns,
-                "node_id": x.node_id,
-                "data": x.data,
-            });
-            serde_json::to_writer(out, &v).map_err(enc)
+            #[derive(Serialize)]
+            struct Line<'a> {
+                schema: u32,
+                #[serde(rename = "type")]
+                kind: &'a str,
+                analyser: &'a str,
+                timestamp_ns: i64,
+                node_id: Option<u32>,
+                data: &'a dyn crate::pipeline::AnalysisValue,
+            }
+            let line = Line {
+                schema: SCHEMA_VERSION,
+                kind: &x.kind,
+                analyser: &x.analyser,
+                timestamp_ns: x.timestamp_ns,
+                node_id: x.node_id,
+                data: &*x.value,
+            };
+            serde_json::to_writer(out, &line).map_err(enc)
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod formats;
 pub mod frame;
 pub mod jsonl;
 pub mod nodes;
+pub mod per_node;
 pub mod pipeline;
 pub mod reader;
 pub mod record;
@@ -18,8 +19,10 @@ pub mod util;
 pub use error::{Error, Result};
 pub use frame::{CaptureFormat, Clock, CsiArray, CsiFrame, Device, FormatMeta};
 pub use nodes::{NodeStats, NodeTracker};
+pub use per_node::PerNode;
 pub use pipeline::{
-    Analyser, Analysis, OnMalformed, Output, Pipeline, PipelineBuilder, Stage, Summary,
+    Analyser, Analysis, AnalysisValue, OnMalformed, Output, Pipeline, PipelineBuilder, Stage,
+    Summary,
 };
 pub use reader::{
     open, Capture, CaptureReader, FormatDescriptor, Input, Limits, ReadStats, ReaderOptions,

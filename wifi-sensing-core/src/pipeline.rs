@@ -13,7 +13,10 @@
 //! # Ok::<(), wifi_sensing_core::Error>(())
 //! ```
 
+use std::any::Any;
+use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -129,22 +132,144 @@ impl<S: Stage> Stage for Option<S> {
     }
 }
 
+/// The typed value an [`Analyser`] produces (an event, a vital-sign estimate, a snapshot...).
+///
+/// Every `serde::Serialize + Debug + Send + Sync + 'static` type is one (blanket impl), so an
+/// analyser hands over its own result type. The value travels through the pipeline as itself:
+/// a Rust user gets it back with [`Analysis::downcast_ref`], and only a JSON sink turns it into
+/// text (through `erased_serde`, without building an intermediate JSON tree).
+pub trait AnalysisValue: erased_serde::Serialize + Any + std::fmt::Debug + Send + Sync {
+    /// The value as `Any`, for downcasting.
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: Serialize + std::fmt::Debug + Send + Sync + 'static> AnalysisValue for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+erased_serde::serialize_trait_object!(AnalysisValue);
+
 /// A result produced by an [`Analyser`] (an event, a vital-sign estimate, a pose...).
 ///
-/// Analysers in the other crates have typed APIs of their own; in a pipeline their results travel
-/// as this record, whose `data` is the typed value serialised to JSON.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The common envelope (who made it, what kind, when, for which node) plus the analyser's typed
+/// value. In JSON Lines it is one line
+/// `{"schema":1,"type":KIND,"analyser":..,"timestamp_ns":..,"node_id":..,"data":VALUE}`.
+///
+/// ```
+/// use wifi_sensing_core::Analysis;
+/// #[derive(Debug, serde::Serialize)]
+/// struct Breath { per_minute: f64 }
+/// let a = Analysis::new("vitals", "vital_signs", 1_000, Some(2), Breath { per_minute: 14.5 });
+/// // typed access, no JSON involved
+/// assert_eq!(a.downcast_ref::<Breath>().unwrap().per_minute, 14.5);
+/// // the serialised form, when wanted
+/// assert_eq!(a.data_json()["per_minute"], 14.5);
+/// ```
+#[derive(Clone)]
 pub struct Analysis {
     /// Name of the analyser that produced it.
-    pub analyser: String,
-    /// Kind of result (JSON `type`), e.g. `"presence"`.
-    pub kind: String,
+    pub analyser: Cow<'static, str>,
+    /// Kind of result (JSON `type`), e.g. `"vital_signs"`.
+    pub kind: Cow<'static, str>,
     /// Timestamp in nanoseconds, same clock as the frames.
     pub timestamp_ns: i64,
-    /// Node the result concerns, if one.
+    /// Node the result concerns, if one (`None`: fused over nodes, or not node-specific).
     pub node_id: Option<u32>,
-    /// The result.
-    pub data: serde_json::Value,
+    /// The typed result. Shared, so cloning an `Analysis` (a tee, a server fanning out to
+    /// clients) does not copy it.
+    pub value: Arc<dyn AnalysisValue>,
+}
+
+impl Analysis {
+    /// An analysis record carrying `value`.
+    pub fn new(
+        analyser: impl Into<Cow<'static, str>>,
+        kind: impl Into<Cow<'static, str>>,
+        timestamp_ns: i64,
+        node_id: Option<u32>,
+        value: impl AnalysisValue,
+    ) -> Self {
+        Analysis {
+            analyser: analyser.into(),
+            kind: kind.into(),
+            timestamp_ns,
+            node_id,
+            value: Arc::new(value),
+        }
+    }
+
+    /// The value as `T`, if it is one.
+    pub fn downcast_ref<T: 'static>(&self) -> Option<&T> {
+        self.value.as_any().downcast_ref::<T>()
+    }
+
+    /// The value serialised as JSON (the record's `data`); `null` if it does not serialise.
+    pub fn data_json(&self) -> serde_json::Value {
+        serde_json::to_value(&*self.value).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl std::fmt::Debug for Analysis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Analysis")
+            .field("analyser", &self.analyser)
+            .field("kind", &self.kind)
+            .field("timestamp_ns", &self.timestamp_ns)
+            .field("node_id", &self.node_id)
+            .field("value", &self.value)
+            .finish()
+    }
+}
+
+/// Two analyses are equal when their envelopes are equal and their values serialise to the same
+/// JSON (values of different types that serialise alike compare equal).
+impl PartialEq for Analysis {
+    fn eq(&self, other: &Self) -> bool {
+        self.analyser == other.analyser
+            && self.kind == other.kind
+            && self.timestamp_ns == other.timestamp_ns
+            && self.node_id == other.node_id
+            && (Arc::ptr_eq(&self.value, &other.value) || self.data_json() == other.data_json())
+    }
+}
+
+/// Serialises as `{"analyser", "kind", "timestamp_ns", "node_id", "data"}`.
+impl Serialize for Analysis {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Analysis", 5)?;
+        st.serialize_field("analyser", &self.analyser)?;
+        st.serialize_field("kind", &self.kind)?;
+        st.serialize_field("timestamp_ns", &self.timestamp_ns)?;
+        st.serialize_field("node_id", &self.node_id)?;
+        st.serialize_field("data", &*self.value)?;
+        st.end()
+    }
+}
+
+/// Reads back the form [`Serialize`] writes; the value becomes a `serde_json::Value` (the
+/// original Rust type is not known to a reader).
+impl<'de> Deserialize<'de> for Analysis {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Plain {
+            analyser: String,
+            kind: String,
+            timestamp_ns: i64,
+            node_id: Option<u32>,
+            data: serde_json::Value,
+        }
+        let p = Plain::deserialize(d)?;
+        Ok(Analysis::new(
+            p.analyser,
+            p.kind,
+            p.timestamp_ns,
+            p.node_id,
+            p.data,
+        ))
+    }
 }
 
 /// Turns frames into [`Analysis`] records.
@@ -321,6 +446,8 @@ impl PipelineBuilder {
             emit_frames: self.emit_frames.unwrap_or(true),
             emit_aux: self.emit_aux.unwrap_or(true),
             summary: Summary::default(),
+            buf_cur: Vec::with_capacity(1),
+            buf_next: Vec::with_capacity(1),
         })
     }
 }
@@ -333,6 +460,8 @@ pub struct Pipeline {
     emit_frames: bool,
     emit_aux: bool,
     summary: Summary,
+    buf_cur: Vec<CsiFrame>,
+    buf_next: Vec<CsiFrame>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -441,29 +570,42 @@ impl Pipeline {
         pending: &mut VecDeque<Output>,
         scratch: &mut Vec<Analysis>,
     ) -> Result<()> {
-        let mut frames = vec![frame];
+        // Two buffers kept across frames: passing a frame through the stages allocates nothing.
+        let mut cur = std::mem::take(&mut self.buf_cur);
+        let mut next = std::mem::take(&mut self.buf_next);
+        cur.clear();
+        cur.push(frame);
+        let mut result = Ok(());
         for stage in &mut self.stages {
-            let mut next = Vec::with_capacity(frames.len());
-            for f in frames {
-                stage
-                    .process_into(f, &mut next)
-                    .map_err(|e| ctx(stage.name(), e))?;
+            next.clear();
+            for f in cur.drain(..) {
+                if let Err(e) = stage.process_into(f, &mut next) {
+                    result = Err(ctx(stage.name(), e));
+                    break;
+                }
             }
-            frames = next;
-            if frames.is_empty() {
-                return Ok(());
+            std::mem::swap(&mut cur, &mut next);
+            if result.is_err() || cur.is_empty() {
+                break;
             }
         }
-        self.emit(frames, pending, scratch)
+        if result.is_ok() {
+            result = self.emit(&mut cur, pending, scratch);
+        }
+        cur.clear();
+        next.clear();
+        self.buf_cur = cur;
+        self.buf_next = next;
+        result
     }
 
     fn emit(
         &mut self,
-        frames: Vec<CsiFrame>,
+        frames: &mut Vec<CsiFrame>,
         pending: &mut VecDeque<Output>,
         scratch: &mut Vec<Analysis>,
     ) -> Result<()> {
-        for f in frames {
+        for f in frames.drain(..) {
             self.summary.frames_out += 1;
             for a in &mut self.analysers {
                 a.analyse(&f, scratch).map_err(|e| ctx(a.name(), e))?;
@@ -497,7 +639,7 @@ impl Pipeline {
                 }
                 frames = next;
             }
-            self.emit(frames, pending, scratch)?;
+            self.emit(&mut frames, pending, scratch)?;
         }
         for a in &mut self.analysers {
             a.finish(scratch).map_err(|e| ctx(a.name(), e))?;

@@ -90,6 +90,16 @@ impl Stage for Pairer {
     }
 }
 
+/// The typed values `Summer` emits.
+#[derive(Debug, serde::Serialize)]
+struct Sum {
+    sum: f32,
+}
+#[derive(Debug, serde::Serialize)]
+struct Total {
+    total: f32,
+}
+
 /// Emits the running sum of CSI[0] at each frame and a total at the end.
 struct Summer(f32);
 impl Analyser for Summer {
@@ -98,23 +108,23 @@ impl Analyser for Summer {
     }
     fn analyse(&mut self, f: &CsiFrame, out: &mut Vec<Analysis>) -> wifi_sensing_core::Result<()> {
         self.0 += f.csi[[0, 0, 0]].re;
-        out.push(Analysis {
-            analyser: "summer".into(),
-            kind: "sum".into(),
-            timestamp_ns: f.timestamp_ns,
-            node_id: Some(f.node_id),
-            data: serde_json::json!({ "sum": self.0 }),
-        });
+        out.push(Analysis::new(
+            "summer",
+            "sum",
+            f.timestamp_ns,
+            Some(f.node_id),
+            Sum { sum: self.0 },
+        ));
         Ok(())
     }
     fn finish(&mut self, out: &mut Vec<Analysis>) -> wifi_sensing_core::Result<()> {
-        out.push(Analysis {
-            analyser: "summer".into(),
-            kind: "total".into(),
-            timestamp_ns: 0,
-            node_id: None,
-            data: serde_json::json!({ "total": self.0 }),
-        });
+        out.push(Analysis::new(
+            "summer",
+            "total",
+            0,
+            None,
+            Total { total: self.0 },
+        ));
         Ok(())
     }
 }
@@ -132,7 +142,7 @@ fn stages_and_analysers_in_order() {
         .iter()
         .map(|o| match o {
             Output::Frame(f) => format!("f{}", f.sequence.unwrap()),
-            Output::Analysis(a) => a.kind.clone(),
+            Output::Analysis(a) => a.kind.to_string(),
             Output::Aux(_) => "aux".into(),
         })
         .collect();
@@ -140,7 +150,10 @@ fn stages_and_analysers_in_order() {
     let Output::Analysis(t) = outs.last().unwrap() else {
         panic!()
     };
-    assert_eq!(t.data["total"], 12.0); // 2*(0+2+4)
+    // typed access, and the same value in JSON
+    assert_eq!(t.downcast_ref::<Total>().unwrap().total, 12.0); // 2*(0+2+4)
+    assert!(t.downcast_ref::<Sum>().is_none());
+    assert_eq!(t.data_json()["total"], 12.0);
     let s = p.summary();
     assert_eq!((s.frames_in, s.frames_out, s.analyses), (6, 3, 4));
 }
@@ -431,7 +444,7 @@ fn optional_and_boxed_stages_and_analysers_switch_at_run_time() {
         p.process(frames(4))
             .map(|o| match o.unwrap() {
                 Output::Frame(f) => format!("f{}", f.sequence.unwrap()),
-                Output::Analysis(a) => a.kind,
+                Output::Analysis(a) => a.kind.into_owned(),
                 Output::Aux(_) => "aux".into(),
             })
             .collect()

@@ -1,0 +1,58 @@
+//! Helpers shared by the CLI's integration tests: validation of printed JSON Lines against the
+//! JSON Schema files under `docs/schema/`.
+//!
+//! Use from a test file with `mod common;`.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// Path of `docs/schema/<name>` in the repository.
+pub fn schema_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/schema")
+        .join(name)
+}
+
+/// A validator for the JSON Schema file `docs/schema/<name>` (e.g. `"record-v1.json"`).
+pub fn validator(name: &str) -> jsonschema::Validator {
+    let path = schema_path(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let schema: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+    jsonschema::validator_for(&schema)
+        .unwrap_or_else(|e| panic!("{} is not a valid JSON Schema: {e}", path.display()))
+}
+
+/// Every error of `line` against `v`, as text (empty when valid).
+pub fn errors(v: &jsonschema::Validator, line: &Value) -> Vec<String> {
+    v.iter_errors(line)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+/// Asserts that every line is valid against `docs/schema/<name>`; the failure names the line
+/// and every error.
+pub fn assert_valid(name: &str, lines: &[Value]) {
+    let v = validator(name);
+    for (i, line) in lines.iter().enumerate() {
+        let errs = errors(&v, line);
+        assert!(
+            errs.is_empty(),
+            "line {} is not valid against {name}: {errs:#?}\n{line}",
+            i + 1
+        );
+    }
+}
+
+/// Parses JSON Lines (each line must be a JSON value).
+pub fn parse_lines(bytes: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}

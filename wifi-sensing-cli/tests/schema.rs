@@ -1,0 +1,85 @@
+//! The printed JSON Lines validate against `docs/schema/record-v1.json` with a real JSON Schema
+//! validator, and the validator does reject a broken line (so these tests can fail).
+
+mod common;
+
+use std::process::Command;
+
+fn run_stdout(args: &[&str]) -> Vec<u8> {
+    let out = Command::new(env!("CARGO_BIN_EXE_wifi-sensing"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn fixture(rel: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(rel)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn frames_of_every_fixture_format_validate() {
+    for f in [
+        "esp32/example_csi.csv",
+        "intel5300/example.dat",
+        "nexmon/example.pcap",
+        "atheros/ath_csi_1.first5.dat",
+        "feitcsi/HT20_2452.csi",
+        "pcap/adr018_sample.pcap",
+    ] {
+        let lines = common::parse_lines(&run_stdout(&["run", "-q", "--limit", "5", &fixture(f)]));
+        assert!(!lines.is_empty(), "{f}: no lines");
+        common::assert_valid("record-v1.json", &lines);
+    }
+}
+
+#[test]
+fn the_validator_rejects_broken_lines() {
+    let lines = common::parse_lines(&run_stdout(&[
+        "run",
+        "-q",
+        "--limit",
+        "1",
+        &fixture("esp32/example_csi.csv"),
+    ]));
+    let v = common::validator("record-v1.json");
+    assert!(common::errors(&v, &lines[0]).is_empty());
+    let mut bad = lines[0].clone();
+    bad["schema"] = 2.into();
+    assert!(!common::errors(&v, &bad).is_empty(), "schema 2 accepted");
+    let mut bad = lines[0].clone();
+    bad.as_object_mut().unwrap().remove("csi_re");
+    assert!(
+        !common::errors(&v, &bad).is_empty(),
+        "missing csi_re accepted"
+    );
+}
+
+#[test]
+fn analysis_lines_validate() {
+    // An analysis record as the JSON Lines sink writes it from a typed value.
+    use wifi_sensing_core::{jsonl, Analysis, Output};
+    #[derive(Debug, serde::Serialize)]
+    struct Level {
+        db: f64,
+    }
+    let a = Analysis::new("level", "level", 5, Some(1), Level { db: -3.5 });
+    let mut buf = Vec::new();
+    jsonl::write_output(&mut buf, &Output::Analysis(a)).unwrap();
+    let line: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+    assert_eq!(
+        line,
+        serde_json::json!({"schema": 1, "type": "level", "analyser": "level",
+                           "timestamp_ns": 5, "node_id": 1, "data": {"db": -3.5}})
+    );
+    common::assert_valid("record-v1.json", &[line]);
+}
