@@ -12,13 +12,7 @@ fn wifi_sensing(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn fixture(rel: &str) -> String {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(rel)
-        .to_string_lossy()
-        .into_owned()
-}
+use common::fixture;
 
 #[test]
 fn bad_stage_specs_are_usage_errors() {
