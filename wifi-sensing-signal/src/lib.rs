@@ -3,11 +3,13 @@
 
 pub mod biquad;
 pub mod error;
+pub mod fresnel;
 pub mod hampel;
 pub mod pca;
 pub mod phase;
 pub mod rate;
 pub mod resample;
+pub mod spectrogram;
 pub mod stages;
 pub mod stft;
 
