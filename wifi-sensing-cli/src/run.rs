@@ -46,7 +46,7 @@ pub(crate) struct RunArgs {
 #[derive(Clone, Debug)]
 pub(crate) struct StageList(pub Vec<StageSpec>);
 
-fn parse_stage_list(s: &str) -> std::result::Result<StageList, String> {
+pub(crate) fn parse_stage_list(s: &str) -> std::result::Result<StageList, String> {
     wifi_sensing_signal::stages::parse_stages(s)
         .map(StageList)
         .map_err(|e| e.to_string())
