@@ -19,6 +19,7 @@ mod record;
 mod report;
 mod run;
 mod simulate;
+mod spectrogram;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -60,6 +61,9 @@ enum Command {
     /// `.jsonl`, or `-` for JSON Lines on stdout, for every device. The same arguments and seed
     /// give byte-identical files.
     Simulate(simulate::SimulateArgs),
+    /// Draw a spectrogram (PNG with time, frequency or velocity axis and dB colour bar) or write
+    /// its matrix (CSV) for one node: a subcarrier, a selection or a PCA component.
+    Spectrogram(spectrogram::SpectrogramArgs),
     /// List the capture formats this build reads.
     Formats,
 }
@@ -152,6 +156,7 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
         #[cfg(feature = "pose")]
         Command::Model(cmd) => model::main(cmd, log),
         Command::Simulate(args) => simulate::simulate(args, log),
+        Command::Spectrogram(args) => spectrogram::main(args, log),
         Command::Formats => formats(),
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use wifi_sensing_core::{JsonLinesSink, Pipeline};
+use wifi_sensing_signal::stages::{Notices, StageSpec, STAGES_HELP};
 
 use crate::input::{on_malformed, open_input, OpenedInput, ReaderFlags};
 use crate::output::{self, Limit};
@@ -14,6 +15,7 @@ use crate::{progress, report, Log};
 
 // Options of the `run` command.
 #[derive(clap::Args, Debug)]
+#[command(after_long_help = STAGES_HELP)]
 pub(crate) struct RunArgs {
     #[command(flatten)]
     pub reader: ReaderFlags,
@@ -37,6 +39,20 @@ pub(crate) struct RunArgs {
     #[cfg(feature = "pose")]
     #[command(flatten)]
     pub pose: crate::pose::PoseArgs,
+    /// DSP stages applied per node before output, comma-separated, e.g.
+    /// `resample:100hz,sanitize,hampel:window=15:k=3,normalize` (list in `run --help`).
+    #[arg(long, value_name = "LIST", value_parser = parse_stage_list)]
+    pub stages: Option<StageList>,
+}
+
+/// A parsed `--stages` list.
+#[derive(Clone, Debug)]
+pub(crate) struct StageList(pub Vec<StageSpec>);
+
+pub(crate) fn parse_stage_list(s: &str) -> std::result::Result<StageList, String> {
+    wifi_sensing_signal::stages::parse_stages(s)
+        .map(StageList)
+        .map_err(|e| e.to_string())
 }
 
 /// `wifi-sensing run`.
@@ -48,24 +64,30 @@ pub(crate) fn main(args: RunArgs, log: &Log) -> Result<()> {
         args.duration,
         log,
     )?;
-    let pipeline = build_pipeline(&args)?;
-    let r = run(opened, pipeline, args.limit, log);
+    let notices = Notices::default();
+    let pipeline = build_pipeline(&args, &notices)?;
+    let result = run(opened, pipeline, args.limit, log);
+    for n in notices.take() {
+        log.warn(n);
+    }
     #[cfg(feature = "pose")]
     args.pose.report(log);
-    r
+    result
 }
 
 /// The pipeline `run` drives, from its arguments: the malformed-record policy, whether frames
 /// are emitted, and (as flags are added) the stages and analysers.
-pub(crate) fn build_pipeline(args: &RunArgs) -> Result<Pipeline> {
-    let builder = Pipeline::builder()
+pub(crate) fn build_pipeline(args: &RunArgs, notices: &Notices) -> Result<Pipeline> {
+    let mut builder = Pipeline::builder()
         .on_malformed(on_malformed(args.strict))
         .emit_frames(!args.no_frames);
+    for spec in args.stages.iter().flat_map(|l| &l.0) {
+        builder = builder.boxed_stage(spec.build(notices)?);
+    }
     #[cfg(feature = "pose")]
-    let builder = match args.pose.estimator()? {
-        Some(est) => builder.analyser(est),
-        None => builder,
-    };
+    if let Some(est) = args.pose.estimator()? {
+        builder = builder.analyser(est);
+    }
     Ok(builder.build()?)
 }
 

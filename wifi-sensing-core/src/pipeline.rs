@@ -32,6 +32,34 @@ pub trait Stage: Send {
     fn name(&self) -> &str;
     /// Transforms one frame; `Ok(None)` drops it (or holds it until a later call).
     fn process(&mut self, frame: CsiFrame) -> Result<Option<CsiFrame>>;
+    /// Transforms one frame into any number of frames appended to `out` (a resampler that
+    /// raises the rate emits several per input). The pipeline calls this; the default calls
+    /// [`Stage::process`], so stages that emit at most one frame implement only that.
+    ///
+    /// ```
+    /// use wifi_sensing_core::{CaptureFormat, CsiFrame, Device, Output, Pipeline, Result, Stage};
+    /// struct Twice;
+    /// impl Stage for Twice {
+    ///     fn name(&self) -> &str { "twice" }
+    ///     fn process(&mut self, f: CsiFrame) -> Result<Option<CsiFrame>> { Ok(Some(f)) }
+    ///     fn process_into(&mut self, f: CsiFrame, out: &mut Vec<CsiFrame>) -> Result<()> {
+    ///         out.push(f.clone());
+    ///         out.push(f);
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let frame = CsiFrame::new(CaptureFormat::Simulated, Device::Simulator, ndarray::Array3::zeros((1, 1, 4)));
+    /// let mut p = Pipeline::builder().stage(Twice).stage(Twice).build()?;
+    /// let n = p.process([Ok::<_, wifi_sensing_core::Error>(frame)]).filter(|o| matches!(o, Ok(Output::Frame(_)))).count();
+    /// assert_eq!(n, 4);
+    /// # Ok::<(), wifi_sensing_core::Error>(())
+    /// ```
+    fn process_into(&mut self, frame: CsiFrame, out: &mut Vec<CsiFrame>) -> Result<()> {
+        if let Some(f) = self.process(frame)? {
+            out.push(f);
+        }
+        Ok(())
+    }
     /// Emits frames still held at the end of the stream.
     fn flush(&mut self) -> Result<Vec<CsiFrame>> {
         Ok(Vec::new())
@@ -46,6 +74,9 @@ impl<S: Stage + ?Sized> Stage for Box<S> {
     }
     fn process(&mut self, frame: CsiFrame) -> Result<Option<CsiFrame>> {
         (**self).process(frame)
+    }
+    fn process_into(&mut self, frame: CsiFrame, out: &mut Vec<CsiFrame>) -> Result<()> {
+        (**self).process_into(frame, out)
     }
     fn flush(&mut self) -> Result<Vec<CsiFrame>> {
         (**self).flush()
@@ -80,6 +111,15 @@ impl<S: Stage> Stage for Option<S> {
         match self {
             Some(s) => s.process(frame),
             None => Ok(Some(frame)),
+        }
+    }
+    fn process_into(&mut self, frame: CsiFrame, out: &mut Vec<CsiFrame>) -> Result<()> {
+        match self {
+            Some(s) => s.process_into(frame, out),
+            None => {
+                out.push(frame);
+                Ok(())
+            }
         }
     }
     fn flush(&mut self) -> Result<Vec<CsiFrame>> {
@@ -539,13 +579,9 @@ impl Pipeline {
         for stage in &mut self.stages {
             next.clear();
             for f in cur.drain(..) {
-                match stage.process(f) {
-                    Ok(Some(g)) => next.push(g),
-                    Ok(None) => {}
-                    Err(e) => {
-                        result = Err(ctx(stage.name(), e));
-                        break;
-                    }
+                if let Err(e) = stage.process_into(f, &mut next) {
+                    result = Err(ctx(stage.name(), e));
+                    break;
                 }
             }
             std::mem::swap(&mut cur, &mut next);
@@ -597,9 +633,9 @@ impl Pipeline {
             for stage in &mut self.stages[i + 1..] {
                 let mut next = Vec::new();
                 for f in frames {
-                    if let Some(g) = stage.process(f).map_err(|e| ctx(stage.name(), e))? {
-                        next.push(g);
-                    }
+                    stage
+                        .process_into(f, &mut next)
+                        .map_err(|e| ctx(stage.name(), e))?;
                 }
                 frames = next;
             }

@@ -12,20 +12,22 @@
 //! yields no pose (counted in [`WindowStats::skipped_missing`]); fewer missing points are filled
 //! with the nearest present point in time.
 //!
-//! Resampling is point-wise linear interpolation (no anti-alias filter when the stream is
-//! faster than the model rate) and phase sanitising is the classic unwrap-and-detrend along
-//! the subcarriers; both are this crate's own until `wifi-sensing-signal` provides shared ones.
+//! Phase sanitising (unwrap along the subcarriers, remove the least-squares line over their
+//! indices) is `wifi_sensing_signal::phase`'s. Resampling to the model's grid is point-wise
+//! linear interpolation between the two frames around each grid point, done here because the
+//! grid is the window's (no anti-alias filter when the stream is faster than the model rate;
+//! put a `wifi-sensing-signal` low-pass or resample stage before the estimator for that).
 //!
 //! The measured frame rate of each node is checked once its frames span a whole window: below
 //! `min_rate_fraction × frame_rate_hz` it is an error (the model would be fed invented data).
 
 use std::collections::VecDeque;
-use std::f32::consts::PI;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use wifi_sensing_core::num_complex::Complex32;
 use wifi_sensing_core::{Clock, CsiFrame, Device, PerNode};
+use wifi_sensing_signal::phase::{sanitize_phase, LinearFit};
 
 use crate::error::{PoseError, Result};
 use crate::manifest::{Channel, Manifest};
@@ -205,6 +207,8 @@ struct NodeBuf {
     spare: Vec<Vec<f32>>,
     /// Column of each model subcarrier in this node's frames.
     columns: Vec<usize>,
+    /// Least-squares line over the selected subcarriers' indices (phase sanitising).
+    fit: Option<LinearFit>,
     /// Subcarrier list of the first frame, to detect a change.
     subcarriers: Option<Vec<i16>>,
     shape: (usize, usize, usize),
@@ -235,8 +239,7 @@ pub struct Windower {
     groups: Vec<Group>,
     stats: WindowStats,
     // Scratch, reused for every frame.
-    phase: Vec<f32>,
-    xs: Vec<f64>,
+    phase: Vec<f64>,
 }
 
 struct Group {
@@ -288,7 +291,6 @@ impl Windower {
             groups,
             stats: WindowStats::default(),
             phase: vec![0.0; i.subcarriers],
-            xs: vec![0.0; i.subcarriers],
         })
     }
 
@@ -458,7 +460,27 @@ impl Windower {
                     .collect::<Result<_>>()?
             }
         };
+        let fit = if self.channels.contains(&Channel::PhaseSanitised) {
+            let xs: Vec<f64> = columns
+                .iter()
+                .map(|&c| {
+                    f.subcarriers
+                        .as_ref()
+                        .and_then(|s| s.get(c))
+                        .map_or(c as f64, |&i| f64::from(i))
+                })
+                .collect();
+            Some(LinearFit::new(&xs).map_err(|e| {
+                bad(
+                    "input.channels",
+                    format!("phase_sanitised needs 2 or more distinct subcarriers: {e}"),
+                )
+            })?)
+        } else {
+            None
+        };
         Ok(NodeBuf {
+            fit,
             times: VecDeque::new(),
             values: VecDeque::new(),
             spare: Vec::new(),
@@ -539,22 +561,17 @@ impl Windower {
     /// Computes the channels of one frame into `v` (`[rx][tx][sc][ch]`, normalised).
     fn prepare(&mut self, node: u32, f: &CsiFrame, v: &mut [f32]) {
         let nch = self.channels.len();
-        let Some(columns) = self.nodes.get(node).map(|b| &b.columns) else {
+        let Some(buf) = self.nodes.get(node) else {
             return;
         };
-        let needs_phase = self.channels.contains(&Channel::PhaseSanitised);
+        let columns = &buf.columns;
         for r in 0..self.rx {
             for t in 0..self.tx {
-                if needs_phase {
+                if let Some(fit) = &buf.fit {
                     for (k, &c) in columns.iter().enumerate() {
-                        self.phase[k] = f.csi[[r, t, c]].arg();
-                        self.xs[k] = f
-                            .subcarriers
-                            .as_ref()
-                            .and_then(|s| s.get(c))
-                            .map_or(c as f64, |&i| f64::from(i));
+                        self.phase[k] = f64::from(f.csi[[r, t, c]].arg());
                     }
-                    sanitise_phase(&mut self.phase, &self.xs);
+                    sanitize_phase(&mut self.phase, fit);
                 }
                 for (k, &c) in columns.iter().enumerate() {
                     let h = f.csi[[r, t, c]];
@@ -563,7 +580,7 @@ impl Windower {
                     for (ci, ch) in self.channels.iter().enumerate() {
                         let x = match ch {
                             Channel::Amplitude => h.norm(),
-                            Channel::PhaseSanitised => self.phase[k],
+                            Channel::PhaseSanitised => self.phase[k] as f32,
                             Channel::RatioAmplitude => ratio(h, h0).norm(),
                             Channel::RatioPhase => ratio(h, h0).arg(),
                         };
@@ -732,69 +749,9 @@ fn ratio(h: Complex32, h0: Complex32) -> Complex32 {
     }
 }
 
-/// Unwraps `phase` along the subcarriers and removes its least-squares line over the
-/// subcarrier indices `xs` (timing offset = slope, phase offset = intercept).
-fn sanitise_phase(phase: &mut [f32], xs: &[f64]) {
-    let n = phase.len();
-    if n == 0 {
-        return;
-    }
-    let mut offset = 0.0f32;
-    let mut prev = phase[0];
-    for p in phase.iter_mut().skip(1) {
-        let raw = *p;
-        let mut d = raw - prev;
-        while d > PI {
-            d -= 2.0 * PI;
-            offset -= 2.0 * PI;
-        }
-        while d < -PI {
-            d += 2.0 * PI;
-            offset += 2.0 * PI;
-        }
-        prev = raw;
-        *p = raw + offset;
-    }
-    let nf = n as f64;
-    let mx = xs.iter().sum::<f64>() / nf;
-    let my = phase.iter().map(|&p| f64::from(p)).sum::<f64>() / nf;
-    let (mut sxy, mut sxx) = (0.0, 0.0);
-    for (&x, &y) in xs.iter().zip(phase.iter()) {
-        sxy += (x - mx) * (f64::from(y) - my);
-        sxx += (x - mx) * (x - mx);
-    }
-    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
-    for (p, &x) in phase.iter_mut().zip(xs) {
-        *p = (f64::from(*p) - my - slope * (x - mx)) as f32;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sanitise_removes_a_linear_phase_exactly() {
-        let xs: Vec<f64> = (-4..4).map(f64::from).collect();
-        // A steep line that wraps several times, plus a small known residual.
-        let resid = [0.1f32, -0.2, 0.05, 0.0, 0.0, -0.05, 0.2, -0.1];
-        let mut ph: Vec<f32> = xs
-            .iter()
-            .zip(resid)
-            .map(|(&x, r)| {
-                let v = 1.3 * x as f32 + 0.7 + r;
-                (v + PI).rem_euclid(2.0 * PI) - PI
-            })
-            .collect();
-        sanitise_phase(&mut ph, &xs);
-        // The residual's own line is removed too; the residual here has zero mean and a small
-        // slope: compare with its detrended version.
-        let mut want = resid.to_vec();
-        sanitise_phase(&mut want, &xs);
-        for (a, b) in ph.iter().zip(&want) {
-            assert!((a - b).abs() < 1e-5, "{ph:?} vs {want:?}");
-        }
-    }
 
     #[test]
     fn durations_and_specs() {

@@ -1,0 +1,499 @@
+//! Biquad IIR filters: design (RBJ cookbook / bilinear transform, Butterworth cascades),
+//! second-order-section (SOS) cascades, streaming filtering and offline zero-phase filtering.
+//!
+//! Sections use the same coefficient layout as scipy's `sos` arrays, `[b0, b1, b2, a0, a1, a2]`
+//! with `a0 = 1`, and filter in transposed direct form II like `scipy.signal.sosfilt`, so the
+//! same coefficients give the same output (checked by `benches/compare/dsp.py`).
+//! [`sosfiltfilt`] pads and initialises like `scipy.signal.sosfiltfilt` (odd extension,
+//! steady-state initial conditions).
+//!
+//! Cut-off frequencies are in Hz and need the sampling rate in Hz; in a pipeline, that is the
+//! node's *measured* rate ([`crate::rate`]).
+//!
+//! ```
+//! use wifi_sensing_signal::biquad::{Sos, sosfilt};
+//! // 4th-order Butterworth low-pass at 2 Hz for a stream measured at 100 Hz
+//! let sos = Sos::butter_lowpass(4, 2.0, 100.0)?;
+//! let x: Vec<f64> = (0..500).map(|i| (2.0 * std::f64::consts::PI * 20.0 * i as f64 / 100.0).sin() + 1.0).collect();
+//! let y = sosfilt(&sos, &x);
+//! assert!((y[499] - 1.0).abs() < 0.01); // 20 Hz removed, DC kept
+//! # Ok::<(), wifi_sensing_signal::SignalError>(())
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, SignalError};
+
+/// One second-order section, `[b0, b1, b2, 1, a1, a2]` (scipy's `sos` row layout).
+pub type Section = [f64; 6];
+
+/// A cascade of second-order sections.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sos {
+    /// The sections, applied in order.
+    pub sections: Vec<Section>,
+}
+
+fn check_freq(component: &'static str, param: &'static str, f: f64, fs: f64) -> Result<()> {
+    if !(fs.is_finite() && fs > 0.0) {
+        return Err(SignalError::param(
+            component,
+            "fs",
+            fs,
+            "a finite sampling rate > 0 Hz",
+        ));
+    }
+    if !(f.is_finite() && f > 0.0 && f < fs / 2.0) {
+        return Err(SignalError::param(
+            component,
+            param,
+            f,
+            format!("0 < f < fs/2 = {} Hz", fs / 2.0),
+        ));
+    }
+    Ok(())
+}
+
+fn check_q(component: &'static str, q: f64) -> Result<()> {
+    if !(q.is_finite() && q > 0.0 && q <= 1000.0) {
+        return Err(SignalError::param(component, "q", q, "0 < q <= 1000"));
+    }
+    Ok(())
+}
+
+fn check_order(component: &'static str, order: usize) -> Result<()> {
+    if !(1..=16).contains(&order) {
+        return Err(SignalError::param(component, "order", order, "1..=16"));
+    }
+    Ok(())
+}
+
+fn normalise(b: [f64; 3], a: [f64; 3]) -> Section {
+    [
+        b[0] / a[0],
+        b[1] / a[0],
+        b[2] / a[0],
+        1.0,
+        a[1] / a[0],
+        a[2] / a[0],
+    ]
+}
+
+/// Checks the parameters and returns `(cos w0, alpha)` of the RBJ cookbook.
+fn rbj(component: &'static str, f0: f64, q: f64, fs: f64) -> Result<(f64, f64)> {
+    check_freq(component, "f0", f0, fs)?;
+    check_q(component, q)?;
+    let (s, c) = (2.0 * std::f64::consts::PI * f0 / fs).sin_cos();
+    Ok((c, s / (2.0 * q)))
+}
+
+/// RBJ-cookbook low-pass biquad at `f0` Hz with quality `q` (0.7071 = Butterworth).
+pub fn lowpass(f0: f64, q: f64, fs: f64) -> Result<Section> {
+    let (c, alpha) = rbj("lowpass", f0, q, fs)?;
+    Ok(normalise(
+        [(1.0 - c) / 2.0, 1.0 - c, (1.0 - c) / 2.0],
+        [1.0 + alpha, -2.0 * c, 1.0 - alpha],
+    ))
+}
+
+/// RBJ-cookbook high-pass biquad at `f0` Hz with quality `q`.
+pub fn highpass(f0: f64, q: f64, fs: f64) -> Result<Section> {
+    let (c, alpha) = rbj("highpass", f0, q, fs)?;
+    Ok(normalise(
+        [(1.0 + c) / 2.0, -(1.0 + c), (1.0 + c) / 2.0],
+        [1.0 + alpha, -2.0 * c, 1.0 - alpha],
+    ))
+}
+
+/// RBJ-cookbook band-pass biquad centred on `f0` Hz with 0 dB peak gain and quality `q`
+/// (bandwidth ≈ `f0 / q`).
+pub fn bandpass(f0: f64, q: f64, fs: f64) -> Result<Section> {
+    let (c, alpha) = rbj("bandpass", f0, q, fs)?;
+    Ok(normalise(
+        [alpha, 0.0, -alpha],
+        [1.0 + alpha, -2.0 * c, 1.0 - alpha],
+    ))
+}
+
+/// First-order Butterworth section (bilinear transform, pre-warped at `fc`), as a biquad
+/// with `b2 = a2 = 0`.
+fn first_order(fc: f64, fs: f64, high: bool) -> Section {
+    let k = (std::f64::consts::PI * fc / fs).tan();
+    let a0 = k + 1.0;
+    let a1 = (k - 1.0) / a0;
+    if high {
+        [1.0 / a0, -1.0 / a0, 0.0, 1.0, a1, 0.0]
+    } else {
+        [k / a0, k / a0, 0.0, 1.0, a1, 0.0]
+    }
+}
+
+fn butter(
+    component: &'static str,
+    order: usize,
+    fc: f64,
+    fs: f64,
+    high: bool,
+) -> Result<Vec<Section>> {
+    check_order(component, order)?;
+    check_freq(component, "fc", fc, fs)?;
+    let mut v = Vec::with_capacity(order.div_ceil(2));
+    for k in 0..order / 2 {
+        // pole angle from the negative real axis
+        let theta = if order % 2 == 0 {
+            (2 * k + 1) as f64 * std::f64::consts::PI / (2 * order) as f64
+        } else {
+            (k + 1) as f64 * std::f64::consts::PI / order as f64
+        };
+        let q = 1.0 / (2.0 * theta.cos());
+        v.push(if high {
+            highpass(fc, q, fs)?
+        } else {
+            lowpass(fc, q, fs)?
+        });
+    }
+    if order % 2 == 1 {
+        v.push(first_order(fc, fs, high));
+    }
+    Ok(v)
+}
+
+impl Sos {
+    /// A cascade of the given sections (each normalised so `a0 = 1`). Refuses `a0 = 0` and
+    /// non-finite coefficients.
+    pub fn new(sections: Vec<Section>) -> Result<Self> {
+        let mut out = Vec::with_capacity(sections.len());
+        for s in sections {
+            if s.iter().any(|c| !c.is_finite()) || s[3] == 0.0 {
+                return Err(SignalError::param(
+                    "sos",
+                    "section",
+                    format!("{s:?}"),
+                    "finite coefficients with a0 != 0",
+                ));
+            }
+            out.push(normalise([s[0], s[1], s[2]], [s[3], s[4], s[5]]));
+        }
+        Ok(Sos { sections: out })
+    }
+
+    /// Butterworth low-pass of `order` (1..=16) at `fc` Hz (−3 dB), sampling rate `fs` Hz.
+    /// Same poles as `scipy.signal.butter(order, fc, fs=fs, output="sos")`.
+    pub fn butter_lowpass(order: usize, fc: f64, fs: f64) -> Result<Self> {
+        Ok(Sos {
+            sections: butter("butter_lowpass", order, fc, fs, false)?,
+        })
+    }
+
+    /// Butterworth high-pass of `order` (1..=16) at `fc` Hz (−3 dB).
+    pub fn butter_highpass(order: usize, fc: f64, fs: f64) -> Result<Self> {
+        Ok(Sos {
+            sections: butter("butter_highpass", order, fc, fs, true)?,
+        })
+    }
+
+    /// Band-pass from `low` to `high` Hz: a Butterworth high-pass at `low` cascaded with a
+    /// Butterworth low-pass at `high`, each of `order`. (This is not scipy's band-pass
+    /// transform of `butter(.., btype="band")`; for bands wider than an octave the two agree
+    /// closely.)
+    pub fn butter_bandpass(order: usize, low: f64, high: f64, fs: f64) -> Result<Self> {
+        check_freq("butter_bandpass", "low", low, fs)?;
+        check_freq("butter_bandpass", "high", high, fs)?;
+        if low >= high {
+            return Err(SignalError::param(
+                "butter_bandpass",
+                "low",
+                low,
+                format!("low < high = {high} Hz"),
+            ));
+        }
+        let mut s = butter("butter_bandpass", order, low, fs, true)?;
+        s.extend(butter("butter_bandpass", order, high, fs, false)?);
+        Ok(Sos { sections: s })
+    }
+
+    /// Number of sections.
+    pub fn len(&self) -> usize {
+        self.sections.len()
+    }
+
+    /// `true` with no sections (an identity filter).
+    pub fn is_empty(&self) -> bool {
+        self.sections.is_empty()
+    }
+
+    /// `true` when every section's poles lie strictly inside the unit circle.
+    pub fn is_stable(&self) -> bool {
+        self.sections.iter().all(|s| {
+            let (a1, a2) = (s[4], s[5]);
+            // Jury conditions for z^2 + a1 z + a2
+            a2.abs() < 1.0 && a1.abs() < 1.0 + a2
+        })
+    }
+
+    /// Complex frequency response magnitude at `f` Hz for sampling rate `fs`.
+    pub fn gain_at(&self, f: f64, fs: f64) -> f64 {
+        let w = 2.0 * std::f64::consts::PI * f / fs;
+        let z1 = num_complex::Complex64::from_polar(1.0, -w);
+        let z2 = z1 * z1;
+        self.sections
+            .iter()
+            .map(|s| ((s[0] + s[1] * z1 + s[2] * z2) / (s[3] + s[4] * z1 + s[5] * z2)).norm())
+            .product()
+    }
+
+    /// Steady-state initial conditions for a unit step, per section (scipy's `sosfilt_zi`).
+    pub fn zi(&self) -> Vec<[f64; 2]> {
+        let mut scale = 1.0;
+        self.sections
+            .iter()
+            .map(|s| {
+                let (b0, b1, b2, a1, a2) = (s[0], s[1], s[2], s[4], s[5]);
+                let det = 1.0 + a1 + a2;
+                let bb0 = b1 - a1 * b0;
+                let bb1 = b2 - a2 * b0;
+                let z = if det.abs() < 1e-300 {
+                    [0.0, 0.0]
+                } else {
+                    [(bb0 + bb1) / det, ((1.0 + a1) * bb1 - a2 * bb0) / det]
+                };
+                let out = [scale * z[0], scale * z[1]];
+                let asum = 1.0 + a1 + a2;
+                if asum.abs() > 1e-300 {
+                    scale *= (b0 + b1 + b2) / asum;
+                }
+                out
+            })
+            .collect()
+    }
+}
+
+/// Streaming SOS filter over `channels` independent channels (e.g. every subcarrier of a
+/// node), transposed direct form II. No allocation per sample.
+///
+/// ```
+/// use wifi_sensing_signal::biquad::{Sos, SosState};
+/// let sos = Sos::butter_highpass(2, 0.5, 50.0)?;
+/// let mut st = SosState::new(sos, 2);
+/// let mut frame = [1.0, -1.0];
+/// st.process(&mut frame);
+/// # Ok::<(), wifi_sensing_signal::SignalError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct SosState {
+    sos: Sos,
+    channels: usize,
+    // [channel][section] -> (z0, z1)
+    z: Vec<[f64; 2]>,
+    zi: Vec<[f64; 2]>,
+    primed: bool,
+    steady_start: bool,
+}
+
+impl SosState {
+    /// Zeroed state for `channels` channels. The first sample primes each channel with the
+    /// steady-state response to a constant input (no start-up transient); see
+    /// [`SosState::zero_start`] to start from rest instead.
+    pub fn new(sos: Sos, channels: usize) -> Self {
+        let zi = sos.zi();
+        let n = sos.len() * channels;
+        SosState {
+            sos,
+            channels,
+            z: vec![[0.0; 2]; n],
+            zi,
+            primed: false,
+            steady_start: true,
+        }
+    }
+
+    /// Starts from rest (zero state), like `sosfilt` without `zi`.
+    pub fn zero_start(mut self) -> Self {
+        self.steady_start = false;
+        self
+    }
+
+    /// The filter.
+    pub fn sos(&self) -> &Sos {
+        &self.sos
+    }
+
+    /// Number of channels.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// Filters one sample of every channel in place. `x.len()` must equal
+    /// [`SosState::channels`]; extra values are left as they are.
+    pub fn process(&mut self, x: &mut [f64]) {
+        let ns = self.sos.len();
+        if !self.primed {
+            self.primed = true;
+            if self.steady_start {
+                for (c, &x0) in x.iter().enumerate().take(self.channels) {
+                    for (k, zi) in self.zi.iter().enumerate() {
+                        self.z[c * ns + k] = [zi[0] * x0, zi[1] * x0];
+                    }
+                }
+            }
+        }
+        for (c, v) in x.iter_mut().enumerate().take(self.channels) {
+            let z = &mut self.z[c * ns..(c + 1) * ns];
+            let mut s = *v;
+            for (sec, zz) in self.sos.sections.iter().zip(z.iter_mut()) {
+                s = step(sec, zz, s);
+            }
+            // A non-finite input would poison the state for ever: reset that channel.
+            if !s.is_finite() {
+                z.iter_mut().for_each(|zz| *zz = [0.0; 2]);
+            }
+            *v = s;
+        }
+    }
+
+    /// Forgets the state (the next sample primes it again).
+    pub fn reset(&mut self) {
+        self.z.iter_mut().for_each(|z| *z = [0.0; 2]);
+        self.primed = false;
+    }
+}
+
+#[inline(always)]
+fn step(s: &Section, z: &mut [f64; 2], x: f64) -> f64 {
+    let y = s[0] * x + z[0];
+    z[0] = s[1] * x - s[4] * y + z[1];
+    z[1] = s[2] * x - s[5] * y;
+    y
+}
+
+fn run(sos: &Sos, x: &mut [f64], z: &mut [[f64; 2]]) {
+    for (sec, zz) in sos.sections.iter().zip(z.iter_mut()) {
+        for v in x.iter_mut() {
+            *v = step(sec, zz, *v);
+        }
+    }
+}
+
+/// Filters `x` from rest (zero initial state), like `scipy.signal.sosfilt(sos, x)`.
+pub fn sosfilt(sos: &Sos, x: &[f64]) -> Vec<f64> {
+    let mut y = x.to_vec();
+    let mut z = vec![[0.0; 2]; sos.len()];
+    run(sos, &mut y, &mut z);
+    y
+}
+
+/// Length of the odd extension [`sosfiltfilt`] uses by default (scipy's `padlen`).
+pub fn default_padlen(sos: &Sos) -> usize {
+    let n = sos.len();
+    let zb = sos.sections.iter().filter(|s| s[2] == 0.0).count();
+    let za = sos.sections.iter().filter(|s| s[5] == 0.0).count();
+    3 * (2 * n + 1 - zb.min(za))
+}
+
+/// Zero-phase filtering: forward then backward over an odd extension of `padlen` samples at
+/// each end (default [`default_padlen`]), each pass started from the steady state of its first
+/// value, exactly as `scipy.signal.sosfiltfilt(sos, x, padtype="odd")`. Offline only.
+///
+/// Refuses an input not longer than the padding (scipy refuses it too).
+pub fn sosfiltfilt(sos: &Sos, x: &[f64], padlen: Option<usize>) -> Result<Vec<f64>> {
+    let edge = padlen.unwrap_or_else(|| default_padlen(sos));
+    let n = x.len();
+    if n <= edge || n == 0 {
+        return Err(SignalError::TooShort {
+            component: "sosfiltfilt",
+            len: n,
+            needed: edge + 1,
+        });
+    }
+    let mut ext = Vec::with_capacity(n + 2 * edge);
+    let (first, last) = (x[0], x[n - 1]);
+    ext.extend((1..=edge).rev().map(|i| 2.0 * first - x[i]));
+    ext.extend_from_slice(x);
+    ext.extend((1..=edge).map(|i| 2.0 * last - x[n - 1 - i]));
+    let zi = sos.zi();
+    let x0 = ext[0];
+    let mut z: Vec<[f64; 2]> = zi.iter().map(|z| [z[0] * x0, z[1] * x0]).collect();
+    run(sos, &mut ext, &mut z);
+    ext.reverse();
+    let y0 = ext[0];
+    let mut z: Vec<[f64; 2]> = zi.iter().map(|z| [z[0] * y0, z[1] * y0]).collect();
+    run(sos, &mut ext, &mut z);
+    ext.reverse();
+    Ok(ext[edge..edge + n].to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn butterworth_gain_at_cutoff_is_minus_3db() {
+        for order in 1..=8 {
+            let lp = Sos::butter_lowpass(order, 5.0, 100.0).unwrap();
+            let hp = Sos::butter_highpass(order, 5.0, 100.0).unwrap();
+            assert!((lp.gain_at(5.0, 100.0) - std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-9);
+            assert!((hp.gain_at(5.0, 100.0) - std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-9);
+            assert!((lp.gain_at(0.0, 100.0) - 1.0).abs() < 1e-9);
+            assert!((hp.gain_at(50.0, 100.0) - 1.0).abs() < 1e-9);
+            assert!(lp.is_stable() && hp.is_stable());
+        }
+    }
+
+    #[test]
+    fn bandpass_peak_is_unity() {
+        let s = Sos::new(vec![bandpass(1.0, 2.0, 20.0).unwrap()]).unwrap();
+        assert!((s.gain_at(1.0, 20.0) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_parameters_refused() {
+        assert!(Sos::butter_lowpass(4, 60.0, 100.0).is_err());
+        assert!(Sos::butter_lowpass(0, 6.0, 100.0).is_err());
+        assert!(Sos::butter_lowpass(4, f64::NAN, 100.0).is_err());
+        assert!(Sos::butter_bandpass(2, 5.0, 1.0, 100.0).is_err());
+        assert!(sosfiltfilt(&Sos::butter_lowpass(2, 1.0, 10.0).unwrap(), &[1.0; 5], None).is_err());
+    }
+
+    #[test]
+    fn filtfilt_keeps_constant_and_has_zero_phase() {
+        let sos = Sos::butter_lowpass(4, 2.0, 50.0).unwrap();
+        let y = sosfiltfilt(&sos, &[3.0; 100], None).unwrap();
+        assert!(y.iter().all(|v| (v - 3.0).abs() < 1e-9));
+        // a slow sine passes with no delay
+        let x: Vec<f64> = (0..1000)
+            .map(|i| (2.0 * std::f64::consts::PI * 0.3 * i as f64 / 50.0).sin())
+            .collect();
+        let y = sosfiltfilt(&sos, &x, None).unwrap();
+        let err = x[200..800]
+            .iter()
+            .zip(&y[200..800])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(err < 1e-3, "{err}");
+    }
+
+    #[test]
+    fn streaming_equals_offline() {
+        let sos = Sos::butter_bandpass(2, 0.2, 0.6, 10.0).unwrap();
+        let x: Vec<f64> = (0..300).map(|i| ((i * 37) % 11) as f64 - 5.0).collect();
+        let want = sosfilt(&sos, &x);
+        let mut st = SosState::new(sos, 1).zero_start();
+        for (i, &v) in x.iter().enumerate() {
+            let mut b = [v];
+            st.process(&mut b);
+            assert!((b[0] - want[i]).abs() < 1e-12);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn designed_filters_are_stable(order in 1usize..=10, f in 0.01f64..0.49, fs in 1.0f64..1000.0) {
+            let fc = f * fs;
+            prop_assert!(Sos::butter_lowpass(order, fc, fs).unwrap().is_stable());
+            prop_assert!(Sos::butter_highpass(order, fc, fs).unwrap().is_stable());
+            let s = Sos::new(vec![bandpass(fc, 0.7, fs).unwrap()]).unwrap();
+            prop_assert!(s.is_stable());
+        }
+    }
+}

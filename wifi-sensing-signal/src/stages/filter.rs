@@ -1,0 +1,288 @@
+//! The biquad filter stages `lowpass`, `highpass`, `bandpass`: Butterworth cascades designed
+//! from each node's measured frame rate, run in time per subcarrier and chain.
+
+use std::str::FromStr;
+
+use num_complex::Complex32;
+use serde::{Deserialize, Serialize};
+use wifi_sensing_core::{CsiFrame, Result as CoreResult, Stage};
+
+use super::nodes::{PerNode, DEFAULT_MAX_NODES};
+use super::spec::Spec;
+use super::Notices;
+use crate::biquad::{Sos, SosState};
+use crate::error::{Result, SignalError};
+use crate::rate::RateEstimator;
+
+/// Filter type and corner frequencies in Hz.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FilterKind {
+    /// Low-pass at `fc` Hz.
+    Lowpass {
+        /// Cut-off (−3 dB), Hz.
+        fc: f64,
+    },
+    /// High-pass at `fc` Hz.
+    Highpass {
+        /// Cut-off (−3 dB), Hz.
+        fc: f64,
+    },
+    /// Band-pass from `low` to `high` Hz (high-pass cascaded with low-pass).
+    Bandpass {
+        /// Lower edge, Hz.
+        low: f64,
+        /// Upper edge, Hz.
+        high: f64,
+    },
+}
+
+/// Configuration of a filter stage:
+/// `lowpass:fc=2hz[:order=4]`, `highpass:fc=0.1hz[:order=2]`,
+/// `bandpass:low=0.1hz:high=0.6hz[:order=2]`, each with `[:warmup=32]`.
+///
+/// The filter works on the complex CSI (real and imaginary parts alike, a linear filter of the
+/// complex signal). It is designed per node once `warmup` frame intervals have given a
+/// measured rate; those first frames are held, then filtered and released together. The state
+/// starts at the steady-state response to the first frame (no start-up transient).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterConfig {
+    /// Type and corners.
+    pub kind: FilterKind,
+    /// Butterworth order per edge, 1..=8. Default 4 (low/high-pass), 2 (band-pass).
+    pub order: usize,
+    /// Frames held to measure the rate before designing, 4..=1024. Default 32.
+    pub warmup: usize,
+}
+
+impl FilterConfig {
+    fn name(&self) -> &'static str {
+        match self.kind {
+            FilterKind::Lowpass { .. } => "lowpass",
+            FilterKind::Highpass { .. } => "highpass",
+            FilterKind::Bandpass { .. } => "bandpass",
+        }
+    }
+
+    /// Parses `lowpass:...`, `highpass:...` or `bandpass:...`.
+    pub fn parse(s: &str) -> Result<Self> {
+        let name = s.split(':').next().unwrap_or("").trim();
+        let (stage, default_order): (&'static str, usize) = match name {
+            "lowpass" => ("lowpass", 4),
+            "highpass" => ("highpass", 4),
+            "bandpass" => ("bandpass", 2),
+            _ => {
+                return Err(SignalError::Spec {
+                    spec: s.into(),
+                    reason: "a filter is lowpass, highpass or bandpass".into(),
+                })
+            }
+        };
+        let positional = if stage == "bandpass" {
+            None
+        } else {
+            Some("fc")
+        };
+        let mut p = Spec::parse(stage, s, positional)?;
+        let kind = match stage {
+            "lowpass" => FilterKind::Lowpass {
+                fc: p.f64("fc", "hz", 1e-6, 1e6, None)?,
+            },
+            "highpass" => FilterKind::Highpass {
+                fc: p.f64("fc", "hz", 1e-6, 1e6, None)?,
+            },
+            _ => {
+                let low = p.f64("low", "hz", 1e-6, 1e6, None)?;
+                let high = p.f64("high", "hz", 1e-6, 1e6, None)?;
+                if low >= high {
+                    return Err(SignalError::param(
+                        "bandpass",
+                        "low",
+                        low,
+                        format!("below high = {high} Hz"),
+                    ));
+                }
+                FilterKind::Bandpass { low, high }
+            }
+        };
+        let order = p.usize("order", 1, 8, default_order)?;
+        let warmup = p.usize("warmup", 4, 1024, 32)?;
+        let accepted: &[&str] = if stage == "bandpass" {
+            &["low", "high", "order", "warmup"]
+        } else {
+            &["fc", "order", "warmup"]
+        };
+        p.finish(accepted)?;
+        Ok(FilterConfig {
+            kind,
+            order,
+            warmup,
+        })
+    }
+
+    /// Designs the cascade for a sampling rate.
+    pub fn design(&self, fs: f64) -> Result<Sos> {
+        match self.kind {
+            FilterKind::Lowpass { fc } => Sos::butter_lowpass(self.order, fc, fs),
+            FilterKind::Highpass { fc } => Sos::butter_highpass(self.order, fc, fs),
+            FilterKind::Bandpass { low, high } => Sos::butter_bandpass(self.order, low, high, fs),
+        }
+    }
+}
+
+impl FromStr for FilterConfig {
+    type Err = SignalError;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::parse(s)
+    }
+}
+
+#[derive(Debug)]
+enum Mode {
+    Warmup,
+    Filtering(SosState),
+    /// The design failed for the measured rate: frames pass unchanged.
+    Bypass,
+}
+
+#[derive(Debug)]
+struct Node {
+    shape: (usize, usize, usize),
+    rate: RateEstimator,
+    held: Vec<CsiFrame>,
+    mode: Mode,
+    buf: Vec<f64>,
+}
+
+/// A biquad filter stage.
+#[derive(Debug)]
+pub struct FilterStage {
+    cfg: FilterConfig,
+    nodes: PerNode<Node>,
+    notices: Notices,
+}
+
+impl FilterStage {
+    /// A stage reporting to `notices`.
+    pub fn new(cfg: FilterConfig, notices: Notices) -> Self {
+        FilterStage {
+            cfg,
+            nodes: PerNode::new(DEFAULT_MAX_NODES),
+            notices,
+        }
+    }
+}
+
+fn run(st: &mut SosState, buf: &mut Vec<f64>, frame: &mut CsiFrame) {
+    buf.clear();
+    for c in frame.csi.iter() {
+        buf.push(f64::from(c.re));
+        buf.push(f64::from(c.im));
+    }
+    st.process(buf);
+    for (c, v) in frame.csi.iter_mut().zip(buf.chunks_exact(2)) {
+        *c = Complex32::new(v[0] as f32, v[1] as f32);
+    }
+}
+
+impl Stage for FilterStage {
+    fn name(&self) -> &str {
+        self.cfg.name()
+    }
+
+    fn process(&mut self, frame: CsiFrame) -> CoreResult<Option<CsiFrame>> {
+        let mut out = Vec::new();
+        self.process_into(frame, &mut out)?;
+        Ok(out.pop())
+    }
+
+    fn process_into(&mut self, mut frame: CsiFrame, out: &mut Vec<CsiFrame>) -> CoreResult<()> {
+        let cfg = self.cfg;
+        let shape = frame.shape();
+        let id = frame.node_id;
+        let node = self.nodes.get_or_insert_with(id, || Node {
+            shape,
+            rate: RateEstimator::new(64, cfg.warmup.min(64)),
+            held: Vec::new(),
+            mode: Mode::Warmup,
+            buf: Vec::new(),
+        })?;
+        if node.shape != shape {
+            // new layout: the filter state no longer matches; restart the node's filter
+            node.shape = shape;
+            if let Mode::Filtering(st) = &node.mode {
+                node.mode = Mode::Filtering(SosState::new(
+                    st.sos().clone(),
+                    shape.0 * shape.1 * shape.2 * 2,
+                ));
+            }
+        }
+        node.rate.push(frame.timestamp_ns);
+        match &mut node.mode {
+            Mode::Filtering(st) => {
+                run(st, &mut node.buf, &mut frame);
+                out.push(frame);
+            }
+            Mode::Bypass => out.push(frame),
+            Mode::Warmup => {
+                node.held.push(frame);
+                if node.held.len() > cfg.warmup {
+                    let name = cfg.name();
+                    match node.rate.rate_hz() {
+                        None => {
+                            self.notices.once(&format!("{name}/norate/{id}"), || format!(
+                                "{name}: no frame rate measurable for node {id} from its first {} frames (no or equal timestamps); passed unfiltered",
+                                cfg.warmup
+                            ));
+                            node.mode = Mode::Bypass;
+                        }
+                        Some(fs) => match cfg.design(fs) {
+                            Ok(sos) => {
+                                node.mode = Mode::Filtering(SosState::new(
+                                    sos,
+                                    shape.0 * shape.1 * shape.2 * 2,
+                                ));
+                            }
+                            Err(e) => {
+                                self.notices.once(&format!("{name}/design/{id}"), || format!(
+                                    "{name}: cannot apply to node {id} at its measured rate {fs:.3} Hz ({e}); passed unfiltered"
+                                ));
+                                node.mode = Mode::Bypass;
+                            }
+                        },
+                    }
+                    let held = std::mem::take(&mut node.held);
+                    for mut f in held {
+                        if let Mode::Filtering(st) = &mut node.mode {
+                            if f.shape() == node.shape {
+                                run(st, &mut node.buf, &mut f);
+                            }
+                        }
+                        out.push(f);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> CoreResult<Vec<CsiFrame>> {
+        let mut out = Vec::new();
+        let name = self.cfg.name();
+        for (id, node) in self.nodes.iter_mut() {
+            if !node.held.is_empty() {
+                let n = node.held.len();
+                self.notices.once(&format!("{name}/short/{id}"), || format!(
+                    "{name}: node {id} ended after {n} frames, before its rate was measured; passed unfiltered"
+                ));
+                out.append(&mut node.held);
+            }
+        }
+        Ok(out)
+    }
+
+    fn reset(&mut self) {
+        self.nodes.clear();
+    }
+}
