@@ -13,13 +13,18 @@ mod dataset;
 mod input;
 mod inspect;
 mod introspect;
+#[cfg(feature = "pose")]
+mod model;
 mod output;
+#[cfg(feature = "pose")]
+mod pose;
 mod progress;
 mod record;
 mod report;
 mod run;
 mod signature;
 mod simulate;
+mod spectrogram;
 mod values;
 
 use std::io::Write;
@@ -51,6 +56,10 @@ enum Command {
     Record(record::RecordArgs),
     /// Run the pipeline and print JSON Lines records to stdout.
     Run(run::RunArgs),
+    /// ONNX pose models: `model inspect MODEL.onnx`.
+    #[cfg(feature = "pose")]
+    #[command(subcommand)]
+    Model(model::ModelCommand),
     /// Generate synthetic CSI with ground truth (see `wifi_sensing_core::sim` for the physics).
     ///
     /// The output format follows the file name: `.pcap` (ADR-018 datagrams over UDP, as if
@@ -62,6 +71,9 @@ enum Command {
     Signature(signature::SignatureArgs),
     /// Make an empty-room baseline (JSON) for `run --events --baseline`.
     Calibrate(calibrate::CalibrateArgs),
+    /// Draw a spectrogram (PNG with time, frequency or velocity axis and dB colour bar) or write
+    /// its matrix (CSV) for one node: a subcarrier, a selection or a PCA component.
+    Spectrogram(spectrogram::SpectrogramArgs),
     /// List the capture formats this build reads.
     Formats,
 }
@@ -180,9 +192,12 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
         Command::Convert(args) => convert::main(args, log),
         Command::Record(args) => record::main(args, log),
         Command::Run(args) => run::main(args, log),
+        #[cfg(feature = "pose")]
+        Command::Model(cmd) => model::main(cmd, log),
         Command::Simulate(args) => simulate::simulate(args, log),
         Command::Signature(args) => signature::main(args, log),
         Command::Calibrate(args) => calibrate::main(args, log),
+        Command::Spectrogram(args) => spectrogram::main(args, log),
         Command::Formats => formats(),
     }
 }

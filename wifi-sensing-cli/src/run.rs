@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use wifi_sensing_core::{CaptureFormat, Output, Pipeline, Sink};
+use wifi_sensing_signal::stages::{Notices, StageSpec, STAGES_HELP};
 
 use crate::input::{on_malformed, open_input, InputSpec, OpenedInput, ReaderFlags};
 use crate::output::Limit;
@@ -14,6 +15,7 @@ use crate::{progress, report, Log};
 
 // Options of the `run` command.
 #[derive(clap::Args, Debug)]
+#[command(after_long_help = STAGES_HELP)]
 pub(crate) struct RunArgs {
     /// A file (format auto-detected), `udp://HOST:PORT` (live) or `-` (stdin).
     #[arg(value_parser = crate::values::input)]
@@ -50,15 +52,33 @@ pub(crate) struct RunArgs {
     pub introspect_every: u64,
     #[command(flatten)]
     pub out: crate::columnar::OutputArgs,
+    #[cfg(feature = "pose")]
+    #[command(flatten)]
+    pub pose: crate::pose::PoseArgs,
+    /// DSP stages applied per node before output, comma-separated, e.g.
+    /// `resample:100hz,sanitize,hampel:window=15:k=3,normalize` (list in `run --help`).
+    #[arg(long, value_name = "LIST", value_parser = parse_stage_list)]
+    pub stages: Option<StageList>,
     // (new flags above this line: the reader options come last, under their own help heading)
     #[command(flatten)]
     pub reader: ReaderFlags,
 }
 
+/// A parsed `--stages` list.
+#[derive(Clone, Debug)]
+pub(crate) struct StageList(pub Vec<StageSpec>);
+
+pub(crate) fn parse_stage_list(s: &str) -> std::result::Result<StageList, String> {
+    wifi_sensing_signal::stages::parse_stages(s)
+        .map(StageList)
+        .map_err(|e| e.to_string())
+}
+
 /// `wifi-sensing run`.
 pub(crate) fn main(args: RunArgs, log: &Log) -> Result<()> {
     let opened = open_input(&args.input, &args.reader, args.format, args.duration, log)?;
-    let pipeline = build_pipeline(&args)?;
+    let notices = Notices::default();
+    let pipeline = build_pipeline(&args, &notices)?;
     if args.no_frames && pipeline.analyser_names().is_empty() {
         log.warn(
             "--no-frames with no analyser selected: only non-CSI records of the input (if any) \
@@ -72,27 +92,40 @@ pub(crate) fn main(args: RunArgs, log: &Log) -> Result<()> {
         opened.live,
         log,
     )?;
-    run(
+    let result = run(
         opened,
         pipeline,
         sink,
         args.limit,
         args.format.is_some(),
         log,
-    )
+    );
+    for n in notices.take() {
+        log.warn(n);
+    }
+    #[cfg(feature = "pose")]
+    args.pose.report(log);
+    result
 }
 
 /// The pipeline `run` drives, from its arguments: the malformed-record policy, whether frames
 /// are emitted, and (as flags are added) the stages and analysers.
-pub(crate) fn build_pipeline(args: &RunArgs) -> Result<Pipeline> {
+pub(crate) fn build_pipeline(args: &RunArgs, notices: &Notices) -> Result<Pipeline> {
     let mut builder = Pipeline::builder()
         .on_malformed(on_malformed(args.strict))
         .emit_frames(!args.no_frames);
+    for spec in args.stages.iter().flat_map(|l| &l.0) {
+        builder = builder.boxed_stage(spec.build(notices)?);
+    }
     if let Some(dir) = &args.introspect {
         builder = builder.analyser(crate::introspect::analyser(dir, args.introspect_every)?);
     }
     if let Some(a) = sensing(args)? {
         builder = builder.analyser(a);
+    }
+    #[cfg(feature = "pose")]
+    if let Some(est) = args.pose.estimator()? {
+        builder = builder.analyser(est);
     }
     Ok(builder.build()?)
 }

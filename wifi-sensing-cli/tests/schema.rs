@@ -18,13 +18,7 @@ fn run_stdout(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-fn fixture(rel: &str) -> String {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(rel)
-        .to_string_lossy()
-        .into_owned()
-}
+use common::fixture;
 
 #[test]
 fn frames_of_every_fixture_format_validate() {

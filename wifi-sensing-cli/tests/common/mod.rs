@@ -9,6 +9,15 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+/// Path of `fixtures/<rel>` in the repository, as a string for command arguments.
+pub fn fixture(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(rel)
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// Path of `docs/schema/<name>` in the repository.
 pub fn schema_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

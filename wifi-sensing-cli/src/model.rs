@@ -1,0 +1,177 @@
+//! `wifi-sensing model inspect MODEL.onnx`: the manifest, the graph's inputs and outputs, and
+//! what disagrees between them.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+use wifi_sensing_pose::manifest::manifest_path_for;
+use wifi_sensing_pose::{backend, graph, BackendKind, GraphInfo, Manifest};
+
+use crate::Log;
+
+/// Model subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub(crate) enum ModelCommand {
+    /// Print a model's manifest and graph inputs/outputs, and what disagrees between them.
+    Inspect(InspectArgs),
+}
+
+/// Options of `model inspect`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct InspectArgs {
+    /// The `.onnx` file.
+    pub model: PathBuf,
+    /// Manifest file, if not MODEL.json.
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// Backend that reads the graph (its operator support is checked).
+    #[arg(long, default_value = "tract", value_parser = crate::pose::parse_backend)]
+    pub backend: BackendKind,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Report {
+    model: String,
+    sha256: String,
+    manifest_path: String,
+    manifest: Option<Manifest>,
+    manifest_error: Option<String>,
+    backend: BackendKind,
+    graph: GraphInfo,
+    problems: Vec<String>,
+}
+
+/// `wifi-sensing model ...`.
+pub(crate) fn main(cmd: ModelCommand, _log: &Log) -> Result<()> {
+    match cmd {
+        ModelCommand::Inspect(args) => inspect(args),
+    }
+}
+
+fn inspect(args: InspectArgs) -> Result<()> {
+    let (bytes, sha256) = wifi_sensing_pose::pose::read_model(&args.model)?;
+    let graph = backend::inspect(args.backend, &bytes, &args.model)?;
+    let mpath = args
+        .manifest
+        .clone()
+        .unwrap_or_else(|| manifest_path_for(&args.model));
+    let (manifest, manifest_error) = match Manifest::load(&mpath) {
+        Ok(m) => (Some(m), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let mut problems = match &manifest {
+        Some(m) => graph::problems(m, &graph, 1),
+        None => Vec::new(),
+    };
+    if manifest.is_none() {
+        if !graph.unsupported_operators.is_empty() {
+            problems.push(format!(
+                "the graph uses operators the {} backend does not implement: {}",
+                args.backend,
+                graph.unsupported_operators.join(", ")
+            ));
+        }
+        problems.push("no valid manifest, so the graph cannot be checked".into());
+    }
+    let report = Report {
+        model: args.model.display().to_string(),
+        sha256,
+        manifest_path: mpath.display().to_string(),
+        manifest,
+        manifest_error,
+        backend: args.backend,
+        graph,
+        problems,
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        text(&mut out, &report)?;
+    }
+    out.flush()?;
+    if !report.problems.is_empty() {
+        bail!(
+            "{}: the model and its manifest disagree ({} problem{})",
+            report.model,
+            report.problems.len(),
+            if report.problems.len() == 1 { "" } else { "s" }
+        );
+    }
+    Ok(())
+}
+
+fn text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
+    writeln!(out, "model:     {}", r.model)?;
+    writeln!(out, "sha256:    {}", r.sha256)?;
+    writeln!(out, "manifest:  {}", r.manifest_path)?;
+    match (&r.manifest, &r.manifest_error) {
+        (Some(m), _) => {
+            let i = &m.input;
+            writeln!(out, "  id:        {} {}", m.model.id, m.model.version)?;
+            let layout: Vec<&str> = i.layout.iter().map(|a| a.name()).collect();
+            writeln!(
+                out,
+                "  input:     `{}` [{}] = {:?}",
+                i.tensor,
+                layout.join(", "),
+                m.input_shape(1)
+            )?;
+            writeln!(
+                out,
+                "  window:    {} frames at {} Hz; {} node(s) x {} rx x {} tx x {} subcarriers; channels {:?}",
+                i.window_frames, i.frame_rate_hz, i.nodes, i.rx, i.tx, i.subcarriers, i.channels
+            )?;
+            writeln!(out, "  device:    {}", i.device.as_deref().unwrap_or("any"))?;
+            writeln!(
+                out,
+                "  output:    {:?} in `{}` ({})",
+                m.output.tensors(),
+                m.output.coordinate_frame(),
+                match &m.output {
+                    wifi_sensing_pose::manifest::OutputSpec::Keypoints { .. } => "keypoints",
+                    wifi_sensing_pose::manifest::OutputSpec::Heatmaps { .. } => "heatmaps",
+                }
+            )?;
+            writeln!(out, "  room:      {:?} m", m.sensing_layout.room_size_m)?;
+            writeln!(out, "  data card: {}", m.data_card.description)?;
+            writeln!(
+                out,
+                "             trained on: {}",
+                m.data_card.training_data
+            )?;
+            writeln!(out, "             evaluation: {}", m.data_card.evaluation)?;
+            writeln!(out, "             licence:    {}", m.data_card.license)?;
+        }
+        (None, Some(e)) => writeln!(out, "  INVALID: {e}")?,
+        (None, None) => {}
+    }
+    writeln!(out, "graph ({}):", r.backend)?;
+    if let Some(o) = r.graph.opset {
+        writeln!(out, "  opset:     {o}")?;
+    }
+    for t in &r.graph.inputs {
+        writeln!(out, "  input:     {t}")?;
+    }
+    for t in &r.graph.outputs {
+        writeln!(out, "  output:    {t}")?;
+    }
+    if !r.graph.operators.is_empty() {
+        writeln!(out, "  operators: {}", r.graph.operators.join(", "))?;
+    }
+    if r.problems.is_empty() {
+        writeln!(out, "agreement: the manifest matches the graph")?;
+    } else {
+        writeln!(out, "disagreements:")?;
+        for p in &r.problems {
+            writeln!(out, "  - {p}")?;
+        }
+    }
+    Ok(())
+}

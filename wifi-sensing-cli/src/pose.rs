@@ -1,0 +1,121 @@
+//! `run --pose MODEL.onnx`: pose records from an ONNX model (crate `wifi-sensing-pose`).
+//!
+//! The flags map onto [`wifi_sensing_pose::LoadOptions`] and [`WindowConfig`]; the estimator is
+//! one more analyser in `run`'s pipeline. At the end, a summary line on stderr says how many
+//! poses were made and, when none, why.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use anyhow::{Context, Result};
+use wifi_sensing_pose::{
+    BackendKind, LoadOptions, PoseEstimator, PoseModel, PoseStatsHandle, WindowConfig,
+};
+
+use crate::Log;
+
+/// Parses `--pose-backend` / `--backend`: a known backend compiled into this binary.
+pub(crate) fn parse_backend(s: &str) -> std::result::Result<BackendKind, String> {
+    let kind: BackendKind = s
+        .parse()
+        .map_err(|e: wifi_sensing_pose::PoseError| e.to_string())?;
+    if !kind.is_available() {
+        return Err(format!(
+            "the {kind} backend is not compiled into this binary (build wifi-sensing-cli with --features {kind})"
+        ));
+    }
+    Ok(kind)
+}
+
+fn parse_hop(s: &str) -> std::result::Result<f64, String> {
+    let v = wifi_sensing_pose::window::parse_seconds(s).map_err(|e| e.to_string())?;
+    if v > 3600.0 {
+        return Err(format!("hop {s} is longer than an hour"));
+    }
+    Ok(v)
+}
+
+/// Pose flags of `run`.
+#[derive(clap::Args, Debug, Default)]
+pub(crate) struct PoseArgs {
+    /// Estimate poses with this ONNX model (its manifest is MODEL.json beside it).
+    #[arg(long, value_name = "MODEL.onnx")]
+    pub pose: Option<PathBuf>,
+    /// Pose inference backend: tract (pure Rust) or ort (ONNX Runtime from ORT_DYLIB_PATH).
+    #[arg(long, value_name = "tract|ort", default_value = "tract", value_parser = parse_backend, requires = "pose")]
+    pub pose_backend: BackendKind,
+    /// Time between pose windows (e.g. 0.1s, 100ms).
+    #[arg(long, value_name = "DURATION", default_value = "0.1s", value_parser = parse_hop, requires = "pose")]
+    pub pose_hop: f64,
+    /// Windows per model run (more is faster on files; 1 for live input).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=4096), requires = "pose")]
+    pub pose_batch: u16,
+    /// Manifest file, if not MODEL.json.
+    #[arg(long, value_name = "PATH", requires = "pose")]
+    pub pose_manifest: Option<PathBuf>,
+    #[arg(skip)]
+    loaded: OnceLock<(PoseStatsHandle, String)>,
+}
+
+impl PoseArgs {
+    /// The estimator the flags ask for (`None` without `--pose`).
+    pub(crate) fn estimator(&self) -> Result<Option<PoseEstimator>> {
+        let Some(path) = &self.pose else {
+            return Ok(None);
+        };
+        let opts = LoadOptions {
+            backend: self.pose_backend,
+            batch: usize::from(self.pose_batch),
+            manifest: self.pose_manifest.clone(),
+        };
+        let model = PoseModel::load(path, &opts).with_context(|| {
+            format!(
+                "no pose records: cannot load the pose model {}",
+                path.display()
+            )
+        })?;
+        let what = format!(
+            "model {} {} ({}, sha256 {}…, loaded in {:.0} ms)",
+            model.manifest().model.id,
+            model.manifest().model.version,
+            model.backend_name(),
+            &model.sha256()[..12],
+            model.load_time_s() * 1e3
+        );
+        let cfg = WindowConfig {
+            hop_s: self.pose_hop,
+            ..WindowConfig::default()
+        };
+        let est = PoseEstimator::new(model, cfg)?;
+        let _ = self.loaded.set((est.stats_handle(), what));
+        Ok(Some(est))
+    }
+
+    /// Logs what the estimator did (stderr); says why when it made no pose.
+    pub(crate) fn report(&self, log: &Log) {
+        let Some((handle, what)) = self.loaded.get() else {
+            return;
+        };
+        let s = handle.get();
+        log.info(format_args!(
+            "pose: {} poses from {} windows; {} windows skipped (too many missing frames), {} with invalid model output; {what}",
+            s.poses, s.window.windows, s.window.skipped_missing, s.invalid_output
+        ));
+        if s.poses == 0 {
+            let why = if s.window.frames == 0 {
+                "no frames reached the pose estimator".to_string()
+            } else if s.window.frames == s.window.frames_ignored {
+                "no frame came from the nodes the model's manifest lists (input.node_ids)"
+                    .to_string()
+            } else if s.window.windows == 0 && s.window.skipped_missing == 0 {
+                "the input is shorter than one model window".to_string()
+            } else if s.invalid_output > 0 {
+                "the model's outputs were invalid (non-finite or confidence outside [0, 1])"
+                    .to_string()
+            } else {
+                "every window had too many missing frames".to_string()
+            };
+            log.warn(format_args!("no pose records: {why}"));
+        }
+    }
+}

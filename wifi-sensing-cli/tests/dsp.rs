@@ -1,0 +1,83 @@
+//! `run --stages` and `spectrogram`: usage errors exit 2 naming the stage, the parameter and
+//! the accepted range; stages that cannot apply say so once; output stays valid records.
+
+mod common;
+
+use std::process::{Command, Output};
+
+fn wifi_sensing(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wifi-sensing"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+use common::fixture;
+
+#[test]
+fn bad_stage_specs_are_usage_errors() {
+    let f = fixture("intel5300/example.dat");
+    for (spec, words) in [
+        (
+            "hampel:window=4",
+            &["hampel", "window", "odd", "3..=1001"][..],
+        ),
+        ("resample:0hz", &["resample", "rate", "0.01..=100000"]),
+        ("sanitize,wobble", &["unknown stage", "wobble"]),
+        ("lowpass:fc=2hz:order=99", &["lowpass", "order", "1..=8"]),
+    ] {
+        let out = wifi_sensing(&["run", &f, "--stages", spec]);
+        assert_eq!(out.status.code(), Some(2), "{spec}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        for w in words {
+            assert!(err.contains(w), "{spec}: {err} lacks {w}");
+        }
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn stages_run_and_records_stay_valid() {
+    let out = wifi_sensing(&[
+        "run",
+        &fixture("intel5300/66bpm.dat"),
+        "--stages",
+        "resample:100hz,sanitize,ratio,hampel:window=15:k=3,normalize",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = common::parse_lines(&out.stdout);
+    common::assert_valid("record-v1.json", &lines);
+    let frames: Vec<_> = lines.iter().filter(|l| l["type"] == "frame").collect();
+    assert!(frames.len() > 500, "{}", frames.len()); // 165 frames over ~13 s, on a 100 Hz grid
+                                                     // ratio leaves rx - 1 chains (this capture has 2)
+    let shape = &frames[0]["shape"];
+    assert_eq!(shape[0], 1, "{shape}");
+    // the grid is uniform at 10 ms
+    let t: Vec<i64> = frames
+        .iter()
+        .map(|f| f["timestamp_ns"].as_i64().unwrap())
+        .collect();
+    assert!(t.windows(2).filter(|w| w[1] - w[0] <= 10_000_001).count() > t.len() * 9 / 10);
+}
+
+#[test]
+fn stage_that_cannot_apply_says_so_once() {
+    let out = wifi_sensing(&[
+        "run",
+        &fixture("esp32/example_csi.csv"),
+        "--stages",
+        "ratio,hampel:window=31",
+    ]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("ratio: frames of node").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("fewer than the window of 31").count(),
+        1,
+        "{err}"
+    );
+}

@@ -1,0 +1,272 @@
+//! `run --pose` and `model inspect`, with the hand-built test models of `fixtures/models/` on
+//! a simulated ESP32 stream; pose lines validate against `docs/schema/pose-v1.json`.
+#![cfg(feature = "pose")]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn bin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wifi-sensing"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn models() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/models")
+}
+
+/// A temp dir with a simulated 3 s ESP32 capture at 20 Hz (`sim.jsonl`) and the linear test
+/// model (`m.onnx`) whose manifest takes ESP32 frames and subcarriers 1..=8.
+fn setup() -> (tempfile::TempDir, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = dir.path().join("sim.jsonl");
+    let out = bin(&[
+        "simulate",
+        "-q",
+        "--device",
+        "esp32",
+        "--scenario",
+        "walk",
+        "--duration",
+        "3s",
+        "--rate",
+        "20",
+        "-o",
+        sim.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let model = dir.path().join("m.onnx");
+    std::fs::copy(models().join("linear_keypoints.onnx"), &model).unwrap();
+    let text = std::fs::read_to_string(models().join("linear_keypoints.json")).unwrap();
+    let mut m: Value = serde_json::from_str(&text).unwrap();
+    m["input"]["device"] = "esp32".into();
+    m["input"]["subcarrier_indices"] = (1..=8).collect::<Vec<i32>>().into();
+    std::fs::write(dir.path().join("m.json"), m.to_string()).unwrap();
+    let (s, mo) = (
+        sim.to_string_lossy().into_owned(),
+        model.to_string_lossy().into_owned(),
+    );
+    (dir, s, mo)
+}
+
+#[test]
+fn run_pose_prints_valid_pose_records() {
+    let (_dir, sim, model) = setup();
+    let out = bin(&["run", &sim, "--no-frames", "--pose", &model]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = common::parse_lines(&out.stdout);
+    // 3 s at 20 Hz from t0: windows of 4 frames at 10 Hz end at t0 + 0.3 s .. t0 + 2.9 s.
+    assert_eq!(lines.len(), 27);
+    common::assert_valid("pose-v1.json", &lines);
+    common::assert_valid("record-v1.json", &lines);
+    let d = &lines[0]["data"];
+    assert_eq!(d["source"], "model");
+    assert_eq!(d["model"]["id"], "test-linear-keypoints");
+    assert_eq!(d["model"]["backend"], "tract");
+    assert_eq!(d["keypoints"].as_array().unwrap().len(), 17);
+    assert_eq!(lines[0]["timestamp_ns"], d["window"]["end_ns"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("pose: 27 poses from 27 windows"),
+        "{stderr}"
+    );
+    // The model hash is the file's.
+    let sha = d["model"]["sha256"].as_str().unwrap();
+    assert_eq!(sha.len(), 64);
+
+    // Batched inference gives the same records; a longer hop gives fewer.
+    let batched = bin(&[
+        "run",
+        &sim,
+        "--no-frames",
+        "--pose",
+        &model,
+        "--pose-batch",
+        "4",
+    ]);
+    assert_eq!(batched.stdout, out.stdout);
+    let hop = bin(&[
+        "run",
+        &sim,
+        "--no-frames",
+        "--pose",
+        &model,
+        "--pose-hop",
+        "500ms",
+    ]);
+    assert_eq!(common::parse_lines(&hop.stdout).len(), 6);
+}
+
+#[test]
+fn the_schema_rejects_a_pose_that_does_not_come_from_a_model() {
+    let (_dir, sim, model) = setup();
+    let out = bin(&["run", &sim, "--no-frames", "--limit", "1", "--pose", &model]);
+    let mut line = common::parse_lines(&out.stdout).remove(0);
+    let v = common::validator("pose-v1.json");
+    assert!(common::errors(&v, &line).is_empty());
+    line["data"]["source"] = "placeholder".into();
+    assert!(!common::errors(&v, &line).is_empty());
+    line["data"]["source"] = "model".into();
+    line["data"]["keypoints"].as_array_mut().unwrap().pop();
+    assert!(!common::errors(&v, &line).is_empty());
+}
+
+#[test]
+fn a_stream_that_does_not_match_the_model_is_an_error() {
+    let (_dir, sim, _) = setup();
+    // The fixture manifest expects simulator frames; the capture is ESP32.
+    let model = models().join("linear_keypoints.onnx");
+    let out = bin(&[
+        "run",
+        &sim,
+        "--no-frames",
+        "--pose",
+        model.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("input.device") && stderr.contains("Esp32"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_model_that_cannot_load_gives_no_pose_records_and_says_why() {
+    let (dir, sim, _) = setup();
+    let missing = dir.path().join("none.onnx");
+    let out = bin(&[
+        "run",
+        &sim,
+        "--no-frames",
+        "--pose",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no pose records") && stderr.contains("none.json"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_pose_flags_are_usage_errors() {
+    let (_dir, sim, model) = setup();
+    for args in [
+        vec![
+            "run",
+            sim.as_str(),
+            "--pose",
+            model.as_str(),
+            "--pose-backend",
+            "onnx",
+        ],
+        vec![
+            "run",
+            sim.as_str(),
+            "--pose",
+            model.as_str(),
+            "--pose-hop",
+            "-1s",
+        ],
+        vec![
+            "run",
+            sim.as_str(),
+            "--pose",
+            model.as_str(),
+            "--pose-batch",
+            "0",
+        ],
+        vec!["run", sim.as_str(), "--pose-hop", "1s"],
+    ] {
+        let out = bin(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    if !cfg!(feature = "ort") {
+        let out = bin(&["run", &sim, "--pose", &model, "--pose-backend", "ort"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not compiled into this binary"));
+    }
+}
+
+#[test]
+fn model_inspect_shows_the_manifest_and_graph() {
+    let m = models().join("heatmap_peak.onnx");
+    let out = bin(&["model", "inspect", m.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("test-heatmap-peak 1.0.0"), "{text}");
+    assert!(
+        text.contains("input:     csi float32 [batch, 4, 1, 1, 1, 8, 1]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("output:    heatmaps float32 [batch, 17, 16, 16]"),
+        "{text}"
+    );
+    assert!(text.contains("the manifest matches the graph"), "{text}");
+
+    let out = bin(&["model", "inspect", "--json", m.to_str().unwrap()]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["graph"]["outputs"][0]["name"], "heatmaps");
+    assert_eq!(v["manifest"]["output"]["kind"], "heatmaps");
+    assert_eq!(v["problems"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn model_inspect_says_what_disagrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(models().join("linear_keypoints.json")).unwrap();
+    let mut m: Value = serde_json::from_str(&text).unwrap();
+    m["input"]["window_frames"] = 8.into();
+    m["output"]["tensor"] = "joints".into();
+    let mpath = dir.path().join("other.json");
+    std::fs::write(&mpath, m.to_string()).unwrap();
+    let model = models().join("linear_keypoints.onnx");
+    let out = bin(&[
+        "model",
+        "inspect",
+        model.to_str().unwrap(),
+        "--manifest",
+        mpath.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("axis `frames` is 4 in the graph, 8 in the manifest"),
+        "{text}"
+    );
+    assert!(text.contains("`joints`"), "{text}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("disagree (2 problems)"), "{stderr}");
+
+    let bad = models().join("unsupported_op.onnx");
+    let out = bin(&["model", "inspect", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("example.custom:Frobnicate"));
+}

@@ -1,0 +1,478 @@
+//! Spectrograms and Doppler (velocity) profiles of one node's CSI, as typed matrices.
+//!
+//! The series analysed is a [`Component`] of the frames: the amplitude of one subcarrier
+//! column, the mean amplitude of a selection of columns, or a principal component of the
+//! amplitude matrix (PCA over the whole series, [`crate::pca`]); amplitudes are averaged over
+//! the rx/tx chains. The series is put on a uniform grid at the node's **measured** rate
+//! ([`crate::rate`], [`crate::resample`]); grid points inside gaps longer than `max_gap` are
+//! left empty, and spectrogram columns that touch them are `NaN` (shown blank), never filled.
+//! Each segment's mean is removed (the amplitude's DC would dominate), then the STFT
+//! ([`crate::stft`]) gives power in dB. With a carrier wavelength λ, each frequency `f` maps to a
+//! path-length rate `f · λ` m/s ([`crate::fresnel`]).
+//!
+//! ```
+//! use wifi_sensing_signal::spectrogram::{spectrogram_of_series, SpectrogramConfig};
+//! use wifi_sensing_signal::stft::Span;
+//! // 3 Hz amplitude oscillation sampled at a measured ~40 Hz
+//! let t: Vec<i64> = (0..800).map(|i| i * 25_000_000).collect();
+//! let x: Vec<f64> = t.iter().map(|&t| 1.0 + 0.2 * (2.0 * std::f64::consts::PI * 3.0 * t as f64 * 1e-9).sin()).collect();
+//! let cfg = SpectrogramConfig { window: Span::Seconds(2.0), hop: Span::Seconds(0.5), ..Default::default() };
+//! let s = spectrogram_of_series(&t, &x, &cfg, None)?;
+//! let col = s.power_db.column(10);
+//! let peak = (0..col.len()).max_by(|&a, &b| col[a].total_cmp(&col[b])).unwrap();
+//! assert!((s.freqs_hz[peak] - 3.0).abs() <= 0.5);
+//! # Ok::<(), wifi_sensing_signal::SignalError>(())
+//! ```
+
+use std::str::FromStr;
+
+use ndarray::{Array2, Axis};
+use serde::{Deserialize, Serialize};
+use wifi_sensing_core::CsiFrame;
+
+use crate::error::{Result, SignalError};
+use crate::pca::Pca;
+use crate::rate::estimate_rate;
+use crate::resample::{ResampleConfig, Resampler};
+use crate::stft::{Span, StftConfig, StftPlan, WindowFn};
+
+/// Which series of the frames is analysed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Component {
+    /// Amplitude of one subcarrier column (0-based column index).
+    Subcarrier(usize),
+    /// Mean amplitude of these columns.
+    Selection(Vec<usize>),
+    /// The `n`-th principal component (1-based) of the amplitude matrix.
+    Pca(usize),
+    /// Mean amplitude over every column.
+    Mean,
+}
+
+impl Default for Component {
+    fn default() -> Self {
+        Component::Pca(1)
+    }
+}
+
+impl std::fmt::Display for Component {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Component::Subcarrier(k) => write!(f, "subcarrier:{k}"),
+            Component::Selection(v) => {
+                let s: Vec<String> = v.iter().map(|k| k.to_string()).collect();
+                write!(f, "subcarriers:{}", s.join("+"))
+            }
+            Component::Pca(n) => write!(f, "pca{n}"),
+            Component::Mean => f.write_str("mean"),
+        }
+    }
+}
+
+impl FromStr for Component {
+    type Err = SignalError;
+    /// `subcarrier:K`, `subcarriers:K1+K2+...`, `pcaN` (1..=16) or `mean`.
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || {
+            SignalError::param(
+                "spectrogram",
+                "component",
+                s,
+                "subcarrier:K, subcarriers:K1+K2+..., pca1..pca16 or mean",
+            )
+        };
+        let t = s.trim();
+        if t == "mean" {
+            return Ok(Component::Mean);
+        }
+        if let Some(n) = t.strip_prefix("pca") {
+            let n = n.trim_start_matches(':');
+            return match n.parse::<usize>() {
+                Ok(n) if (1..=16).contains(&n) => Ok(Component::Pca(n)),
+                _ => Err(bad()),
+            };
+        }
+        if let Some(k) = t.strip_prefix("subcarriers:") {
+            let v: std::result::Result<Vec<usize>, _> =
+                k.split('+').map(|x| x.trim().parse::<usize>()).collect();
+            return match v {
+                Ok(v) if !v.is_empty() && v.len() <= 4096 => Ok(Component::Selection(v)),
+                _ => Err(bad()),
+            };
+        }
+        if let Some(k) = t.strip_prefix("subcarrier:") {
+            return k
+                .trim()
+                .parse()
+                .map(Component::Subcarrier)
+                .map_err(|_| bad());
+        }
+        Err(bad())
+    }
+}
+
+/// Spectrogram parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpectrogramConfig {
+    /// Series analysed. Default `pca1`.
+    pub component: Component,
+    /// Segment length. Default 1 s.
+    pub window: Span,
+    /// Hop between segments. Default 0.1 s.
+    pub hop: Span,
+    /// Window function. Default Hann.
+    pub window_fn: WindowFn,
+    /// Longest interval bridged by interpolation, seconds. Default 0.5 s.
+    pub max_gap_s: f64,
+}
+
+impl Default for SpectrogramConfig {
+    fn default() -> Self {
+        SpectrogramConfig {
+            component: Component::Pca(1),
+            window: Span::Seconds(1.0),
+            hop: Span::Seconds(0.1),
+            window_fn: WindowFn::Hann,
+            max_gap_s: 0.5,
+        }
+    }
+}
+
+/// A spectrogram as a matrix.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpectrogramMatrix {
+    /// Measured frame rate the grid uses, Hz.
+    pub rate_hz: f64,
+    /// Segment length and hop in frames (resolved from the configuration at `rate_hz`).
+    pub nperseg: usize,
+    /// Hop in frames.
+    pub hop: usize,
+    /// Time of each column (segment centre), seconds from the first frame.
+    pub times_s: Vec<f64>,
+    /// Frequency of each row, Hz (`0..=rate/2`).
+    pub freqs_hz: Vec<f64>,
+    /// Path-length rate of each row, m/s (`f · λ`), when a wavelength was given.
+    pub velocity_mps: Option<Vec<f64>>,
+    /// Power in dB (`10 log10 |X|²`, STFT scaled as scipy's `spectrum`), `(freqs, times)`;
+    /// `NaN` where a segment overlaps a gap.
+    pub power_db: Array2<f64>,
+    /// Gaps (longer than `max_gap_s`) in the input.
+    pub gaps: u64,
+    /// Explained-variance ratio of the PCA component, when one was analysed.
+    pub explained_variance_ratio: Option<f64>,
+}
+
+/// Extracts the component series of a node's frames: `(timestamps, values)`. Frames whose
+/// column count differs from the first frame's are skipped.
+pub fn component_series(
+    frames: &[&CsiFrame],
+    component: &Component,
+) -> Result<(Vec<i64>, Vec<f64>, Option<f64>)> {
+    let Some(first) = frames.first() else {
+        return Err(SignalError::TooShort {
+            component: "spectrogram",
+            len: 0,
+            needed: 2,
+        });
+    };
+    let n = first.n_subcarriers();
+    let cols: Vec<usize> = match component {
+        Component::Subcarrier(k) => vec![*k],
+        Component::Selection(v) => v.clone(),
+        Component::Pca(_) | Component::Mean => (0..n).collect(),
+    };
+    if let Some(&bad) = cols.iter().find(|&&k| k >= n) {
+        return Err(SignalError::param(
+            "spectrogram",
+            "component",
+            component,
+            format!("subcarrier columns 0..{n} (got {bad})"),
+        ));
+    }
+    let mut t = Vec::with_capacity(frames.len());
+    let mut amp = Array2::<f64>::zeros((0, cols.len()));
+    let mut row = vec![0.0; cols.len()];
+    for f in frames {
+        if f.n_subcarriers() != n {
+            continue;
+        }
+        let chains = (f.csi.dim().0 * f.csi.dim().1).max(1) as f64;
+        for (j, &k) in cols.iter().enumerate() {
+            row[j] = f
+                .csi
+                .index_axis(Axis(2), k)
+                .iter()
+                .map(|c| f64::from(c.norm()))
+                .sum::<f64>()
+                / chains;
+        }
+        if row.iter().any(|v| !v.is_finite()) {
+            continue;
+        }
+        amp.push_row(ndarray::ArrayView1::from(&row))
+            .map_err(|e| SignalError::Numerical {
+                component: "spectrogram",
+                reason: e.to_string(),
+            })?;
+        t.push(f.timestamp_ns);
+    }
+    match component {
+        Component::Subcarrier(_) | Component::Selection(_) | Component::Mean => Ok((
+            t,
+            amp.mean_axis(Axis(1))
+                .map(|m| m.to_vec())
+                .unwrap_or_default(),
+            None,
+        )),
+        Component::Pca(c) => {
+            let p = Pca::fit(amp.view(), (*c).min(n))?;
+            let proj = p.transform(amp.view())?;
+            let k = (*c).min(n) - 1;
+            Ok((
+                t,
+                proj.column(k).to_vec(),
+                p.explained_variance_ratio.get(k).copied(),
+            ))
+        }
+    }
+}
+
+/// Spectrogram of a series `(t_ns, x)` (see the module docs); `wavelength_m` adds the velocity
+/// axis.
+pub fn spectrogram_of_series(
+    t_ns: &[i64],
+    x: &[f64],
+    cfg: &SpectrogramConfig,
+    wavelength_m: Option<f64>,
+) -> Result<SpectrogramMatrix> {
+    if t_ns.len() != x.len() {
+        return Err(SignalError::Shape {
+            component: "spectrogram",
+            detail: format!("{} timestamps for {} values", t_ns.len(), x.len()),
+        });
+    }
+    let rate = estimate_rate(t_ns)
+        .ok_or(SignalError::TooShort {
+            component: "spectrogram (frame rate)",
+            len: t_ns.len(),
+            needed: 2,
+        })?
+        .rate_hz;
+    let nperseg = cfg.window.frames(rate).max(2);
+    let hop = cfg.hop.frames(rate).clamp(1, nperseg);
+    // uniform grid at the measured rate; NaN inside gaps
+    let mut rs = Resampler::<f64>::new(ResampleConfig {
+        rate_hz: rate,
+        max_gap_s: cfg.max_gap_s,
+    })?;
+    let span_s = (t_ns.iter().max().copied().unwrap_or(0) - t_ns.iter().min().copied().unwrap_or(0))
+        as f64
+        * 1e-9;
+    if span_s * rate > 5e7 {
+        return Err(SignalError::param(
+            "spectrogram",
+            "input",
+            format!("{span_s:.0} s at {rate:.1} Hz"),
+            "at most 5e7 grid points",
+        ));
+    }
+    let t0 = t_ns.first().copied().unwrap_or(0);
+    let period = 1e9 / rate;
+    let mut grid: Vec<f64> = Vec::new();
+    let mut gaps = 0u64;
+    for (&t, &v) in t_ns.iter().zip(x) {
+        let g = rs.push(t, &[v], |gt, gv| {
+            let idx = ((gt - t0) as f64 / period).round();
+            if idx >= 0.0 {
+                let idx = idx as usize;
+                if idx >= grid.len() {
+                    grid.resize(idx, f64::NAN);
+                    grid.push(gv[0]);
+                }
+            }
+        })?;
+        if g.is_some() {
+            gaps += 1;
+        }
+    }
+    let mut plan = StftPlan::new(StftConfig {
+        nperseg,
+        hop,
+        window: cfg.window_fn,
+        boundary: false,
+        padded: false,
+    })?;
+    if grid.len() < nperseg {
+        return Err(SignalError::TooShort {
+            component: "spectrogram",
+            len: grid.len(),
+            needed: nperseg,
+        });
+    }
+    let nseg = (grid.len() - nperseg) / hop + 1;
+    let nb = plan.n_bins();
+    let mut power = Array2::from_elem((nb, nseg), f64::NAN);
+    let mut seg = vec![0.0; nperseg];
+    let mut out = vec![num_complex::Complex64::default(); nb];
+    for k in 0..nseg {
+        let s = &grid[k * hop..k * hop + nperseg];
+        if s.iter().any(|v| !v.is_finite()) {
+            continue;
+        }
+        let mean = s.iter().sum::<f64>() / nperseg as f64;
+        seg.iter_mut().zip(s).for_each(|(d, v)| *d = v - mean);
+        plan.segment(&seg, &mut out)?;
+        for (i, c) in out.iter().enumerate() {
+            power[[i, k]] = 10.0 * (c.norm_sqr() + 1e-30).log10();
+        }
+    }
+    let freqs_hz: Vec<f64> = (0..nb).map(|i| i as f64 * rate / nperseg as f64).collect();
+    Ok(SpectrogramMatrix {
+        rate_hz: rate,
+        nperseg,
+        hop,
+        times_s: (0..nseg)
+            .map(|k| (k * hop) as f64 / rate + nperseg as f64 / 2.0 / rate)
+            .collect(),
+        velocity_mps: wavelength_m.map(|l| freqs_hz.iter().map(|f| f * l).collect()),
+        freqs_hz,
+        power_db: power,
+        gaps,
+        explained_variance_ratio: None,
+    })
+}
+
+/// Spectrogram of one node's frames: [`component_series`] then [`spectrogram_of_series`];
+/// the wavelength comes from the first frame ([`crate::fresnel::frame_wavelength_m`]) unless
+/// given.
+pub fn spectrogram(
+    frames: &[&CsiFrame],
+    cfg: &SpectrogramConfig,
+    wavelength_m: Option<f64>,
+) -> Result<SpectrogramMatrix> {
+    let (t, x, evr) = component_series(frames, &cfg.component)?;
+    let lambda = wavelength_m.or_else(|| {
+        frames
+            .first()
+            .and_then(|f| crate::fresnel::frame_wavelength_m(f))
+    });
+    let mut s = spectrogram_of_series(&t, &x, cfg, lambda)?;
+    s.explained_variance_ratio = evr;
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fresnel::{doppler_hz, wavelength_m};
+    use ndarray::Array3;
+    use num_complex::Complex32;
+    use proptest::prelude::*;
+    use wifi_sensing_core::{CaptureFormat, Device};
+
+    fn peak_row(col: ndarray::ArrayView1<f64>) -> usize {
+        (0..col.len())
+            .max_by(|&a, &b| col[a].total_cmp(&col[b]))
+            .unwrap()
+    }
+
+    #[test]
+    fn components_parse() {
+        assert_eq!("pca1".parse::<Component>().unwrap(), Component::Pca(1));
+        assert_eq!(
+            "subcarrier:12".parse::<Component>().unwrap(),
+            Component::Subcarrier(12)
+        );
+        assert_eq!(
+            "subcarriers:1+3".parse::<Component>().unwrap(),
+            Component::Selection(vec![1, 3])
+        );
+        for bad in ["pca0", "pca17", "subcarrier:x", "subcarriers:", "foo"] {
+            assert!(bad.parse::<Component>().is_err(), "{bad}");
+        }
+    }
+
+    /// A person walking so that a reflected path changes at 1.2 m/s at 5.18 GHz (about 20.7 Hz)
+    /// shows up in the velocity axis at 1.2 m/s, from frames at a jittered ~250 Hz and a
+    /// static path interfering with it (amplitude oscillation).
+    #[test]
+    fn walking_doppler_maps_to_m_per_s() {
+        let f_c = 5.18e9;
+        let lambda = wavelength_m(f_c);
+        let v = 1.2;
+        let fd = doppler_hz(v, lambda);
+        let frames: Vec<CsiFrame> = (0..2500)
+            .map(|i| {
+                let t = (i as f64 + 0.2 * ((i * 7919 % 13) as f64 / 13.0 - 0.5)) / 250.0;
+                let csi = Array3::from_shape_fn((1, 1, 16), |(_, _, k)| {
+                    let stat = Complex32::new(1.0, 0.1 * k as f32);
+                    let refl = Complex32::from_polar(
+                        0.3,
+                        (2.0 * std::f64::consts::PI * fd * t) as f32 + 0.2 * k as f32,
+                    );
+                    stat + refl
+                });
+                let mut f = CsiFrame::new(CaptureFormat::Simulated, Device::Simulator, csi);
+                f.timestamp_ns = (t * 1e9) as i64;
+                f.center_freq_mhz = Some((f_c / 1e6) as u32);
+                f
+            })
+            .collect();
+        let refs: Vec<&CsiFrame> = frames.iter().collect();
+        let cfg = SpectrogramConfig {
+            window: Span::Seconds(1.0),
+            hop: Span::Seconds(0.25),
+            ..Default::default()
+        };
+        let s = spectrogram(&refs, &cfg, None).unwrap();
+        let vel = s.velocity_mps.as_ref().unwrap();
+        let res = vel[1];
+        for k in 0..s.times_s.len() {
+            let p = peak_row(s.power_db.column(k));
+            assert!((vel[p] - v).abs() <= res, "column {k}: {} m/s", vel[p]);
+        }
+        assert!((s.rate_hz - 250.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn gaps_leave_nan_columns() {
+        let mut t: Vec<i64> = (0..400).map(|i| i * 10_000_000).collect();
+        t.extend((700..1100).map(|i| i * 10_000_000));
+        let x: Vec<f64> = t.iter().map(|&t| (t as f64 * 1e-9 * 20.0).sin()).collect();
+        let s = spectrogram_of_series(
+            &t,
+            &x,
+            &SpectrogramConfig {
+                window: Span::Frames(64),
+                hop: Span::Frames(32),
+                ..Default::default()
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.gaps, 1);
+        let nan_cols = (0..s.times_s.len())
+            .filter(|&k| s.power_db[[0, k]].is_nan())
+            .count();
+        assert!(nan_cols >= 8, "{nan_cols}");
+        assert!(nan_cols < s.times_s.len() / 2);
+    }
+
+    proptest! {
+        /// A tone at f Hz lands in the right row at any measured frame rate.
+        #[test]
+        fn tone_in_right_row_any_rate(rate in 8.0f64..1000.0, frac in 0.05f64..0.45) {
+            let f = frac * rate;
+            let t: Vec<i64> = (0..600).map(|i| (i as f64 * 1e9 / rate) as i64).collect();
+            let x: Vec<f64> = t.iter().map(|&t| (2.0 * std::f64::consts::PI * f * t as f64 * 1e-9).sin()).collect();
+            let s = spectrogram_of_series(&t, &x, &SpectrogramConfig { window: Span::Frames(128), hop: Span::Frames(64), ..Default::default() }, None).unwrap();
+            let df = s.freqs_hz[1];
+            for k in 0..s.times_s.len() {
+                let p = peak_row(s.power_db.column(k));
+                prop_assert!((s.freqs_hz[p] - f).abs() <= df, "rate {} f {} got {}", rate, f, s.freqs_hz[p]);
+            }
+        }
+    }
+}
