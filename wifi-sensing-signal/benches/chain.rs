@@ -35,11 +35,12 @@ fn bench(c: &mut Criterion) {
     ] {
         let input = frames(shape, sub);
         let notices = Notices::default();
-        let mut stages: Vec<Box<dyn Stage>> = parse_stages("sanitize,hampel:window=15:k=3,normalize")
-            .unwrap()
-            .iter()
-            .map(|s| s.build(&notices).unwrap())
-            .collect();
+        let mut stages: Vec<Box<dyn Stage>> =
+            parse_stages("sanitize,hampel:window=15:k=3,normalize")
+                .unwrap()
+                .iter()
+                .map(|s| s.build(&notices).unwrap())
+                .collect();
         let mut out = Vec::with_capacity(4);
         let mut next = Vec::with_capacity(4);
         let mut i = 0usize;

@@ -77,12 +77,8 @@ fn main() {
         }
         "sosfilt" | "sosfiltfilt" => {
             let s = read(&a[5]);
-            let sos = Sos::new(
-                s.chunks_exact(6)
-                    .map(|c| c.try_into().unwrap())
-                    .collect(),
-            )
-            .expect("sos");
+            let sos =
+                Sos::new(s.chunks_exact(6).map(|c| c.try_into().unwrap()).collect()).expect("sos");
             if op == "sosfilt" {
                 best(reps, || sosfilt(&sos, &x))
             } else {
