@@ -59,7 +59,7 @@ impl Iterator for Tracked<'_> {
     type Item = wifi_sensing_core::Result<Record>;
     fn next(&mut self) -> Option<Self::Item> {
         self.n += 1;
-        if self.n % 4096 == 0 {
+        if self.n.is_multiple_of(4096) {
             self.bar.set(self.cap.bytes_read());
         }
         self.cap.next_record()

@@ -583,7 +583,7 @@ impl Ng {
     }
     fn block(&mut self, btype: u32, body: &[u8]) {
         let mut body = body.to_vec();
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
         let len = (12 + body.len()) as u32;
@@ -622,7 +622,7 @@ impl Ng {
         b.extend_from_slice(&self.u32(data.len() as u32));
         b.extend_from_slice(&self.u32(data.len() as u32));
         b.extend_from_slice(data);
-        while b.len() % 4 != 0 {
+        while !b.len().is_multiple_of(4) {
             b.push(0);
         }
         b.extend_from_slice(&self.u16(1)); // opt_comment

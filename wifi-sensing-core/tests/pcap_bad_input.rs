@@ -330,7 +330,7 @@ fn epb(iface: u32, data: &[u8], caplen: u32) -> Vec<u8> {
     body.extend_from_slice(&caplen.to_le_bytes());
     body.extend_from_slice(&(data.len() as u32).to_le_bytes());
     body.extend_from_slice(data);
-    while body.len() % 4 != 0 {
+    while !body.len().is_multiple_of(4) {
         body.push(0);
     }
     ng_block(6, &body)

@@ -140,7 +140,7 @@ fn butter(
     let mut v = Vec::with_capacity(order.div_ceil(2));
     for k in 0..order / 2 {
         // pole angle from the negative real axis
-        let theta = if order % 2 == 0 {
+        let theta = if order.is_multiple_of(2) {
             (2 * k + 1) as f64 * std::f64::consts::PI / (2 * order) as f64
         } else {
             (k + 1) as f64 * std::f64::consts::PI / order as f64

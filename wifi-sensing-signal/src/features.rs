@@ -213,7 +213,7 @@ impl<const N: usize> TimeWindow<N> {
             }
         }
         self.pushes += 1;
-        if self.pushes % 4096 == 0 {
+        if self.pushes.is_multiple_of(4096) {
             // Re-sum now and then so rounding cannot accumulate over hours.
             self.sum = [0.0; N];
             for (_, v) in &self.items {

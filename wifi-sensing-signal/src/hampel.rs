@@ -47,7 +47,7 @@ impl Default for HampelConfig {
 impl HampelConfig {
     /// Checks the ranges documented on the fields.
     pub fn validate(&self) -> Result<()> {
-        if self.window < 3 || self.window > 1001 || self.window % 2 == 0 {
+        if self.window < 3 || self.window > 1001 || self.window.is_multiple_of(2) {
             return Err(SignalError::param(
                 "hampel",
                 "window",

@@ -432,9 +432,11 @@ pub fn iq_pairs_to_csi(buf: &[u8], n_ant: usize, n_sc: usize) -> Array3<Complex3
 /// Inverse of [`channel_to_freq_mhz`] for the channels the firmware encodes.
 pub fn freq_to_channel(freq_mhz: u32) -> Option<u16> {
     match freq_mhz {
-        2412..=2472 if (freq_mhz - 2412) % 5 == 0 => Some(((freq_mhz - 2412) / 5 + 1) as u16),
+        2412..=2472 if (freq_mhz - 2412).is_multiple_of(5) => {
+            Some(((freq_mhz - 2412) / 5 + 1) as u16)
+        }
         2484 => Some(14),
-        5160..=5885 if freq_mhz % 5 == 0 => Some(((freq_mhz - 5000) / 5) as u16),
+        5160..=5885 if freq_mhz.is_multiple_of(5) => Some(((freq_mhz - 5000) / 5) as u16),
         _ => None,
     }
 }
@@ -463,7 +465,7 @@ pub struct CsiDatagram {
 /// Fails when the pair count does not divide into antennas or exceeds the format's u16 field.
 pub fn encode_csi(d: &CsiDatagram) -> Result<Vec<u8>> {
     let n_ant = usize::from(d.n_antennas.max(1));
-    if d.iq.len() % n_ant != 0
+    if !d.iq.len().is_multiple_of(n_ant)
         || d.iq.len() / n_ant > usize::from(u16::MAX)
         || d.iq.len() > MAX_PAIRS
     {

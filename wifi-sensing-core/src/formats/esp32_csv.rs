@@ -288,7 +288,7 @@ fn parse_line(
     if values.is_empty() {
         return Err("the CSI array is empty".to_string());
     }
-    if values.len() % 2 != 0 {
+    if !values.len().is_multiple_of(2) {
         return Err(format!(
             "{} values printed: an odd count cannot form [imag, real] pairs (malformed line; `len` says {})",
             values.len(),

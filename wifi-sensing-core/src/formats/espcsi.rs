@@ -377,7 +377,7 @@ fn parse_line(
     if values.is_empty() {
         return Err("the data array is empty".to_string());
     }
-    if values.len() % 2 != 0 {
+    if !values.len().is_multiple_of(2) {
         return Err(format!(
             "{} values: an odd count cannot form [imag, real] pairs",
             values.len()

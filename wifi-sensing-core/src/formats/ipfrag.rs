@@ -376,7 +376,7 @@ impl Reassembler {
                 report,
             );
         }
-        if start % 8 != 0 {
+        if !start.is_multiple_of(8) {
             return fail(
                 s,
                 format!("fragment offset {start} is not a multiple of 8"),

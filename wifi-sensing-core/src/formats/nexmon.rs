@@ -724,7 +724,7 @@ impl NexmonDecoder {
             ));
         };
         let body = &p[HEADER_LEN..];
-        if body.len() % 4 != 0 {
+        if !body.len().is_multiple_of(4) {
             return Err(malformed(
                 info.offset,
                 format!(

@@ -503,7 +503,7 @@ impl<R: BufRead> PcapPackets<R> {
             }
         };
         let blen = u32_at(&h, 0, big) as usize;
-        if blen % 4 != 0 || blen < 28 {
+        if !blen.is_multiple_of(4) || blen < 28 {
             return Err(invalid(
                 start + 4,
                 format!(
@@ -721,7 +721,7 @@ impl<R: BufRead> PcapPackets<R> {
             let big = self.big_endian;
             let btype = u32_at(&h, 0, big);
             let blen = u32_at(&h, 4, big);
-            if blen % 4 != 0 || blen < 12 {
+            if !blen.is_multiple_of(4) || blen < 12 {
                 return Some(Err(invalid(
                     start + 4,
                     format!("pcapng block type 0x{btype:08x} has total length {blen} (must be a multiple of 4 and >= 12)"),

@@ -51,7 +51,7 @@ impl<'a> Series<'a> {
         if data.is_empty() {
             return Err(Error::InvalidInput("empty series".into()));
         }
-        if data.len() % dim != 0 {
+        if !data.len().is_multiple_of(dim) {
             return Err(Error::InvalidInput(format!(
                 "series of {} values is not a whole number of {dim}-value frames",
                 data.len()
