@@ -11,11 +11,26 @@ fn captures() -> Vec<PathBuf> {
     let mut v = Vec::new();
     for dir in std::fs::read_dir(&root).unwrap() {
         let dir = dir.unwrap().path();
-        if !dir.is_dir() {
+        // the capture folders only (fixtures/ also holds models, signatures and oracles)
+        let capture_dirs = [
+            "atheros",
+            "esp32",
+            "feitcsi",
+            "intel5300",
+            "nexmon",
+            "pcap",
+            "picoscenes",
+            "ruview_esp32",
+        ];
+        let dir_name = dir.file_name().unwrap().to_string_lossy().to_string();
+        if !dir.is_dir() || !capture_dirs.contains(&dir_name.as_str()) {
             continue;
         }
         for f in std::fs::read_dir(&dir).unwrap() {
             let p = f.unwrap().path();
+            if !p.is_file() {
+                continue;
+            }
             let name = p.file_name().unwrap().to_string_lossy().to_string();
             // golden outputs (`X.jsonl` next to capture `X`) and notes are not captures
             let golden = name
