@@ -119,3 +119,15 @@ impl From<SignalError> for wifi_sensing_core::Error {
         wifi_sensing_core::Error::Config(e.to_string())
     }
 }
+
+/// `Ok` when `v` is finite and in `[lo, hi]`; otherwise a [`SignalError::Config`] naming the
+/// field, the accepted range and the value (shared by the analysers' config checks).
+pub(crate) fn check_range(name: &str, v: f64, lo: f64, hi: f64, unit: &str) -> Result<()> {
+    if v.is_finite() && v >= lo && v <= hi {
+        Ok(())
+    } else {
+        Err(SignalError::Config(format!(
+            "{name} must be in [{lo}, {hi}] {unit} (got {v})"
+        )))
+    }
+}

@@ -49,7 +49,7 @@ pub(crate) use detector::NodeDetector;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Result, SignalError as Error};
+use crate::error::Result;
 
 /// Configuration of the motion and presence detector. Units are in the field names.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -120,15 +120,7 @@ impl Default for EventConfig {
     }
 }
 
-fn check(name: &str, v: f64, lo: f64, hi: f64, unit: &str) -> Result<()> {
-    if v.is_finite() && v >= lo && v <= hi {
-        Ok(())
-    } else {
-        Err(Error::Config(format!(
-            "{name} must be in [{lo}, {hi}] {unit} (got {v})"
-        )))
-    }
-}
+use crate::error::check_range as check;
 
 impl EventConfig {
     /// Checks every field; errors name the field and the accepted range.

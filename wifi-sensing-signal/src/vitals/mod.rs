@@ -36,7 +36,7 @@ pub(crate) use estimator::VitalsEstimator;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Result, SignalError as Error};
+use crate::error::Result;
 
 /// Configuration of the vital-sign estimator. Units are in the field names.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -89,15 +89,7 @@ impl Default for VitalsConfig {
     }
 }
 
-fn check(name: &str, v: f64, lo: f64, hi: f64, unit: &str) -> Result<()> {
-    if v.is_finite() && v >= lo && v <= hi {
-        Ok(())
-    } else {
-        Err(Error::Config(format!(
-            "{name} must be in [{lo}, {hi}] {unit} (got {v})"
-        )))
-    }
-}
+use crate::error::check_range as check;
 
 impl VitalsConfig {
     /// Checks every field; errors name the field and the accepted range.
