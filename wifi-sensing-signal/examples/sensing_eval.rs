@@ -59,7 +59,7 @@ fn events(seeds: u64, secs: f64) {
                     onsets.extend(o.onsets_s.iter().copied());
                     missed += o.missed_onsets;
                 }
-                if !(preset == "still" && !baseline) {
+                if preset != "still" || baseline {
                     all_p.merge(&o.presence);
                     all_m.merge(&o.motion);
                 }

@@ -32,7 +32,8 @@
 //!   moving at 6–40 /min changes most pairs at one of the two lags, so the median rises far
 //!   above 1; a gain step changes only the pairs that straddle it, and for the level those
 //!   pairs are skipped altogether (the `LevelTracker` counts gain *epochs*; only pairs inside
-//!   one epoch count); slow drift cancels in a 1–2 s difference.
+//!   one epoch count); a slow drift is a constant difference over the window, and the mean
+//!   difference of each value over the pairs is removed before the median.
 
 use std::collections::VecDeque;
 
@@ -404,6 +405,7 @@ pub(crate) struct BlockStats {
     noise: Vec<f32>,
     noise_scratch: Vec<f32>,
     pair_scratch: Vec<f64>,
+    mean_scratch: Vec<f64>,
     lags: [usize; 2],
     blocks: VecDeque<Block>,
     head: usize,
@@ -427,6 +429,7 @@ impl BlockStats {
             noise: vec![0.0; k * n_blocks],
             noise_scratch: Vec::with_capacity(n_blocks),
             pair_scratch: Vec::with_capacity(n_blocks),
+            mean_scratch: Vec::with_capacity(k),
             lags: [
                 ((1.0 / block_s).round() as usize).max(1),
                 ((2.0 / block_s).round() as usize).max(1),
@@ -602,23 +605,36 @@ impl BlockStats {
         let mut pairs = std::mem::take(&mut self.pair_scratch);
         pairs.clear();
         let len = self.blocks.len();
-        for i in 0..nb - lag {
-            if one_epoch {
-                let older = &self.blocks[len - nb + i];
-                let newer = &self.blocks[len - nb + i + lag];
-                if older.epochs.0 != newer.epochs.1 {
-                    continue;
-                }
+        let valid = |i: usize| {
+            !one_epoch
+                || self.blocks[len - nb + i].epochs.0 == self.blocks[len - nb + i + lag].epochs.1
+        };
+        // the mean difference of each column over the pairs (a slow drift's slope) is removed
+        let mut mean = std::mem::take(&mut self.mean_scratch);
+        mean.clear();
+        mean.resize(cols.len(), 0.0);
+        let mut n_valid = 0usize;
+        for i in (0..nb - lag).filter(|&i| valid(i)) {
+            let a = &self.slot(nb - 1 - i)[cols.clone()];
+            let b = &self.slot(nb - 1 - i - lag)[cols.clone()];
+            for ((m, x), y) in mean.iter_mut().zip(a).zip(b) {
+                *m += f64::from(y - x);
             }
-            let a = self.slot(nb - 1 - i);
-            let b = self.slot(nb - 1 - i - lag);
-            let s: f64 = a[cols.clone()]
+            n_valid += 1;
+        }
+        mean.iter_mut().for_each(|m| *m /= n_valid.max(1) as f64);
+        for i in (0..nb - lag).filter(|&i| valid(i)) {
+            let a = &self.slot(nb - 1 - i)[cols.clone()];
+            let b = &self.slot(nb - 1 - i - lag)[cols.clone()];
+            let s: f64 = a
                 .iter()
-                .zip(&b[cols.clone()])
-                .map(|(x, y)| f64::from(y - x).powi(2))
+                .zip(b)
+                .zip(&mean)
+                .map(|((x, y), m)| (f64::from(y - x) - m).powi(2))
                 .sum();
             pairs.push(s);
         }
+        self.mean_scratch = mean;
         // the level (one column) needs more pairs for a stable median
         let min_pairs = if one_epoch { MIN_LEVEL_PAIRS } else { 3 };
         if pairs.len() < min_pairs {

@@ -116,15 +116,15 @@ fn activity_files() -> Vec<PathBuf> {
 fn intel5300_activity_recordings() {
     let files = activity_files();
     assert_eq!(files.len(), 24);
-    println!("| file | label | frames | span s | scored | moving frames | present frames | motion statistic median / p90 |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| file | label | frames | span s | scored | moving frames | present frames | motion statistic median / p90 | frames skipped (layout) |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let (mut tp, mut fp, mut fneg, mut tn) = (0.0, 0.0, 0.0, 0.0);
     let (mut ptp, mut pfn) = (0.0, 0.0);
     let mut by_label: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
     for p in &files {
         let r = run_events(p);
         println!(
-            "| {} | {} | {} | {:.2} | {} | {:.1}% | {:.1}% | {:.2} / {:.2} |",
+            "| {} | {} | {} | {:.2} | {} | {:.1}% | {:.1}% | {:.2} / {:.2} | {} |",
             r.name,
             r.label,
             r.frames,
@@ -133,7 +133,8 @@ fn intel5300_activity_recordings() {
             100.0 * r.moving_frac,
             100.0 * r.present_frac,
             r.median_stat,
-            r.p90_stat
+            r.p90_stat,
+            r.skipped_layout
         );
         assert!(r.scored > 0, "{}: nothing scored", r.name);
         let n = r.scored as f64;
@@ -205,12 +206,10 @@ fn intel5300_heart_rate_recordings() {
             for f in &fr {
                 a.push(f, &mut out).unwrap();
             }
-            out.into_iter()
-                .filter_map(|s| match s {
-                    Sensed::VitalSigns { value, .. } => Some(value),
-                    _ => None,
-                })
-                .last()
+            out.into_iter().rev().find_map(|s| match s {
+                Sensed::VitalSigns { value, .. } => Some(value),
+                _ => None,
+            })
         };
         let default = run(VitalsConfig::default());
         let short = run(VitalsConfig {

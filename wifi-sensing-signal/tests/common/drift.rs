@@ -8,6 +8,7 @@
 //!   slowly changing the path loss;
 //! * a slow shape drift: a tilt of ±3 % across the band (period 23 min) and a ripple of ±1.5 %
 //!   (period 61 min), the frequency response of a front end drifting with temperature.
+//!
 //! The truth is "nobody there" throughout; every event the analyser emits is a false event.
 #![allow(dead_code)]
 
