@@ -1,66 +1,234 @@
-//! Frame-level presence and motion F1 against the simulator truth (the README figures): `cargo run --release -p wifi-sensing-signal --example sensing_eval -- PRESET SECONDS RATE esp|intel SEED`.
-use wifi_sensing_core::sim::{DeviceProfile, MotionState, Scenario, Simulator};
-use wifi_sensing_signal::{Sensed, SensingAnalyser, SensingConfig};
+//! The README's sensing figures against the simulator's ground truth (protocol in the crate
+//! README and `tests/common/eval.rs`):
+//!
+//! * `cargo run --release -p wifi-sensing-signal --example sensing_eval -- events [SEEDS] [SECONDS]`:
+//!   presence and motion F1 per preset over seeds `101 ..= 100 + SEEDS` (default 10 seeds, 120 s),
+//!   ESP32 and Intel 5300 profiles, with the trivial baselines and the onset delay;
+//! * `... -- vitals [WINDOWS]`: breathing and heart-rate error over 60 s windows at 20, 50 and
+//!   100 Hz, SNR 20 dB, rates drawn uniformly (breathing 8–30 /min, heart 50–120 /min);
+//! * `... -- drift [HOURS]`: an empty room for HOURS (default 2) with slow gain and shape drift
+//!   and AGC steps: false events.
+#[path = "../tests/common/drift.rs"]
+mod drift;
+#[path = "../tests/common/eval.rs"]
+mod eval;
+
+use eval::{fmt, median, run, vitals_window, Counts, Spec};
+
+fn events(seeds: u64, secs: f64) {
+    println!("| device | preset | calibration | frames | presence F1 | presence FPR | always-present F1 | motion F1 | motion FPR | always-moving F1 |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let mut onsets = Vec::new();
+    let mut missed = 0;
+    let mut all_p = Counts::default();
+    let mut all_m = Counts::default();
+    for intel in [false, true] {
+        for (preset, baseline) in [
+            ("empty", false),
+            ("breathe", false),
+            ("still", true),
+            ("walk", false),
+            ("gesture:wave", false),
+            ("mixed", false),
+            ("still", false),
+        ] {
+            let mut p = Counts::default();
+            let mut m = Counts::default();
+            let mut frames = 0;
+            let mut worst = (1.0f64, 0u64);
+            let first: u64 = std::env::var("FIRST_SEED")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(101);
+            for seed in first..first + seeds {
+                let spec = Spec {
+                    intel,
+                    baseline,
+                    ..Spec::new(preset, secs, seed)
+                };
+                let o = run(&spec);
+                p.merge(&o.presence);
+                m.merge(&o.motion);
+                frames += o.frames;
+                if let Some(f) = o.presence.f1() {
+                    if f < worst.0 {
+                        worst = (f, seed);
+                    }
+                }
+                if preset == "mixed" {
+                    onsets.extend(o.onsets_s.iter().copied());
+                    missed += o.missed_onsets;
+                }
+                if preset != "still" || baseline {
+                    all_p.merge(&o.presence);
+                    all_m.merge(&o.motion);
+                }
+            }
+            println!(
+                "| {} | {preset} | {} | {frames} | {} | {} | {} | {} | {} | {} |",
+                if intel { "intel5300" } else { "esp32" },
+                if baseline {
+                    "empty-room baseline"
+                } else {
+                    "automatic"
+                },
+                fmt(p.f1()),
+                fmt(p.fpr()),
+                fmt(p.f1_always()),
+                fmt(m.f1()),
+                fmt(m.fpr()),
+                fmt(m.f1_always()),
+            );
+            eprintln!(
+                "  {preset} worst presence F1 {:.3} on seed {}",
+                worst.0, worst.1
+            );
+        }
+    }
+    println!(
+        "\npooled (all rows but `still` with automatic calibration): presence F1 {} (FPR {}, recall {}), motion F1 {} (FPR {}, recall {}); always-present F1 {}, always-moving F1 {}",
+        fmt(all_p.f1()),
+        fmt(all_p.fpr()),
+        fmt(all_p.recall()),
+        fmt(all_m.f1()),
+        fmt(all_m.fpr()),
+        fmt(all_m.recall()),
+        fmt(all_p.f1_always()),
+        fmt(all_m.f1_always()),
+    );
+    println!(
+        "MotionStarted onset delay over the motion runs of `mixed` (walk-in, wave, walk-out; both devices): median {} s over {} onsets, {} runs missed",
+        fmt(median(&onsets)),
+        onsets.len(),
+        missed
+    );
+}
+
+fn vitals(windows: u64) {
+    println!("| device | rate Hz | windows | breathing within 1/min | breathing estimates given | breathing median abs err | heart within 3 bpm | heart estimates given | heart median abs err | constant-rate baseline (breathing 19, heart 85) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for intel in [false, true] {
+        for rate in [20.0, 50.0, 100.0] {
+            let mut b_ok = 0;
+            let mut h_ok = 0;
+            let mut b_given = 0;
+            let mut h_given = 0;
+            let mut b_err = Vec::new();
+            let mut h_err = Vec::new();
+            let mut base_b = 0;
+            let mut base_h = 0;
+            let mut reasons = std::collections::BTreeMap::<String, u32>::new();
+            for s in 0..windows {
+                let seed = 500 + s;
+                let br = eval::draw(seed, 1, 8.0, 30.0);
+                let hr = eval::draw(seed, 2, 50.0, 120.0);
+                let w = vitals_window(rate, 20.0, intel, br, hr, 60.0, seed);
+                if let Some(b) = w.breath {
+                    b_given += 1;
+                    b_err.push((b - br).abs());
+                    if (b - br).abs() <= 1.0 {
+                        b_ok += 1;
+                    }
+                }
+                if let Some(h) = w.heart {
+                    h_given += 1;
+                    h_err.push((h - hr).abs());
+                    if (h - hr).abs() <= 3.0 {
+                        h_ok += 1;
+                    }
+                }
+                *reasons
+                    .entry(format!("breathing {}", w.breath_reason))
+                    .or_default() += 1;
+                *reasons
+                    .entry(format!("heart {}", w.heart_reason))
+                    .or_default() += 1;
+                base_b += u32::from((br - 19.0).abs() <= 1.0);
+                base_h += u32::from((hr - 85.0).abs() <= 3.0);
+            }
+            let pct = |x: u32| format!("{:.1}%", 100.0 * f64::from(x) / windows as f64);
+            println!(
+                "| {} | {rate} | {windows} | {} | {} | {} | {} | {} | {} | {} / {} |",
+                if intel { "intel5300" } else { "esp32" },
+                pct(b_ok),
+                pct(b_given),
+                fmt(median(&b_err)),
+                pct(h_ok),
+                pct(h_given),
+                fmt(median(&h_err)),
+                pct(base_b),
+                pct(base_h),
+            );
+            eprintln!("  {reasons:?}");
+        }
+    }
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let preset = args.get(1).map(String::as_str).unwrap_or("mixed");
-    let dur: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(120.0);
-    let rate: f64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(50.0);
-    let dev = match args.get(4).map(String::as_str) {
-        Some("intel") => DeviceProfile::intel5300(),
-        _ => DeviceProfile::esp32(),
-    };
-    let seed: u64 = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(7);
-    let mut sc = Scenario::preset(preset, dur).unwrap();
-    sc.rate_hz = rate;
-    let sim = Simulator::new(sc, dev, seed).unwrap();
-    let mut a = SensingAnalyser::new(SensingConfig::default(), None).unwrap();
-    let mut out = Vec::new();
-    let (mut tp, mut fp, mut fneg, mut mtp, mut mfp, mut mfn) = (0, 0, 0, 0, 0, 0);
-    for (f, t) in sim {
-        out.clear();
-        a.push(&f, &mut out).unwrap();
-        for s in &out {
-            match s {
-                Sensed::Event(e) => println!("{:.2} {:?} {:?} node={:?} {:?}={:.3} thr={:.3} conf={:.2}  truth: {:?}", e.timestamp_ns as f64*1e-9, e.event, e.scope, e.node_id, e.statistic, e.value, e.threshold, e.confidence, t.motion),
-                Sensed::VitalSigns { value, .. } => println!("{:.2} vitals br={:?} ({:?} {:.2}) hr={:?} ({:?}) pres={:?} win={:.1} rate={:.1} truth br={:?} hr={:?}", value.window_end_ns as f64*1e-9, value.breathing.rate_per_min, value.breathing.reason, value.breathing.confidence, value.heart.rate_per_min, value.heart.reason, value.presence_ratio, value.window_s, value.frame_rate_hz, t.breathing_bpm, t.heart_bpm),
+    let mode = args.get(1).map(String::as_str).unwrap_or("events");
+    let n: Option<u64> = args.get(2).and_then(|s| s.parse().ok());
+    match mode {
+        "events" => events(
+            n.unwrap_or(10),
+            args.get(3).and_then(|s| s.parse().ok()).unwrap_or(120.0),
+        ),
+        "vitals" => vitals(n.unwrap_or(40)),
+        "speed" => {
+            // events and vital signs together per ESP32 frame (the criterion bench's session)
+            use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
+            let frames: Vec<_> = Simulator::new(
+                Scenario::preset("mixed", 90.0).unwrap(),
+                DeviceProfile::esp32(),
+                3,
+            )
+            .unwrap()
+            .map(|(f, _)| f)
+            .collect();
+            let mut best = f64::INFINITY;
+            for _ in 0..n.unwrap_or(10) {
+                let t0 = std::time::Instant::now();
+                let mut a =
+                    wifi_sensing_signal::SensingAnalyser::new(Default::default(), None).unwrap();
+                let mut out = Vec::new();
+                for f in &frames {
+                    a.push(f, &mut out).unwrap();
+                }
+                best = best.min(t0.elapsed().as_secs_f64());
             }
+            println!(
+                "{} frames: best of runs {:.1} ms, {:.2} us per frame",
+                frames.len(),
+                best * 1e3,
+                best * 1e6 / frames.len() as f64
+            );
         }
-        if t.timestamp_ns < 10_000_000_000 {
-            continue;
+        "drift" => {
+            let hours: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2.0);
+            let r = drift::empty_room_with_drift(hours, 50.0, 7);
+            println!("{r}");
         }
-        let p = a.present(f.node_id) == Some(true);
-        let m = a.moving(f.node_id) == Some(true);
-        match (p, t.presence) {
-            (true, true) => tp += 1,
-            (true, false) => fp += 1,
-            (false, true) => fneg += 1,
-            _ => {}
+        "session" => {
+            // one session's events with the statistic that fired them (diagnostics)
+            let preset: &'static str = Box::leak(args[2].clone().into_boxed_str());
+            let spec = Spec {
+                intel: args.get(4).is_some_and(|d| d == "intel"),
+                baseline: args.get(6).is_some_and(|b| b == "baseline"),
+                ..Spec::new(
+                    preset,
+                    args[3].parse().unwrap_or(120.0),
+                    args.get(5).and_then(|s| s.parse().ok()).unwrap_or(101),
+                )
+            };
+            let o = eval::run_verbose(&spec);
+            println!(
+                "presence {:?} F1 {}; motion {:?} F1 {}",
+                o.presence,
+                fmt(o.presence.f1()),
+                o.motion,
+                fmt(o.motion.f1())
+            );
         }
-        let tm = t.motion == MotionState::Moving;
-        match (m, tm) {
-            (true, true) => mtp += 1,
-            (true, false) => mfp += 1,
-            (false, true) => mfn += 1,
-            _ => {}
-        }
+        other => eprintln!("unknown mode {other} (events, vitals, drift)"),
     }
-    let f1 = |tp: i32, fp: i32, fne: i32| {
-        if tp == 0 {
-            if fp + fne == 0 {
-                1.0
-            } else {
-                0.0
-            }
-        } else {
-            2.0 * tp as f64 / (2 * tp + fp + fne) as f64
-        }
-    };
-    println!(
-        "presence tp {tp} fp {fp} fn {fneg} F1 {:.4}; motion tp {mtp} fp {mfp} fn {mfn} F1 {:.4}",
-        f1(tp, fp, fneg),
-        f1(mtp, mfp, mfn)
-    );
-    println!("{:?}", a.stats());
 }

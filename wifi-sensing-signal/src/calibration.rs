@@ -630,16 +630,13 @@ impl Calibrator {
             }
         }
         if let Some(b) = &mut node.blocks {
-            if b.push(t, &node.xl) && b.full() {
+            if b.push(t, &node.xl, node.level.epoch()) && b.full() {
                 let all = b.blocks().len();
-                let r = match (
-                    b.breathing_ratio(0..k, all),
-                    b.breathing_ratio(k..k + 1, all),
+                if let Some(r) = b.breathing_ratio(
+                    k,
+                    all,
+                    self.cfg.breathing_enter / self.cfg.breathing_level_enter,
                 ) {
-                    (Some(a), Some(l)) => Some(a.max(l)),
-                    (a, l) => a.or(l),
-                };
-                if let Some(r) = r {
                     node.max_breathing = Some(node.max_breathing.map_or(r, |m: f64| m.max(r)));
                 }
             }

@@ -24,10 +24,16 @@
 //!   0.06, i.e. 0.5 dB) in one frame, out of a stretch of quiet frames, in one frame are removed from `c` (the AGC-compensated level `c̃`).
 //! * `BlockStats`: frames are averaged in blocks of `block_s` (0.25 s). Each block gives the
 //!   mean shape and the noise variance of that mean (from first differences inside the block).
-//!   Over a ring of blocks it computes the *breathing-band ratio* (the variance of the block
-//!   means around a straight line, divided by what the noise alone gives: 1 in an empty room,
-//!   far above 1 when a chest moves the channel at 0.1–0.7 Hz; the straight line removes slow
-//!   drift) and the *static shape change* against a reference shape (RMS of `x̄_k − r_k`).
+//!   Over a ring of blocks it computes the *breathing-band ratio* and the *static shape change*
+//!   against a reference shape (RMS of `x̄_k − r_k`). The breathing-band ratio is built to be
+//!   blind to AGC steps and slow drift: for block pairs about 1 s and 2 s apart it takes the
+//!   **median** over pairs of the squared difference of the block means (summed over the shape
+//!   values, or the level alone), divided by what receiver noise gives for that median. A chest
+//!   moving at 6–40 /min changes most pairs at one of the two lags, so the median rises far
+//!   above 1; a gain step changes only the pairs that straddle it, and for the level those
+//!   pairs are skipped altogether (the `LevelTracker` counts gain *epochs*; only pairs inside
+//!   one epoch count); a slow drift is a constant difference over the window, and the mean
+//!   difference of each value over the pairs is removed before the median.
 
 use std::collections::VecDeque;
 
@@ -368,11 +374,16 @@ impl MotionRatio {
     }
 }
 
+/// Fewest block pairs inside one gain epoch for the level's breathing statistic.
+const MIN_LEVEL_PAIRS: usize = 12;
+
 /// One closed block.
 #[derive(Clone, Debug)]
 pub(crate) struct Block {
     pub start_ns: i64,
     pub frames: usize,
+    /// Level epoch (see [`LevelTracker::epoch`]) of the block's first and last frame.
+    pub epochs: (u32, u32),
 }
 
 /// Block averages and the statistics built on them.
@@ -388,10 +399,14 @@ pub(crate) struct BlockStats {
     diff2: Vec<f64>,
     prev: Vec<f32>,
     n: usize,
+    epochs: (u32, u32),
     // ring of closed blocks
     means: Vec<f32>,
     noise: Vec<f32>,
     noise_scratch: Vec<f32>,
+    pair_scratch: Vec<f64>,
+    mean_scratch: Vec<f64>,
+    lags: [usize; 2],
     blocks: VecDeque<Block>,
     head: usize,
 }
@@ -409,16 +424,24 @@ impl BlockStats {
             diff2: vec![0.0; k],
             prev: vec![0.0; k],
             n: 0,
+            epochs: (0, 0),
             means: vec![0.0; k * n_blocks],
             noise: vec![0.0; k * n_blocks],
             noise_scratch: Vec::with_capacity(n_blocks),
+            pair_scratch: Vec::with_capacity(n_blocks),
+            mean_scratch: Vec::with_capacity(k),
+            lags: [
+                ((1.0 / block_s).round() as usize).max(1),
+                ((2.0 / block_s).round() as usize).max(1),
+            ],
             blocks: VecDeque::with_capacity(n_blocks),
             head: 0,
         }
     }
 
-    /// Adds a frame; returns `true` when it closed a block (the frame starts the next one).
-    pub fn push(&mut self, t: i64, x: &[f32]) -> bool {
+    /// Adds a frame with its level epoch; returns `true` when it closed a block (the frame
+    /// starts the next one).
+    pub fn push(&mut self, t: i64, x: &[f32], epoch: u32) -> bool {
         if x.len() != self.k {
             return false;
         }
@@ -431,7 +454,9 @@ impl BlockStats {
         }
         if self.start_ns.is_none() {
             self.start_ns = Some(t);
+            self.epochs.0 = epoch;
         }
+        self.epochs.1 = epoch;
         if self.n > 0 {
             for ((p, v), s) in self.prev.iter().zip(x).zip(self.diff2.iter_mut()) {
                 let d = f64::from(v - p);
@@ -467,6 +492,7 @@ impl BlockStats {
         let block = Block {
             start_ns: self.start_ns.unwrap_or(self.last_ns),
             frames: self.n,
+            epochs: self.epochs,
         };
         if self.blocks.len() == self.n_blocks {
             self.blocks.pop_front();
@@ -517,38 +543,116 @@ impl BlockStats {
         )
     }
 
-    /// Breathing-band ratio of columns `cols` over the newest `newest` blocks of the ring
-    /// (needs at least 3 blocks).
-    pub fn breathing_ratio(&mut self, cols: std::ops::Range<usize>, newest: usize) -> Option<f64> {
+    /// Breathing-band ratio over the newest `newest` blocks of the ring, for frames holding `k`
+    /// shape values followed by the level: the largest of the [lagged ratios](Self::lagged_ratio)
+    /// of the shape (columns `0..k`) and of the level (column `k`) at lags of about 1 s and 2 s
+    /// (between them, every rate from 6 to 40 per minute changes by at least half its swing).
+    /// The level's ratio is multiplied by `level_scale` (its single column has a heavier noise
+    /// tail than the many of the shape, so it gets a higher threshold).
+    pub fn breathing_ratio(&mut self, k: usize, newest: usize, level_scale: f64) -> Option<f64> {
         let nb = self.blocks.len().min(newest);
-        if nb < 3 || cols.end > self.k {
+        if k + 1 > self.k || nb < 4 {
             return None;
         }
-        let tm = (nb as f64 - 1.0) / 2.0;
-        let var_t: f64 = (0..nb).map(|i| (i as f64 - tm).powi(2)).sum();
-        let mut total = 0.0;
-        let mut noise = 0.0;
-        for c in cols {
-            noise += self.noise_var(c, nb);
-            let mut m = 0.0;
-            let mut ct = 0.0;
-            for i in 0..nb {
-                let v = f64::from(self.slot(nb - 1 - i)[c]);
-                m += v;
-                ct += v * (i as f64 - tm);
-            }
-            m /= nb as f64;
-            let slope = ct / var_t;
-            let mut r = 0.0;
-            for i in 0..nb {
-                let v = f64::from(self.slot(nb - 1 - i)[c]);
-                let e = v - m - slope * (i as f64 - tm);
-                r += e * e;
-            }
-            total += r / nb as f64;
+        // noise of each column once (median over the same blocks), for both lags
+        let (mut shape, mut shape2) = (0.0, 0.0);
+        for c in 0..k {
+            let v = self.noise_var(c, nb);
+            shape += v;
+            shape2 += v * v;
         }
-        let noise = noise * (nb as f64 - 2.0) / nb as f64;
-        Some((total + RATIO_FLOOR) / (noise + RATIO_FLOOR))
+        let level = self.noise_var(k, nb);
+        let mut best: Option<f64> = None;
+        for lag in self.lags {
+            for (cols, noise) in [(0..k, (shape, shape2)), (k..k + 1, (level, level * level))] {
+                // the level: only pairs inside one gain epoch (no AGC step between them)
+                let one_epoch = cols.start == k;
+                let r0 = self.lagged_ratio(cols, nb, lag, noise, one_epoch).map(|r| {
+                    if one_epoch {
+                        r * level_scale
+                    } else {
+                        r
+                    }
+                });
+                if let Some(r) = r0 {
+                    best = Some(best.map_or(r, |b| b.max(r)));
+                }
+            }
+        }
+        best
+    }
+
+    /// Robust change ratio of columns `cols` over the newest `nb` blocks at a lag of `lag`
+    /// blocks: the *median* over the block pairs `(i, i + lag)` of `Σ_c (m_{i+lag,c} − m_{i,c})²`,
+    /// divided by what noise alone gives for that median (`2 Σ_c σ²_c` times the median of a
+    /// chi-square over its degrees of freedom; `noise` is `(Σ_c σ²_c, Σ_c σ⁴_c)` of the block
+    /// means). 1 in an empty room; a breathing chest raises every pair, so the median rises. A
+    /// residual AGC step or any single jump only changes the `lag` pairs that straddle it (a
+    /// minority), and slow drift cancels in a difference, so neither moves the median. Needs at
+    /// least 3 pairs.
+    fn lagged_ratio(
+        &mut self,
+        cols: std::ops::Range<usize>,
+        nb: usize,
+        lag: usize,
+        (noise, noise2): (f64, f64),
+        one_epoch: bool,
+    ) -> Option<f64> {
+        let lag = lag.max(1);
+        if nb < lag + 3 || nb > self.blocks.len() || cols.end > self.k || cols.is_empty() {
+            return None;
+        }
+        let mut pairs = std::mem::take(&mut self.pair_scratch);
+        pairs.clear();
+        let len = self.blocks.len();
+        let valid = |i: usize| {
+            !one_epoch
+                || self.blocks[len - nb + i].epochs.0 == self.blocks[len - nb + i + lag].epochs.1
+        };
+        // the mean difference of each column over the pairs (a slow drift's slope) is removed
+        let mut mean = std::mem::take(&mut self.mean_scratch);
+        mean.clear();
+        mean.resize(cols.len(), 0.0);
+        let mut n_valid = 0usize;
+        for i in (0..nb - lag).filter(|&i| valid(i)) {
+            let a = &self.slot(nb - 1 - i)[cols.clone()];
+            let b = &self.slot(nb - 1 - i - lag)[cols.clone()];
+            for ((m, x), y) in mean.iter_mut().zip(a).zip(b) {
+                *m += f64::from(y - x);
+            }
+            n_valid += 1;
+        }
+        mean.iter_mut().for_each(|m| *m /= n_valid.max(1) as f64);
+        for i in (0..nb - lag).filter(|&i| valid(i)) {
+            let a = &self.slot(nb - 1 - i)[cols.clone()];
+            let b = &self.slot(nb - 1 - i - lag)[cols.clone()];
+            let s: f64 = a
+                .iter()
+                .zip(b)
+                .zip(&mean)
+                .map(|((x, y), m)| (f64::from(y - x) - m).powi(2))
+                .sum();
+            pairs.push(s);
+        }
+        self.mean_scratch = mean;
+        // the level (one column) needs more pairs for a stable median
+        let min_pairs = if one_epoch { MIN_LEVEL_PAIRS } else { 3 };
+        if pairs.len() < min_pairs {
+            self.pair_scratch = pairs;
+            return None;
+        }
+        let mid = pairs.len() / 2;
+        let med = *pairs.select_nth_unstable_by(mid, f64::total_cmp).1;
+        self.pair_scratch = pairs;
+        // median of chi-square(nu) / nu (Wilson–Hilferty), nu the effective degrees of freedom
+        let nu = if noise2 > 0.0 {
+            (noise * noise / noise2).max(1.0)
+        } else {
+            1.0
+        };
+        let chi_med = (1.0 - 2.0 / (9.0 * nu)).powi(3);
+        let expected = 2.0 * noise * chi_med;
+        Some((med + RATIO_FLOOR) / (expected + RATIO_FLOOR))
     }
 
     /// Mean over the newest `n` blocks of columns `cols`, written into `out`; returns the RMS
@@ -658,6 +762,7 @@ pub(crate) struct LevelTracker {
     blind: usize,
     /// Consecutive frames whose level changed by less than 4 noise standard deviations.
     quiet_run: usize,
+    epoch: u32,
 }
 
 impl LevelTracker {
@@ -677,6 +782,7 @@ impl LevelTracker {
                 self.finish_step();
                 self.offset += d;
                 self.blind = MAX_LAG + 1;
+                self.epoch = self.epoch.wrapping_add(1);
                 let n = self.n_recent.max(1);
                 let before = self.recent[..self.n_recent.min(STEP_REFINE)]
                     .iter()
@@ -716,11 +822,18 @@ impl LevelTracker {
         self.blind > 0
     }
 
+    /// Counts the changes of the level's compensation (a detected AGC step and its
+    /// refinement): the compensated level has no step inside one epoch.
+    pub fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
     fn finish_step(&mut self) {
         if let Some((before, sum, n)) = self.pending.take() {
             if n > 0 {
                 let after = sum / n as f64;
                 self.offset += after - before;
+                self.epoch = self.epoch.wrapping_add(1);
                 self.blind = MAX_LAG + 1;
                 // the frames kept for the next step were compensated with the old offset
                 for r in &mut self.recent {

@@ -203,6 +203,22 @@ impl SensingAnalyser {
             .and_then(|n| n.detector.as_ref().map(|d| d.moving()))
     }
 
+    /// The last motion statistic of a node: the excess change ratio over its quiet level (about
+    /// 1 for a still scene; motion starts above `motion_enter`). `None` for an unknown node or
+    /// during its first frames (the column probe).
+    ///
+    /// ```
+    /// use wifi_sensing_signal::{SensingAnalyser, SensingConfig};
+    /// let a = SensingAnalyser::new(SensingConfig::default(), None)?;
+    /// assert_eq!(a.motion_statistic(0), None);
+    /// # Ok::<(), wifi_sensing_signal::SignalError>(())
+    /// ```
+    pub fn motion_statistic(&self, node: u32) -> Option<f64> {
+        self.nodes
+            .get(node)
+            .and_then(|n| n.detector.as_ref().map(|d| d.motion_ratio()))
+    }
+
     /// Current presence of a node (`None` while unknown: warm-up, or an unknown node).
     pub fn present(&self, node: u32) -> Option<bool> {
         self.nodes
@@ -310,7 +326,7 @@ impl SensingAnalyser {
         });
         self.events.clear();
         let moving = if let Some(d) = &mut node.detector {
-            d.push(t, &self.xl, ratio, &mut self.events);
+            d.push(t, &self.xl, ratio, node.level.epoch(), &mut self.events);
             d.moving()
         } else {
             let thr = self.cfg.vitals.as_ref().map_or(2.0, |v| v.motion_ratio);

@@ -84,6 +84,11 @@ impl NodeDetector {
         self.present
     }
 
+    /// The last motion ratio over the quiet level (1 for receiver noise).
+    pub fn motion_ratio(&self) -> f64 {
+        self.last_ratio / self.quiet
+    }
+
     pub fn has_reference(&self) -> bool {
         self.reference.is_some()
     }
@@ -118,12 +123,13 @@ impl NodeDetector {
     }
 
     /// One frame: time, shape with the compensated level appended (`k + 1` values), motion
-    /// ratio (with its window start and frame count).
+    /// ratio (with its window start and frame count), level epoch.
     pub fn push(
         &mut self,
         t: i64,
         x: &[f32],
         ratio: Option<(f64, i64, u64)>,
+        epoch: u32,
         out: &mut Vec<Event>,
     ) {
         let dt = if self.start_ns.is_some() {
@@ -188,7 +194,7 @@ impl NodeDetector {
             }
         }
         // --- blocks ---
-        if self.blocks.push(t, x) {
+        if self.blocks.push(t, x, epoch) {
             self.close_block(t);
         }
         self.decide_presence(t, start, out);
@@ -229,15 +235,8 @@ impl NodeDetector {
             .filter(|_| n > 0)
             .map_or(t, |x| x.start_ns);
         b.static_frames = ring.iter().rev().take(n).map(|x| x.frames as u64).sum();
-        b.breathing = use_blocks.and_then(|n| {
-            match (
-                self.blocks.breathing_ratio(0..k, n),
-                self.blocks.breathing_ratio(k..k + 1, n),
-            ) {
-                (Some(a), Some(l)) => Some(a.max(l)),
-                (a, l) => a.or(l),
-            }
-        });
+        b.breathing =
+            use_blocks.and_then(|n| self.blocks.breathing_ratio(k, n, self.level_scale()));
         let noise = self
             .blocks
             .recent_mean(self.static_blocks, 0..k, &mut self.scratch);
@@ -289,6 +288,11 @@ impl NodeDetector {
             // the last static change was against the old reference
             self.block.static_change = None;
         }
+    }
+
+    /// Scale of the level's breathing ratio: `breathing_enter / breathing_level_enter`.
+    fn level_scale(&self) -> f64 {
+        self.cfg.breathing_enter / self.cfg.breathing_level_enter
     }
 
     /// Breathing evidence: `Some(ratio)` over motion-free blocks (see `close_block`).

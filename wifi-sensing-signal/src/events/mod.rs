@@ -14,8 +14,12 @@
 //! * **Presence** has three paths; a node is present while any says so:
 //!   1. motion (a moving body is present);
 //!   2. *breathing-band ratio* `B` over the last [`EventConfig::breathing_window_s`] of 0.25 s
-//!      block means, detrended: 1 with nobody there, far above with a breathing person, even a
-//!      perfectly motionless one. It only counts on a window without motion in it;
+//!      block means: the median, over block pairs 1 s and 2 s apart, of their squared
+//!      difference, over what receiver noise gives (see [`crate::features`]). 1 with nobody
+//!      there, far above with a breathing person, even a perfectly motionless one; a gain (AGC)
+//!      step or slow drift does not move the median. The shape's ratio is compared with
+//!      [`EventConfig::breathing_enter`], the common level's with
+//!      [`EventConfig::breathing_level_enter`]. It only counts on a window without motion in it;
 //!   3. *static shape change* `D`: RMS difference of the last
 //!      [`EventConfig::static_window_s`] mean shape from the empty-room reference, above
 //!      `max(static_min_change, static_noise_factor × noise)`. Only with a valid reference
@@ -79,6 +83,9 @@ pub struct EventConfig {
     pub breathing_min_s: f64,
     /// Breathing-band ratio above which a breathing person is present. Default 4.
     pub breathing_enter: f64,
+    /// The same threshold for the ratio of the common level alone (one value per frame, so
+    /// its noise has a heavier tail than the shape's many values). Default 8.
+    pub breathing_level_enter: f64,
     /// Window of the static shape change, s. Default 2.
     pub static_window_s: f64,
     /// Smallest static shape change (RMS of the relative amplitude shape) that counts. Default 0.006.
@@ -109,6 +116,7 @@ impl Default for EventConfig {
             breathing_window_s: 10.0,
             breathing_min_s: 3.0,
             breathing_enter: 4.0,
+            breathing_level_enter: 8.0,
             static_window_s: 2.0,
             static_min_change: 0.006,
             static_noise_factor: 4.0,
@@ -168,6 +176,13 @@ impl EventConfig {
         )?;
         check("breathing_enter", self.breathing_enter, 1.01, 1e6, "")?;
         check(
+            "breathing_level_enter",
+            self.breathing_level_enter,
+            1.01,
+            1e6,
+            "",
+        )?;
+        check(
             "static_window_s",
             self.static_window_s,
             self.block_s,
@@ -220,7 +235,8 @@ pub enum Scope {
 pub enum Statistic {
     /// The excess change ratio (motion).
     MotionRatio,
-    /// The breathing-band ratio.
+    /// The breathing-band ratio: the larger of the shape's ratio and the level's ratio times
+    /// `breathing_enter / breathing_level_enter`, against `breathing_enter`.
     BreathingBandRatio,
     /// The static shape change against the empty-room reference.
     StaticShapeChange,

@@ -1,0 +1,378 @@
+//! Scoring of the sensing analyser against the simulator's ground truth, shared by the tests
+//! (`tests/sensing_accuracy.rs`) and the `sensing_eval` example (the README tables).
+//!
+//! Protocol (documented in the crate README):
+//! * a session is a simulator preset (default room, one link, default impairments unless the
+//!   spec says otherwise) at a frame rate, device profile and seed;
+//! * frames are scored from `score_from_s` on (the automatic calibration's warm-up is not
+//!   scored), every produced frame once;
+//! * presence: the analyser's node presence (`Some(true)`) against `truth.presence`; motion:
+//!   the node's motion state against `truth.motion == Moving`;
+//! * onset delay: for every truth run of `Moving` that starts after the warm-up, the time from
+//!   its start to the first `MotionStarted` at or after it (within the run).
+#![allow(dead_code)]
+
+use wifi_sensing_core::sim::{DeviceProfile, GroundTruth, MotionState, Scenario, Simulator};
+use wifi_sensing_core::CsiFrame;
+use wifi_sensing_signal::calibration::{Baseline, Calibrator};
+use wifi_sensing_signal::events::{EventConfig, EventKind};
+use wifi_sensing_signal::{Sensed, SensingAnalyser, SensingConfig};
+
+/// Confusion counts of a binary frame-level decision.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Counts {
+    pub tp: u64,
+    pub fp: u64,
+    pub fn_: u64,
+    pub tn: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, pred: bool, truth: bool) {
+        match (pred, truth) {
+            (true, true) => self.tp += 1,
+            (true, false) => self.fp += 1,
+            (false, true) => self.fn_ += 1,
+            (false, false) => self.tn += 1,
+        }
+    }
+
+    pub fn merge(&mut self, o: &Counts) {
+        self.tp += o.tp;
+        self.fp += o.fp;
+        self.fn_ += o.fn_;
+        self.tn += o.tn;
+    }
+
+    /// F1; `None` when the truth has no positive and nothing was predicted positive.
+    pub fn f1(&self) -> Option<f64> {
+        let d = 2 * self.tp + self.fp + self.fn_;
+        (d > 0).then(|| 2.0 * self.tp as f64 / d as f64)
+    }
+
+    /// False-positive rate over the truth-negative frames.
+    pub fn fpr(&self) -> Option<f64> {
+        let n = self.fp + self.tn;
+        (n > 0).then(|| self.fp as f64 / n as f64)
+    }
+
+    /// Recall over the truth-positive frames.
+    pub fn recall(&self) -> Option<f64> {
+        let p = self.tp + self.fn_;
+        (p > 0).then(|| self.tp as f64 / p as f64)
+    }
+
+    pub fn positives(&self) -> u64 {
+        self.tp + self.fn_
+    }
+
+    pub fn negatives(&self) -> u64 {
+        self.fp + self.tn
+    }
+
+    /// F1 of the trivial "always positive" detector on the same frames.
+    pub fn f1_always(&self) -> Option<f64> {
+        let p = self.positives();
+        let n = self.negatives();
+        (p + n > 0 && p > 0).then(|| 2.0 * p as f64 / (2 * p + n) as f64)
+    }
+}
+
+/// One simulated session.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub preset: &'static str,
+    pub secs: f64,
+    pub rate: f64,
+    pub intel: bool,
+    pub seed: u64,
+    /// Explicit empty-room baseline from another seed's empty capture (same room).
+    pub baseline: bool,
+    /// Override of the SNR, dB.
+    pub snr_db: Option<f64>,
+}
+
+impl Spec {
+    pub fn new(preset: &'static str, secs: f64, seed: u64) -> Spec {
+        Spec {
+            preset,
+            secs,
+            rate: 50.0,
+            intel: false,
+            seed,
+            baseline: false,
+            snr_db: None,
+        }
+    }
+
+    pub fn profile(&self) -> DeviceProfile {
+        if self.intel {
+            DeviceProfile::intel5300()
+        } else {
+            DeviceProfile::esp32()
+        }
+    }
+
+    pub fn scenario(&self, preset: &str, secs: f64) -> Scenario {
+        let mut sc = Scenario::preset(preset, secs).expect("preset");
+        sc.rate_hz = self.rate;
+        if let Some(s) = self.snr_db {
+            sc.impairments.snr_db = Some(s);
+        }
+        sc
+    }
+}
+
+/// What one session gave.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    pub presence: Counts,
+    pub motion: Counts,
+    /// Onset delays of `MotionStarted`, s (one per truth motion run after the warm-up).
+    pub onsets_s: Vec<f64>,
+    /// Truth motion runs after the warm-up that got no `MotionStarted` at all.
+    pub missed_onsets: usize,
+    /// Node events (not fused).
+    pub events: Vec<(EventKind, i64)>,
+    pub frames: u64,
+    pub interval_s: f64,
+}
+
+/// An empty-room baseline of the spec's room and device from another seed.
+pub fn baseline_for(spec: &Spec) -> Baseline {
+    let sc = spec.scenario("empty", 20.0);
+    let sim = Simulator::new(sc, spec.profile(), spec.seed.wrapping_add(10_000)).expect("sim");
+    let mut cal = Calibrator::new(&EventConfig::default()).expect("calibrator");
+    for (f, _) in sim {
+        cal.push(&f).expect("calibrate");
+    }
+    cal.finish().expect("baseline")
+}
+
+/// Runs the analyser (events only) over any frame/truth sequence and scores it.
+pub fn score<I>(frames: I, baseline: Option<Baseline>, score_from_s: f64) -> Outcome
+where
+    I: IntoIterator<Item = (CsiFrame, GroundTruth)>,
+{
+    score_with(frames, baseline, score_from_s, false)
+}
+
+/// [`score`], printing every node event with the truth at its time when `verbose`.
+pub fn score_with<I>(
+    frames: I,
+    baseline: Option<Baseline>,
+    score_from_s: f64,
+    verbose: bool,
+) -> Outcome
+where
+    I: IntoIterator<Item = (CsiFrame, GroundTruth)>,
+{
+    let cfg = SensingConfig {
+        vitals: None,
+        ..SensingConfig::default()
+    };
+    let mut a = SensingAnalyser::new(cfg, baseline).expect("analyser");
+    let mut out = Vec::new();
+    let mut o = Outcome::default();
+    let from_ns = (score_from_s * 1e9) as i64;
+    // truth motion runs: (start, end, onset seen)
+    let mut run: Option<(i64, i64, bool)> = None;
+    let mut first_t = None;
+    let mut last_t = 0;
+    for (f, t) in frames {
+        out.clear();
+        a.push(&f, &mut out).expect("push");
+        first_t.get_or_insert(t.timestamp_ns);
+        last_t = t.timestamp_ns;
+        let moving_truth = t.motion == MotionState::Moving;
+        if moving_truth && run.is_none_or(|r| r.0 != t.motion_start_ns) {
+            if let Some((s, _, false)) = run {
+                if s >= from_ns {
+                    o.missed_onsets += 1;
+                }
+            }
+            run = Some((t.motion_start_ns, t.motion_end_ns, false));
+        }
+        for s in &out {
+            if let Sensed::Event(e) = s {
+                if e.node_id.is_none() {
+                    continue;
+                }
+                o.events.push((e.event, e.timestamp_ns));
+                if verbose {
+                    println!(
+                        "{:8.2} s {:?} {:?}={:.3} thr {:.3} conf {:.2} | truth {:?} {:?}",
+                        e.timestamp_ns as f64 * 1e-9,
+                        e.event,
+                        e.statistic,
+                        e.value,
+                        e.threshold,
+                        e.confidence,
+                        t.activity,
+                        t.motion
+                    );
+                }
+                if e.event == EventKind::MotionStarted {
+                    if let Some(r) = &mut run {
+                        if !r.2 && e.timestamp_ns >= r.0 && e.timestamp_ns <= r.1 {
+                            r.2 = true;
+                            if r.0 >= from_ns {
+                                o.onsets_s.push((e.timestamp_ns - r.0) as f64 * 1e-9);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if t.timestamp_ns < from_ns {
+            continue;
+        }
+        o.frames += 1;
+        o.presence
+            .add(a.present(f.node_id) == Some(true), t.presence);
+        o.motion
+            .add(a.moving(f.node_id) == Some(true), moving_truth);
+    }
+    if let Some((s, _, false)) = run {
+        if s >= from_ns {
+            o.missed_onsets += 1;
+        }
+    }
+    if let Some(f) = first_t {
+        o.interval_s = (last_t - f) as f64 * 1e-9 / o.frames.max(1) as f64;
+    }
+    o
+}
+
+/// Simulates and scores one session (warm-up of the default config not scored).
+pub fn run(spec: &Spec) -> Outcome {
+    let sc = spec.scenario(spec.preset, spec.secs);
+    let sim = Simulator::new(sc, spec.profile(), spec.seed).expect("sim");
+    let baseline = spec.baseline.then(|| baseline_for(spec));
+    score(sim, baseline, EventConfig::default().warmup_s)
+}
+
+/// [`run`], printing the events.
+pub fn run_verbose(spec: &Spec) -> Outcome {
+    let sc = spec.scenario(spec.preset, spec.secs);
+    let sim = Simulator::new(sc, spec.profile(), spec.seed).expect("sim");
+    let baseline = spec.baseline.then(|| baseline_for(spec));
+    score_with(sim, baseline, EventConfig::default().warmup_s, true)
+}
+
+/// Median of a list (`None` when empty).
+pub fn median(v: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    })
+}
+
+/// Formats an optional figure.
+pub fn fmt(x: Option<f64>) -> String {
+    x.map_or("n/a".to_string(), |v| format!("{v:.3}"))
+}
+
+/// One vital-sign window scored against the simulator's configured rates.
+#[derive(Clone, Debug)]
+pub struct VitalsWindow {
+    pub breath_truth: f64,
+    pub heart_truth: f64,
+    pub breath: Option<f64>,
+    pub heart: Option<f64>,
+    pub breath_reason: String,
+    pub heart_reason: String,
+}
+
+/// A sitting, breathing person (the `breathe` preset) with the given rates; the estimate of the
+/// first full `window_s` window (the analyser's own vital-sign configuration otherwise).
+pub fn vitals_window(
+    rate: f64,
+    snr_db: f64,
+    intel: bool,
+    breath_bpm: f64,
+    heart_bpm: f64,
+    window_s: f64,
+    seed: u64,
+) -> VitalsWindow {
+    let spec = Spec {
+        rate,
+        intel,
+        snr_db: Some(snr_db),
+        ..Spec::new("breathe", window_s + 2.0, seed)
+    };
+    let mut sc = spec.scenario("breathe", window_s + 2.0);
+    if let Some(b) = &mut sc.person.breathing {
+        b.rate_bpm = breath_bpm;
+    }
+    if let Some(h) = &mut sc.person.heartbeat {
+        h.rate_bpm = heart_bpm;
+    }
+    let sim = Simulator::new(sc, spec.profile(), seed).expect("sim");
+    // events on: the vital-sign windows follow the event detector's motion state (as with
+    // `run --events --vitals`)
+    let cfg = SensingConfig {
+        vitals: Some(wifi_sensing_signal::vitals::VitalsConfig {
+            window_s,
+            hop_s: 1.0,
+            ..Default::default()
+        }),
+        ..SensingConfig::default()
+    };
+    let mut a = SensingAnalyser::new(cfg, None).expect("analyser");
+    let mut out = Vec::new();
+    let mut last = None;
+    let mut longest = 0.0f64;
+    for (f, _) in sim {
+        out.clear();
+        a.push(&f, &mut out).expect("push");
+        for s in &out {
+            if let Sensed::VitalSigns { value, .. } = s {
+                longest = longest.max(value.window_s);
+                if value.window_s >= window_s - 0.5 && last.is_none() {
+                    last = Some(value.clone());
+                }
+            }
+        }
+    }
+    let reason = |r: &wifi_sensing_signal::vitals::VitalRate| {
+        r.reason
+            .map_or("estimate".to_string(), |x| format!("{x:?}"))
+    };
+    match last {
+        Some(v) => VitalsWindow {
+            breath_truth: breath_bpm,
+            heart_truth: heart_bpm,
+            breath: v.breathing.rate_per_min,
+            heart: v.heart.rate_per_min,
+            breath_reason: reason(&v.breathing),
+            heart_reason: reason(&v.heart),
+        },
+        None => VitalsWindow {
+            breath_truth: breath_bpm,
+            heart_truth: heart_bpm,
+            breath: None,
+            heart: None,
+            breath_reason: format!("no full window (longest {longest:.1} s)"),
+            heart_reason: format!("no full window (longest {longest:.1} s)"),
+        },
+    }
+}
+
+/// A deterministic uniform draw in `[lo, hi)` for seed `s` and stream `k`.
+pub fn draw(s: u64, k: u64, lo: f64, hi: f64) -> f64 {
+    let mut x = s
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(k.wrapping_mul(0xBF58_476D_1CE4_E5B9));
+    x ^= x >> 31;
+    x = x.wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^= x >> 29;
+    lo + (hi - lo) * ((x >> 11) as f64 / (1u64 << 53) as f64)
+}
