@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p wifi-sensing-introspect --example early_detection -- \
-//!     [--sessions N] [--idle-sessions N] [--seed S] [--kind KIND] [--margin M] [--min-prefix K]
+//!     [--sessions N] [--idle-sessions N] [--seed S] [--kind KIND] [--margin M] [--min-prefix K] [--bg-sessions N]
 //! ```
 //!
 //! Protocol (ESP32 profile, 50 Hz, the simulator's default room, noise and impairments):
@@ -11,9 +11,11 @@
 //! 1. **Signatures**: for each activity (walk, wave, push, sit-down), one session of its own
 //!    seed (1..=4) with a 1.75 m person at (2.5, 1.3) standing still for 12 s and then starting
 //!    the activity; the signature is the first 64 frames (1.28 s) from the true onset. Its
-//!    thresholds come from sessions of the *other* activities, a person standing still and an
-//!    empty room (seeds 100..), as `signature capture --background` does (rule: margin ×
-//!    the lowest background cost per prefix length, shortest prefix `--min-prefix`).
+//!    thresholds (rule: `--margin` × the lowest background cost per prefix length, shortest
+//!    prefix `--min-prefix`, as `signature capture --background` does) come from
+//!    `--bg-sessions` (default 8) sessions like the test sessions below but without this
+//!    activity, plus half as many idle sessions (empty room, a person standing), at random
+//!    spots, on seeds of their own (200.., 250..): about 0.23 h of non-matching data.
 //! 2. **Test sessions** (seeds `S + 7 s`, never used for signatures or thresholds): a person of
 //!    random height (1.55..1.90 m) at a random spot on either side of the link (x in 1.8..3.2 m,
 //!    y in 0.9..1.5 or 2.5..3.1 m), 12 s standing still (the event path's warm-up), then

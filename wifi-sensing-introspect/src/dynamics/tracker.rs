@@ -665,6 +665,47 @@ mod tests {
         }
     }
 
+    /// Spreading the classification over frames delays it but computes the same thing: the
+    /// first estimate of a stream is identical, and the labels agree once both have settled.
+    #[test]
+    fn spread_classification_matches_the_whole_one() {
+        let spread_cfg = DynamicsConfig::default();
+        assert!(spread_cfg.work_per_frame > 0);
+        let whole_cfg = DynamicsConfig {
+            work_per_frame: 0,
+            ..spread_cfg
+        };
+        let mut v = 0.3f64;
+        let logistic: Vec<f64> = (0..1500)
+            .map(|_| {
+                v = 4.0 * v * (1.0 - v);
+                v
+            })
+            .collect();
+        let mut st = (0.0, 7u64);
+        let sine: Vec<f64> = (0..1500).map(|i| sample(700 + i % 700, &mut st)).collect();
+        for (x, want) in [(logistic, Regime::Chaotic), (sine, Regime::Periodic)] {
+            let mut a = DynamicsTracker::new(spread_cfg).unwrap();
+            let mut b = DynamicsTracker::new(whole_cfg).unwrap();
+            let (mut first_a, mut first_b) = (None, None);
+            let (mut at_a, mut at_b) = (0, 0);
+            for (i, &s) in x.iter().enumerate() {
+                let la = a.push(s).lyapunov_exponent;
+                let lb = b.push(s).lyapunov_exponent;
+                if first_a.is_none() && la.is_some() {
+                    (first_a, at_a) = (la, i);
+                }
+                if first_b.is_none() && lb.is_some() {
+                    (first_b, at_b) = (lb, i);
+                }
+            }
+            assert_eq!(first_a, first_b);
+            assert!(at_a > at_b && at_a <= at_b + 64, "{at_a} vs {at_b}");
+            assert_eq!(a.state().regime, want);
+            assert_eq!(b.state().regime, want);
+        }
+    }
+
     #[test]
     fn no_allocation_after_warm_up() {
         let mut t = DynamicsTracker::new(DynamicsConfig::default()).unwrap();
