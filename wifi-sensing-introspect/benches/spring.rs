@@ -58,18 +58,26 @@ fn bench(c: &mut Criterion) {
         },
     );
     // Percentiles of single-frame latency.
-    let mut t = Vec::with_capacity(200_000);
-    for k in 0..200_000 {
+    time_calls("spring per-frame update (10 x 64 x 52)", 200_000, |k| {
         let x = &frames[k % frames.len()];
-        let s = Instant::now();
         for m in ms.iter_mut() {
             black_box(m.push(black_box(x)).unwrap());
         }
+    });
+}
+
+/// Times `n` single calls of `f(k)` and prints p50 / p99 / p99.9 / max in microseconds.
+fn time_calls(what: &str, n: usize, mut f: impl FnMut(usize)) {
+    let mut t = Vec::with_capacity(n);
+    for k in 0..n {
+        let s = Instant::now();
+        f(k);
         t.push(s.elapsed().as_nanos() as u64);
     }
-    let p = percentiles(t);
+    t.sort_unstable();
+    let p = |q: f64| t[((t.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
     eprintln!(
-        "spring per-frame update (10 x 64 x 52): p50 {:.2} us, p99 {:.2} us, p99.9 {:.2} us, max {:.2} us",
+        "{what}: p50 {:.2} us, p99 {:.2} us, p99.9 {:.2} us, max {:.2} us",
         p(0.5),
         p(0.99),
         p(0.999),
@@ -77,15 +85,11 @@ fn bench(c: &mut Criterion) {
     );
 }
 
-fn percentiles(mut t: Vec<u64>) -> impl Fn(f64) -> f64 {
-    t.sort_unstable();
-    move |q: f64| t[((t.len() - 1) as f64 * q) as usize] as f64 / 1000.0
-}
-
 /// The whole analyser per frame: features from an ESP32 frame, the same 10 signatures, the
 /// dynamics tracker and the snapshot (with its top-3 list).
 fn whole_analyser(c: &mut Criterion) {
     use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
+    use wifi_sensing_introspect::dynamics::{DynamicsConfig, DynamicsTracker};
     use wifi_sensing_introspect::signature::{Signature, SignatureLibrary};
     use wifi_sensing_introspect::snapshot::{IntrospectionAnalyser, IntrospectionConfig};
     let mut g = Gen(0x1234_5678_9abc_def1);
@@ -124,20 +128,38 @@ fn whole_analyser(c: &mut Criterion) {
             })
         },
     );
-    let mut t = Vec::with_capacity(frames.len() * 20);
-    for k in 0..frames.len() * 20 {
-        let f = &frames[k % frames.len()];
-        let s = Instant::now();
-        black_box(a.push(black_box(f)).unwrap());
-        t.push(s.elapsed().as_nanos() as u64);
-    }
-    let p = percentiles(t);
-    eprintln!(
-        "introspection analyser per frame (features + 10 x 64 x 52 SPRING + dynamics + snapshot): p50 {:.2} us, p99 {:.2} us, max {:.2} us",
-        p(0.5),
-        p(0.99),
-        p(1.0)
+    time_calls(
+        "introspection analyser per frame (features + 10 x 64 x 52 SPRING + dynamics + snapshot)",
+        frames.len() * 20,
+        |k| {
+            black_box(a.push(black_box(&frames[k % frames.len()])).unwrap());
+        },
     );
+    // The dynamics tracker alone, on the same frames' scalar summary (mean amplitude).
+    let mut fx =
+        wifi_sensing_introspect::features::FeatureExtractor::new(Default::default()).unwrap();
+    let scalars: Vec<f64> = frames
+        .iter()
+        .map(|f| {
+            fx.extract(f).unwrap();
+            fx.scalar()
+        })
+        .collect();
+    // work_per_frame 0: every classification on its update frame (the previous behaviour).
+    for work in [0, DynamicsConfig::default().work_per_frame] {
+        let cfg = DynamicsConfig {
+            work_per_frame: work,
+            ..DynamicsConfig::default()
+        };
+        let mut tr = DynamicsTracker::new(cfg).unwrap();
+        time_calls(
+            &format!("dynamics tracker alone per frame (work_per_frame {work})"),
+            scalars.len() * 20,
+            |k| {
+                black_box(tr.push(black_box(scalars[k % scalars.len()])));
+            },
+        );
+    }
 }
 
 criterion_group!(benches, bench, whole_analyser);

@@ -21,6 +21,29 @@
 //!   order: how much the profile moves and how the change spreads over subcarriers, whatever
 //!   subcarriers it falls on (the per-subcarrier pattern of a motion depends on the phases of
 //!   the body's reflections, which differ between people and sessions; this does not).
+//! * **`motion_lags_v1`**: how much the channel's common level moves, at six time scales, in
+//!   units of the stream's own receiver noise: the features of early motion detection that
+//!   carry over between sessions. A moving body's reflection has a path delay close to the line
+//!   of sight's, so what it does to a 20 MHz channel is nearly flat across subcarriers: it
+//!   moves the level `c = ln ā` far more than the profile's shape (which the three kinds above
+//!   see). With `p = a / ā` the gain-normalised profile:
+//!   - noise: `d_k = p_k(t) − p_k(t − 1)`, `e_k = d_{k−1} − 2 d_k + d_{k+1}`; receiver noise is
+//!     independent between subcarriers, so `s²(t) = Σ_k e_k² / (6 D (D − 2))` estimates the
+//!     variance of a difference of `c` (the body's smooth change barely enters `e_k`); `σ²` is
+//!     its running mean (first value, then an exponential mean with weight 0.02);
+//!   - gain steps: `c` is compensated: a one-frame jump of more than 10 `σ` after at least 8
+//!     quiet frames (each within 3 `σ` of its predecessor) is taken for an AGC or transmit-power
+//!     step and subtracted from then on (a body starting to move does not jump 10 `σ` in one
+//!     frame out of stillness);
+//!   - for each lag `ℓ ∈ {1, 2, 4, 8, 16, 32}` frames, `z_ℓ = (c(t) − c(t − ℓ)) / σ` and
+//!     `x_ℓ = ln(1 + z_ℓ²)` (0 while fewer than `ℓ + 1` frames were seen).
+//!
+//!   6 values whatever the number of subcarriers (at least 3 needed for the noise estimate,
+//!   else `s²` is the mean `d_k²` over `D`). A still scene gives small values in every session
+//!   whatever the receiver noise, the gain and the room (about 0.6 on average: `ln(1 + χ²₁)`);
+//!   a moving body gives large values whose growth over the lags says how fast and how steadily
+//!   the level moves. The sign of the change, which depends on the phase of the body's
+//!   reflection and so differs between sessions, is dropped.
 //!
 //! A frame whose selected amplitudes are all zero (or not finite) has no features: the
 //! extractor returns an error for it, and the analyser counts it as skipped.
@@ -56,14 +79,18 @@ pub enum FeatureKind {
     /// The absolute values of `amp_baseline_v1`, sorted in decreasing order.
     #[serde(rename = "amp_dev_sorted_v1")]
     AmpDevSortedV1,
+    /// Log motion energy at six time lags, relative to each lag's own noise floor.
+    #[serde(rename = "motion_lags_v1")]
+    MotionLagsV1,
 }
 
 impl FeatureKind {
     /// Every kind this build knows.
-    pub const ALL: [FeatureKind; 3] = [
+    pub const ALL: [FeatureKind; 4] = [
         FeatureKind::AmpNormV1,
         FeatureKind::AmpBaselineV1,
         FeatureKind::AmpDevSortedV1,
+        FeatureKind::MotionLagsV1,
     ];
 
     /// The kind's name in files and specs.
@@ -72,6 +99,7 @@ impl FeatureKind {
             FeatureKind::AmpNormV1 => "amp_norm_v1",
             FeatureKind::AmpBaselineV1 => "amp_baseline_v1",
             FeatureKind::AmpDevSortedV1 => "amp_dev_sorted_v1",
+            FeatureKind::MotionLagsV1 => "motion_lags_v1",
         }
     }
 }
@@ -188,6 +216,124 @@ pub struct FeatureExtractor {
     baseline: Vec<f64>,
     scalar: f64,
     frames: u64,
+    /// `motion_lags_v1` state.
+    motion: MotionState,
+}
+
+/// Lags of `motion_lags_v1`, frames.
+pub const MOTION_LAGS: [usize; 6] = [1, 2, 4, 8, 16, 32];
+/// Levels held for `motion_lags_v1` (the longest lag plus the current frame).
+const LEVEL_HISTORY: usize = 33;
+/// Weight of a new noise estimate in the running mean.
+const NOISE_WEIGHT: f64 = 0.02;
+/// A one-frame level jump of more than this many noise deviations out of stillness is a gain
+/// step.
+const GAIN_STEP_Z: f64 = 10.0;
+/// Quiet frames (within `QUIET_Z`) needed before a jump counts as a gain step.
+const GAIN_STEP_QUIET: usize = 8;
+/// A frame is quiet when its level is within this many noise deviations of the previous one.
+const QUIET_Z: f64 = 3.0;
+
+/// State of `motion_lags_v1` (see the module docs).
+#[derive(Clone, Debug)]
+struct MotionState {
+    prev: Vec<f32>,
+    levels: [f64; LEVEL_HISTORY],
+    head: usize,
+    seen: usize,
+    noise: f64,
+    offset: f64,
+    quiet: usize,
+    out: [f32; MOTION_LAGS.len()],
+}
+
+impl Default for MotionState {
+    fn default() -> Self {
+        MotionState {
+            prev: Vec::new(),
+            levels: [0.0; LEVEL_HISTORY],
+            head: 0,
+            seen: 0,
+            noise: 0.0,
+            offset: 0.0,
+            quiet: 0,
+            out: [0.0; MOTION_LAGS.len()],
+        }
+    }
+}
+
+impl MotionState {
+    fn reset(&mut self) {
+        self.prev.clear();
+        self.head = 0;
+        self.seen = 0;
+        self.noise = 0.0;
+        self.offset = 0.0;
+        self.quiet = 0;
+    }
+
+    /// Updates with the profile `p` and mean amplitude `mean`; the six values go to `out`.
+    fn push(&mut self, p: &[f32], mean: f64) {
+        let d = p.len();
+        if self.prev.len() == d {
+            let mut den = 0.0f64;
+            if d >= 3 {
+                let diff = |k: usize| f64::from(p[k]) - f64::from(self.prev[k]);
+                let (mut a, mut b) = (diff(0), diff(1));
+                for k in 2..d {
+                    let c = diff(k);
+                    let e = a - 2.0 * b + c;
+                    den += e * e;
+                    a = b;
+                    b = c;
+                }
+                den /= 6.0 * (d * (d - 2)) as f64;
+            } else {
+                den = p
+                    .iter()
+                    .zip(&self.prev)
+                    .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
+                    .sum::<f64>()
+                    / (d * d) as f64;
+            }
+            if den.is_finite() {
+                self.noise = if self.seen <= 1 {
+                    den
+                } else {
+                    self.noise + NOISE_WEIGHT * (den - self.noise)
+                };
+            }
+        }
+        self.prev.clear();
+        self.prev.extend_from_slice(p);
+        let sd = self.noise.sqrt().max(1e-12);
+        let mut c = mean.ln() - self.offset;
+        if self.seen > 0 {
+            let last = self.levels[self.head];
+            let z1 = (c - last) / sd;
+            if z1.abs() > GAIN_STEP_Z && self.quiet >= GAIN_STEP_QUIET {
+                self.offset += c - last;
+                c = last;
+            }
+            if ((c - last) / sd).abs() < QUIET_Z {
+                self.quiet += 1;
+            } else {
+                self.quiet = 0;
+            }
+        }
+        self.head = (self.head + 1) % LEVEL_HISTORY;
+        self.levels[self.head] = c;
+        self.seen = self.seen.saturating_add(1);
+        for (o, &lag) in self.out.iter_mut().zip(&MOTION_LAGS) {
+            *o = if self.seen > lag {
+                let then = self.levels[(self.head + LEVEL_HISTORY - lag) % LEVEL_HISTORY];
+                let z = (c - then) / sd;
+                (1.0 + z * z).ln() as f32
+            } else {
+                0.0
+            };
+        }
+    }
 }
 
 /// The active columns of a frame (see the module docs).
@@ -222,6 +368,7 @@ impl FeatureExtractor {
             baseline: Vec::new(),
             scalar: 0.0,
             frames: 0,
+            motion: MotionState::default(),
         })
     }
 
@@ -232,7 +379,10 @@ impl FeatureExtractor {
 
     /// The feature dimension, once the first frame fixed it.
     pub fn dim(&self) -> Option<usize> {
-        self.columns.as_ref().map(Vec::len)
+        match self.cfg.kind {
+            FeatureKind::MotionLagsV1 => self.columns.as_ref().map(|_| MOTION_LAGS.len()),
+            _ => self.columns.as_ref().map(Vec::len),
+        }
     }
 
     /// Scalar summary of the last accepted frame (mean amplitude of the selected columns).
@@ -251,6 +401,7 @@ impl FeatureExtractor {
         self.baseline.clear();
         self.frames = 0;
         self.scalar = 0.0;
+        self.motion.reset();
     }
 
     /// The feature vector of `frame` (valid until the next call). Refuses a frame without the
@@ -307,7 +458,9 @@ impl FeatureExtractor {
         for o in self.out.iter_mut() {
             *o *= inv;
         }
-        if self.cfg.kind != FeatureKind::AmpNormV1 {
+        if self.cfg.kind == FeatureKind::MotionLagsV1 {
+            self.motion.push(&self.out, mean);
+        } else if self.cfg.kind != FeatureKind::AmpNormV1 {
             if self.baseline.len() != self.out.len() {
                 self.baseline = self.out.iter().map(|&v| v as f64).collect();
             }
@@ -331,6 +484,9 @@ impl FeatureExtractor {
         }
         self.scalar = mean;
         self.frames += 1;
+        if self.cfg.kind == FeatureKind::MotionLagsV1 {
+            return Ok(&self.motion.out);
+        }
         Ok(&self.out)
     }
 }
@@ -384,6 +540,93 @@ mod tests {
             "rms {}",
             (energy / n as f64).sqrt()
         );
+    }
+
+    fn motion_features(preset: &str, seed: u64, gain_step_at: Option<usize>) -> Vec<Vec<f32>> {
+        let sim = Simulator::new(
+            Scenario::preset(preset, 8.0).unwrap(),
+            DeviceProfile::esp32(),
+            seed,
+        )
+        .unwrap();
+        let mut fx = FeatureExtractor::new(FeatureConfig {
+            kind: FeatureKind::MotionLagsV1,
+            ..FeatureConfig::default()
+        })
+        .unwrap();
+        sim.enumerate()
+            .map(|(i, (mut frame, _))| {
+                if gain_step_at.is_some_and(|g| i >= g) {
+                    frame.csi.mapv_inplace(|c| c * 1.5);
+                }
+                let x = fx.extract(&frame).unwrap().to_vec();
+                assert_eq!(x.len(), MOTION_LAGS.len());
+                assert_eq!(fx.dim(), Some(MOTION_LAGS.len()));
+                x
+            })
+            .collect()
+    }
+
+    fn mean_lag(x: &[Vec<f32>], lag: usize) -> f64 {
+        let v: Vec<f64> = x[40..].iter().map(|r| f64::from(r[lag])).collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+
+    #[test]
+    fn motion_lags_are_small_when_still_and_large_when_walking() {
+        for seed in [3, 4] {
+            let empty = motion_features("empty", seed, None);
+            let walk = motion_features("walk", seed, None);
+            for lag in 0..MOTION_LAGS.len() {
+                // Receiver noise alone: ln(1 + chi2_1) averages about 0.6.
+                assert!(
+                    mean_lag(&empty, lag) < 1.5,
+                    "empty lag {lag}: {}",
+                    mean_lag(&empty, lag)
+                );
+            }
+            // Walking moves the level by many noise deviations at the longer lags.
+            assert!(mean_lag(&walk, 3) > 3.0, "walk: {}", mean_lag(&walk, 3));
+        }
+    }
+
+    #[test]
+    fn motion_lags_ignore_a_gain_step_out_of_stillness() {
+        // Without the compensation the step would give z ≈ ln 1.5 / σ, tens of deviations, at
+        // every lag for up to 32 frames; with it the values stay at the noise level (z < 12).
+        let plain = motion_features("empty", 5, None);
+        let stepped = motion_features("empty", 5, Some(200));
+        for (i, (a, b)) in plain.iter().zip(&stepped).enumerate() {
+            let top = b.iter().fold(0.0f32, |m, v| m.max(*v));
+            assert!(top < 5.0, "frame {i}: {a:?} vs {b:?}");
+        }
+    }
+
+    #[test]
+    fn motion_lags_with_few_columns() {
+        for cols in [vec![0usize], vec![0, 1], vec![0, 1, 2, 3]] {
+            let mut fx = FeatureExtractor::new(FeatureConfig {
+                kind: FeatureKind::MotionLagsV1,
+                subcarriers: SubcarrierSelection::Columns(cols),
+                ..FeatureConfig::default()
+            })
+            .unwrap();
+            let mut g = 1u32;
+            for _ in 0..50 {
+                let mut f = CsiFrame::new(
+                    wifi_sensing_core::CaptureFormat::Simulated,
+                    wifi_sensing_core::Device::Simulator,
+                    ndarray::Array3::zeros((1, 1, 8)),
+                );
+                for c in f.csi.iter_mut() {
+                    g = g.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    *c = num_complex::Complex32::new(1.0 + (g >> 16) as f32 / 65536.0, 0.0);
+                }
+                let x = fx.extract(&f).unwrap();
+                assert_eq!(x.len(), 6);
+                assert!(x.iter().all(|v| v.is_finite() && *v >= 0.0));
+            }
+        }
     }
 
     #[test]

@@ -52,6 +52,9 @@ pub struct CorrDim {
     tmp: Vec<f64>,
     lr: Vec<f64>,
     lc: Vec<f64>,
+    /// Embedding vectors of the estimate in progress, and those whose pairs are counted.
+    n: usize,
+    counted: usize,
 }
 
 impl CorrDim {
@@ -85,6 +88,8 @@ impl CorrDim {
             tmp: Vec::new(),
             lr: Vec::new(),
             lc: Vec::new(),
+            n: 0,
+            counted: 0,
         })
     }
 
@@ -92,6 +97,18 @@ impl CorrDim {
     /// default. NaN when no radius holds a pair; errors on non-finite input, a series shorter
     /// than two embedding vectors, a constant series with default radii, or bad radii.
     pub fn estimate(&mut self, x: &[f64], rvals: Option<&[f64]>) -> Result<f64, DynamicsError> {
+        let n = self.begin(x, rvals)?;
+        self.count_until(n);
+        Ok(self.finish())
+    }
+
+    /// First stage of an estimate (the tracker spreads the stages over frames): checks the
+    /// input, embeds it, sets the radii and builds the index. Returns the number of vectors.
+    pub(crate) fn begin(
+        &mut self,
+        x: &[f64],
+        rvals: Option<&[f64]>,
+    ) -> Result<usize, DynamicsError> {
         if let Some(i) = x.iter().position(|v| !v.is_finite()) {
             return Err(DynamicsError::NonFinite { index: i });
         }
@@ -135,12 +152,22 @@ impl CorrDim {
                 }
             }
         }
-        let rmax = *self.radii.last().unwrap_or(&0.0);
         self.tree.build(&self.emb, m, n);
         self.hist.clear();
         self.hist.resize(self.radii.len(), 0);
+        self.n = n;
+        self.counted = 0;
+        Ok(n)
+    }
+
+    /// Counts the pairs of the embedding vectors not yet counted, up to vector `end`
+    /// (exclusive).
+    pub(crate) fn count_until(&mut self, end: usize) {
+        let m = self.emb_dim;
+        let n = self.n;
+        let rmax = *self.radii.last().unwrap_or(&0.0);
         let (emb, radii, hist, tree) = (&self.emb, &self.radii, &mut self.hist, &self.tree);
-        for i in 0..n {
+        for i in self.counted..end.min(n) {
             let q = &emb[i * m..(i + 1) * m];
             tree.within(
                 emb,
@@ -156,6 +183,12 @@ impl CorrDim {
                 },
             );
         }
+        self.counted = self.counted.max(end.min(n));
+    }
+
+    /// Last stage: the slope of log C(r) against log r.
+    pub(crate) fn finish(&mut self) -> f64 {
+        let n = self.n;
         let norm = 1.0 / (n as f64 * (n as f64 - 1.0));
         self.lr.clear();
         self.lc.clear();
@@ -168,6 +201,6 @@ impl CorrDim {
                 self.lc.push(c.ln());
             }
         }
-        Ok(ls_slope(&self.lr, &self.lc).unwrap_or(f64::NAN))
+        ls_slope(&self.lr, &self.lc).unwrap_or(f64::NAN)
     }
 }

@@ -107,7 +107,31 @@ pub(crate) struct Analyser {
     resid: Vec<f64>,
     prefix: Vec<f64>,
     prefix2: Vec<f64>,
+    /// The job in progress (see [`Analyser::begin`]).
+    stage: Stage,
+    f: WindowFeatures,
+    with_dim: bool,
+    ntraj: usize,
+    dim_n: usize,
+    cd_counted: usize,
 }
+
+/// Stage of the features job of an [`Analyser`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Idle,
+    Neighbours,
+    Divergence(usize),
+    Rest,
+    Dim,
+}
+
+/// Divergence distances that cost about one work unit.
+const DISTANCES_PER_UNIT: usize = 16;
+/// Work units of the exponent fit, noise floor, blocks and periodicity together.
+const REST_UNITS: usize = 32;
+/// Work units of one fixed-radius pair search of the correlation dimension.
+const PAIR_SEARCH_UNITS: usize = 2;
 
 /// Longest tail of a window used for the periodicity feature.
 pub const ACF_MAX_LEN: usize = 256;
@@ -144,6 +168,12 @@ impl Analyser {
             resid: Vec::new(),
             prefix: Vec::new(),
             prefix2: Vec::new(),
+            stage: Stage::Idle,
+            f: WindowFeatures::default(),
+            with_dim: false,
+            ntraj: 0,
+            dim_n: 0,
+            cd_counted: 0,
         })
     }
 
@@ -157,6 +187,26 @@ impl Analyser {
         x: &[f64],
         with_dim: bool,
     ) -> Result<WindowFeatures, DynamicsError> {
+        if let Some(done) = self.begin(x, with_dim)? {
+            return Ok(done);
+        }
+        let mut budget = usize::MAX;
+        loop {
+            if let Some(f) = self.step(&mut budget) {
+                return f;
+            }
+        }
+    }
+
+    /// Starts the features of `x` as a job run by [`step`](Self::step) (the tracker spreads
+    /// the work over frames; a job in progress is dropped). Returns the features at once when
+    /// there is nothing to compute (a constant window).
+    pub(crate) fn begin(
+        &mut self,
+        x: &[f64],
+        with_dim: bool,
+    ) -> Result<Option<WindowFeatures>, DynamicsError> {
+        self.stage = Stage::Idle;
         if let Some(i) = x.iter().position(|v| !v.is_finite()) {
             return Err(DynamicsError::NonFinite { index: i });
         }
@@ -168,7 +218,7 @@ impl Analyser {
                 got: n,
             });
         }
-        let mut f = WindowFeatures {
+        self.f = WindowFeatures {
             len: n,
             ..Default::default()
         };
@@ -176,22 +226,112 @@ impl Analyser {
         // underflow (every feature is scale-invariant).
         let amax = x.iter().fold(0.0f64, |a, v| a.max(v.abs()));
         if amax == 0.0 {
-            f.constant = true;
-            return Ok(f);
+            self.f.constant = true;
+            return Ok(Some(self.f));
         }
         self.z.clear();
         self.z.extend(x.iter().map(|&v| v / amax));
         let (mu, sd) = mean_std(&self.z);
         if sd.is_nan() || sd <= 1e-12 * mu.abs() || sd == 0.0 {
-            f.constant = true;
-            return Ok(f);
+            self.f.constant = true;
+            return Ok(Some(self.f));
         }
         for v in self.z.iter_mut() {
             *v = (*v - mu) / sd;
         }
-        // Lyapunov exponent and nearest neighbours (shared with the prediction residual).
-        let lyap = self.ros.estimate(&self.z)?;
+        self.ntraj = self.ros.begin(&self.z)?;
+        self.with_dim = with_dim;
+        self.stage = Stage::Neighbours;
+        Ok(None)
+    }
+
+    /// `true` while a job started by [`begin`](Self::begin) is not finished.
+    pub(crate) fn busy(&self) -> bool {
+        self.stage != Stage::Idle
+    }
+
+    /// Drops the job in progress.
+    pub(crate) fn abort(&mut self) {
+        self.stage = Stage::Idle;
+    }
+
+    /// Runs the job until its end or until `budget` work units are spent (one unit is about one
+    /// nearest-neighbour search; a stage that has started runs to its end, so the budget may
+    /// go negative by one stage's cost, floored at 0). Returns the features when done.
+    pub(crate) fn step(
+        &mut self,
+        budget: &mut usize,
+    ) -> Option<Result<WindowFeatures, DynamicsError>> {
+        let p = *self.ros.params();
+        while *budget > 0 {
+            match self.stage {
+                Stage::Idle => return None,
+                Stage::Neighbours => {
+                    let done = self.ros.neighbours().0.len();
+                    let end = done.saturating_add(*budget).min(self.ntraj);
+                    self.ros.neighbours_until(end);
+                    *budget -= end - done;
+                    if end == self.ntraj {
+                        self.stage = Stage::Divergence(0);
+                    }
+                }
+                Stage::Divergence(k) => {
+                    self.ros.divergence(k);
+                    *budget = budget.saturating_sub(self.ntraj / DISTANCES_PER_UNIT + 1);
+                    self.stage = if k + 1 < p.trajectory_len {
+                        Stage::Divergence(k + 1)
+                    } else {
+                        Stage::Rest
+                    };
+                }
+                Stage::Rest => {
+                    self.rest();
+                    *budget = budget.saturating_sub(REST_UNITS);
+                    if self.with_dim {
+                        let from = self.z.len().saturating_sub(CORR_DIM_MAX_LEN);
+                        match self.cd.begin(&self.z[from..], None) {
+                            Ok(n) => {
+                                self.dim_n = n;
+                                self.cd_counted = 0;
+                                self.stage = Stage::Dim;
+                            }
+                            Err(_) => {
+                                self.stage = Stage::Idle;
+                                return Some(Ok(self.f));
+                            }
+                        }
+                    } else {
+                        self.stage = Stage::Idle;
+                        return Some(Ok(self.f));
+                    }
+                }
+                Stage::Dim => {
+                    let done = self.cd_counted;
+                    let end = done
+                        .saturating_add(budget.div_ceil(PAIR_SEARCH_UNITS))
+                        .min(self.dim_n);
+                    self.cd.count_until(end);
+                    self.cd_counted = end;
+                    *budget = budget.saturating_sub((end - done) * PAIR_SEARCH_UNITS);
+                    if end == self.dim_n {
+                        self.cd_counted = 0;
+                        let d = self.cd.finish();
+                        self.f.attractor_dim = d.is_finite().then_some(d);
+                        self.stage = Stage::Idle;
+                        return Some(Ok(self.f));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// The exponent, noise floor, block spreads and periodicity, once every neighbour is known.
+    fn rest(&mut self) {
+        let lyap = self.ros.finish();
+        let f = &mut self.f;
         f.lyapunov = lyap.is_finite().then_some(lyap);
+        let n = self.z.len();
         let p = *self.ros.params();
         let ahead = (p.emb_dim - 1) * p.lag + 1;
         let (nb, _) = self.ros.neighbours();
@@ -226,17 +366,8 @@ impl Analyser {
             };
         }
         let (pv, lag) = self.periodicity();
-        f.periodicity = pv;
-        f.period = lag;
-        if with_dim {
-            let from = self.z.len().saturating_sub(CORR_DIM_MAX_LEN);
-            f.attractor_dim = self
-                .cd
-                .estimate(&self.z[from..], None)
-                .ok()
-                .filter(|d| d.is_finite());
-        }
-        Ok(f)
+        self.f.periodicity = pv;
+        self.f.period = lag;
     }
 
     /// Best Pearson autocorrelation after the first zero crossing, lags up to n/2, over the

@@ -139,6 +139,8 @@ pub struct Rosenstein {
     div: Vec<f64>,
     ks: Vec<usize>,
     ksf: Vec<f64>,
+    /// Reference vectors of the estimate in progress.
+    ntraj: usize,
 }
 
 impl Rosenstein {
@@ -168,6 +170,7 @@ impl Rosenstein {
             div: Vec::new(),
             ks: Vec::new(),
             ksf: Vec::new(),
+            ntraj: 0,
         })
     }
 
@@ -180,6 +183,17 @@ impl Rosenstein {
     /// Errors on non-finite input and on series too short for the parameters (the same two
     /// conditions nolds raises on).
     pub fn estimate(&mut self, x: &[f64]) -> Result<f64, DynamicsError> {
+        let ntraj = self.begin(x)?;
+        self.neighbours_until(ntraj);
+        for k in 0..self.params.trajectory_len {
+            self.divergence(k);
+        }
+        Ok(self.finish())
+    }
+
+    /// First stage of an estimate (the tracker spreads the stages over frames): checks `x`,
+    /// embeds it and builds the neighbour index. Returns the number of reference vectors.
+    pub(crate) fn begin(&mut self, x: &[f64]) -> Result<usize, DynamicsError> {
         if let Some(i) = x.iter().position(|v| !v.is_finite()) {
             return Err(DynamicsError::NonFinite { index: i });
         }
@@ -199,8 +213,19 @@ impl Rosenstein {
         self.tree.build(&self.emb, m, ntraj);
         self.nb.clear();
         self.nb_dist.clear();
-        let tsep = p.min_tsep;
-        for i in 0..ntraj {
+        self.div.clear();
+        self.ks.clear();
+        self.ntraj = ntraj;
+        Ok(ntraj)
+    }
+
+    /// Neighbour searches of the reference vectors not yet searched, up to vector `end`
+    /// (exclusive, at most the count [`begin`](Self::begin) returned).
+    pub(crate) fn neighbours_until(&mut self, end: usize) {
+        let m = self.params.emb_dim;
+        let tsep = self.params.min_tsep;
+        let ntraj = self.ntraj;
+        for i in self.nb.len()..end.min(ntraj) {
             let q = &self.emb[i * m..(i + 1) * m];
             // ntraj >= 2 * min_tsep + 2 guarantees an accepted point exists.
             let (j, d) = self
@@ -210,37 +235,43 @@ impl Rosenstein {
             self.nb.push(j as u32);
             self.nb_dist.push(d);
         }
-        // Mean log divergence per step, skipping exact zeros.
-        self.div.clear();
-        self.ks.clear();
-        for k in 0..p.trajectory_len {
-            self.logs.clear();
-            for i in 0..ntraj {
-                let a = &self.emb[(i + k) * m..(i + k + 1) * m];
-                let j = self.nb[i] as usize + k;
-                let d = super::numeric::euclid(a, &self.emb[j * m..(j + 1) * m]);
-                if d != 0.0 {
-                    self.logs.push(d.ln());
-                }
-            }
-            if !self.logs.is_empty() {
-                let v = pairwise_sum(&self.logs) / self.logs.len() as f64;
-                if v.is_finite() {
-                    self.div.push(v);
-                    self.ks.push(k);
-                }
+    }
+
+    /// Mean log divergence after `k` steps (every neighbour searched; `k` in increasing order),
+    /// skipping exact zeros.
+    pub(crate) fn divergence(&mut self, k: usize) {
+        let m = self.params.emb_dim;
+        self.logs.clear();
+        for i in 0..self.nb.len() {
+            let a = &self.emb[(i + k) * m..(i + k + 1) * m];
+            let j = self.nb[i] as usize + k;
+            let d = super::numeric::euclid(a, &self.emb[j * m..(j + 1) * m]);
+            if d != 0.0 {
+                self.logs.push(d.ln());
             }
         }
+        if !self.logs.is_empty() {
+            let v = pairwise_sum(&self.logs) / self.logs.len() as f64;
+            if v.is_finite() {
+                self.div.push(v);
+                self.ks.push(k);
+            }
+        }
+    }
+
+    /// Last stage: the line fit over the divergence curve.
+    pub(crate) fn finish(&mut self) -> f64 {
+        let p = self.params;
         if self.div.is_empty() {
-            return Ok(f64::NEG_INFINITY);
+            return f64::NEG_INFINITY;
         }
         let off = p.fit_offset.min(self.div.len());
         self.ksf.clear();
         self.ksf.extend(self.ks[off..].iter().map(|&k| k as f64));
-        Ok(match ls_slope(&self.ksf, &self.div[off..]) {
+        match ls_slope(&self.ksf, &self.div[off..]) {
             Some(s) => s / p.tau,
             None => f64::NAN,
-        })
+        }
     }
 
     /// Finite divergence entries of the last [`estimate`](Self::estimate).

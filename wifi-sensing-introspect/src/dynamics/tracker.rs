@@ -9,8 +9,10 @@ use super::regime::{classify, median, quantile, unit, Analyser, Regime, RegimeTh
 use super::rosenstein::RosensteinParams;
 use super::DynamicsError;
 
-/// Updates between two estimates of the reference's typical neighbour distance.
-const TYPICAL_EVERY: usize = 4;
+/// The reference's typical neighbour distance is estimated from up to 128 evenly spaced
+/// vectors split into this many interleaved parts; each update refreshes one part (all of them
+/// after a change point), so the estimate follows the reference without a costly update.
+const TYPICAL_PARTS: usize = 4;
 /// Classifications between two correlation-dimension estimates.
 const DIM_EVERY: usize = 4;
 
@@ -51,6 +53,12 @@ pub struct DynamicsConfig {
     pub change_threshold: f64,
     /// Consecutive analyses that must agree before the label of a classified segment changes.
     pub label_hysteresis: usize,
+    /// Work the classification (exponent, noise floor, periodicity, dimension) may do per
+    /// frame, in units of about one nearest-neighbour search: a classification is spread over
+    /// the frames that follow the update that starts it, so no frame carries it whole. 0 runs
+    /// each classification to its end on the update frame (one costly frame in
+    /// `classify_every`).
+    pub work_per_frame: usize,
 }
 
 impl Default for DynamicsConfig {
@@ -67,6 +75,7 @@ impl Default for DynamicsConfig {
             change_min_reference: 112,
             change_threshold: 2.0,
             label_hysteresis: 2,
+            work_per_frame: 48,
         }
     }
 }
@@ -206,8 +215,14 @@ pub struct DynamicsTracker {
     seg_len: usize,
     since_update: usize,
     since_classify: usize,
-    /// Cached 90th percentile of the reference's neighbour distances and its age in updates.
+    /// Whether the parts of the typical-distance sample are valid, and updates since a change.
     typical: Option<(f64, usize)>,
+    /// The reference's leave-out neighbour distances, in `TYPICAL_PARTS` interleaved parts.
+    typical_parts: [Vec<f64>; TYPICAL_PARTS],
+    /// A classification to start on the next frame (with the dimension or not).
+    job_start: Option<bool>,
+    /// Whether the classification in progress estimates the dimension.
+    job_dim: bool,
     /// Classifications since the correlation dimension was last estimated.
     dim_age: usize,
     frames: u64,
@@ -236,6 +251,9 @@ impl DynamicsTracker {
             since_update: 0,
             since_classify: 0,
             typical: None,
+            typical_parts: std::array::from_fn(|_| Vec::with_capacity(128 / TYPICAL_PARTS + 1)),
+            job_start: None,
+            job_dim: false,
             dim_age: 0,
             frames: 0,
             skipped: 0,
@@ -272,100 +290,51 @@ impl DynamicsTracker {
         self.seg_len = (self.seg_len + 1).min(self.cfg.window);
         self.since_update += 1;
         self.since_classify += 1;
+        let mut did_update = false;
         if self.since_update >= self.cfg.update_every {
             self.since_update = 0;
             self.update();
+            did_update = true;
+        }
+        // The classification steps run on the frames between updates (every frame when every
+        // frame is an update, or when the work is not spread).
+        if !did_update || self.cfg.update_every == 1 || self.cfg.work_per_frame == 0 {
+            self.work();
         }
         &self.state
     }
 
-    /// The state after the last frame.
-    pub fn state(&self) -> &DynamicsState {
-        &self.state
-    }
-
-    /// Frames accepted since creation or the last reset.
-    pub fn frames(&self) -> u64 {
-        self.frames
-    }
-
-    /// Non-finite samples skipped since creation or the last reset.
-    pub fn skipped(&self) -> u64 {
-        self.skipped
-    }
-
-    /// Frames in the current segment (since the last change point, at most `window`).
-    pub fn segment_len(&self) -> usize {
-        self.seg_len
-    }
-
-    /// Forgets every sample and returns to `Unknown` (buffers are kept).
-    pub fn reset(&mut self) {
-        self.head = 0;
-        self.filled = 0;
-        self.seg_len = 0;
-        self.since_update = 0;
-        self.since_classify = 0;
-        self.typical = None;
-        self.dim_age = 0;
-        self.frames = 0;
-        self.skipped = 0;
-        self.phase = Phase::Warming;
-        self.pending = None;
-        self.state = DynamicsState::default();
-    }
-
-    fn update(&mut self) {
-        // Copy the current segment, oldest first.
-        let w = self.cfg.window;
-        let n = self.seg_len;
-        self.buf.clear();
-        let start = (self.head + w - n) % w;
-        for k in 0..n {
-            self.buf.push(self.ring[(start + k) % w]);
-        }
-        // Every test below is scale-invariant: divide by the largest magnitude so that huge
-        // inputs cannot overflow.
-        let amax = self.buf.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-        if amax > 0.0 {
-            for v in self.buf.iter_mut() {
-                *v /= amax;
+    /// Starts a scheduled classification, or advances the one in progress by the frame's work
+    /// budget, and applies its result when it completes.
+    fn work(&mut self) {
+        let unlimited = self.cfg.work_per_frame == 0;
+        if let Some(with_dim) = self.job_start.take() {
+            self.job_dim = with_dim;
+            match self.analyser.begin(&self.buf, with_dim) {
+                Ok(Some(f)) => return self.apply(&f),
+                Ok(None) => {}
+                Err(_) => return,
             }
-        }
-        if n >= self.cfg.change_min_reference + self.cfg.change_block {
-            if let Some((cut, score)) = self.detect_change() {
-                self.seg_len = n - cut;
-                self.typical = None;
-                self.phase = Phase::AfterChange;
-                self.pending = None;
-                self.state = DynamicsState {
-                    regime: Regime::Transient,
-                    regime_changed: true,
-                    lyapunov_exponent: None,
-                    attractor_dim: None,
-                    confidence: unit(score / (1.0 + score)),
-                };
+            if !unlimited {
+                // Starting costs an embedding and an index build: that is this frame's work.
                 return;
             }
         }
-        if n < self.cfg.min_window {
-            return;
-        }
-        // Classify as soon as a new segment is long enough, then every `classify_every` frames.
-        if self.phase == Phase::Classified && self.since_classify < self.cfg.classify_every {
-            return;
-        }
-        self.since_classify = 0;
-        // The dimension is the costliest estimate: every 4th classification, and on the first
-        // one of a segment.
-        let with_dim = self.cfg.corr_dim_emb > 0
-            && (self.phase != Phase::Classified || self.dim_age >= DIM_EVERY - 1);
-        let Ok(f) = self.analyser.features(&self.buf, with_dim) else {
-            return;
+        let mut budget = if unlimited {
+            usize::MAX
+        } else {
+            self.cfg.work_per_frame
         };
-        let (c, conf) = classify(&f, &self.cfg.thresholds);
+        if let Some(Ok(f)) = self.analyser.step(&mut budget) {
+            self.apply(&f);
+        }
+    }
+
+    /// Applies the features of a finished classification.
+    fn apply(&mut self, f: &super::regime::WindowFeatures) {
+        let (c, conf) = classify(f, &self.cfg.thresholds);
         self.state.lyapunov_exponent = f.lyapunov;
-        if with_dim {
+        if self.job_dim {
             self.state.attractor_dim = f.attractor_dim;
             self.dim_age = 0;
         } else {
@@ -397,6 +366,98 @@ impl DynamicsTracker {
                 }
             }
         }
+    }
+
+    /// The state after the last frame.
+    pub fn state(&self) -> &DynamicsState {
+        &self.state
+    }
+
+    /// Frames accepted since creation or the last reset.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Non-finite samples skipped since creation or the last reset.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    /// Frames in the current segment (since the last change point, at most `window`).
+    pub fn segment_len(&self) -> usize {
+        self.seg_len
+    }
+
+    /// Forgets every sample and returns to `Unknown` (buffers are kept).
+    pub fn reset(&mut self) {
+        self.head = 0;
+        self.filled = 0;
+        self.seg_len = 0;
+        self.since_update = 0;
+        self.since_classify = 0;
+        self.typical = None;
+        self.job_start = None;
+        self.analyser.abort();
+        self.dim_age = 0;
+        self.frames = 0;
+        self.skipped = 0;
+        self.phase = Phase::Warming;
+        self.pending = None;
+        self.state = DynamicsState::default();
+    }
+
+    fn update(&mut self) {
+        // Copy the current segment, oldest first.
+        let w = self.cfg.window;
+        let n = self.seg_len;
+        self.buf.clear();
+        let start = (self.head + w - n) % w;
+        for k in 0..n {
+            self.buf.push(self.ring[(start + k) % w]);
+        }
+        // Every test below is scale-invariant: divide by the largest magnitude so that huge
+        // inputs cannot overflow.
+        let amax = self.buf.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        if amax > 0.0 {
+            for v in self.buf.iter_mut() {
+                *v /= amax;
+            }
+        }
+        if n >= self.cfg.change_min_reference + self.cfg.change_block {
+            if let Some((cut, score)) = self.detect_change() {
+                self.seg_len = n - cut;
+                self.typical = None;
+                self.job_start = None;
+                self.analyser.abort();
+                self.phase = Phase::AfterChange;
+                self.pending = None;
+                self.state = DynamicsState {
+                    regime: Regime::Transient,
+                    regime_changed: true,
+                    lyapunov_exponent: None,
+                    attractor_dim: None,
+                    confidence: unit(score / (1.0 + score)),
+                };
+                return;
+            }
+        }
+        if n < self.cfg.min_window {
+            return;
+        }
+        // Classify as soon as a new segment is long enough, then every `classify_every` frames
+        // (once the previous classification has finished).
+        if self.phase == Phase::Classified && self.since_classify < self.cfg.classify_every {
+            return;
+        }
+        if self.analyser.busy() || self.job_start.is_some() {
+            return;
+        }
+        self.since_classify = 0;
+        // The dimension is the costliest estimate: every 4th classification, and on the first
+        // one of a segment.
+        let with_dim = self.cfg.corr_dim_emb > 0
+            && (self.phase != Phase::Classified || self.dim_age >= DIM_EVERY - 1);
+        self.job_start = Some(with_dim);
     }
 
     /// Novelty of the newest `change_block` frames with respect to the older part of the
@@ -459,28 +520,34 @@ impl DynamicsTracker {
         }
         self.tree.build(&self.emb, m, nref);
         let tsep = p.min_tsep;
-        // The reference's own neighbour distances (from at most ~128 evenly spaced vectors)
-        // change slowly: recomputed every `TYPICAL_EVERY` updates and after a change point.
-        let typical = match self.typical {
-            Some((t, age)) if age + 1 < TYPICAL_EVERY => {
-                self.typical = Some((t, age + 1));
-                t
+        // The reference's own leave-out neighbour distances, from at most ~128 evenly spaced
+        // vectors in `TYPICAL_PARTS` interleaved parts: one part per update (every part after a
+        // change point), so no update pays for all of them.
+        let stride = nref.div_ceil(128).max(1);
+        let parts = match self.typical {
+            Some((_, age)) => {
+                let q = age % TYPICAL_PARTS;
+                q..q + 1
             }
-            _ => {
-                self.scratch.clear();
-                let stride = nref.div_ceil(128).max(1);
-                for i in (0..nref).step_by(stride) {
-                    let q = &self.emb[i * m..(i + 1) * m];
-                    if let Some((_, d)) = self.tree.nearest(&self.emb, q, |j| j.abs_diff(i) > tsep)
-                    {
-                        self.scratch.push(d);
-                    }
-                }
-                let t = quantile(&mut self.scratch, 0.9).max(1e-3);
-                self.typical = Some((t, 0));
-                t
-            }
+            None => 0..TYPICAL_PARTS,
         };
+        for q in parts {
+            let out = &mut self.typical_parts[q];
+            out.clear();
+            for i in (q * stride..nref).step_by(TYPICAL_PARTS * stride) {
+                let v = &self.emb[i * m..(i + 1) * m];
+                if let Some((_, d)) = self.tree.nearest(&self.emb, v, |j| j.abs_diff(i) > tsep) {
+                    out.push(d);
+                }
+            }
+        }
+        self.scratch.clear();
+        for part in &self.typical_parts {
+            self.scratch.extend_from_slice(part);
+        }
+        let typical = quantile(&mut self.scratch, 0.9).max(1e-3);
+        let age = self.typical.map_or(0, |(_, a)| a + 1);
+        self.typical = Some((typical, age));
         self.scores.clear();
         for t in nref..nvec {
             let q = &self.emb[t * m..(t + 1) * m];
@@ -595,6 +662,47 @@ mod tests {
                 state.0 = 4.0 * state.0 * (1.0 - state.0);
                 state.0
             }
+        }
+    }
+
+    /// Spreading the classification over frames delays it but computes the same thing: the
+    /// first estimate of a stream is identical, and the labels agree once both have settled.
+    #[test]
+    fn spread_classification_matches_the_whole_one() {
+        let spread_cfg = DynamicsConfig::default();
+        assert!(spread_cfg.work_per_frame > 0);
+        let whole_cfg = DynamicsConfig {
+            work_per_frame: 0,
+            ..spread_cfg
+        };
+        let mut v = 0.3f64;
+        let logistic: Vec<f64> = (0..1500)
+            .map(|_| {
+                v = 4.0 * v * (1.0 - v);
+                v
+            })
+            .collect();
+        let mut st = (0.0, 7u64);
+        let sine: Vec<f64> = (0..1500).map(|i| sample(700 + i % 700, &mut st)).collect();
+        for (x, want) in [(logistic, Regime::Chaotic), (sine, Regime::Periodic)] {
+            let mut a = DynamicsTracker::new(spread_cfg).unwrap();
+            let mut b = DynamicsTracker::new(whole_cfg).unwrap();
+            let (mut first_a, mut first_b) = (None, None);
+            let (mut at_a, mut at_b) = (0, 0);
+            for (i, &s) in x.iter().enumerate() {
+                let la = a.push(s).lyapunov_exponent;
+                let lb = b.push(s).lyapunov_exponent;
+                if first_a.is_none() && la.is_some() {
+                    (first_a, at_a) = (la, i);
+                }
+                if first_b.is_none() && lb.is_some() {
+                    (first_b, at_b) = (lb, i);
+                }
+            }
+            assert_eq!(first_a, first_b);
+            assert!(at_a > at_b && at_a <= at_b + 64, "{at_a} vs {at_b}");
+            assert_eq!(a.state().regime, want);
+            assert_eq!(b.state().regime, want);
         }
     }
 
