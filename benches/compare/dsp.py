@@ -95,7 +95,7 @@ res["hampel_pandas"] = {"ours": int(ro.size), "peer": int(rp.size), "same": bool
                         "max_abs": float(np.max(np.abs(ours - p))), "borderline": []}
 # the package: float32 input on both sides, its own outlier list
 x32 = np.fromfile(d + "/x32.f64"); ours32 = np.fromfile(d + "/ours_hampel32.f64")
-p = np.fromfile(d + "/hampel_pkg.f64"); rp = np.sort(np.fromfile(d + "/hampel_pkg_idx.i64"))
+p = np.fromfile(d + "/hampel_pkg.f64"); rp = np.sort(np.fromfile(d + "/hampel_pkg_idx.i64", dtype=np.int64))
 ro = np.flatnonzero(ours32 != x32)
 diff = np.setxor1d(ro, rp)
 border = []
