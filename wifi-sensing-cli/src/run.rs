@@ -63,11 +63,11 @@ pub(crate) struct RunArgs {
     /// Streaming spectrogram columns per node (records of type `spectrogram`); optional spec
     /// `--spectrogram=window=1s:hop=0.25s:component=mean|subcarrier:K|pca1:fn=hann:max_gap=0.5s`.
     #[arg(long, value_name = "SPEC", num_args = 0..=1, require_equals = true, default_missing_value = "", value_parser = parse_spectral)]
-    pub spectrogram: Option<Box<SpectralConfig>>,
+    pub spectrogram: Option<SpectralSpec>,
     /// Streaming Doppler (speed) profiles per node (records of type `doppler`); the same spec
     /// plus `min_speed=0.2` (m/s) and `carrier=MHZ` for frames that do not state their carrier.
     #[arg(long, value_name = "SPEC", num_args = 0..=1, require_equals = true, default_missing_value = "", value_parser = parse_spectral)]
-    pub doppler: Option<Box<SpectralConfig>>,
+    pub doppler: Option<SpectralSpec>,
     // (new flags above this line: the reader options come last, under their own help heading)
     #[command(flatten)]
     pub reader: ReaderFlags,
@@ -83,8 +83,14 @@ pub(crate) fn parse_stage_list(s: &str) -> std::result::Result<StageList, String
         .map_err(|e| e.to_string())
 }
 
-fn parse_spectral(s: &str) -> std::result::Result<SpectralConfig, String> {
+/// A parsed `--spectrogram`/`--doppler` spec (boxed: keeps `RunArgs`, a variant of the command
+/// enum, small).
+#[derive(Clone, Debug)]
+pub(crate) struct SpectralSpec(Box<SpectralConfig>);
+
+fn parse_spectral(s: &str) -> std::result::Result<SpectralSpec, String> {
     s.parse()
+        .map(|c| SpectralSpec(Box::new(c)))
         .map_err(|e: wifi_sensing_signal::SignalError| e.to_string())
 }
 
@@ -139,8 +145,11 @@ pub(crate) fn build_pipeline(args: &RunArgs, notices: &Notices) -> Result<Pipeli
         (&args.doppler, SpectralKind::Doppler),
     ] {
         if let Some(c) = cfg {
-            builder =
-                builder.analyser(SpectralAnalyser::new(kind, (**c).clone(), notices.clone())?);
+            builder = builder.analyser(SpectralAnalyser::new(
+                kind,
+                (*c.0).clone(),
+                notices.clone(),
+            )?);
         }
     }
     if let Some(a) = sensing(args)? {
