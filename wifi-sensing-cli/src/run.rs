@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use wifi_sensing_core::{CaptureFormat, Output, Pipeline, Sink};
+use wifi_sensing_signal::spectral::{SpectralAnalyser, SpectralConfig, SpectralKind};
 use wifi_sensing_signal::stages::{Notices, StageSpec, STAGES_HELP};
 
 use crate::input::{on_malformed, open_input, InputSpec, OpenedInput, ReaderFlags};
@@ -59,6 +60,14 @@ pub(crate) struct RunArgs {
     /// `resample:100hz,sanitize,hampel:window=15:k=3,normalize` (list in `run --help`).
     #[arg(long, value_name = "LIST", value_parser = parse_stage_list)]
     pub stages: Option<StageList>,
+    /// Streaming spectrogram columns per node (records of type `spectrogram`); optional spec
+    /// `--spectrogram=window=1s:hop=0.25s:component=mean|subcarrier:K|pca1:fn=hann:max_gap=0.5s`.
+    #[arg(long, value_name = "SPEC", num_args = 0..=1, require_equals = true, default_missing_value = "", value_parser = parse_spectral)]
+    pub spectrogram: Option<SpectralSpec>,
+    /// Streaming Doppler (speed) profiles per node (records of type `doppler`); the same spec
+    /// plus `min_speed=0.2` (m/s) and `carrier=MHZ` for frames that do not state their carrier.
+    #[arg(long, value_name = "SPEC", num_args = 0..=1, require_equals = true, default_missing_value = "", value_parser = parse_spectral)]
+    pub doppler: Option<SpectralSpec>,
     // (new flags above this line: the reader options come last, under their own help heading)
     #[command(flatten)]
     pub reader: ReaderFlags,
@@ -72,6 +81,17 @@ pub(crate) fn parse_stage_list(s: &str) -> std::result::Result<StageList, String
     wifi_sensing_signal::stages::parse_stages(s)
         .map(StageList)
         .map_err(|e| e.to_string())
+}
+
+/// A parsed `--spectrogram`/`--doppler` spec (boxed: keeps `RunArgs`, a variant of the command
+/// enum, small).
+#[derive(Clone, Debug)]
+pub(crate) struct SpectralSpec(Box<SpectralConfig>);
+
+fn parse_spectral(s: &str) -> std::result::Result<SpectralSpec, String> {
+    s.parse()
+        .map(|c| SpectralSpec(Box::new(c)))
+        .map_err(|e: wifi_sensing_signal::SignalError| e.to_string())
 }
 
 /// `wifi-sensing run`.
@@ -119,6 +139,18 @@ pub(crate) fn build_pipeline(args: &RunArgs, notices: &Notices) -> Result<Pipeli
     }
     if let Some(dir) = &args.introspect {
         builder = builder.analyser(crate::introspect::analyser(dir, args.introspect_every)?);
+    }
+    for (cfg, kind) in [
+        (&args.spectrogram, SpectralKind::Spectrogram),
+        (&args.doppler, SpectralKind::Doppler),
+    ] {
+        if let Some(c) = cfg {
+            builder = builder.analyser(SpectralAnalyser::new(
+                kind,
+                (*c.0).clone(),
+                notices.clone(),
+            )?);
+        }
     }
     if let Some(a) = sensing(args)? {
         builder = builder.analyser(a);

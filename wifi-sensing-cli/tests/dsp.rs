@@ -81,3 +81,65 @@ fn stage_that_cannot_apply_says_so_once() {
         "{err}"
     );
 }
+
+/// `run --spectrogram` / `--doppler`: streaming records per node that validate against their
+/// schemas (so do the schemas' own examples), with the node's measured rate.
+#[test]
+fn spectrogram_and_doppler_records_validate() {
+    let out = wifi_sensing(&[
+        "run",
+        &fixture("esp32/example_100hz_pitraffic.csv"),
+        "--no-frames",
+        "--spectrogram=window=64:hop=16",
+        "--doppler=window=64:hop=32:carrier=2437:min_speed=0.1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = common::parse_lines(&out.stdout);
+    for (kind, schema) in [
+        ("spectrogram", "spectrogram-v1.json"),
+        ("doppler", "doppler-v1.json"),
+    ] {
+        let recs: Vec<_> = lines
+            .iter()
+            .filter(|l| l["type"] == kind)
+            .cloned()
+            .collect();
+        assert!(recs.len() >= 2, "{kind}: {} records", recs.len());
+        common::assert_valid(schema, &recs);
+        for r in &recs {
+            let d = &r["data"];
+            assert_eq!(d["nperseg"], 64);
+            assert_eq!(d["power_db"].as_array().unwrap().len(), 33);
+            assert!(d["rate_hz"].as_f64().unwrap() > 1.0);
+            assert_eq!(r["timestamp_ns"], d["end_ns"]);
+        }
+        let text = std::fs::read_to_string(common::schema_path(schema)).unwrap();
+        let s: serde_json::Value = serde_json::from_str(&text).unwrap();
+        common::assert_valid(schema, s["examples"].as_array().unwrap());
+    }
+}
+
+#[test]
+fn bad_spectral_specs_are_usage_errors() {
+    let f = fixture("intel5300/example.dat");
+    for (flag, words) in [
+        ("--spectrogram=window=1", &["window", "1"][..]),
+        ("--doppler=min_speed=-1", &["min_speed"]),
+        (
+            "--spectrogram=component=pca99",
+            &["component", "pca1..pca16"],
+        ),
+        ("--spectrogram=wobble=3", &["wobble=3"]),
+    ] {
+        let out = wifi_sensing(&["run", &f, flag]);
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        for w in words {
+            assert!(err.contains(w), "{flag}: {err} lacks {w}");
+        }
+    }
+}

@@ -2,33 +2,16 @@
 //! Intel 5300 3x2x30 frame, streaming (state warm, per-frame cost).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use ndarray::Array3;
-use num_complex::Complex32;
-use wifi_sensing_core::{CaptureFormat, Clock, CsiFrame, Device, Stage};
-use wifi_sensing_signal::stages::{parse_stages, Notices};
+mod common;
 
-fn frames(shape: (usize, usize, usize), sub: Vec<i16>) -> Vec<CsiFrame> {
-    (0..64)
-        .map(|i| {
-            let csi = Array3::from_shape_fn(shape, |(r, t, k)| {
-                let ph = 0.1 * k as f32 + 0.3 * r as f32 + 0.7 * t as f32 + 0.01 * i as f32;
-                Complex32::from_polar(10.0 + ((i * 7 + k * 3) % 5) as f32, ph)
-            });
-            let mut f = CsiFrame::new(CaptureFormat::Simulated, Device::Simulator, csi);
-            f.timestamp_ns = i as i64 * 10_000_000;
-            f.clock = Clock::Simulated;
-            f.subcarriers = Some(sub.clone());
-            f
-        })
-        .collect()
-}
+use common::{frames, INTEL_SUBCARRIERS};
+use wifi_sensing_core::{Analyser, Stage};
+use wifi_sensing_signal::spectral::SpectralAnalyser;
+use wifi_sensing_signal::stages::{parse_stages, Notices};
 
 fn bench(c: &mut Criterion) {
     let esp: Vec<i16> = (-32..32).collect();
-    let intel: Vec<i16> = vec![
-        -28, -26, -24, -22, -20, -18, -16, -14, -12, -10, -8, -6, -4, -2, -1, 1, 3, 5, 7, 9, 11,
-        13, 15, 17, 19, 21, 23, 25, 27, 28,
-    ];
+    let intel: Vec<i16> = INTEL_SUBCARRIERS.to_vec();
     for (name, shape, sub) in [
         ("chain_esp32_1x1x64", (1, 1, 64), esp),
         ("chain_intel5300_3x2x30", (3, 2, 30), intel),
@@ -66,5 +49,33 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// Streaming spectrogram analyser per frame (ESP32 1x1x64 at 100 Hz, 1 s window, 0.25 s hop:
+/// one 100-point FFT every 25 frames), component `mean` and `pca1`; timestamps keep increasing.
+fn spectral(c: &mut Criterion) {
+    let esp: Vec<i16> = (-32..32).collect();
+    let input = frames((1, 1, 64), esp);
+    for comp in ["mean", "pca1"] {
+        let mut a = SpectralAnalyser::spectrogram(
+            format!("window=1s:hop=0.25s:component={comp}")
+                .parse()
+                .unwrap(),
+        )
+        .unwrap();
+        let mut out = Vec::with_capacity(4);
+        let mut i = 0i64;
+        let mut f = input[0].clone();
+        c.bench_function(&format!("spectrogram_analyser_esp32_1x1x64_{comp}"), |b| {
+            b.iter(|| {
+                f.csi.assign(&input[(i % 64) as usize].csi);
+                f.timestamp_ns = i * 10_000_000;
+                i += 1;
+                out.clear();
+                a.analyse(&f, &mut out).unwrap();
+                out.len()
+            })
+        });
+    }
+}
+
+criterion_group!(benches, bench, spectral);
 criterion_main!(benches);

@@ -271,6 +271,10 @@ impl Sos {
 /// Streaming SOS filter over `channels` independent channels (e.g. every subcarrier of a
 /// node), transposed direct form II. No allocation per sample.
 ///
+/// The state is laid out section by section with the channels contiguous, so one sample of all
+/// channels runs as a loop over channels per section (independent work the compiler vectorises)
+/// instead of one latency-bound recursion per channel.
+///
 /// ```
 /// use wifi_sensing_signal::biquad::{Sos, SosState};
 /// let sos = Sos::butter_highpass(2, 0.5, 50.0)?;
@@ -283,8 +287,8 @@ impl Sos {
 pub struct SosState {
     sos: Sos,
     channels: usize,
-    // [channel][section] -> (z0, z1)
-    z: Vec<[f64; 2]>,
+    // [section][z0 | z1][channel]
+    z: Vec<f64>,
     zi: Vec<[f64; 2]>,
     primed: bool,
     steady_start: bool,
@@ -296,11 +300,11 @@ impl SosState {
     /// [`SosState::zero_start`] to start from rest instead.
     pub fn new(sos: Sos, channels: usize) -> Self {
         let zi = sos.zi();
-        let n = sos.len() * channels;
+        let n = sos.len() * channels * 2;
         SosState {
             sos,
             channels,
-            z: vec![[0.0; 2]; n],
+            z: vec![0.0; n],
             zi,
             primed: false,
             steady_start: true,
@@ -326,34 +330,47 @@ impl SosState {
     /// Filters one sample of every channel in place. `x.len()` must equal
     /// [`SosState::channels`]; extra values are left as they are.
     pub fn process(&mut self, x: &mut [f64]) {
-        let ns = self.sos.len();
+        let ch = self.channels.min(x.len());
+        let x = &mut x[..ch];
+        let c = self.channels;
         if !self.primed {
             self.primed = true;
             if self.steady_start {
-                for (c, &x0) in x.iter().enumerate().take(self.channels) {
-                    for (k, zi) in self.zi.iter().enumerate() {
-                        self.z[c * ns + k] = [zi[0] * x0, zi[1] * x0];
+                for (k, zi) in self.zi.iter().enumerate() {
+                    let (z0, z1) = self.z[2 * k * c..2 * (k + 1) * c].split_at_mut(c);
+                    for ((a, b), &x0) in z0.iter_mut().zip(z1.iter_mut()).zip(x.iter()) {
+                        *a = zi[0] * x0;
+                        *b = zi[1] * x0;
                     }
                 }
             }
         }
-        for (c, v) in x.iter_mut().enumerate().take(self.channels) {
-            let z = &mut self.z[c * ns..(c + 1) * ns];
-            let mut s = *v;
-            for (sec, zz) in self.sos.sections.iter().zip(z.iter_mut()) {
-                s = step(sec, zz, s);
+        for (k, sec) in self.sos.sections.iter().enumerate() {
+            let (z0, z1) = self.z[2 * k * c..2 * (k + 1) * c].split_at_mut(c);
+            let [b0, b1, b2, _, a1, a2] = *sec;
+            for ((v, a), b) in x.iter_mut().zip(z0.iter_mut()).zip(z1.iter_mut()) {
+                let xv = *v;
+                let y = b0 * xv + *a;
+                *a = b1 * xv - a1 * y + *b;
+                *b = b2 * xv - a2 * y;
+                *v = y;
             }
-            // A non-finite input would poison the state for ever: reset that channel.
-            if !s.is_finite() {
-                z.iter_mut().for_each(|zz| *zz = [0.0; 2]);
+        }
+        // A non-finite input would poison the state for ever: reset that channel.
+        if !x.iter().all(|v| v.is_finite()) {
+            for (ci, v) in x.iter().enumerate() {
+                if !v.is_finite() {
+                    for k in 0..2 * self.sos.len() {
+                        self.z[k * c + ci] = 0.0;
+                    }
+                }
             }
-            *v = s;
         }
     }
 
     /// Forgets the state (the next sample primes it again).
     pub fn reset(&mut self) {
-        self.z.iter_mut().for_each(|z| *z = [0.0; 2]);
+        self.z.iter_mut().for_each(|z| *z = 0.0);
         self.primed = false;
     }
 }
@@ -366,12 +383,73 @@ fn step(s: &Section, z: &mut [f64; 2], x: f64) -> f64 {
     y
 }
 
-fn run(sos: &Sos, x: &mut [f64], z: &mut [[f64; 2]]) {
-    for (sec, zz) in sos.sections.iter().zip(z.iter_mut()) {
+/// Sample-outer loop with the sections unrolled and their state in registers: the sections
+/// of one sample overlap in the pipeline, so the cost per sample is about one section's
+/// recursion latency instead of the sum over sections.
+fn run_n<const N: usize>(secs: &[Section], x: &mut [f64], z: &mut [[f64; 2]]) {
+    let (Ok(secs), Ok(zs)) = (
+        <&[Section; N]>::try_from(secs),
+        <&mut [[f64; 2]; N]>::try_from(&mut z[..]),
+    ) else {
+        return run_generic(secs, x, z);
+    };
+    let mut st = *zs;
+    for v in x.iter_mut() {
+        let mut s = *v;
+        for k in 0..N {
+            s = step(&secs[k], &mut st[k], s);
+        }
+        *v = s;
+    }
+    *zs = st;
+}
+
+fn run_generic(secs: &[Section], x: &mut [f64], z: &mut [[f64; 2]]) {
+    for (sec, zz) in secs.iter().zip(z.iter_mut()) {
         for v in x.iter_mut() {
             *v = step(sec, zz, *v);
         }
     }
+}
+
+fn run(sos: &Sos, x: &mut [f64], z: &mut [[f64; 2]]) {
+    let s = &sos.sections[..];
+    match s.len() {
+        1 => run_n::<1>(s, x, z),
+        2 => run_n::<2>(s, x, z),
+        3 => run_n::<3>(s, x, z),
+        4 => run_n::<4>(s, x, z),
+        5 => run_n::<5>(s, x, z),
+        6 => run_n::<6>(s, x, z),
+        7 => run_n::<7>(s, x, z),
+        8 => run_n::<8>(s, x, z),
+        _ => run_generic(s, x, z),
+    }
+}
+
+/// Filters every column of a `(time, channels)` matrix from rest, like
+/// `scipy.signal.sosfilt(sos, x, axis=0)`: the channels of one time step are filtered together
+/// ([`SosState`]'s channel-contiguous loop), which is how a stream of CSI frames is filtered.
+///
+/// ```
+/// use ndarray::Array2;
+/// use wifi_sensing_signal::biquad::{sosfilt, sosfilt_channels, Sos};
+/// let sos = Sos::butter_lowpass(4, 2.0, 50.0)?;
+/// let x = Array2::from_shape_fn((200, 3), |(t, c)| ((t * (c + 1)) % 7) as f64);
+/// let y = sosfilt_channels(&sos, x.view());
+/// let col1: Vec<f64> = x.column(1).to_vec();
+/// assert!(y.column(1).iter().zip(sosfilt(&sos, &col1)).all(|(a, b)| (a - b).abs() < 1e-12));
+/// # Ok::<(), wifi_sensing_signal::SignalError>(())
+/// ```
+pub fn sosfilt_channels(sos: &Sos, x: ndarray::ArrayView2<f64>) -> ndarray::Array2<f64> {
+    let mut y = x.as_standard_layout().into_owned();
+    let mut st = SosState::new(sos.clone(), y.ncols()).zero_start();
+    for mut row in y.rows_mut() {
+        if let Some(r) = row.as_slice_mut() {
+            st.process(r);
+        }
+    }
+    y
 }
 
 /// Filters `x` from rest (zero initial state), like `scipy.signal.sosfilt(sos, x)`.

@@ -127,19 +127,22 @@ impl HampelState {
     pub fn push(&mut self, x: f64) -> Option<(f64, bool)> {
         let w = self.cfg.window;
         let half = w / 2;
-        // evict the oldest when full
         if self.filled == w {
+            // replace the oldest by the new value with one shift of the values between them
             let old = self.ring[self.head];
-            if let Some(pos) = find(&self.sorted, old) {
-                self.sorted.remove(pos);
+            match find(&self.sorted, old) {
+                Some(pos) => replace_sorted(&mut self.sorted, pos, x),
+                None => insert_sorted(&mut self.sorted, x),
             }
         } else {
             self.filled += 1;
+            insert_sorted(&mut self.sorted, x);
         }
         self.ring[self.head] = x;
-        self.head = (self.head + 1) % w;
-        let pos = self.sorted.partition_point(|v| v.total_cmp(&x).is_lt());
-        self.sorted.insert(pos, x);
+        self.head += 1;
+        if self.head == w {
+            self.head = 0;
+        }
         self.pushed += 1;
         if self.pushed <= half as u64 {
             return None;
@@ -193,6 +196,27 @@ impl HampelState {
     }
 }
 
+fn insert_sorted(sorted: &mut Vec<f64>, x: f64) {
+    let pos = sorted.partition_point(|v| v.total_cmp(&x).is_lt());
+    sorted.insert(pos, x);
+}
+
+/// Replaces `sorted[pos]` by `x` and restores the order by shifting the values in between
+/// (an insertion step: for the usual short windows, cheaper than two memmoves).
+fn replace_sorted(sorted: &mut [f64], pos: usize, x: f64) {
+    let n = sorted.len();
+    let mut i = pos;
+    while i + 1 < n && sorted[i + 1].total_cmp(&x).is_lt() {
+        sorted[i] = sorted[i + 1];
+        i += 1;
+    }
+    while i > 0 && x.total_cmp(&sorted[i - 1]).is_lt() {
+        sorted[i] = sorted[i - 1];
+        i -= 1;
+    }
+    sorted[i] = x;
+}
+
 fn find(sorted: &[f64], x: f64) -> Option<usize> {
     let pos = sorted.partition_point(|v| v.total_cmp(&x).is_lt());
     (pos < sorted.len() && sorted[pos].total_cmp(&x).is_eq()).then_some(pos)
@@ -209,26 +233,29 @@ pub fn median_mad_sorted(s: &[f64]) -> (f64, f64) {
     let med = s[mid];
     // merge: left deviations med - s[mid-1], med - s[mid-2], ...; right s[mid+1]-med, ...
     // (the 0 deviation of the median itself is element 0 of the merge)
-    let (mut i, mut j) = (1usize, 1usize);
-    let mut cur = 0.0;
-    for _ in 0..mid {
-        let l = if i <= mid {
+    // branch-free merge (the comparison outcome is data-dependent and unpredictable)
+    let dev_l = |i: usize| {
+        if i <= mid {
             med - s[mid - i]
         } else {
             f64::INFINITY
-        };
-        let r = if j <= mid {
+        }
+    };
+    let dev_r = |j: usize| {
+        if j <= mid {
             s[mid + j] - med
         } else {
             f64::INFINITY
-        };
-        if l <= r {
-            cur = l;
-            i += 1;
-        } else {
-            cur = r;
-            j += 1;
         }
+    };
+    let (mut i, mut j) = (1usize, 1usize);
+    let mut cur = 0.0;
+    for _ in 0..mid {
+        let (l, r) = (dev_l(i), dev_r(j));
+        let take_l = l <= r;
+        cur = if take_l { l } else { r };
+        i += usize::from(take_l);
+        j += usize::from(!take_l);
     }
     (med, cur)
 }

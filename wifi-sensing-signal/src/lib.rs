@@ -13,10 +13,14 @@ pub mod phase;
 pub mod rate;
 pub mod resample;
 pub mod sensing;
+pub mod spectral;
 pub mod spectrogram;
 pub mod stages;
 pub mod stft;
 pub mod vitals;
+
+#[cfg(test)]
+mod test_support;
 
 pub use error::{Result, SignalError};
 pub use sensing::{FusedEvents, Sensed, SensingAnalyser, SensingConfig, SensingStats};

@@ -78,23 +78,50 @@ impl Pca {
         let centred = &x - &mean;
         let cov = centred.t().dot(&centred) / (n as f64 - 1.0);
         let total: f64 = (0..m).map(|i| cov[[i, i]]).sum();
-        let mat = nalgebra::DMatrix::from_fn(m, m, |i, j| cov[[i, j]]);
-        let eig = nalgebra::SymmetricEigen::new(mat);
-        let mut order: Vec<usize> = (0..m).collect();
-        order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
+        // Features with no variance (null or guard subcarriers, a constant column) carry no
+        // component: leave them out of the eigen-decomposition. Zero rows and columns are what
+        // makes nalgebra's symmetric QR iteration stall (nalgebra issue #1025): an 80 MHz Nexmon
+        // capture with its null subcarriers took minutes in a debug build.
+        let active: Vec<usize> = (0..m).filter(|&i| cov[[i, i]] > 0.0).collect();
         let mut components = Array2::zeros((n_components, m));
         let mut ev = Vec::with_capacity(n_components);
-        for (r, &k) in order.iter().take(n_components).enumerate() {
-            let col = eig.eigenvectors.column(k);
-            let big = col
-                .iter()
-                .copied()
-                .fold(0.0f64, |acc, v| if v.abs() > acc.abs() { v } else { acc });
-            let sign = if big < 0.0 { -1.0 } else { 1.0 };
-            for j in 0..m {
-                components[[r, j]] = sign * col[j];
+        if !active.is_empty() {
+            let ma = active.len();
+            // scale to unit trace so the convergence tolerance is relative
+            let scale = if total > 0.0 { 1.0 / total } else { 1.0 };
+            let mat =
+                nalgebra::DMatrix::from_fn(ma, ma, |i, j| cov[[active[i], active[j]]] * scale);
+            let eig = nalgebra::SymmetricEigen::try_new(mat, f64::EPSILON, 100 * ma.max(10))
+                .ok_or_else(|| SignalError::Numerical {
+                    component: "pca",
+                    reason: format!(
+                        "eigen-decomposition of the {ma}x{ma} covariance did not converge"
+                    ),
+                })?;
+            let mut order: Vec<usize> = (0..ma).collect();
+            order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
+            for (r, &k) in order.iter().take(n_components).enumerate() {
+                let col = eig.eigenvectors.column(k);
+                let big =
+                    col.iter()
+                        .copied()
+                        .fold(0.0f64, |acc, v| if v.abs() > acc.abs() { v } else { acc });
+                let sign = if big < 0.0 { -1.0 } else { 1.0 };
+                for (j, &f) in active.iter().enumerate() {
+                    components[[r, f]] = sign * col[j];
+                }
+                ev.push((eig.eigenvalues[k] / scale).max(0.0));
             }
-            ev.push(eig.eigenvalues[k].max(0.0));
+        }
+        // fewer varying features than components: the rest have zero variance (unit axes on
+        // the constant features, so the rows stay orthonormal)
+        let mut spare = (0..m).filter(|f| !active.contains(f));
+        while ev.len() < n_components {
+            let r = ev.len();
+            if let Some(f) = spare.next() {
+                components[[r, f]] = 1.0;
+            }
+            ev.push(0.0);
         }
         let ratio = ev
             .iter()
@@ -134,6 +161,35 @@ impl Pca {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The layout of an 80 MHz Nexmon capture (bcm43455c0): 256 columns, most of them null
+    /// subcarriers (constant zero), two huge PHY-status words and a few varying subcarriers.
+    /// This used to stall in the eigen-decomposition (minutes in a debug build).
+    #[test]
+    fn many_constant_columns_finish_and_are_ignored() {
+        let x = Array2::from_shape_fn((566, 256), |(t, j)| {
+            let s = (t as f64 * 0.37).sin();
+            match j {
+                0 => 14373.0 + 300.0 * s,
+                1 => 14848.0 - 150.0 * (t as f64 * 0.11).cos(),
+                j if j % 4 == 0 => 10.0 + s * (j as f64 / 256.0) + 0.01 * ((t * j) % 7) as f64,
+                _ => 0.0,
+            }
+        });
+        let t0 = std::time::Instant::now();
+        let p = Pca::fit(x.view(), 3).unwrap();
+        assert!(t0.elapsed().as_secs_f64() < 30.0, "{:?}", t0.elapsed());
+        assert_eq!(p.components.dim(), (3, 256));
+        // constant columns get no loading
+        for j in (2..256).filter(|j| j % 4 != 0) {
+            assert_eq!(p.components[[0, j]], 0.0);
+        }
+        assert!(p.explained_variance_ratio[0] > 0.5);
+        // all-constant input: zero variance, no error
+        let c = Array2::from_elem((10, 5), 3.0);
+        let p = Pca::fit(c.view(), 2).unwrap();
+        assert_eq!(p.explained_variance, vec![0.0, 0.0]);
+    }
 
     #[test]
     fn recovers_known_axis() {

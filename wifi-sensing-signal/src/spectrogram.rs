@@ -366,11 +366,7 @@ pub fn spectrogram(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fresnel::{doppler_hz, wavelength_m};
-    use ndarray::Array3;
-    use num_complex::Complex32;
     use proptest::prelude::*;
-    use wifi_sensing_core::{CaptureFormat, Device};
 
     fn peak_row(col: ndarray::ArrayView1<f64>) -> usize {
         (0..col.len())
@@ -400,26 +396,8 @@ mod tests {
     #[test]
     fn walking_doppler_maps_to_m_per_s() {
         let f_c = 5.18e9;
-        let lambda = wavelength_m(f_c);
         let v = 1.2;
-        let fd = doppler_hz(v, lambda);
-        let frames: Vec<CsiFrame> = (0..2500)
-            .map(|i| {
-                let t = (i as f64 + 0.2 * ((i * 7919 % 13) as f64 / 13.0 - 0.5)) / 250.0;
-                let csi = Array3::from_shape_fn((1, 1, 16), |(_, _, k)| {
-                    let stat = Complex32::new(1.0, 0.1 * k as f32);
-                    let refl = Complex32::from_polar(
-                        0.3,
-                        (2.0 * std::f64::consts::PI * fd * t) as f32 + 0.2 * k as f32,
-                    );
-                    stat + refl
-                });
-                let mut f = CsiFrame::new(CaptureFormat::Simulated, Device::Simulator, csi);
-                f.timestamp_ns = (t * 1e9) as i64;
-                f.center_freq_mhz = Some((f_c / 1e6) as u32);
-                f
-            })
-            .collect();
+        let frames = crate::test_support::walking_frames(0, v, f_c);
         let refs: Vec<&CsiFrame> = frames.iter().collect();
         let cfg = SpectrogramConfig {
             window: Span::Seconds(1.0),

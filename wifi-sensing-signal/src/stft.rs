@@ -23,7 +23,7 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use ndarray::Array2;
+use ndarray::{Array2, ShapeBuilder};
 use num_complex::Complex64;
 use realfft::{RealFftPlanner, RealToComplex};
 use rustfft::{Fft, FftPlanner};
@@ -225,7 +225,8 @@ pub struct Spectrogram {
     pub freqs: Vec<f64>,
     /// Time of each column, seconds from the first sample (segment centre).
     pub times: Vec<f64>,
-    /// Complex spectra, `(freqs, times)`.
+    /// Complex spectra, `(freqs, times)` (stored column-major: one segment's spectrum is
+    /// contiguous).
     pub values: Array2<Complex64>,
 }
 
@@ -367,16 +368,15 @@ impl StftPlan {
         let n = self.cfg.nperseg;
         let mut ext = vec![T::default(); total];
         ext[pad..pad + x.len()].copy_from_slice(x);
-        let mut values = Array2::zeros((bins, nseg));
-        let mut col = vec![Complex64::default(); bins];
-        for k in 0..nseg {
+        // column-major: each segment's spectrum is written in place, contiguously
+        let mut values = Array2::zeros((bins, nseg).f());
+        for (k, mut col) in values.columns_mut().into_iter().enumerate() {
             let s = k * self.cfg.hop;
-            seg(self, &ext[s..s + n], &mut col)?;
-            values
-                .column_mut(k)
-                .iter_mut()
-                .zip(&col)
-                .for_each(|(d, v)| *d = *v);
+            let col = col.as_slice_mut().ok_or(SignalError::Numerical {
+                component: "stft",
+                reason: "column not contiguous".into(),
+            })?;
+            seg(self, &ext[s..s + n], col)?;
         }
         Ok((values, pad, nseg))
     }

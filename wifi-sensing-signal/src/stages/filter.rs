@@ -10,9 +10,10 @@ use wifi_sensing_core::{CsiFrame, Result as CoreResult, Stage};
 use super::nodes::{PerNode, DEFAULT_MAX_NODES};
 use super::spec::Spec;
 use super::Notices;
-use crate::biquad::{Sos, SosState};
+use crate::biquad::{default_padlen, sosfiltfilt, Sos, SosState};
 use crate::error::{Result, SignalError};
 use crate::rate::RateEstimator;
+use crate::stft::Span;
 
 /// Filter type and corner frequencies in Hz.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,14 +38,36 @@ pub enum FilterKind {
     },
 }
 
+/// Zero-phase (offline / windowed) filtering: how many frames are filtered forward and backward
+/// at once.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ZeroPhase {
+    /// The node's whole stream (up to [`MAX_ZERO_PHASE_FRAMES`] frames, then blocks of that
+    /// size): output comes at the end of the stream.
+    All,
+    /// Blocks of this length (seconds at the measured rate, or frames), each filtered on its own
+    /// as `scipy.signal.sosfiltfilt` does (odd extension at both ends). Output is delayed by up
+    /// to one block; block edges see the edge handling, so choose blocks much longer than the
+    /// filter's impulse response.
+    Block(Span),
+}
+
+/// Most frames a zero-phase filter stage holds per node.
+pub const MAX_ZERO_PHASE_FRAMES: usize = 100_000;
+
 /// Configuration of a filter stage:
 /// `lowpass:fc=2hz[:order=4]`, `highpass:fc=0.1hz[:order=2]`,
-/// `bandpass:low=0.1hz:high=0.6hz[:order=2]`, each with `[:warmup=32]`.
+/// `bandpass:low=0.1hz:high=0.6hz[:order=2]`, each with `[:warmup=32][:zero_phase=all|10s]`.
 ///
 /// The filter works on the complex CSI (real and imaginary parts alike, a linear filter of the
 /// complex signal). It is designed per node once `warmup` frame intervals have given a
 /// measured rate; those first frames are held, then filtered and released together. The state
 /// starts at the steady-state response to the first frame (no start-up transient).
+///
+/// With `zero_phase`, each node's frames are held and filtered forward then backward
+/// ([`sosfiltfilt`], the same as `scipy.signal.sosfiltfilt` per value): no phase shift and the
+/// squared magnitude response, for offline analysis (see [`ZeroPhase`]).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilterConfig {
@@ -54,6 +77,9 @@ pub struct FilterConfig {
     pub order: usize,
     /// Frames held to measure the rate before designing, 4..=1024. Default 32.
     pub warmup: usize,
+    /// Zero-phase (forward-backward) filtering instead of causal streaming. Default `None`.
+    #[serde(default)]
+    pub zero_phase: Option<ZeroPhase>,
 }
 
 impl FilterConfig {
@@ -108,16 +134,40 @@ impl FilterConfig {
         };
         let order = p.usize("order", 1, 8, default_order)?;
         let warmup = p.usize("warmup", 4, 1024, 32)?;
+        let zero_phase = match p.text("zero_phase") {
+            None => None,
+            Some(v) if v.eq_ignore_ascii_case("all") => Some(ZeroPhase::All),
+            Some(v) => match v.parse::<Span>() {
+                Ok(Span::Frames(n)) if !(8..=MAX_ZERO_PHASE_FRAMES).contains(&n) => {
+                    return Err(SignalError::param(
+                        stage,
+                        "zero_phase",
+                        v,
+                        format!("`all`, seconds like `10s`, or 8..={MAX_ZERO_PHASE_FRAMES} frames"),
+                    ))
+                }
+                Ok(span) => Some(ZeroPhase::Block(span)),
+                Err(_) => {
+                    return Err(SignalError::param(
+                        stage,
+                        "zero_phase",
+                        v,
+                        format!("`all`, seconds like `10s`, or 8..={MAX_ZERO_PHASE_FRAMES} frames"),
+                    ))
+                }
+            },
+        };
         let accepted: &[&str] = if stage == "bandpass" {
-            &["low", "high", "order", "warmup"]
+            &["low", "high", "order", "warmup", "zero_phase"]
         } else {
-            &["fc", "order", "warmup"]
+            &["fc", "order", "warmup", "zero_phase"]
         };
         p.finish(accepted)?;
         Ok(FilterConfig {
             kind,
             order,
             warmup,
+            zero_phase,
         })
     }
 
@@ -142,6 +192,11 @@ impl FromStr for FilterConfig {
 enum Mode {
     Warmup,
     Filtering(SosState),
+    /// Zero-phase: frames are held in `held` and filtered `block` frames at a time.
+    ZeroPhase {
+        sos: Sos,
+        block: usize,
+    },
     /// The design failed for the measured rate: frames pass unchanged.
     Bypass,
 }
@@ -186,6 +241,54 @@ fn run(st: &mut SosState, buf: &mut Vec<f64>, frame: &mut CsiFrame) {
     }
 }
 
+/// Filters held frames forward and backward, value by value (real and imaginary parts), and
+/// moves them to `out`. Frames whose layout differs from the first pass unfiltered; a block too
+/// short for the default padding uses a shorter one (at least 2 frames are needed).
+fn zero_phase_block(sos: &Sos, held: &mut Vec<CsiFrame>, out: &mut Vec<CsiFrame>) {
+    let Some(first) = held.first() else { return };
+    let shape = first.shape();
+    let idx: Vec<usize> = (0..held.len())
+        .filter(|&i| held[i].shape() == shape)
+        .collect();
+    let n = idx.len();
+    if n >= 2 {
+        let pad = default_padlen(sos).min(n - 1);
+        let values = shape.0 * shape.1 * shape.2;
+        let mut series = vec![0.0; n];
+        for v in 0..values {
+            for part in 0..2 {
+                for (s, &i) in series.iter_mut().zip(&idx) {
+                    let c = held[i]
+                        .csi
+                        .as_slice_memory_order()
+                        .map(|m| m[v])
+                        .unwrap_or_default();
+                    *s = if part == 0 {
+                        f64::from(c.re)
+                    } else {
+                        f64::from(c.im)
+                    };
+                }
+                if series.iter().any(|x| !x.is_finite()) {
+                    continue;
+                }
+                if let Ok(y) = sosfiltfilt(sos, &series, Some(pad)) {
+                    for (&i, y) in idx.iter().zip(y) {
+                        if let Some(m) = held[i].csi.as_slice_memory_order_mut() {
+                            if part == 0 {
+                                m[v].re = y as f32;
+                            } else {
+                                m[v].im = y as f32;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out.append(held);
+}
+
 impl Stage for FilterStage {
     fn name(&self) -> &str {
         self.cfg.name()
@@ -224,6 +327,19 @@ impl Stage for FilterStage {
                 run(st, &mut node.buf, &mut frame);
                 out.push(frame);
             }
+            Mode::ZeroPhase { sos, block } => {
+                if node
+                    .held
+                    .first()
+                    .is_some_and(|f| f.shape() != frame.shape())
+                {
+                    zero_phase_block(sos, &mut node.held, out);
+                }
+                node.held.push(frame);
+                if node.held.len() >= *block {
+                    zero_phase_block(sos, &mut node.held, out);
+                }
+            }
             Mode::Bypass => out.push(frame),
             Mode::Warmup => {
                 node.held.push(frame);
@@ -239,10 +355,21 @@ impl Stage for FilterStage {
                         }
                         Some(fs) => match cfg.design(fs) {
                             Ok(sos) => {
-                                node.mode = Mode::Filtering(SosState::new(
-                                    sos,
-                                    shape.0 * shape.1 * shape.2 * 2,
-                                ));
+                                node.mode = match cfg.zero_phase {
+                                    None => Mode::Filtering(SosState::new(
+                                        sos,
+                                        shape.0 * shape.1 * shape.2 * 2,
+                                    )),
+                                    Some(z) => Mode::ZeroPhase {
+                                        sos,
+                                        block: match z {
+                                            ZeroPhase::All => MAX_ZERO_PHASE_FRAMES,
+                                            ZeroPhase::Block(span) => {
+                                                span.frames(fs).clamp(8, MAX_ZERO_PHASE_FRAMES)
+                                            }
+                                        },
+                                    },
+                                };
                             }
                             Err(e) => {
                                 self.notices.once(&format!("{name}/design/{id}"), || format!(
@@ -251,6 +378,10 @@ impl Stage for FilterStage {
                                 node.mode = Mode::Bypass;
                             }
                         },
+                    }
+                    if let Mode::ZeroPhase { .. } = node.mode {
+                        // keep holding: the first block includes the warm-up frames
+                        return Ok(());
                     }
                     let held = std::mem::take(&mut node.held);
                     for mut f in held {
@@ -271,6 +402,10 @@ impl Stage for FilterStage {
         let mut out = Vec::new();
         let name = self.cfg.name();
         for (id, node) in self.nodes.iter_mut() {
+            if let Mode::ZeroPhase { sos, .. } = &node.mode {
+                zero_phase_block(sos, &mut node.held, &mut out);
+                continue;
+            }
             if !node.held.is_empty() {
                 let n = node.held.len();
                 self.notices.once(&format!("{name}/short/{id}"), || format!(

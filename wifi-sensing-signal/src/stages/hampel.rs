@@ -153,8 +153,10 @@ impl Stage for HampelStage {
                 match cfg.on {
                     HampelOn::Amplitude => {
                         let f = fi.next().expect("one filter per value");
-                        if let (Some((y, true)), Some(t)) = (f.push(f64::from(c.norm())), target) {
-                            let a = t.norm();
+                        if let (Some((y, true)), Some(t)) =
+                            (f.push(f64::from(c.norm_sqr()).sqrt()), target)
+                        {
+                            let a = t.norm_sqr().sqrt();
                             *t = if a > 0.0 {
                                 *t * (y as f32 / a)
                             } else {

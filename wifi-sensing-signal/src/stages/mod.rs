@@ -25,7 +25,7 @@ mod nodes;
 mod notices;
 mod resample;
 pub mod select;
-mod spec;
+pub(crate) mod spec;
 
 use std::str::FromStr;
 
@@ -36,7 +36,7 @@ pub use basic::{
     DcConfig, DcStage, NormalizeConfig, NormalizeMode, NormalizeStage, RatioConfig, RatioMode,
     RatioStage, SanitizeConfig, SanitizeStage,
 };
-pub use filter::{FilterConfig, FilterKind, FilterStage};
+pub use filter::{FilterConfig, FilterKind, FilterStage, ZeroPhase, MAX_ZERO_PHASE_FRAMES};
 pub use hampel::{HampelOn, HampelStage, HampelStageConfig};
 pub use nodes::{PerNode, DEFAULT_MAX_NODES};
 pub use notices::{Notices, MAX_NOTICES};
@@ -101,7 +101,9 @@ Stages (comma-separated, applied in order, per node; parameters as name:param=va
   dc[:tau=2s]                    remove each subcarrier's moving mean (time constant in s or frames)
   lowpass:FC[:order=4] | highpass:FC[:order=4] | bandpass:low=F1:high=F2[:order=2]
                                  Butterworth (order 1..=8 per edge) designed from the node's
-                                 measured rate after [:warmup=32] frames (4..=1024); FC below rate/2
+                                 measured rate after [:warmup=32] frames (4..=1024); FC below rate/2;
+                                 [:zero_phase=all|10s|500] filters forward and backward (no phase
+                                 shift, offline): the node's whole stream or blocks of that length
   select[:top=10|:threshold=R][:baseline=5s][:window=2s]  keep the subcarriers whose amplitude
                                  variance over the window, relative to the first `baseline` (quiet
                                  calibration), is largest (top 1..=4096) or at least R

@@ -161,6 +161,11 @@ impl<'a> Spec<'a> {
         }
     }
 
+    /// The raw text of a parameter, if given.
+    pub(crate) fn text(&mut self, param: &str) -> Option<&'a str> {
+        self.take(param)
+    }
+
     /// One of a fixed set of words.
     pub(crate) fn choice(
         &mut self,

@@ -364,3 +364,69 @@ fn select_finds_the_moving_subcarrier() {
     assert_eq!(last.shape(), (2, 1, 2));
     assert_eq!(last.subcarriers, Some(vec![4 * 2 - 16, 11 * 2 - 16]));
 }
+
+/// Zero-phase filter stage: each value's series equals `sosfiltfilt` of it (the whole stream as
+/// one block), a slow sine passes with no delay, and blocks release frames as they fill.
+#[test]
+fn zero_phase_filter_stage_equals_sosfiltfilt_and_has_no_delay() {
+    let rate = 50.0;
+    let n = 600;
+    let series = |k: usize, i: usize| -> f32 {
+        let t = i as f64 / rate;
+        ((2.0 * std::f64::consts::PI * 0.5 * t + k as f64).sin()
+            + 0.5 * (2.0 * std::f64::consts::PI * 9.0 * t).sin()) as f32
+    };
+    let frames: Vec<CsiFrame> = (0..n)
+        .map(|i| {
+            let csi = Array3::from_shape_fn((1, 1, 4), |(_, _, k)| {
+                Complex32::new(series(k, i), -series(k, i))
+            });
+            frame(2, (i as f64 * 1e9 / rate) as i64, csi)
+        })
+        .collect();
+    let cfg: FilterConfig = "lowpass:fc=2hz:order=4:zero_phase=all".parse().unwrap();
+    assert_eq!(cfg.zero_phase, Some(ZeroPhase::All));
+    let mut st = FilterStage::new(cfg, Notices::default());
+    let mut out = Vec::new();
+    for f in frames.clone() {
+        st.process_into(f, &mut out).unwrap();
+    }
+    assert!(out.is_empty(), "whole-stream mode releases at the end");
+    out.extend(st.flush().unwrap());
+    assert_eq!(out.len(), n);
+    let sos = cfg.design(rate).unwrap();
+    for k in 0..4 {
+        let x: Vec<f64> = (0..n).map(|i| f64::from(series(k, i))).collect();
+        let want = crate::biquad::sosfiltfilt(&sos, &x, None).unwrap();
+        for (i, f) in out.iter().enumerate() {
+            assert!((f64::from(f.csi[[0, 0, k]].re) - want[i]).abs() < 1e-5);
+            assert!((f64::from(f.csi[[0, 0, k]].im) + want[i]).abs() < 1e-5);
+        }
+        // zero phase: the 0.5 Hz part comes out in place (no delay), the 9 Hz part removed
+        for (i, f) in out.iter().enumerate().take(500).skip(100) {
+            let slow = (2.0 * std::f64::consts::PI * 0.5 * i as f64 / rate + k as f64).sin();
+            assert!((f64::from(f.csi[[0, 0, k]].re) - slow).abs() < 0.02, "{i}");
+        }
+    }
+    // blocks of 2 s: released block by block while the stream runs
+    let mut st = FilterStage::new(
+        "lowpass:fc=2hz:zero_phase=2s".parse().unwrap(),
+        Notices::default(),
+    );
+    let mut out = Vec::new();
+    for f in frames.iter().take(350).cloned() {
+        st.process_into(f, &mut out).unwrap();
+    }
+    assert_eq!(out.len(), 300);
+    out.extend(st.flush().unwrap());
+    assert_eq!(out.len(), 350);
+    assert!(out.iter().all(|f| f.csi.iter().all(|c| c.re.is_finite())));
+    for bad in [
+        "lowpass:2hz:zero_phase=yes",
+        "lowpass:2hz:zero_phase=3",
+        "bandpass:low=1:high=2:zero_phase=-1s",
+    ] {
+        let e = bad.parse::<FilterConfig>().unwrap_err().to_string();
+        assert!(e.contains("zero_phase"), "{e}");
+    }
+}
