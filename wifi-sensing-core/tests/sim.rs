@@ -819,8 +819,8 @@ proptest! {
         s.room.reflectors[0].rcs_m2 = v[6];
         s.room.reflectors[1].position_m = [v[7], v[8], v[9]];
         s.tx.position_m = [v[10], v[11], v[12]];
-        s.rx.spacing_m = Some(v[13]);
-        s.rx.axis = [v[14], v[15], v[16]];
+        s.rx.arrays_mut()[0].spacing_m = Some(v[13]);
+        s.rx.arrays_mut()[0].axis = [v[14], v[15], v[16]];
         s.person.height_m = v[17];
         s.person.rcs_scale = v[18];
         if let Some(b) = s.person.breathing.as_mut() { b.rate_bpm = v[19]; b.amplitude_mm = v[20]; }

@@ -79,6 +79,7 @@ pub mod export;
 pub mod geometry;
 pub mod impairments;
 pub mod math;
+pub mod random;
 pub mod rng;
 pub mod scenario;
 pub mod truth;
@@ -91,8 +92,9 @@ use num_complex::{Complex32, Complex64};
 pub use body::{Activity, Gesture, MotionState, COCO_KEYPOINTS};
 pub use device::{DeviceKind, DeviceProfile};
 pub use impairments::{FrameImpairments, Impairments};
-pub use scenario::{Scenario, Segment, PRESETS};
-pub use truth::{GroundTruth, TruthHeader, TruthReader, TruthWriter};
+pub use random::{ActivityMix, RandomRoom, RandomSession};
+pub use scenario::{Antennas, Receivers, Scenario, Segment, PRESETS};
+pub use truth::{GroundTruth, NodeFrame, NodeHeader, TruthHeader, TruthReader, TruthWriter};
 
 use crate::error::{Error, Result};
 use crate::frame::{CaptureFormat, Clock, CsiFrame};
@@ -110,6 +112,7 @@ const STREAM_HEART: u64 = 2;
 const STREAM_BODY: u64 = 3;
 const STREAM_CHAIN: u64 = 4;
 const STREAM_VITALS: u64 = 5;
+const STREAM_NODE: u64 = 6;
 
 /// SNR assumed for the RSSI when the scenario has no noise, dB.
 const RSSI_SNR_WITHOUT_NOISE_DB: f64 = 40.0;
@@ -119,7 +122,10 @@ const DEFAULT_NOISE_FLOOR_DBM: f64 = -95.0;
 /// The simulator: an iterator of `(CsiFrame, GroundTruth)` over the frame slots of a scenario.
 ///
 /// Build it with [`Simulator::new`]; the configuration is validated there, after which
-/// iteration cannot fail.
+/// iteration cannot fail. With several receivers ([`Receivers::Many`](scenario::Receivers))
+/// every frame slot gives up to one frame per node, in time order; [`Simulator::next_instant`]
+/// returns them together with the slot's single ground-truth record, while the iterator yields
+/// each frame with a copy of it.
 #[derive(Clone, Debug)]
 pub struct Simulator {
     scenario: Scenario,
@@ -128,26 +134,52 @@ pub struct Simulator {
     duration: f64,
     n_slots: u64,
     next_slot: u64,
-    dropped: u64,
     spec: Spectrum,
     indices: Vec<i16>,
     /// Grid bin of each output column, `None` for a DC or guard column.
     columns: Vec<Option<usize>>,
     n_active: usize,
     tx: Vec<Vec3>,
-    rx: Vec<Vec3>,
-    static_h: Vec<Complex64>,
+    nodes: Vec<Node>,
     work: Vec<Complex64>,
     rot: Vec<Complex64>,
     timeline: Timeline,
     vitals: body::Vitals,
     phases: [f64; body::N_SCATTERERS],
+    /// Frames of the current slot not yet handed out by the iterator.
+    pending: std::collections::VecDeque<CsiFrame>,
+    pending_truth: Option<GroundTruth>,
+    /// Per-slot scratch: `(time µs, node index, draws)`.
+    draws: Vec<(f64, usize, Draws)>,
+}
+
+/// One receiver node: its antennas, static channel, impairment state and random streams.
+#[derive(Clone, Debug)]
+struct Node {
+    node_id: u32,
+    /// Seed of this node's random streams: the scenario seed for node 0, derived for others.
+    seed: u64,
+    array: scenario::Antennas,
+    rx: Vec<Vec3>,
+    static_h: Vec<Complex64>,
     chain_phase: Vec<f64>,
     chain_rot: Vec<Complex64>,
     p_ref: f64,
     noise_sigma: f64,
     base_scale: f64,
     agc: Agc,
+    dropped: u64,
+}
+
+/// The per-frame random draws of one node, in their fixed order.
+#[derive(Clone, Debug)]
+struct Draws {
+    rng: Rng,
+    u_drop: f64,
+    z_tau: f64,
+    u_phase: f64,
+    u_agc: f64,
+    t_ns: i64,
 }
 
 fn room_surfaces(s: &Scenario) -> [Surface; 6] {
@@ -241,9 +273,7 @@ impl Simulator {
             )
         };
         let tx = array(&scenario.tx, profile.n_tx);
-        let rx = array(&scenario.rx, profile.n_rx);
         let nb = spec.n_bins;
-        let mut static_h = vec![Complex64::new(0.0, 0.0); rx.len() * tx.len() * nb];
         let surfaces = room_surfaces(&scenario);
         let reflectors: Vec<PointScatterer> = scenario
             .room
@@ -255,53 +285,85 @@ impl Simulator {
                 phase_turns: r.phase_deg / 360.0,
             })
             .collect();
-        for (ri, r) in rx.iter().enumerate() {
-            for (ti, t) in tx.iter().enumerate() {
-                let out = &mut static_h[(ri * tx.len() + ti) * nb..][..nb];
-                geometry::add_line_of_sight(out, &spec, *t, *r);
-                for s in &surfaces {
-                    geometry::add_reflection(out, &spec, *t, *r, s);
-                }
-                for p in &reflectors {
-                    geometry::add_scatterer(out, &spec, *t, *r, p);
-                }
-            }
-        }
-        let mut p_sum = 0.0;
-        for pair in static_h.chunks_exact(nb) {
-            for b in columns.iter().flatten() {
-                p_sum += pair[*b].norm_sqr();
-            }
-        }
-        let p_ref = p_sum / (rx.len() * tx.len() * n_active.max(1)) as f64;
-        if !(p_ref.is_finite() && p_ref > 0.0) {
-            return Err(Error::Config(format!(
-                "the static channel has no power ({p_ref}); check the geometry"
-            )));
-        }
         let imp = &scenario.impairments;
-        let noise_var = imp
-            .snr_db
-            .map(|snr| p_ref / math::pow10(snr / 10.0))
-            .unwrap_or(0.0);
-        let base_scale = profile.target_rms() / (p_ref + noise_var).sqrt();
-        let chain_phase: Vec<f64> = (0..rx.len())
-            .map(|r| {
-                if imp.chain_phase_offsets {
-                    2.0 * std::f64::consts::PI
-                        * Rng::for_stream(seed, STREAM_CHAIN, r as u64).uniform()
-                } else {
-                    0.0
+        let ids = scenario.rx.node_ids(profile.node_id);
+        let mut nodes = Vec::with_capacity(ids.len());
+        for (k, (a, &node_id)) in scenario.rx.arrays().iter().zip(&ids).enumerate() {
+            let what = if scenario.rx.is_list() {
+                format!("rx[{k}]")
+            } else {
+                "rx".to_string()
+            };
+            // Node 0 draws from the scenario seed itself, so its frames are those of the same
+            // scenario with that receiver alone; the others from seeds derived from it.
+            let node_seed = if k == 0 {
+                seed
+            } else {
+                Rng::for_stream(seed, STREAM_NODE, k as u64).next_u64()
+            };
+            let rx = array(a, profile.n_rx);
+            let mut static_h = vec![Complex64::new(0.0, 0.0); rx.len() * tx.len() * nb];
+            for (ri, r) in rx.iter().enumerate() {
+                for (ti, t) in tx.iter().enumerate() {
+                    let out = &mut static_h[(ri * tx.len() + ti) * nb..][..nb];
+                    geometry::add_line_of_sight(out, &spec, *t, *r);
+                    for s in &surfaces {
+                        geometry::add_reflection(out, &spec, *t, *r, s);
+                    }
+                    for p in &reflectors {
+                        geometry::add_scatterer(out, &spec, *t, *r, p);
+                    }
                 }
-            })
-            .collect();
-        let chain_rot = chain_phase
-            .iter()
-            .map(|p| {
-                let (s, c) = math::sin_cos(*p);
-                Complex64::new(c, s)
-            })
-            .collect();
+            }
+            let mut p_sum = 0.0;
+            for pair in static_h.chunks_exact(nb) {
+                for b in columns.iter().flatten() {
+                    p_sum += pair[*b].norm_sqr();
+                }
+            }
+            let p_ref = p_sum / (rx.len() * tx.len() * n_active.max(1)) as f64;
+            if !(p_ref.is_finite() && p_ref > 0.0) {
+                return Err(Error::Config(format!(
+                    "the static channel of {what} has no power ({p_ref}); check the geometry"
+                )));
+            }
+            let noise_var = imp
+                .snr_db
+                .map(|snr| p_ref / math::pow10(snr / 10.0))
+                .unwrap_or(0.0);
+            let base_scale = profile.target_rms() / (p_ref + noise_var).sqrt();
+            let chain_phase: Vec<f64> = (0..rx.len())
+                .map(|r| {
+                    if imp.chain_phase_offsets {
+                        2.0 * std::f64::consts::PI
+                            * Rng::for_stream(node_seed, STREAM_CHAIN, r as u64).uniform()
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let chain_rot = chain_phase
+                .iter()
+                .map(|p| {
+                    let (s, c) = math::sin_cos(*p);
+                    Complex64::new(c, s)
+                })
+                .collect();
+            nodes.push(Node {
+                node_id,
+                seed: node_seed,
+                array: a.clone(),
+                rx,
+                static_h,
+                chain_phase,
+                chain_rot,
+                p_ref,
+                noise_sigma: noise_var.sqrt(),
+                base_scale,
+                agc: Agc { gain_db: 0.0 },
+                dropped: 0,
+            });
+        }
         let phases = body::draw_scatter_phases(&mut Rng::for_stream(seed, STREAM_BODY, 0));
         let person = &scenario.person;
         let breathing = person.breathing.as_ref().map(|b| {
@@ -320,29 +382,25 @@ impl Simulator {
         });
         let vitals = body::Vitals::new(breathing, heart, seed, STREAM_HEART);
         let timeline = Timeline::compile(&scenario, duration);
+        let n_nodes = nodes.len();
         Ok(Simulator {
             duration,
             n_slots,
             next_slot: 0,
-            dropped: 0,
-            work: static_h.clone(),
+            work: vec![Complex64::new(0.0, 0.0); nodes.first().map_or(0, |n| n.static_h.len())],
             rot: vec![Complex64::new(0.0, 0.0); nb],
             spec,
             indices,
             columns,
             n_active,
             tx,
-            rx,
-            static_h,
+            nodes,
             timeline,
             vitals,
             phases,
-            chain_phase,
-            chain_rot,
-            p_ref,
-            noise_sigma: noise_var.sqrt(),
-            base_scale,
-            agc: Agc { gain_db: 0.0 },
+            pending: std::collections::VecDeque::with_capacity(n_nodes),
+            pending_truth: None,
+            draws: Vec::with_capacity(n_nodes),
             scenario,
             profile,
             seed,
@@ -364,9 +422,20 @@ impl Simulator {
         self.n_slots
     }
 
-    /// Frames dropped so far.
+    /// Frames dropped so far (over all receiver nodes).
     pub fn dropped(&self) -> u64 {
-        self.dropped
+        self.nodes.iter().map(|n| n.dropped).sum()
+    }
+
+    /// The node id of each receiver, in receiver order (see
+    /// [`Receivers`](scenario::Receivers)).
+    pub fn node_ids(&self) -> Vec<u32> {
+        self.nodes.iter().map(|n| n.node_id).collect()
+    }
+
+    /// Frames dropped so far by each receiver node, in receiver order.
+    pub fn dropped_per_node(&self) -> Vec<u64> {
+        self.nodes.iter().map(|n| n.dropped).collect()
     }
 
     /// The simulated duration, s.
@@ -374,8 +443,27 @@ impl Simulator {
         self.duration
     }
 
-    /// The ground-truth header of this run.
+    /// The ground-truth header of this run. The top-level `chain_phase_rad`, `base_scale` and
+    /// `reference_power` are the first receiver's; `nodes` has them for every receiver.
     pub fn truth_header(&self) -> TruthHeader {
+        let nodes: Vec<truth::NodeHeader> = self
+            .nodes
+            .iter()
+            .map(|n| truth::NodeHeader {
+                node_id: n.node_id,
+                rx: n.array.clone(),
+                chain_phase_rad: n.chain_phase.clone(),
+                base_scale: n.base_scale,
+                reference_power: n.p_ref,
+            })
+            .collect();
+        let first = nodes.first().cloned().unwrap_or(truth::NodeHeader {
+            node_id: self.profile.node_id,
+            rx: scenario::Antennas::default(),
+            chain_phase_rad: Vec::new(),
+            base_scale: 0.0,
+            reference_power: 0.0,
+        });
         TruthHeader {
             format: truth::TRUTH_FORMAT.to_string(),
             version: truth::TRUTH_VERSION,
@@ -390,9 +478,10 @@ impl Simulator {
             keypoint_names: COCO_KEYPOINTS.iter().map(|s| s.to_string()).collect(),
             keypoint_frame: "[x/size_x, y/size_y, z/size_z]: room coordinates (origin at a floor corner, z up) divided by room_size_m".to_string(),
             subcarriers: self.indices.clone(),
-            chain_phase_rad: self.chain_phase.clone(),
-            base_scale: self.base_scale,
-            reference_power: self.p_ref,
+            chain_phase_rad: first.chain_phase_rad,
+            base_scale: first.base_scale,
+            reference_power: first.reference_power,
+            nodes,
         }
     }
 
@@ -401,41 +490,184 @@ impl Simulator {
         Frames { sim: self }
     }
 
-    /// The frames as `Result`s, writing each frame's ground truth to `writer` on the way.
-    /// A write error is yielded once and ends the iteration; the writer is flushed at the end.
+    /// The frames as `Result`s, writing the ground truth to `writer` on the way (one line per
+    /// frame instant, before that instant's frames). A write error is yielded once and ends
+    /// the iteration; the writer is flushed at the end.
     pub fn with_truth<W: Write>(self, writer: TruthWriter<W>) -> WithTruth<W> {
         WithTruth {
             sim: self,
             writer,
+            frames: std::collections::VecDeque::new(),
             done: false,
         }
     }
 
-    fn simulate(&mut self, n: u64) -> Option<(CsiFrame, GroundTruth)> {
-        let imp = &self.scenario.impairments;
-        let mut rng = Rng::for_stream(self.seed, STREAM_FRAME, n);
-        // Fixed draw order, whatever is switched on.
-        let z_jitter = rng.normal();
-        let u_drop = rng.uniform();
-        let z_tau = rng.normal();
-        let u_phase = rng.uniform();
-        let u_agc = rng.uniform();
-        let period = 1.0 / self.scenario.rate_hz;
-        let jitter = (z_jitter * imp.jitter_std_ms * 1e-3).clamp(-0.45 * period, 0.45 * period);
-        // Radios time-stamp in microseconds: the frame is measured at a whole µs, so the
-        // timestamp survives every wire format (pcap, ESP32 CSV, ADR-018 receive time) exactly.
-        let t_us = ((n as f64 * period + jitter).max(0.0) * 1e6).round();
-        let t = t_us / 1e6;
-        let t_ns = (t_us as i64).saturating_mul(1000);
-        if u_drop < imp.drop_prob {
-            self.dropped += 1;
-            return None;
+    /// The next frame instant: its ground truth and the frames the receivers produced at it
+    /// (one per node that did not drop it, in time order). Slots where every node dropped its
+    /// frame are skipped. Do not mix with the [`Iterator`] (which buffers one instant).
+    ///
+    /// ```
+    /// use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
+    /// let s = Scenario::reference_layout("walk", 5.0)?;
+    /// let mut sim = Simulator::new(s, DeviceProfile::esp32(), 3)?;
+    /// let (truth, frames) = sim.next_instant().unwrap();
+    /// assert!(frames.len() <= 3);
+    /// assert!(frames.iter().all(|f| f.sequence == Some(truth.sequence)));
+    /// assert_eq!(truth.nodes.len(), frames.len());
+    /// # Ok::<(), wifi_sensing_core::Error>(())
+    /// ```
+    pub fn next_instant(&mut self) -> Option<(GroundTruth, Vec<CsiFrame>)> {
+        let mut frames = Vec::with_capacity(self.nodes.len());
+        while self.next_slot < self.n_slots {
+            let n = self.next_slot;
+            self.next_slot += 1;
+            if let Some(t) = self.simulate_slot(n, &mut frames) {
+                return Some((t, frames));
+            }
         }
+        None
+    }
+
+    /// Simulates frame slot `n` on every node; pushes the frames in time order and returns the
+    /// slot's truth, or `None` when every node dropped its frame.
+    fn simulate_slot(&mut self, n: u64, frames: &mut Vec<CsiFrame>) -> Option<GroundTruth> {
+        let imp = &self.scenario.impairments;
+        let period = 1.0 / self.scenario.rate_hz;
+        self.draws.clear();
+        for (k, node) in self.nodes.iter().enumerate() {
+            let mut rng = Rng::for_stream(node.seed, STREAM_FRAME, n);
+            // Fixed draw order, whatever is switched on.
+            let z_jitter = rng.normal();
+            let u_drop = rng.uniform();
+            let z_tau = rng.normal();
+            let u_phase = rng.uniform();
+            let u_agc = rng.uniform();
+            let jitter = (z_jitter * imp.jitter_std_ms * 1e-3).clamp(-0.45 * period, 0.45 * period);
+            // Radios time-stamp in microseconds: the frame is measured at a whole µs, so the
+            // timestamp survives every wire format (pcap, ESP32 CSV, ADR-018 receive time)
+            // exactly.
+            let t_us = ((n as f64 * period + jitter).max(0.0) * 1e6).round();
+            let t_ns = (t_us as i64).saturating_mul(1000);
+            self.draws.push((
+                t_us,
+                k,
+                Draws {
+                    rng,
+                    u_drop,
+                    z_tau,
+                    u_phase,
+                    u_agc,
+                    t_ns,
+                },
+            ));
+        }
+        // Time order (the body and vital signs only move forward); ties in node order.
+        self.draws
+            .sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let list = self.scenario.rx.is_list();
+        let mut truth: Option<GroundTruth> = None;
+        let draws = std::mem::take(&mut self.draws);
+        for (t_us, k, d) in &draws {
+            if d.u_drop < self.scenario.impairments.drop_prob {
+                self.nodes[*k].dropped += 1;
+                continue;
+            }
+            let t = t_us / 1e6;
+            let (frame, state, vit, fi) = self.render(*k, n, t, d.clone());
+            if list {
+                let node = truth::NodeFrame {
+                    node_id: frame.node_id,
+                    timestamp_ns: d.t_ns,
+                    impairments: fi,
+                };
+                match &mut truth {
+                    Some(gt) => gt.nodes.push(node),
+                    None => {
+                        let mut gt = self.truth_of(n, d.t_ns, &state, &vit, fi);
+                        gt.nodes.push(node);
+                        truth = Some(gt);
+                    }
+                }
+            } else if truth.is_none() {
+                truth = Some(self.truth_of(n, d.t_ns, &state, &vit, fi));
+            }
+            frames.push(frame);
+        }
+        self.draws = draws;
+        truth
+    }
+
+    /// The ground-truth line of slot `n`, from the body state at `t_ns`.
+    fn truth_of(
+        &self,
+        n: u64,
+        t_ns: i64,
+        state: &scenario::BodyState,
+        vit: &body::VitalState,
+        impairments: FrameImpairments,
+    ) -> GroundTruth {
+        let size = self.scenario.room.size_m;
+        let present = state.body.is_some();
+        GroundTruth {
+            frame_index: n,
+            sequence: n as u32,
+            timestamp_ns: t_ns,
+            presence: present,
+            motion: state.motion,
+            motion_start_ns: ns(state.motion_span.0),
+            motion_end_ns: ns(state.motion_span.1),
+            activity: state.activity,
+            activity_start_ns: ns(state.activity_span.0),
+            activity_end_ns: ns(state.activity_span.1),
+            breathing_bpm: if present { vit.breathing_bpm } else { None },
+            heart_bpm: if present { vit.heart_bpm } else { None },
+            chest_displacement_mm: present.then_some((vit.breathing_m + vit.heartbeat_m) * 1e3),
+            position_m: state.body.as_ref().map(|(_, r, _)| [r.x, r.y]),
+            facing: state.body.as_ref().map(|(_, _, f)| [f.x, f.y]),
+            keypoints: state.body.as_ref().map(|(j, _, _)| {
+                let mut k = [[0f32; 3]; 17];
+                for (o, p) in k.iter_mut().zip(j) {
+                    *o = [
+                        (p.x / size[0]) as f32,
+                        (p.y / size[1]) as f32,
+                        (p.z / size[2]) as f32,
+                    ];
+                }
+                k
+            }),
+            impairments,
+            nodes: Vec::new(),
+        }
+    }
+
+    /// The frame of node `k` in slot `n`, measured at `t` seconds.
+    fn render(
+        &mut self,
+        k: usize,
+        n: u64,
+        t: f64,
+        d: Draws,
+    ) -> (
+        CsiFrame,
+        scenario::BodyState,
+        body::VitalState,
+        FrameImpairments,
+    ) {
+        let Draws {
+            mut rng,
+            z_tau,
+            u_phase,
+            u_agc,
+            t_ns,
+            ..
+        } = d;
+        let imp = &self.scenario.impairments;
         let state = self.timeline.at(t);
         let vit = self.vitals.at(t);
         let nb = self.spec.n_bins;
-        let (n_rx, n_tx) = (self.rx.len(), self.tx.len());
-        self.work.copy_from_slice(&self.static_h);
+        let node = &mut self.nodes[k];
+        let (n_rx, n_tx) = (node.rx.len(), self.tx.len());
+        self.work.copy_from_slice(&node.static_h);
         let person = &self.scenario.person;
         if let Some((joints, _, facing)) = &state.body {
             let scat = body::scatterers(
@@ -447,7 +679,7 @@ impl Simulator {
                 body::ABDOMEN_BREATHING_RATIO * vit.breathing_m,
                 &self.phases,
             );
-            for (ri, r) in self.rx.iter().enumerate() {
+            for (ri, r) in node.rx.iter().enumerate() {
                 for (ti, tx) in self.tx.iter().enumerate() {
                     let out = &mut self.work[(ri * n_tx + ti) * nb..][..nb];
                     for s in &scat {
@@ -473,16 +705,16 @@ impl Simulator {
             *r = cur;
             cur *= step;
         }
-        let gain_db = self.agc.gain_db;
-        let scale = self.base_scale * db_to_amplitude(gain_db);
-        let comp_sigma = self.noise_sigma * std::f64::consts::FRAC_1_SQRT_2;
+        let gain_db = node.agc.gain_db;
+        let scale = node.base_scale * db_to_amplitude(gain_db);
+        let comp_sigma = node.noise_sigma * std::f64::consts::FRAC_1_SQRT_2;
         let (lo, hi) = self.profile.value_range();
         let quantise = imp.quantise;
         let n_cols = self.columns.len();
         let mut data = Vec::with_capacity(n_rx * n_tx * n_cols);
         let mut p_clean_chain = vec![0.0; n_rx];
         let mut p_out = 0.0;
-        for (ri, (chain, p_chain)) in self
+        for (ri, (chain, p_chain)) in node
             .chain_rot
             .iter()
             .zip(p_clean_chain.iter_mut())
@@ -520,9 +752,11 @@ impl Simulator {
         let per_chain = (n_tx * self.n_active).max(1) as f64;
         let p_out = p_out / (n_rx as f64 * per_chain);
         let target = self.profile.target_rms();
-        self.agc
+        node.agc
             .update(imp, power_to_db(p_out / (target * target)), u_agc);
-        let csi = Array3::from_shape_vec((n_rx, n_tx, n_cols), data).ok()?;
+        // The shape always matches the data pushed above.
+        let csi = Array3::from_shape_vec((n_rx, n_tx, n_cols), data)
+            .unwrap_or_else(|_| Array3::zeros((n_rx, n_tx, n_cols)));
 
         // Radio header fields.
         let nf = self.profile.noise_floor_dbm();
@@ -530,7 +764,7 @@ impl Simulator {
         let base = f64::from(nf.unwrap_or(DEFAULT_NOISE_FLOOR_DBM as f32)) + snr;
         let chain_dbm: Vec<f64> = p_clean_chain
             .iter()
-            .map(|p| (base + power_to_db(p / per_chain / self.p_ref)).round())
+            .map(|p| (base + power_to_db(p / per_chain / node.p_ref)).round())
             .collect();
         let total_lin: f64 = chain_dbm.iter().map(|d| math::pow10(d / 10.0)).sum();
         let rssi = if n_rx == 1 {
@@ -541,7 +775,7 @@ impl Simulator {
         let mut frame = CsiFrame::new(CaptureFormat::Simulated, self.profile.device(), csi);
         frame.timestamp_ns = t_ns;
         frame.clock = Clock::Simulated;
-        frame.node_id = self.profile.node_id;
+        frame.node_id = node.node_id;
         frame.mac = Some(self.profile.mac);
         frame.sequence = Some(n as u32);
         frame.rssi_dbm = Some(rssi as f32);
@@ -554,45 +788,14 @@ impl Simulator {
         frame.bandwidth_mhz = Some(self.profile.bandwidth_mhz());
         frame.subcarriers = Some(self.indices.clone());
         frame.meta = self.profile.frame_meta(t_ns, n_cols);
-
-        let size = self.scenario.room.size_m;
-        let present = state.body.is_some();
-        let truth = GroundTruth {
-            frame_index: n,
-            sequence: n as u32,
-            timestamp_ns: t_ns,
-            presence: present,
-            motion: state.motion,
-            motion_start_ns: ns(state.motion_span.0),
-            motion_end_ns: ns(state.motion_span.1),
-            activity: state.activity,
-            activity_start_ns: ns(state.activity_span.0),
-            activity_end_ns: ns(state.activity_span.1),
-            breathing_bpm: if present { vit.breathing_bpm } else { None },
-            heart_bpm: if present { vit.heart_bpm } else { None },
-            chest_displacement_mm: present.then_some((vit.breathing_m + vit.heartbeat_m) * 1e3),
-            position_m: state.body.as_ref().map(|(_, r, _)| [r.x, r.y]),
-            facing: state.body.as_ref().map(|(_, _, f)| [f.x, f.y]),
-            keypoints: state.body.as_ref().map(|(j, _, _)| {
-                let mut k = [[0f32; 3]; 17];
-                for (o, p) in k.iter_mut().zip(j) {
-                    *o = [
-                        (p.x / size[0]) as f32,
-                        (p.y / size[1]) as f32,
-                        (p.z / size[2]) as f32,
-                    ];
-                }
-                k
-            }),
-            impairments: FrameImpairments {
-                timing_offset_ns: tau * 1e9,
-                common_phase_rad: common_turns * 2.0 * std::f64::consts::PI,
-                agc_gain_db: gain_db,
-                scale,
-                noise_std: comp_sigma * scale,
-            },
+        let fi = FrameImpairments {
+            timing_offset_ns: tau * 1e9,
+            common_phase_rad: common_turns * 2.0 * std::f64::consts::PI,
+            agc_gain_db: gain_db,
+            scale,
+            noise_std: comp_sigma * scale,
         };
-        Some((frame, truth))
+        (frame, state, vit, fi)
     }
 }
 
@@ -600,19 +803,27 @@ impl Iterator for Simulator {
     type Item = (CsiFrame, GroundTruth);
 
     fn next(&mut self) -> Option<Self::Item> {
-        while self.next_slot < self.n_slots {
-            let n = self.next_slot;
-            self.next_slot += 1;
-            if let Some(item) = self.simulate(n) {
-                return Some(item);
+        loop {
+            if let Some(f) = self.pending.pop_front() {
+                let t = if self.pending.is_empty() {
+                    self.pending_truth.take()
+                } else {
+                    self.pending_truth.clone()
+                };
+                // `pending_truth` is set whenever frames are pending.
+                return t.map(|t| (f, t));
             }
+            let (t, frames) = self.next_instant()?;
+            self.pending.extend(frames);
+            self.pending_truth = Some(t);
         }
-        None
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = usize::try_from(self.n_slots - self.next_slot).unwrap_or(usize::MAX);
-        (0, Some(left))
+        let left = (self.n_slots - self.next_slot)
+            .saturating_mul(self.nodes.len() as u64)
+            .saturating_add(self.pending.len() as u64);
+        (0, Some(usize::try_from(left).unwrap_or(usize::MAX)))
     }
 }
 
@@ -642,11 +853,12 @@ impl Iterator for Frames {
 }
 
 /// The frames of a [`Simulator`] as `Result<CsiFrame>`, with the ground truth written to a
-/// [`TruthWriter`] as a side effect.
+/// [`TruthWriter`] as a side effect (one line per frame instant).
 #[derive(Debug)]
 pub struct WithTruth<W: Write> {
     sim: Simulator,
     writer: TruthWriter<W>,
+    frames: std::collections::VecDeque<CsiFrame>,
     done: bool,
 }
 
@@ -666,20 +878,25 @@ impl<W: Write> Iterator for WithTruth<W> {
     type Item = Result<CsiFrame>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        match self.sim.next() {
-            Some((f, t)) => match self.writer.write(&t) {
-                Ok(()) => Some(Ok(f)),
-                Err(e) => {
-                    self.done = true;
-                    Some(Err(e))
+        loop {
+            if let Some(f) = self.frames.pop_front() {
+                return Some(Ok(f));
+            }
+            if self.done {
+                return None;
+            }
+            match self.sim.next_instant() {
+                Some((t, frames)) => {
+                    if let Err(e) = self.writer.write(&t) {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                    self.frames.extend(frames);
                 }
-            },
-            None => {
-                self.done = true;
-                self.writer.flush().err().map(Err)
+                None => {
+                    self.done = true;
+                    return self.writer.flush().err().map(Err);
+                }
             }
         }
     }

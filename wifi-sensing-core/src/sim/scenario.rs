@@ -40,7 +40,7 @@
 //! times, alternately forward and backward), `gesture {gesture: wave|push|pull,
 //! duration_s, position_m?, heading_deg?, period_s?}`. A missing position continues from where
 //! the previous segment ended (the room centre at first); a missing heading faces the midpoint
-//! of the radio link. Poses blend over the first 0.5 s of a segment (at most half of it). When
+//! of the radio link (of the first receiver when there are several). Poses blend over the first 0.5 s of a segment (at most half of it). When
 //! the timeline is shorter than `duration_s` the person holds still at the end (a walk or
 //! gesture ends standing; an absent person stays absent); when it is longer it is cut.
 //!
@@ -70,6 +70,8 @@ pub mod limits {
     pub const MAX_PATH_POINTS: usize = 10_000;
     /// Most static reflectors.
     pub const MAX_REFLECTORS: usize = 1_000;
+    /// Most receiver nodes.
+    pub const MAX_RECEIVERS: usize = 64;
 }
 
 /// A complete scenario. See the [module docs](self) for units, defaults and the JSON form.
@@ -86,8 +88,8 @@ pub struct Scenario {
     pub room: Room,
     /// Transmitter antenna array.
     pub tx: Antennas,
-    /// Receiver antenna array.
-    pub rx: Antennas,
+    /// Receiver antenna array(s): one object (one receiver node) or a list (one node each).
+    pub rx: Receivers,
     /// The person (used by every non-absent segment).
     pub person: Person,
     /// Activity segments, in order.
@@ -107,10 +109,10 @@ impl Default for Scenario {
                 position_m: [0.5, 2.0, 1.0],
                 ..Antennas::default()
             },
-            rx: Antennas {
+            rx: Receivers::One(Antennas {
                 position_m: [4.5, 2.0, 1.0],
                 ..Antennas::default()
-            },
+            }),
             person: Person::default(),
             timeline: Vec::new(),
             impairments: Impairments::default(),
@@ -191,6 +193,10 @@ pub struct Antennas {
     pub axis: [f64; 3],
     /// Element spacing, m, in `(0, 1]`; `None` = half the carrier wavelength.
     pub spacing_m: Option<f64>,
+    /// Receivers only: the node id of this receiver's frames. `None` = its index in the `rx`
+    /// list, or the device profile's node id when `rx` is a single object. Not allowed on `tx`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<u32>,
 }
 
 impl Default for Antennas {
@@ -199,7 +205,157 @@ impl Default for Antennas {
             position_m: [0.0, 0.0, 1.0],
             axis: [0.0, 1.0, 0.0],
             spacing_m: None,
+            node_id: None,
         }
+    }
+}
+
+impl Antennas {
+    /// An array centred on `position_m` with the default axis (`+y`) and spacing.
+    pub fn at(position_m: [f64; 3]) -> Self {
+        Antennas {
+            position_m,
+            ..Antennas::default()
+        }
+    }
+}
+
+/// Receiver positions of the reference layout, m: one node on the far side of the link (the
+/// default receiver) and one by each long wall, for the default 5 × 4 × 2.8 m room and its
+/// transmitter at (0.5, 2, 1).
+pub const REFERENCE3_RX_M: [[f64; 3]; 3] = [[4.5, 2.0, 1.0], [2.5, 3.8, 1.2], [2.5, 0.2, 1.2]];
+
+/// Names accepted by [`Receivers::by_name`].
+pub const LAYOUTS: [&str; 2] = ["one", "reference3"];
+
+/// The receivers of a scenario: JSON `"rx"` is either one antenna-array object (one receiver
+/// node, the frames carry the device profile's node id unless the object sets `node_id`) or a
+/// list of them (receiver `i` is node `i` unless it sets `node_id`; ids must be distinct).
+///
+/// ```
+/// use wifi_sensing_core::sim::scenario::{Receivers, Scenario};
+/// let s = Scenario::from_json_str(r#"{"duration_s": 1,
+///     "rx": [{"position_m": [4.5, 2, 1]}, {"position_m": [2.5, 3.8, 1.2], "node_id": 7}]}"#)?;
+/// assert_eq!(s.rx.node_ids(1), vec![0, 7]);
+/// assert!(matches!(s.rx, Receivers::Many(_)));
+/// let one = Scenario::from_json_str(r#"{"duration_s": 1, "rx": {"position_m": [4.5, 2, 1]}}"#)?;
+/// assert_eq!(one.rx.node_ids(1), vec![1]);
+/// # Ok::<(), wifi_sensing_core::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub enum Receivers {
+    /// One receiver (JSON: an object), as in single-link scenarios.
+    One(Antennas),
+    /// Several receiver nodes (JSON: a list), at most [`limits::MAX_RECEIVERS`].
+    Many(Vec<Antennas>),
+}
+
+impl Default for Receivers {
+    fn default() -> Self {
+        Receivers::One(Antennas::default())
+    }
+}
+
+impl From<Antennas> for Receivers {
+    fn from(a: Antennas) -> Self {
+        Receivers::One(a)
+    }
+}
+
+impl From<Vec<Antennas>> for Receivers {
+    fn from(v: Vec<Antennas>) -> Self {
+        Receivers::Many(v)
+    }
+}
+
+impl Receivers {
+    /// The receivers' antenna arrays, in node order.
+    pub fn arrays(&self) -> &[Antennas] {
+        match self {
+            Receivers::One(a) => std::slice::from_ref(a),
+            Receivers::Many(v) => v,
+        }
+    }
+
+    /// The receivers' antenna arrays, mutable.
+    pub fn arrays_mut(&mut self) -> &mut [Antennas] {
+        match self {
+            Receivers::One(a) => std::slice::from_mut(a),
+            Receivers::Many(v) => v,
+        }
+    }
+
+    /// The reference layout of issue 12 ([`REFERENCE3_RX_M`]): three receiver nodes, ids 0, 1
+    /// and 2, around the default room with its default transmitter.
+    pub fn reference3() -> Self {
+        Receivers::Many(REFERENCE3_RX_M.iter().map(|p| Antennas::at(*p)).collect())
+    }
+
+    /// A receiver layout by name: `one` (the default scenario's single receiver) or
+    /// `reference3` ([`Receivers::reference3`]).
+    pub fn by_name(name: &str) -> Result<Self> {
+        match name {
+            "one" | "single" => Ok(Scenario::default().rx),
+            "reference3" => Ok(Receivers::reference3()),
+            _ => Err(cfg_err(format!(
+                "unknown receiver layout '{name}' (expected one of {})",
+                LAYOUTS.join(", ")
+            ))),
+        }
+    }
+
+    /// Whether `rx` was given as a list (the ground truth then lists each slot's nodes).
+    pub fn is_list(&self) -> bool {
+        matches!(self, Receivers::Many(_))
+    }
+
+    /// The node id of each receiver; `default_id` is the id of a single receiver object
+    /// without its own `node_id` (the device profile's).
+    pub fn node_ids(&self, default_id: u32) -> Vec<u32> {
+        match self {
+            Receivers::One(a) => vec![a.node_id.unwrap_or(default_id)],
+            Receivers::Many(v) => v
+                .iter()
+                .enumerate()
+                .map(|(i, a)| a.node_id.unwrap_or(i as u32))
+                .collect(),
+        }
+    }
+}
+
+impl Serialize for Receivers {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Receivers::One(a) => a.serialize(s),
+            Receivers::Many(v) => v.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Receivers {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Receivers;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an antenna-array object or a list of them")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<Receivers, A::Error> {
+                Antennas::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(Receivers::One)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> std::result::Result<Receivers, A::Error> {
+                Vec::<Antennas>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(Receivers::Many)
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -372,7 +528,7 @@ fn check_count(what: &str, items: &str, n: usize, max: usize) -> Result<()> {
     Ok(())
 }
 
-fn check_range(what: &str, v: f64, lo: f64, hi: f64, unit: &str) -> Result<()> {
+pub(crate) fn check_range(what: &str, v: f64, lo: f64, hi: f64, unit: &str) -> Result<()> {
     if v.is_finite() && v >= lo && v <= hi {
         Ok(())
     } else {
@@ -532,6 +688,25 @@ impl Scenario {
         Ok(s)
     }
 
+    /// A preset (see [`Scenario::preset`]) with the receivers of the reference layout
+    /// ([`Receivers::reference3`]): three nodes, ids 0, 1 and 2, 50 Hz. Node 0 is the preset's
+    /// own receiver, so with the same seed its frames equal the preset's (apart from the node
+    /// id).
+    ///
+    /// ```
+    /// use wifi_sensing_core::sim::Scenario;
+    /// let s = Scenario::reference_layout("mixed", 20.0)?;
+    /// assert_eq!(s.rx.arrays().len(), 3);
+    /// assert_eq!(s.rate_hz, 50.0);
+    /// # Ok::<(), wifi_sensing_core::Error>(())
+    /// ```
+    pub fn reference_layout(preset: &str, duration_s: f64) -> Result<Scenario> {
+        let mut s = Scenario::preset(preset, duration_s)?;
+        s.rx = Receivers::reference3();
+        s.validate()?;
+        Ok(s)
+    }
+
     /// Parses and validates a JSON scenario (see the [module docs](self)).
     pub fn from_json_str(text: &str) -> Result<Scenario> {
         let s: Scenario =
@@ -619,7 +794,25 @@ impl Scenario {
                 "degrees",
             )?;
         }
-        for (name, a) in [("tx", &self.tx), ("rx", &self.rx)] {
+        let rx = self.rx.arrays();
+        if rx.is_empty() {
+            return Err(cfg_err(
+                "rx: the list needs at least one receiver".to_string(),
+            ));
+        }
+        check_count("rx", "receivers", rx.len(), limits::MAX_RECEIVERS)?;
+        if self.tx.node_id.is_some() {
+            return Err(cfg_err(
+                "tx.node_id: node ids belong to receivers (rx)".to_string(),
+            ));
+        }
+        let names: Vec<String> = match &self.rx {
+            Receivers::One(_) => vec!["rx".to_string()],
+            Receivers::Many(v) => (0..v.len()).map(|i| format!("rx[{i}]")).collect(),
+        };
+        let arrays =
+            std::iter::once(("tx".to_string(), &self.tx)).chain(names.iter().cloned().zip(rx));
+        for (name, a) in arrays {
             inside3(&format!("{name}.position_m"), a.position_m)?;
             for (i, v) in a.axis.iter().enumerate() {
                 check_range(&format!("{name}.axis[{i}]"), *v, -1e6, 1e6, "")?;
@@ -631,10 +824,21 @@ impl Scenario {
                 check_positive(&format!("{name}.spacing_m"), s, 1.0, "m")?;
             }
         }
-        if Vec3::from_array(self.tx.position_m).dist(Vec3::from_array(self.rx.position_m)) < 0.1 {
-            return Err(cfg_err(
-                "tx and rx must be at least 0.1 m apart".to_string(),
-            ));
+        for (name, a) in names.iter().zip(rx) {
+            if Vec3::from_array(self.tx.position_m).dist(Vec3::from_array(a.position_m)) < 0.1 {
+                return Err(cfg_err(format!(
+                    "tx and {name} must be at least 0.1 m apart"
+                )));
+            }
+        }
+        // The default id of a single receiver does not matter here: one id cannot collide.
+        let mut ids = self.rx.node_ids(0);
+        ids.sort_unstable();
+        if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+            return Err(cfg_err(format!(
+                "rx: node id {} is used by two receivers (ids must be distinct)",
+                w[0]
+            )));
         }
         let p = &self.person;
         check_range("person.height_m", p.height_m, 1.0, 2.3, "m")?;
@@ -834,7 +1038,7 @@ fn path_length(p: &[[f64; 2]]) -> f64 {
 }
 
 /// Length of a segment in seconds (a walk: path length / speed).
-fn segment_length(s: &Segment) -> f64 {
+pub(crate) fn segment_length(s: &Segment) -> f64 {
     match s {
         Segment::Absent { duration_s }
         | Segment::Stand { duration_s, .. }
@@ -953,9 +1157,14 @@ impl Timeline {
     /// Compiles a validated scenario's timeline for `duration` seconds.
     pub fn compile(s: &Scenario, duration: f64) -> Timeline {
         let size = s.room.size_m;
+        // The link of the first receiver (validated scenarios have one).
+        let rx0 =
+            s.rx.arrays()
+                .first()
+                .map_or(s.tx.position_m, |a| a.position_m);
         let link_mid = Vec3::new(
-            0.5 * (s.tx.position_m[0] + s.rx.position_m[0]),
-            0.5 * (s.tx.position_m[1] + s.rx.position_m[1]),
+            0.5 * (s.tx.position_m[0] + rx0[0]),
+            0.5 * (s.tx.position_m[1] + rx0[1]),
             0.0,
         );
         let face_link = |root: Vec3| {

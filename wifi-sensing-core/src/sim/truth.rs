@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::body::{Activity, MotionState};
 use super::device::DeviceProfile;
 use super::impairments::FrameImpairments;
-use super::scenario::Scenario;
+use super::scenario::{Antennas, Scenario};
 use crate::error::{Error, Result};
 use crate::frame::CaptureFormat;
 
@@ -65,6 +65,35 @@ pub struct TruthHeader {
     /// Mean power of the empty-room channel over the active subcarriers (channel units), the
     /// SNR reference.
     pub reference_power: f64,
+    /// Every receiver node, in receiver order (the three fields above are the first one's).
+    #[serde(default)]
+    pub nodes: Vec<NodeHeader>,
+}
+
+/// One receiver node of a run, in the [`TruthHeader`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeHeader {
+    /// The node id its frames carry.
+    pub node_id: u32,
+    /// Its antenna array.
+    pub rx: Antennas,
+    /// Constant phase of each of its receive chains, radians.
+    pub chain_phase_rad: Vec<f64>,
+    /// Scale from channel units to output units at AGC gain 0 dB.
+    pub base_scale: f64,
+    /// Mean power of its empty-room channel over the active subcarriers (channel units).
+    pub reference_power: f64,
+}
+
+/// One frame of a frame instant, in [`GroundTruth::nodes`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeFrame {
+    /// The node id of the frame.
+    pub node_id: u32,
+    /// The frame's timestamp, ns of simulation time (each node has its own jitter).
+    pub timestamp_ns: i64,
+    /// The impairments applied to that frame.
+    pub impairments: FrameImpairments,
 }
 
 /// Ground truth of one produced frame.
@@ -105,8 +134,14 @@ pub struct GroundTruth {
     /// The 17 COCO keypoints, normalised by the room size (see the [module docs](self)), when
     /// present.
     pub keypoints: Option<[[f32; 3]; 17]>,
-    /// The impairments applied to this frame.
+    /// The impairments applied to this frame (with several receivers: to the first frame of
+    /// the instant, the one `timestamp_ns` belongs to).
     pub impairments: FrameImpairments,
+    /// Scenarios whose `rx` is a list: the frames of this instant, one per node that did not
+    /// drop it, in time order (the first is the one `timestamp_ns` and `impairments` describe).
+    /// Empty, and left out of the JSON, for a single receiver object.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeFrame>,
 }
 
 fn json_err(e: serde_json::Error) -> Error {
