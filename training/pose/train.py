@@ -25,6 +25,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 ROOT = Path(__file__).resolve().parents[2]
 EPS = 1e-3
+CLIP = 5.0
 TX = [0.5, 2.0, 1.0]
 REFERENCE_RX = [[4.5, 2.0, 1.0], [2.5, 3.8, 1.2], [2.5, 0.2, 1.2]]
 ROOM = [5.0, 4.0, 2.8]
@@ -55,59 +56,24 @@ def session(args, seed, kind, out_dir):
     truth = out_dir / f"s{seed}.truth.jsonl"
     if cap.exists() and truth.exists():
         return cap, truth
-    if args.sessions == "json":
-        scen = out_dir / f"s{seed}.scenario.json"
-        scen.write_text(json.dumps(random_scenario(seed, kind == "room", args)))
-        run([args.bin, "-q", "simulate", "--scenario-file", scen, "--seed", seed, "--device",
-             DEVICES[args.device][1], "--rate", "50", "-o", cap, "--truth", truth])
-        return cap, truth
-    cmd = [args.bin, "-q", "simulate", "--random", seed, "--device", DEVICES[args.device][1],
-           "--duration", f"{args.duration}s", "--rate", "50", "-o", cap, "--truth", truth]
-    if args.nodes == 3:
-        cmd += ["--nodes", "reference3"]
-    if kind == "room":
-        cmd += ["--random-room"]
-    run(cmd)
+    scen = out_dir / f"s{seed}.scenario.json"
+    scen.write_text(json.dumps(random_scenario(seed, kind == "room", args)))
+    tmp_cap, tmp_truth = cap.with_suffix(".tmp.csirec"), truth.with_suffix(".tmp")
+    run([args.bin, "-q", "simulate", "--scenario-file", scen, "--seed", seed, "--device",
+         DEVICES[args.device][1], "--rate", "50", "-o", tmp_cap, "--truth", tmp_truth])
+    tmp_truth.rename(truth)
+    tmp_cap.rename(cap)
     return cap, truth
 
 
 def random_scenario(seed, random_room, args):
-    """Stand-in random session (until the simulator's own generator is used): one receiver."""
-    rng = np.random.default_rng(seed + (1 << 20 if random_room else 0))
-    size = [float(rng.uniform(4, 7)), float(rng.uniform(3, 5.5)), float(rng.uniform(2.4, 3.2))] \
-        if random_room else ROOM
-    def pt():
-        return [float(rng.uniform(0.5, size[0] - 0.5)), float(rng.uniform(0.5, size[1] - 0.5))]
-    timeline, t = [], 0.0
-    while t < args.duration:
-        kind = rng.choice(["absent", "stand", "sit", "walk", "gesture"], p=[.1, .2, .2, .3, .2])
-        d = float(rng.uniform(4, 12))
-        head = float(rng.uniform(0, 360))
-        if kind == "absent":
-            seg = {"activity": "absent", "duration_s": d}
-        elif kind == "walk":
-            seg = {"activity": "walk", "path_m": [pt() for _ in range(3)],
-                   "speed_m_s": float(rng.uniform(0.5, 1.4))}
-            d = 6.0
-        elif kind == "gesture":
-            seg = {"activity": "gesture", "gesture": str(rng.choice(["wave", "push", "pull"])),
-                   "duration_s": d, "position_m": pt(), "heading_deg": head}
-        else:
-            seg = {"activity": str(kind), "duration_s": d, "position_m": pt(), "heading_deg": head}
-        timeline.append(seg)
-        t += d
-    s = {"name": f"random {seed}", "duration_s": args.duration, "rate_hz": 50,
-         "person": {"height_m": float(rng.uniform(1.5, 1.95)),
-                    "breathing": {"rate_bpm": float(rng.uniform(8, 25)),
-                                  "amplitude_mm": float(rng.uniform(2, 6))}},
-         "timeline": timeline}
-    if random_room:
-        s["room"] = {"size_m": size, "reflectors": [
-            {"name": f"r{i}", "position_m": pt() + [float(rng.uniform(0.3, 1.5))],
-             "rcs_m2": float(rng.uniform(0.3, 2.5))} for i in range(3)]}
-        s["tx"] = {"position_m": [0.3, float(rng.uniform(0.5, size[1] - 0.5)), 1.0]}
-        s["rx"] = {"position_m": [size[0] - 0.3, float(rng.uniform(0.5, size[1] - 0.5)), 1.0]}
-    return s
+    """The simulator's random session `seed` (wifi_sensing_core::sim::RandomSession) with the
+    reference receivers (or the default single receiver), as a scenario."""
+    cfg = {"seed": seed, "duration_s": args.duration, "random_room": random_room}
+    if args.nodes == 3:
+        cfg["rx"] = [{"position_m": p} for p in REFERENCE_RX]
+    r = run([args.scenario_bin, json.dumps(cfg)], stdout=subprocess.PIPE)
+    return json.loads(r.stdout)
 
 
 def spec_manifest(args, card=None):
@@ -149,7 +115,7 @@ def spec_manifest(args, card=None):
 
 def export(args, seeds, kind, work):
     """Windows of the sessions: list of (x, y, info) per session."""
-    sess_dir = work.parent / f"sessions-{args.device}x{args.nodes}-{args.sessions}"
+    sess_dir = work.parent / f"sessions-{args.device}x{args.nodes}"
     sess_dir.mkdir(parents=True, exist_ok=True)
     mpath = work / "export.json"
     mpath.write_text(json.dumps(spec_manifest(args), indent=1))
@@ -157,9 +123,10 @@ def export(args, seeds, kind, work):
     for seed in seeds:
         cap, truth = session(args, seed, kind, sess_dir)
         d = work / "windows" / f"s{seed}"
-        if not (d / "y.npy").exists():
+        if not (d / "done").exists():
             run([args.bin, "-q", "model", "dataset", cap, "--truth", truth, "--manifest", mpath,
                  "--hop", args.hop if kind in ("train", "val") else "0.1s", "-o", d])
+            (d / "done").write_text("")
         x = np.load(d / "x.npy")
         y = np.load(d / "y.npy")
         info = [json.loads(l) for l in (d / "windows.jsonl").read_text().splitlines()]
@@ -170,23 +137,27 @@ def export(args, seeds, kind, work):
 # ---------------------------------------------------------------- features (mirrored in ONNX)
 
 
-def features(x):
-    """x: [B, F, N, R, T, S, C] (channel 0 amplitude, channel 1 sanitised phase if present)
-    -> [B, 2*C*N*R*T*S]. Amplitude: per node and frame the log amplitude minus its mean over
-    antennas and subcarriers (removes the AGC gain). Each channel: mean and standard deviation
-    over the window's frames."""
-    b, f, n = x.shape[:3]
-    c = x.shape[-1]
-    l = np.log(np.maximum(x[..., 0], 0.0) + EPS).reshape(b, f, n, -1)
-    parts = [l - l.mean(axis=3, keepdims=True)]
-    if c > 1:
-        parts.append(x[..., 1].reshape(b, f, n, -1))
-    out = []
-    for p in parts:
-        m = p.mean(axis=1)
-        v = np.sqrt(((p - m[:, None]) ** 2).mean(axis=1) + 1e-6)
-        out += [m.reshape(b, -1), v.reshape(b, -1)]
-    return np.concatenate(out, axis=1).astype(np.float32)
+def log_amp(x):
+    """x: [B, F, N, R, T, S, C] -> [B, F, N, R*T, S]: log amplitude (channel 0) minus its mean
+    over the node's antennas and subcarriers in each frame (removes the AGC gain)."""
+    b, f, n, r, t, s, _ = x.shape
+    l = np.log(np.maximum(x[..., 0], 0.0) + EPS).reshape(b, f, n, r * t, s)
+    return l - l.mean(axis=(3, 4), keepdims=True)
+
+
+def features(x, empty, bands):
+    """Per node, antenna pair and subcarrier band: the log RMS deviation of the window's mean
+    log-amplitude profile from the empty-room profile `empty` [N, R*T, S] (how strongly the
+    body scatters into that link), and the log of the mean standard deviation over the
+    window's frames (how much it moves there). [B, 2*N*R*T*bands]."""
+    l = log_amp(x)
+    b, _, n, rt, s = l.shape
+    m = l.mean(axis=1)
+    d = (m - empty[None]) ** 2
+    dev = np.log(np.sqrt(d.reshape(b, n, rt, bands, s // bands).mean(-1)) + EPS)
+    sd = np.sqrt(((l - m[:, None]) ** 2).mean(axis=1))
+    sd = np.log(sd.reshape(b, n, rt, bands, s // bands).mean(-1) + EPS)
+    return np.concatenate([dev.reshape(b, -1), sd.reshape(b, -1)], axis=1).astype(np.float32)
 
 
 def targets(y):
@@ -284,13 +255,13 @@ def fit(feat, out_t, mask_rel, present, vfeat, vout, vmask, vpresent, args, rng)
     for p, b in zip(params, best[1]):
         p[...] = b
     log(f"best epoch {best[2]}, validation loss {best[0]:.4f}")
-    return net, best[2]
+    return net, best[2], float(best[0])
 
 
 # ---------------------------------------------------------------- ONNX
 
 
-def to_onnx(net, fmu, fsd, tmu, tsd, shape, path):
+def to_onnx(net, fmu, fsd, tmu, tsd, empty, bands, shape, path):
     """The whole model as one ONNX graph: features, standardisation, MLP, outputs."""
     _, f, n, r, t, s, c = shape
     inits, nodes = [], []
@@ -309,32 +280,36 @@ def to_onnx(net, fmu, fsd, tmu, tsd, shape, path):
         nodes.append(helper.make_node(op, ins, [out], **kw))
         return out
 
-    def window_stats(x, tag):
-        m = node("ReduceMean", [x], f"m{tag}", axes=[1], keepdims=1)
-        dv = node("Sub", [x, m], f"dev{tag}")
-        dv = node("Mul", [dv, dv], f"dev2{tag}")
-        v = node("ReduceMean", [dv], f"var{tag}", axes=[1], keepdims=0)
-        v = node("Add", [v, const(f"eps6{tag}", 1e-6)], f"var_e{tag}")
-        v = node("Sqrt", [v], f"sd{tag}")
-        m = node("Reshape", [m, ints(f"flat_m{tag}", [0, -1])], f"mf{tag}")
-        v = node("Reshape", [v, ints(f"flat_v{tag}", [0, -1])], f"vf{tag}")
-        return [m, v]
-
+    rt = r * t
     x = node("Slice", ["csi", ints("c0", [0]), ints("c1", [1]), ints("cax", [6])], "a")
     x = node("Relu", [x], "pos")
     x = node("Add", [x, const("eps", EPS)], "amp")
     x = node("Log", [x], "logamp")
-    x = node("Reshape", [x, ints("shape_bfn", [0, f, n, r * t * s])], "l")
-    mu = node("ReduceMean", [x], "lmean", axes=[3], keepdims=1)
-    x = node("Sub", [x, mu], "lc")
-    stats = window_stats(x, "a")
-    if c > 1:
-        p = node("Slice", ["csi", ints("c1b", [1]), ints("c2", [2]), ints("cax2", [6])], "ph")
-        p = node("Reshape", [p, ints("shape_bfn2", [0, f, n, r * t * s])], "pl")
-        stats += window_stats(p, "p")
-    z = node("Concat", stats, "feat", axis=1)
+    x = node("Reshape", [x, ints("shape_l", [0, f, n, rt, s])], "l0")
+    mu = node("ReduceMean", [x], "lmean", axes=[3, 4], keepdims=1)
+    x = node("Sub", [x, mu], "l")
+    m = node("ReduceMean", [x], "m", axes=[1], keepdims=1)
+    d = node("Sub", [m, const("empty", empty[None, None])], "d")
+    d = node("Mul", [d, d], "d2")
+    d = node("Reshape", [d, ints("shape_db", [0, n, rt, bands, s // bands])], "d2b")
+    d = node("ReduceMean", [d], "d2m", axes=[4], keepdims=0)
+    d = node("Sqrt", [d], "dr")
+    d = node("Add", [d, const("eps_d", EPS)], "dre")
+    d = node("Log", [d], "dev")
+    d = node("Reshape", [d, ints("flat_d", [0, -1])], "devf")
+    v = node("Sub", [x, m], "v")
+    v = node("Mul", [v, v], "v2")
+    v = node("ReduceMean", [v], "v2m", axes=[1], keepdims=0)
+    v = node("Sqrt", [v], "sd")
+    v = node("Reshape", [v, ints("shape_vb", [0, n, rt, bands, s // bands])], "sdb")
+    v = node("ReduceMean", [v], "sdm", axes=[4], keepdims=0)
+    v = node("Add", [v, const("eps_v", EPS)], "sde")
+    v = node("Log", [v], "lsd")
+    v = node("Reshape", [v, ints("flat_v", [0, -1])], "lsdf")
+    z = node("Concat", [d, v], "feat", axis=1)
     z = node("Sub", [z, const("fmu", fmu)], "fz0")
-    z = node("Div", [z, const("fsd", fsd)], "fz")
+    z = node("Div", [z, const("fsd", fsd)], "fz1")
+    z = node("Clip", [z, const("lo", -CLIP), const("hi", CLIP)], "fz")
     for i, (w, b) in enumerate(zip(net.w, net.b)):
         z = node("MatMul", [z, const(f"w{i}", w)], f"mm{i}")
         z = node("Add", [z, const(f"b{i}", b)], f"h{i}")
@@ -366,8 +341,12 @@ def to_onnx(net, fmu, fsd, tmu, tsd, shape, path):
     return model
 
 
+def standardise(feat, fmu, fsd):
+    return np.clip((feat - fmu) / fsd, -CLIP, CLIP).astype(np.float32)
+
+
 def predict_np(net, feat, fmu, fsd, tmu, tsd):
-    o = net.forward((feat - fmu) / fsd)[-1]
+    o = net.forward(standardise(feat, fmu, fsd))[-1]
     o54 = o[:, :54] * tsd + tmu
     kp = o54[:, 3:].reshape(-1, 17, 3) + o54[:, None, :3]
     return kp, 1 / (1 + np.exp(-o[:, 54]))
@@ -418,24 +397,25 @@ def main():
     ap.add_argument("--bin", default=str(ROOT / "target/release/wifi-sensing"))
     ap.add_argument("--device", choices=list(DEVICES), default="iwl5300")
     ap.add_argument("--nodes", type=int, choices=[1, 3], default=3)
-    ap.add_argument("--train", type=int, default=24, help="training sessions (seeds 1..N)")
-    ap.add_argument("--val", type=int, default=4, help="validation sessions (seeds 1001..)")
-    ap.add_argument("--test", type=int, default=6, help="held-out default-room sessions (2001..)")
-    ap.add_argument("--test-room", type=int, default=4, help="unseen-room sessions (3001..)")
-    ap.add_argument("--sessions", choices=["random", "json"], default="random",
-                    help="random: the simulator's random sessions; json: a stand-in generator")
+    ap.add_argument("--train", type=int, default=10, help="training sessions (seeds 1..N)")
+    ap.add_argument("--val", type=int, default=2, help="validation sessions (seeds 1001..)")
+    ap.add_argument("--test", type=int, default=3, help="held-out default-room sessions (2001..)")
+    ap.add_argument("--test-room", type=int, default=2, help="unseen-room sessions (3001..)")
+    ap.add_argument("--scenario-bin", default=str(ROOT / "target/release/examples/random_scenario"),
+                    help="the random_scenario example (prints a RandomSession's scenario)")
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--window", type=int, default=25, help="frames per window (50 Hz)")
     ap.add_argument("--hop", default="0.2s", help="hop of the training windows")
-    ap.add_argument("--phase", type=int, default=1, help="1: amplitude and sanitised phase; 0: amplitude")
-    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--phase", type=int, default=0, help="1: amplitude and sanitised phase; 0: amplitude")
+    ap.add_argument("--bands", type=int, default=0, help="subcarrier bands (0: 4, 3, 2 or 1, whichever divides)")
+    ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--layers", type=int, default=2)
-    ap.add_argument("--epochs", type=int, default=150)
-    ap.add_argument("--patience", type=int, default=15)
-    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--patience", type=int, default=8)
+    ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--l2", type=float, default=1e-4)
-    ap.add_argument("--noise", type=float, default=0.1, help="input-feature noise (std units)")
+    ap.add_argument("--noise", type=float, default=0.2, help="input-feature noise (std units)")
     ap.add_argument("--root-weight", type=float, default=3.0)
     ap.add_argument("--knn", type=int, default=5)
     ap.add_argument("--model-id", default="wifi-pose-ref")
@@ -464,9 +444,15 @@ def main():
         return xs, ys
 
     xs, ytr = stack("train")
-    ftr = np.concatenate([features(x) for x in xs])
     vxs, yva = stack("val")
-    fva = np.concatenate([features(x) for x in vxs])
+    pres_tr = targets(ytr)[2]
+    # Empty-room profile: mean log-amplitude profile of the training windows with nobody in.
+    prof = np.concatenate([log_amp(x).mean(axis=1) for x in xs])
+    empty = prof[~pres_tr].mean(0).astype(np.float32)
+    s_count = xs[0].shape[5]
+    bands = args.bands or next(b for b in (4, 3, 2, 1) if s_count % b == 0)
+    ftr = np.concatenate([features(x, empty, bands) for x in xs])
+    fva = np.concatenate([features(x, empty, bands) for x in vxs])
     fmu, fsd = ftr.mean(0), ftr.std(0) + 1e-3
     root, rel, pres = targets(ytr)
     vroot, vrel, vpres = targets(yva)
@@ -478,14 +464,15 @@ def main():
     vt = ((np.concatenate([vroot, vrel], 1) - tmu) / tsd).astype(np.float32)
     rng = np.random.default_rng(args.seed)
     t1 = time.time()
-    net, best_epoch = fit(((ftr - fmu) / fsd).astype(np.float32), tt, np.ones((len(tt), 51), np.float32),
-                          pres.astype(np.float32), ((fva - fmu) / fsd).astype(np.float32), vt,
+    net, best_epoch, val_loss = fit(standardise(ftr, fmu, fsd), tt, np.ones((len(tt), 51), np.float32),
+                          pres.astype(np.float32), standardise(fva, fmu, fsd), vt,
                           np.ones((len(vt), 51), np.float32), vpres.astype(np.float32), args, rng)
     t_train = time.time() - t1
     log(f"training: {t_train:.0f} s on {len(ftr)} windows, {ftr.shape[1]} features")
 
     onnx_path = out / f"{args.model_id}.onnx"
-    to_onnx(net, fmu, fsd, tmu.astype(np.float32), tsd.astype(np.float32), data["train"][0][0].shape, onnx_path)
+    to_onnx(net, fmu, fsd, tmu.astype(np.float32), tsd.astype(np.float32), empty, bands,
+            data["train"][0][0].shape, onnx_path)
     # Mean pose (root-relative) and centre for the baselines.
     rel_mean = rel[pres].mean(0).reshape(17, 3)
     mean_pose = {"root_relative_m": rel_mean.tolist(),
@@ -500,7 +487,7 @@ def main():
     ref = ReferenceEvaluator(str(onnx_path))
     xv = vxs[0][:8]
     got = ref.run(None, {"csi": xv})[0]
-    kp, c = predict_np(net, features(xv), fmu, fsd, tmu, tsd)
+    kp, c = predict_np(net, features(xv, empty, bands), fmu, fsd, tmu, tsd)
     err = max(np.abs(got[..., :3] - kp).max(), np.abs(got[:, 0, 3] - c).max())
     log(f"ONNX graph vs numpy: max difference {err:.2e}")
     assert err < 1e-3, err
@@ -512,6 +499,8 @@ def main():
 
     results = {"variant": variant, "seeds": seeds, "train_windows": int(len(ftr)),
                "features": int(ftr.shape[1]), "best_epoch": best_epoch,
+               "validation_loss": val_loss, "bands": bands, "args": {k: v for k, v in vars(args).items()
+                                                                    if k not in ("bin", "scenario_bin", "work", "out")},
                "data_s": round(t_data), "train_s": round(t_train), "sets": {}}
     for k in ["test", "room"]:
         truths, poses, knns = [], [], []
@@ -530,6 +519,7 @@ def main():
             knns.append(q)
         s = score(args, truths, poses, out / "mean_pose.json")
         s["knn_baseline"] = score(args, truths, knns)["model"]
+        s["model_per_session"] = [score(args, [t], [p])["model"]["overall"] for t, p in zip(truths, poses)]
         results["sets"][k] = s
         o = s["model"]["overall"]
         log(f"{k}: PCK@0.2 {o['pck_0_2']:.3f} MPJPE {o['mpjpe_mm']:.0f} mm root {o['root_error_m']:.2f} m "

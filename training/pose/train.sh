@@ -2,10 +2,11 @@
 # Trains, exports and evaluates the reference pose model (see training/pose/README.md):
 #
 #   bash training/pose/train.sh                 # the shipped variant (writes fixtures/models/)
-#   bash training/pose/train.sh --device esp32 --nodes 1 --out target/pose-train/esp32x1/model
+#   bash training/pose/train.sh --device esp32 --nodes 1   # one variant (no card)
 #
 # Makes (or reuses) the pinned virtual environment training/pose/.venv (numpy, onnx; no deep
-# learning framework), builds the release CLI, then runs train.py with the arguments given.
+# learning framework), builds the release CLI, then trains the three variants
+# and writes the card (or, with arguments, runs train.py with them: one variant).
 # Needs python3 with venv and pip, and PyPI. Nothing here is needed at run time or by cargo test.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -22,9 +23,17 @@ if ! "$py" -c "import numpy, onnx, sys; sys.exit(0 if (numpy.__version__, onnx._
   echo "train: installing numpy==$NUMPY_VERSION onnx==$ONNX_VERSION" >&2
   "$py" -m pip install -q --disable-pip-version-check "numpy==$NUMPY_VERSION" "onnx==$ONNX_VERSION" >&2
 fi
-bin="${WIFI_SENSING_BIN:-}"
-if [ -z "$bin" ]; then
-  (cd "$root" && cargo build --release -q -p wifi-sensing-cli >&2)
-  bin="$root/target/release/wifi-sensing"
+(cd "$root" && cargo build --release -q -p wifi-sensing-cli >&2 \
+  && cargo build --release -q -p wifi-sensing --example random_scenario >&2)
+bin="$root/target/release/wifi-sensing"
+scen="$root/target/release/examples/random_scenario"
+if [ "$#" -gt 0 ]; then
+  exec "$py" "$here/train.py" --bin "$bin" --scenario-bin "$scen" "$@"
 fi
-exec "$py" "$here/train.py" --bin "$bin" "$@"
+dirs=()
+for v in "iwl5300 3" "esp32 3" "esp32 1"; do
+  set -- $v
+  "$py" "$here/train.py" --bin "$bin" --scenario-bin "$scen" --device "$1" --nodes "$2"
+  dirs+=("$root/target/pose-train/${1}x${2}-w25-p0")
+done
+"$py" "$here/card.py" "${dirs[@]}"
