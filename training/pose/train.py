@@ -467,6 +467,15 @@ def main():
     net, best_epoch, val_loss = fit(standardise(ftr, fmu, fsd), tt, np.ones((len(tt), 51), np.float32),
                           pres.astype(np.float32), standardise(fva, fmu, fsd), vt,
                           np.ones((len(vt), 51), np.float32), vpres.astype(np.float32), args, rng)
+    # Shrinkage toward the mean training pose, chosen on the validation sessions: the position
+    # outputs become mean + alpha x (network - mean).
+    vo = net.forward(standardise(fva, fmu, fsd))[-1][:, :54]
+    w = np.r_[np.full(3, args.root_weight), np.full(51, 1 / 17)]
+    alphas = [0.0, 0.25, 0.5, 0.75, 1.0]
+    vloss = [float((((a * vo - vt) ** 2)[vpres] * w).sum(1).mean()) for a in alphas]
+    alpha = alphas[int(np.argmin(vloss))]
+    log(f"shrinkage alpha {alpha} (validation pose loss {dict(zip(alphas, [round(v, 3) for v in vloss]))})")
+    tsd = tsd.astype(np.float32) * alpha
     t_train = time.time() - t1
     log(f"training: {t_train:.0f} s on {len(ftr)} windows, {ftr.shape[1]} features")
 
@@ -499,7 +508,7 @@ def main():
 
     results = {"variant": variant, "seeds": seeds, "train_windows": int(len(ftr)),
                "features": int(ftr.shape[1]), "best_epoch": best_epoch,
-               "validation_loss": val_loss, "bands": bands, "args": {k: v for k, v in vars(args).items()
+               "validation_loss": min(vloss), "validation_loss_before_shrinkage": val_loss, "alpha": alpha, "validation_pose_loss": dict(zip(map(str, alphas), vloss)), "bands": bands, "args": {k: v for k, v in vars(args).items()
                                                                     if k not in ("bin", "scenario_bin", "work", "out")},
                "data_s": round(t_data), "train_s": round(t_train), "sets": {}}
     for k in ["test", "room"]:
