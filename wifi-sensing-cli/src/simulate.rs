@@ -11,7 +11,9 @@ use wifi_sensing_core::formats::pcap::{PcapWriter, TsResolution};
 use wifi_sensing_core::recording::{RecordingHeader, RecordingWriter};
 use wifi_sensing_core::sim::export::{self, Esp32CsvWriter};
 use wifi_sensing_core::sim::truth::TruthWriter;
-use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
+use wifi_sensing_core::sim::{
+    ActivityMix, DeviceProfile, RandomSession, Receivers, Scenario, Simulator,
+};
 use wifi_sensing_core::{CsiFrame, JsonLinesSink, Output, Record, Sink};
 
 use crate::{output, Log};
@@ -22,15 +24,35 @@ use crate::{output, Log};
 /// captured on the node's port) and `.csv` (ESP32-CSI-Tool) for `--device esp32`; `.csirec`,
 /// `.jsonl`, or `-` for JSON Lines on stdout, for every device. The same arguments and seed
 /// give byte-identical files.
+///
+/// Several receiver nodes (`--nodes reference3`, or a scenario file whose `rx` is a list) share
+/// one capture: `.pcap` gives each node its ADR-018 node id and source address, `.csirec` and
+/// `.jsonl` keep the frames' node ids; `.csv` carries no node id and takes one receiver only.
 #[derive(clap::Args, Debug)]
 pub(crate) struct SimulateArgs {
     /// Preset: empty, still, breathe, walk, gesture:wave|push|pull, mixed (default mixed).
-    #[arg(long, value_parser = crate::values::scenario, conflicts_with = "scenario_file")]
+    #[arg(long, value_parser = crate::values::scenario, conflicts_with_all = ["scenario_file", "random"])]
     pub scenario: Option<String>,
     /// A JSON scenario file describing your own room, person and timeline.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "random")]
     pub scenario_file: Option<PathBuf>,
-    /// Duration (default 60s for presets; a scenario file's own duration otherwise).
+    /// A seeded random session instead of a preset: random person, activities, positions,
+    /// headings, paths and timeline (the same SEED gives the same session; it is also the
+    /// simulator seed unless --seed is given).
+    #[arg(long, value_name = "SEED")]
+    pub random: Option<u64>,
+    /// With --random: draw the room too (size, wall reflectivity, furniture, radio positions).
+    #[arg(long, requires = "random")]
+    pub random_room: bool,
+    /// With --random: activity weights, e.g. `walk=3,sit=2,stand=2,wave=1,push=1,pull=1,absent=0.5`
+    /// (the default; unlisted activities get 0).
+    #[arg(long, requires = "random", value_parser = activity_mix)]
+    pub activities: Option<ActivityMix>,
+    /// Receiver layout replacing the scenario's receivers: `one` (one node at (4.5, 2, 1)) or
+    /// `reference3` (nodes 0, 1, 2 at (4.5, 2, 1), (2.5, 3.8, 1.2), (2.5, 0.2, 1.2) m).
+    #[arg(long, value_parser = layout)]
+    pub nodes: Option<String>,
+    /// Duration (default 60s for presets and --random; a scenario file's own duration otherwise).
     #[arg(long, value_parser = crate::parse_duration)]
     pub duration: Option<Duration>,
     /// Frame rate in Hz (default 50, or the scenario file's).
@@ -39,18 +61,19 @@ pub(crate) struct SimulateArgs {
     /// Device profile: esp32, intel5300, nexmon80.
     #[arg(long, default_value = "esp32", value_parser = crate::values::device)]
     pub device: String,
-    /// Random seed.
-    #[arg(long, default_value_t = 7)]
-    pub seed: u64,
+    /// Random seed of the simulator (noise, drops, jitter, ...); default 7, or the --random SEED.
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Output file (.pcap and .csv: esp32 only; .csirec, .jsonl) or `-` for stdout.
     #[arg(short, long, value_parser = crate::values::simulate_output)]
     pub output: String,
     /// Ground truth as JSON Lines (one line per frame after a header line); `-` for stdout.
     #[arg(long)]
     pub truth: Option<PathBuf>,
-    /// ADR-018 node id in .pcap output.
-    #[arg(long, default_value_t = 1)]
-    pub node_id: u8,
+    /// ADR-018 node id in .pcap output of one receiver (default 1); with several receivers
+    /// each node's own id is used.
+    #[arg(long)]
+    pub node_id: Option<u8>,
     /// UDP port of the ADR-018 datagrams in .pcap output (1-65535).
     #[arg(long, default_value_t = 5005, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,
@@ -65,6 +88,67 @@ enum Out {
     Csv(Esp32CsvWriter<BufWriter<std::fs::File>>),
     Rec(RecordingWriter<BufWriter<std::fs::File>>),
     Jsonl(JsonLinesSink<Box<dyn Write>>),
+}
+
+/// `--activities`: an activity mix.
+fn activity_mix(s: &str) -> std::result::Result<ActivityMix, String> {
+    s.parse()
+        .map_err(|e: wifi_sensing_core::Error| e.to_string())
+}
+
+/// `--nodes`: a receiver layout name.
+fn layout(s: &str) -> std::result::Result<String, String> {
+    Receivers::by_name(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// The scenario the arguments describe.
+fn build_scenario(a: &SimulateArgs, duration_s: Option<f64>) -> Result<Scenario> {
+    let nodes = a.nodes.as_deref().map(Receivers::by_name).transpose()?;
+    if let Some(seed) = a.random {
+        let mut cfg = RandomSession::new(seed, duration_s.unwrap_or(60.0));
+        cfg.random_room = a.random_room;
+        if let Some(r) = a.rate {
+            cfg.rate_hz = r;
+        }
+        if let Some(m) = &a.activities {
+            cfg.activities = m.clone();
+        }
+        if let Some(rx) = nodes {
+            cfg.rx = rx;
+        }
+        // every value was checked at parse time: what is left is a combination (a duration
+        // too short for the ranges), a usage error
+        return cfg
+            .scenario()
+            .map_err(|e| crate::Usage(e.to_string()).into());
+    }
+    let mut scenario = match (&a.scenario, &a.scenario_file) {
+        // clap refuses both together
+        (_, Some(p)) => {
+            let mut s = Scenario::from_path(p)?;
+            if let Some(d) = duration_s {
+                s.duration_s = Some(d);
+            }
+            s
+        }
+        // the name was checked at parse time: what is left is a duration the preset cannot
+        // fit, a usage error
+        (name, None) => Scenario::preset(
+            name.as_deref().unwrap_or("mixed"),
+            duration_s.unwrap_or(60.0),
+        )
+        .map_err(|e| crate::Usage(e.to_string()))?,
+    };
+    if let Some(r) = a.rate {
+        scenario.rate_hz = r;
+    }
+    if let Some(rx) = nodes {
+        scenario.rx = rx;
+        scenario.validate()?;
+    }
+    Ok(scenario)
 }
 
 pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
@@ -92,28 +176,29 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
             )?;
         }
     }
-    let mut scenario = match (&a.scenario, &a.scenario_file) {
-        // clap refuses both together
-        (_, Some(p)) => {
-            let mut s = Scenario::from_path(p)?;
-            if let Some(d) = duration_s {
-                s.duration_s = Some(d);
-            }
-            s
+    let scenario = build_scenario(&a, duration_s)?;
+    let several = scenario.rx.arrays().len() > 1;
+    if several && a.output != "-" {
+        if ext == "csv" {
+            crate::usage!(
+                ".csv (ESP32-CSI-Tool) output carries no node id: {} receivers need .pcap, .csirec or .jsonl",
+                scenario.rx.arrays().len()
+            );
         }
-        // the name was checked at parse time: what is left is a duration the preset cannot
-        // fit, a usage error
-        (name, None) => Scenario::preset(
-            name.as_deref().unwrap_or("mixed"),
-            duration_s.unwrap_or(60.0),
-        )
-        .map_err(|e| crate::Usage(e.to_string()))?,
-    };
-    if let Some(r) = a.rate {
-        scenario.rate_hz = r;
+        if ext == "pcap" && a.node_id.is_some() {
+            crate::usage!("--node-id sets the id of a single receiver; with several, each node's own id goes into the .pcap");
+        }
     }
+    let seed = a.seed.or(a.random).unwrap_or(7);
     let profile = DeviceProfile::by_name(&a.device)?;
-    let sim = Simulator::new(scenario, profile, a.seed)?;
+    let sim = Simulator::new(scenario, profile, seed)?;
+    if several && ext == "pcap" && a.output != "-" {
+        if let Some(id) = sim.node_ids().into_iter().find(|id| *id > 255) {
+            crate::usage!(
+                "node id {id} does not fit an ADR-018 datagram (0-255): use .csirec or .jsonl"
+            );
+        }
+    }
     let header = sim.truth_header();
     let start_ns = a
         .start_unix_s
@@ -127,7 +212,8 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
         match ext.as_str() {
             "pcap" => {
                 let mut w = PcapWriter::new(output::create_file(out_path, log)?, TsResolution::Nano)?;
-                w.set_macs([0x02, 0x45, 0x53, 0x50, 0x00, a.node_id], [0x02, 0x48, 0x4F, 0x53, 0x54, 0x01]);
+                let id = a.node_id.unwrap_or(1);
+                w.set_macs([0x02, 0x45, 0x53, 0x50, 0x00, id], [0x02, 0x48, 0x4F, 0x53, 0x54, 0x01]);
                 Out::Pcap(w)
             }
             "csv" => Out::Csv(Esp32CsvWriter::new(output::create_file(out_path, log)?, true)?),
@@ -135,7 +221,7 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
                 let config = serde_json::json!({
                     "scenario": sim.scenario(),
                     "device": a.device,
-                    "seed": a.seed,
+                    "seed": seed,
                 });
                 let mut h = RecordingHeader::new(format!("simulator: {}", sim.scenario().name), config.to_string());
                 // the scenario start, not the wall clock: same arguments, byte-identical file
@@ -171,16 +257,19 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
     };
     let mut truth = truth;
 
-    let src = Ipv4Addr::new(192, 168, 1, 100u8.saturating_add(a.node_id % 100));
-    let dst = Ipv4Addr::new(192, 168, 1, 10);
+    // One receiver: --node-id (default 1); several: each frame's own node id (checked above).
+    let single_id = (!several).then(|| a.node_id.unwrap_or(1));
     let mut n = 0u64;
     let mut sim = sim;
-    for (frame, gt) in &mut sim {
+    while let Some((gt, frames)) = sim.next_instant() {
         if let Some(t) = &mut truth {
             t.write(&gt)?;
         }
-        write_frame(&mut out, &frame, start_ns, src, dst, &a)?;
-        n += 1;
+        for frame in &frames {
+            let id = single_id.unwrap_or(frame.node_id as u8);
+            write_frame(&mut out, frame, start_ns, id, a.port)?;
+            n += 1;
+        }
     }
     match out {
         Out::Pcap(mut w) => w.flush()?,
@@ -192,29 +281,32 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
         t.flush()?;
     }
     log.info(format_args!(
-        "simulated {:.1} s of {:?} on {} (seed {}): {} frames written, {} dropped by the impairment model",
+        "simulated {:.1} s of {:?} on {} (seed {}, node ids {:?}): {} frames written, {} dropped by the impairment model",
         sim.duration_s(),
         sim.scenario().name,
         a.device,
-        a.seed,
+        seed,
+        sim.node_ids(),
         n,
         sim.dropped()
     ));
     Ok(())
 }
 
+/// Writes one frame; `node_id` is its ADR-018 node id (and source address) in a pcap.
 fn write_frame(
     out: &mut Out,
     frame: &CsiFrame,
     start_ns: i64,
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    a: &SimulateArgs,
+    node_id: u8,
+    port: u16,
 ) -> Result<()> {
     match out {
         Out::Pcap(w) => {
-            let d = adr018::encode_csi(&export::to_adr018(frame, a.node_id)?)?;
-            w.write_udp(start_ns + frame.timestamp_ns, src, dst, a.port, a.port, &d)?;
+            let d = adr018::encode_csi(&export::to_adr018(frame, node_id)?)?;
+            let src = Ipv4Addr::new(192, 168, 1, 100u8.saturating_add(node_id % 100));
+            let dst = Ipv4Addr::new(192, 168, 1, 10);
+            w.write_udp(start_ns + frame.timestamp_ns, src, dst, port, port, &d)?;
         }
         Out::Csv(w) => w.write(frame)?,
         Out::Rec(w) => w.write(&Record::Frame(frame.clone()))?,

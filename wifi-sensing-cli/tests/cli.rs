@@ -666,6 +666,143 @@ fn simulate_rejects_bad_requests_clearly() {
 }
 
 #[test]
+fn simulate_random_sessions_with_three_nodes() {
+    let d = tmpdir("simnodes");
+    let sim = |name: &str, extra: &[&str]| {
+        let out = d.join(name);
+        let truth = d.join(format!("{name}.truth.jsonl"));
+        let mut args = vec![
+            "simulate",
+            "--nodes",
+            "reference3",
+            "--duration",
+            "4s",
+            "-o",
+            out.to_str().unwrap(),
+            "--truth",
+            truth.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        run_ok(&args);
+        (
+            std::fs::read(&out).unwrap(),
+            std::fs::read_to_string(truth).unwrap(),
+        )
+    };
+    let (a, ta) = sim("a.csirec", &["--random", "5", "--device", "iwl5300"]);
+    let (b, tb) = sim("b.csirec", &["--random", "5", "--device", "iwl5300"]);
+    let (_, tc) = sim("c.csirec", &["--random", "6", "--device", "iwl5300"]);
+    assert_eq!(a, b, "same seed, byte-identical recording");
+    assert_eq!(ta, tb);
+    let truth = |t: &str| -> Vec<Value> {
+        t.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (ta, tc) = (truth(&ta), truth(&tc));
+    assert_eq!(ta[0]["scenario"]["name"], "random:5");
+    assert_eq!(ta[0]["nodes"].as_array().unwrap().len(), 3);
+    assert_ne!(ta[0]["scenario"]["timeline"], tc[0]["scenario"]["timeline"]);
+    let kp = |t: &[Value]| {
+        t[1..]
+            .iter()
+            .map(|l| l["keypoints"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_ne!(kp(&ta), kp(&tc), "another seed, other poses");
+    let frames = lines_of(&["run", d.join("a.csirec").to_str().unwrap()]);
+    let listed: usize = ta[1..]
+        .iter()
+        .map(|l| l["nodes"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(
+        frames.len(),
+        listed,
+        "one frame per node listed in the truth"
+    );
+    assert!(frames.len() > 3 * 200 * 9 / 10 && frames.len() <= 600);
+    for id in 0..3 {
+        let seqs: Vec<u64> = frames
+            .iter()
+            .filter(|f| f["node_id"] == id)
+            .map(|f| f["sequence"].as_u64().unwrap())
+            .collect();
+        assert!(seqs.len() > 180, "node {id}");
+        assert!(seqs.windows(2).all(|w| w[1] > w[0]));
+    }
+    // ADR-018 in pcap: every node its own datagram node id
+    let (_, tp) = sim(
+        "p.pcap",
+        &[
+            "--random",
+            "5",
+            "--random-room",
+            "--activities",
+            "walk=1,sit=1",
+        ],
+    );
+    let tp = truth(&tp);
+    assert_eq!(tp[0]["scenario"]["name"], "random:5+room");
+    let frames = lines_of(&["run", d.join("p.pcap").to_str().unwrap()]);
+    let mut ids: Vec<u64> = frames
+        .iter()
+        .map(|f| f["node_id"].as_u64().unwrap())
+        .collect();
+    assert!(frames.iter().all(|f| f["format"] == "esp32_adr018"));
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids, vec![0, 1, 2]);
+    assert!(tp[1..]
+        .iter()
+        .all(|l| l["activity"] == "walk" || l["activity"] == "sit"));
+}
+
+#[test]
+fn simulate_node_and_random_flags_are_checked_at_parse_time() {
+    let d = tmpdir("simnodesbad");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--random-room"], "--random"),
+        (vec!["--activities", "walk=1"], "--random"),
+        (
+            vec!["--random", "1", "--activities", "dance=1"],
+            "unknown activity",
+        ),
+        (
+            vec!["--random", "1", "--scenario", "walk"],
+            "cannot be used with",
+        ),
+        (vec!["--random", "x"], "invalid digit"),
+        (vec!["--nodes", "five"], "unknown receiver layout"),
+        (
+            vec!["--nodes", "reference3", "-o", "x.csv"],
+            "carries no node id",
+        ),
+        (vec!["--nodes", "reference3", "--node-id", "4"], "--node-id"),
+    ];
+    for (extra, want) in cases {
+        let mut args = vec!["simulate".to_string(), "--duration".into(), "6s".into()];
+        if !extra.contains(&"-o") {
+            args.extend([
+                "-o".to_string(),
+                d.join("x.pcap").to_str().unwrap().to_string(),
+            ]);
+        }
+        args.extend(extra.iter().map(|s| {
+            if *s == "x.csv" {
+                d.join(s).to_str().unwrap().to_string()
+            } else {
+                s.to_string()
+            }
+        }));
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: stderr lacks {want:?}: {err}");
+        assert!(!d.join("x.pcap").exists() && !d.join("x.csv").exists());
+    }
+}
+
+#[test]
 fn shipped_scenario_file_runs() {
     let d = tmpdir("scenfile");
     let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/scenarios/living_room.json");

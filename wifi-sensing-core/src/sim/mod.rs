@@ -57,6 +57,24 @@
 //! antenna patterns (antennas are isotropic), and near-field effects (distances are floored
 //! at 10 cm).
 //!
+//! # Several receivers
+//!
+//! A scenario's `rx` may list several receiver nodes (an ESP32 mesh, or several Intel 5300
+//! NICs); [`Receivers::reference3`] is the three-node reference layout. All nodes hear the same
+//! transmitter and see the same body, each through its own static channel, antennas,
+//! chain phases, gain normalisation and AGC. Each node draws its timing jitter, drops, timing
+//! offset, common phase, AGC steps and noise from its own random streams: node 0 from the
+//! scenario seed itself (so its frames equal those of the same scenario with that receiver
+//! alone, apart from the node id), node `k > 0` from a seed derived from `(seed, k)`. The
+//! channel of each node is evaluated at its own (jittered) frame time. Frames of slot `n`
+//! carry `sequence = n` on every node and come out in time order; the ground truth has one
+//! line per slot listing the nodes that produced a frame ([`truth`]).
+//!
+//! # Random sessions
+//!
+//! [`RandomSession`] turns a seed into a varied [`Scenario`] (person, activities, positions,
+//! headings, paths, timeline, optionally the room and radio positions); see [`random`].
+//!
 //! # Determinism
 //!
 //! All randomness comes from the seeded xoshiro256** generator of [`rng`], with an independent
@@ -67,10 +85,11 @@
 //!
 //! # Output
 //!
-//! [`Simulator`] iterates `(CsiFrame, GroundTruth)`; [`Simulator::frames`] gives the
-//! `Result<CsiFrame>` iterator that [`Pipeline::process`](crate::Pipeline::process) takes, and
-//! [`Simulator::with_truth`] does the same while writing the ground truth as JSON Lines
-//! ([`truth`]). [`export`] writes ADR-018 datagrams and ESP32-CSI-Tool CSV lines; the native
+//! [`Simulator`] iterates `(CsiFrame, GroundTruth)` (with several receivers, each frame with its
+//! instant's truth; [`Simulator::next_instant`] gives an instant's frames together);
+//! [`Simulator::frames`] gives the `Result<CsiFrame>` iterator that
+//! [`Pipeline::process`](crate::Pipeline::process) takes, and [`Simulator::with_truth`] does the
+//! same while writing the ground truth as JSON Lines ([`truth`]). [`export`] writes ADR-018 datagrams and ESP32-CSI-Tool CSV lines; the native
 //! recording takes the frames as they are.
 
 pub mod body;

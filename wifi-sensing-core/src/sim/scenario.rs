@@ -40,11 +40,29 @@
 //! times, alternately forward and backward), `gesture {gesture: wave|push|pull,
 //! duration_s, position_m?, heading_deg?, period_s?}`. A missing position continues from where
 //! the previous segment ended (the room centre at first); a missing heading faces the midpoint
-//! of the radio link (of the first receiver when there are several). Poses blend over the first 0.5 s of a segment (at most half of it). When
-//! the timeline is shorter than `duration_s` the person holds still at the end (a walk or
+//! of the radio link (of the first receiver when there are several). Poses blend over the first
+//! 0.5 s of a segment (at most half of it). When the timeline is shorter than `duration_s` the person holds still at the end (a walk or
 //! gesture ends standing; an absent person stays absent); when it is longer it is cut.
 //!
 //! `person.breathing` or `person.heartbeat` set to `null` switch that vital sign off.
+//!
+//! # Several receivers
+//!
+//! `"rx"` may be a list of antenna arrays instead of one object: each is a receiver node, with
+//! node id = its index in the list unless it sets `"node_id"` (ids must be distinct; at most
+//! [`limits::MAX_RECEIVERS`]). One capture then interleaves every node's frames in time order
+//! (see [`Simulator`](super::Simulator) and [`truth`](super::truth)):
+//!
+//! ```json
+//! {"duration_s": 60,
+//!  "rx": [{"position_m": [4.5, 2.0, 1.0]},
+//!         {"position_m": [2.5, 3.8, 1.2]},
+//!         {"position_m": [2.5, 0.2, 1.2], "node_id": 7}]}
+//! ```
+//!
+//! [`Receivers::reference3`] is the reference layout (nodes 0, 1, 2 at [`REFERENCE3_RX_M`]);
+//! [`Scenario::reference_layout`] puts it into a preset. Random sessions are in
+//! [`random`](super::random).
 
 use std::path::Path;
 

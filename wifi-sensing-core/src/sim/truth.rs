@@ -1,9 +1,24 @@
 //! Ground truth of a simulated run and its JSON Lines form.
 //!
 //! A truth file (conventionally `<output>.truth.jsonl`) holds one [`TruthHeader`] line, then one
-//! [`GroundTruth`] line per produced frame, in frame order, with the frame's `sequence` and
-//! `timestamp_ns` (dropped frames have neither a frame nor a truth line). Times are nanoseconds
-//! of simulation time, the same clock as the frames' `timestamp_ns` (`Clock::Simulated`).
+//! [`GroundTruth`] line per *frame instant* (frame slot `n`, nominal time `n / rate`) at which at
+//! least one receiver produced a frame, in time order (dropped frames have neither a frame nor a
+//! truth line). Times are nanoseconds of simulation time, the same clock as the frames'
+//! `timestamp_ns` (`Clock::Simulated`).
+//!
+//! # Several receivers
+//!
+//! With one receiver (scenario `rx` is an object) each line belongs to exactly one frame, with
+//! the same `sequence` and `timestamp_ns`. With a list of receivers every node produces its own
+//! frame of slot `n`, all with `sequence = n` (per-node sequence numbers, gaps where that node
+//! dropped the frame) and each with its own jittered timestamp. The slot still has one truth
+//! line: the body state at the instant of its earliest frame (`timestamp_ns` and `impairments`
+//! are that frame's), and `nodes` lists the frames of the instant, `{node_id, timestamp_ns,
+//! impairments}` in time order: exactly the node ids that produced a frame of slot `n`. Join
+//! frames to truth on `(sequence)` (or `frame_index`, which does not wrap). The other nodes'
+//! frames are measured up to 45 % of a frame period (9 ms at 50 Hz) later or earlier than the
+//! line's pose; the simulator evaluates each node's channel at its own instant. The header's
+//! `nodes` describes every receiver (id, antennas, chain phases, scale, reference power).
 //!
 //! # Keypoint coordinates
 //!
