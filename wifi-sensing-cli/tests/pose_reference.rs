@@ -81,8 +81,8 @@ fn shipped_model_matches_its_card_on_a_fresh_session() {
         .unwrap()
         .iter()
         .map(|r| {
-            let p = &r["position_m"];
-            Antennas::at([num(p, &["0"]), num(p, &["1"]), num(p, &["2"])])
+            let p: Vec<f64> = serde_json::from_value(r["position_m"].clone()).unwrap();
+            Antennas::at([p[0], p[1], p[2]])
         })
         .collect();
     if rx.len() > 1 {
@@ -142,6 +142,9 @@ fn shipped_model_matches_its_card_on_a_fresh_session() {
     let got_pck = num(&score, &["model", "overall", "pck_0_2"]);
     let got_mpjpe = num(&score, &["model", "overall", "mpjpe_mm"]);
     let got_root = num(&score, &["model", "overall", "root_error_m"]);
+    eprintln!(
+        "fresh session {FRESH_SEED}: PCK@0.2 {got_pck:.4}, MPJPE {got_mpjpe:.0} mm, mid-hip {got_root:.2} m"
+    );
     // Tolerance: the spread of the card's own test sessions, widened by half of it plus a fixed
     // margin (one 30 s session varies more than the five-session mean).
     let per: Vec<&Value> = test["model_per_session"]
