@@ -15,6 +15,8 @@ mod inspect;
 mod introspect;
 #[cfg(feature = "pose")]
 mod model;
+#[cfg(feature = "pose")]
+mod model_data;
 mod output;
 #[cfg(feature = "pose")]
 mod pose;

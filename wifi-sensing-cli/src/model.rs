@@ -16,6 +16,12 @@ use crate::Log;
 pub(crate) enum ModelCommand {
     /// Print a model's manifest and graph inputs/outputs, and what disagrees between them.
     Inspect(InspectArgs),
+    /// Training windows from a capture with ground truth, prepared exactly as at inference:
+    /// x.npy, y.npy (17 keypoints in metres at each window's end) and windows.jsonl.
+    Dataset(crate::model_data::DatasetArgs),
+    /// Score pose records against ground truth: 3-D PCK@0.1/0.2, MPJPE, mid-hip error,
+    /// root-relative PCK, presence accuracy, per activity (JSON on stdout).
+    Score(crate::model_data::ScoreArgs),
 }
 
 /// Options of `model inspect`.
@@ -47,9 +53,11 @@ struct Report {
 }
 
 /// `wifi-sensing model ...`.
-pub(crate) fn main(cmd: ModelCommand, _log: &Log) -> Result<()> {
+pub(crate) fn main(cmd: ModelCommand, log: &Log) -> Result<()> {
     match cmd {
         ModelCommand::Inspect(args) => inspect(args),
+        ModelCommand::Dataset(args) => crate::model_data::dataset(args, log),
+        ModelCommand::Score(args) => crate::model_data::score(args, log),
     }
 }
 

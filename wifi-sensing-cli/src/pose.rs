@@ -27,7 +27,7 @@ pub(crate) fn parse_backend(s: &str) -> std::result::Result<BackendKind, String>
     Ok(kind)
 }
 
-fn parse_hop(s: &str) -> std::result::Result<f64, String> {
+pub(crate) fn parse_hop(s: &str) -> std::result::Result<f64, String> {
     let v = wifi_sensing_pose::window::parse_seconds(s).map_err(|e| e.to_string())?;
     if v > 3600.0 {
         return Err(format!("hop {s} is longer than an hour"));

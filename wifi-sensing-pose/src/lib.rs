@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod decode;
 pub mod error;
+pub mod eval;
 pub mod graph;
 pub mod manifest;
 pub mod pose;

@@ -1,0 +1,543 @@
+"""Reference pose model: data generation, training, ONNX export, evaluation and model card.
+
+Run through `training/pose/train.sh` (it makes the pinned virtual environment). Everything the
+model sees comes from the `wifi-sensing` binary: `simulate` makes the sessions, `model dataset`
+cuts them into windows with the pose crate's own windowing (so training inputs are the
+inference inputs), `run --pose` runs the exported model through the CLI and `model score`
+computes every figure. Python only fits the weights and writes the ONNX graph.
+
+Seeds: training sessions 1..N, validation (early stopping, model choice) 1001.., held-out test
+sessions of the default room 2001.., sessions of rooms never used in training 3001.. . Test
+seeds are only ever scored, never used to choose anything.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = Path(__file__).resolve().parents[2]
+EPS = 1e-3
+CLIP = 5.0
+TX = [0.5, 2.0, 1.0]
+REFERENCE_RX = [[4.5, 2.0, 1.0], [2.5, 3.8, 1.2], [2.5, 0.2, 1.2]]
+ROOM = [5.0, 4.0, 2.8]
+DEVICES = {
+    # device name in the manifest, simulator device, subcarriers, rx, tx
+    "esp32": ("esp32", "esp32", [k for k in range(-26, 27) if k != 0], 1, 1),
+    "iwl5300": ("iwl5300", "intel5300", None, 3, 2),
+}
+
+
+def log(*a):
+    print("train:", *a, file=sys.stderr, flush=True)
+
+
+def run(cmd, stdout=None):
+    r = subprocess.run([str(c) for c in cmd], stdout=stdout, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"command failed ({r.returncode}): {' '.join(map(str, cmd))}\n{r.stderr}")
+    return r
+
+
+# ---------------------------------------------------------------- sessions
+
+
+def session(args, seed, kind, out_dir):
+    """Simulates one session; returns (capture, truth) paths. kind: train|val|test|room."""
+    cap = out_dir / f"s{seed}.csirec"
+    truth = out_dir / f"s{seed}.truth.jsonl"
+    if cap.exists() and truth.exists():
+        return cap, truth
+    scen = out_dir / f"s{seed}.scenario.json"
+    scen.write_text(json.dumps(random_scenario(seed, kind == "room", args)))
+    tmp_cap, tmp_truth = cap.with_suffix(".tmp.csirec"), truth.with_suffix(".tmp")
+    run([args.bin, "-q", "simulate", "--scenario-file", scen, "--seed", seed, "--device",
+         DEVICES[args.device][1], "--rate", "50", "-o", tmp_cap, "--truth", tmp_truth])
+    tmp_truth.rename(truth)
+    tmp_cap.rename(cap)
+    return cap, truth
+
+
+def random_scenario(seed, random_room, args):
+    """The simulator's random session `seed` (wifi_sensing_core::sim::RandomSession) with the
+    reference receivers (or the default single receiver), as a scenario."""
+    cfg = {"seed": seed, "duration_s": args.duration, "random_room": random_room}
+    if args.nodes == 3:
+        cfg["rx"] = [{"position_m": p} for p in REFERENCE_RX]
+    r = run([args.scenario_bin, json.dumps(cfg)], stdout=subprocess.PIPE)
+    return json.loads(r.stdout)
+
+
+def spec_manifest(args, card=None):
+    name, _, sc, rx, tx = DEVICES[args.device]
+    node_ids = list(range(args.nodes)) if args.nodes > 1 else [0]
+    m = {
+        "manifest_version": 1,
+        "model": {"id": args.model_id, "version": "1.0.0"},
+        "input": {
+            "tensor": "csi",
+            "layout": ["batch", "frames", "nodes", "rx", "tx", "subcarriers", "channels"],
+            "window_frames": args.window,
+            "nodes": args.nodes,
+            "rx": rx,
+            "tx": tx,
+            "subcarriers": len(sc) if sc else 30,
+            "channels": ["amplitude", "phase_sanitised"] if args.phase else ["amplitude"],
+            "frame_rate_hz": 50.0,
+            "device": name,
+            "subcarrier_indices": sc,
+            "node_ids": node_ids if args.nodes > 1 else None,
+            "normalisation": {"mean": [0.0] * (2 if args.phase else 1),
+                              "std": [1.0] * (2 if args.phase else 1)},
+        },
+        "sensing_layout": {
+            "room_size_m": ROOM,
+            "transmitters": [{"id": "tx", "position_m": TX}],
+            "receivers": [{"node_id": i, "position_m": p}
+                          for i, p in zip(node_ids, REFERENCE_RX[: args.nodes])],
+        },
+        "output": {"kind": "keypoints", "tensor": "keypoints", "coordinate_frame": "room_m",
+                   "dims": 3, "confidence_activation": "none"},
+        "data_card": card or {"description": "dataset export", "training_data": "-",
+                              "evaluation": "not evaluated", "limitations": "-",
+                              "license": "MIT OR Apache-2.0"},
+    }
+    return m
+
+
+def export(args, seeds, kind, work):
+    """Windows of the sessions: list of (x, y, info) per session."""
+    sess_dir = work.parent / f"sessions-{args.device}x{args.nodes}"
+    sess_dir.mkdir(parents=True, exist_ok=True)
+    mpath = work / "export.json"
+    mpath.write_text(json.dumps(spec_manifest(args), indent=1))
+    out = []
+    for seed in seeds:
+        cap, truth = session(args, seed, kind, sess_dir)
+        d = work / "windows" / f"s{seed}"
+        if not (d / "done").exists():
+            run([args.bin, "-q", "model", "dataset", cap, "--truth", truth, "--manifest", mpath,
+                 "--hop", args.hop if kind in ("train", "val") else "0.1s", "-o", d])
+            (d / "done").write_text("")
+        x = np.load(d / "x.npy")
+        y = np.load(d / "y.npy")
+        info = [json.loads(l) for l in (d / "windows.jsonl").read_text().splitlines()]
+        out.append((x, y, info, cap, truth))
+    return out
+
+
+# ---------------------------------------------------------------- features (mirrored in ONNX)
+
+
+def log_amp(x):
+    """x: [B, F, N, R, T, S, C] -> [B, F, N, R*T, S]: log amplitude (channel 0) minus its mean
+    over the node's antennas and subcarriers in each frame (removes the AGC gain)."""
+    b, f, n, r, t, s, _ = x.shape
+    l = np.log(np.maximum(x[..., 0], 0.0) + EPS).reshape(b, f, n, r * t, s)
+    return l - l.mean(axis=(3, 4), keepdims=True)
+
+
+def features(x, empty, bands):
+    """Per node, antenna pair and subcarrier band: the log RMS deviation of the window's mean
+    log-amplitude profile from the empty-room profile `empty` [N, R*T, S] (how strongly the
+    body scatters into that link), and the log of the mean standard deviation over the
+    window's frames (how much it moves there). [B, 2*N*R*T*bands]."""
+    l = log_amp(x)
+    b, _, n, rt, s = l.shape
+    m = l.mean(axis=1)
+    d = (m - empty[None]) ** 2
+    dev = np.log(np.sqrt(d.reshape(b, n, rt, bands, s // bands).mean(-1)) + EPS)
+    sd = np.sqrt(((l - m[:, None]) ** 2).mean(axis=1))
+    sd = np.log(sd.reshape(b, n, rt, bands, s // bands).mean(-1) + EPS)
+    return np.concatenate([dev.reshape(b, -1), sd.reshape(b, -1)], axis=1).astype(np.float32)
+
+
+def targets(y):
+    """y: [B, 17, 3] metres (NaN when absent) -> root [B,3], root-relative [B,51], present [B]."""
+    present = ~np.isnan(y[:, 0, 0])
+    yy = np.nan_to_num(y)
+    root = 0.5 * (yy[:, 11] + yy[:, 12])
+    rel = (yy - root[:, None]).reshape(len(y), -1)
+    return root, rel, present
+
+
+# ---------------------------------------------------------------- MLP (numpy, Adam)
+
+
+class MLP:
+    def __init__(self, sizes, rng):
+        self.w = [rng.normal(0, np.sqrt(2.0 / a), (a, b)).astype(np.float32)
+                  for a, b in zip(sizes[:-1], sizes[1:])]
+        self.b = [np.zeros(b, np.float32) for b in sizes[1:]]
+
+    def forward(self, z):
+        hs = [z]
+        for i, (w, b) in enumerate(zip(self.w, self.b)):
+            z = z @ w + b
+            if i < len(self.w) - 1:
+                z = np.maximum(z, 0)
+            hs.append(z)
+        return hs
+
+    def params(self):
+        return self.w + self.b
+
+
+def fit(feat, out_t, mask_rel, present, vfeat, vout, vmask, vpresent, args, rng):
+    """out_t: standardised [root(3), rel(51)] targets; column 54 = presence logit."""
+    d = feat.shape[1]
+    net = MLP([d] + [args.hidden] * args.layers + [55], rng)
+    params = net.params()
+    m1 = [np.zeros_like(p) for p in params]
+    m2 = [np.zeros_like(p) for p in params]
+    step = 0
+    best = (np.inf, None)
+    n = len(feat)
+
+    def loss_grad(z, t, mk, pr, grad=True):
+        hs = net.forward(z)
+        o = hs[-1]
+        g = np.zeros_like(o)
+        w = pr[:, None].astype(np.float32)
+        diff = (o[:, :54] - t) * w
+        diff[:, 3:] *= mk
+        loss = (diff[:, :3] ** 2).sum() * args.root_weight + (diff[:, 3:] ** 2).sum() / 17.0
+        g[:, :3] = 2 * diff[:, :3] * args.root_weight
+        g[:, 3:54] = 2 * diff[:, 3:] / 17.0
+        p = 1 / (1 + np.exp(-o[:, 54]))
+        loss += -(pr * np.log(p + 1e-7) + (1 - pr) * np.log(1 - p + 1e-7)).sum()
+        g[:, 54] = p - pr
+        loss /= len(z)
+        if not grad:
+            return loss, None
+        g /= len(z)
+        gw, gb = [], []
+        for i in range(len(net.w) - 1, -1, -1):
+            gw.insert(0, hs[i].T @ g)
+            gb.insert(0, g.sum(0))
+            if i:
+                g = (g @ net.w[i].T) * (hs[i] > 0)
+        return loss, gw + gb
+
+    patience = 0
+    for epoch in range(args.epochs):
+        order = rng.permutation(n)
+        for k in range(0, n, args.batch):
+            idx = order[k:k + args.batch]
+            z = feat[idx] + rng.normal(0, args.noise, (len(idx), d)).astype(np.float32)
+            _, grads = loss_grad(z, out_t[idx], mask_rel[idx], present[idx])
+            step += 1
+            lr = args.lr
+            for i, (p, gr) in enumerate(zip(params, grads)):
+                if i < len(net.w):
+                    gr = gr + args.l2 * p
+                m1[i] = 0.9 * m1[i] + 0.1 * gr
+                m2[i] = 0.999 * m2[i] + 0.001 * gr * gr
+                p -= lr * (m1[i] / (1 - 0.9 ** step)) / (np.sqrt(m2[i] / (1 - 0.999 ** step)) + 1e-8)
+        vl, _ = loss_grad(vfeat, vout, vmask, vpresent, grad=False)
+        if vl < best[0]:
+            best = (vl, [p.copy() for p in params], epoch)
+            patience = 0
+        else:
+            patience += 1
+        if epoch % 5 == 0 or patience == 0:
+            log(f"epoch {epoch}: validation loss {vl:.4f}")
+        if patience >= args.patience:
+            break
+    for p, b in zip(params, best[1]):
+        p[...] = b
+    log(f"best epoch {best[2]}, validation loss {best[0]:.4f}")
+    return net, best[2], float(best[0])
+
+
+# ---------------------------------------------------------------- ONNX
+
+
+def to_onnx(net, fmu, fsd, tmu, tsd, empty, bands, shape, path):
+    """The whole model as one ONNX graph: features, standardisation, MLP, outputs."""
+    _, f, n, r, t, s, c = shape
+    inits, nodes = [], []
+
+    def const(name, arr):
+        inits.append(numpy_helper.from_array(np.asarray(arr, dtype=np.float32)
+                                             if not isinstance(arr, np.ndarray) or arr.dtype != np.int64
+                                             else arr, name))
+        return name
+
+    def ints(name, vals):
+        inits.append(numpy_helper.from_array(np.asarray(vals, dtype=np.int64), name))
+        return name
+
+    def node(op, ins, out, **kw):
+        nodes.append(helper.make_node(op, ins, [out], **kw))
+        return out
+
+    rt = r * t
+    x = node("Slice", ["csi", ints("c0", [0]), ints("c1", [1]), ints("cax", [6])], "a")
+    x = node("Relu", [x], "pos")
+    x = node("Add", [x, const("eps", EPS)], "amp")
+    x = node("Log", [x], "logamp")
+    x = node("Reshape", [x, ints("shape_l", [0, f, n, rt, s])], "l0")
+    mu = node("ReduceMean", [x], "lmean", axes=[3, 4], keepdims=1)
+    x = node("Sub", [x, mu], "l")
+    m = node("ReduceMean", [x], "m", axes=[1], keepdims=1)
+    d = node("Sub", [m, const("empty", empty[None, None])], "d")
+    d = node("Mul", [d, d], "d2")
+    d = node("Reshape", [d, ints("shape_db", [0, n, rt, bands, s // bands])], "d2b")
+    d = node("ReduceMean", [d], "d2m", axes=[4], keepdims=0)
+    d = node("Sqrt", [d], "dr")
+    d = node("Add", [d, const("eps_d", EPS)], "dre")
+    d = node("Log", [d], "dev")
+    d = node("Reshape", [d, ints("flat_d", [0, -1])], "devf")
+    v = node("Sub", [x, m], "v")
+    v = node("Mul", [v, v], "v2")
+    v = node("ReduceMean", [v], "v2m", axes=[1], keepdims=0)
+    v = node("Sqrt", [v], "sd")
+    v = node("Reshape", [v, ints("shape_vb", [0, n, rt, bands, s // bands])], "sdb")
+    v = node("ReduceMean", [v], "sdm", axes=[4], keepdims=0)
+    v = node("Add", [v, const("eps_v", EPS)], "sde")
+    v = node("Log", [v], "lsd")
+    v = node("Reshape", [v, ints("flat_v", [0, -1])], "lsdf")
+    z = node("Concat", [d, v], "feat", axis=1)
+    z = node("Sub", [z, const("fmu", fmu)], "fz0")
+    z = node("Div", [z, const("fsd", fsd)], "fz1")
+    z = node("Clip", [z, const("lo", -CLIP), const("hi", CLIP)], "fz")
+    for i, (w, b) in enumerate(zip(net.w, net.b)):
+        z = node("MatMul", [z, const(f"w{i}", w)], f"mm{i}")
+        z = node("Add", [z, const(f"b{i}", b)], f"h{i}")
+        if i < len(net.w) - 1:
+            z = node("Relu", [z], f"r{i}")
+    y = node("Mul", [z, const("tsd", np.concatenate([tsd, [1.0]]))], "o1")
+    y = node("Add", [y, const("tmu", np.concatenate([tmu, [0.0]]))], "o")
+    root = node("Slice", [y, ints("s0", [0]), ints("s3", [3]), ints("ax1", [1])], "root")
+    rel = node("Slice", [y, ints("s3b", [3]), ints("s54", [54]), ints("ax1b", [1])], "rel")
+    logit = node("Slice", [y, ints("s54b", [54]), ints("s55", [55]), ints("ax1c", [1])], "logit")
+    root = node("Reshape", [root, ints("r13", [-1, 1, 3])], "root3")
+    rel = node("Reshape", [rel, ints("r173", [-1, 17, 3])], "rel3")
+    kp = node("Add", [rel, root], "kp")
+    p = node("Sigmoid", [logit], "p")
+    p = node("Reshape", [p, ints("r11", [-1, 1, 1])], "p3")
+    p = node("Expand", [p, ints("e171", [1, 17, 1])], "p17")
+    # Expand of [-1,1,1] to [1,17,1] gives [batch,17,1].
+    node("Concat", [kp, p], "keypoints", axis=2)
+    graph = helper.make_graph(
+        nodes, "wifi_pose_ref",
+        [helper.make_tensor_value_info("csi", TensorProto.FLOAT, ["batch", f, n, r, t, s, c])],
+        [helper.make_tensor_value_info("keypoints", TensorProto.FLOAT, ["batch", 17, 4])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
+                              producer_name="wifi-sensing training/pose")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return model
+
+
+def standardise(feat, fmu, fsd):
+    return np.clip((feat - fmu) / fsd, -CLIP, CLIP).astype(np.float32)
+
+
+def predict_np(net, feat, fmu, fsd, tmu, tsd):
+    o = net.forward(standardise(feat, fmu, fsd))[-1]
+    o54 = o[:, :54] * tsd + tmu
+    kp = o54[:, 3:].reshape(-1, 17, 3) + o54[:, None, :3]
+    return kp, 1 / (1 + np.exp(-o[:, 54]))
+
+
+# ---------------------------------------------------------------- pose records and scoring
+
+
+def write_records(path, info, kp, conf):
+    with open(path, "w") as f:
+        for i, k, c in zip(info, kp, conf):
+            rec = {"type": "pose", "timestamp_ns": i["end_ns"],
+                   "data": {"keypoints": [{"x": float(a), "y": float(b), "z": float(cc),
+                                           "confidence": float(c)} for a, b, cc in k],
+                            "confidence": float(c)}}
+            f.write(json.dumps(rec) + "\n")
+
+
+def score(args, truths, poses, mean_pose=None):
+    cmd = [args.bin, "-q", "model", "score"]
+    for t, p in zip(truths, poses):
+        cmd += ["--truth", t, "--poses", p]
+    if mean_pose:
+        cmd += ["--mean-pose", mean_pose]
+    return json.loads(run(cmd, stdout=subprocess.PIPE).stdout)
+
+
+def knn_predict(train_fp, train_y, train_present, fp, k):
+    """k nearest training windows (Euclidean on the window-mean inputs): mean of their poses
+    (present ones), share present as confidence."""
+    out_kp = np.zeros((len(fp), 17, 3), np.float32)
+    out_c = np.zeros(len(fp), np.float32)
+    tn = (train_fp ** 2).sum(1)
+    for s in range(0, len(fp), 512):
+        q = fp[s:s + 512]
+        d = (q ** 2).sum(1)[:, None] - 2 * q @ train_fp.T + tn[None]
+        nn = np.argpartition(d, k, axis=1)[:, :k]
+        for i, row in enumerate(nn):
+            pr = train_present[row]
+            out_c[s + i] = pr.mean()
+            rows = row[pr] if pr.any() else row
+            out_kp[s + i] = np.nan_to_num(train_y[rows]).mean(0)
+    return out_kp, out_c
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", default=str(ROOT / "target/release/wifi-sensing"))
+    ap.add_argument("--device", choices=list(DEVICES), default="iwl5300")
+    ap.add_argument("--nodes", type=int, choices=[1, 3], default=3)
+    ap.add_argument("--train", type=int, default=10, help="training sessions (seeds 1..N)")
+    ap.add_argument("--val", type=int, default=2, help="validation sessions (seeds 1001..)")
+    ap.add_argument("--test", type=int, default=3, help="held-out default-room sessions (2001..)")
+    ap.add_argument("--test-room", type=int, default=2, help="unseen-room sessions (3001..)")
+    ap.add_argument("--scenario-bin", default=str(ROOT / "target/release/examples/random_scenario"),
+                    help="the random_scenario example (prints a RandomSession's scenario)")
+    ap.add_argument("--duration", type=float, default=60.0)
+    ap.add_argument("--window", type=int, default=25, help="frames per window (50 Hz)")
+    ap.add_argument("--hop", default="0.2s", help="hop of the training windows")
+    ap.add_argument("--phase", type=int, default=0, help="1: amplitude and sanitised phase; 0: amplitude")
+    ap.add_argument("--bands", type=int, default=0, help="subcarrier bands (0: 4, 3, 2 or 1, whichever divides)")
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--patience", type=int, default=8)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--l2", type=float, default=1e-4)
+    ap.add_argument("--noise", type=float, default=0.2, help="input-feature noise (std units)")
+    ap.add_argument("--root-weight", type=float, default=3.0)
+    ap.add_argument("--knn", type=int, default=5)
+    ap.add_argument("--model-id", default="wifi-pose-ref")
+    ap.add_argument("--work", default=None, help="scratch folder (default target/pose-train/<variant>)")
+    ap.add_argument("--out", default=None, help="write model, manifest and results here")
+    ap.add_argument("--seed", type=int, default=0, help="weight initialisation seed")
+    args = ap.parse_args()
+    variant = f"{args.device}x{args.nodes}"
+    work = Path(args.work or ROOT / "target/pose-train" / f"{variant}-w{args.window}-p{args.phase}")
+    work.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out or work / "model")
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+
+    seeds = {"train": list(range(1, args.train + 1)),
+             "val": list(range(1001, 1001 + args.val)),
+             "test": list(range(2001, 2001 + args.test)),
+             "room": list(range(3001, 3001 + args.test_room))}
+    data = {k: export(args, v, k, work) for k, v in seeds.items()}
+    t_data = time.time() - t0
+    log(f"data: {t_data:.0f} s")
+
+    def stack(k):
+        xs = [d[0] for d in data[k]]
+        ys = np.concatenate([d[1] for d in data[k]])
+        return xs, ys
+
+    xs, ytr = stack("train")
+    vxs, yva = stack("val")
+    pres_tr = targets(ytr)[2]
+    # Empty-room profile: mean log-amplitude profile of the training windows with nobody in.
+    prof = np.concatenate([log_amp(x).mean(axis=1) for x in xs])
+    empty = prof[~pres_tr].mean(0).astype(np.float32)
+    s_count = xs[0].shape[5]
+    bands = args.bands or next(b for b in (4, 3, 2, 1) if s_count % b == 0)
+    ftr = np.concatenate([features(x, empty, bands) for x in xs])
+    fva = np.concatenate([features(x, empty, bands) for x in vxs])
+    fmu, fsd = ftr.mean(0), ftr.std(0) + 1e-3
+    root, rel, pres = targets(ytr)
+    vroot, vrel, vpres = targets(yva)
+    t_all = np.concatenate([root, rel], 1)
+    tmu = t_all[pres].mean(0)
+    tsd = np.concatenate([np.full(3, t_all[pres][:, :3].std(0).mean()),
+                          np.full(51, t_all[pres][:, 3:].std(0).mean())]) + 1e-6
+    tt = ((t_all - tmu) / tsd).astype(np.float32)
+    vt = ((np.concatenate([vroot, vrel], 1) - tmu) / tsd).astype(np.float32)
+    rng = np.random.default_rng(args.seed)
+    t1 = time.time()
+    net, best_epoch, val_loss = fit(standardise(ftr, fmu, fsd), tt, np.ones((len(tt), 51), np.float32),
+                          pres.astype(np.float32), standardise(fva, fmu, fsd), vt,
+                          np.ones((len(vt), 51), np.float32), vpres.astype(np.float32), args, rng)
+    # Shrinkage toward the mean training pose, chosen on the validation sessions: the position
+    # outputs become mean + alpha x (network - mean).
+    vo = net.forward(standardise(fva, fmu, fsd))[-1][:, :54]
+    w = np.r_[np.full(3, args.root_weight), np.full(51, 1 / 17)]
+    alphas = [0.0, 0.25, 0.5, 0.75, 1.0]
+    vloss = [float((((a * vo - vt) ** 2)[vpres] * w).sum(1).mean()) for a in alphas]
+    alpha = alphas[int(np.argmin(vloss))]
+    log(f"shrinkage alpha {alpha} (validation pose loss {dict(zip(alphas, [round(v, 3) for v in vloss]))})")
+    tsd = tsd.astype(np.float32) * alpha
+    t_train = time.time() - t1
+    log(f"training: {t_train:.0f} s on {len(ftr)} windows, {ftr.shape[1]} features")
+
+    onnx_path = out / f"{args.model_id}.onnx"
+    to_onnx(net, fmu, fsd, tmu.astype(np.float32), tsd.astype(np.float32), empty, bands,
+            data["train"][0][0].shape, onnx_path)
+    # Mean pose (root-relative) and centre for the baselines.
+    rel_mean = rel[pres].mean(0).reshape(17, 3)
+    mean_pose = {"root_relative_m": rel_mean.tolist(),
+                 "centre_root_m": [ROOM[0] / 2, ROOM[1] / 2, float(root[pres][:, 2].mean())]}
+    (out / "mean_pose.json").write_text(json.dumps(mean_pose))
+    manifest = spec_manifest(args)
+    manifest_path = out / f"{args.model_id}.json"
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+
+    # The exported graph must equal the numpy model on the exported windows.
+    from onnx.reference import ReferenceEvaluator
+    ref = ReferenceEvaluator(str(onnx_path))
+    xv = vxs[0][:8]
+    got = ref.run(None, {"csi": xv})[0]
+    kp, c = predict_np(net, features(xv, empty, bands), fmu, fsd, tmu, tsd)
+    err = max(np.abs(got[..., :3] - kp).max(), np.abs(got[:, 0, 3] - c).max())
+    log(f"ONNX graph vs numpy: max difference {err:.2e}")
+    assert err < 1e-3, err
+
+    # kNN fingerprinting baseline on the window-mean inputs.
+    tr_fp = np.concatenate([x.mean(axis=1).reshape(len(x), -1) for x in xs])
+    fp_mu, fp_sd = tr_fp.mean(0), tr_fp.std(0) + 1e-6
+    tr_fp = (tr_fp - fp_mu) / fp_sd
+
+    results = {"variant": variant, "seeds": seeds, "train_windows": int(len(ftr)),
+               "features": int(ftr.shape[1]), "best_epoch": best_epoch,
+               "validation_loss": min(vloss), "validation_loss_before_shrinkage": val_loss, "alpha": alpha, "validation_pose_loss": dict(zip(map(str, alphas), vloss)), "bands": bands, "args": {k: v for k, v in vars(args).items()
+                                                                    if k not in ("bin", "scenario_bin", "work", "out")},
+               "data_s": round(t_data), "train_s": round(t_train), "sets": {}}
+    for k in ["test", "room"]:
+        truths, poses, knns = [], [], []
+        for seed, (x, y, info, cap, truth) in zip(seeds[k], data[k]):
+            p = work / "eval" / f"s{seed}.poses.jsonl"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            with open(p, "w") as f:
+                run([args.bin, "-q", "run", cap, "--no-frames", "--pose", onnx_path,
+                     "--pose-batch", "64"], stdout=f)
+            fp = (x.mean(axis=1).reshape(len(x), -1) - fp_mu) / fp_sd
+            kk, kc = knn_predict(tr_fp, ytr, pres, fp.astype(np.float32), args.knn)
+            q = work / "eval" / f"s{seed}.knn.jsonl"
+            write_records(q, info, kk, kc)
+            truths.append(truth)
+            poses.append(p)
+            knns.append(q)
+        s = score(args, truths, poses, out / "mean_pose.json")
+        s["knn_baseline"] = score(args, truths, knns)["model"]
+        s["model_per_session"] = [score(args, [t], [p])["model"]["overall"] for t, p in zip(truths, poses)]
+        results["sets"][k] = s
+        o = s["model"]["overall"]
+        log(f"{k}: PCK@0.2 {o['pck_0_2']:.3f} MPJPE {o['mpjpe_mm']:.0f} mm root {o['root_error_m']:.2f} m "
+            f"(centre {s['room_centre_baseline']['overall']['mpjpe_mm']:.0f} mm, "
+            f"kNN {s['knn_baseline']['overall']['mpjpe_mm']:.0f} mm)")
+    results["total_s"] = round(time.time() - t0)
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    log(f"done in {results['total_s']} s: {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+//! The shipped reference pose model (`fixtures/models/wifi-pose-ref.*`) run through the CLI on
+//! a fresh simulated session (a random-session seed used neither in training nor in the card's
+//! evaluation), scored by `model score`, and compared with the figures its card states, so the
+//! card cannot drift from the model.
+#![cfg(feature = "pose")]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use wifi_sensing_core::sim::{Antennas, RandomSession, Receivers};
+
+/// Seed of the fresh session (training used 1-10, validation 1001-1002, the card 2001-2003
+/// and 3001-3002).
+const FRESH_SEED: u64 = 4242;
+/// Length of the fresh session, s.
+const FRESH_S: f64 = 30.0;
+
+fn models() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/models")
+}
+
+fn wifi_sensing(args: &[&str]) -> Vec<u8> {
+    let out = Command::new(env!("CARGO_BIN_EXE_wifi-sensing"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn num(v: &Value, path: &[&str]) -> f64 {
+    let mut v = v;
+    for k in path {
+        v = &v[*k];
+    }
+    v.as_f64()
+        .unwrap_or_else(|| panic!("{path:?} is not a number"))
+}
+
+#[test]
+fn shipped_model_matches_its_card_on_a_fresh_session() {
+    let results: Value = serde_json::from_str(
+        &std::fs::read_to_string(models().join("wifi-pose-ref.results.json")).unwrap(),
+    )
+    .unwrap();
+    let shipped = results["shipped"].as_str().unwrap();
+    let card = &results["variants"][shipped];
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(models().join("wifi-pose-ref.json")).unwrap(),
+    )
+    .unwrap();
+    let device = match manifest["input"]["device"].as_str().unwrap() {
+        "iwl5300" => "intel5300",
+        d => d,
+    };
+    // The card (markdown) states the same headline figures as the results file.
+    let md = std::fs::read_to_string(models().join("wifi-pose-ref.md")).unwrap();
+    let test = &card["sets"]["test"];
+    let pck = num(test, &["model", "overall", "pck_0_2"]);
+    let mpjpe = num(test, &["model", "overall", "mpjpe_mm"]);
+    assert!(
+        md.contains(&format!(
+            "PCK@0.2 {:.1} %, MPJPE {mpjpe:.0} mm",
+            100.0 * pck
+        )),
+        "the card's headline differs from wifi-pose-ref.results.json"
+    );
+
+    // A fresh random session of the reference layout.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = RandomSession::new(FRESH_SEED, FRESH_S);
+    let rx: Vec<Antennas> = manifest["sensing_layout"]["receivers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let p: Vec<f64> = serde_json::from_value(r["position_m"].clone()).unwrap();
+            Antennas::at([p[0], p[1], p[2]])
+        })
+        .collect();
+    if rx.len() > 1 {
+        cfg.rx = Receivers::Many(rx);
+    }
+    let scenario = dir.path().join("scenario.json");
+    std::fs::write(
+        &scenario,
+        serde_json::to_string(&cfg.scenario().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let cap = dir.path().join("s.csirec");
+    let truth = dir.path().join("s.truth.jsonl");
+    let poses = dir.path().join("s.poses.jsonl");
+    let p = |p: &Path| p.to_str().unwrap().to_string();
+    wifi_sensing(&[
+        "-q",
+        "simulate",
+        "--scenario-file",
+        &p(&scenario),
+        "--seed",
+        &FRESH_SEED.to_string(),
+        "--device",
+        device,
+        "-o",
+        &p(&cap),
+        "--truth",
+        &p(&truth),
+    ]);
+    let model = p(&models().join("wifi-pose-ref.onnx"));
+    let out = wifi_sensing(&[
+        "-q",
+        "run",
+        &p(&cap),
+        "--no-frames",
+        "--pose",
+        &model,
+        "--pose-batch",
+        "64",
+    ]);
+    let lines = common::parse_lines(&out);
+    assert!(lines.len() as f64 >= 8.0 * FRESH_S, "{} poses", lines.len());
+    common::assert_valid("pose-v1.json", &lines[..5]);
+    std::fs::write(&poses, &out).unwrap();
+    let score: Value = serde_json::from_slice(&wifi_sensing(&[
+        "-q",
+        "model",
+        "score",
+        "--truth",
+        &p(&truth),
+        "--poses",
+        &p(&poses),
+        "--mean-pose",
+        &p(&models().join("wifi-pose-ref.mean_pose.json")),
+    ]))
+    .unwrap();
+    let got_pck = num(&score, &["model", "overall", "pck_0_2"]);
+    let got_mpjpe = num(&score, &["model", "overall", "mpjpe_mm"]);
+    let got_root = num(&score, &["model", "overall", "root_error_m"]);
+    eprintln!(
+        "fresh session {FRESH_SEED}: PCK@0.2 {got_pck:.4}, MPJPE {got_mpjpe:.0} mm, mid-hip {got_root:.2} m"
+    );
+    // Tolerance: the spread of the card's own test sessions, widened by half of it plus a fixed
+    // margin (one 30 s session varies more than the five-session mean).
+    let per: Vec<&Value> = test["model_per_session"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    let range = |k: &str| {
+        let v: Vec<f64> = per.iter().map(|s| s[k].as_f64().unwrap()).collect();
+        let (lo, hi) = (
+            v.iter().cloned().fold(f64::MAX, f64::min),
+            v.iter().cloned().fold(f64::MIN, f64::max),
+        );
+        (lo, hi, hi - lo)
+    };
+    let (lo, hi, w) = range("pck_0_2");
+    assert!(
+        got_pck >= lo - 0.5 * w - 0.05 && got_pck <= hi + 0.5 * w + 0.05,
+        "PCK@0.2 {got_pck:.3} on a fresh session, the card's sessions {lo:.3}-{hi:.3} (mean {pck:.3})"
+    );
+    let (lo, hi, w) = range("mpjpe_mm");
+    assert!(
+        got_mpjpe >= lo - 0.5 * w - 50.0 && got_mpjpe <= hi + 0.5 * w + 50.0,
+        "MPJPE {got_mpjpe:.0} mm on a fresh session, the card's sessions {lo:.0}-{hi:.0} mm (mean {mpjpe:.0})"
+    );
+    let (lo, hi, w) = range("root_error_m");
+    assert!(
+        got_root >= lo - 0.5 * w - 0.2 && got_root <= hi + 0.5 * w + 0.2,
+        "mid-hip error {got_root:.2} m on a fresh session, the card's sessions {lo:.2}-{hi:.2} m"
+    );
+    // The baselines are scored on the same windows.
+    assert!(num(&score, &["room_centre_baseline", "overall", "windows"]) > 0.0);
+}
