@@ -3,7 +3,7 @@
 #
 # Starts `serve --events --vitals --introspect` on a simulated recording, opens the page in
 # headless Chromium, lets it receive the stream and checks in the rendered DOM that the waterfall
-# drew frames, that events, vital-sign rates and introspection regimes from the stream are shown
+# drew frames (some of them received live), that events, vital-sign rates and introspection regimes from the stream are shown
 # (not the placeholders), then saves a screenshot (target/browser-check/dashboard.png; copy it to
 # docs/img/dashboard.png to update the README's). Run from anywhere; needs the Debian registry
 # the first time (installs chromium-headless-shell when neither it nor chromium is on PATH: as
@@ -30,49 +30,56 @@ if [ -z "$bin" ]; then
   bin=target/debug/wifi-sensing
 fi
 
-"$bin" -q simulate --scenario mixed --duration 70s --seed 5 -o "$out/mixed.csirec"
+# a breathing person: presence events, then breathing rates from about 20 s in
+"$bin" -q simulate --scenario breathe --duration 70s --seed 22 -o "$out/breathe.csirec"
 
 pid=
 cleanup() { if [ -n "$pid" ]; then kill -INT "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; }
 trap cleanup EXIT
 
-# The page's WebSocket starts the replay (--wait-clients 1); the whole recording reaches the page.
+# The recording is replayed at capture pace (--realtime), as a live feed; the page is opened once
+# the first vital-sign rates are out (about 20 s in), so every panel has real values, and it
+# keeps receiving frames over its WebSocket while it is open.
 serve() {
-  "$bin" serve "$out/mixed.csirec" --listen 127.0.0.1:0 --events --vitals \
-    --introspect fixtures/signatures --introspect-every 25 \
-    --wait-clients 1 --client-queue 100000 2> "$out/serve.log" &
+  "$bin" serve "$out/breathe.csirec" --listen 127.0.0.1:0 --realtime --events --vitals \
+    --introspect fixtures/signatures --introspect-every 25 2> "$out/serve.log" &
   pid=$!
   for _ in $(seq 100); do
     addr=$(sed -n 's/^wifi-sensing: serving on http:\/\///p' "$out/serve.log")
-    [ -n "$addr" ] && return 0
+    [ -n "$addr" ] && break
     sleep 0.1
   done
-  echo "browser_check: serve did not start" >&2; cat "$out/serve.log" >&2; exit 1
+  if [ -z "$addr" ]; then echo "browser_check: serve did not start" >&2; cat "$out/serve.log" >&2; exit 1; fi
+  for _ in $(seq 150); do
+    if curl -sf "http://$addr/api/v1/latest" | grep "\"rate_per_min\":[0-9]" > /dev/null; then return 0; fi
+    sleep 1
+  done
+  echo "browser_check: no vital-sign rate after 150 s" >&2; exit 1
 }
 
-chrome_args=(--no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,1000 --virtual-time-budget=15000)
+chrome_args=(--no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,1000 --virtual-time-budget=5000)
 
 serve
 "$chrome" "${chrome_args[@]}" --dump-dom "http://$addr/" > "$out/dom.html" 2> "$out/chrome.log"
+"$chrome" "${chrome_args[@]}" --screenshot="$out/dashboard.png" "http://$addr/" 2>> "$out/chrome.log"
 cleanup; pid=
 
 fail=0
 check() { # name, grep -E pattern, minimum count
-  local n; n=$(grep -oE "$2" "$out/dom.html" | wc -l)
+  local n; n=$( (grep -oE "$2" "$out/dom.html" || true) | wc -l)
   if [ "$n" -ge "$3" ]; then echo "ok   $1 ($n)"; else echo "FAIL $1 ($n < $3)"; fail=1; fi
 }
-frames=$(grep -oE 'data-frames="[0-9]+"' "$out/dom.html" | grep -oE '[0-9]+' | sort -n | tail -1)
-if [ "${frames:-0}" -ge 1000 ]; then echo "ok   waterfall drew $frames frames"; else echo "FAIL waterfall drew ${frames:-0} frames"; fail=1; fi
+frames=$( (grep -oE 'data-frames="[0-9]+"' "$out/dom.html" || true) | grep -oE '[0-9]+' | sort -n | tail -1)
+live=$( (grep -oE 'data-live-frames="[0-9]+"' "$out/dom.html" || true) | grep -oE '[0-9]+' | sort -n | tail -1)
+if [ "${frames:-0}" -ge 240 ]; then echo "ok   waterfall drew $frames frames"; else echo "FAIL waterfall drew ${frames:-0} frames"; fail=1; fi
+if [ "${live:-0}" -ge 1 ]; then echo "ok   $live of them arrived live over the WebSocket"; else echo "FAIL no frame arrived over the WebSocket"; fail=1; fi
 check "rate from frame_summary" 'rate <b>[0-9]+\.[0-9] Hz' 1
-check "events listed" '<li class="event">[0-9.]+ s +(node [0-9]+|fused) +(presence_started|presence_ended|motion_started|motion_settled)' 1
+check "events listed" '<li class="event( grey)?">[0-9.]+ s +(node [0-9]+|fused) +(presence_started|presence_ended|motion_started|motion_settled)' 1
 check "presence/motion state" '<td class="(yes|no)">(present|absent|moving|still)</td>' 1
 check "vital-sign rates" '<td class="vital">[0-9]+\.[0-9] /min, confidence [0-9.]+' 1
 check "introspection regime" 'regime <b>(unknown|idle|periodic|transient|chaotic)</b>' 1
 check "signature bars" 'class="bar( below)?"' 3
 check "stream connected" '<span id="conn" class="pill on">live</span>' 1
 
-serve
-"$chrome" "${chrome_args[@]}" --screenshot="$out/dashboard.png" "http://$addr/" 2>> "$out/chrome.log"
-cleanup; pid=
 if [ -s "$out/dashboard.png" ]; then echo "ok   screenshot $out/dashboard.png"; else echo "FAIL no screenshot"; fail=1; fi
 exit $fail

@@ -286,6 +286,12 @@ fn stream_clients_receive_the_lines_run_prints() {
         assert_eq!(latest[kind_name][&node], *last, "{kind_name}");
     }
     assert_eq!(latest["frame_summary"]["1"], *summaries.last().unwrap());
+    // the waterfall's history: the last 240 frame summaries
+    let recent = server.get("/api/v1/frame_summaries");
+    assert_eq!(
+        recent["1"].as_array().unwrap()[..],
+        summaries[summaries.len() - 240..]
+    );
     assert_eq!(latest["status"], "input_ended");
     let events: Vec<Value> = of(&|k| k == "event")
         .iter()

@@ -23,6 +23,8 @@ pub(crate) const FRAME_SUMMARY: &str = "frame_summary";
 pub(crate) const FRAME: &str = "frame";
 /// Events kept for `/api/v1/latest`'s `recent_events`.
 const RECENT_EVENTS: usize = 16;
+/// `frame_summary` records kept per node for `/api/v1/frame_summaries` (a page's waterfall).
+pub(crate) const RECENT_FRAMES: usize = 240;
 /// Frame instants per node used for the recent frame rate of `frame_summary`.
 const RATE_WINDOW: usize = 50;
 
@@ -144,6 +146,8 @@ struct State {
     /// Latest record per (type, node).
     latest: BTreeMap<(String, Option<u32>), Utf8Bytes>,
     recent_events: VecDeque<Utf8Bytes>,
+    /// The last [`RECENT_FRAMES`] `frame_summary` records per node.
+    recent_frames: BTreeMap<Option<u32>, VecDeque<Utf8Bytes>>,
     summary: Option<Summary>,
 }
 
@@ -191,6 +195,7 @@ impl Hub {
                 counts: BTreeMap::new(),
                 latest: BTreeMap::new(),
                 recent_events: VecDeque::with_capacity(RECENT_EVENTS),
+                recent_frames: BTreeMap::new(),
                 summary: None,
             }),
             udp,
@@ -421,6 +426,31 @@ impl Hub {
         out
     }
 
+    /// `GET /api/v1/frame_summaries`: `{"NODE": [the last frame_summary records, oldest
+    /// first], ...}`.
+    pub(crate) fn frame_summaries(&self) -> String {
+        let s = lock(&self.state);
+        let mut out = String::from("{");
+        for (i, (node, q)) in s.recent_frames.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            match node {
+                Some(n) => out.push_str(&format!("\"{n}\":[")),
+                None => out.push_str("\"all\":["),
+            }
+            for (j, m) in q.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                out.push_str(m.as_str());
+            }
+            out.push(']');
+        }
+        out.push('}');
+        out
+    }
+
     /// Whether an `introspection` analyser runs.
     pub(crate) fn introspecting(&self) -> bool {
         self.analysers.iter().any(|a| a == "introspection")
@@ -503,6 +533,12 @@ impl HubSink {
                     s.recent_events.pop_front();
                 }
                 s.recent_events.push_back(m.clone());
+            } else if kind == FRAME_SUMMARY {
+                let q = s.recent_frames.entry(node).or_default();
+                if q.len() == RECENT_FRAMES {
+                    q.pop_front();
+                }
+                q.push_back(m.clone());
             }
             *s.counts.entry(kind.to_string()).or_default() += 1;
             s.latest.insert((kind.to_string(), node), m.clone());

@@ -257,6 +257,7 @@ fn router(app: App) -> Router {
         .route("/style.css", get(page_css))
         .route("/api/v1/health", get(health))
         .route("/api/v1/latest", get(latest))
+        .route("/api/v1/frame_summaries", get(frame_summaries))
         .route("/api/v1/introspection/snapshot", get(snapshot))
         .route("/ws/stream", get(ws_stream))
         .route("/ws/introspection", get(ws_introspection))
@@ -377,6 +378,10 @@ async fn health(State(app): State<App>) -> Response {
 
 async fn latest(State(app): State<App>) -> Response {
     json_response(app.hub.latest(None))
+}
+
+async fn frame_summaries(State(app): State<App>) -> Response {
+    json_response(app.hub.frame_summaries())
 }
 
 async fn snapshot(State(app): State<App>) -> Response {

@@ -30,13 +30,13 @@ function nodeKey(rec) { return rec.node_id === null || rec.node_id === undefined
 // ---- waterfall per node -------------------------------------------------------------------
 const nodes = new Map();
 
-// a perceptual blue-green-yellow map, t in [0, 1]
+// a viridis-like map (dark blue, teal, green, yellow), t in [0, 1]
+const STOPS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
 function colour(t) {
-  t = Math.max(0, Math.min(1, t));
-  const r = Math.round(255 * Math.min(1, Math.max(0, 1.8 * t - 0.6)));
-  const g = Math.round(255 * Math.min(1, 0.15 + 1.1 * t));
-  const b = Math.round(255 * Math.max(0, 0.55 + 0.6 * t - 1.3 * t * t));
-  return [r, g, b];
+  t = Math.max(0, Math.min(1, t)) * (STOPS.length - 1);
+  const i = Math.min(STOPS.length - 2, Math.floor(t)), f = t - i;
+  const [a, b] = [STOPS[i], STOPS[i + 1]];
+  return [0, 1, 2].map(k => Math.round(a[k] + f * (b[k] - a[k])));
 }
 
 function nodeCard(id, subcarriers) {
@@ -54,23 +54,29 @@ function nodeCard(id, subcarriers) {
   const meta = el("div", { class: "meta" });
   card.append(el("div", {}, "node " + id), canvas, meta);
   const ctx = canvas.getContext("2d");
-  n = { card, canvas, ctx, meta, subcarriers, frames: 0, scale: 0,
+  n = { card, canvas, ctx, meta, subcarriers, frames: 0,
         column: ctx.createImageData(1, Math.max(1, subcarriers)) };
   nodes.set(id, n);
   return n;
 }
 
-function onFrameSummary(rec) {
+function onFrameSummary(rec, live) {
   const d = rec.data;
   const n = nodeCard(rec.node_id, d.subcarriers);
-  // colour scale: a slowly decaying running maximum of the amplitude
-  let max = 0;
-  for (const a of d.amplitude) if (a > max) max = a;
-  n.scale = Math.max(max, n.scale * 0.995);
+  // colour scale: smoothed minimum and maximum of the non-zero amplitudes (zeros are the
+  // null and guard subcarriers, drawn black)
+  let lo = Infinity, hi = 0;
+  for (const a of d.amplitude) if (a > 0) { if (a < lo) lo = a; if (a > hi) hi = a; }
+  if (hi > 0) {
+    if (n.hi === undefined) { n.lo = lo; n.hi = hi; }
+    n.lo += 0.05 * (lo - n.lo); n.hi += 0.05 * (hi - n.hi);
+  }
   const px = n.column.data;
   const h = d.subcarriers;
+  const span = n.hi > n.lo ? n.hi - n.lo : 1;
   for (let i = 0; i < h; i++) {
-    const [r, g, b] = colour(n.scale > 0 ? d.amplitude[i] / n.scale : 0);
+    const a = d.amplitude[i];
+    const [r, g, b] = a > 0 ? colour((a - n.lo) / span) : [0, 0, 0];
     const o = 4 * (h - 1 - i);          // subcarrier 0 at the bottom
     px[o] = r; px[o + 1] = g; px[o + 2] = b; px[o + 3] = 255;
   }
@@ -78,6 +84,10 @@ function onFrameSummary(rec) {
   n.ctx.putImageData(n.column, COLUMNS - 1, 0);
   n.frames += 1;
   n.card.setAttribute("data-frames", String(n.frames));
+  if (live) {
+    n.live = (n.live || 0) + 1;
+    n.card.setAttribute("data-live-frames", String(n.live));
+  }
   n.meta.innerHTML = "";
   n.meta.append(
     kv("rate", fmt(d.rate_hz, 1) + " Hz"), " ", kv("dropped", String(d.dropped)), " ",
@@ -211,7 +221,7 @@ function drawView(id, pts, proj, ax, ay) {
 let droppedForUs = 0;
 function dispatch(rec, live) {
   switch (rec.type) {
-    case "frame_summary": onFrameSummary(rec); break;
+    case "frame_summary": onFrameSummary(rec, live); break;
     case "event": onEvent(rec, live); break;
     case "vital_signs": onVitals(rec); break;
     case "introspection": onIntrospection(rec); break;
@@ -221,16 +231,32 @@ function dispatch(rec, live) {
   }
 }
 
+// The page's history: the last frame summaries per node and the latest records of each kind,
+// so a page opened late (or reconnected) is not empty. Stream messages that arrive meanwhile
+// wait in `pending` and are drawn after it, without the ones the history already had.
+let pending = null;
 async function seed() {
-  // the latest records of each kind, so a page opened late is not empty
+  const seen = new Set();
+  const lastTs = new Map();
   try {
+    const f = await fetch(withToken("/api/v1/frame_summaries"));
+    for (const recs of Object.values(await f.json())) {
+      for (const rec of recs) { dispatch(rec, false); lastTs.set(rec.node_id, rec.timestamp_ns); }
+    }
     const r = await fetch(withToken("/api/v1/latest"));
     const latest = await r.json();
-    for (const e of latest.recent_events || []) dispatch(e, false);
+    for (const e of latest.recent_events || []) { dispatch(e, false); seen.add(JSON.stringify(e)); }
     for (const kind of ["vital_signs", "introspection", "pose"]) {
       for (const rec of Object.values(latest[kind] || {})) dispatch(rec, false);
     }
   } catch (e) { /* the stream fills the page anyway */ }
+  const waiting = pending || [];
+  pending = null;
+  for (const rec of waiting) {
+    if (rec.type === "frame_summary" && rec.timestamp_ns <= (lastTs.get(rec.node_id) ?? -Infinity)) continue;
+    if (rec.type === "event" && seen.has(JSON.stringify(rec))) continue;
+    dispatch(rec, true);
+  }
 }
 
 async function health() {
@@ -247,8 +273,13 @@ let backoff = 500;
 function connect() {
   const conn = document.getElementById("conn");
   const ws = new WebSocket(wsUrl("/ws/stream?types=" + TYPES));
-  ws.onopen = () => { conn.textContent = "live"; conn.className = "pill on"; backoff = 500; seed(); };
-  ws.onmessage = (m) => { try { dispatch(JSON.parse(m.data), true); } catch (e) { console.error(e); } };
+  ws.onopen = () => { conn.textContent = "live"; conn.className = "pill on"; backoff = 500; pending = []; seed(); };
+  ws.onmessage = (m) => {
+    try {
+      const rec = JSON.parse(m.data);
+      if (pending) pending.push(rec); else dispatch(rec, true);
+    } catch (e) { console.error(e); }
+  };
   ws.onclose = () => {
     conn.textContent = "reconnecting"; conn.className = "pill off";
     setTimeout(connect, backoff);
