@@ -32,6 +32,11 @@ fi
 
 # a breathing person: presence events, then breathing rates from about 20 s in
 "$bin" -q simulate --scenario breathe --duration 70s --seed 22 -o "$out/breathe.csirec"
+# the pose panel: the repository's toy test model (linear, untrained: its skeleton shows that the
+# panel draws model output, not where anyone is), its manifest pointed at ESP32 frames
+cp fixtures/models/linear_keypoints.onnx "$out/toy_pose.onnx"
+sed 's/"device": "simulator"/"device": "esp32"/; s/"subcarrier_indices": null/"subcarrier_indices": [1, 2, 3, 4, 5, 6, 7, 8]/' \
+  fixtures/models/linear_keypoints.json > "$out/toy_pose.json"
 
 pid=
 cleanup() { if [ -n "$pid" ]; then kill -INT "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; }
@@ -42,7 +47,7 @@ trap cleanup EXIT
 # keeps receiving frames over its WebSocket while it is open.
 serve() {
   "$bin" serve "$out/breathe.csirec" --listen 127.0.0.1:0 --realtime --events --vitals \
-    --introspect fixtures/signatures --introspect-every 25 2> "$out/serve.log" &
+    --introspect fixtures/signatures --introspect-every 25 --pose "$out/toy_pose.onnx" 2> "$out/serve.log" &
   pid=$!
   for _ in $(seq 100); do
     addr=$(sed -n 's/^wifi-sensing: serving on http:\/\///p' "$out/serve.log")
@@ -79,6 +84,7 @@ check "presence/motion state" '<td class="(yes|no)">(present|absent|moving|still
 check "vital-sign rates" '<td class="vital">[0-9]+\.[0-9] /min, confidence [0-9.]+' 1
 check "introspection regime" 'regime <b>(unknown|idle|periodic|transient|chaotic)</b>' 1
 check "signature bars" 'class="bar( below)?"' 3
+check "pose from the model" '[0-9]+ keypoints, confidence [0-9.]+, model test-linear-keypoints' 1
 check "stream connected" '<span id="conn" class="pill on">live</span>' 1
 
 if [ -s "$out/dashboard.png" ]; then echo "ok   screenshot $out/dashboard.png"; else echo "FAIL no screenshot"; fail=1; fi
