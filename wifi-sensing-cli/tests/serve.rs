@@ -479,11 +479,13 @@ fn a_stalled_client_does_not_delay_the_others() {
         dropped > 0,
         "the stalled client lost nothing: it did not stall the server"
     );
-    // a server that waited for the stalled client would hold every reader for as long as the
-    // client stalls (the whole replay); allow scheduling noise on a loaded machine
+    // a server that waited for the stalled client would hold every reader until the client
+    // reads, which it does only after the input ended: the replay would never end. The margin
+    // is for a loaded machine, where the debug build may fall behind the capture pace (by the
+    // same amount with and without the stalled client).
     let worst = |v: &[f64]| v.iter().copied().fold(f64::MIN, f64::max);
     assert!(
-        worst(&stalled) < worst(&base) + 100.0,
+        worst(&stalled) < 2.0 * worst(&base).max(0.0) + 500.0,
         "readers' p99 lag {stalled:?} ms with a stalled client, {base:?} ms without"
     );
 }
