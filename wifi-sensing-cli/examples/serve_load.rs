@@ -230,8 +230,19 @@ fn main() {
         }
     }
     let send_s = start.elapsed().as_secs_f64();
-    std::thread::sleep(Duration::from_secs(1));
-    let health = http_get(&http, "/api/v1/health");
+    // wait until the server has caught up: its frame count still for half a second (at most 30 s)
+    let mut health = http_get(&http, "/api/v1/health");
+    let settle = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let h = http_get(&http, "/api/v1/health");
+        let still = h["frames"] == health["frames"];
+        health = h;
+        if still || settle.elapsed() > Duration::from_secs(30) {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
     let (rss, hwm) = rss_kb(pid);
     done.store(true, Ordering::SeqCst);
     let results: Vec<_> = clients.into_iter().map(|h| h.join().unwrap()).collect();
