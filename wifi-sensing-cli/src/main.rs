@@ -24,6 +24,7 @@ mod progress;
 mod record;
 mod report;
 mod run;
+mod serve;
 mod signature;
 mod simulate;
 mod spectrogram;
@@ -58,6 +59,12 @@ enum Command {
     Record(record::RecordArgs),
     /// Run the pipeline and print JSON Lines records to stdout.
     Run(run::RunArgs),
+    /// Serve the pipeline's records over HTTP and WebSocket, with a live dashboard page.
+    ///
+    /// Takes `run`'s input and analysis flags. Endpoints: `/` (dashboard), `/api/v1/health`,
+    /// `/api/v1/latest`, `/api/v1/introspection/snapshot`, `/ws/stream?types=...` and
+    /// `/ws/introspection`. Ctrl-C stops.
+    Serve(serve::ServeArgs),
     /// ONNX pose models: `model inspect MODEL.onnx`.
     #[cfg(feature = "pose")]
     #[command(subcommand)]
@@ -194,6 +201,7 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
         Command::Convert(args) => convert::main(args, log),
         Command::Record(args) => record::main(args, log),
         Command::Run(args) => run::main(args, log),
+        Command::Serve(args) => serve::main(args, log),
         #[cfg(feature = "pose")]
         Command::Model(cmd) => model::main(cmd, log),
         Command::Simulate(args) => simulate::simulate(args, log),

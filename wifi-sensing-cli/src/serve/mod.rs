@@ -1,0 +1,615 @@
+//! `wifi-sensing serve`: `run`'s pipeline on its own thread, its records streamed over
+//! WebSocket, a few JSON endpoints and the embedded dashboard.
+//!
+//! The pipeline is built by [`crate::run::build_pipeline`] from the same flags as `run`, and
+//! every record is serialised by the same JSON Lines writer, so a stream client receives the
+//! lines `run` prints. The HTTP side is axum on a current-thread tokio runtime, the only async
+//! code of the project; the library crates stay synchronous. See [`hub`] for the fan-out.
+
+mod hub;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use axum::body::Body;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use wifi_sensing_core::{Capture, Record};
+use wifi_sensing_signal::stages::Notices;
+
+use crate::input::OpenedInput;
+use crate::output::Limit;
+use crate::run::RunArgs;
+use crate::Log;
+use hub::{Client, Hub, Types};
+
+/// Largest message a client may send (the server reads only pings and close frames).
+const MAX_CLIENT_MESSAGE: usize = 4096;
+/// Largest request body (no endpoint takes one).
+const MAX_BODY: usize = 4096;
+/// The longest pause of a `--realtime` replay (a gap in a recording is shortened to this).
+const MAX_GAP: Duration = Duration::from_secs(5);
+/// How long shutdown waits for the pipeline thread to end.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// Options of the `serve` command: `run`'s input and analysis flags, plus the server's own.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the bound address is logged on stderr as
+    /// `serving on http://ADDR`). Anything but loopback needs --token or --insecure-no-auth.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Require this bearer token on every request: `Authorization: Bearer TOKEN`, or
+    /// `?token=TOKEN` in the URL (browsers cannot set headers on WebSockets). Also read from
+    /// the WIFI_SENSING_TOKEN environment variable, which keeps it out of the process list.
+    #[arg(long, value_parser = parse_token)]
+    pub token: Option<String>,
+    /// Allow a non-loopback --listen address without a token (anyone who can reach the port
+    /// sees the data).
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+    /// Replay a file at capture pace (frame timestamps), so a recording demos like a live feed.
+    #[arg(long)]
+    pub realtime: bool,
+    /// File and stdin inputs: start reading once this many stream clients are connected (so
+    /// they see the whole file).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub wait_clients: usize,
+    /// Messages queued per stream client; when full, the oldest is dropped and the drop is
+    /// reported to that client (`{"type":"dropped","count":N}`).
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub client_queue: u32,
+    /// At most this many stream clients at once (more are refused with 503).
+    #[arg(long, value_name = "N", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_clients: u32,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+fn parse_token(s: &str) -> std::result::Result<String, String> {
+    if s.len() < 8 {
+        return Err("a token needs at least 8 characters".into());
+    }
+    if !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("a token is printable ASCII without spaces".into());
+    }
+    Ok(s.to_string())
+}
+
+/// Shared by the handlers.
+#[derive(Clone)]
+struct App {
+    hub: Arc<Hub>,
+    token: Option<Arc<str>>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// `wifi-sensing serve`.
+pub(crate) fn main(mut args: ServeArgs, log: &Log) -> Result<()> {
+    if args.token.is_none() {
+        if let Ok(t) = std::env::var("WIFI_SENSING_TOKEN") {
+            args.token = Some(parse_token(&t).map_err(|e| {
+                anyhow::Error::new(crate::Usage(format!("WIFI_SENSING_TOKEN: {e}")))
+            })?);
+        }
+    }
+    let r = &args.run;
+    if r.out.output.is_some() || r.out.output_format.is_some() {
+        crate::usage!("serve streams its records; -o / --output-format apply to `run`");
+    }
+    if !args.listen.ip().is_loopback() && args.token.is_none() && !args.insecure_no_auth {
+        crate::usage!(
+            "--listen {} is not a loopback address: give --token (or WIFI_SENSING_TOKEN), or \
+             --insecure-no-auth to serve without authentication",
+            args.listen
+        );
+    }
+    let live_udp = matches!(r.input, crate::input::InputSpec::Udp(_));
+    if args.realtime && live_udp {
+        log.warn("--realtime applies to files: a live input is served as it arrives");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    if r.duration.is_some() && !live_udp {
+        crate::usage!(
+            "--duration applies to live udp:// inputs only (use --limit to shorten a file run)"
+        );
+    }
+    let opened = r.input.open(
+        &r.reader,
+        r.format,
+        r.duration,
+        Some(Arc::clone(&stop)),
+        log,
+    )?;
+    let notices = Notices::default();
+    let pipeline = crate::run::build_pipeline(r, &notices)?;
+    let analysers: Vec<String> = pipeline
+        .analyser_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let hub = Arc::new(Hub::new(
+        opened.description.clone(),
+        args.client_queue as usize,
+        args.max_clients as usize,
+        opened.udp_stats.clone(),
+        Arc::clone(&stop),
+        analysers,
+    ));
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .context("cannot start the async runtime")?;
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(args.listen))
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let signals = rt.block_on(async { Signals::new() })?;
+    let addr = listener.local_addr()?;
+    // always printed (tests and scripts read it), even with --quiet
+    eprintln!("wifi-sensing: serving on http://{addr}");
+
+    let source = Source {
+        wait_clients: if live_udp { 0 } else { args.wait_clients },
+        realtime: args.realtime && !opened.live,
+        limit: r.limit,
+        forced_format: r.format.is_some(),
+    };
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let thread_hub = Arc::clone(&hub);
+    let thread_log = *log;
+    std::thread::Builder::new()
+        .name("pipeline".into())
+        .spawn(move || {
+            source.run(opened, pipeline, &thread_hub, &thread_log);
+            for n in notices.take() {
+                thread_log.warn(n);
+            }
+            let _ = done_tx.send(());
+        })
+        .context("cannot start the pipeline thread")?;
+
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let app = App {
+        hub: Arc::clone(&hub),
+        token: args.token.as_deref().map(Arc::from),
+        shutdown: shutdown_rx,
+    };
+    let router = router(app);
+    let served = rt.block_on(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                signals.recv().await;
+                let _ = shutdown_tx.send(true);
+            })
+            .await
+    });
+    log.info("shutting down");
+    stop.store(true, Ordering::SeqCst);
+    hub.wake();
+    // the live input notices the stop flag within its poll interval; a blocked stdin read
+    // does not end, and the process exits without it
+    if done_rx.recv_timeout(SHUTDOWN_GRACE).is_err() {
+        log.warn("the input did not stop in time; exiting without it");
+    }
+    rt.shutdown_timeout(Duration::from_millis(500));
+    #[cfg(feature = "pose")]
+    args.run.pose.report(log);
+    served.context("server error")
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM, registered when made (before the address is announced, so a
+/// signal sent as soon as the server is up is not lost).
+struct Signals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Registers the handlers (inside the runtime).
+    fn new() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals {
+                int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+                term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// Resolves on the first signal.
+    async fn recv(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.int.recv() => {},
+            _ = self.term.recv() => {},
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+fn router(app: App) -> Router {
+    Router::new()
+        .route("/", get(page_index))
+        .route("/app.js", get(page_js))
+        .route("/style.css", get(page_css))
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/latest", get(latest))
+        .route("/api/v1/frame_summaries", get(frame_summaries))
+        .route("/api/v1/introspection/snapshot", get(snapshot))
+        .route("/ws/stream", get(ws_stream))
+        .route("/ws/introspection", get(ws_introspection))
+        .layer(middleware::from_fn_with_state(app.clone(), authorise))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(app)
+}
+
+/// The token check of every route: `Authorization: Bearer T` or `token=T` in the query,
+/// compared in constant time (for a given length).
+async fn authorise(State(app): State<App>, req: Request, next: Next) -> Response {
+    let Some(want) = &app.token else {
+        return next.run(req).await;
+    };
+    let from_header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let from_query = req.uri().query().and_then(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == "token")
+            .map(|(_, v)| percent_decode(v))
+    });
+    let ok = [from_header, from_query]
+        .into_iter()
+        .flatten()
+        .any(|given| token_matches(given.as_bytes(), want.as_bytes()));
+    if ok {
+        next.run(req).await
+    } else {
+        let mut r = (StatusCode::UNAUTHORIZED, "missing or wrong token\n").into_response();
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        r
+    }
+}
+
+/// Constant-time comparison (the time depends only on the lengths).
+fn token_matches(given: &[u8], want: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    given.len() == want.len() && bool::from(given.ct_eq(want))
+}
+
+/// Decodes `%XX` escapes and `+` of a query value (a token is printable ASCII).
+fn percent_decode(v: &str) -> String {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut r = Response::new(Body::from(body));
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:",
+        ),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}
+
+async fn page_index() -> Response {
+    asset(
+        "text/html; charset=utf-8",
+        include_str!("assets/index.html"),
+    )
+}
+
+async fn page_js() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("assets/app.js"),
+    )
+}
+
+async fn page_css() -> Response {
+    asset("text/css; charset=utf-8", include_str!("assets/style.css"))
+}
+
+fn json_response(body: String) -> Response {
+    let mut r = Response::new(Body::from(body));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+async fn health(State(app): State<App>) -> Response {
+    json_response(app.hub.health().to_string())
+}
+
+async fn latest(State(app): State<App>) -> Response {
+    json_response(app.hub.latest(None))
+}
+
+async fn frame_summaries(State(app): State<App>) -> Response {
+    json_response(app.hub.frame_summaries())
+}
+
+async fn snapshot(State(app): State<App>) -> Response {
+    // `{"enabled": bool, "introspection": {"NODE": record, ...}, "status": ...}`
+    let body = app.hub.latest(Some("introspection"));
+    let inner = body.strip_prefix('{').unwrap_or(&body);
+    json_response(format!(
+        "{{\"enabled\":{},{}",
+        app.hub.introspecting(),
+        if inner.starts_with("\"introspection\"") {
+            inner.to_string()
+        } else {
+            format!("\"introspection\":{{}},{inner}")
+        }
+    ))
+}
+
+#[derive(serde::Deserialize)]
+struct StreamQuery {
+    types: Option<String>,
+}
+
+async fn ws_stream(
+    State(app): State<App>,
+    Query(q): Query<StreamQuery>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    match Types::parse(q.types.as_deref()) {
+        Ok(t) => upgrade(app, ws, t),
+        Err(e) => (StatusCode::BAD_REQUEST, format!("types: {e}\n")).into_response(),
+    }
+}
+
+async fn ws_introspection(State(app): State<App>, ws: WebSocketUpgrade) -> Response {
+    upgrade(app, ws, Types::only("introspection"))
+}
+
+fn upgrade(app: App, ws: WebSocketUpgrade, types: Types) -> Response {
+    let Some(client) = app.hub.subscribe(types) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many stream clients\n").into_response();
+    };
+    let hub = Arc::clone(&app.hub);
+    let guard = Unsubscribe(hub, Arc::clone(&client));
+    ws.max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .on_failed_upgrade(|_| {})
+        .on_upgrade(move |socket| async move {
+            let _guard = guard;
+            stream(socket, client, app.shutdown).await;
+        })
+}
+
+/// Unsubscribes its client when dropped (connection closed, task cancelled, upgrade failed).
+struct Unsubscribe(Arc<Hub>, Arc<Client>);
+
+impl Drop for Unsubscribe {
+    fn drop(&mut self) {
+        self.0.unsubscribe(&self.1);
+    }
+}
+
+/// Sends the client's queued messages until it leaves or the server stops.
+async fn stream(
+    mut socket: WebSocket,
+    client: Arc<Client>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut batch = Vec::new();
+    loop {
+        let dropped = client.take(&mut batch);
+        if dropped > 0
+            && socket
+                .send(Message::Text(hub::dropped_message(dropped)))
+                .await
+                .is_err()
+        {
+            return;
+        }
+        for m in batch.drain(..) {
+            if socket.send(Message::Text(m)).await.is_err() {
+                return;
+            }
+        }
+        tokio::select! {
+            _ = client.notify.notified() => {}
+            r = shutdown.changed() => {
+                if r.is_err() || *shutdown.borrow() {
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                }
+            }
+            m = socket.recv() => match m {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {} // pings are answered by the library; anything else is ignored
+            },
+        }
+    }
+}
+
+/// How the pipeline thread reads the input.
+struct Source {
+    wait_clients: usize,
+    realtime: bool,
+    limit: Option<u64>,
+    forced_format: bool,
+}
+
+impl Source {
+    /// Runs the pipeline over the input into the hub (on the pipeline thread).
+    fn run(
+        self,
+        mut opened: OpenedInput,
+        mut pipeline: wifi_sensing_core::Pipeline,
+        hub: &Arc<Hub>,
+        log: &Log,
+    ) {
+        if self.wait_clients > 0 {
+            log.info(format_args!(
+                "waiting for {} stream client(s)",
+                self.wait_clients
+            ));
+            hub.wait_for_clients(self.wait_clients);
+        }
+        hub.set_running();
+        let mut sink = Limit::new(hub::HubSink::new(Arc::clone(hub)), self.limit);
+        let result = {
+            let records = Paced {
+                cap: &mut opened.capture,
+                stop: &hub.stop,
+                realtime: self.realtime,
+                origin: None,
+            };
+            pipeline.run(records, &mut sink)
+        };
+        let read = opened.capture.stats();
+        match result {
+            Ok(summary) => {
+                crate::report::summary(&summary, read, sink.written(), log);
+                let err = crate::report::ensure_decoded(
+                    read,
+                    &opened.description,
+                    opened.capture.format(),
+                    self.forced_format,
+                )
+                .err()
+                .map(|e| e.to_string());
+                if let Some(e) = &err {
+                    log.warn(e);
+                }
+                hub.set_ended(Some(summary), err);
+            }
+            Err(e) => {
+                log.warn(format_args!("input: {e}"));
+                hub.set_ended(Some(pipeline.summary().clone()), Some(e.to_string()));
+            }
+        }
+        if !hub.stop.load(Ordering::SeqCst) {
+            log.info("input ended; still serving (Ctrl-C stops)");
+        }
+    }
+}
+
+/// The records of a capture, at capture pace when `realtime`, ending when `stop` is set.
+struct Paced<'a> {
+    cap: &'a mut Capture,
+    stop: &'a AtomicBool,
+    realtime: bool,
+    /// The first record's timestamp and when it was released.
+    origin: Option<(i64, Instant)>,
+}
+
+impl Iterator for Paced<'_> {
+    type Item = wifi_sensing_core::Result<Record>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.stop.load(Ordering::SeqCst) {
+            return None;
+        }
+        let rec = self.cap.next_record()?;
+        if self.realtime {
+            if let Ok(r) = &rec {
+                let ts = match r {
+                    Record::Frame(f) => f.timestamp_ns,
+                    Record::Aux(a) => a.timestamp_ns,
+                };
+                let (t0, start) = *self.origin.get_or_insert((ts, Instant::now()));
+                // a clock jump backwards plays at once; a gap forwards pauses at most MAX_GAP
+                let ahead = u64::try_from(ts.saturating_sub(t0)).unwrap_or(0);
+                let mut due = start + Duration::from_nanos(ahead);
+                let latest = Instant::now() + MAX_GAP;
+                if due > latest {
+                    self.origin = Some((t0, start.checked_sub(due - latest).unwrap_or(start)));
+                    due = latest;
+                }
+                loop {
+                    if self.stop.load(Ordering::SeqCst) {
+                        return None;
+                    }
+                    let now = Instant::now();
+                    if now >= due {
+                        break;
+                    }
+                    std::thread::sleep((due - now).min(Duration::from_millis(100)));
+                }
+            }
+        }
+        Some(rec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(token_matches(b"secret-token", b"secret-token"));
+        assert!(!token_matches(b"secret-toke", b"secret-token"));
+        assert!(!token_matches(b"secret-tokem", b"secret-token"));
+        assert!(!token_matches(b"", b"secret-token"));
+        assert!(parse_token("short").is_err());
+        assert!(parse_token("has space 123").is_err());
+    }
+
+    #[test]
+    fn query_values_decode() {
+        assert_eq!(percent_decode("a%2Bb+c"), "a+b c");
+        assert_eq!(percent_decode("abc%"), "abc%");
+        assert_eq!(percent_decode("abc%4"), "abc%4");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+}

@@ -1,0 +1,594 @@
+//! `wifi-sensing serve` over loopback: WebSocket clients receive the lines `run` prints for the
+//! same input; a stalled client does not delay the others; the token is enforced; `latest` and
+//! the introspection snapshot reflect the stream; SIGINT ends the server with exit 0.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tungstenite::client::IntoClientRequest;
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wifi-sensing");
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ws-serve-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn ok(args: &[&str]) -> Vec<u8> {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A simulated recording in `dir`.
+fn simulate(dir: &Path, name: &str, extra: &[&str]) -> String {
+    let f = dir.join(name).to_string_lossy().into_owned();
+    let mut args = vec!["-q", "simulate", "-o", &f];
+    args.extend_from_slice(extra);
+    ok(&args);
+    f
+}
+
+/// A short recording of a still person.
+fn still(dir: &Path) -> String {
+    simulate(
+        dir,
+        "still.csirec",
+        &["--scenario", "still", "--duration", "2s"],
+    )
+}
+
+/// A running `serve`, killed when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        // dropped (killed and waited for) if the address never comes
+        let mut server = Server {
+            child,
+            addr: String::new(),
+            stderr: rx,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let line = server
+                .stderr
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|_| panic!("serve {args:?} did not print its address"));
+            if let Some(a) = line.strip_prefix("wifi-sensing: serving on http://") {
+                server.addr = a.to_string();
+                return server;
+            }
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn get(&self, path: &str) -> Value {
+        let body = ureq::get(self.url(path))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        serde_json::from_str(&body).unwrap()
+    }
+
+    fn ws(&self, path: &str) -> Ws {
+        ws_connect(&format!("ws://{}{path}", self.addr), None).unwrap()
+    }
+
+    /// Sends SIGINT and waits for the exit (at most 10 s).
+    fn interrupt(mut self) -> std::process::ExitStatus {
+        let st = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "serve did not exit on SIGINT");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stderr_text(&self) -> String {
+        self.stderr.try_iter().collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
+
+fn ws_connect(url: &str, bearer: Option<&str>) -> Result<Ws, tungstenite::Error> {
+    let mut req = url.into_client_request()?;
+    if let Some(t) = bearer {
+        req.headers_mut()
+            .insert("Authorization", format!("Bearer {t}").parse().unwrap());
+    }
+    let (ws, _) = tungstenite::connect(req)?;
+    if let MaybeTlsStream::Plain(s) = ws.get_ref() {
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    }
+    Ok(ws)
+}
+
+/// The text messages of a stream until `input_ended` (which is not included), with the time each
+/// arrived; `dropped` control messages are counted, not returned.
+fn read_until_end(ws: &mut Ws) -> (Vec<(String, Instant)>, u64) {
+    let mut got = Vec::new();
+    let mut dropped = 0;
+    loop {
+        match ws.read().unwrap() {
+            Message::Text(t) => {
+                let now = Instant::now();
+                let s = t.as_str();
+                if !s.starts_with("{\"schema\":") {
+                    // a control message
+                    let v: Value = serde_json::from_str(s).unwrap();
+                    common::assert_valid("serve_control-v1.json", std::slice::from_ref(&v));
+                    match v["type"].as_str() {
+                        Some("input_ended") => return (got, dropped),
+                        Some("dropped") => dropped += v["count"].as_u64().unwrap(),
+                        _ => panic!("unexpected message {s}"),
+                    }
+                    continue;
+                }
+                got.push((s.to_string(), now));
+            }
+            Message::Close(_) => panic!("closed before input_ended"),
+            _ => {}
+        }
+    }
+}
+
+fn texts(v: &[(String, Instant)]) -> Vec<&str> {
+    v.iter().map(|(s, _)| s.as_str()).collect()
+}
+
+fn kind(line: &str) -> String {
+    let v: Value = serde_json::from_str(line).unwrap();
+    v["type"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn stream_clients_receive_the_lines_run_prints() {
+    let dir = tmp("same");
+    let input = simulate(
+        &dir,
+        "mixed.csirec",
+        &["--scenario", "mixed", "--duration", "70s", "--seed", "3"],
+    );
+    let printed = ok(&["run", "-q", "--events", "--vitals", &input]);
+    let printed: Vec<&str> = std::str::from_utf8(&printed).unwrap().lines().collect();
+    let of = |keep: &dyn Fn(&str) -> bool| -> Vec<&str> {
+        printed.iter().copied().filter(|l| keep(&kind(l))).collect()
+    };
+    let analyses = of(&|k| k != "frame");
+    assert!(
+        analyses.iter().any(|l| kind(l) == "event")
+            && analyses.iter().any(|l| kind(l) == "vital_signs"),
+        "the input should give events and vital signs"
+    );
+
+    let server = Server::start(&[
+        "--events",
+        "--vitals",
+        "--wait-clients",
+        "3",
+        "--client-queue",
+        "100000",
+        &input,
+    ]);
+    let mut all = server.ws("/ws/stream?types=frame,frame_summary,event,vital_signs");
+    let mut default = server.ws("/ws/stream");
+    let mut events = server.ws("/ws/stream?types=event");
+    let clients: Vec<_> = [&mut all, &mut default, &mut events]
+        .into_iter()
+        .map(read_until_end)
+        .collect();
+    for (_, dropped) in &clients {
+        assert_eq!(*dropped, 0, "a client with a large queue lost messages");
+    }
+
+    // full frames and analyses, byte for byte, in run's order
+    let full: Vec<&str> = texts(&clients[0].0)
+        .into_iter()
+        .filter(|l| kind(l) != "frame_summary")
+        .collect();
+    assert_eq!(full, printed, "types=frame,...: not the lines run prints");
+    // the default subscription: every analysis line, plus one frame_summary per frame
+    let (summaries, rest): (Vec<&str>, Vec<&str>) = texts(&clients[1].0)
+        .into_iter()
+        .partition(|l| kind(l) == "frame_summary");
+    assert_eq!(rest, analyses);
+    let frames = of(&|k| k == "frame");
+    assert_eq!(summaries.len(), frames.len());
+    let summaries: Vec<Value> = summaries
+        .iter()
+        .map(|s| serde_json::from_str(s).unwrap())
+        .collect();
+    common::assert_valid("frame_summary-v1.json", &summaries);
+    for (s, f) in summaries.iter().zip(&frames) {
+        let f: Value = serde_json::from_str(f).unwrap();
+        assert_eq!(s["timestamp_ns"], f["timestamp_ns"]);
+        assert_eq!(s["data"]["sequence"], f["sequence"]);
+        let re = f["csi_re"].as_array().unwrap();
+        let im = f["csi_im"].as_array().unwrap();
+        let amp = s["data"]["amplitude"].as_array().unwrap();
+        assert_eq!(amp.len(), re.len(), "one stream: one amplitude per value");
+        for ((a, r), i) in amp.iter().zip(re).zip(im) {
+            let want = r.as_f64().unwrap().hypot(i.as_f64().unwrap());
+            let a = a.as_f64().unwrap();
+            assert!((a - want).abs() <= 1e-3 * want.max(1.0), "{a} vs {want}");
+        }
+    }
+    // types=event: the event lines only
+    assert_eq!(texts(&clients[2].0), of(&|k| k == "event"));
+
+    // latest: the last line of each type and node
+    let latest = server.get("/api/v1/latest");
+    for kind_name in ["event", "vital_signs"] {
+        let lines: Vec<Value> = of(&|k| k == kind_name)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let last = lines.last().unwrap();
+        let node = last["node_id"]
+            .as_u64()
+            .map_or("all".to_string(), |n| n.to_string());
+        assert_eq!(latest[kind_name][&node], *last, "{kind_name}");
+    }
+    assert_eq!(latest["frame_summary"]["1"], *summaries.last().unwrap());
+    // the waterfall's history: the last 240 frame summaries
+    let recent = server.get("/api/v1/frame_summaries");
+    assert_eq!(
+        recent["1"].as_array().unwrap()[..],
+        summaries[summaries.len() - 240..]
+    );
+    assert_eq!(latest["status"], "input_ended");
+    let events: Vec<Value> = of(&|k| k == "event")
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let recent = latest["recent_events"].as_array().unwrap();
+    assert_eq!(recent[..], events[events.len().saturating_sub(16)..]);
+    let health = server.get("/api/v1/health");
+    assert_eq!(health["status"], "input_ended");
+    assert_eq!(health["frames"], frames.len());
+    assert_eq!(health["nodes"][0]["frames"], frames.len());
+    assert_eq!(health["clients"]["dropped"], 0);
+    assert_eq!(server.interrupt().code(), Some(0));
+}
+
+#[test]
+fn the_snapshot_reflects_the_introspection_stream() {
+    let dir = tmp("snap");
+    let input = simulate(
+        &dir,
+        "wave.csirec",
+        &[
+            "--scenario",
+            "gesture:wave",
+            "--duration",
+            "6s",
+            "--seed",
+            "5",
+        ],
+    );
+    let sigs = common::fixture("signatures");
+    let printed = ok(&[
+        "run",
+        "-q",
+        "--no-frames",
+        "--introspect",
+        &sigs,
+        "--introspect-every",
+        "10",
+        &input,
+    ]);
+    let printed = common::parse_lines(&printed);
+    assert!(printed.len() > 20);
+    let server = Server::start(&[
+        "--introspect",
+        &sigs,
+        "--introspect-every",
+        "10",
+        "--wait-clients",
+        "1",
+        "--client-queue",
+        "100000",
+        &input,
+    ]);
+    let mut ws = server.ws("/ws/introspection");
+    let (got, dropped) = read_until_end(&mut ws);
+    assert_eq!(dropped, 0);
+    let got: Vec<Value> = got
+        .iter()
+        .map(|(s, _)| serde_json::from_str(s).unwrap())
+        .collect();
+    assert_eq!(got, printed);
+    common::assert_valid("introspection-v1.json", &got);
+    let snap = server.get("/api/v1/introspection/snapshot");
+    assert_eq!(snap["enabled"], true);
+    assert_eq!(snap["introspection"]["1"], *printed.last().unwrap());
+    // without --introspect the snapshot says so and is empty
+    let plain = Server::start(&[&input]);
+    let snap = plain.get("/api/v1/introspection/snapshot");
+    assert_eq!(snap["enabled"], false);
+    assert_eq!(snap["introspection"], serde_json::json!({}));
+}
+
+/// Receive-time lag of each message behind the capture pace: arrival minus (first arrival +
+/// timestamp offset), in milliseconds, sorted.
+fn lags_ms(msgs: &[(String, Instant)]) -> Vec<f64> {
+    let (t0, i0) = {
+        let (s, i) = &msgs[0];
+        let v: Value = serde_json::from_str(s).unwrap();
+        (v["timestamp_ns"].as_i64().unwrap(), *i)
+    };
+    let mut lags: Vec<f64> = msgs
+        .iter()
+        .map(|(s, i)| {
+            let v: Value = serde_json::from_str(s).unwrap();
+            let due = (v["timestamp_ns"].as_i64().unwrap() - t0) as f64 / 1e6;
+            i.duration_since(i0).as_secs_f64() * 1e3 - due
+        })
+        .collect();
+    lags.sort_by(f64::total_cmp);
+    lags
+}
+
+/// One `--realtime` replay of `input` to two reading clients and a third one subscribed to the
+/// full frames too, which reads (`stall` false) or never reads until the input ended (`stall`
+/// true). Returns the readers' p99 lag (ms), the frames served and the drops the third client
+/// was told of.
+fn replay_with_third_client(input: &str, stall: bool) -> (Vec<f64>, usize, u64) {
+    let server = Server::start(&[
+        "--realtime",
+        "--wait-clients",
+        "3",
+        "--client-queue",
+        "64",
+        input,
+    ]);
+    let third = server.ws("/ws/stream?types=frame,frame_summary");
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let mut ws = server.ws("/ws/stream?types=frame_summary");
+            std::thread::spawn(move || read_until_end(&mut ws))
+        })
+        .collect();
+    let (third_reader, mut third) = if stall {
+        (None, Some(third))
+    } else {
+        let mut ws = third;
+        (
+            Some(std::thread::spawn(move || read_until_end(&mut ws))),
+            None,
+        )
+    };
+    let results: Vec<_> = readers.into_iter().map(|h| h.join().unwrap()).collect();
+    let health = server.get("/api/v1/health");
+    let frames = health["frames"].as_u64().unwrap() as usize;
+    let mut p99s = Vec::new();
+    for (msgs, dropped) in &results {
+        assert_eq!(*dropped, 0, "a reading client lost messages");
+        assert_eq!(msgs.len(), frames);
+        let lags = lags_ms(msgs);
+        p99s.push(lags[lags.len() * 99 / 100]);
+    }
+    let third_dropped = match third_reader {
+        Some(h) => h.join().unwrap().1,
+        None => {
+            // the stalled client: the server dropped for it rather than wait
+            assert!(
+                health["clients"]["dropped"].as_u64().unwrap() > 0,
+                "{health}"
+            );
+            let (got, dropped) = read_until_end(third.as_mut().unwrap());
+            eprintln!(
+                "stalled client: {} messages delivered, {dropped} dropped",
+                got.len()
+            );
+            assert!(got.len() + (dropped as usize) <= 2 * frames);
+            dropped
+        }
+    };
+    eprintln!(
+        "third client {}: readers' p99 lag behind capture pace {p99s:.1?} ms",
+        if stall { "stalled" } else { "reading" }
+    );
+    assert_eq!(server.interrupt().code(), Some(0));
+    (p99s, frames, third_dropped)
+}
+
+#[test]
+fn a_stalled_client_does_not_delay_the_others() {
+    let dir = tmp("stall");
+    // 256 subcarriers: full frame lines of ~9 kB, 14 MB in all: more than the stalled client's
+    // socket buffers take
+    let input = simulate(
+        &dir,
+        "walk.csirec",
+        &[
+            "--scenario",
+            "walk",
+            "--device",
+            "nexmon80",
+            "--rate",
+            "200",
+            "--duration",
+            "8s",
+        ],
+    );
+    let (base, frames, _) = replay_with_third_client(&input, false);
+    assert!(
+        frames > 1500,
+        "{frames} frames (8 s at 200 Hz, less the simulated drops)"
+    );
+    let (stalled, frames_stalled, dropped) = replay_with_third_client(&input, true);
+    assert_eq!(frames_stalled, frames);
+    assert!(
+        dropped > 0,
+        "the stalled client lost nothing: it did not stall the server"
+    );
+    // a server that waited for the stalled client would hold every reader until the client
+    // reads, which it does only after the input ended: the replay would never end. The margin
+    // is for a loaded machine, where the debug build may fall behind the capture pace (by the
+    // same amount with and without the stalled client).
+    let worst = |v: &[f64]| v.iter().copied().fold(f64::MIN, f64::max);
+    assert!(
+        worst(&stalled) < 2.0 * worst(&base).max(0.0) + 500.0,
+        "readers' p99 lag {stalled:?} ms with a stalled client, {base:?} ms without"
+    );
+}
+
+#[test]
+fn the_token_is_enforced() {
+    let dir = tmp("token");
+    let input = still(&dir);
+    let server = Server::start(&["--token", "s3cret-token", &input]);
+    let status = |req: ureq::RequestBuilder<ureq::typestate::WithoutBody>| match req.call() {
+        Ok(r) => r.status().as_u16(),
+        Err(ureq::Error::StatusCode(c)) => c,
+        Err(e) => panic!("{e}"),
+    };
+    for path in [
+        "/",
+        "/app.js",
+        "/api/v1/health",
+        "/api/v1/latest",
+        "/api/v1/introspection/snapshot",
+        "/ws/stream",
+    ] {
+        assert_eq!(status(ureq::get(server.url(path))), 401, "{path}");
+        assert_eq!(
+            status(ureq::get(server.url(path)).header("Authorization", "Bearer s3cret-tokem")),
+            401,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        status(
+            ureq::get(server.url("/api/v1/health")).header("Authorization", "Bearer s3cret-token")
+        ),
+        200
+    );
+    assert_eq!(status(ureq::get(server.url("/?token=s3cret-token"))), 200);
+    let ws_url = format!("ws://{}/ws/stream", server.addr);
+    match ws_connect(&ws_url, None) {
+        Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("a WebSocket without the token was accepted"),
+    }
+    assert!(ws_connect(&ws_url, Some("s3cret-token")).is_ok());
+    assert!(ws_connect(&format!("{ws_url}?token=s3cret-token"), None).is_ok());
+
+    // beyond loopback, a token (or the explicit opt-out) is required: a usage error otherwise
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "0.0.0.0:0", &input])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--token"));
+}
+
+#[test]
+fn bad_requests_are_refused() {
+    let dir = tmp("bad");
+    let input = still(&dir);
+    let server = Server::start(&["--max-clients", "1", &input]);
+    match ws_connect(&format!("ws://{}/ws/stream?types=Bad!", server.addr), None) {
+        Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 400),
+        other => panic!("bad types accepted: {:?}", other.map(|_| ())),
+    }
+    let _one = server.ws("/ws/stream");
+    match ws_connect(&format!("ws://{}/ws/stream", server.addr), None) {
+        Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 503),
+        other => panic!("client limit not enforced: {:?}", other.map(|_| ())),
+    }
+    match ureq::get(server.url("/../../etc/passwd")).call() {
+        Err(ureq::Error::StatusCode(404)) => {}
+        other => panic!("traversal: {:?}", other.map(|r| r.status())),
+    }
+    // the page and its assets are served from the binary
+    let page = ureq::get(server.url("/"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(page.contains("<canvas") || page.contains("app.js"));
+}
+
+#[test]
+fn sigint_ends_a_live_server_cleanly() {
+    let server = Server::start(&["udp://127.0.0.1:0"]);
+    let mut ws = server.ws("/ws/stream");
+    let health = server.get("/api/v1/health");
+    assert_eq!(health["status"], "running");
+    let t = Instant::now();
+    let status = {
+        let s = server;
+        let err = s.stderr_text();
+        let st = s.interrupt();
+        assert!(st.success(), "{err}");
+        st
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(t.elapsed() < Duration::from_secs(5));
+    // the client was told: a close frame (or the end of the connection)
+    loop {
+        match ws.read() {
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+}
