@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::net::Ipv4Addr;
 
+use proptest::prelude::*;
 use wifi_sensing_core::formats::adr018;
 use wifi_sensing_core::formats::pcap::{PcapWriter, TsResolution};
 use wifi_sensing_core::recording::{RecordingHeader, RecordingWriter};
@@ -487,4 +488,74 @@ fn random_session_config_errors_are_clear() {
     assert!(cfg.scenario().is_ok());
     assert!("walk=x".parse::<ActivityMix>().is_err());
     assert!("walk=-1".parse::<ActivityMix>().is_err());
+}
+
+fn any_f64() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        Just(f64::NAN),
+        Just(f64::INFINITY),
+        Just(0.0),
+        -10.0..10.0f64,
+        0.0..200.0f64,
+        any::<f64>(),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, .. ProptestConfig::default() })]
+
+    /// Any numbers in a random-session config give a clear error or a valid scenario that
+    /// simulates.
+    #[test]
+    fn arbitrary_random_sessions_never_panic(
+        seed in any::<u64>(),
+        v in proptest::collection::vec(any_f64(), 24),
+        counts in proptest::collection::vec(0u32..2000, 2),
+        random_room in any::<bool>(),
+        three in any::<bool>(),
+    ) {
+        let mut cfg = RandomSession {
+            seed,
+            duration_s: v[0],
+            random_room,
+            ..RandomSession::default()
+        };
+        if three {
+            cfg.rx = Receivers::reference3();
+        }
+        let pair = |i: usize| [v[i], v[i + 1]];
+        // half the cases keep the defaults of some ranges, so that valid configs occur
+        if v[23].is_finite() && v[23] > 0.0 {
+            cfg.segment_s = pair(1);
+            cfg.height_m = pair(3);
+            cfg.breathing_bpm = pair(5);
+            cfg.heart_bpm = pair(7);
+            cfg.walk_speed_m_s = pair(9);
+            cfg.wall_clearance_m = v[11];
+            cfg.radio_clearance_m = v[12];
+            cfg.activities.walk = v[13];
+        }
+        if v[22].is_finite() && v[22] > 0.0 {
+            cfg.room_ranges.size_x_m = pair(14);
+            cfg.room_ranges.size_y_m = pair(16);
+            cfg.room_ranges.radio_height_m = pair(18);
+            cfg.room_ranges.min_radio_spacing_m = v[20];
+            cfg.room_ranges.reflectors = [counts[0], counts[1]];
+        }
+        match cfg.scenario() {
+            Ok(s) => {
+                prop_assert!(s.validate().is_ok());
+                // (a duration shorter than one frame period is the simulator's error)
+                match Simulator::new(s, DeviceProfile::esp32(), seed) {
+                    Ok(mut sim) => {
+                        for _ in 0..3 {
+                            sim.next_instant();
+                        }
+                    }
+                    Err(e) => prop_assert!(e.to_string().contains("gives no frame"), "{e}"),
+                }
+            }
+            Err(e) => prop_assert!(matches!(e, wifi_sensing_core::Error::Config(_)), "{e}"),
+        }
+    }
 }

@@ -141,7 +141,7 @@ const DEFAULT_NOISE_FLOOR_DBM: f64 = -95.0;
 /// The simulator: an iterator of `(CsiFrame, GroundTruth)` over the frame slots of a scenario.
 ///
 /// Build it with [`Simulator::new`]; the configuration is validated there, after which
-/// iteration cannot fail. With several receivers ([`Receivers::Many`](scenario::Receivers))
+/// iteration cannot fail. With several receivers ([`Receivers::Many`])
 /// every frame slot gives up to one frame per node, in time order; [`Simulator::next_instant`]
 /// returns them together with the slot's single ground-truth record, while the iterator yields
 /// each frame with a copy of it.
@@ -447,7 +447,7 @@ impl Simulator {
     }
 
     /// The node id of each receiver, in receiver order (see
-    /// [`Receivers`](scenario::Receivers)).
+    /// [`Receivers`]).
     pub fn node_ids(&self) -> Vec<u32> {
         self.nodes.iter().map(|n| n.node_id).collect()
     }

@@ -304,9 +304,21 @@ impl Receivers {
     }
 
     /// The reference layout of issue 12 ([`REFERENCE3_RX_M`]): three receiver nodes, ids 0, 1
-    /// and 2, around the default room with its default transmitter.
+    /// and 2, around the default room with its default transmitter. Each array lies along the
+    /// wall it is mounted by (node 0 along `y`, nodes 1 and 2 along `x`), so that multi-antenna
+    /// devices face the room broadside.
     pub fn reference3() -> Self {
-        Receivers::Many(REFERENCE3_RX_M.iter().map(|p| Antennas::at(*p)).collect())
+        let axes = [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]];
+        Receivers::Many(
+            REFERENCE3_RX_M
+                .iter()
+                .zip(axes)
+                .map(|(p, axis)| Antennas {
+                    axis,
+                    ..Antennas::at(*p)
+                })
+                .collect(),
+        )
     }
 
     /// A receiver layout by name: `one` (the default scenario's single receiver) or
