@@ -134,13 +134,14 @@ impl EvcxrDisplay for Png {
 }
 
 /// Every CSI frame of the capture at `path` (format detected), at most `max_frames` (an error
-/// beyond: a notebook holds the frames in memory). Non-CSI records are passed over; a malformed
-/// record stops the read with its error.
+/// beyond: a notebook holds the frames in memory). Non-CSI records are passed over, and so are
+/// malformed records (as `wifi-sensing run` does; `wifi_sensing::open` and the capture's
+/// `stats()` show them).
 pub fn read_frames(path: impl AsRef<Path>, max_frames: usize) -> Result<Vec<CsiFrame>> {
     let path = path.as_ref();
     let mut frames = Vec::new();
     // a capture iterates its CSI frames (non-CSI records are passed over)
-    for f in wifi_sensing_core::open(path)? {
+    for f in wifi_sensing_core::open(path)?.skip_malformed(true) {
         let f = f?;
         if frames.len() >= max_frames {
             return Err(Error::TooManyFrames {
