@@ -15,7 +15,7 @@
 //! evcxr shows a cell's last value by calling its `evcxr_display` method when it has one; the
 //! [`EvcxrDisplay`] trait gives it to frames ([`CsiFrame`] and slices of them), a [`Capture`],
 //! [`SpectrogramMatrix`] (a PNG), [`Png`], [`Sensed`] events and vital signs (a table) and, with
-//! the `pose` feature, [`Pose`](crate::pose::Pose) records; `use wifi_sensing::notebook::*` brings
+//! the `pose` feature, `wifi_sensing::pose::Pose` records; `use wifi_sensing::notebook::*` brings
 //! it into scope.
 //!
 //! **Printing.** The family's libraries never print, with this one exception:
