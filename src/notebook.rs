@@ -298,42 +298,53 @@ const FIRST_ROWS: usize = 5;
 /// Nodes listed at most.
 const MAX_NODES: usize = 64;
 
+/// One node's line in the table of a frame slice.
+struct NodeRow {
+    node: u32,
+    frames: u64,
+    first_ns: i64,
+    last_ns: i64,
+    shape: (usize, usize, usize),
+    kind: String,
+}
+
 impl EvcxrDisplay for [CsiFrame] {
     fn content(&self) -> Content {
         // per node: frames, first and last time, shape, format
-        let mut nodes: Vec<(u32, u64, i64, i64, (usize, usize, usize), String)> = Vec::new();
+        let mut nodes: Vec<NodeRow> = Vec::new();
         for f in self {
-            if let Some(i) = nodes.iter().position(|n| n.0 == f.node_id) {
+            if let Some(i) = nodes.iter().position(|n| n.node == f.node_id) {
                 let n = &mut nodes[i];
-                n.1 += 1;
-                n.2 = n.2.min(f.timestamp_ns);
-                n.3 = n.3.max(f.timestamp_ns);
+                n.frames += 1;
+                n.first_ns = n.first_ns.min(f.timestamp_ns);
+                n.last_ns = n.last_ns.max(f.timestamp_ns);
             } else if nodes.len() < MAX_NODES {
-                nodes.push((
-                    f.node_id,
-                    1,
-                    f.timestamp_ns,
-                    f.timestamp_ns,
-                    f.shape(),
-                    format!("{} / {}", f.format.name(), f.device),
-                ));
+                nodes.push(NodeRow {
+                    node: f.node_id,
+                    frames: 1,
+                    first_ns: f.timestamp_ns,
+                    last_ns: f.timestamp_ns,
+                    shape: f.shape(),
+                    kind: format!("{} / {}", f.format.name(), f.device),
+                });
             }
         }
         let node_rows: Vec<Vec<String>> = nodes
             .iter()
-            .map(|(id, n, t0, t1, (rx, tx, sc), fmt)| {
-                let span = (t1 - t0) as f64 * 1e-9;
-                let rate = if span > 1e-3 && *n > 1 {
-                    format!("{:.2}", (*n - 1) as f64 / span)
+            .map(|n| {
+                let span = (n.last_ns - n.first_ns) as f64 * 1e-9;
+                let rate = if span > 1e-3 && n.frames > 1 {
+                    format!("{:.2}", (n.frames - 1) as f64 / span)
                 } else {
                     "n/a".to_string()
                 };
+                let (rx, tx, sc) = n.shape;
                 vec![
-                    id.to_string(),
-                    n.to_string(),
-                    esc(fmt),
+                    n.node.to_string(),
+                    n.frames.to_string(),
+                    esc(&n.kind),
                     format!("[{rx}, {tx}, {sc}]"),
-                    format!("{:.3}", span),
+                    format!("{span:.3}"),
                     rate,
                 ]
             })
