@@ -9,6 +9,7 @@
 //! | `signal` | yes | `signal` (`wifi-sensing-signal`) |
 //! | `introspect` | yes | `introspect` (`wifi-sensing-introspect`) |
 //! | `pose` | no | `pose` (`wifi-sensing-pose`) |
+//! | `notebook` | no | `notebook`: evcxr display of frames, captures, spectrograms, events, poses |
 //!
 //! (The feature-gated modules are named without links, so that these docs build with any set of
 //! features.)
@@ -21,6 +22,8 @@ pub use wifi_sensing_core::*;
 
 #[cfg(feature = "introspect")]
 pub use wifi_sensing_introspect as introspect;
+#[cfg(feature = "notebook")]
+pub mod notebook;
 #[cfg(feature = "pose")]
 pub use wifi_sensing_pose as pose;
 #[cfg(feature = "signal")]

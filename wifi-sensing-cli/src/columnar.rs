@@ -308,64 +308,138 @@ impl Rows for FrameRows {
     }
 }
 
-/// Builds the `aux` table (non-CSI records: ADR-018 vitals, features, ...).
-pub(crate) struct AuxRows {
+/// A non-CSI record as a row of the `aux` or `analyses` table: the envelope columns the two
+/// tables share (`source_file`, `type`, `timestamp_ns`, `node_id`, `data`) plus a few text
+/// columns of their own.
+pub(crate) trait EnvelopeRow {
+    /// Name of the table.
+    const TABLE: &'static str;
+    /// The table's own text columns before `timestamp_ns` (after `type`).
+    const BEFORE_TS: &'static [&'static str];
+    /// The table's own text columns after `timestamp_ns` (before `node_id`).
+    const AFTER_TS: &'static [&'static str];
+    /// Record type.
+    fn kind(&self) -> &str;
+    /// Timestamp, ns.
+    fn timestamp_ns(&self) -> i64;
+    /// Node, where the record has one.
+    fn node_id(&self) -> Option<u32>;
+    /// Own text column `i` (in `BEFORE_TS` then `AFTER_TS` order), using `buf` as scratch.
+    fn text<'a>(&'a self, i: usize, buf: &'a mut Vec<u8>) -> &'a str;
+    /// The `data` column: the record's JSON Lines `data`, serialised into `buf`.
+    fn data<'a>(&self, buf: &'a mut Vec<u8>) -> &'a str;
+}
+
+impl EnvelopeRow for AuxRecord {
+    const TABLE: &'static str = "aux";
+    const BEFORE_TS: &'static [&'static str] = &[];
+    const AFTER_TS: &'static [&'static str] = &["clock", "format"];
+    fn kind(&self) -> &str {
+        self.body.kind()
+    }
+    fn timestamp_ns(&self) -> i64 {
+        self.timestamp_ns
+    }
+    fn node_id(&self) -> Option<u32> {
+        self.node_id
+    }
+    fn text<'a>(&'a self, i: usize, buf: &'a mut Vec<u8>) -> &'a str {
+        if i == 0 {
+            serde_name(&self.clock, buf)
+        } else {
+            self.format.name()
+        }
+    }
+    fn data<'a>(&self, buf: &'a mut Vec<u8>) -> &'a str {
+        // serialised as the JSON Lines writer does
+        json_text(self.body.data(), buf)
+    }
+}
+
+impl EnvelopeRow for wifi_sensing_core::Analysis {
+    const TABLE: &'static str = "analyses";
+    const BEFORE_TS: &'static [&'static str] = &["analyser"];
+    const AFTER_TS: &'static [&'static str] = &[];
+    fn kind(&self) -> &str {
+        &self.kind
+    }
+    fn timestamp_ns(&self) -> i64 {
+        self.timestamp_ns
+    }
+    fn node_id(&self) -> Option<u32> {
+        self.node_id
+    }
+    fn text<'a>(&'a self, _i: usize, _buf: &'a mut Vec<u8>) -> &'a str {
+        &self.analyser
+    }
+    fn data<'a>(&self, buf: &'a mut Vec<u8>) -> &'a str {
+        json_text(&*self.value, buf)
+    }
+}
+
+/// Builds a table of [`EnvelopeRow`]s: the `aux` table (non-CSI records: ADR-018 vitals,
+/// features, ...) or the `analyses` table (one row per analysis record, every kind; `data` as
+/// JSON text).
+pub(crate) struct EnvelopeRows<T: EnvelopeRow> {
     schema: SchemaRef,
     source_file: String,
     buf: Vec<u8>,
     c_source: StringBuilder,
     c_type: StringBuilder,
     c_ts: Int64Builder,
-    c_clock: StringBuilder,
-    c_format: StringBuilder,
+    c_texts: Vec<StringBuilder>,
     c_node: UInt32Builder,
     c_data: StringBuilder,
+    _rows: std::marker::PhantomData<fn(&T)>,
 }
 
-impl AuxRows {
+/// Builds the `aux` table.
+pub(crate) type AuxRows = EnvelopeRows<AuxRecord>;
+/// Builds the `analyses` table.
+pub(crate) type AnalysisRows = EnvelopeRows<wifi_sensing_core::Analysis>;
+
+impl<T: EnvelopeRow> EnvelopeRows<T> {
     pub(crate) fn new(source_file: &str) -> Self {
-        AuxRows {
-            schema: Arc::new(Schema::new(vec![
-                utf8("source_file", false),
-                utf8("type", false),
-                Field::new("timestamp_ns", DataType::Int64, false),
-                utf8("clock", false),
-                utf8("format", false),
-                Field::new("node_id", DataType::UInt32, true),
-                utf8("data", false),
-            ])),
+        let mut fields = vec![utf8("source_file", false), utf8("type", false)];
+        fields.extend(T::BEFORE_TS.iter().map(|n| utf8(n, false)));
+        fields.push(Field::new("timestamp_ns", DataType::Int64, false));
+        fields.extend(T::AFTER_TS.iter().map(|n| utf8(n, false)));
+        fields.push(Field::new("node_id", DataType::UInt32, true));
+        fields.push(utf8("data", false));
+        EnvelopeRows {
+            schema: Arc::new(Schema::new(fields)),
             source_file: source_file.to_string(),
             buf: Vec::with_capacity(256),
             c_source: StringBuilder::new(),
             c_type: StringBuilder::new(),
             c_ts: Int64Builder::new(),
-            c_clock: StringBuilder::new(),
-            c_format: StringBuilder::new(),
+            c_texts: (0..T::BEFORE_TS.len() + T::AFTER_TS.len())
+                .map(|_| StringBuilder::new())
+                .collect(),
             c_node: UInt32Builder::new(),
             c_data: StringBuilder::new(),
+            _rows: std::marker::PhantomData,
         }
     }
 
-    pub(crate) fn push(&mut self, a: &AuxRecord) {
+    pub(crate) fn push(&mut self, r: &T) {
         self.c_source.append_value(&self.source_file);
-        self.c_type.append_value(a.body.kind());
-        self.c_ts.append_value(a.timestamp_ns);
-        self.c_clock
-            .append_value(serde_name(&a.clock, &mut self.buf));
-        self.c_format.append_value(a.format.name());
-        self.c_node.append_option(a.node_id);
-        // the JSON Lines `data`, serialised as the JSON Lines writer does
-        self.c_data
-            .append_value(json_text(a.body.data(), &mut self.buf));
+        self.c_type.append_value(r.kind());
+        self.c_ts.append_value(r.timestamp_ns());
+        for (i, c) in self.c_texts.iter_mut().enumerate() {
+            c.append_value(r.text(i, &mut self.buf));
+        }
+        self.c_node.append_option(r.node_id());
+        self.c_data.append_value(r.data(&mut self.buf));
     }
 }
 
-impl Rows for AuxRows {
+impl<T: EnvelopeRow> Rows for EnvelopeRows<T> {
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
     fn table(&self) -> &'static str {
-        "aux"
+        T::TABLE
     }
     fn len(&self) -> usize {
         self.c_ts.len()
@@ -374,92 +448,21 @@ impl Rows for AuxRows {
         self.len() >= BATCH_ROWS
     }
     fn take(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
-        RecordBatch::try_new(
-            self.schema.clone(),
-            vec![
-                Arc::new(self.c_source.finish()),
-                Arc::new(self.c_type.finish()),
-                Arc::new(self.c_ts.finish()),
-                Arc::new(self.c_clock.finish()),
-                Arc::new(self.c_format.finish()),
-                Arc::new(self.c_node.finish()),
-                Arc::new(self.c_data.finish()),
-            ],
-        )
-    }
-}
-
-/// Builds the `analyses` table (one row per analysis record, every kind; `data` as JSON text).
-pub(crate) struct AnalysisRows {
-    schema: SchemaRef,
-    source_file: String,
-    buf: Vec<u8>,
-    c_source: StringBuilder,
-    c_type: StringBuilder,
-    c_analyser: StringBuilder,
-    c_ts: Int64Builder,
-    c_node: UInt32Builder,
-    c_data: StringBuilder,
-}
-
-impl AnalysisRows {
-    pub(crate) fn new(source_file: &str) -> Self {
-        AnalysisRows {
-            schema: Arc::new(Schema::new(vec![
-                utf8("source_file", false),
-                utf8("type", false),
-                utf8("analyser", false),
-                Field::new("timestamp_ns", DataType::Int64, false),
-                Field::new("node_id", DataType::UInt32, true),
-                utf8("data", false),
-            ])),
-            source_file: source_file.to_string(),
-            buf: Vec::with_capacity(256),
-            c_source: StringBuilder::new(),
-            c_type: StringBuilder::new(),
-            c_analyser: StringBuilder::new(),
-            c_ts: Int64Builder::new(),
-            c_node: UInt32Builder::new(),
-            c_data: StringBuilder::new(),
-        }
-    }
-
-    pub(crate) fn push(&mut self, a: &wifi_sensing_core::Analysis) {
-        self.c_source.append_value(&self.source_file);
-        self.c_type.append_value(&a.kind);
-        self.c_analyser.append_value(&a.analyser);
-        self.c_ts.append_value(a.timestamp_ns);
-        self.c_node.append_option(a.node_id);
-        self.c_data
-            .append_value(json_text(&*a.value, &mut self.buf));
-    }
-}
-
-impl Rows for AnalysisRows {
-    fn schema(&self) -> SchemaRef {
-        self.schema.clone()
-    }
-    fn table(&self) -> &'static str {
-        "analyses"
-    }
-    fn len(&self) -> usize {
-        self.c_ts.len()
-    }
-    fn full(&self) -> bool {
-        self.len() >= BATCH_ROWS
-    }
-    fn take(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
-        RecordBatch::try_new(
-            self.schema.clone(),
-            vec![
-                Arc::new(self.c_source.finish()),
-                Arc::new(self.c_type.finish()),
-                Arc::new(self.c_analyser.finish()),
-                Arc::new(self.c_ts.finish()),
-                Arc::new(self.c_node.finish()),
-                Arc::new(self.c_data.finish()),
-            ],
-        )
+        let before = T::BEFORE_TS.len();
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(self.c_source.finish()),
+            Arc::new(self.c_type.finish()),
+        ];
+        let mut texts = self
+            .c_texts
+            .iter_mut()
+            .map(|c| Arc::new(c.finish()) as ArrayRef);
+        cols.extend(texts.by_ref().take(before));
+        cols.push(Arc::new(self.c_ts.finish()));
+        cols.extend(texts);
+        cols.push(Arc::new(self.c_node.finish()));
+        cols.push(Arc::new(self.c_data.finish()));
+        RecordBatch::try_new(self.schema.clone(), cols)
     }
 }
 

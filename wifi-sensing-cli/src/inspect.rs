@@ -1,12 +1,12 @@
 //! `wifi-sensing inspect`: one pass over a capture, then a summary (text or JSON).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
 use anyhow::Result;
 use serde::Serialize;
 use wifi_sensing_core::{
-    CaptureFormat, Clock, FormatMeta, NodeStats, NodeTracker, ReadStats, Record,
+    CaptureFormat, Clock, Device, FormatMeta, NodeStats, NodeTracker, ReadStats, Record,
 };
 
 use crate::input::{InputSpec, OpenedInput, ReaderFlags};
@@ -112,14 +112,19 @@ fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<(
         ..Report::default()
     };
     let mut tracker = NodeTracker::default();
-    let mut clocks: BTreeMap<String, u64> = BTreeMap::new();
+    // per-frame tallies keyed by the typed values (no text per frame); named at the end
+    let mut devices: HashMap<Device, u64> = HashMap::new();
+    let mut clocks: HashMap<Clock, u64> = HashMap::new();
+    let mut shapes: HashMap<(usize, usize, usize), u64> = HashMap::new();
+    let mut channels: HashMap<Option<u16>, u64> = HashMap::new();
+    let mut bandwidths: HashMap<Option<u16>, u64> = HashMap::new();
     while let Some(rec) = opened.capture.next_record() {
         match rec {
             Ok(Record::Frame(f)) => {
                 tracker.observe(&f);
                 r.frames += 1;
-                *r.devices.entry(label(&f.device)).or_default() += 1;
-                *clocks.entry(label(&f.clock)).or_default() += 1;
+                *devices.entry(f.device).or_default() += 1;
+                *clocks.entry(f.clock).or_default() += 1;
                 if f.clock != Clock::None {
                     r.first_timestamp_ns = Some(
                         r.first_timestamp_ns
@@ -130,18 +135,9 @@ fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<(
                             .map_or(f.timestamp_ns, |x| x.max(f.timestamp_ns)),
                     );
                 }
-                let (a, b, c) = f.shape();
-                *r.shapes.entry(format!("{a}x{b}x{c}")).or_default() += 1;
-                let ch = f
-                    .channel
-                    .map(|c| c.to_string())
-                    .unwrap_or_else(|| "unknown".into());
-                *r.channels.entry(ch).or_default() += 1;
-                let bw = f
-                    .bandwidth_mhz
-                    .map(|c| c.to_string())
-                    .unwrap_or_else(|| "unknown".into());
-                *r.bandwidths_mhz.entry(bw).or_default() += 1;
+                *shapes.entry(f.shape()).or_default() += 1;
+                *channels.entry(f.channel).or_default() += 1;
+                *bandwidths.entry(f.bandwidth_mhz).or_default() += 1;
                 r.chain_rssi |= !f.chain_rssi.is_empty();
                 if let FormatMeta::Esp32(m) = &f.meta {
                     r.untrusted_rssi |= m.jsonl_rssi.is_some();
@@ -159,6 +155,19 @@ fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<(
             Err(_) => {} // counted in the capture's statistics
         }
     }
+    let named = |m: HashMap<Option<u16>, u64>| -> BTreeMap<String, u64> {
+        m.into_iter()
+            .map(|(k, n)| (k.map_or_else(|| "unknown".into(), |v| v.to_string()), n))
+            .collect()
+    };
+    r.devices = devices.into_iter().map(|(k, n)| (label(&k), n)).collect();
+    let clocks: BTreeMap<String, u64> = clocks.into_iter().map(|(k, n)| (label(&k), n)).collect();
+    r.shapes = shapes
+        .into_iter()
+        .map(|((a, b, c), n)| (format!("{a}x{b}x{c}"), n))
+        .collect();
+    r.channels = named(channels);
+    r.bandwidths_mhz = named(bandwidths);
     let stats: &ReadStats = opened.capture.stats();
     r.malformed_records = stats.malformed;
     r.passed_over = stats.passed_over;

@@ -2,14 +2,12 @@
 //!
 //! The computation is the signal crate's ([`wifi_sensing_signal::spectrogram`]); this module
 //! reads the input, keeps one node's frames (after optional `--stages`), and draws the matrix
-//! with `plotters` (text in the embedded DejaVu Sans font, no system fonts).
+//! with the signal crate's renderer ([`wifi_sensing_signal::plot`], shared with notebooks).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use plotters::prelude::*;
-use plotters::style::colors::colormaps::ViridisRGB;
 use wifi_sensing_core::{CsiFrame, Output, Pipeline};
 use wifi_sensing_signal::spectrogram::{
     spectrogram, Component, SpectrogramConfig, SpectrogramMatrix,
@@ -20,9 +18,6 @@ use wifi_sensing_signal::stft::{Span, WindowFn};
 use crate::input::{on_malformed, open_input, InputSpec, ReaderFlags};
 use crate::run::StageList;
 use crate::{output, Log};
-
-/// The font every label is drawn with (DejaVu Sans; licence in `assets/`).
-const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
 /// Frames of the chosen node kept at most (the whole node is analysed at once).
 const MAX_FRAMES: usize = 2_000_000;
@@ -92,11 +87,18 @@ fn parse_window_fn(s: &str) -> std::result::Result<WindowFn, String> {
 }
 
 fn parse_size(s: &str) -> std::result::Result<(u32, u32), String> {
-    let bad = || format!("`{s}`: expected WIDTHxHEIGHT, each 200..=8000 pixels");
+    let range = wifi_sensing_signal::plot::SIZE_RANGE;
+    let bad = || {
+        format!(
+            "`{s}`: expected WIDTHxHEIGHT, each {}..={} pixels",
+            range.start(),
+            range.end()
+        )
+    };
     let (w, h) = s.split_once('x').ok_or_else(bad)?;
     let w: u32 = w.parse().map_err(|_| bad())?;
     let h: u32 = h.parse().map_err(|_| bad())?;
-    if !(200..=8000).contains(&w) || !(200..=8000).contains(&h) {
+    if !range.contains(&w) || !range.contains(&h) {
         return Err(bad());
     }
     Ok((w, h))
@@ -204,7 +206,7 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
             s.rate_hz,
             s.nperseg as f64 / s.rate_hz
         );
-        draw_png(&args.output, &s, &title, args.velocity, args.size)?;
+        draw_png(&args.output, &s, &title, args.velocity, args.size, log)?;
     } else {
         write_csv(&args.output, &s, log)?;
     }
@@ -242,108 +244,21 @@ fn draw_png(
     title: &str,
     velocity: bool,
     size: (u32, u32),
+    log: &Log,
 ) -> Result<()> {
-    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
-        .map_err(|_| anyhow::anyhow!("the embedded font cannot be loaded"))?;
-    let err = |e: String| anyhow::anyhow!("drawing {}: {e}", path.display());
-    let root = BitMapBackend::new(path, size).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-    let (main, bar) = root.split_horizontally(size.0 * 88 / 100);
-    let ys: &[f64] = if velocity {
-        s.velocity_mps.as_deref().unwrap_or(&s.freqs_hz)
-    } else {
-        &s.freqs_hz
-    };
-    let finite: Vec<f64> = s
-        .power_db
-        .iter()
-        .copied()
-        .filter(|v| v.is_finite())
-        .collect();
-    let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let lo = {
-        let mut v = finite.clone();
-        v.sort_by(f64::total_cmp);
-        let p2 = v.get(v.len() / 50).copied().unwrap_or(hi - 60.0);
-        p2.max(hi - 60.0)
-    };
-    if !hi.is_finite() {
-        bail!("no spectrogram column without a gap: nothing to draw (try a shorter --window)");
-    }
-    let (lo, hi) = if lo.is_finite() && hi > lo {
-        (lo, hi)
-    } else {
-        (hi - 1.0, hi)
-    };
-    let n_t = s.times_s.len();
-    let dt = s.hop as f64 / s.rate_hz;
-    let t0 = s.times_s.first().copied().unwrap_or(0.0) - dt / 2.0;
-    let t1 = s.times_s.last().copied().unwrap_or(0.0) + dt / 2.0;
-    let dy = ys.get(1).copied().unwrap_or(1.0) - ys[0];
-    let y1 = ys.last().copied().unwrap_or(1.0) + dy / 2.0;
-    let ylabel = if velocity {
-        "Path-length rate (m/s)"
-    } else {
-        "Frequency (Hz)"
-    };
-    let mut chart = ChartBuilder::on(&main)
-        .caption(title, ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
-        .build_cartesian_2d(t0..t1, 0.0..y1)
-        .map_err(|e| err(e.to_string()))?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc("Time (s)")
-        .y_desc(ylabel)
-        .label_style(("sans-serif", 15))
-        .axis_desc_style(("sans-serif", 17))
-        .draw()
-        .map_err(|e| err(e.to_string()))?;
-    let cells = (0..n_t).flat_map(|k| (0..ys.len()).map(move |i| (k, i)));
-    chart
-        .draw_series(cells.map(|(k, i)| {
-            let p = s.power_db[[i, k]];
-            let c = if p.is_finite() {
-                ViridisRGB::get_color_normalized(p.clamp(lo, hi), lo, hi)
+    let png =
+        wifi_sensing_signal::plot::spectrogram_png(s, title, velocity, size).map_err(|e| {
+            if s.power_db.iter().any(|v| v.is_finite()) {
+                anyhow::anyhow!("{}: {e}", path.display())
             } else {
-                RGBColor(200, 200, 200)
-            };
-            let x = s.times_s[k];
-            let y = (ys[i] - dy / 2.0).max(0.0);
-            Rectangle::new(
-                [(x - dt / 2.0, y), (x + dt / 2.0, ys[i] + dy / 2.0)],
-                c.filled(),
-            )
-        }))
-        .map_err(|e| err(e.to_string()))?;
-    // colour bar
-    let mut cb = ChartBuilder::on(&bar)
-        .margin_top(46)
-        .margin_bottom(57)
-        .margin_right(10)
-        .y_label_area_size(55)
-        .caption("dB", ("sans-serif", 17))
-        .build_cartesian_2d(0.0..1.0, lo..hi)
-        .map_err(|e| err(e.to_string()))?;
-    cb.configure_mesh()
-        .disable_mesh()
-        .disable_x_axis()
-        .label_style(("sans-serif", 14))
-        .draw()
-        .map_err(|e| err(e.to_string()))?;
-    let steps = 200;
-    let h = (hi - lo) / steps as f64;
-    cb.draw_series((0..steps).map(|j| {
-        let v = lo + j as f64 * h;
-        Rectangle::new(
-            [(0.0, v), (1.0, v + h)],
-            ViridisRGB::get_color_normalized(v, lo, hi).filled(),
-        )
-    }))
-    .map_err(|e| err(e.to_string()))?;
-    root.present().map_err(|e| err(e.to_string()))?;
+                anyhow::anyhow!(
+                    "no spectrogram column without a gap: nothing to draw (try a shorter --window)"
+                )
+            }
+        })?;
+    let mut w = output::create_file(path, log)?;
+    w.write_all(&png)
+        .and_then(|()| w.flush())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

@@ -1,9 +1,8 @@
 //! End-to-end tests of the `wifi-sensing` binary.
 
-use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStderr, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,25 +12,8 @@ use wifi_sensing_core::formats::adr018::{self, CsiDatagram};
 use wifi_sensing_core::recording::{RecordingHeader, RecordingWriter};
 use wifi_sensing_core::{Clock, Record};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_wifi-sensing"))
-}
-
-/// The binary's output for `args`, whatever its exit status.
-fn run<S: AsRef<OsStr>>(args: &[S]) -> Output {
-    bin().args(args).output().unwrap()
-}
-
-/// The binary's output for `args`, which must succeed (the failure shows its stderr).
-fn run_ok<S: AsRef<OsStr> + std::fmt::Debug>(args: &[S]) -> Output {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod common;
+use common::{bin, fixture, parse_lines as json_lines, run, run_ok, tmp as tmpdir};
 
 /// The JSON Lines the binary prints on stdout for `args`.
 fn lines_of(args: &[&str]) -> Vec<Value> {
@@ -70,12 +52,6 @@ fn f32s(v: &Value) -> Vec<f32> {
         .collect()
 }
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("wifi-sensing-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 fn datagram(i: u32, node: u8) -> Vec<u8> {
     adr018::encode_csi(&CsiDatagram {
         node_id: node,
@@ -111,14 +87,6 @@ fn make_recording(path: &Path, n: u32) -> Vec<Record> {
     }
     w.flush().unwrap();
     recs
-}
-
-fn json_lines(out: &[u8]) -> Vec<Value> {
-    std::str::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
 }
 
 fn schema_required_frame_keys() -> Vec<String> {
@@ -461,15 +429,6 @@ fn unknown_format_flag_is_rejected() {
     let out = run(&["run", "x", "--format", "nope"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown format"));
-}
-
-fn fixture(rel: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(rel)
-        .to_str()
-        .unwrap()
-        .to_string()
 }
 
 #[test]

@@ -3,16 +3,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
-fn wifi_sensing(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wifi-sensing"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-use common::fixture;
+use common::{fixture, run};
 
 #[test]
 fn bad_stage_specs_are_usage_errors() {
@@ -26,7 +17,7 @@ fn bad_stage_specs_are_usage_errors() {
         ("sanitize,wobble", &["unknown stage", "wobble"]),
         ("lowpass:fc=2hz:order=99", &["lowpass", "order", "1..=8"]),
     ] {
-        let out = wifi_sensing(&["run", &f, "--stages", spec]);
+        let out = run(&["run", &f, "--stages", spec]);
         assert_eq!(out.status.code(), Some(2), "{spec}");
         let err = String::from_utf8_lossy(&out.stderr);
         for w in words {
@@ -38,7 +29,7 @@ fn bad_stage_specs_are_usage_errors() {
 
 #[test]
 fn stages_run_and_records_stay_valid() {
-    let out = wifi_sensing(&[
+    let out = run(&[
         "run",
         &fixture("intel5300/66bpm.dat"),
         "--stages",
@@ -66,7 +57,7 @@ fn stages_run_and_records_stay_valid() {
 
 #[test]
 fn stage_that_cannot_apply_says_so_once() {
-    let out = wifi_sensing(&[
+    let out = run(&[
         "run",
         &fixture("esp32/example_csi.csv"),
         "--stages",

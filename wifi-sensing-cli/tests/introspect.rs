@@ -4,25 +4,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use common::{run, stdout_ok, tmp};
 
-fn bin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wifi-sensing"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(args: &[&str]) -> Vec<u8> {
-    let out = bin(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
+use std::path::Path;
 
 fn signatures() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -31,16 +15,10 @@ fn signatures() -> String {
         .into_owned()
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ws-introspect-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 fn simulate(dir: &Path, scenario: &str, secs: &str, seed: &str) -> String {
     let f = dir.join(format!("{}.csirec", scenario.replace(':', "_")));
     let f = f.to_string_lossy().into_owned();
-    ok(&[
+    stdout_ok(&[
         "-q",
         "simulate",
         "--scenario",
@@ -60,7 +38,7 @@ fn snapshots_validate_and_every_thins_them() {
     let dir = tmp("snap");
     let input = simulate(&dir, "gesture:wave", "6s", "5");
     let sigs = signatures();
-    let lines = common::parse_lines(&ok(&[
+    let lines = common::parse_lines(&stdout_ok(&[
         "run",
         "-q",
         "--no-frames",
@@ -75,7 +53,7 @@ fn snapshots_validate_and_every_thins_them() {
         assert_eq!(l["data"]["frame_count"], (i + 1) as u64);
         assert_eq!(l["data"]["top_k_similarity"].as_array().unwrap().len(), 3);
     }
-    let thin = common::parse_lines(&ok(&[
+    let thin = common::parse_lines(&stdout_ok(&[
         "run",
         "-q",
         "--no-frames",
@@ -109,14 +87,14 @@ fn bad_signature_dirs_and_flags_fail_clearly() {
     )
     .unwrap();
     let s = sigs.to_string_lossy().into_owned();
-    let out = bin(&["run", "-q", "--no-frames", "--introspect", &s, &input]);
+    let out = run(&["run", "-q", "--no-frames", "--introspect", &s, &input]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("broken.json") && err.contains("vectors"),
         "{err}"
     );
-    let out = bin(&[
+    let out = run(&[
         "run",
         "-q",
         "--introspect",
@@ -126,7 +104,7 @@ fn bad_signature_dirs_and_flags_fail_clearly() {
         &input,
     ]);
     assert_eq!(out.status.code(), Some(2));
-    let out = bin(&["run", "-q", "--introspect-every", "3", &input]);
+    let out = run(&["run", "-q", "--introspect-every", "3", &input]);
     assert_eq!(
         out.status.code(),
         Some(2),
@@ -141,7 +119,7 @@ fn capture_writes_a_signature_that_loads_and_refuses_an_empty_cut() {
     let input = simulate(&dir, "gesture:push", "8s", "7");
     let bg = simulate(&dir, "walk", "8s", "8");
     let out = dir.join("push.json").to_string_lossy().into_owned();
-    ok(&[
+    stdout_ok(&[
         "-q",
         "signature",
         "capture",
@@ -166,7 +144,7 @@ fn capture_writes_a_signature_that_loads_and_refuses_an_empty_cut() {
     let p = sig.provenance.unwrap();
     assert_eq!(p.input.as_deref(), Some("gesture_push.csirec"));
     assert!(p.background_frames.unwrap() > 300);
-    let o = bin(&[
+    let o = run(&[
         "signature",
         "capture",
         &input,
@@ -181,7 +159,7 @@ fn capture_writes_a_signature_that_loads_and_refuses_an_empty_cut() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("holds 0 usable frames"));
-    let o = bin(&[
+    let o = run(&[
         "signature",
         "capture",
         &input,

@@ -3,7 +3,6 @@
 //! of the readers pin down).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Int64Type, UInt32Type};
@@ -11,39 +10,8 @@ use arrow_array::{Array, RecordBatch};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_wifi-sensing"))
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().unwrap()
-}
-
-fn run_ok(args: &[&str]) -> Output {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn fixture(p: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(p)
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// A fresh, empty temporary folder for one test.
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ws-parquet-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+mod common;
+use common::{fixture, parse_lines as jsonl, run, run_ok, tmp};
 
 /// Every batch of a Parquet file, and its key-value metadata.
 fn read_parquet(path: &Path) -> (Vec<RecordBatch>, Vec<(String, String)>) {
@@ -61,14 +29,6 @@ fn read_parquet(path: &Path) -> (Vec<RecordBatch>, Vec<(String, String)>) {
         .unwrap_or_default();
     let batches = b.build().unwrap().map(|r| r.unwrap()).collect();
     (batches, kv)
-}
-
-fn jsonl(stdout: &[u8]) -> Vec<Value> {
-    stdout
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice(l).unwrap())
-        .collect()
 }
 
 fn f32s(a: &dyn Array) -> Vec<f32> {

@@ -4,17 +4,11 @@
 
 mod common;
 
+use common::run;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
-
-fn bin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wifi-sensing"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn models() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/models")
@@ -25,7 +19,7 @@ fn models() -> PathBuf {
 fn setup() -> (tempfile::TempDir, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let sim = dir.path().join("sim.jsonl");
-    let out = bin(&[
+    let out = run(&[
         "simulate",
         "-q",
         "--device",
@@ -61,7 +55,7 @@ fn setup() -> (tempfile::TempDir, String, String) {
 #[test]
 fn run_pose_prints_valid_pose_records() {
     let (_dir, sim, model) = setup();
-    let out = bin(&["run", &sim, "--no-frames", "--pose", &model]);
+    let out = run(&["run", &sim, "--no-frames", "--pose", &model]);
     assert!(
         out.status.success(),
         "{}",
@@ -88,7 +82,7 @@ fn run_pose_prints_valid_pose_records() {
     assert_eq!(sha.len(), 64);
 
     // Batched inference gives the same records; a longer hop gives fewer.
-    let batched = bin(&[
+    let batched = run(&[
         "run",
         &sim,
         "--no-frames",
@@ -98,7 +92,7 @@ fn run_pose_prints_valid_pose_records() {
         "4",
     ]);
     assert_eq!(batched.stdout, out.stdout);
-    let hop = bin(&[
+    let hop = run(&[
         "run",
         &sim,
         "--no-frames",
@@ -113,7 +107,7 @@ fn run_pose_prints_valid_pose_records() {
 #[test]
 fn the_schema_rejects_a_pose_that_does_not_come_from_a_model() {
     let (_dir, sim, model) = setup();
-    let out = bin(&["run", &sim, "--no-frames", "--limit", "1", "--pose", &model]);
+    let out = run(&["run", &sim, "--no-frames", "--limit", "1", "--pose", &model]);
     let mut line = common::parse_lines(&out.stdout).remove(0);
     let v = common::validator("pose-v1.json");
     assert!(common::errors(&v, &line).is_empty());
@@ -129,7 +123,7 @@ fn a_stream_that_does_not_match_the_model_is_an_error() {
     let (_dir, sim, _) = setup();
     // The fixture manifest expects simulator frames; the capture is ESP32.
     let model = models().join("linear_keypoints.onnx");
-    let out = bin(&[
+    let out = run(&[
         "run",
         &sim,
         "--no-frames",
@@ -149,7 +143,7 @@ fn a_stream_that_does_not_match_the_model_is_an_error() {
 fn a_model_that_cannot_load_gives_no_pose_records_and_says_why() {
     let (dir, sim, _) = setup();
     let missing = dir.path().join("none.onnx");
-    let out = bin(&[
+    let out = run(&[
         "run",
         &sim,
         "--no-frames",
@@ -195,7 +189,7 @@ fn bad_pose_flags_are_usage_errors() {
         ],
         vec!["run", sim.as_str(), "--pose-hop", "1s"],
     ] {
-        let out = bin(&args);
+        let out = run(&args);
         assert_eq!(
             out.status.code(),
             Some(2),
@@ -204,7 +198,7 @@ fn bad_pose_flags_are_usage_errors() {
         );
     }
     if !cfg!(feature = "ort") {
-        let out = bin(&["run", &sim, "--pose", &model, "--pose-backend", "ort"]);
+        let out = run(&["run", &sim, "--pose", &model, "--pose-backend", "ort"]);
         assert_eq!(out.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&out.stderr).contains("not compiled into this binary"));
     }
@@ -213,7 +207,7 @@ fn bad_pose_flags_are_usage_errors() {
 #[test]
 fn model_inspect_shows_the_manifest_and_graph() {
     let m = models().join("heatmap_peak.onnx");
-    let out = bin(&["model", "inspect", m.to_str().unwrap()]);
+    let out = run(&["model", "inspect", m.to_str().unwrap()]);
     assert!(
         out.status.success(),
         "{}",
@@ -231,7 +225,7 @@ fn model_inspect_shows_the_manifest_and_graph() {
     );
     assert!(text.contains("the manifest matches the graph"), "{text}");
 
-    let out = bin(&["model", "inspect", "--json", m.to_str().unwrap()]);
+    let out = run(&["model", "inspect", "--json", m.to_str().unwrap()]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["graph"]["outputs"][0]["name"], "heatmaps");
     assert_eq!(v["manifest"]["output"]["kind"], "heatmaps");
@@ -248,7 +242,7 @@ fn model_inspect_says_what_disagrees() {
     let mpath = dir.path().join("other.json");
     std::fs::write(&mpath, m.to_string()).unwrap();
     let model = models().join("linear_keypoints.onnx");
-    let out = bin(&[
+    let out = run(&[
         "model",
         "inspect",
         model.to_str().unwrap(),
@@ -266,7 +260,7 @@ fn model_inspect_says_what_disagrees() {
     assert!(stderr.contains("disagree (2 problems)"), "{stderr}");
 
     let bad = models().join("unsupported_op.onnx");
-    let out = bin(&["model", "inspect", bad.to_str().unwrap()]);
+    let out = run(&["model", "inspect", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("example.custom:Frobnicate"));
 }

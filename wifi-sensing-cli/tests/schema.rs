@@ -3,22 +3,7 @@
 
 mod common;
 
-use std::process::Command;
-
-fn run_stdout(args: &[&str]) -> Vec<u8> {
-    let out = Command::new(env!("CARGO_BIN_EXE_wifi-sensing"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-use common::fixture;
+use common::{fixture, stdout_ok};
 
 #[test]
 fn frames_of_every_fixture_format_validate() {
@@ -30,7 +15,7 @@ fn frames_of_every_fixture_format_validate() {
         "feitcsi/HT20_2452.csi",
         "pcap/adr018_sample.pcap",
     ] {
-        let lines = common::parse_lines(&run_stdout(&["run", "-q", "--limit", "5", &fixture(f)]));
+        let lines = common::parse_lines(&stdout_ok(&["run", "-q", "--limit", "5", &fixture(f)]));
         assert!(!lines.is_empty(), "{f}: no lines");
         common::assert_valid("record-v1.json", &lines);
     }
@@ -38,7 +23,7 @@ fn frames_of_every_fixture_format_validate() {
 
 #[test]
 fn the_validator_rejects_broken_lines() {
-    let lines = common::parse_lines(&run_stdout(&[
+    let lines = common::parse_lines(&stdout_ok(&[
         "run",
         "-q",
         "--limit",

@@ -3,11 +3,9 @@
 
 mod common;
 
-use std::process::Command;
+use common::bin;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_wifi-sensing"))
-}
+use std::process::Command;
 
 fn ok(mut c: Command) -> Vec<u8> {
     let out = c.output().unwrap();

@@ -95,6 +95,9 @@ pub enum SignalError {
         /// The underlying error, as text.
         reason: String,
     },
+    /// An image could not be drawn or encoded (feature `plot`).
+    #[error("drawing: {0}")]
+    Render(String),
 }
 
 impl SignalError {

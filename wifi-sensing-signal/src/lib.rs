@@ -10,6 +10,8 @@ pub mod fresnel;
 pub mod hampel;
 pub mod pca;
 pub mod phase;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod rate;
 pub mod resample;
 pub mod sensing;

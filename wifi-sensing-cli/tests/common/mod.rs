@@ -1,13 +1,55 @@
-//! Helpers shared by the CLI's integration tests: validation of printed JSON Lines against the
-//! JSON Schema files under `docs/schema/`.
+//! Helpers shared by the CLI's integration tests: running the binary, fixture and scratch paths,
+//! and validation of printed JSON Lines against the JSON Schema files under `docs/schema/`.
 //!
 //! Use from a test file with `mod common;`.
 
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use serde_json::Value;
+
+/// The `wifi-sensing` binary, as a command to add arguments to.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wifi-sensing"))
+}
+
+/// The binary's output for `args`, whatever its exit status.
+pub fn run<S: AsRef<OsStr>>(args: &[S]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+/// The binary's output for `args`, which must succeed (the failure shows its stderr).
+pub fn run_ok<S: AsRef<OsStr> + std::fmt::Debug>(args: &[S]) -> Output {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The stdout of `args`, which must succeed.
+pub fn stdout_ok<S: AsRef<OsStr> + std::fmt::Debug>(args: &[S]) -> Vec<u8> {
+    run_ok(args).stdout
+}
+
+/// A fresh, empty temporary folder for one test (`name` unique within the test file).
+pub fn tmp(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().ok();
+    let file = exe
+        .as_deref()
+        .and_then(Path::file_stem)
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let d = std::env::temp_dir().join(format!("ws-{file}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
 
 /// Path of `fixtures/<rel>` in the repository, as a string for command arguments.
 pub fn fixture(rel: &str) -> String {
