@@ -77,7 +77,7 @@ fn stage_that_cannot_apply_says_so_once() {
 /// schemas (so do the schemas' own examples), with the node's measured rate.
 #[test]
 fn spectrogram_and_doppler_records_validate() {
-    let out = wifi_sensing(&[
+    let out = run(&[
         "run",
         &fixture("esp32/example_100hz_pitraffic.csv"),
         "--no-frames",
@@ -126,7 +126,7 @@ fn bad_spectral_specs_are_usage_errors() {
         ),
         ("--spectrogram=wobble=3", &["wobble=3"]),
     ] {
-        let out = wifi_sensing(&["run", &f, flag]);
+        let out = run(&["run", &f, flag]);
         assert_eq!(out.status.code(), Some(2), "{flag}");
         let err = String::from_utf8_lossy(&out.stderr);
         for w in words {
