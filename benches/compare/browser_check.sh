@@ -56,7 +56,8 @@ serve() {
   done
   if [ -z "$addr" ]; then echo "browser_check: serve did not start" >&2; cat "$out/serve.log" >&2; exit 1; fi
   for _ in $(seq 150); do
-    if curl -sf "http://$addr/api/v1/latest" | grep "\"rate_per_min\":[0-9]" > /dev/null; then return 0; fi
+    if python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+        "http://$addr/api/v1/latest" 2>/dev/null | grep "\"rate_per_min\":[0-9]" > /dev/null; then return 0; fi
     sleep 1
   done
   echo "browser_check: no vital-sign rate after 150 s" >&2; exit 1
