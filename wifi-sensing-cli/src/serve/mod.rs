@@ -188,6 +188,11 @@ pub(crate) fn main(mut args: ServeArgs, log: &Log) -> Result<()> {
     };
     let router = router(app);
     let served = rt.block_on(async move {
+        // Records are small messages written one by one: without TCP_NODELAY, Nagle's algorithm
+        // and the client's delayed ACK hold them back by about 40 ms.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, router)
             .with_graceful_shutdown(async move {
                 signals.recv().await;
