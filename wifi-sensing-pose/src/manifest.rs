@@ -28,26 +28,8 @@ pub const MAX_DIM: usize = 1 << 16;
 /// Upper bound on the number of values in one input window (all axes but the batch).
 pub const MAX_WINDOW_VALUES: usize = 1 << 24;
 
-/// Number of COCO keypoints, and their names in COCO order.
-pub const COCO_KEYPOINTS: [&str; 17] = [
-    "nose",
-    "left_eye",
-    "right_eye",
-    "left_ear",
-    "right_ear",
-    "left_shoulder",
-    "right_shoulder",
-    "left_elbow",
-    "right_elbow",
-    "left_wrist",
-    "right_wrist",
-    "left_hip",
-    "right_hip",
-    "left_knee",
-    "right_knee",
-    "left_ankle",
-    "right_ankle",
-];
+/// The 17 COCO keypoint names in COCO order (the simulator's ground truth uses the same list).
+pub use wifi_sensing_core::sim::COCO_KEYPOINTS;
 
 /// DensePose body parts: 24 parts plus background (channel 0).
 pub const DENSEPOSE_CHANNELS: usize = 25;
