@@ -224,6 +224,52 @@ fn vitals_random(first: u64, count: u64, snr: f64, rates: &[f64]) {
     }
 }
 
+/// `vitals-empty FIRST COUNT [SNR] [SECONDS]`: empty random rooms (nobody, random room and
+/// radio positions on odd seeds), events and vital signs on with the default configuration;
+/// counts vital-sign records that carry a breathing or heart estimate (each should be none).
+fn vitals_empty(first: u64, count: u64, snr: f64, secs: f64) {
+    use wifi_sensing_core::sim::{ActivityMix, DeviceProfile, RandomSession, Simulator};
+    use wifi_sensing_signal::{Sensed, SensingAnalyser, SensingConfig};
+    for intel in [false, true] {
+        let (mut records, mut breath, mut heart) = (0u64, 0u64, 0u64);
+        for seed in first..first + count {
+            let mut rs = RandomSession::new(seed, secs);
+            rs.random_room = seed % 2 == 1;
+            rs.activities = ActivityMix {
+                absent: 1.0,
+                ..ActivityMix::NONE
+            };
+            rs.impairments.snr_db = Some(snr);
+            let profile = if intel {
+                DeviceProfile::intel5300()
+            } else {
+                DeviceProfile::esp32()
+            };
+            let sim = Simulator::new(rs.scenario().unwrap(), profile, seed).unwrap();
+            let mut a = SensingAnalyser::new(SensingConfig::default(), None).unwrap();
+            let mut out = Vec::new();
+            for (f, _) in sim {
+                out.clear();
+                a.push(&f, &mut out).unwrap();
+                for s in &out {
+                    if let Sensed::VitalSigns { value, .. } = s {
+                        records += 1;
+                        breath += u64::from(value.breathing.rate_per_min.is_some());
+                        heart += u64::from(value.heart.rate_per_min.is_some());
+                        if value.breathing.rate_per_min.is_some() {
+                            eprintln!("  seed {seed} intel={intel}: {value:?}");
+                        }
+                    }
+                }
+            }
+        }
+        println!(
+            "{}: {count} empty sessions of {secs} s at SNR {snr} dB: {records} vital-sign records, {breath} with a breathing estimate, {heart} with a heart estimate",
+            if intel { "intel5300" } else { "esp32" }
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).map(String::as_str).unwrap_or("events");
@@ -234,6 +280,12 @@ fn main() {
             args.get(3).and_then(|s| s.parse().ok()).unwrap_or(120.0),
         ),
         "vitals" => vitals(n.unwrap_or(40)),
+        "vitals-empty" => vitals_empty(
+            n.unwrap_or(3000),
+            args.get(3).and_then(|s| s.parse().ok()).unwrap_or(10),
+            args.get(4).and_then(|s| s.parse().ok()).unwrap_or(20.0),
+            args.get(5).and_then(|s| s.parse().ok()).unwrap_or(120.0),
+        ),
         "vitals-random" => {
             let count = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(20);
             let snr = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(20.0);

@@ -291,7 +291,7 @@ impl VitalsEstimator {
         v.breathing = if rate < 2.0 * self.cfg.breathing_bpm[1] / 60.0 {
             VitalRate::none(NoEstimate::FrameRateTooLow)
         } else {
-            self.peak(b0, b1, hz_per_bin, guard_bins)
+            self.peak(b0, b1, hz_per_bin, guard_bins, self.cfg.min_distinctness)
         };
         // Nobody there: neither a distinct breathing peak nor more breathing-band power than
         // noise. (A distinct peak is a person even when the band's total power is low: a
@@ -335,7 +335,13 @@ impl VitalsEstimator {
         // band.
         self.vec_a.copy_from_slice(&self.breath_vec);
         self.project(h0, h1);
-        v.heart = self.peak(h0, h1, hz_per_bin, guard_bins);
+        v.heart = self.peak(
+            h0,
+            h1,
+            hz_per_bin,
+            guard_bins,
+            self.cfg.heart_min_distinctness,
+        );
         Some(v)
     }
 
@@ -575,7 +581,7 @@ impl VitalsEstimator {
     }
 
     /// Spectral peak of `power` over the allowed bins of `[b0, b1]`.
-    fn peak(&self, b0: usize, b1: usize, hz_per_bin: f64, guard: usize) -> VitalRate {
+    fn peak(&self, b0: usize, b1: usize, hz_per_bin: f64, guard: usize, min: f64) -> VitalRate {
         // the highest local maximum inside the band (a rise towards the band edge is leakage of
         // slower or faster content, not a rate)
         let mut best: Option<usize> = None;
@@ -613,7 +619,7 @@ impl VitalsEstimator {
         };
         let distinct = (pk + 1e-30) / (floor + 1e-30 * (1.0 + pk));
         let rate = 60.0 * (p as f64 + delta) * hz_per_bin;
-        if distinct < self.cfg.min_distinctness {
+        if distinct < min {
             return VitalRate {
                 rate_per_min: None,
                 confidence: 0.0,
@@ -621,9 +627,8 @@ impl VitalsEstimator {
                 reason: Some(NoEstimate::NotDistinct),
             };
         }
-        let conf = ((distinct / self.cfg.min_distinctness).ln()
-            / (self.cfg.full_distinctness / self.cfg.min_distinctness).ln())
-        .clamp(0.0, 1.0);
+        let conf =
+            ((distinct / min).ln() / (self.cfg.full_distinctness / min).ln()).clamp(0.0, 1.0);
         VitalRate {
             rate_per_min: Some(rate),
             confidence: conf,
