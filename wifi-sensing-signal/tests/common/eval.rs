@@ -421,12 +421,6 @@ pub fn vitals_random(
     rs.breathing_bpm = [8.0, 30.0];
     rs.heart_bpm = [50.0, 120.0];
     rs.impairments.snr_db = Some(snr_db);
-    if std::env::var("NO_AGC").is_ok() {
-        rs.impairments.agc_random_step_prob = 0.0;
-    }
-    if std::env::var("NO_QUANT").is_ok() {
-        rs.impairments.quantise = false;
-    }
     let sc = rs.scenario().expect("random session");
     let breath_truth = sc.person.breathing.as_ref().map_or(0.0, |b| b.rate_bpm);
     let profile = if intel {
@@ -439,10 +433,6 @@ pub fn vitals_random(
         vitals: Some(wifi_sensing_signal::vitals::VitalsConfig {
             window_s,
             hop_s: 1.0,
-            presence_ratio: std::env::var("PRESENCE")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(wifi_sensing_signal::vitals::VitalsConfig::default().presence_ratio),
             ..Default::default()
         }),
         ..SensingConfig::default()
