@@ -164,6 +164,112 @@ fn vitals(windows: u64) {
     }
 }
 
+/// `vitals-random FIRST COUNT [SNR]`: the random-session vital-sign protocol
+/// (`eval::vitals_random`) over seeds `FIRST .. FIRST + COUNT` (even seeds in the default room,
+/// odd seeds in a random room), both devices, 20/50/100 Hz.
+fn vitals_random(first: u64, count: u64, snr: f64, rates: &[f64]) {
+    use eval::RateScore;
+    println!("| device | rate Hz | windows | breathing: coverage | within 1/min of given | within 1/min of all | median abs err | constant (median) | chance | heart: coverage | within 5 bpm of given | within 5 of all | within 3 of given | median abs err | constant (median) | chance |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let pct = |x: f64| format!("{:.1}%", 100.0 * x);
+    let opt = |x: Option<f64>| x.map_or("n/a".to_string(), |v| format!("{:.1}%", 100.0 * v));
+    for intel in [false, true] {
+        for &rate in rates {
+            let mut b = Vec::new();
+            let mut h = Vec::new();
+            let mut reasons = std::collections::BTreeMap::<String, u32>::new();
+            let mut conf = Vec::new();
+            for seed in first..first + count {
+                let w = eval::vitals_random(seed, intel, rate, snr, seed % 2 == 1, 60.0);
+                b.push((w.breath_truth, w.breath));
+                h.push((w.heart_truth, w.heart));
+                *reasons.entry(format!("b:{}", w.breath_reason)).or_default() += 1;
+                *reasons.entry(format!("h:{}", w.heart_reason)).or_default() += 1;
+                if std::env::var("VERBOSE").is_ok() {
+                    eprintln!(
+                        "  seed {seed} intel={intel} {rate} Hz: breath {:.2} -> {:?} ({:.2} {}) heart {:.1} -> {:?} ({:.2} {}) presence {:?} distinct {:?}",
+                        w.breath_truth, w.breath.map(|x| (x * 100.0).round() / 100.0), w.breath_conf, w.breath_reason,
+                        w.heart_truth, w.heart.map(|x| (x * 10.0).round() / 10.0), w.heart_conf, w.heart_reason,
+                        w.presence_ratio.map(|x| (x * 10.0).round() / 10.0), w.breath_distinct.map(|x| x.round())
+                    );
+                }
+                if let Some(e) = w.heart {
+                    conf.push((w.heart_conf, (e - w.heart_truth).abs() <= 5.0));
+                }
+            }
+            let sb = RateScore::of(&b, 1.0, [6.0, 40.0]);
+            let sh = RateScore::of(&h, 5.0, [45.0, 150.0]);
+            let sh3 = RateScore::of(&h, 3.0, [45.0, 150.0]);
+            let n = sb.windows as f64;
+            println!(
+                "| {} | {rate} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                if intel { "intel5300" } else { "esp32" },
+                sb.windows,
+                pct(sb.coverage()),
+                opt(sb.accuracy()),
+                pct(sb.within_all()),
+                fmt(median(&sb.errors)),
+                pct(sb.constant_within as f64 / n),
+                pct(sb.chance_within / n),
+                pct(sh.coverage()),
+                opt(sh.accuracy()),
+                pct(sh.within_all()),
+                opt(sh3.accuracy()),
+                fmt(median(&sh.errors)),
+                pct(sh.constant_within as f64 / n),
+                pct(sh.chance_within / n),
+            );
+            eprintln!("  {reasons:?}; heart (confidence, right): {conf:.2?}");
+        }
+    }
+}
+
+/// `vitals-empty FIRST COUNT [SNR] [SECONDS]`: empty random rooms (nobody, random room and
+/// radio positions on odd seeds), events and vital signs on with the default configuration;
+/// counts vital-sign records that carry a breathing or heart estimate (each should be none).
+fn vitals_empty(first: u64, count: u64, snr: f64, secs: f64) {
+    use wifi_sensing_core::sim::{ActivityMix, DeviceProfile, RandomSession, Simulator};
+    use wifi_sensing_signal::{Sensed, SensingAnalyser, SensingConfig};
+    for intel in [false, true] {
+        let (mut records, mut breath, mut heart) = (0u64, 0u64, 0u64);
+        for seed in first..first + count {
+            let mut rs = RandomSession::new(seed, secs);
+            rs.random_room = seed % 2 == 1;
+            rs.activities = ActivityMix {
+                absent: 1.0,
+                ..ActivityMix::NONE
+            };
+            rs.impairments.snr_db = Some(snr);
+            let profile = if intel {
+                DeviceProfile::intel5300()
+            } else {
+                DeviceProfile::esp32()
+            };
+            let sim = Simulator::new(rs.scenario().unwrap(), profile, seed).unwrap();
+            let mut a = SensingAnalyser::new(SensingConfig::default(), None).unwrap();
+            let mut out = Vec::new();
+            for (f, _) in sim {
+                out.clear();
+                a.push(&f, &mut out).unwrap();
+                for s in &out {
+                    if let Sensed::VitalSigns { value, .. } = s {
+                        records += 1;
+                        breath += u64::from(value.breathing.rate_per_min.is_some());
+                        heart += u64::from(value.heart.rate_per_min.is_some());
+                        if value.breathing.rate_per_min.is_some() {
+                            eprintln!("  seed {seed} intel={intel}: {value:?}");
+                        }
+                    }
+                }
+            }
+        }
+        println!(
+            "{}: {count} empty sessions of {secs} s at SNR {snr} dB: {records} vital-sign records, {breath} with a breathing estimate, {heart} with a heart estimate",
+            if intel { "intel5300" } else { "esp32" }
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).map(String::as_str).unwrap_or("events");
@@ -174,6 +280,21 @@ fn main() {
             args.get(3).and_then(|s| s.parse().ok()).unwrap_or(120.0),
         ),
         "vitals" => vitals(n.unwrap_or(40)),
+        "vitals-empty" => vitals_empty(
+            n.unwrap_or(3000),
+            args.get(3).and_then(|s| s.parse().ok()).unwrap_or(10),
+            args.get(4).and_then(|s| s.parse().ok()).unwrap_or(20.0),
+            args.get(5).and_then(|s| s.parse().ok()).unwrap_or(120.0),
+        ),
+        "vitals-random" => {
+            let count = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(20);
+            let snr = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(20.0);
+            let rates: Vec<f64> = args
+                .get(5)
+                .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
+                .unwrap_or_else(|| vec![20.0, 50.0, 100.0]);
+            vitals_random(n.unwrap_or(1000), count, snr, &rates);
+        }
         "speed" => {
             // events and vital signs together per ESP32 frame (the criterion bench's session)
             use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};

@@ -333,6 +333,12 @@ impl SensingAnalyser {
             ratio.is_some_and(|r| r.0 > thr)
         };
         if let Some(v) = &mut node.vitals {
+            // The vital-sign estimator takes the raw level and removes gain steps itself (on
+            // its grid, where a step is an outlier among the bin-to-bin changes, however small
+            // the frame-to-frame noise makes it look to the level tracker).
+            if let Some(l) = self.xl.last_mut() {
+                *l = mean.ln() as f32;
+            }
             self.vitals.clear();
             v.push(t, &self.xl, moving, &mut self.vitals);
             for value in self.vitals.drain(..) {

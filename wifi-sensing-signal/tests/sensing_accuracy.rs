@@ -16,7 +16,8 @@ const THRESH_BREATHE_RECALL: f64 = 0.80; // measured 0.833
 const THRESH_STILL_BASELINE_F1: f64 = 0.99; // measured 1.000
 const THRESH_MIXED_PRESENCE_F1: f64 = 0.96; // measured 0.975
 const THRESH_MIXED_MOTION_F1: f64 = 0.89; // measured 0.907
-const THRESH_BREATH_WITHIN_INTEL: f64 = 0.6; // measured 4/6
+const THRESH_BREATH_WITHIN_INTEL: f64 = 0.83; // measured 6/6
+const THRESH_BREATH_WITHIN_ESP32: f64 = 0.33; // measured 3/6 (3 refused, none wrong)
 
 fn pooled(
     preset: &'static str,
@@ -177,7 +178,7 @@ fn breathing_rate_at_snr_20_db() {
                     Some(b) => panic!("intel={intel} {rate} Hz: estimate {b} vs truth {br}"),
                     None => others.push((rate, br, w.breath_reason.clone())),
                 }
-                // heart: no estimate on the simulator (refused as not distinct), never a guess
+                // heart: an estimate, when given, is right
                 if let Some(h) = w.heart {
                     assert!((h - hr).abs() <= 3.0, "heart {h} vs {hr}");
                 }
@@ -187,8 +188,51 @@ fn breathing_rate_at_snr_20_db() {
         let need = if intel {
             THRESH_BREATH_WITHIN_INTEL
         } else {
-            0.0
+            THRESH_BREATH_WITHIN_ESP32
         };
         assert!(within as f64 / n as f64 >= need, "{within}/{n}: {others:?}");
+    }
+}
+
+// Random sessions (a person sitting or standing still at a random place, heading and height;
+// odd seeds in a random room), 60 s windows at 50 Hz, SNR 20 dB. Pinned from the measurement
+// on these seeds, rounded down (README: the same protocol over held-out seeds).
+const THRESH_RANDOM_BREATH_ACC: [f64; 2] = [0.99, 0.99]; // ESP32, Intel 5300: measured 3/3, 4/4
+const THRESH_RANDOM_BREATH_COVER: [f64; 2] = [0.33, 0.5]; // measured 3/6, 4/6
+const THRESH_RANDOM_HEART_ACC: [f64; 2] = [0.99, 0.99]; // no heart estimate on these seeds: any given must be right
+
+#[test]
+#[ignore = "slow in a debug build (12 simulated minutes); CI runs it with --include-ignored"]
+fn vital_signs_on_random_sessions() {
+    use common::eval::{vitals_random, RateScore};
+    for (d, intel) in ESP_AND_INTEL.into_iter().enumerate() {
+        let mut b = Vec::new();
+        let mut h = Vec::new();
+        for seed in 950..956u64 {
+            let w = vitals_random(seed, intel, 50.0, 20.0, seed % 2 == 1, 60.0);
+            println!("intel={intel} seed {seed}: {w:?}");
+            b.push((w.breath_truth, w.breath));
+            h.push((w.heart_truth, w.heart));
+            // a heart estimate only with a breathing estimate (it rides on its component)
+            assert!(w.heart.is_none() || w.breath.is_some(), "{w:?}");
+        }
+        let sb = RateScore::of(&b, 1.0, [6.0, 40.0]);
+        let sh = RateScore::of(&h, 5.0, [45.0, 150.0]);
+        println!(
+            "intel={intel}: breathing coverage {:.2} accuracy {:?}; heart coverage {:.2} accuracy {:?}",
+            sb.coverage(),
+            sb.accuracy(),
+            sh.coverage(),
+            sh.accuracy()
+        );
+        assert!(
+            sb.accuracy().unwrap_or(1.0) >= THRESH_RANDOM_BREATH_ACC[d],
+            "{sb:?}"
+        );
+        assert!(sb.coverage() >= THRESH_RANDOM_BREATH_COVER[d], "{sb:?}");
+        assert!(
+            sh.accuracy().unwrap_or(1.0) >= THRESH_RANDOM_HEART_ACC[d],
+            "{sh:?}"
+        );
     }
 }

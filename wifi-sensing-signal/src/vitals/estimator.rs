@@ -9,8 +9,15 @@ use super::{NoEstimate, VitalRate, VitalSigns, VitalsConfig};
 
 /// Power iterations of the principal component.
 const POWER_ITERATIONS: usize = 40;
-/// A motion-free window starts this long after the last moving frame, s.
-const MOTION_GUARD_S: f64 = 1.0;
+/// A window restarts this long after a long motion run, s.
+const MOTION_GUARD_S: f64 = 0.5;
+/// A motion run longer than this (s, guard included) ends the window: the estimate uses only
+/// what follows it. Shorter runs (a fidget, or an AGC gain step the event detector reads as
+/// motion) stay in the window; the steps they leave are removed.
+const MAX_BRIDGED_MOTION_S: f64 = 3.0;
+/// A bin-to-bin change larger than this many times the median absolute change of its feature
+/// is a step (dropped), not signal.
+const STEP_MADS: f32 = 8.0;
 
 /// Breathing and heart rate of one node.
 pub(crate) struct VitalsEstimator {
@@ -28,9 +35,12 @@ pub(crate) struct VitalsEstimator {
     ring: Vec<f32>,
     ring_id: Vec<i64>,
     ring_frames: Vec<u32>,
+    ring_moving: Vec<bool>,
+    bin_moving: bool,
+    diffs: Vec<f32>,
+    breath_vec: Vec<f64>,
     last_closed: Option<i64>,
     first_bin: Option<i64>,
-    last_motion_bin: Option<i64>,
     next_estimate_ns: Option<i64>,
     // spectral work
     planner: RealFftPlanner<f32>,
@@ -83,9 +93,12 @@ impl VitalsEstimator {
             ring: vec![0.0; n_grid * k],
             ring_id: vec![i64::MIN; n_grid],
             ring_frames: vec![0; n_grid],
+            ring_moving: vec![false; n_grid],
+            bin_moving: false,
+            diffs: Vec::new(),
+            breath_vec: vec![0.0; k],
             last_closed: None,
             first_bin: None,
-            last_motion_bin: None,
             next_estimate_ns: None,
             planner: RealFftPlanner::new(),
             fft: None,
@@ -129,7 +142,7 @@ impl VitalsEstimator {
         }
         self.bin_n += 1;
         if moving {
-            self.last_motion_bin = Some(b);
+            self.bin_moving = true;
         }
         let next = *self
             .next_estimate_ns
@@ -157,7 +170,9 @@ impl VitalsEstimator {
         }
         self.ring_id[slot] = id;
         self.ring_frames[slot] = self.bin_n;
+        self.ring_moving[slot] = self.bin_moving;
         self.bin_n = 0;
+        self.bin_moving = false;
         self.last_closed = Some(id);
     }
 
@@ -165,15 +180,9 @@ impl VitalsEstimator {
         let end = self.last_closed?;
         let first = self.first_bin?;
         let mut start = (end - self.n_grid as i64 + 1).max(first);
-        let guard = (MOTION_GUARD_S * self.cfg.grid_hz).ceil() as i64;
-        let mut moved = false;
-        if let Some(m) = self.last_motion_bin {
-            if m + guard >= start {
-                start = m + guard + 1;
-                moved = true;
-            }
-        }
+        let moved = self.motion_cut(&mut start, end);
         let n = (end - start + 1).max(0) as usize;
+
         let frames: u64 = (start..=end)
             .map(|b| {
                 let s = b.rem_euclid(self.n_grid as i64) as usize;
@@ -220,6 +229,10 @@ impl VitalsEstimator {
         let lo = (bin_of(self.cfg.heart_bpm[1]) + bin_of(self.cfg.heart_bpm[1]) / 5).min(nyq_bin);
         let hi = (nyq_bin * 19 / 20).max(lo + 1).min(nyq_bin);
         let boxcar = rate > 1.5 * self.cfg.grid_hz;
+        let (b0, b1) = (
+            bin_of(self.cfg.breathing_bpm[0]).max(1),
+            bin_of(self.cfg.breathing_bpm[1]).min(nyq_bin),
+        );
         // Whiten: each feature's spectrum is divided by its own noise level (measured above the
         // heart band), so a quiet feature (the level) and a noisy one (one subcarrier group)
         // weigh alike and noise has unit power in every feature.
@@ -237,41 +250,62 @@ impl VitalsEstimator {
                 nn += 1;
             }
             let p = if nn > 0 { p / nn as f64 } else { 0.0 };
-            let w = if p > 0.0 && p.is_finite() {
+            let mut w = if p > 0.0 && p.is_finite() {
                 (1.0 / p.sqrt()) as f32
             } else {
                 1.0
             };
+            // A feature whose breathing band holds more broadband power than its white noise
+            // (slow drift, residual gain changes, red noise) weighs less, by the ratio of its
+            // band's median power to white noise's (ln 2): a narrow breathing peak does not
+            // move the median, a drifting feature does.
+            self.diffs.clear();
+            for f in (b0..=b1).step_by(2) {
+                self.diffs
+                    .push(self.spectra[c * self.n_freq + f].norm_sqr() * w * w);
+            }
+            if !self.diffs.is_empty() {
+                let mid = self.diffs.len() / 2;
+                let med = f64::from(*self.diffs.select_nth_unstable_by(mid, f32::total_cmp).1);
+                let red = med / std::f64::consts::LN_2;
+                if red > 1.0 && red.is_finite() {
+                    w /= red.sqrt() as f32;
+                }
+            }
             for z in &mut self.spectra[c * self.n_freq..][..self.n_freq] {
                 *z *= w;
             }
         }
         let noise = 1.0;
         let eff = n as f64 / m as f64;
-        // breathing
-        let (b0, b1) = (
-            bin_of(self.cfg.breathing_bpm[0]).max(1),
-            bin_of(self.cfg.breathing_bpm[1]).min(nyq_bin),
-        );
         self.allowed.clear();
         self.allowed.resize(self.n_freq, false);
         self.allowed[b0..=b1].iter_mut().for_each(|a| *a = true);
         let lambda = self.principal(b0, b1);
+        self.breath_vec.copy_from_slice(&self.vec_a);
         let nb = (b1 - b0 + 1) as f64;
         let edge = nb * noise * (1.0 + (self.k as f64 / (nb * eff).max(1.0)).sqrt()).powi(2);
         let presence = (lambda + 1e-30) / (edge + 1e-30);
         v.presence_ratio = Some(presence);
-        if presence < self.cfg.presence_ratio {
-            v.breathing = VitalRate::none(NoEstimate::NoPerson);
-            v.heart = VitalRate::none(NoEstimate::NoPerson);
-            return Some(v);
-        }
         let guard_bins = (2.0 / eff).ceil() as usize;
         v.breathing = if rate < 2.0 * self.cfg.breathing_bpm[1] / 60.0 {
             VitalRate::none(NoEstimate::FrameRateTooLow)
         } else {
-            self.peak(b0, b1, hz_per_bin, guard_bins)
+            self.peak(b0, b1, hz_per_bin, guard_bins, self.cfg.min_distinctness)
         };
+        // Nobody there: neither a distinct breathing peak nor more breathing-band power than
+        // noise. (A distinct peak is a person even when the band's total power is low: a
+        // breath occupies a few bins of the band.)
+        if v.breathing.rate_per_min.is_none() && presence < self.cfg.presence_ratio {
+            v.breathing = VitalRate::none(NoEstimate::NoPerson);
+            v.heart = VitalRate::none(NoEstimate::NoPerson);
+            return Some(v);
+        }
+        if v.breathing.rate_per_min.is_none() {
+            // no breathing component to carry the heartbeat
+            v.heart = VitalRate::none(NoEstimate::NotDistinct);
+            return Some(v);
+        }
         // heart, without the breathing harmonics
         let (h0, h1) = (
             bin_of(self.cfg.heart_bpm[0]).max(1),
@@ -295,9 +329,51 @@ impl VitalsEstimator {
                 h += 1.0;
             }
         }
-        self.principal(h0, h1);
-        v.heart = self.peak(h0, h1, hz_per_bin, guard_bins);
+        // The heartbeat moves the same chest surface as breathing, so the combination of
+        // features that carries the breathing fundamental also carries the heartbeat (to first
+        // order): project on it rather than fitting a component to the (noise-dominated) heart
+        // band.
+        self.vec_a.copy_from_slice(&self.breath_vec);
+        self.project(h0, h1);
+        v.heart = self.peak(
+            h0,
+            h1,
+            hz_per_bin,
+            guard_bins,
+            self.cfg.heart_min_distinctness,
+        );
         Some(v)
+    }
+
+    /// Motion in the grid bins `[start, end]`: a run longer than [`MAX_BRIDGED_MOTION_S`]
+    /// (guard included) moves `start` past it; shorter runs stay in the window (their steps
+    /// are removed with the others, see `spectra_of`). Returns whether any motion touched the
+    /// window.
+    fn motion_cut(&self, start: &mut i64, end: i64) -> bool {
+        let guard = (MOTION_GUARD_S * self.cfg.grid_hz).ceil() as i64;
+        let max_run = (MAX_BRIDGED_MOTION_S * self.cfg.grid_hz).ceil() as i64;
+        let moving = |b: i64| {
+            let s = b.rem_euclid(self.n_grid as i64) as usize;
+            self.ring_id[s] == b && self.ring_moving[s]
+        };
+        let mut any = false;
+        let mut cut: Option<i64> = None;
+        let mut run: Option<i64> = None;
+        for b in *start..=end {
+            if moving(b) {
+                any = true;
+                let r0 = *run.get_or_insert(b);
+                if b - r0 + 1 + 2 * guard > max_run {
+                    cut = Some(b + guard + 1);
+                }
+            } else {
+                run = None;
+            }
+        }
+        if let Some(c) = cut {
+            *start = c.min(end + 1);
+        }
+        any
     }
 
     /// Fills `spectra` (features × frequencies) from grid bins `start ..` (`n` bins).
@@ -341,6 +417,50 @@ impl VitalsEstimator {
                 for c in 0..k {
                     self.matrix[j * k + c] = self.matrix[l * k + c];
                 }
+            }
+        }
+        // Steps out: a bin-to-bin change far outside the feature's usual changes (an AGC gain
+        // step the level tracker did not catch, a posture shift across a bridged motion) is
+        // dropped and the two sides joined without a step, so no edge leaks a 1/f² spectrum
+        // into the bands. Breathing and heartbeat are smooth: their bin-to-bin changes stay
+        // within a few MADs of the feature's changes.
+        for c in 0..k {
+            self.diffs.clear();
+            for i in 1..n {
+                let d = self.matrix[i * k + c] - self.matrix[(i - 1) * k + c];
+                self.diffs.push(d.abs());
+            }
+            let limit = if self.diffs.len() >= 8 {
+                let mid = self.diffs.len() / 2;
+                let mad = *self.diffs.select_nth_unstable_by(mid, f32::total_cmp).1;
+                STEP_MADS * mad
+            } else {
+                f32::INFINITY
+            };
+            // differences in place (a step inside a bin splits over two differences: those
+            // two go together)
+            for i in (1..n).rev() {
+                self.matrix[i * k + c] -= self.matrix[(i - 1) * k + c];
+            }
+            let mut i = 1;
+            while i < n {
+                let d = self.matrix[i * k + c];
+                let next = if i + 1 < n {
+                    self.matrix[(i + 1) * k + c]
+                } else {
+                    0.0
+                };
+                if d.abs() > limit {
+                    self.matrix[i * k + c] = 0.0;
+                } else if (d + next).abs() > limit && d * next > 0.0 {
+                    self.matrix[i * k + c] = 0.0;
+                    self.matrix[(i + 1) * k + c] = 0.0;
+                    i += 1;
+                }
+                i += 1;
+            }
+            for i in 1..n {
+                self.matrix[i * k + c] += self.matrix[(i - 1) * k + c];
             }
         }
         let m = (2 * n).next_power_of_two().max(16);
@@ -440,6 +560,13 @@ impl VitalsEstimator {
         }
         // both padded bins count: the eigenvalue over every other bin is about half the band's
         let lambda = 2.0 * lambda;
+        self.project(b0, b1);
+        lambda
+    }
+
+    /// Power spectrum over `[b0, b1]` of the combination `vec_a` of the features, into `power`.
+    fn project(&mut self, b0: usize, b1: usize) {
+        let k = self.k;
         self.power.clear();
         for f in b0..=b1 {
             let mut re = 0.0f64;
@@ -451,11 +578,10 @@ impl VitalsEstimator {
             }
             self.power.push(re * re + im * im);
         }
-        lambda
     }
 
     /// Spectral peak of `power` over the allowed bins of `[b0, b1]`.
-    fn peak(&self, b0: usize, b1: usize, hz_per_bin: f64, guard: usize) -> VitalRate {
+    fn peak(&self, b0: usize, b1: usize, hz_per_bin: f64, guard: usize, min: f64) -> VitalRate {
         // the highest local maximum inside the band (a rise towards the band edge is leakage of
         // slower or faster content, not a rate)
         let mut best: Option<usize> = None;
@@ -493,7 +619,7 @@ impl VitalsEstimator {
         };
         let distinct = (pk + 1e-30) / (floor + 1e-30 * (1.0 + pk));
         let rate = 60.0 * (p as f64 + delta) * hz_per_bin;
-        if distinct < self.cfg.min_distinctness {
+        if distinct < min {
             return VitalRate {
                 rate_per_min: None,
                 confidence: 0.0,
@@ -501,9 +627,8 @@ impl VitalsEstimator {
                 reason: Some(NoEstimate::NotDistinct),
             };
         }
-        let conf = ((distinct / self.cfg.min_distinctness).ln()
-            / (self.cfg.full_distinctness / self.cfg.min_distinctness).ln())
-        .clamp(0.0, 1.0);
+        let conf =
+            ((distinct / min).ln() / (self.cfg.full_distinctness / min).ln()).clamp(0.0, 1.0);
         VitalRate {
             rate_per_min: Some(rate),
             confidence: conf,

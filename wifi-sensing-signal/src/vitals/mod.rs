@@ -8,27 +8,44 @@
 //!    timestamp*. Nothing assumes a nominal rate: a 20 Hz, 50 Hz or 100 Hz stream, or one with
 //!    drops and jitter, lands on the same grid; empty bins are filled by linear interpolation.
 //!    The record reports the measured frame rate.
-//! 2. **Band-limited components combined across subcarriers.** Every [`VitalsConfig::hop_s`] the
+//! 2. **Steps out.** Each feature's bin-to-bin changes over the window are screened: a change
+//!    (or a pair of changes, when a step falls inside a bin) larger than 8 times the median
+//!    absolute change is a step (an AGC gain change, which the level carries at full size, or
+//!    a posture shift) and is dropped, joining both sides without an edge. Breathing and
+//!    heartbeat are smooth and never reach that size. The level feature is the raw
+//!    `ln(mean |H|)`: gain steps are removed here, whatever the frame-to-frame noise.
+//! 3. **Band-limited components combined across subcarriers.** Every [`VitalsConfig::hop_s`] the
 //!    last [`VitalsConfig::window_s`] of the grid is detrended, Hann-windowed and transformed
-//!    (real FFT, zero-padded twice). For each band (breathing 6–40 /min, heart 45–150 /min) the
-//!    cross-spectral matrix of the features over the band's bins is the covariance of the
-//!    band-passed feature matrix (Parseval); its first principal component (power iteration) is
-//!    the combination of subcarriers that carries the most band power.
-//! 3. **Spectral peak.** The component's power spectrum over the band; the highest bin,
-//!    refined by parabolic interpolation of the log power.
-//! 4. **Harmonic rejection.** In the heart band, bins within
+//!    (real FFT, zero-padded twice). Each feature is whitened by its noise level measured above
+//!    the heart band, and weighed down further when the median power of its breathing band is
+//!    above white noise's (slow drift, red noise: a narrow breathing peak does not move the
+//!    median). For the breathing band (6–40 /min) the cross-spectral matrix of the features
+//!    over the band's bins is the covariance of the band-passed feature matrix (Parseval); its
+//!    first principal component (power iteration) is the combination of subcarriers that
+//!    carries the most band power.
+//! 4. **Spectral peak.** The component's power spectrum over the band; the highest local
+//!    maximum, refined by parabolic interpolation of the log power.
+//! 5. **Heart rate on the breathing component.** The heartbeat moves the same chest surface as
+//!    breathing, so (to first order) it changes the features along the same combination. The
+//!    heart band (45–150 /min) is searched in the power spectrum of the breathing component,
+//!    not in a component fitted to the heart band (a fit over a hundred noise-dominated bins
+//!    follows the noise). No breathing estimate, no heart estimate.
+//! 6. **Harmonic rejection.** In the heart band, bins within
 //!    [`VitalsConfig::harmonic_tolerance_bpm`] of a multiple (2×…) of the breathing rate are
-//!    excluded, both from the principal-component fit and from the peak search, so a breathing
-//!    harmonic is never reported as a heartbeat.
-//! 5. **Confidence and refusal.** The *distinctness* of the peak is its power over the median
-//!    power of the band (away from the peak). Below [`VitalsConfig::min_distinctness`] there is no
-//!    estimate; above, the confidence grows with the log of the distinctness up to 1 at
-//!    [`VitalsConfig::full_distinctness`]. There is no estimate at all when the motion-free part
-//!    of the window is shorter than [`VitalsConfig::min_window_s`] (too short, or the person
-//!    moved), when the frame rate is below twice the band's top frequency, or when the
-//!    breathing band holds no more power than the noise (nobody there: the first principal
-//!    eigenvalue against the Marchenko–Pastur edge of noise with the power measured above the
-//!    heart band).
+//!    excluded from the peak search, so a breathing harmonic is never reported as a heartbeat
+//!    (a heart rate within that distance of a harmonic is not found).
+//! 7. **Confidence and refusal.** The *distinctness* of a peak is its power over the median
+//!    power of the band (away from the peak). Below [`VitalsConfig::min_distinctness`]
+//!    (breathing) or [`VitalsConfig::heart_min_distinctness`] (heart) there is no estimate;
+//!    above, the confidence grows with the log of the distinctness up to 1 at
+//!    [`VitalsConfig::full_distinctness`]. There is no estimate at all when the window is
+//!    shorter than [`VitalsConfig::min_window_s`] after the last motion run longer than 3 s
+//!    (shorter runs, such as a fidget or a gain step the event detector reads as motion, stay
+//!    in the window), when the frame rate is below twice the band's top frequency, or when
+//!    there is no distinct breathing peak (`no_person` when, in addition, the breathing band
+//!    holds no more power than noise: the first principal eigenvalue against the
+//!    Marchenko–Pastur edge of noise, [`VitalsConfig::presence_ratio`]; `not_distinct`
+//!    otherwise).
 
 mod estimator;
 
@@ -59,12 +76,21 @@ pub struct VitalsConfig {
     /// Width of the exclusion around each breathing harmonic in the heart band, per minute.
     /// Default 1.5.
     pub harmonic_tolerance_bpm: f64,
-    /// Peak distinctness below which no estimate is given. Default 12 (the largest of a few hundred noise bins is about 8 times their median).
+    /// Breathing-peak distinctness below which no breathing estimate is given. Default 30:
+    /// the breathing component is fitted to the band it is searched in, which inflates noise
+    /// peaks (in simulated empty rooms its largest peak reaches about 27 times the band's
+    /// median).
     pub min_distinctness: f64,
+    /// Heart-peak distinctness below which no heart estimate is given. Default 16 (the heart
+    /// band is searched in a fixed combination, where the largest of about a hundred noise
+    /// bins exceeds 16 times their median in about 0.2 % of windows).
+    pub heart_min_distinctness: f64,
     /// Peak distinctness at which the confidence reaches 1. Default 100.
     pub full_distinctness: f64,
-    /// First breathing-band eigenvalue over the noise edge needed to say someone is there.
-    /// Default 4.
+    /// First breathing-band eigenvalue over the noise edge below which a window without a
+    /// distinct breathing peak is reported as `no_person` (rather than `not_distinct`). A
+    /// distinct breathing peak is an estimate whatever this ratio (a breath fills a few bins
+    /// of the band, so the band's total power can stay near noise). Default 4.
     pub presence_ratio: f64,
     /// Motion ratio (see [`crate::events`]) above which a frame counts as motion when the event detector is off (with it on, its motion state is used). Default 4.
     pub motion_ratio: f64,
@@ -81,7 +107,8 @@ impl Default for VitalsConfig {
             breathing_bpm: [6.0, 40.0],
             heart_bpm: [45.0, 150.0],
             harmonic_tolerance_bpm: 1.5,
-            min_distinctness: 12.0,
+            min_distinctness: 30.0,
+            heart_min_distinctness: 16.0,
             full_distinctness: 100.0,
             presence_ratio: 4.0,
             motion_ratio: 4.0,
@@ -134,6 +161,13 @@ impl VitalsConfig {
             "/min",
         )?;
         check("min_distinctness", self.min_distinctness, 1.0, 1e6, "")?;
+        check(
+            "heart_min_distinctness",
+            self.heart_min_distinctness,
+            1.0,
+            self.full_distinctness / 1.01,
+            "(below full_distinctness)",
+        )?;
         check(
             "full_distinctness",
             self.full_distinctness,

@@ -376,3 +376,206 @@ pub fn draw(s: u64, k: u64, lo: f64, hi: f64) -> f64 {
     x ^= x >> 29;
     lo + (hi - lo) * ((x >> 11) as f64 / (1u64 << 53) as f64)
 }
+
+/// One random-session vital-sign window (see [`vitals_random`]).
+#[derive(Clone, Debug)]
+pub struct RandomVitals {
+    /// Breathing rate of the session, /min.
+    pub breath_truth: f64,
+    /// Mean of the simulator's instantaneous heart rate over the estimate's window, bpm.
+    pub heart_truth: f64,
+    pub breath: Option<f64>,
+    pub heart: Option<f64>,
+    pub breath_conf: f64,
+    pub heart_conf: f64,
+    pub breath_reason: String,
+    pub heart_reason: String,
+    pub presence_ratio: Option<f64>,
+    pub breath_distinct: Option<f64>,
+}
+
+/// The vital-sign protocol on seeded random sessions: one person who sits or stands still for
+/// the whole session at a random position, heading and height (default room, or a random room
+/// with random radio positions when `random_room`), breathing drawn in 8–30 /min with 2–6 mm
+/// chest motion, heart rate in 50–120 bpm (40 ms SDNN), SNR `snr_db`; the estimate of the first
+/// full `window_s` window with events on (as `run --events --vitals`). The heart truth is the
+/// mean of the simulator's instantaneous rate over that window.
+pub fn vitals_random(
+    seed: u64,
+    intel: bool,
+    rate: f64,
+    snr_db: f64,
+    random_room: bool,
+    window_s: f64,
+) -> RandomVitals {
+    use wifi_sensing_core::sim::{ActivityMix, RandomSession};
+    let mut rs = RandomSession::new(seed, window_s + 2.0);
+    rs.rate_hz = rate;
+    rs.random_room = random_room;
+    rs.activities = ActivityMix {
+        sit: 1.0,
+        stand: 1.0,
+        ..ActivityMix::NONE
+    };
+    rs.segment_s = [window_s + 10.0; 2];
+    rs.breathing_bpm = [8.0, 30.0];
+    rs.heart_bpm = [50.0, 120.0];
+    rs.impairments.snr_db = Some(snr_db);
+    let sc = rs.scenario().expect("random session");
+    let breath_truth = sc.person.breathing.as_ref().map_or(0.0, |b| b.rate_bpm);
+    let profile = if intel {
+        DeviceProfile::intel5300()
+    } else {
+        DeviceProfile::esp32()
+    };
+    let sim = Simulator::new(sc, profile, seed).expect("sim");
+    let cfg = SensingConfig {
+        vitals: Some(wifi_sensing_signal::vitals::VitalsConfig {
+            window_s,
+            hop_s: 1.0,
+            ..Default::default()
+        }),
+        ..SensingConfig::default()
+    };
+    let mut a = SensingAnalyser::new(cfg, None).expect("analyser");
+    let mut out = Vec::new();
+    let mut hearts: Vec<(i64, f64)> = Vec::new();
+    let mut first = None;
+    let verbose = std::env::var("VERBOSE").is_ok_and(|v| v == "2");
+    let mut stat_max = 0.0f64;
+    let mut last_gain = None;
+    for (f, t) in sim {
+        if let Some(h) = t.heart_bpm {
+            hearts.push((t.timestamp_ns, h));
+        }
+        out.clear();
+        a.push(&f, &mut out).expect("push");
+        if verbose {
+            if last_gain.is_some_and(|g| g != t.impairments.agc_gain_db) {
+                eprintln!(
+                    "    {:.2} s AGC {:?} -> {}",
+                    t.timestamp_ns as f64 * 1e-9,
+                    last_gain,
+                    t.impairments.agc_gain_db
+                );
+            }
+            last_gain = Some(t.impairments.agc_gain_db);
+            stat_max = stat_max.max(a.motion_statistic(f.node_id).unwrap_or(0.0));
+            for s in &out {
+                if let Sensed::Event(e) = s {
+                    eprintln!(
+                        "    {:.2} s {:?} {:?}={:.2} thr {:.2} (truth {:?})",
+                        e.timestamp_ns as f64 * 1e-9,
+                        e.event,
+                        e.statistic,
+                        e.value,
+                        e.threshold,
+                        t.motion
+                    );
+                }
+            }
+        }
+        for s in &out {
+            if let Sensed::VitalSigns { value, .. } = s {
+                if value.window_s >= window_s - 0.5 && first.is_none() {
+                    first = Some(value.clone());
+                }
+            }
+        }
+    }
+    if verbose {
+        eprintln!("    max motion statistic {stat_max:.2}");
+    }
+    let reason = |r: &wifi_sensing_signal::vitals::VitalRate| {
+        r.reason
+            .map_or("estimate".to_string(), |x| format!("{x:?}"))
+    };
+    let (ws, we) = first
+        .as_ref()
+        .map_or((0, i64::MAX), |v| (v.window_start_ns, v.window_end_ns));
+    let in_win: Vec<f64> = hearts
+        .iter()
+        .filter(|(t, _)| *t >= ws && *t <= we)
+        .map(|x| x.1)
+        .collect();
+    let heart_truth = in_win.iter().sum::<f64>() / in_win.len().max(1) as f64;
+    match first {
+        Some(v) => RandomVitals {
+            breath_truth,
+            heart_truth,
+            breath: v.breathing.rate_per_min,
+            heart: v.heart.rate_per_min,
+            breath_conf: v.breathing.confidence,
+            heart_conf: v.heart.confidence,
+            breath_reason: reason(&v.breathing),
+            heart_reason: reason(&v.heart),
+            presence_ratio: v.presence_ratio,
+            breath_distinct: v.breathing.distinctness,
+        },
+        None => RandomVitals {
+            breath_truth,
+            heart_truth,
+            breath: None,
+            heart: None,
+            breath_conf: 0.0,
+            heart_conf: 0.0,
+            breath_reason: "no full window".into(),
+            heart_reason: "no full window".into(),
+            presence_ratio: None,
+            breath_distinct: None,
+        },
+    }
+}
+
+/// Scores of a set of vital-sign windows for one rate (breathing or heart).
+#[derive(Clone, Debug, Default)]
+pub struct RateScore {
+    pub windows: usize,
+    pub given: usize,
+    pub within: usize,
+    /// Constant prediction (the median truth of the set) within the tolerance.
+    pub constant_within: usize,
+    /// A uniform random guess over the band within the tolerance (expected count).
+    pub chance_within: f64,
+    pub errors: Vec<f64>,
+}
+
+impl RateScore {
+    /// Scores `(truth, estimate)` pairs with tolerance `tol` over the search band `band`.
+    pub fn of(pairs: &[(f64, Option<f64>)], tol: f64, band: [f64; 2]) -> RateScore {
+        let truths: Vec<f64> = pairs.iter().map(|p| p.0).collect();
+        let med = median(&truths).unwrap_or(0.0);
+        let mut s = RateScore {
+            windows: pairs.len(),
+            ..RateScore::default()
+        };
+        for &(t, e) in pairs {
+            if let Some(e) = e {
+                s.given += 1;
+                s.errors.push((e - t).abs());
+                s.within += usize::from((e - t).abs() <= tol);
+            }
+            s.constant_within += usize::from((med - t).abs() <= tol);
+            // probability that a uniform guess over the band lands within tol of t
+            let lo = (t - tol).max(band[0]);
+            let hi = (t + tol).min(band[1]);
+            s.chance_within += ((hi - lo) / (band[1] - band[0])).max(0.0);
+        }
+        s
+    }
+
+    /// Fraction of given estimates within the tolerance.
+    pub fn accuracy(&self) -> Option<f64> {
+        (self.given > 0).then(|| self.within as f64 / self.given as f64)
+    }
+
+    /// Fraction of windows with an estimate.
+    pub fn coverage(&self) -> f64 {
+        self.given as f64 / self.windows.max(1) as f64
+    }
+
+    /// Fraction of all windows with an estimate within the tolerance.
+    pub fn within_all(&self) -> f64 {
+        self.within as f64 / self.windows.max(1) as f64
+    }
+}
