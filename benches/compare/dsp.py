@@ -129,11 +129,13 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--frames", type=int, default=6000, help="time steps of the 2-D filter case")
     ap.add_argument("--channels", type=int, default=64, help="channels (subcarriers) of the 2-D case")
+    ap.add_argument("--profile", default="release",
+                    help="cargo profile of the Rust side (`profiling` = release without LTO, quicker to build)")
     args = ap.parse_args()
     py = venv_python()
-    subprocess.check_call(["cargo", "build", "--release", "--quiet", "-p", "wifi-sensing-signal",
+    subprocess.check_call(["cargo", "build", "--profile", args.profile, "--quiet", "-p", "wifi-sensing-signal",
                            "--example", "dsp_parity"], cwd=ROOT)
-    ours = os.path.join(ROOT, "target", "release", "examples", "dsp_parity")
+    ours = os.path.join(ROOT, "target", args.profile, "examples", "dsp_parity")
     ok = True
     with tempfile.TemporaryDirectory() as d:
         subprocess.check_call([py, "-c", MAKE, d, str(args.n), str(args.frames), str(args.channels)])
