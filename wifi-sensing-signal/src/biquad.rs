@@ -466,16 +466,52 @@ type Lanes = [f64; LANES];
 /// Per-section state of all lanes: `[section][z0 | z1][lane]`.
 type LaneState<const K: usize> = [[Lanes; 2]; K];
 
+/// The cascade with every numerator divided by its `b0` (monic sections) and the product of the
+/// `b0`s applied once to the output. Section `k`'s state is then the original state divided
+/// by `scale[k]`, the product of `b0` over sections `0..=k`.
+struct Monic<const K: usize> {
+    /// Per section `[b1/b0 - a1, b2/b0 - a2, a1, a2]`.
+    coef: [[f64; 4]; K],
+    gain: f64,
+    scale: [f64; K],
+}
+
+impl<const K: usize> Monic<K> {
+    /// `None` when a `b0` is zero or the running products leave a safe range (the serial path
+    /// then runs instead).
+    fn new(secs: &[Section; K]) -> Option<Self> {
+        let mut p = 1.0f64;
+        let mut scale = [0.0; K];
+        for (sc, s) in scale.iter_mut().zip(secs) {
+            p *= s[0];
+            if !(1e-100..=1e100).contains(&p.abs()) {
+                return None;
+            }
+            *sc = p;
+        }
+        let coef = secs.map(|[b0, b1, b2, _, a1, a2]| [b1 / b0 - a1, b2 / b0 - a2, a1, a2]);
+        coef.iter()
+            .flatten()
+            .all(|c| c.is_finite())
+            .then_some(Monic {
+                coef,
+                gain: p,
+                scale,
+            })
+    }
+}
+
 /// Runs the cascade over rows `i0..i0 + len` of every lane (lane `l` is `x[l * seg..][..seg]`),
 /// the state kept in `st`. With `ADD`, the input is zero and the output is added to `x` (the
 /// zero-input response); otherwise the output replaces the input.
 ///
-/// The state update is written from the old state (`z0' = (b1 - a1 b0) x - a1 z0 + z1`, ...)
-/// rather than through the output as in scipy's loop: the same filter, but the loop-carried
-/// chain is one multiply and one add.
+/// The sections are the monic ones of [`Monic`], and the state update is written from the old
+/// state (`z0' = (b1 - a1) x - a1 z0 + z1`, ...) rather than through the output as in scipy's
+/// loop: the same filter, four multiplies per section and sample instead of five, and a
+/// loop-carried chain of one multiply and one add.
 #[inline(always)]
 fn lanes_rows<const K: usize, const ADD: bool>(
-    secs: &[Section; K],
+    m: &Monic<K>,
     x: &mut [f64],
     seg: usize,
     i0: usize,
@@ -490,8 +526,8 @@ fn lanes_rows<const K: usize, const ADD: bool>(
     };
     let (l0, l1) = (&mut l0[i0..i0 + len], &mut l1[i0..i0 + len]);
     let (l2, l3) = (&mut l2[i0..i0 + len], &mut l3[i0..i0 + len]);
-    let coef = secs
-        .map(|[b0, b1, b2, _, a1, a2]| [b0, b1 - a1 * b0, b2 - a2 * b0, a1, a2].map(f64x2::splat));
+    let coef = m.coef.map(|c| c.map(f64x2::splat));
+    let gain = f64x2::splat(m.gain);
     // [section][z0 | z1][pair]
     let mut s: [[[f64x2; 2]; 2]; K] =
         st.map(|zz| zz.map(|z| [f64x2::new([z[0], z[1]]), f64x2::new([z[2], z[3]])]));
@@ -507,16 +543,16 @@ fn lanes_rows<const K: usize, const ADD: bool>(
             [f64x2::new([*a, *b]), f64x2::new([*c, *d])]
         };
         for (cf, z) in coef.iter().zip(s.iter_mut()) {
-            let [b0, c1, c2, a1, a2] = *cf;
+            let [c1, c2, a1, a2] = *cf;
             let [z0, z1] = z;
             for p in 0..2 {
                 let (xv, old) = (v[p], z0[p]);
-                v[p] = b0 * xv + old;
+                v[p] = xv + old;
                 z0[p] = (c1 * xv + z1[p]) - a1 * old;
                 z1[p] = c2 * xv - a2 * old;
             }
         }
-        let ([ya, yb], [yc, yd]) = (v[0].to_array(), v[1].to_array());
+        let ([ya, yb], [yc, yd]) = ((v[0] * gain).to_array(), (v[1] * gain).to_array());
         if ADD {
             *a += ya;
             *b += yb;
@@ -552,16 +588,11 @@ fn lane_norms<const K: usize>(st: &LaneState<K>) -> Lanes {
 
 /// Zero-state (or, for lane 0, caller-state) filtering of every segment: lane `l` covers
 /// `x[l * seg..(l + 1) * seg]`. Leaves each lane's final state in `st`.
-fn lanes_filter<const K: usize>(
-    secs: &[Section; K],
-    x: &mut [f64],
-    seg: usize,
-    st: &mut LaneState<K>,
-) {
+fn lanes_filter<const K: usize>(m: &Monic<K>, x: &mut [f64], seg: usize, st: &mut LaneState<K>) {
     let mut i0 = 0;
     while i0 < seg {
         let len = BLOCK.min(seg - i0);
-        lanes_rows::<K, false>(secs, x, seg, i0, len, st);
+        lanes_rows::<K, false>(m, x, seg, i0, len, st);
         i0 += len;
     }
 }
@@ -571,7 +602,7 @@ fn lanes_filter<const K: usize>(
 /// segment ends. Returns `true` when the run reached the end of the segments, `st` then holding
 /// the corrections' final states (otherwise they are negligible and `st` is left undefined).
 fn lanes_correct<const K: usize>(
-    secs: &[Section; K],
+    m: &Monic<K>,
     x: &mut [f64],
     seg: usize,
     st: &mut LaneState<K>,
@@ -580,7 +611,7 @@ fn lanes_correct<const K: usize>(
     let mut i0 = 0;
     while i0 < seg {
         let len = BLOCK.min(seg - i0);
-        lanes_rows::<K, true>(secs, x, seg, i0, len, st);
+        lanes_rows::<K, true>(m, x, seg, i0, len, st);
         i0 += len;
         let now = lane_norms(st);
         if now.iter().zip(&limit).all(|(n, lim)| n <= lim) {
@@ -597,14 +628,17 @@ fn run_parallel<const K: usize>(secs: &[Section; K], x: &mut [f64], z: &mut [[f6
     if seg == 0 {
         return run_serial(secs, x, z);
     }
+    let Some(m) = Monic::new(secs) else {
+        return run_serial(secs, x, z);
+    };
     let (body, tail) = x.split_at_mut(seg * LANES);
     // 1. every segment from rest, segment 0 from the caller's state
     let mut st: LaneState<K> = [[[0.0; LANES]; 2]; K];
-    for (s, zz) in st.iter_mut().zip(z.iter()) {
-        s[0][0] = zz[0];
-        s[1][0] = zz[1];
+    for ((s, zz), sc) in st.iter_mut().zip(z.iter()).zip(m.scale) {
+        s[0][0] = zz[0] / sc;
+        s[1][0] = zz[1] / sc;
     }
-    lanes_filter(secs, body, seg, &mut st);
+    lanes_filter(&m, body, seg, &mut st);
     // final[l]: the true final state of segment l, known for l = 0 so far
     let mut fin: LaneState<K> = st;
     // 2./3. corrections: segment l + 1 owes the response to `owed[l]`, the part of segment l's
@@ -618,7 +652,7 @@ fn run_parallel<const K: usize>(secs: &[Section; K], x: &mut [f64], z: &mut [[f6
     }
     loop {
         let mut c = owed;
-        let reached_end = lanes_correct(secs, body, seg, &mut c);
+        let reached_end = lanes_correct(&m, body, seg, &mut c);
         if !reached_end {
             break;
         }
@@ -644,8 +678,8 @@ fn run_parallel<const K: usize>(secs: &[Section; K], x: &mut [f64], z: &mut [[f6
         }
     }
     // true final state of the last segment, then the tail
-    for (zz, f) in z.iter_mut().zip(fin.iter()) {
-        *zz = [f[0][LANES - 1], f[1][LANES - 1]];
+    for ((zz, f), sc) in z.iter_mut().zip(fin.iter()).zip(m.scale) {
+        *zz = [f[0][LANES - 1] * sc, f[1][LANES - 1] * sc];
     }
     run_serial(secs, tail, z);
 }
@@ -856,6 +890,24 @@ mod tests {
             );
         }
         assert!(a[5_999].is_finite() && a[6_000].is_nan() && a[9_999].is_nan());
+    }
+
+    #[test]
+    fn parallel_handles_zero_and_tiny_b0() {
+        // b0 = 0 (a pure delay in the numerator) and gains whose product leaves the monic
+        // path's range both take the serial path and still give the same answer
+        for secs in [
+            vec![[0.0, 0.5, 0.25, 1.0, -1.2, 0.5], [1.0, 0.0, -1.0, 1.0, 0.3, 0.2]],
+            vec![[1e-60, 2e-60, 1e-60, 1.0, -1.2, 0.5], [1e-60, 0.0, -1e-60, 1.0, 0.3, 0.2]],
+        ] {
+            let sos = Sos::new(secs).unwrap();
+            let x: Vec<f64> = (0..9_000).map(|i| ((i * 13) % 17) as f64 - 8.0).collect();
+            let (mut a, mut b) = (x.clone(), x);
+            run_with(&sos, &mut a, &mut [[0.0; 2]; 2], 0);
+            run_generic(&sos.sections, &mut b, &mut [[0.0; 2]; 2]);
+            let scale = b.iter().fold(f64::MIN_POSITIVE, |m, v| m.max(v.abs()));
+            assert!(a.iter().zip(&b).all(|(p, q)| (p - q).abs() <= 1e-12 * scale));
+        }
     }
 
     proptest! {
