@@ -1,5 +1,6 @@
 //! Default per-frame chain (sanitise + Hampel + normalise) on one ESP32 1x1x64 frame and one
-//! Intel 5300 3x2x30 frame, streaming (state warm, per-frame cost).
+//! Intel 5300 3x2x30 frame, streaming (state warm, per-frame cost); the streaming spectrogram
+//! analyser; and the offline 1-D filters and STFT on `dsp.py`'s array sizes.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 mod common;
@@ -77,5 +78,33 @@ fn spectral(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench, spectral);
+/// One-dimensional filters and STFT on the arrays `benches/compare/dsp.py` uses: 100 000
+/// samples, a 2-section Butterworth band-pass (`sosfilt`, `sosfiltfilt`), and a Hann STFT with
+/// 256-sample segments and a 64-sample hop.
+fn offline(c: &mut Criterion) {
+    use wifi_sensing_signal::biquad::{sosfilt, sosfiltfilt, Sos};
+    use wifi_sensing_signal::stft::{StftConfig, StftPlan};
+    let x: Vec<f64> = (0..100_000)
+        .map(|i| (i as f64 * 0.05).sin() + 0.1 * ((i * 7919 % 1000) as f64 / 500.0 - 1.0))
+        .collect();
+    let sos = Sos::butter_bandpass(2, 1.0, 5.0, 100.0).unwrap();
+    assert_eq!(sos.len(), 2);
+    c.bench_function("sosfilt_1d_100k_2sections", |b| {
+        b.iter(|| sosfilt(&sos, &x))
+    });
+    c.bench_function("sosfiltfilt_1d_100k_2sections", |b| {
+        b.iter(|| sosfiltfilt(&sos, &x, None).unwrap())
+    });
+    let mut plan = StftPlan::new(StftConfig {
+        nperseg: 256,
+        hop: 64,
+        ..Default::default()
+    })
+    .unwrap();
+    c.bench_function("stft_1d_100k_nperseg256_hop64", |b| {
+        b.iter(|| plan.stft(&x, 1.0).unwrap())
+    });
+}
+
+criterion_group!(benches, bench, spectral, offline);
 criterion_main!(benches);
