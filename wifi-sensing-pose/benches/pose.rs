@@ -1,6 +1,7 @@
-//! Pose inference speed on the test models: model load time, latency per window (batch 1) and
-//! windows per second (batch 16), tract against ONNX Runtime (with `--features ort` and
-//! `ORT_DYLIB_PATH`), and the whole estimator (windowing + inference + decoding) per frame.
+//! Pose inference speed on the test models and the shipped reference model: model load time,
+//! latency per window (batch 1) and windows per second (batch 16), tract against ONNX Runtime
+//! (with `--features ort` and `ORT_DYLIB_PATH`), and the whole estimator (windowing + inference +
+//! decoding) per frame.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -16,6 +17,16 @@ fn model(name: &str) -> PathBuf {
         .join("../fixtures/models")
         .join(name)
 }
+
+/// The hand-built test models (keypoint regression, a small conv net, heatmaps, DensePose-style
+/// outputs) and the trained reference model (an MLP over 25 frames x 3 nodes x 3 x 2 x 30).
+const MODELS: [&str; 5] = [
+    "linear_keypoints.onnx",
+    "conv_keypoints.onnx",
+    "heatmap_peak.onnx",
+    "densepose_toy.onnx",
+    "wifi-pose-ref.onnx",
+];
 
 fn backends() -> Vec<BackendKind> {
     let mut v = vec![BackendKind::Tract];
@@ -51,7 +62,7 @@ fn load_time(c: &mut Criterion) {
     let mut g = c.benchmark_group("pose_load");
     g.sample_size(20);
     for b in backends() {
-        for name in ["linear_keypoints.onnx", "conv_keypoints.onnx"] {
+        for name in MODELS {
             g.bench_function(BenchmarkId::new(b.name(), name), |bench| {
                 bench.iter(|| black_box(load(name, b, 1)))
             });
@@ -63,11 +74,7 @@ fn load_time(c: &mut Criterion) {
 fn inference(c: &mut Criterion) {
     let mut g = c.benchmark_group("pose_infer");
     for b in backends() {
-        for name in [
-            "linear_keypoints.onnx",
-            "conv_keypoints.onnx",
-            "densepose_toy.onnx",
-        ] {
+        for name in MODELS {
             for batch in [1usize, 16] {
                 let mut m = load(name, b, batch);
                 let x = input(&m);
