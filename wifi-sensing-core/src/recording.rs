@@ -22,9 +22,8 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::frame::CaptureFormat;
+use crate::frame::{CaptureFormat, CsiFrame};
 use crate::reader::{CaptureReader, Confidence, FormatDescriptor, Input, ReaderOptions};
-use crate::frame::CsiFrame;
 use crate::record::{AuxRecord, Record};
 use crate::util::crc32;
 
