@@ -3,6 +3,7 @@
 
 Usage:  python3 benches/compare/compare.py [--kit PATH] [--repeats N] [--rounds K] [--whole-only]
                                            [--whole-mb MB] [--whole-repeats N] [--no-whole]
+                                           [--profile release|profiling] [--cli PATH]
 
 Creates a local virtual environment (benches/compare/.venv) with csiread and numpy from PyPI on
 first use, builds the `throughput` example in release mode, warms the page cache, then for each
@@ -18,7 +19,8 @@ concatenate; a pcap keeps one global header; a CSV keeps its data lines), then c
 `read()` (best of N, Python start-up and import not counted) against `wifi-sensing inspect FILE`
 and `wifi-sensing convert FILE -o OUT.csirec` / `-o OUT.parquet` timed as whole processes from
 outside (fork, exec, reading, writing, exit: what a user waits for; best of N). Ratio = csiread
-time / our time, per round; the figure is the median round's. Needs the release CLI (built here).
+time / our time, per round; the figure is the median round's. Needs the CLI, built here with
+`--profile` (default release; `--profile profiling` skips LTO and builds much faster).
 """
 import argparse
 import json
@@ -192,13 +194,16 @@ def main():
     ap.add_argument("--whole-only", action="store_true", help="only the whole-process table")
     ap.add_argument("--whole-mb", type=float, default=30.0, help="size of the whole-process inputs")
     ap.add_argument("--whole-repeats", type=int, default=3)
-    ap.add_argument("--cli", help="the wifi-sensing binary to time (default: build the release one)")
+    ap.add_argument("--cli", help="the wifi-sensing binary to time (default: build it with --profile)")
+    ap.add_argument("--profile", default="release",
+                    help="cargo profile of the CLI built for the whole-process table (default release; "
+                         "`profiling` builds much faster, without LTO)")
     args = ap.parse_args()
     py = venv_python()
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    cli = args.cli or os.path.join(target, "release", "wifi-sensing")
+    cli = args.cli or os.path.join(target, args.profile, "wifi-sensing")
     if not args.no_whole and not args.cli:
-        subprocess.check_call(["cargo", "build", "--release", "--quiet", "-p", "wifi-sensing-cli"], cwd=ROOT)
+        subprocess.check_call(["cargo", "build", "--profile", args.profile, "--quiet", "-p", "wifi-sensing-cli"], cwd=ROOT)
     if args.whole_only:
         _, missing = whole_process(args, py, cli)
         sys.exit(1 if missing else 0)

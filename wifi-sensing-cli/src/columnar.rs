@@ -23,6 +23,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use serde::Serialize;
 use wifi_sensing_core::{AuxRecord, Clock, CsiFrame, Output, Sink, Summary};
 
@@ -37,6 +38,8 @@ pub(crate) const BATCH_BYTES: usize = 4 << 20;
 pub(crate) const ROW_GROUP_BYTES: usize = 32 << 20;
 /// ... or when it holds this many rows.
 pub(crate) const ROW_GROUP_ROWS: usize = 128 * 1024;
+/// zstd level of every column (docs/speed.md gives the size and time of the levels tried).
+pub(crate) const ZSTD_LEVEL: i32 = 3;
 
 fn enc_err(e: impl std::fmt::Display) -> wifi_sensing_core::Error {
     wifi_sensing_core::Error::Encode(e.to_string())
@@ -85,6 +88,10 @@ pub(crate) trait Rows {
     fn full(&self) -> bool;
     /// The rows held as a batch; the builder is empty afterwards.
     fn take(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError>;
+    /// List columns written without a dictionary.
+    fn plain_columns(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// Builds the `frames` table.
@@ -273,6 +280,9 @@ impl Rows for FrameRows {
     }
     fn full(&self) -> bool {
         self.len() >= BATCH_ROWS || self.csi_bytes >= BATCH_BYTES
+    }
+    fn plain_columns(&self) -> &'static [&'static str] {
+        &["csi_re", "csi_im"]
     }
     fn take(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
         self.csi_bytes = 0;
@@ -529,12 +539,18 @@ impl<R: Rows, W: Write + Send> ParquetTable<R, W> {
             .into_iter()
             .map(|(k, v)| KeyValue::new(k, v))
             .collect();
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        let mut props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL)?))
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .set_max_row_group_bytes(Some(row_group_bytes))
-            .set_key_value_metadata(Some(kv))
-            .build();
+            .set_key_value_metadata(Some(kv));
+        // The CSI values: a dictionary rarely pays for float samples (and hashing every value
+        // cost more CPU than the rest of the frame), so they are written plain, then compressed.
+        for c in rows.plain_columns() {
+            let path = ColumnPath::new(vec![c.to_string(), "list".into(), "item".into()]);
+            props = props.set_column_dictionary_enabled(path, false);
+        }
+        let props = props.build();
         let writer = ArrowWriter::try_new(out, schema.clone(), Some(props))?;
         Ok(ParquetTable {
             rows,

@@ -22,9 +22,9 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::frame::CaptureFormat;
+use crate::frame::{CaptureFormat, CsiFrame};
 use crate::reader::{CaptureReader, Confidence, FormatDescriptor, Input, ReaderOptions};
-use crate::record::Record;
+use crate::record::{AuxRecord, Record};
 use crate::util::crc32;
 
 /// File magic.
@@ -83,6 +83,14 @@ fn enc_err(e: impl std::fmt::Display) -> Error {
     Error::Encode(e.to_string())
 }
 
+/// [`Record`] by reference: serialises exactly as `Record` does (same variant names and order).
+#[derive(Serialize)]
+#[serde(rename = "Record", rename_all = "snake_case")]
+enum RecordRef<'a> {
+    Frame(&'a CsiFrame),
+    Aux(&'a AuxRecord),
+}
+
 /// Appends records to a recording.
 ///
 /// ```
@@ -126,6 +134,22 @@ impl<W: Write> RecordingWriter<W> {
 
     /// Appends one record.
     pub fn write(&mut self, record: &Record) -> Result<()> {
+        self.write_entry(record)
+    }
+
+    /// Appends one frame: the same bytes as `write(&Record::Frame(frame.clone()))`, without
+    /// the clone.
+    pub fn write_frame(&mut self, frame: &CsiFrame) -> Result<()> {
+        self.write_entry(&RecordRef::Frame(frame))
+    }
+
+    /// Appends one non-CSI record: the same bytes as `write(&Record::Aux(aux.clone()))`,
+    /// without the clone.
+    pub fn write_aux(&mut self, aux: &AuxRecord) -> Result<()> {
+        self.write_entry(&RecordRef::Aux(aux))
+    }
+
+    fn write_entry<T: Serialize>(&mut self, record: &T) -> Result<()> {
         self.scratch.clear();
         self.scratch.extend_from_slice(&[0u8; 8]);
         bincode::serde::encode_into_std_write(record, &mut self.scratch, cfg()).map_err(enc_err)?;

@@ -8,7 +8,6 @@ use std::io::Write;
 use crate::error::{Error, Result};
 use crate::jsonl;
 use crate::pipeline::{Output, Summary};
-use crate::record::Record;
 use crate::recording::RecordingWriter;
 
 /// Receives items of type `T` (by default the pipeline's [`Output`]).
@@ -143,8 +142,8 @@ impl<W: Write> RecordingSink<W> {
 impl<W: Write> Sink<Output> for RecordingSink<W> {
     fn item(&mut self, item: &Output) -> Result<bool> {
         match item {
-            Output::Frame(f) => self.writer.write(&Record::Frame(f.clone()))?,
-            Output::Aux(a) => self.writer.write(&Record::Aux(a.clone()))?,
+            Output::Frame(f) => self.writer.write_frame(f)?,
+            Output::Aux(a) => self.writer.write_aux(a)?,
             Output::Analysis(_) => self.skipped += 1,
         }
         Ok(true)

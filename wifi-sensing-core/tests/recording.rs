@@ -146,6 +146,31 @@ proptest! {
     }
 
     #[test]
+    fn by_reference_writers_write_the_same_bytes(frames in proptest::collection::vec(arb_frame(), 0..6)) {
+        let mut recs: Vec<Record> = frames.into_iter().map(Record::Frame).collect();
+        recs.push(vitals());
+        let header = RecordingHeader {
+            created_unix_ns: 0,
+            ..RecordingHeader::new("t", "")
+        };
+        let (mut owned, mut by_ref) = (Vec::new(), Vec::new());
+        let mut w = RecordingWriter::new(&mut owned, &header).unwrap();
+        for r in &recs {
+            w.write(r).unwrap();
+        }
+        drop(w);
+        let mut w = RecordingWriter::new(&mut by_ref, &header).unwrap();
+        for r in &recs {
+            match r {
+                Record::Frame(f) => w.write_frame(f).unwrap(),
+                Record::Aux(a) => w.write_aux(a).unwrap(),
+            }
+        }
+        drop(w);
+        prop_assert_eq!(owned, by_ref);
+    }
+
+    #[test]
     fn any_cut_replays_complete_frames(frames in proptest::collection::vec(arb_frame(), 1..6), cut in any::<prop::sample::Index>()) {
         let recs: Vec<Record> = frames.into_iter().map(Record::Frame).collect();
         let full = write_all(&recs);
