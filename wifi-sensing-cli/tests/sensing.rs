@@ -102,3 +102,28 @@ fn events_and_vital_signs_validate_and_baseline_round_trips() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("version"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A vital-sign window cut short by motion still starts before it ends (an earlier estimator
+/// put the start one motion guard after the record's time on this real ESP32 capture).
+#[test]
+fn vital_sign_windows_start_before_they_end_on_a_real_capture() {
+    let capture = common::fixture("esp32/example_100hz_pitraffic.csv");
+    let lines = common::parse_lines(&common::stdout_ok(&[
+        "run",
+        "-q",
+        "--events",
+        "--vitals",
+        capture.as_str(),
+    ]));
+    let vitals: Vec<_> = lines
+        .iter()
+        .filter(|l| l["type"] == "vital_signs")
+        .collect();
+    assert!(!vitals.is_empty(), "{lines:?}");
+    for v in vitals {
+        let d = &v["data"];
+        let (start, end) = (d["window_start_ns"].as_i64(), d["window_end_ns"].as_i64());
+        assert!(start.is_some() && start <= end, "{v}");
+        assert!(d["window_s"].as_f64().is_some_and(|s| s >= 0.0), "{v}");
+    }
+}
