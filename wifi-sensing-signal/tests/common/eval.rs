@@ -316,17 +316,7 @@ pub fn vitals_window(
         h.rate_bpm = heart_bpm;
     }
     let sim = Simulator::new(sc, spec.profile(), seed).expect("sim");
-    // events on: the vital-sign windows follow the event detector's motion state (as with
-    // `run --events --vitals`)
-    let cfg = SensingConfig {
-        vitals: Some(wifi_sensing_signal::vitals::VitalsConfig {
-            window_s,
-            hop_s: 1.0,
-            ..Default::default()
-        }),
-        ..SensingConfig::default()
-    };
-    let mut a = SensingAnalyser::new(cfg, None).expect("analyser");
+    let mut a = vitals_analyser(window_s);
     let mut out = Vec::new();
     let mut last = None;
     let mut longest = 0.0f64;
@@ -429,52 +419,16 @@ pub fn vitals_random(
         DeviceProfile::esp32()
     };
     let sim = Simulator::new(sc, profile, seed).expect("sim");
-    let cfg = SensingConfig {
-        vitals: Some(wifi_sensing_signal::vitals::VitalsConfig {
-            window_s,
-            hop_s: 1.0,
-            ..Default::default()
-        }),
-        ..SensingConfig::default()
-    };
-    let mut a = SensingAnalyser::new(cfg, None).expect("analyser");
+    let mut a = vitals_analyser(window_s);
     let mut out = Vec::new();
     let mut hearts: Vec<(i64, f64)> = Vec::new();
     let mut first = None;
-    let verbose = std::env::var("VERBOSE").is_ok_and(|v| v == "2");
-    let mut stat_max = 0.0f64;
-    let mut last_gain = None;
     for (f, t) in sim {
         if let Some(h) = t.heart_bpm {
             hearts.push((t.timestamp_ns, h));
         }
         out.clear();
         a.push(&f, &mut out).expect("push");
-        if verbose {
-            if last_gain.is_some_and(|g| g != t.impairments.agc_gain_db) {
-                eprintln!(
-                    "    {:.2} s AGC {:?} -> {}",
-                    t.timestamp_ns as f64 * 1e-9,
-                    last_gain,
-                    t.impairments.agc_gain_db
-                );
-            }
-            last_gain = Some(t.impairments.agc_gain_db);
-            stat_max = stat_max.max(a.motion_statistic(f.node_id).unwrap_or(0.0));
-            for s in &out {
-                if let Sensed::Event(e) = s {
-                    eprintln!(
-                        "    {:.2} s {:?} {:?}={:.2} thr {:.2} (truth {:?})",
-                        e.timestamp_ns as f64 * 1e-9,
-                        e.event,
-                        e.statistic,
-                        e.value,
-                        e.threshold,
-                        t.motion
-                    );
-                }
-            }
-        }
         for s in &out {
             if let Sensed::VitalSigns { value, .. } = s {
                 if value.window_s >= window_s - 0.5 && first.is_none() {
@@ -482,9 +436,6 @@ pub fn vitals_random(
                 }
             }
         }
-    }
-    if verbose {
-        eprintln!("    max motion statistic {stat_max:.2}");
     }
     let reason = |r: &wifi_sensing_signal::vitals::VitalRate| {
         r.reason
@@ -578,4 +529,18 @@ impl RateScore {
     pub fn within_all(&self) -> f64 {
         self.within as f64 / self.windows.max(1) as f64
     }
+}
+
+/// Events and vital signs, one estimate per second over `window_s` windows: the vital-sign
+/// windows follow the event detector's motion state, as with `run --events --vitals`.
+fn vitals_analyser(window_s: f64) -> SensingAnalyser {
+    let cfg = SensingConfig {
+        vitals: Some(wifi_sensing_signal::vitals::VitalsConfig {
+            window_s,
+            hop_s: 1.0,
+            ..Default::default()
+        }),
+        ..SensingConfig::default()
+    };
+    SensingAnalyser::new(cfg, None).expect("analyser")
 }
