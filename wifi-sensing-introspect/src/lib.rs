@@ -3,6 +3,7 @@
 
 pub mod capture;
 pub mod dtw;
+pub mod early;
 pub mod error;
 pub mod features;
 pub mod signature;
