@@ -83,6 +83,18 @@ def main():
     (OUT / f"{NAME}.results.json").write_text(json.dumps(results, indent=1) + "\n")
     t, u = best["sets"]["test"], best["sets"]["room"]
     seeds = best["seeds"]
+    used = best["sessions_used"]
+    vf = best["validation"]
+    rej = {k: sorted(int(s) for s in v) for k, v in best["rejected"].items() if v}
+    rejected_note = ("Sessions the windower rejected (its frame-rate check fails on some multi-node "
+                     "streams, a known bug) are left out, in every split alike: " + "; ".join(
+                         f"{k} {', '.join(map(str, v))}" for k, v in rej.items()) + ".") if rej else ""
+    ratio_feats = ("; of the CSI ratio (antennas 1.. over antenna 0): the window-mean log ratio "
+                   "amplitude per band, the window-mean ratio phasor per band rotated by the phase of "
+                   "its mean over all subcarriers (the per-session chain phase offset is the same on "
+                   "every subcarrier, so it cancels; what is left is how the angle of arrival varies "
+                   "along the band: real and imaginary part), and the log RMS deviation of the complex "
+                   "ratio over the window (its motion)") if "ratio_phase" in best["channels"] else ""
     size_kb = (OUT / f"{NAME}.onnx").stat().st_size / 1024
     o = t["model"]["overall"]
     goal = (o["pck_0_2"] or 0) >= 0.7 and (o["mpjpe_mm"] or 1e9) <= 150
@@ -102,6 +114,18 @@ def main():
             f"{mm(s['room_centre_baseline']['overall']['mpjpe_mm'])} | {mm(s['knn_baseline']['overall']['mpjpe_mm'])} | "
             f"{mm(q['model']['overall']['mpjpe_mm'])} |")
 
+    settings = "\n".join(
+        f"* {LABEL.get(r['variant'], r['variant'])}: {len(r['sessions_used']['train'])} training sessions, "
+        f"channels {', '.join(r['channels'])}, {r['features']} features, MLP {r['args']['layers']} x "
+        f"{r['args']['hidden']} x {r['args']['ensemble']} network(s), alpha {r['alpha']}, "
+        f"test seeds {r['seeds']['test'][0]}-{r['seeds']['test'][-1]}, run of {r['total_s']} s."
+        for r in runs)
+    same = len({json.dumps({k: v for k, v in r["args"].items() if k not in ("device", "nodes")}, sort_keys=True)
+                for r in runs}) == 1
+    runs_note = ("Every row of the variant table comes from this same code and settings; only the "
+                 "device and node count differ." if same else
+                 "The variant rows were produced with different settings (listed under the variant "
+                 "table); compare them with that in mind.")
     ALPHA_NOTE = (" (the network's keypoints did not beat the mean pose on the validation sessions, so the "
                   "shipped keypoints are the mean training pose at the mean training position; only the "
                   "presence output is learned)") if best["alpha"] == 0 else ""
@@ -125,50 +149,56 @@ bash training/pose/train.sh
 ```
 
 (It makes the pinned Python environment `training/pose/.venv` with numpy and onnx only, builds
-the CLI, trains the three variants and writes `fixtures/models/{NAME}.*`.)
+the release CLI, trains the variants and writes `fixtures/models/{NAME}.*`.) {runs_note}
 
 ## Data
 
 * Simulator `wifi_sensing_core::sim` (model version in each truth header), random sessions
-  `RandomSession` with its defaults (activity mix stand 2, sit 2, walk 3, wave 1, push 1, pull 1,
-  absent 1; segments 3-12 s; height 1.5-1.95 m; random positions, headings, paths, speeds,
-  breathing), default impairments (30 dB SNR, AGC steps, timing offsets, random common and chain
-  phases, 1 ms jitter, 1 % drops, int8 quantisation), 50 Hz, {a['duration']:.0f} s per session.
+  (`wifi-sensing simulate --random SEED --nodes reference3`, `RandomSession` with its defaults:
+  activity mix walk 3, sit 2, stand 2, wave 1, push 1, pull 1, absent 0.5; random positions,
+  headings, paths, speeds, person heights and breathing), default impairments (30 dB SNR, AGC
+  steps, timing offsets, random common and per-chain phases, jitter, drops, int8 quantisation),
+  50 Hz, {a['duration']:.0f} s per session.
 * Layout: default room 5 x 4 x 2.8 m with its three furniture reflectors, transmitter at
   [0.5, 2.0, 1.0] m, receivers (node ids 0, 1, 2) at [4.5, 2.0, 1.0], [2.5, 3.8, 1.2],
   [2.5, 0.2, 1.2] m.
 * Split by session seed (the same seed drives the random session and the simulator's noise):
-  training {len(seeds['train'])} sessions (seeds {seeds['train'][0]}-{seeds['train'][-1]}),
-  validation {len(seeds['val'])} (seeds {seeds['val'][0]}-{seeds['val'][-1]}; early stopping and the
-  choice of the shipped variant), held-out test {len(seeds['test'])} sessions of the default room (seeds
-  {seeds['test'][0]}-{seeds['test'][-1]}), and {len(seeds['room'])} sessions of random rooms never used in
-  training (`random_room`, seeds {seeds['room'][0]}-{seeds['room'][-1]}: other size, walls, furniture and
-  radio positions; the model is run there as is). Test seeds were only ever scored.
-* Windows: {best['train_windows']} training windows (hop 0.2 s); test windows every 0.1 s, as
+  training {len(used['train'])} sessions (seeds {seeds['train'][0]}-{seeds['train'][-1]}),
+  validation {len(used['val'])} (seeds {seeds['val'][0]}-{seeds['val'][-1]}; early stopping, the shrinkage
+  alpha and every design choice), held-out test {len(used['test'])} sessions of the default room (seeds
+  {seeds['test'][0]}-{seeds['test'][-1]}), and {len(used['room'])} sessions of random rooms never used in
+  training (`--random-room`, seeds {seeds['room'][0]}-{seeds['room'][-1]}: other room size, walls, furniture,
+  transmitter and receiver positions; the model is run there as is). Test seeds were only ever scored. {rejected_note}
+* Windows: {best['train_windows']} training windows (hop {a['hop']}); test windows every 0.1 s, as
   `run --pose` makes them. Targets: the simulator's 17 keypoints at the window's end (truth x room
   size, metres); absent windows train only the presence output.
 
 ## Model
 
-* Input `csi` [batch, 25 frames, nodes, rx, tx, subcarriers, 1 channel = amplitude], prepared by
-  the pose crate's windower (`wifi-sensing model dataset` exports exactly these windows).
-* In the graph: log amplitude minus its mean over each node's antennas and subcarriers per frame
-  (removes the AGC gain); per node, antenna pair and band of subcarriers ({best['bands']} bands): the
-  log RMS deviation of the window's mean profile from the empty-room profile (a constant learned from
-  the training windows with nobody in; how strongly the body scatters into that link) and the log of
-  the mean standard deviation over the window (how much it moves there); {best['features']} features,
-  standardised and clipped to +-5; an MLP {a['layers']} x {a['hidden']} ReLU; outputs: mid-hip position
-  (3), root-relative pose (51) and a presence logit. Output `keypoints` [batch, 17, 4] = x, y, z,
-  presence probability (the confidence of every joint).
+* Input `csi` [batch, 25 frames, nodes, rx, tx, subcarriers, channels = {', '.join(best['channels'])}],
+  prepared by the pose crate's windower (`wifi-sensing model dataset` exports exactly these
+  windows). `ratio_amplitude` and `ratio_phase` are the CSI ratio H_r / H_0 of each receive
+  antenna to antenna 0 of the same node and transmit antenna: it cancels the per-packet common
+  phase and the timing offset.
+* Features, all computed inside the ONNX graph from one window (nothing per session):
+  log amplitude minus its mean over each node's antennas and subcarriers per frame (removes the
+  AGC gain), then per node, antenna pair and band of subcarriers ({best['bands']} bands): the window's mean
+  profile minus the empty-room profile (a constant learned from the training windows with
+  nobody in) and the log standard deviation over the window (motion){ratio_feats};
+  {best['features']} features, standardised and clipped to +-5; an MLP {a['layers']} x {a['hidden']} ReLU; outputs:
+  mid-hip position (3), root-relative pose (51) and a presence logit. Output `keypoints`
+  [batch, 17, 4] = x, y, z, presence probability (the confidence of every joint).
 * Trained with numpy (Adam, lr {a['lr']}, batch {a['batch']}, L2 {a['l2']}, input noise {a['noise']},
-  early stopping on validation loss, best epoch {best['best_epoch']}); loss = {a['root_weight']} x squared mid-hip
+  early stopping on validation loss; {a['ensemble']} network(s) from seeds {a['seed']}.., outputs averaged, best epochs {', '.join(map(str, best['best_epoch']))}); loss = {a['root_weight']} x squared mid-hip
   error + root-relative pose error (both standardised) + presence cross-entropy.
   The position outputs are then shrunk toward the mean training pose, mean + alpha x (network -
   mean), with alpha chosen on the validation sessions from 0, 0.25, 0.5, 0.75, 1: **alpha =
   {best['alpha']}**{ALPHA_NOTE}.
-  Training {best['train_s']} s of wall time on 2 cores shared with other jobs (the whole run of a
-  3-node variant, simulating its {sum(len(v) for v in seeds.values())} sessions in a debug build, exporting,
-  training and evaluating, took about half an hour there); ONNX opset 13, {size_kb:.0f} kB.
+* Validation ({vf['windows']} windows): PCK@0.2 {pct(vf['pck_0_2'])}, MPJPE {mm(vf['mpjpe_mm'])} mm, mid-hip error
+  {m2(vf['root_error_m'])} m, presence {pct(vf['presence_accuracy'])} (numpy, the same graph).
+* Times (wall, on 2 cores shared with other jobs): simulating and windowing the sessions
+  {best['data_s']} s (cached between runs), training {best['train_s']} s, the whole run {best['total_s']} s;
+  ONNX opset 13, {size_kb:.0f} kB.
 
 ## Results
 
@@ -203,23 +233,30 @@ Per test session the model's PCK@0.2 ranged {pct(pck_range[0])} - {pct(pck_range
 
 {chr(10).join(variants)}
 
+Settings of each variant's run:
+
+{settings}
+
 ## What limits it
 
 * PCK@0.2 needs each joint within about 10 cm in 3-D. Even a perfect localiser that only knows
   where the person stands (the oracle row) reaches {pct(t['true_position_baseline']['overall']['pck_0_2'])}
   (MPJPE {mm(t['true_position_baseline']['overall']['mpjpe_mm'])} mm): heading, posture and height
   variations alone cost that much. Reaching 70 % requires the body's orientation and limb positions
-  from the CSI, not just its position.
-* The features use only amplitude: adding the sanitised phase made a quick k-NN probe on one
-  Intel 5300 node worse (mid-hip error 1.06 m with it, 0.96 m without), and the phase across
-  antennas (angle of arrival) carries a random per-session chain offset in the simulator, as on
-  real Intel 5300 cards, so it is not used; a model that calibrates it out is future work.
-* Position is read from how strongly and how much the body disturbs each link; one link gives
-  one such number per antenna pair and band, so a single node cannot triangulate: for one ESP32
-  node the validation chose alpha = 0 (nothing over the mean), three ESP32 nodes beat the
-  room-centre guess only barely, and three Intel 5300 nodes (six antenna pairs each) do best
-  (see the variant table). Within 0.5 s windows of a still person the body's amplitude
-  signature is small next to 30 dB SNR noise and int8 quantisation.
+  from the CSI, not just its position; this model mostly localises (its root-relative PCK is
+  close to the mean pose's).
+* Localisation is what improved: during development (validation sessions only, numpy scoring,
+  not re-run by `train.sh`) the mid-hip error fell with the amount of training data (one network: 0.94 m with 29 training sessions, 0.58 m
+  with 138, 0.48 m with 232) and with averaging networks (0.58 m to 0.53 m for three networks at
+  138 sessions); it has not levelled off, so more simulated sessions would likely help further.
+  The ratio (angle of arrival) features were about as good as amplitude alone on the validation
+  sessions (development figures in the same way: 0.58 m with them, 0.56 m without at 138
+  sessions), not the large gain the antenna arrays
+  promise: the per-session chain phase offsets only cancel in the shape of the ratio phase
+  along the subcarriers, which a 20 MHz band barely resolves.
+* A single link gives one number per antenna pair and band, so a single node cannot
+  triangulate: see the ESP32 1-node row (validation chose little or nothing over the mean);
+  three ESP32 nodes (one antenna each) beat the room-centre guess only modestly.
 * Unseen rooms: the empty-room profile and the mapping are specific to the training layout; in
   another room the model is close to or worse than the room-centre guess, as any layout-specific
   fingerprint model is. Retrain for a new layout.
@@ -236,11 +273,11 @@ Licence of the weights: MIT OR Apache-2.0 (trained from the project's own simula
     manifest = json.loads((src / f"{NAME}.json").read_text())
     manifest["data_card"] = {
         "description": f"Reference WiFi pose model ({LABEL.get(variant, variant)}): 17 COCO keypoints in "
-                       "room_m and a presence probability (the confidence column) from 0.5 s amplitude "
+                       "room_m and a presence probability (the confidence column) from 0.5 s CSI "
                        "windows. Card: wifi-pose-ref.md.",
         "training_data": f"Simulated random sessions (RandomSession defaults, default room, reference "
-                         f"3-node layout, 50 Hz): {len(seeds['train'])} x {a['duration']:.0f} s training "
-                         f"(seeds {seeds['train'][0]}-{seeds['train'][-1]}), {len(seeds['val'])} validation "
+                         f"3-node layout, 50 Hz): {len(used['train'])} x {a['duration']:.0f} s training "
+                         f"(seeds {seeds['train'][0]}-{seeds['train'][-1]}), {len(used['val'])} validation "
                          f"(seeds {seeds['val'][0]}-{seeds['val'][-1]}).",
         "evaluation": f"Held-out default-room sessions (seeds {seeds['test'][0]}-{seeds['test'][-1]}): "
                       f"PCK@0.1 {pct(o['pck_0_1'])}, PCK@0.2 {pct(o['pck_0_2'])}, MPJPE {mm(o['mpjpe_mm'])} mm, "
