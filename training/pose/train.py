@@ -67,16 +67,19 @@ def session(args, seed, kind, out_dir):
     return cap, truth
 
 
-def channels(args):
-    """Input channels: amplitude, and with several receive antennas the CSI ratio to antenna 0."""
+def channels(args, export=False):
+    """Input channels: amplitude, and with several receive antennas (and `--ratio 1`) the CSI
+    ratio to antenna 0. Windows are always exported with the ratio channels too (so one cache
+    serves both); a model without them takes channel 0 of the exported windows."""
     rx = DEVICES[args.device][3]
-    return ["amplitude", "ratio_amplitude", "ratio_phase"] if rx > 1 else ["amplitude"]
+    ratio = rx > 1 and (export or args.ratio)
+    return ["amplitude", "ratio_amplitude", "ratio_phase"] if ratio else ["amplitude"]
 
 
-def spec_manifest(args, card=None):
+def spec_manifest(args, card=None, export=False):
     name, _, sc, rx, tx = DEVICES[args.device]
     node_ids = list(range(args.nodes)) if args.nodes > 1 else [0]
-    ch = channels(args)
+    ch = channels(args, export)
     m = {
         "manifest_version": 1,
         "model": {"id": args.model_id, "version": "2.0.0"},
@@ -117,7 +120,7 @@ def export(args, seeds, kind, work):
     sess_dir = work / "sessions"
     sess_dir.mkdir(parents=True, exist_ok=True)
     mpath = work / "export.json"
-    mpath.write_text(json.dumps(spec_manifest(args), indent=1))
+    mpath.write_text(json.dumps(spec_manifest(args, export=True), indent=1))
     out, rejected = [], {}
     for seed in seeds:
         d = work / "windows" / f"s{seed}"
@@ -142,7 +145,7 @@ def export(args, seeds, kind, work):
                 # Only the windows are needed again (keeps the cache small).
                 cap.unlink()
                 truth.unlink()
-        x = np.load(d / "x.npy", mmap_mode="r")
+        x = np.load(d / "x.npy", mmap_mode="r")[..., :len(channels(args))]
         y = np.load(d / "y.npy")
         info = [json.loads(l) for l in (d / "windows.jsonl").read_text().splitlines()]
         out.append((seed, x, y, info, cap, truth))
@@ -192,7 +195,7 @@ def features(x, empty, bands):
     dev = band_mean(m - empty[None], bands)
     sd = np.log(band_mean(np.sqrt(((l - m[:, None]) ** 2).mean(axis=1)), bands) + EPS)
     out = [dev.reshape(b, -1), sd.reshape(b, -1)]
-    if r > 1:
+    if r > 1 and x.shape[6] >= 3:
         ra = np.maximum(x[:, :, :, 1:, :, :, 1], 0.0).reshape(b, f, n, (r - 1) * t, s)
         ph = x[:, :, :, 1:, :, :, 2].reshape(b, f, n, (r - 1) * t, s)
         rdev = band_mean(np.log(ra + EPS).mean(axis=1), bands)
@@ -359,7 +362,7 @@ def to_onnx(nets, fmu, fsd, tmu, tsd, empty, bands, shape, path):
     v = node("Add", [v, "eps"], "sde")
     v = node("Log", [v], "lsd")
     feats = [dev, flat(v, "lsd")]
-    if r > 1:
+    if r > 1 and c >= 3:
         r1 = (r - 1) * t
         shp = ints("shape_r", [0, f, n, r1, s])
 
@@ -526,6 +529,8 @@ def main():
     ap.add_argument("--hop", default="0.4s", help="hop of the training and validation windows")
     ap.add_argument("--bands", type=int, default=10,
                     help="subcarrier bands (this many if it divides the subcarriers, else fewer)")
+    ap.add_argument("--ratio", type=int, default=0,
+                    help="1: also the CSI-ratio features (antenna arrays); 0: amplitude features only")
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=60)
@@ -565,10 +570,23 @@ def main():
     yva = np.concatenate([d[2] for d in data["val"]])
     pres_tr = targets(ytr)[2]
     # Empty-room profile: mean log-amplitude profile of the training windows with nobody in.
-    prof = np.concatenate([log_amp(np.asarray(x)).mean(axis=1) for x in xs])
-    empty = prof[~pres_tr].mean(0).astype(np.float32)
+    # One pass over the training windows: features against a zero profile, and the profiles of
+    # the absent windows; the dev features are linear in the profile, so they are corrected after.
     bands = band_count(xs[0].shape[5], args.bands)
-    ftr = np.concatenate([features(np.asarray(x), empty, bands) for x in xs])
+    _, _, n_, r_, t_, s_, _ = xs[0].shape
+    zero = np.zeros((n_, r_ * t_, s_), np.float32)
+    ftr, absent, k0 = [], [], 0
+    for x in xs:
+        x = np.asarray(x)
+        ftr.append(features(x, zero, bands))
+        a = ~pres_tr[k0:k0 + len(x)]
+        k0 += len(x)
+        if a.any():
+            absent.append(log_amp(x[a]).mean(axis=1))
+    empty = np.concatenate(absent).mean(0).astype(np.float32)
+    ftr = np.concatenate(ftr)
+    ftr[:, :empty.size // (s_ // bands)] -= band_mean(empty, bands).reshape(-1)
+    assert np.abs(ftr[:8] - features(np.asarray(xs[0][:8]), empty, bands)).max() < 1e-3
     fva = np.concatenate([features(np.asarray(d[1]), empty, bands) for d in data["val"]])
     log(f"features: {time.time() - t0 - t_data:.0f} s, {ftr.shape[1]} per window")
     fmu, fsd = ftr.mean(0), ftr.std(0) + 1e-3
