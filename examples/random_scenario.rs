@@ -5,8 +5,8 @@
 //! ```
 //!
 //! The argument is a `RandomSession` in JSON (every field optional; see
-//! `wifi_sensing::sim::RandomSession`). The reference pose model's training script
-//! (`training/pose/`) uses it to make its sessions.
+//! `wifi_sensing::sim::RandomSession`). `wifi-sensing simulate --random SEED` makes the same
+//! sessions directly (the reference pose model's training script uses that).
 
 use wifi_sensing::sim::RandomSession;
 

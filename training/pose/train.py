@@ -51,37 +51,38 @@ def run(cmd, stdout=None):
 
 
 def session(args, seed, kind, out_dir):
-    """Simulates one session; returns (capture, truth) paths. kind: train|val|test|room."""
+    """Simulates the random session `seed` (`simulate --random`, with `--random-room` for the
+    unseen rooms) with the reference receivers; returns (capture, truth) paths.
+    kind: train|val|test|room."""
     cap = out_dir / f"s{seed}.csirec"
     truth = out_dir / f"s{seed}.truth.jsonl"
     if cap.exists() and truth.exists():
         return cap, truth
-    scen = out_dir / f"s{seed}.scenario.json"
-    scen.write_text(json.dumps(random_scenario(seed, kind == "room", args)))
     tmp_cap, tmp_truth = cap.with_suffix(".tmp.csirec"), truth.with_suffix(".tmp")
-    run([args.bin, "-q", "simulate", "--scenario-file", scen, "--seed", seed, "--device",
-         DEVICES[args.device][1], "--rate", "50", "-o", tmp_cap, "--truth", tmp_truth])
+    run([args.bin, "-q", "simulate", "--random", seed] + (["--random-room"] if kind == "room" else [])
+        + ["--nodes", "reference3" if args.nodes == 3 else "one", "--device", DEVICES[args.device][1],
+           "--duration", f"{args.duration}s", "--rate", "50", "-o", tmp_cap, "--truth", tmp_truth])
     tmp_truth.rename(truth)
     tmp_cap.rename(cap)
     return cap, truth
 
 
-def random_scenario(seed, random_room, args):
-    """The simulator's random session `seed` (wifi_sensing_core::sim::RandomSession) with the
-    reference receivers (or the default single receiver), as a scenario."""
-    cfg = {"seed": seed, "duration_s": args.duration, "random_room": random_room}
-    if args.nodes == 3:
-        cfg["rx"] = [{"position_m": p} for p in REFERENCE_RX]
-    r = run([args.scenario_bin, json.dumps(cfg)], stdout=subprocess.PIPE)
-    return json.loads(r.stdout)
+def channels(args, export=False):
+    """Input channels: amplitude, and with several receive antennas (and `--ratio 1`) the CSI
+    ratio to antenna 0. Windows are always exported with the ratio channels too (so one cache
+    serves both); a model without them takes channel 0 of the exported windows."""
+    rx = DEVICES[args.device][3]
+    ratio = rx > 1 and (export or args.ratio)
+    return ["amplitude", "ratio_amplitude", "ratio_phase"] if ratio else ["amplitude"]
 
 
-def spec_manifest(args, card=None):
+def spec_manifest(args, card=None, export=False):
     name, _, sc, rx, tx = DEVICES[args.device]
     node_ids = list(range(args.nodes)) if args.nodes > 1 else [0]
+    ch = channels(args, export)
     m = {
         "manifest_version": 1,
-        "model": {"id": args.model_id, "version": "1.0.0"},
+        "model": {"id": args.model_id, "version": "2.0.0"},
         "input": {
             "tensor": "csi",
             "layout": ["batch", "frames", "nodes", "rx", "tx", "subcarriers", "channels"],
@@ -90,13 +91,12 @@ def spec_manifest(args, card=None):
             "rx": rx,
             "tx": tx,
             "subcarriers": len(sc) if sc else 30,
-            "channels": ["amplitude", "phase_sanitised"] if args.phase else ["amplitude"],
+            "channels": ch,
             "frame_rate_hz": 50.0,
             "device": name,
             "subcarrier_indices": sc,
             "node_ids": node_ids if args.nodes > 1 else None,
-            "normalisation": {"mean": [0.0] * (2 if args.phase else 1),
-                              "std": [1.0] * (2 if args.phase else 1)},
+            "normalisation": {"mean": [0.0] * len(ch), "std": [1.0] * len(ch)},
         },
         "sensing_layout": {
             "room_size_m": ROOM,
@@ -114,27 +114,50 @@ def spec_manifest(args, card=None):
 
 
 def export(args, seeds, kind, work):
-    """Windows of the sessions: list of (x, y, info) per session."""
-    sess_dir = work.parent / f"sessions-{args.device}x{args.nodes}"
+    """Windows of the sessions: list of (seed, x, y, info, capture, truth) per session, and the
+    seeds whose stream the windower rejected (with its message). Captures are kept only for the
+    held-out sessions (they are run through `run --pose`)."""
+    sess_dir = work / "sessions"
     sess_dir.mkdir(parents=True, exist_ok=True)
     mpath = work / "export.json"
-    mpath.write_text(json.dumps(spec_manifest(args), indent=1))
-    out = []
+    mpath.write_text(json.dumps(spec_manifest(args, export=True), indent=1))
+    out, rejected = [], {}
     for seed in seeds:
-        cap, truth = session(args, seed, kind, sess_dir)
         d = work / "windows" / f"s{seed}"
+        cap, truth = sess_dir / f"s{seed}.csirec", sess_dir / f"s{seed}.truth.jsonl"
+        if (d / "rejected").exists():
+            rejected[seed] = (d / "rejected").read_text()
+            continue
         if not (d / "done").exists():
-            run([args.bin, "-q", "model", "dataset", cap, "--truth", truth, "--manifest", mpath,
-                 "--hop", args.hop if kind in ("train", "val") else "0.1s", "-o", d])
+            cap, truth = session(args, seed, kind, sess_dir)
+            d.mkdir(parents=True, exist_ok=True)
+            r = subprocess.run([str(c) for c in [
+                args.bin, "-q", "model", "dataset", cap, "--truth", truth, "--manifest", mpath,
+                "--hop", args.hop if kind in ("train", "val") else "0.1s", "-o", d]],
+                stderr=subprocess.PIPE, text=True)
+            if r.returncode != 0:
+                (d / "rejected").write_text(r.stderr.strip())
+                rejected[seed] = r.stderr.strip()
+                log(f"session {seed} rejected by the windower: {r.stderr.strip()}")
+                continue
             (d / "done").write_text("")
-        x = np.load(d / "x.npy")
+            if kind in ("train", "val"):
+                # Only the windows are needed again (keeps the cache small).
+                cap.unlink()
+                truth.unlink()
+        x = np.load(d / "x.npy", mmap_mode="r")[..., :len(channels(args))]
         y = np.load(d / "y.npy")
         info = [json.loads(l) for l in (d / "windows.jsonl").read_text().splitlines()]
-        out.append((x, y, info, cap, truth))
-    return out
+        out.append((seed, x, y, info, cap, truth))
+    return out, rejected
 
 
 # ---------------------------------------------------------------- features (mirrored in ONNX)
+
+
+def band_count(s, want):
+    """The number of subcarrier bands: `want` if it divides `s`, else the largest divisor below."""
+    return next(b for b in range(min(want, s), 0, -1) if s % b == 0)
 
 
 def log_amp(x):
@@ -145,19 +168,48 @@ def log_amp(x):
     return l - l.mean(axis=(3, 4), keepdims=True)
 
 
+def band_mean(v, bands):
+    """[..., S] -> [..., bands]: mean over equal bands of subcarriers."""
+    return v.reshape(*v.shape[:-1], bands, v.shape[-1] // bands).mean(-1)
+
+
 def features(x, empty, bands):
-    """Per node, antenna pair and subcarrier band: the log RMS deviation of the window's mean
-    log-amplitude profile from the empty-room profile `empty` [N, R*T, S] (how strongly the
-    body scatters into that link), and the log of the mean standard deviation over the
-    window's frames (how much it moves there). [B, 2*N*R*T*bands]."""
+    """Features of windows x [B, F, N, R, T, S, C] (channels: amplitude, and with several
+    receive antennas ratio_amplitude and ratio_phase), all free of the AGC gain, the per-packet
+    common phase, the timing offset and the per-session chain phase offsets:
+
+    * `dev`: per node, antenna pair and band: the window's mean log-amplitude profile minus the
+      empty-room profile `empty` [N, R*T, S] (how the body changes that link's spectrum);
+    * `sd`: log of the standard deviation over the window's frames (how much it moves there);
+    * with rx > 1, of the CSI ratio H_r / H_0 (r >= 1, same tx; cancels the common phase and the
+      timing offset): `rdev`, the window-mean log ratio amplitude per band; `rph`, the mean ratio
+      phasor per band, rotated by the phase of its mean over the subcarriers (the chain offset
+      is the same on every subcarrier, so it cancels: what is left is how the angle of arrival
+      varies along the band); `rsd`, the log RMS deviation over the frames of the complex ratio
+      (its motion, whatever the offset).
+    Returns [B, features] float32."""
     l = log_amp(x)
-    b, _, n, rt, s = l.shape
+    b, f, n, rt, s = l.shape
+    r, t = x.shape[3], x.shape[4]
     m = l.mean(axis=1)
-    d = (m - empty[None]) ** 2
-    dev = np.log(np.sqrt(d.reshape(b, n, rt, bands, s // bands).mean(-1)) + EPS)
-    sd = np.sqrt(((l - m[:, None]) ** 2).mean(axis=1))
-    sd = np.log(sd.reshape(b, n, rt, bands, s // bands).mean(-1) + EPS)
-    return np.concatenate([dev.reshape(b, -1), sd.reshape(b, -1)], axis=1).astype(np.float32)
+    dev = band_mean(m - empty[None], bands)
+    sd = np.log(band_mean(np.sqrt(((l - m[:, None]) ** 2).mean(axis=1)), bands) + EPS)
+    out = [dev.reshape(b, -1), sd.reshape(b, -1)]
+    if r > 1 and x.shape[6] >= 3:
+        ra = np.maximum(x[:, :, :, 1:, :, :, 1], 0.0).reshape(b, f, n, (r - 1) * t, s)
+        ph = x[:, :, :, 1:, :, :, 2].reshape(b, f, n, (r - 1) * t, s)
+        rdev = band_mean(np.log(ra + EPS).mean(axis=1), bands)
+        c, si = np.cos(ph), np.sin(ph)
+        mc, ms = c.mean(axis=1), si.mean(axis=1)
+        gc, gs = mc.mean(axis=-1, keepdims=True), ms.mean(axis=-1, keepdims=True)
+        g = np.sqrt(gc * gc + gs * gs) + EPS
+        re = band_mean((mc * gc + ms * gs) / g, bands)
+        im = band_mean((ms * gc - mc * gs) / g, bands)
+        zr, zi = ra * c, ra * si
+        dr, di = zr - zr.mean(axis=1, keepdims=True), zi - zi.mean(axis=1, keepdims=True)
+        rsd = np.log(np.sqrt(band_mean((dr * dr + di * di).mean(axis=1), bands)) + EPS)
+        out += [rdev.reshape(b, -1), re.reshape(b, -1), im.reshape(b, -1), rsd.reshape(b, -1)]
+    return np.concatenate(out, axis=1).astype(np.float32)
 
 
 def targets(y):
@@ -261,15 +313,14 @@ def fit(feat, out_t, mask_rel, present, vfeat, vout, vmask, vpresent, args, rng)
 # ---------------------------------------------------------------- ONNX
 
 
-def to_onnx(net, fmu, fsd, tmu, tsd, empty, bands, shape, path):
-    """The whole model as one ONNX graph: features, standardisation, MLP, outputs."""
+def to_onnx(nets, fmu, fsd, tmu, tsd, empty, bands, shape, path):
+    """The whole model as one ONNX graph: the features of `features`, standardisation, the MLPs
+    (their outputs averaged), outputs."""
     _, f, n, r, t, s, c = shape
     inits, nodes = [], []
 
     def const(name, arr):
-        inits.append(numpy_helper.from_array(np.asarray(arr, dtype=np.float32)
-                                             if not isinstance(arr, np.ndarray) or arr.dtype != np.int64
-                                             else arr, name))
+        inits.append(numpy_helper.from_array(np.asarray(arr, dtype=np.float32), name))
         return name
 
     def ints(name, vals):
@@ -280,46 +331,99 @@ def to_onnx(net, fmu, fsd, tmu, tsd, empty, bands, shape, path):
         nodes.append(helper.make_node(op, ins, [out], **kw))
         return out
 
-    rt = r * t
-    x = node("Slice", ["csi", ints("c0", [0]), ints("c1", [1]), ints("cax", [6])], "a")
+    const("eps", EPS)
+    rt, sb = r * t, s // bands
+
+    def bands_flat(v, name, rows):
+        """[B, N, rows, S] -> band means, flattened: [B, N * rows * bands]."""
+        v = node("Reshape", [v, ints(f"{name}_shape", [0, n, rows, bands, sb])], f"{name}_b")
+        v = node("ReduceMean", [v], f"{name}_bm", axes=[4], keepdims=0)
+        return v
+
+    def flat(v, name):
+        return node("Reshape", [v, ints(f"{name}_flat", [0, -1])], f"{name}_f")
+
+    x = node("Slice", [x_in := "csi", ints("c0", [0]), ints("c1", [1]), ints("cax", [6])], "a")
     x = node("Relu", [x], "pos")
-    x = node("Add", [x, const("eps", EPS)], "amp")
+    x = node("Add", [x, "eps"], "amp")
     x = node("Log", [x], "logamp")
     x = node("Reshape", [x, ints("shape_l", [0, f, n, rt, s])], "l0")
     mu = node("ReduceMean", [x], "lmean", axes=[3, 4], keepdims=1)
     x = node("Sub", [x, mu], "l")
     m = node("ReduceMean", [x], "m", axes=[1], keepdims=1)
     d = node("Sub", [m, const("empty", empty[None, None])], "d")
-    d = node("Mul", [d, d], "d2")
-    d = node("Reshape", [d, ints("shape_db", [0, n, rt, bands, s // bands])], "d2b")
-    d = node("ReduceMean", [d], "d2m", axes=[4], keepdims=0)
-    d = node("Sqrt", [d], "dr")
-    d = node("Add", [d, const("eps_d", EPS)], "dre")
-    d = node("Log", [d], "dev")
-    d = node("Reshape", [d, ints("flat_d", [0, -1])], "devf")
+    d = node("Reshape", [d, ints("shape_d", [0, n, rt, s])], "d3")
+    dev = flat(bands_flat(d, "dev", rt), "dev")
     v = node("Sub", [x, m], "v")
     v = node("Mul", [v, v], "v2")
     v = node("ReduceMean", [v], "v2m", axes=[1], keepdims=0)
     v = node("Sqrt", [v], "sd")
-    v = node("Reshape", [v, ints("shape_vb", [0, n, rt, bands, s // bands])], "sdb")
-    v = node("ReduceMean", [v], "sdm", axes=[4], keepdims=0)
-    v = node("Add", [v, const("eps_v", EPS)], "sde")
+    v = bands_flat(v, "sd", rt)
+    v = node("Add", [v, "eps"], "sde")
     v = node("Log", [v], "lsd")
-    v = node("Reshape", [v, ints("flat_v", [0, -1])], "lsdf")
-    z = node("Concat", [d, v], "feat", axis=1)
+    feats = [dev, flat(v, "lsd")]
+    if r > 1 and c >= 3:
+        r1 = (r - 1) * t
+        shp = ints("shape_r", [0, f, n, r1, s])
+
+        def chan(k, name):
+            y = node("Slice", [x_in, ints(f"{name}_s", [1, k]), ints(f"{name}_e", [r, k + 1]),
+                               ints(f"{name}_ax", [3, 6])], f"{name}_sl")
+            return node("Reshape", [y, shp], name)
+
+        ra = node("Relu", [chan(1, "ra0")], "ra")
+        ph = chan(2, "ph")
+        lr = node("Log", [node("Add", [ra, "eps"], "rae")], "lra")
+        lr = node("ReduceMean", [lr], "lram", axes=[1], keepdims=0)
+        feats.append(flat(bands_flat(lr, "rdev", r1), "rdev"))
+        co = node("Cos", [ph], "cos")
+        si = node("Sin", [ph], "sin")
+        mc = node("ReduceMean", [co], "mc", axes=[1], keepdims=0)
+        ms = node("ReduceMean", [si], "ms", axes=[1], keepdims=0)
+        gc = node("ReduceMean", [mc], "gc", axes=[3], keepdims=1)
+        gs = node("ReduceMean", [ms], "gs", axes=[3], keepdims=1)
+        g = node("Add", [node("Mul", [gc, gc], "gc2"), node("Mul", [gs, gs], "gs2")], "g2")
+        g = node("Add", [node("Sqrt", [g], "g1"), "eps"], "g")
+        re = node("Add", [node("Mul", [mc, gc], "mcgc"), node("Mul", [ms, gs], "msgs")], "re0")
+        re = node("Div", [re, g], "re1")
+        im = node("Sub", [node("Mul", [ms, gc], "msgc"), node("Mul", [mc, gs], "mcgs")], "im0")
+        im = node("Div", [im, g], "im1")
+        feats.append(flat(bands_flat(re, "re", r1), "re"))
+        feats.append(flat(bands_flat(im, "im", r1), "im"))
+        zr = node("Mul", [ra, co], "zr")
+        zi = node("Mul", [ra, si], "zi")
+        dr = node("Sub", [zr, node("ReduceMean", [zr], "zrm", axes=[1], keepdims=1)], "dr")
+        di = node("Sub", [zi, node("ReduceMean", [zi], "zim", axes=[1], keepdims=1)], "di")
+        q = node("Add", [node("Mul", [dr, dr], "dr2"), node("Mul", [di, di], "di2")], "q")
+        q = node("ReduceMean", [q], "qm", axes=[1], keepdims=0)
+        q = node("Sqrt", [bands_flat(q, "rsd", r1)], "qs")
+        q = node("Log", [node("Add", [q, "eps"], "qe")], "rsd")
+        feats.append(flat(q, "rsd"))
+    z = node("Concat", feats, "feat", axis=1)
     z = node("Sub", [z, const("fmu", fmu)], "fz0")
     z = node("Div", [z, const("fsd", fsd)], "fz1")
-    z = node("Clip", [z, const("lo", -CLIP), const("hi", CLIP)], "fz")
-    for i, (w, b) in enumerate(zip(net.w, net.b)):
-        z = node("MatMul", [z, const(f"w{i}", w)], f"mm{i}")
-        z = node("Add", [z, const(f"b{i}", b)], f"h{i}")
-        if i < len(net.w) - 1:
-            z = node("Relu", [z], f"r{i}")
-    y = node("Mul", [z, const("tsd", np.concatenate([tsd, [1.0]]))], "o1")
+    fz = node("Clip", [z, const("lo", -CLIP), const("hi", CLIP)], "fz")
+    outs = []
+    for k, net in enumerate(nets):
+        z = fz
+        for i, (w, b) in enumerate(zip(net.w, net.b)):
+            z = node("MatMul", [z, const(f"n{k}w{i}", w)], f"n{k}mm{i}")
+            z = node("Add", [z, const(f"n{k}b{i}", b)], f"n{k}h{i}")
+            if i < len(net.w) - 1:
+                z = node("Relu", [z], f"n{k}r{i}")
+        outs.append(z)
+    z = outs[0]
+    for k, o in enumerate(outs[1:]):
+        z = node("Add", [z, o], f"sum{k}")
+    # The mean of the networks' outputs, then the target scale.
+    y = node("Mul", [z, const("tsd", np.concatenate([tsd, [1.0]]) / len(nets))], "o1")
     y = node("Add", [y, const("tmu", np.concatenate([tmu, [0.0]]))], "o")
     root = node("Slice", [y, ints("s0", [0]), ints("s3", [3]), ints("ax1", [1])], "root")
     rel = node("Slice", [y, ints("s3b", [3]), ints("s54", [54]), ints("ax1b", [1])], "rel")
     logit = node("Slice", [y, ints("s54b", [54]), ints("s55", [55]), ints("ax1c", [1])], "logit")
+    # The mid-hip stays inside the (training) room's box.
+    root = node("Max", [root, const("room_lo", np.zeros((1, 3)))], "root_lo")
+    root = node("Min", [root, const("room_hi", np.asarray(ROOM)[None])], "root_hi")
     root = node("Reshape", [root, ints("r13", [-1, 1, 3])], "root3")
     rel = node("Reshape", [rel, ints("r173", [-1, 17, 3])], "rel3")
     kp = node("Add", [rel, root], "kp")
@@ -345,10 +449,16 @@ def standardise(feat, fmu, fsd):
     return np.clip((feat - fmu) / fsd, -CLIP, CLIP).astype(np.float32)
 
 
-def predict_np(net, feat, fmu, fsd, tmu, tsd):
-    o = net.forward(standardise(feat, fmu, fsd))[-1]
+def forward_mean(nets, z):
+    """Mean output of the networks on standardised features z."""
+    return sum(n.forward(z)[-1] for n in nets) / len(nets)
+
+
+def predict_np(nets, feat, fmu, fsd, tmu, tsd):
+    o = forward_mean(nets, standardise(feat, fmu, fsd))
     o54 = o[:, :54] * tsd + tmu
-    kp = o54[:, 3:].reshape(-1, 17, 3) + o54[:, None, :3]
+    root = np.clip(o54[:, :3], 0.0, np.asarray(ROOM, np.float32))
+    kp = o54[:, 3:].reshape(-1, 17, 3) + root[:, None]
     return kp, 1 / (1 + np.exp(-o[:, 54]))
 
 
@@ -374,6 +484,19 @@ def score(args, truths, poses, mean_pose=None):
     return json.loads(run(cmd, stdout=subprocess.PIPE).stdout)
 
 
+def numpy_scores(kp, conf, y):
+    """PCK@0.2, MPJPE (mm) and mid-hip error (m) over the windows with the person present, and
+    presence accuracy over all, computed as `model score` does (for validation figures)."""
+    p = ~np.isnan(y[:, 0, 0])
+    yy, k = y[p], kp[p]
+    e = np.linalg.norm(k - yy, axis=2)
+    thr = np.linalg.norm(yy[:, 5] - yy[:, 12], axis=1)
+    rt, rk = 0.5 * (yy[:, 11] + yy[:, 12]), 0.5 * (k[:, 11] + k[:, 12])
+    return {"windows": int(len(y)), "pck_0_2": float((e <= 0.2 * thr[:, None]).mean()),
+            "mpjpe_mm": float(e.mean() * 1000), "root_error_m": float(np.linalg.norm(rt - rk, axis=1).mean()),
+            "presence_accuracy": float(((conf >= 0.5) == p).mean())}
+
+
 def knn_predict(train_fp, train_y, train_present, fp, k):
     """k nearest training windows (Euclidean on the window-mean inputs): mean of their poses
     (present ones), share present as confidence."""
@@ -397,21 +520,21 @@ def main():
     ap.add_argument("--bin", default=str(ROOT / "target/release/wifi-sensing"))
     ap.add_argument("--device", choices=list(DEVICES), default="iwl5300")
     ap.add_argument("--nodes", type=int, choices=[1, 3], default=3)
-    ap.add_argument("--train", type=int, default=10, help="training sessions (seeds 1..N)")
-    ap.add_argument("--val", type=int, default=2, help="validation sessions (seeds 1001..)")
-    ap.add_argument("--test", type=int, default=3, help="held-out default-room sessions (2001..)")
-    ap.add_argument("--test-room", type=int, default=2, help="unseen-room sessions (3001..)")
-    ap.add_argument("--scenario-bin", default=str(ROOT / "target/release/examples/random_scenario"),
-                    help="the random_scenario example (prints a RandomSession's scenario)")
+    ap.add_argument("--train", type=int, default=400, help="training sessions (seeds 1..N)")
+    ap.add_argument("--val", type=int, default=12, help="validation sessions (seeds 1001..)")
+    ap.add_argument("--test", type=int, default=8, help="held-out default-room sessions (2001..)")
+    ap.add_argument("--test-room", type=int, default=4, help="unseen-room sessions (3001..)")
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--window", type=int, default=25, help="frames per window (50 Hz)")
-    ap.add_argument("--hop", default="0.2s", help="hop of the training windows")
-    ap.add_argument("--phase", type=int, default=0, help="1: amplitude and sanitised phase; 0: amplitude")
-    ap.add_argument("--bands", type=int, default=0, help="subcarrier bands (0: 4, 3, 2 or 1, whichever divides)")
-    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--hop", default="0.4s", help="hop of the training and validation windows")
+    ap.add_argument("--bands", type=int, default=10,
+                    help="subcarrier bands (this many if it divides the subcarriers, else fewer)")
+    ap.add_argument("--ratio", type=int, default=0,
+                    help="1: also the CSI-ratio features (antenna arrays); 0: amplitude features only")
+    ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=60)
-    ap.add_argument("--patience", type=int, default=8)
+    ap.add_argument("--patience", type=int, default=5)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--l2", type=float, default=1e-4)
@@ -421,10 +544,11 @@ def main():
     ap.add_argument("--model-id", default="wifi-pose-ref")
     ap.add_argument("--work", default=None, help="scratch folder (default target/pose-train/<variant>)")
     ap.add_argument("--out", default=None, help="write model, manifest and results here")
-    ap.add_argument("--seed", type=int, default=0, help="weight initialisation seed")
+    ap.add_argument("--seed", type=int, default=0, help="weight initialisation seed (of the first network)")
+    ap.add_argument("--ensemble", type=int, default=3, help="networks trained (seeds seed..) and averaged")
     args = ap.parse_args()
     variant = f"{args.device}x{args.nodes}"
-    work = Path(args.work or ROOT / "target/pose-train" / f"{variant}-w{args.window}-p{args.phase}")
+    work = Path(args.work or ROOT / "target/pose-train" / variant)
     work.mkdir(parents=True, exist_ok=True)
     out = Path(args.out or work / "model")
     out.mkdir(parents=True, exist_ok=True)
@@ -434,25 +558,37 @@ def main():
              "val": list(range(1001, 1001 + args.val)),
              "test": list(range(2001, 2001 + args.test)),
              "room": list(range(3001, 3001 + args.test_room))}
-    data = {k: export(args, v, k, work) for k, v in seeds.items()}
+    data, rejected = {}, {}
+    for k, v in seeds.items():
+        data[k], rejected[k] = export(args, v, k, work)
+        log(f"{k}: {len(data[k])} sessions, {len(rejected[k])} rejected by the windower")
     t_data = time.time() - t0
     log(f"data: {t_data:.0f} s")
 
-    def stack(k):
-        xs = [d[0] for d in data[k]]
-        ys = np.concatenate([d[1] for d in data[k]])
-        return xs, ys
-
-    xs, ytr = stack("train")
-    vxs, yva = stack("val")
+    xs = [d[1] for d in data["train"]]
+    ytr = np.concatenate([d[2] for d in data["train"]])
+    yva = np.concatenate([d[2] for d in data["val"]])
     pres_tr = targets(ytr)[2]
     # Empty-room profile: mean log-amplitude profile of the training windows with nobody in.
-    prof = np.concatenate([log_amp(x).mean(axis=1) for x in xs])
-    empty = prof[~pres_tr].mean(0).astype(np.float32)
-    s_count = xs[0].shape[5]
-    bands = args.bands or next(b for b in (4, 3, 2, 1) if s_count % b == 0)
-    ftr = np.concatenate([features(x, empty, bands) for x in xs])
-    fva = np.concatenate([features(x, empty, bands) for x in vxs])
+    # One pass over the training windows: features against a zero profile, and the profiles of
+    # the absent windows; the dev features are linear in the profile, so they are corrected after.
+    bands = band_count(xs[0].shape[5], args.bands)
+    _, _, n_, r_, t_, s_, _ = xs[0].shape
+    zero = np.zeros((n_, r_ * t_, s_), np.float32)
+    ftr, absent, k0 = [], [], 0
+    for x in xs:
+        x = np.asarray(x)
+        ftr.append(features(x, zero, bands))
+        a = ~pres_tr[k0:k0 + len(x)]
+        k0 += len(x)
+        if a.any():
+            absent.append(log_amp(x[a]).mean(axis=1))
+    empty = np.concatenate(absent).mean(0).astype(np.float32)
+    ftr = np.concatenate(ftr)
+    ftr[:, :empty.size // (s_ // bands)] -= band_mean(empty, bands).reshape(-1)
+    assert np.abs(ftr[:8] - features(np.asarray(xs[0][:8]), empty, bands)).max() < 1e-3
+    fva = np.concatenate([features(np.asarray(d[1]), empty, bands) for d in data["val"]])
+    log(f"features: {time.time() - t0 - t_data:.0f} s, {ftr.shape[1]} per window")
     fmu, fsd = ftr.mean(0), ftr.std(0) + 1e-3
     root, rel, pres = targets(ytr)
     vroot, vrel, vpres = targets(yva)
@@ -462,14 +598,19 @@ def main():
                           np.full(51, t_all[pres][:, 3:].std(0).mean())]) + 1e-6
     tt = ((t_all - tmu) / tsd).astype(np.float32)
     vt = ((np.concatenate([vroot, vrel], 1) - tmu) / tsd).astype(np.float32)
-    rng = np.random.default_rng(args.seed)
     t1 = time.time()
-    net, best_epoch, val_loss = fit(standardise(ftr, fmu, fsd), tt, np.ones((len(tt), 51), np.float32),
+    nets, best_epoch, val_loss = [], [], []
+    for k in range(args.ensemble):
+        rng = np.random.default_rng(args.seed + k)
+        net, be, vl = fit(standardise(ftr, fmu, fsd), tt, np.ones((len(tt), 51), np.float32),
                           pres.astype(np.float32), standardise(fva, fmu, fsd), vt,
                           np.ones((len(vt), 51), np.float32), vpres.astype(np.float32), args, rng)
+        nets.append(net)
+        best_epoch.append(be)
+        val_loss.append(vl)
     # Shrinkage toward the mean training pose, chosen on the validation sessions: the position
     # outputs become mean + alpha x (network - mean).
-    vo = net.forward(standardise(fva, fmu, fsd))[-1][:, :54]
+    vo = forward_mean(nets, standardise(fva, fmu, fsd))[:, :54]
     w = np.r_[np.full(3, args.root_weight), np.full(51, 1 / 17)]
     alphas = [0.0, 0.25, 0.5, 0.75, 1.0]
     vloss = [float((((a * vo - vt) ** 2)[vpres] * w).sum(1).mean()) for a in alphas]
@@ -480,8 +621,8 @@ def main():
     log(f"training: {t_train:.0f} s on {len(ftr)} windows, {ftr.shape[1]} features")
 
     onnx_path = out / f"{args.model_id}.onnx"
-    to_onnx(net, fmu, fsd, tmu.astype(np.float32), tsd.astype(np.float32), empty, bands,
-            data["train"][0][0].shape, onnx_path)
+    to_onnx(nets, fmu, fsd, tmu.astype(np.float32), tsd.astype(np.float32), empty, bands,
+            xs[0].shape, onnx_path)
     # Mean pose (root-relative) and centre for the baselines.
     rel_mean = rel[pres].mean(0).reshape(17, 3)
     mean_pose = {"root_relative_m": rel_mean.tolist(),
@@ -494,33 +635,41 @@ def main():
     # The exported graph must equal the numpy model on the exported windows.
     from onnx.reference import ReferenceEvaluator
     ref = ReferenceEvaluator(str(onnx_path))
-    xv = vxs[0][:8]
+    xv = np.asarray(data["val"][0][1][:8])
     got = ref.run(None, {"csi": xv})[0]
-    kp, c = predict_np(net, features(xv, empty, bands), fmu, fsd, tmu, tsd)
+    kp, c = predict_np(nets, features(xv, empty, bands), fmu, fsd, tmu, tsd)
     err = max(np.abs(got[..., :3] - kp).max(), np.abs(got[:, 0, 3] - c).max())
     log(f"ONNX graph vs numpy: max difference {err:.2e}")
     assert err < 1e-3, err
 
-    # kNN fingerprinting baseline on the window-mean inputs.
-    tr_fp = np.concatenate([x.mean(axis=1).reshape(len(x), -1) for x in xs])
-    fp_mu, fp_sd = tr_fp.mean(0), tr_fp.std(0) + 1e-6
-    tr_fp = (tr_fp - fp_mu) / fp_sd
+    # Validation figures of the shipped (shrunk) model, for the card: numpy on the validation
+    # windows (the same graph as the ONNX file).
+    vkp, vc = predict_np(nets, fva, fmu, fsd, tmu, tsd)
+    val_fig = numpy_scores(vkp, vc, yva)
 
-    results = {"variant": variant, "seeds": seeds, "train_windows": int(len(ftr)),
-               "features": int(ftr.shape[1]), "best_epoch": best_epoch,
-               "validation_loss": min(vloss), "validation_loss_before_shrinkage": val_loss, "alpha": alpha, "validation_pose_loss": dict(zip(map(str, alphas), vloss)), "bands": bands, "args": {k: v for k, v in vars(args).items()
-                                                                    if k not in ("bin", "scenario_bin", "work", "out")},
+    # k-NN fingerprinting baseline on the same (standardised) features.
+    tr_fp = standardise(ftr, fmu, fsd)
+
+    results = {"variant": variant, "seeds": seeds,
+               "rejected": {k: {str(s): m for s, m in v.items()} for k, v in rejected.items()},
+               "sessions_used": {k: [d[0] for d in v] for k, v in data.items()},
+               "train_windows": int(len(ftr)), "features": int(ftr.shape[1]), "best_epoch": best_epoch,
+               "validation_loss": min(vloss), "validation_loss_before_shrinkage": val_loss, "alpha": alpha,
+               "validation_pose_loss": dict(zip(map(str, alphas), vloss)), "validation": val_fig,
+               "bands": bands, "channels": channels(args),
+               "onnx_bytes": onnx_path.stat().st_size,
+               "args": {k: v for k, v in vars(args).items() if k not in ("bin", "work", "out")},
                "data_s": round(t_data), "train_s": round(t_train), "sets": {}}
     for k in ["test", "room"]:
         truths, poses, knns = [], [], []
-        for seed, (x, y, info, cap, truth) in zip(seeds[k], data[k]):
+        for seed, x, y, info, cap, truth in data[k]:
             p = work / "eval" / f"s{seed}.poses.jsonl"
             p.parent.mkdir(parents=True, exist_ok=True)
             with open(p, "w") as f:
                 run([args.bin, "-q", "run", cap, "--no-frames", "--pose", onnx_path,
                      "--pose-batch", "64"], stdout=f)
-            fp = (x.mean(axis=1).reshape(len(x), -1) - fp_mu) / fp_sd
-            kk, kc = knn_predict(tr_fp, ytr, pres, fp.astype(np.float32), args.knn)
+            fp = standardise(features(np.asarray(x), empty, bands), fmu, fsd)
+            kk, kc = knn_predict(tr_fp, ytr, pres, fp, args.knn)
             q = work / "eval" / f"s{seed}.knn.jsonl"
             write_records(q, info, kk, kc)
             truths.append(truth)

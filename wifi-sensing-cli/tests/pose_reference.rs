@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use wifi_sensing_core::sim::{Antennas, RandomSession, Receivers};
+use wifi_sensing_core::sim::{RandomSession, Receivers};
 
-/// Seed of the fresh session (training used 1-10, validation 1001-1002, the card 2001-2003
-/// and 3001-3002).
+/// Seed of the fresh session (training used 1-400, validation 1001-1012, the card 2001-2008
+/// and 3001-3004).
 const FRESH_SEED: u64 = 4242;
 /// Length of the fresh session, s.
 const FRESH_S: f64 = 30.0;
@@ -76,17 +76,24 @@ fn shipped_model_matches_its_card_on_a_fresh_session() {
     // A fresh random session of the reference layout.
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = RandomSession::new(FRESH_SEED, FRESH_S);
-    let rx: Vec<Antennas> = manifest["sensing_layout"]["receivers"]
+    // The model is made for the simulator's reference layout (`simulate --nodes reference3`),
+    // antenna-array orientations included: check that the manifest states its positions.
+    let rx: Vec<[f64; 3]> = manifest["sensing_layout"]["receivers"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| {
-            let p: Vec<f64> = serde_json::from_value(r["position_m"].clone()).unwrap();
-            Antennas::at([p[0], p[1], p[2]])
-        })
+        .map(|r| serde_json::from_value(r["position_m"].clone()).unwrap())
         .collect();
     if rx.len() > 1 {
-        cfg.rx = Receivers::Many(rx);
+        cfg.rx = Receivers::reference3();
+        let Receivers::Many(reference) = &cfg.rx else {
+            panic!("reference3 is a list of receivers")
+        };
+        let positions: Vec<[f64; 3]> = reference.iter().map(|a| a.position_m).collect();
+        assert_eq!(
+            positions, rx,
+            "the manifest's receivers are not the reference layout"
+        );
     }
     let scenario = dir.path().join("scenario.json");
     std::fs::write(

@@ -213,6 +213,8 @@ struct NodeBuf {
     subcarriers: Option<Vec<i16>>,
     shape: (usize, usize, usize),
     first_ns: i64,
+    /// Frames taken since the first one (the buffer forgets old frames; this does not).
+    seen: u64,
     rate_checked: bool,
 }
 
@@ -381,6 +383,7 @@ impl Windower {
         }
         buf.times.push_back(t);
         buf.values.push_back(v);
+        buf.seen += 1;
         self.check_rate(node)?;
         self.emit(false, out);
         Ok(())
@@ -488,6 +491,7 @@ impl Windower {
             subcarriers: f.subcarriers.clone(),
             shape: (rx, tx, sc),
             first_ns: f.timestamp_ns,
+            seen: 0,
             rate_checked: false,
         })
     }
@@ -543,8 +547,9 @@ impl Windower {
             return Ok(());
         }
         b.rate_checked = true;
-        // Frames since the first one (the buffer may have dropped some, never more than it holds).
-        let n = b.times.len() as f64;
+        // Frames since the first one, counted as they came: the buffer may already have
+        // forgotten the oldest ones when the group's other nodes completed a window first.
+        let n = b.seen as f64;
         let measured = (n - 1.0) / (elapsed as f64 * 1e-9);
         if measured < min {
             return Err(PoseError::Stream {

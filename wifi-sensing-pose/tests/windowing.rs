@@ -10,6 +10,10 @@ use proptest::prelude::*;
 use serde_json::json;
 use wifi_sensing_core::ndarray::Array3;
 use wifi_sensing_core::num_complex::Complex32;
+use wifi_sensing_core::sim::device::DeviceProfile;
+use wifi_sensing_core::sim::random::RandomSession;
+use wifi_sensing_core::sim::scenario::Receivers;
+use wifi_sensing_core::sim::Simulator;
 use wifi_sensing_core::{CaptureFormat, Clock, CsiFrame, Device};
 use wifi_sensing_pose::window::Window;
 use wifi_sensing_pose::{Manifest, WindowConfig, Windower};
@@ -83,6 +87,24 @@ fn two_nodes_are_aligned_on_one_time_grid() {
     // Windows start once both nodes have started: the first ends 300 ms after node 7's start.
     assert_eq!(windows[0].end_ns, 330_000_000);
     assert_eq!(w.stats().skipped_missing, 0);
+}
+
+#[test]
+fn rate_check_counts_frames_the_buffer_already_forgot() {
+    // Random session 24 of the reference layout (Intel 5300, three nodes): the group's first
+    // window is built, and the oldest frames dropped, before one node has run a whole window
+    // span; its rate check must count every frame it took. It counted only the frames left in
+    // its buffer, measured about 16 frames/s at 50 Hz and refused the stream.
+    let mut cfg = RandomSession::new(24, 3.0);
+    cfg.rx = Receivers::reference3();
+    let sim = Simulator::new(cfg.scenario().unwrap(), DeviceProfile::intel5300(), 24).unwrap();
+    let m = Manifest::load(model("wifi-pose-ref.json")).unwrap();
+    let mut w = Windower::new(&m, "hop=0.4s".parse().unwrap()).unwrap();
+    let mut out = Vec::new();
+    for f in sim.frames() {
+        w.push(&f.unwrap(), &mut out).unwrap();
+    }
+    assert!(out.len() >= 5, "{} windows, {:?}", out.len(), w.stats());
 }
 
 #[test]
