@@ -162,26 +162,23 @@ const CSI_F32: u8 = 0;
 const CSI_I16: u8 = 1;
 const CSI_I8: u8 = 2;
 
-/// `x` as an i16 when that gives back the same bits (an integer, not -0.0 or NaN).
-#[inline(always)]
-fn exact_i16(x: f32) -> Option<i16> {
-    let i = x as i16;
-    (f32::from(i).to_bits() == x.to_bits()).then_some(i)
-}
-
-/// The narrowest encoding that holds every value of `v` exactly.
+/// The narrowest encoding that holds every value of `v` exactly. "Exactly" compares bits, so
+/// -0.0, NaN and fractions need f32. One pass without branches (it vectorises).
 fn csi_encoding(v: &[Complex32]) -> u8 {
-    let mut small = true;
+    let (mut not_int, mut not_i8) = (false, false);
     for c in v {
-        match (exact_i16(c.re), exact_i16(c.im)) {
-            (Some(a), Some(b)) => small &= i8::try_from(a).is_ok() && i8::try_from(b).is_ok(),
-            _ => return CSI_F32,
+        for x in [c.re, c.im] {
+            let i = x as i16;
+            not_int |= f32::from(i).to_bits() != x.to_bits();
+            not_i8 |= i16::from(i as i8) != i;
         }
     }
-    if small {
-        CSI_I8
-    } else {
+    if not_int {
+        CSI_F32
+    } else if not_i8 {
         CSI_I16
+    } else {
+        CSI_I8
     }
 }
 
@@ -233,9 +230,10 @@ fn encode_frame_v2(frame: &CsiFrame, out: &mut Vec<u8>) -> Result<()> {
         Some(s) => {
             out.push(1);
             out.extend_from_slice(&shape_u32(s.len())?.to_le_bytes());
-            out.reserve(2 * s.len());
-            for k in s {
-                out.extend_from_slice(&k.to_le_bytes());
+            let at = out.len();
+            out.resize(at + 2 * s.len(), 0);
+            for (d, k) in out[at..].chunks_exact_mut(2).zip(s) {
+                d.copy_from_slice(&k.to_le_bytes());
             }
         }
     }
@@ -253,24 +251,31 @@ fn encode_frame_v2(frame: &CsiFrame, out: &mut Vec<u8>) -> Result<()> {
     };
     let enc = csi_encoding(values);
     out.push(enc);
+    let at = out.len();
+    let width = match enc {
+        CSI_I8 => 2,
+        CSI_I16 => 4,
+        _ => 8,
+    };
+    out.resize(at + width * values.len(), 0);
+    let dst = &mut out[at..];
     match enc {
-        CSI_I8 => out.extend(
-            values
-                .iter()
-                .flat_map(|c| [c.re as i8 as u8, c.im as i8 as u8]),
-        ),
+        CSI_I8 => {
+            for (d, c) in dst.chunks_exact_mut(2).zip(values) {
+                d[0] = c.re as i8 as u8;
+                d[1] = c.im as i8 as u8;
+            }
+        }
         CSI_I16 => {
-            out.reserve(4 * values.len());
-            for c in values {
-                out.extend_from_slice(&(c.re as i16).to_le_bytes());
-                out.extend_from_slice(&(c.im as i16).to_le_bytes());
+            for (d, c) in dst.chunks_exact_mut(4).zip(values) {
+                d[..2].copy_from_slice(&(c.re as i16).to_le_bytes());
+                d[2..].copy_from_slice(&(c.im as i16).to_le_bytes());
             }
         }
         _ => {
-            out.reserve(8 * values.len());
-            for c in values {
-                out.extend_from_slice(&c.re.to_le_bytes());
-                out.extend_from_slice(&c.im.to_le_bytes());
+            for (d, c) in dst.chunks_exact_mut(8).zip(values) {
+                d[..4].copy_from_slice(&c.re.to_le_bytes());
+                d[4..].copy_from_slice(&c.im.to_le_bytes());
             }
         }
     }
