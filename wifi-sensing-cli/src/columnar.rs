@@ -38,8 +38,67 @@ pub(crate) const BATCH_BYTES: usize = 4 << 20;
 pub(crate) const ROW_GROUP_BYTES: usize = 32 << 20;
 /// ... or when it holds this many rows.
 pub(crate) const ROW_GROUP_ROWS: usize = 128 * 1024;
-/// zstd level of every column (docs/speed.md gives the size and time of the levels tried).
+/// Default zstd level of every column (docs/parquet.md gives the size and time of each codec).
 pub(crate) const ZSTD_LEVEL: i32 = 3;
+
+/// The compression of every column of a Parquet file (`convert --compression`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Codec {
+    /// zstd at a level in 1..=22 (default 3).
+    Zstd(i32),
+    /// LZ4 (the Parquet `LZ4_RAW` codec).
+    Lz4,
+    /// Snappy.
+    Snappy,
+    /// No compression.
+    None,
+}
+
+impl Default for Codec {
+    fn default() -> Self {
+        Codec::Zstd(ZSTD_LEVEL)
+    }
+}
+
+impl std::str::FromStr for Codec {
+    type Err = String;
+    /// `zstd`, `zstd:LEVEL` (1..=22), `lz4`, `snappy` or `none`.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let (name, level) = match s.split_once(':') {
+            Some((n, l)) => (n, Some(l)),
+            None => (s, None),
+        };
+        match (name, level) {
+            ("zstd", None) => Ok(Codec::default()),
+            ("zstd", Some(l)) => match l.parse::<i32>() {
+                Ok(v) if (1..=22).contains(&v) => Ok(Codec::Zstd(v)),
+                _ => Err(format!(
+                    "zstd level {l:?}: expected a whole number in 1..=22"
+                )),
+            },
+            ("lz4", None) => Ok(Codec::Lz4),
+            ("snappy", None) => Ok(Codec::Snappy),
+            ("none", None) => Ok(Codec::None),
+            ("lz4" | "snappy" | "none", Some(_)) => {
+                Err(format!("{name} takes no level (only zstd:LEVEL does)"))
+            }
+            _ => Err(format!(
+                "unknown compression {s:?}: expected zstd, zstd:LEVEL (1-22), lz4, snappy or none"
+            )),
+        }
+    }
+}
+
+impl Codec {
+    fn parquet(self) -> Result<Compression> {
+        Ok(match self {
+            Codec::Zstd(l) => Compression::ZSTD(ZstdLevel::try_new(l)?),
+            Codec::Lz4 => Compression::LZ4_RAW,
+            Codec::Snappy => Compression::SNAPPY,
+            Codec::None => Compression::UNCOMPRESSED,
+        })
+    }
+}
 
 fn enc_err(e: impl std::fmt::Display) -> wifi_sensing_core::Error {
     wifi_sensing_core::Error::Encode(e.to_string())
@@ -52,6 +111,29 @@ fn serde_name<'b, T: Serialize>(v: &T, buf: &'b mut Vec<u8>) -> &'b str {
         return "";
     }
     std::str::from_utf8(buf).unwrap_or("").trim_matches('"')
+}
+
+/// The serde names of the few distinct values of a unit enum (clocks, devices), each made once.
+struct Names<T>(Vec<(T, String)>);
+
+impl<T> Default for Names<T> {
+    fn default() -> Self {
+        Names(Vec::new())
+    }
+}
+
+impl<T: Serialize + PartialEq> Names<T> {
+    fn name(&mut self, v: T, buf: &mut Vec<u8>) -> &str {
+        let i = match self.0.iter().position(|(k, _)| *k == v) {
+            Some(i) => i,
+            None => {
+                let n = serde_name(&v, buf).to_string();
+                self.0.push((v, n));
+                self.0.len() - 1
+            }
+        };
+        &self.0[i].1
+    }
 }
 
 /// `value` serialised as JSON into `buf`, as a `&str` (`null` if it does not serialise).
@@ -102,6 +184,10 @@ pub(crate) struct FrameRows {
     source_file: String,
     csi_bytes: usize,
     buf: Vec<u8>,
+    re: Vec<f32>,
+    im: Vec<f32>,
+    clocks: Names<Clock>,
+    devices: Names<wifi_sensing_core::Device>,
     c_source: StringBuilder,
     c_ts: Int64Builder,
     c_time: TimestampNanosecondBuilder,
@@ -176,6 +262,10 @@ impl FrameRows {
             source_file: source_file.to_string(),
             csi_bytes: 0,
             buf: Vec::with_capacity(256),
+            re: Vec::new(),
+            im: Vec::new(),
+            clocks: Names::default(),
+            devices: Names::default(),
             c_source: StringBuilder::new(),
             c_ts: Int64Builder::new(),
             c_time: TimestampNanosecondBuilder::new().with_timezone("UTC"),
@@ -212,7 +302,7 @@ impl FrameRows {
         self.c_time
             .append_option((f.clock == Clock::Host).then_some(f.timestamp_ns));
         self.c_clock
-            .append_value(serde_name(&f.clock, &mut self.buf));
+            .append_value(self.clocks.name(f.clock, &mut self.buf));
         if self.with_node_id {
             self.c_node.append_value(f.node_id);
         }
@@ -240,7 +330,7 @@ impl FrameRows {
         self.c_bw.append_option(f.bandwidth_mhz);
         self.c_format.append_value(f.format.name());
         self.c_device
-            .append_value(serde_name(&f.device, &mut self.buf));
+            .append_value(self.devices.name(f.device, &mut self.buf));
         let (rx, tx, sc) = f.shape();
         // shapes come from readers that bound them far below u32::MAX
         self.c_rx
@@ -256,11 +346,16 @@ impl FrameRows {
             }
             None => self.c_subc.append_null(),
         }
-        // row-major over [rx][tx][subcarrier], as the JSON Lines `csi_re` / `csi_im`
+        // row-major over [rx][tx][subcarrier], as the JSON Lines `csi_re` / `csi_im`: split
+        // into two scratch rows, each appended as one slice
+        self.re.clear();
+        self.im.clear();
         for c in f.csi.iter() {
-            self.c_re.values().append_value(c.re);
-            self.c_im.values().append_value(c.im);
+            self.re.push(c.re);
+            self.im.push(c.im);
         }
+        self.c_re.values().append_slice(&self.re);
+        self.c_im.values().append_slice(&self.im);
         self.c_re.append(true);
         self.c_im.append(true);
         self.csi_bytes += f.csi.len() * 8;
@@ -483,6 +578,8 @@ pub(crate) struct FileInfo {
     pub source: String,
     /// The configuration of the run (JSON text): the command line and reader options.
     pub config: String,
+    /// The compression of every column.
+    pub codec: Codec,
 }
 
 impl FileInfo {
@@ -492,6 +589,7 @@ impl FileInfo {
         FileInfo {
             source: source.to_string(),
             config: serde_json::json!({ "command_line": args }).to_string(),
+            codec: Codec::default(),
         }
     }
 
@@ -540,7 +638,7 @@ impl<R: Rows, W: Write + Send> ParquetTable<R, W> {
             .map(|(k, v)| KeyValue::new(k, v))
             .collect();
         let mut props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL)?))
+            .set_compression(info.codec.parquet()?)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .set_max_row_group_bytes(Some(row_group_bytes))
             .set_key_value_metadata(Some(kv));

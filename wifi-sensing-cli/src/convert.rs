@@ -64,12 +64,18 @@ pub(crate) fn main(args: ConvertArgs, log: &Log) -> Result<()> {
             InputSpec::Udp(_) => {}
         }
     }
+    if args.dataset.compression.is_some() && extension(&args.output) != "parquet" {
+        crate::usage!(
+            "--compression applies to Parquet outputs (-o X.parquet or a dataset folder)"
+        );
+    }
     let opened = open_input(&input, &args.reader, args.format, None, log)?;
     convert(
         opened,
         &args.output,
         args.strict,
         args.format.is_some(),
+        args.dataset.compression.unwrap_or_default(),
         log,
     )
 }
@@ -79,6 +85,7 @@ fn convert(
     output: &str,
     strict: bool,
     forced_format: bool,
+    codec: crate::columnar::Codec,
     log: &Log,
 ) -> Result<()> {
     let mut p = Pipeline::builder()
@@ -100,7 +107,8 @@ fn convert(
         let src = progress::Tracked::new(&mut opened.capture, &bar);
         p.run(src, &mut sink).map(|s| (s, sink.written()))
     } else if ext == "parquet" {
-        let info = crate::columnar::FileInfo::of_process(&opened.description);
+        let mut info = crate::columnar::FileInfo::of_process(&opened.description);
+        info.codec = codec;
         let mut sink =
             crate::columnar::ParquetSink::create(Path::new(output), info, *log)?.logging(*log);
         let src = progress::Tracked::new(&mut opened.capture, &bar);

@@ -45,6 +45,10 @@ pub(crate) struct DatasetArgs {
     /// Dataset conversion: captures converted in parallel (default: one per CPU core).
     #[arg(short, long, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub jobs: Option<u16>,
+    /// Parquet compression: `zstd` (default, level 3), `zstd:LEVEL` (1-22), `lz4`, `snappy` or
+    /// `none` (sizes and speeds in docs/parquet.md). Parquet outputs only.
+    #[arg(long, value_name = "CODEC", value_parser = crate::values::codec)]
+    pub compression: Option<crate::columnar::Codec>,
 }
 
 /// `true` when `convert` should build a dataset: several inputs, a folder or glob input, or an
@@ -370,6 +374,7 @@ struct Batch<'a> {
     flags: &'a ReaderFlags,
     format: Option<wifi_sensing_core::CaptureFormat>,
     strict: bool,
+    codec: crate::columnar::Codec,
 }
 
 fn mtime_date(path: &Path) -> String {
@@ -397,6 +402,7 @@ fn convert_one(b: &Batch, path: &Path, hash: &str, bytes: u64) -> Result<Convert
         "xxh3_128": hash,
     })
     .to_string();
+    info.codec = b.codec;
     let mut sink = DatasetSink {
         dir: b.dir.to_path_buf(),
         hash16: hash[..16].to_string(),
@@ -510,6 +516,7 @@ pub(crate) fn main(
         flags,
         format,
         strict,
+        codec: args.compression.unwrap_or_default(),
     };
     let results: Vec<Result<ManifestEntry>> = pool.install(|| {
         todo.par_iter()

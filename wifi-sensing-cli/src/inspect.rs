@@ -1,6 +1,6 @@
 //! `wifi-sensing inspect`: one pass over a capture, then a summary (text or JSON).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use anyhow::Result;
@@ -105,6 +105,39 @@ fn label<T: Serialize>(v: &T) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
+/// Counts of the distinct values of one frame field. A capture has a handful of distinct
+/// devices, shapes or channels, so a short list searched from the last hit beats hashing every
+/// frame's value.
+struct Tally<K>(Vec<(K, u64)>, usize);
+
+impl<K> Default for Tally<K> {
+    fn default() -> Self {
+        Tally(Vec::new(), 0)
+    }
+}
+
+impl<K: PartialEq> Tally<K> {
+    #[inline]
+    fn add(&mut self, k: K) {
+        if let Some(e) = self.0.get_mut(self.1) {
+            if e.0 == k {
+                e.1 += 1;
+                return;
+            }
+        }
+        match self.0.iter().position(|e| e.0 == k) {
+            Some(i) => {
+                self.0[i].1 += 1;
+                self.1 = i;
+            }
+            None => {
+                self.1 = self.0.len();
+                self.0.push((k, 1));
+            }
+        }
+    }
+}
+
 fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<()> {
     let mut r = Report {
         input: opened.description.clone(),
@@ -113,18 +146,18 @@ fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<(
     };
     let mut tracker = NodeTracker::default();
     // per-frame tallies keyed by the typed values (no text per frame); named at the end
-    let mut devices: HashMap<Device, u64> = HashMap::new();
-    let mut clocks: HashMap<Clock, u64> = HashMap::new();
-    let mut shapes: HashMap<(usize, usize, usize), u64> = HashMap::new();
-    let mut channels: HashMap<Option<u16>, u64> = HashMap::new();
-    let mut bandwidths: HashMap<Option<u16>, u64> = HashMap::new();
+    let mut devices: Tally<Device> = Tally::default();
+    let mut clocks: Tally<Clock> = Tally::default();
+    let mut shapes: Tally<(usize, usize, usize)> = Tally::default();
+    let mut channels: Tally<Option<u16>> = Tally::default();
+    let mut bandwidths: Tally<Option<u16>> = Tally::default();
     while let Some(rec) = opened.capture.next_record() {
         match rec {
             Ok(Record::Frame(f)) => {
                 tracker.observe(&f);
                 r.frames += 1;
-                *devices.entry(f.device).or_default() += 1;
-                *clocks.entry(f.clock).or_default() += 1;
+                devices.add(f.device);
+                clocks.add(f.clock);
                 if f.clock != Clock::None {
                     r.first_timestamp_ns = Some(
                         r.first_timestamp_ns
@@ -135,9 +168,9 @@ fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<(
                             .map_or(f.timestamp_ns, |x| x.max(f.timestamp_ns)),
                     );
                 }
-                *shapes.entry(f.shape()).or_default() += 1;
-                *channels.entry(f.channel).or_default() += 1;
-                *bandwidths.entry(f.bandwidth_mhz).or_default() += 1;
+                shapes.add(f.shape());
+                channels.add(f.channel);
+                bandwidths.add(f.bandwidth_mhz);
                 r.chain_rssi |= !f.chain_rssi.is_empty();
                 if let FormatMeta::Esp32(m) = &f.meta {
                     r.untrusted_rssi |= m.jsonl_rssi.is_some();
@@ -155,14 +188,15 @@ fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<(
             Err(_) => {} // counted in the capture's statistics
         }
     }
-    let named = |m: HashMap<Option<u16>, u64>| -> BTreeMap<String, u64> {
-        m.into_iter()
+    let named = |m: Tally<Option<u16>>| -> BTreeMap<String, u64> {
+        m.0.into_iter()
             .map(|(k, n)| (k.map_or_else(|| "unknown".into(), |v| v.to_string()), n))
             .collect()
     };
-    r.devices = devices.into_iter().map(|(k, n)| (label(&k), n)).collect();
-    let clocks: BTreeMap<String, u64> = clocks.into_iter().map(|(k, n)| (label(&k), n)).collect();
+    r.devices = devices.0.into_iter().map(|(k, n)| (label(&k), n)).collect();
+    let clocks: BTreeMap<String, u64> = clocks.0.into_iter().map(|(k, n)| (label(&k), n)).collect();
     r.shapes = shapes
+        .0
         .into_iter()
         .map(|((a, b, c), n)| (format!("{a}x{b}x{c}"), n))
         .collect();

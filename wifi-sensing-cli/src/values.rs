@@ -33,6 +33,11 @@ pub(crate) fn did_you_mean<'a>(got: &str, candidates: impl IntoIterator<Item = &
         .unwrap_or_default()
 }
 
+/// `--compression`: a Parquet codec (`zstd`, `zstd:LEVEL`, `lz4`, `snappy`, `none`).
+pub(crate) fn codec(s: &str) -> Res<crate::columnar::Codec> {
+    s.parse()
+}
+
 /// `--format`: a format a reader is registered for (the others, such as Nexmon, which is read
 /// from pcap files, cannot be forced).
 pub(crate) fn format(name: &str) -> Res<CaptureFormat> {

@@ -120,6 +120,39 @@ fn convert_to_parquet_keeps_every_frame_and_value() {
 }
 
 #[test]
+fn every_compression_keeps_every_value() {
+    let d = tmp("codecs");
+    let input = fixture("nexmon/40mhz_1600085286.pcap");
+    let lines = jsonl(&run_ok(&["-q", "convert", &input, "-o", "-"]).stdout);
+    for codec in ["zstd", "zstd:1", "zstd:19", "lz4", "snappy", "none"] {
+        let out = d.join(format!("{}.parquet", codec.replace(':', "_")));
+        let o = out.to_str().unwrap();
+        run_ok(&["-q", "convert", &input, "-o", o, "--compression", codec]);
+        let (batches, _) = read_parquet(&out);
+        assert_frames_match(&batches, &lines, &input);
+    }
+    // bad values and non-Parquet outputs are usage errors
+    for (codec, out) in [
+        ("zstd:0", "x.parquet"),
+        ("lz4:3", "x.parquet"),
+        ("gzip", "x.parquet"),
+        ("lz4", "x.csirec"),
+    ] {
+        let o = d.join(out);
+        let r = run(&[
+            "-q",
+            "convert",
+            &input,
+            "-o",
+            o.to_str().unwrap(),
+            "--compression",
+            codec,
+        ]);
+        assert_eq!(r.status.code(), Some(2), "{codec} {out}");
+    }
+}
+
+#[test]
 fn non_csi_records_go_to_the_aux_table_and_stale_siblings_are_removed() {
     let d = tmp("aux");
     let input = fixture("ruview_esp32/pretrain-1775182186_first300.csi.jsonl");

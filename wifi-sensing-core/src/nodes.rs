@@ -84,9 +84,19 @@ pub const MIN_RATE_SPAN_NS: i64 = 1_000_000;
 /// assert_eq!(n.dropped, 2);
 /// assert_eq!(n.rate_hz(), Some(10.0));
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct NodeTracker {
     nodes: BTreeMap<u32, NodeStats>,
+    /// The text key of each shape seen (`"3x1x30"`), made once rather than per frame.
+    #[serde(skip)]
+    shape_keys: Vec<((usize, usize, usize), String)>,
+}
+
+/// Trackers are equal when their statistics are (the shape-key cache is not compared).
+impl PartialEq for NodeTracker {
+    fn eq(&self, other: &Self) -> bool {
+        self.nodes == other.nodes
+    }
 }
 
 /// Sequence gaps larger than this are treated as a reset, not as drops.
@@ -125,7 +135,7 @@ impl NodeTracker {
                 } else if modulus - d <= REORDER_WINDOW {
                     // a late frame: keep the high-water mark
                     n.sequence_reordered += 1;
-                    return Self::shape(n, f);
+                    return Self::shape(&mut self.shape_keys, n, f);
                 } else if d > u64::from(MAX_GAP).min(modulus / 2) {
                     n.sequence_resets += 1;
                 } else {
@@ -134,12 +144,25 @@ impl NodeTracker {
             }
             n.last_sequence = Some(s);
         }
-        Self::shape(n, f);
+        Self::shape(&mut self.shape_keys, n, f);
     }
 
-    fn shape(n: &mut NodeStats, f: &CsiFrame) {
-        let (r, t, sc) = f.shape();
-        *n.shapes.entry(format!("{r}x{t}x{sc}")).or_default() += 1;
+    fn shape(keys: &mut Vec<((usize, usize, usize), String)>, n: &mut NodeStats, f: &CsiFrame) {
+        let dim = f.shape();
+        let key = match keys.iter().position(|(d, _)| *d == dim) {
+            Some(i) => &keys[i].1,
+            None => {
+                let (r, t, sc) = dim;
+                keys.push((dim, format!("{r}x{t}x{sc}")));
+                &keys[keys.len() - 1].1
+            }
+        };
+        match n.shapes.get_mut(key.as_str()) {
+            Some(c) => *c += 1,
+            None => {
+                n.shapes.insert(key.clone(), 1);
+            }
+        }
     }
 
     /// Statistics by node id.

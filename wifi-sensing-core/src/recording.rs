@@ -4,14 +4,37 @@
 //!
 //! ```text
 //! "WSCSIREC"                    8 bytes magic
-//! u16 format version            currently 1
+//! u16 format version            2 (written by this version; 1 still reads)
 //! u32 header length H
 //! H bytes                       bincode 2 (standard config) of RecordingHeader
 //! then, repeated until the end (append-only):
 //!   u32 body length N           at most Limits::max_record_bytes
 //!   u32 CRC-32 (IEEE) of body
-//!   N bytes                     bincode 2 (standard config) of Record
+//!   N bytes                     the entry (below)
 //! ```
+//!
+//! **Version 1** entries are bincode 2 (standard config) of [`Record`]: every CSI value a
+//! float32 pair serialised value by value.
+//!
+//! **Version 2** keeps the header and framing and changes only the frame entries, so that the
+//! CSI is stored in the narrowest integer type that holds every value of the frame exactly:
+//!
+//! ```text
+//! u8 0                          a frame (1: a non-CSI record, then bincode of AuxRecord,
+//!                               byte for byte as in version 1)
+//! bincode of the frame's fields other than `subcarriers` and `csi` (same order and types)
+//! u8 subcarriers                0 = None, 1 = Some: then u32 count n, n x i16
+//! u32 rx, u32 tx, u32 subcarriers      the CSI shape
+//! u8 CSI encoding               0 = f32 pairs, 1 = i16 pairs, 2 = i8 pairs
+//! rx * tx * subcarriers (re, im) pairs, row-major over [rx][tx][subcarrier]
+//! ```
+//!
+//! The writer picks the encoding per frame: i8 when every value of the frame is an integer in
+//! -128..=127 (Intel 5300, ESP32), else i16 when every value is an integer in i16 range (Nexmon
+//! int16, Atheros), else f32. "Is an integer" compares the bits of the float, so -0.0, NaN and
+//! fractions keep f32 and every frame reads back bit for bit. Integer CSI takes 2 or 4 bytes per
+//! value instead of 8, and the values are written in one block rather than one by one.
+//! [`RecordingWriter::with_version`] still writes version 1 for older readers.
 //!
 //! A file cut inside an entry replays every complete entry and then reports
 //! [`Error::Truncated`] with the offset of the cut entry. An entry whose CRC does not match is a
@@ -22,15 +45,19 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::frame::{CaptureFormat, CsiFrame};
+use num_complex::Complex32;
+
+use crate::frame::{CaptureFormat, Clock, CsiArray, CsiFrame, Device, FormatMeta};
 use crate::reader::{CaptureReader, Confidence, FormatDescriptor, Input, ReaderOptions};
 use crate::record::{AuxRecord, Record};
 use crate::util::crc32;
 
 /// File magic.
 pub const MAGIC: &[u8; 8] = b"WSCSIREC";
-/// Format version written by this crate.
-pub const FORMAT_VERSION: u16 = 1;
+/// Format version written by this crate (see the module docs; version 1 still reads).
+pub const FORMAT_VERSION: u16 = 2;
+/// The format versions this crate reads (and can write with [`RecordingWriter::with_version`]).
+pub const READABLE_VERSIONS: [u16; 2] = [1, 2];
 const MAX_HEADER: usize = 1 << 20;
 
 /// Header of a recording.
@@ -91,6 +118,294 @@ enum RecordRef<'a> {
     Aux(&'a AuxRecord),
 }
 
+/// The fields of a [`CsiFrame`] that a version 2 entry stores with bincode (all but
+/// `subcarriers` and `csi`), by reference, in the frame's field order.
+#[derive(Serialize)]
+struct FrameHeadRef<'a> {
+    timestamp_ns: i64,
+    clock: Clock,
+    node_id: u32,
+    mac: Option<[u8; 6]>,
+    sequence: Option<u32>,
+    rssi_dbm: Option<f32>,
+    chain_rssi: &'a [f32],
+    noise_floor_dbm: Option<f32>,
+    channel: Option<u16>,
+    center_freq_mhz: Option<u32>,
+    bandwidth_mhz: Option<u16>,
+    format: CaptureFormat,
+    device: Device,
+    meta: &'a FormatMeta,
+}
+
+/// [`FrameHeadRef`] read back.
+#[derive(Deserialize)]
+struct FrameHead {
+    timestamp_ns: i64,
+    clock: Clock,
+    node_id: u32,
+    mac: Option<[u8; 6]>,
+    sequence: Option<u32>,
+    rssi_dbm: Option<f32>,
+    chain_rssi: Vec<f32>,
+    noise_floor_dbm: Option<f32>,
+    channel: Option<u16>,
+    center_freq_mhz: Option<u32>,
+    bandwidth_mhz: Option<u16>,
+    format: CaptureFormat,
+    device: Device,
+    meta: FormatMeta,
+}
+
+/// Version 2 CSI encodings (the byte after the shape).
+const CSI_F32: u8 = 0;
+const CSI_I16: u8 = 1;
+const CSI_I8: u8 = 2;
+
+/// The narrowest encoding that holds every value of `v` exactly. "Exactly" compares bits, so
+/// -0.0, NaN and fractions need f32. One pass without branches (it vectorises).
+fn csi_encoding(v: &[Complex32]) -> u8 {
+    let (mut not_int, mut not_i8) = (false, false);
+    for c in v {
+        for x in [c.re, c.im] {
+            let i = x as i16;
+            not_int |= f32::from(i).to_bits() != x.to_bits();
+            not_i8 |= i16::from(i as i8) != i;
+        }
+    }
+    if not_int {
+        CSI_F32
+    } else if not_i8 {
+        CSI_I16
+    } else {
+        CSI_I8
+    }
+}
+
+fn shape_u32(n: usize) -> Result<u32> {
+    u32::try_from(n).map_err(|_| Error::Encode(format!("CSI dimension {n} is over u32")))
+}
+
+/// Appends the version 2 entry of `frame` to `out`.
+fn encode_frame_v2(frame: &CsiFrame, out: &mut Vec<u8>) -> Result<()> {
+    // destructured without `..`: a new frame field does not compile until it is stored here
+    let CsiFrame {
+        timestamp_ns,
+        clock,
+        node_id,
+        mac,
+        sequence,
+        rssi_dbm,
+        chain_rssi,
+        noise_floor_dbm,
+        channel,
+        center_freq_mhz,
+        bandwidth_mhz,
+        format,
+        device,
+        subcarriers,
+        csi,
+        meta,
+    } = frame;
+    let head = FrameHeadRef {
+        timestamp_ns: *timestamp_ns,
+        clock: *clock,
+        node_id: *node_id,
+        mac: *mac,
+        sequence: *sequence,
+        rssi_dbm: *rssi_dbm,
+        chain_rssi,
+        noise_floor_dbm: *noise_floor_dbm,
+        channel: *channel,
+        center_freq_mhz: *center_freq_mhz,
+        bandwidth_mhz: *bandwidth_mhz,
+        format: *format,
+        device: *device,
+        meta,
+    };
+    out.push(0);
+    bincode::serde::encode_into_std_write(&head, &mut *out, cfg()).map_err(enc_err)?;
+    match subcarriers {
+        None => out.push(0),
+        Some(s) => {
+            out.push(1);
+            out.extend_from_slice(&shape_u32(s.len())?.to_le_bytes());
+            let at = out.len();
+            out.resize(at + 2 * s.len(), 0);
+            for (d, k) in out[at..].chunks_exact_mut(2).zip(s) {
+                d.copy_from_slice(&k.to_le_bytes());
+            }
+        }
+    }
+    let (rx, tx, sc) = csi.dim();
+    for d in [rx, tx, sc] {
+        out.extend_from_slice(&shape_u32(d)?.to_le_bytes());
+    }
+    let owned;
+    let values: &[Complex32] = match csi.as_slice() {
+        Some(v) => v,
+        None => {
+            owned = csi.iter().copied().collect::<Vec<_>>();
+            &owned
+        }
+    };
+    let enc = csi_encoding(values);
+    out.push(enc);
+    let at = out.len();
+    let width = match enc {
+        CSI_I8 => 2,
+        CSI_I16 => 4,
+        _ => 8,
+    };
+    out.resize(at + width * values.len(), 0);
+    let dst = &mut out[at..];
+    match enc {
+        CSI_I8 => {
+            for (d, c) in dst.chunks_exact_mut(2).zip(values) {
+                d[0] = c.re as i8 as u8;
+                d[1] = c.im as i8 as u8;
+            }
+        }
+        CSI_I16 => {
+            for (d, c) in dst.chunks_exact_mut(4).zip(values) {
+                d[..2].copy_from_slice(&(c.re as i16).to_le_bytes());
+                d[2..].copy_from_slice(&(c.im as i16).to_le_bytes());
+            }
+        }
+        _ => {
+            for (d, c) in dst.chunks_exact_mut(8).zip(values) {
+                d[..4].copy_from_slice(&c.re.to_le_bytes());
+                d[4..].copy_from_slice(&c.im.to_le_bytes());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads `N` bytes at `*at`, advancing it.
+fn take<'a>(b: &'a [u8], at: &mut usize, n: usize) -> std::result::Result<&'a [u8], String> {
+    let s = at
+        .checked_add(n)
+        .and_then(|end| b.get(*at..end))
+        .ok_or_else(|| {
+            format!(
+                "entry ends inside its CSI block (byte {} of {})",
+                *at,
+                b.len()
+            )
+        })?;
+    *at += n;
+    Ok(s)
+}
+
+fn take_u32(b: &[u8], at: &mut usize) -> std::result::Result<usize, String> {
+    let s = take(b, at, 4)?;
+    Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]) as usize)
+}
+
+/// Decodes the version 2 frame entry `b` (after its leading 0 byte). Every count is checked
+/// against the bytes left before anything is allocated for it.
+fn decode_frame_v2(b: &[u8], max_values: usize) -> std::result::Result<CsiFrame, String> {
+    let (head, mut at): (FrameHead, usize) = bincode::serde::decode_from_slice(b, decode_cfg())
+        .map_err(|e| format!("frame fields do not decode: {e}"))?;
+    let subcarriers = match take(b, &mut at, 1)?[0] {
+        0 => None,
+        1 => {
+            let n = take_u32(b, &mut at)?;
+            let raw = take(b, &mut at, n.saturating_mul(2))?;
+            Some(
+                raw.chunks_exact(2)
+                    .map(|p| i16::from_le_bytes([p[0], p[1]]))
+                    .collect(),
+            )
+        }
+        x => return Err(format!("subcarrier flag {x} (expected 0 or 1)")),
+    };
+    let (rx, tx, sc) = (
+        take_u32(b, &mut at)?,
+        take_u32(b, &mut at)?,
+        take_u32(b, &mut at)?,
+    );
+    let n = rx
+        .checked_mul(tx)
+        .and_then(|x| x.checked_mul(sc))
+        .filter(|&n| n <= max_values)
+        .ok_or_else(|| {
+            format!("CSI shape {rx}x{tx}x{sc} is over the limit of {max_values} values")
+        })?;
+    let enc = take(b, &mut at, 1)?[0];
+    let width = match enc {
+        CSI_I8 => 2,
+        CSI_I16 => 4,
+        CSI_F32 => 8,
+        x => return Err(format!("CSI encoding {x} (expected 0, 1 or 2)")),
+    };
+    let raw = take(b, &mut at, n * width)?;
+    if at != b.len() {
+        return Err(format!("entry has {} bytes after its CSI", b.len() - at));
+    }
+    let values: Vec<Complex32> = match enc {
+        CSI_I8 => raw
+            .chunks_exact(2)
+            .map(|p| Complex32::new(f32::from(p[0] as i8), f32::from(p[1] as i8)))
+            .collect(),
+        CSI_I16 => raw
+            .chunks_exact(4)
+            .map(|p| {
+                Complex32::new(
+                    f32::from(i16::from_le_bytes([p[0], p[1]])),
+                    f32::from(i16::from_le_bytes([p[2], p[3]])),
+                )
+            })
+            .collect(),
+        _ => raw
+            .chunks_exact(8)
+            .map(|p| {
+                Complex32::new(
+                    f32::from_le_bytes([p[0], p[1], p[2], p[3]]),
+                    f32::from_le_bytes([p[4], p[5], p[6], p[7]]),
+                )
+            })
+            .collect(),
+    };
+    let csi =
+        CsiArray::from_shape_vec((rx, tx, sc), values).map_err(|e| format!("CSI shape: {e}"))?;
+    let FrameHead {
+        timestamp_ns,
+        clock,
+        node_id,
+        mac,
+        sequence,
+        rssi_dbm,
+        chain_rssi,
+        noise_floor_dbm,
+        channel,
+        center_freq_mhz,
+        bandwidth_mhz,
+        format,
+        device,
+        meta,
+    } = head;
+    Ok(CsiFrame {
+        timestamp_ns,
+        clock,
+        node_id,
+        mac,
+        sequence,
+        rssi_dbm,
+        chain_rssi,
+        noise_floor_dbm,
+        channel,
+        center_freq_mhz,
+        bandwidth_mhz,
+        format,
+        device,
+        subcarriers,
+        csi,
+        meta,
+    })
+}
+
 /// Appends records to a recording.
 ///
 /// ```
@@ -110,42 +425,88 @@ enum RecordRef<'a> {
 #[derive(Debug)]
 pub struct RecordingWriter<W: Write> {
     out: W,
+    version: u16,
     written: u64,
     scratch: Vec<u8>,
 }
 
 impl<W: Write> RecordingWriter<W> {
-    /// Writes the file header and returns the writer.
-    pub fn new(mut out: W, header: &RecordingHeader) -> Result<Self> {
-        let h = bincode::serde::encode_to_vec(header, cfg()).map_err(enc_err)?;
+    /// Writes the file header and returns a writer of the current [`FORMAT_VERSION`].
+    pub fn new(out: W, header: &RecordingHeader) -> Result<Self> {
+        Self::with_version(out, header, FORMAT_VERSION)
+    }
+
+    /// Writes the file header and returns a writer of format `version` (one of
+    /// [`READABLE_VERSIONS`]; version 1 is what builds before version 2 read, at about twice the
+    /// size for integer CSI). The header's `format_version` is written as `version`.
+    ///
+    /// ```
+    /// use wifi_sensing_core::recording::{RecordingHeader, RecordingReader, RecordingWriter};
+    /// let mut buf = Vec::new();
+    /// RecordingWriter::with_version(&mut buf, &RecordingHeader::new("doc", ""), 1)?;
+    /// let r = RecordingReader::new(Box::new(std::io::Cursor::new(buf)), &Default::default())?;
+    /// assert_eq!(r.header().format_version, 1);
+    /// assert!(RecordingWriter::with_version(Vec::new(), &RecordingHeader::new("", ""), 3).is_err());
+    /// # Ok::<(), wifi_sensing_core::Error>(())
+    /// ```
+    pub fn with_version(mut out: W, header: &RecordingHeader, version: u16) -> Result<Self> {
+        if !READABLE_VERSIONS.contains(&version) {
+            return Err(Error::Unsupported {
+                format: CaptureFormat::Recording,
+                reason: format!(
+                    "recording format version {version} (this library writes {READABLE_VERSIONS:?})"
+                ),
+            });
+        }
+        let header = RecordingHeader {
+            format_version: version,
+            ..header.clone()
+        };
+        let h = bincode::serde::encode_to_vec(&header, cfg()).map_err(enc_err)?;
         let mut head = Vec::with_capacity(14 + h.len());
         head.extend_from_slice(MAGIC);
-        head.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        head.extend_from_slice(&version.to_le_bytes());
         head.extend_from_slice(&(h.len() as u32).to_le_bytes());
         head.extend_from_slice(&h);
         out.write_all(&head)
             .map_err(|e| Error::io("cannot write recording header", e))?;
         Ok(RecordingWriter {
             out,
+            version,
             written: 0,
             scratch: Vec::new(),
         })
     }
 
+    /// The format version being written.
+    pub fn version(&self) -> u16 {
+        self.version
+    }
+
     /// Appends one record.
     pub fn write(&mut self, record: &Record) -> Result<()> {
-        self.write_entry(record)
+        match record {
+            Record::Frame(f) => self.write_frame(f),
+            Record::Aux(a) => self.write_aux(a),
+        }
     }
 
     /// Appends one frame: the same bytes as `write(&Record::Frame(frame.clone()))`, without
     /// the clone.
     pub fn write_frame(&mut self, frame: &CsiFrame) -> Result<()> {
-        self.write_entry(&RecordRef::Frame(frame))
+        if self.version == 1 {
+            return self.write_entry(&RecordRef::Frame(frame));
+        }
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&[0u8; 8]);
+        encode_frame_v2(frame, &mut self.scratch)?;
+        self.finish_entry()
     }
 
     /// Appends one non-CSI record: the same bytes as `write(&Record::Aux(aux.clone()))`,
     /// without the clone.
     pub fn write_aux(&mut self, aux: &AuxRecord) -> Result<()> {
+        // the same bytes in both versions
         self.write_entry(&RecordRef::Aux(aux))
     }
 
@@ -153,9 +514,17 @@ impl<W: Write> RecordingWriter<W> {
         self.scratch.clear();
         self.scratch.extend_from_slice(&[0u8; 8]);
         bincode::serde::encode_into_std_write(record, &mut self.scratch, cfg()).map_err(enc_err)?;
+        self.finish_entry()
+    }
+
+    /// Fills in the length and CRC of the entry in `scratch[8..]` and writes it.
+    fn finish_entry(&mut self) -> Result<()> {
         let body_len = self.scratch.len() - 8;
+        let len = u32::try_from(body_len).map_err(|_| {
+            Error::Encode(format!("recording entry of {body_len} bytes is over 4 GiB"))
+        })?;
         let crc = crc32(&self.scratch[8..]);
-        self.scratch[..4].copy_from_slice(&(body_len as u32).to_le_bytes());
+        self.scratch[..4].copy_from_slice(&len.to_le_bytes());
         self.scratch[4..8].copy_from_slice(&crc.to_le_bytes());
         self.out
             .write_all(&self.scratch)
@@ -185,6 +554,8 @@ impl<W: Write> RecordingWriter<W> {
 /// Reads a recording.
 pub struct RecordingReader {
     input: Input,
+    version: u16,
+    max_values: usize,
     header: RecordingHeader,
     pos: u64,
     max_record: usize,
@@ -225,11 +596,11 @@ impl RecordingReader {
             return Err(invalid(0, "missing WSCSIREC magic"));
         }
         let version = u16::from_le_bytes([head[8], head[9]]);
-        if version != FORMAT_VERSION {
+        if !READABLE_VERSIONS.contains(&version) {
             return Err(Error::Unsupported {
                 format: CaptureFormat::Recording,
                 reason: format!(
-                    "recording format version {version} (this library reads {FORMAT_VERSION})"
+                    "recording format version {version} (this library reads {READABLE_VERSIONS:?})"
                 ),
             });
         }
@@ -254,6 +625,8 @@ impl RecordingReader {
                 .map_err(|e| invalid(14, e.to_string()))?;
         Ok(RecordingReader {
             input,
+            version,
+            max_values: options.limits.max_csi_values,
             header,
             pos: 14 + hlen as u64,
             max_record: options.limits.max_record_bytes,
@@ -265,6 +638,11 @@ impl RecordingReader {
     /// The file header.
     pub fn header(&self) -> &RecordingHeader {
         &self.header
+    }
+
+    /// The format version of the file (from its fixed header, one of [`READABLE_VERSIONS`]).
+    pub fn version(&self) -> u16 {
+        self.version
     }
 
     fn read_entry(&mut self) -> Option<Result<Record>> {
@@ -325,20 +703,25 @@ impl RecordingReader {
                 ),
             }));
         }
+        let malformed = |reason: String| {
+            Some(Err(Error::Malformed {
+                format: CaptureFormat::Recording,
+                offset: start,
+                line: None,
+                reason,
+            }))
+        };
+        if self.version >= 2 && self.buf.first() == Some(&0) {
+            return match decode_frame_v2(&self.buf[1..], self.max_values) {
+                Ok(f) => Some(Ok(Record::Frame(f))),
+                Err(reason) => malformed(reason),
+            };
+        }
+        // version 1 entries, and the non-CSI entries of version 2 (the same bytes)
         match bincode::serde::decode_from_slice::<Record, _>(&self.buf, decode_cfg()) {
             Ok((r, used)) if used == len => Some(Ok(r)),
-            Ok((_, used)) => Some(Err(Error::Malformed {
-                format: CaptureFormat::Recording,
-                offset: start,
-                line: None,
-                reason: format!("entry decodes to {used} of its {len} bytes"),
-            })),
-            Err(e) => Some(Err(Error::Malformed {
-                format: CaptureFormat::Recording,
-                offset: start,
-                line: None,
-                reason: format!("entry does not decode: {e}"),
-            })),
+            Ok((_, used)) => malformed(format!("entry decodes to {used} of its {len} bytes")),
+            Err(e) => malformed(format!("entry does not decode: {e}")),
         }
     }
 }

@@ -7,7 +7,7 @@ use num_complex::Complex32;
 use proptest::prelude::*;
 use wifi_sensing_core::formats::adr018::EdgeVitals;
 use wifi_sensing_core::formats::esp32::Esp32Meta;
-use wifi_sensing_core::recording::{RecordingHeader, RecordingReader, RecordingWriter};
+use wifi_sensing_core::recording::{self, RecordingHeader, RecordingReader, RecordingWriter};
 use wifi_sensing_core::{
     AuxBody, AuxRecord, CaptureFormat, CaptureReader, Clock, CsiFrame, Device, Error, FormatMeta,
     Record, Registry,
@@ -69,8 +69,13 @@ fn arb_frame() -> impl Strategy<Value = CsiFrame> {
 }
 
 fn write_all(records: &[Record]) -> Vec<u8> {
+    write_version(records, recording::FORMAT_VERSION)
+}
+
+fn write_version(records: &[Record], version: u16) -> Vec<u8> {
     let mut buf = Vec::new();
-    let mut w = RecordingWriter::new(&mut buf, &RecordingHeader::new("test", "{\"k\":1}")).unwrap();
+    let header = RecordingHeader::new("test", "{\"k\":1}");
+    let mut w = RecordingWriter::with_version(&mut buf, &header, version).unwrap();
     for r in records {
         w.write(r).unwrap();
     }
@@ -133,8 +138,93 @@ fn vitals() -> Record {
     })
 }
 
+/// A frame of [`arb_frame`] whose CSI values are replaced by `kind`: 0 = i8-range integers,
+/// 1 = i16-range integers, 2 = i16 integers with one -0.0 (which must stay f32), 3 = as is.
+fn arb_int_frame() -> impl Strategy<Value = (CsiFrame, u8)> {
+    (arb_frame(), 0u8..4, any::<u64>()).prop_map(|(mut f, kind, seed)| {
+        let mut x = seed | 1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        match kind {
+            0 => f.csi.mapv_inplace(|_| {
+                let r = next();
+                Complex32::new(f32::from(r as i8), f32::from((r >> 8) as i8))
+            }),
+            1 | 2 => f.csi.mapv_inplace(|_| {
+                let r = next();
+                Complex32::new(f32::from(r as i16), f32::from((r >> 16) as i16))
+            }),
+            _ => {}
+        }
+        if kind == 2 {
+            if let Some(c) = f.csi.iter_mut().next() {
+                c.im = -0.0;
+            }
+        }
+        (f, kind)
+    })
+}
+
+/// The bits of every CSI value (PartialEq on floats takes -0.0 for 0.0).
+fn csi_bits(r: &[Record]) -> Vec<u32> {
+    r.iter()
+        .filter_map(|r| match r {
+            Record::Frame(f) => Some(f),
+            Record::Aux(_) => None,
+        })
+        .flat_map(|f| {
+            f.csi
+                .iter()
+                .flat_map(|c| [c.re.to_bits(), c.im.to_bits()])
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn both_versions_round_trip_integer_and_float_csi_bit_for_bit(
+        frames in proptest::collection::vec(arb_int_frame(), 0..10),
+    ) {
+        let mut recs: Vec<Record> = frames.iter().map(|(f, _)| Record::Frame(f.clone())).collect();
+        recs.insert(recs.len() / 2, vitals());
+        let v1 = write_version(&recs, 1);
+        let v2 = write_version(&recs, 2);
+        for bytes in [v1.clone(), v2.clone()] {
+            let (back, err) = read_all(bytes);
+            prop_assert!(err.is_none(), "{:?}", err);
+            prop_assert_eq!(csi_bits(&back), csi_bits(&recs));
+            prop_assert_eq!(&back, &recs);
+        }
+        // integer CSI takes 2 (i8) or 4 (i16) bytes per value instead of 8
+        let values: usize = frames.iter().map(|(f, _)| f.csi.len()).sum();
+        let int8: usize = frames.iter().filter(|(_, k)| *k == 0).map(|(f, _)| f.csi.len()).sum();
+        if values > 0 && int8 == values {
+            prop_assert!(v2.len() + 6 * values <= v1.len() + 64 * (frames.len() + 1));
+        }
+    }
+
+    #[test]
+    fn version_2_cut_or_corrupt_entries_never_panic(
+        frames in proptest::collection::vec(arb_int_frame(), 1..4),
+        at in any::<prop::sample::Index>(),
+        flip in any::<u8>(),
+    ) {
+        let recs: Vec<Record> = frames.into_iter().map(|(f, _)| Record::Frame(f)).collect();
+        let mut bytes = write_version(&recs, 2);
+        let header_len = write_version(&[], 2).len();
+        let i = header_len + at.index(bytes.len() - header_len);
+        bytes[i] ^= flip | 1;
+        // a flipped byte is caught by the CRC, by the length, or (in a length field) as a cut
+        let (back, _) = read_all(bytes);
+        prop_assert!(back.len() <= recs.len());
+    }
 
     #[test]
     fn round_trip_is_lossless(frames in proptest::collection::vec(arb_frame(), 0..12)) {
@@ -202,6 +292,70 @@ proptest! {
             }
         }
     }
+}
+
+/// Version 1 recordings written by the build before version 2 (fixtures: an Intel 5300 capture
+/// and RuView JSONL lines with vitals and feature records) still read, record for record equal
+/// to reading the source capture, and a version 2 rewrite reads back the same records.
+#[test]
+fn version_1_fixtures_still_read() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
+    for (rec, source, smaller) in [
+        ("csirec/v1_intel5300.csirec", "intel5300/example.dat", true),
+        (
+            "csirec/v1_ruview.csirec",
+            "ruview_esp32/pretrain-1775182186_first300.csi.jsonl",
+            false,
+        ),
+    ] {
+        let bytes = std::fs::read(format!("{dir}/{rec}")).unwrap();
+        let r = RecordingReader::new(Box::new(Cursor::new(bytes.clone())), &Default::default())
+            .unwrap();
+        assert_eq!(r.version(), 1, "{rec}");
+        let (v1, err) = read_all(bytes.clone());
+        assert!(err.is_none(), "{rec}: {err:?}");
+        assert!(v1.len() >= 20, "{rec}: {} records", v1.len());
+        let mut cap = wifi_sensing_core::open(format!("{dir}/{source}")).unwrap();
+        let direct: Vec<Record> = cap
+            .records()
+            .take(v1.len())
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(v1, direct, "{rec}");
+        let v2 = write_version(&v1, 2);
+        if smaller {
+            // int8 CSI: 2 bytes per value instead of 8
+            assert!(
+                v2.len() * 2 < bytes.len(),
+                "{rec}: {} vs {}",
+                v2.len(),
+                bytes.len()
+            );
+        }
+        let (back, err) = read_all(v2);
+        assert!(err.is_none(), "{rec}: {err:?}");
+        assert_eq!(csi_bits(&back), csi_bits(&v1));
+        assert_eq!(back, v1, "{rec}");
+        // the version 1 writer still writes the fixture's entries byte for byte
+        let again = write_version(&v1, 1);
+        let header_len = |b: &[u8]| 14 + u32::from_le_bytes([b[10], b[11], b[12], b[13]]) as usize;
+        assert!(
+            again[header_len(&again)..] == bytes[header_len(&bytes)..],
+            "{rec}"
+        );
+    }
+}
+
+#[test]
+fn unknown_versions_are_refused_on_write() {
+    let h = RecordingHeader::new("t", "");
+    assert!(matches!(
+        RecordingWriter::with_version(Vec::new(), &h, 0),
+        Err(Error::Unsupported { .. })
+    ));
+    assert_eq!(recording::FORMAT_VERSION, 2);
+    let w = RecordingWriter::new(Vec::new(), &h).unwrap();
+    assert_eq!(w.version(), 2);
 }
 
 #[test]
@@ -284,7 +438,8 @@ fn header_is_kept() {
     let r = RecordingReader::new(Box::new(Cursor::new(bytes)), &Default::default()).unwrap();
     assert_eq!(r.header().source, "test");
     assert_eq!(r.header().config, "{\"k\":1}");
-    assert_eq!(r.header().format_version, 1);
+    assert_eq!(r.header().format_version, 2);
+    assert_eq!(r.version(), 2);
 }
 
 /// Found by the `csirec` fuzz target: an entry whose bincode body claims a 2.4 GB vector. It must
