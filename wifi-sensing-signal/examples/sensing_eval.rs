@@ -229,9 +229,11 @@ fn vitals_random(first: u64, count: u64, snr: f64, rates: &[f64]) {
 /// counts vital-sign records that carry a breathing or heart estimate (each should be none).
 fn vitals_empty(first: u64, count: u64, snr: f64, secs: f64) {
     use wifi_sensing_core::sim::{ActivityMix, DeviceProfile, RandomSession, Simulator};
+    use wifi_sensing_signal::events::EventKind;
     use wifi_sensing_signal::{Sensed, SensingAnalyser, SensingConfig};
     for intel in [false, true] {
         let (mut records, mut breath, mut heart) = (0u64, 0u64, 0u64);
+        let (mut motion, mut presence, mut frames, mut moving) = (0u64, 0u64, 0u64, 0u64);
         for seed in first..first + count {
             let mut rs = RandomSession::new(seed, secs);
             rs.random_room = seed % 2 == 1;
@@ -251,7 +253,15 @@ fn vitals_empty(first: u64, count: u64, snr: f64, secs: f64) {
             for (f, _) in sim {
                 out.clear();
                 a.push(&f, &mut out).unwrap();
+                frames += 1;
+                moving += u64::from(a.moving(f.node_id) == Some(true));
                 for s in &out {
+                    if let Sensed::Event(e) = s {
+                        if e.node_id.is_some() {
+                            motion += u64::from(e.event == EventKind::MotionStarted);
+                            presence += u64::from(e.event == EventKind::PresenceStarted);
+                        }
+                    }
                     if let Sensed::VitalSigns { value, .. } = s {
                         records += 1;
                         breath += u64::from(value.breathing.rate_per_min.is_some());
@@ -264,7 +274,7 @@ fn vitals_empty(first: u64, count: u64, snr: f64, secs: f64) {
             }
         }
         println!(
-            "{}: {count} empty sessions of {secs} s at SNR {snr} dB: {records} vital-sign records, {breath} with a breathing estimate, {heart} with a heart estimate",
+            "{}: {count} empty sessions of {secs} s at SNR {snr} dB: {records} vital-sign records, {breath} with a breathing estimate, {heart} with a heart estimate; {motion} MotionStarted, {presence} PresenceStarted (node events), {moving} of {frames} frames moving",
             if intel { "intel5300" } else { "esp32" }
         );
     }

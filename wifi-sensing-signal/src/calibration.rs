@@ -597,10 +597,7 @@ impl Calibrator {
             return Ok(());
         };
         let k = self.x.len();
-        let level = node.level.push(
-            mean,
-            node.motion.as_ref().map_or(0.0, |m| m.level_noise_var()),
-        );
+        let level = node.level.push_frame(mean, &self.x, node.motion.as_ref());
         node.xl.clear();
         node.xl.extend_from_slice(&self.x);
         node.xl.push(level as f32);

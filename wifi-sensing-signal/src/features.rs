@@ -20,8 +20,17 @@
 //!   interference is nearly flat across subcarriers), but also every AGC gain step. The motion
 //!   ratio therefore also averages `g = min(Δc² / var_noise(Δc), 9)` over its window: 1 for
 //!   noise; an AGC step is one clipped sample among many; a moving body raises every sample.
-//!   For the slow statistics, steps larger than 10 noise standard deviations (and at least
-//!   0.06, i.e. 0.5 dB) in one frame, out of a stretch of quiet frames, in one frame are removed from `c` (the AGC-compensated level `c̃`).
+//!   Steps in one frame, out of a stretch of quiet frames, and of at least 0.06 (0.5 dB), are
+//!   removed from `c` (the AGC-compensated level `c̃`, which every statistic uses): a jump of
+//!   more than 10 noise standard deviations whatever the shape does, and one of more than 4
+//!   when the shape did not change beyond noise in the same frame (a *common* step: a gain
+//!   change scales every subcarrier alike, a body changes them differently). At SNR 20 dB
+//!   the simulator's 1 dB AGC steps are about 8 standard deviations: the 10-sigma test alone
+//!   missed them and the motion ratio read each one as a short motion. While a lagged
+//!   difference may span a removed step the level sits out of the motion ratio; to *start*
+//!   motion it votes again only once it has at least half the window's frames (the mean over
+//!   the few frames left next to a step is too noisy: it fired false motion in empty rooms),
+//!   to *hold* motion a few frames do (see `MotionRatio::hold_ratio`).
 //! * `BlockStats`: frames are averaged in blocks of `block_s` (0.25 s). Each block gives the
 //!   mean shape and the noise variance of that mean (from first differences inside the block).
 //!   Over a ring of blocks it computes the *breathing-band ratio* and the *static shape change*
@@ -248,8 +257,12 @@ impl<const N: usize> TimeWindow<N> {
 const MAX_LAG: usize = 16;
 /// Clip of one frame's level statistic (an AGC step is one clipped sample).
 const LEVEL_CLIP: f64 = 25.0;
-/// Frames the level statistic needs in its window before it counts.
+/// Frames the level statistic needs in its window before it counts, and the fraction of the
+/// window's frames it needs: while a compensated gain step keeps the level out of most of the
+/// window, the mean over the few frames left is too noisy to vote (the mean of four
+/// overlapping lagged differences reached 4 times its noise level in an empty room).
 const MIN_LEVEL_FRAMES: f64 = 4.0;
+const MIN_LEVEL_FRACTION: f64 = 0.5;
 /// Floor added to both sums of the motion ratio: a constant (noise-free) stream has ratio 1.
 const RATIO_FLOOR: f64 = 1e-9;
 
@@ -265,6 +278,7 @@ pub(crate) struct MotionRatio {
     d: Vec<f32>,
     level_hist: [f64; MAX_LAG],
     noise_ema: f64,
+    hold: f64,
 }
 
 impl MotionRatio {
@@ -279,6 +293,7 @@ impl MotionRatio {
             d: vec![0.0; k],
             level_hist: [0.0; MAX_LAG],
             noise_ema: 0.0,
+            hold: 1.0,
         }
     }
 
@@ -346,7 +361,12 @@ impl MotionRatio {
             }
             let [n, d, gs, c] = self.window.sum();
             let shape_ratio = (n + RATIO_FLOOR) / (d + RATIO_FLOOR);
-            let level_ratio = if c >= MIN_LEVEL_FRAMES { gs / c } else { 1.0 };
+            let enough = MIN_LEVEL_FRAMES.max(MIN_LEVEL_FRACTION * self.window.len() as f64);
+            let level_ratio = if c >= enough { gs / c } else { 1.0 };
+            // to hold motion, fewer level frames do (a walk is not split where it crosses
+            // a jump the step test took for a gain step)
+            let level_hold = if c >= MIN_LEVEL_FRAMES { gs / c } else { 1.0 };
+            self.hold = shape_ratio.max(level_hold);
 
             Some(shape_ratio.max(level_ratio))
         } else {
@@ -357,6 +377,35 @@ impl MotionRatio {
         self.head = (self.head + 1) % MAX_LAG;
         self.hist_len = (self.hist_len + 1).min(MAX_LAG);
         out
+    }
+
+    /// How much the shape changed since the previous frame, over what receiver noise gives:
+    /// `Σ_k (x_k(t) − x_k(t−1))²` divided by its noise expectation (the cross-subcarrier
+    /// estimate behind [`level_noise_var`](Self::level_noise_var), times `k²`). About 1 (a
+    /// chi-square over `k` degrees of freedom, divided by `k`) when only noise changed, as
+    /// across a gain step, which scales every subcarrier alike; a body changes the subcarriers
+    /// differently. `None` before a previous frame and the noise are known. Call it before
+    /// [`push`](Self::push) with the same frame.
+    pub fn shape_jump(&self, x: &[f32]) -> Option<f64> {
+        if x.len() != self.k || self.hist_len == 0 || self.noise_ema <= 0.0 {
+            return None;
+        }
+        let slot = (self.head + MAX_LAG - 1) % MAX_LAG;
+        let prev = &self.hist[slot * self.k..][..self.k];
+        let s: f64 = x
+            .iter()
+            .zip(prev)
+            .map(|(a, b)| f64::from(a - b).powi(2))
+            .sum();
+        let expected = self.noise_ema * (self.k * self.k) as f64;
+        (s.is_finite() && expected.is_finite()).then(|| s / expected)
+    }
+
+    /// The ratio that keeps motion going, of the last [`push`](Self::push) that returned one:
+    /// as the returned ratio, but the level votes with as few as [`MIN_LEVEL_FRAMES`] frames
+    /// (starting motion needs [`MIN_LEVEL_FRACTION`] of the window).
+    pub fn hold_ratio(&self) -> f64 {
+        self.hold
     }
 
     /// Noise variance of a difference of two frames' levels (from the cross-subcarrier
@@ -739,6 +788,24 @@ impl IntervalMeter {
 
 /// Smallest level jump in one frame taken for an AGC step (0.5 dB in natural-log units).
 const STEP_MIN: f64 = 0.06;
+/// A level jump larger than this many noise standard deviations is a step whatever the shape
+/// does.
+const STEP_SIGMAS: f64 = 10.0;
+/// A level jump larger than this many noise standard deviations is a step when the shape did
+/// not change beyond noise in the same frame (a *common* step: a gain change scales every
+/// subcarrier alike, a body changes them differently). Pure noise exceeds 4 σ about once in
+/// 16 000 quiet frames; such a false step is undone by the refinement and costs nothing but
+/// a few frames of the level's motion evidence.
+const COMMON_STEP_SIGMAS: f64 = 4.0;
+/// The shape counts as unchanged while its jump (see [`MotionRatio::shape_jump`]) stays below
+/// `1 + SHAPE_QUIET_SDS × √(2 / k)`: this many standard deviations of its noise-only
+/// distribution (a chi-square over `k` degrees of freedom, divided by `k`).
+const SHAPE_QUIET_SDS: f64 = 5.0;
+
+/// Largest shape jump of a frame with a common (gain) step, for `k` shape values.
+fn shape_quiet_limit(k: usize) -> f64 {
+    1.0 + SHAPE_QUIET_SDS * (2.0 / k.max(1) as f64).sqrt()
+}
 /// Quiet frames needed before a jump counts as an AGC step.
 const QUIET_BEFORE_STEP: usize = 3;
 
@@ -769,7 +836,12 @@ impl LevelTracker {
     /// The compensated level of a frame with mean amplitude `mean_amp`; `noise_var` is the
     /// noise variance of a level difference from the cross-subcarrier estimate of
     /// [`MotionRatio::level_noise_var`] (0 when not known yet), which motion does not inflate.
-    pub fn push(&mut self, mean_amp: f64, noise_var: f64) -> f64 {
+    ///
+    /// `shape_quiet` tells whether the shape stayed within noise in this frame (see
+    /// [`shape_quiet_limit`]): a smaller jump (from [`COMMON_STEP_SIGMAS`] noise standard
+    /// deviations up) then also counts as a step, since only a common gain change moves the
+    /// level without moving the shape.
+    pub fn push(&mut self, mean_amp: f64, noise_var: f64, shape_quiet: bool) -> f64 {
         let c = mean_amp.max(1e-30).ln();
         if noise_var > 0.0 && noise_var.is_finite() {
             self.noise_var = noise_var;
@@ -777,8 +849,13 @@ impl LevelTracker {
         if let Some(p) = self.prev {
             let d = c - p;
             let sd = self.noise_var.sqrt();
+            let sigmas = if shape_quiet && sd > 0.0 {
+                COMMON_STEP_SIGMAS
+            } else {
+                STEP_SIGMAS
+            };
             // a step is a jump out of a quiet stretch; inside motion, jumps are the motion
-            if d.abs() > (10.0 * sd).max(STEP_MIN) && self.quiet_run >= QUIET_BEFORE_STEP {
+            if d.abs() > (sigmas * sd).max(STEP_MIN) && self.quiet_run >= QUIET_BEFORE_STEP {
                 self.finish_step();
                 self.offset += d;
                 self.blind = MAX_LAG + 1;
@@ -814,6 +891,16 @@ impl LevelTracker {
         self.head = (self.head + 1) % STEP_REFINE;
         self.n_recent = (self.n_recent + 1).min(STEP_REFINE);
         out
+    }
+
+    /// [`push`](Self::push) for a frame with shape `x`, with the noise and the shape's jump
+    /// taken from the node's motion ratio (before the frame is pushed there).
+    pub fn push_frame(&mut self, mean_amp: f64, x: &[f32], motion: Option<&MotionRatio>) -> f64 {
+        let noise = motion.map_or(0.0, MotionRatio::level_noise_var);
+        let quiet = motion
+            .and_then(|m| m.shape_jump(x))
+            .is_some_and(|j| j < shape_quiet_limit(x.len()));
+        self.push(mean_amp, noise, quiet)
     }
 
     /// `true` while a lagged level difference may span a compensated step (the motion ratio
@@ -859,6 +946,25 @@ mod tests {
         let c = out.unwrap();
         assert_eq!(c.index, vec![2, 3]);
         assert_eq!(c.continues, vec![false, true]);
+    }
+
+    #[test]
+    fn common_step_below_ten_sigma_is_removed_only_when_the_shape_is_quiet() {
+        // level-difference noise sd 0.014 (ESP32 at SNR 20 dB); a 1 dB step is about 8 sd
+        let noise_var = 0.014f64.powi(2);
+        let step = 10f64.powf(1.0 / 20.0);
+        for (quiet, removed) in [(true, true), (false, false)] {
+            let mut l = LevelTracker::default();
+            let mut out = Vec::new();
+            for f in 0..40 {
+                let wobble = if f % 2 == 0 { 1.0 } else { 1.002 };
+                let amp = if f < 20 { 20.0 } else { 20.0 * step } * wobble;
+                out.push(l.push(amp, noise_var, quiet));
+            }
+            let jump = (out[30] - out[10]).abs();
+            assert_eq!(jump < 0.02, removed, "quiet {quiet}: jump {jump}");
+            assert_eq!(l.epoch() > 0, removed);
+        }
     }
 
     #[test]

@@ -300,10 +300,7 @@ impl SensingAnalyser {
             return Ok(());
         };
         self.stats.frames += 1;
-        let level = node.level.push(
-            mean,
-            node.motion.as_ref().map_or(0.0, |m| m.level_noise_var()),
-        );
+        let level = node.level.push_frame(mean, &self.x, node.motion.as_ref());
         self.xl.clear();
         self.xl.extend_from_slice(&self.x);
         self.xl.push(level as f32);
@@ -319,6 +316,7 @@ impl SensingAnalyser {
             .map(|r| {
                 (
                     r,
+                    m.hold_ratio(),
                     m.window_start_ns().unwrap_or(t),
                     m.window_frames() as u64,
                 )
@@ -333,12 +331,8 @@ impl SensingAnalyser {
             ratio.is_some_and(|r| r.0 > thr)
         };
         if let Some(v) = &mut node.vitals {
-            // The vital-sign estimator takes the raw level and removes gain steps itself (on
-            // its grid, where a step is an outlier among the bin-to-bin changes, however small
-            // the frame-to-frame noise makes it look to the level tracker).
-            if let Some(l) = self.xl.last_mut() {
-                *l = mean.ln() as f32;
-            }
+            // The vital-sign estimator takes the compensated level (`xl` as built above) and
+            // screens what is left of gain steps on its own grid (see the `vitals` docs).
             self.vitals.clear();
             v.push(t, &self.xl, moving, &mut self.vitals);
             for value in self.vitals.drain(..) {

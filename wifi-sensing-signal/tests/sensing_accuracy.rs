@@ -11,10 +11,10 @@ use common::eval::{median, run, vitals_window, Counts, Spec};
 // the same protocol over more seeds).
 const THRESH_EMPTY_FPR: f64 = 0.0; // measured 0 false frames of 23 746
 const THRESH_MOVE_PRESENCE_F1: f64 = 0.98; // measured 0.986
-const THRESH_MOVE_MOTION_F1: f64 = 0.98; // measured 0.991
+const THRESH_MOVE_MOTION_F1: f64 = 0.98; // measured 0.990
 const THRESH_BREATHE_RECALL: f64 = 0.80; // measured 0.833
 const THRESH_STILL_BASELINE_F1: f64 = 0.99; // measured 1.000
-const THRESH_MIXED_PRESENCE_F1: f64 = 0.96; // measured 0.975
+const THRESH_MIXED_PRESENCE_F1: f64 = 0.96; // measured 0.974
 const THRESH_MIXED_MOTION_F1: f64 = 0.89; // measured 0.907
 const THRESH_BREATH_WITHIN_INTEL: f64 = 0.83; // measured 6/6
 const THRESH_BREATH_WITHIN_ESP32: f64 = 0.33; // measured 3/6 (3 refused, none wrong)
@@ -41,16 +41,26 @@ fn pooled(
 
 const ESP_AND_INTEL: [bool; 2] = [false, true];
 
-#[test]
-fn empty_rooms_stay_empty() {
-    // 2 devices x 2 seeds x 60 s of an empty room (AGC steps, drops, int8 quantisation)
+/// Presence and motion counts of 60 s empty rooms on both devices (AGC steps, drops, int8
+/// quantisation), at the default SNR or `snr_db`.
+fn empty_rooms(seeds: &[u64], snr_db: Option<f64>) -> (Counts, Counts) {
     let mut p = Counts::default();
     let mut m = Counts::default();
     for intel in ESP_AND_INTEL {
-        let (pp, mm, _) = pooled("empty", 60.0, &[201, 202], |s| s.intel = intel);
+        let (pp, mm, _) = pooled("empty", 60.0, seeds, |s| {
+            s.intel = intel;
+            s.snr_db = snr_db.or(s.snr_db);
+        });
         p.merge(&pp);
         m.merge(&mm);
     }
+    (p, m)
+}
+
+#[test]
+fn empty_rooms_stay_empty() {
+    // 2 devices x 2 seeds x 60 s of an empty room
+    let (p, m) = empty_rooms(&[201, 202], None);
     println!("empty: presence {p:?}, motion {m:?}");
     assert_eq!(m.fp, 0, "false motion frames: {m:?}");
     assert!(
@@ -150,12 +160,26 @@ fn two_empty_hours_with_drift_and_agc_steps() {
     let r = empty_room_with_drift(2.0, 50.0, 7);
     println!("{r}");
     assert!(r.agc_steps > 100, "{r}");
-    // The target is 0 false presence events; measured: 2 PresenceStarted and 2
-    // MotionStarted in 2 h (0.12 % false-presence frames), see the README. Pinned so it can
-    // only get better.
-    assert!(r.presence_started <= 2, "{r}");
-    assert!(r.motion_started <= 2, "{r}");
-    assert!(r.false_presence_frames * 500 <= r.frames, "{r}");
+    // The target: 0 false presence events. Measured 0 PresenceStarted, 0
+    // MotionStarted, 0 false frames (before the level's half-window rule: 2 + 2 and 418 false
+    // presence frames, from the noisy mean of the few level frames left next to a gain step).
+    assert_eq!(r.presence_started, 0, "{r}");
+    assert_eq!(r.motion_started, 0, "{r}");
+    assert_eq!(r.false_presence_frames, 0, "{r}");
+    assert_eq!(r.false_motion_frames, 0, "{r}");
+}
+
+#[test]
+#[ignore = "slow in a debug build (4 simulated minutes); CI runs it with --include-ignored"]
+fn empty_rooms_at_snr_20_db_have_no_gain_step_motion() {
+    // At SNR 20 dB a 1 dB AGC step is about 8 noise standard deviations of the level: below
+    // the 10-sigma step test, it used to be read as a short motion (208 false MotionStarted in
+    // 20 ESP32 empty rooms of 120 s, `sensing_eval -- vitals-empty 3000 20`). The common-step
+    // test (the shape did not move) removes it.
+    let (p, m) = empty_rooms(&[251, 252], Some(20.0));
+    println!("empty at SNR 20 dB: presence {p:?}, motion {m:?}");
+    assert_eq!(m.fp, 0, "false motion frames: {m:?}");
+    assert_eq!(p.fp, 0, "false presence frames: {p:?}");
 }
 
 #[test]

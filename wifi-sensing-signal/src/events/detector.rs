@@ -123,12 +123,13 @@ impl NodeDetector {
     }
 
     /// One frame: time, shape with the compensated level appended (`k + 1` values), motion
-    /// ratio (with its window start and frame count), level epoch.
+    /// ratio (the ratio that starts motion, the one that holds it, the window start and frame
+    /// count), level epoch.
     pub fn push(
         &mut self,
         t: i64,
         x: &[f32],
-        ratio: Option<(f64, i64, u64)>,
+        ratio: Option<(f64, f64, i64, u64)>,
         epoch: u32,
         out: &mut Vec<Event>,
     ) {
@@ -140,7 +141,8 @@ impl NodeDetector {
         let start = *self.start_ns.get_or_insert(t);
         self.last_t = t;
         // --- motion ---
-        if let Some((r, w0, wn)) = ratio {
+        if let Some((r_start, r_hold, w0, wn)) = ratio {
+            let r = if self.moving { r_hold } else { r_start };
             self.last_ratio = r;
 
             let enter = self.cfg.motion_enter * self.quiet;

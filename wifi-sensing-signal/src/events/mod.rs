@@ -8,7 +8,9 @@
 //! * **Motion** — the *excess change ratio* `R` over the last [`EventConfig::motion_window_s`]:
 //!   1 in a still scene (receiver noise only), far above 1 while a body moves. `MotionStarted`
 //!   fires when `R > motion_enter × q` on [`EventConfig::motion_confirm_frames`] frames in a
-//!   row, `MotionSettled` when `R < motion_exit × q` for [`EventConfig::motion_hold_s`]; `q` is
+//!   row, `MotionSettled` when `R < motion_exit × q` for [`EventConfig::motion_hold_s`] (the
+//!   ratio that holds motion lets the level vote on fewer frames next to a gain step than the
+//!   one that starts it, see [`crate::features`]); `q` is
 //!   the quiet level of `R` (starts at 1 and follows `R` slowly, time constant
 //!   [`EventConfig::quiet_tau_s`], only while nothing moves, so motion cannot drag it).
 //! * **Presence** has three paths; a node is present while any says so:

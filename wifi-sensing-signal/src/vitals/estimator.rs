@@ -12,7 +12,7 @@ const POWER_ITERATIONS: usize = 40;
 /// A window restarts this long after a long motion run, s.
 const MOTION_GUARD_S: f64 = 0.5;
 /// A motion run longer than this (s, guard included) ends the window: the estimate uses only
-/// what follows it. Shorter runs (a fidget, or an AGC gain step the event detector reads as
+/// what follows it. Shorter runs (a fidget, or a gain step the level tracker missed and the event detector reads as
 /// motion) stay in the window; the steps they leave are removed.
 const MAX_BRIDGED_MOTION_S: f64 = 3.0;
 /// A bin-to-bin change larger than this many times the median absolute change of its feature

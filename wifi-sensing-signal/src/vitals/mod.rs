@@ -12,8 +12,9 @@
 //!    (or a pair of changes, when a step falls inside a bin) larger than 8 times the median
 //!    absolute change is a step (an AGC gain change, which the level carries at full size, or
 //!    a posture shift) and is dropped, joining both sides without an edge. Breathing and
-//!    heartbeat are smooth and never reach that size. The level feature is the raw
-//!    `ln(mean |H|)`: gain steps are removed here, whatever the frame-to-frame noise.
+//!    heartbeat are smooth and never reach that size. The level feature is the
+//!    AGC-compensated level of [`crate::features`] (gain steps common to all subcarriers are
+//!    removed frame by frame); this screening catches what is left.
 //! 3. **Band-limited components combined across subcarriers.** Every [`VitalsConfig::hop_s`] the
 //!    last [`VitalsConfig::window_s`] of the grid is detrended, Hann-windowed and transformed
 //!    (real FFT, zero-padded twice). Each feature is whitened by its noise level measured above
