@@ -3,7 +3,7 @@
 
 Usage:  python3 benches/compare/compare.py [--kit PATH] [--repeats N] [--rounds K] [--whole-only]
                                            [--whole-mb MB] [--whole-repeats N] [--no-whole]
-                                           [--profile release|profiling] [--cli PATH]
+                                           [--profile release|profiling] [--cli PATH] [--only LABEL]
 
 Creates a local virtual environment (benches/compare/.venv) with csiread and numpy from PyPI on
 first use, builds the `throughput` example in release mode, warms the page cache, then for each
@@ -86,9 +86,12 @@ def venv_python():
     return py
 
 
-def kit_cases(kit):
-    """CASES with each file's path in the kit (`None`, said on stderr, when it is missing)."""
+def kit_cases(kit, only=None):
+    """CASES with each file's path in the kit (`None`, said on stderr, when it is missing);
+    `only`: keep the cases whose label contains one of these substrings (case-insensitive)."""
     for label, rel, ctor, fmt in CASES:
+        if only and not any(o.lower() in label.lower() for o in only):
+            continue
         path = os.path.join(kit, rel)
         if not os.path.exists(path):
             print(f"{label:34} {rel:42} missing from the kit", file=sys.stderr)
@@ -144,7 +147,7 @@ def whole_process(args, py, cli):
     print("ratio = csiread read() time / ours; wall = elapsed, cpu = user + system CPU time, which a loaded machine disturbs less)")
     print(f"{'format':34} {'MB':>5} {'frames':>8} {'csiread wall/cpu s':>19} | {'inspect':>17} {'ratio':>11} | {'convert .csirec':>17} {'ratio':>11} | {'convert .parquet':>17} {'ratio':>11}")
     worst, missing = None, False
-    for label, rel, ctor, fmt, path in kit_cases(args.kit):
+    for label, rel, ctor, fmt, path in kit_cases(args.kit, args.only):
         if path is None:
             missing = True
             continue
@@ -192,6 +195,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-whole", action="store_true", help="skip the whole-process table")
     ap.add_argument("--whole-only", action="store_true", help="only the whole-process table")
+    ap.add_argument("--only", action="append", metavar="LABEL",
+                    help="only the formats whose label contains LABEL (case-insensitive; repeatable), "
+                         "for example --only 'PicoScenes (IWL5300)'")
     ap.add_argument("--whole-mb", type=float, default=30.0, help="size of the whole-process inputs")
     ap.add_argument("--whole-repeats", type=int, default=3)
     ap.add_argument("--cli", help="the wifi-sensing binary to time (default: build it with --profile)")
@@ -212,7 +218,7 @@ def main():
     ours_bin = os.path.join(target, "release", "examples", "throughput")
     print(f"{'format':34} {'file':42} {'frames':>7} {'csiread f/s':>12} {'ours f/s':>12} {'ratio':>7}  per round")
     failed = False
-    for label, rel, ctor, fmt, path in kit_cases(args.kit):
+    for label, rel, ctor, fmt, path in kit_cases(args.kit, args.only):
         if path is None:
             failed = True
             continue

@@ -179,6 +179,9 @@ fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<(
                     r.rssi_dbm_min = Some(r.rssi_dbm_min.map_or(x, |m| m.min(x)));
                     r.rssi_dbm_max = Some(r.rssi_dbm_max.map_or(x, |m| m.max(x)));
                 }
+                // its buffers refill the next frame (readers that support it) instead of being
+                // freed here and allocated again
+                opened.capture.recycle(f);
             }
             Ok(Record::Aux(a)) => {
                 *r.non_csi_records

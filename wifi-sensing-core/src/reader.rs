@@ -35,6 +35,13 @@ pub trait CaptureReader: Send {
     fn passed_over(&self) -> u64 {
         0
     }
+    /// Hands back a frame this reader returned and the caller no longer needs, so that the
+    /// reader may refill its buffers (CSI values, subcarrier list, metadata) for a later frame
+    /// instead of allocating new ones. Optional for both sides: the default drops the frame,
+    /// and a later frame's values never depend on what was recycled.
+    fn recycle(&mut self, frame: CsiFrame) {
+        drop(frame);
+    }
 }
 
 /// Sets `done` when `item` ends the stream (end of input, or an error that is not
@@ -67,6 +74,9 @@ impl<R: CaptureReader + ?Sized> CaptureReader for Box<R> {
     }
     fn passed_over(&self) -> u64 {
         (**self).passed_over()
+    }
+    fn recycle(&mut self, frame: CsiFrame) {
+        (**self).recycle(frame)
     }
 }
 
@@ -279,6 +289,29 @@ impl Capture {
             }
         }
         item
+    }
+
+    /// Hands a frame read from this capture back to its reader once the caller is done with
+    /// it: readers that support it (PicoScenes) refill the frame's buffers for a later frame
+    /// instead of allocating, which matters for loops that only look at each frame once
+    /// (`inspect`-style tallies). The frames read are the same with or without it.
+    ///
+    /// ```
+    /// use wifi_sensing_core::Record;
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/picoscenes/picoscenes_iwl5300_example.csi");
+    /// let mut cap = wifi_sensing_core::open(path)?;
+    /// let mut frames = 0;
+    /// while let Some(rec) = cap.next_record() {
+    ///     if let Ok(Record::Frame(f)) = rec {
+    ///         frames += 1;
+    ///         cap.recycle(f);
+    ///     }
+    /// }
+    /// assert!(frames > 0);
+    /// # Ok::<(), wifi_sensing_core::Error>(())
+    /// ```
+    pub fn recycle(&mut self, frame: CsiFrame) {
+        self.reader.recycle(frame);
     }
 
     /// Iterator over every record (frames and non-CSI records).

@@ -803,10 +803,13 @@ fn standard_tones(format: Option<PhyFormat>, cbw: u16, n: usize, offset: i16) ->
         .flatten()
 }
 
+/// `values` and `subcarriers`: buffers of a recycled frame, cleared and refilled (any content).
 fn decode_csi(
     version: u16,
     b: &[u8],
     max_values: usize,
+    values: Vec<Complex32>,
+    subcarriers: Vec<i16>,
 ) -> std::result::Result<DecodedCsi, CsiError> {
     let short = || {
         CsiError::Malformed(format!(
@@ -906,7 +909,7 @@ fn decode_csi(
                 .into());
             }
             check_limit(n)?;
-            let v = decode_qca9300(buf, nt, ns, nr);
+            let v = decode_qca9300(buf, nt, ns, nr, values);
             let sc = standard_tones(Some(PhyFormat::Ht), info.cbw, nt, offset);
             ((nr, ns, nt), v, sc)
         }
@@ -937,8 +940,9 @@ fn decode_csi(
                 .into());
             }
             check_limit(n)?;
-            let v = decode_iwl5300(buf, ns, nr);
-            ((nr, ns, 30), v, tones::iwl5300_groups(info.cbw, offset))
+            let v = decode_iwl5300(buf, ns, nr, values);
+            let sc = tones::fill_iwl5300_groups(info.cbw, offset, subcarriers);
+            ((nr, ns, 30), v, sc)
         }
         device_type::AX200 | device_type::AX210 => {
             let ntx = usize::from(info.num_tx);
@@ -950,15 +954,14 @@ fn decode_csi(
                 .into());
             }
             check_limit(n)?;
-            let v = buf
-                .chunks_exact(4)
-                .map(|p| {
-                    Complex32::new(
-                        f32::from(i16::from_le_bytes([p[0], p[1]])),
-                        f32::from(i16::from_le_bytes([p[2], p[3]])),
-                    )
-                })
-                .collect();
+            let mut v = values;
+            v.clear();
+            v.extend(buf.chunks_exact(4).map(|p| {
+                Complex32::new(
+                    f32::from(i16::from_le_bytes([p[0], p[1]])),
+                    f32::from(i16::from_le_bytes([p[2], p[3]])),
+                )
+            }));
             let sc = standard_tones(phy_format(info.packet_format), info.cbw, nt, offset);
             ((nr, ntx, nt), v, sc)
         }
@@ -986,9 +989,17 @@ fn sext10(x: u32) -> f32 {
 /// QCA9300 10-bit stream: value `c` (rx fastest, then stream, then tone) starts at bit `20 c`,
 /// imag in its low 10 bits, real in the next 10; two values fill 5 bytes. The caller has checked
 /// `20 · n ≤ 8 · len`.
-fn decode_qca9300(buf: &[u8], nt: usize, ns: usize, nr: usize) -> Vec<Complex32> {
+/// `out`: a buffer to refill (any content).
+fn decode_qca9300(
+    buf: &[u8],
+    nt: usize,
+    ns: usize,
+    nr: usize,
+    mut out: Vec<Complex32>,
+) -> Vec<Complex32> {
     let n = nt * ns * nr;
-    let mut out = vec![Complex32::new(0.0, 0.0); n];
+    out.clear();
+    out.resize(n, Complex32::new(0.0, 0.0));
     // Destination of stream value c = (t, s, r) is (r·ns + s)·nt + t; walk it incrementally.
     let (mut t, mut s, mut r, mut dst) = (0usize, 0usize, 0usize, 0usize);
     let row = ns * nt;
@@ -1039,9 +1050,11 @@ fn decode_qca9300(buf: &[u8], nt: usize, ns: usize, nr: usize) -> Vec<Complex32>
 }
 
 /// Intel bfee stream: per group skip 3 bits, then for each rx (outer) and stream (inner) an int8
-/// real and an int8 imag. The caller has checked that `30 (3 + 16 ns nr)` bits fit.
-fn decode_iwl5300(buf: &[u8], ns: usize, nr: usize) -> Vec<Complex32> {
-    let mut out = vec![Complex32::new(0.0, 0.0); 30 * ns * nr];
+/// real and an int8 imag. The caller has checked that `30 (3 + 16 ns nr)` bits fit. `out`: a
+/// buffer to refill (any content).
+fn decode_iwl5300(buf: &[u8], ns: usize, nr: usize, mut out: Vec<Complex32>) -> Vec<Complex32> {
+    out.clear();
+    out.resize(30 * ns * nr, Complex32::new(0.0, 0.0));
     let mut bit = 0usize;
     for tone in 0..30 {
         bit += 3;
@@ -1193,8 +1206,39 @@ struct Config {
     keep_no_csi: bool,
 }
 
+/// The buffers of a frame handed back by [`CaptureReader::recycle`], refilled by the next frame
+/// decoded instead of allocating new ones. Their contents never reach a frame: every buffer is
+/// cleared before it is filled.
+#[derive(Default)]
+struct Spare {
+    values: Vec<Complex32>,
+    subcarriers: Vec<i16>,
+    chain_rssi: Vec<f32>,
+    meta: Option<Box<PicoScenesMeta>>,
+}
+
+impl Spare {
+    fn keep(&mut self, f: CsiFrame) {
+        let (values, _) = f.csi.into_raw_vec_and_offset();
+        self.values = values;
+        if let Some(sc) = f.subcarriers {
+            self.subcarriers = sc;
+        }
+        self.chain_rssi = f.chain_rssi;
+        if let FormatMeta::PicoScenes(m) = f.meta {
+            self.meta = Some(m);
+        }
+    }
+}
+
 /// `Ok(None)`: a consistent frame without a CSI segment, passed over (unless `cfg.keep_no_csi`).
-fn decode_frame(b: &[u8], offset: u64, cfg: &Config) -> Result<Option<CsiFrame>> {
+/// `spare`: buffers to refill (see [`Spare`]).
+fn decode_frame(
+    b: &[u8],
+    offset: u64,
+    cfg: &Config,
+    spare: &mut Spare,
+) -> Result<Option<CsiFrame>> {
     let malformed = |reason: String| Error::Malformed {
         format: CaptureFormat::PicoScenes,
         offset,
@@ -1212,6 +1256,8 @@ fn decode_frame(b: &[u8], offset: u64, cfg: &Config) -> Result<Option<CsiFrame>>
         mac_header: None,
         tx_header: None,
     };
+    let mut spare_meta = spare.meta.take();
+    let mut spare_extra = spare_meta.as_mut().and_then(|m| m.extra_info.take());
     let mut csi: Option<DecodedCsi> = None;
     let mut cur = 7;
     for _ in 0..b[6] {
@@ -1230,15 +1276,27 @@ fn decode_frame(b: &[u8], offset: u64, cfg: &Config) -> Result<Option<CsiFrame>>
                     Some(parse_rx_basic(seg.version, seg.body).ok_or_else(|| bad("RxSBasic"))?);
             }
             b"ExtraInfo" if meta.extra_info.is_none() && seg.version == 1 => {
-                meta.extra_info = Some(Box::new(
-                    parse_extra_info(seg.body).ok_or_else(|| bad("ExtraInfo"))?,
-                ));
+                let e = parse_extra_info(seg.body).ok_or_else(|| bad("ExtraInfo"))?;
+                meta.extra_info = Some(match spare_extra.take() {
+                    Some(mut boxed) => {
+                        *boxed = e;
+                        boxed
+                    }
+                    None => Box::new(e),
+                });
             }
             b"MVMExtra" if meta.mvm_extra.is_none() && seg.version == 1 => {
                 meta.mvm_extra = Some(parse_mvm_extra(seg.body).ok_or_else(|| bad("MVMExtra"))?);
             }
             b"CSI" if csi.is_none() => {
-                let d = decode_csi(seg.version, seg.body, cfg.max_values).map_err(|e| match e {
+                let d = decode_csi(
+                    seg.version,
+                    seg.body,
+                    cfg.max_values,
+                    std::mem::take(&mut spare.values),
+                    std::mem::take(&mut spare.subcarriers),
+                )
+                .map_err(|e| match e {
                     CsiError::Malformed(r) => {
                         malformed(format!("CSI segment at frame byte {}: {r}", seg.position))
                     }
@@ -1305,7 +1363,10 @@ fn decode_frame(b: &[u8], offset: u64, cfg: &Config) -> Result<Option<CsiFrame>>
                 f.rssi_dbm = Some(rx.rssi);
             }
             let n = usize::from(rx.num_rx).min(usize::from(rx.num_rssi_ctl));
-            f.chain_rssi = rx.rssi_ctl[..n].to_vec();
+            let mut chain = std::mem::take(&mut spare.chain_rssi);
+            chain.clear();
+            chain.extend_from_slice(&rx.rssi_ctl[..n]);
+            f.chain_rssi = chain;
         }
         if rx.center_freq > 0 {
             f.center_freq_mhz = Some(rx.center_freq as u32);
@@ -1334,7 +1395,13 @@ fn decode_frame(b: &[u8], offset: u64, cfg: &Config) -> Result<Option<CsiFrame>>
         }
     }
     f.channel = f.center_freq_mhz.and_then(freq_to_channel);
-    f.meta = FormatMeta::PicoScenes(Box::new(meta));
+    f.meta = FormatMeta::PicoScenes(match spare_meta {
+        Some(mut boxed) => {
+            *boxed = meta;
+            boxed
+        }
+        None => Box::new(meta),
+    });
     Ok(Some(f))
 }
 
@@ -1347,6 +1414,7 @@ pub struct PicoScenesReader<R> {
     buf: Vec<u8>,
     without_csi: u64,
     nodes: crate::nodes::MacNodeTable,
+    spare: Spare,
 }
 
 impl<R: BufRead + Send> PicoScenesReader<R> {
@@ -1364,6 +1432,7 @@ impl<R: BufRead + Send> PicoScenesReader<R> {
             buf: Vec::new(),
             without_csi: 0,
             nodes: crate::nodes::MacNodeTable::default(),
+            spare: Spare::default(),
         }
     }
 
@@ -1401,7 +1470,7 @@ impl<R: BufRead + Send> PicoScenesReader<R> {
         // Fast path: the whole frame is in the input's buffer; decode it in place.
         match self.input.fill_buf() {
             Ok(avail) if avail.len() >= len => {
-                let r = decode_frame(&avail[..len], start, &self.cfg);
+                let r = decode_frame(&avail[..len], start, &self.cfg, &mut self.spare);
                 self.input.consume(len);
                 self.pos += len as u64;
                 return Some(r);
@@ -1427,7 +1496,7 @@ impl<R: BufRead + Send> PicoScenesReader<R> {
                 available: 4 + got as u64,
             }));
         }
-        Some(decode_frame(&self.buf, start, &self.cfg))
+        Some(decode_frame(&self.buf, start, &self.cfg, &mut self.spare))
     }
 }
 
@@ -1465,6 +1534,11 @@ impl<R: BufRead + Send> CaptureReader for PicoScenesReader<R> {
     /// [`PicoScenesOptions::keep_frames_without_csi`] delivers them).
     fn passed_over(&self) -> u64 {
         self.without_csi
+    }
+
+    /// Keeps the frame's CSI, subcarrier, chain RSSI and metadata buffers for the next frame.
+    fn recycle(&mut self, frame: CsiFrame) {
+        self.spare.keep(frame);
     }
 }
 
@@ -1800,7 +1874,10 @@ mod tests {
                 }
             }
             assert_eq!(w.out.len(), (20 * nt * ns * nr).div_ceil(8));
-            let out = decode_qca9300(&w.out, nt, ns, nr);
+            // a recycled buffer of another size and content is refilled, never read
+            let dirty = vec![Complex32::new(9.0, -9.0); (nt * ns * nr) / 2 + 3];
+            let out = decode_qca9300(&w.out, nt, ns, nr, dirty);
+            assert_eq!(out.len(), nt * ns * nr);
             for t in 0..nt {
                 for s in 0..ns {
                     for r in 0..nr {
@@ -2105,6 +2182,71 @@ mod tests {
             ],
             &mac_header(seq),
         )
+    }
+
+    #[test]
+    fn recycled_frames_read_the_same_values() {
+        // devices, shapes and segments change from frame to frame, so every recycled buffer is
+        // refilled with a different size and content than it held
+        let (nt, ntx, nr) = (56usize, 2usize, 2usize);
+        let mut mvm = Vec::new();
+        for k in 0..(nt * ntx * nr) as i16 {
+            mvm.extend_from_slice(&(k - 50).to_le_bytes());
+            mvm.extend_from_slice(&(1000 - k).to_le_bytes());
+        }
+        let iwl: Vec<u8> = (0..60 * 3 * 2 + 12).map(|k| (k * 37 % 251) as u8).collect();
+        let qca: Vec<u8> = (0..285 * 2).map(|k| (k * 11 % 256) as u8).collect();
+        let frames = [
+            frame(
+                &[
+                    seg("RxSBasic", 1, &rx_v1(0x5300, 7, 3)),
+                    csi_v2(0x5300, 20, 30, 2, 3, 0, &iwl),
+                ],
+                &mac_header(1),
+            ),
+            frame(&[csi_v4(0x2000, 1, 20, 56, 2, 2, &mvm)], &mac_header(2)),
+            good_frame(3),
+            frame(
+                &[
+                    seg("RxSBasic", 1, &rx_v1(0x9300, 9, 2)),
+                    csi_v2(0x9300, 40, 114, 1, 2, 0, &qca),
+                ],
+                &[1, 2, 3],
+            ),
+            frame(
+                &[
+                    seg("RxSBasic", 1, &rx_v1(0x5300, 8, 3)),
+                    csi_v2(0x5300, 40, 30, 2, 3, 0, &iwl),
+                ],
+                &mac_header(4),
+            ),
+        ];
+        let mut input = Vec::new();
+        for _ in 0..2 {
+            for f in &frames {
+                input.extend_from_slice(f);
+            }
+        }
+        let plain = read_all(input.clone(), &ReaderOptions::default());
+        assert_eq!(plain.len(), 10);
+        let mut r = PicoScenesReader::new(Cursor::new(input), &ReaderOptions::default());
+        // a foreign frame first: its buffers are reused, its values never show
+        let mut foreign = CsiFrame::new(
+            CaptureFormat::Intel5300,
+            Device::Iwl5300,
+            ndarray::Array3::from_elem((3, 3, 30), Complex32::new(5.0, 5.0)),
+        );
+        foreign.chain_rssi = vec![1.0; 9];
+        foreign.subcarriers = Some(vec![7; 99]);
+        r.recycle(foreign);
+        for (k, want) in plain.iter().enumerate() {
+            let Some(Ok(Record::Frame(got))) = r.next_record() else {
+                panic!("frame {k} missing");
+            };
+            assert_eq!(&got, frame_of(want), "frame {k}");
+            r.recycle(got);
+        }
+        assert!(r.next_record().is_none());
     }
 
     fn malformed_reason(r: &Result<Record>) -> String {

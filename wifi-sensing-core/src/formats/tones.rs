@@ -152,12 +152,22 @@ pub fn pilot_indices(format: PhyFormat, bandwidth_mhz: u16) -> Option<&'static [
 ///
 /// 20 MHz: −28, −26, …, −2, −1, 1, 3, …, 27, 28. 40 MHz: −58, −54, …, −6, −2, 2, 6, …, 54, 58.
 pub fn iwl5300_groups(bandwidth_mhz: u16, offset: i16) -> Option<Vec<i16>> {
+    fill_iwl5300_groups(bandwidth_mhz, offset, Vec::new())
+}
+
+/// [`iwl5300_groups`] written into `v` (cleared first; its allocation is reused).
+pub(crate) fn fill_iwl5300_groups(
+    bandwidth_mhz: u16,
+    offset: i16,
+    mut v: Vec<i16>,
+) -> Option<Vec<i16>> {
     let (edge, inner, step) = match bandwidth_mhz {
         20 => (28i16, 1i16, 2i16),
         40 => (58, 2, 4),
         _ => return None,
     };
-    let mut v = Vec::with_capacity(30);
+    v.clear();
+    v.reserve(30);
     v.extend((0..14).map(|i| -edge + step * i));
     v.push(-inner);
     v.extend((0..14).map(|i| inner + step * i));
