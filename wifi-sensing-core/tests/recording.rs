@@ -496,3 +496,26 @@ fn fuzz_regression_hostile_length_prefix_is_bounded() {
         "the length must be refused by the decode limit: {msg}"
     );
 }
+
+/// Found while reviewing what the `csirec` fuzz corpus reaches (no crash): a version 2 frame with
+/// no CSI values (one axis 0) whose other axis claims 4 billion subcarriers. The product check
+/// alone let it through as an empty array with a huge axis for later stages to size buffers by;
+/// every axis is now held to the CSI value limit (in version 1 entries too).
+#[test]
+fn fuzz_regression_empty_csi_with_a_huge_axis_is_refused() {
+    let f = CsiFrame::new(
+        CaptureFormat::Simulated,
+        Device::Simulator,
+        Array3::zeros((0, 1, 4)),
+    );
+    let mut bytes = write_version(&[Record::Frame(f)], 2);
+    let header_len = write_version(&[], 2).len();
+    // the entry ends with u32 rx, u32 tx, u32 subcarriers, u8 encoding (and no values)
+    let n = bytes.len();
+    bytes[n - 5..n - 1].copy_from_slice(&u32::MAX.to_le_bytes());
+    fix_crcs(&mut bytes, header_len);
+    let (back, err) = read_all(bytes);
+    assert!(back.is_empty(), "{back:?}");
+    let msg = err.expect("the shape must be refused").to_string();
+    assert!(msg.contains("over the limit"), "{msg}");
+}
