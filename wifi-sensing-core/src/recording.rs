@@ -38,7 +38,8 @@
 //!
 //! A file cut inside an entry replays every complete entry and then reports
 //! [`Error::Truncated`] with the offset of the cut entry. An entry whose CRC does not match is a
-//! recoverable [`Error::Malformed`] and is skipped by its length.
+//! recoverable [`Error::Malformed`] and is skipped by its length, as is a frame whose CSI has
+//! more values, or an axis longer, than `Limits::max_csi_values`.
 
 use std::io::Write;
 
@@ -326,10 +327,12 @@ fn decode_frame_v2(b: &[u8], max_values: usize) -> std::result::Result<CsiFrame,
         take_u32(b, &mut at)?,
         take_u32(b, &mut at)?,
     );
+    // each axis too: an empty array (one axis 0) of 0 x 1 x 4e9 would pass a product check and
+    // hand later stages an axis length to size their buffers by
     let n = rx
         .checked_mul(tx)
         .and_then(|x| x.checked_mul(sc))
-        .filter(|&n| n <= max_values)
+        .filter(|&n| n <= max_values && rx.max(tx).max(sc) <= max_values)
         .ok_or_else(|| {
             format!("CSI shape {rx}x{tx}x{sc} is over the limit of {max_values} values")
         })?;
@@ -719,6 +722,18 @@ impl RecordingReader {
         }
         // version 1 entries, and the non-CSI entries of version 2 (the same bytes)
         match bincode::serde::decode_from_slice::<Record, _>(&self.buf, decode_cfg()) {
+            Ok((Record::Frame(f), _))
+                if {
+                    let (rx, tx, sc) = f.csi.dim();
+                    rx.max(tx).max(sc) > self.max_values
+                } =>
+            {
+                malformed(format!(
+                    "CSI shape {:?} has an axis over the limit of {} values",
+                    f.csi.dim(),
+                    self.max_values
+                ))
+            }
             Ok((r, used)) if used == len => Some(Ok(r)),
             Ok((_, used)) => malformed(format!("entry decodes to {used} of its {len} bytes")),
             Err(e) => malformed(format!("entry does not decode: {e}")),

@@ -169,6 +169,21 @@ fn arb_int_frame() -> impl Strategy<Value = (CsiFrame, u8)> {
     })
 }
 
+/// Recomputes the stored CRC-32 of every complete entry after `header_len` (lengths as stored).
+fn fix_crcs(bytes: &mut [u8], header_len: usize) {
+    let mut at = header_len;
+    while let Some(len) = bytes.get(at..at + 4) {
+        let body = at + 8;
+        let end = body + u32::from_le_bytes(len.try_into().unwrap()) as usize;
+        if end > bytes.len() {
+            break;
+        }
+        let crc = wifi_sensing_core::util::crc32(&bytes[body..end]);
+        bytes[at + 4..body].copy_from_slice(&crc.to_le_bytes());
+        at = end;
+    }
+}
+
 /// The bits of every CSI value (PartialEq on floats takes -0.0 for 0.0).
 fn csi_bits(r: &[Record]) -> Vec<u32> {
     r.iter()
@@ -222,6 +237,30 @@ proptest! {
         let i = header_len + at.index(bytes.len() - header_len);
         bytes[i] ^= flip | 1;
         // a flipped byte is caught by the CRC, by the length, or (in a length field) as a cut
+        let (back, _) = read_all(bytes);
+        prop_assert!(back.len() <= recs.len());
+    }
+
+    #[test]
+    fn version_2_damaged_entries_under_a_valid_crc_never_panic(
+        frames in proptest::collection::vec(arb_int_frame(), 1..4),
+        at in any::<prop::sample::Index>(),
+        word in any::<u32>(),
+        write_word in any::<bool>(),
+    ) {
+        // the CRC is recomputed after the damage, so the damaged bytes reach the version 2
+        // frame decoder (field values, subcarrier count, CSI shape and encoding, lengths)
+        let recs: Vec<Record> = frames.into_iter().map(|(f, _)| Record::Frame(f)).collect();
+        let mut bytes = write_version(&recs, 2);
+        let header_len = write_version(&[], 2).len();
+        let i = header_len + at.index(bytes.len() - header_len);
+        if write_word {
+            let end = (i + 4).min(bytes.len());
+            bytes[i..end].copy_from_slice(&word.to_le_bytes()[..end - i]);
+        } else {
+            bytes[i] ^= (word as u8) | 1;
+        }
+        fix_crcs(&mut bytes, header_len);
         let (back, _) = read_all(bytes);
         prop_assert!(back.len() <= recs.len());
     }
@@ -456,4 +495,27 @@ fn fuzz_regression_hostile_length_prefix_is_bounded() {
         msg.contains("Limit"),
         "the length must be refused by the decode limit: {msg}"
     );
+}
+
+/// Found while reviewing what the `csirec` fuzz corpus reaches (no crash): a version 2 frame with
+/// no CSI values (one axis 0) whose other axis claims 4 billion subcarriers. The product check
+/// alone let it through as an empty array with a huge axis for later stages to size buffers by;
+/// every axis is now held to the CSI value limit (in version 1 entries too).
+#[test]
+fn fuzz_regression_empty_csi_with_a_huge_axis_is_refused() {
+    let f = CsiFrame::new(
+        CaptureFormat::Simulated,
+        Device::Simulator,
+        Array3::zeros((0, 1, 4)),
+    );
+    let mut bytes = write_version(&[Record::Frame(f)], 2);
+    let header_len = write_version(&[], 2).len();
+    // the entry ends with u32 rx, u32 tx, u32 subcarriers, u8 encoding (and no values)
+    let n = bytes.len();
+    bytes[n - 5..n - 1].copy_from_slice(&u32::MAX.to_le_bytes());
+    fix_crcs(&mut bytes, header_len);
+    let (back, err) = read_all(bytes);
+    assert!(back.is_empty(), "{back:?}");
+    let msg = err.expect("the shape must be refused").to_string();
+    assert!(msg.contains("over the limit"), "{msg}");
 }
