@@ -1,20 +1,40 @@
-//! `run --introspect SIGNATURE_DIR`: the introspection analyser from its flags.
+//! `run --introspect SIGNATURE_DIR [--introspect-early EARLY_DIR]`: the introspection analyser
+//! from its flags.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use wifi_sensing_introspect::early::EarlyConfig;
 use wifi_sensing_introspect::signature::SignatureLibrary;
 use wifi_sensing_introspect::snapshot::{IntrospectionAnalyser, IntrospectionConfig};
 
-/// The analyser for `run`: the signatures of `dir`, a snapshot every `every` frames per node.
-pub(crate) fn analyser(dir: &Path, every: u64) -> Result<IntrospectionAnalyser> {
-    let library = SignatureLibrary::load_dir(dir)
-        .with_context(|| format!("loading signatures from {}", dir.display()))?;
+use crate::run::RunArgs;
+
+fn load(dir: &Path) -> Result<SignatureLibrary> {
+    SignatureLibrary::load_dir(dir)
+        .with_context(|| format!("loading signatures from {}", dir.display()))
+}
+
+/// The analyser for `run`: the signatures of `dir`, a snapshot every `--introspect-every`
+/// frames per node, early labelling with `--introspect-early`.
+pub(crate) fn analyser(dir: &Path, args: &RunArgs) -> Result<IntrospectionAnalyser> {
+    let library = load(dir)?;
     let kind = library.feature().map(|(k, _)| k).unwrap_or_default();
     let mut cfg = IntrospectionConfig {
-        every,
+        every: args.introspect_every,
+        early: EarlyConfig {
+            margin: args.early_margin,
+            min_frames: args.early_min_frames as usize,
+            ..EarlyConfig::default()
+        },
         ..IntrospectionConfig::default()
     };
     cfg.features.kind = kind;
-    Ok(IntrospectionAnalyser::new(cfg, library)?)
+    let a = IntrospectionAnalyser::new(cfg, library)?;
+    Ok(match &args.introspect_early {
+        Some(early) => a
+            .with_early(load(early)?)
+            .with_context(|| format!("early labelling with {}", early.display()))?,
+        None => a,
+    })
 }

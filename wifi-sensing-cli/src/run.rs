@@ -10,6 +10,8 @@ use wifi_sensing_core::{CaptureFormat, Output, Pipeline, Sink};
 use wifi_sensing_signal::spectral::{SpectralAnalyser, SpectralConfig, SpectralKind};
 use wifi_sensing_signal::stages::{Notices, StageSpec, STAGES_HELP};
 
+use wifi_sensing_introspect::early::EarlyConfig;
+
 use crate::input::{on_malformed, open_input, InputSpec, OpenedInput, ReaderFlags};
 use crate::output::Limit;
 use crate::{progress, report, Log};
@@ -51,6 +53,18 @@ pub(crate) struct RunArgs {
     /// With --introspect: one snapshot every N frames per node (matching still runs on every frame).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..), requires = "introspect")]
     pub introspect_every: u64,
+    /// With --introspect: early labelling against the `motion_lags_v1` signatures of this
+    /// directory (an `early` object in every snapshot; fixtures/signatures/early holds walk,
+    /// wave, push and sit).
+    #[arg(long, value_name = "EARLY_DIR", requires = "introspect")]
+    pub introspect_early: Option<std::path::PathBuf>,
+    /// With --introspect-early: confidence (second-best cost / best cost - 1) needed to commit
+    /// a label.
+    #[arg(long, value_name = "M", default_value_t = EarlyConfig::default().margin, value_parser = crate::values::non_negative, requires = "introspect_early")]
+    pub early_margin: f64,
+    /// With --introspect-early: frames of a motion episode before a label may be committed.
+    #[arg(long, value_name = "K", default_value_t = EarlyConfig::default().min_frames as u64, value_parser = clap::value_parser!(u64).range(1..=1024), requires = "introspect_early")]
+    pub early_min_frames: u64,
     #[command(flatten)]
     pub out: crate::columnar::OutputArgs,
     #[cfg(feature = "pose")]
@@ -138,7 +152,7 @@ pub(crate) fn build_pipeline(args: &RunArgs, notices: &Notices) -> Result<Pipeli
         builder = builder.boxed_stage(spec.build(notices)?);
     }
     if let Some(dir) = &args.introspect {
-        builder = builder.analyser(crate::introspect::analyser(dir, args.introspect_every)?);
+        builder = builder.analyser(crate::introspect::analyser(dir, args)?);
     }
     for (cfg, kind) in [
         (&args.spectrogram, SpectralKind::Spectrogram),

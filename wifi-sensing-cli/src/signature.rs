@@ -65,7 +65,8 @@ struct CaptureArgs {
     /// Shortest signature prefix, in frames, that may fire.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
     min_prefix: u64,
-    /// Feature kind (amp_baseline_v1, amp_norm_v1, amp_dev_sorted_v1, motion_lags_v1).
+    /// Feature kind (amp_baseline_v1, amp_norm_v1, amp_dev_sorted_v1, motion_lags_v1,
+    /// motion_doppler_v1).
     #[arg(long, default_value = "amp_baseline_v1", value_parser = parse_kind)]
     feature_kind: FeatureKind,
     /// Sakoe-Chiba radius in frames recorded for batch comparisons.

@@ -33,6 +33,14 @@ pub(crate) fn did_you_mean<'a>(got: &str, candidates: impl IntoIterator<Item = &
         .unwrap_or_default()
 }
 
+/// A finite number ≥ 0 (`--early-margin`).
+pub(crate) fn non_negative(s: &str) -> Res<f64> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a finite number >= 0")),
+    }
+}
+
 /// `--compression`: a Parquet codec (`zstd`, `zstd:LEVEL`, `lz4`, `snappy`, `none`).
 pub(crate) fn codec(s: &str) -> Res<crate::columnar::Codec> {
     s.parse()

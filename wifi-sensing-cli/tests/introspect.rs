@@ -1,6 +1,7 @@
 //! `run --introspect` and `signature capture`: snapshots validate against
-//! `docs/schema/introspection-v1.json`, `--introspect-every` thins them, bad signature
-//! directories and flag values fail clearly.
+//! `docs/schema/introspection-v1.json` and `-v2.json` (v2 with the `early` object of
+//! `--introspect-early`), `--introspect-every` thins them, bad signature directories and flag
+//! values fail clearly.
 
 mod common;
 
@@ -13,6 +14,10 @@ fn signatures() -> String {
         .join("../fixtures/signatures")
         .to_string_lossy()
         .into_owned()
+}
+
+fn early_signatures() -> String {
+    format!("{}/early", signatures())
 }
 
 fn simulate(dir: &Path, scenario: &str, secs: &str, seed: &str) -> String {
@@ -48,6 +53,9 @@ fn snapshots_validate_and_every_thins_them() {
     ]));
     assert!(lines.len() > 250, "{} lines", lines.len());
     common::assert_valid("introspection-v1.json", &lines);
+    // Data version 2 only adds the optional `early` object.
+    common::assert_valid("introspection-v2.json", &lines);
+    assert!(lines.iter().all(|l| l["data"].get("early").is_none()));
     // One snapshot per frame, counting up; every fixture signature listed (top 3 of 3).
     for (i, l) in lines.iter().enumerate() {
         assert_eq!(l["data"]["frame_count"], (i + 1) as u64);
@@ -175,5 +183,125 @@ fn capture_writes_a_signature_that_loads_and_refuses_an_empty_cut() {
         &out,
     ]);
     assert_eq!(o.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn early_labelling_opens_after_the_onset_and_validates() {
+    let dir = tmp("early");
+    // Standing 4 s, then walking 6 s (the scenario of the walk fixture), another seed.
+    let input = dir.join("walk.csirec").to_string_lossy().into_owned();
+    let scenario = format!("{}/scenarios/walk_after_stand.json", signatures());
+    stdout_ok(&[
+        "-q",
+        "simulate",
+        "--scenario-file",
+        &scenario,
+        "--seed",
+        "31",
+        "-o",
+        &input,
+    ]);
+    let lines = common::parse_lines(&stdout_ok(&[
+        "run",
+        "-q",
+        "--no-frames",
+        "--introspect",
+        &signatures(),
+        "--introspect-early",
+        &early_signatures(),
+        &input,
+    ]));
+    assert!(lines.len() > 450, "{} lines", lines.len());
+    common::assert_valid("introspection-v2.json", &lines);
+    let onset_ns = 4_000_000_000i64;
+    let t = |l: &serde_json::Value| l["timestamp_ns"].as_i64().unwrap();
+    for l in lines.iter().filter(|l| t(l) < onset_ns) {
+        let e = &l["data"]["early"];
+        assert_eq!(e["moving"], false, "{l}");
+        assert!(e["label"].is_null());
+    }
+    // Opens after the onset, within 25 frames (0.5 s; see the crate's early_analyser test).
+    let opened: Vec<i64> = lines
+        .iter()
+        .filter(|l| l["data"]["early"]["onset"] == true)
+        .map(t)
+        .collect();
+    assert!(!opened.is_empty());
+    assert!(
+        opened[0] >= onset_ns && opened[0] <= onset_ns + 25 * 20_000_000,
+        "opened at {} ns",
+        opened[0]
+    );
+    // A walk of 6 s is committed as a walk, once.
+    let committed: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["data"]["early"]["committed_now"] == true)
+        .collect();
+    assert_eq!(committed.len(), 1);
+    assert_eq!(committed[0]["data"]["early"]["committed_label"], "walk");
+    // The v2 schema's own examples validate, and it rejects a broken `early`.
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::schema_path("introspection-v2.json")).unwrap(),
+    )
+    .unwrap();
+    common::assert_valid(
+        "introspection-v2.json",
+        schema["examples"].as_array().unwrap(),
+    );
+    let v = common::validator("introspection-v2.json");
+    let mut bad = lines[0].clone();
+    bad["data"]["early"]["frames_since_onset"] = (-1).into();
+    assert!(!common::errors(&v, &bad).is_empty());
+    let mut bad = lines[0].clone();
+    bad["data"]["early"]
+        .as_object_mut()
+        .unwrap()
+        .remove("committed_label");
+    assert!(!common::errors(&v, &bad).is_empty());
+    // ... and v1 rejects the `early` object it does not know.
+    assert!(!common::errors(&common::validator("introspection-v1.json"), &lines[0]).is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn early_flags_are_checked() {
+    let dir = tmp("early-flags");
+    let input = simulate(&dir, "walk", "1s", "9");
+    let sigs = signatures();
+    let early = early_signatures();
+    let cmd = |extra: &[&str]| {
+        let mut a = vec!["run", "-q", "--no-frames"];
+        a.extend_from_slice(extra);
+        a.push(&input);
+        run(&a)
+    };
+    let both = ["--introspect", &sigs, "--introspect-early", &early];
+    // --introspect-early needs --introspect; the tuning flags need --introspect-early.
+    for extra in [
+        vec!["--introspect-early", &early],
+        vec!["--introspect", &sigs, "--early-margin", "1"],
+        [&both[..], &["--early-margin", "-1"]].concat(),
+        [&both[..], &["--early-min-frames", "0"]].concat(),
+    ] {
+        assert_eq!(cmd(&extra).status.code(), Some(2), "{extra:?}");
+    }
+    // Shape signatures are not early signatures.
+    let out = cmd(&["--introspect", &sigs, "--introspect-early", &sigs]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("motion_lags_v1"), "{err}");
+    // Tuned: a margin no label reaches never commits.
+    let out = cmd(&[
+        &both[..],
+        &["--early-margin", "1e9", "--early-min-frames", "2"],
+    ]
+    .concat());
+    assert!(out.status.success());
+    let lines = common::parse_lines(&out.stdout);
+    assert!(!lines.is_empty());
+    assert!(lines
+        .iter()
+        .all(|l| l["data"]["early"]["committed_label"].is_null()));
     std::fs::remove_dir_all(&dir).unwrap();
 }

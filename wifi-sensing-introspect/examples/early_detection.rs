@@ -5,8 +5,13 @@
 //! cargo run --release -p wifi-sensing-introspect --example early_detection -- \
 //!     [--sessions N] [--idle-sessions N] [--seed S] [--sig-sessions N] \
 //!     [--gate Z1,..] [--persist P1,..] [--margins M1,..] [--min-frames K1,..] \
-//!     [--sig-mode mean|several] [--stage2 aligned|spring] [--dump]
+//!     [--sig-mode mean|several] [--stage2 aligned|spring] [--dump] [--write-signatures DIR] \
+//!     [--kind motion_lags_v1|motion_doppler_v1]
 //! ```
+//!
+//! `--write-signatures DIR` writes the label signatures as signature files (`walk.json`, ...;
+//! what `wifi-sensing run --introspect-early DIR` reads); with `--sessions 0 --idle-sessions 0`
+//! it only does that (`fixtures/signatures/early/` was made so).
 //!
 //! Protocol (ESP32 profile, 50 Hz, the simulator's default room, noise and impairments):
 //!
@@ -59,6 +64,13 @@
 //!    lowest; and an aligned nearest-signature bound (squared distance of the first `k`
 //!    frames after the onset to each signature's first `k`, no warping, lowest per label).
 //!
+//! 7. **Body displacement**: for the signature sessions, the largest distance any of the 17
+//!    ground-truth keypoints moved from the last standing frame, 1..32 frames after the onset
+//!    (mean over sessions): how much of the body has moved when a decision is asked for.
+//!
+//! `--kind` chooses the features (`motion_lags_v1`, default; `motion_doppler_v1` adds the
+//! short-time Doppler bins; stage 1 reads the same lag values either way).
+//!
 //! Baselines: chance for a label is 1/4; the unlabelled "any motion" detector of the previous
 //! pass (`x₁ > 3` on one frame, no persistence) and `MotionStarted`.
 //!
@@ -69,7 +81,7 @@ use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
 use wifi_sensing_introspect::dtw::SpringMatcher;
 use wifi_sensing_introspect::early::{EarlyConfig, EarlyDecider};
 use wifi_sensing_introspect::features::{FeatureConfig, FeatureExtractor, FeatureKind};
-use wifi_sensing_introspect::signature::Signature;
+use wifi_sensing_introspect::signature::{Provenance, Signature};
 use wifi_sensing_signal::events::EventKind;
 use wifi_sensing_signal::{Sensed, SensingAnalyser, SensingConfig};
 
@@ -83,6 +95,8 @@ const CLOSE_AFTER: usize = 50;
 /// Offsets (frames) between the episode's onset estimate and the signature's onset tried by the
 /// aligned stage 2 (`max_offset` 16).
 const OFFSETS: usize = 17;
+/// Frames after the true onset at which the body's displacement is tabulated.
+const KIN_FRAMES: [usize; 7] = [1, 2, 3, 4, 8, 16, 32];
 /// Frames after the true onset at which label accuracy is tabulated.
 const KS: [usize; 12] = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64];
 
@@ -209,12 +223,15 @@ struct Session {
     motion: Vec<[f32; 3]>,
     activity: Vec<Activity>,
     motion_started: Vec<bool>,
+    /// The 17 keypoints in metres (room coordinates), when a person is present.
+    keypoints: Vec<Option<[[f64; 3]; 17]>>,
 }
 
-fn simulate(sc: Scenario, seed: u64, sensing: bool) -> Session {
+fn simulate(sc: Scenario, seed: u64, sensing: bool, kind: FeatureKind) -> Session {
+    let room = sc.room.size_m;
     let sim = Simulator::new(sc, DeviceProfile::esp32(), seed).expect("sim");
     let mut fx = FeatureExtractor::new(FeatureConfig {
-        kind: FeatureKind::MotionLagsV1,
+        kind,
         ..FeatureConfig::default()
     })
     .expect("features");
@@ -225,12 +242,18 @@ fn simulate(sc: Scenario, seed: u64, sensing: bool) -> Session {
         motion: Vec::new(),
         activity: Vec::new(),
         motion_started: Vec::new(),
+        keypoints: Vec::new(),
     };
     for (frame, truth) in sim {
         let x = fx.extract(&frame).expect("features").to_vec();
         s.motion.push([x[0], x[1], x[2]]);
         s.features.push(x);
         s.activity.push(truth.activity);
+        s.keypoints.push(
+            truth
+                .keypoints
+                .map(|k| k.map(|p| [0, 1, 2].map(|i| f64::from(p[i]) * room[i]))),
+        );
         let mut started = false;
         if sensing {
             sensed.clear();
@@ -270,6 +293,9 @@ fn activity_end(s: &Session, t: usize) -> usize {
 struct Library {
     sigs: Vec<Vec<Vec<f32>>>,
     dim: usize,
+    /// Sessions per label the signatures come from.
+    sessions: u64,
+    kind: FeatureKind,
 }
 
 impl Library {
@@ -279,20 +305,34 @@ impl Library {
         for (l, v) in self.sigs.iter().enumerate() {
             for (i, s) in v.iter().enumerate() {
                 out.push(Signature {
-                    id: format!("{}-{i}", LABELS[l]),
+                    id: if v.len() == 1 {
+                        LABELS[l].to_string()
+                    } else {
+                        format!("{}-{i}", LABELS[l])
+                    },
                     label: LABELS[l].to_string(),
                     captured_at: "2026-12-05T15:00:00Z".into(),
-                    feature_kind: FeatureKind::MotionLagsV1,
+                    feature_kind: self.kind,
                     length: SIG_FRAMES,
                     dtw: Default::default(),
+                    // The shortest text of each f32 (reads back to the same f32).
                     vectors: s
                         .chunks(self.dim)
-                        .map(|r| r.iter().map(|&v| f64::from(v)).collect())
+                        .map(|r| r.iter().map(|v| v.to_string().parse().unwrap()).collect())
                         .collect(),
+                    // Not read by early labelling (which compares labels), but required.
                     promotion_threshold: 0.5,
                     prefix_thresholds: None,
                     min_prefix: None,
-                    provenance: None,
+                    provenance: Some(Provenance {
+                        rule: Some(format!(
+                            "early_detection example: frames 0..{SIG_FRAMES} from the true onset of {} simulated {} sessions (development seeds){}",
+                            self.sessions,
+                            LABELS[l],
+                            if v.len() == 1 { ", averaged frame by frame" } else { "" }
+                        )),
+                        ..Provenance::default()
+                    }),
                 });
             }
         }
@@ -525,23 +565,37 @@ fn main() {
     let margins: Vec<f64> = list(&args, "--margins", "0.3,1");
     let min_frames: Vec<usize> = list(&args, "--min-frames", "16,32");
     let aligned = arg(&args, "--stage2", "aligned".to_string()) == "aligned";
+    let kind: FeatureKind = arg(&args, "--kind", "motion_lags_v1".to_string())
+        .parse()
+        .expect("--kind");
     println!(
-        "features motion_lags_v1, {sessions} evaluation sessions (seed {seed0}), {idle_sessions} idle, {sig_sessions} signature sessions per label ({sig_mode})"
+        "features {kind}, {sessions} evaluation sessions (seed {seed0}), {idle_sessions} idle, {sig_sessions} signature sessions per label ({sig_mode})"
     );
 
     // 1. Signatures, development seeds.
     let mut sigs: Vec<Vec<Vec<f32>>> = vec![Vec::new(); LABELS.len()];
     let mut dim = 0;
     let mut srng = Lcg(4242);
+    let mut kin = [[0.0f64; KIN_FRAMES.len()]; LABELS.len()];
     for (a, &label) in LABELS.iter().enumerate() {
         for s in 0..sig_sessions {
             let spot = srng.spot();
             let sc = scenario(&[("stand", LEAD_IN_S), (label, 6.0)], spot);
-            let sess = simulate(sc, 1 + 10 * a as u64 + s, false);
+            let sess = simulate(sc, 1 + 10 * a as u64 + s, false, kind);
             let o = (0..sess.activity.len())
                 .find(|&t| label_of(sess.activity[t]) == Some(a))
                 .expect("onset");
             dim = sess.features[0].len();
+            for (i, &k) in KIN_FRAMES.iter().enumerate() {
+                if let (Some(p0), Some(p1)) = (&sess.keypoints[o - 1], &sess.keypoints[o - 1 + k]) {
+                    let d = p0
+                        .iter()
+                        .zip(p1)
+                        .map(|(p, q)| (0..3).map(|j| (p[j] - q[j]).powi(2)).sum::<f64>().sqrt())
+                        .fold(0.0, f64::max);
+                    kin[a][i] += d / sig_sessions as f64;
+                }
+            }
             let flat: Vec<f32> = sess.features[o..o + SIG_FRAMES]
                 .iter()
                 .flatten()
@@ -549,6 +603,13 @@ fn main() {
                 .collect();
             sigs[a].push(flat);
         }
+    }
+    println!(
+        "largest keypoint displacement from the last standing frame, mean of the signature sessions, mm, frames after onset {KIN_FRAMES:?}:"
+    );
+    for (a, row) in kin.iter().enumerate() {
+        let v: Vec<String> = row.iter().map(|d| format!("{:.1}", d * 1e3)).collect();
+        println!("  {}: {}", LABELS[a], v.join(" "));
     }
     if args.iter().any(|a| a == "--dump") {
         for (a, v) in sigs.iter().enumerate() {
@@ -578,7 +639,24 @@ fn main() {
             *v = vec![m];
         }
     }
-    let lib = Library { sigs, dim };
+    let lib = Library {
+        sigs,
+        dim,
+        sessions: sig_sessions,
+        kind,
+    };
+    let write: String = arg(&args, "--write-signatures", String::new());
+    if !write.is_empty() {
+        std::fs::create_dir_all(&write).expect("signature directory");
+        for s in lib.signatures() {
+            let path = std::path::Path::new(&write).join(format!("{}.json", s.id));
+            std::fs::write(&path, s.to_json_pretty() + "\n").expect("write signature");
+            println!("wrote {}", path.display());
+        }
+        if sessions == 0 && idle_sessions == 0 {
+            return;
+        }
+    }
 
     // 2. Evaluation and idle sessions.
     let mut rng = Lcg(seed0);
@@ -587,7 +665,7 @@ fn main() {
     for s in 0..sessions {
         let spot = rng.spot();
         let plan = session_plan(&mut rng, &acts);
-        evals.push(simulate(scenario(&plan, spot), seed0 + 7 * s, true));
+        evals.push(simulate(scenario(&plan, spot), seed0 + 7 * s, true, kind));
     }
     let mut idles = Vec::new();
     for s in 0..idle_sessions {
@@ -601,6 +679,7 @@ fn main() {
             scenario(&[(what, 60.0)], spot),
             seed0 + 5000 + s,
             true,
+            kind,
         ));
     }
     let hours = |f: u64| f as f64 / RATE / 3600.0;
@@ -795,7 +874,7 @@ fn main() {
             })
             .collect();
         println!(
-            "g{} p{} m{} k{}: un {:?}/{:?}/{} (later than MS {un_late}) | lab {:?}/{:?}/{} (later than MS {lab_late}) | right {}/{} ({:.0}%) | false {:.1}/h, idle {:.1}/h | open quiet {:.1}/h idle {:.1}/h | {}",
+            "g{} p{} m{} k{}: un {:?}/{:?}/{} max {:?} (later than MS {un_late}) | lab {:?}/{:?}/{} (later than MS {lab_late}) | right {}/{} ({:.0}%) | false {:.1}/h, idle {:.1}/h | open quiet {:.1}/h idle {:.1}/h | {}",
             rule.gate,
             rule.persist,
             rule.margin,
@@ -803,6 +882,7 @@ fn main() {
             median(&mut un),
             pct90(&mut un),
             un.len(),
+            un.iter().max(),
             median(&mut lab),
             pct90(&mut lab),
             lab.len(),

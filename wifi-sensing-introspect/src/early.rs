@@ -1,8 +1,9 @@
 //! Two-stage early labelling: "something is moving" first, then "which activity", with a
 //! confidence, as the motion goes on.
 //!
-//! An [`EarlyDecider`] reads `motion_lags_v1` features (see [`crate::features`]) one frame at a
-//! time:
+//! An [`EarlyDecider`] reads `motion_lags_v1` features (see [`crate::features`]), or
+//! `motion_doppler_v1` (the same six values followed by a short-time Doppler spectrum), one
+//! frame at a time:
 //!
 //! 1. **Stage 1, unlabelled onset.** The lag-1 value `x₁` (a step of the channel's level, in
 //!    receiver-noise deviations, as `ln(1 + z²)`) above `gate` on `persist` consecutive frames
@@ -24,7 +25,9 @@
 //! the first frames cannot name an activity there, is measured by the `early_detection`
 //! example and recorded in the crate README: with signatures averaged over many sessions
 //! (one per label), `gate` 3 on 2 frames, `margin` 0.3 and `min_frames` 32 (the defaults), the
-//! right label came first in 66 % of test onsets, a median 38 frames after the onset.
+//! right label came first in 66 % of test onsets, a median 38 frames after the onset. The
+//! `introspection` analyser runs one per node
+//! ([`IntrospectionAnalyser::with_early`](crate::snapshot::IntrospectionAnalyser::with_early)).
 //!
 //! ```
 //! use wifi_sensing_introspect::early::{EarlyConfig, EarlyDecider};
@@ -62,7 +65,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::features::FeatureKind;
+use crate::features::{FeatureKind, MOTION_LAGS};
 use crate::signature::Signature;
 
 /// Settings of an [`EarlyDecider`] (see the module docs).
@@ -173,6 +176,7 @@ impl EarlyState {
 #[derive(Clone, Debug)]
 pub struct EarlyDecider {
     cfg: EarlyConfig,
+    kind: FeatureKind,
     labels: Vec<String>,
     dim: usize,
     /// Per signature: label index, length, vectors row-major.
@@ -193,43 +197,29 @@ pub struct EarlyDecider {
 const STILL_LAGS: usize = 3;
 
 impl EarlyDecider {
-    /// A decider over `signatures` (of kind `motion_lags_v1`, one dimension, at least two
-    /// distinct labels).
+    /// A decider over `signatures` (all of kind `motion_lags_v1`, or all of
+    /// `motion_doppler_v1`; at least two distinct labels).
     pub fn new(cfg: EarlyConfig, signatures: &[Signature]) -> Result<Self> {
         cfg.validate()?;
         let first = signatures
             .first()
             .ok_or_else(|| Error::config("signatures", "needs at least one signature"))?;
-        let dim = first.dim();
+        // The kind of the first signature when it is a motion kind, else the reference kind (so
+        // that the error names what is expected).
+        let kind = Some(first.feature_kind)
+            .filter(|k| k.is_motion())
+            .unwrap_or(FeatureKind::MotionLagsV1);
+        let dim = kind.fixed_dim().unwrap_or(MOTION_LAGS.len());
         let mut labels: Vec<String> = Vec::new();
         let mut sigs = Vec::with_capacity(signatures.len());
         for s in signatures {
-            if s.feature_kind != FeatureKind::MotionLagsV1 {
-                return Err(Error::Mismatch {
-                    signature: s.id.clone(),
-                    reason: format!(
-                        "captured with feature kind {}, early labelling reads {}",
-                        s.feature_kind,
-                        FeatureKind::MotionLagsV1
-                    ),
-                });
-            }
-            if s.dim() != dim || dim < STILL_LAGS || s.vectors.len() != s.length || s.length == 0 {
-                return Err(Error::Mismatch {
-                    signature: s.id.clone(),
-                    reason: format!(
-                        "{} frames of {} values (expected {} frames, {dim} values, at least {STILL_LAGS})",
-                        s.vectors.len(),
-                        s.dim(),
-                        s.length
-                    ),
-                });
-            }
+            s.check_feature(kind, Some(dim), "early labelling")?;
             let flat: Vec<f32> = s.vectors.iter().flatten().map(|&v| v as f32).collect();
-            if !flat.iter().all(|v| v.is_finite()) || flat.len() != s.length * dim {
+            if s.length == 0 || flat.len() != s.length * dim || !flat.iter().all(|v| v.is_finite())
+            {
                 return Err(Error::Mismatch {
                     signature: s.id.clone(),
-                    reason: "vectors must be finite and of equal length".into(),
+                    reason: format!("vectors must be {} frames of {dim} finite values", s.length),
                 });
             }
             let l = match labels.iter().position(|l| *l == s.label) {
@@ -248,6 +238,7 @@ impl EarlyDecider {
             ));
         }
         Ok(EarlyDecider {
+            kind,
             acc: vec![0.0; sigs.len() * (cfg.max_offset + 1)],
             costs: vec![0.0; labels.len()],
             recent: vec![0.0; cfg.persist * dim],
@@ -265,6 +256,11 @@ impl EarlyDecider {
     /// The settings.
     pub fn config(&self) -> &EarlyConfig {
         &self.cfg
+    }
+
+    /// The feature kind it reads (its signatures').
+    pub fn kind(&self) -> FeatureKind {
+        self.kind
     }
 
     /// The distinct labels, in the order of the signatures that first named them.
@@ -304,7 +300,7 @@ impl EarlyDecider {
         }
     }
 
-    /// Pushes one frame of `motion_lags_v1` features. Refuses a wrong length or a non-finite
+    /// Pushes one frame of features of [`kind`](Self::kind). Refuses a wrong length or a non-finite
     /// value (the state is then unchanged).
     pub fn push(&mut self, x: &[f32]) -> Result<&EarlyState> {
         if x.len() != self.dim {
@@ -479,6 +475,22 @@ mod tests {
             e.contains("signature b") && e.contains("amp_baseline_v1"),
             "{e}"
         );
+        // Kinds are not mixed; an all-`motion_doppler_v1` set reads 10 values per frame.
+        let mut mixed = two.clone();
+        mixed[1].feature_kind = FeatureKind::MotionDopplerV1;
+        mixed[1].vectors = vec![vec![1.0; 10]; 16];
+        let e = EarlyDecider::new(cfg, &mixed).unwrap_err().to_string();
+        assert!(e.contains("motion_doppler_v1"), "{e}");
+        let mut dop = mixed.clone();
+        dop[0] = Signature {
+            id: "a".into(),
+            label: "a".into(),
+            ..mixed[1].clone()
+        };
+        let mut d = EarlyDecider::new(cfg, &dop).unwrap();
+        assert_eq!(d.kind(), FeatureKind::MotionDopplerV1);
+        assert!(d.push(&[0.0; 6]).is_err());
+        assert!(d.push(&[0.0; 10]).is_ok());
         let mut ragged = two.clone();
         ragged[0].vectors[3].pop();
         assert!(EarlyDecider::new(cfg, &ragged).is_err());

@@ -45,6 +45,16 @@
 //!   the level moves. The sign of the change, which depends on the phase of the body's
 //!   reflection and so differs between sessions, is dropped.
 //!
+//! * **`motion_doppler_v1`**: the six values of `motion_lags_v1`, then a short-time Doppler
+//!   spectrum of the level: with `Δc(t) = c(t) − c(t − 1)` over the last `W = 8` frames,
+//!   `X_m = Σ_{n<W} Δc(t − n) e^{−2πi m n / W}` for `m = 1..=4` (at 50 Hz: 6.25, 12.5, 18.75
+//!   and 25 Hz) and `x = ln(1 + |X_m|² / E_m)` with `E_m = σ² (W − (W − 1) cos(2π m / W))`, the
+//!   value `|X_m|²` has for receiver noise alone (the `Δc` of white noise are correlated −½ at
+//!   one frame). 10 values, 0 until `W + 1` frames were seen. A body moving a path by `v` m/s
+//!   makes the level oscillate at its Doppler frequency `v / λ` (λ ≈ 12 cm at 2.4 GHz): this
+//!   says how fast, where `motion_lags_v1` says how much. The phase of the CSI, which would give
+//!   the Doppler's sign, is random per frame on a single receive chain and is not used.
+//!
 //! A frame whose selected amplitudes are all zero (or not finite) has no features: the
 //! extractor returns an error for it, and the analyser counts it as skipped.
 //!
@@ -82,15 +92,19 @@ pub enum FeatureKind {
     /// Log motion energy at six time lags, relative to each lag's own noise floor.
     #[serde(rename = "motion_lags_v1")]
     MotionLagsV1,
+    /// `motion_lags_v1` followed by a short-time Doppler spectrum of the channel's level.
+    #[serde(rename = "motion_doppler_v1")]
+    MotionDopplerV1,
 }
 
 impl FeatureKind {
     /// Every kind this build knows.
-    pub const ALL: [FeatureKind; 4] = [
+    pub const ALL: [FeatureKind; 5] = [
         FeatureKind::AmpNormV1,
         FeatureKind::AmpBaselineV1,
         FeatureKind::AmpDevSortedV1,
         FeatureKind::MotionLagsV1,
+        FeatureKind::MotionDopplerV1,
     ];
 
     /// The kind's name in files and specs.
@@ -100,7 +114,22 @@ impl FeatureKind {
             FeatureKind::AmpBaselineV1 => "amp_baseline_v1",
             FeatureKind::AmpDevSortedV1 => "amp_dev_sorted_v1",
             FeatureKind::MotionLagsV1 => "motion_lags_v1",
+            FeatureKind::MotionDopplerV1 => "motion_doppler_v1",
         }
+    }
+
+    /// Values per frame when the kind fixes it (`motion_*` kinds), whatever the columns.
+    pub fn fixed_dim(self) -> Option<usize> {
+        match self {
+            FeatureKind::MotionLagsV1 => Some(MOTION_LAGS.len()),
+            FeatureKind::MotionDopplerV1 => Some(MOTION_LAGS.len() + DOPPLER_BINS),
+            _ => None,
+        }
+    }
+
+    /// A `motion_*` kind: its first six values are `motion_lags_v1`'s.
+    pub fn is_motion(self) -> bool {
+        self.fixed_dim().is_some()
     }
 }
 
@@ -222,6 +251,12 @@ pub struct FeatureExtractor {
 
 /// Lags of `motion_lags_v1`, frames.
 pub const MOTION_LAGS: [usize; 6] = [1, 2, 4, 8, 16, 32];
+/// Frames of the short-time Doppler window of `motion_doppler_v1`.
+pub const DOPPLER_WINDOW: usize = 8;
+/// Doppler bins of `motion_doppler_v1` (`1..=DOPPLER_WINDOW / 2`).
+pub const DOPPLER_BINS: usize = DOPPLER_WINDOW / 2;
+/// Values of the `motion_*` kinds at most.
+const MOTION_DIM: usize = MOTION_LAGS.len() + DOPPLER_BINS;
 /// Levels held for `motion_lags_v1` (the longest lag plus the current frame).
 const LEVEL_HISTORY: usize = 33;
 /// Weight of a new noise estimate in the running mean.
@@ -244,7 +279,7 @@ struct MotionState {
     noise: f64,
     offset: f64,
     quiet: usize,
-    out: [f32; MOTION_LAGS.len()],
+    out: [f32; MOTION_DIM],
 }
 
 impl Default for MotionState {
@@ -257,7 +292,7 @@ impl Default for MotionState {
             noise: 0.0,
             offset: 0.0,
             quiet: 0,
-            out: [0.0; MOTION_LAGS.len()],
+            out: [0.0; MOTION_DIM],
         }
     }
 }
@@ -272,8 +307,9 @@ impl MotionState {
         self.quiet = 0;
     }
 
-    /// Updates with the profile `p` and mean amplitude `mean`; the six values go to `out`.
-    fn push(&mut self, p: &[f32], mean: f64) {
+    /// Updates with the profile `p` and mean amplitude `mean`; the six lag values go to `out`,
+    /// and with `doppler` the Doppler bins after them.
+    fn push(&mut self, p: &[f32], mean: f64, doppler: bool) {
         let d = p.len();
         if self.prev.len() == d {
             let mut den = 0.0f64;
@@ -333,6 +369,32 @@ impl MotionState {
                 0.0
             };
         }
+        if doppler {
+            self.doppler();
+        }
+    }
+
+    /// The Doppler bins of `motion_doppler_v1` (see the module docs) into `out[6..]`.
+    fn doppler(&mut self) {
+        let bins = &mut self.out[MOTION_LAGS.len()..];
+        if self.seen <= DOPPLER_WINDOW {
+            bins.fill(0.0);
+            return;
+        }
+        let level = |back: usize| self.levels[(self.head + LEVEL_HISTORY - back) % LEVEL_HISTORY];
+        let w = DOPPLER_WINDOW as f64;
+        for (m, o) in bins.iter_mut().enumerate() {
+            let step = std::f64::consts::TAU * (m + 1) as f64 / w;
+            let (mut re, mut im) = (0.0f64, 0.0f64);
+            for n in 0..DOPPLER_WINDOW {
+                let d = level(n) - level(n + 1);
+                let (s, c) = (step * n as f64).sin_cos();
+                re += d * c;
+                im -= d * s;
+            }
+            let expected = self.noise.max(1e-24) * (w - (w - 1.0) * step.cos());
+            *o = (1.0 + (re * re + im * im) / expected).ln() as f32;
+        }
     }
 }
 
@@ -379,10 +441,8 @@ impl FeatureExtractor {
 
     /// The feature dimension, once the first frame fixed it.
     pub fn dim(&self) -> Option<usize> {
-        match self.cfg.kind {
-            FeatureKind::MotionLagsV1 => self.columns.as_ref().map(|_| MOTION_LAGS.len()),
-            _ => self.columns.as_ref().map(Vec::len),
-        }
+        let cols = self.columns.as_ref()?;
+        Some(self.cfg.kind.fixed_dim().unwrap_or(cols.len()))
     }
 
     /// Scalar summary of the last accepted frame (mean amplitude of the selected columns).
@@ -458,8 +518,9 @@ impl FeatureExtractor {
         for o in self.out.iter_mut() {
             *o *= inv;
         }
-        if self.cfg.kind == FeatureKind::MotionLagsV1 {
-            self.motion.push(&self.out, mean);
+        if self.cfg.kind.is_motion() {
+            let doppler = self.cfg.kind == FeatureKind::MotionDopplerV1;
+            self.motion.push(&self.out, mean, doppler);
         } else if self.cfg.kind != FeatureKind::AmpNormV1 {
             if self.baseline.len() != self.out.len() {
                 self.baseline = self.out.iter().map(|&v| v as f64).collect();
@@ -484,8 +545,8 @@ impl FeatureExtractor {
         }
         self.scalar = mean;
         self.frames += 1;
-        if self.cfg.kind == FeatureKind::MotionLagsV1 {
-            return Ok(&self.motion.out);
+        if let Some(d) = self.cfg.kind.fixed_dim() {
+            return Ok(&self.motion.out[..d]);
         }
         Ok(&self.out)
     }
@@ -588,6 +649,47 @@ mod tests {
             // Walking moves the level by many noise deviations at the longer lags.
             assert!(mean_lag(&walk, 3) > 3.0, "walk: {}", mean_lag(&walk, 3));
         }
+    }
+
+    #[test]
+    fn motion_doppler_extends_motion_lags_and_is_at_noise_level_when_still() {
+        let run = |preset: &str, kind: FeatureKind| -> Vec<Vec<f32>> {
+            let sim = Simulator::new(
+                Scenario::preset(preset, 8.0).unwrap(),
+                DeviceProfile::esp32(),
+                11,
+            )
+            .unwrap();
+            let mut fx = FeatureExtractor::new(FeatureConfig {
+                kind,
+                ..FeatureConfig::default()
+            })
+            .unwrap();
+            sim.map(|(f, _)| fx.extract(&f).unwrap().to_vec()).collect()
+        };
+        let lags = run("walk", FeatureKind::MotionLagsV1);
+        let dop = run("walk", FeatureKind::MotionDopplerV1);
+        assert_eq!(dop[0].len(), 10);
+        assert_eq!(FeatureKind::MotionDopplerV1.fixed_dim(), Some(10));
+        for (a, b) in lags.iter().zip(&dop) {
+            assert_eq!(a[..], b[..6]);
+        }
+        // Before the window is full: zeros.
+        assert!(dop[..DOPPLER_WINDOW]
+            .iter()
+            .all(|x| x[6..].iter().all(|&v| v == 0.0)));
+        let mean_bins = |x: &[Vec<f32>]| -> f64 {
+            let v: Vec<f64> = x[40..]
+                .iter()
+                .flat_map(|r| r[6..].iter().map(|&v| f64::from(v)))
+                .collect();
+            v.iter().sum::<f64>() / v.len() as f64
+        };
+        // Receiver noise alone: |X|² / E is about exponential with mean 1, ln(1 + ·) ≈ 0.6.
+        let still = mean_bins(&run("empty", FeatureKind::MotionDopplerV1));
+        assert!((0.3..1.0).contains(&still), "empty: {still}");
+        let walk = mean_bins(&dop);
+        assert!(walk > still + 1.0, "walk {walk}, empty {still}");
     }
 
     #[test]

@@ -441,6 +441,25 @@ impl Signature {
         }
     }
 
+    /// Refuses this signature for a reader of `kind` features with `dim` values per frame
+    /// (`None`: any dimension); `reader` names the reader in the error (`"the stream"`).
+    pub fn check_feature(&self, kind: FeatureKind, dim: Option<usize>, reader: &str) -> Result<()> {
+        let reason = if self.feature_kind != kind {
+            format!(
+                "captured with feature kind {}, {reader} reads {kind}",
+                self.feature_kind
+            )
+        } else if let Some(d) = dim.filter(|&d| d != self.dim()) {
+            format!("{} dimensions, {reader} reads {d}", self.dim())
+        } else {
+            return Ok(());
+        };
+        Err(Error::Mismatch {
+            signature: self.id.clone(),
+            reason,
+        })
+    }
+
     /// A streaming matcher for this signature with its scale and thresholds.
     pub fn matcher(&self) -> Result<SpringMatcher<f32>> {
         if self.dtw.step_pattern != StepPattern::Symmetric1 {
@@ -577,24 +596,9 @@ impl SignatureLibrary {
 
     /// Refuses a stream whose feature kind or dimension differs from the signatures'.
     pub fn check_stream(&self, kind: FeatureKind, dim: usize) -> Result<()> {
-        for s in &self.signatures {
-            if s.feature_kind != kind {
-                return Err(Error::Mismatch {
-                    signature: s.id.clone(),
-                    reason: format!(
-                        "captured with feature kind {}, the stream computes {kind}",
-                        s.feature_kind
-                    ),
-                });
-            }
-            if s.dim() != dim {
-                return Err(Error::Mismatch {
-                    signature: s.id.clone(),
-                    reason: format!("{} dimensions, the stream's features have {dim}", s.dim()),
-                });
-            }
-        }
-        Ok(())
+        self.signatures
+            .iter()
+            .try_for_each(|s| s.check_feature(kind, Some(dim), "the stream"))
     }
 }
 

@@ -10,6 +10,13 @@
 //! counted in [`IntrospectionAnalyser::skipped`] and produce no snapshot. A stream whose feature
 //! kind or dimension differs from the signatures' ends the run with an error naming the
 //! signature.
+//!
+//! With early labelling ([`IntrospectionAnalyser::with_early`]: a second library of
+//! `motion_lags_v1` signatures, one or more per label), each node also runs an
+//! [`EarlyDecider`] on its own features of that kind, and every snapshot carries an
+//! [`EarlySnapshot`] (`early` in JSON): whether a motion episode is open, how many frames since
+//! its onset estimate, the provisional label and its confidence, and the label committed for the
+//! episode. What it reaches on simulated sessions is in the crate README.
 
 use std::sync::Arc;
 
@@ -18,6 +25,7 @@ use wifi_sensing_core::{Analyser, Analysis, CsiFrame, PerNode};
 
 use crate::dtw::SpringMatcher;
 use crate::dynamics::{DynamicsConfig, DynamicsTracker};
+use crate::early::{EarlyConfig, EarlyDecider};
 use crate::error::{Error, Result};
 use crate::features::{FeatureConfig, FeatureExtractor};
 use crate::signature::SignatureLibrary;
@@ -44,6 +52,30 @@ pub struct Similarity {
     pub matched_frames: usize,
 }
 
+/// Early labelling at one frame (see [`crate::early`]): stage 1 says whether something started
+/// moving, stage 2 which labelled activity it looks like so far.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EarlySnapshot {
+    /// A motion episode is open (stage 1: the onset detector fired and the scene has not been
+    /// still for `close_after` frames since).
+    pub moving: bool,
+    /// The episode opened at this frame (with `every > 1`: since the previous snapshot).
+    pub onset: bool,
+    /// Frames since the episode's onset estimate, this one included (0 when not moving). The
+    /// estimate is the first of the `persist` frames that opened the episode.
+    pub frames_since_onset: u64,
+    /// Provisional label: the label whose signatures are nearest to the episode so far
+    /// (`None` when not moving).
+    pub label: Option<Arc<str>>,
+    /// Confidence of `label`: `second-best cost / best cost − 1` (≥ 0; 0 when not moving).
+    pub confidence: f64,
+    /// The label committed for this episode (the first provisional label reaching the margin
+    /// after `min_frames`; one per episode, kept until the episode closes).
+    pub committed_label: Option<Arc<str>>,
+    /// The label was committed at this frame (with `every > 1`: since the previous snapshot).
+    pub committed_now: bool,
+}
+
 /// What the stream of one node looks like at one frame.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct IntrospectionSnapshot {
@@ -66,6 +98,9 @@ pub struct IntrospectionSnapshot {
     pub confidence: f64,
     /// The best `top_k` signatures: those above threshold first, then by score.
     pub top_k_similarity: Vec<Similarity>,
+    /// Early labelling, when the analyser runs it (absent from the JSON otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early: Option<EarlySnapshot>,
 }
 
 /// Settings of the [`IntrospectionAnalyser`].
@@ -82,6 +117,9 @@ pub struct IntrospectionConfig {
     pub max_nodes: usize,
     /// The dynamics tracker (fed the features' scalar summary, one value per frame).
     pub dynamics: DynamicsConfig,
+    /// Early labelling settings, used when early signatures are given
+    /// ([`IntrospectionAnalyser::with_early`]).
+    pub early: EarlyConfig,
 }
 
 impl Default for IntrospectionConfig {
@@ -92,6 +130,7 @@ impl Default for IntrospectionConfig {
             every: 1,
             max_nodes: PerNode::<()>::DEFAULT_MAX_NODES,
             dynamics: DynamicsConfig::default(),
+            early: EarlyConfig::default(),
         }
     }
 }
@@ -101,6 +140,7 @@ impl IntrospectionConfig {
     pub fn validate(&self) -> Result<()> {
         self.features.validate()?;
         self.dynamics.validate()?;
+        self.early.validate()?;
         if self.every == 0 {
             return Err(Error::config("every", "must be at least 1 frame"));
         }
@@ -121,6 +161,17 @@ struct NodeState {
     frames: u64,
     checked: bool,
     order: Vec<usize>,
+    early: Option<EarlyNode>,
+}
+
+/// A node's early labelling: its own `motion_lags_v1` features and decider, and the edges seen
+/// since the last emitted snapshot.
+#[derive(Clone, Debug)]
+struct EarlyNode {
+    fx: FeatureExtractor,
+    decider: EarlyDecider,
+    onset: bool,
+    committed: bool,
 }
 
 /// The per-frame introspection tap (see the module docs).
@@ -147,6 +198,7 @@ pub struct IntrospectionAnalyser {
     prototype: NodeState,
     nodes: PerNode<NodeState>,
     skipped: u64,
+    early_labels: Vec<Arc<str>>,
 }
 
 impl IntrospectionAnalyser {
@@ -154,18 +206,8 @@ impl IntrospectionAnalyser {
     /// carry only the dynamics).
     pub fn new(cfg: IntrospectionConfig, library: SignatureLibrary) -> Result<Self> {
         cfg.validate()?;
-        if let Some(s) = library
-            .signatures()
-            .iter()
-            .find(|s| s.feature_kind != cfg.features.kind)
-        {
-            return Err(Error::Mismatch {
-                signature: s.id.clone(),
-                reason: format!(
-                    "captured with feature kind {}, the stream computes {}",
-                    s.feature_kind, cfg.features.kind
-                ),
-            });
+        for s in library.signatures() {
+            s.check_feature(cfg.features.kind, None, "the stream")?;
         }
         let matchers = library
             .signatures()
@@ -185,6 +227,7 @@ impl IntrospectionAnalyser {
             changed: false,
             frames: 0,
             checked: false,
+            early: None,
         };
         Ok(IntrospectionAnalyser {
             nodes: PerNode::new(cfg.max_nodes),
@@ -193,7 +236,50 @@ impl IntrospectionAnalyser {
             names,
             prototype,
             skipped: 0,
+            early_labels: Vec::new(),
         })
+    }
+
+    /// Adds early labelling against `signatures` (kind `motion_lags_v1` or `motion_doppler_v1`,
+    /// at least two distinct labels; see [`crate::early`]) with the settings of the configuration's `early`. Every
+    /// snapshot then carries [`IntrospectionSnapshot::early`]. The node computes its own
+    /// features of the early signatures' kind (same chain and columns as the stream's
+    /// features), whatever the kind of the shape-matching signatures.
+    ///
+    /// ```
+    /// use wifi_sensing_introspect::signature::SignatureLibrary;
+    /// use wifi_sensing_introspect::snapshot::{IntrospectionAnalyser, IntrospectionConfig};
+    /// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/signatures/early");
+    /// let a = IntrospectionAnalyser::new(IntrospectionConfig::default(), SignatureLibrary::default())?
+    ///     .with_early(SignatureLibrary::load_dir(dir)?)?;
+    /// assert_eq!(a.early_labels().len(), 4);
+    /// # Ok::<(), wifi_sensing_introspect::Error>(())
+    /// ```
+    pub fn with_early(mut self, signatures: SignatureLibrary) -> Result<Self> {
+        let decider = EarlyDecider::new(self.cfg.early, signatures.signatures())?;
+        self.early_labels = decider
+            .labels()
+            .iter()
+            .map(|l| Arc::from(l.as_str()))
+            .collect();
+        let fx = FeatureExtractor::new(FeatureConfig {
+            kind: decider.kind(),
+            ..self.cfg.features.clone()
+        })?;
+        self.prototype.early = Some(EarlyNode {
+            fx,
+            decider,
+            onset: false,
+            committed: false,
+        });
+        self.nodes.clear();
+        Ok(self)
+    }
+
+    /// The labels of early labelling (empty without it), in the order of the signatures that
+    /// first named them.
+    pub fn early_labels(&self) -> &[Arc<str>] {
+        &self.early_labels
     }
 
     /// Frames that had no usable features (counted, not analysed).
@@ -220,6 +306,16 @@ impl IntrospectionAnalyser {
                 return Ok(None);
             }
         };
+        if let Some(e) = st.early.as_mut() {
+            // Same columns and amplitudes as `x`: it fails only where `x` did.
+            let Ok(m) = e.fx.extract(frame) else {
+                self.skipped += 1;
+                return Ok(None);
+            };
+            let s = e.decider.push(m)?;
+            e.onset |= s.opened;
+            e.committed |= s.decided_now;
+        }
         if !st.checked {
             self.library.check_stream(self.cfg.features.kind, x.len())?;
             st.checked = true;
@@ -256,6 +352,19 @@ impl IntrospectionAnalyser {
                 }
             })
             .collect();
+        let labels = &self.early_labels;
+        let early = st.early.as_mut().map(|e| {
+            let s = e.decider.state();
+            EarlySnapshot {
+                moving: s.moving,
+                onset: std::mem::take(&mut e.onset),
+                frames_since_onset: s.episode_frames as u64,
+                label: s.best.map(|l| labels[l].clone()),
+                confidence: s.confidence,
+                committed_label: s.decided.map(|l| labels[l].clone()),
+                committed_now: std::mem::take(&mut e.committed),
+            }
+        });
         let d = st.dynamics.state();
         Ok(Some(IntrospectionSnapshot {
             timestamp_ns: frame.timestamp_ns,
@@ -267,6 +376,7 @@ impl IntrospectionAnalyser {
             attractor_dim: d.attractor_dim,
             confidence: d.confidence,
             top_k_similarity,
+            early,
         }))
     }
 }

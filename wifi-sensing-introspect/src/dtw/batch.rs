@@ -180,13 +180,7 @@ impl Dtw {
         let o = self.opts;
         let (n, m) = (a.len(), b.len());
         let inf = f64::INFINITY;
-        let width = (0..n)
-            .map(|i| {
-                let (lo, hi) = o.band.row(i, n, m);
-                (hi + 1).saturating_sub(lo)
-            })
-            .max()
-            .unwrap_or(0);
+        let width = o.band.max_width(n, m);
         for v in [&mut self.prev, &mut self.cur] {
             v.clear();
             v.resize(width + 3, inf);
@@ -253,13 +247,7 @@ impl Dtw {
         let o = self.opts;
         let (n, m) = (a.len(), b.len());
         let inf = f64::INFINITY;
-        let width = (0..n)
-            .map(|i| {
-                let (lo, hi) = o.band.row(i, n, m);
-                (hi + 1).saturating_sub(lo)
-            })
-            .max()
-            .unwrap_or(0);
+        let width = o.band.max_width(n, m);
         for v in [&mut self.prev, &mut self.cur] {
             v.clear();
             v.resize(width.max(1), inf);

@@ -214,6 +214,17 @@ pub enum Band {
 }
 
 impl Band {
+    /// The widest row of an `n × m` matrix, in columns.
+    pub(crate) fn max_width(self, n: usize, m: usize) -> usize {
+        (0..n)
+            .map(|i| {
+                let (lo, hi) = self.row(i, n, m);
+                (hi + 1).saturating_sub(lo)
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Allowed columns `[lo, hi]` of row `i` (may be empty: `lo > hi`).
     #[inline]
     pub(crate) fn row(self, i: usize, n: usize, m: usize) -> (usize, usize) {

@@ -109,30 +109,43 @@ impl KdTree {
         if self.nodes.is_empty() {
             return None;
         }
-        let mut best = (usize::MAX, f64::INFINITY);
-        self.nearest_in(0, pts, q, &accept, &mut best);
-        (best.0 != usize::MAX).then_some(best)
+        let mut s = Nearest((usize::MAX, f64::INFINITY));
+        self.search(0, pts, q, &accept, &mut s);
+        (s.0 .0 != usize::MAX).then_some(s.0)
     }
 
-    fn nearest_in(
+    /// Calls `f(index, distance)` for every accepted point with distance `<= r`.
+    pub(crate) fn within(
+        &self,
+        pts: &[f64],
+        q: &[f64],
+        r: f64,
+        accept: impl Fn(usize) -> bool,
+        f: impl FnMut(usize, f64),
+    ) {
+        if !self.nodes.is_empty() {
+            self.search(0, pts, q, &accept, &mut Within { r, f });
+        }
+    }
+
+    /// Offers every accepted point of the leaves below `node` that may lie within the search's
+    /// radius of `q`, the side of `q` first (points on the left have coordinate <= split, on
+    /// the right >= split).
+    fn search(
         &self,
         node: u32,
         pts: &[f64],
         q: &[f64],
         accept: &impl Fn(usize) -> bool,
-        best: &mut (usize, f64),
+        s: &mut impl Search,
     ) {
         let nd = self.nodes[node as usize];
         let dim = self.dim;
         if nd.axis == u32::MAX {
             for &j in &self.idx[nd.lo as usize..nd.hi as usize] {
                 let j = j as usize;
-                if !accept(j) {
-                    continue;
-                }
-                let d = euclid(q, &pts[j * dim..(j + 1) * dim]);
-                if d < best.1 || (d == best.1 && j < best.0) {
-                    *best = (j, d);
+                if accept(j) {
+                    s.offer(j, euclid(q, &pts[j * dim..(j + 1) * dim]));
                 }
             }
             return;
@@ -143,58 +156,47 @@ impl KdTree {
         } else {
             (nd.right, nd.left)
         };
-        self.nearest_in(near, pts, q, accept, best);
-        if (gap * gap).sqrt() <= best.1 {
-            self.nearest_in(far, pts, q, accept, best);
+        self.search(near, pts, q, accept, s);
+        if (gap * gap).sqrt() <= s.radius() {
+            self.search(far, pts, q, accept, s);
         }
     }
+}
 
-    /// Calls `f(index, distance)` for every accepted point with distance `<= r`.
-    pub(crate) fn within(
-        &self,
-        pts: &[f64],
-        q: &[f64],
-        r: f64,
-        accept: impl Fn(usize) -> bool,
-        mut f: impl FnMut(usize, f64),
-    ) {
-        if !self.nodes.is_empty() {
-            self.within_in(0, pts, q, r, &accept, &mut f);
+/// A search of [`KdTree::search`]: how far it still looks, and what it does with a point.
+trait Search {
+    fn radius(&self) -> f64;
+    fn offer(&mut self, j: usize, d: f64);
+}
+
+/// The nearest point so far, `(index, distance)`.
+struct Nearest((usize, f64));
+
+impl Search for Nearest {
+    fn radius(&self) -> f64 {
+        self.0 .1
+    }
+    fn offer(&mut self, j: usize, d: f64) {
+        let best = &mut self.0;
+        if d < best.1 || (d == best.1 && j < best.0) {
+            *best = (j, d);
         }
     }
+}
 
-    fn within_in(
-        &self,
-        node: u32,
-        pts: &[f64],
-        q: &[f64],
-        r: f64,
-        accept: &impl Fn(usize) -> bool,
-        f: &mut impl FnMut(usize, f64),
-    ) {
-        let nd = self.nodes[node as usize];
-        let dim = self.dim;
-        if nd.axis == u32::MAX {
-            for &j in &self.idx[nd.lo as usize..nd.hi as usize] {
-                let j = j as usize;
-                if !accept(j) {
-                    continue;
-                }
-                let d = euclid(q, &pts[j * dim..(j + 1) * dim]);
-                if d <= r {
-                    f(j, d);
-                }
-            }
-            return;
-        }
-        let gap = q[nd.axis as usize] - nd.split;
-        let g = (gap * gap).sqrt();
-        // Points on the left have coordinate <= split, on the right >= split.
-        if gap <= 0.0 || g <= r {
-            self.within_in(nd.left, pts, q, r, accept, f);
-        }
-        if gap >= 0.0 || g <= r {
-            self.within_in(nd.right, pts, q, r, accept, f);
+/// Every point within `r`, handed to `f`.
+struct Within<F> {
+    r: f64,
+    f: F,
+}
+
+impl<F: FnMut(usize, f64)> Search for Within<F> {
+    fn radius(&self) -> f64 {
+        self.r
+    }
+    fn offer(&mut self, j: usize, d: f64) {
+        if d <= self.r {
+            (self.f)(j, d);
         }
     }
 }

@@ -1,0 +1,178 @@
+//! Early labelling inside the `introspection` analyser, on simulated sessions with a known
+//! onset: the `early` object opens after the onset and not before, within a bound measured on
+//! the `early_detection` example's sessions, counts frames from its onset estimate, and closes
+//! once the person stands still again.
+
+use wifi_sensing_core::sim::body::Activity;
+use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
+use wifi_sensing_introspect::signature::SignatureLibrary;
+use wifi_sensing_introspect::snapshot::{
+    EarlySnapshot, IntrospectionAnalyser, IntrospectionConfig,
+};
+
+/// Latest opening accepted, frames after the true onset. In the `early_detection` example
+/// (stage 1 with the default gate 3 on 2 frames, 273 onsets per set) walks and sit-downs opened
+/// a median 7 and 6 frames after the onset on the test set; over all activities the 90th
+/// percentile was 15 frames on both sets, the latest 21 on the development set (105 on the test
+/// set, a wave).
+const MAX_OPENING: usize = 25;
+
+fn early_library() -> SignatureLibrary {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/signatures/early");
+    SignatureLibrary::load_dir(dir).unwrap()
+}
+
+/// Stand 6 s, `act` for 4 s, stand 5 s; the early snapshots and the true activity per frame.
+fn session(act: &str, seed: u64) -> Vec<(EarlySnapshot, Activity)> {
+    let (x, y) = (2.2 + 0.1 * (seed % 5) as f64, 1.2);
+    let seg = match act {
+        "walk" => format!(
+            r#"{{"activity": "walk", "path_m": [[{x}, {y}], [{}, 0.6], [{x}, {y}]], "duration_s": 4}}"#,
+            x + 1.2
+        ),
+        "sit" => format!(
+            r#"{{"activity": "sit", "duration_s": 4, "position_m": [{x}, {y}], "heading_deg": 90}}"#
+        ),
+        g => format!(
+            r#"{{"activity": "gesture", "gesture": "{g}", "duration_s": 4, "position_m": [{x}, {y}], "heading_deg": 90}}"#
+        ),
+    };
+    let stand = |d: u32| {
+        format!(
+            r#"{{"activity": "stand", "duration_s": {d}, "position_m": [{x}, {y}], "heading_deg": 90}}"#
+        )
+    };
+    let doc = format!(
+        r#"{{"name": "early", "duration_s": 15, "rate_hz": 50, "timeline": [{}, {seg}, {}]}}"#,
+        stand(6),
+        stand(5)
+    );
+    let sim = Simulator::new(
+        Scenario::from_json_str(&doc).unwrap(),
+        DeviceProfile::esp32(),
+        seed,
+    )
+    .unwrap();
+    let mut a = IntrospectionAnalyser::new(IntrospectionConfig::default(), Default::default())
+        .unwrap()
+        .with_early(early_library())
+        .unwrap();
+    let mut out = Vec::new();
+    for (frame, truth) in sim {
+        if let Some(s) = a.push(&frame).unwrap() {
+            out.push((s.early.expect("early labelling runs"), truth.activity));
+        }
+    }
+    out
+}
+
+#[test]
+fn opens_after_the_onset_within_the_bound_and_closes_when_still() {
+    let mut latencies = Vec::new();
+    let mut committed = Vec::new();
+    // Walks and sit-downs always opened in the example's sessions; arm gestures move little of
+    // the body and opened in 34 of 56 (wave) and 58 of 68 (push) test onsets: for them only
+    // "not before the onset, and not late if at all" is asserted.
+    for (act, want, must_open) in [
+        ("walk", Activity::Walk, true),
+        ("sit", Activity::Sit, true),
+        ("push", Activity::Push, false),
+    ] {
+        for seed in 700..703 {
+            let s = session(act, seed);
+            let onset = s.iter().position(|(_, a)| *a == want).unwrap();
+            // Nothing before the onset (the warm-up included).
+            for (i, (e, _)) in s[..onset].iter().enumerate() {
+                assert!(
+                    !e.moving && !e.onset,
+                    "{act} {seed}: open at frame {i} < {onset}"
+                );
+                assert_eq!((e.frames_since_onset, &e.label), (0, &None));
+            }
+            let Some(opened) = s[onset..].iter().position(|(e, _)| e.onset) else {
+                assert!(!must_open, "{act} {seed}: never opened");
+                committed.push((act, None));
+                continue;
+            };
+            assert!(
+                opened <= MAX_OPENING,
+                "{act} {seed}: opened {opened} frames late"
+            );
+            latencies.push(opened);
+            // The episode counts frames from its onset estimate (the gate's 2 frames).
+            let mut prev = s[onset + opened].0.frames_since_onset;
+            assert_eq!(prev, 2);
+            let mut first_label = None;
+            for (e, _) in &s[onset + opened + 1..] {
+                if !e.moving {
+                    break;
+                }
+                assert_eq!(e.frames_since_onset, prev + 1);
+                prev = e.frames_since_onset;
+                assert!(e.label.is_some() && e.confidence >= 0.0);
+                if e.committed_now {
+                    assert!(first_label.is_none() && e.frames_since_onset >= 32);
+                    first_label = e.committed_label.clone();
+                }
+                assert_eq!(e.committed_label, first_label);
+            }
+            committed.push((act, first_label));
+            // 5 s of standing after the activity: the episode has closed by the end.
+            let (last, _) = s.last().unwrap();
+            assert!(
+                !last.moving && last.committed_label.is_none(),
+                "{act} {seed}"
+            );
+        }
+    }
+    // Every walk was named a walk (the example: 62 of 63 test walks).
+    for (act, l) in &committed {
+        if *act == "walk" {
+            assert_eq!(l.as_deref(), Some("walk"), "{committed:?}");
+        }
+    }
+    eprintln!("openings (frames after onset): {latencies:?}; committed: {committed:?}");
+}
+
+#[test]
+fn an_idle_room_never_opens() {
+    let sim = Simulator::new(
+        Scenario::preset("empty", 60.0).unwrap(),
+        DeviceProfile::esp32(),
+        710,
+    )
+    .unwrap();
+    let mut a = IntrospectionAnalyser::new(IntrospectionConfig::default(), Default::default())
+        .unwrap()
+        .with_early(early_library())
+        .unwrap();
+    let mut n = 0;
+    for (frame, _) in sim {
+        let s = a.push(&frame).unwrap().unwrap();
+        assert!(!s.early.unwrap().moving, "frame {}", s.frame_count);
+        n += 1;
+    }
+    assert!(n > 2900);
+}
+
+#[test]
+fn early_signatures_of_the_wrong_kind_or_one_label_are_refused() {
+    let a = || IntrospectionAnalyser::new(IntrospectionConfig::default(), Default::default());
+    let shape = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/signatures");
+    let e = a()
+        .unwrap()
+        .with_early(SignatureLibrary::load_dir(shape).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("amp_baseline_v1") && e.contains("early labelling reads motion_lags_v1"),
+        "{e}"
+    );
+    let one = early_library().signatures()[..1].to_vec();
+    let e = a()
+        .unwrap()
+        .with_early(SignatureLibrary::from_signatures(one, Vec::new()).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("two distinct labels"), "{e}");
+}
