@@ -24,6 +24,11 @@ fn early_library() -> SignatureLibrary {
 
 /// Stand 6 s, `act` for 4 s, stand 5 s; the early snapshots and the true activity per frame.
 fn session(act: &str, seed: u64) -> Vec<(EarlySnapshot, Activity)> {
+    session_every(act, seed, 1)
+}
+
+/// As [`session`], a snapshot every `every` frames.
+fn session_every(act: &str, seed: u64, every: u64) -> Vec<(EarlySnapshot, Activity)> {
     let (x, y) = (2.2 + 0.1 * (seed % 5) as f64, 1.2);
     let seg = match act {
         "walk" => format!(
@@ -53,7 +58,11 @@ fn session(act: &str, seed: u64) -> Vec<(EarlySnapshot, Activity)> {
         seed,
     )
     .unwrap();
-    let mut a = IntrospectionAnalyser::new(IntrospectionConfig::default(), Default::default())
+    let cfg = IntrospectionConfig {
+        every,
+        ..IntrospectionConfig::default()
+    };
+    let mut a = IntrospectionAnalyser::new(cfg, Default::default())
         .unwrap()
         .with_early(early_library())
         .unwrap();
@@ -175,4 +184,21 @@ fn early_signatures_of_the_wrong_kind_or_one_label_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("two distinct labels"), "{e}");
+}
+
+#[test]
+fn thinned_snapshots_keep_the_edges() {
+    let every = |n| {
+        let s = session_every("walk", 720, n);
+        let onsets = s.iter().filter(|(e, _)| e.onset).count();
+        let commits: Vec<_> = s
+            .iter()
+            .filter(|(e, _)| e.committed_now)
+            .map(|(e, _)| e.committed_label.clone())
+            .collect();
+        (onsets, commits)
+    };
+    let (one, seven) = (every(1), every(7));
+    assert_eq!(one.0, 1);
+    assert_eq!(one, seven);
 }
