@@ -14,7 +14,9 @@
 //! Arrays are raw little-endian f64. Timing covers the operation only (no file I/O), single
 //! thread. Prints `{"best_s": wall, "best_cpu_s": cpu}`: the best wall time of the repeats and
 //! the best thread CPU time (`CLOCK_THREAD_CPUTIME_ID`, Linux only; `null` elsewhere), which is
-//! what the operation cost when the machine is shared.
+//! what the operation cost when the machine is shared. With `DSP_PARITY_NO_CPU` set the CPU time
+//! is not read, so that the example runs under `valgrind --tool=callgrind` (instruction counts:
+//! `DSP_PARITY_NO_CPU=1 valgrind --tool=callgrind --toggle-collect='*dsp_parity*best*' ...`).
 
 use std::time::Instant;
 
@@ -40,9 +42,13 @@ fn matrix(x: &[f64], ch: usize) -> Array2<f64> {
     Array2::from_shape_vec((x.len() / ch, ch), x[..x.len() / ch * ch].to_vec()).expect("shape")
 }
 
-/// CPU time of this thread, seconds.
+/// CPU time of this thread, seconds. `None` with `DSP_PARITY_NO_CPU` set (under valgrind,
+/// whose vDSO the clock call does not find).
 #[cfg(target_os = "linux")]
 fn cpu_now() -> Option<f64> {
+    if std::env::var_os("DSP_PARITY_NO_CPU").is_some() {
+        return None;
+    }
     let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
     Some(t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9)
 }

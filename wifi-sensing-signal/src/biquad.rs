@@ -515,8 +515,11 @@ impl<const K: usize> Monic<K> {
 /// state (`z0' = (b1 - a1) x - a1 z0 + z1`, ...) rather than through the output as in scipy's
 /// loop: the same filter, four multiplies per section and sample instead of five, and a
 /// loop-carried chain of one multiply and one add.
+///
+/// With `REV` the signal is `x` read backwards (time runs from the end of `x` to its start):
+/// lane `l` is then the `l`-th segment from the end, so a backward pass needs no reversed copy.
 #[inline(always)]
-fn lanes_rows<const K: usize, const ADD: bool>(
+fn lanes_rows<const K: usize, const ADD: bool, const REV: bool>(
     m: &Monic<K>,
     x: &mut [f64],
     seg: usize,
@@ -530,19 +533,19 @@ fn lanes_rows<const K: usize, const ADD: bool>(
     else {
         return; // unreachable: `x` holds LANES segments
     };
-    let (l0, l1) = (&mut l0[i0..i0 + len], &mut l1[i0..i0 + len]);
-    let (l2, l3) = (&mut l2[i0..i0 + len], &mut l3[i0..i0 + len]);
+    let ((l0, l1, l2, l3), r) = if REV {
+        ((l3, l2, l1, l0), seg - i0 - len..seg - i0)
+    } else {
+        ((l0, l1, l2, l3), i0..i0 + len)
+    };
+    let (l0, l1) = (&mut l0[r.clone()], &mut l1[r.clone()]);
+    let (l2, l3) = (&mut l2[r.clone()], &mut l3[r]);
     let coef = m.coef.map(|c| c.map(f64x2::splat));
     let gain = f64x2::splat(m.gain);
     // [section][z0 | z1][pair]
     let mut s: [[[f64x2; 2]; 2]; K] =
         st.map(|zz| zz.map(|z| [f64x2::new([z[0], z[1]]), f64x2::new([z[2], z[3]])]));
-    for (((a, b), c), d) in l0
-        .iter_mut()
-        .zip(l1.iter_mut())
-        .zip(l2.iter_mut())
-        .zip(l3.iter_mut())
-    {
+    let mut row = |a: &mut f64, b: &mut f64, c: &mut f64, d: &mut f64| {
         let mut v = if ADD {
             [f64x2::ZERO; 2]
         } else {
@@ -566,6 +569,26 @@ fn lanes_rows<const K: usize, const ADD: bool>(
             *d += yd;
         } else {
             (*a, *b, *c, *d) = (ya, yb, yc, yd);
+        }
+    };
+    if REV {
+        for (((a, b), c), d) in l0
+            .iter_mut()
+            .rev()
+            .zip(l1.iter_mut().rev())
+            .zip(l2.iter_mut().rev())
+            .zip(l3.iter_mut().rev())
+        {
+            row(a, b, c, d);
+        }
+    } else {
+        for (((a, b), c), d) in l0
+            .iter_mut()
+            .zip(l1.iter_mut())
+            .zip(l2.iter_mut())
+            .zip(l3.iter_mut())
+        {
+            row(a, b, c, d);
         }
     }
     *st = s.map(|zz| {
@@ -594,11 +617,16 @@ fn lane_norms<const K: usize>(st: &LaneState<K>) -> Lanes {
 
 /// Zero-state (or, for lane 0, caller-state) filtering of every segment: lane `l` covers
 /// `x[l * seg..(l + 1) * seg]`. Leaves each lane's final state in `st`.
-fn lanes_filter<const K: usize>(m: &Monic<K>, x: &mut [f64], seg: usize, st: &mut LaneState<K>) {
+fn lanes_filter<const K: usize, const REV: bool>(
+    m: &Monic<K>,
+    x: &mut [f64],
+    seg: usize,
+    st: &mut LaneState<K>,
+) {
     let mut i0 = 0;
     while i0 < seg {
         let len = BLOCK.min(seg - i0);
-        lanes_rows::<K, false>(m, x, seg, i0, len, st);
+        lanes_rows::<K, false, REV>(m, x, seg, i0, len, st);
         i0 += len;
     }
 }
@@ -607,7 +635,7 @@ fn lanes_filter<const K: usize>(m: &Monic<K>, x: &mut [f64], seg: usize, st: &mu
 /// per lane), until every lane's state has decayed below [`DECAYED`] of its start or the
 /// segment ends. Returns `true` when the run reached the end of the segments, `st` then holding
 /// the corrections' final states (otherwise they are negligible and `st` is left undefined).
-fn lanes_correct<const K: usize>(
+fn lanes_correct<const K: usize, const REV: bool>(
     m: &Monic<K>,
     x: &mut [f64],
     seg: usize,
@@ -617,7 +645,7 @@ fn lanes_correct<const K: usize>(
     let mut i0 = 0;
     while i0 < seg {
         let len = BLOCK.min(seg - i0);
-        lanes_rows::<K, true>(m, x, seg, i0, len, st);
+        lanes_rows::<K, true, REV>(m, x, seg, i0, len, st);
         i0 += len;
         let now = lane_norms(st);
         if now.iter().zip(&limit).all(|(n, lim)| n <= lim) {
@@ -627,24 +655,47 @@ fn lanes_correct<const K: usize>(
     true
 }
 
+/// [`run_serial`] over `x` forwards, or with `rev` backwards (from its last sample to its
+/// first).
+fn run_serial_dir(secs: &[Section], x: &mut [f64], z: &mut [[f64; 2]], rev: bool) {
+    if rev {
+        x.reverse();
+        run_serial(secs, x, z);
+        x.reverse();
+    } else {
+        run_serial(secs, x, z);
+    }
+}
+
 /// Segment-parallel filtering of `x` (length at least [`LANES`]) from the state `z`, which it
-/// updates; equal to [`run_serial`] up to rounding.
-fn run_parallel<const K: usize>(secs: &[Section; K], x: &mut [f64], z: &mut [[f64; 2]; K]) {
+/// updates; equal to [`run_serial`] up to rounding. With `REV`, `x` is filtered backwards, as
+/// if reversed, filtered and reversed back.
+fn run_parallel<const K: usize, const REV: bool>(
+    secs: &[Section; K],
+    x: &mut [f64],
+    z: &mut [[f64; 2]; K],
+) {
     let seg = x.len() / LANES;
     if seg == 0 {
-        return run_serial(secs, x, z);
+        return run_serial_dir(secs, x, z, REV);
     }
     let Some(m) = Monic::new(secs) else {
-        return run_serial(secs, x, z);
+        return run_serial_dir(secs, x, z, REV);
     };
-    let (body, tail) = x.split_at_mut(seg * LANES);
+    // the tail (the last few samples in time) is at the start of `x` when going backwards
+    let (body, tail) = if REV {
+        let (t, b) = x.split_at_mut(x.len() - seg * LANES);
+        (b, t)
+    } else {
+        x.split_at_mut(seg * LANES)
+    };
     // 1. every segment from rest, segment 0 from the caller's state
     let mut st: LaneState<K> = [[[0.0; LANES]; 2]; K];
     for ((s, zz), sc) in st.iter_mut().zip(z.iter()).zip(m.scale) {
         s[0][0] = zz[0] / sc;
         s[1][0] = zz[1] / sc;
     }
-    lanes_filter(&m, body, seg, &mut st);
+    lanes_filter::<K, REV>(&m, body, seg, &mut st);
     // final[l]: the true final state of segment l, known for l = 0 so far
     let mut fin: LaneState<K> = st;
     // 2./3. corrections: segment l + 1 owes the response to `owed[l]`, the part of segment l's
@@ -658,7 +709,7 @@ fn run_parallel<const K: usize>(secs: &[Section; K], x: &mut [f64], z: &mut [[f6
     }
     loop {
         let mut c = owed;
-        let reached_end = lanes_correct(&m, body, seg, &mut c);
+        let reached_end = lanes_correct::<K, REV>(&m, body, seg, &mut c);
         if !reached_end {
             break;
         }
@@ -687,20 +738,27 @@ fn run_parallel<const K: usize>(secs: &[Section; K], x: &mut [f64], z: &mut [[f6
     for ((zz, f), sc) in z.iter_mut().zip(fin.iter()).zip(m.scale) {
         *zz = [f[0][LANES - 1] * sc, f[1][LANES - 1] * sc];
     }
-    run_serial(secs, tail, z);
+    run_serial_dir(secs, tail, z, REV);
 }
 
 /// Filters `x` in place from (and updating) the state `z`: segment-parallel for long signals
 /// and stable cascades of up to 8 sections, serial otherwise.
 fn run(sos: &Sos, x: &mut [f64], z: &mut [[f64; 2]]) {
-    run_with(sos, x, z, PARALLEL_MIN)
+    run_with::<false>(sos, x, z, PARALLEL_MIN)
 }
 
-/// [`run`] with the length from which the segment-parallel path is taken (tests force it).
-fn run_with(sos: &Sos, x: &mut [f64], z: &mut [[f64; 2]], parallel_min: usize) {
+/// [`run`] backwards: `x` filtered from its last sample to its first, in place (the backward
+/// pass of [`sosfiltfilt`] without reversed copies).
+fn run_backward(sos: &Sos, x: &mut [f64], z: &mut [[f64; 2]]) {
+    run_with::<true>(sos, x, z, PARALLEL_MIN)
+}
+
+/// [`run`] (or with `REV` [`run_backward`]) with the length from which the segment-parallel
+/// path is taken (tests force it).
+fn run_with<const REV: bool>(sos: &Sos, x: &mut [f64], z: &mut [[f64; 2]], parallel_min: usize) {
     let s = &sos.sections[..];
     if x.len() < parallel_min || !sos.is_stable() {
-        return run_serial(s, x, z);
+        return run_serial_dir(s, x, z, REV);
     }
     macro_rules! par {
         ($k:literal) => {
@@ -708,8 +766,8 @@ fn run_with(sos: &Sos, x: &mut [f64], z: &mut [[f64; 2]], parallel_min: usize) {
                 <&[Section; $k]>::try_from(s),
                 <&mut [[f64; 2]; $k]>::try_from(&mut z[..]),
             ) {
-                (Ok(secs), Ok(zs)) => run_parallel(secs, x, zs),
-                _ => run_serial(s, x, z),
+                (Ok(secs), Ok(zs)) => run_parallel::<$k, REV>(secs, x, zs),
+                _ => run_serial_dir(s, x, z, REV),
             }
         };
     }
@@ -722,7 +780,7 @@ fn run_with(sos: &Sos, x: &mut [f64], z: &mut [[f64; 2]], parallel_min: usize) {
         6 => par!(6),
         7 => par!(7),
         8 => par!(8),
-        _ => run_serial(s, x, z),
+        _ => run_serial_dir(s, x, z, REV),
     }
 }
 
@@ -966,12 +1024,13 @@ pub fn sosfiltfilt(sos: &Sos, x: &[f64], padlen: Option<usize>) -> Result<Vec<f6
     let x0 = ext[0];
     let mut z: Vec<[f64; 2]> = zi.iter().map(|z| [z[0] * x0, z[1] * x0]).collect();
     run(sos, &mut ext, &mut z);
-    ext.reverse();
-    let y0 = ext[0];
+    // the backward pass in place, from the last sample (no reversed copies)
+    let y0 = ext[ext.len() - 1];
     let mut z: Vec<[f64; 2]> = zi.iter().map(|z| [z[0] * y0, z[1] * y0]).collect();
-    run(sos, &mut ext, &mut z);
-    // reversed back while copied out (`ext` is symmetric around the signal)
-    Ok(ext[edge..edge + n].iter().rev().copied().collect())
+    run_backward(sos, &mut ext, &mut z);
+    ext.copy_within(edge..edge + n, 0);
+    ext.truncate(n);
+    Ok(ext)
 }
 
 #[cfg(test)]
@@ -1061,7 +1120,7 @@ mod tests {
         let mut x: Vec<f64> = (0..10_000).map(|i| (i as f64 * 0.3).sin()).collect();
         x[6_000] = f64::NAN;
         let (mut a, mut b) = (x.clone(), x);
-        run_with(&sos, &mut a, &mut [[0.0; 2]; 4], 0);
+        run_with::<false>(&sos, &mut a, &mut [[0.0; 2]; 4], 0);
         run_generic(&sos.sections, &mut b, &mut [[0.0; 2]; 4]);
         for (i, (p, q)) in a.iter().zip(&b).enumerate() {
             assert_eq!(p.is_nan(), q.is_nan(), "sample {i}");
@@ -1090,7 +1149,7 @@ mod tests {
             let sos = Sos::new(secs).unwrap();
             let x: Vec<f64> = (0..9_000).map(|i| ((i * 13) % 17) as f64 - 8.0).collect();
             let (mut a, mut b) = (x.clone(), x);
-            run_with(&sos, &mut a, &mut [[0.0; 2]; 2], 0);
+            run_with::<false>(&sos, &mut a, &mut [[0.0; 2]; 2], 0);
             run_generic(&sos.sections, &mut b, &mut [[0.0; 2]; 2]);
             let scale = b.iter().fold(f64::MIN_POSITIVE, |m, v| m.max(v.abs()));
             assert!(a
@@ -1255,9 +1314,9 @@ mod tests {
                 })
                 .collect();
             let k = sos.len();
-            let (mut fast, mut slow) = (x.clone(), x);
+            let (mut fast, mut slow) = (x.clone(), x.clone());
             let (mut zf, mut zs) = (z0[..k].to_vec(), z0[..k].to_vec());
-            run_with(&sos, &mut fast, &mut zf, 0);
+            run_with::<false>(&sos, &mut fast, &mut zf, 0);
             run_generic(&sos.sections, &mut slow, &mut zs);
             let scale = slow.iter().chain(zs.iter().flatten()).fold(1.0f64, |m, v| m.max(v.abs()));
             for (i, (a, b)) in fast.iter().zip(&slow).enumerate() {
@@ -1265,6 +1324,19 @@ mod tests {
             }
             for (a, b) in zf.iter().flatten().zip(zs.iter().flatten()) {
                 prop_assert!((a - b).abs() <= 1e-9 * scale, "final state {} vs {}", a, b);
+            }
+            // backwards in place equals reversing, filtering and reversing back
+            let (mut back, mut slow) = (x.clone(), x.iter().rev().copied().collect::<Vec<f64>>());
+            let (mut zb, mut zs) = (z0[..k].to_vec(), z0[..k].to_vec());
+            run_with::<true>(&sos, &mut back, &mut zb, 0);
+            run_generic(&sos.sections, &mut slow, &mut zs);
+            slow.reverse();
+            let scale = slow.iter().chain(zs.iter().flatten()).fold(1.0f64, |m, v| m.max(v.abs()));
+            for (i, (a, b)) in back.iter().zip(&slow).enumerate() {
+                prop_assert!((a - b).abs() <= 1e-9 * scale, "backward sample {} of {}: {} vs {}", i, n, a, b);
+            }
+            for (a, b) in zb.iter().flatten().zip(zs.iter().flatten()) {
+                prop_assert!((a - b).abs() <= 1e-9 * scale, "backward final state {} vs {}", a, b);
             }
         }
 
