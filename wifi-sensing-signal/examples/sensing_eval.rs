@@ -7,11 +7,20 @@
 //! * `... -- vitals [WINDOWS]`: breathing and heart-rate error over 60 s windows at 20, 50 and
 //!   100 Hz, SNR 20 dB, rates drawn uniformly (breathing 8–30 /min, heart 50–120 /min);
 //! * `... -- drift [HOURS]`: an empty room for HOURS (default 2) with slow gain and shape drift
-//!   and AGC steps: false events.
+//!   and AGC steps: false events;
+//! * `... -- vitals-random FIRST COUNT [SNR] [RATES]` and `... -- oracle FIRST COUNT [SNR]
+//!   [RATES]`: the estimator on random vital-sign sessions, and what a combiner that knows the
+//!   signal sees of breathing and heartbeat in the same sessions (`SENSING_PHASE=1` switches
+//!   the phase features on);
+//! * `... -- misses PRESET [SEEDS] [FIRST]`: where the motion errors of a preset fall;
+//! * `... -- speed [RUNS]`: events and vital signs per ESP32 frame (the criterion bench's
+//!   session).
 #[path = "../tests/common/drift.rs"]
 mod drift;
 #[path = "../tests/common/eval.rs"]
 mod eval;
+#[path = "../benches/common/sensing.rs"]
+mod session;
 
 use eval::{fmt, median, run, vitals_window, Counts, Spec};
 
@@ -224,6 +233,47 @@ fn vitals_random(first: u64, count: u64, snr: f64, rates: &[f64]) {
     }
 }
 
+/// `oracle FIRST COUNT [SNR] [RATES]`: per-bin SNR that an oracle (maximum-ratio combining of
+/// every CSI value with the signal known) sees of breathing and heartbeat in the
+/// `vitals-random` sessions; see `eval::vitals_oracle`.
+fn oracle(first: u64, count: u64, snr: f64, rates: &[f64]) {
+    println!("| device | rate Hz | windows | breathing oracle SNR dB (amplitude) median / p10 | (complex) median / p10 | heart oracle SNR dB (amplitude) median / p10 / max | (complex) median / p10 / max | heart windows >= 10 dB amplitude | complex |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let q = |v: &mut Vec<f64>, p: f64| {
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * p).round() as usize]
+    };
+    for intel in [false, true] {
+        for &rate in rates {
+            let (mut ba, mut bc, mut ha, mut hc) = (vec![], vec![], vec![], vec![]);
+            for seed in first..first + count {
+                let sc = eval::vitals_scenario(seed, rate, snr, seed % 2 == 1, 60.0);
+                let (b, h) = eval::vitals_oracle(seed, intel, sc, 60.0);
+                if std::env::var("VERBOSE").is_ok() {
+                    eprintln!("  seed {seed} intel={intel} {rate} Hz: breathing {:.1}/min amp {:.1} dB cpx {:.1} dB; heart {:.1} bpm amp {:.1} dB cpx {:.1} dB",
+                        b.truth, b.amplitude_db, b.complex_db, h.truth, h.amplitude_db, h.complex_db);
+                }
+                ba.push(b.amplitude_db);
+                bc.push(b.complex_db);
+                ha.push(h.amplitude_db);
+                hc.push(h.complex_db);
+            }
+            let n = ha.len() as f64;
+            let over = |v: &[f64]| v.iter().filter(|x| **x >= 10.0).count() as f64 / n;
+            let (oa, oc) = (over(&ha), over(&hc));
+            println!(
+                "| {} | {rate} | {count} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.0}% | {:.0}% |",
+                if intel { "intel5300" } else { "esp32" },
+                q(&mut ba, 0.5), q(&mut ba, 0.1),
+                q(&mut bc, 0.5), q(&mut bc, 0.1),
+                q(&mut ha, 0.5), q(&mut ha, 0.1), q(&mut ha, 1.0),
+                q(&mut hc, 0.5), q(&mut hc, 0.1), q(&mut hc, 1.0),
+                100.0 * oa, 100.0 * oc,
+            );
+        }
+    }
+}
+
 /// `vitals-empty FIRST COUNT [SNR] [SECONDS]`: empty random rooms (nobody, random room and
 /// radio positions on odd seeds), events and vital signs on with the default configuration;
 /// counts vital-sign records that carry a breathing or heart estimate (each should be none).
@@ -248,7 +298,11 @@ fn vitals_empty(first: u64, count: u64, snr: f64, secs: f64) {
                 DeviceProfile::esp32()
             };
             let sim = Simulator::new(rs.scenario().unwrap(), profile, seed).unwrap();
-            let mut a = SensingAnalyser::new(SensingConfig::default(), None).unwrap();
+            let cfg = SensingConfig {
+                vitals: Some(eval::vitals_config()),
+                ..SensingConfig::default()
+            };
+            let mut a = SensingAnalyser::new(cfg, None).unwrap();
             let mut out = Vec::new();
             for (f, _) in sim {
                 out.clear();
@@ -296,35 +350,60 @@ fn main() {
             args.get(4).and_then(|s| s.parse().ok()).unwrap_or(20.0),
             args.get(5).and_then(|s| s.parse().ok()).unwrap_or(120.0),
         ),
-        "vitals-random" => {
+        "vitals-random" | "oracle" => {
             let count = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(20);
             let snr = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(20.0);
             let rates: Vec<f64> = args
                 .get(5)
                 .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
                 .unwrap_or_else(|| vec![20.0, 50.0, 100.0]);
-            vitals_random(n.unwrap_or(1000), count, snr, &rates);
+            if mode == "oracle" {
+                oracle(n.unwrap_or(1000), count, snr, &rates);
+            } else {
+                vitals_random(n.unwrap_or(1000), count, snr, &rates);
+            }
+        }
+        "misses" => {
+            // where the motion errors of a preset fall (onset, mid-run, offset tail, other)
+            let preset: &'static str = Box::leak(args[2].clone().into_boxed_str());
+            let seeds: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(10);
+            let first: u64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(101);
+            println!("| device | preset | motion F1 | missed: onset (first 0.5 s) | mid-run | mid-run statistic median / p90 | false: within 1 s after a run | other |");
+            println!("|---|---|---|---|---|---|---|---|");
+            for intel in [false, true] {
+                let mut m = Counts::default();
+                let (mut a, mut b, mut c, mut d) = (0, 0, 0, 0);
+                let mut r = Vec::new();
+                for seed in first..first + seeds {
+                    let o = run(&Spec {
+                        intel,
+                        ..Spec::new(preset, 120.0, seed)
+                    });
+                    m.merge(&o.motion);
+                    a += o.miss_onset;
+                    b += o.miss_mid;
+                    c += o.fp_tail;
+                    d += o.fp_other;
+                    r.extend(o.mid_miss_ratio);
+                }
+                r.sort_by(f64::total_cmp);
+                let p90 = r.get(r.len() * 9 / 10).copied();
+                println!(
+                    "| {} | {preset} | {} | {a} | {b} | {} / {} | {c} | {d} |",
+                    if intel { "intel5300" } else { "esp32" },
+                    fmt(m.f1()),
+                    fmt(median(&r)),
+                    fmt(p90)
+                );
+            }
         }
         "speed" => {
             // events and vital signs together per ESP32 frame (the criterion bench's session)
-            use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
-            let frames: Vec<_> = Simulator::new(
-                Scenario::preset("mixed", 90.0).unwrap(),
-                DeviceProfile::esp32(),
-                3,
-            )
-            .unwrap()
-            .map(|(f, _)| f)
-            .collect();
+            let frames = session::frames();
             let mut best = f64::INFINITY;
             for _ in 0..n.unwrap_or(10) {
                 let t0 = std::time::Instant::now();
-                let mut a =
-                    wifi_sensing_signal::SensingAnalyser::new(Default::default(), None).unwrap();
-                let mut out = Vec::new();
-                for f in &frames {
-                    a.push(f, &mut out).unwrap();
-                }
+                std::hint::black_box(session::run(&frames));
                 best = best.min(t0.elapsed().as_secs_f64());
             }
             println!(

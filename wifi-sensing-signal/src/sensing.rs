@@ -25,7 +25,7 @@ use crate::events::{Event, EventConfig, EventKind, NodeDetector, Scope};
 use crate::features::{
     amplitudes, shape, ColumnSelector, Columns, IntervalMeter, Layout, LevelTracker, MotionRatio,
 };
-use crate::vitals::{VitalSigns, VitalsConfig, VitalsEstimator};
+use crate::vitals::{PhaseFeatures, VitalSigns, VitalsConfig, VitalsEstimator};
 
 /// JSON record type of events.
 pub const EVENT_KIND: &str = "event";
@@ -139,6 +139,7 @@ struct NodeSensor {
     level: LevelTracker,
     detector: Option<NodeDetector>,
     vitals: Option<VitalsEstimator>,
+    phase: Option<PhaseFeatures>,
     last_t: Option<i64>,
 }
 
@@ -245,6 +246,7 @@ impl SensingAnalyser {
             level: LevelTracker::default(),
             detector: None,
             vitals: None,
+            phase: None,
             last_t: None,
         };
         if let Some(c) = cols {
@@ -334,6 +336,9 @@ impl SensingAnalyser {
             // The vital-sign estimator takes the compensated level (`xl` as built above) and
             // screens what is left of gain steps on its own grid (see the `vitals` docs).
             self.vitals.clear();
+            if let Some(p) = &mut node.phase {
+                p.push(frame, &mut self.xl);
+            }
             v.push(t, &self.xl, moving, &mut self.vitals);
             for value in self.vitals.drain(..) {
                 out.push(Sensed::VitalSigns {
@@ -440,7 +445,16 @@ fn init_node(cfg: &SensingConfig, n: &mut NodeSensor, cols: Columns) {
         .events
         .as_ref()
         .map(|e| NodeDetector::new(e, n.node_id, k, n.reference.take()));
-    n.vitals = cfg.vitals.as_ref().map(|v| VitalsEstimator::new(v, k));
+    n.phase = cfg
+        .vitals
+        .as_ref()
+        .filter(|v| v.phase_features)
+        .and_then(|_| PhaseFeatures::new(n.layout.shape, &cols));
+    let extra = n.phase.as_ref().map_or(0, PhaseFeatures::len);
+    n.vitals = cfg
+        .vitals
+        .as_ref()
+        .map(|v| VitalsEstimator::new(v, k, extra));
     n.cols = Some(cols);
 }
 

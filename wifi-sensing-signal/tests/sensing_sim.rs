@@ -315,3 +315,63 @@ fn baseline_refuses_mismatch_and_names_corrupt_fields() {
         .to_string()
         .contains("<file>"));
 }
+
+/// Breathing estimates (rate, distinctness) of an Intel 5300 `breathe` session with the phase
+/// features on, the CSI scaled by `scale`.
+fn intel_vitals_with_phase(frames: &[CsiFrame], scale: f32) -> Vec<(f64, f64)> {
+    let cfg = SensingConfig {
+        vitals: Some(VitalsConfig {
+            window_s: 20.0,
+            min_window_s: 15.0,
+            phase_features: true,
+            ..VitalsConfig::default()
+        }),
+        ..SensingConfig::default()
+    };
+    let mut a = SensingAnalyser::new(cfg, None).unwrap();
+    let mut out = Vec::new();
+    for f in frames {
+        let mut g = f.clone();
+        g.csi.mapv_inplace(|c| c * scale);
+        a.push(&g, &mut out).unwrap();
+    }
+    out.iter()
+        .filter_map(|s| match s {
+            Sensed::VitalSigns { value, .. } => Some((
+                value.breathing.rate_per_min.unwrap_or(-1.0),
+                value.breathing.distinctness.unwrap_or(-1.0),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn phase_features_are_scale_invariant_and_find_breathing() {
+    let mut sc = Scenario::preset("breathe", 30.0).unwrap();
+    sc.rate_hz = 20.0;
+    let truth = sc.person.breathing.as_ref().unwrap().rate_bpm;
+    let frames: Vec<CsiFrame> = Simulator::new(sc, DeviceProfile::intel5300(), 5)
+        .unwrap()
+        .map(|(f, _)| f)
+        .collect();
+    let base = intel_vitals_with_phase(&frames, 1.0);
+    assert!(!base.is_empty());
+    // a breathing estimate, and it is right
+    let rates: Vec<f64> = base.iter().map(|r| r.0).filter(|r| *r > 0.0).collect();
+    assert!(!rates.is_empty(), "{base:?}");
+    for r in rates {
+        assert!((r - truth).abs() <= 1.0, "{r} vs {truth}");
+    }
+    for scale in [0.01f32, 100.0] {
+        let other = intel_vitals_with_phase(&frames, scale);
+        assert_eq!(base.len(), other.len());
+        for (a, b) in base.iter().zip(&other) {
+            assert!((a.0 - b.0).abs() < 1e-3, "scale {scale}: {a:?} vs {b:?}");
+            assert!(
+                (a.1 - b.1).abs() <= 1e-3 * a.1.abs().max(1.0),
+                "scale {scale}: {a:?} vs {b:?}"
+            );
+        }
+    }
+}

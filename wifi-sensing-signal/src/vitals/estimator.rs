@@ -68,17 +68,20 @@ impl std::fmt::Debug for VitalsEstimator {
 
 /// Groups `n` shape values into at most `max - 1` features of adjacent values, plus the level
 /// (value `n`) as a feature of its own.
-fn groups(n: usize, max: usize) -> Vec<(usize, usize)> {
+/// The `extra` phase features (values `n + 1 ..`) follow, one feature each.
+fn groups(n: usize, max: usize, extra: usize) -> Vec<(usize, usize)> {
     let k = n.min(max.saturating_sub(1).max(1));
     let mut g: Vec<(usize, usize)> = (0..k).map(|g| (g * n / k, (g + 1) * n / k)).collect();
     g.push((n, n + 1));
+    g.extend((n + 1..n + 1 + extra).map(|i| (i, i + 1)));
     g
 }
 
 impl VitalsEstimator {
-    /// `n_values` shape values per frame; frames pass them with the level appended.
-    pub fn new(cfg: &VitalsConfig, n_values: usize) -> Self {
-        let groups = groups(n_values, cfg.max_features);
+    /// `n_values` shape values per frame; frames pass them with the level and then `extra`
+    /// phase features appended.
+    pub fn new(cfg: &VitalsConfig, n_values: usize, extra: usize) -> Self {
+        let groups = groups(n_values, cfg.max_features, extra);
         let k = groups.len();
         let n_grid = (cfg.window_s * cfg.grid_hz).round().max(8.0) as usize;
         VitalsEstimator {

@@ -8,6 +8,11 @@
 //!    timestamp*. Nothing assumes a nominal rate: a 20 Hz, 50 Hz or 100 Hz stream, or one with
 //!    drops and jitter, lands on the same grid; empty bins are filled by linear interpolation.
 //!    The record reports the measured frame rate.
+//!
+//!    With [`VitalsConfig::phase_features`] (off by default) a receiver with several receive
+//!    chains also contributes the CSI ratio of neighbouring chains (real and imaginary part
+//!    per group of subcarriers), which the random common phase, the timing offset and a gain
+//!    common to the chains leave alone; see the `phase` module.
 //! 2. **Steps out.** Each feature's bin-to-bin changes over the window are screened: a change
 //!    (or a pair of changes, when a step falls inside a bin) larger than 8 times the median
 //!    absolute change is a step (an AGC gain change, which the level carries at full size, or
@@ -49,8 +54,10 @@
 //!    otherwise).
 
 mod estimator;
+mod phase;
 
 pub(crate) use estimator::VitalsEstimator;
+pub(crate) use phase::PhaseFeatures;
 
 use serde::{Deserialize, Serialize};
 
@@ -93,6 +100,11 @@ pub struct VitalsConfig {
     /// distinct breathing peak is an estimate whatever this ratio (a breath fills a few bins
     /// of the band, so the band's total power can stay near noise). Default 4.
     pub presence_ratio: f64,
+    /// Phase features next to the amplitude shape on receivers with several receive chains:
+    /// the CSI ratio of neighbouring chains (see step 1 of the [module docs](self)). Default
+    /// `false`: on held-out simulated sessions they gave one more breathing estimate in 60
+    /// Intel 5300 windows and four fewer heart estimates (crate README).
+    pub phase_features: bool,
     /// Motion ratio (see [`crate::events`]) above which a frame counts as motion when the event detector is off (with it on, its motion state is used). Default 4.
     pub motion_ratio: f64,
 }
@@ -112,6 +124,7 @@ impl Default for VitalsConfig {
             heart_min_distinctness: 16.0,
             full_distinctness: 100.0,
             presence_ratio: 4.0,
+            phase_features: false,
             motion_ratio: 4.0,
         }
     }

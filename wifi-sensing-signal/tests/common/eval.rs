@@ -136,6 +136,15 @@ pub struct Outcome {
     pub events: Vec<(EventKind, i64)>,
     pub frames: u64,
     pub interval_s: f64,
+    /// Where the motion errors fall: missed frames in the first 0.5 s of a truth motion run
+    /// (onset), missed frames later in the run (mid-run), false frames within 1 s after a
+    /// run ends (offset tail), other false frames.
+    pub miss_onset: u64,
+    pub miss_mid: u64,
+    pub fp_tail: u64,
+    pub fp_other: u64,
+    /// Motion statistic over the quiet level's threshold unit (`R`) on the mid-run misses.
+    pub mid_miss_ratio: Vec<f64>,
 }
 
 /// An empty-room baseline of the spec's room and device from another seed.
@@ -230,8 +239,25 @@ where
         o.frames += 1;
         o.presence
             .add(a.present(f.node_id) == Some(true), t.presence);
-        o.motion
-            .add(a.moving(f.node_id) == Some(true), moving_truth);
+        let said = a.moving(f.node_id) == Some(true);
+        o.motion.add(said, moving_truth);
+        if moving_truth && !said {
+            if t.timestamp_ns - t.motion_start_ns < 500_000_000 {
+                o.miss_onset += 1;
+            } else {
+                o.miss_mid += 1;
+                if let Some(r) = a.motion_statistic(f.node_id) {
+                    o.mid_miss_ratio.push(r);
+                }
+            }
+        }
+        if said && !moving_truth {
+            if run.is_some_and(|r| t.timestamp_ns > r.1 && t.timestamp_ns - r.1 < 1_000_000_000) {
+                o.fp_tail += 1;
+            } else {
+                o.fp_other += 1;
+            }
+        }
     }
     if let Some((s, _, false)) = run {
         if s >= from_ns {
@@ -384,6 +410,158 @@ pub struct RandomVitals {
     pub breath_distinct: Option<f64>,
 }
 
+/// The scenario of [`vitals_random`].
+pub fn vitals_scenario(
+    seed: u64,
+    rate: f64,
+    snr_db: f64,
+    random_room: bool,
+    window_s: f64,
+) -> Scenario {
+    use wifi_sensing_core::sim::{ActivityMix, RandomSession};
+    let mut rs = RandomSession::new(seed, window_s + 2.0);
+    rs.rate_hz = rate;
+    rs.random_room = random_room;
+    rs.activities = ActivityMix {
+        sit: 1.0,
+        stand: 1.0,
+        ..ActivityMix::NONE
+    };
+    rs.segment_s = [window_s + 10.0; 2];
+    rs.breathing_bpm = [8.0, 30.0];
+    rs.heart_bpm = [50.0, 120.0];
+    rs.impairments.snr_db = Some(snr_db);
+    rs.scenario().expect("random session")
+}
+
+/// What an oracle could see of one vital sign in one [`vitals_random`] session: the
+/// per-bin SNR, dB, of the sign's spectral peak (within 3 /min of the truth) after the best
+/// possible combination of every CSI value (maximum-ratio combining with the signal known),
+/// over a Hann-windowed `window_s` window of the noise-free channel against the session's
+/// receiver noise. `amplitude`: of `|H|` changes only; `complex`: of the complex CSI (what
+/// phase features could reach at best; the random common phase and timing offset are ignored).
+#[derive(Clone, Debug)]
+pub struct Oracle {
+    pub truth: f64,
+    pub amplitude_db: f64,
+    pub complex_db: f64,
+}
+
+/// Oracle SNRs of breathing and heartbeat in the session of [`vitals_random`]: the sign's
+/// contribution is the difference between the noise-free channel with and without it (same
+/// seed, everything else identical; breathing: breathing-only minus neither; heart: both minus
+/// breathing-only), the noise is the session's (`p_ref / 10^(snr/10)` per complex value),
+/// quantisation is left out (so this is a ceiling).
+/// `sc` is the session's scenario ([`vitals_scenario`]), `window_s` its window.
+pub fn vitals_oracle(seed: u64, intel: bool, mut sc: Scenario, window_s: f64) -> (Oracle, Oracle) {
+    use num_complex::Complex64;
+    use wifi_sensing_core::sim::Impairments;
+    let rate = sc.rate_hz;
+    let snr_db = sc.impairments.snr_db.unwrap_or(f64::INFINITY);
+    sc.impairments = Impairments::none();
+    let breath_truth = sc.person.breathing.as_ref().map_or(0.0, |b| b.rate_bpm);
+    let profile = if intel {
+        DeviceProfile::intel5300()
+    } else {
+        DeviceProfile::esp32()
+    };
+    let frames = |sc: &Scenario| -> (Vec<Vec<Complex64>>, Vec<f64>) {
+        let mut hs = Vec::new();
+        let mut heart = Vec::new();
+        for (f, t) in Simulator::new(sc.clone(), profile.clone(), seed).expect("sim") {
+            let ts = t.timestamp_ns as f64 * 1e-9;
+            if ts < 1.0 || ts >= 1.0 + window_s {
+                continue;
+            }
+            hs.push(
+                f.csi
+                    .iter()
+                    .map(|z| Complex64::new(f64::from(z.re), f64::from(z.im)))
+                    .collect(),
+            );
+            if let Some(h) = t.heart_bpm {
+                heart.push(h);
+            }
+        }
+        (hs, heart)
+    };
+    let (full, hearts) = frames(&sc);
+    let mut no_heart = sc.clone();
+    if let Some(h) = no_heart.person.heartbeat.as_mut() {
+        h.amplitude_mm = 0.0;
+    }
+    let (breath_only, _) = frames(&no_heart);
+    let mut still = no_heart.clone();
+    if let Some(b) = still.person.breathing.as_mut() {
+        b.amplitude_mm = 0.0;
+    }
+    let (none, _) = frames(&still);
+    let heart_truth = hearts.iter().sum::<f64>() / hearts.len().max(1) as f64;
+    let n = full.len().min(breath_only.len()).min(none.len());
+    let values = none.first().map_or(0, Vec::len);
+    let p_ref = none[..n]
+        .iter()
+        .flat_map(|h| h.iter().map(|z| z.norm_sqr()))
+        .sum::<f64>()
+        / (n * values).max(1) as f64;
+    let noise = p_ref / 10f64.powf(snr_db / 10.0);
+    let w: Vec<f64> = (0..n)
+        .map(|i| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / (n as f64 - 1.0)).cos())
+        .collect();
+    let w2: f64 = w.iter().map(|x| x * x).sum();
+    let oracle = |with: &[Vec<Complex64>], without: &[Vec<Complex64>], truth: f64| {
+        // DFT at 0.25 /min steps within 3 /min of the truth
+        let mut best = (0.0f64, 0.0f64);
+        let mut f = truth - 3.0;
+        while f <= truth + 3.0 {
+            let (mut amp, mut cpx) = (0.0, 0.0);
+            let e: Vec<Complex64> = (0..n)
+                .map(|i| {
+                    Complex64::from_polar(
+                        w[i],
+                        -2.0 * std::f64::consts::PI * f / 60.0 * i as f64 / rate,
+                    )
+                })
+                .collect();
+            for v in 0..values {
+                let (mut xa, mut xc) = (Complex64::new(0.0, 0.0), Complex64::new(0.0, 0.0));
+                let mut mean_a = 0.0;
+                let mut mean_c = Complex64::new(0.0, 0.0);
+                for i in 0..n {
+                    mean_a += with[i][v].norm() - without[i][v].norm();
+                    mean_c += with[i][v] - without[i][v];
+                }
+                mean_a /= n as f64;
+                mean_c /= n as f64;
+                for i in 0..n {
+                    xa += e[i] * (with[i][v].norm() - without[i][v].norm() - mean_a);
+                    xc += e[i] * (with[i][v] - without[i][v] - mean_c);
+                }
+                amp += xa.norm_sqr() / (noise / 2.0 * w2);
+                cpx += xc.norm_sqr() / (noise * w2);
+            }
+            best = (best.0.max(amp), best.1.max(cpx));
+            f += 0.25;
+        }
+        let db = |x: f64| 10.0 * x.max(1e-30).log10();
+        (db(best.0), db(best.1))
+    };
+    let (ba, bc) = oracle(&breath_only[..n], &none[..n], breath_truth);
+    let (ha, hc) = oracle(&full[..n], &breath_only[..n], heart_truth);
+    (
+        Oracle {
+            truth: breath_truth,
+            amplitude_db: ba,
+            complex_db: bc,
+        },
+        Oracle {
+            truth: heart_truth,
+            amplitude_db: ha,
+            complex_db: hc,
+        },
+    )
+}
+
 /// The vital-sign protocol on seeded random sessions: one person who sits or stands still for
 /// the whole session at a random position, heading and height (default room, or a random room
 /// with random radio positions when `random_room`), breathing drawn in 8–30 /min with 2–6 mm
@@ -398,20 +576,7 @@ pub fn vitals_random(
     random_room: bool,
     window_s: f64,
 ) -> RandomVitals {
-    use wifi_sensing_core::sim::{ActivityMix, RandomSession};
-    let mut rs = RandomSession::new(seed, window_s + 2.0);
-    rs.rate_hz = rate;
-    rs.random_room = random_room;
-    rs.activities = ActivityMix {
-        sit: 1.0,
-        stand: 1.0,
-        ..ActivityMix::NONE
-    };
-    rs.segment_s = [window_s + 10.0; 2];
-    rs.breathing_bpm = [8.0, 30.0];
-    rs.heart_bpm = [50.0, 120.0];
-    rs.impairments.snr_db = Some(snr_db);
-    let sc = rs.scenario().expect("random session");
+    let sc = vitals_scenario(seed, rate, snr_db, random_room, window_s);
     let breath_truth = sc.person.breathing.as_ref().map_or(0.0, |b| b.rate_bpm);
     let profile = if intel {
         DeviceProfile::intel5300()
@@ -533,12 +698,22 @@ impl RateScore {
 
 /// Events and vital signs, one estimate per second over `window_s` windows: the vital-sign
 /// windows follow the event detector's motion state, as with `run --events --vitals`.
+/// The default vital-sign configuration; `SENSING_PHASE=1` switches the (opt-in) phase
+/// features on (the README's phase-feature columns).
+pub fn vitals_config() -> wifi_sensing_signal::vitals::VitalsConfig {
+    let d = wifi_sensing_signal::vitals::VitalsConfig::default();
+    wifi_sensing_signal::vitals::VitalsConfig {
+        phase_features: std::env::var("SENSING_PHASE").map_or(d.phase_features, |v| v == "1"),
+        ..d
+    }
+}
+
 fn vitals_analyser(window_s: f64) -> SensingAnalyser {
     let cfg = SensingConfig {
         vitals: Some(wifi_sensing_signal::vitals::VitalsConfig {
             window_s,
             hop_s: 1.0,
-            ..Default::default()
+            ..vitals_config()
         }),
         ..SensingConfig::default()
     };
