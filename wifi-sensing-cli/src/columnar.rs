@@ -22,7 +22,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use serde::Serialize;
 use wifi_sensing_core::{AuxRecord, Clock, CsiFrame, Output, Sink, Summary};
@@ -170,7 +170,7 @@ pub(crate) trait Rows {
     fn full(&self) -> bool;
     /// The rows held as a batch; the builder is empty afterwards.
     fn take(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError>;
-    /// List columns written without a dictionary.
+    /// Columns (dotted leaf paths) written without a dictionary or statistics.
     fn plain_columns(&self) -> &'static [&'static str] {
         &[]
     }
@@ -377,7 +377,12 @@ impl Rows for FrameRows {
         self.len() >= BATCH_ROWS || self.csi_bytes >= BATCH_BYTES
     }
     fn plain_columns(&self) -> &'static [&'static str] {
-        &["csi_re", "csi_im"]
+        &[
+            "csi_re.list.item",
+            "csi_im.list.item",
+            "subcarriers.list.item",
+            "meta",
+        ]
     }
     fn take(&mut self) -> Result<RecordBatch, arrow_schema::ArrowError> {
         self.csi_bytes = 0;
@@ -642,11 +647,17 @@ impl<R: Rows, W: Write + Send> ParquetTable<R, W> {
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .set_max_row_group_bytes(Some(row_group_bytes))
             .set_key_value_metadata(Some(kv));
-        // The CSI values: a dictionary rarely pays for float samples (and hashing every value
-        // cost more CPU than the rest of the frame), so they are written plain, then compressed.
+        // The CSI values, subcarrier indices and `meta` JSON: a dictionary does not pay for
+        // float samples or for text that differs in every row, and the subcarrier lists, which
+        // repeat row after row, compress as well without one; hashing every value cost more
+        // CPU than the rest of the frame. Nor do they get min / max statistics: no query prunes
+        // pages by one CSI value or by a JSON text, and comparing every value cost about a
+        // tenth of the conversion (docs/speed.md). They are written plain, then compressed.
         for c in rows.plain_columns() {
-            let path = ColumnPath::new(vec![c.to_string(), "list".into(), "item".into()]);
-            props = props.set_column_dictionary_enabled(path, false);
+            let path = ColumnPath::new(c.split('.').map(String::from).collect());
+            props = props
+                .set_column_dictionary_enabled(path.clone(), false)
+                .set_column_statistics_enabled(path, EnabledStatistics::None);
         }
         let props = props.build();
         let writer = ArrowWriter::try_new(out, schema.clone(), Some(props))?;
@@ -746,12 +757,26 @@ impl ParquetSink {
         self
     }
 
-    fn open<R: Rows>(&self, rows: R) -> wifi_sensing_core::Result<FileTable<R>> {
-        let p = sibling(&self.path, rows.table());
-        let quiet = crate::Log { quiet: true };
-        let out =
-            crate::output::create_file(&p, self.log.as_ref().unwrap_or(&quiet)).map_err(enc_err)?;
-        ParquetTable::new(rows, out, &self.info, ROW_GROUP_BYTES).map_err(enc_err)
+    /// Appends `row` to the sibling table `table` picks, opening its file on the first row.
+    fn push_envelope<T: EnvelopeRow>(
+        &mut self,
+        table: impl Fn(&mut Self) -> &mut Option<FileTable<EnvelopeRows<T>>>,
+        row: &T,
+    ) -> wifi_sensing_core::Result<()> {
+        if table(self).is_none() {
+            let p = sibling(&self.path, T::TABLE);
+            let quiet = crate::Log { quiet: true };
+            let out = crate::output::create_file(&p, self.log.as_ref().unwrap_or(&quiet))
+                .map_err(enc_err)?;
+            let rows = EnvelopeRows::<T>::new(&self.info.source);
+            *table(self) =
+                Some(ParquetTable::new(rows, out, &self.info, ROW_GROUP_BYTES).map_err(enc_err)?);
+        }
+        if let Some(t) = table(self) {
+            t.rows().push(row);
+            t.pushed()?;
+        }
+        Ok(())
     }
 
     /// The files written, with their row counts (after `finish`).
@@ -792,24 +817,8 @@ impl Sink<Output> for ParquetSink {
                     t.pushed()?;
                 }
             }
-            Output::Aux(a) => {
-                if self.aux.is_none() {
-                    self.aux = Some(self.open(AuxRows::new(&self.info.source))?);
-                }
-                if let Some(t) = &mut self.aux {
-                    t.rows().push(a);
-                    t.pushed()?;
-                }
-            }
-            Output::Analysis(a) => {
-                if self.analyses.is_none() {
-                    self.analyses = Some(self.open(AnalysisRows::new(&self.info.source))?);
-                }
-                if let Some(t) = &mut self.analyses {
-                    t.rows().push(a);
-                    t.pushed()?;
-                }
-            }
+            Output::Aux(a) => self.push_envelope(|s| &mut s.aux, a)?,
+            Output::Analysis(a) => self.push_envelope(|s| &mut s.analyses, a)?,
         }
         Ok(true)
     }

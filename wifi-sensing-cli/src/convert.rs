@@ -97,6 +97,8 @@ fn convert(
     let ext = extension(output);
     let jsonl = to_stdout || (ext != "csirec" && ext != "parquet");
     let bar = progress::Progress::new(opened.total_bytes);
+    // every sink below is done with a frame once it has written it: the frames go back to the
+    // reader, which refills their buffers (`run_recycling`)
     let result = if jsonl {
         let w: Box<dyn Write> = if to_stdout {
             Box::new(output::stdout())
@@ -105,20 +107,21 @@ fn convert(
         };
         let mut sink = Limit::new(JsonLinesSink::new(w), None);
         let src = progress::Tracked::new(&mut opened.capture, &bar);
-        p.run(src, &mut sink).map(|s| (s, sink.written()))
+        p.run_recycling(src, &mut sink).map(|s| (s, sink.written()))
     } else if ext == "parquet" {
         let mut info = crate::columnar::FileInfo::of_process(&opened.description);
         info.codec = codec;
         let mut sink =
             crate::columnar::ParquetSink::create(Path::new(output), info, *log)?.logging(*log);
         let src = progress::Tracked::new(&mut opened.capture, &bar);
-        p.run(src, &mut sink)
+        p.run_recycling(src, &mut sink)
             .map(|s| (s, sink.files().iter().map(|f| f.1).sum()))
     } else {
         let writer = output::create_recording(Path::new(output), &opened.description, log)?;
         let mut sink = RecordingSink::new(writer);
         let src = progress::Tracked::new(&mut opened.capture, &bar);
-        p.run(src, &mut sink).map(|s| (s, sink.records_written()))
+        p.run_recycling(src, &mut sink)
+            .map(|s| (s, sink.records_written()))
     };
     bar.finish();
     let (summary, written) = match result {

@@ -415,7 +415,7 @@ fn convert_one(b: &Batch, path: &Path, hash: &str, bytes: u64) -> Result<Convert
         frames_written: 0,
         aux_written: 0,
     };
-    let summary = match p.run(cap.records(), &mut sink) {
+    let summary = match p.run_recycling(cap.records(), &mut sink) {
         Ok(s) => s,
         Err(e) => {
             for t in sink.temporaries() {

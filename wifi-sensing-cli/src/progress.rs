@@ -55,6 +55,13 @@ impl<'a> Tracked<'a> {
     }
 }
 
+/// Frames handed back go to the capture's reader ([`Capture::recycle`]).
+impl wifi_sensing_core::Recycle for Tracked<'_> {
+    fn recycle(&mut self, frame: wifi_sensing_core::CsiFrame) {
+        self.cap.recycle(frame);
+    }
+}
+
 impl Iterator for Tracked<'_> {
     type Item = wifi_sensing_core::Result<Record>;
     fn next(&mut self) -> Option<Self::Item> {

@@ -23,8 +23,8 @@ pub use frame::{CaptureFormat, Clock, CsiArray, CsiFrame, Device, FormatMeta};
 pub use nodes::{NodeStats, NodeTracker};
 pub use per_node::PerNode;
 pub use pipeline::{
-    Analyser, Analysis, AnalysisValue, OnMalformed, Output, Pipeline, PipelineBuilder, Stage,
-    Summary,
+    Analyser, Analysis, AnalysisValue, OnMalformed, Output, Pipeline, PipelineBuilder, Recycle,
+    Stage, Summary,
 };
 pub use reader::{
     open, Capture, CaptureReader, FormatDescriptor, Input, Limits, ReadStats, ReaderOptions,

@@ -26,6 +26,21 @@ use crate::reader::{Issue, ReadStats};
 use crate::record::{AuxRecord, Record};
 use crate::sink::Sink;
 
+/// A frame source that takes back the frames its consumer is done with, to refill their buffers
+/// ([`Pipeline::run_recycling`]). [`Capture`](crate::Capture) is one.
+pub trait Recycle {
+    /// Hands `frame` back; the default drops it.
+    fn recycle(&mut self, frame: CsiFrame) {
+        drop(frame);
+    }
+}
+
+impl<R: Recycle + ?Sized> Recycle for &mut R {
+    fn recycle(&mut self, frame: CsiFrame) {
+        (**self).recycle(frame)
+    }
+}
+
 /// A frame-to-frame transformation (filtering, sanitising, resampling...).
 pub trait Stage: Send {
     /// Name used in errors and run metadata.
@@ -544,15 +559,55 @@ impl Pipeline {
         T: Into<Record>,
         S: Sink<Output> + ?Sized,
     {
+        self.run_with(source.into_iter(), sink, |_, f| drop(f))
+    }
+
+    /// [`Pipeline::run`] that hands every frame back to the source once the sink has seen it
+    /// ([`Recycle`]), so that a reader refills the frame's buffers instead of allocating new
+    /// ones (see [`Capture::recycle`](crate::Capture::recycle)). The outputs are the same.
+    ///
+    /// ```
+    /// use wifi_sensing_core::{CountSink, Pipeline};
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/picoscenes/picoscenes_iwl5300_example.csi");
+    /// let mut cap = wifi_sensing_core::open(path)?;
+    /// let mut sink = CountSink::default();
+    /// let summary = Pipeline::builder().build()?.run_recycling(&mut cap, &mut sink)?;
+    /// assert_eq!(summary.frames_out, cap.stats().frames);
+    /// # Ok::<(), wifi_sensing_core::Error>(())
+    /// ```
+    pub fn run_recycling<I, T, S>(&mut self, source: I, sink: &mut S) -> Result<Summary>
+    where
+        I: Iterator<Item = Result<T>> + Recycle,
+        T: Into<Record>,
+        S: Sink<Output> + ?Sized,
+    {
+        self.run_with(source, sink, |src, f| src.recycle(f))
+    }
+
+    fn run_with<I, T, S>(
+        &mut self,
+        source: I,
+        sink: &mut S,
+        mut recycle: impl FnMut(&mut I, CsiFrame),
+    ) -> Result<Summary>
+    where
+        I: Iterator<Item = Result<T>>,
+        T: Into<Record>,
+        S: Sink<Output> + ?Sized,
+    {
         sink.begin()?;
         let mut result = Ok(());
         let mut stopped = false;
         {
             let mut it = self.process(source);
-            for out in &mut it {
+            while let Some(out) = it.next() {
                 match out {
                     Ok(o) => match sink.item(&o) {
-                        Ok(true) => {}
+                        Ok(true) => {
+                            if let Output::Frame(f) = o {
+                                recycle(&mut it.source, f);
+                            }
+                        }
                         Ok(false) => {
                             stopped = true;
                             break;

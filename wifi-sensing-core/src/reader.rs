@@ -44,6 +44,67 @@ pub trait CaptureReader: Send {
     }
 }
 
+/// The buffers of frames handed back through [`CaptureReader::recycle`], which a reader refills
+/// for its next frame instead of allocating new ones. Their contents never reach a frame: every
+/// buffer is cleared before it is filled.
+#[derive(Debug, Default)]
+pub(crate) struct SpareBuffers {
+    values: Vec<num_complex::Complex32>,
+    subcarriers: Vec<i16>,
+    chain_rssi: Vec<f32>,
+}
+
+impl SpareBuffers {
+    /// Keeps the CSI, subcarrier and chain RSSI buffers of `frame`; returns its metadata, whose
+    /// boxes a reader may keep too.
+    pub(crate) fn keep(&mut self, frame: CsiFrame) -> crate::frame::FormatMeta {
+        let CsiFrame {
+            csi,
+            subcarriers,
+            chain_rssi,
+            meta,
+            ..
+        } = frame;
+        self.values = csi.into_raw_vec_and_offset().0;
+        if let Some(s) = subcarriers {
+            self.subcarriers = s;
+        }
+        if chain_rssi.capacity() > 0 {
+            self.chain_rssi = chain_rssi;
+        }
+        meta
+    }
+
+    /// An empty vector for CSI values (a kept allocation, if any).
+    pub(crate) fn values(&mut self) -> Vec<num_complex::Complex32> {
+        let mut v = std::mem::take(&mut self.values);
+        v.clear();
+        v
+    }
+
+    /// An empty vector for subcarrier indices (a kept allocation, if any).
+    pub(crate) fn empty_subcarriers(&mut self) -> Vec<i16> {
+        let mut v = std::mem::take(&mut self.subcarriers);
+        v.clear();
+        v
+    }
+
+    /// A copy of `indices` in a kept allocation, if any.
+    pub(crate) fn subcarriers(&mut self, indices: &[i16]) -> Vec<i16> {
+        let mut v = self.empty_subcarriers();
+        v.extend_from_slice(indices);
+        v
+    }
+
+    /// A copy of `rssi` in a kept allocation, if any.
+    pub(crate) fn chain_rssi(&mut self, rssi: &[f32]) -> Vec<f32> {
+        let mut v = std::mem::take(&mut self.chain_rssi);
+        v.clear();
+        v.extend_from_slice(rssi);
+        v
+    }
+}
+
 /// Sets `done` when `item` ends the stream (end of input, or an error that is not
 /// recoverable) and returns `item`: the one rule by which every reader becomes fused.
 ///
@@ -320,10 +381,22 @@ impl Capture {
     }
 }
 
+impl crate::pipeline::Recycle for Capture {
+    fn recycle(&mut self, frame: CsiFrame) {
+        Capture::recycle(self, frame)
+    }
+}
+
 /// Iterator returned by [`Capture::records`].
 #[derive(Debug)]
 pub struct Records<'a> {
     capture: &'a mut Capture,
+}
+
+impl crate::pipeline::Recycle for Records<'_> {
+    fn recycle(&mut self, frame: CsiFrame) {
+        self.capture.recycle(frame)
+    }
 }
 
 impl Iterator for Records<'_> {

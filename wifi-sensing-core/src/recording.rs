@@ -163,15 +163,28 @@ const CSI_F32: u8 = 0;
 const CSI_I16: u8 = 1;
 const CSI_I8: u8 = 2;
 
+/// 1.5 · 2^23: `x + ROUND` rounds `x` (|x| < 2^22) to an integer, whose value is then the low
+/// bits of the sum's representation (`ROUND.to_bits() + x`).
+const ROUND: f32 = 12_582_912.0;
+
+/// `x` as an integer, for an `x` that [`csi_encoding`] found to be one in i16 range. Float and
+/// integer operations only (no saturating cast), so the loops that use it vectorise.
+#[inline(always)]
+fn int_of(x: f32) -> i32 {
+    ((x + ROUND).to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32)
+}
+
 /// The narrowest encoding that holds every value of `v` exactly. "Exactly" compares bits, so
-/// -0.0, NaN and fractions need f32. One pass without branches (it vectorises).
+/// -0.0, NaN and fractions need f32. One pass of float compares without branches (it
+/// vectorises): `x` is an integer when rounding it gives the same bits, which the range check
+/// first confines to |x| < 2^22, where the rounding is exact (a NaN fails the range check).
 fn csi_encoding(v: &[Complex32]) -> u8 {
     let (mut not_int, mut not_i8) = (false, false);
     for c in v {
         for x in [c.re, c.im] {
-            let i = x as i16;
-            not_int |= f32::from(i).to_bits() != x.to_bits();
-            not_i8 |= i16::from(i as i8) != i;
+            let in_i16 = (-32768.0..=32767.0).contains(&x);
+            not_int |= !in_i16 | (((x + ROUND) - ROUND).to_bits() != x.to_bits());
+            not_i8 |= !(-128.0..=127.0).contains(&x);
         }
     }
     if not_int {
@@ -260,23 +273,24 @@ fn encode_frame_v2(frame: &CsiFrame, out: &mut Vec<u8>) -> Result<()> {
     };
     out.resize(at + width * values.len(), 0);
     let dst = &mut out[at..];
+    // one store per value (re in the low half, im in the high half: little-endian pairs)
     match enc {
         CSI_I8 => {
             for (d, c) in dst.chunks_exact_mut(2).zip(values) {
-                d[0] = c.re as i8 as u8;
-                d[1] = c.im as i8 as u8;
+                let w = (int_of(c.re) as u16 & 0xFF) | (int_of(c.im) as u16) << 8;
+                d.copy_from_slice(&w.to_le_bytes());
             }
         }
         CSI_I16 => {
             for (d, c) in dst.chunks_exact_mut(4).zip(values) {
-                d[..2].copy_from_slice(&(c.re as i16).to_le_bytes());
-                d[2..].copy_from_slice(&(c.im as i16).to_le_bytes());
+                let w = (int_of(c.re) as u32 & 0xFFFF) | (int_of(c.im) as u32) << 16;
+                d.copy_from_slice(&w.to_le_bytes());
             }
         }
         _ => {
             for (d, c) in dst.chunks_exact_mut(8).zip(values) {
-                d[..4].copy_from_slice(&c.re.to_le_bytes());
-                d[4..].copy_from_slice(&c.im.to_le_bytes());
+                let w = u64::from(c.re.to_bits()) | u64::from(c.im.to_bits()) << 32;
+                d.copy_from_slice(&w.to_le_bytes());
             }
         }
     }

@@ -333,6 +333,55 @@ proptest! {
     }
 }
 
+/// The values at the edges of the integer encodings read back bit for bit, and the entry takes
+/// the width of the narrowest encoding that holds all of them.
+#[test]
+fn encoding_edges_read_back_bit_for_bit() {
+    let one_frame = |vals: &[f32]| {
+        let csi = Array3::from_shape_fn((1, 1, vals.len()), |(_, _, k)| {
+            Complex32::new(vals[k], vals[vals.len() - 1 - k])
+        });
+        let f = CsiFrame::new(CaptureFormat::Simulated, Device::Simulator, csi);
+        let bytes = write_all(&[Record::Frame(f.clone())]);
+        let (back, err) = read_all(bytes.clone());
+        assert!(err.is_none(), "{vals:?}: {err:?}");
+        let rec = [Record::Frame(f)];
+        assert_eq!(csi_bits(&back), csi_bits(&rec), "{vals:?}");
+        bytes.len()
+    };
+    let width = |vals: &[f32]| one_frame(vals) - one_frame(&[]);
+    let n = 6;
+    // i8 pairs: 2 bytes per value
+    let i8s = [-128.0, 127.0, 0.0, 1.0, -1.0, 100.0];
+    // i16 pairs: 4 bytes per value (one value outside i8)
+    let i16s = [-32768.0, 32767.0, 128.0, -129.0, 0.0, 5.0];
+    let base = width(&[0.0; 6]);
+    assert_eq!(width(&i16s) - base, 2 * n);
+    assert_eq!(width(&i8s), base);
+    // f32 pairs: 8 bytes per value
+    for odd in [
+        -0.0,
+        0.5,
+        -32769.0,
+        32768.0,
+        32767.5,
+        -32768.5,
+        f32::NAN,
+        -f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        4_194_304.0,
+        12_582_912.0,
+        f32::MAX,
+        f32::MIN_POSITIVE,
+        1e-40,
+    ] {
+        let mut v = i8s;
+        v[2] = odd;
+        assert_eq!(width(&v) - base, 6 * n, "{odd}");
+    }
+}
+
 /// Version 1 recordings written by the build before version 2 (fixtures: an Intel 5300 capture
 /// and RuView JSONL lines with vitals and feature records) still read, record for record equal
 /// to reading the source capture, and a version 2 rewrite reads back the same records.

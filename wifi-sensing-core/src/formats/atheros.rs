@@ -90,7 +90,9 @@ use crate::error::{Error, Result};
 use crate::formats::adr018::freq_to_channel;
 use crate::formats::records::{LengthPrefixed, RecordHandler};
 use crate::frame::{CaptureFormat, Clock, CsiFrame, Device, FormatMeta};
-use crate::reader::{CaptureReader, Confidence, FormatDescriptor, Input, Limits, ReaderOptions};
+use crate::reader::{
+    CaptureReader, Confidence, FormatDescriptor, Input, Limits, ReaderOptions, SpareBuffers,
+};
 use crate::record::Record;
 use crate::util::read_full;
 
@@ -434,10 +436,18 @@ pub fn decode_record(
     keep_empty: bool,
     max_values: usize,
 ) -> Result<Option<CsiFrame>> {
-    decode_record_with(body, order, offset, keep_empty, max_values, &mut Vec::new())
+    decode_record_with(
+        body,
+        order,
+        offset,
+        keep_empty,
+        max_values,
+        &mut Vec::new(),
+        &mut SpareBuffers::default(),
+    )
 }
 
-/// [`decode_record`] with a reusable unpacking buffer.
+/// [`decode_record`] with a reusable unpacking buffer, the frame's buffers taken from `spare`.
 #[inline(always)]
 fn decode_record_with(
     body: &[u8],
@@ -446,6 +456,7 @@ fn decode_record_with(
     keep_empty: bool,
     max_values: usize,
     scratch: &mut Vec<RawRow>,
+    spare: &mut SpareBuffers,
 ) -> Result<Option<CsiFrame>> {
     let Some(m) = parse_status(body, order) else {
         return Err(malformed(
@@ -500,7 +511,7 @@ fn decode_record_with(
                 format!("csi_len = {csi_len} but {tones} tones x {nr} x {nc} need {need} bytes"),
             ));
         }
-        let mut data = Vec::new();
+        let mut data = spare.values();
         unpack_into(
             &body[STATUS_LEN..STATUS_LEN + csi_len],
             tones,
@@ -528,11 +539,11 @@ fn decode_record_with(
         mac,
         sequence,
         rssi_dbm: None,
-        chain_rssi: vec![
+        chain_rssi: spare.chain_rssi(&[
             f32::from(m.rssi_1),
             f32::from(m.rssi_2),
             f32::from(m.rssi_3),
-        ],
+        ]),
         noise_floor_dbm: None,
         channel: if m.tx_channel != 0 {
             freq_to_channel(u32::from(m.tx_channel))
@@ -549,8 +560,8 @@ fn decode_record_with(
         device: Device::Qca9300,
         subcarriers: match (csi_len, tones) {
             (0, _) => None,
-            (_, 56) => Some(SUBCARRIERS_HT20.to_vec()),
-            (_, 114) => Some(SUBCARRIERS_HT40.to_vec()),
+            (_, 56) => Some(spare.subcarriers(&SUBCARRIERS_HT20)),
+            (_, 114) => Some(spare.subcarriers(&SUBCARRIERS_HT40)),
             _ => None,
         },
         csi,
@@ -580,6 +591,8 @@ struct State {
     counts: AtherosCounts,
     /// Reused unpacking buffer (one row per CSI stream).
     scratch: Vec<RawRow>,
+    /// Buffers of recycled frames.
+    spare: SpareBuffers,
     /// Node ids of the transmitter MACs.
     nodes: crate::nodes::MacNodeTable,
 }
@@ -607,6 +620,7 @@ impl RecordHandler for State {
             self.keep_empty,
             self.limits.max_csi_values,
             &mut self.scratch,
+            &mut self.spare,
         ) {
             Ok(Some(mut f)) => {
                 if f.csi.is_empty() {
@@ -691,6 +705,7 @@ impl AtherosReader {
                 limits: options.limits.clone(),
                 counts: AtherosCounts::default(),
                 scratch: Vec::new(),
+                spare: SpareBuffers::default(),
                 nodes: crate::nodes::MacNodeTable::default(),
             },
         })
@@ -728,6 +743,11 @@ impl CaptureReader for AtherosReader {
         } else {
             self.st.counts.without_csi
         }
+    }
+
+    /// Keeps the frame's CSI, subcarrier and chain RSSI buffers for the next frame.
+    fn recycle(&mut self, frame: CsiFrame) {
+        self.st.spare.keep(frame);
     }
 }
 

@@ -95,7 +95,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::formats::records::{LengthPrefixed, RecordHandler};
 use crate::frame::{CaptureFormat, Clock, CsiFrame, Device, FormatMeta};
-use crate::reader::{CaptureReader, Confidence, FormatDescriptor, Input, ReaderOptions};
+use crate::reader::{
+    CaptureReader, Confidence, FormatDescriptor, Input, ReaderOptions, SpareBuffers,
+};
 use crate::record::Record;
 
 /// Record code of a beamforming feedback (CSI) record.
@@ -414,7 +416,7 @@ fn unpack_n<const N: usize>(
 ///
 /// `payload` must hold [`bfee_payload_len`]`(nrx, ntx)` bytes (missing bytes read as 0), `nrx`
 /// and `ntx` must be in 1..=3 and `slot` a permutation of `0..nrx`.
-fn unpack_payload(
+pub(crate) fn unpack_payload(
     payload: &[u8],
     nrx: usize,
     ntx: usize,
@@ -478,6 +480,7 @@ fn decode_bfee_parts(
     offset: u64,
     scaled: bool,
     rss: &mut RssCache,
+    spare: &mut SpareBuffers,
 ) -> Result<(Array3<Complex32>, Intel5300Meta)> {
     let Some(h) = body.get(..BFEE_HEADER_LEN) else {
         return Err(malformed(
@@ -540,7 +543,7 @@ fn decode_bfee_parts(
     } else {
         [0, 1, 2]
     };
-    let mut data = Vec::with_capacity(nrx_u * ntx_u * N_GROUPS);
+    let mut data = spare.values();
     let csi_power = unpack_payload(payload, nrx_u, ntx_u, slot, &mut data);
 
     let rssi = [h[10], h[11], h[12]];
@@ -581,9 +584,14 @@ fn decode_bfee_parts(
 }
 
 /// Builds the frame of a decoded bfee (one struct literal, so that the frame is written in
-/// place rather than moved field by field after construction).
+/// place rather than moved field by field after construction), its lists in `spare`'s buffers.
 #[inline(always)]
-fn bfee_frame(csi: Array3<Complex32>, meta: Intel5300Meta, timestamp_ns: i64) -> CsiFrame {
+fn bfee_frame(
+    csi: Array3<Complex32>,
+    meta: Intel5300Meta,
+    timestamp_ns: i64,
+    spare: &mut SpareBuffers,
+) -> CsiFrame {
     CsiFrame {
         timestamp_ns,
         clock: Clock::Device,
@@ -591,18 +599,18 @@ fn bfee_frame(csi: Array3<Complex32>, meta: Intel5300Meta, timestamp_ns: i64) ->
         mac: meta.c1.map(|h| h.addr_src),
         sequence: Some(u32::from(meta.bfee_count)),
         rssi_dbm: meta.total_rss.is_finite().then_some(meta.total_rss as f32),
-        chain_rssi: vec![
+        chain_rssi: spare.chain_rssi(&[
             f32::from(meta.rssi_a),
             f32::from(meta.rssi_b),
             f32::from(meta.rssi_c),
-        ],
+        ]),
         noise_floor_dbm: (meta.noise != NOISE_NOT_MEASURED).then_some(f32::from(meta.noise)),
         channel: None,
         center_freq_mhz: None,
         bandwidth_mhz: Some(meta.bandwidth_mhz()),
         format: CaptureFormat::Intel5300,
         device: Device::Iwl5300,
-        subcarriers: Some(meta.subcarriers().to_vec()),
+        subcarriers: Some(spare.subcarriers(meta.subcarriers())),
         csi,
         meta: FormatMeta::Intel5300(meta),
     }
@@ -630,9 +638,11 @@ fn bfee_frame(csi: Array3<Complex32>, meta: Intel5300Meta, timestamp_ns: i64) ->
 /// assert_eq!(f.csi[[0, 0, 0]], num_complex::Complex32::new(5.0, -3.0));
 /// ```
 pub fn decode_bfee(body: &[u8], offset: u64, scaled: bool) -> Result<CsiFrame> {
-    let (csi, meta) = decode_bfee_parts(body, offset, scaled, &mut RssCache::default())?;
+    let mut spare = SpareBuffers::default();
+    let (csi, meta) =
+        decode_bfee_parts(body, offset, scaled, &mut RssCache::default(), &mut spare)?;
     let timestamp_ns = i64::from(meta.timestamp_low) * 1000;
-    Ok(bfee_frame(csi, meta, timestamp_ns))
+    Ok(bfee_frame(csi, meta, timestamp_ns, &mut spare))
 }
 
 /// Counts of the records a reader has gone through (the golden header's `records`).
@@ -680,6 +690,8 @@ struct State {
     clock: Unwrapper,
     rss: RssCache,
     counts: RecordCounts,
+    /// Buffers of recycled frames.
+    spare: SpareBuffers,
 }
 
 impl RecordHandler for State {
@@ -713,13 +725,18 @@ impl RecordHandler for State {
         match code {
             CODE_BFEE => {
                 self.counts.bfee += 1;
-                match decode_bfee_parts(body, start, self.scaled, &mut self.rss) {
+                match decode_bfee_parts(body, start, self.scaled, &mut self.rss, &mut self.spare) {
                     Ok((csi, mut meta)) => {
                         let t_us = self.clock.push(meta.timestamp_low);
                         let timestamp_ns =
                             i64::try_from(t_us.saturating_mul(1000)).unwrap_or(i64::MAX);
                         meta.c1 = c1;
-                        Some(Ok(Record::Frame(bfee_frame(csi, meta, timestamp_ns))))
+                        Some(Ok(Record::Frame(bfee_frame(
+                            csi,
+                            meta,
+                            timestamp_ns,
+                            &mut self.spare,
+                        ))))
                     }
                     Err(e) => {
                         self.counts.malformed += 1;
@@ -783,6 +800,7 @@ impl Intel5300Reader {
                 clock: Unwrapper::default(),
                 rss: RssCache::default(),
                 counts: RecordCounts::default(),
+                spare: SpareBuffers::default(),
             },
         }
     }
@@ -809,6 +827,11 @@ impl CaptureReader for Intel5300Reader {
     /// Complete records with a code other than `0xBB` / `0xC1` ([`RecordCounts::other`]).
     fn passed_over(&self) -> u64 {
         self.st.counts.other
+    }
+
+    /// Keeps the frame's CSI, subcarrier and chain RSSI buffers for the next frame.
+    fn recycle(&mut self, frame: CsiFrame) {
+        self.st.spare.keep(frame);
     }
 }
 

@@ -88,6 +88,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::frame::{CaptureFormat, Clock, CsiFrame, Device, FormatMeta};
+use crate::reader::SpareBuffers;
 
 /// UDP port the Nexmon firmware sends from and to.
 pub const DEFAULT_PORT: u16 = 5500;
@@ -650,6 +651,7 @@ pub struct NexmonDecoder {
     nodes: crate::nodes::MacNodeTable,
     group: Vec<Decoded>,
     subcarriers: Vec<Vec<i16>>,
+    spare: SpareBuffers,
 }
 
 impl NexmonDecoder {
@@ -661,6 +663,7 @@ impl NexmonDecoder {
             nodes: crate::nodes::MacNodeTable::default(),
             group: Vec::new(),
             subcarriers: Vec::new(),
+            spare: SpareBuffers::default(),
         }
     }
 
@@ -701,6 +704,14 @@ impl NexmonDecoder {
         }
         self.group.push(d);
         Ok(())
+    }
+
+    /// Takes back a frame this decoder built (or any frame) whose CSI and subcarrier buffers
+    /// the next frames refill instead of allocating (see [`CaptureReader::recycle`]).
+    ///
+    /// [`CaptureReader::recycle`]: crate::reader::CaptureReader::recycle
+    pub fn recycle(&mut self, frame: CsiFrame) {
+        self.spare.keep(frame);
     }
 
     /// The pending grouped frame, if any.
@@ -774,7 +785,7 @@ impl NexmonDecoder {
             }
             (f, c, true)
         };
-        let mut csi = Vec::with_capacity(nfft);
+        let mut csi = self.spare.values();
         let packed = match format {
             WordFormat::Int16 => {
                 unpack_int16(body, &mut csi);
@@ -820,7 +831,7 @@ impl NexmonDecoder {
 
     fn subcarriers(&mut self, nfft: usize) -> Vec<i16> {
         if let Some(s) = self.subcarriers.iter().find(|s| s.len() == nfft) {
-            return s.clone();
+            return self.spare.subcarriers(s);
         }
         let s = subcarrier_indices(nfft);
         self.subcarriers.push(s.clone());

@@ -2174,6 +2174,11 @@ impl<R: BufRead + Send> CaptureReader for PcapReader<R> {
     fn passed_over(&self) -> u64 {
         self.out.counters.non_csi_skipped
     }
+
+    /// Nexmon frames refill the CSI and subcarrier buffers of recycled frames.
+    fn recycle(&mut self, frame: crate::frame::CsiFrame) {
+        self.out.nexmon.recycle(frame);
+    }
 }
 
 fn probe(prefix: &[u8]) -> Confidence {

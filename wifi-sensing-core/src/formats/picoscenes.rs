@@ -116,7 +116,9 @@ use crate::error::{Error, Result};
 use crate::formats::adr018::freq_to_channel;
 use crate::formats::tones::{self, PhyFormat};
 use crate::frame::{CaptureFormat, Clock, CsiFrame, Device, FormatMeta};
-use crate::reader::{CaptureReader, Confidence, FormatDescriptor, Input, ReaderOptions};
+use crate::reader::{
+    CaptureReader, Confidence, FormatDescriptor, Input, ReaderOptions, SpareBuffers,
+};
 use crate::record::Record;
 use crate::util::read_full;
 
@@ -1054,6 +1056,12 @@ fn decode_qca9300(
 /// buffer to refill (any content).
 fn decode_iwl5300(buf: &[u8], ns: usize, nr: usize, mut out: Vec<Complex32>) -> Vec<Complex32> {
     out.clear();
+    if nr <= 3 && ns <= 3 {
+        // the layout of the Intel 5300 tool's bfee payload (rx outer, stream inner), which
+        // that reader unpacks without a bounds check per value
+        crate::formats::intel5300::unpack_payload(buf, nr, ns, [0, 1, 2], &mut out);
+        return out;
+    }
     out.resize(30 * ns * nr, Complex32::new(0.0, 0.0));
     let mut bit = 0usize;
     for tone in 0..30 {
@@ -1211,21 +1219,13 @@ struct Config {
 /// cleared before it is filled.
 #[derive(Default)]
 struct Spare {
-    values: Vec<Complex32>,
-    subcarriers: Vec<i16>,
-    chain_rssi: Vec<f32>,
+    bufs: SpareBuffers,
     meta: Option<Box<PicoScenesMeta>>,
 }
 
 impl Spare {
     fn keep(&mut self, f: CsiFrame) {
-        let (values, _) = f.csi.into_raw_vec_and_offset();
-        self.values = values;
-        if let Some(sc) = f.subcarriers {
-            self.subcarriers = sc;
-        }
-        self.chain_rssi = f.chain_rssi;
-        if let FormatMeta::PicoScenes(m) = f.meta {
+        if let FormatMeta::PicoScenes(m) = self.bufs.keep(f) {
             self.meta = Some(m);
         }
     }
@@ -1293,8 +1293,8 @@ fn decode_frame(
                     seg.version,
                     seg.body,
                     cfg.max_values,
-                    std::mem::take(&mut spare.values),
-                    std::mem::take(&mut spare.subcarriers),
+                    spare.bufs.values(),
+                    spare.bufs.empty_subcarriers(),
                 )
                 .map_err(|e| match e {
                     CsiError::Malformed(r) => {
@@ -1363,10 +1363,7 @@ fn decode_frame(
                 f.rssi_dbm = Some(rx.rssi);
             }
             let n = usize::from(rx.num_rx).min(usize::from(rx.num_rssi_ctl));
-            let mut chain = std::mem::take(&mut spare.chain_rssi);
-            chain.clear();
-            chain.extend_from_slice(&rx.rssi_ctl[..n]);
-            f.chain_rssi = chain;
+            f.chain_rssi = spare.bufs.chain_rssi(&rx.rssi_ctl[..n]);
         }
         if rx.center_freq > 0 {
             f.center_freq_mhz = Some(rx.center_freq as u32);

@@ -161,20 +161,15 @@ pub(crate) fn fill_iwl5300_groups(
     offset: i16,
     mut v: Vec<i16>,
 ) -> Option<Vec<i16>> {
-    let (edge, inner, step) = match bandwidth_mhz {
-        20 => (28i16, 1i16, 2i16),
-        40 => (58, 2, 4),
+    // the Intel 5300 tool's tables (the same grouping)
+    use crate::formats::intel5300::{SUBCARRIERS_HT20, SUBCARRIERS_HT40};
+    let table = match bandwidth_mhz {
+        20 => &SUBCARRIERS_HT20,
+        40 => &SUBCARRIERS_HT40,
         _ => return None,
     };
     v.clear();
-    v.reserve(30);
-    v.extend((0..14).map(|i| -edge + step * i));
-    v.push(-inner);
-    v.extend((0..14).map(|i| inner + step * i));
-    v.push(edge);
-    for x in &mut v {
-        *x = x.wrapping_add(offset);
-    }
+    v.extend(table.iter().map(|x| x.wrapping_add(offset)));
     Some(v)
 }
 
