@@ -72,9 +72,9 @@ def activity_table(s):
 # Development measurements (validation sessions 1001-1012 only, numpy scoring; not re-run by
 # `train.sh`). Kept here so that the card states them.
 DEV_NOTES = """* Why training stops after a few epochs (best epochs 1-5 of 60): the network starts learning the
-  particular training sessions. In a development run (160 training sessions, one network,
-  amplitude features) the mid-hip error at the best epoch was 0.32 m on training windows and
-  0.54 m on the validation sessions, and after it the training error kept falling while the
+  particular training sessions. In development runs (one network, amplitude features) the
+  mid-hip error at the best epoch was 0.32 m on training windows and 0.54 m on the validation
+  sessions with 160 training sessions, 0.32 m and 0.46 m with all 400, and after it the training error kept falling while the
   validation loss rose. Each 60 s session holds only a few positions, headings and bodies and its
   own impairment draws, so its windows are strongly alike. It is not the learning rate: lr 3e-4
   with L2 1e-3 moved the best epoch from 5 to 13 at the same validation error (0.542 vs 0.544 m);
@@ -97,9 +97,10 @@ DEV_NOTES = """* Why training stops after a few epochs (best epochs 1-5 of 60): 
   per receive chain and session) cancel; per node, transmit antenna and band its power, the
   coherence between the two antenna pairs (its phase follows the moving path's angle of
   arrival relative to the static paths') and its pseudo-variance (480 features). They did not
-  help: validation mid-hip error 0.73 m with them vs 0.66 m without (amplitude features, 80
-  training sessions, one network), 0.68 m vs 0.62 m added to the amplitude and ratio
-  features. A likely reason, not verified: U is only informative while the person
+  help: added to the amplitude features (one network each), validation mid-hip error 0.53 m with
+  them vs 0.46 m without, MPJPE 561 vs 493 mm, PCK@0.2 2.2 % vs 2.7 % with all 400 training
+  sessions; 0.73 m vs 0.66 m with 80; added to the amplitude and ratio features, 0.68 m vs
+  0.62 m with 80. A likely reason, not verified: U is only informative while the person
   moves (standing and sitting windows are mostly noise there), and 480 more inputs make the
   session overfitting above worse."""
 
