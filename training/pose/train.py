@@ -72,7 +72,7 @@ def channels(args, export=False):
     ratio to antenna 0. Windows are always exported with the ratio channels too (so one cache
     serves both); a model without them takes channel 0 of the exported windows."""
     rx = DEVICES[args.device][3]
-    ratio = rx > 1 and (export or args.ratio)
+    ratio = rx > 1 and (export or args.ratio or args.dyn)
     return ["amplitude", "ratio_amplitude", "ratio_phase"] if ratio else ["amplitude"]
 
 
@@ -82,7 +82,7 @@ def spec_manifest(args, card=None, export=False):
     ch = channels(args, export)
     m = {
         "manifest_version": 1,
-        "model": {"id": args.model_id, "version": "2.0.0"},
+        "model": {"id": args.model_id, "version": args.version},
         "input": {
             "tensor": "csi",
             "layout": ["batch", "frames", "nodes", "rx", "tx", "subcarriers", "channels"],
@@ -120,7 +120,10 @@ def export(args, seeds, kind, work):
     sess_dir = work / "sessions"
     sess_dir.mkdir(parents=True, exist_ok=True)
     mpath = work / "export.json"
-    mpath.write_text(json.dumps(spec_manifest(args, export=True), indent=1))
+    # Written whole and renamed, so a second run on the same cache never reads half a file.
+    tmp = work / f"export.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(spec_manifest(args, export=True), indent=1))
+    tmp.replace(mpath)
     out, rejected = [], {}
     for seed in seeds:
         d = work / "windows" / f"s{seed}"
@@ -210,6 +213,47 @@ def features(x, empty, bands):
         rsd = np.log(np.sqrt(band_mean((dr * dr + di * di).mean(axis=1), bands)) + EPS)
         out += [rdev.reshape(b, -1), re.reshape(b, -1), im.reshape(b, -1), rsd.reshape(b, -1)]
     return np.concatenate(out, axis=1).astype(np.float32)
+
+
+def dyn_features(x, bands):
+    """Features of the moving person's path from the CSI ratio Z_r = H_r / H_0 (channels
+    ratio_amplitude, ratio_phase; r >= 1, same tx), free of the per-packet common phase, the
+    timing offset and the per-session chain phase offsets: per window, M_r is the window mean
+    of Z_r (the static paths, carrying the chain offset) and U_r = (Z_r - M_r) / M_r the change
+    relative to it, in which the chain offset cancels (it multiplies both). Per node, tx and band:
+    `dp`, log of the mean |U_r|^2 (how strongly the moving paths change that antenna's ratio);
+    `coh`, the coherence of U between each pair of antennas (mean U_a conj(U_b) over the window
+    and the band, divided by the RMS of both: its phase follows the moving path's angle of
+    arrival relative to the static paths'), real and imaginary part; `ps`, mean U_r^2 over the
+    mean |U_r|^2 (the direction of the change in the complex plane: phase-like or
+    amplitude-like), real and imaginary part. Returns [B, features] float32."""
+    b, f, n, r, t, s, _ = x.shape
+    ra = np.maximum(x[:, :, :, 1:, :, :, 1], 0.0)
+    ph = x[:, :, :, 1:, :, :, 2]
+    zr, zi = ra * np.cos(ph), ra * np.sin(ph)
+    mr, mi = zr.mean(axis=1, keepdims=True), zi.mean(axis=1, keepdims=True)
+    dr, di = zr - mr, zi - mi
+    den = mr * mr + mi * mi + EPS
+    ur, ui = (dr * mr + di * mi) / den, (di * mr - dr * mi) / den
+    p = band_mean((ur * ur + ui * ui).mean(axis=1), bands)  # [B, N, R1, T, bands]
+    out = [np.log(p + EPS).reshape(b, -1)]
+    for a in range(r - 1):
+        for c in range(a + 1, r - 1):
+            cr = band_mean((ur[:, :, :, a] * ur[:, :, :, c] + ui[:, :, :, a] * ui[:, :, :, c]).mean(axis=1), bands)
+            ci = band_mean((ui[:, :, :, a] * ur[:, :, :, c] - ur[:, :, :, a] * ui[:, :, :, c]).mean(axis=1), bands)
+            g = np.sqrt(p[:, :, a] * p[:, :, c]) + EPS
+            out += [(cr / g).reshape(b, -1), (ci / g).reshape(b, -1)]
+    qr = band_mean((ur * ur - ui * ui).mean(axis=1), bands) / (p + EPS)
+    qi = band_mean((2 * ur * ui).mean(axis=1), bands) / (p + EPS)
+    out += [qr.reshape(b, -1), qi.reshape(b, -1)]
+    return np.concatenate(out, axis=1).astype(np.float32)
+
+
+def model_features(x, empty, bands, args):
+    """The model's features: `features` (with the CSI-ratio block when `--ratio 1`), then
+    `dyn_features` when `--dyn 1`."""
+    f = features(x if args.ratio else x[..., :1], empty, bands)
+    return np.concatenate([f, dyn_features(x, bands)], axis=1) if args.dyn else f
 
 
 def targets(y):
@@ -313,7 +357,68 @@ def fit(feat, out_t, mask_rel, present, vfeat, vout, vmask, vpresent, args, rng)
 # ---------------------------------------------------------------- ONNX
 
 
-def to_onnx(nets, fmu, fsd, tmu, tsd, empty, bands, shape, path):
+def dyn_onnx(node, const, ints, x_in, shape, bands):
+    """The nodes of `dyn_features` on the input `x_in`; returns the flattened feature blocks."""
+    _, f, n, r, t, s, c = shape
+    r1, sb = r - 1, s // bands
+
+    def sl(k, name):
+        return node("Slice", [x_in, ints(f"{name}_s", [1, k]), ints(f"{name}_e", [r, k + 1]),
+                              ints(f"{name}_ax", [3, 6])], f"{name}_sl")
+
+    def sq(v, name):
+        # [B, F, N, R1, T, S, 1] -> [B, F, N, R1, T, S]
+        return node("Reshape", [v, ints(f"{name}_shape", [0, f, n, r1, t, s])], name)
+
+    def mul(a, b, name):
+        return node("Mul", [a, b], name)
+
+    def fmean(v, name):
+        # mean over the frames, then over the bands of subcarriers: [B, N, R1', T, bands]
+        v = node("ReduceMean", [v], f"{name}_fm", axes=[1], keepdims=0)
+        rr = -1
+        v = node("Reshape", [v, ints(f"{name}_bs", [0, n, rr, t, bands, sb])], f"{name}_b")
+        return node("ReduceMean", [v], name, axes=[5], keepdims=0)
+
+    def flat(v, name):
+        return node("Reshape", [v, ints(f"{name}_flat", [0, -1])], f"{name}_f")
+
+    ra = node("Relu", [sq(sl(1, "dra0"), "dra1")], "dra")
+    ph = sq(sl(2, "dph0"), "dph")
+    zr = mul(ra, node("Cos", [ph], "dcos"), "dzr")
+    zi = mul(ra, node("Sin", [ph], "dsin"), "dzi")
+    mr = node("ReduceMean", [zr], "dmr", axes=[1], keepdims=1)
+    mi = node("ReduceMean", [zi], "dmi", axes=[1], keepdims=1)
+    dr = node("Sub", [zr, mr], "ddr")
+    di = node("Sub", [zi, mi], "ddi")
+    den = node("Add", [node("Add", [mul(mr, mr, "dmr2"), mul(mi, mi, "dmi2")], "dden0"), "eps"], "dden")
+    ur = node("Div", [node("Add", [mul(dr, mr, "ddrmr"), mul(di, mi, "ddimi")], "dur0"), den], "dur")
+    ui = node("Div", [node("Sub", [mul(di, mr, "ddimr"), mul(dr, mi, "ddrmi")], "dui0"), den], "dui")
+    p = fmean(node("Add", [mul(ur, ur, "dur2"), mul(ui, ui, "dui2")], "dp0"), "dp")
+    pe = node("Add", [p, "eps"], "dpe")
+    out = [flat(node("Log", [pe], "dlp"), "dlp")]
+    for a in range(r1):
+        for b in range(a + 1, r1):
+            def pick(v, k, name, axis=3):
+                return node("Slice", [v, ints(f"{name}_s", [k]), ints(f"{name}_e", [k + 1]),
+                                      ints(f"{name}_ax", [axis])], name)
+            ar, ai = pick(ur, a, f"dua{a}{b}r"), pick(ui, a, f"dua{a}{b}i")
+            br, bi = pick(ur, b, f"dub{a}{b}r"), pick(ui, b, f"dub{a}{b}i")
+            cr = fmean(node("Add", [mul(ar, br, f"dc{a}{b}1"), mul(ai, bi, f"dc{a}{b}2")], f"dc{a}{b}r0"),
+                       f"dc{a}{b}r")
+            ci = fmean(node("Sub", [mul(ai, br, f"dc{a}{b}3"), mul(ar, bi, f"dc{a}{b}4")], f"dc{a}{b}i0"),
+                       f"dc{a}{b}i")
+            pa, pb = pick(p, a, f"dpa{a}{b}", 2), pick(p, b, f"dpb{a}{b}", 2)
+            g = node("Add", [node("Sqrt", [mul(pa, pb, f"dg{a}{b}0")], f"dg{a}{b}1"), "eps"], f"dg{a}{b}")
+            out += [flat(node("Div", [cr, g], f"dcr{a}{b}"), f"dcr{a}{b}"),
+                    flat(node("Div", [ci, g], f"dci{a}{b}"), f"dci{a}{b}")]
+    qr = fmean(node("Sub", [mul(ur, ur, "dq1"), mul(ui, ui, "dq2")], "dqr0"), "dqr")
+    qi = fmean(mul(const("two", 2.0), mul(ur, ui, "dq3"), "dqi0"), "dqi")
+    out += [flat(node("Div", [qr, pe], "dqrn"), "dqrn"), flat(node("Div", [qi, pe], "dqin"), "dqin")]
+    return out
+
+
+def to_onnx(nets, fmu, fsd, tmu, tsd, empty, bands, shape, path, ratio=True, dyn=False):
     """The whole model as one ONNX graph: the features of `features`, standardisation, the MLPs
     (their outputs averaged), outputs."""
     _, f, n, r, t, s, c = shape
@@ -362,7 +467,7 @@ def to_onnx(nets, fmu, fsd, tmu, tsd, empty, bands, shape, path):
     v = node("Add", [v, "eps"], "sde")
     v = node("Log", [v], "lsd")
     feats = [dev, flat(v, "lsd")]
-    if r > 1 and c >= 3:
+    if ratio and r > 1 and c >= 3:
         r1 = (r - 1) * t
         shp = ints("shape_r", [0, f, n, r1, s])
 
@@ -399,6 +504,8 @@ def to_onnx(nets, fmu, fsd, tmu, tsd, empty, bands, shape, path):
         q = node("Sqrt", [bands_flat(q, "rsd", r1)], "qs")
         q = node("Log", [node("Add", [q, "eps"], "qe")], "rsd")
         feats.append(flat(q, "rsd"))
+    if dyn:
+        feats += dyn_onnx(node, const, ints, x_in, shape, bands)
     z = node("Concat", feats, "feat", axis=1)
     z = node("Sub", [z, const("fmu", fmu)], "fz0")
     z = node("Div", [z, const("fsd", fsd)], "fz1")
@@ -531,6 +638,8 @@ def main():
                     help="subcarrier bands (this many if it divides the subcarriers, else fewer)")
     ap.add_argument("--ratio", type=int, default=0,
                     help="1: also the CSI-ratio features (antenna arrays); 0: amplitude features only")
+    ap.add_argument("--dyn", type=int, default=0,
+                    help="1: also the moving-path features of the CSI ratio (antenna arrays; dyn_features)")
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=60)
@@ -542,6 +651,7 @@ def main():
     ap.add_argument("--root-weight", type=float, default=3.0)
     ap.add_argument("--knn", type=int, default=5)
     ap.add_argument("--model-id", default="wifi-pose-ref")
+    ap.add_argument("--version", default="3.0.0", help="model version written to the manifest")
     ap.add_argument("--work", default=None, help="scratch folder (default target/pose-train/<variant>)")
     ap.add_argument("--out", default=None, help="write model, manifest and results here")
     ap.add_argument("--seed", type=int, default=0, help="weight initialisation seed (of the first network)")
@@ -578,7 +688,7 @@ def main():
     ftr, absent, k0 = [], [], 0
     for x in xs:
         x = np.asarray(x)
-        ftr.append(features(x, zero, bands))
+        ftr.append(model_features(x, zero, bands, args))
         a = ~pres_tr[k0:k0 + len(x)]
         k0 += len(x)
         if a.any():
@@ -586,8 +696,8 @@ def main():
     empty = np.concatenate(absent).mean(0).astype(np.float32)
     ftr = np.concatenate(ftr)
     ftr[:, :empty.size // (s_ // bands)] -= band_mean(empty, bands).reshape(-1)
-    assert np.abs(ftr[:8] - features(np.asarray(xs[0][:8]), empty, bands)).max() < 1e-3
-    fva = np.concatenate([features(np.asarray(d[1]), empty, bands) for d in data["val"]])
+    assert np.abs(ftr[:8] - model_features(np.asarray(xs[0][:8]), empty, bands, args)).max() < 1e-3
+    fva = np.concatenate([model_features(np.asarray(d[1]), empty, bands, args) for d in data["val"]])
     log(f"features: {time.time() - t0 - t_data:.0f} s, {ftr.shape[1]} per window")
     fmu, fsd = ftr.mean(0), ftr.std(0) + 1e-3
     root, rel, pres = targets(ytr)
@@ -622,7 +732,7 @@ def main():
 
     onnx_path = out / f"{args.model_id}.onnx"
     to_onnx(nets, fmu, fsd, tmu.astype(np.float32), tsd.astype(np.float32), empty, bands,
-            xs[0].shape, onnx_path)
+            xs[0].shape, onnx_path, ratio=bool(args.ratio), dyn=bool(args.dyn))
     # Mean pose (root-relative) and centre for the baselines.
     rel_mean = rel[pres].mean(0).reshape(17, 3)
     mean_pose = {"root_relative_m": rel_mean.tolist(),
@@ -637,7 +747,7 @@ def main():
     ref = ReferenceEvaluator(str(onnx_path))
     xv = np.asarray(data["val"][0][1][:8])
     got = ref.run(None, {"csi": xv})[0]
-    kp, c = predict_np(nets, features(xv, empty, bands), fmu, fsd, tmu, tsd)
+    kp, c = predict_np(nets, model_features(xv, empty, bands, args), fmu, fsd, tmu, tsd)
     err = max(np.abs(got[..., :3] - kp).max(), np.abs(got[:, 0, 3] - c).max())
     log(f"ONNX graph vs numpy: max difference {err:.2e}")
     assert err < 1e-3, err
@@ -650,7 +760,7 @@ def main():
     # k-NN fingerprinting baseline on the same (standardised) features.
     tr_fp = standardise(ftr, fmu, fsd)
 
-    results = {"variant": variant, "seeds": seeds,
+    results = {"variant": variant, "version": args.version, "seeds": seeds,
                "rejected": {k: {str(s): m for s, m in v.items()} for k, v in rejected.items()},
                "sessions_used": {k: [d[0] for d in v] for k, v in data.items()},
                "train_windows": int(len(ftr)), "features": int(ftr.shape[1]), "best_epoch": best_epoch,
@@ -663,14 +773,14 @@ def main():
     for k in ["test", "room"]:
         truths, poses, knns = [], [], []
         for seed, x, y, info, cap, truth in data[k]:
-            p = work / "eval" / f"s{seed}.poses.jsonl"
+            p = out / "eval" / f"s{seed}.poses.jsonl"
             p.parent.mkdir(parents=True, exist_ok=True)
             with open(p, "w") as f:
                 run([args.bin, "-q", "run", cap, "--no-frames", "--pose", onnx_path,
                      "--pose-batch", "64"], stdout=f)
-            fp = standardise(features(np.asarray(x), empty, bands), fmu, fsd)
+            fp = standardise(model_features(np.asarray(x), empty, bands, args), fmu, fsd)
             kk, kc = knn_predict(tr_fp, ytr, pres, fp, args.knn)
-            q = work / "eval" / f"s{seed}.knn.jsonl"
+            q = out / "eval" / f"s{seed}.knn.jsonl"
             write_records(q, info, kk, kc)
             truths.append(truth)
             poses.append(p)
