@@ -164,11 +164,13 @@ struct NodeState {
     early: Option<EarlyNode>,
 }
 
-/// A node's early labelling: its own `motion_lags_v1` features and decider, and the edges seen
+/// A node's early labelling: its features of the early kind, its decider, and the edges seen
 /// since the last emitted snapshot.
 #[derive(Clone, Debug)]
 struct EarlyNode {
-    fx: FeatureExtractor,
+    /// Its own extractor, or `None` when the early kind is the stream's (whose features are
+    /// then reused rather than computed twice).
+    fx: Option<FeatureExtractor>,
     decider: EarlyDecider,
     onset: bool,
     committed: bool,
@@ -262,10 +264,14 @@ impl IntrospectionAnalyser {
             .iter()
             .map(|l| Arc::from(l.as_str()))
             .collect();
-        let fx = FeatureExtractor::new(FeatureConfig {
-            kind: decider.kind(),
-            ..self.cfg.features.clone()
-        })?;
+        let fx = if decider.kind() == self.cfg.features.kind {
+            None
+        } else {
+            Some(FeatureExtractor::new(FeatureConfig {
+                kind: decider.kind(),
+                ..self.cfg.features.clone()
+            })?)
+        };
         self.prototype.early = Some(EarlyNode {
             fx,
             decider,
@@ -307,10 +313,16 @@ impl IntrospectionAnalyser {
             }
         };
         if let Some(e) = st.early.as_mut() {
-            // Same columns and amplitudes as `x`: it fails only where `x` did.
-            let Ok(m) = e.fx.extract(frame) else {
-                self.skipped += 1;
-                return Ok(None);
+            let m = match e.fx.as_mut() {
+                None => x,
+                // Same columns and amplitudes as `x`: it fails only where `x` did.
+                Some(fx) => match fx.extract(frame) {
+                    Ok(m) => m,
+                    Err(_) => {
+                        self.skipped += 1;
+                        return Ok(None);
+                    }
+                },
             };
             let s = e.decider.push(m)?;
             e.onset |= s.opened;

@@ -5,6 +5,7 @@
 
 use wifi_sensing_core::sim::body::Activity;
 use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
+use wifi_sensing_introspect::features::FeatureKind;
 use wifi_sensing_introspect::signature::SignatureLibrary;
 use wifi_sensing_introspect::snapshot::{
     EarlySnapshot, IntrospectionAnalyser, IntrospectionConfig,
@@ -29,6 +30,15 @@ fn session(act: &str, seed: u64) -> Vec<(EarlySnapshot, Activity)> {
 
 /// As [`session`], a snapshot every `every` frames.
 fn session_every(act: &str, seed: u64, every: u64) -> Vec<(EarlySnapshot, Activity)> {
+    let cfg = IntrospectionConfig {
+        every,
+        ..IntrospectionConfig::default()
+    };
+    session_cfg(act, seed, cfg)
+}
+
+/// As [`session`], with the analyser's settings `cfg`.
+fn session_cfg(act: &str, seed: u64, cfg: IntrospectionConfig) -> Vec<(EarlySnapshot, Activity)> {
     let (x, y) = (2.2 + 0.1 * (seed % 5) as f64, 1.2);
     let seg = match act {
         "walk" => format!(
@@ -58,10 +68,6 @@ fn session_every(act: &str, seed: u64, every: u64) -> Vec<(EarlySnapshot, Activi
         seed,
     )
     .unwrap();
-    let cfg = IntrospectionConfig {
-        every,
-        ..IntrospectionConfig::default()
-    };
     let mut a = IntrospectionAnalyser::new(cfg, Default::default())
         .unwrap()
         .with_early(early_library())
@@ -201,4 +207,23 @@ fn thinned_snapshots_keep_the_edges() {
     let (one, seven) = (every(1), every(7));
     assert_eq!(one.0, 1);
     assert_eq!(one, seven);
+}
+
+#[test]
+fn a_stream_of_the_early_kind_gives_the_same_early_snapshots() {
+    // The stream's own `motion_lags_v1` features feed the decider (no second extractor): the
+    // early objects equal those of a stream computing another kind.
+    let mut cfg = IntrospectionConfig::default();
+    assert_ne!(cfg.features.kind, FeatureKind::MotionLagsV1);
+    let other = session_cfg("walk", 11, cfg.clone());
+    cfg.features.kind = FeatureKind::MotionLagsV1;
+    let same = session_cfg("walk", 11, cfg);
+    assert_eq!(other.len(), same.len());
+    assert!(
+        other.iter().any(|(e, _)| e.moving),
+        "the walk opens an episode"
+    );
+    for (i, ((a, _), (b, _))) in other.iter().zip(&same).enumerate() {
+        assert_eq!(a, b, "frame {i}");
+    }
 }
