@@ -572,7 +572,14 @@ fn bad_requests_are_refused() {
 fn sigint_ends_a_live_server_cleanly() {
     let server = Server::start(&["udp://127.0.0.1:0"]);
     let mut ws = server.ws("/ws/stream");
-    let health = server.get("/api/v1/health");
+    // The input starts on its own thread once the first client is in: the status turns from
+    // `waiting_for_clients` to `running` shortly after the connection, not at once.
+    let waited = Instant::now();
+    let mut health = server.get("/api/v1/health");
+    while health["status"] == "waiting_for_clients" && waited.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+        health = server.get("/api/v1/health");
+    }
     assert_eq!(health["status"], "running");
     let t = Instant::now();
     let status = {
