@@ -16,7 +16,9 @@ fn load(dir: &Path) -> Result<SignatureLibrary> {
 }
 
 /// The analyser for `run`: the signatures of `dir`, a snapshot every `--introspect-every`
-/// frames per node, early labelling with `--introspect-early`.
+/// frames per node, early labelling with `--introspect-early` (whose stage 1 also opens on the
+/// event path's `MotionStarted`, with the default event settings and `--baseline` as `--events`
+/// uses them, so an episode never opens later than that event).
 pub(crate) fn analyser(dir: &Path, args: &RunArgs) -> Result<IntrospectionAnalyser> {
     let library = load(dir)?;
     let kind = library.feature().map(|(k, _)| k).unwrap_or_default();
@@ -25,6 +27,7 @@ pub(crate) fn analyser(dir: &Path, args: &RunArgs) -> Result<IntrospectionAnalys
         early: EarlyConfig {
             margin: args.early_margin,
             min_frames: args.early_min_frames as usize,
+            decide_at: args.early_decide_at as usize,
             ..EarlyConfig::default()
         },
         ..IntrospectionConfig::default()
@@ -32,9 +35,19 @@ pub(crate) fn analyser(dir: &Path, args: &RunArgs) -> Result<IntrospectionAnalys
     cfg.features.kind = kind;
     let a = IntrospectionAnalyser::new(cfg, library)?;
     Ok(match &args.introspect_early {
-        Some(early) => a
-            .with_early(load(early)?)
-            .with_context(|| format!("early labelling with {}", early.display()))?,
+        Some(early) => {
+            let baseline = args
+                .baseline
+                .as_ref()
+                .map(wifi_sensing_signal::calibration::Baseline::load)
+                .transpose()?;
+            a.with_early(load(early)?)
+                .with_context(|| format!("early labelling with {}", early.display()))?
+                .with_event_onset(
+                    wifi_sensing_signal::events::EventConfig::default(),
+                    baseline,
+                )?
+        }
         None => a,
     })
 }

@@ -240,6 +240,38 @@ fn early_labelling_opens_after_the_onset_and_validates() {
         .collect();
     assert_eq!(committed.len(), 1);
     assert_eq!(committed[0]["data"]["early"]["committed_label"], "walk");
+    // With --events in the same run: the episode opens no later than the event path's
+    // MotionStarted (stage 1 also opens on it), and the snapshots are unchanged.
+    let both = common::parse_lines(&stdout_ok(&[
+        "run",
+        "-q",
+        "--no-frames",
+        "--events",
+        "--introspect",
+        &signatures(),
+        "--introspect-early",
+        &early_signatures(),
+        &input,
+    ]));
+    let started: Vec<i64> = both
+        .iter()
+        .filter(|l| l["type"] == "event" && l["data"]["event"] == "motion_started")
+        .map(t)
+        .filter(|&ts| ts >= onset_ns)
+        .collect();
+    assert!(!started.is_empty());
+    assert!(
+        opened[0] <= started[0],
+        "opened {} ns, MotionStarted {} ns",
+        opened[0],
+        started[0]
+    );
+    let snaps: Vec<&serde_json::Value> = both
+        .iter()
+        .filter(|l| l["type"] == "introspection")
+        .collect();
+    assert_eq!(snaps.len(), lines.len());
+    assert!(snaps.iter().zip(&lines).all(|(a, b)| *a == b));
     // The v2 schema's own examples validate, and it rejects a broken `early`.
     let schema: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(common::schema_path("introspection-v2.json")).unwrap(),
@@ -283,18 +315,36 @@ fn early_flags_are_checked() {
         vec!["--introspect", &sigs, "--early-margin", "1"],
         [&both[..], &["--early-margin", "-1"]].concat(),
         [&both[..], &["--early-min-frames", "0"]].concat(),
+        vec!["--introspect", &sigs, "--early-decide-at", "64"],
+        [&both[..], &["--early-decide-at", "-1"]].concat(),
     ] {
         assert_eq!(cmd(&extra).status.code(), Some(2), "{extra:?}");
     }
+    // A forced decision before the shortest prefix is refused with the setting named.
+    let out = cmd(&[
+        &both[..],
+        &["--early-min-frames", "16", "--early-decide-at", "8"],
+    ]
+    .concat());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("decide_at"), "{err}");
     // Shape signatures are not early signatures.
     let out = cmd(&["--introspect", &sigs, "--introspect-early", &sigs]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("motion_lags_v1"), "{err}");
-    // Tuned: a margin no label reaches never commits.
+    // Tuned: a margin no label reaches, without a forced decision, never commits.
     let out = cmd(&[
         &both[..],
-        &["--early-margin", "1e9", "--early-min-frames", "2"],
+        &[
+            "--early-margin",
+            "1e9",
+            "--early-min-frames",
+            "2",
+            "--early-decide-at",
+            "0",
+        ],
     ]
     .concat());
     assert!(out.status.success());

@@ -108,6 +108,7 @@ fn whole_analyser(c: &mut Criterion) {
             prefix_thresholds: None,
             min_prefix: None,
             provenance: None,
+            spread: None,
         })
         .collect();
     let lib = SignatureLibrary::from_signatures(sigs, Vec::new()).unwrap();
@@ -135,6 +136,36 @@ fn whole_analyser(c: &mut Criterion) {
             black_box(a.push(black_box(&frames[k % frames.len()])).unwrap());
         },
     );
+    // With early labelling (the four early fixtures), then also with the event path's
+    // MotionStarted opening episodes (a motion and presence detector run per frame inside).
+    let early = || {
+        SignatureLibrary::load_dir(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/signatures/early"
+        ))
+        .unwrap()
+    };
+    for event_onset in [false, true] {
+        let mut e = IntrospectionAnalyser::new(IntrospectionConfig::default(), a.library().clone())
+            .unwrap()
+            .with_early(early())
+            .unwrap();
+        if event_onset {
+            e = e
+                .with_event_onset(wifi_sensing_signal::events::EventConfig::default(), None)
+                .unwrap();
+        }
+        time_calls(
+            &format!(
+                "introspection analyser per frame + early labelling{}",
+                if event_onset { " + event onset" } else { "" }
+            ),
+            frames.len() * 20,
+            |k| {
+                black_box(e.push(black_box(&frames[k % frames.len()])).unwrap());
+            },
+        );
+    }
     // The dynamics tracker alone, on the same frames' scalar summary (mean amplitude).
     let mut fx =
         wifi_sensing_introspect::features::FeatureExtractor::new(Default::default()).unwrap();

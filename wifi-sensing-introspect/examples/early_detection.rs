@@ -3,10 +3,11 @@
 //!
 //! ```text
 //! cargo run --release -p wifi-sensing-introspect --example early_detection -- \
-//!     [--sessions N] [--idle-sessions N] [--seed S] [--sig-sessions N] \
-//!     [--gate Z1,..] [--persist P1,..] [--margins M1,..] [--min-frames K1,..] \
-//!     [--sig-mode mean|several] [--stage2 aligned|spring] [--dump] [--write-signatures DIR] \
-//!     [--kind motion_lags_v1|motion_doppler_v1]
+//!     [--sessions N] [--idle-sessions N] [--seed S] [--sig-sessions N] [--sig-frames L] \
+//!     [--weights spread|none] [--ms-or 0,1] [--gate Z1,..] [--persist P1,..] \
+//!     [--margins M1,..] [--min-frames K1,..] [--decide-at D1,..] [--close-after C1,..] \
+//!     [--restart-after R1,..] [--sig-mode mean|several] [--stage2 aligned|spring] [--dump] \
+//!     [--why] [--write-signatures DIR] [--kind motion_lags_v1|motion_doppler_v1]
 //! ```
 //!
 //! `--write-signatures DIR` writes the label signatures as signature files (`walk.json`, ...;
@@ -18,47 +19,65 @@
 //! 1. **Signatures** (development seeds only): for each activity (walk, wave, push, sit-down),
 //!    `--sig-sessions` sessions (default 24, seeds `1 + 10 a + s`), each with a person of random
 //!    height (1.55..1.90 m) at a random spot (as the test sessions below), 12 s standing still,
-//!    then the activity; a signature is the first 64 frames (1.28 s) of features from the true
-//!    onset. `--sig-mode mean` (default) averages them frame by frame (a barycentre at the
-//!    known onset: one signature per label); `several` keeps every session's signature (the
-//!    label's cost is then the lowest of its signatures'). `--dump` prints the signatures'
+//!    then the activity; a signature is the first `--sig-frames` frames (default 128, 2.56 s)
+//!    of features from the true onset. `--sig-mode mean` (default) averages them frame by frame
+//!    (a barycentre at the known onset: one signature per label) and, with `--weights spread`
+//!    (default), keeps the standard deviation of each value over the sessions as the
+//!    signature's `spread` (stage 2 then weighs differences by it, see `early`); `several`
+//!    keeps every session's signature (the label's cost is then the lowest of its
+//!    signatures'). `--dump` prints the signatures'
 //!    mean feature values over frames 0..4, 4..16 and 16..64 after the onset.
 //! 2. **Evaluation sessions** (seeds `S + 7 s`): a person of random height at a random spot on
 //!    either side of the link (x in 1.8..3.2 m, y in 0.9..1.5 or 2.5..3.1 m), 12 s standing
 //!    still (the event path's warm-up), then activities of 3..6 s separated by 2..5 s of
 //!    standing: every onset starts from stillness at a known frame. `--seed 100` is the
-//!    development set the signature mode, gate, persistence, stage 2, margin and shortest
-//!    prefix were chosen on (`--sig-mode` both with `--sig-sessions` 8 and 24, `--stage2` both,
-//!    `--gate 2,3,4 --persist 1,2 --margins 0.2,0.3,0.5,1 --min-frames 8,16,32`); `--seed 1000`
-//!    is the test set, run with the chosen settings (the defaults: 24 averaged signatures,
-//!    aligned stage 2, gate 3 on 2 frames, margin 0.3 with shortest prefix 32, and margin 1
-//!    with 16 for few false firings; persistence 1 is listed too for comparison).
+//!    development set every setting was chosen on: in a first pass the signature mode, gate,
+//!    persistence, stage 2, margin and shortest prefix (`--sig-mode` both with
+//!    `--sig-sessions` 8 and 24, `--stage2` both, `--gate 2,3,4 --persist 1,2
+//!    --margins 0.2,0.3,0.5,1 --min-frames 8,16,32`), in a second the signature length, the
+//!    weights, `MotionStarted` in stage 1, the closing time, the forced decision and the
+//!    restart (`--sig-frames 64,128 --weights none,spread` (and per-value weights pooled over
+//!    labels), `--sig-sessions 24,48`, both kinds, `--ms-or 0,1 --margins 0,0.3,0.6,1
+//!    --min-frames 32,48,64,96,128 --decide-at 0,64,96 --close-after 50,60,75,90,100,150
+//!    --restart-after 0,10,15,25,40,50,60`); `--seed 1000` is the test set, run with the
+//!    chosen settings (the defaults: 128 averaged frames with spread, aligned stage 2, gate 3 on
+//!    2 frames or `MotionStarted`, closing after 75, margin 0.6 from 32 frames, forced at 64;
+//!    without the forced decision and with `restart_after` 40 for comparison) and the
+//!    alternatives the crate README lists.
 //! 3. **Idle sessions** (seeds `S + 5000 + s`): 60 s of an empty room or of a person standing
 //!    still at a random spot.
 //! 4. **Two-stage decision**, per frame:
 //!    - stage 1, "something is moving": `x₁` (the lag-1 value of `motion_lags_v1`, a level step
 //!      in noise deviations) above `--gate` on `--persist` consecutive frames opens a motion
-//!      episode; its onset estimate is the first of those frames. The episode closes after 50
-//!      frames with `x₁`, `x₂`, `x₄` all below the gate.
+//!      episode, and with `--ms-or 1` so does `MotionStarted` of the same frames
+//!      (`EarlyDecider::push_with_onset`); its onset estimate is the first of the gate's frames.
+//!      The episode closes after `--close-after` frames with `x₁`, `x₂`, `x₄` all below the
+//!      gate; `--restart-after R` lets `MotionStarted` start a new one once the open one has
+//!      been still for `R` frames.
 //!    - stage 2, "which activity": in an open episode, `n` frames after its onset estimate
-//!      (`n ≤ 64`), each signature's cost. `--stage2 aligned` (default): the squared distance
-//!      of the episode's `n` frames to the signature's frames `δ..δ + n`, divided by `n`, the
-//!      lowest over offsets `δ` in 0..=16 with `δ + n ≤ 64` (the gate opens some frames after
+//!      (`n ≤ L`, the signature length), each signature's cost. `--stage2 aligned` (default):
+//!      the squared distance of the episode's `n` frames to the signature's frames `δ..δ + n`
+//!      (each difference weighed by the signature's spread, see `early`), divided by `n`, the
+//!      lowest over offsets `δ` in 0..=16 with `δ + n ≤ L` (the gate opens some frames after
 //!      the true onset); `spring`: the signature's SPRING cost of its first
-//!      `k = min(n + 2, 64)` frames against the stream ending now, divided by `k`. A label's
+//!      `k = min(n + 2, L)` frames against the stream ending now, divided by `k`. A label's
 //!      cost is the lowest of its signatures'. The confidence is
 //!      `second-best cost / best cost − 1`. The label fires (its `above_threshold` turns true)
-//!      on the first frame with `n ≥ min-frames` and confidence at least `margin`; one label per
-//!      episode (the decision is committed). Each combination of the listed gates,
-//!      persistences, margins and shortest prefixes is scored.
+//!      on the first frame with `n ≥ min-frames` and confidence at least `margin`, or at
+//!      `n = decide-at` (0: never) whatever the confidence; one label per episode (the
+//!      decision is committed). Each combination of the listed values is scored.
 //! 5. **Scores**, for every onset of one of the four activities: frames from the true onset
 //!    to the episode's opening (unlabelled latency; only an episode opened within the
 //!    activity counts) and to the right label's firing (labelled latency), which label fired
 //!    first within the activity, and the frames to the event path's first `MotionStarted`
-//!    (`SensingConfig::default()`, same frames). A firing of a label outside that label's
-//!    activity (from its onset to 64 frames after its end) is a false firing, per hour of
-//!    that label's non-matching data; episode openings in quiet stretches (standing or
-//!    absent, from 64 frames after any motion ended) are false unlabelled firings.
+//!    (`SensingConfig::default()`, same frames), with per onset whether the opening was
+//!    earlier, on the same frame or later (`--why` prints each later one and whether an episode
+//!    was already open at the onset). A firing of a label outside that label's activity (from
+//!    its onset to 64 frames after its end) is a false firing, per hour of that label's
+//!    non-matching data, counted by the true activity at the firing (and, in standing
+//!    stretches, by the activity before and the label fired); episode openings in quiet
+//!    stretches (standing or absent, from 64 frames after any motion ended) are false
+//!    unlabelled firings.
 //! 6. **Label accuracy against frames after the true onset** (no detector, the onset given):
 //!    the label whose signatures' `k`-frame SPRING prefix cost, `k` frames after the onset, is
 //!    lowest; and an aligned nearest-signature bound (squared distance of the first `k`
@@ -86,19 +105,23 @@ use wifi_sensing_signal::events::EventKind;
 use wifi_sensing_signal::{Sensed, SensingAnalyser, SensingConfig};
 
 const RATE: f64 = 50.0;
+/// Default signature length (frames from the true onset), and the tail after an activity during
+/// which its label may still fire.
 const SIG_FRAMES: usize = 64;
+/// Default signature length, frames from the true onset (`--sig-frames`).
+const SIG_LEN: usize = 128;
 const LABELS: [&str; 4] = ["walk", "wave", "push", "sit"];
 /// Warm-up of the event path (its default `warmup_s` is 10 s).
 const LEAD_IN_S: f64 = 12.0;
 /// Quiet frames that close a motion episode.
-const CLOSE_AFTER: usize = 50;
+const CLOSE_AFTER: usize = 75;
 /// Offsets (frames) between the episode's onset estimate and the signature's onset tried by the
 /// aligned stage 2 (`max_offset` 16).
 const OFFSETS: usize = 17;
 /// Frames after the true onset at which the body's displacement is tabulated.
 const KIN_FRAMES: [usize; 7] = [1, 2, 3, 4, 8, 16, 32];
 /// Frames after the true onset at which label accuracy is tabulated.
-const KS: [usize; 12] = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64];
+const KS: [usize; 15] = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 80, 96, 128];
 
 #[derive(Clone, Copy)]
 struct Spot {
@@ -295,6 +318,14 @@ struct Library {
     dim: usize,
     /// Sessions per label the signatures come from.
     sessions: u64,
+    /// Frames per signature.
+    len: usize,
+    /// Per label, the standard deviation of each value over the sessions averaged into its
+    /// signature (`--weights spread`, mean mode), flattened like the signature.
+    spread: Option<Vec<Vec<f32>>>,
+    /// Stage 2's weights derived from `spread` as [`EarlyDecider`] derives them (for the
+    /// accuracy table with the onset given).
+    weights: Option<Vec<Vec<f32>>>,
     kind: FeatureKind,
 }
 
@@ -313,7 +344,7 @@ impl Library {
                     label: LABELS[l].to_string(),
                     captured_at: "2026-12-05T15:00:00Z".into(),
                     feature_kind: self.kind,
-                    length: SIG_FRAMES,
+                    length: self.len,
                     dtw: Default::default(),
                     // The shortest text of each f32 (reads back to the same f32).
                     vectors: s
@@ -324,12 +355,20 @@ impl Library {
                     promotion_threshold: 0.5,
                     prefix_thresholds: None,
                     min_prefix: None,
+                    spread: self.spread.as_ref().map(|sp| {
+                        sp[l]
+                            .chunks(self.dim)
+                            .map(|r| r.iter().map(|v| v.to_string().parse().unwrap()).collect())
+                            .collect()
+                    }),
                     provenance: Some(Provenance {
                         rule: Some(format!(
-                            "early_detection example: frames 0..{SIG_FRAMES} from the true onset of {} simulated {} sessions (development seeds){}",
+                            "early_detection example: frames 0..{} from the true onset of {} simulated {} sessions (development seeds){}{}",
+                            self.len,
                             self.sessions,
                             LABELS[l],
-                            if v.len() == 1 { ", averaged frame by frame" } else { "" }
+                            if v.len() == 1 { ", averaged frame by frame" } else { "" },
+                            if self.spread.is_some() { "; spread: their standard deviation" } else { "" }
                         )),
                         ..Provenance::default()
                     }),
@@ -372,10 +411,18 @@ fn best_two(c: &[f64]) -> (usize, f64) {
 /// Detector settings.
 #[derive(Clone, Copy, Debug)]
 struct Rule {
+    /// Stage 1 also opens on `MotionStarted` of the same frames.
+    ms_or: bool,
     gate: f32,
     persist: usize,
     margin: f64,
     min_frames: usize,
+    /// Forced decision at this many episode frames (0: none).
+    decide_at: usize,
+    /// Still frames that close an episode.
+    close_after: usize,
+    /// Still frames in an open episode after which `MotionStarted` starts a new one.
+    restart_after: usize,
 }
 
 /// What one rule did on one set of sessions.
@@ -397,6 +444,12 @@ struct Score {
     /// fired within the activity, `MotionStarted` latency).
     onsets: Vec<OnsetScore>,
     false_label: [usize; 4],
+    /// False label firings by the true activity at the firing (the labels', standing,
+    /// absent).
+    false_by_act: [usize; 6],
+    /// False label firings while standing, by the activity before the standing stretch and the
+    /// label fired (`[previous][label]`).
+    false_stand: [[usize; 4]; 4],
     nonmatch_frames: [u64; 4],
     quiet_frames: u64,
     quiet_open: usize,
@@ -414,6 +467,7 @@ fn run_rules(
     scores: &mut [Score],
     idle: bool,
     aligned: bool,
+    why: bool,
 ) {
     let mut ms = lib.matchers();
     let mut deciders: Vec<EarlyDecider> = rules
@@ -422,11 +476,13 @@ fn run_rules(
             let cfg = EarlyConfig {
                 gate: f64::from(r.gate),
                 persist: r.persist,
-                close_after: CLOSE_AFTER,
+                close_after: r.close_after,
+                restart_after: r.restart_after,
                 max_offset: OFFSETS - 1,
                 // SPRING stage 2 decides here; the decider only opens and closes episodes.
                 margin: if aligned { r.margin } else { 1e300 },
                 min_frames: r.min_frames,
+                decide_at: if aligned { r.decide_at } else { 0 },
             };
             EarlyDecider::new(cfg, &lib.signatures()).expect("decider")
         })
@@ -435,12 +491,14 @@ fn run_rules(
     let mut spring_fired: Vec<Option<usize>> = vec![None; n_rules];
     let ons = if idle { Vec::new() } else { onsets(s) };
     let mut per_onset: Vec<Vec<Partial>> = vec![vec![(None, None, None); ons.len()]; n_rules];
+    let mut open_at_onset = vec![vec![false; ons.len()]; n_rules];
     let mut costs = [0.0f64; 4];
     let lead = (LEAD_IN_S * RATE) as usize;
     // Guard (end of each label's last activity + 64) and quiet start.
     let mut guard = [0usize; 4];
     let mut quiet_from = lead;
     let mut cur_onset: Option<usize> = None;
+    let mut prev_label: Option<usize> = None;
     for t in 0..s.features.len() {
         for (_, m) in ms.iter_mut() {
             m.push(&s.features[t]).expect("push");
@@ -450,13 +508,19 @@ fn run_rules(
             if let Some(l) = label_of(s.activity[t - 1]) {
                 guard[l] = t + SIG_FRAMES;
                 quiet_from = quiet_from.max(t + SIG_FRAMES);
+                prev_label = Some(l);
             }
             cur_onset = ons.iter().position(|&(o, _)| o == t);
         }
         let quiet_frame =
             matches!(act, Activity::Stand | Activity::Absent) && t >= quiet_from && !idle;
         for (r, rule) in rules.iter().enumerate() {
-            let st = *deciders[r].push(&s.features[t]).expect("decider");
+            if let Some(i) = cur_onset.filter(|&i| ons[i].0 == t) {
+                open_at_onset[r][i] = deciders[r].state().moving;
+            }
+            let st = *deciders[r]
+                .push_with_onset(&s.features[t], rule.ms_or && s.motion_started[t])
+                .expect("decider");
             let sc = &mut scores[r];
             if idle {
                 sc.idle_frames += 1;
@@ -491,9 +555,8 @@ fn run_rules(
                 st.decided.filter(|_| st.decided_now)
             } else {
                 let n = st.episode_frames;
-                if st.moving && spring_fired[r].is_none() && n >= rule.min_frames && n <= SIG_FRAMES
-                {
-                    label_costs(&ms, (n + 2).min(SIG_FRAMES), &mut costs);
+                if st.moving && spring_fired[r].is_none() && n >= rule.min_frames && n <= lib.len {
+                    label_costs(&ms, (n + 2).min(lib.len), &mut costs);
                     let (b, conf) = best_two(&costs);
                     (conf >= rule.margin).then(|| {
                         spring_fired[r] = Some(b);
@@ -509,6 +572,14 @@ fn run_rules(
                 } else {
                     if label_of(act) != Some(b) && t >= guard[b] {
                         sc.false_label[b] += 1;
+                        let a =
+                            label_of(act).unwrap_or(if act == Activity::Absent { 5 } else { 4 });
+                        sc.false_by_act[a] += 1;
+                        if act == Activity::Stand {
+                            if let Some(p) = prev_label {
+                                sc.false_stand[p][b] += 1;
+                            }
+                        }
                     }
                     if let Some(i) = cur_onset {
                         let po = &mut per_onset[r][i];
@@ -533,6 +604,12 @@ fn run_rules(
                 .find(|&t| s.motion_started[t])
                 .map(|t| t - o);
             scores[r].onsets.push((l, u, lab, first, ms));
+            if why && rules[r].ms_or && ms.is_some_and(|m| u.is_none_or(|u| u > m)) {
+                println!(
+                    "why: rule {r}, {} onset at frame {o}: MotionStarted {ms:?}, opened {u:?}, episode already open at the onset: {}",
+                    LABELS[l], open_at_onset[r][i]
+                );
+            }
         }
     }
 }
@@ -560,16 +637,24 @@ fn main() {
     let seed0: u64 = arg(&args, "--seed", 100);
     let sig_sessions: u64 = arg(&args, "--sig-sessions", 24);
     let sig_mode: String = arg(&args, "--sig-mode", "mean".to_string());
+    let sig_len: usize = arg(&args, "--sig-frames", SIG_LEN);
+    let ms_or: Vec<u8> = list(&args, "--ms-or", "0,1");
     let gates: Vec<f32> = list(&args, "--gate", "3");
-    let persists: Vec<usize> = list(&args, "--persist", "1,2");
-    let margins: Vec<f64> = list(&args, "--margins", "0.3,1");
-    let min_frames: Vec<usize> = list(&args, "--min-frames", "16,32");
+    let persists: Vec<usize> = list(&args, "--persist", "2");
+    let margins: Vec<f64> = list(&args, "--margins", "0.6");
+    let min_frames: Vec<usize> = list(&args, "--min-frames", "32");
+    let decide_at: Vec<usize> = list(&args, "--decide-at", "0,64");
+    let close_after: Vec<usize> = list(&args, "--close-after", &CLOSE_AFTER.to_string());
+    let restart_after: Vec<usize> = list(&args, "--restart-after", "0,40");
     let aligned = arg(&args, "--stage2", "aligned".to_string()) == "aligned";
+    let why = args.iter().any(|a| a == "--why");
     let kind: FeatureKind = arg(&args, "--kind", "motion_lags_v1".to_string())
         .parse()
         .expect("--kind");
     println!(
-        "features {kind}, {sessions} evaluation sessions (seed {seed0}), {idle_sessions} idle, {sig_sessions} signature sessions per label ({sig_mode})"
+        "features {kind}, {sessions} evaluation sessions (seed {seed0}), {idle_sessions} idle, {sig_sessions} signature sessions per label ({sig_mode}), {} frames, weights {}",
+        arg(&args, "--sig-frames", SIG_LEN),
+        arg(&args, "--weights", "spread".to_string())
     );
 
     // 1. Signatures, development seeds.
@@ -596,7 +681,7 @@ fn main() {
                     kin[a][i] += d / sig_sessions as f64;
                 }
             }
-            let flat: Vec<f32> = sess.features[o..o + SIG_FRAMES]
+            let flat: Vec<f32> = sess.features[o..o + sig_len]
                 .iter()
                 .flatten()
                 .copied()
@@ -627,6 +712,41 @@ fn main() {
             }
         }
     }
+    // `--weights spread` (mean mode): each signature carries the standard deviation of its
+    // values over the sessions, and stage 2 weighs squared differences by
+    // `1 / (σ² + mean σ² / 10)` (the decider's rule, see `early`).
+    let weighting: String = arg(&args, "--weights", "spread".to_string());
+    let mut spread = None;
+    let mut weights = None;
+    if sig_mode == "mean" && weighting == "spread" {
+        let n = sig_len * dim;
+        let mut var = vec![vec![0.0f64; n]; LABELS.len()];
+        for (l, v) in sigs.iter().enumerate() {
+            let k = v.len() as f64;
+            for i in 0..n {
+                let m: f64 = v.iter().map(|s| f64::from(s[i])).sum::<f64>() / k;
+                var[l][i] =
+                    v.iter().map(|s| (f64::from(s[i]) - m).powi(2)).sum::<f64>() / (k - 1.0);
+            }
+        }
+        let mean_var = var.iter().flatten().sum::<f64>() / (n * LABELS.len()) as f64;
+        weights = Some(
+            var.iter()
+                .map(|v| {
+                    v.iter()
+                        .map(|&x| (1.0 / (x + 0.1 * mean_var)) as f32)
+                        .collect()
+                })
+                .collect(),
+        );
+        spread = Some(
+            var.iter()
+                .map(|v| v.iter().map(|&x| x.sqrt() as f32).collect())
+                .collect(),
+        );
+    } else if weighting != "none" && weighting != "spread" {
+        panic!("--weights {weighting}");
+    }
     if sig_mode == "mean" {
         for v in sigs.iter_mut() {
             let n = v.len() as f32;
@@ -643,6 +763,9 @@ fn main() {
         sigs,
         dim,
         sessions: sig_sessions,
+        len: sig_len,
+        spread,
+        weights,
         kind,
     };
     let write: String = arg(&args, "--write-signatures", String::new());
@@ -755,6 +878,7 @@ fn main() {
     let mut ms = lib.matchers();
     let mut spring_right = [0usize; KS.len()];
     let mut nn_right = [0usize; KS.len()];
+    let mut nnw_right = [0usize; KS.len()];
     let mut costs = [0.0f64; 4];
     for s in &evals {
         let ons = onsets(s);
@@ -766,7 +890,7 @@ fn main() {
                 m.push(&s.features[t]).expect("push");
             }
             for &(o, l) in &ons {
-                if t >= o && t - o < SIG_FRAMES {
+                if t >= o && t - o < lib.len {
                     let k = t - o + 1;
                     if let Some(ki) = KS.iter().position(|&q| q == k) {
                         label_costs(&ms, k, &mut costs);
@@ -790,50 +914,93 @@ fn main() {
                             }
                         }
                         nn_right[ki] += usize::from(best.1 == l);
+                        // The same with the stage-2 weights (one signature per label).
+                        if let Some(ws) = &lib.weights {
+                            let mut best = (f64::INFINITY, 0usize);
+                            for (sl, w) in ws.iter().enumerate() {
+                                let sig = &lib.sigs[sl][0];
+                                let d: f64 = (0..k)
+                                    .map(|i| {
+                                        let r = i * dim..(i + 1) * dim;
+                                        s.features[o + i]
+                                            .iter()
+                                            .zip(&sig[r.clone()])
+                                            .zip(&w[r])
+                                            .map(|((a, b), w)| f64::from(w * (a - b) * (a - b)))
+                                            .sum::<f64>()
+                                    })
+                                    .sum();
+                                if d < best.0 {
+                                    best = (d, sl);
+                                }
+                            }
+                            nnw_right[ki] += usize::from(best.1 == l);
+                        }
                     }
                 }
             }
         }
     }
     println!("label accuracy with the onset given (chance 25%), {n_onsets} onsets:");
-    println!("  frames after onset: {KS:?}");
+    let nk = KS.iter().filter(|&&k| k <= lib.len).count();
+    println!("  frames after onset: {:?}", &KS[..nk]);
     let fmt = |v: &[usize]| {
-        v.iter()
+        v[..nk]
+            .iter()
             .map(|&r| format!("{:.0}%", 100.0 * r as f64 / n_onsets.max(1) as f64))
             .collect::<Vec<_>>()
             .join(" ")
     };
     println!("  SPRING prefix cost:      {}", fmt(&spring_right));
     println!("  aligned nearest signature: {}", fmt(&nn_right));
+    if lib.weights.is_some() {
+        println!("  aligned, weighted:        {}", fmt(&nnw_right));
+    }
 
     // 5. The two-stage decision, every rule.
     let mut rules = Vec::new();
-    for &gate in &gates {
-        for &persist in &persists {
-            for &margin in &margins {
-                for &min_frames in &min_frames {
-                    rules.push(Rule {
-                        gate,
-                        persist,
-                        margin,
-                        min_frames,
-                    });
+    for &ms_or in &ms_or {
+        for &gate in &gates {
+            for &persist in &persists {
+                for &margin in &margins {
+                    for &min_frames in &min_frames {
+                        for &decide_at in &decide_at {
+                            for &close_after in &close_after {
+                                for &restart_after in &restart_after {
+                                    if decide_at != 0 && decide_at < min_frames {
+                                        continue;
+                                    }
+                                    rules.push(Rule {
+                                        ms_or: ms_or != 0,
+                                        gate,
+                                        persist,
+                                        margin,
+                                        min_frames,
+                                        decide_at,
+                                        close_after,
+                                        restart_after,
+                                    });
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
     }
     let mut scores = vec![Score::default(); rules.len()];
     for s in &evals {
-        run_rules(s, &lib, &rules, &mut scores, false, aligned);
+        run_rules(s, &lib, &rules, &mut scores, false, aligned, why);
     }
     for s in &idles {
-        run_rules(s, &lib, &rules, &mut scores, true, aligned);
+        run_rules(s, &lib, &rules, &mut scores, true, aligned, why);
     }
     println!("two-stage decision (gate, persist, margin, min frames): unlabelled median/p90/detected | labelled median/p90/detected | right label first | false label firings/h (activity sessions, idle) | false openings/h (quiet, idle)");
     for (rule, sc) in rules.iter().zip(&scores) {
         let mut un: Vec<usize> = sc.onsets.iter().filter_map(|o| o.1).collect();
         let mut lab: Vec<usize> = sc.onsets.iter().filter_map(|o| o.2).collect();
         let right = sc.onsets.iter().filter(|o| o.3 == Some(o.0)).count();
+        let unnamed = sc.onsets.iter().filter(|o| o.3.is_none()).count();
         let later = |f: fn(&OnsetScore) -> Option<usize>| {
             sc.onsets
                 .iter()
@@ -841,6 +1008,18 @@ fn main() {
                 .count()
         };
         let (un_late, lab_late) = (later(|o| o.1), later(|o| o.2));
+        // Per onset, the unlabelled opening against MotionStarted: earlier, same frame, later
+        // (or not opened), and how many frames earlier (median over those with both).
+        let both: Vec<(usize, usize)> = sc
+            .onsets
+            .iter()
+            .filter_map(|o| Some((o.1?, o.4?)))
+            .collect();
+        let un_early = both.iter().filter(|(u, m)| u < m).count();
+        let un_same = both.iter().filter(|(u, m)| u == m).count();
+        let no_ms = sc.onsets.iter().filter(|o| o.4.is_none()).count();
+        let mut gain: Vec<usize> = both.iter().map(|(u, m)| m.saturating_sub(*u)).collect();
+        let mut ms_all: Vec<usize> = sc.onsets.iter().filter_map(|o| o.4).collect();
         let fl: usize = sc.false_label.iter().sum();
         let nm: f64 = sc.nonmatch_frames.iter().map(|&f| hours(f)).sum();
         let per_label: Vec<String> = (0..4)
@@ -874,15 +1053,21 @@ fn main() {
             })
             .collect();
         println!(
-            "g{} p{} m{} k{}: un {:?}/{:?}/{} max {:?} (later than MS {un_late}) | lab {:?}/{:?}/{} (later than MS {lab_late}) | right {}/{} ({:.0}%) | false {:.1}/h, idle {:.1}/h | open quiet {:.1}/h idle {:.1}/h | {}",
+            "ms{} g{} p{} m{} k{} d{} close{} restart{}: un {:?}/{:?}/{} max {:?} (vs MS median {:?}: earlier {un_early}, same {un_same}, later or none {un_late}, MS none {no_ms}, frames earlier median {:?}) | lab {:?}/{:?}/{} (later than MS {lab_late}) | right {}/{} ({:.0}%), none {unnamed} | false {:.1}/h (by activity {:?}, standing after [previous][label] {:?}), idle {:.1}/h | open quiet {:.1}/h idle {:.1}/h | {}",
+            u8::from(rule.ms_or),
             rule.gate,
             rule.persist,
             rule.margin,
             rule.min_frames,
+            rule.decide_at,
+            rule.close_after,
+            rule.restart_after,
             median(&mut un),
             pct90(&mut un),
             un.len(),
             un.iter().max(),
+            median(&mut ms_all),
+            median(&mut gain),
             median(&mut lab),
             pct90(&mut lab),
             lab.len(),
@@ -890,6 +1075,8 @@ fn main() {
             sc.onsets.len(),
             100.0 * right as f64 / sc.onsets.len().max(1) as f64,
             fl as f64 / nm.max(1e-9),
+            sc.false_by_act,
+            sc.false_stand,
             sc.idle_label as f64 / hours(sc.idle_frames).max(1e-9),
             sc.quiet_open as f64 / hours(sc.quiet_frames).max(1e-9),
             sc.idle_open as f64 / hours(sc.idle_frames).max(1e-9),

@@ -170,6 +170,7 @@ where
         prefix_thresholds: None,
         min_prefix: None,
         provenance: None,
+        spread: None,
     };
     let t = derive_thresholds(&sig, &segments, spec.rule)?;
     if t.prefix.iter().all(Option::is_none) {

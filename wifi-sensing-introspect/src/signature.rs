@@ -23,9 +23,12 @@
 //! ```
 //!
 //! `id`, `label`, `captured_at`, `feature_kind`, `length`, `dtw`, `vectors` and
-//! `promotion_threshold` are required (ADR-099 D7); `prefix_thresholds`, `min_prefix` and
-//! `provenance` are optional extensions this crate writes. `vectors` holds `length` frames of the
-//! same dimension, all finite; `promotion_threshold` and every prefix threshold are scores in
+//! `promotion_threshold` are required (ADR-099 D7); `prefix_thresholds`, `min_prefix`,
+//! `provenance` and `spread` are optional extensions this crate writes. `vectors` holds `length`
+//! frames of the same dimension, all finite; `spread`, when present, has the shape of `vectors`
+//! and holds, for a signature averaged over several sessions, the standard deviation of each
+//! value over them (finite, ≥ 0; early labelling weighs differences by it, see
+//! [`crate::early`]); `promotion_threshold` and every prefix threshold are scores in
 //! `(0, 1]` (see [`crate::dtw::spring`] for the score). `dtw.window` (frames, optional) and
 //! `dtw.step_pattern` apply to batch comparisons ([`Signature::distance_to`]); the streaming
 //! matcher is SPRING, which is symmetric1 without a band, and refuses other step patterns.
@@ -127,9 +130,13 @@ pub struct Signature {
     /// Where it came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
+    /// Per value of `vectors`, its standard deviation over the sessions the signature was
+    /// averaged from (same shape as `vectors`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spread: Option<Vec<Vec<f64>>>,
 }
 
-const FIELDS: [&str; 11] = [
+const FIELDS: [&str; 12] = [
     "id",
     "label",
     "captured_at",
@@ -141,6 +148,7 @@ const FIELDS: [&str; 11] = [
     "prefix_thresholds",
     "min_prefix",
     "provenance",
+    "spread",
 ];
 
 struct Ctx<'a> {
@@ -188,6 +196,69 @@ impl Ctx<'_> {
             return Err(self.err(f, format!("a score threshold must be in (0, 1] (got {x})")));
         }
         Ok(x)
+    }
+
+    /// A `length` × dim array of finite numbers (`dim`: that of `vectors[0]` when given).
+    fn matrix(
+        &self,
+        value: &Value,
+        field: &str,
+        length: usize,
+        want_dim: Option<usize>,
+    ) -> Result<Vec<Vec<f64>>> {
+        let cx = self;
+        let rows = match value {
+            Value::Array(a) => a,
+            v => return Err(cx.err(field, format!("must be an array, not {}", kind(v)))),
+        };
+        if rows.len() != length {
+            return Err(cx.err(
+                field,
+                format!("holds {} frames but length is {length}", rows.len()),
+            ));
+        }
+        let mut vectors = Vec::with_capacity(length);
+        let mut dim = want_dim;
+        for (i, row) in rows.iter().enumerate() {
+            let row = row.as_array().ok_or_else(|| {
+                cx.err(
+                    format!("{field}[{i}]"),
+                    format!("must be an array, not {}", kind(row)),
+                )
+            })?;
+            let d = *dim.get_or_insert(row.len());
+            if row.is_empty() || row.len() > MAX_DIM {
+                return Err(cx.err(
+                    format!("{field}[{i}]"),
+                    format!("needs 1..={MAX_DIM} values (got {})", row.len()),
+                ));
+            }
+            if row.len() != d {
+                return Err(cx.err(
+                    format!("{field}[{i}]"),
+                    format!("has {} values, vectors[0] has {d}", row.len()),
+                ));
+            }
+            let mut v = Vec::with_capacity(d);
+            for (j, x) in row.iter().enumerate() {
+                let f = format!("{field}[{i}][{j}]");
+                let x = match x {
+                    Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+                    Value::String(s) => {
+                        return Err(
+                            cx.err(f, format!("must be a finite number, not the string {s:?}"))
+                        )
+                    }
+                    v => return Err(cx.err(f, format!("must be a number, not {}", kind(v)))),
+                };
+                if !x.is_finite() {
+                    return Err(cx.err(f, format!("must be finite (got {x})")));
+                }
+                v.push(x);
+            }
+            vectors.push(v);
+        }
+        Ok(vectors)
     }
 }
 
@@ -270,58 +341,27 @@ impl Signature {
             Some(v) => return Err(cx.err("dtw", format!("must be an object, not {}", kind(v)))),
             None => return Err(cx.err("dtw", "missing")),
         };
-        let rows = match o.get("vectors") {
-            Some(Value::Array(a)) => a,
-            Some(v) => return Err(cx.err("vectors", format!("must be an array, not {}", kind(v)))),
+        let vectors = match o.get("vectors") {
+            Some(v) => cx.matrix(v, "vectors", length, None)?,
             None => return Err(cx.err("vectors", "missing")),
         };
-        if rows.len() != length {
-            return Err(cx.err(
-                "vectors",
-                format!("holds {} frames but length is {length}", rows.len()),
-            ));
-        }
-        let mut vectors = Vec::with_capacity(length);
-        let mut dim = None;
-        for (i, row) in rows.iter().enumerate() {
-            let row = row.as_array().ok_or_else(|| {
-                cx.err(
-                    format!("vectors[{i}]"),
-                    format!("must be an array, not {}", kind(row)),
-                )
-            })?;
-            let d = *dim.get_or_insert(row.len());
-            if row.is_empty() || row.len() > MAX_DIM {
-                return Err(cx.err(
-                    format!("vectors[{i}]"),
-                    format!("needs 1..={MAX_DIM} values (got {})", row.len()),
-                ));
-            }
-            if row.len() != d {
-                return Err(cx.err(
-                    format!("vectors[{i}]"),
-                    format!("has {} values, vectors[0] has {d}", row.len()),
-                ));
-            }
-            let mut v = Vec::with_capacity(d);
-            for (j, x) in row.iter().enumerate() {
-                let f = format!("vectors[{i}][{j}]");
-                let x = match x {
-                    Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
-                    Value::String(s) => {
-                        return Err(
-                            cx.err(f, format!("must be a finite number, not the string {s:?}"))
-                        )
-                    }
-                    v => return Err(cx.err(f, format!("must be a number, not {}", kind(v)))),
-                };
-                if !x.is_finite() {
-                    return Err(cx.err(f, format!("must be finite (got {x})")));
+        let spread = match o.get("spread") {
+            None | Some(Value::Null) => None,
+            Some(v) => {
+                let m = cx.matrix(v, "spread", length, Some(vectors[0].len()))?;
+                if let Some((i, j)) = m
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, r)| r.iter().position(|x| *x < 0.0).map(|j| (i, j)))
+                {
+                    return Err(cx.err(
+                        format!("spread[{i}][{j}]"),
+                        format!("must be ≥ 0 (got {})", m[i][j]),
+                    ));
                 }
-                v.push(x);
+                Some(m)
             }
-            vectors.push(v);
-        }
+        };
         let promotion_threshold = match o.get("promotion_threshold") {
             Some(v) => cx.score(v, "promotion_threshold")?,
             None => return Err(cx.err("promotion_threshold", "missing")),
@@ -380,6 +420,7 @@ impl Signature {
             prefix_thresholds,
             min_prefix,
             provenance,
+            spread,
         })
     }
 
@@ -728,6 +769,18 @@ mod tests {
             (GOOD.replace("0.4]", "\"nan\"]"), "vectors[1][1]"),
             (GOOD.replace("0.4]", "1e999]"), "(document)"),
             (GOOD.replace("[0.3, 0.4]", "[0.3]"), "vectors[1]"),
+            (
+                GOOD.replace("0.8}", "0.8, \"spread\": [[0.1, 0.1], [0.1]]}"),
+                "spread[1]",
+            ),
+            (
+                GOOD.replace("0.8}", "0.8, \"spread\": [[0.1, 0.1]]}"),
+                "spread",
+            ),
+            (
+                GOOD.replace("0.8}", "0.8, \"spread\": [[0.1, 0.1], [0.1, -0.2]]}"),
+                "spread[1][1]",
+            ),
             (GOOD.replace("0.8}", "1.5}"), "promotion_threshold"),
             (GOOD.replace("symmetric1", "diagonal"), "dtw.step_pattern"),
             (GOOD.replace("\"label\": \"wave\",", ""), "label"),

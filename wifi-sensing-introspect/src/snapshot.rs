@@ -16,12 +16,18 @@
 //! [`EarlyDecider`] on its own features of that kind, and every snapshot carries an
 //! [`EarlySnapshot`] (`early` in JSON): whether a motion episode is open, how many frames since
 //! its onset estimate, the provisional label and its confidence, and the label committed for the
-//! episode. What it reaches on simulated sessions is in the crate README.
+//! episode. With [`IntrospectionAnalyser::with_event_onset`], stage 1 also opens on the event
+//! path's `MotionStarted` for the node (the project's windowed motion detector, run on the same
+//! frames inside the analyser), so an episode never opens later than that event. What it reaches
+//! on simulated sessions is in the crate README.
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use wifi_sensing_core::{Analyser, Analysis, CsiFrame, PerNode};
+use wifi_sensing_signal::calibration::Baseline;
+use wifi_sensing_signal::events::{EventConfig, EventKind};
+use wifi_sensing_signal::{FusedEvents, Sensed, SensingAnalyser, SensingConfig};
 
 use crate::dtw::SpringMatcher;
 use crate::dynamics::{DynamicsConfig, DynamicsTracker};
@@ -174,6 +180,9 @@ struct EarlyNode {
     decider: EarlyDecider,
     onset: bool,
     committed: bool,
+    /// The event path's `MotionStarted` fired for this node on a frame not yet given to the
+    /// decider (a frame without features).
+    event_onset: bool,
 }
 
 /// The per-frame introspection tap (see the module docs).
@@ -201,6 +210,8 @@ pub struct IntrospectionAnalyser {
     nodes: PerNode<NodeState>,
     skipped: u64,
     early_labels: Vec<Arc<str>>,
+    /// The event path whose `MotionStarted` also opens early episodes, and its output buffer.
+    events: Option<(SensingAnalyser, Vec<Sensed>)>,
 }
 
 impl IntrospectionAnalyser {
@@ -239,6 +250,7 @@ impl IntrospectionAnalyser {
             prototype,
             skipped: 0,
             early_labels: Vec::new(),
+            events: None,
         })
     }
 
@@ -277,9 +289,60 @@ impl IntrospectionAnalyser {
             decider,
             onset: false,
             committed: false,
+            event_onset: false,
         });
         self.nodes.clear();
         Ok(self)
+    }
+
+    /// Lets the event path's `MotionStarted` open early episodes too (after
+    /// [`with_early`](Self::with_early)): the analyser runs the motion and presence detector of
+    /// `wifi-sensing-signal` (`events`, and the empty-room `baseline` if any: the settings of
+    /// the run's own `--events`, so that it sees the same events) on every frame, and a node's
+    /// `MotionStarted` opens its episode when the gate has not
+    /// ([`EarlyDecider::push_with_onset`]). An episode then never opens later than that event,
+    /// and earlier whenever the gate is earlier. Vital signs and fused events are not computed.
+    ///
+    /// ```
+    /// use wifi_sensing_introspect::signature::SignatureLibrary;
+    /// use wifi_sensing_introspect::snapshot::{IntrospectionAnalyser, IntrospectionConfig};
+    /// use wifi_sensing_signal::events::EventConfig;
+    /// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/signatures/early");
+    /// let a = IntrospectionAnalyser::new(IntrospectionConfig::default(), SignatureLibrary::default())?
+    ///     .with_early(SignatureLibrary::load_dir(dir)?)?
+    ///     .with_event_onset(EventConfig::default(), None)?;
+    /// assert!(a.has_event_onset());
+    /// # Ok::<(), wifi_sensing_introspect::Error>(())
+    /// ```
+    pub fn with_event_onset(
+        mut self,
+        events: EventConfig,
+        baseline: Option<Baseline>,
+    ) -> Result<Self> {
+        if self.prototype.early.is_none() {
+            return Err(Error::config(
+                "event_onset",
+                "needs early labelling (with_early) first",
+            ));
+        }
+        let cfg = SensingConfig {
+            events: Some(events),
+            vitals: None,
+            max_nodes: self.cfg.max_nodes,
+            fused: FusedEvents::Never,
+            ..SensingConfig::default()
+        };
+        let sensing = SensingAnalyser::new(cfg, baseline)
+            .map_err(|e| Error::config("event_onset", e.to_string()))?;
+        self.events = Some((sensing, Vec::new()));
+        self.nodes.clear();
+        Ok(self)
+    }
+
+    /// Whether `MotionStarted` of the event path opens early episodes
+    /// ([`with_event_onset`](Self::with_event_onset)).
+    pub fn has_event_onset(&self) -> bool {
+        self.events.is_some()
     }
 
     /// The labels of early labelling (empty without it), in the order of the signatures that
@@ -300,11 +363,24 @@ impl IntrospectionAnalyser {
 
     /// Updates the node's state with `frame`; returns its snapshot when one is due.
     pub fn push(&mut self, frame: &CsiFrame) -> Result<Option<IntrospectionSnapshot>> {
+        let mut event_onset = false;
+        if let Some((ev, out)) = self.events.as_mut() {
+            out.clear();
+            ev.push(frame, out)
+                .map_err(|e| Error::InvalidInput(format!("event path: {e}")))?;
+            event_onset = out.iter().any(|s| {
+                matches!(s, Sensed::Event(e) if e.event == EventKind::MotionStarted
+                    && e.node_id == Some(frame.node_id))
+            });
+        }
         let proto = &self.prototype;
         let st = self
             .nodes
             .get_or_insert_with(frame.node_id, || proto.clone())
             .map_err(|e| Error::InvalidInput(e.to_string()))?;
+        if let Some(e) = st.early.as_mut() {
+            e.event_onset |= event_onset;
+        }
         let x = match st.fx.extract(frame) {
             Ok(x) => x,
             Err(_) => {
@@ -324,7 +400,9 @@ impl IntrospectionAnalyser {
                     }
                 },
             };
-            let s = e.decider.push(m)?;
+            let s = e
+                .decider
+                .push_with_onset(m, std::mem::take(&mut e.event_onset))?;
             e.onset |= s.opened;
             e.committed |= s.decided_now;
         }
@@ -418,6 +496,9 @@ impl Analyser for IntrospectionAnalyser {
     fn reset(&mut self) {
         self.nodes.clear();
         self.skipped = 0;
+        if let Some((ev, _)) = self.events.as_mut() {
+            ev.reset();
+        }
     }
 }
 
@@ -452,6 +533,7 @@ mod tests {
             prefix_thresholds: None,
             min_prefix: None,
             provenance: None,
+            spread: None,
         };
         SignatureLibrary::from_signatures(vec![sig], Vec::new()).unwrap()
     }
