@@ -145,6 +145,18 @@ fn whole_analyser(c: &mut Criterion) {
         ))
         .unwrap()
     };
+    // The event path keeps its own clock: the frames are repeated with timestamps that go on
+    // increasing (a stream that jumps back in time restarts its state).
+    let span = frames.last().unwrap().timestamp_ns - frames[0].timestamp_ns + 20_000_000;
+    let long: Vec<_> = (0..20i64)
+        .flat_map(|r| {
+            frames.iter().map(move |f| {
+                let mut f = f.clone();
+                f.timestamp_ns += r * span;
+                f
+            })
+        })
+        .collect();
     for event_onset in [false, true] {
         let mut e = IntrospectionAnalyser::new(IntrospectionConfig::default(), a.library().clone())
             .unwrap()
@@ -160,9 +172,9 @@ fn whole_analyser(c: &mut Criterion) {
                 "introspection analyser per frame + early labelling{}",
                 if event_onset { " + event onset" } else { "" }
             ),
-            frames.len() * 20,
+            long.len(),
             |k| {
-                black_box(e.push(black_box(&frames[k % frames.len()])).unwrap());
+                black_box(e.push(black_box(&long[k])).unwrap());
             },
         );
     }
