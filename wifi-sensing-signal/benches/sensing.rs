@@ -5,6 +5,7 @@
 mod session;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use wifi_sensing_signal::SensingConfig;
 
 fn bench(c: &mut Criterion) {
     let frames = session::frames();
@@ -12,7 +13,7 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(frames.len() as u64));
     g.sample_size(10);
     g.bench_function("events+vitals esp32 mixed 90 s", |b| {
-        b.iter(|| session::run(&frames))
+        b.iter(|| session::run(&frames, SensingConfig::default()))
     });
     g.finish();
 }

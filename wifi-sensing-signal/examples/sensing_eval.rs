@@ -31,7 +31,7 @@ fn events(seeds: u64, secs: f64) {
     let mut missed = 0;
     let mut all_p = Counts::default();
     let mut all_m = Counts::default();
-    for intel in [false, true] {
+    for intel in devices() {
         for (preset, baseline) in [
             ("empty", false),
             ("breathe", false),
@@ -116,7 +116,7 @@ fn events(seeds: u64, secs: f64) {
 fn vitals(windows: u64) {
     println!("| device | rate Hz | windows | breathing within 1/min | breathing estimates given | breathing median abs err | heart within 3 bpm | heart estimates given | heart median abs err | constant-rate baseline (breathing 19, heart 85) |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
-    for intel in [false, true] {
+    for intel in devices() {
         for rate in [20.0, 50.0, 100.0] {
             let mut b_ok = 0;
             let mut h_ok = 0;
@@ -182,14 +182,22 @@ fn vitals_random(first: u64, count: u64, snr: f64, rates: &[f64]) {
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let pct = |x: f64| format!("{:.1}%", 100.0 * x);
     let opt = |x: Option<f64>| x.map_or("n/a".to_string(), |v| format!("{:.1}%", 100.0 * v));
-    for intel in [false, true] {
+    for intel in devices() {
         for &rate in rates {
             let mut b = Vec::new();
             let mut h = Vec::new();
             let mut reasons = std::collections::BTreeMap::<String, u32>::new();
             let mut conf = Vec::new();
             for seed in first..first + count {
-                let w = eval::vitals_random(seed, intel, rate, snr, seed % 2 == 1, 60.0);
+                let w = eval::vitals_random(
+                    seed,
+                    intel,
+                    rate,
+                    snr,
+                    seed % 2 == 1,
+                    60.0,
+                    eval::vitals_config(),
+                );
                 b.push((w.breath_truth, w.breath));
                 h.push((w.heart_truth, w.heart));
                 *reasons.entry(format!("b:{}", w.breath_reason)).or_default() += 1;
@@ -199,7 +207,7 @@ fn vitals_random(first: u64, count: u64, snr: f64, rates: &[f64]) {
                         "  seed {seed} intel={intel} {rate} Hz: breath {:.2} -> {:?} ({:.2} {}) heart {:.1} -> {:?} ({:.2} {}) presence {:?} distinct {:?}",
                         w.breath_truth, w.breath.map(|x| (x * 100.0).round() / 100.0), w.breath_conf, w.breath_reason,
                         w.heart_truth, w.heart.map(|x| (x * 10.0).round() / 10.0), w.heart_conf, w.heart_reason,
-                        w.presence_ratio.map(|x| (x * 10.0).round() / 10.0), w.breath_distinct.map(|x| x.round())
+                        w.presence_ratio.map(|x| (x * 10.0).round() / 10.0), w.breath_distinct.map(|x| (x * 100.0).round() / 100.0)
                     );
                 }
                 if let Some(e) = w.heart {
@@ -243,7 +251,7 @@ fn oracle(first: u64, count: u64, snr: f64, rates: &[f64]) {
         v.sort_by(f64::total_cmp);
         v[((v.len() - 1) as f64 * p).round() as usize]
     };
-    for intel in [false, true] {
+    for intel in devices() {
         for &rate in rates {
             let (mut ba, mut bc, mut ha, mut hc) = (vec![], vec![], vec![], vec![]);
             for seed in first..first + count {
@@ -281,8 +289,9 @@ fn vitals_empty(first: u64, count: u64, snr: f64, secs: f64) {
     use wifi_sensing_core::sim::{ActivityMix, DeviceProfile, RandomSession, Simulator};
     use wifi_sensing_signal::events::EventKind;
     use wifi_sensing_signal::{Sensed, SensingAnalyser, SensingConfig};
-    for intel in [false, true] {
+    for intel in devices() {
         let (mut records, mut breath, mut heart) = (0u64, 0u64, 0u64);
+        let mut distinct: Vec<f64> = Vec::new();
         let (mut motion, mut presence, mut frames, mut moving) = (0u64, 0u64, 0u64, 0u64);
         for seed in first..first + count {
             let mut rs = RandomSession::new(seed, secs);
@@ -319,6 +328,7 @@ fn vitals_empty(first: u64, count: u64, snr: f64, secs: f64) {
                     if let Sensed::VitalSigns { value, .. } = s {
                         records += 1;
                         breath += u64::from(value.breathing.rate_per_min.is_some());
+                        distinct.extend(value.breathing.distinctness);
                         heart += u64::from(value.heart.rate_per_min.is_some());
                         if value.breathing.rate_per_min.is_some() {
                             eprintln!("  seed {seed} intel={intel}: {value:?}");
@@ -327,6 +337,19 @@ fn vitals_empty(first: u64, count: u64, snr: f64, secs: f64) {
                 }
             }
         }
+        distinct.sort_by(f64::total_cmp);
+        let q = |p: f64| {
+            distinct
+                .get(((distinct.len().max(1) - 1) as f64 * p).round() as usize)
+                .copied()
+        };
+        eprintln!(
+            "  breathing distinctness over {} records: median {:?}, p99 {:?}, max {:?}",
+            distinct.len(),
+            q(0.5),
+            q(0.99),
+            q(1.0)
+        );
         println!(
             "{}: {count} empty sessions of {secs} s at SNR {snr} dB: {records} vital-sign records, {breath} with a breathing estimate, {heart} with a heart estimate; {motion} MotionStarted, {presence} PresenceStarted (node events), {moving} of {frames} frames moving",
             if intel { "intel5300" } else { "esp32" }
@@ -370,7 +393,7 @@ fn main() {
             let first: u64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(101);
             println!("| device | preset | motion F1 | missed: onset (first 0.5 s) | mid-run | mid-run statistic median / p90 | false: within 1 s after a run | other |");
             println!("|---|---|---|---|---|---|---|---|");
-            for intel in [false, true] {
+            for intel in devices() {
                 let mut m = Counts::default();
                 let (mut a, mut b, mut c, mut d) = (0, 0, 0, 0);
                 let mut r = Vec::new();
@@ -398,19 +421,35 @@ fn main() {
             }
         }
         "speed" => {
-            // events and vital signs together per ESP32 frame (the criterion bench's session)
+            // events and vital signs together per ESP32 frame (the criterion bench's session;
+            // `SENSING_SMOOTH=0` for the previous release's vital-sign features)
             let frames = session::frames();
             let mut best = f64::INFINITY;
+            let mut best_cpu = f64::INFINITY;
+            let mut cpus = Vec::new();
             for _ in 0..n.unwrap_or(10) {
+                let c0 = thread_cpu_s();
                 let t0 = std::time::Instant::now();
-                std::hint::black_box(session::run(&frames));
+                // the default configuration, with `SENSING_SMOOTH` / `SENSING_PHASE` applied
+                let cfg = wifi_sensing_signal::SensingConfig {
+                    vitals: Some(eval::vitals_config()),
+                    ..wifi_sensing_signal::SensingConfig::default()
+                };
+                std::hint::black_box(session::run(&frames, cfg));
                 best = best.min(t0.elapsed().as_secs_f64());
+                if let (Some(a), Some(b)) = (c0, thread_cpu_s()) {
+                    best_cpu = best_cpu.min(b - a);
+                    cpus.push(b - a);
+                }
             }
+            let per = |x: f64| x * 1e6 / frames.len() as f64;
             println!(
-                "{} frames: best of runs {:.1} ms, {:.2} us per frame",
+                "{} frames: best of runs {:.1} ms, {:.2} us per frame (wall); thread CPU time best {:.2} / median {} us per frame",
                 frames.len(),
                 best * 1e3,
-                best * 1e6 / frames.len() as f64
+                per(best),
+                per(best_cpu),
+                median(&cpus).map_or("n/a".into(), |m| format!("{:.2}", per(m)))
             );
         }
         "drift" => {
@@ -441,4 +480,21 @@ fn main() {
         }
         other => eprintln!("unknown mode {other} (events, vitals, drift)"),
     }
+}
+
+/// The device profiles to run: both, or the one named by `SENSING_DEVICE` (`esp32` or
+/// `intel5300`).
+fn devices() -> Vec<bool> {
+    match std::env::var("SENSING_DEVICE").as_deref() {
+        Ok("esp32") => vec![false],
+        Ok("intel5300") => vec![true],
+        _ => vec![false, true],
+    }
+}
+
+/// CPU time of this thread, s (Linux: `/proc/thread-self/schedstat`); `None` elsewhere.
+fn thread_cpu_s() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: f64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(ns * 1e-9)
 }

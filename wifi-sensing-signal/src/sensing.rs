@@ -451,10 +451,13 @@ fn init_node(cfg: &SensingConfig, n: &mut NodeSensor, cols: Columns) {
         .filter(|v| v.phase_features)
         .and_then(|_| PhaseFeatures::new(n.layout.shape, &cols));
     let extra = n.phase.as_ref().map_or(0, PhaseFeatures::len);
+    // the receive link (antenna pair) of each selected value, for the smooth basis
+    let n_sc = n.layout.shape.2.max(1);
+    let link: Vec<usize> = cols.index.iter().map(|j| j / n_sc).collect();
     n.vitals = cfg
         .vitals
         .as_ref()
-        .map(|v| VitalsEstimator::new(v, k, extra));
+        .map(|v| VitalsEstimator::new(v, &link, extra));
     n.cols = Some(cols);
 }
 

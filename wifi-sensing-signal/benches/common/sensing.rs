@@ -17,10 +17,10 @@ pub fn frames() -> Vec<CsiFrame> {
     .collect()
 }
 
-/// Events and vital signs together (the default configuration) over `frames`; returns the
-/// number of outputs.
-pub fn run(frames: &[CsiFrame]) -> usize {
-    let mut a = SensingAnalyser::new(SensingConfig::default(), None).expect("analyser");
+/// Events and vital signs together over `frames` with the configuration `cfg` (the figure:
+/// `SensingConfig::default()`); returns the number of outputs.
+pub fn run(frames: &[CsiFrame], cfg: SensingConfig) -> usize {
+    let mut a = SensingAnalyser::new(cfg, None).expect("analyser");
     let mut out = Vec::new();
     for f in frames {
         a.push(f, &mut out).expect("push");

@@ -55,6 +55,15 @@ pub(crate) struct VitalsEstimator {
     vec_b: Vec<f64>,
     power: Vec<f64>,
     allowed: Vec<bool>,
+    /// Smooth basis over the group features, row-major (`n_basis × n_groups`); empty when
+    /// off.
+    basis: Vec<f32>,
+    n_basis: usize,
+    n_groups: usize,
+    /// Rows of `spectra` the components use: `k`, or `n_basis` plus the level and the phase
+    /// features.
+    k_eff: usize,
+    basis_out: Vec<Complex32>,
 }
 
 impl std::fmt::Debug for VitalsEstimator {
@@ -64,6 +73,40 @@ impl std::fmt::Debug for VitalsEstimator {
             .field("n_grid", &self.n_grid)
             .finish()
     }
+}
+
+/// An orthonormal cosine basis (DCT-II) over the group features, per receive link: the first
+/// `r` functions over each link's groups (in order), row-major `rows × groups`. Empty when no
+/// link has more than `r` groups (the basis would only rotate the features) or `r == 0`.
+fn smooth_basis(group_link: &[usize], r: usize) -> (Vec<f32>, usize) {
+    let ng = group_link.len();
+    let mut links: Vec<usize> = group_link.to_vec();
+    links.dedup();
+    let members = |l: usize| -> Vec<usize> { (0..ng).filter(|&g| group_link[g] == l).collect() };
+    if r == 0 || !links.iter().any(|&l| members(l).len() > r) {
+        return (Vec::new(), 0);
+    }
+    let mut basis = Vec::new();
+    let mut rows = 0;
+    for &l in &links {
+        let m = members(l);
+        let n = m.len();
+        for j in 0..r.min(n) {
+            let norm = if j == 0 {
+                (1.0 / n as f64).sqrt()
+            } else {
+                (2.0 / n as f64).sqrt()
+            };
+            let mut row = vec![0.0f32; ng];
+            for (i, &g) in m.iter().enumerate() {
+                let x = std::f64::consts::PI * j as f64 * (i as f64 + 0.5) / n as f64;
+                row[g] = (norm * x.cos()) as f32;
+            }
+            basis.extend(row);
+            rows += 1;
+        }
+    }
+    (basis, rows)
 }
 
 /// Groups `n` shape values into at most `max - 1` features of adjacent values, plus the level
@@ -78,11 +121,15 @@ fn groups(n: usize, max: usize, extra: usize) -> Vec<(usize, usize)> {
 }
 
 impl VitalsEstimator {
-    /// `n_values` shape values per frame; frames pass them with the level and then `extra`
-    /// phase features appended.
-    pub fn new(cfg: &VitalsConfig, n_values: usize, extra: usize) -> Self {
+    /// `n_values` shape values per frame (`link[i]`: the receive link of value `i`); frames
+    /// pass them with the level and then `extra` phase features appended.
+    pub fn new(cfg: &VitalsConfig, link: &[usize], extra: usize) -> Self {
+        let n_values = link.len();
         let groups = groups(n_values, cfg.max_features, extra);
         let k = groups.len();
+        let n_groups = k - 1 - extra;
+        let group_link: Vec<usize> = groups[..n_groups].iter().map(|g| link[g.0]).collect();
+        let (basis, n_basis) = smooth_basis(&group_link, cfg.smooth_basis);
         let n_grid = (cfg.window_s * cfg.grid_hz).round().max(8.0) as usize;
         VitalsEstimator {
             cfg: cfg.clone(),
@@ -115,6 +162,15 @@ impl VitalsEstimator {
             vec_b: vec![0.0; k],
             power: Vec::new(),
             allowed: Vec::new(),
+            basis,
+            n_basis,
+            n_groups,
+            k_eff: if n_basis > 0 {
+                k - n_groups + n_basis
+            } else {
+                k
+            },
+            basis_out: Vec::new(),
         }
     }
 
@@ -281,13 +337,14 @@ impl VitalsEstimator {
         }
         let noise = 1.0;
         let eff = n as f64 / m as f64;
+        self.reduce();
         self.allowed.clear();
         self.allowed.resize(self.n_freq, false);
         self.allowed[b0..=b1].iter_mut().for_each(|a| *a = true);
         let lambda = self.principal(b0, b1);
         self.breath_vec.copy_from_slice(&self.vec_a);
         let nb = (b1 - b0 + 1) as f64;
-        let edge = nb * noise * (1.0 + (self.k as f64 / (nb * eff).max(1.0)).sqrt()).powi(2);
+        let edge = nb * noise * (1.0 + (self.k_eff as f64 / (nb * eff).max(1.0)).sqrt()).powi(2);
         let presence = (lambda + 1e-30) / (edge + 1e-30);
         v.presence_ratio = Some(presence);
         let guard_bins = (2.0 / eff).ceil() as usize;
@@ -300,7 +357,10 @@ impl VitalsEstimator {
         // noise. (A distinct peak is a person even when the band's total power is low: a
         // breath occupies a few bins of the band.)
         if v.breathing.rate_per_min.is_none() && presence < self.cfg.presence_ratio {
-            v.breathing = VitalRate::none(NoEstimate::NoPerson);
+            v.breathing = VitalRate {
+                distinctness: v.breathing.distinctness,
+                ..VitalRate::none(NoEstimate::NoPerson)
+            };
             v.heart = VitalRate::none(NoEstimate::NoPerson);
             return Some(v);
         }
@@ -520,7 +580,7 @@ impl VitalsEstimator {
     /// spectrum is zero-padded twice). Leaves the component in `vec_a`, its power spectrum over
     /// `[b0, b1]` in `power`; returns the eigenvalue.
     fn principal(&mut self, b0: usize, b1: usize) -> f64 {
-        let k = self.k;
+        let k = self.k_eff;
         self.cov.iter_mut().for_each(|c| *c = 0.0);
         for f in (b0..=b1).step_by(2) {
             if !self.allowed[f] {
@@ -539,6 +599,15 @@ impl VitalsEstimator {
                 self.cov[i * k + j] = self.cov[j * k + i];
             }
         }
+        let lambda = self.iterate();
+        self.project(b0, b1);
+        lambda
+    }
+
+    /// Power iteration on `cov` (`k_eff × k_eff`) from the feature with the most band power:
+    /// the first eigenvector into `vec_a`; returns twice the eigenvalue (both padded bins count).
+    fn iterate(&mut self) -> f64 {
+        let k = self.k_eff;
         // start from the feature with the most band power
         let best = (0..k)
             .max_by(|a, b| self.cov[a * k + a].total_cmp(&self.cov[b * k + b]))
@@ -562,25 +631,57 @@ impl VitalsEstimator {
             }
         }
         // both padded bins count: the eigenvalue over every other bin is about half the band's
-        let lambda = 2.0 * lambda;
-        self.project(b0, b1);
-        lambda
+        2.0 * lambda
+    }
+
+    /// Replaces the (whitened) group features' spectra by their coefficients on the smooth
+    /// basis (rows `0 .. n_basis`), the level and the phase features following; nothing when
+    /// the basis is off. The basis is orthonormal, so white noise stays white with unit power.
+    fn reduce(&mut self) {
+        if self.n_basis == 0 {
+            return;
+        }
+        let (ng, nf) = (self.n_groups, self.n_freq);
+        self.basis_out.clear();
+        self.basis_out
+            .resize(self.n_basis * nf, Complex32::new(0.0, 0.0));
+        for (j, row) in self.basis.chunks_exact(ng).enumerate() {
+            let out = &mut self.basis_out[j * nf..][..nf];
+            for (c, &b) in row.iter().enumerate() {
+                if b != 0.0 {
+                    for (o, z) in out.iter_mut().zip(&self.spectra[c * nf..][..nf]) {
+                        *o += *z * b;
+                    }
+                }
+            }
+        }
+        for i in 0..self.k - ng {
+            let src = (ng + i) * nf;
+            self.spectra
+                .copy_within(src..src + nf, (self.n_basis + i) * nf);
+        }
+        self.spectra[..self.n_basis * nf].copy_from_slice(&self.basis_out);
     }
 
     /// Power spectrum over `[b0, b1]` of the combination `vec_a` of the features, into `power`.
     fn project(&mut self, b0: usize, b1: usize) {
-        let k = self.k;
         self.power.clear();
         for f in b0..=b1 {
-            let mut re = 0.0f64;
-            let mut im = 0.0f64;
-            for c in 0..k {
-                let z = self.spectra[c * self.n_freq + f];
-                re += self.vec_a[c] * f64::from(z.re);
-                im += self.vec_a[c] * f64::from(z.im);
-            }
-            self.power.push(re * re + im * im);
+            let p = self.bin_power(f);
+            self.power.push(p);
         }
+    }
+
+    /// Power of the combination `vec_a` of the features in bin `f`.
+    fn bin_power(&self, f: usize) -> f64 {
+        let mut re = 0.0f64;
+        let mut im = 0.0f64;
+        for c in 0..self.k_eff {
+            let z = self.spectra[c * self.n_freq + f];
+            re += self.vec_a[c] * f64::from(z.re);
+            im += self.vec_a[c] * f64::from(z.im);
+        }
+        re * re + im * im
     }
 
     /// Spectral peak of `power` over the allowed bins of `[b0, b1]`.
@@ -638,5 +739,45 @@ impl VitalsEstimator {
             distinctness: Some(distinct),
             reason: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::smooth_basis;
+
+    fn dot(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    }
+
+    #[test]
+    fn smooth_basis_is_orthonormal_per_link() {
+        // two links of 10 groups each, 3 functions per link
+        let link: Vec<usize> = (0..20).map(|g| g / 10).collect();
+        let (b, rows) = smooth_basis(&link, 3);
+        assert_eq!(rows, 6);
+        let r: Vec<&[f32]> = b.chunks_exact(20).collect();
+        for i in 0..rows {
+            for j in 0..rows {
+                let want = if i == j { 1.0 } else { 0.0 };
+                assert!((dot(r[i], r[j]) - want).abs() < 1e-5, "rows {i} {j}");
+            }
+            // each function lives on one link
+            let on_first = r[i][..10].iter().any(|v| *v != 0.0);
+            let on_second = r[i][10..].iter().any(|v| *v != 0.0);
+            assert!(on_first != on_second, "row {i}");
+        }
+        // the first function of a link is its mean, the second a half cosine
+        assert!(r[0][..10].iter().all(|v| (v - r[0][0]).abs() < 1e-6));
+        assert!(r[1][0] > 0.0 && r[1][9] < 0.0);
+    }
+
+    #[test]
+    fn smooth_basis_is_off_when_it_would_only_rotate() {
+        // six links of 4 groups (the Intel 5300's 23 groups) with 4 functions: nothing gained
+        let link: Vec<usize> = (0..24).map(|g| g / 4).collect();
+        assert_eq!(smooth_basis(&link, 4), (Vec::new(), 0));
+        assert_eq!(smooth_basis(&[0; 23], 0), (Vec::new(), 0));
+        assert_eq!(smooth_basis(&[0; 23], 4).1, 4);
     }
 }

@@ -25,7 +25,13 @@
 //!    (real FFT, zero-padded twice). Each feature is whitened by its noise level measured above
 //!    the heart band, and weighed down further when the median power of its breathing band is
 //!    above white noise's (slow drift, red noise: a narrow breathing peak does not move the
-//!    median). For the breathing band (6–40 /min) the cross-spectral matrix of the features
+//!    median). The subcarrier-group features of each receive link are then replaced by their
+//!    first [`VitalsConfig::smooth_basis`] coefficients on an orthonormal cosine basis over the
+//!    link's groups: a chest's motion changes the amplitudes smoothly across the band (a few
+//!    path-delay differences), so the breath lives in these few smooth combinations while
+//!    white noise, which the orthonormal basis keeps white, loses most of its dimensions (on
+//!    ESP32, 24 features become 5: fewer directions for the component below to fit noise in).
+//!    For the breathing band (6–40 /min) the cross-spectral matrix of the features
 //!    over the band's bins is the covariance of the band-passed feature matrix (Parseval); its
 //!    first principal component (power iteration) is the combination of subcarriers that
 //!    carries the most band power.
@@ -105,6 +111,11 @@ pub struct VitalsConfig {
     /// `false`: on held-out simulated sessions they gave one more breathing estimate in 60
     /// Intel 5300 windows and four fewer heart estimates (crate README).
     pub phase_features: bool,
+    /// Coefficients per receive link of the smooth (cosine) basis onto which the subcarrier-group
+    /// features are projected before the principal component (step 3 of the
+    /// [module docs](self)); 0 keeps the groups as they are. Default 4. A link with at most
+    /// this many groups keeps them all (the projection would only rotate them).
+    pub smooth_basis: usize,
     /// Motion ratio (see [`crate::events`]) above which a frame counts as motion when the event detector is off (with it on, its motion state is used). Default 4.
     pub motion_ratio: f64,
 }
@@ -125,6 +136,7 @@ impl Default for VitalsConfig {
             full_distinctness: 100.0,
             presence_ratio: 4.0,
             phase_features: false,
+            smooth_basis: 4,
             motion_ratio: 4.0,
         }
     }
@@ -153,6 +165,7 @@ impl VitalsConfig {
         check("hop_s", self.hop_s, 0.1, 600.0, "s")?;
         check("grid_hz", self.grid_hz, 2.0, 100.0, "Hz")?;
         check("max_features", self.max_features as f64, 1.0, 256.0, "")?;
+        check("smooth_basis", self.smooth_basis as f64, 0.0, 256.0, "")?;
         let nyq = 60.0 * self.grid_hz / 2.0;
         for (name, b) in [
             ("breathing_bpm", self.breathing_bpm),

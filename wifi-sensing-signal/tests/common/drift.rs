@@ -54,7 +54,13 @@ pub fn empty_room_with_drift(hours: f64, rate: f64, seed: u64) -> DriftReport {
     let mut sc = Scenario::preset("empty", secs).expect("preset");
     sc.rate_hz = rate;
     let sim = Simulator::new(sc, DeviceProfile::esp32(), seed).expect("sim");
-    let mut a = SensingAnalyser::new(SensingConfig::default(), None).expect("analyser");
+    // the default configuration (`SENSING_SMOOTH` / `SENSING_PHASE` applied, see
+    // `eval::vitals_config`)
+    let cfg = SensingConfig {
+        vitals: Some(super::eval::vitals_config()),
+        ..SensingConfig::default()
+    };
+    let mut a = SensingAnalyser::new(cfg, None).expect("analyser");
     let warmup_ns = (EventConfig::default().warmup_s * 1e9) as i64;
     let mut out = Vec::new();
     let mut r = DriftReport {
@@ -89,7 +95,10 @@ pub fn empty_room_with_drift(hours: f64, rate: f64, seed: u64) -> DriftReport {
                     _ => {}
                 },
                 Sensed::VitalSigns { value, .. } => {
-                    r.vital_estimates += u64::from(value.breathing.rate_per_min.is_some())
+                    r.vital_estimates += u64::from(value.breathing.rate_per_min.is_some());
+                    if value.breathing.rate_per_min.is_some() && std::env::var("VERBOSE").is_ok() {
+                        eprintln!("  breathing estimate in the empty room: {value:?}");
+                    }
                 }
                 _ => {}
             }

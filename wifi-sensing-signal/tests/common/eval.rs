@@ -342,7 +342,7 @@ pub fn vitals_window(
         h.rate_bpm = heart_bpm;
     }
     let sim = Simulator::new(sc, spec.profile(), seed).expect("sim");
-    let mut a = vitals_analyser(window_s);
+    let mut a = vitals_analyser(window_s, vitals_config());
     let mut out = Vec::new();
     let mut last = None;
     let mut longest = 0.0f64;
@@ -567,7 +567,8 @@ pub fn vitals_oracle(seed: u64, intel: bool, mut sc: Scenario, window_s: f64) ->
 /// with random radio positions when `random_room`), breathing drawn in 8–30 /min with 2–6 mm
 /// chest motion, heart rate in 50–120 bpm (40 ms SDNN), SNR `snr_db`; the estimate of the first
 /// full `window_s` window with events on (as `run --events --vitals`). The heart truth is the
-/// mean of the simulator's instantaneous rate over that window.
+/// mean of the simulator's instantaneous rate over that window. `cfg`: the vital-sign
+/// configuration (its window and hop are set here; [`vitals_config`] for the figures).
 pub fn vitals_random(
     seed: u64,
     intel: bool,
@@ -575,6 +576,7 @@ pub fn vitals_random(
     snr_db: f64,
     random_room: bool,
     window_s: f64,
+    cfg: wifi_sensing_signal::vitals::VitalsConfig,
 ) -> RandomVitals {
     let sc = vitals_scenario(seed, rate, snr_db, random_room, window_s);
     let breath_truth = sc.person.breathing.as_ref().map_or(0.0, |b| b.rate_bpm);
@@ -584,7 +586,7 @@ pub fn vitals_random(
         DeviceProfile::esp32()
     };
     let sim = Simulator::new(sc, profile, seed).expect("sim");
-    let mut a = vitals_analyser(window_s);
+    let mut a = vitals_analyser(window_s, cfg);
     let mut out = Vec::new();
     let mut hearts: Vec<(i64, f64)> = Vec::new();
     let mut first = None;
@@ -699,21 +701,29 @@ impl RateScore {
 /// Events and vital signs, one estimate per second over `window_s` windows: the vital-sign
 /// windows follow the event detector's motion state, as with `run --events --vitals`.
 /// The default vital-sign configuration; `SENSING_PHASE=1` switches the (opt-in) phase
-/// features on (the README's phase-feature columns).
+/// features on (the README's phase-feature columns), `SENSING_SMOOTH=R` sets the smooth basis
+/// (`SENSING_SMOOTH=0`: the previous release's features).
 pub fn vitals_config() -> wifi_sensing_signal::vitals::VitalsConfig {
     let d = wifi_sensing_signal::vitals::VitalsConfig::default();
     wifi_sensing_signal::vitals::VitalsConfig {
         phase_features: std::env::var("SENSING_PHASE").map_or(d.phase_features, |v| v == "1"),
+        smooth_basis: std::env::var("SENSING_SMOOTH")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d.smooth_basis),
         ..d
     }
 }
 
-fn vitals_analyser(window_s: f64) -> SensingAnalyser {
+fn vitals_analyser(
+    window_s: f64,
+    vitals: wifi_sensing_signal::vitals::VitalsConfig,
+) -> SensingAnalyser {
     let cfg = SensingConfig {
         vitals: Some(wifi_sensing_signal::vitals::VitalsConfig {
             window_s,
             hop_s: 1.0,
-            ..vitals_config()
+            ..vitals
         }),
         ..SensingConfig::default()
     };
