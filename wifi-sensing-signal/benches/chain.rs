@@ -78,9 +78,10 @@ fn spectral(c: &mut Criterion) {
     }
 }
 
-/// One-dimensional filters and STFT on the arrays `benches/compare/dsp.py` uses: 100 000
+/// Filters and STFTs on arrays shaped like those `benches/compare/dsp.py` uses: 100 000
 /// samples, a 2-section Butterworth band-pass (`sosfilt`, `sosfiltfilt`), and a Hann STFT with
-/// 256-sample segments and a 64-sample hop.
+/// 256-sample segments and a 64-sample hop; and the same filter and STFT over every column of a
+/// row-major 6000 x 64 (frames x subcarriers) matrix.
 fn offline(c: &mut Criterion) {
     use wifi_sensing_signal::biquad::{sosfilt, sosfiltfilt, Sos};
     use wifi_sensing_signal::stft::{StftConfig, StftPlan};
@@ -103,6 +104,15 @@ fn offline(c: &mut Criterion) {
     .unwrap();
     c.bench_function("stft_1d_100k_nperseg256_hop64", |b| {
         b.iter(|| plan.stft(&x, 1.0).unwrap())
+    });
+    let m = ndarray::Array2::from_shape_fn((6000, 64), |(t, ch)| {
+        (t as f64 * 0.05 + ch as f64).sin() + 0.1 * ((t * 7919 + ch * 31) % 1000) as f64 / 500.0
+    });
+    c.bench_function("sosfilt_channels_6000x64_2sections", |b| {
+        b.iter(|| wifi_sensing_signal::biquad::sosfilt_channels(&sos, m.view()))
+    });
+    c.bench_function("stft_channels_6000x64_nperseg256_hop64", |b| {
+        b.iter(|| plan.stft_channels(m.view(), 1.0).unwrap())
     });
 }
 

@@ -519,84 +519,191 @@ impl<const K: usize> Monic<K> {
 /// With `REV` the signal is `x` read backwards (time runs from the end of `x` to its start):
 /// lane `l` is then the `l`-th segment from the end, so a backward pass needs no reversed copy.
 #[inline(always)]
-fn lanes_rows<const K: usize, const ADD: bool, const REV: bool>(
+#[allow(clippy::too_many_arguments)]
+fn lanes_rows<const K: usize, const ADD: bool, const REV: bool, O: QuadOps>(
+    o: O,
     m: &Monic<K>,
+    src: Option<&[f64]>,
     x: &mut [f64],
     seg: usize,
     i0: usize,
     len: usize,
     st: &mut LaneState<K>,
 ) {
-    use wide::f64x2;
     let mut it = x.chunks_exact_mut(seg);
     let (Some(l0), Some(l1), Some(l2), Some(l3)) = (it.next(), it.next(), it.next(), it.next())
     else {
         return; // unreachable: `x` holds LANES segments
     };
-    let ((l0, l1, l2, l3), r) = if REV {
-        ((l3, l2, l1, l0), seg - i0 - len..seg - i0)
+    let r = if REV {
+        seg - i0 - len..seg - i0
     } else {
-        ((l0, l1, l2, l3), i0..i0 + len)
+        i0..i0 + len
+    };
+    let (l0, l1, l2, l3) = if REV {
+        (l3, l2, l1, l0)
+    } else {
+        (l0, l1, l2, l3)
     };
     let (l0, l1) = (&mut l0[r.clone()], &mut l1[r.clone()]);
-    let (l2, l3) = (&mut l2[r.clone()], &mut l3[r]);
-    let coef = m.coef.map(|c| c.map(f64x2::splat));
-    let gain = f64x2::splat(m.gain);
-    // [section][z0 | z1][pair]
-    let mut s: [[[f64x2; 2]; 2]; K] =
-        st.map(|zz| zz.map(|z| [f64x2::new([z[0], z[1]]), f64x2::new([z[2], z[3]])]));
-    let mut row = |a: &mut f64, b: &mut f64, c: &mut f64, d: &mut f64| {
-        let mut v = if ADD {
-            [f64x2::ZERO; 2]
-        } else {
-            [f64x2::new([*a, *b]), f64x2::new([*c, *d])]
-        };
-        for (cf, z) in coef.iter().zip(s.iter_mut()) {
-            let [c1, c2, a1, a2] = *cf;
-            let [z0, z1] = z;
-            for p in 0..2 {
-                let (xv, old) = (v[p], z0[p]);
-                v[p] = xv + old;
-                z0[p] = (c1 * xv + z1[p]) - a1 * old;
-                z1[p] = c2 * xv - a2 * old;
-            }
-        }
-        let ([ya, yb], [yc, yd]) = ((v[0] * gain).to_array(), (v[1] * gain).to_array());
-        if ADD {
-            *a += ya;
-            *b += yb;
-            *c += yc;
-            *d += yd;
-        } else {
-            (*a, *b, *c, *d) = (ya, yb, yc, yd);
-        }
+    let (l2, l3) = (&mut l2[r.clone()], &mut l3[r.clone()]);
+    // the input lanes, when read from `src` (same layout as `x`) rather than in place
+    let inp: Option<[&[f64]; 4]> = src.and_then(|s| {
+        let mut it = s.chunks_exact(seg).map(|l| &l[r.clone()]);
+        let l = [it.next()?, it.next()?, it.next()?, it.next()?];
+        Some(if REV { [l[3], l[2], l[1], l[0]] } else { l })
+    });
+    // (plain loops rather than `array::map`, which is not always inlined into the dispatched
+    // kernel and would then cost a call and a store-forwarding stall per block)
+    let zero = o.splat(0.0);
+    let mut k = Kernel {
+        o,
+        coef: [[zero; 4]; K],
+        gain: o.splat(m.gain),
     };
-    if REV {
-        for (((a, b), c), d) in l0
-            .iter_mut()
-            .rev()
-            .zip(l1.iter_mut().rev())
-            .zip(l2.iter_mut().rev())
-            .zip(l3.iter_mut().rev())
-        {
-            row(a, b, c, d);
-        }
-    } else {
-        for (((a, b), c), d) in l0
-            .iter_mut()
-            .zip(l1.iter_mut())
-            .zip(l2.iter_mut())
-            .zip(l3.iter_mut())
-        {
-            row(a, b, c, d);
+    for (kc, mc) in k.coef.iter_mut().zip(&m.coef) {
+        for (v, c) in kc.iter_mut().zip(mc) {
+            *v = o.splat(*c);
         }
     }
-    *st = s.map(|zz| {
-        zz.map(|[p, q]| {
-            let ([w, x], [y, z]) = (p.to_array(), q.to_array());
-            [w, x, y, z]
-        })
-    });
+    // [section][z0 | z1], all four lanes in one vector (or pair of vectors)
+    let mut s = [[zero; 2]; K];
+    for (v, zz) in s.iter_mut().zip(st.iter()) {
+        *v = [o.load(zz[0]), o.load(zz[1])];
+    }
+    // four rows at a time (with `REV` from the end), then the rows left over (with `REV` at
+    // the start of the range, last in time)
+    let quads = len / 4;
+    for q in 0..quads {
+        let r = if REV {
+            len - 4 * (q + 1)..len - 4 * q
+        } else {
+            4 * q..4 * q + 4
+        };
+        let i = inp.map(|l| {
+            [
+                &l[0][r.clone()],
+                &l[1][r.clone()],
+                &l[2][r.clone()],
+                &l[3][r.clone()],
+            ]
+        });
+        let out = [
+            &mut l0[r.clone()],
+            &mut l1[r.clone()],
+            &mut l2[r.clone()],
+            &mut l3[r],
+        ];
+        k.quad::<ADD, REV>(&mut s, i, out);
+    }
+    let left = len - 4 * quads;
+    for j in 0..left {
+        let j = if REV { left - 1 - j } else { 4 * quads + j };
+        let xin = match inp {
+            Some(l) => [l[0][j], l[1][j], l[2][j], l[3][j]],
+            None => [l0[j], l1[j], l2[j], l3[j]],
+        };
+        k.row::<ADD>(
+            &mut s,
+            xin,
+            [&mut l0[j], &mut l1[j], &mut l2[j], &mut l3[j]],
+        );
+    }
+    for (zz, v) in st.iter_mut().zip(&s) {
+        *zz = [o.store(v[0]), o.store(v[1])];
+    }
+}
+
+/// The monic cascade's coefficients and gain splatted into `O`'s vectors. Its steps are plain
+/// functions marked `inline(always)` (not closures), so that they are compiled into the
+/// dispatched kernel with its instruction set.
+struct Kernel<const K: usize, O: QuadOps> {
+    o: O,
+    coef: [[O::V; 4]; K],
+    gain: O::V,
+}
+
+impl<const K: usize, O: QuadOps> Kernel<K, O> {
+    /// One row (one sample of every lane) through the cascade.
+    #[inline(always)]
+    fn step(&self, s: &mut [[O::V; 2]; K], mut v: O::V) -> O::V {
+        let o = self.o;
+        for (cf, z) in self.coef.iter().zip(s.iter_mut()) {
+            let [c1, c2, a1, a2] = *cf;
+            let [z0, z1] = z;
+            let (xv, old) = (v, *z0);
+            v = o.add(xv, old);
+            *z0 = o.neg_mul_add(a1, old, o.mul_add(c1, xv, *z1));
+            *z1 = o.neg_mul_add(a2, old, o.mul(c2, xv));
+        }
+        o.mul(v, self.gain)
+    }
+
+    /// Four rows at a time: four consecutive samples of each lane (`l[i]`, at least four long)
+    /// loaded as one vector and transposed into rows, and the outputs back, instead of
+    /// gathering one sample per lane. With `REV` time runs from the fourth sample to the first.
+    #[inline(always)]
+    fn quad<const ADD: bool, const REV: bool>(
+        &self,
+        s: &mut [[O::V; 2]; K],
+        inp: Option<[&[f64]; 4]>,
+        l: [&mut [f64]; 4],
+    ) {
+        let o = self.o;
+        let rows = match (ADD, inp) {
+            (true, _) => [o.splat(0.0); 4],
+            (false, Some(i)) => {
+                o.transpose([o.load4(i[0]), o.load4(i[1]), o.load4(i[2]), o.load4(i[3])])
+            }
+            (false, None) => {
+                o.transpose([o.load4(l[0]), o.load4(l[1]), o.load4(l[2]), o.load4(l[3])])
+            }
+        };
+        let mut y = rows;
+        for i in if REV { [3, 2, 1, 0] } else { [0, 1, 2, 3] } {
+            y[i] = self.step(s, rows[i]);
+        }
+        let y = o.transpose(y);
+        for (dst, v) in l.into_iter().zip(y) {
+            let v = if ADD { o.add(o.load4(dst), v) } else { v };
+            o.store4(v, dst);
+        }
+    }
+
+    /// One row: one sample of each lane, input `x` (ignored with `ADD`).
+    #[inline(always)]
+    fn row<const ADD: bool>(&self, s: &mut [[O::V; 2]; K], x: Lanes, l: [&mut f64; 4]) {
+        let o = self.o;
+        let [a, b, c, d] = l;
+        let x = if ADD { [0.0; LANES] } else { x };
+        let y = o.store(self.step(s, o.load(x)));
+        if ADD {
+            *a += y[0];
+            *b += y[1];
+            *c += y[2];
+            *d += y[3];
+        } else {
+            (*a, *b, *c, *d) = (y[0], y[1], y[2], y[3]);
+        }
+    }
+}
+
+/// [`run_parallel`] as an operation for `pulp`'s run-time dispatch (everything inlined into it,
+/// so compiled with the dispatched instruction set).
+struct Parallel<'a, const K: usize, const REV: bool, O: QuadOps> {
+    o: O,
+    secs: &'a [Section; K],
+    src: Option<&'a [f64]>,
+    x: &'a mut [f64],
+    z: &'a mut [[f64; 2]; K],
+}
+
+impl<const K: usize, const REV: bool, O: QuadOps> pulp::WithSimd for Parallel<'_, K, REV, O> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        run_parallel::<K, REV, O>(self.o, self.secs, self.src, self.x, self.z)
+    }
 }
 
 /// Largest |state| of each lane.
@@ -617,8 +724,11 @@ fn lane_norms<const K: usize>(st: &LaneState<K>) -> Lanes {
 
 /// Zero-state (or, for lane 0, caller-state) filtering of every segment: lane `l` covers
 /// `x[l * seg..(l + 1) * seg]`. Leaves each lane's final state in `st`.
-fn lanes_filter<const K: usize, const REV: bool>(
+#[inline(always)]
+fn lanes_filter<const K: usize, const REV: bool, O: QuadOps>(
+    o: O,
     m: &Monic<K>,
+    src: Option<&[f64]>,
     x: &mut [f64],
     seg: usize,
     st: &mut LaneState<K>,
@@ -626,7 +736,7 @@ fn lanes_filter<const K: usize, const REV: bool>(
     let mut i0 = 0;
     while i0 < seg {
         let len = BLOCK.min(seg - i0);
-        lanes_rows::<K, false, REV>(m, x, seg, i0, len, st);
+        lanes_rows::<K, false, REV, O>(o, m, src, x, seg, i0, len, st);
         i0 += len;
     }
 }
@@ -635,7 +745,9 @@ fn lanes_filter<const K: usize, const REV: bool>(
 /// per lane), until every lane's state has decayed below [`DECAYED`] of its start or the
 /// segment ends. Returns `true` when the run reached the end of the segments, `st` then holding
 /// the corrections' final states (otherwise they are negligible and `st` is left undefined).
-fn lanes_correct<const K: usize, const REV: bool>(
+#[inline(always)]
+fn lanes_correct<const K: usize, const REV: bool, O: QuadOps>(
+    o: O,
     m: &Monic<K>,
     x: &mut [f64],
     seg: usize,
@@ -645,7 +757,7 @@ fn lanes_correct<const K: usize, const REV: bool>(
     let mut i0 = 0;
     while i0 < seg {
         let len = BLOCK.min(seg - i0);
-        lanes_rows::<K, true, REV>(m, x, seg, i0, len, st);
+        lanes_rows::<K, true, REV, O>(o, m, None, x, seg, i0, len, st);
         i0 += len;
         let now = lane_norms(st);
         if now.iter().zip(&limit).all(|(n, lim)| n <= lim) {
@@ -653,6 +765,13 @@ fn lanes_correct<const K: usize, const REV: bool>(
         }
     }
     true
+}
+
+/// `x` = `src` when given (same length).
+fn copy_in(src: Option<&[f64]>, x: &mut [f64]) {
+    if let Some(s) = src {
+        x.copy_from_slice(s);
+    }
 }
 
 /// [`run_serial`] over `x` forwards, or with `rev` backwards (from its last sample to its
@@ -670,24 +789,32 @@ fn run_serial_dir(secs: &[Section], x: &mut [f64], z: &mut [[f64; 2]], rev: bool
 /// Segment-parallel filtering of `x` (length at least [`LANES`]) from the state `z`, which it
 /// updates; equal to [`run_serial`] up to rounding. With `REV`, `x` is filtered backwards, as
 /// if reversed, filtered and reversed back.
-fn run_parallel<const K: usize, const REV: bool>(
+#[inline(always)]
+fn run_parallel<const K: usize, const REV: bool, O: QuadOps>(
+    o: O,
     secs: &[Section; K],
+    src: Option<&[f64]>,
     x: &mut [f64],
     z: &mut [[f64; 2]; K],
 ) {
     let seg = x.len() / LANES;
-    if seg == 0 {
-        return run_serial_dir(secs, x, z, REV);
-    }
-    let Some(m) = Monic::new(secs) else {
+    let m = Monic::new(secs);
+    let (Some(m), true) = (m, seg > 0) else {
+        copy_in(src, x);
         return run_serial_dir(secs, x, z, REV);
     };
     // the tail (the last few samples in time) is at the start of `x` when going backwards
-    let (body, tail) = if REV {
-        let (t, b) = x.split_at_mut(x.len() - seg * LANES);
-        (b, t)
+    let cut = if REV {
+        x.len() - seg * LANES
     } else {
-        x.split_at_mut(seg * LANES)
+        seg * LANES
+    };
+    let (lo, hi) = x.split_at_mut(cut);
+    let (slo, shi) = src.map(|s| s.split_at(cut)).unzip();
+    let (body, tail, sbody, stail) = if REV {
+        (hi, lo, shi, slo)
+    } else {
+        (lo, hi, slo, shi)
     };
     // 1. every segment from rest, segment 0 from the caller's state
     let mut st: LaneState<K> = [[[0.0; LANES]; 2]; K];
@@ -695,7 +822,7 @@ fn run_parallel<const K: usize, const REV: bool>(
         s[0][0] = zz[0] / sc;
         s[1][0] = zz[1] / sc;
     }
-    lanes_filter::<K, REV>(&m, body, seg, &mut st);
+    lanes_filter::<K, REV, O>(o, &m, sbody, body, seg, &mut st);
     // final[l]: the true final state of segment l, known for l = 0 so far
     let mut fin: LaneState<K> = st;
     // 2./3. corrections: segment l + 1 owes the response to `owed[l]`, the part of segment l's
@@ -709,7 +836,7 @@ fn run_parallel<const K: usize, const REV: bool>(
     }
     loop {
         let mut c = owed;
-        let reached_end = lanes_correct::<K, REV>(&m, body, seg, &mut c);
+        let reached_end = lanes_correct::<K, REV, O>(o, &m, body, seg, &mut c);
         if !reached_end {
             break;
         }
@@ -738,26 +865,194 @@ fn run_parallel<const K: usize, const REV: bool>(
     for ((zz, f), sc) in z.iter_mut().zip(fin.iter()).zip(m.scale) {
         *zz = [f[0][LANES - 1] * sc, f[1][LANES - 1] * sc];
     }
+    copy_in(stail, tail);
     run_serial_dir(secs, tail, z, REV);
+}
+
+/// Four-lane vector arithmetic of the segment-parallel filter.
+trait QuadOps: Copy {
+    type V: Copy;
+    fn splat(self, v: f64) -> Self::V;
+    fn load(self, v: Lanes) -> Self::V;
+    fn store(self, v: Self::V) -> Lanes;
+    /// The first four values of `s` (at least four long).
+    #[inline(always)]
+    fn load4(self, s: &[f64]) -> Self::V {
+        self.load([s[0], s[1], s[2], s[3]])
+    }
+    /// `v` into the first four values of `s`.
+    #[inline(always)]
+    fn store4(self, v: Self::V, s: &mut [f64]) {
+        s[..4].copy_from_slice(&self.store(v));
+    }
+    /// Four vectors as the rows of a 4x4 matrix, transposed.
+    #[inline(always)]
+    fn transpose(self, m: [Self::V; 4]) -> [Self::V; 4] {
+        let m = [
+            self.store(m[0]),
+            self.store(m[1]),
+            self.store(m[2]),
+            self.store(m[3]),
+        ];
+        let col = |i: usize| self.load([m[0][i], m[1][i], m[2][i], m[3][i]]);
+        [col(0), col(1), col(2), col(3)]
+    }
+    fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    fn mul(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a·b + c` (fused where the instruction set has it)
+    fn mul_add(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `c − a·b` (fused where the instruction set has it)
+    fn neg_mul_add(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+}
+
+/// Portable: two SSE2 pairs (`wide::f64x2`), separate multiplies and adds.
+#[derive(Clone, Copy)]
+struct Sse2;
+
+impl QuadOps for Sse2 {
+    type V = [wide::f64x2; 2];
+    #[inline(always)]
+    fn splat(self, v: f64) -> Self::V {
+        [wide::f64x2::splat(v); 2]
+    }
+    #[inline(always)]
+    fn load(self, v: Lanes) -> Self::V {
+        [
+            wide::f64x2::new([v[0], v[1]]),
+            wide::f64x2::new([v[2], v[3]]),
+        ]
+    }
+    #[inline(always)]
+    fn store(self, v: Self::V) -> Lanes {
+        let ([a, b], [c, d]) = (v[0].to_array(), v[1].to_array());
+        [a, b, c, d]
+    }
+    #[inline(always)]
+    fn add(self, a: Self::V, b: Self::V) -> Self::V {
+        [a[0] + b[0], a[1] + b[1]]
+    }
+    #[inline(always)]
+    fn mul(self, a: Self::V, b: Self::V) -> Self::V {
+        [a[0] * b[0], a[1] * b[1]]
+    }
+    #[inline(always)]
+    fn mul_add(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        [a[0] * b[0] + c[0], a[1] * b[1] + c[1]]
+    }
+    #[inline(always)]
+    fn neg_mul_add(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        [c[0] - a[0] * b[0], c[1] - a[1] * b[1]]
+    }
+}
+
+/// AVX2 + FMA: the four lanes in one 256-bit vector, fused multiply-adds.
+#[cfg(target_arch = "x86_64")]
+impl QuadOps for pulp::x86::V3 {
+    type V = pulp::f64x4;
+    #[inline(always)]
+    fn splat(self, v: f64) -> Self::V {
+        self.splat_f64x4(v)
+    }
+    #[inline(always)]
+    fn load(self, v: Lanes) -> Self::V {
+        pulp::f64x4(v[0], v[1], v[2], v[3])
+    }
+    #[inline(always)]
+    fn store(self, v: Self::V) -> Lanes {
+        [v.0, v.1, v.2, v.3]
+    }
+    #[inline(always)]
+    fn transpose(self, m: [Self::V; 4]) -> [Self::V; 4] {
+        use std::arch::x86_64::__m256d;
+        let c = pulp::cast::<Self::V, __m256d>;
+        let [a, b, c, d] = [c(m[0]), c(m[1]), c(m[2]), c(m[3])];
+        let avx = self.avx;
+        // (a0 b0 a2 b2) (a1 b1 a3 b3) (c0 d0 c2 d2) (c1 d1 c3 d3)
+        let (t0, t1) = (avx._mm256_unpacklo_pd(a, b), avx._mm256_unpackhi_pd(a, b));
+        let (t2, t3) = (avx._mm256_unpacklo_pd(c, d), avx._mm256_unpackhi_pd(c, d));
+        let c = pulp::cast::<__m256d, Self::V>;
+        [
+            c(avx._mm256_permute2f128_pd::<0x20>(t0, t2)),
+            c(avx._mm256_permute2f128_pd::<0x20>(t1, t3)),
+            c(avx._mm256_permute2f128_pd::<0x31>(t0, t2)),
+            c(avx._mm256_permute2f128_pd::<0x31>(t1, t3)),
+        ]
+    }
+    #[inline(always)]
+    fn add(self, a: Self::V, b: Self::V) -> Self::V {
+        self.add_f64x4(a, b)
+    }
+    #[inline(always)]
+    fn mul(self, a: Self::V, b: Self::V) -> Self::V {
+        self.mul_f64x4(a, b)
+    }
+    #[inline(always)]
+    fn mul_add(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        self.mul_add_f64x4(a, b, c)
+    }
+    #[inline(always)]
+    fn neg_mul_add(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        self.negate_mul_add_f64x4(a, b, c)
+    }
+}
+
+/// [`run_parallel`] with the best four-lane arithmetic the CPU offers, chosen at run time:
+/// AVX2 + FMA on x86-64 where present (`pulp`, which compiles the kernel with those features
+/// enabled and checks the CPU for them), portable SSE2 otherwise.
+fn parallel_dispatch<const K: usize, const REV: bool>(
+    secs: &[Section; K],
+    src: Option<&[f64]>,
+    x: &mut [f64],
+    z: &mut [[f64; 2]; K],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // with AVX-512 the same 256-bit kernel, compiled with its 32 vector registers (no
+        // spills of the coefficients and states)
+        if let Some(v4) = pulp::x86::V4::try_new() {
+            let o = *v4;
+            return pulp::Simd::vectorize(v4, Parallel::<K, REV, _> { o, secs, src, x, z });
+        }
+        if let Some(v3) = pulp::x86::V3::try_new() {
+            return pulp::Simd::vectorize(
+                v3,
+                Parallel::<K, REV, _> {
+                    o: v3,
+                    secs,
+                    src,
+                    x,
+                    z,
+                },
+            );
+        }
+    }
+    run_parallel::<K, REV, _>(Sse2, secs, src, x, z)
 }
 
 /// Filters `x` in place from (and updating) the state `z`: segment-parallel for long signals
 /// and stable cascades of up to 8 sections, serial otherwise.
 fn run(sos: &Sos, x: &mut [f64], z: &mut [[f64; 2]]) {
-    run_with::<false>(sos, x, z, PARALLEL_MIN)
+    run_with::<false>(sos, None, x, z, PARALLEL_MIN)
 }
 
 /// [`run`] backwards: `x` filtered from its last sample to its first, in place (the backward
 /// pass of [`sosfiltfilt`] without reversed copies).
 fn run_backward(sos: &Sos, x: &mut [f64], z: &mut [[f64; 2]]) {
-    run_with::<true>(sos, x, z, PARALLEL_MIN)
+    run_with::<true>(sos, None, x, z, PARALLEL_MIN)
 }
 
 /// [`run`] (or with `REV` [`run_backward`]) with the length from which the segment-parallel
 /// path is taken (tests force it).
-fn run_with<const REV: bool>(sos: &Sos, x: &mut [f64], z: &mut [[f64; 2]], parallel_min: usize) {
+fn run_with<const REV: bool>(
+    sos: &Sos,
+    src: Option<&[f64]>,
+    x: &mut [f64],
+    z: &mut [[f64; 2]],
+    parallel_min: usize,
+) {
     let s = &sos.sections[..];
     if x.len() < parallel_min || !sos.is_stable() {
+        copy_in(src, x);
         return run_serial_dir(s, x, z, REV);
     }
     macro_rules! par {
@@ -766,8 +1061,11 @@ fn run_with<const REV: bool>(sos: &Sos, x: &mut [f64], z: &mut [[f64; 2]], paral
                 <&[Section; $k]>::try_from(s),
                 <&mut [[f64; 2]; $k]>::try_from(&mut z[..]),
             ) {
-                (Ok(secs), Ok(zs)) => run_parallel::<$k, REV>(secs, x, zs),
-                _ => run_serial_dir(s, x, z, REV),
+                (Ok(secs), Ok(zs)) => parallel_dispatch::<$k, REV>(secs, src, x, zs),
+                _ => {
+                    copy_in(src, x);
+                    run_serial_dir(s, x, z, REV)
+                }
             }
         };
     }
@@ -780,7 +1078,10 @@ fn run_with<const REV: bool>(sos: &Sos, x: &mut [f64], z: &mut [[f64; 2]], paral
         6 => par!(6),
         7 => par!(7),
         8 => par!(8),
-        _ => run_serial_dir(s, x, z, REV),
+        _ => {
+            copy_in(src, x);
+            run_serial_dir(s, x, z, REV)
+        }
     }
 }
 
@@ -986,9 +1287,11 @@ fn rows_tiled<const K: usize>(secs: &[Section; K], x: &[f64], channels: usize) -
 
 /// Filters `x` from rest (zero initial state), like `scipy.signal.sosfilt(sos, x)`.
 pub fn sosfilt(sos: &Sos, x: &[f64]) -> Vec<f64> {
-    let mut y = x.to_vec();
+    // a zeroed output (no read of the input for a copy); the first pass reads the input
+    // straight from `x`
+    let mut y = vec![0.0; x.len()];
     let mut z = vec![[0.0; 2]; sos.len()];
-    run(sos, &mut y, &mut z);
+    run_with::<false>(sos, Some(x), &mut y, &mut z, PARALLEL_MIN);
     y
 }
 
@@ -1120,7 +1423,7 @@ mod tests {
         let mut x: Vec<f64> = (0..10_000).map(|i| (i as f64 * 0.3).sin()).collect();
         x[6_000] = f64::NAN;
         let (mut a, mut b) = (x.clone(), x);
-        run_with::<false>(&sos, &mut a, &mut [[0.0; 2]; 4], 0);
+        run_with::<false>(&sos, None, &mut a, &mut [[0.0; 2]; 4], 0);
         run_generic(&sos.sections, &mut b, &mut [[0.0; 2]; 4]);
         for (i, (p, q)) in a.iter().zip(&b).enumerate() {
             assert_eq!(p.is_nan(), q.is_nan(), "sample {i}");
@@ -1149,7 +1452,7 @@ mod tests {
             let sos = Sos::new(secs).unwrap();
             let x: Vec<f64> = (0..9_000).map(|i| ((i * 13) % 17) as f64 - 8.0).collect();
             let (mut a, mut b) = (x.clone(), x);
-            run_with::<false>(&sos, &mut a, &mut [[0.0; 2]; 2], 0);
+            run_with::<false>(&sos, None, &mut a, &mut [[0.0; 2]; 2], 0);
             run_generic(&sos.sections, &mut b, &mut [[0.0; 2]; 2]);
             let scale = b.iter().fold(f64::MIN_POSITIVE, |m, v| m.max(v.abs()));
             assert!(a
@@ -1316,7 +1619,7 @@ mod tests {
             let k = sos.len();
             let (mut fast, mut slow) = (x.clone(), x.clone());
             let (mut zf, mut zs) = (z0[..k].to_vec(), z0[..k].to_vec());
-            run_with::<false>(&sos, &mut fast, &mut zf, 0);
+            run_with::<false>(&sos, None, &mut fast, &mut zf, 0);
             run_generic(&sos.sections, &mut slow, &mut zs);
             let scale = slow.iter().chain(zs.iter().flatten()).fold(1.0f64, |m, v| m.max(v.abs()));
             for (i, (a, b)) in fast.iter().zip(&slow).enumerate() {
@@ -1325,10 +1628,17 @@ mod tests {
             for (a, b) in zf.iter().flatten().zip(zs.iter().flatten()) {
                 prop_assert!((a - b).abs() <= 1e-9 * scale, "final state {} vs {}", a, b);
             }
+            // out of place (the input read from another slice, `sosfilt`'s path): the same
+            // outputs and final state as in place, to the bit
+            let mut out = vec![0.0; n];
+            let mut zo = z0[..k].to_vec();
+            run_with::<false>(&sos, Some(&x), &mut out, &mut zo, 0);
+            prop_assert_eq!(&out, &fast);
+            prop_assert_eq!(&zo, &zf);
             // backwards in place equals reversing, filtering and reversing back
             let (mut back, mut slow) = (x.clone(), x.iter().rev().copied().collect::<Vec<f64>>());
             let (mut zb, mut zs) = (z0[..k].to_vec(), z0[..k].to_vec());
-            run_with::<true>(&sos, &mut back, &mut zb, 0);
+            run_with::<true>(&sos, None, &mut back, &mut zb, 0);
             run_generic(&sos.sections, &mut slow, &mut zs);
             slow.reverse();
             let scale = slow.iter().chain(zs.iter().flatten()).fold(1.0f64, |m, v| m.max(v.abs()));
