@@ -996,6 +996,26 @@ impl QuadOps for pulp::x86::V3 {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Highest kernel level [`parallel_dispatch`] may pick on this thread (2 AVX-512, 1 AVX2 +
+    /// FMA, 0 SSE2): tests lower it to run every kernel the CPU has, not only the best one.
+    static MAX_LEVEL: std::cell::Cell<u8> = const { std::cell::Cell::new(2) };
+}
+
+/// The highest kernel level [`parallel_dispatch`] may pick (always the best outside tests).
+#[cfg(target_arch = "x86_64")]
+fn max_level() -> u8 {
+    #[cfg(test)]
+    {
+        MAX_LEVEL.with(|c| c.get())
+    }
+    #[cfg(not(test))]
+    {
+        2
+    }
+}
+
 /// [`run_parallel`] with the best four-lane arithmetic the CPU offers, chosen at run time:
 /// AVX2 + FMA on x86-64 where present (`pulp`, which compiles the kernel with those features
 /// enabled and checks the CPU for them), portable SSE2 otherwise.
@@ -1007,13 +1027,14 @@ fn parallel_dispatch<const K: usize, const REV: bool>(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
+        let level = max_level();
         // with AVX-512 the same 256-bit kernel, compiled with its 32 vector registers (no
         // spills of the coefficients and states)
-        if let Some(v4) = pulp::x86::V4::try_new() {
+        if let Some(v4) = pulp::x86::V4::try_new().filter(|_| level >= 2) {
             let o = *v4;
             return pulp::Simd::vectorize(v4, Parallel::<K, REV, _> { o, secs, src, x, z });
         }
-        if let Some(v3) = pulp::x86::V3::try_new() {
+        if let Some(v3) = pulp::x86::V3::try_new().filter(|_| level >= 1) {
             return pulp::Simd::vectorize(
                 v3,
                 Parallel::<K, REV, _> {
@@ -1617,13 +1638,16 @@ mod tests {
                 })
                 .collect();
             let k = sos.len();
+            // every kernel level this CPU has (AVX-512, AVX2 + FMA, SSE2), not only the best
+            for level in [2u8, 1, 0] {
+            MAX_LEVEL.with(|c| c.set(level));
             let (mut fast, mut slow) = (x.clone(), x.clone());
             let (mut zf, mut zs) = (z0[..k].to_vec(), z0[..k].to_vec());
             run_with::<false>(&sos, None, &mut fast, &mut zf, 0);
             run_generic(&sos.sections, &mut slow, &mut zs);
             let scale = slow.iter().chain(zs.iter().flatten()).fold(1.0f64, |m, v| m.max(v.abs()));
             for (i, (a, b)) in fast.iter().zip(&slow).enumerate() {
-                prop_assert!((a - b).abs() <= 1e-9 * scale, "sample {} of {}: {} vs {}", i, n, a, b);
+                prop_assert!((a - b).abs() <= 1e-9 * scale, "level {}, sample {} of {}: {} vs {}", level, i, n, a, b);
             }
             for (a, b) in zf.iter().flatten().zip(zs.iter().flatten()) {
                 prop_assert!((a - b).abs() <= 1e-9 * scale, "final state {} vs {}", a, b);
@@ -1643,11 +1667,13 @@ mod tests {
             slow.reverse();
             let scale = slow.iter().chain(zs.iter().flatten()).fold(1.0f64, |m, v| m.max(v.abs()));
             for (i, (a, b)) in back.iter().zip(&slow).enumerate() {
-                prop_assert!((a - b).abs() <= 1e-9 * scale, "backward sample {} of {}: {} vs {}", i, n, a, b);
+                prop_assert!((a - b).abs() <= 1e-9 * scale, "level {}, backward sample {} of {}: {} vs {}", level, i, n, a, b);
             }
             for (a, b) in zb.iter().flatten().zip(zs.iter().flatten()) {
                 prop_assert!((a - b).abs() <= 1e-9 * scale, "backward final state {} vs {}", a, b);
             }
+            }
+            MAX_LEVEL.with(|c| c.set(2));
         }
 
         #[test]
