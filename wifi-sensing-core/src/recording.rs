@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! "WSCSIREC"                    8 bytes magic
-//! u16 format version            2 (written by this version; 1 still reads)
+//! u16 format version            3 (written by this version; 1 and 2 still read)
 //! u32 header length H
 //! H bytes                       bincode 2 (standard config) of RecordingHeader
 //! then, repeated until the end (append-only):
@@ -34,7 +34,23 @@
 //! int16, Atheros), else f32. "Is an integer" compares the bits of the float, so -0.0, NaN and
 //! fractions keep f32 and every frame reads back bit for bit. Integer CSI takes 2 or 4 bytes per
 //! value instead of 8, and the values are written in one block rather than one by one.
-//! [`RecordingWriter::with_version`] still writes version 1 for older readers.
+//!
+//! **Version 3** keeps version 2's entries and adds two codes:
+//!
+//! * subcarrier flag **2**: the frame's list is the same as that of the last entry that stated
+//!   one inline (flag 1). A capture's subcarrier list rarely changes, so most frames store one
+//!   byte instead of 2 bytes per subcarrier (256 int16 per Nexmon 80 MHz frame, more than a
+//!   third of a version 2 entry). The writer states the list inline again after
+//!   [`RESTATE_SUBCARRIERS_EVERY`] frames even when it did not change, and the reader forgets
+//!   the list at an entry it cannot read (CRC mismatch, damaged fields): a lost entry then costs
+//!   the frames up to the next inline list at most (each reported as malformed), never a
+//!   wrong list.
+//! * CSI encoding **3**: 10-bit two's complement pairs (re in the low 10 bits, im in the next
+//!   10) packed little-endian, two pairs in 5 bytes and an odd last pair in 3, for frames whose
+//!   values are all integers in -512..=511 but not all in i8 range (Atheros CSI is 10-bit):
+//!   2.5 bytes per complex value instead of 4.
+//!
+//! [`RecordingWriter::with_version`] still writes versions 1 and 2 for older readers.
 //!
 //! A file cut inside an entry replays every complete entry and then reports
 //! [`Error::Truncated`] with the offset of the cut entry. An entry whose CRC does not match is a
@@ -56,9 +72,9 @@ use crate::util::crc32;
 /// File magic.
 pub const MAGIC: &[u8; 8] = b"WSCSIREC";
 /// Format version written by this crate (see the module docs; version 1 still reads).
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 /// The format versions this crate reads (and can write with [`RecordingWriter::with_version`]).
-pub const READABLE_VERSIONS: [u16; 2] = [1, 2];
+pub const READABLE_VERSIONS: [u16; 3] = [1, 2, 3];
 const MAX_HEADER: usize = 1 << 20;
 
 /// Header of a recording.
@@ -158,10 +174,11 @@ struct FrameHead {
     meta: FormatMeta,
 }
 
-/// Version 2 CSI encodings (the byte after the shape).
+/// CSI encodings (the byte after the shape). Version 2 has 0 to 2, version 3 adds 3.
 const CSI_F32: u8 = 0;
 const CSI_I16: u8 = 1;
 const CSI_I8: u8 = 2;
+const CSI_I10: u8 = 3;
 
 /// 1.5 · 2^23: `x + ROUND` rounds `x` (|x| < 2^22) to an integer, whose value is then the low
 /// bits of the sum's representation (`ROUND.to_bits() + x`).
@@ -174,34 +191,46 @@ fn int_of(x: f32) -> i32 {
     ((x + ROUND).to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32)
 }
 
-/// The narrowest encoding that holds every value of `v` exactly. "Exactly" compares bits, so
-/// -0.0, NaN and fractions need f32. One pass of float compares without branches (it
-/// vectorises): `x` is an integer when rounding it gives the same bits, which the range check
-/// first confines to |x| < 2^22, where the rounding is exact (a NaN fails the range check).
-fn csi_encoding(v: &[Complex32]) -> u8 {
-    let (mut not_int, mut not_i8) = (false, false);
-    for c in v {
-        for x in [c.re, c.im] {
-            let in_i16 = (-32768.0..=32767.0).contains(&x);
-            not_int |= !in_i16 | (((x + ROUND) - ROUND).to_bits() != x.to_bits());
-            not_i8 |= !(-128.0..=127.0).contains(&x);
-        }
-    }
-    if not_int {
-        CSI_F32
-    } else if not_i8 {
-        CSI_I16
-    } else {
-        CSI_I8
-    }
-}
-
 fn shape_u32(n: usize) -> Result<u32> {
     u32::try_from(n).map_err(|_| Error::Encode(format!("CSI dimension {n} is over u32")))
 }
 
-/// Appends the version 2 entry of `frame` to `out`.
-fn encode_frame_v2(frame: &CsiFrame, out: &mut Vec<u8>) -> Result<()> {
+/// How a frame entry states its subcarrier list (the flag byte before the CSI shape).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ScFlag {
+    /// `subcarriers` is `None` (flag 0).
+    None = 0,
+    /// The list follows: u32 count n, n x i16 (flag 1).
+    Inline = 1,
+    /// Version 3 only: the same list as the last entry that stated one inline (flag 2).
+    Same = 2,
+}
+
+/// Version 3 writers state an unchanged subcarrier list inline again after this many frame
+/// entries that referred to it ([`ScFlag::Same`]), so that an entry lost to damage costs at most
+/// this many following frames (whose list the reader then cannot know).
+pub const RESTATE_SUBCARRIERS_EVERY: u32 = 256;
+
+/// The version 3 writer's memory of the subcarrier list it last stated inline.
+#[derive(Debug, Default)]
+struct ScRun {
+    list: Vec<i16>,
+    /// `list` was stated by an entry that was written.
+    valid: bool,
+    /// Frame entries written since (including) the one that stated it.
+    since: u32,
+}
+
+/// Appends a version 2 or 3 frame entry of `frame` to `out`: its subcarrier list as `sc`
+/// says ([`ScFlag::Same`] only in version 3), and its CSI in the narrowest encoding that
+/// `allow_i10` (version 3) permits, which it returns. `guess`: the encoding to try first.
+fn encode_frame(
+    frame: &CsiFrame,
+    sc: ScFlag,
+    allow_i10: bool,
+    guess: u8,
+    out: &mut Vec<u8>,
+) -> Result<u8> {
     // destructured without `..`: a new frame field does not compile until it is stored here
     let CsiFrame {
         timestamp_ns,
@@ -239,16 +268,13 @@ fn encode_frame_v2(frame: &CsiFrame, out: &mut Vec<u8>) -> Result<()> {
     };
     out.push(0);
     bincode::serde::encode_into_std_write(&head, &mut *out, cfg()).map_err(enc_err)?;
-    match subcarriers {
-        None => out.push(0),
-        Some(s) => {
-            out.push(1);
-            out.extend_from_slice(&shape_u32(s.len())?.to_le_bytes());
-            let at = out.len();
-            out.resize(at + 2 * s.len(), 0);
-            for (d, k) in out[at..].chunks_exact_mut(2).zip(s) {
-                d.copy_from_slice(&k.to_le_bytes());
-            }
+    out.push(sc as u8);
+    if let (ScFlag::Inline, Some(s)) = (sc, subcarriers) {
+        out.extend_from_slice(&shape_u32(s.len())?.to_le_bytes());
+        let at = out.len();
+        out.resize(at + 2 * s.len(), 0);
+        for (d, k) in out[at..].chunks_exact_mut(2).zip(s) {
+            d.copy_from_slice(&k.to_le_bytes());
         }
     }
     let (rx, tx, sc) = csi.dim();
@@ -263,38 +289,122 @@ fn encode_frame_v2(frame: &CsiFrame, out: &mut Vec<u8>) -> Result<()> {
             &owned
         }
     };
-    let enc = csi_encoding(values);
-    out.push(enc);
+    // the values are packed in the encoding of the writer's previous frame (`guess`, the same
+    // as this one's in a capture of one kind of frame) while finding the narrowest encoding,
+    // and packed again only when that is another one
+    let enc_at = out.len();
+    out.push(guess);
     let at = out.len();
-    let width = match enc {
-        CSI_I8 => 2,
-        CSI_I16 => 4,
-        _ => 8,
+    out.resize(at + csi_bytes(guess, values.len()), 0);
+    let enc = narrowest(pack(guess, values, &mut out[at..]), allow_i10);
+    if enc != guess {
+        out.truncate(at);
+        out.resize(at + csi_bytes(enc, values.len()), 0);
+        pack(enc, values, &mut out[at..]);
+        out[enc_at] = enc;
+    }
+    Ok(enc)
+}
+
+/// Which encodings the values scanned so far rule out (see [`narrowest`]).
+#[derive(Clone, Copy, Default)]
+struct Fits {
+    not_int: bool,
+    not_i8: bool,
+    not_i10: bool,
+}
+
+/// The narrowest encoding of values that [`Fits`] describes (10-bit pairs only when
+/// `allow_i10`).
+fn narrowest(f: Fits, allow_i10: bool) -> u8 {
+    if f.not_int {
+        CSI_F32
+    } else if !f.not_i8 {
+        CSI_I8
+    } else if allow_i10 && !f.not_i10 {
+        CSI_I10
+    } else {
+        CSI_I16
+    }
+}
+
+/// Packs `v` into `dst` (`csi_bytes(enc, v.len())` bytes) in encoding `enc`, and scans every
+/// value on the way for the encodings it fits (what is packed is meaningful only for values
+/// that fit `enc`). Float compares and integer operations only, without branches or
+/// saturating casts, one store per value or pair of values. "Fits an integer encoding" compares
+/// bits: `x` is an integer when rounding it gives the same bits, which the range check first
+/// confines to |x| < 2^22, where the rounding is exact (a NaN fails the range check), so -0.0,
+/// NaN and fractions need f32.
+fn pack(enc: u8, v: &[Complex32], dst: &mut [u8]) -> Fits {
+    let (mut not_int, mut not_i8, mut not_i10) = (false, false, false);
+    let mut scan = |x: f32| {
+        let in_i16 = (-32768.0..=32767.0).contains(&x);
+        not_int |= !in_i16 | (((x + ROUND) - ROUND).to_bits() != x.to_bits());
+        not_i8 |= !(-128.0..=127.0).contains(&x);
+        not_i10 |= !(-512.0..=511.0).contains(&x);
     };
-    out.resize(at + width * values.len(), 0);
-    let dst = &mut out[at..];
-    // one store per value (re in the low half, im in the high half: little-endian pairs)
+    // re in the low half, im in the high half: little-endian pairs
     match enc {
         CSI_I8 => {
-            for (d, c) in dst.chunks_exact_mut(2).zip(values) {
+            for (d, c) in dst.chunks_exact_mut(2).zip(v) {
+                scan(c.re);
+                scan(c.im);
                 let w = (int_of(c.re) as u16 & 0xFF) | (int_of(c.im) as u16) << 8;
                 d.copy_from_slice(&w.to_le_bytes());
             }
         }
+        CSI_I10 => {
+            // the scan on its own (it vectorises; the 5-byte stores below do not)
+            for c in v {
+                scan(c.re);
+                scan(c.im);
+            }
+            // two pairs (40 bits) in 5 bytes, an odd last pair in 3
+            let pair =
+                |c: &Complex32| (int_of(c.re) as u64 & 0x3FF) | (int_of(c.im) as u64 & 0x3FF) << 10;
+            let mut chunks = dst.chunks_exact_mut(5);
+            for (d, c) in (&mut chunks).zip(v.chunks_exact(2)) {
+                let w = pair(&c[0]) | pair(&c[1]) << 20;
+                d.copy_from_slice(&w.to_le_bytes()[..5]);
+            }
+            if let Some(c) = v.chunks_exact(2).remainder().first() {
+                let w = pair(c);
+                let n = dst.len();
+                dst[n - 3..].copy_from_slice(&w.to_le_bytes()[..3]);
+            }
+        }
         CSI_I16 => {
-            for (d, c) in dst.chunks_exact_mut(4).zip(values) {
+            for (d, c) in dst.chunks_exact_mut(4).zip(v) {
+                scan(c.re);
+                scan(c.im);
                 let w = (int_of(c.re) as u32 & 0xFFFF) | (int_of(c.im) as u32) << 16;
                 d.copy_from_slice(&w.to_le_bytes());
             }
         }
         _ => {
-            for (d, c) in dst.chunks_exact_mut(8).zip(values) {
+            for (d, c) in dst.chunks_exact_mut(8).zip(v) {
+                scan(c.re);
+                scan(c.im);
                 let w = u64::from(c.re.to_bits()) | u64::from(c.im.to_bits()) << 32;
                 d.copy_from_slice(&w.to_le_bytes());
             }
         }
     }
-    Ok(())
+    Fits {
+        not_int,
+        not_i8,
+        not_i10,
+    }
+}
+
+/// Bytes taken by `n` complex values in encoding `enc`.
+fn csi_bytes(enc: u8, n: usize) -> usize {
+    match enc {
+        CSI_I8 => 2 * n,
+        CSI_I10 => n / 2 * 5 + 3 * (n % 2),
+        CSI_I16 => 4 * n,
+        _ => 8 * n,
+    }
 }
 
 /// Reads `N` bytes at `*at`, advancing it.
@@ -318,23 +428,46 @@ fn take_u32(b: &[u8], at: &mut usize) -> std::result::Result<usize, String> {
     Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]) as usize)
 }
 
-/// Decodes the version 2 frame entry `b` (after its leading 0 byte). Every count is checked
-/// against the bytes left before anything is allocated for it.
-fn decode_frame_v2(b: &[u8], max_values: usize) -> std::result::Result<CsiFrame, String> {
+/// Decodes the version 2 or 3 frame entry `b` (after its leading 0 byte). Every count is
+/// checked against the bytes left before anything is allocated for it. `last_sc` is the
+/// subcarrier list of the last version 3 entry that stated one (`None`: no such entry, or an
+/// entry since was lost), which a [`ScFlag::Same`] entry refers to; a frame that states a list
+/// replaces it.
+fn decode_frame(
+    b: &[u8],
+    max_values: usize,
+    version: u16,
+    last_sc: &mut Option<Vec<i16>>,
+) -> std::result::Result<CsiFrame, String> {
     let (head, mut at): (FrameHead, usize) = bincode::serde::decode_from_slice(b, decode_cfg())
         .map_err(|e| format!("frame fields do not decode: {e}"))?;
+    let mut stated = false;
     let subcarriers = match take(b, &mut at, 1)?[0] {
         0 => None,
         1 => {
             let n = take_u32(b, &mut at)?;
             let raw = take(b, &mut at, n.saturating_mul(2))?;
+            stated = true;
             Some(
                 raw.chunks_exact(2)
                     .map(|p| i16::from_le_bytes([p[0], p[1]]))
-                    .collect(),
+                    .collect::<Vec<i16>>(),
             )
         }
-        x => return Err(format!("subcarrier flag {x} (expected 0 or 1)")),
+        2 if version >= 3 => match last_sc {
+            Some(l) => Some(l.clone()),
+            None => {
+                return Err("frame refers to the subcarrier list of an earlier entry, \
+                            which was not read (damaged or missing)"
+                    .into())
+            }
+        },
+        x => {
+            return Err(format!(
+                "subcarrier flag {x} (expected 0 or 1{})",
+                if version >= 3 { " or 2" } else { "" }
+            ))
+        }
     };
     let (rx, tx, sc) = (
         take_u32(b, &mut at)?,
@@ -351,13 +484,17 @@ fn decode_frame_v2(b: &[u8], max_values: usize) -> std::result::Result<CsiFrame,
             format!("CSI shape {rx}x{tx}x{sc} is over the limit of {max_values} values")
         })?;
     let enc = take(b, &mut at, 1)?[0];
-    let width = match enc {
-        CSI_I8 => 2,
-        CSI_I16 => 4,
-        CSI_F32 => 8,
-        x => return Err(format!("CSI encoding {x} (expected 0, 1 or 2)")),
-    };
-    let raw = take(b, &mut at, n * width)?;
+    match enc {
+        CSI_I8 | CSI_I16 | CSI_F32 => {}
+        CSI_I10 if version >= 3 => {}
+        x => {
+            return Err(format!(
+                "CSI encoding {x} (expected 0, 1, 2{})",
+                if version >= 3 { " or 3" } else { "" }
+            ))
+        }
+    }
+    let raw = take(b, &mut at, csi_bytes(enc, n))?;
     if at != b.len() {
         return Err(format!("entry has {} bytes after its CSI", b.len() - at));
     }
@@ -366,6 +503,22 @@ fn decode_frame_v2(b: &[u8], max_values: usize) -> std::result::Result<CsiFrame,
             .chunks_exact(2)
             .map(|p| Complex32::new(f32::from(p[0] as i8), f32::from(p[1] as i8)))
             .collect(),
+        CSI_I10 => {
+            // 10-bit two's complement, sign-extended by shifting it to the top of an i32
+            let val = |w: u64, shift: u32| f32::from((((w >> shift) as i32) << 22 >> 22) as i16);
+            let mut v = Vec::with_capacity(n);
+            let mut chunks = raw.chunks_exact(5);
+            for p in &mut chunks {
+                let w = u64::from_le_bytes([p[0], p[1], p[2], p[3], p[4], 0, 0, 0]);
+                v.push(Complex32::new(val(w, 0), val(w, 10)));
+                v.push(Complex32::new(val(w, 20), val(w, 30)));
+            }
+            if let [a, b, c] = *chunks.remainder() {
+                let w = u64::from_le_bytes([a, b, c, 0, 0, 0, 0, 0]);
+                v.push(Complex32::new(val(w, 0), val(w, 10)));
+            }
+            v
+        }
         CSI_I16 => raw
             .chunks_exact(4)
             .map(|p| {
@@ -387,6 +540,9 @@ fn decode_frame_v2(b: &[u8], max_values: usize) -> std::result::Result<CsiFrame,
     };
     let csi =
         CsiArray::from_shape_vec((rx, tx, sc), values).map_err(|e| format!("CSI shape: {e}"))?;
+    if stated && version >= 3 {
+        *last_sc = subcarriers.clone();
+    }
     let FrameHead {
         timestamp_ns,
         clock,
@@ -439,13 +595,26 @@ fn decode_frame_v2(b: &[u8], max_values: usize) -> std::result::Result<CsiFrame,
 /// assert!(r.next_record().is_none());
 /// # Ok::<(), wifi_sensing_core::Error>(())
 /// ```
+///
+/// Entries are encoded into one buffer and written to `W` in batches of at least
+/// [`WRITE_BATCH`] bytes (a `BufWriter` of that capacity or less passes them straight
+/// through, without copying them again); [`flush`](Self::flush) writes what is pending, as does
+/// dropping the writer (errors ignored, as `BufWriter` does: call `flush` to see them).
 #[derive(Debug)]
 pub struct RecordingWriter<W: Write> {
-    out: W,
+    /// `Some` until [`into_inner`](Self::into_inner) takes it.
+    out: Option<W>,
     version: u16,
     written: u64,
+    /// Complete entries not yet written, then the entry being encoded.
     scratch: Vec<u8>,
+    run: ScRun,
+    /// The CSI encoding of the last frame (tried first for the next).
+    last_enc: u8,
 }
+
+/// Size from which a [`RecordingWriter`] writes its pending entries to its output.
+pub const WRITE_BATCH: usize = 1 << 16;
 
 impl<W: Write> RecordingWriter<W> {
     /// Writes the file header and returns a writer of the current [`FORMAT_VERSION`].
@@ -455,7 +624,8 @@ impl<W: Write> RecordingWriter<W> {
 
     /// Writes the file header and returns a writer of format `version` (one of
     /// [`READABLE_VERSIONS`]; version 1 is what builds before version 2 read, at about twice the
-    /// size for integer CSI). The header's `format_version` is written as `version`.
+    /// size for integer CSI, and version 2 what builds before version 3 read). The header's
+    /// `format_version` is written as `version`.
     ///
     /// ```
     /// use wifi_sensing_core::recording::{RecordingHeader, RecordingReader, RecordingWriter};
@@ -463,7 +633,7 @@ impl<W: Write> RecordingWriter<W> {
     /// RecordingWriter::with_version(&mut buf, &RecordingHeader::new("doc", ""), 1)?;
     /// let r = RecordingReader::new(Box::new(std::io::Cursor::new(buf)), &Default::default())?;
     /// assert_eq!(r.header().format_version, 1);
-    /// assert!(RecordingWriter::with_version(Vec::new(), &RecordingHeader::new("", ""), 3).is_err());
+    /// assert!(RecordingWriter::with_version(Vec::new(), &RecordingHeader::new("", ""), 4).is_err());
     /// # Ok::<(), wifi_sensing_core::Error>(())
     /// ```
     pub fn with_version(mut out: W, header: &RecordingHeader, version: u16) -> Result<Self> {
@@ -488,10 +658,12 @@ impl<W: Write> RecordingWriter<W> {
         out.write_all(&head)
             .map_err(|e| Error::io("cannot write recording header", e))?;
         Ok(RecordingWriter {
-            out,
+            out: Some(out),
             version,
             written: 0,
-            scratch: Vec::new(),
+            scratch: Vec::with_capacity(2 * WRITE_BATCH),
+            run: ScRun::default(),
+            last_enc: CSI_I8,
         })
     }
 
@@ -514,10 +686,46 @@ impl<W: Write> RecordingWriter<W> {
         if self.version == 1 {
             return self.write_entry(&RecordRef::Frame(frame));
         }
-        self.scratch.clear();
+        let v3 = self.version >= 3;
+        let sc = match &frame.subcarriers {
+            None => ScFlag::None,
+            Some(s)
+                if v3
+                    && self.run.valid
+                    && self.run.since < RESTATE_SUBCARRIERS_EVERY
+                    && self.run.list == *s =>
+            {
+                ScFlag::Same
+            }
+            Some(_) => ScFlag::Inline,
+        };
+        let start = self.scratch.len();
         self.scratch.extend_from_slice(&[0u8; 8]);
-        encode_frame_v2(frame, &mut self.scratch)?;
-        self.finish_entry()
+        match encode_frame(frame, sc, v3, self.last_enc, &mut self.scratch) {
+            Ok(enc) => self.last_enc = enc,
+            Err(e) => {
+                self.scratch.truncate(start);
+                return Err(e);
+            }
+        }
+        if v3 && sc == ScFlag::Inline {
+            // forgotten until the entry stating the new list is written
+            self.run.valid = false;
+        }
+        self.finish_entry(start)?;
+        if v3 {
+            match (sc, &frame.subcarriers) {
+                (ScFlag::Inline, Some(s)) => {
+                    self.run.list.clear();
+                    self.run.list.extend_from_slice(s);
+                    self.run.valid = true;
+                    self.run.since = 1;
+                }
+                (ScFlag::Same, _) => self.run.since += 1,
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// Appends one non-CSI record: the same bytes as `write(&Record::Aux(aux.clone()))`,
@@ -528,43 +736,77 @@ impl<W: Write> RecordingWriter<W> {
     }
 
     fn write_entry<T: Serialize>(&mut self, record: &T) -> Result<()> {
-        self.scratch.clear();
+        let start = self.scratch.len();
         self.scratch.extend_from_slice(&[0u8; 8]);
-        bincode::serde::encode_into_std_write(record, &mut self.scratch, cfg()).map_err(enc_err)?;
-        self.finish_entry()
+        if let Err(e) = bincode::serde::encode_into_std_write(record, &mut self.scratch, cfg()) {
+            self.scratch.truncate(start);
+            return Err(enc_err(e));
+        }
+        self.finish_entry(start)
     }
 
-    /// Fills in the length and CRC of the entry in `scratch[8..]` and writes it.
-    fn finish_entry(&mut self) -> Result<()> {
-        let body_len = self.scratch.len() - 8;
-        let len = u32::try_from(body_len).map_err(|_| {
-            Error::Encode(format!("recording entry of {body_len} bytes is over 4 GiB"))
-        })?;
-        let crc = crc32(&self.scratch[8..]);
-        self.scratch[..4].copy_from_slice(&len.to_le_bytes());
-        self.scratch[4..8].copy_from_slice(&crc.to_le_bytes());
-        self.out
-            .write_all(&self.scratch)
-            .map_err(|e| Error::io("cannot write recording", e))?;
+    /// Fills in the length and CRC of the entry in `scratch[start + 8..]`, and writes the
+    /// pending entries once they reach [`WRITE_BATCH`] bytes.
+    fn finish_entry(&mut self, start: usize) -> Result<()> {
+        let body_len = self.scratch.len() - start - 8;
+        let Ok(len) = u32::try_from(body_len) else {
+            self.scratch.truncate(start);
+            return Err(Error::Encode(format!(
+                "recording entry of {body_len} bytes is over 4 GiB"
+            )));
+        };
+        let crc = crc32(&self.scratch[start + 8..]);
+        self.scratch[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        self.scratch[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
         self.written += 1;
+        if self.scratch.len() >= WRITE_BATCH {
+            self.write_pending()?;
+        }
         Ok(())
     }
 
-    /// Records written so far.
+    /// Writes the pending entries.
+    fn write_pending(&mut self) -> Result<()> {
+        if let Some(out) = self.out.as_mut() {
+            if !self.scratch.is_empty() {
+                let r = out.write_all(&self.scratch);
+                self.scratch.clear();
+                r.map_err(|e| Error::io("cannot write recording", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records written so far (some may still be pending: see [`flush`](Self::flush)).
     pub fn records_written(&self) -> u64 {
         self.written
     }
 
-    /// Flushes the underlying writer.
+    /// Writes the pending entries and flushes the underlying writer.
     pub fn flush(&mut self) -> Result<()> {
-        self.out
-            .flush()
-            .map_err(|e| Error::io("cannot flush recording", e))
+        self.write_pending()?;
+        match self.out.as_mut() {
+            Some(out) => out
+                .flush()
+                .map_err(|e| Error::io("cannot flush recording", e)),
+            None => Ok(()),
+        }
     }
 
-    /// Returns the underlying writer.
-    pub fn into_inner(self) -> W {
-        self.out
+    /// Writes the pending entries and returns the underlying writer (not flushed).
+    pub fn into_inner(mut self) -> Result<W> {
+        self.write_pending()?;
+        Ok(self
+            .out
+            .take()
+            .expect("the output is taken only by into_inner, which consumes the writer"))
+    }
+}
+
+impl<W: Write> Drop for RecordingWriter<W> {
+    fn drop(&mut self) {
+        // as `BufWriter`: what is pending is written, an error is ignored (`flush` reports it)
+        let _ = self.write_pending();
     }
 }
 
@@ -578,6 +820,8 @@ pub struct RecordingReader {
     max_record: usize,
     done: bool,
     buf: Vec<u8>,
+    /// Version 3: the subcarrier list of the last entry that stated one.
+    last_sc: Option<Vec<i16>>,
 }
 
 impl std::fmt::Debug for RecordingReader {
@@ -649,6 +893,7 @@ impl RecordingReader {
             max_record: options.limits.max_record_bytes,
             done: false,
             buf: Vec::new(),
+            last_sc: None,
         })
     }
 
@@ -711,6 +956,9 @@ impl RecordingReader {
         self.pos += 8 + len as u64;
         let computed = crc32(&self.buf);
         if computed != crc {
+            // the lost entry may have stated a new subcarrier list: frames that refer to the
+            // last one are refused until an entry states a list again
+            self.last_sc = None;
             return Some(Err(Error::Malformed {
                 format: CaptureFormat::Recording,
                 offset: start,
@@ -729,9 +977,18 @@ impl RecordingReader {
             }))
         };
         if self.version >= 2 && self.buf.first() == Some(&0) {
-            return match decode_frame_v2(&self.buf[1..], self.max_values) {
+            return match decode_frame(
+                &self.buf[1..],
+                self.max_values,
+                self.version,
+                &mut self.last_sc,
+            ) {
                 Ok(f) => Some(Ok(Record::Frame(f))),
-                Err(reason) => malformed(reason),
+                Err(reason) => {
+                    // it may have stated a new subcarrier list (see the CRC case above)
+                    self.last_sc = None;
+                    malformed(reason)
+                }
             };
         }
         // version 1 entries, and the non-CSI entries of version 2 (the same bytes)

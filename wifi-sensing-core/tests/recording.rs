@@ -211,7 +211,8 @@ proptest! {
         recs.insert(recs.len() / 2, vitals());
         let v1 = write_version(&recs, 1);
         let v2 = write_version(&recs, 2);
-        for bytes in [v1.clone(), v2.clone()] {
+        let v3 = write_version(&recs, 3);
+        for bytes in [v1.clone(), v2.clone(), v3.clone()] {
             let (back, err) = read_all(bytes);
             prop_assert!(err.is_none(), "{:?}", err);
             prop_assert_eq!(csi_bits(&back), csi_bits(&recs));
@@ -223,17 +224,20 @@ proptest! {
         if values > 0 && int8 == values {
             prop_assert!(v2.len() + 6 * values <= v1.len() + 64 * (frames.len() + 1));
         }
+        // version 3 never takes more room than version 2 (a list stated again is as long)
+        prop_assert!(v3.len() <= v2.len());
     }
 
     #[test]
-    fn version_2_cut_or_corrupt_entries_never_panic(
+    fn versions_2_and_3_cut_or_corrupt_entries_never_panic(
         frames in proptest::collection::vec(arb_int_frame(), 1..4),
         at in any::<prop::sample::Index>(),
         flip in any::<u8>(),
+        version in 2u16..4,
     ) {
         let recs: Vec<Record> = frames.into_iter().map(|(f, _)| Record::Frame(f)).collect();
-        let mut bytes = write_version(&recs, 2);
-        let header_len = write_version(&[], 2).len();
+        let mut bytes = write_version(&recs, version);
+        let header_len = write_version(&[], version).len();
         let i = header_len + at.index(bytes.len() - header_len);
         bytes[i] ^= flip | 1;
         // a flipped byte is caught by the CRC, by the length, or (in a length field) as a cut
@@ -242,17 +246,18 @@ proptest! {
     }
 
     #[test]
-    fn version_2_damaged_entries_under_a_valid_crc_never_panic(
+    fn versions_2_and_3_damaged_entries_under_a_valid_crc_never_panic(
         frames in proptest::collection::vec(arb_int_frame(), 1..4),
         at in any::<prop::sample::Index>(),
         word in any::<u32>(),
         write_word in any::<bool>(),
+        version in 2u16..4,
     ) {
-        // the CRC is recomputed after the damage, so the damaged bytes reach the version 2
+        // the CRC is recomputed after the damage, so the damaged bytes reach the version 2 / 3
         // frame decoder (field values, subcarrier count, CSI shape and encoding, lengths)
         let recs: Vec<Record> = frames.into_iter().map(|(f, _)| Record::Frame(f)).collect();
-        let mut bytes = write_version(&recs, 2);
-        let header_len = write_version(&[], 2).len();
+        let mut bytes = write_version(&recs, version);
+        let header_len = write_version(&[], version).len();
         let i = header_len + at.index(bytes.len() - header_len);
         if write_word {
             let end = (i + 4).min(bytes.len());
@@ -263,6 +268,92 @@ proptest! {
         fix_crcs(&mut bytes, header_len);
         let (back, _) = read_all(bytes);
         prop_assert!(back.len() <= recs.len());
+    }
+
+    #[test]
+    fn version_3_subcarrier_runs_round_trip_and_are_stored_once(
+        picks in proptest::collection::vec((0usize..4, 0u8..3), 1..700),
+        lists in proptest::collection::vec(proptest::collection::vec(any::<i16>(), 0..6), 3),
+    ) {
+        // frames whose subcarrier list is one of three lists or None (pick 3), in any order and
+        // in runs long enough to cross the restatement interval
+        let recs: Vec<Record> = picks
+            .iter()
+            .enumerate()
+            .map(|(i, &(pick, seed))| {
+                let n = lists.get(pick).map_or(2, Vec::len);
+                let mut f = CsiFrame::new(
+                    CaptureFormat::Simulated,
+                    Device::Simulator,
+                    Array3::from_shape_fn((1, 1, n), |(_, _, k)| {
+                        Complex32::new(f32::from(seed) * k as f32, -((i % 100) as f32))
+                    }),
+                );
+                f.timestamp_ns = i as i64;
+                f.subcarriers = lists.get(pick).cloned();
+                Record::Frame(f)
+            })
+            .collect();
+        let v2 = write_version(&recs, 2);
+        let v3 = write_version(&recs, 3);
+        let (back, err) = read_all(v3.clone());
+        prop_assert!(err.is_none(), "{:?}", err);
+        prop_assert_eq!(&back, &recs);
+        // every frame that repeats the list of the previous listed frame (within the
+        // restatement interval) saves the u32 count and 2 bytes per subcarrier
+        let (mut saved, mut prev, mut since) = (0usize, None::<&Vec<i16>>, 0u32);
+        for &(pick, _) in &picks {
+            let Some(list) = lists.get(pick) else { continue };
+            if prev == Some(list) && since < recording::RESTATE_SUBCARRIERS_EVERY {
+                saved += 4 + 2 * list.len();
+                since += 1;
+            } else {
+                prev = Some(list);
+                since = 1;
+            }
+        }
+        prop_assert_eq!(v2.len() - v3.len(), saved);
+    }
+
+    #[test]
+    fn version_3_a_lost_entry_never_gives_a_frame_a_wrong_subcarrier_list(
+        picks in proptest::collection::vec(0usize..2, 1..40),
+        at in any::<prop::sample::Index>(),
+        flip in 1u8..=255,
+    ) {
+        let lists = [vec![-2i16, -1, 1, 2], vec![-28i16, -14, 0, 14]];
+        let recs: Vec<Record> = picks
+            .iter()
+            .enumerate()
+            .map(|(i, &pick)| {
+                let mut f = zero_frame(4);
+                f.sequence = Some(i as u32);
+                f.subcarriers = Some(lists[pick].clone());
+                Record::Frame(f)
+            })
+            .collect();
+        let mut bytes = write_version(&recs, 3);
+        // damage one byte of one entry's body (not its length): the CRC catches it
+        let header_len = write_version(&[], 3).len();
+        let mut bodies = Vec::new();
+        let mut p = header_len;
+        while p < bytes.len() {
+            let len = u32::from_le_bytes(bytes[p..p + 4].try_into().unwrap()) as usize;
+            bodies.push(p + 8..p + 8 + len);
+            p += 8 + len;
+        }
+        let all: Vec<usize> = bodies.iter().flat_map(|r| r.clone()).collect();
+        let i = all[at.index(all.len())];
+        bytes[i] ^= flip;
+        let (back, _) = read_all(bytes);
+        // what reads back is a subsequence of what was written, each frame with its own list
+        let mut next = 0;
+        for r in &back {
+            let pos = recs[next..].iter().position(|w| w == r);
+            prop_assert!(pos.is_some(), "a frame read back differs from every frame written: {:?}", r);
+            next += pos.unwrap() + 1;
+        }
+        prop_assert!(back.len() < recs.len());
     }
 
     #[test]
@@ -355,9 +446,18 @@ fn encoding_edges_read_back_bit_for_bit() {
     let i8s = [-128.0, 127.0, 0.0, 1.0, -1.0, 100.0];
     // i16 pairs: 4 bytes per value (one value outside i8)
     let i16s = [-32768.0, 32767.0, 128.0, -129.0, 0.0, 5.0];
+    // i10 pairs (version 3): 2.5 bytes per value, an odd last value 3 bytes
+    let i10s = [-512.0, 511.0, 128.0, -129.0, 0.0, -1.0];
     let base = width(&[0.0; 6]);
     assert_eq!(width(&i16s) - base, 2 * n);
     assert_eq!(width(&i8s), base);
+    assert_eq!(width(&i10s) - base, n / 2);
+    assert_eq!(width(&i10s[..5]) - width(&[0.0; 5]), 3);
+    for outside in [512.0, -513.0] {
+        let mut v = i10s;
+        v[1] = outside;
+        assert_eq!(width(&v) - base, 2 * n, "{outside}");
+    }
     // f32 pairs: 8 bytes per value
     for odd in [
         -0.0,
@@ -384,7 +484,7 @@ fn encoding_edges_read_back_bit_for_bit() {
 
 /// Version 1 recordings written by the build before version 2 (fixtures: an Intel 5300 capture
 /// and RuView JSONL lines with vitals and feature records) still read, record for record equal
-/// to reading the source capture, and a version 2 rewrite reads back the same records.
+/// to reading the source capture, and version 2 and 3 rewrites read back the same records.
 #[test]
 fn version_1_fixtures_still_read() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
@@ -420,10 +520,14 @@ fn version_1_fixtures_still_read() {
                 bytes.len()
             );
         }
-        let (back, err) = read_all(v2);
-        assert!(err.is_none(), "{rec}: {err:?}");
-        assert_eq!(csi_bits(&back), csi_bits(&v1));
-        assert_eq!(back, v1, "{rec}");
+        let v3 = write_version(&v1, 3);
+        assert!(v3.len() <= v2.len(), "{rec}: {} vs {}", v3.len(), v2.len());
+        for bytes in [v2, v3] {
+            let (back, err) = read_all(bytes);
+            assert!(err.is_none(), "{rec}: {err:?}");
+            assert_eq!(csi_bits(&back), csi_bits(&v1));
+            assert_eq!(back, v1, "{rec}");
+        }
         // the version 1 writer still writes the fixture's entries byte for byte
         let again = write_version(&v1, 1);
         let header_len = |b: &[u8]| 14 + u32::from_le_bytes([b[10], b[11], b[12], b[13]]) as usize;
@@ -441,9 +545,13 @@ fn unknown_versions_are_refused_on_write() {
         RecordingWriter::with_version(Vec::new(), &h, 0),
         Err(Error::Unsupported { .. })
     ));
-    assert_eq!(recording::FORMAT_VERSION, 2);
+    assert!(matches!(
+        RecordingWriter::with_version(Vec::new(), &h, 4),
+        Err(Error::Unsupported { .. })
+    ));
+    assert_eq!(recording::FORMAT_VERSION, 3);
     let w = RecordingWriter::new(Vec::new(), &h).unwrap();
-    assert_eq!(w.version(), 2);
+    assert_eq!(w.version(), 3);
 }
 
 #[test]
@@ -526,8 +634,8 @@ fn header_is_kept() {
     let r = RecordingReader::new(Box::new(Cursor::new(bytes)), &Default::default()).unwrap();
     assert_eq!(r.header().source, "test");
     assert_eq!(r.header().config, "{\"k\":1}");
-    assert_eq!(r.header().format_version, 2);
-    assert_eq!(r.version(), 2);
+    assert_eq!(r.header().format_version, 3);
+    assert_eq!(r.version(), 3);
 }
 
 /// Found by the `csirec` fuzz target: an entry whose bincode body claims a 2.4 GB vector. It must
@@ -567,4 +675,101 @@ fn fuzz_regression_empty_csi_with_a_huge_axis_is_refused() {
     assert!(back.is_empty(), "{back:?}");
     let msg = err.expect("the shape must be refused").to_string();
     assert!(msg.contains("over the limit"), "{msg}");
+}
+
+/// Entries reach the output in batches of at least `WRITE_BATCH` bytes; `flush`, `into_inner`
+/// and dropping the writer write what is pending, and a failing output is reported.
+#[test]
+fn entries_are_written_in_batches_and_flushed() {
+    let header = RecordingHeader::new("t", "");
+    // no subcarrier list: every entry has the same size
+    let frame = Record::Frame(CsiFrame {
+        subcarriers: None,
+        ..zero_frame(64)
+    });
+    let head_len = RecordingWriter::new(Vec::new(), &header)
+        .unwrap()
+        .into_inner()
+        .unwrap()
+        .len();
+    let mut buf = Vec::new();
+    let mut w = RecordingWriter::new(&mut buf, &header).unwrap();
+    w.write(&frame).unwrap();
+    w.flush().unwrap();
+    drop(w);
+    let entry = buf.len() - head_len;
+    let per_batch = recording::WRITE_BATCH.div_ceil(entry);
+
+    let mut buf = Vec::new();
+    let mut w = RecordingWriter::new(&mut buf, &header).unwrap();
+    for _ in 0..per_batch - 1 {
+        w.write(&frame).unwrap();
+    }
+    // into_inner writes what is pending
+    let out = w.into_inner().unwrap();
+    assert_eq!(out.len(), head_len + (per_batch - 1) * entry);
+
+    // a full batch goes out without a flush
+    let sink = SharedBuf::default();
+    let mut w = RecordingWriter::new(sink.clone(), &header).unwrap();
+    for _ in 0..per_batch - 1 {
+        w.write(&frame).unwrap();
+    }
+    assert_eq!(sink.len(), head_len);
+    w.write(&frame).unwrap();
+    assert_eq!(sink.len(), head_len + per_batch * entry);
+    w.write(&frame).unwrap();
+    assert_eq!(sink.len(), head_len + per_batch * entry);
+    // dropping writes the rest
+    drop(w);
+    assert_eq!(sink.len(), head_len + (per_batch + 1) * entry);
+    let (back, err) = read_all(sink.0.borrow().clone());
+    assert!(err.is_none());
+    assert_eq!(back.len(), per_batch + 1);
+    assert!(back.iter().all(|r| *r == frame));
+    sink.0.borrow_mut().clear();
+
+    // an output that fails: the error comes from flush
+    let mut w = RecordingWriter::new(Failing(0), &header).unwrap();
+    w.write(&frame).unwrap();
+    assert!(
+        matches!(w.flush(), Err(Error::Io { .. })),
+        "flush reports it"
+    );
+}
+
+#[derive(Clone, Default)]
+struct SharedBuf(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl SharedBuf {
+    fn len(&self) -> usize {
+        self.0.borrow().len()
+    }
+}
+
+impl std::io::Write for SharedBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Accepts the header (its first write), then fails.
+struct Failing(usize);
+
+impl std::io::Write for Failing {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0 += 1;
+        if self.0 == 1 {
+            Ok(b.len())
+        } else {
+            Err(std::io::Error::other("disk full"))
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
