@@ -207,8 +207,8 @@ enum ScFlag {
 }
 
 /// Version 3 writers state an unchanged subcarrier list inline again after this many frame
-/// entries that referred to it ([`ScFlag::Same`]), so that an entry lost to damage costs at most
-/// this many following frames (whose list the reader then cannot know).
+/// entries that referred to it (subcarrier flag 2, see `docs/csirec.md`), so that an entry lost
+/// to damage costs at most this many following frames (whose list the reader then cannot know).
 pub const RESTATE_SUBCARRIERS_EVERY: u32 = 256;
 
 /// The version 3 writer's memory of the subcarrier list it last stated inline.
