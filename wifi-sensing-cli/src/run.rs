@@ -44,7 +44,8 @@ pub(crate) struct RunArgs {
     /// Breathing and heart rate (records of type `vital_signs`).
     #[arg(long)]
     pub vitals: bool,
-    /// Empty-room baseline from `wifi-sensing calibrate` (needs --events or --vitals).
+    /// Empty-room baseline from `wifi-sensing calibrate` (needs --events, --vitals or
+    /// --introspect-early, whose motion onset uses it too).
     #[arg(long)]
     pub baseline: Option<std::path::PathBuf>,
     /// Emit an `introspection` snapshot per frame, matching the signatures of this directory.
@@ -184,8 +185,8 @@ pub(crate) fn build_pipeline(args: &RunArgs, notices: &Notices) -> Result<Pipeli
 fn sensing(args: &RunArgs) -> Result<Option<wifi_sensing_signal::SensingAnalyser>> {
     use wifi_sensing_signal::{calibration::Baseline, SensingAnalyser, SensingConfig};
     if !(args.events || args.vitals) {
-        if args.baseline.is_some() {
-            crate::usage!("--baseline needs --events or --vitals");
+        if args.baseline.is_some() && args.introspect_early.is_none() {
+            crate::usage!("--baseline needs --events, --vitals or --introspect-early");
         }
         return Ok(None);
     }

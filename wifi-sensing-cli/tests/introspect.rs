@@ -320,6 +320,19 @@ fn early_flags_are_checked() {
     ] {
         assert_eq!(cmd(&extra).status.code(), Some(2), "{extra:?}");
     }
+    // --baseline serves early labelling's motion onset too: accepted with --introspect-early
+    // alone, a usage error without any user of it.
+    let empty = simulate(&dir, "empty", "10s", "6");
+    let base = dir.join("baseline.json").to_string_lossy().into_owned();
+    stdout_ok(&["-q", "calibrate", &empty, "-o", &base]);
+    let out = cmd(&[&both[..], &["--baseline", &base]].concat());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(cmd(&["--baseline", &base]).status.code(), Some(2));
     // A forced decision before the shortest prefix is refused with the setting named.
     let out = cmd(&[
         &both[..],
