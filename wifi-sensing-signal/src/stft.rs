@@ -226,7 +226,7 @@ fn check_lens(n: usize, seg: usize, out: usize, bins: usize) -> Result<()> {
 }
 
 /// A spectrogram laid out like scipy's: `values[[freq, time]]`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Spectrogram {
     /// Frequency of each row, Hz (one-sided: `0..=fs/2`; two-sided: FFT order, negative
     /// frequencies in the second half, like `numpy.fft.fftfreq`).
@@ -240,7 +240,7 @@ pub struct Spectrogram {
 
 /// Spectrograms of several channels (subcarriers, antennas) on one time and frequency grid,
 /// from [`StftPlan::stft_channels`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SpectrogramBatch {
     /// Frequency of each bin, Hz (one-sided, `0..=fs/2`).
     pub freqs: Vec<f64>,
@@ -267,7 +267,7 @@ pub struct StftPlan {
     zout: Vec<Complex64>,
     /// the columns of a matrix, each contiguous (`stft_channels`)
     cols: Vec<f64>,
-    /// the two spectra of a pair, split
+    /// a few segments' spectra, before they are copied out
     split: Vec<Complex64>,
     scratch: Vec<Complex64>,
 }
@@ -373,15 +373,21 @@ impl StftPlan {
     }
 
     fn freqs(&self, fs: f64) -> Vec<f64> {
+        self.freqs_iter(fs).collect()
+    }
+
+    fn freqs_iter(&self, fs: f64) -> impl Iterator<Item = f64> {
         let n = self.cfg.nperseg as f64;
-        (0..self.n_bins()).map(|k| k as f64 * fs / n).collect()
+        (0..self.n_bins()).map(move |k| k as f64 * fs / n)
     }
 
     fn times(&self, pad: usize, nseg: usize, fs: f64) -> Vec<f64> {
-        let n = self.cfg.nperseg as f64;
-        (0..nseg)
-            .map(|k| (n / 2.0 + (k * self.cfg.hop) as f64 - pad as f64) / fs)
-            .collect()
+        self.times_iter(pad, nseg, fs).collect()
+    }
+
+    fn times_iter(&self, pad: usize, nseg: usize, fs: f64) -> impl Iterator<Item = f64> {
+        let (n, hop) = (self.cfg.nperseg as f64, self.cfg.hop);
+        (0..nseg).map(move |k| (n / 2.0 + (k * hop) as f64 - pad as f64) / fs)
     }
 
     fn check_fs(fs: f64) -> Result<()> {
@@ -402,9 +408,10 @@ impl StftPlan {
     /// after the other. Each output value is written once (no zeroing pass over the output);
     /// the window (with the scaling folded in) is applied while the segment is copied in.
     ///
-    /// Inputs of moderate magnitude (all finite, at most [`PAIR_LIMIT`]) go through
-    /// [`StftPlan::spectra_pairs`]; otherwise every segment has its own real FFT, so a NaN or
-    /// infinity reaches exactly the segments that cover it, as in scipy.
+    /// Pairs of segments go through [`StftPlan::spectra_pairs`]; a pair that reads a value
+    /// that is not moderate (NaN, infinite or beyond [`PAIR_LIMIT`]) and an odd last segment
+    /// have one real FFT per segment, so a NaN or infinity reaches exactly the segments that
+    /// cover it, as in scipy.
     #[inline(always)]
     fn spectra_real(
         &mut self,
@@ -413,11 +420,44 @@ impl StftPlan {
         nseg: usize,
         out: &mut Vec<Complex64>,
     ) -> Result<()> {
-        if moderate(x) {
-            let done = self.spectra_pairs(x, pad, nseg, out);
-            return self.spectra_single(x, pad, done, nseg, out);
-        }
-        self.spectra_single(x, pad, 0, nseg, out)
+        out.reserve(nseg * self.n_bins());
+        self.spectra_to(x, pad, nseg, |s, _| out.extend_from_slice(s))
+    }
+
+    /// [`StftPlan::spectra_real`] over `dst` (`nseg · (nperseg/2+1)` values) instead of
+    /// appending: the same computation, each value copied once to its place.
+    #[inline(always)]
+    fn fill_real(
+        &mut self,
+        x: &[f64],
+        pad: usize,
+        nseg: usize,
+        dst: &mut [Complex64],
+    ) -> Result<()> {
+        self.spectra_to(x, pad, nseg, |s, off| {
+            dst[off..off + s.len()].copy_from_slice(s)
+        })
+    }
+
+    /// The spectra of [`StftPlan::spectra_real`], handed to `sink` a few at a time with their
+    /// offset in the whole output.
+    #[inline(always)]
+    fn spectra_to(
+        &mut self,
+        x: &[f64],
+        pad: usize,
+        nseg: usize,
+        mut sink: impl FnMut(&[Complex64], usize),
+    ) -> Result<()> {
+        let done = self.spectra_pairs(x, pad, nseg, &mut sink)?;
+        self.spectra_single(x, pad, done, nseg, &mut sink)
+    }
+
+    /// Segment `k` of `x` through its own real FFT into `out`.
+    #[inline(always)]
+    fn single(&mut self, x: &[f64], pad: usize, k: usize, out: &mut [Complex64]) -> Result<()> {
+        windowed(&mut self.rin, x, k * self.cfg.hop, &self.wsc[..], pad);
+        self.fft_real(out)
     }
 
     /// Segments `k0..nseg` of [`StftPlan::spectra_real`], one real FFT each.
@@ -428,47 +468,62 @@ impl StftPlan {
         pad: usize,
         k0: usize,
         nseg: usize,
-        out: &mut Vec<Complex64>,
+        sink: &mut impl FnMut(&[Complex64], usize),
     ) -> Result<()> {
         let bins = self.n_bins();
-        out.reserve(bins * (nseg - k0));
+        let mut one = std::mem::take(&mut self.split);
+        one.resize(bins, Complex64::default());
+        let mut done = Ok(());
         for k in k0..nseg {
-            windowed(&mut self.rin, x, k * self.cfg.hop, &self.wsc[..], pad);
-            let off = out.len();
-            out.resize(off + bins, Complex64::default());
-            self.fft_real(&mut out[off..])?;
+            done = self.single(x, pad, k, &mut one);
+            if done.is_err() {
+                break;
+            }
+            sink(&one, k * bins);
         }
-        Ok(())
+        self.split = one;
+        done
     }
 
     /// Two real segments per complex FFT: segment `k` windowed into the real parts and segment
     /// `k + 1` into the imaginary parts, [`PAIRS`] such pairs per FFT call, then each spectrum
     /// split out of the shared one by conjugate symmetry (`A[f] = (Z[f] + conj Z[N-f]) / 2`,
-    /// `B[f] = (Z[f] - conj Z[N-f]) / 2i`, the `1/2` folded into the window). Appends the
-    /// spectra of segments `0..2·⌊nseg/2⌋` and returns how many that is.
+    /// `B[f] = (Z[f] - conj Z[N-f]) / 2i`, the `1/2` folded into the window). Hands the
+    /// spectra of segments `0..2·⌊nseg/2⌋` to `sink` and returns how many that is. Whether a
+    /// pair's values are all moderate is checked while they are windowed (no separate pass
+    /// over the input); a pair that is not goes through one real FFT per segment instead, so
+    /// that a NaN or an infinity does not spill into its partner segment.
     ///
     /// The two spectra of a pair are split into a small buffer (in the L1 cache) by plain
-    /// indexed loops and appended with one copy, which vectorises better than appending
-    /// element by element.
+    /// indexed loops and handed on with one copy per pair: measured faster than splitting
+    /// straight into the output (whose cache misses then stall the split), than copying
+    /// several pairs at once, and than a half-length complex FFT per segment with realfft's
+    /// post-processing done in our own vectorised loop.
     #[inline(always)]
     fn spectra_pairs(
         &mut self,
         x: &[f64],
         pad: usize,
         nseg: usize,
-        out: &mut Vec<Complex64>,
-    ) -> usize {
+        sink: &mut impl FnMut(&[Complex64], usize),
+    ) -> Result<usize> {
         let (n, hop, nb) = (self.cfg.nperseg, self.cfg.hop, self.n_bins());
         let pairs = nseg / 2;
-        out.reserve(2 * pairs * nb);
         let mut split = std::mem::take(&mut self.split);
         split.resize(2 * nb, Complex64::default());
         let per_call = (self.zin.len() / n).max(1);
+        let mut fine = [true; PAIRS];
         let mut i = 0;
         while i < pairs {
             let batch = (pairs - i).min(per_call);
-            for (j, z) in self.zin.chunks_exact_mut(n).take(batch).enumerate() {
-                windowed_pair(z, x, 2 * (i + j) * hop, hop, &self.whalf, pad);
+            for ((j, z), ok) in self
+                .zin
+                .chunks_exact_mut(n)
+                .take(batch)
+                .enumerate()
+                .zip(&mut fine)
+            {
+                *ok = windowed_pair(z, x, 2 * (i + j) * hop, hop, &self.whalf, pad);
             }
             let len = batch * n;
             self.complex.process_outofplace_with_scratch(
@@ -476,14 +531,25 @@ impl StftPlan {
                 &mut self.zout[..len],
                 &mut self.scratch,
             );
-            for z in self.zout[..len].chunks_exact(n) {
-                split_pair(z, &mut split);
-                out.extend_from_slice(&split);
+            for (j, &ok) in fine.iter().enumerate().take(batch) {
+                let k = 2 * (i + j);
+                if ok {
+                    split_pair(&self.zout[j * n..(j + 1) * n], &mut split);
+                } else {
+                    // a value that is not moderate: each segment through its own real FFT
+                    let (a, b) = split.split_at_mut(nb);
+                    let done = self.single(x, pad, k, a).and(self.single(x, pad, k + 1, b));
+                    if done.is_err() {
+                        self.split = split;
+                        return done.map(|_| 0);
+                    }
+                }
+                sink(&split, k * nb);
             }
             i += batch;
         }
         self.split = split;
-        2 * pairs
+        Ok(2 * pairs)
     }
 
     /// [`StftPlan::spectra_real`] for a complex series (`nperseg` bins per segment).
@@ -514,25 +580,69 @@ impl StftPlan {
     }
 
     /// Spectrogram of a real series sampled at `fs` Hz (see the module docs). Output size is
-    /// bounded by the input: about `len / hop` columns of `nperseg / 2 + 1` bins.
+    /// bounded by the input: about `len / hop` columns of `nperseg / 2 + 1` bins. Allocates the
+    /// result; [`StftPlan::stft_into`] refills one instead.
     pub fn stft(&mut self, x: &[f64], fs: f64) -> Result<Spectrogram> {
         Self::check_fs(fs)?;
         let (pad, nseg) = self.layout(x.len())?;
         let nb = self.n_bins();
         let mut v = Vec::new();
-        // compiled for the best instruction set the CPU has (AVX2 where present), chosen at
-        // run time: the windowing and the spectra's split vectorise wider
+        // compiled for the best instruction set the CPU has (AVX2 or AVX-512 where present),
+        // chosen at run time: the windowing and the spectra's split vectorise wider
         pulp::Arch::new().dispatch(RealSpectra {
             plan: self,
             x,
             pad,
             nseg,
-            out: &mut v,
+            dest: Dest::Append(&mut v),
         })?;
         Ok(Spectrogram {
             freqs: self.freqs(fs),
             times: self.times(pad, nseg, fs),
             values: Self::shaped(v, nb, nseg)?,
+        })
+    }
+
+    /// [`StftPlan::stft`] into an existing spectrogram (from an earlier call, or
+    /// [`Spectrogram::default`]), reusing its memory: no allocation when `out` already has this
+    /// call's shape (same input length and configuration), which is the streaming and
+    /// benchmark case. The values are written in place, once each. Equal to [`StftPlan::stft`]
+    /// bit for bit.
+    ///
+    /// ```
+    /// use wifi_sensing_signal::stft::{Spectrogram, StftConfig, StftPlan};
+    /// let mut plan = StftPlan::new(StftConfig { nperseg: 32, hop: 8, ..Default::default() })?;
+    /// let mut s = Spectrogram::default();
+    /// for k in 1..4 {
+    ///     let x: Vec<f64> = (0..500).map(|i| ((i * k) % 7) as f64).collect();
+    ///     plan.stft_into(&x, 10.0, &mut s)?;
+    ///     assert_eq!(s, plan.stft(&x, 10.0)?);
+    /// }
+    /// # Ok::<(), wifi_sensing_signal::SignalError>(())
+    /// ```
+    pub fn stft_into(&mut self, x: &[f64], fs: f64, out: &mut Spectrogram) -> Result<()> {
+        Self::check_fs(fs)?;
+        let (pad, nseg) = self.layout(x.len())?;
+        let nb = self.n_bins();
+        refill(&mut out.freqs, self.freqs_iter(fs));
+        refill(&mut out.times, self.times_iter(pad, nseg, fs));
+        let v = &mut out.values;
+        if v.dim() != (nb, nseg) || v.t().as_slice().is_none() {
+            *v = Array2::zeros((nb, nseg).f());
+        }
+        let mut view = v.view_mut().reversed_axes();
+        let Some(dst) = view.as_slice_mut() else {
+            return Err(SignalError::Shape {
+                component: "stft",
+                detail: "output not contiguous".into(),
+            });
+        };
+        pulp::Arch::new().dispatch(RealSpectra {
+            plan: self,
+            x,
+            pad,
+            nseg,
+            dest: Dest::Fill(dst),
         })
     }
 
@@ -574,17 +684,7 @@ impl StftPlan {
         let (pad, nseg) = self.layout(len)?;
         let nb = self.n_bins();
         let mut v = Vec::with_capacity(channels * nb * nseg);
-        let mut cols = std::mem::take(&mut self.cols);
-        let done = pulp::Arch::new().dispatch(ChannelSpectra {
-            plan: self,
-            x,
-            cols: &mut cols,
-            pad,
-            nseg,
-            out: &mut v,
-        });
-        self.cols = cols;
-        done?;
+        self.channels_dispatch(x, pad, nseg, Dest::Append(&mut v))?;
         let shaped = if v.is_empty() {
             Array3::from_shape_vec((channels, nb, nseg), v)
         } else {
@@ -601,8 +701,97 @@ impl StftPlan {
         })
     }
 
+    /// [`StftPlan::stft_channels`] into an existing batch (from an earlier call, or
+    /// [`SpectrogramBatch::default`]), reusing its memory: no allocation when `out` already has
+    /// this call's shape. Equal to [`StftPlan::stft_channels`] bit for bit.
+    ///
+    /// ```
+    /// use ndarray::Array2;
+    /// use wifi_sensing_signal::stft::{SpectrogramBatch, StftConfig, StftPlan};
+    /// let mut plan = StftPlan::new(StftConfig { nperseg: 16, hop: 4, ..Default::default() })?;
+    /// let mut b = SpectrogramBatch::default();
+    /// for k in 1..4 {
+    ///     let x = Array2::from_shape_fn((100, 5), |(t, c)| ((t * k + c) % 9) as f64);
+    ///     plan.stft_channels_into(x.view(), 20.0, &mut b)?;
+    ///     assert_eq!(b, plan.stft_channels(x.view(), 20.0)?);
+    /// }
+    /// # Ok::<(), wifi_sensing_signal::SignalError>(())
+    /// ```
+    pub fn stft_channels_into(
+        &mut self,
+        x: ArrayView2<f64>,
+        fs: f64,
+        out: &mut SpectrogramBatch,
+    ) -> Result<()> {
+        Self::check_fs(fs)?;
+        let (len, channels) = x.dim();
+        let (pad, nseg) = self.layout(len)?;
+        let nb = self.n_bins();
+        refill(&mut out.freqs, self.freqs_iter(fs));
+        refill(&mut out.times, self.times_iter(pad, nseg, fs));
+        let v = &mut out.values;
+        // channel after channel, each segment's spectrum contiguous: (channel, time, freq) in
+        // row-major order, seen as (channel, freq, time)
+        if v.dim() != (channels, nb, nseg) || v.view().permuted_axes([0, 2, 1]).as_slice().is_none()
+        {
+            *v = Array3::zeros((channels, nseg, nb)).permuted_axes([0, 2, 1]);
+        }
+        let mut view = v.view_mut().permuted_axes([0, 2, 1]);
+        let Some(dst) = view.as_slice_mut() else {
+            return Err(SignalError::Shape {
+                component: "stft",
+                detail: "output not contiguous".into(),
+            });
+        };
+        self.channels_dispatch(x, pad, nseg, Dest::Fill(dst))
+    }
+
+    fn channels_dispatch(
+        &mut self,
+        x: ArrayView2<f64>,
+        pad: usize,
+        nseg: usize,
+        dest: Dest<'_>,
+    ) -> Result<()> {
+        let mut cols = std::mem::take(&mut self.cols);
+        let done = pulp::Arch::new().dispatch(ChannelSpectra {
+            plan: self,
+            x,
+            cols: &mut cols,
+            pad,
+            nseg,
+            dest,
+        });
+        self.cols = cols;
+        done
+    }
+
+    /// The spectra of channel `channel` (the series `x`, `nseg` segments) into `dest`:
+    /// appended, or over that channel's part of the slice.
+    #[inline(always)]
+    fn emit(
+        &mut self,
+        x: &[f64],
+        pad: usize,
+        nseg: usize,
+        channel: usize,
+        dest: &mut Dest<'_>,
+    ) -> Result<()> {
+        match dest {
+            Dest::Append(v) => self.spectra_real(x, pad, nseg, v),
+            Dest::Fill(d) => {
+                let size = nseg * self.n_bins();
+                let d = &mut d[channel * size..(channel + 1) * size];
+                self.fill_real(x, pad, nseg, d)
+            }
+        }
+    }
+
     /// The body of [`StftPlan::stft_channels`] (inlined into its run-time dispatch): every
-    /// column's spectra appended to `out`, non-contiguous columns first copied into `cols`.
+    /// column's spectra into `dest`. Contiguous columns are read in place; otherwise the
+    /// matrix is first copied column by column into `cols` (one pass in memory order), and each
+    /// copied column then goes through the 1-D path. Copying a group of 8 or 16 columns at a
+    /// time (a buffer that stays in the L2 cache) was measured no faster.
     #[inline(always)]
     fn channels_wide(
         &mut self,
@@ -610,14 +799,14 @@ impl StftPlan {
         cols: &mut Vec<f64>,
         pad: usize,
         nseg: usize,
-        out: &mut Vec<Complex64>,
+        mut dest: Dest<'_>,
     ) -> Result<()> {
         let (len, channels) = x.dim();
         if x.t().as_slice().is_some() || len == 0 || channels == 0 {
             // column-major (or empty): every column contiguous, read in place
-            for c in x.columns() {
-                if let Some(s) = c.as_slice() {
-                    self.spectra_real(s, pad, nseg, out)?;
+            for (c, col) in x.columns().into_iter().enumerate() {
+                if let Some(s) = col.as_slice() {
+                    self.emit(s, pad, nseg, c, &mut dest)?;
                 }
             }
             return Ok(());
@@ -643,8 +832,8 @@ impl StftPlan {
                 }
             }
         }
-        for col in dst.chunks_exact(len) {
-            self.spectra_real(col, pad, nseg, out)?;
+        for (c, col) in dst.chunks_exact(len).enumerate() {
+            self.emit(col, pad, nseg, c, &mut dest)?;
         }
         Ok(())
     }
@@ -676,22 +865,39 @@ impl StftPlan {
     }
 }
 
+/// Where spectra go: appended to a vector (the allocating calls) or written over a slice
+/// (the `_into` calls), channel `c` at `c · nseg · bins`.
+enum Dest<'a> {
+    Append(&'a mut Vec<Complex64>),
+    Fill(&'a mut [Complex64]),
+}
+
+/// `v` emptied and refilled from `it` (its memory reused).
+fn refill(v: &mut Vec<f64>, it: impl Iterator<Item = f64>) {
+    v.clear();
+    v.extend(it);
+}
+
 /// [`StftPlan::stft`]'s spectra as an operation for `pulp`'s run-time dispatch, which compiles
-/// it (everything inlined into it) with the best instruction set the CPU has, AVX2 where present.
+/// it (everything inlined into it) with the best instruction set the CPU has, AVX2 or AVX-512
+/// where present.
 struct RealSpectra<'a> {
     plan: &'a mut StftPlan,
     x: &'a [f64],
     pad: usize,
     nseg: usize,
-    out: &'a mut Vec<Complex64>,
+    dest: Dest<'a>,
 }
 
 impl pulp::WithSimd for RealSpectra<'_> {
     type Output = Result<()>;
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _: S) -> Result<()> {
-        self.plan
-            .spectra_real(self.x, self.pad, self.nseg, self.out)
+        let (plan, x, pad, nseg) = (self.plan, self.x, self.pad, self.nseg);
+        match self.dest {
+            Dest::Append(v) => plan.spectra_real(x, pad, nseg, v),
+            Dest::Fill(d) => plan.fill_real(x, pad, nseg, d),
+        }
     }
 }
 
@@ -702,7 +908,7 @@ struct ChannelSpectra<'a> {
     cols: &'a mut Vec<f64>,
     pad: usize,
     nseg: usize,
-    out: &'a mut Vec<Complex64>,
+    dest: Dest<'a>,
 }
 
 impl pulp::WithSimd for ChannelSpectra<'_> {
@@ -710,27 +916,13 @@ impl pulp::WithSimd for ChannelSpectra<'_> {
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _: S) -> Result<()> {
         self.plan
-            .channels_wide(self.x, self.cols, self.pad, self.nseg, self.out)
+            .channels_wide(self.x, self.cols, self.pad, self.nseg, self.dest)
     }
 }
 
 /// Largest magnitude the paired paths take, so that no FFT of up to [`MAX_NPERSEG`] points
 /// overflows: a segment's non-finite spectrum would otherwise spill into its partner's.
 const PAIR_LIMIT: f64 = 1e300;
-
-/// `true` when every value of `x` is finite and at most [`PAIR_LIMIT`] in magnitude.
-#[inline(always)]
-fn moderate(x: &[f64]) -> bool {
-    let mut it = x.chunks_exact(8);
-    for c in &mut it {
-        // branch-free within a chunk (vectorised); NaN fails the comparison
-        let ok = c.iter().fold(true, |ok, v| ok & (v.abs() <= PAIR_LIMIT));
-        if !ok {
-            return false;
-        }
-    }
-    it.remainder().iter().all(|v| v.abs() <= PAIR_LIMIT)
-}
 
 /// Segments of `n` points per paired FFT call: a few, so that the inputs and outputs of one
 /// call stay in the L1 cache.
@@ -785,7 +977,9 @@ fn split_pair(z: &[Complex64], dst: &mut [Complex64]) {
 }
 
 /// `dst[i] = (x[a + i] + i·x[a + hop + i]) · w[i]` with `a = start - pad`, zero where an index
-/// falls outside `x`: two segments `hop` apart, in the real and imaginary parts.
+/// falls outside `x`: two segments `hop` apart, in the real and imaginary parts. Returns
+/// whether every value read is moderate (finite and at most [`PAIR_LIMIT`] in magnitude), the
+/// condition for the pair to share one complex FFT; checked while reading, branch-free.
 #[inline(always)]
 fn windowed_pair(
     dst: &mut [Complex64],
@@ -794,27 +988,35 @@ fn windowed_pair(
     hop: usize,
     w: &[f64],
     pad: usize,
-) {
+) -> bool {
     let n = dst.len();
+    // NaN fails the comparison
+    let fine = |v: f64| v.abs() <= PAIR_LIMIT;
     if start >= pad && start - pad + hop + n <= x.len() {
         let s = start - pad;
+        let mut ok = true;
         for (((d, a), b), w) in dst
             .iter_mut()
             .zip(&x[s..s + n])
             .zip(&x[s + hop..s + hop + n])
             .zip(w)
         {
+            ok &= fine(*a) & fine(*b);
             *d = Complex64::new(a * w, b * w);
         }
-        return;
+        return ok;
     }
     let get = |i: usize| i.checked_sub(pad).and_then(|j| x.get(j)).copied();
+    let mut ok = true;
     for (i, (d, w)) in dst.iter_mut().zip(w).enumerate() {
-        *d = Complex64::new(
-            get(start + i).map_or(0.0, |v| v * w),
-            get(start + hop + i).map_or(0.0, |v| v * w),
+        let (a, b) = (
+            get(start + i).unwrap_or(0.0),
+            get(start + hop + i).unwrap_or(0.0),
         );
+        ok &= fine(a) & fine(b);
+        *d = Complex64::new(a * w, b * w);
     }
+    ok
 }
 
 /// `dst[i] = x[start + i - pad] · w[i]`, zero where that index falls outside `x` (the boundary
@@ -884,6 +1086,13 @@ mod tests {
         .unwrap();
         assert!(p.stft(&[1.0; 10], 10.0).is_err());
         assert!(p.stft(&[1.0; 100], 0.0).is_err());
+        // and the same errors from the `_into` calls
+        let mut s = Spectrogram::default();
+        assert!(p.stft_into(&[1.0; 10], 10.0, &mut s).is_err());
+        assert!(p.stft_into(&[1.0; 100], 0.0, &mut s).is_err());
+        let mut b = SpectrogramBatch::default();
+        let m = ndarray::Array2::zeros((10, 2));
+        assert!(p.stft_channels_into(m.view(), 10.0, &mut b).is_err());
         assert!(StftConfig {
             nperseg: 1,
             ..Default::default()
@@ -1103,8 +1312,11 @@ mod tests {
     /// Every segment through its own real FFT (the path for inputs that are not moderate).
     fn one_by_one(p: &mut StftPlan, x: &[f64]) -> Vec<Complex64> {
         let (pad, nseg) = p.layout(x.len()).unwrap();
-        let mut v = Vec::new();
-        p.spectra_single(x, pad, 0, nseg, &mut v).unwrap();
+        let mut v = vec![Complex64::default(); nseg * p.n_bins()];
+        p.spectra_single(x, pad, 0, nseg, &mut |s, off| {
+            v[off..off + s.len()].copy_from_slice(s)
+        })
+        .unwrap();
         v
     }
 
@@ -1132,8 +1344,10 @@ mod tests {
             let mut x: Vec<f64> = (0..300).map(|i| ((i * 7) % 13) as f64 - 6.0).collect();
             x[150] = bad;
             let s = p.stft(&x, 5.0).unwrap();
-            // exactly the per-segment result: a partner segment is not disturbed
+            // the pairs of segments that read x[150] are exactly the per-segment result (a
+            // partner segment is not disturbed); the other pairs equal it up to rounding
             let want = one_by_one(&mut p, &x);
+            let covers = |k: usize| (k * 8..k * 8 + 32).contains(&(150 + 16));
             let got: Vec<Complex64> = s.values.t().iter().copied().collect();
             // and a column of a batch of channels the same
             let m = ndarray::Array2::from_shape_fn(
@@ -1151,22 +1365,103 @@ mod tests {
                 s.values.iter().filter(|v| v.re.is_nan()).count()
             );
             assert_eq!(got.len(), want.len());
-            for (g, w) in got.iter().zip(&want) {
-                assert!(
-                    g == w || (g.re.is_nan() && w.re.is_nan()),
-                    "{bad}: {g} vs {w}"
-                );
+            let mut singles = 0;
+            for (k, (g, w)) in got.chunks(17).zip(want.chunks(17)).enumerate() {
+                let pair = k - k % 2;
+                if covers(pair) || covers(pair + 1) {
+                    singles += 1;
+                    for (g, w) in g.iter().zip(w) {
+                        assert!(
+                            g == w || (g.re.is_nan() && w.re.is_nan()),
+                            "{bad}: segment {k}: {g} vs {w}"
+                        );
+                    }
+                } else {
+                    assert!(max_rel_diff(g, w) <= 1e-12, "{bad}: segment {k}");
+                }
             }
+            // 4 segments cover the sample; their pairs, and no more, went one by one
+            assert!((4..=6).contains(&singles), "{singles}");
             for ((_, k), v) in s.values.indexed_iter() {
-                let covers = (k * 8..k * 8 + 32).contains(&(150 + 16));
-                if !covers {
+                if !covers(k) {
                     assert!(v.re.is_finite() && v.im.is_finite(), "{bad}: segment {k}");
                 }
             }
         }
     }
 
+    #[test]
+    fn into_reuses_a_matching_output() {
+        let mut p = StftPlan::new(StftConfig {
+            nperseg: 16,
+            hop: 4,
+            ..Default::default()
+        })
+        .unwrap();
+        let x: Vec<f64> = (0..200).map(|i| ((i * 5) % 11) as f64).collect();
+        let mut s = Spectrogram::default();
+        p.stft_into(&x, 10.0, &mut s).unwrap();
+        let at = s.values.as_ptr();
+        let y: Vec<f64> = x.iter().map(|v| v * 2.0 - 1.0).collect();
+        p.stft_into(&y, 10.0, &mut s).unwrap();
+        // same shape: written in place, no new array
+        assert_eq!(s.values.as_ptr(), at);
+        assert_eq!(s, p.stft(&y, 10.0).unwrap());
+        let m = ndarray::Array2::from_shape_fn((120, 3), |(t, c)| x[t + c]);
+        let mut b = SpectrogramBatch::default();
+        p.stft_channels_into(m.view(), 4.0, &mut b).unwrap();
+        let at = b.values.as_ptr();
+        let m2 = m.mapv(|v| v - 3.0);
+        p.stft_channels_into(m2.view(), 4.0, &mut b).unwrap();
+        assert_eq!(b.values.as_ptr(), at);
+        assert_eq!(b, p.stft_channels(m2.view(), 4.0).unwrap());
+    }
+
     proptest! {
+        /// The `_into` calls equal the allocating ones bit for bit, whatever output they are
+        /// given (empty, another shape, or a transposed layout), for every input layout.
+        #[test]
+        fn into_equals_allocating(
+            n in 2usize..40,
+            hop_frac in 0.0f64..1.0,
+            window in window_strategy(),
+            boundary in any::<bool>(),
+            padded in any::<bool>(),
+            lens in (0usize..150, 0usize..150),
+            channels in 0usize..5,
+            row_major in any::<bool>(),
+            seed in any::<u64>(),
+        ) {
+            let (_, mut p, mut next) = drawn_plan(n, hop_frac, window, boundary, padded, seed);
+            let mut s = Spectrogram::default();
+            let mut b = SpectrogramBatch::default();
+            for (round, len) in [lens.0, lens.1, lens.1].into_iter().enumerate() {
+                let x: Vec<f64> = (0..len).map(|_| next()).collect();
+                match p.stft(&x, 3.0) {
+                    Ok(want) => {
+                        p.stft_into(&x, 3.0, &mut s).unwrap();
+                        prop_assert_eq!(&s, &want);
+                    }
+                    Err(_) => prop_assert!(p.stft_into(&x, 3.0, &mut s).is_err()),
+                }
+                let m = ndarray::Array2::from_shape_fn((len, channels), |_| next());
+                let mut f = ndarray::Array2::zeros((len, channels).f());
+                f.assign(&m);
+                let view = if row_major { m.view() } else { f.view() };
+                if round == 1 {
+                    // an output of the right shape in another memory layout
+                    b.values = b.values.as_standard_layout().into_owned();
+                }
+                match p.stft_channels(view, 3.0) {
+                    Ok(want) => {
+                        p.stft_channels_into(view, 3.0, &mut b).unwrap();
+                        prop_assert_eq!(&b, &want);
+                    }
+                    Err(_) => prop_assert!(p.stft_channels_into(view, 3.0, &mut b).is_err()),
+                }
+            }
+        }
+
         /// Two segments per complex FFT (the paired path) equals one real FFT per segment
         /// within 1e-12 of the largest magnitude, for odd and even segment lengths, every
         /// window, hop and padding choice; and so does the channel-pair path of
