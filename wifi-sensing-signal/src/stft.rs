@@ -955,24 +955,47 @@ fn split_pair(z: &[Complex64], dst: &mut [Complex64]) {
     *b0 = [2.0 * zf[1], 0.0];
     let pos = &zf[2..2 * nb];
     let neg = &zf[2 * (n + 1 - nb)..];
-    // two bins at a time: u = (Z[f], Z[f+1]) in order, v = (Z[N-f-1], Z[N-f]) from the end
-    let (mut ac, mut bc) = (a.chunks_exact_mut(4), b.chunks_exact_mut(4));
-    let (pc, nc) = (pos.chunks_exact(4), neg.rchunks_exact(4));
+    // four bins at a time (one 512-bit vector of each where the CPU has them): u = Z[f..f+4]
+    // in order, v = Z[N-f-3..=N-f] from the end, paired in reverse
+    let (mut ac, mut bc) = (a.chunks_exact_mut(8), b.chunks_exact_mut(8));
+    let (pc, nc) = (pos.chunks_exact(8), neg.rchunks_exact(8));
     let (pr, nr) = (pc.remainder(), nc.remainder());
     for (((a, b), u), v) in (&mut ac).zip(&mut bc).zip(pc).zip(nc) {
-        let (u, v): (&[f64; 4], &[f64; 4]) = match (u.try_into(), v.try_into()) {
+        let (u, v): (&[f64; 8], &[f64; 8]) = match (u.try_into(), v.try_into()) {
             (Ok(u), Ok(v)) => (u, v),
-            _ => continue, // unreachable: exact chunks of 4
+            _ => continue, // unreachable: exact chunks of 8
         };
-        a.copy_from_slice(&[u[0] + v[2], u[1] - v[3], u[2] + v[0], u[3] - v[1]]);
-        b.copy_from_slice(&[u[1] + v[3], v[2] - u[0], u[3] + v[1], v[0] - u[2]]);
+        a.copy_from_slice(&[
+            u[0] + v[6],
+            u[1] - v[7],
+            u[2] + v[4],
+            u[3] - v[5],
+            u[4] + v[2],
+            u[5] - v[3],
+            u[6] + v[0],
+            u[7] - v[1],
+        ]);
+        b.copy_from_slice(&[
+            u[1] + v[7],
+            v[6] - u[0],
+            u[3] + v[5],
+            v[4] - u[2],
+            u[5] + v[3],
+            v[2] - u[4],
+            u[7] + v[1],
+            v[0] - u[6],
+        ]);
     }
-    // an odd count of bins: the last one
-    if let ([u0, u1], [v0, v1], [a0, a1], [b0, b1]) =
-        (pr, nr, ac.into_remainder(), bc.into_remainder())
+    // the last bins (fewer than four): bin i of `pr` pairs with bin r-1-i of `nr`
+    let (ar, br) = (ac.into_remainder(), bc.into_remainder());
+    for (((a, b), u), v) in ar
+        .chunks_exact_mut(2)
+        .zip(br.chunks_exact_mut(2))
+        .zip(pr.chunks_exact(2))
+        .zip(nr.rchunks_exact(2))
     {
-        (*a0, *a1) = (u0 + v0, u1 - v1);
-        (*b0, *b1) = (u1 + v1, v0 - u0);
+        a.copy_from_slice(&[u[0] + v[0], u[1] - v[1]]);
+        b.copy_from_slice(&[u[1] + v[1], v[0] - u[0]]);
     }
 }
 
