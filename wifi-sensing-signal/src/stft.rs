@@ -4,6 +4,8 @@
 //! [`StftPlan::stft`] a whole spectrogram laid out like `scipy.signal.stft` (same window
 //! definitions, `boundary="zeros"`, `padded=True`, `scaling="spectrum"`, one-sided for real
 //! input; checked within 1e-6 relative by `benches/compare/dsp.py`).
+//! [`StftPlan::stft_into`] and [`StftPlan::stft_channels_into`] write the same values into a
+//! spectrogram the caller keeps, without allocating once its shape matches.
 //!
 //! A real series is transformed two segments per complex FFT (segment `k` in the real parts,
 //! segment `k + 1` in the imaginary parts, the two spectra split by conjugate symmetry), the
