@@ -57,13 +57,40 @@ fn bench(c: &mut Criterion) {
             })
         },
     );
-    // Percentiles of single-frame latency.
-    time_calls("spring per-frame update (10 x 64 x 52)", 200_000, |k| {
-        let x = &frames[k % frames.len()];
-        for m in ms.iter_mut() {
-            black_box(m.push(black_box(x)).unwrap());
-        }
-    });
+    c.bench_function(
+        "spring 10 signatures x 64 frames x 52 dims, one frame, push_all",
+        |b| {
+            b.iter(|| {
+                let x = &frames[i % frames.len()];
+                i += 1;
+                SpringMatcher::push_all(black_box(&mut ms), black_box(x)).unwrap();
+            })
+        },
+    );
+    // Percentiles of single-frame latency: one matcher after the other, then all together
+    // (interleaved recurrences, what the analyser runs).
+    time_calls(
+        "spring per-frame update (10 x 64 x 52), push each",
+        200_000,
+        |k| {
+            let x = &frames[k % frames.len()];
+            for m in ms.iter_mut() {
+                black_box(m.push(black_box(x)).unwrap());
+            }
+        },
+    );
+    time_calls(
+        "spring per-frame update (10 x 64 x 52), push_all",
+        200_000,
+        |k| {
+            let x = &frames[k % frames.len()];
+            SpringMatcher::push_all(black_box(&mut ms), black_box(x)).unwrap();
+            black_box(ms[k % SIGS].state());
+        },
+    );
+    if std::env::var_os("SPRING_ONLY").is_some() {
+        std::process::exit(0);
+    }
 }
 
 /// Times `n` single calls of `f(k)` and prints p50 / p99 / p99.9 / max in microseconds.
