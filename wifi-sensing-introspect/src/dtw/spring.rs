@@ -502,15 +502,16 @@ impl<T: Real> pulp::WithSimd for UpdateAll<'_, T> {
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _: S) {
         let x = self.x;
-        for m in self.ms.iter_mut() {
-            row_costs(&m.query_t, x, &mut m.cost);
-        }
-        // Runs of equal lengths, four (then two, then one) matchers at a time.
+        // Runs of equal lengths, four (then two, then one) matchers at a time: their local
+        // costs, then their recurrences interleaved, then their states.
         let mut rest = &mut self.ms[..];
         while !rest.is_empty() {
             let len = rest[0].len;
             let run = rest.iter().take(4).take_while(|m| m.len == len).count();
             let (group, tail) = std::mem::take(&mut rest).split_at_mut(run);
+            for m in group.iter_mut() {
+                row_costs(&m.query_t, x, &mut m.cost);
+            }
             match group {
                 [a, b, c, d] => recur([a, b, c, d]),
                 [a, b, c] => {
