@@ -1,4 +1,5 @@
-//! `run --introspect SIGNATURE_DIR [--introspect-early EARLY_DIR]`: the introspection analyser
+//! `run --introspect SIGNATURE_DIR [--introspect-early EARLY_DIR [--introspect-early-other
+//! OTHER_DIR]]`: the introspection analyser
 //! from its flags.
 
 use std::path::Path;
@@ -41,12 +42,18 @@ pub(crate) fn analyser(dir: &Path, args: &RunArgs) -> Result<IntrospectionAnalys
                 .as_ref()
                 .map(wifi_sensing_signal::calibration::Baseline::load)
                 .transpose()?;
-            a.with_early(load(early)?)
-                .with_context(|| format!("early labelling with {}", early.display()))?
-                .with_event_onset(
-                    wifi_sensing_signal::events::EventConfig::default(),
-                    baseline,
-                )?
+            let mut a = a
+                .with_early(load(early)?)
+                .with_context(|| format!("early labelling with {}", early.display()))?;
+            if let Some(other) = &args.introspect_early_other {
+                a = a
+                    .with_early_other(load(other)?)
+                    .with_context(|| format!("models of other motion from {}", other.display()))?;
+            }
+            a.with_event_onset(
+                wifi_sensing_signal::events::EventConfig::default(),
+                baseline,
+            )?
         }
         None => a,
     })

@@ -59,6 +59,12 @@ pub(crate) struct RunArgs {
     /// wave, push and sit).
     #[arg(long, value_name = "EARLY_DIR", requires = "introspect")]
     pub introspect_early: Option<std::path::PathBuf>,
+    /// With --introspect-early: models of other motion (signatures of motions that are none of
+    /// the labels, same kind; fixtures/signatures/early/other holds the returns to standing
+    /// after each activity). An episode nearest one of them commits no label (`rejected` in
+    /// the `early` object): far fewer false labels, and fewer right ones (crate README).
+    #[arg(long, value_name = "OTHER_DIR", requires = "introspect_early")]
+    pub introspect_early_other: Option<std::path::PathBuf>,
     /// With --introspect-early: confidence (second-best cost / best cost - 1) needed to commit
     /// a label.
     #[arg(long, value_name = "M", default_value_t = EarlyConfig::default().margin, value_parser = crate::values::non_negative, requires = "introspect_early")]

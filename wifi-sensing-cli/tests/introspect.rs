@@ -1,6 +1,6 @@
 //! `run --introspect` and `signature capture`: snapshots validate against
-//! `docs/schema/introspection-v1.json` and `-v2.json` (v2 with the `early` object of
-//! `--introspect-early`), `--introspect-every` thins them, bad signature directories and flag
+//! `docs/schema/introspection-v1.json` and `-v3.json` (v3 with the `early` object of
+//! `--introspect-early`, and its `rejected` with `--introspect-early-other`), `--introspect-every` thins them, bad signature directories and flag
 //! values fail clearly.
 
 mod common;
@@ -54,7 +54,7 @@ fn snapshots_validate_and_every_thins_them() {
     assert!(lines.len() > 250, "{} lines", lines.len());
     common::assert_valid("introspection-v1.json", &lines);
     // Data version 2 only adds the optional `early` object.
-    common::assert_valid("introspection-v2.json", &lines);
+    common::assert_valid("introspection-v3.json", &lines);
     assert!(lines.iter().all(|l| l["data"].get("early").is_none()));
     // One snapshot per frame, counting up; every fixture signature listed (top 3 of 3).
     for (i, l) in lines.iter().enumerate() {
@@ -213,7 +213,7 @@ fn early_labelling_opens_after_the_onset_and_validates() {
         &input,
     ]));
     assert!(lines.len() > 450, "{} lines", lines.len());
-    common::assert_valid("introspection-v2.json", &lines);
+    common::assert_valid("introspection-v3.json", &lines);
     let onset_ns = 4_000_000_000i64;
     let t = |l: &serde_json::Value| l["timestamp_ns"].as_i64().unwrap();
     for l in lines.iter().filter(|l| t(l) < onset_ns) {
@@ -272,16 +272,16 @@ fn early_labelling_opens_after_the_onset_and_validates() {
         .collect();
     assert_eq!(snaps.len(), lines.len());
     assert!(snaps.iter().zip(&lines).all(|(a, b)| *a == b));
-    // The v2 schema's own examples validate, and it rejects a broken `early`.
+    // The v3 schema's own examples validate, and it rejects a broken `early`.
     let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(common::schema_path("introspection-v2.json")).unwrap(),
+        &std::fs::read_to_string(common::schema_path("introspection-v3.json")).unwrap(),
     )
     .unwrap();
     common::assert_valid(
-        "introspection-v2.json",
+        "introspection-v3.json",
         schema["examples"].as_array().unwrap(),
     );
-    let v = common::validator("introspection-v2.json");
+    let v = common::validator("introspection-v3.json");
     let mut bad = lines[0].clone();
     bad["data"]["early"]["frames_since_onset"] = (-1).into();
     assert!(!common::errors(&v, &bad).is_empty());
@@ -291,7 +291,17 @@ fn early_labelling_opens_after_the_onset_and_validates() {
         .unwrap()
         .remove("committed_label");
     assert!(!common::errors(&v, &bad).is_empty());
-    // ... and v1 rejects the `early` object it does not know.
+    let mut bad = lines[0].clone();
+    bad["data"]["early"]
+        .as_object_mut()
+        .unwrap()
+        .remove("rejected");
+    assert!(!common::errors(&v, &bad).is_empty());
+    assert!(lines
+        .iter()
+        .all(|l| l["data"]["early"]["rejected"] == false));
+    // ... v2 rejects the `rejected` it does not know, and v1 the `early` object.
+    assert!(!common::errors(&common::validator("introspection-v2.json"), &lines[0]).is_empty());
     assert!(!common::errors(&common::validator("introspection-v1.json"), &lines[0]).is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -317,6 +327,7 @@ fn early_flags_are_checked() {
         [&both[..], &["--early-min-frames", "0"]].concat(),
         vec!["--introspect", &sigs, "--early-decide-at", "64"],
         [&both[..], &["--early-decide-at", "-1"]].concat(),
+        vec!["--introspect", &sigs, "--introspect-early-other", &early],
     ] {
         assert_eq!(cmd(&extra).status.code(), Some(2), "{extra:?}");
     }
@@ -347,6 +358,25 @@ fn early_flags_are_checked() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("motion_lags_v1"), "{err}");
+    // Models of other motion: the shape signatures are refused (another kind), the fixtures'
+    // returns to standing are read, and every line validates.
+    let out = cmd(&[&both[..], &["--introspect-early-other", &sigs]].concat());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("other motion") && err.contains("motion_lags_v1"),
+        "{err}"
+    );
+    let other = format!("{early}/other");
+    let out = cmd(&[&both[..], &["--introspect-early-other", &other]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = common::parse_lines(&out.stdout);
+    assert!(!lines.is_empty());
+    common::assert_valid("introspection-v3.json", &lines);
     // Tuned: a margin no label reaches, without a forced decision, never commits.
     let out = cmd(&[
         &both[..],

@@ -2,7 +2,9 @@
 //! frames (the budget: p99 under 10 µs per frame for all ten).
 //!
 //! Criterion measures the mean; the percentiles come from timing 200 000 single frames after
-//! the Criterion run (printed as `spring p50/p99/max`).
+//! the Criterion run (wall time and, on Linux, thread CPU time, which leaves out preemption on
+//! a shared machine). `SPRING_ONLY=1` stops after the SPRING timings (the whole analyser's are
+//! skipped).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -57,32 +59,94 @@ fn bench(c: &mut Criterion) {
             })
         },
     );
-    // Percentiles of single-frame latency.
-    time_calls("spring per-frame update (10 x 64 x 52)", 200_000, |k| {
-        let x = &frames[k % frames.len()];
-        for m in ms.iter_mut() {
-            black_box(m.push(black_box(x)).unwrap());
-        }
-    });
+    c.bench_function(
+        "spring 10 signatures x 64 frames x 52 dims, one frame, push_all",
+        |b| {
+            b.iter(|| {
+                let x = &frames[i % frames.len()];
+                i += 1;
+                SpringMatcher::push_all(black_box(&mut ms), black_box(x)).unwrap();
+            })
+        },
+    );
+    // Percentiles of single-frame latency: one matcher after the other, then all together
+    // (interleaved recurrences, what the analyser runs).
+    time_calls(
+        "spring per-frame update (10 x 64 x 52), push each",
+        200_000,
+        |k| {
+            let x = &frames[k % frames.len()];
+            for m in ms.iter_mut() {
+                black_box(m.push(black_box(x)).unwrap());
+            }
+        },
+    );
+    time_calls(
+        "spring per-frame update (10 x 64 x 52), push_all",
+        200_000,
+        |k| {
+            let x = &frames[k % frames.len()];
+            SpringMatcher::push_all(black_box(&mut ms), black_box(x)).unwrap();
+            black_box(ms[k % SIGS].state());
+        },
+    );
+    if std::env::var_os("SPRING_ONLY").is_some() {
+        std::process::exit(0);
+    }
 }
 
-/// Times `n` single calls of `f(k)` and prints p50 / p99 / p99.9 / max in microseconds.
+/// Thread CPU time in nanoseconds (Linux; `None` elsewhere): what a call cost this thread,
+/// without the time it was preempted on a shared machine.
+#[cfg(target_os = "linux")]
+fn cpu_ns() -> Option<u64> {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Some(t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cpu_ns() -> Option<u64> {
+    None
+}
+
+/// Times `n` single calls of `f(k)` and prints p50 / p99 / p99.9 / max in microseconds, of the
+/// wall time and (Linux) of the thread CPU time, with what reading the CPU clock itself costs
+/// (an empty call's median, included in the CPU figures).
 fn time_calls(what: &str, n: usize, mut f: impl FnMut(usize)) {
     let mut t = Vec::with_capacity(n);
+    let mut c = Vec::with_capacity(n);
     for k in 0..n {
+        let c0 = cpu_ns();
         let s = Instant::now();
         f(k);
         t.push(s.elapsed().as_nanos() as u64);
+        if let (Some(c0), Some(c1)) = (c0, cpu_ns()) {
+            c.push(c1 - c0);
+        }
     }
-    t.sort_unstable();
-    let p = |q: f64| t[((t.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
+    let mut empty: Vec<u64> = (0..10_000)
+        .filter_map(|_| Some(cpu_ns()?.wrapping_neg().wrapping_add(cpu_ns()?)))
+        .collect();
+    let pct = |v: &mut Vec<u64>, q: f64| {
+        v.sort_unstable();
+        v[((v.len() - 1) as f64 * q) as usize] as f64 / 1000.0
+    };
     eprintln!(
-        "{what}: p50 {:.2} us, p99 {:.2} us, p99.9 {:.2} us, max {:.2} us",
-        p(0.5),
-        p(0.99),
-        p(0.999),
-        p(1.0)
+        "{what}: wall p50 {:.2} us, p99 {:.2} us, p99.9 {:.2} us, max {:.2} us",
+        pct(&mut t, 0.5),
+        pct(&mut t, 0.99),
+        pct(&mut t, 0.999),
+        pct(&mut t, 1.0)
     );
+    if !c.is_empty() && !empty.is_empty() {
+        eprintln!(
+            "{what}: thread CPU p50 {:.2} us, p99 {:.2} us, p99.9 {:.2} us, max {:.2} us (reading the clock: {:.2} us)",
+            pct(&mut c, 0.5),
+            pct(&mut c, 0.99),
+            pct(&mut c, 0.999),
+            pct(&mut c, 1.0),
+            pct(&mut empty, 0.5)
+        );
+    }
 }
 
 /// The whole analyser per frame: features from an ESP32 frame, the same 10 signatures, the

@@ -7,7 +7,8 @@
 //!     [--weights spread|none] [--ms-or 0,1] [--gate Z1,..] [--persist P1,..] \
 //!     [--margins M1,..] [--min-frames K1,..] [--decide-at D1,..] [--close-after C1,..] \
 //!     [--restart-after R1,..] [--sig-mode mean|several] [--stage2 aligned|spring] [--dump] \
-//!     [--why] [--write-signatures DIR] [--kind motion_lags_v1|motion_doppler_v1]
+//!     [--why] [--write-signatures DIR] [--kind motion_lags_v1|motion_doppler_v1] \
+//!     [--other none|return] [--other-after walk,wave,push,sit] [--other-subdir NAME]
 //! ```
 //!
 //! `--write-signatures DIR` writes the label signatures as signature files (`walk.json`, ...;
@@ -86,6 +87,16 @@
 //! 7. **Body displacement**: for the signature sessions, the largest distance any of the 17
 //!    ground-truth keypoints moved from the last standing frame, 1..32 frames after the onset
 //!    (mean over sessions): how much of the body has moved when a decision is asked for.
+//!
+//! 8. **Models of other motion** (`--other return`): for each activity of `--other-after`,
+//!    `--sig-sessions` sessions of their own development seeds (`300000 + 100 a + s`, spots
+//!    from their own generator): 12 s standing, the activity for 3..6 s, then standing; the
+//!    first `--sig-frames` frames from the return to standing (standing up after sitting, the
+//!    arm coming down after a wave or a push, stopping after a walk) are averaged into a
+//!    signature of label `other` with its spread, as the labels' are. Stage 2 then compares
+//!    them with the labels ([`EarlyDecider::with_other`]): an episode nearest one of them when
+//!    the decision is due commits no label (a rejection, neither right nor a false firing).
+//!    `--write-signatures DIR` writes them to `DIR/other/` (`--other-subdir NAME`: `DIR/NAME/`).
 //!
 //! `--kind` chooses the features (`motion_lags_v1`, default; `motion_doppler_v1` adds the
 //! short-time Doppler bins; stage 1 reads the same lag values either way).
@@ -327,6 +338,9 @@ struct Library {
     /// accuracy table with the onset given).
     weights: Option<Vec<Vec<f32>>>,
     kind: FeatureKind,
+    /// Models of other motion (`--other return`): per activity, the mean of the first `len`
+    /// frames of the return to standing after it, and their spread (with `--weights spread`).
+    other: Vec<(String, Vec<f32>, Option<Vec<f32>>)>,
 }
 
 impl Library {
@@ -376,6 +390,40 @@ impl Library {
             }
         }
         out
+    }
+
+    /// The models of other motion as signature files (label `other`).
+    fn other_signatures(&self) -> Vec<Signature> {
+        let rows = |v: &[f32]| -> Vec<Vec<f64>> {
+            v.chunks(self.dim)
+                .map(|r| r.iter().map(|v| v.to_string().parse().unwrap()).collect())
+                .collect()
+        };
+        self.other
+            .iter()
+            .map(|(id, m, sp)| Signature {
+                id: id.clone(),
+                label: "other".into(),
+                captured_at: "2026-12-06T11:00:00Z".into(),
+                feature_kind: self.kind,
+                length: self.len,
+                dtw: Default::default(),
+                vectors: rows(m),
+                promotion_threshold: 0.5,
+                prefix_thresholds: None,
+                min_prefix: None,
+                spread: sp.as_deref().map(rows),
+                provenance: Some(Provenance {
+                    rule: Some(format!(
+                        "early_detection example: frames 0..{} from the return to standing ({id}) of {} simulated sessions (development seeds), averaged frame by frame{}",
+                        self.len,
+                        self.sessions,
+                        if sp.is_some() { "; spread: their standard deviation" } else { "" }
+                    )),
+                    ..Provenance::default()
+                }),
+            })
+            .collect()
     }
 
     fn matchers(&self) -> Vec<(usize, SpringMatcher<f32>)> {
@@ -484,7 +532,9 @@ fn run_rules(
                 min_frames: r.min_frames,
                 decide_at: if aligned { r.decide_at } else { 0 },
             };
-            EarlyDecider::new(cfg, &lib.signatures()).expect("decider")
+            EarlyDecider::new(cfg, &lib.signatures())
+                .and_then(|d| d.with_other(&lib.other_signatures()))
+                .expect("decider")
         })
         .collect();
     let n_rules = rules.len();
@@ -614,6 +664,31 @@ fn run_rules(
     }
 }
 
+/// Frame-by-frame mean of equally long flattened signatures, and the standard deviation of each
+/// value over them (as the label signatures').
+fn mean_spread(v: &[Vec<f32>]) -> (Vec<f32>, Vec<f32>) {
+    let n = v.len() as f32;
+    let mut m = vec![0.0f32; v[0].len()];
+    for s in v {
+        for (a, b) in m.iter_mut().zip(s) {
+            *a += b / n;
+        }
+    }
+    let k = v.len() as f64;
+    let sd = (0..m.len())
+        .map(|i| {
+            let mu: f64 = v.iter().map(|s| f64::from(s[i])).sum::<f64>() / k;
+            let var = v
+                .iter()
+                .map(|s| (f64::from(s[i]) - mu).powi(2))
+                .sum::<f64>()
+                / (k - 1.0);
+            var.sqrt() as f32
+        })
+        .collect();
+    (m, sd)
+}
+
 fn median(v: &mut [usize]) -> Option<usize> {
     if v.is_empty() {
         return None;
@@ -646,6 +721,9 @@ fn main() {
     let decide_at: Vec<usize> = list(&args, "--decide-at", "0,64");
     let close_after: Vec<usize> = list(&args, "--close-after", &CLOSE_AFTER.to_string());
     let restart_after: Vec<usize> = list(&args, "--restart-after", "0,40");
+    let other_mode: String = arg(&args, "--other", "none".to_string());
+    let other_after: Vec<String> = list(&args, "--other-after", "walk,wave,push,sit");
+    let other_subdir: String = arg(&args, "--other-subdir", "other".to_string());
     let aligned = arg(&args, "--stage2", "aligned".to_string()) == "aligned";
     let why = args.iter().any(|a| a == "--why");
     let kind: FeatureKind = arg(&args, "--kind", "motion_lags_v1".to_string())
@@ -759,6 +837,47 @@ fn main() {
             *v = vec![m];
         }
     }
+    // Models of other motion (`--other return`, development seeds of their own): per
+    // activity, `--sig-sessions` sessions of 12 s standing, the activity for 3..6 s, then
+    // standing; the first `sig_len` frames from the return to standing (standing up, lowering
+    // the arm, stopping), averaged, with their spread as the labels'.
+    let mut other = Vec::new();
+    if other_mode == "return" {
+        let mut orng = Lcg(4343);
+        for (a, &label) in LABELS.iter().enumerate() {
+            if !other_after.iter().any(|l| l == label) {
+                continue;
+            }
+            let mut cuts: Vec<Vec<f32>> = Vec::new();
+            for s in 0..sig_sessions {
+                let spot = orng.spot();
+                let dur = orng.uniform(3.0, 6.0);
+                let sc = scenario(&[("stand", LEAD_IN_S), (label, dur), ("stand", 6.0)], spot);
+                let sess = simulate(sc, 300_000 + 100 * a as u64 + s, false, kind);
+                let o = (1..sess.activity.len())
+                    .find(|&t| {
+                        label_of(sess.activity[t - 1]) == Some(a)
+                            && sess.activity[t] == Activity::Stand
+                    })
+                    .expect("return");
+                cuts.push(
+                    sess.features[o..o + sig_len]
+                        .iter()
+                        .flatten()
+                        .copied()
+                        .collect(),
+                );
+            }
+            let (m, sd) = mean_spread(&cuts);
+            other.push((
+                format!("other-after-{label}"),
+                m,
+                (weighting == "spread").then_some(sd),
+            ));
+        }
+    } else if other_mode != "none" {
+        panic!("--other {other_mode}");
+    }
     let lib = Library {
         sigs,
         dim,
@@ -767,12 +886,20 @@ fn main() {
         spread,
         weights,
         kind,
+        other,
     };
     let write: String = arg(&args, "--write-signatures", String::new());
     if !write.is_empty() {
         std::fs::create_dir_all(&write).expect("signature directory");
         for s in lib.signatures() {
             let path = std::path::Path::new(&write).join(format!("{}.json", s.id));
+            std::fs::write(&path, s.to_json_pretty() + "\n").expect("write signature");
+            println!("wrote {}", path.display());
+        }
+        for s in lib.other_signatures() {
+            let dir = std::path::Path::new(&write).join(&other_subdir);
+            std::fs::create_dir_all(&dir).expect("signature directory");
+            let path = dir.join(format!("{}.json", s.id));
             std::fs::write(&path, s.to_json_pretty() + "\n").expect("write signature");
             println!("wrote {}", path.display());
         }

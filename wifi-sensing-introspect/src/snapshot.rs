@@ -80,6 +80,10 @@ pub struct EarlySnapshot {
     pub committed_label: Option<Arc<str>>,
     /// The label was committed at this frame (with `every > 1`: since the previous snapshot).
     pub committed_now: bool,
+    /// The episode was decided as none of the labels (a model of other motion was nearest
+    /// when the decision was due, see [`IntrospectionAnalyser::with_early_other`]); no label
+    /// is committed in it. Always `false` without models of other motion.
+    pub rejected: bool,
 }
 
 /// What the stream of one node looks like at one frame.
@@ -295,6 +299,35 @@ impl IntrospectionAnalyser {
         Ok(self)
     }
 
+    /// Adds models of other motion to early labelling (after [`with_early`](Self::with_early)):
+    /// signatures of motions that are none of the labels (standing up, lowering an arm,
+    /// stopping; `fixtures/signatures/early/other/`), see [`EarlyDecider::with_other`]. An
+    /// episode nearest one of them is decided as none of the labels
+    /// ([`EarlySnapshot::rejected`]) and commits no label.
+    ///
+    /// ```
+    /// use wifi_sensing_introspect::signature::SignatureLibrary;
+    /// use wifi_sensing_introspect::snapshot::{IntrospectionAnalyser, IntrospectionConfig};
+    /// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/signatures/early");
+    /// let a = IntrospectionAnalyser::new(IntrospectionConfig::default(), SignatureLibrary::default())?
+    ///     .with_early(SignatureLibrary::load_dir(dir)?)?
+    ///     .with_early_other(SignatureLibrary::load_dir(format!("{dir}/other"))?)?;
+    /// assert_eq!(a.early_labels().len(), 4); // the labels only
+    /// # Ok::<(), wifi_sensing_introspect::Error>(())
+    /// ```
+    pub fn with_early_other(mut self, other: SignatureLibrary) -> Result<Self> {
+        let Some(early) = self.prototype.early.take() else {
+            return Err(Error::config(
+                "early_other",
+                "needs early labelling (with_early) first",
+            ));
+        };
+        let decider = early.decider.with_other(other.signatures())?;
+        self.prototype.early = Some(EarlyNode { decider, ..early });
+        self.nodes.clear();
+        Ok(self)
+    }
+
     /// Lets the event path's `MotionStarted` open early episodes too (after
     /// [`with_early`](Self::with_early)): the analyser runs the motion and presence detector of
     /// `wifi-sensing-signal` (`events`, and the empty-room `baseline` if any: the settings of
@@ -410,11 +443,9 @@ impl IntrospectionAnalyser {
             self.library.check_stream(self.cfg.features.kind, x.len())?;
             st.checked = true;
         }
-        for m in st.matchers.iter_mut() {
-            // Features are finite and of the checked dimension; a refusal would be a bug, and
-            // is reported rather than ignored.
-            m.push(x)?;
-        }
+        // Features are finite and of the checked dimension; a refusal would be a bug, and is
+        // reported rather than ignored.
+        SpringMatcher::push_all(&mut st.matchers, x)?;
         st.changed |= st.dynamics.push(st.fx.scalar()).regime_changed;
         st.frames += 1;
         if st.frames % self.cfg.every != 0 {
@@ -453,6 +484,7 @@ impl IntrospectionAnalyser {
                 confidence: s.confidence,
                 committed_label: s.decided.map(|l| labels[l].clone()),
                 committed_now: std::mem::take(&mut e.committed),
+                rejected: s.rejected,
             }
         });
         let d = st.dynamics.state();

@@ -113,9 +113,9 @@ pub(crate) fn sq_dist<T: Real>(a: &[T], b: &[T]) -> T {
     s
 }
 
-/// Query frames whose costs [`row_costs`] accumulates together (in registers: 8 SSE vectors of
-/// `f32`).
-const COST_BLOCK: usize = 32;
+/// Query frames whose costs [`row_costs`] accumulates together (in registers: 4 AVX-512 or 8
+/// AVX2 vectors of `f32`, four or eight independent chains of additions per dimension).
+const COST_BLOCK: usize = 64;
 
 /// Squared Euclidean distance of `x` to every query frame into `out`, from the query stored
 /// dimension-major (`query_t[j * len + i]` is value `j` of frame `i`): for each block of
@@ -123,7 +123,7 @@ const COST_BLOCK: usize = 32;
 /// loop runs over the dimensions, reading the block's contiguous query values with `x[j]`
 /// fixed, which the compiler vectorises without a horizontal reduction; every `out[i]` sums its
 /// dimensions in order.
-#[inline]
+#[inline(always)]
 fn row_costs<T: Real>(query_t: &[T], x: &[T], out: &mut [T]) {
     let len = out.len();
     let mut i0 = 0;
@@ -150,6 +150,36 @@ fn row_costs<T: Real>(query_t: &[T], x: &[T], out: &mut [T]) {
             }
         }
     }
+}
+
+/// The prefix length `k > from` with the lowest `acc[k − 1] · inv_norm[k − 1]` (the best score),
+/// the longest on ties: the minimum over eight independent lanes (vectorised), then the last
+/// prefix reaching it. `from < acc.len()`.
+#[inline(always)]
+fn best_ratio_prefix<T: Real>(acc: &[T], inv_norm: &[T], from: usize) -> usize {
+    let (a, w) = (&acc[from..], &inv_norm[from..]);
+    let mut m = [T::INF; 8];
+    let (ca, cw) = (a.chunks_exact(8), w.chunks_exact(8));
+    let (ra, rw) = (ca.remainder(), cw.remainder());
+    for (x, y) in ca.zip(cw) {
+        for k in 0..8 {
+            let r = x[k] * y[k];
+            m[k] = if r < m[k] { r } else { m[k] };
+        }
+    }
+    let mut best = m[0];
+    for &v in &m[1..] {
+        best = if v < best { v } else { best };
+    }
+    for (x, y) in ra.iter().zip(rw) {
+        let r = *x * *y;
+        best = if r < best { r } else { best };
+    }
+    // Costs are never NaN; with every cost infinite the longest prefix is reported.
+    (0..a.len())
+        .rev()
+        .find(|&i| a[i] * w[i] <= best)
+        .map_or(acc.len(), |i| from + i + 1)
 }
 
 /// What a [`SpringMatcher`] reports after a frame.
@@ -219,6 +249,24 @@ pub struct SpringMatcher<T: Real = f32> {
     min_prefix: usize,
     t: u64,
     state: SpringState,
+    /// The instruction set the update is compiled for, chosen once at run time (`pulp`).
+    arch: pulp::Arch,
+}
+
+/// [`SpringMatcher::update`] as an operation for `pulp`'s run-time dispatch: everything is
+/// inlined into it, so the cost kernel and the recurrence are compiled with the instruction
+/// set the CPU offers (AVX2 + FMA, or AVX-512 where present; SSE2 otherwise).
+struct Update<'a, T: Real> {
+    m: &'a mut SpringMatcher<T>,
+    x: &'a [T],
+}
+
+impl<T: Real> pulp::WithSimd for Update<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        self.m.update_inline(self.x)
+    }
 }
 
 impl<T: Real> SpringMatcher<T> {
@@ -244,6 +292,7 @@ impl<T: Real> SpringMatcher<T> {
             min_prefix: len,
             t: 0,
             state: SpringState::empty(),
+            arch: pulp::Arch::new(),
         })
     }
 
@@ -342,6 +391,44 @@ impl<T: Real> SpringMatcher<T> {
     /// Pushes one stream frame (`dim` values). Refuses a wrong length or a non-finite value
     /// (the state is then unchanged).
     pub fn push(&mut self, x: &[T]) -> Result<&SpringState> {
+        self.check(x)?;
+        self.update(x);
+        Ok(&self.state)
+    }
+
+    /// Pushes one stream frame to every matcher of `matchers` (all of the frame's dimension),
+    /// as [`push`](Self::push) on each would, and faster: the recurrences of up to four
+    /// matchers of the same length run interleaved, so that their chains of dependent
+    /// additions overlap. Refuses a wrong length or a non-finite value before updating any
+    /// matcher. Read each one's result with [`state`](Self::state).
+    ///
+    /// ```
+    /// use wifi_sensing_introspect::dtw::SpringMatcher;
+    /// let mut ms = vec![
+    ///     SpringMatcher::<f32>::new(&[1.0, 2.0, 3.0], 1)?,
+    ///     SpringMatcher::<f32>::new(&[3.0, 2.0, 1.0], 1)?,
+    /// ];
+    /// for x in [0.0, 1.0, 2.0, 3.0] {
+    ///     SpringMatcher::push_all(&mut ms, &[x])?;
+    /// }
+    /// assert_eq!(ms[0].state().full_cost, 0.0); // 1, 2, 3 seen
+    /// assert!(ms[1].state().full_cost > 0.0);
+    /// # Ok::<(), wifi_sensing_introspect::Error>(())
+    /// ```
+    pub fn push_all(matchers: &mut [SpringMatcher<T>], x: &[T]) -> Result<()> {
+        for m in matchers.iter() {
+            m.check(x)?;
+        }
+        let Some(first) = matchers.first() else {
+            return Ok(());
+        };
+        let arch = first.arch;
+        arch.dispatch(UpdateAll { ms: matchers, x });
+        Ok(())
+    }
+
+    /// Checks a frame's length and values.
+    fn check(&self, x: &[T]) -> Result<()> {
         if x.len() != self.dim {
             return Err(Error::InvalidInput(format!(
                 "frame of {} values for a {}-dimensional query",
@@ -352,62 +439,44 @@ impl<T: Real> SpringMatcher<T> {
         if !x.iter().all(|v| v.finite()) {
             return Err(Error::InvalidInput("non-finite feature value".into()));
         }
-        self.update(x);
-        Ok(&self.state)
+        Ok(())
     }
 
     /// The update itself, for callers that validated `x` already.
     #[inline]
     pub(crate) fn update(&mut self, x: &[T]) {
-        let t = self.t;
-        // acc(i−1, t−1) and its start, before being overwritten; row −1 is 0 with start t.
-        let mut diag = T::ZERO;
-        let mut diag_s = t;
-        let mut up = T::ZERO;
-        let mut up_s = t;
-        let mut fired_k = 0usize;
-        // Best score among prefixes of at least min_prefix frames: lowest cost / norm (ties go
-        // to the longer prefix).
-        let mut best_ratio = T::INF;
-        let mut best_k = self.len;
-        let from = self.min_prefix - 1;
+        let arch = self.arch;
+        arch.dispatch(Update { m: self, x });
+    }
+
+    /// The update, inlined into the dispatched instruction set.
+    #[inline(always)]
+    fn update_inline(&mut self, x: &[T]) {
         row_costs(&self.query_t, x, &mut self.cost);
-        for i in 0..self.len {
-            let c = self.cost[i];
-            let left = self.acc[i];
-            let left_s = self.start[i];
-            let (mut best, mut best_s) = (diag, diag_s);
-            if up < best {
-                best = up;
-                best_s = up_s;
-            }
-            if left < best {
-                best = left;
-                best_s = left_s;
-            }
-            let v = c + best;
-            self.acc[i] = v;
-            self.start[i] = best_s;
-            if v <= self.thr_cost[i] {
-                fired_k = i + 1;
-            }
-            let r = v * self.inv_norm[i];
-            if i >= from && r <= best_ratio {
-                best_ratio = r;
-                best_k = i + 1;
-            }
-            diag = left;
-            diag_s = left_s;
-            up = v;
-            up_s = best_s;
-        }
+        recur([&mut *self]);
+        self.report();
+    }
+
+    /// After the recurrence: the state of this frame.
+    #[inline(always)]
+    fn report(&mut self) {
+        let t = self.t;
         let len = self.len;
+        // The longest prefix at or under its threshold cost (thresholds are mostly off or
+        // far: a predictable scan from the end).
+        let fired_k = (0..len)
+            .rev()
+            .find(|&i| self.acc[i] <= self.thr_cost[i])
+            .map_or(0, |i| i + 1);
         // Report the longest firing prefix, else the best-scoring prefix of at least
         // min_prefix frames.
         let (k, above) = if fired_k >= self.min_prefix {
             (fired_k, true)
         } else {
-            (best_k, false)
+            (
+                best_ratio_prefix(&self.acc, &self.inv_norm, self.min_prefix - 1),
+                false,
+            )
         };
         self.state = SpringState {
             frame: t,
@@ -419,6 +488,90 @@ impl<T: Real> SpringMatcher<T> {
             above_threshold: above,
         };
         self.t = t + 1;
+    }
+}
+
+/// [`SpringMatcher::push_all`]'s update, for `pulp`'s run-time dispatch.
+struct UpdateAll<'a, T: Real> {
+    ms: &'a mut [SpringMatcher<T>],
+    x: &'a [T],
+}
+
+impl<T: Real> pulp::WithSimd for UpdateAll<'_, T> {
+    type Output = ();
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let x = self.x;
+        // Runs of equal lengths, four (then two, then one) matchers at a time: their local
+        // costs, then their recurrences interleaved, then their states.
+        let mut rest = &mut self.ms[..];
+        while !rest.is_empty() {
+            let len = rest[0].len;
+            let run = rest.iter().take(4).take_while(|m| m.len == len).count();
+            let (group, tail) = std::mem::take(&mut rest).split_at_mut(run);
+            for m in group.iter_mut() {
+                row_costs(&m.query_t, x, &mut m.cost);
+            }
+            match group {
+                [a, b, c, d] => recur([a, b, c, d]),
+                [a, b, c] => {
+                    recur([a, b]);
+                    recur([c]);
+                }
+                [a, b] => recur([a, b]),
+                [a] => recur([a]),
+                _ => {}
+            }
+            for m in group.iter_mut() {
+                m.report();
+            }
+            rest = tail;
+        }
+    }
+}
+
+/// SPRING's recurrence for one frame on `N` matchers of the same length, interleaved (each
+/// matcher's `cost` holds the frame's local costs): `N` independent chains of dependent
+/// minimum-and-addition steps, which the CPU overlaps.
+#[inline(always)]
+fn recur<T: Real, const N: usize>(ms: [&mut SpringMatcher<T>; N]) {
+    let len = ms[0].len;
+    let mut parts = ms.map(|m| {
+        let t = m.t;
+        (&m.cost[..len], &mut m.acc[..len], &mut m.start[..len], t)
+    });
+    // acc(i−1, t−1) and its start, before being overwritten; row −1 is 0 with start t.
+    let mut diag = [T::ZERO; N];
+    let mut diag_s = [0u64; N];
+    let mut up = [T::ZERO; N];
+    let mut up_s = [0u64; N];
+    for k in 0..N {
+        diag_s[k] = parts[k].3;
+        up_s[k] = parts[k].3;
+    }
+    for i in 0..len {
+        for k in 0..N {
+            let (cost, acc, start, _) = &mut parts[k];
+            let c = cost[i];
+            let left = acc[i];
+            let left_s = start[i];
+            // The value, with `up` (the previous step's) last: one minimum and one addition
+            // on the dependency chain.
+            let dl = if left < diag[k] { left } else { diag[k] };
+            let best = if up[k] < dl { up[k] } else { dl };
+            // The start, with the priority diag, up, left on ties (off the chain).
+            let ud = up[k] < diag[k];
+            let v1 = if ud { up[k] } else { diag[k] };
+            let s1 = if ud { up_s[k] } else { diag_s[k] };
+            let best_s = if left < v1 { left_s } else { s1 };
+            let v = c + best;
+            acc[i] = v;
+            start[i] = best_s;
+            diag[k] = left;
+            diag_s[k] = left_s;
+            up[k] = v;
+            up_s[k] = best_s;
+        }
     }
 }
 
@@ -448,6 +601,51 @@ mod tests {
                 proptest::prop_assert!((batch.distance - best).abs() <= 1e-9 * best.max(1.0));
                 proptest::prop_assert!(st.score >= 0.0 && st.score <= 1.0);
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// `push_all` leaves every matcher exactly as `push` on each would (same states, same
+        /// prefix costs), whatever the mix of lengths (runs of equal lengths are interleaved).
+        #[test]
+        fn push_all_equals_push_on_each(
+            lens in proptest::collection::vec(1usize..6, 1..9),
+            frames in proptest::collection::vec(proptest::collection::vec(-2.0f64..2.0, 3), 1..30),
+            seed in 0u64..1000,
+        ) {
+            let dim = 3;
+            let mut k = seed;
+            let mut next = || {
+                k = k.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((k >> 33) % 1000) as f64 / 250.0 - 2.0
+            };
+            let mut one: Vec<SpringMatcher<f32>> = lens
+                .iter()
+                .map(|&l| {
+                    let q: Vec<f64> = (0..l * dim).map(|_| next()).collect();
+                    let mut m = SpringMatcher::<f32>::new(&q, dim).unwrap();
+                    m.set_thresholds(&vec![Some(0.6); l], 1).unwrap();
+                    m
+                })
+                .collect();
+            let mut all = one.clone();
+            for f in &frames {
+                let x: Vec<f32> = f.iter().map(|&v| v as f32).collect();
+                for m in one.iter_mut() {
+                    m.push(&x).unwrap();
+                }
+                SpringMatcher::push_all(&mut all, &x).unwrap();
+                for (a, b) in one.iter().zip(&all) {
+                    proptest::prop_assert_eq!(a.state(), b.state());
+                    proptest::prop_assert_eq!(a.prefix_costs(), b.prefix_costs());
+                }
+            }
+            // A bad frame is refused before any matcher is updated.
+            let before: Vec<SpringState> = all.iter().map(|m| *m.state()).collect();
+            proptest::prop_assert!(SpringMatcher::push_all(&mut all, &[0.0, f32::NAN, 0.0]).is_err());
+            proptest::prop_assert!(SpringMatcher::push_all(&mut all, &[0.0]).is_err());
+            let after: Vec<SpringState> = all.iter().map(|m| *m.state()).collect();
+            proptest::prop_assert_eq!(before, after);
         }
     }
 
