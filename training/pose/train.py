@@ -811,7 +811,7 @@ def main():
                          "in the body frame turned by the estimated heading (head_rel)")
     ap.add_argument("--heading-weight", type=float, default=1.0, help="weight of the heading loss")
     ap.add_argument("--hidden", type=int, default=256)
-    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--layers", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--patience", type=int, default=5)
     ap.add_argument("--batch", type=int, default=256)
