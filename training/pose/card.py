@@ -71,7 +71,7 @@ def activity_table(s):
 
 # Development measurements (validation sessions 1001-1012 only, numpy scoring; not re-run by
 # `train.sh`). Kept here so that the card states them.
-DEV_NOTES = """* Why training stops after a few epochs (best epochs 1-5 of 60): the network starts learning the
+DEV_NOTES = """* Why training stopped after a few epochs before version 3.0.0 (best epochs 1-5 of 60): the network starts learning the
   particular training sessions. In development runs (one network, amplitude features) the
   mid-hip error at the best epoch was 0.32 m on training windows and 0.54 m on the validation
   sessions with 160 training sessions, 0.32 m and 0.46 m with all 400, and after it the training error kept falling while the
@@ -79,7 +79,7 @@ DEV_NOTES = """* Why training stops after a few epochs (best epochs 1-5 of 60): 
   own impairment draws, so its windows are strongly alike. It is not the learning rate: lr 3e-4
   with L2 1e-3 moved the best epoch from 5 to 13 at the same validation error (0.542 vs 0.544 m);
   more input noise (0.6 instead of 0.2 standard deviations) gave 0.548 m. What helped was more
-  sessions (above).
+  sessions and, in version 3.0.0, dropout (both above).
 * The CSI-ratio (angle of arrival) features, free of the chain phase offsets: in development
   runs (one network each) 0.58 m with them vs 0.56 m without at 138 sessions, 0.48 m vs 0.46 m
   at 232; 0.62 m vs 0.66 m at 80 and 0.51 m vs 0.55 m at 160 (input noise 0.6). In a full
@@ -103,6 +103,60 @@ DEV_NOTES = """* Why training stops after a few epochs (best epochs 1-5 of 60): 
   0.62 m with 80. A likely reason, not verified: U is only informative while the person
   moves (standing and sitting windows are mostly noise there), and 480 more inputs make the
   session overfitting above worse."""
+
+
+# Development measurements of version 3.0.0's changes (validation sessions 1001-1012 only, numpy
+# scoring, one network per run unless stated; not re-run by `train.sh`).
+DATA_NOTES = """  More, shorter sessions (version 3.0.0: 20 s instead of 60 s, so more positions, bodies and
+  impairment draws per simulated second) helped as more sessions did before. One network, 10
+  bands, regressed pose: mid-hip error 0.53 m with 400 sessions of 20 s, 0.46 m with 900, 0.45 m
+  with 1200 (the same simulated time as version 2.1.0's 400 sessions of 60 s, whose one-network
+  figure was 0.46 m: at equal simulated time shorter sessions gained little; what counts is the
+  amount). Version 2.1.0 on the same validation windows: PCK@0.2 3.4 %, MPJPE 446 mm, mid-hip
+  error 0.41 m, root-relative PCK@0.2 40.2 %. A first try of the short sessions took training
+  seeds 1-1200, which include the validation seeds: a 20 s session of seed 1001 is the start of
+  validation session 1001, and that run scored a false 0.34 m. `train.py` now skips the held-out
+  seeds when it numbers the training sessions."""
+
+POSE_NOTES = """* Dropout of 0.3 of the hidden units during training (version 3.0.0) is what curbed the session
+  overfitting: with 1580 sessions of 20 s (one network, activity mix) the best epoch moved from
+  2 to 20 and the validation figures went from mid-hip error 0.45 m, MPJPE 483 mm, PCK@0.2
+  2.5 %, root-relative PCK@0.2 45.5 % (validation loss 5.27) to 0.37 m, 414 mm, 4.2 %, 47.7 %
+  (4.55). Dropout 0.5 learned more slowly (validation loss 4.65 at epoch 35, when that run was
+  stopped for time, against 4.55 for 0.3 at its best epoch 20).
+* A third hidden layer (3 x 256, as shipped in version 3.0.0): one such network on the 2500
+  sessions reached validation loss 4.25 (best epoch 22), mid-hip error 0.31 m, MPJPE 365 mm,
+  PCK@0.2 4.5 %, root-relative PCK@0.2 47.9 %, against 4.36-4.42 for single two-layer networks
+  and 0.33 m, 374 mm, 4.7 %, 46.7 % for three two-layer networks averaged. That three-network,
+  two-layer model had been trained and run on the held-out test sessions first (PCK@0.2 6.6 %,
+  MPJPE 351 mm, mid-hip error 0.30 m, root-relative PCK@0.2 48.8 %); the switch to three
+  layers was chosen on the validation figures above only.
+* Where the posture error comes from (from the truth alone, validation windows, poses of the
+  training sessions): the mean training pose scores a root-relative PCK@0.2 of 45.9 %
+  (root-relative MPJPE 208 mm); the mean pose of the true activity 50.8 % (191 mm); the mean
+  body-frame pose of the true activity turned to the true heading 91.5 % (53 mm), and one mean
+  body-frame pose turned to the true heading 69.7 % (115 mm). The body's heading is the missing
+  information; the activity alone is worth a few points.
+* Heading and activity heads: an activity classifier head (six classes) reaches 48-53 %
+  validation accuracy; shipping the activities' mean poses weighted by its probabilities
+  (`--pose-head mix --act 1`) instead of the regressed pose lowered the validation pose loss from
+  4.02 to 3.92 and raised the root-relative PCK@0.2 from 41.3 % to 46.6 % (1200 sessions; with
+  cross-entropy weight 0.3 instead of 1: 3.96, 46.2 %; with 512 hidden units: 3.96, 46.7 %), so
+  version 3.0.0 ships it. Estimating the heading as well (`--pose-head heading`: the poses in
+  the body frame turned by a regressed cos/sin of the heading) did not work: with one mean pose,
+  pose loss 4.15 against 4.16 for the mean pose alone (400 sessions); with the activities, 4.03
+  against 4.02 for the activity mix without heading (400 sessions). These amplitude features
+  carry almost no heading.
+* Finer and temporal features did not help localisation at 900 sessions: every subcarrier
+  (`--bands 30`, 1080 features) 0.46 m vs 0.46 m with 10 bands; the within-window change
+  (`--temporal 1`: frame-to-frame difference energy and second-half minus first-half profile, 720
+  features) 0.51 m vs 0.46 m (0.60 vs 0.55 m at 300 sessions); both together with the heading
+  head 0.52 m. More inputs again mean faster session overfitting."""
+
+
+def alpha_pair(r):
+    """', POSE' when the pose has its own shrinkage factor."""
+    return f", {r['alpha_pose']}" if "alpha_pose" in r else ""
 
 
 def earlier(r):
@@ -176,20 +230,49 @@ def main():
                      f"{pct(po['pck_0_2'])}, MPJPE {mm(po['mpjpe_mm'])} mm, mid-hip error "
                      f"{m2(po['root_error_m'])} m on the same held-out sessions.")
     size_kb = (OUT / f"{NAME}.onnx").stat().st_size / 1024
+    train_s = a.get("train_duration") or a["duration"]
+    held_len = "" if train_s == a["duration"] else f" ({a['duration']:.0f} s per validation and held-out session)"
+    held_ids = set(seeds["val"] + seeds["test"] + seeds["room"])
+    skip_note = (", skipping the held-out seeds" if any(seeds["train"][0] < k < seeds["train"][-1] for k in held_ids)
+                 else "")
+    head = a.get("pose_head", "reg")
+    temporal_feats = ("; the log RMS of the frame-to-frame difference (fast motion) and the mean of the "
+                      "window's second half minus its first half (which way the profile drifts)"
+                      ) if a.get("temporal") else ""
+    act_out = (f", activity logits ({', '.join(ACTIVITIES[:6])}; cross-entropy weight {a.get('act_weight')})"
+               if a.get("act") else "")
+    head_note = {
+        "reg": "The root-relative pose is the regressed one.",
+        "mix": ("The root-relative pose shipped is not the regressed one (those 51 outputs are trained but "
+                "unused) but the mean training pose of each activity weighted by the activity "
+                "probabilities (" + ("the softmax of the activity logits" if a.get("act") else "one pose") + ")."),
+        "heading": ("The root-relative pose shipped is each activity's mean body-frame pose weighted by the "
+                    "activity probabilities and turned about the vertical by the estimated heading "
+                    "(cos, sin: two more outputs trained by squared error)."),
+    }[head]
+    alpha_pose = best.get("alpha_pose", best["alpha"])
+    act_loss = f" + {a.get('act_weight')} x activity cross-entropy" if a.get("act") else ""
+    val_extra = "".join(f", {name} {pct(vf[k])}" for k, name in
+                        [("root_relative_pck_0_2", "root-relative PCK@0.2"), ("activity_accuracy", "activity accuracy")]
+                        if k in vf)
+    rel_gain = t["model"]["overall"]["root_relative_pck_0_2"] - t["room_centre_baseline"]["overall"]["root_relative_pck_0_2"]
+    rel_vs_mean = "close to" if abs(rel_gain) < 0.03 else "a little above" if rel_gain > 0 else "below"
+    rel_why = (": its activity head tells the activities apart in part, and it has no estimate of the heading"
+               if rel_gain >= 0.03 and a.get("act") else "")
     o = t["model"]["overall"]
     goal = (o["pck_0_2"] or 0) >= 0.7 and (o["mpjpe_mm"] or 1e9) <= 150
     per = t["model_per_session"]
     pck_range = (min(p["pck_0_2"] for p in per), max(p["pck_0_2"] for p in per))
     mpjpe_range = (min(p["mpjpe_mm"] for p in per), max(p["mpjpe_mm"] for p in per))
 
-    variants = ["| variant | validation pose loss (alpha) | PCK@0.2 | MPJPE mm | mid-hip error m | root-rel. PCK@0.2 | presence "
+    variants = ["| variant | validation pose loss (alpha mid-hip, pose) | PCK@0.2 | MPJPE mm | mid-hip error m | root-rel. PCK@0.2 | presence "
                 "| centre MPJPE mm | k-NN MPJPE mm | unseen room MPJPE mm |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(runs, key=lambda r: r["validation_loss"]):
         s, q = r["sets"]["test"], r["sets"]["room"]
         oo = s["model"]["overall"]
         variants.append(
             f"| {LABEL.get(r['variant'], r['variant'])}{' (shipped)' if r is best else ''}{earlier(r)} | "
-            f"{r['validation_loss']:.2f} ({r['alpha']}) | {pct(oo['pck_0_2'])} | {mm(oo['mpjpe_mm'])} | "
+            f"{r['validation_loss']:.2f} ({r['alpha']}{alpha_pair(r)}) | {pct(oo['pck_0_2'])} | {mm(oo['mpjpe_mm'])} | "
             f"{m2(oo['root_error_m'])} | {pct(oo['root_relative_pck_0_2'])} | {pct(oo['presence_accuracy'])} | "
             f"{mm(s['room_centre_baseline']['overall']['mpjpe_mm'])} | {mm(s['knn_baseline']['overall']['mpjpe_mm'])} | "
             f"{mm(q['model']['overall']['mpjpe_mm'])} |")
@@ -197,7 +280,9 @@ def main():
     settings = "\n".join(
         f"* {LABEL.get(r['variant'], r['variant'])}{earlier(r)}: {len(r['sessions_used']['train'])} training sessions, "
         f"channels {', '.join(r['channels'])}, {r['features']} features, MLP {r['args']['layers']} x "
-        f"{r['args']['hidden']} x {r['args'].get('ensemble', 1)} network(s), alpha {r['alpha']}, "
+        f"{r['args']['hidden']} x {r['args'].get('ensemble', 1)} network(s), pose head {r['args'].get('pose_head', 'reg')}"
+        f"{' with activities' if r['args'].get('act') else ''}, alpha {r['alpha']}{alpha_pair(r)}, "
+        f"{r['args'].get('train_duration') or r['args']['duration']:.0f} s sessions, "
         f"test seeds {r['seeds']['test'][0]}-{r['seeds']['test'][-1]}, run of {r['total_s']} s."
         for r in runs)
     same = len({json.dumps({k: v for k, v in r["args"].items() if k not in ("device", "nodes")}, sort_keys=True)
@@ -242,14 +327,14 @@ the release CLI, trains the variants and writes `fixtures/models/{NAME}.*`.) {ru
   activity mix walk 3, sit 2, stand 2, wave 1, push 1, pull 1, absent 0.5; random positions,
   headings, paths, speeds, person heights and breathing), default impairments (30 dB SNR, AGC
   steps, timing offsets, random common and per-chain phases, jitter, drops, int8 quantisation),
-  50 Hz, {a['duration']:.0f} s per session.
+  50 Hz, {train_s:.0f} s per training session{held_len}.
 * Layout: default room 5 x 4 x 2.8 m with its three furniture reflectors, transmitter at
   [0.5, 2.0, 1.0] m, receivers (node ids 0, 1, 2) at [4.5, 2.0, 1.0], [2.5, 3.8, 1.2],
   [2.5, 0.2, 1.2] m.
 * Split by session seed (the same seed drives the random session and the simulator's noise):
-  training {len(used['train'])} sessions (seeds {seeds['train'][0]}-{seeds['train'][-1]}),
+  training {len(used['train'])} sessions (seeds {seeds['train'][0]}-{seeds['train'][-1]}{skip_note}),
   validation {len(used['val'])} (seeds {seeds['val'][0]}-{seeds['val'][-1]}; early stopping, the shrinkage
-  alpha and every design choice), held-out test {len(used['test'])} sessions of the default room (seeds
+  factors and every design choice), held-out test {len(used['test'])} sessions of the default room (seeds
   {seeds['test'][0]}-{seeds['test'][-1]}), and {len(used['room'])} sessions of random rooms never used in
   training (`--random-room`, seeds {seeds['room'][0]}-{seeds['room'][-1]}: other room size, walls, furniture,
   transmitter and receiver positions; the model is run there as is). Test seeds were only ever scored. {rejected_note}
@@ -266,20 +351,20 @@ the release CLI, trains the variants and writes `fixtures/models/{NAME}.*`.) {ru
   log amplitude minus its mean over each node's antennas and subcarriers per frame (removes the
   AGC gain), then per node, antenna pair and band of subcarriers ({best['bands']} bands): the window's mean
   profile minus the empty-room profile (a constant learned from the training windows with
-  nobody in) and the log standard deviation over the window (motion){ratio_feats};
+  nobody in) and the log standard deviation over the window (motion){temporal_feats}{ratio_feats};
   {best['features']} features, standardised and clipped to +-5; an MLP {a['layers']} x {a['hidden']} ReLU; outputs:
-  mid-hip position (3), root-relative pose (51) and a presence logit. Output `keypoints`
+  mid-hip position (3), root-relative pose (51), a presence logit{act_out}. {head_note} Output `keypoints`
   [batch, 17, 4] = x, y, z, presence probability (the confidence of every joint).
-* Trained with numpy (Adam, lr {a['lr']}, batch {a['batch']}, L2 {a['l2']}, input noise {a['noise']},
+* Trained with numpy (Adam, lr {a['lr']}, batch {a['batch']}, L2 {a['l2']}, input noise {a['noise']}, dropout {a.get('dropout', 0.0)},
   early stopping on validation loss; {a.get('ensemble', 1)} network(s) from seeds {a['seed']}.., outputs averaged, best epochs {', '.join(map(str, np_list(best['best_epoch'])))}); loss = {a['root_weight']} x squared mid-hip
-  error + root-relative pose error (both standardised) + presence cross-entropy.
-  The position outputs are then shrunk toward the mean training pose, mean + alpha x (network -
-  mean), with alpha chosen on the validation sessions from 0, 0.25, 0.5, 0.75, 1: **alpha =
-  {best['alpha']}**{ALPHA_NOTE}.
+  error + root-relative pose error (both standardised) + presence cross-entropy{act_loss}.
+  The mid-hip and the root-relative pose are then shrunk toward the mean training pose, each by
+  its own factor, mean + alpha x (network - mean), chosen on the validation sessions from 0, 0.25,
+  0.5, 0.75, 1: **alpha = {best['alpha']} for the mid-hip, {alpha_pose} for the pose**{ALPHA_NOTE}.
 * Validation ({vf['windows']} windows): PCK@0.2 {pct(vf['pck_0_2'])}, MPJPE {mm(vf['mpjpe_mm'])} mm, mid-hip error
-  {m2(vf['root_error_m'])} m, presence {pct(vf['presence_accuracy'])} (numpy, the same graph).
+  {m2(vf['root_error_m'])} m, presence {pct(vf['presence_accuracy'])}{val_extra} (numpy, the same graph).
 * Times (wall, on 2 cores shared with other jobs): simulating and windowing the sessions
-  {best['data_s']} s in this run (cached between runs; a few seconds per session otherwise), training {best['train_s']} s, the whole run {best['total_s']} s;
+  {best['data_s']} s in this run (cached between runs; under half a second per 20 s session on a lightly loaded machine, a few seconds on a busy one), training {best['train_s']} s, the whole run {best['total_s']} s;
   ONNX opset 13, {size_kb:.0f} kB.
 
 ## Results
@@ -325,17 +410,15 @@ Settings of each variant's run:
   where the person stands (the oracle row) reaches {pct(t['true_position_baseline']['overall']['pck_0_2'])}
   (MPJPE {mm(t['true_position_baseline']['overall']['mpjpe_mm'])} mm): heading, posture and height
   variations alone cost that much. Reaching 70 % requires the body's orientation and limb positions
-  from the CSI, not just its position; this model mostly localises (its root-relative PCK is
-  close to the mean pose's).
+  from the CSI, not just its position; this model mostly localises (its root-relative PCK@0.2,
+  {pct(o['root_relative_pck_0_2'])}, is {rel_vs_mean} the mean pose's {pct(t['room_centre_baseline']['overall']['root_relative_pck_0_2'])}{rel_why}).
 * Localisation is what improved. During development (validation sessions only, numpy scoring
   of one network with the ratio features, not re-run by `train.sh`) the mid-hip error fell with
   the amount of training data: 0.94 m with 29 training sessions, 0.58 m with 138, 0.48 m with
   232; averaging three networks took 0.58 m to 0.53 m at 138 sessions. The shipped run ({len(used['train'])}
   sessions, three networks, {'amplitude and CSI-ratio features' if ratio_feats else 'amplitude only'}) reaches {m2(vf['root_error_m'])} m on the validation sessions.
-  Going from 363 to all 400 sessions (the windower's frame-rate fix let every session in) gained
-  little: on the same 12 validation sessions version 2.0.0 scores mid-hip error 0.42 m, MPJPE
-  464 mm, PCK@0.2 3.0 %, this model 0.41 m, 446 mm, 3.4 %. Whether many more sessions would
-  help is not measured.
+{DATA_NOTES}
+{POSE_NOTES}
 {DEV_NOTES}
 * A single link gives one number per antenna pair and band, so a single node cannot
   triangulate: one ESP32 node, {vs_centre('esp32x1')}; three ESP32 nodes (one antenna each),
@@ -363,8 +446,8 @@ Licence of the weights: MIT OR Apache-2.0 (trained from the project's own simula
                        "room_m and a presence probability (the confidence column) from 0.5 s CSI "
                        "windows. Card: wifi-pose-ref.md.",
         "training_data": f"Simulated random sessions (RandomSession defaults, default room, reference "
-                         f"3-node layout, 50 Hz): {len(used['train'])} x {a['duration']:.0f} s training "
-                         f"(seeds {seeds['train'][0]}-{seeds['train'][-1]}), {len(used['val'])} validation "
+                         f"3-node layout, 50 Hz): {len(used['train'])} x {train_s:.0f} s training "
+                         f"(seeds {seeds['train'][0]}-{seeds['train'][-1]}{skip_note}), {len(used['val'])} validation "
                          f"(seeds {seeds['val'][0]}-{seeds['val'][-1]}).",
         "evaluation": f"Held-out default-room sessions (seeds {seeds['test'][0]}-{seeds['test'][-1]}): "
                       f"PCK@0.1 {pct(o['pck_0_1'])}, PCK@0.2 {pct(o['pck_0_2'])}, MPJPE {mm(o['mpjpe_mm'])} mm, "

@@ -6,12 +6,14 @@ cuts them into windows with the pose crate's own windowing (so training inputs a
 inference inputs), `run --pose` runs the exported model through the CLI and `model score`
 computes every figure. Python only fits the weights and writes the ONNX graph.
 
-Seeds: training sessions 1..N, validation (early stopping, model choice) 1001.., held-out test
-sessions of the default room 2001.., sessions of rooms never used in training 3001.. . Test
-seeds are only ever scored, never used to choose anything.
+Seeds: validation (early stopping, model choice) 1001.., held-out test sessions of the default
+room 2001.., sessions of rooms never used in training 3001.., all 60 s; training sessions (20 s
+by default) the first N seeds from 1 that none of those uses. Test seeds are only ever scored,
+never used to choose anything.
 """
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -25,6 +27,11 @@ from onnx import TensorProto, helper, numpy_helper
 
 ROOT = Path(__file__).resolve().parents[2]
 EPS = 1e-3
+# Seeds never trained on besides the held-out splits: the fresh session of the CLI test that
+# checks the shipped model against its card.
+RESERVED_SEEDS = [4242]
+# The simulator's activities with a person present (the classes of the activity head).
+ACTIVITIES = ["stand", "sit", "walk", "wave", "push", "pull"]
 CLIP = 5.0
 TX = [0.5, 2.0, 1.0]
 REFERENCE_RX = [[4.5, 2.0, 1.0], [2.5, 3.8, 1.2], [2.5, 0.2, 1.2]]
@@ -50,29 +57,35 @@ def run(cmd, stdout=None):
 # ---------------------------------------------------------------- sessions
 
 
-def session(args, seed, kind, out_dir):
+def session(args, seed, kind, out_dir, name):
     """Simulates the random session `seed` (`simulate --random`, with `--random-room` for the
     unseen rooms) with the reference receivers; returns (capture, truth) paths.
     kind: train|val|test|room."""
-    cap = out_dir / f"s{seed}.csirec"
-    truth = out_dir / f"s{seed}.truth.jsonl"
+    cap = out_dir / f"{name}.csirec"
+    truth = out_dir / f"{name}.truth.jsonl"
     if cap.exists() and truth.exists():
         return cap, truth
     tmp_cap, tmp_truth = cap.with_suffix(".tmp.csirec"), truth.with_suffix(".tmp")
     run([args.bin, "-q", "simulate", "--random", seed] + (["--random-room"] if kind == "room" else [])
         + ["--nodes", "reference3" if args.nodes == 3 else "one", "--device", DEVICES[args.device][1],
-           "--duration", f"{args.duration}s", "--rate", "50", "-o", tmp_cap, "--truth", tmp_truth])
+           "--duration", f"{duration(args, kind)}s", "--rate", "50", "-o", tmp_cap, "--truth", tmp_truth])
     tmp_truth.rename(truth)
     tmp_cap.rename(cap)
     return cap, truth
 
 
+def duration(args, kind):
+    """Session length, s: `--train-duration` for the training sessions, `--duration` otherwise."""
+    return args.train_duration if kind == "train" and args.train_duration else args.duration
+
+
 def channels(args, export=False):
-    """Input channels: amplitude, and with several receive antennas (and `--ratio 1`) the CSI
-    ratio to antenna 0. Windows are always exported with the ratio channels too (so one cache
-    serves both); a model without them takes channel 0 of the exported windows."""
+    """Input channels: amplitude, and with several receive antennas (and `--ratio 1` or
+    `--dyn 1`) the CSI ratio to antenna 0. Windows are exported with the ratio channels when a
+    model needs them or with `--export-ratio 1` (so one cache serves both; a model without them
+    takes channel 0 of the exported windows); amplitude alone takes a third of the disk."""
     rx = DEVICES[args.device][3]
-    ratio = rx > 1 and (export or args.ratio or args.dyn)
+    ratio = rx > 1 and (args.ratio or args.dyn or (export and args.export_ratio))
     return ["amplitude", "ratio_amplitude", "ratio_phase"] if ratio else ["amplitude"]
 
 
@@ -125,14 +138,17 @@ def export(args, seeds, kind, work):
     tmp.write_text(json.dumps(spec_manifest(args, export=True), indent=1))
     tmp.replace(mpath)
     out, rejected = [], {}
+    dur = duration(args, kind)
     for seed in seeds:
-        d = work / "windows" / f"s{seed}"
-        cap, truth = sess_dir / f"s{seed}.csirec", sess_dir / f"s{seed}.truth.jsonl"
+        # Sessions of another length than the default 60 s are cached under their own name.
+        name = f"s{seed}" if dur == 60.0 else f"s{seed}-{dur:g}s"
+        d = work / "windows" / name
+        cap, truth = sess_dir / f"{name}.csirec", sess_dir / f"{name}.truth.jsonl"
         if (d / "rejected").exists():
             rejected[seed] = (d / "rejected").read_text()
             continue
         if not (d / "done").exists():
-            cap, truth = session(args, seed, kind, sess_dir)
+            cap, truth = session(args, seed, kind, sess_dir, name)
             d.mkdir(parents=True, exist_ok=True)
             r = subprocess.run([str(c) for c in [
                 args.bin, "-q", "model", "dataset", cap, "--truth", truth, "--manifest", mpath,
@@ -148,7 +164,11 @@ def export(args, seeds, kind, work):
                 # Only the windows are needed again (keeps the cache small).
                 cap.unlink()
                 truth.unlink()
-        x = np.load(d / "x.npy", mmap_mode="r")[..., :len(channels(args))]
+        x = np.load(d / "x.npy", mmap_mode="r")
+        if x.shape[-1] < len(channels(args)):
+            raise SystemExit(f"{d}: windows cached without the ratio channels; give --work another "
+                             "folder (or export with --export-ratio 1)")
+        x = x[..., :len(channels(args))]
         y = np.load(d / "y.npy")
         info = [json.loads(l) for l in (d / "windows.jsonl").read_text().splitlines()]
         out.append((seed, x, y, info, cap, truth))
@@ -176,7 +196,7 @@ def band_mean(v, bands):
     return v.reshape(*v.shape[:-1], bands, v.shape[-1] // bands).mean(-1)
 
 
-def features(x, empty, bands):
+def features(x, empty, bands, temporal=False):
     """Features of windows x [B, F, N, R, T, S, C] (channels: amplitude, and with several
     receive antennas ratio_amplitude and ratio_phase), all free of the AGC gain, the per-packet
     common phase, the timing offset and the per-session chain phase offsets:
@@ -190,6 +210,7 @@ def features(x, empty, bands):
       is the same on every subcarrier, so it cancels: what is left is how the angle of arrival
       varies along the band); `rsd`, the log RMS deviation over the frames of the complex ratio
       (its motion, whatever the offset).
+    * with `temporal`, the features of `temporal_features`.
     Returns [B, features] float32."""
     l = log_amp(x)
     b, f, n, rt, s = l.shape
@@ -198,6 +219,8 @@ def features(x, empty, bands):
     dev = band_mean(m - empty[None], bands)
     sd = np.log(band_mean(np.sqrt(((l - m[:, None]) ** 2).mean(axis=1)), bands) + EPS)
     out = [dev.reshape(b, -1), sd.reshape(b, -1)]
+    if temporal:
+        out += [f.reshape(b, -1) for f in temporal_features(l, bands)]
     if r > 1 and x.shape[6] >= 3:
         ra = np.maximum(x[:, :, :, 1:, :, :, 1], 0.0).reshape(b, f, n, (r - 1) * t, s)
         ph = x[:, :, :, 1:, :, :, 2].reshape(b, f, n, (r - 1) * t, s)
@@ -213,6 +236,20 @@ def features(x, empty, bands):
         rsd = np.log(np.sqrt(band_mean((dr * dr + di * di).mean(axis=1), bands)) + EPS)
         out += [rdev.reshape(b, -1), re.reshape(b, -1), im.reshape(b, -1), rsd.reshape(b, -1)]
     return np.concatenate(out, axis=1).astype(np.float32)
+
+
+def temporal_features(l, bands):
+    """How the normalised log amplitude l [B, F, N, R*T, S] changes within the window, per node,
+    antenna pair and band: `dsd`, the log RMS of its frame-to-frame difference (fast motion, the
+    high-frequency part of `sd`); `trend`, the mean of the window's second half minus the mean
+    of its first half (which way the profile drifts: the direction of a walk or of an arm's
+    stroke). Returns the two blocks [B, N, R*T, bands]."""
+    f = l.shape[1]
+    d = l[:, 1:] - l[:, :-1]
+    dsd = np.log(band_mean(np.sqrt((d * d).mean(axis=1)), bands) + EPS)
+    h = f // 2
+    trend = band_mean(l[:, f - h:].mean(axis=1) - l[:, :h].mean(axis=1), bands)
+    return dsd, trend
 
 
 def dyn_features(x, bands):
@@ -252,8 +289,21 @@ def dyn_features(x, bands):
 def model_features(x, empty, bands, args):
     """The model's features: `features` (with the CSI-ratio block when `--ratio 1`), then
     `dyn_features` when `--dyn 1`."""
-    f = features(x if args.ratio else x[..., :1], empty, bands)
+    f = features(x if args.ratio else x[..., :1], empty, bands, bool(args.temporal))
     return np.concatenate([f, dyn_features(x, bands)], axis=1) if args.dyn else f
+
+
+def heading_angle(y):
+    """The body's heading [B] (radians, 0 where nobody is present): the direction of the left
+    shoulder seen from the right one, in the horizontal plane."""
+    d = np.nan_to_num(y[:, 5] - y[:, 6])
+    return np.arctan2(d[:, 1], d[:, 0])
+
+
+def rotate_z(v, ang):
+    """Turns points v [B, J, 3] by ang [B] (radians) about the vertical."""
+    c, s = np.cos(ang)[:, None], np.sin(ang)[:, None]
+    return np.stack([c * v[..., 0] - s * v[..., 1], s * v[..., 0] + c * v[..., 1], v[..., 2]], axis=2)
 
 
 def targets(y):
@@ -274,12 +324,16 @@ class MLP:
                   for a, b in zip(sizes[:-1], sizes[1:])]
         self.b = [np.zeros(b, np.float32) for b in sizes[1:]]
 
-    def forward(self, z):
+    def forward(self, z, drop=0.0, rng=None):
+        """Activations of every layer; with `drop` (training only), inverted dropout of that
+        share of each hidden unit."""
         hs = [z]
         for i, (w, b) in enumerate(zip(self.w, self.b)):
             z = z @ w + b
             if i < len(self.w) - 1:
                 z = np.maximum(z, 0)
+                if drop:
+                    z = z * (rng.random(z.shape, dtype=np.float32) >= drop) / np.float32(1 - drop)
             hs.append(z)
         return hs
 
@@ -287,10 +341,21 @@ class MLP:
         return self.w + self.b
 
 
-def fit(feat, out_t, mask_rel, present, vfeat, vout, vmask, vpresent, args, rng):
-    """out_t: standardised [root(3), rel(51)] targets; column 54 = presence logit."""
+def softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit(feat, out_t, mask_rel, present, vfeat, vout, vmask, vpresent, args, rng, act=None, n_act=0,
+        heading=None):
+    """out_t: standardised [root(3), rel(51)] targets; column 54 = presence logit. Extra
+    columns (`extra_columns`): with `heading` [N, 2] (cos, sin of the body's heading), two
+    columns trained by squared error (weight `--heading-weight`, windows with a person); with
+    `n_act`, activity logits trained with cross-entropy on `act` (class index, -1 where nobody
+    is present), weight `--act-weight`. Neither is part of the validation loss."""
     d = feat.shape[1]
-    net = MLP([d] + [args.hidden] * args.layers + [55], rng)
+    nh = 2 if heading is not None else 0
+    net = MLP([d] + [args.hidden] * args.layers + [55 + nh + n_act], rng)
     params = net.params()
     m1 = [np.zeros_like(p) for p in params]
     m2 = [np.zeros_like(p) for p in params]
@@ -298,8 +363,9 @@ def fit(feat, out_t, mask_rel, present, vfeat, vout, vmask, vpresent, args, rng)
     best = (np.inf, None)
     n = len(feat)
 
-    def loss_grad(z, t, mk, pr, grad=True):
-        hs = net.forward(z)
+    def loss_grad(z, t, mk, pr, grad=True, a=None, h=None):
+        drop = args.dropout if grad else 0.0
+        hs = net.forward(z, drop, rng)
         o = hs[-1]
         g = np.zeros_like(o)
         w = pr[:, None].astype(np.float32)
@@ -311,6 +377,13 @@ def fit(feat, out_t, mask_rel, present, vfeat, vout, vmask, vpresent, args, rng)
         p = 1 / (1 + np.exp(-o[:, 54]))
         loss += -(pr * np.log(p + 1e-7) + (1 - pr) * np.log(1 - p + 1e-7)).sum()
         g[:, 54] = p - pr
+        if nh and h is not None:
+            g[:, 55:57] = 2 * args.heading_weight * (o[:, 55:57] - h) * w
+        if n_act and a is not None:
+            q = softmax(o[:, 55 + nh:])
+            known = a >= 0
+            q[known, a[known]] -= 1.0
+            g[:, 55 + nh:] = args.act_weight * q * known[:, None]
         loss /= len(z)
         if not grad:
             return loss, None
@@ -320,7 +393,7 @@ def fit(feat, out_t, mask_rel, present, vfeat, vout, vmask, vpresent, args, rng)
             gw.insert(0, hs[i].T @ g)
             gb.insert(0, g.sum(0))
             if i:
-                g = (g @ net.w[i].T) * (hs[i] > 0)
+                g = (g @ net.w[i].T) * ((hs[i] > 0) / np.float32(1 - drop))
         return loss, gw + gb
 
     patience = 0
@@ -329,7 +402,9 @@ def fit(feat, out_t, mask_rel, present, vfeat, vout, vmask, vpresent, args, rng)
         for k in range(0, n, args.batch):
             idx = order[k:k + args.batch]
             z = feat[idx] + rng.normal(0, args.noise, (len(idx), d)).astype(np.float32)
-            _, grads = loss_grad(z, out_t[idx], mask_rel[idx], present[idx])
+            _, grads = loss_grad(z, out_t[idx], mask_rel[idx], present[idx],
+                                 a=None if act is None else act[idx],
+                                 h=None if heading is None else heading[idx])
             step += 1
             lr = args.lr
             for i, (p, gr) in enumerate(zip(params, grads)):
@@ -418,10 +493,12 @@ def dyn_onnx(node, const, ints, x_in, shape, bands):
     return out
 
 
-def to_onnx(nets, fmu, fsd, tmu, tsd, empty, bands, shape, path, ratio=True, dyn=False):
+def to_onnx(nets, fmu, fsd, tmu, tsd, empty, bands, shape, path, ratio=True, dyn=False,
+            temporal=False, head=None):
     """The whole model as one ONNX graph: the features of `features`, standardisation, the MLPs
     (their outputs averaged), outputs."""
     _, f, n, r, t, s, c = shape
+    z_cols = nets[0].w[-1].shape[1]
     inits, nodes = [], []
 
     def const(name, arr):
@@ -467,6 +544,20 @@ def to_onnx(nets, fmu, fsd, tmu, tsd, empty, bands, shape, path, ratio=True, dyn
     v = node("Add", [v, "eps"], "sde")
     v = node("Log", [v], "lsd")
     feats = [dev, flat(v, "lsd")]
+    if temporal:
+        # temporal_features: frame-to-frame difference and second-half minus first-half mean.
+        a = node("Slice", [x, ints("t1s", [1]), ints("t1e", [f]), ints("tax", [1])], "la")
+        b = node("Slice", [x, ints("t0s", [0]), ints("t0e", [f - 1]), ints("tbx", [1])], "lb")
+        dd = node("Sub", [a, b], "dd")
+        dd = node("ReduceMean", [node("Mul", [dd, dd], "dd2")], "dd2m", axes=[1], keepdims=0)
+        dd = bands_flat(node("Sqrt", [dd], "dsd0"), "dsd", rt)
+        dd = node("Log", [node("Add", [dd, "eps"], "dsde")], "ldsd")
+        h = f // 2
+        hi = node("Slice", [x, ints("th1s", [f - h]), ints("th1e", [f]), ints("thax", [1])], "lhi")
+        lo = node("Slice", [x, ints("th0s", [0]), ints("th0e", [h]), ints("thbx", [1])], "llo")
+        tr = node("Sub", [node("ReduceMean", [hi], "lhim", axes=[1], keepdims=0),
+                          node("ReduceMean", [lo], "llom", axes=[1], keepdims=0)], "tr0")
+        feats += [flat(dd, "ldsd"), flat(bands_flat(tr, "trend", rt), "trend")]
     if ratio and r > 1 and c >= 3:
         r1 = (r - 1) * t
         shp = ints("shape_r", [0, f, n, r1, s])
@@ -522,17 +613,23 @@ def to_onnx(nets, fmu, fsd, tmu, tsd, empty, bands, shape, path, ratio=True, dyn
     z = outs[0]
     for k, o in enumerate(outs[1:]):
         z = node("Add", [z, o], f"sum{k}")
-    # The mean of the networks' outputs, then the target scale.
-    y = node("Mul", [z, const("tsd", np.concatenate([tsd, [1.0]]) / len(nets))], "o1")
-    y = node("Add", [y, const("tmu", np.concatenate([tmu, [0.0]]))], "o")
+    # The mean of the networks' outputs, then the target scale (the root's and the pose's
+    # shrinkage toward the mean are in tsd); extra columns (heading, activity logits) unscaled.
+    extra = z_cols - 55
+    scale = np.concatenate([tsd, [1.0], np.ones(extra)]) / len(nets)
+    y = node("Mul", [z, const("tsd", scale)], "o1")
+    y = node("Add", [y, const("tmu", np.concatenate([tmu, [0.0], np.zeros(extra)]))], "o")
     root = node("Slice", [y, ints("s0", [0]), ints("s3", [3]), ints("ax1", [1])], "root")
-    rel = node("Slice", [y, ints("s3b", [3]), ints("s54", [54]), ints("ax1b", [1])], "rel")
     logit = node("Slice", [y, ints("s54b", [54]), ints("s55", [55]), ints("ax1c", [1])], "logit")
+    if head is None:
+        rel = node("Slice", [y, ints("s3b", [3]), ints("s54", [54]), ints("ax1b", [1])], "rel")
+        rel = node("Reshape", [rel, ints("r173", [-1, 17, 3])], "rel3")
+    else:
+        rel = head_onnx(node, const, ints, y, head)
     # The mid-hip stays inside the (training) room's box.
     root = node("Max", [root, const("room_lo", np.zeros((1, 3)))], "root_lo")
     root = node("Min", [root, const("room_hi", np.asarray(ROOM)[None])], "root_hi")
     root = node("Reshape", [root, ints("r13", [-1, 1, 3])], "root3")
-    rel = node("Reshape", [rel, ints("r173", [-1, 17, 3])], "rel3")
     kp = node("Add", [rel, root], "kp")
     p = node("Sigmoid", [logit], "p")
     p = node("Reshape", [p, ints("r11", [-1, 1, 1])], "p3")
@@ -557,15 +654,66 @@ def standardise(feat, fmu, fsd):
 
 
 def forward_mean(nets, z):
-    """Mean output of the networks on standardised features z."""
+    """Mean raw output of the networks on standardised features z."""
     return sum(n.forward(z)[-1] for n in nets) / len(nets)
 
 
-def predict_np(nets, feat, fmu, fsd, tmu, tsd):
+def head_rel(extra, head):
+    """The root-relative pose [B, 17, 3] (metres) of a structured pose head from the extra
+    output columns (mean over the networks): with `head["heading"]`, columns 0-1 are (c, s), an
+    estimate of the body's heading (cos, sin; shorter than 1 when unsure); then the activity
+    logits when `head["body"]` holds several activities. The pose is the activities' mean
+    body-frame poses `body` [K, 17, 3] weighted by the activity probabilities, turned by (c, s)
+    about the vertical (without heading the poses are room-frame means), then shrunk toward
+    the mean training pose `mean` [17, 3] by `alpha`."""
+    nh = 2 if head["heading"] else 0
+    body = head["body"]
+    q = softmax(extra[:, nh:nh + len(body)]) if len(body) > 1 else np.ones((len(extra), 1), np.float32)
+    bx, by, bz = q @ body[:, :, 0], q @ body[:, :, 1], q @ body[:, :, 2]
+    if nh:
+        c, s_ = extra[:, 0:1], extra[:, 1:2]
+        bx, by = c * bx - s_ * by, s_ * bx + c * by
+    rel = np.stack([bx, by, bz], axis=2)
+    return head["mean"] + head["alpha"] * (rel - head["mean"])
+
+
+def head_onnx(node, const, ints, y, head):
+    """The nodes of `head_rel` on the scaled outputs `y` (extra columns from 55); returns the
+    pose [B, 17, 3]."""
+    nh = 2 if head["heading"] else 0
+    body = np.asarray(head["body"], np.float32)
+    k = len(body)
+    if k > 1:
+        lg = node("Slice", [y, ints("hl0", [55 + nh]), ints("hl1", [55 + nh + k]), ints("hlax", [1])], "hlg")
+        q = node("Softmax", [lg], "hq", axis=1)
+    else:
+        # One pose: a column of ones of the batch's length.
+        q = node("Slice", [y, ints("hq0", [54]), ints("hq1", [55]), ints("hqax", [1])], "hq0c")
+        q = node("Add", [node("Mul", [q, const("zero", 0.0)], "hq0z"), const("one", 1.0)], "hq")
+    bx = node("MatMul", [q, const("bodyx", body[:, :, 0])], "hbx")
+    by = node("MatMul", [q, const("bodyy", body[:, :, 1])], "hby")
+    bz = node("MatMul", [q, const("bodyz", body[:, :, 2])], "hbz")
+    if nh:
+        c = node("Slice", [y, ints("hc0", [55]), ints("hc1", [56]), ints("hcax", [1])], "hc")
+        s_ = node("Slice", [y, ints("hs0", [56]), ints("hs1", [57]), ints("hsax", [1])], "hs")
+        rx = node("Sub", [node("Mul", [c, bx], "hcbx"), node("Mul", [s_, by], "hsby")], "hrx")
+        ry = node("Add", [node("Mul", [s_, bx], "hsbx"), node("Mul", [c, by], "hcby")], "hry")
+        bx, by = rx, ry
+    u = [node("Unsqueeze", [v, ints(f"hu{i}", [2])], f"hu{i}v") for i, v in enumerate([bx, by, bz])]
+    rel = node("Concat", u, "hrel0", axis=2)
+    mean = np.asarray(head["mean"], np.float32)
+    rel = node("Sub", [rel, const("hmean", mean)], "hrel1")
+    rel = node("Mul", [rel, const("halpha", head["alpha"])], "hrel2")
+    return node("Add", [rel, const("hmean2", mean)], "rel3")
+
+
+def predict_np(nets, feat, fmu, fsd, tmu, tsd, head=None):
+    """Keypoints [B, 17, 3] (metres) and presence probability [B]; tsd includes the shrinkage."""
     o = forward_mean(nets, standardise(feat, fmu, fsd))
     o54 = o[:, :54] * tsd + tmu
     root = np.clip(o54[:, :3], 0.0, np.asarray(ROOM, np.float32))
-    kp = o54[:, 3:].reshape(-1, 17, 3) + root[:, None]
+    rel = o54[:, 3:].reshape(-1, 17, 3) if head is None else head_rel(o[:, 55:], head)
+    kp = rel + root[:, None]
     return kp, 1 / (1 + np.exp(-o[:, 54]))
 
 
@@ -599,7 +747,9 @@ def numpy_scores(kp, conf, y):
     e = np.linalg.norm(k - yy, axis=2)
     thr = np.linalg.norm(yy[:, 5] - yy[:, 12], axis=1)
     rt, rk = 0.5 * (yy[:, 11] + yy[:, 12]), 0.5 * (k[:, 11] + k[:, 12])
+    er = np.linalg.norm((k - rk[:, None]) - (yy - rt[:, None]), axis=2)
     return {"windows": int(len(y)), "pck_0_2": float((e <= 0.2 * thr[:, None]).mean()),
+            "root_relative_pck_0_2": float((er <= 0.2 * thr[:, None]).mean()),
             "mpjpe_mm": float(e.mean() * 1000), "root_error_m": float(np.linalg.norm(rt - rk, axis=1).mean()),
             "presence_accuracy": float(((conf >= 0.5) == p).mean())}
 
@@ -627,11 +777,19 @@ def main():
     ap.add_argument("--bin", default=str(ROOT / "target/release/wifi-sensing"))
     ap.add_argument("--device", choices=list(DEVICES), default="iwl5300")
     ap.add_argument("--nodes", type=int, choices=[1, 3], default=3)
-    ap.add_argument("--train", type=int, default=400, help="training sessions (seeds 1..N)")
+    ap.add_argument("--train", type=int, default=2500,
+                    help="training sessions (seeds from --train-first, skipping the held-out ones)")
     ap.add_argument("--val", type=int, default=12, help="validation sessions (seeds 1001..)")
     ap.add_argument("--test", type=int, default=8, help="held-out default-room sessions (2001..)")
     ap.add_argument("--test-room", type=int, default=4, help="unseen-room sessions (3001..)")
-    ap.add_argument("--duration", type=float, default=60.0)
+    ap.add_argument("--duration", type=float, default=60.0,
+                    help="length of the validation and held-out sessions, s")
+    ap.add_argument("--train-duration", type=float, default=20.0,
+                    help="length of the training sessions, s (0: --duration)")
+    ap.add_argument("--train-first", type=int, default=1,
+                    help="seed of the first training session (held-out seeds are skipped)")
+    ap.add_argument("--dev", type=int, default=0,
+                    help="1: stop after the validation figures (no held-out session is simulated or scored)")
     ap.add_argument("--window", type=int, default=25, help="frames per window (50 Hz)")
     ap.add_argument("--hop", default="0.4s", help="hop of the training and validation windows")
     ap.add_argument("--bands", type=int, default=10,
@@ -640,14 +798,27 @@ def main():
                     help="1: also the CSI-ratio features (antenna arrays); 0: amplitude features only")
     ap.add_argument("--dyn", type=int, default=0,
                     help="1: also the moving-path features of the CSI ratio (antenna arrays; dyn_features)")
+    ap.add_argument("--export-ratio", type=int, default=0,
+                    help="1: cache the windows with the ratio channels even if this model does not use them")
+    ap.add_argument("--temporal", type=int, default=0,
+                    help="1: also the within-window change features (temporal_features)")
+    ap.add_argument("--act", type=int, default=1,
+                    help="1: an activity classifier head (auxiliary cross-entropy loss)")
+    ap.add_argument("--act-weight", type=float, default=1.0, help="weight of the activity loss")
+    ap.add_argument("--pose-head", choices=["reg", "mix", "heading"], default="mix",
+                    help="root-relative pose: reg, regressed (51 outputs); mix, the mean pose (of each "
+                         "activity with --act 1, weighted by their probabilities); heading, the same "
+                         "in the body frame turned by the estimated heading (head_rel)")
+    ap.add_argument("--heading-weight", type=float, default=1.0, help="weight of the heading loss")
     ap.add_argument("--hidden", type=int, default=256)
-    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--layers", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--patience", type=int, default=5)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--l2", type=float, default=1e-4)
     ap.add_argument("--noise", type=float, default=0.2, help="input-feature noise (std units)")
+    ap.add_argument("--dropout", type=float, default=0.3, help="dropout share of the hidden units (training)")
     ap.add_argument("--root-weight", type=float, default=3.0)
     ap.add_argument("--knn", type=int, default=5)
     ap.add_argument("--model-id", default="wifi-pose-ref")
@@ -664,12 +835,18 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
 
-    seeds = {"train": list(range(1, args.train + 1)),
-             "val": list(range(1001, 1001 + args.val)),
+    seeds = {"val": list(range(1001, 1001 + args.val)),
              "test": list(range(2001, 2001 + args.test)),
              "room": list(range(3001, 3001 + args.test_room))}
+    # Training seeds: the first N from --train-first that no held-out session uses (a shorter
+    # session of a held-out seed would be the start of that very session).
+    held = set(seeds["val"] + seeds["test"] + seeds["room"] + RESERVED_SEEDS)
+    seeds = {"train": list(itertools.islice((k for k in itertools.count(args.train_first) if k not in held),
+                                            args.train)), **seeds}
     data, rejected = {}, {}
     for k, v in seeds.items():
+        if args.dev and k in ("test", "room"):
+            continue
         data[k], rejected[k] = export(args, v, k, work)
         log(f"{k}: {len(data[k])} sessions, {len(rejected[k])} rejected by the windower")
     t_data = time.time() - t0
@@ -708,31 +885,67 @@ def main():
                           np.full(51, t_all[pres][:, 3:].std(0).mean())]) + 1e-6
     tt = ((t_all - tmu) / tsd).astype(np.float32)
     vt = ((np.concatenate([vroot, vrel], 1) - tmu) / tsd).astype(np.float32)
+    # Activity labels (the activity head of --act 1) and the body's heading (--pose-head heading):
+    # the direction of the left shoulder seen from the right one, as (cos, sin).
+    act_tr = np.array([ACTIVITIES.index(i["activity"]) if i["present"] and i["activity"] in ACTIVITIES
+                       else -1 for d in data["train"] for i in d[3]])
+    n_act = len(ACTIVITIES) if args.act else 0
+    ang = heading_angle(ytr)
+    hd_tr = np.where(pres[:, None], np.stack([np.cos(ang), np.sin(ang)], 1), 0.0).astype(np.float32)
+    rel3 = rel.reshape(-1, 17, 3)
+    head = None
+    if args.pose_head != "reg":
+        # Mean pose of each activity (or of all), in the body frame (turned by minus the heading)
+        # for the heading head, in the room frame otherwise.
+        turn = args.pose_head == "heading"
+        b_ = rotate_z(rel3, -ang) if turn else rel3
+        groups = [act_tr == k for k in range(n_act)] if n_act else [pres]
+        body = np.stack([b_[g].mean(0) if g.any() else b_[pres].mean(0) for g in groups]).astype(np.float32)
+        head = {"heading": turn, "body": body, "mean": rel3[pres].mean(0).astype(np.float32), "alpha": 1.0}
     t1 = time.time()
     nets, best_epoch, val_loss = [], [], []
     for k in range(args.ensemble):
         rng = np.random.default_rng(args.seed + k)
         net, be, vl = fit(standardise(ftr, fmu, fsd), tt, np.ones((len(tt), 51), np.float32),
                           pres.astype(np.float32), standardise(fva, fmu, fsd), vt,
-                          np.ones((len(vt), 51), np.float32), vpres.astype(np.float32), args, rng)
+                          np.ones((len(vt), 51), np.float32), vpres.astype(np.float32), args, rng,
+                          act=act_tr if n_act else None, n_act=n_act,
+                          heading=hd_tr if args.pose_head == "heading" else None)
         nets.append(net)
         best_epoch.append(be)
         val_loss.append(vl)
-    # Shrinkage toward the mean training pose, chosen on the validation sessions: the position
-    # outputs become mean + alpha x (network - mean).
-    vo = forward_mean(nets, standardise(fva, fmu, fsd))[:, :54]
-    w = np.r_[np.full(3, args.root_weight), np.full(51, 1 / 17)]
+    # Shrinkage toward the mean training pose, chosen on the validation sessions, separately for
+    # the mid-hip and the root-relative pose: each becomes mean + alpha x (network - mean).
+    vraw = forward_mean(nets, standardise(fva, fmu, fsd))
+    vo = vraw[:, :54]
     alphas = [0.0, 0.25, 0.5, 0.75, 1.0]
-    vloss = [float((((a * vo - vt) ** 2)[vpres] * w).sum(1).mean()) for a in alphas]
-    alpha = alphas[int(np.argmin(vloss))]
-    log(f"shrinkage alpha {alpha} (validation pose loss {dict(zip(alphas, [round(v, 3) for v in vloss]))})")
-    tsd = tsd.astype(np.float32) * alpha
+    root_loss = [float((((a_ * vo[:, :3] - vt[:, :3]) ** 2)[vpres]).sum(1).mean()) * args.root_weight
+                 for a_ in alphas]
+
+    def rel_std(a_):
+        if head is None:
+            return a_ * vo[:, 3:54]
+        r_ = head_rel(vraw[:, 55:], {**head, "alpha": a_}).reshape(-1, 51)
+        return (r_ - tmu[3:]) / tsd[3:]
+    rel_loss = [float((((rel_std(a_) - vt[:, 3:]) ** 2)[vpres]).sum(1).mean()) / 17 for a_ in alphas]
+    alpha = alphas[int(np.argmin(root_loss))]
+    alpha_pose = alphas[int(np.argmin(rel_loss))]
+    vloss = [r_ + q_ for r_, q_ in zip(root_loss, rel_loss)]
+    log(f"shrinkage alpha {alpha} (mid-hip), {alpha_pose} (pose); validation losses: mid-hip "
+        f"{dict(zip(alphas, [round(v, 3) for v in root_loss]))}, pose {dict(zip(alphas, [round(v, 3) for v in rel_loss]))}")
+    tsd = tsd.astype(np.float32)
+    tsd[:3] *= alpha
+    if head is None:
+        tsd[3:] *= alpha_pose
+    else:
+        head["alpha"] = alpha_pose
     t_train = time.time() - t1
     log(f"training: {t_train:.0f} s on {len(ftr)} windows, {ftr.shape[1]} features")
 
     onnx_path = out / f"{args.model_id}.onnx"
     to_onnx(nets, fmu, fsd, tmu.astype(np.float32), tsd.astype(np.float32), empty, bands,
-            xs[0].shape, onnx_path, ratio=bool(args.ratio), dyn=bool(args.dyn))
+            xs[0].shape, onnx_path, ratio=bool(args.ratio), dyn=bool(args.dyn),
+            temporal=bool(args.temporal), head=head)
     # Mean pose (root-relative) and centre for the baselines.
     rel_mean = rel[pres].mean(0).reshape(17, 3)
     mean_pose = {"root_relative_m": rel_mean.tolist(),
@@ -747,15 +960,25 @@ def main():
     ref = ReferenceEvaluator(str(onnx_path))
     xv = np.asarray(data["val"][0][1][:8])
     got = ref.run(None, {"csi": xv})[0]
-    kp, c = predict_np(nets, model_features(xv, empty, bands, args), fmu, fsd, tmu, tsd)
+    kp, c = predict_np(nets, model_features(xv, empty, bands, args), fmu, fsd, tmu, tsd, head)
     err = max(np.abs(got[..., :3] - kp).max(), np.abs(got[:, 0, 3] - c).max())
     log(f"ONNX graph vs numpy: max difference {err:.2e}")
     assert err < 1e-3, err
 
     # Validation figures of the shipped (shrunk) model, for the card: numpy on the validation
     # windows (the same graph as the ONNX file).
-    vkp, vc = predict_np(nets, fva, fmu, fsd, tmu, tsd)
+    vkp, vc = predict_np(nets, fva, fmu, fsd, tmu, tsd, head)
     val_fig = numpy_scores(vkp, vc, yva)
+    log(f"validation: PCK@0.2 {val_fig['pck_0_2']:.3f} MPJPE {val_fig['mpjpe_mm']:.0f} mm "
+        f"root {val_fig['root_error_m']:.3f} m root-rel. PCK@0.2 {val_fig['root_relative_pck_0_2']:.3f} "
+        f"presence {val_fig['presence_accuracy']:.3f}")
+    if n_act:
+        act_va = np.array([ACTIVITIES.index(i["activity"]) if i["present"] and i["activity"] in ACTIVITIES
+                           else -1 for d in data["val"] for i in d[3]])
+        o = vraw[:, 55 + (2 if args.pose_head == "heading" else 0):]
+        k_ = act_va >= 0
+        val_fig["activity_accuracy"] = float((o[k_].argmax(1) == act_va[k_]).mean())
+        log(f"validation activity accuracy {val_fig['activity_accuracy']:.3f}")
 
     # k-NN fingerprinting baseline on the same (standardised) features.
     tr_fp = standardise(ftr, fmu, fsd)
@@ -766,10 +989,16 @@ def main():
                "train_windows": int(len(ftr)), "features": int(ftr.shape[1]), "best_epoch": best_epoch,
                "validation_loss": min(vloss), "validation_loss_before_shrinkage": val_loss, "alpha": alpha,
                "validation_pose_loss": dict(zip(map(str, alphas), vloss)), "validation": val_fig,
+               "alpha_pose": alpha_pose,
                "bands": bands, "channels": channels(args),
                "onnx_bytes": onnx_path.stat().st_size,
                "args": {k: v for k, v in vars(args).items() if k not in ("bin", "work", "out")},
                "data_s": round(t_data), "train_s": round(t_train), "sets": {}}
+    if args.dev:
+        results["total_s"] = round(time.time() - t0)
+        (out / "results.json").write_text(json.dumps(results, indent=1))
+        log(f"development run (validation only) done in {results['total_s']} s: {out}")
+        return
     for k in ["test", "room"]:
         truths, poses, knns = [], [], []
         for seed, x, y, info, cap, truth in data[k]:
