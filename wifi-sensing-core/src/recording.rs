@@ -343,8 +343,7 @@ fn put_opt<T: Copy>(v: Option<T>, out: &mut Vec<u8>, put: impl FnOnce(T, &mut Ve
 fn encode_head(head: &FrameHeadRef<'_>, out: &mut Vec<u8>) -> Result<()> {
     let f32_le = |x: f32, out: &mut Vec<u8>| out.extend_from_slice(&x.to_le_bytes());
     // signed integers: zigzag, then the unsigned varint
-    let t = head.timestamp_ns;
-    put_varint(((t << 1) ^ (t >> 63)) as u64, out);
+    put_signed(head.timestamp_ns, out);
     // unit enums: the variant index (declaration order) as a u32 varint
     put_varint(head.clock as u64, out);
     put_varint(u64::from(head.node_id), out);
@@ -365,9 +364,179 @@ fn encode_head(head: &FrameHeadRef<'_>, out: &mut Vec<u8>) -> Result<()> {
     });
     put_varint(head.format as u64, out);
     put_varint(head.device as u64, out);
-    bincode::serde::encode_into_std_write(head.meta, &mut *out, cfg()).map_err(enc_err)?;
+    encode_meta(head.meta, out)
+}
+
+/// bincode's zigzag varint of a signed integer.
+#[inline(always)]
+fn put_signed(v: i64, out: &mut Vec<u8>) {
+    put_varint(((v << 1) ^ (v >> 63)) as u64, out);
+}
+
+/// Appends `meta` as `bincode::serde` (standard configuration) encodes it, writing the flat
+/// metadata of the Intel 5300, Nexmon and Atheros readers directly (a test compares the bytes
+/// with bincode's); the other formats' go through bincode. Each struct is destructured without
+/// `..`, so a new field does not compile until it is written here.
+fn encode_meta(meta: &FormatMeta, out: &mut Vec<u8>) -> Result<()> {
+    use crate::formats::{atheros::AtherosMeta, intel5300::Intel5300Meta, nexmon::NexmonMeta};
+    let bool8 = |b: bool, out: &mut Vec<u8>| out.push(u8::from(b));
+    match meta {
+        FormatMeta::None => put_varint(META_NONE, out),
+        FormatMeta::Intel5300(m) => {
+            let Intel5300Meta {
+                timestamp_low,
+                bfee_count,
+                nrx,
+                ntx,
+                rssi_a,
+                rssi_b,
+                rssi_c,
+                noise,
+                agc,
+                antenna_sel,
+                perm,
+                permuted,
+                rate,
+                total_rss,
+                csi_power,
+                scaled,
+                c1,
+            } = m;
+            put_varint(META_INTEL5300, out);
+            put_varint(u64::from(*timestamp_low), out);
+            put_varint(u64::from(*bfee_count), out);
+            out.extend_from_slice(&[*nrx, *ntx, *rssi_a, *rssi_b, *rssi_c, *noise as u8, *agc]);
+            out.push(*antenna_sel);
+            out.extend_from_slice(perm);
+            bool8(*permuted, out);
+            put_varint(u64::from(*rate), out);
+            out.extend_from_slice(&total_rss.to_le_bytes());
+            put_varint(u64::from(*csi_power), out);
+            bool8(*scaled, out);
+            put_opt(*c1, out, |h, out| {
+                let crate::formats::intel5300::MacHeader {
+                    fc,
+                    dur,
+                    addr_des,
+                    addr_src,
+                    addr_bssid,
+                    seq,
+                } = h;
+                put_varint(u64::from(fc), out);
+                put_varint(u64::from(dur), out);
+                out.extend_from_slice(&addr_des);
+                out.extend_from_slice(&addr_src);
+                out.extend_from_slice(&addr_bssid);
+                put_varint(u64::from(seq), out);
+            });
+        }
+        FormatMeta::Nexmon(m) => {
+            let NexmonMeta {
+                header_version,
+                magic,
+                rssi,
+                fc,
+                src_addr,
+                seq,
+                core,
+                spatial,
+                chan_spec,
+                chip_version,
+                chip,
+                chip_inferred,
+                packed_float,
+                nfft,
+                sideband,
+                control_channel,
+                offset,
+                caplen,
+                wirelen,
+                udp_payload_len,
+                eth_trailer_len,
+                phy_status_masked,
+                iq_swapped,
+                group,
+            } = m;
+            put_varint(META_NEXMON, out);
+            out.push(*header_version);
+            put_varint(u64::from(*magic), out);
+            put_opt(*rssi, out, |x, out| out.push(x as u8));
+            put_opt(*fc, out, |x, out| out.push(x));
+            out.extend_from_slice(src_addr);
+            put_varint(u64::from(*seq), out);
+            out.extend_from_slice(&[*core, *spatial]);
+            put_varint(u64::from(*chan_spec), out);
+            put_varint(u64::from(*chip_version), out);
+            put_opt(*chip, out, |c, out| put_varint(c as u64, out));
+            bool8(*chip_inferred, out);
+            bool8(*packed_float, out);
+            put_varint(u64::from(*nfft), out);
+            out.push(*sideband);
+            put_opt(*control_channel, out, |x, out| {
+                put_varint(u64::from(x), out)
+            });
+            put_varint(*offset, out);
+            for x in [caplen, wirelen, udp_payload_len, eth_trailer_len] {
+                put_varint(u64::from(*x), out);
+            }
+            bool8(*phy_status_masked, out);
+            bool8(*iq_swapped, out);
+            put_varint(group.len() as u64, out);
+            for g in group {
+                out.extend_from_slice(g);
+            }
+        }
+        FormatMeta::Atheros(m) => {
+            let AtherosMeta {
+                timestamp,
+                csi_len,
+                tx_channel,
+                err_info,
+                noise_floor,
+                rate,
+                bandwidth,
+                num_tones,
+                nr,
+                nc,
+                rssi,
+                rssi_1,
+                rssi_2,
+                rssi_3,
+                payload_len,
+                endianness,
+            } = m;
+            put_varint(META_ATHEROS, out);
+            put_varint(*timestamp, out);
+            put_varint(u64::from(*csi_len), out);
+            put_varint(u64::from(*tx_channel), out);
+            out.extend_from_slice(&[
+                *err_info,
+                *noise_floor,
+                *rate,
+                *bandwidth,
+                *num_tones,
+                *nr,
+                *nc,
+                *rssi,
+                *rssi_1,
+                *rssi_2,
+                *rssi_3,
+            ]);
+            put_varint(u64::from(*payload_len), out);
+            put_varint(*endianness as u64, out);
+        }
+        other => {
+            bincode::serde::encode_into_std_write(other, &mut *out, cfg()).map_err(enc_err)?;
+        }
+    }
     Ok(())
 }
+
+/// Variant indices of [`FormatMeta`] (declaration order, as serde numbers them).
+const META_NONE: u64 = 0;
+const META_NEXMON: u64 = 2;
+const META_INTEL5300: u64 = 3;
+const META_ATHEROS: u64 = 4;
 
 /// Which encodings the values scanned so far rule out (see [`narrowest`]).
 #[derive(Clone, Copy, Default)]
@@ -1209,8 +1378,162 @@ mod tests {
         )
     }
 
+    /// Values from `seed` that often sit on a varint boundary (250/251, u16, u32, u64 edges).
+    struct Edgy(u64);
+
+    impl Edgy {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            const EDGES: [u64; 10] = [
+                0,
+                250,
+                251,
+                255,
+                65_535,
+                65_536,
+                u32::MAX as u64,
+                1 << 32,
+                u64::MAX,
+                127,
+            ];
+            match self.0 % 3 {
+                0 => EDGES[(self.0 >> 8) as usize % EDGES.len()],
+                1 => (self.0 >> 8) % 300,
+                _ => self.0 >> (self.0 % 64),
+            }
+        }
+        fn n<T: TryFrom<u64>>(&mut self) -> T {
+            let v = self.next();
+            // wrap into T's range: keep the low bytes
+            let bits = std::mem::size_of::<T>() * 8;
+            let v = if bits >= 64 { v } else { v & ((1 << bits) - 1) };
+            T::try_from(v).ok().expect("masked to the type's width")
+        }
+        fn b(&mut self) -> bool {
+            self.next() & 1 == 1
+        }
+        fn opt<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> Option<T> {
+            if self.b() {
+                Some(f(self))
+            } else {
+                None
+            }
+        }
+        fn bytes<const N: usize>(&mut self) -> [u8; N] {
+            std::array::from_fn(|_| self.n::<u8>())
+        }
+    }
+
+    /// Every flat metadata type that `encode_meta` writes itself, with fields from `seed`.
+    fn flat_metas(seed: u64) -> Vec<FormatMeta> {
+        use crate::formats::{atheros, intel5300, nexmon};
+        let mut e = Edgy(seed | 1);
+        let chips = [
+            nexmon::NexmonChip::Bcm4339,
+            nexmon::NexmonChip::Bcm43455c0,
+            nexmon::NexmonChip::Bcm4358,
+            nexmon::NexmonChip::Bcm4366c0,
+        ];
+        let i = intel5300::Intel5300Meta {
+            timestamp_low: e.n(),
+            bfee_count: e.n(),
+            nrx: e.n(),
+            ntx: e.n(),
+            rssi_a: e.n(),
+            rssi_b: e.n(),
+            rssi_c: e.n(),
+            noise: e.n::<u8>() as i8,
+            agc: e.n(),
+            antenna_sel: e.n(),
+            perm: e.bytes(),
+            permuted: e.b(),
+            rate: e.n(),
+            total_rss: f64::from_bits(e.next()),
+            csi_power: e.n(),
+            scaled: e.b(),
+            c1: e.opt(|e| intel5300::MacHeader {
+                fc: e.n(),
+                dur: e.n(),
+                addr_des: e.bytes(),
+                addr_src: e.bytes(),
+                addr_bssid: e.bytes(),
+                seq: e.n(),
+            }),
+        };
+        let n = nexmon::NexmonMeta {
+            header_version: e.n(),
+            magic: e.n(),
+            rssi: e.opt(|e| e.n::<u8>() as i8),
+            fc: e.opt(|e| e.n()),
+            src_addr: e.bytes(),
+            seq: e.n(),
+            core: e.n(),
+            spatial: e.n(),
+            chan_spec: e.n(),
+            chip_version: e.n(),
+            chip: e.opt(|e| chips[e.next() as usize % 4]),
+            chip_inferred: e.b(),
+            packed_float: e.b(),
+            nfft: e.n(),
+            sideband: e.n(),
+            control_channel: e.opt(|e| e.n()),
+            offset: e.n(),
+            caplen: e.n(),
+            wirelen: e.n(),
+            udp_payload_len: e.n(),
+            eth_trailer_len: e.n(),
+            phy_status_masked: e.b(),
+            iq_swapped: e.b(),
+            group: (0..e.next() % 5).map(|_| e.bytes()).collect(),
+        };
+        let a = atheros::AtherosMeta {
+            timestamp: e.n(),
+            csi_len: e.n(),
+            tx_channel: e.n(),
+            err_info: e.n(),
+            noise_floor: e.n(),
+            rate: e.n(),
+            bandwidth: e.n(),
+            num_tones: e.n(),
+            nr: e.n(),
+            nc: e.n(),
+            rssi: e.n(),
+            rssi_1: e.n(),
+            rssi_2: e.n(),
+            rssi_3: e.n(),
+            payload_len: e.n(),
+            endianness: if e.b() {
+                atheros::Endianness::Big
+            } else {
+                atheros::Endianness::Little
+            },
+        };
+        vec![
+            FormatMeta::None,
+            FormatMeta::Intel5300(i),
+            FormatMeta::Nexmon(n),
+            FormatMeta::Atheros(a),
+            FormatMeta::Esp32(Default::default()),
+        ]
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// `encode_meta` writes the bytes `bincode::serde` writes for every metadata type it
+        /// writes itself (and for one it hands to bincode).
+        #[test]
+        fn encode_meta_writes_bincode_serde_bytes(seed in any::<u64>()) {
+            for meta in flat_metas(seed) {
+                let want = bincode::serde::encode_to_vec(&meta, cfg()).unwrap();
+                let mut got = Vec::new();
+                encode_meta(&meta, &mut got).unwrap();
+                prop_assert_eq!(&got, &want, "{:?}", meta);
+            }
+        }
+
 
         /// The hand-written frame head is byte for byte what `bincode::serde` writes (what
         /// every version 2 and 3 reader decodes it with).
