@@ -643,6 +643,10 @@ impl Pipeline {
         pending: &mut VecDeque<Output>,
         scratch: &mut Vec<Analysis>,
     ) -> Result<()> {
+        if self.stages.is_empty() {
+            // nothing to pass it through: straight to the outputs (fewer moves of the frame)
+            return self.emit_frame(frame, pending, scratch);
+        }
         // Two buffers kept across frames: passing a frame through the stages allocates nothing.
         let mut cur = std::mem::take(&mut self.buf_cur);
         let mut next = std::mem::take(&mut self.buf_next);
@@ -679,13 +683,26 @@ impl Pipeline {
         scratch: &mut Vec<Analysis>,
     ) -> Result<()> {
         for f in frames.drain(..) {
-            self.summary.frames_out += 1;
-            for a in &mut self.analysers {
-                a.analyse(&f, scratch).map_err(|e| ctx(a.name(), e))?;
-            }
-            if self.emit_frames {
-                pending.push_back(Output::Frame(f));
-            }
+            self.emit_frame(f, pending, scratch)?;
+        }
+        Ok(())
+    }
+
+    /// [`emit`](Self::emit) of one frame.
+    fn emit_frame(
+        &mut self,
+        f: CsiFrame,
+        pending: &mut VecDeque<Output>,
+        scratch: &mut Vec<Analysis>,
+    ) -> Result<()> {
+        self.summary.frames_out += 1;
+        for a in &mut self.analysers {
+            a.analyse(&f, scratch).map_err(|e| ctx(a.name(), e))?;
+        }
+        if self.emit_frames {
+            pending.push_back(Output::Frame(f));
+        }
+        if !scratch.is_empty() {
             self.summary.analyses += scratch.len() as u64;
             pending.extend(scratch.drain(..).map(Output::Analysis));
         }

@@ -267,7 +267,7 @@ fn encode_frame(
         meta,
     };
     out.push(0);
-    bincode::serde::encode_into_std_write(&head, &mut *out, cfg()).map_err(enc_err)?;
+    encode_head(&head, out)?;
     out.push(sc as u8);
     if let (ScFlag::Inline, Some(s)) = (sc, subcarriers) {
         out.extend_from_slice(&shape_u32(s.len())?.to_le_bytes());
@@ -306,6 +306,238 @@ fn encode_frame(
     Ok(enc)
 }
 
+/// bincode 2's standard-config varint of an unsigned integer: one byte below 251, else a
+/// marker byte (251, 252, 253) and the value as u16, u32 or u64, little-endian.
+#[inline(always)]
+fn put_varint(v: u64, out: &mut Vec<u8>) {
+    if v < 251 {
+        out.push(v as u8);
+    } else if v <= u64::from(u16::MAX) {
+        out.push(251);
+        out.extend_from_slice(&(v as u16).to_le_bytes());
+    } else if v <= u64::from(u32::MAX) {
+        out.push(252);
+        out.extend_from_slice(&(v as u32).to_le_bytes());
+    } else {
+        out.push(253);
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// bincode's `Option` tag (0 = `None`, 1 = `Some`), then the value when there is one.
+#[inline(always)]
+fn put_opt<T: Copy>(v: Option<T>, out: &mut Vec<u8>, put: impl FnOnce(T, &mut Vec<u8>)) {
+    match v {
+        None => out.push(0),
+        Some(x) => {
+            out.push(1);
+            put(x, out);
+        }
+    }
+}
+
+/// Appends `head` as `bincode::serde` with the standard configuration encodes it (the bytes
+/// are the same, which a test checks), writing the fixed fields directly: bincode's serde path
+/// goes through a call per field and per byte of the MAC, a noticeable part of a conversion.
+/// The format's `meta` (many types) still goes through bincode.
+fn encode_head(head: &FrameHeadRef<'_>, out: &mut Vec<u8>) -> Result<()> {
+    let f32_le = |x: f32, out: &mut Vec<u8>| out.extend_from_slice(&x.to_le_bytes());
+    // signed integers: zigzag, then the unsigned varint
+    put_signed(head.timestamp_ns, out);
+    // unit enums: the variant index (declaration order) as a u32 varint
+    put_varint(head.clock as u64, out);
+    put_varint(u64::from(head.node_id), out);
+    put_opt(head.mac, out, |m, out| out.extend_from_slice(&m));
+    put_opt(head.sequence, out, |x, out| put_varint(u64::from(x), out));
+    put_opt(head.rssi_dbm, out, f32_le);
+    put_varint(head.chain_rssi.len() as u64, out);
+    for &x in head.chain_rssi {
+        f32_le(x, out);
+    }
+    put_opt(head.noise_floor_dbm, out, f32_le);
+    put_opt(head.channel, out, |x, out| put_varint(u64::from(x), out));
+    put_opt(head.center_freq_mhz, out, |x, out| {
+        put_varint(u64::from(x), out)
+    });
+    put_opt(head.bandwidth_mhz, out, |x, out| {
+        put_varint(u64::from(x), out)
+    });
+    put_varint(head.format as u64, out);
+    put_varint(head.device as u64, out);
+    encode_meta(head.meta, out)
+}
+
+/// bincode's zigzag varint of a signed integer.
+#[inline(always)]
+fn put_signed(v: i64, out: &mut Vec<u8>) {
+    put_varint(((v << 1) ^ (v >> 63)) as u64, out);
+}
+
+/// Appends `meta` as `bincode::serde` (standard configuration) encodes it, writing the flat
+/// metadata of the Intel 5300, Nexmon and Atheros readers directly (a test compares the bytes
+/// with bincode's); the other formats' go through bincode. Each struct is destructured without
+/// `..`, so a new field does not compile until it is written here.
+fn encode_meta(meta: &FormatMeta, out: &mut Vec<u8>) -> Result<()> {
+    use crate::formats::{atheros::AtherosMeta, intel5300::Intel5300Meta, nexmon::NexmonMeta};
+    let bool8 = |b: bool, out: &mut Vec<u8>| out.push(u8::from(b));
+    match meta {
+        FormatMeta::None => put_varint(META_NONE, out),
+        FormatMeta::Intel5300(m) => {
+            let Intel5300Meta {
+                timestamp_low,
+                bfee_count,
+                nrx,
+                ntx,
+                rssi_a,
+                rssi_b,
+                rssi_c,
+                noise,
+                agc,
+                antenna_sel,
+                perm,
+                permuted,
+                rate,
+                total_rss,
+                csi_power,
+                scaled,
+                c1,
+            } = m;
+            put_varint(META_INTEL5300, out);
+            put_varint(u64::from(*timestamp_low), out);
+            put_varint(u64::from(*bfee_count), out);
+            out.extend_from_slice(&[*nrx, *ntx, *rssi_a, *rssi_b, *rssi_c, *noise as u8, *agc]);
+            out.push(*antenna_sel);
+            out.extend_from_slice(perm);
+            bool8(*permuted, out);
+            put_varint(u64::from(*rate), out);
+            out.extend_from_slice(&total_rss.to_le_bytes());
+            put_varint(u64::from(*csi_power), out);
+            bool8(*scaled, out);
+            put_opt(*c1, out, |h, out| {
+                let crate::formats::intel5300::MacHeader {
+                    fc,
+                    dur,
+                    addr_des,
+                    addr_src,
+                    addr_bssid,
+                    seq,
+                } = h;
+                put_varint(u64::from(fc), out);
+                put_varint(u64::from(dur), out);
+                out.extend_from_slice(&addr_des);
+                out.extend_from_slice(&addr_src);
+                out.extend_from_slice(&addr_bssid);
+                put_varint(u64::from(seq), out);
+            });
+        }
+        FormatMeta::Nexmon(m) => {
+            let NexmonMeta {
+                header_version,
+                magic,
+                rssi,
+                fc,
+                src_addr,
+                seq,
+                core,
+                spatial,
+                chan_spec,
+                chip_version,
+                chip,
+                chip_inferred,
+                packed_float,
+                nfft,
+                sideband,
+                control_channel,
+                offset,
+                caplen,
+                wirelen,
+                udp_payload_len,
+                eth_trailer_len,
+                phy_status_masked,
+                iq_swapped,
+                group,
+            } = m;
+            put_varint(META_NEXMON, out);
+            out.push(*header_version);
+            put_varint(u64::from(*magic), out);
+            put_opt(*rssi, out, |x, out| out.push(x as u8));
+            put_opt(*fc, out, |x, out| out.push(x));
+            out.extend_from_slice(src_addr);
+            put_varint(u64::from(*seq), out);
+            out.extend_from_slice(&[*core, *spatial]);
+            put_varint(u64::from(*chan_spec), out);
+            put_varint(u64::from(*chip_version), out);
+            put_opt(*chip, out, |c, out| put_varint(c as u64, out));
+            bool8(*chip_inferred, out);
+            bool8(*packed_float, out);
+            put_varint(u64::from(*nfft), out);
+            out.push(*sideband);
+            put_opt(*control_channel, out, |x, out| {
+                put_varint(u64::from(x), out)
+            });
+            put_varint(*offset, out);
+            for x in [caplen, wirelen, udp_payload_len, eth_trailer_len] {
+                put_varint(u64::from(*x), out);
+            }
+            bool8(*phy_status_masked, out);
+            bool8(*iq_swapped, out);
+            put_varint(group.len() as u64, out);
+            for g in group {
+                out.extend_from_slice(g);
+            }
+        }
+        FormatMeta::Atheros(m) => {
+            let AtherosMeta {
+                timestamp,
+                csi_len,
+                tx_channel,
+                err_info,
+                noise_floor,
+                rate,
+                bandwidth,
+                num_tones,
+                nr,
+                nc,
+                rssi,
+                rssi_1,
+                rssi_2,
+                rssi_3,
+                payload_len,
+                endianness,
+            } = m;
+            put_varint(META_ATHEROS, out);
+            put_varint(*timestamp, out);
+            put_varint(u64::from(*csi_len), out);
+            put_varint(u64::from(*tx_channel), out);
+            out.extend_from_slice(&[
+                *err_info,
+                *noise_floor,
+                *rate,
+                *bandwidth,
+                *num_tones,
+                *nr,
+                *nc,
+                *rssi,
+                *rssi_1,
+                *rssi_2,
+                *rssi_3,
+            ]);
+            put_varint(u64::from(*payload_len), out);
+            put_varint(*endianness as u64, out);
+        }
+        other => {
+            bincode::serde::encode_into_std_write(other, &mut *out, cfg()).map_err(enc_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Variant indices of [`FormatMeta`] (declaration order, as serde numbers them).
+const META_NONE: u64 = 0;
+const META_NEXMON: u64 = 2;
+const META_INTEL5300: u64 = 3;
+const META_ATHEROS: u64 = 4;
+
 /// Which encodings the values scanned so far rule out (see [`narrowest`]).
 #[derive(Clone, Copy, Default)]
 struct Fits {
@@ -330,26 +562,32 @@ fn narrowest(f: Fits, allow_i10: bool) -> u8 {
 
 /// Packs `v` into `dst` (`csi_bytes(enc, v.len())` bytes) in encoding `enc`, and scans every
 /// value on the way for the encodings it fits (what is packed is meaningful only for values
-/// that fit `enc`). Float compares and integer operations only, without branches or
-/// saturating casts, one store per value or pair of values. "Fits an integer encoding" compares
-/// bits: `x` is an integer when rounding it gives the same bits, which the range check first
-/// confines to |x| < 2^22, where the rounding is exact (a NaN fails the range check), so -0.0,
-/// NaN and fractions need f32.
+/// that fit `enc`). Float additions and integer operations only, without branches, compares or
+/// saturating casts, one store per value or pair of values.
+///
+/// Each value `x` is rounded by adding [`ROUND`] (1.5 · 2^23): `i`, the difference of the
+/// sum's bits and `ROUND`'s, is `x` rounded to an integer when |x| < 2^22, and |i| ≥ 2^22 for
+/// any other `x` (a larger sum has another exponent; a negative sum, NaN or an infinity has
+/// bits far from `ROUND`'s). `x` is an integer when subtracting `ROUND` again gives back its
+/// bits (exact while |i| < 2^22), so -0.0, NaN and fractions need f32. The range of the
+/// integers is the highest bit of the OR of every `|i|`-like magnitude (`i ^ (i >> 31)`,
+/// which is `i` for `i ≥ 0` and `-i - 1` below): below 2^7 every value is in i8 range, below
+/// 2^9 in the 10-bit range, below 2^15 in i16 range.
 fn pack(enc: u8, v: &[Complex32], dst: &mut [u8]) -> Fits {
-    let (mut not_int, mut not_i8, mut not_i10) = (false, false, false);
-    let mut scan = |x: f32| {
-        let in_i16 = (-32768.0..=32767.0).contains(&x);
-        not_int |= !in_i16 | (((x + ROUND) - ROUND).to_bits() != x.to_bits());
-        not_i8 |= !(-128.0..=127.0).contains(&x);
-        not_i10 |= !(-512.0..=511.0).contains(&x);
+    let (mut inexact, mut mag) = (0u32, 0u32);
+    let mut scan = |x: f32| -> i32 {
+        let y = x + ROUND;
+        let i = (y.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
+        inexact |= (y - ROUND).to_bits() ^ x.to_bits();
+        mag |= (i ^ (i >> 31)) as u32;
+        i
     };
     // re in the low half, im in the high half: little-endian pairs
     match enc {
         CSI_I8 => {
             for (d, c) in dst.chunks_exact_mut(2).zip(v) {
-                scan(c.re);
-                scan(c.im);
-                let w = (int_of(c.re) as u16 & 0xFF) | (int_of(c.im) as u16) << 8;
+                let (re, im) = (scan(c.re), scan(c.im));
+                let w = (re as u16 & 0xFF) | (im as u16) << 8;
                 d.copy_from_slice(&w.to_le_bytes());
             }
         }
@@ -375,9 +613,8 @@ fn pack(enc: u8, v: &[Complex32], dst: &mut [u8]) -> Fits {
         }
         CSI_I16 => {
             for (d, c) in dst.chunks_exact_mut(4).zip(v) {
-                scan(c.re);
-                scan(c.im);
-                let w = (int_of(c.re) as u32 & 0xFFFF) | (int_of(c.im) as u32) << 16;
+                let (re, im) = (scan(c.re), scan(c.im));
+                let w = (re as u32 & 0xFFFF) | (im as u32) << 16;
                 d.copy_from_slice(&w.to_le_bytes());
             }
         }
@@ -391,9 +628,53 @@ fn pack(enc: u8, v: &[Complex32], dst: &mut [u8]) -> Fits {
         }
     }
     Fits {
-        not_int,
-        not_i8,
-        not_i10,
+        not_int: inexact != 0 || mag >= 1 << 15,
+        not_i8: mag >= 1 << 7,
+        not_i10: mag >= 1 << 9,
+    }
+}
+
+/// The `n` complex values that `raw` holds in encoding `enc` (`csi_bytes(enc, n)` bytes).
+fn decode_csi(enc: u8, raw: &[u8], n: usize) -> Vec<Complex32> {
+    match enc {
+        CSI_I8 => raw
+            .chunks_exact(2)
+            .map(|p| Complex32::new(f32::from(p[0] as i8), f32::from(p[1] as i8)))
+            .collect(),
+        CSI_I10 => {
+            // 10-bit two's complement, sign-extended by shifting it to the top of an i32
+            let val = |w: u64, shift: u32| f32::from((((w >> shift) as i32) << 22 >> 22) as i16);
+            let mut v = Vec::with_capacity(n);
+            let mut chunks = raw.chunks_exact(5);
+            for p in &mut chunks {
+                let w = u64::from_le_bytes([p[0], p[1], p[2], p[3], p[4], 0, 0, 0]);
+                v.push(Complex32::new(val(w, 0), val(w, 10)));
+                v.push(Complex32::new(val(w, 20), val(w, 30)));
+            }
+            if let [a, b, c] = *chunks.remainder() {
+                let w = u64::from_le_bytes([a, b, c, 0, 0, 0, 0, 0]);
+                v.push(Complex32::new(val(w, 0), val(w, 10)));
+            }
+            v
+        }
+        CSI_I16 => raw
+            .chunks_exact(4)
+            .map(|p| {
+                Complex32::new(
+                    f32::from(i16::from_le_bytes([p[0], p[1]])),
+                    f32::from(i16::from_le_bytes([p[2], p[3]])),
+                )
+            })
+            .collect(),
+        _ => raw
+            .chunks_exact(8)
+            .map(|p| {
+                Complex32::new(
+                    f32::from_le_bytes([p[0], p[1], p[2], p[3]]),
+                    f32::from_le_bytes([p[4], p[5], p[6], p[7]]),
+                )
+            })
+            .collect(),
     }
 }
 
@@ -498,46 +779,7 @@ fn decode_frame(
     if at != b.len() {
         return Err(format!("entry has {} bytes after its CSI", b.len() - at));
     }
-    let values: Vec<Complex32> = match enc {
-        CSI_I8 => raw
-            .chunks_exact(2)
-            .map(|p| Complex32::new(f32::from(p[0] as i8), f32::from(p[1] as i8)))
-            .collect(),
-        CSI_I10 => {
-            // 10-bit two's complement, sign-extended by shifting it to the top of an i32
-            let val = |w: u64, shift: u32| f32::from((((w >> shift) as i32) << 22 >> 22) as i16);
-            let mut v = Vec::with_capacity(n);
-            let mut chunks = raw.chunks_exact(5);
-            for p in &mut chunks {
-                let w = u64::from_le_bytes([p[0], p[1], p[2], p[3], p[4], 0, 0, 0]);
-                v.push(Complex32::new(val(w, 0), val(w, 10)));
-                v.push(Complex32::new(val(w, 20), val(w, 30)));
-            }
-            if let [a, b, c] = *chunks.remainder() {
-                let w = u64::from_le_bytes([a, b, c, 0, 0, 0, 0, 0]);
-                v.push(Complex32::new(val(w, 0), val(w, 10)));
-            }
-            v
-        }
-        CSI_I16 => raw
-            .chunks_exact(4)
-            .map(|p| {
-                Complex32::new(
-                    f32::from(i16::from_le_bytes([p[0], p[1]])),
-                    f32::from(i16::from_le_bytes([p[2], p[3]])),
-                )
-            })
-            .collect(),
-        _ => raw
-            .chunks_exact(8)
-            .map(|p| {
-                Complex32::new(
-                    f32::from_le_bytes([p[0], p[1], p[2], p[3]]),
-                    f32::from_le_bytes([p[4], p[5], p[6], p[7]]),
-                )
-            })
-            .collect(),
-    };
+    let values = decode_csi(enc, raw, n);
     let csi =
         CsiArray::from_shape_vec((rx, tx, sc), values).map_err(|e| format!("CSI shape: {e}"))?;
     if stated && version >= 3 {
@@ -1052,5 +1294,320 @@ pub fn descriptor() -> FormatDescriptor {
         extensions: &["csirec"],
         probe,
         open,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The frame fields as `encode_head` takes them, from proptest's choices.
+    type HeadParts = (
+        (i64, u8, u32, Option<[u8; 6]>, Option<u32>, Option<f32>),
+        (Vec<f32>, Option<f32>, Option<u16>, Option<u32>, Option<u16>),
+        (u8, u8, bool),
+    );
+
+    /// Integers near every varint boundary (250/251, u16, u32) and their negatives.
+    fn edgy_i64() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            any::<i64>(),
+            (-300i64..300),
+            (65_000i64..66_000),
+            prop::sample::select(vec![
+                i64::MIN,
+                i64::MAX,
+                u32::MAX as i64,
+                u32::MAX as i64 + 1,
+                -(u32::MAX as i64) - 1,
+                1 << 31,
+                -(1 << 31)
+            ]),
+        ]
+    }
+
+    fn edgy_u32() -> impl Strategy<Value = u32> {
+        prop_oneof![any::<u32>(), 240u32..270, 65_530u32..65_540, Just(u32::MAX)]
+    }
+
+    fn edgy_u16() -> impl Strategy<Value = u16> {
+        prop_oneof![any::<u16>(), 240u16..270, Just(u16::MAX)]
+    }
+
+    fn any_f32() -> impl Strategy<Value = f32> {
+        any::<u32>().prop_map(f32::from_bits)
+    }
+
+    const CLOCKS: [Clock; 4] = [Clock::Host, Clock::Device, Clock::Simulated, Clock::None];
+    const DEVICES: [Device; 14] = [
+        Device::Esp32,
+        Device::Esp32C5C6,
+        Device::Bcm4339,
+        Device::Bcm43455c0,
+        Device::Bcm4358,
+        Device::Bcm4366c0,
+        Device::BroadcomUnknown,
+        Device::Iwl5300,
+        Device::Qca9300,
+        Device::Ax200,
+        Device::Ax210,
+        Device::Usrp,
+        Device::Simulator,
+        Device::Unknown,
+    ];
+
+    fn head_parts() -> impl Strategy<Value = HeadParts> {
+        (
+            (
+                edgy_i64(),
+                0u8..4,
+                edgy_u32(),
+                proptest::option::of(any::<[u8; 6]>()),
+                proptest::option::of(edgy_u32()),
+                proptest::option::of(any_f32()),
+            ),
+            (
+                proptest::collection::vec(any_f32(), 0..300),
+                proptest::option::of(any_f32()),
+                proptest::option::of(edgy_u16()),
+                proptest::option::of(edgy_u32()),
+                proptest::option::of(edgy_u16()),
+            ),
+            (0u8..13, 0u8..14, any::<bool>()),
+        )
+    }
+
+    /// Values from `seed` that often sit on a varint boundary (250/251, u16, u32, u64 edges).
+    struct Edgy(u64);
+
+    impl Edgy {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            const EDGES: [u64; 10] = [
+                0,
+                250,
+                251,
+                255,
+                65_535,
+                65_536,
+                u32::MAX as u64,
+                1 << 32,
+                u64::MAX,
+                127,
+            ];
+            match self.0 % 3 {
+                0 => EDGES[(self.0 >> 8) as usize % EDGES.len()],
+                1 => (self.0 >> 8) % 300,
+                _ => self.0 >> (self.0 % 64),
+            }
+        }
+        fn n<T: TryFrom<u64>>(&mut self) -> T {
+            let v = self.next();
+            // wrap into T's range: keep the low bytes
+            let bits = std::mem::size_of::<T>() * 8;
+            let v = if bits >= 64 { v } else { v & ((1 << bits) - 1) };
+            T::try_from(v).ok().expect("masked to the type's width")
+        }
+        fn b(&mut self) -> bool {
+            self.next() & 1 == 1
+        }
+        fn opt<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> Option<T> {
+            if self.b() {
+                Some(f(self))
+            } else {
+                None
+            }
+        }
+        fn bytes<const N: usize>(&mut self) -> [u8; N] {
+            std::array::from_fn(|_| self.n::<u8>())
+        }
+    }
+
+    /// Every flat metadata type that `encode_meta` writes itself, with fields from `seed`.
+    fn flat_metas(seed: u64) -> Vec<FormatMeta> {
+        use crate::formats::{atheros, intel5300, nexmon};
+        let mut e = Edgy(seed | 1);
+        let chips = [
+            nexmon::NexmonChip::Bcm4339,
+            nexmon::NexmonChip::Bcm43455c0,
+            nexmon::NexmonChip::Bcm4358,
+            nexmon::NexmonChip::Bcm4366c0,
+        ];
+        let i = intel5300::Intel5300Meta {
+            timestamp_low: e.n(),
+            bfee_count: e.n(),
+            nrx: e.n(),
+            ntx: e.n(),
+            rssi_a: e.n(),
+            rssi_b: e.n(),
+            rssi_c: e.n(),
+            noise: e.n::<u8>() as i8,
+            agc: e.n(),
+            antenna_sel: e.n(),
+            perm: e.bytes(),
+            permuted: e.b(),
+            rate: e.n(),
+            total_rss: f64::from_bits(e.next()),
+            csi_power: e.n(),
+            scaled: e.b(),
+            c1: e.opt(|e| intel5300::MacHeader {
+                fc: e.n(),
+                dur: e.n(),
+                addr_des: e.bytes(),
+                addr_src: e.bytes(),
+                addr_bssid: e.bytes(),
+                seq: e.n(),
+            }),
+        };
+        let n = nexmon::NexmonMeta {
+            header_version: e.n(),
+            magic: e.n(),
+            rssi: e.opt(|e| e.n::<u8>() as i8),
+            fc: e.opt(|e| e.n()),
+            src_addr: e.bytes(),
+            seq: e.n(),
+            core: e.n(),
+            spatial: e.n(),
+            chan_spec: e.n(),
+            chip_version: e.n(),
+            chip: e.opt(|e| chips[e.next() as usize % 4]),
+            chip_inferred: e.b(),
+            packed_float: e.b(),
+            nfft: e.n(),
+            sideband: e.n(),
+            control_channel: e.opt(|e| e.n()),
+            offset: e.n(),
+            caplen: e.n(),
+            wirelen: e.n(),
+            udp_payload_len: e.n(),
+            eth_trailer_len: e.n(),
+            phy_status_masked: e.b(),
+            iq_swapped: e.b(),
+            group: (0..e.next() % 5).map(|_| e.bytes()).collect(),
+        };
+        let a = atheros::AtherosMeta {
+            timestamp: e.n(),
+            csi_len: e.n(),
+            tx_channel: e.n(),
+            err_info: e.n(),
+            noise_floor: e.n(),
+            rate: e.n(),
+            bandwidth: e.n(),
+            num_tones: e.n(),
+            nr: e.n(),
+            nc: e.n(),
+            rssi: e.n(),
+            rssi_1: e.n(),
+            rssi_2: e.n(),
+            rssi_3: e.n(),
+            payload_len: e.n(),
+            endianness: if e.b() {
+                atheros::Endianness::Big
+            } else {
+                atheros::Endianness::Little
+            },
+        };
+        vec![
+            FormatMeta::None,
+            FormatMeta::Intel5300(i),
+            FormatMeta::Nexmon(n),
+            FormatMeta::Atheros(a),
+            FormatMeta::Esp32(Default::default()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// `encode_meta` writes the bytes `bincode::serde` writes for every metadata type it
+        /// writes itself (and for one it hands to bincode).
+        #[test]
+        fn encode_meta_writes_bincode_serde_bytes(seed in any::<u64>()) {
+            for meta in flat_metas(seed) {
+                let want = bincode::serde::encode_to_vec(&meta, cfg()).unwrap();
+                let mut got = Vec::new();
+                encode_meta(&meta, &mut got).unwrap();
+                prop_assert_eq!(&got, &want, "{:?}", meta);
+            }
+        }
+
+
+        /// The hand-written frame head is byte for byte what `bincode::serde` writes (what
+        /// every version 2 and 3 reader decodes it with).
+        #[test]
+        fn encode_head_writes_bincode_serde_bytes(parts in head_parts()) {
+            let ((ts, clock, node, mac, seq, rssi), (chain, noise, ch, freq, bw), (fmt, dev, esp)) =
+                parts;
+            let meta = if esp {
+                FormatMeta::Intel5300(Default::default())
+            } else {
+                FormatMeta::None
+            };
+            let head = FrameHeadRef {
+                timestamp_ns: ts,
+                clock: CLOCKS[usize::from(clock)],
+                node_id: node,
+                mac,
+                sequence: seq,
+                rssi_dbm: rssi,
+                chain_rssi: &chain,
+                noise_floor_dbm: noise,
+                channel: ch,
+                center_freq_mhz: freq,
+                bandwidth_mhz: bw,
+                format: CaptureFormat::ALL[usize::from(fmt)],
+                device: DEVICES[usize::from(dev)],
+                meta: &meta,
+            };
+            let want = bincode::serde::encode_to_vec(&head, cfg()).unwrap();
+            let mut got = vec![7u8];
+            encode_head(&head, &mut got).unwrap();
+            prop_assert_eq!(&got[1..], &want[..]);
+        }
+
+        /// `pack`'s scan finds the same encodings as a value-by-value test of each float
+        /// (integer when `trunc` keeps it and it is not -0.0 or NaN), for every encoding it
+        /// packs in, with the edges mixed into arbitrary bit patterns.
+        #[test]
+        fn pack_scan_agrees_with_a_value_by_value_test(
+            vals in proptest::collection::vec(prop_oneof![
+                any_f32(),
+                (-600i32..600).prop_map(|i| i as f32),
+                (-33_000i32..33_000).prop_map(|i| i as f32),
+                prop::sample::select(vec![
+                    -0.0f32, 0.5, -0.5, 127.5, f32::NAN, -f32::NAN, f32::INFINITY,
+                    f32::NEG_INFINITY, 4_194_304.0, -4_194_304.0, 4_194_303.0, 8_388_608.0,
+                    12_582_912.0, -12_582_912.0, 16_777_216.0, -32_768.0, 32_767.0, 32_768.0,
+                    -32_769.0, 1e-40, -1e-40, f32::MIN, f32::MAX,
+                ]),
+            ], 2..40),
+            enc in prop::sample::select(vec![CSI_F32, CSI_I16, CSI_I8, CSI_I10]),
+        ) {
+            let v: Vec<Complex32> =
+                vals.chunks_exact(2).map(|c| Complex32::new(c[0], c[1])).collect();
+            let is_int = |x: f32| x.trunc() == x && x.to_bits() != (-0.0f32).to_bits();
+            let all = |lo: f32, hi: f32| vals[..2 * v.len()]
+                .iter()
+                .all(|&x| is_int(x) && (lo..=hi).contains(&x));
+            let mut dst = vec![0u8; csi_bytes(enc, v.len())];
+            let f = pack(enc, &v, &mut dst);
+            let want = if !all(-32768.0, 32767.0) {
+                CSI_F32
+            } else if all(-128.0, 127.0) {
+                CSI_I8
+            } else if all(-512.0, 511.0) {
+                CSI_I10
+            } else {
+                CSI_I16
+            };
+            prop_assert_eq!(narrowest(f, true), want);
+            if want == enc && enc != CSI_F32 {
+                // what was packed in the encoding that fits reads back as the values
+                prop_assert_eq!(decode_csi(enc, &dst, v.len()), v);
+            }
+        }
     }
 }
