@@ -5,8 +5,8 @@ Usage:  python3 benches/compare/compare.py [--kit PATH] [--repeats N] [--rounds 
                                            [--whole-mb MB] [--whole-repeats N] [--no-whole]
                                            [--profile release|profiling] [--cli PATH] [--only LABEL]
 
-Creates a local virtual environment (benches/compare/.venv) with csiread and numpy from PyPI on
-first use, builds the `throughput` example in release mode, warms the page cache, then for each
+Creates a local virtual environment (benches/compare/.venv-csiread) with pinned csiread and
+numpy from PyPI on first use, builds the `throughput` example in release mode, warms the page cache, then for each
 format times both readers (best of N repeats, each repeat opening the file afresh; csiread's
 time includes its array allocation, ours includes building every CsiFrame) and prints frames/s
 and the ratio. The two readers take turns for K rounds (default 3), so a change in machine load
@@ -33,7 +33,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-VENV = os.path.join(HERE, ".venv")
+VENV = os.path.join(HERE, ".venv-csiread")
+NUMPY = "2.3.5"
 
 # (label, kit-relative path, csiread constructor source, our format name or None to detect).
 # csiread's ESP32 reader fails on the ESP32-CSI-Tool header line (FORMATS.md D9), so that case
@@ -79,10 +80,15 @@ print(json.dumps({"frames": frames, "best_s": best, "best_cpu_s": best_cpu, "fra
 
 
 def venv_python():
+    """The venv's python, made and filled when missing or incomplete (an interrupted install
+    leaves a python without csiread)."""
     py = os.path.join(VENV, "bin", "python")
     if not os.path.exists(py):
         subprocess.check_call([sys.executable, "-m", "venv", VENV])
-        subprocess.check_call([py, "-m", "pip", "install", "-q", "csiread==1.4.1", "numpy"])
+    check = "import csiread, numpy, sys; sys.exit(0 if numpy.__version__ == '%s' else 1)" % NUMPY
+    if subprocess.call([py, "-c", check], stderr=subprocess.DEVNULL) != 0:
+        subprocess.check_call([py, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                               "csiread==1.4.1", "numpy==" + NUMPY])
     return py
 
 
