@@ -65,7 +65,9 @@ use crate::error::{Error, Result};
 use num_complex::Complex32;
 
 use crate::frame::{CaptureFormat, Clock, CsiArray, CsiFrame, Device, FormatMeta};
-use crate::reader::{CaptureReader, Confidence, FormatDescriptor, Input, ReaderOptions};
+use crate::reader::{
+    CaptureReader, Confidence, FormatDescriptor, Input, ReaderOptions, SpareBuffers,
+};
 use crate::record::{AuxRecord, Record};
 use crate::util::crc32;
 
@@ -634,17 +636,18 @@ fn pack(enc: u8, v: &[Complex32], dst: &mut [u8]) -> Fits {
     }
 }
 
-/// The `n` complex values that `raw` holds in encoding `enc` (`csi_bytes(enc, n)` bytes).
-fn decode_csi(enc: u8, raw: &[u8], n: usize) -> Vec<Complex32> {
+/// Appends to `v` the `n` complex values that `raw` holds in encoding `enc`
+/// (`csi_bytes(enc, n)` bytes).
+fn decode_csi(enc: u8, raw: &[u8], n: usize, v: &mut Vec<Complex32>) {
+    v.reserve(n);
     match enc {
-        CSI_I8 => raw
-            .chunks_exact(2)
-            .map(|p| Complex32::new(f32::from(p[0] as i8), f32::from(p[1] as i8)))
-            .collect(),
+        CSI_I8 => v.extend(
+            raw.chunks_exact(2)
+                .map(|p| Complex32::new(f32::from(p[0] as i8), f32::from(p[1] as i8))),
+        ),
         CSI_I10 => {
             // 10-bit two's complement, sign-extended by shifting it to the top of an i32
             let val = |w: u64, shift: u32| f32::from((((w >> shift) as i32) << 22 >> 22) as i16);
-            let mut v = Vec::with_capacity(n);
             let mut chunks = raw.chunks_exact(5);
             for p in &mut chunks {
                 let w = u64::from_le_bytes([p[0], p[1], p[2], p[3], p[4], 0, 0, 0]);
@@ -655,26 +658,19 @@ fn decode_csi(enc: u8, raw: &[u8], n: usize) -> Vec<Complex32> {
                 let w = u64::from_le_bytes([a, b, c, 0, 0, 0, 0, 0]);
                 v.push(Complex32::new(val(w, 0), val(w, 10)));
             }
-            v
         }
-        CSI_I16 => raw
-            .chunks_exact(4)
-            .map(|p| {
-                Complex32::new(
-                    f32::from(i16::from_le_bytes([p[0], p[1]])),
-                    f32::from(i16::from_le_bytes([p[2], p[3]])),
-                )
-            })
-            .collect(),
-        _ => raw
-            .chunks_exact(8)
-            .map(|p| {
-                Complex32::new(
-                    f32::from_le_bytes([p[0], p[1], p[2], p[3]]),
-                    f32::from_le_bytes([p[4], p[5], p[6], p[7]]),
-                )
-            })
-            .collect(),
+        CSI_I16 => v.extend(raw.chunks_exact(4).map(|p| {
+            Complex32::new(
+                f32::from(i16::from_le_bytes([p[0], p[1]])),
+                f32::from(i16::from_le_bytes([p[2], p[3]])),
+            )
+        })),
+        _ => v.extend(raw.chunks_exact(8).map(|p| {
+            Complex32::new(
+                f32::from_le_bytes([p[0], p[1], p[2], p[3]]),
+                f32::from_le_bytes([p[4], p[5], p[6], p[7]]),
+            )
+        })),
     }
 }
 
@@ -713,12 +709,14 @@ fn take_u32(b: &[u8], at: &mut usize) -> std::result::Result<usize, String> {
 /// checked against the bytes left before anything is allocated for it. `last_sc` is the
 /// subcarrier list of the last version 3 entry that stated one (`None`: no such entry, or an
 /// entry since was lost), which a [`ScFlag::Same`] entry refers to; a frame that states a list
-/// replaces it.
+/// replaces it. The frame's CSI and subcarrier list are built in `spare`'s buffers (frames
+/// handed back through [`CaptureReader::recycle`]).
 fn decode_frame(
     b: &[u8],
     max_values: usize,
     version: u16,
     last_sc: &mut Option<Vec<i16>>,
+    spare: &mut SpareBuffers,
 ) -> std::result::Result<CsiFrame, String> {
     let (head, mut at): (FrameHead, usize) = bincode::serde::decode_from_slice(b, decode_cfg())
         .map_err(|e| format!("frame fields do not decode: {e}"))?;
@@ -729,14 +727,15 @@ fn decode_frame(
             let n = take_u32(b, &mut at)?;
             let raw = take(b, &mut at, n.saturating_mul(2))?;
             stated = true;
-            Some(
+            let mut v = spare.empty_subcarriers();
+            v.extend(
                 raw.chunks_exact(2)
-                    .map(|p| i16::from_le_bytes([p[0], p[1]]))
-                    .collect::<Vec<i16>>(),
-            )
+                    .map(|p| i16::from_le_bytes([p[0], p[1]])),
+            );
+            Some(v)
         }
         2 if version >= 3 => match last_sc {
-            Some(l) => Some(l.clone()),
+            Some(l) => Some(spare.subcarriers(l)),
             None => {
                 return Err("frame refers to the subcarrier list of an earlier entry, \
                             which was not read (damaged or missing)"
@@ -779,11 +778,13 @@ fn decode_frame(
     if at != b.len() {
         return Err(format!("entry has {} bytes after its CSI", b.len() - at));
     }
-    let values = decode_csi(enc, raw, n);
+    let mut values = spare.values();
+    decode_csi(enc, raw, n, &mut values);
     let csi =
         CsiArray::from_shape_vec((rx, tx, sc), values).map_err(|e| format!("CSI shape: {e}"))?;
-    if stated && version >= 3 {
-        *last_sc = subcarriers.clone();
+    if let Some(s) = subcarriers.as_ref().filter(|_| stated && version >= 3) {
+        // `clone_from` keeps the list's allocation
+        last_sc.get_or_insert_with(Vec::new).clone_from(s);
     }
     let FrameHead {
         timestamp_ns,
@@ -1064,6 +1065,8 @@ pub struct RecordingReader {
     buf: Vec<u8>,
     /// Version 3: the subcarrier list of the last entry that stated one.
     last_sc: Option<Vec<i16>>,
+    /// Buffers of recycled frames, refilled for the next frame.
+    spare: SpareBuffers,
 }
 
 impl std::fmt::Debug for RecordingReader {
@@ -1136,6 +1139,7 @@ impl RecordingReader {
             done: false,
             buf: Vec::new(),
             last_sc: None,
+            spare: SpareBuffers::default(),
         })
     }
 
@@ -1224,6 +1228,7 @@ impl RecordingReader {
                 self.max_values,
                 self.version,
                 &mut self.last_sc,
+                &mut self.spare,
             ) {
                 Ok(f) => Some(Ok(Record::Frame(f))),
                 Err(reason) => {
@@ -1271,6 +1276,11 @@ impl CaptureReader for RecordingReader {
 
     fn position(&self) -> u64 {
         self.pos
+    }
+
+    /// Keeps the frame's CSI and subcarrier buffers for the next frame.
+    fn recycle(&mut self, frame: CsiFrame) {
+        self.spare.keep(frame);
     }
 }
 
@@ -1606,7 +1616,9 @@ mod tests {
             prop_assert_eq!(narrowest(f, true), want);
             if want == enc && enc != CSI_F32 {
                 // what was packed in the encoding that fits reads back as the values
-                prop_assert_eq!(decode_csi(enc, &dst, v.len()), v);
+                let mut back = vec![Complex32::new(7.0, 7.0)];
+                decode_csi(enc, &dst, v.len(), &mut back);
+                prop_assert_eq!(&back[1..], &v[..]);
             }
         }
     }
