@@ -117,7 +117,13 @@ fn convert(
         p.run_recycling(src, &mut sink)
             .map(|s| (s, sink.files().iter().map(|f| f.1).sum()))
     } else {
-        let writer = output::create_recording(Path::new(output), &opened.description, log)?;
+        let mut writer = output::create_recording(Path::new(output), &opened.description, log)?;
+        // without stages the frames reach the writer as the reader returned them, so the
+        // reader's promise about their CSI values (int8 for Intel 5300) holds and the writer
+        // need not scan them (the bytes written are the same); a stage could change them
+        if p.stage_names().is_empty() {
+            writer.assume_integer_csi(opened.capture.csi_integer_bits());
+        }
         let mut sink = RecordingSink::new(writer);
         let src = progress::Tracked::new(&mut opened.capture, &bar);
         p.run_recycling(src, &mut sink)

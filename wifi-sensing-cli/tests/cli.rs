@@ -496,6 +496,25 @@ fn real_esp32_csv_with_a_malformed_line() {
 }
 
 #[test]
+fn intel5300_convert_to_csirec_is_lossless() {
+    // the Intel 5300 reader promises int8 CSI, so `convert` packs it without scanning the
+    // values: the recording must still hold exactly the frames of the capture
+    let d = tmpdir("intel5300");
+    for name in ["intel5300/example.dat", "intel5300/66bpm.dat"] {
+        let f = fixture(name);
+        let rec = d.join("i.csirec");
+        run_ok(&["convert", &f, "-o", rec.to_str().unwrap()]);
+        let a = run_ok(&["run", &f]);
+        let b = run_ok(&["run", rec.to_str().unwrap()]);
+        assert!(json_lines(&a.stdout).len() > 10, "{name}");
+        assert_eq!(
+            a.stdout, b.stdout,
+            "{name}: capture -> csirec -> JSON Lines equals capture -> JSON Lines"
+        );
+    }
+}
+
+#[test]
 fn ruview_recording_inspect_and_convert() {
     let f = fixture("ruview_esp32/pretrain-1775182186_first300.csi.jsonl");
     let v = inspect_json(&f);

@@ -42,6 +42,16 @@ pub trait CaptureReader: Send {
     fn recycle(&mut self, frame: CsiFrame) {
         drop(frame);
     }
+    /// `Some(bits)` when this reader promises that the CSI of **every** frame it returns holds
+    /// integers in `-2^(bits-1) .. 2^(bits-1)` (for example 8 for the raw CSI of Intel 5300
+    /// `.dat` files, whose values are int8 by construction), so that a consumer which passes the
+    /// frames on unchanged may skip checking them (the `.csirec` writer's
+    /// [`assume_integer_csi`](crate::recording::RecordingWriter::assume_integer_csi)). The
+    /// promise is about the frames as returned: once the caller changes a frame's CSI, it no
+    /// longer holds for that frame. The default, `None`, promises nothing.
+    fn csi_integer_bits(&self) -> Option<u8> {
+        None
+    }
 }
 
 /// The buffers of frames handed back through [`CaptureReader::recycle`], which a reader refills
@@ -138,6 +148,9 @@ impl<R: CaptureReader + ?Sized> CaptureReader for Box<R> {
     }
     fn recycle(&mut self, frame: CsiFrame) {
         (**self).recycle(frame)
+    }
+    fn csi_integer_bits(&self) -> Option<u8> {
+        (**self).csi_integer_bits()
     }
 }
 
@@ -373,6 +386,23 @@ impl Capture {
     /// ```
     pub fn recycle(&mut self, frame: CsiFrame) {
         self.reader.recycle(frame);
+    }
+
+    /// The reader's promise about the CSI values of every frame it returns
+    /// ([`CaptureReader::csi_integer_bits`]): `Some(8)` for an Intel 5300 `.dat` file read
+    /// without [`scaled`](crate::formats::intel5300::Intel5300Options::scaled) CSI, `None` when
+    /// the format does not fix the values' type.
+    ///
+    /// ```
+    /// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
+    /// let intel = wifi_sensing_core::open(format!("{dir}/intel5300/example.dat"))?;
+    /// assert_eq!(intel.csi_integer_bits(), Some(8));
+    /// let esp = wifi_sensing_core::open(format!("{dir}/esp32/example_csi.csv"))?;
+    /// assert_eq!(esp.csi_integer_bits(), None);
+    /// # Ok::<(), wifi_sensing_core::Error>(())
+    /// ```
+    pub fn csi_integer_bits(&self) -> Option<u8> {
+        self.reader.csi_integer_bits()
     }
 
     /// Iterator over every record (frames and non-CSI records).

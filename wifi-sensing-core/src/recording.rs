@@ -226,11 +226,15 @@ struct ScRun {
 /// Appends a version 2 or 3 frame entry of `frame` to `out`: its subcarrier list as `sc`
 /// says ([`ScFlag::Same`] only in version 3), and its CSI in the narrowest encoding that
 /// `allow_i10` (version 3) permits, which it returns. `guess`: the encoding to try first.
+/// `int8`: the caller knows the values are integers in i8 range (see
+/// [`RecordingWriter::assume_integer_csi`]), so they are packed as int8 pairs, the narrowest
+/// encoding, without the scan.
 fn encode_frame(
     frame: &CsiFrame,
     sc: ScFlag,
     allow_i10: bool,
     guess: u8,
+    int8: bool,
     out: &mut Vec<u8>,
 ) -> Result<u8> {
     // destructured without `..`: a new frame field does not compile until it is stored here
@@ -295,6 +299,21 @@ fn encode_frame(
     // as this one's in a capture of one kind of frame) while finding the narrowest encoding,
     // and packed again only when that is another one
     let enc_at = out.len();
+    if int8 {
+        debug_assert_eq!(
+            narrowest(
+                pack(CSI_I8, values, &mut vec![0; 2 * values.len()]),
+                allow_i10
+            ),
+            CSI_I8,
+            "assume_integer_csi(Some(8)) with CSI values outside i8"
+        );
+        out.push(CSI_I8);
+        let at = out.len();
+        out.resize(at + csi_bytes(CSI_I8, values.len()), 0);
+        pack_known_i8(values, &mut out[at..]);
+        return Ok(CSI_I8);
+    }
     out.push(guess);
     let at = out.len();
     out.resize(at + csi_bytes(guess, values.len()), 0);
@@ -636,6 +655,19 @@ fn pack(enc: u8, v: &[Complex32], dst: &mut [u8]) -> Fits {
     }
 }
 
+/// Packs `v`, whose values are integers in i8 range, as int8 pairs into `dst` (`2 * v.len()`
+/// bytes): the same bytes as [`pack`] with [`CSI_I8`] for such values, without scanning them.
+/// Rounding by adding [`ROUND`] leaves the integer's two's complement in the low byte of the
+/// sum's bits (`ROUND`'s own low byte is 0), one add and one store per value, which
+/// vectorises.
+fn pack_known_i8(v: &[Complex32], dst: &mut [u8]) {
+    for (d, c) in dst.chunks_exact_mut(2).zip(v) {
+        for (b, x) in d.iter_mut().zip([c.re, c.im]) {
+            *b = (x + ROUND).to_bits() as u8;
+        }
+    }
+}
+
 /// Appends to `v` the `n` complex values that `raw` holds in encoding `enc`
 /// (`csi_bytes(enc, n)` bytes).
 fn decode_csi(enc: u8, raw: &[u8], n: usize, v: &mut Vec<Complex32>) {
@@ -854,6 +886,8 @@ pub struct RecordingWriter<W: Write> {
     run: ScRun,
     /// The CSI encoding of the last frame (tried first for the next).
     last_enc: u8,
+    /// [`assume_integer_csi`](Self::assume_integer_csi)`(Some(8))` is in force.
+    known_i8: bool,
 }
 
 /// Size from which a [`RecordingWriter`] writes its pending entries to its output.
@@ -907,6 +941,7 @@ impl<W: Write> RecordingWriter<W> {
             scratch: Vec::with_capacity(2 * WRITE_BATCH),
             run: ScRun::default(),
             last_enc: CSI_I8,
+            known_i8: false,
         })
     }
 
@@ -944,7 +979,14 @@ impl<W: Write> RecordingWriter<W> {
         };
         let start = self.scratch.len();
         self.scratch.extend_from_slice(&[0u8; 8]);
-        match encode_frame(frame, sc, v3, self.last_enc, &mut self.scratch) {
+        match encode_frame(
+            frame,
+            sc,
+            v3,
+            self.last_enc,
+            self.known_i8,
+            &mut self.scratch,
+        ) {
             Ok(enc) => self.last_enc = enc,
             Err(e) => {
                 self.scratch.truncate(start);
@@ -969,6 +1011,44 @@ impl<W: Write> RecordingWriter<W> {
             }
         }
         Ok(())
+    }
+
+    /// Declares what the caller knows of the CSI values of the frames it writes from now on:
+    /// `Some(8)`, that every value is an integer in -128..=127, which is what a reader promises
+    /// through [`Capture::csi_integer_bits`](crate::Capture::csi_integer_bits) for the frames
+    /// it returns (Intel 5300 raw CSI). The writer then packs each frame's CSI as int8 pairs
+    /// without scanning the values for the narrowest encoding, and **writes the same bytes** as
+    /// without the declaration, as long as it holds. A frame that breaks it is written wrongly
+    /// (its values wrap to 8 bits; debug builds panic instead), so declare it only for frames
+    /// that nothing changed since the reader returned them (no pipeline stage, no calibration),
+    /// and pass `None` (the default: every frame is scanned) otherwise. Other widths are
+    /// accepted and ignored (the scan runs), as is the declaration in format version 1, which
+    /// stores every value as float32.
+    ///
+    /// ```
+    /// use wifi_sensing_core::recording::{RecordingHeader, RecordingWriter};
+    /// use wifi_sensing_core::{open, Record};
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/intel5300/example.dat");
+    /// let (mut scanned, mut trusted) = (Vec::new(), Vec::new());
+    /// let header = RecordingHeader { created_unix_ns: 0, ..RecordingHeader::new("doc", "") };
+    /// let mut a = RecordingWriter::new(&mut scanned, &header)?;
+    /// let mut b = RecordingWriter::new(&mut trusted, &header)?;
+    /// let mut cap = open(path)?;
+    /// b.assume_integer_csi(cap.csi_integer_bits());
+    /// while let Some(rec) = cap.next_record() {
+    ///     if let Ok(Record::Frame(f)) = rec {
+    ///         a.write_frame(&f)?;
+    ///         b.write_frame(&f)?;
+    ///     }
+    /// }
+    /// a.flush()?;
+    /// b.flush()?;
+    /// drop((a, b));
+    /// assert_eq!(scanned, trusted);
+    /// # Ok::<(), wifi_sensing_core::Error>(())
+    /// ```
+    pub fn assume_integer_csi(&mut self, bits: Option<u8>) {
+        self.known_i8 = bits == Some(8);
     }
 
     /// Appends one non-CSI record: the same bytes as `write(&Record::Aux(aux.clone()))`,
@@ -1621,5 +1701,110 @@ mod tests {
                 prop_assert_eq!(&back[1..], &v[..]);
             }
         }
+
+        /// For integers in i8 range, `pack_known_i8` writes the bytes that the scanning `pack`
+        /// writes in int8 (which the scan chooses for them), and a frame entry encoded with
+        /// the int8 promise is the entry encoded without it, whatever encoding was guessed.
+        #[test]
+        fn known_i8_packing_is_the_scanned_packing(
+            vals in proptest::collection::vec(-128i32..=127, 0..400),
+            guess in prop::sample::select(vec![CSI_F32, CSI_I16, CSI_I8, CSI_I10]),
+            v3 in any::<bool>(),
+        ) {
+            let v: Vec<Complex32> = vals
+                .chunks_exact(2)
+                .map(|c| Complex32::new(c[0] as f32, c[1] as f32))
+                .collect();
+            let mut scanned = vec![0u8; csi_bytes(CSI_I8, v.len())];
+            let f = pack(CSI_I8, &v, &mut scanned);
+            prop_assert_eq!(narrowest(f, v3), CSI_I8);
+            let mut known = vec![0xA5u8; scanned.len()];
+            pack_known_i8(&v, &mut known);
+            prop_assert_eq!(&known, &scanned);
+
+            let n = v.len();
+            let mut frame = CsiFrame::new(
+                CaptureFormat::Intel5300,
+                Device::Iwl5300,
+                ndarray::Array3::from_shape_vec((1, 1, n), v).unwrap(),
+            );
+            frame.subcarriers = Some((0..n as i16).collect());
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let ea = encode_frame(&frame, ScFlag::Inline, v3, guess, false, &mut a).unwrap();
+            let eb = encode_frame(&frame, ScFlag::Inline, v3, guess, true, &mut b).unwrap();
+            prop_assert_eq!(ea, CSI_I8);
+            prop_assert_eq!(eb, CSI_I8);
+            prop_assert_eq!(a, b);
+        }
+    }
+
+    /// Every Intel 5300 fixture (whose reader promises int8 CSI) converts to the same
+    /// recording bytes with and without `assume_integer_csi`, in every format version.
+    #[test]
+    fn assumed_int8_recordings_are_the_scanned_ones() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/intel5300");
+        let mut files = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("dat") {
+                continue;
+            }
+            for version in READABLE_VERSIONS {
+                let header = RecordingHeader {
+                    created_unix_ns: 0,
+                    ..RecordingHeader::new("test", "")
+                };
+                let mut cap = crate::open(&path).unwrap();
+                assert_eq!(cap.csi_integer_bits(), Some(8), "{}", path.display());
+                let mut scanned =
+                    RecordingWriter::with_version(Vec::new(), &header, version).unwrap();
+                let mut known =
+                    RecordingWriter::with_version(Vec::new(), &header, version).unwrap();
+                known.assume_integer_csi(cap.csi_integer_bits());
+                let mut frames = 0;
+                while let Some(rec) = cap.next_record() {
+                    if let Ok(rec) = rec {
+                        frames += u64::from(matches!(rec, Record::Frame(_)));
+                        scanned.write(&rec).unwrap();
+                        known.write(&rec).unwrap();
+                    }
+                }
+                assert!(frames > 0, "{}", path.display());
+                let (a, b) = (scanned.into_inner().unwrap(), known.into_inner().unwrap());
+                assert_eq!(a, b, "{} version {version}", path.display());
+            }
+            files += 1;
+        }
+        assert!(files >= 3, "only {files} Intel 5300 fixtures");
+    }
+
+    /// A broken int8 promise is caught in debug builds (release builds skip the check).
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "assume_integer_csi(Some(8)) with CSI values outside i8")]
+    fn broken_int8_promise_panics_in_debug_builds() {
+        let frame = CsiFrame::new(
+            CaptureFormat::Intel5300,
+            Device::Iwl5300,
+            ndarray::Array3::from_elem((1, 1, 3), Complex32::new(1.0, 200.0)),
+        );
+        let mut w = RecordingWriter::new(Vec::new(), &RecordingHeader::new("t", "")).unwrap();
+        w.assume_integer_csi(Some(8));
+        let _ = w.write_frame(&frame);
+    }
+
+    /// Scaled Intel 5300 CSI is not integer: the reader promises nothing then.
+    #[test]
+    fn scaled_intel5300_promises_no_integers() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/intel5300/example.dat");
+        let mut options = crate::ReaderOptions::default();
+        options.intel5300.scaled = true;
+        let cap = crate::Registry::builtin()
+            .with_options(options)
+            .open_path(&path)
+            .unwrap();
+        assert_eq!(cap.csi_integer_bits(), None);
+        assert_eq!(crate::open(&path).unwrap().csi_integer_bits(), Some(8));
     }
 }

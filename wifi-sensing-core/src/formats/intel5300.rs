@@ -833,6 +833,12 @@ impl CaptureReader for Intel5300Reader {
     fn recycle(&mut self, frame: CsiFrame) {
         self.st.spare.keep(frame);
     }
+
+    /// `Some(8)`: the bfee payload holds int8 pairs, which every frame keeps unless
+    /// [`Intel5300Options::scaled`] multiplies them by a real factor (then `None`).
+    fn csi_integer_bits(&self) -> Option<u8> {
+        (!self.st.scaled).then_some(8)
+    }
 }
 
 /// Checks the bfee header at `b[off..]` (the record's length field); `None` when not plausible or
