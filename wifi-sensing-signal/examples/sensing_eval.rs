@@ -13,6 +13,9 @@
 //!   signal sees of breathing and heartbeat in the same sessions (`SENSING_PHASE=1` switches
 //!   the phase features on);
 //! * `... -- misses PRESET [SEEDS] [FIRST]`: where the motion errors of a preset fall;
+//! * `... -- motion-truth PRESET [SEEDS] [FIRST]`: motion F1 against the activity segments and
+//!   against the keypoints' physical motion, keypoint speed and the body's channel change on
+//!   missed and detected frames;
 //! * `... -- speed [RUNS]`: events and vital signs per ESP32 frame (the criterion bench's
 //!   session).
 #[path = "../tests/common/drift.rs"]
@@ -25,12 +28,13 @@ mod session;
 use eval::{fmt, median, run, vitals_window, Counts, Spec};
 
 fn events(seeds: u64, secs: f64) {
-    println!("| device | preset | calibration | frames | presence F1 | presence FPR | always-present F1 | motion F1 | motion FPR | always-moving F1 |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| device | preset | calibration | frames | presence F1 | presence FPR | always-present F1 | motion F1 | motion FPR | always-moving F1 | motion F1 (keypoints) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut onsets = Vec::new();
     let mut missed = 0;
     let mut all_p = Counts::default();
     let mut all_m = Counts::default();
+    let mut all_mp = Counts::default();
     for intel in devices() {
         for (preset, baseline) in [
             ("empty", false),
@@ -43,6 +47,7 @@ fn events(seeds: u64, secs: f64) {
         ] {
             let mut p = Counts::default();
             let mut m = Counts::default();
+            let mut mp = Counts::default();
             let mut frames = 0;
             let mut worst = (1.0f64, 0u64);
             let first: u64 = std::env::var("FIRST_SEED")
@@ -58,6 +63,7 @@ fn events(seeds: u64, secs: f64) {
                 let o = run(&spec);
                 p.merge(&o.presence);
                 m.merge(&o.motion);
+                mp.merge(&o.motion_phys);
                 frames += o.frames;
                 if let Some(f) = o.presence.f1() {
                     if f < worst.0 {
@@ -71,10 +77,11 @@ fn events(seeds: u64, secs: f64) {
                 if preset != "still" || baseline {
                     all_p.merge(&o.presence);
                     all_m.merge(&o.motion);
+                    all_mp.merge(&o.motion_phys);
                 }
             }
             println!(
-                "| {} | {preset} | {} | {frames} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {preset} | {} | {frames} | {} | {} | {} | {} | {} | {} | {} |",
                 if intel { "intel5300" } else { "esp32" },
                 if baseline {
                     "empty-room baseline"
@@ -87,6 +94,7 @@ fn events(seeds: u64, secs: f64) {
                 fmt(m.f1()),
                 fmt(m.fpr()),
                 fmt(m.f1_always()),
+                fmt(mp.f1()),
             );
             eprintln!(
                 "  {preset} worst presence F1 {:.3} on seed {}",
@@ -104,6 +112,12 @@ fn events(seeds: u64, secs: f64) {
         fmt(all_m.recall()),
         fmt(all_p.f1_always()),
         fmt(all_m.f1_always()),
+    );
+    println!(
+        "pooled motion against the keypoint definition (eval::PhysicalMotion): F1 {} (FPR {}, recall {})",
+        fmt(all_mp.f1()),
+        fmt(all_mp.fpr()),
+        fmt(all_mp.recall()),
     );
     println!(
         "MotionStarted onset delay over the motion runs of `mixed` (walk-in, wave, walk-out; both devices): median {} s over {} onsets, {} runs missed",
@@ -245,35 +259,38 @@ fn vitals_random(first: u64, count: u64, snr: f64, rates: &[f64]) {
 /// every CSI value with the signal known) sees of breathing and heartbeat in the
 /// `vitals-random` sessions; see `eval::vitals_oracle`.
 fn oracle(first: u64, count: u64, snr: f64, rates: &[f64]) {
-    println!("| device | rate Hz | windows | breathing oracle SNR dB (amplitude) median / p10 | (complex) median / p10 | heart oracle SNR dB (amplitude) median / p10 / max | (complex) median / p10 / max | heart windows >= 10 dB amplitude | complex |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| device | rate Hz | windows | breathing oracle SNR dB (amplitude) median / p10 | (complex) median / p10 | (amplitude + sanitised phase) median / p10 | breathing windows >= 10 dB amplitude / >= 13 dB amplitude / >= 13 dB amplitude + sanitised phase | heart oracle SNR dB (amplitude) median / p10 / max | (complex) median / p10 / max | heart windows >= 10 dB amplitude | complex |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let q = |v: &mut Vec<f64>, p: f64| {
         v.sort_by(f64::total_cmp);
         v[((v.len() - 1) as f64 * p).round() as usize]
     };
     for intel in devices() {
         for &rate in rates {
-            let (mut ba, mut bc, mut ha, mut hc) = (vec![], vec![], vec![], vec![]);
+            let (mut ba, mut bc, mut bs, mut ha, mut hc) = (vec![], vec![], vec![], vec![], vec![]);
             for seed in first..first + count {
                 let sc = eval::vitals_scenario(seed, rate, snr, seed % 2 == 1, 60.0);
                 let (b, h) = eval::vitals_oracle(seed, intel, sc, 60.0);
                 if std::env::var("VERBOSE").is_ok() {
-                    eprintln!("  seed {seed} intel={intel} {rate} Hz: breathing {:.1}/min amp {:.1} dB cpx {:.1} dB; heart {:.1} bpm amp {:.1} dB cpx {:.1} dB",
-                        b.truth, b.amplitude_db, b.complex_db, h.truth, h.amplitude_db, h.complex_db);
+                    eprintln!("  seed {seed} intel={intel} {rate} Hz: breathing {:.1}/min amp {:.1} dB cpx {:.1} dB sanitised {:.1} dB; heart {:.1} bpm amp {:.1} dB cpx {:.1} dB",
+                        b.truth, b.amplitude_db, b.complex_db, b.sanitised_db, h.truth, h.amplitude_db, h.complex_db);
                 }
                 ba.push(b.amplitude_db);
                 bc.push(b.complex_db);
+                bs.push(b.sanitised_db);
                 ha.push(h.amplitude_db);
                 hc.push(h.complex_db);
             }
             let n = ha.len() as f64;
-            let over = |v: &[f64]| v.iter().filter(|x| **x >= 10.0).count() as f64 / n;
-            let (oa, oc) = (over(&ha), over(&hc));
+            let over = |v: &[f64], db: f64| v.iter().filter(|x| **x >= db).count() as f64 / n;
+            let (oa, oc) = (over(&ha, 10.0), over(&hc, 10.0));
             println!(
-                "| {} | {rate} | {count} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.0}% | {:.0}% |",
+                "| {} | {rate} | {count} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1}% / {:.1}% / {:.1}% | {:.1} / {:.1} / {:.1} | {:.1} / {:.1} / {:.1} | {:.0}% | {:.0}% |",
                 if intel { "intel5300" } else { "esp32" },
                 q(&mut ba, 0.5), q(&mut ba, 0.1),
                 q(&mut bc, 0.5), q(&mut bc, 0.1),
+                q(&mut bs, 0.5), q(&mut bs, 0.1),
+                100.0 * over(&ba, 10.0), 100.0 * over(&ba, 13.0), 100.0 * over(&bs, 13.0),
                 q(&mut ha, 0.5), q(&mut ha, 0.1), q(&mut ha, 1.0),
                 q(&mut hc, 0.5), q(&mut hc, 0.1), q(&mut hc, 1.0),
                 100.0 * oa, 100.0 * oc,
@@ -301,6 +318,11 @@ fn vitals_empty(first: u64, count: u64, snr: f64, secs: f64) {
                 ..ActivityMix::NONE
             };
             rs.impairments.snr_db = Some(snr);
+            // diagnostics, as in `eval::vitals_scenario`
+            if std::env::var("SENSING_NO_AGC").is_ok_and(|v| v == "1") {
+                rs.impairments.agc_step_db = 0.0;
+                rs.impairments.agc_random_step_prob = 0.0;
+            }
             let profile = if intel {
                 DeviceProfile::intel5300()
             } else {
@@ -420,6 +442,11 @@ fn main() {
                 );
             }
         }
+        "motion-truth" => motion_truth(
+            Box::leak(args[2].clone().into_boxed_str()),
+            args.get(3).and_then(|s| s.parse().ok()).unwrap_or(10),
+            args.get(4).and_then(|s| s.parse().ok()).unwrap_or(101),
+        ),
         "speed" => {
             // events and vital signs together per ESP32 frame (the criterion bench's session;
             // `SENSING_SMOOTH=0` for the previous release's vital-sign features)
@@ -479,6 +506,80 @@ fn main() {
             );
         }
         other => eprintln!("unknown mode {other} (events, vitals, drift)"),
+    }
+}
+
+/// `motion-truth PRESET [SEEDS] [FIRST]`: are the missed motion frames physical motion? Per
+/// device: motion F1 against the activity segments and against the keypoint definition
+/// (`eval::PhysicalMotion`), the fastest keypoint's speed on mid-run missed and on detected
+/// frames, and the channel change the body makes on those frames: the same session re-run
+/// without impairments, `Σ (|H(t)| − |H(t − 0.1 s)|)²` over every CSI value divided by what
+/// receiver noise at the session's SNR gives (1 = as large as the noise's own change).
+fn motion_truth(preset: &'static str, seeds: u64, first: u64) {
+    use wifi_sensing_core::sim::Impairments;
+    use wifi_sensing_core::sim::Simulator;
+    println!("| device | preset | motion F1 (activity segments) | motion F1 (keypoints) | frames moving: segments / keypoints | keypoint speed m/s on missed mid-run frames: median / p10 / p90 | on detected: median / p10 | amplitude change / noise's on missed: median / p90 | on detected: median / p10 |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let q = |v: &mut Vec<f64>, p: f64| -> String {
+        if v.is_empty() {
+            return "n/a".into();
+        }
+        v.sort_by(f64::total_cmp);
+        format!("{:.2}", v[((v.len() - 1) as f64 * p).round() as usize])
+    };
+    for intel in devices() {
+        let mut m = Counts::default();
+        let mut mp = Counts::default();
+        let (mut sm, mut sd, mut cm, mut cd) = (vec![], vec![], vec![], vec![]);
+        for seed in first..first + seeds {
+            let spec = Spec {
+                intel,
+                ..Spec::new(preset, 120.0, seed)
+            };
+            let o = run(&spec);
+            m.merge(&o.motion);
+            mp.merge(&o.motion_phys);
+            sm.extend(&o.speed_missed);
+            sd.extend(&o.speed_detected);
+            // the body's channel change without noise, on the same frame slots
+            let mut sc = spec.scenario(preset, 120.0);
+            let snr = sc.impairments.snr_db.unwrap_or(30.0);
+            sc.impairments = Impairments::none();
+            let rate = sc.rate_hz;
+            let lag = (0.1 * rate).round().max(1.0) as usize;
+            let amps: Vec<Vec<f64>> = Simulator::new(sc, spec.profile(), seed)
+                .expect("sim")
+                .map(|(f, _)| f.csi.iter().map(|z| f64::from(z.norm())).collect())
+                .collect();
+            let values = amps.first().map_or(1, Vec::len) as f64;
+            let p_ref = amps.iter().flatten().map(|a| a * a).sum::<f64>()
+                / (amps.len() as f64 * values).max(1.0);
+            let noise = p_ref / 10f64.powf(snr / 10.0);
+            let change = |i: u64| -> Option<f64> {
+                let i = i as usize;
+                let (a, b) = (amps.get(i)?, amps.get(i.checked_sub(lag)?)?);
+                Some(a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / (values * noise))
+            };
+            cm.extend(o.missed_idx.iter().filter_map(|&i| change(i)));
+            cd.extend(o.detected_idx.iter().filter_map(|&i| change(i)));
+        }
+        println!(
+            "| {} | {preset} | {} | {} | {} / {} | {} / {} / {} | {} / {} | {} / {} | {} / {} |",
+            if intel { "intel5300" } else { "esp32" },
+            fmt(m.f1()),
+            fmt(mp.f1()),
+            m.positives(),
+            mp.positives(),
+            q(&mut sm, 0.5),
+            q(&mut sm, 0.1),
+            q(&mut sm, 0.9),
+            q(&mut sd, 0.5),
+            q(&mut sd, 0.1),
+            q(&mut cm, 0.5),
+            q(&mut cm, 0.9),
+            q(&mut cd, 0.5),
+            q(&mut cd, 0.1),
+        );
     }
 }
 

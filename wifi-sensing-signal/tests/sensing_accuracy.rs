@@ -301,3 +301,47 @@ fn smooth_basis_adds_esp32_breathing_windows() {
     println!("ESP32 breathing within 1/min: {without}/10 without the smooth basis, {with}/10 with");
     assert!(with >= without + THRESH_SMOOTH_GAIN, "{without} -> {with}");
 }
+
+/// The keypoint definition of motion (`eval::PhysicalMotion`, the README's "motion F1
+/// (keypoints)" column): a wave is motion in nearly every frame of its segment, breathing never
+/// is, and a push's holds are not motion although its activity segment is.
+#[test]
+#[ignore = "slow in a debug build (simulated sessions); CI runs it with --include-ignored"]
+fn keypoint_motion_follows_the_body() {
+    use common::eval::PhysicalMotion;
+    use wifi_sensing_core::sim::{MotionState, Simulator};
+    // frames inside the activity's motion segment, and how many of them the keypoints call moving
+    let count = |preset: &'static str| {
+        let spec = Spec::new(preset, 20.0, 301);
+        let sc = spec.scenario(preset, 20.0);
+        let room = sc.room.size_m;
+        let mut phys = PhysicalMotion::default();
+        let (mut seg, mut both, mut outside) = (0u32, 0u32, 0u32);
+        for (_, t) in Simulator::new(sc, spec.profile(), spec.seed).expect("sim") {
+            let m = phys.push(&t, room);
+            if t.motion == MotionState::Moving {
+                seg += 1;
+                both += u32::from(m);
+            } else {
+                outside += u32::from(m);
+            }
+        }
+        (seg, both, outside)
+    };
+    let (seg, both, outside) = count("breathe");
+    assert_eq!(
+        (seg, both, outside),
+        (0, 0, 0),
+        "breathing moves no keypoint"
+    );
+    let (seg, both, _) = count("gesture:wave");
+    assert!(
+        seg > 0 && f64::from(both) > 0.95 * f64::from(seg),
+        "wave: {both} of {seg}"
+    );
+    let (seg, both, _) = count("gesture:push");
+    assert!(
+        f64::from(both) < 0.95 * f64::from(seg) && f64::from(both) > 0.6 * f64::from(seg),
+        "push holds: {both} of {seg}"
+    );
+}

@@ -16,7 +16,13 @@
 //! A single-chain receiver (ESP32) has no such features. Its sanitised phase (the frame turned
 //! back by its own phase slope and mean phase, unwrap-free) was tried as features and lowered
 //! ESP32 breathing coverage on the development sessions (13 → 9 of 20 windows): the extra,
-//! mostly noise features dilute the band's principal component.
+//! mostly noise features dilute the band's principal component. A second form was tried later
+//! (the residual phase slope across neighbouring subcarriers, 12 groups, projected on the
+//! smooth basis without its constant function): no window gained. The simulator's oracle says
+//! why: amplitude plus sanitised phase holds about as much of the breath as the amplitude alone
+//! (within 1 dB in the median window); what the complex CSI holds beyond the amplitude is in the
+//! common phase and the linear phase slope, which a single chain's random common phase and
+//! timing offset destroy (crate README).
 
 use num_complex::{Complex32, Complex64};
 use wifi_sensing_core::CsiFrame;

@@ -145,6 +145,82 @@ pub struct Outcome {
     pub fp_other: u64,
     /// Motion statistic over the quiet level's threshold unit (`R`) on the mid-run misses.
     pub mid_miss_ratio: Vec<f64>,
+    /// Motion against the physical definition ([`PhysicalMotion`]) instead of the activity
+    /// segments.
+    pub motion_phys: Counts,
+    /// Speed of the fastest keypoint, m/s, on the mid-run missed frames (truth `Moving`, not
+    /// said, more than 0.5 s into the run).
+    pub speed_missed: Vec<f64>,
+    /// Speed of the fastest keypoint, m/s, on the truth-`Moving` frames said moving.
+    pub speed_detected: Vec<f64>,
+    /// Frame indices of the mid-run missed frames and of the truth-`Moving` frames said moving.
+    pub missed_idx: Vec<u64>,
+    pub detected_idx: Vec<u64>,
+}
+
+/// A physical definition of motion from the simulator's keypoints, next to the activity
+/// segments' `truth.motion`: a frame is moving when the fastest of the 17 keypoints moves faster
+/// than [`PHYS_ON_M_S`] (speed from the keypoint positions of consecutive frames, in metres
+/// over the frames' time difference); it stays moving until the fastest keypoint has stayed
+/// below [`PHYS_OFF_M_S`] for [`PHYS_HOLD_S`]. No person, no motion.
+#[derive(Clone, Debug, Default)]
+pub struct PhysicalMotion {
+    prev: Option<(i64, [[f32; 3]; 17])>,
+    moving: bool,
+    slow_since: Option<i64>,
+    /// Speed of the fastest keypoint at the last frame, m/s.
+    pub speed: f64,
+}
+
+/// Keypoint speed above which a frame is physically moving, m/s.
+pub const PHYS_ON_M_S: f64 = 0.2;
+/// Keypoint speed below which physical motion may end, m/s.
+pub const PHYS_OFF_M_S: f64 = 0.1;
+/// Time below [`PHYS_OFF_M_S`] after which physical motion ends, s.
+pub const PHYS_HOLD_S: f64 = 0.25;
+
+impl PhysicalMotion {
+    /// One truth frame (`room_m`: the room size, to turn keypoints into metres); returns the
+    /// physical motion state.
+    pub fn push(&mut self, t: &GroundTruth, room_m: [f64; 3]) -> bool {
+        let Some(kp) = t.keypoints else {
+            self.prev = None;
+            self.moving = false;
+            self.slow_since = None;
+            self.speed = 0.0;
+            return false;
+        };
+        self.speed = match self.prev {
+            Some((t0, p)) if t.timestamp_ns > t0 => {
+                let dt = (t.timestamp_ns - t0) as f64 * 1e-9;
+                kp.iter()
+                    .zip(&p)
+                    .map(|(a, b)| {
+                        (0..3)
+                            .map(|i| (f64::from(a[i] - b[i]) * room_m[i]).powi(2))
+                            .sum::<f64>()
+                            .sqrt()
+                            / dt
+                    })
+                    .fold(0.0, f64::max)
+            }
+            _ => 0.0,
+        };
+        self.prev = Some((t.timestamp_ns, kp));
+        if self.speed > PHYS_ON_M_S {
+            self.moving = true;
+            self.slow_since = None;
+        } else if self.moving && self.speed < PHYS_OFF_M_S {
+            let s = *self.slow_since.get_or_insert(t.timestamp_ns);
+            if (t.timestamp_ns - s) as f64 * 1e-9 >= PHYS_HOLD_S {
+                self.moving = false;
+                self.slow_since = None;
+            }
+        } else {
+            self.slow_since = None;
+        }
+        self.moving
+    }
 }
 
 /// An empty-room baseline of the spec's room and device from another seed.
@@ -159,11 +235,17 @@ pub fn baseline_for(spec: &Spec) -> Baseline {
 }
 
 /// Runs the analyser (events only) over any frame/truth sequence and scores it.
-pub fn score<I>(frames: I, baseline: Option<Baseline>, score_from_s: f64) -> Outcome
+/// `room_m`: the room size, m (for the keypoints' speed).
+pub fn score<I>(
+    frames: I,
+    baseline: Option<Baseline>,
+    score_from_s: f64,
+    room_m: [f64; 3],
+) -> Outcome
 where
     I: IntoIterator<Item = (CsiFrame, GroundTruth)>,
 {
-    score_with(frames, baseline, score_from_s, false)
+    score_with(frames, baseline, score_from_s, room_m, false)
 }
 
 /// [`score`], printing every node event with the truth at its time when `verbose`.
@@ -171,6 +253,7 @@ pub fn score_with<I>(
     frames: I,
     baseline: Option<Baseline>,
     score_from_s: f64,
+    room_m: [f64; 3],
     verbose: bool,
 ) -> Outcome
 where
@@ -188,7 +271,9 @@ where
     let mut run: Option<(i64, i64, bool)> = None;
     let mut first_t = None;
     let mut last_t = 0;
+    let mut phys = PhysicalMotion::default();
     for (f, t) in frames {
+        let moving_phys = phys.push(&t, room_m);
         out.clear();
         a.push(&f, &mut out).expect("push");
         first_t.get_or_insert(t.timestamp_ns);
@@ -241,11 +326,18 @@ where
             .add(a.present(f.node_id) == Some(true), t.presence);
         let said = a.moving(f.node_id) == Some(true);
         o.motion.add(said, moving_truth);
+        o.motion_phys.add(said, moving_phys);
+        if moving_truth && said {
+            o.speed_detected.push(phys.speed);
+            o.detected_idx.push(t.frame_index);
+        }
         if moving_truth && !said {
             if t.timestamp_ns - t.motion_start_ns < 500_000_000 {
                 o.miss_onset += 1;
             } else {
                 o.miss_mid += 1;
+                o.speed_missed.push(phys.speed);
+                o.missed_idx.push(t.frame_index);
                 if let Some(r) = a.motion_statistic(f.node_id) {
                     o.mid_miss_ratio.push(r);
                 }
@@ -273,17 +365,19 @@ where
 /// Simulates and scores one session (warm-up of the default config not scored).
 pub fn run(spec: &Spec) -> Outcome {
     let sc = spec.scenario(spec.preset, spec.secs);
+    let room = sc.room.size_m;
     let sim = Simulator::new(sc, spec.profile(), spec.seed).expect("sim");
     let baseline = spec.baseline.then(|| baseline_for(spec));
-    score(sim, baseline, EventConfig::default().warmup_s)
+    score(sim, baseline, EventConfig::default().warmup_s, room)
 }
 
 /// [`run`], printing the events.
 pub fn run_verbose(spec: &Spec) -> Outcome {
     let sc = spec.scenario(spec.preset, spec.secs);
+    let room = sc.room.size_m;
     let sim = Simulator::new(sc, spec.profile(), spec.seed).expect("sim");
     let baseline = spec.baseline.then(|| baseline_for(spec));
-    score_with(sim, baseline, EventConfig::default().warmup_s, true)
+    score_with(sim, baseline, EventConfig::default().warmup_s, room, true)
 }
 
 /// Median of a list (`None` when empty).
@@ -431,6 +525,15 @@ pub fn vitals_scenario(
     rs.breathing_bpm = [8.0, 30.0];
     rs.heart_bpm = [50.0, 120.0];
     rs.impairments.snr_db = Some(snr_db);
+    // diagnostics (crate README): `SENSING_NO_AGC=1` without AGC gain steps,
+    // `SENSING_NO_QUANTISE=1` without the device's quantisation
+    if std::env::var("SENSING_NO_AGC").is_ok_and(|v| v == "1") {
+        rs.impairments.agc_step_db = 0.0;
+        rs.impairments.agc_random_step_prob = 0.0;
+    }
+    if std::env::var("SENSING_NO_QUANTISE").is_ok_and(|v| v == "1") {
+        rs.impairments.quantise = false;
+    }
     rs.scenario().expect("random session")
 }
 
@@ -445,6 +548,10 @@ pub struct Oracle {
     pub truth: f64,
     pub amplitude_db: f64,
     pub complex_db: f64,
+    /// Of the amplitude plus the *sanitised* phase (each frame's phase per receive stream with
+    /// its own mean and linear slope across the subcarriers removed: what a receiver can use of
+    /// the phase when its common phase and timing offset are random).
+    pub sanitised_db: f64,
 }
 
 /// Oracle SNRs of breathing and heartbeat in the session of [`vitals_random`]: the sign's
@@ -465,7 +572,8 @@ pub fn vitals_oracle(seed: u64, intel: bool, mut sc: Scenario, window_s: f64) ->
     } else {
         DeviceProfile::esp32()
     };
-    let frames = |sc: &Scenario| -> (Vec<Vec<Complex64>>, Vec<f64>) {
+    let mut n_sc = 1;
+    let mut frames = |sc: &Scenario| -> (Vec<Vec<Complex64>>, Vec<f64>) {
         let mut hs = Vec::new();
         let mut heart = Vec::new();
         for (f, t) in Simulator::new(sc.clone(), profile.clone(), seed).expect("sim") {
@@ -473,6 +581,7 @@ pub fn vitals_oracle(seed: u64, intel: bool, mut sc: Scenario, window_s: f64) ->
             if ts < 1.0 || ts >= 1.0 + window_s {
                 continue;
             }
+            n_sc = f.csi.shape()[2].max(1);
             hs.push(
                 f.csi
                     .iter()
@@ -509,12 +618,51 @@ pub fn vitals_oracle(seed: u64, intel: bool, mut sc: Scenario, window_s: f64) ->
         .map(|i| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / (n as f64 - 1.0)).cos())
         .collect();
     let w2: f64 = w.iter().map(|x| x * x).sum();
+    // phase change per value with each frame's mean and slope per stream (n_sc values) removed,
+    // weighted by the magnitude (so its noise is the amplitude's)
+    let sanitised = |with: &[Vec<Complex64>], without: &[Vec<Complex64>]| -> Vec<Vec<f64>> {
+        with.iter()
+            .zip(without)
+            .map(|(a, b)| {
+                // values without a channel (unused subcarriers) take no part in the fit
+                let ok: Vec<bool> = b.iter().map(|y| y.norm() > 0.0).collect();
+                let d: Vec<f64> = a
+                    .iter()
+                    .zip(b)
+                    .zip(&ok)
+                    .map(|((x, y), &o)| if o { (x / y).arg() } else { 0.0 })
+                    .collect();
+                let mut out = vec![0.0; d.len()];
+                for (s, chunk) in d.chunks(n_sc).enumerate() {
+                    let used: Vec<usize> = (0..chunk.len()).filter(|&k| ok[s * n_sc + k]).collect();
+                    if used.len() < 3 {
+                        continue;
+                    }
+                    let m = used.len() as f64;
+                    let xm = used.iter().map(|&k| k as f64).sum::<f64>() / m;
+                    let mean = used.iter().map(|&k| chunk[k]).sum::<f64>() / m;
+                    let sxx: f64 = used.iter().map(|&k| (k as f64 - xm).powi(2)).sum();
+                    let slope = used
+                        .iter()
+                        .map(|&k| (k as f64 - xm) * chunk[k])
+                        .sum::<f64>()
+                        / sxx.max(1e-30);
+                    for &k in &used {
+                        let i = s * n_sc + k;
+                        out[i] = (chunk[k] - mean - slope * (k as f64 - xm)) * b[i].norm();
+                    }
+                }
+                out
+            })
+            .collect()
+    };
     let oracle = |with: &[Vec<Complex64>], without: &[Vec<Complex64>], truth: f64| {
+        let ph = sanitised(with, without);
         // DFT at 0.25 /min steps within 3 /min of the truth
-        let mut best = (0.0f64, 0.0f64);
+        let mut best = (0.0f64, 0.0f64, 0.0f64);
         let mut f = truth - 3.0;
         while f <= truth + 3.0 {
-            let (mut amp, mut cpx) = (0.0, 0.0);
+            let (mut amp, mut cpx, mut san) = (0.0, 0.0, 0.0);
             let e: Vec<Complex64> = (0..n)
                 .map(|i| {
                     Complex64::from_polar(
@@ -539,25 +687,30 @@ pub fn vitals_oracle(seed: u64, intel: bool, mut sc: Scenario, window_s: f64) ->
                 }
                 amp += xa.norm_sqr() / (noise / 2.0 * w2);
                 cpx += xc.norm_sqr() / (noise * w2);
+                let mean_p = (0..n).map(|i| ph[i][v]).sum::<f64>() / n as f64;
+                let xp: Complex64 = (0..n).map(|i| e[i] * (ph[i][v] - mean_p)).sum();
+                san += (xa.norm_sqr() + xp.norm_sqr()) / (noise / 2.0 * w2);
             }
-            best = (best.0.max(amp), best.1.max(cpx));
+            best = (best.0.max(amp), best.1.max(cpx), best.2.max(san));
             f += 0.25;
         }
         let db = |x: f64| 10.0 * x.max(1e-30).log10();
-        (db(best.0), db(best.1))
+        (db(best.0), db(best.1), db(best.2))
     };
-    let (ba, bc) = oracle(&breath_only[..n], &none[..n], breath_truth);
-    let (ha, hc) = oracle(&full[..n], &breath_only[..n], heart_truth);
+    let (ba, bc, bs) = oracle(&breath_only[..n], &none[..n], breath_truth);
+    let (ha, hc, hs) = oracle(&full[..n], &breath_only[..n], heart_truth);
     (
         Oracle {
             truth: breath_truth,
             amplitude_db: ba,
             complex_db: bc,
+            sanitised_db: bs,
         },
         Oracle {
             truth: heart_truth,
             amplitude_db: ha,
             complex_db: hc,
+            sanitised_db: hs,
         },
     )
 }
@@ -702,7 +855,9 @@ impl RateScore {
 /// windows follow the event detector's motion state, as with `run --events --vitals`.
 /// The default vital-sign configuration; `SENSING_PHASE=1` switches the (opt-in) phase
 /// features on (the README's phase-feature columns), `SENSING_SMOOTH=R` sets the smooth basis
-/// (`SENSING_SMOOTH=0`: the previous release's features).
+/// (`SENSING_SMOOTH=0`: the previous release's features), `SENSING_MIN=D` the breathing
+/// distinctness threshold (`SENSING_MIN=1` reports nearly every peak with its distinctness: the
+/// README's threshold curves).
 pub fn vitals_config() -> wifi_sensing_signal::vitals::VitalsConfig {
     let d = wifi_sensing_signal::vitals::VitalsConfig::default();
     wifi_sensing_signal::vitals::VitalsConfig {
@@ -711,6 +866,10 @@ pub fn vitals_config() -> wifi_sensing_signal::vitals::VitalsConfig {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(d.smooth_basis),
+        min_distinctness: std::env::var("SENSING_MIN")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d.min_distinctness),
         ..d
     }
 }
