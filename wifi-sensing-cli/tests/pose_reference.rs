@@ -12,7 +12,7 @@ use std::process::Command;
 use serde_json::Value;
 use wifi_sensing_core::sim::{RandomSession, Receivers};
 
-/// Seed of the fresh session (training used 1-400, validation 1001-1012, the card 2001-2008
+/// Seed of the fresh session (training skips it; validation used 1001-1012, the card 2001-2008
 /// and 3001-3004).
 const FRESH_SEED: u64 = 4242;
 /// Length of the fresh session, s.
@@ -72,6 +72,24 @@ fn shipped_model_matches_its_card_on_a_fresh_session() {
         )),
         "the card's headline differs from wifi-pose-ref.results.json"
     );
+
+    // The post-processing the card states is the one the manifest declares.
+    let chosen = &card["track_heading"]["chosen"];
+    let declared = &manifest["post_processing"]["track_heading"];
+    if chosen.is_object() {
+        for k in ["span_s", "min_speed_m_s", "full_speed_m_s", "smooth_root"] {
+            assert_eq!(
+                chosen[k], declared[k],
+                "track_heading.{k}: card vs manifest"
+            );
+        }
+        assert!(md.contains("heading from the track"));
+    } else {
+        assert!(
+            declared.is_null(),
+            "the manifest turns poses the card does not mention"
+        );
+    }
 
     // A fresh random session of the reference layout.
     let dir = tempfile::tempdir().unwrap();
