@@ -168,6 +168,103 @@ def earlier(r):
             + (f"; {rej} sessions rejected by the windower before its fix" if rej else "") + ")")
 
 
+def track_section(best, prev):
+    """The card's text on the heading-from-track post-processing of the shipped run."""
+    tr = best.get("track_heading")
+    if not tr:
+        return "", ""
+    w, wo = tr.get("with"), tr["without"]
+    ch = tr.get("chosen")
+    nets = (f" The networks are version {best['networks_from']}'s, unchanged (the same ONNX file; "
+            f"`train.py --model-from` chose only this step)." if best.get("networks_from") else "")
+    if not ch:
+        model = ("* Post-processing: none. The heading-from-track step (`wifi_sensing_pose::track`) was "
+                 "tried on the validation sessions and no setting lowered the MPJPE by at least "
+                 f"{best['args'].get('track_min_gain', 1.0)} mm.")
+        return model, ""
+    body_n = tr.get("body_pose_from_train_sessions") or len(best["sessions_used"]["train"])
+    model = f"""* Post-processing, **heading from the track** (`wifi_sensing_pose::track`, declared in the
+  manifest as `post_processing.track_heading`; `wifi-sensing run --pose` and every
+  `PoseEstimator` apply it, in time order): one window of CSI carries almost no heading, but a
+  walking person faces the way they walk (the simulator turns the body along each leg of a walk
+  path). The step fits a straight line to the model's mid-hip estimates of the last
+  {ch['span_s']} s (least squares over time; an absent window clears the track) and, when the
+  fitted speed is at least {ch['min_speed_m_s']} m/s, replaces the root-relative pose by the
+  mean body-frame walking pose of the training sessions (walk windows of the first {body_n}
+  training sessions, each turned by minus its true facing) turned to the direction of travel:
+  fully from {ch['full_speed_m_s']} m/s, blended linearly with the model's pose between the two
+  speeds. The mid-hip stays the model's{' (smoothed along the line)' if ch.get('smooth_root') else ''}. It needs
+  state across windows, so it is not in the ONNX graph; with the manifest's block removed the
+  model gives version {best.get('networks_from') or 'the'} poses.{nets} Settings chosen on the
+  validation sessions (run through `run --pose` without the step, lowest MPJPE over spans {best['args'].get('track_spans', '1,1.5,2,3').replace(',', ', ')} s,
+  min speed 0.1-0.6 m/s, full speed min + 0-0.4 m/s, with and without mid-hip smoothing; kept only because it lowers
+  the validation MPJPE by at least {best['args'].get('track_min_gain', 1.0)} mm; the Rust step was checked against train.py's numpy mirror on a validation session)."""
+    rows = ["| validation windows | PCK@0.2 | MPJPE mm | root-rel. PCK@0.2 | walk: root-rel. PCK@0.2 | walk: MPJPE mm |",
+            "|---|---|---|---|---|---|"]
+    for name, r in [(f"without the step (version {best.get('networks_from') or 'earlier'})", wo), ("with it (shipped)", w)]:
+        o, k = r["overall"], r.get("walk", {})
+        rows.append(f"| {name} | {pct(o['pck_0_2'])} | {mm(o['mpjpe_mm'])} | {pct(o['root_relative_pck_0_2'])} | "
+                    f"{pct(k.get('root_relative_pck_0_2'))} | {mm(k.get('mpjpe_mm'))} |")
+    res = f"""### Heading from the track (validation sessions, {tr['validation_windows']} windows every 0.1 s)
+
+{chr(10).join(rows)}
+
+The pose was turned in {pct(tr['turned_share'])} of the validation windows ({pct(tr['turned_walk_share'])} of them
+walking; {pct(tr['walk_turned_share'])} of the walking windows were turned), with a median heading error of
+{tr['heading_error_deg_median']:.0f} degrees there. With the true heading instead (an oracle: every walking window
+gets the same mean walking pose turned to the true facing) walking would reach a root-relative PCK@0.2
+of {pct((tr.get('oracle_true_heading_walk') or {}).get('root_relative_pck_0_2'))}; what limits the step is the model's mid-hip track (0.3 m error,
+enough to look like motion when the person stands, and to bend the direction of a slow walk).
+Standing, sitting and the gestures get a new random heading in every segment of the
+simulator's sessions, so nothing but the CSI of that window could give theirs."""
+    return model, res
+
+
+def track_setting(r):
+    """The heading-from-track step a variant's run chose (variant list)."""
+    if r.get("earlier") or "track_heading" not in r:
+        return ""
+    c = (r["track_heading"] or {}).get("chosen")
+    if not c:
+        return "no heading-from-track step (none helped on validation), "
+    what = ("" if c["min_speed_m_s"] > 0 and (r["track_heading"].get("turned_share") or 0) == 0
+            else f"turning from {c['min_speed_m_s']} m/s, ")
+    smooth = "mid-hip smoothed along the line, " if c.get("smooth_root") else ""
+    turned = r["track_heading"].get("turned_share")
+    return (f"heading-from-track step over {c['span_s']} s ({what}{smooth}pose turned in {pct(turned)} of the "
+            f"validation windows), ")
+
+
+def times_note(best):
+    """The whole run's time, and for a `--model-from` run the time of choosing the step."""
+    if best.get("networks_from"):
+        return (f" (version {best['networks_from']}'s run); choosing the heading-from-track step and scoring "
+                f"the held-out sets {best['total_s']} s")
+    return f", the whole run {best['total_s']} s"
+
+
+def prev_activity_table(t, prev):
+    """This model against the previous version, per activity (held-out default-room sessions)."""
+    if not prev:
+        return ""
+    pt = prev["sets"]["test"]["model"]["by_activity"]
+    out = [f"| activity | root-rel. PCK@0.2 | version {prev.get('version')} | PCK@0.2 | version {prev.get('version')} "
+           f"| MPJPE mm | version {prev.get('version')} | oracle MPJPE mm |", "|---|---|---|---|---|---|---|---|"]
+    for a in ACTIVITIES[:-1]:
+        o, q = t["model"]["by_activity"].get(a), pt.get(a)
+        if not o or not q:
+            continue
+        orc = t["true_position_baseline"]["by_activity"].get(a, {})
+        out.append(f"| {a} | {pct(o['root_relative_pck_0_2'])} | {pct(q['root_relative_pck_0_2'])} | {pct(o['pck_0_2'])} | "
+                   f"{pct(q['pck_0_2'])} | {mm(o['mpjpe_mm'])} | {mm(q['mpjpe_mm'])} | {mm(orc.get('mpjpe_mm'))} |")
+    o, q = t["model"]["overall"], prev["sets"]["test"]["model"]["overall"]
+    out.append(f"| all | {pct(o['root_relative_pck_0_2'])} | {pct(q['root_relative_pck_0_2'])} | {pct(o['pck_0_2'])} | "
+               f"{pct(q['pck_0_2'])} | {mm(o['mpjpe_mm'])} | {mm(q['mpjpe_mm'])} | "
+               f"{mm(t['true_position_baseline']['overall']['mpjpe_mm'])} |")
+    return ("\n### Against the previous version, per activity (held-out default-room sessions)\n\n"
+            + "\n".join(out) + "\n")
+
+
 def main():
     runs, previous = [], {}
     for d in sys.argv[1:]:
@@ -257,7 +354,9 @@ def main():
                         if k in vf)
     rel_gain = t["model"]["overall"]["root_relative_pck_0_2"] - t["room_centre_baseline"]["overall"]["root_relative_pck_0_2"]
     rel_vs_mean = "close to" if abs(rel_gain) < 0.03 else "a little above" if rel_gain > 0 else "below"
-    rel_why = (": its activity head tells the activities apart in part, and it has no estimate of the heading"
+    rel_why = ((": its activity head tells the activities apart in part, and "
+                + ("the heading comes only from the direction of travel while walking"
+                   if (best.get("track_heading") or {}).get("chosen") else "it has no estimate of the heading"))
                if rel_gain >= 0.03 and a.get("act") else "")
     o = t["model"]["overall"]
     goal = (o["pck_0_2"] or 0) >= 0.7 and (o["mpjpe_mm"] or 1e9) <= 150
@@ -283,7 +382,7 @@ def main():
         f"{r['args']['hidden']} x {r['args'].get('ensemble', 1)} network(s), pose head {r['args'].get('pose_head', 'reg')}"
         f"{' with activities' if r['args'].get('act') else ''}, alpha {r['alpha']}{alpha_pair(r)}, "
         f"{r['args'].get('train_duration') or r['args']['duration']:.0f} s sessions, "
-        f"test seeds {r['seeds']['test'][0]}-{r['seeds']['test'][-1]}, run of {r['total_s']} s."
+        f"test seeds {r['seeds']['test'][0]}-{r['seeds']['test'][-1]}, {track_setting(r)}run of {r['total_s']} s."
         for r in runs)
     same = len({json.dumps({k: v for k, v in r["args"].items() if k not in ("device", "nodes")}, sort_keys=True)
                 for r in runs}) == 1
@@ -294,6 +393,9 @@ def main():
     ALPHA_NOTE = (" (the network's keypoints did not beat the mean pose on the validation sessions, so the "
                   "shipped keypoints are the mean training pose at the mean training position; only the "
                   "presence output is learned)") if best["alpha"] == 0 else ""
+    track_model, track_results = track_section(best, prev if prev and prev.get("version") != best.get("version") else None)
+    prev_table = prev_activity_table(t, prev if prev and prev.get("version") != best.get("version") else None)
+    data_where = "the networks' run" if best.get("networks_from") else "this run"
     md = f"""# {NAME}: reference WiFi pose model (simulated data)
 
 A small reference model for `wifi-sensing run --pose`: 17 COCO keypoints in `room_m` (metres in
@@ -364,8 +466,9 @@ the release CLI, trains the variants and writes `fixtures/models/{NAME}.*`.) {ru
 * Validation ({vf['windows']} windows): PCK@0.2 {pct(vf['pck_0_2'])}, MPJPE {mm(vf['mpjpe_mm'])} mm, mid-hip error
   {m2(vf['root_error_m'])} m, presence {pct(vf['presence_accuracy'])}{val_extra} (numpy, the same graph).
 * Times (wall, on 2 cores shared with other jobs): simulating and windowing the sessions
-  {best['data_s']} s in this run (cached between runs; under half a second per 20 s session on a lightly loaded machine, a few seconds on a busy one), training {best['train_s']} s, the whole run {best['total_s']} s;
+  {best['data_s']} s in {data_where} (cached between runs; under half a second per 20 s session on a lightly loaded machine, a few seconds on a busy one), training {best['train_s']} s{times_note(best)};
   ONNX opset 13, {size_kb:.0f} kB.
+{track_model}
 
 ## Results
 
@@ -395,6 +498,8 @@ Per test session the model's PCK@0.2 ranged {pct(pck_range[0])} - {pct(pck_range
 ### Per activity (held-out default-room sessions)
 
 {activity_table(t)}
+{prev_table}
+{track_results}
 
 ### Hardware variants (held-out default-room sessions)
 

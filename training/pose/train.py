@@ -160,8 +160,10 @@ def export(args, seeds, kind, work):
                 log(f"session {seed} rejected by the windower: {r.stderr.strip()}")
                 continue
             (d / "done").write_text("")
-            if kind in ("train", "val"):
-                # Only the windows are needed again (keeps the cache small).
+            if kind == "train":
+                # Only the windows are needed again (keeps the cache small); validation
+                # captures are kept: they are run through `run --pose` to choose the
+                # post-processing.
                 cap.unlink()
                 truth.unlink()
         x = np.load(d / "x.npy", mmap_mode="r")
@@ -717,6 +719,112 @@ def predict_np(nets, feat, fmu, fsd, tmu, tsd, head=None):
     return kp, 1 / (1 + np.exp(-o[:, 54]))
 
 
+# ---------------------------------------------------------------- heading from the track
+# (mirrors wifi_sensing_pose::track, which `run --pose` applies when the manifest asks for it)
+
+
+def facing_angle(y):
+    """The body's facing [B] (radians; direction from +x toward +y): the left shoulder seen
+    from the right one, turned by -90 degrees (the simulator's body frame faces +x, left +y)."""
+    return heading_angle(y) - np.pi / 2
+
+
+def track_lines(t_ns, root, present, span_s):
+    """Per window (in time order), the least-squares line through the mid-hip estimates of the
+    last `span_s` seconds (windows with a person; an absent window clears the track), as
+    wifi_sensing_pose::track fits it: valid [W] (at least 3 points over at least half the
+    span), velocity [W, 2] (m/s) and the line's position at the window's end [W, 2]."""
+    w = len(t_ns)
+    valid = np.zeros(w, bool)
+    vel = np.zeros((w, 2))
+    pos = np.zeros((w, 2))
+    span_ns = int(span_s * 1e9)
+    start = 0
+    for i in range(w):
+        if not present[i]:
+            start = i + 1
+            continue
+        if i > start and t_ns[i - 1] >= t_ns[i]:
+            start = i
+        while t_ns[i] - t_ns[start] > span_ns:
+            start += 1
+        k = slice(start, i + 1)
+        n = i + 1 - start
+        if n < 3 or (t_ns[i] - t_ns[start]) < 0.5e9 * span_s:
+            continue
+        ts = (t_ns[k] - t_ns[start]) * 1e-9
+        tm = ts.mean()
+        xy = root[k, :2]
+        m = xy.mean(0)
+        dt = ts - tm
+        stt = (dt * dt).sum()
+        if stt <= 0:
+            continue
+        v = (dt[:, None] * (xy - m)).sum(0) / stt
+        valid[i] = True
+        vel[i] = v
+        pos[i] = m + v * (ts[-1] - tm)
+    return valid, vel, pos
+
+
+def apply_track(kp, line, body, min_speed, full_speed, smooth_root):
+    """kp [W, 17, 3] with the lines of `track_lines`: the pose turned to the direction of
+    travel (body [17, 3], facing +x), blended by speed, as wifi_sensing_pose::track does."""
+    valid, vel, pos = line
+    root = 0.5 * (kp[:, 11] + kp[:, 12])
+    rel = kp - root[:, None]
+    sp = np.hypot(vel[:, 0], vel[:, 1])
+    if full_speed > min_speed:
+        wgt = np.clip((sp - min_speed) / (full_speed - min_speed), 0.0, 1.0)
+    else:
+        wgt = (sp >= min_speed).astype(float)
+    wgt = np.where(valid & (sp >= min_speed), wgt, 0.0)
+    h = np.arctan2(vel[:, 1], vel[:, 0])
+    c, s_ = np.where(wgt > 0, np.cos(h), 1.0)[:, None], np.where(wgt > 0, np.sin(h), 0.0)[:, None]
+    turned = np.stack([c * body[None, :, 0] - s_ * body[None, :, 1],
+                       s_ * body[None, :, 0] + c * body[None, :, 1],
+                       np.broadcast_to(body[None, :, 2], rel[..., 2].shape)], axis=2)
+    new_root = root.copy()
+    if smooth_root:
+        new_root[:, :2] = np.where(valid[:, None], pos, root[:, :2])
+    return new_root[:, None] + (1 - wgt[:, None, None]) * rel + wgt[:, None, None] * turned
+
+
+def read_poses(path):
+    """Pose records of `run --pose`: end times [W] (ns), keypoints [W, 17, 3], confidence [W]."""
+    t, kp, c = [], [], []
+    for line in Path(path).read_text().splitlines():
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        if r.get("type") != "pose":
+            continue
+        d = r["data"]
+        t.append(d["window"]["end_ns"])
+        kp.append([[k["x"], k["y"], k["z"]] for k in d["keypoints"]])
+        c.append(d["confidence"])
+    return np.asarray(t, np.int64), np.asarray(kp, np.float64), np.asarray(c, np.float64)
+
+
+def truth_at(truth_path, t_ns):
+    """Truth keypoints [W, 17, 3] (metres, NaN when absent) and activity at each window end
+    `t_ns`: the truth line nearest in time, as `model score` takes it."""
+    lines = Path(truth_path).read_text().splitlines()
+    head = json.loads(lines[0])
+    room = np.asarray(head["room_size_m"], np.float64)
+    ts, kps, acts = [], [], []
+    for l in lines[1:]:
+        r = json.loads(l)
+        ts.append(r["timestamp_ns"])
+        k = r.get("keypoints")
+        kps.append(np.asarray(k, np.float64) * room if k else np.full((17, 3), np.nan))
+        acts.append(r.get("activity", "?"))
+    ts = np.asarray(ts, np.int64)
+    i = np.clip(np.searchsorted(ts, t_ns), 1, len(ts) - 1)
+    i = np.where(np.abs(ts[i - 1] - t_ns) <= np.abs(ts[i] - t_ns), i - 1, i)
+    return np.stack([kps[k] for k in i]), [acts[k] for k in i]
+
+
 # ---------------------------------------------------------------- pose records and scoring
 
 
@@ -772,6 +880,162 @@ def knn_predict(train_fp, train_y, train_present, fp, k):
     return out_kp, out_c
 
 
+def by_activity(kp, conf, y, acts):
+    """numpy_scores overall and per true activity (windows with the person present)."""
+    out = {"overall": numpy_scores(kp, conf, y)}
+    acts = np.asarray(acts)
+    for a in ACTIVITIES:
+        k = acts == a
+        if (k & ~np.isnan(y[:, 0, 0])).any():
+            out[a] = numpy_scores(kp[k], conf[k], y[k])
+    return out
+
+
+def choose_track(args, out, onnx_path, manifest, val, body):
+    """Heading from the track (wifi_sensing_pose::track): runs the model through `run --pose`
+    on the validation sessions without post-processing, then chooses the step's settings on
+    them (lowest MPJPE over a grid, numpy mirror of the Rust step); keeps the step only if it
+    lowers the validation MPJPE by at least `--track-min-gain` mm. Checks the Rust step against the mirror on one session.
+    Returns (post_processing block or None, figures for the card)."""
+    raw_manifest = out / f"{args.model_id}.raw.json"
+    raw_manifest.write_text(json.dumps(manifest, indent=2))
+    sess = []
+    for seed, x, y, info, cap, truth in val:
+        p = out / "eval" / "val" / f"s{seed}.raw.poses.jsonl"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with open(p, "w") as f:
+            run([args.bin, "-q", "run", cap, "--no-frames", "--pose", onnx_path, "--pose-manifest",
+                 raw_manifest, "--pose-batch", "64"], stdout=f)
+        t, kp, c = read_poses(p)
+        yy, acts = truth_at(truth, t)
+        sess.append((seed, cap, t, kp, c, yy, acts))
+    kp = np.concatenate([s[3] for s in sess])
+    conf = np.concatenate([s[4] for s in sess])
+    yy = np.concatenate([s[5] for s in sess])
+    acts = sum([s[6] for s in sess], [])
+    raw = by_activity(kp, conf, yy, acts)
+    grid = []
+    spans = [float(v) for v in args.track_spans.split(",")]
+    # Kept only if it lowers the validation MPJPE by at least --track-min-gain mm.
+    best = (raw["overall"]["mpjpe_mm"] - args.track_min_gain, None)
+    for span in spans:
+        lines = [track_lines(s[2], 0.5 * (s[3][:, 11] + s[3][:, 12]), s[4] >= 0.5, span) for s in sess]
+        line = tuple(np.concatenate([l_[i] for l_ in lines]) for i in range(3))
+        for vmin in [0.1, 0.2, 0.3, 0.4, 0.6]:
+            for dv in [0.0, 0.2, 0.4]:
+                for smooth in [False, True]:
+                    k2 = apply_track(kp, line, body, vmin, vmin + dv, smooth)
+                    f = numpy_scores(k2, conf, yy)
+                    spec = {"span_s": span, "min_speed_m_s": vmin, "full_speed_m_s": round(vmin + dv, 3),
+                            "smooth_root": smooth}
+                    grid.append({**spec, "mpjpe_mm": round(f["mpjpe_mm"], 1),
+                                 "root_relative_pck_0_2": round(f["root_relative_pck_0_2"], 4),
+                                 "pck_0_2": round(f["pck_0_2"], 4)})
+                    if f["mpjpe_mm"] < best[0] - 1e-9:
+                        best = (f["mpjpe_mm"], spec)
+    res = {"validation_windows": int(len(kp)), "without": raw, "grid": grid, "chosen": best[1]}
+    if best[1] is None:
+        log("heading from the track: no setting beats the model without it on validation")
+        return None, res
+    spec = {**best[1], "body_pose_m": body.astype(np.float64).round(5).tolist()}
+    lines = [track_lines(s[2], 0.5 * (s[3][:, 11] + s[3][:, 12]), s[4] >= 0.5, spec["span_s"]) for s in sess]
+    line = tuple(np.concatenate([l_[i] for l_ in lines]) for i in range(3))
+    body_r = np.asarray(spec["body_pose_m"])
+    k2 = apply_track(kp, line, body_r, spec["min_speed_m_s"], spec["full_speed_m_s"], spec["smooth_root"])
+    res["with"] = by_activity(k2, conf, yy, acts)
+    # Share of windows the pose was turned in, and how far off the heading was there.
+    sp = np.hypot(line[1][:, 0], line[1][:, 1])
+    turned = line[0] & (sp >= spec["min_speed_m_s"])
+    pres_t = turned & ~np.isnan(yy[:, 0, 0])
+    err = np.angle(np.exp(1j * (np.arctan2(line[1][:, 1], line[1][:, 0]) - facing_angle(np.nan_to_num(yy)))))
+    res["turned_share"] = float(turned.mean())
+    res["turned_walk_share"] = float(np.mean([a == "walk" for a, t_ in zip(acts, turned) if t_])) if turned.any() else 0.0
+    res["walk_turned_share"] = float(np.mean([t_ for a, t_ in zip(acts, turned) if a == "walk"]))
+    # An oracle for the step: the true walking windows get the same pose turned to the true facing.
+    ko = kp.copy()
+    mw = np.asarray([a == "walk" for a in acts]) & ~np.isnan(yy[:, 0, 0])
+    r0 = 0.5 * (kp[mw, 11] + kp[mw, 12])
+    ko[mw] = r0[:, None] + rotate_z(np.repeat(body_r[None], mw.sum(), 0), facing_angle(yy[mw]))
+    res["oracle_true_heading_walk"] = by_activity(ko, conf, yy, acts).get("walk")
+    res["heading_error_deg_median"] = float(np.degrees(np.median(np.abs(err[pres_t])))) if pres_t.any() else None
+    log(f"heading from the track: {best[1]}: validation MPJPE {raw['overall']['mpjpe_mm']:.0f} -> "
+        f"{res['with']['overall']['mpjpe_mm']:.0f} mm, root-rel. PCK@0.2 "
+        f"{raw['overall']['root_relative_pck_0_2']:.3f} -> {res['with']['overall']['root_relative_pck_0_2']:.3f}, "
+        f"turned in {res['turned_share']:.2f} of the windows, median heading error "
+        f"{res['heading_error_deg_median']}")
+    # The Rust step (`run --pose` with the manifest's post-processing) equals the mirror.
+    post = {"track_heading": spec}
+    chk_manifest = out / f"{args.model_id}.check.json"
+    chk_manifest.write_text(json.dumps({**manifest, "post_processing": post}, indent=2))
+    seed, cap, t, kp0, c0, _, _ = sess[0]
+    p = out / "eval" / "val" / f"s{seed}.poses.jsonl"
+    with open(p, "w") as f:
+        run([args.bin, "-q", "run", cap, "--no-frames", "--pose", onnx_path, "--pose-manifest",
+             chk_manifest, "--pose-batch", "64"], stdout=f)
+    t1, kp1, _ = read_poses(p)
+    l0 = track_lines(t, 0.5 * (kp0[:, 11] + kp0[:, 12]), c0 >= 0.5, spec["span_s"])
+    want = apply_track(kp0, l0, body_r, spec["min_speed_m_s"], spec["full_speed_m_s"], spec["smooth_root"])
+    diff = float(np.abs(kp1 - want).max()) if np.array_equal(t1, t) else np.inf
+    log(f"Rust track step vs numpy mirror (validation session {seed}): max difference {diff:.2e}")
+    assert diff < 1e-3, diff
+    chk_manifest.unlink()
+    return post, res
+
+
+def reuse_model(args, data, seeds, rejected, out, t0, t_data):
+    """`--model-from`: no training. Takes the networks of an earlier run (its ONNX file, mean
+    pose and results, named by the results file of a card), chooses the heading-from-track
+    step on the validation sessions and evaluates the held-out sets through `run --pose`. The
+    k-NN baseline is the earlier run's (it depends only on the training and test windows, which
+    are the same); the room-centre and oracle baselines are scored again."""
+    import shutil
+    src = Path(args.model_from)
+    prev = json.loads(src.read_text())
+    pv = prev["variants"][f"{args.device}x{args.nodes}"]
+    onnx_from = src.parent / f"{args.model_id}.onnx"
+    onnx_path = out / f"{args.model_id}.onnx"
+    shutil.copy(onnx_from, onnx_path)
+    shutil.copy(src.parent / f"{args.model_id}.mean_pose.json", out / "mean_pose.json")
+    manifest = spec_manifest(args)
+    manifest_path = out / f"{args.model_id}.json"
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+    ytr = np.concatenate([d[2] for d in data["train"]])
+    act = np.array([i["activity"] == "walk" and i["present"] for d in data["train"] for i in d[3]])
+    _, rel, pres = targets(ytr)
+    walk = act & pres
+    body = rotate_z(rel.reshape(-1, 17, 3)[walk], -facing_angle(ytr[walk])).mean(0)
+    t1 = time.time()
+    post, track = choose_track(args, out, onnx_path, manifest, data["val"], body)
+    if post:
+        manifest["post_processing"] = post
+        manifest_path.write_text(json.dumps(manifest, indent=2))
+    track["body_pose_from_train_sessions"] = len(data["train"])
+    keep = {k: v for k, v in pv.items() if k not in ("sets", "args", "version", "earlier")}
+    results = {**keep, "version": args.version, "networks_from": pv.get("version"),
+               "args": {**pv["args"], **{k: v for k, v in vars(args).items() if k not in ("bin", "work", "out")},
+                        "train": pv["args"]["train"]},
+               "track_heading": track, "track_s": round(time.time() - t1), "sets": {}}
+    for k in ["test", "room"]:
+        truths, poses = [], []
+        for seed, x, y, info, cap, truth in data[k]:
+            p = out / "eval" / f"s{seed}.poses.jsonl"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            with open(p, "w") as f:
+                run([args.bin, "-q", "run", cap, "--no-frames", "--pose", onnx_path, "--pose-batch", "64"], stdout=f)
+            truths.append(truth)
+            poses.append(p)
+        s = score(args, truths, poses, out / "mean_pose.json")
+        s["knn_baseline"] = pv["sets"][k]["knn_baseline"]
+        s["model_per_session"] = [score(args, [t], [p])["model"]["overall"] for t, p in zip(truths, poses)]
+        results["sets"][k] = s
+        o = s["model"]["overall"]
+        log(f"{k}: PCK@0.2 {o['pck_0_2']:.3f} MPJPE {o['mpjpe_mm']:.0f} mm root {o['root_error_m']:.2f} m "
+            f"root-rel. PCK@0.2 {o['root_relative_pck_0_2']:.3f}")
+    results["total_s"] = round(time.time() - t0)
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    log(f"done in {results['total_s']} s: {out}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default=str(ROOT / "target/release/wifi-sensing"))
@@ -790,6 +1054,11 @@ def main():
                     help="seed of the first training session (held-out seeds are skipped)")
     ap.add_argument("--dev", type=int, default=0,
                     help="1: stop after the validation figures (no held-out session is simulated or scored)")
+    ap.add_argument("--data-only", type=int, default=0,
+                    help="1: only simulate and window the sessions (fills the cache), then stop")
+    ap.add_argument("--model-from", default=None,
+                    help="results file of a card (its ONNX and mean pose beside it): take that run's networks "
+                         "instead of training; only the post-processing is chosen and the held-out sets scored")
     ap.add_argument("--window", type=int, default=25, help="frames per window (50 Hz)")
     ap.add_argument("--hop", default="0.4s", help="hop of the training and validation windows")
     ap.add_argument("--bands", type=int, default=10,
@@ -810,6 +1079,11 @@ def main():
                          "activity with --act 1, weighted by their probabilities); heading, the same "
                          "in the body frame turned by the estimated heading (head_rel)")
     ap.add_argument("--heading-weight", type=float, default=1.0, help="weight of the heading loss")
+    ap.add_argument("--track", type=int, default=1,
+                    help="1: choose the heading-from-track post-processing on validation (kept only if it helps)")
+    ap.add_argument("--track-min-gain", type=float, default=1.0,
+                    help="validation MPJPE gain (mm) the track step must reach to be kept")
+    ap.add_argument("--track-spans", default="0.5,1,1.5,2,3", help="track spans tried, s")
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--layers", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=60)
@@ -822,7 +1096,7 @@ def main():
     ap.add_argument("--root-weight", type=float, default=3.0)
     ap.add_argument("--knn", type=int, default=5)
     ap.add_argument("--model-id", default="wifi-pose-ref")
-    ap.add_argument("--version", default="3.0.0", help="model version written to the manifest")
+    ap.add_argument("--version", default="3.1.0", help="model version written to the manifest")
     ap.add_argument("--work", default=None, help="scratch folder (default target/pose-train/<variant>)")
     ap.add_argument("--out", default=None, help="write model, manifest and results here")
     ap.add_argument("--seed", type=int, default=0, help="weight initialisation seed (of the first network)")
@@ -851,6 +1125,10 @@ def main():
         log(f"{k}: {len(data[k])} sessions, {len(rejected[k])} rejected by the windower")
     t_data = time.time() - t0
     log(f"data: {t_data:.0f} s")
+    if args.data_only:
+        return
+    if args.model_from:
+        return reuse_model(args, data, seeds, rejected, out, t0, t_data)
 
     xs = [d[1] for d in data["train"]]
     ytr = np.concatenate([d[2] for d in data["train"]])
@@ -980,6 +1258,16 @@ def main():
         val_fig["activity_accuracy"] = float((o[k_].argmax(1) == act_va[k_]).mean())
         log(f"validation activity accuracy {val_fig['activity_accuracy']:.3f}")
 
+    # Heading from the track (a post-processing step of the pose crate), chosen on validation.
+    track = None
+    if args.track:
+        walk = pres & (act_tr == ACTIVITIES.index("walk"))
+        body_walk = rotate_z(rel3[walk], -facing_angle(ytr[walk])).mean(0)
+        post, track = choose_track(args, out, onnx_path, manifest, data["val"], body_walk)
+        if post:
+            manifest["post_processing"] = post
+            manifest_path.write_text(json.dumps(manifest, indent=2))
+
     # k-NN fingerprinting baseline on the same (standardised) features.
     tr_fp = standardise(ftr, fmu, fsd)
 
@@ -993,7 +1281,7 @@ def main():
                "bands": bands, "channels": channels(args),
                "onnx_bytes": onnx_path.stat().st_size,
                "args": {k: v for k, v in vars(args).items() if k not in ("bin", "work", "out")},
-               "data_s": round(t_data), "train_s": round(t_train), "sets": {}}
+               "data_s": round(t_data), "train_s": round(t_train), "track_heading": track, "sets": {}}
     if args.dev:
         results["total_s"] = round(time.time() - t0)
         (out / "results.json").write_text(json.dumps(results, indent=1))

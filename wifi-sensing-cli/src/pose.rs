@@ -74,13 +74,23 @@ impl PoseArgs {
                 path.display()
             )
         })?;
+        let track = model
+            .manifest()
+            .post_processing
+            .as_ref()
+            .is_some_and(|p| p.track_heading.is_some());
         let what = format!(
-            "model {} {} ({}, sha256 {}…, loaded in {:.0} ms)",
+            "model {} {} ({}, sha256 {}…, loaded in {:.0} ms{})",
             model.manifest().model.id,
             model.manifest().model.version,
             model.backend_name(),
             &model.sha256()[..12],
-            model.load_time_s() * 1e3
+            model.load_time_s() * 1e3,
+            if track {
+                "; heading from the track"
+            } else {
+                ""
+            }
         );
         let cfg = WindowConfig {
             hop_s: self.pose_hop,

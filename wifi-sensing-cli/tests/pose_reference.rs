@@ -12,7 +12,7 @@ use std::process::Command;
 use serde_json::Value;
 use wifi_sensing_core::sim::{RandomSession, Receivers};
 
-/// Seed of the fresh session (training used 1-400, validation 1001-1012, the card 2001-2008
+/// Seed of the fresh session (training skips it; validation used 1001-1012, the card 2001-2008
 /// and 3001-3004).
 const FRESH_SEED: u64 = 4242;
 /// Length of the fresh session, s.
@@ -72,6 +72,24 @@ fn shipped_model_matches_its_card_on_a_fresh_session() {
         )),
         "the card's headline differs from wifi-pose-ref.results.json"
     );
+
+    // The post-processing the card states is the one the manifest declares.
+    let chosen = &card["track_heading"]["chosen"];
+    let declared = &manifest["post_processing"]["track_heading"];
+    if chosen.is_object() {
+        for k in ["span_s", "min_speed_m_s", "full_speed_m_s", "smooth_root"] {
+            assert_eq!(
+                chosen[k], declared[k],
+                "track_heading.{k}: card vs manifest"
+            );
+        }
+        assert!(md.contains("heading from the track"));
+    } else {
+        assert!(
+            declared.is_null(),
+            "the manifest turns poses the card does not mention"
+        );
+    }
 
     // A fresh random session of the reference layout.
     let dir = tempfile::tempdir().unwrap();
@@ -134,6 +152,9 @@ fn shipped_model_matches_its_card_on_a_fresh_session() {
     assert!(lines.len() as f64 >= 8.0 * FRESH_S, "{} poses", lines.len());
     common::assert_valid("pose-v1.json", &lines[..5]);
     std::fs::write(&poses, &out).unwrap();
+    if chosen.is_object() {
+        check_track_step(&manifest, &p(&cap), &model, &lines, dir.path());
+    }
     let score: Value = serde_json::from_slice(&wifi_sensing(&[
         "-q",
         "model",
@@ -184,4 +205,60 @@ fn shipped_model_matches_its_card_on_a_fresh_session() {
     );
     // The baselines are scored on the same windows.
     assert!(num(&score, &["room_centre_baseline", "overall", "windows"]) > 0.0);
+}
+
+/// The run applied the manifest's heading-from-track step: against the same model run with a
+/// copy of the manifest without it, the poses of some windows (the session walks) differ, the
+/// others are identical, and the mid-hip is untouched when the step does not smooth it.
+fn check_track_step(manifest: &Value, cap: &str, model: &str, with: &[Value], dir: &Path) {
+    let mut raw = manifest.clone();
+    raw.as_object_mut().unwrap().remove("post_processing");
+    let raw_path = dir.join("raw.json");
+    std::fs::write(&raw_path, serde_json::to_string(&raw).unwrap()).unwrap();
+    let out = wifi_sensing(&[
+        "-q",
+        "run",
+        cap,
+        "--no-frames",
+        "--pose",
+        model,
+        "--pose-batch",
+        "64",
+        "--pose-manifest",
+        raw_path.to_str().unwrap(),
+    ]);
+    let without = common::parse_lines(&out);
+    assert_eq!(with.len(), without.len());
+    let xyz = |r: &Value| -> Vec<[f64; 3]> {
+        r["data"]["keypoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| [num(k, &["x"]), num(k, &["y"]), num(k, &["z"])])
+            .collect()
+    };
+    let smooth = manifest["post_processing"]["track_heading"]["smooth_root"] == Value::Bool(true);
+    let mut turned = 0;
+    for (a, b) in with.iter().zip(&without) {
+        assert_eq!(a["timestamp_ns"], b["timestamp_ns"]);
+        let (a, b) = (xyz(a), xyz(b));
+        if a != b {
+            turned += 1;
+        }
+        if !smooth {
+            for i in 0..3 {
+                let (ra, rb) = (0.5 * (a[11][i] + a[12][i]), 0.5 * (b[11][i] + b[12][i]));
+                assert!((ra - rb).abs() < 1e-4, "mid-hip moved: {ra} vs {rb}");
+            }
+        }
+    }
+    eprintln!(
+        "heading from the track turned {turned} of {} windows",
+        with.len()
+    );
+    assert!(
+        turned > 0,
+        "the step changed no window of a session with walking"
+    );
+    assert!(turned < with.len(), "the step changed every window");
 }

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PoseError, Result};
+use crate::track::TrackHeadingSpec;
 
 /// The manifest format version this build reads.
 pub const MANIFEST_VERSION: u32 = 1;
@@ -50,6 +51,19 @@ pub struct Manifest {
     pub output: OutputSpec,
     /// Where the model comes from and what it is fit for.
     pub data_card: DataCard,
+    /// Steps applied to the decoded keypoints across windows (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_processing: Option<PostProcessing>,
+}
+
+/// Steps a [`crate::PoseEstimator`] applies to the decoded keypoints, in time order, because
+/// they need state across windows (a model graph sees one window).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostProcessing {
+    /// Turn the pose to the direction of travel ([`crate::track`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track_heading: Option<TrackHeadingSpec>,
 }
 
 /// Model identity.
@@ -659,6 +673,20 @@ impl Manifest {
                     ));
                 }
             }
+        }
+        if let Some(t) = self
+            .post_processing
+            .as_ref()
+            .and_then(|p| p.track_heading.as_ref())
+        {
+            if !matches!(o, OutputSpec::Keypoints { dims: 3, .. }) {
+                return Err(bad(
+                    "post_processing.track_heading",
+                    "needs 3-D keypoints (output kind keypoints, dims 3)".into(),
+                ));
+            }
+            t.validate()
+                .map_err(|(f, r)| bad(&format!("post_processing.track_heading.{f}"), r))?;
         }
         Ok(())
     }

@@ -14,6 +14,7 @@ use crate::backend::{self, Backend, BackendKind};
 use crate::decode::{self, DensePose, Keypoint, Rejected};
 use crate::error::{PoseError, Result};
 use crate::manifest::{manifest_path_for, Axis, Manifest, OutputSpec};
+use crate::track::TrackHeading;
 use crate::window::{Window, WindowConfig, WindowStats, Windower};
 
 /// Largest model file read, bytes (1 GiB).
@@ -398,6 +399,8 @@ pub struct PoseEstimator {
     stats: PoseStats,
     shared: PoseStatsHandle,
     last_error: Option<String>,
+    /// The manifest's `post_processing.track_heading` step, if it asks for one.
+    track: Option<TrackHeading>,
 }
 
 /// Analyser name of pose records.
@@ -410,6 +413,15 @@ impl PoseEstimator {
     /// An estimator for a loaded model.
     pub fn new(model: PoseModel, window: WindowConfig) -> Result<Self> {
         let windower = Windower::new(model.manifest(), window)?;
+        let track = match model
+            .manifest()
+            .post_processing
+            .as_ref()
+            .and_then(|p| p.track_heading.clone())
+        {
+            Some(spec) => Some(TrackHeading::new(spec)?),
+            None => None,
+        };
         Ok(PoseEstimator {
             model,
             windower,
@@ -418,6 +430,7 @@ impl PoseEstimator {
             stats: PoseStats::default(),
             shared: PoseStatsHandle::default(),
             last_error: None,
+            track,
         })
     }
 
@@ -473,7 +486,10 @@ impl PoseEstimator {
             self.stats.runs += 1;
             for (w, d) in batch.into_iter().zip(decoded) {
                 match d {
-                    Ok(d) => {
+                    Ok(mut d) => {
+                        if let Some(t) = &mut self.track {
+                            t.apply(w.end_ns, &mut d.keypoints);
+                        }
                         out.push(self.make_pose(w, d));
                         self.stats.poses += 1;
                     }
@@ -556,6 +572,9 @@ impl Analyser for PoseEstimator {
     fn reset(&mut self) {
         self.windower.reset();
         self.pending.clear();
+        if let Some(t) = &mut self.track {
+            t.reset();
+        }
         self.stats = PoseStats::default();
         self.sync();
     }

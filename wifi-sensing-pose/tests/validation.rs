@@ -240,3 +240,46 @@ fn a_stream_slower_than_the_model_rate_is_refused() {
     );
     assert!(e.to_string().contains("measured 5.00 frames/s"), "{e}");
 }
+
+#[test]
+fn post_processing_is_checked_at_load() {
+    let body: Vec<[f64; 3]> = vec![[0.0, 0.0, 0.0]; 17];
+    let ok = json!({"track_heading": {"span_s": 1.0, "min_speed_m_s": 0.2,
+        "full_speed_m_s": 0.6, "body_pose_m": body}});
+    // A valid step on a 3-D keypoint model loads; the manifest keeps it.
+    let dir = tempfile::tempdir().unwrap();
+    let p = edited(dir.path(), "linear_keypoints", |m| {
+        m["post_processing"] = ok.clone()
+    });
+    let model = PoseModel::load(&p, &LoadOptions::default()).unwrap();
+    let t = model.manifest().post_processing.as_ref().unwrap();
+    assert_eq!(t.track_heading.as_ref().unwrap().span_s, 1.0);
+    assert!(PoseEstimator::new(model, WindowConfig::default()).is_ok());
+    // Bad fields are named.
+    let e = load_err(|m| {
+        m["post_processing"] = ok.clone();
+        m["post_processing"]["track_heading"]["span_s"] = json!(0.0);
+    });
+    assert!(e.contains("post_processing.track_heading.span_s"), "{e}");
+    let e = load_err(|m| {
+        m["post_processing"] = ok.clone();
+        m["post_processing"]["track_heading"]["full_speed_m_s"] = json!(0.1);
+    });
+    assert!(
+        e.contains("post_processing.track_heading.full_speed_m_s"),
+        "{e}"
+    );
+    let e = load_err(|m| {
+        m["post_processing"] = ok.clone();
+        m["post_processing"]["track_heading"]["body_pose_m"] = json!([[0.0, 0.0, 0.0]]);
+    });
+    assert!(e.contains("body_pose_m"), "{e}");
+    let e = load_err(|m| m["post_processing"] = json!({"smoothing": {}}));
+    assert!(e.contains("smoothing"), "{e}");
+    // 2-D keypoints cannot be turned about the vertical.
+    let e = load_err(|m| {
+        m["post_processing"] = ok.clone();
+        m["output"]["dims"] = json!(2);
+    });
+    assert!(e.contains("post_processing.track_heading"), "{e}");
+}
