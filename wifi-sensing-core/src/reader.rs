@@ -45,8 +45,9 @@ pub trait CaptureReader: Send {
     /// `Some(bits)` when this reader promises that the CSI of **every** frame it returns holds
     /// integers in `-2^(bits-1) .. 2^(bits-1)` (for example 8 for the raw CSI of Intel 5300
     /// `.dat` files, whose values are int8 by construction), so that a consumer which passes the
-    /// frames on unchanged may skip checking them (the `.csirec` writer's
-    /// [`assume_integer_csi`](crate::recording::RecordingWriter::assume_integer_csi)). The
+    /// frames on unchanged may take a cheaper path for them (the `.csirec` writer's
+    /// [`assume_integer_csi`](crate::recording::RecordingWriter::assume_integer_csi), which
+    /// still confirms every value). The
     /// promise is about the frames as returned: once the caller changes a frame's CSI, it no
     /// longer holds for that frame. The default, `None`, promises nothing.
     fn csi_integer_bits(&self) -> Option<u8> {

@@ -300,19 +300,14 @@ fn encode_frame(
     // and packed again only when that is another one
     let enc_at = out.len();
     if int8 {
-        debug_assert_eq!(
-            narrowest(
-                pack(CSI_I8, values, &mut vec![0; 2 * values.len()]),
-                allow_i10
-            ),
-            CSI_I8,
-            "assume_integer_csi(Some(8)) with CSI values outside i8"
-        );
         out.push(CSI_I8);
         let at = out.len();
         out.resize(at + csi_bytes(CSI_I8, values.len()), 0);
-        pack_known_i8(values, &mut out[at..]);
-        return Ok(CSI_I8);
+        if pack_known_i8(values, &mut out[at..]) {
+            return Ok(CSI_I8);
+        }
+        // the promise did not hold for this frame: the full scan below decides its encoding
+        out.truncate(enc_at);
     }
     out.push(guess);
     let at = out.len();
@@ -655,17 +650,23 @@ fn pack(enc: u8, v: &[Complex32], dst: &mut [u8]) -> Fits {
     }
 }
 
-/// Packs `v`, whose values are integers in i8 range, as int8 pairs into `dst` (`2 * v.len()`
-/// bytes): the same bytes as [`pack`] with [`CSI_I8`] for such values, without scanning them.
-/// Rounding by adding [`ROUND`] leaves the integer's two's complement in the low byte of the
-/// sum's bits (`ROUND`'s own low byte is 0), one add and one store per value, which
-/// vectorises.
-fn pack_known_i8(v: &[Complex32], dst: &mut [u8]) {
+/// Packs `v`, expected to hold integers in i8 range, as int8 pairs into `dst` (`2 * v.len()`
+/// bytes) and returns whether every value was one: then `dst` holds the same bytes as [`pack`]
+/// with [`CSI_I8`]; otherwise the caller must encode the frame again. Cheaper than `pack`'s
+/// scan: rounding by adding [`ROUND`] leaves the integer's two's complement in the low byte of
+/// the sum's bits (`ROUND`'s own low byte is 0), and a value is verified by converting that
+/// byte back to a float and comparing bits, which rejects fractions, values out of i8 range,
+/// -0.0, NaN and infinities. Branch-free; it vectorises.
+fn pack_known_i8(v: &[Complex32], dst: &mut [u8]) -> bool {
+    let mut differ = 0u32;
     for (d, c) in dst.chunks_exact_mut(2).zip(v) {
         for (b, x) in d.iter_mut().zip([c.re, c.im]) {
-            *b = (x + ROUND).to_bits() as u8;
+            let byte = (x + ROUND).to_bits() as u8;
+            differ |= f32::from(byte as i8).to_bits() ^ x.to_bits();
+            *b = byte;
         }
     }
+    differ == 0
 }
 
 /// Appends to `v` the `n` complex values that `raw` holds in encoding `enc`
@@ -1017,11 +1018,11 @@ impl<W: Write> RecordingWriter<W> {
     /// `Some(8)`, that every value is an integer in -128..=127, which is what a reader promises
     /// through [`Capture::csi_integer_bits`](crate::Capture::csi_integer_bits) for the frames
     /// it returns (Intel 5300 raw CSI). The writer then packs each frame's CSI as int8 pairs
-    /// without scanning the values for the narrowest encoding, and **writes the same bytes** as
-    /// without the declaration, as long as it holds. A frame that breaks it is written wrongly
-    /// (its values wrap to 8 bits; debug builds panic instead), so declare it only for frames
-    /// that nothing changed since the reader returned them (no pipeline stage, no calibration),
-    /// and pass `None` (the default: every frame is scanned) otherwise. Other widths are
+    /// without scanning the values for the narrowest encoding (a cheaper check confirms each
+    /// value as it is packed), and **writes the same bytes** as without the declaration. A
+    /// frame that breaks it (a stage changed its values, say) is detected by that check and
+    /// encoded as if nothing had been declared, so a wrong declaration costs time, never data.
+    /// `None` (the default) scans every frame. Other widths are
     /// accepted and ignored (the scan runs), as is the declaration in format version 1, which
     /// stores every value as float32.
     ///
@@ -1702,6 +1703,31 @@ mod tests {
             }
         }
 
+        /// `pack_known_i8` accepts exactly the values that are integers in i8 range (not
+        /// -0.0), whatever the floats: edges, fractions, NaN, infinities, huge values.
+        #[test]
+        fn known_i8_check_accepts_exactly_i8_integers(
+            bits in proptest::collection::vec(
+                prop_oneof![
+                    any::<u32>().prop_map(f32::from_bits),
+                    (-130i32..=130).prop_map(|i| i as f32),
+                    (-1300i32..=1300).prop_map(|i| i as f32 / 10.0),
+                    Just(-0.0f32),
+                    Just(f32::NAN),
+                    Just(f32::INFINITY),
+                ],
+                2..40,
+            ),
+        ) {
+            let v: Vec<Complex32> = bits.chunks_exact(2).map(|c| Complex32::new(c[0], c[1])).collect();
+            let is_i8 = |x: f32| {
+                x.fract() == 0.0 && (-128.0..=127.0).contains(&x) && x.to_bits() != (-0.0f32).to_bits()
+            };
+            let expect = v.iter().all(|c| is_i8(c.re) && is_i8(c.im));
+            let mut dst = vec![0u8; 2 * v.len()];
+            prop_assert_eq!(pack_known_i8(&v, &mut dst), expect);
+        }
+
         /// For integers in i8 range, `pack_known_i8` writes the bytes that the scanning `pack`
         /// writes in int8 (which the scan chooses for them), and a frame entry encoded with
         /// the int8 promise is the entry encoded without it, whatever encoding was guessed.
@@ -1719,7 +1745,7 @@ mod tests {
             let f = pack(CSI_I8, &v, &mut scanned);
             prop_assert_eq!(narrowest(f, v3), CSI_I8);
             let mut known = vec![0xA5u8; scanned.len()];
-            pack_known_i8(&v, &mut known);
+            prop_assert!(pack_known_i8(&v, &mut known));
             prop_assert_eq!(&known, &scanned);
 
             let n = v.len();
@@ -1778,19 +1804,67 @@ mod tests {
         assert!(files >= 3, "only {files} Intel 5300 fixtures");
     }
 
-    /// A broken int8 promise is caught in debug builds (release builds skip the check).
+    /// A broken int8 promise costs no data: frames whose values are not all i8 integers
+    /// (out of range, fractions, -0.0, NaN, infinities) are written exactly as without it.
     #[test]
-    #[cfg(debug_assertions)]
-    #[should_panic(expected = "assume_integer_csi(Some(8)) with CSI values outside i8")]
-    fn broken_int8_promise_panics_in_debug_builds() {
-        let frame = CsiFrame::new(
-            CaptureFormat::Intel5300,
-            Device::Iwl5300,
-            ndarray::Array3::from_elem((1, 1, 3), Complex32::new(1.0, 200.0)),
-        );
-        let mut w = RecordingWriter::new(Vec::new(), &RecordingHeader::new("t", "")).unwrap();
-        w.assume_integer_csi(Some(8));
-        let _ = w.write_frame(&frame);
+    fn broken_int8_promise_writes_the_scanned_bytes() {
+        let cases = [
+            Complex32::new(1.0, 200.0),
+            Complex32::new(-129.0, 3.0),
+            Complex32::new(0.5, 3.0),
+            Complex32::new(-0.0, 3.0),
+            Complex32::new(f32::NAN, 3.0),
+            Complex32::new(3.0, f32::INFINITY),
+            Complex32::new(40000.0, -7.0),
+            Complex32::new(256.0, 0.0),
+        ];
+        for (k, c) in cases.into_iter().enumerate() {
+            let mut values = vec![Complex32::new(5.0, -6.0); 5];
+            values[k % 5] = c;
+            let frame = CsiFrame::new(
+                CaptureFormat::Intel5300,
+                Device::Iwl5300,
+                ndarray::Array3::from_shape_vec((1, 1, 5), values).unwrap(),
+            );
+            let header = RecordingHeader {
+                created_unix_ns: 0,
+                ..RecordingHeader::new("t", "")
+            };
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let mut plain = RecordingWriter::new(&mut a, &header).unwrap();
+            let mut promised = RecordingWriter::new(&mut b, &header).unwrap();
+            promised.assume_integer_csi(Some(8));
+            for _ in 0..2 {
+                plain.write_frame(&frame).unwrap();
+                promised.write_frame(&frame).unwrap();
+            }
+            plain.flush().unwrap();
+            promised.flush().unwrap();
+            drop((plain, promised));
+            assert_eq!(a, b, "case {k}: {c}");
+            let mut back =
+                RecordingReader::new(Box::new(std::io::Cursor::new(b)), &Default::default())
+                    .unwrap();
+            let mut frames = Vec::new();
+            while let Some(rec) = back.next_record() {
+                if let Record::Frame(f) = rec.unwrap() {
+                    frames.push(f);
+                }
+            }
+            assert_eq!(frames.len(), 2);
+            for f in &frames {
+                assert_eq!(
+                    f.csi[[0, 0, k % 5]].re.to_bits(),
+                    c.re.to_bits(),
+                    "case {k}"
+                );
+                assert_eq!(
+                    f.csi[[0, 0, k % 5]].im.to_bits(),
+                    c.im.to_bits(),
+                    "case {k}"
+                );
+            }
+        }
     }
 
     /// Scaled Intel 5300 CSI is not integer: the reader promises nothing then.
