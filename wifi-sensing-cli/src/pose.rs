@@ -74,11 +74,7 @@ impl PoseArgs {
                 path.display()
             )
         })?;
-        let track = model
-            .manifest()
-            .post_processing
-            .as_ref()
-            .is_some_and(|p| p.track_heading.is_some());
+        let track = model.manifest().track_heading().is_some();
         let what = format!(
             "model {} {} ({}, sha256 {}…, loaded in {:.0} ms{})",
             model.manifest().model.id,

@@ -382,6 +382,22 @@ pub fn manifest_path_for(model: &Path) -> PathBuf {
 }
 
 impl Manifest {
+    /// The `post_processing.track_heading` step this manifest asks for, if any.
+    ///
+    /// ```
+    /// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/models");
+    /// let reference = wifi_sensing_pose::Manifest::load(format!("{dir}/wifi-pose-ref.json"))?;
+    /// assert!(reference.track_heading().unwrap().span_s > 0.0);
+    /// let plain = wifi_sensing_pose::Manifest::load(format!("{dir}/linear_keypoints.json"))?;
+    /// assert!(plain.track_heading().is_none());
+    /// # Ok::<(), wifi_sensing_pose::PoseError>(())
+    /// ```
+    pub fn track_heading(&self) -> Option<&TrackHeadingSpec> {
+        self.post_processing
+            .as_ref()
+            .and_then(|p| p.track_heading.as_ref())
+    }
+
     /// Reads and validates a manifest file.
     ///
     /// ```
@@ -674,11 +690,7 @@ impl Manifest {
                 }
             }
         }
-        if let Some(t) = self
-            .post_processing
-            .as_ref()
-            .and_then(|p| p.track_heading.as_ref())
-        {
+        if let Some(t) = self.track_heading() {
             if !matches!(o, OutputSpec::Keypoints { dims: 3, .. }) {
                 return Err(bad(
                     "post_processing.track_heading",

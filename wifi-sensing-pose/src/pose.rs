@@ -413,15 +413,11 @@ impl PoseEstimator {
     /// An estimator for a loaded model.
     pub fn new(model: PoseModel, window: WindowConfig) -> Result<Self> {
         let windower = Windower::new(model.manifest(), window)?;
-        let track = match model
+        let track = model
             .manifest()
-            .post_processing
-            .as_ref()
-            .and_then(|p| p.track_heading.clone())
-        {
-            Some(spec) => Some(TrackHeading::new(spec)?),
-            None => None,
-        };
+            .track_heading()
+            .map(|spec| TrackHeading::new(spec.clone()))
+            .transpose()?;
         Ok(PoseEstimator {
             model,
             windower,

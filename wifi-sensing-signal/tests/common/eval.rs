@@ -638,18 +638,13 @@ pub fn vitals_oracle(seed: u64, intel: bool, mut sc: Scenario, window_s: f64) ->
                     if used.len() < 3 {
                         continue;
                     }
-                    let m = used.len() as f64;
-                    let xm = used.iter().map(|&k| k as f64).sum::<f64>() / m;
-                    let mean = used.iter().map(|&k| chunk[k]).sum::<f64>() / m;
-                    let sxx: f64 = used.iter().map(|&k| (k as f64 - xm).powi(2)).sum();
-                    let slope = used
-                        .iter()
-                        .map(|&k| (k as f64 - xm) * chunk[k])
-                        .sum::<f64>()
-                        / sxx.max(1e-30);
+                    let idx: Vec<f64> = used.iter().map(|&k| k as f64).collect();
+                    let vals: Vec<f64> = used.iter().map(|&k| chunk[k]).collect();
+                    let fit = wifi_sensing_signal::phase::LinearFit::new(&idx).expect("indices");
+                    let (slope, intercept) = fit.fit(&vals);
                     for &k in &used {
                         let i = s * n_sc + k;
-                        out[i] = (chunk[k] - mean - slope * (k as f64 - xm)) * b[i].norm();
+                        out[i] = (chunk[k] - slope * k as f64 - intercept) * b[i].norm();
                     }
                 }
                 out
