@@ -29,6 +29,7 @@ pub(crate) fn analyser(dir: &Path, args: &RunArgs) -> Result<IntrospectionAnalys
             margin: args.early_margin,
             min_frames: args.early_min_frames as usize,
             decide_at: args.early_decide_at as usize,
+            late_margin: args.early_late_margin,
             ..EarlyConfig::default()
         },
         ..IntrospectionConfig::default()

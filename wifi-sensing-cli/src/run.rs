@@ -72,10 +72,15 @@ pub(crate) struct RunArgs {
     /// With --introspect-early: frames of a motion episode before a label may be committed.
     #[arg(long, value_name = "K", default_value_t = EarlyConfig::default().min_frames as u64, value_parser = clap::value_parser!(u64).range(1..=1024), requires = "introspect_early")]
     pub early_min_frames: u64,
-    /// With --introspect-early: frames of a motion episode at which the best label is committed
-    /// whatever its confidence, if none was (0: never; else at least --early-min-frames).
+    /// With --introspect-early: frames of a motion episode from which the best label is committed
+    /// with the lower confidence --early-late-margin, if none was (0: never; else at least
+    /// --early-min-frames).
     #[arg(long, value_name = "K", default_value_t = EarlyConfig::default().decide_at as u64, value_parser = clap::value_parser!(u64).range(0..=1024), requires = "introspect_early")]
     pub early_decide_at: u64,
+    /// With --introspect-early: confidence needed from --early-decide-at frames on (0: the best
+    /// label is committed there whatever its confidence).
+    #[arg(long, value_name = "M", default_value_t = EarlyConfig::default().late_margin, value_parser = crate::values::non_negative, requires = "introspect_early")]
+    pub early_late_margin: f64,
     #[command(flatten)]
     pub out: crate::columnar::OutputArgs,
     #[cfg(feature = "pose")]

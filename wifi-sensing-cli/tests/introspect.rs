@@ -327,6 +327,8 @@ fn early_flags_are_checked() {
         [&both[..], &["--early-min-frames", "0"]].concat(),
         vec!["--introspect", &sigs, "--early-decide-at", "64"],
         [&both[..], &["--early-decide-at", "-1"]].concat(),
+        vec!["--introspect", &sigs, "--early-late-margin", "0.2"],
+        [&both[..], &["--early-late-margin", "-1"]].concat(),
         vec!["--introspect", &sigs, "--introspect-early-other", &early],
     ] {
         assert_eq!(cmd(&extra).status.code(), Some(2), "{extra:?}");
@@ -377,24 +379,21 @@ fn early_flags_are_checked() {
     let lines = common::parse_lines(&out.stdout);
     assert!(!lines.is_empty());
     common::assert_valid("introspection-v3.json", &lines);
-    // Tuned: a margin no label reaches, without a forced decision, never commits.
-    let out = cmd(&[
-        &both[..],
-        &[
-            "--early-margin",
-            "1e9",
-            "--early-min-frames",
-            "2",
-            "--early-decide-at",
-            "0",
-        ],
-    ]
-    .concat());
-    assert!(out.status.success());
-    let lines = common::parse_lines(&out.stdout);
-    assert!(!lines.is_empty());
-    assert!(lines
-        .iter()
-        .all(|l| l["data"]["early"]["committed_label"].is_null()));
+    // Tuned: a margin no label reaches, without a forced decision or with one that asks for
+    // the same lead, never commits.
+    for forced in [["--early-decide-at", "0"], ["--early-late-margin", "1e9"]] {
+        let out = cmd(&[
+            &both[..],
+            &["--early-margin", "1e9", "--early-min-frames", "2"],
+            &forced[..],
+        ]
+        .concat());
+        assert!(out.status.success());
+        let lines = common::parse_lines(&out.stdout);
+        assert!(!lines.is_empty());
+        assert!(lines
+            .iter()
+            .all(|l| l["data"]["early"]["committed_label"].is_null()));
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

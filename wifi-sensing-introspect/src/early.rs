@@ -23,9 +23,10 @@
 //!    them: a value the sessions agree on counts more than one they scatter on. A label's
 //!    cost is the lowest of its signatures' (several signatures per label are allowed). The
 //!    *confidence* is `second-best label cost / best − 1`. The best label is *decided* on the
-//!    first frame with `n ≥ min_frames` and confidence at least `margin`, or at
-//!    `n = decide_at` whatever the confidence, and stays decided until the episode closes (one
-//!    decision per episode).
+//!    first frame with `n ≥ min_frames` and confidence at least `margin`, or with `n ≥
+//!    decide_at` and confidence at least `late_margin` (0.2 by default: a forced decision
+//!    that still asks for a small lead, so that a motion close to two labels waits), and stays
+//!    decided until the episode closes (one decision per episode).
 //! 3. **Rejection** ([`EarlyDecider::with_other`]): models of *other motion*, signatures of
 //!    motions that are none of the labels (standing up, an arm coming down, stopping), compete
 //!    in stage 2 as labels do; when one of them is the best at the decision, the episode is
@@ -37,14 +38,15 @@
 //! the first frames cannot name an activity there, is measured by the `early_detection`
 //! example and recorded in the crate README. With the defaults (signatures of 128 frames
 //! averaged over 24 sessions each, with their spread; `gate` 3 on 2 frames, `close_after` 75,
-//! `margin` 0.6 from `min_frames` 32, `decide_at` 64) and the event path's onset, the right
-//! label came first in 92 % of development and 85 % of held-out test onsets, a median 42
-//! frames after the onset on the test set, at 43 false label firings per hour of non-matching
-//! activity (the issue asks for 90 % and at most 1). With the model of an arm coming down after
-//! a wave (`fixtures/signatures/early/other/`): 90 % and 81 % right first at 14.5 and 29.4
-//! false firings per hour; with the returns to standing after all four activities, margin 1 and
-//! no forced decision: 52 % and 44 % at 0.0 and 0.4 per hour (the crate README has the whole
-//! trade-off). The
+//! `margin` 0.6 from `min_frames` 32, `decide_at` 64 with `late_margin` 0.2) and the event
+//! path's onset, the right label came first in 93 % of development and 87 % of held-out test
+//! onsets, a median 42 frames after the onset on the test set, at 35.5 false label firings
+//! per hour of non-matching activity (the issue asks for 90 % and at most 1; without
+//! `late_margin`, the previous default: 92 % and 85 %, 42.8 per hour on the test set). With
+//! the model of an arm coming down after a wave (`fixtures/signatures/early/other/`) and
+//! `decide_at` 80: 90 % and 83 % right first at 6.2 and 18.1 false firings per hour; with the
+//! returns to standing after all four activities, margin 1 and no forced decision: 52 % and
+//! 44 % at 0.0 and 0.4 per hour (the crate README has the whole trade-off). The
 //! `introspection` analyser runs one per node
 //! ([`IntrospectionAnalyser::with_early`](crate::snapshot::IntrospectionAnalyser::with_early)).
 //!
@@ -106,13 +108,17 @@ pub struct EarlyConfig {
     pub margin: f64,
     /// Frames of the episode before a decision may be taken (≥ 1).
     pub min_frames: usize,
-    /// Frames of the episode at which the best label is decided whatever its confidence, if
-    /// none was before (0: never; else at least `min_frames`).
+    /// Frames of the episode from which the best label is decided with the lower confidence
+    /// `late_margin`, if none was before (0: never; else at least `min_frames`).
     pub decide_at: usize,
     /// An external onset ([`EarlyDecider::push_with_onset`]) starts a new episode even though
     /// one is open when that episode has had this many still frames in a row since it opened
     /// (the external detector saw the motion settle and start again); 0: never.
     pub restart_after: usize,
+    /// Confidence needed from `decide_at` frames on (≥ 0; 0: the best label is decided at
+    /// `decide_at` whatever its confidence; at least `margin`: no forced decision). Short of
+    /// it, the label waits for a frame with that confidence (or for the episode to close).
+    pub late_margin: f64,
 }
 
 impl Default for EarlyConfig {
@@ -126,6 +132,7 @@ impl Default for EarlyConfig {
             min_frames: 32,
             decide_at: 64,
             restart_after: 0,
+            late_margin: 0.2,
         }
     }
 }
@@ -158,6 +165,12 @@ impl EarlyConfig {
             return Err(Error::config(
                 "margin",
                 format!("must be finite and ≥ 0 (got {})", self.margin),
+            ));
+        }
+        if !(self.late_margin.is_finite() && self.late_margin >= 0.0) {
+            return Err(Error::config(
+                "late_margin",
+                format!("must be finite and ≥ 0 (got {})", self.late_margin),
             ));
         }
         if self.min_frames == 0 {
@@ -650,7 +663,9 @@ impl EarlyDecider {
             self.costs[s] / self.costs[b].max(1e-12) - 1.0
         };
         let sure = st.confidence >= self.cfg.margin
-            || (self.cfg.decide_at != 0 && n >= self.cfg.decide_at);
+            || (self.cfg.decide_at != 0
+                && n >= self.cfg.decide_at
+                && st.confidence >= self.cfg.late_margin);
         let open = st.decided.is_none() && !st.rejected;
         if open && s != usize::MAX && n >= self.cfg.min_frames && sure {
             if other {
@@ -947,6 +962,52 @@ mod tests {
         let s = *d.push_with_onset(&[0.5; 6], true).unwrap();
         assert!(s.opened && s.external && s.decided.is_none());
         assert_eq!(s.episode_frames, 1);
+    }
+
+    #[test]
+    fn late_margin_asks_a_forced_decision_for_a_lead() {
+        let cfg = EarlyConfig {
+            persist: 1,
+            min_frames: 2,
+            margin: 0.5,
+            decide_at: 6,
+            ..EarlyConfig::default()
+        };
+        assert_eq!(EarlyConfig::default().late_margin, 0.2);
+        for bad in [f64::NAN, -0.1, f64::INFINITY] {
+            let e = EarlyConfig {
+                late_margin: bad,
+                ..cfg
+            }
+            .validate()
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("late_margin"), "{e}");
+        }
+        let sigs = [ramp("a", "a", 3.0), ramp("b", "b", 3.2)];
+        // Ramps `a0` for `switch` frames, then `a1`: when is a label decided, and which?
+        let run = |late_margin: f64, a0: f32, a1: f32, switch: usize| {
+            let mut d = EarlyDecider::new(EarlyConfig { late_margin, ..cfg }, &sigs).unwrap();
+            let mut decided = None;
+            for i in 0..16 {
+                let a = if i < switch { a0 } else { a1 };
+                let s = *d.push(&[a * (i + 1) as f32; 6]).unwrap();
+                assert!(s.confidence < 0.5 || s.decided.is_some());
+                if s.decided_now {
+                    decided = Some((s.episode_frames, s.decided));
+                }
+            }
+            decided
+        };
+        // 3.095: costs 0.095² and 0.105² per value and frame, a lead of about 0.22.
+        assert_eq!(run(0.0, 3.095, 3.095, 16), Some((6, Some(0))));
+        assert_eq!(run(0.2, 3.095, 3.095, 16), Some((6, Some(0))));
+        assert_eq!(run(0.3, 3.095, 3.095, 16), None);
+        // Halfway (no lead) until frame 8, then on `b`: the forced decision waits for the lead
+        // and takes `b`, where `late_margin` 0 would have taken the halfway frame's best.
+        let waited = run(0.2, 3.1, 3.2, 8).unwrap();
+        assert!(waited.0 > 8 && waited.1 == Some(1), "{waited:?}");
+        assert_eq!(run(0.0, 3.1, 3.2, 8).map(|d| d.0), Some(6));
     }
 
     /// A constant signature of `v` in every value, with spread `sd` in every value.
