@@ -12,6 +12,9 @@
 //!   [RATES]`: the estimator on random vital-sign sessions, and what a combiner that knows the
 //!   signal sees of breathing and heartbeat in the same sessions (`SENSING_PHASE=1` switches
 //!   the phase features on);
+//! * `... -- gap FIRST COUNT [SNR] [RATES]`: where the breathing windows the oracle puts at 13 dB
+//!   or more are lost (the estimator with every peak reported against the oracle, window by
+//!   window with `VERBOSE=1`);
 //! * `... -- misses PRESET [SEEDS] [FIRST]`: where the motion errors of a preset fall;
 //! * `... -- motion-truth PRESET [SEEDS] [FIRST]`: motion F1 against the activity segments and
 //!   against the keypoints' physical motion, keypoint speed and the body's channel change on
@@ -299,6 +302,69 @@ fn oracle(first: u64, count: u64, snr: f64, rates: &[f64]) {
     }
 }
 
+/// `gap FIRST COUNT [SNR] [RATES]`: the breathing windows of `vitals-random` sorted by what
+/// the estimator does at its threshold (every peak reported: `min_distinctness` 1) and by
+/// whether the oracle (`eval::vitals_oracle`) puts the breath at 13 dB or more, the per-bin
+/// SNR a combiner that knew the signal would need for the default threshold.
+fn gap(first: u64, count: u64, snr: f64, rates: &[f64]) {
+    use eval::{GapSummary, GapWindow};
+    let threshold = wifi_sensing_signal::vitals::VitalsConfig::default().min_distinctness;
+    println!("| device | rate Hz | windows | oracle >= 13 dB | given right | given wrong | refused, highest peak right (of them >= 13 dB) | refused, peak elsewhere or none (>= 13 dB) | distinctness of the refused right peaks >= 13 dB: median / max |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for intel in devices() {
+        for &rate in rates {
+            let mut w = Vec::new();
+            for seed in first..first + count {
+                let cfg = wifi_sensing_signal::vitals::VitalsConfig {
+                    min_distinctness: 1.0,
+                    ..eval::vitals_config()
+                };
+                let v = eval::vitals_random(seed, intel, rate, snr, seed % 2 == 1, 60.0, cfg);
+                let sc = eval::vitals_scenario(seed, rate, snr, seed % 2 == 1, 60.0);
+                let (o, _) = eval::vitals_oracle(seed, intel, sc, 60.0);
+                let x = GapWindow {
+                    truth: v.breath_truth,
+                    peak: v.breath,
+                    distinct: v.breath_distinct,
+                    oracle_db: o.amplitude_db,
+                };
+                if std::env::var("VERBOSE").is_ok() {
+                    eprintln!(
+                        "  seed {seed} intel={intel} {rate} Hz: truth {:.2} peak {:?} distinctness {:?} oracle {:.1} dB ({})",
+                        x.truth, x.peak.map(|p| (p * 100.0).round() / 100.0),
+                        x.distinct.map(|d| (d * 10.0).round() / 10.0), x.oracle_db, v.breath_reason
+                    );
+                }
+                w.push(x);
+            }
+            let s = GapSummary::of(&w, threshold, 13.0);
+            let refused: Vec<f64> = w
+                .iter()
+                .filter(|x| {
+                    x.oracle_db >= 13.0
+                        && x.peak.is_some_and(|p| (p - x.truth).abs() <= 1.0)
+                        && x.distinct.is_some_and(|d| d < threshold)
+                })
+                .filter_map(|x| x.distinct)
+                .collect();
+            println!(
+                "| {} | {rate} | {} | {} | {} | {} | {} ({}) | {} ({}) | {} / {} |",
+                if intel { "intel5300" } else { "esp32" },
+                s.windows,
+                s.reachable,
+                s.given_right,
+                s.given_wrong,
+                s.refused_right_peak,
+                s.reachable_refused_right_peak,
+                s.refused_other,
+                s.reachable_refused_other,
+                fmt(median(&refused)),
+                fmt(refused.iter().copied().reduce(f64::max)),
+            );
+        }
+    }
+}
+
 /// `vitals-empty FIRST COUNT [SNR] [SECONDS]`: empty random rooms (nobody, random room and
 /// radio positions on odd seeds), events and vital signs on with the default configuration;
 /// counts vital-sign records that carry a breathing or heart estimate (each should be none).
@@ -309,6 +375,9 @@ fn vitals_empty(first: u64, count: u64, snr: f64, secs: f64) {
     for intel in devices() {
         let (mut records, mut breath, mut heart) = (0u64, 0u64, 0u64);
         let mut distinct: Vec<f64> = Vec::new();
+        // full 60 s windows apart: the random-session protocol scores only those
+        let mut distinct_full: Vec<f64> = Vec::new();
+        let mut distinct_short: Vec<f64> = Vec::new();
         let (mut motion, mut presence, mut frames, mut moving) = (0u64, 0u64, 0u64, 0u64);
         for seed in first..first + count {
             let mut rs = RandomSession::new(seed, secs);
@@ -351,6 +420,11 @@ fn vitals_empty(first: u64, count: u64, snr: f64, secs: f64) {
                         records += 1;
                         breath += u64::from(value.breathing.rate_per_min.is_some());
                         distinct.extend(value.breathing.distinctness);
+                        if value.window_s >= 59.5 {
+                            distinct_full.extend(value.breathing.distinctness);
+                        } else {
+                            distinct_short.extend(value.breathing.distinctness);
+                        }
                         heart += u64::from(value.heart.rate_per_min.is_some());
                         if value.breathing.rate_per_min.is_some() {
                             eprintln!("  seed {seed} intel={intel}: {value:?}");
@@ -371,6 +445,14 @@ fn vitals_empty(first: u64, count: u64, snr: f64, secs: f64) {
             q(0.5),
             q(0.99),
             q(1.0)
+        );
+        distinct_full.sort_by(f64::total_cmp);
+        eprintln!(
+            "  of them {} full 60 s windows: median {:?}, max {:?}; shorter windows: max {:?}",
+            distinct_full.len(),
+            median(&distinct_full),
+            distinct_full.last(),
+            distinct_short.iter().copied().reduce(f64::max)
         );
         println!(
             "{}: {count} empty sessions of {secs} s at SNR {snr} dB: {records} vital-sign records, {breath} with a breathing estimate, {heart} with a heart estimate; {motion} MotionStarted, {presence} PresenceStarted (node events), {moving} of {frames} frames moving",
@@ -395,7 +477,7 @@ fn main() {
             args.get(4).and_then(|s| s.parse().ok()).unwrap_or(20.0),
             args.get(5).and_then(|s| s.parse().ok()).unwrap_or(120.0),
         ),
-        "vitals-random" | "oracle" => {
+        "vitals-random" | "oracle" | "gap" => {
             let count = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(20);
             let snr = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(20.0);
             let rates: Vec<f64> = args
@@ -404,6 +486,8 @@ fn main() {
                 .unwrap_or_else(|| vec![20.0, 50.0, 100.0]);
             if mode == "oracle" {
                 oracle(n.unwrap_or(1000), count, snr, &rates);
+            } else if mode == "gap" {
+                gap(n.unwrap_or(1000), count, snr, &rates);
             } else {
                 vitals_random(n.unwrap_or(1000), count, snr, &rates);
             }

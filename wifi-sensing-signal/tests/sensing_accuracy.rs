@@ -269,6 +269,44 @@ fn vital_signs_on_random_sessions() {
     }
 }
 
+/// The breathing-gap summary of `sensing_eval -- gap` sorts windows by what the estimator did
+/// at the threshold and by whether the oracle puts the breath within reach.
+#[test]
+fn gap_summary_sorts_windows() {
+    use common::eval::{GapSummary, GapWindow};
+    let w = |truth: f64, peak: Option<f64>, distinct: Option<f64>, oracle_db: f64| GapWindow {
+        truth,
+        peak,
+        distinct,
+        oracle_db,
+    };
+    let set = [
+        w(12.0, Some(12.3), Some(45.0), 20.0), // given, right, reachable
+        w(12.0, Some(7.0), Some(35.0), 5.0),   // given, wrong
+        w(20.0, Some(20.4), Some(18.0), 15.0), // refused, right peak, reachable
+        w(20.0, Some(20.4), Some(18.0), 9.0),  // refused, right peak, out of reach
+        w(25.0, Some(8.0), Some(12.0), 14.0),  // refused, peak elsewhere, reachable
+        w(25.0, None, None, 30.0),             // no full window, reachable
+    ];
+    let s = GapSummary::of(&set, 30.0, 13.0);
+    assert_eq!(
+        s,
+        GapSummary {
+            windows: 6,
+            reachable: 4,
+            given_right: 1,
+            given_wrong: 1,
+            refused_right_peak: 2,
+            refused_other: 2,
+            reachable_refused_right_peak: 1,
+            reachable_refused_other: 2,
+        }
+    );
+    // a lower threshold gives the refused right peaks
+    let low = GapSummary::of(&set, 15.0, 13.0);
+    assert_eq!((low.given_right, low.refused_right_peak), (3, 0));
+}
+
 // The smooth basis (`VitalsConfig::smooth_basis`) on ESP32 random sessions of the development
 // set (seeds 1030-1039, 50 Hz, SNR 20 dB): measured 6/10 windows within 1 /min without it and
 // 8/10 with it, no wrong estimate either way (README: held-out seeds).

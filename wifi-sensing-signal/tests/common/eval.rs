@@ -883,3 +883,64 @@ fn vitals_analyser(
     };
     SensingAnalyser::new(cfg, None).expect("analyser")
 }
+
+/// One window of the breathing-gap diagnosis (`sensing_eval -- gap`): the estimator's
+/// breathing peak with every peak reported (its distinctness whatever the threshold) and what
+/// an oracle ([`vitals_oracle`]) sees of the breath in the same session.
+#[derive(Clone, Debug)]
+pub struct GapWindow {
+    pub truth: f64,
+    /// The estimator's highest breathing peak, /min (`None`: no full window or no peak).
+    pub peak: Option<f64>,
+    /// Its distinctness (peak power over the band's median).
+    pub distinct: Option<f64>,
+    /// The oracle's per-bin breathing SNR, dB (amplitude).
+    pub oracle_db: f64,
+}
+
+/// Where the breathing windows of a set go at a threshold: given and right, given and wrong,
+/// refused although the highest peak was at the truth, refused with the peak elsewhere (or no
+/// peak); each also counted among the windows the oracle puts at `reach_db` or more.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GapSummary {
+    pub windows: usize,
+    /// Windows with the oracle at `reach_db` or more.
+    pub reachable: usize,
+    pub given_right: usize,
+    pub given_wrong: usize,
+    pub refused_right_peak: usize,
+    pub refused_other: usize,
+    /// Reachable windows refused although the highest peak was at the truth.
+    pub reachable_refused_right_peak: usize,
+    /// Reachable windows refused with the peak elsewhere or none.
+    pub reachable_refused_other: usize,
+}
+
+impl GapSummary {
+    /// Scores `w` at distinctness `threshold`; a peak within 1 /min of the truth is right.
+    pub fn of(w: &[GapWindow], threshold: f64, reach_db: f64) -> GapSummary {
+        let mut s = GapSummary {
+            windows: w.len(),
+            ..GapSummary::default()
+        };
+        for x in w {
+            let reach = x.oracle_db >= reach_db;
+            s.reachable += usize::from(reach);
+            let right = x.peak.is_some_and(|p| (p - x.truth).abs() <= 1.0);
+            let given = x.peak.is_some() && x.distinct.is_some_and(|d| d >= threshold);
+            match (given, right) {
+                (true, true) => s.given_right += 1,
+                (true, false) => s.given_wrong += 1,
+                (false, true) => {
+                    s.refused_right_peak += 1;
+                    s.reachable_refused_right_peak += usize::from(reach);
+                }
+                (false, false) => {
+                    s.refused_other += 1;
+                    s.reachable_refused_other += usize::from(reach);
+                }
+            }
+        }
+        s
+    }
+}
