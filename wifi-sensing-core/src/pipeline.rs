@@ -600,7 +600,7 @@ impl Pipeline {
         let mut stopped = false;
         if self.stages.is_empty() && self.analysers.is_empty() {
             // nothing between the source and the sink: each record goes straight to it, without
-            // the queue of `process` (each frame moved three times fewer); the outputs, the
+            // the queue of `process` (fewer moves of each frame); the outputs, the
             // summary and the handling of errors are those of `process`
             self.summary = Summary::default();
             (result, stopped) = self.run_direct(source, sink, recycle);
