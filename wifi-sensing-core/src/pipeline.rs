@@ -598,7 +598,13 @@ impl Pipeline {
         sink.begin()?;
         let mut result = Ok(());
         let mut stopped = false;
-        {
+        if self.stages.is_empty() && self.analysers.is_empty() {
+            // nothing between the source and the sink: each record goes straight to it, without
+            // the queue of `process` (fewer moves of each frame); the outputs, the
+            // summary and the handling of errors are those of `process`
+            self.summary = Summary::default();
+            (result, stopped) = self.run_direct(source, sink, recycle);
+        } else {
             let mut it = self.process(source);
             while let Some(out) = it.next() {
                 match out {
@@ -635,6 +641,80 @@ impl Pipeline {
         result?;
         fin?;
         Ok(summary)
+    }
+
+    /// [`run_with`](Self::run_with) of a pipeline without stages and analysers: what
+    /// [`process`](Self::process) would yield, given to `sink` as it is read. Returns the
+    /// result and whether the sink stopped the run.
+    fn run_direct<I, T, S>(
+        &mut self,
+        mut source: I,
+        sink: &mut S,
+        mut recycle: impl FnMut(&mut I, CsiFrame),
+    ) -> (Result<()>, bool)
+    where
+        I: Iterator<Item = Result<T>>,
+        T: Into<Record>,
+        S: Sink<Output> + ?Sized,
+    {
+        while let Some(item) = source.next() {
+            let out = match item {
+                Ok(item) => match item.into() {
+                    Record::Frame(f) => {
+                        self.summary.frames_in += 1;
+                        self.summary.frames_out += 1;
+                        if !self.emit_frames {
+                            recycle(&mut source, f);
+                            continue;
+                        }
+                        Output::Frame(f)
+                    }
+                    Record::Aux(a) => {
+                        self.summary.aux_records += 1;
+                        if !self.emit_aux {
+                            continue;
+                        }
+                        Output::Aux(a)
+                    }
+                },
+                Err(e) => match self.source_error(e) {
+                    SourceError::Skipped => continue,
+                    SourceError::Truncated => break,
+                    SourceError::Fatal(e) => return (Err(e), false),
+                },
+            };
+            match sink.item(&out) {
+                Ok(true) => {
+                    if let Output::Frame(f) = out {
+                        recycle(&mut source, f);
+                    }
+                }
+                Ok(false) => return (Ok(()), true),
+                Err(e) => return (Err(e), false),
+            }
+        }
+        (Ok(()), false)
+    }
+
+    /// Notes a source error in the summary and says what it does to the run: a recoverable
+    /// one skipped under [`OnMalformed::Skip`], a cut at the end of the input (every complete
+    /// record was delivered: the run finishes normally), or any other, which ends the run.
+    fn source_error(&mut self, e: Error) -> SourceError {
+        let mut stats = ReadStats::default();
+        stats.note_error(&e);
+        if e.is_recoverable() && self.on_malformed == OnMalformed::Skip {
+            self.summary.malformed += 1;
+            if self.summary.issues.len() < ReadStats::MAX_ISSUES {
+                self.summary.issues.extend(stats.issues);
+            }
+            SourceError::Skipped
+        } else if let Some(t) = stats.truncated {
+            self.summary.truncated = Some(t);
+            SourceError::Truncated
+        } else {
+            self.summary.error = Some(e.to_string());
+            SourceError::Fatal(e)
+        }
     }
 
     fn run_frame(
@@ -750,6 +830,16 @@ fn ctx(component: &str, e: Error) -> Error {
     }
 }
 
+/// What a source error does to a run (see [`Pipeline::source_error`]).
+enum SourceError {
+    /// A malformed record, skipped.
+    Skipped,
+    /// The input ends with a cut record: the run finishes normally.
+    Truncated,
+    /// The run ends with this error.
+    Fatal(Error),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Running,
@@ -835,24 +925,12 @@ where
                     }
                 },
                 Some(Err(e)) => {
-                    let mut stats = ReadStats::default();
-                    stats.note_error(&e);
-                    if e.is_recoverable() && self.pipeline.on_malformed == OnMalformed::Skip {
-                        self.pipeline.summary.malformed += 1;
-                        if self.pipeline.summary.issues.len() < ReadStats::MAX_ISSUES {
-                            self.pipeline.summary.issues.extend(stats.issues);
-                        }
-                        continue;
-                    }
-                    if let Some(t) = stats.truncated {
-                        // A cut at the end of the input: every complete record was delivered.
-                        // Record it and finish normally (flush stages and analysers).
-                        self.pipeline.summary.truncated = Some(t);
-                    } else {
+                    match self.pipeline.source_error(e) {
+                        SourceError::Skipped => continue,
+                        SourceError::Truncated => {}
                         // Any other error ends the run, but not before the frames the stages
                         // still hold have been delivered; the error follows them.
-                        self.pipeline.summary.error = Some(e.to_string());
-                        self.deferred = Some(e);
+                        SourceError::Fatal(e) => self.deferred = Some(e),
                     }
                     self.state = State::Flushed;
                     if let Err(e) = self

@@ -186,13 +186,6 @@ const CSI_I10: u8 = 3;
 /// bits of the sum's representation (`ROUND.to_bits() + x`).
 const ROUND: f32 = 12_582_912.0;
 
-/// `x` as an integer, for an `x` that [`csi_encoding`] found to be one in i16 range. Float and
-/// integer operations only (no saturating cast), so the loops that use it vectorise.
-#[inline(always)]
-fn int_of(x: f32) -> i32 {
-    ((x + ROUND).to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32)
-}
-
 fn shape_u32(n: usize) -> Result<u32> {
     u32::try_from(n).map_err(|_| Error::Encode(format!("CSI dimension {n} is over u32")))
 }
@@ -355,7 +348,7 @@ fn put_opt<T: Copy>(v: Option<T>, out: &mut Vec<u8>, put: impl FnOnce(T, &mut Ve
 /// Appends `head` as `bincode::serde` with the standard configuration encodes it (the bytes
 /// are the same, which a test checks), writing the fixed fields directly: bincode's serde path
 /// goes through a call per field and per byte of the MAC, a noticeable part of a conversion.
-/// The format's `meta` (many types) still goes through bincode.
+/// The format's `meta` is written by [`encode_meta`].
 fn encode_head(head: &FrameHeadRef<'_>, out: &mut Vec<u8>) -> Result<()> {
     let f32_le = |x: f32, out: &mut Vec<u8>| out.extend_from_slice(&x.to_le_bytes());
     // signed integers: zigzag, then the unsigned varint
@@ -389,10 +382,11 @@ fn put_signed(v: i64, out: &mut Vec<u8>) {
     put_varint(((v << 1) ^ (v >> 63)) as u64, out);
 }
 
-/// Appends `meta` as `bincode::serde` (standard configuration) encodes it, writing the flat
-/// metadata of the Intel 5300, Nexmon and Atheros readers directly (a test compares the bytes
-/// with bincode's); the other formats' go through bincode. Each struct is destructured without
-/// `..`, so a new field does not compile until it is written here.
+/// Appends `meta` as `bincode::serde` (standard configuration) encodes it, writing the
+/// metadata of the Intel 5300, Nexmon, Atheros and PicoScenes readers directly (a test compares
+/// the bytes with bincode's); the other formats' (ESP32, FeitCSI) go through bincode. Each
+/// struct is destructured without `..`, so a new field does not compile until it is written
+/// here.
 fn encode_meta(meta: &FormatMeta, out: &mut Vec<u8>) -> Result<()> {
     use crate::formats::{atheros::AtherosMeta, intel5300::Intel5300Meta, nexmon::NexmonMeta};
     let bool8 = |b: bool, out: &mut Vec<u8>| out.push(u8::from(b));
@@ -541,6 +535,10 @@ fn encode_meta(meta: &FormatMeta, out: &mut Vec<u8>) -> Result<()> {
             put_varint(u64::from(*payload_len), out);
             put_varint(*endianness as u64, out);
         }
+        FormatMeta::PicoScenes(m) => {
+            put_varint(META_PICOSCENES, out);
+            encode_picoscenes(m, out);
+        }
         other => {
             bincode::serde::encode_into_std_write(other, &mut *out, cfg()).map_err(enc_err)?;
         }
@@ -548,11 +546,266 @@ fn encode_meta(meta: &FormatMeta, out: &mut Vec<u8>) -> Result<()> {
     Ok(())
 }
 
+/// [`encode_meta`] for PicoScenes metadata: its nested structs as `bincode::serde` (standard
+/// configuration) encodes them (a test compares the bytes). bincode's serde path made about a
+/// hundred calls per frame for them.
+fn encode_picoscenes(m: &crate::formats::picoscenes::PicoScenesMeta, out: &mut Vec<u8>) {
+    use crate::formats::picoscenes::{
+        CsiInfo, ExtraInfo, MacHeader, MvmExtra, PicoScenesMeta, RxSBasic, SignalMatrixInfo,
+        TxHeader,
+    };
+    let u = |v: u64, out: &mut Vec<u8>| put_varint(v, out);
+    let i = |v: i64, out: &mut Vec<u8>| put_signed(v, out);
+    let byte = |v: u8, out: &mut Vec<u8>| out.push(v);
+    let f32_le = |x: f32, out: &mut Vec<u8>| out.extend_from_slice(&x.to_le_bytes());
+    let mac = |a: [u8; 6], out: &mut Vec<u8>| out.extend_from_slice(&a);
+    let PicoScenesMeta {
+        frame_version,
+        rx_basic,
+        extra_info,
+        mvm_extra,
+        csi,
+        mpdu_length,
+        mac_header,
+        tx_header,
+    } = m;
+    u(u64::from(*frame_version), out);
+    match rx_basic {
+        None => out.push(0),
+        Some(r) => {
+            let RxSBasic {
+                version,
+                device_type,
+                timestamp,
+                system_time,
+                center_freq,
+                center_freq2,
+                control_freq,
+                cbw,
+                packet_format,
+                packet_cbw,
+                guard_interval,
+                mcs,
+                num_sts,
+                num_ess,
+                num_rx,
+                num_user,
+                user_index,
+                noise_floor,
+                rssi,
+                rssi_ctl,
+                num_rssi_ctl,
+            } = r;
+            out.push(1);
+            u(u64::from(*version), out);
+            u(u64::from(*device_type), out);
+            u(*timestamp, out);
+            put_opt(*system_time, out, u);
+            i(i64::from(*center_freq), out);
+            put_opt(*center_freq2, out, |x, out| i(i64::from(x), out));
+            i(i64::from(*control_freq), out);
+            u(u64::from(*cbw), out);
+            out.push(*packet_format);
+            u(u64::from(*packet_cbw), out);
+            u(u64::from(*guard_interval), out);
+            out.extend_from_slice(&[*mcs, *num_sts, *num_ess, *num_rx, *num_user, *user_index]);
+            f32_le(*noise_floor, out);
+            f32_le(*rssi, out);
+            for x in rssi_ctl {
+                f32_le(*x, out);
+            }
+            out.push(*num_rssi_ctl);
+        }
+    }
+    match extra_info.as_deref() {
+        None => out.push(0),
+        Some(x) => {
+            let ExtraInfo {
+                feature_code,
+                length,
+                version,
+                macaddr_cur,
+                macaddr_rom,
+                chansel,
+                bmode,
+                evm,
+                tx_chainmask,
+                rx_chainmask,
+                txpower,
+                cf,
+                txtsf,
+                last_txtsf,
+                channel_flags,
+                tx_ness,
+                tuning_policy,
+                pll_rate,
+                pll_refdiv,
+                pll_clock_select,
+                agc,
+                ant_sel,
+                sampling_rate,
+                cfo,
+                sfo,
+                temperature,
+            } = x;
+            out.push(1);
+            u(u64::from(*feature_code), out);
+            put_opt(*length, out, |v, out| u(u64::from(v), out));
+            put_opt(*version, out, u);
+            put_opt(*macaddr_cur, out, mac);
+            put_opt(*macaddr_rom, out, mac);
+            put_opt(*chansel, out, |v, out| u(u64::from(v), out));
+            put_opt(*bmode, out, byte);
+            put_opt(*evm, out, |e, out| out.extend(e.iter().map(|&v| v as u8)));
+            for v in [tx_chainmask, rx_chainmask, txpower] {
+                put_opt(*v, out, byte);
+            }
+            put_opt(*cf, out, u);
+            for v in [txtsf, last_txtsf] {
+                put_opt(*v, out, |v, out| u(u64::from(v), out));
+            }
+            put_opt(*channel_flags, out, |v, out| u(u64::from(v), out));
+            for v in [tx_ness, tuning_policy] {
+                put_opt(*v, out, byte);
+            }
+            put_opt(*pll_rate, out, |v, out| u(u64::from(v), out));
+            for v in [pll_refdiv, pll_clock_select, agc, ant_sel] {
+                put_opt(*v, out, byte);
+            }
+            put_opt(*sampling_rate, out, u);
+            for v in [cfo, sfo] {
+                put_opt(*v, out, |v, out| i(i64::from(v), out));
+            }
+            put_opt(*temperature, out, |v, out| out.push(v as u8));
+        }
+    }
+    match mvm_extra {
+        None => out.push(0),
+        Some(x) => {
+            let MvmExtra {
+                header_length,
+                iq_data_size,
+                ftm_clock,
+                num_tones,
+                rssi1,
+                rssi2,
+                source_address,
+                csi_sequence,
+                mu_clock,
+                rate_n_flags,
+            } = x;
+            out.push(1);
+            u(u64::from(*header_length), out);
+            for v in [iq_data_size, ftm_clock, num_tones, rssi1, rssi2] {
+                u(u64::from(*v), out);
+            }
+            mac(*source_address, out);
+            out.push(*csi_sequence);
+            u(u64::from(*mu_clock), out);
+            u(u64::from(*rate_n_flags), out);
+        }
+    }
+    match csi {
+        None => out.push(0),
+        Some(c) => {
+            let CsiInfo {
+                version,
+                device_type,
+                firmware_version,
+                packet_format,
+                cbw,
+                carrier_freq,
+                sampling_rate,
+                subcarrier_bandwidth,
+                num_tones,
+                num_tx,
+                num_rx,
+                num_ess,
+                num_csi,
+                ant_sel,
+                subcarrier_offset,
+                csi_buffer_length,
+                streams_per_chain,
+                signal_matrix,
+            } = c;
+            out.push(1);
+            u(u64::from(*version), out);
+            u(u64::from(*device_type), out);
+            put_opt(*firmware_version, out, byte);
+            out.push(*packet_format as u8);
+            u(u64::from(*cbw), out);
+            u(*carrier_freq, out);
+            u(*sampling_rate, out);
+            u(u64::from(*subcarrier_bandwidth), out);
+            u(u64::from(*num_tones), out);
+            out.extend_from_slice(&[*num_tx, *num_rx, *num_ess]);
+            put_opt(*num_csi, out, |v, out| u(u64::from(v), out));
+            out.push(*ant_sel);
+            put_opt(*subcarrier_offset, out, |v, out| i(i64::from(v), out));
+            u(u64::from(*csi_buffer_length), out);
+            u(u64::from(*streams_per_chain), out);
+            match signal_matrix.as_deref() {
+                None => out.push(0),
+                Some(s) => {
+                    let SignalMatrixInfo {
+                        version,
+                        ndim,
+                        dims,
+                        row_major,
+                    } = s;
+                    out.extend_from_slice(&[1, *version, *ndim]);
+                    for d in dims {
+                        u(*d, out);
+                    }
+                    out.push(u8::from(*row_major));
+                }
+            }
+        }
+    }
+    u(u64::from(*mpdu_length), out);
+    put_opt(*mac_header, out, |h, out| {
+        let MacHeader {
+            frame_control,
+            duration,
+            addr1,
+            addr2,
+            addr3,
+            fragment,
+            sequence,
+        } = h;
+        u(u64::from(frame_control), out);
+        u(u64::from(duration), out);
+        mac(addr1, out);
+        put_opt(addr2, out, mac);
+        put_opt(addr3, out, mac);
+        put_opt(fragment, out, byte);
+        put_opt(sequence, out, |v, out| u(u64::from(v), out));
+    });
+    put_opt(*tx_header, out, |h, out| {
+        let TxHeader {
+            magic_value,
+            version,
+            device_type,
+            num_segments,
+            frame_type,
+            task_id,
+            tx_id,
+        } = h;
+        u(u64::from(magic_value), out);
+        u(u64::from(version), out);
+        u(u64::from(device_type), out);
+        out.extend_from_slice(&[num_segments, frame_type]);
+        u(u64::from(task_id), out);
+        u(u64::from(tx_id), out);
+    });
+}
+
 /// Variant indices of [`FormatMeta`] (declaration order, as serde numbers them).
 const META_NONE: u64 = 0;
 const META_NEXMON: u64 = 2;
 const META_INTEL5300: u64 = 3;
 const META_ATHEROS: u64 = 4;
+const META_PICOSCENES: u64 = 5;
 
 /// Which encodings the values scanned so far rule out (see [`narrowest`]).
 #[derive(Clone, Copy, Default)]
@@ -575,6 +828,10 @@ fn narrowest(f: Fits, allow_i10: bool) -> u8 {
         CSI_I16
     }
 }
+
+/// Pairs [`pack`] turns into 10-bit codes at a time (even, so that only the last block of a
+/// frame can end with an odd pair).
+const I10_BLOCK: usize = 64;
 
 /// Packs `v` into `dst` (`csi_bytes(enc, v.len())` bytes) in encoding `enc`, and scans every
 /// value on the way for the encodings it fits (what is packed is meaningful only for values
@@ -608,23 +865,27 @@ fn pack(enc: u8, v: &[Complex32], dst: &mut [u8]) -> Fits {
             }
         }
         CSI_I10 => {
-            // the scan on its own (it vectorises; the 5-byte stores below do not)
-            for c in v {
-                scan(c.re);
-                scan(c.im);
-            }
-            // two pairs (40 bits) in 5 bytes, an odd last pair in 3
-            let pair =
-                |c: &Complex32| (int_of(c.re) as u64 & 0x3FF) | (int_of(c.im) as u64 & 0x3FF) << 10;
-            let mut chunks = dst.chunks_exact_mut(5);
-            for (d, c) in (&mut chunks).zip(v.chunks_exact(2)) {
-                let w = pair(&c[0]) | pair(&c[1]) << 20;
-                d.copy_from_slice(&w.to_le_bytes()[..5]);
-            }
-            if let Some(c) = v.chunks_exact(2).remainder().first() {
-                let w = pair(c);
-                let n = dst.len();
-                dst[n - 3..].copy_from_slice(&w.to_le_bytes()[..3]);
+            // in blocks of I10_BLOCK pairs (even): the scan and each pair's 20 bits into `codes`
+            // (one loop that vectorises), then two pairs (40 bits) in 5 bytes from there, an odd
+            // last pair in 3
+            let mut codes = [0u32; I10_BLOCK];
+            let mut at = 0;
+            for block in v.chunks(I10_BLOCK) {
+                let codes = &mut codes[..block.len()];
+                for (k, c) in codes.iter_mut().zip(block) {
+                    let (re, im) = (scan(c.re), scan(c.im));
+                    *k = (re as u32 & 0x3FF) | (im as u32 & 0x3FF) << 10;
+                }
+                let mut pairs = codes.chunks_exact(2);
+                for p in &mut pairs {
+                    let w = u64::from(p[0]) | u64::from(p[1]) << 20;
+                    dst[at..at + 5].copy_from_slice(&w.to_le_bytes()[..5]);
+                    at += 5;
+                }
+                if let Some(&k) = pairs.remainder().first() {
+                    dst[at..at + 3].copy_from_slice(&k.to_le_bytes()[..3]);
+                    at += 3;
+                }
             }
         }
         CSI_I16 => {
@@ -1517,7 +1778,8 @@ mod tests {
         }
     }
 
-    /// Every flat metadata type that `encode_meta` writes itself, with fields from `seed`.
+    /// Every metadata type that `encode_meta` writes itself (and ESP32's, which it hands to
+    /// bincode), with fields from `seed`.
     fn flat_metas(seed: u64) -> Vec<FormatMeta> {
         use crate::formats::{atheros, intel5300, nexmon};
         let mut e = Edgy(seed | 1);
@@ -1607,7 +1869,137 @@ mod tests {
             FormatMeta::Nexmon(n),
             FormatMeta::Atheros(a),
             FormatMeta::Esp32(Default::default()),
+            FormatMeta::PicoScenes(Box::new(picoscenes_meta(&mut e))),
         ]
+    }
+
+    /// PicoScenes metadata with fields from `e`, each optional part present or not.
+    fn picoscenes_meta(e: &mut Edgy) -> crate::formats::picoscenes::PicoScenesMeta {
+        use crate::formats::picoscenes::*;
+        let i8_of = |e: &mut Edgy| e.n::<u8>() as i8;
+        let i16_of = |e: &mut Edgy| e.n::<u16>() as i16;
+        let i32_of = |e: &mut Edgy| e.n::<u32>() as i32;
+        let f32_of = |e: &mut Edgy| f32::from_bits(e.n::<u32>());
+        let rx_basic = e.opt(|e| RxSBasic {
+            version: e.n(),
+            device_type: e.n(),
+            timestamp: e.n(),
+            system_time: e.opt(Edgy::n),
+            center_freq: i16_of(e),
+            center_freq2: e.opt(i16_of),
+            control_freq: i16_of(e),
+            cbw: e.n(),
+            packet_format: e.n(),
+            packet_cbw: e.n(),
+            guard_interval: e.n(),
+            mcs: e.n(),
+            num_sts: e.n(),
+            num_ess: e.n(),
+            num_rx: e.n(),
+            num_user: e.n(),
+            user_index: e.n(),
+            noise_floor: f32_of(e),
+            rssi: f32_of(e),
+            rssi_ctl: std::array::from_fn(|_| f32_of(e)),
+            num_rssi_ctl: e.n(),
+        });
+        let extra_info = e.opt(|e| {
+            Box::new(ExtraInfo {
+                feature_code: e.n(),
+                length: e.opt(Edgy::n),
+                version: e.opt(Edgy::n),
+                macaddr_cur: e.opt(Edgy::bytes),
+                macaddr_rom: e.opt(Edgy::bytes),
+                chansel: e.opt(Edgy::n),
+                bmode: e.opt(Edgy::n),
+                evm: e.opt(|e| std::array::from_fn(|_| i8_of(e))),
+                tx_chainmask: e.opt(Edgy::n),
+                rx_chainmask: e.opt(Edgy::n),
+                txpower: e.opt(Edgy::n),
+                cf: e.opt(Edgy::n),
+                txtsf: e.opt(Edgy::n),
+                last_txtsf: e.opt(Edgy::n),
+                channel_flags: e.opt(Edgy::n),
+                tx_ness: e.opt(Edgy::n),
+                tuning_policy: e.opt(Edgy::n),
+                pll_rate: e.opt(Edgy::n),
+                pll_refdiv: e.opt(Edgy::n),
+                pll_clock_select: e.opt(Edgy::n),
+                agc: e.opt(Edgy::n),
+                ant_sel: e.opt(Edgy::n),
+                sampling_rate: e.opt(Edgy::n),
+                cfo: e.opt(i32_of),
+                sfo: e.opt(i32_of),
+                temperature: e.opt(i8_of),
+            })
+        });
+        let mvm_extra = e.opt(|e| MvmExtra {
+            header_length: e.n(),
+            iq_data_size: e.n(),
+            ftm_clock: e.n(),
+            num_tones: e.n(),
+            rssi1: e.n(),
+            rssi2: e.n(),
+            source_address: e.bytes(),
+            csi_sequence: e.n(),
+            mu_clock: e.n(),
+            rate_n_flags: e.n(),
+        });
+        let csi = e.opt(|e| CsiInfo {
+            version: e.n(),
+            device_type: e.n(),
+            firmware_version: e.opt(Edgy::n),
+            packet_format: i8_of(e),
+            cbw: e.n(),
+            carrier_freq: e.n(),
+            sampling_rate: e.n(),
+            subcarrier_bandwidth: e.n(),
+            num_tones: e.n(),
+            num_tx: e.n(),
+            num_rx: e.n(),
+            num_ess: e.n(),
+            num_csi: e.opt(Edgy::n),
+            ant_sel: e.n(),
+            subcarrier_offset: e.opt(i16_of),
+            csi_buffer_length: e.n(),
+            streams_per_chain: e.n(),
+            signal_matrix: e.opt(|e| {
+                Box::new(SignalMatrixInfo {
+                    version: e.n(),
+                    ndim: e.n(),
+                    dims: std::array::from_fn(|_| e.n()),
+                    row_major: e.b(),
+                })
+            }),
+        });
+        let mac_header = e.opt(|e| MacHeader {
+            frame_control: e.n(),
+            duration: e.n(),
+            addr1: e.bytes(),
+            addr2: e.opt(Edgy::bytes),
+            addr3: e.opt(Edgy::bytes),
+            fragment: e.opt(Edgy::n),
+            sequence: e.opt(Edgy::n),
+        });
+        let tx_header = e.opt(|e| TxHeader {
+            magic_value: e.n(),
+            version: e.n(),
+            device_type: e.n(),
+            num_segments: e.n(),
+            frame_type: e.n(),
+            task_id: e.n(),
+            tx_id: e.n(),
+        });
+        PicoScenesMeta {
+            frame_version: e.n(),
+            rx_basic,
+            extra_info,
+            mvm_extra,
+            csi,
+            mpdu_length: e.n(),
+            mac_header,
+            tx_header,
+        }
     }
 
     proptest! {
@@ -1701,6 +2093,40 @@ mod tests {
                 decode_csi(enc, &dst, v.len(), &mut back);
                 prop_assert_eq!(&back[1..], &v[..]);
             }
+        }
+
+        /// The 10-bit packing, done in blocks of `I10_BLOCK` pairs, writes the bytes of a
+        /// pair-by-pair packing (two pairs in 5 bytes, an odd last pair in 3) for frames of
+        /// any length across block boundaries, and reads back as the values.
+        #[test]
+        fn i10_packing_is_the_pairwise_packing(
+            vals in proptest::collection::vec(-512i32..=511, 0..2 * (3 * I10_BLOCK + 3)),
+        ) {
+            let v: Vec<Complex32> = vals
+                .chunks_exact(2)
+                .map(|c| Complex32::new(c[0] as f32, c[1] as f32))
+                .collect();
+            let mut dst = vec![0u8; csi_bytes(CSI_I10, v.len())];
+            let f = pack(CSI_I10, &v, &mut dst);
+            prop_assert!(!f.not_int && !f.not_i10);
+            // the reference: the 20 bits of each pair, two pairs to 40 bits
+            let pair = |c: &Complex32| {
+                (c.re as i32 as u64 & 0x3FF) | (c.im as i32 as u64 & 0x3FF) << 10
+            };
+            let mut want = Vec::new();
+            for c in v.chunks(2) {
+                match c {
+                    [a, b] => want.extend_from_slice(
+                        &(pair(a) | pair(b) << 20).to_le_bytes()[..5],
+                    ),
+                    [a] => want.extend_from_slice(&pair(a).to_le_bytes()[..3]),
+                    _ => unreachable!("chunks of 1 or 2"),
+                }
+            }
+            prop_assert_eq!(&dst, &want);
+            let mut back = Vec::new();
+            decode_csi(CSI_I10, &dst, v.len(), &mut back);
+            prop_assert_eq!(&back, &v);
         }
 
         /// `pack_known_i8` accepts exactly the values that are integers in i8 range (not

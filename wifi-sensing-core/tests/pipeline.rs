@@ -459,3 +459,77 @@ fn optional_and_boxed_stages_and_analysers_switch_at_run_time() {
     assert_eq!(None::<EvenDoubler>.name(), "disabled");
     assert_eq!(Some(Pairer(None)).name(), "pairer");
 }
+
+/// Passes every frame on unchanged: a pipeline with it runs through `Pipeline::process`, one
+/// without stages straight from the source to the sink.
+struct Pass;
+impl Stage for Pass {
+    fn name(&self) -> &str {
+        "pass"
+    }
+    fn process(&mut self, f: CsiFrame) -> wifi_sensing_core::Result<Option<CsiFrame>> {
+        Ok(Some(f))
+    }
+}
+
+/// One record of a source for [`direct_run_is_the_processed_run`].
+fn source_item(kind: u8, i: u32) -> Result<Record, Error> {
+    use wifi_sensing_core::formats::adr018::UnknownPacket;
+    use wifi_sensing_core::{AuxBody, AuxRecord, Clock};
+    match kind {
+        0..=3 => Ok(Record::Frame(frame(i))),
+        4 => Ok(Record::Aux(AuxRecord {
+            timestamp_ns: i64::from(i),
+            clock: Clock::Host,
+            format: CaptureFormat::Esp32Adr018,
+            node_id: Some(i),
+            body: AuxBody::Unknown(UnknownPacket {
+                magic: 0xC511_0007,
+                size: 12,
+            }),
+        })),
+        5 => Err(malformed(u64::from(i))),
+        6 => Err(cut()),
+        _ => Err(Error::InvalidHeader {
+            format: CaptureFormat::Pcap,
+            offset: u64::from(i),
+            reason: "x".into(),
+        }),
+    }
+}
+
+proptest::proptest! {
+    /// A pipeline without stages and analysers hands records straight to the sink; what the
+    /// sink receives, the summary and the result are those of the same run through
+    /// `Pipeline::process` (forced here by a stage that passes every frame on unchanged), for
+    /// every mix of frames, aux records, malformed records, cuts and fatal errors, both
+    /// malformed-record policies, with and without frames and aux records, and sinks that stop.
+    #[test]
+    fn direct_run_is_the_processed_run(
+        kinds in proptest::collection::vec(0u8..8, 0..24),
+        skip in proptest::bool::ANY,
+        emit_frames in proptest::bool::ANY,
+        emit_aux in proptest::bool::ANY,
+        limit in proptest::option::of(0usize..6),
+    ) {
+        let run = |with_stage: bool| {
+            let mut b = Pipeline::builder()
+                .on_malformed(if skip { OnMalformed::Skip } else { OnMalformed::Stop })
+                .emit_frames(emit_frames)
+                .emit_aux(emit_aux);
+            if with_stage {
+                b = b.stage(Pass);
+            }
+            let mut p = b.build().unwrap();
+            let mut sink = match limit {
+                Some(n) => CollectSink::with_limit(n),
+                None => CollectSink::new(),
+            };
+            let src = kinds.iter().enumerate().map(|(i, &k)| source_item(k, i as u32));
+            let result = p.run(src, &mut sink).map_err(|e| e.to_string());
+            (format!("{:?}", sink.items), result, p.summary().clone())
+        };
+        let (direct, processed) = (run(false), run(true));
+        proptest::prop_assert_eq!(direct, processed);
+    }
+}
