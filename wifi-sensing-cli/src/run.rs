@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use wifi_sensing_core::{CaptureFormat, Output, Pipeline, Sink};
+use wifi_sensing_core::{Analyser, CaptureFormat, Output, Pipeline, Sink};
 use wifi_sensing_signal::spectral::{SpectralAnalyser, SpectralConfig, SpectralKind};
 use wifi_sensing_signal::stages::{Notices, StageSpec, STAGES_HELP};
 
@@ -161,29 +161,59 @@ pub(crate) fn main(args: RunArgs, log: &Log) -> Result<()> {
 /// The pipeline `run` drives, from its arguments: the malformed-record policy, whether frames
 /// are emitted, and (as flags are added) the stages and analysers.
 pub(crate) fn build_pipeline(args: &RunArgs, notices: &Notices) -> Result<Pipeline> {
+    build_pipeline_with(args, notices, true)
+}
+
+/// [`build_pipeline`]; with `share_events` (always, but in the test that checks it changes no
+/// output) a run with `--events` and `--introspect-early` runs the motion and presence detector
+/// once per frame for both ([`crate::introspect::share_events`]) instead of once in each.
+fn build_pipeline_with(args: &RunArgs, notices: &Notices, share_events: bool) -> Result<Pipeline> {
     let mut builder = Pipeline::builder()
         .on_malformed(on_malformed(args.strict))
         .emit_frames(!args.no_frames);
     for spec in args.stages.iter().flat_map(|l| &l.0) {
         builder = builder.boxed_stage(spec.build(notices)?);
     }
-    if let Some(dir) = &args.introspect {
-        builder = builder.analyser(crate::introspect::analyser(dir, args)?);
-    }
+    let share = share_events && args.events && args.introspect_early.is_some();
+    let introspect = args
+        .introspect
+        .as_ref()
+        .map(|dir| crate::introspect::analyser(dir, args, !share))
+        .transpose()?;
+    let mut spectral = Vec::new();
     for (cfg, kind) in [
         (&args.spectrogram, SpectralKind::Spectrogram),
         (&args.doppler, SpectralKind::Doppler),
     ] {
         if let Some(c) = cfg {
-            builder = builder.analyser(SpectralAnalyser::new(
+            spectral.push(SpectralAnalyser::new(
                 kind,
                 (*c.0).clone(),
                 notices.clone(),
             )?);
         }
     }
-    if let Some(a) = sensing(args)? {
+    let sensing = sensing(args)?;
+    // The analysers in the order of their records: introspection, spectral, sensing.
+    type Boxed = Option<Box<dyn Analyser>>;
+    let (introspect, sensing): (Boxed, Boxed) = match (introspect, sensing) {
+        (Some(i), Some(s)) if share => {
+            let (i, s) = crate::introspect::share_events(i, s);
+            (Some(Box::new(i)), Some(Box::new(s)))
+        }
+        (i, s) => (
+            i.map(|a| Box::new(a) as Box<dyn Analyser>),
+            s.map(|a| Box::new(a) as Box<dyn Analyser>),
+        ),
+    };
+    if let Some(a) = introspect {
+        builder = builder.boxed_analyser(a);
+    }
+    for a in spectral {
         builder = builder.analyser(a);
+    }
+    if let Some(a) = sensing {
+        builder = builder.boxed_analyser(a);
     }
     #[cfg(feature = "pose")]
     if let Some(est) = args.pose.estimator()? {
@@ -238,4 +268,89 @@ fn run(
         opened.capture.format(),
         forced_format,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
+    use wifi_sensing_core::{CsiFrame, JsonLinesSink};
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    /// The JSON Lines `run` prints for `frames` (without frame records), the event path shared
+    /// or not.
+    fn output(args: &RunArgs, share: bool, frames: &[CsiFrame]) -> String {
+        let mut p = build_pipeline_with(args, &Notices::default(), share).unwrap();
+        let mut sink = JsonLinesSink::new(Vec::new());
+        p.run(frames.iter().cloned().map(Ok), &mut sink).unwrap();
+        String::from_utf8(sink.into_inner()).unwrap()
+    }
+
+    /// Standing 12 s (the event path's warm-up), then a wave, a walk, a push and a sit-down,
+    /// each followed by standing.
+    fn session() -> Vec<CsiFrame> {
+        let at = r#""position_m": [2.4, 1.2], "heading_deg": 90"#;
+        let stand = |d: u32| format!(r#"{{"activity": "stand", "duration_s": {d}, {at}}}"#);
+        let doc = format!(
+            r#"{{"name": "shared-events", "duration_s": 40, "rate_hz": 50, "timeline": [{},
+            {{"activity": "gesture", "gesture": "wave", "duration_s": 4, {at}}}, {},
+            {{"activity": "walk", "path_m": [[2.4, 1.2], [3.6, 0.6], [2.4, 1.2]], "duration_s": 4}}, {},
+            {{"activity": "gesture", "gesture": "push", "duration_s": 4, {at}}}, {},
+            {{"activity": "sit", "duration_s": 4, {at}}}]}}"#,
+            stand(12),
+            stand(4),
+            stand(4),
+            stand(4)
+        );
+        let sc = Scenario::from_json_str(&doc).unwrap();
+        Simulator::new(sc, DeviceProfile::esp32(), 17)
+            .unwrap()
+            .map(|(f, _)| f)
+            .collect()
+    }
+
+    #[test]
+    fn events_and_early_labelling_share_one_event_path_and_print_the_same_records() {
+        let sigs = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/signatures");
+        let early = format!("{sigs}/early");
+        let frames = session();
+        for extra in [&["--events"][..], &["--events", "--vitals"]] {
+            let argv = [
+                &["run", "-", "--no-frames", "--introspect", sigs][..],
+                &["--introspect-early", &early],
+                extra,
+            ]
+            .concat();
+            let args = Args::try_parse_from(argv).unwrap().run;
+            let shared = output(&args, true, &frames);
+            let apart = output(&args, false, &frames);
+            let (a, b): (Vec<&str>, Vec<&str>) =
+                (shared.lines().collect(), apart.lines().collect());
+            if let Some(i) = (0..a.len().min(b.len())).find(|&i| a[i] != b[i]) {
+                panic!("{extra:?}: line {i} differs:\n{}\n{}", a[i], b[i]);
+            }
+            assert_eq!(a.len(), b.len(), "{extra:?}");
+            assert!(shared == apart, "{extra:?}: the bytes differ");
+            // What the comparison covers: snapshots, the event path's MotionStarted, episodes
+            // opened and labels committed (and vital signs with --vitals).
+            let count = |s: &str| a.iter().filter(|l| l.contains(s)).count();
+            assert_eq!(
+                count(r#""type":"introspection""#),
+                frames.len(),
+                "{extra:?}"
+            );
+            assert!(count(r#""event":"motion_started""#) >= 3, "{extra:?}");
+            assert!(count(r#""onset":true"#) >= 3, "{extra:?}");
+            assert!(count(r#""committed_now":true"#) >= 2, "{extra:?}");
+            if extra.contains(&"--vitals") {
+                assert!(count(r#""type":"vital_signs""#) > 0);
+            }
+        }
+    }
 }

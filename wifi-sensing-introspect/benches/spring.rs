@@ -130,8 +130,10 @@ fn time_calls(what: &str, n: usize, mut f: impl FnMut(usize)) {
         v.sort_unstable();
         v[((v.len() - 1) as f64 * q) as usize] as f64 / 1000.0
     };
+    let mean = |v: &[u64]| v.iter().sum::<u64>() as f64 / v.len().max(1) as f64 / 1000.0;
     eprintln!(
-        "{what}: wall p50 {:.2} us, p99 {:.2} us, p99.9 {:.2} us, max {:.2} us",
+        "{what}: wall mean {:.2} us, p50 {:.2} us, p99 {:.2} us, p99.9 {:.2} us, max {:.2} us",
+        mean(&t),
         pct(&mut t, 0.5),
         pct(&mut t, 0.99),
         pct(&mut t, 0.999),
@@ -139,7 +141,8 @@ fn time_calls(what: &str, n: usize, mut f: impl FnMut(usize)) {
     );
     if !c.is_empty() && !empty.is_empty() {
         eprintln!(
-            "{what}: thread CPU p50 {:.2} us, p99 {:.2} us, p99.9 {:.2} us, max {:.2} us (reading the clock: {:.2} us)",
+            "{what}: thread CPU mean {:.2} us, p50 {:.2} us, p99 {:.2} us, p99.9 {:.2} us, max {:.2} us (reading the clock: {:.2} us)",
+            mean(&c),
             pct(&mut c, 0.5),
             pct(&mut c, 0.99),
             pct(&mut c, 0.999),
@@ -239,6 +242,54 @@ fn whole_analyser(c: &mut Criterion) {
             long.len(),
             |k| {
                 black_box(e.push(black_box(&long[k])).unwrap());
+            },
+        );
+    }
+    // `run --events --introspect-early`: the run's event path (as `--events` configures it)
+    // and the introspection analyser with early labelling, which runs a second motion and
+    // presence detector of its own (two event paths, as before) or takes the run's onsets
+    // (`push_with_event_onset`, one event path shared, what the CLI now does).
+    for shared in [false, true] {
+        use wifi_sensing_introspect::snapshot::motion_started;
+        use wifi_sensing_signal::{SensingAnalyser, SensingConfig};
+        let mut events = SensingAnalyser::new(
+            SensingConfig {
+                vitals: None,
+                ..SensingConfig::default()
+            },
+            None,
+        )
+        .unwrap();
+        let mut e = IntrospectionAnalyser::new(IntrospectionConfig::default(), a.library().clone())
+            .unwrap()
+            .with_early(early())
+            .unwrap();
+        if !shared {
+            e = e
+                .with_event_onset(wifi_sensing_signal::events::EventConfig::default(), None)
+                .unwrap();
+        }
+        let mut sensed = Vec::new();
+        time_calls(
+            &format!(
+                "events + introspection analyser with early labelling per frame, {}",
+                if shared {
+                    "one event path shared"
+                } else {
+                    "two event paths"
+                }
+            ),
+            long.len(),
+            |k| {
+                let f = black_box(&long[k]);
+                sensed.clear();
+                events.push(f, &mut sensed).unwrap();
+                let s = if shared {
+                    e.push_with_event_onset(f, motion_started(&sensed, f.node_id))
+                } else {
+                    e.push(f)
+                };
+                black_box(s.unwrap());
             },
         );
     }

@@ -401,11 +401,64 @@ impl IntrospectionAnalyser {
             out.clear();
             ev.push(frame, out)
                 .map_err(|e| Error::InvalidInput(format!("event path: {e}")))?;
-            event_onset = out.iter().any(|s| {
-                matches!(s, Sensed::Event(e) if e.event == EventKind::MotionStarted
-                    && e.node_id == Some(frame.node_id))
-            });
+            event_onset = motion_started(out, frame.node_id);
         }
+        self.push_frame(frame, event_onset)
+    }
+
+    /// [`push`](Self::push) with the event path run by the caller: `motion_started` says
+    /// whether its `MotionStarted` fired for this frame's node at this frame (see
+    /// [`motion_started`]). For a caller that runs the motion and presence detector anyway (a
+    /// run with `--events`), so that it is computed once per frame instead of twice; given
+    /// what [`with_event_onset`](Self::with_event_onset) would compute (the same event
+    /// settings and baseline), the snapshots are the same. Needs early labelling and refuses
+    /// an analyser that runs its own event path.
+    ///
+    /// ```
+    /// use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
+    /// use wifi_sensing_introspect::signature::SignatureLibrary;
+    /// use wifi_sensing_introspect::snapshot::{motion_started, IntrospectionAnalyser, IntrospectionConfig};
+    /// use wifi_sensing_signal::{SensingAnalyser, SensingConfig};
+    /// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/signatures/early");
+    /// let mut a = IntrospectionAnalyser::new(IntrospectionConfig::default(), SignatureLibrary::default())?
+    ///     .with_early(SignatureLibrary::load_dir(dir)?)?;
+    /// let mut events = SensingAnalyser::new(SensingConfig::default(), None)?;
+    /// let (mut sensed, mut opened) = (Vec::new(), 0);
+    /// for (frame, _) in Simulator::new(Scenario::preset("walk", 12.0)?, DeviceProfile::esp32(), 3)? {
+    ///     sensed.clear();
+    ///     events.push(&frame, &mut sensed)?;
+    ///     let s = a.push_with_event_onset(&frame, motion_started(&sensed, frame.node_id))?;
+    ///     opened += usize::from(s.and_then(|s| s.early).is_some_and(|e| e.onset));
+    /// }
+    /// assert!(opened >= 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn push_with_event_onset(
+        &mut self,
+        frame: &CsiFrame,
+        motion_started: bool,
+    ) -> Result<Option<IntrospectionSnapshot>> {
+        if self.events.is_some() {
+            return Err(Error::config(
+                "event_onset",
+                "the analyser runs its own event path (with_event_onset): use push",
+            ));
+        }
+        if self.prototype.early.is_none() {
+            return Err(Error::config(
+                "event_onset",
+                "needs early labelling (with_early) first",
+            ));
+        }
+        self.push_frame(frame, motion_started)
+    }
+
+    /// [`push`](Self::push) once the event onset of this frame is known.
+    fn push_frame(
+        &mut self,
+        frame: &CsiFrame,
+        event_onset: bool,
+    ) -> Result<Option<IntrospectionSnapshot>> {
         let proto = &self.prototype;
         let st = self
             .nodes
@@ -503,6 +556,37 @@ impl IntrospectionAnalyser {
     }
 }
 
+/// Whether the event path's output of one frame (`sensed`, from
+/// [`SensingAnalyser::push`]) holds a `MotionStarted` of node `node_id`: what opens an early
+/// episode with [`IntrospectionAnalyser::with_event_onset`], and what
+/// [`IntrospectionAnalyser::push_with_event_onset`] takes from a caller's own event path.
+///
+/// ```
+/// use wifi_sensing_introspect::snapshot::motion_started;
+/// assert!(!motion_started(&[], 0));
+/// ```
+pub fn motion_started(sensed: &[Sensed], node_id: u32) -> bool {
+    sensed.iter().any(|s| {
+        matches!(s, Sensed::Event(e) if e.event == EventKind::MotionStarted
+            && e.node_id == Some(node_id))
+    })
+}
+
+/// A snapshot as the pipeline record the analyser emits (type `introspection`).
+///
+/// ```
+/// use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
+/// use wifi_sensing_introspect::snapshot::{to_analysis, IntrospectionAnalyser, IntrospectionConfig, KIND};
+/// let mut a = IntrospectionAnalyser::new(IntrospectionConfig::default(), Default::default())?;
+/// let (frame, _) = Simulator::new(Scenario::preset("walk", 0.1)?, DeviceProfile::esp32(), 1)?.next().unwrap();
+/// let record = to_analysis(a.push(&frame)?.unwrap());
+/// assert_eq!(record.kind, KIND);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn to_analysis(s: IntrospectionSnapshot) -> Analysis {
+    Analysis::new(KIND, KIND, s.timestamp_ns, Some(s.node_id), s)
+}
+
 impl Analyser for IntrospectionAnalyser {
     fn name(&self) -> &str {
         KIND
@@ -514,13 +598,7 @@ impl Analyser for IntrospectionAnalyser {
         out: &mut Vec<Analysis>,
     ) -> wifi_sensing_core::Result<()> {
         if let Some(s) = self.push(frame)? {
-            out.push(Analysis::new(
-                KIND,
-                KIND,
-                s.timestamp_ns,
-                Some(s.node_id),
-                s,
-            ));
+            out.push(to_analysis(s));
         }
         Ok(())
     }

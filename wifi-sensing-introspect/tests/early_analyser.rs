@@ -324,3 +324,69 @@ fn the_event_onset_needs_early_labelling_and_keeps_an_idle_room_closed() {
         assert!(!s.early.unwrap().moving, "frame {}", s.frame_count);
     }
 }
+
+/// A wave after 6 s of standing (the event onset matters most for gestures).
+fn wave_session(seed: u64) -> Simulator {
+    let doc = r#"{"name": "wave", "duration_s": 12, "rate_hz": 50, "timeline": [
+        {"activity": "stand", "duration_s": 6, "position_m": [2.4, 1.2], "heading_deg": 90},
+        {"activity": "gesture", "gesture": "wave", "duration_s": 4, "position_m": [2.4, 1.2], "heading_deg": 90},
+        {"activity": "stand", "duration_s": 2, "position_m": [2.4, 1.2], "heading_deg": 90}]}"#;
+    Simulator::new(
+        Scenario::from_json_str(doc).unwrap(),
+        DeviceProfile::esp32(),
+        seed,
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_callers_event_path_gives_the_snapshots_of_the_analysers_own() {
+    use wifi_sensing_introspect::snapshot::motion_started;
+    let early = || {
+        IntrospectionAnalyser::new(IntrospectionConfig::default(), Default::default())
+            .unwrap()
+            .with_early(early_library())
+            .unwrap()
+    };
+    let mut differs_from_gate_only = false;
+    for seed in 740..743 {
+        let mut own = early()
+            .with_event_onset(EventConfig::default(), None)
+            .unwrap();
+        let mut shared = early();
+        let mut gate_only = early();
+        // The caller's event path as a run with `--events --vitals` has it: vital signs and
+        // fused events on too, which leave the nodes' `MotionStarted` as they are.
+        let mut events = SensingAnalyser::new(SensingConfig::default(), None).unwrap();
+        let mut sensed = Vec::new();
+        let mut moving_frames = 0;
+        for (frame, _) in wave_session(seed) {
+            sensed.clear();
+            events.push(&frame, &mut sensed).unwrap();
+            let a = own.push(&frame).unwrap();
+            let b = shared
+                .push_with_event_onset(&frame, motion_started(&sensed, frame.node_id))
+                .unwrap();
+            let c = gate_only.push(&frame).unwrap();
+            assert_eq!(a, b, "seed {seed}");
+            differs_from_gate_only |= a != c;
+            moving_frames += usize::from(a.and_then(|s| s.early).is_some_and(|e| e.moving));
+        }
+        assert!(moving_frames > 50, "seed {seed}: {moving_frames}");
+    }
+    assert!(
+        differs_from_gate_only,
+        "MotionStarted changed no snapshot: the comparison would not see a lost onset"
+    );
+    // It refuses an analyser with its own event path, and one without early labelling.
+    let frame = wave_session(1).next().unwrap().0;
+    let mut own = early()
+        .with_event_onset(EventConfig::default(), None)
+        .unwrap();
+    let e = own.push_with_event_onset(&frame, false).unwrap_err();
+    assert!(e.to_string().contains("own event path"), "{e}");
+    let mut plain =
+        IntrospectionAnalyser::new(IntrospectionConfig::default(), Default::default()).unwrap();
+    let e = plain.push_with_event_onset(&frame, false).unwrap_err();
+    assert!(e.to_string().contains("with_early"), "{e}");
+}
