@@ -6,7 +6,8 @@
 //!     [--sessions N] [--idle-sessions N] [--seed S] [--sig-sessions N] [--sig-frames L] \
 //!     [--weights spread|none] [--ms-or 0,1] [--gate Z1,..] [--persist P1,..] \
 //!     [--margins M1,..] [--min-frames K1,..] [--decide-at D1,..] [--close-after C1,..] \
-//!     [--restart-after R1,..] [--late-margins L1,..] [--sig-mode mean|several] \
+//!     [--restart-after R1,..] [--late-margins L1,..] [--label-factors F1,..] \
+//!     [--sig-mode mean|several] \
 //!     [--stage2 aligned|spring] [--dump] \
 //!     [--why] [--write-signatures DIR] [--kind motion_lags_v1|motion_doppler_v1] \
 //!     [--other none|return] [--other-after walk,wave,push,sit] [--other-subdir NAME]
@@ -73,6 +74,10 @@
 //!      margin was chosen in a third pass on the development set (`--decide-at 48,64,80,96
 //!      --margins 0.6,0.8,1 --late-margins 0,0.1,0.2,0.3,0.45`, with and without the model of
 //!      other motion after a wave, `--margins 0.45,0.6 --min-frames 32,48` with it).
+//!      `--label-factors` (entries `walk/wave/push/sit`, default `1/1/1/1`) multiplies both
+//!      margins for committing each label (the decision is then taken from the decider's best
+//!      label and confidence by the same rule; all 1 is the decider's own, and with factors of
+//!      1 + 1e-7 the scores are the same): measured, not kept (crate README).
 //! 5. **Scores**, for every onset of one of the four activities: frames from the true onset
 //!    to the episode's opening (unlabelled latency; only an episode opened within the
 //!    activity counts) and to the right label's firing (labelled latency), which label fired
@@ -152,6 +157,18 @@ fn main() {
     let close_after: Vec<usize> = list(&args, "--close-after", &CLOSE_AFTER.to_string());
     let restart_after: Vec<usize> = list(&args, "--restart-after", "0,40");
     let late_margins: Vec<f64> = list(&args, "--late-margins", "0.2");
+    let label_factors: Vec<String> = list(&args, "--label-factors", "1/1/1/1");
+    let label_factors: Vec<[f64; 4]> = label_factors
+        .iter()
+        .map(|q| {
+            let v: Vec<f64> = q
+                .split('/')
+                .map(|x| x.parse().expect("--label-factors"))
+                .collect();
+            v.try_into()
+                .expect("--label-factors: four factors per entry")
+        })
+        .collect();
     let other_mode: String = arg(&args, "--other", "none".to_string());
     let other_after: Vec<String> = list(&args, "--other-after", "walk,wave,push,sit");
     let other_subdir: String = arg(&args, "--other-subdir", "other".to_string());
@@ -385,17 +402,20 @@ fn main() {
                                     if decide_at != 0 && decide_at < min_frames {
                                         continue;
                                     }
-                                    rules.push(Rule {
-                                        late_margin,
-                                        ms_or: ms_or != 0,
-                                        gate,
-                                        persist,
-                                        margin,
-                                        min_frames,
-                                        decide_at,
-                                        close_after,
-                                        restart_after,
-                                    });
+                                    for &label_factor in &label_factors {
+                                        rules.push(Rule {
+                                            label_factor,
+                                            late_margin,
+                                            ms_or: ms_or != 0,
+                                            gate,
+                                            persist,
+                                            margin,
+                                            min_frames,
+                                            decide_at,
+                                            close_after,
+                                            restart_after,
+                                        });
+                                    }
                                 }
                             }
                         }
@@ -461,7 +481,7 @@ fn main() {
             })
             .collect();
         println!(
-            "ms{} g{} p{} m{} k{} d{} close{} restart{} late{}: un {:?}/{:?}/{} max {:?} (vs MS median {:?}: earlier {un_early}, same {un_same}, later or none {un_late}, MS none {no_ms}, frames earlier median {:?}) | lab {:?}/{:?}/{} (later than MS {lab_late}) | right {}/{} ({:.0}%), none {unnamed} | false {:.1}/h (by activity {:?}, standing after [previous][label] {:?}), idle {:.1}/h | open quiet {:.1}/h idle {:.1}/h | {}",
+            "ms{} g{} p{} m{} k{} d{} close{} restart{} late{} f{:?}: un {:?}/{:?}/{} max {:?} (vs MS median {:?}: earlier {un_early}, same {un_same}, later or none {un_late}, MS none {no_ms}, frames earlier median {:?}) | lab {:?}/{:?}/{} (later than MS {lab_late}) | right {}/{} ({:.0}%), none {unnamed} | false {:.1}/h (by activity {:?}, standing after [previous][label] {:?}), idle {:.1}/h | open quiet {:.1}/h idle {:.1}/h | {}",
             u8::from(rule.ms_or),
             rule.gate,
             rule.persist,
@@ -471,6 +491,7 @@ fn main() {
             rule.close_after,
             rule.restart_after,
             rule.late_margin,
+            rule.label_factor,
             median(&mut un),
             pct90(&mut un),
             un.len(),

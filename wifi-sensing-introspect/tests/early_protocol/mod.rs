@@ -357,6 +357,10 @@ pub struct Rule {
     pub restart_after: usize,
     /// `EarlyConfig::late_margin`.
     pub late_margin: f64,
+    /// Per label (walk, wave, push, sit), a factor on `margin` and `late_margin` for committing
+    /// that label (`--label-factors`; all 1: the decider's own rule). Other than 1, the
+    /// decision is taken here from the decider's best label and confidence.
+    pub label_factor: [f64; 4],
 }
 
 /// What one rule did on one set of sessions.
@@ -404,9 +408,11 @@ pub fn run_rules(
     why: bool,
 ) {
     let mut ms = lib.matchers();
+    let custom = |r: &Rule| aligned && r.label_factor != [1.0; 4];
     let mut deciders: Vec<EarlyDecider> = rules
         .iter()
         .map(|r| {
+            let own = aligned && !custom(r);
             let cfg = EarlyConfig {
                 gate: f64::from(r.gate),
                 persist: r.persist,
@@ -414,9 +420,9 @@ pub fn run_rules(
                 restart_after: r.restart_after,
                 max_offset: OFFSETS - 1,
                 // SPRING stage 2 decides here; the decider only opens and closes episodes.
-                margin: if aligned { r.margin } else { 1e300 },
+                margin: if own { r.margin } else { 1e300 },
                 min_frames: r.min_frames,
-                decide_at: if aligned { r.decide_at } else { 0 },
+                decide_at: if own { r.decide_at } else { 0 },
                 late_margin: r.late_margin,
             };
             EarlyDecider::new(cfg, &lib.signatures())
@@ -488,7 +494,29 @@ pub fn run_rules(
                     }
                 }
             }
-            let fired = if aligned {
+            let fired = if custom(rule) {
+                // The decider's rule with the committed label's factor on both margins.
+                let n = st.episode_frames;
+                match st.best {
+                    Some(b)
+                        if st.moving
+                            && spring_fired[r].is_none()
+                            && n >= rule.min_frames
+                            && n <= lib.len =>
+                    {
+                        let f = rule.label_factor[b];
+                        let sure = st.confidence >= rule.margin * f
+                            || (rule.decide_at != 0
+                                && n >= rule.decide_at
+                                && st.confidence >= rule.late_margin * f);
+                        sure.then(|| {
+                            spring_fired[r] = Some(b);
+                            b
+                        })
+                    }
+                    _ => None,
+                }
+            } else if aligned {
                 st.decided.filter(|_| st.decided_now)
             } else {
                 let n = st.episode_frames;
@@ -820,6 +848,7 @@ impl Rule {
             close_after: d.close_after,
             restart_after: d.restart_after,
             late_margin: d.late_margin,
+            label_factor: [1.0; 4],
         }
     }
 }
