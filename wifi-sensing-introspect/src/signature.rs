@@ -491,7 +491,18 @@ impl Signature {
                 self.feature_kind
             )
         } else if let Some(d) = dim.filter(|&d| d != self.dim()) {
-            format!("{} dimensions, {reader} reads {d}", self.dim())
+            let from = self
+                .provenance
+                .as_ref()
+                .and_then(|p| p.input.as_deref())
+                .map(|i| format!(" (it was cut from `{i}`)"))
+                .unwrap_or_default();
+            format!(
+                "{} dimensions, {reader} reads {d}: the dimension follows the device and subcarrier \
+                 layout of the capture a signature was cut from{from}, so signatures match only \
+                 input of that layout; cut new ones from input like this one",
+                self.dim()
+            )
         } else {
             return Ok(());
         };
@@ -814,6 +825,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("52") && e.contains("s1"), "{e}");
+        assert!(e.contains("layout") && e.contains("cut new ones"), "{e}");
         assert!(lib.check_stream(FeatureKind::AmpNormV1, 2).is_err());
         std::fs::write(dir.join("b.json"), GOOD).unwrap();
         let e = SignatureLibrary::load_dir(&dir).unwrap_err().to_string();
