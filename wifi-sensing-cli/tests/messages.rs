@@ -144,3 +144,34 @@ fn replacing_an_output_is_said_by_every_command() {
     assert!(text(&quiet.stderr).is_empty(), "{}", text(&quiet.stderr));
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn calibrate_says_it_replaces_its_output_like_every_command() {
+    let d = std::env::temp_dir().join(format!("wifi-sensing-msg-cal-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let rec = d.join("empty.csirec");
+    let rec = rec.to_str().unwrap();
+    assert!(run(&[
+        "-q",
+        "simulate",
+        "--scenario",
+        "empty",
+        "--duration",
+        "30s",
+        "-o",
+        rec
+    ])
+    .status
+    .success());
+    let o = d.join("base.json");
+    let o = o.to_str().unwrap();
+    assert!(run(&["calibrate", rec, "-o", o]).status.success());
+    let again = run(&["calibrate", rec, "-o", o]);
+    assert!(again.status.success());
+    assert!(
+        text(&again.stderr).contains("replacing the existing"),
+        "{}",
+        text(&again.stderr)
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
