@@ -182,7 +182,7 @@ pub(crate) fn build_pipeline(args: &RunArgs, notices: &Notices) -> Result<Pipeli
             )?);
         }
     }
-    if let Some(a) = sensing(args)? {
+    if let Some(a) = sensing(args, notices)? {
         builder = builder.analyser(a);
     }
     #[cfg(feature = "pose")]
@@ -193,7 +193,10 @@ pub(crate) fn build_pipeline(args: &RunArgs, notices: &Notices) -> Result<Pipeli
 }
 
 /// The events and vital-sign analyser of `--events` / `--vitals` / `--baseline`.
-fn sensing(args: &RunArgs) -> Result<Option<wifi_sensing_signal::SensingAnalyser>> {
+fn sensing(
+    args: &RunArgs,
+    notices: &Notices,
+) -> Result<Option<wifi_sensing_signal::SensingAnalyser>> {
     use wifi_sensing_signal::{calibration::Baseline, SensingAnalyser, SensingConfig};
     if !(args.events || args.vitals) {
         if args.baseline.is_some() && args.introspect_early.is_none() {
@@ -208,7 +211,9 @@ fn sensing(args: &RunArgs) -> Result<Option<wifi_sensing_signal::SensingAnalyser
         ..d
     };
     let baseline = args.baseline.as_ref().map(Baseline::load).transpose()?;
-    Ok(Some(SensingAnalyser::new(cfg, baseline)?))
+    Ok(Some(
+        SensingAnalyser::new(cfg, baseline)?.with_notices(notices.clone()),
+    ))
 }
 
 fn run(

@@ -175,3 +175,31 @@ fn calibrate_says_it_replaces_its_output_like_every_command() {
     );
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn events_say_how_many_frames_of_another_layout_they_skipped() {
+    // the RuView recording mixes 64-, 128- and 192-pair frames per node
+    let out = run(&[
+        "run",
+        "fixtures/ruview_esp32/pretrain-1775182186_first300.csi.jsonl",
+        "--events",
+        "--no-frames",
+    ]);
+    assert!(out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("node 1: 114 of 137 frames skipped")
+            && err.contains("1x1x64")
+            && err.contains("instead of 1x1x128"),
+        "{err}"
+    );
+    assert!(err.contains("node 2: 29 of 139 frames skipped"), "{err}");
+    // a stream in one layout says nothing of the kind
+    let out = run(&[
+        "run",
+        "fixtures/intel5300/66bpm.dat",
+        "--events",
+        "--no-frames",
+    ]);
+    assert!(!text(&out.stderr).contains("frames skipped"));
+}
