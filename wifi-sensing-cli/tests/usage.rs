@@ -111,6 +111,10 @@ fn bad_values_exit_2_with_the_reason() {
         ),
         (&["run"], "INPUT"),
         (&["spectrogram", CSV, "-o", "x.jpg"], ".png (image) or .csv"),
+        (
+            &["run", "--stages", "hampel:windw=5", CSV],
+            "unknown parameter `windw` (did you mean `window`?)",
+        ),
     ];
     for (args, want) in cases {
         let (code, err) = run(args);
