@@ -154,7 +154,7 @@ pub(crate) fn main(args: RunArgs, log: &Log) -> Result<()> {
         log.warn(n);
     }
     #[cfg(feature = "pose")]
-    args.pose.report(log);
+    args.pose.report(log, result.is_err());
     result
 }
 

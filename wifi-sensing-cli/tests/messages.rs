@@ -176,6 +176,24 @@ fn calibrate_says_it_replaces_its_output_like_every_command() {
     std::fs::remove_dir_all(&d).unwrap();
 }
 
+#[cfg(feature = "pose")]
+#[test]
+fn a_failed_pose_run_gives_the_error_without_a_wrong_reason() {
+    // Intel 5300 frames of 2 x 2 chains against a model for 3 x 2: an error, not "too short"
+    let out = run(&[
+        "run",
+        "fixtures/intel5300/66bpm.dat",
+        "--no-frames",
+        "--pose",
+        "fixtures/models/wifi-pose-ref.onnx",
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("does not match the model manifest"), "{err}");
+    assert!(!err.contains("shorter than one model window"), "{err}");
+    assert!(!err.contains("no pose records:"), "{err}");
+}
+
 #[test]
 fn events_say_how_many_frames_of_another_layout_they_skipped() {
     // the RuView recording mixes 64-, 128- and 192-pair frames per node

@@ -210,7 +210,7 @@ pub(crate) fn main(mut args: ServeArgs, log: &Log) -> Result<()> {
     }
     rt.shutdown_timeout(Duration::from_millis(500));
     #[cfg(feature = "pose")]
-    args.run.pose.report(log);
+    args.run.pose.report(log, served.is_err());
     served.context("server error")
 }
 
