@@ -61,6 +61,14 @@ fn rssi_line_tells_absent_from_untrusted_and_per_chain() {
     assert!(t.contains("rssi:        per receive chain only"), "{t}");
     let t = text(&run(&["inspect", "fixtures/esp32/example_csi.csv"]).stdout);
     assert!(t.contains("rssi:        -73 .. -69 dBm"), "{t}");
+    // no frame at all says nothing about the format (Intel 5300 records do carry RSSI)
+    let d = std::env::temp_dir().join(format!("wifi-sensing-msg-rssi-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let empty = d.join("empty.dat");
+    std::fs::write(&empty, b"").unwrap();
+    let t = text(&run(&["inspect", empty.to_str().unwrap()]).stdout);
+    assert!(t.contains("rssi:        none (no frames)"), "{t}");
+    std::fs::remove_dir_all(&d).unwrap();
 }
 
 #[test]
