@@ -263,4 +263,70 @@ fn model_inspect_says_what_disagrees() {
     let out = run(&["model", "inspect", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("example.custom:Frobnicate"));
+
+    // without a manifest there is nothing to disagree with: the error says what is missing
+    let lone = dir.path().join("lone.onnx");
+    std::fs::copy(models().join("linear_keypoints.onnx"), &lone).unwrap();
+    let out = run(&["model", "inspect", lone.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no valid manifest") && stderr.contains("lone.json"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("disagree"), "{stderr}");
+}
+
+#[test]
+fn score_says_when_pose_records_have_no_truth() {
+    let (dir, sim, model) = setup();
+    let out = run(&["-q", "run", &sim, "--no-frames", "--pose", &model]);
+    assert!(out.status.success());
+    let poses = dir.path().join("poses.jsonl");
+    std::fs::write(&poses, &out.stdout).unwrap();
+    // the truth of the same session (same arguments as `setup`), and of a shorter one
+    let truth = |secs: &str| {
+        let t = dir.path().join(format!("truth-{secs}.jsonl"));
+        let out = run(&[
+            "simulate",
+            "-q",
+            "--device",
+            "esp32",
+            "--scenario",
+            "walk",
+            "--duration",
+            secs,
+            "--rate",
+            "20",
+            "-o",
+            dir.path().join("again.jsonl").to_str().unwrap(),
+            "--truth",
+            t.to_str().unwrap(),
+        ]);
+        assert!(out.status.success());
+        t
+    };
+    let score = |t: &Path| {
+        let out = run(&[
+            "model",
+            "score",
+            "--truth",
+            t.to_str().unwrap(),
+            "--poses",
+            poses.to_str().unwrap(),
+        ]);
+        assert!(out.status.success());
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (v, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (v, err) = score(&truth("3s"));
+    assert_eq!(v["records_without_truth"], 0);
+    assert!(!err.contains("no truth line"), "{err}");
+    let (v, err) = score(&truth("2s"));
+    let without = v["records_without_truth"].as_u64().unwrap();
+    assert!(without > 0);
+    assert!(
+        err.contains(&format!("{without} of 27 pose records have no truth line")),
+        "{err}"
+    );
 }
