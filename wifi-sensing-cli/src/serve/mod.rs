@@ -45,7 +45,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 pub(crate) struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the bound address is logged on stderr as
     /// `serving on http://ADDR`). Anything but loopback needs --token or --insecure-no-auth.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_listen)]
     pub listen: SocketAddr,
     /// Require this bearer token on every request: `Authorization: Bearer TOKEN`, or
     /// `?token=TOKEN` in the URL (browsers cannot set headers on WebSockets). Also read from
@@ -74,6 +74,28 @@ pub(crate) struct ServeArgs {
     pub max_clients: u32,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// `--listen`: `IP:PORT`, or `HOST:PORT` of a name that resolves (`localhost:8080`; its first
+/// IPv4 address, else its first address).
+fn parse_listen(s: &str) -> std::result::Result<SocketAddr, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let bad = || format!("expected IP:PORT or HOST:PORT (e.g. 127.0.0.1:8080), got {s:?}");
+    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(bad());
+    }
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(s)
+        .map_err(|e| format!("{s:?}: cannot resolve {host:?}: {e}"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{s:?}: {host:?} resolves to no address"))
 }
 
 fn parse_token(s: &str) -> std::result::Result<String, String> {
@@ -608,6 +630,21 @@ mod tests {
         assert!(!token_matches(b"", b"secret-token"));
         assert!(parse_token("short").is_err());
         assert!(parse_token("has space 123").is_err());
+    }
+
+    #[test]
+    fn listen_takes_an_address_or_a_host_name() {
+        assert_eq!(
+            parse_listen("127.0.0.1:8080").unwrap(),
+            "127.0.0.1:8080".parse::<SocketAddr>().unwrap()
+        );
+        let local = parse_listen("localhost:0").unwrap();
+        assert!(local.ip().is_loopback(), "{local}");
+        assert_eq!(local.port(), 0);
+        for bad in ["8080", "localhost", ":8080", "localhost:99999"] {
+            let e = parse_listen(bad).unwrap_err();
+            assert!(e.contains("IP:PORT"), "{bad}: {e}");
+        }
     }
 
     #[test]
