@@ -229,3 +229,15 @@ fn events_say_how_many_frames_of_another_layout_they_skipped() {
     ]);
     assert!(!text(&out.stderr).contains("frames skipped"));
 }
+
+#[test]
+fn serve_help_leaves_out_the_output_options_it_refuses() {
+    let help = text(&run(&["serve", "--help"]).stdout);
+    assert!(help.contains("--listen"), "{help}");
+    assert!(help.contains("--events"), "{help}");
+    assert!(!help.contains("--output-format"), "{help}");
+    assert!(!help.contains("-o, --output"), "{help}");
+    // `run` keeps them
+    let help = text(&run(&["run", "--help"]).stdout);
+    assert!(help.contains("--output-format") && help.contains("-o, --output"));
+}
