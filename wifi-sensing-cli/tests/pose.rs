@@ -14,12 +14,9 @@ fn models() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/models")
 }
 
-/// A temp dir with a simulated 3 s ESP32 capture at 20 Hz (`sim.jsonl`) and the linear test
-/// model (`m.onnx`) whose manifest takes ESP32 frames and subcarriers 1..=8.
-fn setup() -> (tempfile::TempDir, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let sim = dir.path().join("sim.jsonl");
-    let out = run(&[
+/// A simulated ESP32 walk of `secs` at 20 Hz in `out`, with its ground truth in `truth`.
+fn simulate_walk(out: &Path, secs: &str, truth: Option<&Path>) {
+    let mut args = vec![
         "simulate",
         "-q",
         "--device",
@@ -27,17 +24,25 @@ fn setup() -> (tempfile::TempDir, String, String) {
         "--scenario",
         "walk",
         "--duration",
-        "3s",
+        secs,
         "--rate",
         "20",
         "-o",
-        sim.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        out.to_str().unwrap(),
+    ];
+    if let Some(t) = truth {
+        args.extend(["--truth", t.to_str().unwrap()]);
+    }
+    let r = run(&args);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+}
+
+/// A temp dir with a simulated 3 s ESP32 capture at 20 Hz (`sim.jsonl`) and the linear test
+/// model (`m.onnx`) whose manifest takes ESP32 frames and subcarriers 1..=8.
+fn setup() -> (tempfile::TempDir, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = dir.path().join("sim.jsonl");
+    simulate_walk(&sim, "3s", None);
     let model = dir.path().join("m.onnx");
     std::fs::copy(models().join("linear_keypoints.onnx"), &model).unwrap();
     let text = std::fs::read_to_string(models().join("linear_keypoints.json")).unwrap();
@@ -287,23 +292,7 @@ fn score_says_when_pose_records_have_no_truth() {
     // the truth of the same session (same arguments as `setup`), and of a shorter one
     let truth = |secs: &str| {
         let t = dir.path().join(format!("truth-{secs}.jsonl"));
-        let out = run(&[
-            "simulate",
-            "-q",
-            "--device",
-            "esp32",
-            "--scenario",
-            "walk",
-            "--duration",
-            secs,
-            "--rate",
-            "20",
-            "-o",
-            dir.path().join("again.jsonl").to_str().unwrap(),
-            "--truth",
-            t.to_str().unwrap(),
-        ]);
-        assert!(out.status.success());
+        simulate_walk(&dir.path().join("again.jsonl"), secs, Some(&t));
         t
     };
     let score = |t: &Path| {
