@@ -358,8 +358,8 @@ fn hex(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    let mut r = Response::new(Body::from(body));
+fn asset(content_type: &'static str, body: impl Into<Body>) -> Response {
+    let mut r = Response::new(body.into());
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(
@@ -372,11 +372,37 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     r
 }
 
-async fn page_index() -> Response {
-    asset(
-        "text/html; charset=utf-8",
-        include_str!("assets/index.html"),
-    )
+/// The dashboard page. Opened as `/?token=T`, its stylesheet and script URLs carry the token
+/// too: a browser sends no `Authorization` header for them, and without it they would be
+/// refused (the page would load without its script).
+async fn page_index(req: Request) -> Response {
+    let html = include_str!("assets/index.html");
+    let token = req.uri().query().and_then(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == "token")
+            .map(|(_, v)| percent_decode(v))
+    });
+    let Some(token) = token else {
+        return asset("text/html; charset=utf-8", html);
+    };
+    let q = format!("?token={}", percent_encode(&token));
+    let html = html
+        .replace("href=\"style.css\"", &format!("href=\"style.css{q}\""))
+        .replace("src=\"app.js\"", &format!("src=\"app.js{q}\""));
+    asset("text/html; charset=utf-8", html)
+}
+
+/// Percent-encodes every byte but the unreserved ones (`A-Z a-z 0-9 - . _ ~`).
+fn percent_encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 async fn page_js() -> Response {
@@ -645,6 +671,14 @@ mod tests {
             let e = parse_listen(bad).unwrap_err();
             assert!(e.contains("IP:PORT"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn query_values_round_trip() {
+        for t in ["s3cret-token", "a+b&c=d%e/f?g#h", "~._-AZaz09"] {
+            assert_eq!(percent_decode(&percent_encode(t)), t);
+        }
+        assert_eq!(percent_encode("a b&"), "a%20b%26");
     }
 
     #[test]
