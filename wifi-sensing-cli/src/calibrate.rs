@@ -20,7 +20,7 @@ pub(crate) struct CalibrateArgs {
     /// Read the input as this format instead of detecting it.
     #[arg(long, value_parser = crate::values::format)]
     pub format: Option<CaptureFormat>,
-    /// Where to write the baseline (JSON).
+    /// Where to write the baseline (JSON); `-` for stdout.
     #[arg(short, long)]
     pub output: PathBuf,
     // reader options: last, under their own help heading
@@ -30,6 +30,7 @@ pub(crate) struct CalibrateArgs {
 
 /// `wifi-sensing calibrate`.
 pub(crate) fn main(args: CalibrateArgs, log: &Log) -> Result<()> {
+    crate::output::ensure_not_input(&args.output, &args.input)?;
     let opened = open_input(&args.input, &args.reader, args.format, None, log)?;
     let cfg = EventConfig::default();
     let mut cal = Calibrator::new(&cfg)?;
@@ -68,11 +69,11 @@ pub(crate) fn main(args: CalibrateArgs, log: &Log) -> Result<()> {
             n.shape.iter().product::<usize>()
         ));
     }
-    baseline.save(&args.output)?;
+    crate::output::write_document(&args.output, &baseline.to_json(), log)?;
     log.info(format_args!(
         "baseline of {} node(s) written to {}",
         baseline.nodes.len(),
-        args.output.display()
+        crate::output::display_name(&args.output)
     ));
     Ok(())
 }

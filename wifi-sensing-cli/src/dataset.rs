@@ -455,12 +455,15 @@ pub(crate) fn main(
     args: &DatasetArgs,
     log: &Log,
 ) -> Result<()> {
-    if output == "-" {
-        bail!("a dataset (several inputs, a folder or a glob) is written to a folder: -o DIR/");
-    }
     let dir = Path::new(output);
-    if dir.exists() && !dir.is_dir() {
-        bail!("{output} exists and is not a folder");
+    let folder = output.ends_with('/') || output.ends_with(std::path::MAIN_SEPARATOR);
+    if !folder && !dir.is_dir() {
+        // `-o one.csirec` with several inputs: a file was meant, a dataset folder would be made
+        crate::usage!(
+            "several inputs, a folder or a glob pattern make a Parquet dataset, written to a folder: \
+             -o {output} names {}; give a folder (-o DIR/), or convert one capture at a time",
+            if output == "-" { "stdout".to_string() } else if dir.exists() { "an existing file".to_string() } else { "a file".to_string() }
+        );
     }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {output}"))?;
     let files = expand(inputs, dir)?;

@@ -298,6 +298,7 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
             out,
             "rssi:        per receive chain only, not in dBm (see chain_rssi and the format docs)"
         )?,
+        _ if r.frames == 0 => writeln!(out, "rssi:        none (no frames)")?,
         _ => writeln!(out, "rssi:        not in this format")?,
     }
     writeln!(out, "nodes:")?;

@@ -53,7 +53,8 @@ enum Command {
     /// Summarise a capture: format, device, frames, duration, per-node rate, shapes, channels,
     /// RSSI range, drops and malformed records.
     Inspect(inspect::InspectArgs),
-    /// Convert a capture to a native recording (`.csirec`) or JSON Lines (`.jsonl`, or `-` for stdout).
+    /// Convert a capture to a native recording (`.csirec`), JSON Lines (`.jsonl`, or `-` for
+    /// stdout) or Parquet (`.parquet`); several captures to a Parquet dataset (`-o DIR/`).
     Convert(convert::ConvertArgs),
     /// Record live UDP frames into a native recording; Ctrl-C stops and keeps everything received.
     Record(record::RecordArgs),
@@ -62,10 +63,16 @@ enum Command {
     /// Serve the pipeline's records over HTTP and WebSocket, with a live dashboard page.
     ///
     /// Takes `run`'s input and analysis flags. Endpoints: `/` (dashboard), `/api/v1/health`,
-    /// `/api/v1/latest`, `/api/v1/introspection/snapshot`, `/ws/stream?types=...` and
-    /// `/ws/introspection`. Ctrl-C stops.
+    /// `/api/v1/latest`, `/api/v1/frame_summaries`, `/api/v1/introspection/snapshot`,
+    /// `/ws/stream?types=...` and `/ws/introspection`. Ctrl-C stops.
+    // `run`'s output options are refused by `serve` (it streams its records): not in its help
+    #[command(
+        mut_arg("output", |a| a.hide(true)),
+        mut_arg("output_format", |a| a.hide(true))
+    )]
     Serve(serve::ServeArgs),
-    /// ONNX pose models: `model inspect MODEL.onnx`.
+    /// ONNX pose models: `model inspect MODEL.onnx`, training windows (`model dataset`) and
+    /// scores against ground truth (`model score`).
     #[cfg(feature = "pose")]
     #[command(subcommand)]
     Model(model::ModelCommand),

@@ -104,6 +104,12 @@ fn inspect(args: InspectArgs) -> Result<()> {
         text(&mut out, &report)?;
     }
     out.flush()?;
+    if let Some(e) = &report.manifest_error {
+        bail!(
+            "{}: no valid manifest ({e}), so the graph cannot be checked against one",
+            report.model
+        );
+    }
     if !report.problems.is_empty() {
         bail!(
             "{}: the model and its manifest disagree ({} problem{})",

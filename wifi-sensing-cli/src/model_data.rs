@@ -248,7 +248,7 @@ fn pose_of(line: &str) -> Result<Option<(i64, Skeleton, f64)>> {
 }
 
 /// `model score`.
-pub(crate) fn score(a: ScoreArgs, _log: &Log) -> Result<()> {
+pub(crate) fn score(a: ScoreArgs, log: &Log) -> Result<()> {
     if a.truth.len() != a.poses.len() {
         crate::usage!(
             "{} --truth files for {} --poses files (give one of each per session)",
@@ -308,6 +308,12 @@ pub(crate) fn score(a: ScoreArgs, _log: &Log) -> Result<()> {
     }
     if records == 0 {
         bail!("no pose records in the --poses files");
+    }
+    if without > 0 {
+        log.warn(format_args!(
+            "{without} of {records} pose records have no truth line at their time and are not \
+             scored: are the --poses and --truth files of the same sessions, in the same order?"
+        ));
     }
     let report = ScoreReport {
         sessions: a.truth.len(),

@@ -1,13 +1,14 @@
 //! Where the commands write: buffered files and stdout, and native recordings.
 
 use std::fs::File;
-use std::io::{BufWriter, StdoutLock};
+use std::io::{BufWriter, StdoutLock, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use wifi_sensing_core::recording::{RecordingHeader, RecordingWriter};
 use wifi_sensing_core::{Output, Sink, Summary};
 
+use crate::input::InputSpec;
 use crate::Log;
 
 /// Buffer size of every output.
@@ -66,9 +67,47 @@ pub(crate) fn ensure_distinct(output: &Path, other: &Path, what: &str) -> Result
     Ok(())
 }
 
+/// Refuses to write `output` when it is the file `input` reads (the file itself, or the file
+/// stdin is redirected from): the commands that read their whole input before writing would
+/// otherwise replace the capture with their result.
+pub(crate) fn ensure_not_input(output: &Path, input: &InputSpec) -> Result<()> {
+    match input {
+        InputSpec::File(p) => ensure_distinct(output, p, "input"),
+        InputSpec::Stdin => ensure_distinct(output, Path::new(STDIN), "input (stdin)"),
+        InputSpec::Udp(_) => Ok(()),
+    }
+}
+
 /// Stdout, locked and buffered.
 pub(crate) fn stdout() -> BufWriter<StdoutLock<'static>> {
     BufWriter::with_capacity(BUFFER, std::io::stdout().lock())
+}
+
+/// A JSON document's destination: stdout for `-`, else the file (created by [`create_file`]).
+pub(crate) fn create_or_stdout(path: &Path, log: &Log) -> Result<Box<dyn Write>> {
+    if path.as_os_str() == "-" {
+        Ok(Box::new(stdout()))
+    } else {
+        Ok(Box::new(create_file(path, log)?))
+    }
+}
+
+/// How messages name an output path: `stdout` for `-`.
+pub(crate) fn display_name(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        "stdout".to_string()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Writes `text` and a final newline to `path` (`-`: stdout) and flushes it.
+pub(crate) fn write_document(path: &Path, text: &str, log: &Log) -> Result<()> {
+    let mut w = create_or_stdout(path, log)?;
+    w.write_all(text.as_bytes())
+        .and_then(|()| w.write_all(b"\n"))
+        .and_then(|()| w.flush())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Creates the file at `path` and starts a native recording in it whose header names `source`

@@ -97,11 +97,15 @@ impl PoseArgs {
         Ok(Some(est))
     }
 
-    /// Logs what the estimator did (stderr); says why when it made no pose.
-    pub(crate) fn report(&self, log: &Log) {
+    /// Logs what the estimator did (stderr); says why when it made no pose. After a run that
+    /// `failed`, the error says why and nothing is added.
+    pub(crate) fn report(&self, log: &Log, failed: bool) {
         let Some((handle, what)) = self.loaded.get() else {
             return;
         };
+        if failed {
+            return;
+        }
         let s = handle.get();
         log.info(format_args!(
             "pose: {} poses from {} windows; {} windows skipped (too many missing frames), {} with invalid model output; {what}",

@@ -154,7 +154,7 @@ pub(crate) fn main(args: RunArgs, log: &Log) -> Result<()> {
         log.warn(n);
     }
     #[cfg(feature = "pose")]
-    args.pose.report(log);
+    args.pose.report(log, result.is_err());
     result
 }
 
@@ -193,7 +193,7 @@ fn build_pipeline_with(args: &RunArgs, notices: &Notices, share_events: bool) ->
             )?);
         }
     }
-    let sensing = sensing(args)?;
+    let sensing = sensing(args, notices)?;
     // The analysers in the order of their records: introspection, spectral, sensing.
     type Boxed = Option<Box<dyn Analyser>>;
     let (introspect, sensing): (Boxed, Boxed) = match (introspect, sensing) {
@@ -223,7 +223,10 @@ fn build_pipeline_with(args: &RunArgs, notices: &Notices, share_events: bool) ->
 }
 
 /// The events and vital-sign analyser of `--events` / `--vitals` / `--baseline`.
-fn sensing(args: &RunArgs) -> Result<Option<wifi_sensing_signal::SensingAnalyser>> {
+fn sensing(
+    args: &RunArgs,
+    notices: &Notices,
+) -> Result<Option<wifi_sensing_signal::SensingAnalyser>> {
     use wifi_sensing_signal::{calibration::Baseline, SensingAnalyser, SensingConfig};
     if !(args.events || args.vitals) {
         if args.baseline.is_some() && args.introspect_early.is_none() {
@@ -238,7 +241,9 @@ fn sensing(args: &RunArgs) -> Result<Option<wifi_sensing_signal::SensingAnalyser
         ..d
     };
     let baseline = args.baseline.as_ref().map(Baseline::load).transpose()?;
-    Ok(Some(SensingAnalyser::new(cfg, baseline)?))
+    Ok(Some(
+        SensingAnalyser::new(cfg, baseline)?.with_notices(notices.clone()),
+    ))
 }
 
 fn run(

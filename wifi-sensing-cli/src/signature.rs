@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use wifi_sensing_introspect::capture::{capture, CaptureSpec};
 use wifi_sensing_introspect::features::{FeatureConfig, FeatureKind};
 use wifi_sensing_introspect::signature::ThresholdRule;
@@ -47,7 +47,7 @@ struct CaptureArgs {
     /// Length of the cut.
     #[arg(long, value_parser = crate::parse_duration)]
     duration: Duration,
-    /// Output file.
+    /// Output file (the signature as JSON); `-` for stdout.
     #[arg(short, long)]
     output: String,
     /// Node to take frames from (default: the node of the first frame).
@@ -100,6 +100,11 @@ pub(crate) fn main(args: SignatureArgs, log: &Log) -> Result<()> {
 }
 
 fn capture_main(a: CaptureArgs, log: &Log) -> Result<()> {
+    let out = std::path::Path::new(&a.output);
+    crate::output::ensure_not_input(out, &a.input)?;
+    for b in &a.background {
+        crate::output::ensure_not_input(out, b)?;
+    }
     let opened = open_input(&a.input, &a.reader, a.format, None, log)?;
     let input_name = file_name(&opened.description);
     let mut backgrounds = Vec::new();
@@ -126,11 +131,8 @@ fn capture_main(a: CaptureArgs, log: &Log) -> Result<()> {
         input_background: !a.no_input_background,
     };
     let sig = capture(opened.capture, backgrounds, &spec)?;
-    // the same output policy as every command (`output::create_file`)
-    let mut w = crate::output::create_file(std::path::Path::new(&a.output), log)?;
-    std::io::Write::write_all(&mut w, (sig.to_json_pretty() + "\n").as_bytes())
-        .and_then(|()| std::io::Write::flush(&mut w))
-        .with_context(|| format!("writing {}", a.output))?;
+    // the same output policy as every command (`output::create_file`), `-` for stdout
+    crate::output::write_document(out, &sig.to_json_pretty(), log)?;
     let bg = sig
         .provenance
         .as_ref()
@@ -143,7 +145,7 @@ fn capture_main(a: CaptureArgs, log: &Log) -> Result<()> {
         sig.length,
         sig.dim(),
         sig.promotion_threshold,
-        a.output
+        crate::output::display_name(out)
     ));
     Ok(())
 }

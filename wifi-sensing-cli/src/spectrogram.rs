@@ -31,7 +31,8 @@ pub(crate) struct SpectrogramArgs {
     /// Output image (`.png`) or matrix (`.csv`).
     #[arg(short, long)]
     pub output: PathBuf,
-    /// Also write the matrix as CSV (long format: time_s,freq_hz,velocity_mps,power_db).
+    /// Also write the matrix as CSV (long format: time_s,freq_hz,velocity_mps,power_db); `-`
+    /// for stdout.
     #[arg(long)]
     pub csv: Option<PathBuf>,
     /// Read the input as this format instead of detecting it.
@@ -117,7 +118,7 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("png"))
     {
-        bail!(
+        crate::usage!(
             "--output {}: use a .png (image) or .csv (matrix) name",
             args.output.display()
         );
@@ -126,6 +127,13 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
         crate::usage!(
             "spectrogram reads a file or stdin, not a live udp:// input (record it first)"
         );
+    }
+    output::ensure_not_input(&args.output, &args.input)?;
+    if let Some(c) = &args.csv {
+        output::ensure_not_input(c, &args.input)?;
+        if c.as_os_str() != "-" {
+            output::ensure_distinct(c, &args.output, "output (-o)")?;
+        }
     }
     let opened = open_input(&args.input, &args.reader, args.format, None, log)?;
     let notices = Notices::default();
@@ -141,7 +149,7 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
             let n = *node.get_or_insert(f.node_id);
             if f.node_id == n {
                 if frames.len() >= MAX_FRAMES {
-                    bail!("node {n} has more than {MAX_FRAMES} frames; cut the input (convert --limit) first");
+                    bail!("node {n} has more than {MAX_FRAMES} frames; cut the input first (`run INPUT --limit N -o part.jsonl`)");
                 }
                 frames.push(f);
             }
@@ -215,7 +223,7 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
 }
 
 fn write_csv(path: &Path, s: &SpectrogramMatrix, log: &Log) -> Result<()> {
-    let mut w = output::create_file(path, log)?;
+    let mut w = output::create_or_stdout(path, log)?;
     writeln!(w, "time_s,freq_hz,velocity_mps,power_db")?;
     for (k, t) in s.times_s.iter().enumerate() {
         for (i, f) in s.freqs_hz.iter().enumerate() {
@@ -234,7 +242,7 @@ fn write_csv(path: &Path, s: &SpectrogramMatrix, log: &Log) -> Result<()> {
         }
     }
     w.flush()
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        .with_context(|| format!("cannot write {}", output::display_name(path)))?;
     Ok(())
 }
 

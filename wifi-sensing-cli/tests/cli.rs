@@ -1,6 +1,6 @@
 //! End-to-end tests of the `wifi-sensing` binary.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::UdpSocket;
 use std::path::Path;
 use std::process::{Child, ChildStderr, Command, Output, Stdio};
@@ -13,7 +13,9 @@ use wifi_sensing_core::recording::{RecordingHeader, RecordingWriter};
 use wifi_sensing_core::{Clock, Record};
 
 mod common;
-use common::{bin, fixture, parse_lines as json_lines, run, run_ok, tmp as tmpdir};
+use common::{
+    bin, first_line_then_close, fixture, parse_lines as json_lines, run, run_ok, tmp as tmpdir,
+};
 
 /// The JSON Lines the binary prints on stdout for `args`.
 fn lines_of(args: &[&str]) -> Vec<Value> {
@@ -165,25 +167,8 @@ fn broken_pipe_exits_zero() {
     let d = tmpdir("pipe");
     let rec = d.join("big.csirec");
     make_recording(&rec, 5000);
-    let mut child = bin()
-        .args(["run", rec.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
+    let (first, status, err) = first_line_then_close(&["run", rec.to_str().unwrap()]);
     assert!(first.starts_with("{\"schema\":1"));
-    drop(out); // like `| head -n 1`
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
     assert!(status.success(), "exit {status:?}, stderr: {err}");
     assert!(!err.contains("panicked"));
 }

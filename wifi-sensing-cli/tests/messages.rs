@@ -61,6 +61,14 @@ fn rssi_line_tells_absent_from_untrusted_and_per_chain() {
     assert!(t.contains("rssi:        per receive chain only"), "{t}");
     let t = text(&run(&["inspect", "fixtures/esp32/example_csi.csv"]).stdout);
     assert!(t.contains("rssi:        -73 .. -69 dBm"), "{t}");
+    // no frame at all says nothing about the format (Intel 5300 records do carry RSSI)
+    let d = std::env::temp_dir().join(format!("wifi-sensing-msg-rssi-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let empty = d.join("empty.dat");
+    std::fs::write(&empty, b"").unwrap();
+    let t = text(&run(&["inspect", empty.to_str().unwrap()]).stdout);
+    assert!(t.contains("rssi:        none (no frames)"), "{t}");
+    std::fs::remove_dir_all(&d).unwrap();
 }
 
 #[test]
@@ -143,4 +151,93 @@ fn replacing_an_output_is_said_by_every_command() {
     let quiet = run(&["-q", "convert", csv, "-o", o]);
     assert!(text(&quiet.stderr).is_empty(), "{}", text(&quiet.stderr));
     std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn calibrate_says_it_replaces_its_output_like_every_command() {
+    let d = std::env::temp_dir().join(format!("wifi-sensing-msg-cal-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let rec = d.join("empty.csirec");
+    let rec = rec.to_str().unwrap();
+    assert!(run(&[
+        "-q",
+        "simulate",
+        "--scenario",
+        "empty",
+        "--duration",
+        "30s",
+        "-o",
+        rec
+    ])
+    .status
+    .success());
+    let o = d.join("base.json");
+    let o = o.to_str().unwrap();
+    assert!(run(&["calibrate", rec, "-o", o]).status.success());
+    let again = run(&["calibrate", rec, "-o", o]);
+    assert!(again.status.success());
+    assert!(
+        text(&again.stderr).contains("replacing the existing"),
+        "{}",
+        text(&again.stderr)
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[cfg(feature = "pose")]
+#[test]
+fn a_failed_pose_run_gives_the_error_without_a_wrong_reason() {
+    // Intel 5300 frames of 2 x 2 chains against a model for 3 x 2: an error, not "too short"
+    let out = run(&[
+        "run",
+        "fixtures/intel5300/66bpm.dat",
+        "--no-frames",
+        "--pose",
+        "fixtures/models/wifi-pose-ref.onnx",
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("does not match the model manifest"), "{err}");
+    assert!(!err.contains("shorter than one model window"), "{err}");
+    assert!(!err.contains("no pose records:"), "{err}");
+}
+
+#[test]
+fn events_say_how_many_frames_of_another_layout_they_skipped() {
+    // the RuView recording mixes 64-, 128- and 192-pair frames per node
+    let out = run(&[
+        "run",
+        "fixtures/ruview_esp32/pretrain-1775182186_first300.csi.jsonl",
+        "--events",
+        "--no-frames",
+    ]);
+    assert!(out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("node 1: 114 of 137 frames skipped")
+            && err.contains("1x1x64")
+            && err.contains("instead of 1x1x128"),
+        "{err}"
+    );
+    assert!(err.contains("node 2: 29 of 139 frames skipped"), "{err}");
+    // a stream in one layout says nothing of the kind
+    let out = run(&[
+        "run",
+        "fixtures/intel5300/66bpm.dat",
+        "--events",
+        "--no-frames",
+    ]);
+    assert!(!text(&out.stderr).contains("frames skipped"));
+}
+
+#[test]
+fn serve_help_leaves_out_the_output_options_it_refuses() {
+    let help = text(&run(&["serve", "--help"]).stdout);
+    assert!(help.contains("--listen"), "{help}");
+    assert!(help.contains("--events"), "{help}");
+    assert!(!help.contains("--output-format"), "{help}");
+    assert!(!help.contains("-o, --output"), "{help}");
+    // `run` keeps them
+    let help = text(&run(&["run", "--help"]).stdout);
+    assert!(help.contains("--output-format") && help.contains("-o, --output"));
 }

@@ -14,12 +14,9 @@ fn models() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/models")
 }
 
-/// A temp dir with a simulated 3 s ESP32 capture at 20 Hz (`sim.jsonl`) and the linear test
-/// model (`m.onnx`) whose manifest takes ESP32 frames and subcarriers 1..=8.
-fn setup() -> (tempfile::TempDir, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let sim = dir.path().join("sim.jsonl");
-    let out = run(&[
+/// A simulated ESP32 walk of `secs` at 20 Hz in `out`, with its ground truth in `truth`.
+fn simulate_walk(out: &Path, secs: &str, truth: Option<&Path>) {
+    let mut args = vec![
         "simulate",
         "-q",
         "--device",
@@ -27,17 +24,25 @@ fn setup() -> (tempfile::TempDir, String, String) {
         "--scenario",
         "walk",
         "--duration",
-        "3s",
+        secs,
         "--rate",
         "20",
         "-o",
-        sim.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        out.to_str().unwrap(),
+    ];
+    if let Some(t) = truth {
+        args.extend(["--truth", t.to_str().unwrap()]);
+    }
+    let r = run(&args);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+}
+
+/// A temp dir with a simulated 3 s ESP32 capture at 20 Hz (`sim.jsonl`) and the linear test
+/// model (`m.onnx`) whose manifest takes ESP32 frames and subcarriers 1..=8.
+fn setup() -> (tempfile::TempDir, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = dir.path().join("sim.jsonl");
+    simulate_walk(&sim, "3s", None);
     let model = dir.path().join("m.onnx");
     std::fs::copy(models().join("linear_keypoints.onnx"), &model).unwrap();
     let text = std::fs::read_to_string(models().join("linear_keypoints.json")).unwrap();
@@ -263,4 +268,54 @@ fn model_inspect_says_what_disagrees() {
     let out = run(&["model", "inspect", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("example.custom:Frobnicate"));
+
+    // without a manifest there is nothing to disagree with: the error says what is missing
+    let lone = dir.path().join("lone.onnx");
+    std::fs::copy(models().join("linear_keypoints.onnx"), &lone).unwrap();
+    let out = run(&["model", "inspect", lone.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no valid manifest") && stderr.contains("lone.json"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("disagree"), "{stderr}");
+}
+
+#[test]
+fn score_says_when_pose_records_have_no_truth() {
+    let (dir, sim, model) = setup();
+    let out = run(&["-q", "run", &sim, "--no-frames", "--pose", &model]);
+    assert!(out.status.success());
+    let poses = dir.path().join("poses.jsonl");
+    std::fs::write(&poses, &out.stdout).unwrap();
+    // the truth of the same session (same arguments as `setup`), and of a shorter one
+    let truth = |secs: &str| {
+        let t = dir.path().join(format!("truth-{secs}.jsonl"));
+        simulate_walk(&dir.path().join("again.jsonl"), secs, Some(&t));
+        t
+    };
+    let score = |t: &Path| {
+        let out = run(&[
+            "model",
+            "score",
+            "--truth",
+            t.to_str().unwrap(),
+            "--poses",
+            poses.to_str().unwrap(),
+        ]);
+        assert!(out.status.success());
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (v, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (v, err) = score(&truth("3s"));
+    assert_eq!(v["records_without_truth"], 0);
+    assert!(!err.contains("no truth line"), "{err}");
+    let (v, err) = score(&truth("2s"));
+    let without = v["records_without_truth"].as_u64().unwrap();
+    assert!(without > 0);
+    assert!(
+        err.contains(&format!("{without} of 27 pose records have no truth line")),
+        "{err}"
+    );
 }

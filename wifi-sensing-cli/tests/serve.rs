@@ -522,6 +522,22 @@ fn the_token_is_enforced() {
         200
     );
     assert_eq!(status(ureq::get(server.url("/?token=s3cret-token"))), 200);
+    // the page opened with the token in its URL loads its script and stylesheet with it too
+    // (a browser sends no Authorization header for them)
+    let page = ureq::get(server.url("/?token=s3cret-token"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    for asset in ["app.js", "style.css"] {
+        let url = format!("{asset}?token=s3cret-token");
+        assert!(
+            page.contains(&format!("\"{url}\"")),
+            "{asset} without token: {page}"
+        );
+        assert_eq!(status(ureq::get(server.url(&format!("/{url}")))), 200);
+    }
     let ws_url = format!("ws://{}/ws/stream", server.addr);
     match ws_connect(&ws_url, None) {
         Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401),

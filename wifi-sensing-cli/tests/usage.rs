@@ -110,6 +110,11 @@ fn bad_values_exit_2_with_the_reason() {
             "at least 5 s",
         ),
         (&["run"], "INPUT"),
+        (&["spectrogram", CSV, "-o", "x.jpg"], ".png (image) or .csv"),
+        (
+            &["run", "--stages", "hampel:windw=5", CSV],
+            "unknown parameter `windw` (did you mean `window`?)",
+        ),
     ];
     for (args, want) in cases {
         let (code, err) = run(args);
@@ -117,7 +122,7 @@ fn bad_values_exit_2_with_the_reason() {
         assert!(err.contains(want), "{args:?}: {want:?} not in {err}");
     }
     // nothing was created by the refused commands
-    for f in ["x.jsonl", "x.pcap", "x.csv", "x.txt", "x.csirec"] {
+    for f in ["x.jsonl", "x.pcap", "x.csv", "x.txt", "x.csirec", "x.jpg"] {
         assert!(
             !std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join(f)

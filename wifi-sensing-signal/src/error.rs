@@ -20,6 +20,21 @@ pub enum SignalError {
         /// What would be accepted.
         accepted: String,
     },
+    /// A compact specification names a parameter its stage or analyser does not take.
+    #[error(
+        "{component}: unknown parameter `{param}`{}; accepted: {accepted}",
+        .suggestion.as_deref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default()
+    )]
+    UnknownParameter {
+        /// Stage or analyser the specification is for.
+        component: &'static str,
+        /// The parameter name given.
+        param: String,
+        /// The accepted name nearest to it, if one is near.
+        suggestion: Option<String>,
+        /// The accepted parameters.
+        accepted: String,
+    },
     /// A compact specification (`hampel:window=15:k=3`) could not be parsed.
     #[error("stage spec `{spec}`: {reason}")]
     Spec {

@@ -25,6 +25,7 @@ use crate::events::{Event, EventConfig, EventKind, NodeDetector, Scope};
 use crate::features::{
     amplitudes, shape, ColumnSelector, Columns, IntervalMeter, Layout, LevelTracker, MotionRatio,
 };
+use crate::stages::Notices;
 use crate::vitals::{PhaseFeatures, VitalSigns, VitalsConfig, VitalsEstimator};
 
 /// JSON record type of events.
@@ -141,6 +142,11 @@ struct NodeSensor {
     vitals: Option<VitalsEstimator>,
     phase: Option<PhaseFeatures>,
     last_t: Option<i64>,
+    /// Frames of this node seen, those skipped for another layout, and the shapes of those
+    /// (the first few).
+    seen: u64,
+    skipped_layout: u64,
+    other_shapes: Vec<(usize, usize, usize)>,
 }
 
 /// Motion and presence events and vital signs of every node; see the [module docs](self).
@@ -158,6 +164,7 @@ pub struct SensingAnalyser {
     fused_moving: bool,
     fused_present: bool,
     fused_on: bool,
+    notices: Option<Notices>,
 }
 
 impl std::fmt::Debug for SensingAnalyser {
@@ -189,7 +196,25 @@ impl SensingAnalyser {
             fused_moving: false,
             fused_present: false,
             fused_on,
+            notices: None,
         })
+    }
+
+    /// Reports to `notices`, at the end of the stream, the frames it could not use: those of a
+    /// node whose CSI layout changed (each node keeps the layout of its first frame).
+    ///
+    /// ```
+    /// use wifi_sensing_signal::stages::Notices;
+    /// use wifi_sensing_signal::{SensingAnalyser, SensingConfig};
+    /// let notices = Notices::default();
+    /// let analyser = SensingAnalyser::new(SensingConfig::default(), None)?.with_notices(notices.clone());
+    /// # drop(analyser);
+    /// assert!(notices.take().is_empty());
+    /// # Ok::<(), wifi_sensing_signal::SignalError>(())
+    /// ```
+    pub fn with_notices(mut self, notices: Notices) -> Self {
+        self.notices = Some(notices);
+        self
     }
 
     /// Frame counters.
@@ -248,6 +273,9 @@ impl SensingAnalyser {
             vitals: None,
             phase: None,
             last_t: None,
+            seen: 0,
+            skipped_layout: 0,
+            other_shapes: Vec::new(),
         };
         if let Some(c) = cols {
             init_node(&self.cfg, &mut n, c);
@@ -272,8 +300,14 @@ impl SensingAnalyser {
         let Some(node) = self.nodes.get_mut(frame.node_id) else {
             return Ok(());
         };
+        node.seen += 1;
         if !node.layout.matches(frame) {
             self.stats.layout_changes += 1;
+            node.skipped_layout += 1;
+            let shape = frame.shape();
+            if node.other_shapes.len() < 4 && !node.other_shapes.contains(&shape) {
+                node.other_shapes.push(shape);
+            }
             return Ok(());
         }
         amplitudes(frame, &mut self.amps);
@@ -490,6 +524,37 @@ impl Analyser for SensingAnalyser {
         out.extend(sensed.drain(..).map(to_analysis));
         self.sensed = sensed;
         r.map_err(Into::into)
+    }
+
+    fn finish(&mut self, _out: &mut Vec<Analysis>) -> wifi_sensing_core::Result<()> {
+        let Some(notices) = &self.notices else {
+            return Ok(());
+        };
+        let shape = |(r, t, k): (usize, usize, usize)| format!("{r}x{t}x{k}");
+        for (id, n) in self.nodes.iter() {
+            if n.skipped_layout == 0 {
+                continue;
+            }
+            let first = n.layout.shape;
+            let others: Vec<String> = n
+                .other_shapes
+                .iter()
+                .filter(|s| **s != first)
+                .map(|s| shape(*s))
+                .collect();
+            let how = if others.is_empty() {
+                format!("other subcarrier indices, {}", shape(first))
+            } else {
+                format!("{} instead of {}", others.join(", "), shape(first))
+            };
+            notices.push(format!(
+                "{ANALYSER_NAME} (--events/--vitals): node {id}: {} of {} frames skipped: their CSI \
+                 layout differs from the node's first frame ({how}); each node is analysed in \
+                 the layout of its first frame",
+                n.skipped_layout, n.seen,
+            ));
+        }
+        Ok(())
     }
 
     fn reset(&mut self) {

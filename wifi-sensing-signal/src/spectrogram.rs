@@ -188,7 +188,10 @@ pub fn component_series(
             "spectrogram",
             "component",
             component,
-            format!("subcarrier columns 0..{n} (got {bad})"),
+            match n {
+                0 => format!("no subcarrier column: the frames have none (got {bad})"),
+                _ => format!("subcarrier columns 0..={} (got {bad})", n - 1),
+            },
         ));
     }
     let mut t = Vec::with_capacity(frames.len());
@@ -388,6 +391,15 @@ mod tests {
         for bad in ["pca0", "pca17", "subcarrier:x", "subcarriers:", "foo"] {
             assert!(bad.parse::<Component>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_column_past_the_last_names_the_last_valid_one() {
+        let frames = crate::test_support::walking_frames(0, 1.0, 5.18e9);
+        let refs: Vec<&CsiFrame> = frames.iter().collect();
+        let e = component_series(&refs, &Component::Subcarrier(16)).unwrap_err();
+        assert!(e.to_string().contains("columns 0..=15 (got 16)"), "{e}");
+        assert!(component_series(&refs, &Component::Subcarrier(15)).is_ok());
     }
 
     /// A person walking so that a reflected path changes at 1.2 m/s at 5.18 GHz (about 20.7 Hz)

@@ -375,3 +375,48 @@ fn phase_features_are_scale_invariant_and_find_breathing() {
         }
     }
 }
+
+/// Frames in another CSI layout than their node's first are skipped, and said so at the end.
+#[test]
+fn frames_of_another_layout_are_counted_and_reported() {
+    use wifi_sensing_core::Analyser;
+    use wifi_sensing_signal::stages::Notices;
+    let sim = Simulator::new(
+        Scenario::preset("still", 10.0).unwrap(),
+        DeviceProfile::esp32(),
+        7,
+    )
+    .unwrap();
+    let notices = Notices::default();
+    let mut a = SensingAnalyser::new(SensingConfig::default(), None)
+        .unwrap()
+        .with_notices(notices.clone());
+    let mut out = Vec::new();
+    let mut seen = 0u64;
+    let mut narrow = 0u64;
+    for (i, (f, _)) in sim.enumerate() {
+        // every third frame of the node carries the first 32 subcarriers only
+        let f = if i % 3 == 2 && i > 0 {
+            narrow += 1;
+            let (rx, tx, _) = f.shape();
+            let csi = ndarray::Array3::from_shape_fn((rx, tx, 32), |i| f.csi[i]);
+            let mut g = CsiFrame::new(CaptureFormat::Simulated, Device::Simulator, csi);
+            g.timestamp_ns = f.timestamp_ns;
+            g.node_id = f.node_id;
+            g
+        } else {
+            f
+        };
+        seen += 1;
+        a.analyse(&f, &mut out).unwrap();
+    }
+    assert_eq!(a.stats().layout_changes, narrow);
+    assert!(notices.take().is_empty(), "reported before the end");
+    a.finish(&mut out).unwrap();
+    let said = notices.take();
+    assert_eq!(said.len(), 1, "{said:?}");
+    let node = a.stats(); // the counts are in the message too
+    let want = format!("{} of {seen} frames skipped", node.layout_changes);
+    assert!(said[0].contains(&want), "{said:?} lacks {want}");
+    assert!(said[0].contains("1x1x32 instead of 1x1x64"), "{said:?}");
+}

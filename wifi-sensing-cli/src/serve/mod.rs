@@ -45,7 +45,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 pub(crate) struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the bound address is logged on stderr as
     /// `serving on http://ADDR`). Anything but loopback needs --token or --insecure-no-auth.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_listen)]
     pub listen: SocketAddr,
     /// Require this bearer token on every request: `Authorization: Bearer TOKEN`, or
     /// `?token=TOKEN` in the URL (browsers cannot set headers on WebSockets). Also read from
@@ -74,6 +74,28 @@ pub(crate) struct ServeArgs {
     pub max_clients: u32,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// `--listen`: `IP:PORT`, or `HOST:PORT` of a name that resolves (`localhost:8080`; its first
+/// IPv4 address, else its first address).
+fn parse_listen(s: &str) -> std::result::Result<SocketAddr, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let bad = || format!("expected IP:PORT or HOST:PORT (e.g. 127.0.0.1:8080), got {s:?}");
+    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(bad());
+    }
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(s)
+        .map_err(|e| format!("{s:?}: cannot resolve {host:?}: {e}"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{s:?}: {host:?} resolves to no address"))
 }
 
 fn parse_token(s: &str) -> std::result::Result<String, String> {
@@ -210,7 +232,7 @@ pub(crate) fn main(mut args: ServeArgs, log: &Log) -> Result<()> {
     }
     rt.shutdown_timeout(Duration::from_millis(500));
     #[cfg(feature = "pose")]
-    args.run.pose.report(log);
+    args.run.pose.report(log, served.is_err());
     served.context("server error")
 }
 
@@ -336,8 +358,8 @@ fn hex(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
 
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    let mut r = Response::new(Body::from(body));
+fn asset(content_type: &'static str, body: impl Into<Body>) -> Response {
+    let mut r = Response::new(body.into());
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(
@@ -350,11 +372,37 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     r
 }
 
-async fn page_index() -> Response {
-    asset(
-        "text/html; charset=utf-8",
-        include_str!("assets/index.html"),
-    )
+/// The dashboard page. Opened as `/?token=T`, its stylesheet and script URLs carry the token
+/// too: a browser sends no `Authorization` header for them, and without it they would be
+/// refused (the page would load without its script).
+async fn page_index(req: Request) -> Response {
+    let html = include_str!("assets/index.html");
+    let token = req.uri().query().and_then(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == "token")
+            .map(|(_, v)| percent_decode(v))
+    });
+    let Some(token) = token else {
+        return asset("text/html; charset=utf-8", html);
+    };
+    let q = format!("?token={}", percent_encode(&token));
+    let html = html
+        .replace("href=\"style.css\"", &format!("href=\"style.css{q}\""))
+        .replace("src=\"app.js\"", &format!("src=\"app.js{q}\""));
+    asset("text/html; charset=utf-8", html)
+}
+
+/// Percent-encodes every byte but the unreserved ones (`A-Z a-z 0-9 - . _ ~`).
+fn percent_encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 async fn page_js() -> Response {
@@ -608,6 +656,29 @@ mod tests {
         assert!(!token_matches(b"", b"secret-token"));
         assert!(parse_token("short").is_err());
         assert!(parse_token("has space 123").is_err());
+    }
+
+    #[test]
+    fn listen_takes_an_address_or_a_host_name() {
+        assert_eq!(
+            parse_listen("127.0.0.1:8080").unwrap(),
+            "127.0.0.1:8080".parse::<SocketAddr>().unwrap()
+        );
+        let local = parse_listen("localhost:0").unwrap();
+        assert!(local.ip().is_loopback(), "{local}");
+        assert_eq!(local.port(), 0);
+        for bad in ["8080", "localhost", ":8080", "localhost:99999"] {
+            let e = parse_listen(bad).unwrap_err();
+            assert!(e.contains("IP:PORT"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn query_values_round_trip() {
+        for t in ["s3cret-token", "a+b&c=d%e/f?g#h", "~._-AZaz09"] {
+            assert_eq!(percent_decode(&percent_encode(t)), t);
+        }
+        assert_eq!(percent_encode("a b&"), "a%20b%26");
     }
 
     #[test]

@@ -299,7 +299,15 @@ pub(crate) fn expect_csi_data(line: &[u8]) -> std::result::Result<(), String> {
     if line.starts_with(b"CSI_DATA,") {
         return Ok(());
     }
-    let shown = String::from_utf8_lossy(&line[..line.len().min(24)]).into_owned();
+    // printable ASCII as it is, every other byte as `\xNN` (binary input must not reach the
+    // terminal raw)
+    let shown: String = line[..line.len().min(24)]
+        .iter()
+        .map(|&b| match b {
+            0x20..=0x7e => char::from(b).to_string(),
+            _ => format!("\\x{b:02x}"),
+        })
+        .collect();
     Err(format!(
         "line does not start with `CSI_DATA,` (starts `{shown}`)"
     ))
@@ -739,6 +747,11 @@ mod tests {
                 "line does not start with `CSI_DATA,` (starts `I (123) boot: ESP-IDF v5`)"
                     .to_string()
             )
+        );
+        // binary bytes are shown escaped, never raw
+        assert_eq!(
+            expect_csi_data(&[0x8a, 0x01, b'd', b'p', 0x1b, b'[', b'2', b'J']),
+            Err("line does not start with `CSI_DATA,` (starts `\\x8a\\x01dp\\x1b[2J`)".to_string())
         );
     }
 

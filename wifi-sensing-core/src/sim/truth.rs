@@ -161,10 +161,8 @@ pub struct GroundTruth {
 
 fn json_err(e: serde_json::Error) -> Error {
     if e.is_io() {
-        Error::io(
-            "cannot write ground truth",
-            std::io::Error::other(e.to_string()),
-        )
+        // the writer's own error, kind included (a closed stdout stays a broken pipe)
+        Error::io("cannot write ground truth", std::io::Error::from(e))
     } else {
         Error::Encode(e.to_string())
     }
@@ -314,5 +312,36 @@ impl<R: BufRead> Iterator for TruthReader<R> {
             );
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::Simulator;
+
+    /// A writer whose reader went away, as stdout closed by `| head`.
+    #[derive(Debug)]
+    struct Closed;
+
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_output_is_reported_as_a_broken_pipe() {
+        let sim = Simulator::new(
+            Scenario::preset("walk", 1.0).unwrap(),
+            DeviceProfile::esp32(),
+            7,
+        )
+        .unwrap();
+        let e = TruthWriter::new(Closed, &sim.truth_header()).unwrap_err();
+        assert!(e.is_broken_pipe(), "{e:?}");
     }
 }

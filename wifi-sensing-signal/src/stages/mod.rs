@@ -106,7 +106,10 @@ Stages (comma-separated, applied in order, per node; parameters as name:param=va
                                  shift, offline): the node's whole stream or blocks of that length
   select[:top=10|:threshold=R][:baseline=5s][:window=2s]  keep the subcarriers whose amplitude
                                  variance over the window, relative to the first `baseline` (quiet
-                                 calibration), is largest (top 1..=4096) or at least R
+                                 calibration), is largest (top 1..=4096) or at least R; frames
+                                 pass whole until the first selection, which is redone every
+                                 window: --events/--vitals keep each node's first layout and
+                                 skip frames of another (they say how many)
 Lengths: seconds (2s, 500ms) or frames (50). Frequencies in Hz (2hz or 2).";
 
 impl FromStr for StageSpec {

@@ -73,16 +73,22 @@ impl<'a> Spec<'a> {
 
     /// Refuses parameters no getter asked for, naming the accepted ones.
     pub(crate) fn finish(self, accepted: &[&str]) -> Result<()> {
-        for ((k, v), u) in self.params.iter().zip(&self.used) {
+        for ((k, _), u) in self.params.iter().zip(&self.used) {
             if !u {
-                return Err(SignalError::InvalidParameter {
+                let suggestion = accepted
+                    .iter()
+                    .map(|a| (strsim::jaro_winkler(k, a), a))
+                    .filter(|(d, _)| *d >= 0.8)
+                    .max_by(|a, b| a.0.total_cmp(&b.0))
+                    .map(|(_, a)| a.to_string());
+                return Err(SignalError::UnknownParameter {
                     component: self.stage,
-                    param: "(unknown)",
-                    value: format!("{k}={v}"),
+                    param: k.to_string(),
+                    suggestion,
                     accepted: if accepted.is_empty() {
                         "no parameters".to_string()
                     } else {
-                        format!("parameters {}", accepted.join(", "))
+                        accepted.join(", ")
                     },
                 });
             }

@@ -60,8 +60,18 @@ fn bad_specs_name_stage_parameter_and_range() {
         ("ratio:mode=div", vec!["ratio", "mode", "ratio, conj"]),
         ("normalize:step=0db", vec!["normalize", "step"]),
         ("select:top=3:threshold=2", vec!["select", "top"]),
-        ("hampel:size=3", vec!["hampel", "size=3", "window, k, on"]),
-        ("sanitize:x=1", vec!["sanitize", "x=1", "no parameters"]),
+        (
+            "hampel:size=3",
+            vec!["hampel", "unknown parameter `size`", "window, k, on"],
+        ),
+        (
+            "hampel:windw=5",
+            vec!["hampel: unknown parameter `windw` (did you mean `window`?)"],
+        ),
+        (
+            "sanitize:x=1",
+            vec!["sanitize", "unknown parameter `x`", "no parameters"],
+        ),
         ("wobble", vec!["unknown stage", "wobble", "hampel"]),
         ("hampel,,dc", vec!["empty stage"]),
         ("dc:tau=-1s", vec!["dc", "tau"]),
