@@ -167,6 +167,28 @@ fn capture_writes_a_signature_that_loads_and_refuses_an_empty_cut() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("holds 0 usable frames"));
+    // a node the input does not have is named as such, with the nodes it has
+    let o = run(&[
+        "signature",
+        "capture",
+        &input,
+        "--label",
+        "push",
+        "--start",
+        "4s",
+        "--duration",
+        "1s",
+        "--node",
+        "5",
+        "-o",
+        &out,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("node 5 has no frames (the input's nodes: 1)"),
+        "{e}"
+    );
     let o = run(&[
         "signature",
         "capture",

@@ -53,6 +53,41 @@ struct Features {
     times: Vec<f64>,
     vectors: Vec<Vec<f32>>,
     node: Option<u32>,
+    /// Distinct nodes seen in the input (the first few, for messages).
+    nodes_seen: Vec<u32>,
+    /// Frames of the chosen node.
+    node_frames: u64,
+    /// Why the last frame of the node gave no features.
+    last_refusal: Option<String>,
+}
+
+/// Distinct node ids kept for messages.
+const NODES_NAMED: usize = 16;
+
+impl Features {
+    /// Why no frame gave features: no frames, none of the chosen node, or every one refused.
+    fn why_empty(&self, what: &str) -> String {
+        let nodes = || {
+            let mut n: Vec<String> = self.nodes_seen.iter().map(u32::to_string).collect();
+            if n.len() == NODES_NAMED {
+                n.push("...".into());
+            }
+            n.join(", ")
+        };
+        match (self.node, self.node_frames, &self.last_refusal) {
+            (_, _, _) if self.nodes_seen.is_empty() => format!("{what}: no frames"),
+            (Some(node), 0, _) => {
+                format!(
+                    "{what}: node {node} has no frames (the input's nodes: {})",
+                    nodes()
+                )
+            }
+            (_, n, Some(why)) => {
+                format!("{what}: none of the node's {n} frames gave features: {why}")
+            }
+            (_, n, None) => format!("{what}: none of the node's {n} frames gave features"),
+        }
+    }
 }
 
 fn features_of<I>(input: I, node: Option<u32>, cfg: &FeatureConfig, what: &str) -> Result<Features>
@@ -64,6 +99,9 @@ where
         times: Vec::new(),
         vectors: Vec::new(),
         node,
+        nodes_seen: Vec::new(),
+        node_frames: 0,
+        last_refusal: None,
     };
     let mut t0 = None;
     for f in input {
@@ -73,10 +111,20 @@ where
             Err(e) => return Err(Error::InvalidInput(format!("{what}: {e}"))),
         };
         let t0 = *t0.get_or_insert(frame.timestamp_ns);
+        if out.nodes_seen.len() < NODES_NAMED && !out.nodes_seen.contains(&frame.node_id) {
+            out.nodes_seen.push(frame.node_id);
+        }
         if *out.node.get_or_insert(frame.node_id) != frame.node_id {
             continue;
         }
-        let Ok(x) = fx.extract(&frame) else { continue };
+        out.node_frames += 1;
+        let x = match fx.extract(&frame) {
+            Ok(x) => x,
+            Err(e) => {
+                out.last_refusal = Some(e.to_string());
+                continue;
+            }
+        };
         if out.vectors.len() >= MAX_CAPTURE_FRAMES {
             return Err(Error::InvalidInput(format!(
                 "{what}: more than {MAX_CAPTURE_FRAMES} frames; cut the input shorter"
@@ -113,6 +161,9 @@ where
     let cut: Vec<usize> = (0..main.times.len())
         .filter(|&i| main.times[i] >= a && main.times[i] < b)
         .collect();
+    if main.vectors.is_empty() {
+        return Err(Error::InvalidInput(main.why_empty(name)));
+    }
     if cut.len() < 2 {
         let last = main.times.last().copied().unwrap_or(0.0);
         return Err(Error::InvalidInput(format!(
