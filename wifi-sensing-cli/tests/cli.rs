@@ -874,17 +874,22 @@ fn json_lines_read_back_losslessly() {
     assert_eq!(v["format"], "jsonl");
     assert!(v["nodes"]["2"].is_null());
     assert!(v["nodes"]["1"]["frames"].as_u64().unwrap() > 100);
-    // analysis lines are results, not capture data: counted as skipped, never silently dropped
+    // analysis lines are results, not capture data: passed over and counted (never silently
+    // dropped), not malformed, so --strict reads `run --events` output back
     let mixed = d.join("mixed.jsonl");
     let mut text = node1[..3].join("\n");
     text.push_str("\n{\"schema\":1,\"type\":\"presence\",\"analyser\":\"x\",\"timestamp_ns\":0,\"node_id\":null,\"data\":{}}\n");
     std::fs::write(&mixed, text).unwrap();
-    let out = run_ok(&["run", mixed.to_str().unwrap()]);
+    let out = run_ok(&["run", "--strict", mixed.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("1 malformed skipped") && err.contains("not capture data"),
+        err.contains("1 packets/records without CSI passed over")
+            && err.contains("0 malformed skipped"),
         "{err}"
     );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+    let v = inspect_json(mixed.to_str().unwrap());
+    assert_eq!(v["passed_over"], 1);
 }
 
 #[test]

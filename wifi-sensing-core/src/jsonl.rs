@@ -273,11 +273,14 @@ pub fn to_value(item: &Output) -> Result<Value> {
 
 /// Reads this family's JSON Lines records back: frame lines become frames, non-CSI record lines
 /// become [`AuxRecord`](crate::AuxRecord)s, so `run | jq select(...) | convert - -o x.csirec`
-/// works. Analysis lines are results, not capture data: each is reported as a recoverable
-/// [`Error::Malformed`] (counted, with its line number) rather than dropped silently. Lines of
-/// another schema version, or that do not parse, are malformed too.
+/// works. Analysis lines (records with an `analyser` key, such as `event` or `vital_signs`) are
+/// results, not capture data: they are passed over and counted
+/// ([`CaptureReader::passed_over`](crate::CaptureReader::passed_over)), so the output of
+/// `run --events` reads back as a capture. Lines of another schema version, or that do not
+/// parse, are reported as recoverable [`Error::Malformed`] records with their line numbers.
 pub struct JsonLinesReader {
     lines: crate::formats::text::LineReader,
+    passed_over: u64,
 }
 
 impl std::fmt::Debug for JsonLinesReader {
@@ -305,10 +308,12 @@ impl JsonLinesReader {
                 CaptureFormat::JsonLines,
                 options.limits.max_record_bytes,
             ),
+            passed_over: 0,
         }
     }
 
-    fn parse(line: &[u8]) -> std::result::Result<crate::Record, String> {
+    /// The record of one line; `Ok(None)` for an analysis line (passed over).
+    fn parse(line: &[u8]) -> std::result::Result<Option<crate::Record>, String> {
         use crate::formats::adr018;
         use crate::record::{AuxBody, AuxRecord, Record};
         let v: Value = serde_json::from_slice(line).map_err(|e| format!("not JSON: {e}"))?;
@@ -348,11 +353,9 @@ impl JsonLinesReader {
             }))
         };
         if v.get("analyser").is_some() {
-            return Err(format!(
-                "analysis record of type {kind:?} is a result, not capture data: skipped"
-            ));
+            return Ok(None);
         }
-        match kind.as_str() {
+        let record = match kind.as_str() {
             "frame" => {
                 let fl: FrameLine =
                     serde_json::from_value(v).map_err(|e| format!("frame record: {e}"))?;
@@ -398,7 +401,8 @@ impl JsonLinesReader {
                 aux(a, AuxBody::Unknown(de::<adr018::UnknownPacket>(&kind, d)?))
             }
             other => Err(format!("unknown record type {other:?}")),
-        }
+        };
+        record.map(Some)
     }
 }
 
@@ -408,7 +412,19 @@ impl crate::CaptureReader for JsonLinesReader {
     }
 
     fn next_record(&mut self) -> Option<Result<crate::Record>> {
-        self.lines.next_record(|line, _| Some(Self::parse(line)))
+        let passed_over = &mut self.passed_over;
+        self.lines.next_record(|line, _| match Self::parse(line) {
+            Ok(Some(r)) => Some(Ok(r)),
+            Ok(None) => {
+                *passed_over += 1;
+                None
+            }
+            Err(e) => Some(Err(e)),
+        })
+    }
+
+    fn passed_over(&self) -> u64 {
+        self.passed_over
     }
 
     fn position(&self) -> u64 {
