@@ -104,12 +104,14 @@ Stages (comma-separated, applied in order, per node; parameters as name:param=va
                                  measured rate after [:warmup=32] frames (4..=1024); FC below rate/2;
                                  [:zero_phase=all|10s|500] filters forward and backward (no phase
                                  shift, offline): the node's whole stream or blocks of that length
-  select[:top=10|:threshold=R][:baseline=5s][:window=2s]  keep the subcarriers whose amplitude
-                                 variance over the window, relative to the first `baseline` (quiet
-                                 calibration), is largest (top 1..=4096) or at least R; frames
-                                 pass whole until the first selection, which is redone every
-                                 window: --events/--vitals keep each node's first layout and
-                                 skip frames of another (they say how many)
+  select[:top=10|:threshold=R][:baseline=5s][:window=2s][:reselect=false]
+                                 keep the subcarriers whose amplitude variance over the first
+                                 window, relative to the first `baseline` (quiet calibration), is
+                                 largest (top 1..=4096) or at least R; the frames of the baseline
+                                 and that window are held and released with the selection, so a
+                                 node keeps one layout; reselect=true redoes the choice every
+                                 window (the layout changes with it: --events/--vitals keep each
+                                 node's first layout and skip frames of another, saying how many)
 Lengths: seconds (2s, 500ms) or frames (50). Frequencies in Hz (2hz or 2).";
 
 impl FromStr for StageSpec {

@@ -93,12 +93,15 @@ pub fn select_columns(ratios: &[f64], mode: SelectMode) -> Vec<usize> {
 }
 
 /// Configuration of the `select` stage:
-/// `select[:top=10 | :threshold=2][:baseline=5s][:window=2s]`.
+/// `select[:top=10 | :threshold=2][:baseline=5s][:window=2s][:reselect=false]`.
 ///
 /// Per node, the first `baseline` (seconds from the frame timestamps, or frames) is the
-/// calibration: the node should be quiet then. After it, every `window` the selection is
-/// recomputed from the variance ratio over that window. Frames before the first selection pass
-/// with all subcarriers; selected frames keep only the chosen columns (and their indices).
+/// calibration: the node should be quiet then. The first `window` after it gives the selection
+/// from the variance ratio over that window. The frames of the baseline and the first window
+/// are held (at most [`MAX_HELD_FRAMES`] per node) and released with the selection applied, so
+/// every frame a node emits has the same layout and analysers that keep a node's layout (events,
+/// vital signs, pose windows) see all of them. With `reselect=true` the selection is recomputed
+/// every `window`, and the layout changes whenever the chosen subcarriers do.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SelectConfig {
@@ -106,9 +109,16 @@ pub struct SelectConfig {
     pub mode: SelectMode,
     /// Calibration length. Default 5 s.
     pub baseline: Span,
-    /// Re-evaluation window. Default 2 s.
+    /// Window the selection is computed over. Default 2 s.
     pub window: Span,
+    /// Recompute the selection every `window` (the layout may change). Default `false`.
+    #[serde(default)]
+    pub reselect: bool,
 }
+
+/// Frames a node holds while its selection is made; beyond this, the oldest held frames are
+/// passed on with every subcarrier (said once).
+pub const MAX_HELD_FRAMES: usize = 1 << 16;
 
 impl Default for SelectConfig {
     fn default() -> Self {
@@ -116,6 +126,7 @@ impl Default for SelectConfig {
             mode: SelectMode::Top(10),
             baseline: Span::Seconds(5.0),
             window: Span::Seconds(2.0),
+            reselect: false,
         }
     }
 }
@@ -128,7 +139,8 @@ impl FromStr for SelectConfig {
         let thr = p.f64("threshold", "", 0.0, 1e12, Some(-1.0))?;
         let baseline = p.span("baseline", Span::Seconds(5.0))?;
         let window = p.span("window", Span::Seconds(2.0))?;
-        p.finish(&["top", "threshold", "baseline", "window"])?;
+        let reselect = p.choice("reselect", &["false", "true"], "false")? == "true";
+        p.finish(&["top", "threshold", "baseline", "window", "reselect"])?;
         let mode = match (top, thr >= 0.0) {
             (0, false) => SelectMode::Top(10),
             (k, false) => SelectMode::Top(k),
@@ -146,6 +158,7 @@ impl FromStr for SelectConfig {
             mode,
             baseline,
             window,
+            reselect,
         })
     }
 }
@@ -190,6 +203,7 @@ struct Node {
     win: Welford,
     win_start: (i64, u64),
     selection: Option<Vec<usize>>,
+    held: std::collections::VecDeque<CsiFrame>,
 }
 
 /// The `select` stage.
@@ -211,6 +225,15 @@ impl SelectStage {
     }
 }
 
+/// `frame` with only the columns `sel` (and their subcarrier indices).
+fn apply(mut frame: CsiFrame, sel: &[usize]) -> CsiFrame {
+    frame.csi = frame.csi.select(Axis(2), sel);
+    if let Some(sc) = &frame.subcarriers {
+        frame.subcarriers = Some(sel.iter().filter_map(|&j| sc.get(j).copied()).collect());
+    }
+    frame
+}
+
 fn elapsed(span: Span, from: (i64, u64), now: (i64, u64)) -> bool {
     match span {
         Span::Seconds(s) => (now.0.saturating_sub(from.0)) as f64 * 1e-9 >= s,
@@ -223,7 +246,13 @@ impl Stage for SelectStage {
         "select"
     }
 
-    fn process(&mut self, mut frame: CsiFrame) -> CoreResult<Option<CsiFrame>> {
+    fn process(&mut self, frame: CsiFrame) -> CoreResult<Option<CsiFrame>> {
+        let mut out = Vec::new();
+        self.process_into(frame, &mut out)?;
+        Ok(out.pop())
+    }
+
+    fn process_into(&mut self, frame: CsiFrame, out: &mut Vec<CsiFrame>) -> CoreResult<()> {
         let id = frame.node_id;
         let cfg = self.cfg;
         if frame.clock == Clock::None
@@ -232,11 +261,14 @@ impl Stage for SelectStage {
             self.notices.once(&format!("select/noclock/{id}"), || format!(
                 "select: frames of node {id} carry no timestamps, so spans in seconds cannot apply; passed unchanged (give baseline and window in frames)"
             ));
-            return Ok(Some(frame));
+            out.push(frame);
+            return Ok(());
         }
         let shape = frame.shape();
         let node = self.nodes.get_or_insert_with(id, Node::default)?;
         if node.shape != shape {
+            // a new layout starts over; what was held for the old one goes on whole
+            out.extend(node.held.drain(..));
             *node = Node {
                 shape,
                 ..Node::default()
@@ -247,47 +279,62 @@ impl Stage for SelectStage {
         node.frames += 1;
         let now = (frame.timestamp_ns, node.frames);
         let start = *node.start.get_or_insert(now);
-        let acc = if node.calibrated {
-            &mut node.win
-        } else {
-            &mut node.base
-        };
-        for plane in frame.csi.outer_iter() {
-            for row in plane.outer_iter() {
-                for (j, c) in row.iter().enumerate() {
-                    acc.add(j, f64::from(c.norm()));
+        let measuring = node.selection.is_none() || cfg.reselect;
+        if measuring {
+            let acc = if node.calibrated {
+                &mut node.win
+            } else {
+                &mut node.base
+            };
+            for plane in frame.csi.outer_iter() {
+                for row in plane.outer_iter() {
+                    for (j, c) in row.iter().enumerate() {
+                        acc.add(j, f64::from(c.norm()));
+                    }
+                }
+            }
+            if !node.calibrated {
+                if elapsed(cfg.baseline, start, now) {
+                    node.calibrated = true;
+                    node.win_start = now;
+                }
+            } else if elapsed(cfg.window, node.win_start, now) {
+                let r = ratios(node.base.var(), node.win.var());
+                node.selection = Some(select_columns(&r, cfg.mode));
+                node.win.reset(shape.2);
+                node.win_start = now;
+            }
+        }
+        match &node.selection {
+            None => {
+                if node.held.len() == MAX_HELD_FRAMES {
+                    self.notices.once(&format!("select/held/{id}"), || format!(
+                        "select: node {id} has held {MAX_HELD_FRAMES} frames without a selection (baseline + window too long for its rate); the oldest pass on with every subcarrier"
+                    ));
+                    out.extend(node.held.pop_front());
+                }
+                node.held.push_back(frame);
+            }
+            Some(sel) => {
+                for f in node.held.drain(..).chain(std::iter::once(frame)) {
+                    out.push(apply(f, sel));
                 }
             }
         }
-        if !node.calibrated {
-            if elapsed(cfg.baseline, start, now) {
-                node.calibrated = true;
-                node.win_start = now;
-            }
-        } else if elapsed(cfg.window, node.win_start, now) {
-            let r = ratios(node.base.var(), node.win.var());
-            node.selection = Some(select_columns(&r, cfg.mode));
-            node.win.reset(shape.2);
-            node.win_start = now;
-        }
-        if let Some(sel) = &node.selection {
-            frame.csi = frame.csi.select(Axis(2), sel);
-            if let Some(sc) = &frame.subcarriers {
-                frame.subcarriers = Some(sel.iter().filter_map(|&j| sc.get(j).copied()).collect());
-            }
-        }
-        Ok(Some(frame))
+        Ok(())
     }
 
     fn flush(&mut self) -> CoreResult<Vec<CsiFrame>> {
+        let mut out = Vec::new();
         for (id, n) in self.nodes.iter_mut() {
             if n.selection.is_none() {
                 self.notices.once(&format!("select/none/{id}"), || format!(
                     "select: node {id} ended before a baseline and one window were complete; its frames kept every subcarrier"
                 ));
             }
+            out.extend(n.held.drain(..));
         }
-        Ok(Vec::new())
+        Ok(out)
     }
 
     fn reset(&mut self) {

@@ -349,30 +349,92 @@ fn resample_stage_upsamples_jittered_stream_and_reports_gaps() {
     );
 }
 
+/// Frames of a node whose subcarriers 4 and 11 move from frame 100 on (with `switch`, 7 and 11
+/// from frame 200 on).
+fn select_stream(n: usize, switch: bool) -> Vec<CsiFrame> {
+    (0..n)
+        .map(|i| {
+            let csi = Array3::from_shape_fn((2, 1, 16), |(_, _, k)| {
+                let noise = 0.01 * (((i * 31 + k * 17) % 7) as f32 - 3.0);
+                let first = if switch && i >= 200 { 7 } else { 4 };
+                let motion = if i >= 100 && (k == first || k == 11) {
+                    0.5 * ((i as f32) * 0.9).sin()
+                } else {
+                    0.0
+                };
+                Complex32::new(1.0 + noise + motion, 0.0)
+            });
+            let mut f = frame(0, i as i64, csi);
+            f.subcarriers = Some((0..16).map(|k| k * 2 - 16).collect());
+            f
+        })
+        .collect()
+}
+
 #[test]
-fn select_finds_the_moving_subcarrier() {
+fn select_finds_the_moving_subcarrier_and_keeps_one_layout() {
     let mut st = SelectStage::new(
         "select:top=2:baseline=100:window=50".parse().unwrap(),
         Notices::default(),
     );
-    let mut last = None;
-    for i in 0..300 {
-        let csi = Array3::from_shape_fn((2, 1, 16), |(_, _, k)| {
-            let noise = 0.01 * (((i * 31 + k * 17) % 7) as f32 - 3.0);
-            let motion = if i >= 100 && (k == 4 || k == 11) {
-                0.5 * ((i as f32) * 0.9).sin()
-            } else {
-                0.0
-            };
-            Complex32::new(1.0 + noise + motion, 0.0)
-        });
-        let mut f = frame(0, i as i64, csi);
-        f.subcarriers = Some((0..16).map(|k| k * 2 - 16).collect());
-        last = st.process(f).unwrap();
+    let mut out = Vec::new();
+    for (i, f) in select_stream(300, true).into_iter().enumerate() {
+        st.process_into(f, &mut out).unwrap();
+        // the baseline and the first window are held until the selection is made
+        assert_eq!(out.len(), if i < 150 { 0 } else { i + 1 }, "frame {i}");
     }
-    let last = last.unwrap();
-    assert_eq!(last.shape(), (2, 1, 2));
-    assert_eq!(last.subcarriers, Some(vec![4 * 2 - 16, 11 * 2 - 16]));
+    assert!(st.flush().unwrap().is_empty());
+    // every frame, the held ones included, in order and with the one selection
+    assert_eq!(out.len(), 300);
+    for (i, f) in out.iter().enumerate() {
+        assert_eq!(f.timestamp_ns, i as i64);
+        assert_eq!(f.shape(), (2, 1, 2));
+        assert_eq!(f.subcarriers, Some(vec![4 * 2 - 16, 11 * 2 - 16]));
+    }
+    assert_eq!(
+        out[0].csi[[1, 0, 1]],
+        select_stream(1, false)[0].csi[[1, 0, 11]]
+    );
+}
+
+#[test]
+fn select_reselect_recomputes_the_selection_every_window() {
+    let mut st = SelectStage::new(
+        "select:top=2:baseline=100:window=50:reselect=true"
+            .parse()
+            .unwrap(),
+        Notices::default(),
+    );
+    let mut out = Vec::new();
+    for f in select_stream(300, true) {
+        st.process_into(f, &mut out).unwrap();
+    }
+    assert_eq!(out.len(), 300);
+    assert!(out.iter().all(|f| f.shape() == (2, 1, 2)));
+    assert_eq!(out[0].subcarriers, Some(vec![4 * 2 - 16, 11 * 2 - 16]));
+    // the motion moved to subcarrier 7: a later window chooses it
+    assert_eq!(out[299].subcarriers, Some(vec![7 * 2 - 16, 11 * 2 - 16]));
+}
+
+#[test]
+fn select_releases_held_frames_whole_when_the_stream_ends_first() {
+    let notices = Notices::default();
+    let mut st = SelectStage::new(
+        "select:top=2:baseline=100:window=50".parse().unwrap(),
+        notices.clone(),
+    );
+    let mut out = Vec::new();
+    for f in select_stream(120, false) {
+        st.process_into(f, &mut out).unwrap();
+    }
+    assert!(out.is_empty());
+    let rest = st.flush().unwrap();
+    assert_eq!(rest.len(), 120);
+    assert!(rest.iter().all(|f| f.shape() == (2, 1, 16)));
+    assert!(notices
+        .take()
+        .iter()
+        .any(|m| m.contains("node 0 ended before")));
 }
 
 /// Zero-phase filter stage: each value's series equals `sosfiltfilt` of it (the whole stream as
