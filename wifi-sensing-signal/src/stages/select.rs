@@ -118,7 +118,7 @@ pub struct SelectConfig {
 
 /// Frames a node holds while its selection is made; beyond this, the oldest held frames are
 /// passed on with every subcarrier (said once).
-pub const MAX_HELD_FRAMES: usize = 1 << 16;
+pub const MAX_HELD_FRAMES: usize = 1 << 14;
 
 impl Default for SelectConfig {
     fn default() -> Self {

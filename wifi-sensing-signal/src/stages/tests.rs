@@ -502,3 +502,26 @@ fn zero_phase_filter_stage_equals_sosfiltfilt_and_has_no_delay() {
         assert!(e.contains("zero_phase"), "{e}");
     }
 }
+
+#[test]
+fn select_holds_at_most_max_held_frames_per_node() {
+    use crate::stages::select::MAX_HELD_FRAMES;
+    let notices = Notices::default();
+    let mut st = SelectStage::new(
+        "select:top=1:baseline=20000:window=50".parse().unwrap(),
+        notices.clone(),
+    );
+    let mut out = Vec::new();
+    for i in 0..MAX_HELD_FRAMES + 5 {
+        let csi = Array3::from_elem((1, 1, 4), Complex32::new(1.0, 0.0));
+        st.process_into(frame(0, i as i64, csi), &mut out).unwrap();
+    }
+    // the oldest five went on whole, in order; the rest stay held until the end
+    assert_eq!(out.len(), 5);
+    assert!(out
+        .iter()
+        .enumerate()
+        .all(|(i, f)| f.timestamp_ns == i as i64));
+    assert!(notices.take().iter().any(|m| m.contains("node 0 has held")));
+    assert_eq!(st.flush().unwrap().len(), MAX_HELD_FRAMES);
+}
