@@ -126,9 +126,11 @@ fn parse_spectral(s: &str) -> std::result::Result<SpectralSpec, String> {
 
 /// `wifi-sensing run`.
 pub(crate) fn main(args: RunArgs, log: &Log) -> Result<()> {
-    let opened = open_input(&args.input, &args.reader, args.format, args.duration, log)?;
+    // the pipeline first: its usage errors (and bad models, signatures or baselines) are
+    // reported before the input is opened
     let notices = Notices::default();
     let pipeline = build_pipeline(&args, &notices)?;
+    let opened = open_input(&args.input, &args.reader, args.format, args.duration, log)?;
     if args.no_frames && pipeline.analyser_names().is_empty() {
         log.warn(
             "--no-frames with no analyser selected: only non-CSI records of the input (if any) \

@@ -192,3 +192,15 @@ fn nothing_decodable_is_an_error_in_every_format() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn run_reports_an_analysis_usage_error_before_opening_the_input() {
+    // the input does not exist: the usage error comes first, with exit 2, and no input line
+    let (code, err) = run(&["run", "no-such-capture.csv", "--baseline", "b.json"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--baseline needs --events"), "{err}");
+    assert!(!err.contains("no-such-capture"), "{err}");
+    let (code, err) = run(&["run", CSV, "--baseline", "b.json"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(!err.contains("esp32"), "no input info line first: {err}");
+}
