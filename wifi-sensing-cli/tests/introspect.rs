@@ -152,26 +152,18 @@ fn capture_writes_a_signature_that_loads_and_refuses_an_empty_cut() {
     let p = sig.provenance.unwrap();
     assert_eq!(p.input.as_deref(), Some("gesture_push.csirec"));
     assert!(p.background_frames.unwrap() > 300);
-    let o = run(&[
-        "signature",
-        "capture",
-        &input,
-        "--label",
-        "push",
-        "--start",
-        "30s",
-        "--duration",
-        "1s",
-        "-o",
-        &out,
-    ]);
+    // `signature capture` of the input with `cut` (label, start, duration, ...) into `out`
+    let capture = |cut: &[&str]| {
+        let mut args = vec!["signature", "capture", &input];
+        args.extend_from_slice(cut);
+        args.extend_from_slice(&["-o", &out]);
+        run(&args)
+    };
+    let o = capture(&["--label", "push", "--start", "30s", "--duration", "1s"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("holds 0 usable frames"));
     // a node the input does not have is named as such, with the nodes it has
-    let o = run(&[
-        "signature",
-        "capture",
-        &input,
+    let o = capture(&[
         "--label",
         "push",
         "--start",
@@ -180,8 +172,6 @@ fn capture_writes_a_signature_that_loads_and_refuses_an_empty_cut() {
         "1s",
         "--node",
         "5",
-        "-o",
-        &out,
     ]);
     assert_eq!(o.status.code(), Some(1));
     let e = String::from_utf8_lossy(&o.stderr);
@@ -189,10 +179,7 @@ fn capture_writes_a_signature_that_loads_and_refuses_an_empty_cut() {
         e.contains("node 5 has no frames (the input's nodes: 1)"),
         "{e}"
     );
-    let o = run(&[
-        "signature",
-        "capture",
-        &input,
+    let o = capture(&[
         "--label",
         "x",
         "--start",
@@ -201,8 +188,6 @@ fn capture_writes_a_signature_that_loads_and_refuses_an_empty_cut() {
         "1s",
         "--margin",
         "2",
-        "-o",
-        &out,
     ]);
     assert_eq!(o.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).unwrap();
