@@ -20,6 +20,8 @@ use arrow_array::builder::{
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
+
+use crate::parquet_encode::Encoder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -627,7 +629,7 @@ impl FileInfo {
 pub(crate) struct ParquetTable<R: Rows, W: Write + Send> {
     rows: R,
     schema: SchemaRef,
-    writer: ArrowWriter<W>,
+    writer: Encoder<W>,
     /// Rows written (flushed into the writer or still in `rows`).
     pub rows_total: u64,
 }
@@ -636,6 +638,18 @@ impl<R: Rows, W: Write + Send> ParquetTable<R, W> {
     /// A table writing into `out`, its file metadata from `info`; row groups close at
     /// `row_group_bytes`.
     pub(crate) fn new(rows: R, out: W, info: &FileInfo, row_group_bytes: usize) -> Result<Self> {
+        Self::with_encoding(rows, out, info, row_group_bytes, false)
+    }
+
+    /// [`ParquetTable::new`] whose columns are encoded on two threads when `parallel` (the
+    /// file is the same: [`Encoder`]).
+    pub(crate) fn with_encoding(
+        rows: R,
+        out: W,
+        info: &FileInfo,
+        row_group_bytes: usize,
+        parallel: bool,
+    ) -> Result<Self> {
         let schema = info.schema_with(&rows.schema(), rows.table());
         let kv = info
             .key_values(rows.table())
@@ -661,6 +675,7 @@ impl<R: Rows, W: Write + Send> ParquetTable<R, W> {
         }
         let props = props.build();
         let writer = ArrowWriter::try_new(out, schema.clone(), Some(props))?;
+        let writer = Encoder::new(writer, schema.clone(), parallel)?;
         Ok(ParquetTable {
             rows,
             schema,
@@ -722,11 +737,19 @@ pub(crate) struct ParquetSink {
     analyses: Option<FileTable<AnalysisRows>>,
     written: Vec<(PathBuf, u64)>,
     log: Option<crate::Log>,
+    /// Columns encoded on two threads ([`Encoder`]).
+    parallel: bool,
 }
 
 impl ParquetSink {
-    /// Creates `path` (the frames table) and removes stale sibling tables.
-    pub(crate) fn create(path: &Path, info: FileInfo, log: crate::Log) -> Result<Self> {
+    /// Creates `path` (the frames table) and removes stale sibling tables; `parallel`: the
+    /// columns of every table are encoded on two threads (the files are the same, [`Encoder`]).
+    pub(crate) fn create(
+        path: &Path,
+        info: FileInfo,
+        log: crate::Log,
+        parallel: bool,
+    ) -> Result<Self> {
         for t in ["aux", "analyses"] {
             let s = sibling(path, t);
             if s.exists() {
@@ -734,11 +757,12 @@ impl ParquetSink {
                     .with_context(|| format!("cannot remove the stale {}", s.display()))?;
             }
         }
-        let frames = ParquetTable::new(
+        let frames = ParquetTable::with_encoding(
             FrameRows::new(&info.source, true),
             crate::output::create_file(path, &log)?,
             &info,
             ROW_GROUP_BYTES,
+            parallel,
         )?;
         Ok(ParquetSink {
             path: path.to_path_buf(),
@@ -748,6 +772,7 @@ impl ParquetSink {
             analyses: None,
             written: Vec::new(),
             log: None,
+            parallel,
         })
     }
 
@@ -769,8 +794,9 @@ impl ParquetSink {
             let out = crate::output::create_file(&p, self.log.as_ref().unwrap_or(&quiet))
                 .map_err(enc_err)?;
             let rows = EnvelopeRows::<T>::new(&self.info.source);
-            *table(self) =
-                Some(ParquetTable::new(rows, out, &self.info, ROW_GROUP_BYTES).map_err(enc_err)?);
+            let t =
+                ParquetTable::with_encoding(rows, out, &self.info, ROW_GROUP_BYTES, self.parallel);
+            *table(self) = Some(t.map_err(enc_err)?);
         }
         if let Some(t) = table(self) {
             t.rows().push(row);
@@ -988,7 +1014,9 @@ pub(crate) fn run_sink(
             crate::output::ensure_distinct(p, Path::new(source), "input")?;
             let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
             match ext.to_ascii_lowercase().as_str() {
-                "parquet" => Ok(Box::new(ParquetSink::create(p, info, *log)?.logging(*log))),
+                "parquet" => Ok(Box::new(
+                    ParquetSink::create(p, info, *log, false)?.logging(*log),
+                )),
                 "jsonl" | "json" => Ok(Box::new(wifi_sensing_core::JsonLinesSink::new(
                     crate::output::create_file(p, log)?,
                 ))),

@@ -1,7 +1,7 @@
 //! Where the commands write: buffered files and stdout, and native recordings.
 
 use std::fs::File;
-use std::io::{BufWriter, StdoutLock};
+use std::io::{BufWriter, Stdout};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -66,9 +66,10 @@ pub(crate) fn ensure_distinct(output: &Path, other: &Path, what: &str) -> Result
     Ok(())
 }
 
-/// Stdout, locked and buffered.
-pub(crate) fn stdout() -> BufWriter<StdoutLock<'static>> {
-    BufWriter::with_capacity(BUFFER, std::io::stdout().lock())
+/// Stdout, buffered (each flush of the buffer locks it: the writer may move to another thread,
+/// as `convert --threads 2` does with its sink).
+pub(crate) fn stdout() -> BufWriter<Stdout> {
+    BufWriter::with_capacity(BUFFER, std::io::stdout())
 }
 
 /// Creates the file at `path` and starts a native recording in it whose header names `source`
