@@ -20,6 +20,8 @@ use arrow_array::builder::{
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
+
+use crate::parquet_encode::Encoder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -627,7 +629,7 @@ impl FileInfo {
 pub(crate) struct ParquetTable<R: Rows, W: Write + Send> {
     rows: R,
     schema: SchemaRef,
-    writer: ArrowWriter<W>,
+    writer: Encoder<W>,
     /// Rows written (flushed into the writer or still in `rows`).
     pub rows_total: u64,
 }
@@ -636,6 +638,18 @@ impl<R: Rows, W: Write + Send> ParquetTable<R, W> {
     /// A table writing into `out`, its file metadata from `info`; row groups close at
     /// `row_group_bytes`.
     pub(crate) fn new(rows: R, out: W, info: &FileInfo, row_group_bytes: usize) -> Result<Self> {
+        Self::with_encoding(rows, out, info, row_group_bytes, false)
+    }
+
+    /// [`ParquetTable::new`] whose columns are encoded on two threads when `parallel` (the
+    /// file is the same: [`Encoder`]).
+    pub(crate) fn with_encoding(
+        rows: R,
+        out: W,
+        info: &FileInfo,
+        row_group_bytes: usize,
+        parallel: bool,
+    ) -> Result<Self> {
         let schema = info.schema_with(&rows.schema(), rows.table());
         let kv = info
             .key_values(rows.table())
@@ -661,6 +675,7 @@ impl<R: Rows, W: Write + Send> ParquetTable<R, W> {
         }
         let props = props.build();
         let writer = ArrowWriter::try_new(out, schema.clone(), Some(props))?;
+        let writer = Encoder::new(writer, schema.clone(), parallel)?;
         Ok(ParquetTable {
             rows,
             schema,
@@ -722,11 +737,19 @@ pub(crate) struct ParquetSink {
     analyses: Option<FileTable<AnalysisRows>>,
     written: Vec<(PathBuf, u64)>,
     log: Option<crate::Log>,
+    /// Columns encoded on two threads ([`Encoder`]).
+    parallel: bool,
 }
 
 impl ParquetSink {
-    /// Creates `path` (the frames table) and removes stale sibling tables.
-    pub(crate) fn create(path: &Path, info: FileInfo, log: crate::Log) -> Result<Self> {
+    /// Creates `path` (the frames table) and removes stale sibling tables; `parallel`: the
+    /// columns of every table are encoded on two threads (the files are the same, [`Encoder`]).
+    pub(crate) fn create(
+        path: &Path,
+        info: FileInfo,
+        log: crate::Log,
+        parallel: bool,
+    ) -> Result<Self> {
         for t in ["aux", "analyses"] {
             let s = sibling(path, t);
             if s.exists() {
@@ -734,11 +757,12 @@ impl ParquetSink {
                     .with_context(|| format!("cannot remove the stale {}", s.display()))?;
             }
         }
-        let frames = ParquetTable::new(
+        let frames = ParquetTable::with_encoding(
             FrameRows::new(&info.source, true),
             crate::output::create_file(path, &log)?,
             &info,
             ROW_GROUP_BYTES,
+            parallel,
         )?;
         Ok(ParquetSink {
             path: path.to_path_buf(),
@@ -748,6 +772,7 @@ impl ParquetSink {
             analyses: None,
             written: Vec::new(),
             log: None,
+            parallel,
         })
     }
 
@@ -769,8 +794,9 @@ impl ParquetSink {
             let out = crate::output::create_file(&p, self.log.as_ref().unwrap_or(&quiet))
                 .map_err(enc_err)?;
             let rows = EnvelopeRows::<T>::new(&self.info.source);
-            *table(self) =
-                Some(ParquetTable::new(rows, out, &self.info, ROW_GROUP_BYTES).map_err(enc_err)?);
+            let t =
+                ParquetTable::with_encoding(rows, out, &self.info, ROW_GROUP_BYTES, self.parallel);
+            *table(self) = Some(t.map_err(enc_err)?);
         }
         if let Some(t) = table(self) {
             t.rows().push(row);
@@ -858,6 +884,8 @@ pub(crate) struct ArrowStreamSink<W: Write> {
     eager: bool,
     /// Records of another table than the stream's (not written).
     pub left_out: u64,
+    /// Of those, non-CSI records (which no Arrow stream carries).
+    left_out_aux: u64,
     log: crate::Log,
 }
 
@@ -885,6 +913,7 @@ impl<W: Write> ArrowStreamSink<W> {
             writer: Some(writer),
             eager,
             left_out: 0,
+            left_out_aux: 0,
             log,
         })
     }
@@ -928,8 +957,9 @@ impl<W: Write> Sink<Output> for ArrowStreamSink<W> {
         match (self.table, item) {
             (StreamTable::Frames, Output::Frame(f)) => self.frames.push(f),
             (StreamTable::Analyses, Output::Analysis(a)) => self.analyses.push(a),
-            _ => {
+            (_, other) => {
                 self.left_out += 1;
+                self.left_out_aux += u64::from(matches!(other, Output::Aux(_)));
                 return Ok(true);
             }
         }
@@ -944,13 +974,29 @@ impl<W: Write> Sink<Output> for ArrowStreamSink<W> {
             w.flush().map_err(ipc_err)?;
         }
         if self.left_out > 0 {
-            let (what, hint) = match self.table {
-                StreamTable::Frames => ("frames", "use --no-frames for a stream of analyses"),
-                StreamTable::Analyses => ("analyses", "non-CSI records have no Arrow stream"),
+            let (aux, other) = (self.left_out_aux, self.left_out - self.left_out_aux);
+            let (what, other_hint) = match self.table {
+                StreamTable::Frames => ("frames", "analyses: --no-frames streams them"),
+                StreamTable::Analyses => ("analyses", "frames: leave out --no-frames"),
             };
+            let mut parts = Vec::new();
+            if other > 0 {
+                parts.push(format!(
+                    "{other} {} ({other_hint})",
+                    match self.table {
+                        StreamTable::Frames => "analyses",
+                        StreamTable::Analyses => "frames",
+                    }
+                ));
+            }
+            if aux > 0 {
+                parts.push(format!(
+                    "{aux} non-CSI records (no Arrow stream carries them; -o X.parquet writes them to X.aux.parquet)"
+                ));
+            }
             self.log.warn(format_args!(
-                "{} records left out of the Arrow stream, which carries the {what} table only ({hint})",
-                self.left_out
+                "left out of the Arrow stream, which carries the {what} table only: {}; the count of records written below includes them",
+                parts.join(", ")
             ));
         }
         Ok(())
@@ -968,6 +1014,26 @@ pub(crate) struct OutputArgs {
     /// or of the analyses table with `--no-frames`).
     #[arg(long, value_parser = ["jsonl", "arrow"])]
     pub output_format: Option<String>,
+}
+
+/// Refuses output options of `run` that cannot work, as usage errors before any work is done.
+pub(crate) fn check_run_output(args: &OutputArgs) -> Result<()> {
+    match (&args.output, args.output_format.as_deref()) {
+        (Some(_), Some(_)) => {
+            crate::usage!("--output-format applies to stdout; -o names its format by extension")
+        }
+        (Some(o), None) if o == "-" => {
+            crate::usage!("run writes to stdout without -o; -o names a .parquet or .jsonl file")
+        }
+        (Some(o), None) => match crate::values::extension(o).as_str() {
+            "parquet" | "jsonl" | "json" => Ok(()),
+            "csirec" => crate::usage!(
+                "run writes .parquet or .jsonl, not {o:?}: a native recording of a capture is made by `wifi-sensing convert INPUT -o {o}`"
+            ),
+            _ => crate::usage!("cannot tell the output format of {o:?}: use a .parquet or .jsonl name"),
+        },
+        _ => Ok(()),
+    }
 }
 
 /// The sink `run` writes to, from its output options; `frames` says whether frames are emitted.
@@ -988,7 +1054,9 @@ pub(crate) fn run_sink(
             crate::output::ensure_distinct(p, Path::new(source), "input")?;
             let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
             match ext.to_ascii_lowercase().as_str() {
-                "parquet" => Ok(Box::new(ParquetSink::create(p, info, *log)?.logging(*log))),
+                "parquet" => Ok(Box::new(
+                    ParquetSink::create(p, info, *log, false)?.logging(*log),
+                )),
                 "jsonl" | "json" => Ok(Box::new(wifi_sensing_core::JsonLinesSink::new(
                     crate::output::create_file(p, log)?,
                 ))),

@@ -18,6 +18,7 @@ mod model;
 #[cfg(feature = "pose")]
 mod model_data;
 mod output;
+mod parquet_encode;
 #[cfg(feature = "pose")]
 mod pose;
 mod progress;

@@ -1,7 +1,7 @@
 //! Where the commands write: buffered files and stdout, and native recordings.
 
 use std::fs::File;
-use std::io::{BufWriter, StdoutLock, Write};
+use std::io::{BufWriter, Stdout, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -78,9 +78,10 @@ pub(crate) fn ensure_not_input(output: &Path, input: &InputSpec) -> Result<()> {
     }
 }
 
-/// Stdout, locked and buffered.
-pub(crate) fn stdout() -> BufWriter<StdoutLock<'static>> {
-    BufWriter::with_capacity(BUFFER, std::io::stdout().lock())
+/// Stdout, buffered (each flush of the buffer locks it: the writer may move to another thread,
+/// as `convert --threads 2` does with its sink).
+pub(crate) fn stdout() -> BufWriter<Stdout> {
+    BufWriter::with_capacity(BUFFER, std::io::stdout())
 }
 
 /// A JSON document's destination: stdout for `-`, else the file (created by [`create_file`]).

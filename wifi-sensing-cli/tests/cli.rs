@@ -167,7 +167,13 @@ fn broken_pipe_exits_zero() {
     let d = tmpdir("pipe");
     let rec = d.join("big.csirec");
     make_recording(&rec, 5000);
-    let (first, status, err) = first_line_then_close(&["run", rec.to_str().unwrap()]);
+    exits_zero_when_stdout_closes(&["run", rec.to_str().unwrap()]);
+}
+
+/// Runs the binary with `args`, reads the first JSON line it prints and closes stdout (like
+/// `| head -n 1`): the process must end with exit 0 and without a panic.
+fn exits_zero_when_stdout_closes(args: &[&str]) {
+    let (first, status, err) = first_line_then_close(args);
     assert!(first.starts_with("{\"schema\":1"));
     assert!(status.success(), "exit {status:?}, stderr: {err}");
     assert!(!err.contains("panicked"));
@@ -1109,4 +1115,156 @@ fn summary_counts_what_was_written_and_flags_are_checked() {
         "{err}"
     );
     assert!(!err.contains("nexmon,"), "{err}");
+}
+
+/// `.csirec` bytes without the header's creation time (bytes 16 to 19, counted from 0).
+fn without_creation_time(mut bytes: Vec<u8>) -> Vec<u8> {
+    bytes[16..20].fill(0);
+    bytes
+}
+
+/// Captures that fill several of `convert --threads 2`'s batches, and some that fill less than one.
+const THREADS_FIXTURES: [&str; 6] = [
+    "esp32/example_100hz_pitraffic.csv",
+    "intel5300/brushteeth_1597160017.dat",
+    "intel5300/66bpm.dat",
+    "nexmon/40mhz_1600085286.pcap",
+    "picoscenes/picoscenes_iwl5300_example.csi",
+    "atheros/ath_csi_1.first5.dat",
+];
+
+#[test]
+fn convert_on_one_or_two_threads_writes_the_same() {
+    let d = tmpdir("threads");
+    for rel in THREADS_FIXTURES {
+        let input = fixture(rel);
+        let out = |threads: &str, ext: &str| {
+            let path = d.join(format!("t{threads}.{ext}"));
+            let o = run_ok(&[
+                "convert",
+                &input,
+                "-o",
+                path.to_str().unwrap(),
+                "--threads",
+                threads,
+            ]);
+            let log = String::from_utf8_lossy(&o.stderr).replace(&*path.to_string_lossy(), "OUT");
+            (std::fs::read(&path).unwrap(), log)
+        };
+        let (one, log1) = out("1", "csirec");
+        let (two, log2) = out("2", "csirec");
+        assert!(one.len() > 100, "{rel}");
+        assert!(
+            without_creation_time(one) == without_creation_time(two),
+            "{rel}: .csirec"
+        );
+        // the same summary, counters and messages
+        assert_eq!(log1, log2, "{rel}");
+        let (one, log1) = out("1", "jsonl");
+        let (two, log2) = out("2", "jsonl");
+        assert!(one == two, "{rel}: .jsonl");
+        assert_eq!(log1, log2, "{rel}: .jsonl");
+        let stdout =
+            |threads: &str| run_ok(&["convert", &input, "-o", "-", "--threads", threads]).stdout;
+        assert!(stdout("1") == stdout("2"), "{rel}: stdout");
+    }
+}
+
+#[test]
+fn convert_on_two_threads_handles_errors_as_on_one() {
+    let d = tmpdir("threads-errors");
+    // a cut input: the complete records are written, the cut reported, exit 0
+    let whole = std::fs::read(fixture("intel5300/brushteeth_1597160017.dat")).unwrap();
+    let cut = d.join("cut.dat");
+    std::fs::write(&cut, &whole[..whole.len() * 2 / 3 + 5]).unwrap();
+    // an output whose writes fail (a full device behind a `.csirec` name)
+    let full = d.join("full.csirec");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("/dev/full", &full).unwrap();
+    let (mut outcomes, mut recordings) = (Vec::new(), Vec::new());
+    for threads in ["1", "2"] {
+        let out = d.join(format!("cut{threads}.csirec"));
+        let o = run(&[
+            "convert",
+            cut.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--threads",
+            threads,
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr).replace(&*out.to_string_lossy(), "OUT");
+        assert!(err.contains("ends inside a record"), "{err}");
+        let written = without_creation_time(std::fs::read(&out).unwrap());
+        let mut failing = Vec::new();
+        let mut targets = vec![d.join("no/such/dir/x.csirec")];
+        if cfg!(unix) {
+            targets.push(full.clone());
+        }
+        for target in targets {
+            let o = run(&[
+                "convert",
+                &fixture("esp32/example_100hz_pitraffic.csv"),
+                "-o",
+                target.to_str().unwrap(),
+                "--threads",
+                threads,
+            ]);
+            let err = String::from_utf8_lossy(&o.stderr).into_owned();
+            assert!(!err.contains("panicked"), "{err}");
+            failing.push((o.status.code(), err));
+        }
+        outcomes.push((o.status.code(), err, failing));
+        recordings.push(written);
+    }
+    assert!(recordings[0] == recordings[1], "the cut input's records");
+    assert_eq!(outcomes[0].0, Some(0));
+    assert_eq!(outcomes[0].2[0].0, Some(1));
+    if cfg!(unix) {
+        assert_eq!(outcomes[0].2[1].0, Some(1), "{}", outcomes[0].2[1].1);
+        assert!(
+            outcomes[0].2[1].1.contains("No space left"),
+            "{}",
+            outcomes[0].2[1].1
+        );
+    }
+    assert_eq!(outcomes[0], outcomes[1]);
+}
+
+#[test]
+fn convert_threads_flag_is_checked() {
+    let d = tmpdir("threads-flag");
+    let input = fixture("intel5300/example.dat");
+    let out = d.join("x.csirec");
+    for bad in ["0", "3", "two"] {
+        let o = run(&[
+            "convert",
+            &input,
+            "-o",
+            out.to_str().unwrap(),
+            "--threads",
+            bad,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "--threads {bad}");
+    }
+    // a dataset converts captures in parallel instead
+    let o = run(&[
+        "convert",
+        &input,
+        "-o",
+        &format!("{}/", d.join("ds").display()),
+        "--threads",
+        "2",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--jobs"), "{err}");
+}
+
+#[test]
+fn broken_pipe_exits_zero_with_two_threads() {
+    let d = tmpdir("pipe-threads");
+    let rec = d.join("big.csirec");
+    make_recording(&rec, 5000);
+    let rec = rec.to_str().unwrap();
+    exits_zero_when_stdout_closes(&["convert", rec, "-o", "-", "--threads", "2"]);
 }

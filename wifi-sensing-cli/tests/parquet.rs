@@ -221,9 +221,19 @@ fn output_flags_are_checked() {
         "--output-format",
         "arrow",
     ]);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2));
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("--output-format applies to stdout"), "{e}");
+    // convert names each Parquet file it wrote once, with its rows
+    let out = run_ok(&[
+        "convert",
+        &fixture("intel5300/example.dat"),
+        "-o",
+        o.to_str().unwrap(),
+    ]);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(e.matches("x.parquet").count(), 1, "{e}");
+    assert!(e.contains(" rows to ") && !e.contains("records to"), "{e}");
 }
 
 #[test]
@@ -396,4 +406,47 @@ fn analyses_go_to_their_table_and_to_an_arrow_stream() {
     let out = run_ok(&both);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("left out of the Arrow stream"), "{err}");
+}
+
+#[test]
+fn parquet_on_one_or_two_threads_holds_the_same() {
+    let d = tmp("threads");
+    for cap in [
+        "esp32/example_100hz_pitraffic.csv",
+        "intel5300/brushteeth_1597160017.dat",
+        "nexmon/40mhz_1600085286.pcap",
+        "picoscenes/picoscenes_iwl5300_example.csi",
+    ] {
+        let input = fixture(cap);
+        let read = |threads: &str| {
+            let out = d.join(format!("t{threads}.parquet"));
+            let args = [
+                "-q",
+                "convert",
+                &input,
+                "-o",
+                out.to_str().unwrap(),
+                "--threads",
+                threads,
+            ];
+            run_ok(&args);
+            let (batches, mut kv) = read_parquet(&out);
+            // the configuration is the command line, which names the output and the flag; the
+            // schema's metadata (in every batch, and encoded in `ARROW:schema`) holds it too
+            let config = kv.iter().find(|(k, _)| k == "wifi_sensing.config").cloned();
+            assert!(config.is_some_and(|c| c.1.contains(threads)), "{cap}");
+            kv.retain(|(k, _)| k != "wifi_sensing.config" && k != "ARROW:schema");
+            let batches: Vec<RecordBatch> = batches
+                .into_iter()
+                .map(|b| {
+                    let fields = b.schema().fields().clone();
+                    let plain = std::sync::Arc::new(arrow_schema::Schema::new(fields));
+                    b.with_schema(plain).unwrap()
+                })
+                .collect();
+            assert!(!batches.is_empty(), "{cap}");
+            (batches, kv)
+        };
+        assert_eq!(read("1"), read("2"), "{cap}");
+    }
 }

@@ -204,3 +204,17 @@ fn run_reports_an_analysis_usage_error_before_opening_the_input() {
     assert_eq!(code, 2, "{err}");
     assert!(!err.contains("esp32"), "no input info line first: {err}");
 }
+
+#[test]
+fn run_output_names_are_checked_before_the_input_is_opened() {
+    for (out, said) in [
+        ("r.csirec", "wifi-sensing convert INPUT -o r.csirec"),
+        ("r.txt", "use a .parquet or .jsonl name"),
+        ("-", "run writes to stdout without -o"),
+    ] {
+        // the input does not exist: the usage error must come first
+        let (code, err) = run(&["run", "no-such-capture.csv", "-o", out]);
+        assert_eq!(code, 2, "{out}: {err}");
+        assert!(err.contains(said), "{out}: {err}");
+    }
+}

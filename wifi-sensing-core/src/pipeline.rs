@@ -643,6 +643,101 @@ impl Pipeline {
         Ok(summary)
     }
 
+    /// [`Pipeline::run_recycling`] on two threads: the calling thread reads `source`, a second
+    /// thread (a scoped `std::thread`, ended before this returns) runs the stages, analysers and
+    /// `sink`. Records go over in batches of [`Handoff::batch`] through a channel that holds at
+    /// most [`Handoff::in_flight`] batches (bounded memory), and the frames the sink is done with
+    /// come back in the same batches and are handed to the source one before each read, as
+    /// `run_recycling` does (no allocation per frame once the batches circulate).
+    ///
+    /// The sink sees the same items in the same order as with `run_recycling`, and the summary
+    /// and the result are the same, for every malformed-record policy and source error: the
+    /// second thread runs the pipeline's own loop over the records as the source gave them.
+    /// What differs is how far the source is read: it runs ahead of the sink by up to
+    /// `in_flight + 2` batches, so when the sink stops the run (`Ok(false)` or an error) the
+    /// source may have been read beyond the record at which it stopped (its own statistics then
+    /// count those records; the summary does not). The reading stops at the end of the source,
+    /// at the first error that ends a run (anything but a malformed record skipped under
+    /// [`OnMalformed::Skip`]) and as soon as the second thread has finished. A panic on the
+    /// second thread is resumed on the caller's.
+    ///
+    /// Meant for sources and sinks that both do real work (a file reader and an encoder): on a
+    /// machine with two cores the run takes about as long as the slower of the two. Live
+    /// sources gain nothing and delay records by up to a batch.
+    ///
+    /// ```
+    /// use wifi_sensing_core::{CountSink, Pipeline, pipeline::Handoff};
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/intel5300/example.dat");
+    /// let (mut a, mut b) = (wifi_sensing_core::open(path)?, wifi_sensing_core::open(path)?);
+    /// let (mut one, mut two) = (CountSink::default(), CountSink::default());
+    /// let s1 = Pipeline::builder().build()?.run_recycling(&mut a, &mut one)?;
+    /// let s2 = Pipeline::builder().build()?.run_threaded(&mut b, &mut two, Handoff::default())?;
+    /// assert_eq!((s1, one), (s2, two));
+    /// # Ok::<(), wifi_sensing_core::Error>(())
+    /// ```
+    pub fn run_threaded<I, T, S>(
+        &mut self,
+        mut source: I,
+        sink: &mut S,
+        handoff: Handoff,
+    ) -> Result<Summary>
+    where
+        I: Iterator<Item = Result<T>> + Recycle,
+        T: Into<Record> + Send,
+        S: Sink<Output> + Send + ?Sized,
+    {
+        let batch = handoff.batch.max(1);
+        let skip = self.on_malformed == OnMalformed::Skip;
+        let (to_sink, from_reader) = std::sync::mpsc::sync_channel::<Batch<T>>(handoff.in_flight);
+        let (to_reader, from_sink) = std::sync::mpsc::channel::<Batch<T>>();
+        std::thread::scope(|scope| {
+            let worker = scope.spawn(move || {
+                let received = Received {
+                    from_reader,
+                    to_reader,
+                    current: Batch::default(),
+                };
+                self.run_with(received, sink, |r, f| r.current.frames.push(f))
+            });
+            // the reading side; the batches, and the frames in them, come back from the sink
+            let mut spare_batches: Vec<Batch<T>> = Vec::new();
+            let mut spare_frames: Vec<CsiFrame> = Vec::new();
+            let mut done = false;
+            while !done {
+                while let Ok(mut b) = from_sink.try_recv() {
+                    spare_frames.append(&mut b.frames);
+                    spare_batches.push(b);
+                }
+                let mut b = spare_batches.pop().unwrap_or_default();
+                while b.items.len() < batch {
+                    if let Some(f) = spare_frames.pop() {
+                        source.recycle(f);
+                    }
+                    let Some(item) = source.next() else {
+                        done = true;
+                        break;
+                    };
+                    // the errors after which `source_error` ends the run end the reading too
+                    let ends = matches!(&item, Err(e) if !(skip && e.is_recoverable()));
+                    b.items.push_back(item);
+                    if ends {
+                        done = true;
+                        break;
+                    }
+                }
+                if !b.items.is_empty() && to_sink.send(b).is_err() {
+                    // the sink's side has finished (stopped, or failed)
+                    break;
+                }
+            }
+            drop(to_sink);
+            match worker.join() {
+                Ok(result) => result,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
+    }
+
     /// [`run_with`](Self::run_with) of a pipeline without stages and analysers: what
     /// [`process`](Self::process) would yield, given to `sink` as it is read. Returns the
     /// result and whether the sink stopped the run.
@@ -944,6 +1039,69 @@ where
                     continue;
                 }
             }
+        }
+    }
+}
+
+/// How [`Pipeline::run_threaded`] hands records from the reading thread to the sink's.
+///
+/// ```
+/// let h = wifi_sensing_core::pipeline::Handoff::default();
+/// assert!(h.batch > 0 && h.in_flight > 0);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Handoff {
+    /// Records per batch (at least 1).
+    pub batch: usize,
+    /// Batches the channel holds before the reading thread waits for the sink's.
+    pub in_flight: usize,
+}
+
+impl Default for Handoff {
+    /// 512 records per batch, 2 batches in the channel: large batches make the two threads
+    /// wait for each other less often (each wait is a sleep and a wake-up in the kernel).
+    fn default() -> Self {
+        Handoff {
+            batch: 512,
+            in_flight: 2,
+        }
+    }
+}
+
+/// Records on their way to the sink's thread, or frames on their way back to the source.
+struct Batch<T> {
+    items: VecDeque<Result<T>>,
+    frames: Vec<CsiFrame>,
+}
+
+impl<T> Default for Batch<T> {
+    fn default() -> Self {
+        Batch {
+            items: VecDeque::new(),
+            frames: Vec::new(),
+        }
+    }
+}
+
+/// The sink's thread's source in [`Pipeline::run_threaded`]: the records of the batches
+/// received, in order; the frames recycled go back with the batch they are put in.
+struct Received<T> {
+    from_reader: std::sync::mpsc::Receiver<Batch<T>>,
+    to_reader: std::sync::mpsc::Sender<Batch<T>>,
+    current: Batch<T>,
+}
+
+impl<T> Iterator for Received<T> {
+    type Item = Result<T>;
+    fn next(&mut self) -> Option<Result<T>> {
+        loop {
+            if let Some(item) = self.current.items.pop_front() {
+                return Some(item);
+            }
+            let next = self.from_reader.recv().ok()?;
+            let done = std::mem::replace(&mut self.current, next);
+            // the reading side may have finished: then the frames are simply dropped
+            let _ = self.to_reader.send(done);
         }
     }
 }

@@ -2,9 +2,10 @@
 
 use ndarray::Array3;
 use num_complex::Complex32;
+use wifi_sensing_core::pipeline::Handoff;
 use wifi_sensing_core::{
     Analyser, Analysis, CaptureFormat, CollectSink, CountSink, CsiFrame, Device, Error, FnSink,
-    JsonLinesSink, OnMalformed, Output, Pipeline, Record, Sink, Stage, Tee,
+    JsonLinesSink, OnMalformed, Output, Pipeline, Record, Sink, Stage, Summary, Tee,
 };
 
 fn frame(seq: u32) -> CsiFrame {
@@ -499,6 +500,23 @@ fn source_item(kind: u8, i: u32) -> Result<Record, Error> {
     }
 }
 
+/// A pipeline with the policy (`skip`: `OnMalformed::Skip`), the outputs and, if `with_stage`,
+/// the stage [`Pass`] (which forces the run through `Pipeline::process`).
+fn pipeline_for(skip: bool, emit_frames: bool, emit_aux: bool, with_stage: bool) -> Pipeline {
+    let mut b = Pipeline::builder()
+        .on_malformed(if skip {
+            OnMalformed::Skip
+        } else {
+            OnMalformed::Stop
+        })
+        .emit_frames(emit_frames)
+        .emit_aux(emit_aux);
+    if with_stage {
+        b = b.stage(Pass);
+    }
+    b.build().unwrap()
+}
+
 proptest::proptest! {
     /// A pipeline without stages and analysers hands records straight to the sink; what the
     /// sink receives, the summary and the result are those of the same run through
@@ -514,14 +532,7 @@ proptest::proptest! {
         limit in proptest::option::of(0usize..6),
     ) {
         let run = |with_stage: bool| {
-            let mut b = Pipeline::builder()
-                .on_malformed(if skip { OnMalformed::Skip } else { OnMalformed::Stop })
-                .emit_frames(emit_frames)
-                .emit_aux(emit_aux);
-            if with_stage {
-                b = b.stage(Pass);
-            }
-            let mut p = b.build().unwrap();
+            let mut p = pipeline_for(skip, emit_frames, emit_aux, with_stage);
             let mut sink = match limit {
                 Some(n) => CollectSink::with_limit(n),
                 None => CollectSink::new(),
@@ -533,4 +544,207 @@ proptest::proptest! {
         let (direct, processed) = (run(false), run(true));
         proptest::prop_assert_eq!(direct, processed);
     }
+}
+
+/// A source for [`Pipeline::run_threaded`] and [`Pipeline::run_recycling`] that, like the
+/// readers, keeps the buffers of one frame handed back and makes a new frame only when it holds
+/// none; it counts the frames it made and the records read.
+struct Recycling<I> {
+    items: I,
+    spare: Option<CsiFrame>,
+    made: usize,
+    reads: usize,
+}
+
+impl<I> Recycling<I> {
+    fn new(items: I) -> Self {
+        Recycling {
+            items,
+            spare: None,
+            made: 0,
+            reads: 0,
+        }
+    }
+}
+
+impl<I: Iterator<Item = Result<Record, Error>>> Iterator for Recycling<I> {
+    type Item = Result<Record, Error>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let item = self.items.next()?;
+        self.reads += 1;
+        Some(item.map(|r| match r {
+            Record::Frame(f) => Record::Frame(match self.spare.take() {
+                Some(mut kept) => {
+                    kept.clone_from(&f);
+                    kept
+                }
+                None => {
+                    self.made += 1;
+                    f
+                }
+            }),
+            aux => aux,
+        }))
+    }
+}
+
+impl<I> wifi_sensing_core::Recycle for Recycling<I> {
+    fn recycle(&mut self, frame: CsiFrame) {
+        self.spare = Some(frame);
+    }
+}
+
+/// A sink that records what it receives and fails (item or finish) when told to.
+#[derive(Default)]
+struct Scripted {
+    items: Vec<String>,
+    stop_at: Option<usize>,
+    fail_at: Option<usize>,
+    fail_finish: bool,
+    finished: Option<Summary>,
+}
+
+impl Sink for Scripted {
+    fn item(&mut self, item: &Output) -> wifi_sensing_core::Result<bool> {
+        if self.fail_at == Some(self.items.len()) {
+            return Err(Error::Component {
+                component: "scripted".into(),
+                reason: "item failed".into(),
+            });
+        }
+        if self.stop_at == Some(self.items.len()) {
+            return Ok(false);
+        }
+        self.items.push(format!("{item:?}"));
+        Ok(true)
+    }
+    fn finish(&mut self, summary: &Summary) -> wifi_sensing_core::Result<()> {
+        self.finished = Some(summary.clone());
+        if self.fail_finish {
+            return Err(Error::Component {
+                component: "scripted".into(),
+                reason: "finish failed".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+proptest::proptest! {
+    /// `run_threaded` (the sink on a second thread, records in batches) gives the sink the
+    /// same items, and returns the same summary and result, as `run_recycling` on one thread:
+    /// the mixes of `direct_run_is_the_processed_run`, with and without a stage, sinks that
+    /// stop, fail on an item or fail at the end, and batches of 1 to 5 records, 1 to 3 in flight.
+    #[test]
+    fn threaded_run_is_the_run(
+        kinds in proptest::collection::vec(0u8..8, 0..24),
+        skip in proptest::bool::ANY,
+        emit_frames in proptest::bool::ANY,
+        emit_aux in proptest::bool::ANY,
+        with_stage in proptest::bool::ANY,
+        stop_at in proptest::option::of(0usize..8),
+        fail_at in proptest::option::of(0usize..8),
+        fail_finish in proptest::bool::ANY,
+        batch in 1usize..6,
+        in_flight in 1usize..4,
+    ) {
+        let run = |threaded: bool| {
+            let mut p = pipeline_for(skip, emit_frames, emit_aux, with_stage);
+            let mut sink = Scripted { stop_at, fail_at, fail_finish, ..Scripted::default() };
+            let src = Recycling::new(kinds.iter().enumerate().map(|(i, &k)| source_item(k, i as u32)));
+            let result = if threaded {
+                p.run_threaded(src, &mut sink, Handoff { batch, in_flight })
+            } else {
+                p.run_recycling(src, &mut sink)
+            };
+            (sink.items, sink.finished, result.map_err(|e| e.to_string()), p.summary().clone())
+        };
+        proptest::prop_assert_eq!(run(true), run(false));
+    }
+}
+
+#[test]
+fn threaded_run_makes_a_bounded_number_of_frames() {
+    // 20 000 frames through batches of 16, 2 in flight: once the batches circulate, every
+    // frame read refills one handed back
+    let n = 20_000u32;
+    let handoff = Handoff {
+        batch: 16,
+        in_flight: 2,
+    };
+    let mut src = Recycling::new((0..n).map(|i| Ok(Record::Frame(frame(i)))));
+    let mut sink = CountSink::default();
+    let mut p = Pipeline::builder().build().unwrap();
+    let summary = p.run_threaded(&mut src, &mut sink, handoff).unwrap();
+    assert_eq!(summary.frames_out, u64::from(n));
+    assert_eq!(sink.frames, u64::from(n));
+    // batches: in the channel, being filled, at the sink, on their way back
+    let bound = (handoff.in_flight + 4) * handoff.batch;
+    assert!(
+        src.made <= bound,
+        "{} frames made (bound {bound})",
+        src.made
+    );
+}
+
+#[test]
+fn threaded_run_stops_reading_at_an_error_that_ends_the_run() {
+    // a fatal error: nothing after it is read
+    let items = (0..100u32).map(|i| {
+        if i == 5 {
+            source_item(7, i)
+        } else {
+            Ok(Record::Frame(frame(i)))
+        }
+    });
+    let mut src = Recycling::new(items);
+    let mut p = Pipeline::builder().build().unwrap();
+    let mut sink = CountSink::default();
+    let err = p
+        .run_threaded(&mut src, &mut sink, Handoff::default())
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidHeader { offset: 5, .. }));
+    assert_eq!((src.reads, sink.frames), (6, 5));
+    // a malformed record under `Stop` ends the run too; under `Skip` the reading goes on
+    for (policy, reads) in [(OnMalformed::Stop, 4), (OnMalformed::Skip, 100)] {
+        let items = (0..100u32).map(|i| {
+            if i == 3 {
+                source_item(5, i)
+            } else {
+                Ok(Record::Frame(frame(i)))
+            }
+        });
+        let mut src = Recycling::new(items);
+        let mut p = Pipeline::builder().on_malformed(policy).build().unwrap();
+        let _ = p.run_threaded(&mut src, &mut CountSink::default(), Handoff::default());
+        assert_eq!(src.reads, reads, "{policy:?}");
+    }
+}
+
+#[test]
+fn a_failing_sink_stops_the_reading_thread() {
+    // an endless source: the run ends only because the sink fails
+    let handoff = Handoff {
+        batch: 8,
+        in_flight: 2,
+    };
+    let mut src = Recycling::new((0..).map(|i| Ok(Record::Frame(frame(i)))));
+    let mut sink = Scripted {
+        fail_at: Some(100),
+        ..Scripted::default()
+    };
+    let mut p = Pipeline::builder().build().unwrap();
+    let err = p.run_threaded(&mut src, &mut sink, handoff).unwrap_err();
+    assert!(err.to_string().contains("item failed"), "{err}");
+    assert_eq!(sink.items.len(), 100);
+    let summary = sink.finished.expect("finish is called after a sink error");
+    assert_eq!(summary.frames_in, 101);
+    assert!(summary.error.is_some());
+    // read ahead by at most the batches in circulation
+    let bound = 101 + (handoff.in_flight + 3) * handoff.batch;
+    assert!(
+        src.reads <= bound,
+        "{} records read (bound {bound})",
+        src.reads
+    );
 }
