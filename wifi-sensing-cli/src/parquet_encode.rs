@@ -201,7 +201,13 @@ fn encode_in_two(
             .try_for_each(|(_, w, leaf)| w.write(&leaf))
     };
     std::thread::scope(|s| {
-        let helper = s.spawn(|| encode(theirs));
+        // a main thread's stack: the column encoders and zstd take more than a spawned
+        // thread's default 2 MiB in unoptimised builds
+        let helper = std::thread::Builder::new()
+            .name("parquet-encode".into())
+            .stack_size(8 << 20)
+            .spawn_scoped(s, || encode(theirs))
+            .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))?;
         let here = encode(mine);
         let there = match helper.join() {
             Ok(r) => r,
@@ -270,6 +276,17 @@ mod tests {
 
     #[test]
     fn parallel_encoding_writes_arrows_bytes() {
+        // on a thread with a main thread's stack, as the CLI encodes: a test thread's 2 MiB
+        // overflow in the unoptimised encoders
+        std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(parallel_encoding_writes_arrows_bytes_body)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    fn parallel_encoding_writes_arrows_bytes_body() {
         let sizes = [0, 1, 300, 7, 1000, 250, 0, 640, 3];
         for (rows, bytes) in [
             (None, None),

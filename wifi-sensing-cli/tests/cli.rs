@@ -1119,7 +1119,9 @@ fn summary_counts_what_was_written_and_flags_are_checked() {
 
 /// `.csirec` bytes without the header's creation time (bytes 16 to 19, counted from 0).
 fn without_creation_time(mut bytes: Vec<u8>) -> Vec<u8> {
-    bytes[16..20].fill(0);
+    // the header's creation time: a varint marker at 15, then 8 bytes of nanoseconds
+    assert_eq!(bytes[15], 0xfd, "creation time not where expected");
+    bytes[16..24].fill(0);
     bytes
 }
 

@@ -691,14 +691,20 @@ impl Pipeline {
         let (to_sink, from_reader) = std::sync::mpsc::sync_channel::<Batch<T>>(handoff.in_flight);
         let (to_reader, from_sink) = std::sync::mpsc::channel::<Batch<T>>();
         std::thread::scope(|scope| {
-            let worker = scope.spawn(move || {
-                let received = Received {
-                    from_reader,
-                    to_reader,
-                    current: Batch::default(),
-                };
-                self.run_with(received, sink, |r, f| r.current.frames.push(f))
-            });
+            // the stack of a main thread: sinks (encoders, compressors) may need more than a
+            // spawned thread's default 2 MiB, above all in unoptimised builds
+            let worker = std::thread::Builder::new()
+                .name("wifi-sensing-sink".into())
+                .stack_size(SINK_STACK_BYTES)
+                .spawn_scoped(scope, move || {
+                    let received = Received {
+                        from_reader,
+                        to_reader,
+                        current: Batch::default(),
+                    };
+                    self.run_with(received, sink, |r, f| r.current.frames.push(f))
+                })
+                .map_err(|e| Error::io("cannot start the sink's thread", e))?;
             // the reading side; the batches, and the frames in them, come back from the sink
             let mut spare_batches: Vec<Batch<T>> = Vec::new();
             let mut spare_frames: Vec<CsiFrame> = Vec::new();
@@ -1042,6 +1048,9 @@ where
         }
     }
 }
+
+/// Stack of the sink's thread in [`Pipeline::run_threaded`] (8 MiB, a Linux main thread's).
+const SINK_STACK_BYTES: usize = 8 << 20;
 
 /// How [`Pipeline::run_threaded`] hands records from the reading thread to the sink's.
 ///
