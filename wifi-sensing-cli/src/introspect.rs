@@ -144,6 +144,10 @@ impl Analyser for IntrospectOnEvents {
         Ok(())
     }
 
+    fn finish(&mut self, out: &mut Vec<Analysis>) -> wifi_sensing_core::Result<()> {
+        self.introspect.finish(out)
+    }
+
     fn reset(&mut self) {
         self.introspect.reset();
     }
@@ -170,6 +174,12 @@ impl Analyser for EventsOfIntrospection {
                 .map(wifi_sensing_signal::sensing::to_analysis),
         );
         Ok(())
+    }
+
+    /// The event path's end of stream (its notices of skipped frames), as the events analyser
+    /// run apart gives it.
+    fn finish(&mut self, out: &mut Vec<Analysis>) -> wifi_sensing_core::Result<()> {
+        lock(&self.shared).sensing.finish(out)
     }
 
     fn reset(&mut self) {

@@ -294,10 +294,23 @@ mod tests {
     /// The JSON Lines `run` prints for `frames` (without frame records), the event path shared
     /// or not.
     fn output(args: &RunArgs, share: bool, frames: &[CsiFrame]) -> String {
-        let mut p = build_pipeline_with(args, &Notices::default(), share).unwrap();
+        output_and_notices(args, share, frames).0
+    }
+
+    /// [`output`] and the notices the run leaves for stderr.
+    fn output_and_notices(
+        args: &RunArgs,
+        share: bool,
+        frames: &[CsiFrame],
+    ) -> (String, Vec<String>) {
+        let notices = Notices::default();
+        let mut p = build_pipeline_with(args, &notices, share).unwrap();
         let mut sink = JsonLinesSink::new(Vec::new());
         p.run(frames.iter().cloned().map(Ok), &mut sink).unwrap();
-        String::from_utf8(sink.into_inner()).unwrap()
+        (
+            String::from_utf8(sink.into_inner()).unwrap(),
+            notices.take(),
+        )
     }
 
     /// Standing 12 s (the event path's warm-up), then a wave, a walk, a push and a sit-down,
@@ -360,5 +373,42 @@ mod tests {
                 assert!(count(r#""type":"vital_signs""#) > 0);
             }
         }
+    }
+
+    #[test]
+    fn the_shared_event_path_ends_its_stream_as_the_events_analyser_does() {
+        let sigs = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/signatures");
+        let early = format!("{sigs}/early");
+        // the last frames of the session in another layout (every other subcarrier): the
+        // event path skips them and says so at the end of the stream
+        let mut frames = session();
+        let n = frames.len();
+        for f in &mut frames[n - 40..] {
+            let every_other: Vec<usize> = (0..f.csi.dim().2).step_by(2).collect();
+            f.csi = f.csi.select(ndarray::Axis(2), &every_other);
+            f.subcarriers = f
+                .subcarriers
+                .take()
+                .map(|s| s.into_iter().step_by(2).collect());
+        }
+        let argv = [
+            "run",
+            "-",
+            "--no-frames",
+            "--introspect",
+            sigs,
+            "--introspect-early",
+            &early,
+            "--events",
+        ];
+        let args = Args::try_parse_from(argv).unwrap().run;
+        let (shared, said_shared) = output_and_notices(&args, true, &frames);
+        let (apart, said_apart) = output_and_notices(&args, false, &frames);
+        assert!(shared == apart);
+        assert!(
+            said_apart.iter().any(|m| m.contains("40 of")),
+            "{said_apart:?}"
+        );
+        assert_eq!(said_shared, said_apart);
     }
 }

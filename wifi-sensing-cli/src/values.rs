@@ -15,21 +15,8 @@ type Res<T> = std::result::Result<T, String>;
 
 /// ` (did you mean "x"?)` for the candidate nearest to `got`, when one is near enough.
 pub(crate) fn did_you_mean<'a>(got: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    let got_l = got.to_ascii_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| {
-            // a name that starts with the input (`nexmon` for `nexmon_pcap`) is nearest
-            let d = if c.starts_with(&got_l) || got_l.starts_with(c) {
-                0.99
-            } else {
-                strsim::jaro_winkler(&got_l, c)
-            };
-            (d, c)
-        })
-        .filter(|(d, _)| *d >= 0.7)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| format!(" (did you mean {c:?}?)"))
+    wifi_sensing_core::util::nearest_name(got, candidates)
+        .map(|c| format!(" (did you mean {c:?}?)"))
         .unwrap_or_default()
 }
 

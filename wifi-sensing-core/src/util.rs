@@ -1,4 +1,4 @@
-//! Small byte-level helpers shared by the readers.
+//! Small helpers shared by the readers (byte-level) and by the family's messages.
 
 /// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320) of `data`.
 ///
@@ -7,6 +7,37 @@
 /// ```
 pub fn crc32(data: &[u8]) -> u32 {
     crc32fast::hash(data)
+}
+
+/// The candidate nearest to a mistyped name `got` (case-insensitive), if one is near enough to
+/// suggest ("did you mean ...?"): a candidate that starts with `got` or that `got` starts with
+/// is nearest (`nexmon` for `nexmon_pcap`), otherwise the Jaro-Winkler similarity decides (at
+/// least 0.7).
+///
+/// ```
+/// use wifi_sensing_core::util::nearest_name;
+/// assert_eq!(nearest_name("windw", ["window", "k", "on"]), Some("window"));
+/// assert_eq!(nearest_name("nexmon", ["nexmon_pcap", "intel5300"]), Some("nexmon_pcap"));
+/// assert_eq!(nearest_name("zzz", ["window", "k"]), None);
+/// ```
+pub fn nearest_name<'a>(
+    got: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let got = got.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| {
+            let d = if c.starts_with(&got) || got.starts_with(c) {
+                0.99
+            } else {
+                strsim::jaro_winkler(&got, c)
+            };
+            (d, c)
+        })
+        .filter(|(d, _)| *d >= 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
 }
 
 /// Reads a little-endian u16 at `off`; `None` past the end.

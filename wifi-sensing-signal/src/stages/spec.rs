@@ -75,12 +75,8 @@ impl<'a> Spec<'a> {
     pub(crate) fn finish(self, accepted: &[&str]) -> Result<()> {
         for ((k, _), u) in self.params.iter().zip(&self.used) {
             if !u {
-                let suggestion = accepted
-                    .iter()
-                    .map(|a| (strsim::jaro_winkler(k, a), a))
-                    .filter(|(d, _)| *d >= 0.8)
-                    .max_by(|a, b| a.0.total_cmp(&b.0))
-                    .map(|(_, a)| a.to_string());
+                let suggestion = wifi_sensing_core::util::nearest_name(k, accepted.iter().copied())
+                    .map(str::to_string);
                 return Err(SignalError::UnknownParameter {
                     component: self.stage,
                     param: k.to_string(),
