@@ -995,7 +995,7 @@ impl<W: Write> Sink<Output> for ArrowStreamSink<W> {
                 ));
             }
             self.log.warn(format_args!(
-                "left out of the Arrow stream, which carries the {what} table only: {}; the count of records written below includes them",
+                "left out of the Arrow stream, which carries the {what} table only: {}",
                 parts.join(", ")
             ));
         }
@@ -1037,13 +1037,31 @@ pub(crate) fn check_run_output(args: &OutputArgs) -> Result<()> {
 }
 
 /// The sink `run` writes to, from its output options; `frames` says whether frames are emitted.
+pub(crate) struct RunSink {
+    /// Where the records go.
+    pub(crate) sink: Box<dyn Sink<Output>>,
+    /// Which records the sink writes (and `--limit` and the "records written" count): all but
+    /// for an Arrow stream, which carries one table.
+    pub(crate) counts: fn(&Output) -> bool,
+}
+
+impl<S: Sink<Output> + 'static> From<S> for RunSink {
+    fn from(s: S) -> Self {
+        RunSink {
+            sink: Box::new(s),
+            counts: |_| true,
+        }
+    }
+}
+
+/// The sink `run` writes to, from its output options; `frames` says whether frames are emitted.
 pub(crate) fn run_sink(
     args: &OutputArgs,
     source: &str,
     frames: bool,
     live: bool,
     log: &crate::Log,
-) -> Result<Box<dyn Sink<Output>>> {
+) -> Result<RunSink> {
     let info = FileInfo::of_process(source);
     match (&args.output, args.output_format.as_deref()) {
         (Some(_), Some(_)) => {
@@ -1054,12 +1072,13 @@ pub(crate) fn run_sink(
             crate::output::ensure_distinct(p, Path::new(source), "input")?;
             let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
             match ext.to_ascii_lowercase().as_str() {
-                "parquet" => Ok(Box::new(
-                    ParquetSink::create(p, info, *log, false)?.logging(*log),
-                )),
-                "jsonl" | "json" => Ok(Box::new(wifi_sensing_core::JsonLinesSink::new(
+                "parquet" => Ok(ParquetSink::create(p, info, *log, false)?
+                    .logging(*log)
+                    .into()),
+                "jsonl" | "json" => Ok(wifi_sensing_core::JsonLinesSink::new(
                     crate::output::create_file(p, log)?,
-                ))),
+                )
+                .into()),
                 _ => bail!("cannot tell the output format of {o:?}: use a .parquet or .jsonl name"),
             }
         }
@@ -1069,16 +1088,20 @@ pub(crate) fn run_sink(
             } else {
                 StreamTable::Analyses
             };
-            Ok(Box::new(ArrowStreamSink::new(
-                crate::output::stdout(),
-                table,
-                &info,
-                live,
-                *log,
-            )?))
+            let sink = ArrowStreamSink::new(crate::output::stdout(), table, &info, live, *log)?;
+            let counts: fn(&Output) -> bool = match table {
+                StreamTable::Frames => |o| matches!(o, Output::Frame(_)),
+                StreamTable::Analyses => |o| matches!(o, Output::Analysis(_)),
+            };
+            Ok(RunSink {
+                sink: Box::new(sink),
+                counts,
+            })
         }
-        (None, _) => Ok(Box::new(
-            wifi_sensing_core::JsonLinesSink::new(crate::output::stdout()).flush_each_line(live),
-        )),
+        (None, _) => Ok(
+            wifi_sensing_core::JsonLinesSink::new(crate::output::stdout())
+                .flush_each_line(live)
+                .into(),
+        ),
     }
 }

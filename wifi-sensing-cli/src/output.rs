@@ -123,10 +123,15 @@ pub(crate) fn create_recording(
 }
 
 /// A sink that stops after `limit` items (none: no limit) and counts what it passed on.
+///
+/// Only items for which its `counts` rule holds are counted and limited (all of them unless
+/// [`Limit::counting`] says otherwise): an Arrow stream carries one table, and the records it
+/// leaves out are neither "written" nor part of `--limit`.
 pub(crate) struct Limit<S> {
     inner: S,
     left: Option<u64>,
     written: u64,
+    counts: fn(&Output) -> bool,
 }
 
 impl<S> Limit<S> {
@@ -136,7 +141,15 @@ impl<S> Limit<S> {
             inner,
             left: limit,
             written: 0,
+            counts: |_| true,
         }
+    }
+
+    /// Counts (and limits) only the items for which `counts` holds; the others are still passed
+    /// on to the inner sink.
+    pub(crate) fn counting(mut self, counts: fn(&Output) -> bool) -> Self {
+        self.counts = counts;
+        self
     }
 
     /// The items passed on so far.
@@ -154,6 +167,9 @@ impl<S: Sink<Output>> Sink<Output> for Limit<S> {
             return Ok(false);
         }
         let go = self.inner.item(item)?;
+        if !(self.counts)(item) {
+            return Ok(go);
+        }
         self.written += 1;
         if let Some(l) = &mut self.left {
             *l -= 1;

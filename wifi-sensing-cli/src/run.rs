@@ -252,12 +252,12 @@ fn sensing(
 fn run(
     mut opened: OpenedInput,
     mut p: Pipeline,
-    sink: Box<dyn Sink<Output>>,
+    sink: crate::columnar::RunSink,
     limit: Option<u64>,
     forced_format: bool,
     log: &Log,
 ) -> Result<()> {
-    let mut sink = Limit::new(sink, limit);
+    let mut sink = Limit::new(sink.sink, limit).counting(sink.counts);
     let bar = progress::Progress::new(opened.total_bytes);
     let summary = {
         let cap = &mut opened.capture;

@@ -62,7 +62,8 @@ fn rssi_line_tells_absent_from_untrusted_and_per_chain() {
     let t = text(&run(&["inspect", "fixtures/esp32/example_csi.csv"]).stdout);
     assert!(t.contains("rssi:        -73 .. -69 dBm"), "{t}");
     // no frame at all says nothing about the format (Intel 5300 records do carry RSSI)
-    let d = std::env::temp_dir().join(format!("wifi-sensing-msg-rssi-{}", std::process::id()));
+    let d = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("wifi-sensing-msg-rssi");
+    let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     let empty = d.join("empty.dat");
     std::fs::write(&empty, b"").unwrap();
@@ -133,7 +134,8 @@ fn reader_flags_that_do_not_apply_are_named() {
 
 #[test]
 fn replacing_an_output_is_said_by_every_command() {
-    let d = std::env::temp_dir().join(format!("wifi-sensing-msg-{}", std::process::id()));
+    let d = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("wifi-sensing-msg");
+    let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     let o = d.join("out.jsonl");
     let o = o.to_str().unwrap();
@@ -155,7 +157,8 @@ fn replacing_an_output_is_said_by_every_command() {
 
 #[test]
 fn calibrate_says_it_replaces_its_output_like_every_command() {
-    let d = std::env::temp_dir().join(format!("wifi-sensing-msg-cal-{}", std::process::id()));
+    let d = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("wifi-sensing-msg-cal");
+    let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     let rec = d.join("empty.csirec");
     let rec = rec.to_str().unwrap();

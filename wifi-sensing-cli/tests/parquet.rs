@@ -406,6 +406,26 @@ fn analyses_go_to_their_table_and_to_an_arrow_stream() {
     let out = run_ok(&both);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("left out of the Arrow stream"), "{err}");
+
+    // the records written, and --limit, count the stream's table only (here the frames)
+    let rows = |stdout: Vec<u8>| -> usize {
+        arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(stdout), None)
+            .unwrap()
+            .map(|b| b.unwrap().num_rows())
+            .sum()
+    };
+    let loud: Vec<&str> = both[1..].to_vec();
+    let out = run_ok(&loud);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let n = rows(out.stdout);
+    assert!(n > 100, "{n} frames");
+    assert!(err.contains(&format!("; {n} records written")), "{err}");
+    let mut limited = loud.clone();
+    limited.extend(["--limit", "40"]);
+    let out = run_ok(&limited);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(rows(out.stdout), 40);
+    assert!(err.contains("; 40 records written"), "{err}");
 }
 
 #[test]

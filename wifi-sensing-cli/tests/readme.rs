@@ -154,7 +154,8 @@ fn run_examples(doc: &Path, scratch: &Path) -> usize {
 
 #[test]
 fn readme_examples_run_on_shipped_fixtures() {
-    let scratch = std::env::temp_dir().join(format!("wifi-sensing-readme-{}", std::process::id()));
+    let scratch = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("wifi-sensing-readme");
+    let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).unwrap();
     #[cfg(unix)]
     {

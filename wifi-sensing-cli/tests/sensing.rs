@@ -19,7 +19,8 @@ fn ok(mut c: Command) -> Vec<u8> {
 
 #[test]
 fn events_and_vital_signs_validate_and_baseline_round_trips() {
-    let dir = std::env::temp_dir().join(format!("ws-sensing-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ws-sensing");
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mixed = dir.join("mixed.csirec");
     let empty = dir.join("empty.csirec");

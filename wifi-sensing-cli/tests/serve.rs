@@ -19,7 +19,9 @@ use tungstenite::{Message, WebSocket};
 const BIN: &str = env!("CARGO_BIN_EXE_wifi-sensing");
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ws-serve-{}-{name}", std::process::id()));
+    // under cargo's target/tmp, replaced by the next run
+    let d = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ws-serve-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
 }

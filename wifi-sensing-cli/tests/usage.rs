@@ -156,7 +156,8 @@ const FORMATS: [&str; 11] = [
 
 #[test]
 fn nothing_decodable_is_an_error_in_every_format() {
-    let dir = std::env::temp_dir().join(format!("wifi-sensing-usage-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("wifi-sensing-usage");
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     // bytes of no format: a text line and binary noise (a fixed LCG, so the test is repeatable)
     let mut garbage = b"hello, this is not CSI\n".to_vec();

@@ -438,7 +438,8 @@ fn check_records(records: &[Record], items: &[Item], what: &str) {
 }
 
 fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wifi-sensing-pcap-test-{}", std::process::id()));
+    // under cargo's target/tmp: the files are rewritten by every run, none is left in /tmp
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("wifi-sensing-pcap-test");
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join(name);
     std::fs::write(&p, bytes).unwrap();

@@ -38,15 +38,19 @@ pub fn stdout_ok<S: AsRef<OsStr> + std::fmt::Debug>(args: &[S]) -> Vec<u8> {
     run_ok(args).stdout
 }
 
-/// A fresh, empty temporary folder for one test (`name` unique within the test file).
+/// A fresh, empty folder for one test (`name` unique within the test file), under cargo's
+/// `target/tmp` (so that test runs leave nothing in the system's temporary folder, and a later
+/// run of the same test replaces it).
 pub fn tmp(name: &str) -> PathBuf {
     let exe = std::env::current_exe().ok();
+    // the test file's name: the executable's stem without cargo's `-<hash>`
     let file = exe
         .as_deref()
         .and_then(Path::file_stem)
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let d = std::env::temp_dir().join(format!("ws-{file}-{}-{name}", std::process::id()));
+    let file = file.rsplit_once('-').map_or(file.as_str(), |(f, _)| f);
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ws-{file}-{name}"));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
