@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use wifi_sensing_core::{Analyser, CaptureFormat, Output, Pipeline, Sink};
+use wifi_sensing_core::{Analyser, CaptureFormat, Pipeline};
 use wifi_sensing_signal::spectral::{SpectralAnalyser, SpectralConfig, SpectralKind};
 use wifi_sensing_signal::stages::{Notices, StageSpec, STAGES_HELP};
 
