@@ -18,8 +18,13 @@ fn main() -> Result<(), Error> {
     let mut capture = open(&path)?.skip_malformed(true);
     println!("{path}: {}", capture.format());
     for frame in &mut capture {
-        let frame = frame?;
-        println!("{frame}");
+        match frame {
+            Ok(frame) => println!("{frame}"),
+            // the file ends inside a record: every complete record came before this error,
+            // and the statistics below describe the cut
+            Err(e) if e.is_truncated() => break,
+            Err(e) => return Err(e),
+        }
     }
     let stats = capture.stats();
     println!(

@@ -119,6 +119,46 @@ def read_polars(path):
     return shapes, df["csi_re"].to_list(), df["csi_im"].to_list()
 
 
+def doc_block(text, heading, lang):
+    """The first ```lang block after `heading` in a Markdown text."""
+    rest = text.split(heading, 1)[1]
+    return rest.split("```" + lang + "\n", 1)[1].split("```", 1)[0]
+
+
+def run_doc_snippets(ck, cwd, con):
+    """docs/datasets.md's DuckDB and Polars snippets, as written, over the kit's dataset (the
+    folder is named `dataset` there too): each statement must run and return rows."""
+    text = open(os.path.join(ROOT, "docs", "datasets.md")).read()
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        failures = len(ck.failures)
+        # comments first (they may hold a `;`; no query of the block has `--` in a string)
+        sql = "\n".join(l.split("--", 1)[0].rstrip() for l in doc_block(text, "## DuckDB", "sql").splitlines())
+        for stmt in sql.split(";"):
+            body = "\n".join(l for l in stmt.splitlines() if l.strip()).strip()
+            if not body:
+                continue
+            try:
+                rows = con.execute(body).fetchall()
+                if body.upper().startswith("SELECT") and not rows:
+                    ck.fail(f"docs/datasets.md DuckDB: no rows from {body.splitlines()[-1]!r}")
+            except Exception as e:  # noqa: BLE001 (any engine error fails the check)
+                ck.fail(f"docs/datasets.md DuckDB: {e} in {body.splitlines()[0]!r}")
+        code = doc_block(text, "## Polars", "python")
+        scope = {}
+        try:
+            exec(compile(code, "docs/datasets.md (Polars)", "exec"), scope)
+            if scope["per_node"].height == 0 or scope["amplitude"].shape[0] == 0:
+                ck.fail("docs/datasets.md Polars: empty results")
+        except Exception as e:  # noqa: BLE001
+            ck.fail(f"docs/datasets.md Polars: {type(e).__name__}: {e}")
+        if len(ck.failures) == failures:
+            print("docs/datasets.md: the DuckDB and Polars snippets ran over the dataset")
+    finally:
+        os.chdir(here)
+
+
 def inner(args):
     import duckdb
     import polars as pl
@@ -193,6 +233,7 @@ def inner(args):
             [pattern],
         ).fetchone()
         print(f"dataset: {sum(got.values())} frames from {len(got)} captures, {nodes[0]} node ids, {nodes[1]} dates")
+        run_doc_snippets(ck, tmp, con)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if ck.failures:

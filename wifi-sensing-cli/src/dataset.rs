@@ -172,6 +172,9 @@ pub(crate) struct ManifestEntry {
     pub aux_records: u64,
     /// Malformed records skipped.
     pub malformed: u64,
+    /// Where the capture ends inside a record (its complete records were converted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<String>,
     /// Part files written, relative to the dataset folder.
     pub parts: Vec<String>,
     /// Writer (`wifi-sensing VERSION`).
@@ -366,6 +369,8 @@ impl Sink<Output> for DatasetSink {
 /// What converting one capture gave.
 struct Converted {
     entry: ManifestEntry,
+    /// The first malformed record's message, when there was one.
+    first_issue: Option<String>,
 }
 
 /// Settings shared by every capture of a batch.
@@ -439,9 +444,11 @@ fn convert_one(b: &Batch, path: &Path, hash: &str, bytes: u64) -> Result<Convert
             frames: sink.frames_written,
             aux_records: sink.aux_written,
             malformed: summary.malformed,
+            truncated: summary.truncated.as_ref().map(|t| t.message.clone()),
             parts,
             writer: format!("wifi-sensing {}", env!("CARGO_PKG_VERSION")),
         },
+        first_issue: summary.issues.first().map(|i| i.message.clone()),
     })
 }
 
@@ -463,6 +470,13 @@ pub(crate) fn main(
             "several inputs, a folder or a glob pattern make a Parquet dataset, written to a folder: \
              -o {output} names {}; give a folder (-o DIR/), or convert one capture at a time",
             if output == "-" { "stdout".to_string() } else if dir.exists() { "an existing file".to_string() } else { "a file".to_string() }
+        );
+    }
+    if let Some(live) = inputs.iter().find(|i| *i == "-" || i.starts_with("udp://")) {
+        // checked before the folder is made: nothing is left behind
+        crate::usage!(
+            "a dataset is made from capture files, not from {live:?}: convert it to one file first \
+             (`wifi-sensing convert {live} -o capture.csirec`), then add that file to the dataset"
         );
     }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {output}"))?;
@@ -524,7 +538,23 @@ pub(crate) fn main(
     let results: Vec<Result<ManifestEntry>> = pool.install(|| {
         todo.par_iter()
             .map(|(f, h, n)| {
-                let r = convert_one(&batch, f, h, *n).map(|c| c.entry);
+                let r = convert_one(&batch, f, h, *n).map(|c| {
+                    // what a single-file conversion says about a damaged capture, said here too
+                    if let Some(first) = &c.first_issue {
+                        log.warn(format_args!(
+                            "{}: {} malformed record(s) skipped; the first: {first}",
+                            f.display(),
+                            c.entry.malformed
+                        ));
+                    }
+                    if let Some(t) = &c.entry.truncated {
+                        log.warn(format_args!(
+                            "{}: input ends inside a record: {t}",
+                            f.display()
+                        ));
+                    }
+                    c.entry
+                });
                 match &r {
                     Ok(e) => {
                         let mut line = serde_json::to_string(e)?;

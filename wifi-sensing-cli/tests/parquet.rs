@@ -234,6 +234,53 @@ fn output_flags_are_checked() {
     let e = String::from_utf8_lossy(&out.stderr);
     assert_eq!(e.matches("x.parquet").count(), 1, "{e}");
     assert!(e.contains(" rows to ") && !e.contains("records to"), "{e}");
+    // a dataset is made from files: stdin is a usage error, and no folder is left behind
+    let ds = d.join("from-stdin");
+    let ds_arg = format!("{}/", ds.display());
+    let out = run(&["convert", "-", "-o", &ds_arg]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("made from capture files"), "{e}");
+    assert!(!ds.exists());
+}
+
+#[test]
+fn dataset_reports_malformed_records_and_cuts() {
+    let d = tmp("dataset-damaged");
+    let caps = d.join("caps");
+    std::fs::create_dir_all(&caps).unwrap();
+    // a CSV with a malformed line, and an Intel 5300 file cut inside a record
+    std::fs::copy(
+        fixture("esp32/example_100hz_pitraffic.csv"),
+        caps.join("p.csv"),
+    )
+    .unwrap();
+    let whole = std::fs::read(fixture("intel5300/example.dat")).unwrap();
+    std::fs::write(caps.join("cut.dat"), &whole[..3000]).unwrap();
+    let ds = d.join("ds");
+    let ds_arg = format!("{}/", ds.display());
+    let out = run(&["convert", caps.to_str().unwrap(), "-o", &ds_arg]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("p.csv: 1 malformed record(s) skipped; the first: "),
+        "{err}"
+    );
+    assert!(err.contains("cut.dat: input ends inside a record"), "{err}");
+    let manifest = std::fs::read_to_string(ds.join("_manifest.jsonl")).unwrap();
+    let entries: Vec<Value> = jsonl(manifest.as_bytes());
+    let by_name = |n: &str| {
+        entries
+            .iter()
+            .find(|e| e["source_file"].as_str().unwrap().ends_with(n))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("p.csv")["malformed"], 1);
+    assert!(by_name("p.csv").get("truncated").is_none());
+    let cut = by_name("cut.dat");
+    assert!(cut["truncated"].as_str().unwrap().contains("2765"), "{cut}");
+    assert!(cut["frames"].as_u64().unwrap() > 0);
 }
 
 #[test]

@@ -159,6 +159,19 @@ impl Error {
         }
     }
 
+    /// `true` for [`Error::Truncated`]: the input ended inside a record. Every complete record
+    /// before it was delivered; a [`crate::Capture`] iterator yields this error last, and its
+    /// statistics keep it in [`crate::ReadStats::truncated`].
+    ///
+    /// ```
+    /// use wifi_sensing_core::{CaptureFormat, Error};
+    /// let e = Error::Truncated { format: CaptureFormat::Intel5300, offset: 2765, needed: 395, available: 235 };
+    /// assert!(e.is_truncated() && !e.is_recoverable());
+    /// ```
+    pub fn is_truncated(&self) -> bool {
+        matches!(self, Error::Truncated { .. })
+    }
+
     /// `true` for an [`Error::Io`] whose kind is `BrokenPipe` (a closed stdout, for example).
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)

@@ -533,6 +533,10 @@ impl Pipeline {
     ///
     /// The source can be a [`Capture`](crate::Capture) (frames), `capture.records()` (frames and
     /// non-CSI records), or any iterator of `Result<CsiFrame>` / `Result<Record>`.
+    ///
+    /// Only the [`Summary`] starts afresh: the stages and analysers keep their state (filter
+    /// histories, calibrations, open events) from one source to the next, as for one long
+    /// stream. Call [`Pipeline::reset`] between independent sources.
     pub fn process<I, T>(&mut self, source: I) -> Process<'_, I::IntoIter>
     where
         I: IntoIterator<Item = Result<T>>,
@@ -550,6 +554,9 @@ impl Pipeline {
     }
 
     /// Pushes every output into `sink` (a thin loop over [`Pipeline::process`]).
+    ///
+    /// Stages and analysers keep their state across runs, as with [`Pipeline::process`]; call
+    /// [`Pipeline::reset`] between independent sources.
     ///
     /// Returns the run's [`Summary`]. A source error ends the run with `Err` after the sink's
     /// `finish` was called with the summary so far.

@@ -271,7 +271,9 @@ impl ReadStats {
 /// As an iterator it yields CSI frames; non-CSI records are counted and passed over (use
 /// [`Capture::next_record`] or [`Capture::records`] to receive them). By default malformed records are
 /// yielded as `Err` items and reading continues after them; with
-/// [`Capture::skip_malformed`] they are only counted.
+/// [`Capture::skip_malformed`] they are only counted. An input that ends inside a record ends
+/// the iteration with one `Err` for which [`Error::is_truncated`] holds, after every complete
+/// record (the cut is also kept in [`ReadStats::truncated`]).
 ///
 /// ```no_run
 /// let mut cap = wifi_sensing_core::open("capture.pcap")?;
@@ -330,7 +332,9 @@ impl Capture {
         self
     }
 
-    /// Format of the underlying reader.
+    /// Format of the underlying reader: the container for a pcap or a `.csirec` recording (each
+    /// frame's own [`CsiFrame::format`](crate::CsiFrame) names the CSI format inside, such as
+    /// `nexmon` or `esp32_adr018`).
     pub fn format(&self) -> CaptureFormat {
         self.reader.format()
     }

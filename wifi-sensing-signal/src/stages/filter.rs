@@ -171,6 +171,66 @@ impl FilterConfig {
         })
     }
 
+    /// Checks the ranges [`FilterConfig::parse`] accepts (corners positive and at most 1 MHz,
+    /// `low` below `high`, `order` 1..=8, `warmup` 4..=1024, a zero-phase block of 8 frames or
+    /// more, or of positive seconds). Whether a corner lies below half the stream's rate can only
+    /// be known from the stream: a stage that cannot design its filter passes frames unfiltered
+    /// and says so through its [`Notices`].
+    ///
+    /// ```
+    /// use wifi_sensing_signal::stages::{FilterConfig, FilterKind};
+    /// let mut c: FilterConfig = "lowpass:fc=3hz".parse()?;
+    /// assert!(c.validate().is_ok());
+    /// c.kind = FilterKind::Lowpass { fc: -3.0 };
+    /// assert!(c.validate().unwrap_err().to_string().contains("fc"));
+    /// # Ok::<(), wifi_sensing_signal::SignalError>(())
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        let stage = self.name();
+        let corner = |name: &'static str, v: f64| {
+            if v.is_finite() && v > 0.0 && v <= 1e6 {
+                Ok(())
+            } else {
+                Err(SignalError::param(stage, name, v, "0 < f <= 1e6 Hz"))
+            }
+        };
+        match self.kind {
+            FilterKind::Lowpass { fc } | FilterKind::Highpass { fc } => corner("fc", fc)?,
+            FilterKind::Bandpass { low, high } => {
+                corner("low", low)?;
+                corner("high", high)?;
+                if low >= high {
+                    return Err(SignalError::param(
+                        stage,
+                        "low",
+                        low,
+                        format!("below high = {high} Hz"),
+                    ));
+                }
+            }
+        }
+        if !(1..=8).contains(&self.order) {
+            return Err(SignalError::param(stage, "order", self.order, "1..=8"));
+        }
+        if !(4..=1024).contains(&self.warmup) {
+            return Err(SignalError::param(stage, "warmup", self.warmup, "4..=1024"));
+        }
+        let block_ok = match self.zero_phase {
+            None | Some(ZeroPhase::All) => true,
+            Some(ZeroPhase::Block(Span::Frames(n))) => (8..=MAX_ZERO_PHASE_FRAMES).contains(&n),
+            Some(ZeroPhase::Block(Span::Seconds(s))) => s.is_finite() && s > 0.0,
+        };
+        if !block_ok {
+            return Err(SignalError::param(
+                stage,
+                "zero_phase",
+                format!("{:?}", self.zero_phase),
+                format!("`all`, positive seconds, or 8..={MAX_ZERO_PHASE_FRAMES} frames"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Designs the cascade for a sampling rate.
     pub fn design(&self, fs: f64) -> Result<Sos> {
         match self.kind {
@@ -219,13 +279,15 @@ pub struct FilterStage {
 }
 
 impl FilterStage {
-    /// A stage reporting to `notices`.
-    pub fn new(cfg: FilterConfig, notices: Notices) -> Self {
-        FilterStage {
+    /// A stage reporting to `notices`; errors: a configuration out of range
+    /// ([`FilterConfig::validate`]).
+    pub fn new(cfg: FilterConfig, notices: Notices) -> Result<Self> {
+        cfg.validate()?;
+        Ok(FilterStage {
             cfg,
             nodes: PerNode::new(DEFAULT_MAX_NODES),
             notices,
-        }
+        })
     }
 }
 

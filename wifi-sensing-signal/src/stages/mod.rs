@@ -112,7 +112,8 @@ Stages (comma-separated, applied in order, per node; parameters as name:param=va
                                  node keeps one layout; reselect=true redoes the choice every
                                  window (the layout changes with it: --events/--vitals keep each
                                  node's first layout and skip frames of another, saying how many)
-Lengths: seconds (2s, 500ms) or frames (50). Frequencies in Hz (2hz or 2).";
+Lengths: seconds (2s, 500ms) or frames (50). Frequencies in Hz (2hz or 2).
+The spellings `sanitise` and `normalise` are accepted too.";
 
 impl FromStr for StageSpec {
     type Err = SignalError;
@@ -132,10 +133,19 @@ impl FromStr for StageSpec {
             "lowpass" | "highpass" | "bandpass" => StageSpec::Filter(s.parse()?),
             "select" => StageSpec::Select(s.parse()?),
             _ => {
+                let hint = wifi_sensing_core::util::nearest_name(
+                    &name.replace(['_', '-'], ""),
+                    STAGE_NAMES.iter().copied().chain(["sanitise", "normalise"]),
+                )
+                .map(|n| format!(" (did you mean `{n}`?)"))
+                .unwrap_or_default();
                 return Err(SignalError::Spec {
                     spec: s.to_string(),
-                    reason: format!("unknown stage `{name}`; known: {}", STAGE_NAMES.join(", ")),
-                })
+                    reason: format!(
+                        "unknown stage `{name}`{hint}; known: {}",
+                        STAGE_NAMES.join(", ")
+                    ),
+                });
             }
         })
     }
@@ -170,7 +180,7 @@ impl StageSpec {
             StageSpec::Hampel(c) => Box::new(HampelStage::new(*c, n)?),
             StageSpec::Normalize(c) => Box::new(NormalizeStage::new(*c, n)),
             StageSpec::Dc(c) => Box::new(DcStage::new(*c, n)),
-            StageSpec::Filter(c) => Box::new(FilterStage::new(*c, n)),
+            StageSpec::Filter(c) => Box::new(FilterStage::new(*c, n)?),
             StageSpec::Select(c) => Box::new(SelectStage::new(*c, n)),
         })
     }

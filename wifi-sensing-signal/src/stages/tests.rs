@@ -73,6 +73,11 @@ fn bad_specs_name_stage_parameter_and_range() {
             vec!["sanitize", "unknown parameter `x`", "no parameters"],
         ),
         ("wobble", vec!["unknown stage", "wobble", "hampel"]),
+        (
+            "band_pass:low=1:high=2",
+            vec!["unknown stage `band_pass` (did you mean `bandpass`?)"],
+        ),
+        ("hamppel", vec!["(did you mean `hampel`?)"]),
         ("hampel,,dc", vec!["empty stage"]),
         ("dc:tau=-1s", vec!["dc", "tau"]),
     ] {
@@ -253,7 +258,8 @@ fn lowpass_stage_uses_measured_rate() {
         let mut st = FilterStage::new(
             "lowpass:fc=2hz:order=4".parse().unwrap(),
             Notices::default(),
-        );
+        )
+        .unwrap();
         let frames: Vec<CsiFrame> = (0..(fs as usize * 20))
             .map(|i| {
                 let t = i as f64 / fs;
@@ -281,7 +287,7 @@ fn lowpass_stage_uses_measured_rate() {
 #[test]
 fn filter_that_cannot_apply_says_once() {
     let notices = Notices::default();
-    let mut st = FilterStage::new("lowpass:fc=30hz".parse().unwrap(), notices.clone());
+    let mut st = FilterStage::new("lowpass:fc=30hz".parse().unwrap(), notices.clone()).unwrap();
     let frames = (0..100)
         .map(|i| {
             frame(
@@ -458,7 +464,7 @@ fn zero_phase_filter_stage_equals_sosfiltfilt_and_has_no_delay() {
         .collect();
     let cfg: FilterConfig = "lowpass:fc=2hz:order=4:zero_phase=all".parse().unwrap();
     assert_eq!(cfg.zero_phase, Some(ZeroPhase::All));
-    let mut st = FilterStage::new(cfg, Notices::default());
+    let mut st = FilterStage::new(cfg, Notices::default()).unwrap();
     let mut out = Vec::new();
     for f in frames.clone() {
         st.process_into(f, &mut out).unwrap();
@@ -484,7 +490,8 @@ fn zero_phase_filter_stage_equals_sosfiltfilt_and_has_no_delay() {
     let mut st = FilterStage::new(
         "lowpass:fc=2hz:zero_phase=2s".parse().unwrap(),
         Notices::default(),
-    );
+    )
+    .unwrap();
     let mut out = Vec::new();
     for f in frames.iter().take(350).cloned() {
         st.process_into(f, &mut out).unwrap();
@@ -524,4 +531,59 @@ fn select_holds_at_most_max_held_frames_per_node() {
         .all(|(i, f)| f.timestamp_ns == i as i64));
     assert!(notices.take().iter().any(|m| m.contains("node 0 has held")));
     assert_eq!(st.flush().unwrap().len(), MAX_HELD_FRAMES);
+}
+
+#[test]
+fn filter_config_built_by_hand_is_checked() {
+    let ok: FilterConfig = "bandpass:low=0.1hz:high=0.5hz".parse().unwrap();
+    assert!(FilterStage::new(ok, Notices::default()).is_ok());
+    let bad = |c: FilterConfig, what: &str| {
+        let e = FilterStage::new(c, Notices::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(what), "{e}");
+    };
+    bad(
+        FilterConfig {
+            kind: FilterKind::Lowpass { fc: -3.0 },
+            ..ok
+        },
+        "fc",
+    );
+    bad(
+        FilterConfig {
+            kind: FilterKind::Highpass { fc: f64::NAN },
+            ..ok
+        },
+        "fc",
+    );
+    bad(
+        FilterConfig {
+            kind: FilterKind::Bandpass {
+                low: 2.0,
+                high: 1.0,
+            },
+            ..ok
+        },
+        "below high",
+    );
+    bad(FilterConfig { order: 99, ..ok }, "order");
+    bad(FilterConfig { warmup: 0, ..ok }, "warmup");
+    bad(
+        FilterConfig {
+            zero_phase: Some(ZeroPhase::Block(crate::stft::Span::Frames(2))),
+            ..ok
+        },
+        "zero_phase",
+    );
+    // every spec the parser accepts passes the check
+    for spec in [
+        "lowpass:3hz",
+        "highpass:fc=0.05hz:order=8:warmup=4",
+        "bandpass:low=1hz:high=2hz:zero_phase=all",
+        "lowpass:1hz:zero_phase=10s",
+    ] {
+        let c: FilterConfig = spec.parse().unwrap();
+        assert!(c.validate().is_ok(), "{spec}");
+    }
 }
