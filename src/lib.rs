@@ -85,7 +85,9 @@
 //! | `pose` | `pose::Pose` | `docs/schema/pose-v1.json` |
 //!
 //! A pipeline's stages and analysers keep their state from one run to the next (one long
-//! stream); [`Pipeline::reset`] starts them afresh for an independent source. A custom analyser's
+//! stream); [`Pipeline::reset`] starts them afresh for an independent source, and
+//! [`Pipeline::find_stage`] / [`Pipeline::find_analyser`] hand one back with its own type (for
+//! example `pipeline.find_stage::<signal::stages::HampelStage>()` for the samples it replaced). A custom analyser's
 //! value only needs `serde::Serialize + Debug + Send + Sync` ([`AnalysisValue`]); `serde` is
 //! re-exported as [`serde`].
 #![forbid(unsafe_code)]

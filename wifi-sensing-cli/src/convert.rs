@@ -31,7 +31,8 @@ pub(crate) struct ConvertArgs {
     /// Read the input as this format instead of detecting it.
     #[arg(long, value_parser = crate::values::format)]
     pub format: Option<CaptureFormat>,
-    /// End with an error at the first malformed record instead of skipping it.
+    /// End with an error at the first malformed record instead of skipping it, and with exit
+    /// status 1 when the input ends inside a record (its complete records are still written).
     #[arg(long)]
     pub strict: bool,
     /// Threads of a single-file conversion: `1` reads and writes on one thread, `2` reads on
@@ -180,6 +181,7 @@ fn convert(mut opened: OpenedInput, output: &str, o: Options, log: &Log) -> Resu
     if !to_stdout && ext != "parquet" {
         log.info(format_args!("wrote {written} records to {output}"));
     }
+    report::strict_cut(&summary, o.strict)?;
     report::ensure_decoded(
         opened.capture.stats(),
         &opened.description,

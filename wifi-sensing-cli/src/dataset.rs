@@ -80,7 +80,24 @@ fn skip_in_walk(p: &Path) -> bool {
         .unwrap_or_default();
     matches!(
         ext.as_str(),
-        "md" | "txt" | "tsv" | "json" | "parquet" | "arrow" | "py" | "sh"
+        "md" | "txt"
+            | "tsv"
+            | "json"
+            | "parquet"
+            | "arrow"
+            | "py"
+            | "sh"
+            | "onnx"
+            | "png"
+            | "jpg"
+            | "jpeg"
+            | "svg"
+            | "pdf"
+            | "ipynb"
+            | "html"
+            | "toml"
+            | "yaml"
+            | "yml"
     )
 }
 
@@ -181,8 +198,15 @@ pub(crate) struct ManifestEntry {
     pub writer: String,
 }
 
-fn load_manifest(path: &Path, log: &Log) -> Result<HashSet<String>> {
-    let mut set = HashSet::new();
+/// What the manifest knows: the content hashes converted, and the parts of each source path.
+#[derive(Default)]
+struct Known {
+    hashes: HashSet<String>,
+    parts_by_source: HashMap<String, Vec<String>>,
+}
+
+fn load_manifest(path: &Path, log: &Log) -> Result<Known> {
+    let mut set = Known::default();
     let f = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(set),
@@ -195,7 +219,11 @@ fn load_manifest(path: &Path, log: &Log) -> Result<HashSet<String>> {
         }
         match serde_json::from_str::<ManifestEntry>(&line) {
             Ok(e) => {
-                set.insert(e.xxh3_128);
+                set.hashes.insert(e.xxh3_128);
+                set.parts_by_source
+                    .entry(e.source_file)
+                    .or_default()
+                    .extend(e.parts);
             }
             Err(e) => log.warn(format_args!(
                 "{} line {}: not a manifest entry ({e}); ignored",
@@ -429,6 +457,13 @@ fn convert_one(b: &Batch, path: &Path, hash: &str, bytes: u64) -> Result<Convert
             return Err(e.into());
         }
     };
+    if let Some(t) = summary.truncated.as_ref().filter(|_| b.strict) {
+        // --strict: a damaged capture fails as a whole, like one with a malformed record
+        for tmp in sink.temporaries() {
+            let _ = std::fs::remove_file(tmp);
+        }
+        anyhow::bail!("--strict: the input ends inside a record ({})", t.message);
+    }
     let mut parts = Vec::new();
     for (tmp, fin) in &sink.done {
         std::fs::rename(tmp, fin).with_context(|| format!("cannot rename {}", tmp.display()))?;
@@ -507,8 +542,18 @@ pub(crate) fn main(
                 failed += 1;
                 log.warn(format_args!("{}: skipped: {e:#}", f.display()));
             }
-            Ok((h, _)) if known.contains(&h) => skipped += 1,
+            Ok((h, _)) if known.hashes.contains(&h) => skipped += 1,
             Ok((h, n)) => {
+                if let Some(old) = known.parts_by_source.get(&f.display().to_string()) {
+                    log.warn(format_args!(
+                        "{}: converted before with other content; converted again, and the {} \
+                         earlier part file(s) stay (delete them by the manifest's parts if the \
+                         old version is not wanted: {})",
+                        f.display(),
+                        old.len(),
+                        old.join(", ")
+                    ));
+                }
                 if this_run.insert(h.clone()) {
                     todo.push((f, h, n));
                 } else {

@@ -36,6 +36,18 @@ pub(crate) fn summary(s: &Summary, read: &ReadStats, written: u64, log: &Log) {
     ));
 }
 
+/// With `--strict`, an input that ends inside a record is an error too (exit status 1), after
+/// its complete records were written.
+pub(crate) fn strict_cut(s: &Summary, strict: bool) -> Result<()> {
+    match &s.truncated {
+        Some(t) if strict => bail!(
+            "--strict: the input ends inside a record ({}); the complete records before it were written",
+            t.message
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// Fails when nothing at all could be decoded from the input although it held something: every
 /// record was malformed, or the input ended inside its first record (a file forced into the
 /// wrong format, a damaged file). The error gives the first reason. An input without any record

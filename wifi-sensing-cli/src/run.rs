@@ -26,7 +26,8 @@ pub(crate) struct RunArgs {
     /// Read the input as this format instead of detecting it.
     #[arg(long, value_parser = crate::values::format)]
     pub format: Option<CaptureFormat>,
-    /// End with an error at the first malformed record instead of skipping it.
+    /// End with an error at the first malformed record instead of skipping it, and with exit
+    /// status 1 when the input ends inside a record (its complete records are still written).
     #[arg(long)]
     pub strict: bool,
     /// Do not print frame records (only non-CSI and analysis records).
@@ -150,7 +151,7 @@ pub(crate) fn main(args: RunArgs, log: &Log) -> Result<()> {
         pipeline,
         sink,
         args.limit,
-        args.format.is_some(),
+        (args.format.is_some(), args.strict),
         log,
     );
     for n in notices.take() {
@@ -254,7 +255,7 @@ fn run(
     mut p: Pipeline,
     sink: crate::columnar::RunSink,
     limit: Option<u64>,
-    forced_format: bool,
+    (forced_format, strict): (bool, bool),
     log: &Log,
 ) -> Result<()> {
     let mut sink = Limit::new(sink.sink, limit).counting(sink.counts);
@@ -270,6 +271,7 @@ fn run(
     if let Some(l) = limit.filter(|&l| sink.written() >= l) {
         log.info(format_args!("stopped at --limit {l}"));
     }
+    report::strict_cut(&summary, strict)?;
     report::ensure_decoded(
         opened.capture.stats(),
         &opened.description,

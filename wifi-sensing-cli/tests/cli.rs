@@ -215,6 +215,35 @@ fn bad_inputs_give_clear_errors() {
     let out = run_ok(&["run", cut.to_str().unwrap()]);
     assert_eq!(json_lines(&out.stdout).len(), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("ends inside a record"));
+    // with --strict the same frames are printed, then exit 1 names the cut
+    let out = run(&["run", "--strict", cut.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json_lines(&out.stdout).len(), 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--strict: the input ends inside a record"),
+        "{err}"
+    );
+    let copy = d.join("cut-copy.jsonl");
+    let out = run(&[
+        "convert",
+        "--strict",
+        cut.to_str().unwrap(),
+        "-o",
+        copy.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&copy).unwrap().lines().count(), 2);
+    // in a dataset, a strict conversion skips the cut capture as a whole
+    let ds = format!("{}/", d.join("strict-ds").display());
+    let out = run(&["convert", "--strict", cut.to_str().unwrap(), "-o", &ds]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--strict: the input ends inside a record"),
+        "{err}"
+    );
+    assert!(!d.join("strict-ds").join("frames").exists());
 }
 
 #[test]

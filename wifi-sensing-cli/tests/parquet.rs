@@ -281,6 +281,19 @@ fn dataset_reports_malformed_records_and_cuts() {
     let cut = by_name("cut.dat");
     assert!(cut["truncated"].as_str().unwrap().contains("2765"), "{cut}");
     assert!(cut["frames"].as_u64().unwrap() > 0);
+    // the capture grows: converted again, and the run says that the earlier parts stay
+    std::fs::write(caps.join("cut.dat"), &whole[..6000]).unwrap();
+    let out = run(&["convert", caps.to_str().unwrap(), "-o", &ds_arg]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cut.dat: converted before with other content")
+            && err.contains("earlier part file(s) stay"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 captures converted") && err.contains("1 already converted"),
+        "{err}"
+    );
 }
 
 #[test]

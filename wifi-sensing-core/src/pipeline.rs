@@ -81,6 +81,12 @@ pub trait Stage: Send {
     }
     /// Forgets all state.
     fn reset(&mut self) {}
+    /// The stage as `Any`, so that [`Pipeline::find_stage`] can hand it back with its own type
+    /// (its counters, its state) after the pipeline took it. `None` (the default) keeps it
+    /// opaque; a stage opts in with `fn as_any(&self) -> Option<&dyn Any> { Some(self) }`.
+    fn as_any(&self) -> Option<&dyn Any> {
+        None
+    }
 }
 
 impl<S: Stage + ?Sized> Stage for Box<S> {
@@ -98,6 +104,9 @@ impl<S: Stage + ?Sized> Stage for Box<S> {
     }
     fn reset(&mut self) {
         (**self).reset()
+    }
+    fn as_any(&self) -> Option<&dyn Any> {
+        (**self).as_any()
     }
 }
 
@@ -144,6 +153,9 @@ impl<S: Stage> Stage for Option<S> {
         if let Some(s) = self {
             s.reset()
         }
+    }
+    fn as_any(&self) -> Option<&dyn Any> {
+        self.as_ref().and_then(|x| x.as_any())
     }
 }
 
@@ -301,6 +313,12 @@ pub trait Analyser: Send {
     }
     /// Forgets all state.
     fn reset(&mut self) {}
+    /// The analyser as `Any`, so that [`Pipeline::find_analyser`] can hand it back with its own
+    /// type (its counters, its state) after the pipeline took it. `None` (the default) keeps it
+    /// opaque; an analyser opts in with `fn as_any(&self) -> Option<&dyn Any> { Some(self) }`.
+    fn as_any(&self) -> Option<&dyn Any> {
+        None
+    }
 }
 
 impl<A: Analyser + ?Sized> Analyser for Box<A> {
@@ -315,6 +333,9 @@ impl<A: Analyser + ?Sized> Analyser for Box<A> {
     }
     fn reset(&mut self) {
         (**self).reset()
+    }
+    fn as_any(&self) -> Option<&dyn Any> {
+        (**self).as_any()
     }
 }
 
@@ -333,6 +354,9 @@ impl<A: Analyser> Analyser for Option<A> {
         if let Some(a) = self {
             a.reset()
         }
+    }
+    fn as_any(&self) -> Option<&dyn Any> {
+        self.as_ref().and_then(|x| x.as_any())
     }
 }
 
@@ -511,6 +535,37 @@ impl Pipeline {
     /// ```
     pub fn stage_names(&self) -> Vec<&str> {
         stage_names(&self.stages)
+    }
+
+    /// The first stage of type `T`, among those that show themselves ([`Stage::as_any`]): a
+    /// stage's counters and state stay readable after the builder took it.
+    ///
+    /// ```
+    /// use wifi_sensing_core::{CsiFrame, Pipeline, Result, Stage};
+    /// use std::any::Any;
+    /// #[derive(Default)]
+    /// struct Count(u64);
+    /// impl Stage for Count {
+    ///     fn name(&self) -> &str { "count" }
+    ///     fn process(&mut self, f: CsiFrame) -> Result<Option<CsiFrame>> { self.0 += 1; Ok(Some(f)) }
+    ///     fn as_any(&self) -> Option<&dyn Any> { Some(self) }
+    /// }
+    /// let p = Pipeline::builder().stage(Count::default()).build()?;
+    /// assert_eq!(p.find_stage::<Count>().map(|c| c.0), Some(0));
+    /// # Ok::<(), wifi_sensing_core::Error>(())
+    /// ```
+    pub fn find_stage<T: 'static>(&self) -> Option<&T> {
+        self.stages
+            .iter()
+            .find_map(|s| s.as_any().and_then(|a| a.downcast_ref::<T>()))
+    }
+
+    /// The first analyser of type `T`, among those that show themselves
+    /// ([`Analyser::as_any`]), as [`Pipeline::find_stage`] does for stages.
+    pub fn find_analyser<T: 'static>(&self) -> Option<&T> {
+        self.analysers
+            .iter()
+            .find_map(|a| a.as_any().and_then(|x| x.downcast_ref::<T>()))
     }
 
     /// The names of the analysers, in order.

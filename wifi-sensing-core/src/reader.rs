@@ -672,8 +672,9 @@ impl Registry {
                 .ok_or_else(|| Error::UnknownFormat {
                     name: name.map(str::to_string),
                     reason: format!(
-                        "no reader recognises the first {n} bytes (starting {})",
-                        hex_preview(&prefix)
+                        "no reader recognises the first {n} bytes (starting {}){}",
+                        hex_preview(&prefix),
+                        what_it_looks_like(&prefix)
                     ),
                 })?,
         };
@@ -687,6 +688,26 @@ impl Registry {
             cap = cap.with_name(n);
         }
         Ok(cap)
+    }
+}
+
+/// A hint for an input no reader recognised, from its first bytes: what kind of file it seems to
+/// be (empty when nothing is recognisable).
+fn what_it_looks_like(prefix: &[u8]) -> &'static str {
+    let text = prefix.iter().skip_while(|b| b.is_ascii_whitespace());
+    match text.clone().next() {
+        Some(b'{') | Some(b'[') => {
+            "; it looks like JSON, but not JSON Lines frames of this project or RuView ESP32 \
+             records"
+        }
+        _ if prefix.starts_with(b"PAR1") => {
+            "; it is a Parquet file: Parquet is an output (docs/parquet.md); read it with a \
+             dataframe engine, or keep a `.csirec` recording to run again"
+        }
+        _ if prefix.starts_with(b"\x89PNG") || prefix.starts_with(b"\xff\xd8\xff") => {
+            "; it is an image"
+        }
+        _ => "",
     }
 }
 

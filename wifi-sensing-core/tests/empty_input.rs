@@ -104,3 +104,25 @@ fn empty_input_without_a_known_extension_is_unrecognised() {
         }
     }
 }
+
+#[test]
+fn unrecognised_input_says_what_it_looks_like() {
+    let say = |bytes: &'static [u8]| -> String {
+        match Registry::builtin().open_read(Box::new(bytes), Some("x"), None, None) {
+            Err(Error::UnknownFormat { reason, .. }) => reason,
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("opened {bytes:?}"),
+        }
+    };
+    let json = say(b"  {\"peer\": \"golden\", \"values\": [1, 2]}\n");
+    assert!(
+        json.contains("no reader recognises") && json.contains("looks like JSON"),
+        "{json}"
+    );
+    let parquet = say(b"PAR1\x15\x04\x15\x10\x15\x14L\x15\x02\x15\x00\x12\x00\x00");
+    assert!(parquet.contains("Parquet file"), "{parquet}");
+    let png = say(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR");
+    assert!(png.contains("an image"), "{png}");
+    let other = say(b"\x01\x02\x03\x04 nothing known");
+    assert!(!other.contains(';'), "{other}");
+}

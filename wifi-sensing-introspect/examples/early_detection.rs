@@ -47,7 +47,7 @@
 //!    2 frames or `MotionStarted`, closing after 75, margin 0.6 from 32 frames, forced from 64
 //!    with a lead of at least 0.2;
 //!    without the forced decision and with `restart_after` 40 for comparison) and the
-//!    alternatives the crate README lists.
+//!    alternatives the crate's MEASUREMENTS.md lists.
 //! 3. **Idle sessions** (seeds `S + 5000 + s`): 60 s of an empty room or of a person standing
 //!    still at a random spot.
 //! 4. **Two-stage decision**, per frame:
@@ -77,7 +77,7 @@
 //!      `--label-factors` (entries `walk/wave/push/sit`, default `1/1/1/1`) multiplies both
 //!      margins for committing each label (the decision is then taken from the decider's best
 //!      label and confidence by the same rule; all 1 is the decider's own, and with factors of
-//!      1 + 1e-7 the scores are the same): measured, not kept (crate README).
+//!      1 + 1e-7 the scores are the same): measured, not kept (the crate's MEASUREMENTS.md).
 //! 5. **Scores**, for every onset of one of the four activities: frames from the true onset
 //!    to the episode's opening (unlabelled latency; only an episode opened within the
 //!    activity counts) and to the right label's firing (labelled latency), which label fired

@@ -46,7 +46,7 @@
 //! the model of an arm coming down after a wave (`fixtures/signatures/early/other/`) and
 //! `decide_at` 80: 90 % and 83 % right first at 6.2 and 18.1 false firings per hour; with the
 //! returns to standing after all four activities, margin 1 and no forced decision: 52 % and
-//! 44 % at 0.0 and 0.4 per hour (the crate README has the whole trade-off). The
+//! 44 % at 0.0 and 0.4 per hour (the crate's MEASUREMENTS.md has the whole trade-off). The
 //! `introspection` analyser runs one per node
 //! ([`IntrospectionAnalyser::with_early`](crate::snapshot::IntrospectionAnalyser::with_early)).
 //!

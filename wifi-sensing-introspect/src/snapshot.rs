@@ -588,6 +588,9 @@ pub fn to_analysis(s: IntrospectionSnapshot) -> Analysis {
 }
 
 impl Analyser for IntrospectionAnalyser {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
     fn name(&self) -> &str {
         KIND
     }

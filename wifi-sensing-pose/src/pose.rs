@@ -543,6 +543,9 @@ impl PoseEstimator {
 }
 
 impl Analyser for PoseEstimator {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
     fn name(&self) -> &str {
         ANALYSER
     }

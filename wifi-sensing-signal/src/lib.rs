@@ -8,6 +8,7 @@ pub mod events;
 pub mod features;
 pub mod fresnel;
 pub mod hampel;
+pub mod matrix;
 pub mod pca;
 pub mod phase;
 #[cfg(feature = "plot")]

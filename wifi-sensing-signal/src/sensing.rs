@@ -510,6 +510,9 @@ pub fn to_analysis(s: Sensed) -> Analysis {
 }
 
 impl Analyser for SensingAnalyser {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
     fn name(&self) -> &str {
         ANALYSER_NAME
     }

@@ -742,6 +742,9 @@ impl SpectralAnalyser {
 }
 
 impl Analyser for SpectralAnalyser {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
     fn name(&self) -> &str {
         self.kind.name()
     }

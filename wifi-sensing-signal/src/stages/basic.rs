@@ -50,6 +50,9 @@ impl SanitizeStage {
 }
 
 impl Stage for SanitizeStage {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
     fn name(&self) -> &str {
         "sanitize"
     }
@@ -134,6 +137,9 @@ impl RatioStage {
 }
 
 impl Stage for RatioStage {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
     fn name(&self) -> &str {
         "ratio"
     }
@@ -297,6 +303,9 @@ fn rms(row: ndarray::ArrayView1<Complex32>) -> f64 {
 }
 
 impl Stage for NormalizeStage {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
     fn name(&self) -> &str {
         "normalize"
     }
@@ -423,6 +432,9 @@ impl DcStage {
 }
 
 impl Stage for DcStage {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
     fn name(&self) -> &str {
         "dc"
     }

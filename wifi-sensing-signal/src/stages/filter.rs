@@ -352,6 +352,9 @@ fn zero_phase_block(sos: &Sos, held: &mut Vec<CsiFrame>, out: &mut Vec<CsiFrame>
 }
 
 impl Stage for FilterStage {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
     fn name(&self) -> &str {
         self.cfg.name()
     }

@@ -95,8 +95,8 @@ impl HampelStage {
     }
 
     /// Samples replaced so far, over every node.
-    pub fn replaced(&mut self) -> u64 {
-        self.nodes.iter_mut().map(|(_, n)| n.replaced).sum()
+    pub fn replaced(&self) -> u64 {
+        self.nodes.iter().map(|(_, n)| n.replaced).sum()
     }
 }
 
@@ -106,6 +106,9 @@ fn release(node: &mut Node, out: &mut Vec<CsiFrame>) {
 }
 
 impl Stage for HampelStage {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
     fn name(&self) -> &str {
         "hampel"
     }

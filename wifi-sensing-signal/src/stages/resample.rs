@@ -60,6 +60,9 @@ impl ResampleStage {
 }
 
 impl Stage for ResampleStage {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
     fn name(&self) -> &str {
         "resample"
     }

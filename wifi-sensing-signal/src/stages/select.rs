@@ -242,6 +242,9 @@ fn elapsed(span: Span, from: (i64, u64), now: (i64, u64)) -> bool {
 }
 
 impl Stage for SelectStage {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
     fn name(&self) -> &str {
         "select"
     }

@@ -587,3 +587,33 @@ fn filter_config_built_by_hand_is_checked() {
         assert!(c.validate().is_ok(), "{spec}");
     }
 }
+
+#[test]
+fn stages_and_analysers_are_found_in_a_built_pipeline() {
+    use wifi_sensing_core::Pipeline;
+    let notices = Notices::default();
+    let mut b = Pipeline::builder();
+    for spec in parse_stages("sanitize,hampel:window=5:k=1").unwrap() {
+        b = b.boxed_stage(spec.build(&notices).unwrap());
+    }
+    let sensing = crate::SensingAnalyser::new(crate::SensingConfig::default(), None).unwrap();
+    let mut p = b.analyser(sensing).build().unwrap();
+    // every 10th frame an outlier on subcarrier 0: the Hampel stage replaces it
+    let frames: Vec<CsiFrame> = (0..200)
+        .map(|i| {
+            let csi = Array3::from_shape_fn((1, 1, 8), |(_, _, k)| {
+                let v = if k == 0 && i % 10 == 5 { 50.0 } else { 1.0 };
+                Complex32::new(v, 0.0)
+            });
+            frame(0, i * 20_000_000, csi)
+        })
+        .collect();
+    let n = p.process(frames.into_iter().map(Ok)).count();
+    assert!(n > 0);
+    let replaced = p.find_stage::<HampelStage>().unwrap().replaced();
+    assert!(replaced >= 19, "{replaced}");
+    assert!(p.find_stage::<SanitizeStage>().is_some());
+    assert!(p.find_stage::<FilterStage>().is_none());
+    let stats = p.find_analyser::<crate::SensingAnalyser>().unwrap().stats();
+    assert!(stats.frames > 150, "{stats:?}");
+}

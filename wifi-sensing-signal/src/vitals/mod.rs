@@ -109,7 +109,7 @@ pub struct VitalsConfig {
     /// Phase features next to the amplitude shape on receivers with several receive chains:
     /// the CSI ratio of neighbouring chains (see step 1 of the [module docs](self)). Default
     /// `false`: on held-out simulated sessions they gave one more breathing estimate in 60
-    /// Intel 5300 windows and four fewer heart estimates (crate README).
+    /// Intel 5300 windows and four fewer heart estimates (the crate's MEASUREMENTS.md).
     pub phase_features: bool,
     /// Coefficients per receive link of the smooth (cosine) basis onto which the subcarrier-group
     /// features are projected before the principal component (step 3 of the

@@ -22,7 +22,7 @@
 //! why: amplitude plus sanitised phase holds about as much of the breath as the amplitude alone
 //! (within 1 dB in the median window); what the complex CSI holds beyond the amplitude is in the
 //! common phase and the linear phase slope, which a single chain's random common phase and
-//! timing offset destroy (crate README).
+//! timing offset destroy (the crate's MEASUREMENTS.md).
 
 use num_complex::{Complex32, Complex64};
 use wifi_sensing_core::CsiFrame;

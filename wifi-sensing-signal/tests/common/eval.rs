@@ -1,7 +1,7 @@
 //! Scoring of the sensing analyser against the simulator's ground truth, shared by the tests
 //! (`tests/sensing_accuracy.rs`) and the `sensing_eval` example (the README tables).
 //!
-//! Protocol (documented in the crate README):
+//! Protocol (documented in the crate's MEASUREMENTS.md):
 //! * a session is a simulator preset (default room, one link, default impairments unless the
 //!   spec says otherwise) at a frame rate, device profile and seed;
 //! * frames are scored from `score_from_s` on (the automatic calibration's warm-up is not
@@ -525,7 +525,7 @@ pub fn vitals_scenario(
     rs.breathing_bpm = [8.0, 30.0];
     rs.heart_bpm = [50.0, 120.0];
     rs.impairments.snr_db = Some(snr_db);
-    // diagnostics (crate README): `SENSING_NO_AGC=1` without AGC gain steps,
+    // diagnostics (the crate's MEASUREMENTS.md): `SENSING_NO_AGC=1` without AGC gain steps,
     // `SENSING_NO_QUANTISE=1` without the device's quantisation
     if std::env::var("SENSING_NO_AGC").is_ok_and(|v| v == "1") {
         rs.impairments.agc_step_db = 0.0;
