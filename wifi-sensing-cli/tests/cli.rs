@@ -243,7 +243,22 @@ fn bad_inputs_give_clear_errors() {
         err.contains("--strict: the input ends inside a record"),
         "{err}"
     );
-    assert!(!d.join("strict-ds").join("frames").exists());
+    // no part file (finished or temporary) and no manifest line
+    fn files(p: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                files(&e.path(), out);
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    let mut left = Vec::new();
+    files(&d.join("strict-ds"), &mut left);
+    let manifest = d.join("strict-ds").join("_manifest.jsonl");
+    left.retain(|p| *p != manifest);
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(std::fs::read_to_string(&manifest).unwrap_or_default(), "");
 }
 
 #[test]
