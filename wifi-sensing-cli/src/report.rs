@@ -29,6 +29,14 @@ pub(crate) fn summary(s: &Summary, read: &ReadStats, written: u64, log: &Log) {
         ));
     } else if n > 0 {
         log.info(format_args!("{n} packets/records without CSI passed over"));
+    } else if s.frames_in == 0
+        && s.aux_records == 0
+        && s.malformed == 0
+        && s.truncated.is_none()
+        && read.frames == 0
+    {
+        // an empty file of a record-stream format opens fine: say that nothing was in it
+        log.warn("no record came from the input (an empty capture, or a silent stream)");
     }
     log.info(format_args!(
         "{} frames read, {} after stages, {} non-CSI records, {} analyses, {} malformed skipped; {written} records written",

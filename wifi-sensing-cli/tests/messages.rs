@@ -69,6 +69,10 @@ fn rssi_line_tells_absent_from_untrusted_and_per_chain() {
     std::fs::write(&empty, b"").unwrap();
     let t = text(&run(&["inspect", empty.to_str().unwrap()]).stdout);
     assert!(t.contains("rssi:        none (no frames)"), "{t}");
+    // run and convert say that the input held nothing, and still succeed
+    let out = run(&["run", empty.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(text(&out.stderr).contains("no record came from the input"));
     std::fs::remove_dir_all(&d).unwrap();
 }
 
