@@ -42,7 +42,7 @@
 //! ```
 //! # #[cfg(feature = "signal")] {
 //! use wifi_sensing::signal::events::Event;
-//! use wifi_sensing::signal::stages::{parse_stages, Notices};
+//! use wifi_sensing::signal::stages::{build_stages, Notices};
 //! use wifi_sensing::signal::vitals::VitalSigns;
 //! use wifi_sensing::signal::{SensingAnalyser, SensingConfig};
 //! use wifi_sensing::{open, Output, Pipeline};
@@ -51,8 +51,8 @@
 //! // not do (a filter corner above half the measured rate, a layout it cannot use, ...)
 //! let notices = Notices::default();
 //! let mut builder = Pipeline::builder();
-//! for spec in parse_stages("sanitize,hampel:window=7")? {
-//!     builder = builder.boxed_stage(spec.build(&notices)?);
+//! for stage in build_stages("sanitize,hampel:window=7", &notices)? {
+//!     builder = builder.boxed_stage(stage);
 //! }
 //! let sensing = SensingAnalyser::new(SensingConfig::default(), None)?;
 //! let mut pipeline = builder.analyser(sensing).build()?;

@@ -186,6 +186,27 @@ impl StageSpec {
     }
 }
 
+/// Parses a comma-separated stage list and builds its stages, reporting to `notices`: what
+/// [`parse_stages`] then [`StageSpec::build`] do, in one call.
+///
+/// ```
+/// use wifi_sensing_core::Pipeline;
+/// use wifi_sensing_signal::stages::{build_stages, Notices};
+/// let notices = Notices::default();
+/// let mut b = Pipeline::builder();
+/// for stage in build_stages("sanitize,hampel:window=7,lowpass:2hz", &notices)? {
+///     b = b.boxed_stage(stage);
+/// }
+/// assert_eq!(b.build()?.stage_names(), ["sanitize", "hampel", "lowpass"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn build_stages(list: &str, notices: &Notices) -> Result<Vec<Box<dyn Stage>>> {
+    parse_stages(list)?
+        .iter()
+        .map(|spec| spec.build(notices))
+        .collect()
+}
+
 /// Parses a comma-separated stage list (empty items are refused).
 pub fn parse_stages(list: &str) -> Result<Vec<StageSpec>> {
     let items: Vec<&str> = list.split(',').map(str::trim).collect();
