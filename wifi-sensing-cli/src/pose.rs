@@ -54,7 +54,7 @@ pub(crate) struct PoseArgs {
     #[arg(long, value_name = "PATH", requires = "pose")]
     pub pose_manifest: Option<PathBuf>,
     #[arg(skip)]
-    loaded: OnceLock<(PoseStatsHandle, String)>,
+    loaded: OnceLock<(PoseStatsHandle, String, Option<Vec<u32>>)>,
 }
 
 impl PoseArgs {
@@ -75,6 +75,7 @@ impl PoseArgs {
             )
         })?;
         let track = model.manifest().track_heading().is_some();
+        let node_ids = model.manifest().input.node_ids.clone();
         let what = format!(
             "model {} {} ({}, sha256 {}…, loaded in {:.0} ms{})",
             model.manifest().model.id,
@@ -93,14 +94,28 @@ impl PoseArgs {
             ..WindowConfig::default()
         };
         let est = PoseEstimator::new(model, cfg)?;
-        let _ = self.loaded.set((est.stats_handle(), what));
+        let _ = self.loaded.set((est.stats_handle(), what, node_ids));
         Ok(Some(est))
+    }
+
+    /// When the model lists its nodes and fewer of them sent frames: which ones never came
+    /// (every window needs all of them).
+    fn required_nodes_missing(&self, seen: u64) -> Option<String> {
+        let (_, _, Some(ids)) = self.loaded.get()? else {
+            return None;
+        };
+        (seen < ids.len() as u64).then(|| {
+            format!(
+                "only {seen} of the {} nodes the model's manifest lists (input.node_ids {ids:?}) sent frames; every window needs all of them",
+                ids.len()
+            )
+        })
     }
 
     /// Logs what the estimator did (stderr); says why when it made no pose. After a run that
     /// `failed`, the error says why and nothing is added.
     pub(crate) fn report(&self, log: &Log, failed: bool) {
-        let Some((handle, what)) = self.loaded.get() else {
+        let Some((handle, what, _)) = self.loaded.get() else {
             return;
         };
         if failed {
@@ -117,6 +132,8 @@ impl PoseArgs {
             } else if s.window.frames == s.window.frames_ignored {
                 "no frame came from the nodes the model's manifest lists (input.node_ids)"
                     .to_string()
+            } else if let Some(missing) = self.required_nodes_missing(s.window.nodes_seen) {
+                missing
             } else if s.window.windows == 0 && s.window.skipped_missing == 0 {
                 "the input is shorter than one model window".to_string()
             } else if s.invalid_output > 0 {

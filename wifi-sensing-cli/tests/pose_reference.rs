@@ -262,3 +262,47 @@ fn check_track_step(manifest: &Value, cap: &str, model: &str, with: &[Value], di
     );
     assert!(turned < with.len(), "the step changed every window");
 }
+
+#[test]
+fn a_stream_without_one_of_the_models_nodes_names_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |p: &Path| p.to_str().unwrap().to_string();
+    let cap = dir.path().join("three.csirec");
+    wifi_sensing(&[
+        "-q",
+        "simulate",
+        "--random",
+        "2001",
+        "--nodes",
+        "reference3",
+        "--device",
+        "iwl5300",
+        "--duration",
+        "3s",
+        "-o",
+        &p(&cap),
+    ]);
+    // the frames of nodes 0 and 1 only
+    let all = wifi_sensing(&["-q", "run", &p(&cap)]);
+    let two: Vec<&str> = std::str::from_utf8(&all)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("\"node_id\":2,"))
+        .collect();
+    assert!(two.len() > 100);
+    let input = dir.path().join("two.jsonl");
+    std::fs::write(&input, two.join("\n") + "\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wifi-sensing"))
+        .args(["run", &p(&input), "--no-frames", "--pose"])
+        .arg(models().join("wifi-pose-ref.onnx"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("only 2 of the 3 nodes the model's manifest lists")
+            && err.contains("[0, 1, 2]"),
+        "{err}"
+    );
+}

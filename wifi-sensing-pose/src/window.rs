@@ -183,6 +183,9 @@ pub struct WindowStats {
     pub windows: u64,
     /// Windows skipped because too many grid points were missing.
     pub skipped_missing: u64,
+    /// Nodes that sent at least one frame the model uses.
+    #[serde(default)]
+    pub nodes_seen: u64,
 }
 
 /// One window ready for the model.
@@ -344,6 +347,7 @@ impl Windower {
             self.nodes
                 .get_or_insert_with(node, || buf)
                 .map_err(|e| PoseError::Config(e.to_string()))?;
+            self.stats.nodes_seen += 1;
             if self.fixed_nodes.is_none() {
                 self.groups.push(Group {
                     nodes: vec![node],
