@@ -181,7 +181,7 @@ fn convert(mut opened: OpenedInput, output: &str, o: Options, log: &Log) -> Resu
     if !to_stdout && ext != "parquet" {
         log.info(format_args!("wrote {written} records to {output}"));
     }
-    report::strict_cut(&summary, o.strict)?;
+    report::strict_cut(&summary, o.strict, report::WRITTEN_BEFORE_CUT)?;
     report::ensure_decoded(
         opened.capture.stats(),
         &opened.description,

@@ -448,22 +448,23 @@ fn convert_one(b: &Batch, path: &Path, hash: &str, bytes: u64) -> Result<Convert
         frames_written: 0,
         aux_written: 0,
     };
-    let summary = match p.run_recycling(cap.records(), &mut sink) {
+    // --strict: a capture cut inside a record fails as a whole, like one with a malformed record
+    let run = p
+        .run_recycling(cap.records(), &mut sink)
+        .map_err(anyhow::Error::from)
+        .and_then(|s| {
+            crate::report::strict_cut(&s, b.strict, "the capture is skipped")?;
+            Ok(s)
+        });
+    let summary = match run {
         Ok(s) => s,
         Err(e) => {
             for t in sink.temporaries() {
                 let _ = std::fs::remove_file(t);
             }
-            return Err(e.into());
+            return Err(e);
         }
     };
-    if let Some(t) = summary.truncated.as_ref().filter(|_| b.strict) {
-        // --strict: a damaged capture fails as a whole, like one with a malformed record
-        for tmp in sink.temporaries() {
-            let _ = std::fs::remove_file(tmp);
-        }
-        anyhow::bail!("--strict: the input ends inside a record ({})", t.message);
-    }
     let mut parts = Vec::new();
     for (tmp, fin) in &sink.done {
         std::fs::rename(tmp, fin).with_context(|| format!("cannot rename {}", tmp.display()))?;
@@ -507,7 +508,12 @@ pub(crate) fn main(
             if output == "-" { "stdout".to_string() } else if dir.exists() { "an existing file".to_string() } else { "a file".to_string() }
         );
     }
-    if let Some(live) = inputs.iter().find(|i| *i == "-" || i.starts_with("udp://")) {
+    if let Some(live) = inputs.iter().find(|i| {
+        !matches!(
+            crate::input::InputSpec::parse(i),
+            Ok(crate::input::InputSpec::File(_))
+        )
+    }) {
         // checked before the folder is made: nothing is left behind
         crate::usage!(
             "a dataset is made from capture files, not from {live:?}: convert it to one file first \

@@ -29,12 +29,7 @@ pub(crate) fn summary(s: &Summary, read: &ReadStats, written: u64, log: &Log) {
         ));
     } else if n > 0 {
         log.info(format_args!("{n} packets/records without CSI passed over"));
-    } else if s.frames_in == 0
-        && s.aux_records == 0
-        && s.malformed == 0
-        && s.truncated.is_none()
-        && read.frames == 0
-    {
+    } else if s.frames_in == 0 && s.aux_records == 0 && s.malformed == 0 && s.truncated.is_none() {
         // an empty file of a record-stream format opens fine: say that nothing was in it
         log.warn("no record came from the input (an empty capture, or a silent stream)");
     }
@@ -44,12 +39,15 @@ pub(crate) fn summary(s: &Summary, read: &ReadStats, written: u64, log: &Log) {
     ));
 }
 
-/// With `--strict`, an input that ends inside a record is an error too (exit status 1), after
-/// its complete records were written.
-pub(crate) fn strict_cut(s: &Summary, strict: bool) -> Result<()> {
+/// What [`strict_cut`] says of a cut input's complete records when they went to the output.
+pub(crate) const WRITTEN_BEFORE_CUT: &str = "the complete records before it were written";
+
+/// With `--strict`, an input that ends inside a record is an error too (exit status 1);
+/// `outcome` says what became of its complete records.
+pub(crate) fn strict_cut(s: &Summary, strict: bool, outcome: &str) -> Result<()> {
     match &s.truncated {
         Some(t) if strict => bail!(
-            "--strict: the input ends inside a record ({}); the complete records before it were written",
+            "--strict: the input ends inside a record ({}); {outcome}",
             t.message
         ),
         _ => Ok(()),

@@ -271,7 +271,7 @@ fn run(
     if let Some(l) = limit.filter(|&l| sink.written() >= l) {
         log.info(format_args!("stopped at --limit {l}"));
     }
-    report::strict_cut(&summary, strict)?;
+    report::strict_cut(&summary, strict, report::WRITTEN_BEFORE_CUT)?;
     report::ensure_decoded(
         opened.capture.stats(),
         &opened.description,

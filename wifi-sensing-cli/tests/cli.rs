@@ -1161,6 +1161,16 @@ fn summary_counts_what_was_written_and_flags_are_checked() {
     assert!(!err.contains("nexmon,"), "{err}");
 }
 
+/// `wifi-sensing convert INPUT -o OUTPUT --threads THREADS`.
+fn convert_threads(input: &str, output: &str, threads: &str) -> std::process::Output {
+    run(&["convert", input, "-o", output, "--threads", threads])
+}
+
+/// [`convert_threads`], which must succeed.
+fn convert_threads_ok(input: &str, output: &str, threads: &str) -> std::process::Output {
+    run_ok(&["convert", input, "-o", output, "--threads", threads])
+}
+
 /// `.csirec` bytes without the header's creation time (bytes 16 to 19, counted from 0).
 fn without_creation_time(mut bytes: Vec<u8>) -> Vec<u8> {
     // the header's creation time: a varint marker at 15, then 8 bytes of nanoseconds
@@ -1186,14 +1196,7 @@ fn convert_on_one_or_two_threads_writes_the_same() {
         let input = fixture(rel);
         let out = |threads: &str, ext: &str| {
             let path = d.join(format!("t{threads}.{ext}"));
-            let o = run_ok(&[
-                "convert",
-                &input,
-                "-o",
-                path.to_str().unwrap(),
-                "--threads",
-                threads,
-            ]);
+            let o = convert_threads_ok(&input, path.to_str().unwrap(), threads);
             let log = String::from_utf8_lossy(&o.stderr).replace(&*path.to_string_lossy(), "OUT");
             (std::fs::read(&path).unwrap(), log)
         };
@@ -1230,14 +1233,7 @@ fn convert_on_two_threads_handles_errors_as_on_one() {
     let (mut outcomes, mut recordings) = (Vec::new(), Vec::new());
     for threads in ["1", "2"] {
         let out = d.join(format!("cut{threads}.csirec"));
-        let o = run(&[
-            "convert",
-            cut.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--threads",
-            threads,
-        ]);
+        let o = convert_threads(cut.to_str().unwrap(), out.to_str().unwrap(), threads);
         let err = String::from_utf8_lossy(&o.stderr).replace(&*out.to_string_lossy(), "OUT");
         assert!(err.contains("ends inside a record"), "{err}");
         let written = without_creation_time(std::fs::read(&out).unwrap());
@@ -1247,14 +1243,11 @@ fn convert_on_two_threads_handles_errors_as_on_one() {
             targets.push(full.clone());
         }
         for target in targets {
-            let o = run(&[
-                "convert",
+            let o = convert_threads(
                 &fixture("esp32/example_100hz_pitraffic.csv"),
-                "-o",
                 target.to_str().unwrap(),
-                "--threads",
                 threads,
-            ]);
+            );
             let err = String::from_utf8_lossy(&o.stderr).into_owned();
             assert!(!err.contains("panicked"), "{err}");
             failing.push((o.status.code(), err));
@@ -1282,14 +1275,7 @@ fn convert_threads_flag_is_checked() {
     let input = fixture("intel5300/example.dat");
     let out = d.join("x.csirec");
     for bad in ["0", "3", "two"] {
-        let o = run(&[
-            "convert",
-            &input,
-            "-o",
-            out.to_str().unwrap(),
-            "--threads",
-            bad,
-        ]);
+        let o = convert_threads(&input, out.to_str().unwrap(), bad);
         assert_eq!(o.status.code(), Some(2), "--threads {bad}");
     }
     // a dataset converts captures in parallel instead

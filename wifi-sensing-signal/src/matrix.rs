@@ -47,9 +47,7 @@ pub fn amplitude_columns<F: Borrow<CsiFrame>>(
     rx: usize,
     tx: usize,
 ) -> Result<StreamMatrix<f64>> {
-    columns(frames, rx, tx, "amplitude_columns", |c| {
-        f64::from(c.re).hypot(f64::from(c.im))
-    })
+    columns(frames, rx, tx, "amplitude_columns", |c| f64::from(c.norm()))
 }
 
 /// The complex CSI of stream `(rx, tx)` as a `(time, subcarrier)` matrix, as

@@ -18,7 +18,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2};
 use plotters::prelude::*;
 use plotters::style::colors::colormaps::ViridisRGB;
 use wifi_sensing_core::CsiFrame;
@@ -319,34 +319,14 @@ pub fn amplitude_matrix(
     rx: usize,
     tx: usize,
 ) -> Result<(Array2<f64>, Vec<f64>, usize)> {
-    let first = frames.first().ok_or(SignalError::TooShort {
-        component: "amplitude_matrix",
-        len: 0,
-        needed: 1,
-    })?;
-    let shape = first.shape();
-    if rx >= shape.0 || tx >= shape.1 {
-        return Err(SignalError::Shape {
-            component: "amplitude_matrix",
-            detail: format!("stream ({rx}, {tx}) outside the frames' shape {shape:?}"),
-        });
-    }
-    let kept: Vec<&CsiFrame> = frames
+    let m = crate::matrix::amplitude_columns(frames.iter().copied(), rx, tx)?;
+    let t0 = m.timestamps_ns.first().copied().unwrap_or(0);
+    let times = m
+        .timestamps_ns
         .iter()
-        .copied()
-        .filter(|f| f.shape() == shape)
+        .map(|&t| (t - t0) as f64 * 1e-9)
         .collect();
-    let t0 = first.timestamp_ns;
-    let mut m = Array2::<f64>::zeros((shape.2, kept.len()));
-    let mut times = Vec::with_capacity(kept.len());
-    for (k, f) in kept.iter().enumerate() {
-        times.push((f.timestamp_ns - t0) as f64 * 1e-9);
-        let stream = f.csi.index_axis(Axis(0), rx);
-        for (i, c) in stream.index_axis(Axis(0), tx).iter().enumerate() {
-            m[[i, k]] = f64::from(c.norm());
-        }
-    }
-    Ok((m, times, frames.len() - kept.len()))
+    Ok((m.values.reversed_axes(), times, m.skipped))
 }
 
 /// A heatmap of the CSI amplitude of one stream: time (s) across, subcarrier up (the frames'

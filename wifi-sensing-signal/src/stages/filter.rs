@@ -121,14 +121,6 @@ impl FilterConfig {
             _ => {
                 let low = p.f64("low", "hz", 1e-6, 1e6, None)?;
                 let high = p.f64("high", "hz", 1e-6, 1e6, None)?;
-                if low >= high {
-                    return Err(SignalError::param(
-                        "bandpass",
-                        "low",
-                        low,
-                        format!("below high = {high} Hz"),
-                    ));
-                }
                 FilterKind::Bandpass { low, high }
             }
         };
@@ -138,14 +130,6 @@ impl FilterConfig {
             None => None,
             Some(v) if v.eq_ignore_ascii_case("all") => Some(ZeroPhase::All),
             Some(v) => match v.parse::<Span>() {
-                Ok(Span::Frames(n)) if !(8..=MAX_ZERO_PHASE_FRAMES).contains(&n) => {
-                    return Err(SignalError::param(
-                        stage,
-                        "zero_phase",
-                        v,
-                        format!("`all`, seconds like `10s`, or 8..={MAX_ZERO_PHASE_FRAMES} frames"),
-                    ))
-                }
                 Ok(span) => Some(ZeroPhase::Block(span)),
                 Err(_) => {
                     return Err(SignalError::param(
@@ -163,12 +147,15 @@ impl FilterConfig {
             &["fc", "order", "warmup", "zero_phase"]
         };
         p.finish(accepted)?;
-        Ok(FilterConfig {
+        // the checks across fields (low below high) and of the block length: `validate`
+        let cfg = FilterConfig {
             kind,
             order,
             warmup,
             zero_phase,
-        })
+        };
+        cfg.validate()?;
+        Ok(cfg)
     }
 
     /// Checks the ranges [`FilterConfig::parse`] accepts (corners positive and at most 1 MHz,
@@ -215,17 +202,23 @@ impl FilterConfig {
         if !(4..=1024).contains(&self.warmup) {
             return Err(SignalError::param(stage, "warmup", self.warmup, "4..=1024"));
         }
-        let block_ok = match self.zero_phase {
-            None | Some(ZeroPhase::All) => true,
-            Some(ZeroPhase::Block(Span::Frames(n))) => (8..=MAX_ZERO_PHASE_FRAMES).contains(&n),
-            Some(ZeroPhase::Block(Span::Seconds(s))) => s.is_finite() && s > 0.0,
+        let bad_block = match self.zero_phase {
+            Some(ZeroPhase::Block(Span::Frames(n)))
+                if !(8..=MAX_ZERO_PHASE_FRAMES).contains(&n) =>
+            {
+                Some(format!("{n} frames"))
+            }
+            Some(ZeroPhase::Block(Span::Seconds(s))) if !(s.is_finite() && s > 0.0) => {
+                Some(format!("{s}s"))
+            }
+            _ => None,
         };
-        if !block_ok {
+        if let Some(v) = bad_block {
             return Err(SignalError::param(
                 stage,
                 "zero_phase",
-                format!("{:?}", self.zero_phase),
-                format!("`all`, positive seconds, or 8..={MAX_ZERO_PHASE_FRAMES} frames"),
+                v,
+                format!("`all`, seconds like `10s`, or 8..={MAX_ZERO_PHASE_FRAMES} frames"),
             ));
         }
         Ok(())
