@@ -529,7 +529,7 @@ impl EvcxrDisplay for crate::pose::Pose {
             .collect();
         Content::html(table(
             &format!(
-                "pose from {} {} ({}), window {}..{} s, {} nodes, confidence {:.2}, frame {}",
+                "pose from {} {} ({}), window {}..{} s, {} nodes, confidence {:.2}, frame {}, {}",
                 self.model.id,
                 self.model.version,
                 self.model.backend,
@@ -537,7 +537,12 @@ impl EvcxrDisplay for crate::pose::Pose {
                 secs(self.window.end_ns),
                 self.window.nodes.len(),
                 self.confidence,
-                self.coordinate_frame
+                self.coordinate_frame,
+                if self.heading_from_track {
+                    "heading from the track"
+                } else {
+                    "no heading from the track"
+                }
             ),
             &["keypoint", "x", "y", "z", "confidence"],
             &rows,
@@ -572,6 +577,46 @@ mod tests {
         let f = frames[0].content();
         assert!(f.data.contains("<td>node_id</td>"));
         assert_eq!(esc("<a&\"b>"), "&lt;a&amp;&quot;b&gt;");
+    }
+
+    #[cfg(feature = "pose")]
+    #[test]
+    fn a_pose_says_whether_it_has_a_heading() {
+        use crate::pose::{Keypoint, ModelRef, Pose, WindowSpan};
+        let mut pose = Pose {
+            source: "model".into(),
+            model: ModelRef {
+                id: "m".into(),
+                version: "1".into(),
+                sha256: "0".repeat(64),
+                backend: "tract".into(),
+            },
+            window: WindowSpan {
+                start_ns: 0,
+                end_ns: 300_000_000,
+                frames: 4,
+                frame_rate_hz: 10.0,
+                missing_frames: 0,
+                nodes: vec![1],
+                last_frame_ns: vec![299_000_000],
+            },
+            coordinate_frame: "room_m".into(),
+            keypoints: vec![Keypoint {
+                name: "nose".into(),
+                x: 1.0,
+                y: 2.0,
+                z: Some(1.5),
+                confidence: 0.9,
+            }],
+            joint_confidence: vec![0.9],
+            confidence: 0.9,
+            heading_from_track: false,
+            densepose: None,
+        };
+        assert!(pose.content().data.contains("no heading from the track"));
+        pose.heading_from_track = true;
+        let c = pose.content();
+        assert!(c.data.contains(", heading from the track"), "{}", c.data);
     }
 
     #[test]

@@ -220,6 +220,58 @@ simulator's sessions, so nothing but the CSI of that window could give theirs.""
     return model, res
 
 
+def cm(v):
+    if v is None:
+        return "-"
+    return f"{100 * v:.1f} cm" if v < 0.1 else f"{100 * v:.0f} cm"
+
+
+def shape_section(best):
+    """The card's plain statement of what a pose looks like (heading and body width), with the
+    figures `shape.py` measured on the held-out default-room sessions when the run has them."""
+    head = best["args"].get("pose_head", "reg")
+    if head == "heading":
+        return ""
+    chosen = (best.get("track_heading") or {}).get("chosen")
+    what = ("the mean training pose of the predicted activities, weighted by their probabilities"
+            if head == "mix" else "the regressed pose, which averages the training poses alike")
+    track = ("Only the heading-from-track step gives a pose a heading: the direction in which the "
+             "model's mid-hip track moves, which is meant for walking."
+             if chosen else "No post-processing gives a heading, so no pose has one.")
+    text = f"""## What a pose looks like
+
+A pose that got no heading from the track (most windows outside walking) has no heading and
+almost no body width. Its root-relative pose is {what}, and those are averages over people facing every direction (the simulator draws a new
+heading for every segment of a session), so left and right joints average out toward the
+body's vertical axis: drawn, the skeleton is close to a vertical line of joints of about the
+right height at the estimated position, facing nowhere. One window of CSI carries no usable
+heading (estimating one did not help; see "What limits it"). {track} Every pose record says
+which it is: `data.heading_from_track` is true when the step turned the pose."""
+    ps = (best.get("sets", {}).get("test") or {}).get("pose_shape")
+    if not ps or not ps.get("windows"):
+        return text + "\n"
+    wo, wi, tr = ps["without_heading"], ps["with_heading"], ps["truth"]
+    by = ps["with_heading_share_by_activity"]
+    others = [a for a in ACTIVITIES if a not in ("walk", "absent") and a in by]
+    rest = ", ".join(f"{a} {pct(by[a])}" for a in others)
+    text += f"""
+
+Measured on the held-out default-room sessions ({ps['windows']} windows with the person present,
+`training/pose/shape.py`): {pct(ps['with_heading_share'])} of the poses got a heading from the
+track ({pct(by.get('walk'))} of the walking windows; {rest}). In the poses without one the left and
+right shoulders are {cm(wo.get('shoulder_width_m_median'))} apart horizontally (median; 95 % of them
+at most {cm(wo.get('shoulder_width_m_p95'))}) and the hips {cm(wo.get('hip_width_m_median'))}, against
+{cm(tr['shoulder_width_m_median'])} and {cm(tr['hip_width_m_median'])} in the truth; the poses with a
+heading have them {cm(wi.get('shoulder_width_m_median'))} and {cm(wi.get('hip_width_m_median'))} apart.
+"""
+    if chosen and any(by[a] > 0 for a in others):
+        text += """A heading on a person who does not walk comes from the noise of the model's mid-hip track
+(see the heading-from-track results below): that pose is the walking pose turned to a direction
+the noise chose, neither the person's posture nor their facing.
+"""
+    return text
+
+
 def track_setting(r):
     """The heading-from-track step a variant's run chose (variant list)."""
     if r.get("earlier") or "track_heading" not in r:
@@ -470,6 +522,7 @@ the release CLI, trains the variants and writes `fixtures/models/{NAME}.*`.) {ru
   ONNX opset 13, {size_kb:.0f} kB.
 {track_model}
 
+{shape_section(best)}
 ## Results
 
 Protocol: each held-out session is simulated, run through `wifi-sensing run --pose` (tract
@@ -562,7 +615,10 @@ Licence of the weights: MIT OR Apache-2.0 (trained from the project's own simula
                       f"{mm(t['knn_baseline']['overall']['mpjpe_mm'])} mm. Unseen rooms: MPJPE "
                       f"{mm(u['model']['overall']['mpjpe_mm'])} mm.",
         "limitations": "Simulated data only; one person; specific to the reference layout (room, "
-                       "transmitter, 3 receivers) and 50 Hz; does not generalise to other rooms.",
+                       "transmitter, 3 receivers) and 50 Hz; does not generalise to other rooms. "
+                       "Poses without a heading from the track (data.heading_from_track false: "
+                       "everything but clear walking) are mean poses over all headings, close to a "
+                       "vertical line of joints with no body width or facing direction.",
         "license": "MIT OR Apache-2.0",
     }
     (OUT / f"{NAME}.json").write_text(json.dumps(manifest, indent=2) + "\n")

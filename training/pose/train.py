@@ -25,6 +25,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from shape import pose_shape  # this folder (train.py runs as a script)
+
 ROOT = Path(__file__).resolve().parents[2]
 EPS = 1e-3
 # Seeds never trained on besides the held-out splits: the fresh session of the CLI test that
@@ -1027,6 +1029,7 @@ def reuse_model(args, data, seeds, rejected, out, t0, t_data):
         s = score(args, truths, poses, out / "mean_pose.json")
         s["knn_baseline"] = pv["sets"][k]["knn_baseline"]
         s["model_per_session"] = [score(args, [t], [p])["model"]["overall"] for t, p in zip(truths, poses)]
+        s["pose_shape"] = pose_shape(truths, poses)
         results["sets"][k] = s
         o = s["model"]["overall"]
         log(f"{k}: PCK@0.2 {o['pck_0_2']:.3f} MPJPE {o['mpjpe_mm']:.0f} mm root {o['root_error_m']:.2f} m "
@@ -1305,6 +1308,7 @@ def main():
         s = score(args, truths, poses, out / "mean_pose.json")
         s["knn_baseline"] = score(args, truths, knns)["model"]
         s["model_per_session"] = [score(args, [t], [p])["model"]["overall"] for t, p in zip(truths, poses)]
+        s["pose_shape"] = pose_shape(truths, poses)
         results["sets"][k] = s
         o = s["model"]["overall"]
         log(f"{k}: PCK@0.2 {o['pck_0_2']:.3f} MPJPE {o['mpjpe_mm']:.0f} mm root {o['root_error_m']:.2f} m "

@@ -3,7 +3,14 @@
 //!
 //! Both use the pose crate's own windowing, so training inputs are exactly what the model sees
 //! at inference, and both pair a window with the ground-truth line nearest to its end.
+//!
+//! `model score` first makes sure that each truth file can belong to its pose stream (see
+//! [`SessionCheck`]): pose records name the times of the frames their windows ended on
+//! (`data.window.last_frame_ns`), and a truth file lists every frame of its session, so the
+//! poses of another session (another seed of the same length has the same time grid) are
+//! refused instead of scored.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
@@ -21,7 +28,8 @@ use crate::Log;
 pub(crate) struct DatasetArgs {
     /// The capture (for example from `wifi-sensing simulate`).
     pub input: String,
-    /// Its ground truth (`simulate --truth`).
+    /// Its ground truth (`simulate --truth`); the truth of another session (whose frames are
+    /// not the capture's) is refused.
     #[arg(long)]
     pub truth: PathBuf,
     /// Manifest whose input section says how windows are prepared (its normalisation is
@@ -42,7 +50,10 @@ pub(crate) struct ScoreArgs {
     /// Ground-truth file of a session (repeat, in the order of `--poses`).
     #[arg(long, required = true)]
     pub truth: Vec<PathBuf>,
-    /// Pose records (JSON Lines, as `run --pose` prints) of the same session (repeat).
+    /// Pose records (JSON Lines, as `run --pose` prints) of the same session (repeat). A truth
+    /// file that cannot be that session's is refused (non-zero exit, nothing scored): the pose
+    /// windows must end on frames the truth lists (`data.window.last_frame_ns`), or, for records
+    /// without those, on its time grid.
     #[arg(long, required = true)]
     pub poses: Vec<PathBuf>,
     /// Mean-pose file (`{"root_relative_m": [[x, y, z] x 17], "centre_root_m": [x, y, z]}`):
@@ -67,6 +78,13 @@ struct Truth {
     lines: Vec<TruthLine>,
     /// Largest distance between a window end and its truth line, ns.
     tolerance_ns: i64,
+    /// The frame period, ns.
+    period_ns: f64,
+    /// Times of every frame of the session, sorted, per node id (`None`: a single receiver,
+    /// whose frames take their node id only when written).
+    frames: HashMap<Option<u32>, Vec<i64>>,
+    /// What the header says the session is, for messages.
+    about: String,
 }
 
 impl Truth {
@@ -75,11 +93,27 @@ impl Truth {
             .with_context(|| format!("cannot open the truth file {}", path.display()))?;
         let reader = TruthReader::new(BufReader::new(f))
             .with_context(|| format!("{}: not a simulator truth file", path.display()))?;
-        let size = reader.header().room_size_m;
-        let tolerance_ns = (1.5e9 / reader.header().rate_hz).round() as i64;
+        let h = reader.header();
+        let size = h.room_size_m;
+        let tolerance_ns = (1.5e9 / h.rate_hz).round() as i64;
+        let period_ns = 1e9 / h.rate_hz;
+        let about = format!(
+            "simulator seed {}, scenario `{}`, simulator model version {}, {} s at {} Hz",
+            h.seed, h.scenario.name, h.model_version, h.duration_s, h.rate_hz
+        );
         let mut lines = Vec::new();
+        let mut frames: HashMap<Option<u32>, Vec<i64>> = HashMap::new();
         for t in reader {
             let t = t.with_context(|| format!("{}", path.display()))?;
+            if t.nodes.is_empty() {
+                frames.entry(None).or_default().push(t.timestamp_ns);
+            }
+            for n in &t.nodes {
+                frames
+                    .entry(Some(n.node_id))
+                    .or_default()
+                    .push(n.timestamp_ns);
+            }
             let activity = serde_json::to_value(t.activity)?
                 .as_str()
                 .unwrap_or("unknown")
@@ -94,10 +128,33 @@ impl Truth {
             });
         }
         lines.sort_by_key(|l| l.t_ns);
+        for times in frames.values_mut() {
+            times.sort_unstable();
+        }
         Ok(Truth {
             lines,
             tolerance_ns,
+            period_ns,
+            frames,
+            about,
         })
+    }
+
+    /// The session has a frame of `node` at exactly `t_ns`.
+    fn has_frame(&self, node: u32, t_ns: i64) -> bool {
+        let key = if self.frames.contains_key(&None) {
+            None
+        } else {
+            Some(node)
+        };
+        self.frames
+            .get(&key)
+            .is_some_and(|times| times.binary_search(&t_ns).is_ok())
+    }
+
+    /// Times of the first and the last line, ns.
+    fn span_ns(&self) -> Option<(i64, i64)> {
+        Some((self.lines.first()?.t_ns, self.lines.last()?.t_ns))
     }
 
     /// The line nearest to `t_ns`, if within the tolerance.
@@ -157,11 +214,27 @@ pub(crate) fn dataset(a: DatasetArgs, log: &Log) -> Result<()> {
         log,
     )?;
     let mut windows = Vec::new();
+    // Frames of the capture that the truth file lists (node and exact time).
+    let (mut frames, mut known) = (0u64, 0u64);
     for frame in opened.capture.by_ref() {
         let frame = frame.with_context(|| a.input.clone())?;
+        frames += 1;
+        known += u64::from(truth.has_frame(frame.node_id, frame.timestamp_ns));
         windower.push(&frame, &mut windows)?;
     }
     windower.finish(&mut windows);
+    if frames > 0 && (known as f64) < MIN_FRAME_MATCH * frames as f64 {
+        bail!(
+            "refusing to pair {} with {} ({}): only {known} of its {frames} frames ({:.1} %) are \
+             frames this truth file records; a capture of the truth's own session has every one, \
+             so the two come from different sessions. Give the truth written with the capture \
+             (`simulate --truth`)",
+            a.input,
+            a.truth.display(),
+            truth.about,
+            100.0 * known as f64 / frames as f64
+        );
+    }
     std::fs::create_dir_all(&a.output)
         .with_context(|| format!("cannot create {}", a.output.display()))?;
     let per = manifest.canonical_shape(1)[1..].iter().product::<usize>();
@@ -226,8 +299,47 @@ struct ScoreReport {
     true_position_baseline: Option<Report>,
 }
 
-/// Keypoints and confidence of a pose record line (`None` for other records).
-fn pose_of(line: &str) -> Result<Option<(i64, Skeleton, f64)>> {
+/// What `model score` reads of a pose record.
+struct PoseLine {
+    t_ns: i64,
+    skeleton: Skeleton,
+    confidence: f64,
+    /// `(node, time)` of the frame each node's window ended on (`data.window.nodes` and
+    /// `last_frame_ns`), when the record names them.
+    last_frames: Option<Vec<(u32, i64)>>,
+}
+
+/// The frames a pose record's window ended on, if it names them.
+fn last_frames(window: &serde_json::Value) -> Result<Option<Vec<(u32, i64)>>> {
+    let (Some(nodes), Some(times)) = (
+        window["nodes"].as_array(),
+        window["last_frame_ns"].as_array(),
+    ) else {
+        return Ok(None);
+    };
+    if nodes.len() != times.len() || times.is_empty() {
+        bail!(
+            "data.window.last_frame_ns has {} values for {} nodes",
+            times.len(),
+            nodes.len()
+        );
+    }
+    nodes
+        .iter()
+        .zip(times)
+        .map(|(n, t)| {
+            let n = n.as_u64().and_then(|n| u32::try_from(n).ok());
+            match (n, t.as_i64()) {
+                (Some(n), Some(t)) => Ok((n, t)),
+                _ => bail!("data.window.nodes and last_frame_ns must be integers"),
+            }
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// A pose record line (`None` for other records).
+fn pose_of(line: &str) -> Result<Option<PoseLine>> {
     let v: serde_json::Value = serde_json::from_str(line).context("not JSON")?;
     if v["type"] != "pose" {
         return Ok(None);
@@ -244,7 +356,147 @@ fn pose_of(line: &str) -> Result<Option<(i64, Skeleton, f64)>> {
         }
     }
     let c = v["data"]["confidence"].as_f64().context("no confidence")?;
-    Ok(Some((t, s, c)))
+    Ok(Some(PoseLine {
+        t_ns: t,
+        skeleton: s,
+        confidence: c,
+        last_frames: last_frames(&v["data"]["window"])?,
+    }))
+}
+
+/// Smallest share of a session's pose windows (within the truth's time span) that must end on
+/// frames of the truth file: a stream of the truth's own session ends every window on one.
+const MIN_FRAME_MATCH: f64 = 0.9;
+/// Smallest share of the records without frame times (within the truth's span) that must have
+/// a truth line within a quarter of a frame period (a window of the truth's own session ends
+/// on its time grid, off only by the frames' jitter, about 1 ms in the simulator's default).
+const MIN_ALIGNED: f64 = 0.5;
+
+/// Whether a truth file can belong to a pose stream, from what both carry.
+///
+/// The strongest evidence is the frame times: every pose record of `run --pose` names the
+/// newest frame of each node at or before its window's end (`data.window.last_frame_ns`), and
+/// a truth file lists every frame of its session with its exact time (with jitter, so two
+/// sessions share almost none). Records without them (older builds, other tools) can only be
+/// checked by time alignment: their end within a quarter of a frame period of a truth line.
+/// That catches another clock, length or time grid, but not another session of the same length
+/// (the simulator puts every session's frames on the same grid).
+#[derive(Debug, Default)]
+struct SessionCheck {
+    /// Pose records read.
+    records: u64,
+    /// Times of the first and the last record, ns.
+    span_ns: Option<(i64, i64)>,
+    /// Records within the truth's time span (the tolerance included).
+    in_span: u64,
+    /// Of those, records that name their windows' frames.
+    framed: u64,
+    /// Of those, records whose every frame is a frame of the truth file.
+    framed_matched: u64,
+    /// Records within the span that name no frames.
+    unframed: u64,
+    /// Of those, records with a truth line within a quarter of a frame period.
+    aligned: u64,
+}
+
+impl SessionCheck {
+    /// Counts one record.
+    fn add(&mut self, truth: &Truth, p: &PoseLine) {
+        self.records += 1;
+        self.span_ns = Some(match self.span_ns {
+            Some((a, b)) => (a.min(p.t_ns), b.max(p.t_ns)),
+            None => (p.t_ns, p.t_ns),
+        });
+        let Some((first, last)) = truth.span_ns() else {
+            return;
+        };
+        if p.t_ns < first - truth.tolerance_ns || p.t_ns > last + truth.tolerance_ns {
+            return;
+        }
+        self.in_span += 1;
+        match &p.last_frames {
+            Some(frames) => {
+                self.framed += 1;
+                if frames.iter().all(|&(n, t)| truth.has_frame(n, t)) {
+                    self.framed_matched += 1;
+                }
+            }
+            None => {
+                self.unframed += 1;
+                let quarter = (0.25 * truth.period_ns) as i64;
+                if truth
+                    .at(p.t_ns)
+                    .is_some_and(|l| (l.t_ns - p.t_ns).abs() <= quarter)
+                {
+                    self.aligned += 1;
+                }
+            }
+        }
+    }
+
+    /// `Err` with what disagrees when the truth cannot belong to the records; otherwise a note
+    /// on how the check was made.
+    fn verdict(&self, truth: &Truth, tp: &Path, pp: &Path) -> Result<String> {
+        let (tp, pp) = (tp.display(), pp.display());
+        let refuse = |what: String| -> Result<String> {
+            bail!(
+                "refusing to score {pp} against {tp} ({}): {what}. Give the ground truth of the \
+                 session the poses were made from (in the order of --poses)",
+                truth.about
+            )
+        };
+        let secs = |(a, b): (i64, i64)| format!("{:.3}-{:.3} s", a as f64 * 1e-9, b as f64 * 1e-9);
+        if self.in_span == 0 {
+            let truth_span = truth.span_ns().map_or("nothing".into(), secs);
+            let pose_span = self.span_ns.map_or("nothing".into(), secs);
+            return refuse(format!(
+                "none of its {} pose records falls within the truth's time span (truth \
+                 {truth_span}, pose records {pose_span}), so their clocks or sessions differ",
+                self.records
+            ));
+        }
+        let share = |m: u64, n: u64| m as f64 / n as f64;
+        if self.framed > 0 && share(self.framed_matched, self.framed) < MIN_FRAME_MATCH {
+            return refuse(format!(
+                "only {} of its {} pose windows within the truth's time span ({:.1} %) ended on \
+                 frames this truth file records (data.window.last_frame_ns); the windows of the \
+                 truth's own session all do, so the poses come from another session",
+                self.framed_matched,
+                self.framed,
+                100.0 * share(self.framed_matched, self.framed)
+            ));
+        }
+        if self.unframed > 0 && share(self.aligned, self.unframed) < MIN_ALIGNED {
+            return refuse(format!(
+                "only {} of its {} pose records within the truth's time span ({:.1} %) have a \
+                 truth line within a quarter of a frame period ({:.1} ms) of their time, so \
+                 their time grid is not the truth's",
+                self.aligned,
+                self.unframed,
+                100.0 * share(self.aligned, self.unframed),
+                0.25e-6 * truth.period_ns
+            ));
+        }
+        let mut note = String::new();
+        if self.framed > 0 {
+            note = format!(
+                "{pp} matches {tp}: {} of {} pose windows ended on frames of the truth's session",
+                self.framed_matched, self.framed
+            );
+        }
+        if self.unframed > 0 {
+            if !note.is_empty() {
+                note.push_str("; ");
+            }
+            note.push_str(&format!(
+                "{} pose records of {pp} name no frame times (data.window.last_frame_ns: an older \
+                 build or another tool), so they were matched to {tp} by their time only ({} \
+                 aligned), which cannot tell two sessions of the same length apart",
+                self.unframed, self.aligned
+            ));
+        }
+        Ok(note)
+    }
 }
 
 /// `model score`.
@@ -274,23 +526,30 @@ pub(crate) fn score(a: ScoreArgs, log: &Log) -> Result<()> {
         let truth = Truth::load(tp)?;
         let f = std::fs::File::open(pp)
             .with_context(|| format!("cannot open the pose records {}", pp.display()))?;
+        let mut check = SessionCheck::default();
         for (k, line) in BufReader::new(f).lines().enumerate() {
             let line = line.with_context(|| format!("cannot read {}", pp.display()))?;
             if line.trim().is_empty() {
                 continue;
             }
-            let Some((t_ns, guess, conf)) =
+            let Some(p) =
                 pose_of(&line).with_context(|| format!("{} line {}", pp.display(), k + 1))?
             else {
                 continue;
             };
+            check.add(&truth, &p);
             records += 1;
-            let Some(t) = truth.at(t_ns) else {
+            let Some(t) = truth.at(p.t_ns) else {
                 without += 1;
                 continue;
             };
-            let truth_s = t.skeleton.as_ref();
-            model.add(&t.activity, truth_s, &guess, conf >= a.presence_threshold);
+            let (guess, truth_s) = (&p.skeleton, t.skeleton.as_ref());
+            model.add(
+                &t.activity,
+                truth_s,
+                guess,
+                p.confidence >= a.presence_threshold,
+            );
             if let Some(m) = &mean {
                 let c = eval::placed_at(&m.root_relative_m, m.centre_root_m);
                 centre.add(&t.activity, truth_s, &c, true);
@@ -303,6 +562,14 @@ pub(crate) fn score(a: ScoreArgs, log: &Log) -> Result<()> {
                 };
                 let o = eval::placed_at(&m.root_relative_m, at);
                 oracle.add(&t.activity, truth_s, &o, truth_s.is_some());
+            }
+        }
+        if check.records > 0 {
+            let note = check.verdict(&truth, tp, pp)?;
+            if check.unframed > 0 {
+                log.warn(format_args!("{note}"));
+            } else {
+                log.info(format_args!("{note}"));
             }
         }
     }

@@ -38,7 +38,11 @@ pub(crate) fn parse_hop(s: &str) -> std::result::Result<f64, String> {
 /// Pose flags of `run`.
 #[derive(clap::Args, Debug, Default)]
 pub(crate) struct PoseArgs {
-    /// Estimate poses with this ONNX model (its manifest is MODEL.json beside it).
+    /// Estimate poses with this ONNX model (its manifest is MODEL.json beside it). Each pose
+    /// record says whether the manifest's heading-from-track step (meant for walking) turned
+    /// it to the direction of travel (`data.heading_from_track`); when false the pose has no
+    /// heading: the reference model then gives an activity's mean pose over all headings,
+    /// left and right joints close to the body's vertical axis.
     #[arg(long, value_name = "MODEL.onnx")]
     pub pose: Option<PathBuf>,
     /// Pose inference backend: tract (pure Rust) or ort (ONNX Runtime from ORT_DYLIB_PATH).

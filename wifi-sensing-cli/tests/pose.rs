@@ -16,6 +16,11 @@ fn models() -> PathBuf {
 
 /// A simulated ESP32 walk of `secs` at 20 Hz in `out`, with its ground truth in `truth`.
 fn simulate_walk(out: &Path, secs: &str, truth: Option<&Path>) {
+    simulate_walk_seed(out, secs, truth, "7");
+}
+
+/// [`simulate_walk`] with another simulator seed (the default is 7).
+fn simulate_walk_seed(out: &Path, secs: &str, truth: Option<&Path>, seed: &str) {
     let mut args = vec![
         "simulate",
         "-q",
@@ -27,6 +32,8 @@ fn simulate_walk(out: &Path, secs: &str, truth: Option<&Path>) {
         secs,
         "--rate",
         "20",
+        "--seed",
+        seed,
         "-o",
         out.to_str().unwrap(),
     ];
@@ -77,6 +84,14 @@ fn run_pose_prints_valid_pose_records() {
     assert_eq!(d["model"]["backend"], "tract");
     assert_eq!(d["keypoints"].as_array().unwrap().len(), 17);
     assert_eq!(lines[0]["timestamp_ns"], d["window"]["end_ns"]);
+    // The frame each node's window ended on, and no heading step in this model's manifest.
+    for l in &lines {
+        let w = &l["data"]["window"];
+        let last = w["last_frame_ns"].as_array().unwrap();
+        assert_eq!(last.len(), w["nodes"].as_array().unwrap().len());
+        assert!(last[0].as_i64().unwrap() <= w["end_ns"].as_i64().unwrap());
+        assert_eq!(l["data"]["heading_from_track"], false);
+    }
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("pose: 27 poses from 27 windows"),
@@ -116,8 +131,24 @@ fn the_schema_rejects_a_pose_that_does_not_come_from_a_model() {
     let mut line = common::parse_lines(&out.stdout).remove(0);
     let v = common::validator("pose-v1.json");
     assert!(common::errors(&v, &line).is_empty());
+    // The schema's own examples validate.
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/schema/pose-v1.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    common::assert_valid("pose-v1.json", schema["examples"].as_array().unwrap());
     line["data"]["source"] = "placeholder".into();
     assert!(!common::errors(&v, &line).is_empty());
+    // The heading flag is a boolean and the frame times are integers.
+    let mut flag = common::parse_lines(&out.stdout).remove(0);
+    flag["data"]["heading_from_track"] = "yes".into();
+    assert!(!common::errors(&v, &flag).is_empty());
+    let mut times = common::parse_lines(&out.stdout).remove(0);
+    times["data"]["window"]["last_frame_ns"] = serde_json::json!([1.5]);
+    assert!(!common::errors(&v, &times).is_empty());
     line["data"]["source"] = "model".into();
     line["data"]["keypoints"].as_array_mut().unwrap().pop();
     assert!(!common::errors(&v, &line).is_empty());
@@ -282,13 +313,31 @@ fn model_inspect_says_what_disagrees() {
     assert!(!stderr.contains("disagree"), "{stderr}");
 }
 
-#[test]
-fn score_says_when_pose_records_have_no_truth() {
+/// [`setup`] and the pose records of its capture in `poses.jsonl`.
+fn setup_poses() -> (tempfile::TempDir, String, PathBuf) {
     let (dir, sim, model) = setup();
     let out = run(&["-q", "run", &sim, "--no-frames", "--pose", &model]);
     assert!(out.status.success());
     let poses = dir.path().join("poses.jsonl");
     std::fs::write(&poses, &out.stdout).unwrap();
+    (dir, sim, poses)
+}
+
+/// Runs `model score` on one truth and one pose file.
+fn score_pair(truth: &Path, poses: &Path) -> std::process::Output {
+    run(&[
+        "model",
+        "score",
+        "--truth",
+        truth.to_str().unwrap(),
+        "--poses",
+        poses.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn score_says_when_pose_records_have_no_truth() {
+    let (dir, _sim, poses) = setup_poses();
     // the truth of the same session (same arguments as `setup`), and of a shorter one
     let truth = |secs: &str| {
         let t = dir.path().join(format!("truth-{secs}.jsonl"));
@@ -296,14 +345,7 @@ fn score_says_when_pose_records_have_no_truth() {
         t
     };
     let score = |t: &Path| {
-        let out = run(&[
-            "model",
-            "score",
-            "--truth",
-            t.to_str().unwrap(),
-            "--poses",
-            poses.to_str().unwrap(),
-        ]);
+        let out = score_pair(t, &poses);
         assert!(out.status.success());
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         (v, String::from_utf8_lossy(&out.stderr).into_owned())
@@ -316,6 +358,141 @@ fn score_says_when_pose_records_have_no_truth() {
     assert!(without > 0);
     assert!(
         err.contains(&format!("{without} of 27 pose records have no truth line")),
+        "{err}"
+    );
+}
+
+#[test]
+fn score_refuses_the_truth_of_another_session() {
+    let (dir, sim, poses) = setup_poses();
+    // The same scenario and length with another simulator seed: the same 20 Hz time grid, but
+    // other frame times (jitter), so the poses cannot be this truth's.
+    let other = dir.path().join("seed8.truth.jsonl");
+    simulate_walk_seed(&dir.path().join("seed8.jsonl"), "3s", Some(&other), "8");
+    let out = score_pair(&other, &poses);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "no figures are printed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        "refusing to score",
+        "poses.jsonl",
+        "seed8.truth.jsonl",
+        "simulator seed 8",
+        "only 0 of its 27 pose windows",
+        "ended on frames this truth file records",
+    ] {
+        assert!(err.contains(want), "{want:?} missing: {err}");
+    }
+
+    // `model dataset` refuses to pair the capture with that truth as well.
+    let manifest = dir.path().join("m.json");
+    let dataset = |truth: &Path| {
+        run(&[
+            "model",
+            "dataset",
+            &sim,
+            "--truth",
+            truth.to_str().unwrap(),
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "-o",
+            dir.path().join("ds").to_str().unwrap(),
+        ])
+    };
+    let out = dataset(&other);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refusing to pair")
+            && err.contains("simulator seed 8")
+            && err.contains("frames (0.0 %) are frames this truth file records"),
+        "{err}"
+    );
+    assert!(!dir.path().join("ds").exists(), "nothing is written");
+
+    // The truth of the poses' own session (seed 7, the default) is accepted and says so.
+    let own = dir.path().join("seed7.truth.jsonl");
+    simulate_walk(&dir.path().join("seed7.jsonl"), "3s", Some(&own));
+    let out = score_pair(&own, &poses);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["records"], 27);
+    assert_eq!(v["model"]["overall"]["windows"], 27);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("27 of 27 pose windows ended on frames"),
+        "{err}"
+    );
+    let out = dataset(&own);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("ds/x.npy").exists());
+
+    // Records of another clock share no time with the truth: refused, naming both spans.
+    let text = std::fs::read_to_string(&poses).unwrap();
+    let shifted: Vec<String> = common::parse_lines(text.as_bytes())
+        .into_iter()
+        .map(|mut l| {
+            let t = l["timestamp_ns"].as_i64().unwrap() + 1_000_000_000_000;
+            l["timestamp_ns"] = t.into();
+            l.to_string()
+        })
+        .collect();
+    let late = dir.path().join("late.jsonl");
+    std::fs::write(&late, shifted.join("\n")).unwrap();
+    let out = score_pair(&own, &late);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("none of its 27 pose records falls within the truth's time span")
+            && err.contains("pose records 1000.3"),
+        "{err}"
+    );
+
+    // Records without frame times (an older build, another tool) are checked by their time
+    // grid only: another seed of the same length passes with a warning that says so, a grid
+    // half a frame period (25 ms) off is refused.
+    let strip = |shift_ns: i64| -> PathBuf {
+        let lines: Vec<String> = common::parse_lines(text.as_bytes())
+            .into_iter()
+            .map(|mut l| {
+                let t = l["timestamp_ns"].as_i64().unwrap() + shift_ns;
+                l["timestamp_ns"] = t.into();
+                l["data"]["window"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("last_frame_ns");
+                l.to_string()
+            })
+            .collect();
+        let p = dir.path().join(format!("old{shift_ns}.jsonl"));
+        std::fs::write(&p, lines.join("\n")).unwrap();
+        p
+    };
+    let out = score_pair(&other, &strip(0));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("27 pose records of")
+            && err.contains("cannot tell two sessions of the same length apart"),
+        "{err}"
+    );
+    let out = score_pair(&own, &strip(25_000_000));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("have a truth line within a quarter of a frame period (12.5 ms)"),
         "{err}"
     );
 }

@@ -239,12 +239,20 @@ fn check_track_step(manifest: &Value, cap: &str, model: &str, with: &[Value], di
     };
     let smooth = manifest["post_processing"]["track_heading"]["smooth_root"] == Value::Bool(true);
     let mut turned = 0;
-    for (a, b) in with.iter().zip(&without) {
-        assert_eq!(a["timestamp_ns"], b["timestamp_ns"]);
-        let (a, b) = (xyz(a), xyz(b));
+    for (ra, rb) in with.iter().zip(&without) {
+        assert_eq!(ra["timestamp_ns"], rb["timestamp_ns"]);
+        let (a, b) = (xyz(ra), xyz(rb));
         if a != b {
             turned += 1;
         }
+        // The record says exactly when the step turned its pose.
+        assert_eq!(
+            ra["data"]["heading_from_track"],
+            Value::Bool(a != b),
+            "{}",
+            ra["timestamp_ns"]
+        );
+        assert_eq!(rb["data"]["heading_from_track"], Value::Bool(false));
         if !smooth {
             for i in 0..3 {
                 let (ra, rb) = (0.5 * (a[11][i] + a[12][i]), 0.5 * (b[11][i] + b[12][i]));

@@ -333,6 +333,12 @@ pub struct WindowSpan {
     pub missing_frames: usize,
     /// Nodes in the window, in the model's order.
     pub nodes: Vec<u32>,
+    /// Time of each node's newest frame at or before `end_ns`, ns, in `nodes` order: the
+    /// capture's own frame times, so a pose can be tied to the session it came from (`model
+    /// score` checks them against the ground truth's frames). Empty in records written before
+    /// the field existed.
+    #[serde(default)]
+    pub last_frame_ns: Vec<i64>,
 }
 
 /// One pose estimate (JSON record type `pose`, schema `docs/schema/pose-v1.json`).
@@ -352,6 +358,14 @@ pub struct Pose {
     pub joint_confidence: Vec<f64>,
     /// Mean of the joint confidences.
     pub confidence: f64,
+    /// The manifest's heading-from-track step ([`crate::track`]) turned this pose to the
+    /// direction of travel (fully, or blended with the model's pose between the step's two
+    /// speeds). `false` for every other pose: then the root-relative pose is the model's own,
+    /// and one window of CSI carries little or no heading (the reference model then gives an
+    /// activity's mean pose averaged over all headings, whose left and right joints nearly
+    /// meet on the body's vertical axis).
+    #[serde(default)]
+    pub heading_from_track: bool,
     /// DensePose-style part summaries, for models that have them.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub densepose: Option<DensePose>,
@@ -483,10 +497,11 @@ impl PoseEstimator {
             for (w, d) in batch.into_iter().zip(decoded) {
                 match d {
                     Ok(mut d) => {
-                        if let Some(t) = &mut self.track {
-                            t.apply(w.end_ns, &mut d.keypoints);
-                        }
-                        out.push(self.make_pose(w, d));
+                        let turned = match &mut self.track {
+                            Some(t) => t.apply(w.end_ns, &mut d.keypoints).is_some(),
+                            None => false,
+                        };
+                        out.push(self.make_pose(w, d, turned));
                         self.stats.poses += 1;
                     }
                     Err(Rejected(reason)) => {
@@ -504,7 +519,7 @@ impl PoseEstimator {
         self.last_error.as_deref()
     }
 
-    fn make_pose(&self, w: Window, d: Decoded) -> Pose {
+    fn make_pose(&self, w: Window, d: Decoded, heading_from_track: bool) -> Pose {
         let m = self.model.manifest();
         let joint_confidence: Vec<f64> = d.keypoints.iter().map(|k| k.confidence).collect();
         let confidence =
@@ -524,11 +539,13 @@ impl PoseEstimator {
                 frame_rate_hz: m.input.frame_rate_hz,
                 missing_frames: w.missing,
                 nodes: w.nodes,
+                last_frame_ns: w.last_frame_ns,
             },
             coordinate_frame: m.output.coordinate_frame().to_string(),
             keypoints: d.keypoints,
             joint_confidence,
             confidence,
+            heading_from_track,
             densepose: d.densepose,
         }
     }

@@ -199,6 +199,9 @@ pub struct Window {
     pub end_ns: i64,
     /// Grid points that were missing (summed over nodes) and filled from neighbours.
     pub missing: usize,
+    /// Time of each node's newest frame at or before `end_ns`, ns, in `nodes` order: the
+    /// frames' own timestamps, which tie the window to the capture it came from.
+    pub last_frame_ns: Vec<i64>,
     /// Values in `[frames][nodes][rx][tx][subcarriers][channels]` order, normalised.
     pub data: Vec<f32>,
 }
@@ -682,8 +685,13 @@ impl Windower {
         let max_missing = (self.cfg.max_missing_fraction * self.frames as f64).floor() as usize;
         let half = self.period_ns / 2.0;
         let mut missing_total = 0;
+        let mut last_frame_ns = Vec::with_capacity(n_nodes);
         for (ni, n) in nodes.iter().enumerate() {
             let b = self.nodes.get(*n)?;
+            // Old frames are dropped only while a newer one stays before the next window's
+            // start, so a node has a frame at or before `end` (unless its buffer overflowed).
+            let newest = b.times.partition_point(|&x| x <= end).checked_sub(1)?;
+            last_frame_ns.push(b.times[newest]);
             let mut missing = 0;
             for (k, present_k) in present.iter_mut().enumerate() {
                 let t = end as f64 - (self.frames - 1 - k) as f64 * self.period_ns;
@@ -745,6 +753,7 @@ impl Windower {
             start_ns: end - self.span_ns(),
             end_ns: end,
             missing: missing_total,
+            last_frame_ns,
             data,
         })
     }

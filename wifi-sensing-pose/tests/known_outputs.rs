@@ -182,23 +182,62 @@ fn densepose_parts_and_uv_summaries() {
     assert_eq!(d.labels[6 * 8 + 5], 14);
 }
 
-#[test]
-fn confidences_outside_0_1_give_no_pose_and_are_counted() {
-    // The same heatmap model with mean 0, std 1: the peaks (the confidences) exceed 1.
+/// Loads test model `name` (`.onnx`) with a copy of its manifest changed by `edit`.
+fn with_manifest(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PoseModel {
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(model("heatmap_peak.json")).unwrap();
+    let text = std::fs::read_to_string(model(&format!("{name}.json"))).unwrap();
     let mut m: serde_json::Value = serde_json::from_str(&text).unwrap();
-    m["input"]["normalisation"] = serde_json::json!({"mean": [0.0], "std": [1.0]});
+    edit(&mut m);
     let mpath = dir.path().join("m.json");
     std::fs::write(&mpath, m.to_string()).unwrap();
     let opts = LoadOptions {
         manifest: Some(mpath),
         ..LoadOptions::default()
     };
-    let pm = PoseModel::load(model("heatmap_peak.onnx"), &opts).unwrap();
+    PoseModel::load(model(&format!("{name}.onnx")), &opts).unwrap()
+}
+
+#[test]
+fn confidences_outside_0_1_give_no_pose_and_are_counted() {
+    // The same heatmap model with mean 0, std 1: the peaks (the confidences) exceed 1.
+    let pm = with_manifest("heatmap_peak", |m| {
+        m["input"]["normalisation"] = serde_json::json!({"mean": [0.0], "std": [1.0]});
+    });
     let mut est = PoseEstimator::new(pm, WindowConfig::default()).unwrap();
     let poses = run(&mut est, 6, 8, 10.0);
     assert!(poses.is_empty());
     assert_eq!(est.stats().invalid_output, 3);
     assert!(est.last_rejection().unwrap().contains("outside [0, 1]"));
+}
+
+#[test]
+fn poses_say_whether_the_heading_came_from_the_track() {
+    // The linear model with a heading-from-track step that turns every window it can fit a
+    // line to (no speed threshold): 3 points over at least half the 0.3 s span.
+    let body: Vec<[f64; 3]> = (0..17).map(|j| [0.1, 0.01 * j as f64, 0.5]).collect();
+    let pm = with_manifest("linear_keypoints", |m| {
+        m["post_processing"] = serde_json::json!({"track_heading": {
+            "span_s": 0.3, "min_speed_m_s": 0.0, "full_speed_m_s": 0.0, "body_pose_m": body}});
+    });
+    let mut est = PoseEstimator::new(pm, "hop=0.1s".parse().unwrap()).unwrap();
+    let turned = run(&mut est, 10, 8, 10.0);
+    let plain = run(
+        &mut estimator("linear_keypoints.onnx", 1, "0.1s"),
+        10,
+        8,
+        10.0,
+    );
+    assert_eq!(turned.len(), 7);
+    for (n, (t, p)) in turned.iter().zip(&plain).enumerate() {
+        assert!(!p.heading_from_track, "no step, no heading (window {n})");
+        // The first two windows are too few for a line; from the third on the pose is turned.
+        assert_eq!(t.heading_from_track, n >= 2, "window {n}");
+        assert_eq!(t.keypoints == p.keypoints, n < 2, "window {n}");
+        // The frames of the synthetic stream are 100 ms apart from t = 0, and the windows end
+        // on them.
+        assert_eq!(t.window.last_frame_ns, vec![t.window.end_ns]);
+    }
+    let json = serde_json::to_value(&turned[2]).unwrap();
+    assert_eq!(json["heading_from_track"], true);
+    assert_eq!(json["window"]["last_frame_ns"][0], turned[2].window.end_ns);
 }

@@ -86,6 +86,15 @@ fn two_nodes_are_aligned_on_one_time_grid() {
     }
     // Windows start once both nodes have started: the first ends 300 ms after node 7's start.
     assert_eq!(windows[0].end_ns, 330_000_000);
+    // Each node's newest frame at or before the window's end, in the window's node order.
+    for win in &windows {
+        let end = win.end_ns;
+        let node7 = 30_000_000 + (end - 30_000_000) / 80_000_000 * 80_000_000;
+        assert_eq!(
+            win.last_frame_ns,
+            vec![end / 100_000_000 * 100_000_000, node7]
+        );
+    }
     assert_eq!(w.stats().skipped_missing, 0);
 }
 
@@ -218,6 +227,41 @@ fn too_many_nodes_is_an_error_not_growth() {
 }
 
 proptest! {
+    /// Whatever the jitter and drops of a stream, each window names, per node, a frame time
+    /// that the stream really had: the newest at or before the window's end.
+    #[test]
+    fn windows_name_the_newest_real_frame_before_their_end(
+        jitter in proptest::collection::vec(-4_000_000i64..4_000_000, 80),
+        dropped in proptest::collection::vec(any::<bool>(), 80),
+    ) {
+        // Two nodes at 10 Hz, each frame jittered by up to 4 ms; after its first window (the
+        // rate check) node 0 drops up to one frame in three (never two in a row, so windows
+        // are built).
+        let mut frames = Vec::new();
+        for (k, (j, d)) in jitter.iter().zip(&dropped).enumerate() {
+            let k = k as i64;
+            if *d && k % 6 == 0 && k > 12 {
+                continue;
+            }
+            frames.push(frame((k % 2) as u32, (k / 2) * 100_000_000 + 10_000_000 + j));
+        }
+        frames.sort_by_key(|f| f.timestamp_ns);
+        let mut w = Windower::new(&manifest(&[0, 1]), "hop=0.1s".parse().unwrap()).unwrap();
+        let windows = push_all(&mut w, &frames);
+        prop_assert!(!windows.is_empty());
+        for win in &windows {
+            prop_assert_eq!(win.last_frame_ns.len(), 2);
+            for (node, last) in win.nodes.iter().zip(&win.last_frame_ns) {
+                let newest = frames
+                    .iter()
+                    .filter(|f| f.node_id == *node && f.timestamp_ns <= win.end_ns)
+                    .map(|f| f.timestamp_ns)
+                    .max();
+                prop_assert_eq!(Some(*last), newest);
+            }
+        }
+    }
+
     #[test]
     fn any_timestamps_give_bounded_windows_and_no_panic(
         ts in proptest::collection::vec(-1_000_000_000_000i64..1_000_000_000_000, 0..60),
