@@ -1,5 +1,7 @@
 //! `wifi-sensing calibrate EMPTY_CAPTURE -o baseline.json`: an empty-room baseline for the
-//! static presence path of `run --events --baseline`.
+//! static presence path of `run --events --baseline`. Refuses a capture too short to show the
+//! room empty and one whose own statistics show motion or breathing (`--force` writes the
+//! latter anyway), see `Calibrator::finish` of `wifi-sensing-signal`.
 
 use std::path::PathBuf;
 
@@ -23,6 +25,11 @@ pub(crate) struct CalibrateArgs {
     /// Where to write the baseline (JSON); `-` for stdout.
     #[arg(short, long)]
     pub output: PathBuf,
+    /// Write the baseline even when the capture's own statistics show motion or a breathing
+    /// person (each finding is still reported, as a warning). A capture too short is refused
+    /// even so.
+    #[arg(long)]
+    pub force: bool,
     // reader options: last, under their own help heading
     #[command(flatten)]
     pub reader: ReaderFlags,
@@ -41,25 +48,24 @@ pub(crate) fn main(args: CalibrateArgs, log: &Log) -> Result<()> {
             Err(e) => return Err(e).context("reading the calibration capture"),
         }
     }
-    let baseline = cal.finish()?;
+    let (baseline, seen) = cal
+        .finish_accepting_activity()
+        .context("the capture cannot make a baseline")?;
+    if !seen.is_empty() {
+        if !args.force {
+            let list: Vec<String> = seen.iter().map(|a| format!("\n  {a}")).collect();
+            anyhow::bail!(
+                "the calibration capture is not of an empty, still room; no baseline written:{}\n\
+                 calibrate on a capture of the empty room with nothing moving, or pass --force \
+                 to write this baseline anyway",
+                list.concat()
+            );
+        }
+        for a in &seen {
+            log.warn(format_args!("{a} (written anyway: --force)"));
+        }
+    }
     for n in &baseline.nodes {
-        if n.motion_fraction > 0.01 {
-            log.warn(format_args!(
-                "node {}: {:.1} % of the frames show motion; is the room really empty?",
-                n.node_id,
-                100.0 * n.motion_fraction
-            ));
-        }
-        if n.max_breathing_ratio
-            .is_some_and(|r| r > cfg.breathing_enter)
-        {
-            log.warn(format_args!(
-                "node {}: breathing-band ratio {:.1} above {}: someone may be in the room",
-                n.node_id,
-                n.max_breathing_ratio.unwrap_or(0.0),
-                cfg.breathing_enter
-            ));
-        }
         log.info(format_args!(
             "node {}: {} frames over {:.1} s, {} of {} values used",
             n.node_id,

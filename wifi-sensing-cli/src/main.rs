@@ -87,6 +87,16 @@ enum Command {
     /// Signature library tools: `signature capture` cuts a labelled signature out of a recording.
     Signature(signature::SignatureArgs),
     /// Make an empty-room baseline (JSON) for `run --events --baseline`.
+    ///
+    /// The capture must be of the empty room with nothing moving, and long enough to show it:
+    /// the 20-frame column probe, then one full 10 s breathing-band window (40 blocks of at
+    /// least 0.25 s), i.e. at least 10.8 s at 50 Hz and 13 s at 20 Hz (more with dropped
+    /// frames; 15 s or more is safe); a shorter capture is refused, with the minimum at its
+    /// frame rate named. A capture whose own statistics show
+    /// motion (the motion ratio above 3.5 on 2 frames in a row, the event detector's start
+    /// rule) or a breathing person (a full breathing-band window above 4) is refused with
+    /// what was seen (node, statistic, value against threshold, when); `--force` writes it
+    /// anyway.
     Calibrate(calibrate::CalibrateArgs),
     /// Draw a spectrogram (PNG with time, frequency or velocity axis and dB colour bar) or write
     /// its matrix (CSV) for one node: a subcarrier, a selection or a PCA component.

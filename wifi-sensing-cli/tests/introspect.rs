@@ -342,7 +342,7 @@ fn early_flags_are_checked() {
     }
     // --baseline serves early labelling's motion onset too: accepted with --introspect-early
     // alone, a usage error without any user of it.
-    let empty = simulate(&dir, "empty", "10s", "6");
+    let empty = simulate(&dir, "empty", "12s", "6");
     let base = dir.join("baseline.json").to_string_lossy().into_owned();
     stdout_ok(&["-q", "calibrate", &empty, "-o", &base]);
     let out = cmd(&[&both[..], &["--baseline", &base]].concat());

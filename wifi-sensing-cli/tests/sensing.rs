@@ -46,7 +46,7 @@ fn events_and_vital_signs_validate_and_baseline_round_trips() {
         "--scenario",
         "empty",
         "--duration",
-        "10s",
+        "12s",
         "--seed",
         "6",
         "-o",
@@ -127,4 +127,96 @@ fn vital_sign_windows_start_before_they_end_on_a_real_capture() {
         assert!(start.is_some() && start <= end, "{v}");
         assert!(d["window_s"].as_f64().is_some_and(|s| s >= 0.0), "{v}");
     }
+}
+
+/// `calibrate` refuses, without writing, a capture too short to show the room empty (naming
+/// the minimum) and a capture whose own statistics show a walking or breathing person (naming
+/// the statistic, its threshold and when); `--force` writes the latter with warnings. The
+/// minimum is in `calibrate --help`.
+#[test]
+fn calibrate_refuses_short_and_occupied_captures() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ws-calibrate-refuses");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let sim = |scenario: &str, secs: &str| {
+        let f = dir.join(format!("{scenario}-{secs}.csirec"));
+        let mut c = bin();
+        c.args(["simulate", "-q", "--scenario", scenario, "--duration", secs])
+            .arg("-o")
+            .arg(&f);
+        ok(c);
+        f
+    };
+    let calibrate = |input: &std::path::Path, extra: &[&str]| {
+        let out = dir.join("baseline.json");
+        let _ = std::fs::remove_file(&out);
+        let o = bin()
+            .args(["calibrate", "-q"])
+            .args(extra)
+            .arg(input)
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+            out.exists(),
+        )
+    };
+    // too short: refused even with --force
+    let short = sim("empty", "1s");
+    for extra in [&[][..], &["--force"][..]] {
+        let (code, err, written) = calibrate(&short, extra);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(!written);
+        assert!(
+            err.contains("too short") && err.contains("at least 10.8 s") && err.contains("1.0 s"),
+            "{err}"
+        );
+    }
+    // an empty room of 12 s is enough
+    let (code, err, written) = calibrate(&sim("empty", "12s"), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(written);
+    // a person walking, or sitting still and breathing
+    let walk = sim("walk", "20s");
+    let (code, err, written) = calibrate(&walk, &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(!written);
+    assert!(
+        err.contains("not of an empty, still room")
+            && err.contains("motion_ratio above its threshold 3.5 from")
+            && err.contains("s into the capture")
+            && err.contains("--force"),
+        "{err}"
+    );
+    let (code, err, written) = calibrate(&sim("breathe", "20s"), &[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(!written);
+    assert!(
+        err.contains("breathing_band_ratio above its threshold 4 from"),
+        "{err}"
+    );
+    assert!(!err.contains("motion_ratio"), "{err}");
+    // --force writes it, with the findings as warnings
+    let (code, err, written) = calibrate(&walk, &["--force"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(written);
+    assert!(
+        err.contains("motion_ratio") && err.contains("written anyway"),
+        "{err}"
+    );
+    // the minimum is documented in the help
+    let help = ok({
+        let mut c = bin();
+        c.args(["calibrate", "--help"]);
+        c
+    });
+    let help = String::from_utf8_lossy(&help);
+    assert!(
+        help.contains("10.8 s at 50 Hz") && help.contains("--force"),
+        "{help}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -193,7 +193,13 @@ impl EarlyConfig {
 /// What an [`EarlyDecider`] says after a frame.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EarlyState {
-    /// A motion episode is open (stage 1).
+    /// A motion episode is open (stage 1). It follows the channel's level steps (the lag
+    /// values against `gate`), not the body: it closes once `close_after` frames in a row,
+    /// counted from the last frame above the gate (frames before the opening included), are
+    /// still, whatever the external detector says. So it turns off during a motion that
+    /// leaves the level at noise, such as the side-to-side part of a long wave, and an
+    /// episode opened by the external onset alone after `close_after` still frames closes on
+    /// its next frame (the crate's MEASUREMENTS.md, round of 2026-12-07).
     pub moving: bool,
     /// `true` on the frame the episode opened.
     pub opened: bool,
@@ -920,6 +926,34 @@ mod tests {
         assert_eq!(gate_only(Some(0)), (vec![(0, true, 2)], Some(0)));
         // An onset after the gate opened changes nothing.
         assert_eq!(gate_only(Some(6)), gate_only(None));
+    }
+
+    #[test]
+    fn still_frames_count_from_the_last_frame_above_the_gate() {
+        // As documented on `EarlyState::moving`: the still frames before an external opening
+        // count, so an episode the external onset opens after `close_after` still frames
+        // closes on its next still frame; one whose still run is shorter is held for the
+        // rest of it.
+        let cfg = EarlyConfig {
+            close_after: 50,
+            ..EarlyConfig::default()
+        };
+        let sigs = [ramp("slow-1", "slow", 1.0), ramp("fast-1", "fast", 3.0)];
+        for before in [200, 20] {
+            let mut d = EarlyDecider::new(cfg, &sigs).unwrap();
+            d.push(&[4.0; 6]).unwrap();
+            for _ in 0..before {
+                assert!(!d.push(&[0.5; 6]).unwrap().moving);
+            }
+            // The event path says motion started; the features stay below the gate.
+            assert!(d.push_with_onset(&[0.5; 6], true).unwrap().opened);
+            let mut held = 0;
+            while d.push(&[0.5; 6]).unwrap().moving {
+                held += 1;
+            }
+            let want = if before >= 50 { 0 } else { 50 - before - 2 };
+            assert_eq!(held, want, "{before} still frames before the opening");
+        }
     }
 
     #[test]

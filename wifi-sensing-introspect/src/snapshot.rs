@@ -63,7 +63,9 @@ pub struct Similarity {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct EarlySnapshot {
     /// A motion episode is open (stage 1: the onset detector fired and the scene has not been
-    /// still for `close_after` frames since).
+    /// still for `close_after` frames since; see
+    /// [`EarlyState::moving`](crate::early::EarlyState::moving) for what that means during a
+    /// long wave).
     pub moving: bool,
     /// The episode opened at this frame (with `every > 1`: since the previous snapshot).
     pub onset: bool,

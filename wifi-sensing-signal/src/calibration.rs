@@ -6,13 +6,15 @@
 //! the static presence path, see [`crate::events`]) and how quiet the capture was. It is
 //! refused, with an error naming the mismatch, on a stream from another device, with another
 //! CSI layout, or with a node it does not know. A corrupt file is refused with an error naming
-//! the field.
+//! the field. A [`Calibrator`] refuses a capture too short to show that the room is empty
+//! ([`Calibrator::min_duration_s`]: 10.8 s at 50 Hz) and one whose own motion or breathing
+//! statistics show activity ([`Calibrator::activity`]).
 //!
 //! ```
 //! use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
 //! use wifi_sensing_signal::calibration::{Baseline, Calibrator};
 //! use wifi_sensing_signal::events::EventConfig;
-//! let sim = Simulator::new(Scenario::preset("empty", 5.0)?, DeviceProfile::esp32(), 1)?;
+//! let sim = Simulator::new(Scenario::preset("empty", 12.0)?, DeviceProfile::esp32(), 1)?;
 //! let mut cal = Calibrator::new(&EventConfig::default())?;
 //! for (frame, _) in sim {
 //!     cal.push(&frame)?;
@@ -480,6 +482,10 @@ struct CalNode {
     n_diff: u64,
     moving_frames: u64,
     max_breathing: Option<f64>,
+    seen_motion: Watch,
+    seen_breathing: Watch,
+    motion_run: u32,
+    windows: u64,
     first_ns: i64,
     last_ns: i64,
     skipped: u64,
@@ -557,6 +563,10 @@ impl Calibrator {
                     n_diff: 0,
                     moving_frames: 0,
                     max_breathing: None,
+                    seen_motion: Watch::default(),
+                    seen_breathing: Watch::default(),
+                    motion_run: 0,
+                    windows: 0,
                     first_ns: frame.timestamp_ns,
                     last_ns: frame.timestamp_ns,
                     skipped: 0,
@@ -621,13 +631,20 @@ impl Calibrator {
                 cols,
                 node.interval.interval_s(),
             ) {
-                if r > self.cfg.motion_enter {
+                let above = r > self.cfg.motion_enter;
+                node.motion_run = if above { node.motion_run + 1 } else { 0 };
+                // the detector's start rule (`motion_confirm_frames` in a row above
+                // `motion_enter`), at the quiet level of an empty room (1)
+                let started = node.motion_run >= self.cfg.motion_confirm_frames;
+                node.seen_motion.push(t - node.first_ns, r, started);
+                if above {
                     node.moving_frames += 1;
                 }
             }
         }
         if let Some(b) = &mut node.blocks {
             if b.push(t, &node.xl, node.level.epoch()) && b.full() {
+                node.windows += 1;
                 let all = b.blocks().len();
                 if let Some(r) = b.breathing_ratio(
                     k,
@@ -635,21 +652,118 @@ impl Calibrator {
                     self.cfg.breathing_enter / self.cfg.breathing_level_enter,
                 ) {
                     node.max_breathing = Some(node.max_breathing.map_or(r, |m: f64| m.max(r)));
+                    let above = r > self.cfg.breathing_enter;
+                    node.seen_breathing.push(t - node.first_ns, r, above);
                 }
             }
         }
         Ok(())
     }
 
-    /// The baseline; an error when no node had enough frames (at least
-    /// [`PROBE_FRAMES`](crate::features::PROBE_FRAMES) + 10).
+    /// The shortest capture a baseline accepts at a steady frame interval of `interval_s`,
+    /// s, and what it is made of: the [`PROBE_FRAMES`](crate::features::PROBE_FRAMES)-frame
+    /// column probe, then one full breathing-band window ([`EventConfig::breathing_window_s`]
+    /// in blocks of [`EventConfig::block_s`]), the window over which the event detector
+    /// declares a room without motion absent; without it the capture cannot show that nobody
+    /// breathes in it. A block closes on the first frame at least `block_s` after its own
+    /// first frame, so it holds `⌊block_s / interval⌋ + 1` frames when the timestamps jitter;
+    /// dropped frames make it longer still. 10.8 s at 50 Hz, 13 s at 20 Hz with the defaults.
+    ///
+    /// ```
+    /// use wifi_sensing_signal::calibration::Calibrator;
+    /// use wifi_sensing_signal::events::EventConfig;
+    /// let cal = Calibrator::new(&EventConfig::default())?;
+    /// let (need_s, _) = cal.min_duration_s(0.02);
+    /// assert!((need_s - 10.8).abs() < 1e-9);
+    /// # Ok::<(), wifi_sensing_signal::SignalError>(())
+    /// ```
+    pub fn min_duration_s(&self, interval_s: f64) -> (f64, String) {
+        let probe = crate::features::PROBE_FRAMES;
+        let blocks = ((self.cfg.breathing_window_s / self.cfg.block_s).round() as usize).max(3);
+        let window = blocks as f64 * self.cfg.block_s;
+        let per_block = (self.cfg.block_s / interval_s).floor() + 1.0;
+        (
+            (probe as f64 + blocks as f64 * per_block) * interval_s,
+            format!(
+                "the {probe}-frame column probe, then one full {window} s breathing-band \
+                 window of {blocks} blocks of at least {} s (what shows that nobody breathes \
+                 in the room)",
+                self.cfg.block_s
+            ),
+        )
+    }
+
+    /// The activity seen so far: per node, motion (the motion ratio above
+    /// [`EventConfig::motion_enter`] on [`EventConfig::motion_confirm_frames`] frames in a
+    /// row, the event detector's start rule at an empty room's quiet level) and breathing (a
+    /// full breathing-band window above [`EventConfig::breathing_enter`]). Empty for a
+    /// capture of an empty, still room.
+    pub fn activity(&self) -> Vec<Activity> {
+        let mut seen = Vec::new();
+        for n in &self.nodes {
+            for (w, statistic, threshold) in [
+                (&n.seen_motion, "motion_ratio", self.cfg.motion_enter),
+                (
+                    &n.seen_breathing,
+                    "breathing_band_ratio",
+                    self.cfg.breathing_enter,
+                ),
+            ] {
+                if let Some(first_ns) = w.first_ns {
+                    seen.push(Activity {
+                        node_id: n.node_id,
+                        statistic,
+                        threshold,
+                        first_s: first_ns as f64 * 1e-9,
+                        peak: w.peak,
+                        peak_s: w.peak_ns as f64 * 1e-9,
+                        fraction: w.above as f64 / w.count.max(1) as f64,
+                    });
+                }
+            }
+        }
+        seen.sort_by_key(|a| a.node_id);
+        seen
+    }
+
+    /// The baseline. Refused, with an error naming the node and the numbers, when a node's
+    /// capture is shorter than [`min_duration_s`](Self::min_duration_s)
+    /// ([`SignalError::CalibrationTooShort`](crate::SignalError::CalibrationTooShort)), or
+    /// when its statistics show activity (see [`activity`](Self::activity);
+    /// [`SignalError::CalibrationActivity`](crate::SignalError::CalibrationActivity)): a
+    /// baseline of an occupied room would later make the static presence path wrong.
+    /// [`finish_accepting_activity`](Self::finish_accepting_activity) writes it anyway.
     pub fn finish(self) -> Result<Baseline> {
+        let (baseline, seen) = self.finish_accepting_activity()?;
+        if !seen.is_empty() {
+            return Err(Error::CalibrationActivity { seen });
+        }
+        Ok(baseline)
+    }
+
+    /// The baseline even when the capture shows activity, with what it showed; still refused
+    /// when too short.
+    pub fn finish_accepting_activity(self) -> Result<(Baseline, Vec<Activity>)> {
+        let seen = self.activity();
+        for n in &self.nodes {
+            if n.windows == 0 {
+                let interval_s = match n.interval.interval_s() {
+                    i if i > 0.0 => i,
+                    _ => 0.02,
+                };
+                let (need_s, need) = self.min_duration_s(interval_s);
+                return Err(Error::CalibrationTooShort {
+                    node_id: n.node_id,
+                    have_s: (n.last_ns - n.first_ns) as f64 * 1e-9,
+                    frames: n.n + n.skipped,
+                    need_s,
+                    need,
+                });
+            }
+        }
         let mut nodes = Vec::new();
         for n in self.nodes {
             let Some(cols) = n.cols else { continue };
-            if n.n < 10 {
-                continue;
-            }
             let k = cols.index.len();
             let reference = n.sum.iter().map(|s| (*s / n.n as f64) as f32).collect();
             let noise_sd = if n.n_diff > 0 {
@@ -674,17 +788,97 @@ impl Calibrator {
         }
         nodes.sort_by_key(|n| n.node_id);
         if nodes.is_empty() {
-            return Err(Error::Config(format!(
-                "calibration capture too short: no node had {} usable frames",
-                crate::features::PROBE_FRAMES + 10
-            )));
+            return Err(Error::Config(
+                "calibration capture without a usable frame".to_string(),
+            ));
         }
-        Ok(Baseline {
-            format: BASELINE_FORMAT.to_string(),
-            version: BASELINE_VERSION,
-            created_by: format!("wifi-sensing-signal {}", crate::VERSION),
-            device: self.device.unwrap_or_default(),
-            nodes,
-        })
+        Ok((
+            Baseline {
+                format: BASELINE_FORMAT.to_string(),
+                version: BASELINE_VERSION,
+                created_by: format!("wifi-sensing-signal {}", crate::VERSION),
+                device: self.device.unwrap_or_default(),
+                nodes,
+            },
+            seen,
+        ))
+    }
+}
+
+/// One statistic of a calibration capture: how often it was evaluated and above threshold,
+/// when first, and its peak (times from the node's first frame, ns).
+#[derive(Default)]
+struct Watch {
+    count: u64,
+    above: u64,
+    first_ns: Option<i64>,
+    peak: f64,
+    peak_ns: i64,
+}
+
+impl Watch {
+    fn push(&mut self, at_ns: i64, value: f64, above: bool) {
+        self.count += 1;
+        if above {
+            self.above += 1;
+            self.first_ns.get_or_insert(at_ns);
+        }
+        if value > self.peak {
+            self.peak = value;
+            self.peak_ns = at_ns;
+        }
+    }
+}
+
+/// Activity seen in a calibration capture by its own statistics (see
+/// [`Calibrator::activity`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Activity {
+    /// Node id.
+    pub node_id: u32,
+    /// The statistic, named as in event records: `motion_ratio` or `breathing_band_ratio`.
+    pub statistic: &'static str,
+    /// Its threshold ([`EventConfig::motion_enter`] or [`EventConfig::breathing_enter`]).
+    pub threshold: f64,
+    /// When it first showed activity, s from the node's first frame.
+    pub first_s: f64,
+    /// Its largest value in the capture.
+    pub peak: f64,
+    /// When it peaked, s from the node's first frame.
+    pub peak_s: f64,
+    /// Share of its values above the threshold (per frame for motion, per block for the
+    /// breathing window).
+    pub fraction: f64,
+}
+
+impl Activity {
+    /// The findings joined for a message.
+    pub(crate) fn list(seen: &[Activity]) -> String {
+        seen.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+impl std::fmt::Display for Activity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.statistic == "motion_ratio" {
+            "motion"
+        } else {
+            "a breathing person"
+        };
+        write!(
+            f,
+            "node {}: {what}: {} above its threshold {} from {:.1} s into the capture \
+             (peak {:.1} at {:.1} s; {:.0} % of its values above)",
+            self.node_id,
+            self.statistic,
+            self.threshold,
+            self.first_s,
+            self.peak,
+            self.peak_s,
+            100.0 * self.fraction
+        )
     }
 }

@@ -102,6 +102,34 @@ pub enum SignalError {
         /// The stream's value.
         stream: String,
     },
+    /// A calibration capture is too short for a baseline (see
+    /// [`Calibrator::finish`](crate::calibration::Calibrator::finish)).
+    #[error(
+        "calibration capture too short: node {node_id} has {have_s:.1} s of frames ({frames}); \
+         a baseline needs at least {need_s:.1} s at its frame rate: {need}"
+    )]
+    CalibrationTooShort {
+        /// The node that is too short.
+        node_id: u32,
+        /// Its span of frames, s.
+        have_s: f64,
+        /// Its frames.
+        frames: u64,
+        /// The span it needs, s.
+        need_s: f64,
+        /// What that span is made of.
+        need: String,
+    },
+    /// A calibration capture's own statistics show motion or a breathing person (see
+    /// [`Calibrator::finish`](crate::calibration::Calibrator::finish)).
+    #[error(
+        "the calibration capture is not of an empty, still room: {}",
+        crate::calibration::Activity::list(.seen)
+    )]
+    CalibrationActivity {
+        /// What was seen, per node and statistic.
+        seen: Vec<crate::calibration::Activity>,
+    },
     /// Reading or writing a file failed.
     #[error("{context}: {reason}")]
     Io {

@@ -5,7 +5,7 @@ use wifi_sensing_core::sim::{DeviceProfile, MotionState, Scenario, Simulator};
 use wifi_sensing_core::{CaptureFormat, CsiFrame, Device};
 use wifi_sensing_signal::calibration::{Baseline, Calibrator};
 use wifi_sensing_signal::events::{EventConfig, EventKind};
-use wifi_sensing_signal::vitals::VitalsConfig;
+use wifi_sensing_signal::vitals::{NoEstimate, VitalsConfig};
 use wifi_sensing_signal::{Sensed, SensingAnalyser, SensingConfig, SignalError};
 
 /// Frame-level F1 of presence and motion after the warm-up, and the events.
@@ -256,7 +256,7 @@ fn constant_stream_gives_no_events() {
 #[test]
 fn baseline_refuses_mismatch_and_names_corrupt_fields() {
     let sim = Simulator::new(
-        Scenario::preset("empty", 5.0).unwrap(),
+        Scenario::preset("empty", 12.0).unwrap(),
         DeviceProfile::esp32(),
         1,
     )
@@ -419,4 +419,137 @@ fn frames_of_another_layout_are_counted_and_reported() {
     let want = format!("{} of {seen} frames skipped", node.layout_changes);
     assert!(said[0].contains(&want), "{said:?} lacks {want}");
     assert!(said[0].contains("1x1x32 instead of 1x1x64"), "{said:?}");
+}
+
+/// Each vital-sign record's time (s) and breathing reason, with the event detector on.
+fn vital_reasons(sc: Scenario, seed: u64) -> Vec<(f64, Option<NoEstimate>)> {
+    let sim = Simulator::new(sc, DeviceProfile::esp32(), seed).unwrap();
+    let mut a = SensingAnalyser::new(SensingConfig::default(), None).unwrap();
+    let mut out = Vec::new();
+    for (f, _) in sim {
+        a.push(&f, &mut out).unwrap();
+    }
+    out.iter()
+        .filter_map(|s| match s {
+            Sensed::VitalSigns { value, .. } => {
+                Some((value.window_end_ns as f64 * 1e-9, value.breathing.reason))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn vital_signs_say_window_too_short_until_the_window_could_be_long_and_motion_after() {
+    let min = VitalsConfig::default().min_window_s;
+    // Sitting and breathing, with a short wave at 6 s (motion from about 6.1 to 8.3 s, long
+    // enough to cut the window): the early records lack signal because the stream is young,
+    // not because of the wave; after `min` s of stream they say motion while the wave's cut
+    // leaves the window short.
+    let fidget = Scenario::from_json_str(
+        r#"{"name": "sit, a short wave at 6 s, sit", "duration_s": 40, "rate_hz": 50,
+            "room": {"size_m": [6, 4.5, 2.6], "reflectors": []},
+            "tx": {"position_m": [0.3, 2.0, 1.2]}, "rx": {"position_m": [5.7, 2.5, 1.2]},
+            "person": {"height_m": 1.7, "breathing": {"rate_bpm": 14, "amplitude_mm": 5}},
+            "timeline": [
+              {"activity": "sit", "duration_s": 6, "position_m": [3, 2.2], "heading_deg": 90},
+              {"activity": "gesture", "gesture": "wave", "duration_s": 1},
+              {"activity": "sit", "duration_s": 33, "heading_deg": 90}],
+            "impairments": {"snr_db": 25}}"#,
+    )
+    .unwrap();
+    let quiet = Scenario::preset("breathe", 40.0).unwrap();
+    for (name, sc) in [("fidget", fidget), ("breathe", quiet)] {
+        let r = vital_reasons(sc, 7);
+        let early: Vec<_> = r.iter().filter(|(t, _)| *t < min).collect();
+        assert!(early.len() >= 3, "{name}: {r:?}");
+        assert!(
+            early
+                .iter()
+                .all(|(_, why)| *why == Some(NoEstimate::WindowTooShort)),
+            "{name}: {r:?}"
+        );
+        if name == "fidget" {
+            assert!(
+                r.iter()
+                    .any(|(t, why)| *t > min && *why == Some(NoEstimate::Motion)),
+                "{name}: {r:?}"
+            );
+        }
+    }
+    // Walking all along: once the stream is `min` s old, every record says motion.
+    let r = vital_reasons(Scenario::preset("walk", 40.0).unwrap(), 7);
+    let late: Vec<_> = r.iter().filter(|(t, _)| *t > min).collect();
+    assert!(late.len() >= 3, "walk: {r:?}");
+    assert!(
+        late.iter().all(|(_, why)| *why == Some(NoEstimate::Motion)),
+        "walk: {r:?}"
+    );
+}
+
+/// Runs a calibrator over a simulated session.
+fn calibrate(preset: &str, secs: f64, rate: f64, profile: DeviceProfile, seed: u64) -> Calibrator {
+    let mut sc = Scenario::preset(preset, secs).unwrap();
+    sc.rate_hz = rate;
+    let mut cal = Calibrator::new(&EventConfig::default()).unwrap();
+    for (f, _) in Simulator::new(sc, profile, seed).unwrap() {
+        cal.push(&f).unwrap();
+    }
+    cal
+}
+
+#[test]
+fn calibration_refuses_short_and_occupied_captures_and_takes_empty_rooms() {
+    // Empty rooms of 14 s (the minimum is 13 s at 20 Hz), on every device and at 20-100 Hz:
+    // no activity seen.
+    for (i, rate) in [20.0, 50.0, 100.0].into_iter().enumerate() {
+        for (j, profile) in [
+            DeviceProfile::esp32(),
+            DeviceProfile::intel5300(),
+            DeviceProfile::nexmon80(),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let seed = 40 + 3 * i as u64 + j as u64;
+            let cal = calibrate("empty", 14.0, rate, profile, seed);
+            let b = cal.finish();
+            assert!(b.is_ok(), "{rate} Hz, profile {j}: {b:?}");
+        }
+    }
+    // Too short: the node, its span and the minimum at its rate are named.
+    let e = calibrate("empty", 10.0, 50.0, DeviceProfile::esp32(), 1)
+        .finish()
+        .unwrap_err();
+    match &e {
+        SignalError::CalibrationTooShort {
+            node_id,
+            have_s,
+            need_s,
+            ..
+        } => {
+            assert_eq!(*node_id, 1);
+            assert!(*have_s < 10.1 && (need_s - 10.8).abs() < 0.05, "{e}");
+        }
+        other => panic!("{other}"),
+    }
+    // A walking person: motion from about the start; a breathing one: breathing, no motion.
+    let cal = calibrate("walk", 20.0, 50.0, DeviceProfile::esp32(), 2);
+    let seen = cal.activity();
+    let motion = seen.iter().find(|a| a.statistic == "motion_ratio");
+    assert!(
+        motion.is_some_and(|m| m.first_s < 5.0 && m.peak > m.threshold),
+        "{seen:?}"
+    );
+    let e = cal.finish().unwrap_err().to_string();
+    assert!(e.contains("motion_ratio above its threshold 3.5"), "{e}");
+    let cal = calibrate("breathe", 20.0, 50.0, DeviceProfile::esp32(), 3);
+    let seen = cal.activity();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].statistic, "breathing_band_ratio");
+    assert!(seen[0].peak > 4.0, "{seen:?}");
+    // accepted on request, with what was seen
+    let (b, seen) = cal.finish_accepting_activity().unwrap();
+    assert_eq!(b.nodes.len(), 1);
+    assert_eq!(seen.len(), 1);
 }

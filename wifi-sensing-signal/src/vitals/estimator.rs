@@ -238,20 +238,11 @@ impl VitalsEstimator {
     fn estimate(&mut self, t: i64) -> Option<VitalSigns> {
         let end = self.last_closed?;
         let first = self.first_bin?;
-        let mut start = (end - self.n_grid as i64 + 1).max(first);
-        let moved = self.motion_cut(&mut start, end);
+        let uncut = (end - self.n_grid as i64 + 1).max(first);
+        let mut start = uncut;
+        let cut = self.motion_cut(&mut start, end);
         let n = (end - start + 1).max(0) as usize;
-
-        let frames: u64 = (start..=end)
-            .map(|b| {
-                let s = b.rem_euclid(self.n_grid as i64) as usize;
-                if self.ring_id[s] == b {
-                    u64::from(self.ring_frames[s])
-                } else {
-                    0
-                }
-            })
-            .sum();
+        let frames = self.frames_in(start, end);
         let span_s = n as f64 / self.cfg.grid_hz;
         let rate = if span_s > 0.0 {
             frames as f64 / span_s
@@ -269,8 +260,13 @@ impl VitalsEstimator {
             features: self.k,
             presence_ratio: None,
         };
-        if span_s < self.cfg.min_window_s || frames < 4 {
-            let r = if moved {
+        if !self.long_enough(span_s, frames) {
+            // `motion` only when motion is what withholds the estimate: the window it cut
+            // would have been long enough without the cut. A window that is short because the
+            // stream (or the signal after a gap) has just started is `window_too_short`, with
+            // or without motion in it (see `NoEstimate`).
+            let uncut_s = (end - uncut + 1).max(0) as f64 / self.cfg.grid_hz;
+            let r = if cut && self.long_enough(uncut_s, self.frames_in(uncut, end)) {
                 NoEstimate::Motion
             } else {
                 NoEstimate::WindowTooShort
@@ -353,6 +349,12 @@ impl VitalsEstimator {
         } else {
             self.peak(b0, b1, hz_per_bin, guard_bins, self.cfg.min_distinctness)
         };
+        if v.breathing.reason == Some(NoEstimate::FrameRateTooLow) {
+            // The band is not sampled: neither "nobody there" nor "not distinct" can be told,
+            // and the heart band needs a higher rate still.
+            v.heart = VitalRate::none(NoEstimate::FrameRateTooLow);
+            return Some(v);
+        }
         // Nobody there: neither a distinct breathing peak nor more breathing-band power than
         // noise. (A distinct peak is a person even when the band's total power is low: a
         // breath occupies a few bins of the band.)
@@ -408,10 +410,29 @@ impl VitalsEstimator {
         Some(v)
     }
 
+    /// Frames in the closed grid bins `start..=end`.
+    fn frames_in(&self, start: i64, end: i64) -> u64 {
+        (start..=end)
+            .map(|b| {
+                let s = b.rem_euclid(self.n_grid as i64) as usize;
+                if self.ring_id[s] == b {
+                    u64::from(self.ring_frames[s])
+                } else {
+                    0
+                }
+            })
+            .sum()
+    }
+
+    /// Whether a window of `span_s` seconds holding `frames` frames can give an estimate.
+    fn long_enough(&self, span_s: f64, frames: u64) -> bool {
+        span_s >= self.cfg.min_window_s && frames >= 4
+    }
+
     /// Motion in the grid bins `[start, end]`: a run longer than [`MAX_BRIDGED_MOTION_S`]
     /// (guard included) moves `start` past it; shorter runs stay in the window (their steps
-    /// are removed with the others, see `spectra_of`). Returns whether any motion touched the
-    /// window.
+    /// are removed with the others, see `spectra_of`). Returns whether a run cut the window
+    /// (a short run left in it does not count).
     fn motion_cut(&self, start: &mut i64, end: i64) -> bool {
         let guard = (MOTION_GUARD_S * self.cfg.grid_hz).ceil() as i64;
         let max_run = (MAX_BRIDGED_MOTION_S * self.cfg.grid_hz).ceil() as i64;
@@ -419,12 +440,10 @@ impl VitalsEstimator {
             let s = b.rem_euclid(self.n_grid as i64) as usize;
             self.ring_id[s] == b && self.ring_moving[s]
         };
-        let mut any = false;
         let mut cut: Option<i64> = None;
         let mut run: Option<i64> = None;
         for b in *start..=end {
             if moving(b) {
-                any = true;
                 let r0 = *run.get_or_insert(b);
                 if b - r0 + 1 + 2 * guard > max_run {
                     cut = Some(b + guard + 1);
@@ -436,7 +455,7 @@ impl VitalsEstimator {
         if let Some(c) = cut {
             *start = c.min(end + 1);
         }
-        any
+        cut.is_some()
     }
 
     /// Fills `spectra` (features × frequencies) from grid bins `start ..` (`n` bins).
@@ -744,7 +763,99 @@ impl VitalsEstimator {
 
 #[cfg(test)]
 mod tests {
-    use super::smooth_basis;
+    use super::{smooth_basis, VitalsEstimator};
+    use crate::vitals::{NoEstimate, VitalSigns, VitalsConfig};
+
+    /// Runs an estimator over 50 Hz frames of 8 shape values and the level (a 15 /min breath
+    /// and a small pseudo-random noise) at the times `times` (s), with motion where `moving`
+    /// says; returns each estimate's time (s) and breathing reason.
+    fn reasons(
+        times: impl Iterator<Item = f64>,
+        moving: impl Fn(f64) -> bool,
+    ) -> Vec<(f64, Option<NoEstimate>)> {
+        estimates(times, moving)
+            .iter()
+            .map(|v| (v.window_end_ns as f64 * 1e-9, v.breathing.reason))
+            .collect()
+    }
+
+    fn estimates(
+        times: impl Iterator<Item = f64>,
+        moving: impl Fn(f64) -> bool,
+    ) -> Vec<VitalSigns> {
+        let cfg = VitalsConfig {
+            smooth_basis: 0,
+            ..VitalsConfig::default()
+        };
+        let mut e = VitalsEstimator::new(&cfg, &[0; 8], 0);
+        let mut out: Vec<VitalSigns> = Vec::new();
+        let mut x = [0f32; 9];
+        let mut seed = 1u32;
+        for t in times {
+            for (i, v) in x.iter_mut().enumerate() {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let noise = (seed >> 8) as f32 / (1 << 24) as f32 - 0.5;
+                let breath = (std::f64::consts::TAU * 0.25 * t).sin() as f32;
+                *v = 1.0 + 0.01 * breath * (i as f32 + 1.0) + 0.002 * noise;
+            }
+            e.push((t * 1e9) as i64, &x, moving(t), &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn a_frame_rate_below_the_band_says_so_for_both_rates() {
+        // 1 frame per second cannot sample a breathing band reaching 40 /min: neither
+        // "nobody there" nor "not distinct" can be told.
+        let v = estimates((0..60).map(f64::from), |_| false);
+        let late: Vec<_> = v.iter().filter(|v| v.window_s >= 20.0).collect();
+        assert!(!late.is_empty(), "{v:?}");
+        for v in late {
+            assert_eq!(
+                v.breathing.reason,
+                Some(NoEstimate::FrameRateTooLow),
+                "{v:?}"
+            );
+            assert_eq!(v.heart.reason, Some(NoEstimate::FrameRateTooLow), "{v:?}");
+        }
+    }
+
+    fn frames(from_s: f64, to_s: f64) -> impl Iterator<Item = f64> {
+        (0..((to_s - from_s) * 50.0) as usize).map(move |i| from_s + i as f64 / 50.0)
+    }
+
+    #[test]
+    fn a_young_window_is_too_short_not_motion() {
+        // A 1 s fidget at 2 s (bridged: it stays in the window) and a 4 s motion run at 6 s
+        // (it cuts the window): before 20 s of signal the window is short whatever moved.
+        let r = reasons(frames(0.0, 50.0), |t| {
+            (2.0..3.0).contains(&t) || (6.0..10.0).contains(&t) || (35.0..45.0).contains(&t)
+        });
+        all_say(&r, |t| t < 20.0, 3, NoEstimate::WindowTooShort);
+        // After the run at 35-45 s, the window without it would be long: motion is the cause.
+        all_say(&r, |t| t > 40.0, 1, NoEstimate::Motion);
+    }
+
+    /// At least `least` of the estimates at times `when` and all of them say `why`.
+    fn all_say(
+        r: &[(f64, Option<NoEstimate>)],
+        when: impl Fn(f64) -> bool,
+        least: usize,
+        why: NoEstimate,
+    ) {
+        let picked: Vec<_> = r.iter().filter(|(t, _)| when(*t)).collect();
+        assert!(picked.len() >= least, "{r:?}");
+        assert!(picked.iter().all(|(_, w)| *w == Some(why)), "{r:?}");
+    }
+
+    #[test]
+    fn a_window_after_a_long_gap_is_too_short_not_motion() {
+        // Motion right before a gap longer than the window: the estimator starts over after
+        // it, and the short window is the cause, not the motion before the gap.
+        let times = frames(0.0, 30.0).chain(frames(100.0, 115.0));
+        let r = reasons(times, |t| (20.0..30.0).contains(&t));
+        all_say(&r, |t| t > 100.0, 2, NoEstimate::WindowTooShort);
+    }
 
     fn dot(a: &[f32], b: &[f32]) -> f32 {
         a.iter().zip(b).map(|(x, y)| x * y).sum()

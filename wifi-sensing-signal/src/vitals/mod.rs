@@ -53,8 +53,10 @@
 //!    [`VitalsConfig::full_distinctness`]. There is no estimate at all when the window is
 //!    shorter than [`VitalsConfig::min_window_s`] after the last motion run longer than 3 s
 //!    (shorter runs, such as a fidget or a gain step the event detector reads as motion, stay
-//!    in the window), when the frame rate is below twice the band's top frequency, or when
-//!    there is no distinct breathing peak (`no_person` when, in addition, the breathing band
+//!    in the window; the reason is `motion` only when the window would have been long enough
+//!    without that run, `window_too_short` when the stream or the signal after a gap is
+//!    younger than `min_window_s`, see [`NoEstimate`]), when the frame rate is below twice
+//!    the band's top frequency, or when there is no distinct breathing peak (`no_person` when, in addition, the breathing band
 //!    holds no more power than noise: the first principal eigenvalue against the
 //!    Marchenko–Pastur edge of noise, [`VitalsConfig::presence_ratio`]; `not_distinct`
 //!    otherwise).
@@ -212,15 +214,23 @@ impl VitalsConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NoEstimate {
-    /// The motion-free part of the window is shorter than `min_window_s`, and nothing moved.
+    /// The window is shorter than `min_window_s` because the signal has not lasted that long:
+    /// the stream started, or restarted after a gap longer than `window_s`, less than
+    /// `min_window_s` ago. Said even when a motion run cut the window too, since the estimate
+    /// would be withheld without it (this takes precedence over `motion`); a short motion run
+    /// left in the window (at most 3 s) is not a cause at all.
     WindowTooShort,
-    /// Motion in the window left less than `min_window_s` of motion-free signal.
+    /// A motion run longer than 3 s cut the window and left less than `min_window_s` of
+    /// motion-free signal after it, where the window without the cut would have been long
+    /// enough: without the motion there would be an estimate.
     Motion,
     /// The breathing band holds no more power than noise: nobody there.
     NoPerson,
-    /// The peak is not distinct enough (below `min_distinctness`).
+    /// The peak is not distinct enough (below `min_distinctness`); for the heart rate also
+    /// when there is no breathing estimate to search it on.
     NotDistinct,
-    /// The measured frame rate is below twice the band's top frequency.
+    /// The measured frame rate is below twice the band's top frequency (the heart rate says
+    /// so too when the breathing band is not sampled; takes precedence over `no_person`).
     FrameRateTooLow,
 }
 
