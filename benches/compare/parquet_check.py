@@ -16,8 +16,17 @@ polars and numpy from PyPI on first use, builds the `wifi-sensing` binary (debug
    float32, the type the file stores), and the file metadata (schema version, source file).
 
 It then converts the whole kit as one Hive-partitioned dataset (`convert KIT/<dirs> -o DIR/`),
-checks that a second run converts nothing (content-hash manifest), and that duckdb and polars
-count, over the dataset, the same frames per source file as the golden files.
+checks that a second run converts nothing (content-hash manifest), that duckdb and polars
+count, over the dataset, the same frames per source file as the golden files, and that every
+single-file conversion named in its metadata (`wifi_sensing.source_xxh3_128`) the content hash
+the manifest gives its capture.
+
+Last, `run` with `--events` over the kit's RuView recording (host clock, two nodes, ADR-018
+vitals): the `analyses` and `aux` tables have the `time_utc` and `clock` columns of the `frames`
+table (same types; `time_utc` equal to `timestamp_ns` on the host clock, null on others) in
+pyarrow and polars, docs/parquet.md's DuckDB ASOF join of analyses to frames runs, and the Arrow
+IPC streams of `run --output-format arrow --arrow-aux FILE` hold every frame and every aux row of
+the Parquet tables.
 
 Exits non-zero on any mismatch or missing file.
 """
@@ -119,6 +128,90 @@ def read_polars(path):
     return shapes, df["csi_re"].to_list(), df["csi_im"].to_list()
 
 
+TIME_COLUMNS = ("time_utc", "clock")
+
+
+def check_time_columns(ck, name, table, frames_schema):
+    """`table` (pyarrow) has the frames' time columns, with values that follow the clock."""
+    import pyarrow.compute as pc
+
+    for col in TIME_COLUMNS:
+        if col not in table.column_names:
+            ck.fail(f"{name}: no column {col}")
+            return
+        if table.schema.field(col).type != frames_schema.field(col).type:
+            ck.fail(f"{name}: {col} is {table.schema.field(col).type}, frames have {frames_schema.field(col).type}")
+    clocks = table["clock"].to_pylist()
+    utc = pc.cast(table["time_utc"], "int64").to_pylist()
+    for i, (c, u, ts) in enumerate(zip(clocks, utc, table["timestamp_ns"].to_pylist())):
+        if c not in ("host", "device", "simulated", "none"):
+            ck.fail(f"{name} row {i}: clock {c!r}")
+            break
+        if (c == "host" and u != ts) or (c != "host" and u is not None):
+            ck.fail(f"{name} row {i}: time_utc {u} with clock {c} and timestamp_ns {ts}")
+            break
+
+
+def check_run_tables(ck, bin_, kit, tmp, con):
+    """`run --events` over the RuView recording: time columns of the analyses and aux tables,
+    the docs' ASOF join, and the Arrow IPC streams with --arrow-aux."""
+    import polars as pl
+    import pyarrow.ipc as ipc
+    import pyarrow.parquet as pq
+
+    cap = os.path.join(kit, "ruview_esp32", "pretrain-1775182186.csi.jsonl")
+    out = os.path.join(tmp, "run.parquet")
+    r = subprocess.run([bin_, "-q", "run", cap, "--events", "-o", out], capture_output=True, text=True)
+    if r.returncode != 0:
+        ck.fail(f"run --events failed: {r.stderr.strip()}")
+        return
+    frames = pq.read_table(out)
+    analyses = pq.read_table(out[: -len(".parquet")] + ".analyses.parquet")
+    aux = pq.read_table(out[: -len(".parquet")] + ".aux.parquet")
+    if analyses.num_rows == 0 or aux.num_rows == 0:
+        ck.fail(f"run --events: {analyses.num_rows} analyses, {aux.num_rows} aux rows")
+        return
+    if set(frames["clock"].to_pylist()) != {"host"}:
+        ck.fail(f"RuView frames: clocks {set(frames['clock'].to_pylist())}")
+    for name, t in (("frames", frames), ("analyses", analyses), ("aux", aux)):
+        check_time_columns(ck, f"run {name}", t, frames.schema)
+    if set(analyses["clock"].to_pylist()) != {"host"}:
+        ck.fail(f"analyses: clocks {set(analyses['clock'].to_pylist())}")
+    # polars sees an instant in UTC
+    df = pl.read_parquet(out[: -len(".parquet")] + ".analyses.parquet", columns=list(TIME_COLUMNS))
+    if df.schema["time_utc"] != pl.Datetime("ns", "UTC"):
+        ck.fail(f"polars: analyses time_utc is {df.schema['time_utc']}")
+    # the docs' join, with OUT replaced
+    text = open(os.path.join(ROOT, "docs", "parquet.md")).read()
+    sql = doc_block(text, "join analyses to frames", "sql").replace("OUT.", out[: -len("parquet")])
+    try:
+        rows = con.execute(sql).fetchall()
+        per_node = sum(1 for n in analyses["node_id"].to_pylist() if n is not None)
+        # every per-node analysis has a frame of its node at or before it
+        if not rows or len(rows) != per_node:
+            ck.fail(f"docs/parquet.md ASOF join: {len(rows)} rows for {per_node} per-node analyses")
+        elif any(r[2] is None for r in rows):
+            ck.fail("docs/parquet.md ASOF join: a row without its frame's timestamp")
+    except Exception as e:  # noqa: BLE001 (any engine error fails the check)
+        ck.fail(f"docs/parquet.md ASOF join: {e}")
+    # the Arrow IPC streams: frames on stdout, aux in the --arrow-aux file, as in the Parquet tables
+    aux_file = os.path.join(tmp, "aux.arrows")
+    r = subprocess.run([bin_, "-q", "run", cap, "--output-format", "arrow", "--arrow-aux", aux_file], capture_output=True)
+    if r.returncode != 0:
+        ck.fail(f"run --output-format arrow --arrow-aux failed: {r.stderr.decode().strip()}")
+        return
+    stream = ipc.open_stream(r.stdout).read_all()
+    side = ipc.open_stream(aux_file).read_all()
+    for name, got, want in (("frames", stream, frames), ("aux", side, aux)):
+        if not got.equals(want):
+            ck.fail(f"Arrow stream {name}: differs from the Parquet table ({got.num_rows} rows, {want.num_rows})")
+        h = (got.schema.metadata or {}).get(b"wifi_sensing.source_xxh3_128")
+        if h != (frames.schema.metadata or {}).get(b"wifi_sensing.source_xxh3_128") or h is None:
+            ck.fail(f"Arrow stream {name}: content hash {h!r}")
+    print(f"run --events: {frames.num_rows} frames, {analyses.num_rows} analyses, {aux.num_rows} aux rows; "
+          "time_utc / clock as in the frames, ASOF join ran, Arrow streams hold the same rows")
+
+
 def doc_block(text, heading, lang):
     """The first ```lang block after `heading` in a Markdown text."""
     rest = text.split(heading, 1)[1]
@@ -172,6 +265,7 @@ def inner(args):
     con = duckdb.connect()
     tmp = tempfile.mkdtemp(prefix="parquet_check_")
     golden_counts = {}
+    hashes = {}
     total_frames = 0
     try:
         print(f"{'capture':58} {'frames':>7}  pyarrow duckdb polars")
@@ -183,6 +277,7 @@ def inner(args):
                 continue
             header, frames = load_golden(g)
             golden_counts[cap] = len(frames)
+            hashes[cap] = None
             out = os.path.join(tmp, "x.parquet")
             r = subprocess.run([args.bin, "-q", "convert", cap, "-o", out], capture_output=True, text=True)
             if r.returncode != 0:
@@ -193,6 +288,7 @@ def inner(args):
                 ck.fail(f"{rel}: schema metadata {meta.get('wifi_sensing.schema')!r}")
             if meta.get("wifi_sensing.source") != cap:
                 ck.fail(f"{rel}: source metadata {meta.get('wifi_sensing.source')!r} != {cap!r}")
+            hashes[cap] = meta.get("wifi_sensing.source_xxh3_128")
             res = [ck.compare("pyarrow", rel, frames, shapes, re, im)]
             res.append(ck.compare("duckdb", rel, frames, *read_duckdb(con, out)))
             res.append(ck.compare("polars", rel, frames, *read_polars(out)))
@@ -233,13 +329,21 @@ def inner(args):
             [pattern],
         ).fetchone()
         print(f"dataset: {sum(got.values())} frames from {len(got)} captures, {nodes[0]} node ids, {nodes[1]} dates")
+        # each single-file conversion names the content hash the manifest gives its capture
+        with open(os.path.join(ds, "_manifest.jsonl")) as f:
+            manifest = {e["source_file"]: e["xxh3_128"] for e in map(json.loads, f)}
+        for cap, h in hashes.items():
+            if h is None or h != manifest.get(cap):
+                ck.fail(f"{cap}: wifi_sensing.source_xxh3_128 {h!r}, manifest {manifest.get(cap)!r}")
         run_doc_snippets(ck, tmp, con)
+        check_run_tables(ck, args.bin, kit, tmp, con)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if ck.failures:
         print(f"FAILED: {len(ck.failures)} mismatches", file=sys.stderr)
         return 1
-    print(f"OK: {len(golden_counts)} captures, {total_frames} frames, every value equal in pyarrow, duckdb and polars; dataset counts equal")
+    print(f"OK: {len(golden_counts)} captures, {total_frames} frames, every value equal in pyarrow, duckdb and polars; "
+          "dataset counts and content hashes equal; run tables checked")
     return 0
 
 

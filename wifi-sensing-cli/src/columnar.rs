@@ -29,6 +29,8 @@ use parquet::schema::types::ColumnPath;
 use serde::Serialize;
 use wifi_sensing_core::{AuxRecord, Clock, CsiFrame, Output, Sink, Summary};
 
+use crate::input::InputSpec;
+
 /// Version of the columnar schema (`wifi_sensing.schema` in the file metadata is
 /// `wifi-sensing/<table>/<SCHEMA>`).
 pub(crate) const SCHEMA: u32 = 1;
@@ -160,6 +162,46 @@ fn utf8(name: &str, nullable: bool) -> Field {
     Field::new(name, DataType::Utf8, nullable)
 }
 
+/// The columns that follow `timestamp_ns` in every table: `time_utc` (the timestamp as an
+/// instant when its clock is the host's, Unix-epoch time; else null) and `clock`.
+struct TimeColumns {
+    clocks: Names<Clock>,
+    time: TimestampNanosecondBuilder,
+    clock: StringBuilder,
+}
+
+impl TimeColumns {
+    fn new() -> Self {
+        TimeColumns {
+            clocks: Names::default(),
+            time: TimestampNanosecondBuilder::new().with_timezone("UTC"),
+            clock: StringBuilder::new(),
+        }
+    }
+
+    fn fields() -> [Field; 2] {
+        [
+            Field::new(
+                "time_utc",
+                DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+                true,
+            ),
+            utf8("clock", false),
+        ]
+    }
+
+    /// Appends the columns of a row whose timestamp is `timestamp_ns` on `clock`.
+    fn push(&mut self, clock: Clock, timestamp_ns: i64, buf: &mut Vec<u8>) {
+        self.time
+            .append_option((clock == Clock::Host).then_some(timestamp_ns));
+        self.clock.append_value(self.clocks.name(clock, buf));
+    }
+
+    fn finish(&mut self) -> [ArrayRef; 2] {
+        [Arc::new(self.time.finish()), Arc::new(self.clock.finish())]
+    }
+}
+
 /// A table being built: rows appended, then taken out as one [`RecordBatch`].
 pub(crate) trait Rows {
     /// The table's schema (no metadata).
@@ -188,12 +230,10 @@ pub(crate) struct FrameRows {
     buf: Vec<u8>,
     re: Vec<f32>,
     im: Vec<f32>,
-    clocks: Names<Clock>,
     devices: Names<wifi_sensing_core::Device>,
     c_source: StringBuilder,
     c_ts: Int64Builder,
-    c_time: TimestampNanosecondBuilder,
-    c_clock: StringBuilder,
+    c_time: TimeColumns,
     c_node: UInt32Builder,
     c_mac: StringBuilder,
     c_seq: UInt32Builder,
@@ -224,13 +264,8 @@ impl FrameRows {
         let mut f = vec![
             utf8("source_file", false),
             Field::new("timestamp_ns", DataType::Int64, false),
-            Field::new(
-                "time_utc",
-                DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
-                true,
-            ),
-            utf8("clock", false),
         ];
+        f.extend(TimeColumns::fields());
         if with_node_id {
             f.push(Field::new("node_id", DataType::UInt32, false));
         }
@@ -266,12 +301,10 @@ impl FrameRows {
             buf: Vec::with_capacity(256),
             re: Vec::new(),
             im: Vec::new(),
-            clocks: Names::default(),
             devices: Names::default(),
             c_source: StringBuilder::new(),
             c_ts: Int64Builder::new(),
-            c_time: TimestampNanosecondBuilder::new().with_timezone("UTC"),
-            c_clock: StringBuilder::new(),
+            c_time: TimeColumns::new(),
             c_node: UInt32Builder::new(),
             c_mac: StringBuilder::new(),
             c_seq: UInt32Builder::new(),
@@ -301,10 +334,7 @@ impl FrameRows {
     pub(crate) fn push(&mut self, f: &CsiFrame) {
         self.c_source.append_value(&self.source_file);
         self.c_ts.append_value(f.timestamp_ns);
-        self.c_time
-            .append_option((f.clock == Clock::Host).then_some(f.timestamp_ns));
-        self.c_clock
-            .append_value(self.clocks.name(f.clock, &mut self.buf));
+        self.c_time.push(f.clock, f.timestamp_ns, &mut self.buf);
         if self.with_node_id {
             self.c_node.append_value(f.node_id);
         }
@@ -391,9 +421,8 @@ impl Rows for FrameRows {
         let mut cols: Vec<ArrayRef> = vec![
             Arc::new(self.c_source.finish()),
             Arc::new(self.c_ts.finish()),
-            Arc::new(self.c_time.finish()),
-            Arc::new(self.c_clock.finish()),
         ];
+        cols.extend(self.c_time.finish());
         if self.with_node_id {
             cols.push(Arc::new(self.c_node.finish()));
         }
@@ -421,19 +450,22 @@ impl Rows for FrameRows {
 }
 
 /// A non-CSI record as a row of the `aux` or `analyses` table: the envelope columns the two
-/// tables share (`source_file`, `type`, `timestamp_ns`, `node_id`, `data`) plus a few text
-/// columns of their own.
+/// tables share (`source_file`, `type`, `timestamp_ns`, `time_utc`, `clock`, `node_id`, `data`)
+/// plus a few text columns of their own.
 pub(crate) trait EnvelopeRow {
     /// Name of the table.
     const TABLE: &'static str;
     /// The table's own text columns before `timestamp_ns` (after `type`).
     const BEFORE_TS: &'static [&'static str];
-    /// The table's own text columns after `timestamp_ns` (before `node_id`).
+    /// The table's own text columns after `timestamp_ns`, `time_utc` and `clock` (before
+    /// `node_id`).
     const AFTER_TS: &'static [&'static str];
     /// Record type.
     fn kind(&self) -> &str;
     /// Timestamp, ns.
     fn timestamp_ns(&self) -> i64;
+    /// The clock of the timestamp.
+    fn clock(&self) -> Clock;
     /// Node, where the record has one.
     fn node_id(&self) -> Option<u32>;
     /// Own text column `i` (in `BEFORE_TS` then `AFTER_TS` order), using `buf` as scratch.
@@ -445,22 +477,21 @@ pub(crate) trait EnvelopeRow {
 impl EnvelopeRow for AuxRecord {
     const TABLE: &'static str = "aux";
     const BEFORE_TS: &'static [&'static str] = &[];
-    const AFTER_TS: &'static [&'static str] = &["clock", "format"];
+    const AFTER_TS: &'static [&'static str] = &["format"];
     fn kind(&self) -> &str {
         self.body.kind()
     }
     fn timestamp_ns(&self) -> i64 {
         self.timestamp_ns
     }
+    fn clock(&self) -> Clock {
+        self.clock
+    }
     fn node_id(&self) -> Option<u32> {
         self.node_id
     }
-    fn text<'a>(&'a self, i: usize, buf: &'a mut Vec<u8>) -> &'a str {
-        if i == 0 {
-            serde_name(&self.clock, buf)
-        } else {
-            self.format.name()
-        }
+    fn text<'a>(&'a self, _i: usize, _buf: &'a mut Vec<u8>) -> &'a str {
+        self.format.name()
     }
     fn data<'a>(&self, buf: &'a mut Vec<u8>) -> &'a str {
         // serialised as the JSON Lines writer does
@@ -477,6 +508,9 @@ impl EnvelopeRow for wifi_sensing_core::Analysis {
     }
     fn timestamp_ns(&self) -> i64 {
         self.timestamp_ns
+    }
+    fn clock(&self) -> Clock {
+        self.clock
     }
     fn node_id(&self) -> Option<u32> {
         self.node_id
@@ -499,6 +533,7 @@ pub(crate) struct EnvelopeRows<T: EnvelopeRow> {
     c_source: StringBuilder,
     c_type: StringBuilder,
     c_ts: Int64Builder,
+    c_time: TimeColumns,
     c_texts: Vec<StringBuilder>,
     c_node: UInt32Builder,
     c_data: StringBuilder,
@@ -515,6 +550,7 @@ impl<T: EnvelopeRow> EnvelopeRows<T> {
         let mut fields = vec![utf8("source_file", false), utf8("type", false)];
         fields.extend(T::BEFORE_TS.iter().map(|n| utf8(n, false)));
         fields.push(Field::new("timestamp_ns", DataType::Int64, false));
+        fields.extend(TimeColumns::fields());
         fields.extend(T::AFTER_TS.iter().map(|n| utf8(n, false)));
         fields.push(Field::new("node_id", DataType::UInt32, true));
         fields.push(utf8("data", false));
@@ -525,6 +561,7 @@ impl<T: EnvelopeRow> EnvelopeRows<T> {
             c_source: StringBuilder::new(),
             c_type: StringBuilder::new(),
             c_ts: Int64Builder::new(),
+            c_time: TimeColumns::new(),
             c_texts: (0..T::BEFORE_TS.len() + T::AFTER_TS.len())
                 .map(|_| StringBuilder::new())
                 .collect(),
@@ -538,6 +575,7 @@ impl<T: EnvelopeRow> EnvelopeRows<T> {
         self.c_source.append_value(&self.source_file);
         self.c_type.append_value(r.kind());
         self.c_ts.append_value(r.timestamp_ns());
+        self.c_time.push(r.clock(), r.timestamp_ns(), &mut self.buf);
         for (i, c) in self.c_texts.iter_mut().enumerate() {
             c.append_value(r.text(i, &mut self.buf));
         }
@@ -571,6 +609,7 @@ impl<T: EnvelopeRow> Rows for EnvelopeRows<T> {
             .map(|c| Arc::new(c.finish()) as ArrayRef);
         cols.extend(texts.by_ref().take(before));
         cols.push(Arc::new(self.c_ts.finish()));
+        cols.extend(self.c_time.finish());
         cols.extend(texts);
         cols.push(Arc::new(self.c_node.finish()));
         cols.push(Arc::new(self.c_data.finish()));
@@ -587,6 +626,9 @@ pub(crate) struct FileInfo {
     pub config: String,
     /// The compression of every column.
     pub codec: Codec,
+    /// XXH3-128 of the input file's bytes (32 hex digits); `None` for live inputs (`udp://`,
+    /// stdin), which have no file to hash.
+    pub source_xxh3_128: Option<String>,
 }
 
 impl FileInfo {
@@ -597,7 +639,19 @@ impl FileInfo {
             source: source.to_string(),
             config: serde_json::json!({ "command_line": args }).to_string(),
             codec: Codec::default(),
+            source_xxh3_128: None,
         }
+    }
+
+    /// [`FileInfo::of_process`] of `input` (described as `source`), with the content hash of
+    /// a file input ([`crate::dataset::content_hash`]: one more pass over the file before it is
+    /// read, under 1 % of the CPU time of a Parquet conversion; docs/parquet.md).
+    pub(crate) fn of_input(input: &InputSpec, source: &str) -> Result<Self> {
+        let mut info = Self::of_process(source);
+        if let InputSpec::File(p) = input {
+            info.source_xxh3_128 = Some(crate::dataset::content_hash(p)?.0);
+        }
+        Ok(info)
     }
 
     fn key_values(&self, table: &str) -> Vec<(String, String)> {
@@ -613,6 +667,13 @@ impl FileInfo {
             ("wifi_sensing.source".into(), self.source.clone()),
             ("wifi_sensing.config".into(), self.config.clone()),
         ]
+        .into_iter()
+        .chain(
+            self.source_xxh3_128
+                .iter()
+                .map(|h| ("wifi_sensing.source_xxh3_128".into(), h.clone())),
+        )
+        .collect()
     }
 
     /// `schema` with this info as its metadata.
@@ -872,19 +933,77 @@ pub(crate) enum StreamTable {
     Analyses,
 }
 
-/// Writes one table as an Arrow IPC stream (`run --output-format arrow`); records of the other
-/// tables are counted in [`ArrowStreamSink::left_out`].
-pub(crate) struct ArrowStreamSink<W: Write> {
-    table: StreamTable,
-    frames: FrameRows,
-    analyses: AnalysisRows,
+/// One table written as an Arrow IPC stream: its rows, gathered into batches.
+struct IpcTable<R: Rows, W: Write> {
+    rows: R,
     schema: SchemaRef,
     writer: Option<arrow_ipc::writer::StreamWriter<W>>,
     /// Write every row as soon as it comes (live inputs).
     eager: bool,
-    /// Records of another table than the stream's (not written).
+}
+
+impl<R: Rows, W: Write> IpcTable<R, W> {
+    /// Starts the stream (its schema, with `info` as metadata) in `out`.
+    fn new(rows: R, out: W, info: &FileInfo, eager: bool) -> Result<Self> {
+        let schema = info.schema_with(&rows.schema(), rows.table());
+        let writer = arrow_ipc::writer::StreamWriter::try_new(out, &schema)?;
+        Ok(IpcTable {
+            rows,
+            schema,
+            writer: Some(writer),
+            eager,
+        })
+    }
+
+    /// Writes the rows held as a batch when it is full, when every row is written at once
+    /// (`eager`), or when `force`d.
+    fn write(&mut self, force: bool) -> wifi_sensing_core::Result<()> {
+        if self.rows.len() == 0 || !(force || self.eager || self.rows.full()) {
+            return Ok(());
+        }
+        let batch = self
+            .rows
+            .take()
+            .and_then(|b| b.with_schema(self.schema.clone()))
+            .map_err(enc_err)?;
+        let w = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| enc_err("the Arrow stream is finished"))?;
+        w.write(&batch).map_err(ipc_err)?;
+        if self.eager {
+            w.flush().map_err(ipc_err)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is left and the end-of-stream marker.
+    fn finish(&mut self) -> wifi_sensing_core::Result<()> {
+        self.write(true)?;
+        if let Some(mut w) = self.writer.take() {
+            w.finish().map_err(ipc_err)?;
+            w.flush().map_err(ipc_err)?;
+        }
+        Ok(())
+    }
+}
+
+/// The table on the main stream.
+enum MainTable<W: Write> {
+    // (boxed: the builders of the two tables differ much in size)
+    Frames(Box<IpcTable<FrameRows, W>>),
+    Analyses(Box<IpcTable<AnalysisRows, W>>),
+}
+
+/// Writes one table as an Arrow IPC stream (`run --output-format arrow`), and the non-CSI
+/// records as a second stream into a file when one is given (`--arrow-aux FILE`); records of
+/// no stream are counted in [`ArrowStreamSink::left_out`] and reported at the end.
+pub(crate) struct ArrowStreamSink<W: Write> {
+    main: MainTable<W>,
+    aux: Option<IpcTable<AuxRows, BufWriter<File>>>,
+    /// Records of no stream (not written).
     pub left_out: u64,
-    /// Of those, non-CSI records (which no Arrow stream carries).
+    /// Of those, non-CSI records.
     left_out_aux: u64,
     log: crate::Log,
 }
@@ -898,47 +1017,47 @@ impl<W: Write> ArrowStreamSink<W> {
         eager: bool,
         log: crate::Log,
     ) -> Result<Self> {
-        let frames = FrameRows::new(&info.source, true);
-        let analyses = AnalysisRows::new(&info.source);
-        let schema = match table {
-            StreamTable::Frames => info.schema_with(&frames.schema(), "frames"),
-            StreamTable::Analyses => info.schema_with(&analyses.schema(), "analyses"),
+        let main = match table {
+            StreamTable::Frames => MainTable::Frames(Box::new(IpcTable::new(
+                FrameRows::new(&info.source, true),
+                out,
+                info,
+                eager,
+            )?)),
+            StreamTable::Analyses => MainTable::Analyses(Box::new(IpcTable::new(
+                AnalysisRows::new(&info.source),
+                out,
+                info,
+                eager,
+            )?)),
         };
-        let writer = arrow_ipc::writer::StreamWriter::try_new(out, &schema)?;
         Ok(ArrowStreamSink {
-            table,
-            frames,
-            analyses,
-            schema,
-            writer: Some(writer),
-            eager,
+            main,
+            aux: None,
             left_out: 0,
             left_out_aux: 0,
             log,
         })
     }
 
-    fn write(&mut self, force: bool) -> wifi_sensing_core::Result<()> {
-        let rows: &mut dyn Rows = match self.table {
-            StreamTable::Frames => &mut self.frames,
-            StreamTable::Analyses => &mut self.analyses,
-        };
-        if rows.len() == 0 || !(force || self.eager || rows.full()) {
-            return Ok(());
+    /// Writes the non-CSI records as an Arrow IPC stream of the `aux` table into the file
+    /// `path` (created now, so a run without such records leaves a stream with no rows).
+    pub(crate) fn with_aux_file(
+        mut self,
+        path: &Path,
+        info: &FileInfo,
+        eager: bool,
+    ) -> Result<Self> {
+        let out = crate::output::create_file(path, &self.log)?;
+        self.aux = Some(IpcTable::new(AuxRows::new(&info.source), out, info, eager)?);
+        Ok(self)
+    }
+
+    fn table(&self) -> StreamTable {
+        match self.main {
+            MainTable::Frames(_) => StreamTable::Frames,
+            MainTable::Analyses(_) => StreamTable::Analyses,
         }
-        let batch = rows
-            .take()
-            .and_then(|b| b.with_schema(self.schema.clone()))
-            .map_err(enc_err)?;
-        let w = self
-            .writer
-            .as_mut()
-            .ok_or_else(|| enc_err("the Arrow stream is finished"))?;
-        w.write(&batch).map_err(ipc_err)?;
-        if self.eager {
-            w.flush().map_err(ipc_err)?;
-        }
-        Ok(())
     }
 }
 
@@ -954,44 +1073,48 @@ fn ipc_err(e: arrow_schema::ArrowError) -> wifi_sensing_core::Error {
 
 impl<W: Write> Sink<Output> for ArrowStreamSink<W> {
     fn item(&mut self, item: &Output) -> wifi_sensing_core::Result<bool> {
-        match (self.table, item) {
-            (StreamTable::Frames, Output::Frame(f)) => self.frames.push(f),
-            (StreamTable::Analyses, Output::Analysis(a)) => self.analyses.push(a),
-            (_, other) => {
+        match (&mut self.main, &mut self.aux, item) {
+            (MainTable::Frames(t), _, Output::Frame(f)) => {
+                t.rows.push(f);
+                t.write(false)?;
+            }
+            (MainTable::Analyses(t), _, Output::Analysis(a)) => {
+                t.rows.push(a);
+                t.write(false)?;
+            }
+            (_, Some(t), Output::Aux(a)) => {
+                t.rows.push(a);
+                t.write(false)?;
+            }
+            (_, _, other) => {
                 self.left_out += 1;
                 self.left_out_aux += u64::from(matches!(other, Output::Aux(_)));
-                return Ok(true);
             }
         }
-        self.write(false)?;
         Ok(true)
     }
 
     fn finish(&mut self, _s: &Summary) -> wifi_sensing_core::Result<()> {
-        self.write(true)?;
-        if let Some(mut w) = self.writer.take() {
-            w.finish().map_err(ipc_err)?;
-            w.flush().map_err(ipc_err)?;
+        match &mut self.main {
+            MainTable::Frames(t) => t.finish()?,
+            MainTable::Analyses(t) => t.finish()?,
+        }
+        if let Some(t) = &mut self.aux {
+            t.finish()?;
         }
         if self.left_out > 0 {
             let (aux, other) = (self.left_out_aux, self.left_out - self.left_out_aux);
-            let (what, other_hint) = match self.table {
-                StreamTable::Frames => ("frames", "analyses: --no-frames streams them"),
-                StreamTable::Analyses => ("analyses", "frames: leave out --no-frames"),
+            let (what, other_name, other_hint) = match self.table() {
+                StreamTable::Frames => ("frames", "analyses", "--no-frames streams them"),
+                StreamTable::Analyses => ("analyses", "frames", "leave out --no-frames"),
             };
             let mut parts = Vec::new();
             if other > 0 {
-                parts.push(format!(
-                    "{other} {} ({other_hint})",
-                    match self.table {
-                        StreamTable::Frames => "analyses",
-                        StreamTable::Analyses => "frames",
-                    }
-                ));
+                parts.push(format!("{other} {other_name} ({other_hint})"));
             }
             if aux > 0 {
                 parts.push(format!(
-                    "{aux} non-CSI records (no Arrow stream carries them; -o X.parquet writes them to X.aux.parquet)"
+                    "{aux} non-CSI records (--arrow-aux FILE writes them as a second Arrow stream; -o X.parquet to X.aux.parquet)"
                 ));
             }
             self.log.warn(format_args!(
@@ -1014,10 +1137,25 @@ pub(crate) struct OutputArgs {
     /// or of the analyses table with `--no-frames`).
     #[arg(long, value_parser = ["jsonl", "arrow"])]
     pub output_format: Option<String>,
+    /// With `--output-format arrow`: write the non-CSI records of the input (ADR-018 vitals,
+    /// feature vectors, ...) to this file as a second Arrow IPC stream, of the `aux` table (the
+    /// stream on stdout carries one table).
+    #[arg(long, value_name = "FILE")]
+    pub arrow_aux: Option<String>,
 }
 
 /// Refuses output options of `run` that cannot work, as usage errors before any work is done.
 pub(crate) fn check_run_output(args: &OutputArgs) -> Result<()> {
+    if let Some(a) = &args.arrow_aux {
+        if args.output_format.as_deref() != Some("arrow") {
+            crate::usage!(
+                "--arrow-aux goes with --output-format arrow (-o X.parquet writes the non-CSI records to X.aux.parquet)"
+            );
+        }
+        if a == "-" {
+            crate::usage!("--arrow-aux names a file: stdout carries the main Arrow stream");
+        }
+    }
     match (&args.output, args.output_format.as_deref()) {
         (Some(_), Some(_)) => {
             crate::usage!("--output-format applies to stdout; -o names its format by extension")
@@ -1055,14 +1193,17 @@ impl<S: Sink<Output> + 'static> From<S> for RunSink {
 }
 
 /// The sink `run` writes to, from its output options; `frames` says whether frames are emitted.
+/// `input` (described as `source`) is hashed for the metadata of a columnar output when it is a
+/// file.
 pub(crate) fn run_sink(
     args: &OutputArgs,
+    input: &InputSpec,
     source: &str,
     frames: bool,
     live: bool,
     log: &crate::Log,
 ) -> Result<RunSink> {
-    let info = FileInfo::of_process(source);
+    let info = || FileInfo::of_input(input, source);
     match (&args.output, args.output_format.as_deref()) {
         (Some(_), Some(_)) => {
             bail!("--output-format applies to stdout; -o names its format by extension")
@@ -1072,7 +1213,7 @@ pub(crate) fn run_sink(
             crate::output::ensure_distinct(p, Path::new(source), "input")?;
             let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
             match ext.to_ascii_lowercase().as_str() {
-                "parquet" => Ok(ParquetSink::create(p, info, *log, false)?
+                "parquet" => Ok(ParquetSink::create(p, info()?, *log, false)?
                     .logging(*log)
                     .into()),
                 "jsonl" | "json" => Ok(wifi_sensing_core::JsonLinesSink::new(
@@ -1088,7 +1229,18 @@ pub(crate) fn run_sink(
             } else {
                 StreamTable::Analyses
             };
-            let sink = ArrowStreamSink::new(crate::output::stdout(), table, &info, live, *log)?;
+            let info = info()?;
+            let mut sink = ArrowStreamSink::new(crate::output::stdout(), table, &info, live, *log)?;
+            if let Some(a) = &args.arrow_aux {
+                let a = Path::new(a);
+                crate::output::ensure_not_input(a, input)?;
+                crate::output::ensure_distinct(
+                    a,
+                    Path::new(crate::output::STDOUT),
+                    "output (stdout)",
+                )?;
+                sink = sink.with_aux_file(a, &info, live)?;
+            }
             let counts: fn(&Output) -> bool = match table {
                 StreamTable::Frames => |o| matches!(o, Output::Frame(_)),
                 StreamTable::Analyses => |o| matches!(o, Output::Analysis(_)),

@@ -87,13 +87,20 @@ pub(crate) fn main(args: ConvertArgs, log: &Log) -> Result<()> {
     }
     let threaded = args.threads.is_some_and(|n| n > 1);
     let opened = open_input(&input, &args.reader, args.format, None, log)?;
+    // only a Parquet output carries metadata, and with it the input's content hash
+    let mut info = if extension(&args.output) == "parquet" {
+        crate::columnar::FileInfo::of_input(&input, &opened.description)?
+    } else {
+        crate::columnar::FileInfo::of_process(&opened.description)
+    };
+    info.codec = args.dataset.compression.unwrap_or_default();
     convert(
         opened,
         &args.output,
         Options {
             strict: args.strict,
             forced_format: args.format.is_some(),
-            codec: args.dataset.compression.unwrap_or_default(),
+            info,
             threaded,
         },
         log,
@@ -104,7 +111,8 @@ pub(crate) fn main(args: ConvertArgs, log: &Log) -> Result<()> {
 struct Options {
     strict: bool,
     forced_format: bool,
-    codec: crate::columnar::Codec,
+    /// The metadata of a Parquet output (the codec, the input's content hash).
+    info: crate::columnar::FileInfo,
     /// The sink on a second thread ([`Pipeline::run_threaded`]).
     threaded: bool,
 }
@@ -146,10 +154,8 @@ fn convert(mut opened: OpenedInput, output: &str, o: Options, log: &Log) -> Resu
         let src = progress::Tracked::new(&mut opened.capture, &bar);
         run(&mut p, src, &mut sink, o.threaded).map(|s| (s, sink.written()))
     } else if ext == "parquet" {
-        let mut info = crate::columnar::FileInfo::of_process(&opened.description);
-        info.codec = o.codec;
         let mut sink =
-            crate::columnar::ParquetSink::create(Path::new(output), info, *log, o.threaded)?
+            crate::columnar::ParquetSink::create(Path::new(output), o.info, *log, o.threaded)?
                 .logging(*log);
         let src = progress::Tracked::new(&mut opened.capture, &bar);
         run(&mut p, src, &mut sink, o.threaded).map(|s| (s, sink.files().iter().map(|f| f.1).sum()))

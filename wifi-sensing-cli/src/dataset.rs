@@ -436,6 +436,7 @@ fn convert_one(b: &Batch, path: &Path, hash: &str, bytes: u64) -> Result<Convert
     })
     .to_string();
     info.codec = b.codec;
+    info.source_xxh3_128 = Some(hash.to_string());
     let mut sink = DatasetSink {
         dir: b.dir.to_path_buf(),
         hash16: hash[..16].to_string(),

@@ -69,7 +69,8 @@ enum Command {
     // `run`'s output options are refused by `serve` (it streams its records): not in its help
     #[command(
         mut_arg("output", |a| a.hide(true)),
-        mut_arg("output_format", |a| a.hide(true))
+        mut_arg("output_format", |a| a.hide(true)),
+        mut_arg("arrow_aux", |a| a.hide(true))
     )]
     Serve(serve::ServeArgs),
     /// ONNX pose models: `model inspect MODEL.onnx`, training windows (`model dataset`) and

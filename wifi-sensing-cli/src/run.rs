@@ -141,6 +141,7 @@ pub(crate) fn main(args: RunArgs, log: &Log) -> Result<()> {
     }
     let sink = crate::columnar::run_sink(
         &args.out,
+        &args.input,
         &opened.description,
         !args.no_frames,
         opened.live,

@@ -244,7 +244,17 @@ fn serve_help_leaves_out_the_output_options_it_refuses() {
     assert!(help.contains("--events"), "{help}");
     assert!(!help.contains("--output-format"), "{help}");
     assert!(!help.contains("-o, --output"), "{help}");
+    assert!(!help.contains("--arrow-aux"), "{help}");
     // `run` keeps them
     let help = text(&run(&["run", "--help"]).stdout);
     assert!(help.contains("--output-format") && help.contains("-o, --output"));
+    assert!(help.contains("--arrow-aux <FILE>"), "{help}");
+    // and `serve` refuses them as usage errors
+    for extra in [["--output-format", "arrow"], ["--arrow-aux", "x.arrows"]] {
+        let mut args = vec!["serve", "fixtures/intel5300/66bpm.dat"];
+        args.extend(extra);
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains("apply to `run`"), "{args:?}");
+    }
 }

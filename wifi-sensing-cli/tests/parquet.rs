@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float32Type, Int64Type, UInt32Type};
+use arrow_array::types::{Float32Type, Int64Type, TimestampNanosecondType, UInt32Type};
 use arrow_array::{Array, RecordBatch};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
@@ -89,6 +89,32 @@ fn assert_frames_match(batches: &[RecordBatch], lines: &[Value], source: &str) {
             i += 1;
         }
     }
+}
+
+/// Checks the rows of an `aux` or `analyses` table (`batches`) against the JSON Lines records
+/// `want`: type, timestamp and data, in order, and no more rows.
+fn assert_records_match(batches: &[RecordBatch], want: &[&Value]) {
+    let mut i = 0;
+    for b in batches {
+        let kind = b.column_by_name("type").unwrap().as_string::<i32>();
+        let ts = b
+            .column_by_name("timestamp_ns")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        let data = b.column_by_name("data").unwrap().as_string::<i32>();
+        for r in 0..b.num_rows() {
+            assert_eq!(kind.value(r), want[i]["type"].as_str().unwrap(), "row {i}");
+            assert_eq!(
+                ts.value(r),
+                want[i]["timestamp_ns"].as_i64().unwrap(),
+                "row {i}"
+            );
+            let v: Value = serde_json::from_str(data.value(r)).unwrap();
+            assert_eq!(v, want[i]["data"], "row {i}");
+            i += 1;
+        }
+    }
+    assert_eq!(i, want.len());
 }
 
 #[test]
@@ -335,6 +361,13 @@ fn dataset_is_partitioned_idempotent_and_skips_bad_files() {
                 "{p}"
             );
             assert!(ds.join(p).is_file(), "{p}");
+            // every part names its capture's content hash, as the manifest does
+            let (_, kv) = read_parquet(&ds.join(p));
+            assert_eq!(
+                kv_get(&kv, HASH_KEY).as_deref(),
+                e["xxh3_128"].as_str(),
+                "{p}"
+            );
         }
         frames_total += e["frames"].as_u64().unwrap();
     }
@@ -430,25 +463,7 @@ fn analyses_go_to_their_table_and_to_an_arrow_stream() {
     assert!(kv
         .iter()
         .any(|(k, v)| k == "wifi_sensing.schema" && v == "wifi-sensing/analyses/1"));
-    let check = |batches: &[RecordBatch]| {
-        let mut i = 0;
-        for b in batches {
-            let kind = b.column_by_name("type").unwrap().as_string::<i32>();
-            let ts = b
-                .column_by_name("timestamp_ns")
-                .unwrap()
-                .as_primitive::<Int64Type>();
-            let data = b.column_by_name("data").unwrap().as_string::<i32>();
-            for r in 0..b.num_rows() {
-                assert_eq!(kind.value(r), want[i]["type"].as_str().unwrap());
-                assert_eq!(ts.value(r), want[i]["timestamp_ns"].as_i64().unwrap());
-                let v: Value = serde_json::from_str(data.value(r)).unwrap();
-                assert_eq!(v, want[i]["data"], "analysis {i}");
-                i += 1;
-            }
-        }
-        assert_eq!(i, want.len());
-    };
+    let check = |batches: &[RecordBatch]| assert_records_match(batches, &want);
     check(&batches);
 
     // the same analyses as an Arrow IPC stream
@@ -529,4 +544,281 @@ fn parquet_on_one_or_two_threads_holds_the_same() {
         };
         assert_eq!(read("1"), read("2"), "{cap}");
     }
+}
+
+/// The XXH3-128 of a file's bytes, as 32 hex digits (the form of the metadata and manifest).
+fn xxh3_of(path: &str) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes))
+}
+
+/// The value of `key` in key-value metadata.
+fn kv_get(kv: &[(String, String)], key: &str) -> Option<String> {
+    kv.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+}
+
+/// The batches of an Arrow IPC stream, and its schema's metadata.
+fn read_stream(bytes: Vec<u8>) -> (Vec<RecordBatch>, Vec<(String, String)>) {
+    let reader =
+        arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None).unwrap();
+    let mut kv: Vec<(String, String)> = reader
+        .schema()
+        .metadata()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    kv.sort();
+    (reader.map(|b| b.unwrap()).collect(), kv)
+}
+
+const HASH_KEY: &str = "wifi_sensing.source_xxh3_128";
+
+/// The Arrow IPC stream of the analyses of `run INPUT --events --no-frames`.
+fn events_stream(input: &str) -> (Vec<RecordBatch>, Vec<(String, String)>) {
+    let args = ["-q", "run", input, "--events", "--no-frames"];
+    let out = run_ok(&[&args[..], &["--output-format", "arrow"]].concat());
+    read_stream(out.stdout)
+}
+
+#[test]
+fn every_columnar_output_of_a_file_names_its_content_hash() {
+    let d = tmp("hash");
+    let input = fixture("ruview_esp32/pretrain-1775182186_first300.csi.jsonl");
+    let want = xxh3_of(&input);
+    let check_parquet = |p: &Path| {
+        let (_, kv) = read_parquet(p);
+        assert_eq!(kv_get(&kv, HASH_KEY), Some(want.clone()), "{}", p.display());
+        // and in the Arrow schema embedded in the file
+        let f = std::fs::File::open(p).unwrap();
+        let b = ParquetRecordBatchReaderBuilder::try_new(f).unwrap();
+        assert_eq!(
+            b.schema().metadata().get(HASH_KEY),
+            Some(&want),
+            "{}",
+            p.display()
+        );
+    };
+    // convert -o OUT.parquet: the frames table and the aux table
+    let c = d.join("c.parquet");
+    run_ok(&["-q", "convert", &input, "-o", c.to_str().unwrap()]);
+    check_parquet(&c);
+    check_parquet(&d.join("c.aux.parquet"));
+    // run -o OUT.parquet with analysers: frames, aux and analyses tables
+    let r = d.join("r.parquet");
+    run_ok(&["-q", "run", &input, "--events", "-o", r.to_str().unwrap()]);
+    for p in [
+        r.clone(),
+        d.join("r.aux.parquet"),
+        d.join("r.analyses.parquet"),
+    ] {
+        check_parquet(&p);
+    }
+    // the Arrow streams: frames on stdout, analyses with --no-frames, aux into a file
+    let aux = d.join("a.arrows");
+    let out = run_ok(&[
+        "-q",
+        "run",
+        &input,
+        "--output-format",
+        "arrow",
+        "--arrow-aux",
+        aux.to_str().unwrap(),
+    ]);
+    let (_, kv) = read_stream(out.stdout);
+    assert_eq!(kv_get(&kv, HASH_KEY), Some(want.clone()));
+    let (_, kv) = read_stream(std::fs::read(&aux).unwrap());
+    assert_eq!(kv_get(&kv, HASH_KEY), Some(want.clone()));
+    let (_, kv) = events_stream(&input);
+    assert_eq!(kv_get(&kv, HASH_KEY), Some(want.clone()));
+    // a changed file has another hash
+    let changed = d.join("changed.csi.jsonl");
+    let text = std::fs::read_to_string(&input).unwrap();
+    std::fs::write(
+        &changed,
+        text.lines().take(100).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    let c2 = d.join("c2.parquet");
+    run_ok(&[
+        "-q",
+        "convert",
+        changed.to_str().unwrap(),
+        "-o",
+        c2.to_str().unwrap(),
+    ]);
+    let (_, kv) = read_parquet(&c2);
+    let other = kv_get(&kv, HASH_KEY).unwrap();
+    assert_eq!(other, xxh3_of(changed.to_str().unwrap()));
+    assert_ne!(other, want);
+    // stdin has no file to hash: no key (rather than a made-up one)
+    let s = d.join("s.parquet");
+    let o = common::bin()
+        .args(["-q", "convert", "-", "-o", s.to_str().unwrap()])
+        .stdin(std::fs::File::open(&input).unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (_, kv) = read_parquet(&s);
+    assert_eq!(kv_get(&kv, "wifi_sensing.source").as_deref(), Some("stdin"));
+    assert_eq!(kv_get(&kv, HASH_KEY), None);
+}
+
+/// Checks that every row of `batches` has the `time_utc` and `clock` columns of the frames
+/// table (`frames`, a batch of it): the same types, `clock` equal to `want_clock`, and
+/// `time_utc` the timestamp on the host clock, null on others. Returns the rows checked.
+fn assert_time_columns(batches: &[RecordBatch], frames: &RecordBatch, want_clock: &str) -> usize {
+    let mut n = 0;
+    for b in batches {
+        for name in ["time_utc", "clock"] {
+            let s = b.schema();
+            let f = s
+                .field_with_name(name)
+                .unwrap_or_else(|_| panic!("column {name}"));
+            let fs = frames.schema();
+            let want = fs.field_with_name(name).unwrap();
+            assert_eq!(f.data_type(), want.data_type(), "{name}");
+            assert_eq!(f.is_nullable(), want.is_nullable(), "{name}");
+        }
+        let ts = b
+            .column_by_name("timestamp_ns")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        let utc = b
+            .column_by_name("time_utc")
+            .unwrap()
+            .as_primitive::<TimestampNanosecondType>();
+        let clock = b.column_by_name("clock").unwrap().as_string::<i32>();
+        for r in 0..b.num_rows() {
+            assert_eq!(clock.value(r), want_clock, "row {r}");
+            if want_clock == "host" {
+                assert!(utc.is_valid(r), "row {r}");
+                assert_eq!(utc.value(r), ts.value(r), "row {r}");
+            } else {
+                assert!(utc.is_null(r), "row {r}");
+            }
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn analyses_and_aux_rows_have_the_time_columns_of_the_frames() {
+    let d = tmp("time-columns");
+    // host clock (RuView recorder time), with non-CSI records and events
+    let input = fixture("ruview_esp32/pretrain-1775182186_first300.csi.jsonl");
+    let r = d.join("r.parquet");
+    run_ok(&["-q", "run", &input, "--events", "-o", r.to_str().unwrap()]);
+    let (frames, _) = read_parquet(&r);
+    let n_frames: usize = frames.iter().map(|b| b.num_rows()).sum();
+    assert!(n_frames > 200, "{n_frames} frames");
+    assert_eq!(assert_time_columns(&frames, &frames[0], "host"), n_frames);
+    let (analyses, _) = read_parquet(&d.join("r.analyses.parquet"));
+    assert!(assert_time_columns(&analyses, &frames[0], "host") > 0);
+    let (aux, _) = read_parquet(&d.join("r.aux.parquet"));
+    assert!(assert_time_columns(&aux, &frames[0], "host") > 0);
+    // the same columns in the Arrow stream of analyses
+    let (batches, _) = events_stream(&input);
+    let rows: usize = analyses.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(assert_time_columns(&batches, &frames[0], "host"), rows);
+
+    // simulated clock: no instant, `time_utc` null; the clock named as in the frames
+    let sim = d.join("walk.csirec");
+    run_ok(&[
+        "-q",
+        "simulate",
+        "--scenario",
+        "walk",
+        "--duration",
+        "3s",
+        "--seed",
+        "3",
+        "-o",
+        sim.to_str().unwrap(),
+    ]);
+    let w = d.join("w.parquet");
+    let sim = sim.to_str().unwrap();
+    run_ok(&["-q", "run", sim, "--events", "-o", w.to_str().unwrap()]);
+    let (frames, _) = read_parquet(&w);
+    assert!(assert_time_columns(&frames, &frames[0], "simulated") > 0);
+    let (analyses, _) = read_parquet(&d.join("w.analyses.parquet"));
+    assert!(assert_time_columns(&analyses, &frames[0], "simulated") > 0);
+}
+
+#[test]
+fn arrow_aux_writes_the_non_csi_records_as_a_second_stream() {
+    let d = tmp("arrow-aux");
+    let input = fixture("ruview_esp32/pretrain-1775182186_first300.csi.jsonl");
+    let lines = jsonl(&run_ok(&["-q", "run", &input]).stdout);
+    let aux_lines: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["type"] != "frame" && l.get("analyser").is_none())
+        .collect();
+    assert!(!aux_lines.is_empty(), "the fixture has non-CSI records");
+
+    // without --arrow-aux the non-CSI records are counted and reported as left out
+    let out = run_ok(&["run", &input, "--output-format", "arrow"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{} non-CSI records (--arrow-aux FILE",
+            aux_lines.len()
+        )),
+        "{err}"
+    );
+
+    // with it: frames on stdout, every non-CSI record in the file, nothing left out
+    let aux = d.join("aux.arrows");
+    let out = run_ok(&[
+        "run",
+        &input,
+        "--output-format",
+        "arrow",
+        "--arrow-aux",
+        aux.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("left out"), "{err}");
+    let (frames, _) = read_stream(out.stdout);
+    assert_frames_match(&frames, &lines, &input);
+    let (batches, kv) = read_stream(std::fs::read(&aux).unwrap());
+    assert_eq!(
+        kv_get(&kv, "wifi_sensing.schema").as_deref(),
+        Some("wifi-sensing/aux/1")
+    );
+    assert_records_match(&batches, &aux_lines);
+    // the same rows as the Parquet aux table
+    let p = d.join("p.parquet");
+    run_ok(&["-q", "run", &input, "-o", p.to_str().unwrap()]);
+    let (parquet_aux, _) = read_parquet(&d.join("p.aux.parquet"));
+    assert_eq!(rows_as_text(&batches), rows_as_text(&parquet_aux));
+
+    // --arrow-aux needs the Arrow output, and a file
+    for extra in [
+        vec!["--arrow-aux", "x.arrows"],
+        vec!["--output-format", "jsonl", "--arrow-aux", "x.arrows"],
+        vec!["--output-format", "arrow", "--arrow-aux", "-"],
+    ] {
+        let mut a = vec!["run", input.as_str()];
+        a.extend(extra.iter().copied());
+        let out = run(&a);
+        assert_eq!(out.status.code(), Some(2), "{a:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--arrow-aux"));
+    }
+}
+
+/// Every row of `batches` as text, column by column (a comparison of tables without more crates).
+fn rows_as_text(batches: &[RecordBatch]) -> Vec<String> {
+    let mut rows = Vec::new();
+    for b in batches {
+        for r in 0..b.num_rows() {
+            let cells: Vec<String> = b
+                .columns()
+                .iter()
+                .map(|c| format!("{:?}", c.slice(r, 1)))
+                .collect();
+            rows.push(cells.join("|"));
+        }
+    }
+    rows
 }

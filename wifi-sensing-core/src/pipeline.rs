@@ -21,7 +21,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::frame::CsiFrame;
+use crate::frame::{Clock, CsiFrame};
 use crate::reader::{Issue, ReadStats};
 use crate::record::{AuxRecord, Record};
 use crate::sink::Sink;
@@ -204,6 +204,10 @@ pub struct Analysis {
     pub timestamp_ns: i64,
     /// Node the result concerns, if one (`None`: fused over nodes, or not node-specific).
     pub node_id: Option<u32>,
+    /// The clock of `timestamp_ns`: that of the frame the analyser was looking at when it
+    /// produced the record (set by the [`Pipeline`]; [`Clock::None`] from [`Analysis::new`]
+    /// until then, and in records read back from JSON Lines, which do not carry it).
+    pub clock: Clock,
     /// The typed result. Shared, so cloning an `Analysis` (a tee, a server fanning out to
     /// clients) does not copy it.
     pub value: Arc<dyn AnalysisValue>,
@@ -223,8 +227,21 @@ impl Analysis {
             kind: kind.into(),
             timestamp_ns,
             node_id,
+            clock: Clock::None,
             value: Arc::new(value),
         }
+    }
+
+    /// The record with its timestamp's clock set.
+    ///
+    /// ```
+    /// use wifi_sensing_core::{Analysis, Clock};
+    /// let a = Analysis::new("events", "event", 5, None, 1.0).with_clock(Clock::Host);
+    /// assert_eq!(a.clock, Clock::Host);
+    /// ```
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The value as `T`, if it is one.
@@ -247,13 +264,15 @@ impl std::fmt::Debug for Analysis {
             .field("kind", &self.kind)
             .field("timestamp_ns", &self.timestamp_ns)
             .field("node_id", &self.node_id)
+            .field("clock", &self.clock)
             .field("value", &self.value)
             .finish()
     }
 }
 
 /// Two analyses are equal when their envelopes are equal and their values serialise to the same
-/// JSON (values of different types that serialise alike compare equal).
+/// JSON (values of different types that serialise alike compare equal). The clock is not
+/// compared: the JSON Lines form does not carry it, so a record read back equals the original.
 impl PartialEq for Analysis {
     fn eq(&self, other: &Self) -> bool {
         self.analyser == other.analyser
@@ -487,6 +506,7 @@ impl PipelineBuilder {
             emit_frames: self.emit_frames.unwrap_or(true),
             emit_aux: self.emit_aux.unwrap_or(true),
             summary: Summary::default(),
+            last_clock: Clock::None,
             buf_cur: Vec::with_capacity(1),
             buf_next: Vec::with_capacity(1),
         })
@@ -501,6 +521,9 @@ pub struct Pipeline {
     emit_frames: bool,
     emit_aux: bool,
     summary: Summary,
+    /// The clock of the last frame the analysers saw: the clock of the records their `finish`
+    /// appends.
+    last_clock: Clock,
     buf_cur: Vec<CsiFrame>,
     buf_next: Vec<CsiFrame>,
 }
@@ -582,6 +605,7 @@ impl Pipeline {
             a.reset();
         }
         self.summary = Summary::default();
+        self.last_clock = Clock::None;
     }
 
     /// Iterates the pipeline over a source of frames or records (pull-based).
@@ -598,6 +622,7 @@ impl Pipeline {
         T: Into<Record>,
     {
         self.summary = Summary::default();
+        self.last_clock = Clock::None;
         Process {
             pipeline: self,
             source: source.into_iter(),
@@ -665,6 +690,7 @@ impl Pipeline {
             // the queue of `process` (fewer moves of each frame); the outputs, the
             // summary and the handling of errors are those of `process`
             self.summary = Summary::default();
+            self.last_clock = Clock::None;
             (result, stopped) = self.run_direct(source, sink, recycle);
         } else {
             let mut it = self.process(source);
@@ -942,12 +968,18 @@ impl Pipeline {
         for a in &mut self.analysers {
             a.analyse(&f, scratch).map_err(|e| ctx(a.name(), e))?;
         }
+        let clock = f.clock;
+        self.last_clock = clock;
         if self.emit_frames {
             pending.push_back(Output::Frame(f));
         }
         if !scratch.is_empty() {
             self.summary.analyses += scratch.len() as u64;
-            pending.extend(scratch.drain(..).map(Output::Analysis));
+            pending.extend(
+                scratch
+                    .drain(..)
+                    .map(|a| Output::Analysis(a.with_clock(clock))),
+            );
         }
         Ok(())
     }
@@ -978,7 +1010,12 @@ impl Pipeline {
             a.finish(scratch).map_err(|e| ctx(a.name(), e))?;
         }
         self.summary.analyses += scratch.len() as u64;
-        pending.extend(scratch.drain(..).map(Output::Analysis));
+        let clock = self.last_clock;
+        pending.extend(
+            scratch
+                .drain(..)
+                .map(|a| Output::Analysis(a.with_clock(clock))),
+        );
         Ok(())
     }
 }

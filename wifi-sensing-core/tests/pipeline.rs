@@ -4,8 +4,8 @@ use ndarray::Array3;
 use num_complex::Complex32;
 use wifi_sensing_core::pipeline::Handoff;
 use wifi_sensing_core::{
-    Analyser, Analysis, CaptureFormat, CollectSink, CountSink, CsiFrame, Device, Error, FnSink,
-    JsonLinesSink, OnMalformed, Output, Pipeline, Record, Sink, Stage, Summary, Tee,
+    Analyser, Analysis, CaptureFormat, Clock, CollectSink, CountSink, CsiFrame, Device, Error,
+    FnSink, JsonLinesSink, OnMalformed, Output, Pipeline, Record, Sink, Stage, Summary, Tee,
 };
 
 fn frame(seq: u32) -> CsiFrame {
@@ -157,6 +157,44 @@ fn stages_and_analysers_in_order() {
     assert_eq!(t.data_json()["total"], 12.0);
     let s = p.summary();
     assert_eq!((s.frames_in, s.frames_out, s.analyses), (6, 3, 4));
+}
+
+#[test]
+fn analyses_carry_the_clock_of_their_frames() {
+    // frames on the host clock, then one on the device clock: each analysis takes the clock
+    // of the frame it was made at, the final total that of the last frame
+    let src = (0..4).map(|i| {
+        let mut f = frame(i);
+        f.clock = if i < 3 { Clock::Host } else { Clock::Device };
+        Ok::<_, Error>(f)
+    });
+    for emit_frames in [true, false] {
+        let mut p = Pipeline::builder()
+            .analyser(Summer(0.0))
+            .emit_frames(emit_frames)
+            .build()
+            .unwrap();
+        let clocks: Vec<(String, Clock)> = p
+            .process(src.clone())
+            .filter_map(|o| match o.unwrap() {
+                Output::Analysis(a) => Some((a.kind.to_string(), a.clock)),
+                _ => None,
+            })
+            .collect();
+        let want = [
+            ("sum", Clock::Host),
+            ("sum", Clock::Host),
+            ("sum", Clock::Host),
+            ("sum", Clock::Device),
+            ("total", Clock::Device),
+        ];
+        let want: Vec<(String, Clock)> = want.iter().map(|(k, c)| (k.to_string(), *c)).collect();
+        assert_eq!(clocks, want, "emit_frames {emit_frames}");
+    }
+    // a record made outside a pipeline has no clock until one is set
+    let a = Analysis::new("x", "sum", 1, None, Sum { sum: 1.0 });
+    assert_eq!(a.clock, Clock::None);
+    assert_eq!(a.with_clock(Clock::Simulated).clock, Clock::Simulated);
 }
 
 #[test]
