@@ -134,3 +134,76 @@ fn bad_spectral_specs_are_usage_errors() {
         }
     }
 }
+
+/// Frames lost on the way (the simulator drops 1 in 100 at random) do not lower the rate of
+/// the spectrogram's grid: a 50 Hz capture is analysed at 50 Hz (its frequency axis reaches
+/// 25 Hz), in `run --spectrogram`, `run --doppler` and the `spectrogram` command alike (the
+/// received 49.5 frames a second, or fewer in an unlucky warm-up, put the Nyquist frequency
+/// lower and folded what lies above it).
+#[test]
+fn dropped_frames_do_not_lower_the_spectrogram_rate() {
+    let d = common::tmp("drops");
+    let cap = d.join("walk.csirec");
+    let cap = cap.to_str().unwrap();
+    common::run_ok(&[
+        "simulate",
+        "--scenario",
+        "walk",
+        "--duration",
+        "20s",
+        "--rate",
+        "50",
+        "--nodes",
+        "reference3",
+        "-o",
+        cap,
+        "-q",
+    ]);
+    let out = common::run_ok(&["run", cap, "--no-frames", "--spectrogram", "--doppler"]);
+    let lines = common::parse_lines(&out.stdout);
+    let mut nodes = std::collections::BTreeSet::new();
+    for r in &lines {
+        let rate = r["data"]["rate_hz"].as_f64().unwrap();
+        assert!((rate - 50.0).abs() < 0.3, "{r}");
+        nodes.insert(r["node_id"].as_u64().unwrap());
+    }
+    assert_eq!(nodes.len(), 3, "{nodes:?}");
+    let csv = d.join("spec.csv");
+    let out = common::run_ok(&[
+        "spectrogram",
+        cap,
+        "--node",
+        "2",
+        "-o",
+        csv.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("measured rate 50.0"), "{err}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let top = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse::<f64>().unwrap())
+        .fold(0.0, f64::max);
+    assert!(top > 24.5, "{top}");
+}
+
+/// `run --spectrogram` / `--doppler` on a stream too short for one record says so per node
+/// (was silent: no record and no word).
+#[test]
+fn spectral_records_missing_for_a_short_stream_are_explained() {
+    let out = common::run_ok(&[
+        "run",
+        &fixture("intel5300/example.dat"),
+        "--no-frames",
+        "--spectrogram",
+        "--doppler",
+    ]);
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for kind in ["spectrogram", "doppler"] {
+        let line = format!("{kind}: node 0 ended after 26 frames, before the 32 warm-up frames");
+        assert_eq!(err.matches(&line).count(), 1, "{err}");
+        assert!(err.contains(&format!("no {kind} record")), "{err}");
+    }
+}

@@ -3,8 +3,9 @@
 //! The series analysed is a [`Component`] of the frames: the amplitude of one subcarrier
 //! column, the mean amplitude of a selection of columns, or a principal component of the
 //! amplitude matrix (PCA over the whole series, [`crate::pca`]); amplitudes are averaged over
-//! the rx/tx chains. The series is put on a uniform grid at the node's **measured** rate
-//! ([`crate::rate`], [`crate::resample`]); grid points inside gaps longer than `max_gap` are
+//! the rx/tx chains. The series is put on a uniform grid at the node's **measured** sampling
+//! rate ([`crate::rate::RateEstimate::sampling_rate_hz`]: dropped frames do not lower it, so a
+//! tone below half the rate the frames were sent at stays in its bin; [`crate::resample`]); grid points inside gaps longer than `max_gap` are
 //! left empty, and spectrogram columns that touch them are `NaN` (shown blank), never filled.
 //! Each segment's mean is removed (the amplitude's DC would dominate), then the STFT
 //! ([`crate::stft`]) gives power in dB. With a carrier wavelength λ, each frequency `f` maps to a
@@ -143,7 +144,7 @@ impl Default for SpectrogramConfig {
 /// A spectrogram as a matrix.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SpectrogramMatrix {
-    /// Measured frame rate the grid uses, Hz.
+    /// Measured sampling rate the grid uses, Hz ([`crate::rate::RateEstimate::sampling_rate_hz`]).
     pub rate_hz: f64,
     /// Segment length and hop in frames (resolved from the configuration at `rate_hz`).
     pub nperseg: usize,
@@ -262,7 +263,7 @@ pub fn spectrogram_of_series(
             len: t_ns.len(),
             needed: 2,
         })?
-        .rate_hz;
+        .sampling_rate_hz;
     let nperseg = cfg.window.frames(rate).max(2);
     let hop = cfg.hop.frames(rate).clamp(1, nperseg);
     // uniform grid at the measured rate; NaN inside gaps
