@@ -48,7 +48,7 @@ pub(crate) struct SpectrogramArgs {
     /// Segment length: seconds (`1s`, `500ms`) or frames (`128`).
     #[arg(long, default_value = "1s", value_parser = parse_span)]
     pub window: Span,
-    /// Hop between segments: seconds or frames.
+    /// Hop between segments: seconds or frames (at most the window).
     #[arg(long, default_value = "0.1s", value_parser = parse_span)]
     pub hop: Span,
     /// Window function: hann, hamming, blackman or rect.
@@ -127,6 +127,9 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
         crate::usage!(
             "spectrogram reads a file or stdin, not a live udp:// input (record it first)"
         );
+    }
+    if let Err(e) = Span::check_hop(args.window, args.hop, "spectrogram") {
+        crate::usage!("{e}");
     }
     output::ensure_not_input(&args.output, &args.input)?;
     if let Some(c) = &args.csv {

@@ -207,3 +207,49 @@ fn spectral_records_missing_for_a_short_stream_are_explained() {
         assert!(err.contains(&format!("no {kind} record")), "{err}");
     }
 }
+
+/// A hop longer than the window (in the same unit) is a usage error in `spectrogram` and in
+/// `run --spectrogram`, as it was for frames in `run --spectrogram` only; the `spectrogram`
+/// command silently used a hop of one window instead.
+#[test]
+fn hop_longer_than_the_window_is_a_usage_error() {
+    let f = fixture("esp32/example_100hz_pitraffic.csv");
+    let d = common::tmp("hop");
+    let png = d.join("s.png");
+    for (window, hop, words) in [
+        (
+            "50",
+            "150",
+            &["hop", "150", "at most the window (50 frames)"][..],
+        ),
+        ("1s", "3s", &["hop", "3s", "at most the window (1 s)"]),
+    ] {
+        let out = run(&[
+            "spectrogram",
+            &f,
+            "-o",
+            png.to_str().unwrap(),
+            "--window",
+            window,
+            "--hop",
+            hop,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{window} {hop}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        for w in words {
+            assert!(err.contains(w), "{err} lacks {w}");
+        }
+        assert!(!png.exists());
+        let out = run(&[
+            "run",
+            &f,
+            "--no-frames",
+            &format!("--spectrogram=window={window}:hop={hop}"),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{window} {hop}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        for w in words {
+            assert!(err.contains(w), "{err} lacks {w}");
+        }
+    }
+}

@@ -79,7 +79,8 @@ pub struct SpectralConfig {
     /// Segment length, seconds or frames. Default 1 s. At most [`MAX_WINDOW_FRAMES`] frames at
     /// the measured rate (longer is clamped, with a notice).
     pub window: Span,
-    /// Hop between records, seconds or frames (at most the window). Default 0.25 s.
+    /// Hop between records, seconds or frames (at most the window; with mixed units clamped to
+    /// it). Default 0.25 s.
     pub hop: Span,
     /// Window function. Default Hann.
     pub window_fn: WindowFn,
@@ -146,18 +147,8 @@ impl SpectralConfig {
                     format!("2..={MAX_WINDOW_FRAMES} frames"),
                 ));
             }
-            if let Span::Frames(h) = self.hop {
-                if h > w {
-                    return Err(SignalError::param(
-                        "spectral",
-                        "hop",
-                        h,
-                        format!("at most the window ({w} frames)"),
-                    ));
-                }
-            }
         }
-        Ok(())
+        Span::check_hop(self.window, self.hop, "spectral")
     }
 }
 
@@ -520,15 +511,18 @@ impl Engine {
                 continue;
             }
             let frames = node.frames;
+            let plural = if frames == 1 { "" } else { "s" };
             self.notices.once(&format!("{name}/norecord/{id}"), || match &node.run {
                 Some(run) => format!(
-                    "{name}: node {id} ended after {frames} frames, before a window of {} samples ({:.2} s at the measured {:.1} Hz) was filled without a gap; no {name} record",
+                    "{name}: node {id} ended after {frames} frame{}, before a window of {} samples ({:.2} s at the measured {:.1} Hz) was filled without a gap; no {name} record",
+                    plural,
                     run.n,
                     run.n as f64 / run.rate_hz,
                     run.rate_hz
                 ),
                 None => format!(
-                    "{name}: node {id} ended after {frames} frames, before the {warmup} warm-up frames that measure its rate; no {name} record"
+                    "{name}: node {id} ended after {frames} frame{}, before the {warmup} warm-up frames that measure its rate; no {name} record",
+                    plural
                 ),
             });
         }

@@ -257,11 +257,15 @@ pub fn spectrogram_of_series(
             detail: format!("{} timestamps for {} values", t_ns.len(), x.len()),
         });
     }
+    Span::check_hop(cfg.window, cfg.hop, "spectrogram")?;
     let rate = estimate_rate(t_ns)
-        .ok_or(SignalError::TooShort {
-            component: "spectrogram (frame rate)",
-            len: t_ns.len(),
-            needed: 2,
+        .ok_or_else(|| {
+            SignalError::param(
+                "spectrogram",
+                "timestamps",
+                format!("{} frames", t_ns.len()),
+                "at least 2 frames with increasing timestamps (no frame rate is measurable)",
+            )
         })?
         .sampling_rate_hz;
     let nperseg = cfg.window.frames(rate).max(2);
@@ -425,6 +429,22 @@ mod tests {
             assert!((vel[p] - v).abs() <= res, "column {k}: {} m/s", vel[p]);
         }
         assert!((s.rate_hz - 250.0).abs() < 1.0);
+    }
+
+    /// Frames whose timestamps never increase give no rate: the error says so (it said
+    /// "input of 100 samples is too short; at least 2 needed").
+    #[test]
+    fn timestamps_that_do_not_increase_are_named() {
+        let x = vec![1.0; 100];
+        for t in [vec![5i64; 100], (0..100).rev().collect::<Vec<i64>>()] {
+            let e = spectrogram_of_series(&t, &x, &SpectrogramConfig::default(), None)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("100 frames") && e.contains("increasing timestamps"),
+                "{e}"
+            );
+        }
     }
 
     #[test]
