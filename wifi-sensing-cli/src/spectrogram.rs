@@ -164,6 +164,30 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
     let Some(node) = node else {
         bail!("{}: no CSI frames", opened.description);
     };
+    // A node that mixes subcarrier layouts (RuView ESP32 nodes: 64, 128 and 192 pairs frame
+    // by frame) is analysed in its most common one; the others are skipped, and said.
+    let mut layouts: Vec<(usize, usize)> = Vec::new();
+    for f in &frames {
+        let n = f.n_subcarriers();
+        match layouts.iter_mut().find(|(k, _)| *k == n) {
+            Some((_, c)) => *c += 1,
+            None => layouts.push((n, 1)),
+        }
+    }
+    if layouts.len() > 1 {
+        let &(keep, kept) = layouts
+            .iter()
+            .max_by_key(|(k, c)| (*c, std::cmp::Reverse(*k)))
+            .expect("two layouts");
+        let all = frames.len();
+        frames.retain(|f| f.n_subcarriers() == keep);
+        let counts: Vec<String> = layouts.iter().map(|(k, c)| format!("{c} of {k}")).collect();
+        log.warn(format_args!(
+            "node {node}: frames of several subcarrier layouts ({}); the {kept} frames of {keep} subcarriers are analysed, {} skipped",
+            counts.join(", "),
+            all - kept
+        ));
+    }
     if frames.len() < 2 {
         bail!(
             "node {node}: {} frame(s); a spectrogram needs at least 2",

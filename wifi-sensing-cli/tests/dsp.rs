@@ -253,3 +253,53 @@ fn hop_longer_than_the_window_is_a_usage_error() {
         }
     }
 }
+
+/// RuView ESP32 nodes mix subcarrier layouts frame by frame (64, 128 and 192 pairs). The
+/// `spectrogram` command analysed only the first frame's layout without a word (node 1 starts
+/// with a 128-pair frame: 23 of its 137 frames, at a rate of a few Hz), and `run --spectrogram`
+/// restarted at every change and gave no record at all; both now keep the most common layout
+/// and say how many frames they skipped.
+#[test]
+fn nodes_that_mix_layouts_are_analysed_in_the_common_one() {
+    let f = fixture("ruview_esp32/pretrain-1775182186_first300.csi.jsonl");
+    let d = common::tmp("layouts");
+    let csv = d.join("s.csv");
+    let out = common::run_ok(&[
+        "spectrogram",
+        &f,
+        "--node",
+        "1",
+        "--window",
+        "32",
+        "--hop",
+        "8",
+        "-o",
+        csv.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("node 1: frames of several subcarrier layouts")
+            && err.contains("the 113 frames of 64 subcarriers are analysed, 24 skipped"),
+        "{err}"
+    );
+    assert!(err.contains("node 1: 113 frames"), "{err}");
+    let out = common::run_ok(&["run", &f, "--no-frames", "--spectrogram=window=32:hop=8"]);
+    let lines = common::parse_lines(&out.stdout);
+    let specs: Vec<_> = lines
+        .iter()
+        .filter(|l| l["type"] == "spectrogram")
+        .collect();
+    for node in [1, 2] {
+        assert!(
+            specs.iter().filter(|l| l["node_id"] == node).count() >= 5,
+            "node {node}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("spectrogram: node 1: ")
+            && err.contains("frames skipped for their subcarrier layout"),
+        "{err}"
+    );
+}

@@ -345,6 +345,12 @@ struct Node {
     frames: u64,
     /// Columns made for this node so far.
     columns: u64,
+    /// The last other layout seen: subcarriers, frames since the node's (re)start, frames in
+    /// a row.
+    other: (usize, u64, u64),
+    /// Frames skipped for their layout (another than the analysed one, or the old one's when
+    /// the node started over).
+    skipped_layout: u64,
 }
 
 #[derive(Debug)]
@@ -503,10 +509,17 @@ impl Engine {
         r
     }
 
-    /// Says, once per node, that a node's stream ended before its first column.
+    /// Says, once per node, how many frames of another layout were skipped and that a node's
+    /// stream ended before its first column.
     fn finish(&self) {
         let (name, warmup) = (self.name, self.cfg.warmup);
         for (id, node) in self.nodes.iter() {
+            if node.skipped_layout > 0 {
+                let (k, n) = (node.skipped_layout, node.ncols);
+                self.notices.once(&format!("{name}/skipped/{id}"), || {
+                    format!("{name}: node {id}: {k} frames skipped for their subcarrier layout (the node mixes layouts; frames of {n} subcarriers analysed)")
+                });
+            }
             if node.columns > 0 || node.frames == 0 {
                 continue;
             }
@@ -542,19 +555,47 @@ impl Engine {
             lambda: None,
             frames: 0,
             columns: 0,
+            other: (0, 0, 0),
+            skipped_layout: 0,
         })?;
         if node.ncols != ncols {
-            // another layout: start over for this node
-            let name = self.name;
-            self.notices.once(&format!("{name}/layout/{id}"), || {
-                format!("{name}: node {id} changed from {} to {ncols} subcarriers; its analysis restarted", node.ncols)
-            });
+            // Another layout. Nodes that mix layouts frame by frame (RuView ESP32: 64, 128 and
+            // 192 pairs) keep one: the more common one during the warm-up, then the current
+            // one unless another lasts `warmup` frames in a row (a reconfiguration), which
+            // starts the node over. Frames of the other layouts are skipped and counted.
+            if node.other.0 == ncols {
+                node.other.1 += 1;
+                node.other.2 += 1;
+            } else {
+                node.other = (ncols, 1, 1);
+            }
+            let (_, seen, in_a_row) = node.other;
+            let switch = if node.run.is_none() {
+                seen > node.frames
+            } else {
+                in_a_row >= warmup as u64
+            };
+            if !switch {
+                node.skipped_layout += 1;
+                return Ok(());
+            }
+            if node.run.is_some() {
+                let name = self.name;
+                self.notices.once(&format!("{name}/layout/{id}"), || {
+                    format!("{name}: node {id} changed from {} to {ncols} subcarriers; its analysis restarted", node.ncols)
+                });
+            }
+            // the old layout's frames of this (re)start are lost with it
+            node.skipped_layout += node.frames;
             node.ncols = ncols;
             node.frames = 0;
+            node.other = (0, 0, 0);
             node.rate.reset();
             node.held.clear();
             node.held_t.clear();
             node.run = None;
+        } else {
+            node.other.2 = 0;
         }
         if node.lambda.is_none() {
             node.lambda = crate::fresnel::frame_wavelength_m(frame).or_else(|| {
@@ -1001,6 +1042,57 @@ mod tests {
         // said once
         a.finish(&mut out).unwrap();
         assert!(notices.take().is_empty());
+    }
+
+    /// A node that mixes layouts frame by frame (as RuView ESP32 nodes do: one frame in five
+    /// of 16 subcarriers here, the rest of 8) keeps the more common one, skipping and counting
+    /// the others: records at the 50 Hz the frames are sampled at, with the tone in its bin
+    /// (restarting at every change gave no record at all). A lasting change (a
+    /// reconfiguration) still starts the node over.
+    #[test]
+    fn mixed_layouts_keep_the_common_one_and_a_lasting_change_restarts() {
+        let notices = Notices::default();
+        let mut a = SpectralAnalyser::new(
+            SpectralKind::Spectrogram,
+            "window=1s:hop=0.5s".parse().unwrap(),
+            notices.clone(),
+        )
+        .unwrap();
+        let rate = 50.0;
+        let t_ns = |i: usize| (i as f64 / rate * 1e9).round() as i64;
+        let tone = |i: usize| {
+            let a = 1.0 + 0.2 * (2.0 * std::f64::consts::PI * 5.0 * i as f64 / rate).sin();
+            move |_| Complex32::new(a as f32, 0.0)
+        };
+        // the first frame is of the rare layout
+        let mixed: Vec<CsiFrame> = (0..500)
+            .map(|i| frame(4, t_ns(i), tone(i), if i % 5 == 0 { 16 } else { 8 }))
+            .collect();
+        let out = run(&mut a, &mixed);
+        assert!(out.len() >= 15, "{}", out.len());
+        for r in &out {
+            let c = r.downcast_ref::<SpectrogramColumn>().unwrap();
+            assert!((c.rate_hz - rate).abs() < 1e-6, "{}", c.rate_hz);
+            assert!((c.peak_hz() - 5.0).abs() < 1e-6, "{}", c.peak_hz());
+        }
+        let mut end = Vec::new();
+        a.finish(&mut end).unwrap();
+        let said = notices.take();
+        assert!(
+            said.iter().any(|m| m.contains("node 4: 101 frames skipped")
+                && m.contains("frames of 8 subcarriers analysed")),
+            "{said:?}"
+        );
+        // a lasting change to 16 subcarriers: the node starts over and gives records again
+        let later: Vec<CsiFrame> = (500..1000)
+            .map(|i| frame(4, t_ns(i), tone(i), 16))
+            .collect();
+        let out = run(&mut a, &later);
+        assert!(out.len() >= 15, "{}", out.len());
+        assert!(notices
+            .take()
+            .iter()
+            .any(|m| m.contains("changed from 8 to 16 subcarriers")));
     }
 
     /// The streaming columns equal the offline spectrogram's columns on the same grid.

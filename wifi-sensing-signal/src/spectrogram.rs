@@ -166,7 +166,8 @@ pub struct SpectrogramMatrix {
 }
 
 /// Extracts the component series of a node's frames: `(timestamps, values)`. Frames whose
-/// column count differs from the first frame's are skipped.
+/// column count differs from the first frame's are skipped (pass frames of one layout: the
+/// `spectrogram` command keeps a node's most common layout and says how many it left out).
 pub fn component_series(
     frames: &[&CsiFrame],
     component: &Component,
