@@ -147,8 +147,13 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
     let mut p = b.build()?;
     let mut node = args.node;
     let mut frames: Vec<CsiFrame> = Vec::new();
+    // the capture's nodes, for the error when the chosen one has no frame (a bounded list)
+    let mut seen: Vec<u32> = Vec::new();
     for out in p.process(opened.capture) {
         if let Output::Frame(f) = out? {
+            if seen.len() < 64 && !seen.contains(&f.node_id) {
+                seen.push(f.node_id);
+            }
             let n = *node.get_or_insert(f.node_id);
             if f.node_id == n {
                 if frames.len() >= MAX_FRAMES {
@@ -164,6 +169,14 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
     let Some(node) = node else {
         bail!("{}: no CSI frames", opened.description);
     };
+    if frames.is_empty() {
+        seen.sort_unstable();
+        let ids: Vec<String> = seen.iter().map(u32::to_string).collect();
+        bail!(
+            "node {node}: no frames; the capture's nodes: {}",
+            ids.join(", ")
+        );
+    }
     // A node that mixes subcarrier layouts (RuView ESP32 nodes: 64, 128 and 192 pairs frame
     // by frame) is analysed in its most common one; the others are skipped, and said.
     let mut layouts: Vec<(usize, usize)> = Vec::new();

@@ -303,3 +303,24 @@ fn nodes_that_mix_layouts_are_analysed_in_the_common_one() {
         "{err}"
     );
 }
+
+/// `spectrogram --node N` for a node the capture does not have names the nodes it has (it
+/// said only "node 9: 0 frame(s); a spectrogram needs at least 2").
+#[test]
+fn a_node_the_capture_lacks_is_named_with_the_ones_it_has() {
+    let d = common::tmp("node");
+    let out = run(&[
+        "spectrogram",
+        &fixture("ruview_esp32/pretrain-1775182186_first300.csi.jsonl"),
+        "--node",
+        "9",
+        "-o",
+        d.join("s.png").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("node 9: no frames; the capture's nodes: 1, 2"),
+        "{err}"
+    );
+}
