@@ -125,6 +125,11 @@ fn bad_spectral_specs_are_usage_errors() {
             &["component", "pca1..pca16"],
         ),
         ("--spectrogram=wobble=3", &["wobble=3"]),
+        // Doppler-only: was accepted and did nothing
+        (
+            "--spectrogram=min_speed=0.5",
+            &["min_speed is a --doppler parameter"],
+        ),
     ] {
         let out = run(&["run", &f, flag]);
         assert_eq!(out.status.code(), Some(2), "{flag}");
