@@ -125,6 +125,11 @@ fn bad_spectral_specs_are_usage_errors() {
             &["component", "pca1..pca16"],
         ),
         ("--spectrogram=wobble=3", &["wobble=3"]),
+        // named as written (the error said `window_fn`, under `stft`)
+        (
+            "--doppler=fn=kaiser",
+            &["spectral: parameter `fn` = kaiser"],
+        ),
         // Doppler-only: was accepted and did nothing
         (
             "--spectrogram=min_speed=0.5",

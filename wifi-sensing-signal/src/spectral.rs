@@ -169,7 +169,10 @@ impl FromStr for SpectralConfig {
         let hop = p.span("hop", d.hop)?;
         let window_fn = match p.text("fn") {
             None => d.window_fn,
-            Some(w) => w.parse()?,
+            // named as the user wrote it (`fn`), not as the STFT calls it
+            Some(w) => w.parse().map_err(|_| {
+                SignalError::param("spectral", "fn", w, "hann, hamming, blackman or rect")
+            })?,
         };
         let max_gap_s = match p.span("max_gap", Span::Seconds(d.max_gap_s))? {
             Span::Seconds(s) => s,
