@@ -93,7 +93,7 @@ pub(crate) struct RunArgs {
     pub stages: Option<StageList>,
     /// Streaming spectrogram columns per node (records of type `spectrogram`); optional spec
     /// `--spectrogram=window=1s:hop=0.25s:component=mean|subcarrier:K|pca1:fn=hann:max_gap=0.5s`.
-    #[arg(long, value_name = "SPEC", num_args = 0..=1, require_equals = true, default_missing_value = "", value_parser = parse_spectral)]
+    #[arg(long, value_name = "SPEC", num_args = 0..=1, require_equals = true, default_missing_value = "", value_parser = parse_spectrogram)]
     pub spectrogram: Option<SpectralSpec>,
     /// Streaming Doppler (speed) profiles per node (records of type `doppler`); the same spec
     /// plus `min_speed=0.2` (m/s) and `carrier=MHZ` for frames that do not state their carrier.
@@ -118,6 +118,17 @@ pub(crate) fn parse_stage_list(s: &str) -> std::result::Result<StageList, String
 /// enum, small).
 #[derive(Clone, Debug)]
 pub(crate) struct SpectralSpec(Box<SpectralConfig>);
+
+/// `--spectrogram`: the spec of `--doppler` without its Doppler-only `min_speed` (which would
+/// be accepted and do nothing).
+fn parse_spectrogram(s: &str) -> std::result::Result<SpectralSpec, String> {
+    if s.split(':').any(|p| p.trim().starts_with("min_speed=")) {
+        return Err(format!(
+            "`{s}`: min_speed is a --doppler parameter (a spectrogram has no speed summary)"
+        ));
+    }
+    parse_spectral(s)
+}
 
 fn parse_spectral(s: &str) -> std::result::Result<SpectralSpec, String> {
     s.parse()

@@ -48,7 +48,7 @@ pub(crate) struct SpectrogramArgs {
     /// Segment length: seconds (`1s`, `500ms`) or frames (`128`).
     #[arg(long, default_value = "1s", value_parser = parse_span)]
     pub window: Span,
-    /// Hop between segments: seconds or frames.
+    /// Hop between segments: seconds or frames (at most the window).
     #[arg(long, default_value = "0.1s", value_parser = parse_span)]
     pub hop: Span,
     /// Window function: hann, hamming, blackman or rect.
@@ -128,6 +128,9 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
             "spectrogram reads a file or stdin, not a live udp:// input (record it first)"
         );
     }
+    if let Err(e) = Span::check_hop(args.window, args.hop, "spectrogram") {
+        crate::usage!("{e}");
+    }
     output::ensure_not_input(&args.output, &args.input)?;
     if let Some(c) = &args.csv {
         output::ensure_not_input(c, &args.input)?;
@@ -144,8 +147,13 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
     let mut p = b.build()?;
     let mut node = args.node;
     let mut frames: Vec<CsiFrame> = Vec::new();
+    // the capture's nodes, for the error when the chosen one has no frame (a bounded list)
+    let mut seen: Vec<u32> = Vec::new();
     for out in p.process(opened.capture) {
         if let Output::Frame(f) = out? {
+            if seen.len() < 64 && !seen.contains(&f.node_id) {
+                seen.push(f.node_id);
+            }
             let n = *node.get_or_insert(f.node_id);
             if f.node_id == n {
                 if frames.len() >= MAX_FRAMES {
@@ -161,6 +169,38 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
     let Some(node) = node else {
         bail!("{}: no CSI frames", opened.description);
     };
+    if frames.is_empty() {
+        seen.sort_unstable();
+        let ids: Vec<String> = seen.iter().map(u32::to_string).collect();
+        bail!(
+            "node {node}: no frames; the capture's nodes: {}",
+            ids.join(", ")
+        );
+    }
+    // A node that mixes subcarrier layouts (RuView ESP32 nodes: 64, 128 and 192 pairs frame
+    // by frame) is analysed in its most common one; the others are skipped, and said.
+    let mut layouts: Vec<(usize, usize)> = Vec::new();
+    for f in &frames {
+        let n = f.n_subcarriers();
+        match layouts.iter_mut().find(|(k, _)| *k == n) {
+            Some((_, c)) => *c += 1,
+            None => layouts.push((n, 1)),
+        }
+    }
+    if layouts.len() > 1 {
+        let &(keep, kept) = layouts
+            .iter()
+            .max_by_key(|(k, c)| (*c, std::cmp::Reverse(*k)))
+            .expect("two layouts");
+        let all = frames.len();
+        frames.retain(|f| f.n_subcarriers() == keep);
+        let counts: Vec<String> = layouts.iter().map(|(k, c)| format!("{c} of {k}")).collect();
+        log.warn(format_args!(
+            "node {node}: frames of several subcarrier layouts ({}); the {kept} frames of {keep} subcarriers are analysed, {} skipped",
+            counts.join(", "),
+            all - kept
+        ));
+    }
     if frames.len() < 2 {
         bail!(
             "node {node}: {} frame(s); a spectrogram needs at least 2",

@@ -125,6 +125,16 @@ fn bad_spectral_specs_are_usage_errors() {
             &["component", "pca1..pca16"],
         ),
         ("--spectrogram=wobble=3", &["wobble=3"]),
+        // named as written (the error said `window_fn`, under `stft`)
+        (
+            "--doppler=fn=kaiser",
+            &["spectral: parameter `fn` = kaiser"],
+        ),
+        // Doppler-only: was accepted and did nothing
+        (
+            "--spectrogram=min_speed=0.5",
+            &["min_speed is a --doppler parameter"],
+        ),
     ] {
         let out = run(&["run", &f, flag]);
         assert_eq!(out.status.code(), Some(2), "{flag}");
@@ -133,4 +143,194 @@ fn bad_spectral_specs_are_usage_errors() {
             assert!(err.contains(w), "{flag}: {err} lacks {w}");
         }
     }
+}
+
+/// Frames lost on the way (the simulator drops 1 in 100 at random) do not lower the rate of
+/// the spectrogram's grid: a 50 Hz capture is analysed at 50 Hz (its frequency axis reaches
+/// 25 Hz), in `run --spectrogram`, `run --doppler` and the `spectrogram` command alike (the
+/// received 49.5 frames a second, or fewer in an unlucky warm-up, put the Nyquist frequency
+/// lower and folded what lies above it).
+#[test]
+fn dropped_frames_do_not_lower_the_spectrogram_rate() {
+    let d = common::tmp("drops");
+    let cap = d.join("walk.csirec");
+    let cap = cap.to_str().unwrap();
+    common::run_ok(&[
+        "simulate",
+        "--scenario",
+        "walk",
+        "--duration",
+        "20s",
+        "--rate",
+        "50",
+        "--nodes",
+        "reference3",
+        "-o",
+        cap,
+        "-q",
+    ]);
+    let out = common::run_ok(&["run", cap, "--no-frames", "--spectrogram", "--doppler"]);
+    let lines = common::parse_lines(&out.stdout);
+    let mut nodes = std::collections::BTreeSet::new();
+    for r in &lines {
+        let rate = r["data"]["rate_hz"].as_f64().unwrap();
+        assert!((rate - 50.0).abs() < 0.3, "{r}");
+        nodes.insert(r["node_id"].as_u64().unwrap());
+    }
+    assert_eq!(nodes.len(), 3, "{nodes:?}");
+    let csv = d.join("spec.csv");
+    let out = common::run_ok(&[
+        "spectrogram",
+        cap,
+        "--node",
+        "2",
+        "-o",
+        csv.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("measured rate 50.0"), "{err}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let top = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse::<f64>().unwrap())
+        .fold(0.0, f64::max);
+    assert!(top > 24.5, "{top}");
+}
+
+/// `run --spectrogram` / `--doppler` on a stream too short for one record says so per node
+/// (was silent: no record and no word).
+#[test]
+fn spectral_records_missing_for_a_short_stream_are_explained() {
+    let out = common::run_ok(&[
+        "run",
+        &fixture("intel5300/example.dat"),
+        "--no-frames",
+        "--spectrogram",
+        "--doppler",
+    ]);
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for kind in ["spectrogram", "doppler"] {
+        let line = format!("{kind}: node 0 ended after 26 frames, before the 32 warm-up frames");
+        assert_eq!(err.matches(&line).count(), 1, "{err}");
+        assert!(err.contains(&format!("no {kind} record")), "{err}");
+    }
+}
+
+/// A hop longer than the window (in the same unit) is a usage error in `spectrogram` and in
+/// `run --spectrogram`, as it was for frames in `run --spectrogram` only; the `spectrogram`
+/// command silently used a hop of one window instead.
+#[test]
+fn hop_longer_than_the_window_is_a_usage_error() {
+    let f = fixture("esp32/example_100hz_pitraffic.csv");
+    let d = common::tmp("hop");
+    let png = d.join("s.png");
+    for (window, hop, words) in [
+        (
+            "50",
+            "150",
+            &["hop", "150", "at most the window (50 frames)"][..],
+        ),
+        ("1s", "3s", &["hop", "3s", "at most the window (1 s)"]),
+    ] {
+        let out = run(&[
+            "spectrogram",
+            &f,
+            "-o",
+            png.to_str().unwrap(),
+            "--window",
+            window,
+            "--hop",
+            hop,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{window} {hop}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        for w in words {
+            assert!(err.contains(w), "{err} lacks {w}");
+        }
+        assert!(!png.exists());
+        let out = run(&[
+            "run",
+            &f,
+            "--no-frames",
+            &format!("--spectrogram=window={window}:hop={hop}"),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{window} {hop}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        for w in words {
+            assert!(err.contains(w), "{err} lacks {w}");
+        }
+    }
+}
+
+/// RuView ESP32 nodes mix subcarrier layouts frame by frame (64, 128 and 192 pairs). The
+/// `spectrogram` command analysed only the first frame's layout without a word (node 1 starts
+/// with a 128-pair frame: 23 of its 137 frames, at a rate of a few Hz), and `run --spectrogram`
+/// restarted at every change and gave no record at all; both now keep the most common layout
+/// and say how many frames they skipped.
+#[test]
+fn nodes_that_mix_layouts_are_analysed_in_the_common_one() {
+    let f = fixture("ruview_esp32/pretrain-1775182186_first300.csi.jsonl");
+    let d = common::tmp("layouts");
+    let csv = d.join("s.csv");
+    let out = common::run_ok(&[
+        "spectrogram",
+        &f,
+        "--node",
+        "1",
+        "--window",
+        "32",
+        "--hop",
+        "8",
+        "-o",
+        csv.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("node 1: frames of several subcarrier layouts")
+            && err.contains("the 113 frames of 64 subcarriers are analysed, 24 skipped"),
+        "{err}"
+    );
+    assert!(err.contains("node 1: 113 frames"), "{err}");
+    let out = common::run_ok(&["run", &f, "--no-frames", "--spectrogram=window=32:hop=8"]);
+    let lines = common::parse_lines(&out.stdout);
+    let specs: Vec<_> = lines
+        .iter()
+        .filter(|l| l["type"] == "spectrogram")
+        .collect();
+    for node in [1, 2] {
+        assert!(
+            specs.iter().filter(|l| l["node_id"] == node).count() >= 5,
+            "node {node}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("spectrogram: node 1: ")
+            && err.contains("frames skipped for their subcarrier layout"),
+        "{err}"
+    );
+}
+
+/// `spectrogram --node N` for a node the capture does not have names the nodes it has (it
+/// said only "node 9: 0 frame(s); a spectrogram needs at least 2").
+#[test]
+fn a_node_the_capture_lacks_is_named_with_the_ones_it_has() {
+    let d = common::tmp("node");
+    let out = run(&[
+        "spectrogram",
+        &fixture("ruview_esp32/pretrain-1775182186_first300.csi.jsonl"),
+        "--node",
+        "9",
+        "-o",
+        d.join("s.png").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("node 9: no frames; the capture's nodes: 1, 2"),
+        "{err}"
+    );
 }

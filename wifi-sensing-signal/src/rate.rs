@@ -5,18 +5,38 @@
 //! The estimate is the number of frames received per second over the stream, leaving out
 //! gaps: intervals longer than both 10 median intervals and 0.5 s. The mean (not the median)
 //! keeps jitter and host-side batching (bursts of near-zero intervals, seen with Nexmon) from
-//! biasing it; dropped frames lower it (it is the rate actually received, which is what a
-//! uniform grid at that rate represents without inventing frames). Non-positive intervals
+//! biasing it; dropped frames lower it (it is the rate actually received). Non-positive intervals
 //! (duplicates, reordering) and intervals longer than [`RateEstimator::MAX_INTERVAL_NS`] are
 //! skipped and counted.
+//!
+//! A uniform grid that resamples the stream (spectrograms, Doppler) and a filter designed for
+//! the stream need the rate the frames were *sent* at instead: a grid at the received rate of
+//! a 50 Hz stream that lost 1 frame in 8 has its Nyquist frequency at 21.9 Hz and folds a
+//! 22 Hz tone to 21.8 Hz. [`RateEstimate::sampling_rate_hz`] counts an interval about k median
+//! intervals long (k - 1 frames lost in between) as k sampling intervals, so drops do not lower
+//! it (up to 9 lost in a row), on regular streams (jitter at most [`REGULAR_JITTER`] of the
+//! median interval). On irregular streams (host batching, bursts) it is the received rate; it
+//! is never below the received rate.
 
 use serde::{Deserialize, Serialize};
 
 /// A frame-rate estimate.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RateEstimate {
-    /// Frames per second: `1e9 / mean_interval_ns`.
+    /// Frames per second received: `1e9 / mean_interval_ns` (dropped frames lower it).
     pub rate_hz: f64,
+    /// Frames per second the stream samples at: dropped frames (intervals that are whole
+    /// multiples of the median interval) do not lower it; the received rate `rate_hz` on an
+    /// irregular stream. The rate of a uniform grid that resamples the stream.
+    ///
+    /// ```
+    /// // 50 Hz, every 5th frame lost: 40 frames received per second, sampled at 50 Hz
+    /// let t: Vec<i64> = (0..200i64).filter(|i| i % 5 != 4).map(|i| i * 20_000_000).collect();
+    /// let est = wifi_sensing_signal::rate::estimate_rate(&t).unwrap();
+    /// assert!((est.rate_hz - 40.0).abs() < 0.5, "{}", est.rate_hz);
+    /// assert!((est.sampling_rate_hz - 50.0).abs() < 1e-9, "{}", est.sampling_rate_hz);
+    /// ```
+    pub sampling_rate_hz: f64,
     /// Median interval between consecutive frames, nanoseconds.
     pub median_interval_ns: f64,
     /// Mean interval over the intervals that are not gaps, nanoseconds.
@@ -113,15 +133,28 @@ impl RateEstimator {
         } else {
             self.scratch.clear();
             self.scratch.extend_from_slice(&self.ring[..self.filled]);
-            median_mad_i64(&mut self.scratch)
+            // the intervals in arrival order: the ring from its oldest entry once it wrapped
+            let (newer, older) =
+                self.ring[..self.filled].split_at(if self.filled == self.ring.len() {
+                    self.head
+                } else {
+                    0
+                });
+            median_mad_i64(&mut self.scratch, older.iter().chain(newer).copied())
         };
         self.cached = Some(est);
         est
     }
 
-    /// The current rate in Hz, if known.
+    /// The current rate in Hz (frames received per second), if known.
     pub fn rate_hz(&mut self) -> Option<f64> {
         self.estimate().map(|e| e.rate_hz)
+    }
+
+    /// The current sampling rate in Hz ([`RateEstimate::sampling_rate_hz`]: dropped frames
+    /// do not lower it), if known.
+    pub fn sampling_rate_hz(&mut self) -> Option<f64> {
+        self.estimate().map(|e| e.sampling_rate_hz)
     }
 
     /// Forgets everything.
@@ -134,7 +167,23 @@ impl RateEstimator {
     }
 }
 
-fn median_mad_i64(v: &mut [i64]) -> Option<RateEstimate> {
+/// Largest jitter (median absolute deviation of the intervals, as a share of the median
+/// interval) of a stream whose dropped frames [`RateEstimate::sampling_rate_hz`] counts.
+pub const REGULAR_JITTER: f64 = 0.15;
+
+/// An interval shorter than this share of the median interval (a frame early, late or
+/// delivered with the next one) is added to the next one by [`RateEstimate::sampling_rate_hz`].
+const SHORT: f64 = 0.7;
+
+/// Longest interval, in median intervals, that [`RateEstimate::sampling_rate_hz`] counts as
+/// several sampling intervals (at most 9 frames lost in a row); a longer one counts as one, as
+/// in the received rate (which the sampling rate is never below), so that host batching (bursts of frames microseconds apart, then a
+/// long pause) is not taken for a fast stream with drops.
+const MAX_SLOTS: f64 = 10.0;
+
+/// The estimate from the intervals `v` (any order; sorted here) and the same intervals in
+/// arrival order (`chrono`, for the sampling rate).
+fn median_mad_i64(v: &mut [i64], chrono: impl Iterator<Item = i64>) -> Option<RateEstimate> {
     let n = v.len();
     if n == 0 {
         return None;
@@ -203,8 +252,39 @@ fn median_mad_i64(v: &mut [i64]) -> Option<RateEstimate> {
     } else {
         med
     };
+    // Sampling interval: on a regular stream an interval about k median intervals long is k
+    // sampling intervals with k - 1 frames lost. An interval shorter than SHORT medians (a frame
+    // early, late or delivered with the next) is added to the next one, so that a late frame's
+    // long interval and the short one after it count as the two sampling intervals they span.
+    let sampling = if mad <= REGULAR_JITTER * med && time > 0.0 {
+        let (mut slots, mut acc) = (0.0, 0.0);
+        for x in chrono {
+            let x = x as f64;
+            if x > gap {
+                continue;
+            }
+            acc += x;
+            if acc < SHORT * med {
+                continue;
+            }
+            let k = (acc / med).round();
+            slots += if k <= MAX_SLOTS { k } else { 1.0 };
+            acc = 0.0;
+        }
+        if acc > 0.0 {
+            slots += 1.0;
+        }
+        if slots > 0.0 {
+            (time / slots).min(mean)
+        } else {
+            mean
+        }
+    } else {
+        mean
+    };
     Some(RateEstimate {
         rate_hz: 1e9 / mean,
+        sampling_rate_hz: 1e9 / sampling,
         median_interval_ns: med,
         mean_interval_ns: mean,
         jitter_ns: mad,
@@ -212,9 +292,10 @@ fn median_mad_i64(v: &mut [i64]) -> Option<RateEstimate> {
     })
 }
 
-/// Estimates the frame rate of a whole sequence of timestamps (nanoseconds, in arrival order):
-/// the median of all positive intervals up to [`RateEstimator::MAX_INTERVAL_NS`]. `None` with
-/// fewer than 2 usable timestamps.
+/// Estimates the frame rate of a whole sequence of timestamps (nanoseconds, in arrival order)
+/// from all positive intervals up to [`RateEstimator::MAX_INTERVAL_NS`], as
+/// [`RateEstimator`] does (the mean interval leaving out gaps; the sampling rate counting
+/// dropped frames). `None` with fewer than 2 usable timestamps.
 ///
 /// ```
 /// let t: Vec<i64> = (0..20).map(|i| i * 10_000_000).collect();
@@ -227,7 +308,8 @@ pub fn estimate_rate(timestamps_ns: &[i64]) -> Option<RateEstimate> {
         .map(|w| w[1].saturating_sub(w[0]))
         .filter(|&d| d > 0 && d <= RateEstimator::MAX_INTERVAL_NS)
         .collect();
-    median_mad_i64(&mut d)
+    let chrono = d.clone();
+    median_mad_i64(&mut d, chrono.into_iter())
 }
 
 #[cfg(test)]
@@ -265,5 +347,35 @@ mod tests {
         assert!((e.rate_hz - 70.0).abs() < 0.5, "{e:?}");
         assert!((e.median_interval_ns - 12_500_000.0).abs() < 1.0);
         assert!(r.skipped() > 0);
+        // ... but it samples at 80 Hz
+        assert!((e.sampling_rate_hz - 80.0).abs() < 1e-6, "{e:?}");
+    }
+
+    #[test]
+    fn sampling_rate_counts_drops_on_jittered_streams() {
+        // 50 Hz with +-1 ms jitter, frames 3, 10, 11 and 12 of every 17 lost
+        let t: Vec<i64> = (0..1000i64)
+            .filter(|i| ![3, 10, 11, 12].contains(&(i % 17)))
+            .map(|i| i * 20_000_000 + (i * 7 % 3 - 1) * 1_000_000)
+            .collect();
+        let e = estimate_rate(&t).unwrap();
+        assert!((e.rate_hz - 50.0 * 13.0 / 17.0).abs() < 0.5, "{e:?}");
+        assert!((e.sampling_rate_hz - 50.0).abs() < 0.05, "{e:?}");
+    }
+
+    #[test]
+    fn sampling_rate_is_the_received_rate_on_bursty_streams() {
+        // host batching: bursts of 4 frames 0.1 ms apart (or 0.1-0.3 ms) every 40 ms
+        for spread in [0, 1] {
+            let mut t = Vec::new();
+            for b in 0..300i64 {
+                for j in 0..4i64 {
+                    t.push(b * 40_000_000 + j * (100_000 + 100_000 * (b % 3) * spread));
+                }
+            }
+            let e = estimate_rate(&t).unwrap();
+            assert!((e.rate_hz - 100.0).abs() < 0.5, "{e:?}");
+            assert_eq!(e.sampling_rate_hz, e.rate_hz);
+        }
     }
 }

@@ -1,8 +1,9 @@
 //! Streaming spectrogram and Doppler analysers: pipeline [`Analyser`]s that emit one typed
 //! record per hop and per node while the stream runs.
 //!
-//! Per node, the analyser measures the frame rate from the node's first `warmup` frames
-//! ([`crate::rate`]), then resolves the window and hop (seconds or frames) at that rate, puts
+//! Per node, the analyser measures the sampling rate from the node's first `warmup` frames
+//! ([`crate::rate::RateEstimate::sampling_rate_hz`]: frames lost in between do not lower it),
+//! then resolves the window and hop (seconds or frames) at that rate, puts
 //! the chosen [`Component`] of each frame on a uniform grid at the measured rate
 //! ([`crate::resample`]; gaps longer than `max_gap` are not bridged: the window restarts after
 //! them and the gap is counted), and every `hop` grid samples computes the spectrum of the last
@@ -78,7 +79,8 @@ pub struct SpectralConfig {
     /// Segment length, seconds or frames. Default 1 s. At most [`MAX_WINDOW_FRAMES`] frames at
     /// the measured rate (longer is clamped, with a notice).
     pub window: Span,
-    /// Hop between records, seconds or frames (at most the window). Default 0.25 s.
+    /// Hop between records, seconds or frames (at most the window; with mixed units clamped to
+    /// it). Default 0.25 s.
     pub hop: Span,
     /// Window function. Default Hann.
     pub window_fn: WindowFn,
@@ -145,18 +147,8 @@ impl SpectralConfig {
                     format!("2..={MAX_WINDOW_FRAMES} frames"),
                 ));
             }
-            if let Span::Frames(h) = self.hop {
-                if h > w {
-                    return Err(SignalError::param(
-                        "spectral",
-                        "hop",
-                        h,
-                        format!("at most the window ({w} frames)"),
-                    ));
-                }
-            }
         }
-        Ok(())
+        Span::check_hop(self.window, self.hop, "spectral")
     }
 }
 
@@ -177,7 +169,10 @@ impl FromStr for SpectralConfig {
         let hop = p.span("hop", d.hop)?;
         let window_fn = match p.text("fn") {
             None => d.window_fn,
-            Some(w) => w.parse()?,
+            // named as the user wrote it (`fn`), not as the STFT calls it
+            Some(w) => w.parse().map_err(|_| {
+                SignalError::param("spectral", "fn", w, "hann, hamming, blackman or rect")
+            })?,
         };
         let max_gap_s = match p.span("max_gap", Span::Seconds(d.max_gap_s))? {
             Span::Seconds(s) => s,
@@ -228,7 +223,7 @@ impl FromStr for SpectralConfig {
 pub struct SpectrogramColumn {
     /// Series analysed (`mean`, `subcarrier:K`, `subcarriers:..`, `pcaN`).
     pub component: String,
-    /// Measured frame rate of the node the grid uses, Hz.
+    /// Measured sampling rate of the node the grid uses, Hz (dropped frames do not lower it).
     pub rate_hz: f64,
     /// Window length, frames (grid samples).
     pub nperseg: usize,
@@ -273,7 +268,7 @@ fn peak_bin(p: &[f64]) -> usize {
 pub struct DopplerProfile {
     /// Series analysed.
     pub component: String,
-    /// Measured frame rate, Hz.
+    /// Measured sampling rate, Hz (dropped frames do not lower it).
     pub rate_hz: f64,
     /// Window length, frames.
     pub nperseg: usize,
@@ -349,6 +344,16 @@ struct Node {
     run: Option<Running>,
     row: Vec<f64>,
     lambda: Option<f64>,
+    /// Usable frames since the node's analysis (re)started.
+    frames: u64,
+    /// Columns made for this node so far.
+    columns: u64,
+    /// The last other layout seen: subcarriers, frames since the node's (re)start, frames in
+    /// a row.
+    other: (usize, u64, u64),
+    /// Frames skipped for their layout (another than the analysed one, or the old one's when
+    /// the node started over).
+    skipped_layout: u64,
 }
 
 #[derive(Debug)]
@@ -497,6 +502,49 @@ impl Engine {
     }
 
     fn push(&mut self, frame: &CsiFrame, out: &mut Columns) -> wifi_sensing_core::Result<()> {
+        let before = out.len();
+        let r = self.push_frame(frame, out);
+        if out.len() > before {
+            if let Some(node) = self.nodes.get_mut(frame.node_id) {
+                node.columns += (out.len() - before) as u64;
+            }
+        }
+        r
+    }
+
+    /// Says, once per node, how many frames of another layout were skipped and that a node's
+    /// stream ended before its first column.
+    fn finish(&self) {
+        let (name, warmup) = (self.name, self.cfg.warmup);
+        for (id, node) in self.nodes.iter() {
+            if node.skipped_layout > 0 {
+                let (k, n) = (node.skipped_layout, node.ncols);
+                self.notices.once(&format!("{name}/skipped/{id}"), || {
+                    format!("{name}: node {id}: {k} frames skipped for their subcarrier layout (the node mixes layouts; frames of {n} subcarriers analysed)")
+                });
+            }
+            if node.columns > 0 || node.frames == 0 {
+                continue;
+            }
+            let frames = node.frames;
+            let plural = if frames == 1 { "" } else { "s" };
+            self.notices.once(&format!("{name}/norecord/{id}"), || match &node.run {
+                Some(run) => format!(
+                    "{name}: node {id} ended after {frames} frame{}, before a window of {} samples ({:.2} s at the measured {:.1} Hz) was filled without a gap; no {name} record",
+                    plural,
+                    run.n,
+                    run.n as f64 / run.rate_hz,
+                    run.rate_hz
+                ),
+                None => format!(
+                    "{name}: node {id} ended after {frames} frame{}, before the {warmup} warm-up frames that measure its rate; no {name} record",
+                    plural
+                ),
+            });
+        }
+    }
+
+    fn push_frame(&mut self, frame: &CsiFrame, out: &mut Columns) -> wifi_sensing_core::Result<()> {
         let id = frame.node_id;
         let ncols = frame.n_subcarriers();
         let warmup = self.cfg.warmup;
@@ -508,18 +556,49 @@ impl Engine {
             run: None,
             row: Vec::new(),
             lambda: None,
+            frames: 0,
+            columns: 0,
+            other: (0, 0, 0),
+            skipped_layout: 0,
         })?;
         if node.ncols != ncols {
-            // another layout: start over for this node
-            let name = self.name;
-            self.notices.once(&format!("{name}/layout/{id}"), || {
-                format!("{name}: node {id} changed from {} to {ncols} subcarriers; its analysis restarted", node.ncols)
-            });
+            // Another layout. Nodes that mix layouts frame by frame (RuView ESP32: 64, 128 and
+            // 192 pairs) keep one: the more common one during the warm-up, then the current
+            // one unless another lasts `warmup` frames in a row (a reconfiguration), which
+            // starts the node over. Frames of the other layouts are skipped and counted.
+            if node.other.0 == ncols {
+                node.other.1 += 1;
+                node.other.2 += 1;
+            } else {
+                node.other = (ncols, 1, 1);
+            }
+            let (_, seen, in_a_row) = node.other;
+            let switch = if node.run.is_none() {
+                seen > node.frames
+            } else {
+                in_a_row >= warmup as u64
+            };
+            if !switch {
+                node.skipped_layout += 1;
+                return Ok(());
+            }
+            if node.run.is_some() {
+                let name = self.name;
+                self.notices.once(&format!("{name}/layout/{id}"), || {
+                    format!("{name}: node {id} changed from {} to {ncols} subcarriers; its analysis restarted", node.ncols)
+                });
+            }
+            // the old layout's frames of this (re)start are lost with it
+            node.skipped_layout += node.frames;
             node.ncols = ncols;
+            node.frames = 0;
+            node.other = (0, 0, 0);
             node.rate.reset();
             node.held.clear();
             node.held_t.clear();
             node.run = None;
+        } else {
+            node.other.2 = 0;
         }
         if node.lambda.is_none() {
             node.lambda = crate::fresnel::frame_wavelength_m(frame).or_else(|| {
@@ -536,6 +615,7 @@ impl Engine {
             });
             return Ok(());
         }
+        node.frames += 1;
         let t = frame.timestamp_ns;
         if node.run.is_none() {
             node.rate.push(t);
@@ -544,7 +624,7 @@ impl Engine {
             if node.held_t.len() <= warmup {
                 return Ok(());
             }
-            let Some(fs) = node.rate.rate_hz() else {
+            let Some(fs) = node.rate.sampling_rate_hz() else {
                 let name = self.name;
                 self.notices.once(&format!("{name}/norate/{id}"), || {
                     format!("{name}: node {id}: no frame rate measurable from its first {warmup} frames; waiting for more")
@@ -780,6 +860,11 @@ impl Analyser for SpectralAnalyser {
         Ok(())
     }
 
+    fn finish(&mut self, _out: &mut Vec<Analysis>) -> wifi_sensing_core::Result<()> {
+        self.engine.finish();
+        Ok(())
+    }
+
     fn reset(&mut self) {
         self.engine.nodes.clear();
     }
@@ -876,6 +961,141 @@ mod tests {
                 prop_assert_eq!(c.power_db.len(), 33);
             }
         }
+    }
+
+    /// Frames lost on the way (here 4 of the first 32, then one in 13) do not lower the grid's
+    /// rate: a 22 Hz tone sampled at 50 Hz stays at 22 Hz (a grid at the 43 Hz received in the
+    /// warm-up put it at 21.2 Hz, folded about its 21.6 Hz Nyquist), at full power, in both the
+    /// streaming and the offline spectrogram.
+    #[test]
+    fn dropped_frames_keep_the_sampling_rate() {
+        let (rate, f0) = (50.0, 22.0);
+        let frames: Vec<CsiFrame> = tone_frames(2, rate, f0, 30.0)
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| ![3, 9, 10, 20].contains(i) && i % 13 != 12)
+            .map(|(_, f)| f)
+            .collect();
+        let mut a = SpectralAnalyser::spectrogram("window=5s:hop=1s".parse().unwrap()).unwrap();
+        let out = run(&mut a, &frames);
+        assert!(out.len() >= 20, "{}", out.len());
+        for r in &out {
+            let c = r.downcast_ref::<SpectrogramColumn>().unwrap();
+            assert!((c.rate_hz - rate).abs() < 1e-6, "{}", c.rate_hz);
+            assert!((c.peak_hz() - f0).abs() < 1e-6, "{}", c.peak_hz());
+        }
+        let t: Vec<i64> = frames.iter().map(|f| f.timestamp_ns).collect();
+        let x: Vec<f64> = frames
+            .iter()
+            .map(|f| f64::from(f.csi[[0, 0, 0]].re))
+            .collect();
+        let cfg = SpectrogramConfig {
+            window: Span::Seconds(5.0),
+            hop: Span::Seconds(1.0),
+            ..Default::default()
+        };
+        let off = spectrogram_of_series(&t, &x, &cfg, None).unwrap();
+        assert!((off.rate_hz - rate).abs() < 1e-6, "{}", off.rate_hz);
+        for k in 0..off.times_s.len() {
+            let col = off.power_db.column(k);
+            let peak = (1..col.len())
+                .max_by(|&a, &b| col[a].total_cmp(&col[b]))
+                .unwrap();
+            assert!(
+                (off.freqs_hz[peak] - f0).abs() < 1e-6,
+                "{}",
+                off.freqs_hz[peak]
+            );
+        }
+    }
+
+    /// A node whose stream ends before its first record (too short for the warm-up, or for
+    /// one window) says so once at the end instead of printing nothing without a word; a node
+    /// that gave records says nothing.
+    #[test]
+    fn stream_too_short_for_a_record_says_so_at_the_end() {
+        let notices = Notices::default();
+        let mut a = SpectralAnalyser::new(
+            SpectralKind::Doppler,
+            "window=4s:carrier=2437".parse().unwrap(),
+            notices.clone(),
+        )
+        .unwrap();
+        let mut frames = tone_frames(1, 50.0, 3.0, 3.0); // 150 frames: warm, not one window
+        frames.extend(tone_frames(2, 50.0, 3.0, 0.4)); // 20 frames: not even warm
+        frames.extend(tone_frames(3, 50.0, 3.0, 10.0)); // records
+        let mut out = run(&mut a, &frames);
+        assert!(out.iter().all(|r| r.node_id == Some(3)) && !out.is_empty());
+        a.finish(&mut out).unwrap();
+        let said = notices.take();
+        assert_eq!(said.len(), 2, "{said:?}");
+        assert!(
+            said.iter().any(|m| m.contains("node 1")
+                && m.contains("150 frames")
+                && m.contains("window of 200")
+                && m.contains("no doppler record")),
+            "{said:?}"
+        );
+        assert!(
+            said.iter().any(|m| m.contains("node 2")
+                && m.contains("20 frames")
+                && m.contains("32 warm-up")),
+            "{said:?}"
+        );
+        // said once
+        a.finish(&mut out).unwrap();
+        assert!(notices.take().is_empty());
+    }
+
+    /// A node that mixes layouts frame by frame (as RuView ESP32 nodes do: one frame in five
+    /// of 16 subcarriers here, the rest of 8) keeps the more common one, skipping and counting
+    /// the others: records at the 50 Hz the frames are sampled at, with the tone in its bin
+    /// (restarting at every change gave no record at all). A lasting change (a
+    /// reconfiguration) still starts the node over.
+    #[test]
+    fn mixed_layouts_keep_the_common_one_and_a_lasting_change_restarts() {
+        let notices = Notices::default();
+        let mut a = SpectralAnalyser::new(
+            SpectralKind::Spectrogram,
+            "window=1s:hop=0.5s".parse().unwrap(),
+            notices.clone(),
+        )
+        .unwrap();
+        let rate = 50.0;
+        let t_ns = |i: usize| (i as f64 / rate * 1e9).round() as i64;
+        let tone = |i: usize| {
+            let a = 1.0 + 0.2 * (2.0 * std::f64::consts::PI * 5.0 * i as f64 / rate).sin();
+            move |_| Complex32::new(a as f32, 0.0)
+        };
+        // the first frame is of the rare layout
+        let mixed: Vec<CsiFrame> = (0..500)
+            .map(|i| frame(4, t_ns(i), tone(i), if i % 5 == 0 { 16 } else { 8 }))
+            .collect();
+        let out = run(&mut a, &mixed);
+        assert!(out.len() >= 15, "{}", out.len());
+        for r in &out {
+            let c = r.downcast_ref::<SpectrogramColumn>().unwrap();
+            assert!((c.rate_hz - rate).abs() < 1e-6, "{}", c.rate_hz);
+            assert!((c.peak_hz() - 5.0).abs() < 1e-6, "{}", c.peak_hz());
+        }
+        let mut end = Vec::new();
+        a.finish(&mut end).unwrap();
+        let said = notices.take();
+        assert!(
+            said.iter().any(|m| m.contains("node 4: 101 frames skipped")
+                && m.contains("frames of 8 subcarriers analysed")),
+            "{said:?}"
+        );
+        // a lasting change to 16 subcarriers: the node starts over and gives records again
+        let later: Vec<CsiFrame> = (500..1000)
+            .map(|i| frame(4, t_ns(i), tone(i), 16))
+            .collect();
+        let out = run(&mut a, &later);
+        assert!(out.len() >= 15, "{}", out.len());
+        assert!(notices
+            .take()
+            .iter()
+            .any(|m| m.contains("changed from 8 to 16 subcarriers")));
     }
 
     /// The streaming columns equal the offline spectrogram's columns on the same grid.

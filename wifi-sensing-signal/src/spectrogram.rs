@@ -3,8 +3,9 @@
 //! The series analysed is a [`Component`] of the frames: the amplitude of one subcarrier
 //! column, the mean amplitude of a selection of columns, or a principal component of the
 //! amplitude matrix (PCA over the whole series, [`crate::pca`]); amplitudes are averaged over
-//! the rx/tx chains. The series is put on a uniform grid at the node's **measured** rate
-//! ([`crate::rate`], [`crate::resample`]); grid points inside gaps longer than `max_gap` are
+//! the rx/tx chains. The series is put on a uniform grid at the node's **measured** sampling
+//! rate ([`crate::rate::RateEstimate::sampling_rate_hz`]: dropped frames do not lower it, so a
+//! tone below half the rate the frames were sent at stays in its bin; [`crate::resample`]); grid points inside gaps longer than `max_gap` are
 //! left empty, and spectrogram columns that touch them are `NaN` (shown blank), never filled.
 //! Each segment's mean is removed (the amplitude's DC would dominate), then the STFT
 //! ([`crate::stft`]) gives power in dB. With a carrier wavelength λ, each frequency `f` maps to a
@@ -143,7 +144,7 @@ impl Default for SpectrogramConfig {
 /// A spectrogram as a matrix.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SpectrogramMatrix {
-    /// Measured frame rate the grid uses, Hz.
+    /// Measured sampling rate the grid uses, Hz ([`crate::rate::RateEstimate::sampling_rate_hz`]).
     pub rate_hz: f64,
     /// Segment length and hop in frames (resolved from the configuration at `rate_hz`).
     pub nperseg: usize,
@@ -165,7 +166,8 @@ pub struct SpectrogramMatrix {
 }
 
 /// Extracts the component series of a node's frames: `(timestamps, values)`. Frames whose
-/// column count differs from the first frame's are skipped.
+/// column count differs from the first frame's are skipped (pass frames of one layout: the
+/// `spectrogram` command keeps a node's most common layout and says how many it left out).
 pub fn component_series(
     frames: &[&CsiFrame],
     component: &Component,
@@ -256,13 +258,17 @@ pub fn spectrogram_of_series(
             detail: format!("{} timestamps for {} values", t_ns.len(), x.len()),
         });
     }
+    Span::check_hop(cfg.window, cfg.hop, "spectrogram")?;
     let rate = estimate_rate(t_ns)
-        .ok_or(SignalError::TooShort {
-            component: "spectrogram (frame rate)",
-            len: t_ns.len(),
-            needed: 2,
+        .ok_or_else(|| {
+            SignalError::param(
+                "spectrogram",
+                "timestamps",
+                format!("{} frames", t_ns.len()),
+                "at least 2 frames with increasing timestamps (no frame rate is measurable)",
+            )
         })?
-        .rate_hz;
+        .sampling_rate_hz;
     let nperseg = cfg.window.frames(rate).max(2);
     let hop = cfg.hop.frames(rate).clamp(1, nperseg);
     // uniform grid at the measured rate; NaN inside gaps
@@ -424,6 +430,22 @@ mod tests {
             assert!((vel[p] - v).abs() <= res, "column {k}: {} m/s", vel[p]);
         }
         assert!((s.rate_hz - 250.0).abs() < 1.0);
+    }
+
+    /// Frames whose timestamps never increase give no rate: the error says so (it said
+    /// "input of 100 samples is too short; at least 2 needed").
+    #[test]
+    fn timestamps_that_do_not_increase_are_named() {
+        let x = vec![1.0; 100];
+        for t in [vec![5i64; 100], (0..100).rev().collect::<Vec<i64>>()] {
+            let e = spectrogram_of_series(&t, &x, &SpectrogramConfig::default(), None)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("100 frames") && e.contains("increasing timestamps"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

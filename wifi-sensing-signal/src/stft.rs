@@ -119,6 +119,34 @@ pub enum Span {
 }
 
 impl Span {
+    /// Checks that a hop is at most the window when both are in the same unit (seconds or
+    /// frames); with mixed units the hop is clamped to the window once both are resolved at the
+    /// measured rate. `component` names the caller in the error.
+    ///
+    /// ```
+    /// use wifi_sensing_signal::stft::Span;
+    /// assert!(Span::check_hop(Span::Seconds(1.0), Span::Seconds(0.25), "spectrogram").is_ok());
+    /// assert!(Span::check_hop(Span::Frames(50), Span::Frames(150), "spectrogram").is_err());
+    /// assert!(Span::check_hop(Span::Seconds(1.0), Span::Seconds(3.0), "spectrogram").is_err());
+    /// ```
+    pub fn check_hop(window: Span, hop: Span, component: &'static str) -> Result<()> {
+        match (window, hop) {
+            (Span::Frames(w), Span::Frames(h)) if h > w => Err(SignalError::param(
+                component,
+                "hop",
+                h,
+                format!("at most the window ({w} frames)"),
+            )),
+            (Span::Seconds(w), Span::Seconds(h)) if h > w => Err(SignalError::param(
+                component,
+                "hop",
+                format!("{h}s"),
+                format!("at most the window ({w} s)"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Frames at `rate_hz` (rounded, at least 1).
     pub fn frames(self, rate_hz: f64) -> usize {
         match self {

@@ -1,5 +1,6 @@
 //! The biquad filter stages `lowpass`, `highpass`, `bandpass`: Butterworth cascades designed
-//! from each node's measured frame rate, run in time per subcarrier and chain.
+//! from each node's measured sampling rate ([`crate::rate::RateEstimate::sampling_rate_hz`]:
+//! frames lost on the way do not lower it), run in time per subcarrier and chain.
 
 use std::str::FromStr;
 
@@ -403,7 +404,7 @@ impl Stage for FilterStage {
                 node.held.push(frame);
                 if node.held.len() > cfg.warmup {
                     let name = cfg.name();
-                    match node.rate.rate_hz() {
+                    match node.rate.sampling_rate_hz() {
                         None => {
                             self.notices.once(&format!("{name}/norate/{id}"), || format!(
                                 "{name}: no frame rate measurable for node {id} from its first {} frames (no or equal timestamps); passed unfiltered",

@@ -285,6 +285,34 @@ fn lowpass_stage_uses_measured_rate() {
 }
 
 #[test]
+fn filter_is_designed_at_the_sampling_rate_despite_drops() {
+    // 50 Hz with 4 of the first 32 frames lost: 43.75 frames a second arrive in the warm-up,
+    // but the corner 23 Hz is below half the 50 Hz the frames are sampled at
+    let notices = Notices::default();
+    let mut st = FilterStage::new("lowpass:fc=23hz".parse().unwrap(), notices.clone()).unwrap();
+    let frames: Vec<CsiFrame> = (0..200i64)
+        .filter(|i| ![2, 7, 8, 15].contains(i))
+        .map(|i| {
+            // 25 Hz (the Nyquist frequency): removed by the lowpass
+            let v = if i % 2 == 0 { 1.0 } else { -1.0 };
+            frame(
+                0,
+                i * 20_000_000,
+                Array3::from_elem((1, 1, 2), Complex32::new(v, 0.0)),
+            )
+        })
+        .collect();
+    let out = run_all(&mut st, frames);
+    assert_eq!(out.len(), 196);
+    let said = notices.take();
+    assert!(said.is_empty(), "{said:?}");
+    let tail = out[100..]
+        .iter()
+        .fold(0.0f32, |m, f| m.max(f.csi[[0, 0, 0]].re.abs()));
+    assert!(tail < 0.05, "{tail}");
+}
+
+#[test]
 fn filter_that_cannot_apply_says_once() {
     let notices = Notices::default();
     let mut st = FilterStage::new("lowpass:fc=30hz".parse().unwrap(), notices.clone()).unwrap();
