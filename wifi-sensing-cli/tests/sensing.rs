@@ -104,10 +104,12 @@ fn events_and_vital_signs_validate_and_baseline_round_trips() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A vital-sign window cut short by motion still starts before it ends (an earlier estimator
-/// put the start one motion guard after the record's time on this real ESP32 capture).
+/// A vital-sign record always has the window it examined. This real ESP32 capture moves
+/// throughout its 10 s, so no motion-free signal is left: its records were of 0 frames over
+/// 0 s at 0 Hz (and, from an earlier estimator, windows starting after their end); they are
+/// now over the window the motion fills, and say why there is no estimate.
 #[test]
-fn vital_sign_windows_start_before_they_end_on_a_real_capture() {
+fn vital_sign_records_have_a_window_on_a_real_capture() {
     let capture = common::fixture("esp32/example_100hz_pitraffic.csv");
     let lines = common::parse_lines(&common::stdout_ok(&[
         "run",
@@ -116,17 +118,70 @@ fn vital_sign_windows_start_before_they_end_on_a_real_capture() {
         "--vitals",
         capture.as_str(),
     ]));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["type"] == "event" && l["data"]["event"] == "motion_started"),
+        "{lines:?}"
+    );
+    let vitals = windowed_vital_signs(&lines, 2);
+    for v in &vitals {
+        assert_eq!(v["data"]["breathing"]["reason"], "window_too_short", "{v}");
+    }
+}
+
+/// The `vital_signs` records of `lines`, at least `least` of them, each with a window that
+/// holds frames (length, frame rate, start before end), valid against the schema.
+fn windowed_vital_signs(lines: &[serde_json::Value], least: usize) -> Vec<serde_json::Value> {
     let vitals: Vec<_> = lines
         .iter()
         .filter(|l| l["type"] == "vital_signs")
+        .cloned()
         .collect();
-    assert!(!vitals.is_empty(), "{lines:?}");
-    for v in vitals {
+    assert!(vitals.len() >= least, "{lines:?}");
+    for v in &vitals {
         let d = &v["data"];
-        let (start, end) = (d["window_start_ns"].as_i64(), d["window_end_ns"].as_i64());
-        assert!(start.is_some() && start <= end, "{v}");
-        assert!(d["window_s"].as_f64().is_some_and(|s| s >= 0.0), "{v}");
+        assert!(d["frames"].as_u64().is_some_and(|n| n > 0), "{v}");
+        assert!(d["window_s"].as_f64().is_some_and(|s| s > 0.0), "{v}");
+        assert!(d["frame_rate_hz"].as_f64().is_some_and(|r| r > 0.0), "{v}");
+        assert!(
+            d["window_start_ns"].as_i64() < d["window_end_ns"].as_i64(),
+            "{v}"
+        );
     }
+    common::assert_valid("vital_signs-v1.json", &vitals);
+    vitals
+}
+
+/// The simulated `mixed` session ends while the person walks: the last vital-sign records
+/// were of 0 frames over 0 s at 0 Hz. Every record now has the window it examined, and the
+/// last ones say motion.
+#[test]
+fn vital_sign_records_have_their_window_when_a_stream_ends_moving() {
+    let d = common::tmp("vitals-end");
+    let capture = d.join("mixed.csirec");
+    common::run_ok(&[
+        "simulate",
+        "-q",
+        "--scenario",
+        "mixed",
+        "-o",
+        capture.to_str().unwrap(),
+    ]);
+    let lines = common::parse_lines(&common::stdout_ok(&[
+        "run",
+        "-q",
+        "--vitals",
+        "--no-frames",
+        capture.to_str().unwrap(),
+    ]));
+    let vitals = windowed_vital_signs(&lines, 5);
+    let last = &vitals[vitals.len() - 1]["data"];
+    assert_eq!(last["breathing"]["reason"], "motion", "{last}");
+    assert!(
+        last["window_s"].as_f64().is_some_and(|s| s >= 20.0),
+        "{last}"
+    );
 }
 
 /// `calibrate` refuses, without writing, a capture too short to show the room empty (naming

@@ -73,6 +73,73 @@ impl Layout {
     }
 }
 
+/// A frame's layout as a small comparable key (shape and a hash of the subcarrier indices), for
+/// telling other layouts apart without allocating.
+pub(crate) fn layout_key(frame: &CsiFrame) -> (usize, usize, usize, u64) {
+    use std::hash::{Hash, Hasher};
+    let (r, t, k) = frame.shape();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    frame.subcarriers.as_deref().hash(&mut h);
+    (r, t, k, h.finish())
+}
+
+/// Which layout a node that mixes layouts frame by frame keeps (RuView ESP32 nodes: 64, 128 and
+/// 192 subcarrier pairs): during its warm-up the more common one, afterwards the current one
+/// unless another lasts `warmup` frames in a row (a reconfiguration), which starts the node
+/// over. Frames of the other layouts are skipped and counted.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LayoutKeeper<K> {
+    /// The last other layout seen: its key, frames since the node's (re)start, frames in a row.
+    other: Option<(K, u64, u64)>,
+    /// Frames skipped for their layout (another than the kept one, or the old one's when the
+    /// node started over).
+    skipped: u64,
+}
+
+impl<K: Copy + PartialEq> LayoutKeeper<K> {
+    /// A frame of the kept layout.
+    pub fn kept(&mut self) {
+        if let Some(o) = &mut self.other {
+            o.2 = 0;
+        }
+    }
+
+    /// A frame of another layout `key`; `kept` frames of the kept layout were analysed since
+    /// the node's (re)start, `warming_up` tells whether its warm-up is still running. `true`:
+    /// the node starts over in the new layout (its `kept` frames count as skipped); `false`:
+    /// the frame is skipped.
+    pub fn other(&mut self, key: K, kept: u64, warming_up: bool, warmup: u64) -> bool {
+        let (seen, in_a_row) = match &mut self.other {
+            Some(o) if o.0 == key => {
+                o.1 += 1;
+                o.2 += 1;
+                (o.1, o.2)
+            }
+            o => {
+                *o = Some((key, 1, 1));
+                (1, 1)
+            }
+        };
+        let switch = if warming_up {
+            seen > kept
+        } else {
+            in_a_row >= warmup
+        };
+        if switch {
+            self.skipped += kept;
+            self.other = None;
+        } else {
+            self.skipped += 1;
+        }
+        switch
+    }
+
+    /// Frames skipped for their layout so far.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+}
+
 /// Writes `|H|` of every CSI value of `frame` (flat `[rx][tx][sc]` order) into `out`.
 pub(crate) fn amplitudes(frame: &CsiFrame, out: &mut Vec<f32>) {
     out.clear();

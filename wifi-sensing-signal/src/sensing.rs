@@ -23,7 +23,8 @@ use crate::calibration::Baseline;
 use crate::error::{Result, SignalError as Error};
 use crate::events::{Event, EventConfig, EventKind, NodeDetector, Scope};
 use crate::features::{
-    amplitudes, shape, ColumnSelector, Columns, IntervalMeter, Layout, LevelTracker, MotionRatio,
+    amplitudes, layout_key, shape, ColumnSelector, Columns, IntervalMeter, Layout, LayoutKeeper,
+    LevelTracker, MotionRatio, PROBE_FRAMES,
 };
 use crate::stages::Notices;
 use crate::vitals::{PhaseFeatures, VitalSigns, VitalsConfig, VitalsEstimator};
@@ -120,7 +121,9 @@ pub enum Sensed {
 pub struct SensingStats {
     /// Frames used.
     pub frames: u64,
-    /// Frames whose CSI layout differed from their node's first frame (skipped).
+    /// Frames skipped for their CSI layout: another than the one their node keeps (a node that
+    /// mixes layouts keeps its most common one in its first frames), or the old one's when a
+    /// lasting change started the node over.
     pub layout_changes: u64,
     /// Frames without usable amplitude (all zero or not finite; skipped).
     pub unusable: u64,
@@ -142,10 +145,12 @@ struct NodeSensor {
     vitals: Option<VitalsEstimator>,
     phase: Option<PhaseFeatures>,
     last_t: Option<i64>,
-    /// Frames of this node seen, those skipped for another layout, and the shapes of those
-    /// (the first few).
+    /// Frames of this node seen, those of the kept layout since the node's (re)start, the
+    /// layout kept (and the frames skipped for theirs), and the other shapes seen (the first
+    /// few).
     seen: u64,
-    skipped_layout: u64,
+    kept: u64,
+    layouts: LayoutKeeper<(usize, usize, usize, u64)>,
     other_shapes: Vec<(usize, usize, usize)>,
 }
 
@@ -201,7 +206,9 @@ impl SensingAnalyser {
     }
 
     /// Reports to `notices`, at the end of the stream, the frames it could not use: those of a
-    /// node whose CSI layout changed (each node keeps the layout of its first frame).
+    /// node that mixes CSI layouts (each node keeps its most common layout in its first
+    /// frames; another one lasting as long as the column probe starts it over; with a
+    /// baseline, the baseline's layout).
     ///
     /// ```
     /// use wifi_sensing_signal::stages::Notices;
@@ -274,7 +281,8 @@ impl SensingAnalyser {
             phase: None,
             last_t: None,
             seen: 0,
-            skipped_layout: 0,
+            kept: 0,
+            layouts: LayoutKeeper::default(),
             other_shapes: Vec::new(),
         };
         if let Some(c) = cols {
@@ -302,14 +310,48 @@ impl SensingAnalyser {
         };
         node.seen += 1;
         if !node.layout.matches(frame) {
-            self.stats.layout_changes += 1;
-            node.skipped_layout += 1;
+            // Another layout: the node keeps one (see `LayoutKeeper`; the column probe is its
+            // warm-up). With a baseline the node keeps the baseline's layout.
             let shape = frame.shape();
             if node.other_shapes.len() < 4 && !node.other_shapes.contains(&shape) {
                 node.other_shapes.push(shape);
             }
-            return Ok(());
+            let (warming_up, warmup) = match self.baseline {
+                Some(_) => (false, u64::MAX),
+                None => (node.cols.is_none(), PROBE_FRAMES as u64),
+            };
+            let before = node.layouts.skipped();
+            let switch = node
+                .layouts
+                .other(layout_key(frame), node.kept, warming_up, warmup);
+            self.stats.layout_changes += node.layouts.skipped() - before;
+            if !switch {
+                return Ok(());
+            }
+            // start the node over in the new layout, keeping its layout counts
+            let old_shape = node.layout.shape;
+            let (seen, layouts, mut other_shapes) = (
+                node.seen,
+                std::mem::take(&mut node.layouts),
+                std::mem::take(&mut node.other_shapes),
+            );
+            if other_shapes.len() < 4 && !other_shapes.contains(&old_shape) {
+                other_shapes.push(old_shape);
+            }
+            let mut fresh = self.make_node(frame)?;
+            fresh.seen = seen;
+            fresh.layouts = layouts;
+            fresh.other_shapes = other_shapes;
+            let Some(node) = self.nodes.get_mut(frame.node_id) else {
+                return Ok(());
+            };
+            *node = fresh;
         }
+        let Some(node) = self.nodes.get_mut(frame.node_id) else {
+            return Ok(());
+        };
+        node.layouts.kept();
+        node.kept += 1;
         amplitudes(frame, &mut self.amps);
         // time: the frames' clock; a timestamp that does not advance gets the measured interval
         let mut t = frame.timestamp_ns;
@@ -535,7 +577,7 @@ impl Analyser for SensingAnalyser {
         };
         let shape = |(r, t, k): (usize, usize, usize)| format!("{r}x{t}x{k}");
         for (id, n) in self.nodes.iter() {
-            if n.skipped_layout == 0 {
+            if n.layouts.skipped() == 0 {
                 continue;
             }
             let first = n.layout.shape;
@@ -550,11 +592,16 @@ impl Analyser for SensingAnalyser {
             } else {
                 format!("{} instead of {}", others.join(", "), shape(first))
             };
+            let policy = if self.baseline.is_some() {
+                "each node is analysed in its baseline's layout"
+            } else {
+                "a node that mixes layouts is analysed in its most common one in its first frames"
+            };
             notices.push(format!(
-                "{ANALYSER_NAME} (--events/--vitals): node {id}: {} of {} frames skipped: their CSI \
-                 layout differs from the node's first frame ({how}); each node is analysed in \
-                 the layout of its first frame",
-                n.skipped_layout, n.seen,
+                "{ANALYSER_NAME} (--events/--vitals): node {id}: {} of {} frames skipped for their \
+                 subcarrier layout ({how}); {policy}",
+                n.layouts.skipped(),
+                n.seen,
             ));
         }
         Ok(())
@@ -566,5 +613,105 @@ impl Analyser for SensingAnalyser {
         self.fused_moving = false;
         self.fused_present = false;
         self.fused_on = self.cfg.fused == FusedEvents::Always;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
+
+    fn walk() -> Vec<CsiFrame> {
+        let sim = Simulator::new(
+            Scenario::preset("walk", 12.0).unwrap(),
+            DeviceProfile::esp32(),
+            3,
+        )
+        .unwrap();
+        sim.map(|(f, _)| f).collect()
+    }
+
+    /// The frame with only its first `k` subcarriers: another layout.
+    fn narrow(f: &CsiFrame, k: usize) -> CsiFrame {
+        let mut g = f.clone();
+        let (r, t, _) = f.csi.dim();
+        g.csi = ndarray::Array3::from_shape_fn((r, t, k), |(a, b, c)| f.csi[[a, b, c]]);
+        g.subcarriers = f.subcarriers.as_ref().map(|v| v[..k].to_vec());
+        g
+    }
+
+    fn started(out: &[Sensed]) -> usize {
+        out.iter()
+            .filter(|s| matches!(s, Sensed::Event(e) if e.event == EventKind::MotionStarted))
+            .count()
+    }
+
+    /// A node that mixes layouts frame by frame (one frame in five narrower, the first one
+    /// too, as RuView ESP32 nodes do) is analysed in its common layout: it was analysed in
+    /// its first frame's and skipped the other four in five.
+    #[test]
+    fn a_node_that_mixes_layouts_keeps_its_common_one() {
+        let frames = walk();
+        let k = frames[0].n_subcarriers() / 2;
+        let notices = Notices::default();
+        let mut a = SensingAnalyser::new(SensingConfig::default(), None)
+            .unwrap()
+            .with_notices(notices.clone());
+        let mut out = Vec::new();
+        let mut rare = 0u64;
+        for (i, f) in frames.iter().enumerate() {
+            if i % 5 == 0 {
+                rare += 1;
+                a.push(&narrow(f, k), &mut out).unwrap();
+            }
+            a.push(f, &mut out).unwrap();
+        }
+        assert_eq!(started(&out), 1, "one walk, one MotionStarted");
+        // every rare frame, and the first common one (seen while the rare layout still led)
+        assert_eq!(a.stats().layout_changes, rare + 1);
+        a.finish(&mut Vec::new()).unwrap();
+        let said = notices.take();
+        let n = frames.len() as u64 + rare;
+        let full = frames[0].shape();
+        let want = format!(
+            "node {}: {} of {n} frames skipped for their subcarrier layout (1x1x{k} instead of {}x{}x{})",
+            frames[0].node_id,
+            rare + 1,
+            full.0,
+            full.1,
+            full.2
+        );
+        assert!(
+            said.len() == 1 && said[0].contains(&want),
+            "{said:?}\n{want}"
+        );
+    }
+
+    /// A change that lasts (as long as the column probe) starts the node over in the new
+    /// layout, and it is analysed again.
+    #[test]
+    fn a_lasting_layout_change_starts_the_node_over() {
+        let frames = walk();
+        let k = frames[0].n_subcarriers() / 2;
+        let mut a = SensingAnalyser::new(SensingConfig::default(), None).unwrap();
+        let mut out = Vec::new();
+        let half = frames.len() / 4;
+        for f in &frames[..half] {
+            a.push(f, &mut out).unwrap();
+        }
+        assert!(a.motion_statistic(frames[0].node_id).is_some());
+        let before = out.len();
+        for f in &frames[half..] {
+            a.push(&narrow(f, k), &mut out).unwrap();
+        }
+        assert!(
+            started(&out[before..]) >= 1,
+            "the walk is seen in the new layout"
+        );
+        // the old layout's frames and the new one's until the change had lasted
+        assert_eq!(
+            a.stats().layout_changes,
+            half as u64 + PROBE_FRAMES as u64 - 1
+        );
     }
 }

@@ -55,6 +55,7 @@ use serde::{Deserialize, Serialize};
 use wifi_sensing_core::{Analyser, Analysis, CsiFrame, PerNode};
 
 use crate::error::{Result, SignalError};
+use crate::features::LayoutKeeper;
 use crate::pca::Pca;
 use crate::rate::RateEstimator;
 use crate::resample::{ResampleConfig, Resampler};
@@ -348,12 +349,8 @@ struct Node {
     frames: u64,
     /// Columns made for this node so far.
     columns: u64,
-    /// The last other layout seen: subcarriers, frames since the node's (re)start, frames in
-    /// a row.
-    other: (usize, u64, u64),
-    /// Frames skipped for their layout (another than the analysed one, or the old one's when
-    /// the node started over).
-    skipped_layout: u64,
+    /// The layout kept and the frames skipped for theirs.
+    layouts: LayoutKeeper<usize>,
 }
 
 #[derive(Debug)]
@@ -517,8 +514,8 @@ impl Engine {
     fn finish(&self) {
         let (name, warmup) = (self.name, self.cfg.warmup);
         for (id, node) in self.nodes.iter() {
-            if node.skipped_layout > 0 {
-                let (k, n) = (node.skipped_layout, node.ncols);
+            if node.layouts.skipped() > 0 {
+                let (k, n) = (node.layouts.skipped(), node.ncols);
                 self.notices.once(&format!("{name}/skipped/{id}"), || {
                     format!("{name}: node {id}: {k} frames skipped for their subcarrier layout (the node mixes layouts; frames of {n} subcarriers analysed)")
                 });
@@ -558,28 +555,16 @@ impl Engine {
             lambda: None,
             frames: 0,
             columns: 0,
-            other: (0, 0, 0),
-            skipped_layout: 0,
+            layouts: LayoutKeeper::default(),
         })?;
         if node.ncols != ncols {
-            // Another layout. Nodes that mix layouts frame by frame (RuView ESP32: 64, 128 and
-            // 192 pairs) keep one: the more common one during the warm-up, then the current
-            // one unless another lasts `warmup` frames in a row (a reconfiguration), which
-            // starts the node over. Frames of the other layouts are skipped and counted.
-            if node.other.0 == ncols {
-                node.other.1 += 1;
-                node.other.2 += 1;
-            } else {
-                node.other = (ncols, 1, 1);
-            }
-            let (_, seen, in_a_row) = node.other;
-            let switch = if node.run.is_none() {
-                seen > node.frames
-            } else {
-                in_a_row >= warmup as u64
-            };
-            if !switch {
-                node.skipped_layout += 1;
+            // Another layout: the node keeps one (see `LayoutKeeper`); a switch loses the old
+            // layout's frames of this (re)start.
+            let warming_up = node.run.is_none();
+            if !node
+                .layouts
+                .other(ncols, node.frames, warming_up, warmup as u64)
+            {
                 return Ok(());
             }
             if node.run.is_some() {
@@ -588,17 +573,14 @@ impl Engine {
                     format!("{name}: node {id} changed from {} to {ncols} subcarriers; its analysis restarted", node.ncols)
                 });
             }
-            // the old layout's frames of this (re)start are lost with it
-            node.skipped_layout += node.frames;
             node.ncols = ncols;
             node.frames = 0;
-            node.other = (0, 0, 0);
             node.rate.reset();
             node.held.clear();
             node.held_t.clear();
             node.run = None;
         } else {
-            node.other.2 = 0;
+            node.layouts.kept();
         }
         if node.lambda.is_none() {
             node.lambda = crate::fresnel::frame_wavelength_m(frame).or_else(|| {

@@ -376,7 +376,8 @@ fn phase_features_are_scale_invariant_and_find_breathing() {
     }
 }
 
-/// Frames in another CSI layout than their node's first are skipped, and said so at the end.
+/// Frames in another CSI layout than the (common) one their node keeps are skipped, and said so
+/// at the end.
 #[test]
 fn frames_of_another_layout_are_counted_and_reported() {
     use wifi_sensing_core::Analyser;

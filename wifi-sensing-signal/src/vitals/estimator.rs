@@ -241,8 +241,19 @@ impl VitalsEstimator {
         let uncut = (end - self.n_grid as i64 + 1).max(first);
         let mut start = uncut;
         let cut = self.motion_cut(&mut start, end);
+        let mut frames = self.frames_in(start, end);
+        let filled = frames == 0;
+        if filled {
+            // A motion run covers everything since its cut: no motion-free signal is left, and
+            // the record says so over the window the motion fills (the whole window examined)
+            // rather than over nothing (it gave 0 frames over 0 s at 0 Hz).
+            start = uncut;
+            frames = self.frames_in(start, end);
+            if frames == 0 {
+                return None;
+            }
+        }
         let n = (end - start + 1).max(0) as usize;
-        let frames = self.frames_in(start, end);
         let span_s = n as f64 / self.cfg.grid_hz;
         let rate = if span_s > 0.0 {
             frames as f64 / span_s
@@ -260,7 +271,7 @@ impl VitalsEstimator {
             features: self.k,
             presence_ratio: None,
         };
-        if !self.long_enough(span_s, frames) {
+        if filled || !self.long_enough(span_s, frames) {
             // `motion` only when motion is what withholds the estimate: the window it cut
             // would have been long enough without the cut. A window that is short because the
             // stream (or the signal after a gap) has just started is `window_too_short`, with
@@ -846,6 +857,32 @@ mod tests {
         let picked: Vec<_> = r.iter().filter(|(t, _)| when(*t)).collect();
         assert!(picked.len() >= least, "{r:?}");
         assert!(picked.iter().all(|(_, w)| *w == Some(why)), "{r:?}");
+    }
+
+    /// While a long motion run covers everything since its cut, no motion-free signal is
+    /// left: the record says motion over the window the run fills (there were records of 0
+    /// frames over 0 s at 0 Hz, the last ones at the end of a stream that ended moving).
+    #[test]
+    fn a_window_motion_fills_is_reported_whole() {
+        let v = estimates(frames(0.0, 60.0), |t| t >= 30.0);
+        let at = |r: &VitalSigns| (r.window_end_ns as f64 * 1e-9).round() as i64;
+        let times: Vec<i64> = v.iter().map(at).collect();
+        assert_eq!(times, [5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55], "{v:?}");
+        for r in &v {
+            assert!(
+                r.frames > 0 && r.window_s > 0.0 && r.frame_rate_hz > 0.0,
+                "a record of an empty window: {r:?}"
+            );
+            assert!(r.window_start_ns < r.window_end_ns, "{r:?}");
+            let rate = r.frames as f64 / r.window_s;
+            assert!((rate - 50.0).abs() < 2.0, "{r:?}");
+        }
+        for r in v.iter().filter(|r| at(r) >= 35) {
+            // the run started 5 s or more before: the window examined is the whole one
+            assert_eq!(r.breathing.reason, Some(NoEstimate::Motion), "{r:?}");
+            assert_eq!(r.breathing.rate_per_min, None, "{r:?}");
+            assert_eq!(r.window_start_ns, 0, "{r:?}");
+        }
     }
 
     #[test]

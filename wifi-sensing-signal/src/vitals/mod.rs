@@ -59,7 +59,8 @@
 //!    the band's top frequency, or when there is no distinct breathing peak (`no_person` when, in addition, the breathing band
 //!    holds no more power than noise: the first principal eigenvalue against the
 //!    Marchenko–Pastur edge of noise, [`VitalsConfig::presence_ratio`]; `not_distinct`
-//!    otherwise).
+//!    otherwise). When a motion run longer than 3 s covers everything since its start, no
+//!    motion-free signal is left and the record's window is the one the motion fills.
 
 mod estimator;
 mod phase;
@@ -266,7 +267,8 @@ pub struct VitalSigns {
     pub breathing: VitalRate,
     /// Heart rate, beats per minute.
     pub heart: VitalRate,
-    /// Start of the motion-free window used, ns (frames' clock).
+    /// Start of the motion-free window used, ns (frames' clock); when motion left none, of the
+    /// window the motion fills (there is no estimate then).
     pub window_start_ns: i64,
     /// End of the window (the record's time), ns.
     pub window_end_ns: i64,
