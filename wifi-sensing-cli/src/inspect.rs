@@ -9,6 +9,8 @@ use wifi_sensing_core::{
     CaptureFormat, Clock, Device, FormatMeta, NodeStats, NodeTracker, ReadStats, Record,
 };
 
+use wifi_sensing_signal::rate::{estimate_rate, REGULAR_JITTER};
+
 use crate::input::{InputSpec, OpenedInput, ReaderFlags};
 use crate::Log;
 
@@ -21,7 +23,9 @@ pub(crate) struct InspectArgs {
     /// Read the input as this format instead of detecting it (see `wifi-sensing formats`).
     #[arg(long, value_parser = crate::values::format)]
     pub format: Option<CaptureFormat>,
-    /// Print one JSON object instead of text.
+    /// Print one JSON object instead of text. Per node: `rate_hz` (received over the whole run),
+    /// `sampling_rate_hz` (drops counted; null on an irregular stream), `frames_lost` (the drops
+    /// it counts) and `regular`.
     #[arg(long)]
     pub json: bool,
     /// For `udp://` inputs only: stop after this long (e.g. `30s`).
@@ -75,7 +79,18 @@ struct Report {
 #[derive(Debug, Serialize)]
 struct NodeReport {
     frames: u64,
+    /// Received rate: `(frames - 1) / span` over the whole run (frames lost lower it).
     rate_hz: Option<f64>,
+    /// Sampling rate over the whole run ([`wifi_sensing_signal::rate::RateEstimate::sampling_rate_hz`], the rate the
+    /// spectrogram and Doppler grids use: frames lost on the way do not lower it); `None` on an
+    /// irregular stream (where it would be the received rate) and when `rate_hz` is `None`.
+    sampling_rate_hz: Option<f64>,
+    /// Frames lost on the way that the sampling rate implies ([`wifi_sensing_signal::rate::RateEstimate::frames_lost`]);
+    /// `None` when `sampling_rate_hz` is.
+    frames_lost: Option<u64>,
+    /// Whether the node's frame intervals are regular enough for a sampling rate (jitter at
+    /// most [`REGULAR_JITTER`] of the median interval); `None` when `rate_hz` is.
+    regular: Option<bool>,
     span_s: f64,
     /// `None` when the node's frames carry no sequence numbers (drops cannot be measured).
     dropped: Option<u64>,
@@ -84,11 +99,21 @@ struct NodeReport {
     sequence_reordered: u64,
 }
 
-impl From<&NodeStats> for NodeReport {
-    fn from(n: &NodeStats) -> Self {
+impl NodeReport {
+    /// The report of a node from its statistics and the timestamps of its timed frames in
+    /// arrival order.
+    fn new(n: &NodeStats, timestamps_ns: &[i64]) -> Self {
+        let rate_hz = n.rate_hz();
+        // the same rule as the received rate: no rate over a span under MIN_RATE_SPAN_NS
+        let est = rate_hz.and_then(|_| estimate_rate(timestamps_ns));
+        let regular = est.map(|e| e.jitter_ns <= REGULAR_JITTER * e.median_interval_ns);
+        let sampling = est.filter(|_| regular == Some(true));
         NodeReport {
             frames: n.frames,
-            rate_hz: n.rate_hz(),
+            rate_hz,
+            sampling_rate_hz: sampling.map(|e| e.sampling_rate_hz),
+            frames_lost: sampling.map(|e| e.frames_lost),
+            regular,
             span_s: n.span_s(),
             dropped: n.last_sequence.map(|_| n.dropped),
             sequence_resets: n.sequence_resets,
@@ -138,6 +163,34 @@ impl<K: PartialEq> Tally<K> {
     }
 }
 
+/// The timestamps of each node's timed frames in arrival order, for its rates over the whole
+/// run (a capture has a handful of nodes: a short list searched from the last hit).
+#[derive(Default)]
+struct NodeTimes(Vec<(u32, Vec<i64>)>, usize);
+
+impl NodeTimes {
+    #[inline]
+    fn push(&mut self, node: u32, t_ns: i64) {
+        if self.0.get(self.1).is_none_or(|e| e.0 != node) {
+            self.1 = match self.0.iter().position(|e| e.0 == node) {
+                Some(i) => i,
+                None => {
+                    self.0.push((node, Vec::new()));
+                    self.0.len() - 1
+                }
+            };
+        }
+        self.0[self.1].1.push(t_ns);
+    }
+
+    fn of(&self, node: u32) -> &[i64] {
+        self.0
+            .iter()
+            .find(|e| e.0 == node)
+            .map_or(&[], |e| e.1.as_slice())
+    }
+}
+
 fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<()> {
     let mut r = Report {
         input: opened.description.clone(),
@@ -151,10 +204,14 @@ fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<(
     let mut shapes: Tally<(usize, usize, usize)> = Tally::default();
     let mut channels: Tally<Option<u16>> = Tally::default();
     let mut bandwidths: Tally<Option<u16>> = Tally::default();
+    let mut times = NodeTimes::default();
     while let Some(rec) = opened.capture.next_record() {
         match rec {
             Ok(Record::Frame(f)) => {
                 tracker.observe(&f);
+                if f.clock != Clock::None {
+                    times.push(f.node_id, f.timestamp_ns);
+                }
                 r.frames += 1;
                 devices.add(f.device);
                 clocks.add(f.clock);
@@ -227,7 +284,7 @@ fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<(
     r.nodes = tracker
         .nodes()
         .iter()
-        .map(|(k, v)| (*k, NodeReport::from(v)))
+        .map(|(k, v)| (*k, NodeReport::new(v, times.of(*k))))
         .collect();
     r.dropped_frames = r
         .nodes
@@ -305,15 +362,22 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     for (id, n) in &r.nodes {
         writeln!(
             out,
-            "  node {id}: {} frames, {}, span {:.3} s, {}",
+            "  node {id}: {} frames, {}{}, span {:.3} s, {}",
             n.frames,
             match n.rate_hz {
-                Some(x) => format!("{x:.2} Hz"),
+                Some(x) => format!("{x:.2} Hz received"),
                 None if n.frames > 1 => format!(
                     "rate n/a (span under {} ms)",
                     wifi_sensing_core::nodes::MIN_RATE_SPAN_NS / 1_000_000
                 ),
                 None => "rate n/a".into(),
+            },
+            match (n.sampling_rate_hz, n.frames_lost, n.regular) {
+                (Some(x), Some(lost), _) => {
+                    format!(" (sampled at {x:.2} Hz: {lost} frames lost on the way)")
+                }
+                (_, _, Some(false)) => " (irregular intervals: no sampling rate)".into(),
+                _ => String::new(),
             },
             n.span_s,
             match n.dropped {

@@ -960,6 +960,65 @@ fn inspect_fails_on_a_damaged_input_after_reporting() {
 }
 
 #[test]
+fn inspect_reports_the_sampling_rate_and_the_frames_it_counts_lost() {
+    // a simulated 50 Hz ESP32 node whose impairment model drops frames (seed 7: 9 of 1000)
+    let d = tmpdir("inspect-rates");
+    let rec = d.join("still.csirec");
+    run_ok(&[
+        "simulate",
+        "--scenario",
+        "still",
+        "--duration",
+        "20s",
+        "-o",
+        rec.to_str().unwrap(),
+    ]);
+    let v = inspect_json(rec.to_str().unwrap());
+    let n = &v["nodes"]["1"];
+    let (received, sampling) = (
+        n["rate_hz"].as_f64().unwrap(),
+        n["sampling_rate_hz"].as_f64().unwrap(),
+    );
+    assert!((sampling - 50.0).abs() < 0.05, "{n}");
+    assert!(received < 49.7, "frames lost lower the received rate: {n}");
+    assert_eq!(n["regular"], true);
+    let dropped = n["dropped"].as_u64().unwrap();
+    assert!(dropped > 0, "{n}");
+    // the intervals imply the frames the sequence numbers say were lost
+    assert_eq!(n["frames_lost"].as_u64(), Some(dropped), "{n}");
+    let text =
+        String::from_utf8_lossy(&run_ok(&["inspect", rec.to_str().unwrap()]).stdout).into_owned();
+    assert!(
+        text.contains(&format!(
+            "{received:.2} Hz received (sampled at 50.00 Hz: {dropped} frames lost on the way)"
+        )),
+        "{text}"
+    );
+
+    // an ESP32 capture with host-side traffic: irregular intervals, so no sampling rate
+    let f = fixture("esp32/example_100hz_pitraffic.csv");
+    let n = &inspect_json(&f)["nodes"]["0"];
+    assert!(n["rate_hz"].as_f64().unwrap() > 0.0, "{n}");
+    assert_eq!(n["regular"], false, "{n}");
+    assert!(
+        n["sampling_rate_hz"].is_null() && n["frames_lost"].is_null(),
+        "{n}"
+    );
+    let text = String::from_utf8_lossy(&run_ok(&["inspect", &f]).stdout).into_owned();
+    assert!(
+        text.contains("(irregular intervals: no sampling rate)"),
+        "{text}"
+    );
+
+    // a span under 1 ms (one Nexmon transmission, 4 packets) measures neither rate
+    let n = &inspect_json(&fixture("nexmon/example.pcap"))["nodes"]["0"];
+    assert!(
+        n["rate_hz"].is_null() && n["sampling_rate_hz"].is_null() && n["regular"].is_null(),
+        "{n}"
+    );
+}
+
+#[test]
 fn inspect_counts_repeated_sequence_numbers_not_resets() {
     // the bcm4358 sample: one transmission, 4 packets (2 cores x 2 streams) with one sequence number
     let v = inspect_json(&fixture("nexmon/example.pcap"));

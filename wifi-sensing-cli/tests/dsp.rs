@@ -188,7 +188,7 @@ fn dropped_frames_do_not_lower_the_spectrogram_rate() {
         csv.to_str().unwrap(),
     ]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("measured rate 50.0"), "{err}");
+    assert!(err.contains("sampling rate 50.0"), "{err}");
     let text = std::fs::read_to_string(&csv).unwrap();
     let top = text
         .lines()

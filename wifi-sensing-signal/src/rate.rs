@@ -45,6 +45,18 @@ pub struct RateEstimate {
     pub jitter_ns: f64,
     /// Intervals the estimate is based on.
     pub intervals: usize,
+    /// Frames lost on the way that the sampling rate counts (an interval about k median
+    /// intervals long counts k - 1), over the intervals that are not gaps; 0 on an irregular
+    /// stream, where the sampling rate is the received rate.
+    ///
+    /// ```
+    /// // 50 Hz, every 5th frame lost: 40 of 200 frames
+    /// let t: Vec<i64> = (0..200i64).filter(|i| i % 5 != 4).map(|i| i * 20_000_000).collect();
+    /// let est = wifi_sensing_signal::rate::estimate_rate(&t).unwrap();
+    /// assert_eq!(est.frames_lost, 39); // the 40th is after the last frame received
+    /// ```
+    #[serde(default)]
+    pub frames_lost: u64,
 }
 
 /// Streaming frame-rate estimator for one node (use one per node, e.g. in a
@@ -256,7 +268,7 @@ fn median_mad_i64(v: &mut [i64], chrono: impl Iterator<Item = i64>) -> Option<Ra
     // sampling intervals with k - 1 frames lost. An interval shorter than SHORT medians (a frame
     // early, late or delivered with the next) is added to the next one, so that a late frame's
     // long interval and the short one after it count as the two sampling intervals they span.
-    let sampling = if mad <= REGULAR_JITTER * med && time > 0.0 {
+    let (sampling, frames_lost) = if mad <= REGULAR_JITTER * med && time > 0.0 {
         let (mut slots, mut acc) = (0.0, 0.0);
         for x in chrono {
             let x = x as f64;
@@ -274,13 +286,14 @@ fn median_mad_i64(v: &mut [i64], chrono: impl Iterator<Item = i64>) -> Option<Ra
         if acc > 0.0 {
             slots += 1.0;
         }
-        if slots > 0.0 {
-            (time / slots).min(mean)
+        if slots > n_int {
+            // slots and n_int are whole numbers
+            (time / slots, (slots - n_int).round() as u64)
         } else {
-            mean
+            (mean, 0)
         }
     } else {
-        mean
+        (mean, 0)
     };
     Some(RateEstimate {
         rate_hz: 1e9 / mean,
@@ -289,6 +302,7 @@ fn median_mad_i64(v: &mut [i64], chrono: impl Iterator<Item = i64>) -> Option<Ra
         mean_interval_ns: mean,
         jitter_ns: mad,
         intervals: n,
+        frames_lost,
     })
 }
 
@@ -361,6 +375,15 @@ mod tests {
         let e = estimate_rate(&t).unwrap();
         assert!((e.rate_hz - 50.0 * 13.0 / 17.0).abs() < 0.5, "{e:?}");
         assert!((e.sampling_rate_hz - 50.0).abs() < 0.05, "{e:?}");
+        // every frame missing between the first and the last received one is counted
+        let last = (0..1000i64)
+            .rev()
+            .find(|i| ![3, 10, 11, 12].contains(&(i % 17)))
+            .unwrap();
+        let lost = (0..last)
+            .filter(|i| [3, 10, 11, 12].contains(&(i % 17)))
+            .count();
+        assert_eq!(e.frames_lost, lost as u64, "{e:?}");
     }
 
     #[test]
@@ -376,6 +399,7 @@ mod tests {
             let e = estimate_rate(&t).unwrap();
             assert!((e.rate_hz - 100.0).abs() < 0.5, "{e:?}");
             assert_eq!(e.sampling_rate_hz, e.rate_hz);
+            assert_eq!(e.frames_lost, 0);
         }
     }
 }

@@ -308,7 +308,9 @@ impl Hub {
         )))
     }
 
-    /// `GET /api/v1/health`.
+    /// `GET /api/v1/health`. A node's `rate_hz` is its received rate over the run so far
+    /// ([`wifi_sensing_core::NodeStats::rate_hz`]: frames lost on the way lower it), not the
+    /// sampling rate of the `spectrogram`/`doppler` records.
     pub(crate) fn health(&self) -> Value {
         let (clients, queued, dropped_live) = {
             let c = lock(&self.clients);
