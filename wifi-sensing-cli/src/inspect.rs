@@ -25,7 +25,7 @@ pub(crate) struct InspectArgs {
     pub format: Option<CaptureFormat>,
     /// Print one JSON object instead of text. Per node: `rate_hz` (received over the whole run),
     /// `sampling_rate_hz` (drops counted; null on an irregular stream), `frames_lost` (the drops
-    /// it counts) and `regular`.
+    /// it counts) and `regular`; these three over the node's first 1048576 timed frames.
     #[arg(long)]
     pub json: bool,
     /// For `udp://` inputs only: stop after this long (e.g. `30s`).
@@ -163,8 +163,14 @@ impl<K: PartialEq> Tally<K> {
     }
 }
 
-/// The timestamps of each node's timed frames in arrival order, for its rates over the whole
-/// run (a capture has a handful of nodes: a short list searched from the last hit).
+/// Timed frames per node whose timestamps [`NodeTimes`] keeps for the sampling rate (8 MiB per
+/// node): a live input that runs for days keeps bounded memory; past it, the sampling rate and
+/// the frames lost are those of the node's first `MAX_TIMED_FRAMES` timed frames.
+const MAX_TIMED_FRAMES: usize = 1 << 20;
+
+/// The timestamps of each node's timed frames in arrival order (at most [`MAX_TIMED_FRAMES`]),
+/// for its rates over the run (a capture has a handful of nodes: a short list searched from the
+/// last hit).
 #[derive(Default)]
 struct NodeTimes(Vec<(u32, Vec<i64>)>, usize);
 
@@ -180,7 +186,10 @@ impl NodeTimes {
                 }
             };
         }
-        self.0[self.1].1.push(t_ns);
+        let v = &mut self.0[self.1].1;
+        if v.len() < MAX_TIMED_FRAMES {
+            v.push(t_ns);
+        }
     }
 
     fn of(&self, node: u32) -> &[i64] {
@@ -374,7 +383,12 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
             },
             match (n.sampling_rate_hz, n.frames_lost, n.regular) {
                 (Some(x), Some(lost), _) => {
-                    format!(" (sampled at {x:.2} Hz: {lost} frames lost on the way)")
+                    let over = if n.frames > MAX_TIMED_FRAMES as u64 {
+                        format!(" in its first {MAX_TIMED_FRAMES} frames")
+                    } else {
+                        String::new()
+                    };
+                    format!(" (sampled at {x:.2} Hz: {lost} frames lost on the way{over})")
                 }
                 (_, _, Some(false)) => " (irregular intervals: no sampling rate)".into(),
                 _ => String::new(),
