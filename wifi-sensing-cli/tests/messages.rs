@@ -226,7 +226,7 @@ fn events_say_how_many_frames_of_another_layout_they_skipped() {
     for (node, skipped, seen) in [(1, 25, 137), (2, 29, 139)] {
         let want = format!(
             "sensing (--events/--vitals): node {node}: {skipped} of {seen} frames skipped for \
-             their subcarrier layout (1x1x128, 1x1x192 instead of 1x1x64)"
+             their subcarrier layout (also 1x1x128, 1x1x192; analysed in 1x1x64)"
         );
         assert_eq!(err.matches(&want).count(), 1, "{err}");
     }

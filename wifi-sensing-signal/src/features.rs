@@ -92,7 +92,7 @@ pub(crate) struct LayoutKeeper<K> {
     /// The last other layout seen: its key, frames since the node's (re)start, frames in a row.
     other: Option<(K, u64, u64)>,
     /// Frames skipped for their layout (another than the kept one, or the old one's when the
-    /// node started over).
+    /// node started over during its warm-up).
     skipped: u64,
 }
 
@@ -106,8 +106,9 @@ impl<K: Copy + PartialEq> LayoutKeeper<K> {
 
     /// A frame of another layout `key`; `kept` frames of the kept layout were analysed since
     /// the node's (re)start, `warming_up` tells whether its warm-up is still running. `true`:
-    /// the node starts over in the new layout (its `kept` frames count as skipped); `false`:
-    /// the frame is skipped.
+    /// the node starts over in the new layout (its `kept` frames count as skipped when the
+    /// switch comes in the warm-up, where they were not analysed yet); `false`: the frame is
+    /// skipped.
     pub fn other(&mut self, key: K, kept: u64, warming_up: bool, warmup: u64) -> bool {
         let (seen, in_a_row) = match &mut self.other {
             Some(o) if o.0 == key => {
@@ -126,7 +127,11 @@ impl<K: Copy + PartialEq> LayoutKeeper<K> {
             in_a_row >= warmup
         };
         if switch {
-            self.skipped += kept;
+            // a switch in the warm-up drops the kept layout's frames unanalysed; after it
+            // (a reconfiguration) they were analysed, so they are not skipped
+            if warming_up {
+                self.skipped += kept;
+            }
             self.other = None;
         } else {
             self.skipped += 1;

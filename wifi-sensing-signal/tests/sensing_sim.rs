@@ -419,7 +419,10 @@ fn frames_of_another_layout_are_counted_and_reported() {
     let node = a.stats(); // the counts are in the message too
     let want = format!("{} of {seen} frames skipped", node.layout_changes);
     assert!(said[0].contains(&want), "{said:?} lacks {want}");
-    assert!(said[0].contains("1x1x32 instead of 1x1x64"), "{said:?}");
+    assert!(
+        said[0].contains("also 1x1x32; analysed in 1x1x64"),
+        "{said:?}"
+    );
 }
 
 /// Each vital-sign record's time (s) and breathing reason, with the event detector on.
