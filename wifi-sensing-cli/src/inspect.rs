@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::Result;
 use serde::Serialize;
 use wifi_sensing_core::{
-    CaptureFormat, Clock, Device, FormatMeta, NodeStats, NodeTracker, ReadStats, Record,
+    CaptureFormat, Clock, Device, FormatMeta, NodeStats, NodeTracker, PerNode, ReadStats, Record,
 };
 
 use wifi_sensing_signal::rate::{estimate_rate, REGULAR_JITTER};
@@ -163,42 +163,11 @@ impl<K: PartialEq> Tally<K> {
     }
 }
 
-/// Timed frames per node whose timestamps [`NodeTimes`] keeps for the sampling rate (8 MiB per
-/// node): a live input that runs for days keeps bounded memory; past it, the sampling rate and
-/// the frames lost are those of the node's first `MAX_TIMED_FRAMES` timed frames.
+/// Timed frames per node whose timestamps `inspect` keeps for the sampling rate (8 MiB per
+/// node, in a [`PerNode`] map and so for at most [`PerNode::DEFAULT_MAX_NODES`] nodes): a live
+/// input that runs for days keeps bounded memory; past it, the sampling rate and the frames lost
+/// are those of the node's first `MAX_TIMED_FRAMES` timed frames.
 const MAX_TIMED_FRAMES: usize = 1 << 20;
-
-/// The timestamps of each node's timed frames in arrival order (at most [`MAX_TIMED_FRAMES`]),
-/// for its rates over the run (a capture has a handful of nodes: a short list searched from the
-/// last hit).
-#[derive(Default)]
-struct NodeTimes(Vec<(u32, Vec<i64>)>, usize);
-
-impl NodeTimes {
-    #[inline]
-    fn push(&mut self, node: u32, t_ns: i64) {
-        if self.0.get(self.1).is_none_or(|e| e.0 != node) {
-            self.1 = match self.0.iter().position(|e| e.0 == node) {
-                Some(i) => i,
-                None => {
-                    self.0.push((node, Vec::new()));
-                    self.0.len() - 1
-                }
-            };
-        }
-        let v = &mut self.0[self.1].1;
-        if v.len() < MAX_TIMED_FRAMES {
-            v.push(t_ns);
-        }
-    }
-
-    fn of(&self, node: u32) -> &[i64] {
-        self.0
-            .iter()
-            .find(|e| e.0 == node)
-            .map_or(&[], |e| e.1.as_slice())
-    }
-}
 
 fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<()> {
     let mut r = Report {
@@ -213,13 +182,19 @@ fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<(
     let mut shapes: Tally<(usize, usize, usize)> = Tally::default();
     let mut channels: Tally<Option<u16>> = Tally::default();
     let mut bandwidths: Tally<Option<u16>> = Tally::default();
-    let mut times = NodeTimes::default();
+    // each node's timed frames' timestamps in arrival order, for its sampling rate
+    let mut times: PerNode<Vec<i64>> = PerNode::default();
     while let Some(rec) = opened.capture.next_record() {
         match rec {
             Ok(Record::Frame(f)) => {
                 tracker.observe(&f);
                 if f.clock != Clock::None {
-                    times.push(f.node_id, f.timestamp_ns);
+                    // beyond the node bound a node gets no sampling rate (its rate_hz stays)
+                    if let Ok(t) = times.get_or_insert_with(f.node_id, Vec::new) {
+                        if t.len() < MAX_TIMED_FRAMES {
+                            t.push(f.timestamp_ns);
+                        }
+                    }
                 }
                 r.frames += 1;
                 devices.add(f.device);
@@ -293,7 +268,12 @@ fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<(
     r.nodes = tracker
         .nodes()
         .iter()
-        .map(|(k, v)| (*k, NodeReport::new(v, times.of(*k))))
+        .map(|(k, v)| {
+            (
+                *k,
+                NodeReport::new(v, times.get(*k).map_or(&[], Vec::as_slice)),
+            )
+        })
         .collect();
     r.dropped_frames = r
         .nodes

@@ -747,11 +747,13 @@ impl Calibrator {
         let seen = self.activity();
         for n in &self.nodes {
             if n.windows == 0 {
-                let interval_s = match n.interval.interval_s() {
-                    i if i > 0.0 => i,
-                    _ => 0.02,
-                };
-                let (need_s, need) = self.min_duration_s(interval_s);
+                let measured = n.interval.interval_s();
+                let (need_s, mut need) =
+                    self.min_duration_s(if measured > 0.0 { measured } else { 0.02 });
+                if measured <= 0.0 {
+                    // one frame (or none timed) has no rate: the figure is for 50 Hz
+                    need.push_str("; its frame rate is not measurable, so this is at 50 Hz");
+                }
                 return Err(Error::CalibrationTooShort {
                     node_id: n.node_id,
                     have_s: (n.last_ns - n.first_ns) as f64 * 1e-9,
