@@ -573,9 +573,31 @@ fn read_stream(bytes: Vec<u8>) -> (Vec<RecordBatch>, Vec<(String, String)>) {
 
 const HASH_KEY: &str = "wifi_sensing.source_xxh3_128";
 
-/// The Arrow IPC stream of the analyses of `run INPUT --events --no-frames`.
+/// `run INPUT --events --spectrogram -o OUT.parquet`: frames, aux and analyses tables (the
+/// spectrogram so that a capture without motion still has analyses).
+fn run_with_analyses(input: &str, out: &Path) {
+    run_ok(&[
+        "-q",
+        "run",
+        input,
+        "--events",
+        "--spectrogram",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+}
+
+/// The Arrow IPC stream of the analyses of `run INPUT --events --spectrogram --no-frames` (the
+/// spectrogram so that a capture without motion still has analyses).
 fn events_stream(input: &str) -> (Vec<RecordBatch>, Vec<(String, String)>) {
-    let args = ["-q", "run", input, "--events", "--no-frames"];
+    let args = [
+        "-q",
+        "run",
+        input,
+        "--events",
+        "--spectrogram",
+        "--no-frames",
+    ];
     let out = run_ok(&[&args[..], &["--output-format", "arrow"]].concat());
     read_stream(out.stdout)
 }
@@ -605,7 +627,7 @@ fn every_columnar_output_of_a_file_names_its_content_hash() {
     check_parquet(&d.join("c.aux.parquet"));
     // run -o OUT.parquet with analysers: frames, aux and analyses tables
     let r = d.join("r.parquet");
-    run_ok(&["-q", "run", &input, "--events", "-o", r.to_str().unwrap()]);
+    run_with_analyses(&input, &r);
     for p in [
         r.clone(),
         d.join("r.aux.parquet"),
@@ -708,7 +730,7 @@ fn analyses_and_aux_rows_have_the_time_columns_of_the_frames() {
     // host clock (RuView recorder time), with non-CSI records and events
     let input = fixture("ruview_esp32/pretrain-1775182186_first300.csi.jsonl");
     let r = d.join("r.parquet");
-    run_ok(&["-q", "run", &input, "--events", "-o", r.to_str().unwrap()]);
+    run_with_analyses(&input, &r);
     let (frames, _) = read_parquet(&r);
     let n_frames: usize = frames.iter().map(|b| b.num_rows()).sum();
     assert!(n_frames > 200, "{n_frames} frames");

@@ -104,26 +104,28 @@ fn events_and_vital_signs_validate_and_baseline_round_trips() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A vital-sign record always has the window it examined. This real ESP32 capture moves
-/// throughout its 10 s, so no motion-free signal is left: its records were of 0 frames over
-/// 0 s at 0 Hz (and, from an earlier estimator, windows starting after their end); they are
-/// now over the window the motion fills, and say why there is no estimate.
+/// A vital-sign record always has the window it examined, and a real ESP32 capture of a still
+/// scene is not read as motion. This capture's frame-to-frame changes are white in time (as
+/// large between frames 10 ms apart as 1 s apart: noise, see the signal crate's
+/// MEASUREMENTS.md, "Real ESP32 noise"); before the ESP32 noise was learnt it read as motion
+/// throughout, and its records were of 0 frames over 0 s at 0 Hz. Now it has no motion, and
+/// its 13 s are too short for a breathing window.
 #[test]
 fn vital_sign_records_have_a_window_on_a_real_capture() {
     let capture = common::fixture("esp32/example_100hz_pitraffic.csv");
     let lines = common::parse_lines(&common::stdout_ok(&[
         "run",
         "-q",
+        "--no-frames",
         "--events",
         "--vitals",
         capture.as_str(),
     ]));
-    assert!(
-        lines
-            .iter()
-            .any(|l| l["type"] == "event" && l["data"]["event"] == "motion_started"),
-        "{lines:?}"
-    );
+    let motion: Vec<_> = lines
+        .iter()
+        .filter(|l| l["type"] == "event" && l["data"]["event"] == "motion_started")
+        .collect();
+    assert!(motion.is_empty(), "{motion:?}");
     let vitals = windowed_vital_signs(&lines, 2);
     for v in &vitals {
         assert_eq!(v["data"]["breathing"]["reason"], "window_too_short", "{v}");

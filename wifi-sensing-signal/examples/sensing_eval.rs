@@ -20,7 +20,12 @@
 //!   against the keypoints' physical motion, keypoint speed and the body's channel change on
 //!   missed and detected frames;
 //! * `... -- speed [RUNS]`: events and vital signs per ESP32 frame (the criterion bench's
-//!   session).
+//!   session);
+//! * `... -- anchor [SEEDS] [FIRST] [RATE]`: the ESP32 anchor's protocol (10 s quiet, 10 s
+//!   moving, every frame scored) per device, kind of quiet and kind of movement;
+//! * `... -- trace FILE`: per frame of a capture, the motion statistic, motion and presence;
+//! * `... -- noise FILE`: per node of a capture, the mean squared change of the amplitude
+//!   shape and level at lags of 1–100 frames (noise or movement?).
 #[path = "../tests/common/drift.rs"]
 mod drift;
 #[path = "../tests/common/eval.rs"]
@@ -563,6 +568,13 @@ fn main() {
                 median(&cpus).map_or("n/a".into(), |m| format!("{:.2}", per(m)))
             );
         }
+        "anchor" => anchor(
+            n.unwrap_or(20),
+            args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1),
+            args.get(4).and_then(|s| s.parse().ok()).unwrap_or(100.0),
+        ),
+        "trace" => trace(&args[2]),
+        "noise" => noise(&args[2]),
         "drift" => {
             let hours: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2.0);
             let r = drift::empty_room_with_drift(hours, 50.0, 7);
@@ -682,4 +694,181 @@ fn thread_cpu_s() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     let ns: f64 = s.split_whitespace().next()?.parse().ok()?;
     Some(ns * 1e-9)
+}
+
+/// `anchor [SEEDS] [FIRST] [RATE]`: the ESP32 anchor's protocol on the simulator. Each session is
+/// 10 s quiet then 10 s of a person moving (three kinds of quiet: an empty room, a person
+/// standing still, a person sitting and breathing; two kinds of moving: walking a random path,
+/// a random gesture), one link at RATE Hz (default 100), automatic calibration, every frame
+/// scored from the first (packet-level, as the anchor counts), per device: F1, false-positive
+/// rate and the delay from the motion's start to `MotionStarted`.
+fn anchor(seeds: u64, first: u64, rate: f64) {
+    use wifi_sensing_core::sim::Simulator;
+    println!("| device | quiet | moving | sessions | frames | motion F1 | FPR | recall | median onset delay s | worst onset s | sessions F1 < 0.99 |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for intel in devices() {
+        for quiet in ["empty", "stand", "sit"] {
+            for moving in ["walk", "gesture"] {
+                let mut c = eval::Counts::default();
+                let mut onsets = Vec::new();
+                let mut below = 0;
+                let mut frames = 0;
+                for seed in first..first + seeds {
+                    let (sc, profile) = eval::anchor_session(seed, intel, quiet, moving, rate);
+                    let room = sc.room.size_m;
+                    let sim = match Simulator::new(sc, profile, seed) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            eprintln!("seed {seed}: {e}");
+                            continue;
+                        }
+                    };
+                    let o = eval::score(sim, None, 0.0, room);
+                    if o.motion.f1().is_none_or(|f| f < 0.99) {
+                        below += 1;
+                    }
+                    c.merge(&o.motion);
+                    frames += o.frames;
+                    onsets.extend(o.onsets_s.iter().copied());
+                }
+                let worst = onsets.iter().copied().fold(f64::NAN, f64::max);
+                println!(
+                    "| {} | {quiet} | {moving} | {seeds} | {frames} | {} | {} | {} | {} | {:.2} | {below} |",
+                    if intel { "intel5300" } else { "esp32" },
+                    fmt(c.f1()),
+                    fmt(c.fpr()),
+                    fmt(c.recall()),
+                    fmt(median(&onsets)),
+                    worst,
+                );
+            }
+        }
+    }
+}
+
+/// `trace FILE`: per frame of a capture, the motion statistic over its quiet level and the
+/// node's motion and presence (diagnostics of real recordings; TSV on stdout).
+fn trace(path: &str) {
+    use wifi_sensing_signal::{SensingAnalyser, SensingConfig};
+    let cfg = SensingConfig {
+        vitals: None,
+        ..SensingConfig::default()
+    };
+    let mut a = SensingAnalyser::new(cfg, None).expect("analyser");
+    let mut out = Vec::new();
+    let mut t0 = None;
+    println!("t_s\tnode\tratio\tmoving\tpresent");
+    for item in wifi_sensing_core::reader::open(path).expect("open") {
+        let Ok(f) = item else { continue };
+        let f = &f;
+        out.clear();
+        if a.push(f, &mut out).is_err() {
+            continue;
+        }
+        let t0 = *t0.get_or_insert(f.timestamp_ns);
+        println!(
+            "{:.3}\t{}\t{}\t{}\t{}",
+            (f.timestamp_ns - t0) as f64 * 1e-9,
+            f.node_id,
+            a.motion_statistic(f.node_id)
+                .map_or("".into(), |r| format!("{r:.3}")),
+            a.moving(f.node_id)
+                .map_or("", |m| if m { "1" } else { "0" }),
+            a.present(f.node_id)
+                .map_or("", |m| if m { "1" } else { "0" }),
+        );
+    }
+}
+
+/// `noise FILE`: is a capture's frame-to-frame change noise or movement? Per node (frames of its
+/// most common shape), the mean squared change of the amplitude shape `|H_k| / mean |H|` (over
+/// the subcarriers whose mean amplitude is above 2 % of the largest) and of the level
+/// `ln mean |H|` between frames 1, 2, 5, 10, 20, 50 and 100 frames apart, next to the
+/// cross-subcarrier noise estimate of the motion ratio (`Σ e_k² / 6` of the 1-frame change, see
+/// the `features` module). Noise independent from frame to frame gives the same change at
+/// every lag; a movement changes more over longer lags. The "Real ESP32 noise" tables of
+/// MEASUREMENTS.md are this mode's output.
+fn noise(path: &str) {
+    use std::collections::BTreeMap;
+    /// A frame's amplitude shape (`[rx, tx, subcarrier]`) and values.
+    type Amplitudes = (Vec<usize>, Vec<f32>);
+    let mut nodes: BTreeMap<u32, Vec<Amplitudes>> = BTreeMap::new();
+    let mut rate: BTreeMap<u32, (i64, i64, usize)> = BTreeMap::new();
+    for f in wifi_sensing_core::reader::open(path)
+        .expect("open")
+        .flatten()
+    {
+        let a = f.amplitude();
+        let shape = a.shape().to_vec();
+        let v: Vec<f32> = a.iter().copied().collect();
+        nodes.entry(f.node_id).or_default().push((shape, v));
+        let r = rate
+            .entry(f.node_id)
+            .or_insert((f.timestamp_ns, f.timestamp_ns, 0));
+        r.1 = f.timestamp_ns;
+        r.2 += 1;
+    }
+    println!("| node | frames | rate Hz | lag (frames) | shape change | cross-subcarrier noise | level change |");
+    println!("|---|---|---|---|---|---|---|");
+    for (node, frames) in nodes {
+        // the most common shape
+        let mut counts: BTreeMap<Vec<usize>, usize> = BTreeMap::new();
+        for (s, _) in &frames {
+            *counts.entry(s.clone()).or_default() += 1;
+        }
+        let Some((shape, _)) = counts.into_iter().max_by_key(|(_, c)| *c) else {
+            continue;
+        };
+        let rows: Vec<&Vec<f32>> = frames
+            .iter()
+            .filter(|(s, _)| *s == shape)
+            .map(|(_, v)| v)
+            .collect();
+        let n = rows[0].len();
+        let mean: Vec<f64> = (0..n)
+            .map(|k| rows.iter().map(|r| f64::from(r[k])).sum::<f64>() / rows.len() as f64)
+            .collect();
+        let top = mean.iter().copied().fold(0.0, f64::max);
+        let keep: Vec<usize> = (0..n).filter(|&k| mean[k] > 0.02 * top).collect();
+        let (x, lev): (Vec<Vec<f64>>, Vec<f64>) = rows
+            .iter()
+            .map(|r| {
+                let m = keep.iter().map(|&k| f64::from(r[k])).sum::<f64>() / keep.len() as f64;
+                (keep.iter().map(|&k| f64::from(r[k]) / m).collect(), m.ln())
+            })
+            .unzip();
+        let (t0, t1, nf) = rate[&node];
+        let hz = (nf.saturating_sub(1)) as f64 / ((t1 - t0) as f64 * 1e-9);
+        for lag in [1usize, 2, 5, 10, 20, 50, 100] {
+            if lag >= x.len() {
+                break;
+            }
+            let (mut d2, mut e2, mut l2) = (0.0, 0.0, 0.0);
+            let m = x.len() - lag;
+            for i in lag..x.len() {
+                let d: Vec<f64> = x[i].iter().zip(&x[i - lag]).map(|(a, b)| a - b).collect();
+                d2 += d.iter().map(|v| v * v).sum::<f64>() / d.len() as f64;
+                if lag == 1 {
+                    e2 += d
+                        .windows(3)
+                        .map(|w| (w[0] - 2.0 * w[1] + w[2]).powi(2))
+                        .sum::<f64>()
+                        / 6.0
+                        / (d.len() - 2) as f64;
+                }
+                l2 += (lev[i] - lev[i - lag]).powi(2);
+            }
+            println!(
+                "| {node} | {} | {hz:.1} | {lag} | {:.5} | {} | {:.5} |",
+                x.len(),
+                d2 / m as f64,
+                if lag == 1 {
+                    format!("{:.5}", e2 / m as f64)
+                } else {
+                    String::new()
+                },
+                l2 / m as f64
+            );
+        }
+    }
 }

@@ -36,8 +36,8 @@ use wifi_sensing_core::CsiFrame;
 use crate::error::{Result, SignalError as Error};
 use crate::events::EventConfig;
 use crate::features::{
-    amplitudes, shape, BlockStats, ColumnSelector, Columns, IntervalMeter, Layout, LevelTracker,
-    MotionRatio,
+    amplitudes, shape, temporal_noise_for, BlockStats, ColumnSelector, Columns, IntervalMeter,
+    Layout, LevelTracker, MotionRatio,
 };
 
 /// Value of [`Baseline::format`].
@@ -590,6 +590,7 @@ impl Calibrator {
                     k,
                     self.cfg.motion_window_s,
                     self.cfg.motion_lag_s,
+                    temporal_noise_for(frame.device),
                 ));
                 node.blocks = Some(BlockStats::new(
                     k + 1,

@@ -14,7 +14,14 @@
 //!   its second difference has 6 times its variance and the ratio is 1 in a still scene, whatever
 //!   the SNR, device or gain. A moving body changes the channel smoothly across subcarriers (its
 //!   path delay is a few tens of ns, a fraction of a turn across 20 MHz), so its `e_k` is small
-//!   while `d_k` grows: the ratio rises far above 1. No calibration is needed.
+//!   while `d_k` grows: the ratio rises far above 1. No calibration is needed where the noise
+//!   is independent across subcarriers (the simulator, Intel 5300). Real ESP32 chips break that
+//!   assumption (their common gain jitters from packet to packet and some smooth the channel
+//!   estimate across subcarriers, so a still room read as strong motion); ESP32-family nodes
+//!   therefore learn during their first 2 s whether their noise is of that kind, from a second,
+//!   *temporal* noise estimate (the second difference over consecutive frames), and if so hold
+//!   the ratio against the larger of the two estimates (`NoiseKind`). The ratio is reported
+//!   once its window spans half its time.
 //! * `LevelTracker`: the common level `c = ln(mean_k |H_k|)` carries most of what a moving
 //!   body does to a 20 MHz channel (its path delay is close to the line of sight's, so its
 //!   interference is nearly flat across subcarriers), but also every AGC gain step. The motion
@@ -346,15 +353,139 @@ pub(crate) struct MotionRatio {
     hist: Vec<f32>,
     hist_len: usize,
     head: usize,
-    window: TimeWindow<4>,
+    window: TimeWindow<7>,
     d: Vec<f32>,
     level_hist: [f64; MAX_LAG],
     noise_ema: f64,
     hold: f64,
+    /// Window length, s, and the time of the first frame with a ratio.
+    window_s: f64,
+    first_ns: Option<i64>,
+    /// Learn the kind of noise (ESP32 family; `None`: the cross-subcarrier estimate only).
+    kind: Option<NoiseKind>,
+}
+
+/// Can a device's CSI carry noise that is smooth across subcarriers, so that its motion ratio
+/// must learn which noise it has (see [`NoiseKind`])? The ESP32 family: every real ESP32
+/// source at hand has it (see the crate's MEASUREMENTS.md, "Real ESP32 noise").
+pub(crate) fn temporal_noise_for(device: wifi_sensing_core::Device) -> bool {
+    use wifi_sensing_core::Device;
+    matches!(device, Device::Esp32 | Device::Esp32C5C6)
+}
+
+/// Frames and time over which a node's [`NoiseKind`] is first learnt (plain means).
+const NOISE_KIND_FRAMES: u32 = 32;
+const NOISE_KIND_LEARN_S: f64 = 2.0;
+/// Time constant of the [`NoiseKind`] means once learnt, s.
+const NOISE_KIND_TAU_S: f64 = 10.0;
+/// Temporal over cross-subcarrier noise above which the noise is taken as smooth across
+/// subcarriers, and below which it is taken as independent again.
+const SMOOTH_NOISE_ENTER: f64 = 3.0;
+const SMOOTH_NOISE_EXIT: f64 = 1.4;
+/// Lagged difference over the temporal estimate below which the changes are taken as white
+/// in time (noise, not movement).
+const WHITE_ENTER: f64 = 2.5;
+/// Time the conditions must hold, after the learning, before a node's noise is taken as
+/// smooth, s.
+const SMOOTH_ENTER_S: f64 = 2.0;
+
+/// Is a node's noise independent from subcarrier to subcarrier (what the cross-subcarrier
+/// estimate of the motion ratio assumes), or smooth across them?
+///
+/// Two estimates of what noise gives a lagged difference: across subcarriers (the second
+/// difference `e_k` of the lagged difference, see the module docs) and in time: the second
+/// difference over consecutive frames, `f_k = x_k(t) − 2 x_k(t−1) + x_k(t−2)`, has 6 times the
+/// variance of noise that is independent from frame to frame, while a movement that is slow
+/// against the frame rate hardly shows in it, so `Σ_k f_k² / 3` is the temporal estimate (for
+/// the level, `f² / 3` of the level). Where the noise is independent across subcarriers both
+/// agree. Real ESP32 chips jitter their common gain from packet to packet (the level's temporal
+/// noise is hundreds of times the cross-subcarrier estimate) and some smooth their channel
+/// estimate across subcarriers (the shape's, 15 to 45 times): the cross-subcarrier estimate
+/// then sees a fraction of the noise and a still room reads as strong motion.
+///
+/// The node learns both estimates (plain means over its first 32 frames and 2 s, then means
+/// with a 10 s time constant) and the lagged differences. Its shape (and, apart, its level) is
+/// *smooth* when the temporal estimate exceeds the other 3 times over while the lagged
+/// differences stay within 2.5 times the temporal estimate (white in time: no movement in
+/// them), at the end of the learning or for 2 s in a row after it; it stays smooth until the
+/// two estimates come within 1.4 times of each other. A smooth node holds the motion ratio
+/// against the larger of the two estimates over the same window; so does every node of the
+/// ESP32 family during its learning (a still room never reads as motion then; a slow movement
+/// still does). Only the ESP32 family learns it ([`temporal_noise_for`]); other devices keep
+/// the cross-subcarrier estimate.
+#[derive(Clone, Copy, Debug, Default)]
+struct NoiseKind {
+    /// Means of `[cross-subcarrier estimate, temporal estimate, lagged difference]` for the
+    /// shape and for the level.
+    shape: [f64; 3],
+    level: [f64; 3],
+    n: u32,
+    /// Time the means have been learnt over, s.
+    age_s: f64,
+    smooth_shape: bool,
+    smooth_level: bool,
+    /// Time the conditions for `smooth_*` have held, s.
+    held: [f64; 2],
+}
+
+impl NoiseKind {
+    /// One frame's `[cross-subcarrier estimate, temporal estimate, lagged difference]` for the
+    /// shape and the level.
+    fn update(&mut self, shape: [f64; 3], level: [f64; 3], interval_s: f64) {
+        if !shape.iter().chain(&level).all(|v| v.is_finite()) {
+            return;
+        }
+        let dt = if interval_s.is_finite() && interval_s > 0.0 {
+            interval_s.min(1.0)
+        } else {
+            0.01
+        };
+        let learning = !self.learnt();
+        let a = if learning {
+            self.n = self.n.saturating_add(1);
+            self.age_s += dt;
+            1.0 / f64::from(self.n)
+        } else {
+            (dt / NOISE_KIND_TAU_S).min(1.0)
+        };
+        for (m, v) in self.shape.iter_mut().zip(shape) {
+            *m += a * (v - *m);
+        }
+        for (m, v) in self.level.iter_mut().zip(level) {
+            *m += a * (v - *m);
+        }
+        if !self.learnt() {
+            return;
+        }
+        let decide_now = learning;
+        let flip = |on: &mut bool, held: &mut f64, [s, t, l]: [f64; 3]| {
+            let rho = t / s.max(1e-300);
+            let white = l / t.max(1e-300);
+            if rho > SMOOTH_NOISE_ENTER && white < WHITE_ENTER {
+                *held += dt;
+                if decide_now || *held >= SMOOTH_ENTER_S {
+                    *on = true;
+                }
+            } else {
+                *held = 0.0;
+                if rho < SMOOTH_NOISE_EXIT {
+                    *on = false;
+                }
+            }
+        };
+        flip(&mut self.smooth_shape, &mut self.held[0], self.shape);
+        flip(&mut self.smooth_level, &mut self.held[1], self.level);
+    }
+
+    fn learnt(&self) -> bool {
+        self.n >= NOISE_KIND_FRAMES && self.age_s >= NOISE_KIND_LEARN_S
+    }
 }
 
 impl MotionRatio {
-    pub fn new(k: usize, window_s: f64, lag_s: f64) -> Self {
+    /// `learn_kind`: learn whether the noise is smooth across subcarriers (see [`NoiseKind`]
+    /// and [`temporal_noise_for`]).
+    pub fn new(k: usize, window_s: f64, lag_s: f64, learn_kind: bool) -> Self {
         MotionRatio {
             lag_s,
             k,
@@ -366,6 +497,9 @@ impl MotionRatio {
             level_hist: [0.0; MAX_LAG],
             noise_ema: 0.0,
             hold: 1.0,
+            window_s,
+            first_ns: None,
+            kind: learn_kind.then(NoiseKind::default),
         }
     }
 
@@ -389,7 +523,7 @@ impl MotionRatio {
         } else {
             1
         };
-        let out = if self.hist_len >= lag {
+        let out = if self.hist_len >= lag.max(2) {
             let slot = (self.head + MAX_LAG - lag) % MAX_LAG;
             let past = &self.hist[slot * self.k..][..self.k];
             let mut num = 0.0f64;
@@ -418,29 +552,76 @@ impl MotionRatio {
                 let a = if self.noise_ema == 0.0 { 1.0 } else { 0.02 };
                 self.noise_ema += a * (den / k2 - self.noise_ema);
             }
+            // The temporal estimate, from this frame and the two before it (see `NoiseKind`).
+            let (den_t, lev_t) = if self.kind.is_some() {
+                let s1 = (self.head + MAX_LAG - 1) % MAX_LAG;
+                let s2 = (self.head + MAX_LAG - 2) % MAX_LAG;
+                let p1 = &self.hist[s1 * self.k..][..self.k];
+                let p2 = &self.hist[s2 * self.k..][..self.k];
+                let mut f2 = 0.0f64;
+                for ((a, b), c) in x.iter().zip(p1).zip(p2) {
+                    let f = f64::from(*a) - 2.0 * f64::from(*b) + f64::from(*c);
+                    f2 += f * f;
+                }
+                let fl = level - 2.0 * self.level_hist[s1] + self.level_hist[s2];
+                let (den_t, lev_t) = (f2 / 3.0, fl * fl / 3.0);
+                let dl = level - self.level_hist[slot];
+                if let Some(kind) = &mut self.kind {
+                    kind.update([den, den_t, num], [den / k2, lev_t, dl * dl], interval_s);
+                }
+                (den_t, lev_t)
+            } else {
+                (0.0, 0.0)
+            };
+            let level_noise = self.level_noise_var();
             let dl = level - self.level_hist[slot];
-            let g = if self.noise_ema > 0.0 {
-                (dl * dl / self.noise_ema).min(LEVEL_CLIP)
+            let g = if level_noise > 0.0 {
+                (dl * dl / level_noise).min(LEVEL_CLIP)
             } else if dl == 0.0 {
                 1.0
             } else {
                 LEVEL_CLIP
             };
             // while a lagged difference may span a compensated AGC step, the level sits out
-            let (g, c) = if level_blind { (0.0, 0.0) } else { (g, 1.0) };
-            if num.is_finite() && den.is_finite() && g.is_finite() {
-                self.window.push(t, [num, den, g, c]);
+            let (g, c, dl2, lev_t) = if level_blind {
+                (0.0, 0.0, 0.0, 0.0)
+            } else {
+                (g, 1.0, dl * dl, lev_t)
+            };
+            if [num, den, g, den_t, dl2, lev_t]
+                .iter()
+                .all(|v| v.is_finite())
+            {
+                self.window.push(t, [num, den, g, c, den_t, dl2, lev_t]);
             }
-            let [n, d, gs, c] = self.window.sum();
+            let [n, d, gs, c, dt, dl2s, lts] = self.window.sum();
+            let d = if self.temporal_shape() { d.max(dt) } else { d };
+            let smooth = self.temporal_level();
             let shape_ratio = (n + RATIO_FLOOR) / (d + RATIO_FLOOR);
             let enough = MIN_LEVEL_FRAMES.max(MIN_LEVEL_FRACTION * self.window.len() as f64);
-            let level_ratio = if c >= enough { gs / c } else { 1.0 };
+            // on a smooth-noise node the level is also held against its temporal noise
+            let level_of = |gs: f64, c: f64| {
+                let r = gs / c;
+                if smooth && lts > 0.0 {
+                    r.min(dl2s / lts)
+                } else {
+                    r
+                }
+            };
+            let level_ratio = if c >= enough { level_of(gs, c) } else { 1.0 };
             // to hold motion, fewer level frames do (a walk is not split where it crosses
             // a jump the step test took for a gain step)
-            let level_hold = if c >= MIN_LEVEL_FRAMES { gs / c } else { 1.0 };
+            let level_hold = if c >= MIN_LEVEL_FRAMES {
+                level_of(gs, c)
+            } else {
+                1.0
+            };
             self.hold = shape_ratio.max(level_hold);
 
-            Some(shape_ratio.max(level_ratio))
+            // not before the window spans half its time (a ratio over a few frames is noisy:
+            // one frame's level change at the start of a stream read as motion)
+            let t0 = *self.first_ns.get_or_insert(t);
+            ((t - t0) as f64 * 1e-9 >= 0.5 * self.window_s).then_some(shape_ratio.max(level_ratio))
         } else {
             None
         };
@@ -469,7 +650,7 @@ impl MotionRatio {
             .zip(prev)
             .map(|(a, b)| f64::from(a - b).powi(2))
             .sum();
-        let expected = self.noise_ema * (self.k * self.k) as f64;
+        let expected = self.shape_noise();
         (s.is_finite() && expected.is_finite()).then(|| s / expected)
     }
 
@@ -483,7 +664,36 @@ impl MotionRatio {
     /// Noise variance of a difference of two frames' levels (from the cross-subcarrier
     /// estimate, so motion does not inflate it); 0 until known.
     pub fn level_noise_var(&self) -> f64 {
-        self.noise_ema
+        let n = self.window.len();
+        if self.temporal_level() && n > 0 {
+            let lts = self.window.sum()[6];
+            self.noise_ema.max(lts / n as f64)
+        } else {
+            self.noise_ema
+        }
+    }
+
+    /// Whether the shape's ratio is held against the temporal estimate too: a smooth-noise
+    /// node, or an ESP32-family node still learning (see [`NoiseKind`]).
+    fn temporal_shape(&self) -> bool {
+        self.kind.is_some_and(|k| k.smooth_shape || !k.learnt())
+    }
+
+    /// The same for the level.
+    fn temporal_level(&self) -> bool {
+        self.kind.is_some_and(|k| k.smooth_level || !k.learnt())
+    }
+
+    /// What noise gives `Σ_k (x_k(t) − x_k(t − 1))²`: the cross-subcarrier estimate, or on a
+    /// node whose noise is smooth across subcarriers the larger of it and the temporal one.
+    fn shape_noise(&self) -> f64 {
+        let k2 = (self.k * self.k) as f64;
+        let n = self.window.len();
+        if self.temporal_shape() && n > 0 {
+            (self.noise_ema * k2).max(self.window.sum()[4] / n as f64)
+        } else {
+            self.noise_ema * k2
+        }
     }
 
     pub fn window_start_ns(&self) -> Option<i64> {
@@ -1039,25 +1249,93 @@ mod tests {
         }
     }
 
-    #[test]
-    fn white_noise_ratio_near_one() {
-        // deterministic pseudo-noise
-        let mut s = 12345u64;
-        let mut rnd = || {
+    /// Deterministic pseudo-noise, uniform in `[-0.5, 0.5)`.
+    fn pseudo_noise(seed: u64) -> impl FnMut() -> f64 {
+        let mut s = seed;
+        move || {
             s = s
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             ((s >> 33) as f64 / (1u64 << 31) as f64) - 0.5
-        };
+        }
+    }
+
+    #[test]
+    fn white_noise_ratio_near_one() {
+        let mut rnd = pseudo_noise(12345);
         let k = 50;
         let cols = Columns::new((0..k).collect(), k);
-        let mut m = MotionRatio::new(k, 1.0, 0.02);
-        let mut r = None;
-        for f in 0..200 {
-            let x: Vec<f32> = (0..k).map(|_| 1.0 + 0.05 * rnd() as f32).collect();
-            r = m.push(f * 10_000_000, &x, 0.0, false, &cols, 0.01);
+        // both noise estimates agree on noise independent across subcarriers and frames
+        for temporal in [false, true] {
+            let mut m = MotionRatio::new(k, 1.0, 0.02, temporal);
+            let mut r = None;
+            for f in 0..400 {
+                let x: Vec<f32> = (0..k).map(|_| 1.0 + 0.05 * rnd() as f32).collect();
+                r = m.push(f * 10_000_000, &x, 0.0, false, &cols, 0.01);
+            }
+            let r = r.unwrap();
+            assert!((0.8..1.25).contains(&r), "temporal {temporal}: {r}");
         }
-        let r = r.unwrap();
-        assert!((0.8..1.25).contains(&r), "{r}");
+    }
+
+    /// A real ESP32-like still room at 100 Hz: every frame a new shape error that is smooth
+    /// across subcarriers (a random tilt and bow) and a new common gain (`level` jitter of
+    /// 0.2), both independent from frame to frame; from frame `move_from` on, a slow (0.7 Hz)
+    /// smooth change of the shape as a moving body makes. Returns the ratio of every frame.
+    fn smooth_noise_run(move_from: usize, frames: usize, temporal: bool) -> Vec<Option<f64>> {
+        let mut rnd = pseudo_noise(777);
+        let k = 52;
+        let cols = Columns::new((0..k).collect(), k);
+        let mut m = MotionRatio::new(k, 0.5, 0.1, temporal);
+        let mut out = Vec::new();
+        for f in 0..frames {
+            let (tilt, bow, gain) = (0.1 * rnd(), 0.1 * rnd(), 0.2 * rnd());
+            let body = if f >= move_from {
+                0.25 * (2.0 * std::f64::consts::PI * 0.7 * f as f64 * 0.01).sin()
+            } else {
+                0.0
+            };
+            let x: Vec<f32> = (0..k)
+                .map(|i| {
+                    let u = i as f64 / k as f64 - 0.5;
+                    let small = 0.002 * rnd();
+                    (1.0 + tilt * u + bow * (u * u - 1.0 / 12.0) + body * (3.0 * u).cos() + small)
+                        as f32
+                })
+                .collect();
+            let r = m.push(f as i64 * 10_000_000, &x, gain, false, &cols, 0.01);
+            out.push(r);
+        }
+        out
+    }
+
+    #[test]
+    fn noise_smooth_across_subcarriers_is_not_motion() {
+        // the cross-subcarrier estimate sees almost none of this noise: alone, it reads a
+        // still room as strong motion ...
+        let r = smooth_noise_run(usize::MAX, 3000, false);
+        let mean = r[400..].iter().map(|r| r.unwrap()).sum::<f64>() / 2600.0;
+        assert!(
+            mean > 10.0,
+            "cross-subcarrier estimate alone: mean ratio {mean}"
+        );
+        // ... the temporal estimate sees it
+        let r = smooth_noise_run(usize::MAX, 3000, true);
+        let late: Vec<f64> = r[400..].iter().map(|r| r.unwrap()).collect();
+        let max = late.iter().copied().fold(0.0, f64::max);
+        let mean = late.iter().sum::<f64>() / late.len() as f64;
+        assert!((0.8..1.3).contains(&mean), "mean ratio {mean}");
+        // never as high as the default threshold that starts motion (3.5)
+        assert!(max < 3.0, "max ratio {max}");
+    }
+
+    #[test]
+    fn slow_motion_over_smooth_noise_is_seen() {
+        let r = smooth_noise_run(1500, 3000, true);
+        let before = r[1000..1500].iter().map(|r| r.unwrap()).fold(0.0, f64::max);
+        let during: Vec<f64> = r[1600..].iter().map(|r| r.unwrap()).collect();
+        let above = during.iter().filter(|&&v| v > 3.5).count() as f64 / during.len() as f64;
+        assert!(before < 3.0, "still: {before}");
+        assert!(above > 0.7, "moving: {above} of frames above 3.5");
     }
 }

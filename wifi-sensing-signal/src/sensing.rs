@@ -17,14 +17,14 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
-use wifi_sensing_core::{Analyser, Analysis, CsiFrame, PerNode};
+use wifi_sensing_core::{Analyser, Analysis, CsiFrame, Device, PerNode};
 
 use crate::calibration::Baseline;
 use crate::error::{Result, SignalError as Error};
 use crate::events::{Event, EventConfig, EventKind, NodeDetector, Scope};
 use crate::features::{
-    amplitudes, layout_key, shape, ColumnSelector, Columns, IntervalMeter, Layout, LayoutKeeper,
-    LevelTracker, MotionRatio, PROBE_FRAMES,
+    amplitudes, layout_key, shape, temporal_noise_for, ColumnSelector, Columns, IntervalMeter,
+    Layout, LayoutKeeper, LevelTracker, MotionRatio, PROBE_FRAMES,
 };
 use crate::stages::Notices;
 use crate::vitals::{PhaseFeatures, VitalSigns, VitalsConfig, VitalsEstimator};
@@ -286,7 +286,7 @@ impl SensingAnalyser {
             other_shapes: Vec::new(),
         };
         if let Some(c) = cols {
-            init_node(&self.cfg, &mut n, c);
+            init_node(&self.cfg, &mut n, c, frame.device);
         }
         Ok(n)
     }
@@ -366,7 +366,7 @@ impl SensingAnalyser {
         node.interval.push(t);
         if node.cols.is_none() {
             if let Some(c) = node.selector.push(&self.amps, frame.n_subcarriers()) {
-                init_node(&self.cfg, node, c);
+                init_node(&self.cfg, node, c, frame.device);
             }
             return Ok(());
         }
@@ -505,7 +505,7 @@ impl SensingAnalyser {
     }
 }
 
-fn init_node(cfg: &SensingConfig, n: &mut NodeSensor, cols: Columns) {
+fn init_node(cfg: &SensingConfig, n: &mut NodeSensor, cols: Columns, device: Device) {
     let k = cols.index.len();
     let d = EventConfig::default();
     let lag = cfg
@@ -516,7 +516,7 @@ fn init_node(cfg: &SensingConfig, n: &mut NodeSensor, cols: Columns) {
         .events
         .as_ref()
         .map_or(d.motion_window_s, |e| e.motion_window_s);
-    n.motion = Some(MotionRatio::new(k, win, lag));
+    n.motion = Some(MotionRatio::new(k, win, lag, temporal_noise_for(device)));
     n.detector = cfg
         .events
         .as_ref()

@@ -5,7 +5,7 @@
 mod common;
 
 use common::drift::empty_room_with_drift;
-use common::eval::{median, run, vitals_window, Counts, Spec};
+use common::eval::{anchor_session, median, run, score, vitals_window, Counts, Spec};
 
 // Thresholds: the figures measured on these seeds, rounded down (see the README tables for
 // the same protocol over more seeds).
@@ -382,4 +382,34 @@ fn keypoint_motion_follows_the_body() {
         f64::from(both) < 0.95 * f64::from(seg) && f64::from(both) > 0.6 * f64::from(seg),
         "push holds: {both} of {seg}"
     );
+}
+
+/// The ESP32 anchor's protocol (10 s quiet room, then 10 s of a person walking; every frame
+/// scored from the first, at 100 Hz, automatic calibration): no false motion frame, F1 at least
+/// 0.97 and the motion reported a median 0.5 s or less after it starts, on both devices. Measured
+/// (`sensing_eval -- anchor 10`, seeds 1-10): ESP32 F1 0.987, Intel 5300 0.993, no false frame,
+/// median onset delay 0.28 and 0.10 s.
+#[test]
+#[ignore = "slow in a debug build (simulated sessions at 100 Hz); CI runs it with --include-ignored"]
+fn anchor_protocol_quiet_then_walking() {
+    use wifi_sensing_core::sim::Simulator;
+    for intel in [false, true] {
+        let mut c = Counts::default();
+        let mut onsets = Vec::new();
+        let mut missed = 0;
+        for seed in 1..=5 {
+            let (sc, profile) = anchor_session(seed, intel, "empty", "walk", 100.0);
+            let room = sc.room.size_m;
+            let o = score(Simulator::new(sc, profile, seed).unwrap(), None, 0.0, room);
+            c.merge(&o.motion);
+            onsets.extend(o.onsets_s.iter().copied());
+            missed += o.missed_onsets;
+        }
+        let f1 = c.f1().unwrap();
+        let delay = median(&onsets).unwrap();
+        assert_eq!(c.fp, 0, "intel {intel}: {c:?}");
+        assert!(f1 >= 0.97, "intel {intel}: F1 {f1} {c:?}");
+        assert_eq!(missed, 0, "intel {intel}");
+        assert!(delay <= 0.5, "intel {intel}: median onset delay {delay} s");
+    }
 }

@@ -13,6 +13,11 @@
 //!   one that starts it, see [`crate::features`]); `q` is
 //!   the quiet level of `R` (starts at 1 and follows `R` slowly, time constant
 //!   [`EventConfig::quiet_tau_s`], only while nothing moves, so motion cannot drag it).
+//!   On ESP32-family nodes, `R` is held against a temporal noise estimate as well when the
+//!   node's first 2 s show noise that the cross-subcarrier estimate misses (see
+//!   [`crate::features`]): without it, real ESP32 captures of still rooms read as motion from
+//!   the first second. The price: a movement whose changes are as fast as the frame rate (at
+//!   11 frames/s, a walk's Doppler folds into white noise) is not seen on such a node.
 //! * **Presence** has three paths; a node is present while any says so:
 //!   1. motion (a moving body is present);
 //!   2. *breathing-band ratio* `B` over the last [`EventConfig::breathing_window_s`] of 0.25 s

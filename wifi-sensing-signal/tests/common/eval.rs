@@ -234,6 +234,69 @@ pub fn baseline_for(spec: &Spec) -> Baseline {
     cal.finish().expect("baseline")
 }
 
+/// One session of the ESP32 anchor's protocol: 10 s quiet (`quiet`: `empty` room, a person
+/// who `stand`s still without breathing, or one who `sit`s and breathes), then 10 s of `moving`
+/// (`walk`: a random path at 0.5–1.4 m/s from the quiet spot; `gesture`: wave, push or pull in
+/// place), at a random spot and heading, one link at `rate` Hz. The seed draws the spot, path,
+/// speed, heading and gesture; it is also the simulator's seed.
+pub fn anchor_session(
+    seed: u64,
+    intel: bool,
+    quiet: &str,
+    moving: &str,
+    rate: f64,
+) -> (Scenario, DeviceProfile) {
+    use wifi_sensing_core::sim::{Gesture, Segment};
+    let spec = Spec {
+        intel,
+        rate,
+        ..Spec::new("empty", 20.0, seed)
+    };
+    let mut sc = spec.scenario("empty", 20.0);
+    let [w, d, _] = sc.room.size_m;
+    let pt = |k: u64| [draw(seed, k, 0.5, w - 0.5), draw(seed, k + 1, 0.5, d - 0.5)];
+    let p0 = pt(1);
+    let heading = Some(draw(seed, 3, 0.0, 360.0));
+    let q = match quiet {
+        "empty" => Segment::Absent { duration_s: 10.0 },
+        "stand" => Segment::Stand {
+            duration_s: 10.0,
+            position_m: Some(p0),
+            heading_deg: heading,
+        },
+        _ => Segment::Sit {
+            duration_s: 10.0,
+            position_m: Some(p0),
+            heading_deg: heading,
+        },
+    };
+    if quiet == "stand" {
+        sc.person.breathing = None;
+        sc.person.heartbeat = None;
+    }
+    let m = if moving == "walk" {
+        Segment::Walk {
+            path_m: vec![p0, pt(5), pt(7), pt(9)],
+            speed_m_s: Some(draw(seed, 11, 0.5, 1.4)),
+            duration_s: None,
+            repeat: 10,
+        }
+    } else {
+        let names = ["wave", "push", "pull"];
+        let g = names[(draw(seed, 12, 0.0, 3.0) as usize).min(2)];
+        Segment::Gesture {
+            gesture: Gesture::from_name(g).expect("gesture"),
+            duration_s: 10.0,
+            position_m: Some(p0),
+            heading_deg: heading,
+            period_s: None,
+        }
+    };
+    sc.timeline = vec![q, m];
+    sc.duration_s = Some(20.0);
+    (sc, spec.profile())
+}
+
 /// Runs the analyser (events only) over any frame/truth sequence and scores it.
 /// `room_m`: the room size, m (for the keypoints' speed).
 pub fn score<I>(
