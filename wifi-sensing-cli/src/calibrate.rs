@@ -41,16 +41,29 @@ pub(crate) fn main(args: CalibrateArgs, log: &Log) -> Result<()> {
     let opened = open_input(&args.input, &args.reader, args.format, None, log)?;
     let cfg = EventConfig::default();
     let mut cal = Calibrator::new(&cfg)?;
-    for frame in opened.capture {
+    let mut capture = opened.capture;
+    for frame in capture.by_ref() {
         match frame {
             Ok(f) => cal.push(&f)?,
             Err(e) if e.is_recoverable() => continue,
             Err(e) => return Err(e).context("reading the calibration capture"),
         }
     }
-    let (baseline, seen) = cal
-        .finish_accepting_activity()
-        .context("the capture cannot make a baseline")?;
+    let other = capture.stats().other_nodes;
+    if other > 0 {
+        log.info(format_args!(
+            "{other} frames of other nodes left out (--node)"
+        ));
+    }
+    let (baseline, seen) = cal.finish_accepting_activity().map_err(|e| {
+        let hint = if matches!(e, wifi_sensing_signal::SignalError::CalibrationTooShort { .. }) {
+            " (a node with a handful of frames may be another transmitter heard by chance: \
+             `--node ID` keeps only the nodes to calibrate)"
+        } else {
+            ""
+        };
+        anyhow::Error::new(e).context(format!("the capture cannot make a baseline{hint}"))
+    })?;
     if !seen.is_empty() {
         if !args.force {
             let list: Vec<String> = seen.iter().map(|a| format!("\n  {a}")).collect();

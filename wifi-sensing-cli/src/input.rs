@@ -38,6 +38,11 @@ pub(crate) struct ReaderFlags {
     /// Intel 5300: scale the CSI to absolute units (MATLAB get_scaled_csi).
     #[arg(long)]
     intel_scaled: bool,
+    /// Every format: keep only the frames of these nodes (`--node 0`, `--node 1,2`); frames of
+    /// other nodes are read, counted and left out (an ESP32 in passive mode takes every MAC it
+    /// hears as a node).
+    #[arg(long = "node", value_name = "ID", value_delimiter = ',')]
+    nodes: Vec<u32>,
 }
 
 impl ReaderFlags {
@@ -53,6 +58,11 @@ impl ReaderFlags {
         o.nexmon.chip = self.nexmon_chip;
         o.intel5300.scaled = self.intel_scaled;
         o
+    }
+
+    /// The nodes `--node` keeps (`None`: every node).
+    pub(crate) fn nodes(&self) -> Option<Vec<u32>> {
+        (!self.nodes.is_empty()).then(|| self.nodes.clone())
     }
 }
 
@@ -182,7 +192,8 @@ impl InputSpec {
         match self {
             InputSpec::File(p) => {
                 let total = std::fs::metadata(p).ok().map(|m| m.len());
-                let cap = reg.open_path_as(p, format)?;
+                let mut cap = reg.open_path_as(p, format)?;
+                cap.keep_nodes(flags.nodes());
                 log.info(format_args!("{}: {}", p.display(), cap.format()));
                 flags.warn_not_applying(cap.format(), false, log);
                 Ok(OpenedInput {
@@ -194,7 +205,9 @@ impl InputSpec {
                 })
             }
             InputSpec::Stdin => {
-                let cap = reg.open_read(Box::new(std::io::stdin()), Some("stdin"), None, format)?;
+                let mut cap =
+                    reg.open_read(Box::new(std::io::stdin()), Some("stdin"), None, format)?;
+                cap.keep_nodes(flags.nodes());
                 log.info(format_args!("stdin: {}", cap.format()));
                 flags.warn_not_applying(cap.format(), false, log);
                 Ok(OpenedInput {
@@ -236,8 +249,10 @@ impl InputSpec {
                 let stats = src.stats_handle();
                 log.info(format_args!("listening on udp://{}", src.local_addr()?));
                 let desc = format!("udp://{addr}");
+                let mut cap = Capture::new(Box::new(src)).with_name(desc.clone());
+                cap.keep_nodes(flags.nodes());
                 Ok(OpenedInput {
-                    capture: Capture::new(Box::new(src)).with_name(desc.clone()),
+                    capture: cap,
                     description: desc,
                     total_bytes: None,
                     live: true,

@@ -33,6 +33,12 @@ pub(crate) fn summary(s: &Summary, read: &ReadStats, written: u64, log: &Log) {
         // an empty file of a record-stream format opens fine: say that nothing was in it
         log.warn("no record came from the input (an empty capture, or a silent stream)");
     }
+    if read.other_nodes > 0 {
+        log.info(format_args!(
+            "{} frames of other nodes left out (--node)",
+            read.other_nodes
+        ));
+    }
     log.info(format_args!(
         "{} frames read, {} after stages, {} non-CSI records, {} analyses, {} malformed skipped; {written} records written",
         s.frames_in, s.frames_out, s.aux_records, s.analyses, s.malformed

@@ -277,3 +277,65 @@ fn calibrate_refuses_short_and_occupied_captures() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--node` keeps the frames of the nodes named: a capture with a few frames of another MAC (an
+/// ESP32 in passive mode hears every transmitter) cannot be calibrated as a whole (the stray
+/// node is far too short) nor run against a baseline of the main node (another node set); with
+/// `--node` both work, and the frames left out are counted.
+#[test]
+fn node_filter_leaves_out_a_stray_transmitter() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ws-node-filter");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // five frames from another MAC in the middle of the kit's 13 s ESP32 capture
+    let text = std::fs::read_to_string(common::fixture("esp32/example_100hz_pitraffic.csv")).unwrap();
+    let mac = "11:22:33:44:55:66";
+    let mut stray = 0;
+    let lines: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i % 100 == 50 && stray < 5 && l.contains(mac) {
+                stray += 1;
+                l.replacen(mac, "aa:bb:cc:dd:ee:ff", 1)
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    assert_eq!(stray, 5);
+    let input = dir.join("stray.csv");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let base = dir.join("b.json");
+    let run = |args: &[&str]| {
+        let o = bin().args(args).output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (i, b) = (input.to_str().unwrap(), base.to_str().unwrap());
+    // the stray node makes the capture too short to calibrate, and the error says what to do
+    let (code, err) = run(&["calibrate", "-q", "--force", i, "-o", b]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("node 1 has 5 frames over"), "{err}");
+    assert!(err.contains("--node ID"), "{err}");
+    // --node 0: a baseline of node 0 (--force: this capture shows a breathing-band ratio above
+    // its threshold), and the stray frames counted
+    let (code, err) = run(&["calibrate", "--force", "--node", "0", i, "-o", b]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("5 frames of other nodes left out (--node)"), "{err}");
+    let baseline: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+    let nodes: Vec<_> = baseline["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["node_id"].clone())
+        .collect();
+    assert_eq!(nodes, vec![serde_json::json!(0)]);
+    // a run against that baseline: refused for the stray node, accepted with --node 0
+    let (code, err) = run(&["run", "-q", "--no-frames", "--events", "--baseline", b, i]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("node set"), "{err}");
+    let (code, err) = run(&["run", "--no-frames", "--events", "--baseline", b, "--node", "0", i]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("5 frames of other nodes left out (--node)"), "{err}");
+}

@@ -235,6 +235,9 @@ pub struct ReadStats {
     /// Input units without CSI passed over by design (see [`CaptureReader::passed_over`]).
     #[serde(default)]
     pub passed_over: u64,
+    /// CSI frames of nodes left out by [`Capture::keep_nodes`] (read, not delivered).
+    #[serde(default)]
+    pub other_nodes: u64,
     /// The first [`ReadStats::MAX_ISSUES`] malformed-record errors.
     pub issues: Vec<Issue>,
     /// Set when the input ended inside a record.
@@ -290,6 +293,7 @@ pub struct Capture {
     skip_malformed: bool,
     done: bool,
     name: Option<String>,
+    keep_nodes: Option<Vec<u32>>,
 }
 
 impl std::fmt::Debug for Capture {
@@ -310,6 +314,7 @@ impl Capture {
             stats: ReadStats::default(),
             skip_malformed: false,
             done: false,
+            keep_nodes: None,
             name: None,
         }
     }
@@ -354,8 +359,20 @@ impl Capture {
         if self.done {
             return None;
         }
-        let item = self.reader.next_record();
+        let mut item = self.reader.next_record();
         self.stats.passed_over = self.reader.passed_over();
+        // frames of nodes left out: counted, handed back to the reader, not delivered
+        while let (Some(keep), Some(Ok(Record::Frame(f)))) = (&self.keep_nodes, &item) {
+            if keep.contains(&f.node_id) {
+                break;
+            }
+            self.stats.other_nodes += 1;
+            if let Some(Ok(Record::Frame(f))) = item.take() {
+                self.reader.recycle(f);
+            }
+            item = self.reader.next_record();
+            self.stats.passed_over = self.reader.passed_over();
+        }
         match &item {
             None => self.done = true,
             Some(Ok(Record::Frame(_))) => self.stats.frames += 1,
@@ -368,6 +385,26 @@ impl Capture {
             }
         }
         item
+    }
+
+    /// Delivers only the frames of these nodes (`None`: every node); frames of other nodes are
+    /// read, counted in [`ReadStats::other_nodes`] and not delivered. Non-CSI records are
+    /// delivered whatever their node. For captures that carry frames of several transmitters
+    /// or receivers when only some are wanted (an ESP32 sniffing in passive mode takes every
+    /// MAC it hears as a node).
+    ///
+    /// ```
+    /// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
+    /// let mut all = wifi_sensing_core::open(format!("{dir}/intel5300/example.dat"))?;
+    /// let n = all.by_ref().count();
+    /// let mut none = wifi_sensing_core::open(format!("{dir}/intel5300/example.dat"))?;
+    /// none.keep_nodes(Some(vec![9999]));
+    /// assert_eq!(none.by_ref().count(), 0);
+    /// assert_eq!(none.stats().other_nodes, n as u64);
+    /// # Ok::<(), wifi_sensing_core::Error>(())
+    /// ```
+    pub fn keep_nodes(&mut self, nodes: Option<Vec<u32>>) {
+        self.keep_nodes = nodes;
     }
 
     /// Hands a frame read from this capture back to its reader once the caller is done with

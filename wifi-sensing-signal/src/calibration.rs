@@ -489,6 +489,8 @@ struct CalNode {
     first_ns: i64,
     last_ns: i64,
     skipped: u64,
+    /// Every frame of the node, the column probe's included.
+    seen: u64,
 }
 
 /// Builds a [`Baseline`] from the frames of an empty-room capture.
@@ -570,11 +572,13 @@ impl Calibrator {
                     first_ns: frame.timestamp_ns,
                     last_ns: frame.timestamp_ns,
                     skipped: 0,
+                    seen: 0,
                 });
                 self.nodes.len() - 1
             }
         };
         let node = &mut self.nodes[idx];
+        node.seen += 1;
         if !node.layout.matches(frame) || frame.csi.len() > MAX_VALUES {
             node.skipped += 1;
             return Ok(());
@@ -758,7 +762,7 @@ impl Calibrator {
                 return Err(Error::CalibrationTooShort {
                     node_id: n.node_id,
                     have_s: (n.last_ns - n.first_ns) as f64 * 1e-9,
-                    frames: n.n + n.skipped,
+                    frames: n.seen,
                     need_s,
                     need,
                 });

@@ -105,7 +105,7 @@ pub enum SignalError {
     /// A calibration capture is too short for a baseline (see
     /// [`Calibrator::finish`](crate::calibration::Calibrator::finish)).
     #[error(
-        "calibration capture too short: node {node_id} has {have_s:.1} s of frames ({frames}); \
+        "calibration capture too short: node {node_id} has {frames} frames over {have_s:.1} s; \
          a baseline needs at least {need_s:.1} s at its frame rate: {need}"
     )]
     CalibrationTooShort {
