@@ -56,7 +56,10 @@ pub(crate) fn main(args: CalibrateArgs, log: &Log) -> Result<()> {
         ));
     }
     let (baseline, seen) = cal.finish_accepting_activity().map_err(|e| {
-        let hint = if matches!(e, wifi_sensing_signal::SignalError::CalibrationTooShort { .. }) {
+        let hint = if matches!(
+            e,
+            wifi_sensing_signal::SignalError::CalibrationTooShort { .. }
+        ) {
             " (a node with a handful of frames may be another transmitter heard by chance: \
              `--node ID` keeps only the nodes to calibrate)"
         } else {

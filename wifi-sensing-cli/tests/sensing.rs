@@ -288,7 +288,8 @@ fn node_filter_leaves_out_a_stray_transmitter() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     // five frames from another MAC in the middle of the kit's 13 s ESP32 capture
-    let text = std::fs::read_to_string(common::fixture("esp32/example_100hz_pitraffic.csv")).unwrap();
+    let text =
+        std::fs::read_to_string(common::fixture("esp32/example_100hz_pitraffic.csv")).unwrap();
     let mac = "11:22:33:44:55:66";
     let mut stray = 0;
     let lines: Vec<String> = text
@@ -309,7 +310,10 @@ fn node_filter_leaves_out_a_stray_transmitter() {
     let base = dir.join("b.json");
     let run = |args: &[&str]| {
         let o = bin().args(args).output().unwrap();
-        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
     };
     let (i, b) = (input.to_str().unwrap(), base.to_str().unwrap());
     // the stray node makes the capture too short to calibrate, and the error says what to do
@@ -321,7 +325,10 @@ fn node_filter_leaves_out_a_stray_transmitter() {
     // its threshold), and the stray frames counted
     let (code, err) = run(&["calibrate", "--force", "--node", "0", i, "-o", b]);
     assert_eq!(code, Some(0), "{err}");
-    assert!(err.contains("5 frames of other nodes left out (--node)"), "{err}");
+    assert!(
+        err.contains("5 frames of other nodes left out (--node)"),
+        "{err}"
+    );
     let baseline: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
     let nodes: Vec<_> = baseline["nodes"]
@@ -335,7 +342,19 @@ fn node_filter_leaves_out_a_stray_transmitter() {
     let (code, err) = run(&["run", "-q", "--no-frames", "--events", "--baseline", b, i]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("node set"), "{err}");
-    let (code, err) = run(&["run", "--no-frames", "--events", "--baseline", b, "--node", "0", i]);
+    let (code, err) = run(&[
+        "run",
+        "--no-frames",
+        "--events",
+        "--baseline",
+        b,
+        "--node",
+        "0",
+        i,
+    ]);
     assert_eq!(code, Some(0), "{err}");
-    assert!(err.contains("5 frames of other nodes left out (--node)"), "{err}");
+    assert!(
+        err.contains("5 frames of other nodes left out (--node)"),
+        "{err}"
+    );
 }
