@@ -52,7 +52,7 @@ pub(crate) fn main(args: CalibrateArgs, log: &Log) -> Result<()> {
     let other = capture.stats().other_nodes;
     if other > 0 {
         log.info(format_args!(
-            "{other} frames of other nodes left out (--node)"
+            "{other} frames of other nodes left out (--keep-nodes)"
         ));
     }
     let (baseline, seen) = cal.finish_accepting_activity().map_err(|e| {
@@ -61,7 +61,7 @@ pub(crate) fn main(args: CalibrateArgs, log: &Log) -> Result<()> {
             wifi_sensing_signal::SignalError::CalibrationTooShort { .. }
         ) {
             " (a node with a handful of frames may be another transmitter heard by chance: \
-             `--node ID` keeps only the nodes to calibrate)"
+             `--keep-nodes ID` keeps only the nodes to calibrate)"
         } else {
             ""
         };

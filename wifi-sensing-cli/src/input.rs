@@ -38,10 +38,10 @@ pub(crate) struct ReaderFlags {
     /// Intel 5300: scale the CSI to absolute units (MATLAB get_scaled_csi).
     #[arg(long)]
     intel_scaled: bool,
-    /// Every format: keep only the frames of these nodes (`--node 0`, `--node 1,2`); frames of
+    /// Every format: keep only the frames of these nodes (`--keep-nodes 0`, `--keep-nodes 1,2`); frames of
     /// other nodes are read, counted and left out (an ESP32 in passive mode takes every MAC it
     /// hears as a node).
-    #[arg(long = "node", value_name = "ID", value_delimiter = ',')]
+    #[arg(long = "keep-nodes", value_name = "ID", value_delimiter = ',')]
     nodes: Vec<u32>,
 }
 
@@ -60,7 +60,7 @@ impl ReaderFlags {
         o
     }
 
-    /// The nodes `--node` keeps (`None`: every node).
+    /// The nodes `--keep-nodes` keeps (`None`: every node).
     pub(crate) fn nodes(&self) -> Option<Vec<u32>> {
         (!self.nodes.is_empty()).then(|| self.nodes.clone())
     }

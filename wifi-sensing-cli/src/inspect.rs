@@ -25,7 +25,8 @@ pub(crate) struct InspectArgs {
     pub format: Option<CaptureFormat>,
     /// Print one JSON object instead of text. Per node: `rate_hz` (received over the whole run),
     /// `sampling_rate_hz` (drops counted; null on an irregular stream), `frames_lost` (the drops
-    /// it counts) and `regular`; these three over the node's first 1048576 timed frames.
+    /// it counts) and `regular`; these three over the node's first 1048576 timed frames. At the
+    /// top level, `other_nodes`: the frames `--keep-nodes` left out.
     #[arg(long)]
     pub json: bool,
     /// For `udp://` inputs only: stop after this long (e.g. `30s`).
@@ -71,6 +72,8 @@ struct Report {
     malformed_records: u64,
     /// Packets or records without CSI that the reader passed over (a pcap's other traffic).
     passed_over: u64,
+    /// CSI frames of nodes that `--keep-nodes` left out (not in the figures above them).
+    other_nodes: u64,
     issues: Vec<String>,
     truncated: Option<String>,
     error: Option<String>,
@@ -249,6 +252,7 @@ fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<(
     let stats: &ReadStats = opened.capture.stats();
     r.malformed_records = stats.malformed;
     r.passed_over = stats.passed_over;
+    r.other_nodes = stats.other_nodes;
     r.issues = stats
         .issues
         .iter()
@@ -393,6 +397,13 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
             out,
             "passed over: {} packets/records without CSI",
             r.passed_over
+        )?;
+    }
+    if r.other_nodes > 0 {
+        writeln!(
+            out,
+            "other nodes: {} frames left out (--keep-nodes)",
+            r.other_nodes
         )?;
     }
     writeln!(out, "malformed:   {}", r.malformed_records)?;

@@ -35,7 +35,7 @@ pub(crate) fn summary(s: &Summary, read: &ReadStats, written: u64, log: &Log) {
     }
     if read.other_nodes > 0 {
         log.info(format_args!(
-            "{} frames of other nodes left out (--node)",
+            "{} frames of other nodes left out (--keep-nodes)",
             read.other_nodes
         ));
     }

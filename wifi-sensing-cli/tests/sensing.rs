@@ -278,10 +278,10 @@ fn calibrate_refuses_short_and_occupied_captures() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// `--node` keeps the frames of the nodes named: a capture with a few frames of another MAC (an
+/// `--keep-nodes` keeps the frames of the nodes named: a capture with a few frames of another MAC (an
 /// ESP32 in passive mode hears every transmitter) cannot be calibrated as a whole (the stray
 /// node is far too short) nor run against a baseline of the main node (another node set); with
-/// `--node` both work, and the frames left out are counted.
+/// `--keep-nodes` both work, and the frames left out are counted.
 #[test]
 fn node_filter_leaves_out_a_stray_transmitter() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ws-node-filter");
@@ -320,13 +320,13 @@ fn node_filter_leaves_out_a_stray_transmitter() {
     let (code, err) = run(&["calibrate", "-q", "--force", i, "-o", b]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("node 1 has 5 frames over"), "{err}");
-    assert!(err.contains("--node ID"), "{err}");
-    // --node 0: a baseline of node 0 (--force: this capture shows a breathing-band ratio above
+    assert!(err.contains("--keep-nodes ID"), "{err}");
+    // --keep-nodes 0: a baseline of node 0 (--force: this capture shows a breathing-band ratio above
     // its threshold), and the stray frames counted
-    let (code, err) = run(&["calibrate", "--force", "--node", "0", i, "-o", b]);
+    let (code, err) = run(&["calibrate", "--force", "--keep-nodes", "0", i, "-o", b]);
     assert_eq!(code, Some(0), "{err}");
     assert!(
-        err.contains("5 frames of other nodes left out (--node)"),
+        err.contains("5 frames of other nodes left out (--keep-nodes)"),
         "{err}"
     );
     let baseline: serde_json::Value =
@@ -338,7 +338,7 @@ fn node_filter_leaves_out_a_stray_transmitter() {
         .map(|n| n["node_id"].clone())
         .collect();
     assert_eq!(nodes, vec![serde_json::json!(0)]);
-    // a run against that baseline: refused for the stray node, accepted with --node 0
+    // a run against that baseline: refused for the stray node, accepted with --keep-nodes 0
     let (code, err) = run(&["run", "-q", "--no-frames", "--events", "--baseline", b, i]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("node set"), "{err}");
@@ -348,13 +348,22 @@ fn node_filter_leaves_out_a_stray_transmitter() {
         "--events",
         "--baseline",
         b,
-        "--node",
+        "--keep-nodes",
         "0",
         i,
     ]);
     assert_eq!(code, Some(0), "{err}");
     assert!(
-        err.contains("5 frames of other nodes left out (--node)"),
+        err.contains("5 frames of other nodes left out (--keep-nodes)"),
         "{err}"
     );
+    // inspect reports them too, and only the kept node
+    let out = bin()
+        .args(["inspect", "--json", "--keep-nodes", "0", i])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["other_nodes"], 5, "{v}");
+    assert_eq!(v["nodes"].as_object().map(|n| n.len()), Some(1), "{v}");
 }
