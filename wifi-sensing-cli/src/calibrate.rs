@@ -49,17 +49,15 @@ pub(crate) fn main(args: CalibrateArgs, log: &Log) -> Result<()> {
             Err(e) => return Err(e).context("reading the calibration capture"),
         }
     }
-    let other = capture.stats().other_nodes;
-    if other > 0 {
-        log.info(format_args!(
-            "{other} frames of other nodes left out (--keep-nodes)"
-        ));
-    }
+    let kept = capture.stats().frames;
+    crate::report::other_nodes(capture.stats(), kept, log);
+    let several = cal.node_ids().len() > 1;
     let (baseline, seen) = cal.finish_accepting_activity().map_err(|e| {
-        let hint = if matches!(
+        let short = matches!(
             e,
             wifi_sensing_signal::SignalError::CalibrationTooShort { .. }
-        ) {
+        );
+        let hint = if short && several {
             " (a node with a handful of frames may be another transmitter heard by chance: \
              `--keep-nodes ID` keeps only the nodes to calibrate)"
         } else {

@@ -26,7 +26,8 @@ pub(crate) struct InspectArgs {
     /// Print one JSON object instead of text. Per node: `rate_hz` (received over the whole run),
     /// `sampling_rate_hz` (drops counted; null on an irregular stream), `frames_lost` (the drops
     /// it counts) and `regular`; these three over the node's first 1048576 timed frames. At the
-    /// top level, `other_nodes`: the frames `--keep-nodes` left out.
+    /// top level, `other_nodes` and `other_node_ids`: the records `--keep-nodes` left out and
+    /// their nodes.
     #[arg(long)]
     pub json: bool,
     /// For `udp://` inputs only: stop after this long (e.g. `30s`).
@@ -72,8 +73,10 @@ struct Report {
     malformed_records: u64,
     /// Packets or records without CSI that the reader passed over (a pcap's other traffic).
     passed_over: u64,
-    /// CSI frames of nodes that `--keep-nodes` left out (not in the figures above them).
+    /// Records of nodes that `--keep-nodes` left out (not in the figures above them), and
+    /// those nodes' ids.
     other_nodes: u64,
+    other_node_ids: Vec<u32>,
     issues: Vec<String>,
     truncated: Option<String>,
     error: Option<String>,
@@ -253,6 +256,7 @@ fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<(
     r.malformed_records = stats.malformed;
     r.passed_over = stats.passed_over;
     r.other_nodes = stats.other_nodes;
+    r.other_node_ids = stats.other_node_ids.clone();
     r.issues = stats
         .issues
         .iter()
@@ -400,10 +404,12 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         )?;
     }
     if r.other_nodes > 0 {
+        let ids: Vec<String> = r.other_node_ids.iter().map(u32::to_string).collect();
         writeln!(
             out,
-            "other nodes: {} frames left out (--keep-nodes)",
-            r.other_nodes
+            "other nodes: {} records of nodes {} left out (--keep-nodes)",
+            r.other_nodes,
+            ids.join(", ")
         )?;
     }
     writeln!(out, "malformed:   {}", r.malformed_records)?;

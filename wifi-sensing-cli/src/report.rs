@@ -29,16 +29,16 @@ pub(crate) fn summary(s: &Summary, read: &ReadStats, written: u64, log: &Log) {
         ));
     } else if n > 0 {
         log.info(format_args!("{n} packets/records without CSI passed over"));
-    } else if s.frames_in == 0 && s.aux_records == 0 && s.malformed == 0 && s.truncated.is_none() {
+    } else if s.frames_in == 0
+        && s.aux_records == 0
+        && s.malformed == 0
+        && s.truncated.is_none()
+        && read.other_nodes == 0
+    {
         // an empty file of a record-stream format opens fine: say that nothing was in it
         log.warn("no record came from the input (an empty capture, or a silent stream)");
     }
-    if read.other_nodes > 0 {
-        log.info(format_args!(
-            "{} frames of other nodes left out (--keep-nodes)",
-            read.other_nodes
-        ));
-    }
+    other_nodes(read, s.frames_in, log);
     log.info(format_args!(
         "{} frames read, {} after stages, {} non-CSI records, {} analyses, {} malformed skipped; {written} records written",
         s.frames_in, s.frames_out, s.aux_records, s.analyses, s.malformed
@@ -89,5 +89,27 @@ pub(crate) fn ensure_decoded(
             bail!("nothing could be decoded from {input}: {}{hint}", r.message)
         }
         _ => Ok(()),
+    }
+}
+
+/// What `--keep-nodes` left out: an info line, or a warning when nothing of the nodes kept was
+/// in the input.
+pub(crate) fn other_nodes(read: &ReadStats, frames_kept: u64, log: &Log) {
+    if read.other_nodes == 0 {
+        return;
+    }
+    let ids: Vec<String> = read.other_node_ids.iter().map(u32::to_string).collect();
+    let ids = ids.join(", ");
+    if frames_kept == 0 {
+        log.warn(format_args!(
+            "no frame of the nodes --keep-nodes keeps is in the input; its other nodes: {ids} \
+             ({} records left out)",
+            read.other_nodes
+        ));
+    } else {
+        log.info(format_args!(
+            "{} records of other nodes ({ids}) left out (--keep-nodes)",
+            read.other_nodes
+        ));
     }
 }

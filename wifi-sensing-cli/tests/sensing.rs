@@ -326,7 +326,7 @@ fn node_filter_leaves_out_a_stray_transmitter() {
     let (code, err) = run(&["calibrate", "--force", "--keep-nodes", "0", i, "-o", b]);
     assert_eq!(code, Some(0), "{err}");
     assert!(
-        err.contains("5 frames of other nodes left out (--keep-nodes)"),
+        err.contains("5 records of other nodes (1) left out (--keep-nodes)"),
         "{err}"
     );
     let baseline: serde_json::Value =
@@ -354,7 +354,7 @@ fn node_filter_leaves_out_a_stray_transmitter() {
     ]);
     assert_eq!(code, Some(0), "{err}");
     assert!(
-        err.contains("5 frames of other nodes left out (--keep-nodes)"),
+        err.contains("5 records of other nodes (1) left out (--keep-nodes)"),
         "{err}"
     );
     // inspect reports them too, and only the kept node
@@ -365,5 +365,24 @@ fn node_filter_leaves_out_a_stray_transmitter() {
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["other_nodes"], 5, "{v}");
+    assert_eq!(v["other_node_ids"], serde_json::json!([1]), "{v}");
     assert_eq!(v["nodes"].as_object().map(|n| n.len()), Some(1), "{v}");
+    // a node the capture lacks: a warning naming the nodes it has, not a silent empty output
+    let out_file = dir.join("none.jsonl");
+    let (code, err) = run(&[
+        "convert",
+        i,
+        "--keep-nodes",
+        "7",
+        "-o",
+        out_file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains(
+            "no frame of the nodes --keep-nodes keeps is in the input; its other nodes: 0, 1"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("an empty capture"), "{err}");
 }

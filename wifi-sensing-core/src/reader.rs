@@ -235,9 +235,13 @@ pub struct ReadStats {
     /// Input units without CSI passed over by design (see [`CaptureReader::passed_over`]).
     #[serde(default)]
     pub passed_over: u64,
-    /// CSI frames of nodes left out by [`Capture::keep_nodes`] (read, not delivered).
+    /// Records (CSI frames, and non-CSI records that name a node) of nodes left out by
+    /// [`Capture::keep_nodes`] (read, not delivered).
     #[serde(default)]
     pub other_nodes: u64,
+    /// The ids of those nodes, ascending (at most [`ReadStats::MAX_OTHER_NODES`]).
+    #[serde(default)]
+    pub other_node_ids: Vec<u32>,
     /// The first [`ReadStats::MAX_ISSUES`] malformed-record errors.
     pub issues: Vec<Issue>,
     /// Set when the input ended inside a record.
@@ -249,6 +253,17 @@ pub struct ReadStats {
 impl ReadStats {
     /// How many issues are kept in [`ReadStats::issues`] (all are counted).
     pub const MAX_ISSUES: usize = 100;
+    /// How many ids [`ReadStats::other_node_ids`] keeps (all records are counted).
+    pub const MAX_OTHER_NODES: usize = 64;
+
+    fn note_other_node(&mut self, node: u32) {
+        self.other_nodes += 1;
+        if let Err(i) = self.other_node_ids.binary_search(&node) {
+            if self.other_node_ids.len() < Self::MAX_OTHER_NODES {
+                self.other_node_ids.insert(i, node);
+            }
+        }
+    }
 
     /// Records an error.
     pub fn note_error(&mut self, e: &Error) {
@@ -361,12 +376,17 @@ impl Capture {
         }
         let mut item = self.reader.next_record();
         self.stats.passed_over = self.reader.passed_over();
-        // frames of nodes left out: counted, handed back to the reader, not delivered
-        while let (Some(keep), Some(Ok(Record::Frame(f)))) = (&self.keep_nodes, &item) {
-            if keep.contains(&f.node_id) {
-                break;
+        // records of nodes left out: counted, frames handed back to the reader, not delivered
+        while let Some(keep) = &self.keep_nodes {
+            let node = match &item {
+                Some(Ok(Record::Frame(f))) => Some(f.node_id),
+                Some(Ok(Record::Aux(a))) => a.node_id,
+                _ => None,
+            };
+            match node {
+                Some(n) if !keep.contains(&n) => self.stats.note_other_node(n),
+                _ => break,
             }
-            self.stats.other_nodes += 1;
             if let Some(Ok(Record::Frame(f))) = item.take() {
                 self.reader.recycle(f);
             }
@@ -387,9 +407,10 @@ impl Capture {
         item
     }
 
-    /// Delivers only the frames of these nodes (`None`: every node); frames of other nodes are
-    /// read, counted in [`ReadStats::other_nodes`] and not delivered. Non-CSI records are
-    /// delivered whatever their node. For captures that carry frames of several transmitters
+    /// Delivers only the records of these nodes (`None`: every node); frames of other nodes,
+    /// and non-CSI records that name another node, are read, counted in
+    /// [`ReadStats::other_nodes`] (their ids in [`ReadStats::other_node_ids`]) and not
+    /// delivered; non-CSI records without a node are delivered. For captures that carry frames of several transmitters
     /// or receivers when only some are wanted (an ESP32 sniffing in passive mode takes every
     /// MAC it hears as a node).
     ///
@@ -401,6 +422,7 @@ impl Capture {
     /// none.keep_nodes(Some(vec![9999]));
     /// assert_eq!(none.by_ref().count(), 0);
     /// assert_eq!(none.stats().other_nodes, n as u64);
+    /// assert!(!none.stats().other_node_ids.is_empty());
     /// # Ok::<(), wifi_sensing_core::Error>(())
     /// ```
     pub fn keep_nodes(&mut self, nodes: Option<Vec<u32>>) {

@@ -427,7 +427,11 @@ impl Baseline {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-                stream: format!("node {}", frame.node_id),
+                stream: format!(
+                    "a frame of node {}, which the baseline does not cover (calibrate that node \
+                     too, or leave its frames out: the CLI's --keep-nodes)",
+                    frame.node_id
+                ),
             })?;
         let (r, t, s) = frame.shape();
         if node.shape != [r, t, s] {
@@ -439,13 +443,8 @@ impl Baseline {
         }
         if node.subcarriers.as_deref() != frame.subcarriers.as_deref() {
             let show = |s: Option<&[i16]>| match s {
-                None => "no subcarrier indices".to_string(),
-                Some(s) => format!(
-                    "subcarriers {}..{} ({} columns)",
-                    s.first().copied().unwrap_or(0),
-                    s.last().copied().unwrap_or(0),
-                    s.len()
-                ),
+                None => "no subcarrier indices (its format does not state them)".to_string(),
+                Some(s) => format!("{} subcarrier indices ({})", s.len(), index_runs(s)),
             };
             return Err(Error::BaselineMismatch {
                 what: format!("subcarrier layout of node {}", node.node_id),
@@ -455,6 +454,33 @@ impl Baseline {
         }
         Ok(node)
     }
+}
+
+/// Subcarrier indices as runs of consecutive values, `0..=31, -32..=-1` (at most four runs,
+/// then how many more).
+fn index_runs(s: &[i16]) -> String {
+    let mut runs: Vec<(i16, i16)> = Vec::new();
+    for &i in s {
+        match runs.last_mut() {
+            Some((_, end)) if i32::from(*end) + 1 == i32::from(i) => *end = i,
+            _ => runs.push((i, i)),
+        }
+    }
+    let mut out: Vec<String> = runs
+        .iter()
+        .take(4)
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}..={b}")
+            }
+        })
+        .collect();
+    if runs.len() > 4 {
+        out.push(format!("and {} more runs", runs.len() - 4));
+    }
+    out.join(", ")
 }
 
 /// The JSON name of a frame's device (`esp32`, `iwl5300`, ...).
@@ -744,6 +770,19 @@ impl Calibrator {
             return Err(Error::CalibrationActivity { seen });
         }
         Ok(baseline)
+    }
+
+    /// The nodes seen so far, in order of their first frame.
+    ///
+    /// ```
+    /// use wifi_sensing_signal::calibration::Calibrator;
+    /// use wifi_sensing_signal::events::EventConfig;
+    /// let cal = Calibrator::new(&EventConfig::default())?;
+    /// assert!(cal.node_ids().is_empty());
+    /// # Ok::<(), wifi_sensing_signal::SignalError>(())
+    /// ```
+    pub fn node_ids(&self) -> Vec<u32> {
+        self.nodes.iter().map(|n| n.node_id).collect()
     }
 
     /// The baseline even when the capture shows activity, with what it showed; still refused

@@ -673,6 +673,13 @@ impl MotionRatio {
         }
     }
 
+    /// `true` once the node's noise was learnt as smooth across subcarriers, for its shape or
+    /// its level (see [`NoiseKind`]).
+    pub fn smooth_noise(&self) -> bool {
+        self.kind
+            .is_some_and(|k| k.learnt() && (k.smooth_shape || k.smooth_level))
+    }
+
     /// Whether the shape's ratio is held against the temporal estimate too: a smooth-noise
     /// node, or an ESP32-family node still learning (see [`NoiseKind`]).
     fn temporal_shape(&self) -> bool {

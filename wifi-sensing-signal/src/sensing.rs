@@ -29,6 +29,10 @@ use crate::features::{
 use crate::stages::Notices;
 use crate::vitals::{PhaseFeatures, VitalSigns, VitalsConfig, VitalsEstimator};
 
+/// Frame rate below which a smooth-noise node is told that fast movement can look like its
+/// noise (a walk's Doppler at 2.4 GHz reaches about 16 Hz, half of this).
+const SMOOTH_NOISE_SLOW_HZ: f64 = 32.0;
+
 /// JSON record type of events.
 pub const EVENT_KIND: &str = "event";
 /// JSON record type of vital-sign estimates (distinct from the ESP32 nodes' own `vitals`).
@@ -577,6 +581,19 @@ impl Analyser for SensingAnalyser {
         };
         let shape = |(r, t, k): (usize, usize, usize)| format!("{r}x{t}x{k}");
         for (id, n) in self.nodes.iter() {
+            // a smooth-noise node at a low frame rate: fast movement looks like its noise
+            let smooth = n.motion.as_ref().is_some_and(MotionRatio::smooth_noise);
+            if let (true, Some(rate)) = (smooth, n.interval.rate_hz()) {
+                if rate < SMOOTH_NOISE_SLOW_HZ {
+                    notices.push(format!(
+                        "{ANALYSER_NAME} (--events/--vitals): node {id}: its noise is smooth \
+                         across subcarriers (as on real ESP32 chips) and it sends {rate:.0} \
+                         frames/s: a movement whose channel changes about as fast as that (a \
+                         walk at 2.4 GHz, below about {SMOOTH_NOISE_SLOW_HZ:.0} frames/s) looks \
+                         like that noise and is not reported as motion; a higher frame rate helps"
+                    ));
+                }
+            }
             if n.layouts.skipped() == 0 {
                 continue;
             }
@@ -631,6 +648,41 @@ mod tests {
         )
         .unwrap();
         sim.map(|(f, _)| f).collect()
+    }
+
+    /// An ESP32 empty room at `rate` Hz whose common gain jitters from frame to frame (as real
+    /// ESP32 chips do): the node's noise is learnt as smooth, and below 32 frames/s the end
+    /// says that fast movement can look like it; at 50 frames/s it does not.
+    #[test]
+    fn a_slow_smooth_noise_node_is_told_about_fast_movement() {
+        for (rate, told) in [(11.0, true), (50.0, false)] {
+            let mut sc = Scenario::preset("empty", 30.0).unwrap();
+            sc.rate_hz = rate;
+            let sim = Simulator::new(sc, DeviceProfile::esp32(), 5).unwrap();
+            let notices = Notices::default();
+            let mut a = SensingAnalyser::new(SensingConfig::default(), None)
+                .unwrap()
+                .with_notices(notices.clone());
+            let mut out = Vec::new();
+            let mut s = 99u64;
+            let mut moving = 0;
+            for (mut f, _) in sim {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+                let g = 1.0 + 0.3 * (((s >> 33) as f32 / (1u64 << 31) as f32) - 0.5);
+                f.csi.mapv_inplace(|c| c * g);
+                a.push(&f, &mut out).unwrap();
+                moving += u32::from(a.moving(f.node_id) == Some(true));
+            }
+            a.finish(&mut Vec::new()).unwrap();
+            let said = notices.take();
+            assert_eq!(moving, 0, "rate {rate}: the jitter is not motion");
+            assert_eq!(
+                said.iter()
+                    .any(|n| n.contains("its noise is smooth across subcarriers")),
+                told,
+                "rate {rate}: {said:?}"
+            );
+        }
     }
 
     /// The frame with only its first `k` subcarriers: another layout.
