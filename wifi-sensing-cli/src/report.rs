@@ -71,7 +71,8 @@ pub(crate) fn ensure_decoded(
     format: CaptureFormat,
     forced: bool,
 ) -> Result<()> {
-    if read.frames > 0 || read.aux_records > 0 {
+    // records left out by --keep-nodes were decoded too
+    if read.frames > 0 || read.aux_records > 0 || read.other_nodes > 0 {
         return Ok(());
     }
     let reason = read
