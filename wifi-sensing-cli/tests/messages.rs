@@ -231,8 +231,21 @@ fn events_say_how_many_frames_of_another_layout_they_skipped() {
         assert_eq!(err.matches(&want).count(), 1, "{err}");
     }
     assert_eq!(
-        err.matches("sensing (--events/--vitals)").count(),
+        err.matches("frames skipped for their subcarrier layout")
+            .count(),
         2,
+        "{err}"
+    );
+    // and, once per node, that at 18 frames/s fast movement looks like these nodes' noise
+    for node in [1, 2] {
+        let want = format!(
+            "sensing (--events/--vitals): node {node}: its noise is smooth across subcarriers"
+        );
+        assert_eq!(err.matches(&want).count(), 1, "{err}");
+    }
+    assert_eq!(
+        err.matches("sensing (--events/--vitals)").count(),
+        4,
         "{err}"
     );
     // a stream in one layout says nothing of the kind
