@@ -424,7 +424,6 @@ fn convert_one(b: &Batch, path: &Path, hash: &str, bytes: u64) -> Result<Convert
     let source = path.display().to_string();
     let reg = Registry::builtin().with_options(b.flags.options());
     let mut cap = reg.open_path_as(path, b.format)?;
-    cap.keep_nodes(b.flags.nodes());
     let format = cap.format().to_string();
     let mut p = Pipeline::builder()
         .on_malformed(on_malformed(b.strict))

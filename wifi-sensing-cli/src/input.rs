@@ -38,9 +38,9 @@ pub(crate) struct ReaderFlags {
     /// Intel 5300: scale the CSI to absolute units (MATLAB get_scaled_csi).
     #[arg(long)]
     intel_scaled: bool,
-    /// Every format: keep only the frames of these nodes (`--keep-nodes 0`, `--keep-nodes 1,2`); frames of
-    /// other nodes are read, counted and left out (an ESP32 in passive mode takes every MAC it
-    /// hears as a node).
+    /// Every format: keep only the records of these nodes (`--keep-nodes 0`, `--keep-nodes
+    /// 1,2`); those of other nodes are read, counted and left out (an ESP32 in passive mode
+    /// takes every MAC it hears as a node).
     #[arg(long = "keep-nodes", value_name = "ID", value_delimiter = ',')]
     nodes: Vec<u32>,
 }
@@ -57,6 +57,7 @@ impl ReaderFlags {
         }
         o.nexmon.chip = self.nexmon_chip;
         o.intel5300.scaled = self.intel_scaled;
+        o.keep_nodes = self.nodes();
         o
     }
 
@@ -192,8 +193,7 @@ impl InputSpec {
         match self {
             InputSpec::File(p) => {
                 let total = std::fs::metadata(p).ok().map(|m| m.len());
-                let mut cap = reg.open_path_as(p, format)?;
-                cap.keep_nodes(flags.nodes());
+                let cap = reg.open_path_as(p, format)?;
                 log.info(format_args!("{}: {}", p.display(), cap.format()));
                 flags.warn_not_applying(cap.format(), false, log);
                 Ok(OpenedInput {
@@ -205,9 +205,7 @@ impl InputSpec {
                 })
             }
             InputSpec::Stdin => {
-                let mut cap =
-                    reg.open_read(Box::new(std::io::stdin()), Some("stdin"), None, format)?;
-                cap.keep_nodes(flags.nodes());
+                let cap = reg.open_read(Box::new(std::io::stdin()), Some("stdin"), None, format)?;
                 log.info(format_args!("stdin: {}", cap.format()));
                 flags.warn_not_applying(cap.format(), false, log);
                 Ok(OpenedInput {

@@ -404,12 +404,11 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         )?;
     }
     if r.other_nodes > 0 {
-        let ids: Vec<String> = r.other_node_ids.iter().map(u32::to_string).collect();
         writeln!(
             out,
             "other nodes: {} records of nodes {} left out (--keep-nodes)",
             r.other_nodes,
-            ids.join(", ")
+            crate::report::id_list(&r.other_node_ids)
         )?;
     }
     writeln!(out, "malformed:   {}", r.malformed_records)?;

@@ -99,8 +99,7 @@ pub(crate) fn other_nodes(read: &ReadStats, frames_kept: u64, log: &Log) {
     if read.other_nodes == 0 {
         return;
     }
-    let ids: Vec<String> = read.other_node_ids.iter().map(u32::to_string).collect();
-    let ids = ids.join(", ");
+    let ids = id_list(&read.other_node_ids);
     if frames_kept == 0 {
         log.warn(format_args!(
             "no frame of the nodes --keep-nodes keeps is in the input; its other nodes: {ids} \
@@ -113,4 +112,12 @@ pub(crate) fn other_nodes(read: &ReadStats, frames_kept: u64, log: &Log) {
             read.other_nodes
         ));
     }
+}
+
+/// Node ids as `0, 1, 5`.
+pub(crate) fn id_list(ids: &[u32]) -> String {
+    ids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

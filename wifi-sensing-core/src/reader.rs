@@ -212,6 +212,10 @@ pub struct ReaderOptions {
     pub picoscenes: formats::picoscenes::PicoScenesOptions,
     /// FeitCSI reader.
     pub feitcsi: formats::feitcsi::FeitCsiOptions,
+    /// Every format: deliver only the records of these nodes (see [`Capture::keep_nodes`],
+    /// which every capture the registry opens is given).
+    #[serde(default)]
+    pub keep_nodes: Option<Vec<u32>>,
 }
 
 /// A problem found while reading: where, and what.
@@ -410,9 +414,10 @@ impl Capture {
     /// Delivers only the records of these nodes (`None`: every node); frames of other nodes,
     /// and non-CSI records that name another node, are read, counted in
     /// [`ReadStats::other_nodes`] (their ids in [`ReadStats::other_node_ids`]) and not
-    /// delivered; non-CSI records without a node are delivered. For captures that carry frames of several transmitters
-    /// or receivers when only some are wanted (an ESP32 sniffing in passive mode takes every
-    /// MAC it hears as a node).
+    /// delivered; non-CSI records without a node are delivered. For captures that carry frames
+    /// of several transmitters or receivers when only some are wanted (an ESP32 sniffing in
+    /// passive mode takes every MAC it hears as a node). [`Registry`] applies
+    /// [`ReaderOptions::keep_nodes`] with it.
     ///
     /// ```
     /// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
@@ -743,6 +748,7 @@ impl Registry {
         ));
         let reader = (desc.open)(chained, &self.options)?;
         let mut cap = Capture::new(reader);
+        cap.keep_nodes(self.options.keep_nodes.clone());
         if let Some(n) = name {
             cap = cap.with_name(n);
         }

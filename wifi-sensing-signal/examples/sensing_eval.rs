@@ -785,7 +785,9 @@ fn trace(path: &str) {
 /// the subcarriers whose mean amplitude is above 2 % of the largest) and of the level
 /// `ln mean |H|` between frames 1, 2, 5, 10, 20, 50 and 100 frames apart, next to the
 /// cross-subcarrier noise estimate of the motion ratio (`Σ e_k² / 6` of the 1-frame change, see
-/// the `features` module). Noise independent from frame to frame gives the same change at
+/// the `features` module) and, at lag 1, how many times that estimate the shape changes and
+/// the level changes (what independent noise would give the level: the estimate over the number
+/// of values). Noise independent from frame to frame gives the same change at
 /// every lag; a movement changes more over longer lags. The "Real ESP32 noise" tables of
 /// MEASUREMENTS.md are this mode's output.
 fn noise(path: &str) {
@@ -808,8 +810,8 @@ fn noise(path: &str) {
         r.1 = f.timestamp_ns;
         r.2 += 1;
     }
-    println!("| node | frames | rate Hz | lag (frames) | shape change | cross-subcarrier noise | level change |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| node | frames | rate Hz | lag (frames) | shape change | cross-subcarrier noise | shape change / that noise | level change | level change / what that noise gives the level |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (node, frames) in nodes {
         // the most common shape
         let mut counts: BTreeMap<Vec<usize>, usize> = BTreeMap::new();
@@ -858,16 +860,30 @@ fn noise(path: &str) {
                 }
                 l2 += (lev[i] - lev[i - lag]).powi(2);
             }
-            println!(
-                "| {node} | {} | {hz:.1} | {lag} | {:.5} | {} | {:.5} |",
-                x.len(),
-                d2 / m as f64,
+            // at lag 1: the changes over the cross-subcarrier estimate, for the shape, and for
+            // the level (independent noise of relative variance v per value gives the mean of
+            // `keep` values v / keep)
+            let (d2, e2, l2) = (d2 / m as f64, e2 / m as f64, l2 / m as f64);
+            let at_lag1 = |v: f64| {
                 if lag == 1 {
-                    format!("{:.5}", e2 / m as f64)
+                    format!("{v:.5}")
                 } else {
                     String::new()
-                },
-                l2 / m as f64
+                }
+            };
+            let ratio = |v: f64| {
+                if lag == 1 {
+                    format!("{v:.1}")
+                } else {
+                    String::new()
+                }
+            };
+            println!(
+                "| {node} | {} | {hz:.1} | {lag} | {d2:.5} | {} | {} | {l2:.5} | {} |",
+                x.len(),
+                at_lag1(e2),
+                ratio(d2 / e2),
+                ratio(l2 / (e2 / keep.len() as f64)),
             );
         }
     }

@@ -398,10 +398,11 @@ const SMOOTH_ENTER_S: f64 = 2.0;
 /// variance of noise that is independent from frame to frame, while a movement that is slow
 /// against the frame rate hardly shows in it, so `Σ_k f_k² / 3` is the temporal estimate (for
 /// the level, `f² / 3` of the level). Where the noise is independent across subcarriers both
-/// agree. Real ESP32 chips jitter their common gain from packet to packet (the level's temporal
-/// noise is hundreds of times the cross-subcarrier estimate) and some smooth their channel
-/// estimate across subcarriers (the shape's, 15 to 45 times): the cross-subcarrier estimate
-/// then sees a fraction of the noise and a still room reads as strong motion.
+/// agree. Real ESP32 chips jitter their common gain from packet to packet and some smooth their
+/// channel estimate across subcarriers: on the real ESP32 captures at hand the frame-to-frame
+/// change of the level is 45 to 410 times, and of the shape 2.5 to 17 times, what the
+/// cross-subcarrier estimate predicts (`sensing_eval -- noise`, MEASUREMENTS.md, "Real ESP32
+/// noise"); that estimate then sees a fraction of the noise and a still room reads as motion.
 ///
 /// The node learns both estimates (plain means over its first 32 frames and 2 s, then means
 /// with a 10 s time constant) and the lagged differences. Its shape (and, apart, its level) is
@@ -552,6 +553,7 @@ impl MotionRatio {
                 let a = if self.noise_ema == 0.0 { 1.0 } else { 0.02 };
                 self.noise_ema += a * (den / k2 - self.noise_ema);
             }
+            let dl = level - self.level_hist[slot];
             // The temporal estimate, from this frame and the two before it (see `NoiseKind`).
             let (den_t, lev_t) = if self.kind.is_some() {
                 let s1 = (self.head + MAX_LAG - 1) % MAX_LAG;
@@ -565,7 +567,6 @@ impl MotionRatio {
                 }
                 let fl = level - 2.0 * self.level_hist[s1] + self.level_hist[s2];
                 let (den_t, lev_t) = (f2 / 3.0, fl * fl / 3.0);
-                let dl = level - self.level_hist[slot];
                 if let Some(kind) = &mut self.kind {
                     kind.update([den, den_t, num], [den / k2, lev_t, dl * dl], interval_s);
                 }
@@ -574,7 +575,6 @@ impl MotionRatio {
                 (0.0, 0.0)
             };
             let level_noise = self.level_noise_var();
-            let dl = level - self.level_hist[slot];
             let g = if level_noise > 0.0 {
                 (dl * dl / level_noise).min(LEVEL_CLIP)
             } else if dl == 0.0 {
