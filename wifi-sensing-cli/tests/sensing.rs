@@ -126,6 +126,15 @@ fn vital_sign_records_have_a_window_on_a_real_capture() {
         .filter(|l| l["type"] == "event" && l["data"]["event"] == "motion_started")
         .collect();
     assert!(motion.is_empty(), "{motion:?}");
+    // Its breathing-band ratio falls to 3.95 at 8.9 s, just under the entry threshold of 4.
+    // Without the exit threshold presence ended there and started again 35 ms later.
+    let presence: Vec<_> = lines
+        .iter()
+        .filter(|l| l["type"] == "event")
+        .map(|l| l["data"]["event"].as_str().unwrap_or("").to_string())
+        .filter(|e| e.starts_with("presence"))
+        .collect();
+    assert_eq!(presence, ["presence_started"], "{lines:?}");
     let vitals = windowed_vital_signs(&lines, 2);
     for v in &vitals {
         assert_eq!(v["data"]["breathing"]["reason"], "window_too_short", "{v}");

@@ -40,11 +40,17 @@ pub const VITAL_SIGNS_KIND: &str = "vital_signs";
 /// Analyser name in the records.
 pub const ANALYSER_NAME: &str = "sensing";
 
+/// Frames a node must have sent before it counts towards switching fused events on
+/// ([`FusedEvents::Auto`]): the frames its ESP32 noise learning takes.
+pub const FUSE_MIN_FRAMES: u64 = 32;
+
 /// When fused (all-node) events are emitted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FusedEvents {
-    /// Once the stream has shown at least two nodes.
+    /// Once at least two nodes of the stream have each sent [`FUSE_MIN_FRAMES`] frames (a
+    /// few stray frames of another transmitter, which an ESP32 in passive mode reports as a
+    /// node of its own, do not switch fusion on).
     #[default]
     Auto,
     /// Always (also for one node).
@@ -173,6 +179,10 @@ pub struct SensingAnalyser {
     fused_moving: bool,
     fused_present: bool,
     fused_on: bool,
+    /// Every node moving or present during the current fused motion and presence (named by
+    /// the events that end them), sorted.
+    fused_moving_nodes: Vec<u32>,
+    fused_present_nodes: Vec<u32>,
     notices: Option<Notices>,
 }
 
@@ -205,6 +215,8 @@ impl SensingAnalyser {
             fused_moving: false,
             fused_present: false,
             fused_on,
+            fused_moving_nodes: Vec::new(),
+            fused_present_nodes: Vec::new(),
             notices: None,
         })
     }
@@ -305,14 +317,22 @@ impl SensingAnalyser {
                     component: ANALYSER_NAME,
                     limit: self.cfg.max_nodes,
                 })?;
-            if self.nodes.len() >= 2 && self.cfg.fused == FusedEvents::Auto {
-                self.fused_on = true;
-            }
         }
         let Some(node) = self.nodes.get_mut(frame.node_id) else {
             return Ok(());
         };
         node.seen += 1;
+        if node.seen == FUSE_MIN_FRAMES && !self.fused_on && self.cfg.fused == FusedEvents::Auto {
+            self.fused_on = self
+                .nodes
+                .iter()
+                .filter(|(_, n)| n.seen >= FUSE_MIN_FRAMES)
+                .count()
+                >= 2;
+        }
+        let Some(node) = self.nodes.get_mut(frame.node_id) else {
+            return Ok(());
+        };
         if !node.layout.matches(frame) {
             // Another layout: the node keeps one (see `LayoutKeeper`; the column probe is its
             // warm-up). With a baseline the node keeps the baseline's layout.
@@ -439,31 +459,28 @@ impl SensingAnalyser {
 
     fn fuse(&mut self, t: i64, fresh: &[Event], out: &mut Vec<Sensed>) {
         let timeout = (self.cfg.node_timeout_s * 1e9) as i64;
-        let live = |n: &&NodeSensor| n.last_t.is_some_and(|l| t - l <= timeout);
-        let moving: Vec<u32> = self
-            .nodes
-            .iter()
-            .map(|(_, n)| n)
-            .filter(live)
-            .filter(|n| n.detector.as_ref().is_some_and(|d| d.moving()))
-            .map(|n| n.node_id)
-            .collect();
-        let present: Vec<u32> = self
-            .nodes
-            .iter()
-            .map(|(_, n)| n)
-            .filter(live)
-            .filter(|n| {
-                n.detector
+        let live = |n: &NodeSensor| n.last_t.is_some_and(|l| t - l <= timeout);
+        let moving = |n: &NodeSensor| live(n) && n.detector.as_ref().is_some_and(|d| d.moving());
+        let present = |n: &NodeSensor| {
+            live(n)
+                && n.detector
                     .as_ref()
                     .is_some_and(|d| d.present() == Some(true))
-            })
-            .map(|n| n.node_id)
-            .collect();
-        let now_moving = !moving.is_empty();
-        let now_present = !present.is_empty();
+        };
+        // (no allocation per frame: node lists are only made for an event)
+        let nodes = &self.nodes;
+        let ids = |f: &dyn Fn(&NodeSensor) -> bool| -> Vec<u32> {
+            nodes
+                .iter()
+                .filter(|(_, n)| f(n))
+                .map(|(_, n)| n.node_id)
+                .collect()
+        };
+        let now_moving = nodes.iter().any(|(_, n)| moving(n));
+        let now_present = nodes.iter().any(|(_, n)| present(n));
+        let on = self.fused_on;
         let mut emit = |kind: EventKind, nodes: Vec<u32>| {
-            if !self.fused_on {
+            if !on {
                 return;
             }
             let base = fresh.iter().find(|e| e.event == kind);
@@ -493,16 +510,32 @@ impl SensingAnalyser {
             out.push(Sensed::Event(e));
         };
         if now_present && !self.fused_present {
-            emit(EventKind::PresenceStarted, present.clone());
+            emit(EventKind::PresenceStarted, ids(&present));
         }
         if now_moving && !self.fused_moving {
-            emit(EventKind::MotionStarted, moving.clone());
+            emit(EventKind::MotionStarted, ids(&moving));
         }
         if !now_moving && self.fused_moving {
-            emit(EventKind::MotionSettled, Vec::new());
+            emit(
+                EventKind::MotionSettled,
+                std::mem::take(&mut self.fused_moving_nodes),
+            );
         }
         if !now_present && self.fused_present {
-            emit(EventKind::PresenceEnded, Vec::new());
+            emit(
+                EventKind::PresenceEnded,
+                std::mem::take(&mut self.fused_present_nodes),
+            );
+        }
+        for (_, n) in self.nodes.iter() {
+            for (is, episode) in [
+                (moving(n), &mut self.fused_moving_nodes),
+                (present(n), &mut self.fused_present_nodes),
+            ] {
+                if let (true, Err(i)) = (is, episode.binary_search(&n.node_id)) {
+                    episode.insert(i, n.node_id);
+                }
+            }
         }
         self.fused_moving = now_moving;
         self.fused_present = now_present;
@@ -632,6 +665,8 @@ impl Analyser for SensingAnalyser {
         self.fused_moving = false;
         self.fused_present = false;
         self.fused_on = self.cfg.fused == FusedEvents::Always;
+        self.fused_moving_nodes.clear();
+        self.fused_present_nodes.clear();
     }
 }
 
@@ -683,6 +718,64 @@ mod tests {
                 "rate {rate}: {said:?}"
             );
         }
+    }
+
+    /// The `mixed` preset's frames on node 1, and the same frames as node 2 (all of them, or
+    /// only `stray` of them, as an ESP32 in passive mode reports a few frames of another
+    /// transmitter), through one analyser; its fused events.
+    fn fused_events(stray: Option<usize>) -> Vec<Event> {
+        let sim = Simulator::new(
+            Scenario::preset("mixed", 40.0).unwrap(),
+            DeviceProfile::esp32(),
+            11,
+        )
+        .unwrap();
+        let mut a = SensingAnalyser::new(SensingConfig::default(), None).unwrap();
+        let mut out = Vec::new();
+        for (i, (mut f, _)) in sim.enumerate() {
+            f.node_id = 1;
+            a.push(&f, &mut out).unwrap();
+            if stray.is_none_or(|n| i % 200 == 100 && i / 200 < n) {
+                f.node_id = 2;
+                a.push(&f, &mut out).unwrap();
+            }
+        }
+        a.finish(&mut Vec::new()).unwrap();
+        out.into_iter()
+            .filter_map(|s| match s {
+                Sensed::Event(e) if e.scope == Scope::Fused => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Fused events name their nodes: the ones that start a state, and every node that was in
+    /// it by the event that ends it.
+    #[test]
+    fn fused_events_name_their_nodes() {
+        let fused = fused_events(None);
+        let kinds: Vec<_> = fused.iter().map(|e| e.event).collect();
+        assert!(
+            kinds.contains(&EventKind::MotionStarted) && kinds.contains(&EventKind::MotionSettled),
+            "{kinds:?}"
+        );
+        for e in &fused {
+            assert_eq!(e.node_id, None);
+            match e.event {
+                // the node whose frame came first starts the state
+                EventKind::MotionStarted | EventKind::PresenceStarted => {
+                    assert_eq!(e.nodes, [1], "{e:?}")
+                }
+                _ => assert_eq!(e.nodes, [1, 2], "{e:?}"),
+            }
+        }
+    }
+
+    /// Five stray frames of a second node do not switch fused events on.
+    #[test]
+    fn stray_frames_of_another_node_do_not_switch_fusion_on() {
+        let fused = fused_events(Some(5));
+        assert!(fused.is_empty(), "{fused:?}");
     }
 
     /// The frame with only its first `k` subcarriers: another layout.

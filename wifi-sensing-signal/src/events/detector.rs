@@ -282,8 +282,13 @@ impl NodeDetector {
         }
     }
 
+    /// The mean shape of the whole block ring becomes the reference (the warm-up's end).
     fn take_reference(&mut self) {
-        let n = self.blocks.blocks().len();
+        self.take_reference_over(self.blocks.blocks().len());
+    }
+
+    /// The mean shape of the last `n` blocks becomes the reference.
+    fn take_reference_over(&mut self, n: usize) {
         let mut r = Vec::new();
         if self.blocks.recent_mean(n, 0..self.k, &mut r).is_some() {
             self.reference = Some(r);
@@ -307,7 +312,13 @@ impl NodeDetector {
 
     fn decide_presence(&mut self, t: i64, start: i64, out: &mut Vec<Event>) {
         let breathing = self.breathing_evidence();
-        let breathing_yes = breathing.is_some_and(|v| v > self.cfg.breathing_enter);
+        // hysteresis: a presence already declared holds until the ratio falls to the exit
+        let breathing_thr = if self.present == Some(true) {
+            self.cfg.breathing_exit
+        } else {
+            self.cfg.breathing_enter
+        };
+        let breathing_yes = breathing.is_some_and(|v| v > breathing_thr);
         let static_yes = self.block.static_change.is_some_and(|(d, thr, _)| d > thr);
         let present_raw = self.moving || breathing_yes || static_yes;
         let in_warmup = !self.warmup_done;
@@ -408,13 +419,15 @@ impl NodeDetector {
                         t,
                         Statistic::BreathingBandRatio,
                         v,
-                        self.cfg.breathing_enter,
-                        margin_below(v, self.cfg.breathing_enter, 1.0),
+                        self.cfg.breathing_exit,
+                        margin_below(v, self.cfg.breathing_exit, 1.0),
                         (self.block.breathing_start_ns, self.block.breathing_frames),
                     );
                     out.push(ev);
                     if self.reference.is_none() {
-                        self.take_reference();
+                        // the room as it is now: the last static window, not the whole ring,
+                        // whose older blocks still hold the person who was there
+                        self.take_reference_over(self.static_blocks);
                     }
                 }
             }

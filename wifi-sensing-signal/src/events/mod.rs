@@ -35,7 +35,9 @@
 //!      from a moved piece of furniture; the reference is then re-learnt).
 //!
 //!   `PresenceEnded` needs a path able to say "absent": the static path (with a reference) or
-//!   a full motion-free breathing window showing no breathing, for
+//!   a full motion-free breathing window showing no breathing (`B` at or below
+//!   [`EventConfig::breathing_exit`], lower than the entry threshold so that a ratio hovering
+//!   at the threshold does not end and restart presence), for
 //!   [`EventConfig::presence_hold_s`].
 //!
 //! # Calibration
@@ -90,6 +92,10 @@ pub struct EventConfig {
     pub breathing_min_s: f64,
     /// Breathing-band ratio above which a breathing person is present. Default 4.
     pub breathing_enter: f64,
+    /// A presence the breathing path holds ends only once the ratio is at or below this
+    /// (at most `breathing_enter`). The gap keeps a ratio that hovers at the threshold from
+    /// ending and restarting presence every few frames. Default 3.
+    pub breathing_exit: f64,
     /// The same threshold for the ratio of the common level alone (one value per frame, so
     /// its noise has a heavier tail than the shape's many values). Default 8.
     pub breathing_level_enter: f64,
@@ -123,6 +129,7 @@ impl Default for EventConfig {
             breathing_window_s: 10.0,
             breathing_min_s: 3.0,
             breathing_enter: 4.0,
+            breathing_exit: 3.0,
             breathing_level_enter: 8.0,
             static_window_s: 2.0,
             static_min_change: 0.006,
@@ -145,6 +152,8 @@ impl EventConfig {
     /// assert!(EventConfig::default().validate().is_ok());
     /// let bad = EventConfig { motion_exit: 5.0, ..EventConfig::default() };
     /// assert!(bad.validate().unwrap_err().to_string().contains("motion_exit"));
+    /// let bad = EventConfig { breathing_exit: 4.5, ..EventConfig::default() };
+    /// assert!(bad.validate().unwrap_err().to_string().contains("breathing_exit"));
     /// ```
     pub fn validate(&self) -> Result<()> {
         check("motion_window_s", self.motion_window_s, 0.01, 10.0, "s")?;
@@ -182,6 +191,13 @@ impl EventConfig {
             "s (3 blocks to breathing_window_s)",
         )?;
         check("breathing_enter", self.breathing_enter, 1.01, 1e6, "")?;
+        check(
+            "breathing_exit",
+            self.breathing_exit,
+            1.0,
+            self.breathing_enter,
+            "(at most breathing_enter)",
+        )?;
         check(
             "breathing_level_enter",
             self.breathing_level_enter,
@@ -285,7 +301,10 @@ pub struct Event {
     pub threshold: f64,
     /// The frames it was computed over.
     pub evidence: Evidence,
-    /// Fused events: the nodes in the new state (present or moving); empty for node events.
+    /// Fused events: the nodes in the new state (present or moving); for a fused
+    /// `PresenceEnded` or `MotionSettled`, every node that was present or moving while the
+    /// state it ends lasted (sorted).
+    /// Empty for node events.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<u32>,
 }
