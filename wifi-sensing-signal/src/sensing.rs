@@ -362,6 +362,12 @@ impl SensingAnalyser {
             if other_shapes.len() < 4 && !other_shapes.contains(&old_shape) {
                 other_shapes.push(old_shape);
             }
+            // every start gets its end: close what the old layout's analysis had open
+            if let (Some(d), Some(last)) = (node.detector.as_mut(), node.last_t) {
+                let mut closed = Vec::new();
+                d.close_for_restart(last, &mut closed);
+                out.extend(closed.into_iter().map(Sensed::Event));
+            }
             let mut fresh = self.make_node(frame)?;
             fresh.seen = seen;
             fresh.layouts = layouts;
@@ -673,6 +679,7 @@ impl Analyser for SensingAnalyser {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::Statistic;
     use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
 
     fn walk() -> Vec<CsiFrame> {
@@ -858,5 +865,37 @@ mod tests {
         // the new layout's frames until the change had lasted (the old layout's were
         // analysed, so they are not counted as skipped)
         assert_eq!(a.stats().layout_changes, PROBE_FRAMES as u64 - 1);
+        // the walk was under way at the change: the old layout's motion and presence are
+        // closed at the change, so node events alternate start, end, start...
+        let node: Vec<&Event> = out
+            .iter()
+            .filter_map(|s| match s {
+                Sensed::Event(e) if e.scope == Scope::Node => Some(e),
+                _ => None,
+            })
+            .collect();
+        let restarted: Vec<_> = node
+            .iter()
+            .filter(|e| e.statistic == Statistic::NodeRestarted)
+            .map(|e| e.event)
+            .collect();
+        assert_eq!(
+            restarted,
+            [EventKind::MotionSettled, EventKind::PresenceEnded],
+            "{node:?}"
+        );
+        for pair in [
+            [EventKind::MotionStarted, EventKind::MotionSettled],
+            [EventKind::PresenceStarted, EventKind::PresenceEnded],
+        ] {
+            let seq: Vec<_> = node
+                .iter()
+                .map(|e| e.event)
+                .filter(|k| pair.contains(k))
+                .collect();
+            for (i, k) in seq.iter().enumerate() {
+                assert_eq!(*k, pair[i % 2], "{seq:?}");
+            }
+        }
     }
 }

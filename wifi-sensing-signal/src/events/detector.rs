@@ -84,6 +84,36 @@ impl NodeDetector {
         self.present
     }
 
+    /// Closes the open motion and presence of a node that starts over (in another subcarrier
+    /// layout): `MotionSettled` and `PresenceEnded` at `t`, its last frame, with the statistic
+    /// [`Statistic::NodeRestarted`], so that every start has its end.
+    pub fn close_for_restart(&mut self, t: i64, out: &mut Vec<Event>) {
+        if self.moving {
+            self.moving = false;
+            out.push(self.event(
+                EventKind::MotionSettled,
+                t,
+                Statistic::NodeRestarted,
+                0.0,
+                0.0,
+                1.0,
+                (t, 0),
+            ));
+        }
+        if self.present == Some(true) {
+            self.present = Some(false);
+            out.push(self.event(
+                EventKind::PresenceEnded,
+                t,
+                Statistic::NodeRestarted,
+                0.0,
+                0.0,
+                1.0,
+                (t, 0),
+            ));
+        }
+    }
+
     /// The last motion ratio over the quiet level (1 for receiver noise).
     pub fn motion_ratio(&self) -> f64 {
         self.last_ratio / self.quiet

@@ -265,6 +265,10 @@ pub enum Statistic {
     StaticShapeChange,
     /// A presence held by the static path alone reached `static_hold_s`.
     StaticHoldExpired,
+    /// The node started over in another subcarrier layout: its open motion or presence ends
+    /// at its last frame in the old layout (`value`, `threshold` 0, `confidence` 1, no
+    /// evidence frames), and the new layout's analysis starts afresh.
+    NodeRestarted,
 }
 
 /// The frames an event's statistic was computed over.
