@@ -5,6 +5,7 @@ use std::io::Write;
 
 use anyhow::Result;
 use serde::Serialize;
+use wifi_sensing_core::jsonl::mac_to_string;
 use wifi_sensing_core::{
     CaptureFormat, Clock, Device, FormatMeta, NodeStats, NodeTracker, PerNode, ReadStats, Record,
 };
@@ -27,7 +28,9 @@ pub(crate) struct InspectArgs {
     /// `sampling_rate_hz` (drops counted; null on an irregular stream), `frames_lost` (the drops
     /// it counts) and `regular`; these three over the node's first 1048576 timed frames. At the
     /// top level, `other_nodes` and `other_node_ids`: the records `--keep-nodes` left out and
-    /// their nodes.
+    /// their nodes. Per node also `mac`: the transmitter MAC its frames carry (null where the
+    /// format has none), and `other_macs`: how many other MACs its frames carry (Intel 5300 is
+    /// node 0 for every transmitter).
     #[arg(long)]
     pub json: bool,
     /// For `udp://` inputs only: stop after this long (e.g. `30s`).
@@ -84,6 +87,14 @@ struct Report {
 
 #[derive(Debug, Serialize)]
 struct NodeReport {
+    /// The transmitter MAC of the node's frames (the first one seen); `None` when none of its
+    /// frames carries one (formats without a MAC, or a node id from the format itself).
+    mac: Option<String>,
+    /// Distinct MACs the node's frames carry besides `mac` (counted up to [`MAX_NODE_MACS`] in
+    /// all): 0 for a node numbered by MAC; Intel 5300 is node 0 for every transmitter, and
+    /// the transmitters past the [`MacNodeTable`](wifi_sensing_core::nodes::MacNodeTable)'s
+    /// bound share one node.
+    other_macs: u64,
     frames: u64,
     /// Received rate: `(frames - 1) / span` over the whole run (frames lost lower it).
     rate_hz: Option<f64>,
@@ -106,15 +117,17 @@ struct NodeReport {
 }
 
 impl NodeReport {
-    /// The report of a node from its statistics and the timestamps of its timed frames in
-    /// arrival order.
-    fn new(n: &NodeStats, timestamps_ns: &[i64]) -> Self {
+    /// The report of a node from its statistics, the timestamps of its timed frames in
+    /// arrival order and the distinct MACs of its frames in order of first appearance.
+    fn new(n: &NodeStats, timestamps_ns: &[i64], macs: &[[u8; 6]]) -> Self {
         let rate_hz = n.rate_hz();
         // the same rule as the received rate: no rate over a span under MIN_RATE_SPAN_NS
         let est = rate_hz.and_then(|_| estimate_rate(timestamps_ns));
         let regular = est.map(|e| e.jitter_ns <= REGULAR_JITTER * e.median_interval_ns);
         let sampling = est.filter(|_| regular == Some(true));
         NodeReport {
+            mac: macs.first().map(mac_to_string),
+            other_macs: macs.len().saturating_sub(1) as u64,
             frames: n.frames,
             rate_hz,
             sampling_rate_hz: sampling.map(|e| e.sampling_rate_hz),
@@ -175,6 +188,20 @@ impl<K: PartialEq> Tally<K> {
 /// are those of the node's first `MAX_TIMED_FRAMES` timed frames.
 const MAX_TIMED_FRAMES: usize = 1 << 20;
 
+/// Distinct MACs counted per node (a node numbered by MAC has one; the bound keeps a node that
+/// gathers every transmitter, such as Intel 5300's node 0, from growing memory).
+const MAX_NODE_MACS: usize = 256;
+
+/// Adds `mac` to a node's distinct MACs (in order of first appearance, at most
+/// [`MAX_NODE_MACS`]).
+#[inline]
+fn add_mac(macs: &mut Vec<[u8; 6]>, mac: [u8; 6]) {
+    // the frames of a node numbered by MAC all carry its first one
+    if macs.first() != Some(&mac) && macs.len() < MAX_NODE_MACS && !macs.contains(&mac) {
+        macs.push(mac);
+    }
+}
+
 fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<()> {
     let mut r = Report {
         input: opened.description.clone(),
@@ -190,10 +217,18 @@ fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<(
     let mut bandwidths: Tally<Option<u16>> = Tally::default();
     // each node's timed frames' timestamps in arrival order, for its sampling rate
     let mut times: PerNode<Vec<i64>> = PerNode::default();
+    // each node's distinct transmitter MACs, in order of first appearance
+    let mut macs: PerNode<Vec<[u8; 6]>> = PerNode::default();
     while let Some(rec) = opened.capture.next_record() {
         match rec {
             Ok(Record::Frame(f)) => {
                 tracker.observe(&f);
+                if let Some(m) = f.mac {
+                    // beyond the node bound a node gets no MAC (as no sampling rate)
+                    if let Ok(v) = macs.get_or_insert_with(f.node_id, Vec::new) {
+                        add_mac(v, m);
+                    }
+                }
                 if f.clock != Clock::None {
                     // beyond the node bound a node gets no sampling rate (its rate_hz stays)
                     if let Ok(t) = times.get_or_insert_with(f.node_id, Vec::new) {
@@ -279,7 +314,11 @@ fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<(
         .map(|(k, v)| {
             (
                 *k,
-                NodeReport::new(v, times.get(*k).map_or(&[], Vec::as_slice)),
+                NodeReport::new(
+                    v,
+                    times.get(*k).map_or(&[], Vec::as_slice),
+                    macs.get(*k).map_or(&[], Vec::as_slice),
+                ),
             )
         })
         .collect();
@@ -357,9 +396,14 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     }
     writeln!(out, "nodes:")?;
     for (id, n) in &r.nodes {
+        let mac = match (&n.mac, n.other_macs) {
+            (Some(m), 0) => format!(" (MAC {m})"),
+            (Some(m), k) => format!(" (MAC {m} and {k} other{})", if k == 1 { "" } else { "s" }),
+            (None, _) => String::new(),
+        };
         writeln!(
             out,
-            "  node {id}: {} frames, {}{}, span {:.3} s, {}",
+            "  node {id}{mac}: {} frames, {}{}, span {:.3} s, {}",
             n.frames,
             match n.rate_hz {
                 Some(x) => format!("{x:.2} Hz received"),
@@ -422,4 +466,45 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         writeln!(out, "error:       {e}")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_keeps_its_distinct_macs_in_order_up_to_the_bound() {
+        let mut macs = Vec::new();
+        for m in [[1; 6], [1; 6], [2; 6], [1; 6], [3; 6], [2; 6]] {
+            add_mac(&mut macs, m);
+        }
+        assert_eq!(macs, vec![[1; 6], [2; 6], [3; 6]]);
+        for i in 0..=u8::MAX {
+            add_mac(&mut macs, [i, 9, 9, 9, 9, 9]);
+        }
+        assert_eq!(macs.len(), MAX_NODE_MACS);
+        let r = NodeReport::new(&NodeStats::default(), &[], &macs[..3]);
+        assert_eq!(r.mac.as_deref(), Some("01:01:01:01:01:01"));
+        assert_eq!(r.other_macs, 2);
+        let r = NodeReport::new(&NodeStats::default(), &[], &[]);
+        assert_eq!((r.mac, r.other_macs), (None, 0));
+    }
+
+    #[test]
+    fn the_text_names_a_nodes_mac_and_how_many_others() {
+        let mut r = Report::default();
+        let one = NodeReport::new(&NodeStats::default(), &[], &[[0xaa; 6]]);
+        let three = NodeReport::new(&NodeStats::default(), &[], &[[1; 6], [2; 6], [3; 6]]);
+        let none = NodeReport::new(&NodeStats::default(), &[], &[]);
+        r.nodes = BTreeMap::from([(0, one), (1, three), (2, none)]);
+        let mut out = Vec::new();
+        write_text(&mut out, &r).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("  node 0 (MAC aa:aa:aa:aa:aa:aa): 0 frames")
+                && text.contains("  node 1 (MAC 01:01:01:01:01:01 and 2 others): 0 frames")
+                && text.contains("  node 2: 0 frames"),
+            "{text}"
+        );
+    }
 }

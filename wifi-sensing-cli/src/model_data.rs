@@ -10,7 +10,7 @@
 //! poses of another session (another seed of the same length has the same time grid) are
 //! refused instead of scored.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
@@ -42,6 +42,9 @@ pub(crate) struct DatasetArgs {
     /// Output folder: `x.npy`, `y.npy` and `windows.jsonl` (created if needed).
     #[arg(short, long)]
     pub output: PathBuf,
+    // reader options: last, under their own help heading
+    #[command(flatten)]
+    pub reader: ReaderFlags,
 }
 
 /// Options of `model score`.
@@ -64,6 +67,13 @@ pub(crate) struct ScoreArgs {
     /// Smallest record confidence read as "a person is present".
     #[arg(long, default_value_t = 0.5)]
     pub presence_threshold: f64,
+    /// Keep only the pose records of these nodes (`--keep-nodes 0`, `--keep-nodes 1,2`: those
+    /// whose window's nodes, `data.window.nodes`, are all among them); those of other nodes are
+    /// read, counted and left out (an ESP32 in passive mode takes every MAC it hears as a node,
+    /// so a run without `--keep-nodes` also poses a stray transmitter). Records that name no
+    /// node are kept.
+    #[arg(long = "keep-nodes", value_name = "ID", value_delimiter = ',')]
+    pub keep_nodes: Vec<u32>,
 }
 
 /// One truth instant.
@@ -206,13 +216,8 @@ pub(crate) fn dataset(a: DatasetArgs, log: &Log) -> Result<()> {
         ..WindowConfig::default()
     };
     let mut windower = Windower::new(&manifest, cfg)?;
-    let mut opened = InputSpec::File(PathBuf::from(&a.input)).open(
-        &ReaderFlags::default(),
-        None,
-        None,
-        None,
-        log,
-    )?;
+    let mut opened =
+        InputSpec::File(PathBuf::from(&a.input)).open(&a.reader, None, None, None, log)?;
     let mut windows = Vec::new();
     // Frames of the capture that the truth file lists (node and exact time).
     let (mut frames, mut known) = (0u64, 0u64);
@@ -223,6 +228,7 @@ pub(crate) fn dataset(a: DatasetArgs, log: &Log) -> Result<()> {
         windower.push(&frame, &mut windows)?;
     }
     windower.finish(&mut windows);
+    crate::report::other_nodes(opened.capture.stats(), frames, log);
     if frames > 0 && (known as f64) < MIN_FRAME_MATCH * frames as f64 {
         bail!(
             "refusing to pair {} with {} ({}): only {known} of its {frames} frames ({:.1} %) are \
@@ -307,6 +313,8 @@ struct PoseLine {
     /// `(node, time)` of the frame each node's window ended on (`data.window.nodes` and
     /// `last_frame_ns`), when the record names them.
     last_frames: Option<Vec<(u32, i64)>>,
+    /// The nodes of the record's window (`data.window.nodes`), when it names them.
+    nodes: Option<Vec<u32>>,
 }
 
 /// The frames a pose record's window ended on, if it names them.
@@ -356,11 +364,21 @@ fn pose_of(line: &str) -> Result<Option<PoseLine>> {
         }
     }
     let c = v["data"]["confidence"].as_f64().context("no confidence")?;
+    let nodes = match v["data"]["window"]["nodes"].as_array() {
+        Some(ns) => Some(
+            ns.iter()
+                .map(|n| n.as_u64().and_then(|n| u32::try_from(n).ok()))
+                .collect::<Option<Vec<u32>>>()
+                .context("data.window.nodes must be integers")?,
+        ),
+        None => None,
+    };
     Ok(Some(PoseLine {
         t_ns: t,
         skeleton: s,
         confidence: c,
         last_frames: last_frames(&v["data"]["window"])?,
+        nodes,
     }))
 }
 
@@ -522,6 +540,9 @@ pub(crate) fn score(a: ScoreArgs, log: &Log) -> Result<()> {
     let mut centre = Evaluation::default();
     let mut oracle = Evaluation::default();
     let (mut records, mut without) = (0u64, 0u64);
+    // records of nodes --keep-nodes leaves out, and those nodes
+    let keep = (!a.keep_nodes.is_empty()).then_some(&a.keep_nodes);
+    let (mut left_out, mut other_ids) = (0u64, BTreeSet::new());
     for (tp, pp) in a.truth.iter().zip(&a.poses) {
         let truth = Truth::load(tp)?;
         let f = std::fs::File::open(pp)
@@ -537,6 +558,18 @@ pub(crate) fn score(a: ScoreArgs, log: &Log) -> Result<()> {
             else {
                 continue;
             };
+            if let (Some(keep), Some(nodes)) = (keep, &p.nodes) {
+                let others: Vec<u32> = nodes
+                    .iter()
+                    .copied()
+                    .filter(|n| !keep.contains(n))
+                    .collect();
+                if !others.is_empty() {
+                    left_out += 1;
+                    other_ids.extend(others);
+                    continue;
+                }
+            }
             check.add(&truth, &p);
             records += 1;
             let Some(t) = truth.at(p.t_ns) else {
@@ -573,8 +606,20 @@ pub(crate) fn score(a: ScoreArgs, log: &Log) -> Result<()> {
             }
         }
     }
+    let other_ids = crate::report::id_list(&other_ids.into_iter().collect::<Vec<_>>());
+    if records == 0 && left_out > 0 {
+        bail!(
+            "no pose record of the nodes --keep-nodes keeps is in the --poses files; their \
+             other nodes: {other_ids} ({left_out} records left out)"
+        );
+    }
     if records == 0 {
         bail!("no pose records in the --poses files");
+    }
+    if left_out > 0 {
+        log.info(format_args!(
+            "{left_out} pose records of other nodes ({other_ids}) left out (--keep-nodes)"
+        ));
     }
     if without > 0 {
         log.warn(format_args!(

@@ -1359,3 +1359,60 @@ fn broken_pipe_exits_zero_with_two_threads() {
     let rec = rec.to_str().unwrap();
     exits_zero_when_stdout_closes(&["convert", rec, "-o", "-", "--threads", "2"]);
 }
+
+/// `inspect` names each node's transmitter MAC: an ESP32 node is numbered by MAC (in passive
+/// mode every transmitter it hears is a node of its own), so "node 1" alone does not say which
+/// transmitter that is. The MACs stay with their nodes through `.csirec`; a format without a
+/// transmitter MAC (this Intel 5300 file has no 0xC1 records) gives null.
+#[test]
+fn inspect_shows_each_nodes_mac() {
+    let d = tmpdir("inspect-mac");
+    // five frames of another MAC in the kit's ESP32 capture
+    let text = std::fs::read_to_string(fixture("esp32/example_100hz_pitraffic.csv")).unwrap();
+    let mac = "11:22:33:44:55:66";
+    let mut stray = 0;
+    let lines: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i % 100 == 50 && stray < 5 && l.contains(mac) {
+                stray += 1;
+                l.replacen(mac, "AA:BB:CC:DD:EE:FF", 1)
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    assert_eq!(stray, 5);
+    let csv = d.join("stray.csv");
+    std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+    let rec = d.join("stray.csirec");
+    run_ok(&[
+        "convert",
+        csv.to_str().unwrap(),
+        "-o",
+        rec.to_str().unwrap(),
+    ]);
+    for input in [&csv, &rec] {
+        let input = input.to_str().unwrap();
+        let v = inspect_json(input);
+        let nodes = &v["nodes"];
+        assert_eq!(nodes.as_object().map(|n| n.len()), Some(2), "{v}");
+        assert_eq!(nodes["0"]["mac"], "11:22:33:44:55:66", "{v}");
+        assert_eq!(nodes["1"]["mac"], "aa:bb:cc:dd:ee:ff", "{v}");
+        assert_eq!(nodes["1"]["frames"], 5, "{v}");
+        assert_eq!(nodes["0"]["other_macs"], 0, "{v}");
+        assert_eq!(nodes["1"]["other_macs"], 0, "{v}");
+        let text = String::from_utf8_lossy(&run_ok(&["inspect", input]).stdout).into_owned();
+        assert!(
+            text.contains("  node 0 (MAC 11:22:33:44:55:66): 828 frames, ")
+                && text.contains("  node 1 (MAC aa:bb:cc:dd:ee:ff): 5 frames, "),
+            "{text}"
+        );
+    }
+    let f = fixture("intel5300/example.dat");
+    let v = inspect_json(&f);
+    assert!(v["nodes"]["0"]["mac"].is_null(), "{v}");
+    let text = String::from_utf8_lossy(&run_ok(&["inspect", &f]).stdout).into_owned();
+    assert!(text.contains("  node 0: 26 frames, "), "{text}");
+}

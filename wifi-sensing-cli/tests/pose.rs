@@ -496,3 +496,128 @@ fn score_refuses_the_truth_of_another_session() {
         "{err}"
     );
 }
+
+/// `model dataset --keep-nodes` and `model score --keep-nodes`: a second transmitter heard all
+/// along (an ESP32 in passive mode takes every MAC it hears as a node) has frames the truth does
+/// not list, so the capture and the poses made from it are refused as another session's; with
+/// `--keep-nodes` both work on the session's own node, and the records left out are counted.
+#[test]
+fn model_dataset_and_score_keep_only_the_nodes_named() {
+    let (dir, sim, poses) = setup_poses();
+    let truth = dir.path().join("truth.jsonl");
+    simulate_walk(&dir.path().join("again.jsonl"), "3s", Some(&truth));
+    let truth = truth.to_str().unwrap();
+    // every frame of node 1 heard again 1 ms later from a stray node 2
+    let text = std::fs::read_to_string(&sim).unwrap();
+    let mut lines = Vec::new();
+    for l in common::parse_lines(text.as_bytes()) {
+        lines.push(l.to_string());
+        if l["type"] == "frame" {
+            let mut s = l.clone();
+            s["node_id"] = 2.into();
+            s["mac"] = "aa:bb:cc:dd:ee:ff".into();
+            s["timestamp_ns"] = (l["timestamp_ns"].as_i64().unwrap() + 1_000_000).into();
+            lines.push(s.to_string());
+        }
+    }
+    assert_eq!(lines.len(), 120);
+    let stray = dir.path().join("stray.jsonl");
+    std::fs::write(&stray, lines.join("\n") + "\n").unwrap();
+    let manifest = dir.path().join("m.json");
+    let ds = dir.path().join("ds");
+    let dataset = |extra: &[&str]| {
+        let mut args = vec![
+            "model",
+            "dataset",
+            stray.to_str().unwrap(),
+            "--truth",
+            truth,
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "-o",
+            ds.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let out = run(&args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = dataset(&[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("only 60 of its 120 frames (50.0 %) are frames this truth file records"),
+        "{err}"
+    );
+    assert!(!ds.exists(), "nothing is written");
+    let (code, err) = dataset(&["--keep-nodes", "1"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("60 records of other nodes (2) left out (--keep-nodes)"),
+        "{err}"
+    );
+    assert!(ds.join("x.npy").exists());
+    // a node the capture lacks: a warning naming the nodes it has
+    let (code, err) = dataset(&["--keep-nodes", "7"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains(
+            "no frame of the nodes --keep-nodes keeps is in the input; its other nodes: 1, 2 \
+             (120 records left out)"
+        ),
+        "{err}"
+    );
+
+    // the pose records, each also made for the stray node (its window ending 1 ms later)
+    let text = std::fs::read_to_string(&poses).unwrap();
+    let mut lines = Vec::new();
+    for l in common::parse_lines(text.as_bytes()) {
+        lines.push(l.to_string());
+        let mut s = l.clone();
+        s["node_id"] = 2.into();
+        s["data"]["window"]["nodes"] = serde_json::json!([2]);
+        let t = l["data"]["window"]["last_frame_ns"][0].as_i64().unwrap();
+        s["data"]["window"]["last_frame_ns"] = serde_json::json!([t + 1_000_000]);
+        lines.push(s.to_string());
+    }
+    let both = dir.path().join("both.jsonl");
+    std::fs::write(&both, lines.join("\n") + "\n").unwrap();
+    let score = |extra: &[&str]| {
+        let mut args = vec![
+            "model",
+            "score",
+            "--truth",
+            truth,
+            "--poses",
+            both.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        run(&args)
+    };
+    let out = score(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("only 27 of its 54 pose windows"), "{err}");
+    let out = score(&["--keep-nodes", "1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["records"], 27);
+    assert!(
+        err.contains("27 pose records of other nodes (2) left out (--keep-nodes)")
+            && err.contains("27 of 27 pose windows ended on frames"),
+        "{err}"
+    );
+    // nothing of the nodes kept: an error naming the nodes the records have
+    let out = score(&["--keep-nodes", "7"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "no pose record of the nodes --keep-nodes keeps is in the --poses files; their other \
+             nodes: 1, 2 (54 records left out)"
+        ),
+        "{err}"
+    );
+}
