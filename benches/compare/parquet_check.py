@@ -25,8 +25,8 @@ Last, `run` with `--events` over the kit's RuView recording (host clock, two nod
 vitals): the `analyses` and `aux` tables have the `time_utc` and `clock` columns of the `frames`
 table (same types; `time_utc` equal to `timestamp_ns` on the host clock, null on others) in
 pyarrow and polars, docs/parquet.md's DuckDB ASOF join of analyses to frames runs, and the Arrow
-IPC streams of `run --output-format arrow --arrow-aux FILE` hold every frame and every aux row of
-the Parquet tables.
+IPC streams of `run --events --output-format arrow --arrow-aux FILE --arrow-analyses FILE2` hold
+every frame, every aux row and every analysis row of the Parquet tables.
 
 Exits non-zero on any mismatch or missing file.
 """
@@ -154,7 +154,7 @@ def check_time_columns(ck, name, table, frames_schema):
 
 def check_run_tables(ck, bin_, kit, tmp, con):
     """`run --events` over the RuView recording: time columns of the analyses and aux tables,
-    the docs' ASOF join, and the Arrow IPC streams with --arrow-aux."""
+    the docs' ASOF join, and the Arrow IPC streams with --arrow-aux and --arrow-analyses."""
     import polars as pl
     import pyarrow.ipc as ipc
     import pyarrow.parquet as pq
@@ -194,15 +194,19 @@ def check_run_tables(ck, bin_, kit, tmp, con):
             ck.fail("docs/parquet.md ASOF join: a row without its frame's timestamp")
     except Exception as e:  # noqa: BLE001 (any engine error fails the check)
         ck.fail(f"docs/parquet.md ASOF join: {e}")
-    # the Arrow IPC streams: frames on stdout, aux in the --arrow-aux file, as in the Parquet tables
+    # the Arrow IPC streams: frames on stdout, aux and analyses in the --arrow-aux and
+    # --arrow-analyses files, as in the Parquet tables
     aux_file = os.path.join(tmp, "aux.arrows")
-    r = subprocess.run([bin_, "-q", "run", cap, "--output-format", "arrow", "--arrow-aux", aux_file], capture_output=True)
+    analyses_file = os.path.join(tmp, "analyses.arrows")
+    r = subprocess.run([bin_, "-q", "run", cap, "--events", "--output-format", "arrow", "--arrow-aux", aux_file,
+                        "--arrow-analyses", analyses_file], capture_output=True)
     if r.returncode != 0:
-        ck.fail(f"run --output-format arrow --arrow-aux failed: {r.stderr.decode().strip()}")
+        ck.fail(f"run --output-format arrow --arrow-aux --arrow-analyses failed: {r.stderr.decode().strip()}")
         return
     stream = ipc.open_stream(r.stdout).read_all()
     side = ipc.open_stream(aux_file).read_all()
-    for name, got, want in (("frames", stream, frames), ("aux", side, aux)):
+    side_analyses = ipc.open_stream(analyses_file).read_all()
+    for name, got, want in (("frames", stream, frames), ("aux", side, aux), ("analyses", side_analyses, analyses)):
         if not got.equals(want):
             ck.fail(f"Arrow stream {name}: differs from the Parquet table ({got.num_rows} rows, {want.num_rows})")
         h = (got.schema.metadata or {}).get(b"wifi_sensing.source_xxh3_128")

@@ -940,6 +940,8 @@ struct IpcTable<R: Rows, W: Write> {
     writer: Option<arrow_ipc::writer::StreamWriter<W>>,
     /// Write every row as soon as it comes (live inputs).
     eager: bool,
+    /// Rows written so far.
+    rows_total: u64,
 }
 
 impl<R: Rows, W: Write> IpcTable<R, W> {
@@ -952,6 +954,7 @@ impl<R: Rows, W: Write> IpcTable<R, W> {
             schema,
             writer: Some(writer),
             eager,
+            rows_total: 0,
         })
     }
 
@@ -971,6 +974,7 @@ impl<R: Rows, W: Write> IpcTable<R, W> {
             .as_mut()
             .ok_or_else(|| enc_err("the Arrow stream is finished"))?;
         w.write(&batch).map_err(ipc_err)?;
+        self.rows_total += batch.num_rows() as u64;
         if self.eager {
             w.flush().map_err(ipc_err)?;
         }
@@ -995,12 +999,51 @@ enum MainTable<W: Write> {
     Analyses(Box<IpcTable<AnalysisRows, W>>),
 }
 
+/// A table written as an Arrow IPC stream of its own into a file (`--arrow-aux FILE`,
+/// `--arrow-analyses FILE`).
+struct SideStream<R: Rows> {
+    table: IpcTable<R, BufWriter<File>>,
+    path: PathBuf,
+}
+
+impl<R: Rows> SideStream<R> {
+    /// The stream of `rows` into the file `path` (created now, so a run without such records
+    /// leaves a stream with no rows).
+    fn create(
+        rows: R,
+        path: &Path,
+        info: &FileInfo,
+        eager: bool,
+        log: &crate::Log,
+    ) -> Result<Self> {
+        let out = crate::output::create_file(path, log)?;
+        Ok(SideStream {
+            table: IpcTable::new(rows, out, info, eager)?,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Finishes the stream and says where its rows went.
+    fn finish(&mut self, log: &crate::Log) -> wifi_sensing_core::Result<()> {
+        self.table.finish()?;
+        log.info(format_args!(
+            "wrote {} rows of the {} table to {} (Arrow IPC stream)",
+            self.table.rows_total,
+            self.table.rows.table(),
+            self.path.display()
+        ));
+        Ok(())
+    }
+}
+
 /// Writes one table as an Arrow IPC stream (`run --output-format arrow`), and the non-CSI
-/// records as a second stream into a file when one is given (`--arrow-aux FILE`); records of
-/// no stream are counted in [`ArrowStreamSink::left_out`] and reported at the end.
+/// records and the analyses of a stream of frames as streams of their own into files when they
+/// are given (`--arrow-aux FILE`, `--arrow-analyses FILE`); records of no stream are counted in
+/// [`ArrowStreamSink::left_out`] and reported at the end.
 pub(crate) struct ArrowStreamSink<W: Write> {
     main: MainTable<W>,
-    aux: Option<IpcTable<AuxRows, BufWriter<File>>>,
+    aux: Option<SideStream<AuxRows>>,
+    analyses: Option<SideStream<AnalysisRows>>,
     /// Records of no stream (not written).
     pub left_out: u64,
     /// Of those, non-CSI records.
@@ -1034,6 +1077,7 @@ impl<W: Write> ArrowStreamSink<W> {
         Ok(ArrowStreamSink {
             main,
             aux: None,
+            analyses: None,
             left_out: 0,
             left_out_aux: 0,
             log,
@@ -1048,8 +1092,21 @@ impl<W: Write> ArrowStreamSink<W> {
         info: &FileInfo,
         eager: bool,
     ) -> Result<Self> {
-        let out = crate::output::create_file(path, &self.log)?;
-        self.aux = Some(IpcTable::new(AuxRows::new(&info.source), out, info, eager)?);
+        let rows = AuxRows::new(&info.source);
+        self.aux = Some(SideStream::create(rows, path, info, eager, &self.log)?);
+        Ok(self)
+    }
+
+    /// Writes the analysis records of a stream of frames as an Arrow IPC stream of the
+    /// `analyses` table into the file `path` (created now, as [`Self::with_aux_file`]).
+    pub(crate) fn with_analyses_file(
+        mut self,
+        path: &Path,
+        info: &FileInfo,
+        eager: bool,
+    ) -> Result<Self> {
+        let rows = AnalysisRows::new(&info.source);
+        self.analyses = Some(SideStream::create(rows, path, info, eager, &self.log)?);
         Ok(self)
     }
 
@@ -1073,20 +1130,24 @@ fn ipc_err(e: arrow_schema::ArrowError) -> wifi_sensing_core::Error {
 
 impl<W: Write> Sink<Output> for ArrowStreamSink<W> {
     fn item(&mut self, item: &Output) -> wifi_sensing_core::Result<bool> {
-        match (&mut self.main, &mut self.aux, item) {
-            (MainTable::Frames(t), _, Output::Frame(f)) => {
+        match (&mut self.main, &mut self.aux, &mut self.analyses, item) {
+            (MainTable::Frames(t), _, _, Output::Frame(f)) => {
                 t.rows.push(f);
                 t.write(false)?;
             }
-            (MainTable::Analyses(t), _, Output::Analysis(a)) => {
+            (MainTable::Analyses(t), _, _, Output::Analysis(a)) => {
                 t.rows.push(a);
                 t.write(false)?;
             }
-            (_, Some(t), Output::Aux(a)) => {
-                t.rows.push(a);
-                t.write(false)?;
+            (_, Some(s), _, Output::Aux(a)) => {
+                s.table.rows.push(a);
+                s.table.write(false)?;
             }
-            (_, _, other) => {
+            (_, _, Some(s), Output::Analysis(a)) => {
+                s.table.rows.push(a);
+                s.table.write(false)?;
+            }
+            (_, _, _, other) => {
                 self.left_out += 1;
                 self.left_out_aux += u64::from(matches!(other, Output::Aux(_)));
             }
@@ -1099,13 +1160,20 @@ impl<W: Write> Sink<Output> for ArrowStreamSink<W> {
             MainTable::Frames(t) => t.finish()?,
             MainTable::Analyses(t) => t.finish()?,
         }
-        if let Some(t) = &mut self.aux {
-            t.finish()?;
+        if let Some(s) = &mut self.aux {
+            s.finish(&self.log)?;
+        }
+        if let Some(s) = &mut self.analyses {
+            s.finish(&self.log)?;
         }
         if self.left_out > 0 {
             let (aux, other) = (self.left_out_aux, self.left_out - self.left_out_aux);
             let (what, other_name, other_hint) = match self.table() {
-                StreamTable::Frames => ("frames", "analyses", "--no-frames streams them"),
+                StreamTable::Frames => (
+                    "frames",
+                    "analyses",
+                    "--arrow-analyses FILE writes them as a second Arrow stream; --no-frames streams them",
+                ),
                 StreamTable::Analyses => ("analyses", "frames", "leave out --no-frames"),
             };
             let mut parts = Vec::new();
@@ -1142,10 +1210,36 @@ pub(crate) struct OutputArgs {
     /// stream on stdout carries one table).
     #[arg(long, value_name = "FILE")]
     pub arrow_aux: Option<String>,
+    /// With `--output-format arrow` and frames on stdout: write the analysis records (events,
+    /// vital signs, introspection, pose, spectral records) to this file as a second Arrow IPC
+    /// stream, of the `analyses` table (`--no-frames` puts them on stdout instead).
+    #[arg(long, value_name = "FILE")]
+    pub arrow_analyses: Option<String>,
 }
 
-/// Refuses output options of `run` that cannot work, as usage errors before any work is done.
-pub(crate) fn check_run_output(args: &OutputArgs) -> Result<()> {
+/// Refuses output options of `run` that cannot work, as usage errors before any work is done;
+/// `frames` says whether frames are emitted.
+pub(crate) fn check_run_output(args: &OutputArgs, frames: bool) -> Result<()> {
+    if let Some(a) = &args.arrow_analyses {
+        if args.output_format.as_deref() != Some("arrow") {
+            crate::usage!(
+                "--arrow-analyses goes with --output-format arrow (-o X.parquet writes the analyses to X.analyses.parquet)"
+            );
+        }
+        if a == "-" {
+            crate::usage!("--arrow-analyses names a file: stdout carries the main Arrow stream");
+        }
+        if !frames {
+            crate::usage!(
+                "--arrow-analyses with --no-frames: the analyses are the Arrow stream on stdout; leave out one of them"
+            );
+        }
+        if args.arrow_aux.as_deref() == Some(a.as_str()) {
+            crate::usage!(
+                "--arrow-analyses and --arrow-aux name one file: each stream needs its own"
+            );
+        }
+    }
     if let Some(a) = &args.arrow_aux {
         if args.output_format.as_deref() != Some("arrow") {
             crate::usage!(
@@ -1240,6 +1334,19 @@ pub(crate) fn run_sink(
                     "output (stdout)",
                 )?;
                 sink = sink.with_aux_file(a, &info, live)?;
+            }
+            if let Some(a) = &args.arrow_analyses {
+                let a = Path::new(a);
+                crate::output::ensure_not_input(a, input)?;
+                crate::output::ensure_distinct(
+                    a,
+                    Path::new(crate::output::STDOUT),
+                    "output (stdout)",
+                )?;
+                if let Some(x) = &args.arrow_aux {
+                    crate::output::ensure_distinct(a, Path::new(x), "--arrow-aux file")?;
+                }
+                sink = sink.with_analyses_file(a, &info, live)?;
             }
             let counts: fn(&Output) -> bool = match table {
                 StreamTable::Frames => |o| matches!(o, Output::Frame(_)),

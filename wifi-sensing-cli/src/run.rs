@@ -140,7 +140,7 @@ fn parse_spectral(s: &str) -> std::result::Result<SpectralSpec, String> {
 pub(crate) fn main(args: RunArgs, log: &Log) -> Result<()> {
     // the pipeline first: its usage errors (and bad models, signatures or baselines) are
     // reported before the input is opened
-    crate::columnar::check_run_output(&args.out)?;
+    crate::columnar::check_run_output(&args.out, !args.no_frames)?;
     let notices = Notices::default();
     let pipeline = build_pipeline(&args, &notices)?;
     let opened = open_input(&args.input, &args.reader, args.format, args.duration, log)?;

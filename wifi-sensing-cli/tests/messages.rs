@@ -266,12 +266,18 @@ fn serve_help_leaves_out_the_output_options_it_refuses() {
     assert!(!help.contains("--output-format"), "{help}");
     assert!(!help.contains("-o, --output"), "{help}");
     assert!(!help.contains("--arrow-aux"), "{help}");
+    assert!(!help.contains("--arrow-analyses"), "{help}");
     // `run` keeps them
     let help = text(&run(&["run", "--help"]).stdout);
     assert!(help.contains("--output-format") && help.contains("-o, --output"));
     assert!(help.contains("--arrow-aux <FILE>"), "{help}");
+    assert!(help.contains("--arrow-analyses <FILE>"), "{help}");
     // and `serve` refuses them as usage errors
-    for extra in [["--output-format", "arrow"], ["--arrow-aux", "x.arrows"]] {
+    for extra in [
+        ["--output-format", "arrow"],
+        ["--arrow-aux", "x.arrows"],
+        ["--arrow-analyses", "x.arrows"],
+    ] {
         let mut args = vec!["serve", "fixtures/intel5300/66bpm.dat"];
         args.extend(extra);
         let out = run(&args);

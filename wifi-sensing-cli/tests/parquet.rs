@@ -829,6 +829,128 @@ fn arrow_aux_writes_the_non_csi_records_as_a_second_stream() {
     }
 }
 
+#[test]
+fn arrow_analyses_writes_the_analyses_of_a_stream_of_frames_as_a_second_stream() {
+    let d = tmp("arrow-analyses");
+    let input = d.join("walk.csirec");
+    let input = input.to_str().unwrap();
+    run_ok(&[
+        "-q",
+        "simulate",
+        "--scenario",
+        "walk",
+        "--duration",
+        "15s",
+        "--seed",
+        "3",
+        "-o",
+        input,
+    ]);
+    let args = ["run", input, "--events", "--vitals"];
+    let lines = jsonl(&run_ok(&[&["-q"], &args[..]].concat()).stdout);
+    let want: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l.get("analyser").is_some())
+        .collect();
+    let types = |kinds: Vec<String>| {
+        let mut n = std::collections::BTreeMap::new();
+        for k in kinds {
+            *n.entry(k).or_insert(0) += 1;
+        }
+        n
+    };
+    let want_types = types(
+        want.iter()
+            .map(|l| l["type"].as_str().unwrap().to_string())
+            .collect(),
+    );
+    assert!(
+        want_types.contains_key("event") && want_types.contains_key("vital_signs"),
+        "{want_types:?}"
+    );
+
+    // without --arrow-analyses the analyses are counted and reported as left out
+    let out = run_ok(&[&args[..], &["--output-format", "arrow"]].concat());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{} analyses (--arrow-analyses FILE", want.len())),
+        "{err}"
+    );
+
+    // frames on stdout, every analysis record in the file, nothing left out
+    let file = d.join("analyses.arrows");
+    let out = run_ok(
+        &[
+            &args[..],
+            &[
+                "--output-format",
+                "arrow",
+                "--arrow-analyses",
+                file.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("left out"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "wrote {} rows of the analyses table to {}",
+            want.len(),
+            file.display()
+        )),
+        "{err}"
+    );
+    let (frames, _) = read_stream(out.stdout);
+    assert_frames_match(&frames, &lines, input);
+    let (batches, kv) = read_stream(std::fs::read(&file).unwrap());
+    assert_eq!(
+        kv_get(&kv, "wifi_sensing.schema").as_deref(),
+        Some("wifi-sensing/analyses/1")
+    );
+    assert_eq!(kv_get(&kv, HASH_KEY), Some(xxh3_of(input)));
+    assert_records_match(&batches, &want);
+    let mut kinds = Vec::new();
+    for b in &batches {
+        let t = b.column_by_name("type").unwrap().as_string::<i32>();
+        kinds.extend((0..b.num_rows()).map(|r| t.value(r).to_string()));
+    }
+    assert_eq!(types(kinds), want_types);
+    // the same rows as the Parquet analyses table
+    let p = d.join("p.parquet");
+    run_ok(&[&["-q"], &args[..], &["-o", p.to_str().unwrap()]].concat());
+    let (parquet_analyses, _) = read_parquet(&d.join("p.analyses.parquet"));
+    assert_eq!(rows_as_text(&batches), rows_as_text(&parquet_analyses));
+
+    // --arrow-analyses needs the Arrow output of frames, and a file of its own
+    for extra in [
+        vec!["--arrow-analyses", "x.arrows"],
+        vec!["--output-format", "jsonl", "--arrow-analyses", "x.arrows"],
+        vec!["--output-format", "arrow", "--arrow-analyses", "-"],
+        vec![
+            "--output-format",
+            "arrow",
+            "--no-frames",
+            "--arrow-analyses",
+            "x.arrows",
+        ],
+        vec![
+            "--output-format",
+            "arrow",
+            "--arrow-aux",
+            "x.arrows",
+            "--arrow-analyses",
+            "x.arrows",
+        ],
+    ] {
+        let mut a = args.to_vec();
+        a.extend(extra.iter().copied());
+        let out = run(&a);
+        assert_eq!(out.status.code(), Some(2), "{a:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--arrow-analyses"));
+    }
+}
+
 /// Every row of `batches` as text, column by column (a comparison of tables without more crates).
 fn rows_as_text(batches: &[RecordBatch]) -> Vec<String> {
     let mut rows = Vec::new();

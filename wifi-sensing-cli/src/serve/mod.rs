@@ -126,9 +126,14 @@ pub(crate) fn main(mut args: ServeArgs, log: &Log) -> Result<()> {
         }
     }
     let r = &args.run;
-    if r.out.output.is_some() || r.out.output_format.is_some() || r.out.arrow_aux.is_some() {
+    let o = &r.out;
+    if o.output.is_some()
+        || o.output_format.is_some()
+        || o.arrow_aux.is_some()
+        || o.arrow_analyses.is_some()
+    {
         crate::usage!(
-            "serve streams its records; -o / --output-format / --arrow-aux apply to `run`"
+            "serve streams its records; -o / --output-format / --arrow-aux / --arrow-analyses apply to `run`"
         );
     }
     if !args.listen.ip().is_loopback() && args.token.is_none() && !args.insecure_no_auth {
