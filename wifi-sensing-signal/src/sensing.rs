@@ -329,6 +329,14 @@ impl SensingAnalyser {
                 .filter(|(_, n)| n.seen >= FUSE_MIN_FRAMES)
                 .count()
                 >= 2;
+            if self.fused_on {
+                // a state already under way gets its fused start now, so that every fused
+                // end has its start
+                self.fused_moving = false;
+                self.fused_present = false;
+                self.fused_moving_nodes.clear();
+                self.fused_present_nodes.clear();
+            }
         }
         let Some(node) = self.nodes.get_mut(frame.node_id) else {
             return Ok(());
@@ -774,6 +782,43 @@ mod tests {
                     assert_eq!(e.nodes, [1], "{e:?}")
                 }
                 _ => assert_eq!(e.nodes, [1, 2], "{e:?}"),
+            }
+        }
+    }
+
+    /// A second node that joins while the first is moving: fusion starts with a fused start
+    /// of the state under way, so every fused end has its start.
+    #[test]
+    fn a_late_node_gets_fused_starts_for_the_states_under_way() {
+        let frames = walk();
+        let mut a = SensingAnalyser::new(SensingConfig::default(), None).unwrap();
+        let mut out = Vec::new();
+        let join = frames.len() / 2;
+        for (i, f) in frames.iter().enumerate() {
+            let mut f = f.clone();
+            f.node_id = 1;
+            a.push(&f, &mut out).unwrap();
+            if i >= join {
+                f.node_id = 2;
+                a.push(&f, &mut out).unwrap();
+            }
+        }
+        assert_eq!(a.moving(1), Some(true), "node 1 walks when node 2 joins");
+        let fused: Vec<EventKind> = out
+            .iter()
+            .filter_map(|s| match s {
+                Sensed::Event(e) if e.scope == Scope::Fused => Some(e.event),
+                _ => None,
+            })
+            .collect();
+        for pair in [
+            [EventKind::MotionStarted, EventKind::MotionSettled],
+            [EventKind::PresenceStarted, EventKind::PresenceEnded],
+        ] {
+            let seq: Vec<_> = fused.iter().filter(|k| pair.contains(k)).collect();
+            assert_eq!(seq.first(), Some(&&pair[0]), "{fused:?}");
+            for (i, k) in seq.iter().enumerate() {
+                assert_eq!(**k, pair[i % 2], "{fused:?}");
             }
         }
     }
