@@ -12,6 +12,7 @@ use wifi_sensing_introspect::signature::SignatureLibrary;
 use wifi_sensing_introspect::snapshot::{
     motion_started, IntrospectionAnalyser, IntrospectionConfig,
 };
+use wifi_sensing_signal::stages::Notices;
 use wifi_sensing_signal::{Sensed, SensingAnalyser};
 
 use crate::run::RunArgs;
@@ -26,10 +27,13 @@ fn load(dir: &Path) -> Result<SignatureLibrary> {
 /// event path's `MotionStarted`, with the default event settings and `--baseline` as `--events`
 /// uses them, so an episode never opens later than that event). With `own_events` false the
 /// analyser does not run that event path itself: [`share_events`] then gives it the run's.
+/// What it says at the end of the run (frames skipped for their subcarrier layout) goes to
+/// `notices`.
 pub(crate) fn analyser(
     dir: &Path,
     args: &RunArgs,
     own_events: bool,
+    notices: &Notices,
 ) -> Result<IntrospectionAnalyser> {
     let library = load(dir)?;
     let kind = library.feature().map(|(k, _)| k).unwrap_or_default();
@@ -45,7 +49,10 @@ pub(crate) fn analyser(
         ..IntrospectionConfig::default()
     };
     cfg.features.kind = kind;
-    let a = IntrospectionAnalyser::new(cfg, library)?;
+    let mut a = IntrospectionAnalyser::new(cfg, library)?.with_notices(notices.clone());
+    if let Some(stages) = args.stages.as_ref().filter(|l| !l.0.is_empty()) {
+        a = a.with_stages(stages.1.clone());
+    }
     Ok(match &args.introspect_early {
         Some(early) => {
             let mut a = a

@@ -104,13 +104,13 @@ pub(crate) struct RunArgs {
     pub reader: ReaderFlags,
 }
 
-/// A parsed `--stages` list.
+/// A parsed `--stages` list, and the list as given (for messages).
 #[derive(Clone, Debug)]
-pub(crate) struct StageList(pub Vec<StageSpec>);
+pub(crate) struct StageList(pub Vec<StageSpec>, pub String);
 
 pub(crate) fn parse_stage_list(s: &str) -> std::result::Result<StageList, String> {
     wifi_sensing_signal::stages::parse_stages(s)
-        .map(StageList)
+        .map(|v| StageList(v, s.to_string()))
         .map_err(|e| e.to_string())
 }
 
@@ -194,7 +194,7 @@ fn build_pipeline_with(args: &RunArgs, notices: &Notices, share_events: bool) ->
     let introspect = args
         .introspect
         .as_ref()
-        .map(|dir| crate::introspect::analyser(dir, args, !share))
+        .map(|dir| crate::introspect::analyser(dir, args, !share, notices))
         .transpose()?;
     let mut spectral = Vec::new();
     for (cfg, kind) in [

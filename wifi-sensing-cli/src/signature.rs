@@ -59,7 +59,11 @@ struct CaptureArgs {
     /// Do not use the input's own frames away from the cut as background.
     #[arg(long)]
     no_input_background: bool,
-    /// Threshold cost as a fraction of the lowest background cost, in (0, 1].
+    /// Threshold cost as a fraction of the lowest background cost, in (0, 1]. The promotion
+    /// threshold is the score 1/(1 + margin x R), R the lowest background cost of the whole
+    /// signature over its cost against an all-zero feature stream: with amp_baseline_v1 a still
+    /// scene is such a stream, so R <= 1 and the threshold is 1/(1 + margin) unless the
+    /// background holds something closer to the signature than stillness.
     #[arg(long, default_value_t = 0.5, value_parser = parse_margin)]
     margin: f64,
     /// Shortest signature prefix, in frames, that may fire.
@@ -147,7 +151,40 @@ fn capture_main(a: CaptureArgs, log: &Log) -> Result<()> {
         sig.promotion_threshold,
         crate::output::display_name(out)
     ));
+    log.info(threshold_origin(
+        sig.promotion_threshold,
+        a.margin,
+        a.feature_kind,
+        bg,
+    ));
     Ok(())
+}
+
+/// Where the promotion threshold `p` comes from, in words: the score `1/(1 + margin x R)`, `R`
+/// the lowest background cost of the whole signature in units of the score's scale (its cost
+/// against an all-zero feature stream, see `wifi_sensing_introspect::signature`).
+fn threshold_origin(p: f64, margin: f64, kind: FeatureKind, bg: u64) -> String {
+    let r = (1.0 / p - 1.0) / margin;
+    let mut s = format!(
+        "promotion threshold {p:.4} = 1/(1 + margin {margin} x R {r:.3}): R is the lowest cost \
+         of the whole signature over the {bg} background frames, in units of its cost against an \
+         all-zero feature stream (which scores 0.5)"
+    );
+    // A still scene gives baseline features of (about) zero, and every input's first frame
+    // exactly zero: R cannot pass 1 and is 1 when nothing came closer.
+    let zero_is_still = matches!(
+        kind,
+        FeatureKind::AmpBaselineV1 | FeatureKind::AmpDevSortedV1
+    );
+    if zero_is_still && r > 0.999 {
+        s.push_str(&format!(
+            "; with {kind} a still scene is such a stream, so R = 1 means nothing in the \
+             background came closer to the signature than stillness and the threshold is \
+             1/(1 + margin) whatever the data; only background closer to the signature than \
+             stillness raises it"
+        ));
+    }
+    s
 }
 
 /// The last path component (provenance must not carry this machine's directories).

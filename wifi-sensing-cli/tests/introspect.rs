@@ -118,6 +118,52 @@ fn bad_signature_dirs_and_flags_fail_clearly() {
         Some(2),
         "--introspect-every needs --introspect"
     );
+    // Stages that change the subcarrier count are named as the cause of a dimension
+    // mismatch (it said the signatures came from another device and layout).
+    let out = run(&[
+        "run",
+        "-q",
+        "--no-frames",
+        "--introspect",
+        &signatures(),
+        "--stages",
+        "select:top=10:baseline=10:window=10",
+        &input,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("52 dimensions of amp_baseline_v1, the stream reads 10 after the stages `select:top=10:baseline=10:window=10`")
+            && err.contains("run without these stages"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("cut new ones from input like this one"),
+        "{err}"
+    );
+    // A file whose feature_kind does not fit its vectors: the kind is named.
+    std::fs::write(
+        sigs.join("broken.json"),
+        good.replacen("amp_baseline_v1", "motion_lags_v1", 1),
+    )
+    .unwrap();
+    let shape = signatures();
+    for flag in ["--introspect", "--introspect-early"] {
+        let mut a = vec!["run", "-q", "--no-frames", "--introspect", &shape];
+        if flag == "--introspect" {
+            a.truncate(3);
+        }
+        a.extend_from_slice(&[flag, &s, &input]);
+        let out = run(&a);
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("broken.json")
+                && err.contains("52 values per frame, but feature kind motion_lags_v1 has 6"),
+            "{flag}: {err}"
+        );
+        assert!(!err.contains("layout"), "{flag}: {err}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -150,8 +196,37 @@ fn capture_writes_a_signature_that_loads_and_refuses_an_empty_cut() {
     assert_eq!(sig.dim(), 52);
     assert!(sig.promotion_threshold > 0.0 && sig.promotion_threshold <= 1.0);
     let p = sig.provenance.unwrap();
+    assert!(
+        p.rule
+            .as_deref()
+            .unwrap()
+            .contains("threshold score = 1 / (1 + 0.5 x"),
+        "{:?}",
+        p.rule
+    );
     assert_eq!(p.input.as_deref(), Some("gesture_push.csirec"));
     assert!(p.background_frames.unwrap() > 300);
+    // The log says where the promotion threshold comes from: 1/(1 + margin) when nothing in
+    // the background came closer than stillness (it read as a threshold fitted to the data).
+    let o = common::run_ok(&[
+        "signature",
+        "capture",
+        &input,
+        "--label",
+        "push",
+        "--start",
+        "4s",
+        "--duration",
+        "1s",
+        "-o",
+        &out,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("promotion threshold 0.6667 = 1/(1 + margin 0.5 x R 1.000)")
+            && err.contains("the threshold is 1/(1 + margin) whatever the data"),
+        "{err}"
+    );
     // `signature capture` of the input with `cut` (label, start, duration, ...) into `out`
     let capture = |cut: &[&str]| {
         let mut args = vec!["signature", "capture", &input];
@@ -247,6 +322,38 @@ fn early_labelling_opens_after_the_onset_and_validates() {
         .collect();
     assert_eq!(committed.len(), 1);
     assert_eq!(committed[0]["data"]["early"]["committed_label"], "walk");
+    // ... and named in `commits` with the time of its frame (absent from the other lines)
+    let commits = &committed[0]["data"]["early"]["commits"];
+    assert_eq!(
+        *commits,
+        serde_json::json!([{"label": "walk", "timestamp_ns": t(committed[0])}])
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l["data"]["early"].get("commits").is_some())
+            .count(),
+        1
+    );
+    // Thinned, the snapshot after the commit names it with the same time.
+    let thin = common::parse_lines(&stdout_ok(&[
+        "run",
+        "-q",
+        "--no-frames",
+        "--introspect",
+        &signatures(),
+        "--introspect-early",
+        &early_signatures(),
+        "--introspect-every",
+        "200",
+        &input,
+    ]));
+    common::assert_valid("introspection-v3.json", &thin);
+    let thin_commits: Vec<&serde_json::Value> = thin
+        .iter()
+        .filter_map(|l| l["data"]["early"].get("commits"))
+        .collect();
+    assert_eq!(thin_commits, [commits]);
     // With --events in the same run: the episode opens no later than the event path's
     // MotionStarted (stage 1 also opens on it), and the snapshots are unchanged.
     let both = common::parse_lines(&stdout_ok(&[
@@ -304,6 +411,15 @@ fn early_labelling_opens_after_the_onset_and_validates() {
         .unwrap()
         .remove("rejected");
     assert!(!common::errors(&v, &bad).is_empty());
+    for c in [
+        serde_json::json!([]),
+        serde_json::json!([{"label": "walk"}]),
+        serde_json::json!([{"label": "walk", "timestamp_ns": 1, "at": 2}]),
+    ] {
+        let mut bad = committed[0].clone();
+        bad["data"]["early"]["commits"] = c;
+        assert!(!common::errors(&v, &bad).is_empty(), "{bad}");
+    }
     assert!(lines
         .iter()
         .all(|l| l["data"]["early"]["rejected"] == false));
@@ -311,6 +427,40 @@ fn early_labelling_opens_after_the_onset_and_validates() {
     assert!(!common::errors(&common::validator("introspection-v2.json"), &lines[0]).is_empty());
     assert!(!common::errors(&common::validator("introspection-v1.json"), &lines[0]).is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A node that switches subcarrier layout is analysed in the layout of its first frame; the
+/// frames of the others are skipped and counted, and the end of the run says how many (it
+/// said nothing, while `--events` on the same input did).
+#[test]
+fn frames_of_another_layout_are_reported() {
+    let input = common::fixture("ruview_esp32/pretrain-1775182186_first300.csi.jsonl");
+    let out = run(&[
+        "run",
+        &input,
+        "--no-frames",
+        "--introspect",
+        &early_signatures(),
+    ]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    // node 1 starts with a 128-pair frame (23 of its 137), node 2 with a 64-pair one
+    for (node, skipped, seen, also, kept) in [
+        (1, 114, 137, "1x1x64, 1x1x192", "1x1x128"),
+        (2, 29, 139, "1x1x128, 1x1x192", "1x1x64"),
+    ] {
+        let want = format!(
+            "introspection (--introspect): node {node}: {skipped} of {seen} frames skipped for \
+             their subcarrier layout (also {also}; analysed in {kept})"
+        );
+        assert_eq!(err.matches(&want).count(), 1, "{err}");
+    }
+    let lines = common::parse_lines(&out.stdout);
+    let node1 = lines
+        .iter()
+        .filter(|l| l["type"] == "introspection" && l["node_id"] == 1)
+        .count();
+    assert_eq!(node1, 137 - 114);
 }
 
 #[test]

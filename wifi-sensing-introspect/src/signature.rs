@@ -41,7 +41,16 @@
 //! data (the background): the matcher runs over the background and records the lowest cost
 //! `c_k` that any background stretch reached for the prefix of `k` frames. The threshold cost is
 //! `margin · c_k` (default margin 0.5: a match must be twice as close as anything seen in the
-//! background), turned into a score. On the background itself this fires never, by
+//! background), turned into a score like every match: `1 / (1 + margin · c_k / (k · dim · σ²))`
+//! with `σ²` the signature's mean squared value. For the whole signature `k · dim · σ²` is its
+//! cost against an all-zero feature stream, and with `amp_baseline_v1` (and
+//! `amp_dev_sorted_v1`) a still scene is such a stream (every input's first frame exactly: its
+//! baseline is itself). A SPRING match may align the whole signature with one background frame,
+//! so with those kinds the whole signature's `c_k` never passes that cost and
+//! `promotion_threshold` is at least `1 / (1 + margin)` (0.6667 at the default margin): exactly
+//! that whenever nothing in the background came closer to the signature than stillness, higher
+//! only when something did. The background raises the threshold above that floor; it cannot
+//! lower it. On the background itself this fires never, by
 //! construction; on fresh non-matching data the false-alarm rate depends on how well the
 //! background represents it, which is why the capture command takes extra background inputs
 //! and the crate README reports the rate measured on data not used for the thresholds.
@@ -345,6 +354,16 @@ impl Signature {
             Some(v) => cx.matrix(v, "vectors", length, None)?,
             None => return Err(cx.err("vectors", "missing")),
         };
+        if let Some(d) = feature_kind.fixed_dim().filter(|&d| d != vectors[0].len()) {
+            return Err(cx.err(
+                "vectors",
+                format!(
+                    "{} values per frame, but feature kind {feature_kind} has {d}: feature_kind \
+                     does not fit the vectors (vectors of another kind?)",
+                    vectors[0].len()
+                ),
+            ));
+        }
         let spread = match o.get("spread") {
             None | Some(Value::Null) => None,
             Some(v) => {
@@ -485,24 +504,53 @@ impl Signature {
     /// Refuses this signature for a reader of `kind` features with `dim` values per frame
     /// (`None`: any dimension); `reader` names the reader in the error (`"the stream"`).
     pub fn check_feature(&self, kind: FeatureKind, dim: Option<usize>, reader: &str) -> Result<()> {
+        self.check_feature_after(kind, dim, reader, None)
+    }
+
+    /// [`check_feature`](Self::check_feature) for a reader that reads the frames after
+    /// `stages` (their names as given, e.g. `select:top=10`; `None`: the frames as read): a
+    /// dimension that differs is then put down to the stages.
+    pub fn check_feature_after(
+        &self,
+        kind: FeatureKind,
+        dim: Option<usize>,
+        reader: &str,
+        stages: Option<&str>,
+    ) -> Result<()> {
+        let n = self.dim();
         let reason = if self.feature_kind != kind {
             format!(
                 "captured with feature kind {}, {reader} reads {kind}",
                 self.feature_kind
             )
-        } else if let Some(d) = dim.filter(|&d| d != self.dim()) {
+        } else if let Some(fixed) = kind.fixed_dim().filter(|&f| f != n) {
+            format!(
+                "{n} dimensions, but feature kind {kind} has {fixed} values per frame whatever \
+                 the input: the signature's feature_kind does not fit its vectors (vectors of \
+                 another kind?)"
+            )
+        } else if let Some(d) = dim.filter(|&d| d != n) {
             let from = self
                 .provenance
                 .as_ref()
                 .and_then(|p| p.input.as_deref())
                 .map(|i| format!(" (it was cut from `{i}`)"))
                 .unwrap_or_default();
-            format!(
-                "{} dimensions, {reader} reads {d}: the dimension follows the device and subcarrier \
-                 layout of the capture a signature was cut from{from}, so signatures match only \
-                 input of that layout; cut new ones from input like this one",
-                self.dim()
-            )
+            match stages {
+                Some(stages) => format!(
+                    "{n} dimensions of {kind}, {reader} reads {d} after the stages `{stages}`: \
+                     the stages change what the stream reads (`select` keeps some of the \
+                     subcarriers), and a signature matches only input read as the capture it was \
+                     cut from{from}; run without these stages, or cut the \
+                     signatures from input passed through the same stages"
+                ),
+                None => format!(
+                    "{n} dimensions of {kind}, {reader} reads {d}: the dimension follows the \
+                     device and subcarrier layout of the capture a signature was cut from{from}, \
+                     so signatures match only input of that layout; cut new ones from input like \
+                     this one"
+                ),
+            }
         } else {
             return Ok(());
         };
@@ -648,9 +696,20 @@ impl SignatureLibrary {
 
     /// Refuses a stream whose feature kind or dimension differs from the signatures'.
     pub fn check_stream(&self, kind: FeatureKind, dim: usize) -> Result<()> {
+        self.check_stream_after(kind, dim, None)
+    }
+
+    /// [`check_stream`](Self::check_stream) for a stream of the frames after `stages` (see
+    /// [`Signature::check_feature_after`]).
+    pub fn check_stream_after(
+        &self,
+        kind: FeatureKind,
+        dim: usize,
+        stages: Option<&str>,
+    ) -> Result<()> {
         self.signatures
             .iter()
-            .try_for_each(|s| s.check_feature(kind, Some(dim), "the stream"))
+            .try_for_each(|s| s.check_feature_after(kind, Some(dim), "the stream", stages))
     }
 }
 
@@ -677,7 +736,7 @@ impl ThresholdRule {
     /// The rule in words, for provenance.
     pub fn describe(&self) -> String {
         format!(
-            "per prefix length k >= {}: threshold cost = {} x the lowest SPRING cost of the k-frame prefix over the background frames",
+            "per prefix length k >= {}: threshold score = 1 / (1 + {} x c_k / (k x dim x s2)), c_k the lowest SPRING cost of the k-frame prefix over the background frames, k x dim x s2 the score's scale (s2: the signature's mean squared value; for the whole signature, its cost against an all-zero feature stream)",
             self.min_prefix, self.margin
         )
     }
@@ -801,6 +860,11 @@ mod tests {
                 "prefix_thresholds",
             ),
             ("[]".to_string(), "(document)"),
+            // a kind of fixed dimension whose vectors do not fit it
+            (
+                GOOD.replace("amp_baseline_v1", "motion_lags_v1"),
+                "vectors: 2 values per frame, but feature kind motion_lags_v1 has 6",
+            ),
         ];
         for (text, field) in cases {
             let e = err(&text);
@@ -826,6 +890,19 @@ mod tests {
             .to_string();
         assert!(e.contains("52") && e.contains("s1"), "{e}");
         assert!(e.contains("layout") && e.contains("cut new ones"), "{e}");
+        assert!(e.contains("2 dimensions of amp_baseline_v1"), "{e}");
+        // after stages that changed the dimension, the stages are named as the cause
+        let e = lib
+            .check_stream_after(FeatureKind::AmpBaselineV1, 10, Some("select:top=10"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("reads 10 after the stages `select:top=10`")
+                && e.contains("run without these stages")
+                && e.contains("through the same stages"),
+            "{e}"
+        );
+        assert!(!e.contains("device and subcarrier layout"), "{e}");
         assert!(lib.check_stream(FeatureKind::AmpNormV1, 2).is_err());
         std::fs::write(dir.join("b.json"), GOOD).unwrap();
         let e = SignatureLibrary::load_dir(&dir).unwrap_err().to_string();
@@ -843,6 +920,31 @@ mod tests {
         assert!(e.contains("b.json") && e.contains("not valid JSON"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(SignatureLibrary::load_dir(std::env::temp_dir().join("no-such-dir-xyz")).is_err());
+    }
+
+    #[test]
+    fn a_kind_that_does_not_fit_the_vectors_is_named() {
+        let mut s = Signature::from_json_str(GOOD, "a.json").unwrap();
+        s.feature_kind = FeatureKind::MotionLagsV1;
+        let e = s
+            .check_feature(FeatureKind::MotionLagsV1, Some(6), "early labelling")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("feature kind motion_lags_v1 has 6 values per frame")
+                && !e.contains("layout"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_rule_speaks_of_scores() {
+        let d = ThresholdRule::default().describe();
+        assert!(
+            d.contains("threshold score = 1 / (1 + 0.5 x c_k / (k x dim x s2))")
+                && !d.contains("threshold cost"),
+            "{d}"
+        );
     }
 
     #[test]

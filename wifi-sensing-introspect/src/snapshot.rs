@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use wifi_sensing_core::{Analyser, Analysis, CsiFrame, PerNode};
 use wifi_sensing_signal::calibration::Baseline;
 use wifi_sensing_signal::events::{EventConfig, EventKind};
+use wifi_sensing_signal::stages::Notices;
 use wifi_sensing_signal::{FusedEvents, Sensed, SensingAnalyser, SensingConfig};
 
 use crate::dtw::SpringMatcher;
@@ -80,12 +81,34 @@ pub struct EarlySnapshot {
     /// The label committed for this episode (the first provisional label reaching the margin
     /// after `min_frames`; one per episode, kept until the episode closes).
     pub committed_label: Option<Arc<str>>,
-    /// The label was committed at this frame (with `every > 1`: since the previous snapshot).
+    /// The label was committed at this frame (with `every > 1`: since the previous snapshot;
+    /// the labels are in `commits`, as the episode may have closed since).
     pub committed_now: bool,
+    /// Every label committed since the node's previous snapshot, this frame included, oldest
+    /// first, each with the time of its frame: with `every > 1` an episode can open, commit and
+    /// close between two snapshots, and `committed_label` (the open episode's) is then `None`
+    /// while its label is here. Empty when `committed_now` is `false` (and absent from the
+    /// JSON); at most [`MAX_COMMITS`], the latest.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub commits: Vec<EarlyCommit>,
     /// The episode was decided as none of the labels (a model of other motion was nearest
     /// when the decision was due, see [`IntrospectionAnalyser::with_early_other`]); no label
     /// is committed in it. Always `false` without models of other motion.
     pub rejected: bool,
+}
+
+/// Most labels an [`EarlySnapshot`] lists in `commits` (the latest are kept): an episode
+/// commits at most one label and lasts at least `min_frames` frames, so only a long `every`
+/// sees more.
+pub const MAX_COMMITS: usize = 8;
+
+/// A label committed by early labelling (see [`EarlySnapshot::commits`]).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EarlyCommit {
+    /// The label.
+    pub label: Arc<str>,
+    /// Timestamp of the frame it was committed at, ns.
+    pub timestamp_ns: i64,
 }
 
 /// What the stream of one node looks like at one frame.
@@ -99,14 +122,21 @@ pub struct IntrospectionSnapshot {
     pub frame_count: u64,
     /// Dynamical regime.
     pub regime: Regime,
-    /// `true` on the frame where the regime changed (with `every > 1`: on the first snapshot
-    /// after a change).
+    /// `true` on the frame where the dynamics tracker detected a change point in the scalar
+    /// summary (its newest frames novel against the current segment; `regime` is then
+    /// `Transient` until the new segment is classified); label revisions do not set it (see
+    /// [`DynamicsState::regime_changed`](crate::dynamics::DynamicsState::regime_changed)).
+    /// With `every > 1`: on the first snapshot after a change.
     pub regime_changed: bool,
     /// Largest Lyapunov exponent per frame, when estimated.
     pub lyapunov_exponent: Option<f64>,
     /// Correlation dimension, when estimated.
     pub attractor_dim: Option<f64>,
-    /// Confidence of the regime in `[0, 1]`.
+    /// Confidence of the regime in `[0, 1]`, a heuristic margin and not a probability: 0 while
+    /// warming up; after a classification, how far the deciding feature lies from its
+    /// threshold, squashed as `m / (1 + m)`; after a change point, the change's novelty score
+    /// squashed the same way. Unrelated to the signatures' scores and to
+    /// [`EarlySnapshot::confidence`].
     pub confidence: f64,
     /// The best `top_k` signatures: those above threshold first, then by score.
     pub top_k_similarity: Vec<Similarity>,
@@ -174,7 +204,18 @@ struct NodeState {
     checked: bool,
     order: Vec<usize>,
     early: Option<EarlyNode>,
+    /// Frames of the node seen, analysed or not.
+    seen: u64,
+    /// Shape of the node's first analysed frame: its features keep that subcarrier layout.
+    shape: Option<(usize, usize, usize)>,
+    /// Frames skipped for another subcarrier count than `shape`'s, and their shapes (the
+    /// first few).
+    layout_skipped: u64,
+    other_shapes: Vec<(usize, usize, usize)>,
 }
+
+/// Other shapes of a node named in its notice at most.
+const MAX_OTHER_SHAPES: usize = 4;
 
 /// A node's early labelling: its features of the early kind, its decider, and the edges seen
 /// since the last emitted snapshot.
@@ -185,7 +226,8 @@ struct EarlyNode {
     fx: Option<FeatureExtractor>,
     decider: EarlyDecider,
     onset: bool,
-    committed: bool,
+    /// Labels committed since the last emitted snapshot (at most [`MAX_COMMITS`]).
+    commits: Vec<EarlyCommit>,
     /// The event path's `MotionStarted` fired for this node on a frame not yet given to the
     /// decider (a frame without features).
     event_onset: bool,
@@ -218,6 +260,9 @@ pub struct IntrospectionAnalyser {
     early_labels: Vec<Arc<str>>,
     /// The event path whose `MotionStarted` also opens early episodes, and its output buffer.
     events: Option<(SensingAnalyser, Vec<Sensed>)>,
+    notices: Option<Notices>,
+    /// The stages before the analyser, for the error of a dimension mismatch.
+    stages: Option<String>,
 }
 
 impl IntrospectionAnalyser {
@@ -247,6 +292,10 @@ impl IntrospectionAnalyser {
             frames: 0,
             checked: false,
             early: None,
+            seen: 0,
+            shape: None,
+            layout_skipped: 0,
+            other_shapes: Vec::new(),
         };
         Ok(IntrospectionAnalyser {
             nodes: PerNode::new(cfg.max_nodes),
@@ -257,7 +306,25 @@ impl IntrospectionAnalyser {
             skipped: 0,
             early_labels: Vec::new(),
             events: None,
+            notices: None,
+            stages: None,
         })
+    }
+
+    /// Names the stages the frames went through before the analyser (as given, e.g.
+    /// `select:top=10`), so that a stream whose dimension differs from the signatures' is put
+    /// down to them ([`SignatureLibrary::check_stream_after`]).
+    pub fn with_stages(mut self, stages: impl Into<String>) -> Self {
+        self.stages = Some(stages.into());
+        self
+    }
+
+    /// Reports to `notices` at the end of the stream ([`Analyser::finish`]): per node, the
+    /// frames skipped for their subcarrier layout (a node's features keep the layout of its
+    /// first analysed frame), as the sensing analyser of `wifi-sensing-signal` does.
+    pub fn with_notices(mut self, notices: Notices) -> Self {
+        self.notices = Some(notices);
+        self
     }
 
     /// Adds early labelling against `signatures` (kind `motion_lags_v1` or `motion_doppler_v1`,
@@ -294,7 +361,7 @@ impl IntrospectionAnalyser {
             fx,
             decider,
             onset: false,
-            committed: false,
+            commits: Vec::new(),
             event_onset: false,
         });
         self.nodes.clear();
@@ -391,6 +458,12 @@ impl IntrospectionAnalyser {
         self.skipped
     }
 
+    /// Frames of node `node_id` skipped for their subcarrier layout (another subcarrier count
+    /// than the node's first analysed frame's; part of [`skipped`](Self::skipped)).
+    pub fn layout_skipped(&self, node_id: u32) -> u64 {
+        self.nodes.get(node_id).map_or(0, |n| n.layout_skipped)
+    }
+
     /// The signatures.
     pub fn library(&self) -> &SignatureLibrary {
         &self.library
@@ -469,13 +542,23 @@ impl IntrospectionAnalyser {
         if let Some(e) = st.early.as_mut() {
             e.event_onset |= event_onset;
         }
+        st.seen += 1;
         let x = match st.fx.extract(frame) {
             Ok(x) => x,
             Err(_) => {
                 self.skipped += 1;
+                let shape = frame.shape();
+                if st.shape.is_some_and(|s| s.2 != shape.2) {
+                    st.layout_skipped += 1;
+                    if st.other_shapes.len() < MAX_OTHER_SHAPES && !st.other_shapes.contains(&shape)
+                    {
+                        st.other_shapes.push(shape);
+                    }
+                }
                 return Ok(None);
             }
         };
+        st.shape.get_or_insert_with(|| frame.shape());
         if let Some(e) = st.early.as_mut() {
             let m = match e.fx.as_mut() {
                 None => x,
@@ -492,10 +575,22 @@ impl IntrospectionAnalyser {
                 .decider
                 .push_with_onset(m, std::mem::take(&mut e.event_onset))?;
             e.onset |= s.opened;
-            e.committed |= s.decided_now;
+            if let (true, Some(l)) = (s.decided_now, s.decided) {
+                if e.commits.len() == MAX_COMMITS {
+                    e.commits.remove(0);
+                }
+                e.commits.push(EarlyCommit {
+                    label: self.early_labels[l].clone(),
+                    timestamp_ns: frame.timestamp_ns,
+                });
+            }
         }
         if !st.checked {
-            self.library.check_stream(self.cfg.features.kind, x.len())?;
+            self.library.check_stream_after(
+                self.cfg.features.kind,
+                x.len(),
+                self.stages.as_deref(),
+            )?;
             st.checked = true;
         }
         // Features are finite and of the checked dimension; a refusal would be a bug, and is
@@ -531,6 +626,7 @@ impl IntrospectionAnalyser {
         let labels = &self.early_labels;
         let early = st.early.as_mut().map(|e| {
             let s = e.decider.state();
+            let commits = std::mem::take(&mut e.commits);
             EarlySnapshot {
                 moving: s.moving,
                 onset: std::mem::take(&mut e.onset),
@@ -538,7 +634,8 @@ impl IntrospectionAnalyser {
                 label: s.best.map(|l| labels[l].clone()),
                 confidence: s.confidence,
                 committed_label: s.decided.map(|l| labels[l].clone()),
-                committed_now: std::mem::take(&mut e.committed),
+                committed_now: !commits.is_empty(),
+                commits,
                 rejected: s.rejected,
             }
         });
@@ -604,6 +701,31 @@ impl Analyser for IntrospectionAnalyser {
     ) -> wifi_sensing_core::Result<()> {
         if let Some(s) = self.push(frame)? {
             out.push(to_analysis(s));
+        }
+        Ok(())
+    }
+
+    /// Says, through the notices of [`with_notices`](IntrospectionAnalyser::with_notices),
+    /// how many frames of each node were skipped for their subcarrier layout.
+    fn finish(&mut self, _out: &mut Vec<Analysis>) -> wifi_sensing_core::Result<()> {
+        let Some(notices) = &self.notices else {
+            return Ok(());
+        };
+        let shape = |(r, t, k): (usize, usize, usize)| format!("{r}x{t}x{k}");
+        for (id, n) in self.nodes.iter() {
+            let (Some(kept), true) = (n.shape, n.layout_skipped > 0) else {
+                continue;
+            };
+            let others: Vec<String> = n.other_shapes.iter().map(|s| shape(*s)).collect();
+            notices.push(format!(
+                "{KIND} (--introspect): node {id}: {} of {} frames skipped for their subcarrier \
+                 layout (also {}; analysed in {}); a node is analysed in the layout of its first \
+                 frame with features",
+                n.layout_skipped,
+                n.seen,
+                others.join(", "),
+                shape(kept),
+            ));
         }
         Ok(())
     }
@@ -682,6 +804,16 @@ mod tests {
         .unwrap();
         c.push(&frame(0, 4, 1.0)).unwrap();
         assert!(c.push(&frame(1, 4, 1.0)).is_err());
+        // Dimension mismatch after stages: the stages are named, not the device's layout.
+        let mut d = IntrospectionAnalyser::new(IntrospectionConfig::default(), library(4))
+            .unwrap()
+            .with_stages("select:top=6");
+        let e = d.push(&frame(0, 6, 1.0)).unwrap_err().to_string();
+        assert!(
+            e.contains("after the stages `select:top=6`") && e.contains("without these stages"),
+            "{e}"
+        );
+        assert!(!e.contains("cut new ones from input like this one"), "{e}");
         assert!(IntrospectionAnalyser::new(
             IntrospectionConfig {
                 every: 0,
@@ -690,5 +822,35 @@ mod tests {
             library(4)
         )
         .is_err());
+    }
+
+    /// A node that switches subcarrier layout keeps its first one; the frames of the others
+    /// are skipped, counted per node and reported at the end (as the sensing analyser does).
+    #[test]
+    fn frames_of_another_layout_are_counted_and_reported() {
+        let notices = Notices::default();
+        let mut a = IntrospectionAnalyser::new(IntrospectionConfig::default(), library(4))
+            .unwrap()
+            .with_notices(notices.clone());
+        let mut out = Vec::new();
+        for i in 0..10 {
+            a.analyse(&frame(1, 4, 1.0 + i as f32), &mut out).unwrap();
+            if i % 3 == 0 {
+                a.analyse(&frame(1, 6, 1.0), &mut out).unwrap();
+            }
+            a.analyse(&frame(2, 4, 1.0), &mut out).unwrap();
+        }
+        assert_eq!(out.len(), 20);
+        assert_eq!((a.layout_skipped(1), a.layout_skipped(2)), (4, 0));
+        assert_eq!(a.skipped(), 4);
+        assert!(notices.take().is_empty(), "said at the end only");
+        a.finish(&mut out).unwrap();
+        let said = notices.take();
+        assert_eq!(
+            said,
+            ["introspection (--introspect): node 1: 4 of 14 frames skipped for their subcarrier \
+              layout (also 1x1x6; analysed in 1x1x4); a node is analysed in the layout of its \
+              first frame with features"]
+        );
     }
 }

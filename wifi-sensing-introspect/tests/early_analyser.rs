@@ -238,6 +238,26 @@ fn thinned_snapshots_keep_the_edges() {
     let (one, seven) = (every(1), every(7));
     assert_eq!(one.0, 1);
     assert_eq!(one, seven);
+    // One snapshot after the episode opened, committed and closed (the walk ends at 10 s, the
+    // snapshot comes at 14 s): `committed_label` is the open episode's (none), and `commits`
+    // keeps the label with the time it was committed, as every frame gives it.
+    let commits = |s: &[(EarlySnapshot, Activity)]| {
+        s.iter()
+            .flat_map(|(e, _)| e.commits.clone())
+            .collect::<Vec<_>>()
+    };
+    let all = session_every("walk", 720, 1);
+    let each = commits(&all);
+    assert_eq!(each.len(), 1);
+    assert_eq!(&*each[0].label, "walk");
+    for (e, _) in &all {
+        assert_eq!(e.committed_now, !e.commits.is_empty());
+    }
+    let thin = session_every("walk", 720, 700);
+    assert_eq!(thin.len(), 1);
+    let e = &thin[0].0;
+    assert!(e.committed_now && !e.moving && e.committed_label.is_none());
+    assert_eq!(commits(&thin), each);
 }
 
 #[test]
