@@ -50,7 +50,7 @@ pub(crate) fn main(args: CalibrateArgs, log: &Log) -> Result<()> {
         }
     }
     let kept = capture.stats().frames;
-    crate::report::other_nodes(capture.stats(), kept, log);
+    crate::report::other_nodes(capture.stats(), kept, &opened.description, log);
     let several = cal.node_ids().len() > 1;
     let (baseline, seen) = cal.finish_accepting_activity().map_err(|e| {
         let short = matches!(

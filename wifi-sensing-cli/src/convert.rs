@@ -182,7 +182,13 @@ fn convert(mut opened: OpenedInput, output: &str, o: Options, log: &Log) -> Resu
         }
         Err(e) => return Err(e.into()),
     };
-    report::summary(&summary, opened.capture.stats(), written, log);
+    report::summary(
+        &summary,
+        opened.capture.stats(),
+        written,
+        &opened.description,
+        log,
+    );
     // the Parquet sink has named each file it wrote with its rows
     if !to_stdout && ext != "parquet" {
         log.info(format_args!("wrote {written} records to {output}"));

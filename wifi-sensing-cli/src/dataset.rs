@@ -122,8 +122,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// The capture files the inputs name: files as given, folders walked recursively, globs expanded.
-pub(crate) fn expand(inputs: &[String], dataset: &Path) -> Result<Vec<PathBuf>> {
+/// The capture files the inputs name (files as given, folders walked recursively, globs
+/// expanded), and the files left out because they lie inside the dataset folder.
+pub(crate) fn expand(inputs: &[String], dataset: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     let mut files = Vec::new();
     for i in inputs {
         let p = Path::new(i);
@@ -147,10 +148,40 @@ pub(crate) fn expand(inputs: &[String], dataset: &Path) -> Result<Vec<PathBuf>> 
     }
     // never read the dataset's own files
     let ds = std::path::absolute(dataset).unwrap_or_else(|_| dataset.to_path_buf());
-    files.retain(|f| !std::path::absolute(f).is_ok_and(|a| a.starts_with(&ds)));
+    let (inside, mut files): (Vec<PathBuf>, Vec<PathBuf>) = files
+        .into_iter()
+        .partition(|f| std::path::absolute(f).is_ok_and(|a| a.starts_with(&ds)));
     let mut seen = HashSet::new();
     files.retain(|f| seen.insert(f.clone()));
-    Ok(files)
+    Ok((files, inside))
+}
+
+/// What a path is when it is no regular file (`None` for a regular file, or one whose type
+/// cannot be read: opening it reports why). A named pipe, socket or device is never read into
+/// a dataset: opening a pipe blocks until something writes to it.
+fn not_regular(p: &Path) -> Option<&'static str> {
+    let t = std::fs::metadata(p).ok()?.file_type();
+    if t.is_file() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Some("a named pipe (FIFO)");
+        }
+        if t.is_socket() {
+            return Some("a socket");
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return Some("a device");
+        }
+    }
+    Some(if t.is_dir() {
+        "a folder"
+    } else {
+        "not a regular file"
+    })
 }
 
 /// XXH3-128 of the file's bytes, as 32 hex digits, and the file's length.
@@ -522,9 +553,35 @@ pub(crate) fn main(
         );
     }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {output}"))?;
-    let files = expand(inputs, dir)?;
+    let (files, inside) = expand(inputs, dir)?;
+    let inside_names = || {
+        let mut v: Vec<String> = inside
+            .iter()
+            .take(3)
+            .map(|f| f.display().to_string())
+            .collect();
+        if inside.len() > 3 {
+            v.push(format!("... ({} files)", inside.len()));
+        }
+        v.join(", ")
+    };
+    if files.is_empty() && !inside.is_empty() {
+        bail!(
+            "no capture to convert: {} {} inside the output folder {output}, whose files are \
+             left out as part of the dataset; write the dataset to a folder that holds no input \
+             (e.g. -o dataset/)",
+            inside_names(),
+            if inside.len() == 1 { "lies" } else { "lie" }
+        );
+    }
     if files.is_empty() {
         bail!("no capture files found in {}", inputs.join(" "));
+    }
+    if !inside.is_empty() {
+        log.warn(format_args!(
+            "{} left out: inside the output folder {output}, whose files are part of the dataset",
+            inside_names()
+        ));
     }
     let manifest_path = dir.join(MANIFEST);
     let known = load_manifest(&manifest_path, log)?;
@@ -533,13 +590,24 @@ pub(crate) fn main(
         .build()
         .context("cannot start the worker threads")?;
     let started = Instant::now();
+    let mut failed = 0usize;
+    // a named pipe would block the hashing below until something writes to it
+    let (special, regular): (Vec<&PathBuf>, Vec<&PathBuf>) =
+        files.iter().partition(|f| not_regular(f).is_some());
+    for f in special {
+        failed += 1;
+        log.warn(format_args!(
+            "{}: skipped: {}, not a capture file",
+            f.display(),
+            not_regular(f).unwrap_or("not a regular file")
+        ));
+    }
     let hashed: Vec<(PathBuf, Result<(String, u64)>)> = pool.install(|| {
-        files
+        regular
             .par_iter()
-            .map(|f| (f.clone(), content_hash(f)))
+            .map(|f| ((*f).clone(), content_hash(f)))
             .collect()
     });
-    let mut failed = 0usize;
     let mut skipped = 0usize;
     let mut todo = Vec::new();
     let mut this_run = HashSet::new();

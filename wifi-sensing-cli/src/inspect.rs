@@ -306,7 +306,9 @@ fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<(
         _ => Some(clocks.keys().cloned().collect::<Vec<_>>().join("+")),
     };
     if let (Some(a), Some(b)) = (r.first_timestamp_ns, r.last_timestamp_ns) {
-        r.duration_s = (b - a) as f64 * 1e-9;
+        // divided, not multiplied by 1e-9: the nearest double to the decimal, which JSON then
+        // prints as such (3.892101, not 3.8921010000000003)
+        r.duration_s = (b - a) as f64 / 1e9;
     }
     r.nodes = tracker
         .nodes()
@@ -403,8 +405,9 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         };
         writeln!(
             out,
-            "  node {id}{mac}: {} frames, {}{}, span {:.3} s, {}",
+            "  node {id}{mac}: {} frame{}, {}{}, span {:.3} s, {}",
             n.frames,
+            if n.frames == 1 { "" } else { "s" },
             match n.rate_hz {
                 Some(x) => format!("{x:.2} Hz received"),
                 None if n.frames > 1 => format!(
@@ -420,7 +423,8 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
                     } else {
                         String::new()
                     };
-                    format!(" (sampled at {x:.2} Hz: {lost} frames lost on the way{over})")
+                    let s = if lost == 1 { "" } else { "s" };
+                    format!(" (sampled at {x:.2} Hz: {lost} frame{s} lost on the way{over})")
                 }
                 (_, _, Some(false)) => " (irregular intervals: no sampling rate)".into(),
                 _ => String::new(),

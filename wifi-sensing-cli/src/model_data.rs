@@ -228,7 +228,7 @@ pub(crate) fn dataset(a: DatasetArgs, log: &Log) -> Result<()> {
         windower.push(&frame, &mut windows)?;
     }
     windower.finish(&mut windows);
-    crate::report::other_nodes(opened.capture.stats(), frames, log);
+    crate::report::other_nodes(opened.capture.stats(), frames, &opened.description, log);
     if frames > 0 && (known as f64) < MIN_FRAME_MATCH * frames as f64 {
         bail!(
             "refusing to pair {} with {} ({}): only {known} of its {frames} frames ({:.1} %) are \

@@ -21,7 +21,7 @@ pub(crate) struct RecordArgs {
     #[arg(long, value_parser = crate::parse_duration)]
     pub duration: Option<Duration>,
     /// Stop after this many CSI frames (at least 1).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = crate::values::at_least_one)]
     pub frames: Option<u64>,
 }
 

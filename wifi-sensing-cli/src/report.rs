@@ -7,24 +7,28 @@ use crate::Log;
 
 /// Logs what a run read and wrote: frames read, frames left after the stages, non-CSI records,
 /// analyses, malformed records skipped, and the records the output received (`written`).
-pub(crate) fn summary(s: &Summary, read: &ReadStats, written: u64, log: &Log) {
+/// Warnings about the input name it (`input`), as `-q` hides the line that opened it.
+pub(crate) fn summary(s: &Summary, read: &ReadStats, written: u64, input: &str, log: &Log) {
     // the problems first, the totals last
     for i in s.issues.iter().take(5) {
-        log.warn(format_args!("skipped: {}", i.message));
+        log.warn(format_args!("{input}: skipped: {}", i.message));
     }
     if s.malformed > 5 {
         log.warn(format_args!(
-            "... and {} more malformed records",
+            "{input}: ... and {} more malformed records",
             s.malformed - 5
         ));
     }
     if let Some(t) = &s.truncated {
-        log.warn(format_args!("input ends inside a record: {}", t.message));
+        log.warn(format_args!(
+            "{input}: input ends inside a record: {}",
+            t.message
+        ));
     }
     let n = read.passed_over;
     if n > 0 && s.frames_in == 0 && s.aux_records == 0 && s.malformed == 0 {
         log.warn(format_args!(
-            "no CSI found: all {n} packets/records were passed over (Nexmon CSI is looked for \
+            "{input}: no CSI found: all {n} packets/records were passed over (Nexmon CSI is looked for \
              on UDP port 5500 unless --nexmon-port says otherwise)"
         ));
     } else if n > 0 {
@@ -36,9 +40,11 @@ pub(crate) fn summary(s: &Summary, read: &ReadStats, written: u64, log: &Log) {
         && read.other_nodes == 0
     {
         // an empty file of a record-stream format opens fine: say that nothing was in it
-        log.warn("no record came from the input (an empty capture, or a silent stream)");
+        log.warn(format_args!(
+            "{input}: no record came from the input (an empty capture, or a silent stream)"
+        ));
     }
-    other_nodes(read, s.frames_in, log);
+    other_nodes(read, s.frames_in, input, log);
     log.info(format_args!(
         "{} frames read, {} after stages, {} non-CSI records, {} analyses, {} malformed skipped; {written} records written",
         s.frames_in, s.frames_out, s.aux_records, s.analyses, s.malformed
@@ -94,15 +100,15 @@ pub(crate) fn ensure_decoded(
 }
 
 /// What `--keep-nodes` left out: an info line, or a warning when nothing of the nodes kept was
-/// in the input.
-pub(crate) fn other_nodes(read: &ReadStats, frames_kept: u64, log: &Log) {
+/// in the input (named `input`).
+pub(crate) fn other_nodes(read: &ReadStats, frames_kept: u64, input: &str, log: &Log) {
     if read.other_nodes == 0 {
         return;
     }
     let ids = id_list(&read.other_node_ids);
     if frames_kept == 0 {
         log.warn(format_args!(
-            "no frame of the nodes --keep-nodes keeps is in the input; its other nodes: {ids} \
+            "{input}: no frame of the nodes --keep-nodes keeps is in the input; its other nodes: {ids} \
              ({} records left out)",
             read.other_nodes
         ));

@@ -34,7 +34,7 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub no_frames: bool,
     /// Stop after this many output records (at least 1).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = crate::values::at_least_one)]
     pub limit: Option<u64>,
     /// For `udp://` inputs only: stop after this long.
     #[arg(long, value_parser = crate::parse_duration)]
@@ -53,7 +53,7 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "SIGNATURE_DIR")]
     pub introspect: Option<std::path::PathBuf>,
     /// With --introspect: one snapshot every N frames per node (matching still runs on every frame).
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..), requires = "introspect")]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = crate::values::at_least_one, requires = "introspect")]
     pub introspect_every: u64,
     /// With --introspect: early labelling against the `motion_lags_v1` signatures of this
     /// directory (an `early` object in every snapshot; fixtures/signatures/early holds walk,
@@ -279,7 +279,13 @@ fn run(
     };
     bar.finish();
     let summary = summary?;
-    report::summary(&summary, opened.capture.stats(), sink.written(), log);
+    report::summary(
+        &summary,
+        opened.capture.stats(),
+        sink.written(),
+        &opened.description,
+        log,
+    );
     if let Some(l) = limit.filter(|&l| sink.written() >= l) {
         log.info(format_args!("stopped at --limit {l}"));
     }

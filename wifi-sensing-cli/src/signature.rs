@@ -36,10 +36,10 @@ struct CaptureArgs {
     #[arg(long, value_parser = crate::values::format)]
     format: Option<CaptureFormat>,
     /// Label reported on a match (`walk`, `wave`, ...).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::values::not_empty)]
     label: String,
     /// Signature id (default: the label).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::values::not_empty)]
     id: Option<String>,
     /// Start of the cut after the input's first frame (`12.5s`, `500ms`).
     #[arg(long, value_parser = crate::parse_duration)]
@@ -56,7 +56,8 @@ struct CaptureArgs {
     /// Extra non-matching recordings to derive the thresholds from (repeatable).
     #[arg(long, value_parser = crate::values::input)]
     background: Vec<InputSpec>,
-    /// Do not use the input's own frames away from the cut as background.
+    /// Do not use the input's own frames away from the cut as background (needs
+    /// `--background`).
     #[arg(long)]
     no_input_background: bool,
     /// Threshold cost as a fraction of the lowest background cost, in (0, 1]. The promotion
@@ -67,7 +68,7 @@ struct CaptureArgs {
     #[arg(long, default_value_t = 0.5, value_parser = parse_margin)]
     margin: f64,
     /// Shortest signature prefix, in frames, that may fire.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 2, value_parser = crate::values::at_least_one)]
     min_prefix: u64,
     /// Feature kind (amp_baseline_v1, amp_norm_v1, amp_dev_sorted_v1, motion_lags_v1,
     /// motion_doppler_v1).
@@ -76,8 +77,9 @@ struct CaptureArgs {
     /// Sakoe-Chiba radius in frames recorded for batch comparisons.
     #[arg(long)]
     window: Option<usize>,
-    /// Capture time to write (RFC 3339; default: now), for reproducible files.
-    #[arg(long)]
+    /// Capture time to write (RFC 3339, e.g. `2026-12-05T15:00:00Z`; default: now), for
+    /// reproducible files.
+    #[arg(long, value_parser = crate::values::rfc3339)]
     captured_at: Option<String>,
     // reader options: last, under their own help heading
     #[command(flatten)]
@@ -104,6 +106,14 @@ pub(crate) fn main(args: SignatureArgs, log: &Log) -> Result<()> {
 }
 
 fn capture_main(a: CaptureArgs, log: &Log) -> Result<()> {
+    if a.no_input_background && a.background.is_empty() {
+        // checked before the input is read
+        crate::usage!(
+            "--no-input-background leaves no frames to derive the thresholds from: give \
+             recordings of other activity with --background FILE (repeatable), or drop \
+             --no-input-background"
+        );
+    }
     let out = std::path::Path::new(&a.output);
     crate::output::ensure_not_input(out, &a.input)?;
     for b in &a.background {
@@ -134,7 +144,32 @@ fn capture_main(a: CaptureArgs, log: &Log) -> Result<()> {
         input_name: Some(input_name),
         input_background: !a.no_input_background,
     };
-    let sig = capture(opened.capture, backgrounds, &spec)?;
+    // the input's frames of the cut's node, seen on the way: whether they ran out before the
+    // cut's end (the library cuts what there is)
+    let mut seen = Seen {
+        node: a.node,
+        ..Seen::default()
+    };
+    let frames = opened.capture.inspect(|f| {
+        if let Ok(f) = f {
+            seen.frame(f.node_id, f.timestamp_ns, spec.start_s);
+        }
+    });
+    let sig = capture(frames, backgrounds, &spec)?;
+    if let Some(end) = seen.ran_out(spec.start_s + spec.duration_s) {
+        log.warn(format_args!(
+            "{}: the requested cut {:.3}..{:.3} s (--start, --duration) runs past the end of the \
+             input (node {}'s last frame is at {end:.3} s): the signature covers {:.3}..{end:.3} s \
+             ({:.3} s, {} frames)",
+            opened.description,
+            spec.start_s,
+            spec.start_s + spec.duration_s,
+            seen.node.unwrap_or_default(),
+            seen.first_in_cut.unwrap_or(spec.start_s),
+            end - seen.first_in_cut.unwrap_or(spec.start_s),
+            sig.length,
+        ));
+    }
     // the same output policy as every command (`output::create_file`), `-` for stdout
     crate::output::write_document(out, &sig.to_json_pretty(), log)?;
     let bg = sig
@@ -185,6 +220,48 @@ fn threshold_origin(p: f64, margin: f64, kind: FeatureKind, bg: u64) -> String {
         ));
     }
     s
+}
+
+/// What the cut's node's frames looked like, in seconds since the input's first frame (as the
+/// library counts them).
+#[derive(Default)]
+struct Seen {
+    /// The node the cut takes (`--node`, or the first frame's).
+    node: Option<u32>,
+    t0: Option<i64>,
+    /// The node's frames, its first and last time, and its first time at or after the start.
+    frames: u64,
+    first: f64,
+    last: f64,
+    first_in_cut: Option<f64>,
+}
+
+impl Seen {
+    fn frame(&mut self, node: u32, ts_ns: i64, start_s: f64) {
+        let t0 = *self.t0.get_or_insert(ts_ns);
+        if *self.node.get_or_insert(node) != node {
+            return;
+        }
+        let t = (ts_ns - t0) as f64 * 1e-9;
+        if self.frames == 0 {
+            self.first = t;
+        }
+        self.frames += 1;
+        self.last = self.last.max(t);
+        if t >= start_s && self.first_in_cut.is_none() {
+            self.first_in_cut = Some(t);
+        }
+    }
+
+    /// The node's last frame time when its frames end more than one mean frame interval
+    /// before `end_s` (the cut was shortened), `None` otherwise.
+    fn ran_out(&self, end_s: f64) -> Option<f64> {
+        if self.frames < 2 {
+            return None;
+        }
+        let interval = (self.last - self.first) / (self.frames - 1) as f64;
+        (end_s - self.last > interval).then_some(self.last)
+    }
 }
 
 /// The last path component (provenance must not carry this machine's directories).

@@ -28,6 +28,32 @@ pub(crate) fn non_negative(s: &str) -> Res<f64> {
     }
 }
 
+/// A whole number ≥ 1 (`--introspect-every`, `--limit`, `--min-prefix`, ...): clap's own range
+/// check would print `0 is not in 1..18446744073709551615`.
+pub(crate) fn at_least_one(s: &str) -> Res<u64> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(v) => Ok(v),
+        Err(_) => Err(format!("{s:?} is not a whole number (at least 1)")),
+    }
+}
+
+/// A value that must not be empty (`signature capture --label`, `--id`).
+pub(crate) fn not_empty(s: &str) -> Res<String> {
+    if s.trim().is_empty() {
+        Err("must not be empty".into())
+    } else {
+        Ok(s.to_string())
+    }
+}
+
+/// `signature capture --captured-at`: an RFC 3339 date-time.
+pub(crate) fn rfc3339(s: &str) -> Res<String> {
+    wifi_sensing_introspect::signature::check_rfc3339(s)
+        .map(|()| s.to_string())
+        .map_err(|e| format!("not an RFC 3339 date-time ({e}), e.g. 2026-12-05T15:00:00Z"))
+}
+
 /// `--compression`: a Parquet codec (`zstd`, `zstd:LEVEL`, `lz4`, `snappy`, `none`).
 pub(crate) fn codec(s: &str) -> Res<crate::columnar::Codec> {
     s.parse()
@@ -186,5 +212,12 @@ mod tests {
         assert!(convert_output("-").is_ok());
         assert!(simulate_output("x.pcap").is_ok());
         assert!(simulate_output("x").is_err());
+        assert_eq!(at_least_one("0").unwrap_err(), "must be at least 1");
+        assert!(at_least_one("-1").is_err());
+        assert_eq!(at_least_one("3").unwrap(), 3);
+        assert!(not_empty(" ").is_err());
+        assert!(rfc3339("yesterday")
+            .unwrap_err()
+            .contains("2026-12-05T15:00:00Z"));
     }
 }

@@ -112,6 +112,11 @@ fn bad_signature_dirs_and_flags_fail_clearly() {
         &input,
     ]);
     assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("'--introspect-every <N>': must be at least 1"),
+        "{err}"
+    );
     let out = run(&["run", "-q", "--introspect-every", "3", &input]);
     assert_eq!(
         out.status.code(),
@@ -265,6 +270,106 @@ fn capture_writes_a_signature_that_loads_and_refuses_an_empty_cut() {
         "2",
     ]);
     assert_eq!(o.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn capture_checks_its_flags_before_reading_and_warns_of_a_cut_past_the_end() {
+    let dir = tmp("cap-flags");
+    // usage errors (exit status 2) naming the option, found before the input is read: the
+    // input does not exist
+    let missing = dir.join("missing.csirec").to_string_lossy().into_owned();
+    let out = dir.join("s.json").to_string_lossy().into_owned();
+    let cut = ["--start", "1s", "--duration", "1s", "-o", &out];
+    for (flags, want) in [
+        (
+            vec!["--label", "x", "--captured-at", "yesterday"],
+            "'--captured-at <CAPTURED_AT>': not an RFC 3339 date-time",
+        ),
+        (
+            vec!["--label", "x", "--captured-at", "2026-13-45T99:00:00Z"],
+            "month 13 is not 01-12",
+        ),
+        (vec!["--label", ""], "'--label <LABEL>': must not be empty"),
+        (
+            vec!["--label", "x", "--id", " "],
+            "'--id <ID>': must not be empty",
+        ),
+        (
+            vec!["--label", "x", "--no-input-background"],
+            "--no-input-background leaves no frames to derive the thresholds from",
+        ),
+    ] {
+        let mut args = vec!["signature", "capture", &missing];
+        args.extend(&flags);
+        args.extend(cut);
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flags:?}: {err}");
+        assert!(err.contains(want), "{flags:?}: {err}");
+        assert!(
+            err.contains("2026-12-05T15:00:00Z") || !want.contains("RFC"),
+            "{err}"
+        );
+    }
+    // a cut past the end of the input is said, with what the signature covers
+    let input = simulate(&dir, "gesture:push", "8s", "7");
+    let o = run(&[
+        "signature",
+        "capture",
+        &input,
+        "--label",
+        "push",
+        "--start",
+        "6s",
+        "--duration",
+        "3s",
+        "--captured-at",
+        "2026-12-05T16:00:00.5+01:00",
+        "-o",
+        &out,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let sig = wifi_sensing_introspect::signature::Signature::load(&out).unwrap();
+    assert_eq!(sig.captured_at, "2026-12-05T16:00:00.5+01:00");
+    assert!(
+        err.contains("the requested cut 6.000..9.000 s (--start, --duration) runs past the end")
+            && err.contains("7.979 s")
+            && err.contains(&format!("{} frames)", sig.length)),
+        "{err}"
+    );
+    // a cut inside the input says nothing of the kind
+    let o = run(&[
+        "signature",
+        "capture",
+        &input,
+        "--label",
+        "push",
+        "--start",
+        "4s",
+        "--duration",
+        "1s",
+        "-o",
+        &out,
+    ]);
+    assert!(o.status.success());
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("runs past the end"));
+    // the loader refuses a file whose captured_at is not RFC 3339, naming file and field
+    let sigs = dir.join("sigs");
+    std::fs::create_dir_all(&sigs).unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    v["captured_at"] = "yesterday".into();
+    std::fs::write(sigs.join("when.json"), v.to_string()).unwrap();
+    let s = sigs.to_string_lossy().into_owned();
+    let o = run(&["run", "-q", "--no-frames", "--introspect", &s, &input]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("when.json") && err.contains("captured_at") && err.contains("RFC 3339"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -48,6 +48,67 @@ fn rate_over_a_too_short_span_is_not_a_rate() {
 }
 
 #[test]
+fn reader_warnings_name_the_input_even_with_q() {
+    let d = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("wifi-sensing-msg-named");
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    let whole = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/intel5300/example.dat"
+    ))
+    .unwrap();
+    let cut = d.join("cut.dat");
+    std::fs::write(&cut, &whole[..3000]).unwrap();
+    let cut = cut.to_str().unwrap();
+    let out_file = d.join("out.jsonl");
+    for args in [
+        vec!["-q", "run", cut],
+        vec!["run", cut],
+        vec!["-q", "convert", cut, "-o", out_file.to_str().unwrap()],
+    ] {
+        let out = run(&args);
+        let err = text(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!(
+                "warning: {cut}: input ends inside a record: intel5300"
+            )),
+            "{args:?}: {err}"
+        );
+    }
+    // a malformed record, with -q
+    let csv = "fixtures/esp32/example_100hz_pitraffic.csv";
+    let err = text(&run(&["-q", "convert", csv, "-o", out_file.to_str().unwrap()]).stderr);
+    assert!(err.contains(&format!("warning: {csv}: skipped: ")), "{err}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn inspect_counts_read_as_words_and_durations_as_decimals() {
+    // one frame: "1 frame", not "1 frames"
+    let d = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("wifi-sensing-msg-one");
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    let csv = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fixtures/esp32/example_csi.csv"
+    ))
+    .unwrap();
+    let one = d.join("one.csv");
+    std::fs::write(&one, format!("{}\n", csv.lines().next().unwrap())).unwrap();
+    let t = text(&run(&["inspect", one.to_str().unwrap()]).stdout);
+    assert!(t.contains("node 0: 1 frame, "), "{t}");
+    let t = text(&run(&["inspect", "fixtures/esp32/example_csi.csv"]).stdout);
+    assert!(t.contains(": 13 frames, "), "{t}");
+    // durations from integer nanoseconds print as their decimals (2.014226 s, not
+    // 2.0142260000000003)
+    let json = text(&run(&["inspect", "--json", "fixtures/intel5300/example.dat"]).stdout);
+    assert!(json.contains("\"duration_s\":2.014226,"), "{json}");
+    assert!(json.contains("\"span_s\":2.014226,"), "{json}");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
 fn rssi_line_tells_absent_from_untrusted_and_per_chain() {
     let t = text(
         &run(&[

@@ -413,6 +413,107 @@ fn dataset_is_partitioned_idempotent_and_skips_bad_files() {
     );
 }
 
+/// `args` run with a time limit: a command that blocks (reading a named pipe) fails the test
+/// instead of hanging it.
+fn run_within(args: &[&str], secs: u64) -> std::process::Output {
+    let mut child = common::bin()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{args:?} did not end within {secs} s; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn dataset_skips_named_pipes_instead_of_blocking() {
+    let d = tmp("dataset-fifo");
+    let caps = d.join("caps");
+    std::fs::create_dir_all(&caps).unwrap();
+    std::fs::copy(fixture("intel5300/example.dat"), caps.join("a.dat")).unwrap();
+    let fifo = caps.join("fifo.dat");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let ds = d.join("ds");
+    let ds_arg = format!("{}/", ds.display());
+    // found by the folder walk, and named on the command line
+    for inputs in [
+        vec![caps.to_str().unwrap()],
+        vec![fifo.to_str().unwrap(), caps.join("a.dat").to_str().unwrap()],
+    ] {
+        let _ = std::fs::remove_dir_all(&ds);
+        let mut args = vec!["convert"];
+        args.extend(inputs);
+        args.extend(["-o", &ds_arg]);
+        let out = run_within(&args, 60);
+        let err = String::from_utf8_lossy(&out.stderr);
+        // skipped like a file that cannot be read: named, counted, exit status 1
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("fifo.dat: skipped: a named pipe (FIFO)"),
+            "{err}"
+        );
+        assert!(
+            err.contains("a.dat: 26 frames") && err.contains("1 captures converted"),
+            "{err}"
+        );
+        assert!(
+            err.contains("1 failed") && err.contains("1 of 2 input files"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn dataset_says_that_an_input_inside_the_output_folder_is_left_out() {
+    let d = tmp("dataset-nest");
+    let nest = d.join("nest");
+    std::fs::create_dir_all(&nest).unwrap();
+    let cap = nest.join("example.pcap");
+    std::fs::copy(fixture("nexmon/example.pcap"), &cap).unwrap();
+    let nest_arg = format!("{}/", nest.display());
+    let out = run(&["convert", cap.to_str().unwrap(), "-o", &nest_arg]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("no capture files found"), "{err}");
+    assert!(
+        err.contains("example.pcap lies inside the output folder")
+            && err.contains("left out as part of the dataset"),
+        "{err}"
+    );
+    // with another input, the one inside is named in a warning and the other converted
+    let other = d.join("other.dat");
+    std::fs::copy(fixture("intel5300/example.dat"), &other).unwrap();
+    let out = run_ok(&[
+        "convert",
+        cap.to_str().unwrap(),
+        other.to_str().unwrap(),
+        "-o",
+        &nest_arg,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("example.pcap left out: inside the output folder")
+            && err.contains("1 captures converted"),
+        "{err}"
+    );
+}
+
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();

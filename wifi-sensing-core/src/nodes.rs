@@ -54,7 +54,9 @@ impl NodeStats {
     /// Time between the first and the last frame, in seconds.
     pub fn span_s(&self) -> f64 {
         match (self.first_ns, self.last_ns) {
-            (Some(a), Some(b)) if b > a => (b - a) as f64 * 1e-9,
+            // divided by 1e9 (exact), not multiplied by 1e-9 (inexact): the nearest double to
+            // the decimal number of seconds
+            (Some(a), Some(b)) if b > a => (b - a) as f64 / 1e9,
             _ => 0.0,
         }
     }

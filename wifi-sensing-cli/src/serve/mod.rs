@@ -579,7 +579,7 @@ impl Source {
         let read = opened.capture.stats();
         match result {
             Ok(summary) => {
-                crate::report::summary(&summary, read, sink.written(), log);
+                crate::report::summary(&summary, read, sink.written(), &opened.description, log);
                 let err = crate::report::ensure_decoded(
                     read,
                     &opened.description,
