@@ -97,7 +97,11 @@ fn inspect_counts_read_as_words_and_durations_as_decimals() {
     let one = d.join("one.csv");
     std::fs::write(&one, format!("{}\n", csv.lines().next().unwrap())).unwrap();
     let t = text(&run(&["inspect", one.to_str().unwrap()]).stdout);
-    assert!(t.contains("node 0: 1 frame, "), "{t}");
+    // (the node's line names its MAC: "node 0 (MAC ...): 1 frame, ")
+    assert!(
+        t.contains("node 0 (MAC ") && t.contains("): 1 frame, ") && !t.contains("1 frames"),
+        "{t}"
+    );
     let t = text(&run(&["inspect", "fixtures/esp32/example_csi.csv"]).stdout);
     assert!(t.contains(": 13 frames, "), "{t}");
     // durations from integer nanoseconds print as their decimals (2.014226 s, not
