@@ -1368,24 +1368,7 @@ fn broken_pipe_exits_zero_with_two_threads() {
 fn inspect_shows_each_nodes_mac() {
     let d = tmpdir("inspect-mac");
     // five frames of another MAC in the kit's ESP32 capture
-    let text = std::fs::read_to_string(fixture("esp32/example_100hz_pitraffic.csv")).unwrap();
-    let mac = "11:22:33:44:55:66";
-    let mut stray = 0;
-    let lines: Vec<String> = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| {
-            if i % 100 == 50 && stray < 5 && l.contains(mac) {
-                stray += 1;
-                l.replacen(mac, "AA:BB:CC:DD:EE:FF", 1)
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    assert_eq!(stray, 5);
-    let csv = d.join("stray.csv");
-    std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+    let csv = common::stray_esp32_capture(&d, "AA:BB:CC:DD:EE:FF");
     let rec = d.join("stray.csirec");
     run_ok(&[
         "convert",

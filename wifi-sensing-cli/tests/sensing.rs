@@ -297,25 +297,7 @@ fn node_filter_leaves_out_a_stray_transmitter() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     // five frames from another MAC in the middle of the kit's 13 s ESP32 capture
-    let text =
-        std::fs::read_to_string(common::fixture("esp32/example_100hz_pitraffic.csv")).unwrap();
-    let mac = "11:22:33:44:55:66";
-    let mut stray = 0;
-    let lines: Vec<String> = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| {
-            if i % 100 == 50 && stray < 5 && l.contains(mac) {
-                stray += 1;
-                l.replacen(mac, "aa:bb:cc:dd:ee:ff", 1)
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    assert_eq!(stray, 5);
-    let input = dir.join("stray.csv");
-    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let input = common::stray_esp32_capture(&dir, "aa:bb:cc:dd:ee:ff");
     let base = dir.join("b.json");
     let run = |args: &[&str]| {
         let o = bin().args(args).output().unwrap();

@@ -136,3 +136,29 @@ pub fn first_line_then_close<S: AsRef<OsStr>>(args: &[S]) -> (String, ExitStatus
         .unwrap();
     (first, status, err)
 }
+
+/// The kit's 13 s ESP32 capture `example_100hz_pitraffic.csv` with five of its frames (spread
+/// over the middle) given the MAC `other` instead, as an ESP32 in passive mode reports a few
+/// frames of another transmitter: written to `dir/stray.csv`, whose path is returned.
+#[allow(dead_code)]
+pub fn stray_esp32_capture(dir: &std::path::Path, other: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(fixture("esp32/example_100hz_pitraffic.csv")).unwrap();
+    let mac = "11:22:33:44:55:66";
+    let mut stray = 0;
+    let lines: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i % 100 == 50 && stray < 5 && l.contains(mac) {
+                stray += 1;
+                l.replacen(mac, other, 1)
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    assert_eq!(stray, 5);
+    let path = dir.join("stray.csv");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
