@@ -1323,30 +1323,27 @@ pub(crate) fn run_sink(
             } else {
                 StreamTable::Analyses
             };
+            // the side files are checked before the main stream writes its schema to stdout
+            let sides = [&args.arrow_aux, &args.arrow_analyses];
+            for a in sides.into_iter().flatten() {
+                let a = Path::new(a);
+                crate::output::ensure_not_input(a, input)?;
+                crate::output::ensure_distinct(
+                    a,
+                    Path::new(crate::output::STDOUT),
+                    "output (stdout)",
+                )?;
+            }
+            if let (Some(a), Some(x)) = (&args.arrow_analyses, &args.arrow_aux) {
+                crate::output::ensure_distinct(Path::new(a), Path::new(x), "--arrow-aux file")?;
+            }
             let info = info()?;
             let mut sink = ArrowStreamSink::new(crate::output::stdout(), table, &info, live, *log)?;
             if let Some(a) = &args.arrow_aux {
-                let a = Path::new(a);
-                crate::output::ensure_not_input(a, input)?;
-                crate::output::ensure_distinct(
-                    a,
-                    Path::new(crate::output::STDOUT),
-                    "output (stdout)",
-                )?;
-                sink = sink.with_aux_file(a, &info, live)?;
+                sink = sink.with_aux_file(Path::new(a), &info, live)?;
             }
             if let Some(a) = &args.arrow_analyses {
-                let a = Path::new(a);
-                crate::output::ensure_not_input(a, input)?;
-                crate::output::ensure_distinct(
-                    a,
-                    Path::new(crate::output::STDOUT),
-                    "output (stdout)",
-                )?;
-                if let Some(x) = &args.arrow_aux {
-                    crate::output::ensure_distinct(a, Path::new(x), "--arrow-aux file")?;
-                }
-                sink = sink.with_analyses_file(a, &info, live)?;
+                sink = sink.with_analyses_file(Path::new(a), &info, live)?;
             }
             let counts: fn(&Output) -> bool = match table {
                 StreamTable::Frames => |o| matches!(o, Output::Frame(_)),

@@ -75,6 +75,33 @@ fn commands_that_read_all_first_refuse_to_overwrite_their_input() {
     }
 }
 
+/// An Arrow side file (`--arrow-aux`, `--arrow-analyses`) that names the input is refused
+/// before the main stream writes anything to stdout.
+#[test]
+fn arrow_side_files_naming_the_input_are_refused_before_any_output() {
+    let d = tmp("arrow-side");
+    let rec = d.join("room.csirec");
+    simulate(&rec, "walk", 20);
+    let r = rec.to_str().unwrap();
+    let before = std::fs::read(&rec).unwrap();
+    for flag in ["--arrow-aux", "--arrow-analyses"] {
+        let out = run(&["run", r, "--events", "--output-format", "arrow", flag, r]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{flag}: {err}");
+        assert!(err.contains("is also the input"), "{flag}: {err}");
+        assert!(
+            out.stdout.is_empty(),
+            "{flag}: {} bytes on stdout",
+            out.stdout.len()
+        );
+        assert_eq!(
+            std::fs::read(&rec).unwrap(),
+            before,
+            "{flag} changed its input"
+        );
+    }
+}
+
 #[test]
 fn json_documents_go_to_stdout_for_dash() {
     let d = tmp("dash");
