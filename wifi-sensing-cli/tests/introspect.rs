@@ -288,7 +288,7 @@ fn capture_checks_its_flags_before_reading_and_warns_of_a_cut_past_the_end() {
         ),
         (
             vec!["--label", "x", "--captured-at", "2026-13-45T99:00:00Z"],
-            "month 13 is not 01-12",
+            "not an RFC 3339 date-time (input is out of range",
         ),
         (vec!["--label", ""], "'--label <LABEL>': must not be empty"),
         (

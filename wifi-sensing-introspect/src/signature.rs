@@ -284,9 +284,11 @@ impl Ctx<'_> {
 /// assert!(check_rfc3339("2026-13-45T99:00:00Z").is_err());
 /// ```
 pub fn check_rfc3339(s: &str) -> std::result::Result<(), String> {
-    chrono::DateTime::parse_from_rfc3339(s).map(|_| ()).map_err(|e| {
-        format!("{e}: expected YYYY-MM-DDTHH:MM:SS[.fraction] then Z or +HH:MM/-HH:MM")
-    })
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|_| ())
+        .map_err(|e| {
+            format!("{e}: expected YYYY-MM-DDTHH:MM:SS[.fraction] then Z or +HH:MM/-HH:MM")
+        })
 }
 
 fn kind(v: &Value) -> &'static str {
