@@ -11,6 +11,20 @@
 //! kind or dimension differs from the signatures' ends the run with an error naming the
 //! signature.
 //!
+//! A node that mixes CSI layouts frame by frame (RuView ESP32 nodes: 64, 128 and 192 subcarrier
+//! pairs) is analysed in one, chosen as the sensing analyser of `wifi-sensing-signal` chooses it
+//! ([`LayoutKeeper`]): during the node's first [`PROBE_FRAMES`] frames of its layout the more
+//! common one (a node whose first frame is of a rare layout starts over in the common one as
+//! soon as that one leads), afterwards the current one unless another lasts [`PROBE_FRAMES`]
+//! frames in a row. Frames of the other layouts are skipped, counted
+//! ([`IntrospectionAnalyser::layout_skipped`]) and reported at the end
+//! ([`IntrospectionAnalyser::with_notices`]). Starting a node over gives it a fresh feature
+//! extractor, matchers, dynamics tracker and early-labelling state in the new layout: an open
+//! early episode or match ends there (the node's next snapshot is its first in the new
+//! layout, as a fresh node's), what the old layout's analysis reported since the node's last
+//! snapshot (labels committed, an onset, a regime change) is still reported in its next one,
+//! and the node's frame counts go on.
+//!
 //! With early labelling ([`IntrospectionAnalyser::with_early`]: a second library of
 //! `motion_lags_v1` signatures, one or more per label), each node also runs an
 //! [`EarlyDecider`] on its own features of that kind, and every snapshot carries an
@@ -27,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use wifi_sensing_core::{Analyser, Analysis, CsiFrame, PerNode};
 use wifi_sensing_signal::calibration::Baseline;
 use wifi_sensing_signal::events::{EventConfig, EventKind};
+use wifi_sensing_signal::features::{layout_key, LayoutKeeper, PROBE_FRAMES};
 use wifi_sensing_signal::stages::Notices;
 use wifi_sensing_signal::{FusedEvents, Sensed, SensingAnalyser, SensingConfig};
 
@@ -206,12 +221,49 @@ struct NodeState {
     early: Option<EarlyNode>,
     /// Frames of the node seen, analysed or not.
     seen: u64,
-    /// Shape of the node's first analysed frame: its features keep that subcarrier layout.
-    shape: Option<(usize, usize, usize)>,
-    /// Frames skipped for another subcarrier count than `shape`'s, and their shapes (the
-    /// first few).
-    layout_skipped: u64,
+    /// The layout the node is analysed in (set by its first frame; see [`LayoutKeeper`]).
+    layout: Option<LayoutKey>,
+    /// Frames of `layout` since the node's (re)start (its warm-up is the first
+    /// [`PROBE_FRAMES`]).
+    kept: u64,
+    /// Which layout the node keeps, and the frames skipped for theirs.
+    layouts: LayoutKeeper<LayoutKey>,
+    /// The shapes of the other layouts seen (the first few).
     other_shapes: Vec<(usize, usize, usize)>,
+}
+
+/// A frame's layout ([`layout_key`]): its shape and a hash of its subcarrier indices.
+type LayoutKey = (usize, usize, usize, u64);
+
+impl NodeState {
+    /// Notes `shape` among the other shapes the node has seen.
+    fn note_shape(&mut self, shape: (usize, usize, usize)) {
+        if self.other_shapes.len() < MAX_OTHER_SHAPES && !self.other_shapes.contains(&shape) {
+            self.other_shapes.push(shape);
+        }
+    }
+
+    /// Starts the node over in layout `key` ([`LayoutKeeper::other`] said so): the fresh state
+    /// of `proto`, keeping the node's frame counts and layout counts, and what the old layout's
+    /// analysis reported since the node's last snapshot (so `every > 1` does not lose a label
+    /// committed, an onset or a regime change). Nothing else of the old analysis goes on: an
+    /// open early episode or match ends here, as at the end of a stream.
+    fn start_over(&mut self, proto: &NodeState, key: LayoutKey) {
+        let old = std::mem::replace(self, proto.clone());
+        self.seen = old.seen;
+        self.frames = old.frames;
+        self.layout = Some(key);
+        self.layouts = old.layouts;
+        self.other_shapes = old.other_shapes;
+        if let Some(k) = old.layout {
+            self.note_shape((k.0, k.1, k.2));
+        }
+        self.changed = old.changed;
+        if let (Some(e), Some(o)) = (self.early.as_mut(), old.early) {
+            e.onset = o.onset;
+            e.commits = o.commits;
+        }
+    }
 }
 
 /// Other shapes of a node named in its notice at most.
@@ -293,8 +345,9 @@ impl IntrospectionAnalyser {
             checked: false,
             early: None,
             seen: 0,
-            shape: None,
-            layout_skipped: 0,
+            layout: None,
+            kept: 0,
+            layouts: LayoutKeeper::default(),
             other_shapes: Vec::new(),
         };
         Ok(IntrospectionAnalyser {
@@ -320,8 +373,9 @@ impl IntrospectionAnalyser {
     }
 
     /// Reports to `notices` at the end of the stream ([`Analyser::finish`]): per node, the
-    /// frames skipped for their subcarrier layout (a node's features keep the layout of its
-    /// first analysed frame), as the sensing analyser of `wifi-sensing-signal` does.
+    /// frames skipped for their subcarrier layout (a node that mixes layouts is analysed in
+    /// its most common one in its first frames; see the [module docs](self)), as the sensing
+    /// analyser of `wifi-sensing-signal` does.
     pub fn with_notices(mut self, notices: Notices) -> Self {
         self.notices = Some(notices);
         self
@@ -453,15 +507,19 @@ impl IntrospectionAnalyser {
         &self.early_labels
     }
 
-    /// Frames that had no usable features (counted, not analysed).
+    /// Frames that had no usable features, and frames skipped for their subcarrier layout
+    /// ([`layout_skipped`](Self::layout_skipped)).
     pub fn skipped(&self) -> u64 {
         self.skipped
     }
 
-    /// Frames of node `node_id` skipped for their subcarrier layout (another subcarrier count
-    /// than the node's first analysed frame's; part of [`skipped`](Self::skipped)).
+    /// Frames of node `node_id` skipped for their subcarrier layout (part of
+    /// [`skipped`](Self::skipped)): those of another layout than the one the node is analysed
+    /// in, and, when the node started over in another layout during its first frames, those
+    /// it had analysed in the old one (their snapshots were emitted; that analysis was
+    /// dropped), as the sensing analyser counts them. See the [module docs](self).
     pub fn layout_skipped(&self, node_id: u32) -> u64 {
-        self.nodes.get(node_id).map_or(0, |n| n.layout_skipped)
+        self.nodes.get(node_id).map_or(0, |n| n.layouts.skipped())
     }
 
     /// The signatures.
@@ -539,26 +597,36 @@ impl IntrospectionAnalyser {
             .nodes
             .get_or_insert_with(frame.node_id, || proto.clone())
             .map_err(|e| Error::InvalidInput(e.to_string()))?;
+        st.seen += 1;
+        let key = layout_key(frame);
+        if *st.layout.get_or_insert(key) != key {
+            // Another layout: the node keeps one (see `LayoutKeeper`; its warm-up is its first
+            // PROBE_FRAMES frames, as the sensing analyser's column probe).
+            st.note_shape(frame.shape());
+            let warmup = PROBE_FRAMES as u64;
+            let before = st.layouts.skipped();
+            let switch = st.layouts.other(key, st.kept, st.kept < warmup, warmup);
+            self.skipped += st.layouts.skipped() - before;
+            if !switch {
+                if let Some(e) = st.early.as_mut() {
+                    e.event_onset |= event_onset;
+                }
+                return Ok(None);
+            }
+            st.start_over(proto, key);
+        }
+        st.layouts.kept();
+        st.kept += 1;
         if let Some(e) = st.early.as_mut() {
             e.event_onset |= event_onset;
         }
-        st.seen += 1;
         let x = match st.fx.extract(frame) {
             Ok(x) => x,
             Err(_) => {
                 self.skipped += 1;
-                let shape = frame.shape();
-                if st.shape.is_some_and(|s| s.2 != shape.2) {
-                    st.layout_skipped += 1;
-                    if st.other_shapes.len() < MAX_OTHER_SHAPES && !st.other_shapes.contains(&shape)
-                    {
-                        st.other_shapes.push(shape);
-                    }
-                }
                 return Ok(None);
             }
         };
-        st.shape.get_or_insert_with(|| frame.shape());
         if let Some(e) = st.early.as_mut() {
             let m = match e.fx.as_mut() {
                 None => x,
@@ -713,18 +781,29 @@ impl Analyser for IntrospectionAnalyser {
         };
         let shape = |(r, t, k): (usize, usize, usize)| format!("{r}x{t}x{k}");
         for (id, n) in self.nodes.iter() {
-            let (Some(kept), true) = (n.shape, n.layout_skipped > 0) else {
+            let (Some(key), true) = (n.layout, n.layouts.skipped() > 0) else {
                 continue;
             };
-            let others: Vec<String> = n.other_shapes.iter().map(|s| shape(*s)).collect();
+            let kept = (key.0, key.1, key.2);
+            let others: Vec<String> = n
+                .other_shapes
+                .iter()
+                .filter(|s| **s != kept)
+                .map(|s| shape(*s))
+                .collect();
+            // the layouts this node sent and the one it is analysed in now (after a lasting
+            // change the skipped frames may be of the layout kept now, sent before the change)
+            let how = if others.is_empty() {
+                format!("other subcarrier indices; analysed in {}", shape(kept))
+            } else {
+                format!("also {}; analysed in {}", others.join(", "), shape(kept))
+            };
             notices.push(format!(
                 "{KIND} (--introspect): node {id}: {} of {} frames skipped for their subcarrier \
-                 layout (also {}; analysed in {}); a node is analysed in the layout of its first \
-                 frame with features",
-                n.layout_skipped,
+                 layout ({how}); a node that mixes layouts is analysed in its most common one in \
+                 its first frames",
+                n.layouts.skipped(),
                 n.seen,
-                others.join(", "),
-                shape(kept),
             ));
         }
         Ok(())
@@ -849,8 +928,162 @@ mod tests {
         assert_eq!(
             said,
             ["introspection (--introspect): node 1: 4 of 14 frames skipped for their subcarrier \
-              layout (also 1x1x6; analysed in 1x1x4); a node is analysed in the layout of its \
-              first frame with features"]
+              layout (also 1x1x6; analysed in 1x1x4); a node that mixes layouts is analysed in \
+              its most common one in its first frames"]
+        );
+    }
+
+    /// `f` in another layout: its first 32 columns.
+    fn rare(f: &CsiFrame) -> CsiFrame {
+        let mut g = f.clone();
+        g.csi = f
+            .csi
+            .slice_axis(ndarray::Axis(2), ndarray::Slice::from(0..32))
+            .to_owned();
+        g.subcarriers = f.subcarriers.as_ref().map(|s| s[..32].to_vec());
+        g
+    }
+
+    /// A fresh analyser with early labelling, matching against nothing.
+    fn early_analyser() -> IntrospectionAnalyser {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/signatures/early");
+        IntrospectionAnalyser::new(IntrospectionConfig::default(), SignatureLibrary::default())
+            .unwrap()
+            .with_early(SignatureLibrary::load_dir(dir).unwrap())
+            .unwrap()
+    }
+
+    /// Starting a node over keeps its counts and what its old layout's analysis has not
+    /// reported yet (with `every > 1`: a committed label, an onset, a regime change), and
+    /// nothing else of that analysis.
+    #[test]
+    fn a_start_over_keeps_the_counts_and_what_is_not_yet_reported() {
+        let a = early_analyser();
+        let mut st = a.prototype.clone();
+        (st.seen, st.frames, st.kept, st.changed, st.checked) = (30, 25, 25, true, true);
+        st.layout = Some((1, 1, 64, 7));
+        let e = st.early.as_mut().unwrap();
+        (e.onset, e.event_onset) = (true, true);
+        e.commits.push(EarlyCommit {
+            label: "walk".into(),
+            timestamp_ns: 5,
+        });
+        st.start_over(&a.prototype, (1, 1, 32, 9));
+        assert_eq!(
+            (st.seen, st.frames, st.kept, st.changed, st.checked),
+            (30, 25, 0, true, false)
+        );
+        assert_eq!(st.layout, Some((1, 1, 32, 9)));
+        assert_eq!(st.other_shapes, [(1, 1, 64)]);
+        let e = st.early.as_ref().unwrap();
+        assert!(e.onset && !e.event_onset);
+        assert_eq!(e.commits.len(), 1);
+        assert_eq!(
+            e.decider.state(),
+            a.prototype.early.as_ref().unwrap().decider.state()
+        );
+    }
+
+    /// A node that mixes layouts frame by frame (as RuView ESP32 nodes do) and whose first
+    /// frame is of the rare one is analysed in its common one, as the sensing analyser does: it
+    /// starts over in it once it leads, and from then on its snapshots are those of a node that
+    /// only ever sent that layout. A lasting change of layout starts it over again: an early
+    /// episode open at the switch ends, and nothing of the old layout's analysis goes on.
+    #[test]
+    fn mixed_layouts_keep_the_common_one_and_a_lasting_change_starts_over() {
+        let sim: Vec<CsiFrame> = wifi_sensing_core::sim::Simulator::new(
+            wifi_sensing_core::sim::Scenario::preset("walk", 20.0).unwrap(),
+            wifi_sensing_core::sim::DeviceProfile::esp32(),
+            3,
+        )
+        .unwrap()
+        .map(|(f, _)| f)
+        .collect();
+        let (common_end, lasting) = (600, 40);
+        assert!(sim.len() >= common_end + lasting);
+        let notices = Notices::default();
+        let mut a = early_analyser().with_notices(notices.clone());
+        // Frame 0 and every fifth frame are of the rare layout, then `lasting` frames of it
+        // in a row.
+        let mut out = Vec::new();
+        for (i, f) in sim[..common_end + lasting].iter().enumerate() {
+            let f = if i % 5 == 0 || i >= common_end {
+                rare(f)
+            } else {
+                f.clone()
+            };
+            out.push((i, a.push(&f).unwrap()));
+        }
+        // Frame 0 is analysed in its layout; frame 1 is skipped, frame 2 (the second of the
+        // common layout) starts the node over: frame 0 counts as skipped, as in the sensing
+        // analyser. The rare frames after it are skipped, and so are the first 19 of the
+        // lasting change; its 20th starts the node over in the rare layout.
+        let rare_after = (2..common_end).filter(|i| i % 5 == 0).count() as u64;
+        assert_eq!(a.layout_skipped(1), 2 + rare_after + 19);
+        assert_eq!(a.skipped(), a.layout_skipped(1));
+        let analysed: Vec<usize> = out
+            .iter()
+            .filter(|(_, s)| s.is_some())
+            .map(|(i, _)| *i)
+            .collect();
+        let mut want: Vec<usize> = (0..common_end)
+            .filter(|&i| i != 1 && (i == 0 || i % 5 != 0))
+            .collect();
+        want.extend(common_end + 19..common_end + lasting);
+        assert_eq!(analysed, want);
+        // frame counts go on across the start-overs
+        let snaps: Vec<&IntrospectionSnapshot> =
+            out.iter().filter_map(|(_, s)| s.as_ref()).collect();
+        assert!(snaps
+            .iter()
+            .enumerate()
+            .all(|(k, s)| s.frame_count == k as u64 + 1));
+        // From frame 2 on the node is one that only sent the common layout ...
+        let mut b = early_analyser();
+        let mut k = 1;
+        for (i, f) in sim[..common_end].iter().enumerate() {
+            if i < 2 || i % 5 == 0 {
+                continue;
+            }
+            let mut s = b.push(f).unwrap().unwrap();
+            s.frame_count += 1;
+            assert_eq!(&s, snaps[k], "frame {i}");
+            k += 1;
+        }
+        // ... and an early episode is open when the lasting change comes ...
+        assert!(snaps[k - 1].early.as_ref().unwrap().moving);
+        // ... after which it is one that only sent the rare layout: the episode ended.
+        let (mut c, before) = (early_analyser(), k as u64);
+        for f in &sim[common_end + 19..common_end + lasting] {
+            let mut s = c.push(&rare(f)).unwrap().unwrap();
+            s.frame_count += before;
+            assert_eq!(&s, snaps[k]);
+            k += 1;
+        }
+        assert_eq!(k, snaps.len());
+        assert!(
+            !snaps[snaps.len() - lasting + 19]
+                .early
+                .as_ref()
+                .unwrap()
+                .moving
+        );
+        let shape = |f: &CsiFrame| {
+            let (r, t, n) = f.shape();
+            format!("{r}x{t}x{n}")
+        };
+        a.finish(&mut Vec::new()).unwrap();
+        assert_eq!(
+            notices.take(),
+            [format!(
+                "introspection (--introspect): node 1: {} of {} frames skipped for their \
+                 subcarrier layout (also {}; analysed in {}); a node that mixes layouts is \
+                 analysed in its most common one in its first frames",
+                2 + rare_after + 19,
+                common_end + lasting,
+                shape(&sim[1]),
+                shape(&rare(&sim[0])),
+            )]
         );
     }
 }

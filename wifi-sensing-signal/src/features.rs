@@ -80,9 +80,22 @@ impl Layout {
     }
 }
 
-/// A frame's layout as a small comparable key (shape and a hash of the subcarrier indices), for
-/// telling other layouts apart without allocating.
-pub(crate) fn layout_key(frame: &CsiFrame) -> (usize, usize, usize, u64) {
+/// A frame's layout as a small comparable key (shape `(rx, tx, subcarriers)` and a hash of the
+/// subcarrier indices), for telling other layouts apart without allocating. The key a
+/// [`LayoutKeeper`] of the sensing analyser is given; the introspection analyser of
+/// `wifi-sensing-introspect` keys its nodes' layouts with it too.
+///
+/// ```
+/// use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
+/// use wifi_sensing_signal::features::layout_key;
+/// let mut sim = Simulator::new(Scenario::preset("empty", 1.0)?, DeviceProfile::esp32(), 1)?;
+/// let (a, _) = sim.next().unwrap();
+/// let (b, _) = sim.next().unwrap();
+/// assert_eq!(layout_key(&a), layout_key(&b));
+/// assert_eq!(layout_key(&a).2, a.n_subcarriers());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn layout_key(frame: &CsiFrame) -> (usize, usize, usize, u64) {
     use std::hash::{Hash, Hasher};
     let (r, t, k) = frame.shape();
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -94,8 +107,31 @@ pub(crate) fn layout_key(frame: &CsiFrame) -> (usize, usize, usize, u64) {
 /// 192 subcarrier pairs): during its warm-up the more common one, afterwards the current one
 /// unless another lasts `warmup` frames in a row (a reconfiguration), which starts the node
 /// over. Frames of the other layouts are skipped and counted.
+///
+/// The caller holds the node's kept layout `K` (a [`layout_key`], a subcarrier count, ...) and
+/// tells the keeper about every frame: [`kept`](Self::kept) for one of the kept layout,
+/// [`other`](Self::other) for one of another, which says whether the node starts over in that
+/// layout. On a start-over the caller makes the node anew in the new layout and moves the
+/// keeper (and its counts) over to it. The sensing, spectrogram and Doppler analysers of this
+/// crate and the introspection analyser of `wifi-sensing-introspect` share it.
+///
+/// ```
+/// use wifi_sensing_signal::features::LayoutKeeper;
+/// let mut keeper = LayoutKeeper::<usize>::default();
+/// // a node whose first frame is of a rare layout (128) before its common one (64), in its
+/// // warm-up of 20 frames: after one kept frame, the second of the other layout switches
+/// let kept = 1;
+/// assert!(!keeper.other(64, kept, true, 20));
+/// assert!(keeper.other(64, kept, true, 20));
+/// // the kept frame and the first 64 count as skipped
+/// assert_eq!(keeper.skipped(), 2);
+/// // after the warm-up a frame of another layout is skipped, unless 20 come in a row
+/// keeper.kept();
+/// assert!(!keeper.other(128, 30, false, 20));
+/// assert_eq!(keeper.skipped(), 3);
+/// ```
 #[derive(Clone, Debug, Default)]
-pub(crate) struct LayoutKeeper<K> {
+pub struct LayoutKeeper<K> {
     /// The last other layout seen: its key, frames since the node's (re)start, frames in a row.
     other: Option<(K, u64, u64)>,
     /// Frames skipped for their layout (another than the kept one, or the old one's when the
