@@ -781,6 +781,14 @@ impl Analyser for IntrospectionAnalyser {
         };
         let shape = |(r, t, k): (usize, usize, usize)| format!("{r}x{t}x{k}");
         for (id, n) in self.nodes.iter() {
+            // a thinning longer than the node's stream: no snapshot at all, said so
+            if self.cfg.every > 1 && n.frames > 0 && n.frames < self.cfg.every {
+                notices.push(format!(
+                    "{KIND} (--introspect-every {}): node {id}: no snapshot: its {} analysed \
+                     frames are fewer than the {} of one snapshot",
+                    self.cfg.every, n.frames, self.cfg.every
+                ));
+            }
             let (Some(key), true) = (n.layout, n.layouts.skipped() > 0) else {
                 continue;
             };
@@ -930,6 +938,36 @@ mod tests {
             ["introspection (--introspect): node 1: 4 of 14 frames skipped for their subcarrier \
               layout (also 1x1x6; analysed in 1x1x4); a node that mixes layouts is analysed in \
               its most common one in its first frames"]
+        );
+    }
+
+    /// A thinning longer than a node's stream gives it no snapshot, and the end says so; a
+    /// node with a snapshot is not named.
+    #[test]
+    fn a_thinning_longer_than_the_stream_is_reported() {
+        let notices = Notices::default();
+        let cfg = IntrospectionConfig {
+            every: 8,
+            ..IntrospectionConfig::default()
+        };
+        let mut a = IntrospectionAnalyser::new(cfg, library(4))
+            .unwrap()
+            .with_notices(notices.clone());
+        let mut out = Vec::new();
+        for i in 0..10 {
+            a.analyse(&frame(1, 4, 1.0 + i as f32), &mut out).unwrap();
+            if i < 5 {
+                a.analyse(&frame(2, 4, 1.0), &mut out).unwrap();
+            }
+        }
+        assert_eq!(out.len(), 1, "node 1's eighth frame");
+        a.finish(&mut out).unwrap();
+        assert_eq!(
+            notices.take(),
+            [
+                "introspection (--introspect-every 8): node 2: no snapshot: its 5 analysed frames \
+              are fewer than the 8 of one snapshot"
+            ]
         );
     }
 
