@@ -23,7 +23,10 @@
 //! early episode or match ends there (the node's next snapshot is its first in the new
 //! layout, as a fresh node's), what the old layout's analysis reported since the node's last
 //! snapshot (labels committed, an onset, a regime change) is still reported in its next one,
-//! and the node's frame counts go on.
+//! and the node's frame counts go on. This holds when the signatures' dimension does not
+//! follow the layout (`motion_*` kinds, or no signatures besides early labelling): `amp_*`
+//! signatures fit one subcarrier count, so with them a node keeps its first layout and never
+//! starts over.
 //!
 //! With early labelling ([`IntrospectionAnalyser::with_early`]: a second library of
 //! `motion_lags_v1` signatures, one or more per label), each node also runs an
@@ -315,6 +318,9 @@ pub struct IntrospectionAnalyser {
     notices: Option<Notices>,
     /// The stages before the analyser, for the error of a dimension mismatch.
     stages: Option<String>,
+    /// Whether a node may start over in another subcarrier layout: the signatures' dimension
+    /// does not follow the layout (a `motion_*` kind, or no signatures).
+    layout_free: bool,
 }
 
 impl IntrospectionAnalyser {
@@ -350,7 +356,10 @@ impl IntrospectionAnalyser {
             layouts: LayoutKeeper::default(),
             other_shapes: Vec::new(),
         };
+        let layout_free =
+            library.signatures().is_empty() || cfg.features.kind.fixed_dim().is_some();
         Ok(IntrospectionAnalyser {
+            layout_free,
             nodes: PerNode::new(cfg.max_nodes),
             cfg,
             library,
@@ -601,11 +610,17 @@ impl IntrospectionAnalyser {
         let key = layout_key(frame);
         if *st.layout.get_or_insert(key) != key {
             // Another layout: the node keeps one (see `LayoutKeeper`; its warm-up is its first
-            // PROBE_FRAMES frames, as the sensing analyser's column probe).
+            // PROBE_FRAMES frames, as the sensing analyser's column probe). Signatures whose
+            // dimension follows the subcarrier count (`amp_*` kinds) fit one layout only: the
+            // node then keeps its first layout and never starts over in another.
             st.note_shape(frame.shape());
-            let warmup = PROBE_FRAMES as u64;
+            let (warming_up, warmup) = if self.layout_free {
+                (st.kept < PROBE_FRAMES as u64, PROBE_FRAMES as u64)
+            } else {
+                (false, u64::MAX)
+            };
             let before = st.layouts.skipped();
-            let switch = st.layouts.other(key, st.kept, st.kept < warmup, warmup);
+            let switch = st.layouts.other(key, st.kept, warming_up, warmup);
             self.skipped += st.layouts.skipped() - before;
             if !switch {
                 if let Some(e) = st.early.as_mut() {
@@ -806,10 +821,15 @@ impl Analyser for IntrospectionAnalyser {
             } else {
                 format!("also {}; analysed in {}", others.join(", "), shape(kept))
             };
+            let rule = if self.layout_free {
+                "a node that mixes layouts is analysed in its most common one in its first frames"
+            } else {
+                "signatures of this feature kind fit one subcarrier count, so a node is analysed \
+                 in its first layout"
+            };
             notices.push(format!(
                 "{KIND} (--introspect): node {id}: {} of {} frames skipped for their subcarrier \
-                 layout ({how}); a node that mixes layouts is analysed in its most common one in \
-                 its first frames",
+                 layout ({how}); {rule}",
                 n.layouts.skipped(),
                 n.seen,
             ));
@@ -936,8 +956,35 @@ mod tests {
         assert_eq!(
             said,
             ["introspection (--introspect): node 1: 4 of 14 frames skipped for their subcarrier \
-              layout (also 1x1x6; analysed in 1x1x4); a node that mixes layouts is analysed in \
-              its most common one in its first frames"]
+              layout (also 1x1x6; analysed in 1x1x4); signatures of this feature kind fit one \
+              subcarrier count, so a node is analysed in its first layout"]
+        );
+    }
+
+    /// Signatures whose dimension follows the layout (`amp_*` kinds) fit one layout: a node
+    /// keeps its first one, even through a lasting change, and skips the others (no dimension
+    /// error in the middle of the stream).
+    #[test]
+    fn amp_signatures_keep_the_first_layout_through_a_lasting_change() {
+        let mut a = IntrospectionAnalyser::new(IntrospectionConfig::default(), library(4)).unwrap();
+        let mut out = Vec::new();
+        for i in 0..30 {
+            a.analyse(&frame(1, 4, 1.0 + i as f32), &mut out).unwrap();
+        }
+        for _ in 0..40 {
+            a.analyse(&frame(1, 6, 1.0), &mut out).unwrap();
+        }
+        assert_eq!(out.len(), 30);
+        assert_eq!(a.layout_skipped(1), 40);
+        let notices = Notices::default();
+        a = a.with_notices(notices.clone());
+        a.finish(&mut out).unwrap();
+        let said = notices.take();
+        assert!(
+            said.len() == 1
+                && said[0].contains("40 of 70 frames skipped")
+                && said[0].contains("analysed in its first layout"),
+            "{said:?}"
         );
     }
 
