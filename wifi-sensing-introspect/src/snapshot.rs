@@ -44,7 +44,9 @@ use serde::{Deserialize, Serialize};
 use wifi_sensing_core::{Analyser, Analysis, CsiFrame, PerNode};
 use wifi_sensing_signal::calibration::Baseline;
 use wifi_sensing_signal::events::{EventConfig, EventKind};
-use wifi_sensing_signal::features::{layout_key, LayoutKeeper, PROBE_FRAMES};
+use wifi_sensing_signal::features::{
+    describe_layouts, layout_key, note_other_shape, LayoutKeeper, PROBE_FRAMES,
+};
 use wifi_sensing_signal::stages::Notices;
 use wifi_sensing_signal::{FusedEvents, Sensed, SensingAnalyser, SensingConfig};
 
@@ -241,9 +243,7 @@ type LayoutKey = (usize, usize, usize, u64);
 impl NodeState {
     /// Notes `shape` among the other shapes the node has seen.
     fn note_shape(&mut self, shape: (usize, usize, usize)) {
-        if self.other_shapes.len() < MAX_OTHER_SHAPES && !self.other_shapes.contains(&shape) {
-            self.other_shapes.push(shape);
-        }
+        note_other_shape(&mut self.other_shapes, shape);
     }
 
     /// Starts the node over in layout `key` ([`LayoutKeeper::other`] said so): the fresh state
@@ -268,9 +268,6 @@ impl NodeState {
         }
     }
 }
-
-/// Other shapes of a node named in its notice at most.
-const MAX_OTHER_SHAPES: usize = 4;
 
 /// A node's early labelling: its features of the early kind, its decider, and the edges seen
 /// since the last emitted snapshot.
@@ -794,7 +791,6 @@ impl Analyser for IntrospectionAnalyser {
         let Some(notices) = &self.notices else {
             return Ok(());
         };
-        let shape = |(r, t, k): (usize, usize, usize)| format!("{r}x{t}x{k}");
         for (id, n) in self.nodes.iter() {
             // a thinning longer than the node's stream: no snapshot at all, said so
             if self.cfg.every > 1 && n.frames > 0 && n.frames < self.cfg.every {
@@ -807,20 +803,7 @@ impl Analyser for IntrospectionAnalyser {
             let (Some(key), true) = (n.layout, n.layouts.skipped() > 0) else {
                 continue;
             };
-            let kept = (key.0, key.1, key.2);
-            let others: Vec<String> = n
-                .other_shapes
-                .iter()
-                .filter(|s| **s != kept)
-                .map(|s| shape(*s))
-                .collect();
-            // the layouts this node sent and the one it is analysed in now (after a lasting
-            // change the skipped frames may be of the layout kept now, sent before the change)
-            let how = if others.is_empty() {
-                format!("other subcarrier indices; analysed in {}", shape(kept))
-            } else {
-                format!("also {}; analysed in {}", others.join(", "), shape(kept))
-            };
+            let how = describe_layouts((key.0, key.1, key.2), &n.other_shapes);
             let rule = if self.layout_free {
                 "a node that mixes layouts is analysed in its most common one in its first frames"
             } else {

@@ -60,6 +60,55 @@ use crate::rate::RateEstimator;
 /// Frames a node's columns are probed over before its features start.
 pub const PROBE_FRAMES: usize = 20;
 
+/// Other layout shapes a node's notice names at most.
+pub const MAX_OTHER_SHAPES: usize = 4;
+
+/// Notes `shape` among a node's other layout shapes (the first [`MAX_OTHER_SHAPES`], each once),
+/// for [`describe_layouts`].
+///
+/// ```
+/// use wifi_sensing_signal::features::note_other_shape;
+/// let mut seen = Vec::new();
+/// for s in [(1, 1, 128), (1, 1, 128), (1, 1, 192)] {
+///     note_other_shape(&mut seen, s);
+/// }
+/// assert_eq!(seen, [(1, 1, 128), (1, 1, 192)]);
+/// ```
+pub fn note_other_shape(shapes: &mut Vec<(usize, usize, usize)>, shape: (usize, usize, usize)) {
+    if shapes.len() < MAX_OTHER_SHAPES && !shapes.contains(&shape) {
+        shapes.push(shape);
+    }
+}
+
+/// The layouts of a node's skipped frames and the one it is analysed in (`kept`), as the
+/// notices of the analysers that keep a layout ([`LayoutKeeper`]) say it: after a lasting
+/// change the skipped frames may be of the layout kept now, sent before the change, so `kept`
+/// is left out of `others`; frames that differ in their subcarrier indices only have no other
+/// shape.
+///
+/// ```
+/// use wifi_sensing_signal::features::describe_layouts;
+/// let s = describe_layouts((1, 1, 64), &[(1, 1, 128), (1, 1, 64), (1, 1, 192)]);
+/// assert_eq!(s, "also 1x1x128, 1x1x192; analysed in 1x1x64");
+/// assert_eq!(
+///     describe_layouts((1, 1, 64), &[]),
+///     "other subcarrier indices; analysed in 1x1x64"
+/// );
+/// ```
+pub fn describe_layouts(kept: (usize, usize, usize), others: &[(usize, usize, usize)]) -> String {
+    let shape = |(r, t, k): (usize, usize, usize)| format!("{r}x{t}x{k}");
+    let others: Vec<String> = others
+        .iter()
+        .filter(|s| **s != kept)
+        .map(|s| shape(*s))
+        .collect();
+    if others.is_empty() {
+        format!("other subcarrier indices; analysed in {}", shape(kept))
+    } else {
+        format!("also {}; analysed in {}", others.join(", "), shape(kept))
+    }
+}
+
 /// The CSI layout of a node: shape and subcarrier indices.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Layout {

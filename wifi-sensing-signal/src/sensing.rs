@@ -23,8 +23,9 @@ use crate::calibration::Baseline;
 use crate::error::{Result, SignalError as Error};
 use crate::events::{Event, EventConfig, EventKind, NodeDetector, Scope};
 use crate::features::{
-    amplitudes, layout_key, shape, temporal_noise_for, ColumnSelector, Columns, IntervalMeter,
-    Layout, LayoutKeeper, LevelTracker, MotionRatio, PROBE_FRAMES,
+    amplitudes, describe_layouts, layout_key, note_other_shape, shape, temporal_noise_for,
+    ColumnSelector, Columns, IntervalMeter, Layout, LayoutKeeper, LevelTracker, MotionRatio,
+    PROBE_FRAMES,
 };
 use crate::stages::Notices;
 use crate::vitals::{PhaseFeatures, VitalSigns, VitalsConfig, VitalsEstimator};
@@ -345,9 +346,7 @@ impl SensingAnalyser {
             // Another layout: the node keeps one (see `LayoutKeeper`; the column probe is its
             // warm-up). With a baseline the node keeps the baseline's layout.
             let shape = frame.shape();
-            if node.other_shapes.len() < 4 && !node.other_shapes.contains(&shape) {
-                node.other_shapes.push(shape);
-            }
+            note_other_shape(&mut node.other_shapes, shape);
             let (warming_up, warmup) = match self.baseline {
                 Some(_) => (false, u64::MAX),
                 None => (node.cols.is_none(), PROBE_FRAMES as u64),
@@ -367,9 +366,7 @@ impl SensingAnalyser {
                 std::mem::take(&mut node.layouts),
                 std::mem::take(&mut node.other_shapes),
             );
-            if other_shapes.len() < 4 && !other_shapes.contains(&old_shape) {
-                other_shapes.push(old_shape);
-            }
+            note_other_shape(&mut other_shapes, old_shape);
             // every start gets its end: close what the old layout's analysis had open
             if let (Some(d), Some(last)) = (node.detector.as_mut(), node.last_t) {
                 let mut closed = Vec::new();
@@ -626,7 +623,6 @@ impl Analyser for SensingAnalyser {
         let Some(notices) = &self.notices else {
             return Ok(());
         };
-        let shape = |(r, t, k): (usize, usize, usize)| format!("{r}x{t}x{k}");
         for (id, n) in self.nodes.iter() {
             // a smooth-noise node at a low frame rate: fast movement looks like its noise
             let smooth = n.motion.as_ref().is_some_and(MotionRatio::smooth_noise);
@@ -644,20 +640,7 @@ impl Analyser for SensingAnalyser {
             if n.layouts.skipped() == 0 {
                 continue;
             }
-            let first = n.layout.shape;
-            let others: Vec<String> = n
-                .other_shapes
-                .iter()
-                .filter(|s| **s != first)
-                .map(|s| shape(*s))
-                .collect();
-            // the layouts this node sent and the one it is analysed in now (after a lasting
-            // change the skipped frames may be of the layout kept now, sent before the change)
-            let how = if others.is_empty() {
-                format!("other subcarrier indices; analysed in {}", shape(first))
-            } else {
-                format!("also {}; analysed in {}", others.join(", "), shape(first))
-            };
+            let how = describe_layouts(n.layout.shape, &n.other_shapes);
             let policy = if self.baseline.is_some() {
                 "each node is analysed in its baseline's layout"
             } else {
