@@ -25,8 +25,12 @@
 //! snapshot (labels committed, an onset, a regime change) is still reported in its next one,
 //! and the node's frame counts go on. This holds when the signatures' dimension does not
 //! follow the layout (`motion_*` kinds, or no signatures besides early labelling): `amp_*`
-//! signatures fit one subcarrier count, so with them a node keeps its first layout and never
-//! starts over.
+//! signatures fit one subcarrier count, so with them a node keeps the first layout whose
+//! features fit the signatures and never starts over. Frames of a layout that does not fit,
+//! before the node has one that does, are skipped and counted (a node whose first frames are
+//! strays of a rare layout); [`PROBE_FRAMES`] of them in a row, or a node that never had a
+//! fitting layout by the end of the stream, are the dimension error (the signatures were made
+//! with other settings or hardware).
 //!
 //! With early labelling ([`IntrospectionAnalyser::with_early`]: a second library of
 //! `motion_lags_v1` signatures, one or more per label), each node also runs an
@@ -235,12 +239,21 @@ struct NodeState {
     layouts: LayoutKeeper<LayoutKey>,
     /// The shapes of the other layouts seen (the first few).
     other_shapes: Vec<(usize, usize, usize)>,
+    /// Frames skipped before the node had a layout whose feature dimension fits `amp_*`
+    /// signatures, and the dimension of the last of them.
+    unfit: (u64, usize),
 }
 
 /// A frame's layout ([`layout_key`]): its shape and a hash of its subcarrier indices.
 type LayoutKey = (usize, usize, usize, u64);
 
 impl NodeState {
+    /// Frames skipped for their layout: of another layout than the kept one, or, before the
+    /// node had a layout that fits `amp_*` signatures, of one that does not.
+    fn layout_skipped(&self) -> u64 {
+        self.layouts.skipped() + self.unfit.0
+    }
+
     /// Notes `shape` among the other shapes the node has seen.
     fn note_shape(&mut self, shape: (usize, usize, usize)) {
         note_other_shape(&mut self.other_shapes, shape);
@@ -258,6 +271,7 @@ impl NodeState {
         self.layout = Some(key);
         self.layouts = old.layouts;
         self.other_shapes = old.other_shapes;
+        self.unfit = old.unfit;
         if let Some(k) = old.layout {
             self.note_shape((k.0, k.1, k.2));
         }
@@ -352,6 +366,7 @@ impl IntrospectionAnalyser {
             kept: 0,
             layouts: LayoutKeeper::default(),
             other_shapes: Vec::new(),
+            unfit: (0, 0),
         };
         let layout_free =
             library.signatures().is_empty() || cfg.features.kind.fixed_dim().is_some();
@@ -525,7 +540,7 @@ impl IntrospectionAnalyser {
     /// it had analysed in the old one (their snapshots were emitted; that analysis was
     /// dropped), as the sensing analyser counts them. See the [module docs](self).
     pub fn layout_skipped(&self, node_id: u32) -> u64 {
-        self.nodes.get(node_id).map_or(0, |n| n.layouts.skipped())
+        self.nodes.get(node_id).map_or(0, NodeState::layout_skipped)
     }
 
     /// The signatures.
@@ -639,6 +654,29 @@ impl IntrospectionAnalyser {
                 return Ok(None);
             }
         };
+        if !st.checked {
+            if let Err(e) = self.library.check_stream_after(
+                self.cfg.features.kind,
+                x.len(),
+                self.stages.as_deref(),
+            ) {
+                // `amp_*` signatures fit one subcarrier count: a layout of another is skipped
+                // until one that fits comes (a node whose first frames are strays of a rare
+                // layout), and is an error once PROBE_FRAMES frames came without one (or at
+                // the end, see `finish`). For other kinds the dimension does not depend on the
+                // layout, so a mismatch is an error at once.
+                if self.layout_free || st.unfit.0 + 1 >= PROBE_FRAMES as u64 {
+                    return Err(e);
+                }
+                let unfit = (st.unfit.0 + 1, x.len());
+                self.skipped += 1;
+                st.start_over(proto, key);
+                st.layout = None;
+                st.unfit = unfit;
+                return Ok(None);
+            }
+            st.checked = true;
+        }
         if let Some(e) = st.early.as_mut() {
             let m = match e.fx.as_mut() {
                 None => x,
@@ -664,14 +702,6 @@ impl IntrospectionAnalyser {
                     timestamp_ns: frame.timestamp_ns,
                 });
             }
-        }
-        if !st.checked {
-            self.library.check_stream_after(
-                self.cfg.features.kind,
-                x.len(),
-                self.stages.as_deref(),
-            )?;
-            st.checked = true;
         }
         // Features are finite and of the checked dimension; a refusal would be a bug, and is
         // reported rather than ignored.
@@ -788,6 +818,20 @@ impl Analyser for IntrospectionAnalyser {
     /// Says, through the notices of [`with_notices`](IntrospectionAnalyser::with_notices),
     /// how many frames of each node were skipped for their subcarrier layout.
     fn finish(&mut self, _out: &mut Vec<Analysis>) -> wifi_sensing_core::Result<()> {
+        // A node that never had a layout fitting `amp_*` signatures: the dimension error
+        // (skipping its frames quietly would hide a wrong signature directory).
+        if let Some(n) = self
+            .nodes
+            .iter()
+            .map(|(_, n)| n)
+            .find(|n| !n.checked && n.unfit.0 > 0)
+        {
+            self.library.check_stream_after(
+                self.cfg.features.kind,
+                n.unfit.1,
+                self.stages.as_deref(),
+            )?;
+        }
         let Some(notices) = &self.notices else {
             return Ok(());
         };
@@ -800,7 +844,7 @@ impl Analyser for IntrospectionAnalyser {
                     self.cfg.every, n.frames, self.cfg.every
                 ));
             }
-            let (Some(key), true) = (n.layout, n.layouts.skipped() > 0) else {
+            let (Some(key), true) = (n.layout, n.layout_skipped() > 0) else {
                 continue;
             };
             let how = describe_layouts((key.0, key.1, key.2), &n.other_shapes);
@@ -813,7 +857,7 @@ impl Analyser for IntrospectionAnalyser {
             notices.push(format!(
                 "{KIND} (--introspect): node {id}: {} of {} frames skipped for their subcarrier \
                  layout ({how}); {rule}",
-                n.layouts.skipped(),
+                n.layout_skipped(),
                 n.seen,
             ));
         }
@@ -879,10 +923,25 @@ mod tests {
         zero.csi.fill(num_complex::Complex32::new(0.0, 0.0));
         assert!(a.push(&zero).unwrap().is_none());
         assert_eq!(a.skipped(), 1);
-        // A stream of 6 features against 4-dimensional signatures.
+        // A stream of 6 features against 4-dimensional signatures: its frames are skipped
+        // while the node may still get a fitting layout, then the mismatch is an error.
         let mut b = IntrospectionAnalyser::new(IntrospectionConfig::default(), library(4)).unwrap();
+        for _ in 1..PROBE_FRAMES {
+            assert!(b.push(&frame(0, 6, 1.0)).unwrap().is_none());
+        }
         let e = b.push(&frame(0, 6, 1.0)).unwrap_err().to_string();
         assert!(e.contains("4 dimensions") && e.contains("6"), "{e}");
+        // Shorter than that: the error comes at the end.
+        let mut b = IntrospectionAnalyser::new(IntrospectionConfig::default(), library(4)).unwrap();
+        let mut out = Vec::new();
+        for _ in 0..3 {
+            b.analyse(&frame(0, 6, 1.0), &mut out).unwrap();
+        }
+        let e = b.finish(&mut out).unwrap_err().to_string();
+        assert!(
+            out.is_empty() && e.contains("4 dimensions") && e.contains("6"),
+            "{e}"
+        );
         // Too many nodes is an error, not unbounded growth.
         let mut c = IntrospectionAnalyser::new(
             IntrospectionConfig {
@@ -898,6 +957,9 @@ mod tests {
         let mut d = IntrospectionAnalyser::new(IntrospectionConfig::default(), library(4))
             .unwrap()
             .with_stages("select:top=6");
+        for _ in 1..PROBE_FRAMES {
+            d.push(&frame(0, 6, 1.0)).unwrap();
+        }
         let e = d.push(&frame(0, 6, 1.0)).unwrap_err().to_string();
         assert!(
             e.contains("after the stages `select:top=6`") && e.contains("without these stages"),
@@ -967,6 +1029,44 @@ mod tests {
             said.len() == 1
                 && said[0].contains("40 of 70 frames skipped")
                 && said[0].contains("analysed in its first layout"),
+            "{said:?}"
+        );
+    }
+
+    /// A node whose first frames are strays of a layout that does not fit `amp_*` signatures
+    /// skips them and is analysed in the first layout that fits; the strays are counted and
+    /// reported as frames of another layout.
+    #[test]
+    fn amp_signatures_skip_stray_first_frames_of_an_unfit_layout() {
+        let notices = Notices::default();
+        let mut a = IntrospectionAnalyser::new(IntrospectionConfig::default(), library(4))
+            .unwrap()
+            .with_notices(notices.clone());
+        let mut out = Vec::new();
+        for _ in 0..5 {
+            a.analyse(&frame(1, 6, 1.0), &mut out).unwrap();
+        }
+        assert!(out.is_empty());
+        for i in 0..30 {
+            a.analyse(&frame(1, 4, 1.0 + i as f32), &mut out).unwrap();
+            if i % 10 == 0 {
+                a.analyse(&frame(1, 6, 1.0), &mut out).unwrap();
+            }
+        }
+        assert_eq!(out.len(), 30);
+        let last = out
+            .last()
+            .unwrap()
+            .downcast_ref::<IntrospectionSnapshot>()
+            .unwrap();
+        assert_eq!(last.frame_count, 30);
+        assert_eq!((a.layout_skipped(1), a.skipped()), (8, 8));
+        a.finish(&mut out).unwrap();
+        let said = notices.take();
+        assert!(
+            said.len() == 1
+                && said[0].contains("8 of 38 frames skipped")
+                && said[0].contains("also 1x1x6; analysed in 1x1x4"),
             "{said:?}"
         );
     }

@@ -55,7 +55,7 @@ use serde::{Deserialize, Serialize};
 use wifi_sensing_core::{Analyser, Analysis, CsiFrame, PerNode};
 
 use crate::error::{Result, SignalError};
-use crate::features::LayoutKeeper;
+use crate::features::{describe_layouts, note_other_shape, LayoutKeeper};
 use crate::pca::Pca;
 use crate::rate::RateEstimator;
 use crate::resample::{ResampleConfig, Resampler};
@@ -351,6 +351,11 @@ struct Node {
     columns: u64,
     /// The layout kept and the frames skipped for theirs.
     layouts: LayoutKeeper<usize>,
+    /// The shape of the frames analysed, and of the others seen (the first few).
+    shape: (usize, usize, usize),
+    other_shapes: Vec<(usize, usize, usize)>,
+    /// Frames of the node seen, analysed or not.
+    seen: u64,
 }
 
 #[derive(Debug)]
@@ -515,9 +520,10 @@ impl Engine {
         let (name, warmup) = (self.name, self.cfg.warmup);
         for (id, node) in self.nodes.iter() {
             if node.layouts.skipped() > 0 {
-                let (k, n) = (node.layouts.skipped(), node.ncols);
+                let (k, seen) = (node.layouts.skipped(), node.seen);
+                let how = describe_layouts(node.shape, &node.other_shapes);
                 self.notices.once(&format!("{name}/skipped/{id}"), || {
-                    format!("{name}: node {id}: {k} frames skipped for their subcarrier layout (the node mixes layouts; frames of {n} subcarriers analysed)")
+                    format!("{name}: node {id}: {k} of {seen} frames skipped for their subcarrier layout ({how}); a node that mixes layouts is analysed in its most common one in its first frames")
                 });
             }
             if node.columns > 0 || node.frames == 0 {
@@ -556,7 +562,11 @@ impl Engine {
             frames: 0,
             columns: 0,
             layouts: LayoutKeeper::default(),
+            shape: frame.shape(),
+            other_shapes: Vec::new(),
+            seen: 0,
         })?;
+        node.seen += 1;
         if node.ncols != ncols {
             // Another layout: the node keeps one (see `LayoutKeeper`); a switch loses the old
             // layout's frames of this (re)start.
@@ -565,8 +575,11 @@ impl Engine {
                 .layouts
                 .other(ncols, node.frames, warming_up, warmup as u64)
             {
+                note_other_shape(&mut node.other_shapes, frame.shape());
                 return Ok(());
             }
+            note_other_shape(&mut node.other_shapes, node.shape);
+            node.shape = frame.shape();
             if node.run.is_some() {
                 let name = self.name;
                 self.notices.once(&format!("{name}/layout/{id}"), || {
@@ -1064,8 +1077,10 @@ mod tests {
         a.finish(&mut end).unwrap();
         let said = notices.take();
         assert!(
-            said.iter().any(|m| m.contains("node 4: 101 frames skipped")
-                && m.contains("frames of 8 subcarriers analysed")),
+            said.iter().any(|m| m
+                == "spectrogram: node 4: 101 of 500 frames skipped for their subcarrier layout \
+                    (also 1x1x16; analysed in 1x1x8); a node that mixes layouts is analysed in \
+                    its most common one in its first frames"),
             "{said:?}"
         );
         // a lasting change to 16 subcarriers: the node starts over and gives records again
