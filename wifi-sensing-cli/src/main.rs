@@ -164,12 +164,19 @@ pub(crate) struct Log {
 impl Log {
     pub(crate) fn info(&self, msg: impl std::fmt::Display) {
         if !self.quiet {
-            eprintln!("wifi-sensing: {msg}");
+            to_stderr(format_args!("wifi-sensing: {msg}"));
         }
     }
     pub(crate) fn warn(&self, msg: impl std::fmt::Display) {
-        eprintln!("wifi-sensing: warning: {msg}");
+        to_stderr(format_args!("wifi-sensing: warning: {msg}"));
     }
+}
+
+/// Writes a line on stderr. A closed stderr (`2>&1 | head -1`) is not an error: the line is
+/// dropped, where `eprintln!` would panic.
+fn to_stderr(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -178,6 +185,8 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
             || c.downcast_ref::<wifi_sensing_core::Error>()
                 .is_some_and(|w| w.is_broken_pipe())
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
     })
 }
 
@@ -188,11 +197,13 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) if e.downcast_ref::<Usage>().is_some() => {
-            eprintln!("wifi-sensing: error: {e}\n\nFor more information, try '--help'.");
+            to_stderr(format_args!(
+                "wifi-sensing: error: {e}\n\nFor more information, try '--help'."
+            ));
             ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("wifi-sensing: error: {}", error_chain(&e));
+            to_stderr(format_args!("wifi-sensing: error: {}", error_chain(&e)));
             ExitCode::FAILURE
         }
     }

@@ -170,6 +170,48 @@ fn broken_pipe_exits_zero() {
     exits_zero_when_stdout_closes(&["run", rec.to_str().unwrap()]);
 }
 
+/// A closed stderr (`2>&1 | head -1`, or a log reader that went away) does not make a command
+/// fail: its log lines are dropped, its output is complete and it exits 0 (it panicked with
+/// exit 101 on its last log line).
+#[test]
+fn closed_stderr_exits_zero() {
+    let d = tmpdir("closed-stderr");
+    let rec = d.join("r.csirec");
+    make_recording(&rec, 50);
+    let out = d.join("r.jsonl");
+    for args in [
+        vec![
+            "convert",
+            rec.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        vec!["inspect", rec.to_str().unwrap()],
+        vec![
+            "convert",
+            "/nonexistent/x.pcap",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wifi-sensing"))
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stderr.take());
+        let status = child.wait().unwrap();
+        let want = if args[1].starts_with("/nonexistent") {
+            1
+        } else {
+            0
+        };
+        assert_eq!(status.code(), Some(want), "{args:?}");
+    }
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 50);
+}
+
 /// Runs the binary with `args`, reads the first JSON line it prints and closes stdout (like
 /// `| head -n 1`): the process must end with exit 0 and without a panic.
 fn exits_zero_when_stdout_closes(args: &[&str]) {

@@ -335,6 +335,25 @@ fn score_pair(truth: &Path, poses: &Path) -> std::process::Output {
     ])
 }
 
+/// `model score | head -1`: the report stops at the closed stdout, exit 0 (it was an error).
+#[test]
+fn score_on_a_closed_stdout_exits_zero() {
+    let (dir, _sim, poses) = setup_poses();
+    let truth = dir.path().join("truth.jsonl");
+    simulate_walk(&dir.path().join("again.jsonl"), "3s", Some(&truth));
+    let (first, status, err) = common::first_line_then_close(&[
+        "model",
+        "score",
+        "--truth",
+        truth.to_str().unwrap(),
+        "--poses",
+        poses.to_str().unwrap(),
+    ]);
+    assert_eq!(first.trim(), "{");
+    assert!(status.success(), "exit {status:?}, stderr: {err}");
+    assert!(!err.contains("error"), "{err}");
+}
+
 #[test]
 fn score_says_when_pose_records_have_no_truth() {
     let (dir, _sim, poses) = setup_poses();
