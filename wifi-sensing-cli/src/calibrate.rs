@@ -45,10 +45,19 @@ pub(crate) fn main(args: CalibrateArgs, log: &Log) -> Result<()> {
     for frame in capture.by_ref() {
         match frame {
             Ok(f) => cal.push(&f)?,
-            Err(e) if e.is_recoverable() => continue,
+            // counted in the capture's statistics and reported below
+            Err(e) if e.is_recoverable() || e.is_truncated() => continue,
             Err(e) => return Err(e).context("reading the calibration capture"),
         }
     }
+    let read = capture.stats();
+    crate::report::read_problems(
+        &read.issues,
+        read.malformed,
+        read.truncated.as_ref(),
+        &opened.description,
+        log,
+    );
     let kept = capture.stats().frames;
     crate::report::other_nodes(capture.stats(), kept, &opened.description, log);
     let several = cal.node_ids().len() > 1;

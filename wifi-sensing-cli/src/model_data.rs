@@ -64,8 +64,8 @@ pub(crate) struct ScoreArgs {
     /// floor position).
     #[arg(long)]
     pub mean_pose: Option<PathBuf>,
-    /// Smallest record confidence read as "a person is present".
-    #[arg(long, default_value_t = 0.5)]
+    /// Smallest record confidence read as "a person is present" (0..=1).
+    #[arg(long, default_value_t = 0.5, value_parser = crate::values::unit_interval)]
     pub presence_threshold: f64,
     /// Keep only the pose records of these nodes (`--keep-nodes 0`, `--keep-nodes 1,2`: those
     /// whose window's nodes, `data.window.nodes`, are all among them); those of other nodes are

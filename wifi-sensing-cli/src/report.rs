@@ -1,6 +1,7 @@
 //! What a command read and wrote, logged on stderr at the end.
 
 use anyhow::{bail, Result};
+use wifi_sensing_core::reader::Issue;
 use wifi_sensing_core::{CaptureFormat, ReadStats, Summary};
 
 use crate::Log;
@@ -10,21 +11,7 @@ use crate::Log;
 /// Warnings about the input name it (`input`), as `-q` hides the line that opened it.
 pub(crate) fn summary(s: &Summary, read: &ReadStats, written: u64, input: &str, log: &Log) {
     // the problems first, the totals last
-    for i in s.issues.iter().take(5) {
-        log.warn(format_args!("{input}: skipped: {}", i.message));
-    }
-    if s.malformed > 5 {
-        log.warn(format_args!(
-            "{input}: ... and {} more malformed records",
-            s.malformed - 5
-        ));
-    }
-    if let Some(t) = &s.truncated {
-        log.warn(format_args!(
-            "{input}: input ends inside a record: {}",
-            t.message
-        ));
-    }
+    read_problems(&s.issues, s.malformed, s.truncated.as_ref(), input, log);
     let n = read.passed_over;
     if n > 0 && s.frames_in == 0 && s.aux_records == 0 && s.malformed == 0 {
         log.warn(format_args!(
@@ -49,6 +36,32 @@ pub(crate) fn summary(s: &Summary, read: &ReadStats, written: u64, input: &str, 
         "{} frames read, {} after stages, {} non-CSI records, {} analyses, {} malformed skipped; {written} records written",
         s.frames_in, s.frames_out, s.aux_records, s.analyses, s.malformed
     ));
+}
+
+/// Warns of the malformed records skipped (the first five, then a count) and of a cut at the
+/// end of the input: every command that reads a capture says so, as `run` does.
+pub(crate) fn read_problems(
+    issues: &[Issue],
+    malformed: u64,
+    truncated: Option<&Issue>,
+    input: &str,
+    log: &Log,
+) {
+    for i in issues.iter().take(5) {
+        log.warn(format_args!("{input}: skipped: {}", i.message));
+    }
+    if malformed > 5 {
+        log.warn(format_args!(
+            "{input}: ... and {} more malformed records",
+            malformed - 5
+        ));
+    }
+    if let Some(t) = truncated {
+        log.warn(format_args!(
+            "{input}: input ends inside a record: {}",
+            t.message
+        ));
+    }
 }
 
 /// What [`strict_cut`] says of a cut input's complete records when they went to the output.

@@ -149,7 +149,8 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
     let mut frames: Vec<CsiFrame> = Vec::new();
     // the capture's nodes, for the error when the chosen one has no frame (a bounded list)
     let mut seen: Vec<u32> = Vec::new();
-    for out in p.process(opened.capture) {
+    let mut run = p.process(opened.capture);
+    for out in run.by_ref() {
         if let Output::Frame(f) = out? {
             if seen.len() < 64 && !seen.contains(&f.node_id) {
                 seen.push(f.node_id);
@@ -163,6 +164,15 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
             }
         }
     }
+    let s = run.summary();
+    crate::report::read_problems(
+        &s.issues,
+        s.malformed,
+        s.truncated.as_ref(),
+        &opened.description,
+        log,
+    );
+    drop(run);
     for n in notices.take() {
         log.warn(n);
     }

@@ -30,6 +30,15 @@ pub(crate) fn non_negative(s: &str) -> Res<f64> {
 
 /// A whole number ≥ 1 (`--introspect-every`, `--limit`, `--min-prefix`, ...): clap's own range
 /// check would print `0 is not in 1..18446744073709551615`.
+/// A probability threshold: a finite number in 0..=1.
+pub(crate) fn unit_interval(s: &str) -> Res<f64> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        Ok(_) => Err(format!("`{s}` is not in 0..=1")),
+        Err(_) => Err(format!("`{s}` is not a number")),
+    }
+}
+
 pub(crate) fn at_least_one(s: &str) -> Res<u64> {
     match s.parse::<u64>() {
         Ok(0) => Err("must be at least 1".into()),

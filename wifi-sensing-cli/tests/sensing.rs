@@ -377,3 +377,66 @@ fn node_filter_leaves_out_a_stray_transmitter() {
     );
     assert!(!err.contains("an empty capture"), "{err}");
 }
+
+/// `calibrate` on a capture cut inside its last record (a recording copied while it was being
+/// written) uses every complete frame and says where the input was cut, as `run` does (it
+/// refused the capture, even with `--force`); malformed records are reported too.
+#[test]
+fn calibrate_uses_a_cut_capture_and_says_so() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ws-calibrate-cut");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let empty = dir.join("empty.csirec");
+    let mut c = bin();
+    c.args(["simulate", "-q", "--scenario", "empty", "--duration", "12s"])
+        .arg("-o")
+        .arg(&empty);
+    ok(c);
+    let len = std::fs::metadata(&empty).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&empty)
+        .unwrap()
+        .set_len(len - 9)
+        .unwrap();
+    let base = dir.join("base.json");
+    let out = bin()
+        .args(["calibrate"])
+        .arg(&empty)
+        .arg("-o")
+        .arg(&base)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning:") && err.contains("input ends inside a record"),
+        "{err}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+    assert_eq!(v["nodes"].as_array().unwrap().len(), 1);
+
+    // a malformed line is reported, not dropped without a word
+    let csv = common::fixture("esp32/example_100hz_pitraffic.csv");
+    let out = bin()
+        .args(["calibrate", "--force"])
+        .arg(&csv)
+        .arg("-o")
+        .arg(dir.join("csv.json"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("skipped:") && err.contains("line 19"), "{err}");
+    // and by `spectrogram`
+    let out = bin()
+        .args(["spectrogram"])
+        .arg(&csv)
+        .arg("-o")
+        .arg(dir.join("s.png"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("skipped:") && err.contains("line 19"), "{err}");
+}

@@ -110,6 +110,32 @@ fn bad_values_exit_2_with_the_reason() {
             "at least 5 s",
         ),
         (&["run"], "INPUT"),
+        (
+            &[
+                "model",
+                "score",
+                "--truth",
+                "t",
+                "--poses",
+                "p",
+                "--presence-threshold",
+                "2",
+            ],
+            "not in 0..=1",
+        ),
+        (
+            &[
+                "model",
+                "score",
+                "--truth",
+                "t",
+                "--poses",
+                "p",
+                "--presence-threshold",
+                "NaN",
+            ],
+            "not in 0..=1",
+        ),
         (&["spectrogram", CSV, "-o", "x.jpg"], ".png (image) or .csv"),
         (
             &["run", "--stages", "hampel:windw=5", CSV],
