@@ -45,7 +45,8 @@ pub(crate) struct PoseArgs {
     /// left and right joints close to the body's vertical axis.
     #[arg(long, value_name = "MODEL.onnx")]
     pub pose: Option<PathBuf>,
-    /// Pose inference backend: tract (pure Rust) or ort (ONNX Runtime from ORT_DYLIB_PATH).
+    /// Pose inference backend: tract (pure Rust) or ort (ONNX Runtime from ORT_DYLIB_PATH;
+    /// only in a binary built with the `ort` feature).
     #[arg(long, value_name = "tract|ort", default_value = "tract", value_parser = parse_backend, requires = "pose")]
     pub pose_backend: BackendKind,
     /// Time between pose windows (e.g. 0.1s, 100ms).
@@ -73,8 +74,14 @@ impl PoseArgs {
             manifest: self.pose_manifest.clone(),
         };
         let model = PoseModel::load(path, &opts).with_context(|| {
+            let hint = if self.pose_manifest.is_none() && !path.with_extension("json").exists() {
+                " (its manifest is looked for beside it as MODEL.json; give another with \
+                 --pose-manifest PATH)"
+            } else {
+                ""
+            };
             format!(
-                "no pose records: cannot load the pose model {}",
+                "no pose records: cannot load the pose model {}{hint}",
                 path.display()
             )
         })?;

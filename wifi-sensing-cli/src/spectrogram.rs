@@ -211,6 +211,27 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
             all - kept
         ));
     }
+    // Nexmon reads one frame per packet: one transmission's packets of several receive cores
+    // or spatial streams (same sequence number, microseconds apart) would be taken as
+    // successive samples, inflating the rate and the frequency axis. Said, with the remedy.
+    let mut slots: Vec<(u8, u8)> = Vec::new();
+    for f in &frames {
+        if let (wifi_sensing_core::FormatMeta::Nexmon(m), (1, 1, _)) = (&f.meta, f.shape()) {
+            if slots.len() < 64 && !slots.contains(&(m.core, m.spatial)) {
+                slots.push((m.core, m.spatial));
+            }
+        }
+    }
+    if slots.len() > 1 {
+        log.warn(format_args!(
+            "node {node}: its Nexmon packets come from {} (receive core, spatial stream) pairs of the \
+             same transmissions, read here as successive samples: the sampling rate and the \
+             frequency axis are up to {} times too high; --nexmon-group reads each transmission \
+             as one frame",
+            slots.len(),
+            slots.len()
+        ));
+    }
     if frames.len() < 2 {
         bail!(
             "node {node}: {} frame(s); a spectrogram needs at least 2",

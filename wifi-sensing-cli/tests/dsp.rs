@@ -334,3 +334,46 @@ fn a_node_the_capture_lacks_is_named_with_the_ones_it_has() {
         "{err}"
     );
 }
+
+/// Nexmon packets of several (core, spatial stream) pairs of the same transmissions, read one
+/// frame per packet, would be taken as successive samples: `spectrogram` says so and names
+/// `--nexmon-group` (the kit's `example_4339.pcap` has three streams per transmission).
+#[test]
+fn interleaved_nexmon_streams_are_pointed_out() {
+    let out = run(&["-q", "convert", &fixture("nexmon/example.pcap"), "-o", "-"]);
+    assert!(out.status.success());
+    let first: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap()).unwrap();
+    let t0 = first["timestamp_ns"].as_i64().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, streams: u64| {
+        let mut text = String::new();
+        for i in 0..400u64 {
+            let mut f = first.clone();
+            // one transmission every 10 ms, its packets 100 us apart
+            let (tx, slot) = (i / streams, i % streams);
+            f["timestamp_ns"] = (t0 + (tx * 10_000_000 + slot * 100_000) as i64).into();
+            f["sequence"] = tx.into();
+            f["meta"]["nexmon"]["spatial"] = slot.into();
+            text.push_str(&f.to_string());
+            text.push('\n');
+        }
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_string_lossy().into_owned()
+    };
+    let png = dir.path().join("s.png");
+    let png = png.to_str().unwrap();
+    for (name, streams, warned) in [("two.jsonl", 2, true), ("one.jsonl", 1, false)] {
+        let input = write(name, streams);
+        let out = run(&["spectrogram", &input, "-o", png, "--window", "0.5s"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert_eq!(
+            err.contains("2 (receive core, spatial stream) pairs")
+                && err.contains("--nexmon-group"),
+            warned,
+            "{name}: {err}"
+        );
+    }
+}

@@ -421,10 +421,7 @@ impl Windower {
             if f.device != d {
                 return Err(bad(
                     "input.device",
-                    format!(
-                        "the model expects {d:?} frames, this stream has {:?}",
-                        f.device
-                    ),
+                    format!("the model expects {d} frames, this stream has {}", f.device),
                 ));
             }
         }
