@@ -161,7 +161,25 @@ fn text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
                 m.data_card.training_data
             )?;
             writeln!(out, "             evaluation: {}", m.data_card.evaluation)?;
+            writeln!(out, "             limitations: {}", m.data_card.limitations)?;
             writeln!(out, "             licence:    {}", m.data_card.license)?;
+            if let Some(t) = m.track_heading() {
+                writeln!(
+                    out,
+                    "  post-processing: heading from the track: a line fitted to the mid-hip \
+                     estimates of the last {} s; from {} m/s the pose is turned to the direction \
+                     of travel (fully from {} m/s{}); pose records say so in \
+                     data.heading_from_track",
+                    t.span_s,
+                    t.min_speed_m_s,
+                    t.full_speed_m_s,
+                    if t.smooth_root {
+                        "; mid-hip smoothed along the line"
+                    } else {
+                        ""
+                    }
+                )?;
+            }
         }
         (None, Some(e)) => writeln!(out, "  INVALID: {e}")?,
         (None, None) => {}

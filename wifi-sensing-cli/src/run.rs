@@ -42,7 +42,9 @@ pub(crate) struct RunArgs {
     /// Motion and presence events (records of type `event`), per node and fused.
     #[arg(long)]
     pub events: bool,
-    /// Breathing and heart rate (records of type `vital_signs`).
+    /// Breathing and heart rate (records of type `vital_signs`): an estimate every 5 s over the
+    /// last 60 s; the first needs a window of about 20 s without motion (before that, and in
+    /// a shorter capture, the records say `window_too_short`).
     #[arg(long)]
     pub vitals: bool,
     /// Empty-room baseline from `wifi-sensing calibrate` (needs --events, --vitals or

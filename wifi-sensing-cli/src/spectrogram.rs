@@ -256,7 +256,7 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
         );
     }
     log.info(format_args!(
-        "node {node}: {} frames, sampling rate {:.2} Hz (frames lost on the way counted), window {} frames, hop {}, {} columns, {} gaps",
+        "node {node}: {} frames, sampling rate {:.2} Hz (from the median interval between frames), window {} frames, hop {}, {} columns, {} gaps",
         frames.len(),
         s.rate_hz,
         s.nperseg,

@@ -169,7 +169,7 @@ fn a_stream_that_does_not_match_the_model_is_an_error() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("input.device") && stderr.contains("Esp32"),
+        stderr.contains("input.device") && stderr.contains("this stream has esp32"),
         "{stderr}"
     );
     assert!(out.stdout.is_empty());
@@ -638,5 +638,24 @@ fn model_dataset_and_score_keep_only_the_nodes_named() {
              nodes: 1, 2 (54 records left out)"
         ),
         "{err}"
+    );
+}
+
+/// `model inspect` of the reference model states its limitations and its post-processing.
+#[test]
+fn model_inspect_states_limitations_and_post_processing() {
+    let model = models().join("wifi-pose-ref.onnx");
+    let out = run(&["model", "inspect", model.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("limitations: Simulated data only"), "{text}");
+    assert!(
+        text.contains("post-processing: heading from the track")
+            && text.contains("data.heading_from_track"),
+        "{text}"
     );
 }

@@ -138,11 +138,16 @@ fn run_examples(doc: &Path, scratch: &Path) -> usize {
                 doc.display(),
                 String::from_utf8_lossy(&out.stderr)
             );
-            assert!(
-                !String::from_utf8_lossy(&out.stderr).contains("warning"),
-                "`{line}` warns: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            // the kit's pitraffic capture has one malformed line (19), which the README says
+            // is reported: that warning is expected, any other is not
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let unexpected = stderr.lines().filter(|l| {
+                l.contains("warning")
+                    && !(line.contains("example_100hz_pitraffic.csv")
+                        && l.contains("skipped: esp32_csv: malformed record")
+                        && l.contains("(line 19)"))
+            });
+            assert_eq!(unexpected.count(), 0, "`{line}` warns: {stderr}");
             if first_out.is_none() {
                 first_out = Some(out.stdout);
             }
