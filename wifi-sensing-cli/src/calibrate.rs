@@ -50,14 +50,7 @@ pub(crate) fn main(args: CalibrateArgs, log: &Log) -> Result<()> {
             Err(e) => return Err(e).context("reading the calibration capture"),
         }
     }
-    let read = capture.stats();
-    crate::report::read_problems(
-        &read.issues,
-        read.malformed,
-        read.truncated.as_ref(),
-        &opened.description,
-        log,
-    );
+    crate::report::stats_problems(capture.stats(), &opened.description, log);
     let kept = capture.stats().frames;
     crate::report::other_nodes(capture.stats(), kept, &opened.description, log);
     let several = cal.node_ids().len() > 1;

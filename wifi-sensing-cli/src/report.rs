@@ -11,7 +11,7 @@ use crate::Log;
 /// Warnings about the input name it (`input`), as `-q` hides the line that opened it.
 pub(crate) fn summary(s: &Summary, read: &ReadStats, written: u64, input: &str, log: &Log) {
     // the problems first, the totals last
-    read_problems(&s.issues, s.malformed, s.truncated.as_ref(), input, log);
+    summary_problems(s, input, log);
     let n = read.passed_over;
     if n > 0 && s.frames_in == 0 && s.aux_records == 0 && s.malformed == 0 {
         log.warn(format_args!(
@@ -40,7 +40,7 @@ pub(crate) fn summary(s: &Summary, read: &ReadStats, written: u64, input: &str, 
 
 /// Warns of the malformed records skipped (the first five, then a count) and of a cut at the
 /// end of the input: every command that reads a capture says so, as `run` does.
-pub(crate) fn read_problems(
+fn read_problems(
     issues: &[Issue],
     malformed: u64,
     truncated: Option<&Issue>,
@@ -62,6 +62,16 @@ pub(crate) fn read_problems(
             t.message
         ));
     }
+}
+
+/// [`read_problems`] of a pipeline's run.
+pub(crate) fn summary_problems(s: &Summary, input: &str, log: &Log) {
+    read_problems(&s.issues, s.malformed, s.truncated.as_ref(), input, log);
+}
+
+/// [`read_problems`] of a capture read without a pipeline.
+pub(crate) fn stats_problems(s: &ReadStats, input: &str, log: &Log) {
+    read_problems(&s.issues, s.malformed, s.truncated.as_ref(), input, log);
 }
 
 /// What [`strict_cut`] says of a cut input's complete records when they went to the output.

@@ -164,14 +164,7 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
             }
         }
     }
-    let s = run.summary();
-    crate::report::read_problems(
-        &s.issues,
-        s.malformed,
-        s.truncated.as_ref(),
-        &opened.description,
-        log,
-    );
+    crate::report::summary_problems(run.summary(), &opened.description, log);
     drop(run);
     for n in notices.take() {
         log.warn(n);
