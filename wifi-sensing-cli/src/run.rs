@@ -235,6 +235,13 @@ fn build_pipeline_with(args: &RunArgs, notices: &Notices, share_events: bool) ->
     }
     #[cfg(feature = "pose")]
     if let Some(est) = args.pose.estimator()? {
+        if let Some(StageList(_, list)) = &args.stages {
+            notices.push(format!(
+                "--pose: the model is given the frames after --stages `{list}`; a model trained \
+                 on frames without these stages (as the reference model wifi-pose-ref was) gets \
+                 other inputs than it learnt from, and its poses may be far off"
+            ));
+        }
         builder = builder.analyser(est);
     }
     Ok(builder.build()?)

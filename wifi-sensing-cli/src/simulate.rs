@@ -58,7 +58,7 @@ pub(crate) struct SimulateArgs {
     /// Frame rate in Hz (default 50, or the scenario file's).
     #[arg(long, value_parser = crate::values::rate_hz)]
     pub rate: Option<f64>,
-    /// Device profile: esp32, intel5300, nexmon80.
+    /// Device profile: esp32, intel5300 (also iwl5300, as pose manifests name it), nexmon80.
     #[arg(long, default_value = "esp32", value_parser = crate::values::device)]
     pub device: String,
     /// Random seed of the simulator (noise, drops, jitter, ...); default 7, or the --random SEED.

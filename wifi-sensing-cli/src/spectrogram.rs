@@ -242,16 +242,48 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
     let lambda = args
         .carrier_mhz
         .map(|m| wifi_sensing_signal::fresnel::wavelength_m(f64::from(m) * 1e6));
-    let s = spectrogram(&refs, &cfg, lambda).with_context(|| format!("node {node}"))?;
+    let s = spectrogram(&refs, &cfg, lambda).map_err(|e| {
+        // a window longer than the node's stream: say how long the stream is, and the remedy
+        let hint = match e {
+            wifi_sensing_signal::SignalError::TooShort { .. } => {
+                let (lo, hi) = refs.iter().fold((i64::MAX, i64::MIN), |(lo, hi), f| {
+                    (lo.min(f.timestamp_ns), hi.max(f.timestamp_ns))
+                });
+                format!(
+                    " ({} frames over {:.2} s, shorter than the window; a shorter --window fits)",
+                    refs.len(),
+                    hi.saturating_sub(lo) as f64 * 1e-9
+                )
+            }
+            _ => String::new(),
+        };
+        anyhow::Error::new(e).context(format!("node {node}{hint}"))
+    })?;
     if args.velocity && s.velocity_mps.is_none() {
         bail!(
             "--velocity: the frames of node {node} state no carrier frequency; give --carrier-mhz"
         );
     }
+    // how the grid's rate was measured (the same estimate as the spectrogram's)
+    let ts: Vec<i64> = frames.iter().map(|f| f.timestamp_ns).collect();
+    let how = match wifi_sensing_signal::rate::estimate_rate(&ts) {
+        Some(e)
+            if e.jitter_ns > wifi_sensing_signal::rate::REGULAR_JITTER * e.median_interval_ns =>
+        {
+            "received rate {rate} Hz (irregular intervals: resampled onto a uniform grid at \
+             that rate; pauses left out)"
+                .to_string()
+        }
+        Some(e) if e.frames_lost > 0 => format!(
+            "sampling rate {{rate}} Hz (counting {} frames lost on the way)",
+            e.frames_lost
+        ),
+        _ => "sampling rate {rate} Hz".to_string(),
+    }
+    .replace("{rate}", &format!("{:.2}", s.rate_hz));
     log.info(format_args!(
-        "node {node}: {} frames, sampling rate {:.2} Hz (from the median interval between frames), window {} frames, hop {}, {} columns, {} gaps",
+        "node {node}: {} frames, {how}, window {} frames, hop {}, {} columns, {} gaps",
         frames.len(),
-        s.rate_hz,
         s.nperseg,
         s.hop,
         s.times_s.len(),

@@ -377,3 +377,25 @@ fn interleaved_nexmon_streams_are_pointed_out() {
         );
     }
 }
+
+/// A window longer than the node's stream: the error says how long the stream is and that a
+/// shorter `--window` fits.
+#[test]
+fn a_window_longer_than_the_stream_names_the_remedy() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("s.png");
+    let out = run(&[
+        "spectrogram",
+        &fixture("intel5300/example.dat"),
+        "-o",
+        png.to_str().unwrap(),
+        "--window",
+        "10s",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("26 frames over") && err.contains("a shorter --window fits"),
+        "{err}"
+    );
+}

@@ -659,3 +659,29 @@ fn model_inspect_states_limitations_and_post_processing() {
         "{text}"
     );
 }
+
+/// `--pose` with `--stages`: the model is given staged frames, and the run says so.
+#[test]
+fn pose_after_stages_is_pointed_out() {
+    let (_dir, sim, model) = setup();
+    let out = run(&["run", &sim, "--no-frames", "--pose", &model]);
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("--stages"));
+    let out = run(&[
+        "run",
+        &sim,
+        "--no-frames",
+        "--pose",
+        &model,
+        "--stages",
+        "hampel:window=5",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "warning: --pose: the model is given the frames after --stages `hampel:window=5`"
+        ),
+        "{err}"
+    );
+}
