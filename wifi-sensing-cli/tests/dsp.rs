@@ -375,6 +375,16 @@ fn interleaved_nexmon_streams_are_pointed_out() {
             warned,
             "{name}: {err}"
         );
+        // the streaming analysers say it too
+        let out = run(&["run", &input, "--no-frames", "--spectrogram=window=0.5s"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert_eq!(
+            err.contains("spectrogram: node 0: its Nexmon packets come from several")
+                && err.contains("--nexmon-group"),
+            warned,
+            "{name}: {err}"
+        );
     }
 }
 

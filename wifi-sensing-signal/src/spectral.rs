@@ -356,6 +356,10 @@ struct Node {
     other_shapes: Vec<(usize, usize, usize)>,
     /// Frames of the node seen, analysed or not.
     seen: u64,
+    /// The (receive core, spatial stream) of the node's first Nexmon packet read one frame per
+    /// packet, and whether another has come (packets of one transmission taken as samples).
+    nexmon_slot: Option<(u8, u8)>,
+    nexmon_mixed: bool,
 }
 
 #[derive(Debug)]
@@ -565,8 +569,21 @@ impl Engine {
             shape: frame.shape(),
             other_shapes: Vec::new(),
             seen: 0,
+            nexmon_slot: None,
+            nexmon_mixed: false,
         })?;
         node.seen += 1;
+        if let (wifi_sensing_core::FormatMeta::Nexmon(m), (1, 1, _), false) =
+            (&frame.meta, frame.shape(), node.nexmon_mixed)
+        {
+            if *node.nexmon_slot.get_or_insert((m.core, m.spatial)) != (m.core, m.spatial) {
+                node.nexmon_mixed = true;
+                let name = self.name;
+                self.notices.once(&format!("{name}/nexmon/{id}"), || {
+                    format!("{name}: node {id}: its Nexmon packets come from several (receive core, spatial stream) pairs of the same transmissions, read as successive samples: the measured rate and the frequency axis are too high; --nexmon-group reads each transmission as one frame")
+                });
+            }
+        }
         if node.ncols != ncols {
             // Another layout: the node keeps one (see `LayoutKeeper`); a switch loses the old
             // layout's frames of this (re)start.
