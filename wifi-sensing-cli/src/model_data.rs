@@ -209,6 +209,13 @@ fn write_npy(path: &Path, shape: &[usize], data: &[f32], log: &Log) -> Result<()
 
 /// `model dataset`.
 pub(crate) fn dataset(a: DatasetArgs, log: &Log) -> Result<()> {
+    if a.output.exists() && !a.output.is_dir() {
+        bail!(
+            "-o {}: a file, not a folder; `model dataset` writes x.npy, y.npy and windows.jsonl \
+             into a folder",
+            a.output.display()
+        );
+    }
     let manifest = Manifest::load(&a.manifest)?;
     let truth = Truth::load(&a.truth)?;
     let cfg = WindowConfig {

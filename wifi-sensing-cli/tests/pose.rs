@@ -685,3 +685,43 @@ fn pose_after_stages_is_pointed_out() {
         "{err}"
     );
 }
+
+/// `model dataset` with the model given as its manifest, or a file as its output folder: errors
+/// that say what is wrong (they said "stream did not contain valid UTF-8" and "File exists").
+#[test]
+fn dataset_names_a_model_given_as_manifest_and_a_file_given_as_folder() {
+    let (dir, sim, model) = setup();
+    let truth = dir.path().join("truth.jsonl");
+    simulate_walk(&dir.path().join("again.jsonl"), "3s", Some(&truth));
+    let manifest = dir.path().join("m.json");
+    let file = dir.path().join("taken.json");
+    std::fs::write(&file, "{}").unwrap();
+    for (m, out, want) in [
+        (
+            model.as_str(),
+            dir.path().join("ds"),
+            "not a text (JSON) file",
+        ),
+        (
+            manifest.to_str().unwrap(),
+            file.clone(),
+            "a file, not a folder",
+        ),
+    ] {
+        let r = run(&[
+            "model",
+            "dataset",
+            &sim,
+            "--truth",
+            truth.to_str().unwrap(),
+            "--manifest",
+            m,
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(1), "{err}");
+        assert!(err.contains(want), "{want:?} missing: {err}");
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "{}");
+}

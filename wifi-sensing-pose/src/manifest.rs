@@ -421,7 +421,14 @@ impl Manifest {
                 ),
             });
         }
-        let text = std::fs::read_to_string(path).map_err(io)?;
+        let bytes = std::fs::read(path).map_err(io)?;
+        let text = String::from_utf8(bytes).map_err(|_| PoseError::Manifest {
+            path: path.into(),
+            field: "(file)".into(),
+            reason: "not a text (JSON) file; a manifest is the MODEL.json beside the .onnx \
+                     model, not the model itself"
+                .into(),
+        })?;
         Manifest::from_json(&text, path)
     }
 
