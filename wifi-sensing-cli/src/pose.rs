@@ -100,6 +100,13 @@ impl PoseArgs {
                 ""
             }
         );
+        // what the model's own card says it reaches, beside what it produced
+        let eval = model.manifest().data_card.evaluation.trim();
+        let what = if eval.is_empty() {
+            what
+        } else {
+            format!("{what}; its data card's evaluation: {eval}")
+        };
         let cfg = WindowConfig {
             hop_s: self.pose_hop,
             ..WindowConfig::default()

@@ -94,7 +94,8 @@ fn run_pose_prints_valid_pose_records() {
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("pose: 27 poses from 27 windows"),
+        stderr.contains("pose: 27 poses from 27 windows")
+            && stderr.contains("its data card's evaluation: not evaluated"),
         "{stderr}"
     );
     // The model hash is the file's.
