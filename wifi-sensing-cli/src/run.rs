@@ -121,12 +121,17 @@ pub(crate) fn parse_stage_list(s: &str) -> std::result::Result<StageList, String
 #[derive(Clone, Debug)]
 pub(crate) struct SpectralSpec(Box<SpectralConfig>);
 
-/// `--spectrogram`: the spec of `--doppler` without its Doppler-only `min_speed` (which would
-/// be accepted and do nothing).
+/// `--spectrogram`: the spec of `--doppler` without its Doppler-only `min_speed` and `carrier`
+/// (which would be accepted and do nothing).
 fn parse_spectrogram(s: &str) -> std::result::Result<SpectralSpec, String> {
     if s.split(':').any(|p| p.trim().starts_with("min_speed=")) {
         return Err(format!(
             "`{s}`: min_speed is a --doppler parameter (a spectrogram has no speed summary)"
+        ));
+    }
+    if s.split(':').any(|p| p.trim().starts_with("carrier=")) {
+        return Err(format!(
+            "`{s}`: carrier is a --doppler parameter (a spectrogram's axis is in Hz, not m/s)"
         ));
     }
     parse_spectral(s)

@@ -131,6 +131,12 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
     if let Err(e) = Span::check_hop(args.window, args.hop, "spectrogram") {
         crate::usage!("{e}");
     }
+    if args.carrier_mhz.is_some() && !args.velocity && args.csv.is_none() {
+        crate::usage!(
+            "--carrier-mhz sets the speed axis of --velocity (and the velocity_mps column of \
+             --csv); without either it would change nothing"
+        );
+    }
     output::ensure_not_input(&args.output, &args.input)?;
     if let Some(c) = &args.csv {
         output::ensure_not_input(c, &args.input)?;

@@ -135,6 +135,10 @@ fn bad_spectral_specs_are_usage_errors() {
             "--spectrogram=min_speed=0.5",
             &["min_speed is a --doppler parameter"],
         ),
+        (
+            "--spectrogram=carrier=5000",
+            &["carrier is a --doppler parameter"],
+        ),
     ] {
         let out = run(&["run", &f, flag]);
         assert_eq!(out.status.code(), Some(2), "{flag}");
@@ -386,6 +390,41 @@ fn interleaved_nexmon_streams_are_pointed_out() {
             "{name}: {err}"
         );
     }
+}
+
+/// `spectrogram --carrier-mhz` without `--velocity` or `--csv` would change nothing: a usage
+/// error (it was silently ignored).
+#[test]
+fn carrier_without_a_speed_axis_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("s.png");
+    let f = fixture("intel5300/66bpm.dat");
+    let out = run(&[
+        "spectrogram",
+        &f,
+        "-o",
+        png.to_str().unwrap(),
+        "--carrier-mhz",
+        "5000",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--carrier-mhz sets the speed axis"), "{err}");
+    assert!(!png.exists());
+    let out = run(&[
+        "spectrogram",
+        &f,
+        "-o",
+        png.to_str().unwrap(),
+        "--carrier-mhz",
+        "5000",
+        "--velocity",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A window longer than the node's stream: the error says how long the stream is and that a
