@@ -38,9 +38,24 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+/// `--version`: the version and the optional parts this binary was built with.
+const LONG_VERSION: &str = if cfg!(feature = "ort") {
+    concat!(env!("CARGO_PKG_VERSION"), "\npose backends: tract, ort")
+} else if cfg!(feature = "pose") {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        "\npose backends: tract (ort is not built in: build with --features ort)"
+    )
+} else {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        "\npose backends: none (built without the pose feature)"
+    )
+};
+
 /// Read, convert, record and analyse WiFi CSI captures.
 #[derive(Parser, Debug)]
-#[command(name = "wifi-sensing", version, about, long_about = None)]
+#[command(name = "wifi-sensing", version, long_version = LONG_VERSION, about, long_about = None)]
 struct Cli {
     /// Less logging on stderr: no progress bar or info lines (warnings and errors still show).
     #[arg(short, long, global = true, display_order = 900)]

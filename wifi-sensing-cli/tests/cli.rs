@@ -170,6 +170,23 @@ fn broken_pipe_exits_zero() {
     exits_zero_when_stdout_closes(&["run", rec.to_str().unwrap()]);
 }
 
+/// `--version` names the pose backends the binary has (`ort` only with its feature).
+#[test]
+fn version_names_the_pose_backends() {
+    let out = run_ok(&["--version"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(concat!("wifi-sensing ", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    let want = if cfg!(feature = "ort") {
+        "pose backends: tract, ort"
+    } else {
+        "pose backends: tract (ort is not built in"
+    };
+    assert!(text.contains(want), "{text}");
+}
+
 /// A closed stderr (`2>&1 | head -1`, or a log reader that went away) does not make a command
 /// fail: its log lines are dropped, its output is complete and it exits 0 (it panicked with
 /// exit 101 on its last log line).
