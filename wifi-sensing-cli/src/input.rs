@@ -232,14 +232,16 @@ impl InputSpec {
                 if let Some(d) = duration {
                     src = src.stop_after(d);
                 }
-                // Ctrl-C ends a live input cleanly: what was received is processed and reported.
+                // Ctrl-C (SIGINT), SIGTERM and SIGHUP (the `termination` feature: what systemd,
+                // Docker and `timeout` send) end a live input cleanly: what was received is
+                // processed, written and reported.
                 let stop = match stop {
                     Some(s) => s,
                     None => {
                         let s = Arc::new(AtomicBool::new(false));
                         let flag = Arc::clone(&s);
                         ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-                            .context("cannot install the Ctrl-C handler")?;
+                            .context("cannot install the Ctrl-C / SIGTERM handler")?;
                         s
                     }
                 };

@@ -86,7 +86,8 @@ enum Command {
         mut_arg("output", |a| a.hide(true)),
         mut_arg("output_format", |a| a.hide(true)),
         mut_arg("arrow_aux", |a| a.hide(true)),
-        mut_arg("arrow_analyses", |a| a.hide(true))
+        mut_arg("arrow_analyses", |a| a.hide(true)),
+        mut_arg("no_frames", |a| a.hide(true))
     )]
     Serve(serve::ServeArgs),
     /// ONNX pose models: `model inspect MODEL.onnx`, training windows (`model dataset`) and

@@ -435,13 +435,19 @@ fn start_listening(args: &[&str]) -> (Child, ChildStderr) {
 /// take them in, then interrupts it as Ctrl-C does.
 #[cfg(unix)]
 fn send_then_interrupt(child: &Child, port: u16, n: u32, node: u8) {
+    send_then_signal(child, port, n, node, "-INT");
+}
+
+/// [`send_then_interrupt`] with the signal `sig` (`-INT`, `-TERM`).
+#[cfg(unix)]
+fn send_then_signal(child: &Child, port: u16, n: u32, node: u8, sig: &str) {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     for i in 0..n {
         s.send_to(&datagram(i, node), ("127.0.0.1", port)).unwrap();
     }
     std::thread::sleep(Duration::from_millis(300));
     assert!(Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([sig, &child.id().to_string()])
         .status()
         .unwrap()
         .success());
@@ -487,25 +493,30 @@ fn record_udp_frames_then_replay() {
     }
 }
 
+/// Ctrl-C (SIGINT) and SIGTERM (what systemd, Docker and `timeout` send) both end a live
+/// recording cleanly: everything received is written, the summary printed, exit 0 (SIGTERM
+/// killed the process with status 143 and lost the buffered tail).
 #[cfg(unix)]
 #[test]
-fn record_stops_cleanly_on_ctrl_c() {
-    let d = tmpdir("sigint");
-    let out = d.join("live.csirec");
-    let port = free_udp_port();
-    let (mut child, mut err) = start_listening(&[
-        "record",
-        &format!("udp://127.0.0.1:{port}"),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    send_then_interrupt(&child, port, 7, 2);
-    let status = child.wait().unwrap();
-    let mut rest = String::new();
-    err.read_to_string(&mut rest).unwrap();
-    assert!(status.success(), "stderr: {rest}");
-    assert!(rest.contains("7 frames"), "stderr: {rest}");
-    assert_eq!(lines_of(&["run", out.to_str().unwrap()]).len(), 7);
+fn record_stops_cleanly_on_ctrl_c_and_sigterm() {
+    for sig in ["-INT", "-TERM"] {
+        let d = tmpdir(&format!("signal{sig}"));
+        let out = d.join("live.csirec");
+        let port = free_udp_port();
+        let (mut child, mut err) = start_listening(&[
+            "record",
+            &format!("udp://127.0.0.1:{port}"),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        send_then_signal(&child, port, 7, 2, sig);
+        let status = child.wait().unwrap();
+        let mut rest = String::new();
+        err.read_to_string(&mut rest).unwrap();
+        assert!(status.success(), "{sig}: {status:?}, stderr: {rest}");
+        assert!(rest.contains("7 frames"), "{sig}: stderr: {rest}");
+        assert_eq!(lines_of(&["run", out.to_str().unwrap()]).len(), 7, "{sig}");
+    }
 }
 
 #[test]

@@ -556,6 +556,14 @@ fn the_token_is_enforced() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--token"));
+
+    // --no-frames would leave the dashboard and the health endpoint without frames: refused
+    let out = Command::new(BIN)
+        .args(["serve", "--no-frames", &input])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--no-frames applies to `run`"));
 }
 
 #[test]

@@ -143,9 +143,21 @@ pub(crate) fn main(mut args: ServeArgs, log: &Log) -> Result<()> {
             args.listen
         );
     }
+    if r.no_frames {
+        crate::usage!(
+            "serve never streams full frames: it sends frame summaries, which the dashboard and \
+             /api/v1/health are made from; --no-frames applies to `run`"
+        );
+    }
     let live_udp = matches!(r.input, crate::input::InputSpec::Udp(_));
+    let stdin = matches!(r.input, crate::input::InputSpec::Stdin);
     if args.realtime && live_udp {
         log.warn("--realtime applies to files: a live input is served as it arrives");
+    } else if args.realtime && stdin {
+        log.warn("--realtime applies to files: stdin is served as fast as it is read");
+    }
+    if args.wait_clients > 0 && live_udp {
+        log.warn("--wait-clients applies to files: a live input is served as it arrives");
     }
     let stop = Arc::new(AtomicBool::new(false));
     if r.duration.is_some() && !live_udp {
