@@ -552,8 +552,15 @@ pub(crate) fn main(
              (`wifi-sensing convert {live} -o capture.csirec`), then add that file to the dataset"
         );
     }
+    let existed = dir.exists();
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {output}"))?;
-    let (files, inside) = expand(inputs, dir)?;
+    let (files, inside) = expand(inputs, dir).inspect_err(|_| {
+        // a pattern that matches nothing leaves no empty folder behind (remove_dir removes
+        // only an empty one)
+        if !existed {
+            let _ = std::fs::remove_dir(dir);
+        }
+    })?;
     let inside_names = || {
         let mut v: Vec<String> = inside
             .iter()
@@ -705,15 +712,21 @@ pub(crate) fn main(
     let bytes: u64 = ok.iter().map(|e| e.bytes).sum();
     let frames: u64 = ok.iter().map(|e| e.frames).sum();
     log.info(format_args!(
-        "dataset {output}: {} captures converted ({frames} frames, {:.1} MB in {secs:.2} s, {:.1} MB/s, {} threads), {skipped} already converted, {failed} failed",
+        "dataset {output}: {} captures converted ({frames} frames, {:.1} MB in {secs:.2} s, {:.1} MB/s, {} thread{}), {skipped} already converted, {failed} failed",
         ok.len(),
         bytes as f64 / 1e6,
         bytes as f64 / 1e6 / secs.max(1e-9),
-        pool.current_num_threads()
+        pool.current_num_threads(),
+        if pool.current_num_threads() == 1 { "" } else { "s" }
     ));
     if failed > 0 {
+        let rest = if failed == files.len() {
+            "none is in the dataset"
+        } else {
+            "the others are in the dataset"
+        };
         bail!(
-            "{failed} of {} input files could not be converted (see the warnings above); the others are in the dataset",
+            "{failed} of {} input files could not be converted (see the warnings above); {rest}",
             files.len()
         );
     }

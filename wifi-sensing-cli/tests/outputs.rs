@@ -185,3 +185,41 @@ fn several_inputs_with_a_file_name_for_output_are_refused() {
     );
     assert!(d.join("ds").join("_manifest.jsonl").is_file());
 }
+
+/// A dataset conversion whose pattern matches nothing leaves no empty folder behind, and one
+/// whose every input fails says that none is in the dataset.
+#[test]
+fn a_dataset_of_nothing_says_so_and_leaves_no_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dir.path().join("ds");
+    let pattern = dir.path().join("*.nomatch");
+    let out = run(&[
+        "convert",
+        pattern.to_str().unwrap(),
+        "-o",
+        &format!("{}/", ds.display()),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("matches no file"));
+    assert!(!ds.exists(), "an empty folder was left");
+    let (bad, bad2) = (
+        dir.path().join("bad.csirec"),
+        dir.path().join("bad2.csirec"),
+    );
+    std::fs::write(&bad, b"not a capture at all").unwrap();
+    std::fs::write(&bad2, b"nor this").unwrap();
+    let out = run(&[
+        "convert",
+        bad.to_str().unwrap(),
+        bad2.to_str().unwrap(),
+        "-o",
+        &format!("{}/", ds.display()),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("2 of 2 input files could not be converted"),
+        "{err}"
+    );
+    assert!(err.contains("none is in the dataset"), "{err}");
+}
