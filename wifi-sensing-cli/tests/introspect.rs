@@ -102,6 +102,22 @@ fn bad_signature_dirs_and_flags_fail_clearly() {
         err.contains("broken.json") && err.contains("vectors"),
         "{err}"
     );
+    // two files with one id: both named, and the way out (`--id`)
+    let dup = dir.join("dup");
+    std::fs::create_dir_all(&dup).unwrap();
+    std::fs::write(dup.join("a.json"), &good).unwrap();
+    std::fs::write(dup.join("b.json"), &good).unwrap();
+    let d = dup.to_string_lossy().into_owned();
+    let out = run(&["run", "-q", "--no-frames", "--introspect", &d, &input]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("duplicate id")
+            && err.contains("a.json")
+            && err.contains("b.json")
+            && err.contains("--id"),
+        "{err}"
+    );
     let out = run(&[
         "run",
         "-q",

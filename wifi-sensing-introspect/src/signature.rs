@@ -679,11 +679,23 @@ impl SignatureLibrary {
             let file = files
                 .get(i)
                 .map_or_else(|| s.id.clone(), |f| f.display().to_string());
-            if let Some(p) = signatures[..i].iter().find(|p| p.id == s.id) {
+            if let Some((j, p)) = signatures[..i]
+                .iter()
+                .enumerate()
+                .find(|(_, p)| p.id == s.id)
+            {
+                let earlier = files.get(j).map_or_else(
+                    || "an earlier file".to_string(),
+                    |f| f.display().to_string(),
+                );
                 return Err(Error::Signature {
                     file,
                     field: "id".into(),
-                    reason: format!("duplicate id {:?} (also in an earlier file)", p.id),
+                    reason: format!(
+                        "duplicate id {:?} (also in {earlier}); ids must be unique in a library: \
+                         `signature capture` takes the id from the label unless given `--id`",
+                        p.id
+                    ),
                 });
             }
             let first = &signatures[0];
