@@ -36,6 +36,27 @@ pub(crate) fn analyser(
     notices: &Notices,
 ) -> Result<IntrospectionAnalyser> {
     let library = load(dir)?;
+    // A threshold at or below 0.5, the score of an all-zero feature stream against any
+    // signature, is crossed by a still room: said (early-labelling signatures, made for
+    // --introspect-early, have such thresholds).
+    for sig in library.signatures() {
+        if sig.promotion_threshold <= 0.5 {
+            notices.push(format!(
+                "--introspect {}: signature {:?}: its promotion_threshold {} is at or below 0.5, \
+                 the score of an all-zero feature stream (a still room), so still frames show it \
+                 above_threshold{}",
+                dir.display(),
+                sig.id,
+                sig.promotion_threshold,
+                if sig.spread.is_some() {
+                    "; it has a spread, as the early-labelling signatures made for \
+                     --introspect-early do"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
     let kind = library.feature().map(|(k, _)| k).unwrap_or_default();
     let mut cfg = IntrospectionConfig {
         every: args.introspect_every,

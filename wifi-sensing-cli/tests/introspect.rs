@@ -688,3 +688,24 @@ fn early_flags_are_checked() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Signatures whose threshold a still room crosses (the early-labelling ones given to
+/// `--introspect`) are pointed out, once each; the shipped `--introspect` fixtures are not.
+#[test]
+fn thresholds_a_still_room_crosses_are_pointed_out() {
+    let dir = tmp("low-threshold");
+    let input = simulate(&dir, "still", "2s", "9");
+    let out = run(&[
+        "run",
+        "--no-frames",
+        "--introspect",
+        &early_signatures(),
+        &input,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(err.matches("is at or below 0.5").count(), 4, "{err}");
+    assert!(err.contains("made for --introspect-early"), "{err}");
+    let out = run(&["run", "--no-frames", "--introspect", &signatures(), &input]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("at or below 0.5"));
+}
