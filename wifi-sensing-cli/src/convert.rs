@@ -80,6 +80,12 @@ pub(crate) fn main(args: ConvertArgs, log: &Log) -> Result<()> {
             InputSpec::Udp(_) => {}
         }
     }
+    if args.dataset.jobs.is_some() {
+        crate::usage!(
+            "--jobs applies to a dataset (several inputs, a folder or a pattern, -o DIR/); a \
+             single-file conversion reads on one thread (--threads 2 adds an encoding thread)"
+        );
+    }
     if args.dataset.compression.is_some() && extension(&args.output) != "parquet" {
         crate::usage!(
             "--compression applies to Parquet outputs (-o X.parquet or a dataset folder)"

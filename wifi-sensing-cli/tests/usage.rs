@@ -111,6 +111,10 @@ fn bad_values_exit_2_with_the_reason() {
         ),
         (&["run"], "INPUT"),
         (
+            &["convert", CSV, "-o", "x.csirec", "--jobs", "4"],
+            "--jobs applies to a dataset",
+        ),
+        (
             &[
                 "model",
                 "score",

@@ -48,8 +48,9 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_listen)]
     pub listen: SocketAddr,
     /// Require this bearer token on every request: `Authorization: Bearer TOKEN`, or
-    /// `?token=TOKEN` in the URL (browsers cannot set headers on WebSockets). Also read from
-    /// the WIFI_SENSING_TOKEN environment variable, which keeps it out of the process list.
+    /// `?token=TOKEN` in the URL (browsers cannot set headers on WebSockets). At least 8
+    /// printable ASCII characters, no spaces. Also read from the WIFI_SENSING_TOKEN
+    /// environment variable, which keeps it out of the process list.
     #[arg(long, value_parser = parse_token)]
     pub token: Option<String>,
     /// Allow a non-loopback --listen address without a token (anyone who can reach the port
