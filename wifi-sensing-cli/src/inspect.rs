@@ -24,7 +24,8 @@ pub(crate) struct InspectArgs {
     /// Read the input as this format instead of detecting it (see `wifi-sensing formats`).
     #[arg(long, value_parser = crate::values::format)]
     pub format: Option<CaptureFormat>,
-    /// Print one JSON object instead of text. Per node: `rate_hz` (received over the whole run),
+    /// Print one JSON object instead of text (every field is described in the repository's
+    /// `docs/schema/inspect-v1.json`). Per node: `rate_hz` (received over the whole run),
     /// `sampling_rate_hz` (drops counted; null on an irregular stream), `frames_lost` (the drops
     /// it counts) and `regular`; these three over the node's first 1048576 timed frames. At the
     /// top level, `other_nodes` and `other_node_ids`: the records `--keep-nodes` left out and
@@ -48,8 +49,14 @@ pub(crate) fn main(args: InspectArgs, log: &Log) -> Result<()> {
     inspect(opened, args.json, args.format.is_some())
 }
 
+/// Version of the `--json` report's layout (`docs/schema/inspect-v1.json`).
+const REPORT_SCHEMA: u32 = 1;
+
+/// The `--json` report (`docs/schema/inspect-v1.json`).
 #[derive(Debug, Default, Serialize)]
 struct Report {
+    /// Version of the report's layout ([`REPORT_SCHEMA`]).
+    schema: u32,
     input: String,
     format: String,
     devices: BTreeMap<String, u64>,
@@ -204,6 +211,7 @@ fn add_mac(macs: &mut Vec<[u8; 6]>, mac: [u8; 6]) {
 
 fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<()> {
     let mut r = Report {
+        schema: REPORT_SCHEMA,
         input: opened.description.clone(),
         format: opened.capture.format().to_string(),
         ..Report::default()

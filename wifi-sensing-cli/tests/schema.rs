@@ -62,3 +62,52 @@ fn analysis_lines_validate() {
     );
     common::assert_valid("record-v1.json", &[line]);
 }
+
+/// `inspect --json` validates against `docs/schema/inspect-v1.json` (which allows no field it
+/// does not describe) on every fixture format, a cut capture, a malformed line and
+/// `--keep-nodes`; the validator rejects a report without a field it requires.
+#[test]
+fn inspect_reports_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.dat");
+    let bytes = std::fs::read(fixture("intel5300/example.dat")).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() - 7]).unwrap();
+    let cut = cut.to_string_lossy().into_owned();
+    let cases: Vec<Vec<String>> = [
+        "esp32/example_csi.csv",
+        "esp32/example_100hz_pitraffic.csv",
+        "intel5300/example.dat",
+        "nexmon/example.pcap",
+        "atheros/ath_csi_1.first5.dat",
+        "feitcsi/HT20_2452.csi",
+        "pcap/adr018_sample.pcap",
+    ]
+    .iter()
+    .map(|f| vec![fixture(f)])
+    .chain([
+        vec![cut],
+        vec![
+            fixture("pcap/adr018_sample.pcap"),
+            "--keep-nodes".into(),
+            "99".into(),
+        ],
+    ])
+    .collect();
+    let v = common::validator("inspect-v1.json");
+    for args in cases {
+        let mut a = vec!["-q".to_string(), "inspect".into(), "--json".into()];
+        a.extend(args.iter().cloned());
+        let out = common::run(&a);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON: {e}"));
+        let errs = common::errors(&v, &report);
+        assert!(errs.is_empty(), "{args:?}: {errs:#?}\n{report}");
+        assert_eq!(report["schema"], 1);
+        let mut bad = report.clone();
+        bad.as_object_mut().unwrap().remove("nodes");
+        assert!(
+            !common::errors(&v, &bad).is_empty(),
+            "a report without nodes passed"
+        );
+    }
+}
