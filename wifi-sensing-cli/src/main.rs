@@ -23,6 +23,7 @@ mod parquet_encode;
 mod pose;
 mod progress;
 mod record;
+mod replay;
 mod report;
 mod run;
 mod serve;
@@ -74,6 +75,9 @@ enum Command {
     Convert(convert::ConvertArgs),
     /// Record live UDP frames into a native recording; Ctrl-C stops and keeps everything received.
     Record(record::RecordArgs),
+    /// Send the UDP datagrams of a pcap capture to HOST:PORT, paced as captured: feeds
+    /// `serve`, `record` or `run` on `udp://` without nodes (e.g. a `simulate -o x.pcap` capture).
+    Replay(replay::ReplayArgs),
     /// Run the pipeline and print JSON Lines records to stdout.
     Run(run::RunArgs),
     /// Serve the pipeline's records over HTTP and WebSocket, with a live dashboard page.
@@ -247,6 +251,7 @@ fn dispatch(cmd: Command, log: &Log) -> Result<()> {
         Command::Inspect(args) => inspect::main(args, log),
         Command::Convert(args) => convert::main(args, log),
         Command::Record(args) => record::main(args, log),
+        Command::Replay(args) => replay::main(args, log),
         Command::Run(args) => run::main(args, log),
         Command::Serve(args) => serve::main(args, log),
         #[cfg(feature = "pose")]

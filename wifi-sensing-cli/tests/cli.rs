@@ -1469,3 +1469,58 @@ fn inspect_shows_each_nodes_mac() {
     let text = String::from_utf8_lossy(&run_ok(&["inspect", &f]).stdout).into_owned();
     assert!(text.contains("  node 0: 26 frames, "), "{text}");
 }
+
+/// `replay` sends a simulated ADR-018 pcap to a live `record udp://`: every frame arrives, as
+/// the capture holds them; a file that is no capture and an address that is none are errors.
+#[test]
+fn replay_feeds_a_live_recording() {
+    let d = tmpdir("replay");
+    let pcap = d.join("sim.pcap");
+    run_ok(&[
+        "simulate",
+        "-q",
+        "--nodes",
+        "reference3",
+        "--duration",
+        "5s",
+        "-o",
+        pcap.to_str().unwrap(),
+    ]);
+    let want = lines_of(&["run", pcap.to_str().unwrap()]).len();
+    assert!(want > 600, "{want}");
+    let out = d.join("live.csirec");
+    let port = free_udp_port();
+    let (mut child, _err) = start_listening(&[
+        "record",
+        &format!("udp://127.0.0.1:{port}"),
+        "-o",
+        out.to_str().unwrap(),
+        "--frames",
+        &want.to_string(),
+        "--duration",
+        "60s",
+    ]);
+    let sent = run_ok(&[
+        "replay",
+        pcap.to_str().unwrap(),
+        "--to",
+        &format!("127.0.0.1:{port}"),
+        "--speed",
+        "4",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&sent.stderr).contains(&format!("sent {want} datagrams")),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    assert!(child.wait().unwrap().success());
+    assert_eq!(lines_of(&["run", out.to_str().unwrap()]).len(), want);
+
+    let not_pcap = d.join("x.txt");
+    std::fs::write(&not_pcap, "hello").unwrap();
+    let o = run(&["replay", not_pcap.to_str().unwrap(), "--to", "127.0.0.1:9"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a pcap or pcapng capture"));
+    let o = run(&["replay", pcap.to_str().unwrap(), "--to", "nowhere"]);
+    assert_eq!(o.status.code(), Some(2));
+}
