@@ -584,6 +584,19 @@ fn bad_requests_are_refused() {
         Err(ureq::Error::StatusCode(404)) => {}
         other => panic!("traversal: {:?}", other.map(|r| r.status())),
     }
+    // an unknown path: 404 with a body that lists the endpoints
+    let mut r = ureq::get(server.url("/api/v1/nope"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let body = r.body_mut().read_to_string().unwrap();
+    assert!(
+        body.contains("no such endpoint: /api/v1/nope") && body.contains("/api/v1/health"),
+        "{body}"
+    );
     // the page and its assets are served from the binary
     let page = ureq::get(server.url("/"))
         .call()

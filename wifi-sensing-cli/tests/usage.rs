@@ -111,6 +111,10 @@ fn bad_values_exit_2_with_the_reason() {
         ),
         (&["run"], "INPUT"),
         (
+            &["serve", "--listen", "127.0.0.1:99999", CSV],
+            "port 99999 is out of range",
+        ),
+        (
             &["convert", CSV, "-o", "x.csirec", "--jobs", "4"],
             "--jobs applies to a dataset",
         ),

@@ -85,6 +85,9 @@ fn parse_listen(s: &str) -> std::result::Result<SocketAddr, String> {
     }
     let bad = || format!("expected IP:PORT or HOST:PORT (e.g. 127.0.0.1:8080), got {s:?}");
     let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    if !host.is_empty() && port.parse::<u64>().is_ok_and(|p| p > u64::from(u16::MAX)) {
+        return Err(format!("{s:?}: port {port} is out of range (0-65535)"));
+    }
     if host.is_empty() || port.parse::<u16>().is_err() {
         return Err(bad());
     }
@@ -308,9 +311,25 @@ fn router(app: App) -> Router {
         .route("/api/v1/introspection/snapshot", get(snapshot))
         .route("/ws/stream", get(ws_stream))
         .route("/ws/introspection", get(ws_introspection))
+        .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), authorise))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(app)
+}
+
+/// Any other path: 404 with a text body that lists the endpoints (as the other errors are
+/// text), not an empty answer.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        format!(
+            "no such endpoint: {}; the endpoints are /, /api/v1/health, /api/v1/latest, \
+             /api/v1/frame_summaries, /api/v1/introspection/snapshot, /ws/stream and \
+             /ws/introspection\n",
+            uri.path()
+        ),
+    )
+        .into_response()
 }
 
 /// The token check of every route: `Authorization: Bearer T` or `token=T` in the query,
