@@ -160,9 +160,9 @@ impl Analyser for IntrospectOnEvents {
             // Failing here, the events analyser would have failed on this frame.
             sensing
                 .push(frame, sensed)
-                .map_err(|e| wifi_sensing_core::Error::Component {
+                .map_err(|e| wifi_sensing_core::Error::Family {
                     component: wifi_sensing_signal::sensing::ANALYSER_NAME.into(),
-                    reason: e.to_string(),
+                    source: Box::new(e),
                 })?;
             motion_started(sensed, frame.node_id)
         };

@@ -123,6 +123,27 @@ pub enum Error {
         /// What happened.
         reason: String,
     },
+    /// An error of another crate of the family (`wifi_sensing_signal::SignalError`,
+    /// `wifi_sensing_introspect::error::Error`, `wifi_sensing_pose::PoseError`), kept whole:
+    /// `source` downcasts to it, so its variant and fields stay matchable. `component` names
+    /// the stage or analyser it came from (empty when it came from a direct call); the message
+    /// is the component's name and the error's own.
+    ///
+    /// ```
+    /// use wifi_sensing_core::Error;
+    /// let io = std::io::Error::other("disk on fire");
+    /// let e = Error::Family { component: "pose".into(), source: Box::new(io) };
+    /// assert_eq!(e.to_string(), "pose: disk on fire");
+    /// let Error::Family { source, .. } = &e else { unreachable!() };
+    /// assert!(source.downcast_ref::<std::io::Error>().is_some());
+    /// ```
+    #[error("{}{source}", if component.is_empty() { String::new() } else { format!("{component}: ") })]
+    Family {
+        /// Name of the stage or analyser, or empty.
+        component: String,
+        /// The component's own error.
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
 }
 
 impl Error {

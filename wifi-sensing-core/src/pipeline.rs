@@ -1023,6 +1023,14 @@ impl Pipeline {
 fn ctx(component: &str, e: Error) -> Error {
     match e {
         Error::Component { .. } => e,
+        Error::Family {
+            component: c,
+            source,
+        } if c.is_empty() => Error::Family {
+            component: component.to_string(),
+            source,
+        },
+        Error::Family { .. } => e,
         other => Error::Component {
             component: component.to_string(),
             reason: other.to_string(),

@@ -60,8 +60,12 @@ impl Error {
     }
 }
 
+/// Kept whole ([`wifi_sensing_core::Error::Family`]): `source` downcasts to the [`Error`].
 impl From<Error> for wifi_sensing_core::Error {
     fn from(e: Error) -> Self {
-        wifi_sensing_core::Error::Config(e.to_string())
+        wifi_sensing_core::Error::Family {
+            component: String::new(),
+            source: Box::new(e),
+        }
     }
 }

@@ -69,11 +69,13 @@ pub enum PoseError {
     Config(String),
 }
 
+/// Kept whole ([`wifi_sensing_core::Error::Family`], component `pose`): `source` downcasts
+/// to the [`PoseError`].
 impl From<PoseError> for wifi_sensing_core::Error {
     fn from(e: PoseError) -> Self {
-        wifi_sensing_core::Error::Component {
+        wifi_sensing_core::Error::Family {
             component: "pose".into(),
-            reason: e.to_string(),
+            source: Box::new(e),
         }
     }
 }

@@ -160,9 +160,14 @@ impl SignalError {
     }
 }
 
+/// Kept whole ([`wifi_sensing_core::Error::Family`]): `source` downcasts to the
+/// [`SignalError`].
 impl From<SignalError> for wifi_sensing_core::Error {
     fn from(e: SignalError) -> Self {
-        wifi_sensing_core::Error::Config(e.to_string())
+        wifi_sensing_core::Error::Family {
+            component: String::new(),
+            source: Box::new(e),
+        }
     }
 }
 
@@ -175,5 +180,73 @@ pub(crate) fn check_range(name: &str, v: f64, lo: f64, hi: f64, unit: &str) -> R
         Err(SignalError::Config(format!(
             "{name} must be in [{lo}, {hi}] {unit} (got {v})"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wifi_sensing_core::{Analyser, Analysis, CsiFrame, Pipeline};
+
+    /// An analyser that fails with a [`SignalError`] on its second frame.
+    struct Failing(u32);
+
+    impl Analyser for Failing {
+        fn name(&self) -> &str {
+            "failing"
+        }
+        fn analyse(
+            &mut self,
+            _: &CsiFrame,
+            _: &mut Vec<Analysis>,
+        ) -> wifi_sensing_core::Result<()> {
+            self.0 += 1;
+            if self.0 == 2 {
+                return Err(SignalError::TooShort {
+                    component: "spectrogram",
+                    len: 3,
+                    needed: 8,
+                }
+                .into());
+            }
+            Ok(())
+        }
+    }
+
+    /// A [`SignalError`] turned into the core error stays whole: its variant and fields can
+    /// be matched after `?` and after a pipeline names the analyser it came from (it was a
+    /// `Config` string).
+    #[test]
+    fn signal_errors_stay_matchable_through_the_core_error() {
+        let e: wifi_sensing_core::Error = SignalError::Config("x must be in [0, 1]".into()).into();
+        assert_eq!(e.to_string(), "invalid configuration: x must be in [0, 1]");
+        let frames = wifi_sensing_core::sim::Simulator::new(
+            wifi_sensing_core::sim::Scenario::preset("walk", 1.0).unwrap(),
+            wifi_sensing_core::sim::DeviceProfile::esp32(),
+            1,
+        )
+        .unwrap()
+        .frames();
+        let mut p = Pipeline::builder().analyser(Failing(0)).build().unwrap();
+        let err = p
+            .process(frames)
+            .find_map(Result::err)
+            .expect("the second frame fails");
+        let wifi_sensing_core::Error::Family { component, source } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(component, "failing");
+        assert!(matches!(
+            source.downcast_ref::<SignalError>(),
+            Some(SignalError::TooShort {
+                len: 3,
+                needed: 8,
+                ..
+            })
+        ));
+        assert_eq!(
+            err.to_string(),
+            "failing: spectrogram: input of 3 samples is too short; at least 8 needed"
+        );
     }
 }
