@@ -163,23 +163,58 @@ pub struct SpectrogramMatrix {
     pub gaps: u64,
     /// Explained-variance ratio of the PCA component, when one was analysed.
     pub explained_variance_ratio: Option<f64>,
+    /// Frames left out for their subcarrier count ([`spectrogram`] analyses the most common
+    /// one of the frames given; 0 from [`spectrogram_of_series`]).
+    pub frames_skipped_layout: u64,
+}
+
+/// The subcarrier count most of `frames` have (the first seen on a tie; 0 without frames),
+/// and how many frames have another.
+///
+/// ```
+/// use wifi_sensing_core::{CaptureFormat, CsiFrame, Device};
+/// use wifi_sensing_signal::spectrogram::common_subcarriers;
+/// let f = |k| CsiFrame::new(CaptureFormat::Simulated, Device::Simulator, ndarray::Array3::zeros((1, 1, k)));
+/// let frames = [f(128), f(64), f(64), f(192)];
+/// let refs: Vec<&CsiFrame> = frames.iter().collect();
+/// assert_eq!(common_subcarriers(&refs), (64, 2));
+/// ```
+pub fn common_subcarriers(frames: &[&CsiFrame]) -> (usize, u64) {
+    let mut counts: Vec<(usize, u64)> = Vec::new();
+    for f in frames {
+        let n = f.n_subcarriers();
+        if let Some((_, c)) = counts.iter_mut().find(|(k, _)| *k == n) {
+            *c += 1;
+        } else if counts.len() < 64 {
+            counts.push((n, 1));
+        }
+    }
+    // the first of the most common: max_by_key keeps the last maximum, so search in reverse
+    let best = counts
+        .iter()
+        .rev()
+        .max_by_key(|(_, c)| *c)
+        .map_or(0, |&(k, _)| k);
+    let kept = counts.iter().find(|(k, _)| *k == best).map_or(0, |c| c.1);
+    (best, frames.len() as u64 - kept)
 }
 
 /// Extracts the component series of a node's frames: `(timestamps, values)`. Frames whose
-/// column count differs from the first frame's are skipped (pass frames of one layout: the
-/// `spectrogram` command keeps a node's most common layout and says how many it left out).
+/// column count differs from the most common one ([`common_subcarriers`]) are skipped, as the
+/// streaming analysers and the `spectrogram` command skip them ([`spectrogram`] counts them in
+/// [`SpectrogramMatrix::frames_skipped_layout`]).
 pub fn component_series(
     frames: &[&CsiFrame],
     component: &Component,
 ) -> Result<(Vec<i64>, Vec<f64>, Option<f64>)> {
-    let Some(first) = frames.first() else {
+    if frames.is_empty() {
         return Err(SignalError::TooShort {
             component: "spectrogram",
             len: 0,
             needed: 2,
         });
-    };
-    let n = first.n_subcarriers();
+    }
+    let n = common_subcarriers(frames).0;
     let cols: Vec<usize> = match component {
         Component::Subcarrier(k) => vec![*k],
         Component::Selection(v) => v.clone(),
@@ -350,6 +385,7 @@ pub fn spectrogram_of_series(
         power_db: power,
         gaps,
         explained_variance_ratio: None,
+        frames_skipped_layout: 0,
     })
 }
 
@@ -369,6 +405,7 @@ pub fn spectrogram(
     });
     let mut s = spectrogram_of_series(&t, &x, cfg, lambda)?;
     s.explained_variance_ratio = evr;
+    s.frames_skipped_layout = common_subcarriers(frames).1;
     Ok(s)
 }
 
@@ -397,6 +434,44 @@ mod tests {
         for bad in ["pca0", "pca17", "subcarrier:x", "subcarriers:", "foo"] {
             assert!(bad.parse::<Component>().is_err(), "{bad}");
         }
+    }
+
+    /// A node whose first frame is a stray of a rare layout (RuView nodes mix 64, 128 and 192
+    /// pairs) is analysed in its most common layout, the strays counted; the first frame's
+    /// layout was kept before, and most of the frames dropped without a word.
+    #[test]
+    fn the_most_common_layout_is_analysed_and_the_others_counted() {
+        let frames = crate::test_support::walking_frames(0, 1.2, 5.18e9);
+        let plain = {
+            let refs: Vec<&CsiFrame> = frames.iter().collect();
+            spectrogram(&refs, &SpectrogramConfig::default(), None).unwrap()
+        };
+        assert_eq!(plain.frames_skipped_layout, 0);
+        // every 10th frame (the first among them) widened to 32 subcarriers
+        let mixed: Vec<CsiFrame> = frames
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let mut f = f.clone();
+                if i % 10 == 0 {
+                    f.csi = ndarray::Array3::from_elem(
+                        (1, 1, 32),
+                        num_complex::Complex32::new(1.0, 0.0),
+                    );
+                }
+                f
+            })
+            .collect();
+        let refs: Vec<&CsiFrame> = mixed.iter().collect();
+        let s = spectrogram(&refs, &SpectrogramConfig::default(), None).unwrap();
+        assert_eq!(s.frames_skipped_layout, 250);
+        assert!(
+            (s.rate_hz - plain.rate_hz).abs() < 1.0,
+            "{} vs {}",
+            s.rate_hz,
+            plain.rate_hz
+        );
+        assert_eq!(s.power_db.dim().0, plain.power_db.dim().0);
     }
 
     #[test]
