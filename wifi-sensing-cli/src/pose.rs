@@ -74,7 +74,10 @@ impl PoseArgs {
             manifest: self.pose_manifest.clone(),
         };
         let model = PoseModel::load(path, &opts).with_context(|| {
-            let hint = if self.pose_manifest.is_none() && !path.with_extension("json").exists() {
+            let hint = if self.pose_manifest.is_none()
+                && path.exists()
+                && !path.with_extension("json").exists()
+            {
                 " (its manifest is looked for beside it as MODEL.json; give another with \
                  --pose-manifest PATH)"
             } else {

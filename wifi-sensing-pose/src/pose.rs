@@ -101,6 +101,11 @@ impl PoseModel {
             )));
         }
         let t0 = Instant::now();
+        // a missing model is named as such, not as its missing manifest
+        std::fs::metadata(path).map_err(|source| PoseError::Io {
+            path: path.into(),
+            source,
+        })?;
         let manifest_path = options
             .manifest
             .clone()

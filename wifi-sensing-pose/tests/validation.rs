@@ -69,9 +69,17 @@ fn manifest_errors_name_the_file_and_field() {
 #[test]
 fn a_missing_manifest_or_model_is_an_io_error_naming_the_path() {
     let dir = tempfile::tempdir().unwrap();
+    // neither the model nor its manifest: the model is named
     let e = PoseModel::load(dir.path().join("nope.onnx"), &LoadOptions::default()).unwrap_err();
     assert!(
-        matches!(e, PoseError::Io { .. }) && e.to_string().contains("nope.json"),
+        matches!(e, PoseError::Io { .. }) && e.to_string().contains("nope.onnx"),
+        "{e}"
+    );
+    // the model without its manifest: the manifest is named
+    std::fs::copy(model("linear_keypoints.onnx"), dir.path().join("lone.onnx")).unwrap();
+    let e = PoseModel::load(dir.path().join("lone.onnx"), &LoadOptions::default()).unwrap_err();
+    assert!(
+        matches!(e, PoseError::Io { .. }) && e.to_string().contains("lone.json"),
         "{e}"
     );
     std::fs::copy(model("linear_keypoints.json"), dir.path().join("m.json")).unwrap();
