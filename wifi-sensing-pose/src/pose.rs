@@ -422,6 +422,19 @@ pub struct PoseEstimator {
     track: Option<TrackHeading>,
 }
 
+/// The model, the windows under way and the counts (the backend's inner state is not shown).
+impl std::fmt::Debug for PoseEstimator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoseEstimator")
+            .field("model", &self.model)
+            .field("pending_windows", &self.pending.len())
+            .field("stats", &self.stats)
+            .field("last_error", &self.last_error)
+            .field("track_heading", &self.track.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Analyser name of pose records.
 pub const ANALYSER: &str = "pose";
 

@@ -313,6 +313,76 @@ pub struct Event {
     pub nodes: Vec<u32>,
 }
 
+impl EventKind {
+    /// The name JSON uses (`motion_started`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::MotionStarted => "motion_started",
+            EventKind::MotionSettled => "motion_settled",
+            EventKind::PresenceStarted => "presence_started",
+            EventKind::PresenceEnded => "presence_ended",
+        }
+    }
+}
+
+/// The name JSON uses: `motion_started`, `motion_settled`, `presence_started`, `presence_ended`.
+///
+/// ```
+/// assert_eq!(wifi_sensing_signal::events::EventKind::PresenceEnded.to_string(), "presence_ended");
+/// ```
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `node` or `fused`, as in JSON.
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Scope::Node => "node",
+            Scope::Fused => "fused",
+        })
+    }
+}
+
+/// One line for logs: what, where and when, and the statistic that decided it.
+///
+/// ```
+/// use wifi_sensing_signal::events::{Event, EventKind, Evidence, Scope, Statistic};
+/// let e = Event {
+///     event: EventKind::MotionStarted, scope: Scope::Node, timestamp_ns: 12_500_000_000,
+///     node_id: Some(1), confidence: 0.8, statistic: Statistic::MotionRatio, value: 9.0,
+///     threshold: 3.5, evidence: Evidence { start_ns: 12_000_000_000, end_ns: 12_500_000_000, frames: 25 },
+///     nodes: vec![],
+/// };
+/// assert_eq!(
+///     e.to_string(),
+///     "motion_started node 1 at 12.500 s (motion_ratio 9, threshold 3.5, confidence 0.80)"
+/// );
+/// ```
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let statistic = serde_json::to_value(self.statistic)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        match (self.scope, self.node_id) {
+            (Scope::Node, Some(n)) => write!(f, "{} node {n}", self.event)?,
+            _ if self.nodes.is_empty() => write!(f, "{} fused", self.event)?,
+            _ => write!(f, "{} fused (nodes {:?})", self.event, self.nodes)?,
+        }
+        write!(
+            f,
+            " at {:.3} s ({statistic} {}, threshold {}, confidence {:.2})",
+            self.timestamp_ns as f64 / 1e9,
+            self.value,
+            self.threshold,
+            self.confidence
+        )
+    }
+}
+
 /// Margin score: 0.5 at `threshold`, 1 at `threshold² / base`, 0 at `base` (log scale).
 pub(crate) fn margin(value: f64, threshold: f64, base: f64) -> f64 {
     let (v, t, b) = (value.max(1e-300), threshold.max(1e-300), base.max(1e-300));

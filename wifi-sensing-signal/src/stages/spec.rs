@@ -40,7 +40,9 @@ impl<'a> Spec<'a> {
                         return Err(SignalError::Spec {
                             spec: text.to_string(),
                             reason: format!(
-                                "`{p}` is not `param=value`{}",
+                                "`{p}` is not `param=value`{}; parameters are written \
+                                 `{stage}:name=value:name=value` (`wifi-sensing run --help` \
+                                 lists each stage's)",
                                 positional
                                     .map(|n| format!(
                                         " (only the first value may omit its name, `{n}`)"
@@ -183,5 +185,22 @@ impl<'a> Spec<'a> {
                 .copied()
                 .ok_or_else(|| self.bad(param, v, format!("one of {}", choices.join(", ")))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A value without its name (past the positional one) says how parameters are written.
+    #[test]
+    fn a_bare_value_says_how_parameters_are_written() {
+        let e = Spec::parse("bandpass", "bandpass:0.1hz-0.5hz", None).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("`0.1hz-0.5hz` is not `param=value`")
+                && text.contains("`bandpass:name=value:name=value`"),
+            "{text}"
+        );
     }
 }
