@@ -190,8 +190,11 @@ fn a_model_that_cannot_load_gives_no_pose_records_and_says_why() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // the missing model is named (not its equally missing manifest)
     assert!(
-        stderr.contains("no pose records") && stderr.contains("none.json"),
+        stderr.contains("no pose records")
+            && stderr.contains("none.onnx: No such file")
+            && !stderr.contains("none.json"),
         "{stderr}"
     );
 }
