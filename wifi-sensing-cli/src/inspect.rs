@@ -10,7 +10,7 @@ use wifi_sensing_core::{
     CaptureFormat, Clock, Device, FormatMeta, NodeStats, NodeTracker, PerNode, ReadStats, Record,
 };
 
-use wifi_sensing_signal::rate::{estimate_rate, REGULAR_JITTER};
+use wifi_sensing_signal::rate::estimate_rate;
 
 use crate::input::{InputSpec, OpenedInput, ReaderFlags};
 use crate::Log;
@@ -113,7 +113,7 @@ struct NodeReport {
     /// `None` when `sampling_rate_hz` is.
     frames_lost: Option<u64>,
     /// Whether the node's frame intervals are regular enough for a sampling rate (jitter at
-    /// most [`REGULAR_JITTER`] of the median interval); `None` when `rate_hz` is.
+    /// most [`wifi_sensing_signal::rate::REGULAR_JITTER`] of the median interval); `None` when `rate_hz` is.
     regular: Option<bool>,
     span_s: f64,
     /// `None` when the node's frames carry no sequence numbers (drops cannot be measured).
@@ -130,7 +130,7 @@ impl NodeReport {
         let rate_hz = n.rate_hz();
         // the same rule as the received rate: no rate over a span under MIN_RATE_SPAN_NS
         let est = rate_hz.and_then(|_| estimate_rate(timestamps_ns));
-        let regular = est.map(|e| e.jitter_ns <= REGULAR_JITTER * e.median_interval_ns);
+        let regular = est.map(|e| e.is_regular());
         let sampling = est.filter(|_| regular == Some(true));
         NodeReport {
             mac: macs.first().map(mac_to_string),

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use wifi_sensing_core::{CsiFrame, Output, Pipeline};
+use wifi_sensing_signal::spectral::nexmon_slot;
 use wifi_sensing_signal::spectrogram::{
-    spectrogram, Component, SpectrogramConfig, SpectrogramMatrix,
+    common_subcarriers, spectrogram, Component, SpectrogramConfig, SpectrogramMatrix,
 };
 use wifi_sensing_signal::stages::Notices;
 use wifi_sensing_signal::stft::{Span, WindowFn};
@@ -197,10 +198,9 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
         }
     }
     if layouts.len() > 1 {
-        let &(keep, kept) = layouts
-            .iter()
-            .max_by_key(|(k, c)| (*c, std::cmp::Reverse(*k)))
-            .expect("two layouts");
+        // the library's rule (the first seen of the most common), as `spectrogram()` applies it
+        let keep = common_subcarriers(&frames.iter().collect::<Vec<_>>()).0;
+        let kept = layouts.iter().find(|(k, _)| *k == keep).map_or(0, |c| c.1);
         let all = frames.len();
         frames.retain(|f| f.n_subcarriers() == keep);
         let counts: Vec<String> = layouts.iter().map(|(k, c)| format!("{c} of {k}")).collect();
@@ -214,11 +214,9 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
     // or spatial streams (same sequence number, microseconds apart) would be taken as
     // successive samples, inflating the rate and the frequency axis. Said, with the remedy.
     let mut slots: Vec<(u8, u8)> = Vec::new();
-    for f in &frames {
-        if let (wifi_sensing_core::FormatMeta::Nexmon(m), (1, 1, _)) = (&f.meta, f.shape()) {
-            if slots.len() < 64 && !slots.contains(&(m.core, m.spatial)) {
-                slots.push((m.core, m.spatial));
-            }
+    for slot in frames.iter().filter_map(nexmon_slot) {
+        if slots.len() < 64 && !slots.contains(&slot) {
+            slots.push(slot);
         }
     }
     if slots.len() > 1 {
@@ -270,23 +268,21 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
             "--velocity: the frames of node {node} state no carrier frequency; give --carrier-mhz"
         );
     }
-    // how the grid's rate was measured (the same estimate as the spectrogram's)
-    let ts: Vec<i64> = frames.iter().map(|f| f.timestamp_ns).collect();
-    let how = match wifi_sensing_signal::rate::estimate_rate(&ts) {
-        Some(e)
-            if e.jitter_ns > wifi_sensing_signal::rate::REGULAR_JITTER * e.median_interval_ns =>
-        {
-            "received rate {rate} Hz (irregular intervals: resampled onto a uniform grid at \
+    // how the grid's rate was measured (the spectrogram's own estimate)
+    let (e, rate) = (&s.rate_estimate, s.rate_hz);
+    let how = if !e.is_regular() {
+        format!(
+            "received rate {rate:.2} Hz (irregular intervals: resampled onto a uniform grid at \
              that rate; pauses left out)"
-                .to_string()
-        }
-        Some(e) if e.frames_lost > 0 => format!(
-            "sampling rate {{rate}} Hz (counting {} frames lost on the way)",
+        )
+    } else if e.frames_lost > 0 {
+        format!(
+            "sampling rate {rate:.2} Hz (counting {} frames lost on the way)",
             e.frames_lost
-        ),
-        _ => "sampling rate {rate} Hz".to_string(),
-    }
-    .replace("{rate}", &format!("{:.2}", s.rate_hz));
+        )
+    } else {
+        format!("sampling rate {rate:.2} Hz")
+    };
     log.info(format_args!(
         "node {node}: {} frames, {how}, window {} frames, hop {}, {} columns, {} gaps",
         frames.len(),

@@ -59,6 +59,26 @@ pub struct RateEstimate {
     pub frames_lost: u64,
 }
 
+impl RateEstimate {
+    /// Whether the intervals are regular enough for a sampling rate: jitter at most
+    /// [`REGULAR_JITTER`] of the median interval. On an irregular stream `sampling_rate_hz` is
+    /// the received rate and `frames_lost` is 0.
+    ///
+    /// ```
+    /// let t: Vec<i64> = (0..50).map(|i| i * 20_000_000).collect();
+    /// assert!(wifi_sensing_signal::rate::estimate_rate(&t).unwrap().is_regular());
+    /// // intervals of 5 to 35 ms in no order (host batching)
+    /// let mut t = vec![0i64];
+    /// for i in 0..50i64 {
+    ///     t.push(t[t.len() - 1] + (5 + i * 7919 % 31) * 1_000_000);
+    /// }
+    /// assert!(!wifi_sensing_signal::rate::estimate_rate(&t).unwrap().is_regular());
+    /// ```
+    pub fn is_regular(&self) -> bool {
+        self.jitter_ns <= REGULAR_JITTER * self.median_interval_ns
+    }
+}
+
 /// Streaming frame-rate estimator for one node (use one per node, e.g. in a
 /// `wifi_sensing_core::PerNode`).
 ///
@@ -268,6 +288,7 @@ fn median_mad_i64(v: &mut [i64], chrono: impl Iterator<Item = i64>) -> Option<Ra
     // sampling intervals with k - 1 frames lost. An interval shorter than SHORT medians (a frame
     // early, late or delivered with the next) is added to the next one, so that a late frame's
     // long interval and the short one after it count as the two sampling intervals they span.
+    // the rule of `RateEstimate::is_regular`
     let (sampling, frames_lost) = if mad <= REGULAR_JITTER * med && time > 0.0 {
         let (mut slots, mut acc) = (0.0, 0.0);
         for x in chrono {

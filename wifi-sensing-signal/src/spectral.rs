@@ -334,6 +334,17 @@ impl DopplerProfile {
     }
 }
 
+/// The (receive core, spatial stream) of a Nexmon frame read one per packet (shape `1x1xN`),
+/// `None` for other frames (grouped Nexmon frames, other formats). Packets of one transmission
+/// from several pairs, taken as successive samples, inflate the measured rate: the spectral
+/// analysers and the `spectrogram` command say so when a node's frames carry more than one.
+pub fn nexmon_slot(frame: &CsiFrame) -> Option<(u8, u8)> {
+    match (&frame.meta, frame.shape()) {
+        (wifi_sensing_core::FormatMeta::Nexmon(m), (1, 1, _)) => Some((m.core, m.spatial)),
+        _ => None,
+    }
+}
+
 /// Per-node streaming state.
 #[derive(Debug)]
 struct Node {
@@ -573,10 +584,8 @@ impl Engine {
             nexmon_mixed: false,
         })?;
         node.seen += 1;
-        if let (wifi_sensing_core::FormatMeta::Nexmon(m), (1, 1, _), false) =
-            (&frame.meta, frame.shape(), node.nexmon_mixed)
-        {
-            if *node.nexmon_slot.get_or_insert((m.core, m.spatial)) != (m.core, m.spatial) {
+        if let (Some(slot), false) = (nexmon_slot(frame), node.nexmon_mixed) {
+            if *node.nexmon_slot.get_or_insert(slot) != slot {
                 node.nexmon_mixed = true;
                 let name = self.name;
                 self.notices.once(&format!("{name}/nexmon/{id}"), || {

@@ -33,7 +33,7 @@ use wifi_sensing_core::CsiFrame;
 
 use crate::error::{Result, SignalError};
 use crate::pca::Pca;
-use crate::rate::estimate_rate;
+use crate::rate::{estimate_rate, RateEstimate};
 use crate::resample::{ResampleConfig, Resampler};
 use crate::stft::{Span, StftConfig, StftPlan, WindowFn};
 
@@ -166,6 +166,10 @@ pub struct SpectrogramMatrix {
     /// Frames left out for their subcarrier count ([`spectrogram`] analyses the most common
     /// one of the frames given; 0 from [`spectrogram_of_series`]).
     pub frames_skipped_layout: u64,
+    /// The rate estimate of the series' timestamps `rate_hz` comes from (its
+    /// `sampling_rate_hz`; [`RateEstimate::is_regular`] says whether that is a sampling rate
+    /// or, on an irregular stream, the received rate).
+    pub rate_estimate: RateEstimate,
 }
 
 /// The subcarrier count most of `frames` have (the first seen on a tie; 0 without frames),
@@ -207,6 +211,15 @@ pub fn component_series(
     frames: &[&CsiFrame],
     component: &Component,
 ) -> Result<(Vec<i64>, Vec<f64>, Option<f64>)> {
+    component_series_of(frames, component, common_subcarriers(frames).0)
+}
+
+/// [`component_series`] of the frames with `n` subcarriers.
+fn component_series_of(
+    frames: &[&CsiFrame],
+    component: &Component,
+    n: usize,
+) -> Result<(Vec<i64>, Vec<f64>, Option<f64>)> {
     if frames.is_empty() {
         return Err(SignalError::TooShort {
             component: "spectrogram",
@@ -214,7 +227,6 @@ pub fn component_series(
             needed: 2,
         });
     }
-    let n = common_subcarriers(frames).0;
     let cols: Vec<usize> = match component {
         Component::Subcarrier(k) => vec![*k],
         Component::Selection(v) => v.clone(),
@@ -294,16 +306,15 @@ pub fn spectrogram_of_series(
         });
     }
     Span::check_hop(cfg.window, cfg.hop, "spectrogram")?;
-    let rate = estimate_rate(t_ns)
-        .ok_or_else(|| {
-            SignalError::param(
-                "spectrogram",
-                "timestamps",
-                format!("{} frames", t_ns.len()),
-                "at least 2 frames with increasing timestamps (no frame rate is measurable)",
-            )
-        })?
-        .sampling_rate_hz;
+    let rate_estimate = estimate_rate(t_ns).ok_or_else(|| {
+        SignalError::param(
+            "spectrogram",
+            "timestamps",
+            format!("{} frames", t_ns.len()),
+            "at least 2 frames with increasing timestamps (no frame rate is measurable)",
+        )
+    })?;
+    let rate = rate_estimate.sampling_rate_hz;
     let nperseg = cfg.window.frames(rate).max(2);
     let hop = cfg.hop.frames(rate).clamp(1, nperseg);
     // uniform grid at the measured rate; NaN inside gaps
@@ -386,6 +397,7 @@ pub fn spectrogram_of_series(
         gaps,
         explained_variance_ratio: None,
         frames_skipped_layout: 0,
+        rate_estimate,
     })
 }
 
@@ -397,7 +409,8 @@ pub fn spectrogram(
     cfg: &SpectrogramConfig,
     wavelength_m: Option<f64>,
 ) -> Result<SpectrogramMatrix> {
-    let (t, x, evr) = component_series(frames, &cfg.component)?;
+    let (n, skipped) = common_subcarriers(frames);
+    let (t, x, evr) = component_series_of(frames, &cfg.component, n)?;
     let lambda = wavelength_m.or_else(|| {
         frames
             .first()
@@ -405,7 +418,7 @@ pub fn spectrogram(
     });
     let mut s = spectrogram_of_series(&t, &x, cfg, lambda)?;
     s.explained_variance_ratio = evr;
-    s.frames_skipped_layout = common_subcarriers(frames).1;
+    s.frames_skipped_layout = skipped;
     Ok(s)
 }
 
