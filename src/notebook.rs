@@ -41,7 +41,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use base64::Engine as _;
-use wifi_sensing_core::{Capture, CsiFrame};
+use wifi_sensing_core::{Capture, CsiFrame, ReadStats};
 use wifi_sensing_signal::events::Event;
 use wifi_sensing_signal::plot::{amplitude_heatmap_png, AmplitudeHeatmap};
 use wifi_sensing_signal::spectrogram::{spectrogram, SpectrogramConfig, SpectrogramMatrix};
@@ -60,7 +60,7 @@ pub enum Error {
     Signal(#[from] SignalError),
     /// The capture has more frames than the limit given.
     #[error(
-        "{path}: more than {limit} frames; raise the limit or cut the capture (convert --limit)"
+        "{path}: more than {limit} frames; raise the limit, or read a part of the capture (`wifi_sensing::open(path)?.take(n)`, or `wifi-sensing run CAPTURE --limit N -o part.jsonl`)"
     )]
     TooManyFrames {
         /// The capture.
@@ -135,14 +135,47 @@ impl EvcxrDisplay for Png {
 
 /// Every CSI frame of the capture at `path` (format detected), at most `max_frames` (an error
 /// beyond: a notebook holds the frames in memory). Non-CSI records are passed over, and so are
-/// malformed records (as `wifi-sensing run` does; `wifi_sensing::open` and the capture's
-/// `stats()` show them).
+/// malformed records, as `wifi-sensing run` does. A capture cut inside its last record (a
+/// recording stopped mid-write) gives every complete frame before the cut, as `run` does (it
+/// also warns); [`read_frames_with_stats`] says how many records were skipped and where the
+/// input was cut.
+///
+/// ```
+/// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/intel5300/example.dat");
+/// let frames = wifi_sensing::notebook::read_frames(path, 100_000)?;
+/// assert!(!frames.is_empty());
+/// # Ok::<(), wifi_sensing::notebook::Error>(())
+/// ```
 pub fn read_frames(path: impl AsRef<Path>, max_frames: usize) -> Result<Vec<CsiFrame>> {
+    Ok(read_frames_with_stats(path, max_frames)?.0)
+}
+
+/// [`read_frames`], with the reader's statistics: frames read, malformed records skipped
+/// (`malformed`, the first few in `issues`), and `truncated` when the input ended inside a
+/// record.
+///
+/// ```
+/// # let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/intel5300/example.dat");
+/// let (frames, stats) = wifi_sensing::notebook::read_frames_with_stats(path, 100_000)?;
+/// assert_eq!(stats.frames, frames.len() as u64);
+/// assert!(stats.truncated.is_none());
+/// # Ok::<(), wifi_sensing::notebook::Error>(())
+/// ```
+pub fn read_frames_with_stats(
+    path: impl AsRef<Path>,
+    max_frames: usize,
+) -> Result<(Vec<CsiFrame>, ReadStats)> {
     let path = path.as_ref();
     let mut frames = Vec::new();
     // a capture iterates its CSI frames (non-CSI records are passed over)
-    for f in wifi_sensing_core::open(path)?.skip_malformed(true) {
-        let f = f?;
+    let mut capture = wifi_sensing_core::open(path)?.skip_malformed(true);
+    for f in capture.by_ref() {
+        let f = match f {
+            Ok(f) => f,
+            // the frames before the cut are complete; the cut is in the statistics
+            Err(e) if e.is_truncated() => break,
+            Err(e) => return Err(e.into()),
+        };
         if frames.len() >= max_frames {
             return Err(Error::TooManyFrames {
                 path: path.display().to_string(),
@@ -151,7 +184,7 @@ pub fn read_frames(path: impl AsRef<Path>, max_frames: usize) -> Result<Vec<CsiF
         }
         frames.push(f);
     }
-    Ok(frames)
+    Ok((frames, capture.stats().clone()))
 }
 
 /// The frames of node `node` (the first frame's node when `None`).
@@ -617,6 +650,30 @@ mod tests {
         pose.heading_from_track = true;
         let c = pose.content();
         assert!(c.data.contains(", heading from the track"), "{}", c.data);
+    }
+
+    #[test]
+    fn a_capture_cut_inside_its_last_record_gives_the_frames_before_the_cut() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/intel5300/example.dat"
+        );
+        let (whole, stats) = read_frames_with_stats(path, 100_000).unwrap();
+        assert!(stats.truncated.is_none());
+        let bytes = std::fs::read(path).unwrap();
+        let cut = std::env::temp_dir().join(format!(
+            "wifi-sensing-notebook-cut-{}.dat",
+            std::process::id()
+        ));
+        std::fs::write(&cut, &bytes[..bytes.len() - 40]).unwrap();
+        let (frames, stats) = read_frames_with_stats(&cut, 100_000).unwrap();
+        let plain = read_frames(&cut, 100_000).unwrap();
+        std::fs::remove_file(&cut).unwrap();
+        assert_eq!(frames.len(), whole.len() - 1);
+        assert_eq!(plain.len(), frames.len());
+        assert_eq!(frames[..], whole[..whole.len() - 1]);
+        assert!(stats.truncated.is_some(), "{stats:?}");
+        assert_eq!(stats.frames, frames.len() as u64);
     }
 
     #[test]

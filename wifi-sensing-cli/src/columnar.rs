@@ -816,6 +816,12 @@ impl ParquetSink {
             if s.exists() {
                 std::fs::remove_file(&s)
                     .with_context(|| format!("cannot remove the stale {}", s.display()))?;
+                log.info(format_args!(
+                    "removed {}, left by an earlier run into {} (this run writes its own {} table when it has such records)",
+                    s.display(),
+                    path.display(),
+                    t
+                ));
             }
         }
         let frames = ParquetTable::with_encoding(
@@ -918,7 +924,11 @@ impl Sink<Output> for ParquetSink {
         finish_file(&mut self.analyses)?;
         if let Some(log) = &self.log {
             for (p, n) in &counts {
-                log.info(format_args!("wrote {n} rows to {}", p.display()));
+                log.info(format_args!(
+                    "wrote {n} {} to {}",
+                    if *n == 1 { "row" } else { "rows" },
+                    p.display()
+                ));
             }
         }
         self.written = counts;
@@ -1198,7 +1208,8 @@ impl<W: Write> Sink<Output> for ArrowStreamSink<W> {
 #[derive(clap::Args, Debug, Clone, Default)]
 pub(crate) struct OutputArgs {
     /// Write to this file instead of stdout: `.parquet` (frames; non-CSI records and analyses
-    /// go to `NAME.aux.parquet` / `NAME.analyses.parquet`, see docs/parquet.md) or `.jsonl`.
+    /// go to `NAME.aux.parquet` / `NAME.analyses.parquet`, see docs/parquet.md) or `.jsonl`
+    /// (`-` is stdout).
     #[arg(short, long)]
     pub output: Option<String>,
     /// Format of stdout: `jsonl` (default) or `arrow` (an Arrow IPC stream of the frames table,
@@ -1250,12 +1261,18 @@ pub(crate) fn check_run_output(args: &OutputArgs, frames: bool) -> Result<()> {
             crate::usage!("--arrow-aux names a file: stdout carries the main Arrow stream");
         }
     }
+    if args.output.is_none()
+        && args.output_format.as_deref() == Some("arrow")
+        && std::io::IsTerminal::is_terminal(&std::io::stdout())
+    {
+        crate::usage!(
+            "--output-format arrow writes a binary Arrow IPC stream, and stdout is a terminal: pipe \
+             it into a program or redirect it to a file (`> out.arrows`)"
+        );
+    }
     match (&args.output, args.output_format.as_deref()) {
         (Some(_), Some(_)) => {
             crate::usage!("--output-format applies to stdout; -o names its format by extension")
-        }
-        (Some(o), None) if o == "-" => {
-            crate::usage!("run writes to stdout without -o; -o names a .parquet or .jsonl file")
         }
         (Some(o), None) => match crate::values::extension(o).as_str() {
             "parquet" | "jsonl" | "json" => Ok(()),

@@ -101,7 +101,41 @@ fn skip_in_walk(p: &Path) -> bool {
     )
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+/// The files of a folder walk, and what the walk passed over.
+#[derive(Debug, Default)]
+pub(crate) struct Expanded {
+    /// Capture files to convert, each once.
+    pub files: Vec<PathBuf>,
+    /// Files left out because they lie inside the dataset folder.
+    pub inside: Vec<PathBuf>,
+    /// Folders not walked again: reached a second time through a symbolic link (a link to a
+    /// folder already walked, or a loop such as `ln -s .. loop`).
+    pub revisited_dirs: Vec<PathBuf>,
+    /// Files named more than once (the same file through several links, paths or inputs).
+    pub duplicates: usize,
+}
+
+fn is_link(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// The canonical form of a path, for telling the same file or folder reached two ways apart
+/// (the path itself when it cannot be resolved: opening it reports why).
+fn identity(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+fn walk(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    seen: &mut HashSet<PathBuf>,
+    again: &mut Vec<PathBuf>,
+) -> Result<()> {
+    // a folder is walked once, however many links lead to it: a link loop ends here
+    if !seen.insert(identity(dir)) {
+        again.push(dir.to_path_buf());
+        return Ok(());
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -113,7 +147,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
                 .file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with('.'))
             {
-                walk(&p, out)?;
+                walk(&p, out, seen, again)?;
             }
         } else if !skip_in_walk(&p) {
             out.push(p);
@@ -122,14 +156,17 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// The capture files the inputs name (files as given, folders walked recursively, globs
-/// expanded), and the files left out because they lie inside the dataset folder.
-pub(crate) fn expand(inputs: &[String], dataset: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+/// The capture files the inputs name (files as given, folders walked recursively, following
+/// symbolic links but never into a folder already walked, globs expanded; each file once), and
+/// what was left out.
+pub(crate) fn expand(inputs: &[String], dataset: &Path) -> Result<Expanded> {
     let mut files = Vec::new();
+    let mut dirs_seen = HashSet::new();
+    let mut revisited_dirs = Vec::new();
     for i in inputs {
         let p = Path::new(i);
         if p.is_dir() {
-            walk(p, &mut files)?;
+            walk(p, &mut files, &mut dirs_seen, &mut revisited_dirs)?;
         } else if is_glob(i) && !p.exists() {
             let mut n = 0;
             for m in glob::glob(i).with_context(|| format!("bad pattern {i:?}"))? {
@@ -148,12 +185,39 @@ pub(crate) fn expand(inputs: &[String], dataset: &Path) -> Result<(Vec<PathBuf>,
     }
     // never read the dataset's own files
     let ds = std::path::absolute(dataset).unwrap_or_else(|_| dataset.to_path_buf());
-    let (inside, mut files): (Vec<PathBuf>, Vec<PathBuf>) = files
-        .into_iter()
-        .partition(|f| std::path::absolute(f).is_ok_and(|a| a.starts_with(&ds)));
-    let mut seen = HashSet::new();
-    files.retain(|f| seen.insert(f.clone()));
-    Ok((files, inside))
+    let ds_real = identity(dataset);
+    let (inside, mut files): (Vec<PathBuf>, Vec<PathBuf>) = files.into_iter().partition(|f| {
+        std::path::absolute(f).is_ok_and(|a| a.starts_with(&ds))
+            || identity(f).starts_with(&ds_real)
+    });
+    // each file once, under its own name rather than a link's when both were found
+    let before = files.len();
+    let mut first: HashMap<PathBuf, usize> = HashMap::new();
+    let mut keep = vec![true; files.len()];
+    for (i, f) in files.iter().enumerate() {
+        match first.entry(identity(f)) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i);
+            }
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                let j = *o.get();
+                if is_link(&files[j]) && !is_link(f) {
+                    keep[j] = false;
+                    o.insert(i);
+                } else {
+                    keep[i] = false;
+                }
+            }
+        }
+    }
+    let mut k = keep.into_iter();
+    files.retain(|_| k.next().unwrap_or(false));
+    Ok(Expanded {
+        duplicates: before - files.len(),
+        files,
+        inside,
+        revisited_dirs,
+    })
 }
 
 /// What a path is when it is no regular file (`None` for a regular file, or one whose type
@@ -278,6 +342,18 @@ pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` of a time in nanoseconds since the Unix epoch.
+pub(crate) fn utc_datetime(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000).rem_euclid(86_400);
+    format!(
+        "{} {:02}:{:02}:{:02} UTC",
+        utc_date(ns),
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 /// `YYYY-MM-DD` (UTC) of a time in nanoseconds since the Unix epoch.
@@ -554,7 +630,12 @@ pub(crate) fn main(
     }
     let existed = dir.exists();
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {output}"))?;
-    let (files, inside) = expand(inputs, dir).inspect_err(|_| {
+    let Expanded {
+        files,
+        inside,
+        revisited_dirs,
+        duplicates,
+    } = expand(inputs, dir).inspect_err(|_| {
         // a pattern that matches nothing leaves no empty folder behind (remove_dir removes
         // only an empty one)
         if !existed {
@@ -584,6 +665,24 @@ pub(crate) fn main(
     if files.is_empty() {
         bail!("no capture files found in {}", inputs.join(" "));
     }
+    if let Some(first) = revisited_dirs.first() {
+        log.warn(format_args!(
+            "{} {} not walked again: reached a second time through a symbolic link (first: {})",
+            revisited_dirs.len(),
+            if revisited_dirs.len() == 1 {
+                "folder"
+            } else {
+                "folders"
+            },
+            first.display()
+        ));
+    }
+    if duplicates > 0 {
+        log.info(format_args!(
+            "{duplicates} {} named more than once (through links, paths or inputs): each converted once",
+            if duplicates == 1 { "file" } else { "files" }
+        ));
+    }
     if !inside.is_empty() {
         log.warn(format_args!(
             "{} left out: inside the output folder {output}, whose files are part of the dataset",
@@ -591,6 +690,28 @@ pub(crate) fn main(
         ));
     }
     let manifest_path = dir.join(MANIFEST);
+    // one writer at a time: a second `convert` into the same folder would convert the same
+    // captures again and append them to the manifest twice
+    let manifest_file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&manifest_path)
+        .with_context(|| format!("cannot open {}", manifest_path.display()))?;
+    match manifest_file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "another `wifi-sensing convert` is writing to the dataset {output} (it holds a lock \
+             on {MANIFEST}); wait for it to finish, then run this one: captures it converted are \
+             skipped"
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            // a file system without locks: go on without one
+            log.info(format_args!(
+                "cannot lock {} ({e}); do not run two conversions into this folder at once",
+                manifest_path.display()
+            ));
+        }
+    }
     let known = load_manifest(&manifest_path, log)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.map_or(0, usize::from))
@@ -648,13 +769,7 @@ pub(crate) fn main(
             }
         }
     }
-    let manifest = Mutex::new(
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&manifest_path)
-            .with_context(|| format!("cannot open {}", manifest_path.display()))?,
-    );
+    let manifest = Mutex::new(manifest_file);
     let batch = Batch {
         dir,
         flags,
@@ -712,8 +827,9 @@ pub(crate) fn main(
     let bytes: u64 = ok.iter().map(|e| e.bytes).sum();
     let frames: u64 = ok.iter().map(|e| e.frames).sum();
     log.info(format_args!(
-        "dataset {output}: {} captures converted ({frames} frames, {:.1} MB in {secs:.2} s, {:.1} MB/s, {} thread{}), {skipped} already converted, {failed} failed",
+        "dataset {output}: {} {} converted ({frames} frames, {:.1} MB in {secs:.2} s, {:.1} MB/s, {} thread{}), {skipped} already converted, {failed} failed",
         ok.len(),
+        if ok.len() == 1 { "capture" } else { "captures" },
         bytes as f64 / 1e6,
         bytes as f64 / 1e6 / secs.max(1e-9),
         pool.current_num_threads(),

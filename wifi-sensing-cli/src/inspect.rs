@@ -46,7 +46,39 @@ pub(crate) struct InspectArgs {
 pub(crate) fn main(args: InspectArgs, log: &Log) -> Result<()> {
     let opened =
         crate::input::open_input(&args.input, &args.reader, args.format, args.duration, log)?;
-    inspect(opened, args.json, args.format.is_some())
+    // a native recording says where it came from: its header, read on its own
+    let recording = match (&args.input, opened.capture.format()) {
+        (InputSpec::File(p), CaptureFormat::Recording) => recording_header(p),
+        _ => None,
+    };
+    inspect(opened, args.json, args.format.is_some(), recording)
+}
+
+/// Where a native recording came from (its header).
+#[derive(Debug, Serialize)]
+struct RecordingReport {
+    format_version: u16,
+    created_unix_ns: i64,
+    source: String,
+    config: String,
+    writer: String,
+}
+
+fn recording_header(path: &std::path::Path) -> Option<RecordingReport> {
+    let f = std::fs::File::open(path).ok()?;
+    let r = wifi_sensing_core::recording::RecordingReader::new(
+        Box::new(std::io::BufReader::new(f)),
+        &Default::default(),
+    )
+    .ok()?;
+    let h = r.header();
+    Some(RecordingReport {
+        format_version: r.version(),
+        created_unix_ns: h.created_unix_ns,
+        source: h.source.clone(),
+        config: h.config.clone(),
+        writer: h.writer.clone(),
+    })
 }
 
 /// Version of the `--json` report's layout (`docs/schema/inspect-v1.json`).
@@ -90,6 +122,9 @@ struct Report {
     issues: Vec<String>,
     truncated: Option<String>,
     error: Option<String>,
+    /// A native recording's header: where and when it was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recording: Option<RecordingReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -209,11 +244,17 @@ fn add_mac(macs: &mut Vec<[u8; 6]>, mac: [u8; 6]) {
     }
 }
 
-fn inspect(mut opened: OpenedInput, json: bool, forced_format: bool) -> Result<()> {
+fn inspect(
+    mut opened: OpenedInput,
+    json: bool,
+    forced_format: bool,
+    recording: Option<RecordingReport>,
+) -> Result<()> {
     let mut r = Report {
         schema: REPORT_SCHEMA,
         input: opened.description.clone(),
         format: opened.capture.format().to_string(),
+        recording,
         ..Report::default()
     };
     let mut tracker = NodeTracker::default();
@@ -379,6 +420,20 @@ fn db(x: f32) -> String {
 fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     writeln!(out, "input:       {}", r.input)?;
     writeln!(out, "format:      {}", r.format)?;
+    if let Some(h) = &r.recording {
+        writeln!(
+            out,
+            "recorded:    {} from {} by {} (.csirec format version {})",
+            crate::dataset::utc_datetime(h.created_unix_ns),
+            if h.source.is_empty() {
+                "an unnamed source"
+            } else {
+                &h.source
+            },
+            h.writer,
+            h.format_version
+        )?;
+    }
     writeln!(out, "device:      {}", counts(&r.devices))?;
     writeln!(out, "frames:      {}", r.frames)?;
     writeln!(out, "non-CSI:     {}", counts(&r.non_csi_records))?;

@@ -144,7 +144,11 @@ fn parse_spectral(s: &str) -> std::result::Result<SpectralSpec, String> {
 }
 
 /// `wifi-sensing run`.
-pub(crate) fn main(args: RunArgs, log: &Log) -> Result<()> {
+pub(crate) fn main(mut args: RunArgs, log: &Log) -> Result<()> {
+    // `-o -` is stdout, as for `convert`
+    if args.out.output.as_deref() == Some("-") {
+        args.out.output = None;
+    }
     // the pipeline first: its usage errors (and bad models, signatures or baselines) are
     // reported before the input is opened
     crate::columnar::check_run_output(&args.out, !args.no_frames)?;

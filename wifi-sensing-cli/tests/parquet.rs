@@ -185,7 +185,12 @@ fn non_csi_records_go_to_the_aux_table_and_stale_siblings_are_removed() {
     let stale = d.join("r.analyses.parquet");
     std::fs::write(&stale, b"old").unwrap();
     let out = d.join("r.parquet");
-    run_ok(&["-q", "run", &input, "-o", out.to_str().unwrap()]);
+    let said = run_ok(&["run", &input, "-o", out.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&said.stderr);
+    assert!(
+        err.contains("r.analyses.parquet, left by an earlier run into"),
+        "the removal is said: {err}"
+    );
     let lines = jsonl(&run_ok(&["-q", "run", &input]).stdout);
     let (frames, _) = read_parquet(&out);
     assert_frames_match(&frames, &lines, &input);
@@ -317,7 +322,7 @@ fn dataset_reports_malformed_records_and_cuts() {
         "{err}"
     );
     assert!(
-        err.contains("1 captures converted") && err.contains("1 already converted"),
+        err.contains("1 capture converted") && err.contains("1 already converted"),
         "{err}"
     );
 }
@@ -469,7 +474,7 @@ fn dataset_skips_named_pipes_instead_of_blocking() {
             "{err}"
         );
         assert!(
-            err.contains("a.dat: 26 frames") && err.contains("1 captures converted"),
+            err.contains("a.dat: 26 frames") && err.contains("1 capture converted"),
             "{err}"
         );
         assert!(
@@ -477,6 +482,73 @@ fn dataset_skips_named_pipes_instead_of_blocking() {
             "{err}"
         );
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn dataset_walks_each_folder_and_file_once_through_symbolic_links() {
+    let d = tmp("dataset-links");
+    let caps = d.join("caps");
+    std::fs::create_dir_all(&caps).unwrap();
+    std::fs::copy(fixture("intel5300/example.dat"), caps.join("example.dat")).unwrap();
+    // a loop to the parent, a loop to the folder itself, and a second name for the capture
+    std::os::unix::fs::symlink("..", caps.join("loop")).unwrap();
+    std::os::unix::fs::symlink(".", caps.join("self")).unwrap();
+    std::os::unix::fs::symlink("example.dat", caps.join("alias.dat")).unwrap();
+    let ds = d.join("ds");
+    let ds_arg = format!("{}/", ds.display());
+    let out = run_within(&["convert", caps.to_str().unwrap(), "-o", &ds_arg], 60);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("2 folders not walked again: reached a second time through a symbolic link"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 file named more than once") && err.contains("each converted once"),
+        "{err}"
+    );
+    // converted once, under its own name rather than the link's
+    assert!(
+        err.contains("caps/example.dat: 26 frames") && !err.contains("alias.dat: 26"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 capture converted") && err.contains("0 failed"),
+        "{err}"
+    );
+    let manifest = std::fs::read_to_string(ds.join("_manifest.jsonl")).unwrap();
+    assert_eq!(manifest.lines().count(), 1, "{manifest}");
+}
+
+#[test]
+fn dataset_refuses_a_second_conversion_into_the_same_folder_at_once() {
+    let d = tmp("dataset-lock");
+    let ds = d.join("ds");
+    std::fs::create_dir_all(&ds).unwrap();
+    // another conversion holds the manifest's lock
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(ds.join("_manifest.jsonl"))
+        .unwrap();
+    held.lock().unwrap();
+    let ds_arg = format!("{}/", ds.display());
+    let cap = fixture("intel5300/example.dat");
+    let out = run_within(&["convert", &cap, "-o", &ds_arg], 60);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("another `wifi-sensing convert` is writing to the dataset"),
+        "{err}"
+    );
+    assert!(!ds.join("frames").exists(), "nothing written");
+    // once it is done, the conversion goes ahead
+    drop(held);
+    let out = run_within(&["convert", &cap, "-o", &ds_arg], 60);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("1 capture converted"), "{err}");
 }
 
 #[test]
@@ -509,7 +581,7 @@ fn dataset_says_that_an_input_inside_the_output_folder_is_left_out() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("example.pcap left out: inside the output folder")
-            && err.contains("1 captures converted"),
+            && err.contains("1 capture converted"),
         "{err}"
     );
 }

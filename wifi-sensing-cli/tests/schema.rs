@@ -73,6 +73,17 @@ fn inspect_reports_validate() {
     let bytes = std::fs::read(fixture("intel5300/example.dat")).unwrap();
     std::fs::write(&cut, &bytes[..bytes.len() - 7]).unwrap();
     let cut = cut.to_string_lossy().into_owned();
+    // a recording written now, whose header the report shows
+    let rec = dir.path().join("e.csirec");
+    let rec = rec.to_string_lossy().into_owned();
+    let made = common::run(&[
+        "-q",
+        "convert",
+        &fixture("intel5300/example.dat"),
+        "-o",
+        &rec,
+    ]);
+    assert!(made.status.success());
     let cases: Vec<Vec<String>> = [
         "esp32/example_csi.csv",
         "esp32/example_100hz_pitraffic.csv",
@@ -81,11 +92,13 @@ fn inspect_reports_validate() {
         "atheros/ath_csi_1.first5.dat",
         "feitcsi/HT20_2452.csi",
         "pcap/adr018_sample.pcap",
+        "csirec/v1_intel5300.csirec",
     ]
     .iter()
     .map(|f| vec![fixture(f)])
     .chain([
         vec![cut],
+        vec![rec.clone()],
         vec![
             fixture("pcap/adr018_sample.pcap"),
             "--keep-nodes".into(),
@@ -103,6 +116,22 @@ fn inspect_reports_validate() {
         let errs = common::errors(&v, &report);
         assert!(errs.is_empty(), "{args:?}: {errs:#?}\n{report}");
         assert_eq!(report["schema"], 1);
+        // only a recording has a header to show
+        assert_eq!(
+            report.get("recording").is_some(),
+            args[0].ends_with(".csirec"),
+            "{args:?}: {report}"
+        );
+        if args[0] == rec {
+            assert_eq!(report["recording"]["format_version"], 3, "{report}");
+            assert!(
+                report["recording"]["source"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("example.dat"),
+                "{report}"
+            );
+        }
         let mut bad = report.clone();
         bad.as_object_mut().unwrap().remove("nodes");
         assert!(

@@ -241,11 +241,26 @@ fn run_reports_an_analysis_usage_error_before_opening_the_input() {
 }
 
 #[test]
+fn run_dash_o_dash_is_stdout_as_for_convert() {
+    let out = |extra: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_wifi-sensing"))
+            .args(["-q", "run", CSV, "--limit", "3"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let plain = out(&[]);
+    assert_eq!(plain.lines().count(), 3, "{plain}");
+    assert_eq!(out(&["-o", "-"]), plain);
+}
+
+#[test]
 fn run_output_names_are_checked_before_the_input_is_opened() {
     for (out, said) in [
         ("r.csirec", "wifi-sensing convert INPUT -o r.csirec"),
         ("r.txt", "use a .parquet or .jsonl name"),
-        ("-", "run writes to stdout without -o"),
     ] {
         // the input does not exist: the usage error must come first
         let (code, err) = run(&["run", "no-such-capture.csv", "-o", out]);
