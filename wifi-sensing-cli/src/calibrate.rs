@@ -53,6 +53,13 @@ pub(crate) fn main(args: CalibrateArgs, log: &Log) -> Result<()> {
     crate::report::stats_problems(capture.stats(), &opened.description, log);
     let kept = capture.stats().frames;
     crate::report::other_nodes(capture.stats(), kept, &opened.description, log);
+    for (node, skipped, seen, how) in cal.layout_skips() {
+        log.warn(format_args!(
+            "{}: node {node}: {skipped} of {seen} frames skipped for their subcarrier layout \
+             ({how}); the baseline is of that layout, the one `run --events` analyses the node in",
+            opened.description
+        ));
+    }
     let several = cal.node_ids().len() > 1;
     let (baseline, seen) = cal.finish_accepting_activity().map_err(|e| {
         let short = matches!(

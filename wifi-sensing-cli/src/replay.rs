@@ -21,7 +21,9 @@ pub(crate) struct ReplayArgs {
     #[arg(long, value_name = "HOST:PORT", value_parser = parse_target)]
     pub to: SocketAddr,
     /// Pace: 1 sends at the capture's own timing, 2 twice as fast; 0 sends as fast as possible
-    /// (a receiver may then lose datagrams, as a real network would).
+    /// (a receiver may then lose datagrams, as a real network would). A live receiver stamps
+    /// the frames with its own clock, so at any pace but 1 it measures rates (frame rate,
+    /// breathing, Doppler) scaled by the pace; use 1 when the analysis matters.
     #[arg(long, default_value_t = 1.0, value_parser = crate::values::non_negative)]
     pub speed: f64,
     /// Only the datagrams sent to this UDP port in the capture (default: every UDP datagram).

@@ -39,12 +39,14 @@ pub(crate) struct RunArgs {
     /// For `udp://` inputs only: stop after this long.
     #[arg(long, value_parser = crate::parse_duration)]
     pub duration: Option<Duration>,
-    /// Motion and presence events (records of type `event`), per node and fused.
+    /// Motion and presence events (records of type `event`), per node, and fused over the
+    /// nodes when the stream has two or more.
     #[arg(long)]
     pub events: bool,
-    /// Breathing and heart rate (records of type `vital_signs`): an estimate every 5 s over the
-    /// last 60 s; the first needs a window of about 20 s without motion (before that, and in
-    /// a shorter capture, the records say `window_too_short`).
+    /// Breathing and heart rate (records of type `vital_signs`): a record every 5 s of a node's
+    /// frames over its last 60 s; an estimate needs a window of about 20 s without motion
+    /// (before that the records say `window_too_short`; a node with under 5 s of frames gets
+    /// no record, and the run says so).
     #[arg(long)]
     pub vitals: bool,
     /// Empty-room baseline from `wifi-sensing calibrate` (needs --events, --vitals or

@@ -30,7 +30,11 @@ use crate::{output, Log};
 /// `.jsonl` keep the frames' node ids; `.csv` carries no node id and takes one receiver only.
 #[derive(clap::Args, Debug)]
 pub(crate) struct SimulateArgs {
-    /// Preset: empty, still, breathe, walk, gesture:wave|push|pull, mixed (default mixed).
+    /// Preset (default mixed): `empty` (nobody); `still` (a person standing motionless who
+    /// does not breathe: the static-presence case); `breathe` (a person sitting, breathing 15
+    /// /min); `walk` (laps of the room); `gesture:wave|push|pull` (standing, the gesture
+    /// repeated through the middle 60 %); `mixed` (absent, walk in, stand, wave, walk out, absent). Presets lay their
+    /// timeline over `--duration`: a `mixed` of 60 s walks at a normal pace, one of 7 s races.
     #[arg(long, value_parser = crate::values::scenario, conflicts_with_all = ["scenario_file", "random"])]
     pub scenario: Option<String>,
     /// A JSON scenario file describing your own room, person and timeline.

@@ -440,3 +440,52 @@ fn calibrate_uses_a_cut_capture_and_says_so() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("skipped:") && err.contains("line 19"), "{err}");
 }
+
+/// Nexmon packets of several (core, stream) pairs read as one series: said once, with the
+/// option that groups them; grouped, nothing to say.
+#[test]
+fn interleaved_nexmon_packets_are_named_for_events_and_vitals() {
+    let pcap = common::fixture("nexmon/example.pcap");
+    let run = |extra: &[&str]| {
+        let o = bin()
+            .args(["run", &pcap, "--events", "--vitals", "--no-frames"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let err = run(&[]);
+    assert_eq!(
+        err.matches("its Nexmon packets come from several").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("--nexmon-group"), "{err}");
+    let err = run(&["--nexmon-group"]);
+    assert!(
+        !err.contains("its Nexmon packets come from several"),
+        "{err}"
+    );
+}
+
+/// A capture too short for any vital-sign record says so rather than printing nothing.
+#[test]
+fn a_capture_too_short_for_vital_signs_is_named() {
+    let o = bin()
+        .args([
+            "run",
+            &common::fixture("intel5300/example.dat"),
+            "--vitals",
+            "--no-frames",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(o.stdout.is_empty());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("node 0: no vital_signs record: its frames span less than the 5 s"),
+        "{err}"
+    );
+}

@@ -36,8 +36,9 @@ use wifi_sensing_core::CsiFrame;
 use crate::error::{Result, SignalError as Error};
 use crate::events::EventConfig;
 use crate::features::{
-    amplitudes, shape, temporal_noise_for, BlockStats, ColumnSelector, Columns, IntervalMeter,
-    Layout, LevelTracker, MotionRatio,
+    amplitudes, describe_layouts, layout_key, note_other_shape, shape, temporal_noise_for,
+    BlockStats, ColumnSelector, Columns, IntervalMeter, Layout, LayoutKeeper, LevelTracker,
+    MotionRatio, PROBE_FRAMES,
 };
 
 /// Value of [`Baseline::format`].
@@ -77,7 +78,9 @@ pub struct NodeBaseline {
     pub columns: Vec<usize>,
     /// Mean amplitude shape of the empty room over `columns` (each value over the frame mean).
     pub reference: Vec<f32>,
-    /// Noise standard deviation of one shape value in one frame.
+    /// Noise standard deviation of one shape value in one frame. Recorded for inspection (how
+    /// noisy the empty room was), like the fields below; the detector measures its noise from
+    /// the stream itself and uses only `columns` and `reference` of a baseline.
     pub noise_sd: f64,
     /// Frames used.
     pub frames: u64,
@@ -302,7 +305,12 @@ impl Baseline {
                         return Err(corrupt(
                             name,
                             join(&p, "subcarriers"),
-                            format!("{} indices for {} columns", a.len(), shape[2]),
+                            format!(
+                                "{} indices, but `shape` says {} subcarriers ({}): one index per subcarrier",
+                                a.len(),
+                                shape[2],
+                                join(&p, "shape")
+                            ),
                         ));
                     }
                     let mut s = Vec::with_capacity(a.len());
@@ -379,18 +387,64 @@ impl Baseline {
                     Some(v) => f.f64(v, &join(&p, key)).map(Some),
                 }
             };
+            // the statistics are checked for range too: a hand-edited value out of its range
+            // is named, not carried into a run
+            let ranged = |key: &str, v: f64, lo: f64, hi: f64, what: &str| -> Result<f64> {
+                if (lo..=hi).contains(&v) {
+                    Ok(v)
+                } else {
+                    Err(corrupt(name, join(&p, key), format!("{v} is not {what}")))
+                }
+            };
+            let positive = |key: &str, v: Option<f64>| -> Result<Option<f64>> {
+                match v {
+                    Some(x) if !(x > 0.0 && x.is_finite()) => Err(corrupt(
+                        name,
+                        join(&p, key),
+                        format!("{x} is not a positive number"),
+                    )),
+                    _ => Ok(v),
+                }
+            };
             nodes.push(NodeBaseline {
                 node_id,
                 shape,
                 subcarriers,
                 columns,
                 reference,
-                noise_sd: num("noise_sd")?,
+                noise_sd: ranged(
+                    "noise_sd",
+                    num("noise_sd")?,
+                    0.0,
+                    100.0,
+                    "a noise level in [0, 100] (of an amplitude shape normalised to mean 1)",
+                )?,
                 frames: f.u64(n, &p, "frames", u64::MAX)?,
-                duration_s: num("duration_s")?,
-                frame_rate_hz: opt("frame_rate_hz")?,
-                motion_fraction: num("motion_fraction")?,
-                max_breathing_ratio: opt("max_breathing_ratio")?,
+                duration_s: ranged(
+                    "duration_s",
+                    num("duration_s")?,
+                    0.0,
+                    f64::MAX,
+                    "a duration (0 or more seconds)",
+                )?,
+                frame_rate_hz: positive("frame_rate_hz", opt("frame_rate_hz")?)?,
+                motion_fraction: ranged(
+                    "motion_fraction",
+                    num("motion_fraction")?,
+                    0.0,
+                    1.0,
+                    "a fraction in [0, 1]",
+                )?,
+                max_breathing_ratio: match opt("max_breathing_ratio")? {
+                    Some(x) => Some(ranged(
+                        "max_breathing_ratio",
+                        x,
+                        0.0,
+                        f64::MAX,
+                        "a ratio (0 or more)",
+                    )?),
+                    None => None,
+                },
             });
         }
         Ok(Baseline {
@@ -405,6 +459,15 @@ impl Baseline {
     /// The node's calibration for `frame`, or an error naming the mismatch (device, node set,
     /// CSI shape, subcarrier layout).
     pub fn node_for(&self, frame: &CsiFrame) -> Result<&NodeBaseline> {
+        let node = self.node_of(frame)?;
+        node.check_layout(frame)?;
+        Ok(node)
+    }
+
+    /// The calibration of `frame`'s node, whatever the frame's layout: an error only for
+    /// another device or a node the baseline does not cover. A node that mixes layouts is
+    /// analysed in its baseline's; [`NodeBaseline::check_layout`] tells whether a frame has it.
+    pub fn node_of(&self, frame: &CsiFrame) -> Result<&NodeBaseline> {
         let dev = device_name(frame);
         if dev != self.device {
             return Err(Error::BaselineMismatch {
@@ -433,6 +496,15 @@ impl Baseline {
                     frame.node_id
                 ),
             })?;
+        Ok(node)
+    }
+}
+
+impl NodeBaseline {
+    /// `Ok` when `frame` has this node's CSI shape and subcarrier layout, else an error naming
+    /// the difference.
+    pub fn check_layout(&self, frame: &CsiFrame) -> Result<()> {
+        let node = self;
         let (r, t, s) = frame.shape();
         if node.shape != [r, t, s] {
             return Err(Error::BaselineMismatch {
@@ -452,7 +524,7 @@ impl Baseline {
                 stream: show(frame.subcarriers.as_deref()),
             });
         }
-        Ok(node)
+        Ok(())
     }
 }
 
@@ -517,6 +589,46 @@ struct CalNode {
     skipped: u64,
     /// Every frame of the node, the column probe's included.
     seen: u64,
+    /// Which layout the node keeps when its frames mix layouts (the sensing analyser's rule).
+    layouts: LayoutKeeper<(usize, usize, usize, u64)>,
+    /// Frames of the kept layout.
+    kept: u64,
+    /// Shapes of the frames of other layouts (a bounded list, for the report).
+    other_shapes: Vec<(usize, usize, usize)>,
+}
+
+impl CalNode {
+    fn new(frame: &CsiFrame) -> CalNode {
+        CalNode {
+            node_id: frame.node_id,
+            layout: Layout::of(frame),
+            selector: ColumnSelector::new(),
+            cols: None,
+            motion: None,
+            blocks: None,
+            interval: IntervalMeter::default(),
+            level: LevelTracker::default(),
+            xl: Vec::new(),
+            sum: Vec::new(),
+            diff2: 0.0,
+            prev: Vec::new(),
+            n: 0,
+            n_diff: 0,
+            moving_frames: 0,
+            max_breathing: None,
+            seen_motion: Watch::default(),
+            seen_breathing: Watch::default(),
+            motion_run: 0,
+            windows: 0,
+            first_ns: frame.timestamp_ns,
+            last_ns: frame.timestamp_ns,
+            skipped: 0,
+            seen: 0,
+            layouts: LayoutKeeper::default(),
+            kept: 0,
+            other_shapes: Vec::new(),
+        }
+    }
 }
 
 /// Builds a [`Baseline`] from the frames of an empty-room capture.
@@ -574,41 +686,40 @@ impl Calibrator {
                         limit: MAX_NODES,
                     });
                 }
-                self.nodes.push(CalNode {
-                    node_id: frame.node_id,
-                    layout: Layout::of(frame),
-                    selector: ColumnSelector::new(),
-                    cols: None,
-                    motion: None,
-                    blocks: None,
-                    interval: IntervalMeter::default(),
-                    level: LevelTracker::default(),
-                    xl: Vec::new(),
-                    sum: Vec::new(),
-                    diff2: 0.0,
-                    prev: Vec::new(),
-                    n: 0,
-                    n_diff: 0,
-                    moving_frames: 0,
-                    max_breathing: None,
-                    seen_motion: Watch::default(),
-                    seen_breathing: Watch::default(),
-                    motion_run: 0,
-                    windows: 0,
-                    first_ns: frame.timestamp_ns,
-                    last_ns: frame.timestamp_ns,
-                    skipped: 0,
-                    seen: 0,
-                });
+                self.nodes.push(CalNode::new(frame));
                 self.nodes.len() - 1
             }
         };
         let node = &mut self.nodes[idx];
         node.seen += 1;
-        if !node.layout.matches(frame) || frame.csi.len() > MAX_VALUES {
+        if frame.csi.len() > MAX_VALUES {
             node.skipped += 1;
             return Ok(());
         }
+        if !node.layout.matches(frame) {
+            // a node that mixes layouts keeps one, as the sensing analyser decides (the more
+            // common in the column probe, then a lasting change starts it over), so that the
+            // baseline has the layout `run --events` analyses the node in
+            note_other_shape(&mut node.other_shapes, frame.shape());
+            let switch = node.layouts.other(
+                layout_key(frame),
+                node.kept,
+                node.cols.is_none(),
+                PROBE_FRAMES as u64,
+            );
+            if !switch {
+                return Ok(());
+            }
+            let mut fresh = CalNode::new(frame);
+            fresh.seen = node.seen;
+            fresh.skipped = node.skipped;
+            fresh.layouts = std::mem::take(&mut node.layouts);
+            fresh.other_shapes = std::mem::take(&mut node.other_shapes);
+            note_other_shape(&mut fresh.other_shapes, node.layout.shape);
+            *node = fresh;
+        }
+        node.layouts.kept();
+        node.kept += 1;
         amplitudes(frame, &mut self.amps);
         let t = frame.timestamp_ns;
         node.interval.push(t);
@@ -697,8 +808,20 @@ impl Calibrator {
     /// in blocks of [`EventConfig::block_s`]), the window over which the event detector
     /// declares a room without motion absent; without it the capture cannot show that nobody
     /// breathes in it. A block closes on the first frame at least `block_s` after its own
-    /// first frame, so it holds `⌊block_s / interval⌋ + 1` frames when the timestamps jitter;
-    /// dropped frames make it longer still. 10.8 s at 50 Hz, 13 s at 20 Hz with the defaults.
+    /// first frame, so it holds up to `⌊block_s / interval⌋ + 1` frames when the timestamps
+    /// jitter (counted with a 2 % margin on the interval, so that an interval measured a little
+    /// long from a few lost frames does not understate it); more dropped frames make it longer
+    /// still. 10.8 s at 50 Hz, 13 s at 20 Hz with the defaults.
+    ///
+    /// ```
+    /// # use wifi_sensing_signal::calibration::Calibrator;
+    /// # use wifi_sensing_signal::events::EventConfig;
+    /// # let cal = Calibrator::new(&EventConfig::default())?;
+    /// // 20 Hz, and 20 Hz measured with one frame in 240 lost: 13 s either way
+    /// assert!((cal.min_duration_s(0.05).0 - 13.0).abs() < 1e-9);
+    /// assert!(cal.min_duration_s(12.0 / 238.0).0 >= 13.0);
+    /// # Ok::<(), wifi_sensing_signal::SignalError>(())
+    /// ```
     ///
     /// ```
     /// use wifi_sensing_signal::calibration::Calibrator;
@@ -712,7 +835,11 @@ impl Calibrator {
         let probe = crate::features::PROBE_FRAMES;
         let blocks = ((self.cfg.breathing_window_s / self.cfg.block_s).round() as usize).max(3);
         let window = blocks as f64 * self.cfg.block_s;
-        let per_block = (self.cfg.block_s / interval_s).floor() + 1.0;
+        // a block holds the frames less than `block_s` after its first one: `block_s / interval`
+        // or one more when the timestamps jitter around a whole number of intervals (20 Hz:
+        // 5 or 6 frames of 0.25 s blocks). A measured interval a little above the nominal
+        // one (a few frames lost) must not drop the count below that, hence the 2 % margin.
+        let per_block = (1.02 * self.cfg.block_s / interval_s).floor() + 1.0;
         (
             (probe as f64 + blocks as f64 * per_block) * interval_s,
             format!(
@@ -770,6 +897,32 @@ impl Calibrator {
             return Err(Error::CalibrationActivity { seen });
         }
         Ok(baseline)
+    }
+
+    /// Per node (in order of its first frame): the frames skipped because their subcarrier
+    /// layout was not the one the node keeps, the node's frames, and how the layouts mixed
+    /// (`"also 1x1x128; analysed in 1x1x64"`). Nodes that skipped none are left out.
+    ///
+    /// ```
+    /// use wifi_sensing_signal::calibration::Calibrator;
+    /// use wifi_sensing_signal::events::EventConfig;
+    /// let cal = Calibrator::new(&EventConfig::default())?;
+    /// assert!(cal.layout_skips().is_empty());
+    /// # Ok::<(), wifi_sensing_signal::SignalError>(())
+    /// ```
+    pub fn layout_skips(&self) -> Vec<(u32, u64, u64, String)> {
+        self.nodes
+            .iter()
+            .filter(|n| n.layouts.skipped() > 0)
+            .map(|n| {
+                (
+                    n.node_id,
+                    n.layouts.skipped(),
+                    n.seen,
+                    describe_layouts(n.layout.shape, &n.other_shapes),
+                )
+            })
+            .collect()
     }
 
     /// The nodes seen so far, in order of their first frame.

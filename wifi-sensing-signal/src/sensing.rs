@@ -161,6 +161,12 @@ struct NodeSensor {
     /// few).
     seen: u64,
     kept: u64,
+    /// The (receive core, spatial stream) of the node's first Nexmon packet read one frame per
+    /// packet, and whether another has come (packets of one transmission taken as samples).
+    nexmon_slot: Option<(u8, u8)>,
+    nexmon_mixed: bool,
+    /// `vital_signs` records given.
+    vitals_records: u64,
     layouts: LayoutKeeper<(usize, usize, usize, u64)>,
     other_shapes: Vec<(usize, usize, usize)>,
 }
@@ -277,16 +283,26 @@ impl SensingAnalyser {
     }
 
     fn make_node(&self, frame: &CsiFrame) -> Result<NodeSensor> {
-        let (cols, reference) = match &self.baseline {
+        // with a baseline, the node is analysed in the baseline's layout whatever the layout
+        // of its first frame (frames of other layouts are skipped and counted)
+        let (cols, reference, layout) = match &self.baseline {
             Some(b) => {
-                let nb = b.node_for(frame)?;
-                (Some(nb.columns()), Some(nb.reference.clone()))
+                let nb = b.node_of(frame)?;
+                let [r, t, k] = nb.shape;
+                (
+                    Some(nb.columns()),
+                    Some(nb.reference.clone()),
+                    Layout {
+                        shape: (r, t, k),
+                        subcarriers: nb.subcarriers.clone(),
+                    },
+                )
             }
-            None => (None, None),
+            None => (None, None, Layout::of(frame)),
         };
         let mut n = NodeSensor {
             node_id: frame.node_id,
-            layout: Layout::of(frame),
+            layout,
             selector: ColumnSelector::new(),
             cols: None,
             reference,
@@ -299,6 +315,9 @@ impl SensingAnalyser {
             last_t: None,
             seen: 0,
             kept: 0,
+            nexmon_slot: None,
+            nexmon_mixed: false,
+            vitals_records: 0,
             layouts: LayoutKeeper::default(),
             other_shapes: Vec::new(),
         };
@@ -323,6 +342,11 @@ impl SensingAnalyser {
             return Ok(());
         };
         node.seen += 1;
+        if let (Some(slot), false) = (crate::spectral::nexmon_slot(frame), node.nexmon_mixed) {
+            if *node.nexmon_slot.get_or_insert(slot) != slot {
+                node.nexmon_mixed = true;
+            }
+        }
         if node.seen == FUSE_MIN_FRAMES && !self.fused_on && self.cfg.fused == FusedEvents::Auto {
             self.fused_on = self
                 .nodes
@@ -347,8 +371,17 @@ impl SensingAnalyser {
             // warm-up). With a baseline the node keeps the baseline's layout.
             let shape = frame.shape();
             note_other_shape(&mut node.other_shapes, shape);
-            let (warming_up, warmup) = match self.baseline {
-                Some(_) => (false, u64::MAX),
+            let (warming_up, warmup) = match &self.baseline {
+                Some(b) => {
+                    // a baseline of another layout altogether: said once enough frames show
+                    // it, rather than skipping the whole stream
+                    if node.kept == 0 && node.seen >= PROBE_FRAMES as u64 {
+                        if let Ok(nb) = b.node_of(frame) {
+                            nb.check_layout(frame)?;
+                        }
+                    }
+                    (false, u64::MAX)
+                }
                 None => (node.cols.is_none(), PROBE_FRAMES as u64),
             };
             let before = node.layouts.skipped();
@@ -366,6 +399,7 @@ impl SensingAnalyser {
                 std::mem::take(&mut node.layouts),
                 std::mem::take(&mut node.other_shapes),
             );
+            let kept_over = (node.nexmon_slot, node.nexmon_mixed, node.vitals_records);
             note_other_shape(&mut other_shapes, old_shape);
             // every start gets its end: close what the old layout's analysis had open
             if let (Some(d), Some(last)) = (node.detector.as_mut(), node.last_t) {
@@ -377,6 +411,7 @@ impl SensingAnalyser {
             fresh.seen = seen;
             fresh.layouts = layouts;
             fresh.other_shapes = other_shapes;
+            (fresh.nexmon_slot, fresh.nexmon_mixed, fresh.vitals_records) = kept_over;
             let Some(node) = self.nodes.get_mut(frame.node_id) else {
                 return Ok(());
             };
@@ -451,6 +486,7 @@ impl SensingAnalyser {
                 p.push(frame, &mut self.xl);
             }
             v.push(t, &self.xl, moving, &mut self.vitals);
+            node.vitals_records += self.vitals.len() as u64;
             for value in self.vitals.drain(..) {
                 out.push(Sensed::VitalSigns {
                     node_id: frame.node_id,
@@ -503,7 +539,7 @@ impl SensingAnalyser {
                     timestamp_ns: t,
                     node_id: None,
                     confidence: 1.0,
-                    statistic: crate::events::Statistic::MotionRatio,
+                    statistic: crate::events::Statistic::FusedState,
                     value: 0.0,
                     threshold: 0.0,
                     evidence: crate::events::Evidence {
@@ -620,10 +656,52 @@ impl Analyser for SensingAnalyser {
     }
 
     fn finish(&mut self, _out: &mut Vec<Analysis>) -> wifi_sensing_core::Result<()> {
+        if self.baseline.is_some() {
+            // a node none of whose frames had its baseline's layout was not analysed at all
+            if let Some((id, n)) = self.nodes.iter().find(|(_, n)| n.kept == 0 && n.seen > 0) {
+                let (r, t, k) = n.layout.shape;
+                return Err(Error::BaselineMismatch {
+                    what: format!("CSI layout of node {id}"),
+                    baseline: format!("[{r}, {t}, {k}]"),
+                    stream: format!(
+                        "none of its {} frames in that layout (it has {})",
+                        n.seen,
+                        if n.other_shapes.iter().all(|s| *s == n.layout.shape) {
+                            "other subcarrier indices".to_string()
+                        } else {
+                            n.other_shapes
+                                .iter()
+                                .filter(|s| **s != n.layout.shape)
+                                .map(|(r, t, k)| format!("{r}x{t}x{k}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        }
+                    ),
+                }
+                .into());
+            }
+        }
         let Some(notices) = &self.notices else {
             return Ok(());
         };
         for (id, n) in self.nodes.iter() {
+            if let (Some(v), 0, true) = (&self.cfg.vitals, n.vitals_records, n.seen > 0) {
+                notices.push(format!(
+                    "{ANALYSER_NAME} (--vitals): node {id}: no vital_signs record: its frames \
+                     span less than the {} s between records (an estimate needs about {} s \
+                     without motion)",
+                    v.hop_s, v.min_window_s
+                ));
+            }
+            if n.nexmon_mixed {
+                notices.push(format!(
+                    "{ANALYSER_NAME} (--events/--vitals): node {id}: its Nexmon packets come from \
+                     several (receive core, spatial stream) pairs of the same transmissions, \
+                     read as successive samples of one series: the frame rate is too high and \
+                     the series alternates between antennas, so its events and vital signs are \
+                     not reliable; --nexmon-group reads each transmission as one frame"
+                ));
+            }
             // a smooth-noise node at a low frame rate: fast movement looks like its noise
             let smooth = n.motion.as_ref().is_some_and(MotionRatio::smooth_noise);
             if let (true, Some(rate)) = (smooth, n.interval.rate_hz()) {
@@ -787,6 +865,20 @@ mod tests {
             }
         }
         assert_eq!(a.moving(1), Some(true), "node 1 walks when node 2 joins");
+        // the fused start of the state under way names what fired it: no node statistic
+        let late = out
+            .iter()
+            .find_map(|s| match s {
+                Sensed::Event(e)
+                    if e.scope == Scope::Fused && e.event == EventKind::MotionStarted =>
+                {
+                    Some(e.clone())
+                }
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(late.statistic, Statistic::FusedState, "{late:?}");
+        assert_eq!((late.value, late.evidence.frames), (0.0, 0), "{late:?}");
         let fused: Vec<EventKind> = out
             .iter()
             .filter_map(|s| match s {

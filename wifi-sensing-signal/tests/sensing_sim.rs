@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use wifi_sensing_core::sim::{DeviceProfile, MotionState, Scenario, Simulator};
-use wifi_sensing_core::{CaptureFormat, CsiFrame, Device};
+use wifi_sensing_core::{Analyser, CaptureFormat, CsiFrame, Device};
 use wifi_sensing_signal::calibration::{Baseline, Calibrator};
 use wifi_sensing_signal::events::{EventConfig, EventKind};
 use wifi_sensing_signal::vitals::{NoEstimate, VitalsConfig};
@@ -289,10 +289,41 @@ fn baseline_refuses_mismatch_and_names_corrupt_fields() {
     let mut a = SensingAnalyser::new(SensingConfig::default(), Some(b.clone())).unwrap();
     let e = a.push(&f, &mut Vec::new()).unwrap_err().to_string();
     assert!(e.contains("node set") && e.contains("node 9"), "{e}");
+    // another layout: the node keeps the baseline's; stray frames are skipped, and a node
+    // with no frame in that layout is an error after the column probe's 20 frames
     f.node_id = 1;
+    let good = f.clone();
     f.subcarriers = Some((0..64).collect());
+    let mut a = SensingAnalyser::new(SensingConfig::default(), Some(b.clone())).unwrap();
+    for _ in 0..19 {
+        a.push(&f, &mut Vec::new()).unwrap();
+    }
     let e = a.push(&f, &mut Vec::new()).unwrap_err().to_string();
     assert!(e.contains("subcarrier layout of node 1"), "{e}");
+    // ... or at the end of a shorter stream
+    let mut a = SensingAnalyser::new(SensingConfig::default(), Some(b.clone())).unwrap();
+    for _ in 0..3 {
+        a.push(&f, &mut Vec::new()).unwrap();
+    }
+    let e = Analyser::finish(&mut a, &mut Vec::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("CSI layout of node 1") && e.contains("none of its 3 frames"),
+        "{e}"
+    );
+    // stray frames first, then the baseline's layout: analysed in it
+    let mut a = SensingAnalyser::new(SensingConfig::default(), Some(b.clone())).unwrap();
+    for _ in 0..5 {
+        a.push(&f, &mut Vec::new()).unwrap();
+    }
+    let mut g = good.clone();
+    for i in 0..30 {
+        g.timestamp_ns = good.timestamp_ns + i * 20_000_000;
+        a.push(&g, &mut Vec::new()).unwrap();
+    }
+    Analyser::finish(&mut a, &mut Vec::new()).unwrap();
+    assert_eq!(a.stats().layout_changes, 5);
     // corrupt files name the field
     let text = b.to_json();
     for (from, to, field) in [
@@ -314,6 +345,31 @@ fn baseline_refuses_mismatch_and_names_corrupt_fields() {
         .unwrap_err()
         .to_string()
         .contains("<file>"));
+    // values out of their range are named too, not carried into a run
+    for (key, value) in [
+        ("noise_sd", -1.0),
+        ("noise_sd", 1e6),
+        ("motion_fraction", 5.0),
+        ("frame_rate_hz", 0.0),
+        ("duration_s", -3.0),
+    ] {
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["nodes"][0][key] = serde_json::json!(value);
+        let e = Baseline::from_json_str(&v.to_string(), "b.json")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&format!("nodes[0].{key}")), "{key} {value}: {e}");
+    }
+    // a shape that disagrees with the subcarrier list names both
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["nodes"][0]["shape"] = serde_json::json!([1, 1, 65]);
+    let e = Baseline::from_json_str(&v.to_string(), "b.json")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("nodes[0].subcarriers") && e.contains("nodes[0].shape"),
+        "{e}"
+    );
 }
 
 /// Breathing estimates (rate, distinctness) of an Intel 5300 `breathe` session with the phase

@@ -269,6 +269,12 @@ pub enum Statistic {
     /// at its last frame in the old layout (`value`, `threshold` 0, `confidence` 1, no
     /// evidence frames), and the new layout's analysis starts afresh.
     NodeRestarted,
+    /// A fused event that no node event fired at that moment (`value`, `threshold` 0,
+    /// `confidence` 1, no evidence frames): fused events begin when a second node appears,
+    /// and a state already under way then gets its fused start; a node that goes silent
+    /// ([`SensingConfig::node_timeout_s`](crate::SensingConfig::node_timeout_s)) leaves the
+    /// fused state without an event of its own.
+    FusedState,
 }
 
 /// The frames an event's statistic was computed over.
@@ -293,9 +299,10 @@ pub struct Event {
     pub timestamp_ns: i64,
     /// The node (`None` for fused events).
     pub node_id: Option<u32>,
-    /// Confidence in `[0, 1]`: a margin score of the statistic against its threshold
-    /// (0.5 at the threshold, 1 at the threshold squared relative to the noise level), not a
-    /// calibrated probability.
+    /// Confidence in `[0, 1]`: a margin score of the statistic against its threshold on a log
+    /// scale, not a calibrated probability. 0.5 at the threshold for every event; a start
+    /// reaches 1 at the threshold squared relative to the quiet level, an end (settled, ended)
+    /// at the quiet level itself.
     pub confidence: f64,
     /// Which statistic decided it.
     pub statistic: Statistic,
@@ -393,14 +400,15 @@ pub(crate) fn margin(value: f64, threshold: f64, base: f64) -> f64 {
     ((v / b).ln() / (2.0 * span)).clamp(0.0, 1.0)
 }
 
-/// Margin score for a statistic *below* its threshold (1 at `base`, 0 at `threshold`).
+/// Margin score for a statistic *below* its threshold, on the scale of [`margin`]: 0.5 at
+/// `threshold`, 1 at `base` (and below), 0 at `threshold² / base` (log scale).
 pub(crate) fn margin_below(value: f64, threshold: f64, base: f64) -> f64 {
     let (v, t, b) = (value.max(1e-300), threshold.max(1e-300), base.max(1e-300));
     let span = (t / b).ln();
     if !(span.is_finite() && span > 0.0) {
         return if value < threshold { 1.0 } else { 0.0 };
     }
-    (1.0 - (v / b).ln().max(0.0) / span).clamp(0.0, 1.0)
+    (1.0 - 0.5 * (v / b).ln().max(0.0) / span).clamp(0.0, 1.0)
 }
 
 #[cfg(test)]
@@ -413,7 +421,9 @@ mod tests {
         assert_eq!(margin(4.0, 2.0, 1.0), 1.0);
         assert_eq!(margin(1.0, 2.0, 1.0), 0.0);
         assert_eq!(margin_below(1.0, 2.0, 1.0), 1.0);
-        assert_eq!(margin_below(2.0, 2.0, 1.0), 0.0);
+        assert!((margin_below(2.0, 2.0, 1.0) - 0.5).abs() < 1e-12);
+        assert!((margin_below(2f64.sqrt(), 2.0, 1.0) - 0.75).abs() < 1e-12);
+        assert_eq!(margin_below(4.0, 2.0, 1.0), 0.0);
         assert!(margin(f64::NAN, 2.0, 1.0).is_finite());
     }
 

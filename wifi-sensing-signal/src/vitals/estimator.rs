@@ -15,6 +15,12 @@ const MOTION_GUARD_S: f64 = 0.5;
 /// what follows it. Shorter runs (a fidget, or a gain step the level tracker missed and the event detector reads as
 /// motion) stay in the window; the steps they leave are removed.
 const MAX_BRIDGED_MOTION_S: f64 = 3.0;
+/// A stretch without frames longer than this (s) is not bridged: the window starts after it.
+/// Empty bins are filled by linear interpolation, which is harmless over a dropped frame or
+/// two but invents a signal across a long gap (periodic gaps of a few seconds, as in some
+/// Intel 5300 logs, read as a breathing rate at the gaps' own period). 1 s is under the
+/// period of the fastest breathing the estimator looks for (40 /min, 1.5 s).
+pub(crate) const MAX_BRIDGED_GAP_S: f64 = 1.0;
 /// A bin-to-bin change larger than this many times the median absolute change of its feature
 /// is a step (dropped), not signal.
 const STEP_MADS: f32 = 8.0;
@@ -211,7 +217,7 @@ impl VitalsEstimator {
             if t - next > (self.cfg.hop_s * 1e9) as i64 {
                 self.next_estimate_ns = Some(t + (self.cfg.hop_s * 1e9) as i64);
             }
-            if let Some(v) = self.estimate(t) {
+            if let Some(v) = self.estimate() {
                 out.push(v);
             }
         }
@@ -235,10 +241,13 @@ impl VitalsEstimator {
         self.last_closed = Some(id);
     }
 
-    fn estimate(&mut self, t: i64) -> Option<VitalSigns> {
+    fn estimate(&mut self) -> Option<VitalSigns> {
         let end = self.last_closed?;
         let first = self.first_bin?;
-        let uncut = (end - self.n_grid as i64 + 1).max(first);
+        let mut uncut = (end - self.n_grid as i64 + 1).max(first);
+        // the signal after the last gap too long to bridge is what there is (a window
+        // restarted by a gap is `window_too_short` until it is long enough again)
+        self.gap_cut(&mut uncut, end);
         let mut start = uncut;
         let cut = self.motion_cut(&mut start, end);
         let mut frames = self.frames_in(start, end);
@@ -264,7 +273,12 @@ impl VitalsEstimator {
             breathing: VitalRate::none(NoEstimate::WindowTooShort),
             heart: VitalRate::none(NoEstimate::WindowTooShort),
             window_start_ns: start.saturating_mul(self.grid_ns),
-            window_end_ns: t,
+            // the end of the last closed bin: after a gap, the frame that triggers the estimate
+            // comes later than the window it closes
+            window_end_ns: end
+                .saturating_add(1)
+                .saturating_mul(self.grid_ns)
+                .max(start.saturating_mul(self.grid_ns)),
             window_s: span_s,
             frame_rate_hz: rate,
             frames,
@@ -467,6 +481,31 @@ impl VitalsEstimator {
             *start = c.min(end + 1);
         }
         cut.is_some()
+    }
+
+    /// A stretch of grid bins without frames longer than [`MAX_BRIDGED_GAP_S`] in `[start,
+    /// end]` moves `start` past the last such stretch.
+    fn gap_cut(&self, start: &mut i64, end: i64) {
+        let max_gap = (MAX_BRIDGED_GAP_S * self.cfg.grid_hz).ceil() as i64;
+        let empty = |b: i64| {
+            let s = b.rem_euclid(self.n_grid as i64) as usize;
+            self.ring_id[s] != b || self.ring_frames[s] == 0
+        };
+        let mut run: Option<i64> = None;
+        let mut cut: Option<i64> = None;
+        for b in *start..=end {
+            if empty(b) {
+                let r0 = *run.get_or_insert(b);
+                if b - r0 + 1 > max_gap {
+                    cut = Some(b + 1);
+                }
+            } else {
+                run = None;
+            }
+        }
+        if let Some(c) = cut {
+            *start = c.min(end + 1);
+        }
     }
 
     /// Fills `spectra` (features × frequencies) from grid bins `start ..` (`n` bins).

@@ -60,7 +60,9 @@
 //!    holds no more power than noise: the first principal eigenvalue against the
 //!    Marchenko–Pastur edge of noise, [`VitalsConfig::presence_ratio`]; `not_distinct`
 //!    otherwise). When a motion run longer than 3 s covers everything since its start, no
-//!    motion-free signal is left and the record's window is the one the motion fills.
+//!    motion-free signal is left and the record's window is the whole window examined. A
+//!    stretch without frames longer than 1 s is not bridged (linear interpolation across it
+//!    would invent a signal): the window starts after it.
 
 mod estimator;
 mod phase;
@@ -267,19 +269,27 @@ pub struct VitalSigns {
     pub breathing: VitalRate,
     /// Heart rate, beats per minute.
     pub heart: VitalRate,
-    /// Start of the motion-free window used, ns (frames' clock); when motion left none, of the
-    /// window the motion fills (there is no estimate then).
+    /// Start of the window, ns (frames' clock): of the motion-free stretch used; when motion
+    /// left none, of the whole window examined (there is no estimate then). A stretch without
+    /// frames longer than 1 s is not bridged: the window starts after the last one.
     pub window_start_ns: i64,
-    /// End of the window (the record's time), ns.
+    /// End of the window, ns: the end of its last grid bin (`1 / grid_hz`); the record's time.
+    /// After a gap, the frame that triggers the record comes later than this.
     pub window_end_ns: i64,
-    /// Length of the window used, s.
+    /// Length of the window, s (`window_end_ns − window_start_ns`).
     pub window_s: f64,
-    /// Frame rate measured from the timestamps over the window, Hz.
+    /// Received rate over the window, Hz: its frames over `window_s` (frames lost lower it).
     pub frame_rate_hz: f64,
     /// Frames in the window.
     pub frames: u64,
-    /// Features (combined subcarrier groups) used.
+    /// Features the estimate combines: groups of adjacent selected subcarrier values, plus the
+    /// common level (and the phase features when on). Before the breathing fit each receive
+    /// link's groups are projected onto [`VitalsConfig::smooth_basis`] cosine terms, so fewer
+    /// dimensions enter it than this counts (on a one-antenna ESP32: 5 of 24).
     pub features: usize,
-    /// First breathing-band eigenvalue over the noise edge (the presence test).
+    /// The presence test: the first eigenvalue of the features in the breathing band over the
+    /// Marchenko–Pastur edge of noise (about 1 with nobody there; below
+    /// [`VitalsConfig::presence_ratio`], 4 by default, a window without a distinct breathing
+    /// peak is `no_person`). `None` when the window was not analysed (too short, or motion).
     pub presence_ratio: Option<f64>,
 }
