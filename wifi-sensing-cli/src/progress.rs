@@ -47,11 +47,24 @@ pub(crate) struct Tracked<'a> {
     cap: &'a mut Capture,
     bar: &'a Progress,
     n: u64,
+    /// Per-node statistics of the frames read (sequence gaps), when asked for.
+    nodes: Option<&'a mut wifi_sensing_core::NodeTracker>,
 }
 
 impl<'a> Tracked<'a> {
     pub(crate) fn new(cap: &'a mut Capture, bar: &'a Progress) -> Self {
-        Tracked { cap, bar, n: 0 }
+        Tracked {
+            cap,
+            bar,
+            n: 0,
+            nodes: None,
+        }
+    }
+
+    /// Also tallies every frame read per node in `nodes` (frames lost by sequence numbers).
+    pub(crate) fn with_nodes(mut self, nodes: &'a mut wifi_sensing_core::NodeTracker) -> Self {
+        self.nodes = Some(nodes);
+        self
     }
 }
 
@@ -69,6 +82,10 @@ impl Iterator for Tracked<'_> {
         if self.n.is_multiple_of(4096) {
             self.bar.set(self.cap.bytes_read());
         }
-        self.cap.next_record()
+        let r = self.cap.next_record();
+        if let (Some(t), Some(Ok(Record::Frame(f)))) = (self.nodes.as_deref_mut(), &r) {
+            t.observe(f);
+        }
+        r
     }
 }

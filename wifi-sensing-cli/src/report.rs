@@ -150,3 +150,41 @@ pub(crate) fn id_list(ids: &[u32]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// Says how many frames each node's sequence numbers show missing (`inspect` counts them too):
+/// a warning on a live input, where they are frames the network or the receiver lost, else an
+/// info line. Nothing when no node lost any (or none carries sequence numbers).
+pub(crate) fn frames_lost(
+    nodes: &wifi_sensing_core::NodeTracker,
+    input: &str,
+    live: bool,
+    log: &Log,
+) {
+    let lost: Vec<String> = nodes
+        .nodes()
+        .iter()
+        .filter(|(_, n)| n.dropped > 0)
+        .map(|(id, n)| {
+            let expected = n.frames + n.dropped;
+            format!(
+                "node {id}: {} of {expected} ({:.1} %)",
+                n.dropped,
+                100.0 * n.dropped as f64 / expected as f64
+            )
+        })
+        .collect();
+    if lost.is_empty() {
+        return;
+    }
+    let msg = format!(
+        "{input}: frames missing by their sequence numbers: {}",
+        lost.join(", ")
+    );
+    if live {
+        log.warn(format_args!(
+            "{msg} (lost on the way or by a receiver that could not keep up)"
+        ));
+    } else {
+        log.info(format_args!("{msg}"));
+    }
+}

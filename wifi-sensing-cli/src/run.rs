@@ -292,9 +292,10 @@ fn run(
 ) -> Result<()> {
     let mut sink = Limit::new(sink.sink, limit).counting(sink.counts);
     let bar = progress::Progress::new(opened.total_bytes);
+    let mut nodes = wifi_sensing_core::NodeTracker::default();
     let summary = {
         let cap = &mut opened.capture;
-        let src = progress::Tracked::new(cap, &bar);
+        let src = progress::Tracked::new(cap, &bar).with_nodes(&mut nodes);
         p.run(src, &mut sink)
     };
     bar.finish();
@@ -306,6 +307,7 @@ fn run(
         &opened.description,
         log,
     );
+    report::frames_lost(&nodes, &opened.description, opened.live, log);
     if let Some(l) = limit.filter(|&l| sink.written() >= l) {
         log.info(format_args!("stopped at --limit {l}"));
     }

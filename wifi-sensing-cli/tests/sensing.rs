@@ -489,3 +489,33 @@ fn a_capture_too_short_for_vital_signs_is_named() {
         "{err}"
     );
 }
+
+/// `run` says how many frames the nodes' sequence numbers show missing (simulated ESP32 drops).
+#[test]
+fn run_names_frames_missing_by_sequence_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("walk.csirec");
+    let cap = cap.to_str().unwrap();
+    let made = bin()
+        .args([
+            "-q",
+            "simulate",
+            "--scenario",
+            "walk",
+            "--duration",
+            "20s",
+            "-o",
+            cap,
+        ])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let o = bin().args(["run", cap, "--no-frames"]).output().unwrap();
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.contains("frames missing by their sequence numbers"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("node 1: ") && line.ends_with(" %)"), "{line}");
+}
