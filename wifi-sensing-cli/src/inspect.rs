@@ -35,7 +35,7 @@ pub(crate) struct InspectArgs {
     #[arg(long)]
     pub json: bool,
     /// For `udp://` inputs only: stop after this long (e.g. `30s`).
-    #[arg(long, value_parser = crate::parse_duration)]
+    #[arg(long, value_parser = crate::parse_duration, allow_hyphen_values = true)]
     pub duration: Option<std::time::Duration>,
     // reader options: last, under their own help heading
     #[command(flatten)]

@@ -145,7 +145,10 @@ fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
         .trim()
         .parse()
         .map_err(|_| format!("invalid duration {s:?} (use e.g. 500ms, 30s, 5m, 1h)"))?;
-    if !v.is_finite() || v < 0.0 || v * mul > 1e9 {
+    if v < 0.0 {
+        return Err(format!("duration {s:?} is negative"));
+    }
+    if !v.is_finite() || v * mul > 1e9 {
         return Err(format!("duration {s:?} is out of range"));
     }
     if v == 0.0 {

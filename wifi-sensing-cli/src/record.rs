@@ -18,7 +18,7 @@ pub(crate) struct RecordArgs {
     #[arg(short, long)]
     pub output: PathBuf,
     /// Stop after this long (e.g. `60s`, `5m`).
-    #[arg(long, value_parser = crate::parse_duration)]
+    #[arg(long, value_parser = crate::parse_duration, allow_hyphen_values = true)]
     pub duration: Option<Duration>,
     /// Stop after this many CSI frames (at least 1).
     #[arg(long, value_parser = crate::values::at_least_one)]

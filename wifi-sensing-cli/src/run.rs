@@ -37,7 +37,7 @@ pub(crate) struct RunArgs {
     #[arg(long, value_parser = crate::values::at_least_one)]
     pub limit: Option<u64>,
     /// For `udp://` inputs only: stop after this long.
-    #[arg(long, value_parser = crate::parse_duration)]
+    #[arg(long, value_parser = crate::parse_duration, allow_hyphen_values = true)]
     pub duration: Option<Duration>,
     /// Motion and presence events (records of type `event`), per node, and fused over the
     /// nodes when the stream has two or more.

@@ -42,10 +42,10 @@ struct CaptureArgs {
     #[arg(long, value_parser = crate::values::not_empty)]
     id: Option<String>,
     /// Start of the cut after the input's first frame (`12.5s`, `500ms`).
-    #[arg(long, value_parser = crate::parse_duration)]
+    #[arg(long, value_parser = crate::parse_duration, allow_hyphen_values = true)]
     start: Duration,
     /// Length of the cut.
-    #[arg(long, value_parser = crate::parse_duration)]
+    #[arg(long, value_parser = crate::parse_duration, allow_hyphen_values = true)]
     duration: Duration,
     /// Output file (the signature as JSON); `-` for stdout.
     #[arg(short, long)]

@@ -57,10 +57,10 @@ pub(crate) struct SimulateArgs {
     #[arg(long, value_parser = layout)]
     pub nodes: Option<String>,
     /// Duration (default 60s for presets and --random; a scenario file's own duration otherwise).
-    #[arg(long, value_parser = crate::parse_duration)]
+    #[arg(long, value_parser = crate::parse_duration, allow_hyphen_values = true)]
     pub duration: Option<Duration>,
     /// Frame rate in Hz (default 50, or the scenario file's).
-    #[arg(long, value_parser = crate::values::rate_hz)]
+    #[arg(long, value_parser = crate::values::rate_hz, allow_hyphen_values = true)]
     pub rate: Option<f64>,
     /// Device profile: esp32, intel5300 (also iwl5300, as pose manifests name it), nexmon80.
     #[arg(long, default_value = "esp32", value_parser = crate::values::device)]

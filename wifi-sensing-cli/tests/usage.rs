@@ -30,6 +30,16 @@ fn bad_values_exit_2_with_the_reason() {
             "positive",
         ),
         (&["simulate", "--port", "0", "-o", "x.pcap"], "1..=65535"),
+        // negative values reach the value's own check, not clap's "unexpected argument"
+        (
+            &["simulate", "--duration", "-5s", "-o", "x.jsonl"],
+            "duration \"-5s\" is negative",
+        ),
+        (
+            &["simulate", "--rate", "-1", "-o", "x.jsonl"],
+            "rate -1 Hz is out of range",
+        ),
+        (&["run", CSV, "--duration", "-2s"], "is negative"),
         (
             &["simulate", "--scenario", "breath", "-o", "x.jsonl"],
             "did you mean \"breathe\"",
