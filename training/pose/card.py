@@ -448,6 +448,16 @@ def main():
     track_model, track_results = track_section(best, prev if prev and prev.get("version") != best.get("version") else None)
     prev_table = prev_activity_table(t, prev if prev and prev.get("version") != best.get("version") else None)
     data_where = "the networks' run" if best.get("networks_from") else "this run"
+    body_n_made = (best.get("track_heading") or {}).get("body_pose_from_train_sessions")
+    made_note = (
+        f"\n\n**How this version was made** (not by the plain command above): its networks are version "
+        f"{best['networks_from']}'s, trained by `train.sh`; a plain run trains new networks, whose figures "
+        f"differ from these by run-to-run variation. Version {best.get('version')} then chose only the "
+        f"heading-from-track step: `bash training/pose/train.sh --device {best['args']['device']} "
+        f"--nodes {best['args']['nodes']} --model-from fixtures/models/{NAME}.results.json "
+        f"--train {body_n_made}` (the body-frame walking pose from the first {body_n_made} training "
+        f"sessions; the results file's `args.train` is the networks' run's), followed by `card.py`."
+        if best.get("networks_from") and body_n_made else "")
     md = f"""# {NAME}: reference WiFi pose model (simulated data)
 
 A small reference model for `wifi-sensing run --pose`: 17 COCO keypoints in `room_m` (metres in
@@ -472,7 +482,7 @@ bash training/pose/train.sh
 ```
 
 (It makes the pinned Python environment `training/pose/.venv` with numpy and onnx only, builds
-the release CLI, trains the variants and writes `fixtures/models/{NAME}.*`.) {runs_note}
+the release CLI, trains the variants and writes `fixtures/models/{NAME}.*`.) {runs_note}{made_note}
 
 ## Data
 
@@ -519,7 +529,7 @@ the release CLI, trains the variants and writes `fixtures/models/{NAME}.*`.) {ru
   {m2(vf['root_error_m'])} m, presence {pct(vf['presence_accuracy'])}{val_extra} (numpy, the same graph).
 * Times (wall, on 2 cores shared with other jobs): simulating and windowing the sessions
   {best['data_s']} s in {data_where} (cached between runs; under half a second per 20 s session on a lightly loaded machine, a few seconds on a busy one), training {best['train_s']} s{times_note(best)};
-  ONNX opset 13, {size_kb:.0f} kB.
+  ONNX opset 13, {size_kb * 1.024 / 1000:.2f} MB ({size_kb:.0f} KiB).
 {track_model}
 
 {shape_section(best)}
@@ -616,9 +626,13 @@ Licence of the weights: MIT OR Apache-2.0 (trained from the project's own simula
                       f"{mm(u['model']['overall']['mpjpe_mm'])} mm.",
         "limitations": "Simulated data only; one person; specific to the reference layout (room, "
                        "transmitter, 3 receivers) and 50 Hz; does not generalise to other rooms. "
-                       "Poses without a heading from the track (data.heading_from_track false: "
-                       "everything but clear walking) are mean poses over all headings, close to a "
-                       "vertical line of joints with no body width or facing direction.",
+                       "Poses get a heading only from the heading-from-track step "
+                       "(data.heading_from_track true): most walking windows, but also some windows "
+                       "of a person who does not walk (9-49 % of the standing, sitting and gesture "
+                       "windows on the held-out sessions), whose direction then comes from the noise "
+                       "of the mid-hip track and whose pose is the walking pose. The others are mean "
+                       "poses over all headings, close to a vertical line of joints with no body "
+                       "width or facing direction.",
         "license": "MIT OR Apache-2.0",
     }
     (OUT / f"{NAME}.json").write_text(json.dumps(manifest, indent=2) + "\n")

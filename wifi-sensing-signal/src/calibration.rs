@@ -803,7 +803,7 @@ impl Calibrator {
     }
 
     /// The shortest capture a baseline accepts at a steady frame interval of `interval_s`,
-    /// s, and what it is made of: the [`PROBE_FRAMES`](crate::features::PROBE_FRAMES)-frame
+    /// s, and what it is made of: the [`PROBE_FRAMES`]-frame
     /// column probe, then one full breathing-band window ([`EventConfig::breathing_window_s`]
     /// in blocks of [`EventConfig::block_s`]), the window over which the event detector
     /// declares a room without motion absent; without it the capture cannot show that nobody
