@@ -176,8 +176,10 @@ def whole_process(args, py, cli):
                 r[k] = time_process(c, args.whole_repeats)
             rounds.append(r)
         def med(key, i):
+            # the median round's ratio; with an even count the lower of the two middle rounds
+            # (before 2026-12-07 the upper one, i.e. the better of two rounds)
             v = sorted(r["peer"][i] / r[key][i] for r in rounds)
-            return v[len(v) // 2]
+            return v[(len(v) - 1) // 2]
         cols = []
         for k in ["inspect", "csirec", "parquet"]:
             bw = min(r[k][0] for r in rounds)

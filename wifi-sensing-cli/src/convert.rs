@@ -37,7 +37,7 @@ pub(crate) struct ConvertArgs {
     pub strict: bool,
     /// Threads of a single-file conversion: `1` reads and writes on one thread, `2` reads on
     /// one while the other encodes and writes (the output is the same). `2` shortens the wall
-    /// time only with a free core (measured on an idle 2-core machine: `.csirec` 3-14 % less,
+    /// time only with a free core (measured on an idle 2-core machine: `.csirec` at most 14 % less, one input 4 % more,
     /// Parquet 9-27 % less) and costs 20-66 % more CPU time, so it is not the default. A
     /// dataset converts its captures in parallel instead (`--jobs`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=2))]

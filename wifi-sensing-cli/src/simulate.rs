@@ -139,11 +139,16 @@ fn build_scenario(a: &SimulateArgs, duration_s: Option<f64>) -> Result<Scenario>
         }
         // the name was checked at parse time: what is left is a duration the preset cannot
         // fit, a usage error
-        (name, None) => Scenario::preset(
-            name.as_deref().unwrap_or("mixed"),
-            duration_s.unwrap_or(60.0),
-        )
-        .map_err(|e| crate::Usage(e.to_string()))?,
+        (name, None) => {
+            let preset = name.as_deref().unwrap_or("mixed");
+            Scenario::preset(preset, duration_s.unwrap_or(60.0)).map_err(|e| {
+                crate::Usage(format!(
+                    "{e}; the preset `{preset}` lays its timeline over --duration, so its \
+                     walks slow down as the duration grows: for a long capture use `--scenario \
+                     walk`, `breathe` or `empty`, `--random SEED`, or a scenario file"
+                ))
+            })?
+        }
     };
     if let Some(r) = a.rate {
         scenario.rate_hz = r;

@@ -40,6 +40,11 @@ fn bad_values_exit_2_with_the_reason() {
             "rate -1 Hz is out of range",
         ),
         (&["run", CSV, "--duration", "-2s"], "is negative"),
+        // a preset stretched too far says why and what to use instead
+        (
+            &["simulate", "--duration", "30m", "-o", "x.jsonl"],
+            "for a long capture use `--scenario walk`",
+        ),
         (
             &["simulate", "--scenario", "breath", "-o", "x.jsonl"],
             "did you mean \"breathe\"",
