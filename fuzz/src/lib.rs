@@ -208,3 +208,53 @@ pub fn scenario_json(data: &[u8]) {
         }
     }
 }
+
+/// A `--stages` list (`run --stages`): parsed, built, and run over a simulated walk (every
+/// stage in turn, then flushed).
+pub fn stage_spec(data: &[u8]) {
+    use wifi_sensing_signal::stages::{build_stages, Notices};
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(mut stages) = build_stages(text, &Notices::default()) else { return };
+    let mut frames = walk_frames(100);
+    for st in stages.iter_mut() {
+        let mut next = Vec::new();
+        for f in frames.drain(..) {
+            if st.process_into(f, &mut next).is_err() {
+                return;
+            }
+            // a resampler raising the rate is bounded by its own limits; keep the run short
+            if next.len() > 4000 {
+                return;
+            }
+        }
+        match st.flush() {
+            Ok(rest) => next.extend(rest),
+            Err(_) => return,
+        }
+        frames = next;
+    }
+}
+
+/// A `--spectrogram=` / `--doppler=` configuration: parsed, then both analysers run over a
+/// simulated walk.
+pub fn spectral_spec(data: &[u8]) {
+    use wifi_sensing_core::Analyser;
+    use wifi_sensing_signal::spectral::{SpectralAnalyser, SpectralConfig};
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(cfg) = text.parse::<SpectralConfig>() else { return };
+    let frames = walk_frames(200);
+    for a in [
+        SpectralAnalyser::spectrogram(cfg.clone()),
+        SpectralAnalyser::doppler(cfg),
+    ] {
+        let Ok(mut a) = a else { continue };
+        let mut out = Vec::new();
+        for f in &frames {
+            if a.analyse(f, &mut out).is_err() {
+                break;
+            }
+            out.clear();
+        }
+        let _ = a.finish(&mut out);
+    }
+}

@@ -40,14 +40,29 @@ pub(crate) fn analyser(
     // signature, is crossed by a still room: said (early-labelling signatures, made for
     // --introspect-early, have such thresholds).
     for sig in library.signatures() {
-        if sig.promotion_threshold <= 0.5 {
+        // the prefix thresholds fire a match early, so a low one fires on still frames too
+        let low_prefix = sig
+            .prefix_thresholds
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .flatten()
+            .copied()
+            .fold(f64::INFINITY, f64::min);
+        let lowest = sig.promotion_threshold.min(low_prefix);
+        if lowest <= 0.5 {
             notices.push(format!(
-                "--introspect {}: signature {:?}: its promotion_threshold {} is at or below 0.5, \
+                "--introspect {}: signature {:?}: its {} {} is at or below 0.5, \
                  the score of an all-zero feature stream (a still room), so still frames show it \
                  above_threshold{}",
                 dir.display(),
                 sig.id,
-                sig.promotion_threshold,
+                if sig.promotion_threshold <= 0.5 {
+                    "promotion_threshold"
+                } else {
+                    "lowest prefix threshold"
+                },
+                lowest,
                 if sig.spread.is_some() {
                     "; it has a spread, as the early-labelling signatures made for \
                      --introspect-early do"
@@ -58,12 +73,23 @@ pub(crate) fn analyser(
         }
     }
     let kind = library.feature().map(|(k, _)| k).unwrap_or_default();
+    let min_frames = args.early_min_frames as usize;
+    let decide_at = match args.early_decide_at {
+        // the default moves up with --early-min-frames rather than contradicting it
+        None => EarlyConfig::default().decide_at.max(min_frames),
+        Some(d) if d != 0 && (d as usize) < min_frames => crate::usage!(
+            "--early-decide-at {d} is below --early-min-frames {min_frames}: a label cannot be \
+             decided before it may be committed (give 0 to never decide late, or at least \
+             {min_frames})"
+        ),
+        Some(d) => d as usize,
+    };
     let mut cfg = IntrospectionConfig {
         every: args.introspect_every,
         early: EarlyConfig {
             margin: args.early_margin,
-            min_frames: args.early_min_frames as usize,
-            decide_at: args.early_decide_at as usize,
+            min_frames,
+            decide_at,
             late_margin: args.early_late_margin,
             ..EarlyConfig::default()
         },

@@ -56,7 +56,10 @@ pub(crate) struct RunArgs {
     /// Emit an `introspection` snapshot per frame, matching the signatures of this directory.
     #[arg(long, value_name = "SIGNATURE_DIR")]
     pub introspect: Option<std::path::PathBuf>,
-    /// With --introspect: one snapshot every N frames per node (matching still runs on every frame).
+    /// With --introspect: one snapshot every N frames per node. Matching still runs on every
+    /// frame, and regime changes and early-labelling commits since the previous snapshot are
+    /// carried into the next one; a signature's `score` and `above_threshold` are its state at
+    /// the snapshot's frame, so a match that rose and fell between two snapshots is not shown.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = crate::values::at_least_one, requires = "introspect")]
     pub introspect_every: u64,
     /// With --introspect: early labelling against the `motion_lags_v1` signatures of this
@@ -65,8 +68,9 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "EARLY_DIR", requires = "introspect")]
     pub introspect_early: Option<std::path::PathBuf>,
     /// With --introspect-early: models of other motion (signatures of motions that are none of
-    /// the labels, same kind; fixtures/signatures/early/other holds the returns to standing
-    /// after each activity). An episode nearest one of them commits no label (`rejected` in
+    /// the labels, same kind; fixtures/signatures/early/other holds the return to standing after
+    /// a wave, fixtures/signatures/early/other-all the returns after each of the four
+    /// activities). An episode nearest one of them commits no label (`rejected` in
     /// the `early` object): far fewer false labels, and fewer right ones (crate README).
     #[arg(long, value_name = "OTHER_DIR", requires = "introspect_early")]
     pub introspect_early_other: Option<std::path::PathBuf>,
@@ -79,9 +83,9 @@ pub(crate) struct RunArgs {
     pub early_min_frames: u64,
     /// With --introspect-early: frames of a motion episode from which the best label is committed
     /// with the lower confidence --early-late-margin, if none was (0: never; else at least
-    /// --early-min-frames).
-    #[arg(long, value_name = "K", default_value_t = EarlyConfig::default().decide_at as u64, value_parser = clap::value_parser!(u64).range(0..=1024), requires = "introspect_early")]
-    pub early_decide_at: u64,
+    /// --early-min-frames). Default 64, or --early-min-frames when that is larger.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(0..=1024), requires = "introspect_early")]
+    pub early_decide_at: Option<u64>,
     /// With --introspect-early: confidence needed from --early-decide-at frames on (0: the best
     /// label is committed there whatever its confidence).
     #[arg(long, value_name = "M", default_value_t = EarlyConfig::default().late_margin, value_parser = crate::values::non_negative, requires = "introspect_early")]

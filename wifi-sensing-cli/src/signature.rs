@@ -41,8 +41,8 @@ struct CaptureArgs {
     /// Signature id (default: the label).
     #[arg(long, value_parser = crate::values::not_empty)]
     id: Option<String>,
-    /// Start of the cut after the input's first frame (`12.5s`, `500ms`).
-    #[arg(long, value_parser = crate::parse_duration, allow_hyphen_values = true)]
+    /// Start of the cut after the input's first frame (`12.5s`, `500ms`; `0s` for the start).
+    #[arg(long, value_parser = parse_offset, allow_hyphen_values = true)]
     start: Duration,
     /// Length of the cut.
     #[arg(long, value_parser = crate::parse_duration, allow_hyphen_values = true)]
@@ -86,6 +86,14 @@ struct CaptureArgs {
     reader: ReaderFlags,
 }
 
+/// A time offset: a duration that may be zero.
+fn parse_offset(s: &str) -> std::result::Result<Duration, String> {
+    match crate::parse_duration(s) {
+        Err(e) if e.contains("is zero") => Ok(Duration::ZERO),
+        r => r,
+    }
+}
+
 fn parse_margin(s: &str) -> std::result::Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
@@ -114,12 +122,22 @@ fn capture_main(a: CaptureArgs, log: &Log) -> Result<()> {
              --no-input-background"
         );
     }
+    let stdin_uses = std::iter::once(&a.input)
+        .chain(&a.background)
+        .filter(|i| matches!(i, InputSpec::Stdin))
+        .count();
+    if stdin_uses > 1 {
+        crate::usage!(
+            "stdin (`-`) can be read only once: give the input or one --background as `-`, the \
+             others as files"
+        );
+    }
     let out = std::path::Path::new(&a.output);
     crate::output::ensure_not_input(out, &a.input)?;
     for b in &a.background {
         crate::output::ensure_not_input(out, b)?;
     }
-    let opened = open_input(&a.input, &a.reader, a.format, None, log)?;
+    let mut opened = open_input(&a.input, &a.reader, a.format, None, log)?;
     let input_name = file_name(&opened.description);
     let mut backgrounds = Vec::new();
     for b in &a.background {
@@ -150,12 +168,22 @@ fn capture_main(a: CaptureArgs, log: &Log) -> Result<()> {
         node: a.node,
         ..Seen::default()
     };
-    let frames = opened.capture.inspect(|f| {
+    let frames = opened.capture.by_ref().inspect(|f| {
         if let Ok(f) = f {
             seen.frame(f.node_id, f.timestamp_ns, spec.start_s);
         }
     });
-    let sig = capture(frames, backgrounds, &spec)?;
+    let sig = capture(frames, backgrounds.iter_mut().collect(), &spec)?;
+    // malformed records skipped and a capture cut inside its last record, as `run` says them
+    crate::report::stats_problems(opened.capture.stats(), &opened.description, log);
+    for (b, cap) in a.background.iter().zip(&backgrounds) {
+        let name = match b {
+            InputSpec::File(p) => p.display().to_string(),
+            InputSpec::Udp(u) => u.clone(),
+            InputSpec::Stdin => "stdin".to_string(),
+        };
+        crate::report::stats_problems(cap.stats(), &name, log);
+    }
     if let Some(end) = seen.ran_out(spec.start_s + spec.duration_s) {
         log.warn(format_args!(
             "{}: the requested cut {:.3}..{:.3} s (--start, --duration) runs past the end of the \

@@ -351,6 +351,9 @@ fn capture_checks_its_flags_before_reading_and_warns_of_a_cut_past_the_end() {
     assert_eq!(o.status.code(), Some(0), "{err}");
     let sig = wifi_sensing_introspect::signature::Signature::load(&out).unwrap();
     assert_eq!(sig.captured_at, "2026-12-05T16:00:00.5+01:00");
+    // the provenance records what the input covered of the 3 s asked for
+    let covered = sig.provenance.as_ref().unwrap().duration_s.unwrap();
+    assert!((1.9..2.1).contains(&covered), "{covered}");
     assert!(
         err.contains("the requested cut 6.000..9.000 s (--start, --duration) runs past the end")
             && err.contains("7.979 s")
@@ -373,6 +376,86 @@ fn capture_checks_its_flags_before_reading_and_warns_of_a_cut_past_the_end() {
     ]);
     assert!(o.status.success());
     assert!(!String::from_utf8_lossy(&o.stderr).contains("runs past the end"));
+    // a cut at the very start (`--start 0s`), from a recording cut inside its last entry:
+    // the frames before the cut are used, and the cut is said
+    let bytes = std::fs::read(&input).unwrap();
+    let cut_file = dir.join("cut.csirec").to_string_lossy().into_owned();
+    std::fs::write(&cut_file, &bytes[..bytes.len() - 30]).unwrap();
+    let o = run(&[
+        "signature",
+        "capture",
+        &cut_file,
+        "--label",
+        "push",
+        "--start",
+        "0s",
+        "--duration",
+        "1s",
+        "-o",
+        &out,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("inside") && err.contains("cut.csirec"),
+        "{err}"
+    );
+    // stdin can be read once: as the input or as one background
+    let o = run(&[
+        "signature",
+        "capture",
+        "-",
+        "--background",
+        "-",
+        "--label",
+        "x",
+        "--start",
+        "1s",
+        "--duration",
+        "1s",
+        "-o",
+        &out,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("stdin (`-`) can be read only once"), "{err}");
+    // a background shorter than the signature cannot set thresholds: refused (3.5 s of
+    // input, a 1 s cut at 1 s: only the frames from 3 s on are background, half a signature)
+    let short = simulate(&dir, "walk", "3500ms", "7");
+    let o = run(&[
+        "signature",
+        "capture",
+        &short,
+        "--label",
+        "walk",
+        "--start",
+        "1s",
+        "--duration",
+        "1s",
+        "-o",
+        &out,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("background frames to derive thresholds from, fewer than the signature's"),
+        "{err}"
+    );
+    // a signature that loads, for the loader check below
+    let o = run(&[
+        "signature",
+        "capture",
+        &input,
+        "--label",
+        "push",
+        "--start",
+        "4s",
+        "--duration",
+        "1s",
+        "-o",
+        &out,
+    ]);
+    assert!(o.status.success());
     // the loader refuses a file whose captured_at is not RFC 3339, naming file and field
     let sigs = dir.join("sigs");
     std::fs::create_dir_all(&sigs).unwrap();
@@ -637,15 +720,26 @@ fn early_flags_are_checked() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(cmd(&["--baseline", &base]).status.code(), Some(2));
-    // A forced decision before the shortest prefix is refused with the setting named.
+    // A forced decision before the shortest prefix is a usage error naming both flags.
     let out = cmd(&[
         &both[..],
         &["--early-min-frames", "16", "--early-decide-at", "8"],
     ]
     .concat());
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("decide_at"), "{err}");
+    assert!(
+        err.contains("--early-decide-at 8 is below --early-min-frames 16"),
+        "{err}"
+    );
+    // --early-min-frames above the default forced decision moves that default up with it
+    let out = cmd(&[&both[..], &["--early-min-frames", "100"]].concat());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Shape signatures are not early signatures.
     let out = cmd(&["--introspect", &sigs, "--introspect-early", &sigs]);
     assert_eq!(out.status.code(), Some(1));

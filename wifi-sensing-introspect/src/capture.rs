@@ -108,6 +108,8 @@ where
         let frame = match f {
             Ok(f) => f,
             Err(e) if e.is_recoverable() => continue,
+            // a capture cut inside its last record: every frame before the cut is complete
+            Err(e) if e.is_truncated() => break,
             Err(e) => return Err(Error::InvalidInput(format!("{what}: {e}"))),
         };
         let t0 = *t0.get_or_insert(frame.timestamp_ns);
@@ -236,7 +238,12 @@ where
     sig.provenance = Some(Provenance {
         input: spec.input_name.clone(),
         start_s: Some(spec.start_s),
-        duration_s: Some(spec.duration_s),
+        duration_s: Some({
+            // what the input covered: up to one frame interval past the last frame of the cut
+            let (first, last) = (main.times[cut[0]], main.times[cut[cut.len() - 1]]);
+            let dt = (last - first) / (cut.len() - 1) as f64;
+            (last - a + dt).min(spec.duration_s)
+        }),
         node_id: main.node,
         background_frames: Some(t.background_frames),
         margin: Some(spec.rule.margin),

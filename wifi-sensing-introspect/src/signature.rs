@@ -100,7 +100,8 @@ pub struct Provenance {
     pub input: Option<String>,
     /// Start of the cut, seconds from the first frame of the input.
     pub start_s: Option<f64>,
-    /// Length of the cut, seconds.
+    /// Length of the cut, seconds: what the input covered of the length asked for (shorter
+    /// when the input ended inside the cut).
     pub duration_s: Option<f64>,
     /// Node the frames came from.
     pub node_id: Option<u32>,
@@ -407,6 +408,24 @@ impl Signature {
                 Some(m)
             }
         };
+        // scores are normalised by the vectors' mean square: it must be a positive number
+        {
+            let n = vectors.iter().map(Vec::len).sum::<usize>().max(1) as f64;
+            let s2 = vectors.iter().flatten().map(|v| v * v).sum::<f64>() / n;
+            if !s2.is_finite() {
+                return Err(cx.err(
+                    "vectors",
+                    "values too large: their mean square overflows, so no score can be computed",
+                ));
+            }
+            if s2 < 1e-12 {
+                return Err(cx.err(
+                    "vectors",
+                    "every value is (about) zero: a signature of nothing scores nothing (a still \
+                     scene's features are zero for most kinds; cut a stretch with activity)",
+                ));
+            }
+        }
         let promotion_threshold = match o.get("promotion_threshold") {
             Some(v) => cx.score(v, "promotion_threshold")?,
             None => return Err(cx.err("promotion_threshold", "missing")),
@@ -825,8 +844,21 @@ pub fn derive_thresholds(
     }
     if frames == 0 {
         return Err(Error::InvalidInput(
-            "no background frames to derive thresholds from".into(),
+            "no background frames to derive thresholds from (the frames near the cut are left \
+             out; give a longer input or a --background capture)"
+                .into(),
         ));
+    }
+    // Fewer background frames than the signature is long cannot show how close other activity
+    // comes to the whole of it: the lowest cost is then of a squeezed alignment, and the
+    // thresholds fall below what a still stream scores (they would fire on every frame).
+    if frames < len as u64 {
+        return Err(Error::InvalidInput(format!(
+            "{frames} background frame{} to derive thresholds from, fewer than the signature's \
+             {len} frames: a background must be at least as long as the signature (give a longer \
+             input around the cut, or a --background capture of other activity)",
+            if frames == 1 { "" } else { "s" }
+        )));
     }
     let prefix: Vec<Option<f64>> = low
         .iter()
@@ -1066,5 +1098,34 @@ mod tests {
         }
         assert!(fired.is_some_and(|i| i < 8), "{fired:?}");
         assert!(derive_thresholds(&sig, &[], ThresholdRule::default()).is_err());
+        // a background shorter than the signature cannot set its thresholds
+        let short = vec![bg[..7].to_vec()];
+        let e = derive_thresholds(&sig, &short, ThresholdRule::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("7 background frames") && e.contains("fewer than the signature's 8"),
+            "{e}"
+        );
+        assert!(derive_thresholds(&sig, &[bg[..8].to_vec()], ThresholdRule::default()).is_ok());
+    }
+
+    /// Vectors whose mean square is zero or overflows cannot be scored: refused, naming the
+    /// file and the field.
+    #[test]
+    fn unscorable_vectors_are_refused() {
+        let mut v: serde_json::Value = serde_json::from_str(GOOD).unwrap();
+        for (value, said) in [(0.0, "about) zero"), (1e308, "overflows")] {
+            let n = v["vectors"].as_array().unwrap().len();
+            let dim = v["vectors"][0].as_array().unwrap().len();
+            v["vectors"] = serde_json::json!(vec![vec![value; dim]; n]);
+            let e = Signature::from_json_str(&v.to_string(), "z.json")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("z.json") && e.contains("vectors") && e.contains(said),
+                "{e}"
+            );
+        }
     }
 }

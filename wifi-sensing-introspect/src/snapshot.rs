@@ -323,6 +323,8 @@ pub struct IntrospectionAnalyser {
     prototype: NodeState,
     nodes: PerNode<NodeState>,
     skipped: u64,
+    /// Frames that gave no features (part of `skipped`), and why the last one did not.
+    unusable: (u64, Option<String>),
     early_labels: Vec<Arc<str>>,
     /// The event path whose `MotionStarted` also opens early episodes, and its output buffer.
     events: Option<(SensingAnalyser, Vec<Sensed>)>,
@@ -378,6 +380,7 @@ impl IntrospectionAnalyser {
             names,
             prototype,
             skipped: 0,
+            unusable: (0, None),
             early_labels: Vec::new(),
             events: None,
             notices: None,
@@ -649,8 +652,12 @@ impl IntrospectionAnalyser {
         }
         let x = match st.fx.extract(frame) {
             Ok(x) => x,
-            Err(_) => {
+            Err(e) => {
                 self.skipped += 1;
+                self.unusable.0 += 1;
+                if self.unusable.0 == 1 {
+                    self.unusable.1 = Some(e.to_string());
+                }
                 return Ok(None);
             }
         };
@@ -683,8 +690,12 @@ impl IntrospectionAnalyser {
                 // Same columns and amplitudes as `x`: it fails only where `x` did.
                 Some(fx) => match fx.extract(frame) {
                     Ok(m) => m,
-                    Err(_) => {
+                    Err(e) => {
                         self.skipped += 1;
+                        self.unusable.0 += 1;
+                        if self.unusable.0 == 1 {
+                            self.unusable.1 = Some(e.to_string());
+                        }
                         return Ok(None);
                     }
                 },
@@ -835,6 +846,15 @@ impl Analyser for IntrospectionAnalyser {
         let Some(notices) = &self.notices else {
             return Ok(());
         };
+        if self.unusable.0 > 0 {
+            notices.push(format!(
+                "{KIND} (--introspect): {} frame{} gave no features and got no snapshot (the \
+                 first: {})",
+                self.unusable.0,
+                if self.unusable.0 == 1 { "" } else { "s" },
+                self.unusable.1.as_deref().unwrap_or("no reason given")
+            ));
+        }
         for (id, n) in self.nodes.iter() {
             // a thinning longer than the node's stream: no snapshot at all, said so
             if self.cfg.every > 1 && n.frames > 0 && n.frames < self.cfg.every {
@@ -852,7 +872,7 @@ impl Analyser for IntrospectionAnalyser {
                 "a node that mixes layouts is analysed in its most common one in its first frames"
             } else {
                 "signatures of this feature kind fit one subcarrier count, so a node is analysed \
-                 in its first layout"
+                 in the first of its layouts that fits them"
             };
             notices.push(format!(
                 "{KIND} (--introspect): node {id}: {} of {} frames skipped for their subcarrier \
@@ -867,6 +887,7 @@ impl Analyser for IntrospectionAnalyser {
     fn reset(&mut self) {
         self.nodes.clear();
         self.skipped = 0;
+        self.unusable = (0, None);
         if let Some((ev, _)) = self.events.as_mut() {
             ev.reset();
         }
@@ -976,6 +997,30 @@ mod tests {
         .is_err());
     }
 
+    /// Frames that give no features (all-zero CSI) get no snapshot, and the end says how many.
+    #[test]
+    fn frames_without_features_are_counted_and_reported() {
+        let notices = Notices::default();
+        let mut a = IntrospectionAnalyser::new(IntrospectionConfig::default(), library(4))
+            .unwrap()
+            .with_notices(notices.clone());
+        let mut out = Vec::new();
+        let mut zero = frame(1, 4, 0.0);
+        zero.csi.fill(num_complex::Complex32::new(0.0, 0.0));
+        for _ in 0..5 {
+            a.analyse(&zero, &mut out).unwrap();
+        }
+        assert!(out.is_empty());
+        assert_eq!(a.skipped(), 5);
+        a.finish(&mut out).unwrap();
+        let said = notices.take();
+        assert!(
+            said.iter()
+                .any(|n| n.contains("5 frames gave no features and got no snapshot")),
+            "{said:?}"
+        );
+    }
+
     /// A node that switches subcarrier layout keeps its first one; the frames of the others
     /// are skipped, counted per node and reported at the end (as the sensing analyser does).
     #[test]
@@ -1002,7 +1047,7 @@ mod tests {
             said,
             ["introspection (--introspect): node 1: 4 of 14 frames skipped for their subcarrier \
               layout (also 1x1x6; analysed in 1x1x4); signatures of this feature kind fit one \
-              subcarrier count, so a node is analysed in its first layout"]
+              subcarrier count, so a node is analysed in the first of its layouts that fits them"]
         );
     }
 
@@ -1028,7 +1073,7 @@ mod tests {
         assert!(
             said.len() == 1
                 && said[0].contains("40 of 70 frames skipped")
-                && said[0].contains("analysed in its first layout"),
+                && said[0].contains("analysed in the first of its layouts that fits them"),
             "{said:?}"
         );
     }

@@ -110,8 +110,9 @@ Stages (comma-separated, applied in order, per node; parameters as name:param=va
                                  largest (top 1..=4096) or at least R; the frames of the baseline
                                  and that window are held and released with the selection, so a
                                  node keeps one layout; reselect=true redoes the choice every
-                                 window (the layout changes with it: --events/--vitals keep each
-                                 node's first layout and skip frames of another, saying how many)
+                                 window (the layout changes with it: --events/--vitals start a
+                                 node over when a new layout lasts 20 frames, or keep a
+                                 baseline's layout, and say how many frames they skipped)
 Lengths: seconds (2s, 500ms) or frames (50). Frequencies in Hz (2hz or 2).
 The spellings `sanitise` and `normalise` are accepted too.";
 
