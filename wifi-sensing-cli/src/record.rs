@@ -97,8 +97,18 @@ fn record(mut opened: OpenedInput, output: &Path, frames: Option<u64>, log: &Log
         n_frames,
         malformed
     ));
+    if n_frames == 0 {
+        // as `run` says it: nothing to analyse was recorded
+        log.warn(format_args!(
+            "{}: no frame was recorded ({} malformed datagrams skipped): the file holds only \
+             its header",
+            opened.description, malformed
+        ));
+    }
     if let Some(stats) = &opened.udp_stats {
         if let Ok(s) = stats.lock() {
+            // frames lost on the way are a warning, shown under -q too
+            crate::report::frames_lost(&s.nodes, &opened.description, true, log);
             for (node, n) in s.nodes.nodes() {
                 log.info(format_args!(
                     "node {node}: {} frames, {} dropped, {}",

@@ -62,10 +62,23 @@ pub(crate) fn main(args: ReplayArgs, log: &Log) -> Result<()> {
             format!("{}x the capture's pace", args.speed)
         }
     ));
+    // Ctrl-C, SIGTERM and SIGHUP stop the replay between datagrams, with the summary
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let flag = std::sync::Arc::clone(&stop);
+        ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst))
+            .context("cannot install the Ctrl-C / SIGTERM handler")?;
+    }
+    let stopped = || stop.load(std::sync::atomic::Ordering::SeqCst);
     let started = Instant::now();
     let mut first_ts: Option<i64> = None;
     let (mut sent, mut bytes, mut other, mut bad) = (0u64, 0u64, 0u64, 0u64);
+    let mut interrupted = false;
     while let Some(p) = packets.next_packet() {
+        if stopped() {
+            interrupted = true;
+            break;
+        }
         let p = match p {
             Ok(p) => p,
             Err(e) if e.is_recoverable() => {
@@ -89,8 +102,16 @@ pub(crate) fn main(args: ReplayArgs, log: &Log) -> Result<()> {
         if let (Some(ts), true) = (p.timestamp_ns, args.speed > 0.0) {
             let t0 = *first_ts.get_or_insert(ts);
             let due = Duration::from_secs_f64(((ts - t0).max(0) as f64 * 1e-9) / args.speed);
-            if let Some(wait) = due.checked_sub(started.elapsed()) {
-                std::thread::sleep(wait);
+            // waited in short steps, so that a stop is not held up by a long pause
+            while let Some(wait) = due.checked_sub(started.elapsed()) {
+                if stopped() {
+                    break;
+                }
+                std::thread::sleep(wait.min(Duration::from_millis(50)));
+            }
+            if stopped() {
+                interrupted = true;
+                break;
             }
         }
         let payload = &p.data[d.payload];
@@ -100,7 +121,10 @@ pub(crate) fn main(args: ReplayArgs, log: &Log) -> Result<()> {
         sent += 1;
         bytes += payload.len() as u64;
     }
-    if sent == 0 {
+    if interrupted {
+        log.info("stopped (Ctrl-C or a termination signal)");
+    }
+    if sent == 0 && !interrupted {
         log.warn(format_args!(
             "{}: no UDP datagram{} to send",
             args.input.display(),

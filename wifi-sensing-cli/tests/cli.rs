@@ -1524,3 +1524,40 @@ fn replay_feeds_a_live_recording() {
     let o = run(&["replay", pcap.to_str().unwrap(), "--to", "nowhere"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// `replay` stopped by SIGTERM (or Ctrl-C) stops between datagrams, says so and prints what it
+/// sent, exit 0.
+#[cfg(unix)]
+#[test]
+fn replay_stops_cleanly_on_sigterm() {
+    let d = tmpdir("replay-stop");
+    let pcap = d.join("m.pcap");
+    let made = common::bin()
+        .args(["-q", "simulate", "--duration", "20s", "-o"])
+        .arg(&pcap)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to = sink.local_addr().unwrap().to_string();
+    let child = common::bin()
+        .args(["replay"])
+        .arg(&pcap)
+        .args(["--to", &to])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("stopped (Ctrl-C or a termination signal)") && err.contains("sent "),
+        "{err}"
+    );
+}

@@ -523,6 +523,19 @@ fn the_token_is_enforced() {
         ),
         200
     );
+    // the scheme name is case-insensitive; another scheme is not a bearer token
+    for (value, want) in [
+        ("bearer s3cret-token", 200),
+        ("BEARER s3cret-token", 200),
+        ("Basic s3cret-token", 401),
+        ("Bearers3cret-token", 401),
+    ] {
+        assert_eq!(
+            status(ureq::get(server.url("/api/v1/health")).header("Authorization", value)),
+            want,
+            "{value}"
+        );
+    }
     assert_eq!(status(ureq::get(server.url("/?token=s3cret-token"))), 200);
     // the page opened with the token in its URL loads its script and stylesheet with it too
     // (a browser sends no Authorization header for them)
@@ -637,4 +650,39 @@ fn sigint_ends_a_live_server_cleanly() {
             Ok(_) => {}
         }
     }
+}
+
+/// A pipeline that fails (here: signatures of another dimension than the stream) leaves the
+/// server up with what came before, says so, and makes the exit status 1 when it is stopped.
+#[test]
+fn a_failed_pipeline_is_said_and_ends_with_status_1() {
+    let intel = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/intel5300/example.dat")
+        .to_string_lossy()
+        .into_owned();
+    let sigs = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/signatures")
+        .to_string_lossy()
+        .into_owned();
+    let server = Server::start(&[&intel, "--introspect", &sigs]);
+    let waited = Instant::now();
+    let mut health = server.get("/api/v1/health");
+    while health["status"] != "input_failed" && waited.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+        health = server.get("/api/v1/health");
+    }
+    assert_eq!(health["status"], "input_failed", "{health}");
+    // the log says it while the server stays up
+    let waited = Instant::now();
+    let mut err = server.stderr_text();
+    while !err.contains("the pipeline stopped:") && waited.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+        err.push_str(&server.stderr_text());
+    }
+    assert!(
+        err.contains("the pipeline stopped:") && err.contains("exit status will be 1"),
+        "{err}"
+    );
+    let status = server.interrupt();
+    assert_eq!(status.code(), Some(1), "{err}");
 }

@@ -140,6 +140,12 @@ impl NodeTracker {
                     return Self::shape(&mut self.shape_keys, n, f);
                 } else if d > u64::from(MAX_GAP).min(modulus / 2) {
                     n.sequence_resets += 1;
+                } else if s < prev && d - 1 > modulus / 8 {
+                    // The value went back, and only a wrap that lost many frames would explain
+                    // it. The width is a guess from the values seen so far: an ADR-018 node
+                    // that reboots before its 32-bit counter passes 4095 looks like a 12-bit
+                    // wrap (2999 -> 0 would be 1096 lost). A restart is far likelier.
+                    n.sequence_resets += 1;
                 } else {
                     n.dropped += d - 1;
                 }
@@ -314,6 +320,12 @@ mod tests {
             (n.dropped, n.sequence_reordered, n.sequence_resets),
             (1, 1, 0)
         );
+        // a counter that restarts below 4096 (an ADR-018 node rebooting early): a reset, not a
+        // 12-bit wrap that lost 1096 frames; a wrap that lost a few is still a wrap
+        let n = stats(&[2997, 2998, 2999, 0, 1]);
+        assert_eq!((n.dropped, n.sequence_resets), (0, 1));
+        let n = stats(&[4090, 4095, 3, 4]);
+        assert_eq!((n.dropped, n.sequence_resets), (7, 0));
         // further back than the window: a reset, and counting restarts there
         let n = stats(&[1000, 1001, 900, 901]);
         assert_eq!(

@@ -294,6 +294,14 @@ impl Hub {
         }
     }
 
+    /// The error the pipeline ended with, if it did.
+    pub(crate) fn failure(&self) -> Option<String> {
+        match &lock(&self.state).input {
+            InputState::Failed(e) => Some(e.clone()),
+            _ => None,
+        }
+    }
+
     /// The `input_ended` control message, once the input ended.
     fn end_message(&self) -> Option<Utf8Bytes> {
         let s = lock(&self.state);

@@ -256,7 +256,11 @@ pub(crate) fn main(mut args: ServeArgs, log: &Log) -> Result<()> {
     rt.shutdown_timeout(Duration::from_millis(500));
     #[cfg(feature = "pose")]
     args.run.pose.report(log, served.is_err());
-    served.context("server error")
+    served.context("server error")?;
+    if let Some(e) = hub.failure() {
+        anyhow::bail!("the pipeline stopped early: {e}");
+    }
+    Ok(())
 }
 
 /// Ctrl-C (SIGINT) and SIGTERM, registered when made (before the address is announced, so a
@@ -342,8 +346,10 @@ async fn authorise(State(app): State<App>, req: Request, next: Next) -> Response
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string);
+        // the scheme name is case-insensitive (RFC 7235): `Bearer`, `bearer`, `BEARER`
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim_start().to_string());
     let from_query = req.uri().query().and_then(|q| {
         q.split('&')
             .filter_map(|kv| kv.split_once('='))
@@ -626,8 +632,14 @@ impl Source {
                 hub.set_ended(Some(summary), err);
             }
             Err(e) => {
-                log.warn(format_args!("input: {e}"));
+                // an input or an analyser that failed: the pipeline stops, the server keeps
+                // what came before on show, and the exit status says it failed
+                log.warn(format_args!(
+                    "the pipeline stopped: {e}; still serving what came before (Ctrl-C stops; \
+                     the exit status will be 1)"
+                ));
                 hub.set_ended(Some(pipeline.summary().clone()), Some(e.to_string()));
+                return;
             }
         }
         if !hub.stop.load(Ordering::SeqCst) {
