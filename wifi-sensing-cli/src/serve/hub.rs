@@ -294,6 +294,15 @@ impl Hub {
         }
     }
 
+    /// Messages dropped for slow stream clients so far, connected or gone.
+    pub(crate) fn client_messages_dropped(&self) -> u64 {
+        let live: u64 = lock(&self.clients)
+            .iter()
+            .map(|c| c.dropped_total.load(Ordering::Relaxed))
+            .sum();
+        live + self.dropped_total.load(Ordering::Relaxed)
+    }
+
     /// The error the pipeline ended with, if it did.
     pub(crate) fn failure(&self) -> Option<String> {
         match &lock(&self.state).input {

@@ -246,6 +246,13 @@ pub(crate) fn main(mut args: ServeArgs, log: &Log) -> Result<()> {
             .await
     });
     log.info("shutting down");
+    let dropped = hub.client_messages_dropped();
+    if dropped > 0 {
+        log.info(format_args!(
+            "{dropped} messages were dropped for stream clients that fell behind (each was told \
+             how many)"
+        ));
+    }
     stop.store(true, Ordering::SeqCst);
     hub.wake();
     // the live input notices the stop flag within its poll interval; a blocked stdin read
@@ -618,6 +625,11 @@ impl Source {
         match result {
             Ok(summary) => {
                 crate::report::summary(&summary, read, sink.written(), &opened.description, log);
+                if let Some(stats) = &opened.udp_stats {
+                    if let Ok(s) = stats.lock() {
+                        crate::report::frames_lost(&s.nodes, &opened.description, true, log);
+                    }
+                }
                 let err = crate::report::ensure_decoded(
                     read,
                     &opened.description,
