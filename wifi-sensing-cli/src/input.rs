@@ -247,8 +247,10 @@ impl InputSpec {
                 };
                 src = src.with_stop_flag(stop);
                 let stats = src.stats_handle();
-                log.info(format_args!("listening on udp://{}", src.local_addr()?));
-                let desc = format!("udp://{addr}");
+                // the address bound (a requested port 0 is the one the system chose)
+                let bound = src.local_addr()?;
+                log.info(format_args!("listening on udp://{bound}"));
+                let desc = format!("udp://{bound}");
                 let mut cap = Capture::new(Box::new(src)).with_name(desc.clone());
                 cap.keep_nodes(flags.nodes());
                 Ok(OpenedInput {

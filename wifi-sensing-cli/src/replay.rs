@@ -24,7 +24,7 @@ pub(crate) struct ReplayArgs {
     /// (a receiver may then lose datagrams, as a real network would). A live receiver stamps
     /// the frames with its own clock, so at any pace but 1 it measures rates (frame rate,
     /// breathing, Doppler) scaled by the pace; use 1 when the analysis matters.
-    #[arg(long, default_value_t = 1.0, value_parser = crate::values::non_negative)]
+    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
     pub speed: f64,
     /// Only the datagrams sent to this UDP port in the capture (default: every UDP datagram).
     #[arg(long, value_name = "PORT")]
@@ -34,10 +34,27 @@ pub(crate) struct ReplayArgs {
 fn parse_target(s: &str) -> std::result::Result<SocketAddr, String> {
     use std::net::ToSocketAddrs;
     let s = s.strip_prefix("udp://").unwrap_or(s);
-    s.to_socket_addrs()
+    let a = s
+        .to_socket_addrs()
         .map_err(|e| format!("`{s}`: expected HOST:PORT ({e})"))?
         .next()
-        .ok_or_else(|| format!("`{s}`: no address"))
+        .ok_or_else(|| format!("`{s}`: no address"))?;
+    if a.port() == 0 {
+        return Err(format!(
+            "`{s}`: port 0 is not a destination (give the receiver's port)"
+        ));
+    }
+    Ok(a)
+}
+
+/// The pace: 0 (as fast as possible) or a factor from 0.001 to 1000.
+fn parse_speed(s: &str) -> std::result::Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v == 0.0 || (0.001..=1000.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "{s:?}: give 0 (as fast as possible) or a pace from 0.001 to 1000"
+        )),
+    }
 }
 
 /// `wifi-sensing replay`.

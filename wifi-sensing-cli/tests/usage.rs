@@ -40,6 +40,22 @@ fn bad_values_exit_2_with_the_reason() {
             "rate -1 Hz is out of range",
         ),
         (&["run", CSV, "--duration", "-2s"], "is negative"),
+        // replay: a destination port and a pace that can work
+        (
+            &["replay", "x.pcap", "--to", "127.0.0.1:0"],
+            "port 0 is not a destination",
+        ),
+        (
+            &[
+                "replay",
+                "x.pcap",
+                "--to",
+                "127.0.0.1:5000",
+                "--speed",
+                "1e-9",
+            ],
+            "a pace from 0.001 to 1000",
+        ),
         // a preset stretched too far says why and what to use instead
         (
             &["simulate", "--duration", "30m", "-o", "x.jsonl"],
