@@ -183,40 +183,37 @@ pub(crate) fn expand(inputs: &[String], dataset: &Path) -> Result<Expanded> {
             files.push(p.to_path_buf());
         }
     }
-    // never read the dataset's own files
+    // never read the dataset's own files; each file once (its canonical path resolved once),
+    // under its own name rather than a link's when both were found
     let ds = std::path::absolute(dataset).unwrap_or_else(|_| dataset.to_path_buf());
     let ds_real = identity(dataset);
-    let (inside, mut files): (Vec<PathBuf>, Vec<PathBuf>) = files.into_iter().partition(|f| {
-        std::path::absolute(f).is_ok_and(|a| a.starts_with(&ds))
-            || identity(f).starts_with(&ds_real)
-    });
-    // each file once, under its own name rather than a link's when both were found
-    let before = files.len();
-    let mut first: HashMap<PathBuf, usize> = HashMap::new();
-    let mut keep = vec![true; files.len()];
-    for (i, f) in files.iter().enumerate() {
-        match first.entry(identity(f)) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(i);
+    let (mut inside, mut kept) = (Vec::new(), Vec::<PathBuf>::new());
+    let mut slot: HashMap<PathBuf, usize> = HashMap::new();
+    let mut duplicates = 0;
+    for f in files {
+        let id = identity(&f);
+        if std::path::absolute(&f).is_ok_and(|a| a.starts_with(&ds)) || id.starts_with(&ds_real) {
+            inside.push(f);
+            continue;
+        }
+        match slot.get(&id) {
+            None => {
+                slot.insert(id, kept.len());
+                kept.push(f);
             }
-            std::collections::hash_map::Entry::Occupied(mut o) => {
-                let j = *o.get();
-                if is_link(&files[j]) && !is_link(f) {
-                    keep[j] = false;
-                    o.insert(i);
-                } else {
-                    keep[i] = false;
+            Some(&j) => {
+                duplicates += 1;
+                if is_link(&kept[j]) && !is_link(&f) {
+                    kept[j] = f;
                 }
             }
         }
     }
-    let mut k = keep.into_iter();
-    files.retain(|_| k.next().unwrap_or(false));
     Ok(Expanded {
-        duplicates: before - files.len(),
-        files,
+        files: kept,
         inside,
         revisited_dirs,
+        duplicates,
     })
 }
 

@@ -654,10 +654,7 @@ impl IntrospectionAnalyser {
             Ok(x) => x,
             Err(e) => {
                 self.skipped += 1;
-                self.unusable.0 += 1;
-                if self.unusable.0 == 1 {
-                    self.unusable.1 = Some(e.to_string());
-                }
+                note_unusable(&mut self.unusable, &e);
                 return Ok(None);
             }
         };
@@ -692,10 +689,7 @@ impl IntrospectionAnalyser {
                     Ok(m) => m,
                     Err(e) => {
                         self.skipped += 1;
-                        self.unusable.0 += 1;
-                        if self.unusable.0 == 1 {
-                            self.unusable.1 = Some(e.to_string());
-                        }
+                        note_unusable(&mut self.unusable, &e);
                         return Ok(None);
                     }
                 },
@@ -892,6 +886,12 @@ impl Analyser for IntrospectionAnalyser {
             ev.reset();
         }
     }
+}
+
+/// Counts a frame that gave no features, keeping the first reason.
+fn note_unusable(unusable: &mut (u64, Option<String>), e: &crate::Error) {
+    unusable.0 += 1;
+    unusable.1.get_or_insert_with(|| e.to_string());
 }
 
 #[cfg(test)]

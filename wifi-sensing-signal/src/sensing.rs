@@ -161,10 +161,8 @@ struct NodeSensor {
     /// few).
     seen: u64,
     kept: u64,
-    /// The (receive core, spatial stream) of the node's first Nexmon packet read one frame per
-    /// packet, and whether another has come (packets of one transmission taken as samples).
-    nexmon_slot: Option<(u8, u8)>,
-    nexmon_mixed: bool,
+    /// Nexmon packets of one transmission taken as samples.
+    nexmon: crate::spectral::NexmonMix,
     /// `vital_signs` records given.
     vitals_records: u64,
     layouts: LayoutKeeper<(usize, usize, usize, u64)>,
@@ -315,8 +313,7 @@ impl SensingAnalyser {
             last_t: None,
             seen: 0,
             kept: 0,
-            nexmon_slot: None,
-            nexmon_mixed: false,
+            nexmon: crate::spectral::NexmonMix::default(),
             vitals_records: 0,
             layouts: LayoutKeeper::default(),
             other_shapes: Vec::new(),
@@ -342,11 +339,7 @@ impl SensingAnalyser {
             return Ok(());
         };
         node.seen += 1;
-        if let (Some(slot), false) = (crate::spectral::nexmon_slot(frame), node.nexmon_mixed) {
-            if *node.nexmon_slot.get_or_insert(slot) != slot {
-                node.nexmon_mixed = true;
-            }
-        }
+        node.nexmon.observe(frame);
         if node.seen == FUSE_MIN_FRAMES && !self.fused_on && self.cfg.fused == FusedEvents::Auto {
             self.fused_on = self
                 .nodes
@@ -399,7 +392,7 @@ impl SensingAnalyser {
                 std::mem::take(&mut node.layouts),
                 std::mem::take(&mut node.other_shapes),
             );
-            let kept_over = (node.nexmon_slot, node.nexmon_mixed, node.vitals_records);
+            let kept_over = (node.nexmon, node.vitals_records);
             note_other_shape(&mut other_shapes, old_shape);
             // every start gets its end: close what the old layout's analysis had open
             if let (Some(d), Some(last)) = (node.detector.as_mut(), node.last_t) {
@@ -411,7 +404,7 @@ impl SensingAnalyser {
             fresh.seen = seen;
             fresh.layouts = layouts;
             fresh.other_shapes = other_shapes;
-            (fresh.nexmon_slot, fresh.nexmon_mixed, fresh.vitals_records) = kept_over;
+            (fresh.nexmon, fresh.vitals_records) = kept_over;
             let Some(node) = self.nodes.get_mut(frame.node_id) else {
                 return Ok(());
             };
@@ -693,7 +686,7 @@ impl Analyser for SensingAnalyser {
                     v.hop_s, v.min_window_s
                 ));
             }
-            if n.nexmon_mixed {
+            if n.nexmon.mixed() {
                 notices.push(format!(
                     "{ANALYSER_NAME} (--events/--vitals): node {id}: its Nexmon packets come from \
                      several (receive core, spatial stream) pairs of the same transmissions, \

@@ -345,6 +345,32 @@ pub fn nexmon_slot(frame: &CsiFrame) -> Option<(u8, u8)> {
     }
 }
 
+/// Whether a node's frames are Nexmon packets of several (receive core, spatial stream) pairs
+/// of the same transmissions, read one frame per packet (see [`nexmon_slot`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct NexmonMix {
+    first: Option<(u8, u8)>,
+    mixed: bool,
+}
+
+impl NexmonMix {
+    /// Notes `frame`; `true` on the frame that first shows a second pair.
+    pub(crate) fn observe(&mut self, frame: &CsiFrame) -> bool {
+        match (nexmon_slot(frame), self.mixed) {
+            (Some(slot), false) if *self.first.get_or_insert(slot) != slot => {
+                self.mixed = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a second pair has come.
+    pub(crate) fn mixed(&self) -> bool {
+        self.mixed
+    }
+}
+
 /// Per-node streaming state.
 #[derive(Debug)]
 struct Node {
@@ -367,10 +393,8 @@ struct Node {
     other_shapes: Vec<(usize, usize, usize)>,
     /// Frames of the node seen, analysed or not.
     seen: u64,
-    /// The (receive core, spatial stream) of the node's first Nexmon packet read one frame per
-    /// packet, and whether another has come (packets of one transmission taken as samples).
-    nexmon_slot: Option<(u8, u8)>,
-    nexmon_mixed: bool,
+    /// Nexmon packets of one transmission taken as samples.
+    nexmon: NexmonMix,
 }
 
 #[derive(Debug)]
@@ -580,18 +604,14 @@ impl Engine {
             shape: frame.shape(),
             other_shapes: Vec::new(),
             seen: 0,
-            nexmon_slot: None,
-            nexmon_mixed: false,
+            nexmon: NexmonMix::default(),
         })?;
         node.seen += 1;
-        if let (Some(slot), false) = (nexmon_slot(frame), node.nexmon_mixed) {
-            if *node.nexmon_slot.get_or_insert(slot) != slot {
-                node.nexmon_mixed = true;
-                let name = self.name;
-                self.notices.once(&format!("{name}/nexmon/{id}"), || {
-                    format!("{name}: node {id}: its Nexmon packets come from several (receive core, spatial stream) pairs of the same transmissions, read as successive samples: the measured rate and the frequency axis are too high; --nexmon-group reads each transmission as one frame")
-                });
-            }
+        if node.nexmon.observe(frame) {
+            let name = self.name;
+            self.notices.once(&format!("{name}/nexmon/{id}"), || {
+                format!("{name}: node {id}: its Nexmon packets come from several (receive core, spatial stream) pairs of the same transmissions, read as successive samples: the measured rate and the frequency axis are too high; --nexmon-group reads each transmission as one frame")
+            });
         }
         if node.ncols != ncols {
             // Another layout: the node keeps one (see `LayoutKeeper`); a switch loses the old

@@ -613,3 +613,110 @@ fn calibration_refuses_short_and_occupied_captures_and_takes_empty_rooms() {
     assert_eq!(b.nodes.len(), 1);
     assert_eq!(seen.len(), 1);
 }
+
+/// Vital signs do not bridge a stretch without frames longer than 1 s: the window starts after
+/// it, is too short until `min_window_s` of signal has come, and then estimates again; a
+/// shorter gap stays inside the window. Every record's `window_s` is its end minus its start.
+#[test]
+fn vital_signs_restart_after_a_long_gap_and_bridge_a_short_one() {
+    let cfg = SensingConfig {
+        events: None,
+        ..SensingConfig::default()
+    };
+    let records = |gap: (f64, f64)| {
+        let frames: Vec<CsiFrame> = tone_frames(50.0, 15.0 / 60.0, 90.0, 1.0)
+            .into_iter()
+            .filter(|f| {
+                let t = f.timestamp_ns as f64 * 1e-9;
+                !(gap.0..gap.1).contains(&t)
+            })
+            .collect();
+        let mut a = SensingAnalyser::new(cfg.clone(), None).unwrap();
+        let mut out = Vec::new();
+        for f in &frames {
+            a.push(f, &mut out).unwrap();
+        }
+        out.into_iter()
+            .filter_map(|s| match s {
+                Sensed::VitalSigns { value, .. } => Some(value),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let s = |ns: i64| ns as f64 * 1e-9;
+    let long = records((40.0, 43.0));
+    assert!(!long.is_empty());
+    for v in &long {
+        let span = s(v.window_end_ns) - s(v.window_start_ns);
+        assert!((v.window_s - span).abs() < 1e-6, "{v:?}");
+        let end = s(v.window_end_ns);
+        if end > 43.0 && end < 62.0 {
+            assert!(s(v.window_start_ns) >= 42.9, "{v:?}");
+            assert_eq!(
+                v.breathing.reason,
+                Some(NoEstimate::WindowTooShort),
+                "{v:?}"
+            );
+        }
+        if end > 64.0 {
+            assert!(s(v.window_start_ns) >= 42.9, "{v:?}");
+            let r = v
+                .breathing
+                .rate_per_min
+                .expect("an estimate 20 s after the gap");
+            assert!((r - 15.0).abs() < 0.5, "{v:?}");
+        }
+    }
+    assert!(long.iter().any(|v| s(v.window_end_ns) > 64.0));
+    // half a second without frames: bridged, the window reaches back across it
+    let short = records((40.0, 40.5));
+    let after = short
+        .iter()
+        .find(|v| s(v.window_end_ns) > 45.0)
+        .expect("a record after the short gap");
+    assert!(s(after.window_start_ns) < 40.0, "{after:?}");
+    assert!(after.breathing.rate_per_min.is_some(), "{after:?}");
+}
+
+/// A node whose first frames are strays of another layout is calibrated in its common layout,
+/// as `run --events` analyses it, and the strays are reported.
+#[test]
+fn calibration_keeps_the_common_layout_and_reports_strays() {
+    let frames: Vec<CsiFrame> = Simulator::new(
+        Scenario::preset("empty", 14.0).unwrap(),
+        DeviceProfile::esp32(),
+        3,
+    )
+    .unwrap()
+    .map(|(f, _)| f)
+    .collect();
+    let narrow = |f: &CsiFrame| {
+        let mut g = f.clone();
+        g.csi = ndarray::Array3::from_shape_fn((1, 1, 32), |(a, b, c)| f.csi[[a, b, c]]);
+        g.subcarriers = f.subcarriers.as_ref().map(|v| v[..32].to_vec());
+        g
+    };
+    let mut cal = Calibrator::new(&EventConfig::default()).unwrap();
+    for (i, f) in frames.iter().enumerate() {
+        // the first frame and two more are strays of a 32-subcarrier layout
+        if i == 0 || i == 100 || i == 300 {
+            cal.push(&narrow(f)).unwrap();
+        } else {
+            cal.push(f).unwrap();
+        }
+    }
+    let skips = cal.layout_skips();
+    assert_eq!(skips.len(), 1, "{skips:?}");
+    let (node, skipped, seen, how) = &skips[0];
+    assert_eq!((*node, *seen), (frames[0].node_id, frames.len() as u64));
+    assert_eq!(
+        *skipped, 4,
+        "the first stray, the frame it had kept, and two more: {how}"
+    );
+    assert!(
+        how.contains("also 1x1x32") && how.contains("analysed in 1x1x64"),
+        "{how}"
+    );
+    let b = cal.finish().unwrap();
+    assert_eq!(b.nodes[0].shape, [1, 1, 64]);
+}

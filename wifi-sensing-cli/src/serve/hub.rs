@@ -329,15 +329,12 @@ impl Hub {
     /// ([`wifi_sensing_core::NodeStats::rate_hz`]: frames lost on the way lower it), not the
     /// sampling rate of the `spectrogram`/`doppler` records.
     pub(crate) fn health(&self) -> Value {
-        let (clients, queued, dropped_live) = {
+        let (clients, queued) = {
             let c = lock(&self.clients);
             let queued: usize = c.iter().map(|c| lock(&c.queue).items.len()).sum();
-            let dropped: u64 = c
-                .iter()
-                .map(|c| c.dropped_total.load(Ordering::Relaxed))
-                .sum();
-            (c.len(), queued, dropped)
+            (c.len(), queued)
         };
+        let dropped = self.client_messages_dropped();
         let s = lock(&self.state);
         let (status, error) = match &s.input {
             InputState::Waiting => ("waiting_for_clients", None),
@@ -389,7 +386,7 @@ impl Hub {
                 "connected": clients,
                 "queued": queued,
                 "queue_capacity": self.cap,
-                "dropped": dropped_live + self.dropped_total.load(Ordering::Relaxed),
+                "dropped": dropped,
             },
         })
     }
