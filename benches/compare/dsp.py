@@ -21,6 +21,11 @@ wifi-sensing-signal in release mode, and runs each operation on the same arrays 
   * both STFTs again through `StftPlan::stft_into` / `stft_channels_into`, which refill an
     output the caller keeps (the streaming and hot-path form; no allocation per call), checked
     and timed separately (see below);
+  * the four STFT calls again in single precision (`StftPlan::<f32>`, the precision of a
+    `CsiFrame`'s CSI) on float32 data (the arrays above rounded to float32), against
+    scipy.signal.stft given that float32 array (scipy then computes in complex64) and given the
+    same values as float64: within 1e-6 of the largest magnitude of each; for speed the peer
+    is the fastest of those two scipy calls and the float64 one above;
   * a scipy-designed Butterworth band-pass SOS through sosfilt and sosfiltfilt (1-D), and
     sosfilt along axis 0 of the (time, channels) matrix.
 
@@ -106,6 +111,19 @@ r, t = best(lambda: ss.stft(X, fs=1.0, window="hann", nperseg=256, noverlap=192,
                             axis=0)[2], n_fast, "stft2d")
 r = np.transpose(r, (1, 0, 2))
 np.stack([r.real, r.imag], axis=-1).astype(np.float64).tofile(d + "/stft2d.f64"); out["stft2d"] = t
+# the same on float32 data (the precision of CSI): scipy given the float32 arrays (it computes in
+# complex64) and the same values widened to float64; the peer is the fastest scipy call of
+# these two and the float64 one above
+x32 = np.fromfile(d + "/x32.f64"); X32 = np.fromfile(d + "/x2d32.f64").reshape(-1, CH)
+for key, arr in (("stft_f32", x32.astype(np.float32)), ("stft_f32w", x32)):
+    r, t = best(lambda: ss.stft(arr, fs=1.0, window="hann", nperseg=256, noverlap=192, boundary="zeros",
+                                padded=True)[2], n_fast, key)
+    np.stack([r.real, r.imag], axis=-1).astype(np.float64).tofile(d + "/" + key + ".f64"); out[key] = t
+for key, arr in (("stft2d_f32", X32.astype(np.float32)), ("stft2d_f32w", X32)):
+    r, t = best(lambda: ss.stft(arr, fs=1.0, window="hann", nperseg=256, noverlap=192, boundary="zeros",
+                                padded=True, axis=0)[2], n_fast, key)
+    r = np.transpose(r, (1, 0, 2))
+    np.stack([r.real, r.imag], axis=-1).astype(np.float64).tofile(d + "/" + key + ".f64"); out[key] = t
 out["cpu"] = cpu
 print(json.dumps(out))
 '''
@@ -122,6 +140,7 @@ T, CH = int(sys.argv[3]), int(sys.argv[4])
 t = np.arange(T)[:, None]
 X = np.sin(t * 0.05 + np.arange(CH)[None, :]) + 0.1 * rng.standard_normal((T, CH))
 X.tofile(sys.argv[1] + "/x2d.f64")
+X.astype(np.float32).astype(np.float64).tofile(sys.argv[1] + "/x2d32.f64")
 '''
 
 CMP = r'''
@@ -148,6 +167,12 @@ res["hampel_pkg"] = {"ours": int(ro.size), "peer": int(rp.size), "same": bool(di
 for op in ("stft", "stft2d", "stft_into", "stft2d_into"):
     o = np.fromfile(d + "/ours_" + op + ".f64"); p = np.fromfile(d + "/" + op.replace("_into", "") + ".f64")
     res[op] = float(np.max(np.abs(o - p)) / np.max(np.abs(p))) if o.size == p.size else None
+# ours in f32 against scipy's float32 result and against its float64 result on the same values
+for op in ("stft_f32", "stft2d_f32", "stft_into_f32", "stft2d_into_f32"):
+    o = np.fromfile(d + "/ours_" + op + ".f64"); base = op.replace("_into", "")
+    for peer_key, key in ((base, op), (base + "w", op + "_vs64")):
+        p = np.fromfile(d + "/" + peer_key + ".f64")
+        res[key] = float(np.max(np.abs(o - p)) / np.max(np.abs(p))) if o.size == p.size else None
 for op in ("sosfilt", "sosfiltfilt", "sosfilt2d"):
     o = np.fromfile(d + "/ours_" + op + ".f64"); p = np.fromfile(d + "/" + op + ".f64")
     res[op] = [float(np.max(np.abs(o - p))), float(np.max(np.abs(p)))]
@@ -224,6 +249,10 @@ def main():
             run("stft2d", "256", "64", str(args.channels), inp="x2d.f64")
             run("stft_into", "256", "64")
             run("stft2d_into", "256", "64", str(args.channels), inp="x2d.f64")
+            run("stft_f32", "256", "64", inp="x32.f64")
+            run("stft2d_f32", "256", "64", str(args.channels), inp="x2d32.f64")
+            run("stft_into_f32", "256", "64", inp="x32.f64")
+            run("stft2d_into_f32", "256", "64", str(args.channels), inp="x2d32.f64")
         t_h, t_s, t_f, t_ff, t_f2, t_s2 = (wall[k] for k in ("hampel", "stft", "sosfilt", "sosfiltfilt",
                                                               "sosfilt2d", "stft2d"))
         par = json.loads(subprocess.check_output([py, "-c", CMP, d]))
@@ -248,6 +277,14 @@ def main():
         good = par[op] is not None and par[op] <= 1e-6
         ok &= good
         print(f"{op} vs scipy.signal.{call}: max diff / max |X| = {par[op]} -> {'ok' if good else 'FAIL'}")
+    for op, call in (("stft_f32", "stft"), ("stft2d_f32", "stft(X, axis=0), every column"),
+                     ("stft_into_f32", "stft (ours into a reused output)"),
+                     ("stft2d_into_f32", "stft(X, axis=0) (ours into a reused output)")):
+        for key, what in ((op, "float32 input"), (op + "_vs64", "the same values as float64")):
+            good = par[key] is not None and par[key] <= 1e-6
+            ok &= good
+            print(f"{op} (f32) vs scipy.signal.{call} on {what}: max diff / max |X| = {par[key]} -> "
+                  f"{'ok' if good else 'FAIL'}")
     for op in ("sosfilt", "sosfiltfilt", "sosfilt2d"):
         diff, scale = par[op]
         good = diff <= 1e-9 * max(1.0, scale)
@@ -257,6 +294,14 @@ def main():
     print("# speed (peer time / our time): best wall time, then [best thread CPU time] of the repeats")
     pc = peer["cpu"]
     fastest = min(("hampel_pkg", "hampel_pandas", "hampel_pandas_fast"), key=lambda k: peer[k])
+    # on float32 data the peer is the fastest of scipy given the float32 array, given the same
+    # values as float64, and given the float64 data of the f64 rows (the same call; its times
+    # vary between calls more than they differ)
+    for op in ("stft_f32", "stft2d_f32"):
+        k = min((op, op + "w", op[:-4]), key=lambda k: peer[k])
+        peer[op + "_best"] = peer[k]
+        if pc.get(k):
+            pc[op + "_best"] = pc[k]
     for name, pk, o, ok_ in [
         ("hampel vs hampel package", "hampel_pkg", t_h, "hampel"),
         ("hampel vs pandas rolling median+MAD (exact)", "hampel_pandas", t_h, "hampel"),
@@ -274,6 +319,15 @@ def main():
          "stft_into"),
         (f"stft_channels_into {args.frames}x{args.channels} (ours refills one output array; scipy "
          "allocates) vs scipy axis=0", "stft2d", wall["stft2d_into"], "stft2d_into"),
+        ("stft_f32 (float32 data, StftPlan::<f32>) vs scipy, the fastest of float32 and float64 input",
+         "stft_f32_best", wall["stft_f32"], "stft_f32"),
+        (f"stft_f32 {args.frames}x{args.channels} (float32 data, every column, batched) vs scipy axis=0, "
+         "the fastest of float32 and float64 input", "stft2d_f32_best", wall["stft2d_f32"], "stft2d_f32"),
+        ("stft_into_f32 (ours refills one output array; scipy allocates) vs scipy, float32 data",
+         "stft_f32_best", wall["stft_into_f32"], "stft_into_f32"),
+        (f"stft_channels_into_f32 {args.frames}x{args.channels} (ours refills one output array; scipy "
+         "allocates) vs scipy axis=0, float32 data", "stft2d_f32_best", wall["stft2d_into_f32"],
+         "stft2d_into_f32"),
     ]:
         p = peer[pk]
         line = f"{name}: {p / o:.1f}x  (peer {p * 1e3:.3f} ms, ours {o * 1e3:.3f} ms)"

@@ -81,7 +81,7 @@ fn spectral(c: &mut Criterion) {
 /// Filters and STFTs on arrays shaped like those `benches/compare/dsp.py` uses: 100 000
 /// samples, a 2-section Butterworth band-pass (`sosfilt`, `sosfiltfilt`), and a Hann STFT with
 /// 256-sample segments and a 64-sample hop; and the same filter and STFT over every column of a
-/// row-major 6000 x 64 (frames x subcarriers) matrix.
+/// row-major 6000 x 64 (frames x subcarriers) matrix; both STFTs again in `f32`.
 fn offline(c: &mut Criterion) {
     use wifi_sensing_signal::biquad::{sosfilt, sosfiltfilt, Sos};
     use wifi_sensing_signal::stft::{StftConfig, StftPlan};
@@ -113,6 +113,16 @@ fn offline(c: &mut Criterion) {
     });
     c.bench_function("stft_channels_6000x64_nperseg256_hop64", |b| {
         b.iter(|| plan.stft_channels(m.view(), 1.0).unwrap())
+    });
+    // the same two STFTs in f32 (the precision of CSI): the input rounded to f32
+    let mut plan32 = StftPlan::<f32>::new(*plan.config()).unwrap();
+    let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+    let m32 = m.mapv(|v| v as f32);
+    c.bench_function("stft_f32_1d_100k_nperseg256_hop64", |b| {
+        b.iter(|| plan32.stft(&x32, 1.0).unwrap())
+    });
+    c.bench_function("stft_f32_channels_6000x64_nperseg256_hop64", |b| {
+        b.iter(|| plan32.stft_channels(m32.view(), 1.0).unwrap())
     });
 }
 

@@ -13,6 +13,8 @@
 //! dsp_parity stft_into   IN OUT REPEATS NPERSEG HOP  (as stft, timing `stft_into` refilling one
 //!                                                      output made by an untimed first call)
 //! dsp_parity stft2d_into IN OUT REPEATS NPERSEG HOP CHANNELS  (as stft2d, `stft_channels_into`)
+//! dsp_parity stft_f32 ...   (and stft2d_f32, stft_into_f32, stft2d_into_f32: the same in f32,
+//!                             the input rounded to f32, `StftPlan::<f32>`)
 //! ```
 //! Arrays are raw little-endian f64. Timing covers the operation only (no file I/O), single
 //! thread. Prints `{"best_s": wall, "best_cpu_s": cpu}`: the best wall time of the repeats and
@@ -26,7 +28,7 @@ use std::time::Instant;
 use ndarray::Array2;
 use wifi_sensing_signal::biquad::{sosfilt, sosfilt_channels, sosfiltfilt, Sos};
 use wifi_sensing_signal::hampel::{hampel, HampelConfig};
-use wifi_sensing_signal::stft::{StftConfig, StftPlan};
+use wifi_sensing_signal::stft::{Sample, StftConfig, StftPlan};
 
 fn read(path: &str) -> Vec<f64> {
     let b = std::fs::read(path).expect("read input");
@@ -79,6 +81,58 @@ fn best<T>(n: usize, mut f: impl FnMut() -> T) -> (T, (f64, Option<f64>)) {
     (out.expect("ran"), (best, best_cpu))
 }
 
+/// One of the STFT operations in `T`'s precision; the values flattened to `re, im` pairs.
+fn stft<T: Sample + Into<f64>>(
+    op: &str,
+    x: &[T],
+    a: &[String],
+    reps: usize,
+) -> (Vec<f64>, (f64, Option<f64>)) {
+    let cfg = StftConfig {
+        nperseg: a[5].parse().expect("nperseg"),
+        hop: a[6].parse().expect("hop"),
+        ..Default::default()
+    };
+    let mut plan = StftPlan::<T>::new(cfg).expect("plan");
+    let matrix = |x: &[T]| {
+        let ch: usize = a[7].parse().expect("channels");
+        // `x` as a row-major `(time, channels)` matrix (a trailing partial row dropped)
+        Array2::from_shape_vec((x.len() / ch, ch), x[..x.len() / ch * ch].to_vec()).expect("shape")
+    };
+    // timed: the spectrogram (like scipy's stft call); the flattening for the file is not
+    // `_into`: one output reused by every call (made by the first, untimed call)
+    let (values, t) = match op {
+        "stft" => {
+            let (s, t) = best(reps, || plan.stft(x, 1.0).expect("stft"));
+            (s.values.into_dyn(), t)
+        }
+        "stft_into" => {
+            let mut s = plan.stft(x, 1.0).expect("stft");
+            let (_, t) = best(reps, || plan.stft_into(x, 1.0, &mut s).expect("stft"));
+            (s.values.into_dyn(), t)
+        }
+        "stft2d" => {
+            let m = matrix(x);
+            let (s, t) = best(reps, || plan.stft_channels(m.view(), 1.0).expect("stft"));
+            (s.values.into_dyn(), t)
+        }
+        _ => {
+            let m = matrix(x);
+            let mut s = plan.stft_channels(m.view(), 1.0).expect("stft");
+            let (_, t) = best(reps, || {
+                plan.stft_channels_into(m.view(), 1.0, &mut s)
+                    .expect("stft")
+            });
+            (s.values.into_dyn(), t)
+        }
+    };
+    let flat = values
+        .iter()
+        .flat_map(|c| [c.re.into(), c.im.into()])
+        .collect::<Vec<f64>>();
+    (flat, t)
+}
+
 fn main() {
     let a: Vec<String> = std::env::args().collect();
     if a.len() < 6 {
@@ -100,45 +154,12 @@ fn main() {
                 y
             })
         }
-        "stft" | "stft2d" | "stft_into" | "stft2d_into" => {
-            let cfg = StftConfig {
-                nperseg: a[5].parse().expect("nperseg"),
-                hop: a[6].parse().expect("hop"),
-                ..Default::default()
-            };
-            let mut plan = StftPlan::new(cfg).expect("plan");
-            // timed: the spectrogram (like scipy's stft call); the flattening for the file is not
-            // `_into`: one output reused by every call (made by the first, untimed call)
-            let (values, t) = match op {
-                "stft" => {
-                    let (s, t) = best(reps, || plan.stft(&x, 1.0).expect("stft"));
-                    (s.values.into_dyn(), t)
-                }
-                "stft_into" => {
-                    let mut s = plan.stft(&x, 1.0).expect("stft");
-                    let (_, t) = best(reps, || plan.stft_into(&x, 1.0, &mut s).expect("stft"));
-                    (s.values.into_dyn(), t)
-                }
-                "stft2d" => {
-                    let m = matrix(&x, a[7].parse().expect("channels"));
-                    let (s, t) = best(reps, || plan.stft_channels(m.view(), 1.0).expect("stft"));
-                    (s.values.into_dyn(), t)
-                }
-                _ => {
-                    let m = matrix(&x, a[7].parse().expect("channels"));
-                    let mut s = plan.stft_channels(m.view(), 1.0).expect("stft");
-                    let (_, t) = best(reps, || {
-                        plan.stft_channels_into(m.view(), 1.0, &mut s)
-                            .expect("stft")
-                    });
-                    (s.values.into_dyn(), t)
-                }
-            };
-            let flat = values
-                .iter()
-                .flat_map(|c| [c.re, c.im])
-                .collect::<Vec<f64>>();
-            (flat, t)
+        "stft" | "stft2d" | "stft_into" | "stft2d_into" => stft::<f64>(op, &x, &a, reps),
+        // the same in f32: the input rounded to f32 (as numpy's `astype(np.float32)`), computed
+        // and returned in f32 (written out widened to f64)
+        "stft_f32" | "stft2d_f32" | "stft_into_f32" | "stft2d_into_f32" => {
+            let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+            stft::<f32>(op.trim_end_matches("_f32"), &x32, &a, reps)
         }
         "sosfilt" | "sosfilt2d" | "sosfiltfilt" => {
             let s = read(&a[5]);
