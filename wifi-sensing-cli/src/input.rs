@@ -1,14 +1,17 @@
 //! The input spec accepted everywhere: a file path, `udp://HOST:PORT`, or `-` for stdin.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use wifi_sensing_core::formats::nexmon::NexmonChip;
 use wifi_sensing_core::udp::{UdpSource, UdpStats};
-use wifi_sensing_core::{Capture, CaptureFormat, OnMalformed, Registry};
+use wifi_sensing_core::{
+    Capture, CaptureFormat, CaptureReader, CsiFrame, OnMalformed, Record, Registry,
+};
 
 use crate::Log;
 
@@ -251,7 +254,8 @@ impl InputSpec {
                 let bound = src.local_addr()?;
                 log.info(format_args!("listening on udp://{bound}"));
                 let desc = format!("udp://{bound}");
-                let mut cap = Capture::new(Box::new(src)).with_name(desc.clone());
+                let watch = LiveWatch::new(src, Arc::clone(&stats), *log, desc.clone());
+                let mut cap = Capture::new(Box::new(watch)).with_name(desc.clone());
                 cap.keep_nodes(flags.nodes());
                 Ok(OpenedInput {
                     capture: cap,
@@ -265,9 +269,164 @@ impl InputSpec {
     }
 }
 
+/// A live UDP source that says at once what the summary at the end would otherwise be the
+/// first to say: a malformed datagram (the first one at once, then a count at most every
+/// [`LiveWatch::EVERY`]), and a node id whose frames come from a second sender address (once
+/// per node id, as its first such frame arrives: one uncontended lock per frame).
+struct LiveWatch {
+    inner: UdpSource,
+    stats: Arc<Mutex<UdpStats>>,
+    log: Log,
+    desc: String,
+    /// malformed datagrams in all, and since the last warning
+    malformed: u64,
+    pending: u64,
+    last_warned: Instant,
+    /// node ids already warned about
+    shared_warned: BTreeSet<u32>,
+}
+
+impl LiveWatch {
+    /// At most one warning about malformed datagrams per this interval (after the first).
+    const EVERY: Duration = Duration::from_secs(10);
+
+    fn new(inner: UdpSource, stats: Arc<Mutex<UdpStats>>, log: Log, desc: String) -> Self {
+        LiveWatch {
+            inner,
+            stats,
+            log,
+            desc,
+            malformed: 0,
+            pending: 0,
+            last_warned: Instant::now(),
+            shared_warned: BTreeSet::new(),
+        }
+    }
+
+    fn on_malformed(&mut self, e: &wifi_sensing_core::Error) {
+        if let Some(m) = self.malformed_note(e, Instant::now()) {
+            self.log.warn(m);
+        }
+    }
+
+    /// The warning due for a malformed datagram `e` at `now`, if one is.
+    fn malformed_note(&mut self, e: &wifi_sensing_core::Error, now: Instant) -> Option<String> {
+        self.malformed += 1;
+        if self.malformed == 1 {
+            self.last_warned = now;
+            return Some(format!(
+                "{}: {e} (further ones are counted: a warning at most every {} s, the total at \
+                 the end)",
+                self.desc,
+                Self::EVERY.as_secs()
+            ));
+        }
+        self.pending += 1;
+        let since = now.saturating_duration_since(self.last_warned);
+        if since < Self::EVERY {
+            return None;
+        }
+        let m = format!(
+            "{}: {} more malformed datagrams in the last {:.0} s ({} in all); the last: {e}",
+            self.desc,
+            self.pending,
+            since.as_secs_f64(),
+            self.malformed
+        );
+        self.pending = 0;
+        self.last_warned = now;
+        Some(m)
+    }
+
+    /// Warns once about each node id that has come from more than one sender.
+    fn check_senders(&mut self) {
+        // a poisoned lock: the counters are still consistent (each update is one step)
+        let st = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        if st.shared_node_ids.len() == self.shared_warned.len() {
+            return;
+        }
+        for (node, addrs) in &st.shared_node_ids {
+            if self.shared_warned.insert(*node) {
+                self.log.warn(format_args!(
+                    "{}: frames of node {node} come from {} senders ({}): two nodes with the \
+                     same id? Their frames are mixed into one stream and its sequence \
+                     numbers; give each node its own id",
+                    self.desc,
+                    addrs.len(),
+                    addrs.join(", ")
+                ));
+            }
+        }
+    }
+}
+
+impl CaptureReader for LiveWatch {
+    fn format(&self) -> CaptureFormat {
+        self.inner.format()
+    }
+
+    fn next_record(&mut self) -> Option<wifi_sensing_core::Result<Record>> {
+        let r = self.inner.next_record();
+        match &r {
+            Some(Err(e @ wifi_sensing_core::Error::MalformedDatagram { .. })) => {
+                self.on_malformed(e)
+            }
+            Some(Ok(Record::Frame(_))) => self.check_senders(),
+            _ => {}
+        }
+        r
+    }
+
+    fn position(&self) -> u64 {
+        self.inner.position()
+    }
+
+    fn passed_over(&self) -> u64 {
+        self.inner.passed_over()
+    }
+
+    fn recycle(&mut self, frame: CsiFrame) {
+        self.inner.recycle(frame)
+    }
+
+    fn csi_integer_bits(&self) -> Option<u8> {
+        self.inner.csi_integer_bits()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first malformed datagram is reported at once; later ones are counted and reported
+    /// at most every 10 s, with how many came since the last report.
+    #[test]
+    fn malformed_datagrams_are_reported_first_then_counted() {
+        let src = UdpSource::bind("127.0.0.1:0").unwrap();
+        let stats = src.stats_handle();
+        let mut w = LiveWatch::new(src, stats, Log { quiet: true }, "udp://x".into());
+        let e = |n: u64| wifi_sensing_core::Error::MalformedDatagram {
+            format: CaptureFormat::Esp32Adr018,
+            datagram: n,
+            from: "10.0.0.9:4000".into(),
+            reason: "bad magic".into(),
+        };
+        let t0 = Instant::now();
+        let first = w.malformed_note(&e(1), t0).unwrap();
+        assert!(first.starts_with("udp://x: ") && first.contains("datagram 1 from 10.0.0.9:4000"));
+        assert!(first.contains("at most every 10 s"), "{first}");
+        assert_eq!(w.malformed_note(&e(2), t0 + Duration::from_secs(1)), None);
+        assert_eq!(w.malformed_note(&e(3), t0 + Duration::from_secs(9)), None);
+        let later = w
+            .malformed_note(&e(4), t0 + Duration::from_secs(11))
+            .unwrap();
+        assert!(
+            later.contains("3 more malformed datagrams in the last 11 s (4 in all)")
+                && later.contains("datagram 4 from"),
+            "{later}"
+        );
+        assert_eq!(w.malformed_note(&e(5), t0 + Duration::from_secs(12)), None);
+    }
 
     #[test]
     fn parses_specs() {

@@ -1561,3 +1561,75 @@ fn replay_stops_cleanly_on_sigterm() {
         "{err}"
     );
 }
+
+/// A live run says at once, not only in its summary at the end: the first malformed datagram
+/// (with its number and sender), and a node id whose frames come from two sender addresses
+/// (two nodes configured alike, mixed into one stream). Both warnings arrive while the run is
+/// still listening; then Ctrl-C ends it cleanly.
+#[cfg(target_os = "linux")]
+#[test]
+fn live_run_warns_at_once_of_malformed_datagrams_and_a_shared_node_id() {
+    use std::io::BufRead;
+    let port = free_udp_port();
+    let (mut child, err) = start_listening(&[
+        "run",
+        &format!("udp://127.0.0.1:{port}"),
+        "--duration",
+        "60s",
+    ]);
+    // stderr lines as they come, read on a thread so that waiting can time out
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for l in std::io::BufReader::new(err).lines().map_while(|l| l.ok()) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut wait_for = |needle: &str| {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if let Ok(l) = rx.recv_timeout(Duration::from_millis(100)) {
+                seen.push(l);
+                if seen.last().is_some_and(|l| l.contains(needle)) {
+                    return seen.last().cloned().unwrap();
+                }
+            }
+        }
+        panic!("no {needle:?} on stderr within 20 s: {seen:#?}");
+    };
+    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let me = a.local_addr().unwrap().to_string();
+    a.send_to(b"not a CSI datagram at all", ("127.0.0.1", port))
+        .unwrap();
+    let w = wait_for("malformed datagram 1 from");
+    assert!(w.contains("warning:") && w.contains(&me), "{w}");
+    // node 3 from 127.0.0.1, then from 127.0.0.2
+    let b = UdpSocket::bind("127.0.0.2:0").unwrap();
+    for i in 0..3 {
+        a.send_to(&datagram(i, 3), ("127.0.0.1", port)).unwrap();
+    }
+    for i in 3..6 {
+        b.send_to(&datagram(i, 3), ("127.0.0.1", port)).unwrap();
+    }
+    let w = wait_for("frames of node 3 come from 2 senders");
+    assert!(w.contains("(127.0.0.1, 127.0.0.2)"), "{w}");
+    assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(out.lines().count(), 6, "{out}");
+    drop(rx);
+    reader.join().unwrap();
+}

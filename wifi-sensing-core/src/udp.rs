@@ -29,7 +29,8 @@
 //! # Ok::<(), wifi_sensing_core::Error>(())
 //! ```
 
-use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -61,7 +62,22 @@ pub struct UdpStats {
     pub nexmon_frames: u64,
     /// Per-node statistics (frames, drops, rate).
     pub nodes: NodeTracker,
+    /// Node ids whose frames came from more than one sender address (IP, any port): two nodes
+    /// configured with the same id, whose frames then share one stream and one sequence
+    /// counter. Node id to the addresses, in order of first arrival (at most
+    /// [`MAX_SENDERS_PER_NODE`] each; the senders of at most [`MAX_TRACKED_NODES`] node ids
+    /// are followed).
+    #[serde(default)]
+    pub shared_node_ids: BTreeMap<u32, Vec<String>>,
 }
+
+/// At most this many sender addresses are kept per node id in
+/// [`UdpStats::shared_node_ids`].
+pub const MAX_SENDERS_PER_NODE: usize = 8;
+
+/// The senders of at most this many node ids are followed (a bound on memory when a sender
+/// sprays node ids).
+pub const MAX_TRACKED_NODES: usize = 4096;
 
 /// A live UDP source of ADR-018 frames. See the [module docs](self).
 #[derive(Debug)]
@@ -76,6 +92,8 @@ pub struct UdpSource {
     done: bool,
     nexmon: NexmonDecoder,
     nexmon_out: Vec<crate::frame::CsiFrame>,
+    /// the sender addresses of each node id, the first one first
+    senders: HashMap<u32, Vec<IpAddr>>,
 }
 
 impl UdpSource {
@@ -107,6 +125,7 @@ impl UdpSource {
                 ..NexmonOptions::default()
             }),
             nexmon_out: Vec::with_capacity(1),
+            senders: HashMap::new(),
         })
     }
 
@@ -267,6 +286,7 @@ impl CaptureReader for UdpSource {
                 Ok(Record::Frame(f)) => {
                     st.frames += 1;
                     st.nodes.observe(f);
+                    note_sender(&mut self.senders, &mut st, f.node_id, from.ip());
                 }
                 Ok(Record::Aux(_)) => st.aux_records += 1,
                 Err(_) => st.malformed += 1,
@@ -277,6 +297,26 @@ impl CaptureReader for UdpSource {
 
     fn position(&self) -> u64 {
         self.stats.lock().map(|s| s.bytes).unwrap_or(0)
+    }
+}
+
+/// Notes that a frame of `node` came from `ip`; a node id seen from a second address (and
+/// each further one) is listed in [`UdpStats::shared_node_ids`]. No allocation once a node's
+/// senders are known.
+fn note_sender(senders: &mut HashMap<u32, Vec<IpAddr>>, st: &mut UdpStats, node: u32, ip: IpAddr) {
+    let tracked = senders.len();
+    match senders.get_mut(&node) {
+        Some(known) if known.contains(&ip) => {}
+        Some(known) if known.len() < MAX_SENDERS_PER_NODE => {
+            known.push(ip);
+            st.shared_node_ids
+                .insert(node, known.iter().map(|a| a.to_string()).collect());
+        }
+        Some(_) => {}
+        None if tracked < MAX_TRACKED_NODES => {
+            senders.insert(node, vec![ip]);
+        }
+        None => {}
     }
 }
 

@@ -270,3 +270,40 @@ fn malformed_datagrams_are_named_by_number_and_sender() {
         assert!(!e.contains("byte"), "{e}");
     }
 }
+
+/// Frames of one node id from two sender addresses (two nodes configured alike) are listed in
+/// `shared_node_ids` with both addresses in order of arrival; a node id from one address only
+/// (on several ports: a node that rebooted) is not.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_node_id_from_two_senders_is_listed() {
+    let src = UdpSource::bind("127.0.0.1:0")
+        .unwrap()
+        .stop_after(Duration::from_secs(30))
+        .max_datagrams(8);
+    let addr = src.local_addr().unwrap();
+    let stats = src.stats_handle();
+    // Linux routes all of 127.0.0.0/8 to loopback
+    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let a2 = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = UdpSocket::bind("127.0.0.2:0").unwrap();
+    let d3 = datagrams(4, 3);
+    let d5 = datagrams(4, 5);
+    for i in 0..4 {
+        // node 3 from two addresses, node 5 from two ports of one address
+        let from3 = if i < 2 { &a } else { &b };
+        from3.send_to(&d3[i].1, addr).unwrap();
+        let from5 = if i % 2 == 0 { &a } else { &a2 };
+        from5.send_to(&d5[i].1, addr).unwrap();
+    }
+    let mut cap = Capture::new(Box::new(src));
+    let mut n = 0;
+    while let Some(r) = cap.next_record() {
+        r.unwrap();
+        n += 1;
+    }
+    assert_eq!(n, 8);
+    let st = stats.lock().unwrap().clone();
+    assert_eq!(st.shared_node_ids.len(), 1, "{:?}", st.shared_node_ids);
+    assert_eq!(st.shared_node_ids[&3], ["127.0.0.1", "127.0.0.2"]);
+}
