@@ -588,6 +588,21 @@ fn bad_requests_are_refused() {
         Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 400),
         other => panic!("bad types accepted: {:?}", other.map(|_| ())),
     }
+    // a well-formed name that is no record type (a misspelling) is refused too
+    match ws_connect(
+        &format!("ws://{}/ws/stream?types=event,vital_sign", server.addr),
+        None,
+    ) {
+        Err(tungstenite::Error::Http(r)) => {
+            assert_eq!(r.status(), 400);
+            let body = String::from_utf8_lossy(r.body().as_deref().unwrap_or_default());
+            assert!(
+                body.contains("unknown record type \"vital_sign\""),
+                "{body}"
+            );
+        }
+        other => panic!("unknown type accepted: {:?}", other.map(|_| ())),
+    }
     let _one = server.ws("/ws/stream");
     match ws_connect(&format!("ws://{}/ws/stream", server.addr), None) {
         Err(tungstenite::Error::Http(r)) => assert_eq!(r.status(), 503),

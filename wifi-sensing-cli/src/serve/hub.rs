@@ -34,6 +34,31 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Every record type a stream can carry: frames and their summaries, the analysers' records,
+/// and the non-CSI records of ADR-018 nodes (`AuxBody::kind`). A `?types=` name outside this
+/// list is refused, so that a misspelt type is an error, not a silent stream.
+pub(crate) fn known_types() -> [&'static str; 15] {
+    use wifi_sensing_signal::spectral::SpectralKind;
+    [
+        FRAME,
+        FRAME_SUMMARY,
+        wifi_sensing_signal::sensing::EVENT_KIND,
+        wifi_sensing_signal::sensing::VITAL_SIGNS_KIND,
+        wifi_sensing_introspect::snapshot::KIND,
+        // `wifi_sensing_pose::pose::KIND`; the pose crate is an optional dependency
+        "pose",
+        SpectralKind::Spectrogram.name(),
+        SpectralKind::Doppler.name(),
+        "vitals",
+        "features",
+        "fused_vitals",
+        "wasm_output",
+        "compressed_csi",
+        "feature_state",
+        "unknown_packet",
+    ]
+}
+
 /// What a client subscribed to: a set of record types (`None`: every type but full frames).
 #[derive(Clone, Debug)]
 pub(crate) struct Types(Option<Vec<String>>);
@@ -60,6 +85,15 @@ impl Types {
             if !ok {
                 return Err(format!(
                     "bad record type {n:?} (expected names like event,vital_signs)"
+                ));
+            }
+            let known = known_types();
+            if !known.contains(&n.as_str()) {
+                let mut list = known.to_vec();
+                list.sort_unstable();
+                return Err(format!(
+                    "unknown record type {n:?} (known: {})",
+                    list.join(", ")
                 ));
             }
         }
@@ -633,6 +667,15 @@ mod tests {
         let t = Types::parse(Some("frame, event")).unwrap();
         assert!(t.wants(FRAME) && t.wants("event") && !t.wants("pose"));
         assert!(Types::parse(Some("Event")).is_err());
+        // a misspelt type is refused, naming the known ones
+        let e = Types::parse(Some("event,vital_sign")).unwrap_err();
+        assert!(
+            e.contains("unknown record type \"vital_sign\"") && e.contains("vital_signs, "),
+            "{e}"
+        );
+        for k in known_types() {
+            assert!(Types::parse(Some(k)).is_ok(), "{k}");
+        }
         assert!(Types::parse(Some("a,,b")).is_err());
         assert!(Types::parse(Some(&"a,".repeat(40))).is_err());
     }
@@ -663,6 +706,26 @@ mod tests {
         assert!(hub.subscribe(Types::only("event")).is_none());
         hub.unsubscribe(&c);
         assert_eq!(hub.health()["clients"]["dropped"], 2);
+    }
+
+    /// Every record type with a schema in `docs/schema/` (but the inspect report, the frame
+    /// record and the control messages, which are not subscribed to) can be subscribed to.
+    #[test]
+    fn every_documented_record_type_is_known() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/schema");
+        let mut seen = 0;
+        for e in std::fs::read_dir(dir).unwrap() {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            let Some((kind, _)) = name.rsplit_once("-v") else {
+                continue;
+            };
+            if ["inspect", "record", "serve_control"].contains(&kind) {
+                continue;
+            }
+            assert!(known_types().contains(&kind), "{name}");
+            seen += 1;
+        }
+        assert!(seen >= 7, "{seen}");
     }
 
     #[test]
