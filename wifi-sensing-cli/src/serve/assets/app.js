@@ -227,7 +227,10 @@ function dispatch(rec, live) {
     case "introspection": onIntrospection(rec); break;
     case "pose": onPose(rec); break;
     case "dropped": droppedForUs += rec.count; break;
-    case "input_ended": document.getElementById("input").textContent += " (input ended)"; break;
+    case "input_ended":
+      document.getElementById("input").textContent +=
+        rec.error ? " (input failed: " + rec.error + ")" : " (input ended)";
+      break;
   }
 }
 
@@ -263,7 +266,8 @@ async function health() {
   try {
     const r = await fetch(withToken("/api/v1/health"));
     const h = await r.json();
-    document.getElementById("input").textContent = h.input + " \u00b7 " + h.status + " \u00b7 " + h.frames + " frames";
+    document.getElementById("input").textContent = h.input + " \u00b7 " + h.status +
+      (h.error ? " (" + h.error + ")" : "") + " \u00b7 " + h.frames + " frames";
     document.getElementById("uptime").textContent = "up " + Math.round(h.uptime_s) + " s";
     document.getElementById("drops").textContent = "dropped for this page: " + droppedForUs;
   } catch (e) { /* shown as disconnected by the stream */ }
