@@ -1633,3 +1633,54 @@ fn live_run_warns_at_once_of_malformed_datagrams_and_a_shared_node_id() {
     drop(rx);
     reader.join().unwrap();
 }
+
+/// `record -q` still warns of frames missing by their sequence numbers (a live loss is a
+/// warning, not an info line that `-q` hides).
+#[test]
+fn quiet_record_still_warns_of_lost_frames() {
+    let d = tmpdir("record-q-lost");
+    let out = d.join("lost.csirec");
+    let port = free_udp_port();
+    let mut child = bin()
+        .args([
+            "record",
+            &format!("udp://127.0.0.1:{port}"),
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+            "--frames",
+            "6",
+            "--duration",
+            "60s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // -q prints nothing once listening, so send until it has its 6 frames: sequence numbers
+    // 0, 1, 4, 5, 8, 9, ... (two missing after every two), whenever the socket was bound
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let start = Instant::now();
+    let mut i = 0u32;
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "record did not end"
+        );
+        let seq = (i / 2) * 4 + i % 2;
+        s.send_to(&datagram(seq, 2), ("127.0.0.1", port)).unwrap();
+        i += 1;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("warning:")
+            && err.contains("frames missing by their sequence numbers: node 2: ")
+            && err.contains("lost on the way"),
+        "{err}"
+    );
+    // -q: no info lines
+    assert!(!err.contains("recording "), "{err}");
+}
