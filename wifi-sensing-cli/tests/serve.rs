@@ -134,6 +134,18 @@ impl Server {
         }
     }
 
+    /// [`Server::interrupt`], then everything it wrote on stderr until its exit (the summary).
+    fn interrupt_with_stderr(mut self) -> (std::process::ExitStatus, String) {
+        let rx = std::mem::replace(&mut self.stderr, mpsc::channel().1);
+        let st = self.interrupt();
+        // the reader thread ends with the pipe
+        let mut lines = Vec::new();
+        while let Ok(l) = rx.recv_timeout(Duration::from_secs(10)) {
+            lines.push(l);
+        }
+        (st, lines.join("\n"))
+    }
+
     fn stderr_text(&self) -> String {
         self.stderr.try_iter().collect::<Vec<_>>().join("\n")
     }
@@ -665,6 +677,53 @@ fn sigint_ends_a_live_server_cleanly() {
             Ok(_) => {}
         }
     }
+}
+
+/// A live server's summary on Ctrl-C says how many frames each node's sequence numbers show
+/// missing (a warning: lost on the way, or by a receiver that could not keep up).
+#[test]
+fn a_live_servers_summary_reports_frames_lost() {
+    let server = Server::start(&["udp://127.0.0.1:0"]);
+    let _ws = server.ws("/ws/stream");
+    let waited = Instant::now();
+    let mut health = server.get("/api/v1/health");
+    while health["status"] != "running" && waited.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+        health = server.get("/api/v1/health");
+    }
+    // the input is named by the port bound
+    let input = health["input"].as_str().unwrap().to_string();
+    let port: u16 = input.rsplit(':').next().unwrap().parse().unwrap();
+    assert_ne!(port, 0, "{input}");
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for seq in [0u32, 1, 4, 5] {
+        let d = wifi_sensing_core::formats::adr018::encode_csi(
+            &wifi_sensing_core::formats::adr018::CsiDatagram {
+                node_id: 2,
+                sequence: seq,
+                channel: 6,
+                rssi: -40,
+                noise_floor: -95,
+                n_antennas: 1,
+                iq: vec![[3, -4]; 64],
+            },
+        )
+        .unwrap();
+        s.send_to(&d, ("127.0.0.1", port)).unwrap();
+    }
+    while health["frames"] != 4 && waited.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+        health = server.get("/api/v1/health");
+    }
+    assert_eq!(health["frames"], 4, "{health}");
+    let (st, err) = server.interrupt_with_stderr();
+    assert!(st.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "warning: {input}: frames missing by their sequence numbers: node 2: 2 of 6"
+        )),
+        "{err}"
+    );
 }
 
 /// A pipeline that fails (here: signatures of another dimension than the stream) leaves the
