@@ -1,6 +1,7 @@
 //! The input spec accepted everywhere: a file path, `udp://HOST:PORT`, or `-` for stdin.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -46,6 +47,10 @@ pub(crate) struct ReaderFlags {
     /// takes every MAC it hears as a node).
     #[arg(long = "keep-nodes", value_name = "ID", value_delimiter = ',')]
     nodes: Vec<u32>,
+    /// The command's `--strict` (set by the command, not a flag of its own): a live input then
+    /// leaves a malformed datagram to the error that ends the run instead of warning of it.
+    #[arg(skip)]
+    pub(crate) strict: bool,
 }
 
 impl ReaderFlags {
@@ -161,6 +166,8 @@ pub(crate) struct OpenedInput {
     pub total_bytes: Option<u64>,
     pub live: bool,
     pub udp_stats: Option<Arc<Mutex<UdpStats>>>,
+    /// `--keep-nodes` (`None`: every node)
+    pub keep: Option<Vec<u32>>,
 }
 
 impl InputSpec {
@@ -205,6 +212,7 @@ impl InputSpec {
                     total_bytes: total,
                     live: false,
                     udp_stats: None,
+                    keep: flags.nodes(),
                 })
             }
             InputSpec::Stdin => {
@@ -218,6 +226,7 @@ impl InputSpec {
                     // stdin may be a live stream (a serial port, another tool): flush each line
                     live: true,
                     udp_stats: None,
+                    keep: flags.nodes(),
                 })
             }
             InputSpec::Udp(addr) => {
@@ -254,7 +263,9 @@ impl InputSpec {
                 let bound = src.local_addr()?;
                 log.info(format_args!("listening on udp://{bound}"));
                 let desc = format!("udp://{bound}");
-                let watch = LiveWatch::new(src, Arc::clone(&stats), *log, desc.clone());
+                let mut watch = LiveWatch::new(src, Arc::clone(&stats), *log, desc.clone());
+                watch.strict = flags.strict;
+                watch.keep = flags.nodes();
                 let mut cap = Capture::new(Box::new(watch)).with_name(desc.clone());
                 cap.keep_nodes(flags.nodes());
                 Ok(OpenedInput {
@@ -263,10 +274,16 @@ impl InputSpec {
                     total_bytes: None,
                     live: true,
                     udp_stats: Some(stats),
+                    keep: flags.nodes(),
                 })
             }
         }
     }
+}
+
+/// Whether `node` passes `--keep-nodes` (`None`: every node does).
+pub(crate) fn kept(keep: Option<&[u32]>, node: u32) -> bool {
+    keep.is_none_or(|k| k.contains(&node))
 }
 
 /// A live UDP source that says at once what the summary at the end would otherwise be the
@@ -282,8 +299,14 @@ struct LiveWatch {
     malformed: u64,
     pending: u64,
     last_warned: Instant,
-    /// node ids already warned about
-    shared_warned: BTreeSet<u32>,
+    /// the last malformed datagram's message (its buffer reused)
+    last: String,
+    /// node ids already warned about, with the number of senders then
+    shared_warned: BTreeMap<u32, usize>,
+    /// `--strict`: no warning of a malformed datagram (the run ends with its error)
+    strict: bool,
+    /// `--keep-nodes`: warn of no other node
+    keep: Option<Vec<u32>>,
 }
 
 impl LiveWatch {
@@ -299,63 +322,82 @@ impl LiveWatch {
             malformed: 0,
             pending: 0,
             last_warned: Instant::now(),
-            shared_warned: BTreeSet::new(),
+            last: String::new(),
+            shared_warned: BTreeMap::new(),
+            strict: false,
+            keep: None,
         }
     }
 
-    fn on_malformed(&mut self, e: &wifi_sensing_core::Error) {
-        if let Some(m) = self.malformed_note(e, Instant::now()) {
-            self.log.warn(m);
+    /// The warning due for a malformed datagram `e` (or, with `None`, for any other record)
+    /// at `now`, if one is: the first malformed datagram at once, then how many came since the
+    /// last warning, at the first record at least [`LiveWatch::EVERY`] after it.
+    fn malformed_note(
+        &mut self,
+        e: Option<&wifi_sensing_core::Error>,
+        now: Instant,
+    ) -> Option<String> {
+        if let Some(e) = e {
+            self.malformed += 1;
+            self.last.clear();
+            let _ = write!(self.last, "{e}");
+            if self.malformed == 1 {
+                self.last_warned = now;
+                return Some(format!(
+                    "{}: {e} (later ones are counted: a warning at most every {} s, and the \
+                     total at the end)",
+                    self.desc,
+                    Self::EVERY.as_secs()
+                ));
+            }
+            self.pending += 1;
         }
-    }
-
-    /// The warning due for a malformed datagram `e` at `now`, if one is.
-    fn malformed_note(&mut self, e: &wifi_sensing_core::Error, now: Instant) -> Option<String> {
-        self.malformed += 1;
-        if self.malformed == 1 {
-            self.last_warned = now;
-            return Some(format!(
-                "{}: {e} (further ones are counted: a warning at most every {} s, the total at \
-                 the end)",
-                self.desc,
-                Self::EVERY.as_secs()
-            ));
-        }
-        self.pending += 1;
         let since = now.saturating_duration_since(self.last_warned);
-        if since < Self::EVERY {
+        if self.pending == 0 || since < Self::EVERY {
             return None;
         }
         let m = format!(
-            "{}: {} more malformed datagrams in the last {:.0} s ({} in all); the last: {e}",
+            "{}: {} more malformed datagram{} in the last {:.0} s ({} in all); the last: {}",
             self.desc,
             self.pending,
+            if self.pending == 1 { "" } else { "s" },
             since.as_secs_f64(),
-            self.malformed
+            self.malformed,
+            self.last
         );
         self.pending = 0;
         self.last_warned = now;
         Some(m)
     }
 
-    /// Warns once about each node id that has come from more than one sender.
+    /// Warns about each node id that has come from more than one sender, and again when
+    /// another sender joins.
     fn check_senders(&mut self) {
         // a poisoned lock: the counters are still consistent (each update is one step)
         let st = self.stats.lock().unwrap_or_else(|p| p.into_inner());
-        if st.shared_node_ids.len() == self.shared_warned.len() {
+        let unchanged = st.shared_node_ids.len() == self.shared_warned.len()
+            && st
+                .shared_node_ids
+                .values()
+                .zip(self.shared_warned.values())
+                .all(|(a, &n)| a.len() == n);
+        if unchanged {
             return;
         }
         for (node, addrs) in &st.shared_node_ids {
-            if self.shared_warned.insert(*node) {
-                self.log.warn(format_args!(
-                    "{}: frames of node {node} come from {} senders ({}): two nodes with the \
-                     same id? Their frames are mixed into one stream and its sequence \
-                     numbers; give each node its own id",
-                    self.desc,
-                    addrs.len(),
-                    addrs.join(", ")
-                ));
+            let before = self.shared_warned.insert(*node, addrs.len());
+            if before == Some(addrs.len()) || !kept(self.keep.as_deref(), *node) {
+                continue;
             }
+            self.log.warn(format_args!(
+                "{}: frames of node {node} {}come from {} senders ({}): two nodes with the same \
+                 id? Their frames are mixed into one stream and its sequence numbers; give \
+                 each node its own id",
+                self.desc,
+                if before.is_some() { "now " } else { "" },
+                addrs.len(),
+                addrs.join(", ")
+            ));
         }
     }
 }
@@ -367,12 +409,17 @@ impl CaptureReader for LiveWatch {
 
     fn next_record(&mut self) -> Option<wifi_sensing_core::Result<Record>> {
         let r = self.inner.next_record();
-        match &r {
-            Some(Err(e @ wifi_sensing_core::Error::MalformedDatagram { .. })) => {
-                self.on_malformed(e)
+        let bad = match &r {
+            Some(Err(e @ wifi_sensing_core::Error::MalformedDatagram { .. })) => Some(e),
+            _ => None,
+        };
+        if !self.strict && (bad.is_some() || self.pending > 0) {
+            if let Some(m) = self.malformed_note(bad, Instant::now()) {
+                self.log.warn(m);
             }
-            Some(Ok(Record::Frame(_))) => self.check_senders(),
-            _ => {}
+        }
+        if let Some(Ok(Record::Frame(_))) = &r {
+            self.check_senders();
         }
         r
     }
@@ -412,20 +459,40 @@ mod tests {
             reason: "bad magic".into(),
         };
         let t0 = Instant::now();
-        let first = w.malformed_note(&e(1), t0).unwrap();
+        let first = w.malformed_note(Some(&e(1)), t0).unwrap();
         assert!(first.starts_with("udp://x: ") && first.contains("datagram 1 from 10.0.0.9:4000"));
         assert!(first.contains("at most every 10 s"), "{first}");
-        assert_eq!(w.malformed_note(&e(2), t0 + Duration::from_secs(1)), None);
-        assert_eq!(w.malformed_note(&e(3), t0 + Duration::from_secs(9)), None);
+        assert_eq!(
+            w.malformed_note(Some(&e(2)), t0 + Duration::from_secs(1)),
+            None
+        );
+        assert_eq!(
+            w.malformed_note(Some(&e(3)), t0 + Duration::from_secs(9)),
+            None
+        );
         let later = w
-            .malformed_note(&e(4), t0 + Duration::from_secs(11))
+            .malformed_note(Some(&e(4)), t0 + Duration::from_secs(11))
             .unwrap();
         assert!(
             later.contains("3 more malformed datagrams in the last 11 s (4 in all)")
                 && later.contains("datagram 4 from"),
             "{later}"
         );
-        assert_eq!(w.malformed_note(&e(5), t0 + Duration::from_secs(12)), None);
+        // a burst that stops: its count comes with the next good record after 10 s
+        assert_eq!(
+            w.malformed_note(Some(&e(5)), t0 + Duration::from_secs(12)),
+            None
+        );
+        assert_eq!(w.malformed_note(None, t0 + Duration::from_secs(15)), None);
+        let after = w
+            .malformed_note(None, t0 + Duration::from_secs(22))
+            .unwrap();
+        assert!(
+            after.contains("1 more malformed datagram in the last 11 s (5 in all)")
+                && after.contains("datagram 5 from"),
+            "{after}"
+        );
+        assert_eq!(w.malformed_note(None, t0 + Duration::from_secs(40)), None);
     }
 
     #[test]

@@ -101,6 +101,15 @@ fn record(mut opened: OpenedInput, output: &Path, frames: Option<u64>, log: &Log
             opened.description, malformed
         ));
     }
+    if malformed > 0 {
+        // the count the live input promised, shown under -q too
+        log.warn(format_args!(
+            "{}: {malformed} malformed datagram{} skipped in all",
+            opened.description,
+            if malformed == 1 { "" } else { "s" }
+        ));
+    }
+    crate::report::shared_senders(opened.udp_stats.as_deref(), None, &opened.description, log);
     if let Some(stats) = &opened.udp_stats {
         if let Ok(s) = stats.lock() {
             // frames lost on the way are a warning, shown under -q too

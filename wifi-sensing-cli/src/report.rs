@@ -154,6 +154,31 @@ pub(crate) fn id_list(ids: &[u32]) -> String {
 /// Says how many frames each node's sequence numbers show missing (`inspect` counts them too):
 /// a warning on a live input, where they are frames the network or the receiver lost, else an
 /// info line. Nothing when no node lost any (or none carries sequence numbers).
+/// At the end of a live run: the node ids whose frames came from more than one sender
+/// address (warnings, shown under `-q`; the live input warned as it happened), leaving out
+/// the nodes `--keep-nodes` left out.
+pub(crate) fn shared_senders(
+    udp: Option<&std::sync::Mutex<wifi_sensing_core::udp::UdpStats>>,
+    keep: Option<&[u32]>,
+    input: &str,
+    log: &Log,
+) {
+    let Some(u) = udp else {
+        return;
+    };
+    let st = u.lock().unwrap_or_else(|p| p.into_inner());
+    for (node, addrs) in &st.shared_node_ids {
+        if crate::input::kept(keep, *node) {
+            log.warn(format_args!(
+                "{input}: frames of node {node} came from {} senders ({}): its frame and \
+                 missing-frame counts mix their streams and sequence numbers",
+                addrs.len(),
+                addrs.join(", ")
+            ));
+        }
+    }
+}
+
 pub(crate) fn frames_lost(
     nodes: &wifi_sensing_core::NodeTracker,
     input: &str,

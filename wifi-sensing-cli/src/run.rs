@@ -160,6 +160,7 @@ pub(crate) fn main(mut args: RunArgs, log: &Log) -> Result<()> {
     crate::columnar::check_run_output(&args.out, !args.no_frames)?;
     let notices = Notices::default();
     let pipeline = build_pipeline(&args, &notices)?;
+    args.reader.strict = args.strict;
     let opened = open_input(&args.input, &args.reader, args.format, args.duration, log)?;
     if args.no_frames && pipeline.analyser_names().is_empty() {
         log.warn(
@@ -308,6 +309,12 @@ fn run(
         &summary,
         opened.capture.stats(),
         sink.written(),
+        &opened.description,
+        log,
+    );
+    report::shared_senders(
+        opened.udp_stats.as_deref(),
+        opened.keep.as_deref(),
         &opened.description,
         log,
     );

@@ -1577,15 +1577,20 @@ fn live_run_warns_at_once_of_malformed_datagrams_and_a_shared_node_id() {
         "--duration",
         "60s",
     ]);
-    // stderr lines as they come, read on a thread so that waiting can time out
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let reader = std::thread::spawn(move || {
-        for l in std::io::BufReader::new(err).lines().map_while(|l| l.ok()) {
-            if tx.send(l).is_err() {
-                break;
+    // stderr and stdout lines as they come, read on threads so that waiting can time out
+    let lines_of = |r: Box<dyn std::io::Read + Send>| {
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let t = std::thread::spawn(move || {
+            for l in std::io::BufReader::new(r).lines().map_while(|l| l.ok()) {
+                if tx.send(l).is_err() {
+                    break;
+                }
             }
-        }
-    });
+        });
+        (rx, t)
+    };
+    let (rx, reader) = lines_of(Box::new(err));
+    let (out_rx, out_reader) = lines_of(Box::new(child.stdout.take().unwrap()));
     let mut seen = Vec::new();
     let mut wait_for = |needle: &str| {
         let start = Instant::now();
@@ -1605,8 +1610,9 @@ fn live_run_warns_at_once_of_malformed_datagrams_and_a_shared_node_id() {
         .unwrap();
     let w = wait_for("malformed datagram 1 from");
     assert!(w.contains("warning:") && w.contains(&me), "{w}");
-    // node 3 from 127.0.0.1, then from 127.0.0.2
+    // node 3 from 127.0.0.1, then from 127.0.0.2, then from 127.0.0.3
     let b = UdpSocket::bind("127.0.0.2:0").unwrap();
+    let c = UdpSocket::bind("127.0.0.3:0").unwrap();
     for i in 0..3 {
         a.send_to(&datagram(i, 3), ("127.0.0.1", port)).unwrap();
     }
@@ -1615,23 +1621,66 @@ fn live_run_warns_at_once_of_malformed_datagrams_and_a_shared_node_id() {
     }
     let w = wait_for("frames of node 3 come from 2 senders");
     assert!(w.contains("(127.0.0.1, 127.0.0.2)"), "{w}");
+    c.send_to(&datagram(6, 3), ("127.0.0.1", port)).unwrap();
+    let w = wait_for("frames of node 3 now come from 3 senders");
+    assert!(w.contains("(127.0.0.1, 127.0.0.2, 127.0.0.3)"), "{w}");
+    // every frame printed before the run is stopped (a stop drops what is still unread)
+    let start = Instant::now();
+    let mut out = Vec::new();
+    while out.len() < 7 && start.elapsed() < Duration::from_secs(20) {
+        if let Ok(l) = out_rx.recv_timeout(Duration::from_millis(100)) {
+            out.push(l);
+        }
+    }
+    assert_eq!(out.len(), 7, "{out:#?}");
     assert!(child.try_wait().unwrap().is_none(), "the run ended early");
     assert!(Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap()
         .success());
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
     assert!(child.wait().unwrap().success());
-    assert_eq!(out.lines().count(), 6, "{out}");
-    drop(rx);
+    out_reader.join().unwrap();
+    assert_eq!(out_rx.iter().count(), 0);
+    // and the summary at the end says it again
+    let rest: Vec<String> = rx.iter().collect();
     reader.join().unwrap();
+    assert!(
+        rest.iter().any(|l| l
+            .contains("frames of node 3 came from 3 senders (127.0.0.1, 127.0.0.2, 127.0.0.3)")),
+        "{rest:#?}"
+    );
+}
+
+/// With `--strict` a malformed datagram ends a live run with its error, and the live input
+/// does not also warn that later ones will be counted.
+#[cfg(unix)]
+#[test]
+fn strict_live_run_ends_at_a_malformed_datagram_without_a_counting_warning() {
+    let port = free_udp_port();
+    let (mut child, mut err) = start_listening(&[
+        "run",
+        &format!("udp://127.0.0.1:{port}"),
+        "--strict",
+        "--duration",
+        "60s",
+    ]);
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.send_to(b"not a CSI datagram at all", ("127.0.0.1", port))
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "--strict did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(1), "{rest}");
+    assert!(rest.contains("malformed datagram 1 from"), "{rest}");
+    assert!(!rest.contains("later ones are counted"), "{rest}");
 }
 
 /// `record -q` still warns of frames missing by their sequence numbers (a live loss is a

@@ -716,6 +716,12 @@ fn a_live_servers_summary_reports_frames_lost() {
         health = server.get("/api/v1/health");
     }
     assert_eq!(health["frames"], 4, "{health}");
+    // one sender: no node id shared
+    assert_eq!(
+        health["udp"]["shared_node_ids"],
+        serde_json::json!({}),
+        "{health}"
+    );
     let (st, err) = server.interrupt_with_stderr();
     assert!(st.success(), "{err}");
     assert!(

@@ -115,7 +115,7 @@ fn offline(c: &mut Criterion) {
         b.iter(|| plan.stft_channels(m.view(), 1.0).unwrap())
     });
     // the same two STFTs in f32 (the precision of CSI): the input rounded to f32
-    let mut plan32 = StftPlan::<f32>::new(*plan.config()).unwrap();
+    let mut plan32 = StftPlan::new_f32(*plan.config()).unwrap();
     let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
     let m32 = m.mapv(|v| v as f32);
     c.bench_function("stft_f32_1d_100k_nperseg256_hop64", |b| {

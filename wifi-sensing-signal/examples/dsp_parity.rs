@@ -93,7 +93,7 @@ fn stft<T: Sample + Into<f64>>(
         hop: a[6].parse().expect("hop"),
         ..Default::default()
     };
-    let mut plan = StftPlan::<T>::new(cfg).expect("plan");
+    let mut plan = StftPlan::<T>::with_config(cfg).expect("plan");
     let matrix = |x: &[T]| {
         let ch: usize = a[7].parse().expect("channels");
         // `x` as a row-major `(time, channels)` matrix (a trailing partial row dropped)

@@ -15,10 +15,11 @@
 //! the CPU offers, chosen at run time (`pulp`: AVX2 or AVX-512 on x86-64 where present);
 //! rustfft picks its own AVX kernels the same way.
 //!
-//! A plan computes in `f64` ([`StftPlan`], the default) or in `f32` (`StftPlan::<f32>`, see
+//! A plan computes in `f64` ([`StftPlan::new`], the default) or in `f32`
+//! ([`StftPlan::new_f32`], a `StftPlan<f32>`; see
 //! [`Sample`]): the precision CSI comes in (a [`CsiFrame`] holds `Complex32`) and the one
 //! scipy uses for `float32` input. The `f32` plan takes `f32` series and returns `complex64`
-//! spectra, within about 1e-7 of the largest magnitude of the `f64` result (checked within
+//! spectra, within about 2e-7 of the largest magnitude of the `f64` result (checked within
 //! 1e-6 by a property test, and against scipy on both precisions by `dsp.py`), in about half
 //! the time and half the memory:
 //!
@@ -26,9 +27,9 @@
 //! use wifi_sensing_signal::stft::{StftConfig, StftPlan};
 //! // amplitudes of one subcarrier of 500 frames at 100 Hz, in the frames' own precision
 //! let amp: Vec<f32> = (0..500).map(|i| 1.0 + (i as f32 * 0.6).sin()).collect();
-//! let mut plan = StftPlan::<f32>::new(StftConfig { nperseg: 64, hop: 16, ..Default::default() })?;
+//! let mut plan = StftPlan::new_f32(StftConfig { nperseg: 64, hop: 16, ..Default::default() })?;
 //! let s = plan.stft(&amp, 100.0)?;
-//! let wide = StftPlan::<f64>::new(*plan.config())?
+//! let wide = StftPlan::new(*plan.config())?
 //!     .stft(&amp.iter().map(|&v| v as f64).collect::<Vec<_>>(), 100.0)?;
 //! assert_eq!((s.freqs.len(), s.times.len()), wide.values.dim());
 //! for (a, b) in s.values.iter().zip(&wide.values) {
@@ -284,7 +285,8 @@ fn check_lens(n: usize, seg: usize, out: usize, bins: usize) -> Result<()> {
 /// The floating-point types an STFT computes in (sealed): `f64`, the default and scipy's
 /// precision for `float64` input, and `f32`, the precision of a [`CsiFrame`]'s CSI and of
 /// scipy's result for `float32` input (`complex64`): half the memory and about twice the
-/// speed, within about 1e-7 of the largest magnitude of the `f64` result.
+/// speed, within about 2e-7 of the largest magnitude of the `f64` result. [`StftPlan::new`]
+/// makes an `f64` plan, [`StftPlan::new_f32`] an `f32` one, [`StftPlan::with_config`] either.
 ///
 /// [`CsiFrame`]: wifi_sensing_core::CsiFrame
 pub trait Sample: rustfft::FftNum + bytemuck::Pod + Default + PartialOrd + sealed::Sealed {
@@ -374,13 +376,45 @@ impl<T: Sample> std::fmt::Debug for StftPlan<T> {
 
 impl<T: Sample> Clone for StftPlan<T> {
     fn clone(&self) -> Self {
-        StftPlan::new(self.cfg).expect("validated config")
+        StftPlan::with_config(self.cfg).expect("validated config")
+    }
+}
+
+impl StftPlan<f64> {
+    /// Plans the FFTs for a validated configuration, computing in `f64`.
+    ///
+    /// ```
+    /// use wifi_sensing_signal::stft::{StftConfig, StftPlan};
+    /// let plan = StftPlan::new(StftConfig { nperseg: 64, hop: 16, ..Default::default() })?;
+    /// assert_eq!(plan.n_bins(), 33);
+    /// # Ok::<(), wifi_sensing_signal::SignalError>(())
+    /// ```
+    pub fn new(cfg: StftConfig) -> Result<Self> {
+        Self::with_config(cfg)
+    }
+}
+
+impl StftPlan<f32> {
+    /// Plans the FFTs for a validated configuration, computing in `f32` (see [`Sample`]).
+    ///
+    /// ```
+    /// use wifi_sensing_signal::stft::{StftConfig, StftPlan};
+    /// let mut plan = StftPlan::new_f32(StftConfig { nperseg: 64, hop: 16, ..Default::default() })?;
+    /// let s = plan.stft(&[1.0f32; 500], 100.0)?;
+    /// assert_eq!(s.values[[0, 10]].re, 1.0);
+    /// # Ok::<(), wifi_sensing_signal::SignalError>(())
+    /// ```
+    pub fn new_f32(cfg: StftConfig) -> Result<Self> {
+        Self::with_config(cfg)
     }
 }
 
 impl<T: Sample> StftPlan<T> {
-    /// Plans the FFTs for a validated configuration.
-    pub fn new(cfg: StftConfig) -> Result<Self> {
+    /// Plans the FFTs for a validated configuration in `T`'s precision: the constructor for
+    /// code generic over the sample type ([`StftPlan::new`] is the `f64` one and
+    /// [`StftPlan::new_f32`] the `f32` one, each naming its type, so that `StftPlan::new(cfg)`
+    /// needs no annotation).
+    pub fn with_config(cfg: StftConfig) -> Result<Self> {
         cfg.validate()?;
         let n = cfg.nperseg;
         let win = cfg.window.coefficients(n);
@@ -751,9 +785,11 @@ impl<T: Sample> StftPlan<T> {
     /// other strides) the matrix is first copied column by column into a buffer the plan keeps
     /// (one pass over the input in memory order), so that each series is then read
     /// contiguously. Each series goes two segments per complex FFT, as in [`StftPlan::stft`]; a
-    /// non-finite value (or one beyond 1e300) sends its column through one real FFT per segment
-    /// instead, so that it reaches only the segments of its own channel that cover it. Single-threaded. Output size is bounded by the
-    /// input: `channels` times the size of one column's spectrogram.
+    /// value that is not finite or is beyond [`Sample::PAIR_LIMIT`] (1e300 in `f64`, 1e33 in
+    /// `f32`) sends the pair of segments that reads it through one real FFT each instead, so
+    /// that it reaches only the segments of its own channel that cover it. Single-threaded.
+    /// Output size is bounded by the input: `channels` times the size of one column's
+    /// spectrogram.
     ///
     /// ```
     /// use ndarray::Array2;
@@ -1515,7 +1551,7 @@ mod tests {
             hop: 8,
             ..Default::default()
         };
-        let mut p = StftPlan::<f32>::new(cfg).unwrap();
+        let mut p = StftPlan::new_f32(cfg).unwrap();
         let covers = |k: usize| (k * 8..k * 8 + 32).contains(&(150 + 16));
         for bad in [f32::NAN, f32::INFINITY, 1e35] {
             let mut x: Vec<f32> = (0..300).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
@@ -1676,7 +1712,7 @@ mod tests {
             seed in any::<u64>(),
         ) {
             let (cfg, mut p64, mut next) = drawn_plan(n, hop_frac, window, boundary, padded, seed);
-            let mut p32 = StftPlan::<f32>::new(cfg).unwrap();
+            let mut p32 = StftPlan::new_f32(cfg).unwrap();
             let x32: Vec<f32> = (0..len).map(|_| next() as f32 * 100.0).collect();
             let x64: Vec<f64> = x32.iter().map(|&v| v as f64).collect();
             let wide = |v: &Complex<f32>| Complex64::new(v.re as f64, v.im as f64);

@@ -398,6 +398,7 @@ impl Hub {
                 "bytes": u.bytes,
                 "frames": u.frames,
                 "malformed": u.malformed,
+                "shared_node_ids": u.shared_node_ids,
             })
         });
         json!({

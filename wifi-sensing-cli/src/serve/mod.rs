@@ -169,13 +169,11 @@ pub(crate) fn main(mut args: ServeArgs, log: &Log) -> Result<()> {
             "--duration applies to live udp:// inputs only (use --limit to shorten a file run)"
         );
     }
-    let opened = r.input.open(
-        &r.reader,
-        r.format,
-        r.duration,
-        Some(Arc::clone(&stop)),
-        log,
-    )?;
+    let mut reader = r.reader.clone();
+    reader.strict = r.strict;
+    let opened = r
+        .input
+        .open(&reader, r.format, r.duration, Some(Arc::clone(&stop)), log)?;
     let notices = Notices::default();
     let pipeline = crate::run::build_pipeline(r, &notices)?;
     let analysers: Vec<String> = pipeline
@@ -625,6 +623,12 @@ impl Source {
         match result {
             Ok(summary) => {
                 crate::report::summary(&summary, read, sink.written(), &opened.description, log);
+                crate::report::shared_senders(
+                    opened.udp_stats.as_deref(),
+                    opened.keep.as_deref(),
+                    &opened.description,
+                    log,
+                );
                 if let Some(stats) = &opened.udp_stats {
                     if let Ok(s) = stats.lock() {
                         crate::report::frames_lost(&s.nodes, &opened.description, true, log);
