@@ -288,8 +288,9 @@ pub(crate) fn kept(keep: Option<&[u32]>, node: u32) -> bool {
 
 /// A live UDP source that says at once what the summary at the end would otherwise be the
 /// first to say: a malformed datagram (the first one at once, then a count at most every
-/// [`LiveWatch::EVERY`]), and a node id whose frames come from a second sender address (once
-/// per node id, as its first such frame arrives: one uncontended lock per frame).
+/// [`LiveWatch::EVERY`]), and a node id whose frames come from a second sender address (as its
+/// first such frame arrives, and again when a further address joins; one uncontended lock per
+/// frame).
 struct LiveWatch {
     inner: UdpSource,
     stats: Arc<Mutex<UdpStats>>,

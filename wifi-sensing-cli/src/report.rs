@@ -151,9 +151,6 @@ pub(crate) fn id_list(ids: &[u32]) -> String {
         .join(", ")
 }
 
-/// Says how many frames each node's sequence numbers show missing (`inspect` counts them too):
-/// a warning on a live input, where they are frames the network or the receiver lost, else an
-/// info line. Nothing when no node lost any (or none carries sequence numbers).
 /// At the end of a live run: the node ids whose frames came from more than one sender
 /// address (warnings, shown under `-q`; the live input warned as it happened), leaving out
 /// the nodes `--keep-nodes` left out.
@@ -179,6 +176,9 @@ pub(crate) fn shared_senders(
     }
 }
 
+/// Says how many frames each node's sequence numbers show missing (`inspect` counts them too):
+/// a warning on a live input, where they are frames the network or the receiver lost, else an
+/// info line. Nothing when no node lost any (or none carries sequence numbers).
 pub(crate) fn frames_lost(
     nodes: &wifi_sensing_core::NodeTracker,
     input: &str,
