@@ -38,8 +38,9 @@ pub(crate) fn summary(s: &Summary, read: &ReadStats, written: u64, input: &str, 
     ));
 }
 
-/// Warns of the malformed records skipped (the first five, then a count) and of a cut at the
-/// end of the input: every command that reads a capture says so, as `run` does.
+/// Warns of the malformed records skipped (the first five, then a count; for a live `udp://`
+/// input, which warned of each as it came, the total) and of a cut at the end of the input:
+/// every command that reads a capture says so, as `run` does.
 fn read_problems(
     issues: &[Issue],
     malformed: u64,
@@ -47,6 +48,17 @@ fn read_problems(
     input: &str,
     log: &Log,
 ) {
+    if input.starts_with("udp://") {
+        // a live input warned of its malformed datagrams as they came (`input::LiveWatch`):
+        // the total only
+        if malformed > 0 {
+            log.warn(format_args!(
+                "{input}: {malformed} malformed datagram{} skipped in all",
+                if malformed == 1 { "" } else { "s" }
+            ));
+        }
+        return;
+    }
     for i in issues.iter().take(5) {
         log.warn(format_args!("{input}: skipped: {}", i.message));
     }

@@ -1650,6 +1650,13 @@ fn live_run_warns_at_once_of_malformed_datagrams_and_a_shared_node_id() {
             .contains("frames of node 3 came from 3 senders (127.0.0.1, 127.0.0.2, 127.0.0.3)")),
         "{rest:#?}"
     );
+    // with the total of malformed datagrams, which were warned of as they came
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("1 malformed datagram skipped in all")),
+        "{rest:#?}"
+    );
+    assert!(!rest.iter().any(|l| l.contains(": skipped: ")), "{rest:#?}");
 }
 
 /// With `--strict` a malformed datagram ends a live run with its error, and the live input
