@@ -50,7 +50,12 @@ pub(crate) fn main(args: CalibrateArgs, log: &Log) -> Result<()> {
             Err(e) => return Err(e).context("reading the calibration capture"),
         }
     }
-    crate::report::stats_problems(capture.stats(), &opened.description, log);
+    crate::report::stats_problems(
+        capture.stats(),
+        &opened.description,
+        opened.udp_stats.is_some(),
+        log,
+    );
     let kept = capture.stats().frames;
     crate::report::other_nodes(capture.stats(), kept, &opened.description, log);
     for (node, skipped, seen, how) in cal.layout_skips() {

@@ -193,6 +193,7 @@ fn convert(mut opened: OpenedInput, output: &str, o: Options, log: &Log) -> Resu
         opened.capture.stats(),
         written,
         &opened.description,
+        opened.udp_stats.is_some(),
         log,
     );
     // the Parquet sink has named each file it wrote with its rows

@@ -8,10 +8,18 @@ use crate::Log;
 
 /// Logs what a run read and wrote: frames read, frames left after the stages, non-CSI records,
 /// analyses, malformed records skipped, and the records the output received (`written`).
-/// Warnings about the input name it (`input`), as `-q` hides the line that opened it.
-pub(crate) fn summary(s: &Summary, read: &ReadStats, written: u64, input: &str, log: &Log) {
+/// Warnings about the input name it (`input`), as `-q` hides the line that opened it;
+/// `live_udp`: the input is a live `udp://` one (see [`read_problems`]).
+pub(crate) fn summary(
+    s: &Summary,
+    read: &ReadStats,
+    written: u64,
+    input: &str,
+    live_udp: bool,
+    log: &Log,
+) {
     // the problems first, the totals last
-    summary_problems(s, input, log);
+    summary_problems(s, input, live_udp, log);
     let n = read.passed_over;
     if n > 0 && s.frames_in == 0 && s.aux_records == 0 && s.malformed == 0 {
         log.warn(format_args!(
@@ -46,9 +54,10 @@ fn read_problems(
     malformed: u64,
     truncated: Option<&Issue>,
     input: &str,
+    live_udp: bool,
     log: &Log,
 ) {
-    if input.starts_with("udp://") {
+    if live_udp {
         // a live input warned of its malformed datagrams as they came (`input::LiveWatch`):
         // the total only
         if malformed > 0 {
@@ -77,13 +86,27 @@ fn read_problems(
 }
 
 /// [`read_problems`] of a pipeline's run.
-pub(crate) fn summary_problems(s: &Summary, input: &str, log: &Log) {
-    read_problems(&s.issues, s.malformed, s.truncated.as_ref(), input, log);
+pub(crate) fn summary_problems(s: &Summary, input: &str, live_udp: bool, log: &Log) {
+    read_problems(
+        &s.issues,
+        s.malformed,
+        s.truncated.as_ref(),
+        input,
+        live_udp,
+        log,
+    );
 }
 
 /// [`read_problems`] of a capture read without a pipeline.
-pub(crate) fn stats_problems(s: &ReadStats, input: &str, log: &Log) {
-    read_problems(&s.issues, s.malformed, s.truncated.as_ref(), input, log);
+pub(crate) fn stats_problems(s: &ReadStats, input: &str, live_udp: bool, log: &Log) {
+    read_problems(
+        &s.issues,
+        s.malformed,
+        s.truncated.as_ref(),
+        input,
+        live_udp,
+        log,
+    );
 }
 
 /// What [`strict_cut`] says of a cut input's complete records when they went to the output.

@@ -310,6 +310,7 @@ fn run(
         opened.capture.stats(),
         sink.written(),
         &opened.description,
+        opened.udp_stats.is_some(),
         log,
     );
     report::shared_senders(

@@ -175,14 +175,19 @@ fn capture_main(a: CaptureArgs, log: &Log) -> Result<()> {
     });
     let sig = capture(frames, backgrounds.iter_mut().collect(), &spec)?;
     // malformed records skipped and a capture cut inside its last record, as `run` says them
-    crate::report::stats_problems(opened.capture.stats(), &opened.description, log);
+    crate::report::stats_problems(
+        opened.capture.stats(),
+        &opened.description,
+        opened.udp_stats.is_some(),
+        log,
+    );
     for (b, cap) in a.background.iter().zip(&backgrounds) {
         let name = match b {
             InputSpec::File(p) => p.display().to_string(),
             InputSpec::Udp(u) => u.clone(),
             InputSpec::Stdin => "stdin".to_string(),
         };
-        crate::report::stats_problems(cap.stats(), &name, log);
+        crate::report::stats_problems(cap.stats(), &name, matches!(b, InputSpec::Udp(_)), log);
     }
     if let Some(end) = seen.ran_out(spec.start_s + spec.duration_s) {
         log.warn(format_args!(

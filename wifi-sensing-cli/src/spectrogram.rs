@@ -171,7 +171,12 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
             }
         }
     }
-    crate::report::summary_problems(run.summary(), &opened.description, log);
+    crate::report::summary_problems(
+        run.summary(),
+        &opened.description,
+        opened.udp_stats.is_some(),
+        log,
+    );
     drop(run);
     for n in notices.take() {
         log.warn(n);

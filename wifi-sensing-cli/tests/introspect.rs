@@ -20,6 +20,17 @@ fn early_signatures() -> String {
     format!("{}/early", signatures())
 }
 
+/// The `signature capture` arguments of a 1 s `push` cut at 4 s.
+const PUSH_CUT: [&str; 6] = ["--label", "push", "--start", "4s", "--duration", "1s"];
+
+/// `signature capture INPUT ARGS... -o OUT`.
+fn sig_capture(input: &str, out: &str, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["signature", "capture", input];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["-o", out]);
+    run(&all)
+}
+
 fn simulate(dir: &Path, scenario: &str, secs: &str, seed: &str) -> String {
     let f = dir.join(format!("{}.csirec", scenario.replace(':', "_")));
     let f = f.to_string_lossy().into_owned();
@@ -251,12 +262,7 @@ fn capture_writes_a_signature_that_loads_and_refuses_an_empty_cut() {
         "{err}"
     );
     // `signature capture` of the input with `cut` (label, start, duration, ...) into `out`
-    let capture = |cut: &[&str]| {
-        let mut args = vec!["signature", "capture", &input];
-        args.extend_from_slice(cut);
-        args.extend_from_slice(&["-o", &out]);
-        run(&args)
-    };
+    let capture = |cut: &[&str]| sig_capture(&input, &out, cut);
     let o = capture(&["--label", "push", "--start", "30s", "--duration", "1s"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("holds 0 usable frames"));
@@ -332,21 +338,20 @@ fn capture_checks_its_flags_before_reading_and_warns_of_a_cut_past_the_end() {
     }
     // a cut past the end of the input is said, with what the signature covers
     let input = simulate(&dir, "gesture:push", "8s", "7");
-    let o = run(&[
-        "signature",
-        "capture",
+    let o = sig_capture(
         &input,
-        "--label",
-        "push",
-        "--start",
-        "6s",
-        "--duration",
-        "3s",
-        "--captured-at",
-        "2026-12-05T16:00:00.5+01:00",
-        "-o",
         &out,
-    ]);
+        &[
+            "--label",
+            "push",
+            "--start",
+            "6s",
+            "--duration",
+            "3s",
+            "--captured-at",
+            "2026-12-05T16:00:00.5+01:00",
+        ],
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{err}");
     let sig = wifi_sensing_introspect::signature::Signature::load(&out).unwrap();
@@ -361,19 +366,7 @@ fn capture_checks_its_flags_before_reading_and_warns_of_a_cut_past_the_end() {
         "{err}"
     );
     // a cut inside the input says nothing of the kind
-    let o = run(&[
-        "signature",
-        "capture",
-        &input,
-        "--label",
-        "push",
-        "--start",
-        "4s",
-        "--duration",
-        "1s",
-        "-o",
-        &out,
-    ]);
+    let o = sig_capture(&input, &out, &PUSH_CUT);
     assert!(o.status.success());
     assert!(!String::from_utf8_lossy(&o.stderr).contains("runs past the end"));
     // a cut at the very start (`--start 0s`), from a recording cut inside its last entry:
@@ -381,19 +374,11 @@ fn capture_checks_its_flags_before_reading_and_warns_of_a_cut_past_the_end() {
     let bytes = std::fs::read(&input).unwrap();
     let cut_file = dir.join("cut.csirec").to_string_lossy().into_owned();
     std::fs::write(&cut_file, &bytes[..bytes.len() - 30]).unwrap();
-    let o = run(&[
-        "signature",
-        "capture",
+    let o = sig_capture(
         &cut_file,
-        "--label",
-        "push",
-        "--start",
-        "0s",
-        "--duration",
-        "1s",
-        "-o",
         &out,
-    ]);
+        &["--label", "push", "--start", "0s", "--duration", "1s"],
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(
@@ -401,40 +386,31 @@ fn capture_checks_its_flags_before_reading_and_warns_of_a_cut_past_the_end() {
         "{err}"
     );
     // stdin can be read once: as the input or as one background
-    let o = run(&[
-        "signature",
-        "capture",
+    let o = sig_capture(
         "-",
-        "--background",
-        "-",
-        "--label",
-        "x",
-        "--start",
-        "1s",
-        "--duration",
-        "1s",
-        "-o",
         &out,
-    ]);
+        &[
+            "--background",
+            "-",
+            "--label",
+            "x",
+            "--start",
+            "1s",
+            "--duration",
+            "1s",
+        ],
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("stdin (`-`) can be read only once"), "{err}");
     // a background shorter than the signature cannot set thresholds: refused (3.5 s of
     // input, a 1 s cut at 1 s: only the frames from 3 s on are background, half a signature)
     let short = simulate(&dir, "walk", "3500ms", "7");
-    let o = run(&[
-        "signature",
-        "capture",
+    let o = sig_capture(
         &short,
-        "--label",
-        "walk",
-        "--start",
-        "1s",
-        "--duration",
-        "1s",
-        "-o",
         &out,
-    ]);
+        &["--label", "walk", "--start", "1s", "--duration", "1s"],
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
@@ -442,19 +418,7 @@ fn capture_checks_its_flags_before_reading_and_warns_of_a_cut_past_the_end() {
         "{err}"
     );
     // a signature that loads, for the loader check below
-    let o = run(&[
-        "signature",
-        "capture",
-        &input,
-        "--label",
-        "push",
-        "--start",
-        "4s",
-        "--duration",
-        "1s",
-        "-o",
-        &out,
-    ]);
+    let o = sig_capture(&input, &out, &PUSH_CUT);
     assert!(o.status.success());
     // the loader refuses a file whose captured_at is not RFC 3339, naming file and field
     let sigs = dir.join("sigs");
@@ -818,4 +782,32 @@ fn thresholds_a_still_room_crosses_are_pointed_out() {
     );
     let out = run(&["run", "--no-frames", "--introspect", &signatures(), &input]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("at or below 0.5"));
+}
+
+/// The shipped profile signatures (52 values, cut from simulated frames that state their
+/// subcarrier indices) do not fit ADR-018 input, which states none (64 values): the run stops
+/// with the dimension error naming both sizes, as the introspection README says.
+#[test]
+fn shipped_profile_signatures_do_not_fit_adr018_input() {
+    let dir = tmp("adr018-dims");
+    let pcap = dir.join("walk.pcap").to_string_lossy().into_owned();
+    stdout_ok(&[
+        "-q",
+        "simulate",
+        "--device",
+        "esp32",
+        "--scenario",
+        "walk",
+        "--duration",
+        "2s",
+        "-o",
+        &pcap,
+    ]);
+    let o = run(&["run", &pcap, "--introspect", &signatures(), "-q"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("52 dimensions of amp_baseline_v1, the stream reads 64"),
+        "{err}"
+    );
 }

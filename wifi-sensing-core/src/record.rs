@@ -89,16 +89,32 @@ impl AuxBody {
         }
     }
 
-    /// Short stable name of the record kind (JSON `type`).
+    /// Every record kind [`AuxBody::kind`] gives, in the order of the variants.
+    pub const KINDS: [&'static str; 7] = [
+        "vitals",
+        "features",
+        "fused_vitals",
+        "wasm_output",
+        "compressed_csi",
+        "feature_state",
+        "unknown_packet",
+    ];
+
+    /// Short stable name of the record kind (JSON `type`), one of [`AuxBody::KINDS`].
+    ///
+    /// ```
+    /// use wifi_sensing_core::record::AuxBody;
+    /// assert!(AuxBody::KINDS.contains(&"fused_vitals"));
+    /// ```
     pub fn kind(&self) -> &'static str {
-        match self {
-            AuxBody::Vitals(_) => "vitals",
-            AuxBody::Features(_) => "features",
-            AuxBody::FusedVitals(_) => "fused_vitals",
-            AuxBody::WasmOutput(_) => "wasm_output",
-            AuxBody::CompressedCsi(_) => "compressed_csi",
-            AuxBody::FeatureState(_) => "feature_state",
-            AuxBody::Unknown(_) => "unknown_packet",
-        }
+        Self::KINDS[match self {
+            AuxBody::Vitals(_) => 0,
+            AuxBody::Features(_) => 1,
+            AuxBody::FusedVitals(_) => 2,
+            AuxBody::WasmOutput(_) => 3,
+            AuxBody::CompressedCsi(_) => 4,
+            AuxBody::FeatureState(_) => 5,
+            AuxBody::Unknown(_) => 6,
+        }]
     }
 }

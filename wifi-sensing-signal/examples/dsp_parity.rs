@@ -43,7 +43,7 @@ fn write(path: &str, v: &[f64]) {
 }
 
 /// `x` as a row-major `(time, channels)` matrix (a trailing partial row dropped).
-fn matrix(x: &[f64], ch: usize) -> Array2<f64> {
+fn matrix<T: Clone>(x: &[T], ch: usize) -> Array2<T> {
     Array2::from_shape_vec((x.len() / ch, ch), x[..x.len() / ch * ch].to_vec()).expect("shape")
 }
 
@@ -94,11 +94,7 @@ fn stft<T: Sample + Into<f64>>(
         ..Default::default()
     };
     let mut plan = StftPlan::<T>::with_config(cfg).expect("plan");
-    let matrix = |x: &[T]| {
-        let ch: usize = a[7].parse().expect("channels");
-        // `x` as a row-major `(time, channels)` matrix (a trailing partial row dropped)
-        Array2::from_shape_vec((x.len() / ch, ch), x[..x.len() / ch * ch].to_vec()).expect("shape")
-    };
+    let channels = || a[7].parse().expect("channels");
     // timed: the spectrogram (like scipy's stft call); the flattening for the file is not
     // `_into`: one output reused by every call (made by the first, untimed call)
     let (values, t) = match op {
@@ -112,12 +108,12 @@ fn stft<T: Sample + Into<f64>>(
             (s.values.into_dyn(), t)
         }
         "stft2d" => {
-            let m = matrix(x);
+            let m = matrix(x, channels());
             let (s, t) = best(reps, || plan.stft_channels(m.view(), 1.0).expect("stft"));
             (s.values.into_dyn(), t)
         }
         _ => {
-            let m = matrix(x);
+            let m = matrix(x, channels());
             let mut s = plan.stft_channels(m.view(), 1.0).expect("stft");
             let (_, t) = best(reps, || {
                 plan.stft_channels_into(m.view(), 1.0, &mut s)

@@ -35,11 +35,11 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Every record type a stream can carry: frames and their summaries, the analysers' records,
-/// and the non-CSI records of ADR-018 nodes (`AuxBody::kind`). A `?types=` name outside this
+/// and the non-CSI records of ADR-018 nodes (`AuxBody::KINDS`). A `?types=` name outside this
 /// list is refused, so that a misspelt type is an error, not a silent stream.
-pub(crate) fn known_types() -> [&'static str; 15] {
+pub(crate) fn known_types() -> Vec<&'static str> {
     use wifi_sensing_signal::spectral::SpectralKind;
-    [
+    let mut k = vec![
         FRAME,
         FRAME_SUMMARY,
         wifi_sensing_signal::sensing::EVENT_KIND,
@@ -49,14 +49,9 @@ pub(crate) fn known_types() -> [&'static str; 15] {
         "pose",
         SpectralKind::Spectrogram.name(),
         SpectralKind::Doppler.name(),
-        "vitals",
-        "features",
-        "fused_vitals",
-        "wasm_output",
-        "compressed_csi",
-        "feature_state",
-        "unknown_packet",
-    ]
+    ];
+    k.extend(wifi_sensing_core::record::AuxBody::KINDS);
+    k
 }
 
 /// What a client subscribed to: a set of record types (`None`: every type but full frames).
@@ -77,6 +72,7 @@ impl Types {
         if names.len() > Self::MAX {
             return Err(format!("at most {} types", Self::MAX));
         }
+        let mut known = known_types();
         for n in &names {
             let ok = !n.is_empty()
                 && n.len() <= 64
@@ -87,13 +83,11 @@ impl Types {
                     "bad record type {n:?} (expected names like event,vital_signs)"
                 ));
             }
-            let known = known_types();
             if !known.contains(&n.as_str()) {
-                let mut list = known.to_vec();
-                list.sort_unstable();
+                known.sort_unstable();
                 return Err(format!(
                     "unknown record type {n:?} (known: {})",
-                    list.join(", ")
+                    known.join(", ")
                 ));
             }
         }

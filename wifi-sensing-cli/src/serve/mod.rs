@@ -622,7 +622,14 @@ impl Source {
         let read = opened.capture.stats();
         match result {
             Ok(summary) => {
-                crate::report::summary(&summary, read, sink.written(), &opened.description, log);
+                crate::report::summary(
+                    &summary,
+                    read,
+                    sink.written(),
+                    &opened.description,
+                    opened.udp_stats.is_some(),
+                    log,
+                );
                 crate::report::shared_senders(
                     opened.udp_stats.as_deref(),
                     opened.keep.as_deref(),
