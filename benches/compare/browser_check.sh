@@ -85,7 +85,7 @@ check "presence/motion state" '<td class="(yes|no)">(present|absent|moving|still
 check "vital-sign rates" '<td class="vital">[0-9]+\.[0-9] /min, confidence [0-9.]+' 1
 check "introspection regime" 'regime <b>(unknown|idle|periodic|transient|chaotic)</b>' 1
 check "signature bars" 'class="bar( below)?"' 3
-check "pose from the model" '[0-9]+ keypoints, confidence [0-9.]+, model test-linear-keypoints' 1
+check "pose from the model" '[0-9]+ keypoints, confidence [0-9.]+, model test-linear-keypoints, no heading \(faces nowhere\)' 1
 check "stream connected" '<span id="conn" class="pill on">live</span>' 1
 
 if [ -s "$out/dashboard.png" ]; then echo "ok   screenshot $out/dashboard.png"; else echo "FAIL no screenshot"; fail=1; fi

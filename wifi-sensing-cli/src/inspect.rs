@@ -46,11 +46,14 @@ pub(crate) struct InspectArgs {
 pub(crate) fn main(args: InspectArgs, log: &Log) -> Result<()> {
     let opened =
         crate::input::open_input(&args.input, &args.reader, args.format, args.duration, log)?;
-    // a native recording says where it came from: its header, read on its own
-    let recording = match (&args.input, opened.capture.format()) {
-        (InputSpec::File(p), CaptureFormat::Recording) => recording_header(p),
-        _ => None,
-    };
+    // a native recording says where it came from: its header (a file's or stdin's)
+    let recording = opened.capture.recording_header().map(|h| RecordingReport {
+        format_version: h.format_version,
+        created_unix_ns: h.created_unix_ns,
+        source: h.source,
+        config: h.config,
+        writer: h.writer,
+    });
     inspect(opened, args.json, args.format.is_some(), recording)
 }
 
@@ -62,23 +65,6 @@ struct RecordingReport {
     source: String,
     config: String,
     writer: String,
-}
-
-fn recording_header(path: &std::path::Path) -> Option<RecordingReport> {
-    let f = std::fs::File::open(path).ok()?;
-    let r = wifi_sensing_core::recording::RecordingReader::new(
-        Box::new(std::io::BufReader::new(f)),
-        &Default::default(),
-    )
-    .ok()?;
-    let h = r.header();
-    Some(RecordingReport {
-        format_version: r.version(),
-        created_unix_ns: h.created_unix_ns,
-        source: h.source.clone(),
-        config: h.config.clone(),
-        writer: h.writer.clone(),
-    })
 }
 
 /// Version of the `--json` report's layout (`docs/schema/inspect-v1.json`).
@@ -156,6 +142,10 @@ struct NodeReport {
     sequence_resets: u64,
     sequence_repeats: u64,
     sequence_reordered: u64,
+    /// Frames earlier than the node's latest so far ([`NodeStats::time_went_back`]).
+    time_went_back: u64,
+    /// The largest step back, s.
+    largest_step_back_s: f64,
 }
 
 impl NodeReport {
@@ -180,6 +170,8 @@ impl NodeReport {
             sequence_resets: n.sequence_resets,
             sequence_repeats: n.sequence_repeats,
             sequence_reordered: n.sequence_reordered,
+            time_went_back: n.time_went_back,
+            largest_step_back_s: n.largest_step_back_ns as f64 * 1e-9,
         }
     }
 }
@@ -506,6 +498,15 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
                 None => "drops not measurable (no sequence numbers)".to_string(),
             }
         )?;
+        if n.time_went_back > 0 {
+            writeln!(
+                out,
+                "      time went back {} time{} (by up to {:.3} s): a clock step or a restart; analyses drop or start over at such frames",
+                n.time_went_back,
+                if n.time_went_back == 1 { "" } else { "s" },
+                n.largest_step_back_s
+            )?;
+        }
     }
     if r.passed_over > 0 {
         writeln!(

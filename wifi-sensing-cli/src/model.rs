@@ -111,8 +111,14 @@ fn inspect(args: InspectArgs) -> Result<()> {
         );
     }
     if !report.problems.is_empty() {
+        // the problems are listed above: manifest mismatches, or operators the backend lacks
+        let what = if report.graph.unsupported_operators.is_empty() {
+            "the model and its manifest disagree"
+        } else {
+            "the model cannot run as it is"
+        };
         bail!(
-            "{}: the model and its manifest disagree ({} problem{})",
+            "{}: {what} ({} problem{}, listed above)",
             report.model,
             report.problems.len(),
             if report.problems.len() == 1 { "" } else { "s" }

@@ -93,7 +93,15 @@ fn record(mut opened: OpenedInput, output: &Path, frames: Option<u64>, log: &Log
         n_frames,
         malformed
     ));
-    if n_frames == 0 {
+    // nothing decodable at all (only malformed datagrams) fails as it does for `run` and
+    // `inspect`, after the summary
+    let decoded = crate::report::ensure_decoded(
+        opened.capture.stats(),
+        &opened.description,
+        opened.capture.format(),
+        false,
+    );
+    if n_frames == 0 && decoded.is_ok() {
         // as `run` says it: nothing to analyse was recorded
         log.warn(format_args!(
             "{}: no frame was recorded ({} malformed datagrams skipped): the file holds only \
@@ -126,5 +134,5 @@ fn record(mut opened: OpenedInput, output: &Path, frames: Option<u64>, log: &Log
             }
         }
     }
-    Ok(())
+    decoded.map_err(|e| anyhow::anyhow!("{e}; {} holds only its header", output.display()))
 }

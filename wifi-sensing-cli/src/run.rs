@@ -58,8 +58,10 @@ pub(crate) struct RunArgs {
     pub introspect: Option<std::path::PathBuf>,
     /// With --introspect: one snapshot every N frames per node. Matching still runs on every
     /// frame, and regime changes and early-labelling commits since the previous snapshot are
-    /// carried into the next one; a signature's `score` and `above_threshold` are its state at
-    /// the snapshot's frame, so a match that rose and fell between two snapshots is not shown.
+    /// carried into the next one (when the input ends with some pending, one more snapshot, of
+    /// the node's last frame, carries them); a signature's `score` and `above_threshold` are its
+    /// state at the snapshot's frame, so a match that rose and fell between two snapshots is not
+    /// shown.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = crate::values::at_least_one, requires = "introspect")]
     pub introspect_every: u64,
     /// With --introspect: early labelling against the `motion_lags_v1` signatures of this

@@ -78,9 +78,9 @@ pub(crate) struct SimulateArgs {
     /// each node's own id is used.
     #[arg(long)]
     pub node_id: Option<u8>,
-    /// UDP port of the ADR-018 datagrams in .pcap output (1-65535).
-    #[arg(long, default_value_t = 5005, value_parser = clap::value_parser!(u16).range(1..))]
-    pub port: u16,
+    /// UDP port of the ADR-018 datagrams in .pcap output (1-65535; default 5005).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
     /// Unix time (s) of the scenario start, for .pcap packet times (default 2026-01-01T00:00:00Z).
     #[arg(long, default_value_t = 1_767_225_600,
           value_parser = clap::value_parser!(i64).range(-9_223_372_036..=9_223_372_036))]
@@ -185,6 +185,30 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
             )?;
         }
     }
+    // options of another mode are refused, not ignored
+    if a.random.is_none() {
+        for (given, name) in [
+            (a.random_room, "--random-room"),
+            (a.activities.is_some(), "--activities"),
+        ] {
+            if given {
+                crate::usage!("{name} shapes a random session: it needs --random SEED");
+            }
+        }
+    }
+    if ext != "pcap" || a.output == "-" {
+        for (given, name) in [
+            (a.node_id.is_some(), "--node-id"),
+            (a.port.is_some(), "--port"),
+        ] {
+            if given {
+                crate::usage!(
+                    "{name} sets the ADR-018 datagrams of .pcap output; {} output does not have them",
+                    if a.output == "-" { "stdout (JSON Lines)".to_string() } else { format!(".{ext}") }
+                );
+            }
+        }
+    }
     let scenario = build_scenario(&a, duration_s)?;
     let several = scenario.rx.arrays().len() > 1;
     if several && a.output != "-" {
@@ -276,7 +300,7 @@ pub(crate) fn simulate(a: SimulateArgs, log: &Log) -> Result<()> {
         }
         for frame in &frames {
             let id = single_id.unwrap_or(frame.node_id as u8);
-            write_frame(&mut out, frame, start_ns, id, a.port)?;
+            write_frame(&mut out, frame, start_ns, id, a.port.unwrap_or(5005))?;
             n += 1;
         }
     }

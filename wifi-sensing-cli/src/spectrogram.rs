@@ -33,7 +33,10 @@ pub(crate) struct SpectrogramArgs {
     #[arg(short, long)]
     pub output: PathBuf,
     /// Also write the matrix as CSV (long format: time_s,freq_hz,velocity_mps,power_db); `-`
-    /// for stdout.
+    /// for stdout. power_db is `10 log10 |X|²` of the one-sided STFT scaled as scipy's
+    /// `stft(scaling="spectrum")` (the one-sided bins are not doubled, unlike
+    /// `scipy.signal.spectrogram`'s); it is empty in columns whose segment overlaps a gap, and
+    /// velocity_mps is empty when no carrier frequency is known.
     #[arg(long)]
     pub csv: Option<PathBuf>,
     /// Read the input as this format instead of detecting it.
@@ -43,15 +46,17 @@ pub(crate) struct SpectrogramArgs {
     #[arg(long)]
     pub node: Option<u32>,
     /// Series analysed: `pca1`..`pca16`, `subcarrier:K` (column K), `subcarriers:K1+K2+...`
-    /// (mean amplitude) or `mean`.
+    /// (mean amplitude) or `mean` (of every column, null subcarriers included). A column's
+    /// amplitude is the mean over the frame's rx/tx chains.
     #[arg(long, default_value = "pca1", value_parser = parse_component)]
     pub component: Component,
-    /// Segment length: seconds (`1s`, `500ms`) or frames (`128`).
+    /// Segment length: seconds (`1s`, `500ms`) or frames (`128`; at least 2).
     #[arg(long, default_value = "1s", value_parser = parse_span)]
     pub window: Span,
-    /// Hop between segments: seconds or frames (at most the window).
-    #[arg(long, default_value = "0.1s", value_parser = parse_span)]
-    pub hop: Span,
+    /// Hop between segments: seconds or frames (at most the window). Default 0.1 s, or the
+    /// window when that is shorter.
+    #[arg(long, value_parser = parse_span)]
+    pub hop: Option<Span>,
     /// Window function: hann, hamming, blackman or rect.
     #[arg(long, default_value = "hann", value_parser = parse_window_fn)]
     pub window_fn: WindowFn,
@@ -59,7 +64,8 @@ pub(crate) struct SpectrogramArgs {
     /// (from the frames, or `--carrier-mhz`).
     #[arg(long)]
     pub velocity: bool,
-    /// Carrier frequency in MHz for `--velocity` when the frames do not state it.
+    /// Carrier frequency in MHz for `--velocity` (and the CSV's velocity_mps): needed when the
+    /// frames do not state it; when they do, this overrides them, with a warning.
     #[arg(long, value_parser = clap::value_parser!(u32).range(100..=100_000))]
     pub carrier_mhz: Option<u32>,
     /// DSP stages applied before the analysis (as `run --stages`).
@@ -129,8 +135,13 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
             "spectrogram reads a file or stdin, not a live udp:// input (record it first)"
         );
     }
-    if let Err(e) = Span::check_hop(args.window, args.hop, "spectrogram") {
-        crate::usage!("{e}");
+    if let Span::Frames(n @ 0..=1) = args.window {
+        crate::usage!("--window {n}: a segment needs at least 2 frames");
+    }
+    if let Some(hop) = args.hop {
+        if let Err(e) = Span::check_hop(args.window, hop, "spectrogram") {
+            crate::usage!("{e}");
+        }
     }
     if args.carrier_mhz.is_some() && !args.velocity && args.csv.is_none() {
         crate::usage!(
@@ -243,11 +254,30 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
     let cfg = SpectrogramConfig {
         component: args.component.clone(),
         window: args.window,
-        hop: args.hop,
+        // the default hop, 0.1 s, clamped to the window (a given hop was checked above)
+        hop: args.hop.unwrap_or(match args.window {
+            Span::Seconds(w) => Span::Seconds(w.min(0.1)),
+            Span::Frames(_) => Span::Seconds(0.1),
+        }),
         window_fn: args.window_fn,
         ..SpectrogramConfig::default()
     };
     let refs: Vec<&CsiFrame> = frames.iter().collect();
+    if let (Some(given), Some(stated)) = (
+        args.carrier_mhz,
+        refs.first().and_then(|f| {
+            f.center_freq_mhz.or_else(|| {
+                f.channel
+                    .and_then(wifi_sensing_core::frame::channel_to_freq_mhz)
+            })
+        }),
+    ) {
+        if given != stated {
+            log.warn(format_args!(
+                "--carrier-mhz {given} overrides the {stated} MHz the frames of node {node} state"
+            ));
+        }
+    }
     let lambda = args
         .carrier_mhz
         .map(|m| wifi_sensing_signal::fresnel::wavelength_m(f64::from(m) * 1e6));
@@ -278,7 +308,7 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
     let how = if !e.is_regular() {
         format!(
             "received rate {rate:.2} Hz (irregular intervals: resampled onto a uniform grid at \
-             that rate; pauses left out)"
+             that rate; pauses are gap columns)"
         )
     } else if e.frames_lost > 0 {
         format!(
@@ -288,6 +318,13 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
     } else {
         format!("sampling rate {rate:.2} Hz")
     };
+    if let Span::Seconds(w) = args.window {
+        if (w * rate).round() < 2.0 {
+            log.warn(format_args!(
+                "--window {w}s is under 2 frames at {rate:.2} Hz: a segment of 2 frames is used"
+            ));
+        }
+    }
     log.info(format_args!(
         "node {node}: {} frames, {how}, window {} frames, hop {}, {} columns, {} gaps",
         frames.len(),
@@ -306,6 +343,9 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
     };
     if let Some(c) = &args.csv {
         write_csv(c, &s, log)?;
+        if c.as_os_str() != "-" {
+            log.info(format_args!("wrote {}", c.display()));
+        }
     }
     if png {
         let title = format!(

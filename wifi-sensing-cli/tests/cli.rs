@@ -493,6 +493,56 @@ fn record_udp_frames_then_replay() {
     }
 }
 
+/// A live input that brought only malformed datagrams fails alike in `run`, `inspect` and
+/// `record` (exit 1, "nothing could be decoded" with the first reason), after the summary;
+/// `record` says its file holds only the header.
+#[cfg(unix)]
+#[test]
+fn live_garbage_only_fails_alike() {
+    let d = tmpdir("garbage-live");
+    let out = d.join("g.csirec");
+    for cmd in [
+        vec!["run"],
+        vec!["inspect"],
+        vec!["record", "-o", out.to_str().unwrap()],
+    ] {
+        let port = free_udp_port();
+        let addr = format!("udp://127.0.0.1:{port}");
+        let mut args = vec![cmd[0], addr.as_str()];
+        args.extend(&cmd[1..]);
+        let (mut child, mut err) = start_listening(&args);
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for _ in 0..3 {
+            s.send_to(b"garbage that is not ADR-018", ("127.0.0.1", port))
+                .unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+        let status = child.wait().unwrap();
+        let mut rest = String::new();
+        err.read_to_string(&mut rest).unwrap();
+        assert_eq!(status.code(), Some(1), "{cmd:?}: {rest}");
+        assert!(
+            rest.contains(&format!("error: nothing could be decoded from {addr}"))
+                && rest.contains("not an ADR-018 magic"),
+            "{cmd:?}: {rest}"
+        );
+        if cmd[0] == "record" {
+            assert!(
+                rest.contains("3 malformed datagrams skipped in all"),
+                "{rest}"
+            );
+            assert!(rest.contains("holds only its header"), "{rest}");
+            assert!(!rest.contains("no frame was recorded"), "{rest}");
+            assert_eq!(lines_of(&["run", out.to_str().unwrap()]).len(), 0);
+        }
+    }
+}
+
 /// Ctrl-C (SIGINT) and SIGTERM (what systemd, Docker and `timeout` send) both end a live
 /// recording cleanly: everything received is written, the summary printed, exit 0 (SIGTERM
 /// killed the process with status 143 and lost the buffered tail).
@@ -861,6 +911,21 @@ fn simulate_node_and_random_flags_are_checked_at_parse_time() {
             "carries no node id",
         ),
         (vec!["--nodes", "reference3", "--node-id", "4"], "--node-id"),
+        // options of another mode are refused, not ignored
+        (
+            vec!["--scenario", "walk", "--random-room"],
+            "--random-room shapes a random session",
+        ),
+        (
+            vec!["--scenario", "walk", "--activities", "walk=1"],
+            "--activities shapes a random session",
+        ),
+        (
+            vec!["--node-id", "9", "-o", "x.csirec"],
+            "--node-id sets the ADR-018 datagrams of .pcap output; .csirec",
+        ),
+        (vec!["--port", "7000", "-o", "x.jsonl"], "--port sets"),
+        (vec!["--port", "7000", "-o", "-"], "stdout (JSON Lines)"),
     ];
     for (extra, want) in cases {
         let mut args = vec!["simulate".to_string(), "--duration".into(), "6s".into()];
@@ -871,7 +936,7 @@ fn simulate_node_and_random_flags_are_checked_at_parse_time() {
             ]);
         }
         args.extend(extra.iter().map(|s| {
-            if *s == "x.csv" {
+            if s.starts_with("x.") {
                 d.join(s).to_str().unwrap().to_string()
             } else {
                 s.to_string()
@@ -881,7 +946,9 @@ fn simulate_node_and_random_flags_are_checked_at_parse_time() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: stderr lacks {want:?}: {err}");
-        assert!(!d.join("x.pcap").exists() && !d.join("x.csv").exists());
+        for f in ["x.pcap", "x.csv", "x.csirec", "x.jsonl"] {
+            assert!(!d.join(f).exists(), "{args:?} wrote {f}");
+        }
     }
 }
 
@@ -1739,4 +1806,46 @@ fn quiet_record_still_warns_of_lost_frames() {
     );
     // -q: no info lines
     assert!(!err.contains("recording "), "{err}");
+}
+
+/// `inspect` says when a node's clock went back (the kit's Intel 5300 `los_40.dat` steps back
+/// 4 s once): per node in the text and in `--json`, which the schema validates.
+#[test]
+fn inspect_reports_time_going_back() {
+    let d = tmpdir("timeback");
+    let src = d.join("a.jsonl");
+    run_ok(&[
+        "-q",
+        "simulate",
+        "--duration",
+        "1s",
+        "--scenario",
+        "walk",
+        "-o",
+        src.to_str().unwrap(),
+    ]);
+    let mut lines = json_lines(&std::fs::read(&src).unwrap());
+    let t20 = lines[20]["timestamp_ns"].as_i64().unwrap();
+    lines[30]["timestamp_ns"] = (t20 - 1_000_000).into();
+    let back = d.join("back.jsonl");
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&back, text).unwrap();
+    let r = inspect_json(back.to_str().unwrap());
+    let node = &r["nodes"]["1"];
+    assert_eq!(node["time_went_back"], 1, "{r}");
+    let t29 = lines[29]["timestamp_ns"].as_i64().unwrap();
+    let step = node["largest_step_back_s"].as_f64().unwrap();
+    assert!(
+        (step - (t29 - t20 + 1_000_000) as f64 * 1e-9).abs() < 1e-9,
+        "{step}"
+    );
+    let v = common::validator("inspect-v1.json");
+    assert!(common::errors(&v, &r).is_empty());
+    let text = String::from_utf8(run_ok(&["inspect", back.to_str().unwrap()]).stdout).unwrap();
+    assert!(text.contains("time went back 1 time (by up to"), "{text}");
+    // the simulated capture itself: never
+    assert_eq!(
+        inspect_json(src.to_str().unwrap())["nodes"]["1"]["time_went_back"],
+        0
+    );
 }

@@ -448,3 +448,52 @@ fn a_window_longer_than_the_stream_names_the_remedy() {
         "{err}"
     );
 }
+
+/// `spectrogram` window and carrier options say what they do (an outside review): a window
+/// of 1 frame is a usage error; one under 2 frames in seconds is warned of; the default hop
+/// follows a window shorter than it (`--window 10ms` failed, blaming a `--hop` never given);
+/// `--carrier-mhz` overriding the frames' own carrier is warned of.
+#[test]
+fn spectrogram_window_and_carrier_options_say_what_they_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("w.csv");
+    let png = dir.path().join("w.png");
+    let out = run(&[
+        "-q",
+        "simulate",
+        "--scenario",
+        "walk",
+        "--duration",
+        "5s",
+        "-o",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let (c, p) = (csv.to_str().unwrap(), png.to_str().unwrap());
+    let out = run(&["spectrogram", c, "-o", p, "--window", "1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("at least 2 frames"), "{err}");
+    let out = run(&["spectrogram", c, "-o", p, "--window", "10ms"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("under 2 frames at 50.00 Hz"), "{err}");
+    let out = run(&["spectrogram", c, "-o", p, "--window", "60ms"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("window 3 frames, hop 3,"), "{err}");
+    let out = run(&[
+        "spectrogram",
+        c,
+        "-o",
+        p,
+        "--velocity",
+        "--carrier-mhz",
+        "5000",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("--carrier-mhz 5000 overrides the 2437 MHz the frames of node 0 state"),
+        "{err}"
+    );
+}

@@ -524,6 +524,28 @@ fn early_labelling_opens_after_the_onset_and_validates() {
         .filter_map(|l| l["data"]["early"].get("commits"))
         .collect();
     assert_eq!(thin_commits, [commits]);
+    // Thinned beyond the stream's end: no regular snapshot, but the commit and the onset are not
+    // lost: one snapshot of the last frame carries them (and no "no snapshot" notice).
+    let out = common::run(&[
+        "run",
+        "--no-frames",
+        "--introspect",
+        &signatures(),
+        "--introspect-early",
+        &early_signatures(),
+        "--introspect-every",
+        "100000",
+        &input,
+    ]);
+    assert!(out.status.success());
+    let end = common::parse_lines(&out.stdout);
+    common::assert_valid("introspection-v3.json", &end);
+    assert_eq!(end.len(), 1, "{end:?}");
+    assert_eq!(end[0]["data"]["early"]["commits"], *commits);
+    assert_eq!(end[0]["data"]["early"]["onset"], true);
+    assert_eq!(end[0]["data"]["frame_count"], lines.len());
+    assert_eq!(t(&end[0]), t(lines.last().unwrap()));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("no snapshot"));
     // With --events in the same run: the episode opens no later than the event path's
     // MotionStarted (stage 1 also opens on it), and the snapshots are unchanged.
     let both = common::parse_lines(&stdout_ok(&[

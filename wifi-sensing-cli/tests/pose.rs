@@ -297,12 +297,21 @@ fn model_inspect_says_what_disagrees() {
     );
     assert!(text.contains("`joints`"), "{text}");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("disagree (2 problems)"), "{stderr}");
+    assert!(
+        stderr.contains("disagree (2 problems, listed above)"),
+        "{stderr}"
+    );
 
     let bad = models().join("unsupported_op.onnx");
     let out = run(&["model", "inspect", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("example.custom:Frobnicate"));
+    // an operator the backend lacks is not a manifest mismatch
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot run as it is") && !stderr.contains("disagree"),
+        "{stderr}"
+    );
 
     // without a manifest there is nothing to disagree with: the error says what is missing
     let lone = dir.path().join("lone.onnx");

@@ -132,6 +132,22 @@ fn inspect_reports_validate() {
                 "{report}"
             );
         }
+        if args[0] == rec {
+            // the same header from stdin
+            let mut child = common::bin()
+                .args(["-q", "inspect", "--json", "-"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let bytes = std::fs::read(&rec).unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &bytes));
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success());
+            let piped: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(piped["recording"], report["recording"], "{piped}");
+        }
         let mut bad = report.clone();
         bad.as_object_mut().unwrap().remove("nodes");
         assert!(

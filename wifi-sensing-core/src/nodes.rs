@@ -34,6 +34,14 @@ pub struct NodeStats {
     pub sequence_repeats: u64,
     /// Largest sequence number seen (decides the counter width).
     pub max_sequence: Option<u32>,
+    /// Frames whose timestamp is earlier than the latest one of the node so far (a clock that
+    /// stepped back, a restart, or frames out of order); the analysers drop or start over at
+    /// such frames.
+    #[serde(default)]
+    pub time_went_back: u64,
+    /// The largest of those steps back, ns (0 when none).
+    #[serde(default)]
+    pub largest_step_back_ns: i64,
     /// Distinct CSI shapes seen `(rx, tx, subcarriers)` with counts.
     pub shapes: BTreeMap<String, u64>,
 }
@@ -114,6 +122,12 @@ impl NodeTracker {
         let n = self.nodes.entry(f.node_id).or_default();
         n.frames += 1;
         if f.clock != crate::frame::Clock::None {
+            if let Some(latest) = n.last_ns.filter(|&l| f.timestamp_ns < l) {
+                n.time_went_back += 1;
+                n.largest_step_back_ns = n
+                    .largest_step_back_ns
+                    .max(latest.saturating_sub(f.timestamp_ns));
+            }
             n.first_ns = Some(n.first_ns.map_or(f.timestamp_ns, |x| x.min(f.timestamp_ns)));
             n.last_ns = Some(n.last_ns.map_or(f.timestamp_ns, |x| x.max(f.timestamp_ns)));
         }
@@ -299,6 +313,27 @@ mod tests {
         assert_eq!(n.rate_hz(), Some(3000.0));
         n.frames = 1;
         assert_eq!(n.rate_hz(), None);
+    }
+
+    #[test]
+    fn time_going_back_is_counted() {
+        let mut t = NodeTracker::default();
+        for ms in [0i64, 10, 20, 5, 30, 29, 40] {
+            let mut f = CsiFrame::new(
+                crate::CaptureFormat::Simulated,
+                crate::Device::Simulator,
+                ndarray::Array3::zeros((1, 1, 2)),
+            );
+            f.clock = crate::frame::Clock::Simulated;
+            f.timestamp_ns = ms * 1_000_000;
+            t.observe(&f);
+        }
+        let n = &t.nodes()[&0];
+        assert_eq!(n.time_went_back, 2);
+        assert_eq!(n.largest_step_back_ns, 15_000_000);
+        assert_eq!((n.first_ns, n.last_ns), (Some(0), Some(40_000_000)));
+        // a clock-less frame says nothing about time
+        assert_eq!(stats(&[1, 2, 3]).time_went_back, 0);
     }
 
     #[test]

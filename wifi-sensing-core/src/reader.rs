@@ -53,6 +53,12 @@ pub trait CaptureReader: Send {
     fn csi_integer_bits(&self) -> Option<u8> {
         None
     }
+    /// The header of a native recording (`.csirec`): when and from what it was written, by
+    /// which library version, with `format_version` the file's own. `None` (the default) for
+    /// every other format.
+    fn recording_header(&self) -> Option<crate::recording::RecordingHeader> {
+        None
+    }
 }
 
 /// The buffers of frames handed back through [`CaptureReader::recycle`], which a reader refills
@@ -152,6 +158,9 @@ impl<R: CaptureReader + ?Sized> CaptureReader for Box<R> {
     }
     fn csi_integer_bits(&self) -> Option<u8> {
         (**self).csi_integer_bits()
+    }
+    fn recording_header(&self) -> Option<crate::recording::RecordingHeader> {
+        (**self).recording_header()
     }
 }
 
@@ -472,6 +481,29 @@ impl Capture {
     /// ```
     pub fn csi_integer_bits(&self) -> Option<u8> {
         self.reader.csi_integer_bits()
+    }
+
+    /// The header of a native recording ([`CaptureReader::recording_header`]), whether it was
+    /// opened from a file or from a stream (stdin); `None` for other formats.
+    ///
+    /// ```
+    /// use wifi_sensing_core::recording::{RecordingHeader, RecordingWriter};
+    /// let w = RecordingWriter::new(Vec::new(), &RecordingHeader::new("udp://0.0.0.0:5005", ""))?;
+    /// let bytes = w.into_inner()?;
+    /// let capture = wifi_sensing_core::Registry::builtin().open_read(
+    ///     Box::new(std::io::Cursor::new(bytes)),
+    ///     None,
+    ///     None,
+    ///     None,
+    /// )?;
+    /// let h = capture.recording_header().unwrap();
+    /// assert_eq!(h.source, "udp://0.0.0.0:5005");
+    /// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures");
+    /// assert!(wifi_sensing_core::open(format!("{dir}/intel5300/example.dat"))?.recording_header().is_none());
+    /// # Ok::<(), wifi_sensing_core::Error>(())
+    /// ```
+    pub fn recording_header(&self) -> Option<crate::recording::RecordingHeader> {
+        self.reader.recording_header()
     }
 
     /// Iterator over every record (frames and non-CSI records).

@@ -1624,6 +1624,13 @@ impl CaptureReader for RecordingReader {
     fn recycle(&mut self, frame: CsiFrame) {
         self.spare.keep(frame);
     }
+
+    fn recording_header(&self) -> Option<RecordingHeader> {
+        Some(RecordingHeader {
+            format_version: self.version,
+            ..self.header.clone()
+        })
+    }
 }
 
 fn probe(prefix: &[u8]) -> Confidence {

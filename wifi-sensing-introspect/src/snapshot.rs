@@ -177,7 +177,10 @@ pub struct IntrospectionConfig {
     pub features: FeatureConfig,
     /// Signatures listed per snapshot (at most the library's size).
     pub top_k: usize,
-    /// Emit a snapshot every this many accepted frames of a node (≥ 1).
+    /// Emit a snapshot every this many accepted frames of a node (≥ 1). Regime changes, onsets
+    /// and commits between two snapshots are carried into the next one, and into one more at
+    /// the end of the stream when it ends before the next
+    /// ([`IntrospectionAnalyser::end_of_stream`]).
     pub every: u64,
     /// Most distinct nodes tracked.
     pub max_nodes: usize,
@@ -225,6 +228,8 @@ struct NodeState {
     /// A regime change since the last emitted snapshot (so `every > 1` does not lose it).
     changed: bool,
     frames: u64,
+    /// Time of the last analysed frame, ns (the time of a snapshot made at the stream's end).
+    last_ns: i64,
     checked: bool,
     order: Vec<usize>,
     early: Option<EarlyNode>,
@@ -268,6 +273,7 @@ impl NodeState {
         let old = std::mem::replace(self, proto.clone());
         self.seen = old.seen;
         self.frames = old.frames;
+        self.last_ns = old.last_ns;
         self.layout = Some(key);
         self.layouts = old.layouts;
         self.other_shapes = old.other_shapes;
@@ -361,6 +367,7 @@ impl IntrospectionAnalyser {
             dynamics: DynamicsTracker::new(cfg.dynamics)?,
             changed: false,
             frames: 0,
+            last_ns: 0,
             checked: false,
             early: None,
             seen: 0,
@@ -713,60 +720,123 @@ impl IntrospectionAnalyser {
         SpringMatcher::push_all(&mut st.matchers, x)?;
         st.changed |= st.dynamics.push(st.fx.scalar()).regime_changed;
         st.frames += 1;
+        st.last_ns = frame.timestamp_ns;
         if st.frames % self.cfg.every != 0 {
             return Ok(None);
         }
-        let ms = &st.matchers;
-        st.order.sort_by(|&a, &b| {
-            let (sa, sb) = (ms[a].state(), ms[b].state());
-            sb.above_threshold
-                .cmp(&sa.above_threshold)
-                .then(sb.score.total_cmp(&sa.score))
-        });
-        let top_k_similarity = st
-            .order
-            .iter()
-            .take(self.cfg.top_k)
-            .map(|&i| {
-                let s = ms[i].state();
-                Similarity {
-                    signature_id: self.names[i].0.clone(),
-                    label: self.names[i].1.clone(),
-                    score: s.score,
-                    above_threshold: s.above_threshold,
-                    matched_frames: s.matched_frames,
-                }
-            })
-            .collect();
-        let labels = &self.early_labels;
-        let early = st.early.as_mut().map(|e| {
-            let s = e.decider.state();
-            let commits = std::mem::take(&mut e.commits);
-            EarlySnapshot {
-                moving: s.moving,
-                onset: std::mem::take(&mut e.onset),
-                frames_since_onset: s.episode_frames as u64,
-                label: s.best.map(|l| labels[l].clone()),
-                confidence: s.confidence,
-                committed_label: s.decided.map(|l| labels[l].clone()),
-                committed_now: !commits.is_empty(),
-                commits,
-                rejected: s.rejected,
+        Ok(Some(snapshot_of(
+            st,
+            frame.node_id,
+            &self.names,
+            &self.early_labels,
+            self.cfg.top_k,
+        )))
+    }
+
+    /// The snapshots due at the end of a stream: with [`every`](IntrospectionConfig::every)
+    /// above 1, a node whose frames since its last snapshot hold something a snapshot carries
+    /// once (an early commit, an onset, a regime change) gets one more snapshot, of its last
+    /// analysed frame, so that nothing is lost when the stream ends between two snapshots.
+    /// Call it once the stream has ended (the pipeline's `finish` does); the nodes' state is
+    /// kept, and a second call gives nothing new.
+    ///
+    /// ```
+    /// use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
+    /// use wifi_sensing_introspect::snapshot::{IntrospectionAnalyser, IntrospectionConfig};
+    /// let cfg = IntrospectionConfig { every: 1000, ..IntrospectionConfig::default() };
+    /// let mut a = IntrospectionAnalyser::new(cfg, Default::default())?;
+    /// for (frame, _) in Simulator::new(Scenario::preset("walk", 2.0)?, DeviceProfile::esp32(), 1)? {
+    ///     assert!(a.push(&frame)?.is_none());
+    /// }
+    /// // whatever is pending comes now, at most once per node
+    /// let last = a.end_of_stream();
+    /// assert!(last.len() <= 1);
+    /// assert!(a.end_of_stream().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn end_of_stream(&mut self) -> Vec<IntrospectionSnapshot> {
+        let mut out = Vec::new();
+        if self.cfg.every <= 1 {
+            return out;
+        }
+        for (id, st) in self.nodes.iter_mut() {
+            let pending = st.changed
+                || st
+                    .early
+                    .as_ref()
+                    .is_some_and(|e| e.onset || !e.commits.is_empty());
+            if st.frames > 0 && st.frames % self.cfg.every != 0 && pending {
+                out.push(snapshot_of(
+                    st,
+                    id,
+                    &self.names,
+                    &self.early_labels,
+                    self.cfg.top_k,
+                ));
             }
-        });
-        let d = st.dynamics.state();
-        Ok(Some(IntrospectionSnapshot {
-            timestamp_ns: frame.timestamp_ns,
-            node_id: frame.node_id,
-            frame_count: st.frames,
-            regime: d.regime,
-            regime_changed: std::mem::take(&mut st.changed),
-            lyapunov_exponent: d.lyapunov_exponent,
-            attractor_dim: d.attractor_dim,
-            confidence: d.confidence,
-            top_k_similarity,
-            early,
-        }))
+        }
+        out
+    }
+}
+
+/// The snapshot of node `node_id` now (its last analysed frame): takes the edges kept since
+/// its last snapshot (regime change, onset, commits).
+fn snapshot_of(
+    st: &mut NodeState,
+    node_id: u32,
+    names: &[(Arc<str>, Arc<str>)],
+    labels: &[Arc<str>],
+    top_k: usize,
+) -> IntrospectionSnapshot {
+    let ms = &st.matchers;
+    st.order.sort_by(|&a, &b| {
+        let (sa, sb) = (ms[a].state(), ms[b].state());
+        sb.above_threshold
+            .cmp(&sa.above_threshold)
+            .then(sb.score.total_cmp(&sa.score))
+    });
+    let top_k_similarity = st
+        .order
+        .iter()
+        .take(top_k)
+        .map(|&i| {
+            let s = ms[i].state();
+            Similarity {
+                signature_id: names[i].0.clone(),
+                label: names[i].1.clone(),
+                score: s.score,
+                above_threshold: s.above_threshold,
+                matched_frames: s.matched_frames,
+            }
+        })
+        .collect();
+    let early = st.early.as_mut().map(|e| {
+        let s = e.decider.state();
+        let commits = std::mem::take(&mut e.commits);
+        EarlySnapshot {
+            moving: s.moving,
+            onset: std::mem::take(&mut e.onset),
+            frames_since_onset: s.episode_frames as u64,
+            label: s.best.map(|l| labels[l].clone()),
+            confidence: s.confidence,
+            committed_label: s.decided.map(|l| labels[l].clone()),
+            committed_now: !commits.is_empty(),
+            commits,
+            rejected: s.rejected,
+        }
+    });
+    let d = st.dynamics.state();
+    IntrospectionSnapshot {
+        timestamp_ns: st.last_ns,
+        node_id,
+        frame_count: st.frames,
+        regime: d.regime,
+        regime_changed: std::mem::take(&mut st.changed),
+        lyapunov_exponent: d.lyapunov_exponent,
+        attractor_dim: d.attractor_dim,
+        confidence: d.confidence,
+        top_k_similarity,
+        early,
     }
 }
 
@@ -822,7 +892,11 @@ impl Analyser for IntrospectionAnalyser {
 
     /// Says, through the notices of [`with_notices`](IntrospectionAnalyser::with_notices),
     /// how many frames of each node were skipped for their subcarrier layout.
-    fn finish(&mut self, _out: &mut Vec<Analysis>) -> wifi_sensing_core::Result<()> {
+    fn finish(&mut self, out: &mut Vec<Analysis>) -> wifi_sensing_core::Result<()> {
+        // what the thinning (`every`) would otherwise lose at the end of the stream
+        let last = self.end_of_stream();
+        let ended: Vec<u32> = last.iter().map(|s| s.node_id).collect();
+        out.extend(last.into_iter().map(to_analysis));
         // A node that never had a layout fitting `amp_*` signatures: the dimension error
         // (skipping its frames quietly would hide a wrong signature directory).
         if let Some(n) = self
@@ -851,7 +925,11 @@ impl Analyser for IntrospectionAnalyser {
         }
         for (id, n) in self.nodes.iter() {
             // a thinning longer than the node's stream: no snapshot at all, said so
-            if self.cfg.every > 1 && n.frames > 0 && n.frames < self.cfg.every {
+            if self.cfg.every > 1
+                && n.frames > 0
+                && n.frames < self.cfg.every
+                && !ended.contains(&id)
+            {
                 notices.push(format!(
                     "{KIND} (--introspect-every {}): node {id}: no snapshot: its {} analysed \
                      frames are fewer than the {} of one snapshot",

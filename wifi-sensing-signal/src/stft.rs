@@ -5,7 +5,9 @@
 //! definitions, `boundary="zeros"`, `padded=True`, `scaling="spectrum"`, one-sided for real
 //! input; checked within 1e-6 relative by `benches/compare/dsp.py`).
 //! [`StftPlan::stft_into`] and [`StftPlan::stft_channels_into`] write the same values into a
-//! spectrogram the caller keeps, without allocating once its shape matches.
+//! spectrogram the caller keeps, without allocating once its shape matches. An empty series
+//! has no segment (no column), as scipy's result for it is empty; a series shorter than one
+//! segment after the padding is refused ([`SignalError::TooShort`]).
 //!
 //! A real series is transformed two segments per complex FFT (segment `k` in the real parts,
 //! segment `k + 1` in the imaginary parts, the two spectra split by conjugate symmetry), the
@@ -319,9 +321,145 @@ mod sealed {
     impl Sealed for f64 {}
 }
 
+/// A floating-point type whose non-finite values a human-readable serialisation (JSON) writes as
+/// `null`: [`Spectrogram`] and [`SpectrogramBatch`] read such a `null` back as NaN, as the JSON
+/// Lines frames of `wifi-sensing-core` do. Implemented for `f32` and `f64`; sealed.
+pub trait NanFloat: Copy + sealed::Sealed {
+    /// Not a number.
+    const NAN: Self;
+    /// Zero.
+    const ZERO: Self;
+}
+
+impl NanFloat for f64 {
+    const NAN: f64 = f64::NAN;
+    const ZERO: f64 = 0.0;
+}
+
+impl NanFloat for f32 {
+    const NAN: f32 = f32::NAN;
+    const ZERO: f32 = 0.0;
+}
+
+/// Deserialisers of the spectrogram arrays: ndarray's own form (`{"v": 1, "dim": [..], "data":
+/// [..]}`, each complex value `[re, im]`), in which a human-readable format may hold `null` for a
+/// non-finite part (what `serde_json` writes for NaN and infinity), read back as NaN. The arrays
+/// come back in the layouts the STFT makes: each segment's spectrum contiguous.
+mod nan_null {
+    use super::NanFloat;
+    use ndarray::{Array, Array2, Array3, Dimension, ShapeBuilder};
+    use num_complex::Complex;
+    use serde::de::{Deserialize, Deserializer, Error};
+
+    #[derive(serde::Deserialize)]
+    #[serde(bound(deserialize = "P: Deserialize<'de>"), deny_unknown_fields)]
+    struct Wire<P> {
+        v: u8,
+        dim: Vec<usize>,
+        data: Vec<[P; 2]>,
+    }
+
+    /// Values in logical (row-major) order, and the shape.
+    type Flat<T> = (Vec<Complex<T>>, Vec<usize>);
+
+    /// The values and the shape, from a human-readable format.
+    fn read<'de, D, T>(d: D, rank: usize) -> Result<Flat<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: NanFloat + Deserialize<'de>,
+    {
+        let w = Wire::<Option<T>>::deserialize(d)?;
+        if w.v != 1 {
+            return Err(D::Error::custom(format!(
+                "unknown array format version {}, expected 1",
+                w.v
+            )));
+        }
+        if w.dim.len() != rank {
+            return Err(D::Error::custom(format!(
+                "array of {} dimensions, expected {rank}",
+                w.dim.len()
+            )));
+        }
+        let n = w.dim.iter().try_fold(1usize, |a, &b| a.checked_mul(b));
+        if n != Some(w.data.len()) {
+            return Err(D::Error::custom(format!(
+                "array shape {:?} does not match its {} values",
+                w.dim,
+                w.data.len()
+            )));
+        }
+        let data = w
+            .data
+            .into_iter()
+            .map(|[re, im]| Complex::new(re.unwrap_or(T::NAN), im.unwrap_or(T::NAN)))
+            .collect();
+        Ok((data, w.dim))
+    }
+
+    fn relayout<T: NanFloat, E: ndarray::Dimension>(
+        logical: Array<Complex<T>, E>,
+        mut out: Array<Complex<T>, E>,
+    ) -> Array<Complex<T>, E> {
+        out.assign(&logical);
+        out
+    }
+
+    pub(super) fn array2<'de, D, T>(d: D) -> Result<Array2<Complex<T>>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: NanFloat + Deserialize<'de>,
+    {
+        let logical = if d.is_human_readable() {
+            let (data, dim) = read::<D, T>(d, 2)?;
+            Array2::from_shape_vec((dim[0], dim[1]), data).map_err(D::Error::custom)?
+        } else {
+            Array2::deserialize(d)?
+        };
+        let zero = Complex::new(T::ZERO, T::ZERO);
+        let out = Array2::from_elem(logical.raw_dim().into_pattern().f(), zero);
+        Ok(relayout(logical, out))
+    }
+
+    pub(super) fn array3<'de, D, T>(d: D) -> Result<Array3<Complex<T>>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: NanFloat + Deserialize<'de>,
+    {
+        let logical = if d.is_human_readable() {
+            let (data, dim) = read::<D, T>(d, 3)?;
+            Array3::from_shape_vec((dim[0], dim[1], dim[2]), data).map_err(D::Error::custom)?
+        } else {
+            Array3::deserialize(d)?
+        };
+        let (c, f, t) = logical.dim();
+        let zero = Complex::new(T::ZERO, T::ZERO);
+        let out = Array3::from_elem((c, t, f), zero).permuted_axes([0, 2, 1]);
+        Ok(relayout(logical, out))
+    }
+}
+
 /// A spectrogram laid out like scipy's: `values[[freq, time]]`, complex values of `T`
 /// (`f64` unless an `f32` plan made it).
+///
+/// It serialises with serde; in JSON, which has no NaN or infinity, a non-finite part is written
+/// as `null` and read back as NaN:
+///
+/// ```
+/// use wifi_sensing_signal::stft::{Spectrogram, StftConfig, StftPlan};
+/// let mut plan = StftPlan::new(StftConfig { nperseg: 8, hop: 4, ..StftConfig::default() })?;
+/// let mut x = vec![1.0; 32];
+/// x[5] = f64::NAN;
+/// let s = plan.stft(&x, 10.0)?;
+/// let json = serde_json::to_string(&s).unwrap();
+/// let back: Spectrogram = serde_json::from_str(&json).unwrap();
+/// assert_eq!(back.values.dim(), s.values.dim());
+/// assert!(back.values[[0, 1]].re.is_nan() && s.values[[0, 1]].re.is_nan());
+/// assert_eq!(back.values[[0, 7]], s.values[[0, 7]]);
+/// # Ok::<(), wifi_sensing_signal::SignalError>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "T: NanFloat + Deserialize<'de>"))]
 pub struct Spectrogram<T = f64> {
     /// Frequency of each row, Hz (one-sided: `0..=fs/2`; two-sided: FFT order, negative
     /// frequencies in the second half, like `numpy.fft.fftfreq`).
@@ -330,12 +468,16 @@ pub struct Spectrogram<T = f64> {
     pub times: Vec<f64>,
     /// Complex spectra, `(freqs, times)` (stored column-major: one segment's spectrum is
     /// contiguous).
+    #[serde(deserialize_with = "nan_null::array2")]
     pub values: Array2<Complex<T>>,
 }
 
 /// Spectrograms of several channels (subcarriers, antennas) on one time and frequency grid,
 /// from [`StftPlan::stft_channels`].
+///
+/// Serialised like [`Spectrogram`]: a non-finite part is `null` in JSON and read back as NaN.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "T: NanFloat + Deserialize<'de>"))]
 pub struct SpectrogramBatch<T = f64> {
     /// Frequency of each bin, Hz (one-sided, `0..=fs/2`).
     pub freqs: Vec<f64>,
@@ -344,6 +486,7 @@ pub struct SpectrogramBatch<T = f64> {
     /// Complex spectra, `values[[channel, freq, time]]`: channel `c` is the spectrogram
     /// [`StftPlan::stft`] gives for column `c`. In memory, channel after channel, each
     /// segment's spectrum contiguous.
+    #[serde(deserialize_with = "nan_null::array3")]
     pub values: Array3<Complex<T>>,
 }
 
@@ -484,6 +627,10 @@ impl<T: Sample> StftPlan<T> {
         let n = self.cfg.nperseg;
         let hop = self.cfg.hop;
         let pad = if self.cfg.boundary { n / 2 } else { 0 };
+        if len == 0 {
+            // no segment: the padding alone would make one all-zero column
+            return Ok((pad, 0));
+        }
         let mut total = len + 2 * pad;
         if total < n {
             return Err(SignalError::TooShort {
@@ -1198,6 +1345,114 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// `back` equals `orig` value for value, NaN for NaN (and for an infinity when
+    /// `nan_for_non_finite`, as JSON reads it back)
+    fn same_bits<T: Sample + Into<f64>>(
+        back: &[Complex<T>],
+        orig: &[Complex<T>],
+        nan_for_non_finite: bool,
+    ) {
+        let (a, b) = (orig, back);
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            for (p, q) in [(x.re, y.re), (x.im, y.im)] {
+                let (p, q): (f64, f64) = (p.into(), q.into());
+                if p.is_nan() || (nan_for_non_finite && !p.is_finite()) {
+                    assert!(q.is_nan(), "{q:?} should be NaN");
+                } else {
+                    assert!(p == q, "{p:?} != {q:?}");
+                }
+            }
+        }
+    }
+
+    fn serde_round_trip<T>(x: Vec<T>, nan_at: usize, inf_at: usize)
+    where
+        T: Sample + NanFloat + Into<f64> + Serialize + for<'de> Deserialize<'de>,
+    {
+        let cfg = StftConfig {
+            nperseg: 16,
+            hop: 8,
+            ..StftConfig::default()
+        };
+        let mut plan = StftPlan::<T>::with_config(cfg).unwrap();
+        let mut x = x;
+        x[nan_at] = T::NAN;
+        x[inf_at] = T::of(f64::INFINITY);
+        let s = plan.stft(&x, 50.0).unwrap();
+        let n = x.len();
+        let cols = ndarray::Array2::from_shape_fn((n, 3), |(i, c)| x[(i + 11 * c) % n]);
+        let b = plan.stft_channels(cols.view(), 50.0).unwrap();
+        assert!(s.values.iter().any(|v| Into::<f64>::into(v.re).is_nan()));
+        // JSON: null for a non-finite part, read back as NaN; the STFT's layouts come back
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(json.contains("null"));
+        let back: Spectrogram<T> = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            (back.freqs.clone(), back.times.clone()),
+            (s.freqs.clone(), s.times.clone())
+        );
+        assert_eq!(back.values.dim(), s.values.dim());
+        assert_eq!(back.values.strides(), s.values.strides());
+        same_bits(
+            back.values.as_slice_memory_order().unwrap(),
+            s.values.as_slice_memory_order().unwrap(),
+            true,
+        );
+        let json = serde_json::to_string(&b).unwrap();
+        let back: SpectrogramBatch<T> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.values.dim(), b.values.dim());
+        assert_eq!(back.values.strides(), b.values.strides());
+        same_bits(
+            back.values.as_slice_memory_order().unwrap(),
+            b.values.as_slice_memory_order().unwrap(),
+            true,
+        );
+        // a binary format keeps every value, infinities included
+        let cfg = bincode::config::standard();
+        let bytes = bincode::serde::encode_to_vec(&s, cfg).unwrap();
+        let (back, _): (Spectrogram<T>, usize) =
+            bincode::serde::decode_from_slice(&bytes, cfg).unwrap();
+        assert_eq!(back.values.strides(), s.values.strides());
+        same_bits(
+            back.values.as_slice_memory_order().unwrap(),
+            s.values.as_slice_memory_order().unwrap(),
+            false,
+        );
+    }
+
+    #[test]
+    fn spectrograms_with_non_finite_values_round_trip() {
+        let x: Vec<f64> = (0..90).map(|i| (i as f64 * 0.37).sin()).collect();
+        serde_round_trip(x.clone(), 7, 50);
+        serde_round_trip(x.iter().map(|&v| v as f32).collect(), 3, 61);
+    }
+
+    #[test]
+    fn malformed_spectrogram_json_is_refused() {
+        let cases = [
+            (r#"{"v":2,"dim":[1,1],"data":[[0,0]]}"#, "version 2"),
+            (r#"{"v":1,"dim":[2,1],"data":[[0,0]]}"#, "does not match"),
+            (r#"{"v":1,"dim":[1,1,1],"data":[[0,0]]}"#, "3 dimensions"),
+            (
+                r#"{"v":1,"dim":[4611686018427387904,4],"data":[[0,0]]}"#,
+                "does not match",
+            ),
+        ];
+        for (values, want) in cases {
+            let json = format!(r#"{{"freqs":[0],"times":[0],"values":{values}}}"#);
+            let err = serde_json::from_str::<Spectrogram>(&json)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(want), "{err}");
+        }
+        let ok =
+            r#"{"freqs":[0],"times":[0,1],"values":{"v":1,"dim":[1,2],"data":[[1,null],[2,3]]}}"#;
+        let s: Spectrogram = serde_json::from_str(ok).unwrap();
+        assert_eq!(s.values[[0, 1]], Complex::new(2.0, 3.0));
+        assert!(s.values[[0, 0]].im.is_nan());
+    }
+
     #[test]
     fn spans_parse() {
         assert_eq!("1s".parse::<Span>().unwrap(), Span::Seconds(1.0));
@@ -1224,6 +1479,44 @@ mod tests {
         let s = p.stft(&[0.0; 100], 10.0).unwrap();
         assert_eq!(s.times.len(), 8);
         assert_eq!(s.times[1], 1.6);
+    }
+
+    fn empty_input_has_no_column<T: Sample>() {
+        for boundary in [true, false] {
+            let cfg = StftConfig {
+                nperseg: 8,
+                hop: 4,
+                boundary,
+                ..StftConfig::default()
+            };
+            let mut p = StftPlan::<T>::with_config(cfg).unwrap();
+            let s = p.stft(&[], 10.0).unwrap();
+            assert_eq!(s.values.dim(), (5, 0));
+            assert!(s.times.is_empty());
+            assert_eq!(s.freqs.len(), 5);
+            let c = p.stft_complex(&[], 10.0).unwrap();
+            assert_eq!(c.values.dim(), (8, 0));
+            // a refilled output from an earlier, longer series is emptied
+            let mut out = p.stft(&[T::default(); 40], 10.0).unwrap();
+            p.stft_into(&[], 10.0, &mut out).unwrap();
+            assert_eq!(out, s);
+            let m = ndarray::Array2::<T>::zeros((0, 3));
+            let b = p.stft_channels(m.view(), 10.0).unwrap();
+            assert_eq!(b.values.dim(), (3, 5, 0));
+            let mut bo = p
+                .stft_channels(ndarray::Array2::<T>::zeros((40, 3)).view(), 10.0)
+                .unwrap();
+            p.stft_channels_into(m.view(), 10.0, &mut bo).unwrap();
+            assert_eq!(bo, b);
+            // one sample is a segment (boundary) or too short (no boundary)
+            assert_eq!(p.stft(&[T::default()], 10.0).is_ok(), boundary);
+        }
+    }
+
+    #[test]
+    fn empty_input_gives_an_empty_spectrogram() {
+        empty_input_has_no_column::<f64>();
+        empty_input_has_no_column::<f32>();
     }
 
     #[test]
@@ -1354,7 +1647,11 @@ mod tests {
             ..Default::default()
         };
         let mut p = StftPlan::new(cfg).unwrap();
-        for x in [vec![], vec![2.5]] {
+        // an empty series has no segment (the padding alone would be one all-zero column)
+        assert_eq!(p.stft(&[], 10.0).unwrap().values.dim(), (9, 0));
+        assert_eq!(p.stft_complex(&[], 10.0).unwrap().values.dim(), (16, 0));
+        {
+            let x = [2.5];
             let s = p.stft(&x, 10.0).unwrap();
             let xc: Vec<Complex64> = x.iter().map(|v| Complex64::new(*v, 0.0)).collect();
             assert_close(s.values.view(), &naive_stft(&xc, &cfg, 9), "real");

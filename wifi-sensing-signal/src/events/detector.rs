@@ -349,7 +349,16 @@ impl NodeDetector {
             self.cfg.breathing_enter
         };
         let breathing_yes = breathing.is_some_and(|v| v > breathing_thr);
-        let static_yes = self.block.static_change.is_some_and(|(d, thr, _)| d > thr);
+        // hysteresis: a presence already declared holds until the change falls to the exit
+        let static_exit = if self.present == Some(true) {
+            self.cfg.static_exit
+        } else {
+            1.0
+        };
+        let static_yes = self
+            .block
+            .static_change
+            .is_some_and(|(d, thr, _)| d > thr * static_exit);
         let present_raw = self.moving || breathing_yes || static_yes;
         let in_warmup = !self.warmup_done;
         if present_raw {

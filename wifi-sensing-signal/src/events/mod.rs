@@ -29,13 +29,16 @@
 //!      [`EventConfig::breathing_level_enter`]. It only counts on a window without motion in it;
 //!   3. *static shape change* `D`: RMS difference of the last
 //!      [`EventConfig::static_window_s`] mean shape from the empty-room reference, above
-//!      `max(static_min_change, static_noise_factor × noise)`. Only with a valid reference
-//!      (see calibration below). A presence held by this path alone ends after
+//!      `max(static_min_change, static_noise_factor × noise)`; once present, it holds until
+//!      `D` falls to [`EventConfig::static_exit`] of that threshold. Only with a valid
+//!      reference (see calibration below). A presence held by this path alone ends after
 //!      [`EventConfig::static_hold_s`] (a person who neither moves nor breathes cannot be told
 //!      from a moved piece of furniture; the reference is then re-learnt).
 //!
 //!   `PresenceEnded` needs a path able to say "absent": the static path (with a reference) or
-//!   a full motion-free breathing window showing no breathing (`B` at or below
+//!   a motion-free breathing window showing no breathing (the whole window once it has
+//!   filled; at the start of a stream and right after motion, at least
+//!   [`EventConfig::breathing_min_s`] of it) (`B` at or below
 //!   [`EventConfig::breathing_exit`], lower than the entry threshold so that a ratio hovering
 //!   at the threshold does not end and restart presence), for
 //!   [`EventConfig::presence_hold_s`].
@@ -86,9 +89,10 @@ pub struct EventConfig {
     pub block_s: f64,
     /// Window of the breathing-band ratio, s. Default 10.
     pub breathing_window_s: f64,
-    /// Shortest motion-free stretch right after motion over which the breathing-band ratio is
-    /// computed (so absence after motion is decided without waiting a whole window), s.
-    /// Default 3.
+    /// Shortest motion-free stretch over which the breathing-band ratio is computed right after
+    /// motion and at the start of a stream (so absence is decided without waiting a whole
+    /// window), s. Default 8: over 3 s (the default before) a slow breath is not seen, and a
+    /// person who had just sat down or turned was reported absent a few seconds later.
     pub breathing_min_s: f64,
     /// Breathing-band ratio above which a breathing person is present. Default 4.
     pub breathing_enter: f64,
@@ -103,6 +107,11 @@ pub struct EventConfig {
     pub static_window_s: f64,
     /// Smallest static shape change (RMS of the relative amplitude shape) that counts. Default 0.006.
     pub static_min_change: f64,
+    /// A presence already declared holds on the static path until its change falls to this
+    /// fraction of the threshold (0 < x ≤ 1; 1: no hysteresis). The change of a motionless
+    /// person sits near the threshold on small receivers (52 ESP32 subcarriers), and without
+    /// the gap presence ended and started again every few seconds. Default 0.8.
+    pub static_exit: f64,
     /// The static change must also exceed this many noise standard deviations. Default 4.
     pub static_noise_factor: f64,
     /// Longest presence held by the static path alone, s. Default 300.
@@ -127,12 +136,13 @@ impl Default for EventConfig {
             quiet_tau_s: 30.0,
             block_s: 0.25,
             breathing_window_s: 10.0,
-            breathing_min_s: 3.0,
+            breathing_min_s: 8.0,
             breathing_enter: 4.0,
             breathing_exit: 3.0,
             breathing_level_enter: 8.0,
             static_window_s: 2.0,
             static_min_change: 0.006,
+            static_exit: 0.8,
             static_noise_factor: 4.0,
             static_hold_s: 300.0,
             presence_hold_s: 0.5,
@@ -213,6 +223,13 @@ impl EventConfig {
             "s (at least one block)",
         )?;
         check("static_min_change", self.static_min_change, 0.0, 10.0, "")?;
+        check(
+            "static_exit",
+            self.static_exit,
+            0.01,
+            1.0,
+            "(a fraction of the threshold)",
+        )?;
         check(
             "static_noise_factor",
             self.static_noise_factor,

@@ -11,10 +11,14 @@ use super::{NoEstimate, VitalRate, VitalSigns, VitalsConfig};
 const POWER_ITERATIONS: usize = 40;
 /// A window restarts this long after a long motion run, s.
 const MOTION_GUARD_S: f64 = 0.5;
-/// A motion run longer than this (s, guard included) ends the window: the estimate uses only
-/// what follows it. Shorter runs (a fidget, or a gain step the level tracker missed and the event detector reads as
-/// motion) stay in the window; the steps they leave are removed.
-const MAX_BRIDGED_MOTION_S: f64 = 3.0;
+/// A motion run longer than this (s, guard included: runs over 1 s) ends the window: the
+/// estimate uses only what follows it. A person who sits down, stands up or turns makes a run
+/// of 0.6-1.3 s and leaves the body in another place in the channel, whose breath the window
+/// must not mix with the one before (with 3 s here, most breathing estimates of simulated
+/// sessions with such changes every 4-14 s were wrong, up to confidence 1). Shorter runs (a
+/// gain step the level tracker missed and the event detector reads as motion, a twitch) stay
+/// in the window; the steps they leave are removed.
+const MAX_BRIDGED_MOTION_S: f64 = 2.0;
 /// A stretch without frames longer than this (s) is not bridged: the window starts after it.
 /// Empty bins are filled by linear interpolation, which is harmless over a dropped frame or
 /// two but invents a signal across a long gap (periodic gaps of a few seconds, as in some
@@ -884,6 +888,29 @@ mod tests {
         all_say(&r, |t| t < 20.0, 3, NoEstimate::WindowTooShort);
         // After the run at 35-45 s, the window without it would be long: motion is the cause.
         all_say(&r, |t| t > 40.0, 1, NoEstimate::Motion);
+    }
+
+    #[test]
+    fn a_motion_run_over_1_s_restarts_the_window() {
+        // A 1.5 s run at 25 s (a person sitting down or turning) cuts the window: at 40-44 s
+        // only 13-17 s follow it. A 0.5 s run (a twitch, a missed gain step) stays in it, and
+        // the breath of the synthetic frames (15 /min) is estimated over the whole window.
+        let cut = estimates(frames(0.0, 45.0), |t| (25.0..26.5).contains(&t));
+        let late = |v: &&VitalSigns| v.window_end_ns > 39_900_000_000;
+        assert!(cut.iter().filter(late).count() >= 1, "{cut:?}");
+        for v in cut.iter().filter(late) {
+            assert_eq!(v.breathing.reason, Some(NoEstimate::Motion), "{v:?}");
+            assert!(v.window_start_ns >= 26_500_000_000, "{v:?}");
+        }
+        let kept = estimates(frames(0.0, 45.0), |t| (25.0..25.5).contains(&t));
+        for v in kept.iter().filter(late) {
+            let r = v
+                .breathing
+                .rate_per_min
+                .expect("an estimate over the whole window");
+            assert!((r - 15.0).abs() < 0.5, "{v:?}");
+            assert!(v.window_s > 39.0, "{v:?}");
+        }
     }
 
     /// At least `least` of the estimates at times `when` and all of them say `why`.

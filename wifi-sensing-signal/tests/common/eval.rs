@@ -322,10 +322,11 @@ pub fn score_with<I>(
 where
     I: IntoIterator<Item = (CsiFrame, GroundTruth)>,
 {
-    let cfg = SensingConfig {
+    let mut cfg = SensingConfig {
         vitals: None,
         ..SensingConfig::default()
     };
+    events_from_env(&mut cfg);
     let mut a = SensingAnalyser::new(cfg, baseline).expect("analyser");
     let mut out = Vec::new();
     let mut o = Outcome::default();
@@ -565,6 +566,19 @@ pub struct RandomVitals {
     pub heart_reason: String,
     pub presence_ratio: Option<f64>,
     pub breath_distinct: Option<f64>,
+}
+
+/// Diagnostics of the event settings (the crate's MEASUREMENTS.md, "Posture changes"):
+/// `SENSING_BREATHING_MIN_S=S` sets `EventConfig::breathing_min_s` of `cfg`.
+pub fn events_from_env(cfg: &mut SensingConfig) {
+    if let (Some(e), Some(v)) = (
+        cfg.events.as_mut(),
+        std::env::var("SENSING_BREATHING_MIN_S")
+            .ok()
+            .and_then(|v| v.parse().ok()),
+    ) {
+        e.breathing_min_s = v;
+    }
 }
 
 /// The scenario of [`vitals_random`].

@@ -187,7 +187,10 @@ function onPose(rec) {
   const pts = (d.keypoints || []).filter(p => p.x !== null && p.y !== null);
   document.getElementById("pose-info").className = "";
   document.getElementById("pose-info").textContent = nodeKey(rec) + ": " + pts.length +
-    " keypoints, confidence " + fmt(d.confidence, 2) + (d.model ? ", model " + d.model.id : "");
+    " keypoints, confidence " + fmt(d.confidence, 2) + (d.model ? ", model " + d.model.id : "") +
+    // the heading comes only from the direction of travel (pose-v1.json, heading_from_track)
+    (d.heading_from_track === true ? ", heading from the track"
+      : d.heading_from_track === false ? ", no heading (faces nowhere)" : "");
   drawView("pose-top", pts, p => [p.x, p.y], "x", "y");
   drawView("pose-side", pts, p => [p.x, p.z === null || p.z === undefined ? 0 : p.z], "x", "z");
 }
