@@ -501,9 +501,10 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         if n.time_went_back > 0 {
             writeln!(
                 out,
-                "      time went back {} time{} (by up to {:.3} s): a clock step or a restart; analyses drop or start over at such frames",
+                "      time went back: {} frame{} earlier than the latest before {} (by up to {:.3} s): a clock step or a restart; analyses drop such frames or start over",
                 n.time_went_back,
                 if n.time_went_back == 1 { "" } else { "s" },
+                if n.time_went_back == 1 { "it" } else { "them" },
                 n.largest_step_back_s
             )?;
         }

@@ -143,7 +143,7 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
             crate::usage!("{e}");
         }
     }
-    if args.carrier_mhz.is_some() && !args.velocity && args.csv.is_none() {
+    if args.carrier_mhz.is_some() && !args.velocity && args.csv.is_none() && png {
         crate::usage!(
             "--carrier-mhz sets the speed axis of --velocity (and the velocity_mps column of \
              --csv); without either it would change nothing"
@@ -318,6 +318,16 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
     } else {
         format!("sampling rate {rate:.2} Hz")
     };
+    // a hop given in the other unit than the window is clamped to it once both are in frames
+    if let Some(hop) = args.hop {
+        if hop.frames(rate) > s.nperseg {
+            log.warn(format_args!(
+                "--hop is {} frames at {rate:.2} Hz, longer than the window ({} frames): the hop is the window",
+                hop.frames(rate),
+                s.nperseg
+            ));
+        }
+    }
     if let Span::Seconds(w) = args.window {
         if (w * rate).round() < 2.0 {
             log.warn(format_args!(

@@ -1842,7 +1842,10 @@ fn inspect_reports_time_going_back() {
     let v = common::validator("inspect-v1.json");
     assert!(common::errors(&v, &r).is_empty());
     let text = String::from_utf8(run_ok(&["inspect", back.to_str().unwrap()]).stdout).unwrap();
-    assert!(text.contains("time went back 1 time (by up to"), "{text}");
+    assert!(
+        text.contains("time went back: 1 frame earlier than the latest before it (by up to"),
+        "{text}"
+    );
     // the simulated capture itself: never
     assert_eq!(
         inspect_json(src.to_str().unwrap())["nodes"]["1"]["time_went_back"],

@@ -481,6 +481,29 @@ fn spectrogram_window_and_carrier_options_say_what_they_do() {
     let out = run(&["spectrogram", c, "-o", p, "--window", "60ms"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("window 3 frames, hop 3,"), "{err}");
+    // a hop in the other unit, longer than the window once in frames, is warned of
+    let out = run(&["spectrogram", c, "-o", p, "--window", "1s", "--hop", "60"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("--hop is 60 frames at 50.00 Hz, longer than the window (50 frames)"),
+        "{err}"
+    );
+    // a .csv output has the velocity column the carrier sets
+    let m = dir.path().join("m.csv");
+    let out = run(&[
+        "spectrogram",
+        c,
+        "-o",
+        m.to_str().unwrap(),
+        "--carrier-mhz",
+        "5000",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = run(&[
         "spectrogram",
         c,

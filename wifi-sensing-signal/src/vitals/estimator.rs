@@ -13,11 +13,13 @@ const POWER_ITERATIONS: usize = 40;
 const MOTION_GUARD_S: f64 = 0.5;
 /// A motion run longer than this (s, guard included: runs over 1 s) ends the window: the
 /// estimate uses only what follows it. A person who sits down, stands up or turns makes a run
-/// of 0.6-1.3 s and leaves the body in another place in the channel, whose breath the window
-/// must not mix with the one before (with 3 s here, most breathing estimates of simulated
-/// sessions with such changes every 4-14 s were wrong, up to confidence 1). Shorter runs (a
-/// gain step the level tracker missed and the event detector reads as motion, a twitch) stay
-/// in the window; the steps they leave are removed.
+/// of 0.5-1.3 s and leaves the body in another place in the channel, whose breath the window
+/// must not mix with the one before (with 3 s here and no shape test, most breathing estimates
+/// of simulated sessions with such changes every 4-14 s were wrong, up to confidence 1).
+/// Shorter runs end the window too when the amplitude shape moved across them
+/// ([`VitalsEstimator::shape_moved`]); the others (a gain step the level tracker missed and the
+/// event detector reads as motion, a twitch) stay in the window, and the steps they leave are
+/// removed.
 const MAX_BRIDGED_MOTION_S: f64 = 2.0;
 /// A stretch without frames longer than this (s) is not bridged: the window starts after it.
 /// Empty bins are filled by linear interpolation, which is harmless over a dropped frame or
@@ -25,6 +27,14 @@ const MAX_BRIDGED_MOTION_S: f64 = 2.0;
 /// Intel 5300 logs, read as a breathing rate at the gaps' own period). 1 s is under the
 /// period of the fastest breathing the estimator looks for (40 /min, 1.5 s).
 pub(crate) const MAX_BRIDGED_GAP_S: f64 = 1.0;
+/// Each side of the shape-shift test across a short motion run, s ([`VitalsEstimator::shape_moved`]).
+const POSTURE_SIDE_S: f64 = 1.0;
+/// Across a short motion run, a shift of the shape features' means larger than this many times
+/// the median shift of two such means elsewhere in the window (averaged over the features) is
+/// a change of posture: the window starts after the run.
+const POSTURE_SHIFT: f64 = 8.0;
+/// Fewest reference pairs of means for the shape-shift test.
+const MIN_SHIFT_REFERENCES: usize = 5;
 /// A bin-to-bin change larger than this many times the median absolute change of its feature
 /// is a step (dropped), not signal.
 const STEP_MADS: f32 = 8.0;
@@ -48,6 +58,8 @@ pub(crate) struct VitalsEstimator {
     ring_moving: Vec<bool>,
     bin_moving: bool,
     diffs: Vec<f32>,
+    /// Prefix sums of the shape-shift test ([`Self::prepare_shape_sums`]).
+    prefix: Vec<f64>,
     breath_vec: Vec<f64>,
     last_closed: Option<i64>,
     first_bin: Option<i64>,
@@ -156,6 +168,7 @@ impl VitalsEstimator {
             ring_moving: vec![false; n_grid],
             bin_moving: false,
             diffs: Vec::new(),
+            prefix: Vec::new(),
             breath_vec: vec![0.0; k],
             last_closed: None,
             first_bin: None,
@@ -459,32 +472,129 @@ impl VitalsEstimator {
     }
 
     /// Motion in the grid bins `[start, end]`: a run longer than [`MAX_BRIDGED_MOTION_S`]
-    /// (guard included) moves `start` past it; shorter runs stay in the window (their steps
-    /// are removed with the others, see `spectra_of`). Returns whether a run cut the window
-    /// (a short run left in it does not count).
-    fn motion_cut(&self, start: &mut i64, end: i64) -> bool {
+    /// (guard included), or a shorter one across which the amplitude shape moved to another
+    /// level ([`Self::shape_moved`]: a person who sat down, stood up or turned), moves `start`
+    /// past it; other runs stay in the window (their steps are removed with the others, see
+    /// `spectra_of`). Returns whether a run cut the window (a run left in it does not count).
+    fn motion_cut(&mut self, start: &mut i64, end: i64) -> bool {
         let guard = (MOTION_GUARD_S * self.cfg.grid_hz).ceil() as i64;
         let max_run = (MAX_BRIDGED_MOTION_S * self.cfg.grid_hz).ceil() as i64;
-        let moving = |b: i64| {
-            let s = b.rem_euclid(self.n_grid as i64) as usize;
-            self.ring_id[s] == b && self.ring_moving[s]
-        };
         let mut cut: Option<i64> = None;
         let mut run: Option<i64> = None;
-        for b in *start..=end {
-            if moving(b) {
-                let r0 = *run.get_or_insert(b);
-                if b - r0 + 1 + 2 * guard > max_run {
-                    cut = Some(b + guard + 1);
+        let mut prepared = false;
+        for b in *start..=end + 1 {
+            if b <= end && self.moving(b) {
+                run.get_or_insert(b);
+                continue;
+            }
+            let Some(r0) = run.take() else { continue };
+            let r1 = b - 1;
+            let long = r1 - r0 + 1 + 2 * guard > max_run;
+            let moved = !long && {
+                if !prepared {
+                    self.prepare_shape_sums(*start, end);
+                    prepared = true;
                 }
-            } else {
-                run = None;
+                self.shape_moved(*start, end, r0, r1, guard)
+            };
+            if long || moved {
+                cut = Some(r1 + guard + 1);
             }
         }
         if let Some(c) = cut {
             *start = c.min(end + 1);
         }
         cut.is_some()
+    }
+
+    /// Whether grid bin `b` holds a frame the event detector called moving.
+    fn moving(&self, b: i64) -> bool {
+        let s = b.rem_euclid(self.n_grid as i64) as usize;
+        self.ring_id[s] == b && self.ring_moving[s]
+    }
+
+    /// Prefix sums over the bins `[start, end]` for [`Self::shape_moved`]: per bin, the count of
+    /// bins with frames and without motion, the count of bins with motion, then per shape
+    /// feature the sum of the values of the first kind.
+    fn prepare_shape_sums(&mut self, start: i64, end: i64) {
+        let (k, g) = (self.k, self.n_groups);
+        let width = 2 + g;
+        let n = (end - start + 1).max(0) as usize;
+        self.prefix.clear();
+        self.prefix.resize((n + 1) * width, 0.0);
+        for i in 0..n {
+            let b = start + i as i64;
+            let s = b.rem_euclid(self.n_grid as i64) as usize;
+            let (done, rest) = self.prefix.split_at_mut((i + 1) * width);
+            let row = &mut rest[..width];
+            row.copy_from_slice(&done[i * width..]);
+            if self.ring_id[s] == b && self.ring_moving[s] {
+                row[1] += 1.0;
+            } else if self.ring_id[s] == b && self.ring_frames[s] > 0 {
+                row[0] += 1.0;
+                for (r, &x) in row[2..].iter_mut().zip(&self.ring[s * k..][..g]) {
+                    *r += f64::from(x);
+                }
+            }
+        }
+    }
+
+    /// Whether the amplitude shape moved to another level across the motion run `[r0, r1]`
+    /// (see [`POSTURE_SHIFT`]): the mean of each shape feature over [`POSTURE_SIDE_S`] before
+    /// the run and after it (past the guard), their squared difference against the median
+    /// squared difference of two such means the same distance apart elsewhere in the motion-free
+    /// part of the window (what breathing and noise alone give there), averaged over the
+    /// features. `false` when either side or that reference is not there yet (the run is
+    /// bridged, and judged again at the next estimate). Needs [`Self::prepare_shape_sums`].
+    fn shape_moved(&mut self, start: i64, end: i64, r0: i64, r1: i64, guard: i64) -> bool {
+        let side = (POSTURE_SIDE_S * self.cfg.grid_hz).round().max(2.0) as i64;
+        let g = self.n_groups;
+        let width = 2 + g;
+        let (before, after) = (r0 - guard - side, r1 + guard + 1);
+        if g == 0 || before < start || after + side > end + 1 {
+            return false;
+        }
+        let lag = after - before;
+        let prefix = &self.prefix;
+        // the mean of feature c over `[from, from + side)`, when half the bins are usable
+        let mean = |from: i64, c: usize| -> Option<f64> {
+            let (a, b) = ((from - start) as usize, (from + side - start) as usize);
+            let n = prefix[b * width] - prefix[a * width];
+            (n >= side as f64 / 2.0)
+                .then(|| (prefix[b * width + 2 + c] - prefix[a * width + 2 + c]) / n)
+        };
+        // motion in `[from, to)`
+        let moved = |from: i64, to: i64| {
+            let (a, b) = ((from - start) as usize, (to - start) as usize);
+            prefix[b * width + 1] > prefix[a * width + 1]
+        };
+        // reference pairs: motion-free from the first mean's start to the second's end, so
+        // no other change of posture lies between them
+        let step = (side / 2).max(1);
+        let positions: Vec<i64> = (start..=end + 1 - lag - side)
+            .step_by(step as usize)
+            .filter(|&p| !moved(p, p + lag + side))
+            .filter(|&p| mean(p, 0).is_some() && mean(p + lag, 0).is_some())
+            .collect();
+        if positions.len() < MIN_SHIFT_REFERENCES {
+            return false;
+        }
+        let mut ratio = 0.0;
+        for c in 0..g {
+            let (Some(x0), Some(x1)) = (mean(before, c), mean(after, c)) else {
+                return false;
+            };
+            self.diffs.clear();
+            for &p in &positions {
+                if let (Some(a), Some(b)) = (mean(p, c), mean(p + lag, c)) {
+                    self.diffs.push(((b - a) * (b - a)) as f32);
+                }
+            }
+            let mid = self.diffs.len() / 2;
+            let typical = f64::from(*self.diffs.select_nth_unstable_by(mid, f32::total_cmp).1);
+            ratio += (x1 - x0).powi(2) / typical.max(1e-30);
+        }
+        ratio / g as f64 > POSTURE_SHIFT
     }
 
     /// A stretch of grid bins without frames longer than [`MAX_BRIDGED_GAP_S`] in `[start,
@@ -837,6 +947,16 @@ mod tests {
         times: impl Iterator<Item = f64>,
         moving: impl Fn(f64) -> bool,
     ) -> Vec<VitalSigns> {
+        estimates_shifted(times, moving, f64::INFINITY)
+    }
+
+    /// [`estimates`] of frames whose amplitude shape tilts by ±15 % across the band from
+    /// `shift_at` s on (a change of posture).
+    fn estimates_shifted(
+        times: impl Iterator<Item = f64>,
+        moving: impl Fn(f64) -> bool,
+        shift_at: f64,
+    ) -> Vec<VitalSigns> {
         let cfg = VitalsConfig {
             smooth_basis: 0,
             ..VitalsConfig::default()
@@ -850,7 +970,12 @@ mod tests {
                 seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
                 let noise = (seed >> 8) as f32 / (1 << 24) as f32 - 0.5;
                 let breath = (std::f64::consts::TAU * 0.25 * t).sin() as f32;
-                *v = 1.0 + 0.01 * breath * (i as f32 + 1.0) + 0.002 * noise;
+                let tilt = if t >= shift_at {
+                    0.3 * (i as f32 / 8.0 - 0.5)
+                } else {
+                    0.0
+                };
+                *v = 1.0 + 0.01 * breath * (i as f32 + 1.0) + 0.002 * noise + tilt;
             }
             e.push((t * 1e9) as i64, &x, moving(t), &mut out);
         }
@@ -910,6 +1035,28 @@ mod tests {
                 .expect("an estimate over the whole window");
             assert!((r - 15.0).abs() < 0.5, "{v:?}");
             assert!(v.window_s > 39.0, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn a_short_motion_run_across_which_the_shape_moved_restarts_the_window() {
+        // A 0.6 s run at 25 s: bridged when the shape is the same on both sides (a twitch, a
+        // missed gain step), a cut when it moved to another level (a person who sat down).
+        let run = |t: f64| (25.0..25.6).contains(&t);
+        let late = |v: &&VitalSigns| v.window_end_ns > 39_900_000_000;
+        let same = estimates_shifted(frames(0.0, 45.0), run, f64::INFINITY);
+        assert!(same.iter().filter(late).count() >= 1);
+        for v in same.iter().filter(late) {
+            assert!(
+                v.breathing.rate_per_min.is_some() && v.window_s > 39.0,
+                "{v:?}"
+            );
+        }
+        let moved = estimates_shifted(frames(0.0, 45.0), run, 25.3);
+        assert!(moved.iter().filter(late).count() >= 1);
+        for v in moved.iter().filter(late) {
+            assert_eq!(v.breathing.reason, Some(NoEstimate::Motion), "{v:?}");
+            assert!(v.window_start_ns >= 25_600_000_000, "{v:?}");
         }
     }
 

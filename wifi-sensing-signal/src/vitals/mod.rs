@@ -51,10 +51,13 @@
 //!    (breathing) or [`VitalsConfig::heart_min_distinctness`] (heart) there is no estimate;
 //!    above, the confidence grows with the log of the distinctness up to 1 at
 //!    [`VitalsConfig::full_distinctness`]. There is no estimate at all when the window is
-//!    shorter than [`VitalsConfig::min_window_s`] after the last motion run longer than 1 s
-//!    (a person who sits down, stands up or turns makes such a run, and the breath after it is
-//!    not the same combination of subcarriers as before; shorter runs, such as a twitch or a
-//!    gain step the event detector reads as motion, stay in the window; the reason is `motion` only when the window would have been long enough
+//!    shorter than [`VitalsConfig::min_window_s`] after the last motion run longer than 1 s,
+//!    or the last shorter one across which the amplitude shape moved to another level (a person
+//!    who sits down, stands up or turns: the breath after it is not the same combination of
+//!    subcarriers as before; the shift of each shape feature's 1 s means across the run, against
+//!    the median shift of such means elsewhere in the window, averaged over the features, above
+//!    8) (other runs, such as a twitch or a gain step the event detector reads as motion, stay
+//!    in the window; the reason is `motion` only when the window would have been long enough
 //!    without that run, `window_too_short` when the stream or the signal after a gap is
 //!    younger than `min_window_s`, see [`NoEstimate`]), when the frame rate is below twice
 //!    the band's top frequency, or when there is no distinct breathing peak (`no_person` when, in addition, the breathing band
@@ -222,9 +225,10 @@ pub enum NoEstimate {
     /// the stream started, or restarted after a gap longer than `window_s`, less than
     /// `min_window_s` ago. Said even when a motion run cut the window too, since the estimate
     /// would be withheld without it (this takes precedence over `motion`); a short motion run
-    /// left in the window (at most 1 s) is not a cause at all.
+    /// left in the window is not a cause at all.
     WindowTooShort,
-    /// A motion run longer than 1 s cut the window and left less than `min_window_s` of
+    /// A motion run (longer than 1 s, or one across which the amplitude shape moved: a person
+    /// who sat down, stood up or turned) cut the window and left less than `min_window_s` of
     /// motion-free signal after it, where the window without the cut would have been long
     /// enough: without the motion there would be an estimate.
     Motion,
