@@ -144,7 +144,7 @@ struct NodeReport {
     sequence_reordered: u64,
     /// Frames earlier than the node's latest so far ([`NodeStats::time_went_back`]).
     time_went_back: u64,
-    /// The largest step back, s.
+    /// The largest step back, s (to the microsecond).
     largest_step_back_s: f64,
 }
 
@@ -171,7 +171,8 @@ impl NodeReport {
             sequence_repeats: n.sequence_repeats,
             sequence_reordered: n.sequence_reordered,
             time_went_back: n.time_went_back,
-            largest_step_back_s: n.largest_step_back_ns as f64 * 1e-9,
+            // to the microsecond (4.108274, not 4.108274000000001)
+            largest_step_back_s: (n.largest_step_back_ns as f64 / 1e3).round() / 1e6,
         }
     }
 }
