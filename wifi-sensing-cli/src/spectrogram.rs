@@ -265,12 +265,8 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
     let refs: Vec<&CsiFrame> = frames.iter().collect();
     if let (Some(given), Some(stated)) = (
         args.carrier_mhz,
-        refs.first().and_then(|f| {
-            f.center_freq_mhz.or_else(|| {
-                f.channel
-                    .and_then(wifi_sensing_core::frame::channel_to_freq_mhz)
-            })
-        }),
+        refs.first()
+            .and_then(|f| wifi_sensing_signal::fresnel::frame_carrier_mhz(f)),
     ) {
         if given != stated {
             log.warn(format_args!(

@@ -367,6 +367,60 @@ fn kit_every_intel_golden_file_matches() {
     );
 }
 
+/// `NodeStats::time_went_back` and `largest_step_back_ns` (what `inspect` reports) against the
+/// golden files' own `timestamp_low` (µs): the frames earlier than the latest before them, and
+/// the largest such step, over every Intel 5300 golden file of the kit. `los_40.dat` steps back
+/// twice, by up to 4.108 s (30 frames behind), `los_5.dat` by 3.993 s (2 frames behind).
+#[test]
+#[ignore = "needs the capture kit (WIFI_SENSING_KIT)"]
+fn kit_clock_steps_back_as_the_golden_timestamps_say() {
+    let kit = common::kit();
+    let mut files = Vec::new();
+    golden_files(&kit.join("golden/intel5300"), &mut files);
+    golden_files(&kit.join("golden/labelled"), &mut files);
+    let mut stepping = Vec::new();
+    for gpath in files
+        .iter()
+        .filter(|p| p.to_string_lossy().contains("intel5300"))
+    {
+        let golden = load_golden(gpath);
+        // the oracle: the golden timestamps (none of these files wraps its 32-bit counter)
+        let (mut latest, mut back, mut largest) = (None::<u64>, 0u64, 0u64);
+        for g in &golden.frames {
+            let t = u(g, "timestamp_low");
+            match latest {
+                Some(l) if t < l => {
+                    back += 1;
+                    largest = largest.max(l - t);
+                }
+                _ => latest = Some(latest.map_or(t, |l: u64| l.max(t))),
+            }
+        }
+        let rel = gpath.strip_prefix(kit.join("golden")).unwrap();
+        let capture = kit.join(rel.to_str().unwrap().strip_suffix(".jsonl").unwrap());
+        let r = run(&std::fs::read(&capture).unwrap(), false);
+        let mut t = wifi_sensing_core::NodeTracker::default();
+        for (f, _) in &r.frames {
+            t.observe(f);
+        }
+        let n = &t.nodes()[&0];
+        let name = capture.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(n.time_went_back, back, "{name}");
+        assert_eq!(n.largest_step_back_ns as u64, largest * 1000, "{name}");
+        if back > 0 {
+            stepping.push((name, back, n.largest_step_back_ns));
+        }
+    }
+    stepping.sort();
+    assert_eq!(
+        stepping,
+        [
+            ("los_40.dat".to_string(), 30, 4_108_274_000),
+            ("los_5.dat".to_string(), 2, 3_993_121_000)
+        ]
+    );
+}
+
 #[test]
 #[ignore = "needs the capture kit (WIFI_SENSING_KIT)"]
 fn kit_log_all_csi_monitor_mode_quirks() {

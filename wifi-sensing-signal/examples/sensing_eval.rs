@@ -401,16 +401,11 @@ fn posture(first: u64, count: u64, secs: f64) {
             let truth = sc.person.breathing.as_ref().map_or(0.0, |b| b.rate_bpm);
             if std::env::var("VERBOSE").is_ok_and(|v| v == "2") {
                 let mut t0 = 0.0;
+                // sit and stand segments only: each has its duration
                 for seg in &sc.timeline {
-                    let j = serde_json::to_string(seg).unwrap_or_default();
-                    eprintln!(
-                        "  seed {seed}: segment from {t0:.2} s: {}",
-                        &j[..j.len().min(120)]
-                    );
-                    t0 += serde_json::to_value(seg)
-                        .ok()
-                        .and_then(|v| v.as_object()?.values().next()?.get("duration_s")?.as_f64())
-                        .unwrap_or(0.0);
+                    let v = serde_json::to_value(seg).unwrap_or_default();
+                    eprintln!("  seed {seed}: segment from {t0:.2} s: {v}");
+                    t0 += v["duration_s"].as_f64().unwrap_or(0.0);
                 }
             }
             let profile = if intel {

@@ -27,15 +27,30 @@ pub fn wavelength_m(freq_hz: f64) -> f64 {
     SPEED_OF_LIGHT / freq_hz
 }
 
-/// Wavelength of a frame's carrier: from its centre frequency, else its channel number; `None`
-/// when the frame states neither.
+/// A frame's carrier frequency in MHz: its centre frequency, else its channel number's; `None`
+/// when the frame states neither (or states 0).
+///
+/// ```
+/// use wifi_sensing_core::{CaptureFormat, CsiFrame, Device};
+/// let mut f = CsiFrame::new(CaptureFormat::Simulated, Device::Simulator, ndarray::Array3::zeros((1, 1, 1)));
+/// assert_eq!(wifi_sensing_signal::fresnel::frame_carrier_mhz(&f), None);
+/// f.channel = Some(6);
+/// assert_eq!(wifi_sensing_signal::fresnel::frame_carrier_mhz(&f), Some(2437));
+/// ```
+pub fn frame_carrier_mhz(frame: &wifi_sensing_core::CsiFrame) -> Option<u32> {
+    frame
+        .center_freq_mhz
+        .or_else(|| {
+            frame
+                .channel
+                .and_then(wifi_sensing_core::frame::channel_to_freq_mhz)
+        })
+        .filter(|&mhz| mhz > 0)
+}
+
+/// Wavelength of a frame's carrier ([`frame_carrier_mhz`]); `None` when the frame states none.
 pub fn frame_wavelength_m(frame: &wifi_sensing_core::CsiFrame) -> Option<f64> {
-    let mhz = frame.center_freq_mhz.or_else(|| {
-        frame
-            .channel
-            .and_then(wifi_sensing_core::frame::channel_to_freq_mhz)
-    })?;
-    (mhz > 0).then(|| wavelength_m(f64::from(mhz) * 1e6))
+    frame_carrier_mhz(frame).map(|mhz| wavelength_m(f64::from(mhz) * 1e6))
 }
 
 /// Radius in metres of the `n`-th Fresnel zone at distances `d1` (from the transmitter) and

@@ -321,32 +321,12 @@ mod sealed {
     impl Sealed for f64 {}
 }
 
-/// A floating-point type whose non-finite values a human-readable serialisation (JSON) writes as
-/// `null`: [`Spectrogram`] and [`SpectrogramBatch`] read such a `null` back as NaN, as the JSON
-/// Lines frames of `wifi-sensing-core` do. Implemented for `f32` and `f64`; sealed.
-pub trait NanFloat: Copy + sealed::Sealed {
-    /// Not a number.
-    const NAN: Self;
-    /// Zero.
-    const ZERO: Self;
-}
-
-impl NanFloat for f64 {
-    const NAN: f64 = f64::NAN;
-    const ZERO: f64 = 0.0;
-}
-
-impl NanFloat for f32 {
-    const NAN: f32 = f32::NAN;
-    const ZERO: f32 = 0.0;
-}
-
 /// Deserialisers of the spectrogram arrays: ndarray's own form (`{"v": 1, "dim": [..], "data":
 /// [..]}`, each complex value `[re, im]`), in which a human-readable format may hold `null` for a
 /// non-finite part (what `serde_json` writes for NaN and infinity), read back as NaN. The arrays
 /// come back in the layouts the STFT makes: each segment's spectrum contiguous.
 mod nan_null {
-    use super::NanFloat;
+    use super::Sample;
     use ndarray::{Array, Array2, Array3, Dimension, ShapeBuilder};
     use num_complex::Complex;
     use serde::de::{Deserialize, Deserializer, Error};
@@ -366,7 +346,7 @@ mod nan_null {
     fn read<'de, D, T>(d: D, rank: usize) -> Result<Flat<T>, D::Error>
     where
         D: Deserializer<'de>,
-        T: NanFloat + Deserialize<'de>,
+        T: Sample + Deserialize<'de>,
     {
         let w = Wire::<Option<T>>::deserialize(d)?;
         if w.v != 1 {
@@ -392,12 +372,15 @@ mod nan_null {
         let data = w
             .data
             .into_iter()
-            .map(|[re, im]| Complex::new(re.unwrap_or(T::NAN), im.unwrap_or(T::NAN)))
+            .map(|[re, im]| {
+                let nan = T::of(f64::NAN);
+                Complex::new(re.unwrap_or(nan), im.unwrap_or(nan))
+            })
             .collect();
         Ok((data, w.dim))
     }
 
-    fn relayout<T: NanFloat, E: ndarray::Dimension>(
+    fn relayout<T: Sample, E: ndarray::Dimension>(
         logical: Array<Complex<T>, E>,
         mut out: Array<Complex<T>, E>,
     ) -> Array<Complex<T>, E> {
@@ -408,7 +391,7 @@ mod nan_null {
     pub(super) fn array2<'de, D, T>(d: D) -> Result<Array2<Complex<T>>, D::Error>
     where
         D: Deserializer<'de>,
-        T: NanFloat + Deserialize<'de>,
+        T: Sample + Deserialize<'de>,
     {
         let logical = if d.is_human_readable() {
             let (data, dim) = read::<D, T>(d, 2)?;
@@ -416,7 +399,7 @@ mod nan_null {
         } else {
             Array2::deserialize(d)?
         };
-        let zero = Complex::new(T::ZERO, T::ZERO);
+        let zero = Complex::<T>::default();
         let out = Array2::from_elem(logical.raw_dim().into_pattern().f(), zero);
         Ok(relayout(logical, out))
     }
@@ -424,7 +407,7 @@ mod nan_null {
     pub(super) fn array3<'de, D, T>(d: D) -> Result<Array3<Complex<T>>, D::Error>
     where
         D: Deserializer<'de>,
-        T: NanFloat + Deserialize<'de>,
+        T: Sample + Deserialize<'de>,
     {
         let logical = if d.is_human_readable() {
             let (data, dim) = read::<D, T>(d, 3)?;
@@ -433,7 +416,7 @@ mod nan_null {
             Array3::deserialize(d)?
         };
         let (c, f, t) = logical.dim();
-        let zero = Complex::new(T::ZERO, T::ZERO);
+        let zero = Complex::<T>::default();
         let out = Array3::from_elem((c, t, f), zero).permuted_axes([0, 2, 1]);
         Ok(relayout(logical, out))
     }
@@ -459,7 +442,7 @@ mod nan_null {
 /// # Ok::<(), wifi_sensing_signal::SignalError>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(bound(deserialize = "T: NanFloat + Deserialize<'de>"))]
+#[serde(bound(deserialize = "T: Sample + Deserialize<'de>"))]
 pub struct Spectrogram<T = f64> {
     /// Frequency of each row, Hz (one-sided: `0..=fs/2`; two-sided: FFT order, negative
     /// frequencies in the second half, like `numpy.fft.fftfreq`).
@@ -477,7 +460,7 @@ pub struct Spectrogram<T = f64> {
 ///
 /// Serialised like [`Spectrogram`]: a non-finite part is `null` in JSON and read back as NaN.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(bound(deserialize = "T: NanFloat + Deserialize<'de>"))]
+#[serde(bound(deserialize = "T: Sample + Deserialize<'de>"))]
 pub struct SpectrogramBatch<T = f64> {
     /// Frequency of each bin, Hz (one-sided, `0..=fs/2`).
     pub freqs: Vec<f64>,
@@ -1368,7 +1351,7 @@ mod tests {
 
     fn serde_round_trip<T>(x: Vec<T>, nan_at: usize, inf_at: usize)
     where
-        T: Sample + NanFloat + Into<f64> + Serialize + for<'de> Deserialize<'de>,
+        T: Sample + Into<f64> + Serialize + for<'de> Deserialize<'de>,
     {
         let cfg = StftConfig {
             nperseg: 16,
@@ -1377,7 +1360,7 @@ mod tests {
         };
         let mut plan = StftPlan::<T>::with_config(cfg).unwrap();
         let mut x = x;
-        x[nan_at] = T::NAN;
+        x[nan_at] = T::of(f64::NAN);
         x[inf_at] = T::of(f64::INFINITY);
         let s = plan.stft(&x, 50.0).unwrap();
         let n = x.len();

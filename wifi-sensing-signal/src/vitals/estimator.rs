@@ -60,6 +60,8 @@ pub(crate) struct VitalsEstimator {
     diffs: Vec<f32>,
     /// Prefix sums of the shape-shift test ([`Self::prepare_shape_sums`]).
     prefix: Vec<f64>,
+    /// The shape-shift test's reference positions (a buffer kept between estimates).
+    refs: Vec<i64>,
     breath_vec: Vec<f64>,
     last_closed: Option<i64>,
     first_bin: Option<i64>,
@@ -169,6 +171,7 @@ impl VitalsEstimator {
             bin_moving: false,
             diffs: Vec::new(),
             prefix: Vec::new(),
+            refs: Vec::new(),
             breath_vec: vec![0.0; k],
             last_closed: None,
             first_bin: None,
@@ -556,45 +559,44 @@ impl VitalsEstimator {
         }
         let lag = after - before;
         let prefix = &self.prefix;
-        // the mean of feature c over `[from, from + side)`, when half the bins are usable
-        let mean = |from: i64, c: usize| -> Option<f64> {
-            let (a, b) = ((from - start) as usize, (from + side - start) as usize);
-            let n = prefix[b * width] - prefix[a * width];
-            (n >= side as f64 / 2.0)
-                .then(|| (prefix[b * width + 2 + c] - prefix[a * width + 2 + c]) / n)
+        let row = |from: i64| (from - start) as usize * width;
+        // bins with frames and without motion in `[from, from + side)`; a mean needs half
+        let count = |from: i64| prefix[row(from + side)] - prefix[row(from)];
+        let usable = |from: i64| count(from) >= side as f64 / 2.0;
+        let mean = |from: i64, c: usize| {
+            (prefix[row(from + side) + 2 + c] - prefix[row(from) + 2 + c]) / count(from)
         };
         // motion in `[from, to)`
-        let moved = |from: i64, to: i64| {
-            let (a, b) = ((from - start) as usize, (to - start) as usize);
-            prefix[b * width + 1] > prefix[a * width + 1]
-        };
-        // reference pairs: motion-free from the first mean's start to the second's end, so
-        // no other change of posture lies between them
-        let step = (side / 2).max(1);
-        let positions: Vec<i64> = (start..=end + 1 - lag - side)
-            .step_by(step as usize)
-            .filter(|&p| !moved(p, p + lag + side))
-            .filter(|&p| mean(p, 0).is_some() && mean(p + lag, 0).is_some())
-            .collect();
-        if positions.len() < MIN_SHIFT_REFERENCES {
+        let moved = |from: i64, to: i64| prefix[row(to) + 1] > prefix[row(from) + 1];
+        if !usable(before) || !usable(after) {
             return false;
         }
+        // reference pairs: motion-free from the first mean's start to the second's end, so
+        // no other change of posture lies between them
+        let step = (side / 2).max(1) as usize;
+        let mut refs = std::mem::take(&mut self.refs);
+        refs.clear();
+        refs.extend(
+            (start..=end + 1 - lag - side)
+                .step_by(step)
+                .filter(|&p| !moved(p, p + lag + side) && usable(p) && usable(p + lag)),
+        );
+        let enough = refs.len() >= MIN_SHIFT_REFERENCES;
         let mut ratio = 0.0;
-        for c in 0..g {
-            let (Some(x0), Some(x1)) = (mean(before, c), mean(after, c)) else {
-                return false;
-            };
-            self.diffs.clear();
-            for &p in &positions {
-                if let (Some(a), Some(b)) = (mean(p, c), mean(p + lag, c)) {
-                    self.diffs.push(((b - a) * (b - a)) as f32);
-                }
+        if enough {
+            for c in 0..g {
+                self.diffs.clear();
+                self.diffs.extend(
+                    refs.iter()
+                        .map(|&p| (mean(p + lag, c) - mean(p, c)).powi(2) as f32),
+                );
+                let mid = self.diffs.len() / 2;
+                let typical = f64::from(*self.diffs.select_nth_unstable_by(mid, f32::total_cmp).1);
+                ratio += (mean(after, c) - mean(before, c)).powi(2) / typical.max(1e-30);
             }
-            let mid = self.diffs.len() / 2;
-            let typical = f64::from(*self.diffs.select_nth_unstable_by(mid, f32::total_cmp).1);
-            ratio += (x1 - x0).powi(2) / typical.max(1e-30);
         }
-        ratio / g as f64 > POSTURE_SHIFT
+        self.refs = refs;
+        enough && ratio / g as f64 > POSTURE_SHIFT
     }
 
     /// A stretch of grid bins without frames longer than [`MAX_BRIDGED_GAP_S`] in `[start,
