@@ -8,6 +8,9 @@
 //!   100 Hz, SNR 20 dB, rates drawn uniformly (breathing 8–30 /min, heart 50–120 /min);
 //! * `... -- posture [FIRST] [COUNT] [SECONDS]`: breathing estimates of a person who sits down,
 //!   stands up or turns in place every few seconds, against the session's breathing rate;
+//! * `... -- presence-random [FIRST] [COUNT] [SECONDS]`: presence and motion F1 and the
+//!   `PresenceEnded` events on random sessions of a person who walks, sits, gestures and
+//!   leaves (`SENSING_BASELINE=1`: with an empty-room baseline);
 //! * `... -- drift [HOURS]`: an empty room for HOURS (default 2) with slow gain and shape drift
 //!   and AGC steps: false events;
 //! * `... -- vitals-random FIRST COUNT [SNR] [RATES]` and `... -- oracle FIRST COUNT [SNR]
@@ -478,6 +481,68 @@ fn posture(first: u64, count: u64, secs: f64) {
     }
 }
 
+/// `presence-random FIRST COUNT [SECONDS]`: random sessions with the default activity mix (a
+/// person who walks, sits, stands, gestures and leaves the room), events only with the default
+/// configuration, presence and motion scored frame by frame after the first 10 s, and the
+/// `PresenceEnded` events counted (`SENSING_BASELINE=1`: with an empty-room baseline of the
+/// room from another seed, so the static path and the quick absence work from the start;
+/// `SENSING_ABSENT=W`: the weight of absent segments in the mix instead of 0.5).
+fn presence_random(first: u64, count: u64, secs: f64) {
+    use wifi_sensing_core::sim::{RandomSession, Simulator};
+    use wifi_sensing_signal::events::EventKind;
+    let with_baseline = std::env::var("SENSING_BASELINE").is_ok_and(|v| v == "1");
+    let absent_weight: Option<f64> = std::env::var("SENSING_ABSENT")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    println!("| device | seeds | calibration | frames | presence F1 | presence FPR | presence recall | always-present F1 | motion F1 | PresenceEnded | of them while present |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for intel in devices() {
+        let (mut p, mut m) = (Counts::default(), Counts::default());
+        let (mut frames, mut ended, mut ended_present) = (0u64, 0u64, 0u64);
+        for seed in first..first + count {
+            let mut rs = RandomSession::new(seed, secs);
+            if let Some(w) = absent_weight {
+                rs.activities.absent = w;
+            }
+            let sc = rs.scenario().unwrap();
+            let room = sc.room.size_m;
+            let spec = Spec {
+                intel,
+                ..Spec::new("empty", secs, seed)
+            };
+            let baseline = with_baseline.then(|| eval::baseline_for(&spec));
+            let sim = Simulator::new(sc, spec.profile(), seed).unwrap();
+            // the truth at each frame, to tell a PresenceEnded while the person is there
+            let mut present_at: Vec<(i64, bool)> = Vec::new();
+            let pairs = sim.inspect(|(_, t)| present_at.push((t.timestamp_ns, t.presence)));
+            let o = eval::score(pairs, baseline, 10.0, room);
+            p.merge(&o.presence);
+            m.merge(&o.motion);
+            frames += o.frames;
+            for &(kind, t) in &o.events {
+                if kind == EventKind::PresenceEnded {
+                    ended += 1;
+                    let i = present_at.partition_point(|x| x.0 <= t);
+                    if i > 0 && present_at[i - 1].1 {
+                        ended_present += 1;
+                    }
+                }
+            }
+        }
+        println!(
+            "| {} | {first}-{} | {} | {frames} | {} | {} | {} | {} | {} | {ended} | {ended_present} |",
+            if intel { "intel5300" } else { "esp32" },
+            first + count - 1,
+            if with_baseline { "empty-room baseline" } else { "automatic" },
+            fmt(p.f1()),
+            fmt(p.fpr()),
+            fmt(p.recall()),
+            fmt(p.f1_always()),
+            fmt(m.f1()),
+        );
+    }
+}
+
 /// `vitals-empty FIRST COUNT [SNR] [SECONDS]`: empty random rooms (nobody, random room and
 /// radio positions on odd seeds), events and vital signs on with the default configuration;
 /// counts vital-sign records that carry a breathing or heart estimate (each should be none).
@@ -588,6 +653,11 @@ fn main() {
             n.unwrap_or(101),
             args.get(3).and_then(|s| s.parse().ok()).unwrap_or(10),
             args.get(4).and_then(|s| s.parse().ok()).unwrap_or(100.0),
+        ),
+        "presence-random" => presence_random(
+            n.unwrap_or(5000),
+            args.get(3).and_then(|s| s.parse().ok()).unwrap_or(10),
+            args.get(4).and_then(|s| s.parse().ok()).unwrap_or(120.0),
         ),
         "vitals-empty" => vitals_empty(
             n.unwrap_or(3000),

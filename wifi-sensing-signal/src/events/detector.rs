@@ -18,6 +18,10 @@ pub(crate) struct BlockUpdate {
     pub static_start_ns: i64,
     /// Frames in the static window.
     pub static_frames: u64,
+    /// Breathing-band ratio over a shorter motion-free stretch after motion
+    /// (`absence_quick_s`), when `breathing` has none yet and there is a reference: evidence
+    /// of absence only, together with a static change near zero.
+    pub quick_breathing: Option<f64>,
 }
 
 /// Motion and presence of one node.
@@ -45,6 +49,12 @@ pub(crate) struct NodeDetector {
     scratch: Vec<f32>,
     last_ratio: f64,
     k: usize,
+    /// Static change over noise (`D / sd`) of the last motion-free static window while
+    /// present.
+    still_seen: Option<f64>,
+    /// `still_seen` when the last motion started: how far the person's shape stood from the
+    /// reference before it (the quick absence).
+    seen_before_motion: Option<f64>,
 }
 
 impl NodeDetector {
@@ -73,6 +83,8 @@ impl NodeDetector {
             block: BlockUpdate::default(),
             scratch: Vec::new(),
             last_ratio: 1.0,
+            still_seen: None,
+            seen_before_motion: None,
         }
     }
 
@@ -182,6 +194,11 @@ impl NodeDetector {
                     self.above += 1;
                     if self.above >= self.cfg.motion_confirm_frames {
                         self.moving = true;
+                        // a motion run that follows another within a static window keeps
+                        // the value seen before the first
+                        if let Some(x) = self.still_seen.take() {
+                            self.seen_before_motion = Some(x);
+                        }
                         self.below_since = None;
                         out.push(self.event(
                             EventKind::MotionStarted,
@@ -250,7 +267,17 @@ impl NodeDetector {
         } else {
             None
         };
-        let n_b = use_blocks.unwrap_or(0);
+        // the quick absence's shorter stretch (only with a reference, see `decide_presence`)
+        let quick_blocks = ((self.cfg.absence_quick_s / self.cfg.block_s).round() as usize)
+            .max(3)
+            .max(self.static_blocks);
+        let quick = (use_blocks.is_none()
+            && self.last_motion_ns.is_some()
+            && self.reference.is_some()
+            && self.cfg.absence_quick_match > 0.0
+            && quiet_blocks >= quick_blocks)
+            .then_some(quiet_blocks);
+        let n_b = use_blocks.or(quick).unwrap_or(0);
         b.breathing_start_ns = ring
             .len()
             .checked_sub(n_b)
@@ -269,6 +296,8 @@ impl NodeDetector {
         b.static_frames = ring.iter().rev().take(n).map(|x| x.frames as u64).sum();
         b.breathing =
             use_blocks.and_then(|n| self.blocks.breathing_ratio(k, n, self.level_scale()));
+        b.quick_breathing =
+            quick.and_then(|n| self.blocks.breathing_ratio(k, n, self.level_scale()));
         let noise = self
             .blocks
             .recent_mean(self.static_blocks, 0..k, &mut self.scratch);
@@ -283,6 +312,12 @@ impl NodeDetector {
             }
             _ => None,
         };
+        // how far a present person's shape stands from the reference, on a motion-free window
+        if self.present == Some(true) && !self.moving && quiet_blocks >= self.static_blocks {
+            if let Some((d, _, sd)) = b.static_change.filter(|x| x.2 > 0.0) {
+                self.still_seen = Some(d / sd);
+            }
+        }
         self.block = b;
         // Warm-up end: take the reference if the room was empty and still.
         let start = self.start_ns.unwrap_or(t);
@@ -366,6 +401,9 @@ impl NodeDetector {
             if self.present != Some(true) {
                 self.present = Some(true);
                 self.static_only_since = None;
+                // a new presence: nothing seen of this person yet
+                self.still_seen = None;
+                self.seen_before_motion = None;
                 let ev = if self.moving {
                     let r = self.last_ratio;
                     let enter = self.cfg.motion_enter * self.quiet;
@@ -427,7 +465,23 @@ impl NodeDetector {
             return;
         }
         // Nothing says present: absence needs motion-free breathing evidence (and, with a
-        // reference, no static change).
+        // reference, no static change). With a reference, a shorter stretch of it will do once
+        // the room's shape is back at the reference (a person who walked out).
+        let quick = if self.moving {
+            None
+        } else {
+            self.block.quick_breathing.filter(|&v| {
+                v <= self.cfg.breathing_exit
+                    && self
+                        .block
+                        .static_change
+                        .is_some_and(|(d, _, sd)| d <= sd * self.cfg.absence_quick_match)
+                    && self
+                        .seen_before_motion
+                        .is_some_and(|x| x >= self.cfg.absence_quick_seen)
+            })
+        };
+        let breathing = breathing.or(quick);
         let breathing_no = breathing.is_some();
         if !breathing_no {
             return;

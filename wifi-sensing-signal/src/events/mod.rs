@@ -43,6 +43,15 @@
 //!   at the threshold does not end and restart presence), for
 //!   [`EventConfig::presence_hold_s`].
 //!
+//!   *Quick absence*: with a reference, a person who walks out need not wait
+//!   `breathing_min_s`. After motion, [`EventConfig::absence_quick_s`] of motion-free breathing
+//!   evidence will do if the static change `D` has fallen to at most
+//!   [`EventConfig::absence_quick_match`] noise standard deviations (the room looks as it did
+//!   empty) and, on the last motion-free static window before that motion, the person's `D`
+//!   stood at least [`EventConfig::absence_quick_seen`] deviations out (the receiver could see
+//!   them, so a shape back at the reference means they left, not that they stand where the
+//!   receiver hardly sees them).
+//!
 //! # Calibration
 //!
 //! *Automatic*: the first [`EventConfig::warmup_s`] seconds of each node are its warm-up. If
@@ -118,6 +127,22 @@ pub struct EventConfig {
     pub static_hold_s: f64,
     /// Time every absent-path must agree before presence ends, s. Default 0.5.
     pub presence_hold_s: f64,
+    /// With an empty-room reference: the shortest motion-free stretch after motion over which
+    /// absence may be decided when the room has gone back to the reference, s (the stretch is
+    /// at least `static_window_s`; see [`EventConfig::absence_quick_match`]). Default 2.
+    pub absence_quick_s: f64,
+    /// The room has gone back to the reference when the static shape change is at most this
+    /// many noise standard deviations (of the static window's mean shape; 0 turns the quick
+    /// absence off). After a person walks out, absence then needs `absence_quick_s` of
+    /// motion-free breathing evidence instead of `breathing_min_s`, if the person's shape
+    /// stood out before (see [`EventConfig::absence_quick_seen`]). Default 1.3.
+    pub absence_quick_match: f64,
+    /// The quick absence needs the person to have been visible to the static path: on the
+    /// last motion-free static window before the motion, while present, the shape change
+    /// was at least this many noise standard deviations (at least `absence_quick_match`).
+    /// A person whose shape the receiver hardly sees (a standing person on 52 ESP32
+    /// subcarriers) is otherwise soon taken for an empty room. Default 6.
+    pub absence_quick_seen: f64,
     /// Warm-up of the automatic calibration, s. Default 10.
     pub warmup_s: f64,
     /// Time constant of the empty-room reference while the room is empty and still, s. Default 30.
@@ -146,6 +171,9 @@ impl Default for EventConfig {
             static_noise_factor: 4.0,
             static_hold_s: 300.0,
             presence_hold_s: 0.5,
+            absence_quick_s: 2.0,
+            absence_quick_match: 1.3,
+            absence_quick_seen: 6.0,
             warmup_s: 10.0,
             reference_tau_s: 30.0,
         }
@@ -239,6 +267,27 @@ impl EventConfig {
         )?;
         check("static_hold_s", self.static_hold_s, 0.0, 1e7, "s")?;
         check("presence_hold_s", self.presence_hold_s, 0.0, 600.0, "s")?;
+        check(
+            "absence_quick_s",
+            self.absence_quick_s,
+            3.0 * self.block_s,
+            self.breathing_window_s,
+            "s (3 blocks to breathing_window_s)",
+        )?;
+        check(
+            "absence_quick_match",
+            self.absence_quick_match,
+            0.0,
+            100.0,
+            "noise standard deviations",
+        )?;
+        check(
+            "absence_quick_seen",
+            self.absence_quick_seen,
+            self.absence_quick_match,
+            1e3,
+            "noise standard deviations (at least absence_quick_match)",
+        )?;
         check("warmup_s", self.warmup_s, 0.0, 3600.0, "s")?;
         check("reference_tau_s", self.reference_tau_s, 0.1, 1e7, "s")?;
         Ok(())
@@ -431,6 +480,41 @@ pub(crate) fn margin_below(value: f64, threshold: f64, base: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quick_absence_settings_are_checked() {
+        let d = EventConfig::default();
+        // off is a valid setting
+        let off = EventConfig {
+            absence_quick_match: 0.0,
+            ..d.clone()
+        };
+        assert!(off.validate().is_ok());
+        let e = EventConfig {
+            absence_quick_seen: 1.0,
+            ..d.clone()
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("absence_quick_seen"), "{e}");
+        let e = EventConfig {
+            absence_quick_s: d.breathing_window_s + 1.0,
+            ..d.clone()
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("absence_quick_s"), "{e}");
+        let e = EventConfig {
+            absence_quick_match: f64::NAN,
+            ..d
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("absence_quick_match"), "{e}");
+    }
 
     #[test]
     fn margins() {

@@ -568,16 +568,25 @@ pub struct RandomVitals {
     pub breath_distinct: Option<f64>,
 }
 
-/// Diagnostics of the event settings (the crate's MEASUREMENTS.md, "Posture changes"):
-/// `SENSING_BREATHING_MIN_S=S` sets `EventConfig::breathing_min_s` of `cfg`.
+/// Diagnostics of the event settings (the crate's MEASUREMENTS.md, "Posture changes" and
+/// "Walking out"): `SENSING_BREATHING_MIN_S=S` sets `EventConfig::breathing_min_s` of `cfg`,
+/// `SENSING_QUICK_S=S` its `absence_quick_s`, `SENSING_QUICK_MATCH=X` its
+/// `absence_quick_match` and `SENSING_QUICK_SEEN=X` its `absence_quick_seen`.
 pub fn events_from_env(cfg: &mut SensingConfig) {
-    if let (Some(e), Some(v)) = (
-        cfg.events.as_mut(),
-        std::env::var("SENSING_BREATHING_MIN_S")
-            .ok()
-            .and_then(|v| v.parse().ok()),
-    ) {
-        e.breathing_min_s = v;
+    let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<f64>().ok());
+    if let Some(e) = cfg.events.as_mut() {
+        if let Some(v) = var("SENSING_BREATHING_MIN_S") {
+            e.breathing_min_s = v;
+        }
+        if let Some(v) = var("SENSING_QUICK_S") {
+            e.absence_quick_s = v;
+        }
+        if let Some(v) = var("SENSING_QUICK_MATCH") {
+            e.absence_quick_match = v;
+        }
+        if let Some(v) = var("SENSING_QUICK_SEEN") {
+            e.absence_quick_seen = v;
+        }
     }
 }
 
