@@ -54,8 +54,17 @@
 //!
 //! A file cut inside an entry replays every complete entry and then reports
 //! [`Error::Truncated`] with the offset of the cut entry. An entry whose CRC does not match is a
-//! recoverable [`Error::Malformed`] and is skipped by its length, as is a frame whose CSI has
-//! more values, or an axis longer, than `Limits::max_csi_values`.
+//! recoverable [`Error::Malformed`] and is skipped by its length when an entry that checks
+//! follows it, as is a frame whose CSI has more values, or an axis longer, than
+//! `Limits::max_csi_values`. When none follows, or the length itself is impossible (0, over
+//! `Limits::max_record_bytes`, or past the end of the input), the length is taken as damaged:
+//! the reader looks, byte by byte, for the next position where a believable length (at most
+//! twice the longest entry read so far, or 64 KiB) is followed by a body whose CRC-32 checks,
+//! at most `Limits::max_record_bytes` ahead, and goes on from there with one recoverable
+//! [`Error::Malformed`] that names the bytes skipped. A damaged length therefore costs its own
+//! entry, not the rest of the file. If no such position comes, the error is what it was before
+//! the search ([`Error::LimitExceeded`], [`Error::Truncated`]) or, after a CRC mismatch, an
+//! [`Error::Malformed`] after which reading stops.
 
 use std::io::Write;
 
@@ -1409,7 +1418,17 @@ pub struct RecordingReader {
     last_sc: Option<Vec<i16>>,
     /// Buffers of recycled frames, refilled for the next frame.
     spare: SpareBuffers,
+    /// Bytes read ahead while looking for the entry after a damaged one, read again before
+    /// `input` (from `pending_at`).
+    pending: Vec<u8>,
+    pending_at: usize,
+    /// The longest entry read so far (bounds the lengths the search after damage believes).
+    longest: usize,
 }
+
+/// Shortest stretch of entry lengths the search after a damaged entry believes, bytes (the
+/// longest entry read so far, doubled, when that is longer; see [`RecordingReader`]).
+const RESYNC_MIN_BOUND: usize = 64 * 1024;
 
 impl std::fmt::Debug for RecordingReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -1482,6 +1501,9 @@ impl RecordingReader {
             buf: Vec::new(),
             last_sc: None,
             spare: SpareBuffers::default(),
+            pending: Vec::new(),
+            pending_at: 0,
+            longest: 0,
         })
     }
 
@@ -1495,10 +1517,177 @@ impl RecordingReader {
         self.version
     }
 
+    /// Reads up to `out.len()` bytes: first what was read ahead, then the input.
+    fn read_some(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let mut n = 0;
+        if self.pending_at < self.pending.len() {
+            let k = (self.pending.len() - self.pending_at).min(out.len());
+            out[..k].copy_from_slice(&self.pending[self.pending_at..self.pending_at + k]);
+            self.pending_at += k;
+            n = k;
+            if self.pending_at == self.pending.len() {
+                self.pending.clear();
+                self.pending_at = 0;
+            }
+        }
+        if n < out.len() {
+            n += crate::util::read_full(&mut self.input, &mut out[n..])?;
+        }
+        Ok(n)
+    }
+
+    /// Appends up to `len` bytes to `out` (what was read ahead first); returns how many.
+    fn read_body(&mut self, len: usize, out: &mut Vec<u8>) -> std::io::Result<usize> {
+        let mut got = 0;
+        if self.pending_at < self.pending.len() {
+            let k = (self.pending.len() - self.pending_at).min(len);
+            out.extend_from_slice(&self.pending[self.pending_at..self.pending_at + k]);
+            self.pending_at += k;
+            got = k;
+            if self.pending_at == self.pending.len() {
+                self.pending.clear();
+                self.pending_at = 0;
+            }
+        }
+        if got < len {
+            // grow by reading, never by trusting `len` for a large allocation up front
+            got += (&mut self.input)
+                .take((len - got) as u64)
+                .read_to_end(out)?;
+        }
+        Ok(got)
+    }
+
+    /// Puts `bytes` back in front of what is still to be read.
+    fn unread(&mut self, bytes: &[u8]) {
+        let mut v = Vec::with_capacity(bytes.len() + self.pending.len() - self.pending_at);
+        v.extend_from_slice(bytes);
+        v.extend_from_slice(&self.pending[self.pending_at..]);
+        self.pending = v;
+        self.pending_at = 0;
+    }
+
+    /// Reads into `win` until it holds `n` bytes; false at the end of the input first.
+    fn fill(&mut self, win: &mut Vec<u8>, n: usize) -> std::io::Result<bool> {
+        if win.len() < n {
+            let want = n - win.len();
+            // in steps of at most 64 KiB, so a believed length allocates no more than arrives
+            let mut left = want;
+            while left > 0 {
+                let step = left.min(64 * 1024);
+                let got = self.read_body(step, win)?;
+                left -= got;
+                if got < step {
+                    break;
+                }
+            }
+        }
+        Ok(win.len() >= n)
+    }
+
+    /// Whether `body` can start an entry of this file's version: versions 2 and 3 begin every
+    /// entry with 0 (a frame) or 1 (another record); version 1 entries are bincode of a
+    /// `Record`, whose variant index is 0 or 1 as well.
+    fn plausible_start(body: &[u8]) -> bool {
+        matches!(body.first(), Some(0 | 1))
+    }
+
+    /// The length bound the search after damage believes.
+    fn believed_len(&self) -> usize {
+        self.longest
+            .saturating_mul(2)
+            .max(RESYNC_MIN_BOUND)
+            .min(self.max_record)
+    }
+
+    /// After the entry at `start` turned out damaged (`win`: the bytes read from `start` on),
+    /// looks for the next entry whose length is believable and whose CRC-32 checks, at most
+    /// `Limits::max_record_bytes` past `start`. Found: the bytes from it on are put back, the
+    /// position moves there, and the number of bytes skipped is returned.
+    fn resync(&mut self, start: u64, mut win: Vec<u8>) -> std::io::Result<Option<usize>> {
+        let bound = self.believed_len();
+        let limit = self.max_record.max(8);
+        let mut i = 1;
+        while i <= limit {
+            if !self.fill(&mut win, i + 8)? {
+                break;
+            }
+            let len = u32::from_le_bytes([win[i], win[i + 1], win[i + 2], win[i + 3]]) as usize;
+            if (1..=bound).contains(&len) && self.fill(&mut win, i + 8 + len)? {
+                let crc = u32::from_le_bytes([win[i + 4], win[i + 5], win[i + 6], win[i + 7]]);
+                let body = &win[i + 8..i + 8 + len];
+                if Self::plausible_start(body) && crc32(body) == crc {
+                    self.unread(&win[i..]);
+                    self.pos = start + i as u64;
+                    return Ok(Some(i));
+                }
+            }
+            i += 1;
+        }
+        Ok(None)
+    }
+
+    /// The error for the damaged entry at `start` (`win`: the bytes read from `start` on): a
+    /// recoverable one naming the bytes skipped when an entry that checks follows (found by
+    /// [`RecordingReader::resync`]), else `otherwise`, or (`None`) a malformed-entry error
+    /// after which reading stops.
+    fn damaged(
+        &mut self,
+        start: u64,
+        win: Vec<u8>,
+        what: &str,
+        otherwise: Option<Error>,
+    ) -> Option<Result<Record>> {
+        // a lost entry may have stated a new subcarrier list: frames that refer to the last one
+        // are refused until an entry states a list again
+        self.last_sc = None;
+        let malformed = |reason: String| Error::Malformed {
+            format: CaptureFormat::Recording,
+            offset: start,
+            line: None,
+            reason,
+        };
+        Some(Err(match self.resync(start, win) {
+            Ok(Some(skipped)) => malformed(format!(
+                "damaged entry ({what}); skipped {skipped} bytes to the next entry that checks, at offset {}",
+                start + skipped as u64
+            )),
+            Ok(None) => otherwise.unwrap_or_else(|| {
+                self.done = true;
+                malformed(format!(
+                    "damaged entry ({what}), and no entry that checks follows within {} bytes; reading stops",
+                    self.max_record
+                ))
+            }),
+            Err(e) => Error::io("cannot read recording", e),
+        }))
+    }
+
+    /// Whether an entry that checks follows at once (what was read is put back either way).
+    fn next_entry_checks(&mut self) -> std::io::Result<Option<bool>> {
+        let mut head = [0u8; 8];
+        let n = self.read_some(&mut head)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let mut ahead = head[..n].to_vec();
+        let mut ok = false;
+        if n == 8 {
+            let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+            let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+            if (1..=self.max_record).contains(&len) && self.fill(&mut ahead, 8 + len)? {
+                let body = &ahead[8..8 + len];
+                ok = Self::plausible_start(body) && crc32(body) == crc;
+            }
+        }
+        self.unread(&ahead);
+        Ok(Some(ok))
+    }
+
     fn read_entry(&mut self) -> Option<Result<Record>> {
         let start = self.pos;
         let mut len_crc = [0u8; 8];
-        let n = match crate::util::read_full(&mut self.input, &mut len_crc) {
+        let n = match self.read_some(&mut len_crc) {
             Ok(n) => n,
             Err(e) => return Some(Err(Error::io("cannot read recording", e))),
         };
@@ -1515,47 +1704,70 @@ impl RecordingReader {
         }
         let len = u32::from_le_bytes([len_crc[0], len_crc[1], len_crc[2], len_crc[3]]) as usize;
         let crc = u32::from_le_bytes([len_crc[4], len_crc[5], len_crc[6], len_crc[7]]);
+        if len == 0 {
+            // no writer makes an empty entry (each starts with its kind): a damaged length
+            return self.damaged(start, len_crc.to_vec(), "length 0", None);
+        }
         if len > self.max_record {
-            return Some(Err(Error::LimitExceeded {
+            let fatal = Error::LimitExceeded {
                 format: CaptureFormat::Recording,
                 offset: start,
                 what: "entry length",
                 value: len as u64,
                 limit: self.max_record as u64,
-            }));
+            };
+            let what = format!("length {len} over the limit of {}", self.max_record);
+            return self.damaged(start, len_crc.to_vec(), &what, Some(fatal));
         }
-        // Grow the buffer by reading, never by trusting `len` for a large allocation up front.
-        self.buf.clear();
-        let got = match (&mut self.input)
-            .take(len as u64)
-            .read_to_end(&mut self.buf)
-        {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let got = match self.read_body(len, &mut buf) {
             Ok(g) => g,
-            Err(e) => return Some(Err(Error::io("cannot read recording", e))),
+            Err(e) => {
+                self.buf = buf;
+                return Some(Err(Error::io("cannot read recording", e)));
+            }
         };
         if got < len {
-            return Some(Err(Error::Truncated {
+            // a file cut inside its last entry, or a damaged length reaching past the end
+            let fatal = Error::Truncated {
                 format: CaptureFormat::Recording,
                 offset: start,
                 needed: 8 + len as u64,
                 available: 8 + got as u64,
-            }));
+            };
+            let mut win = len_crc.to_vec();
+            win.extend_from_slice(&buf);
+            self.buf = buf;
+            let what = format!("length {len} runs past the end of the input");
+            return self.damaged(start, win, &what, Some(fatal));
         }
+        self.buf = buf;
         self.pos += 8 + len as u64;
         let computed = crc32(&self.buf);
         if computed != crc {
-            // the lost entry may have stated a new subcarrier list: frames that refer to the
-            // last one are refused until an entry states a list again
-            self.last_sc = None;
-            return Some(Err(Error::Malformed {
-                format: CaptureFormat::Recording,
-                offset: start,
-                line: None,
-                reason: format!(
-                    "entry CRC-32 mismatch (stored 0x{crc:08X}, computed 0x{computed:08X})"
-                ),
-            }));
+            let what = format!("CRC-32 mismatch: stored 0x{crc:08X}, computed 0x{computed:08X}");
+            // Only the body is damaged when an entry that checks follows: skip by the length.
+            // Otherwise the length itself may be damaged: look for the next entry that checks.
+            match self.next_entry_checks() {
+                Ok(None | Some(true)) => {
+                    self.last_sc = None;
+                    return Some(Err(Error::Malformed {
+                        format: CaptureFormat::Recording,
+                        offset: start,
+                        line: None,
+                        reason: format!("entry {what}"),
+                    }));
+                }
+                Ok(Some(false)) => {
+                    let mut win = len_crc.to_vec();
+                    win.extend_from_slice(&self.buf);
+                    return self.damaged(start, win, &what, None);
+                }
+                Err(e) => return Some(Err(Error::io("cannot read recording", e))),
+            }
         }
+        self.longest = self.longest.max(len);
         let malformed = |reason: String| {
             Some(Err(Error::Malformed {
                 format: CaptureFormat::Recording,
