@@ -933,10 +933,11 @@ fn anchor(seeds: u64, first: u64, rate: f64) {
 /// node's motion and presence (diagnostics of real recordings; TSV on stdout).
 fn trace(path: &str) {
     use wifi_sensing_signal::{SensingAnalyser, SensingConfig};
-    let cfg = SensingConfig {
+    let mut cfg = SensingConfig {
         vitals: None,
         ..SensingConfig::default()
     };
+    eval::events_from_env(&mut cfg);
     let mut a = SensingAnalyser::new(cfg, None).expect("analyser");
     let mut out = Vec::new();
     let mut t0 = None;
