@@ -775,12 +775,12 @@ fn posture_changes_keep_presence_and_restart_the_vital_sign_window() {
 }
 
 /// Seconds from the person's leaving (the first absent truth frame after a present one) to
-/// the node's `PresenceEnded`, in an Intel 5300 `mixed` session (the person walks out and the
-/// room stays empty for the last 5 %), with the room's reference taken in the warm-up; `None`
-/// when presence never ended after the person left.
-fn walk_out_delay(cfg: EventConfig, secs: f64, seed: u64) -> Option<f64> {
+/// the node's `PresenceEnded`, in a `mixed` session (the person walks out and the room stays
+/// empty for the last 5 %), with the room's reference taken in the warm-up; `None` when
+/// presence never ended after the person left.
+fn walk_out_delay(cfg: EventConfig, profile: DeviceProfile, secs: f64, seed: u64) -> Option<f64> {
     let sc = Scenario::preset("mixed", secs).unwrap();
-    let sim = Simulator::new(sc, DeviceProfile::intel5300(), seed).unwrap();
+    let sim = Simulator::new(sc, profile, seed).unwrap();
     let cfg = SensingConfig {
         events: Some(cfg),
         vitals: None,
@@ -813,21 +813,26 @@ fn walk_out_delay(cfg: EventConfig, secs: f64, seed: u64) -> Option<f64> {
 fn a_person_who_walks_out_is_absent_within_seconds() {
     // 200 s: the empty tail after the walk-out is 10 s, longer than absence takes either way
     for seed in [31, 32] {
-        let quick = walk_out_delay(EventConfig::default(), 200.0, seed);
-        let off = walk_out_delay(
-            EventConfig {
-                absence_quick_match: 0.0,
-                ..EventConfig::default()
-            },
-            200.0,
-            seed,
-        );
+        let off_cfg = EventConfig {
+            absence_quick_match: 0.0,
+            ..EventConfig::default()
+        };
+        let intel = DeviceProfile::intel5300;
+        let quick = walk_out_delay(EventConfig::default(), intel(), 200.0, seed);
+        let off = walk_out_delay(off_cfg.clone(), intel(), 200.0, seed);
         // measured 3.4-3.5 s with the quick absence, 9.7-9.8 s without it
         println!("seed {seed}: PresenceEnded {quick:?} s after leaving, {off:?} s without the quick absence");
         assert!(quick.is_some_and(|d| d < 4.5), "seed {seed}: {quick:?}");
         assert!(
             off.is_some_and(|d| d > quick.unwrap_or(0.0) + 3.0),
             "seed {seed}: {off:?} against {quick:?}"
+        );
+        // ESP32 (52 shape values, under `absence_quick_min_values`) waits as before
+        let esp = DeviceProfile::esp32;
+        assert_eq!(
+            walk_out_delay(EventConfig::default(), esp(), 200.0, seed),
+            walk_out_delay(off_cfg, esp(), 200.0, seed),
+            "seed {seed}"
         );
     }
 }

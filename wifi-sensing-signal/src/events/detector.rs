@@ -275,6 +275,7 @@ impl NodeDetector {
             && self.last_motion_ns.is_some()
             && self.reference.is_some()
             && self.cfg.absence_quick_match > 0.0
+            && self.k >= self.cfg.absence_quick_min_values as usize
             && quiet_blocks >= quick_blocks)
             .then_some(quiet_blocks);
         let n_b = use_blocks.or(quick).unwrap_or(0);
