@@ -417,7 +417,12 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         writeln!(
             out,
             "recorded:    {} from {} by {} (.csirec format version {})",
-            crate::dataset::utc_datetime(h.created_unix_ns),
+            // 0: a header that does not say (a damaged one, read as such)
+            if h.created_unix_ns == 0 {
+                "(time unknown)".to_string()
+            } else {
+                crate::dataset::utc_datetime(h.created_unix_ns)
+            },
             if h.source.is_empty() {
                 "an unnamed source"
             } else {

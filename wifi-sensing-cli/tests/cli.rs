@@ -1081,17 +1081,28 @@ fn json_lines_read_back_losslessly() {
 
 #[test]
 fn inspect_fails_on_a_damaged_input_after_reporting() {
+    // a pcap whose last packet header claims 2 GiB: reading cannot go on past it (a `.csirec`
+    // finds its next entry by CRC instead, see `damaged_recording_header_and_tail_keep_the_entries`)
     let d = tmpdir("inspect-bad");
-    let rec = d.join("bad.csirec");
-    make_recording(&rec, 3);
-    let mut bytes = std::fs::read(&rec).unwrap();
-    bytes.extend_from_slice(&0x7fff_ffffu32.to_le_bytes());
-    bytes.extend_from_slice(&[0u8; 4]);
-    std::fs::write(&rec, bytes).unwrap();
-    let out = run(&["inspect", "--json", rec.to_str().unwrap()]);
+    let cap = d.join("bad.pcap");
+    run_ok(&[
+        "simulate",
+        "--scenario",
+        "walk",
+        "--duration",
+        "1s",
+        "-o",
+        cap.to_str().unwrap(),
+    ]);
+    let mut bytes = std::fs::read(&cap).unwrap();
+    for v in [0u32, 0, 0x7fff_ffff, 0x7fff_ffff] {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(&cap, bytes).unwrap();
+    let out = run(&["inspect", "--json", cap.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["frames"], 3, "the report covers what was read");
+    assert_eq!(v["frames"], 50, "the report covers what was read");
     assert!(v["error"].as_str().unwrap().contains("exceeds the limit"));
     assert!(String::from_utf8_lossy(&out.stderr).contains("reading stopped early"));
 }
@@ -1851,4 +1862,41 @@ fn inspect_reports_time_going_back() {
         inspect_json(src.to_str().unwrap())["nodes"]["1"]["time_went_back"],
         0
     );
+}
+
+/// A `.csirec` whose file header is damaged (no checksum guards it) and whose tail is junk:
+/// `inspect` and `convert` read every entry, say what was damaged, and exit 0.
+#[test]
+fn damaged_recording_header_and_tail_keep_the_entries() {
+    let d = tmpdir("damaged-header");
+    let rec = d.join("a.csirec");
+    make_recording(&rec, 6);
+    let mut bytes = std::fs::read(&rec).unwrap();
+    // the header's `source` text ("test") made invalid UTF-8, and junk after the last entry
+    let at = bytes.windows(4).position(|w| w == b"test").unwrap();
+    bytes[at] = 0xFF;
+    bytes.extend_from_slice(&[0xFF; 8]);
+    std::fs::write(&rec, &bytes).unwrap();
+    let r = rec.to_str().unwrap();
+    let out = run(&["inspect", r]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("frames:      6"), "{text}");
+    assert!(
+        text.contains("(time unknown) from unknown: the file header is damaged"),
+        "{text}"
+    );
+    assert!(text.contains("malformed:   2"), "{text}");
+    assert!(text.contains("not valid UTF-8"), "{text}");
+    assert!(text.contains("reading stops"), "{text}");
+    let o = d.join("o.jsonl");
+    let out = run(&["convert", r, "-o", o.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = std::fs::read_to_string(&o).unwrap();
+    assert_eq!(lines.lines().count(), 6);
 }

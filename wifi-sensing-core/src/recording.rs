@@ -1424,11 +1424,30 @@ pub struct RecordingReader {
     pending_at: usize,
     /// The longest entry read so far (bounds the lengths the search after damage believes).
     longest: usize,
+    /// Entries read whole and their bytes (length fields included), for the estimate of how
+    /// many entries a damaged stretch held.
+    entries_read: u64,
+    entry_bytes_read: u64,
+    /// An error found while opening (a damaged file header), given before the first record.
+    first_error: Option<Error>,
 }
 
 /// Shortest stretch of entry lengths the search after a damaged entry believes, bytes (the
 /// longest entry read so far, doubled, when that is longer; see [`RecordingReader`]).
 const RESYNC_MIN_BOUND: usize = 64 * 1024;
+
+/// Most body bytes the search after a damaged entry checksums before it gives up (adversarial
+/// data can put a believable length at every position).
+const RESYNC_CRC_BUDGET: usize = 256 << 20;
+
+/// How the search after a damaged entry ended.
+enum Resync {
+    /// An entry that checks starts this many bytes after the damaged one.
+    Found(usize),
+    /// None within this many bytes (the end of the input, the search limit, or the checksum
+    /// budget came first).
+    NotFound(usize),
+}
 
 impl std::fmt::Debug for RecordingReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -1444,6 +1463,20 @@ fn invalid(offset: u64, reason: impl Into<String>) -> Error {
         format: CaptureFormat::Recording,
         offset,
         reason: reason.into(),
+    }
+}
+
+/// What a bincode decoding error says, in words.
+fn describe_decode_error(e: &bincode::error::DecodeError) -> String {
+    use bincode::error::DecodeError as D;
+    match e {
+        D::UnexpectedEnd { .. } => "it ends before its last field".into(),
+        D::Utf8 { .. } => "a text field is not valid UTF-8".into(),
+        D::LimitExceeded => "a field claims more bytes than the decode limit allows".into(),
+        D::InvalidIntegerType { .. } | D::OutsideUsizeRange(_) => {
+            "a number field is out of range".into()
+        }
+        other => format!("it does not decode: {other}"),
     }
 }
 
@@ -1472,30 +1505,18 @@ impl RecordingReader {
             });
         }
         let hlen = u32::from_le_bytes([head[10], head[11], head[12], head[13]]) as usize;
-        if hlen > MAX_HEADER {
-            return Err(Error::LimitExceeded {
-                format: CaptureFormat::Recording,
-                offset: 10,
-                what: "header length",
-                value: hlen as u64,
-                limit: MAX_HEADER as u64,
-            });
-        }
-        let mut hbuf = vec![0u8; hlen];
-        let n = crate::util::read_full(&mut input, &mut hbuf)
-            .map_err(|e| Error::io("cannot read recording header", e))?;
-        if n < hlen {
-            return Err(invalid(14, format!("header cut: {n} of {hlen} bytes")));
-        }
-        let (header, _): (RecordingHeader, usize) =
-            bincode::serde::decode_from_slice(&hbuf, decode_cfg())
-                .map_err(|e| invalid(14, e.to_string()))?;
-        Ok(RecordingReader {
+        let mut r = RecordingReader {
             input,
             version,
             max_values: options.limits.max_csi_values,
-            header,
-            pos: 14 + hlen as u64,
+            header: RecordingHeader {
+                format_version: version,
+                created_unix_ns: 0,
+                source: "unknown: the file header is damaged".into(),
+                config: String::new(),
+                writer: "an unknown writer".into(),
+            },
+            pos: 14,
             max_record: options.limits.max_record_bytes,
             done: false,
             buf: Vec::new(),
@@ -1504,7 +1525,56 @@ impl RecordingReader {
             pending: Vec::new(),
             pending_at: 0,
             longest: 0,
-        })
+            entries_read: 0,
+            entry_bytes_read: 0,
+            first_error: None,
+        };
+        // A damaged file header costs the header, not the entries: they are read after it (or,
+        // when its length is impossible, searched for from its start) and the damage is the
+        // first error the reader gives.
+        let damaged = |reason: String| {
+            Error::Malformed {
+            format: CaptureFormat::Recording,
+            offset: 10,
+            line: None,
+            reason: format!(
+                "the file header is damaged ({reason}): its source, creation time and configuration are unknown; reading the entries"
+            ),
+        }
+        };
+        if hlen > MAX_HEADER {
+            r.first_error = Some(damaged(format!(
+                "its length {hlen} is over the limit of {MAX_HEADER}"
+            )));
+            return Ok(r);
+        }
+        let mut hbuf = vec![0u8; hlen];
+        let n = crate::util::read_full(&mut r.input, &mut hbuf)
+            .map_err(|e| Error::io("cannot read recording header", e))?;
+        if n < hlen {
+            return Err(invalid(14, format!("header cut: {n} of {hlen} bytes")));
+        }
+        match bincode::serde::decode_from_slice::<RecordingHeader, _>(&hbuf, decode_cfg()) {
+            Ok((header, used)) if used == hlen => {
+                r.header = header;
+                r.pos = 14 + hlen as u64;
+            }
+            Ok((header, used)) => {
+                // a length longer than the header: what follows it is the first entries
+                r.header = header;
+                r.unread(&hbuf[used..]);
+                r.pos = 14 + used as u64;
+                r.first_error = Some(damaged(format!(
+                    "its length says {hlen} bytes, but it is {used}; entries from offset {}",
+                    r.pos
+                )));
+            }
+            Err(e) => {
+                r.pos = 14 + hlen as u64;
+                r.first_error = Some(damaged(describe_decode_error(&e)));
+            }
+        }
+        Ok(r)
     }
 
     /// The file header.
@@ -1604,9 +1674,10 @@ impl RecordingReader {
     /// looks for the next entry whose length is believable and whose CRC-32 checks, at most
     /// `Limits::max_record_bytes` past `start`. Found: the bytes from it on are put back, the
     /// position moves there, and the number of bytes skipped is returned.
-    fn resync(&mut self, start: u64, mut win: Vec<u8>) -> std::io::Result<Option<usize>> {
+    fn resync(&mut self, start: u64, mut win: Vec<u8>) -> std::io::Result<Resync> {
         let bound = self.believed_len();
         let limit = self.max_record.max(8);
+        let mut budget = RESYNC_CRC_BUDGET;
         let mut i = 1;
         while i <= limit {
             if !self.fill(&mut win, i + 8)? {
@@ -1616,15 +1687,21 @@ impl RecordingReader {
             if (1..=bound).contains(&len) && self.fill(&mut win, i + 8 + len)? {
                 let crc = u32::from_le_bytes([win[i + 4], win[i + 5], win[i + 6], win[i + 7]]);
                 let body = &win[i + 8..i + 8 + len];
-                if Self::plausible_start(body) && crc32(body) == crc {
-                    self.unread(&win[i..]);
-                    self.pos = start + i as u64;
-                    return Ok(Some(i));
+                if Self::plausible_start(body) {
+                    if budget < len {
+                        break;
+                    }
+                    budget -= len;
+                    if crc32(body) == crc {
+                        self.unread(&win[i..]);
+                        self.pos = start + i as u64;
+                        return Ok(Resync::Found(i));
+                    }
                 }
             }
             i += 1;
         }
-        Ok(None)
+        Ok(Resync::NotFound(i))
     }
 
     /// The error for the damaged entry at `start` (`win`: the bytes read from `start` on): a
@@ -1647,16 +1724,25 @@ impl RecordingReader {
             line: None,
             reason,
         };
+        let (read, read_bytes) = (self.entries_read, self.entry_bytes_read);
+        let entries = move |bytes: usize| match (read, read_bytes) {
+            (n, b) if n > 0 && b > 0 => match (bytes as f64 * n as f64 / b as f64).round() {
+                k if k < 1.0 => " (less than one entry of this file's average length)".into(),
+                k if k < 1.5 => " (about one entry of this file's average length)".into(),
+                k => format!(" (about {k} entries of this file's average length)"),
+            },
+            _ => String::new(),
+        };
         Some(Err(match self.resync(start, win) {
-            Ok(Some(skipped)) => malformed(format!(
-                "damaged entry ({what}); skipped {skipped} bytes to the next entry that checks, at offset {}",
+            Ok(Resync::Found(skipped)) => malformed(format!(
+                "damaged entry ({what}); skipped {skipped} bytes{} to the next entry that checks, at offset {}",
+                entries(skipped),
                 start + skipped as u64
             )),
-            Ok(None) => otherwise.unwrap_or_else(|| {
+            Ok(Resync::NotFound(searched)) => otherwise.unwrap_or_else(|| {
                 self.done = true;
                 malformed(format!(
-                    "damaged entry ({what}), and no entry that checks follows within {} bytes; reading stops",
-                    self.max_record
+                    "damaged entry ({what}), and no entry that checks follows in the {searched} bytes searched; reading stops"
                 ))
             }),
             Err(e) => Error::io("cannot read recording", e),
@@ -1709,15 +1795,9 @@ impl RecordingReader {
             return self.damaged(start, len_crc.to_vec(), "length 0", None);
         }
         if len > self.max_record {
-            let fatal = Error::LimitExceeded {
-                format: CaptureFormat::Recording,
-                offset: start,
-                what: "entry length",
-                value: len as u64,
-                limit: self.max_record as u64,
-            };
+            // never a length this reader would read: damage, or junk after the last entry
             let what = format!("length {len} over the limit of {}", self.max_record);
-            return self.damaged(start, len_crc.to_vec(), &what, Some(fatal));
+            return self.damaged(start, len_crc.to_vec(), &what, None);
         }
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
@@ -1768,6 +1848,8 @@ impl RecordingReader {
             }
         }
         self.longest = self.longest.max(len);
+        self.entries_read += 1;
+        self.entry_bytes_read += 8 + len as u64;
         let malformed = |reason: String| {
             Some(Err(Error::Malformed {
                 format: CaptureFormat::Recording,
@@ -1821,6 +1903,9 @@ impl CaptureReader for RecordingReader {
     }
 
     fn next_record(&mut self) -> Option<Result<Record>> {
+        if let Some(e) = self.first_error.take() {
+            return Some(Err(e));
+        }
         if self.done {
             return None;
         }

@@ -612,10 +612,63 @@ fn bad_headers_are_clear_errors() {
     v.extend_from_slice(&9u16.to_le_bytes());
     v.extend_from_slice(&0u32.to_le_bytes());
     assert!(matches!(bad(v), Error::Unsupported { .. }));
-    let mut v = b"WSCSIREC".to_vec();
-    v.extend_from_slice(&1u16.to_le_bytes());
-    v.extend_from_slice(&u32::MAX.to_le_bytes());
-    assert!(matches!(bad(v), Error::LimitExceeded { .. }));
+}
+
+/// A damaged file header costs the header, not the entries: they are read after it, and the
+/// damage is the first (recoverable) error.
+#[test]
+fn a_damaged_file_header_keeps_the_entries() {
+    let recs: Vec<Record> = (0..5).map(|i| Record::Frame(zero_frame(8 + i))).collect();
+    let good = write_version(&recs, 3);
+    let hlen = u32::from_le_bytes(good[10..14].try_into().unwrap()) as usize;
+    let first_error = |bytes: Vec<u8>| {
+        let mut r = RecordingReader::new(Box::new(Cursor::new(bytes)), &Default::default())
+            .expect("a damaged header still opens");
+        let e = match r.next_record() {
+            Some(Err(e)) => e,
+            other => panic!("the damage must come first: {other:?}"),
+        };
+        assert!(e.is_recoverable(), "{e}");
+        let mut back = Vec::new();
+        let mut later = Vec::new();
+        for x in std::iter::from_fn(|| r.next_record()) {
+            match x {
+                Ok(v) => back.push(v),
+                Err(e) => later.push(e.to_string()),
+            }
+        }
+        (e.to_string(), back, r.header().source.clone(), later)
+    };
+    // a text field of the header made invalid UTF-8 (the `source` string's first byte)
+    let mut b = good.clone();
+    let at = good.windows(4).position(|w| w == b"test").unwrap();
+    b[at] = 0xFF;
+    let (msg, back, source, later) = first_error(b);
+    assert!(
+        msg.contains("header is damaged") && msg.contains("UTF-8"),
+        "{msg}"
+    );
+    assert_eq!(back, recs);
+    assert!(later.is_empty(), "{later:?}");
+    assert!(source.contains("damaged"), "{source}");
+    // a header length over the limit: the entries are found by their CRC
+    let mut b = good.clone();
+    b[10..14].copy_from_slice(&u32::MAX.to_le_bytes());
+    let (msg, back, _, later) = first_error(b);
+    assert!(msg.contains("over the limit"), "{msg}");
+    assert_eq!(back, recs);
+    // the header's bytes, read as an entry, are the one damaged stretch skipped
+    assert_eq!(later.len(), 1, "{later:?}");
+    assert!(later[0].contains("next entry that checks"), "{later:?}");
+    // a header length 5 bytes too long: the header still decodes, the bytes after it are the
+    // first entry's
+    let mut b = good.clone();
+    b[10..14].copy_from_slice(&((hlen + 5) as u32).to_le_bytes());
+    let (msg, back, source, later) = first_error(b);
+    assert!(msg.contains(&format!("says {} bytes", hlen + 5)), "{msg}");
+    assert_eq!(back, recs);
+    assert!(later.is_empty(), "{later:?}");
+    assert_eq!(source, "test");
 }
 
 #[test]
@@ -625,7 +678,34 @@ fn huge_entry_length_is_refused_without_allocation() {
     full.extend_from_slice(&0u32.to_le_bytes());
     let (back, err) = read_all(full);
     assert!(back.is_empty());
-    assert!(matches!(err, Some(Error::LimitExceeded { .. })));
+    let msg = err.unwrap().to_string();
+    assert!(
+        msg.contains("over the limit") && msg.contains("reading stops"),
+        "{msg}"
+    );
+}
+
+/// Junk after the last entry ends the stream with one malformed-entry error, whatever its
+/// first bytes (an impossible length, a zero length, a believable one): every entry before it
+/// is read, and the error is recoverable (a conversion keeps its exit status 0).
+#[test]
+fn junk_after_the_last_entry_is_one_recoverable_error() {
+    let recs: Vec<Record> = (0..3).map(|i| Record::Frame(zero_frame(8 + i))).collect();
+    for junk in [
+        vec![0xFF; 8],
+        vec![0; 100],
+        vec![0x10, 0, 0, 0, 1, 2, 3, 4, 9, 9],
+    ] {
+        let mut bytes = write_version(&recs, 3);
+        bytes.extend_from_slice(&junk);
+        let (back, err) = read_all(bytes);
+        assert_eq!(back, recs, "{junk:?}");
+        let e = err.unwrap();
+        assert!(
+            e.is_recoverable() || matches!(e, Error::Truncated { .. }),
+            "{junk:?}: {e}"
+        );
+    }
 }
 
 #[test]
@@ -643,13 +723,17 @@ fn header_is_kept() {
 #[test]
 fn fuzz_regression_hostile_length_prefix_is_bounded() {
     let data: &[u8] = include_bytes!("data/csirec_oom_regression.bin");
+    // the header is refused as damaged (the entries after it would still be read)
     let msg = match RecordingReader::new(Box::new(Cursor::new(data.to_vec())), &Default::default())
     {
         Err(e) => e.to_string(),
-        Ok(_) => panic!("the header of the fuzz input must be refused"),
+        Ok(mut r) => match r.next_record() {
+            Some(Err(e)) => e.to_string(),
+            other => panic!("the header of the fuzz input must be refused: {other:?}"),
+        },
     };
     assert!(
-        msg.contains("Limit"),
+        msg.contains("decode limit") || msg.contains("Limit"),
         "the length must be refused by the decode limit: {msg}"
     );
 }
