@@ -1551,9 +1551,9 @@ impl RecordingReader {
         let mut hbuf = vec![0u8; hlen];
         let n = crate::util::read_full(&mut r.input, &mut hbuf)
             .map_err(|e| Error::io("cannot read recording header", e))?;
-        if n < hlen {
-            return Err(invalid(14, format!("header cut: {n} of {hlen} bytes")));
-        }
+        // a file shorter than its header length: a cut header, or a damaged length (the
+        // header then decodes in fewer bytes, and the rest are entries)
+        hbuf.truncate(n);
         match bincode::serde::decode_from_slice::<RecordingHeader, _>(&hbuf, decode_cfg()) {
             Ok((header, used)) if used == hlen => {
                 r.header = header;
@@ -1568,6 +1568,9 @@ impl RecordingReader {
                     "its length says {hlen} bytes, but it is {used}; entries from offset {}",
                     r.pos
                 )));
+            }
+            Err(_) if n < hlen => {
+                return Err(invalid(14, format!("header cut: {n} of {hlen} bytes")));
             }
             Err(e) => {
                 r.pos = 14 + hlen as u64;

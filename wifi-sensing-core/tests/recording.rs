@@ -669,6 +669,18 @@ fn a_damaged_file_header_keeps_the_entries() {
     assert_eq!(back, recs);
     assert!(later.is_empty(), "{later:?}");
     assert_eq!(source, "test");
+    // a header length longer than the whole file (under the header limit)
+    let mut b = good.clone();
+    b[10..14].copy_from_slice(&((good.len() + 1000) as u32).to_le_bytes());
+    let (msg, back, source, later) = first_error(b);
+    assert!(msg.contains("says"), "{msg}");
+    assert_eq!(back, recs);
+    assert!(later.is_empty(), "{later:?}");
+    assert_eq!(source, "test");
+    // a header cut short stays an error at opening: there is nothing after it to read
+    let cut = good[..14 + hlen / 2].to_vec();
+    let e = RecordingReader::new(Box::new(Cursor::new(cut)), &Default::default()).unwrap_err();
+    assert!(e.to_string().contains("header cut"), "{e}");
 }
 
 #[test]
