@@ -1419,9 +1419,8 @@ pub struct RecordingReader {
     /// Buffers of recycled frames, refilled for the next frame.
     spare: SpareBuffers,
     /// Bytes read ahead while looking for the entry after a damaged one, read again before
-    /// `input` (from `pending_at`).
-    pending: Vec<u8>,
-    pending_at: usize,
+    /// `input`.
+    ahead: std::io::Cursor<Vec<u8>>,
     /// The longest entry read so far (bounds the lengths the search after damage believes).
     longest: usize,
     /// Entries read whole and their bytes (length fields included), for the estimate of how
@@ -1522,8 +1521,7 @@ impl RecordingReader {
             buf: Vec::new(),
             last_sc: None,
             spare: SpareBuffers::default(),
-            pending: Vec::new(),
-            pending_at: 0,
+            ahead: std::io::Cursor::new(Vec::new()),
             longest: 0,
             entries_read: 0,
             entry_bytes_read: 0,
@@ -1590,18 +1588,17 @@ impl RecordingReader {
         self.version
     }
 
+    /// The bytes read ahead and not read again yet.
+    fn ahead_left(&self) -> &[u8] {
+        let at = (self.ahead.position() as usize).min(self.ahead.get_ref().len());
+        &self.ahead.get_ref()[at..]
+    }
+
     /// Reads up to `out.len()` bytes: first what was read ahead, then the input.
     fn read_some(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         let mut n = 0;
-        if self.pending_at < self.pending.len() {
-            let k = (self.pending.len() - self.pending_at).min(out.len());
-            out[..k].copy_from_slice(&self.pending[self.pending_at..self.pending_at + k]);
-            self.pending_at += k;
-            n = k;
-            if self.pending_at == self.pending.len() {
-                self.pending.clear();
-                self.pending_at = 0;
-            }
+        if !self.ahead_left().is_empty() {
+            n = self.ahead.read(out)?;
         }
         if n < out.len() {
             n += crate::util::read_full(&mut self.input, &mut out[n..])?;
@@ -1612,15 +1609,8 @@ impl RecordingReader {
     /// Appends up to `len` bytes to `out` (what was read ahead first); returns how many.
     fn read_body(&mut self, len: usize, out: &mut Vec<u8>) -> std::io::Result<usize> {
         let mut got = 0;
-        if self.pending_at < self.pending.len() {
-            let k = (self.pending.len() - self.pending_at).min(len);
-            out.extend_from_slice(&self.pending[self.pending_at..self.pending_at + k]);
-            self.pending_at += k;
-            got = k;
-            if self.pending_at == self.pending.len() {
-                self.pending.clear();
-                self.pending_at = 0;
-            }
+        if !self.ahead_left().is_empty() {
+            got = (&mut self.ahead).take(len as u64).read_to_end(out)?;
         }
         if got < len {
             // grow by reading, never by trusting `len` for a large allocation up front
@@ -1633,11 +1623,8 @@ impl RecordingReader {
 
     /// Puts `bytes` back in front of what is still to be read.
     fn unread(&mut self, bytes: &[u8]) {
-        let mut v = Vec::with_capacity(bytes.len() + self.pending.len() - self.pending_at);
-        v.extend_from_slice(bytes);
-        v.extend_from_slice(&self.pending[self.pending_at..]);
-        self.pending = v;
-        self.pending_at = 0;
+        let v = [bytes, self.ahead_left()].concat();
+        self.ahead = std::io::Cursor::new(v);
     }
 
     /// Reads into `win` until it holds `n` bytes; false at the end of the input first.
