@@ -56,6 +56,7 @@ use std::collections::VecDeque;
 use wifi_sensing_core::CsiFrame;
 
 use crate::rate::RateEstimator;
+use crate::vitals::MAX_BRIDGED_GAP_S;
 
 /// Frames a node's columns are probed over before its features start.
 pub const PROBE_FRAMES: usize = 20;
@@ -407,6 +408,12 @@ impl<const N: usize> TimeWindow<N> {
         self.sum
     }
 
+    /// Forgets every entry.
+    pub fn clear(&mut self) {
+        self.items.clear();
+        self.sum = [0.0; N];
+    }
+
     pub fn len(&self) -> usize {
         self.items.len()
     }
@@ -446,6 +453,8 @@ pub(crate) struct MotionRatio {
     /// Window length, s, and the time of the first frame with a ratio.
     window_s: f64,
     first_ns: Option<i64>,
+    /// Time of the last frame pushed.
+    last_ns: Option<i64>,
     /// Learn the kind of noise (ESP32 family; `None`: the cross-subcarrier estimate only).
     kind: Option<NoiseKind>,
 }
@@ -585,6 +594,7 @@ impl MotionRatio {
             hold: 1.0,
             window_s,
             first_ns: None,
+            last_ns: None,
             kind: learn_kind.then(NoiseKind::default),
         }
     }
@@ -604,6 +614,18 @@ impl MotionRatio {
         if x.len() != self.k {
             return None;
         }
+        // A gap in the frames longer than `MAX_BRIDGED_GAP_S`: no difference spans it (the
+        // channel's change over the gap is not the change of one lag), and the ratio waits
+        // for its window to fill again, as at a stream's start.
+        if self
+            .last_ns
+            .is_some_and(|l| (t - l) as f64 * 1e-9 > MAX_BRIDGED_GAP_S)
+        {
+            self.hist_len = 0;
+            self.window.clear();
+            self.first_ns = None;
+        }
+        self.last_ns = Some(t);
         let lag = if interval_s > 0.0 && interval_s.is_finite() {
             ((self.lag_s / interval_s).round() as usize).clamp(1, MAX_LAG - 1)
         } else {

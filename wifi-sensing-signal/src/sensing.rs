@@ -549,11 +549,12 @@ impl SensingAnalyser {
             e.nodes = nodes;
             out.push(Sensed::Event(e));
         };
-        if now_present && !self.fused_present {
-            emit(EventKind::PresenceStarted, ids(&present));
-        }
+        // the order of a node's own events at one frame: motion, then the presence it starts
         if now_moving && !self.fused_moving {
             emit(EventKind::MotionStarted, ids(&moving));
+        }
+        if now_present && !self.fused_present {
+            emit(EventKind::PresenceStarted, ids(&present));
         }
         if !now_moving && self.fused_moving {
             emit(
@@ -838,6 +839,50 @@ mod tests {
                 _ => assert_eq!(e.nodes, [1, 2], "{e:?}"),
             }
         }
+    }
+
+    /// Fused events at one instant come in the order of the node events that make them: a
+    /// motion's start, then the presence it starts.
+    #[test]
+    fn fused_events_keep_the_order_of_node_events() {
+        let frames = walk();
+        let mut a = SensingAnalyser::new(SensingConfig::default(), None).unwrap();
+        let mut out = Vec::new();
+        for f in &frames {
+            for node in [1, 2] {
+                let mut f = f.clone();
+                f.node_id = node;
+                a.push(&f, &mut out).unwrap();
+            }
+        }
+        let at = |scope: Scope, t: i64| -> Vec<EventKind> {
+            out.iter()
+                .filter_map(|s| match s {
+                    Sensed::Event(e)
+                        if e.scope == scope && e.timestamp_ns == t && e.node_id != Some(2) =>
+                    {
+                        Some(e.event)
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut both = 0;
+        for s in &out {
+            if let Sensed::Event(e) = s {
+                if e.scope == Scope::Fused {
+                    let (node, fused) = (
+                        at(Scope::Node, e.timestamp_ns),
+                        at(Scope::Fused, e.timestamp_ns),
+                    );
+                    if node.len() == 2 {
+                        both += 1;
+                        assert_eq!(node, fused, "{out:?}");
+                    }
+                }
+            }
+        }
+        assert!(both > 0, "no instant with two node events: {out:?}");
     }
 
     /// A second node that joins while the first is moving: fusion starts with a fused start

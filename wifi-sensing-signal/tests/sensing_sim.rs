@@ -246,6 +246,76 @@ proptest! {
     }
 }
 
+/// A gap in the frames (a stretch lost from a recording) is not bridged by the motion ratio:
+/// no lagged difference spans it, and the ratio waits for its window to fill again, as at a
+/// stream's start. Before, a motion starting right after a gap was declared on a few frames
+/// whose difference spanned the gap (5 frames of evidence, the ratio at its clip).
+#[test]
+fn a_gap_in_the_frames_is_not_bridged_by_the_motion_ratio() {
+    let (gap0, gap1) = (70.0, 74.0);
+    let frames: Vec<CsiFrame> = Simulator::new(
+        Scenario::preset("mixed", 120.0).unwrap(),
+        DeviceProfile::esp32(),
+        2,
+    )
+    .unwrap()
+    .map(|(f, _)| f)
+    .filter(|f| !(gap0..gap1).contains(&(f.timestamp_ns as f64 * 1e-9)))
+    .collect();
+    let cfg = SensingConfig {
+        vitals: None,
+        ..SensingConfig::default()
+    };
+    let mut a = SensingAnalyser::new(cfg, None).unwrap();
+    let mut out = Vec::new();
+    for f in &frames {
+        a.push(f, &mut out).unwrap();
+    }
+    let half_window = EventConfig::default().motion_window_s / 2.0;
+    let after: Vec<_> = out
+        .iter()
+        .filter_map(|s| match s {
+            Sensed::Event(e)
+                if e.event == EventKind::MotionStarted && e.timestamp_ns as f64 * 1e-9 > gap1 =>
+            {
+                Some(e.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    // the person waves through the gap: motion is found again after it
+    assert!(!after.is_empty(), "{out:?}");
+    for e in &after {
+        let start = e.evidence.start_ns as f64 * 1e-9;
+        assert!(start >= gap1, "{e:?}");
+        assert!(
+            (e.evidence.end_ns - e.evidence.start_ns) as f64 * 1e-9 >= half_window * 0.9,
+            "{e:?}"
+        );
+    }
+}
+
+/// A presence that motion starts has the motion's evidence window, not a single frame.
+#[test]
+fn presence_started_by_motion_has_the_motions_evidence() {
+    let (_, _, out) = session("walk", 30.0, 50.0, 11);
+    let first = |kind: EventKind| {
+        out.iter()
+            .find_map(|s| match s {
+                Sensed::Event(e) if e.event == kind => Some(e.clone()),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let (m, p) = (
+        first(EventKind::MotionStarted),
+        first(EventKind::PresenceStarted),
+    );
+    assert_eq!(p.timestamp_ns, m.timestamp_ns, "{p:?}");
+    assert_eq!(p.evidence, m.evidence, "{p:?}");
+    assert!(p.evidence.frames > 10, "{p:?}");
+}
+
 #[test]
 fn constant_stream_gives_no_events() {
     let frames = tone_frames(50.0, 0.0, 60.0, 1.0);

@@ -48,6 +48,8 @@ pub(crate) struct NodeDetector {
     block: BlockUpdate,
     scratch: Vec<f32>,
     last_ratio: f64,
+    /// Start and frame count of the motion ratio's window at the last frame that had one.
+    ratio_window: (i64, u64),
     k: usize,
     /// Static change over noise (`D / sd`) of the last motion-free static window while
     /// present.
@@ -83,6 +85,7 @@ impl NodeDetector {
             block: BlockUpdate::default(),
             scratch: Vec::new(),
             last_ratio: 1.0,
+            ratio_window: (0, 0),
             still_seen: None,
             seen_before_motion: None,
         }
@@ -186,6 +189,7 @@ impl NodeDetector {
         if let Some((r_start, r_hold, w0, wn)) = ratio {
             let r = if self.moving { r_hold } else { r_start };
             self.last_ratio = r;
+            self.ratio_window = (w0, wn);
 
             let enter = self.cfg.motion_enter * self.quiet;
             let exit = self.cfg.motion_exit * self.quiet;
@@ -415,7 +419,8 @@ impl NodeDetector {
                         r,
                         enter,
                         margin(r, enter, self.quiet),
-                        (self.last_motion_ns.unwrap_or(t), 1),
+                        // the motion ratio's window, as the `MotionStarted` it follows
+                        self.ratio_window,
                     )
                 } else if breathing_yes {
                     let v = breathing.unwrap_or(0.0);

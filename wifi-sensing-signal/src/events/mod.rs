@@ -13,13 +13,18 @@
 //!   one that starts it, see [`crate::features`]); `q` is
 //!   the quiet level of `R` (starts at 1 and follows `R` slowly, time constant
 //!   [`EventConfig::quiet_tau_s`], only while nothing moves, so motion cannot drag it).
+//!   A gap of more than 1 s between a node's frames (a stretch lost from a recording) is not
+//!   bridged: no frame difference spans it, and after it `R` waits for half its window again,
+//!   as at the start of a stream, so a motion found right after a gap has the evidence of
+//!   frames after it.
 //!   On ESP32-family nodes, `R` is held against a temporal noise estimate as well when the
 //!   node's first 2 s show noise that the cross-subcarrier estimate misses (see
 //!   [`crate::features`]): without it, real ESP32 captures of still rooms read as motion from
 //!   the first second. The price: a movement whose changes are as fast as the frame rate (at
 //!   11 frames/s, a walk's Doppler folds into white noise) is not seen on such a node.
 //! * **Presence** has three paths; a node is present while any says so:
-//!   1. motion (a moving body is present);
+//!   1. motion (a moving body is present; a presence started this way comes right after the
+//!      `MotionStarted` of the same frame and has its statistic and evidence window);
 //!   2. *breathing-band ratio* `B` over the last [`EventConfig::breathing_window_s`] of 0.25 s
 //!      block means: the median, over block pairs 1 s and 2 s apart, of their squared
 //!      difference, over what receiver noise gives (see [`crate::features`]). 1 with nobody

@@ -71,7 +71,7 @@
 mod estimator;
 mod phase;
 
-pub(crate) use estimator::VitalsEstimator;
+pub(crate) use estimator::{VitalsEstimator, MAX_BRIDGED_GAP_S};
 pub(crate) use phase::PhaseFeatures;
 
 use serde::{Deserialize, Serialize};
