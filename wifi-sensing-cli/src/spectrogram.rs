@@ -1,7 +1,7 @@
 //! `wifi-sensing spectrogram`: a PNG (and/or CSV) spectrogram of one node's CSI.
 //!
 //! The computation is the signal crate's ([`wifi_sensing_signal::spectrogram`]); this module
-//! reads the input, keeps one node's frames (after optional `--stages`), and draws the matrix
+//! reads the input, keeps one node's frames (then applies the optional `--stages` to them), and draws the matrix
 //! with the signal crate's renderer ([`wifi_sensing_signal::plot`], shared with notebooks).
 
 use std::io::Write;
@@ -68,7 +68,8 @@ pub(crate) struct SpectrogramArgs {
     /// frames do not state it; when they do, this overrides them, with a warning.
     #[arg(long, value_parser = clap::value_parser!(u32).range(100..=100_000))]
     pub carrier_mhz: Option<u32>,
-    /// DSP stages applied before the analysis (as `run --stages`).
+    /// DSP stages applied to the chosen node's frames before the analysis (as `run --stages`;
+    /// the other nodes' frames are not staged).
     #[arg(long, value_name = "LIST", value_parser = crate::run::parse_stage_list)]
     pub stages: Option<StageList>,
     /// Image size in pixels, `WIDTHxHEIGHT`.
@@ -158,11 +159,17 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
     }
     let opened = open_input(&args.input, &args.reader, args.format, None, log)?;
     let notices = Notices::default();
-    let mut b = Pipeline::builder().on_malformed(on_malformed(false));
-    for s in args.stages.iter().flat_map(|l| &l.0) {
-        b = b.boxed_stage(s.build(&notices)?);
-    }
-    let mut p = b.build()?;
+    // the stages run on the chosen node's frames only (built here, so that a bad stage is
+    // refused before the input is read)
+    let stages = args
+        .stages
+        .iter()
+        .flat_map(|l| &l.0)
+        .map(|s| s.build(&notices))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut p = Pipeline::builder()
+        .on_malformed(on_malformed(false))
+        .build()?;
     let mut node = args.node;
     let mut frames: Vec<CsiFrame> = Vec::new();
     // the capture's nodes, for the error when the chosen one has no frame (a bounded list)
@@ -189,9 +196,6 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
         log,
     );
     drop(run);
-    for n in notices.take() {
-        log.warn(n);
-    }
     let Some(node) = node else {
         bail!("{}: no CSI frames", opened.description);
     };
@@ -202,6 +206,25 @@ pub(crate) fn main(args: SpectrogramArgs, log: &Log) -> Result<()> {
             "node {node}: no frames; the capture's nodes: {}",
             ids.join(", ")
         );
+    }
+    if !stages.is_empty() {
+        let mut b = Pipeline::builder();
+        for s in stages {
+            b = b.boxed_stage(s);
+        }
+        let mut staged = Vec::with_capacity(frames.len());
+        for out in b.build()?.process(frames.into_iter().map(Ok)) {
+            if let Output::Frame(f) = out? {
+                if staged.len() >= MAX_FRAMES {
+                    bail!("node {node} has more than {MAX_FRAMES} frames after the stages; cut the input first (`run INPUT --limit N -o part.jsonl`)");
+                }
+                staged.push(f);
+            }
+        }
+        frames = staged;
+    }
+    for n in notices.take() {
+        log.warn(n);
     }
     // A node that mixes subcarrier layouts (RuView ESP32 nodes: 64, 128 and 192 pairs frame
     // by frame) is analysed in its most common one; the others are skipped, and said.

@@ -520,3 +520,65 @@ fn spectrogram_window_and_carrier_options_say_what_they_do() {
         "{err}"
     );
 }
+
+/// `spectrogram --stages` stages the chosen node's frames only: a three-node capture's
+/// `normalize:mode=agc` counts the gain steps of node 0 alone, as `run --keep-nodes 0` does
+/// (it counted every node's).
+#[test]
+fn spectrogram_stages_only_the_chosen_node() {
+    let dir = common::tmp("spectrogram_stages_node");
+    let cap = dir.join("r3.csirec");
+    let cap = cap.to_str().unwrap();
+    common::run_ok(&[
+        "simulate",
+        "--random",
+        "5",
+        "--nodes",
+        "reference3",
+        "--device",
+        "intel5300",
+        "--duration",
+        "30s",
+        "-o",
+        cap,
+    ]);
+    let steps = |args: &[&str]| -> String {
+        let out = common::run_ok(args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        err.lines()
+            .find(|l| l.contains("AGC steps"))
+            .unwrap_or_else(|| panic!("no step count: {err}"))
+            .to_string()
+    };
+    let png = dir.join("s.png");
+    let alone = steps(&[
+        "run",
+        cap,
+        "--keep-nodes",
+        "0",
+        "--stages",
+        "normalize:mode=agc",
+        "-o",
+        dir.join("n0.jsonl").to_str().unwrap(),
+    ]);
+    let all = steps(&[
+        "run",
+        cap,
+        "--stages",
+        "normalize:mode=agc",
+        "-o",
+        dir.join("all.jsonl").to_str().unwrap(),
+    ]);
+    assert_ne!(alone, all, "the capture's nodes have different steps");
+    let spec = steps(&[
+        "spectrogram",
+        cap,
+        "--node",
+        "0",
+        "--stages",
+        "normalize:mode=agc",
+        "-o",
+        png.to_str().unwrap(),
+    ]);
+    assert_eq!(spec, alone);
+}
