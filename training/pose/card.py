@@ -487,7 +487,8 @@ the release CLI, trains the variants and writes `fixtures/models/{NAME}.*`.) {ru
 ## Data
 
 * Simulator `wifi_sensing_core::sim` (model version in each truth header), random sessions
-  (`wifi-sensing simulate --random SEED --nodes reference3`, `RandomSession` with its defaults:
+  (`wifi-sensing simulate --random SEED --nodes reference3 --device DEVICE`, `--device {best['args']['device']}` for the
+  shipped variant, `esp32` (the default) for the ESP32 ones; `RandomSession` with its defaults:
   activity mix walk 3, sit 2, stand 2, wave 1, push 1, pull 1, absent 0.5; random positions,
   headings, paths, speeds, person heights and breathing), default impairments (30 dB SNR, AGC
   steps, timing offsets, random common and per-chain phases, jitter, drops, int8 quantisation),
@@ -536,7 +537,12 @@ the release CLI, trains the variants and writes `fixtures/models/{NAME}.*`.) {ru
 ## Results
 
 Protocol: each held-out session is simulated, run through `wifi-sensing run --pose` (tract
-backend), and scored by `wifi-sensing model score` against the ground truth at each window's end.
+backend), and scored by `wifi-sensing model score` against the ground truth at each window's end
+(one held-out session of the shipped variant, from the repository's top folder:
+`wifi-sensing simulate --random 2001 --nodes reference3 --device {best['args']['device']} --duration 60s -o s.csirec
+--truth s.truth.jsonl`, then `wifi-sensing run s.csirec --pose fixtures/models/{NAME}.onnx
+--no-frames > s.poses.jsonl` and `wifi-sensing model score --truth s.truth.jsonl --poses
+s.poses.jsonl --mean-pose fixtures/models/{NAME}.mean_pose.json`).
 3-D PCK@a: a joint counts when its error is at most a x the true left-shoulder-to-right-hip
 distance (about 0.5 m, so PCK@0.2 allows about 10 cm). MPJPE and PCK over windows with the person
 present; presence accuracy over all windows (confidence >= 0.5 means present). Baselines, scored

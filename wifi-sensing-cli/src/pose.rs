@@ -49,7 +49,10 @@ pub(crate) struct PoseArgs {
     /// only in a binary built with the `ort` feature).
     #[arg(long, value_name = "tract|ort", default_value = "tract", value_parser = parse_backend, requires = "pose")]
     pub pose_backend: BackendKind,
-    /// Time between pose windows (e.g. 0.1s, 100ms).
+    /// Time between pose windows (e.g. 0.1s, 100ms). A model whose manifest declares the
+    /// heading-from-track step needs at least 3 windows in the step's span (the reference
+    /// model: a hop of at most 0.5 s); a longer hop leaves every pose without a heading, with a
+    /// warning.
     #[arg(long, value_name = "DURATION", default_value = "0.1s", value_parser = parse_hop, requires = "pose")]
     pub pose_hop: f64,
     /// Windows per model run (more is faster on files; 1 for live input).
@@ -64,7 +67,11 @@ pub(crate) struct PoseArgs {
 
 impl PoseArgs {
     /// The estimator the flags ask for (`None` without `--pose`).
-    pub(crate) fn estimator(&self) -> Result<Option<PoseEstimator>> {
+    /// A hop too long for the manifest's heading-from-track step is said in `notices`.
+    pub(crate) fn estimator(
+        &self,
+        notices: &wifi_sensing_signal::stages::Notices,
+    ) -> Result<Option<PoseEstimator>> {
         let Some(path) = &self.pose else {
             return Ok(None);
         };
@@ -89,6 +96,19 @@ impl PoseArgs {
             )
         })?;
         let track = model.manifest().track_heading().is_some();
+        // the step fits a line to at least 3 windows over at least half its span
+        if let Some(spec) = model.manifest().track_heading() {
+            if 2.0 * self.pose_hop > spec.span_s {
+                notices.push(format!(
+                    "--pose-hop {} s leaves fewer than 3 windows in the {} s over which the \
+                     model's heading-from-track step fits the track: no pose will get a heading \
+                     from the track (a hop of at most {} s keeps the step)",
+                    self.pose_hop,
+                    spec.span_s,
+                    spec.span_s / 2.0
+                ));
+            }
+        }
         let node_ids = model.manifest().input.node_ids.clone();
         let what = format!(
             "model {} {} ({}, sha256 {}…, loaded in {:.0} ms{})",
@@ -119,28 +139,42 @@ impl PoseArgs {
         Ok(Some(est))
     }
 
-    /// When the model lists its nodes and fewer of them sent frames: which ones never came
-    /// (every window needs all of them).
-    fn required_nodes_missing(&self, seen: u64) -> Option<String> {
+    /// When the model lists its nodes and not all of them sent frames: which ones never came
+    /// (every window needs all of them), and a node the model does not use that did.
+    fn required_nodes_missing(&self, s: &wifi_sensing_pose::WindowStats) -> Option<String> {
         let (_, _, Some(ids)) = self.loaded.get()? else {
             return None;
         };
-        (seen < ids.len() as u64).then(|| {
-            format!(
-                "only {seen} of the {} nodes the model's manifest lists (input.node_ids {ids:?}) sent frames; every window needs all of them",
-                ids.len()
-            )
-        })
+        let missing: Vec<String> = ids
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i < 64 && s.listed_nodes_seen & (1 << i) == 0)
+            .map(|(_, n)| n.to_string())
+            .collect();
+        if missing.is_empty() {
+            return None;
+        }
+        let others = s.first_ignored_node.map_or(String::new(), |n| {
+            format!("; the input has frames of node {n}, which the model does not use")
+        });
+        Some(format!(
+            "node{} {} of the {} the model's manifest lists (input.node_ids {ids:?}) sent no frame, and every window needs all of them{others}",
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join(", "),
+            ids.len()
+        ))
     }
 
     /// Logs what the estimator did (stderr); says why when it made no pose. After a run that
-    /// `failed`, the error says why and nothing is added.
-    pub(crate) fn report(&self, log: &Log, failed: bool) {
+    /// `failed`, the error says why and nothing is added. An input that does not fit the model
+    /// (none of its nodes, or not all of them, sent frames) is an error: the run made no pose
+    /// because of it, not because the input was short.
+    pub(crate) fn report(&self, log: &Log, failed: bool) -> Result<()> {
         let Some((handle, what, _)) = self.loaded.get() else {
-            return;
+            return Ok(());
         };
         if failed {
-            return;
+            return Ok(());
         }
         let s = handle.get();
         log.info(format_args!(
@@ -151,10 +185,14 @@ impl PoseArgs {
             let why = if s.window.frames == 0 {
                 "no frames reached the pose estimator".to_string()
             } else if s.window.frames == s.window.frames_ignored {
-                "no frame came from the nodes the model's manifest lists (input.node_ids)"
-                    .to_string()
-            } else if let Some(missing) = self.required_nodes_missing(s.window.nodes_seen) {
-                missing
+                anyhow::bail!(
+                    "no pose records: no frame came from the nodes the model's manifest lists (input.node_ids); the input's first node is {}",
+                    s.window
+                        .first_ignored_node
+                        .map_or_else(|| "unknown".to_string(), |n| n.to_string())
+                );
+            } else if let Some(missing) = self.required_nodes_missing(&s.window) {
+                anyhow::bail!("no pose records: {missing}");
             } else if s.window.windows == 0 && s.window.skipped_missing == 0 {
                 "the input is shorter than one model window".to_string()
             } else if s.invalid_output > 0 {
@@ -165,5 +203,6 @@ impl PoseArgs {
             };
             log.warn(format_args!("no pose records: {why}"));
         }
+        Ok(())
     }
 }

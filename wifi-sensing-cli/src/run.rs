@@ -190,7 +190,7 @@ pub(crate) fn main(mut args: RunArgs, log: &Log) -> Result<()> {
         log.warn(n);
     }
     #[cfg(feature = "pose")]
-    args.pose.report(log, result.is_err());
+    args.pose.report(log, result.is_err())?;
     result
 }
 
@@ -252,7 +252,7 @@ fn build_pipeline_with(args: &RunArgs, notices: &Notices, share_events: bool) ->
         builder = builder.boxed_analyser(a);
     }
     #[cfg(feature = "pose")]
-    if let Some(est) = args.pose.estimator()? {
+    if let Some(est) = args.pose.estimator(notices)? {
         if let Some(StageList(_, list)) = &args.stages {
             notices.push(format!(
                 "--pose: the model is given the frames after --stages `{list}`; a model trained \

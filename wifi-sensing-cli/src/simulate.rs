@@ -52,8 +52,11 @@ pub(crate) struct SimulateArgs {
     /// (the default; unlisted activities get 0).
     #[arg(long, requires = "random", value_parser = activity_mix)]
     pub activities: Option<ActivityMix>,
-    /// Receiver layout replacing the scenario's receivers: `one` (one node at (4.5, 2, 1)) or
-    /// `reference3` (nodes 0, 1, 2 at (4.5, 2, 1), (2.5, 3.8, 1.2), (2.5, 0.2, 1.2) m).
+    /// Receiver layout replacing the scenario's receivers: `one` (one node, id 1, at
+    /// (4.5, 2, 1): where `reference3` has node 0) or `reference3` (nodes 0, 1, 2 at
+    /// (4.5, 2, 1), (2.5, 3.8, 1.2), (2.5, 0.2, 1.2) m). With --random-room the receivers are
+    /// drawn with the room: this then sets only their number and node ids (the positions are
+    /// random, in the truth header's scenario).
     #[arg(long, value_parser = layout)]
     pub nodes: Option<String>,
     /// Duration (default 60s for presets and --random; a scenario file's own duration otherwise).

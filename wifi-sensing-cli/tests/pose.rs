@@ -738,3 +738,153 @@ fn dataset_names_a_model_given_as_manifest_and_a_file_given_as_folder() {
     }
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "{}");
 }
+
+/// An input whose nodes are not the ones the model's manifest lists is an error (exit 1) that
+/// names the nodes that sent nothing, and a node the model does not use; it used to be a
+/// warning with exit status 0, which a script could not tell from success.
+#[test]
+fn nodes_the_model_lists_and_the_input_lacks_are_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one.jsonl");
+    let r = run(&[
+        "simulate",
+        "-q",
+        "--random",
+        "2001",
+        "--nodes",
+        "one",
+        "--device",
+        "intel5300",
+        "--duration",
+        "2s",
+        "-o",
+        one.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let model = models().join("wifi-pose-ref.onnx");
+    let out = run(&[
+        "run",
+        one.to_str().unwrap(),
+        "--no-frames",
+        "--pose",
+        model.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty());
+    // `--nodes one` is node 1, which the model lists; 0 and 2 sent nothing
+    assert!(
+        err.contains("nodes 0, 2 of the 3 the model's manifest lists"),
+        "{err}"
+    );
+    // a manifest that lists other nodes: the input's node is named
+    let m = dir.path().join("m.onnx");
+    std::fs::copy(&model, &m).unwrap();
+    let text = std::fs::read_to_string(models().join("wifi-pose-ref.json")).unwrap();
+    let mut man: Value = serde_json::from_str(&text).unwrap();
+    man["input"]["node_ids"] = serde_json::json!([4, 5, 6]);
+    if let Some(rx) = man["sensing_layout"]["receivers"].as_array_mut() {
+        for (r, id) in rx.iter_mut().zip([4, 5, 6]) {
+            r["node_id"] = id.into();
+        }
+    }
+    std::fs::write(dir.path().join("m.json"), man.to_string()).unwrap();
+    let out = run(&[
+        "run",
+        one.to_str().unwrap(),
+        "--no-frames",
+        "--pose",
+        m.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no frame came from the nodes the model's manifest lists")
+            && err.contains("the input's first node is 1"),
+        "{err}"
+    );
+}
+
+/// A `--pose-hop` too long for the reference model's heading-from-track step (3 windows in
+/// its 1 s span) is warned of; 0.5 s still keeps the step.
+#[test]
+fn a_hop_too_long_for_the_heading_step_is_warned_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("r3.jsonl");
+    let r = run(&[
+        "simulate",
+        "-q",
+        "--random",
+        "2001",
+        "--nodes",
+        "reference3",
+        "--device",
+        "intel5300",
+        "--duration",
+        "3s",
+        "-o",
+        cap.to_str().unwrap(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let model = models().join("wifi-pose-ref.onnx");
+    for (hop, warned) in [("0.5s", false), ("0.9s", true)] {
+        let out = run(&[
+            "run",
+            cap.to_str().unwrap(),
+            "--no-frames",
+            "--pose",
+            model.to_str().unwrap(),
+            "--pose-hop",
+            hop,
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert_eq!(
+            err.contains("no pose will get a heading from the track"),
+            warned,
+            "{hop}: {err}"
+        );
+    }
+}
+
+/// Files that are no ONNX model are named for what they are: an empty file, a JSON file (a
+/// manifest given as the model), and a model whose operators the backend lacks (not a
+/// disagreement with its manifest).
+#[test]
+fn model_files_that_cannot_run_say_why() {
+    let (dir, sim, _model) = setup();
+    let empty = dir.path().join("empty.onnx");
+    std::fs::write(&empty, b"").unwrap();
+    let json = dir.path().join("manifest.onnx");
+    std::fs::copy(dir.path().join("m.json"), &json).unwrap();
+    for (m, want) in [
+        (&empty, "the file is empty (0 bytes), not an ONNX model"),
+        (&json, "this is a JSON file, not an ONNX model"),
+    ] {
+        std::fs::copy(dir.path().join("m.json"), m.with_extension("json")).unwrap();
+        for args in [
+            vec![
+                "run",
+                sim.as_str(),
+                "--no-frames",
+                "--pose",
+                m.to_str().unwrap(),
+            ],
+            vec!["model", "inspect", m.to_str().unwrap()],
+        ] {
+            let out = run(&args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            assert!(err.contains(want), "{args:?}: {err}");
+        }
+    }
+    let op = models().join("unsupported_op.onnx");
+    let out = run(&["run", &sim, "--no-frames", "--pose", op.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the graph uses operators this backend does not implement")
+            && !err.contains("disagree"),
+        "{err}"
+    );
+}

@@ -81,18 +81,39 @@ pub struct GraphInfo {
 /// manifest decodes exists, is float32 and has compatible fixed dimensions; no unsupported
 /// operator.
 pub fn check(manifest: &Manifest, graph: &GraphInfo, batch: usize, model: &Path) -> Result<()> {
-    let problems = problems(manifest, graph, batch);
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(PoseError::Graph {
+    if graph.inputs.is_empty() && graph.outputs.is_empty() && graph.operators.is_empty() {
+        return Err(PoseError::Graph {
             model: model.into(),
-            reason: format!(
-                "the model and its manifest disagree:\n  - {}",
-                problems.join("\n  - ")
-            ),
-        })
+            reason: "the file holds no ONNX graph (no inputs, outputs or operators): an empty, \
+                     damaged or non-ONNX file"
+                .into(),
+        });
     }
+    let mut problems = problems(manifest, graph, batch);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    // operators the backend lacks are no disagreement with the manifest: said first, as such
+    let unsupported = if graph.unsupported_operators.is_empty() {
+        None
+    } else {
+        Some(problems.remove(0))
+    };
+    let disagree = (!problems.is_empty()).then(|| {
+        format!(
+            "the model and its manifest disagree:\n  - {}",
+            problems.join("\n  - ")
+        )
+    });
+    let reason = [unsupported, disagree]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("; and ");
+    Err(PoseError::Graph {
+        model: model.into(),
+        reason,
+    })
 }
 
 /// Every disagreement between a manifest and a graph, as sentences (empty when they agree).

@@ -62,7 +62,8 @@ impl std::fmt::Debug for PoseModel {
     }
 }
 
-/// Reads a model file (bounded) and returns its bytes and SHA-256 (hex).
+/// Reads a model file (bounded) and returns its bytes and SHA-256 (hex). An empty file and a
+/// JSON file (a manifest given as the model) are refused as not ONNX.
 pub fn read_model(path: &Path) -> Result<(Vec<u8>, String)> {
     let io = |source| PoseError::Io {
         path: path.into(),
@@ -76,9 +77,30 @@ pub fn read_model(path: &Path) -> Result<(Vec<u8>, String)> {
         });
     }
     let bytes = std::fs::read(path).map_err(io)?;
+    sniff_model(&bytes, path)?;
     let sha = Sha256::digest(&bytes);
     let hex = sha.iter().map(|b| format!("{b:02x}")).collect();
     Ok((bytes, hex))
+}
+
+/// Refuses what cannot be an ONNX model before a backend reads it: an empty file, and a text
+/// (JSON) file such as a manifest given as the model.
+fn sniff_model(bytes: &[u8], path: &Path) -> Result<()> {
+    let reason = if bytes.is_empty() {
+        "the file is empty (0 bytes), not an ONNX model"
+    } else if matches!(
+        bytes.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    ) {
+        "this is a JSON file, not an ONNX model (a model is MODEL.onnx; its manifest is the \
+         JSON file beside it, MODEL.json)"
+    } else {
+        return Ok(());
+    };
+    Err(PoseError::Graph {
+        model: path.into(),
+        reason: reason.into(),
+    })
 }
 
 impl PoseModel {

@@ -186,6 +186,13 @@ pub struct WindowStats {
     /// Nodes that sent at least one frame the model uses.
     #[serde(default)]
     pub nodes_seen: u64,
+    /// With a manifest that lists its nodes (`input.node_ids`): bit `i` is set once the `i`-th
+    /// listed node sent a frame (the first 64 listed nodes).
+    #[serde(default)]
+    pub listed_nodes_seen: u64,
+    /// The first node that sent frames the model does not use (not in `input.node_ids`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_ignored_node: Option<u32>,
 }
 
 /// One window ready for the model.
@@ -334,9 +341,17 @@ impl Windower {
         self.stats.frames += 1;
         let node = frame.node_id;
         if let Some(ids) = &self.fixed_nodes {
-            if !ids.contains(&node) {
-                self.stats.frames_ignored += 1;
-                return Ok(());
+            match ids.iter().position(|&n| n == node) {
+                Some(i) => {
+                    if i < 64 {
+                        self.stats.listed_nodes_seen |= 1 << i;
+                    }
+                }
+                None => {
+                    self.stats.frames_ignored += 1;
+                    self.stats.first_ignored_node.get_or_insert(node);
+                    return Ok(());
+                }
             }
         }
         if self.nodes.get(node).is_none() {

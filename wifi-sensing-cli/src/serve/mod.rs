@@ -260,8 +260,10 @@ pub(crate) fn main(mut args: ServeArgs, log: &Log) -> Result<()> {
     }
     rt.shutdown_timeout(Duration::from_millis(500));
     #[cfg(feature = "pose")]
-    args.run.pose.report(log, served.is_err());
+    let pose = args.run.pose.report(log, served.is_err());
     served.context("server error")?;
+    #[cfg(feature = "pose")]
+    pose?;
     if let Some(e) = hub.failure() {
         anyhow::bail!("the pipeline stopped early: {e}");
     }
