@@ -4,6 +4,7 @@ fixtures/models/ and writes its model card and manifest data card from the measu
     python training/pose/card.py target/pose-train/iwl5300x3-w25-p0 target/pose-train/esp32x3-w25-p0 ...
 """
 
+import hashlib
 import json
 import shutil
 import sys
@@ -379,6 +380,7 @@ def main():
                      f"{pct(po['pck_0_2'])}, MPJPE {mm(po['mpjpe_mm'])} mm, mid-hip error "
                      f"{m2(po['root_error_m'])} m on the same held-out sessions.")
     size_kb = (OUT / f"{NAME}.onnx").stat().st_size / 1024
+    onnx_sha256 = hashlib.sha256((OUT / f"{NAME}.onnx").read_bytes()).hexdigest()
     train_s = a.get("train_duration") or a["duration"]
     held_len = "" if train_s == a["duration"] else f" ({a['duration']:.0f} s per validation and held-out session)"
     held_ids = set(seeds["val"] + seeds["test"] + seeds["room"])
@@ -530,7 +532,8 @@ the release CLI, trains the variants and writes `fixtures/models/{NAME}.*`.) {ru
   {m2(vf['root_error_m'])} m, presence {pct(vf['presence_accuracy'])}{val_extra} (numpy, the same graph).
 * Times (wall, on 2 cores shared with other jobs): simulating and windowing the sessions
   {best['data_s']} s in {data_where} (cached between runs; under half a second per 20 s session on a lightly loaded machine, a few seconds on a busy one), training {best['train_s']} s{times_note(best)};
-  ONNX opset 13, {size_kb * 1.024 / 1000:.2f} MB ({size_kb:.0f} KiB).
+  ONNX opset 13, {size_kb * 1.024 / 1000:.2f} MB ({size_kb:.0f} KiB), SHA-256 {onnx_sha256} (as
+  `model.sha256` in every pose record and `model inspect` print it).
 {track_model}
 
 {shape_section(best)}

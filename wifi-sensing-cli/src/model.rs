@@ -17,10 +17,16 @@ pub(crate) enum ModelCommand {
     /// Print a model's manifest and graph inputs/outputs, and what disagrees between them.
     Inspect(InspectArgs),
     /// Training windows from a capture with ground truth, prepared exactly as at inference:
-    /// x.npy, y.npy (17 keypoints in metres at each window's end) and windows.jsonl.
+    /// x.npy, y.npy (17 keypoints in metres at each window's end, NaN where nobody is present)
+    /// and windows.jsonl. The truth file's `keypoints` are fractions of the room size (its
+    /// `position_m` is in metres); y.npy holds them multiplied by the room size.
     Dataset(crate::model_data::DatasetArgs),
     /// Score pose records against ground truth: 3-D PCK@0.1/0.2, MPJPE, mid-hip error,
-    /// root-relative PCK, presence accuracy, per activity (JSON on stdout).
+    /// root-relative PCK, presence accuracy, per activity (JSON on stdout). Per group:
+    /// `windows` (scored pose records), `pose_windows` (those with the person present, over
+    /// which the pose figures are averaged), `root_error_m` (the mid-hip error, metres);
+    /// `records_without_truth`: pose records whose window end the truth does not cover (not
+    /// scored).
     Score(crate::model_data::ScoreArgs),
 }
 

@@ -72,6 +72,22 @@ fn shipped_model_matches_its_card_on_a_fresh_session() {
         )),
         "the card's headline differs from wifi-pose-ref.results.json"
     );
+    // The card pins the model file by its SHA-256, as `model inspect` computes it.
+    let inspect = Command::new(env!("CARGO_BIN_EXE_wifi-sensing"))
+        .args(["model", "inspect"])
+        .arg(models().join("wifi-pose-ref.onnx"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    let sha = text
+        .lines()
+        .find_map(|l| l.strip_prefix("sha256:"))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no sha256 line: {text}"));
+    assert!(
+        md.contains(&format!("SHA-256 {sha}")),
+        "the card does not pin the model file's SHA-256 {sha}"
+    );
 
     // The post-processing the card states is the one the manifest declares.
     let chosen = &card["track_heading"]["chosen"];
@@ -305,12 +321,14 @@ fn a_stream_without_one_of_the_models_nodes_names_what_is_missing() {
         .arg(models().join("wifi-pose-ref.onnx"))
         .output()
         .unwrap();
-    assert!(out.status.success());
-    assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
+    // an error (exit 1), not a warning with exit 0 that a script takes for success
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty());
     assert!(
-        err.contains("only 2 of the 3 nodes the model's manifest lists")
-            && err.contains("[0, 1, 2]"),
+        err.contains(
+            "node 2 of the 3 the model's manifest lists (input.node_ids [0, 1, 2]) sent no frame"
+        ),
         "{err}"
     );
 }

@@ -434,11 +434,18 @@ impl Manifest {
 
     /// Parses and validates a manifest; `path` is only used in error messages.
     pub fn from_json(text: &str, path: &Path) -> Result<Manifest> {
-        let m: Manifest = serde_json::from_str(text).map_err(|e| PoseError::Manifest {
+        let bad = |field: String, e: serde_json::Error| PoseError::Manifest {
             path: path.into(),
-            field: serde_field(&e),
+            field,
             reason: e.to_string(),
+        };
+        let mut de = serde_json::Deserializer::from_str(text);
+        let m: Manifest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let at = e.path().to_string();
+            let inner = e.into_inner();
+            bad(serde_field(&at, &inner), inner)
         })?;
+        de.end().map_err(|e| bad("(file)".into(), e))?;
         m.validate(path)?;
         Ok(m)
     }
@@ -664,6 +671,44 @@ impl Manifest {
                 ));
             }
         }
+        // the layout's receivers are the nodes the model reads, when both are stated
+        if let (Some(ids), false) = (&i.node_ids, l.receivers.is_empty()) {
+            for (k, r) in l.receivers.iter().enumerate() {
+                if !ids.contains(&r.node_id) {
+                    return Err(bad(
+                        &format!("sensing_layout.receivers[{k}].node_id"),
+                        format!("node {} is not in input.node_ids {ids:?}", r.node_id),
+                    ));
+                }
+                if l.receivers[..k].iter().any(|x| x.node_id == r.node_id) {
+                    return Err(bad(
+                        &format!("sensing_layout.receivers[{k}].node_id"),
+                        format!("node {} has two receivers", r.node_id),
+                    ));
+                }
+            }
+            if let Some(n) = ids
+                .iter()
+                .find(|n| !l.receivers.iter().any(|r| r.node_id == **n))
+            {
+                return Err(bad(
+                    "sensing_layout.receivers",
+                    format!("input.node_ids lists node {n}, which has no receiver here"),
+                ));
+            }
+        }
+        // single-antenna devices: one receive and one transmit chain per frame
+        if let Some(d) = &i.device {
+            if matches!(d.as_str(), "esp32" | "esp32_c5_c6") && (i.rx != 1 || i.tx != 1) {
+                return Err(bad(
+                    "input.rx",
+                    format!(
+                        "{} x {} chains, but {d} frames have 1 x 1 (one antenna)",
+                        i.rx, i.tx
+                    ),
+                ));
+            }
+        }
         let o = &self.output;
         if o.coordinate_frame().trim().is_empty() {
             return Err(bad("output.coordinate_frame", "empty".into()));
@@ -704,6 +749,16 @@ impl Manifest {
                     "needs 3-D keypoints (output kind keypoints, dims 3)".into(),
                 ));
             }
+            // its speeds are metres per second in the room
+            if o.coordinate_frame() != "room_m" {
+                return Err(bad(
+                    "post_processing.track_heading",
+                    format!(
+                        "needs keypoints in metres in the room (output.coordinate_frame room_m), not {}",
+                        o.coordinate_frame()
+                    ),
+                ));
+            }
             t.validate()
                 .map_err(|(f, r)| bad(&format!("post_processing.track_heading.{f}"), r))?;
         }
@@ -735,16 +790,25 @@ impl Manifest {
     }
 }
 
-/// Best guess at the field a serde error is about (serde_json names unknown and missing fields
-/// in its message; otherwise the whole file).
-fn serde_field(e: &serde_json::Error) -> String {
+/// The field a serde error is about: the path to the value (`input.channels[0]`), and for an
+/// unknown, missing or duplicate field the field's own name under it (`input.foo`).
+fn serde_field(at: &str, e: &serde_json::Error) -> String {
     let msg = e.to_string();
+    let parent = if at == "." { "" } else { at };
     for marker in ["missing field `", "unknown field `", "duplicate field `"] {
         if let Some(rest) = msg.split(marker).nth(1) {
             if let Some(name) = rest.split('`').next() {
-                return name.to_string();
+                return if parent.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{parent}.{name}")
+                };
             }
         }
     }
-    format!("(line {}, column {})", e.line(), e.column())
+    if parent.is_empty() {
+        format!("(line {}, column {})", e.line(), e.column())
+    } else {
+        parent.to_string()
+    }
 }

@@ -58,6 +58,44 @@ fn manifest_errors_name_the_file_and_field() {
     assert!(e.contains("output.dims"), "{e}");
     let e = load_err(|m| m["input"]["window_frames"] = json!(1u64 << 40));
     assert!(e.contains("input.window_frames"), "{e}");
+    // the field is named by its path, a wrong value's field too (not a line and column)
+    let e = load_err(|m| m["input"]["bogus"] = json!(1));
+    assert!(e.contains("input.bogus"), "{e}");
+    let e = load_err(|m| m["input"]["channels"] = json!(["amplitude", "colour"]));
+    assert!(
+        e.contains("input.channels[1]") && e.contains("colour"),
+        "{e}"
+    );
+    let e = load_err(|m| m["input"]["frame_rate_hz"] = json!("fast"));
+    assert!(e.contains("input.frame_rate_hz"), "{e}");
+    // the layout's receivers are the nodes the model reads
+    let e = load_err(|m| {
+        m["input"]["nodes"] = json!(2);
+        m["input"]["node_ids"] = json!([0, 1]);
+        m["sensing_layout"]["receivers"] = json!([{"node_id": 0, "position_m": [1.0, 1.0, 1.0]}]);
+    });
+    assert!(
+        e.contains("sensing_layout.receivers") && e.contains("node 1"),
+        "{e}"
+    );
+    let e = load_err(|m| {
+        m["input"]["nodes"] = json!(2);
+        m["input"]["node_ids"] = json!([0, 1]);
+        m["sensing_layout"]["receivers"] = json!([
+            {"node_id": 0, "position_m": [1.0, 1.0, 1.0]},
+            {"node_id": 9, "position_m": [2.0, 1.0, 1.0]}
+        ]);
+    });
+    assert!(
+        e.contains("sensing_layout.receivers[1].node_id") && e.contains("node 9"),
+        "{e}"
+    );
+    // an ESP32 has one antenna
+    let e = load_err(|m| {
+        m["input"]["device"] = json!("esp32");
+        m["input"]["rx"] = json!(3);
+    });
+    assert!(e.contains("input.rx") && e.contains("1 x 1"), "{e}");
     // Not JSON at all.
     let dir = tempfile::tempdir().unwrap();
     let p = edited(dir.path(), "linear_keypoints", |_| {});
@@ -290,4 +328,21 @@ fn post_processing_is_checked_at_load() {
         m["output"]["dims"] = json!(2);
     });
     assert!(e.contains("post_processing.track_heading"), "{e}");
+}
+
+/// The heading-from-track step works in metres in the room: a manifest that declares it with
+/// keypoints in another frame is refused.
+#[test]
+fn the_heading_step_needs_room_metres() {
+    let text = std::fs::read_to_string(model("wifi-pose-ref.json")).unwrap();
+    let mut m: Value = serde_json::from_str(&text).unwrap();
+    assert!(wifi_sensing_pose::Manifest::from_json(&m.to_string(), Path::new("ref.json")).is_ok());
+    m["output"]["coordinate_frame"] = json!("image_px");
+    let e = wifi_sensing_pose::Manifest::from_json(&m.to_string(), Path::new("ref.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("post_processing.track_heading") && e.contains("room_m"),
+        "{e}"
+    );
 }

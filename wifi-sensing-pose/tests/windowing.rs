@@ -28,6 +28,12 @@ fn manifest(node_ids: &[u32]) -> Manifest {
     m["input"]["nodes"] = json!(node_ids.len());
     if node_ids.len() > 1 {
         m["input"]["node_ids"] = json!(node_ids);
+        // the layout's receivers are the nodes the model reads
+        let rx: Vec<_> = node_ids
+            .iter()
+            .map(|n| json!({"node_id": n, "position_m": [1.0, 1.0, 1.0]}))
+            .collect();
+        m["sensing_layout"]["receivers"] = json!(rx);
     }
     Manifest::from_json(&m.to_string(), Path::new("test.json")).unwrap()
 }
