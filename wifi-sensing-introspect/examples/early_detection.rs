@@ -29,8 +29,17 @@
 //!    (default), keeps the standard deviation of each value over the sessions as the
 //!    signature's `spread` (stage 2 then weighs differences by it, see `early`); `several`
 //!    keeps every session's signature (the label's cost is then the lowest of its
-//!    signatures'). `--dump` prints the signatures'
-//!    mean feature values over frames 0..4, 4..16 and 16..64 after the onset.
+//!    signatures'). `--templates K` (or `K_walk/K_wave/K_push/K_sit`, default 1), mean mode:
+//!    several templates per label instead of one barycentre; the label's sessions are split
+//!    into at most `K` groups of at least `--template-min` sessions (default 4) by k-means on
+//!    their sequences (squared differences weighed as the label's one barycentre would weigh
+//!    them; k-means++ seeding, 16 restarts, fixed seeds), or with `--template-split side` by
+//!    the side of the link the person stood on, and each group is averaged into a signature
+//!    (`walk-0`, `walk-1`, ...) with its own spread, the variance shrunk towards the label's
+//!    over all its sessions with `--template-prior P` pseudo-sessions (default 0). The label's
+//!    cost is the lowest of its templates', so the confidence still compares labels. Measured,
+//!    not kept (the crate's MEASUREMENTS.md, round of 2026-12-07, templates). `--dump` prints
+//!    the signatures' mean feature values over frames 0..4, 4..16 and 16..64 after the onset.
 //! 2. **Evaluation sessions** (seeds `S + 7 s`): a person of random height at a random spot on
 //!    either side of the link (x in 1.8..3.2 m, y in 0.9..1.5 or 2.5..3.1 m), 12 s standing
 //!    still (the event path's warm-up), then activities of 3..6 s separated by 2..5 s of
