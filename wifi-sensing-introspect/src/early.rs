@@ -1116,6 +1116,47 @@ mod tests {
     }
 
     #[test]
+    fn several_templates_of_a_label_compete_as_one_label() {
+        // Two close templates of `slow` and one of `fast`, each with its own spread: the
+        // label's cost is its best template's, and the confidence compares `slow` with
+        // `fast`, not the two templates of `slow` with each other.
+        let cfg = EarlyConfig {
+            persist: 1,
+            min_frames: 4,
+            margin: 0.5,
+            ..EarlyConfig::default()
+        };
+        let with_spread = |mut s: Signature, sd: f64| {
+            s.spread = Some(vec![vec![sd; 6]; s.length]);
+            s
+        };
+        let sigs = [
+            with_spread(ramp("slow-0", "slow", 1.0), 0.5),
+            with_spread(ramp("fast-0", "fast", 3.0), 0.5),
+            with_spread(ramp("slow-1", "slow", 1.1), 1.0),
+        ];
+        let mut d = EarlyDecider::new(cfg, &sigs).unwrap();
+        assert_eq!(d.labels(), ["slow", "fast"]);
+        let mut decided = None;
+        for i in 0..8 {
+            let s = *d.push(&[1.05 * (i + 1) as f32; 6]).unwrap();
+            decided = decided.or(s.decided.map(|l| (s.episode_frames, l)));
+        }
+        // Decided `slow` on the first frame allowed: the two templates' near tie is no doubt.
+        assert_eq!(decided, Some((4, 0)));
+        assert!(d.state().confidence > 10.0, "{:?}", d.state());
+        // Nearer the second template of `slow` than the first: still `slow`.
+        d.reset();
+        let mut decided = None;
+        for i in 0..8 {
+            decided = decided.or(d.push(&[1.2 * (i + 1) as f32; 6]).unwrap().decided);
+        }
+        assert_eq!(decided, Some(0));
+        // The templates of one label alone are one label: refused.
+        assert!(EarlyDecider::new(cfg, &[sigs[0].clone(), sigs[2].clone()]).is_err());
+    }
+
+    #[test]
     fn no_decision_without_a_clear_margin() {
         let cfg = EarlyConfig {
             persist: 1,

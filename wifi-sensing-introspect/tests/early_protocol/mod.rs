@@ -5,6 +5,8 @@
 //! the shipped settings on the development set).
 #![allow(dead_code)]
 
+pub mod templates;
+
 use wifi_sensing_core::sim::body::Activity;
 use wifi_sensing_core::sim::{DeviceProfile, Scenario, Simulator};
 use wifi_sensing_introspect::dtw::SpringMatcher;
@@ -215,12 +217,15 @@ pub struct Library {
     pub sessions: u64,
     /// Frames per signature.
     pub len: usize,
-    /// Per label, the standard deviation of each value over the sessions averaged into its
-    /// signature (`--weights spread`, mean mode), flattened like the signature.
-    pub spread: Option<Vec<Vec<f32>>>,
+    /// Per label and signature, the standard deviation of each value over the sessions
+    /// averaged into it (`--weights spread`, mean mode), flattened like the signature.
+    pub spread: Option<Vec<Vec<Vec<f32>>>>,
     /// Stage 2's weights derived from `spread` as [`EarlyDecider`] derives them (for the
-    /// accuracy table with the onset given).
-    pub weights: Option<Vec<Vec<f32>>>,
+    /// accuracy table with the onset given), per label and signature.
+    pub weights: Option<Vec<Vec<Vec<f32>>>>,
+    /// Per label and signature, the sessions averaged into it (mean mode; several templates
+    /// per label with `--templates`).
+    pub sizes: Vec<Vec<usize>>,
     pub kind: FeatureKind,
     /// Models of other motion (`--other return`): per activity, the mean of the first `len`
     /// frames of the return to standing after it, and their spread (with `--weights spread`).
@@ -254,7 +259,7 @@ impl Library {
                     prefix_thresholds: None,
                     min_prefix: None,
                     spread: self.spread.as_ref().map(|sp| {
-                        sp[l]
+                        sp[l][i]
                             .chunks(self.dim)
                             .map(|r| r.iter().map(|v| v.to_string().parse().unwrap()).collect())
                             .collect()
@@ -265,7 +270,16 @@ impl Library {
                             self.len,
                             self.sessions,
                             LABELS[l],
-                            if v.len() == 1 { ", averaged frame by frame" } else { "" },
+                            match self.sizes.get(l).map(Vec::as_slice) {
+                                Some([_]) => ", averaged frame by frame".to_string(),
+                                Some(sz) if sz.len() == v.len() => format!(
+                                    ", template {} of {}: the {} sessions of its k-means group, averaged frame by frame",
+                                    i + 1,
+                                    sz.len(),
+                                    sz[i]
+                                ),
+                                _ => String::new(),
+                            },
                             if self.spread.is_some() { "; spread: their standard deviation" } else { "" }
                         )),
                         ..Provenance::default()
@@ -641,6 +655,18 @@ pub struct SignatureOptions {
     /// Also give the signatures' mean values over frames 0..4, 4..16 and 16..64, as lines
     /// (`--dump`).
     pub dump: bool,
+    /// Templates per label, in the order of [`LABELS`] (mean mode, `--templates`, default 1:
+    /// one barycentre): the label's sessions split by k-means on their weighted sequences,
+    /// each group averaged.
+    pub templates: [usize; 4],
+    /// Split by the side of the link the person stands on instead of k-means (two templates,
+    /// `--template-split side`).
+    pub split_side: bool,
+    /// Smallest group of sessions per template (`--template-min`).
+    pub template_min: usize,
+    /// Pseudo-sessions of the label's pooled variance added to each template's
+    /// (`--template-prior`; see [`templates::template`]).
+    pub template_prior: f64,
 }
 
 impl Default for SignatureOptions {
@@ -653,6 +679,10 @@ impl Default for SignatureOptions {
             kind: FeatureKind::MotionLagsV1,
             other_after: Vec::new(),
             dump: false,
+            templates: [1; 4],
+            split_side: false,
+            template_min: 4,
+            template_prior: 0.0,
         }
     }
 }
@@ -669,9 +699,12 @@ pub fn build_library(o: &SignatureOptions) -> (Library, Kinematics, Vec<String>)
     let mut dim = 0;
     let mut srng = Lcg(4242);
     let mut kin = [[0.0f64; KIN_FRAMES.len()]; LABELS.len()];
+    // Per label and session, the person stands on the far side of the link (y > 2 m).
+    let mut far_side: Vec<Vec<bool>> = vec![Vec::new(); LABELS.len()];
     for (a, &label) in LABELS.iter().enumerate() {
         for s in 0..sig_sessions {
             let spot = srng.spot();
+            far_side[a].push(spot.y > 2.0);
             let sc = scenario(&[("stand", LEAD_IN_S), (label, 6.0)], spot);
             let sess = simulate(sc, 1 + 10 * a as u64 + s, false, kind);
             let o = (0..sess.activity.len())
@@ -713,42 +746,86 @@ pub fn build_library(o: &SignatureOptions) -> (Library, Kinematics, Vec<String>)
             }
         }
     }
-    // With the spread (mean mode): each signature carries the standard deviation of its values
-    // over the sessions, and stage 2 weighs squared differences by `1 / (σ² + mean σ² / 10)`
-    // (the decider's rule, see `early`).
+    // Mean mode: the sessions of a label averaged frame by frame, into one barycentre or (with
+    // `templates`) one per group of similar sessions.
     let mut spread = None;
     let mut weights = None;
-    if o.mean && o.spread {
-        let n = sig_len * dim;
-        let mut var = vec![vec![0.0f64; n]; LABELS.len()];
-        for (l, v) in sigs.iter().enumerate() {
-            let k = v.len() as f64;
-            for i in 0..n {
-                let m: f64 = v.iter().map(|s| f64::from(s[i])).sum::<f64>() / k;
-                var[l][i] =
-                    v.iter().map(|s| (f64::from(s[i]) - m).powi(2)).sum::<f64>() / (k - 1.0);
-            }
-        }
-        let mean_var = var.iter().flatten().sum::<f64>() / (n * LABELS.len()) as f64;
-        weights = Some(
-            var.iter()
-                .map(|v| {
-                    v.iter()
-                        .map(|&x| (1.0 / (x + 0.1 * mean_var)) as f32)
-                        .collect()
-                })
-                .collect(),
-        );
-        spread = Some(
-            var.iter()
-                .map(|v| v.iter().map(|&x| x.sqrt() as f32).collect())
-                .collect(),
-        );
-    }
+    let mut sizes: Vec<Vec<usize>> = sigs.iter().map(|v| vec![v.len()]).collect();
     if o.mean {
-        for v in sigs.iter_mut() {
-            *v = vec![mean_spread(v).0];
+        let n = sig_len * dim;
+        // Per label, the variance of each value over all its sessions.
+        let pooled: Vec<Vec<f64>> = sigs
+            .iter()
+            .map(|v| {
+                let k = v.len() as f64;
+                (0..n)
+                    .map(|i| {
+                        let m: f64 = v.iter().map(|s| f64::from(s[i])).sum::<f64>() / k;
+                        v.iter().map(|s| (f64::from(s[i]) - m).powi(2)).sum::<f64>() / (k - 1.0)
+                    })
+                    .collect()
+            })
+            .collect();
+        let pooled_mean = pooled.iter().flatten().sum::<f64>() / (n * LABELS.len()) as f64;
+        // Per label, its sessions' groups (one of all by default) and their templates.
+        let mut means: Vec<Vec<Vec<f32>>> = Vec::new();
+        let mut vars: Vec<Vec<Vec<f64>>> = Vec::new();
+        for (l, v) in sigs.iter().enumerate() {
+            let groups = if o.templates[l] <= 1 {
+                vec![(0..v.len()).collect::<Vec<usize>>()]
+            } else if o.split_side {
+                [false, true]
+                    .iter()
+                    .map(|&f| (0..v.len()).filter(|&i| far_side[l][i] == f).collect())
+                    .filter(|g: &Vec<usize>| !g.is_empty())
+                    .collect()
+            } else {
+                // The metric: the label's pooled weights (as its one barycentre would have).
+                let w: Vec<f32> = pooled[l]
+                    .iter()
+                    .map(|&x| (1.0 / (x + 0.1 * pooled_mean)) as f32)
+                    .collect();
+                templates::kmeans_groups(v, &w, o.templates[l], o.template_min, 17 + l as u64)
+            };
+            let (m, var): (Vec<Vec<f32>>, Vec<Vec<f64>>) = groups
+                .iter()
+                .map(|g| templates::template(v, g, &pooled[l], o.template_prior))
+                .unzip();
+            sizes[l] = groups.iter().map(Vec::len).collect();
+            means.push(m);
+            vars.push(var);
         }
+        // With the spread: each signature carries the standard deviation of its values over
+        // its sessions, and stage 2 weighs squared differences by `1 / (σ² + mean σ² / 10)`,
+        // the mean over every signature (the decider's rule, see `early`).
+        if o.spread {
+            let n_sigs: usize = vars.iter().map(Vec::len).sum();
+            let mean_var =
+                vars.iter().flatten().flatten().sum::<f64>() / (n * n_sigs.max(1)) as f64;
+            weights = Some(
+                vars.iter()
+                    .map(|t| {
+                        t.iter()
+                            .map(|var| {
+                                var.iter()
+                                    .map(|&x| (1.0 / (x + 0.1 * mean_var)) as f32)
+                                    .collect()
+                            })
+                            .collect()
+                    })
+                    .collect(),
+            );
+            spread = Some(
+                vars.iter()
+                    .map(|t| {
+                        t.iter()
+                            .map(|var| var.iter().map(|&x| x.sqrt() as f32).collect())
+                            .collect()
+                    })
+                    .collect(),
+            );
+        }
+        sigs = means;
     }
     // Models of other motion (development seeds of their own): per activity, `sessions`
     // sessions of 12 s standing, the activity for 3..6 s, then standing; the first `len` frames
@@ -789,6 +866,7 @@ pub fn build_library(o: &SignatureOptions) -> (Library, Kinematics, Vec<String>)
         len: sig_len,
         spread,
         weights,
+        sizes,
         kind,
         other,
     };
