@@ -1,6 +1,8 @@
 //! `wifi-sensing serve` over loopback: WebSocket clients receive the lines `run` prints for the
 //! same input; a stalled client does not delay the others; the token is enforced; `latest` and
-//! the introspection snapshot reflect the stream; SIGINT ends the server with exit 0.
+//! the introspection snapshot reflect the stream; health tells a silent node; every end of a
+//! WebSocket connection sends a Close frame with its code; silent clients are pinged and
+//! dropped; SIGINT ends the server with exit 0.
 
 mod common;
 
@@ -13,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tungstenite::client::IntoClientRequest;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::CloseFrame;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
@@ -314,7 +318,11 @@ fn stream_clients_receive_the_lines_run_prints() {
     let recent = latest["recent_events"].as_array().unwrap();
     assert_eq!(recent[..], events[events.len().saturating_sub(16)..]);
     let health = server.get("/api/v1/health");
+    common::assert_valid("health-v1.json", std::slice::from_ref(&health));
     assert_eq!(health["status"], "input_ended");
+    assert_eq!(health["analysers"], serde_json::json!(["sensing"]));
+    // the pipeline's totals, once the input ended
+    assert_eq!(health["pipeline"]["frames_in"], frames.len());
     assert_eq!(health["frames"], frames.len());
     assert_eq!(health["nodes"][0]["frames"], frames.len());
     assert_eq!(health["clients"]["dropped"], 0);
@@ -377,6 +385,19 @@ fn the_snapshot_reflects_the_introspection_stream() {
     let snap = plain.get("/api/v1/introspection/snapshot");
     assert_eq!(snap["enabled"], false);
     assert_eq!(snap["introspection"], serde_json::json!({}));
+    // and its stream is refused before the upgrade (it would stay silent), saying why
+    match ws_connect(&format!("ws://{}/ws/introspection", plain.addr), None) {
+        Err(tungstenite::Error::Http(r)) => {
+            assert_eq!(r.status(), 404);
+            let body = String::from_utf8_lossy(r.body().as_deref().unwrap_or_default());
+            assert!(body.contains("--introspect"), "{body}");
+        }
+        other => panic!("/ws/introspection accepted: {:?}", other.map(|_| ())),
+    }
+    match ureq::get(plain.url("/ws/introspection")).call() {
+        Err(ureq::Error::StatusCode(404)) => {}
+        other => panic!("plain GET: {:?}", other.map(|r| r.status())),
+    }
 }
 
 /// Receive-time lag of each message behind the capture pace: arrival minus (first arrival +
@@ -401,9 +422,9 @@ fn lags_ms(msgs: &[(String, Instant)]) -> Vec<f64> {
 
 /// One `--realtime` replay of `input` to two reading clients and a third one subscribed to the
 /// full frames too, which reads (`stall` false) or never reads until the input ended (`stall`
-/// true). Returns the readers' p99 lag (ms), the frames served and the drops the third client
-/// was told of.
-fn replay_with_third_client(input: &str, stall: bool) -> (Vec<f64>, usize, u64) {
+/// true). Returns the readers' p99 lag (ms), the frames served, the drops the third client
+/// was told of and the server's log.
+fn replay_with_third_client(input: &str, stall: bool) -> (Vec<f64>, usize, u64, String) {
     let server = Server::start(&[
         "--realtime",
         "--wait-clients",
@@ -459,8 +480,9 @@ fn replay_with_third_client(input: &str, stall: bool) -> (Vec<f64>, usize, u64) 
         "third client {}: readers' p99 lag behind capture pace {p99s:.1?} ms",
         if stall { "stalled" } else { "reading" }
     );
-    assert_eq!(server.interrupt().code(), Some(0));
-    (p99s, frames, third_dropped)
+    let (st, log) = server.interrupt_with_stderr();
+    assert_eq!(st.code(), Some(0), "{log}");
+    (p99s, frames, third_dropped, log)
 }
 
 #[test]
@@ -482,16 +504,23 @@ fn a_stalled_client_does_not_delay_the_others() {
             "8s",
         ],
     );
-    let (base, frames, _) = replay_with_third_client(&input, false);
+    let (base, frames, _, _) = replay_with_third_client(&input, false);
     assert!(
         frames > 1500,
         "{frames} frames (8 s at 200 Hz, less the simulated drops)"
     );
-    let (stalled, frames_stalled, dropped) = replay_with_third_client(&input, true);
+    let (stalled, frames_stalled, dropped, log) = replay_with_third_client(&input, true);
     assert_eq!(frames_stalled, frames);
     assert!(
         dropped > 0,
         "the stalled client lost nothing: it did not stall the server"
+    );
+    // the shutdown summary does not claim that the clients read their drop notices
+    assert!(
+        log.contains("messages were dropped for stream clients that fell behind")
+            && log.contains("notice with the count was queued for each")
+            && !log.contains("each was told"),
+        "{log}"
     );
     // a server that waited for the stalled client would hold every reader until the client
     // reads, which it does only after the input ended: the replay would never end. The margin
@@ -650,7 +679,7 @@ fn bad_requests_are_refused() {
 #[test]
 fn sigint_ends_a_live_server_cleanly() {
     let server = Server::start(&["udp://127.0.0.1:0"]);
-    let mut ws = server.ws("/ws/stream");
+    let ws = server.ws("/ws/stream");
     // The input starts on its own thread once the first client is in: the status turns from
     // `waiting_for_clients` to `running` shortly after the connection, not at once.
     let waited = Instant::now();
@@ -660,6 +689,8 @@ fn sigint_ends_a_live_server_cleanly() {
         health = server.get("/api/v1/health");
     }
     assert_eq!(health["status"], "running");
+    // the client reads on (and so answers the server's Close) while the server stops
+    let reader = std::thread::spawn(move || read_until_close(ws));
     let t = Instant::now();
     let status = {
         let s = server;
@@ -670,13 +701,220 @@ fn sigint_ends_a_live_server_cleanly() {
     };
     assert_eq!(status.code(), Some(0));
     assert!(t.elapsed() < Duration::from_secs(5));
-    // the client was told: a close frame (or the end of the connection)
+    // the client was told: a Close frame with 1001 (going away) and a reason, which browsers
+    // show (a connection dropped without one is 1006 there)
+    let close = reader.join().unwrap().expect("no Close frame on shutdown");
+    assert_eq!(close.code, CloseCode::Away, "{close:?}");
+    assert!(close.reason.contains("shutting down"), "{close:?}");
+}
+
+/// Reads until the server's Close frame (returned) or the end of the connection (`None`).
+fn read_until_close(mut ws: Ws) -> Option<CloseFrame> {
     loop {
         match ws.read() {
-            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(Message::Close(f)) => return f,
             Ok(_) => {}
+            Err(_) => return None,
         }
     }
+}
+
+/// Waits (at most 10 s) for a live server's input to run; returns its UDP port.
+fn udp_port(server: &Server) -> u16 {
+    let waited = Instant::now();
+    let mut health = server.get("/api/v1/health");
+    while health["status"] != "running" && waited.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+        health = server.get("/api/v1/health");
+    }
+    assert_eq!(health["status"], "running", "{health}");
+    let input = health["input"].as_str().unwrap();
+    input.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+/// Sends one ADR-018 CSI datagram of `node` with `sequence` to the live input on `port`.
+fn send_csi(s: &std::net::UdpSocket, port: u16, node: u8, sequence: u32) {
+    let d = wifi_sensing_core::formats::adr018::encode_csi(
+        &wifi_sensing_core::formats::adr018::CsiDatagram {
+            node_id: node,
+            sequence,
+            channel: 6,
+            rssi: -40,
+            noise_floor: -95,
+            n_antennas: 1,
+            iq: vec![[3, -4]; 64],
+        },
+    )
+    .unwrap();
+    s.send_to(&d, ("127.0.0.1", port)).unwrap();
+}
+
+/// Polls `/api/v1/health` (at most 10 s) until `done` holds; returns the last answer.
+fn health_when(server: &Server, done: impl Fn(&Value) -> bool) -> Value {
+    let waited = Instant::now();
+    let mut health = server.get("/api/v1/health");
+    while !done(&health) && waited.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+        health = server.get("/api/v1/health");
+    }
+    health
+}
+
+/// The health endpoint tells a node that went silent: its `last_frame_age_s` grows while the
+/// status stays `running` (a live input has no end) and its average rate stays as it was.
+#[test]
+fn health_tells_how_long_each_node_has_been_silent() {
+    let server = Server::start(&["udp://127.0.0.1:0"]);
+    let port = udp_port(&server);
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    send_csi(&s, port, 2, 0);
+    send_csi(&s, port, 3, 0);
+    let health = health_when(&server, |h| h["frames"] == 2);
+    assert_eq!(health["frames"], 2, "{health}");
+    common::assert_valid("health-v1.json", std::slice::from_ref(&health));
+    // the pipeline's totals come when the input ends: not yet
+    assert_eq!(health["pipeline"], Value::Null, "{health}");
+    let age = |h: &Value, node: u64| -> f64 {
+        let n = h["nodes"].as_array().unwrap();
+        let n = n.iter().find(|n| n["node_id"] == node).unwrap();
+        n["last_frame_age_s"].as_f64().unwrap()
+    };
+    let first = age(&health, 2);
+    assert!((0.0..5.0).contains(&first), "{health}");
+    let later = health_when(&server, |h| age(h, 2) >= first + 0.5);
+    assert!(age(&later, 2) >= first + 0.5, "{later}");
+    assert_eq!(later["status"], "running");
+    // node 3 speaks again: its age falls back, node 2's does not
+    send_csi(&s, port, 3, 1);
+    let last = health_when(&server, |h| h["frames"] == 3);
+    assert_eq!(last["frames"], 3, "{last}");
+    assert!(age(&last, 3) < age(&last, 2), "{last}");
+    assert!(age(&last, 2) >= age(&later, 2), "{last}");
+}
+
+/// A client's Close is answered with a Close (its code echoed), and a message over the 4 KiB
+/// limit is refused with a Close of code 1009: not a dropped connection (1006 in a browser).
+#[test]
+fn websocket_closes_are_answered_with_their_codes() {
+    let server = Server::start(&["udp://127.0.0.1:0"]);
+    udp_port(&server);
+    let mut ws = server.ws("/ws/stream");
+    ws.close(Some(CloseFrame {
+        code: CloseCode::Normal,
+        reason: "bye".into(),
+    }))
+    .unwrap();
+    let reply = loop {
+        match ws.read() {
+            Ok(Message::Close(f)) => break f,
+            Ok(_) => {}
+            Err(e) => panic!("no Close reply: {e}"),
+        }
+    };
+    assert_eq!(reply.map(|f| f.code), Some(CloseCode::Normal));
+    // the handshake is complete: the connection ends cleanly
+    assert!(matches!(
+        ws.read(),
+        Err(tungstenite::Error::ConnectionClosed)
+    ));
+
+    let mut ws = server.ws("/ws/stream");
+    ws.send(Message::Text("x".repeat(5000).into())).unwrap();
+    let close = read_until_close(ws).expect("no Close frame for an oversized message");
+    assert_eq!(close.code, CloseCode::Size, "{close:?}");
+    assert!(close.reason.contains("4 KiB"), "{close:?}");
+    // both connections left: their slots are free
+    let health = health_when(&server, |h| h["clients"]["connected"] == 0);
+    assert_eq!(health["clients"]["connected"], 0, "{health}");
+}
+
+/// The server pings its stream clients: one that answers (any frame) stays, one that does not
+/// (a half-open connection) is closed with 1001 after three intervals, freeing its slot.
+#[test]
+fn silent_clients_are_pinged_and_dropped() {
+    let server = Server::start(&["--ping-interval", "500ms", "udp://127.0.0.1:0"]);
+    udp_port(&server);
+    // never reads, so never answers a ping
+    let silent = server.ws("/ws/stream");
+    let answering = server.ws("/ws/stream");
+    // reads (tungstenite answers each ping as it reads) until 10 pings came: 5 s, over three
+    // times the 1.5 s after which a silent client is dropped
+    let reader = std::thread::spawn(move || {
+        let mut ws = answering;
+        let mut pings = 0;
+        while pings < 10 {
+            match ws.read() {
+                Ok(Message::Ping(_)) => pings += 1,
+                Ok(Message::Close(f)) => panic!("an answering client was closed: {f:?}"),
+                Ok(_) => {}
+                Err(e) => panic!("an answering client lost its connection: {e}"),
+            }
+        }
+        ws
+    });
+    let health = health_when(&server, |h| h["clients"]["connected"] == 1);
+    assert_eq!(health["clients"]["connected"], 1, "{health}");
+    let _answering = reader.join().unwrap();
+    // the silent client's socket holds the pings it did not answer, then the Close (read as
+    // raw frames: tungstenite would answer the pings as it read them)
+    let frames = raw_frames(silent);
+    let pings = frames.iter().filter(|(op, _)| *op == 0x9).count();
+    assert!(pings >= 2, "{frames:?}");
+    let close = frames.iter().find(|(op, _)| *op == 0x8);
+    let (_, payload) = close.unwrap_or_else(|| panic!("no Close frame: {frames:?}"));
+    assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), 1001);
+    let reason = String::from_utf8_lossy(&payload[2..]);
+    assert!(reason.contains("no answer to pings"), "{reason}");
+}
+
+/// The server's frames (opcode, payload) read from a client's socket until the server closes
+/// it, without writing anything (no pong, no Close reply). Server frames are unmasked.
+fn raw_frames(ws: Ws) -> Vec<(u8, Vec<u8>)> {
+    use std::io::Read;
+    let MaybeTlsStream::Plain(mut tcp) = ws.into_inner() else {
+        panic!("not a plain stream")
+    };
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut bytes = Vec::new();
+    tcp.read_to_end(&mut bytes).unwrap();
+    let mut frames = Vec::new();
+    let mut b = &bytes[..];
+    while b.len() >= 2 {
+        let (op, len) = (b[0] & 0x0f, usize::from(b[1] & 0x7f));
+        assert!(len < 126, "a long frame: {bytes:?}");
+        frames.push((op, b[2..2 + len].to_vec()));
+        b = &b[2 + len..];
+    }
+    frames
+}
+
+/// Ctrl-C while `--wait-clients` holds a file says that the file was not read (not that it
+/// was empty).
+#[test]
+fn ctrl_c_while_waiting_for_clients_says_the_input_was_not_read() {
+    let dir = tmp("waiting");
+    let input = still(&dir);
+    let server = Server::start(&["--wait-clients", "1", &input]);
+    let (st, err) = server.interrupt_with_stderr();
+    assert_eq!(st.code(), Some(0), "{err}");
+    assert!(err.contains("stopped before the input was read"), "{err}");
+    assert!(!err.contains("no record came from the input"), "{err}");
+}
+
+/// An HTTP port in use ends `serve` before the live input is opened (no `listening on udp://`
+/// line before the error).
+#[test]
+fn a_port_in_use_fails_before_the_input_is_announced() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", &addr, "udp://127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+    assert!(!err.contains("listening on udp://"), "{err}");
 }
 
 /// A live server's summary on Ctrl-C says how many frames each node's sequence numbers show
@@ -697,19 +935,7 @@ fn a_live_servers_summary_reports_frames_lost() {
     assert_ne!(port, 0, "{input}");
     let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     for seq in [0u32, 1, 4, 5] {
-        let d = wifi_sensing_core::formats::adr018::encode_csi(
-            &wifi_sensing_core::formats::adr018::CsiDatagram {
-                node_id: 2,
-                sequence: seq,
-                channel: 6,
-                rssi: -40,
-                noise_floor: -95,
-                n_antennas: 1,
-                iq: vec![[3, -4]; 64],
-            },
-        )
-        .unwrap();
-        s.send_to(&d, ("127.0.0.1", port)).unwrap();
+        send_csi(&s, port, 2, seq);
     }
     while health["frames"] != 4 && waited.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(20));

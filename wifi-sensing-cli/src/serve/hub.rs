@@ -176,6 +176,8 @@ struct State {
     recent_events: VecDeque<Utf8Bytes>,
     /// The last [`RECENT_FRAMES`] `frame_summary` records per node.
     recent_frames: BTreeMap<Option<u32>, VecDeque<Utf8Bytes>>,
+    /// When the server received each node's last frame (its own clock, not the frame's time).
+    last_frame: BTreeMap<u32, Instant>,
     summary: Option<Summary>,
 }
 
@@ -224,6 +226,7 @@ impl Hub {
                 latest: BTreeMap::new(),
                 recent_events: VecDeque::with_capacity(RECENT_EVENTS),
                 recent_frames: BTreeMap::new(),
+                last_frame: BTreeMap::new(),
                 summary: None,
             }),
             udp,
@@ -273,6 +276,11 @@ impl Hub {
                 .fetch_add(c.dropped_total.load(Ordering::Relaxed), Ordering::Relaxed);
         }
         self.clients_changed.notify_all();
+    }
+
+    /// Stream clients connected.
+    pub(crate) fn client_count(&self) -> usize {
+        lock(&self.clients).len()
     }
 
     /// Blocks until `n` stream clients are connected or the server stops.
@@ -353,9 +361,11 @@ impl Hub {
         )))
     }
 
-    /// `GET /api/v1/health`. A node's `rate_hz` is its received rate over the run so far
-    /// ([`wifi_sensing_core::NodeStats::rate_hz`]: frames lost on the way lower it), not the
-    /// sampling rate of the `spectrogram`/`doppler` records.
+    /// `GET /api/v1/health` (`docs/schema/health-v1.json`). A node's `rate_hz` is its received
+    /// rate over the run so far ([`wifi_sensing_core::NodeStats::rate_hz`]: frames lost on the
+    /// way lower it), not the sampling rate of the `spectrogram`/`doppler` records; its
+    /// `last_frame_age_s` is the time since the server received its last frame, which grows
+    /// while the node is silent. `pipeline` is null until the input ends.
     pub(crate) fn health(&self) -> Value {
         let (clients, queued) = {
             let c = lock(&self.clients);
@@ -364,6 +374,7 @@ impl Hub {
         };
         let dropped = self.client_messages_dropped();
         let s = lock(&self.state);
+        let now = Instant::now();
         let (status, error) = match &s.input {
             InputState::Waiting => ("waiting_for_clients", None),
             InputState::Running => ("running", None),
@@ -381,6 +392,10 @@ impl Hub {
                     "rate_hz": n.rate_hz(),
                     "dropped": n.dropped,
                     "sequence_resets": n.sequence_resets,
+                    // milliseconds are enough to tell a silent node
+                    "last_frame_age_s": s.last_frame.get(id).map(|t| {
+                        (now.saturating_duration_since(*t).as_secs_f64() * 1e3).round() / 1e3
+                    }),
                 })
             })
             .collect();
@@ -621,6 +636,7 @@ impl Sink<Output> for HubSink {
                 let dropped = {
                     let mut s = lock(&self.hub.state);
                     s.nodes.observe(f);
+                    s.last_frame.insert(f.node_id, Instant::now());
                     *s.counts.entry(FRAME.to_string()).or_default() += 1;
                     s.nodes.nodes().get(&f.node_id).map_or(0, |n| n.dropped)
                 };
@@ -704,7 +720,8 @@ mod tests {
     }
 
     /// Every record type with a schema in `docs/schema/` (but the inspect report, the frame
-    /// record and the control messages, which are not subscribed to) can be subscribed to.
+    /// record, the control messages and the health report, which are not subscribed to) can be
+    /// subscribed to.
     #[test]
     fn every_documented_record_type_is_known() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/schema");
@@ -714,7 +731,7 @@ mod tests {
             let Some((kind, _)) = name.rsplit_once("-v") else {
                 continue;
             };
-            if ["inspect", "record", "serve_control"].contains(&kind) {
+            if ["inspect", "record", "serve_control", "health"].contains(&kind) {
                 continue;
             }
             assert!(known_types().contains(&kind), "{name}");

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use axum::body::Body;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{DefaultBodyLimit, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -39,6 +40,11 @@ const MAX_BODY: usize = 4096;
 const MAX_GAP: Duration = Duration::from_secs(5);
 /// How long shutdown waits for the pipeline thread to end.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// How long a closing stream connection waits for the client's Close reply (and for sending its
+/// own Close frame).
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+/// A stream client from which nothing came for this many ping intervals is disconnected.
+const IDLE_PINGS: u32 = 3;
 
 /// Options of the `serve` command: `run`'s input and analysis flags, plus the server's own.
 #[derive(clap::Args, Debug)]
@@ -73,6 +79,12 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub max_clients: u32,
+    /// Ping each stream client this often (e.g. 20s, 500ms). A client from which nothing came
+    /// for three intervals (60 s by default: no answer to a ping, no message), or that took no
+    /// data for as long, is disconnected with close code 1001, which frees its --max-clients
+    /// slot (a half-open connection: a laptop gone to sleep, a dropped network).
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = crate::parse_duration)]
+    pub ping_interval: Duration,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -118,6 +130,8 @@ struct App {
     hub: Arc<Hub>,
     token: Option<Arc<str>>,
     shutdown: tokio::sync::watch::Receiver<bool>,
+    /// `--ping-interval`.
+    ping_every: Duration,
 }
 
 /// `wifi-sensing serve`.
@@ -169,6 +183,16 @@ pub(crate) fn main(mut args: ServeArgs, log: &Log) -> Result<()> {
             "--duration applies to live udp:// inputs only (use --limit to shorten a file run)"
         );
     }
+    // The HTTP listener first: a port in use ends the command before the input is opened (and
+    // before a live input announces that it listens).
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .context("cannot start the async runtime")?;
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(args.listen))
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let mut reader = r.reader.clone();
     reader.strict = r.strict;
     let opened = r
@@ -190,14 +214,6 @@ pub(crate) fn main(mut args: ServeArgs, log: &Log) -> Result<()> {
         analysers,
     ));
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build()
-        .context("cannot start the async runtime")?;
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind(args.listen))
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let signals = rt.block_on(async { Signals::new() })?;
     let addr = listener.local_addr()?;
     // always printed (tests and scripts read it), even with --quiet
@@ -228,6 +244,7 @@ pub(crate) fn main(mut args: ServeArgs, log: &Log) -> Result<()> {
         hub: Arc::clone(&hub),
         token: args.token.as_deref().map(Arc::from),
         shutdown: shutdown_rx,
+        ping_every: args.ping_interval,
     };
     let router = router(app);
     let served = rt.block_on(async move {
@@ -243,12 +260,22 @@ pub(crate) fn main(mut args: ServeArgs, log: &Log) -> Result<()> {
             })
             .await
     });
+    // The stream connections run on after the server stopped accepting: let them send their
+    // Close frame (1001) and take the client's reply, for a bounded time (a stalled client's
+    // connection is dropped without one).
+    rt.block_on(async {
+        let deadline = tokio::time::Instant::now() + CLOSE_WAIT + Duration::from_millis(500);
+        while hub.client_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
     log.info("shutting down");
     let dropped = hub.client_messages_dropped();
     if dropped > 0 {
         log.info(format_args!(
-            "{dropped} messages were dropped for stream clients that fell behind (each was told \
-             how many)"
+            "{dropped} messages were dropped for stream clients that fell behind (a \
+             {{\"type\":\"dropped\"}} notice with the count was queued for each; a client \
+             that stopped reading may not have received it)"
         ));
     }
     stop.store(true, Ordering::SeqCst);
@@ -520,8 +547,24 @@ async fn ws_stream(
     }
 }
 
-async fn ws_introspection(State(app): State<App>, ws: WebSocketUpgrade) -> Response {
-    upgrade(app, ws, Types::only("introspection"))
+/// `/ws/introspection`: the `introspection` records; refused with 404 (before the upgrade) when
+/// the server runs without `--introspect`, as the stream would stay silent.
+async fn ws_introspection(
+    State(app): State<App>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if !app.hub.introspecting() {
+        return (
+            StatusCode::NOT_FOUND,
+            "no introspection stream: this server runs without --introspect (start `serve` with \
+             --introspect DIR to get one)\n",
+        )
+            .into_response();
+    }
+    match ws {
+        Ok(ws) => upgrade(app, ws, Types::only("introspection")),
+        Err(e) => e.into_response(),
+    }
 }
 
 fn upgrade(app: App, ws: WebSocketUpgrade, types: Types) -> Response {
@@ -535,7 +578,7 @@ fn upgrade(app: App, ws: WebSocketUpgrade, types: Types) -> Response {
         .on_failed_upgrade(|_| {})
         .on_upgrade(move |socket| async move {
             let _guard = guard;
-            stream(socket, client, app.shutdown).await;
+            stream(socket, client, app.shutdown, app.ping_every).await;
         })
 }
 
@@ -548,41 +591,118 @@ impl Drop for Unsubscribe {
     }
 }
 
-/// Sends the client's queued messages until it leaves or the server stops.
+/// Sends the client's queued messages until it leaves or the server stops, and pings it every
+/// `ping_every`. Every end of the connection but a lost one sends a Close frame: the reply to the
+/// client's own Close, 1001 on shutdown or when the client has been silent for [`IDLE_PINGS`]
+/// intervals, 1009 for a message over [`MAX_CLIENT_MESSAGE`], 1002 / 1007 for a protocol error.
 async fn stream(
     mut socket: WebSocket,
     client: Arc<Client>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ping_every: Duration,
 ) {
+    use tokio::time::{interval_at, sleep_until, timeout, Instant};
+    let idle = ping_every.saturating_mul(IDLE_PINGS);
+    let idle_reason = format!(
+        "no answer to pings for {} s",
+        (idle.as_secs_f64() * 10.0).round() / 10.0
+    );
+    let mut last_heard = Instant::now();
+    let mut ping = interval_at(Instant::now() + ping_every, ping_every);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut batch = Vec::new();
     loop {
+        // A send blocks only while the client takes no data: one that took none for `idle` is
+        // gone (its connection is dropped: a Close frame could not get through either).
         let dropped = client.take(&mut batch);
-        if dropped > 0
-            && socket
-                .send(Message::Text(hub::dropped_message(dropped)))
-                .await
-                .is_err()
-        {
-            return;
-        }
-        for m in batch.drain(..) {
-            if socket.send(Message::Text(m)).await.is_err() {
+        if dropped > 0 {
+            let m = Message::Text(hub::dropped_message(dropped));
+            if !matches!(timeout(idle, socket.send(m)).await, Ok(Ok(()))) {
                 return;
             }
         }
+        for m in batch.drain(..) {
+            if !matches!(
+                timeout(idle, socket.send(Message::Text(m))).await,
+                Ok(Ok(()))
+            ) {
+                return;
+            }
+        }
+        // biased: the client's messages (pongs) are read before its silence is judged
         tokio::select! {
-            _ = client.notify.notified() => {}
+            biased;
             r = shutdown.changed() => {
                 if r.is_err() || *shutdown.borrow() {
-                    let _ = socket.send(Message::Close(None)).await;
+                    close(&mut socket, close_code::AWAY, "server shutting down").await;
                     return;
                 }
             }
-            m = socket.recv() => match m {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
-                Some(Ok(_)) => {} // pings are answered by the library; anything else is ignored
-            },
+            m = socket.recv() => {
+                last_heard = Instant::now();
+                match m {
+                    None => return,
+                    Some(Ok(Message::Close(_))) => {
+                        // the library queued the reply (the client's code echoed); reading on
+                        // sends it, then ends
+                        let _ = timeout(CLOSE_WAIT, socket.recv()).await;
+                        return;
+                    }
+                    // pings are answered by the library; anything else is ignored
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        if let Some((code, reason)) = close_for(e) {
+                            close(&mut socket, code, reason).await;
+                        }
+                        return;
+                    }
+                }
+            }
+            _ = ping.tick() => {
+                if !matches!(
+                    timeout(idle, socket.send(Message::Ping(Default::default()))).await,
+                    Ok(Ok(()))
+                ) {
+                    return;
+                }
+            }
+            _ = sleep_until(last_heard + idle) => {
+                close(&mut socket, close_code::AWAY, &idle_reason).await;
+                return;
+            }
+            _ = client.notify.notified() => {}
         }
+    }
+}
+
+/// Sends a Close frame and waits for the client's reply (at most [`CLOSE_WAIT`] in all).
+async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
+    let frame = Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason),
+    }));
+    let _ = tokio::time::timeout(CLOSE_WAIT, async {
+        if socket.send(frame).await.is_ok() {
+            // the reply, then the end of the stream (messages sent meanwhile are ignored)
+            while let Some(Ok(_)) = socket.recv().await {}
+        }
+    })
+    .await;
+}
+
+/// The Close code and reason for an error reading a client's message; `None` for a lost
+/// connection (nothing can be sent).
+fn close_for(e: axum::Error) -> Option<(u16, &'static str)> {
+    use tungstenite::error::{CapacityError, Error as WsError};
+    let inner = e.into_inner();
+    match inner.downcast_ref::<WsError>()? {
+        WsError::Capacity(CapacityError::MessageTooLong { .. }) => {
+            Some((close_code::SIZE, "message too big (the limit is 4 KiB)"))
+        }
+        WsError::Capacity(_) => Some((close_code::SIZE, "message too big")),
+        WsError::Utf8(_) => Some((close_code::INVALID, "text message not UTF-8")),
+        WsError::Protocol(_) => Some((close_code::PROTOCOL, "protocol error")),
+        _ => None,
     }
 }
 
@@ -609,6 +729,15 @@ impl Source {
                 self.wait_clients
             ));
             hub.wait_for_clients(self.wait_clients);
+            if hub.stop.load(Ordering::SeqCst) {
+                // stopped while waiting: the input was opened but not read
+                log.info(format_args!(
+                    "{}: stopped before the input was read (while waiting for {} stream \
+                     client(s))",
+                    opened.description, self.wait_clients
+                ));
+                return;
+            }
         }
         hub.set_running();
         let mut sink = Limit::new(hub::HubSink::new(Arc::clone(hub)), self.limit);
