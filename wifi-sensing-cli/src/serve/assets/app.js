@@ -185,27 +185,50 @@ const EDGES = [["nose","left_eye"],["nose","right_eye"],["left_eye","left_ear"],
 function onPose(rec) {
   const d = rec.data;
   const pts = (d.keypoints || []).filter(p => p.x !== null && p.y !== null);
+  // below 0.5 the model says nobody is there (as `model score` reads it): no skeleton is drawn
+  const present = (d.confidence || 0) >= 0.5;
   document.getElementById("pose-info").className = "";
   document.getElementById("pose-info").textContent = nodeKey(rec) + ": " + pts.length +
     " keypoints, confidence " + fmt(d.confidence, 2) + (d.model ? ", model " + d.model.id : "") +
     // the heading comes only from the direction of travel (pose-v1.json, heading_from_track)
     (d.heading_from_track === true ? ", heading from the track"
-      : d.heading_from_track === false ? ", no heading (faces nowhere)" : "");
-  drawView("pose-top", pts, p => [p.x, p.y], "x", "y");
-  drawView("pose-side", pts, p => [p.x, p.z === null || p.z === undefined ? 0 : p.z], "x", "z");
+      : d.heading_from_track === false ? ", no heading (faces nowhere)" : "") +
+    (present ? "" : "; nobody present (confidence below 0.5), not drawn");
+  const shown = present ? pts : [];
+  // in room metres the views keep the room's origin and a metre grid, so the position shows
+  const room = d.coordinate_frame === "room_m";
+  drawView("pose-top", shown, p => [p.x, p.y], "x", "y", room ? [5, 4] : null);
+  drawView("pose-side", shown, p => [p.x, p.z === null || p.z === undefined ? 0 : p.z], "x", "z",
+    room ? [5, 2.5] : null);
 }
-function drawView(id, pts, proj, ax, ay) {
+// `grid`: [width, height] in metres to show at least, from the origin, with a 1 m grid (room
+// coordinates); null: zoom on the skeleton.
+function drawView(id, pts, proj, ax, ay, grid) {
   const c = document.getElementById(id), g = c.getContext("2d");
   g.clearRect(0, 0, c.width, c.height);
   g.fillStyle = "#7d8590"; g.font = "11px sans-serif";
-  g.fillText(ax + " \u2192   " + ay + " \u2191", 6, c.height - 6);
-  if (!pts.length) return;
+  g.fillText(ax + " \u2192   " + ay + " \u2191" + (grid ? "   (m)" : ""), 6, c.height - 6);
+  if (!pts.length && !grid) return;
   const xy = pts.map(proj);
-  let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+  let [x0, x1, y0, y1] = grid ? [0, grid[0], 0, grid[1]] : [Infinity, -Infinity, Infinity, -Infinity];
   for (const [x, y] of xy) { x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
   const span = Math.max(2, x1 - x0, y1 - y0), cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
   const s = (Math.min(c.width, c.height) - 30) / span;
   const map = ([x, y]) => [c.width / 2 + (x - cx) * s, c.height / 2 - (y - cy) * s];
+  if (grid) {
+    g.strokeStyle = "#30363d"; g.lineWidth = 1;
+    for (let m = Math.ceil(x0); m <= Math.floor(x1); m++) {
+      const [px] = map([m, 0]);
+      g.beginPath(); g.moveTo(px, 0); g.lineTo(px, c.height - 16); g.stroke();
+      g.fillText(String(m), px + 2, c.height - 18);
+    }
+    for (let m = Math.ceil(y0); m <= Math.floor(y1); m++) {
+      const [, py] = map([0, m]);
+      g.beginPath(); g.moveTo(0, py); g.lineTo(c.width, py); g.stroke();
+      g.fillText(String(m), 2, py - 2);
+    }
+    if (!pts.length) return;
+  }
   const byName = new Map(pts.map((p, i) => [p.name, map(xy[i])]));
   g.strokeStyle = "#4fc3f7"; g.lineWidth = 2;
   for (const [a, b] of EDGES) {
