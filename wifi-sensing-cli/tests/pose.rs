@@ -739,28 +739,35 @@ fn dataset_names_a_model_given_as_manifest_and_a_file_given_as_folder() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "{}");
 }
 
-/// An input whose nodes are not the ones the model's manifest lists is an error (exit 1) that
-/// names the nodes that sent nothing, and a node the model does not use; it used to be a
-/// warning with exit status 0, which a script could not tell from success.
-#[test]
-fn nodes_the_model_lists_and_the_input_lacks_are_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let one = dir.path().join("one.jsonl");
+/// A simulated Intel 5300 random session (seed 2001, the reference model's first held-out
+/// seed) with the receiver layout `nodes`, as JSON Lines in `dir`.
+fn random_intel_session(dir: &Path, nodes: &str, secs: &str) -> PathBuf {
+    let out = dir.join(format!("{nodes}.jsonl"));
     let r = run(&[
         "simulate",
         "-q",
         "--random",
         "2001",
         "--nodes",
-        "one",
+        nodes,
         "--device",
         "intel5300",
         "--duration",
-        "2s",
+        secs,
         "-o",
-        one.to_str().unwrap(),
+        out.to_str().unwrap(),
     ]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    out
+}
+
+/// An input whose nodes are not the ones the model's manifest lists is an error (exit 1) that
+/// names the nodes that sent nothing, and a node the model does not use; it used to be a
+/// warning with exit status 0, which a script could not tell from success.
+#[test]
+fn nodes_the_model_lists_and_the_input_lacks_are_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = random_intel_session(dir.path(), "one", "2s");
     let model = models().join("wifi-pose-ref.onnx");
     let out = run(&[
         "run",
@@ -810,22 +817,7 @@ fn nodes_the_model_lists_and_the_input_lacks_are_an_error() {
 #[test]
 fn a_hop_too_long_for_the_heading_step_is_warned_of() {
     let dir = tempfile::tempdir().unwrap();
-    let cap = dir.path().join("r3.jsonl");
-    let r = run(&[
-        "simulate",
-        "-q",
-        "--random",
-        "2001",
-        "--nodes",
-        "reference3",
-        "--device",
-        "intel5300",
-        "--duration",
-        "3s",
-        "-o",
-        cap.to_str().unwrap(),
-    ]);
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let cap = random_intel_session(dir.path(), "reference3", "3s");
     let model = models().join("wifi-pose-ref.onnx");
     for (hop, warned) in [("0.5s", false), ("0.9s", true)] {
         let out = run(&[
