@@ -29,16 +29,19 @@
 //!    (default), keeps the standard deviation of each value over the sessions as the
 //!    signature's `spread` (stage 2 then weighs differences by it, see `early`); `several`
 //!    keeps every session's signature (the label's cost is then the lowest of its
-//!    signatures'). `--templates K` (or `K_walk/K_wave/K_push/K_sit`, default 1), mean mode:
+//!    signatures'). `--templates K` (or `K_walk/K_wave/K_push/K_sit`, default `1/1/2/1`: two
+//!    templates for push, as `fixtures/signatures/early/` ships; `1` is the single barycentre
+//!    per label of the rounds before 2026-12-07), mean mode:
 //!    several templates per label instead of one barycentre; the label's sessions are split
 //!    into at most `K` groups of at least `--template-min` sessions (default 4) by k-means on
 //!    their sequences (squared differences weighed as the label's one barycentre would weigh
 //!    them; k-means++ seeding, 16 restarts, fixed seeds), or with `--template-split side` by
 //!    the side of the link the person stood on, and each group is averaged into a signature
 //!    (`walk-0`, `walk-1`, ...) with its own spread, the variance shrunk towards the label's
-//!    over all its sessions with `--template-prior P` pseudo-sessions (default 0). The label's
-//!    cost is the lowest of its templates', so the confidence still compares labels. Measured,
-//!    not kept (the crate's MEASUREMENTS.md, round of 2026-12-07, templates). `--dump` prints
+//!    over all its sessions with `--template-prior P` pseudo-sessions (default 4). The label's
+//!    cost is the lowest of its templates', so the confidence still compares labels (the
+//!    crate's MEASUREMENTS.md, round of 2026-12-07, templates: measured, then kept for push
+//!    after a confirmation set). `--dump` prints
 //!    the signatures' mean feature values over frames 0..4, 4..16 and 16..64 after the onset.
 //! 2. **Evaluation sessions** (seeds `S + 7 s`): a person of random height at a random spot on
 //!    either side of the link (x in 1.8..3.2 m, y in 0.9..1.5 or 2.5..3.1 m), 12 s standing
@@ -158,7 +161,7 @@ fn main() {
     let sig_sessions: u64 = arg(&args, "--sig-sessions", 24);
     let sig_mode: String = arg(&args, "--sig-mode", "mean".to_string());
     // `--templates K` (every label) or `K_walk/K_wave/K_push/K_sit`.
-    let n_templates: String = arg(&args, "--templates", "1".to_string());
+    let n_templates: String = arg(&args, "--templates", "1/1/2/1".to_string());
     let n_templates: Vec<usize> = n_templates
         .split('/')
         .map(|x| x.parse().expect("--templates"))
@@ -173,7 +176,7 @@ fn main() {
         panic!("--template-split {template_split}");
     }
     let template_min: usize = arg(&args, "--template-min", 4);
-    let template_prior: f64 = arg(&args, "--template-prior", 0.0);
+    let template_prior: f64 = arg(&args, "--template-prior", 4.0);
     let sig_len: usize = arg(&args, "--sig-frames", SIG_LEN);
     let ms_or: Vec<u8> = list(&args, "--ms-or", "0,1");
     let gates: Vec<f32> = list(&args, "--gate", "3");

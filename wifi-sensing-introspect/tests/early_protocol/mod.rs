@@ -655,9 +655,9 @@ pub struct SignatureOptions {
     /// Also give the signatures' mean values over frames 0..4, 4..16 and 16..64, as lines
     /// (`--dump`).
     pub dump: bool,
-    /// Templates per label, in the order of [`LABELS`] (mean mode, `--templates`, default 1:
-    /// one barycentre): the label's sessions split by k-means on their weighted sequences,
-    /// each group averaged.
+    /// Templates per label, in the order of [`LABELS`] (mean mode, `--templates`, default
+    /// `[1, 1, 2, 1]`, two for push, as shipped; 1 is one barycentre): the label's sessions
+    /// split by k-means on their weighted sequences, each group averaged.
     pub templates: [usize; 4],
     /// Split by the side of the link the person stands on instead of k-means (two templates,
     /// `--template-split side`).
@@ -665,7 +665,7 @@ pub struct SignatureOptions {
     /// Smallest group of sessions per template (`--template-min`).
     pub template_min: usize,
     /// Pseudo-sessions of the label's pooled variance added to each template's
-    /// (`--template-prior`; see [`templates::template`]).
+    /// (`--template-prior`, default 4; see [`templates::template`]).
     pub template_prior: f64,
 }
 
@@ -679,10 +679,11 @@ impl Default for SignatureOptions {
             kind: FeatureKind::MotionLagsV1,
             other_after: Vec::new(),
             dump: false,
-            templates: [1; 4],
+            // the shipped signatures: two templates for push (the templates round)
+            templates: [1, 1, 2, 1],
             split_side: false,
             template_min: 4,
-            template_prior: 0.0,
+            template_prior: 4.0,
         }
     }
 }
