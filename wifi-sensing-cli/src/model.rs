@@ -78,11 +78,13 @@ fn inspect(args: InspectArgs) -> Result<()> {
         Ok(m) => (Some(m), None),
         Err(e) => (None, Some(e.to_string())),
     };
-    let mut problems = match &manifest {
-        Some(m) => graph::problems(m, &graph, 1),
-        None => Vec::new(),
+    let empty = graph::no_graph(&graph);
+    let mut problems = match (&manifest, empty) {
+        (_, Some(why)) => vec![why.to_string()],
+        (Some(m), None) => graph::problems(m, &graph, 1),
+        (None, None) => Vec::new(),
     };
-    if manifest.is_none() {
+    if manifest.is_none() && empty.is_none() {
         if !graph.unsupported_operators.is_empty() {
             problems.push(format!(
                 "the graph uses operators the {} backend does not implement: {}",
@@ -118,7 +120,9 @@ fn inspect(args: InspectArgs) -> Result<()> {
     }
     if !report.problems.is_empty() {
         // the problems are listed above: manifest mismatches, or operators the backend lacks
-        let what = if report.graph.unsupported_operators.is_empty() {
+        let what = if let Some(why) = empty {
+            why
+        } else if report.graph.unsupported_operators.is_empty() {
             "the model and its manifest disagree"
         } else {
             "the model cannot run as it is"
@@ -212,7 +216,7 @@ fn text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     if r.problems.is_empty() {
         writeln!(out, "agreement: the manifest matches the graph")?;
     } else {
-        writeln!(out, "disagreements:")?;
+        writeln!(out, "problems:")?;
         for p in &r.problems {
             writeln!(out, "  - {p}")?;
         }

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use wifi_sensing_pose::{
     BackendKind, LoadOptions, PoseEstimator, PoseModel, PoseStatsHandle, WindowConfig,
 };
@@ -63,15 +63,16 @@ pub(crate) struct PoseArgs {
     pub pose_manifest: Option<PathBuf>,
     #[arg(skip)]
     loaded: OnceLock<(PoseStatsHandle, String, Option<Vec<u32>>)>,
+    /// A warning about the flags and the model, given before the input is read.
+    #[arg(skip)]
+    hop_warning: OnceLock<String>,
 }
 
 impl PoseArgs {
     /// The estimator the flags ask for (`None` without `--pose`).
-    /// A hop too long for the manifest's heading-from-track step is said in `notices`.
-    pub(crate) fn estimator(
-        &self,
-        notices: &wifi_sensing_signal::stages::Notices,
-    ) -> Result<Option<PoseEstimator>> {
+    /// A hop too long for the manifest's heading-from-track step is kept for
+    /// [`PoseArgs::warn_before_input`].
+    pub(crate) fn estimator(&self) -> Result<Option<PoseEstimator>> {
         let Some(path) = &self.pose else {
             return Ok(None);
         };
@@ -80,7 +81,7 @@ impl PoseArgs {
             batch: usize::from(self.pose_batch),
             manifest: self.pose_manifest.clone(),
         };
-        let model = PoseModel::load(path, &opts).with_context(|| {
+        let model = PoseModel::load(path, &opts).map_err(|e| {
             let hint = if self.pose_manifest.is_none()
                 && path.exists()
                 && !path.with_extension("json").exists()
@@ -90,16 +91,23 @@ impl PoseArgs {
             } else {
                 ""
             };
-            format!(
-                "no pose records: cannot load the pose model {}{hint}",
-                path.display()
-            )
+            // a bad manifest is said as such: the model file may be fine
+            let lead = if matches!(e, wifi_sensing_pose::PoseError::Manifest { .. }) {
+                format!(
+                    "the manifest of the pose model {} is not valid",
+                    path.display()
+                )
+            } else {
+                format!("cannot load the pose model {}", path.display())
+            };
+            anyhow::Error::new(e).context(format!("no pose records: {lead}{hint}"))
         })?;
-        let track = model.manifest().track_heading().is_some();
+        let mut track = model.manifest().track_heading().is_some();
         // the step fits a line to at least 3 windows over at least half its span
         if let Some(spec) = model.manifest().track_heading() {
             if 2.0 * self.pose_hop > spec.span_s {
-                notices.push(format!(
+                track = false;
+                let _ = self.hop_warning.set(format!(
                     "--pose-hop {} s leaves fewer than 3 windows in the {} s over which the \
                      model's heading-from-track step fits the track: no pose will get a heading \
                      from the track (a hop of at most {} s keeps the step)",
@@ -117,10 +125,10 @@ impl PoseArgs {
             model.backend_name(),
             &model.sha256()[..12],
             model.load_time_s() * 1e3,
-            if track {
-                "; heading from the track"
-            } else {
-                ""
+            match (track, model.manifest().track_heading().is_some()) {
+                (true, _) => "; heading from the track",
+                (false, true) => "; heading from the track not applied: --pose-hop too long",
+                (false, false) => "",
             }
         );
         // what the model's own card says it reaches, beside what it produced
@@ -137,6 +145,14 @@ impl PoseArgs {
         let est = PoseEstimator::new(model, cfg)?;
         let _ = self.loaded.set((est.stats_handle(), what, node_ids));
         Ok(Some(est))
+    }
+
+    /// Logs what [`PoseArgs::estimator`] found wrong with the flags for this model, before the
+    /// input is read (a `--pose-hop` too long for the heading-from-track step).
+    pub(crate) fn warn_before_input(&self, log: &Log) {
+        if let Some(w) = self.hop_warning.get() {
+            log.warn(w);
+        }
     }
 
     /// When the model lists its nodes and not all of them sent frames: which ones never came
@@ -185,8 +201,12 @@ impl PoseArgs {
             let why = if s.window.frames == 0 {
                 "no frames reached the pose estimator".to_string()
             } else if s.window.frames == s.window.frames_ignored {
+                let listed = match self.loaded.get() {
+                    Some((_, _, Some(ids))) => format!(" {ids:?}"),
+                    _ => String::new(),
+                };
                 anyhow::bail!(
-                    "no pose records: no frame came from the nodes the model's manifest lists (input.node_ids); the input's first node is {}",
+                    "no pose records: none of the nodes the model's manifest lists (input.node_ids{listed}) sent a frame; the input's frames are of other nodes, the first of node {}",
                     s.window
                         .first_ignored_node
                         .map_or_else(|| "unknown".to_string(), |n| n.to_string())
@@ -199,7 +219,19 @@ impl PoseArgs {
                 "the model's outputs were invalid (non-finite or confidence outside [0, 1])"
                     .to_string()
             } else {
-                "every window had too many missing frames".to_string()
+                // which node's frames were missing: the frames of each listed node
+                let per_node = match self.loaded.get() {
+                    Some((_, _, Some(ids))) => {
+                        let counts: Vec<String> = ids
+                            .iter()
+                            .zip(s.window.listed_node_frames)
+                            .map(|(id, n)| format!("node {id}: {n}"))
+                            .collect();
+                        format!(" (frames of the model's nodes: {})", counts.join(", "))
+                    }
+                    _ => String::new(),
+                };
+                format!("every window had too many missing frames{per_node}")
             };
             log.warn(format_args!("no pose records: {why}"));
         }

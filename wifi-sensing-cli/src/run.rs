@@ -162,6 +162,8 @@ pub(crate) fn main(mut args: RunArgs, log: &Log) -> Result<()> {
     crate::columnar::check_run_output(&args.out, !args.no_frames)?;
     let notices = Notices::default();
     let pipeline = build_pipeline(&args, &notices)?;
+    #[cfg(feature = "pose")]
+    args.pose.warn_before_input(log);
     args.reader.strict = args.strict;
     let opened = open_input(&args.input, &args.reader, args.format, args.duration, log)?;
     if args.no_frames && pipeline.analyser_names().is_empty() {
@@ -252,7 +254,7 @@ fn build_pipeline_with(args: &RunArgs, notices: &Notices, share_events: bool) ->
         builder = builder.boxed_analyser(a);
     }
     #[cfg(feature = "pose")]
-    if let Some(est) = args.pose.estimator(notices)? {
+    if let Some(est) = args.pose.estimator()? {
         if let Some(StageList(_, list)) = &args.stages {
             notices.push(format!(
                 "--pose: the model is given the frames after --stages `{list}`; a model trained \

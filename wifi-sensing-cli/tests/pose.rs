@@ -806,8 +806,9 @@ fn nodes_the_model_lists_and_the_input_lacks_are_an_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("no frame came from the nodes the model's manifest lists")
-            && err.contains("the input's first node is 1"),
+        err.contains(
+            "none of the nodes the model's manifest lists (input.node_ids [4, 5, 6]) sent a frame"
+        ) && err.contains("the first of node 1"),
         "{err}"
     );
 }
@@ -831,11 +832,16 @@ fn a_hop_too_long_for_the_heading_step_is_warned_of() {
         ]);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{err}");
-        assert_eq!(
-            err.contains("no pose will get a heading from the track"),
-            warned,
-            "{hop}: {err}"
-        );
+        let warning = err.find("no pose will get a heading from the track");
+        assert_eq!(warning.is_some(), warned, "{hop}: {err}");
+        if let Some(w) = warning {
+            // said before the input is read, and the summary does not claim the step
+            assert!(w < err.find("frames read").unwrap(), "{err}");
+            assert!(
+                err.contains("heading from the track not applied: --pose-hop too long"),
+                "{err}"
+            );
+        }
     }
 }
 
@@ -849,9 +855,13 @@ fn model_files_that_cannot_run_say_why() {
     std::fs::write(&empty, b"").unwrap();
     let json = dir.path().join("manifest.onnx");
     std::fs::copy(dir.path().join("m.json"), &json).unwrap();
+    // two bytes that decode as an ONNX model without a graph
+    let no_graph = dir.path().join("nograph.onnx");
+    std::fs::write(&no_graph, b"\x08\x07").unwrap();
     for (m, want) in [
         (&empty, "the file is empty (0 bytes), not an ONNX model"),
         (&json, "this is a JSON file, not an ONNX model"),
+        (&no_graph, "the file holds no ONNX graph"),
     ] {
         std::fs::copy(dir.path().join("m.json"), m.with_extension("json")).unwrap();
         for args in [
@@ -877,6 +887,45 @@ fn model_files_that_cannot_run_say_why() {
     assert!(
         err.contains("the graph uses operators this backend does not implement")
             && !err.contains("disagree"),
+        "{err}"
+    );
+}
+
+/// A node that stops sending after a few frames leaves every window short of frames: the
+/// warning gives the frames of each of the model's nodes, so the silent one shows.
+#[test]
+fn windows_short_of_frames_name_each_nodes_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = random_intel_session(dir.path(), "reference3", "3s");
+    let mut kept = 0;
+    let text: String = std::fs::read_to_string(&all)
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            if v["node_id"] == 2 {
+                kept += 1;
+                kept <= 3
+            } else {
+                true
+            }
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let few = dir.path().join("few.jsonl");
+    std::fs::write(&few, text).unwrap();
+    let model = models().join("wifi-pose-ref.onnx");
+    let out = run(&[
+        "run",
+        few.to_str().unwrap(),
+        "--no-frames",
+        "--pose",
+        model.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("every window had too many missing frames (frames of the model's nodes:")
+            && err.contains("node 2: 3)"),
         "{err}"
     );
 }

@@ -81,12 +81,10 @@ pub struct GraphInfo {
 /// manifest decodes exists, is float32 and has compatible fixed dimensions; no unsupported
 /// operator.
 pub fn check(manifest: &Manifest, graph: &GraphInfo, batch: usize, model: &Path) -> Result<()> {
-    if graph.inputs.is_empty() && graph.outputs.is_empty() && graph.operators.is_empty() {
+    if let Some(reason) = no_graph(graph) {
         return Err(PoseError::Graph {
             model: model.into(),
-            reason: "the file holds no ONNX graph (no inputs, outputs or operators): an empty, \
-                     damaged or non-ONNX file"
-                .into(),
+            reason: reason.into(),
         });
     }
     let mut problems = problems(manifest, graph, batch);
@@ -114,6 +112,15 @@ pub fn check(manifest: &Manifest, graph: &GraphInfo, batch: usize, model: &Path)
         model: model.into(),
         reason,
     })
+}
+
+/// Why a file read as ONNX is no model at all, if so: a graph without inputs, outputs or
+/// operators (an empty, damaged or non-ONNX file decodes that way).
+pub fn no_graph(graph: &GraphInfo) -> Option<&'static str> {
+    (graph.inputs.is_empty() && graph.outputs.is_empty() && graph.operators.is_empty()).then_some(
+        "the file holds no ONNX graph (no inputs, outputs or operators): an empty, damaged or \
+         non-ONNX file",
+    )
 }
 
 /// Every disagreement between a manifest and a graph, as sentences (empty when they agree).

@@ -798,8 +798,11 @@ fn serde_field(at: &str, e: &serde_json::Error) -> String {
     for marker in ["missing field `", "unknown field `", "duplicate field `"] {
         if let Some(rest) = msg.split(marker).nth(1) {
             if let Some(name) = rest.split('`').next() {
+                // the path of an unknown field already ends with it; of a missing one, not
                 return if parent.is_empty() {
                     name.to_string()
+                } else if parent == name || parent.ends_with(&format!(".{name}")) {
+                    parent.to_string()
                 } else {
                     format!("{parent}.{name}")
                 };

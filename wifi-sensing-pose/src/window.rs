@@ -193,6 +193,9 @@ pub struct WindowStats {
     /// The first node that sent frames the model does not use (not in `input.node_ids`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_ignored_node: Option<u32>,
+    /// Frames of each of the first 8 nodes `input.node_ids` lists, in its order.
+    #[serde(default)]
+    pub listed_node_frames: [u64; 8],
 }
 
 /// One window ready for the model.
@@ -345,6 +348,9 @@ impl Windower {
                 Some(i) => {
                     if i < 64 {
                         self.stats.listed_nodes_seen |= 1 << i;
+                    }
+                    if let Some(n) = self.stats.listed_node_frames.get_mut(i) {
+                        *n += 1;
                     }
                 }
                 None => {

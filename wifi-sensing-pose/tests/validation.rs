@@ -60,7 +60,13 @@ fn manifest_errors_name_the_file_and_field() {
     assert!(e.contains("input.window_frames"), "{e}");
     // the field is named by its path, a wrong value's field too (not a line and column)
     let e = load_err(|m| m["input"]["bogus"] = json!(1));
-    assert!(e.contains("input.bogus"), "{e}");
+    assert!(e.contains("field `input.bogus`:"), "{e}");
+    let e = load_err(|m| m["bogus"] = json!(1));
+    assert!(e.contains("field `bogus`:"), "{e}");
+    let e = load_err(|m| {
+        m["input"].as_object_mut().unwrap().remove("tx");
+    });
+    assert!(e.contains("field `input.tx`:"), "{e}");
     let e = load_err(|m| m["input"]["channels"] = json!(["amplitude", "colour"]));
     assert!(
         e.contains("input.channels[1]") && e.contains("colour"),

@@ -295,6 +295,53 @@ fn a_gap_in_the_frames_is_not_bridged_by_the_motion_ratio() {
     }
 }
 
+/// After a gap of more than 1 s the breathing and static statistics start over too: no event
+/// after the gap has evidence from before it (a breathing-band presence used to be declared on
+/// a window spanning the empty room before a 7 s gap and the person after it), and the step
+/// across the gap is no motion (it was, on 2 frames, with a settle 0.9 s later).
+#[test]
+fn no_evidence_spans_a_gap() {
+    let (gap0, gap1) = (3.5, 10.6);
+    let frames: Vec<CsiFrame> = Simulator::new(
+        Scenario::preset("mixed", 30.0).unwrap(),
+        DeviceProfile::intel5300(),
+        7,
+    )
+    .unwrap()
+    .map(|(f, _)| f)
+    .filter(|f| !(gap0..gap1).contains(&(f.timestamp_ns as f64 * 1e-9)))
+    .collect();
+    let cfg = SensingConfig {
+        vitals: None,
+        ..SensingConfig::default()
+    };
+    let mut a = SensingAnalyser::new(cfg, None).unwrap();
+    let mut out = Vec::new();
+    for f in &frames {
+        a.push(f, &mut out).unwrap();
+    }
+    let events: Vec<_> = out
+        .iter()
+        .filter_map(|s| match s {
+            Sensed::Event(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(!events.is_empty(), "the person walks after the gap");
+    for e in &events {
+        assert!(
+            e.evidence.start_ns as f64 * 1e-9 >= gap1,
+            "evidence from before the gap: {e:?}"
+        );
+    }
+    // the first motion is the walk at about 18 s, not the step across the gap
+    let first = events
+        .iter()
+        .find(|e| e.event == EventKind::MotionStarted)
+        .unwrap();
+    assert!(first.timestamp_ns as f64 * 1e-9 > gap1 + 2.0, "{first:?}");
+}
+
 /// A presence that motion starts has the motion's evidence window, not a single frame.
 #[test]
 fn presence_started_by_motion_has_the_motions_evidence() {

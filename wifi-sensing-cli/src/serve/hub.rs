@@ -636,7 +636,10 @@ impl Sink<Output> for HubSink {
                 let dropped = {
                     let mut s = lock(&self.hub.state);
                     s.nodes.observe(f);
-                    s.last_frame.insert(f.node_id, Instant::now());
+                    // only for the nodes the (bounded) node counters keep
+                    if s.nodes.nodes().contains_key(&f.node_id) {
+                        s.last_frame.insert(f.node_id, Instant::now());
+                    }
                     *s.counts.entry(FRAME.to_string()).or_default() += 1;
                     s.nodes.nodes().get(&f.node_id).map_or(0, |n| n.dropped)
                 };

@@ -200,6 +200,8 @@ pub(crate) fn main(mut args: ServeArgs, log: &Log) -> Result<()> {
         .open(&reader, r.format, r.duration, Some(Arc::clone(&stop)), log)?;
     let notices = Notices::default();
     let pipeline = crate::run::build_pipeline(r, &notices)?;
+    #[cfg(feature = "pose")]
+    r.pose.warn_before_input(log);
     let analysers: Vec<String> = pipeline
         .analyser_names()
         .iter()
@@ -700,7 +702,10 @@ fn close_for(e: axum::Error) -> Option<(u16, &'static str)> {
             Some((close_code::SIZE, "message too big (the limit is 4 KiB)"))
         }
         WsError::Capacity(_) => Some((close_code::SIZE, "message too big")),
-        WsError::Utf8(_) => Some((close_code::INVALID, "text message not UTF-8")),
+        WsError::Utf8(_) => Some((
+            close_code::INVALID,
+            "not UTF-8 (a text message or a close reason)",
+        )),
         WsError::Protocol(_) => Some((close_code::PROTOCOL, "protocol error")),
         _ => None,
     }

@@ -2,6 +2,7 @@
 
 use super::{margin, margin_below, Event, EventConfig, EventKind, Evidence, Scope, Statistic};
 use crate::features::{rms_diff, BlockStats};
+use crate::vitals::MAX_BRIDGED_GAP_S;
 
 /// What the last closed block says (kept for the per-frame decisions).
 #[derive(Clone, Copy, Debug, Default)]
@@ -183,6 +184,16 @@ impl NodeDetector {
         } else {
             0.0
         };
+        // A gap in the frames longer than `MAX_BRIDGED_GAP_S`: the breathing and static
+        // statistics start over after it (their block ring would compare the room before the
+        // gap with the room after it, and their evidence would span the gap), as the motion
+        // ratio does; the presence already declared holds until they can say otherwise.
+        if self.start_ns.is_some() && (t - self.last_t) as f64 * 1e-9 > MAX_BRIDGED_GAP_S {
+            self.blocks =
+                BlockStats::new(self.k + 1, self.cfg.block_s, self.cfg.breathing_window_s);
+            self.block = BlockUpdate::default();
+            self.absent_since = None;
+        }
         let start = *self.start_ns.get_or_insert(t);
         self.last_t = t;
         // --- motion ---

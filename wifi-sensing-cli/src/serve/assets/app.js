@@ -199,7 +199,7 @@ function onPose(rec) {
   const room = d.coordinate_frame === "room_m";
   drawView("pose-top", shown, p => [p.x, p.y], "x", "y", room ? [5, 4] : null);
   drawView("pose-side", shown, p => [p.x, p.z === null || p.z === undefined ? 0 : p.z], "x", "z",
-    room ? [5, 2.5] : null);
+    room ? [5, 3] : null);
 }
 // `grid`: [width, height] in metres to show at least, from the origin, with a 1 m grid (room
 // coordinates); null: zoom on the skeleton.
