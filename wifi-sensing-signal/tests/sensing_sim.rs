@@ -246,22 +246,20 @@ proptest! {
     }
 }
 
-/// A gap in the frames (a stretch lost from a recording) is not bridged by the motion ratio:
-/// no lagged difference spans it, and the ratio waits for its window to fill again, as at a
-/// stream's start. Before, a motion starting right after a gap was declared on a few frames
-/// whose difference spanned the gap (5 frames of evidence, the ratio at its clip).
-#[test]
-fn a_gap_in_the_frames_is_not_bridged_by_the_motion_ratio() {
-    let (gap0, gap1) = (70.0, 74.0);
-    let frames: Vec<CsiFrame> = Simulator::new(
-        Scenario::preset("mixed", 120.0).unwrap(),
-        DeviceProfile::esp32(),
-        2,
-    )
-    .unwrap()
-    .map(|(f, _)| f)
-    .filter(|f| !(gap0..gap1).contains(&(f.timestamp_ns as f64 * 1e-9)))
-    .collect();
+/// The events (no vital signs) of a `mixed` preset session of `secs` on `profile` with the
+/// frames of `gap` (seconds) left out.
+fn events_around_a_gap(
+    profile: DeviceProfile,
+    secs: f64,
+    seed: u64,
+    gap: std::ops::Range<f64>,
+) -> Vec<wifi_sensing_signal::events::Event> {
+    let frames: Vec<CsiFrame> =
+        Simulator::new(Scenario::preset("mixed", secs).unwrap(), profile, seed)
+            .unwrap()
+            .map(|(f, _)| f)
+            .filter(|f| !gap.contains(&(f.timestamp_ns as f64 * 1e-9)))
+            .collect();
     let cfg = SensingConfig {
         vitals: None,
         ..SensingConfig::default()
@@ -271,20 +269,29 @@ fn a_gap_in_the_frames_is_not_bridged_by_the_motion_ratio() {
     for f in &frames {
         a.push(f, &mut out).unwrap();
     }
-    let half_window = EventConfig::default().motion_window_s / 2.0;
-    let after: Vec<_> = out
-        .iter()
+    out.into_iter()
         .filter_map(|s| match s {
-            Sensed::Event(e)
-                if e.event == EventKind::MotionStarted && e.timestamp_ns as f64 * 1e-9 > gap1 =>
-            {
-                Some(e.clone())
-            }
+            Sensed::Event(e) => Some(e),
             _ => None,
         })
+        .collect()
+}
+
+/// A gap in the frames (a stretch lost from a recording) is not bridged by the motion ratio:
+/// no lagged difference spans it, and the ratio waits for its window to fill again, as at a
+/// stream's start. Before, a motion starting right after a gap was declared on a few frames
+/// whose difference spanned the gap (5 frames of evidence, the ratio at its clip).
+#[test]
+fn a_gap_in_the_frames_is_not_bridged_by_the_motion_ratio() {
+    let gap1 = 74.0;
+    let events = events_around_a_gap(DeviceProfile::esp32(), 120.0, 2, 70.0..gap1);
+    let half_window = EventConfig::default().motion_window_s / 2.0;
+    let after: Vec<_> = events
+        .iter()
+        .filter(|e| e.event == EventKind::MotionStarted && e.timestamp_ns as f64 * 1e-9 > gap1)
         .collect();
     // the person waves through the gap: motion is found again after it
-    assert!(!after.is_empty(), "{out:?}");
+    assert!(!after.is_empty(), "{events:?}");
     for e in &after {
         let start = e.evidence.start_ns as f64 * 1e-9;
         assert!(start >= gap1, "{e:?}");
@@ -301,32 +308,8 @@ fn a_gap_in_the_frames_is_not_bridged_by_the_motion_ratio() {
 /// across the gap is no motion (it was, on 2 frames, with a settle 0.9 s later).
 #[test]
 fn no_evidence_spans_a_gap() {
-    let (gap0, gap1) = (3.5, 10.6);
-    let frames: Vec<CsiFrame> = Simulator::new(
-        Scenario::preset("mixed", 30.0).unwrap(),
-        DeviceProfile::intel5300(),
-        7,
-    )
-    .unwrap()
-    .map(|(f, _)| f)
-    .filter(|f| !(gap0..gap1).contains(&(f.timestamp_ns as f64 * 1e-9)))
-    .collect();
-    let cfg = SensingConfig {
-        vitals: None,
-        ..SensingConfig::default()
-    };
-    let mut a = SensingAnalyser::new(cfg, None).unwrap();
-    let mut out = Vec::new();
-    for f in &frames {
-        a.push(f, &mut out).unwrap();
-    }
-    let events: Vec<_> = out
-        .iter()
-        .filter_map(|s| match s {
-            Sensed::Event(e) => Some(e.clone()),
-            _ => None,
-        })
-        .collect();
+    let gap1 = 10.6;
+    let events = events_around_a_gap(DeviceProfile::intel5300(), 30.0, 7, 3.5..gap1);
     assert!(!events.is_empty(), "the person walks after the gap");
     for e in &events {
         assert!(
