@@ -85,13 +85,7 @@ fn inspect(args: InspectArgs) -> Result<()> {
         (None, None) => Vec::new(),
     };
     if manifest.is_none() && empty.is_none() {
-        if !graph.unsupported_operators.is_empty() {
-            problems.push(format!(
-                "the graph uses operators the {} backend does not implement: {}",
-                args.backend,
-                graph.unsupported_operators.join(", ")
-            ));
-        }
+        problems.extend(graph::unsupported(&graph));
         problems.push("no valid manifest, so the graph cannot be checked".into());
     }
     let report = Report {

@@ -102,20 +102,18 @@ impl PoseArgs {
             };
             anyhow::Error::new(e).context(format!("no pose records: {lead}{hint}"))
         })?;
-        let mut track = model.manifest().track_heading().is_some();
         // the step fits a line to at least 3 windows over at least half its span
-        if let Some(spec) = model.manifest().track_heading() {
-            if 2.0 * self.pose_hop > spec.span_s {
-                track = false;
-                let _ = self.hop_warning.set(format!(
-                    "--pose-hop {} s leaves fewer than 3 windows in the {} s over which the \
-                     model's heading-from-track step fits the track: no pose will get a heading \
-                     from the track (a hop of at most {} s keeps the step)",
-                    self.pose_hop,
-                    spec.span_s,
-                    spec.span_s / 2.0
-                ));
-            }
+        let step = model.manifest().track_heading();
+        let hop_too_long = step.is_some_and(|spec| 2.0 * self.pose_hop > spec.span_s);
+        if let Some(spec) = step.filter(|_| hop_too_long) {
+            let _ = self.hop_warning.set(format!(
+                "--pose-hop {} s leaves fewer than 3 windows in the {} s over which the \
+                 model's heading-from-track step fits the track: no pose will get a heading \
+                 from the track (a hop of at most {} s keeps the step)",
+                self.pose_hop,
+                spec.span_s,
+                spec.span_s / 2.0
+            ));
         }
         let node_ids = model.manifest().input.node_ids.clone();
         let what = format!(
@@ -125,10 +123,10 @@ impl PoseArgs {
             model.backend_name(),
             &model.sha256()[..12],
             model.load_time_s() * 1e3,
-            match (track, model.manifest().track_heading().is_some()) {
-                (true, _) => "; heading from the track",
-                (false, true) => "; heading from the track not applied: --pose-hop too long",
-                (false, false) => "",
+            match (step.is_some(), hop_too_long) {
+                (true, false) => "; heading from the track",
+                (true, true) => "; heading from the track not applied: --pose-hop too long",
+                (false, _) => "",
             }
         );
         // what the model's own card says it reaches, beside what it produced
@@ -161,11 +159,12 @@ impl PoseArgs {
         let (_, _, Some(ids)) = self.loaded.get()? else {
             return None;
         };
+        // (the first `LISTED_NODES` listed nodes are counted)
         let missing: Vec<String> = ids
             .iter()
-            .enumerate()
-            .filter(|(i, _)| *i < 64 && s.listed_nodes_seen & (1 << i) == 0)
-            .map(|(_, n)| n.to_string())
+            .zip(s.listed_node_frames)
+            .filter(|(_, frames)| *frames == 0)
+            .map(|(n, _)| n.to_string())
             .collect();
         if missing.is_empty() {
             return None;

@@ -1,8 +1,9 @@
 //! `wifi-sensing spectrogram`: a PNG (and/or CSV) spectrogram of one node's CSI.
 //!
 //! The computation is the signal crate's ([`wifi_sensing_signal::spectrogram`]); this module
-//! reads the input, keeps one node's frames (then applies the optional `--stages` to them), and draws the matrix
-//! with the signal crate's renderer ([`wifi_sensing_signal::plot`], shared with notebooks).
+//! reads the input, keeps one node's frames (then applies the optional `--stages` to them), and
+//! draws the matrix with the signal crate's renderer ([`wifi_sensing_signal::plot`], shared
+//! with notebooks).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -87,30 +87,35 @@ pub fn check(manifest: &Manifest, graph: &GraphInfo, batch: usize, model: &Path)
             reason: reason.into(),
         });
     }
-    let mut problems = problems(manifest, graph, batch);
-    if problems.is_empty() {
-        return Ok(());
-    }
     // operators the backend lacks are no disagreement with the manifest: said first, as such
-    let unsupported = if graph.unsupported_operators.is_empty() {
-        None
-    } else {
-        Some(problems.remove(0))
-    };
-    let disagree = (!problems.is_empty()).then(|| {
+    let disagree = disagreements(manifest, graph, batch);
+    let disagree = (!disagree.is_empty()).then(|| {
         format!(
             "the model and its manifest disagree:\n  - {}",
-            problems.join("\n  - ")
+            disagree.join("\n  - ")
         )
     });
-    let reason = [unsupported, disagree]
+    let reason = [unsupported(graph), disagree]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>()
         .join("; and ");
+    if reason.is_empty() {
+        return Ok(());
+    }
     Err(PoseError::Graph {
         model: model.into(),
         reason,
+    })
+}
+
+/// The operators the backend does not implement, as a sentence (`None` when it has them all).
+pub fn unsupported(graph: &GraphInfo) -> Option<String> {
+    (!graph.unsupported_operators.is_empty()).then(|| {
+        format!(
+            "the graph uses operators this backend does not implement: {}",
+            graph.unsupported_operators.join(", ")
+        )
     })
 }
 
@@ -123,15 +128,18 @@ pub fn no_graph(graph: &GraphInfo) -> Option<&'static str> {
     )
 }
 
-/// Every disagreement between a manifest and a graph, as sentences (empty when they agree).
+/// Every problem of a graph for a manifest, as sentences (empty when the model can run): the
+/// operators the backend lacks ([`unsupported`]), then every disagreement between the two.
 pub fn problems(manifest: &Manifest, graph: &GraphInfo, batch: usize) -> Vec<String> {
+    unsupported(graph)
+        .into_iter()
+        .chain(disagreements(manifest, graph, batch))
+        .collect()
+}
+
+/// Every disagreement between a manifest and a graph's inputs and outputs, as sentences.
+fn disagreements(manifest: &Manifest, graph: &GraphInfo, batch: usize) -> Vec<String> {
     let mut p = Vec::new();
-    if !graph.unsupported_operators.is_empty() {
-        p.push(format!(
-            "the graph uses operators this backend does not implement: {}",
-            graph.unsupported_operators.join(", ")
-        ));
-    }
     let want = &manifest.input.tensor;
     match graph.inputs.iter().find(|t| &t.name == want) {
         None => p.push(format!(

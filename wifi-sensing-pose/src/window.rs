@@ -168,6 +168,9 @@ impl WindowConfig {
     }
 }
 
+/// Listed nodes whose frames [`WindowStats::listed_node_frames`] counts.
+pub const LISTED_NODES: usize = 32;
+
 /// Counters of the windower.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowStats {
@@ -186,16 +189,13 @@ pub struct WindowStats {
     /// Nodes that sent at least one frame the model uses.
     #[serde(default)]
     pub nodes_seen: u64,
-    /// With a manifest that lists its nodes (`input.node_ids`): bit `i` is set once the `i`-th
-    /// listed node sent a frame (the first 64 listed nodes).
-    #[serde(default)]
-    pub listed_nodes_seen: u64,
     /// The first node that sent frames the model does not use (not in `input.node_ids`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_ignored_node: Option<u32>,
-    /// Frames of each of the first 8 nodes `input.node_ids` lists, in its order.
+    /// With a manifest that lists its nodes (`input.node_ids`): the frames of each of the first
+    /// [`LISTED_NODES`] it lists, in its order (0: the node sent none).
     #[serde(default)]
-    pub listed_node_frames: [u64; 8],
+    pub listed_node_frames: [u64; LISTED_NODES],
 }
 
 /// One window ready for the model.
@@ -346,9 +346,6 @@ impl Windower {
         if let Some(ids) = &self.fixed_nodes {
             match ids.iter().position(|&n| n == node) {
                 Some(i) => {
-                    if i < 64 {
-                        self.stats.listed_nodes_seen |= 1 << i;
-                    }
                     if let Some(n) = self.stats.listed_node_frames.get_mut(i) {
                         *n += 1;
                     }

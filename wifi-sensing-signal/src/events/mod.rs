@@ -510,29 +510,21 @@ mod tests {
             ..d.clone()
         };
         assert!(off.validate().is_ok());
-        let e = EventConfig {
+        let err = |c: EventConfig| c.validate().unwrap_err().to_string();
+        let e = err(EventConfig {
             absence_quick_seen: 1.0,
             ..d.clone()
-        }
-        .validate()
-        .unwrap_err()
-        .to_string();
+        });
         assert!(e.contains("absence_quick_seen"), "{e}");
-        let e = EventConfig {
+        let e = err(EventConfig {
             absence_quick_s: d.breathing_window_s + 1.0,
             ..d.clone()
-        }
-        .validate()
-        .unwrap_err()
-        .to_string();
+        });
         assert!(e.contains("absence_quick_s"), "{e}");
-        let e = EventConfig {
+        let e = err(EventConfig {
             absence_quick_match: f64::NAN,
             ..d
-        }
-        .validate()
-        .unwrap_err()
-        .to_string();
+        });
         assert!(e.contains("absence_quick_match"), "{e}");
     }
 
